@@ -1,0 +1,3 @@
+module github.com/kyso-pki/kyso
+
+go 1.26
