@@ -358,7 +358,9 @@ func (s *Store) wrap(op string, err error) error {
 		}
 		return fmt.Errorf("%s%s (HTTP %d)", prefix, msg, re.StatusCode)
 	}
-	if errors.Is(err, context.Canceled) {
+	var ue *url.Error
+	var ne net.Error
+	if errors.Is(err, context.Canceled) || !(errors.As(err, &ue) || errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded)) {
 		return fmt.Errorf("%s%w", prefix, err)
 	}
 	return fmt.Errorf("%s%w", prefix, &unreachableError{addr: s.addr, err: err})

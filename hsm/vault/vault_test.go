@@ -7,7 +7,9 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
+	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -324,3 +326,94 @@ func TestParseSignature(t *testing.T) {
 		}
 	}
 }
+
+// TestOtherKeyTypes checks a Transit key kyso cannot sign with is left out
+// of ListKeys, still holds its name against CreateKey, and is refused by
+// Signer.
+func TestOtherKeyTypes(t *testing.T) {
+	t.Parallel()
+	v := testenv.NewVault(t)
+	s := open(t, v.URI())
+	ctx := context.Background()
+	if _, err := s.client.Logical().Write(v.Mount+"/keys/aes", map[string]any{"type": "aes256-gcm96"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateKey(ctx, &hsm.CreateKeyRequest{Label: "ec", Algorithm: hsm.ECDSAP384}); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := s.ListKeys(ctx, &hsm.ListKeysRequest{})
+	if err != nil || len(keys) != 1 || keys[0].Label != "ec" || keys[0].Algorithm != hsm.ECDSAP384 {
+		t.Fatalf("ListKeys = %v, %v; want only ec", keys, err)
+	}
+	if _, err := s.CreateKey(ctx, &hsm.CreateKeyRequest{Label: "aes", Algorithm: hsm.ECDSAP256}); !errors.Is(err, hsm.ErrKeyExists) {
+		t.Errorf("CreateKey over an AES key: err = %v, want ErrKeyExists", err)
+	}
+	if _, err := s.Signer(ctx, &hsm.SignerRequest{Label: "aes"}); !errors.Is(err, hsm.ErrUnsupportedAlgorithm) {
+		t.Errorf("Signer(AES key): err = %v, want ErrUnsupportedAlgorithm", err)
+	}
+}
+
+// TestClosed checks signers stop working when their store is closed.
+func TestClosed(t *testing.T) {
+	t.Parallel()
+	v := testenv.NewVault(t)
+	s := open(t, v.URI())
+	ctx := context.Background()
+	if _, err := s.CreateKey(ctx, &hsm.CreateKeyRequest{Label: "k", Algorithm: hsm.ECDSAP256}); err != nil {
+		t.Fatal(err)
+	}
+	signer, err := s.Signer(ctx, &hsm.SignerRequest{Label: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	d := sha256.Sum256([]byte("closed"))
+	if _, err := signer.Sign(rand.Reader, d[:], crypto.SHA256); !errors.Is(err, hsm.ErrUnavailable) {
+		t.Errorf("Sign after Close: err = %v, want ErrUnavailable", err)
+	}
+}
+
+// TestOptions checks a caller's HTTP client is used (and not changed) with
+// ca-file, and that the logger hears of key events but never the token.
+func TestOptions(t *testing.T) {
+	t.Parallel()
+	v := testenv.NewVaultTLS(t)
+	var logs strings.Builder
+	given := &http.Client{Timeout: 7 * time.Second, Transport: &http.Transport{}}
+	opts := &Options{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})), HTTPClient: given}
+	ctx := context.Background()
+	s, err := Open(ctx, v.URI(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	// (Transport.Clone itself gives the original an empty TLSClientConfig,
+	// for HTTP/2; it must not get the CA.)
+	if tc := given.Transport.(*http.Transport).TLSClientConfig; tc != nil && tc.RootCAs != nil || given.CheckRedirect != nil {
+		t.Error("Open changed the caller's HTTP client")
+	}
+	if _, err := s.CreateKey(ctx, &hsm.CreateKeyRequest{Label: "logged", Algorithm: hsm.Ed25519}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteKey(ctx, &hsm.DeleteKeyRequest{Label: "logged"}); err != nil {
+		t.Fatal(err)
+	}
+	out := logs.String()
+	for _, want := range []string{"opened", "created key", "deleted key", "label=logged"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, v.Token) {
+		t.Errorf("log holds the token:\n%s", out)
+	}
+
+	given.Transport = roundTripper(func(*http.Request) (*http.Response, error) { return nil, errors.New("unused") })
+	if _, err := Open(ctx, v.URI(), &Options{HTTPClient: given}); err == nil || !strings.Contains(err.Error(), "*http.Transport") {
+		t.Errorf("Open with ca-file and a non-*http.Transport: err = %v", err)
+	}
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
