@@ -22,7 +22,8 @@
 //	tls-server-name  the name Vault's certificate must have, when it is not
 //	                 the host in address.
 //	namespace        the Vault Enterprise / OpenBao namespace; default none
-//	                 (VAULT_NAMESPACE is ignored: the URI says everything).
+//	                 (VAULT_NAMESPACE and VAULT_TOKEN are ignored: the URI
+//	                 says everything but the address).
 //
 // A token written in the URI itself ("token=") is refused: URIs end up in
 // configuration files, command lines and logs.
@@ -220,8 +221,8 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// URI returns the store's URI with the key name label, for KeyInfo. It names
-// the token source, never the token.
+// keyURI returns the store's URI with the key name label, for KeyInfo. It
+// names the token source, never the token.
 func (s *Store) keyURI(label string) string {
 	return s.base.WithKey("name", label).String()
 }

@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"errors"
 	"log/slog"
@@ -417,3 +418,33 @@ func TestOptions(t *testing.T) {
 type roundTripper func(*http.Request) (*http.Response, error)
 
 func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestRecreatedKeyRefused checks the local verification is what stops a
+// signer whose key was deleted and re-created under its name: Transit
+// signs happily with the new key's version 1.
+func TestRecreatedKeyRefused(t *testing.T) {
+	t.Parallel()
+	v := testenv.NewVault(t)
+	s := open(t, v.URI())
+	ctx := context.Background()
+	if _, err := s.CreateKey(ctx, &hsm.CreateKeyRequest{Label: "k", Algorithm: hsm.RSA2048}); err != nil {
+		t.Fatal(err)
+	}
+	old, err := s.Signer(ctx, &hsm.SignerRequest{Label: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteKey(ctx, &hsm.DeleteKeyRequest{Label: "k"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateKey(ctx, &hsm.CreateKeyRequest{Label: "k", Algorithm: hsm.RSA2048}); err != nil {
+		t.Fatal(err)
+	}
+	d := sha256.Sum256([]byte("recreated"))
+	for _, opts := range []crypto.SignerOpts{crypto.SHA256, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: crypto.SHA256}} {
+		_, err := old.Sign(rand.Reader, d[:], opts)
+		if err == nil || !strings.Contains(err.Error(), "does not verify") {
+			t.Errorf("old signer after re-create: err = %v, want a verification failure", err)
+		}
+	}
+}
