@@ -1,0 +1,74 @@
+// Package pkcs11 is kyso's key store on a PKCS#11 token (an HSM, a smart
+// card, or SoftHSM in tests), through github.com/miekg/pkcs11. Open takes an
+// RFC 7512 pkcs11: URI; the Store it returns implements hsm.KeyStore,
+// hsm.KeyDeleter and hsm.WrappedKeyStore.
+//
+// # Keys on the token
+//
+// CreateKey generates the key pair on the token: the private key is a token
+// object with CKA_PRIVATE, CKA_SENSITIVE and CKA_SIGN true and CKA_EXTRACTABLE
+// false; its public key carries the same CKA_LABEL (the kyso label) and a
+// random 16-byte CKA_ID. RSA 2048/3072/4096 (e = 65537), ECDSA P-256/P-384 and,
+// where the token has CKM_EC_EDWARDS_KEY_PAIR_GEN and CKM_EDDSA (SoftHSM 2.6
+// does), Ed25519. Signing uses CKM_RSA_PKCS over a DigestInfo,
+// CKM_RSA_PKCS_PSS with MGF1 of the same hash and salt the hash length,
+// CKM_ECDSA (r||s converted to ASN.1) and CKM_EDDSA.
+//
+// # Sessions and recovery
+//
+// Sessions are pooled (URI attribute pool-size; default 2×GOMAXPROCS, at
+// least 4) and reused; the user logs in once per token. When an operation
+// fails with a code that says sessions, login or objects are gone
+// (CKR_SESSION_HANDLE_INVALID, CKR_SESSION_CLOSED, CKR_OBJECT_HANDLE_INVALID,
+// CKR_KEY_HANDLE_INVALID, CKR_USER_NOT_LOGGED_IN, CKR_DEVICE_REMOVED,
+// CKR_TOKEN_NOT_PRESENT, CKR_DEVICE_ERROR, CKR_TOKEN_NOT_RECOGNIZED), the
+// store drops its pool, finds the slot again by token label, opens a
+// session, logs in, and the operation runs once more. Signers cache their
+// key's object handle per recovery generation; after a recovery, or after
+// the store deletes any key, a signer looks its label up again and signs
+// only if the key found has the public key the signer was made for. A key
+// deleted, or replaced under the same label (a re-initialised token, say),
+// is never used by an old signer.
+//
+// # Wrapped keys
+//
+// For more keys than a token holds (one per citizen), CreateWrappedKey
+// generates the key pair on the token as session objects, wraps the private
+// key with CKM_AES_KEY_WRAP_PAD (RFC 5649) under an AES-256 master key that
+// never leaves the token (made by Store.CreateMasterKey, label "kyso-master"
+// unless the URI's master-key attribute says otherwise), destroys the
+// objects and returns a versioned blob: algorithm, the master key's CKA_ID,
+// the public key as SubjectPublicKeyInfo and the wrapped key. WrappedSigner
+// parses the blob strictly; each signature unwraps the key into a
+// non-extractable session object, signs, destroys the object, and is
+// verified under the blob's public key before it is returned.
+//
+// What SoftHSM 2.6.1 does, found by trying, and the design that follows:
+//
+//   - CKM_AES_KEY_WRAP_PAD is there (listed as mechtype-0x210A by
+//     pkcs11-tool) and wraps and unwraps RSA and EC private keys, as PKCS#8.
+//     A blob altered in its wrapped part fails RFC 5649's integrity check
+//     (SoftHSM reports CKR_GENERAL_ERROR). The unwrapped EC private key has
+//     no CKA_EC_POINT, hence the check of every signature against the
+//     blob's public key.
+//   - SoftHSM generates Ed25519 keys and signs with CKM_EDDSA, but refuses
+//     to wrap them (CKR_KEY_NOT_WRAPPABLE): wrapped Ed25519 keys give
+//     hsm.ErrUnsupportedAlgorithm; Ed25519 keys on the token work.
+//   - Only the security officer may set CKA_TRUSTED (the user gets
+//     CKR_ATTRIBUTE_READ_ONLY, also from C_SetAttributeValue), and the
+//     security officer cannot create private objects
+//     (CKR_USER_NOT_LOGGED_IN). A trusted master key would therefore be a
+//     public object, which SoftHSM stores unencrypted on disk and lets any
+//     session use without the user PIN — far worse than what
+//     CKA_WRAP_WITH_TRUSTED protects against. CreateMasterKey therefore makes
+//     a private, untrusted key, and does not offer an SO-PIN variant.
+//   - CKA_WRAP_WITH_TRUSTED is enforced: a key with it cannot be wrapped by
+//     an untrusted key (CKR_KEY_NOT_WRAPPABLE). CreateWrappedKey sets it
+//     exactly when the master key is CKA_TRUSTED, which an HSM vendor's
+//     tooling may arrange; with SoftHSM the extractable private key is a
+//     session object of this process that lives only until it is wrapped
+//     and destroyed, a few milliseconds later.
+//
+// Files that call the module need cgo; a binary built without cgo has the
+// same API, and Open says it was built without PKCS#11 support.
+package pkcs11
