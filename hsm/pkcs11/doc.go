@@ -28,7 +28,20 @@
 // the store deletes any key, a signer looks its label up again and signs
 // only if the key found has the public key the signer was made for. A key
 // deleted, or replaced under the same label (a re-initialised token, say),
-// is never used by an old signer.
+// is never used by an old signer. A recovery caused by objects vanishing
+// also logs out and in again: a token re-initialised underneath leaves the
+// process logged in to the old token for as long as any session is open.
+//
+// Found with SoftHSM 2.6.1 and worked around or documented here:
+// C_GenerateKeyPair on the file object store fails with CKR_GENERAL_ERROR
+// while another thread runs C_FindObjects*, so the store keeps searches apart
+// from creating and destroying token objects (a read-write lock); signing
+// is not held up. C_CloseAllSessions on one thread while another is inside
+// C_Sign on one of those sessions kills the process (SIGSEGV in SoftHSM), and
+// a process that reads a token while softhsm2-util re-initialises it may keep
+// a torn view of it (listed with an empty label) until it restarts; neither
+// can be mended from outside the module, so the tests kill sessions and
+// re-initialise the token between operations.
 //
 // # Wrapped keys
 //

@@ -110,7 +110,13 @@ func (s *Store) generateKeyPair(ss session, alg hsm.Algorithm, label string, id 
 	if err != nil {
 		return 0, 0, nil, err
 	}
+	if token {
+		s.objMu.Lock()
+	}
 	pubH, privH, err := s.p.GenerateKeyPair(ss.h, []*pkcs11.Mechanism{mech}, pubT, privT)
+	if token {
+		s.objMu.Unlock()
+	}
 	if err != nil {
 		if isCode(err, pkcs11.CKR_MECHANISM_INVALID, pkcs11.CKR_TEMPLATE_INCONSISTENT, pkcs11.CKR_ATTRIBUTE_VALUE_INVALID, pkcs11.CKR_DOMAIN_PARAMS_INVALID, pkcs11.CKR_CURVE_NOT_SUPPORTED) {
 			return 0, 0, nil, fmt.Errorf("pkcs11: %w: token %q cannot generate %s keys: %v", hsm.ErrUnsupportedAlgorithm, s.token, alg, err)
@@ -176,6 +182,8 @@ func (s *Store) keyURI(label string) string {
 
 // find returns the handles of the objects matching tmpl.
 func (s *Store) find(ss session, tmpl []*pkcs11.Attribute) ([]pkcs11.ObjectHandle, error) {
+	s.objMu.RLock()
+	defer s.objMu.RUnlock()
 	if err := s.p.FindObjectsInit(ss.h, tmpl); err != nil {
 		return nil, fmt.Errorf("pkcs11: searching token %q: %w", s.token, err)
 	}
@@ -452,6 +460,8 @@ func (s *Store) DeleteKey(ctx context.Context, req *hsm.DeleteKeyRequest) error 
 			return err
 		}
 		seen := map[pkcs11.ObjectHandle]bool{}
+		s.objMu.Lock()
+		defer s.objMu.Unlock()
 		for _, h := range append(doomed, pubs...) {
 			if seen[h] {
 				continue

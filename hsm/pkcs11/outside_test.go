@@ -89,7 +89,7 @@ func TestOutsideChecker(t *testing.T) {
 	for _, label := range []string{"outside-ec", "outside-rsa"} {
 		priv := find("Private Key Object", label)
 		if priv == nil {
-			t.Fatalf("pkcs11-tool does not list private key %q:\n%s", label, out)
+			t.Fatalf("pkcs11-tool does not list private key %q on token %s:\n%s", label, sh.TokenLabel, out)
 		}
 		a := priv.access()
 		if !a["sensitive"] || !a["never extractable"] || a["extractable"] {

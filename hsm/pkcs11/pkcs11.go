@@ -56,6 +56,11 @@ type Store struct {
 	// labelMu serialises creating and deleting keys, so that two CreateKey
 	// calls in this process cannot both take a label.
 	labelMu sync.Mutex
+	// objMu keeps C_FindObjects* apart from creating and destroying token
+	// objects: SoftHSM 2.6.1's file object store fails C_GenerateKeyPair
+	// with CKR_GENERAL_ERROR when another thread searches the token at the
+	// same time.
+	objMu sync.RWMutex
 	// keyEpoch is bumped whenever this store deletes a key; signers look
 	// their key up again when it changes.
 	keyEpoch atomic.Uint64
@@ -177,7 +182,7 @@ func Open(ctx context.Context, u *hsm.URI, opts *Options) (*Store, error) {
 	}
 	s.slot = slot
 	// Open one session and log in now, so that a wrong PIN shows at Open.
-	sh, err := s.openSession(slot)
+	sh, err := s.openSession(slot, false)
 	if err != nil {
 		return nil, err
 	}
@@ -221,8 +226,9 @@ func (s *Store) findSlot() (uint, error) {
 }
 
 // openSession opens a read-write session on slot and, unless the process is
-// already logged in to the token, logs in as the user.
-func (s *Store) openSession(slot uint) (pkcs11.SessionHandle, error) {
+// already logged in to the token, logs in as the user. With relogin it logs
+// out first if the process is logged in, and logs in again.
+func (s *Store) openSession(slot uint, relogin bool) (pkcs11.SessionHandle, error) {
 	sh, err := s.p.OpenSession(slot, pkcs11.CKF_SERIAL_SESSION|pkcs11.CKF_RW_SESSION)
 	if err != nil {
 		if isCode(err, pkcs11.CKR_TOKEN_NOT_PRESENT, pkcs11.CKR_SLOT_ID_INVALID, pkcs11.CKR_DEVICE_REMOVED, pkcs11.CKR_TOKEN_NOT_RECOGNIZED) {
@@ -236,7 +242,13 @@ func (s *Store) openSession(slot uint) (pkcs11.SessionHandle, error) {
 		return 0, fmt.Errorf("pkcs11: reading session state on token %q: %w", s.token, err)
 	}
 	if info.State == pkcs11.CKS_RW_USER_FUNCTIONS || info.State == pkcs11.CKS_RO_USER_FUNCTIONS {
-		return sh, nil
+		if !relogin {
+			return sh, nil
+		}
+		if err := s.p.Logout(sh); err != nil && !isCode(err, pkcs11.CKR_USER_NOT_LOGGED_IN) {
+			s.p.CloseSession(sh)
+			return 0, fmt.Errorf("pkcs11: logging out of token %q to log in again: %w", s.token, err)
+		}
 	}
 	err = s.p.Login(sh, pkcs11.CKU_USER, s.pin)
 	switch {
@@ -277,7 +289,7 @@ func (s *Store) acquire(ctx context.Context) (session, error) {
 	}
 	slot, gen := s.slot, s.gen
 	s.mu.Unlock()
-	sh, err := s.openSession(slot)
+	sh, err := s.openSession(slot, false)
 	if err != nil {
 		<-s.sem
 		return session{gen: gen}, err
@@ -337,7 +349,14 @@ func (s *Store) recover(gen uint64, cause error) error {
 		return fmt.Errorf("pkcs11: recovering after %v: %w", errText(cause), err)
 	}
 	s.slot = slot
-	sh, err := s.openSession(slot)
+	// Objects vanishing is how a token re-initialised underneath (by
+	// softhsm2-util --init-token, say) shows, and the process stays logged
+	// in to the old token as long as any of its sessions is open; so log in
+	// afresh, with the PIN as it is now. Operations inside the module
+	// meanwhile fail with CKR_USER_NOT_LOGGED_IN and retry once this
+	// recovery is done.
+	relogin := isCode(cause, pkcs11.CKR_OBJECT_HANDLE_INVALID, pkcs11.CKR_KEY_HANDLE_INVALID, pkcs11.CKR_USER_NOT_LOGGED_IN, pkcs11.CKR_DEVICE_ERROR, pkcs11.CKR_TOKEN_NOT_RECOGNIZED)
+	sh, err := s.openSession(slot, relogin)
 	if err != nil {
 		return fmt.Errorf("pkcs11: recovering after %v: %w", errText(cause), err)
 	}
@@ -355,7 +374,7 @@ func (s *Store) do(ctx context.Context, fn func(session) error) error {
 			err = fn(ss)
 			s.release(ss, err)
 		}
-		if err == nil || attempt > 0 || !needsRecovery(err) {
+		if err == nil || attempt > 0 || !(needsRecovery(err)) {
 			return err
 		}
 		if rerr := s.recover(ss.gen, err); rerr != nil {

@@ -69,6 +69,8 @@ func (s *Store) CreateMasterKey(ctx context.Context, label string) error {
 		if len(objs) > 0 {
 			return fmt.Errorf("pkcs11: creating master key: %w: token %q already has an object labelled %q", hsm.ErrKeyExists, s.token, label)
 		}
+		s.objMu.Lock()
+		defer s.objMu.Unlock()
 		_, err = s.p.GenerateKey(ss.h, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_AES_KEY_GEN, nil)}, []*pkcs11.Attribute{
 			pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_SECRET_KEY),
 			pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_AES),

@@ -81,7 +81,7 @@ func (p *softHSMPool) init() {
 	}
 	p.pin, p.sopin = rand.Text()[:16], rand.Text()[:16]
 	for i := 0; i < softHSMTokens; i++ {
-		label := fmt.Sprintf("kyso-test-%d", i)
+		label := softHSMLabel(i)
 		if err := p.softhsmUtil("--init-token", "--free", "--label", label, "--pin", p.pin, "--so-pin", p.sopin); err != nil {
 			p.err = err
 			return
@@ -128,7 +128,7 @@ func NewSoftHSM(t testing.TB) *SoftHSM {
 		Module:     SoftHSMModule,
 		Dir:        p.dir,
 		Conf:       p.conf,
-		TokenLabel: fmt.Sprintf("kyso-test-%d", i),
+		TokenLabel: softHSMLabel(i),
 		PIN:        p.pin,
 		SOPIN:      p.sopin,
 	}
@@ -161,3 +161,8 @@ func (s *SoftHSM) Reinit(t testing.TB) {
 		t.Fatalf("testenv: re-initialising SoftHSM token %s: %v: %s", s.TokenLabel, err, strings.TrimSpace(string(out)))
 	}
 }
+
+// softHSMLabel names token i. The number has two digits so that no label is
+// a prefix of another: pkcs11-tool 0.23's --token-label matches prefixes,
+// and would pick kyso-test-10 for kyso-test-1.
+func softHSMLabel(i int) string { return fmt.Sprintf("kyso-test-%02d", i) }
