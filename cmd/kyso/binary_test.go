@@ -49,7 +49,9 @@ type buildError struct {
 	out  string
 }
 
-func (b *buildError) Error() string { return "building " + b.name + ": " + b.err.Error() + "\n" + b.out }
+func (b *buildError) Error() string {
+	return "building " + b.name + ": " + b.err.Error() + "\n" + b.out
+}
 
 func TestMain(m *testing.M) {
 	code := m.Run()
