@@ -1,0 +1,234 @@
+// Package store is kyso's persistence: one interface, two implementations run
+// by one behavioural suite — SQLite (pure Go, modernc.org/sqlite), the
+// embedded default, and PostgreSQL (pgx v5) for production and for several
+// kysod replicas sharing one database. Everything a replica needs to know
+// lives here, not in memory.
+//
+// Uniqueness that matters for security is enforced by the database, not by
+// checks in Go that two processes could race: serial numbers (per issuer),
+// certified public keys (Decree 23/2025: a key is certified once), and the
+// campaign rule (one active campaign certificate per national ID).
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors callers test with errors.Is. Implementations wrap them with detail.
+var (
+	// ErrNotFound: no such record.
+	ErrNotFound = errors.New("not found")
+	// ErrExists: a record with that name or key already exists.
+	ErrExists = errors.New("already exists")
+	// ErrDuplicateSerial: the serial number is already reserved for this
+	// issuer.
+	ErrDuplicateSerial = errors.New("serial number already reserved")
+	// ErrDuplicatePublicKey: a certificate for this public key already
+	// exists (Decree 23/2025 requires each key to be certified once).
+	ErrDuplicatePublicKey = errors.New("public key already certified")
+	// ErrCampaignHolder: the national ID already holds an active campaign
+	// certificate.
+	ErrCampaignHolder = errors.New("national ID already holds an active campaign certificate")
+	// ErrNotReserved: a certificate was stored under a serial that was not
+	// reserved first, or was reserved for another issuer.
+	ErrNotReserved = errors.New("serial number not reserved")
+	// ErrAlreadyRevoked: the certificate is already revoked.
+	ErrAlreadyRevoked = errors.New("certificate already revoked")
+)
+
+// Store is what kyso keeps. Implementations are safe for concurrent use, by
+// many goroutines and by several processes sharing one database.
+type Store interface {
+	// PutCA records a CA (root, issuing, or imported subordinate). The name
+	// is unique: ErrExists otherwise.
+	PutCA(ctx context.Context, ca *CA) error
+	// GetCA returns the CA named name, or ErrNotFound.
+	GetCA(ctx context.Context, name string) (*CA, error)
+	// ListCAs returns every CA, oldest first.
+	ListCAs(ctx context.Context) ([]*CA, error)
+
+	// ReserveSerial claims serial for issuer before anything is signed.
+	// A serial already reserved (or issued) under that issuer gives
+	// ErrDuplicateSerial.
+	ReserveSerial(ctx context.Context, r *SerialReservation) error
+	// PutCertificate stores an issued certificate. Its serial must have been
+	// reserved for its issuer (ErrNotReserved). Its public key must not be in
+	// another certificate (ErrDuplicatePublicKey) unless AllowKeyReuse is set.
+	// When Campaign is set, the national ID must not hold another active
+	// campaign certificate (ErrCampaignHolder): one that is neither revoked
+	// nor expired at NotBefore. All checks and the insert are one
+	// transaction.
+	PutCertificate(ctx context.Context, c *Certificate) error
+	// GetCertificate returns the certificate with this issuer and serial, or
+	// ErrNotFound.
+	GetCertificate(ctx context.Context, issuer string, serial []byte) (*Certificate, error)
+	// ListCertificates returns the certificates matching f, newest first.
+	ListCertificates(ctx context.Context, f *CertificateFilter) ([]*Certificate, error)
+	// Revoke marks a certificate revoked (or on hold) and records why and
+	// when. ErrNotFound for an unknown certificate, ErrAlreadyRevoked when it
+	// is revoked already (a certificate on hold may be revoked for good).
+	Revoke(ctx context.Context, r *Revocation) error
+	// ListRevoked returns the revocations of issuer's certificates, for the
+	// CRL, ordered by serial.
+	ListRevoked(ctx context.Context, issuer string) ([]*Revocation, error)
+
+	// NextCRLNumber returns issuer's next CRL number, starting at 1; each
+	// call returns a larger number than the one before, across processes.
+	NextCRLNumber(ctx context.Context, issuer string) (int64, error)
+	// PutCRL stores a signed CRL.
+	PutCRL(ctx context.Context, crl *CRL) error
+	// LatestCRL returns issuer's CRL with the highest number, or ErrNotFound.
+	LatestCRL(ctx context.Context, issuer string) (*CRL, error)
+
+	// AppendAudit records an audit event and fills in its ID. Events are
+	// never changed or removed.
+	AppendAudit(ctx context.Context, e *AuditEvent) error
+	// ListAudit returns audit events in the order they were appended,
+	// starting after ID after, at most limit of them (limit ≤ 0: 1000).
+	ListAudit(ctx context.Context, after int64, limit int) ([]*AuditEvent, error)
+
+	// Ping checks the database answers.
+	Ping(ctx context.Context) error
+	// Close closes the database.
+	Close() error
+}
+
+// CA is a certificate authority kyso runs or imported.
+type CA struct {
+	// Name is the CA's handle in kyso ("root", "issuing", or an operator's
+	// choice). Unique.
+	Name string
+	// Kind is "root", "issuing" or "imported-subordinate".
+	Kind string
+	// KeyURI names the CA's key in its key store.
+	KeyURI string
+	// CertDER is the CA's certificate.
+	CertDER []byte
+	// ChainDER holds the certificates above CertDER, nearest first (empty
+	// for a root).
+	ChainDER [][]byte
+	// Created is when the record was made.
+	Created time.Time
+}
+
+// SerialReservation claims a serial number for an issuer.
+type SerialReservation struct {
+	// Issuer is the issuing CA's Name.
+	Issuer string
+	// Serial is the serial number, big-endian, positive, at most 20 octets,
+	// without leading zero bytes.
+	Serial []byte
+	// Reserved is when the reservation was made.
+	Reserved time.Time
+}
+
+// Certificate statuses.
+const (
+	StatusGood    = "good"
+	StatusRevoked = "revoked"
+	StatusHold    = "hold" // certificateHold: suspended, may be released
+)
+
+// Certificate is an issued certificate with the fields kyso searches by.
+type Certificate struct {
+	// Issuer is the issuing CA's Name.
+	Issuer string
+	// Serial is the serial number, big-endian, as reserved.
+	Serial []byte
+	// DER is the certificate.
+	DER []byte
+	// Profile is the profile it was issued under: "citizen",
+	// "organisation", "ocsp", "tsa", "issuing-ca", "root-ca", "tls".
+	Profile string
+	// Subject is the subject DN as text (RFC 4514).
+	Subject string
+	// NationalID is the holder's identifier from the subject UID, with its
+	// type prefix ("CCCD:079203001234", "MST:0101234567"); empty if none.
+	NationalID string
+	// PublicKeySHA256 is SHA-256 over the SubjectPublicKeyInfo DER.
+	PublicKeySHA256 []byte
+	// KeyURI names the subject's key when kyso holds it; empty otherwise.
+	KeyURI string
+	// NotBefore and NotAfter are the validity period.
+	NotBefore, NotAfter time.Time
+	// Status is StatusGood, StatusRevoked or StatusHold.
+	Status string
+	// Campaign marks a certificate issued under the free campaign, subject
+	// to the one-per-national-ID rule.
+	Campaign bool
+	// AllowKeyReuse lets PutCertificate certify a public key that another
+	// certificate already carries. WARNING: only for re-issuing a CA's own
+	// certificate; never for subscribers.
+	AllowKeyReuse bool
+	// Created is when it was stored.
+	Created time.Time
+}
+
+// CertificateFilter selects certificates. Zero fields match everything.
+type CertificateFilter struct {
+	// Issuer, NationalID, Profile and Status match exactly when set.
+	Issuer, NationalID, Profile, Status string
+	// Limit bounds the result (≤ 0: 1000).
+	Limit int
+}
+
+// Revocation reasons (RFC 5280 section 5.3.1).
+const (
+	ReasonUnspecified          = 0
+	ReasonKeyCompromise        = 1
+	ReasonCACompromise         = 2
+	ReasonAffiliationChanged   = 3
+	ReasonSuperseded           = 4
+	ReasonCessationOfOperation = 5
+	ReasonCertificateHold      = 6
+	ReasonRemoveFromCRL        = 8
+	ReasonPrivilegeWithdrawn   = 9
+	ReasonAACompromise         = 10
+)
+
+// Revocation records that a certificate was revoked or put on hold.
+type Revocation struct {
+	// Issuer and Serial name the certificate.
+	Issuer string
+	Serial []byte
+	// Reason is an RFC 5280 reason code; ReasonCertificateHold puts the
+	// certificate on hold.
+	Reason int
+	// RevokedAt is when it takes effect.
+	RevokedAt time.Time
+}
+
+// CRL is a signed certificate revocation list.
+type CRL struct {
+	// Issuer is the CA's Name.
+	Issuer string
+	// Number is the CRL number.
+	Number int64
+	// DER is the signed CRL.
+	DER []byte
+	// ThisUpdate and NextUpdate are the CRL's times.
+	ThisUpdate, NextUpdate time.Time
+}
+
+// AuditEvent is one audited action: an issuance intent or result, a
+// revocation, a CA created. Audit events are structured records, separate
+// from debug logs, and never hold secrets.
+type AuditEvent struct {
+	// ID is assigned by AppendAudit, increasing.
+	ID int64
+	// Time is when it happened.
+	Time time.Time
+	// Actor is who did it ("cli:root", "officer:…", "kysod").
+	Actor string
+	// Action names what was done ("cert.issue.intent", "cert.issue",
+	// "cert.revoke", "ca.init", ...).
+	Action string
+	// Subject names what it was done to ("issuing/5f3a…", a national ID).
+	Subject string
+	// Outcome is "ok", "intent" or "error".
+	Outcome string
+	// Details is a JSON object with more, never secrets.
+	Details []byte
+}
