@@ -1,0 +1,568 @@
+// Package storetest is the one behavioural suite every store.Store
+// implementation runs: each method, each sentinel, ordering, the campaign
+// rule, key reuse, input bounds, and what many goroutines writing at once
+// must not break.
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kyso-pki/kyso/pkg/store"
+)
+
+// BulkReserver is implemented by stores that can reserve many serials in
+// one transaction; Run uses it for the 100,000-serial test when present.
+type BulkReserver interface {
+	ReserveSerials(ctx context.Context, rs []*store.SerialReservation) error
+}
+
+// Run runs the suite. newStore returns a new, empty store for each subtest
+// and arranges (with t.Cleanup) for it to be closed.
+func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s store.Store)
+	}{
+		{"CA", testCA},
+		{"Serial", testSerial},
+		{"Certificate", testCertificate},
+		{"KeyReuse", testKeyReuse},
+		{"ListCertificates", testListCertificates},
+		{"Revoke", testRevoke},
+		{"Campaign", testCampaign},
+		{"CRL", testCRL},
+		{"Audit", testAudit},
+		{"Bounds", testBounds},
+		{"Times", testTimes},
+		{"ConcurrentIssue", testConcurrentIssue},
+		{"ConcurrentSameSerial", testConcurrentSameSerial},
+		{"ConcurrentCampaign", testConcurrentCampaign},
+		{"ConcurrentRevoke", testConcurrentRevoke},
+		{"ConcurrentCRLNumber", testConcurrentCRLNumber},
+		{"ConcurrentAudit", testConcurrentAudit},
+		{"RandomSerials", testRandomSerials},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newStore(t)
+			if err := s.Ping(context.Background()); err != nil {
+				t.Fatalf("Ping: %v", err)
+			}
+			tc.fn(t, s)
+		})
+	}
+}
+
+// NewSerial returns a serial number as a CA should make one: 16 octets
+// from crypto/rand with the top bit cleared so it is positive, drawn again
+// in the 1 case in 128 where the first octet is then zero (a leading zero
+// byte is not allowed, and stripping it could leave a top bit set). That
+// keeps just under 127 random bits, in 16 octets.
+func NewSerial(t testing.TB) []byte {
+	b := make([]byte, 16)
+	for {
+		if _, err := rand.Read(b); err != nil {
+			t.Fatal(err)
+		}
+		b[0] &= 0x7f
+		if b[0] != 0 {
+			return b
+		}
+	}
+}
+
+func randomBytes(t testing.TB, n int) []byte {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// NewCertificate returns a certificate record for issuer under a fresh
+// serial with a fresh public key, valid for a year from now.
+func NewCertificate(t testing.TB, issuer string) *store.Certificate {
+	der := randomBytes(t, 300)
+	spki := sha256.Sum256(randomBytes(t, 32))
+	nb := time.Now().UTC().Truncate(time.Microsecond)
+	return &store.Certificate{
+		Issuer:          issuer,
+		Serial:          NewSerial(t),
+		DER:             der,
+		Profile:         "citizen",
+		Subject:         "CN=Nguyễn Văn A,UID=CCCD:079203001234,C=VN",
+		PublicKeySHA256: spki[:],
+		NotBefore:       nb,
+		NotAfter:        nb.Add(365 * 24 * time.Hour),
+		Status:          store.StatusGood,
+	}
+}
+
+// issue reserves c's serial and stores c.
+func issue(ctx context.Context, s store.Store, c *store.Certificate) error {
+	if err := s.ReserveSerial(ctx, &store.SerialReservation{Issuer: c.Issuer, Serial: c.Serial}); err != nil {
+		return err
+	}
+	return s.PutCertificate(ctx, c)
+}
+
+func mustIssue(t testing.TB, s store.Store, c *store.Certificate) {
+	t.Helper()
+	if err := issue(context.Background(), s, c); err != nil {
+		t.Fatalf("issuing %x: %v", c.Serial, err)
+	}
+}
+
+func wantErr(t testing.TB, what string, err, want error) {
+	t.Helper()
+	if !errors.Is(err, want) {
+		t.Fatalf("%s: got %v, want %v", what, err, want)
+	}
+}
+
+func noErr(t testing.TB, what string, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+func testCA(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	_, err := s.GetCA(ctx, "root")
+	wantErr(t, "GetCA of unknown", err, store.ErrNotFound)
+	if cas, err := s.ListCAs(ctx); err != nil || len(cas) != 0 {
+		t.Fatalf("ListCAs on empty store: %v, %v", cas, err)
+	}
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 6007, time.UTC)
+	root := &store.CA{Name: "root", Kind: "root", KeyURI: "softkey:root.key", CertDER: []byte{0x30, 1}, Created: t0}
+	issuing := &store.CA{Name: "issuing", Kind: "issuing", KeyURI: "pkcs11:token=kyso;object=issuing",
+		CertDER: []byte{0x30, 2}, ChainDER: [][]byte{{0x30, 1}, {0x30, 3}}, Created: t0.Add(time.Second)}
+	noErr(t, "PutCA root", s.PutCA(ctx, root))
+	noErr(t, "PutCA issuing", s.PutCA(ctx, issuing))
+	wantErr(t, "PutCA again", s.PutCA(ctx, &store.CA{Name: "root", Kind: "root", CertDER: []byte{1}}), store.ErrExists)
+	wantErr(t, "PutCA bad kind", s.PutCA(ctx, &store.CA{Name: "x", Kind: "leaf", CertDER: []byte{1}}), store.ErrInvalid)
+	wantErr(t, "PutCA no cert", s.PutCA(ctx, &store.CA{Name: "x", Kind: "root"}), store.ErrInvalid)
+
+	got, err := s.GetCA(ctx, "issuing")
+	noErr(t, "GetCA", err)
+	if got.Name != "issuing" || got.Kind != "issuing" || got.KeyURI != issuing.KeyURI || !bytes.Equal(got.CertDER, issuing.CertDER) ||
+		len(got.ChainDER) != 2 || !bytes.Equal(got.ChainDER[1], []byte{0x30, 3}) || !got.Created.Equal(t0.Add(time.Second).Truncate(time.Microsecond)) {
+		t.Fatalf("GetCA = %+v, want %+v", got, issuing)
+	}
+	got, err = s.GetCA(ctx, "root")
+	noErr(t, "GetCA root", err)
+	if len(got.ChainDER) != 0 {
+		t.Errorf("root chain = %x, want none", got.ChainDER)
+	}
+	noErr(t, "PutCA later", s.PutCA(ctx, &store.CA{Name: "sub", Kind: "imported-subordinate", CertDER: []byte{4}, Created: t0.Add(-time.Hour)}))
+	cas, err := s.ListCAs(ctx)
+	noErr(t, "ListCAs", err)
+	var names []string
+	for _, ca := range cas {
+		names = append(names, ca.Name)
+	}
+	if strings.Join(names, ",") != "sub,root,issuing" {
+		t.Errorf("ListCAs order = %v, want oldest first: sub,root,issuing", names)
+	}
+}
+
+func testSerial(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	serial := NewSerial(t)
+	noErr(t, "ReserveSerial", s.ReserveSerial(ctx, &store.SerialReservation{Issuer: "a", Serial: serial, Reserved: time.Now()}))
+	wantErr(t, "ReserveSerial again", s.ReserveSerial(ctx, &store.SerialReservation{Issuer: "a", Serial: serial}), store.ErrDuplicateSerial)
+	noErr(t, "same serial, other issuer", s.ReserveSerial(ctx, &store.SerialReservation{Issuer: "b", Serial: serial}))
+	noErr(t, "20 octets", s.ReserveSerial(ctx, &store.SerialReservation{Issuer: "a", Serial: append([]byte{0x7f}, randomBytes(t, 19)...)}))
+	noErr(t, "one octet", s.ReserveSerial(ctx, &store.SerialReservation{Issuer: "a", Serial: []byte{1}}))
+	for _, tc := range []struct {
+		name   string
+		serial []byte
+	}{
+		{"empty", nil},
+		{"21 octets", append([]byte{1}, make([]byte, 20)...)},
+		{"leading zero", []byte{0, 1}},
+		{"zero", []byte{0}},
+		{"negative", []byte{0x80, 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := s.ReserveSerial(ctx, &store.SerialReservation{Issuer: "a", Serial: tc.serial})
+			wantErr(t, "ReserveSerial", err, store.ErrInvalid)
+		})
+	}
+	wantErr(t, "no issuer", s.ReserveSerial(ctx, &store.SerialReservation{Serial: []byte{5}}), store.ErrInvalid)
+	wantErr(t, "nil", s.ReserveSerial(ctx, nil), store.ErrInvalid)
+}
+
+func equalCert(t testing.TB, got, want *store.Certificate) {
+	t.Helper()
+	if got.Issuer != want.Issuer || !bytes.Equal(got.Serial, want.Serial) || !bytes.Equal(got.DER, want.DER) ||
+		got.Profile != want.Profile || got.Subject != want.Subject || got.NationalID != want.NationalID ||
+		!bytes.Equal(got.PublicKeySHA256, want.PublicKeySHA256) || got.KeyURI != want.KeyURI ||
+		!got.NotBefore.Equal(want.NotBefore) || !got.NotAfter.Equal(want.NotAfter) || got.Status != want.Status ||
+		got.Campaign != want.Campaign || got.AllowKeyReuse != want.AllowKeyReuse {
+		t.Fatalf("certificate = %+v\nwant %+v", got, want)
+	}
+	if got.Created.IsZero() || got.NotBefore.Location() != time.UTC || got.Created.Location() != time.UTC {
+		t.Fatalf("certificate times not set or not UTC: %+v", got)
+	}
+}
+
+func testCertificate(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	c := NewCertificate(t, "issuing")
+	c.NationalID, c.KeyURI = "CCCD:079203001234", "softkey:k1"
+	wantErr(t, "PutCertificate unreserved", s.PutCertificate(ctx, c), store.ErrNotReserved)
+	noErr(t, "reserve for other issuer", s.ReserveSerial(ctx, &store.SerialReservation{Issuer: "other", Serial: c.Serial}))
+	wantErr(t, "PutCertificate reserved for other issuer", s.PutCertificate(ctx, c), store.ErrNotReserved)
+	mustIssue(t, s, c)
+	got, err := s.GetCertificate(ctx, c.Issuer, c.Serial)
+	noErr(t, "GetCertificate", err)
+	equalCert(t, got, c)
+	wantErr(t, "PutCertificate again", s.PutCertificate(ctx, c), store.ErrExists)
+	_, err = s.GetCertificate(ctx, c.Issuer, NewSerial(t))
+	wantErr(t, "GetCertificate unknown", err, store.ErrNotFound)
+	_, err = s.GetCertificate(ctx, "other", c.Serial)
+	wantErr(t, "GetCertificate other issuer", err, store.ErrNotFound)
+
+	// Same key, new serial: refused, and the refusal leaves nothing behind.
+	d := NewCertificate(t, "issuing")
+	d.PublicKeySHA256 = c.PublicKeySHA256
+	wantErr(t, "same key", issue(ctx, s, d), store.ErrDuplicatePublicKey)
+	_, err = s.GetCertificate(ctx, d.Issuer, d.Serial)
+	wantErr(t, "refused certificate", err, store.ErrNotFound)
+	// The key is refused under another issuer too.
+	e := NewCertificate(t, "issuing-2")
+	e.PublicKeySHA256 = c.PublicKeySHA256
+	wantErr(t, "same key, other issuer", issue(ctx, s, e), store.ErrDuplicatePublicKey)
+
+	// An empty status means good.
+	f := NewCertificate(t, "issuing")
+	f.Status = ""
+	mustIssue(t, s, f)
+	got, err = s.GetCertificate(ctx, f.Issuer, f.Serial)
+	noErr(t, "GetCertificate", err)
+	if got.Status != store.StatusGood {
+		t.Errorf("status = %q, want good", got.Status)
+	}
+}
+
+func testKeyReuse(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	ca := NewCertificate(t, "root")
+	ca.Profile = "issuing-ca"
+	mustIssue(t, s, ca)
+	again := NewCertificate(t, "root")
+	again.Profile, again.PublicKeySHA256, again.AllowKeyReuse = "issuing-ca", ca.PublicKeySHA256, true
+	mustIssue(t, s, again)
+	got, err := s.GetCertificate(ctx, again.Issuer, again.Serial)
+	noErr(t, "GetCertificate", err)
+	equalCert(t, got, again)
+	// Without the option, the key is still taken.
+	third := NewCertificate(t, "root")
+	third.PublicKeySHA256 = ca.PublicKeySHA256
+	wantErr(t, "reuse without AllowKeyReuse", issue(ctx, s, third), store.ErrDuplicatePublicKey)
+
+	// A key first certified with AllowKeyReuse is taken too.
+	first := NewCertificate(t, "root")
+	first.AllowKeyReuse = true
+	mustIssue(t, s, first)
+	fourth := NewCertificate(t, "root")
+	fourth.PublicKeySHA256 = first.PublicKeySHA256
+	wantErr(t, "after a reuse certificate", issue(ctx, s, fourth), store.ErrDuplicatePublicKey)
+}
+
+func testListCertificates(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	base := time.Now().UTC().Add(-time.Hour)
+	var all []*store.Certificate
+	for i := 0; i < 6; i++ {
+		c := NewCertificate(t, []string{"i1", "i2"}[i%2])
+		c.Created = base.Add(time.Duration(i) * time.Minute)
+		c.Profile = []string{"citizen", "organisation", "tls"}[i%3]
+		c.NationalID = fmt.Sprintf("CCCD:%012d", i%2)
+		mustIssue(t, s, c)
+		all = append(all, c)
+	}
+	noErr(t, "Revoke", s.Revoke(ctx, &store.Revocation{Issuer: all[5].Issuer, Serial: all[5].Serial, Reason: store.ReasonSuperseded}))
+	serials := func(cs []*store.Certificate) string {
+		var out []string
+		for _, c := range cs {
+			for i, a := range all {
+				if bytes.Equal(a.Serial, c.Serial) {
+					out = append(out, fmt.Sprint(i))
+				}
+			}
+		}
+		return strings.Join(out, ",")
+	}
+	for _, tc := range []struct {
+		name string
+		f    *store.CertificateFilter
+		want string
+	}{
+		{"nil", nil, "5,4,3,2,1,0"},
+		{"all", &store.CertificateFilter{}, "5,4,3,2,1,0"},
+		{"issuer", &store.CertificateFilter{Issuer: "i2"}, "5,3,1"},
+		{"national ID", &store.CertificateFilter{NationalID: "CCCD:000000000000"}, "4,2,0"},
+		{"profile", &store.CertificateFilter{Profile: "tls"}, "5,2"},
+		{"status", &store.CertificateFilter{Status: store.StatusRevoked}, "5"},
+		{"good", &store.CertificateFilter{Status: store.StatusGood, Issuer: "i2"}, "3,1"},
+		{"limit", &store.CertificateFilter{Limit: 2}, "5,4"},
+		{"none", &store.CertificateFilter{Issuer: "nobody"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := s.ListCertificates(ctx, tc.f)
+			noErr(t, "ListCertificates", err)
+			if g := serials(got); g != tc.want {
+				t.Errorf("ListCertificates(%+v) = %s, want %s (newest first)", tc.f, g, tc.want)
+			}
+		})
+	}
+}
+
+func testRevoke(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	wantErr(t, "Revoke unknown", s.Revoke(ctx, &store.Revocation{Issuer: "i", Serial: []byte{1}}), store.ErrNotFound)
+	var cs []*store.Certificate
+	for _, serial := range [][]byte{{0x01, 0x00}, {0x02}, {0x01}, {0x7f, 0xff, 0xff}, {0x03}} {
+		c := NewCertificate(t, "i")
+		c.Serial = serial
+		mustIssue(t, s, c)
+		cs = append(cs, c)
+	}
+	wantErr(t, "reason 7", s.Revoke(ctx, &store.Revocation{Issuer: "i", Serial: cs[0].Serial, Reason: 7}), store.ErrInvalid)
+	wantErr(t, "removeFromCRL", s.Revoke(ctx, &store.Revocation{Issuer: "i", Serial: cs[0].Serial, Reason: store.ReasonRemoveFromCRL}), store.ErrInvalid)
+
+	at := time.Date(2026, 5, 6, 7, 8, 9, 123456789, time.FixedZone("ICT", 7*3600))
+	status := func(c *store.Certificate) string {
+		got, err := s.GetCertificate(ctx, c.Issuer, c.Serial)
+		noErr(t, "GetCertificate", err)
+		return got.Status
+	}
+	// good → hold → hold (refused) → revoked → anything (refused)
+	noErr(t, "hold", s.Revoke(ctx, &store.Revocation{Issuer: "i", Serial: cs[0].Serial, Reason: store.ReasonCertificateHold, RevokedAt: at}))
+	if st := status(cs[0]); st != store.StatusHold {
+		t.Fatalf("status after hold = %q", st)
+	}
+	wantErr(t, "hold again", s.Revoke(ctx, &store.Revocation{Issuer: "i", Serial: cs[0].Serial, Reason: store.ReasonCertificateHold}), store.ErrAlreadyRevoked)
+	noErr(t, "hold → revoked", s.Revoke(ctx, &store.Revocation{Issuer: "i", Serial: cs[0].Serial, Reason: store.ReasonKeyCompromise, RevokedAt: at}))
+	if st := status(cs[0]); st != store.StatusRevoked {
+		t.Fatalf("status after revoke = %q", st)
+	}
+	for _, reason := range []int{store.ReasonKeyCompromise, store.ReasonCertificateHold, store.ReasonUnspecified} {
+		wantErr(t, "revoked again", s.Revoke(ctx, &store.Revocation{Issuer: "i", Serial: cs[0].Serial, Reason: reason}), store.ErrAlreadyRevoked)
+	}
+	noErr(t, "revoke", s.Revoke(ctx, &store.Revocation{Issuer: "i", Serial: cs[1].Serial, Reason: store.ReasonSuperseded}))
+	noErr(t, "revoke", s.Revoke(ctx, &store.Revocation{Issuer: "i", Serial: cs[2].Serial}))
+	noErr(t, "revoke", s.Revoke(ctx, &store.Revocation{Issuer: "i", Serial: cs[3].Serial, Reason: store.ReasonCertificateHold}))
+	if st := status(cs[4]); st != store.StatusGood {
+		t.Errorf("untouched certificate status = %q", st)
+	}
+
+	revs, err := s.ListRevoked(ctx, "i")
+	noErr(t, "ListRevoked", err)
+	var got []string
+	for _, r := range revs {
+		got = append(got, fmt.Sprintf("%x:%d", r.Serial, r.Reason))
+		if r.Issuer != "i" || r.RevokedAt.IsZero() || r.RevokedAt.Location() != time.UTC {
+			t.Errorf("revocation %+v: issuer or time wrong", r)
+		}
+	}
+	if want := "01:0,02:4,0100:1,7fffff:6"; strings.Join(got, ",") != want {
+		t.Errorf("ListRevoked = %s, want %s (numeric serial order, holds included)", strings.Join(got, ","), want)
+	}
+	if !revs[2].RevokedAt.Equal(at.Truncate(time.Microsecond)) {
+		t.Errorf("RevokedAt = %v, want %v", revs[2].RevokedAt, at)
+	}
+	if revs, err := s.ListRevoked(ctx, "other"); err != nil || len(revs) != 0 {
+		t.Errorf("ListRevoked(other) = %v, %v", revs, err)
+	}
+}
+
+func testCampaign(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	const nid = "CCCD:079203001234"
+	campaign := func(nb time.Time, validity time.Duration) *store.Certificate {
+		c := NewCertificate(t, "issuing")
+		c.Campaign, c.NationalID = true, nid
+		c.NotBefore, c.NotAfter = nb.UTC().Truncate(time.Microsecond), nb.Add(validity).UTC().Truncate(time.Microsecond)
+		return c
+	}
+	now := time.Now()
+	first := campaign(now, 365*24*time.Hour)
+	mustIssue(t, s, first)
+	wantErr(t, "second campaign certificate", issue(ctx, s, campaign(now, time.Hour)), store.ErrCampaignHolder)
+	// A certificate outside the campaign does not count.
+	paid := NewCertificate(t, "issuing")
+	paid.NationalID = nid
+	mustIssue(t, s, paid)
+	// Another national ID is free.
+	other := campaign(now, time.Hour)
+	other.NationalID = "CCCD:000000000001"
+	mustIssue(t, s, other)
+	// On hold is still active.
+	noErr(t, "hold", s.Revoke(ctx, &store.Revocation{Issuer: first.Issuer, Serial: first.Serial, Reason: store.ReasonCertificateHold}))
+	wantErr(t, "while holder on hold", issue(ctx, s, campaign(now, time.Hour)), store.ErrCampaignHolder)
+	// Revoked frees the ID.
+	noErr(t, "revoke", s.Revoke(ctx, &store.Revocation{Issuer: first.Issuer, Serial: first.Serial, Reason: store.ReasonCessationOfOperation}))
+	second := campaign(now, 24*time.Hour)
+	mustIssue(t, s, second)
+	wantErr(t, "after new holder", issue(ctx, s, campaign(now, time.Hour)), store.ErrCampaignHolder)
+	// A certificate starting when the holder's notAfter is: the holder is
+	// still valid then (notAfter is inclusive).
+	wantErr(t, "at holder's notAfter", issue(ctx, s, campaign(second.NotAfter, time.Hour)), store.ErrCampaignHolder)
+	// Expired at the new certificate's notBefore frees the ID.
+	third := campaign(second.NotAfter.Add(time.Microsecond), time.Hour)
+	mustIssue(t, s, third)
+	wantErr(t, "after expired holder replaced", issue(ctx, s, campaign(third.NotBefore, time.Hour)), store.ErrCampaignHolder)
+	// The refused ones left nothing behind.
+	cs, err := s.ListCertificates(ctx, &store.CertificateFilter{NationalID: nid})
+	noErr(t, "ListCertificates", err)
+	if len(cs) != 4 { // first, paid, second, third
+		t.Errorf("%d certificates for %s, want 4", len(cs), nid)
+	}
+	wantErr(t, "campaign without national ID", issue(ctx, s, func() *store.Certificate {
+		c := NewCertificate(t, "issuing")
+		c.Campaign = true
+		return c
+	}()), store.ErrInvalid)
+}
+
+func testCRL(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	_, err := s.LatestCRL(ctx, "i")
+	wantErr(t, "LatestCRL of none", err, store.ErrNotFound)
+	for want := int64(1); want <= 3; want++ {
+		n, err := s.NextCRLNumber(ctx, "i")
+		noErr(t, "NextCRLNumber", err)
+		if n != want {
+			t.Fatalf("NextCRLNumber = %d, want %d", n, want)
+		}
+	}
+	if n, err := s.NextCRLNumber(ctx, "j"); err != nil || n != 1 {
+		t.Fatalf("NextCRLNumber(j) = %d, %v; want 1 (numbers are per issuer)", n, err)
+	}
+	tu := time.Date(2026, 3, 4, 5, 6, 7, 891011000, time.UTC)
+	for _, n := range []int64{2, 10, 3} {
+		noErr(t, "PutCRL", s.PutCRL(ctx, &store.CRL{Issuer: "i", Number: n, DER: []byte{0x30, byte(n)}, ThisUpdate: tu, NextUpdate: tu.Add(24 * time.Hour)}))
+	}
+	wantErr(t, "PutCRL again", s.PutCRL(ctx, &store.CRL{Issuer: "i", Number: 3, DER: []byte{1}, ThisUpdate: tu}), store.ErrExists)
+	wantErr(t, "PutCRL number 0", s.PutCRL(ctx, &store.CRL{Issuer: "i", Number: 0, DER: []byte{1}, ThisUpdate: tu}), store.ErrInvalid)
+	got, err := s.LatestCRL(ctx, "i")
+	noErr(t, "LatestCRL", err)
+	if got.Number != 10 || !bytes.Equal(got.DER, []byte{0x30, 10}) || !got.ThisUpdate.Equal(tu) || !got.NextUpdate.Equal(tu.Add(24*time.Hour)) || got.Issuer != "i" {
+		t.Errorf("LatestCRL = %+v", got)
+	}
+	_, err = s.LatestCRL(ctx, "j")
+	wantErr(t, "LatestCRL other issuer", err, store.ErrNotFound)
+}
+
+func testAudit(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	if evs, err := s.ListAudit(ctx, 0, 0); err != nil || len(evs) != 0 {
+		t.Fatalf("ListAudit on empty store = %v, %v", evs, err)
+	}
+	at := time.Date(2026, 7, 8, 9, 10, 11, 121314000, time.UTC)
+	var ids []int64
+	for i := 0; i < 5; i++ {
+		e := &store.AuditEvent{Time: at, Actor: "cli:root", Action: "cert.issue", Subject: fmt.Sprintf("issuing/%d", i),
+			Outcome: "ok", Details: []byte(fmt.Sprintf(`{"n": %d, "name": "Nguyễn"}`, i))}
+		noErr(t, "AppendAudit", s.AppendAudit(ctx, e))
+		if len(ids) > 0 && e.ID <= ids[len(ids)-1] {
+			t.Fatalf("audit ID %d not above %d", e.ID, ids[len(ids)-1])
+		}
+		ids = append(ids, e.ID)
+	}
+	noErr(t, "AppendAudit no details", s.AppendAudit(ctx, &store.AuditEvent{Actor: "kysod", Action: "start", Outcome: "intent"}))
+	evs, err := s.ListAudit(ctx, 0, 0)
+	noErr(t, "ListAudit", err)
+	if len(evs) != 6 {
+		t.Fatalf("ListAudit: %d events, want 6", len(evs))
+	}
+	e := evs[2]
+	if e.ID != ids[2] || !e.Time.Equal(at) || e.Time.Location() != time.UTC || e.Actor != "cli:root" || e.Subject != "issuing/2" ||
+		e.Outcome != "ok" || string(e.Details) != `{"n": 2, "name": "Nguyễn"}` {
+		t.Errorf("event = %+v", e)
+	}
+	if string(evs[5].Details) != "{}" || evs[5].Time.IsZero() {
+		t.Errorf("event without details or time = %+v; want details {} and a time", evs[5])
+	}
+	evs, err = s.ListAudit(ctx, ids[1], 2)
+	noErr(t, "ListAudit after", err)
+	if len(evs) != 2 || evs[0].ID != ids[2] || evs[1].ID != ids[3] {
+		t.Errorf("ListAudit(after %d, 2) = %v", ids[1], evs)
+	}
+	for _, tc := range []struct {
+		name string
+		e    *store.AuditEvent
+	}{
+		{"array details", &store.AuditEvent{Actor: "a", Action: "b", Outcome: "ok", Details: []byte(`[1]`)}},
+		{"null details", &store.AuditEvent{Actor: "a", Action: "b", Outcome: "ok", Details: []byte(`null`)}},
+		{"bad JSON", &store.AuditEvent{Actor: "a", Action: "b", Outcome: "ok", Details: []byte(`{"a":`)}},
+		{"large details", &store.AuditEvent{Actor: "a", Action: "b", Outcome: "ok",
+			Details: []byte(`{"a":"` + strings.Repeat("x", 16<<10) + `"}`)}},
+		{"no actor", &store.AuditEvent{Action: "b", Outcome: "ok"}},
+		{"bad outcome", &store.AuditEvent{Actor: "a", Action: "b", Outcome: "maybe"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			wantErr(t, "AppendAudit", s.AppendAudit(ctx, tc.e), store.ErrInvalid)
+		})
+	}
+	if evs, _ := s.ListAudit(ctx, 0, 0); len(evs) != 6 {
+		t.Errorf("refused events were stored: %d events", len(evs))
+	}
+}
+
+func testBounds(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name   string
+		change func(c *store.Certificate)
+	}{
+		{"subject over 1024", func(c *store.Certificate) { c.Subject = strings.Repeat("a", 1025) }},
+		{"DER over 64 KiB", func(c *store.Certificate) { c.DER = make([]byte, 64<<10+1) }},
+		{"no DER", func(c *store.Certificate) { c.DER = nil }},
+		{"key hash not 32 bytes", func(c *store.Certificate) { c.PublicKeySHA256 = c.PublicKeySHA256[:20] }},
+		{"no profile", func(c *store.Certificate) { c.Profile = "" }},
+		{"NUL in subject", func(c *store.Certificate) { c.Subject = "CN=a\x00b" }},
+		{"bad UTF-8", func(c *store.Certificate) { c.Subject = "CN=\xff" }},
+		{"national ID over 64", func(c *store.Certificate) { c.NationalID = strings.Repeat("9", 65) }},
+		{"no validity", func(c *store.Certificate) { c.NotAfter = time.Time{} }},
+		{"notAfter before notBefore", func(c *store.Certificate) { c.NotAfter = c.NotBefore.Add(-time.Second) }},
+		{"bad status", func(c *store.Certificate) { c.Status = "expired" }},
+		{"serial leading zero", func(c *store.Certificate) { c.Serial = []byte{0, 1} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := NewCertificate(t, "i")
+			noErr(t, "ReserveSerial", s.ReserveSerial(ctx, &store.SerialReservation{Issuer: c.Issuer, Serial: c.Serial}))
+			tc.change(c)
+			wantErr(t, "PutCertificate", s.PutCertificate(ctx, c), store.ErrInvalid)
+		})
+	}
+	c := NewCertificate(t, "i")
+	c.Subject, c.DER = strings.Repeat("a", 1024), make([]byte, 64<<10)
+	c.DER[0] = 0x30
+	mustIssue(t, s, c)
+	wantErr(t, "nil certificate", s.PutCertificate(ctx, nil), store.ErrInvalid)
+	wantErr(t, "nil revocation", s.Revoke(ctx, nil), store.ErrInvalid)
+	wantErr(t, "nil CRL", s.PutCRL(ctx, nil), store.ErrInvalid)
+	wantErr(t, "nil CA", s.PutCA(ctx, nil), store.ErrInvalid)
+	wantErr(t, "nil audit", s.AppendAudit(ctx, nil), store.ErrInvalid)
+	wantErr(t, "long CA name", s.PutCA(ctx, &store.CA{Name: strings.Repeat("n", 129), Kind: "root", CertDER: []byte{1}}), store.ErrInvalid)
+	_, err := s.NextCRLNumber(ctx, "")
+	wantErr(t, "NextCRLNumber no issuer", err, store.ErrInvalid)
+	if cs, err := s.ListCertificates(ctx, &store.CertificateFilter{Limit: 1 << 40}); err != nil || len(cs) != 1 {
+		t.Errorf("ListCertificates with a huge limit = %d, %v", len(cs), err)
+	}
+	_, err = s.ListCertificates(ctx, &store.CertificateFilter{Issuer: "i\x00"})
+	wantErr(t, "ListCertificates NUL", err, store.ErrInvalid)
+}
