@@ -1,0 +1,465 @@
+package ca
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/kyso-pki/kyso/hsm"
+	"github.com/kyso-pki/kyso/pkg/store"
+)
+
+// Key labels Init uses in the key store.
+const (
+	RootKeyLabel    = "kyso-root"
+	IssuingKeyLabel = "kyso-issuing"
+	TSAKeyLabel     = "kyso-tsa"
+	// OCSPKeyLabelPrefix is followed by a number: "kyso-ocsp-1", "kyso-ocsp-2", …
+	OCSPKeyLabelPrefix = "kyso-ocsp-"
+)
+
+// InitRequest says how to create a hierarchy. The zero value is usable.
+type InitRequest struct {
+	// Name is the provider's name, written as O and in every CN; empty
+	// means "Kyso Development".
+	Name string
+	// CAAlgorithm is the key type of the root and issuing CAs; empty means
+	// ecdsa-p384.
+	CAAlgorithm hsm.Algorithm
+	// Algorithm is the key type of the OCSP and TSA keys; empty means
+	// ecdsa-p256.
+	Algorithm hsm.Algorithm
+	// RootValidity, IssuingValidity and TSAValidity are the certificates'
+	// lives; zero means 25, 10 and 5 years, which are also the maxima
+	// (Decree 23/2025/ND-CP).
+	RootValidity, IssuingValidity, TSAValidity time.Duration
+	// Actor is recorded in the audit trail.
+	Actor string
+}
+
+// Hierarchy is the provider's CA hierarchy. Root is nil when the issuing CA
+// was imported; RootChain then holds what is above it.
+type Hierarchy struct {
+	Root, Issuing, OCSP, TSA *x509.Certificate
+	// Chain is the issuing CA's chain above it, nearest first.
+	Chain []*x509.Certificate
+}
+
+// Init creates the hierarchy: a root CA, an issuing CA (path length 0), a
+// delegated OCSP responder certificate and a TSA certificate, every key made
+// in the key store. It is idempotent: what exists is kept and returned, so
+// running it twice, or on two replicas at once, yields one hierarchy. When
+// ImportSubordinate has already installed the issuing CA, Init adds only the
+// OCSP and TSA certificates.
+func (a *Authority) Init(ctx context.Context, req *InitRequest) (*Hierarchy, error) {
+	if req == nil {
+		req = &InitRequest{}
+	}
+	r := *req
+	if r.Name == "" {
+		r.Name = "Kyso Development"
+	}
+	name, err := NormalizeName("provider name", r.Name, MaxNameLength-len(" Issuing CA"))
+	if err != nil {
+		return nil, err
+	}
+	if r.CAAlgorithm == "" {
+		r.CAAlgorithm = hsm.ECDSAP384
+	}
+	if r.Algorithm == "" {
+		r.Algorithm = hsm.ECDSAP256
+	}
+	if r.RootValidity == 0 {
+		r.RootValidity = DefaultRootValidity
+	}
+	if r.IssuingValidity == 0 {
+		r.IssuingValidity = DefaultIssuingValidity
+	}
+	if r.TSAValidity == 0 {
+		r.TSAValidity = DefaultTSAValidity
+	}
+	switch {
+	case r.RootValidity < 0 || r.RootValidity > MaxRootValidity:
+		return nil, invalid("root validity %v exceeds 25 years (Decree 23/2025)", r.RootValidity)
+	case r.IssuingValidity < 0 || r.IssuingValidity > MaxIssuingValidity:
+		return nil, invalid("issuing CA validity %v exceeds 10 years (Decree 23/2025)", r.IssuingValidity)
+	case r.TSAValidity < 0 || r.TSAValidity > MaxTSAValidity:
+		return nil, invalid("TSA validity %v exceeds 5 years (Decree 23/2025)", r.TSAValidity)
+	}
+
+	if _, err := a.st.GetCA(ctx, IssuingName); errors.Is(err, store.ErrNotFound) {
+		if err := a.initCA(ctx, &r, name, RootName, "root", RootKeyLabel, ProfileRoot); err != nil {
+			return nil, err
+		}
+		if err := a.initCA(ctx, &r, name, IssuingName, "issuing", IssuingKeyLabel, ProfileIssuing); err != nil {
+			return nil, err
+		}
+	} else if err != nil {
+		return nil, fmt.Errorf("ca: looking up the issuing CA: %w", err)
+	}
+	if _, err := a.currentCert(ctx, ProfileOCSP); errors.Is(err, store.ErrNotFound) {
+		if _, err := a.newOCSP(ctx, name, r.Algorithm, r.Actor); err != nil {
+			return nil, err
+		}
+	} else if err != nil {
+		return nil, err
+	}
+	if _, err := a.currentCert(ctx, ProfileTSA); errors.Is(err, store.ErrNotFound) {
+		if err := a.newTSA(ctx, name, r.Algorithm, r.TSAValidity, r.Actor); err != nil {
+			return nil, err
+		}
+	} else if err != nil {
+		return nil, err
+	}
+	return a.Hierarchy(ctx)
+}
+
+// initCA creates one CA unless the store already has it.
+func (a *Authority) initCA(ctx context.Context, r *InitRequest, provider, caName, kind, label, profile string) error {
+	if _, err := a.st.GetCA(ctx, caName); err == nil {
+		return nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("ca: looking up CA %q: %w", caName, err)
+	}
+	info, signer, err := a.createOrReuseKey(ctx, label, r.CAAlgorithm)
+	if err != nil {
+		return err
+	}
+	var cn string
+	var validity time.Duration
+	if profile == ProfileRoot {
+		cn, validity = provider+" Root CA", r.RootValidity
+	} else {
+		cn, validity = provider+" Issuing CA", r.IssuingValidity
+	}
+	subject, err := marshalName([]nameAttr{{oidCountry, "VN"}, {oidOrganization, provider}, {oidCommonName, cn}})
+	if err != nil {
+		return err
+	}
+	nb, na := a.validity(validity)
+	p := &issueParams{profile: profile, pub: info.PublicKey, keyURI: info.URI, actor: r.Actor}
+	var chain [][]byte
+	if profile == ProfileRoot {
+		p.tmpl, p.self, p.selfName = rootTemplate(subject, nb, na), signer, caName
+	} else {
+		root, err := a.loadIssuer(ctx, RootName)
+		if err != nil {
+			return err
+		}
+		if p.tmpl, err = a.issuingTemplate(subject, nb, na, RootName); err != nil {
+			return err
+		}
+		p.issuer = root
+		chain = [][]byte{root.cert.Raw}
+	}
+	cert, err := a.issue(ctx, p)
+	if err != nil {
+		return err
+	}
+	rec := &store.CA{Name: caName, Kind: kind, KeyURI: info.URI, CertDER: cert.Raw, ChainDER: chain, Created: a.now().UTC()}
+	if err := a.st.PutCA(ctx, rec); err != nil {
+		if errors.Is(err, store.ErrExists) {
+			// Another replica won the race; its CA stands, ours is unused.
+			a.log.Warn("ca: another process created the CA first; keeping theirs", "ca", caName)
+			return nil
+		}
+		return fmt.Errorf("ca: recording CA %q: %w", caName, err)
+	}
+	return a.audit(ctx, r.Actor, "ca.init", caName, "ok", map[string]any{"kind": kind, "serial": FormatSerial(cert.SerialNumber.Bytes()), "key_uri": info.URI})
+}
+
+// createOrReuseKey creates a key, or reuses one of that label left by a run
+// that stopped before certifying it.
+func (a *Authority) createOrReuseKey(ctx context.Context, label string, alg hsm.Algorithm) (*hsm.KeyInfo, crypto.Signer, error) {
+	info, err := a.ks.CreateKey(ctx, &hsm.CreateKeyRequest{Label: label, Algorithm: alg})
+	if errors.Is(err, hsm.ErrKeyExists) {
+		pub, perr := a.ks.PublicKey(ctx, &hsm.PublicKeyRequest{Label: label})
+		if perr != nil {
+			return nil, nil, fmt.Errorf("ca: reading existing key %q: %w", label, perr)
+		}
+		info, err = &hsm.KeyInfo{Label: label, URI: a.keyURI(ctx, label), PublicKey: pub}, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("ca: creating key %q: %w", label, err)
+	}
+	signer, err := a.ks.Signer(ctx, &hsm.SignerRequest{Label: label})
+	if err != nil {
+		return nil, nil, fmt.Errorf("ca: opening key %q: %w", label, err)
+	}
+	return info, signer, nil
+}
+
+// providerName reads the provider's name (O) from the issuing CA.
+func (a *Authority) providerName(is *issuer) string {
+	if len(is.cert.Subject.Organization) > 0 {
+		return is.cert.Subject.Organization[0]
+	}
+	return strings.TrimSuffix(is.cert.Subject.CommonName, " Issuing CA")
+}
+
+// newOCSP makes a fresh OCSP responder key and certificate.
+func (a *Authority) newOCSP(ctx context.Context, provider string, alg hsm.Algorithm, actor string) (*x509.Certificate, error) {
+	is, err := a.loadIssuer(ctx, IssuingName)
+	if err != nil {
+		return nil, err
+	}
+	if provider == "" {
+		provider = a.providerName(is)
+	}
+	if alg == "" {
+		alg = hsm.ECDSAP256
+	}
+	existing, err := a.st.ListCertificates(ctx, &store.CertificateFilter{Issuer: IssuingName, Profile: ProfileOCSP})
+	if err != nil {
+		return nil, fmt.Errorf("ca: listing OCSP certificates: %w", err)
+	}
+	var info *hsm.KeyInfo
+	for n := len(existing) + 1; ; n++ {
+		label := fmt.Sprintf("%s%d", OCSPKeyLabelPrefix, n)
+		info, err = a.ks.CreateKey(ctx, &hsm.CreateKeyRequest{Label: label, Algorithm: alg})
+		if errors.Is(err, hsm.ErrKeyExists) && n < len(existing)+100 {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("ca: creating OCSP key %q: %w", label, err)
+		}
+		break
+	}
+	subject, err := marshalName([]nameAttr{{oidCountry, "VN"}, {oidOrganization, provider}, {oidCommonName, provider + " OCSP Responder"}})
+	if err != nil {
+		return nil, err
+	}
+	nb, na := a.validity(a.opts.OCSPValidity)
+	tmpl, err := a.ocspTemplate(subject, nb, na, is.name)
+	if err != nil {
+		return nil, err
+	}
+	return a.issue(ctx, &issueParams{issuer: is, profile: ProfileOCSP, tmpl: tmpl, pub: info.PublicKey, keyURI: info.URI, actor: actor})
+}
+
+// newTSA makes the TSA key and certificate.
+func (a *Authority) newTSA(ctx context.Context, provider string, alg hsm.Algorithm, validity time.Duration, actor string) error {
+	is, err := a.loadIssuer(ctx, IssuingName)
+	if err != nil {
+		return err
+	}
+	info, _, err := a.createOrReuseKey(ctx, TSAKeyLabel, alg)
+	if err != nil {
+		return err
+	}
+	subject, err := marshalName([]nameAttr{{oidCountry, "VN"}, {oidOrganization, provider}, {oidCommonName, provider + " Time-Stamping Authority"}})
+	if err != nil {
+		return err
+	}
+	nb, na := a.validity(validity)
+	if na.After(is.cert.NotAfter) {
+		na = is.cert.NotAfter
+	}
+	tmpl, err := a.tsaTemplate(subject, nb, na, is.name)
+	if err != nil {
+		return err
+	}
+	_, err = a.issue(ctx, &issueParams{issuer: is, profile: ProfileTSA, tmpl: tmpl, pub: info.PublicKey, keyURI: info.URI, actor: actor})
+	return err
+}
+
+// currentCert returns the newest good, unexpired certificate of a profile
+// from the issuing CA, or store.ErrNotFound.
+func (a *Authority) currentCert(ctx context.Context, profile string) (*store.Certificate, error) {
+	certs, err := a.st.ListCertificates(ctx, &store.CertificateFilter{Issuer: IssuingName, Profile: profile, Status: store.StatusGood})
+	if err != nil {
+		return nil, fmt.Errorf("ca: listing %s certificates: %w", profile, err)
+	}
+	now := a.now()
+	var best *store.Certificate
+	for _, c := range certs {
+		if now.Before(c.NotAfter) && (best == nil || c.NotBefore.After(best.NotBefore)) {
+			best = c
+		}
+	}
+	if best == nil {
+		return nil, fmt.Errorf("ca: no current %s certificate: %w", profile, store.ErrNotFound)
+	}
+	return best, nil
+}
+
+// Hierarchy returns the current hierarchy from the store.
+func (a *Authority) Hierarchy(ctx context.Context) (*Hierarchy, error) {
+	is, err := a.loadIssuer(ctx, IssuingName)
+	if err != nil {
+		return nil, err
+	}
+	h := &Hierarchy{Issuing: is.cert}
+	for _, d := range is.rec.ChainDER {
+		c, err := x509.ParseCertificate(d)
+		if err != nil {
+			return nil, fmt.Errorf("ca: parsing the issuing CA's chain: %w", err)
+		}
+		h.Chain = append(h.Chain, c)
+	}
+	if root, err := a.st.GetCA(ctx, RootName); err == nil {
+		if h.Root, err = x509.ParseCertificate(root.CertDER); err != nil {
+			return nil, fmt.Errorf("ca: parsing the root: %w", err)
+		}
+	}
+	for _, p := range []struct {
+		profile string
+		into    **x509.Certificate
+	}{{ProfileOCSP, &h.OCSP}, {ProfileTSA, &h.TSA}} {
+		rec, err := a.currentCert(ctx, p.profile)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if *p.into, err = x509.ParseCertificate(rec.DER); err != nil {
+			return nil, fmt.Errorf("ca: parsing the %s certificate: %w", p.profile, err)
+		}
+	}
+	return h, nil
+}
+
+// Chain returns the issuing CA's certificate followed by the certificates
+// above it up to the root, as a relying party needs to build the RFC 5280
+// section 6 certification path.
+func (a *Authority) Chain(ctx context.Context) ([]*x509.Certificate, error) {
+	h, err := a.Hierarchy(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return append([]*x509.Certificate{h.Issuing}, h.Chain...), nil
+}
+
+// RenewOCSP makes a new OCSP responder key and certificate when there is
+// none or the current one has passed half its life, and returns the
+// certificate to sign with and whether it is new. The old certificate stays
+// valid until it expires, so responses signed with it stay verifiable.
+func (a *Authority) RenewOCSP(ctx context.Context) (*x509.Certificate, bool, error) {
+	rec, err := a.currentCert(ctx, ProfileOCSP)
+	if err == nil {
+		half := rec.NotBefore.Add(rec.NotAfter.Sub(rec.NotBefore) / 2)
+		if a.now().Before(half) {
+			c, err := x509.ParseCertificate(rec.DER)
+			if err != nil {
+				return nil, false, fmt.Errorf("ca: parsing the OCSP certificate: %w", err)
+			}
+			return c, false, nil
+		}
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return nil, false, err
+	}
+	var alg hsm.Algorithm
+	if rec != nil {
+		if old, err := x509.ParseCertificate(rec.DER); err == nil {
+			alg, _ = hsm.AlgorithmOf(old.PublicKey)
+		}
+	}
+	c, err := a.newOCSP(ctx, "", alg, "")
+	if err != nil {
+		return nil, false, err
+	}
+	return c, true, nil
+}
+
+// OCSPSigner returns the current OCSP responder certificate and its key, for
+// the RFC 6960 responder.
+func (a *Authority) OCSPSigner(ctx context.Context) (*x509.Certificate, crypto.Signer, error) {
+	return a.signerFor(ctx, ProfileOCSP)
+}
+
+// TSASigner returns the current time-stamping certificate and its key, for
+// the RFC 3161 server.
+func (a *Authority) TSASigner(ctx context.Context) (*x509.Certificate, crypto.Signer, error) {
+	return a.signerFor(ctx, ProfileTSA)
+}
+
+func (a *Authority) signerFor(ctx context.Context, profile string) (*x509.Certificate, crypto.Signer, error) {
+	rec, err := a.currentCert(ctx, profile)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := x509.ParseCertificate(rec.DER)
+	if err != nil {
+		return nil, nil, fmt.Errorf("ca: parsing the %s certificate: %w", profile, err)
+	}
+	s, err := a.ks.Signer(ctx, &hsm.SignerRequest{Label: keyLabel(rec.KeyURI)})
+	if err != nil {
+		return nil, nil, fmt.Errorf("ca: opening the %s key: %w", profile, err)
+	}
+	return c, s, nil
+}
+
+// ImportRequest installs a provider's real subordinate CA.
+type ImportRequest struct {
+	// Certificate is the subordinate CA certificate (DER) issued by the
+	// national root (NEAC) or another CA above.
+	Certificate []byte
+	// Chain holds the certificates above it, nearest first, the last one a
+	// self-signed root (DER).
+	Chain [][]byte
+	// KeyLabel names the subordinate's key, already in the key store.
+	KeyLabel string
+	// Actor is recorded in the audit trail.
+	Actor string
+}
+
+// ImportSubordinate installs a subordinate CA certificate whose key is
+// already in the key store as the issuing CA. It checks that the key store's
+// key is the certificate's, that the certificate is a CA allowed to sign
+// certificates and CRLs (RFC 5280 sections 4.2.1.3 and 4.2.1.9), and that it
+// chains to the given root (RFC 5280 section 6). Run Init afterwards to add
+// the OCSP and TSA certificates.
+func (a *Authority) ImportSubordinate(ctx context.Context, req *ImportRequest) (*x509.Certificate, error) {
+	cert, err := x509.ParseCertificate(req.Certificate)
+	if err != nil {
+		return nil, invalid("subordinate CA certificate does not parse: %v", err)
+	}
+	if len(req.Chain) == 0 {
+		return nil, invalid("the chain up to the root is missing")
+	}
+	roots, inter := x509.NewCertPool(), x509.NewCertPool()
+	for i, d := range req.Chain {
+		c, err := x509.ParseCertificate(d)
+		if err != nil {
+			return nil, invalid("chain certificate %d does not parse: %v", i, err)
+		}
+		if i == len(req.Chain)-1 {
+			if err := c.CheckSignatureFrom(c); err != nil {
+				return nil, invalid("the last chain certificate is not a self-signed root: %v", err)
+			}
+			roots.AddCert(c)
+		} else {
+			inter.AddCert(c)
+		}
+	}
+	if !cert.IsCA || !cert.BasicConstraintsValid || cert.KeyUsage&x509.KeyUsageCertSign == 0 || cert.KeyUsage&x509.KeyUsageCRLSign == 0 {
+		return nil, invalid("the certificate is not a CA allowed to sign certificates and CRLs")
+	}
+	if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: a.now(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+		return nil, invalid("the subordinate CA does not chain to the given root: %v", err)
+	}
+	pub, err := a.ks.PublicKey(ctx, &hsm.PublicKeyRequest{Label: req.KeyLabel})
+	if err != nil {
+		return nil, fmt.Errorf("ca: reading key %q: %w", req.KeyLabel, err)
+	}
+	if !hsm.SamePublicKey(pub, cert.PublicKey) {
+		return nil, invalid("key %q is not the key certified by the subordinate CA certificate", req.KeyLabel)
+	}
+	uri := a.keyURI(ctx, req.KeyLabel)
+	rec := &store.CA{Name: IssuingName, Kind: "imported-subordinate", KeyURI: uri, CertDER: cert.Raw, ChainDER: req.Chain, Created: a.now().UTC()}
+	if err := a.st.PutCA(ctx, rec); err != nil {
+		if errors.Is(err, store.ErrExists) {
+			return nil, fmt.Errorf("ca: an issuing CA is already installed: %w", err)
+		}
+		return nil, fmt.Errorf("ca: recording the imported CA: %w", err)
+	}
+	if err := a.audit(ctx, req.Actor, "ca.import", IssuingName, "ok", map[string]any{"subject": cert.Subject.String(), "serial": FormatSerialInt(cert.SerialNumber), "key_uri": uri}); err != nil {
+		return nil, err
+	}
+	return cert, nil
+}

@@ -1,0 +1,405 @@
+package ca
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/sha256"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/kyso-pki/kyso/hsm"
+	"github.com/kyso-pki/kyso/pkg/store"
+)
+
+// Errors of issuance that callers tell apart with errors.Is.
+var (
+	// ErrKeyAlreadyCertified: the public key is already in a certificate
+	// (Decree 23/2025/ND-CP: every key pair is certified once).
+	ErrKeyAlreadyCertified = errors.New("public key already certified")
+	// ErrCampaignHolder: the national ID already holds an active campaign
+	// certificate; a second is refused until the first is revoked or
+	// expired.
+	ErrCampaignHolder = errors.New("national ID already holds an active campaign certificate")
+	// ErrProofOfPossession: the CSR's signature does not verify with its
+	// public key, so the applicant has not shown they hold the private key
+	// (Decree 23/2025/ND-CP).
+	ErrProofOfPossession = errors.New("CSR signature does not verify")
+)
+
+// maxSerialAttempts bounds the retries after a serial collision, which with
+// 128 random bits means a broken random source, not bad luck.
+const maxSerialAttempts = 5
+
+// KeySource says where a subscriber's public key comes from: a PKCS#10 CSR
+// whose signature proves the applicant holds the private key, or a key
+// kyso holds in its key store (made there, so possession is not in doubt).
+// Exactly one of CSR and KeyLabel is set.
+type KeySource struct {
+	// CSR is a DER PKCS#10 certificate request (RFC 2986). Only its public
+	// key and signature are used; the subject comes from the request.
+	CSR []byte
+	// KeyLabel names a key in the Authority's key store.
+	KeyLabel string
+	// KeyAlgorithm, when set with KeyLabel, makes kyso create the key
+	// under KeyLabel first; empty means the key already exists.
+	KeyAlgorithm hsm.Algorithm
+}
+
+// CitizenRequest asks for a citizen's personal signing certificate.
+type CitizenRequest struct {
+	// Name is the full name with diacritics ("Nguyễn Văn Đức"); it is NFC
+	// normalised, spaces collapsed, at most MaxNameLength characters.
+	Name string
+	// CCCD is the 12-digit citizen identity number.
+	CCCD string
+	// Province is one of the 34 provinces in force (ValidateProvince).
+	Province string
+	// Locality is the optional L attribute (ward, commune, district).
+	Locality string
+	// Email, when set, is written as an rfc822Name SAN.
+	Email string
+	// Validity is the certificate's life; zero means Options.LeafValidity.
+	// At most MaxLeafValidity.
+	Validity time.Duration
+	// Key is where the public key comes from.
+	Key KeySource
+	// Actor is recorded in the audit trail; empty means Options.Actor.
+	Actor string
+}
+
+// OrganisationRequest asks for an organisation's e-seal certificate.
+type OrganisationRequest struct {
+	// Name is the organisation's name, NFC, at most MaxNameLength
+	// characters; it is written as both O and CN.
+	Name string
+	// TaxCode is the MST: 10 digits, or 10 digits '-' 3 digits.
+	TaxCode string
+	// Province is one of the 34 provinces in force.
+	Province string
+	// Locality is the optional L attribute.
+	Locality string
+	// Email, when set, is written as an rfc822Name SAN.
+	Email string
+	// Validity as in CitizenRequest.
+	Validity time.Duration
+	// Key is where the public key comes from.
+	Key KeySource
+	// Actor is recorded in the audit trail.
+	Actor string
+}
+
+// IssueCitizen issues a citizen's signing certificate from the issuing CA,
+// subject C=VN, ST=<province>, [L=], CN=<name>, UID=CCCD:<number> (RFC 5280
+// section 4.1.2.6, all DirectoryStrings as UTF8String). Under the campaign
+// rule the certificate is a campaign certificate and a national ID holding
+// an active one gets an error wrapping ErrCampaignHolder.
+func (a *Authority) IssueCitizen(ctx context.Context, req *CitizenRequest) (*x509.Certificate, error) {
+	name, err := normalizePersonName(req.Name)
+	if err != nil {
+		return nil, err
+	}
+	cccd, err := ValidateCCCD(req.CCCD)
+	if err != nil {
+		return nil, err
+	}
+	province, locality, email, validity, err := a.commonFields(req.Province, req.Locality, req.Email, req.Validity)
+	if err != nil {
+		return nil, err
+	}
+	nationalID := "CCCD:" + cccd
+	subject, err := marshalName([]nameAttr{
+		{oidCountry, "VN"}, {oidProvince, province}, {oidLocality, locality},
+		{oidCommonName, name}, {OIDUID, nationalID},
+	})
+	if err != nil {
+		return nil, err
+	}
+	campaign := !a.opts.DisableCampaign
+	if campaign {
+		if err := a.checkCampaign(ctx, nationalID); err != nil {
+			return nil, err
+		}
+	}
+	return a.issueSubscriber(ctx, ProfileCitizen, subject, nationalID, email, validity, &req.Key, campaign, req.Actor)
+}
+
+// IssueOrganisation issues an organisation's e-seal certificate, subject
+// C=VN, ST=<province>, [L=], O=<name>, CN=<name>, UID=MST:<tax code>, with
+// the same usages as a citizen's.
+func (a *Authority) IssueOrganisation(ctx context.Context, req *OrganisationRequest) (*x509.Certificate, error) {
+	name, err := NormalizeName("organisation name", req.Name, MaxNameLength)
+	if err != nil {
+		return nil, err
+	}
+	mst, err := ValidateTaxCode(req.TaxCode)
+	if err != nil {
+		return nil, err
+	}
+	province, locality, email, validity, err := a.commonFields(req.Province, req.Locality, req.Email, req.Validity)
+	if err != nil {
+		return nil, err
+	}
+	nationalID := "MST:" + mst
+	subject, err := marshalName([]nameAttr{
+		{oidCountry, "VN"}, {oidProvince, province}, {oidLocality, locality},
+		{oidOrganization, name}, {oidCommonName, name}, {OIDUID, nationalID},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return a.issueSubscriber(ctx, ProfileOrganisation, subject, nationalID, email, validity, &req.Key, false, req.Actor)
+}
+
+func (a *Authority) commonFields(province, locality, email string, validity time.Duration) (string, string, string, time.Duration, error) {
+	p, err := ValidateProvince(province)
+	if err != nil {
+		return "", "", "", 0, err
+	}
+	if locality != "" {
+		if locality, err = NormalizeName("locality", locality, maxPlaceLength); err != nil {
+			return "", "", "", 0, err
+		}
+	}
+	if email != "" {
+		if email, err = ValidateEmail(email); err != nil {
+			return "", "", "", 0, err
+		}
+	}
+	if validity == 0 {
+		validity = a.opts.LeafValidity
+	}
+	if validity < time.Hour || validity > MaxLeafValidity {
+		return "", "", "", 0, invalid("validity %v is outside [1h, 3 years] (Decree 23/2025: subscriber certificates last at most 3 years)", validity)
+	}
+	return p, locality, email, validity, nil
+}
+
+// checkCampaign refuses early, before a serial is spent, when nationalID
+// already holds an active campaign certificate. The store enforces the rule
+// again, atomically, when the certificate is recorded.
+func (a *Authority) checkCampaign(ctx context.Context, nationalID string) error {
+	certs, err := a.st.ListCertificates(ctx, &store.CertificateFilter{NationalID: nationalID, Profile: ProfileCitizen})
+	if err != nil {
+		return fmt.Errorf("ca: looking up %s's certificates: %w", nationalID, err)
+	}
+	now := a.now()
+	for _, c := range certs {
+		if c.Campaign && c.Status != store.StatusRevoked && now.Before(c.NotAfter) {
+			return fmt.Errorf("ca: %w: %s holds campaign certificate %s (valid until %s); revoke it first",
+				ErrCampaignHolder, nationalID, FormatSerial(c.Serial), c.NotAfter.Format(time.DateOnly))
+		}
+	}
+	return nil
+}
+
+// subscriberKey resolves a KeySource to a public key and, for keys kyso
+// holds, the key's URI.
+func (a *Authority) subscriberKey(ctx context.Context, src *KeySource) (crypto.PublicKey, string, error) {
+	switch {
+	case len(src.CSR) > 0 && src.KeyLabel != "":
+		return nil, "", invalid("give either a CSR or a key label, not both")
+	case len(src.CSR) > 0:
+		csr, err := x509.ParseCertificateRequest(src.CSR)
+		if err != nil {
+			return nil, "", invalid("CSR does not parse: %v", err)
+		}
+		if err := csr.CheckSignature(); err != nil {
+			return nil, "", fmt.Errorf("ca: %w: %w (%v)", ErrInvalidRequest, ErrProofOfPossession, err)
+		}
+		return csr.PublicKey, "", nil
+	case src.KeyLabel != "":
+		if src.KeyAlgorithm != "" {
+			info, err := a.ks.CreateKey(ctx, &hsm.CreateKeyRequest{Label: src.KeyLabel, Algorithm: src.KeyAlgorithm})
+			if err != nil {
+				return nil, "", fmt.Errorf("ca: creating subscriber key %q: %w", src.KeyLabel, err)
+			}
+			return info.PublicKey, info.URI, nil
+		}
+		pub, err := a.ks.PublicKey(ctx, &hsm.PublicKeyRequest{Label: src.KeyLabel})
+		if err != nil {
+			return nil, "", fmt.Errorf("ca: reading subscriber key %q: %w", src.KeyLabel, err)
+		}
+		return pub, a.keyURI(ctx, src.KeyLabel), nil
+	}
+	return nil, "", invalid("no public key: give a CSR or a key label")
+}
+
+// keyURI returns the URI the key store gives the key labelled label, or
+// the bare label when the store does not list it.
+func (a *Authority) keyURI(ctx context.Context, label string) string {
+	keys, err := a.ks.ListKeys(ctx, &hsm.ListKeysRequest{})
+	if err == nil {
+		for _, k := range keys {
+			if k.Label == label && k.URI != "" {
+				return k.URI
+			}
+		}
+	}
+	return label
+}
+
+func (a *Authority) issueSubscriber(ctx context.Context, profile string, subject []byte, nationalID, email string, validity time.Duration, src *KeySource, campaign bool, actor string) (*x509.Certificate, error) {
+	is, err := a.loadIssuer(ctx, IssuingName)
+	if err != nil {
+		return nil, err
+	}
+	pub, keyURI, err := a.subscriberKey(ctx, src)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkSubscriberKey(pub); err != nil {
+		return nil, err
+	}
+	nb, na := a.validity(validity)
+	tmpl, err := a.signingTemplate(subject, nb, na, is.name, email)
+	if err != nil {
+		return nil, err
+	}
+	return a.issue(ctx, &issueParams{
+		issuer: is, profile: profile, tmpl: tmpl, pub: pub, nationalID: nationalID,
+		keyURI: keyURI, campaign: campaign, actor: actor,
+	})
+}
+
+// issueParams is one certificate to issue.
+type issueParams struct {
+	// issuer signs; nil means self-signed by self.
+	issuer     *issuer
+	self       crypto.Signer
+	selfName   string
+	profile    string
+	tmpl       *x509.Certificate
+	pub        crypto.PublicKey
+	nationalID string
+	keyURI     string
+	campaign   bool
+	allowReuse bool
+	actor      string
+}
+
+// issue runs STYLE.md rule 13 for one certificate: reserve the serial,
+// sign a copy with the issuer's throwaway lint key and zlint it, audit the
+// intent, sign for real over the same TBSCertificate, check the result,
+// record it, audit the outcome. Failures after the reservation are audited.
+func (a *Authority) issue(ctx context.Context, p *issueParams) (cert *x509.Certificate, err error) {
+	issuerName, parent, signer, lintParent, lintKey := p.selfName, p.tmpl, p.self, p.tmpl, crypto.Signer(nil)
+	if p.issuer != nil {
+		issuerName, parent, signer = p.issuer.name, p.issuer.cert, p.issuer.signer
+		lintParent, lintKey = p.issuer.lint.issuer, p.issuer.lint.key
+	} else {
+		if lintKey, err = throwawayKey(p.pub); err != nil {
+			return nil, err
+		}
+	}
+	if p.issuer != nil && p.tmpl.NotAfter.After(parent.NotAfter) {
+		return nil, invalid("the certificate would outlive its issuer %q (until %s)", issuerName, parent.NotAfter.Format(time.DateOnly))
+	}
+	ski, spki, err := subjectKeyID(p.pub)
+	if err != nil {
+		return nil, err
+	}
+	p.tmpl.SubjectKeyId = ski
+	keyHash := sha256.Sum256(spki)
+	subjectText, err := NameString(p.tmpl.RawSubject)
+	if err != nil {
+		return nil, err
+	}
+
+	// Reserve a serial before anything is signed.
+	var serial []byte
+	for attempt := 1; ; attempt++ {
+		if serial, err = newSerial(a.rand); err != nil {
+			return nil, err
+		}
+		err = a.st.ReserveSerial(ctx, &store.SerialReservation{Issuer: issuerName, Serial: serial, Reserved: a.now().UTC()})
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, store.ErrDuplicateSerial) || attempt == maxSerialAttempts {
+			return nil, fmt.Errorf("ca: reserving a serial number under %q: %w", issuerName, err)
+		}
+		a.log.Warn("ca: serial number collision; drawing another", "issuer", issuerName, "serial", FormatSerial(serial))
+	}
+	p.tmpl.SerialNumber = newInt(serial)
+	auditSubject := issuerName + "/" + FormatSerial(serial)
+	details := map[string]any{
+		"profile": p.profile, "issuer": issuerName, "serial": FormatSerial(serial), "subject": subjectText,
+		"national_id": p.nationalID, "public_key_sha256": fmt.Sprintf("%x", keyHash), "not_before": p.tmpl.NotBefore, "not_after": p.tmpl.NotAfter,
+	}
+	if p.keyURI != "" {
+		details["key_uri"] = p.keyURI
+	}
+	fail := func(stage string, e error) error {
+		d := map[string]any{}
+		for k, v := range details {
+			d[k] = v
+		}
+		d["stage"], d["error"] = stage, e.Error()
+		if aerr := a.audit(ctx, p.actor, "cert.issue", auditSubject, "error", d); aerr != nil {
+			return errors.Join(e, aerr)
+		}
+		return e
+	}
+
+	// Lint a copy signed by the throwaway key.
+	lintDER, err := x509.CreateCertificate(a.rand, p.tmpl, lintParent, p.pub, lintKey)
+	if err != nil {
+		return nil, fail("lint", fmt.Errorf("ca: signing the lint copy: %w", err))
+	}
+	if err := lintCertificateDER(a.reg, lintDER); err != nil {
+		return nil, fail("lint", fmt.Errorf("ca: refusing to issue %s: %w", p.profile, err))
+	}
+	lintCert, err := x509.ParseCertificate(lintDER)
+	if err != nil {
+		return nil, fail("lint", fmt.Errorf("ca: parsing the lint copy: %w", err))
+	}
+
+	if err := a.audit(ctx, p.actor, "cert.issue", auditSubject, "intent", details); err != nil {
+		return nil, err
+	}
+
+	der, err := x509.CreateCertificate(a.rand, p.tmpl, parent, p.pub, signer)
+	if err != nil {
+		return nil, fail("sign", fmt.Errorf("ca: signing the certificate: %w", err))
+	}
+	cert, err = x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fail("check", fmt.Errorf("ca: the signed certificate does not parse: %w", err))
+	}
+	if !bytes.Equal(cert.RawTBSCertificate, lintCert.RawTBSCertificate) {
+		return nil, fail("check", errors.New("ca: the signed TBSCertificate differs from the linted one"))
+	}
+	verifyWith := parent
+	if p.issuer == nil {
+		verifyWith = cert
+	}
+	if err := cert.CheckSignatureFrom(verifyWith); err != nil {
+		return nil, fail("check", fmt.Errorf("ca: the signed certificate does not verify against %q: %w", issuerName, err))
+	}
+
+	rec := &store.Certificate{
+		Issuer: issuerName, Serial: serial, DER: der, Profile: p.profile, Subject: subjectText,
+		NationalID: p.nationalID, PublicKeySHA256: keyHash[:], KeyURI: p.keyURI,
+		NotBefore: cert.NotBefore, NotAfter: cert.NotAfter, Status: store.StatusGood,
+		Campaign: p.campaign, AllowKeyReuse: p.allowReuse, Created: a.now().UTC(),
+	}
+	if err := a.st.PutCertificate(ctx, rec); err != nil {
+		switch {
+		case errors.Is(err, store.ErrDuplicatePublicKey):
+			err = fmt.Errorf("ca: %w: another certificate already carries this public key (Decree 23/2025: each key is certified once); make a new key pair", ErrKeyAlreadyCertified)
+		case errors.Is(err, store.ErrCampaignHolder):
+			err = fmt.Errorf("ca: %w: %s; revoke the existing campaign certificate first", ErrCampaignHolder, p.nationalID)
+		default:
+			err = fmt.Errorf("ca: recording certificate %s: %w", FormatSerial(serial), err)
+		}
+		return nil, fail("record", err)
+	}
+	if err := a.audit(ctx, p.actor, "cert.issue", auditSubject, "ok", details); err != nil {
+		return cert, err
+	}
+	a.log.Debug("ca: issued", "profile", p.profile, "issuer", issuerName, "serial", FormatSerial(serial))
+	return cert, nil
+}

@@ -1,0 +1,163 @@
+package ca
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	zx509 "github.com/zmap/zcrypto/x509"
+	"github.com/zmap/zlint/v3"
+	"github.com/zmap/zlint/v3/lint"
+)
+
+// ErrLint is wrapped by the error that refuses issuance because zlint found
+// an error or a warning in the certificate or CRL about to be signed.
+var ErrLint = errors.New("lint failed")
+
+// LintError lists the zlint findings that refused a certificate or CRL.
+type LintError struct {
+	// Findings are "lint_name: status: details", sorted.
+	Findings []string
+}
+
+func (e *LintError) Error() string {
+	return "ca: " + ErrLint.Error() + ": " + strings.Join(e.Findings, "; ")
+}
+
+// Unwrap makes errors.Is(err, ErrLint) true.
+func (e *LintError) Unwrap() error { return ErrLint }
+
+// lintSources are the zlint sources whose lints kyso runs, and why:
+//
+//   - RFC 5280, RFC 5480, RFC 8813, RFC 3279, RFC 5891, RFC 6960: the
+//     profiles of certificates, CRLs, keys and OCSP responder certificates,
+//     which Circular 15/2025 Annex I makes mandatory.
+//   - ETSI ESI: ETSI EN 319 412 lints; Annex I names the ETSI signature
+//     formats, and the lints only apply to certificates claiming QC
+//     statements or ETSI policies.
+//   - Community: generic good-practice lints.
+//
+// Not run: CABF_BR, CABF_EV, Chrome, Apple and Mozilla (the Web PKI's TLS
+// and browser root store rules — kyso's hierarchy chains to NEAC's national
+// root, not a browser store, and issues no TLS certificates), CABF_CS_BR
+// (code signing) and CABF_SMIME_BR. The S/MIME Baseline Requirements apply
+// to certificates that assert a CA/Browser Forum S/MIME policy OID
+// (2.23.140.1.5.*), which kyso never does: its certificates are issued
+// under the provider's policy for Decree 23/2025 document signing, and
+// emailProtection is there so mail clients accept the signing key for
+// signed mail. A provider that wants S/MIME BR certificates must meet that
+// standard's own profile and audits; this package does not claim it.
+var lintSources = lint.SourceList{
+	lint.RFC5280, lint.RFC5480, lint.RFC8813, lint.RFC3279, lint.RFC5891, lint.RFC6960,
+	lint.EtsiEsi, lint.Community,
+}
+
+// newLintRegistry returns the zlint registry kyso lints with.
+func newLintRegistry() (lint.Registry, error) {
+	reg, err := lint.GlobalRegistry().Filter(lint.FilterOptions{IncludeSources: lintSources})
+	if err != nil {
+		return nil, fmt.Errorf("ca: building zlint registry: %w", err)
+	}
+	return reg, nil
+}
+
+// findings returns the results at warning level or worse.
+func findings(rs *zlint.ResultSet) []string {
+	var out []string
+	for name, r := range rs.Results {
+		if r.Status >= lint.Warn {
+			f := name + ": " + r.Status.String()
+			if r.Details != "" {
+				f += ": " + r.Details
+			}
+			out = append(out, f)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// lintCertificateDER runs zlint over a DER certificate and returns a
+// *LintError for any error, warning or fatal finding.
+func lintCertificateDER(reg lint.Registry, der []byte) error {
+	zc, err := zx509.ParseCertificate(der)
+	if err != nil {
+		return fmt.Errorf("ca: zlint cannot parse the certificate: %w", err)
+	}
+	if f := findings(zlint.LintCertificateEx(zc, reg)); len(f) > 0 {
+		return &LintError{Findings: f}
+	}
+	return nil
+}
+
+// lintCRLDER runs zlint over a DER CRL.
+func lintCRLDER(reg lint.Registry, der []byte) error {
+	zc, err := zx509.ParseRevocationList(der)
+	if err != nil {
+		return fmt.Errorf("ca: zlint cannot parse the CRL: %w", err)
+	}
+	if f := findings(zlint.LintRevocationListEx(zc, reg)); len(f) > 0 {
+		return &LintError{Findings: f}
+	}
+	return nil
+}
+
+// linter signs pre-issuance copies of certificates and CRLs with a
+// throwaway key of the same type as an issuer's real key, under a
+// throwaway issuer certificate carrying the real issuer's subject, subject
+// key identifier, validity and key usage. Go's x509 takes the issuer name
+// and the authority key identifier from that certificate, so the copy's
+// TBSCertificate is byte for byte the one the real key will sign (boulder's
+// linter package does the same).
+type linter struct {
+	key    crypto.Signer
+	issuer *x509.Certificate
+}
+
+// newLinter makes a linter for a real issuer certificate.
+func newLinter(real *x509.Certificate) (*linter, error) {
+	key, err := throwawayKey(real.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          real.SerialNumber,
+		RawSubject:            real.RawSubject,
+		SubjectKeyId:          real.SubjectKeyId,
+		NotBefore:             real.NotBefore,
+		NotAfter:              real.NotAfter,
+		KeyUsage:              real.KeyUsage,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		return nil, fmt.Errorf("ca: making the lint issuer: %w", err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("ca: parsing the lint issuer: %w", err)
+	}
+	return &linter{key: key, issuer: cert}, nil
+}
+
+// throwawayKey generates a key of the same type and size as pub.
+func throwawayKey(pub crypto.PublicKey) (crypto.Signer, error) {
+	switch k := pub.(type) {
+	case *ecdsa.PublicKey:
+		return ecdsa.GenerateKey(k.Curve, rand.Reader)
+	case *rsa.PublicKey:
+		return rsa.GenerateKey(rand.Reader, k.N.BitLen())
+	case ed25519.PublicKey:
+		_, priv, err := ed25519.GenerateKey(rand.Reader)
+		return priv, err
+	}
+	return nil, fmt.Errorf("ca: no throwaway key for issuer key type %T", pub)
+}

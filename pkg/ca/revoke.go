@@ -1,0 +1,233 @@
+package ca
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"math/big"
+	"time"
+
+	"github.com/kyso-pki/kyso/pkg/store"
+)
+
+// ErrNotFound: no certificate with that serial number.
+var ErrNotFound = errors.New("certificate not found")
+
+// ErrAlreadyRevoked: the certificate is revoked already.
+var ErrAlreadyRevoked = errors.New("certificate already revoked")
+
+// ReasonNames are the CRLReason names of RFC 5280 section 5.3.1, as the CLI
+// accepts them, mapped to their codes.
+var ReasonNames = map[string]int{
+	"unspecified":          store.ReasonUnspecified,
+	"keyCompromise":        store.ReasonKeyCompromise,
+	"cACompromise":         store.ReasonCACompromise,
+	"affiliationChanged":   store.ReasonAffiliationChanged,
+	"superseded":           store.ReasonSuperseded,
+	"cessationOfOperation": store.ReasonCessationOfOperation,
+	"certificateHold":      store.ReasonCertificateHold,
+	"privilegeWithdrawn":   store.ReasonPrivilegeWithdrawn,
+	"aACompromise":         store.ReasonAACompromise,
+}
+
+// Certificate returns the record of the certificate the issuing CA issued
+// with this serial number, or an error wrapping ErrNotFound.
+func (a *Authority) Certificate(ctx context.Context, serial []byte) (*store.Certificate, error) {
+	c, err := a.st.GetCertificate(ctx, IssuingName, serial)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("ca: %w: %s", ErrNotFound, FormatSerial(serial))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ca: looking up certificate %s: %w", FormatSerial(serial), err)
+	}
+	return c, nil
+}
+
+// List returns the certificates matching f, newest first; a nil filter or
+// an empty Issuer means the issuing CA's.
+func (a *Authority) List(ctx context.Context, f *store.CertificateFilter) ([]*store.Certificate, error) {
+	var g store.CertificateFilter
+	if f != nil {
+		g = *f
+	}
+	if g.Issuer == "" {
+		g.Issuer = IssuingName
+	}
+	certs, err := a.st.ListCertificates(ctx, &g)
+	if err != nil {
+		return nil, fmt.Errorf("ca: listing certificates: %w", err)
+	}
+	return certs, nil
+}
+
+// Revoke revokes the issuing CA's certificate with this serial number for
+// reason (an RFC 5280 section 5.3.1 code; certificateHold suspends it)
+// effective at (zero: now), then regenerates the issuing CA's CRL. The
+// revocation is audited whether or not it succeeds.
+func (a *Authority) Revoke(ctx context.Context, serial []byte, reason int, at time.Time) error {
+	if reason < 0 || reason > store.ReasonAACompromise || reason == 7 || reason == store.ReasonRemoveFromCRL {
+		return invalid("revocation reason %d is not a CRLReason a certificate can be revoked for (RFC 5280 section 5.3.1)", reason)
+	}
+	if at.IsZero() {
+		at = a.now()
+	}
+	at = at.UTC().Truncate(time.Second)
+	subject := IssuingName + "/" + FormatSerial(serial)
+	details := map[string]any{"serial": FormatSerial(serial), "reason": reason, "revoked_at": at}
+	err := a.st.Revoke(ctx, &store.Revocation{Issuer: IssuingName, Serial: serial, Reason: reason, RevokedAt: at})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		err = fmt.Errorf("ca: revoking: %w: %s", ErrNotFound, FormatSerial(serial))
+	case errors.Is(err, store.ErrAlreadyRevoked):
+		err = fmt.Errorf("ca: revoking: %w: %s", ErrAlreadyRevoked, FormatSerial(serial))
+	case err != nil:
+		err = fmt.Errorf("ca: revoking %s: %w", FormatSerial(serial), err)
+	}
+	if err != nil {
+		details["error"] = err.Error()
+		return errors.Join(err, a.audit(ctx, "", "cert.revoke", subject, "error", details))
+	}
+	if err := a.audit(ctx, "", "cert.revoke", subject, "ok", details); err != nil {
+		return err
+	}
+	if _, err := a.generateCRL(ctx, IssuingName); err != nil {
+		return fmt.Errorf("ca: %s is revoked, but the new CRL failed: %w", FormatSerial(serial), err)
+	}
+	return nil
+}
+
+// GenerateCRL signs a fresh CRL for every CA the Authority holds (the root,
+// when it is ours, and the issuing CA), records them and returns them. Each
+// is a version 2 CRL (RFC 5280 section 5) with a CRL number (5.2.3) from the
+// store, the authority key identifier (5.2.1), nextUpdate at most 7 days
+// after thisUpdate, and the reason code of each entry (5.3.1). Each is
+// linted with zlint in a throwaway-signed copy first.
+func (a *Authority) GenerateCRL(ctx context.Context) ([]*store.CRL, error) {
+	cas, err := a.st.ListCAs(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("ca: listing CAs: %w", err)
+	}
+	var out []*store.CRL
+	for _, c := range cas {
+		crl, err := a.generateCRL(ctx, c.Name)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, crl)
+	}
+	return out, nil
+}
+
+func (a *Authority) generateCRL(ctx context.Context, name string) (*store.CRL, error) {
+	is, err := a.loadIssuer(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	revs, err := a.st.ListRevoked(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("ca: listing %s's revocations: %w", name, err)
+	}
+	number, err := a.st.NextCRLNumber(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("ca: drawing %s's CRL number: %w", name, err)
+	}
+	this := a.now().UTC().Add(-backdate).Truncate(time.Second)
+	tmpl := &x509.RevocationList{
+		Number:     big.NewInt(number),
+		ThisUpdate: this,
+		NextUpdate: this.Add(a.opts.CRLValidity),
+	}
+	if tmpl.NextUpdate.After(is.cert.NotAfter) {
+		tmpl.NextUpdate = is.cert.NotAfter
+	}
+	for _, r := range revs {
+		e := x509.RevocationListEntry{SerialNumber: newInt(r.Serial), RevocationTime: r.RevokedAt.UTC()}
+		// RFC 5280 section 5.3.1: reasonCode unspecified SHOULD be absent.
+		if r.Reason != store.ReasonUnspecified {
+			e.ReasonCode = r.Reason
+		}
+		tmpl.RevokedCertificateEntries = append(tmpl.RevokedCertificateEntries, e)
+	}
+	lintDER, err := x509.CreateRevocationList(a.rand, tmpl, is.lint.issuer, is.lint.key)
+	if err != nil {
+		return nil, fmt.Errorf("ca: signing the lint copy of %s's CRL: %w", name, err)
+	}
+	if err := lintCRLDER(a.reg, lintDER); err != nil {
+		return nil, fmt.Errorf("ca: refusing to sign %s's CRL %d: %w", name, number, err)
+	}
+	der, err := x509.CreateRevocationList(a.rand, tmpl, is.cert, is.signer)
+	if err != nil {
+		return nil, fmt.Errorf("ca: signing %s's CRL %d: %w", name, number, err)
+	}
+	parsed, err := x509.ParseRevocationList(der)
+	if err != nil {
+		return nil, fmt.Errorf("ca: %s's CRL %d does not parse: %w", name, number, err)
+	}
+	lintParsed, err := x509.ParseRevocationList(lintDER)
+	if err != nil || !bytes.Equal(parsed.RawTBSRevocationList, lintParsed.RawTBSRevocationList) {
+		return nil, fmt.Errorf("ca: %s's CRL %d differs from its linted copy", name, number)
+	}
+	if err := parsed.CheckSignatureFrom(is.cert); err != nil {
+		return nil, fmt.Errorf("ca: %s's CRL %d does not verify: %w", name, number, err)
+	}
+	rec := &store.CRL{Issuer: name, Number: number, DER: der, ThisUpdate: tmpl.ThisUpdate, NextUpdate: tmpl.NextUpdate}
+	if err := a.st.PutCRL(ctx, rec); err != nil {
+		return nil, fmt.Errorf("ca: recording %s's CRL %d: %w", name, number, err)
+	}
+	if err := a.audit(ctx, "", "crl.generate", name, "ok", map[string]any{"number": number, "entries": len(revs), "next_update": tmpl.NextUpdate}); err != nil {
+		return nil, err
+	}
+	return rec, nil
+}
+
+// CertStatus is what an OCSP responder (RFC 6960 section 2.2) needs to know
+// of one certificate.
+type CertStatus struct {
+	// Known is false for a serial the CA never issued: the responder must
+	// not answer "good" for it.
+	Known bool
+	// Revoked is true for a revoked certificate, and for one on hold
+	// (OnHold, reason certificateHold).
+	Revoked, OnHold bool
+	// RevokedAt and Reason describe the revocation.
+	RevokedAt time.Time
+	Reason    int
+	// NotAfter is the certificate's expiry.
+	NotAfter time.Time
+}
+
+// OCSPStatus returns the status of the certificate with serial from the CA
+// named issuer (empty: the issuing CA).
+func (a *Authority) OCSPStatus(ctx context.Context, issuer string, serial *big.Int) (*CertStatus, error) {
+	if issuer == "" {
+		issuer = IssuingName
+	}
+	if serial == nil || serial.Sign() <= 0 {
+		return &CertStatus{}, nil
+	}
+	c, err := a.st.GetCertificate(ctx, issuer, serial.Bytes())
+	if errors.Is(err, store.ErrNotFound) {
+		return &CertStatus{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ca: looking up %s's certificate %s: %w", issuer, FormatSerialInt(serial), err)
+	}
+	st := &CertStatus{Known: true, NotAfter: c.NotAfter}
+	if c.Status == store.StatusGood {
+		return st, nil
+	}
+	revs, err := a.st.ListRevoked(ctx, issuer)
+	if err != nil {
+		return nil, fmt.Errorf("ca: listing %s's revocations: %w", issuer, err)
+	}
+	for _, r := range revs {
+		if bytes.Equal(r.Serial, c.Serial) {
+			st.Revoked, st.RevokedAt, st.Reason = true, r.RevokedAt, r.Reason
+			st.OnHold = r.Reason == store.ReasonCertificateHold
+			return st, nil
+		}
+	}
+	return nil, fmt.Errorf("ca: certificate %s has status %q but no revocation record", FormatSerialInt(serial), c.Status)
+}
