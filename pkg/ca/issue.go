@@ -302,6 +302,13 @@ func (a *Authority) issue(ctx context.Context, p *issueParams) (cert *x509.Certi
 		return nil, err
 	}
 	p.tmpl.SubjectKeyId = ski
+	if p.issuer == nil {
+		// RFC 5280 section 4.2.1.1 lets a self-signed certificate omit the
+		// authority key identifier; kyso writes it, so the lint copy (signed by
+		// another key, hence not self-signed to zlint) and path builders that
+		// match AKI to SKI both find it.
+		p.tmpl.AuthorityKeyId = ski
+	}
 	keyHash := sha256.Sum256(spki)
 	subjectText, err := NameString(p.tmpl.RawSubject)
 	if err != nil {

@@ -130,19 +130,17 @@ func (a *Authority) issuingTemplate(subject []byte, nb, na time.Time, parent str
 // ocspTemplate is the delegated OCSP responder profile of RFC 6960 section
 // 4.2.2.2: id-kp-OCSPSigning, digitalSignature, and id-pkix-ocsp-nocheck so
 // relying parties need not check the responder's own status — which is why
-// it is short-lived and carries no OCSP or CRL pointer.
+// it is short-lived and carries no OCSP or CRL pointer. It carries no
+// certificate policies either: it certifies a responder, not a subscriber
+// (the CA/Browser Forum's rule for responder certificates, which costs
+// nothing to follow here).
 func (a *Authority) ocspTemplate(subject []byte, nb, na time.Time, parent string) (*x509.Certificate, error) {
-	pol, err := policies(a.opts.PolicyOID)
-	if err != nil {
-		return nil, err
-	}
 	return &x509.Certificate{
 		RawSubject:            subject,
 		NotBefore:             nb,
 		NotAfter:              na,
 		KeyUsage:              x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageOCSPSigning},
-		Policies:              pol,
 		IssuingCertificateURL: []string{a.urls(parent).CAIssuers},
 		ExtraExtensions:       []pkix.Extension{{Id: OIDOCSPNoCheck, Value: []byte{0x05, 0x00}}},
 	}, nil

@@ -74,6 +74,9 @@ func (a *Authority) Revoke(ctx context.Context, serial []byte, reason int, at ti
 		at = a.now()
 	}
 	at = at.UTC().Truncate(time.Second)
+	if at.After(a.now()) {
+		return invalid("revocation time %s is in the future", at.Format(time.RFC3339))
+	}
 	subject := IssuingName + "/" + FormatSerial(serial)
 	details := map[string]any{"serial": FormatSerial(serial), "reason": reason, "revoked_at": at}
 	err := a.st.Revoke(ctx, &store.Revocation{Issuer: IssuingName, Serial: serial, Reason: reason, RevokedAt: at})
@@ -133,7 +136,9 @@ func (a *Authority) generateCRL(ctx context.Context, name string) (*store.CRL, e
 	if err != nil {
 		return nil, fmt.Errorf("ca: drawing %s's CRL number: %w", name, err)
 	}
-	this := a.now().UTC().Add(-backdate).Truncate(time.Second)
+	// thisUpdate is not backdated: no revocation may come after it (RFC 5280
+	// section 5.1.2.6 orders them, and zlint checks it).
+	this := a.now().UTC().Truncate(time.Second)
 	tmpl := &x509.RevocationList{
 		Number:     big.NewInt(number),
 		ThisUpdate: this,
