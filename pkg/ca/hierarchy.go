@@ -25,7 +25,8 @@ const (
 // InitRequest says how to create a hierarchy. The zero value is usable.
 type InitRequest struct {
 	// Name is the provider's name, written as O and in every CN; empty
-	// means "Kyso Development".
+	// means the installed issuing CA's organisation, or "Kyso Development"
+	// when there is none.
 	Name string
 	// CAAlgorithm is the key type of the root and issuing CAs; empty means
 	// ecdsa-p384.
@@ -62,6 +63,11 @@ func (a *Authority) Init(ctx context.Context, req *InitRequest) (*Hierarchy, err
 	r := *req
 	if r.Name == "" {
 		r.Name = "Kyso Development"
+		// An installed issuing CA (made earlier or imported) names the
+		// provider.
+		if is, err := a.loadIssuer(ctx, IssuingName); err == nil {
+			r.Name = a.providerName(is)
+		}
 	}
 	name, err := NormalizeName("provider name", r.Name, MaxNameLength-len(" Issuing CA"))
 	if err != nil {

@@ -1,0 +1,242 @@
+package ca
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/kyso-pki/kyso/hsm"
+	"github.com/kyso-pki/kyso/pkg/store"
+)
+
+func TestRevocationCRLAndOCSPStatus(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, newSQLite(t), nil)
+	a, err := f.a.IssueCitizen(ctx, citizen("079203001234", newCSR(t, p256(t))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := f.a.IssueCitizen(ctx, citizen("001203001234", newCSR(t, p256(t))))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	st, err := f.a.OCSPStatus(ctx, "", a.SerialNumber)
+	if err != nil || !st.Known || st.Revoked {
+		t.Fatalf("status of a good certificate: %+v, %v", st, err)
+	}
+	if st, err := f.a.OCSPStatus(ctx, "", big.NewInt(12345)); err != nil || st.Known {
+		t.Fatalf("status of a never-issued serial: %+v, %v; want unknown", st, err)
+	}
+
+	at := f.a.now().Add(-time.Hour).UTC().Truncate(time.Second)
+	if err := f.a.Revoke(ctx, a.SerialNumber.Bytes(), store.ReasonKeyCompromise, at); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.a.Revoke(ctx, b.SerialNumber.Bytes(), store.ReasonCertificateHold, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	st, err = f.a.OCSPStatus(ctx, IssuingName, a.SerialNumber)
+	if err != nil || !st.Revoked || st.OnHold || st.Reason != store.ReasonKeyCompromise || !st.RevokedAt.Equal(at) {
+		t.Errorf("status after keyCompromise: %+v, %v", st, err)
+	}
+	st, err = f.a.OCSPStatus(ctx, IssuingName, b.SerialNumber)
+	if err != nil || !st.Revoked || !st.OnHold {
+		t.Errorf("status on hold: %+v, %v", st, err)
+	}
+	if err := f.a.Revoke(ctx, b.SerialNumber.Bytes(), store.ReasonCessationOfOperation, time.Time{}); err != nil {
+		t.Errorf("revoking a held certificate for good: %v", err)
+	}
+	for _, r := range []int{-1, 7, 8, 11} {
+		if err := f.a.Revoke(ctx, a.SerialNumber.Bytes(), r, time.Time{}); err == nil {
+			t.Errorf("Revoke with reason %d accepted", r)
+		}
+	}
+
+	crl, err := f.st.LatestCRL(ctx, IssuingName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rl, err := x509.ParseRevocationList(crl.DER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rl.CheckSignatureFrom(f.h.Issuing); err != nil {
+		t.Errorf("CRL signature: %v", err)
+	}
+	if rl.Number.Int64() != crl.Number || crl.Number < 3 {
+		t.Errorf("CRL number %v (record %d); want ≥ 3 after three revocations", rl.Number, crl.Number)
+	}
+	if d := rl.NextUpdate.Sub(rl.ThisUpdate); d <= 0 || d > 7*24*time.Hour {
+		t.Errorf("nextUpdate − thisUpdate = %v", d)
+	}
+	if string(rl.AuthorityKeyId) != string(f.h.Issuing.SubjectKeyId) {
+		t.Error("CRL AKI does not match the issuing CA")
+	}
+	reasons := map[string]int{}
+	for _, e := range rl.RevokedCertificateEntries {
+		reasons[FormatSerialInt(e.SerialNumber)] = e.ReasonCode
+	}
+	if reasons[FormatSerialInt(a.SerialNumber)] != store.ReasonKeyCompromise || reasons[FormatSerialInt(b.SerialNumber)] != store.ReasonCessationOfOperation || len(reasons) != 2 {
+		t.Errorf("CRL entries %v", reasons)
+	}
+	if err := lintCRLDER(f.a.reg, crl.DER); err != nil {
+		t.Errorf("zlint CRL: %v", err)
+	}
+
+	crls, err := f.a.GenerateCRL(ctx)
+	if err != nil || len(crls) != 2 {
+		t.Fatalf("GenerateCRL = %d CRLs, %v; want root and issuing", len(crls), err)
+	}
+	for _, c := range crls {
+		if err := lintCRLDER(f.a.reg, c.DER); err != nil {
+			t.Errorf("zlint CRL of %s: %v", c.Issuer, err)
+		}
+	}
+}
+
+func TestRenewOCSP(t *testing.T) {
+	ctx := context.Background()
+	var now atomic.Int64
+	now.Store(time.Now().UnixNano())
+	clock := func() time.Time { return time.Unix(0, now.Load()) }
+	f := newFixture(t, newSQLite(t), &Options{Now: clock, OCSPValidity: 10 * 24 * time.Hour})
+	c, renewed, err := f.a.RenewOCSP(ctx)
+	if err != nil || renewed || !c.Equal(f.h.OCSP) {
+		t.Fatalf("RenewOCSP on a fresh certificate: renewed=%v, %v", renewed, err)
+	}
+	now.Add(int64(6 * 24 * time.Hour))
+	c2, renewed, err := f.a.RenewOCSP(ctx)
+	if err != nil || !renewed || c2.Equal(c) {
+		t.Fatalf("RenewOCSP past half life: renewed=%v, %v", renewed, err)
+	}
+	if hsm.SamePublicKey(c.PublicKey, c2.PublicKey) {
+		t.Error("renewed OCSP certificate reuses the old key")
+	}
+	cert, signer, err := f.a.OCSPSigner(ctx)
+	if err != nil || !cert.Equal(c2) || !hsm.SamePublicKey(signer.Public(), c2.PublicKey) {
+		t.Errorf("OCSPSigner does not return the new certificate and key: %v", err)
+	}
+	if err := lintCertificateDER(f.a.reg, c2.Raw); err != nil {
+		t.Error(err)
+	}
+	if _, _, err := f.a.TSASigner(ctx); err != nil {
+		t.Errorf("TSASigner: %v", err)
+	}
+}
+
+// TestImportSubordinate installs a provider's subordinate CA issued by a
+// stand-in national root and issues under it.
+func TestImportSubordinate(t *testing.T) {
+	ctx := context.Background()
+	rootKey := p256(t)
+	rootTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{Country: []string{"VN"}, Organization: []string{"NEAC (test)"}, CommonName: "Test National Root CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(20 * year),
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign, BasicConstraintsValid: true, IsCA: true,
+	}
+	rootDER, err := x509.CreateCertificate(rand.Reader, rootTmpl, rootTmpl, rootKey.Public(), rootKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, _ := x509.ParseCertificate(rootDER)
+
+	st := newSQLite(t)
+	ks := newKeyStore(t)
+	info, err := ks.CreateKey(ctx, &hsm.CreateKeyRequest{Label: "provider-sub", Algorithm: hsm.ECDSAP384})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := ks.CreateKey(ctx, &hsm.CreateKeyRequest{Label: "other", Algorithm: hsm.ECDSAP384})
+	_ = other
+	subTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{Country: []string{"VN"}, Organization: []string{"Công ty Ký Số"}, CommonName: "Ký Số Issuing CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(10 * year),
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign, BasicConstraintsValid: true, IsCA: true, MaxPathLenZero: true,
+	}
+	subDER, err := x509.CreateCertificate(rand.Reader, subTmpl, root, info.PublicKey, rootKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := New(st, ks, &Options{BaseURL: "http://ca.kyso.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.ImportSubordinate(ctx, &ImportRequest{Certificate: subDER, Chain: [][]byte{rootDER}, KeyLabel: "other"}); err == nil {
+		t.Error("import with the wrong key accepted")
+	}
+	strangerKey := p256(t)
+	rootTmpl.Subject.CommonName = "Stranger Root"
+	strangerDER, _ := x509.CreateCertificate(rand.Reader, rootTmpl, rootTmpl, strangerKey.Public(), strangerKey)
+	if _, err := a.ImportSubordinate(ctx, &ImportRequest{Certificate: subDER, Chain: [][]byte{strangerDER}, KeyLabel: "provider-sub"}); err == nil {
+		t.Error("import chaining to the wrong root accepted")
+	}
+	if _, err := a.ImportSubordinate(ctx, &ImportRequest{Certificate: subDER, Chain: [][]byte{rootDER}, KeyLabel: "provider-sub"}); err != nil {
+		t.Fatalf("ImportSubordinate: %v", err)
+	}
+	h, err := a.Init(ctx, nil)
+	if err != nil {
+		t.Fatalf("Init after import: %v", err)
+	}
+	if h.Root != nil || len(h.Chain) != 1 || !h.Chain[0].Equal(root) || h.OCSP == nil || h.TSA == nil {
+		t.Fatalf("hierarchy after import: %+v", h)
+	}
+	if cas, _ := st.ListCAs(ctx); len(cas) != 1 {
+		t.Errorf("%d CAs after import and Init; want 1", len(cas))
+	}
+	cert, err := a.IssueCitizen(ctx, citizen("079203001234", newCSR(t, p256(t))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*x509.Certificate{cert, h.OCSP, h.TSA} {
+		if _, err := c.Verify(x509.VerifyOptions{Roots: pool(root), Intermediates: pool(h.Issuing), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+			t.Errorf("%s does not chain to the national root: %v", c.Subject.CommonName, err)
+		}
+		if err := lintCertificateDER(a.reg, c.Raw); err != nil {
+			t.Errorf("%s: %v", c.Subject.CommonName, err)
+		}
+	}
+	if h.OCSP.Subject.Organization[0] != "Công ty Ký Số" {
+		t.Errorf("OCSP certificate names %v, want the imported CA's organisation", h.OCSP.Subject.Organization)
+	}
+	if crls, err := a.GenerateCRL(ctx); err != nil || len(crls) != 1 {
+		t.Errorf("GenerateCRL after import: %d, %v", len(crls), err)
+	}
+}
+
+// BenchmarkIssueCitizen issues P-256 citizen certificates from CSRs on
+// SQLite, the campaign rule off so one CCCD can be reused.
+func BenchmarkIssueCitizen(b *testing.B) {
+	ctx := context.Background()
+	f := newFixture(b, newSQLite(b), &Options{DisableCampaign: true})
+	csrs := make([][]byte, b.N)
+	for i := range csrs {
+		csrs[i] = newCSR(b, p256(b))
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := f.a.IssueCitizen(ctx, citizen("079203001234", csrs[i])); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "certs/s")
+}
+
+// BenchmarkIssueCitizenKeyStore is the key-made-in-the-key-store path.
+func BenchmarkIssueCitizenKeyStore(b *testing.B) {
+	ctx := context.Background()
+	f := newFixture(b, newSQLite(b), &Options{DisableCampaign: true})
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		req := &CitizenRequest{Name: name, CCCD: "079203001234", Province: "Huế", Key: KeySource{KeyLabel: "cred-" + itoa(i), KeyAlgorithm: hsm.ECDSAP256}}
+		if _, err := f.a.IssueCitizen(ctx, req); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "certs/s")
+}
