@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
@@ -97,15 +98,6 @@ const name = "Nguyễn Văn Đức"
 
 func citizen(cccd string, csr []byte) *CitizenRequest {
 	return &CitizenRequest{Name: norm.NFD.String(name), CCCD: cccd, Province: "hồ chí minh", Locality: "Phường Bến Thành", Email: "duc@example.vn", Key: KeySource{CSR: csr}}
-}
-
-// assertLintClean lints with zlint's full registry filtered to kyso's
-// sources and fails on any warning or error.
-func assertLintClean(t testing.TB, der []byte) {
-	t.Helper()
-	if err := lintCertificateDER(mustRegistry(t), der); err != nil {
-		t.Errorf("zlint: %v", err)
-	}
 }
 
 func TestHierarchyAndIssuance(t *testing.T) {
@@ -327,7 +319,12 @@ func TestIssuanceRefusals(t *testing.T) {
 		t.Fatal("bad CSR accepted")
 	}
 
-	// Ed25519 and RSA-1024 keys are refused.
+	// Ed25519 keys are not among Circular 15/2025 Annex I's algorithms.
+	_, edKey, _ := ed25519.GenerateKey(rand.Reader)
+	if _, err := f.a.IssueCitizen(ctx, citizen("079203008888", newCSR(t, edKey))); !errors.Is(err, ErrInvalidRequest) {
+		t.Errorf("Ed25519 CSR: %v; want ErrInvalidRequest", err)
+	}
+
 	// Bad input.
 	for _, req := range []*CitizenRequest{
 		{Name: name, CCCD: "003203001234", Province: "Huế", Key: KeySource{CSR: newCSR(t, p256(t))}},

@@ -27,6 +27,7 @@ type LintError struct {
 	Findings []string
 }
 
+// Error lists the findings.
 func (e *LintError) Error() string {
 	return "ca: " + ErrLint.Error() + ": " + strings.Join(e.Findings, "; ")
 }
