@@ -55,6 +55,7 @@ func (b *buildError) Error() string {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	testenv.StopPostgres()
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}

@@ -4,8 +4,12 @@
 // 127.0.0.1:8443 — and prints every default, so nobody mistakes a laptop
 // setup for production.
 //
-// This first version serves /livez and /readyz; the CA, signing and CSC
-// endpoints arrive with their issues.
+// Beside HTTPS it serves the public PKI routes — CA certificates, CRLs and
+// OCSP — without authentication on a plain-HTTP listener (--http, default
+// 127.0.0.1:8080), as revocation URLs are http:// by convention. On embedded
+// defaults it creates a development CA hierarchy on first start; a
+// configured data directory needs `kyso ca init` first. Signing and the CSC
+// API arrive with their issues.
 package main
 
 import (
@@ -14,32 +18,34 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/kyso-pki/kyso/hsm"
-	"github.com/kyso-pki/kyso/hsm/keystore"
+	"github.com/kyso-pki/kyso/internal/datadir"
 	"github.com/kyso-pki/kyso/internal/version"
+	"github.com/kyso-pki/kyso/pkg/ca"
+	"github.com/kyso-pki/kyso/pkg/server"
 )
 
 // config is kysod's configuration after flags and environment.
 type config struct {
 	dataDir  string
 	listen   string
+	http     string
 	keystore string
+	db       string
 }
 
 func main() {
@@ -65,7 +71,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	var cfg config
 	fset.StringVar(&cfg.dataDir, "data", envOr("KYSO_DATA", "./kyso-data"), "data directory (env KYSO_DATA)")
 	fset.StringVar(&cfg.listen, "listen", envOr("KYSO_LISTEN", "127.0.0.1:8443"), "HTTPS listen address (env KYSO_LISTEN)")
-	fset.StringVar(&cfg.keystore, "keystore", os.Getenv("KYSO_KEYSTORE"), "key store URI (env KYSO_KEYSTORE); default: softkey files under the data directory")
+	fset.StringVar(&cfg.http, "http", envOr("KYSO_HTTP", "127.0.0.1:8080"), "plain-HTTP listen address of the PKI routes: CA certificates, CRLs, OCSP (env KYSO_HTTP)")
+	fset.StringVar(&cfg.keystore, "keystore", os.Getenv("KYSO_KEYSTORE"), "key store URI (env KYSO_KEYSTORE); default: the data directory's kyso.json, else softkey files in it")
+	fset.StringVar(&cfg.db, "db", os.Getenv("KYSO_DB"), "database, sqlite:PATH or postgres://… (env KYSO_DB); default: kyso.json, else DIR/kyso.db")
 	showVersion := fset.Bool("version", false, "print the version and exit")
 	if err := fset.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -79,34 +87,49 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
 
-	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
-		return fmt.Errorf("creating data directory: %w", err)
-	}
-	development := cfg.keystore == ""
-	if development {
-		passFile := filepath.Join(cfg.dataDir, "passphrase")
-		created, err := ensurePassphrase(passFile)
-		if err != nil {
-			return err
-		}
-		if created {
-			log.Warn("generated a key store passphrase on first start; it sits next to the keys and is for DEVELOPMENT ONLY", "file", passFile)
-		}
-		cfg.keystore = (&hsm.URI{Scheme: "softkey", Path: map[string]string{}, Query: map[string]string{
-			"dir": filepath.Join(cfg.dataDir, "keys"), "passphrase-source": "file:" + passFile}}).String()
-	}
-	ks, _, err := keystore.Open(ctx, cfg.keystore, &keystore.Options{Logger: log})
+	dir, err := datadir.Load(cfg.dataDir)
 	if err != nil {
-		return fmt.Errorf("opening key store: %w", err)
+		return err
 	}
-	defer ks.Close()
-	ksURI, _ := hsm.ParseURI(cfg.keystore)
+	if cfg.keystore != "" {
+		dir.Config.Keystore, dir.Development = cfg.keystore, false
+	}
+	if cfg.db != "" {
+		dir.Config.DB = cfg.db
+	}
+	development := dir.Development
+	opened, err := dir.Open(ctx, &datadir.Options{Logger: log, Actor: "kysod"})
+	if err != nil {
+		return err
+	}
+	defer opened.Close()
+	ks := opened.Keys
+	ksURI, _ := hsm.ParseURI(dir.Config.Keystore)
+	if _, err := opened.CA.Hierarchy(ctx); errors.Is(err, ca.ErrNoHierarchy) {
+		if !development {
+			return fmt.Errorf("no CA hierarchy in %s: run `kyso ca init --data %s` first", dir.Path, dir.Path)
+		}
+		log.Warn("creating a DEVELOPMENT CA hierarchy on first start", "data", dir.Path, "base_url", dir.Config.BaseURL)
+		if _, err := opened.CA.Init(ctx, &ca.InitRequest{Actor: "kysod"}); err != nil {
+			return fmt.Errorf("creating the development CA: %w", err)
+		}
+	} else if err != nil {
+		return err
+	}
+	pki, err := server.NewPKI(ctx, opened.CA, opened.Store, &server.PKIOptions{Logger: log})
+	if err != nil {
+		return err
+	}
+	if err := pki.Tick(ctx); err != nil {
+		log.Error("PKI maintenance", "err", err)
+	}
+	go pki.Maintain(ctx, 5*time.Second)
 
 	tlsCert, err := serverCertificate(ctx, ks)
 	if err != nil {
 		return err
 	}
-	printDefaults(stderr, cfg, ksURI, development)
+	printDefaults(stderr, cfg, dir, ksURI, development)
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, r *http.Request) {
@@ -123,6 +146,12 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 			io.WriteString(w, "key store unreachable\n")
 			return
 		}
+		if err := opened.Store.Ping(cctx); err != nil {
+			log.Error("readiness: database unreachable", "err", err)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, "database unreachable\n")
+			return
+		}
 		io.WriteString(w, "ok\n")
 	})
 	srv := &http.Server{
@@ -136,28 +165,49 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{tlsCert}},
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	pkiSrv := &http.Server{
+		Addr:              cfg.http,
+		Handler:           http.MaxBytesHandler(pki, 64<<10),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", cfg.listen, err)
 	}
-	log.Info("kysod serving", "version", version.String(), "addr", "https://"+ln.Addr().String())
-	errc := make(chan error, 1)
+	pkiLn, err := net.Listen("tcp", cfg.http)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("listening on %s: %w", cfg.http, err)
+	}
+	log.Info("kysod serving", "version", version.String(), "addr", "https://"+ln.Addr().String(), "pki", "http://"+pkiLn.Addr().String())
+	errc := make(chan error, 2)
 	go func() { errc <- srv.ServeTLS(ln, "", "") }()
+	go func() { errc <- pkiSrv.Serve(pkiLn) }()
 	select {
 	case err := <-errc:
+		srv.Close()
+		pkiSrv.Close()
 		return err
 	case <-ctx.Done():
 	}
 	log.Info("kysod shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	return srv.Shutdown(sctx)
+	return errors.Join(srv.Shutdown(sctx), pkiSrv.Shutdown(sctx))
 }
 
-func printDefaults(w io.Writer, cfg config, ks *hsm.URI, development bool) {
+func printDefaults(w io.Writer, cfg config, dir *datadir.Dir, ks *hsm.URI, development bool) {
 	fmt.Fprintf(w, "kysod %s\n", version.String())
 	fmt.Fprintf(w, "  data directory  %s\n", cfg.dataDir)
 	fmt.Fprintf(w, "  key store       %s\n", ks.Redacted())
+	fmt.Fprintf(w, "  database        %s\n", redactDSN(dir.Config.DB))
+	fmt.Fprintf(w, "  PKI (no auth)   http://%s/ca/{root,issuing}.crt, /crl/{root,issuing}.crl, /ocsp\n", cfg.http)
+	fmt.Fprintf(w, "  URLs in certs   %s\n", dir.Config.BaseURL)
 	fmt.Fprintf(w, "  HTTPS           https://%s (TLS 1.2+, certificate from the key store's %q key)\n", cfg.listen, tlsKeyLabel)
 	fmt.Fprintf(w, "  health          https://%s/livez, /readyz\n", cfg.listen)
 	if development {
@@ -166,33 +216,16 @@ func printDefaults(w io.Writer, cfg config, ks *hsm.URI, development bool) {
 	}
 }
 
-// ensurePassphrase makes a random passphrase file unless one exists. It
-// reports whether it made one.
-func ensurePassphrase(path string) (bool, error) {
-	if _, err := os.Stat(path); err == nil {
-		return false, nil
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return false, fmt.Errorf("reading %s: %w", path, err)
-	}
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return false, err
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return false, nil
+// redactDSN hides a database password.
+func redactDSN(s string) string {
+	if i := strings.Index(s, "://"); i >= 0 {
+		if at := strings.LastIndex(s, "@"); at > i {
+			if u, _, ok := strings.Cut(s[i+3:at], ":"); ok {
+				return s[:i+3] + u + ":REDACTED" + s[at:]
+			}
 		}
-		return false, fmt.Errorf("creating %s: %w", path, err)
 	}
-	_, err = f.WriteString(base64.RawURLEncoding.EncodeToString(b) + "\n")
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return false, fmt.Errorf("writing %s: %w", path, err)
-	}
-	return true, nil
+	return s
 }
 
 // tlsKeyLabel is the key store label of the daemon's TLS key.

@@ -4,81 +4,160 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kyso-pki/kyso/internal/testenv"
 )
 
-// TestDaemonStartsOnDefaults builds kysod, starts it as a user would with no
-// configuration but a data directory and a port, and checks that it prints
-// its defaults, serves /livez and /readyz over TLS 1.2+, restarts on the same
-// data, and stops cleanly on SIGTERM.
-func TestDaemonStartsOnDefaults(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "kysod")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+var (
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
+)
+
+// binaries builds kysod and kyso once per test binary.
+func binaries(t *testing.T) (kysod, kyso string) {
+	t.Helper()
+	buildOnce.Do(func() {
+		binDir, buildErr = os.MkdirTemp("", "kysod-test-")
+		if buildErr != nil {
+			return
+		}
+		for _, pkg := range []string{".", "../kyso"} {
+			out, err := exec.Command("go", "build", "-o", binDir+"/", pkg).CombinedOutput()
+			if err != nil {
+				buildErr = &buildError{pkg, string(out), err}
+				return
+			}
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
 	}
+	return filepath.Join(binDir, "kysod"), filepath.Join(binDir, "kyso")
+}
+
+type buildError struct {
+	pkg, out string
+	err      error
+}
+
+func (b *buildError) Error() string { return "go build " + b.pkg + ": " + b.err.Error() + "\n" + b.out }
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// daemon is a running kysod.
+type daemon struct {
+	cmd       *exec.Cmd
+	lines     chan string
+	out       strings.Builder
+	https, pk string
+}
+
+// startKysod starts kysod on data with free ports and waits until it
+// serves, failing the test after 60 seconds.
+func startKysod(t *testing.T, bin, data string) *daemon {
+	t.Helper()
+	d := &daemon{https: freeAddr(t), pk: freeAddr(t), lines: make(chan string, 1000)}
+	d.cmd = exec.Command(bin, "--listen", d.https, "--http", d.pk)
+	d.cmd.Env = append(os.Environ(), "KYSO_DATA="+data, "KYSO_KEYSTORE=", "KYSO_DB=")
+	stderr, _ := d.cmd.StderrPipe()
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			d.lines <- sc.Text()
+		}
+		close(d.lines)
+	}()
+	deadline := time.After(60 * time.Second)
+	for {
+		select {
+		case l, ok := <-d.lines:
+			if !ok {
+				t.Fatalf("kysod exited early:\n%s", d.out.String())
+			}
+			d.out.WriteString(l + "\n")
+			if strings.Contains(l, "kysod serving") {
+				go func() {
+					for range d.lines {
+					}
+				}()
+				t.Cleanup(func() { d.cmd.Process.Kill(); d.cmd.Wait() })
+				return d
+			}
+		case <-deadline:
+			d.cmd.Process.Kill()
+			t.Fatalf("kysod did not start in 60s:\n%s", d.out.String())
+		}
+	}
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (d *daemon) stop(t *testing.T) {
+	t.Helper()
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- d.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("kysod exit after SIGTERM: %v\n%s", err, d.out.String())
+		}
+	case <-time.After(30 * time.Second):
+		d.cmd.Process.Kill()
+		t.Fatal("kysod did not stop within 30s of SIGTERM")
+	}
+}
+
+// TestDaemonStartsOnDefaults starts kysod as a user would with no
+// configuration but a data directory and ports, and checks that it prints
+// its defaults, serves /livez and /readyz over TLS 1.2+ only, restarts on the
+// same data, and stops cleanly on SIGTERM.
+func TestDaemonStartsOnDefaults(t *testing.T) {
+	bin, _ := binaries(t)
 	data := filepath.Join(t.TempDir(), "data")
 	for round := 1; round <= 2; round++ {
-		addr := freeAddr(t)
-		cmd := exec.Command(bin, "--listen", addr)
-		cmd.Env = append(os.Environ(), "KYSO_DATA="+data, "KYSO_KEYSTORE=")
-		stderr, _ := cmd.StderrPipe()
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		lines := make(chan string, 100)
-		go func() {
-			sc := bufio.NewScanner(stderr)
-			for sc.Scan() {
-				lines <- sc.Text()
-			}
-			close(lines)
-		}()
-		var printed strings.Builder
-		deadline := time.After(30 * time.Second)
-	wait:
-		for {
-			select {
-			case l, ok := <-lines:
-				if !ok {
-					t.Fatalf("kysod exited early:\n%s", printed.String())
-				}
-				printed.WriteString(l + "\n")
-				if strings.Contains(l, "kysod serving") {
-					break wait
-				}
-			case <-deadline:
-				cmd.Process.Kill()
-				t.Fatalf("kysod did not start in 30s:\n%s", printed.String())
-			}
-		}
-		out := printed.String()
-		for _, want := range []string{"data directory  " + data, "key store       softkey:", "WARNING: embedded development defaults", "https://" + addr} {
+		d := startKysod(t, bin, data)
+		out := d.out.String()
+		for _, want := range []string{"data directory  " + data, "key store       softkey:", "database        sqlite:", "WARNING: embedded development defaults", "https://" + d.https, "http://" + d.pk + "/ca/"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("round %d: startup output lacks %q:\n%s", round, want, out)
 			}
 		}
-		if round == 1 && !strings.Contains(out, "generated a key store passphrase") {
-			t.Errorf("first start does not warn about the generated passphrase:\n%s", out)
-		}
-		if round == 2 && strings.Contains(out, "generated a key store passphrase") {
-			t.Errorf("second start generated a new passphrase:\n%s", out)
+		for _, want := range []string{"generated a key store passphrase", "creating a DEVELOPMENT CA hierarchy"} {
+			if got := strings.Contains(out, want); got != (round == 1) {
+				t.Errorf("round %d: %q printed: %v, want %v:\n%s", round, want, got, round == 1, out)
+			}
 		}
 		client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true, MaxVersion: tls.VersionTLS11}}}
-		if _, err := client.Get("https://" + addr + "/livez"); err == nil {
+		if _, err := client.Get("https://" + d.https + "/livez"); err == nil {
 			t.Error("kysod accepted TLS 1.1")
 		}
 		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
 		for _, path := range []string{"/livez", "/readyz"} {
-			resp, err := client.Get("https://" + addr + path)
+			resp, err := client.Get("https://" + d.https + path)
 			if err != nil {
 				t.Fatalf("GET %s: %v", path, err)
 			}
@@ -88,26 +167,127 @@ func TestDaemonStartsOnDefaults(t *testing.T) {
 				t.Errorf("GET %s = %d %q", path, resp.StatusCode, body)
 			}
 		}
-		cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan error, 1)
-		go func() {
-			for range lines {
-			}
-			done <- cmd.Wait()
-		}()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("kysod exit after SIGTERM: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			cmd.Process.Kill()
-			t.Fatal("kysod did not stop within 30s of SIGTERM")
-		}
+		d.stop(t)
 	}
 	if fi, err := os.Stat(filepath.Join(data, "passphrase")); err != nil || fi.Mode().Perm() != 0o600 {
-		t.Errorf("passphrase file: %v, mode %v", err, fi.Mode().Perm())
+		t.Errorf("passphrase file: %v", err)
 	}
+}
+
+// TestPKIEndToEnd is the revocation flow as an operator and a relying party
+// see it, checked by openssl: kysod serves the CA certificates; `kyso cert
+// issue` (another process, same data directory) issues a citizen
+// certificate; openssl verifies the chain and asks kysod's OCSP responder,
+// which says good; `kyso cert revoke` revokes it; openssl then hears
+// "revoked" with the reason, and the CRL kysod serves lists it.
+func TestPKIEndToEnd(t *testing.T) {
+	openssl := testenv.LookPath(t, "openssl", "apt-get install openssl")
+	kysod, kyso := binaries(t)
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	d := startKysod(t, kysod, data)
+	base := "http://" + d.pk
+
+	root := fetchPEM(t, base+"/ca/root.crt", filepath.Join(dir, "root.pem"))
+	issuing := fetchPEM(t, base+"/ca/issuing.crt", filepath.Join(dir, "issuing.pem"))
+	leaf := filepath.Join(dir, "leaf.pem")
+	run := func(name string, args ...string) string {
+		t.Helper()
+		cmd := exec.Command(name, args...)
+		cmd.Env = append(os.Environ(), "KYSO_DATA="+data, "KYSO_KEYSTORE=", "KYSO_DB=")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s %s: %v\n%s", filepath.Base(name), strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	run(kyso, "cert", "issue", "--profile", "citizen", "--cccd", "079203001234", "--name", "Nguyễn Văn Đức", "--province", "Hồ Chí Minh", "--keygen", "ecdsa-p256", "--label", "citizen-079203001234", "-o", leaf)
+	if out := run(openssl, "verify", "-CAfile", root, "-untrusted", issuing, "-purpose", "any", leaf); strings.TrimSpace(out) != leaf+": OK" {
+		t.Fatalf("openssl verify: %s", out)
+	}
+	ocspCheck := func() string {
+		return run(openssl, "ocsp", "-issuer", issuing, "-cert", leaf, "-url", base+"/ocsp", "-CAfile", root, "-timeout", "10")
+	}
+	out := ocspCheck()
+	if !strings.Contains(out, "Response verify OK") || !strings.Contains(out, leaf+": good") {
+		t.Fatalf("openssl ocsp before revocation:\n%s", out)
+	}
+	if out := run(openssl, "ocsp", "-issuer", issuing, "-serial", "0x7A11CE", "-url", base+"/ocsp", "-CAfile", root); !strings.Contains(out, "0x7A11CE: unknown") || !strings.Contains(out, "Response verify OK") {
+		t.Fatalf("openssl ocsp for a serial never issued:\n%s", out)
+	}
+
+	serial := regexp.MustCompile(`serial=([0-9A-F]+)`).FindStringSubmatch(run(openssl, "x509", "-in", leaf, "-noout", "-serial"))[1]
+	run(kyso, "cert", "revoke", serial, "--reason", "keyCompromise")
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		out = ocspCheck()
+		if strings.Contains(out, leaf+": revoked") || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	for _, want := range []string{"Response verify OK", leaf + ": revoked", "Reason: keyCompromise", "Revocation Time:"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("openssl ocsp after revocation lacks %q:\n%s", want, out)
+		}
+	}
+
+	crlFile := filepath.Join(dir, "issuing.crl")
+	fetch(t, base+"/crl/issuing.crl", crlFile)
+	out = run(openssl, "crl", "-inform", "DER", "-in", crlFile, "-noout", "-text")
+	for _, want := range []string{"Serial Number: " + serial, "Key Compromise", "X509v3 CRL Number"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("openssl crl lacks %q:\n%s", want, out)
+		}
+	}
+	bundle := filepath.Join(dir, "bundle.pem")
+	rb, _ := os.ReadFile(root)
+	ib, _ := os.ReadFile(issuing)
+	os.WriteFile(bundle, append(ib, rb...), 0o644)
+	if out := run(openssl, "crl", "-inform", "DER", "-in", crlFile, "-CAfile", bundle, "-noout"); !strings.Contains(out, "verify OK") {
+		t.Errorf("openssl crl signature check: %s", out)
+	}
+	for _, path := range []string{"/ca/nope.crt", "/crl/nope.crl", "/ca/root.der"} {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s = %d, want 404", path, resp.StatusCode)
+		}
+	}
+	d.stop(t)
+}
+
+func fetch(t *testing.T, url, file string) []byte {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s = %d %s", url, resp.StatusCode, b)
+	}
+	if err := os.WriteFile(file, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// fetchPEM downloads a DER certificate and writes it as PEM.
+func fetchPEM(t *testing.T, url, file string) string {
+	t.Helper()
+	der := fetch(t, url, file)
+	if _, err := x509.ParseCertificate(der); err != nil {
+		t.Fatalf("%s is not a DER certificate: %v", url, err)
+	}
+	if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return file
 }
 
 func TestBadFlag(t *testing.T) {

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kyso-pki/kyso/internal/testenv"
+)
+
+// TestCAWorkflow drives the CA commands as an operator would, on SQLite
+// (embedded default) and on PostgreSQL (--db).
+func TestCAWorkflow(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { caWorkflow(t, nil) })
+	t.Run("postgres", func(t *testing.T) { caWorkflow(t, []string{"--db", testenv.NewPostgres(t)}) })
+}
+
+func caWorkflow(t *testing.T, dbArgs []string) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	t.Setenv("KYSO_DATA", data)
+	t.Setenv("KYSO_KEYSTORE", "")
+	ok := func(args ...string) string {
+		t.Helper()
+		out, errOut, code := kyso(t, args...)
+		if code != 0 {
+			t.Fatalf("kyso %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
+		}
+		return out
+	}
+
+	var first map[string]certJSON
+	json.Unmarshal([]byte(ok(append([]string{"ca", "init", "--name", "Nhà cung cấp Thử nghiệm", "--base-url", "http://pki.example.vn", "--output", "json"}, dbArgs...)...)), &first)
+	if first["root"].Serial == "" || first["issuing"].Serial == "" || first["ocsp"].Serial == "" || first["tsa"].Serial == "" {
+		t.Fatalf("ca init printed %+v", first)
+	}
+	if !strings.Contains(first["issuing"].Subject, "Nhà cung cấp Thử nghiệm") {
+		t.Errorf("issuing CA subject %q lacks the provider name", first["issuing"].Subject)
+	}
+	// kyso.json now remembers the database: later commands need no --db.
+	var again map[string]certJSON
+	json.Unmarshal([]byte(ok("ca", "init", "--output", "json")), &again)
+	if again["root"].Serial != first["root"].Serial || again["issuing"].Serial != first["issuing"].Serial {
+		t.Fatalf("second ca init made another hierarchy: %s/%s vs %s/%s", again["root"].Serial, again["issuing"].Serial, first["root"].Serial, first["issuing"].Serial)
+	}
+	chain := ok("ca", "chain")
+	var chainCerts []*x509.Certificate
+	for rest := []byte(chain); ; {
+		var b *pem.Block
+		b, rest = pem.Decode(rest)
+		if b == nil {
+			break
+		}
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		chainCerts = append(chainCerts, c)
+	}
+	if len(chainCerts) != 2 || chainCerts[0].Subject.String() == chainCerts[1].Subject.String() || chainCerts[0].CheckSignatureFrom(chainCerts[1]) != nil {
+		t.Fatalf("ca chain: want the issuing CA then the root that signed it, got %d certificates", len(chainCerts))
+	}
+
+	// A citizen applies with a CSR: the applicant holds the key.
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	csrDER, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, key)
+	csr := filepath.Join(dir, "req.pem")
+	os.WriteFile(csr, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csrDER}), 0o600)
+	var issued certJSON
+	json.Unmarshal([]byte(ok("cert", "issue", "--profile", "citizen", "--cccd", "079203001234", "--name", "Nguyễn Văn Đức", "--province", "Hồ Chí Minh", "--csr", csr, "--output", "json")), &issued)
+	if issued.NationalID != "CCCD:079203001234" || issued.Profile != "citizen" || issued.Status != "good" || !strings.Contains(issued.Subject, "CN=Nguyễn Văn Đức") {
+		t.Fatalf("cert issue printed %+v", issued)
+	}
+	c := parsePEM(t, issued.PEM)
+	if len(c.OCSPServer) != 1 || !strings.HasPrefix(c.OCSPServer[0], "http://pki.example.vn/") {
+		t.Errorf("OCSP URL %v does not come from --base-url", c.OCSPServer)
+	}
+
+	// The campaign rule: one active campaign certificate per CCCD.
+	_, errOut, code := kyso(t, "cert", "issue", "--cccd", "079203001234", "--name", "Nguyễn Văn Đức", "--province", "Hồ Chí Minh", "--keygen", "ecdsa-p256", "--label", "second")
+	if code != 1 || !strings.Contains(errOut, "campaign") {
+		t.Fatalf("second campaign certificate: exit %d %q", code, errOut)
+	}
+	// Bad input is refused with the reason.
+	for _, bad := range [][]string{
+		{"--cccd", "12345", "--name", "A B", "--province", "Hà Nội"},
+		{"--cccd", "999203001234", "--name", "A B", "--province", "Hà Nội"},
+		{"--cccd", "001203001234", "--name", "A B", "--province", "Atlantis"},
+	} {
+		args := append([]string{"cert", "issue", "--keygen", "ecdsa-p256", "--label", "bad"}, bad...)
+		if _, errOut, code := kyso(t, args...); code == 0 || errOut == "" {
+			t.Errorf("kyso %v: exit %d %q", bad, code, errOut)
+		}
+	}
+	// The same CSR (the same public key) is certified only once.
+	if _, errOut, code := kyso(t, "cert", "issue", "--cccd", "001203001234", "--name", "Trần Thị Bình", "--province", "Hà Nội", "--csr", csr); code != 1 || !strings.Contains(errOut, "already certified") {
+		t.Errorf("same public key twice: exit %d %q", code, errOut)
+	}
+	// An organisation e-seal with a key made in the key store.
+	var org certJSON
+	json.Unmarshal([]byte(ok("cert", "issue", "--profile", "organisation", "--mst", "0101234567", "--name", "Công ty TNHH Ký Số", "--province", "Hà Nội", "--keygen", "ecdsa-p256", "--label", "org-0101234567", "--output", "json")), &org)
+	if org.NationalID != "MST:0101234567" || !strings.Contains(org.KeyURI, "org-0101234567") {
+		t.Fatalf("organisation: %+v", org)
+	}
+
+	var list []certJSON
+	json.Unmarshal([]byte(ok("cert", "list", "--cccd", "079203001234", "--output", "json")), &list)
+	if len(list) != 1 || list[0].Serial != issued.Serial {
+		t.Fatalf("cert list --cccd: %+v", list)
+	}
+	var shown certJSON
+	json.Unmarshal([]byte(ok("cert", "show", strings.ToLower(issued.Serial), "--output", "json")), &shown)
+	if shown.Serial != issued.Serial || shown.SHA256 != issued.SHA256 {
+		t.Fatalf("cert show (lower-case hex): %+v", shown)
+	}
+
+	if _, errOut, code := kyso(t, "cert", "revoke", issued.Serial, "--reason", "compromised"); code != 2 || !strings.Contains(errOut, "keyCompromise") {
+		t.Errorf("bad reason: exit %d %q", code, errOut)
+	}
+	ok("cert", "revoke", issued.Serial, "--reason", "keyCompromise")
+	if _, errOut, code := kyso(t, "cert", "revoke", issued.Serial, "--reason", "superseded"); code != 1 || !strings.Contains(errOut, "already revoked") {
+		t.Errorf("second revoke: exit %d %q", code, errOut)
+	}
+	json.Unmarshal([]byte(ok("cert", "show", issued.Serial, "--output", "json")), &shown)
+	if shown.Status != "revoked" {
+		t.Errorf("status after revoke: %q", shown.Status)
+	}
+	// Revocation frees the national ID for a new campaign certificate.
+	ok("cert", "issue", "--cccd", "079203001234", "--name", "Nguyễn Văn Đức", "--province", "Hồ Chí Minh", "--keygen", "ecdsa-p256", "--label", "third")
+
+	crlFile := filepath.Join(dir, "issuing.crl")
+	out := ok("crl", "generate", "-o", crlFile)
+	if !strings.Contains(out, "issuing\tCRL number") {
+		t.Errorf("crl generate: %q", out)
+	}
+	der, _ := os.ReadFile(crlFile)
+	rl, err := x509.ParseRevocationList(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rl.CheckSignatureFrom(chainCerts[0]); err != nil {
+		t.Fatalf("CRL signature: %v", err)
+	}
+	found := false
+	for _, e := range rl.RevokedCertificateEntries {
+		if strings.EqualFold(e.SerialNumber.Text(16), strings.TrimLeft(issued.Serial, "0")) {
+			found = e.ReasonCode == 1
+		}
+	}
+	if !found {
+		t.Fatalf("CRL does not list %s as keyCompromise", issued.Serial)
+	}
+}
+
+func parsePEM(t *testing.T, s string) *x509.Certificate {
+	t.Helper()
+	b, _ := pem.Decode([]byte(s))
+	if b == nil {
+		t.Fatal("no PEM")
+	}
+	c, err := x509.ParseCertificate(b.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}

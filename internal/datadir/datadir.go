@@ -1,0 +1,227 @@
+// Package datadir is what a kyso data directory holds and how the CLI and
+// the daemon open it: kyso.json (where the keys and the database are, the
+// URLs written into certificates), and on embedded defaults the softkey key
+// files, a generated passphrase and the SQLite database.
+//
+// `kyso ca init --data DIR` writes kyso.json; later commands and kysod read
+// it, so that an operator names the key store and database once.
+package datadir
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/asn1"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/kyso-pki/kyso/hsm"
+	"github.com/kyso-pki/kyso/hsm/keystore"
+	"github.com/kyso-pki/kyso/pkg/ca"
+	"github.com/kyso-pki/kyso/pkg/store"
+	"github.com/kyso-pki/kyso/pkg/store/storeopen"
+)
+
+// ConfigFile is the name of the configuration file in a data directory.
+const ConfigFile = "kyso.json"
+
+// Config is a data directory's kyso.json. Secrets are never in it: the key
+// store URI names where its PIN, token or passphrase comes from.
+type Config struct {
+	// Keystore is the key store URI; empty means softkey files under the
+	// data directory, with a generated passphrase (development only).
+	Keystore string `json:"keystore,omitempty"`
+	// DB is the database: "sqlite:PATH" or "postgres://…"; empty means
+	// SQLite at DIR/kyso.db.
+	DB string `json:"db,omitempty"`
+	// BaseURL is the plain-HTTP base of the OCSP, CRL and CA certificate
+	// URLs written into certificates; empty means ca.DefaultBaseURL.
+	BaseURL string `json:"base_url,omitempty"`
+	// PolicyOID is the provider's certificate policy; empty means
+	// ca.DefaultPolicyOID.
+	PolicyOID string `json:"policy_oid,omitempty"`
+}
+
+// Dir is an opened data directory.
+type Dir struct {
+	// Path is the directory.
+	Path string
+	// Config is its configuration, defaults filled in.
+	Config Config
+	// Development is true when the key store is the generated softkey
+	// default.
+	Development bool
+}
+
+// Load reads DIR/kyso.json (absent: all defaults) and fills in defaults.
+func Load(path string) (*Dir, error) {
+	d := &Dir{Path: path}
+	b, err := os.ReadFile(filepath.Join(path, ConfigFile))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return nil, fmt.Errorf("datadir: reading %s: %w", ConfigFile, err)
+	default:
+		dec := json.NewDecoder(strings.NewReader(string(b)))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&d.Config); err != nil {
+			return nil, fmt.Errorf("datadir: %s: %w", filepath.Join(path, ConfigFile), err)
+		}
+	}
+	if d.Config.Keystore == "" {
+		d.Development = true
+		d.Config.Keystore = (&hsm.URI{Scheme: "softkey", Path: map[string]string{}, Query: map[string]string{
+			"dir": filepath.Join(path, "keys"), "passphrase-source": "file:" + filepath.Join(path, "passphrase")}}).String()
+	}
+	if d.Config.DB == "" {
+		d.Config.DB = "sqlite:" + filepath.Join(path, "kyso.db")
+	}
+	if d.Config.BaseURL == "" {
+		d.Config.BaseURL = ca.DefaultBaseURL
+	}
+	return d, nil
+}
+
+// Save writes the configuration to DIR/kyso.json (0600), leaving out what
+// equals the defaults.
+func (d *Dir) Save() error {
+	c := d.Config
+	if d.Development {
+		c.Keystore = ""
+	}
+	if c.DB == "sqlite:"+filepath.Join(d.Path, "kyso.db") {
+		c.DB = ""
+	}
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(d.Path, 0o700); err != nil {
+		return fmt.Errorf("datadir: %w", err)
+	}
+	tmp := filepath.Join(d.Path, "."+ConfigFile+".tmp")
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("datadir: writing %s: %w", ConfigFile, err)
+	}
+	return os.Rename(tmp, filepath.Join(d.Path, ConfigFile))
+}
+
+// Opened holds what a command works with; Close releases it.
+type Opened struct {
+	Keys  hsm.KeyStore
+	Store store.Store
+	CA    *ca.Authority
+}
+
+// Close closes the store and the key store.
+func (o *Opened) Close() error {
+	return errors.Join(o.Store.Close(), o.Keys.Close())
+}
+
+// Options configure Open.
+type Options struct {
+	// Logger receives notices; nil discards them.
+	Logger *slog.Logger
+	// Actor is recorded in the audit trail.
+	Actor string
+}
+
+// Open creates the directory (and, on embedded defaults, the passphrase)
+// when needed, and opens the key store, the database and the CA.
+func (d *Dir) Open(ctx context.Context, opts *Options) (*Opened, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(d.Path, 0o700); err != nil {
+		return nil, fmt.Errorf("datadir: creating %s: %w", d.Path, err)
+	}
+	if d.Development {
+		passFile := filepath.Join(d.Path, "passphrase")
+		created, err := ensurePassphrase(passFile)
+		if err != nil {
+			return nil, err
+		}
+		if created {
+			log.Warn("generated a key store passphrase on first start; it sits next to the keys and is for DEVELOPMENT ONLY", "file", passFile)
+		}
+	}
+	ks, _, err := keystore.Open(ctx, d.Config.Keystore, &keystore.Options{Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("opening key store: %w", err)
+	}
+	st, err := storeopen.Open(ctx, d.Config.DB)
+	if err != nil {
+		ks.Close()
+		return nil, fmt.Errorf("opening database: %w", err)
+	}
+	caOpts := &ca.Options{Logger: log, BaseURL: d.Config.BaseURL, Actor: opts.Actor}
+	if d.Config.PolicyOID != "" {
+		oid, err := ParseOID(d.Config.PolicyOID)
+		if err != nil {
+			st.Close()
+			ks.Close()
+			return nil, fmt.Errorf("datadir: policy_oid: %w", err)
+		}
+		caOpts.PolicyOID = oid
+	}
+	a, err := ca.New(st, ks, caOpts)
+	if err != nil {
+		st.Close()
+		ks.Close()
+		return nil, err
+	}
+	return &Opened{Keys: ks, Store: st, CA: a}, nil
+}
+
+// ParseOID parses a dotted object identifier such as "1.2.3.4".
+func ParseOID(s string) (asn1.ObjectIdentifier, error) {
+	parts := strings.Split(s, ".")
+	if len(parts) < 2 {
+		return nil, fmt.Errorf("%q is not a dotted OID", s)
+	}
+	oid := make(asn1.ObjectIdentifier, len(parts))
+	for i, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("%q is not a dotted OID", s)
+		}
+		oid[i] = n
+	}
+	return oid, nil
+}
+
+// ensurePassphrase makes a random passphrase file unless one exists, and
+// reports whether it made one.
+func ensurePassphrase(path string) (bool, error) {
+	b := make([]byte, 32)
+	if _, err := io.ReadFull(rand.Reader, b); err != nil {
+		return false, err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("datadir: creating %s: %w", path, err)
+	}
+	_, err = f.WriteString(base64.RawURLEncoding.EncodeToString(b) + "\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return false, fmt.Errorf("datadir: writing %s: %w", path, err)
+	}
+	return true, nil
+}

@@ -1,0 +1,255 @@
+// Package server assembles kyso's HTTP listeners from the packages that do
+// the work. Its first part is the public PKI listener: CA certificates,
+// CRLs and OCSP, served without authentication over plain HTTP as RFC 5280
+// and RFC 6960 relying parties expect (the URLs are written into every
+// certificate).
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kyso-pki/kyso/pkg/ca"
+	"github.com/kyso-pki/kyso/pkg/ocsp"
+	"github.com/kyso-pki/kyso/pkg/store"
+)
+
+// PKI serves the unauthenticated PKI routes, listed explicitly:
+//
+//	GET  /ca/{name}.crt      the CA certificate, DER (RFC 2585 application/pkix-cert)
+//	GET  /crl/{name}.crl     the CA's latest CRL, DER (RFC 2585 application/pkix-crl)
+//	GET  /ocsp/{request}     OCSP, RFC 6960 appendix A.1
+//	POST /ocsp               OCSP
+//
+// It keeps the CRLs and the OCSP responder fresh with Maintain.
+type PKI struct {
+	ca    *ca.Authority
+	st    store.Store
+	log   *slog.Logger
+	now   func() time.Time
+	ocsp  *ocsp.Responder
+	mux   *http.ServeMux
+	mu    sync.Mutex
+	audit int64 // last audit event seen by Maintain
+}
+
+// PKIOptions configure NewPKI.
+type PKIOptions struct {
+	// Logger receives operational messages; nil discards them.
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// OCSPValidity is the validity of OCSP responses; zero means the
+	// responder's default.
+	OCSPValidity time.Duration
+}
+
+// NewPKI builds the PKI routes for the authority's issuing CA. The
+// hierarchy must exist (ca.Authority.Init or ImportSubordinate).
+func NewPKI(ctx context.Context, a *ca.Authority, st store.Store, opts *PKIOptions) (*PKI, error) {
+	if opts == nil {
+		opts = &PKIOptions{}
+	}
+	p := &PKI{ca: a, st: st, log: opts.Logger, now: opts.Now, mux: http.NewServeMux()}
+	if p.log == nil {
+		p.log = slog.New(slog.DiscardHandler)
+	}
+	if p.now == nil {
+		p.now = time.Now
+	}
+	h, err := a.Hierarchy(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("server: loading the CA hierarchy: %w", err)
+	}
+	ocspCert, ocspKey, err := a.OCSPSigner(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("server: loading the OCSP signer: %w", err)
+	}
+	p.ocsp, err = ocsp.New(ocsp.Config{
+		Issuer: h.Issuing, Signer: ocspKey, SignerCert: ocspCert,
+		Source: &caSource{a: a}, Logger: p.log, Now: p.now, Validity: opts.OCSPValidity,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	// Revocations made before this process started are in the store; start
+	// tailing the audit trail from its end.
+	for {
+		evs, err := st.ListAudit(ctx, p.audit, 1000)
+		if err != nil {
+			return nil, fmt.Errorf("server: reading the audit trail: %w", err)
+		}
+		if len(evs) == 0 {
+			break
+		}
+		p.audit = evs[len(evs)-1].ID
+	}
+	p.mux.HandleFunc("GET /ca/{file}", p.caCert)
+	p.mux.HandleFunc("GET /crl/{file}", p.crl)
+	p.mux.Handle("/ocsp", p.ocsp)
+	p.mux.Handle("/ocsp/", p.ocsp)
+	return p, nil
+}
+
+// ServeHTTP serves the PKI routes.
+func (p *PKI) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.mux.ServeHTTP(w, r) }
+
+func (p *PKI) caCert(w http.ResponseWriter, r *http.Request) {
+	name, ok := strings.CutSuffix(r.PathValue("file"), ".crt")
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	rec, err := p.st.GetCA(r.Context(), name)
+	if errors.Is(err, store.ErrNotFound) {
+		http.NotFound(w, r)
+		return
+	}
+	if err != nil {
+		p.log.Error("serving a CA certificate", "ca", name, "err", err)
+		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "application/pkix-cert")
+	w.Header().Set("Cache-Control", "public, max-age=86400")
+	w.Write(rec.CertDER)
+}
+
+func (p *PKI) crl(w http.ResponseWriter, r *http.Request) {
+	name, ok := strings.CutSuffix(r.PathValue("file"), ".crl")
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	if _, err := p.st.GetCA(r.Context(), name); errors.Is(err, store.ErrNotFound) {
+		http.NotFound(w, r)
+		return
+	}
+	c, err := p.st.LatestCRL(r.Context(), name)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !p.now().Before(c.NextUpdate)) {
+		c, err = p.regenerate(r.Context(), name)
+	}
+	if err != nil {
+		p.log.Error("serving a CRL", "ca", name, "err", err)
+		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	maxAge := int(c.NextUpdate.Sub(p.now()).Seconds() / 2)
+	w.Header().Set("Content-Type", "application/pkix-crl")
+	w.Header().Set("Cache-Control", fmt.Sprintf("public, max-age=%d", max(maxAge, 0)))
+	w.Header().Set("Last-Modified", c.ThisUpdate.UTC().Format(http.TimeFormat))
+	w.Write(c.DER)
+}
+
+// regenerate signs new CRLs and returns the one for name.
+func (p *PKI) regenerate(ctx context.Context, name string) (*store.CRL, error) {
+	crls, err := p.ca.GenerateCRL(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range crls {
+		if c.Issuer == name {
+			return c, nil
+		}
+	}
+	return nil, fmt.Errorf("server: no CRL generated for %q", name)
+}
+
+// Maintain runs until ctx ends: every interval it drops cached OCSP
+// responses for certificates revoked since (by any process sharing the
+// store: it tails the audit trail), renews the OCSP certificate at half its
+// life, and regenerates CRLs past half their validity.
+func (p *PKI) Maintain(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if err := p.Tick(ctx); err != nil && ctx.Err() == nil {
+			p.log.Error("PKI maintenance", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Tick does one round of Maintain's work.
+func (p *PKI) Tick(ctx context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var errs []error
+	for {
+		evs, err := p.st.ListAudit(ctx, p.audit, 1000)
+		if err != nil {
+			errs = append(errs, err)
+			break
+		}
+		if len(evs) == 0 {
+			break
+		}
+		for _, e := range evs {
+			p.audit = e.ID
+			if e.Action != "cert.revoke" || e.Outcome != "ok" {
+				continue
+			}
+			_, hex, _ := strings.Cut(e.Subject, "/")
+			if serial, err := ca.ParseSerial(hex); err == nil {
+				p.ocsp.Invalidate(new(big.Int).SetBytes(serial))
+			}
+		}
+	}
+	if cert, renewed, err := p.ca.RenewOCSP(ctx); err != nil {
+		errs = append(errs, err)
+	} else if renewed {
+		_, key, err := p.ca.OCSPSigner(ctx)
+		if err == nil {
+			err = p.ocsp.SetSigner(key, cert)
+		}
+		if err != nil {
+			errs = append(errs, err)
+		} else {
+			p.log.Info("renewed the OCSP responder certificate", "serial", ca.FormatSerialInt(cert.SerialNumber), "not_after", cert.NotAfter)
+		}
+	}
+	cas, err := p.st.ListCAs(ctx)
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	for _, c := range cas {
+		latest, err := p.st.LatestCRL(ctx, c.Name)
+		if err == nil {
+			half := latest.ThisUpdate.Add(latest.NextUpdate.Sub(latest.ThisUpdate) / 2)
+			if p.now().Before(half) {
+				continue
+			}
+		} else if !errors.Is(err, store.ErrNotFound) {
+			errs = append(errs, err)
+			continue
+		}
+		if _, err := p.regenerate(ctx, c.Name); err != nil {
+			errs = append(errs, err)
+		}
+		break // GenerateCRL made every CA's CRL
+	}
+	return errors.Join(errs...)
+}
+
+// caSource adapts the CA's certificate records to the OCSP responder.
+type caSource struct{ a *ca.Authority }
+
+// Status implements ocsp.Source.
+func (s *caSource) Status(ctx context.Context, serial *big.Int) (ocsp.Status, error) {
+	st, err := s.a.OCSPStatus(ctx, ca.IssuingName, serial)
+	if err != nil {
+		return ocsp.Status{}, err
+	}
+	return ocsp.Status{Known: st.Known, Revoked: st.Revoked && !st.OnHold, OnHold: st.OnHold, RevokedAt: st.RevokedAt, Reason: st.Reason}, nil
+}
