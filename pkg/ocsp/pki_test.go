@@ -260,3 +260,21 @@ func readAll(t testing.TB, resp *http.Response) []byte {
 	}
 	return b
 }
+
+// newTestPKIFrom copies p's certificates into a fresh directory, so a second
+// openssl responder gets its own index.txt.
+func newTestPKIFrom(t testing.TB, p *testPKI) *testPKI {
+	t.Helper()
+	q := *p
+	q.dir = t.TempDir()
+	q.rootPEM = q.writePEM(t, "root.pem", "CERTIFICATE", p.root.Raw)
+	q.ocspPEM = q.writePEM(t, "ocsp.pem", "CERTIFICATE", p.ocsp.Raw)
+	q.goodPEM = q.writePEM(t, "good.pem", "CERTIFICATE", p.good.Raw)
+	q.revokedPEM = q.writePEM(t, "revoked.pem", "CERTIFICATE", p.revoked.Raw)
+	keyDER, err := x509.MarshalPKCS8PrivateKey(p.ocspKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q.ocspKeyPEM = q.writePEM(t, "ocsp.key", "PRIVATE KEY", keyDER)
+	return &q
+}

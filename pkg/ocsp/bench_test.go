@@ -1,0 +1,91 @@
+package ocsp
+
+import (
+	"context"
+	"crypto"
+	"net/http/httptest"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/kyso-pki/kyso/pkg/ocsp/ocspbench"
+)
+
+// BenchmarkRespond measures one request through ServeHTTP on a P-256
+// delegated responder: served from the cache, and with a nonce, which forces
+// a fresh signature.
+func BenchmarkRespond(b *testing.B) {
+	f := newFixture(b, func(c *Config) { c.Now = nil })
+	b.Run("cached", func(b *testing.B) {
+		der := reqFor(b, f.pki.good, f.pki.root, crypto.SHA1)
+		post(b, f.r, der)
+		b.ReportAllocs()
+		for b.Loop() {
+			if w := post(b, f.r, der); w.Code != 200 {
+				b.Fatal(w.Code)
+			}
+		}
+	})
+	b.Run("nonce", func(b *testing.B) {
+		der := f.reqWith(f.pki.good, nonceExt(16))
+		b.ReportAllocs()
+		for b.Loop() {
+			if w := post(b, f.r, der); w.Code != 200 {
+				b.Fatal(w.Code)
+			}
+		}
+	})
+	b.Run("cached-parallel", func(b *testing.B) {
+		der := reqFor(b, f.pki.good, f.pki.root, crypto.SHA1)
+		post(b, f.r, der)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				post(b, f.r, der)
+			}
+		})
+	})
+}
+
+// BenchmarkVsOpenSSL runs kyso's responder and `openssl ocsp` as a responder
+// over the same certificates, loads each over HTTP with the same requests
+// (no nonce, good and revoked) for a fixed time, and reports responses per
+// second. openssl signs every response; kyso serves from its cache. openssl
+// is measured single-process and with -multi NumCPU.
+func BenchmarkVsOpenSSL(b *testing.B) {
+	p := newTestPKI(b)
+	reqs := [][]byte{reqFor(b, p.good, p.root, crypto.SHA1), reqFor(b, p.revoked, p.root, crypto.SHA1)}
+	src := newMapSource(p.good)
+	src.set(p.revoked.SerialNumber, Status{Known: true, Revoked: true, RevokedAt: time.Now().Add(-time.Hour), Reason: 1})
+	r, err := New(Config{Issuer: p.root, Signer: p.ocspKey, SignerCert: p.ocsp, Source: src})
+	if err != nil {
+		b.Fatal(err)
+	}
+	kyso := httptest.NewServer(r)
+	b.Cleanup(kyso.Close)
+	single := opensslResponder(b, p, 0, 0)
+	multi := opensslResponder(b, newTestPKIFrom(b, p), 0, runtime.NumCPU())
+
+	const conc = 16
+	d := 3 * time.Second
+	for _, tc := range []struct{ name, url string }{
+		{"kyso", kyso.URL}, {"openssl", single}, {"openssl-multi", multi},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			var res ocspbench.Result
+			for b.Loop() {
+				res, err = ocspbench.Run(context.Background(), ocspbench.Options{
+					URL: tc.url, Requests: reqs, Concurrency: conc, Duration: d,
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			if res.Responses == 0 {
+				b.Fatalf("no responses: %v", res.FirstError)
+			}
+			b.ReportMetric(res.PerSecond(), "responses/s")
+			b.ReportMetric(float64(res.Errors), "errors")
+			b.Logf("%s: %d responses, %d errors in %v (%.0f/s); first error %v", tc.name, res.Responses, res.Errors, res.Elapsed, res.PerSecond(), res.FirstError)
+		})
+	}
+}

@@ -1,0 +1,121 @@
+// Package ocspbench measures an OCSP responder's throughput over HTTP, so
+// kyso's responder and others (openssl ocsp, a CDN in front of either) can be
+// compared on the same requests. It sends RFC 6960 appendix A.1 POST
+// requests.
+package ocspbench
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Options describes one load run.
+type Options struct {
+	// URL is the responder's address.
+	URL string
+	// Requests are DER OCSPRequests (RFC 6960 section 4.1.1), sent round
+	// robin. At least one is required.
+	Requests [][]byte
+	// Concurrency is the number of goroutines sending. 0 means 1.
+	Concurrency int
+	// Duration is how long to send. 0 means one second.
+	Duration time.Duration
+	// Client sends the requests. nil means a client with keep-alive and
+	// Concurrency idle connections per host, and a 10-second timeout.
+	Client *http.Client
+}
+
+// Result is what a run measured.
+type Result struct {
+	// Responses counts HTTP 200 responses with Content-Type
+	// application/ocsp-response.
+	Responses int64
+	// Errors counts transport errors and other HTTP responses.
+	Errors int64
+	// Elapsed is how long the run took.
+	Elapsed time.Duration
+	// FirstError is the first error seen, for diagnosis.
+	FirstError error
+}
+
+// PerSecond is Responses per second of Elapsed.
+func (r Result) PerSecond() float64 {
+	if r.Elapsed <= 0 {
+		return 0
+	}
+	return float64(r.Responses) / r.Elapsed.Seconds()
+}
+
+// Run fires opts.Requests at opts.URL from opts.Concurrency goroutines for
+// opts.Duration (or until ctx ends) and counts the responses.
+func Run(ctx context.Context, opts Options) (Result, error) {
+	if len(opts.Requests) == 0 {
+		return Result{}, errors.New("ocspbench: no requests")
+	}
+	n := max(opts.Concurrency, 1)
+	d := opts.Duration
+	if d <= 0 {
+		d = time.Second
+	}
+	client := opts.Client
+	if client == nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = n
+		tr.MaxIdleConns = n
+		client = &http.Client{Transport: tr, Timeout: 10 * time.Second}
+		defer tr.CloseIdleConnections()
+	}
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+
+	var ok, bad atomic.Int64
+	var firstErr error
+	var once sync.Once
+	fail := func(err error) {
+		bad.Add(1)
+		once.Do(func() { firstErr = err })
+	}
+	start := time.Now()
+	var wg sync.WaitGroup
+	for g := range n {
+		wg.Go(func() {
+			for i := g; ctx.Err() == nil; i++ {
+				der := opts.Requests[i%len(opts.Requests)]
+				req, err := http.NewRequestWithContext(ctx, http.MethodPost, opts.URL, bytes.NewReader(der))
+				if err != nil {
+					fail(err)
+					return
+				}
+				req.Header.Set("Content-Type", "application/ocsp-request")
+				resp, err := client.Do(req)
+				if err != nil {
+					if ctx.Err() == nil {
+						fail(err)
+					}
+					continue
+				}
+				_, err = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+				resp.Body.Close()
+				switch {
+				case err != nil:
+					if ctx.Err() == nil {
+						fail(err)
+					}
+				case resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/ocsp-response":
+					fail(fmt.Errorf("ocspbench: HTTP %d, Content-Type %q", resp.StatusCode, resp.Header.Get("Content-Type")))
+				default:
+					ok.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return Result{Responses: ok.Load(), Errors: bad.Load(), Elapsed: time.Since(start), FirstError: firstErr}, nil
+}
