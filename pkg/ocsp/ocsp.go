@@ -245,8 +245,8 @@ func (r *Responder) Invalidate(serial *big.Int) {
 // about it.
 type reply struct {
 	der []byte
-	// fresh is set for successful responses that may be cached by HTTP
-	// caches (RFC 5019 section 6.2), i.e. those without a nonce.
+	// cacheable is set for successful responses that HTTP caches may keep
+	// (RFC 5019 section 6.2), i.e. those without a nonce.
 	cacheable  bool
 	thisUpdate time.Time
 	nextUpdate time.Time
