@@ -93,13 +93,19 @@ func NewPKI(ctx context.Context, a *ca.Authority, st store.Store, opts *PKIOptio
 	}
 	p.mux.HandleFunc("GET /ca/{file}", p.caCert)
 	p.mux.HandleFunc("GET /crl/{file}", p.crl)
-	p.mux.Handle("/ocsp", p.ocsp)
-	p.mux.Handle("/ocsp/", p.ocsp)
 	return p, nil
 }
 
-// ServeHTTP serves the PKI routes.
-func (p *PKI) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.mux.ServeHTTP(w, r) }
+// ServeHTTP serves the PKI routes. OCSP requests go to the responder
+// without passing through http.ServeMux, which would clean the "//" that
+// base64 GET requests (RFC 6960 appendix A.1) may hold and redirect them.
+func (p *PKI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/ocsp" || strings.HasPrefix(r.URL.Path, "/ocsp/") {
+		p.ocsp.ServeHTTP(w, r)
+		return
+	}
+	p.mux.ServeHTTP(w, r)
+}
 
 func (p *PKI) caCert(w http.ResponseWriter, r *http.Request) {
 	name, ok := strings.CutSuffix(r.PathValue("file"), ".crt")

@@ -1,0 +1,201 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"io"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	xocsp "golang.org/x/crypto/ocsp"
+
+	"github.com/kyso-pki/kyso/hsm"
+	"github.com/kyso-pki/kyso/hsm/softkey"
+	"github.com/kyso-pki/kyso/pkg/ca"
+	"github.com/kyso-pki/kyso/pkg/store"
+	"github.com/kyso-pki/kyso/pkg/store/sqlite"
+)
+
+// setup makes a CA on SQLite and softkey, and returns it with its store and
+// key store so that a second Authority (another process) can share them.
+func setup(t *testing.T) (*ca.Authority, store.Store, hsm.KeyStore) {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	ks, err := softkey.Open(ctx, &hsm.URI{Scheme: "softkey", Path: map[string]string{}, Query: map[string]string{
+		"dir": filepath.Join(dir, "keys"), "passphrase": "test passphrase"}}, &softkey.Options{KDF: softkey.KDFParams{Time: 1, MemoryKiB: 1024, Threads: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "kyso.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	a, err := ca.New(st, ks, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Init(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	return a, st, ks
+}
+
+func issue(t *testing.T, a *ca.Authority, cccd string) *x509.Certificate {
+	t.Helper()
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	csr, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, k)
+	c, err := a.IssueCitizen(context.Background(), &ca.CitizenRequest{Name: "Lê Thị Hoa", CCCD: cccd, Province: "Hà Nội", Key: ca.KeySource{CSR: csr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func ocspGET(t *testing.T, base string, req []byte) *http.Response {
+	t.Helper()
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Get(base + "/ocsp/" + base64.StdEncoding.EncodeToString(req))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+func TestPKIRoutes(t *testing.T) {
+	ctx := context.Background()
+	a, st, ks := setup(t)
+	p, err := NewPKI(ctx, a, st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(p)
+	defer srv.Close()
+	h, _ := a.Hierarchy(ctx)
+	leaf := issue(t, a, "001203000001")
+
+	t.Run("ca-and-crl", func(t *testing.T) {
+		for path, ctype := range map[string]string{"/ca/root.crt": "application/pkix-cert", "/ca/issuing.crt": "application/pkix-cert", "/crl/issuing.crl": "application/pkix-crl", "/crl/root.crl": "application/pkix-crl"} {
+			resp, err := http.Get(srv.URL + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != ctype {
+				t.Fatalf("GET %s = %d %s", path, resp.StatusCode, resp.Header.Get("Content-Type"))
+			}
+			if strings.HasSuffix(path, ".crl") {
+				rl, err := x509.ParseRevocationList(body)
+				if err != nil {
+					t.Fatal(err)
+				}
+				issuer := h.Issuing
+				if strings.Contains(path, "root") {
+					issuer = h.Root
+				}
+				if err := rl.CheckSignatureFrom(issuer); err != nil {
+					t.Errorf("%s: %v", path, err)
+				}
+			}
+		}
+		if !bytes.Equal(mustGet(t, srv.URL+"/ca/issuing.crt"), h.Issuing.Raw) {
+			t.Error("/ca/issuing.crt is not the issuing CA")
+		}
+	})
+
+	t.Run("ocsp-get-with-slashes", func(t *testing.T) {
+		// Find a request whose base64 holds "//", which http.ServeMux
+		// would clean and redirect.
+		var req []byte
+		for i := int64(1); i < 100000 && req == nil; i++ {
+			r, _ := xocsp.CreateRequest(&x509.Certificate{SerialNumber: big.NewInt(i)}, h.Issuing, &xocsp.RequestOptions{Hash: crypto.SHA1})
+			if strings.Contains(base64.StdEncoding.EncodeToString(r), "//") {
+				req = r
+			}
+		}
+		if req == nil {
+			t.Fatal("no request with // in its base64")
+		}
+		resp := ocspGET(t, srv.URL, req)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET with // = %d", resp.StatusCode)
+		}
+		r, err := xocsp.ParseResponse(body, h.Issuing)
+		if err != nil || r.Status != xocsp.Unknown {
+			t.Fatalf("never-issued serial: %v, status %v", err, r)
+		}
+	})
+
+	t.Run("revocation-by-another-process", func(t *testing.T) {
+		req, _ := xocsp.CreateRequest(leaf, h.Issuing, &xocsp.RequestOptions{Hash: crypto.SHA1})
+		status := func() int {
+			resp := ocspGET(t, srv.URL, req)
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			r, err := xocsp.ParseResponseForCert(body, leaf, h.Issuing)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r.Status
+		}
+		if s := status(); s != xocsp.Good {
+			t.Fatalf("status = %d, want good", s)
+		}
+		// Another replica (another Authority on the same database) revokes.
+		other, err := ca.New(st, ks, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := other.Revoke(ctx, leaf.SerialNumber.Bytes(), store.ReasonKeyCompromise, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		if s := status(); s != xocsp.Good {
+			t.Fatalf("status before Tick = %d; the cached response should still be served", s)
+		}
+		if err := p.Tick(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if s := status(); s != xocsp.Revoked {
+			t.Fatalf("status after Tick = %d, want revoked", s)
+		}
+	})
+
+	t.Run("not-found", func(t *testing.T) {
+		for _, path := range []string{"/ca/x.crt", "/crl/x.crl", "/ca/root.pem", "/nothing"} {
+			resp, err := http.Get(srv.URL + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 404 {
+				t.Errorf("GET %s = %d", path, resp.StatusCode)
+			}
+		}
+	})
+}
+
+func mustGet(t *testing.T, url string) []byte {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return b
+}
