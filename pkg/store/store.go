@@ -73,6 +73,19 @@ type Store interface {
 	// ListRevoked returns the revocations of issuer's certificates, for the
 	// CRL, ordered by serial.
 	ListRevoked(ctx context.Context, issuer string) ([]*Revocation, error)
+	// GetRevocation returns the revocation (or hold) of the certificate
+	// issuer issued with serial, or ErrNotFound when there is none. It is
+	// one lookup by primary key, whatever the number of issuer's
+	// revocations, for answering OCSP (RFC 6960 section 2.2).
+	GetRevocation(ctx context.Context, issuer string, serial []byte) (*Revocation, error)
+	// PublicKeyCertified reports whether a stored certificate already
+	// carries the public key whose SubjectPublicKeyInfo DER has SHA-256
+	// spkiSHA256 (Decree 23/2025: a key is certified once), by index
+	// lookup. Issuance asks before it reserves a serial or signs; the
+	// answer can be stale by the time the certificate is stored, so
+	// PutCertificate's ErrDuplicatePublicKey stays the race-proof check. A
+	// hash that is not 32 bytes gives ErrInvalid.
+	PublicKeyCertified(ctx context.Context, spkiSHA256 []byte) (bool, error)
 
 	// NextCRLNumber returns issuer's next CRL number, starting at 1; each
 	// call returns a larger number than the one before, across processes.

@@ -535,6 +535,50 @@ func (s *Store) ListRevoked(ctx context.Context, issuer string) ([]*store.Revoca
 	return out, nil
 }
 
+// queryRevocation reads one revocation by the revocations table's primary
+// key (issuer, serial).
+const queryRevocation = `SELECT reason, revoked_at FROM revocations WHERE issuer = $1 AND serial = $2`
+
+// GetRevocation returns the revocation (or hold) of issuer's certificate
+// serial, or ErrNotFound when it has none.
+func (s *Store) GetRevocation(ctx context.Context, issuer string, serial []byte) (*store.Revocation, error) {
+	if err := check.String("issuer", issuer, check.MaxName, true); err != nil {
+		return nil, fmt.Errorf("postgres: reading revocation: %w", err)
+	}
+	if err := check.Serial(serial); err != nil {
+		return nil, fmt.Errorf("postgres: reading revocation: %w", err)
+	}
+	r := &store.Revocation{Issuer: issuer, Serial: append([]byte(nil), serial...)}
+	err := s.pool.QueryRow(ctx, queryRevocation, issuer, serial).Scan(&r.Reason, &r.RevokedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("postgres: reading revocation of %x from %q: %w", serial, issuer, mapErr(err))
+	}
+	r.RevokedAt = r.RevokedAt.UTC()
+	return r, nil
+}
+
+// queryKeyCertified asks both places a certified key is recorded, each
+// through an index: certified_keys by its primary key, certificates by
+// certificates_spki_sha256.
+const queryKeyCertified = `SELECT EXISTS (SELECT 1 FROM certified_keys WHERE spki_sha256 = $1)
+	OR EXISTS (SELECT 1 FROM certificates WHERE spki_sha256 = $1)`
+
+// PublicKeyCertified reports whether a stored certificate carries the
+// public key with SubjectPublicKeyInfo SHA-256 spkiSHA256.
+func (s *Store) PublicKeyCertified(ctx context.Context, spkiSHA256 []byte) (bool, error) {
+	if err := check.KeyHash(spkiSHA256); err != nil {
+		return false, fmt.Errorf("postgres: looking up public key: %w", err)
+	}
+	var certified bool
+	if err := s.pool.QueryRow(ctx, queryKeyCertified, spkiSHA256).Scan(&certified); err != nil {
+		return false, fmt.Errorf("postgres: looking up public key %x: %w", spkiSHA256, mapErr(err))
+	}
+	return certified, nil
+}
+
 // NextCRLNumber returns issuer's next CRL number, starting at 1. The upsert
 // takes the row lock, so concurrent callers, in any process, get
 // increasing numbers.

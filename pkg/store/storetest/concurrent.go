@@ -116,6 +116,50 @@ func testConcurrentSameSerial(t *testing.T, s store.Store) {
 	}
 }
 
+// testConcurrentSameKey stores certificates for one public key from many
+// goroutines at once, each under its own reserved serial, as issuances that
+// all passed PublicKeyCertified would: exactly one is stored, the others get
+// ErrDuplicatePublicKey.
+func testConcurrentSameKey(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	for round := 0; round < 3; round++ {
+		key := NewCertificate(t, "issuing").PublicKeySHA256
+		certs := make([]*store.Certificate, workers)
+		for i := range certs {
+			c := NewCertificate(t, []string{"issuing", "issuing-2"}[i%2])
+			c.PublicKeySHA256 = key
+			noErr(t, "ReserveSerial", s.ReserveSerial(ctx, &store.SerialReservation{Issuer: c.Issuer, Serial: c.Serial}))
+			certs[i] = c
+		}
+		errs := parallel(func(i int) error { return s.PutCertificate(ctx, certs[i]) })
+		won := -1
+		for i, err := range errs {
+			switch {
+			case err == nil && won >= 0:
+				t.Fatalf("goroutines %d and %d both stored key %x", won, i, key)
+			case err == nil:
+				won = i
+			case !errors.Is(err, store.ErrDuplicatePublicKey):
+				t.Fatalf("PutCertificate: %v, want nil or ErrDuplicatePublicKey", err)
+			}
+		}
+		if won < 0 {
+			t.Fatalf("no goroutine stored key %x", key)
+		}
+		for i, c := range certs {
+			_, err := s.GetCertificate(ctx, c.Issuer, c.Serial)
+			if i == won {
+				noErr(t, "GetCertificate winner", err)
+			} else {
+				wantErr(t, "GetCertificate loser", err, store.ErrNotFound)
+			}
+		}
+		if ok, err := s.PublicKeyCertified(ctx, key); err != nil || !ok {
+			t.Fatalf("PublicKeyCertified after the race = %v, %v", ok, err)
+		}
+	}
+}
+
 func testConcurrentCampaign(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	for round := 0; round < 3; round++ {

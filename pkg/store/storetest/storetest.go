@@ -37,6 +37,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"KeyReuse", testKeyReuse},
 		{"ListCertificates", testListCertificates},
 		{"Revoke", testRevoke},
+		{"GetRevocation", testGetRevocation},
+		{"PublicKeyCertified", testPublicKeyCertified},
 		{"Campaign", testCampaign},
 		{"CRL", testCRL},
 		{"Audit", testAudit},
@@ -44,6 +46,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Times", testTimes},
 		{"ConcurrentIssue", testConcurrentIssue},
 		{"ConcurrentSameSerial", testConcurrentSameSerial},
+		{"ConcurrentSameKey", testConcurrentSameKey},
 		{"ConcurrentCampaign", testConcurrentCampaign},
 		{"ConcurrentRevoke", testConcurrentRevoke},
 		{"ConcurrentCRLNumber", testConcurrentCRLNumber},
@@ -385,6 +388,113 @@ func testRevoke(t *testing.T, s store.Store) {
 	}
 	if revs, err := s.ListRevoked(ctx, "other"); err != nil || len(revs) != 0 {
 		t.Errorf("ListRevoked(other) = %v, %v", revs, err)
+	}
+}
+
+// testGetRevocation checks the one-row lookup OCSP uses against what
+// Revoke wrote: holds included, a hold made permanent updated in place,
+// other issuers and unrevoked certificates not found.
+func testGetRevocation(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	at := time.Date(2026, 5, 6, 7, 8, 9, 123456789, time.FixedZone("ICT", 7*3600))
+	good, held, revoked := NewCertificate(t, "i"), NewCertificate(t, "i"), NewCertificate(t, "i")
+	for _, c := range []*store.Certificate{good, held, revoked} {
+		mustIssue(t, s, c)
+	}
+	noErr(t, "hold", s.Revoke(ctx, &store.Revocation{Issuer: "i", Serial: held.Serial, Reason: store.ReasonCertificateHold, RevokedAt: at}))
+	noErr(t, "revoke", s.Revoke(ctx, &store.Revocation{Issuer: "i", Serial: revoked.Serial, Reason: store.ReasonCertificateHold, RevokedAt: at}))
+	later := at.Add(time.Hour)
+	noErr(t, "hold → revoked", s.Revoke(ctx, &store.Revocation{Issuer: "i", Serial: revoked.Serial, Reason: store.ReasonKeyCompromise, RevokedAt: later}))
+
+	for _, tc := range []struct {
+		name   string
+		issuer string
+		serial []byte
+		reason int
+		at     time.Time
+		err    error
+	}{
+		{"hold", "i", held.Serial, store.ReasonCertificateHold, at, nil},
+		{"revoked after hold", "i", revoked.Serial, store.ReasonKeyCompromise, later, nil},
+		{"good", "i", good.Serial, 0, time.Time{}, store.ErrNotFound},
+		{"unknown serial", "i", NewSerial(t), 0, time.Time{}, store.ErrNotFound},
+		{"other issuer", "other", held.Serial, 0, time.Time{}, store.ErrNotFound},
+		{"no issuer", "", held.Serial, 0, time.Time{}, store.ErrInvalid},
+		{"empty serial", "i", nil, 0, time.Time{}, store.ErrInvalid},
+		{"serial leading zero", "i", append([]byte{0}, held.Serial...), 0, time.Time{}, store.ErrInvalid},
+		{"serial over 20 octets", "i", make([]byte, 21), 0, time.Time{}, store.ErrInvalid},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := s.GetRevocation(ctx, tc.issuer, tc.serial)
+			if tc.err != nil {
+				wantErr(t, "GetRevocation", err, tc.err)
+				return
+			}
+			noErr(t, "GetRevocation", err)
+			if r.Issuer != tc.issuer || !bytes.Equal(r.Serial, tc.serial) || r.Reason != tc.reason {
+				t.Errorf("GetRevocation = %s %x reason %d, want %s %x reason %d", r.Issuer, r.Serial, r.Reason, tc.issuer, tc.serial, tc.reason)
+			}
+			if want := tc.at.UTC().Truncate(time.Microsecond); r.RevokedAt != want {
+				t.Errorf("RevokedAt = %v, want %v (UTC, microseconds)", r.RevokedAt, want)
+			}
+		})
+	}
+}
+
+// testPublicKeyCertified checks the pre-signing question against what
+// PutCertificate refuses: a key is certified once it is stored, under any
+// issuer, with or without AllowKeyReuse; a refused certificate certifies
+// nothing.
+func testPublicKeyCertified(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	certified := func(h []byte) bool {
+		t.Helper()
+		ok, err := s.PublicKeyCertified(ctx, h)
+		noErr(t, "PublicKeyCertified", err)
+		return ok
+	}
+	c := NewCertificate(t, "issuing")
+	if certified(c.PublicKeySHA256) {
+		t.Fatal("key certified before any certificate")
+	}
+	noErr(t, "ReserveSerial", s.ReserveSerial(ctx, &store.SerialReservation{Issuer: c.Issuer, Serial: c.Serial}))
+	if certified(c.PublicKeySHA256) {
+		t.Fatal("key certified by a serial reservation alone")
+	}
+	noErr(t, "PutCertificate", s.PutCertificate(ctx, c))
+	if !certified(c.PublicKeySHA256) {
+		t.Fatal("key not certified after PutCertificate")
+	}
+	// Whatever PublicKeyCertified says, PutCertificate agrees.
+	d := NewCertificate(t, "issuing-2")
+	d.PublicKeySHA256 = c.PublicKeySHA256
+	wantErr(t, "same key", issue(ctx, s, d), store.ErrDuplicatePublicKey)
+
+	// A refused certificate (here: a campaign holder exists) leaves its key
+	// uncertified.
+	holder := NewCertificate(t, "issuing")
+	holder.Campaign, holder.NationalID = true, "CCCD:079203005555"
+	mustIssue(t, s, holder)
+	refused := NewCertificate(t, "issuing")
+	refused.Campaign, refused.NationalID = true, holder.NationalID
+	wantErr(t, "second campaign certificate", issue(ctx, s, refused), store.ErrCampaignHolder)
+	if certified(refused.PublicKeySHA256) {
+		t.Error("key of a refused certificate is certified")
+	}
+
+	// A key first certified with AllowKeyReuse counts, and revocation does
+	// not free a key.
+	reuse := NewCertificate(t, "root")
+	reuse.AllowKeyReuse = true
+	mustIssue(t, s, reuse)
+	noErr(t, "Revoke", s.Revoke(ctx, &store.Revocation{Issuer: reuse.Issuer, Serial: reuse.Serial, Reason: store.ReasonKeyCompromise}))
+	if !certified(reuse.PublicKeySHA256) {
+		t.Error("revoked key certified with AllowKeyReuse is not reported")
+	}
+
+	for _, h := range [][]byte{nil, c.PublicKeySHA256[:20], append(c.PublicKeySHA256, 0)} {
+		_, err := s.PublicKeyCertified(ctx, h)
+		wantErr(t, fmt.Sprintf("%d-byte hash", len(h)), err, store.ErrInvalid)
 	}
 }
 

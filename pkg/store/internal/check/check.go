@@ -65,6 +65,15 @@ func Serial(s []byte) error {
 	return nil
 }
 
+// KeyHash checks a public key hash: SHA-256 over a SubjectPublicKeyInfo,
+// so 32 bytes.
+func KeyHash(h []byte) error {
+	if len(h) != 32 {
+		return Invalid("public key hash is %d bytes, not 32 (SHA-256)", len(h))
+	}
+	return nil
+}
+
 // String checks that s is valid UTF-8 without NUL, at most max bytes, and
 // not empty when required.
 func String(field, s string, max int, required bool) error {
@@ -157,8 +166,8 @@ func Certificate(c *store.Certificate) error {
 	if err := String("national ID", c.NationalID, MaxNationalID, c.Campaign); err != nil {
 		return err
 	}
-	if len(c.PublicKeySHA256) != 32 {
-		return Invalid("public key hash is %d bytes, not 32 (SHA-256)", len(c.PublicKeySHA256))
+	if err := KeyHash(c.PublicKeySHA256); err != nil {
+		return err
 	}
 	if err := String("key URI", c.KeyURI, MaxURI, false); err != nil {
 		return err
