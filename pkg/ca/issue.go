@@ -29,6 +29,12 @@ var (
 	ErrProofOfPossession = errors.New("CSR signature does not verify")
 )
 
+// errKeyCertified is the error for a public key already in a certificate,
+// whether found before signing or, after a race, by PutCertificate.
+func errKeyCertified() error {
+	return fmt.Errorf("ca: %w: another certificate already carries this public key (Decree 23/2025: each key is certified once); make a new key pair", ErrKeyAlreadyCertified)
+}
+
 // maxSerialAttempts bounds the retries after a serial collision, which with
 // 128 random bits means a broken random source, not bad luck.
 const maxSerialAttempts = 5
@@ -280,10 +286,11 @@ type issueParams struct {
 	actor      string
 }
 
-// issue runs STYLE.md rule 13 for one certificate: reserve the serial,
-// sign a copy with the issuer's throwaway lint key and zlint it, audit the
-// intent, sign for real over the same TBSCertificate, check the result,
-// record it, audit the outcome. Failures after the reservation are audited.
+// issue runs STYLE.md rule 13 for one certificate: refuse a public key
+// already certified (unless allowReuse), reserve the serial, sign a copy
+// with the issuer's throwaway lint key and zlint it, audit the intent, sign
+// for real over the same TBSCertificate, check the result, record it, audit
+// the outcome. Failures after the reservation are audited.
 func (a *Authority) issue(ctx context.Context, p *issueParams) (cert *x509.Certificate, err error) {
 	issuerName, parent, signer, lintParent, lintKey := p.selfName, p.tmpl, p.self, p.tmpl, crypto.Signer(nil)
 	if p.issuer != nil {
@@ -313,6 +320,18 @@ func (a *Authority) issue(ctx context.Context, p *issueParams) (cert *x509.Certi
 	subjectText, err := NameString(p.tmpl.RawSubject)
 	if err != nil {
 		return nil, err
+	}
+	// Decree 23/2025: refuse a certified key before a serial is reserved or
+	// anything signed. Two issuances of one key can both pass this; the
+	// store's unique key in PutCertificate then refuses the second.
+	if !p.allowReuse {
+		certified, err := a.st.PublicKeyCertified(ctx, keyHash[:])
+		if err != nil {
+			return nil, fmt.Errorf("ca: looking up the public key: %w", err)
+		}
+		if certified {
+			return nil, errKeyCertified()
+		}
 	}
 
 	// Reserve a serial before anything is signed.
@@ -396,7 +415,7 @@ func (a *Authority) issue(ctx context.Context, p *issueParams) (cert *x509.Certi
 	if err := a.st.PutCertificate(ctx, rec); err != nil {
 		switch {
 		case errors.Is(err, store.ErrDuplicatePublicKey):
-			err = fmt.Errorf("ca: %w: another certificate already carries this public key (Decree 23/2025: each key is certified once); make a new key pair", ErrKeyAlreadyCertified)
+			err = errKeyCertified()
 		case errors.Is(err, store.ErrCampaignHolder):
 			err = fmt.Errorf("ca: %w: %s; revoke the existing campaign certificate first", ErrCampaignHolder, p.nationalID)
 		default:

@@ -204,7 +204,9 @@ type CertStatus struct {
 }
 
 // OCSPStatus returns the status of the certificate with serial from the CA
-// named issuer (empty: the issuing CA).
+// named issuer (empty: the issuing CA). It costs two lookups by primary
+// key, the certificate and, when it is not good, its revocation, however
+// many certificates and revocations the CA has.
 func (a *Authority) OCSPStatus(ctx context.Context, issuer string, serial *big.Int) (*CertStatus, error) {
 	if issuer == "" {
 		issuer = IssuingName
@@ -223,16 +225,14 @@ func (a *Authority) OCSPStatus(ctx context.Context, issuer string, serial *big.I
 	if c.Status == store.StatusGood {
 		return st, nil
 	}
-	revs, err := a.st.ListRevoked(ctx, issuer)
+	r, err := a.st.GetRevocation(ctx, issuer, c.Serial)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("ca: certificate %s has status %q but no revocation record", FormatSerialInt(serial), c.Status)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("ca: listing %s's revocations: %w", issuer, err)
+		return nil, fmt.Errorf("ca: looking up %s's revocation of %s: %w", issuer, FormatSerialInt(serial), err)
 	}
-	for _, r := range revs {
-		if bytes.Equal(r.Serial, c.Serial) {
-			st.Revoked, st.RevokedAt, st.Reason = true, r.RevokedAt, r.Reason
-			st.OnHold = r.Reason == store.ReasonCertificateHold
-			return st, nil
-		}
-	}
-	return nil, fmt.Errorf("ca: certificate %s has status %q but no revocation record", FormatSerialInt(serial), c.Status)
+	st.Revoked, st.RevokedAt, st.Reason = true, r.RevokedAt, r.Reason
+	st.OnHold = r.Reason == store.ReasonCertificateHold
+	return st, nil
 }
