@@ -47,6 +47,7 @@ func commands() []command {
 		{"cert", "revoke", "revoke a certificate by serial (hex) and regenerate the CRL", certRevoke},
 		{"crl", "generate", "sign fresh CRLs", crlGenerate},
 		{"bench", "keys", "measure signatures per second through each key backend against the bare limit", benchKeys},
+		{"bench", "ca", "measure certificates per second (SQLite, PostgreSQL) and OCSP responses per second against openssl ocsp", benchCA},
 		{"version", "", "print kyso's version", versionCmd},
 	}
 }
