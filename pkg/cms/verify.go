@@ -1,0 +1,115 @@
+package cms
+
+import (
+	"bytes"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// VerifyOptions say how far Verify goes beyond the signature itself. The
+// zero value checks the signature, the attributes and the signer's key
+// usage, but not the certificate chain.
+type VerifyOptions struct {
+	// Roots are the trust anchors. WARNING: nil means the chain is not
+	// checked at all — Verify then shows only that whoever holds the
+	// certificate's key signed, not that anyone vouches for the certificate.
+	Roots *x509.CertPool
+	// Intermediates are extra intermediate certificates; those in the
+	// SignedData are used as well.
+	Intermediates *x509.CertPool
+	// CurrentTime is when the chain must be valid; zero means now. For a
+	// B-T signature a caller would pass the time-stamp's GenTime.
+	CurrentTime time.Time
+	// KeyUsages are the extended key usages the signer certificate must
+	// chain to; empty means any (x509.ExtKeyUsageAny), since crypto/x509
+	// does not know id-kp-documentSigning (RFC 9336).
+	KeyUsages []x509.ExtKeyUsage
+}
+
+// Verify checks the SignedData against contentDigest, the digest of the
+// content it signs (for PAdES, of the ByteRange), computed with sd.Hash:
+//   - the signed attributes are present, with a content-type equal to
+//     eContentType and a message-digest equal to contentDigest (RFC 5652
+//     section 5.6);
+//   - signing-certificate-v2 names the signer certificate (RFC 5035, ETSI
+//     EN 319 122-1 clause 5.2.2.3);
+//   - the signature over the signed attributes verifies with the signer's
+//     key (PKCS#1 v1.5, RSASSA-PSS or ECDSA, with the digest algorithm's
+//     hash);
+//   - the signer certificate allows digitalSignature or contentCommitment;
+//   - with opts.Roots, the certificate chains to a root at
+//     opts.CurrentTime.
+//
+// Errors wrap ErrMessageDigest, ErrSignature, ErrSigningCertificate,
+// ErrUnsupported or ErrMalformed. Time-stamp tokens are not checked here.
+func (sd *SignedData) Verify(contentDigest []byte, opts VerifyOptions) error {
+	if sd.Signer == nil {
+		return fmt.Errorf("%w: the signer's certificate is not in the SignedData", ErrSigningCertificate)
+	}
+	if sd.SignedAttrs == nil {
+		return fmt.Errorf("%w: no signed attributes (CAdES requires them, ETSI EN 319 122-1 clause 5.2)", ErrUnsupported)
+	}
+	h := sd.Hash
+	if err := checkHash(h); err != nil {
+		return fmt.Errorf("%w (digest algorithm %v)", err, sd.DigestAlgorithm)
+	}
+	if len(contentDigest) != h.Size() {
+		return fmt.Errorf("cms: content digest is %d bytes, %v needs %d", len(contentDigest), h, h.Size())
+	}
+	switch {
+	case sd.ContentTypeAttribute == nil:
+		return fmt.Errorf("%w: no content-type attribute", ErrMalformed)
+	case !sd.ContentTypeAttribute.Equal(sd.ContentType):
+		return fmt.Errorf("%w: content-type attribute %v but eContentType %v", ErrMalformed, sd.ContentTypeAttribute, sd.ContentType)
+	case sd.MessageDigest == nil:
+		return fmt.Errorf("%w: no message-digest attribute", ErrMalformed)
+	case !bytes.Equal(sd.MessageDigest, contentDigest):
+		return ErrMessageDigest
+	case sd.SigningCertificateV2 == nil:
+		return fmt.Errorf("%w: the attribute is missing", ErrSigningCertificate)
+	case !sd.SigningCertificateV2.Matches(sd.Signer):
+		return ErrSigningCertificate
+	}
+	if sd.sigAlgErr != nil {
+		return sd.sigAlgErr
+	}
+	if sd.sigAlgHash != 0 && sd.sigAlgHash != h {
+		return fmt.Errorf("%w: signature algorithm hash %v differs from digest algorithm %v", ErrUnsupported, sd.sigAlgHash, h)
+	}
+	if alg, err := keyAlgorithm(sd.Signer.PublicKey, sd.SignatureAlgorithm); err != nil {
+		return err
+	} else if alg != sd.SignatureAlgorithm {
+		return fmt.Errorf("%w: %v with the signer's key", ErrUnsupported, sd.SignatureAlgorithm)
+	}
+	if err := checkSignature(sd.Signer.PublicKey, sd.SignatureAlgorithm, h, sd.PSSSaltLength, digest(h, sd.SignedAttrs), sd.Signature); err != nil {
+		return err
+	}
+	if err := checkKeyUsage(sd.Signer); err != nil {
+		return err
+	}
+	if opts.Roots == nil {
+		return nil
+	}
+	inter := x509.NewCertPool()
+	if opts.Intermediates != nil {
+		inter = opts.Intermediates.Clone()
+	}
+	for _, c := range sd.Certificates {
+		if c != sd.Signer {
+			inter.AddCert(c)
+		}
+	}
+	usages := opts.KeyUsages
+	if len(usages) == 0 {
+		usages = []x509.ExtKeyUsage{x509.ExtKeyUsageAny}
+	}
+	if _, err := sd.Signer.Verify(x509.VerifyOptions{Roots: opts.Roots, Intermediates: inter, CurrentTime: opts.CurrentTime, KeyUsages: usages}); err != nil {
+		return fmt.Errorf("cms: signer certificate chain: %w", err)
+	}
+	return nil
+}
+
+// errNoSigner is returned by helpers that need the signature value.
+var errNoSigner = errors.New("cms: no signature value")
