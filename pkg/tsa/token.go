@@ -413,7 +413,9 @@ func (t *Token) checkSignedAttributes(cert *x509.Certificate) error {
 // (RFC 2634 section 5.4) or SigningCertificateV2 (RFC 5035 section 3) is the
 // signer's certificate: its hash, and issuerSerial when present.
 func checkESSCertID(attr []byte, cert *x509.Certificate, v2 bool) error {
-	bad := func(what string) error { return fmt.Errorf("%w: signing certificate reference: %s", ErrSignature, what) }
+	bad := func(what string) error {
+		return fmt.Errorf("%w: signing certificate reference: %s", ErrSignature, what)
+	}
 	in := cryptobyte.String(attr)
 	var sc, certs, id, certHash cryptobyte.String
 	if !in.ReadASN1(&sc, cbasn1.SEQUENCE) || !sc.ReadASN1(&certs, cbasn1.SEQUENCE) || !certs.ReadASN1(&id, cbasn1.SEQUENCE) {
