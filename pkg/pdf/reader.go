@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 )
 
 // xrefEntry is one cross-reference entry (§7.5.4, §7.5.8.3).
@@ -556,10 +557,27 @@ func (rd *Reader) Resolve(ref Ref) (Object, error) {
 		obj, err = rd.compressed(ref.Num, e)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("pdf: reading object %d: %w", ref.Num, err)
+		return nil, withObject(err, ref.Num)
 	}
 	rd.cache[ref.Num] = obj
 	return obj, nil
+}
+
+// withObject says which object was being read, once, in an *Error's Op.
+func withObject(err error, num int) error {
+	pe, ok := err.(*Error)
+	if !ok {
+		return fmt.Errorf("pdf: reading object %d: %w", num, err)
+	}
+	if rest, ok := strings.CutPrefix(pe.Op, "reading object "); ok && rest != "" && rest[0] >= '0' && rest[0] <= '9' {
+		return err
+	}
+	c := *pe
+	c.Op = "reading object " + itoa(num)
+	if pe.Op != "" {
+		c.Op += ": " + pe.Op
+	}
+	return &c
 }
 
 // Get resolves obj if it is a reference, and returns it unchanged otherwise.
