@@ -44,7 +44,7 @@ ess_cert_id_chain = no
 ess_cert_id_alg = sha256
 `
 
-func newThrowawayTSA(t *testing.T) *throwawayTSA {
+func newThrowawayTSA(t testing.TB) *throwawayTSA {
 	t.Helper()
 	dir := t.TempDir()
 	rootKey, root := selfSigned(t, "Throwaway TSA Root", &x509.Certificate{
@@ -87,7 +87,7 @@ func newThrowawayTSA(t *testing.T) *throwawayTSA {
 }
 
 // token has openssl make a TimeStampToken over data (hashed with SHA-256).
-func (a *throwawayTSA) token(t *testing.T, data []byte) []byte {
+func (a *throwawayTSA) token(t testing.TB, data []byte) []byte {
 	t.Helper()
 	writeFile(t, a.dir, "data.bin", data)
 	mustOpenSSL(t, a.dir, "ts", "-query", "-data", "data.bin", "-sha256", "-cert", "-out", "req.tsq")
