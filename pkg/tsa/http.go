@@ -43,7 +43,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	q, err := ParseQuery(body)
 	if err != nil {
-		re, _ := errors.AsType[*RefusedError](err)
+		re, ok := errors.AsType[*RefusedError](err)
+		if !ok {
+			re = &RefusedError{Status: StatusRejection, FailInfo: BadDataFormat, Text: "tsa: malformed request"}
+		}
 		s.log.DebugContext(r.Context(), "tsa: request refused", "failure", re.FailInfo.String(), "reason", re.Text)
 		writeReply(w, http.StatusOK, rejection(re))
 		return
