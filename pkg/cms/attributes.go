@@ -77,7 +77,7 @@ func encodeSetOf(elems [][]byte) []byte {
 // (ETSI EN 319 122-1 clause 5.2): content-type, message-digest,
 // signing-certificate-v2 and, only when signingTime is not zero,
 // signing-time.
-func signedAttributes(contentType asn1.ObjectIdentifier, digest []byte, cert *x509.Certificate, signingTime time.Time) ([]byte, error) {
+func signedAttributes(contentType asn1.ObjectIdentifier, digest []byte, cert *x509.Certificate, signingTime time.Time, issuerSerial bool) ([]byte, error) {
 	var attrs [][]byte
 	a, err := encodeAttribute(OIDAttributeContentType, func(b *cryptobyte.Builder) {
 		b.AddASN1ObjectIdentifier(contentType)
@@ -94,7 +94,7 @@ func signedAttributes(contentType asn1.ObjectIdentifier, digest []byte, cert *x5
 	}
 	attrs = append(attrs, a)
 	a, err = encodeAttribute(OIDAttributeSigningCertificateV2, func(b *cryptobyte.Builder) {
-		addSigningCertificateV2(b, cert)
+		addSigningCertificateV2(b, cert, issuerSerial)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cms: encoding signing-certificate-v2: %w", err)
@@ -120,15 +120,19 @@ func signedAttributes(contentType asn1.ObjectIdentifier, digest []byte, cert *x5
 
 // addSigningCertificateV2 writes SigningCertificateV2 (RFC 5035 section 3)
 // with one ESSCertIDv2: the SHA-256 hash of cert — hashAlgorithm omitted,
-// as DER omits the DEFAULT id-sha256 — and issuerSerial, which ETSI EN
-// 319 122-1 clause 5.2.2.3 recommends.
-func addSigningCertificateV2(b *cryptobyte.Builder, cert *x509.Certificate) {
+// as DER omits the DEFAULT id-sha256 — and, when issuerSerial is set, the
+// issuer and serial number (which ETSI EN 319 122-1 clause 6.3 requirement
+// g says baseline signatures should leave out).
+func addSigningCertificateV2(b *cryptobyte.Builder, cert *x509.Certificate, issuerSerial bool) {
 	h := crypto.SHA256.New()
 	h.Write(cert.Raw)
 	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
 		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
 			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
 				b.AddASN1OctetString(h.Sum(nil))
+				if !issuerSerial {
+					return
+				}
 				b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
 					b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
 						b.AddASN1(cbasn1.Tag(4).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {

@@ -194,7 +194,7 @@ func TestVerifyRefusals(t *testing.T) {
 	ct := attr(t, OIDAttributeContentType, func(b *cryptobyte.Builder) { b.AddASN1ObjectIdentifier(OIDData) })
 	md := attr(t, OIDAttributeMessageDigest, func(b *cryptobyte.Builder) { b.AddASN1OctetString(d) })
 	scv2 := func(c *x509.Certificate) []byte {
-		return attr(t, OIDAttributeSigningCertificateV2, func(b *cryptobyte.Builder) { addSigningCertificateV2(b, c) })
+		return attr(t, OIDAttributeSigningCertificateV2, func(b *cryptobyte.Builder) { addSigningCertificateV2(b, c, true) })
 	}
 	chain := []*x509.Certificate{f.h.Issuing}
 	otherRoots := x509.NewCertPool()
@@ -360,7 +360,7 @@ func fuzzSeeds(tb testing.TB, content []byte) [][]byte {
 			tb.Fatal(err)
 		}
 		cert, _ := x509.ParseCertificate(der)
-		sig, err := Sign(context.Background(), &SignerInfoRequest{Certificate: cert, Chain: []*x509.Certificate{root}, ContentDigest: digest(crypto.SHA256, content), SignatureAlgorithm: tc.alg}, tc.key)
+		sig, err := Sign(context.Background(), &SignerInfoRequest{Certificate: cert, Chain: []*x509.Certificate{root}, ContentDigest: digest(crypto.SHA256, content), SignatureAlgorithm: tc.alg, IssuerSerial: i == 2}, tc.key)
 		if err != nil {
 			tb.Fatal(err)
 		}

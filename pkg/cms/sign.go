@@ -41,13 +41,21 @@ type SignerInfoRequest struct {
 	// RSAPKCS1v15 must be asked for.
 	SignatureAlgorithm SignatureAlgorithm
 	// SigningTime, when not zero, adds the signing-time attribute (RFC 5652
-	// section 11.3), which CAdES-B-B requires (ETSI EN 319 122-1 clause
-	// 5.2.1). Leave it zero for PAdES: ETSI EN 319 142-1 clause 5.4 puts
-	// the claimed signing time in the signature dictionary's /M and says
-	// the signing-time attribute shall not be present.
+	// section 11.3, ETSI EN 319 122-1 clause 5.2.1), which CAdES-B-B
+	// requires (EN 319 122-1 clause 6.3). Leave it zero for PAdES: in a
+	// PAdES baseline signature the signing-time attribute shall not be
+	// present and the claimed signing time is the signature dictionary's /M
+	// (ETSI EN 319 142-1 clause 6.3, Table 1).
 	SigningTime time.Time
+	// IssuerSerial adds issuerSerial to the ESSCertIDv2 of
+	// signing-certificate-v2 (RFC 5035 section 4). Off by default: ETSI EN
+	// 319 122-1 clause 6.3 requirement g says baseline signatures should not
+	// include it — the certificate hash is the binding.
+	IssuerSerial bool
 	// ContentType is the content's type, written in the content-type
-	// attribute and encapContentInfo. Nil means id-data, what PAdES signs.
+	// attribute and encapContentInfo. Nil means id-data, what PAdES signs
+	// and what CAdES baseline signatures require (ETSI EN 319 122-1 clause
+	// 6.3 requirement f).
 	ContentType asn1.ObjectIdentifier
 }
 
@@ -100,7 +108,7 @@ func Prepare(req *SignerInfoRequest) (*Prepared, error) {
 	if ct == nil {
 		ct = OIDData
 	}
-	attrs, err := signedAttributes(ct, req.ContentDigest, req.Certificate, req.SigningTime)
+	attrs, err := signedAttributes(ct, req.ContentDigest, req.Certificate, req.SigningTime, req.IssuerSerial)
 	if err != nil {
 		return nil, err
 	}

@@ -99,8 +99,8 @@ func TestSignOpenSSL(t *testing.T) {
 			if !sd.Signer.Equal(k.cert) || len(sd.Certificates) != 2 || sd.Hash != tc.hash || sd.Version != 1 || sd.Content != nil {
 				t.Errorf("parsed: signer %v, %d certs, hash %v, version %d", sd.Signer.Subject, len(sd.Certificates), sd.Hash, sd.Version)
 			}
-			if !sd.SigningCertificateV2.Matches(k.cert) || sd.SigningCertificateV2.Serial == nil {
-				t.Error("signing-certificate-v2 does not name the signer with issuerSerial")
+			if !sd.SigningCertificateV2.Matches(k.cert) || sd.SigningCertificateV2.Serial != nil || sd.SigningCertificateV2.Hash != crypto.SHA256 {
+				t.Error("signing-certificate-v2 is not the signer's SHA-256 hash alone (EN 319 122-1 clause 6.3 g: no issuerSerial)")
 			}
 			if wantPSS && (sd.SignatureAlgorithm != RSAPSS || sd.PSSSaltLength != tc.hash.Size()) {
 				t.Errorf("PSS parameters: %v salt %d", sd.SignatureAlgorithm, sd.PSSSaltLength)
@@ -205,13 +205,14 @@ func TestTwoPhase(t *testing.T) {
 }
 
 // TestSigningTimeAndContentType: for plain CAdES a caller can ask for
-// signing-time, and another content type makes SignedData version 3.
+// signing-time and issuerSerial, and another content type makes SignedData
+// version 3.
 func TestSigningTimeAndContentType(t *testing.T) {
 	f := getFixture(t)
 	k := f.keys["p256"]
 	content := []byte("hợp đồng")
 	when := time.Date(2026, 11, 23, 3, 15, 0, 0, time.UTC)
-	der, err := Sign(context.Background(), &SignerInfoRequest{Certificate: k.cert, Chain: []*x509.Certificate{f.h.Issuing}, ContentDigest: digest(crypto.SHA256, content), SigningTime: when}, k.signer)
+	der, err := Sign(context.Background(), &SignerInfoRequest{Certificate: k.cert, Chain: []*x509.Certificate{f.h.Issuing}, ContentDigest: digest(crypto.SHA256, content), SigningTime: when, IssuerSerial: true}, k.signer)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,6 +226,12 @@ func TestSigningTimeAndContentType(t *testing.T) {
 	sd, err := Parse(der)
 	if err != nil || !sd.SigningTime.Equal(when) {
 		t.Fatalf("SigningTime = %v, %v", sd.SigningTime, err)
+	}
+	if id := sd.SigningCertificateV2; id.Serial == nil || id.Serial.Cmp(k.cert.SerialNumber) != 0 || !bytes.Equal(id.Issuer, k.cert.RawIssuer) || !id.Matches(k.cert) {
+		t.Errorf("issuerSerial asked for, got %+v", id)
+	}
+	if err := sd.Verify(digest(crypto.SHA256, content), VerifyOptions{Roots: f.roots()}); err != nil {
+		t.Fatal(err)
 	}
 
 	ct := OIDTSTInfo // any type other than id-data
