@@ -6,6 +6,7 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding"
 	"encoding/asn1"
 	"encoding/base64"
 	"encoding/json"
@@ -216,7 +217,9 @@ func WithTimestampToken(token []byte) FinishOption {
 }
 
 // Finish assembles the DER ContentInfo of a detached SignedData (RFC 5652
-// sections 3 and 5) around signature, the signature value over p.Digest.
+// sections 3 and 5) around signature, the signature value over p.Digest
+// as crypto.Signer returns it (for ECDSA a DER Ecdsa-Sig-Value;
+// hsm.ECDSARawToASN1 converts a raw r||s).
 // It refuses a signature that does not verify with the certificate's key,
 // so a remote signer that used another key is caught here.
 func (p *Prepared) Finish(signature []byte, opts ...FinishOption) ([]byte, error) {
@@ -340,6 +343,11 @@ type preparedJSON struct {
 	Chain       []string `json:"chain,omitempty"`
 	ContentType string   `json:"content_type"`
 }
+
+var (
+	_ encoding.BinaryMarshaler   = (*Prepared)(nil)
+	_ encoding.BinaryUnmarshaler = (*Prepared)(nil)
+)
 
 // maxPreparedSize bounds UnmarshalBinary's input.
 const maxPreparedSize = 1 << 20

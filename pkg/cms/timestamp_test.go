@@ -18,6 +18,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/cryptobyte"
 )
 
 // throwawayTSA is an RFC 3161 time-stamping authority run by openssl ts
@@ -181,6 +183,18 @@ func TestTimestamp(t *testing.T) {
 			}
 			if _, err := AddTimestamp(der, der); !errors.Is(err, ErrTimestamp) {
 				t.Fatalf("AddTimestamp of a non-token = %v, want ErrTimestamp", err)
+			}
+			// Verify refuses one slipped in around AddTimestamp's check.
+			otherTok := tsa.token(t, content)
+			slipped := reencode(t, der, func(p *parts) {
+				p.si.unsigned = append(p.si.unsigned, attr(t, OIDAttributeTimeStampToken, func(b *cryptobyte.Builder) { b.AddBytes(otherTok) }))
+			})
+			sd3, err := Parse(slipped)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := sd3.Verify(digest(crypto.SHA256, content), VerifyOptions{}); !errors.Is(err, ErrTimestamp) {
+				t.Fatalf("Verify with a token over other data = %v, want ErrTimestamp", err)
 			}
 		})
 	}

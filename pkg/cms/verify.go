@@ -39,11 +39,14 @@ type VerifyOptions struct {
 //     key (PKCS#1 v1.5, RSASSA-PSS or ECDSA, with the digest algorithm's
 //     hash);
 //   - the signer certificate allows digitalSignature or contentCommitment;
+//   - every signature-time-stamp token's message imprint is the hash of the
+//     signature value (ETSI EN 319 122-1 clause 5.3);
 //   - with opts.Roots, the certificate chains to a root at
 //     opts.CurrentTime.
 //
 // Errors wrap ErrMessageDigest, ErrSignature, ErrSigningCertificate,
-// ErrUnsupported or ErrMalformed. Time-stamp tokens are not checked here.
+// ErrTimestamp, ErrUnsupported or ErrMalformed. The tokens' own signatures
+// and TSA certificates are not checked here; pkg/tsa's client does that.
 func (sd *SignedData) Verify(contentDigest []byte, opts VerifyOptions) error {
 	if sd.Signer == nil {
 		return fmt.Errorf("%w: the signer's certificate is not in the SignedData", ErrSigningCertificate)
@@ -88,6 +91,11 @@ func (sd *SignedData) Verify(contentDigest []byte, opts VerifyOptions) error {
 	}
 	if err := checkKeyUsage(sd.Signer); err != nil {
 		return err
+	}
+	for i, ts := range sd.Timestamps {
+		if !ts.Covers(sd.Signature) {
+			return fmt.Errorf("%w: token %d is not over this signature value", ErrTimestamp, i+1)
+		}
 	}
 	if opts.Roots == nil {
 		return nil
