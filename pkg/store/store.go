@@ -95,6 +95,11 @@ type Store interface {
 	// LatestCRL returns issuer's CRL with the highest number, or ErrNotFound.
 	LatestCRL(ctx context.Context, issuer string) (*CRL, error)
 
+	// NextSequence returns the next value of the named counter, starting at
+	// 1; each call returns a larger number than any before it, across
+	// processes sharing the database (RFC 3161 serial numbers).
+	NextSequence(ctx context.Context, name string) (int64, error)
+
 	// AppendAudit records an audit event and fills in its ID. Events are
 	// never changed or removed.
 	AppendAudit(ctx context.Context, e *AuditEvent) error

@@ -594,6 +594,21 @@ func (s *Store) NextCRLNumber(ctx context.Context, issuer string) (int64, error)
 	return n, err
 }
 
+// NextSequence returns the next value of the counter name, starting at 1.
+// The upsert takes the row lock, so concurrent callers in any process get
+// increasing numbers.
+func (s *Store) NextSequence(ctx context.Context, name string) (int64, error) {
+	if err := check.String("sequence name", name, check.MaxName, true); err != nil {
+		return 0, fmt.Errorf("postgres: drawing from a sequence: %w", err)
+	}
+	var n int64
+	err := s.write(ctx, fmt.Sprintf("drawing from sequence %q", name), func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `INSERT INTO sequences AS q (name, last) VALUES ($1, 1)
+			ON CONFLICT (name) DO UPDATE SET last = q.last + 1 RETURNING last`, name).Scan(&n)
+	})
+	return n, err
+}
+
 // PutCRL stores crl; ErrExists when issuer has a CRL with that number.
 func (s *Store) PutCRL(ctx context.Context, crl *store.CRL) error {
 	if err := check.CRL(crl); err != nil {

@@ -644,6 +644,19 @@ func (s *Store) NextCRLNumber(ctx context.Context, issuer string) (int64, error)
 	return n, err
 }
 
+// NextSequence returns the next value of the counter name, starting at 1.
+func (s *Store) NextSequence(ctx context.Context, name string) (int64, error) {
+	if err := check.String("sequence name", name, check.MaxName, true); err != nil {
+		return 0, fmt.Errorf("sqlite: drawing from a sequence: %w", err)
+	}
+	var n int64
+	err := s.write(ctx, fmt.Sprintf("drawing from sequence %q", name), func(tx *sql.Tx) error {
+		return tx.QueryRowContext(ctx, `INSERT INTO sequences (name, last) VALUES (?, 1)
+			ON CONFLICT (name) DO UPDATE SET last = last + 1 RETURNING last`, name).Scan(&n)
+	})
+	return n, err
+}
+
 // PutCRL stores crl; ErrExists when issuer has a CRL with that number.
 func (s *Store) PutCRL(ctx context.Context, crl *store.CRL) error {
 	if err := check.CRL(crl); err != nil {

@@ -269,6 +269,47 @@ func testConcurrentCRLNumber(t *testing.T, s store.Store) {
 	}
 }
 
+// testConcurrentSequence: named counters give every caller a distinct,
+// increasing number, and counters are independent of each other and of CRL
+// numbers.
+func testConcurrentSequence(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	const each = 10
+	got := make([][]int64, workers)
+	errs := parallel(func(i int) error {
+		for j := 0; j < each; j++ {
+			n, err := s.NextSequence(ctx, "tsa-serial")
+			if err != nil {
+				return err
+			}
+			if len(got[i]) > 0 && n <= got[i][len(got[i])-1] {
+				return fmt.Errorf("sequence value %d after %d", n, got[i][len(got[i])-1])
+			}
+			got[i] = append(got[i], n)
+		}
+		return nil
+	})
+	seen := map[int64]bool{}
+	for i, err := range errs {
+		noErr(t, "NextSequence", err)
+		for _, n := range got[i] {
+			if seen[n] || n < 1 || n > workers*each {
+				t.Fatalf("sequence value %d repeated or out of 1..%d", n, workers*each)
+			}
+			seen[n] = true
+		}
+	}
+	if n, err := s.NextSequence(ctx, "other"); err != nil || n != 1 {
+		t.Fatalf("NextSequence(other) = %d, %v; want 1 (counters are independent)", n, err)
+	}
+	if n, err := s.NextCRLNumber(ctx, "tsa-serial"); err != nil || n != 1 {
+		t.Fatalf("NextCRLNumber(tsa-serial) = %d, %v; want 1 (sequences are not CRL numbers)", n, err)
+	}
+	if _, err := s.NextSequence(ctx, ""); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("NextSequence(\"\"): err = %v, want ErrInvalid", err)
+	}
+}
+
 func testConcurrentAudit(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	const each = 10

@@ -50,6 +50,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ConcurrentCampaign", testConcurrentCampaign},
 		{"ConcurrentRevoke", testConcurrentRevoke},
 		{"ConcurrentCRLNumber", testConcurrentCRLNumber},
+		{"ConcurrentSequence", testConcurrentSequence},
 		{"ConcurrentAudit", testConcurrentAudit},
 		{"RandomSerials", testRandomSerials},
 	}
