@@ -138,6 +138,7 @@ func caInit(ctx context.Context, e *env, args []string) error {
 	name := fs.String("name", "", `provider name, written as O and in the CAs' CN (default "Kyso Development")`)
 	baseURL := fs.String("base-url", "", "plain-HTTP base of the OCSP, CRL and CA certificate URLs written into certificates (default "+ca.DefaultBaseURL+")")
 	policy := fs.String("policy-oid", "", "the provider's certificate policy OID (default: a placeholder under 2.999)")
+	tsaPolicy := fs.String("tsa-policy-oid", "", "the provider's time-stamping policy OID (default: a placeholder under 2.999)")
 	caAlg := fs.String("ca-alg", "ecdsa-p384", "key algorithm of the root and issuing CAs")
 	out := outputFlag(fs)
 	if err := parse(fs, args); err != nil {
@@ -168,6 +169,12 @@ func caInit(ctx context.Context, e *env, args []string) error {
 			return usagef("--policy-oid: %v", err)
 		}
 		dir.Config.PolicyOID = *policy
+	}
+	if *tsaPolicy != "" {
+		if _, err := datadir.ParseOID(*tsaPolicy); err != nil {
+			return usagef("--tsa-policy-oid: %v", err)
+		}
+		dir.Config.TSAPolicyOID = *tsaPolicy
 	}
 	o, err := dir.Open(ctx, &datadir.Options{Actor: actor()})
 	if err != nil {

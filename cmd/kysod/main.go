@@ -116,7 +116,13 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	} else if err != nil {
 		return err
 	}
-	pki, err := server.NewPKI(ctx, opened.CA, opened.Store, &server.PKIOptions{Logger: log})
+	pkiOpts := &server.PKIOptions{Logger: log}
+	if dir.Config.TSAPolicyOID != "" {
+		if pkiOpts.TSAPolicy, err = datadir.ParseOID(dir.Config.TSAPolicyOID); err != nil {
+			return fmt.Errorf("kyso.json tsa_policy_oid: %w", err)
+		}
+	}
+	pki, err := server.NewPKI(ctx, opened.CA, opened.Store, pkiOpts)
 	if err != nil {
 		return err
 	}
@@ -206,7 +212,7 @@ func printDefaults(w io.Writer, cfg config, dir *datadir.Dir, ks *hsm.URI, devel
 	fmt.Fprintf(w, "  data directory  %s\n", cfg.dataDir)
 	fmt.Fprintf(w, "  key store       %s\n", ks.Redacted())
 	fmt.Fprintf(w, "  database        %s\n", redactDSN(dir.Config.DB))
-	fmt.Fprintf(w, "  PKI (no auth)   http://%s/ca/{root,issuing}.crt, /crl/{root,issuing}.crl, /ocsp\n", cfg.http)
+	fmt.Fprintf(w, "  PKI (no auth)   http://%s/ca/{root,issuing}.crt, /crl/{root,issuing}.crl, /ocsp, /tsa\n", cfg.http)
 	fmt.Fprintf(w, "  URLs in certs   %s\n", dir.Config.BaseURL)
 	fmt.Fprintf(w, "  HTTPS           https://%s (TLS 1.2+, certificate from the key store's %q key)\n", cfg.listen, tlsKeyLabel)
 	fmt.Fprintf(w, "  health          https://%s/livez, /readyz\n", cfg.listen)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -247,6 +248,27 @@ func TestPKIEndToEnd(t *testing.T) {
 	if out := run(openssl, "crl", "-inform", "DER", "-in", crlFile, "-CAfile", bundle, "-noout"); !strings.Contains(out, "verify OK") {
 		t.Errorf("openssl crl signature check: %s", out)
 	}
+	// RFC 3161: openssl asks kysod's TSA and verifies the reply.
+	dataFile := filepath.Join(dir, "form.pdf")
+	os.WriteFile(dataFile, []byte("%PDF-1.7 a form to time-stamp"), 0o644)
+	query := filepath.Join(dir, "req.tsq")
+	run(openssl, "ts", "-query", "-data", dataFile, "-sha256", "-cert", "-out", query)
+	qb, _ := os.ReadFile(query)
+	resp, err := http.Post(base+"/tsa", "application/timestamp-query", bytes.NewReader(qb))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/timestamp-reply" {
+		t.Fatalf("POST /tsa = %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	replyFile := filepath.Join(dir, "reply.tsr")
+	os.WriteFile(replyFile, reply, 0o644)
+	if out := run(openssl, "ts", "-verify", "-queryfile", query, "-in", replyFile, "-CAfile", root, "-untrusted", issuing); !strings.Contains(out, "Verification: OK") {
+		t.Fatalf("openssl ts -verify: %s", out)
+	}
+
 	for _, path := range []string{"/ca/nope.crt", "/crl/nope.crl", "/ca/root.der"} {
 		resp, err := http.Get(base + path)
 		if err != nil {

@@ -48,6 +48,9 @@ type Config struct {
 	// PolicyOID is the provider's certificate policy; empty means
 	// ca.DefaultPolicyOID.
 	PolicyOID string `json:"policy_oid,omitempty"`
+	// TSAPolicyOID is the time-stamping policy; empty means
+	// tsa.PlaceholderPolicy.
+	TSAPolicyOID string `json:"tsa_policy_oid,omitempty"`
 }
 
 // Dir is an opened data directory.

@@ -2,11 +2,13 @@
 // the work. Its first part is the public PKI listener: CA certificates,
 // CRLs and OCSP, served without authentication over plain HTTP as RFC 5280
 // and RFC 6960 relying parties expect (the URLs are written into every
-// certificate).
+// certificate), and the RFC 3161 time-stamping authority.
 package server
 
 import (
 	"context"
+	"crypto/x509"
+	"encoding/asn1"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,6 +21,7 @@ import (
 	"github.com/kyso-pki/kyso/pkg/ca"
 	"github.com/kyso-pki/kyso/pkg/ocsp"
 	"github.com/kyso-pki/kyso/pkg/store"
+	"github.com/kyso-pki/kyso/pkg/tsa"
 )
 
 // PKI serves the unauthenticated PKI routes, listed explicitly:
@@ -27,6 +30,7 @@ import (
 //	GET  /crl/{name}.crl     the CA's latest CRL, DER (RFC 2585 application/pkix-crl)
 //	GET  /ocsp/{request}     OCSP, RFC 6960 appendix A.1
 //	POST /ocsp               OCSP
+//	POST /tsa                RFC 3161 time-stamping (application/timestamp-query)
 //
 // It keeps the CRLs and the OCSP responder fresh with Maintain.
 type PKI struct {
@@ -35,6 +39,7 @@ type PKI struct {
 	log   *slog.Logger
 	now   func() time.Time
 	ocsp  *ocsp.Responder
+	tsa   *tsa.Server
 	mux   *http.ServeMux
 	mu    sync.Mutex
 	audit int64 // last audit event seen by Maintain
@@ -49,6 +54,26 @@ type PKIOptions struct {
 	// OCSPValidity is the validity of OCSP responses; zero means the
 	// responder's default.
 	OCSPValidity time.Duration
+	// TSAPolicy is the time-stamping policy OID (RFC 3161 section 2.4.2);
+	// nil means tsa.PlaceholderPolicy. WARNING: a provider must set its
+	// registered TSA policy.
+	TSAPolicy asn1.ObjectIdentifier
+}
+
+// tsaSerialSequence names the database counter behind time-stamp serials.
+const tsaSerialSequence = "tsa-serial"
+
+// dbSerials draws RFC 3161 serial numbers from the database, so replicas
+// sharing it never issue one twice.
+type dbSerials struct{ st store.Store }
+
+// Next implements tsa.SerialSource.
+func (d dbSerials) Next(ctx context.Context) (*big.Int, error) {
+	n, err := d.st.NextSequence(ctx, tsaSerialSequence)
+	if err != nil {
+		return nil, err
+	}
+	return big.NewInt(n), nil
 }
 
 // NewPKI builds the PKI routes for the authority's issuing CA. The
@@ -79,6 +104,24 @@ func NewPKI(ctx context.Context, a *ca.Authority, st store.Store, opts *PKIOptio
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
+	tsaCert, tsaKey, err := a.TSASigner(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("server: loading the TSA signer: %w", err)
+	}
+	policy := opts.TSAPolicy
+	if policy == nil {
+		policy = tsa.PlaceholderPolicy
+		p.log.Warn("no TSA policy OID configured; time-stamps carry the placeholder", "policy", policy.String())
+	}
+	chain := []*x509.Certificate{h.Issuing}
+	if h.Root != nil {
+		chain = append(chain, h.Root)
+	}
+	p.tsa, err = tsa.New(tsa.Config{Certificate: tsaCert, Chain: chain, Signer: tsaKey, Policy: policy,
+		Serials: dbSerials{st}, Now: p.now, Logger: p.log})
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
 	// Revocations made before this process started are in the store; start
 	// tailing the audit trail from its end.
 	for {
@@ -93,6 +136,7 @@ func NewPKI(ctx context.Context, a *ca.Authority, st store.Store, opts *PKIOptio
 	}
 	p.mux.HandleFunc("GET /ca/{file}", p.caCert)
 	p.mux.HandleFunc("GET /crl/{file}", p.crl)
+	p.mux.Handle("/tsa", p.tsa)
 	return p, nil
 }
 

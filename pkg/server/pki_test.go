@@ -7,6 +7,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"io"
@@ -25,6 +26,7 @@ import (
 	"github.com/kyso-pki/kyso/pkg/ca"
 	"github.com/kyso-pki/kyso/pkg/store"
 	"github.com/kyso-pki/kyso/pkg/store/sqlite"
+	"github.com/kyso-pki/kyso/pkg/tsa"
 )
 
 // setup makes a CA on SQLite and softkey, and returns it with its store and
@@ -172,6 +174,47 @@ func TestPKIRoutes(t *testing.T) {
 		}
 		if s := status(); s != xocsp.Revoked {
 			t.Fatalf("status after Tick = %d, want revoked", s)
+		}
+	})
+
+	t.Run("tsa", func(t *testing.T) {
+		roots := x509.NewCertPool()
+		roots.AddCert(h.Root)
+		var last *big.Int
+		for i := 0; i < 3; i++ {
+			d := sha256.Sum256([]byte{byte(i)})
+			tok, err := tsa.Request(ctx, srv.URL+"/tsa", d[:], crypto.SHA256, &tsa.ClientOptions{Roots: roots})
+			if err != nil {
+				t.Fatalf("time-stamp %d: %v", i, err)
+			}
+			if last != nil && tok.Serial.Cmp(last) <= 0 {
+				t.Fatalf("serial %v after %v", tok.Serial, last)
+			}
+			last = tok.Serial
+		}
+		// The serials come from the database, so a second responder on the
+		// same database (another replica) continues the sequence.
+		p2, err := NewPKI(ctx, a, st, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv2 := httptest.NewServer(p2)
+		defer srv2.Close()
+		d := sha256.Sum256([]byte("replica"))
+		tok, err := tsa.Request(ctx, srv2.URL+"/tsa", d[:], crypto.SHA256, &tsa.ClientOptions{Roots: roots})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tok.Serial.Cmp(last) <= 0 {
+			t.Fatalf("second replica gave serial %v after %v", tok.Serial, last)
+		}
+		resp, err := http.Get(srv.URL + "/tsa")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMethodNotAllowed {
+			t.Errorf("GET /tsa = %d, want 405", resp.StatusCode)
 		}
 	})
 
