@@ -1,12 +1,14 @@
 package hsm
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"encoding/asn1"
 	"errors"
 	"math/big"
 	"os"
@@ -215,6 +217,31 @@ func TestECDSARawToASN1(t *testing.T) {
 	big.NewInt(2).FillBytes(small[32:])
 	if der, err := ECDSARawToASN1(small); err != nil || len(der) != 8 {
 		t.Fatalf("small r,s: %x %v", der, err)
+	}
+	if der, err := ECDSARawToASN1(make([]byte, 64)); err != nil || !bytes.Equal(der, []byte{0x30, 6, 2, 1, 0, 2, 1, 0}) {
+		t.Fatalf("small r,s: %x %v", der, err)
+	}
+	// Every length of r and s, and top bits set, round-trip through
+	// encoding/asn1 exactly as crypto/ecdsa would encode them.
+	for i := 0; i < 2000; i++ {
+		raw := make([]byte, 64)
+		rand.Read(raw)
+		raw[0] &= byte(0xff >> (i % 9))
+		if i%7 == 0 {
+			clear(raw[32 : 32+i%33])
+		}
+		der, err := ECDSARawToASN1(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got struct{ R, S *big.Int }
+		if rest, err := asn1.Unmarshal(der, &got); err != nil || len(rest) != 0 {
+			t.Fatalf("%x: %v", der, err)
+		}
+		want, _ := asn1.Marshal(struct{ R, S *big.Int }{new(big.Int).SetBytes(raw[:32]), new(big.Int).SetBytes(raw[32:])})
+		if !bytes.Equal(der, want) {
+			t.Fatalf("raw %x: got %x, want %x", raw, der, want)
+		}
 	}
 	for _, n := range []int{0, 1, 63} {
 		if _, err := ECDSARawToASN1(make([]byte, n)); err == nil {

@@ -6,10 +6,11 @@ import (
 	"crypto/ed25519"
 	"crypto/rsa"
 	"crypto/x509"
-	"encoding/asn1"
 	"errors"
 	"fmt"
-	"math/big"
+
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
 
 // digestInfoPrefixes are the DER prefixes of PKCS#1 v1.5 DigestInfo
@@ -95,15 +96,33 @@ func CheckSignRequest(alg Algorithm, digest []byte, opts crypto.SignerOpts) (Sig
 
 // ECDSARawToASN1 converts an ECDSA signature in the PKCS#11 form r||s (each
 // half the same length) to the ASN.1 SEQUENCE { r, s } that crypto/ecdsa and
-// X.509 expect.
+// X.509 expect. It encodes the INTEGERs directly, without reflection: it
+// runs once per signature on the hot path.
 func ECDSARawToASN1(raw []byte) ([]byte, error) {
-	if len(raw) == 0 || len(raw)%2 != 0 {
+	if len(raw) == 0 || len(raw)%2 != 0 || len(raw) > 2*66 {
 		return nil, fmt.Errorf("hsm: ECDSA signature from device is %d bytes, not r||s", len(raw))
 	}
 	n := len(raw) / 2
-	r := new(big.Int).SetBytes(raw[:n])
-	s := new(big.Int).SetBytes(raw[n:])
-	return asn1.Marshal(struct{ R, S *big.Int }{r, s})
+	var b cryptobyte.Builder
+	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		addUnsignedInteger(b, raw[:n])
+		addUnsignedInteger(b, raw[n:])
+	})
+	return b.Bytes()
+}
+
+// addUnsignedInteger appends a DER INTEGER whose value is the big-endian
+// unsigned v: leading zeros dropped, one 0x00 added when the top bit is set.
+func addUnsignedInteger(b *cryptobyte.Builder, v []byte) {
+	for len(v) > 1 && v[0] == 0 {
+		v = v[1:]
+	}
+	b.AddASN1(cbasn1.INTEGER, func(b *cryptobyte.Builder) {
+		if len(v) == 0 || v[0]&0x80 != 0 {
+			b.AddUint8(0)
+		}
+		b.AddBytes(v)
+	})
 }
 
 // VerifySignature checks sig over digest (or the message, for Ed25519) with
