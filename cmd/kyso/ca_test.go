@@ -5,12 +5,16 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"math/big"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kyso-pki/kyso/internal/testenv"
 )
@@ -170,4 +174,78 @@ func parsePEM(t *testing.T, s string) *x509.Certificate {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// TestCAImportSubordinate is how a licensed provider starts: its issuing CA
+// key is made in its key store, the national root (NEAC) certifies it, and
+// the certificate is imported; kyso then adds the OCSP and TSA certificates
+// and issues under it. openssl checks the resulting chain.
+func TestCAImportSubordinate(t *testing.T) {
+	openssl := testenv.LookPath(t, "openssl", "apt-get install openssl")
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	t.Setenv("KYSO_DATA", data)
+	t.Setenv("KYSO_TEST_PASS", "a long test passphrase")
+	ks := "softkey:?dir=" + filepath.Join(dir, "keys") + "&passphrase-source=env:KYSO_TEST_PASS"
+	ok := func(args ...string) string {
+		t.Helper()
+		out, errOut, code := kyso(t, args...)
+		if code != 0 {
+			t.Fatalf("kyso %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
+		}
+		return out
+	}
+	var kj keyJSON
+	json.Unmarshal([]byte(ok("key", "create", "--keystore", ks, "--label", "provider-issuing", "--alg", "ecdsa-p384", "--output", "json")), &kj)
+	blk, _ := pem.Decode([]byte(kj.PublicKeyPEM))
+	pub, err := x509.ParsePKIXPublicKey(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The national root, played by the test.
+	rootKey, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	now := time.Now()
+	rootTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Test National Root CA", Country: []string{"VN"}},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(20, 0, 0), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign}
+	rootDER, _ := x509.CreateCertificate(rand.Reader, rootTmpl, rootTmpl, &rootKey.PublicKey, rootKey)
+	root, _ := x509.ParseCertificate(rootDER)
+	subTmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "Nhà cung cấp Thử nghiệm CA", Organization: []string{"Nhà cung cấp Thử nghiệm"}, Country: []string{"VN"}},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(9, 0, 0), IsCA: true, BasicConstraintsValid: true, MaxPathLenZero: true,
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature}
+	subDER, err := x509.CreateCertificate(rand.Reader, subTmpl, root, pub, rootKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootPEM, subPEM := filepath.Join(dir, "root.pem"), filepath.Join(dir, "sub.pem")
+	os.WriteFile(rootPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: rootDER}), 0o644)
+	os.WriteFile(subPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: subDER}), 0o644)
+
+	if _, errOut, code := kyso(t, "ca", "import", "--keystore", ks, "--cert", subPEM, "--chain", rootPEM, "--label", "no-such-key"); code != 1 || !strings.Contains(errOut, "key not found") {
+		t.Fatalf("import with a missing key: exit %d %q", code, errOut)
+	}
+	ok("key", "create", "--keystore", ks, "--label", "other-key", "--alg", "ecdsa-p384")
+	if _, errOut, code := kyso(t, "ca", "import", "--keystore", ks, "--cert", subPEM, "--chain", rootPEM, "--label", "other-key"); code != 1 || !strings.Contains(errOut, "not the key certified") {
+		t.Fatalf("import with another key: exit %d %q", code, errOut)
+	}
+	ok("ca", "import", "--keystore", ks, "--cert", subPEM, "--chain", rootPEM, "--label", "provider-issuing")
+	var h map[string]certJSON
+	json.Unmarshal([]byte(ok("ca", "init", "--output", "json")), &h)
+	if h["issuing"].Serial != "02" || h["ocsp"].Serial == "" || h["tsa"].Serial == "" {
+		t.Fatalf("ca init after import: %+v", h)
+	}
+	if _, isRoot := h["root"]; isRoot {
+		t.Fatal("ca init made its own root although a subordinate CA was imported")
+	}
+	chain := ok("ca", "chain")
+	if strings.Count(chain, "BEGIN CERTIFICATE") != 2 || !strings.Contains(chain, strings.TrimSpace(strings.Split(string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: rootDER})), "\n")[1])) {
+		t.Fatalf("ca chain does not end with the national root:\n%s", chain)
+	}
+	leaf := filepath.Join(dir, "leaf.pem")
+	ok("cert", "issue", "--cccd", "001099012345", "--name", "Phạm Minh Châu", "--province", "Hà Nội", "--keygen", "ecdsa-p256", "--label", "citizen-001099012345", "-o", leaf)
+	out, err := exec.Command(openssl, "verify", "-CAfile", rootPEM, "-untrusted", subPEM, "-purpose", "any", leaf).CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != leaf+": OK" {
+		t.Fatalf("openssl verify under the imported CA: %v\n%s", err, out)
+	}
 }
