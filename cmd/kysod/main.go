@@ -14,16 +14,13 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -33,10 +30,12 @@ import (
 	"time"
 
 	"github.com/kyso-pki/kyso/hsm"
+	"github.com/kyso-pki/kyso/hsm/keystore"
 	"github.com/kyso-pki/kyso/internal/datadir"
 	"github.com/kyso-pki/kyso/internal/version"
 	"github.com/kyso-pki/kyso/pkg/ca"
 	"github.com/kyso-pki/kyso/pkg/server"
+	"github.com/kyso-pki/kyso/pkg/store"
 )
 
 // config is kysod's configuration after flags and environment.
@@ -131,11 +130,15 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	go pki.Maintain(ctx, 5*time.Second)
 
-	tlsCert, err := serverCertificate(ctx, ks)
+	tlsCert, tlsLeaf, err := serverCertificate(ctx, opened.CA, ks, cfg.listen)
 	if err != nil {
 		return err
 	}
-	printDefaults(stderr, cfg, dir, ksURI, development)
+	tlsLabel := ""
+	if u, err := hsm.ParseURI(certKeyURI(ctx, opened.CA, tlsLeaf)); err == nil {
+		tlsLabel = u.Path[keystore.KeyAttr(u.Scheme)]
+	}
+	printDefaults(stderr, cfg, dir, ksURI, development, tlsLeaf)
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, r *http.Request) {
@@ -146,7 +149,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		cctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 		defer cancel()
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if _, err := ks.PublicKey(cctx, &hsm.PublicKeyRequest{Label: tlsKeyLabel}); err != nil {
+		if _, err := ks.PublicKey(cctx, &hsm.PublicKeyRequest{Label: tlsLabel}); err != nil {
 			log.Error("readiness: key store unreachable", "err", err)
 			w.WriteHeader(http.StatusServiceUnavailable)
 			io.WriteString(w, "key store unreachable\n")
@@ -207,14 +210,14 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	return errors.Join(srv.Shutdown(sctx), pkiSrv.Shutdown(sctx))
 }
 
-func printDefaults(w io.Writer, cfg config, dir *datadir.Dir, ks *hsm.URI, development bool) {
+func printDefaults(w io.Writer, cfg config, dir *datadir.Dir, ks *hsm.URI, development bool, tlsLeaf *x509.Certificate) {
 	fmt.Fprintf(w, "kysod %s\n", version.String())
 	fmt.Fprintf(w, "  data directory  %s\n", cfg.dataDir)
 	fmt.Fprintf(w, "  key store       %s\n", ks.Redacted())
 	fmt.Fprintf(w, "  database        %s\n", redactDSN(dir.Config.DB))
 	fmt.Fprintf(w, "  PKI (no auth)   http://%s/ca/{root,issuing}.crt, /crl/{root,issuing}.crl, /ocsp, /tsa\n", cfg.http)
 	fmt.Fprintf(w, "  URLs in certs   %s\n", dir.Config.BaseURL)
-	fmt.Fprintf(w, "  HTTPS           https://%s (TLS 1.2+, certificate from the key store's %q key)\n", cfg.listen, tlsKeyLabel)
+	fmt.Fprintf(w, "  HTTPS           https://%s (TLS 1.2+, certificate %s from the issuing CA, until %s)\n", cfg.listen, ca.FormatSerialInt(tlsLeaf.SerialNumber), tlsLeaf.NotAfter.UTC().Format(time.DateOnly))
 	fmt.Fprintf(w, "  health          https://%s/livez, /readyz\n", cfg.listen)
 	if development {
 		fmt.Fprintln(w, "  WARNING: embedded development defaults — software keys protected by a generated passphrase")
@@ -234,42 +237,92 @@ func redactDSN(s string) string {
 	return s
 }
 
-// tlsKeyLabel is the key store label of the daemon's TLS key.
-const tlsKeyLabel = "kysod-tls"
+// tlsKeyPrefix starts the key store labels of the daemon's TLS keys; a
+// timestamp follows, as each certificate gets a fresh key (Decree 23/2025:
+// a key is certified once).
+const tlsKeyPrefix = "kysod-tls-"
 
-// serverCertificate returns a TLS certificate for the daemon whose key lives
-// in the key store (made on first start). Until the CA issue lands it is
-// self-signed and renewed at every start.
-func serverCertificate(ctx context.Context, ks hsm.KeyStore) (tls.Certificate, error) {
-	if _, err := ks.PublicKey(ctx, &hsm.PublicKeyRequest{Label: tlsKeyLabel}); errors.Is(err, hsm.ErrKeyNotFound) {
-		if _, err := ks.CreateKey(ctx, &hsm.CreateKeyRequest{Label: tlsKeyLabel, Algorithm: hsm.ECDSAP256}); err != nil {
-			return tls.Certificate{}, fmt.Errorf("creating TLS key: %w", err)
+// tlsRenewBefore is how long before expiry a TLS certificate is replaced at
+// start.
+const tlsRenewBefore = 30 * 24 * time.Hour
+
+// serverCertificate returns the daemon's TLS certificate, issued by its own
+// issuing CA for localhost, the loopback addresses and the listen host: the
+// newest stored one when it covers those names and is not near expiry, else
+// a new one with a new key in the key store. The chain sent is the leaf
+// and the CAs below the root.
+func serverCertificate(ctx context.Context, a *ca.Authority, ks hsm.KeyStore, listen string) (tls.Certificate, *x509.Certificate, error) {
+	dns, ips := []string{"localhost"}, []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
+	if host, _, err := net.SplitHostPort(listen); err == nil && host != "" {
+		if ip := net.ParseIP(host); ip != nil {
+			if !ip.IsUnspecified() && !ip.IsLoopback() {
+				ips = append(ips, ip)
+			}
+		} else if host != "localhost" {
+			dns = append(dns, host)
 		}
-	} else if err != nil {
-		return tls.Certificate{}, fmt.Errorf("reading TLS key: %w", err)
 	}
-	signer, err := ks.Signer(ctx, &hsm.SignerRequest{Label: tlsKeyLabel})
+	chain, err := a.Chain(ctx)
 	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("TLS key: %w", err)
+		return tls.Certificate{}, nil, err
 	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	var inter [][]byte
+	for _, c := range chain {
+		if c.CheckSignatureFrom(c) != nil { // not a self-signed root
+			inter = append(inter, c.Raw)
+		}
+	}
+	recs, err := a.List(ctx, &store.CertificateFilter{Profile: ca.ProfileTLS, Status: store.StatusGood, Limit: 20})
 	if err != nil {
-		return tls.Certificate{}, err
+		return tls.Certificate{}, nil, err
 	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber: serial.Add(serial, big.NewInt(1)),
-		Subject:      pkix.Name{CommonName: "kysod development", Organization: []string{"kyso"}},
-		NotBefore:    now.Add(-5 * time.Minute),
-		NotAfter:     now.Add(30 * 24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames:     []string{"localhost"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+	for _, r := range recs {
+		c, err := x509.ParseCertificate(r.DER)
+		if err != nil || time.Until(c.NotAfter) < tlsRenewBefore || !covers(c, dns, ips) {
+			continue
+		}
+		u, err := hsm.ParseURI(r.KeyURI)
+		if err != nil {
+			continue
+		}
+		signer, err := ks.Signer(ctx, &hsm.SignerRequest{Label: u.Path[keystore.KeyAttr(u.Scheme)]})
+		if err != nil || !hsm.SamePublicKey(signer.Public(), c.PublicKey) {
+			continue
+		}
+		return tls.Certificate{Certificate: append([][]byte{c.Raw}, inter...), PrivateKey: signer, Leaf: c}, c, nil
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, signer.Public(), signer)
+	label := tlsKeyPrefix + time.Now().UTC().Format("20060102T150405")
+	c, err := a.IssueTLSServer(ctx, &ca.TLSServerRequest{DNSNames: dns, IPs: ips, KeyLabel: label, KeyAlgorithm: hsm.ECDSAP256, Actor: "kysod"})
 	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("making TLS certificate: %w", err)
+		return tls.Certificate{}, nil, fmt.Errorf("issuing the HTTPS certificate: %w", err)
 	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: signer}, nil
+	signer, err := ks.Signer(ctx, &hsm.SignerRequest{Label: label})
+	if err != nil {
+		return tls.Certificate{}, nil, fmt.Errorf("HTTPS key: %w", err)
+	}
+	return tls.Certificate{Certificate: append([][]byte{c.Raw}, inter...), PrivateKey: signer, Leaf: c}, c, nil
+}
+
+// covers reports whether c names every one of dns and ips.
+func covers(c *x509.Certificate, dns []string, ips []net.IP) bool {
+	for _, n := range dns {
+		if c.VerifyHostname(n) != nil {
+			return false
+		}
+	}
+	for _, ip := range ips {
+		if c.VerifyHostname(ip.String()) != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// certKeyURI returns the key URI recorded for certificate c.
+func certKeyURI(ctx context.Context, a *ca.Authority, c *x509.Certificate) string {
+	rec, err := a.Certificate(ctx, c.SerialNumber.Bytes())
+	if err != nil {
+		return ""
+	}
+	return rec.KeyURI
 }

@@ -139,6 +139,7 @@ func (d *daemon) stop(t *testing.T) {
 func TestDaemonStartsOnDefaults(t *testing.T) {
 	bin, _ := binaries(t)
 	data := filepath.Join(t.TempDir(), "data")
+	var firstSerial string
 	for round := 1; round <= 2; round++ {
 		d := startKysod(t, bin, data)
 		out := d.out.String()
@@ -152,21 +153,42 @@ func TestDaemonStartsOnDefaults(t *testing.T) {
 				t.Errorf("round %d: %q printed: %v, want %v:\n%s", round, want, got, round == 1, out)
 			}
 		}
-		client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true, MaxVersion: tls.VersionTLS11}}}
+		// The HTTPS certificate comes from kysod's own CA: a client that
+		// trusts the root it serves connects with full verification.
+		rootDER := fetch(t, "http://"+d.pk+"/ca/root.crt", filepath.Join(t.TempDir(), "root.der"))
+		root, err := x509.ParseCertificate(rootDER)
+		if err != nil {
+			t.Fatal(err)
+		}
+		roots := x509.NewCertPool()
+		roots.AddCert(root)
+		client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, MaxVersion: tls.VersionTLS11}}}
 		if _, err := client.Get("https://" + d.https + "/livez"); err == nil {
 			t.Error("kysod accepted TLS 1.1")
 		}
-		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
-		for _, path := range []string{"/livez", "/readyz"} {
-			resp, err := client.Get("https://" + d.https + path)
-			if err != nil {
-				t.Fatalf("GET %s: %v", path, err)
+		var leafSerial string
+		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, VerifyConnection: func(cs tls.ConnectionState) error {
+			leafSerial = cs.PeerCertificates[0].SerialNumber.String()
+			return nil
+		}}}
+		_, port, _ := net.SplitHostPort(d.https)
+		for _, host := range []string{"127.0.0.1", "localhost"} {
+			for _, path := range []string{"/livez", "/readyz"} {
+				resp, err := client.Get("https://" + net.JoinHostPort(host, port) + path)
+				if err != nil {
+					t.Fatalf("GET https://%s%s trusting only kysod's root: %v", host, path, err)
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 || strings.TrimSpace(string(body)) != "ok" {
+					t.Errorf("GET %s = %d %q", path, resp.StatusCode, body)
+				}
 			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != 200 || strings.TrimSpace(string(body)) != "ok" {
-				t.Errorf("GET %s = %d %q", path, resp.StatusCode, body)
-			}
+		}
+		if round == 1 {
+			firstSerial = leafSerial
+		} else if leafSerial != firstSerial {
+			t.Errorf("restart issued a new HTTPS certificate (%s, was %s) although the old one is valid", leafSerial, firstSerial)
 		}
 		d.stop(t)
 	}
