@@ -1,0 +1,158 @@
+package pades
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/kyso-pki/kyso/pkg/cms"
+)
+
+// Prepared is a document laid out for signing and waiting for its CMS: the
+// update section with the /ByteRange filled in and /Contents zeroed, and
+// the digest over the byte range. It holds no copy of the original, only
+// its length and hash, so Embed can check it is given the same file.
+// MarshalBinary and UnmarshalBinary store and restore it between
+// processes.
+type Prepared struct {
+	// Digest is Hash over the byte range: the value of the CMS
+	// message-digest attribute (ETSI EN 319 142-1 clause 5.4.2, RFC 5652
+	// section 11.2).
+	Digest []byte
+	// Hash is the digest algorithm.
+	Hash crypto.Hash
+	// ByteRange is the signature dictionary's /ByteRange: offset and
+	// length of the bytes before and after the /Contents hex string.
+	ByteRange [4]int64
+	// OriginalLen is the length of the original PDF.
+	OriginalLen int64
+
+	origDigest []byte // Hash over the original
+	section    []byte // the update, /Contents zeroed
+	cStart     int    // /Contents '<' in section
+	cEnd       int    // one past its '>'
+}
+
+// ContentsSize returns how many bytes of CMS the /Contents placeholder
+// holds.
+func (p *Prepared) ContentsSize() int { return (p.cEnd - p.cStart - 2) / 2 }
+
+// preparedJSON is the stored form of a Prepared, version 1.
+type preparedJSON struct {
+	V           int      `json:"v"`
+	Hash        string   `json:"hash"`
+	Digest      []byte   `json:"digest"`
+	ByteRange   [4]int64 `json:"byte_range"`
+	OriginalLen int64    `json:"original_len"`
+	OrigDigest  []byte   `json:"original_digest"`
+	Section     []byte   `json:"section"`
+	CStart      int      `json:"contents_start"`
+	CEnd        int      `json:"contents_end"`
+}
+
+var hashNames = map[crypto.Hash]string{crypto.SHA256: "SHA-256", crypto.SHA384: "SHA-384", crypto.SHA512: "SHA-512"}
+
+// MarshalBinary encodes p for storage (versioned JSON). The update section
+// is a few tens of kilobytes; the original is not included.
+func (p *Prepared) MarshalBinary() ([]byte, error) {
+	name, ok := hashNames[p.Hash]
+	if !ok {
+		return nil, fmt.Errorf("pades: cannot store a Prepared with hash %v", p.Hash)
+	}
+	return json.Marshal(preparedJSON{V: 1, Hash: name, Digest: p.Digest, ByteRange: p.ByteRange,
+		OriginalLen: p.OriginalLen, OrigDigest: p.origDigest, Section: p.section, CStart: p.cStart, CEnd: p.cEnd})
+}
+
+// UnmarshalBinary restores a Prepared stored by MarshalBinary, checking
+// that it is consistent: the spans lie in the section, /Contents is a
+// zeroed hex string and the byte range agrees with them.
+func (p *Prepared) UnmarshalBinary(data []byte) error {
+	if len(data) > 2*maxSection+4096 {
+		return errors.New("pades: stored state too large")
+	}
+	var j preparedJSON
+	if err := json.Unmarshal(data, &j); err != nil {
+		return fmt.Errorf("pades: decoding stored state: %w", err)
+	}
+	if j.V != 1 {
+		return fmt.Errorf("pades: stored state version %d is not 1", j.V)
+	}
+	var h crypto.Hash
+	for k, v := range hashNames {
+		if v == j.Hash {
+			h = k
+		}
+	}
+	if h == 0 {
+		return fmt.Errorf("pades: stored state has unknown hash %q", j.Hash)
+	}
+	bad := func(what string) error { return fmt.Errorf("pades: stored state is inconsistent: %s", what) }
+	switch {
+	case len(j.Digest) != h.Size() || len(j.OrigDigest) != h.Size():
+		return bad("digest length")
+	case j.OriginalLen <= 0 || len(j.Section) == 0 || len(j.Section) > maxSection:
+		return bad("lengths")
+	case j.CStart < 0 || j.CEnd > len(j.Section) || j.CEnd-j.CStart < 4 || (j.CEnd-j.CStart)%2 != 0:
+		return bad("contents span")
+	case j.Section[j.CStart] != '<' || j.Section[j.CEnd-1] != '>' ||
+		len(bytes.Trim(j.Section[j.CStart+1:j.CEnd-1], "0")) != 0:
+		return bad("contents placeholder")
+	}
+	total := j.OriginalLen + int64(len(j.Section))
+	cOff, cEnd := j.OriginalLen+int64(j.CStart), j.OriginalLen+int64(j.CEnd)
+	if j.ByteRange != [4]int64{0, cOff, cEnd, total - cEnd} {
+		return bad("byte range")
+	}
+	*p = Prepared{Digest: j.Digest, Hash: h, ByteRange: j.ByteRange, OriginalLen: j.OriginalLen,
+		origDigest: j.OrigDigest, section: j.Section, cStart: j.CStart, cEnd: j.CEnd}
+	return nil
+}
+
+// Embed writes the signed PDF to w: the original, unchanged, then the
+// update with cmsDER hex-encoded into /Contents and zero-padded (ISO
+// 32000-2 §12.8.1). It first checks that orig is the original p was
+// prepared from (length and hash, an error wrapping ErrMismatch), that
+// cmsDER is a SignedData whose message digest is p.Digest, and that it fits
+// the placeholder. Nothing is written when a check fails.
+func Embed(orig io.ReaderAt, p *Prepared, cmsDER []byte, w io.Writer) error {
+	if p == nil || len(p.section) == 0 {
+		return errors.New("pades: Embed needs a Prepared")
+	}
+	h := p.Hash.New()
+	if err := copyOriginal(h, orig, p.OriginalLen); err != nil {
+		return err
+	}
+	if subtle.ConstantTimeCompare(h.Sum(nil), p.origDigest) != 1 {
+		return fmt.Errorf("pades: the PDF given is not the one prepared: %w", ErrMismatch)
+	}
+	return embed(orig, p, cmsDER, w)
+}
+
+// embed is Embed without the check of the original, for Sign, which has
+// just hashed it.
+func embed(orig io.ReaderAt, p *Prepared, cmsDER []byte, w io.Writer) error {
+	if n, m := len(cmsDER), p.ContentsSize(); n > m {
+		return fmt.Errorf("pades: signature is %d bytes, placeholder holds %d", n, m)
+	}
+	sd, err := cms.Parse(cmsDER)
+	if err != nil {
+		return fmt.Errorf("pades: the signature is not a CMS SignedData: %w", err)
+	}
+	if !bytes.Equal(sd.MessageDigest, p.Digest) {
+		return fmt.Errorf("pades: the signature's message digest is not the prepared document's: %w", ErrMismatch)
+	}
+	section := bytes.Clone(p.section)
+	hex.Encode(section[p.cStart+1:], cmsDER)
+	if err := copyOriginal(w, orig, p.OriginalLen); err != nil {
+		return err
+	}
+	if _, err := w.Write(section); err != nil {
+		return fmt.Errorf("pades: writing the update: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,139 @@
+package pades
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/kyso-pki/kyso/pkg/cms"
+	"github.com/kyso-pki/kyso/pkg/tsa"
+)
+
+// Level is a PAdES baseline level (ETSI EN 319 142-1 clause 6).
+type Level string
+
+const (
+	// LevelBB is PAdES-BASELINE-B (clause 6.3).
+	LevelBB Level = "B-B"
+	// LevelBT is PAdES-BASELINE-T (clause 6.4): B-B with a signature
+	// time-stamp over the signature value.
+	LevelBT Level = "B-T"
+)
+
+// TimestampFunc asks a time-stamping authority to time-stamp digest, made
+// with hash, and returns the RFC 3161 TimeStampToken, DER.
+type TimestampFunc func(ctx context.Context, digest []byte, hash crypto.Hash) ([]byte, error)
+
+// TSAClient returns a TimestampFunc asking the TSA at url over HTTP with
+// tsa.Request, which verifies the token against opts.Roots.
+func TSAClient(url string, opts *tsa.ClientOptions) TimestampFunc {
+	return func(ctx context.Context, digest []byte, hash crypto.Hash) ([]byte, error) {
+		tok, err := tsa.Request(ctx, url, digest, hash, opts)
+		if err != nil {
+			return nil, err
+		}
+		return tok.DER, nil
+	}
+}
+
+// TSAServer returns a TimestampFunc asking the in-process TSA s, with
+// certReq set so the token carries the TSA certificate.
+func TSAServer(s *tsa.Server) TimestampFunc {
+	return func(ctx context.Context, digest []byte, hash crypto.Hash) ([]byte, error) {
+		resp, err := s.Timestamp(ctx, &tsa.Query{HashAlgorithm: hash, HashedMessage: digest, CertReq: true})
+		if err != nil {
+			return nil, err
+		}
+		if resp.Token == nil {
+			return nil, fmt.Errorf("time-stamp refused (status %v)", resp.Status)
+		}
+		return resp.Token, nil
+	}
+}
+
+// SignOptions are Options plus what the one-shot Sign needs.
+type SignOptions struct {
+	Options
+	// Level is LevelBB (the default when empty) or LevelBT.
+	Level Level
+	// TSA time-stamps the signature for LevelBT. Required for it.
+	TSA TimestampFunc
+	// SignatureAlgorithm is passed to cms: zero means RSASSA-PSS for RSA
+	// keys and ECDSA for ECDSA keys.
+	SignatureAlgorithm cms.SignatureAlgorithm
+}
+
+// Sign signs the PDF of size bytes in r with signer, whose certificate is
+// cert, and writes the signed PDF to w: Prepare, a CAdES detached
+// SignedData over the digest without signing-time attribute (ETSI EN 319
+// 142-1 clause 6.3), for B-T a signature-time-stamp (clause 6.4), Embed.
+// chain are the CA certificates written into the CMS. When ContentsSize is
+// zero it is computed from the certificates with room for a time-stamp
+// token, so it is never too small.
+func Sign(ctx context.Context, r io.ReaderAt, size int64, w io.Writer, signer crypto.Signer,
+	cert *x509.Certificate, chain []*x509.Certificate, opts *SignOptions) error {
+	var o SignOptions
+	if opts != nil {
+		o = *opts
+	}
+	if signer == nil || cert == nil {
+		return errors.New("pades: Sign needs a signer and its certificate")
+	}
+	switch o.Level {
+	case "", LevelBB:
+	case LevelBT:
+		if o.TSA == nil {
+			return errors.New("pades: level B-T needs a TSA")
+		}
+	default:
+		return fmt.Errorf("pades: level %q is not B-B or B-T: %w", o.Level, ErrUnsupported)
+	}
+	if o.ContentsSize == 0 {
+		n := 8192 + len(cert.Raw)
+		for _, c := range chain {
+			n += len(c.Raw)
+		}
+		if o.Level == LevelBT {
+			n += 8192 + 2*len(cert.Raw) // a token carries the TSA's certificates
+		}
+		o.ContentsSize = n
+	}
+	p, err := Prepare(r, size, &o.Options)
+	if err != nil {
+		return err
+	}
+	cp, err := cms.Prepare(&cms.SignerInfoRequest{Certificate: cert, Chain: chain, ContentDigest: p.Digest,
+		Hash: p.Hash, SignatureAlgorithm: o.SignatureAlgorithm})
+	if err != nil {
+		return fmt.Errorf("pades: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("pades: before signing: %w", err)
+	}
+	sig, err := signer.Sign(rand.Reader, cp.Digest, cp.SignerOpts())
+	if err != nil {
+		return fmt.Errorf("pades: signing: %w", err)
+	}
+	der, err := cp.Finish(sig)
+	if err != nil {
+		return fmt.Errorf("pades: %w", err)
+	}
+	if o.Level == LevelBT {
+		d, err := cms.SignatureDigest(der, p.Hash)
+		if err != nil {
+			return fmt.Errorf("pades: %w", err)
+		}
+		tok, err := o.TSA(ctx, d, p.Hash)
+		if err != nil {
+			return fmt.Errorf("pades: time-stamping the signature: %w", err)
+		}
+		if der, err = cms.AddTimestamp(der, tok); err != nil {
+			return fmt.Errorf("pades: %w", err)
+		}
+	}
+	return embed(r, p, der, w)
+}
