@@ -278,3 +278,9 @@ func inputs() []input {
 		}},
 	}
 }
+
+func (f *fixture) roots() *x509.CertPool {
+	p := x509.NewCertPool()
+	p.AddCert(f.h.Root)
+	return p
+}
