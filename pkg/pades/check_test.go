@@ -48,7 +48,15 @@ func assertPdfsig(t *testing.T, f *fixture, path string, want int) {
 		t.Fatalf("pdfsig found %d signatures, want %d", len(sigs), want)
 	}
 	for i, s := range sigs {
-		for _, v := range []string{"Signature Validation: Signature is Valid.", "Signature Type: ETSI.CAdES.detached", "Certificate Validation: Certificate is Trusted."} {
+		want := []string{"Signature Validation: Signature is Valid.", "Signature Type: ETSI.CAdES.detached"}
+		// pdfsig 22.12 answers "Unknown issue with Certificate" for the
+		// pyHanko-signed foreign certificate although certutil -V finds it
+		// valid in the same database; only kyso's signer chains are held
+		// to "Trusted" (pyHanko checks the foreign one's trust).
+		if !s.has("Common Name: Foreign Signer") {
+			want = append(want, "Certificate Validation: Certificate is Trusted.")
+		}
+		for _, v := range want {
 			if !s.has(v) {
 				t.Errorf("pdfsig signature #%d lacks %q:\n%s", i+1, v, s.text)
 			}
@@ -112,12 +120,12 @@ func pyhankoPath(t *testing.T) string {
 }
 
 // runPyhanko validates every signature with the test root as the only
-// trust anchor, revocation checking off (the test CA's OCSP URL is not
+// trust anchor (and the foreign signer's root), revocation checking off (the test CA's OCSP URL is not
 // served), and returns the report.
 func runPyhanko(t *testing.T, f *fixture, path string) string {
 	t.Helper()
 	cmd := exec.Command(pyhankoPath(t), "sign", "validate", "--pretty-print", "--no-revocation-check",
-		"--trust", filepath.Join(f.dir, "root.pem"), "--trust-replace", path)
+		"--trust", filepath.Join(f.dir, "root.pem"), "--trust", filepath.Join(f.dir, "foreign-root.pem"), "--trust-replace", path)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Errorf("pyhanko sign validate: %v\n%s", err, out)

@@ -5,15 +5,21 @@ import (
 	"compress/zlib"
 	"context"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
+	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/hsm/softkey"
@@ -128,6 +134,9 @@ func newFixture() (*fixture, error) {
 	if err := os.WriteFile(filepath.Join(dir, "root.pem"), root, 0o600); err != nil {
 		return nil, err
 	}
+	if err := foreignSigner(dir); err != nil {
+		return nil, err
+	}
 	return f, nil
 }
 
@@ -144,6 +153,7 @@ func (f *fixture) nssDB(t testing.TB) string {
 		for _, args := range [][]string{
 			{"-N", "-d", "sql:" + db, "--empty-password"},
 			{"-A", "-n", "kyso-test-root", "-t", "CT,C,C", "-i", filepath.Join(f.dir, "root.pem"), "-d", "sql:" + db},
+			{"-A", "-n", "foreign-test-root", "-t", "CT,C,C", "-i", filepath.Join(f.dir, "foreign-root.pem"), "-d", "sql:" + db},
 		} {
 			cmd := exec.Command(certutil, args...)
 			cmd.Stdin = strings.NewReader("")
@@ -283,4 +293,48 @@ func (f *fixture) roots() *x509.CertPool {
 	p := x509.NewCertPool()
 	p.AddCert(f.h.Root)
 	return p
+}
+
+// foreignSigner writes, under dir, a throwaway root (foreign-root.pem) and a
+// signer certificate and key (foreign-cert.pem, foreign-key.pem) for
+// signing with software other than kyso (pyHanko).
+func foreignSigner(dir string) error {
+	rootKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	rootTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Foreign Test Root"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(48 * time.Hour), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign}
+	rootDER, err := x509.CreateCertificate(rand.Reader, rootTmpl, rootTmpl, rootKey.Public(), rootKey)
+	if err != nil {
+		return err
+	}
+	root, _ := x509.ParseCertificate(rootDER)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	leafTmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "Foreign Signer"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection}}
+	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, root, key.Public(), rootKey)
+	if err != nil {
+		return err
+	}
+	pk, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return err
+	}
+	for name, b := range map[string]*pem.Block{
+		"foreign-root.pem": {Type: "CERTIFICATE", Bytes: rootDER},
+		"foreign-cert.pem": {Type: "CERTIFICATE", Bytes: leafDER},
+		"foreign-key.pem":  {Type: "PRIVATE KEY", Bytes: pk},
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), pem.EncodeToMemory(b), 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/asn1"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -366,5 +367,37 @@ func TestHostile(t *testing.T) {
 			}
 			t.Log(err)
 		})
+	}
+}
+
+// pyhankoSign signs in with pyHanko, software kyso did not write, in a new
+// invisible field, at PAdES B-B.
+func pyhankoSign(t *testing.T, f *fixture, in []byte, field string) []byte {
+	t.Helper()
+	src := writeTemp(t, "in.pdf", in)
+	dst := src + ".signed.pdf"
+	cmd := exec.Command(pyhankoPath(t), "sign", "addsig", "--field", field, "--use-pades", "pemder",
+		"--key", filepath.Join(f.dir, "foreign-key.pem"), "--cert", filepath.Join(f.dir, "foreign-cert.pem"),
+		"--chain", filepath.Join(f.dir, "foreign-root.pem"), "--no-pass", src, dst)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("pyhanko sign addsig: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestThreeSignersOneForeign: pyHanko signs first, kyso second (filling
+// the form's empty field), pyHanko third; every signature stays valid.
+func TestThreeSignersOneForeign(t *testing.T) {
+	f := getFixture(t)
+	one := pyhankoSign(t, f, formPDF(), "PyHanko1")
+	two := signBytes(t, f, "p256", one, nil)
+	three := pyhankoSign(t, f, two, "PyHanko2")
+	checkAll(t, f, three, 3)
+	if got := strings.Join(signedFieldNames(t, three), ","); got != "Signature1,PyHanko1,PyHanko2" {
+		t.Errorf("signed fields %q", got)
 	}
 }
