@@ -70,6 +70,7 @@ func TestFields(t *testing.T) {
 			{one, Options{Certify: 2}, "must be the first"},
 			{formPDF(), Options{Certify: 4}, "certify level"},
 			{formPDF(), Options{ContentsSize: 10}, "contents size"},
+			{formPDF(), Options{FieldName: "a.b"}, "contains a period"},
 		} {
 			_, err := Prepare(bytes.NewReader(c.in), int64(len(c.in)), &c.opts)
 			if err == nil || !strings.Contains(err.Error(), c.want) {

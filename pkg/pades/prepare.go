@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf16"
 
@@ -342,6 +343,9 @@ func addField(rd *pdf.Reader, w *pdf.Writer, sig *pdf.Dict, o *Options) error {
 		fd.Set("V", sigRef)
 		w.Update(f.Ref, fd)
 	} else {
+		if strings.Contains(name, ".") {
+			return fmt.Errorf("pades: new field name %q contains a period, which separates partial names (ISO 32000-2 §12.7.4.2)", name)
+		}
 		pages, err := rd.Pages()
 		if err != nil {
 			return fmt.Errorf("pades: reading the pages: %w", err)
