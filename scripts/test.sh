@@ -16,7 +16,7 @@ SUDO=""
 
 step() { printf '\n=== %s\n' "$*"; }
 
-step "system packages (softhsm2, opensc, openssl, postgresql-15, qpdf, poppler-utils)"
+step "system packages (softhsm2, opensc, openssl, postgresql-15, qpdf, poppler-utils, libnss3-tools)"
 need=()
 command -v softhsm2-util >/dev/null || need+=(softhsm2)
 [ -e /usr/lib/softhsm/libsofthsm2.so ] || need+=(softhsm2)
@@ -25,6 +25,7 @@ command -v openssl >/dev/null || need+=(openssl)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql-15)
 command -v qpdf >/dev/null || need+=(qpdf)
 command -v pdfsig >/dev/null || need+=(poppler-utils)
+command -v certutil >/dev/null || need+=(libnss3-tools)
 if ((${#need[@]})); then
 	$SUDO apt-get update -q
 	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}"
