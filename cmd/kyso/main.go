@@ -46,6 +46,7 @@ func commands() []command {
 		{"cert", "list", "list certificates, by CCCD, MST, profile or status", certList},
 		{"cert", "revoke", "revoke a certificate by serial (hex) and regenerate the CRL", certRevoke},
 		{"crl", "generate", "sign fresh CRLs", crlGenerate},
+		{"sign", "pdf", "sign a PDF (PAdES B-B, or B-T with a time-stamp) with a key in a key store", signPDF},
 		{"bench", "keys", "measure signatures per second through each key backend against the bare limit", benchKeys},
 		{"bench", "ca", "measure certificates per second (SQLite, PostgreSQL) and OCSP responses per second against openssl ocsp", benchCA},
 		{"version", "", "print kyso's version", versionCmd},
