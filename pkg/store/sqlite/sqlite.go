@@ -17,6 +17,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	mathrand "math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -117,11 +118,39 @@ func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	if err := s.migrate(ctx); err != nil {
-		s.Close()
-		return nil, err
+	// Several processes opening a new file at once race to switch it to WAL
+	// and to migrate it; SQLite answers SQLITE_BUSY without waiting where
+	// waiting could deadlock, so a busy migration is tried again, with
+	// jittered backoff, until the busy timeout.
+	deadline := time.Now().Add(busy)
+	for attempt := 0; ; attempt++ {
+		err := s.migrate(ctx)
+		if err == nil {
+			return s, nil
+		}
+		if !isBusy(err) || time.Now().After(deadline) || ctx.Err() != nil {
+			s.Close()
+			return nil, err
+		}
+		pause := time.Duration(5+mathrand.IntN(20*min(attempt+1, 10))) * time.Millisecond
+		select {
+		case <-time.After(pause):
+		case <-ctx.Done():
+		}
 	}
-	return s, nil
+}
+
+// isBusy reports whether err is SQLITE_BUSY (5) or SQLITE_LOCKED (6), in
+// their primary or extended forms.
+func isBusy(err error) bool {
+	var c interface{ Code() int }
+	if errors.As(err, &c) {
+		switch c.Code() & 0xff {
+		case 5, 6:
+			return true
+		}
+	}
+	return false
 }
 
 // migrate applies the embedded migrations not yet recorded, all in one
