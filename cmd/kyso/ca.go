@@ -20,6 +20,7 @@ import (
 	"github.com/kyso-pki/kyso/internal/datadir"
 	"github.com/kyso-pki/kyso/pkg/ca"
 	"github.com/kyso-pki/kyso/pkg/store"
+	"github.com/kyso-pki/kyso/pkg/store/storeopen"
 )
 
 // dataFlags are the flags every CA command takes: the data directory, and
@@ -213,7 +214,7 @@ func caInit(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	tw.Flush()
-	fmt.Fprintf(e.stderr, "data directory %s: key store %s, database %s\n", dir.Path, redactURI(dir.Config.Keystore), redactDSN(dir.Config.DB))
+	fmt.Fprintf(e.stderr, "data directory %s: key store %s, database %s\n", dir.Path, redactURI(dir.Config.Keystore), storeopen.Redact(dir.Config.DB))
 	return nil
 }
 
@@ -222,18 +223,6 @@ func redactURI(s string) string {
 		return u.Redacted()
 	}
 	return "(unparsable URI)"
-}
-
-func redactDSN(s string) string {
-	if i := strings.Index(s, "://"); i >= 0 {
-		if at := strings.LastIndex(s, "@"); at > i {
-			userinfo := s[i+3 : at]
-			if u, _, ok := strings.Cut(userinfo, ":"); ok {
-				return s[:i+3] + u + ":REDACTED" + s[at:]
-			}
-		}
-	}
-	return s
 }
 
 func caImport(ctx context.Context, e *env, args []string) error {

@@ -25,7 +25,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -36,6 +35,7 @@ import (
 	"github.com/kyso-pki/kyso/pkg/ca"
 	"github.com/kyso-pki/kyso/pkg/server"
 	"github.com/kyso-pki/kyso/pkg/store"
+	"github.com/kyso-pki/kyso/pkg/store/storeopen"
 )
 
 // config is kysod's configuration after flags and environment.
@@ -214,7 +214,7 @@ func printDefaults(w io.Writer, cfg config, dir *datadir.Dir, ks *hsm.URI, devel
 	fmt.Fprintf(w, "kysod %s\n", version.String())
 	fmt.Fprintf(w, "  data directory  %s\n", cfg.dataDir)
 	fmt.Fprintf(w, "  key store       %s\n", ks.Redacted())
-	fmt.Fprintf(w, "  database        %s\n", redactDSN(dir.Config.DB))
+	fmt.Fprintf(w, "  database        %s\n", storeopen.Redact(dir.Config.DB))
 	fmt.Fprintf(w, "  PKI (no auth)   http://%s/ca/{root,issuing}.crt, /crl/{root,issuing}.crl, /ocsp, /tsa\n", cfg.http)
 	fmt.Fprintf(w, "  URLs in certs   %s\n", dir.Config.BaseURL)
 	fmt.Fprintf(w, "  HTTPS           https://%s (TLS 1.2+, certificate %s from the issuing CA, until %s)\n", cfg.listen, ca.FormatSerialInt(tlsLeaf.SerialNumber), tlsLeaf.NotAfter.UTC().Format(time.DateOnly))
@@ -223,18 +223,6 @@ func printDefaults(w io.Writer, cfg config, dir *datadir.Dir, ks *hsm.URI, devel
 		fmt.Fprintln(w, "  WARNING: embedded development defaults — software keys protected by a generated passphrase")
 		fmt.Fprintln(w, "           stored beside them. Use --keystore pkcs11:… or vault:… in production.")
 	}
-}
-
-// redactDSN hides a database password.
-func redactDSN(s string) string {
-	if i := strings.Index(s, "://"); i >= 0 {
-		if at := strings.LastIndex(s, "@"); at > i {
-			if u, _, ok := strings.Cut(s[i+3:at], ":"); ok {
-				return s[:i+3] + u + ":REDACTED" + s[at:]
-			}
-		}
-	}
-	return s
 }
 
 // tlsKeyPrefix starts the key store labels of the daemon's TLS keys; a

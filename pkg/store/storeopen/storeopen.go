@@ -41,7 +41,7 @@ func Open(ctx context.Context, dsn string) (store.Store, error) {
 		return sqlite.Open(ctx, dsn, nil)
 	}
 	return nil, fmt.Errorf("storeopen: unknown database scheme %q in %s: want sqlite:PATH, a path, or postgres://",
-		scheme, redact(dsn))
+		scheme, Redact(dsn))
 }
 
 // isPath reports whether dsn, though it has a colon, reads as a file path:
@@ -53,11 +53,15 @@ func isPath(dsn string) bool {
 	return len(dsn) > 2 && dsn[1] == ':' && (dsn[2] == '\\' || dsn[2] == '/')
 }
 
-// redact returns dsn with any URL password replaced, for messages.
-func redact(dsn string) string {
+// Redact returns dsn fit for logs and messages: a URL's password is
+// replaced by "xxxxx"; a SQLite path is returned as it is.
+func Redact(dsn string) string {
+	if !strings.Contains(dsn, "://") {
+		return dsn
+	}
 	u, err := url.Parse(dsn)
 	if err != nil {
-		return "(unparsable)"
+		return "(unparsable database URL)"
 	}
 	return u.Redacted()
 }

@@ -86,3 +86,17 @@ func TestOpenErrors(t *testing.T) {
 		t.Logf("%q: %v", dsn, err)
 	}
 }
+
+func TestRedact(t *testing.T) {
+	for in, want := range map[string]string{
+		"postgres://kyso:s3cret@db:5432/kyso?sslmode=verify-full": "postgres://kyso:xxxxx@db:5432/kyso?sslmode=verify-full",
+		"postgresql://kyso@db/kyso":                               "postgresql://kyso@db/kyso",
+		"sqlite:/var/lib/kyso/kyso.db":                            "sqlite:/var/lib/kyso/kyso.db",
+		"./kyso-data/kyso.db":                                     "./kyso-data/kyso.db",
+		"postgres://kyso:s3cret@[bad":                             "(unparsable database URL)",
+	} {
+		if got := storeopen.Redact(in); got != want {
+			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
