@@ -22,10 +22,9 @@ import (
 	"time"
 
 	"github.com/kyso-pki/kyso/hsm"
-	"github.com/kyso-pki/kyso/hsm/softkey"
 	"github.com/kyso-pki/kyso/internal/testenv"
+	"github.com/kyso-pki/kyso/internal/testpki"
 	"github.com/kyso-pki/kyso/pkg/ca"
-	"github.com/kyso-pki/kyso/pkg/store/sqlite"
 	"github.com/kyso-pki/kyso/pkg/tsa"
 )
 
@@ -80,40 +79,17 @@ func newFixture() (*fixture, error) {
 		return nil, err
 	}
 	fixtureDir = dir
-	u, err := hsm.ParseURI("softkey:?dir=" + filepath.Join(dir, "keys") + "&passphrase=test-passphrase")
+	p, err := testpki.New(ctx, dir)
 	if err != nil {
 		return nil, err
 	}
-	ks, err := softkey.Open(ctx, u, &softkey.Options{KDF: softkey.KDFParams{Time: 1, MemoryKiB: 1024, Threads: 1}})
-	if err != nil {
-		return nil, err
-	}
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "kyso.db"), nil)
-	if err != nil {
-		return nil, err
-	}
-	a, err := ca.New(st, ks, &ca.Options{BaseURL: "http://ca.kyso.test"})
-	if err != nil {
-		return nil, err
-	}
-	h, err := a.Init(ctx, &ca.InitRequest{Name: "Kyso Thử Nghiệm"})
-	if err != nil {
-		return nil, err
-	}
+	a, h := p.CA, p.Hierarchy
 	f := &fixture{h: h, chain: []*x509.Certificate{h.Issuing}, keys: map[string]*signerKey{}, dir: dir}
 	for i, k := range []struct {
 		name string
 		alg  hsm.Algorithm
 	}{{"p256", hsm.ECDSAP256}, {"rsa2048", hsm.RSA2048}, {"p256b", hsm.ECDSAP256}} {
-		label := "pades-test-" + k.name
-		cert, err := a.IssueCitizen(ctx, &ca.CitizenRequest{
-			Name: "Nguyễn Văn Đức", CCCD: fmt.Sprintf("07920300123%d", i), Province: "Hồ Chí Minh",
-			Key: ca.KeySource{KeyLabel: label, KeyAlgorithm: k.alg},
-		})
-		if err != nil {
-			return nil, fmt.Errorf("issuing %s: %w", k.name, err)
-		}
-		s, err := ks.Signer(ctx, &hsm.SignerRequest{Label: label})
+		cert, s, err := p.Citizen(ctx, "pades-test-"+k.name, k.alg, fmt.Sprintf("07920300123%d", i))
 		if err != nil {
 			return nil, err
 		}

@@ -14,7 +14,6 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,10 +21,9 @@ import (
 	xocsp "golang.org/x/crypto/ocsp"
 
 	"github.com/kyso-pki/kyso/hsm"
-	"github.com/kyso-pki/kyso/hsm/softkey"
+	"github.com/kyso-pki/kyso/internal/testpki"
 	"github.com/kyso-pki/kyso/pkg/ca"
 	"github.com/kyso-pki/kyso/pkg/store"
-	"github.com/kyso-pki/kyso/pkg/store/sqlite"
 	"github.com/kyso-pki/kyso/pkg/tsa"
 )
 
@@ -33,26 +31,12 @@ import (
 // key store so that a second Authority (another process) can share them.
 func setup(t *testing.T) (*ca.Authority, store.Store, hsm.KeyStore) {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	ks, err := softkey.Open(ctx, &hsm.URI{Scheme: "softkey", Path: map[string]string{}, Query: map[string]string{
-		"dir": filepath.Join(dir, "keys"), "passphrase": "test passphrase"}}, &softkey.Options{KDF: softkey.KDFParams{Time: 1, MemoryKiB: 1024, Threads: 1}})
+	p, err := testpki.New(context.Background(), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "kyso.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	a, err := ca.New(st, ks, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := a.Init(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
-	return a, st, ks
+	t.Cleanup(func() { p.Close() })
+	return p.CA, p.Store, p.Keys
 }
 
 func issue(t *testing.T, a *ca.Authority, cccd string) *x509.Certificate {

@@ -11,9 +11,8 @@ import (
 	"testing"
 
 	"github.com/kyso-pki/kyso/hsm"
-	"github.com/kyso-pki/kyso/hsm/softkey"
+	"github.com/kyso-pki/kyso/internal/testpki"
 	"github.com/kyso-pki/kyso/pkg/ca"
-	"github.com/kyso-pki/kyso/pkg/store/sqlite"
 )
 
 // pki is a throwaway hierarchy made by pkg/ca on SQLite and softkey: root,
@@ -32,28 +31,12 @@ func newPKI(t testing.TB, alg hsm.Algorithm) *pki {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "kyso.db"), nil)
+	tp, err := testpki.NewInit(ctx, dir, &ca.InitRequest{Algorithm: alg})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("test PKI: %v", err)
 	}
-	t.Cleanup(func() { st.Close() })
-	u, err := hsm.ParseURI("softkey:?dir=" + filepath.Join(dir, "keys") + "&passphrase=test-passphrase")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ks, err := softkey.Open(ctx, u, &softkey.Options{KDF: softkey.KDFParams{Time: 1, MemoryKiB: 1024, Threads: 1}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ks.Close() })
-	a, err := ca.New(st, ks, &ca.Options{BaseURL: "http://ca.kyso.test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := a.Init(ctx, &ca.InitRequest{Name: "Kyso Thử Nghiệm", Algorithm: alg})
-	if err != nil {
-		t.Fatalf("ca Init: %v", err)
-	}
+	t.Cleanup(func() { tp.Close() })
+	a, h := tp.CA, tp.Hierarchy
 	cert, signer, err := a.TSASigner(ctx)
 	if err != nil {
 		t.Fatal(err)
