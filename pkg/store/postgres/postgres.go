@@ -583,28 +583,27 @@ func (s *Store) PublicKeyCertified(ctx context.Context, spkiSHA256 []byte) (bool
 // takes the row lock, so concurrent callers, in any process, get
 // increasing numbers.
 func (s *Store) NextCRLNumber(ctx context.Context, issuer string) (int64, error) {
-	if err := check.String("issuer", issuer, check.MaxName, true); err != nil {
-		return 0, fmt.Errorf("postgres: allocating CRL number: %w", err)
-	}
-	var n int64
-	err := s.write(ctx, fmt.Sprintf("allocating CRL number for %q", issuer), func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, `INSERT INTO crl_numbers AS c (issuer, last) VALUES ($1, 1)
-			ON CONFLICT (issuer) DO UPDATE SET last = c.last + 1 RETURNING last`, issuer).Scan(&n)
-	})
-	return n, err
+	return s.bump(ctx, "issuer", issuer, "CRL number for", `INSERT INTO crl_numbers AS c (issuer, last) VALUES ($1, 1)
+		ON CONFLICT (issuer) DO UPDATE SET last = c.last + 1 RETURNING last`)
 }
 
-// NextSequence returns the next value of the counter name, starting at 1.
-// The upsert takes the row lock, so concurrent callers in any process get
-// increasing numbers.
+// NextSequence returns the next value of the counter name, starting at 1,
+// with the same row-lock guarantee as NextCRLNumber.
 func (s *Store) NextSequence(ctx context.Context, name string) (int64, error) {
-	if err := check.String("sequence name", name, check.MaxName, true); err != nil {
-		return 0, fmt.Errorf("postgres: drawing from a sequence: %w", err)
+	return s.bump(ctx, "sequence name", name, "next value of sequence", `INSERT INTO sequences AS q (name, last) VALUES ($1, 1)
+		ON CONFLICT (name) DO UPDATE SET last = q.last + 1 RETURNING last`)
+}
+
+// bump runs an upsert that increments and returns the counter keyed by key,
+// in a write transaction: what names the key for errors, doing what is
+// being allocated.
+func (s *Store) bump(ctx context.Context, what, key, doing, query string) (int64, error) {
+	if err := check.String(what, key, check.MaxName, true); err != nil {
+		return 0, fmt.Errorf("postgres: allocating %s %q: %w", doing, key, err)
 	}
 	var n int64
-	err := s.write(ctx, fmt.Sprintf("drawing from sequence %q", name), func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, `INSERT INTO sequences AS q (name, last) VALUES ($1, 1)
-			ON CONFLICT (name) DO UPDATE SET last = q.last + 1 RETURNING last`, name).Scan(&n)
+	err := s.write(ctx, fmt.Sprintf("allocating %s %q", doing, key), func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, query, key).Scan(&n)
 	})
 	return n, err
 }

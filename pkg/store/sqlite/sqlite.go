@@ -662,26 +662,26 @@ func (s *Store) PublicKeyCertified(ctx context.Context, spkiSHA256 []byte) (bool
 
 // NextCRLNumber returns issuer's next CRL number, starting at 1.
 func (s *Store) NextCRLNumber(ctx context.Context, issuer string) (int64, error) {
-	if err := check.String("issuer", issuer, check.MaxName, true); err != nil {
-		return 0, fmt.Errorf("sqlite: allocating CRL number: %w", err)
-	}
-	var n int64
-	err := s.write(ctx, fmt.Sprintf("allocating CRL number for %q", issuer), func(tx *sql.Tx) error {
-		return tx.QueryRowContext(ctx, `INSERT INTO crl_numbers (issuer, last) VALUES (?, 1)
-			ON CONFLICT (issuer) DO UPDATE SET last = last + 1 RETURNING last`, issuer).Scan(&n)
-	})
-	return n, err
+	return s.bump(ctx, "issuer", issuer, "CRL number for", `INSERT INTO crl_numbers (issuer, last) VALUES (?, 1)
+		ON CONFLICT (issuer) DO UPDATE SET last = last + 1 RETURNING last`)
 }
 
 // NextSequence returns the next value of the counter name, starting at 1.
 func (s *Store) NextSequence(ctx context.Context, name string) (int64, error) {
-	if err := check.String("sequence name", name, check.MaxName, true); err != nil {
-		return 0, fmt.Errorf("sqlite: drawing from a sequence: %w", err)
+	return s.bump(ctx, "sequence name", name, "next value of sequence", `INSERT INTO sequences (name, last) VALUES (?, 1)
+		ON CONFLICT (name) DO UPDATE SET last = last + 1 RETURNING last`)
+}
+
+// bump runs an upsert that increments and returns the counter keyed by key,
+// in a write transaction: what names the key for errors, doing what is
+// being allocated.
+func (s *Store) bump(ctx context.Context, what, key, doing, query string) (int64, error) {
+	if err := check.String(what, key, check.MaxName, true); err != nil {
+		return 0, fmt.Errorf("sqlite: allocating %s %q: %w", doing, key, err)
 	}
 	var n int64
-	err := s.write(ctx, fmt.Sprintf("drawing from sequence %q", name), func(tx *sql.Tx) error {
-		return tx.QueryRowContext(ctx, `INSERT INTO sequences (name, last) VALUES (?, 1)
-			ON CONFLICT (name) DO UPDATE SET last = last + 1 RETURNING last`, name).Scan(&n)
+	err := s.write(ctx, fmt.Sprintf("allocating %s %q", doing, key), func(tx *sql.Tx) error {
+		return tx.QueryRowContext(ctx, query, key).Scan(&n)
 	})
 	return n, err
 }
