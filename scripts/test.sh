@@ -62,6 +62,42 @@ fi
 export PATH="$cache/bin:$PATH"
 pdfcpu version | sed -n 1p
 
+# tools/dss-validate pins the DSS version in its pom; the build is cached by
+# that version and a hash of the tool's sources, so it runs once per change.
+DSS_VERSION="$(sed -n 's:.*<dss.version>\(.*\)</dss.version>.*:\1:p' tools/dss-validate/pom.xml)"
+step "EU DSS validator (tools/dss-validate, eu.europa.ec.joinup.sd-dss $DSS_VERSION, Java 17, Maven)"
+need=()
+command -v java >/dev/null || need+=(openjdk-17-jre-headless)
+command -v javac >/dev/null || need+=(openjdk-17-jdk-headless)
+command -v mvn >/dev/null || need+=(maven)
+if ((${#need[@]})); then
+	$SUDO apt-get update -q
+	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}"
+fi
+dss_hash="$(cd tools/dss-validate && find pom.xml src -type f | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-12)"
+dss_dir="$cache/dss/$DSS_VERSION-$dss_hash"
+if [ ! -s "$dss_dir/dss-validate.jar" ]; then
+	dss_build="$(mktemp -d)"
+	cp -r tools/dss-validate/pom.xml tools/dss-validate/src "$dss_build/"
+	dss_start=$SECONDS
+	(cd "$dss_build" && mvn -B -q package) # dependencies cached in ~/.m2
+	rm -rf "$dss_dir.tmp" && mkdir -p "$dss_dir.tmp"
+	cp -r "$dss_build/target/dss-validate.jar" "$dss_build/target/lib" "$dss_dir.tmp/"
+	rm -rf "$dss_dir" "$dss_build" && mv "$dss_dir.tmp" "$dss_dir"
+	echo "built $dss_dir in $((SECONDS - dss_start))s"
+fi
+# One launcher in $cache/bin, so a test run outside this script finds it in
+# PATH as well. C1 only: the JVM validates a few dozen PDFs and exits, where
+# startup matters more than peak speed.
+cat >"$cache/bin/kyso-dss-validate.tmp" <<EOF
+#!/bin/sh
+exec "$(command -v java)" -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -jar "$dss_dir/dss-validate.jar" "\$@"
+EOF
+chmod +x "$cache/bin/kyso-dss-validate.tmp" && mv "$cache/bin/kyso-dss-validate.tmp" "$cache/bin/kyso-dss-validate"
+export KYSO_DSS="$cache/bin/kyso-dss-validate"
+java -version 2>&1 | sed -n 1p
+"$KYSO_DSS" --version
+
 step "gofmt, go vet, build without cgo"
 unformatted="$(gofmt -l .)"
 if [ -n "$unformatted" ]; then
