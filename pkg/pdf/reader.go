@@ -33,6 +33,7 @@ type Reader struct {
 
 	cache     map[int]Object
 	resolving map[int]bool
+	dups      map[int]bool // numbers one section lists twice
 	objStms   map[int]*objStm
 }
 
@@ -278,6 +279,7 @@ func (rd *Reader) readXrefTable(l *lexer, entries map[int]xrefEntry) (*Dict, err
 			}
 			n := int(t.i + k)
 			if _, dup := entries[n]; dup {
+				rd.noteDup(n)
 				continue
 			}
 			e := xrefEntry{gen: int(g.i)}
@@ -360,6 +362,7 @@ func (rd *Reader) readXrefStream(st *Stream, entries map[int]xrefEntry) error {
 			f3 := be(row[w[0]+w[1]:])
 			n := int(start) + k
 			if _, dup := entries[n]; dup {
+				rd.noteDup(n)
 				continue
 			}
 			switch f1 {
