@@ -26,6 +26,12 @@ type VerifyOptions struct {
 	// chain to; empty means any (x509.ExtKeyUsageAny), since crypto/x509
 	// does not know id-kp-documentSigning (RFC 9336).
 	KeyUsages []x509.ExtKeyUsage
+	// SigningCertificateOptional accepts a SignerInfo without
+	// signing-certificate-v2, as PDF's adbe.pkcs7.detached signatures
+	// (ISO 32000-2 §12.8.3.3) may be; when the attribute is present it
+	// must still match. CAdES (ETSI.CAdES.detached) requires it, so the
+	// zero value does too.
+	SigningCertificateOptional bool
 }
 
 // Verify checks the SignedData against contentDigest, the digest of the
@@ -70,9 +76,9 @@ func (sd *SignedData) Verify(contentDigest []byte, opts VerifyOptions) error {
 		return fmt.Errorf("%w: no message-digest attribute", ErrMalformed)
 	case !bytes.Equal(sd.MessageDigest, contentDigest):
 		return ErrMessageDigest
-	case sd.SigningCertificateV2 == nil:
+	case sd.SigningCertificateV2 == nil && !opts.SigningCertificateOptional:
 		return fmt.Errorf("%w: the attribute is missing", ErrSigningCertificate)
-	case !sd.SigningCertificateV2.Matches(sd.Signer):
+	case sd.SigningCertificateV2 != nil && !sd.SigningCertificateV2.Matches(sd.Signer):
 		return ErrSigningCertificate
 	}
 	if sd.sigAlgErr != nil {
