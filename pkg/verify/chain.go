@@ -1,0 +1,304 @@
+package verify
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// fetchTimeout bounds one online revocation fetch.
+const fetchTimeout = 10 * time.Second
+
+// finish decides the verdict of a signature whose own checks passed: proof
+// of existence from later document time-stamps, the certificate path,
+// revocation, algorithm strength, changes after signing and the level.
+func (v *validation) finish(s *sigState) {
+	rep := s.report
+	if rep.Kind == KindSignature && !s.done {
+		for _, d := range v.sigs {
+			if d.report.Kind == KindDocumentTimestamp && d.end > s.end && !d.done && !d.poe.IsZero() &&
+				(s.poe.IsZero() || d.poe.Before(s.poe)) {
+				s.poe = d.poe
+			}
+		}
+		if !s.poe.IsZero() {
+			t := s.poe
+			rep.TimestampTime = &t
+		}
+	}
+	if !s.done {
+		v.checkChain(s)
+	}
+	if !s.done && s.cms != nil {
+		checkStrength(s)
+	}
+	if s.rev >= 0 && s.rev < len(v.ends)-1 && s.dict != nil {
+		v.checkChanges(s)
+	}
+	if !s.done {
+		rep.Indication = TotalPassed
+	}
+	rep.Level = v.level(s)
+}
+
+// chainOf returns the signer certificate and the extra certificates a
+// signature brings.
+func (v *validation) signerOf(s *sigState) (*x509.Certificate, []*x509.Certificate) {
+	if s.cms != nil {
+		return s.cms.Signer, s.cms.Certificates
+	}
+	if s.token != nil {
+		return tokenSigner(s.token), s.token.Certificates
+	}
+	return nil, nil
+}
+
+// checkChain finds a path from the signer to a trust anchor at the best
+// signature time and checks each certificate's revocation status then.
+func (v *validation) checkChain(s *sigState) {
+	cert, extra := v.signerOf(s)
+	if cert == nil {
+		s.fail(Indeterminate, NoSigningCertificateFound, "the signer's certificate is not in the signature")
+		return
+	}
+	if v.opts.Roots == nil {
+		s.fail(Indeterminate, NoCertificateChainFound, "no trust anchors are configured")
+		return
+	}
+	t, poe := v.now, !s.poe.IsZero()
+	if poe {
+		t = s.poe
+	}
+	inter := v.validationData().pool()
+	for _, c := range extra {
+		inter.AddCert(c)
+	}
+	for _, c := range s.archival.certs {
+		inter.AddCert(c)
+	}
+	usage := x509.ExtKeyUsageAny
+	if s.report.Kind == KindDocumentTimestamp {
+		usage = x509.ExtKeyUsageTimeStamping
+	}
+	chains, err := cert.Verify(x509.VerifyOptions{Roots: v.opts.Roots, Intermediates: inter, CurrentTime: t, KeyUsages: []x509.ExtKeyUsage{usage}})
+	if err != nil {
+		var inv x509.CertificateInvalidError
+		var ua x509.UnknownAuthorityError
+		switch {
+		case errors.As(err, &inv) && inv.Reason == x509.Expired && t.Before(inv.Cert.NotBefore):
+			s.fail(TotalFailed, NotYetValid, "certificate %q was not yet valid at %s (valid from %s)", inv.Cert.Subject.CommonName, stamp(t), stamp(inv.Cert.NotBefore))
+		case errors.As(err, &inv) && inv.Reason == x509.Expired && !poe:
+			s.fail(Indeterminate, OutOfBoundsNoPOE, "certificate %q expired on %s and no time-stamp proves the signature was made before", inv.Cert.Subject.CommonName, stamp(inv.Cert.NotAfter))
+		case errors.As(err, &inv) && inv.Reason == x509.Expired:
+			s.fail(Indeterminate, OutOfBoundsNoPOE, "certificate %q had expired (on %s) when the signature was time-stamped at %s", inv.Cert.Subject.CommonName, stamp(inv.Cert.NotAfter), stamp(t))
+		case errors.As(err, &ua):
+			s.fail(Indeterminate, NoCertificateChainFound, "no path from the signer's certificate to a trusted root: %q issued by %q, which is not trusted", cert.Subject.CommonName, cert.Issuer.CommonName)
+		default:
+			s.fail(Indeterminate, ChainConstraintsFailure, "the certificate path is not valid: %v", err)
+		}
+		return
+	}
+	chain := chains[0]
+	for _, c := range chain {
+		s.report.Chain = append(s.report.Chain, describe(c))
+	}
+	for i := 0; i+1 < len(chain); i++ {
+		c, issuer := chain[i], chain[i+1]
+		if noCheck(c) {
+			continue
+		}
+		st := v.status(s, c, issuer, t)
+		who := fmt.Sprintf("%q", c.Subject.CommonName)
+		switch {
+		case !st.known:
+			if s.report.Kind == KindDocumentTimestamp {
+				s.warn("the revocation status of %s could not be checked", who)
+				continue
+			}
+			s.fail(Indeterminate, TryLater, "the revocation status of %s could not be checked: the document carries no OCSP response or CRL for it%s", who, v.fetchNote())
+		case st.revoked && st.hold:
+			if poe {
+				s.fail(TotalFailed, Revoked, "certificate %s was suspended (certificateHold) on %s, before the signature was time-stamped at %s (%s)", who, stamp(st.revokedAt), stamp(t), st.source)
+			} else {
+				s.fail(Indeterminate, RevokedNoPOE, "certificate %s is suspended (certificateHold) since %s, and no time-stamp proves the signature was made before (%s)", who, stamp(st.revokedAt), st.source)
+			}
+		case st.revoked:
+			if poe {
+				s.fail(TotalFailed, Revoked, "certificate %s was revoked (%s) on %s, before the signature was time-stamped at %s (%s)", who, reasonName(st.reason), stamp(st.revokedAt), stamp(t), st.source)
+			} else {
+				s.fail(Indeterminate, RevokedNoPOE, "certificate %s was revoked (%s) on %s, and no time-stamp proves the signature was made before (%s)", who, reasonName(st.reason), stamp(st.revokedAt), st.source)
+			}
+		case !st.revokedAt.IsZero():
+			s.warn("certificate %s was revoked (%s) on %s, after the signature was time-stamped at %s: the signature stays valid", who, reasonName(st.reason), stamp(st.revokedAt), stamp(t))
+		}
+	}
+}
+
+func (v *validation) fetchNote() string {
+	if v.opts.Fetcher == nil {
+		return ", and fetching it was not allowed"
+	}
+	return ", and fetching it failed"
+}
+
+// status looks for revocation data on c at time t: in the DSS, in the
+// signature's archival attribute, then online when allowed.
+func (v *validation) status(s *sigState, c, issuer *x509.Certificate, t time.Time) status {
+	if st := v.validationData().status(c, issuer, t, v.now, "in the document's DSS"); st.known {
+		return st
+	}
+	if st := s.archival.status(c, issuer, t, v.now, "in the signature"); st.known {
+		return st
+	}
+	if v.opts.Fetcher == nil {
+		return status{}
+	}
+	ctx, cancel := context.WithTimeout(v.ctx, fetchTimeout)
+	defer cancel()
+	var fetched validationData
+	if res, err := v.opts.Fetcher.OCSP(ctx, c, issuer); err == nil {
+		fetched.ocsps = append(fetched.ocsps, res.Raw)
+	}
+	if st := fetched.status(c, issuer, t, v.now, "fetched"); st.known {
+		return st
+	}
+	if res, err := v.opts.Fetcher.CRL(ctx, c, issuer); err == nil {
+		fetched.crls = append(fetched.crls, res.Raw)
+	}
+	return fetched.status(c, issuer, t, v.now, "fetched")
+}
+
+// checkStrength refuses digests and keys below what is accepted today:
+// SHA-256 or better, RSA of 2048 bits or more, ECDSA on P-256 or larger.
+func checkStrength(s *sigState) {
+	sd := s.cms
+	if sd.Hash != crypto.SHA256 && sd.Hash != crypto.SHA384 && sd.Hash != crypto.SHA512 {
+		s.fail(Indeterminate, CryptoConstraintsFailureNoPOE, "digest algorithm %v is too weak", sd.DigestAlgorithm)
+		return
+	}
+	switch k := sd.Signer.PublicKey.(type) {
+	case *rsa.PublicKey:
+		if k.N.BitLen() < 2048 {
+			s.fail(Indeterminate, CryptoConstraintsFailureNoPOE, "the signer's RSA key has %d bits, fewer than 2048", k.N.BitLen())
+		}
+	case *ecdsa.PublicKey:
+		if k.Curve.Params().BitSize < 256 {
+			s.fail(Indeterminate, CryptoConstraintsFailureNoPOE, "the signer's ECDSA key is on a %d-bit curve, smaller than P-256", k.Curve.Params().BitSize)
+		}
+	case ed25519.PublicKey:
+	default:
+		s.fail(Indeterminate, CryptoConstraintsFailureNoPOE, "the signer's key type %T is not accepted", k)
+	}
+}
+
+// level is the PAdES baseline level a signature reaches (ETSI EN 319 142-1
+// clause 6): B-B with signing-certificate-v2; B-T with a time-stamp over
+// it; B-LT when the DSS holds revocation data for its whole path; B-LTA
+// when a document time-stamp covers that DSS.
+func (v *validation) level(s *sigState) string {
+	if s.report.Kind != KindSignature || s.cms == nil || s.report.Indication == TotalFailed {
+		return ""
+	}
+	if s.report.SubFilter == "adbe.pkcs7.detached" {
+		return LevelPKCS7
+	}
+	if s.cms.SigningCertificateV2 == nil {
+		return ""
+	}
+	if s.poe.IsZero() {
+		return LevelBB
+	}
+	if len(s.report.Chain) == 0 || !v.dssCovers(v.validationData(), s) {
+		return LevelBT
+	}
+	for _, d := range v.sigs {
+		if d.report.Kind != KindDocumentTimestamp || d.done || d.end <= s.end {
+			continue
+		}
+		rd, err := v.revision(d.end)
+		if err == nil && v.dssCovers(readDSS(rd), s) {
+			return LevelLTA
+		}
+	}
+	return LevelBLT
+}
+
+// dssCovers reports whether d has revocation data for every certificate of
+// the signature's path but the anchor.
+func (v *validation) dssCovers(d *validationData, s *sigState) bool {
+	if d == nil || !d.found {
+		return false
+	}
+	cert, extra := v.signerOf(s)
+	inter := d.pool()
+	for _, c := range extra {
+		inter.AddCert(c)
+	}
+	t := s.poe
+	chains, err := cert.Verify(x509.VerifyOptions{Roots: v.opts.Roots, Intermediates: inter, CurrentTime: t, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
+	if err != nil {
+		return false
+	}
+	chain := chains[0]
+	for i := 0; i+1 < len(chain); i++ {
+		if noCheck(chain[i]) {
+			continue
+		}
+		if !d.status(chain[i], chain[i+1], t, v.now, "").known {
+			return false
+		}
+	}
+	return true
+}
+
+// stamp formats a time for a reason: UTC, to the second.
+func stamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05Z") }
+
+// oidUID is the userId attribute Vietnamese profiles use for the holder's
+// national identifier, with a type prefix (RFC 4519 section 2.39).
+var oidUID = asn1.ObjectIdentifier{0, 9, 2342, 19200300, 100, 1, 1}
+
+// describe summarises a certificate for the report.
+func describe(c *x509.Certificate) *Signer {
+	s := &Signer{
+		Name:      c.Subject.CommonName,
+		Subject:   c.Subject.String(),
+		Issuer:    c.Issuer.String(),
+		Serial:    strings.ToUpper(c.SerialNumber.Text(16)),
+		NotBefore: c.NotBefore.UTC(),
+		NotAfter:  c.NotAfter.UTC(),
+	}
+	if len(c.Subject.Organization) > 0 {
+		s.Organization = c.Subject.Organization[0]
+	}
+	if len(c.Issuer.Organization) > 0 {
+		s.IssuerOrganization = c.Issuer.Organization[0]
+	}
+	var rdns pkix.RDNSequence
+	if _, err := asn1.Unmarshal(c.RawSubject, &rdns); err == nil {
+		for _, rdn := range rdns {
+			for _, atv := range rdn {
+				v, ok := atv.Value.(string)
+				if !ok || !atv.Type.Equal(oidUID) {
+					continue
+				}
+				switch {
+				case strings.HasPrefix(v, "CCCD:"):
+					s.CCCD = strings.TrimPrefix(v, "CCCD:")
+				case strings.HasPrefix(v, "MST:"):
+					s.MST = strings.TrimPrefix(v, "MST:")
+				}
+			}
+		}
+	}
+	return s
+}

@@ -1,0 +1,544 @@
+package verify
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/kyso-pki/kyso/pkg/pdf"
+)
+
+// maxChanges bounds the changes reported for one signature.
+const maxChanges = 50
+
+// checkChanges analyses what the revisions after a signature changed
+// (ISO 32000-2 §12.8.2.2, ETSI EN 319 142-1 clause 5.4): later signatures,
+// validation data (DSS) and document time-stamps are always allowed, form
+// filling when the document's DocMDP permission is 2 or 3 (2 when the
+// document is not certified), annotations when it is 3. Anything else —
+// changed page content, redefined objects, replaced catalogs or page
+// trees, added pages, removed objects — means the signature no longer
+// covers what the document shows.
+func (v *validation) checkChanges(s *sigState) {
+	old, err := v.revision(v.ends[s.rev].end)
+	if err != nil {
+		return // check reported it
+	}
+	d := &differ{old: old, cur: v.final, perm: v.permission(s), roles: map[int]role{}}
+	d.run()
+	if len(d.changes) == 0 {
+		return
+	}
+	s.report.Changes = d.changes
+	s.fail(TotalFailed, SigConstraintsFailure, "the document was changed after this signature in ways its permissions (DocMDP P=%d) do not allow: %s", d.perm, d.changes[0])
+}
+
+// permission is the DocMDP level for changes after s: that of the
+// document's certification signature if it is s or comes before it,
+// otherwise 2 (form filling and signing).
+func (v *validation) permission(s *sigState) int {
+	for _, c := range v.sigs {
+		if c.report.Certification > 0 && c.end <= s.end {
+			return c.report.Certification
+		}
+	}
+	return 2
+}
+
+// roleKind says what an object of the signed revision is for.
+type roleKind int
+
+const (
+	roleOther roleKind = iota
+	roleCatalog
+	roleAcroForm
+	roleFieldsArray
+	rolePage
+	roleAnnotsArray
+	roleField
+	roleSigField
+	roleWidget
+	roleAnnotation
+	roleAppearance
+	roleSigAppearance
+	roleSignature
+	roleDSS
+	roleInfo
+	roleMetadata
+)
+
+type role struct {
+	kind roleKind
+	name string // for messages: "page 2", "field Name"
+}
+
+// differ compares the signed revision old with the current document.
+type differ struct {
+	old, cur *pdf.Reader
+	perm     int
+	roles    map[int]role
+	changes  []string
+}
+
+func (d *differ) report(format string, args ...any) {
+	if len(d.changes) < maxChanges {
+		d.changes = append(d.changes, fmt.Sprintf(format, args...))
+	}
+}
+
+func (d *differ) set(o pdf.Object, r role) {
+	ref, ok := o.(pdf.Ref)
+	if !ok {
+		return
+	}
+	if _, done := d.roles[ref.Num]; !done {
+		d.roles[ref.Num] = r
+	}
+}
+
+// classify gives roles to the objects of the signed revision.
+func (d *differ) classify() {
+	rd := d.old
+	cat, catRef, err := rd.Catalog()
+	if err != nil {
+		return
+	}
+	d.roles[catRef.Num] = role{roleCatalog, "the catalog"}
+	d.set(rd.Trailer().Get("Info"), role{roleInfo, "the document information"})
+	d.set(cat.Get("Metadata"), role{roleMetadata, "the XMP metadata"})
+	d.set(cat.Get("DSS"), role{roleDSS, "the DSS"})
+	if dss, _ := rd.Get(cat.Get("DSS")); dss != nil {
+		if dd, ok := dss.(*pdf.Dict); ok {
+			for _, k := range dd.Keys() {
+				d.set(dd.Get(k), role{roleDSS, "the DSS"})
+			}
+		}
+	}
+	d.set(cat.Get("AcroForm"), role{roleAcroForm, "the interactive form"})
+	if af, _, err := rd.AcroForm(); err == nil && af != nil {
+		d.set(af.Get("Fields"), role{roleFieldsArray, "the form's field list"})
+	}
+	if fields, err := rd.Fields(); err == nil {
+		for _, f := range fields {
+			r := role{roleField, "field " + f.Name}
+			ap := role{roleAppearance, "an appearance of field " + f.Name}
+			if f.IsSignature() {
+				r.kind, ap.kind = roleSigField, roleSigAppearance
+				d.set(f.Value, role{roleSignature, "the signature of field " + f.Name})
+			}
+			d.roles[f.Ref.Num] = r
+			d.appearances(f.Dict, ap)
+			if kids, _ := rd.Get(f.Dict.Get("Kids")); kids != nil {
+				if arr, ok := kids.(pdf.Array); ok {
+					for _, k := range arr {
+						d.set(k, role{roleWidget, "a widget of field " + f.Name})
+						if kd, _ := rd.Get(k); kd != nil {
+							if kdd, ok := kd.(*pdf.Dict); ok {
+								d.appearances(kdd, ap)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	pages, err := rd.Pages()
+	if err != nil {
+		return
+	}
+	for i, p := range pages {
+		name := fmt.Sprintf("page %d", i+1)
+		d.roles[p.Ref.Num] = role{rolePage, name}
+		d.set(p.Dict.Get("Annots"), role{roleAnnotsArray, "the annotations of " + name})
+		annots, _ := rd.Get(p.Dict.Get("Annots"))
+		arr, _ := annots.(pdf.Array)
+		for _, a := range arr {
+			ad, _ := rd.Get(a)
+			add, ok := ad.(*pdf.Dict)
+			if !ok {
+				continue
+			}
+			if add.Get("Subtype") == pdf.Name("Widget") {
+				d.set(a, role{roleWidget, "a widget on " + name})
+			} else {
+				d.set(a, role{roleAnnotation, "an annotation on " + name})
+				d.appearances(add, role{roleAppearance, "an annotation's appearance on " + name})
+			}
+		}
+	}
+}
+
+// appearances gives r to the appearance streams of an annotation's /AP.
+func (d *differ) appearances(annot *pdf.Dict, r role) {
+	ap, _ := d.old.Get(annot.Get("AP"))
+	apd, ok := ap.(*pdf.Dict)
+	if !ok {
+		return
+	}
+	for _, k := range apd.Keys() {
+		d.set(apd.Get(k), r)
+		sub, _ := d.old.Get(apd.Get(k))
+		if sd, ok := sub.(*pdf.Dict); ok { // appearance states
+			for _, sk := range sd.Keys() {
+				d.set(sd.Get(sk), r)
+			}
+		}
+	}
+}
+
+// run compares every object of both revisions.
+func (d *differ) run() {
+	d.classify()
+	oldRoot, _ := d.old.Trailer().Get("Root").(pdf.Ref)
+	curRoot, _ := d.cur.Trailer().Get("Root").(pdf.Ref)
+	if oldRoot != curRoot {
+		d.report("the trailer's /Root now points to another catalog (%v instead of %v)", curRoot, oldRoot)
+	}
+	if d.cur.Trailer().Get("Encrypt") != nil {
+		d.report("encryption was added")
+	}
+	oldDups := map[int]bool{}
+	for _, n := range d.old.Duplicates() {
+		oldDups[n] = true
+	}
+	for _, n := range d.cur.Duplicates() {
+		if !oldDups[n] {
+			d.report("object %d is defined twice in one cross-reference section, which readers resolve differently", n)
+		}
+	}
+	curNums := map[int]bool{}
+	for _, ref := range d.cur.Objects() {
+		curNums[ref.Num] = true
+	}
+	for _, ref := range d.old.Objects() {
+		if !curNums[ref.Num] && d.roles[ref.Num].kind != roleOther {
+			d.report("%s (object %d) was deleted", d.roles[ref.Num].name, ref.Num)
+		} else if !curNums[ref.Num] && !d.structural(ref) {
+			d.report("object %d was deleted", ref.Num)
+		}
+	}
+	for _, ref := range d.cur.Objects() {
+		if len(d.changes) >= maxChanges {
+			return
+		}
+		ol, inOld := d.old.Where(ref.Num)
+		if !inOld {
+			continue // a new object: judged through what refers to it
+		}
+		if cl, _ := d.cur.Where(ref.Num); cl == ol && d.sameStream(ol) {
+			continue
+		}
+		oldRef := pdf.Ref{Num: ref.Num, Gen: ol.Gen}
+		a, errA := d.old.Resolve(oldRef)
+		b, errB := d.cur.Resolve(ref)
+		if errB != nil {
+			d.report("object %d cannot be read any more: %v", ref.Num, errB)
+			continue
+		}
+		if errA == nil && d.equal(a, b, 0) {
+			continue
+		}
+		d.judge(ref.Num, a, b)
+	}
+	oldPages, err1 := d.old.Pages()
+	curPages, err2 := d.cur.Pages()
+	if err1 == nil && err2 == nil && len(oldPages) != len(curPages) {
+		d.report("the document had %d pages when signed and has %d now", len(oldPages), len(curPages))
+	} else if err2 != nil {
+		d.report("the page tree cannot be read any more: %v", err2)
+	}
+}
+
+// sameStream reports whether a compressed object's object stream is the
+// same in both revisions.
+func (d *differ) sameStream(l pdf.Location) bool {
+	if !l.InStream {
+		return true
+	}
+	a, ok1 := d.old.Where(l.Stream)
+	b, ok2 := d.cur.Where(l.Stream)
+	return ok1 && ok2 && a == b
+}
+
+// structural reports whether ref is a cross-reference or object stream,
+// which an update may drop.
+func (d *differ) structural(ref pdf.Ref) bool {
+	o, err := d.old.Resolve(ref)
+	st, ok := o.(*pdf.Stream)
+	if err != nil || !ok {
+		return false
+	}
+	t := st.Dict.Get("Type")
+	return t == pdf.Name("XRef") || t == pdf.Name("ObjStm")
+}
+
+// judge decides whether a changed object was allowed to change.
+func (d *differ) judge(num int, a, b pdf.Object) {
+	r := d.roles[num]
+	switch r.kind {
+	case roleDSS, roleInfo, roleMetadata:
+		return
+	case roleCatalog:
+		d.dictKeys(r.name, a, b, map[pdf.Name]bool{"AcroForm": true, "DSS": true, "Extensions": true})
+		ad, _ := a.(*pdf.Dict)
+		bd, _ := b.(*pdf.Dict)
+		if ad != nil && bd != nil {
+			if af, ok := ad.Get("AcroForm").(*pdf.Dict); ok {
+				d.acroForm(af, bd.Get("AcroForm"))
+			}
+		}
+	case roleAcroForm:
+		d.acroForm(a, b)
+	case roleFieldsArray:
+		d.fieldList("the form's field list", a, b)
+	case rolePage:
+		d.dictKeys(r.name, a, b, map[pdf.Name]bool{"Annots": true})
+		ad, _ := a.(*pdf.Dict)
+		bd, _ := b.(*pdf.Dict)
+		if ad != nil && bd != nil {
+			oa, _ := d.old.Get(ad.Get("Annots"))
+			ca, _ := d.cur.Get(bd.Get("Annots"))
+			d.annotList(r.name, oa, ca)
+		}
+	case roleAnnotsArray:
+		d.annotList(r.name, a, b)
+	case roleSigField:
+		ad, _ := a.(*pdf.Dict)
+		if ad != nil && ad.Get("V") != nil {
+			d.dictKeys(r.name, a, b, map[pdf.Name]bool{})
+			return
+		}
+		d.dictKeys(r.name, a, b, map[pdf.Name]bool{"V": true, "AP": true, "AS": true, "F": true, "MK": true})
+		if d.perm < 2 && !d.isDocTimestamp(b) {
+			d.report("%s was signed, which DocMDP P=1 forbids", r.name)
+		}
+	case roleField:
+		d.dictKeys(r.name, a, b, map[pdf.Name]bool{"V": true, "AP": true, "AS": true, "MK": true})
+		d.needPerm(2, "%s was filled in", r.name)
+	case roleWidget:
+		d.dictKeys(r.name, a, b, map[pdf.Name]bool{"AP": true, "AS": true, "MK": true})
+		d.needPerm(2, "%s changed its appearance", r.name)
+	case roleAppearance:
+		d.needPerm(2, "%s was changed", r.name)
+	case roleAnnotation:
+		d.needPerm(3, "%s was changed", r.name)
+	case roleSigAppearance:
+		d.report("%s was changed", r.name)
+	case roleSignature:
+		d.report("%s was changed", r.name)
+	default:
+		d.report("object %d (%s) was changed", num, describeObject(b))
+	}
+}
+
+func (d *differ) needPerm(p int, format string, args ...any) {
+	if d.perm < p {
+		d.report(format+fmt.Sprintf(", which DocMDP P=%d forbids", d.perm), args...)
+	}
+}
+
+// dictKeys reports keys that changed other than those allowed.
+func (d *differ) dictKeys(name string, a, b pdf.Object, allowed map[pdf.Name]bool) {
+	ad, ok1 := a.(*pdf.Dict)
+	bd, ok2 := b.(*pdf.Dict)
+	if !ok1 || !ok2 {
+		d.report("%s was replaced by another kind of object", name)
+		return
+	}
+	keys := map[pdf.Name]bool{}
+	for _, k := range ad.Keys() {
+		keys[k] = true
+	}
+	for _, k := range bd.Keys() {
+		keys[k] = true
+	}
+	for k := range keys {
+		if allowed[k] || d.equal(ad.Get(k), bd.Get(k), 0) {
+			continue
+		}
+		d.report("%s: /%s was changed", name, k)
+	}
+}
+
+// acroForm checks a changed interactive form dictionary.
+func (d *differ) acroForm(a, b pdf.Object) {
+	ao, _ := d.old.Get(a)
+	bo, _ := d.cur.Get(b)
+	d.dictKeys("the interactive form", ao, bo, map[pdf.Name]bool{"Fields": true, "SigFlags": true, "DR": true, "DA": true, "NeedAppearances": true})
+	ad, _ := ao.(*pdf.Dict)
+	bd, _ := bo.(*pdf.Dict)
+	if ad != nil && bd != nil {
+		of, _ := d.old.Get(ad.Get("Fields"))
+		cf, _ := d.cur.Get(bd.Get("Fields"))
+		d.fieldList("the form's field list", of, cf)
+	}
+}
+
+// fieldList allows new signature fields only; existing fields stay.
+func (d *differ) fieldList(name string, a, b pdf.Object) {
+	oa, _ := a.(pdf.Array)
+	ca, _ := b.(pdf.Array)
+	now := map[pdf.Ref]bool{}
+	for _, o := range ca {
+		if r, ok := o.(pdf.Ref); ok {
+			now[r] = true
+		}
+	}
+	before := map[pdf.Ref]bool{}
+	for _, o := range oa {
+		r, ok := o.(pdf.Ref)
+		if !ok {
+			continue
+		}
+		before[r] = true
+		if !now[r] {
+			d.report("%s: field %v was removed", name, r)
+		}
+	}
+	for r := range now {
+		if before[r] {
+			continue
+		}
+		fo, _ := d.cur.Resolve(r)
+		fd, ok := fo.(*pdf.Dict)
+		if !ok || fd.Get("FT") != pdf.Name("Sig") {
+			d.report("%s: a field that is not a signature field was added (%v)", name, r)
+			continue
+		}
+		if d.perm < 2 && !d.isDocTimestamp(fd) {
+			d.report("%s: a signature field was added, which DocMDP P=1 forbids", name)
+		}
+	}
+}
+
+// annotList checks a page's changed annotation list: new widgets of
+// signature fields are allowed, other annotations only with P=3.
+func (d *differ) annotList(name string, a, b pdf.Object) {
+	oa, _ := a.(pdf.Array)
+	ca, _ := b.(pdf.Array)
+	now := map[pdf.Ref]bool{}
+	for _, o := range ca {
+		if r, ok := o.(pdf.Ref); ok {
+			now[r] = true
+		}
+	}
+	before := map[pdf.Ref]bool{}
+	for _, o := range oa {
+		r, ok := o.(pdf.Ref)
+		if !ok {
+			continue
+		}
+		before[r] = true
+		if !now[r] {
+			d.needPerm(3, "%s: annotation %v was removed", name, r)
+		}
+	}
+	for _, o := range ca {
+		r, ok := o.(pdf.Ref)
+		if !ok {
+			d.report("%s: an annotation that is not a reference was added", name)
+			continue
+		}
+		if before[r] {
+			continue
+		}
+		ao, _ := d.cur.Resolve(r)
+		ad, ok := ao.(*pdf.Dict)
+		if !ok {
+			d.report("%s: an annotation %v that is not a dictionary was added", name, r)
+			continue
+		}
+		if ad.Get("Subtype") == pdf.Name("Widget") {
+			if d.sigWidget(ad) {
+				continue
+			}
+			d.report("%s: a form field widget was added", name)
+			continue
+		}
+		d.needPerm(3, "%s: a %v annotation was added", name, ad.Get("Subtype"))
+	}
+}
+
+// sigWidget reports whether a widget belongs to a signature field.
+func (d *differ) sigWidget(w *pdf.Dict) bool {
+	if w.Get("FT") == pdf.Name("Sig") {
+		return true
+	}
+	p, _ := d.cur.Get(w.Get("Parent"))
+	pd, ok := p.(*pdf.Dict)
+	return ok && pd.Get("FT") == pdf.Name("Sig")
+}
+
+// isDocTimestamp reports whether a field's value is a document time-stamp.
+func (d *differ) isDocTimestamp(field pdf.Object) bool {
+	fd, ok := field.(*pdf.Dict)
+	if !ok {
+		return false
+	}
+	v, _ := d.cur.Get(fd.Get("V"))
+	vd, ok := v.(*pdf.Dict)
+	return ok && (vd.Get("Type") == pdf.Name("DocTimeStamp") || vd.Get("SubFilter") == pdf.Name("ETSI.RFC3161"))
+}
+
+// equal compares two objects of the two revisions; references compare by
+// number, since changed objects are compared on their own.
+func (d *differ) equal(a, b pdf.Object, depth int) bool {
+	if depth > 64 {
+		return false
+	}
+	switch x := a.(type) {
+	case nil:
+		return b == nil
+	case *pdf.Dict:
+		y, ok := b.(*pdf.Dict)
+		if !ok || x.Len() != y.Len() {
+			return false
+		}
+		for _, k := range x.Keys() {
+			if !d.equal(x.Get(k), y.Get(k), depth+1) {
+				return false
+			}
+		}
+		return true
+	case pdf.Array:
+		y, ok := b.(pdf.Array)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !d.equal(x[i], y[i], depth+1) {
+				return false
+			}
+		}
+		return true
+	case pdf.String:
+		y, ok := b.(pdf.String)
+		return ok && bytes.Equal(x.Value, y.Value)
+	case *pdf.Stream:
+		y, ok := b.(*pdf.Stream)
+		if !ok || !d.equal(x.Dict, y.Dict, depth+1) {
+			return false
+		}
+		xa, err1 := d.old.RawStreamData(x)
+		ya, err2 := d.cur.RawStreamData(y)
+		return err1 == nil && err2 == nil && bytes.Equal(xa, ya)
+	default:
+		return a == b
+	}
+}
+
+// describeObject names an object for a message: its /Type or kind.
+func describeObject(o pdf.Object) string {
+	switch x := o.(type) {
+	case *pdf.Dict:
+		if t, ok := x.Get("Type").(pdf.Name); ok {
+			return "a /" + string(t) + " dictionary"
+		}
+		return "a dictionary"
+	case *pdf.Stream:
+		if t, ok := x.Dict.Get("Type").(pdf.Name); ok {
+			return "a /" + string(t) + " stream"
+		}
+		return "a stream, such as page content"
+	}
+	return fmt.Sprintf("a %T", o)
+}

@@ -1,0 +1,239 @@
+package verify_test
+
+import (
+	"bytes"
+	"compress/zlib"
+	"context"
+	"crypto"
+	"crypto/x509"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/kyso-pki/kyso/hsm"
+	"github.com/kyso-pki/kyso/internal/testpki"
+	"github.com/kyso-pki/kyso/internal/testpki/served"
+	"github.com/kyso-pki/kyso/pkg/pades"
+	"github.com/kyso-pki/kyso/pkg/pdf"
+	"github.com/kyso-pki/kyso/pkg/revocation"
+	"github.com/kyso-pki/kyso/pkg/tsa"
+	"github.com/kyso-pki/kyso/pkg/verify"
+)
+
+// fixture is a throwaway CA hierarchy served over HTTP, a TSA, and a few
+// citizens' keys.
+type fixture struct {
+	dir    string
+	p      *testpki.PKI
+	srv    *served.Served
+	tsa    *tsa.Server
+	roots  *x509.CertPool
+	chain  []*x509.Certificate
+	mu     sync.Mutex
+	cccd   int
+	signer map[string]signer
+}
+
+type signer struct {
+	cert *x509.Certificate
+	key  crypto.Signer
+}
+
+var (
+	fixOnce sync.Once
+	fix     *fixture
+	fixErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if fix != nil {
+		fix.srv.Close()
+		fix.p.Close()
+		os.RemoveAll(fix.dir)
+	}
+	os.Exit(code)
+}
+
+func getFixture(t testing.TB) *fixture {
+	t.Helper()
+	fixOnce.Do(func() { fix, fixErr = newFixture() })
+	if fixErr != nil {
+		t.Fatalf("fixture: %v", fixErr)
+	}
+	return fix
+}
+
+func newFixture() (*fixture, error) {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "kyso-verify-test-")
+	if err != nil {
+		return nil, err
+	}
+	p, err := testpki.New(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	srv, err := served.Serve(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	f := &fixture{dir: dir, p: p, srv: srv, roots: x509.NewCertPool(), signer: map[string]signer{}}
+	f.roots.AddCert(p.Hierarchy.Root)
+	if f.chain, err = p.CA.Chain(ctx); err != nil {
+		return nil, err
+	}
+	tcert, tkey, err := p.CA.TSASigner(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if f.tsa, err = tsa.New(tsa.Config{Certificate: tcert, Chain: f.chain, Signer: tkey, Policy: tsa.PlaceholderPolicy}); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// citizen issues a fresh certificate and key, so a test may revoke it.
+func (f *fixture) citizen(t testing.TB, alg hsm.Algorithm) signer {
+	t.Helper()
+	f.mu.Lock()
+	f.cccd++
+	n := f.cccd
+	f.mu.Unlock()
+	cert, key, err := f.p.Citizen(context.Background(), fmt.Sprintf("verify-%d", n), alg, fmt.Sprintf("0792030%05d", n))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signer{cert, key}
+}
+
+// sign signs in with s at level B-B or B-T.
+func (f *fixture) sign(t testing.TB, s signer, in []byte, opts *pades.SignOptions) []byte {
+	t.Helper()
+	if opts == nil {
+		opts = &pades.SignOptions{}
+	}
+	if opts.Level == pades.LevelBT {
+		opts.TSA = pades.TSAServer(f.tsa)
+	}
+	var out bytes.Buffer
+	if err := pades.Sign(context.Background(), bytes.NewReader(in), int64(len(in)), &out, s.key, s.cert, f.chain, opts); err != nil {
+		t.Fatalf("signing: %v", err)
+	}
+	return out.Bytes()
+}
+
+// verifyOnline validates with revocation fetched from the served PKI.
+func (f *fixture) verifyOnline(t testing.TB, doc []byte) *verify.Report {
+	t.Helper()
+	return f.verifyWith(t, doc, &verify.Options{Roots: f.roots, Fetcher: &revocation.Fetcher{Client: f.srv.Client}})
+}
+
+func (f *fixture) verifyWith(t testing.TB, doc []byte, opts *verify.Options) *verify.Report {
+	t.Helper()
+	rep, err := verify.Verify(context.Background(), bytes.NewReader(doc), int64(len(doc)), opts)
+	if err != nil {
+		t.Fatalf("verify: %v", err)
+	}
+	return rep
+}
+
+// want asserts the verdict of signature i.
+func want(t testing.TB, rep *verify.Report, i int, ind verify.Indication, sub verify.SubIndication) *verify.Signature {
+	t.Helper()
+	if len(rep.Signatures) <= i {
+		t.Fatalf("report has %d signatures, want at least %d", len(rep.Signatures), i+1)
+	}
+	s := rep.Signatures[i]
+	if s.Indication != ind || s.SubIndication != sub {
+		var b strings.Builder
+		rep.WriteText(&b, "doc.pdf")
+		t.Fatalf("signature %d: %s/%s, want %s/%s\n%s", i+1, s.Indication, s.SubIndication, ind, sub, b.String())
+	}
+	return s
+}
+
+// buildClassic lays out a PDF with a classic cross-reference table: objs[i]
+// is the body of object i+1.
+func buildClassic(objs []string) []byte {
+	var b bytes.Buffer
+	b.WriteString("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+	offs := make([]int, len(objs))
+	for i, o := range objs {
+		offs[i] = b.Len()
+		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
+	}
+	xref := b.Len()
+	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f\r\n", len(objs)+1)
+	for _, o := range offs {
+		fmt.Fprintf(&b, "%010d 00000 n\r\n", o)
+	}
+	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R /ID [<00112233445566778899AABBCCDDEEFF> <00112233445566778899AABBCCDDEEFF>] >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, xref)
+	return b.Bytes()
+}
+
+func stream(data string, compress bool) string {
+	if !compress {
+		return fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(data), data)
+	}
+	var z bytes.Buffer
+	zw := zlib.NewWriter(&z)
+	zw.Write([]byte(data))
+	zw.Close()
+	return fmt.Sprintf("<< /Length %d /Filter /FlateDecode >>\nstream\n%s\nendstream", z.Len(), z.Bytes())
+}
+
+const font = "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"
+
+// formPDF is a one-page form: a text field "ten" and, as object 9, an
+// unused content stream (what a shadow attack hides in the signed
+// revision to show later).
+func formPDF() []byte {
+	return buildClassic([]string{
+		"<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [6 0 R] /DA (/Helv 0 Tf 0 g) /DR << /Font << /Helv 5 0 R >> >> >> >>",
+		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> /Annots 7 0 R >>",
+		stream("BT /F1 24 Tf 72 720 Td (Don xin cap ho chieu) Tj ET", true),
+		font,
+		"<< /FT /Tx /T (ten) /V (Nguyen) /Type /Annot /Subtype /Widget /Rect [72 600 300 620] /P 3 0 R /DA (/Helv 12 Tf 0 g) >>",
+		"[6 0 R]",
+		"<< /Type /Pages /Kids [] /Count 0 >>",
+		stream("BT /F1 24 Tf 72 720 Td (Chuyen 1 ty dong) Tj ET", true),
+	})
+}
+
+// update appends an incremental update that sets objects (by number) to
+// the given objects, and adds others.
+func update(t testing.TB, doc []byte, edit func(rd *pdf.Reader, w *pdf.Writer)) []byte {
+	t.Helper()
+	rd, err := pdf.Open(bytes.NewReader(doc), int64(len(doc)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := pdf.NewIncrementalWriter(bytes.NewReader(doc), int64(len(doc)), rd)
+	edit(rd, w)
+	if err := w.Build(); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if _, err := w.WriteTo(&out); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
+}
+
+// resolveDict reads object num of rd as a dictionary, cloned for editing.
+func resolveDict(t testing.TB, rd *pdf.Reader, num int) *pdf.Dict {
+	t.Helper()
+	o, err := rd.Resolve(pdf.Ref{Num: num})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, ok := o.(*pdf.Dict)
+	if !ok {
+		t.Fatalf("object %d is %T", num, o)
+	}
+	return d.Clone()
+}

@@ -1,0 +1,267 @@
+package verify
+
+import (
+	"crypto/x509"
+	"encoding/asn1"
+	"fmt"
+	"time"
+
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
+	"golang.org/x/crypto/ocsp"
+
+	"github.com/kyso-pki/kyso/pkg/cms"
+	"github.com/kyso-pki/kyso/pkg/pdf"
+	"github.com/kyso-pki/kyso/pkg/revocation"
+)
+
+// Bounds on the validation data read from a document.
+const (
+	maxDataItems = 1024
+	maxDataBytes = 4 << 20
+)
+
+// validationData is certificates and revocation data: a document's DSS
+// (ETSI EN 319 142-1 clause 5.4.2) or what a signature carries.
+type validationData struct {
+	certs []*x509.Certificate
+	ocsps [][]byte
+	crls  [][]byte
+	// found is true when a DSS dictionary was there.
+	found bool
+}
+
+func (d *validationData) pool() *x509.CertPool {
+	p := x509.NewCertPool()
+	if d == nil {
+		return p
+	}
+	for _, c := range d.certs {
+		p.AddCert(c)
+	}
+	return p
+}
+
+// validationData returns the final revision's DSS, read once.
+func (v *validation) validationData() *validationData {
+	if v.dss == nil {
+		v.dss = readDSS(v.final)
+	}
+	return v.dss
+}
+
+// readDSS reads the /DSS of the catalog of rd: the streams of /Certs,
+// /OCSPs and /CRLs. What cannot be read is skipped: it only weakens what
+// can be proven.
+func readDSS(rd *pdf.Reader) *validationData {
+	d := &validationData{}
+	cat, _, err := rd.Catalog()
+	if err != nil {
+		return d
+	}
+	obj, err := rd.Get(cat.Get("DSS"))
+	dss, ok := obj.(*pdf.Dict)
+	if err != nil || !ok {
+		return d
+	}
+	d.found = true
+	streams := func(key pdf.Name) [][]byte {
+		obj, err := rd.Get(dss.Get(key))
+		arr, ok := obj.(pdf.Array)
+		if err != nil || !ok {
+			return nil
+		}
+		var out [][]byte
+		for i, o := range arr {
+			if i >= maxDataItems {
+				break
+			}
+			so, err := rd.Get(o)
+			st, ok := so.(*pdf.Stream)
+			if err != nil || !ok {
+				continue
+			}
+			b, err := rd.StreamData(st)
+			if err != nil || len(b) > maxDataBytes {
+				continue
+			}
+			out = append(out, b)
+		}
+		return out
+	}
+	for _, b := range streams("Certs") {
+		if c, err := x509.ParseCertificate(b); err == nil {
+			d.certs = append(d.certs, c)
+		}
+	}
+	d.ocsps = streams("OCSPs")
+	d.crls = streams("CRLs")
+	return d
+}
+
+// oidRevocationInfoArchival is Adobe's signed attribute carrying revocation
+// data in a PKCS#7 signature (ISO 32000-2 §12.8.3.3.2).
+var oidRevocationInfoArchival = asn1.ObjectIdentifier{1, 2, 840, 113583, 1, 1, 8}
+
+// archivalData reads revocationInfoArchival ::= SEQUENCE { crl [0] EXPLICIT
+// SEQUENCE OF CRLs OPTIONAL, ocsp [1] EXPLICIT SEQUENCE OF OCSPResponse
+// OPTIONAL, otherRevInfo [2] ... OPTIONAL }.
+func archivalData(sd *cms.SignedData) validationData {
+	var d validationData
+	for _, a := range sd.SignedAttributes {
+		if !a.Type.Equal(oidRevocationInfoArchival) || len(a.Values) == 0 {
+			continue
+		}
+		in := cryptobyte.String(a.Values[0])
+		var seq cryptobyte.String
+		if !in.ReadASN1(&seq, cbasn1.SEQUENCE) {
+			continue
+		}
+		for !seq.Empty() {
+			var el cryptobyte.String
+			var tag cbasn1.Tag
+			if !seq.ReadAnyASN1(&el, &tag) {
+				break
+			}
+			var list cryptobyte.String
+			if !el.ReadASN1(&list, cbasn1.SEQUENCE) {
+				continue
+			}
+			for !list.Empty() && len(d.crls)+len(d.ocsps) < maxDataItems {
+				var item cryptobyte.String
+				if !list.ReadASN1Element(&item, cbasn1.SEQUENCE) {
+					break
+				}
+				switch tag {
+				case cbasn1.Tag(0).Constructed().ContextSpecific():
+					d.crls = append(d.crls, item)
+				case cbasn1.Tag(1).Constructed().ContextSpecific():
+					d.ocsps = append(d.ocsps, item)
+				}
+			}
+		}
+	}
+	return d
+}
+
+// status is what revocation data says of one certificate at one time.
+type status struct {
+	known     bool      // some usable data was found
+	revoked   bool      // revoked (or on hold) at or before the time asked
+	revokedAt time.Time // when, if revoked at any time the data shows
+	hold      bool      // the reason is certificateHold: suspended
+	reason    int
+	source    string // "OCSP" or "CRL", and where from
+}
+
+// ocspStatus evaluates the OCSP responses in raws for cert at time t; each
+// is checked by revocation.ParseOCSP (signer, certID) first.
+func ocspStatus(raws [][]byte, cert, issuer *x509.Certificate, t, now time.Time, from string) status {
+	var st status
+	for _, raw := range raws {
+		res, err := revocation.ParseOCSP(raw, cert, issuer)
+		if err != nil || res.Response.ThisUpdate.After(now.Add(5*time.Minute)) {
+			continue
+		}
+		resp := res.Response
+		switch res.Status {
+		case revocation.Revoked:
+			r := status{known: true, revokedAt: resp.RevokedAt, reason: resp.RevocationReason,
+				hold: resp.RevocationReason == ocsp.CertificateHold, source: "OCSP " + from}
+			if !resp.RevokedAt.After(t) {
+				r.revoked = true
+				return r
+			}
+			if fresh(resp.ThisUpdate, resp.NextUpdate, t) {
+				st = r
+			}
+		case revocation.Good:
+			if fresh(resp.ThisUpdate, resp.NextUpdate, t) && !st.known {
+				st = status{known: true, source: "OCSP " + from}
+			}
+		}
+	}
+	return st
+}
+
+// fresh reports whether data produced at thisUpdate, valid until
+// nextUpdate, speaks for time t: it was produced after t, or t lies in its
+// validity.
+func fresh(thisUpdate, nextUpdate, t time.Time) bool {
+	if !thisUpdate.Before(t) {
+		return true
+	}
+	return !nextUpdate.IsZero() && !t.After(nextUpdate)
+}
+
+// crlStatus evaluates the CRLs in raws for cert at time t; each is checked
+// by revocation.ParseCRL (issuer, signature, completeness) first.
+func crlStatus(raws [][]byte, cert, issuer *x509.Certificate, t, now time.Time, from string) status {
+	var st status
+	for _, raw := range raws {
+		res, err := revocation.ParseCRL(raw, cert, issuer)
+		if err != nil || res.List.ThisUpdate.After(now.Add(5*time.Minute)) {
+			continue
+		}
+		rl := res.List
+		if e := res.Entry; e != nil {
+			r := status{known: true, revokedAt: e.RevocationTime, reason: e.ReasonCode,
+				hold: e.ReasonCode == ocsp.CertificateHold, source: "CRL " + from}
+			if !e.RevocationTime.After(t) {
+				r.revoked = true
+				return r
+			}
+			if fresh(rl.ThisUpdate, rl.NextUpdate, t) {
+				st = r
+			}
+			continue
+		}
+		if fresh(rl.ThisUpdate, rl.NextUpdate, t) && !st.known {
+			st = status{known: true, source: "CRL " + from}
+		}
+	}
+	return st
+}
+
+// combine evaluates OCSP first, then CRLs, of one set of data.
+func (d *validationData) status(cert, issuer *x509.Certificate, t, now time.Time, from string) status {
+	if d == nil {
+		return status{}
+	}
+	o := ocspStatus(d.ocsps, cert, issuer, t, now, from)
+	if o.revoked {
+		return o
+	}
+	c := crlStatus(d.crls, cert, issuer, t, now, from)
+	if c.revoked || !o.known {
+		return c
+	}
+	return o
+}
+
+// reasonNames are RFC 5280 section 5.3.1 reason codes.
+var reasonNames = map[int]string{
+	0: "unspecified", 1: "keyCompromise", 2: "cACompromise", 3: "affiliationChanged",
+	4: "superseded", 5: "cessationOfOperation", 6: "certificateHold", 8: "removeFromCRL",
+	9: "privilegeWithdrawn", 10: "aACompromise",
+}
+
+func reasonName(r int) string {
+	if n, ok := reasonNames[r]; ok {
+		return n
+	}
+	return fmt.Sprintf("reason %d", r)
+}
+
+// oidOCSPNoCheck marks an OCSP responder certificate whose status is not
+// checked (RFC 6960 section 4.2.2.2.1).
+var oidOCSPNoCheck = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 5}
+
+func noCheck(c *x509.Certificate) bool {
+	for _, e := range c.Extensions {
+		if e.Id.Equal(oidOCSPNoCheck) {
+			return true
+		}
+	}
+	return false
+}
