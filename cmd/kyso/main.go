@@ -49,6 +49,7 @@ func commands() []command {
 		{"sign", "pdf", "sign a PDF (PAdES B-B, or B-T with a time-stamp) with a key in a key store", signPDF},
 		{"bench", "keys", "measure signatures per second through each key backend against the bare limit", benchKeys},
 		{"bench", "ca", "measure certificates per second (SQLite, PostgreSQL) and OCSP responses per second against openssl ocsp", benchCA},
+		{"verify", "", "validate every signature of a PDF: integrity, trust, revocation, time-stamps, changes after signing", verifyPDF},
 		{"version", "", "print kyso's version", versionCmd},
 	}
 }
@@ -81,7 +82,7 @@ func run(ctx context.Context, args []string, e *env) int {
 	noun := args[0]
 	var verb string
 	rest := args[1:]
-	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") && !verbless(noun) {
 		verb, rest = rest[0], rest[1:]
 	}
 	var found *command
@@ -122,6 +123,21 @@ func run(ctx context.Context, args []string, e *env) int {
 		fmt.Fprintf(e.stderr, "kyso %s: %v\n", strings.TrimSpace(found.noun+" "+found.verb), err)
 		return 1
 	}
+}
+
+// verbless reports whether noun is a command without verbs (kyso verify
+// FILE.pdf), whose arguments are all its own.
+func verbless(noun string) bool {
+	found := false
+	for _, c := range commands() {
+		if c.noun == noun {
+			if c.verb != "" {
+				return false
+			}
+			found = true
+		}
+	}
+	return found
 }
 
 func printHelp(w io.Writer) {

@@ -1,0 +1,185 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/kyso-pki/kyso/internal/datadir"
+	"github.com/kyso-pki/kyso/pkg/revocation"
+	"github.com/kyso-pki/kyso/pkg/store/storeopen"
+	"github.com/kyso-pki/kyso/pkg/verify"
+)
+
+// maxVerifyFile bounds the PDF kyso verify reads.
+const maxVerifyFile = 512 << 20
+
+// verifyPDF validates every signature of a PDF and exits 0 only when all
+// pass.
+func verifyPDF(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "verify", "verify FILE.pdf [--trust PEM|DIR]... [--data DIR] [--offline] [--output json]")
+	var trust multiFlag
+	fs.Var(&trust, "trust", "trust anchors: a PEM or DER certificate file, or a folder of them (repeatable; default: the data directory's root CA)")
+	dataDir := fs.String("data", envOrDefault("KYSO_DATA", "./kyso-data"), "data directory whose root CA is trusted when --trust is not given")
+	offline := fs.Bool("offline", false, "use only the validation data in the document; never fetch OCSP responses or CRLs")
+	timeout := fs.Duration("timeout", 10*time.Second, "bound on each OCSP or CRL fetch")
+	out := outputFlag(fs)
+	pos, err := parseArgs(fs, args, 1, "FILE.pdf")
+	if err != nil {
+		return err
+	}
+	if err := checkOutput(*out); err != nil {
+		return err
+	}
+	roots, err := trustAnchors(ctx, trust, *dataDir)
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(pos[0])
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if st.Size() > maxVerifyFile {
+		return fmt.Errorf("%s is %d bytes, more than the limit of %d", pos[0], st.Size(), maxVerifyFile)
+	}
+	opts := &verify.Options{Roots: roots}
+	if !*offline {
+		opts.Fetcher = &revocation.Fetcher{Client: &http.Client{Timeout: *timeout}}
+	}
+	rep, err := verify.Verify(ctx, f, st.Size(), opts)
+	if err != nil {
+		return err
+	}
+	if *out == "json" {
+		if err := writeJSON(e.stdout, rep); err != nil {
+			return err
+		}
+	} else if err := rep.WriteText(e.stdout, filepath.Base(pos[0])); err != nil {
+		return err
+	}
+	if !rep.Valid {
+		failed := 0
+		for _, s := range rep.Signatures {
+			if s.Indication != verify.TotalPassed {
+				failed++
+			}
+		}
+		return fmt.Errorf("%d of %d signatures did not pass", failed, len(rep.Signatures))
+	}
+	return nil
+}
+
+// multiFlag is a repeatable string flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+var _ flag.Value = (*multiFlag)(nil)
+
+// trustAnchors reads the --trust files and folders, or the data
+// directory's root CA certificates when there are none.
+func trustAnchors(ctx context.Context, trust []string, dataDir string) (*x509.CertPool, error) {
+	pool := x509.NewCertPool()
+	n := 0
+	for _, p := range trust {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return nil, usagef("--trust %s: %v", p, err)
+		}
+		files := []string{p}
+		if fi.IsDir() {
+			entries, err := os.ReadDir(p)
+			if err != nil {
+				return nil, err
+			}
+			files = files[:0]
+			for _, en := range entries {
+				ext := strings.ToLower(filepath.Ext(en.Name()))
+				if !en.IsDir() && (ext == ".pem" || ext == ".crt" || ext == ".cer" || ext == ".der") {
+					files = append(files, filepath.Join(p, en.Name()))
+				}
+			}
+		}
+		for _, f := range files {
+			ders, err := readCerts(f)
+			if err != nil {
+				return nil, usagef("--trust: %v", err)
+			}
+			for _, der := range ders {
+				c, err := x509.ParseCertificate(der)
+				if err != nil {
+					return nil, usagef("--trust %s: %v", f, err)
+				}
+				pool.AddCert(c)
+				n++
+			}
+		}
+	}
+	if len(trust) > 0 {
+		if n == 0 {
+			return nil, usagef("--trust gave no certificates")
+		}
+		return pool, nil
+	}
+	roots, err := dataDirRoots(ctx, dataDir)
+	if err != nil {
+		return nil, usagef("no --trust given, and the data directory %s has no root CA to trust: %v", dataDir, err)
+	}
+	for _, c := range roots {
+		pool.AddCert(c)
+	}
+	return pool, nil
+}
+
+// dataDirRoots reads the root CA certificates from a data directory's
+// database, without opening its key store.
+func dataDirRoots(ctx context.Context, dir string) ([]*x509.Certificate, error) {
+	if _, err := os.Stat(dir); err != nil {
+		return nil, err
+	}
+	d, err := datadir.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	dsn := d.Config.DB
+	if dsn == "" {
+		dsn = "sqlite:" + filepath.Join(dir, "kyso.db")
+	}
+	st, err := storeopen.Open(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	cas, err := st.ListCAs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var roots []*x509.Certificate
+	for _, c := range cas {
+		if c.Kind != "root" {
+			continue
+		}
+		cert, err := x509.ParseCertificate(c.CertDER)
+		if err != nil {
+			return nil, err
+		}
+		roots = append(roots, cert)
+	}
+	if len(roots) == 0 {
+		return nil, errors.New("no root CA in its database")
+	}
+	return roots, nil
+}

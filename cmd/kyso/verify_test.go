@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/kyso-pki/kyso/internal/datadir"
+	"github.com/kyso-pki/kyso/pkg/server"
+	"github.com/kyso-pki/kyso/pkg/verify"
+)
+
+// TestVerifyPDF signs a form with the CLI against a provider whose PKI
+// (OCSP, CRL, TSA) is served over HTTP at the URLs in its certificates, and
+// verifies it as a recipient would: trusting the data directory's root,
+// online and offline, intact and tampered.
+func TestVerifyPDF(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	t.Setenv("KYSO_DATA", data)
+	t.Setenv("KYSO_KEYSTORE", "")
+	var pki atomic.Pointer[server.PKI]
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := pki.Load(); p != nil {
+			p.ServeHTTP(w, r)
+			return
+		}
+		http.Error(w, "not ready", http.StatusServiceUnavailable)
+	}))
+	defer ts.Close()
+	if err := os.MkdirAll(data, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ := json.Marshal(map[string]string{"base_url": ts.URL})
+	if err := os.WriteFile(filepath.Join(data, datadir.ConfigFile), cfg, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ok := func(args ...string) string {
+		t.Helper()
+		out, errOut, code := kyso(t, args...)
+		if code != 0 {
+			t.Fatalf("kyso %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
+		}
+		return out
+	}
+	ok("ca", "init")
+	chain := filepath.Join(dir, "chain.pem")
+	os.WriteFile(chain, []byte(ok("ca", "chain")), 0o644)
+	cert := filepath.Join(dir, "citizen.pem")
+	ok("cert", "issue", "--cccd", "079203001234", "--name", "Nguyễn Văn Đức", "--province", "Hồ Chí Minh", "--keygen", "ecdsa-p256", "--label", "citizen-1", "-o", cert)
+
+	d, err := datadir.Load(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opened, err := d.Open(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer opened.Close()
+	p, err := server.NewPKI(context.Background(), opened.CA, opened.Store, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pki.Store(p)
+
+	in := filepath.Join(dir, "form.pdf")
+	os.WriteFile(in, minimalPDF("To khai dang ky"), 0o644)
+	signed := filepath.Join(dir, "signed.pdf")
+	ok("sign", "pdf", in, "-o", signed, "--key", "citizen-1", "--cert", cert, "--chain", chain, "--level", "B-T", "--tsa", ts.URL+"/tsa")
+
+	out := ok("verify", signed)
+	for _, want := range []string{"signed.pdf: VALID", "TOTAL-PASSED", "Nguyễn Văn Đức, CCCD 079203001234", "PAdES-BASELINE-T", "the whole document"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("kyso verify lacks %q:\n%s", want, out)
+		}
+	}
+	var rep verify.Report
+	if err := json.Unmarshal([]byte(ok("verify", signed, "--output", "json")), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Valid || len(rep.Signatures) != 1 || rep.Signatures[0].Signer.CCCD != "079203001234" {
+		t.Errorf("JSON report: %+v", rep)
+	}
+
+	out, errOut, code := kyso(t, "verify", "--offline", signed)
+	if code != 1 || !strings.Contains(out, "INDETERMINATE / TRY_LATER") || !strings.Contains(errOut, "1 of 1 signatures did not pass") {
+		t.Errorf("offline: exit %d\n%s%s", code, out, errOut)
+	}
+	doc, _ := os.ReadFile(signed)
+	i := strings.Index(string(doc), "To khai")
+	doc[i] = 'X'
+	tampered := filepath.Join(dir, "tampered.pdf")
+	os.WriteFile(tampered, doc, 0o644)
+	out, _, code = kyso(t, "verify", tampered, "--trust", chain)
+	if code != 1 || !strings.Contains(out, "TOTAL-FAILED / HASH_FAILURE") || !strings.Contains(out, "NOT VALID") {
+		t.Errorf("tampered: exit %d\n%s", code, out)
+	}
+
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"verify", in}, 1, "no signatures"},
+		{[]string{"verify", filepath.Join(dir, "missing.pdf")}, 1, "no such file"},
+		{[]string{"verify", signed, "--trust", filepath.Join(dir, "nowhere.pem")}, 2, "--trust"},
+		{[]string{"verify", signed, "--trust", in}, 2, "no certificate"},
+		{[]string{"verify", signed, "--data", filepath.Join(dir, "empty")}, 2, "no --trust given"},
+		{[]string{"verify"}, 2, "FILE.pdf"},
+	} {
+		if _, errOut, code := kyso(t, c.args...); code != c.code || !strings.Contains(errOut, c.want) {
+			t.Errorf("kyso %v: exit %d %q, want %d and %q", c.args, code, errOut, c.code, c.want)
+		}
+	}
+}
