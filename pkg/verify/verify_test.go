@@ -16,6 +16,7 @@ import (
 	"github.com/kyso-pki/kyso/internal/testpki"
 	"github.com/kyso-pki/kyso/pkg/pades"
 	"github.com/kyso-pki/kyso/pkg/pdf"
+	"github.com/kyso-pki/kyso/pkg/revocation"
 	"github.com/kyso-pki/kyso/pkg/store"
 	"github.com/kyso-pki/kyso/pkg/verify"
 )
@@ -297,4 +298,22 @@ func getOtherRoots(t *testing.T) *x509.CertPool {
 	pool := x509.NewCertPool()
 	pool.AddCert(p.Hierarchy.Root)
 	return pool
+}
+
+// TestExpired validates after the signer's certificate expired: without a
+// time-stamp nothing proves the signature was made in time; with one it
+// still passes.
+func TestExpired(t *testing.T) {
+	f := getFixture(t)
+	s := f.citizen(t, hsm.ECDSAP256)
+	later := func() time.Time { return s.cert.NotAfter.Add(24 * time.Hour) }
+	bb := f.sign(t, s, formPDF(), nil)
+	sig := want(t, f.verifyWith(t, bb, &verify.Options{Roots: f.roots, Now: later, Fetcher: &revocation.Fetcher{Client: f.srv.Client}}),
+		0, verify.Indeterminate, verify.OutOfBoundsNoPOE)
+	if !strings.Contains(sig.Reasons[0], "expired") {
+		t.Errorf("reasons %q", sig.Reasons)
+	}
+	bt := f.sign(t, s, formPDF(), &pades.SignOptions{Level: pades.LevelBT})
+	want(t, f.verifyWith(t, bt, &verify.Options{Roots: f.roots, Now: later, Fetcher: &revocation.Fetcher{Client: f.srv.Client}}),
+		0, verify.TotalPassed, "")
 }
