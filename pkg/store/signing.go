@@ -1,0 +1,239 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors of the remote-signing records.
+var (
+	// ErrReplay: a one-time value (a TOTP time step, activation data) was
+	// already used.
+	ErrReplay = errors.New("already used")
+	// ErrConflict: the record is not in the state the update expected
+	// (another replica changed it first).
+	ErrConflict = errors.New("changed concurrently")
+)
+
+// Signing keeps what remote signing needs (DESIGN.md, "The main flows"):
+// relying parties, owners and their credentials, signing transactions,
+// activation data, access tokens and the webhook outbox. Every rule that two
+// replicas could race — a TOTP step used once, activation data used at most
+// as often as approved, one transaction per relying-party reference, a
+// transaction changing state once — is enforced by the database.
+type Signing interface {
+	// PutClient records a relying party; ErrExists when the ID is taken.
+	PutClient(ctx context.Context, c *Client) error
+	// GetClient returns the client with this ID, or ErrNotFound.
+	GetClient(ctx context.Context, id string) (*Client, error)
+
+	// PutOwner records an owner; ErrExists when the ID or the national ID
+	// is taken.
+	PutOwner(ctx context.Context, o *Owner) error
+	// GetOwner returns the owner with this ID, or ErrNotFound.
+	GetOwner(ctx context.Context, id string) (*Owner, error)
+	// GetOwnerByNationalID returns the owner with this national ID
+	// ("CCCD:…", "MST:…"), or ErrNotFound.
+	GetOwnerByNationalID(ctx context.Context, nationalID string) (*Owner, error)
+	// RecordPINFailure adds one to the owner's failed PIN count and, when
+	// it reaches lockAfter, locks the owner until now+lockFor and resets
+	// the count. It returns the owner as updated.
+	RecordPINFailure(ctx context.Context, ownerID string, lockAfter int, lockFor time.Duration, now time.Time) (*Owner, error)
+	// ResetPINFailures sets the failed PIN count to zero.
+	ResetPINFailures(ctx context.Context, ownerID string) error
+	// SetPIN replaces the owner's PIN hash and resets failures and lock.
+	SetPIN(ctx context.Context, ownerID, pinHash string) error
+	// UseTOTPStep records that the owner used TOTP time step step; it
+	// returns ErrReplay when step is not greater than the last one used
+	// (RFC 6238 section 5.2: a code is accepted once).
+	UseTOTPStep(ctx context.Context, ownerID string, step int64) error
+
+	// PutCredential records a credential; ErrExists when the ID is taken.
+	PutCredential(ctx context.Context, c *Credential) error
+	// GetCredential returns the credential with this ID, or ErrNotFound.
+	GetCredential(ctx context.Context, id string) (*Credential, error)
+	// ListCredentials returns the owner's credentials, oldest first.
+	ListCredentials(ctx context.Context, ownerID string) ([]*Credential, error)
+
+	// CreateTransaction records t unless the client already has a
+	// transaction with t.ClientRef: then it returns that one and false
+	// (idempotent submission).
+	CreateTransaction(ctx context.Context, t *Transaction) (*Transaction, bool, error)
+	// GetTransaction returns the transaction with this ID, or ErrNotFound.
+	GetTransaction(ctx context.Context, id string) (*Transaction, error)
+	// ListTransactions returns the transactions matching f, newest first.
+	ListTransactions(ctx context.Context, f *TransactionFilter) ([]*Transaction, error)
+	// UpdateTransaction changes the transaction's status from `from` to
+	// t.Status, with t.Result, t.Error and t.UpdatedAt; ErrConflict when
+	// its status is not `from` any more.
+	UpdateTransaction(ctx context.Context, t *Transaction, from TransactionStatus) error
+
+	// PutActivation records activation data (the SAD's hash and what it
+	// allows).
+	PutActivation(ctx context.Context, a *Activation) error
+	// GetActivation returns the activation data with this hash, or
+	// ErrNotFound.
+	GetActivation(ctx context.Context, sadHash []byte) (*Activation, error)
+	// UseActivation takes n uses of the activation data, atomically: it
+	// returns ErrReplay when fewer than n remain and ErrNotFound when it
+	// has expired at now or does not exist.
+	UseActivation(ctx context.Context, sadHash []byte, n int, now time.Time) error
+
+	// PutToken records an access token by its hash.
+	PutToken(ctx context.Context, t *Token) error
+	// GetToken returns the unexpired token with this hash, or ErrNotFound.
+	GetToken(ctx context.Context, hash []byte, now time.Time) (*Token, error)
+	// DeleteToken removes a token (revocation); no error when absent.
+	DeleteToken(ctx context.Context, hash []byte) error
+
+	// EnqueueWebhook adds a delivery to the outbox.
+	EnqueueWebhook(ctx context.Context, w *Webhook) error
+	// ClaimWebhooks returns up to limit undelivered webhooks due at now and
+	// leases them until now+lease, so another replica does not send them
+	// at the same time.
+	ClaimWebhooks(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*Webhook, error)
+	// FinishWebhook records an attempt: delivered, or failed with the time
+	// of the next attempt (a zero next gives up).
+	FinishWebhook(ctx context.Context, id int64, delivered bool, next time.Time, lastError string) error
+}
+
+// Client is a relying party: a portal that submits documents to sign.
+type Client struct {
+	ID   string
+	Name string
+	// SecretHash is the argon2id hash (PHC string) of its client secret.
+	SecretHash string
+	// WebhookURL receives transaction results; empty means polling only.
+	WebhookURL string
+	// WebhookSecret keys the HMAC of webhook bodies.
+	WebhookSecret []byte
+	Disabled      bool
+	CreatedAt     time.Time
+}
+
+// Owner is a person (or organisation) who owns credentials and approves
+// what is signed with them.
+type Owner struct {
+	ID string
+	// NationalID is the identifier with its type prefix: "CCCD:…",
+	// "MST:…". Unique.
+	NationalID string
+	Name       string
+	Province   string
+	Phone      string
+	Email      string
+	// PINHash is the argon2id hash (PHC string) of the PIN.
+	PINHash     string
+	PINFailures int
+	LockedUntil time.Time
+	// TOTPSecret is the RFC 6238 shared secret, sealed (encrypted) by the
+	// caller; the store never sees it in the clear.
+	TOTPSecret []byte
+	// TOTPLastStep is the last time step accepted (replay protection).
+	TOTPLastStep int64
+	CreatedAt    time.Time
+}
+
+// Credential is a signing key and its certificate, owned by one owner.
+type Credential struct {
+	ID      string
+	OwnerID string
+	// KeyURI names the key in the key store; WrappedKey holds it wrapped
+	// under the key store's master key when the key store keeps keys
+	// outside the token (hsm.WrappedKeyStore).
+	KeyURI     string
+	WrappedKey []byte
+	// Algorithm is the key's hsm.Algorithm.
+	Algorithm string
+	// CertIssuer and CertSerial name its certificate in the certificate
+	// table.
+	CertIssuer string
+	CertSerial []byte
+	// Status is "active" or "disabled".
+	Status    string
+	CreatedAt time.Time
+}
+
+// TransactionStatus is where a signing transaction is in its life.
+type TransactionStatus string
+
+// Transaction states: pending → approved → signed, or → rejected, expired,
+// failed.
+const (
+	TxPending  TransactionStatus = "pending"
+	TxApproved TransactionStatus = "approved"
+	TxSigned   TransactionStatus = "signed"
+	TxRejected TransactionStatus = "rejected"
+	TxExpired  TransactionStatus = "expired"
+	TxFailed   TransactionStatus = "failed"
+)
+
+// Transaction is a relying party's request to sign documents with one
+// credential, waiting for its owner's approval.
+type Transaction struct {
+	ID           string
+	ClientID     string
+	ClientRef    string // the relying party's own transaction ID, unique per client
+	CredentialID string
+	OwnerID      string
+	Description  string
+	// Documents is the JSON list of documents (doc IDs, hashes, prepared
+	// PDFs) as pkg/signing defines it.
+	Documents []byte
+	Status    TransactionStatus
+	// Result is the JSON result (signatures, signed PDFs) once signed.
+	Result    []byte
+	Error     string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// TransactionFilter selects transactions; empty fields match all.
+type TransactionFilter struct {
+	ClientID string
+	OwnerID  string
+	Status   TransactionStatus
+	Limit    int // zero means 100
+}
+
+// Activation is the activation data an approval yields (the SAD's record):
+// bound to one credential, the exact ordered hashes, their algorithm, a
+// number of uses and an expiry.
+type Activation struct {
+	// SADHash is the SHA-256 of the SAD handed out; the SAD itself is
+	// never stored.
+	SADHash       []byte
+	CredentialID  string
+	TransactionID string // empty for a CSC explicit authorisation
+	// HashAlgorithm is the OID, dotted, of the hash algorithm.
+	HashAlgorithm string
+	// Hashes is the ordered list of hashes approved; empty only at SCAL1.
+	Hashes    [][]byte
+	Remaining int
+	ExpiresAt time.Time
+	CreatedAt time.Time
+}
+
+// Token is an access token, kept by its hash.
+type Token struct {
+	Hash []byte
+	// Kind is "client" (OAuth2 client credentials) or "owner".
+	Kind      string
+	Subject   string // client or owner ID
+	Scope     string
+	ExpiresAt time.Time
+}
+
+// Webhook is one delivery in the outbox.
+type Webhook struct {
+	ID          int64
+	ClientID    string
+	URL         string
+	Body        []byte
+	Attempts    int
+	NextAttempt time.Time
+	DeliveredAt time.Time
+	LastError   string
+}
