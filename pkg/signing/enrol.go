@@ -1,0 +1,139 @@
+package signing
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"unicode"
+
+	"github.com/kyso-pki/kyso/hsm"
+	"github.com/kyso-pki/kyso/pkg/ca"
+	"github.com/kyso-pki/kyso/pkg/store"
+)
+
+// EnrolRequest enrols a citizen: a key made in the key store, a citizen
+// certificate, a PIN and a TOTP second factor.
+type EnrolRequest struct {
+	// CCCD, Name and Province are the certificate's subject (pkg/ca
+	// validates them); Phone and Email reach the owner.
+	CCCD, Name, Province string
+	Phone, Email         string
+	// PIN is the owner's initial PIN: 6 to 12 digits.
+	PIN string
+	// Algorithm is the key's; empty means ECDSA P-256.
+	Algorithm hsm.Algorithm
+	// Actor is the registration officer or admin, for the audit trail.
+	Actor string
+}
+
+// Enrolment is what an enrolment hands back.
+type Enrolment struct {
+	OwnerID      string
+	CredentialID string
+	Certificate  *x509.Certificate
+	// TOTPURI is the otpauth:// URI for the owner's authenticator app;
+	// show it once (as a QR code) and never log it.
+	TOTPURI string
+}
+
+// checkPIN refuses PINs that are not 6 to 12 digits.
+func checkPIN(pin string) error {
+	if len(pin) < 6 || len(pin) > 12 {
+		return fail(CodeInvalidRequest, "the PIN must have 6 to 12 digits")
+	}
+	for _, r := range pin {
+		if !unicode.IsDigit(r) || r > '9' {
+			return fail(CodeInvalidRequest, "the PIN must have only digits")
+		}
+	}
+	return nil
+}
+
+// Enrol enrols a citizen, or adds a credential to one already enrolled
+// (with a new certificate; the PIN and TOTP stay).
+func (s *Service) Enrol(ctx context.Context, req *EnrolRequest) (*Enrolment, error) {
+	if err := checkPIN(req.PIN); err != nil {
+		return nil, err
+	}
+	cccd, err := ca.ValidateCCCD(req.CCCD)
+	if err != nil {
+		return nil, &Error{Code: CodeInvalidRequest, Description: err.Error(), Err: err}
+	}
+	alg := req.Algorithm
+	if alg == "" {
+		alg = hsm.ECDSAP256
+	}
+	nationalID := "CCCD:" + cccd
+	if _, err := s.st.GetOwnerByNationalID(ctx, nationalID); err == nil {
+		return nil, fail(CodeConflict, "%s is already enrolled", nationalID)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	ownerID, err := randomID(s.cfg.Rand, 10)
+	if err != nil {
+		return nil, err
+	}
+	credID, err := randomID(s.cfg.Rand, 10)
+	if err != nil {
+		return nil, err
+	}
+	pinHash, err := hashPassword(req.PIN, s.cfg.Password, s.cfg.Rand)
+	if err != nil {
+		return nil, err
+	}
+	secret := make([]byte, 20) // RFC 4226 section 4: 160 bits
+	if _, err := io.ReadFull(s.cfg.Rand, secret); err != nil {
+		return nil, err
+	}
+	sealed, err := s.sealer.seal(secret, ownerID, s.cfg.Rand)
+	if err != nil {
+		return nil, err
+	}
+	label := "cred-" + credID
+	cert, err := s.ca.IssueCitizen(ctx, &ca.CitizenRequest{
+		Name: req.Name, CCCD: cccd, Province: req.Province, Email: req.Email,
+		Key: ca.KeySource{KeyLabel: label, KeyAlgorithm: alg}, Actor: req.Actor,
+	})
+	if err != nil {
+		return nil, &Error{Code: CodeInvalidRequest, Description: "issuing the certificate: " + strings.TrimPrefix(err.Error(), "ca: "), Err: err}
+	}
+	now := s.now()
+	owner := &store.Owner{ID: ownerID, NationalID: nationalID, Name: cert.Subject.CommonName, Province: req.Province,
+		Phone: req.Phone, Email: req.Email, PINHash: pinHash, TOTPSecret: sealed, CreatedAt: now}
+	if err := s.st.PutOwner(ctx, owner); err != nil {
+		return nil, fmt.Errorf("signing: recording the owner: %w", err)
+	}
+	cred := &store.Credential{ID: credID, OwnerID: ownerID, KeyURI: label, Algorithm: string(alg),
+		CertIssuer: ca.IssuingName, CertSerial: cert.SerialNumber.Bytes(), Status: "active", CreatedAt: now}
+	if err := s.st.PutCredential(ctx, cred); err != nil {
+		return nil, fmt.Errorf("signing: recording the credential: %w", err)
+	}
+	if err := s.audit(ctx, req.Actor, "owner.enrol", nationalID, "ok", map[string]any{
+		"owner": ownerID, "credential": credID, "serial": ca.FormatSerialInt(cert.SerialNumber), "algorithm": alg,
+	}); err != nil {
+		return nil, err
+	}
+	return &Enrolment{OwnerID: ownerID, CredentialID: credID, Certificate: cert,
+		TOTPURI: otpauthURI(s.cfg.TOTPIssuer, nationalID, secret)}, nil
+}
+
+// Certificate returns a credential's certificate and the CA certificates
+// above it, issuing CA first.
+func (s *Service) Certificate(ctx context.Context, cred *store.Credential) (*x509.Certificate, []*x509.Certificate, error) {
+	rec, err := s.st.GetCertificate(ctx, cred.CertIssuer, cred.CertSerial)
+	if err != nil {
+		return nil, nil, fmt.Errorf("signing: credential %s's certificate: %w", cred.ID, err)
+	}
+	cert, err := x509.ParseCertificate(rec.DER)
+	if err != nil {
+		return nil, nil, err
+	}
+	chain, err := s.ca.Chain(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cert, chain, nil
+}

@@ -1,0 +1,174 @@
+// Package signing is kyso's remote-signing core: owners and their
+// credentials, relying parties, signing transactions, the owner's approval
+// with two factors (PIN and TOTP), and the activation data (SAD) an approval
+// yields. It holds the key store, and the only code that reaches a
+// credential's key is Service.signHashes, which first spends activation
+// data bound to the credential, the exact ordered hashes, their algorithm,
+// a count and an expiry (CSC API v2 SCAL2 rules; DESIGN.md "The main
+// flows"). HTTP front ends (CSC, the SmartCA dialect) call this package;
+// it knows nothing of HTTP.
+package signing
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/kyso-pki/kyso/hsm"
+	"github.com/kyso-pki/kyso/pkg/ca"
+	"github.com/kyso-pki/kyso/pkg/store"
+)
+
+// Store is what the service keeps: certificates and audit (store.Store)
+// and the remote-signing records (store.Signing).
+type Store interface {
+	store.Store
+	store.Signing
+}
+
+// Config tunes the service. Zero fields take the defaults documented.
+type Config struct {
+	// SecretsKey is the 32-byte AES key sealing TOTP and webhook secrets in
+	// the database. Required.
+	SecretsKey []byte
+	// Password are the argon2id parameters for PINs and client secrets;
+	// zero means DefaultPasswordParams.
+	Password PasswordParams
+	// PINAttempts is how many wrong PINs in a row lock the owner; zero
+	// means 5. PINLockout is for how long; zero means 15 minutes.
+	PINAttempts int
+	PINLockout  time.Duration
+	// SADLifetime is how long activation data stays usable; zero means 5
+	// minutes.
+	SADLifetime time.Duration
+	// TransactionLifetime is how long a transaction waits for approval;
+	// zero means 10 minutes.
+	TransactionLifetime time.Duration
+	// TokenLifetime is the life of an access token; zero means 1 hour.
+	TokenLifetime time.Duration
+	// TOTPIssuer names the service in authenticator apps; empty means
+	// "kyso".
+	TOTPIssuer string
+	// Now is the clock; nil means time.Now. Rand is the randomness; nil
+	// means crypto/rand. Logger receives operational messages, never a
+	// secret; nil discards them.
+	Now    func() time.Time
+	Rand   io.Reader
+	Logger *slog.Logger
+}
+
+// Service is the remote-signing core. It is safe for concurrent use, and
+// several replicas may share one database and key store.
+type Service struct {
+	st     Store
+	keys   hsm.KeyStore
+	ca     *ca.Authority
+	cfg    Config
+	sealer *sealer
+	log    *slog.Logger
+}
+
+// New returns a service over st and keys, issuing certificates with
+// authority.
+func New(st Store, keys hsm.KeyStore, authority *ca.Authority, cfg Config) (*Service, error) {
+	if st == nil || keys == nil || authority == nil {
+		return nil, errors.New("signing: a store, a key store and an authority are required")
+	}
+	s, err := newSealer(cfg.SecretsKey)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Password == (PasswordParams{}) {
+		cfg.Password = DefaultPasswordParams
+	}
+	if cfg.PINAttempts <= 0 {
+		cfg.PINAttempts = 5
+	}
+	if cfg.PINLockout <= 0 {
+		cfg.PINLockout = 15 * time.Minute
+	}
+	if cfg.SADLifetime <= 0 {
+		cfg.SADLifetime = 5 * time.Minute
+	}
+	if cfg.TransactionLifetime <= 0 {
+		cfg.TransactionLifetime = 10 * time.Minute
+	}
+	if cfg.TokenLifetime <= 0 {
+		cfg.TokenLifetime = time.Hour
+	}
+	if cfg.TOTPIssuer == "" {
+		cfg.TOTPIssuer = "kyso"
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{st: st, keys: keys, ca: authority, cfg: cfg, sealer: s, log: log}, nil
+}
+
+func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
+
+// audit records an event; a failure to audit fails the operation.
+func (s *Service) audit(ctx context.Context, actor, action, subject, outcome string, details map[string]any) error {
+	d, err := json.Marshal(details)
+	if err != nil {
+		return fmt.Errorf("signing: auditing %s: %w", action, err)
+	}
+	e := &store.AuditEvent{Time: s.now(), Actor: actor, Action: action, Subject: subject, Outcome: outcome, Details: d}
+	if err := s.st.AppendAudit(ctx, e); err != nil {
+		return fmt.Errorf("signing: auditing %s: %w", action, err)
+	}
+	return nil
+}
+
+// Error is an error a front end shows its caller: a CSC error code
+// (PROTOCOLS.md: invalid_request, invalid_pin, invalid_otp, access_denied,
+// …) and a description safe to show. Internal causes stay in Err.
+type Error struct {
+	Code        string
+	Description string
+	Err         error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("signing: %s: %s: %v", e.Code, e.Description, e.Err)
+	}
+	return fmt.Sprintf("signing: %s: %s", e.Code, e.Description)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Error codes (CSC API v2 section 10.1, and kyso's own for states).
+const (
+	CodeInvalidRequest = "invalid_request"
+	CodeInvalidPIN     = "invalid_pin"
+	CodeInvalidOTP     = "invalid_otp"
+	CodeLocked         = "account_locked"
+	CodeAccessDenied   = "access_denied"
+	CodeInvalidToken   = "invalid_token"
+	CodeExpired        = "expired_token"
+	CodeNotFound       = "not_found"
+	CodeConflict       = "conflict"
+)
+
+func fail(code, format string, args ...any) *Error {
+	return &Error{Code: code, Description: fmt.Sprintf(format, args...)}
+}
+
+// Is lets errors.Is match an *Error by code: errors.Is(err, &Error{Code: c}).
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Code == e.Code && t.Description == ""
+}

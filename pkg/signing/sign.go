@@ -1,0 +1,320 @@
+package signing
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/asn1"
+	"encoding/base64"
+	"errors"
+	"fmt"
+
+	"github.com/kyso-pki/kyso/hsm"
+	"github.com/kyso-pki/kyso/pkg/store"
+)
+
+// MaxHashes bounds the hashes of one authorisation or transaction.
+const MaxHashes = 1000
+
+// Hash algorithm OIDs (RFC 5754 section 2) as CSC names them.
+var hashOIDs = map[string]crypto.Hash{
+	"2.16.840.1.101.3.4.2.1": crypto.SHA256,
+	"2.16.840.1.101.3.4.2.2": crypto.SHA384,
+	"2.16.840.1.101.3.4.2.3": crypto.SHA512,
+}
+
+// HashOID returns the OID CSC uses for h, dotted.
+func HashOID(h crypto.Hash) string {
+	for oid, x := range hashOIDs {
+		if x == h {
+			return oid
+		}
+	}
+	return ""
+}
+
+// HashByOID returns the hash algorithm named by a dotted OID.
+func HashByOID(oid string) (crypto.Hash, bool) {
+	h, ok := hashOIDs[oid]
+	return h, ok
+}
+
+// Signature algorithm OIDs a signHash request may name (CSC API v2
+// section 11.10, signAlgo).
+const (
+	OIDRSAEncryption   = "1.2.840.113549.1.1.1"
+	OIDRSASSAPSS       = "1.2.840.113549.1.1.10"
+	OIDSHA256WithRSA   = "1.2.840.113549.1.1.11"
+	OIDSHA384WithRSA   = "1.2.840.113549.1.1.12"
+	OIDSHA512WithRSA   = "1.2.840.113549.1.1.13"
+	OIDECPublicKey     = "1.2.840.10045.2.1"
+	OIDECDSAWithSHA256 = "1.2.840.10045.4.3.2"
+	OIDECDSAWithSHA384 = "1.2.840.10045.4.3.3"
+	OIDECDSAWithSHA512 = "1.2.840.10045.4.3.4"
+)
+
+// signerOpts maps a signature algorithm OID (with the hash) to the options
+// for crypto.Signer, checking it fits the key: PKCS#1 v1.5 or RSASSA-PSS
+// (salt as long as the hash, RFC 8017 section 9.1) for RSA keys, ECDSA for
+// EC keys; a hash-specific OID must name the same hash.
+func signerOpts(oid string, h crypto.Hash, pub crypto.PublicKey) (crypto.SignerOpts, error) {
+	_, isRSA := pub.(*rsa.PublicKey)
+	_, isEC := pub.(*ecdsa.PublicKey)
+	named := map[string]crypto.Hash{
+		OIDSHA256WithRSA: crypto.SHA256, OIDSHA384WithRSA: crypto.SHA384, OIDSHA512WithRSA: crypto.SHA512,
+		OIDECDSAWithSHA256: crypto.SHA256, OIDECDSAWithSHA384: crypto.SHA384, OIDECDSAWithSHA512: crypto.SHA512,
+	}
+	if nh, ok := named[oid]; ok && nh != h {
+		return nil, fail(CodeInvalidRequest, "signAlgo %s names %v but the hashes are %v", oid, nh, h)
+	}
+	switch oid {
+	case OIDRSAEncryption, OIDSHA256WithRSA, OIDSHA384WithRSA, OIDSHA512WithRSA:
+		if !isRSA {
+			return nil, fail(CodeInvalidRequest, "signAlgo %s needs an RSA key", oid)
+		}
+		return h, nil
+	case OIDRSASSAPSS:
+		if !isRSA {
+			return nil, fail(CodeInvalidRequest, "signAlgo %s needs an RSA key", oid)
+		}
+		return &rsa.PSSOptions{SaltLength: h.Size(), Hash: h}, nil
+	case OIDECPublicKey, OIDECDSAWithSHA256, OIDECDSAWithSHA384, OIDECDSAWithSHA512:
+		if !isEC {
+			return nil, fail(CodeInvalidRequest, "signAlgo %s needs an EC key", oid)
+		}
+		return h, nil
+	}
+	return nil, fail(CodeInvalidRequest, "signAlgo %q is not supported", oid)
+}
+
+// DefaultSignAlgo is the algorithm kyso uses for a key when the caller
+// names none: RSASSA-PSS for RSA (Circular 15/2025), ECDSA for EC.
+func DefaultSignAlgo(pub crypto.PublicKey, h crypto.Hash) string {
+	if _, ok := pub.(*rsa.PublicKey); ok {
+		return OIDRSASSAPSS
+	}
+	switch h {
+	case crypto.SHA384:
+		return OIDECDSAWithSHA384
+	case crypto.SHA512:
+		return OIDECDSAWithSHA512
+	}
+	return OIDECDSAWithSHA256
+}
+
+// SignHashRequest asks for signatures over hashes with a credential, under
+// activation data (CSC signatures/signHash).
+type SignHashRequest struct {
+	CredentialID string
+	// SAD is the activation data an authorisation or approval returned.
+	SAD string
+	// Hashes are the digests to sign, in the order authorised.
+	Hashes [][]byte
+	// HashAlgorithm is the digests' algorithm.
+	HashAlgorithm crypto.Hash
+	// SignAlgo is the signature algorithm OID; empty means DefaultSignAlgo.
+	SignAlgo string
+	// Actor is who asks (a client), for the audit trail.
+	Actor string
+}
+
+// SignHash signs hashes under activation data; see signHashes.
+func (s *Service) SignHash(ctx context.Context, req *SignHashRequest) ([][]byte, error) {
+	return s.signHashes(ctx, req)
+}
+
+// sadHash is how activation data is looked up: the SAD itself is never
+// stored.
+func sadHash(sad string) []byte {
+	h := sha256.Sum256([]byte(sad))
+	return h[:]
+}
+
+// signHashes is the only code that reaches a credential's key. It spends
+// the activation data first, and signs only when the request is exactly
+// what was approved: the same credential, the same hash algorithm, the
+// same hashes in the same order (SCAL2), no more uses than approved, before
+// the expiry. Every signature is audited.
+func (s *Service) signHashes(ctx context.Context, req *SignHashRequest) ([][]byte, error) {
+	h := req.HashAlgorithm
+	if HashOID(h) == "" {
+		return nil, fail(CodeInvalidRequest, "hash algorithm %v is not accepted (SHA-256, SHA-384, SHA-512)", h)
+	}
+	if len(req.Hashes) == 0 || len(req.Hashes) > MaxHashes {
+		return nil, fail(CodeInvalidRequest, "between 1 and %d hashes, not %d", MaxHashes, len(req.Hashes))
+	}
+	for i, d := range req.Hashes {
+		if len(d) != h.Size() {
+			return nil, fail(CodeInvalidRequest, "hash %d has %d bytes; %v needs %d", i+1, len(d), h, h.Size())
+		}
+	}
+	if req.SAD == "" || len(req.SAD) > 256 {
+		return nil, fail(CodeInvalidRequest, "missing or malformed SAD")
+	}
+	key := sadHash(req.SAD)
+	a, err := s.st.GetActivation(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fail(CodeInvalidRequest, "invalid SAD")
+	}
+	if err != nil {
+		return nil, err
+	}
+	deny := func(format string, args ...any) error {
+		e := fail(CodeInvalidRequest, format, args...)
+		_ = s.audit(ctx, req.Actor, "signature.refuse", req.CredentialID, "error", map[string]any{"reason": e.Description})
+		return e
+	}
+	switch {
+	case a.CredentialID != req.CredentialID:
+		return nil, deny("the SAD was not issued for this credential")
+	case a.HashAlgorithm != HashOID(h):
+		return nil, deny("the SAD was issued for hash algorithm %s, not %s", a.HashAlgorithm, HashOID(h))
+	case !s.now().Before(a.ExpiresAt):
+		return nil, fail(CodeExpired, "the SAD expired at %s", a.ExpiresAt.UTC().Format("15:04:05Z"))
+	case len(a.Hashes) > 0 && !sameHashes(a.Hashes, req.Hashes):
+		return nil, deny("the hashes are not the ones authorised (the same hashes, in the same order, are required)")
+	}
+	cred, err := s.st.GetCredential(ctx, req.CredentialID)
+	if err != nil {
+		return nil, fmt.Errorf("signing: credential %s: %w", req.CredentialID, err)
+	}
+	if cred.Status != "active" {
+		return nil, deny("credential %s is %s", cred.ID, cred.Status)
+	}
+	// Spend the activation data before touching the key: two requests
+	// racing with one SAD cannot both get here.
+	switch err := s.st.UseActivation(ctx, key, len(req.Hashes), s.now()); {
+	case errors.Is(err, store.ErrReplay):
+		return nil, deny("the SAD was already used (or allows fewer signatures than %d)", len(req.Hashes))
+	case errors.Is(err, store.ErrNotFound):
+		return nil, fail(CodeExpired, "the SAD expired")
+	case err != nil:
+		return nil, err
+	}
+	signer, err := s.keys.Signer(ctx, &hsm.SignerRequest{Label: cred.KeyURI})
+	if err != nil {
+		return nil, fmt.Errorf("signing: the key of credential %s: %w", cred.ID, err)
+	}
+	algo := req.SignAlgo
+	if algo == "" {
+		algo = DefaultSignAlgo(signer.Public(), h)
+	}
+	opts, err := signerOpts(algo, h, signer.Public())
+	if err != nil {
+		return nil, err
+	}
+	sigs := make([][]byte, len(req.Hashes))
+	for i, d := range req.Hashes {
+		if sigs[i], err = signer.Sign(s.cfg.Rand, d, opts); err != nil {
+			_ = s.audit(ctx, req.Actor, "signature.create", cred.ID, "error", map[string]any{"error": err.Error()})
+			return nil, fmt.Errorf("signing: signing with credential %s: %w", cred.ID, err)
+		}
+		if err := s.audit(ctx, req.Actor, "signature.create", cred.ID, "ok", map[string]any{
+			"owner": cred.OwnerID, "transaction": a.TransactionID, "hash": base64.StdEncoding.EncodeToString(d), "algorithm": algo,
+		}); err != nil {
+			return nil, err
+		}
+	}
+	return sigs, nil
+}
+
+func sameHashes(a, b [][]byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !bytes.Equal(a[i], b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// newActivation records activation data for the hashes and returns the
+// SAD.
+func (s *Service) newActivation(ctx context.Context, credID, txID string, h crypto.Hash, hashes [][]byte) (string, error) {
+	sad, err := randomToken(s.cfg.Rand)
+	if err != nil {
+		return "", err
+	}
+	now := s.now()
+	a := &store.Activation{SADHash: sadHash(sad), CredentialID: credID, TransactionID: txID, HashAlgorithm: HashOID(h),
+		Hashes: hashes, Remaining: len(hashes), ExpiresAt: now.Add(s.cfg.SADLifetime), CreatedAt: now}
+	if err := s.st.PutActivation(ctx, a); err != nil {
+		return "", err
+	}
+	return sad, nil
+}
+
+// AuthorizeRequest is an explicit authorisation (CSC credentials/authorize):
+// the calling application collected the owner's PIN and one-time code.
+type AuthorizeRequest struct {
+	CredentialID  string
+	NumSignatures int
+	// Hashes are required (SCAL2): the SAD is bound to them.
+	Hashes        [][]byte
+	HashAlgorithm crypto.Hash
+	PIN, OTP      string
+	Actor         string
+}
+
+// Authorize checks the owner's two factors and returns activation data
+// bound to the credential, the hashes, their algorithm and their number,
+// and how long it lasts.
+func (s *Service) Authorize(ctx context.Context, req *AuthorizeRequest) (string, int, error) {
+	if len(req.Hashes) == 0 {
+		return "", 0, fail(CodeInvalidRequest, "hashes are required: kyso authorises at SCAL2 only")
+	}
+	if req.NumSignatures != len(req.Hashes) {
+		return "", 0, fail(CodeInvalidRequest, "numSignatures is %d but %d hashes were given", req.NumSignatures, len(req.Hashes))
+	}
+	if len(req.Hashes) > MaxHashes {
+		return "", 0, fail(CodeInvalidRequest, "at most %d hashes", MaxHashes)
+	}
+	if HashOID(req.HashAlgorithm) == "" {
+		return "", 0, fail(CodeInvalidRequest, "hash algorithm %v is not accepted", req.HashAlgorithm)
+	}
+	for i, d := range req.Hashes {
+		if len(d) != req.HashAlgorithm.Size() {
+			return "", 0, fail(CodeInvalidRequest, "hash %d has %d bytes; %v needs %d", i+1, len(d), req.HashAlgorithm, req.HashAlgorithm.Size())
+		}
+	}
+	cred, err := s.st.GetCredential(ctx, req.CredentialID)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", 0, fail(CodeInvalidRequest, "unknown credentialID")
+	}
+	if err != nil {
+		return "", 0, err
+	}
+	owner, err := s.st.GetOwner(ctx, cred.OwnerID)
+	if err != nil {
+		return "", 0, err
+	}
+	if err := s.twoFactors(ctx, owner, req.PIN, req.OTP); err != nil {
+		return "", 0, err
+	}
+	sad, err := s.newActivation(ctx, cred.ID, "", req.HashAlgorithm, req.Hashes)
+	if err != nil {
+		return "", 0, err
+	}
+	if err := s.audit(ctx, req.Actor, "credential.authorize", cred.ID, "ok", map[string]any{"owner": owner.ID, "hashes": len(req.Hashes)}); err != nil {
+		return "", 0, err
+	}
+	return sad, int(s.cfg.SADLifetime.Seconds()), nil
+}
+
+// PublicKeyInfo is the credential's key as CSC credentials/info shows it.
+func PublicKeyInfo(cert *x509.Certificate) (algo []string, bits int, curve string) {
+	switch k := cert.PublicKey.(type) {
+	case *rsa.PublicKey:
+		return []string{OIDRSASSAPSS, OIDRSAEncryption, OIDSHA256WithRSA}, k.N.BitLen(), ""
+	case *ecdsa.PublicKey:
+		oids := map[int]asn1.ObjectIdentifier{256: {1, 2, 840, 10045, 3, 1, 7}, 384: {1, 3, 132, 0, 34}, 521: {1, 3, 132, 0, 35}}
+		return []string{OIDECDSAWithSHA256, OIDECDSAWithSHA384, OIDECDSAWithSHA512}, k.Curve.Params().BitSize, oids[k.Curve.Params().BitSize].String()
+	}
+	return nil, 0, ""
+}

@@ -1,0 +1,361 @@
+package signing
+
+import (
+	"context"
+	"crypto"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/kyso-pki/kyso/pkg/store"
+)
+
+// Bounds on what a relying party submits.
+const (
+	MaxDescription = 500 // CSC: description ≤ 500 characters
+	MaxDocID       = 128
+	MaxClientRef   = 128
+)
+
+// Document is one hash a relying party wants signed, with the ID the owner
+// sees it by.
+type Document struct {
+	DocID string `json:"doc_id"`
+	Hash  []byte `json:"hash"`
+}
+
+// SubmitRequest asks an owner to approve signing documents with one of
+// their credentials (implicit authorisation: SmartCA's model).
+type SubmitRequest struct {
+	ClientID string
+	// ClientRef is the relying party's own transaction ID: submitting it
+	// again returns the same transaction.
+	ClientRef string
+	// CredentialID names the credential; when empty, NationalID
+	// ("CCCD:…") picks the owner's newest active credential.
+	CredentialID string
+	NationalID   string
+	Description  string
+	// HashAlgorithm is the documents' hash algorithm; zero means SHA-256.
+	HashAlgorithm crypto.Hash
+	// SignAlgo is the signature algorithm OID; empty means the key's
+	// default (RSASSA-PSS or ECDSA).
+	SignAlgo  string
+	Documents []Document
+}
+
+// txDocuments is what a transaction's Documents column holds.
+type txDocuments struct {
+	HashAlgorithm string     `json:"hash_algorithm"`
+	SignAlgo      string     `json:"sign_algo,omitempty"`
+	Documents     []Document `json:"documents"`
+}
+
+// Signature is one signed document of a transaction's result.
+type Signature struct {
+	DocID     string `json:"doc_id"`
+	Signature []byte `json:"signature"`
+}
+
+// Transaction is a signing transaction as front ends show it.
+type Transaction struct {
+	*store.Transaction
+	HashAlgorithm crypto.Hash
+	SignAlgo      string
+	Documents     []Document
+	Signatures    []Signature
+}
+
+func (s *Service) decode(t *store.Transaction) (*Transaction, error) {
+	var d txDocuments
+	if err := json.Unmarshal(t.Documents, &d); err != nil {
+		return nil, fmt.Errorf("signing: transaction %s: %w", t.ID, err)
+	}
+	h, _ := HashByOID(d.HashAlgorithm)
+	out := &Transaction{Transaction: t, HashAlgorithm: h, SignAlgo: d.SignAlgo, Documents: d.Documents}
+	if len(t.Result) > 0 {
+		if err := json.Unmarshal(t.Result, &out.Signatures); err != nil {
+			return nil, fmt.Errorf("signing: transaction %s result: %w", t.ID, err)
+		}
+	}
+	return out, nil
+}
+
+// Submit records a transaction pending the owner's approval; the same
+// ClientRef again returns the first one (created false).
+func (s *Service) Submit(ctx context.Context, req *SubmitRequest) (*Transaction, bool, error) {
+	switch {
+	case req.ClientRef == "" || len(req.ClientRef) > MaxClientRef:
+		return nil, false, fail(CodeInvalidRequest, "a transaction ID of 1 to %d bytes is required", MaxClientRef)
+	case utf8.RuneCountInString(req.Description) > MaxDescription || !utf8.ValidString(req.Description):
+		return nil, false, fail(CodeInvalidRequest, "the description must be valid UTF-8 of at most %d characters", MaxDescription)
+	case len(req.Documents) == 0 || len(req.Documents) > MaxHashes:
+		return nil, false, fail(CodeInvalidRequest, "between 1 and %d documents", MaxHashes)
+	}
+	h := req.HashAlgorithm
+	if h == 0 {
+		h = crypto.SHA256
+	}
+	if HashOID(h) == "" {
+		return nil, false, fail(CodeInvalidRequest, "hash algorithm %v is not accepted", h)
+	}
+	seen := map[string]bool{}
+	for i, d := range req.Documents {
+		if d.DocID == "" || len(d.DocID) > MaxDocID || !utf8.ValidString(d.DocID) {
+			return nil, false, fail(CodeInvalidRequest, "document %d needs a doc_id of 1 to %d bytes", i+1, MaxDocID)
+		}
+		if seen[d.DocID] {
+			return nil, false, fail(CodeInvalidRequest, "doc_id %q appears twice", d.DocID)
+		}
+		seen[d.DocID] = true
+		if len(d.Hash) != h.Size() {
+			return nil, false, fail(CodeInvalidRequest, "document %q: the hash has %d bytes; %v needs %d", d.DocID, len(d.Hash), h, h.Size())
+		}
+	}
+	cred, err := s.findCredential(ctx, req.CredentialID, req.NationalID)
+	if err != nil {
+		return nil, false, err
+	}
+	if req.SignAlgo != "" {
+		cert, _, err := s.Certificate(ctx, cred)
+		if err != nil {
+			return nil, false, err
+		}
+		if _, err := signerOpts(req.SignAlgo, h, cert.PublicKey); err != nil {
+			return nil, false, err
+		}
+	}
+	docs, err := json.Marshal(txDocuments{HashAlgorithm: HashOID(h), SignAlgo: req.SignAlgo, Documents: req.Documents})
+	if err != nil {
+		return nil, false, err
+	}
+	id, err := randomID(s.cfg.Rand, 10)
+	if err != nil {
+		return nil, false, err
+	}
+	now := s.now()
+	t := &store.Transaction{ID: id, ClientID: req.ClientID, ClientRef: req.ClientRef, CredentialID: cred.ID, OwnerID: cred.OwnerID,
+		Description: req.Description, Documents: docs, Status: store.TxPending, CreatedAt: now, UpdatedAt: now,
+		ExpiresAt: now.Add(s.cfg.TransactionLifetime)}
+	got, created, err := s.st.CreateTransaction(ctx, t)
+	if err != nil {
+		return nil, false, fmt.Errorf("signing: recording the transaction: %w", err)
+	}
+	if created {
+		if err := s.audit(ctx, "client:"+req.ClientID, "transaction.submit", got.ID, "ok", map[string]any{
+			"credential": cred.ID, "owner": cred.OwnerID, "documents": len(req.Documents), "client_ref": req.ClientRef,
+		}); err != nil {
+			return nil, false, err
+		}
+	} else if got.CredentialID != cred.ID || string(got.Documents) != string(docs) {
+		return nil, false, fail(CodeConflict, "transaction ID %q was already used for another request", req.ClientRef)
+	}
+	out, err := s.decode(got)
+	return out, created, err
+}
+
+// findCredential finds a credential by ID, or the newest active one of the
+// owner with a national ID.
+func (s *Service) findCredential(ctx context.Context, credID, nationalID string) (*store.Credential, error) {
+	if credID != "" {
+		c, err := s.st.GetCredential(ctx, credID)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, fail(CodeNotFound, "unknown credential")
+		}
+		if err != nil {
+			return nil, err
+		}
+		if c.Status != "active" {
+			return nil, fail(CodeInvalidRequest, "the credential is %s", c.Status)
+		}
+		return c, nil
+	}
+	if nationalID == "" {
+		return nil, fail(CodeInvalidRequest, "a credential ID or a national ID is required")
+	}
+	if !strings.Contains(nationalID, ":") {
+		nationalID = "CCCD:" + nationalID
+	}
+	o, err := s.st.GetOwnerByNationalID(ctx, nationalID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fail(CodeNotFound, "no owner with that national ID")
+	}
+	if err != nil {
+		return nil, err
+	}
+	creds, err := s.st.ListCredentials(ctx, o.ID)
+	if err != nil {
+		return nil, err
+	}
+	for i := len(creds) - 1; i >= 0; i-- {
+		if creds[i].Status == "active" {
+			return creds[i], nil
+		}
+	}
+	return nil, fail(CodeNotFound, "the owner has no active credential")
+}
+
+// ClientTransaction returns a client's transaction by kyso's ID or the
+// client's own reference; another client's is not found.
+func (s *Service) ClientTransaction(ctx context.Context, clientID, id string) (*Transaction, error) {
+	t, err := s.st.GetTransaction(ctx, id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && t.ClientID != clientID) {
+		list, lerr := s.st.ListTransactions(ctx, &store.TransactionFilter{ClientID: clientID, Limit: 1000})
+		if lerr != nil {
+			return nil, lerr
+		}
+		for _, x := range list {
+			if x.ClientRef == id {
+				return s.expireIfDue(ctx, x)
+			}
+		}
+		return nil, fail(CodeNotFound, "no such transaction")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.expireIfDue(ctx, t)
+}
+
+// expireIfDue marks a pending transaction past its expiry as expired.
+func (s *Service) expireIfDue(ctx context.Context, t *store.Transaction) (*Transaction, error) {
+	if t.Status == store.TxPending && !s.now().Before(t.ExpiresAt) {
+		u := *t
+		u.Status, u.UpdatedAt, u.Error = store.TxExpired, s.now(), "the owner did not approve in time"
+		switch err := s.st.UpdateTransaction(ctx, &u, store.TxPending); {
+		case err == nil:
+			t = &u
+			_ = s.audit(ctx, "kysod", "transaction.expire", t.ID, "ok", nil)
+		case errors.Is(err, store.ErrConflict):
+			if t, err = s.st.GetTransaction(ctx, t.ID); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, err
+		}
+	}
+	return s.decode(t)
+}
+
+// OwnerTransactions lists an owner's transactions, pending ones when
+// pendingOnly.
+func (s *Service) OwnerTransactions(ctx context.Context, ownerID string, pendingOnly bool) ([]*Transaction, error) {
+	f := &store.TransactionFilter{OwnerID: ownerID}
+	if pendingOnly {
+		f.Status = store.TxPending
+	}
+	list, err := s.st.ListTransactions(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	var out []*Transaction
+	for _, t := range list {
+		x, err := s.expireIfDue(ctx, t)
+		if err != nil {
+			return nil, err
+		}
+		if pendingOnly && x.Status != store.TxPending {
+			continue
+		}
+		out = append(out, x)
+	}
+	return out, nil
+}
+
+// ownerTransaction returns the owner's pending transaction; another owner's
+// is not found.
+func (s *Service) ownerTransaction(ctx context.Context, ownerID, txID string) (*store.Transaction, *store.Owner, error) {
+	t, err := s.st.GetTransaction(ctx, txID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && t.OwnerID != ownerID) {
+		return nil, nil, fail(CodeNotFound, "no such transaction")
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	x, err := s.expireIfDue(ctx, t)
+	if err != nil {
+		return nil, nil, err
+	}
+	if x.Status != store.TxPending {
+		return nil, nil, fail(CodeConflict, "the transaction is %s, not pending", x.Status)
+	}
+	o, err := s.st.GetOwner(ctx, ownerID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return t, o, nil
+}
+
+// Approve is the owner's approval with PIN and one-time code: it makes
+// activation data bound to the transaction's hashes, signs them through the
+// one signing path, and records the result for the relying party.
+func (s *Service) Approve(ctx context.Context, ownerID, txID, pin, otp string) (*Transaction, error) {
+	t, o, err := s.ownerTransaction(ctx, ownerID, txID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.twoFactors(ctx, o, pin, otp); err != nil {
+		return nil, err
+	}
+	x, err := s.decode(t)
+	if err != nil {
+		return nil, err
+	}
+	approved := *t
+	approved.Status, approved.UpdatedAt = store.TxApproved, s.now()
+	if err := s.st.UpdateTransaction(ctx, &approved, store.TxPending); errors.Is(err, store.ErrConflict) {
+		return nil, fail(CodeConflict, "the transaction changed meanwhile")
+	} else if err != nil {
+		return nil, err
+	}
+	if err := s.audit(ctx, "owner:"+ownerID, "transaction.approve", t.ID, "ok", map[string]any{"credential": t.CredentialID}); err != nil {
+		return nil, err
+	}
+	hashes := make([][]byte, len(x.Documents))
+	for i, d := range x.Documents {
+		hashes[i] = d.Hash
+	}
+	sad, err := s.newActivation(ctx, t.CredentialID, t.ID, x.HashAlgorithm, hashes)
+	if err != nil {
+		return nil, err
+	}
+	sigs, signErr := s.signHashes(ctx, &SignHashRequest{CredentialID: t.CredentialID, SAD: sad, Hashes: hashes,
+		HashAlgorithm: x.HashAlgorithm, SignAlgo: x.SignAlgo, Actor: "owner:" + ownerID})
+	done := approved
+	done.UpdatedAt = s.now()
+	if signErr != nil {
+		done.Status, done.Error = store.TxFailed, "signing failed"
+	} else {
+		res := make([]Signature, len(sigs))
+		for i, sig := range sigs {
+			res[i] = Signature{DocID: x.Documents[i].DocID, Signature: sig}
+		}
+		if done.Result, err = json.Marshal(res); err != nil {
+			return nil, err
+		}
+		done.Status = store.TxSigned
+	}
+	if err := s.st.UpdateTransaction(ctx, &done, store.TxApproved); err != nil {
+		return nil, errors.Join(signErr, err)
+	}
+	if signErr != nil {
+		return nil, signErr
+	}
+	return s.decode(&done)
+}
+
+// Reject is the owner's refusal; no factor is needed to say no.
+func (s *Service) Reject(ctx context.Context, ownerID, txID string) error {
+	t, _, err := s.ownerTransaction(ctx, ownerID, txID)
+	if err != nil {
+		return err
+	}
+	u := *t
+	u.Status, u.UpdatedAt, u.Error = store.TxRejected, s.now(), "the owner rejected it"
+	if err := s.st.UpdateTransaction(ctx, &u, store.TxPending); err != nil {
+		return err
+	}
+	return s.audit(ctx, "owner:"+ownerID, "transaction.reject", t.ID, "ok", nil)
+}
