@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf16"
 
 	"github.com/kyso-pki/kyso/pkg/pdf"
+	"github.com/kyso-pki/kyso/pkg/stamp"
 )
 
 var (
@@ -39,7 +41,8 @@ const (
 )
 
 // Options says how to sign. The zero value makes an invisible approval
-// signature in a new field, hashed with SHA-256, with /M set to now.
+// signature in a new field, hashed with SHA-256, with /M set to now;
+// Visible makes it visible.
 type Options struct {
 	// Reason, Location, ContactInfo and Name are written to the signature
 	// dictionary as text strings (ISO 32000-2 §12.8.1, Table 255): ASCII as
@@ -54,7 +57,8 @@ type Options struct {
 	SigningTime time.Time
 	// FieldName is the signature field to sign: an existing empty /Sig
 	// field of that (fully qualified) name is filled; otherwise a new
-	// invisible field of that name is added on the first page. Empty means
+	// field of that name is added, invisible on the first page, or where
+	// Visible says. Empty means
 	// "Signature1", or the next SignatureN whose name is free (an empty
 	// signature field of that name counts as free and is filled).
 	FieldName string
@@ -73,18 +77,76 @@ type Options struct {
 	// Hash is the digest algorithm over the byte range: SHA-256, SHA-384
 	// or SHA-512. Zero means SHA-256.
 	Hash crypto.Hash
+	// Visible, when not nil, makes the signature visible: a stamp on a
+	// page (see Visible). nil, the zero value, keeps it invisible.
+	Visible *Visible
+}
+
+// Visible places and describes the stamp of a visible signature: the
+// signature field's widget annotation gets a /Rect on a page, the print
+// flag and a normal appearance drawn by pkg/stamp (ISO 32000-2 §12.5.5,
+// §12.7.5.5), and is added to the page's /Annots.
+type Visible struct {
+	// Page is the page, counted from 1. Zero means the page of the empty
+	// field being filled, if it is on one, else the first page.
+	Page int
+	// Rect is the stamp's lower-left corner and size — x, y, width,
+	// height — in points in the page's default user space (the
+	// coordinates of its MediaBox, before /Rotate turns the page for
+	// display). It must lie within the page's CropBox (or MediaBox). The
+	// zero value means the /Rect of the empty field being filled, if it
+	// has an area, else DefaultStampWidth × DefaultStampHeight at the
+	// bottom right of the page as displayed, 36 points from the edges.
+	Rect [4]float64
+	// Signer names the signer in the default text, "Ký bởi: <SIGNER>" in
+	// capitals. Empty means Options.Name; with both empty the stamp needs
+	// Lines.
+	Signer string
+	// Lines, when not empty, replace the default text, which is
+	// stamp.DefaultLines of Signer, SigningTime (in its own time zone),
+	// Reason and Location.
+	Lines []string
+	// Image is an optional JPEG or PNG drawn on the left of the stamp: a
+	// handwritten signature, a seal.
+	Image []byte
+	// QRURL is an optional absolute URL drawn as a QR code on the right
+	// of the stamp, typically where the document can be verified.
+	QRURL string
+}
+
+// Default stamp size, in points, when Visible.Rect is zero.
+const (
+	DefaultStampWidth  = 260.0
+	DefaultStampHeight = 80.0
+	stampMargin        = 36.0
+)
+
+// VisibleError is returned when a visible signature cannot be made as
+// asked — no such page, a rectangle off the page or too small for the
+// text, an image that is not a JPEG or PNG: a mistake in the options, not
+// in the document.
+type VisibleError struct{ Err error }
+
+func (e *VisibleError) Error() string { return "pades: visible signature: " + e.Err.Error() }
+
+// Unwrap returns the underlying error.
+func (e *VisibleError) Unwrap() error { return e.Err }
+
+func visibleErr(format string, args ...any) error {
+	return &VisibleError{Err: fmt.Errorf(format, args...)}
 }
 
 // Prepare reads the PDF of size bytes in r and lays out the incremental
 // update that will hold the signature: the signature dictionary (/Type
 // /Sig, /Filter /Adobe.PPKLite, /SubFilter /ETSI.CAdES.detached, ETSI EN
 // 319 142-1 clause 5.4.2 and 6.2), a signature field and widget (ISO
-// 32000-2 §12.7.5.5), the AcroForm with /SigFlags 3 and, for a new field,
-// the first page's /Annots. It computes /ByteRange — the whole file but the
-// /Contents hex string, brackets included (§12.8.1) — and streams the
-// original and the update through the hash, once, keeping only the update
-// in memory. The returned Prepared's Digest is what the CMS
-// message-digest attribute must carry.
+// 32000-2 §12.7.5.5), the AcroForm with /SigFlags 3, for a new field the
+// page's /Annots, and for a visible signature the stamp (see Visible). It
+// computes /ByteRange — the whole file but the /Contents hex string,
+// brackets included (§12.8.1) — and streams the original and the update
+// through the hash, once, keeping only the update in memory. The returned
+// Prepared's Digest is what the CMS message-digest attribute must carry.
+// A visible signature that cannot be made as asked is a *VisibleError.
 func Prepare(r io.ReaderAt, size int64, opts *Options) (*Prepared, error) {
 	var o Options
 	if opts != nil {
@@ -252,9 +314,9 @@ func textString(s string) pdf.String {
 }
 
 // addField puts the signature dictionary into the document: in an
-// existing empty signature field, or in a new invisible one on the first
-// page (ISO 32000-2 §12.7.5.5), updating the AcroForm, the catalog and the
-// page as needed. For a certification signature it adds the DocMDP
+// existing empty signature field, or in a new one (ISO 32000-2
+// §12.7.5.5) — invisible on the first page, or visible where o.Visible
+// says — updating the AcroForm, the catalog and the pages as needed. For a certification signature it adds the DocMDP
 // reference (§12.8.2.2) and the catalog's /Perms (§12.8.4).
 func addField(rd *pdf.Reader, w *pdf.Writer, sig *pdf.Dict, o *Options) error {
 	cat, catRef, err := rd.Catalog()
@@ -341,6 +403,11 @@ func addField(rd *pdf.Reader, w *pdf.Writer, sig *pdf.Dict, o *Options) error {
 		}
 		fd := f.Dict.Clone()
 		fd.Set("V", sigRef)
+		if o.Visible != nil {
+			if err := showExisting(rd, w, f, fd, o); err != nil {
+				return err
+			}
+		}
 		w.Update(f.Ref, fd)
 	} else {
 		if strings.Contains(name, ".") {
@@ -353,24 +420,37 @@ func addField(rd *pdf.Reader, w *pdf.Writer, sig *pdf.Dict, o *Options) error {
 		if len(pages) == 0 {
 			return errors.New("pades: the document has no pages")
 		}
-		page := pages[0]
-		ap := &pdf.Stream{Dict: pdf.NewDict(), Data: []byte{}}
-		ap.Dict.Set("Type", pdf.Name("XObject"))
-		ap.Dict.Set("Subtype", pdf.Name("Form"))
-		ap.Dict.Set("BBox", pdf.Array{pdf.Int(0), pdf.Int(0), pdf.Int(0), pdf.Int(0)})
-		apRef := w.Add(ap)
-		apd := pdf.NewDict()
-		apd.Set("N", apRef)
 		field := pdf.NewDict()
 		field.Set("FT", pdf.Name("Sig"))
 		field.Set("T", textString(name))
 		field.Set("V", sigRef)
 		field.Set("Type", pdf.Name("Annot"))
 		field.Set("Subtype", pdf.Name("Widget"))
-		field.Set("Rect", pdf.Array{pdf.Int(0), pdf.Int(0), pdf.Int(0), pdf.Int(0)})
-		field.Set("F", pdf.Int(132)) // Print | Locked (§12.5.3)
-		field.Set("P", page.Ref)
-		field.Set("AP", apd)
+		var page pdf.Page
+		if o.Visible == nil {
+			page = pages[0]
+			ap := &pdf.Stream{Dict: pdf.NewDict(), Data: []byte{}}
+			ap.Dict.Set("Type", pdf.Name("XObject"))
+			ap.Dict.Set("Subtype", pdf.Name("Form"))
+			ap.Dict.Set("BBox", pdf.Array{pdf.Int(0), pdf.Int(0), pdf.Int(0), pdf.Int(0)})
+			apd := pdf.NewDict()
+			apd.Set("N", w.Add(ap))
+			field.Set("Rect", pdf.Array{pdf.Int(0), pdf.Int(0), pdf.Int(0), pdf.Int(0)})
+			field.Set("F", pdf.Int(132)) // Print | Locked (§12.5.3)
+			field.Set("P", page.Ref)
+			field.Set("AP", apd)
+		} else {
+			n := o.Visible.Page
+			if n == 0 {
+				n = 1
+			}
+			if page, err = pageAt(pages, n); err != nil {
+				return err
+			}
+			if err := showWidget(rd, w, field, page, n, nil, o); err != nil {
+				return err
+			}
+		}
 		fieldRef := w.Add(field)
 
 		// Append to /Fields, which may be an indirect array.
@@ -384,18 +464,8 @@ func addField(rd *pdf.Reader, w *pdf.Writer, sig *pdf.Dict, o *Options) error {
 			arr, _ := form.Get("Fields").(pdf.Array)
 			form.Set("Fields", append(append(pdf.Array{}, arr...), fieldRef))
 		}
-		// Append to the page's /Annots, which may be an indirect array.
-		if ar, ok := page.Dict.Get("Annots").(pdf.Ref); ok {
-			arr, err := getArray(rd, ar)
-			if err != nil {
-				return err
-			}
-			w.Update(ar, append(arr, fieldRef))
-		} else {
-			pd := page.Dict.Clone()
-			arr, _ := pd.Get("Annots").(pdf.Array)
-			pd.Set("Annots", append(append(pdf.Array{}, arr...), fieldRef))
-			w.Update(page.Ref, pd)
+		if err := addAnnot(rd, w, page, fieldRef); err != nil {
+			return err
 		}
 	}
 
@@ -466,5 +536,314 @@ func checkPerms(rd *pdf.Reader, cat *pdf.Dict) error {
 			}
 		}
 	}
+	return nil
+}
+
+// pageAt returns page n, counted from 1.
+func pageAt(pages []pdf.Page, n int) (pdf.Page, error) {
+	if n < 1 || n > len(pages) {
+		return pdf.Page{}, visibleErr("page %d does not exist: the document has %d page%s", n, len(pages), plural(len(pages)))
+	}
+	return pages[n-1], nil
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// showExisting makes the empty signature field f, whose dictionary fd is
+// being rewritten, visible: its widget — the field itself, or its first
+// widget kid — gets the stamp, on Visible.Page or the page it is on, at
+// Visible.Rect or its own /Rect.
+func showExisting(rd *pdf.Reader, w *pdf.Writer, f pdf.Field, fd *pdf.Dict, o *Options) error {
+	widgetRef, widget := f.Ref, fd
+	if fd.Get("Subtype") != pdf.Name("Widget") {
+		kids, _ := fd.Get("Kids").(pdf.Array)
+		for _, k := range kids {
+			kr, ok := k.(pdf.Ref)
+			if !ok {
+				continue
+			}
+			ko, err := rd.Resolve(kr)
+			if err != nil {
+				return fmt.Errorf("pades: reading the widget of field %q: %w", f.Name, err)
+			}
+			if kd, ok := ko.(*pdf.Dict); ok && kd.Get("T") == nil {
+				widgetRef, widget = kr, kd.Clone()
+				break
+			}
+		}
+		if widgetRef == f.Ref {
+			// No widget: the field becomes its own (§12.5.6.19).
+			fd.Set("Type", pdf.Name("Annot"))
+			fd.Set("Subtype", pdf.Name("Widget"))
+		}
+	}
+	pages, err := rd.Pages()
+	if err != nil {
+		return fmt.Errorf("pades: reading the pages: %w", err)
+	}
+	// The page the widget is on: the one whose /Annots lists it, trying
+	// its /P first.
+	cur := -1
+	if p, ok := widget.Get("P").(pdf.Ref); ok {
+		for i, pg := range pages {
+			if pg.Ref == p {
+				if has, err := hasAnnot(rd, pg, widgetRef); err != nil {
+					return err
+				} else if has {
+					cur = i
+				}
+				break
+			}
+		}
+	}
+	for i := 0; cur < 0 && i < len(pages); i++ {
+		if has, err := hasAnnot(rd, pages[i], widgetRef); err != nil {
+			return err
+		} else if has {
+			cur = i
+		}
+	}
+	n := o.Visible.Page
+	if n == 0 {
+		n = 1
+		if cur >= 0 {
+			n = cur + 1
+		}
+	}
+	page, err := pageAt(pages, n)
+	if err != nil {
+		return err
+	}
+	var own []float64
+	if r, err := rectOf(rd, widget.Get("Rect")); err == nil && r[2] > r[0] && r[3] > r[1] {
+		own = r[:]
+	}
+	if err := showWidget(rd, w, widget, page, n, own, o); err != nil {
+		return err
+	}
+	if cur != n-1 {
+		if cur >= 0 {
+			if err := removeAnnot(rd, w, pages[cur], widgetRef); err != nil {
+				return err
+			}
+		}
+		if err := addAnnot(rd, w, page, widgetRef); err != nil {
+			return err
+		}
+	}
+	if widgetRef != f.Ref {
+		w.Update(widgetRef, widget)
+	}
+	return nil
+}
+
+// showWidget sets a widget's /Rect, /F, /P and /AP for the stamp on page
+// (number n): at Visible.Rect, else at own (llx, lly, urx, ury) when not
+// nil, else at the default place.
+func showWidget(rd *pdf.Reader, w *pdf.Writer, widget *pdf.Dict, page pdf.Page, n int, own []float64, o *Options) error {
+	v := o.Visible
+	box, err := pageBox(rd, page)
+	if err != nil {
+		return err
+	}
+	var r [4]float64 // llx, lly, urx, ury
+	switch {
+	case v.Rect != [4]float64{}:
+		for _, x := range v.Rect {
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				return visibleErr("rectangle %v is not made of numbers", v.Rect)
+			}
+		}
+		if v.Rect[2] <= 0 || v.Rect[3] <= 0 {
+			return visibleErr("rectangle %s has no area: width and height must be positive", fmtRect(v.Rect))
+		}
+		r = [4]float64{v.Rect[0], v.Rect[1], v.Rect[0] + v.Rect[2], v.Rect[1] + v.Rect[3]}
+	case own != nil:
+		r = [4]float64(own)
+	default:
+		r = defaultRect(box, page.Rotate)
+	}
+	const eps = 1e-6
+	if r[0] < box[0]-eps || r[1] < box[1]-eps || r[2] > box[2]+eps || r[3] > box[3]+eps {
+		return visibleErr("rectangle %s (x, y, width, height) is not within page %d, whose visible area is %s",
+			fmtRect([4]float64{r[0], r[1], r[2] - r[0], r[3] - r[1]}), n, fmtRect([4]float64{box[0], box[1], box[2] - box[0], box[3] - box[1]}))
+	}
+	lines := v.Lines
+	if len(lines) == 0 {
+		signer := v.Signer
+		if signer == "" {
+			signer = o.Name
+		}
+		if strings.TrimSpace(signer) == "" {
+			return visibleErr("no name for the stamp: set Visible.Signer, Options.Name or Visible.Lines")
+		}
+		lines = stamp.DefaultLines(signer, o.SigningTime, o.Reason, o.Location)
+	}
+	a := &stamp.Appearance{Lines: lines, Image: v.Image, QRURL: v.QRURL}
+	form, err := a.Form(w, r[2]-r[0], r[3]-r[1], page.Rotate)
+	if err != nil {
+		return &VisibleError{Err: err}
+	}
+	apd := pdf.NewDict()
+	apd.Set("N", form)
+	widget.Set("Rect", pdf.Array{pdf.Real(r[0]), pdf.Real(r[1]), pdf.Real(r[2]), pdf.Real(r[3])})
+	widget.Set("F", pdf.Int(4)) // Print (§12.5.3)
+	widget.Set("P", page.Ref)
+	widget.Set("AP", apd)
+	return nil
+}
+
+// defaultRect is a DefaultStampWidth × DefaultStampHeight stamp at the
+// bottom right of the page as displayed (turned by rotate), stampMargin
+// from the edges, made smaller on a small page.
+func defaultRect(box [4]float64, rotate int) [4]float64 {
+	bw, bh := box[2]-box[0], box[3]-box[1]
+	w, h := DefaultStampWidth, DefaultStampHeight
+	if rotate == 90 || rotate == 270 {
+		w, h = h, w
+	}
+	m := stampMargin
+	if bw < w+2*m || bh < h+2*m {
+		m = math.Min(bw, bh) * 0.05
+		w, h = math.Min(w, bw-2*m), math.Min(h, bh-2*m)
+	}
+	var x, y float64
+	switch rotate {
+	case 90: // the displayed bottom right is the top right
+		x, y = box[2]-m-w, box[3]-m-h
+	case 180:
+		x, y = box[0]+m, box[3]-m-h
+	case 270:
+		x, y = box[0]+m, box[1]+m
+	default:
+		x, y = box[2]-m-w, box[1]+m
+	}
+	return [4]float64{x, y, x + w, y + h}
+}
+
+func fmtRect(r [4]float64) string {
+	f := func(x float64) string { return strconv.FormatFloat(x, 'f', -1, 64) }
+	return f(r[0]) + "," + f(r[1]) + "," + f(r[2]) + "," + f(r[3])
+}
+
+// pageBox returns the page's visible area (llx, lly, urx, ury): its
+// CropBox clipped to its MediaBox (ISO 32000-2 §14.11.2). A page without
+// a MediaBox is taken as US Letter, as viewers do.
+func pageBox(rd *pdf.Reader, p pdf.Page) ([4]float64, error) {
+	box := [4]float64{0, 0, 612, 792}
+	if p.MediaBox != nil {
+		b, err := rectOf(rd, p.MediaBox)
+		if err != nil {
+			return box, fmt.Errorf("pades: the page's /MediaBox: %w", err)
+		}
+		box = b
+	}
+	if p.CropBox != nil {
+		if c, err := rectOf(rd, p.CropBox); err == nil {
+			box = [4]float64{max(box[0], c[0]), max(box[1], c[1]), min(box[2], c[2]), min(box[3], c[3])}
+		}
+	}
+	if box[2] <= box[0] || box[3] <= box[1] {
+		return box, fmt.Errorf("pades: the page's visible area %v is empty: %w", box, pdf.ErrMalformed)
+	}
+	return box, nil
+}
+
+// rectOf reads a rectangle (§7.9.5): four numbers, normalised so that the
+// first corner is the lower left.
+func rectOf(rd *pdf.Reader, obj pdf.Object) ([4]float64, error) {
+	var r [4]float64
+	o, err := rd.Get(obj)
+	if err != nil {
+		return r, err
+	}
+	a, ok := o.(pdf.Array)
+	if !ok || len(a) != 4 {
+		return r, fmt.Errorf("not a rectangle: %w", pdf.ErrMalformed)
+	}
+	for i, e := range a {
+		v, err := rd.Get(e)
+		if err != nil {
+			return r, err
+		}
+		switch n := v.(type) {
+		case pdf.Int:
+			r[i] = float64(n)
+		case pdf.Real:
+			r[i] = float64(n)
+		default:
+			return r, fmt.Errorf("a rectangle holds a %T: %w", v, pdf.ErrMalformed)
+		}
+		if math.IsNaN(r[i]) || math.IsInf(r[i], 0) {
+			return r, fmt.Errorf("a rectangle holds %v: %w", r[i], pdf.ErrMalformed)
+		}
+	}
+	return [4]float64{min(r[0], r[2]), min(r[1], r[3]), max(r[0], r[2]), max(r[1], r[3])}, nil
+}
+
+// annots returns a copy of the page's /Annots, direct or indirect.
+func annots(rd *pdf.Reader, page pdf.Page) (pdf.Array, error) {
+	switch a := page.Dict.Get("Annots").(type) {
+	case pdf.Ref:
+		return getArray(rd, a)
+	case pdf.Array:
+		return append(pdf.Array{}, a...), nil
+	}
+	return pdf.Array{}, nil
+}
+
+func hasAnnot(rd *pdf.Reader, page pdf.Page, ref pdf.Ref) (bool, error) {
+	arr, err := annots(rd, page)
+	if err != nil {
+		return false, err
+	}
+	for _, a := range arr {
+		if a == ref {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// setAnnots writes the page's /Annots: the indirect array redefined in
+// place, or the page with a new direct array.
+func setAnnots(w *pdf.Writer, page pdf.Page, arr pdf.Array) {
+	if ar, ok := page.Dict.Get("Annots").(pdf.Ref); ok {
+		w.Update(ar, arr)
+		return
+	}
+	pd := page.Dict.Clone()
+	pd.Set("Annots", arr)
+	w.Update(page.Ref, pd)
+}
+
+// addAnnot appends ref to the page's /Annots.
+func addAnnot(rd *pdf.Reader, w *pdf.Writer, page pdf.Page, ref pdf.Ref) error {
+	arr, err := annots(rd, page)
+	if err != nil {
+		return err
+	}
+	setAnnots(w, page, append(arr, ref))
+	return nil
+}
+
+// removeAnnot removes ref from the page's /Annots.
+func removeAnnot(rd *pdf.Reader, w *pdf.Writer, page pdf.Page, ref pdf.Ref) error {
+	arr, err := annots(rd, page)
+	if err != nil {
+		return err
+	}
+	out := pdf.Array{}
+	for _, a := range arr {
+		if a != ref {
+			out = append(out, a)
+		}
+	}
+	setAnnots(w, page, out)
 	return nil
 }
