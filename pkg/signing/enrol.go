@@ -33,7 +33,9 @@ type EnrolRequest struct {
 type Enrolment struct {
 	OwnerID      string
 	CredentialID string
-	Certificate  *x509.Certificate
+	// NationalID is the owner's identifier with its prefix ("CCCD:…").
+	NationalID  string
+	Certificate *x509.Certificate
 	// TOTPURI is the otpauth:// URI for the owner's authenticator app;
 	// show it once (as a QR code) and never log it.
 	TOTPURI string
@@ -116,7 +118,7 @@ func (s *Service) Enrol(ctx context.Context, req *EnrolRequest) (*Enrolment, err
 	}); err != nil {
 		return nil, err
 	}
-	return &Enrolment{OwnerID: ownerID, CredentialID: credID, Certificate: cert,
+	return &Enrolment{OwnerID: ownerID, CredentialID: credID, NationalID: nationalID, Certificate: cert,
 		TOTPURI: otpauthURI(s.cfg.TOTPIssuer, nationalID, secret)}, nil
 }
 

@@ -1,0 +1,466 @@
+package csc
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/kyso-pki/kyso/pkg/signing"
+	"github.com/kyso-pki/kyso/pkg/store"
+	"github.com/kyso-pki/kyso/pkg/tsa"
+)
+
+// MaxBody bounds a request body: a thousand base64 SHA-512 hashes and
+// their envelope fit well within it.
+const MaxBody = 1 << 20
+
+// Options configure the handler.
+type Options struct {
+	// Name, Region and Lang are what info says of the service; empty
+	// means "kyso", "VN" and "vi".
+	Name, Region, Lang string
+	// TSA answers signatures/timestamp; nil leaves the method out.
+	TSA *tsa.Server
+	// Logger receives internal errors (never secrets); nil discards them.
+	Logger *slog.Logger
+}
+
+// Handler serves the CSC API v2 under /csc/v2/ (PROTOCOLS.md). Every method
+// but info and the token endpoints needs a bearer token from oauth2/token
+// or auth/login.
+type Handler struct {
+	svc  *signing.Service
+	opts Options
+	log  *slog.Logger
+	mux  *http.ServeMux
+}
+
+// NewHandler returns the CSC handler over svc.
+func NewHandler(svc *signing.Service, opts *Options) *Handler {
+	h := &Handler{svc: svc, mux: http.NewServeMux()}
+	if opts != nil {
+		h.opts = *opts
+	}
+	if h.opts.Name == "" {
+		h.opts.Name = "kyso"
+	}
+	if h.opts.Region == "" {
+		h.opts.Region = "VN"
+	}
+	if h.opts.Lang == "" {
+		h.opts.Lang = "vi"
+	}
+	h.log = h.opts.Logger
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	h.mux.HandleFunc("GET /csc/v2/info", h.info)
+	h.mux.HandleFunc("POST /csc/v2/info", h.info)
+	h.mux.HandleFunc("POST /csc/v2/oauth2/token", h.token)
+	h.mux.HandleFunc("POST /csc/v2/auth/login", h.login)
+	h.mux.HandleFunc("POST /csc/v2/auth/revoke", h.authed(h.revoke))
+	h.mux.HandleFunc("POST /csc/v2/oauth2/revoke", h.authed(h.revoke))
+	h.mux.HandleFunc("POST /csc/v2/credentials/list", h.authed(h.credList))
+	h.mux.HandleFunc("POST /csc/v2/credentials/info", h.authed(h.credInfo))
+	h.mux.HandleFunc("POST /csc/v2/credentials/authorize", h.authed(h.authorize))
+	h.mux.HandleFunc("POST /csc/v2/signatures/signHash", h.authed(h.signHash))
+	if h.opts.TSA != nil {
+		h.mux.HandleFunc("POST /csc/v2/signatures/timestamp", h.authed(h.timestamp))
+	}
+	h.mux.HandleFunc("/csc/v2/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "invalid_request", "no such method: "+r.Method+" "+r.URL.Path)
+	})
+	return h
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	h.mux.ServeHTTP(w, r)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, code, desc string) {
+	writeJSON(w, status, Error{Error: code, Description: desc})
+}
+
+// fail renders err in CSC form: a signing.Error by its code, anything else
+// as a server error whose detail goes to the log only.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var se *signing.Error
+	if errors.As(err, &se) {
+		status, code := http.StatusBadRequest, se.Code
+		switch se.Code {
+		case signing.CodeInvalidToken:
+			status = http.StatusUnauthorized
+		case "invalid_client":
+			status = http.StatusUnauthorized
+		case signing.CodeAccessDenied:
+			status = http.StatusForbidden
+		case signing.CodeExpired, signing.CodeNotFound, signing.CodeConflict:
+			code = "invalid_request"
+		case signing.CodeLocked:
+			status = http.StatusTooManyRequests
+		}
+		writeError(w, status, code, se.Description)
+		return
+	}
+	h.log.Error("csc: internal error", "path", r.URL.Path, "error", err)
+	writeError(w, http.StatusInternalServerError, "server_error", "internal error")
+}
+
+// decode reads a JSON body of at most MaxBody bytes into v.
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		writeError(w, http.StatusUnsupportedMediaType, "invalid_request", "the body must be application/json")
+		return false
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBody))
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, http.StatusRequestEntityTooLarge, "invalid_request", fmt.Sprintf("the body is larger than %d bytes", MaxBody))
+			return false
+		}
+		writeError(w, http.StatusBadRequest, "invalid_request", "malformed JSON body: "+err.Error())
+		return false
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		writeError(w, http.StatusBadRequest, "invalid_request", "the body has data after the JSON object")
+		return false
+	}
+	return true
+}
+
+type principalKey struct{}
+
+// authed requires a client's bearer token.
+func (h *Handler) authed(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="kyso"`)
+			writeError(w, http.StatusUnauthorized, "invalid_token", "a Bearer access token is required")
+			return
+		}
+		p, err := h.svc.Authenticate(r.Context(), strings.TrimSpace(tok))
+		if err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="kyso", error="invalid_token"`)
+			h.fail(w, r, err)
+			return
+		}
+		if p.Kind != "client" {
+			writeError(w, http.StatusForbidden, "access_denied", "this method is for relying parties")
+			return
+		}
+		next(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+	}
+}
+
+func principal(r *http.Request) *signing.Principal {
+	p, _ := r.Context().Value(principalKey{}).(*signing.Principal)
+	return p
+}
+
+func (h *Handler) info(w http.ResponseWriter, r *http.Request) {
+	methods := []string{"auth/login", "auth/revoke", "oauth2/token", "oauth2/revoke", "credentials/list", "credentials/info", "credentials/authorize", "signatures/signHash"}
+	if h.opts.TSA != nil {
+		methods = append(methods, "signatures/timestamp")
+	}
+	writeJSON(w, http.StatusOK, InfoResponse{
+		Specs: "2.0.0.2", Name: h.opts.Name, Logo: "", Region: h.opts.Region, Lang: h.opts.Lang,
+		Description: "kyso remote signing: keys in an HSM, approval by the owner with PIN and one-time code",
+		AuthType:    []string{"basic", "oauth2client"},
+		Methods:     methods,
+		SignAlgorithms: &Algos{Algos: []string{signing.OIDRSASSAPSS, signing.OIDRSAEncryption, signing.OIDSHA256WithRSA,
+			signing.OIDSHA384WithRSA, signing.OIDSHA512WithRSA, signing.OIDECDSAWithSHA256, signing.OIDECDSAWithSHA384, signing.OIDECDSAWithSHA512}},
+	})
+}
+
+// clientCredentials reads client_id and client_secret from HTTP Basic or
+// the form (RFC 6749 section 2.3.1).
+func clientCredentials(r *http.Request) (string, string) {
+	if id, secret, ok := r.BasicAuth(); ok {
+		return id, secret
+	}
+	return r.PostFormValue("client_id"), r.PostFormValue("client_secret")
+}
+
+// token is oauth2/token with grant_type client_credentials.
+func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_request", "the body must be a form (application/x-www-form-urlencoded)")
+		return
+	}
+	if gt := r.PostFormValue("grant_type"); gt != "client_credentials" {
+		writeError(w, http.StatusBadRequest, "unsupported_grant_type", fmt.Sprintf("grant_type %q is not supported; use client_credentials", gt))
+		return
+	}
+	id, secret := clientCredentials(r)
+	tok, life, err := h.svc.ClientToken(r.Context(), id, secret, r.PostFormValue("scope"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, TokenResponse{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int(life.Seconds())})
+}
+
+// login is auth/login: HTTP Basic with the client's credentials.
+func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
+	id, secret, ok := r.BasicAuth()
+	if !ok {
+		w.Header().Set("WWW-Authenticate", `Basic realm="kyso"`)
+		writeError(w, http.StatusUnauthorized, "invalid_request", "HTTP Basic authentication with the client ID and secret is required")
+		return
+	}
+	tok, life, err := h.svc.ClientToken(r.Context(), id, secret, signing.ScopeService)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, TokenResponse{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int(life.Seconds())})
+}
+
+func (h *Handler) revoke(w http.ResponseWriter, r *http.Request) {
+	var req RevokeRequest
+	if r.ContentLength != 0 && !decode(w, r, &req) {
+		return
+	}
+	tok := req.Token
+	if tok == "" {
+		tok, _ = strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	}
+	if err := h.svc.RevokeToken(r.Context(), strings.TrimSpace(tok)); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *Handler) credList(w http.ResponseWriter, r *http.Request) {
+	var req ListRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	if req.UserID == "" {
+		writeError(w, http.StatusBadRequest, "invalid_request", "userID (the owner's national ID) is required")
+		return
+	}
+	creds, err := h.svc.Credentials(r.Context(), req.UserID)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	resp := ListResponse{CredentialIDs: []string{}}
+	for i, c := range creds {
+		if req.MaxResults > 0 && i >= req.MaxResults {
+			break
+		}
+		resp.CredentialIDs = append(resp.CredentialIDs, c.ID)
+		if req.CredInfo {
+			info, err := h.describe(r.Context(), c, req.Certificates, req.CertInfo, req.AuthInfo)
+			if err != nil {
+				h.fail(w, r, err)
+				return
+			}
+			info.CredentialID = c.ID
+			resp.CredentialInfos = append(resp.CredentialInfos, info)
+		}
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (h *Handler) credInfo(w http.ResponseWriter, r *http.Request) {
+	var req InfoCredRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	c, err := h.svc.Credential(r.Context(), req.CredentialID)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	info, err := h.describe(r.Context(), c, req.Certificates, req.CertInfo, req.AuthInfo)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, info)
+}
+
+// describe builds credentials/info's answer.
+func (h *Handler) describe(ctx context.Context, c *store.Credential, certs string, certInfo, _ bool) (*InfoCredResp, error) {
+	cert, chain, err := h.svc.Certificate(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	algo, bits, curve := signing.PublicKeyInfo(cert)
+	status := "enabled"
+	if c.Status != "active" {
+		status = "disabled"
+	}
+	info := &InfoCredResp{
+		Description: "Chữ ký số của " + cert.Subject.CommonName,
+		Key:         KeyInfo{Status: status, Algo: algo, Len: bits, Curve: curve},
+		Cert:        CertInfo{Status: "valid"},
+		Auth: &Auth{Mode: "explicit", Expression: "PIN AND OTP", Objects: []AuthObject{
+			{Type: "Password", ID: "PIN", Format: "N", Label: "PIN", Description: "Mã PIN chữ ký số"},
+			{Type: "Password", ID: "OTP", Format: "N", Generator: "totp", Label: "OTP", Description: "Mã OTP từ ứng dụng xác thực"},
+		}},
+		SCAL: "2", Multisign: signing.MaxHashes, Lang: h.opts.Lang,
+	}
+	switch certs {
+	case "", "single":
+		info.Cert.Certificates = []string{base64.StdEncoding.EncodeToString(cert.Raw)}
+	case "chain":
+		for _, x := range append([]*x509.Certificate{cert}, chain...) {
+			info.Cert.Certificates = append(info.Cert.Certificates, base64.StdEncoding.EncodeToString(x.Raw))
+		}
+	case "none":
+	default:
+		return nil, &signing.Error{Code: signing.CodeInvalidRequest, Description: `certificates must be "none", "single" or "chain"`}
+	}
+	if certInfo {
+		info.Cert.IssuerDN = cert.Issuer.String()
+		info.Cert.SubjectDN = cert.Subject.String()
+		info.Cert.SerialNumber = strings.ToUpper(cert.SerialNumber.Text(16))
+		info.Cert.ValidFrom = cert.NotBefore.UTC().Format("20060102150405Z")
+		info.Cert.ValidTo = cert.NotAfter.UTC().Format("20060102150405Z")
+	}
+	return info, nil
+}
+
+// hashes decodes base64 hashes and their algorithm OID.
+func hashes(list []string, oid string) ([][]byte, crypto.Hash, error) {
+	bad := func(format string, args ...any) error {
+		return &signing.Error{Code: signing.CodeInvalidRequest, Description: fmt.Sprintf(format, args...)}
+	}
+	if oid == "" {
+		oid = signing.HashOID(crypto.SHA256)
+	}
+	h, ok := signing.HashByOID(oid)
+	if !ok {
+		return nil, 0, bad("hashAlgorithmOID %q is not SHA-256, SHA-384 or SHA-512", oid)
+	}
+	if len(list) > signing.MaxHashes {
+		return nil, 0, bad("at most %d hashes", signing.MaxHashes)
+	}
+	out := make([][]byte, len(list))
+	for i, s := range list {
+		b, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			if b, err = base64.RawURLEncoding.DecodeString(s); err != nil {
+				return nil, 0, bad("hash %d is not base64", i+1)
+			}
+		}
+		out[i] = b
+	}
+	return out, h, nil
+}
+
+func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
+	var req AuthorizeRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	hs, alg, err := hashes(req.Hashes, req.HashAlgorithmOID)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	var pin, otp string
+	for _, a := range req.AuthData {
+		switch a.ID {
+		case "PIN":
+			pin = a.Value
+		case "OTP":
+			otp = a.Value
+		}
+	}
+	if pin == "" || otp == "" {
+		writeError(w, http.StatusBadRequest, "invalid_request", `authData must carry "PIN" and "OTP"`)
+		return
+	}
+	sad, life, err := h.svc.Authorize(r.Context(), &signing.AuthorizeRequest{CredentialID: req.CredentialID, NumSignatures: req.NumSignatures,
+		Hashes: hs, HashAlgorithm: alg, PIN: pin, OTP: otp, Actor: "client:" + principal(r).ID})
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, AuthorizeResponse{SAD: sad, ExpiresIn: life})
+}
+
+func (h *Handler) signHash(w http.ResponseWriter, r *http.Request) {
+	var req SignHashRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	if req.OperationMode != "" && req.OperationMode != "S" {
+		writeError(w, http.StatusBadRequest, "invalid_request", `only operationMode "S" (synchronous) is supported`)
+		return
+	}
+	hs, alg, err := hashes(req.Hashes, req.HashAlgorithmOID)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if req.SignAlgo == signing.OIDRSASSAPSS && req.SignAlgoParams != "" {
+		if err := checkPSSParams(req.SignAlgoParams, alg); err != nil {
+			h.fail(w, r, err)
+			return
+		}
+	}
+	sigs, err := h.svc.SignHash(r.Context(), &signing.SignHashRequest{CredentialID: req.CredentialID, SAD: req.SAD, Hashes: hs,
+		HashAlgorithm: alg, SignAlgo: req.SignAlgo, Actor: "client:" + principal(r).ID})
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	resp := SignHashResponse{Signatures: make([]string, len(sigs))}
+	for i, s := range sigs {
+		resp.Signatures[i] = base64.StdEncoding.EncodeToString(s)
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (h *Handler) timestamp(w http.ResponseWriter, r *http.Request) {
+	var req TimestampRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	hs, alg, err := hashes([]string{req.Hash}, req.HashAlgorithmOID)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if len(hs[0]) != alg.Size() {
+		writeError(w, http.StatusBadRequest, "invalid_request", fmt.Sprintf("the hash has %d bytes; %v needs %d", len(hs[0]), alg, alg.Size()))
+		return
+	}
+	q := &tsa.Query{HashAlgorithm: alg, HashedMessage: hs[0], CertReq: true}
+	resp, err := h.opts.TSA.Timestamp(r.Context(), q)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if resp.Token == nil {
+		writeError(w, http.StatusBadRequest, "invalid_request", fmt.Sprintf("the time-stamp was refused (%v)", resp.Status))
+		return
+	}
+	writeJSON(w, http.StatusOK, TimestampResponse{Timestamp: base64.StdEncoding.EncodeToString(resp.Token)})
+}

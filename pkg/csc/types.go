@@ -1,0 +1,180 @@
+// Package csc speaks the Cloud Signature Consortium API v2 (CSC "API v2.0.0.2",
+// PROTOCOLS.md): the wire types, an http.Handler serving them under
+// /csc/v2/ over pkg/signing, and a Go client with a crypto.Signer that signs
+// through it, so a portal signs a PDF locally with a remote key and never
+// sends the document.
+package csc
+
+// Error is the body of every error response (CSC API v2 section 10.1).
+type Error struct {
+	Error       string `json:"error"`
+	Description string `json:"error_description,omitempty"`
+}
+
+// InfoResponse answers info (section 11.1).
+type InfoResponse struct {
+	Specs             string   `json:"specs"`
+	Name              string   `json:"name"`
+	Logo              string   `json:"logo"`
+	Region            string   `json:"region"`
+	Lang              string   `json:"lang"`
+	Description       string   `json:"description"`
+	AuthType          []string `json:"authType"`
+	OAuth2            string   `json:"oauth2,omitempty"`
+	Methods           []string `json:"methods"`
+	SignAlgorithms    *Algos   `json:"signAlgorithms,omitempty"`
+	SignatureFormats  *Formats `json:"signature_formats,omitempty"`
+	ConformanceLevels []string `json:"conformance_levels,omitempty"`
+}
+
+// Algos lists signature algorithm OIDs.
+type Algos struct {
+	Algos []string `json:"algos"`
+}
+
+// Formats lists signature formats and their envelope properties.
+type Formats struct {
+	Formats            []string   `json:"formats"`
+	EnvelopeProperties [][]string `json:"envelope_properties"`
+}
+
+// TokenResponse answers oauth2/token and auth/login (RFC 6749 section 5.1).
+type TokenResponse struct {
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type,omitempty"`
+	ExpiresIn   int    `json:"expires_in"`
+}
+
+// RevokeRequest is auth/revoke and oauth2/revoke.
+type RevokeRequest struct {
+	Token         string `json:"token"`
+	TokenTypeHint string `json:"token_type_hint,omitempty"`
+}
+
+// ListRequest is credentials/list (section 11.4). UserID names the owner
+// by national ID ("CCCD:…" or the 12 digits).
+type ListRequest struct {
+	UserID       string `json:"userID,omitempty"`
+	CredInfo     bool   `json:"credInfo,omitempty"`
+	Certificates string `json:"certificates,omitempty"`
+	CertInfo     bool   `json:"certInfo,omitempty"`
+	AuthInfo     bool   `json:"authInfo,omitempty"`
+	MaxResults   int    `json:"maxResults,omitempty"`
+}
+
+// ListResponse answers credentials/list.
+type ListResponse struct {
+	CredentialIDs   []string        `json:"credentialIDs"`
+	CredentialInfos []*InfoCredResp `json:"credentialInfos,omitempty"`
+}
+
+// InfoCredRequest is credentials/info (section 11.5).
+type InfoCredRequest struct {
+	CredentialID string `json:"credentialID"`
+	Certificates string `json:"certificates,omitempty"` // none, single, chain
+	CertInfo     bool   `json:"certInfo,omitempty"`
+	AuthInfo     bool   `json:"authInfo,omitempty"`
+}
+
+// InfoCredResp answers credentials/info.
+type InfoCredResp struct {
+	CredentialID string   `json:"credentialID,omitempty"`
+	Description  string   `json:"description,omitempty"`
+	Key          KeyInfo  `json:"key"`
+	Cert         CertInfo `json:"cert"`
+	Auth         *Auth    `json:"auth,omitempty"`
+	SCAL         string   `json:"SCAL"`
+	Multisign    int      `json:"multisign"`
+	Lang         string   `json:"lang,omitempty"`
+}
+
+// KeyInfo describes the credential's key.
+type KeyInfo struct {
+	Status string   `json:"status"`
+	Algo   []string `json:"algo"`
+	Len    int      `json:"len"`
+	Curve  string   `json:"curve,omitempty"`
+}
+
+// CertInfo describes the credential's certificate.
+type CertInfo struct {
+	Status       string   `json:"status,omitempty"`
+	Certificates []string `json:"certificates,omitempty"`
+	IssuerDN     string   `json:"issuerDN,omitempty"`
+	SerialNumber string   `json:"serialNumber,omitempty"`
+	SubjectDN    string   `json:"subjectDN,omitempty"`
+	ValidFrom    string   `json:"validFrom,omitempty"`
+	ValidTo      string   `json:"validTo,omitempty"`
+}
+
+// Auth says how a credential is authorised: explicitly, with the objects
+// PIN and OTP.
+type Auth struct {
+	Mode       string       `json:"mode"`
+	Expression string       `json:"expression,omitempty"`
+	Objects    []AuthObject `json:"objects,omitempty"`
+}
+
+// AuthObject is one authorisation factor.
+type AuthObject struct {
+	Type        string `json:"type"`
+	ID          string `json:"id"`
+	Format      string `json:"format,omitempty"`
+	Label       string `json:"label,omitempty"`
+	Description string `json:"description,omitempty"`
+	Generator   string `json:"generator,omitempty"`
+}
+
+// AuthorizeRequest is credentials/authorize (section 11.6).
+type AuthorizeRequest struct {
+	CredentialID     string     `json:"credentialID"`
+	NumSignatures    int        `json:"numSignatures"`
+	Hashes           []string   `json:"hashes,omitempty"`
+	HashAlgorithmOID string     `json:"hashAlgorithmOID,omitempty"`
+	AuthData         []AuthData `json:"authData,omitempty"`
+	Description      string     `json:"description,omitempty"`
+	ClientData       string     `json:"clientData,omitempty"`
+}
+
+// AuthData is one factor's value.
+type AuthData struct {
+	ID    string `json:"id"`
+	Value string `json:"value"`
+}
+
+// AuthorizeResponse carries the SAD.
+type AuthorizeResponse struct {
+	SAD       string `json:"SAD"`
+	ExpiresIn int    `json:"expiresIn"`
+}
+
+// SignHashRequest is signatures/signHash (section 11.9).
+type SignHashRequest struct {
+	CredentialID     string   `json:"credentialID"`
+	SAD              string   `json:"SAD"`
+	Hashes           []string `json:"hashes"`
+	HashAlgorithmOID string   `json:"hashAlgorithmOID,omitempty"`
+	SignAlgo         string   `json:"signAlgo"`
+	SignAlgoParams   string   `json:"signAlgoParams,omitempty"`
+	OperationMode    string   `json:"operationMode,omitempty"`
+	ClientData       string   `json:"clientData,omitempty"`
+}
+
+// SignHashResponse carries the signatures, base64, in the order of the
+// hashes.
+type SignHashResponse struct {
+	Signatures []string `json:"signatures"`
+}
+
+// TimestampRequest is signatures/timestamp (section 11.13).
+type TimestampRequest struct {
+	Hash             string `json:"hash"`
+	HashAlgorithmOID string `json:"hashAlgorithmOID"`
+	Nonce            string `json:"nonce,omitempty"`
+	ClientData       string `json:"clientData,omitempty"`
+}
+
+// TimestampResponse carries the RFC 3161 TimeStampToken, base64.
+type TimestampResponse struct {
+	Timestamp string `json:"timestamp"`
+}

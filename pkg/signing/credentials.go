@@ -1,0 +1,37 @@
+package signing
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/kyso-pki/kyso/pkg/store"
+)
+
+// Credentials lists an owner's credentials by national ID ("CCCD:…", or
+// the 12 digits of a CCCD), oldest first.
+func (s *Service) Credentials(ctx context.Context, nationalID string) ([]*store.Credential, error) {
+	if !strings.Contains(nationalID, ":") {
+		nationalID = "CCCD:" + nationalID
+	}
+	o, err := s.st.GetOwnerByNationalID(ctx, nationalID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fail(CodeNotFound, "no owner with that national ID")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.st.ListCredentials(ctx, o.ID)
+}
+
+// Credential returns a credential by ID.
+func (s *Service) Credential(ctx context.Context, id string) (*store.Credential, error) {
+	if id == "" || len(id) > 128 {
+		return nil, fail(CodeInvalidRequest, "a credentialID is required")
+	}
+	c, err := s.st.GetCredential(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fail(CodeNotFound, "unknown credentialID")
+	}
+	return c, err
+}
