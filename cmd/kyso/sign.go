@@ -3,21 +3,27 @@ package main
 import (
 	"context"
 	"crypto/x509"
+	"errors"
+	"flag"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/internal/datadir"
 	"github.com/kyso-pki/kyso/pkg/pades"
+	"github.com/kyso-pki/kyso/pkg/stamp"
 	"github.com/kyso-pki/kyso/pkg/tsa"
 )
 
 // signPDF signs a PDF with a key in a key store: PAdES B-B, or B-T with a
-// time-stamp from an RFC 3161 TSA.
+// time-stamp from an RFC 3161 TSA; invisibly, or with --visible a stamp
+// on a page.
 func signPDF(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "sign pdf", "sign pdf IN.pdf -o OUT.pdf --key LABEL --cert CERT.pem [--chain CHAIN.pem] [--keystore URI | --data DIR] [--level B-B|B-T] [--tsa URL] [--reason …] [--location …] [--contact …] [--field NAME] [--certify 1|2|3]")
+	fs := newFlags(e, "sign pdf", "sign pdf IN.pdf -o OUT.pdf --key LABEL --cert CERT.pem [--chain CHAIN.pem] [--keystore URI | --data DIR] [--level B-B|B-T] [--tsa URL] [--reason …] [--location …] [--contact …] [--field NAME] [--certify 1|2|3] [--visible [--page N] [--rect x,y,w,h] [--image FILE] [--qr URL]]")
 	out := fs.String("o", "", "where to write the signed PDF (required; never the input)")
 	ksURI := fs.String("keystore", os.Getenv("KYSO_KEYSTORE"), "key store URI holding the signing key (default: the data directory's)")
 	dataDir := fs.String("data", envOrDefault("KYSO_DATA", "./kyso-data"), "data directory whose key store to use when --keystore is not given")
@@ -32,9 +38,29 @@ func signPDF(ctx context.Context, e *env, args []string) error {
 	contact := fs.String("contact", "", "/ContactInfo")
 	field := fs.String("field", "", "signature field to fill or create (default Signature1, or the next free)")
 	certify := fs.Int("certify", 0, "make a certification signature with DocMDP permissions 1, 2 or 3 (default: approval)")
+	visible := fs.Bool("visible", false, "draw a stamp: \"Ký bởi: <the certificate's name>\", the date, --reason and --location (default: invisible)")
+	page := fs.Int("page", 0, "page for the stamp, counted from 1 (default 1, or the page of the field being filled)")
+	rectText := fs.String("rect", "", "stamp rectangle x,y,width,height in points from the page's lower-left corner, e.g. 300,40,260,80 (default: the field's own, or 260×80 at the bottom right)")
+	imageFile := fs.String("image", "", "JPEG or PNG drawn on the left of the stamp (a handwritten signature, a seal)")
+	qrURL := fs.String("qr", "", "URL drawn as a QR code on the right of the stamp, e.g. where to verify the document")
 	pos, err := parseArgs(fs, args, 1, "IN.pdf")
 	if err != nil {
 		return err
+	}
+	var stampFlags []string
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "page", "rect", "image", "qr":
+			stampFlags = append(stampFlags, "--"+f.Name)
+		}
+	})
+	var vis *pades.Visible
+	if *visible {
+		if vis, err = visibleOptions(*page, *rectText, *imageFile, *qrURL); err != nil {
+			return err
+		}
+	} else if len(stampFlags) > 0 {
+		return usagef("%s only place or fill a visible stamp: add --visible", strings.Join(stampFlags, ", "))
 	}
 	in := pos[0]
 	switch {
@@ -93,7 +119,13 @@ func signPDF(ctx context.Context, e *env, args []string) error {
 	if !hsm.SamePublicKey(signer.Public(), cert.PublicKey) {
 		return fmt.Errorf("key %q is not the key certified by %s", *key, *certFile)
 	}
-	opts := &pades.SignOptions{Options: pades.Options{Reason: *reason, Location: *location, ContactInfo: *contact, FieldName: *field, Certify: *certify}, Level: pades.Level(*level)}
+	if vis != nil {
+		vis.Signer = strings.TrimSpace(cert.Subject.CommonName)
+		if vis.Signer == "" {
+			return usagef("--visible: the certificate %s has no subject common name to show", *certFile)
+		}
+	}
+	opts := &pades.SignOptions{Options: pades.Options{Reason: *reason, Location: *location, ContactInfo: *contact, FieldName: *field, Certify: *certify, Visible: vis}, Level: pades.Level(*level)}
 	if *level == "B-T" {
 		roots := x509.NewCertPool()
 		n := 0
@@ -137,6 +169,10 @@ func signPDF(ctx context.Context, e *env, args []string) error {
 	defer os.Remove(tmp.Name())
 	if err := pades.Sign(ctx, f, fi.Size(), tmp, signer, cert, chain, opts); err != nil {
 		tmp.Close()
+		var ve *pades.VisibleError
+		if errors.As(err, &ve) {
+			return usagef("%v", err)
+		}
 		return err
 	}
 	if err := tmp.Chmod(0o644); err != nil {
@@ -149,8 +185,50 @@ func signPDF(ctx context.Context, e *env, args []string) error {
 	if err := os.Rename(tmp.Name(), *out); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stderr, "signed %s → %s (PAdES %s, %s)\n", in, *out, *level, strings.TrimSpace(cert.Subject.CommonName))
+	how := "invisible"
+	if vis != nil {
+		how = "visible"
+	}
+	fmt.Fprintf(e.stderr, "signed %s → %s (PAdES %s, %s, %s)\n", in, *out, *level, how, strings.TrimSpace(cert.Subject.CommonName))
 	return nil
+}
+
+// visibleOptions checks the stamp flags and reads the image.
+func visibleOptions(page int, rectText, imageFile, qrURL string) (*pades.Visible, error) {
+	v := &pades.Visible{Page: page, QRURL: qrURL}
+	if page < 0 {
+		return nil, usagef("--page is %d, want a page number from 1", page)
+	}
+	if rectText != "" {
+		parts := strings.Split(rectText, ",")
+		bad := usagef("--rect is %q, want x,y,width,height in points, e.g. 300,40,260,80", rectText)
+		if len(parts) != 4 {
+			return nil, bad
+		}
+		for i, p := range parts {
+			x, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+			if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+				return nil, bad
+			}
+			v.Rect[i] = x
+		}
+		if v.Rect[2] <= 0 || v.Rect[3] <= 0 {
+			return nil, usagef("--rect %q has a width or height that is not positive", rectText)
+		}
+	}
+	if imageFile != "" {
+		fi, err := os.Stat(imageFile)
+		if err != nil {
+			return nil, usagef("--image: %v", err)
+		}
+		if fi.Size() > stamp.MaxImageBytes {
+			return nil, usagef("--image %s is %d bytes, more than %d", imageFile, fi.Size(), stamp.MaxImageBytes)
+		}
+		if v.Image, err = os.ReadFile(imageFile); err != nil {
+			return nil, err
+		}
+	}
+	return v, nil
 }
 
 // sameFile reports whether a and b name one existing file.

@@ -5,12 +5,17 @@ import (
 	"context"
 	"crypto/x509"
 	"fmt"
+	"image"
+	"image/color"
+	"image/png"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kyso-pki/kyso/internal/datadir"
 	"github.com/kyso-pki/kyso/internal/testenv"
@@ -133,5 +138,124 @@ func TestSignPDF(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "x.pdf")); err == nil {
 		t.Error("a failed signing left an output file behind")
+	}
+}
+
+// TestSignPDFVisible signs with a stamp from the CLI — chosen rectangle,
+// image and QR code, then the default place — checks what poppler reads
+// back, and that mistakes in the stamp flags are usage errors (exit 2)
+// that leave no file behind.
+func TestSignPDFVisible(t *testing.T) {
+	pdfsig := testenv.LookPath(t, "pdfsig", "apt-get install poppler-utils")
+	pdftotext := testenv.LookPath(t, "pdftotext", "apt-get install poppler-utils")
+	pdffonts := testenv.LookPath(t, "pdffonts", "apt-get install poppler-utils")
+	qpdf := testenv.LookPath(t, "qpdf", "apt-get install qpdf")
+	dir := t.TempDir()
+	t.Setenv("KYSO_DATA", filepath.Join(dir, "data"))
+	t.Setenv("KYSO_KEYSTORE", "")
+	ok := func(args ...string) string {
+		t.Helper()
+		out, errOut, code := kyso(t, args...)
+		if code != 0 {
+			t.Fatalf("kyso %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
+		}
+		return out + errOut
+	}
+	ok("ca", "init")
+	chain := filepath.Join(dir, "chain.pem")
+	os.WriteFile(chain, []byte(ok("ca", "chain")), 0o644)
+	cert := filepath.Join(dir, "citizen.pem")
+	ok("cert", "issue", "--cccd", "079203001234", "--name", "Nguyễn Văn Đức", "--province", "Hồ Chí Minh", "--keygen", "ecdsa-p256", "--label", "citizen-1", "-o", cert)
+	in := filepath.Join(dir, "form.pdf")
+	os.WriteFile(in, minimalPDF("To khai dang ky"), 0o644)
+	seal := filepath.Join(dir, "seal.png")
+	img := image.NewNRGBA(image.Rect(0, 0, 64, 64))
+	for i := 0; i < 64; i++ {
+		img.SetNRGBA(i, i, color.NRGBA{R: 200, A: 255})
+		img.SetNRGBA(63-i, i, color.NRGBA{R: 200, A: 255})
+	}
+	var pngData bytes.Buffer
+	png.Encode(&pngData, img)
+	os.WriteFile(seal, pngData.Bytes(), 0o644)
+	notImage := filepath.Join(dir, "not-an-image.png")
+	os.WriteFile(notImage, []byte("just text"), 0o644)
+	base := []string{"--key", "citizen-1", "--cert", cert, "--chain", chain}
+
+	check := func(path string, lines ...string) {
+		t.Helper()
+		out, _ := exec.Command(pdfsig, path).CombinedOutput()
+		if !strings.Contains(string(out), "Signature is Valid.") {
+			t.Errorf("pdfsig %s:\n%s", path, out)
+		}
+		if out, err := exec.Command(qpdf, "--check", path).CombinedOutput(); err != nil {
+			t.Errorf("qpdf --check %s: %v\n%s", path, err, out)
+		}
+		out, err := exec.Command(pdftotext, "-f", "1", "-l", "1", "-enc", "UTF-8", path, "-").CombinedOutput()
+		if err != nil {
+			t.Fatalf("pdftotext: %v\n%s", err, out)
+		}
+		got := map[string]bool{}
+		for _, l := range strings.Split(string(out), "\n") {
+			got[strings.TrimSpace(l)] = true
+		}
+		now := time.Now()
+		dated := false
+		for _, d := range []time.Time{now, now.Add(-time.Minute)} {
+			dated = dated || got["Ngày ký: "+d.Format("02/01/2006 15:04")]
+		}
+		if !dated {
+			t.Errorf("pdftotext finds no line \"Ngày ký: %s\" (local time):\n%s", now.Format("02/01/2006 15:04"), out)
+		}
+		for _, l := range lines {
+			if !got[l] {
+				t.Errorf("pdftotext lacks the line %q:\n%s", l, out)
+			}
+		}
+		out, _ = exec.Command(pdffonts, path).CombinedOutput()
+		if !regexp.MustCompile(`(?m)^[A-Z]{6}\+DejaVuSans\s+CID TrueType\s+Identity-H\s+yes\s+yes\s+yes\s`).Match(out) {
+			t.Errorf("pdffonts lists no embedded subset DejaVuSans with ToUnicode:\n%s", out)
+		}
+	}
+
+	stamped := filepath.Join(dir, "stamped.pdf")
+	msg := ok(append([]string{"sign", "pdf", in, "-o", stamped, "--visible", "--rect", "300,40,260,80", "--image", seal,
+		"--qr", "https://kyso.example.vn/verify?id=1", "--reason", "Tôi đồng ý", "--location", "Hà Nội"}, base...)...)
+	if !strings.Contains(msg, "visible") {
+		t.Errorf("kyso sign pdf says %q, not that the signature is visible", msg)
+	}
+	check(stamped, "Ký bởi: NGUYỄN VĂN ĐỨC", "Lý do: Tôi đồng ý", "Nơi ký: Hà Nội")
+
+	// The default place, on page 1 given explicitly, after the first.
+	twice := filepath.Join(dir, "twice.pdf")
+	ok(append([]string{"sign", "pdf", stamped, "-o", twice, "--visible", "--page", "1"}, base...)...)
+	out, _ := exec.Command(pdfsig, twice).CombinedOutput()
+	if strings.Count(string(out), "Signature is Valid.") != 2 {
+		t.Errorf("pdfsig after a second visible signature:\n%s", out)
+	}
+
+	x := filepath.Join(dir, "x.pdf")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--visible", "--rect", "1,2,3"}, `--rect is "1,2,3", want x,y,width,height`},
+		{[]string{"--visible", "--rect", "a,b,c,d"}, "want x,y,width,height"},
+		{[]string{"--visible", "--rect", "10,10,0,50"}, "not positive"},
+		{[]string{"--visible", "--rect", "500,10,300,80"}, "is not within page 1, whose visible area is 0,0,595,842"},
+		{[]string{"--visible", "--page", "5"}, "page 5 does not exist: the document has 1 page"},
+		{[]string{"--visible", "--page", "-1"}, "--page is -1"},
+		{[]string{"--visible", "--page", "two"}, "invalid value"},
+		{[]string{"--qr", "https://kyso.example.vn/v", "--page", "1"}, "--page, --qr only place or fill a visible stamp: add --visible"},
+		{[]string{"--visible", "--image", filepath.Join(dir, "missing.png")}, "--image: "},
+		{[]string{"--visible", "--image", notImage}, "stamp: image is not a JPEG or PNG"},
+		{[]string{"--visible", "--qr", "not a url"}, "not an absolute URL"},
+	} {
+		args := append(append([]string{"sign", "pdf", in, "-o", x}, base...), c.args...)
+		if _, errOut, code := kyso(t, args...); code != 2 || !strings.Contains(errOut, c.want) {
+			t.Errorf("kyso %v: exit %d %q, want exit 2 and %q", c.args, code, errOut, c.want)
+		}
+	}
+	if _, err := os.Stat(x); err == nil {
+		t.Error("a refused signing left an output file behind")
 	}
 }
