@@ -378,12 +378,15 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &req) {
 		return
 	}
+	if len(req.Hashes) == 0 {
+		req.Hashes = req.Hash
+	}
 	hs, alg, err := hashes(req.Hashes, req.HashAlgorithmOID)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	var pin, otp string
+	pin, otp := req.PIN, req.OTP
 	for _, a := range req.AuthData {
 		switch a.ID {
 		case "PIN":
@@ -409,6 +412,12 @@ func (h *Handler) signHash(w http.ResponseWriter, r *http.Request) {
 	var req SignHashRequest
 	if !decode(w, r, &req) {
 		return
+	}
+	if len(req.Hashes) == 0 {
+		req.Hashes = req.Hash
+	}
+	if req.HashAlgorithmOID == "" {
+		req.HashAlgorithmOID = req.HashAlgo
 	}
 	if req.OperationMode != "" && req.OperationMode != "S" {
 		writeError(w, http.StatusBadRequest, "invalid_request", `only operationMode "S" (synchronous) is supported`)

@@ -134,6 +134,11 @@ type AuthorizeRequest struct {
 	AuthData         []AuthData `json:"authData,omitempty"`
 	Description      string     `json:"description,omitempty"`
 	ClientData       string     `json:"clientData,omitempty"`
+	// Hash, PIN and OTP are the CSC v1 spellings of hashes and authData,
+	// which clients such as pyHanko still send; they are accepted too.
+	Hash []string `json:"hash,omitempty"`
+	PIN  string   `json:"PIN,omitempty"`
+	OTP  string   `json:"OTP,omitempty"`
 }
 
 // AuthData is one factor's value.
@@ -158,6 +163,10 @@ type SignHashRequest struct {
 	SignAlgoParams   string   `json:"signAlgoParams,omitempty"`
 	OperationMode    string   `json:"operationMode,omitempty"`
 	ClientData       string   `json:"clientData,omitempty"`
+	// Hash and HashAlgo are the CSC v1 spellings of hashes and
+	// hashAlgorithmOID (pyHanko sends them); accepted too.
+	Hash     []string `json:"hash,omitempty"`
+	HashAlgo string   `json:"hashAlgo,omitempty"`
 }
 
 // SignHashResponse carries the signatures, base64, in the order of the
