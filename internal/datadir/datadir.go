@@ -51,6 +51,11 @@ type Config struct {
 	// TSAPolicyOID is the time-stamping policy; empty means
 	// tsa.PlaceholderPolicy.
 	TSAPolicyOID string `json:"tsa_policy_oid,omitempty"`
+	// SecretsKey is where the 32-byte key sealing TOTP and webhook secrets
+	// in the database comes from: "file:PATH" or "env:NAME", holding it
+	// base64. Empty means DIR/secrets.key, generated on first use. Every
+	// replica sharing a database needs the same key.
+	SecretsKey string `json:"secrets_key,omitempty"`
 }
 
 // Dir is an opened data directory.
@@ -227,4 +232,26 @@ func ensurePassphrase(path string) (bool, error) {
 		return false, fmt.Errorf("datadir: writing %s: %w", path, err)
 	}
 	return true, nil
+}
+
+// SecretsKey returns the key sealing secrets in the database: from
+// Config.SecretsKey, or DIR/secrets.key, made on first use.
+func (d *Dir) SecretsKey() ([]byte, error) {
+	src := d.Config.SecretsKey
+	if src == "" {
+		path := filepath.Join(d.Path, "secrets.key")
+		if _, err := ensurePassphrase(path); err != nil {
+			return nil, err
+		}
+		src = "file:" + path
+	}
+	raw, err := hsm.ReadSecret(src)
+	if err != nil {
+		return nil, fmt.Errorf("datadir: secrets key: %w", err)
+	}
+	key, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(strings.TrimSpace(string(raw)), "="))
+	if err != nil || len(key) != 32 {
+		return nil, fmt.Errorf("datadir: the secrets key from %s is not 32 bytes of base64", src)
+	}
+	return key, nil
 }
