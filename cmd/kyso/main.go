@@ -50,6 +50,7 @@ func commands() []command {
 		{"bench", "keys", "measure signatures per second through each key backend against the bare limit", benchKeys},
 		{"bench", "ca", "measure certificates per second (SQLite, PostgreSQL) and OCSP responses per second against openssl ocsp", benchCA},
 		{"verify", "", "validate every signature of a PDF: integrity, trust, revocation, time-stamps, changes after signing", verifyPDF},
+		{"extend", "", "add validation data to a signed PDF (PAdES B-LT) and a document time-stamp (B-LTA)", extendPDF},
 		{"version", "", "print kyso's version", versionCmd},
 	}
 }
