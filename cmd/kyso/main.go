@@ -49,6 +49,7 @@ func commands() []command {
 		{"sign", "pdf", "sign a PDF (PAdES B-B, or B-T with a time-stamp) with a key in a key store", signPDF},
 		{"bench", "keys", "measure signatures per second through each key backend against the bare limit", benchKeys},
 		{"bench", "ca", "measure certificates per second (SQLite, PostgreSQL) and OCSP responses per second against openssl ocsp", benchCA},
+		{"bench", "pdf", "measure signing a 1-page, 10 MB and 100 MB PDF (time, peak RSS) against the floor, pyHanko and pdfsig", benchPDF},
 		{"verify", "", "validate every signature of a PDF: integrity, trust, revocation, time-stamps, changes after signing", verifyPDF},
 		{"extend", "", "add validation data to a signed PDF (PAdES B-LT) and a document time-stamp (B-LTA)", extendPDF},
 		{"version", "", "print kyso's version", versionCmd},
