@@ -121,6 +121,12 @@ func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
 
 // audit records an event; a failure to audit fails the operation.
 func (s *Service) audit(ctx context.Context, actor, action, subject, outcome string, details map[string]any) error {
+	if actor == "" {
+		actor = "kyso"
+	}
+	if details == nil {
+		details = map[string]any{}
+	}
 	d, err := json.Marshal(details)
 	if err != nil {
 		return fmt.Errorf("signing: auditing %s: %w", action, err)

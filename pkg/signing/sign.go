@@ -185,16 +185,6 @@ func (s *Service) signHashes(ctx context.Context, req *SignHashRequest) ([][]byt
 	if cred.Status != "active" {
 		return nil, deny("credential %s is %s", cred.ID, cred.Status)
 	}
-	// Spend the activation data before touching the key: two requests
-	// racing with one SAD cannot both get here.
-	switch err := s.st.UseActivation(ctx, key, len(req.Hashes), s.now()); {
-	case errors.Is(err, store.ErrReplay):
-		return nil, deny("the SAD was already used (or allows fewer signatures than %d)", len(req.Hashes))
-	case errors.Is(err, store.ErrNotFound):
-		return nil, fail(CodeExpired, "the SAD expired")
-	case err != nil:
-		return nil, err
-	}
 	signer, err := s.keys.Signer(ctx, &hsm.SignerRequest{Label: cred.KeyURI})
 	if err != nil {
 		return nil, fmt.Errorf("signing: the key of credential %s: %w", cred.ID, err)
@@ -205,6 +195,16 @@ func (s *Service) signHashes(ctx context.Context, req *SignHashRequest) ([][]byt
 	}
 	opts, err := signerOpts(algo, h, signer.Public())
 	if err != nil {
+		return nil, err
+	}
+	// Spend the activation data before the key signs anything: two
+	// requests racing with one SAD cannot both get past this.
+	switch err := s.st.UseActivation(ctx, key, len(req.Hashes), s.now()); {
+	case errors.Is(err, store.ErrReplay):
+		return nil, deny("the SAD was already used (or allows fewer signatures than %d)", len(req.Hashes))
+	case errors.Is(err, store.ErrNotFound):
+		return nil, fail(CodeExpired, "the SAD expired")
+	case err != nil:
 		return nil, err
 	}
 	sigs := make([][]byte, len(req.Hashes))

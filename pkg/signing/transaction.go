@@ -26,6 +26,15 @@ type Document struct {
 	Hash  []byte `json:"hash"`
 }
 
+// storedDocument is one element of a transaction's Documents column: the
+// document with the transaction's algorithms, so the column is a plain
+// JSON array.
+type storedDocument struct {
+	Document
+	HashAlgorithm string `json:"hash_algorithm"`
+	SignAlgo      string `json:"sign_algo,omitempty"`
+}
+
 // SubmitRequest asks an owner to approve signing documents with one of
 // their credentials (implicit authorisation: SmartCA's model).
 type SubmitRequest struct {
@@ -46,13 +55,6 @@ type SubmitRequest struct {
 	Documents []Document
 }
 
-// txDocuments is what a transaction's Documents column holds.
-type txDocuments struct {
-	HashAlgorithm string     `json:"hash_algorithm"`
-	SignAlgo      string     `json:"sign_algo,omitempty"`
-	Documents     []Document `json:"documents"`
-}
-
 // Signature is one signed document of a transaction's result.
 type Signature struct {
 	DocID     string `json:"doc_id"`
@@ -69,12 +71,15 @@ type Transaction struct {
 }
 
 func (s *Service) decode(t *store.Transaction) (*Transaction, error) {
-	var d txDocuments
-	if err := json.Unmarshal(t.Documents, &d); err != nil {
-		return nil, fmt.Errorf("signing: transaction %s: %w", t.ID, err)
+	var docs []storedDocument
+	if err := json.Unmarshal(t.Documents, &docs); err != nil || len(docs) == 0 {
+		return nil, fmt.Errorf("signing: transaction %s: unreadable documents: %v", t.ID, err)
 	}
-	h, _ := HashByOID(d.HashAlgorithm)
-	out := &Transaction{Transaction: t, HashAlgorithm: h, SignAlgo: d.SignAlgo, Documents: d.Documents}
+	h, _ := HashByOID(docs[0].HashAlgorithm)
+	out := &Transaction{Transaction: t, HashAlgorithm: h, SignAlgo: docs[0].SignAlgo}
+	for _, d := range docs {
+		out.Documents = append(out.Documents, d.Document)
+	}
 	if len(t.Result) > 0 {
 		if err := json.Unmarshal(t.Result, &out.Signatures); err != nil {
 			return nil, fmt.Errorf("signing: transaction %s result: %w", t.ID, err)
@@ -127,7 +132,11 @@ func (s *Service) Submit(ctx context.Context, req *SubmitRequest) (*Transaction,
 			return nil, false, err
 		}
 	}
-	docs, err := json.Marshal(txDocuments{HashAlgorithm: HashOID(h), SignAlgo: req.SignAlgo, Documents: req.Documents})
+	stored := make([]storedDocument, len(req.Documents))
+	for i, d := range req.Documents {
+		stored[i] = storedDocument{Document: d, HashAlgorithm: HashOID(h), SignAlgo: req.SignAlgo}
+	}
+	docs, err := json.Marshal(stored)
 	if err != nil {
 		return nil, false, err
 	}

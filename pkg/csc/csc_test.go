@@ -1,0 +1,238 @@
+package csc_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/kyso-pki/kyso/hsm"
+	"github.com/kyso-pki/kyso/internal/testenv"
+	"github.com/kyso-pki/kyso/internal/testpki"
+	"github.com/kyso-pki/kyso/internal/testpki/served"
+	"github.com/kyso-pki/kyso/pkg/csc"
+	"github.com/kyso-pki/kyso/pkg/pades"
+	"github.com/kyso-pki/kyso/pkg/revocation"
+	"github.com/kyso-pki/kyso/pkg/signing"
+	"github.com/kyso-pki/kyso/pkg/verify"
+)
+
+type env struct {
+	p      *testpki.PKI
+	svc    *signing.Service
+	ts     *httptest.Server
+	pki    *served.Served
+	client *csc.Client
+	cred   *signing.Enrolment
+	now    atomic.Int64
+}
+
+// newEnv serves the CSC API over TLS for a throwaway CA with one enrolled
+// citizen and one relying party. realClock uses time.Now (for pyHanko,
+// which computes codes itself); otherwise the service's clock moves 30
+// seconds for each code asked for, so every code is fresh.
+func newEnv(t *testing.T, alg hsm.Algorithm, realClock bool) *env {
+	t.Helper()
+	ctx := context.Background()
+	p, err := testpki.New(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	e := &env{p: p}
+	e.now.Store(time.Now().UnixNano())
+	cfg := signing.Config{SecretsKey: bytes.Repeat([]byte{9}, 32), Password: signing.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1}}
+	if !realClock {
+		cfg.Now = func() time.Time { return time.Unix(0, e.now.Load()) }
+	}
+	if e.svc, err = signing.New(p.Store.(signing.Store), p.Keys, p.CA, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if e.pki, err = served.Serve(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.pki.Close)
+	e.ts = httptest.NewTLSServer(csc.NewHandler(e.svc, nil))
+	t.Cleanup(e.ts.Close)
+	if e.cred, err = e.svc.Enrol(ctx, &signing.EnrolRequest{CCCD: "079203001234", Name: "Nguyễn Văn Đức", Province: "Hà Nội", PIN: "246810", Algorithm: alg}); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := e.svc.CreateClient(ctx, "Cổng dịch vụ công", "", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.client = &csc.Client{BaseURL: e.ts.URL + "/csc/v2", ClientID: cl.ID, ClientSecret: cl.Secret, HTTPClient: e.ts.Client()}
+	return e
+}
+
+// factors answers as the owner's phone does: the PIN and a fresh code.
+func (e *env) factors(ctx context.Context) (string, string, error) {
+	e.now.Add(int64(30 * time.Second))
+	code, err := signing.TOTPCode(e.cred.TOTPURI, time.Unix(0, e.now.Load()))
+	return "246810", code, err
+}
+
+// TestRemoteSigner signs a PDF with pades.Sign through the CSC API —
+// hash-only, the document stays here — and validates it.
+func TestRemoteSigner(t *testing.T) {
+	for _, alg := range []hsm.Algorithm{hsm.ECDSAP256, hsm.RSA2048} {
+		t.Run(string(alg), func(t *testing.T) {
+			e := newEnv(t, alg, false)
+			ctx := context.Background()
+			s, err := csc.NewSigner(ctx, e.client, e.cred.CredentialID, e.factors)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(s.Chain) != 2 || !s.Certificate.Equal(e.cred.Certificate) {
+				t.Fatalf("credential chain: %d CA certificates", len(s.Chain))
+			}
+			in := onePagePDF()
+			var out bytes.Buffer
+			if err := pades.Sign(ctx, bytes.NewReader(in), int64(len(in)), &out, s, s.Certificate, s.Chain, nil); err != nil {
+				t.Fatal(err)
+			}
+			roots := x509.NewCertPool()
+			roots.AddCert(e.p.Hierarchy.Root)
+			rep, err := verify.Verify(ctx, bytes.NewReader(out.Bytes()), int64(out.Len()), &verify.Options{Roots: roots, Fetcher: &revocation.Fetcher{Client: e.pki.Client}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !rep.Valid || rep.Signatures[0].Signer.CCCD != "079203001234" {
+				var b strings.Builder
+				rep.WriteText(&b, "signed.pdf")
+				t.Fatalf("the remotely signed PDF does not validate:\n%s", b.String())
+			}
+			pdfsig := testenv.LookPath(t, "pdfsig", "apt-get install poppler-utils")
+			path := filepath.Join(t.TempDir(), "signed.pdf")
+			os.WriteFile(path, out.Bytes(), 0o644)
+			if o, _ := exec.Command(pdfsig, "-no-ocsp", path).CombinedOutput(); !strings.Contains(string(o), "Signature is Valid.") {
+				t.Errorf("pdfsig:\n%s", o)
+			}
+		})
+	}
+}
+
+// TestWireErrors: bad requests get a clear 4xx in CSC form and the service
+// keeps serving.
+func TestWireErrors(t *testing.T) {
+	e := newEnv(t, hsm.ECDSAP256, false)
+	ctx := context.Background()
+	tok, err := e.client.Token(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func(path, ctype, body, token string) (int, string) {
+		req, _ := http.NewRequest(http.MethodPost, e.ts.URL+path, strings.NewReader(body))
+		if ctype != "" {
+			req.Header.Set("Content-Type", ctype)
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := e.ts.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b bytes.Buffer
+		b.ReadFrom(resp.Body)
+		return resp.StatusCode, b.String()
+	}
+	for _, c := range []struct {
+		name, path, ctype, body, token string
+		status                         int
+		want                           string
+	}{
+		{"no token", "/csc/v2/credentials/list", "application/json", `{}`, "", 401, `"invalid_token"`},
+		{"bad token", "/csc/v2/credentials/list", "application/json", `{}`, "nope", 401, `"invalid_token"`},
+		{"not JSON", "/csc/v2/credentials/info", "text/plain", `{}`, tok, 415, "application/json"},
+		{"malformed", "/csc/v2/credentials/info", "application/json", `{"credentialID":`, tok, 400, "malformed JSON"},
+		{"trailing data", "/csc/v2/credentials/info", "application/json", `{} {}`, tok, 400, "after the JSON"},
+		{"too large", "/csc/v2/signatures/signHash", "application/json", `{"hashes":["` + strings.Repeat("A", 2<<20) + `"]}`, tok, 413, "larger than"},
+		{"unknown credential", "/csc/v2/credentials/info", "application/json", `{"credentialID":"nope"}`, tok, 400, "unknown credentialID"},
+		{"no hashes", "/csc/v2/credentials/authorize", "application/json", `{"credentialID":"` + e.cred.CredentialID + `","numSignatures":1,"authData":[{"id":"PIN","value":"246810"},{"id":"OTP","value":"123456"}]}`, tok, 400, "SCAL2"},
+		{"bad hash OID", "/csc/v2/signatures/signHash", "application/json", `{"credentialID":"x","SAD":"y","hashes":["AA=="],"hashAlgorithmOID":"1.3.14.3.2.26"}`, tok, 400, "hashAlgorithmOID"},
+		{"forged SAD", "/csc/v2/signatures/signHash", "application/json", `{"credentialID":"` + e.cred.CredentialID + `","SAD":"forged","hashes":["` + strings.Repeat("A", 43) + `="]}`, tok, 400, "invalid SAD"},
+		{"unknown method", "/csc/v2/signatures/signPolling", "application/json", `{}`, tok, 404, "no such method"},
+		{"wrong grant", "/csc/v2/oauth2/token", "application/x-www-form-urlencoded", "grant_type=password", "", 400, "unsupported_grant_type"},
+		{"wrong secret", "/csc/v2/oauth2/token", "application/x-www-form-urlencoded", "grant_type=client_credentials&client_id=" + e.client.ClientID + "&client_secret=x", "", 401, "invalid_client"},
+	} {
+		status, body := post(c.path, c.ctype, c.body, c.token)
+		if status != c.status || !strings.Contains(body, c.want) || !strings.Contains(body, `"error"`) {
+			t.Errorf("%s: %d %s, want %d and %q", c.name, status, body, c.status, c.want)
+		}
+	}
+	// Still serving.
+	if _, err := e.client.CredentialInfo(ctx, e.cred.CredentialID); err != nil {
+		t.Fatalf("after the bad requests: %v", err)
+	}
+	var ae *csc.APIError
+	if _, err := e.client.Authorize(ctx, e.cred.CredentialID, [][]byte{make([]byte, 32)}, 5, "000000", "000000"); !errors.As(err, &ae) || ae.Body.Error != "invalid_pin" {
+		t.Errorf("wrong PIN through the client: %v", err)
+	}
+}
+
+// TestPyHankoCSC: pyHanko's own CSC signer signs a PDF through kyso, then
+// pyHanko validates it against the test root.
+func TestPyHankoCSC(t *testing.T) {
+	pyhanko := testenv.PyHanko(t)
+	python := filepath.Join(filepath.Dir(pyhanko), "python")
+	e := newEnv(t, hsm.ECDSAP256, true)
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "server.pem")
+	os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: e.ts.Certificate().Raw}), 0o644)
+	root := filepath.Join(dir, "root.pem")
+	os.WriteFile(root, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: e.p.Hierarchy.Root.Raw}), 0o644)
+	in := filepath.Join(dir, "in.pdf")
+	os.WriteFile(in, onePagePDF(), 0o644)
+	out := filepath.Join(dir, "out.pdf")
+	tok, err := e.client.Token(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(python, "testdata/pyhanko_csc.py", e.ts.URL, tok, e.cred.CredentialID, "246810", e.cred.TOTPURI, ca, in, out)
+	if o, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("pyHanko's CSC signer: %v\n%s", err, o)
+	}
+	o, err := exec.Command(pyhanko, "sign", "validate", "--pretty-print", "--no-revocation-check", "--trust", root, out).CombinedOutput()
+	if err != nil || !strings.Contains(string(o), "The signer's certificate is trusted.") || !strings.Contains(string(o), "The signature is judged VALID.") {
+		t.Fatalf("pyHanko validate: %v\n%s", err, o)
+	}
+	t.Logf("pyHanko:\n%s", o)
+}
+
+// onePagePDF is a minimal one-page PDF.
+func onePagePDF() []byte {
+	objs := []string{
+		"<< /Type /Catalog /Pages 2 0 R >>",
+		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>",
+		"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+		"<< /Length 44 >>\nstream\nBT /F1 18 Tf 72 720 Td (To khai) Tj ET      \nendstream",
+	}
+	var b bytes.Buffer
+	b.WriteString("%PDF-1.7\n")
+	offs := make([]int, len(objs))
+	for i, o := range objs {
+		offs[i] = b.Len()
+		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
+	}
+	x := b.Len()
+	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objs)+1)
+	for _, o := range offs {
+		fmt.Fprintf(&b, "%010d 00000 n \n", o)
+	}
+	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, x)
+	return b.Bytes()
+}

@@ -1,0 +1,372 @@
+package signing_test
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/sha512"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/kyso-pki/kyso/hsm"
+	"github.com/kyso-pki/kyso/internal/testpki"
+	"github.com/kyso-pki/kyso/pkg/signing"
+	"github.com/kyso-pki/kyso/pkg/store"
+)
+
+// clock is a test clock that moves only when told.
+type clock struct{ t atomic.Int64 }
+
+func (c *clock) now() time.Time          { return time.Unix(0, c.t.Load()) }
+func (c *clock) advance(d time.Duration) { c.t.Add(int64(d)) }
+
+type env struct {
+	svc   *signing.Service
+	p     *testpki.PKI
+	clock *clock
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	p, err := testpki.New(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	c := &clock{}
+	c.t.Store(time.Now().UnixNano())
+	svc, err := signing.New(p.Store.(signing.Store), p.Keys, p.CA, signing.Config{
+		SecretsKey: bytes.Repeat([]byte{7}, 32),
+		Password:   signing.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1},
+		Now:        c.now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{svc: svc, p: p, clock: c}
+}
+
+var cccdSeq atomic.Int64
+
+func (e *env) enrol(t *testing.T, alg hsm.Algorithm) *signing.Enrolment {
+	t.Helper()
+	n := cccdSeq.Add(1)
+	en, err := e.svc.Enrol(context.Background(), &signing.EnrolRequest{
+		CCCD: "0792030" + pad5(n), Name: "Nguyễn Văn Đức", Province: "Hồ Chí Minh", PIN: "123456", Algorithm: alg, Actor: "test",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return en
+}
+
+func pad5(n int64) string {
+	s := "00000" + itoa(n)
+	return s[len(s)-5:]
+}
+
+func itoa(n int64) string {
+	var b []byte
+	for {
+		b = append([]byte{byte('0' + n%10)}, b...)
+		n /= 10
+		if n == 0 {
+			return string(b)
+		}
+	}
+}
+
+// otp is the owner's current code; next moves to the next time step first,
+// as an owner waiting for a fresh code does.
+func (e *env) otp(t *testing.T, en *signing.Enrolment) string {
+	t.Helper()
+	code, err := signing.TOTPCode(en.TOTPURI, e.clock.now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code
+}
+
+func (e *env) next(t *testing.T, en *signing.Enrolment) string {
+	e.clock.advance(30 * time.Second)
+	return e.otp(t, en)
+}
+
+func isCode(err error, code string) bool {
+	var se *signing.Error
+	return errors.As(err, &se) && se.Code == code
+}
+
+func digest(s string) []byte {
+	h := sha256.Sum256([]byte(s))
+	return h[:]
+}
+
+func verifySig(t *testing.T, en *signing.Enrolment, h crypto.Hash, d, sig []byte) {
+	t.Helper()
+	switch k := en.Certificate.PublicKey.(type) {
+	case *ecdsa.PublicKey:
+		if !ecdsa.VerifyASN1(k, d, sig) {
+			t.Fatal("ECDSA signature does not verify with the certificate's key")
+		}
+	case *rsa.PublicKey:
+		if err := rsa.VerifyPSS(k, h, d, sig, &rsa.PSSOptions{SaltLength: h.Size()}); err != nil {
+			t.Fatalf("RSA-PSS signature: %v", err)
+		}
+	}
+}
+
+// TestImplicitFlow is SmartCA's model: a relying party submits, the owner
+// approves with PIN and one-time code, the signatures are made.
+func TestImplicitFlow(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	en := e.enrol(t, hsm.ECDSAP256)
+	cl, err := e.svc.CreateClient(ctx, "Cổng dịch vụ công", "", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs := []signing.Document{{DocID: "to-khai.pdf", Hash: digest("a")}, {DocID: "phu-luc.pdf", Hash: digest("b")}}
+	tx, created, err := e.svc.Submit(ctx, &signing.SubmitRequest{ClientID: cl.ID, ClientRef: "portal-1", NationalID: en.NationalID, Description: "Đăng ký khai sinh", Documents: docs})
+	if err != nil || !created || tx.Status != store.TxPending {
+		t.Fatalf("submit: %v created=%v %+v", err, created, tx)
+	}
+	again, created, err := e.svc.Submit(ctx, &signing.SubmitRequest{ClientID: cl.ID, ClientRef: "portal-1", CredentialID: en.CredentialID, Description: "Đăng ký khai sinh", Documents: docs})
+	if err != nil || created || again.ID != tx.ID {
+		t.Fatalf("resubmit: %v created=%v id %s vs %s", err, created, again.ID, tx.ID)
+	}
+	if _, _, err := e.svc.Submit(ctx, &signing.SubmitRequest{ClientID: cl.ID, ClientRef: "portal-1", CredentialID: en.CredentialID, Documents: docs[:1]}); !isCode(err, signing.CodeConflict) {
+		t.Errorf("same reference, other documents: %v", err)
+	}
+	pending, err := e.svc.OwnerTransactions(ctx, en.OwnerID, true)
+	if err != nil || len(pending) != 1 || pending[0].Description != "Đăng ký khai sinh" || len(pending[0].Documents) != 2 {
+		t.Fatalf("pending: %v %+v", err, pending)
+	}
+
+	other := e.enrol(t, hsm.ECDSAP256)
+	if _, err := e.svc.Approve(ctx, other.OwnerID, tx.ID, "123456", e.otp(t, other)); !isCode(err, signing.CodeNotFound) {
+		t.Errorf("another owner approving: %v", err)
+	}
+	if _, err := e.svc.Approve(ctx, en.OwnerID, tx.ID, "654321", e.otp(t, en)); !isCode(err, signing.CodeInvalidPIN) {
+		t.Errorf("wrong PIN: %v", err)
+	}
+	if _, err := e.svc.Approve(ctx, en.OwnerID, tx.ID, "123456", "000000"); !isCode(err, signing.CodeInvalidOTP) {
+		t.Errorf("wrong code: %v", err)
+	}
+	code := e.next(t, en)
+	done, err := e.svc.Approve(ctx, en.OwnerID, tx.ID, "123456", code)
+	if err != nil || done.Status != store.TxSigned || len(done.Signatures) != 2 {
+		t.Fatalf("approve: %v %+v", err, done)
+	}
+	for i, s := range done.Signatures {
+		if s.DocID != docs[i].DocID {
+			t.Errorf("signature %d for %q", i, s.DocID)
+		}
+		verifySig(t, en, crypto.SHA256, docs[i].Hash, s.Signature)
+	}
+	if _, err := e.svc.Approve(ctx, en.OwnerID, tx.ID, "123456", code); !isCode(err, signing.CodeConflict) {
+		t.Errorf("approving twice: %v", err)
+	}
+
+	got, err := e.svc.ClientTransaction(ctx, cl.ID, "portal-1")
+	if err != nil || got.Status != store.TxSigned || len(got.Signatures) != 2 {
+		t.Fatalf("client poll by its reference: %v %+v", err, got)
+	}
+	cl2, _ := e.svc.CreateClient(ctx, "Another portal", "", "test")
+	if _, err := e.svc.ClientTransaction(ctx, cl2.ID, tx.ID); !isCode(err, signing.CodeNotFound) {
+		t.Errorf("another client reading it: %v", err)
+	}
+
+	// Replayed code: a new transaction approved with the code just used.
+	tx2, _, _ := e.svc.Submit(ctx, &signing.SubmitRequest{ClientID: cl.ID, ClientRef: "portal-2", CredentialID: en.CredentialID, Documents: docs[:1]})
+	if _, err := e.svc.Approve(ctx, en.OwnerID, tx2.ID, "123456", code); !isCode(err, signing.CodeInvalidOTP) {
+		t.Errorf("replayed code: %v", err)
+	}
+	if err := e.svc.Reject(ctx, en.OwnerID, tx2.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := e.svc.ClientTransaction(ctx, cl.ID, tx2.ID); got.Status != store.TxRejected {
+		t.Errorf("rejected transaction is %s", got.Status)
+	}
+
+	// Expiry: nobody approves in time.
+	tx3, _, _ := e.svc.Submit(ctx, &signing.SubmitRequest{ClientID: cl.ID, ClientRef: "portal-3", CredentialID: en.CredentialID, Documents: docs[:1]})
+	e.clock.advance(11 * time.Minute)
+	if got, _ := e.svc.ClientTransaction(ctx, cl.ID, tx3.ID); got.Status != store.TxExpired {
+		t.Errorf("unapproved transaction is %s after 11 minutes", got.Status)
+	}
+	if _, err := e.svc.Approve(ctx, en.OwnerID, tx3.ID, "123456", e.next(t, en)); !isCode(err, signing.CodeConflict) {
+		t.Errorf("approving an expired transaction: %v", err)
+	}
+}
+
+// TestLockout: wrong PINs and wrong codes share one counter; five lock the
+// owner, and even the right factors are refused until the lock ends.
+func TestLockout(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	en := e.enrol(t, hsm.ECDSAP256)
+	h := [][]byte{digest("x")}
+	auth := func(pin, otp string) error {
+		_, _, err := e.svc.Authorize(ctx, &signing.AuthorizeRequest{CredentialID: en.CredentialID, NumSignatures: 1, Hashes: h, HashAlgorithm: crypto.SHA256, PIN: pin, OTP: otp})
+		return err
+	}
+	for i := 0; i < 2; i++ {
+		if err := auth("000000", e.otp(t, en)); !isCode(err, signing.CodeInvalidPIN) {
+			t.Fatalf("wrong PIN %d: %v", i+1, err)
+		}
+	}
+	for i := 0; i < 2; i++ {
+		if err := auth("123456", "999999"); !isCode(err, signing.CodeInvalidOTP) {
+			t.Fatalf("wrong code %d: %v", i+1, err)
+		}
+	}
+	if err := auth("000000", e.otp(t, en)); !isCode(err, signing.CodeLocked) {
+		t.Fatalf("fifth failure: %v", err)
+	}
+	if err := auth("123456", e.next(t, en)); !isCode(err, signing.CodeLocked) {
+		t.Fatalf("right factors while locked: %v", err)
+	}
+	e.clock.advance(16 * time.Minute)
+	if err := auth("123456", e.next(t, en)); err != nil {
+		t.Fatalf("after the lock: %v", err)
+	}
+}
+
+// TestSignHashRefusals: the SAD signs exactly what was authorised, once.
+func TestSignHashRefusals(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	en := e.enrol(t, hsm.ECDSAP256)
+	other := e.enrol(t, hsm.ECDSAP256)
+	hashes := [][]byte{digest("1"), digest("2"), digest("3")}
+	authorize := func(hs [][]byte, h crypto.Hash) string {
+		t.Helper()
+		sad, _, err := e.svc.Authorize(ctx, &signing.AuthorizeRequest{CredentialID: en.CredentialID, NumSignatures: len(hs), Hashes: hs, HashAlgorithm: h, PIN: "123456", OTP: e.next(t, en)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sad
+	}
+	sad := authorize(hashes, crypto.SHA256)
+	req := func(mod func(r *signing.SignHashRequest)) error {
+		r := &signing.SignHashRequest{CredentialID: en.CredentialID, SAD: sad, Hashes: hashes, HashAlgorithm: crypto.SHA256}
+		mod(r)
+		_, err := e.svc.SignHash(ctx, r)
+		return err
+	}
+	sha512 := sha512.Sum512([]byte("1"))
+	for name, mod := range map[string]func(r *signing.SignHashRequest){
+		"another credential": func(r *signing.SignHashRequest) { r.CredentialID = other.CredentialID },
+		"another hash":       func(r *signing.SignHashRequest) { r.Hashes = [][]byte{hashes[0], hashes[1], digest("evil")} },
+		"reordered hashes":   func(r *signing.SignHashRequest) { r.Hashes = [][]byte{hashes[1], hashes[0], hashes[2]} },
+		"one hash more":      func(r *signing.SignHashRequest) { r.Hashes = append(append([][]byte{}, hashes...), digest("4")) },
+		"one hash fewer":     func(r *signing.SignHashRequest) { r.Hashes = hashes[:2] },
+		"another algorithm": func(r *signing.SignHashRequest) {
+			r.HashAlgorithm, r.Hashes = crypto.SHA512, [][]byte{sha512[:], sha512[:], sha512[:]}
+		},
+		"RSA algorithm on an EC key": func(r *signing.SignHashRequest) { r.SignAlgo = signing.OIDRSASSAPSS },
+		"a forged SAD":               func(r *signing.SignHashRequest) { r.SAD = "forged" },
+	} {
+		if err := req(mod); err == nil {
+			t.Errorf("%s: signed", name)
+		}
+	}
+	sigs, err := e.svc.SignHash(ctx, &signing.SignHashRequest{CredentialID: en.CredentialID, SAD: sad, Hashes: hashes, HashAlgorithm: crypto.SHA256})
+	if err != nil || len(sigs) != 3 {
+		t.Fatalf("the authorised request: %v", err)
+	}
+	for i := range sigs {
+		verifySig(t, en, crypto.SHA256, hashes[i], sigs[i])
+	}
+	if err := req(func(*signing.SignHashRequest) {}); err == nil {
+		t.Error("a replayed SAD signed again")
+	}
+
+	sad = authorize(hashes, crypto.SHA256)
+	e.clock.advance(6 * time.Minute)
+	if err := req(func(*signing.SignHashRequest) {}); !isCode(err, signing.CodeExpired) {
+		t.Errorf("an expired SAD: %v", err)
+	}
+
+	// Twenty requests race with one SAD: exactly one signs.
+	sad = authorize(hashes, crypto.SHA256)
+	var wg sync.WaitGroup
+	var ok atomic.Int32
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := req(func(*signing.SignHashRequest) {}); err == nil {
+				ok.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if ok.Load() != 1 {
+		t.Errorf("%d racing requests signed with one SAD, want 1", ok.Load())
+	}
+
+	if _, _, err := e.svc.Authorize(ctx, &signing.AuthorizeRequest{CredentialID: en.CredentialID, NumSignatures: 1, HashAlgorithm: crypto.SHA256, PIN: "123456", OTP: e.next(t, en)}); !isCode(err, signing.CodeInvalidRequest) {
+		t.Errorf("authorising without hashes (SCAL1): %v", err)
+	}
+}
+
+// TestRSA: RSA keys sign with RSASSA-PSS by default.
+func TestRSA(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	en := e.enrol(t, hsm.RSA2048)
+	h := [][]byte{digest("pss")}
+	sad, _, err := e.svc.Authorize(ctx, &signing.AuthorizeRequest{CredentialID: en.CredentialID, NumSignatures: 1, Hashes: h, HashAlgorithm: crypto.SHA256, PIN: "123456", OTP: e.otp(t, en)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sigs, err := e.svc.SignHash(ctx, &signing.SignHashRequest{CredentialID: en.CredentialID, SAD: sad, Hashes: h, HashAlgorithm: crypto.SHA256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifySig(t, en, crypto.SHA256, h[0], sigs[0])
+}
+
+// TestClientTokens: client credentials give a bearer token; a wrong secret
+// does not; a revoked token stops working.
+func TestClientTokens(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	cl, err := e.svc.CreateClient(ctx, "Portal", "https://portal.example/hook", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.CreateClient(ctx, "Bad", "http://portal.example/hook", "test"); !isCode(err, signing.CodeInvalidRequest) {
+		t.Errorf("plain-http webhook: %v", err)
+	}
+	if _, _, err := e.svc.ClientToken(ctx, cl.ID, "wrong", signing.ScopeService); err == nil {
+		t.Error("a wrong secret got a token")
+	}
+	tok, life, err := e.svc.ClientToken(ctx, cl.ID, cl.Secret, signing.ScopeService)
+	if err != nil || life <= 0 {
+		t.Fatal(err)
+	}
+	p, err := e.svc.Authenticate(ctx, tok)
+	if err != nil || p.Kind != "client" || p.ID != cl.ID || p.Scope != signing.ScopeService {
+		t.Fatalf("authenticate: %v %+v", err, p)
+	}
+	if err := e.svc.RevokeToken(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Authenticate(ctx, tok); !isCode(err, signing.CodeInvalidToken) {
+		t.Errorf("revoked token: %v", err)
+	}
+	tok, _, _ = e.svc.ClientToken(ctx, cl.ID, cl.Secret, signing.ScopeService)
+	e.clock.advance(2 * time.Hour)
+	if _, err := e.svc.Authenticate(ctx, tok); !isCode(err, signing.CodeInvalidToken) {
+		t.Errorf("expired token: %v", err)
+	}
+}
