@@ -380,14 +380,36 @@ func (f *ltvFixture) checkLTV(t *testing.T, dir string, b []byte, name string, s
 	return p
 }
 
-// assertDSSLevel has the EU DSS validator judge the files, offline, with
-// the test root as the only trust anchor and no revocation data but what
-// the files embed: TOTAL_PASSED at format.
-func (f *ltvFixture) assertDSSLevel(t *testing.T, format string, paths ...string) {
+// dssCase is a file for the EU DSS validator and what it must find.
+type dssCase struct {
+	path   string
+	format string // PAdES-BASELINE-LT or -LTA
+	docTS  int    // document time-stamps over the signature
+}
+
+// assertDSS has the EU DSS validator judge the files in one run, offline,
+// with the test root as the only trust anchor and no revocation data but
+// what the files embed: every signature TOTAL_PASSED at the format, every
+// time-stamp PASSED, and as many document time-stamps as made.
+func (f *ltvFixture) assertDSS(t *testing.T, cases ...dssCase) {
 	t.Helper()
-	dss := testenv.DSS(t)
-	for _, r := range dss.Validate(t, []string{filepath.Join(f.dir, "root.pem")}, nil, nil, paths...) {
-		testenv.AssertDSSPassed(t, r, format)
+	var paths []string
+	for _, c := range cases {
+		paths = append(paths, c.path)
+	}
+	for i, r := range testenv.DSS(t).Validate(t, []string{filepath.Join(f.dir, "root.pem")}, nil, nil, paths...) {
+		testenv.AssertDSSPassed(t, r, cases[i].format)
+		for _, s := range r.Signatures {
+			n := 0
+			for _, ts := range s.Timestamps {
+				if ts.Type == "DOCUMENT_TIMESTAMP" {
+					n++
+				}
+			}
+			if n != cases[i].docTS {
+				t.Errorf("%s: DSS found %d document time-stamps over signature %v, want %d", filepath.Base(r.File), n, s.FieldNames, cases[i].docTS)
+			}
+		}
 	}
 }
 
@@ -397,7 +419,7 @@ func (f *ltvFixture) assertDSSLevel(t *testing.T, format string, paths ...string
 func TestExtendLT(t *testing.T) {
 	f := newLTVFixture(t)
 	dir := t.TempDir()
-	var paths []string
+	var cases []dssCase
 	for i, in := range inputs() {
 		key := "p256"
 		if i%2 == 1 {
@@ -409,7 +431,7 @@ func TestExtendLT(t *testing.T) {
 			lt := f.extend(t, bt, LevelBLT)
 			f.checkDSS(t, lt, f.keys[key].cert, !strings.HasPrefix(in.name, "pdf-2.0"))
 			p := f.checkLTV(t, dir, lt, in.name+"-lt.pdf", 1, 0)
-			paths = append(paths, p)
+			cases = append(cases, dssCase{p, "PAdES-BASELINE-LT", 0})
 
 			// Extending again finds nothing new: the responder's answer
 			// and the CRLs have not changed, and VRI entries stay.
@@ -427,7 +449,7 @@ func TestExtendLT(t *testing.T) {
 			t.Errorf("pyHanko judged a B-T file without validation data valid offline:\n%s", out)
 		}
 	})
-	f.assertDSSLevel(t, "PAdES-BASELINE-LT", paths...)
+	f.assertDSS(t, cases...)
 }
 
 // TestExtendLTA extends B-T to B-LTA and then again, as an archive
@@ -437,13 +459,13 @@ func TestExtendLT(t *testing.T) {
 func TestExtendLTA(t *testing.T) {
 	f := newLTVFixture(t)
 	dir := t.TempDir()
-	var paths []string
+	var cases []dssCase
 	for _, in := range []input{inputs()[0], inputs()[2], inputs()[3]} {
 		t.Run(in.name, func(t *testing.T) {
 			bt := f.signBT(t, "p256", in.make(t))
 			lta := f.extend(t, bt, LevelBLTA)
 			v1 := f.checkDSS(t, lta, f.keys["p256"].cert, true)
-			paths = append(paths, f.checkLTV(t, dir, lta, in.name+"-lta.pdf", 1, 1))
+			cases = append(cases, dssCase{f.checkLTV(t, dir, lta, in.name+"-lta.pdf", 1, 1), "PAdES-BASELINE-LTA", 1})
 			_, docTS := signatureContents(t, lta)
 			if len(docTS) != 2 || docTS[0] || !docTS[1] {
 				t.Fatalf("signed fields are document time-stamps: %v, want [false true]", docTS)
@@ -457,7 +479,7 @@ func TestExtendLTA(t *testing.T) {
 			time.Sleep(1100 * time.Millisecond) // a later time-stamp
 			lta2 := f.extend(t, lta, LevelBLTA)
 			v2 := f.checkDSS(t, lta2, f.keys["p256"].cert, true)
-			paths = append(paths, f.checkLTV(t, dir, lta2, in.name+"-lta2.pdf", 1, 2))
+			cases = append(cases, dssCase{f.checkLTV(t, dir, lta2, in.name+"-lta2.pdf", 1, 2), "PAdES-BASELINE-LTA", 2})
 			for k, e := range v1.vri {
 				if v2.vri[k] == nil || !reflect.DeepEqual(v2.vri[k], e) {
 					t.Errorf("VRI entry %s changed when extending again", k)
@@ -468,7 +490,7 @@ func TestExtendLTA(t *testing.T) {
 			}
 		})
 	}
-	f.assertDSSLevel(t, "PAdES-BASELINE-LTA", paths...)
+	f.assertDSS(t, cases...)
 }
 
 // TestLTVRevokedAfterSigning revokes the signer's certificate after the
@@ -506,9 +528,7 @@ func TestLTVRevokedAfterSigning(t *testing.T) {
 	dir := t.TempDir()
 	ltPath := f.checkLTV(t, dir, lt, "revoked-later-lt.pdf", 1, 0)
 	ltaPath := f.checkLTV(t, dir, lta, "revoked-later-lta.pdf", 1, 1)
-	reports := testenv.DSS(t).Validate(t, []string{filepath.Join(f.dir, "root.pem")}, nil, nil, ltPath, ltaPath)
-	testenv.AssertDSSPassed(t, reports[0], "PAdES-BASELINE-LT")
-	testenv.AssertDSSPassed(t, reports[1], "PAdES-BASELINE-LTA")
+	f.assertDSS(t, dssCase{ltPath, "PAdES-BASELINE-LT", 0}, dssCase{ltaPath, "PAdES-BASELINE-LTA", 1})
 
 	// Signed after the revocation: no validation data helps.
 	late := f.signBT(t, "revokee", minimalPDF("1.7", 0))
