@@ -26,6 +26,7 @@ import (
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/hsm/keystore"
 	"github.com/kyso-pki/kyso/pkg/ca"
+	"github.com/kyso-pki/kyso/pkg/signing"
 	"github.com/kyso-pki/kyso/pkg/store"
 	"github.com/kyso-pki/kyso/pkg/store/storeopen"
 )
@@ -254,4 +255,18 @@ func (d *Dir) SecretsKey() ([]byte, error) {
 		return nil, fmt.Errorf("datadir: the secrets key from %s is not 32 bytes of base64", src)
 	}
 	return key, nil
+}
+
+// Signing returns the remote-signing service over what o opened, with the
+// secrets key of d.
+func (o *Opened) Signing(d *Dir, log *slog.Logger) (*signing.Service, error) {
+	key, err := d.SecretsKey()
+	if err != nil {
+		return nil, err
+	}
+	st, ok := o.Store.(signing.Store)
+	if !ok {
+		return nil, fmt.Errorf("datadir: the database %T does not keep remote-signing records", o.Store)
+	}
+	return signing.New(st, o.Keys, o.CA, signing.Config{SecretsKey: key, Logger: log})
 }

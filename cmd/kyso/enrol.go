@@ -1,0 +1,132 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"strings"
+
+	"rsc.io/qr"
+
+	"github.com/kyso-pki/kyso/hsm"
+	"github.com/kyso-pki/kyso/pkg/ca"
+	"github.com/kyso-pki/kyso/pkg/signing"
+)
+
+// enrol enrols a citizen: key, certificate, PIN and TOTP.
+func enrol(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "enroll", "enroll --cccd NUMBER --name NAME --province PROVINCE (--pin PIN | --pin-source file:PATH|env:NAME) [--phone …] [--email …] [--alg ecdsa-p256|rsa-2048|…] [--qr FILE.png] [--data DIR] [--output json]")
+	d := addDataFlags(fs)
+	cccd := fs.String("cccd", "", "the citizen's 12-digit CCCD number")
+	name := fs.String("name", "", "full name with diacritics, e.g. \"Nguyễn Văn Đức\"")
+	province := fs.String("province", "", "province (one of the 34 in force)")
+	phone := fs.String("phone", "", "phone number, to reach the owner")
+	email := fs.String("email", "", "e-mail address (also written into the certificate)")
+	pin := fs.String("pin", "", "the initial PIN, 6 to 12 digits (visible to other local users; prefer --pin-source)")
+	pinSource := fs.String("pin-source", "", "where to read the PIN: file:PATH or env:NAME")
+	alg := fs.String("alg", string(hsm.ECDSAP256), "key algorithm")
+	qrFile := fs.String("qr", "", "also write the TOTP enrolment as a QR code PNG to this file")
+	out := outputFlag(fs)
+	if _, err := parseArgs(fs, args, 0, "no arguments"); err != nil {
+		return err
+	}
+	if err := checkOutput(*out); err != nil {
+		return err
+	}
+	p, err := readPIN(*pin, *pinSource)
+	if err != nil {
+		return err
+	}
+	if *cccd == "" || *name == "" || *province == "" {
+		return usagef("--cccd, --name and --province are required")
+	}
+	dir, o, err := d.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer o.Close()
+	svc, err := o.Signing(dir, nil)
+	if err != nil {
+		return err
+	}
+	en, err := svc.Enrol(ctx, &signing.EnrolRequest{CCCD: *cccd, Name: *name, Province: *province, Phone: *phone, Email: *email,
+		PIN: p, Algorithm: hsm.Algorithm(*alg), Actor: actor()})
+	if err != nil {
+		return err
+	}
+	if *qrFile != "" {
+		code, err := qr.Encode(en.TOTPURI, qr.M)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(*qrFile, code.PNG(), 0o600); err != nil {
+			return err
+		}
+	}
+	var certPEM bytes.Buffer
+	pem.Encode(&certPEM, &pem.Block{Type: "CERTIFICATE", Bytes: en.Certificate.Raw})
+	if *out == "json" {
+		return writeJSON(e.stdout, map[string]any{
+			"owner_id": en.OwnerID, "credential_id": en.CredentialID, "national_id": en.NationalID,
+			"serial": ca.FormatSerialInt(en.Certificate.SerialNumber), "certificate": certPEM.String(), "otpauth_uri": en.TOTPURI,
+		})
+	}
+	fmt.Fprintf(e.stdout, "enrolled %s (%s)\ncredential: %s\nTOTP (add to an authenticator app; shown once): %s\n%s",
+		en.Certificate.Subject.CommonName, en.NationalID, en.CredentialID, en.TOTPURI, certPEM.String())
+	return nil
+}
+
+// readPIN takes the PIN from the flag or a secret source.
+func readPIN(pin, source string) (string, error) {
+	switch {
+	case pin != "" && source != "":
+		return "", usagef("give --pin or --pin-source, not both")
+	case source != "":
+		b, err := hsm.ReadSecret(source)
+		if err != nil {
+			return "", usagef("--pin-source: %v", err)
+		}
+		return strings.TrimSpace(string(b)), nil
+	case pin == "":
+		return "", usagef("--pin or --pin-source is required")
+	}
+	return pin, nil
+}
+
+// clientCreate registers a relying party and prints its credentials once.
+func clientCreate(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "client create", "client create --name NAME [--webhook https://…] [--data DIR] [--output json]")
+	d := addDataFlags(fs)
+	name := fs.String("name", "", "the relying party's name, e.g. \"Cổng Dịch vụ công quốc gia\"")
+	webhook := fs.String("webhook", "", "URL that receives transaction results (https; http only to loopback)")
+	out := outputFlag(fs)
+	if _, err := parseArgs(fs, args, 0, "no arguments"); err != nil {
+		return err
+	}
+	if err := checkOutput(*out); err != nil {
+		return err
+	}
+	if *name == "" {
+		return usagef("--name is required")
+	}
+	dir, o, err := d.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer o.Close()
+	svc, err := o.Signing(dir, nil)
+	if err != nil {
+		return err
+	}
+	cl, err := svc.CreateClient(ctx, *name, *webhook, actor())
+	if err != nil {
+		return err
+	}
+	if *out == "json" {
+		return writeJSON(e.stdout, map[string]string{"client_id": cl.ID, "client_secret": cl.Secret})
+	}
+	fmt.Fprintf(e.stdout, "client_id: %s\nclient_secret: %s\n(the secret is shown once; kyso keeps only its hash)\n", cl.ID, cl.Secret)
+	return nil
+}
