@@ -94,9 +94,9 @@ func shape(f *Font, s string) (*glyphRun, error) {
 	return g, nil
 }
 
-// wrap breaks g into lines no wider than max (1/1000 em) at spaces, and
+// wrap breaks g into lines no wider than limit (1/1000 em) at spaces, and
 // inside a word only when the word alone is too wide.
-func wrap(g *glyphRun, max int) []*glyphRun {
+func wrap(g *glyphRun, limit int) []*glyphRun {
 	var out []*glyphRun
 	cur := &glyphRun{}
 	flush := func() {
@@ -118,11 +118,11 @@ func wrap(g *glyphRun, max int) []*glyphRun {
 			space = g.adv[i-1]
 		}
 		switch {
-		case cur.width+space+w <= max:
+		case cur.width+space+w <= limit:
 			if space > 0 {
 				cur.add(' ', g.gids[i-1], g.adv[i-1])
 			}
-		case w <= max:
+		case w <= limit:
 			flush()
 		default:
 			// A word wider than the line: break it where it must.
@@ -130,7 +130,7 @@ func wrap(g *glyphRun, max int) []*glyphRun {
 				flush()
 			}
 			for k := i; k < j; k++ {
-				if cur.width+g.adv[k] > max && len(cur.runes) > 0 {
+				if cur.width+g.adv[k] > limit && len(cur.runes) > 0 {
 					flush()
 				}
 				cur.add(g.runes[k], g.gids[k], g.adv[k])
@@ -174,19 +174,19 @@ func fit(f *Font, lines []*glyphRun, w, h float64) (*textBlock, error) {
 			low = minFontSize
 		}
 		for s := maxFontSize; s >= low; s -= fontStep {
-			max := int(w * 1000 / s)
+			limit := int(w * 1000 / s)
 			b := &textBlock{size: s}
 			ok := true
 			for _, l := range lines {
 				if !wrapping {
-					if l.width > max {
+					if l.width > limit {
 						ok = false
 						break
 					}
 					b.lines = append(b.lines, l)
 					continue
 				}
-				b.lines = append(b.lines, wrap(l, max)...)
+				b.lines = append(b.lines, wrap(l, limit)...)
 				if len(b.lines) > maxWrapped {
 					ok = false
 					break

@@ -291,3 +291,13 @@ func TestFormRefusals(t *testing.T) {
 		}
 	}
 }
+
+// streamAt returns object i of m (0-based), which must be a stream.
+func streamAt(t *testing.T, m *memPDF, i int) *pdf.Stream {
+	t.Helper()
+	st, ok := m.objs[i].(*pdf.Stream)
+	if !ok {
+		t.Fatalf("object %d is %T, not a stream", i+1, m.objs[i])
+	}
+	return st
+}
