@@ -33,6 +33,7 @@ import (
 	"github.com/kyso-pki/kyso/internal/datadir"
 	"github.com/kyso-pki/kyso/internal/version"
 	"github.com/kyso-pki/kyso/pkg/ca"
+	"github.com/kyso-pki/kyso/pkg/csc"
 	"github.com/kyso-pki/kyso/pkg/server"
 	"github.com/kyso-pki/kyso/pkg/store"
 	"github.com/kyso-pki/kyso/pkg/store/storeopen"
@@ -140,7 +141,14 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	printDefaults(stderr, cfg, dir, ksURI, development, tlsLeaf)
 
+	svc, err := opened.Signing(dir, log)
+	if err != nil {
+		return err
+	}
 	mux := http.NewServeMux()
+	// Authenticated APIs: each checks its own bearer tokens or client
+	// credentials.
+	mux.Handle("/csc/v2/", csc.NewHandler(svc, &csc.Options{TSA: pki.TSA(), Logger: log}))
 	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")

@@ -140,6 +140,10 @@ func NewPKI(ctx context.Context, a *ca.Authority, st store.Store, opts *PKIOptio
 	return p, nil
 }
 
+// TSA returns the time-stamping authority the PKI serves at /tsa, for
+// other front ends (CSC signatures/timestamp) to share.
+func (p *PKI) TSA() *tsa.Server { return p.tsa }
+
 // ServeHTTP serves the PKI routes. OCSP requests go to the responder
 // without passing through http.ServeMux, which would clean the "//" that
 // base64 GET requests (RFC 6960 appendix A.1) may hold and redirect them.
