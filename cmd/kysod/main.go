@@ -8,8 +8,11 @@
 // OCSP — without authentication on a plain-HTTP listener (--http, default
 // 127.0.0.1:8080), as revocation URLs are http:// by convention. On embedded
 // defaults it creates a development CA hierarchy on first start; a
-// configured data directory needs `kyso ca init` first. Signing and the CSC
-// API arrive with their issues.
+// configured data directory needs `kyso ca init` first. Over HTTPS it
+// serves the CSC API v2 under /csc/v2/.
+//
+// Settings come from flags, then KYSO_… environment variables, then a
+// YAML file (--config or KYSO_CONFIG), then defaults (see config.go).
 package main
 
 import (
@@ -17,7 +20,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -35,18 +37,10 @@ import (
 	"github.com/kyso-pki/kyso/pkg/ca"
 	"github.com/kyso-pki/kyso/pkg/csc"
 	"github.com/kyso-pki/kyso/pkg/server"
+	"github.com/kyso-pki/kyso/pkg/signing"
 	"github.com/kyso-pki/kyso/pkg/store"
 	"github.com/kyso-pki/kyso/pkg/store/storeopen"
 )
-
-// config is kysod's configuration after flags and environment.
-type config struct {
-	dataDir  string
-	listen   string
-	http     string
-	keystore string
-	db       string
-}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -66,36 +60,29 @@ func envOr(name, def string) string {
 }
 
 func run(ctx context.Context, args []string, stderr io.Writer) error {
-	fset := flag.NewFlagSet("kysod", flag.ContinueOnError)
-	fset.SetOutput(stderr)
-	var cfg config
-	fset.StringVar(&cfg.dataDir, "data", envOr("KYSO_DATA", "./kyso-data"), "data directory (env KYSO_DATA)")
-	fset.StringVar(&cfg.listen, "listen", envOr("KYSO_LISTEN", "127.0.0.1:8443"), "HTTPS listen address (env KYSO_LISTEN)")
-	fset.StringVar(&cfg.http, "http", envOr("KYSO_HTTP", "127.0.0.1:8080"), "plain-HTTP listen address of the PKI routes: CA certificates, CRLs, OCSP (env KYSO_HTTP)")
-	fset.StringVar(&cfg.keystore, "keystore", os.Getenv("KYSO_KEYSTORE"), "key store URI (env KYSO_KEYSTORE); default: the data directory's kyso.json, else softkey files in it")
-	fset.StringVar(&cfg.db, "db", os.Getenv("KYSO_DB"), "database, sqlite:PATH or postgres://… (env KYSO_DB); default: kyso.json, else DIR/kyso.db")
-	showVersion := fset.Bool("version", false, "print the version and exit")
-	if err := fset.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
-	}
-	if *showVersion {
+	cfg, done, err := loadConfig(args, os.Getenv, stderr)
+	if errors.Is(err, errVersion) {
 		fmt.Fprintf(stderr, "kysod %s\n", version.String())
 		return nil
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	if err != nil || done {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		return fmt.Errorf("log level %q: want debug, info, warn or error", cfg.LogLevel)
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
 
-	dir, err := datadir.Load(cfg.dataDir)
+	dir, err := datadir.Load(cfg.Data)
 	if err != nil {
 		return err
 	}
-	if cfg.keystore != "" {
-		dir.Config.Keystore, dir.Development = cfg.keystore, false
+	if cfg.Keystore != "" {
+		dir.Config.Keystore, dir.Development = cfg.Keystore, false
 	}
-	if cfg.db != "" {
-		dir.Config.DB = cfg.db
+	if cfg.DB != "" {
+		dir.Config.DB = cfg.DB
 	}
 	development := dir.Development
 	opened, err := dir.Open(ctx, &datadir.Options{Logger: log, Actor: "kysod"})
@@ -131,7 +118,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	go pki.Maintain(ctx, 5*time.Second)
 
-	tlsCert, tlsLeaf, err := serverCertificate(ctx, opened.CA, ks, cfg.listen)
+	tlsCert, tlsLeaf, err := serverCertificate(ctx, opened.CA, ks, cfg.Listen)
 	if err != nil {
 		return err
 	}
@@ -141,7 +128,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	printDefaults(stderr, cfg, dir, ksURI, development, tlsLeaf)
 
-	svc, err := opened.Signing(dir, log)
+	svc, err := opened.SigningWith(dir, signing.Config{Logger: log, PINAttempts: cfg.Signing.PINAttempts, PINLockout: cfg.Signing.PINLockout,
+		SADLifetime: cfg.Signing.SADLifetime, TransactionLifetime: cfg.Signing.TransactionLifetime, TokenLifetime: cfg.Signing.TokenLifetime})
 	if err != nil {
 		return err
 	}
@@ -172,7 +160,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		io.WriteString(w, "ok\n")
 	})
 	srv := &http.Server{
-		Addr:              cfg.listen,
+		Addr:              cfg.Listen,
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -183,7 +171,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	pkiSrv := &http.Server{
-		Addr:              cfg.http,
+		Addr:              cfg.HTTP,
 		Handler:           http.MaxBytesHandler(pki, 64<<10),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       15 * time.Second,
@@ -192,14 +180,14 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	ln, err := net.Listen("tcp", cfg.listen)
+	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		return fmt.Errorf("listening on %s: %w", cfg.listen, err)
+		return fmt.Errorf("listening on %s: %w", cfg.Listen, err)
 	}
-	pkiLn, err := net.Listen("tcp", cfg.http)
+	pkiLn, err := net.Listen("tcp", cfg.HTTP)
 	if err != nil {
 		ln.Close()
-		return fmt.Errorf("listening on %s: %w", cfg.http, err)
+		return fmt.Errorf("listening on %s: %w", cfg.HTTP, err)
 	}
 	log.Info("kysod serving", "version", version.String(), "addr", "https://"+ln.Addr().String(), "pki", "http://"+pkiLn.Addr().String())
 	errc := make(chan error, 2)
@@ -213,20 +201,20 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	case <-ctx.Done():
 	}
 	log.Info("kysod shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	return errors.Join(srv.Shutdown(sctx), pkiSrv.Shutdown(sctx))
 }
 
-func printDefaults(w io.Writer, cfg config, dir *datadir.Dir, ks *hsm.URI, development bool, tlsLeaf *x509.Certificate) {
+func printDefaults(w io.Writer, cfg *config, dir *datadir.Dir, ks *hsm.URI, development bool, tlsLeaf *x509.Certificate) {
 	fmt.Fprintf(w, "kysod %s\n", version.String())
-	fmt.Fprintf(w, "  data directory  %s\n", cfg.dataDir)
+	fmt.Fprintf(w, "  data directory  %s\n", cfg.Data)
 	fmt.Fprintf(w, "  key store       %s\n", ks.Redacted())
 	fmt.Fprintf(w, "  database        %s\n", storeopen.Redact(dir.Config.DB))
-	fmt.Fprintf(w, "  PKI (no auth)   http://%s/ca/{root,issuing}.crt, /crl/{root,issuing}.crl, /ocsp, /tsa\n", cfg.http)
+	fmt.Fprintf(w, "  PKI (no auth)   http://%s/ca/{root,issuing}.crt, /crl/{root,issuing}.crl, /ocsp, /tsa\n", cfg.HTTP)
 	fmt.Fprintf(w, "  URLs in certs   %s\n", dir.Config.BaseURL)
-	fmt.Fprintf(w, "  HTTPS           https://%s (TLS 1.2+, certificate %s from the issuing CA, until %s)\n", cfg.listen, ca.FormatSerialInt(tlsLeaf.SerialNumber), tlsLeaf.NotAfter.UTC().Format(time.DateOnly))
-	fmt.Fprintf(w, "  health          https://%s/livez, /readyz\n", cfg.listen)
+	fmt.Fprintf(w, "  HTTPS           https://%s (TLS 1.2+, certificate %s from the issuing CA, until %s)\n", cfg.Listen, ca.FormatSerialInt(tlsLeaf.SerialNumber), tlsLeaf.NotAfter.UTC().Format(time.DateOnly))
+	fmt.Fprintf(w, "  health          https://%s/livez, /readyz\n", cfg.Listen)
 	if development {
 		fmt.Fprintln(w, "  WARNING: embedded development defaults — software keys protected by a generated passphrase")
 		fmt.Fprintln(w, "           stored beside them. Use --keystore pkcs11:… or vault:… in production.")

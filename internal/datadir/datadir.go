@@ -260,6 +260,12 @@ func (d *Dir) SecretsKey() ([]byte, error) {
 // Signing returns the remote-signing service over what o opened, with the
 // secrets key of d.
 func (o *Opened) Signing(d *Dir, log *slog.Logger) (*signing.Service, error) {
+	return o.SigningWith(d, signing.Config{Logger: log})
+}
+
+// SigningWith is Signing with cfg's settings (its SecretsKey is replaced by
+// d's).
+func (o *Opened) SigningWith(d *Dir, cfg signing.Config) (*signing.Service, error) {
 	key, err := d.SecretsKey()
 	if err != nil {
 		return nil, err
@@ -268,5 +274,6 @@ func (o *Opened) Signing(d *Dir, log *slog.Logger) (*signing.Service, error) {
 	if !ok {
 		return nil, fmt.Errorf("datadir: the database %T does not keep remote-signing records", o.Store)
 	}
-	return signing.New(st, o.Keys, o.CA, signing.Config{SecretsKey: key, Logger: log})
+	cfg.SecretsKey = key
+	return signing.New(st, o.Keys, o.CA, cfg)
 }
