@@ -124,16 +124,27 @@ func (v *validation) checkChain(s *sigState) {
 				s.warn("the revocation status of %s could not be checked", who)
 				continue
 			}
+			if v.now.After(c.NotAfter) {
+				s.fail(Indeterminate, TryLater, "the revocation status of %s could not be checked: it expired on %s, and no OCSP response or CRL issued before then, or keeping expired certificates (archiveCutoff, expiredCertsOnCRL), was found", who, stamp(c.NotAfter))
+				continue
+			}
 			s.fail(Indeterminate, TryLater, "the revocation status of %s could not be checked: the document carries no OCSP response or CRL for it%s", who, v.fetchNote())
+		// A signature time-stamp after the revocation proves the signature
+		// existed then, not that it was made after the revocation: ETSI EN
+		// 319 102-1 gives TOTAL-FAILED/REVOKED only when a content
+		// time-stamp (made before signing) is later than the revocation,
+		// and INDETERMINATE/REVOKED_NO_POE otherwise (clauses 5.3.4 and
+		// 5.5.4); a suspension may be lifted, so it is INDETERMINATE/
+		// TRY_LATER (clause 5.2.6.4), as EU DSS says.
 		case st.revoked && st.hold:
 			if poe {
-				s.fail(TotalFailed, Revoked, "certificate %s was suspended (certificateHold) on %s, before the signature was time-stamped at %s (%s)", who, stamp(st.revokedAt), stamp(t), st.source)
+				s.fail(Indeterminate, TryLater, "certificate %s was suspended (certificateHold) on %s, before the signature was time-stamped at %s; the suspension may yet be lifted or become a revocation (%s)", who, stamp(st.revokedAt), stamp(t), st.source)
 			} else {
-				s.fail(Indeterminate, RevokedNoPOE, "certificate %s is suspended (certificateHold) since %s, and no time-stamp proves the signature was made before (%s)", who, stamp(st.revokedAt), st.source)
+				s.fail(Indeterminate, TryLater, "certificate %s is suspended (certificateHold) since %s, and no time-stamp proves the signature was made before; the suspension may yet be lifted or become a revocation (%s)", who, stamp(st.revokedAt), st.source)
 			}
 		case st.revoked:
 			if poe {
-				s.fail(TotalFailed, Revoked, "certificate %s was revoked (%s) on %s, before the signature was time-stamped at %s (%s)", who, reasonName(st.reason), stamp(st.revokedAt), stamp(t), st.source)
+				s.fail(Indeterminate, RevokedNoPOE, "certificate %s was revoked (%s) on %s, before the signature was time-stamped at %s: nothing proves the signature was made before the revocation (%s)", who, reasonName(st.reason), stamp(st.revokedAt), stamp(t), st.source)
 			} else {
 				s.fail(Indeterminate, RevokedNoPOE, "certificate %s was revoked (%s) on %s, and no time-stamp proves the signature was made before (%s)", who, reasonName(st.reason), stamp(st.revokedAt), st.source)
 			}

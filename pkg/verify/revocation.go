@@ -2,6 +2,7 @@ package verify
 
 import (
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/asn1"
 	"fmt"
 	"time"
@@ -176,7 +177,7 @@ func ocspStatus(raws [][]byte, cert, issuer *x509.Certificate, t, now time.Time,
 				st = r
 			}
 		case revocation.Good:
-			if fresh(resp.ThisUpdate, resp.NextUpdate, t) && !st.known {
+			if fresh(resp.ThisUpdate, resp.NextUpdate, t) && !st.known && speaksFor(resp.ThisUpdate, keptSince(resp.Extensions, oidArchiveCutoff), cert) {
 				st = status{known: true, source: "OCSP " + from}
 			}
 		}
@@ -216,11 +217,45 @@ func crlStatus(raws [][]byte, cert, issuer *x509.Certificate, t, now time.Time, 
 			}
 			continue
 		}
-		if fresh(rl.ThisUpdate, rl.NextUpdate, t) && !st.known {
+		if fresh(rl.ThisUpdate, rl.NextUpdate, t) && !st.known && speaksFor(rl.ThisUpdate, keptSince(rl.Extensions, oidExpiredCertsOnCRL), cert) {
 			st = status{known: true, source: "CRL " + from}
 		}
 	}
 	return st
+}
+
+// Extensions by which revocation data says it keeps expired certificates:
+// the CRL extension expiredCertsOnCRL (ITU-T X.509, OID 2.5.29.60) and the
+// OCSP single extension archiveCutoff (RFC 6960 section 4.4.4).
+var (
+	oidExpiredCertsOnCRL = asn1.ObjectIdentifier{2, 5, 29, 60}
+	oidArchiveCutoff     = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 6}
+)
+
+// keptSince reads the GeneralizedTime of extension id, nil when absent.
+func keptSince(exts []pkix.Extension, id asn1.ObjectIdentifier) *time.Time {
+	for _, e := range exts {
+		var t time.Time
+		if e.Id.Equal(id) {
+			if _, err := asn1.UnmarshalWithParams(e.Value, &t, "generalized"); err == nil {
+				return &t
+			}
+		}
+	}
+	return nil
+}
+
+// speaksFor reports whether data issued at thisUpdate that does not list
+// cert as revoked says it is not: a CA may drop an expired certificate from
+// its CRLs and an OCSP responder forget it (RFC 5280 section 3.3, RFC 6960
+// section 4.4.4), so data issued after cert expired says nothing of it,
+// unless it keeps expired certificates since a time no later than that
+// expiry (kept). EU DSS checks the same (BBB_XCV_REVOC_HAS_CERT_INFO).
+func speaksFor(thisUpdate time.Time, kept *time.Time, cert *x509.Certificate) bool {
+	if !thisUpdate.After(cert.NotAfter) {
+		return true
+	}
+	return kept != nil && !kept.After(cert.NotAfter)
 }
 
 // combine evaluates OCSP first, then CRLs, of one set of data.

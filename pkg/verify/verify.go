@@ -43,7 +43,7 @@ const (
 	FormatFailure                 SubIndication = "FORMAT_FAILURE"
 	HashFailure                   SubIndication = "HASH_FAILURE"
 	SigCryptoFailure              SubIndication = "SIG_CRYPTO_FAILURE"
-	Revoked                       SubIndication = "REVOKED"
+	Revoked                       SubIndication = "REVOKED" // not reported: it needs a content time-stamp after the revocation (ETSI EN 319 102-1 clause 5.3.4), which kyso does not read
 	SigConstraintsFailure         SubIndication = "SIG_CONSTRAINTS_FAILURE"
 	ChainConstraintsFailure       SubIndication = "CHAIN_CONSTRAINTS_FAILURE"
 	CryptoConstraintsFailureNoPOE SubIndication = "CRYPTO_CONSTRAINTS_FAILURE_NO_POE"
