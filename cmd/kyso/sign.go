@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto"
 	"crypto/x509"
 	"errors"
 	"flag"
@@ -43,6 +44,7 @@ func signPDF(ctx context.Context, e *env, args []string) error {
 	rectText := fs.String("rect", "", "stamp rectangle x,y,width,height in points from the page's lower-left corner, e.g. 300,40,260,80 (default: the field's own, or 260×80 at the bottom right)")
 	imageFile := fs.String("image", "", "JPEG or PNG drawn on the left of the stamp (a handwritten signature, a seal)")
 	qrURL := fs.String("qr", "", "URL drawn as a QR code on the right of the stamp, e.g. where to verify the document")
+	rf := addRemoteFlags(fs)
 	pos, err := parseArgs(fs, args, 1, "IN.pdf")
 	if err != nil {
 		return err
@@ -66,8 +68,10 @@ func signPDF(ctx context.Context, e *env, args []string) error {
 	switch {
 	case *out == "":
 		return usagef("-o OUT.pdf is required")
-	case *key == "" || *certFile == "":
-		return usagef("--key and --cert are required")
+	case rf.url == "" && (*key == "" || *certFile == ""):
+		return usagef("--key and --cert are required (or --remote URL --credential ID)")
+	case rf.url != "" && (*key != "" || *certFile != ""):
+		return usagef("--remote signs with the credential's key and certificate: leave out --key and --cert")
 	case *level != "B-B" && *level != "B-T":
 		return usagef("--level is %q; B-B and B-T are supported (B-LT and B-LTA come with `kyso extend`)", *level)
 	case *level == "B-T" && *tsaURL == "":
@@ -78,46 +82,20 @@ func signPDF(ctx context.Context, e *env, args []string) error {
 	if same, _ := sameFile(in, *out); same {
 		return usagef("-o must not be the input file: signing appends to a copy")
 	}
-	certs, err := readCerts(*certFile)
-	if err != nil {
-		return err
-	}
-	cert, err := x509.ParseCertificate(certs[0])
-	if err != nil {
-		return fmt.Errorf("%s: %w", *certFile, err)
-	}
-	var chain []*x509.Certificate
-	if *chainFile != "" {
-		ders, err := readCerts(*chainFile)
+	var (
+		signer crypto.Signer
+		cert   *x509.Certificate
+		chain  []*x509.Certificate
+	)
+	if rf.url != "" {
+		rs, err := rf.signer(ctx)
 		if err != nil {
 			return err
 		}
-		for _, d := range ders {
-			c, err := x509.ParseCertificate(d)
-			if err != nil {
-				return fmt.Errorf("%s: %w", *chainFile, err)
-			}
-			chain = append(chain, c)
-		}
-	}
-	if *ksURI == "" {
-		dir, err := datadir.Load(*dataDir)
-		if err != nil {
-			return err
-		}
-		*ksURI = dir.Config.Keystore
-	}
-	ks, _, err := openKeystore(ctx, *ksURI)
-	if err != nil {
+		signer, cert, chain = rs, rs.Certificate, rs.Chain
+		*certFile = "credential " + rf.credential
+	} else if signer, cert, chain, err = localSigner(ctx, *ksURI, *dataDir, *key, *certFile, *chainFile); err != nil {
 		return err
-	}
-	defer ks.Close()
-	signer, err := ks.Signer(ctx, &hsm.SignerRequest{Label: *key})
-	if err != nil {
-		return err
-	}
-	if !hsm.SamePublicKey(signer.Public(), cert.PublicKey) {
-		return fmt.Errorf("key %q is not the key certified by %s", *key, *certFile)
 	}
 	if vis != nil {
 		vis.Signer = strings.TrimSpace(cert.Subject.CommonName)
@@ -191,6 +169,55 @@ func signPDF(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stderr, "signed %s → %s (PAdES %s, %s, %s)\n", in, *out, *level, how, strings.TrimSpace(cert.Subject.CommonName))
 	return nil
+}
+
+// localSigner opens the key store and returns the key labelled key with
+// its certificate and chain, checking they belong together.
+func localSigner(ctx context.Context, ksURI, dataDir, key, certFile, chainFile string) (crypto.Signer, *x509.Certificate, []*x509.Certificate, error) {
+	certs, err := readCerts(certFile)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cert, err := x509.ParseCertificate(certs[0])
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%s: %w", certFile, err)
+	}
+	var chain []*x509.Certificate
+	if chainFile != "" {
+		ders, err := readCerts(chainFile)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		for _, d := range ders {
+			c, err := x509.ParseCertificate(d)
+			if err != nil {
+				return nil, nil, nil, fmt.Errorf("%s: %w", chainFile, err)
+			}
+			chain = append(chain, c)
+		}
+	}
+	if ksURI == "" {
+		dir, err := datadir.Load(dataDir)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		ksURI = dir.Config.Keystore
+	}
+	ks, _, err := openKeystore(ctx, ksURI)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	// The key store stays open for the life of the command.
+	signer, err := ks.Signer(ctx, &hsm.SignerRequest{Label: key})
+	if err != nil {
+		ks.Close()
+		return nil, nil, nil, err
+	}
+	if !hsm.SamePublicKey(signer.Public(), cert.PublicKey) {
+		ks.Close()
+		return nil, nil, nil, fmt.Errorf("key %q is not the key certified by %s", key, certFile)
+	}
+	return signer, cert, chain, nil
 }
 
 // visibleOptions checks the stamp flags and reads the image.

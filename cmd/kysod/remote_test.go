@@ -85,6 +85,28 @@ func TestRemoteSigningEndToEnd(t *testing.T) {
 	if o, _ := exec.Command(pdfsig, "-no-ocsp", signed).CombinedOutput(); !strings.Contains(string(o), "Signature is Valid.") || !strings.Contains(string(o), "Lê Văn Tám") {
 		t.Fatalf("pdfsig:\n%s", o)
 	}
+	// The CLI, as a portal's script would run it, for a second citizen.
+	var en2 struct {
+		CredentialID string `json:"credential_id"`
+		OTPAuth      string `json:"otpauth_uri"`
+	}
+	if err := json.Unmarshal([]byte(run("enroll", "--cccd", "079203004322", "--name", "Phạm Thị Hoa", "--province", "Hà Nội", "--pin", "445566", "--output", "json")), &en2); err != nil {
+		t.Fatal(err)
+	}
+	in2 := filepath.Join(dir, "in2.pdf")
+	os.WriteFile(in2, onePage(), 0o644)
+	signed2 := filepath.Join(dir, "signed2.pdf")
+	cmd := exec.Command(kyso, "sign", "pdf", in2, "-o", signed2, "--remote", "https://"+d.https+"/csc/v2", "--credential", en2.CredentialID,
+		"--client-id", cl.ID, "--client-secret-source", "env:PORTAL_SECRET", "--pin-source", "env:OWNER_PIN", "--otpauth-source", "env:OWNER_OTPAUTH",
+		"--ca-file", filepath.Join(dir, "root.der"), "--visible", "--reason", "Đồng ý")
+	cmd.Env = append(os.Environ(), "PORTAL_SECRET="+cl.Secret, "OWNER_PIN=445566", "OWNER_OTPAUTH="+en2.OTPAuth)
+	if o, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("kyso sign pdf --remote: %v\n%s", err, o)
+	}
+	if o, _ := exec.Command(pdfsig, "-no-ocsp", signed2).CombinedOutput(); !strings.Contains(string(o), "Signature is Valid.") || !strings.Contains(string(o), "Phạm Thị Hoa") {
+		t.Fatalf("pdfsig on the CLI's remote signature:\n%s", o)
+	}
+
 	// The same SAD cannot be used twice, through the daemon too.
 	h := bytes.Repeat([]byte{1}, 32)
 	code, _ := signing.TOTPCode(en.OTPAuth, time.Now().Add(30*time.Second))
