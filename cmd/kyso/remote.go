@@ -20,7 +20,7 @@ import (
 // store: the relying party's credentials, and the owner's factors.
 type remoteFlags struct {
 	url, credential, clientID, clientSecretSource string
-	pin, pinSource, otp, otpauthSource, caFile      string
+	pin, pinSource, otp, otpauthSource, caFile    string
 }
 
 func addRemoteFlags(fs *flag.FlagSet) *remoteFlags {
