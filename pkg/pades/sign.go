@@ -102,6 +102,11 @@ func Sign(ctx context.Context, r io.ReaderAt, size int64, w io.Writer, signer cr
 		}
 		o.ContentsSize = n
 	}
+	if v := o.Visible; v != nil && v.Signer == "" && len(v.Lines) == 0 && o.Name == "" {
+		c := *v
+		c.Signer = cert.Subject.CommonName // "Ký bởi: <the certificate's name>"
+		o.Visible = &c
+	}
 	p, err := Prepare(r, size, &o.Options)
 	if err != nil {
 		return err
