@@ -35,7 +35,7 @@ type pki struct {
 	hits   atomic.Int64
 }
 
-func newPKI(t *testing.T) *pki {
+func newPKI(t testing.TB) *pki {
 	t.Helper()
 	ctx := context.Background()
 	p, err := testpki.New(ctx, t.TempDir())
@@ -76,7 +76,7 @@ func clientFor(ts *httptest.Server) *http.Client {
 	}}
 }
 
-func (k *pki) issue(t *testing.T, cccd string) *x509.Certificate {
+func (k *pki) issue(t testing.TB, cccd string) *x509.Certificate {
 	t.Helper()
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	csr, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, key)
@@ -87,7 +87,7 @@ func (k *pki) issue(t *testing.T, cccd string) *x509.Certificate {
 	return c
 }
 
-func (k *pki) revoke(t *testing.T, c *x509.Certificate) {
+func (k *pki) revoke(t testing.TB, c *x509.Certificate) {
 	t.Helper()
 	ctx := context.Background()
 	if err := k.p.CA.Revoke(ctx, c.SerialNumber.Bytes(), store.ReasonKeyCompromise, time.Time{}); err != nil {
