@@ -649,3 +649,60 @@ func TestDocTimestamp(t *testing.T) {
 		t.Errorf("a token larger than the placeholder: %v (wrote %d bytes)", err, small.Len())
 	}
 }
+
+// TestLTVMergesExistingDSS extends a document whose DSS another tool
+// wrote — a direct dictionary with an indirect /Certs array holding the
+// root and an empty indirect /VRI — and checks the DSS is merged: the
+// indirect objects updated in place, the root not written twice.
+func TestLTVMergesExistingDSS(t *testing.T) {
+	f := newLTVFixture(t)
+	bt := f.signBT(t, "p256", minimalPDF("1.7", 0))
+	rd, err := pdf.Open(bytes.NewReader(bt), int64(len(bt)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, catRef, err := rd.Catalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := pdf.NewIncrementalWriter(bytes.NewReader(bt), int64(len(bt)), rd)
+	rootRef := w.Add(&pdf.Stream{Dict: pdf.NewDict(), Data: f.h.Root.Raw})
+	certsRef := w.Add(pdf.Array{rootRef})
+	vriRef := w.Add(pdf.NewDict())
+	d := pdf.NewDict()
+	d.Set("Certs", certsRef)
+	d.Set("VRI", vriRef)
+	nc := cat.Clone()
+	nc.Set("DSS", d)
+	w.Update(catRef, nc)
+	var pre bytes.Buffer
+	if _, err := w.WriteTo(&pre); err != nil {
+		t.Fatal(err)
+	}
+
+	lt := f.extend(t, pre.Bytes(), LevelBLT)
+	v := f.checkDSS(t, lt, f.keys["p256"].cert, true)
+	n := 0
+	for _, c := range v.certs {
+		if bytes.Equal(c, f.h.Root.Raw) {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("the root is %d times in the DSS, want once", n)
+	}
+	rd, err = pdf.Open(bytes.NewReader(lt), int64(len(lt)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, _, _ = rd.Catalog()
+	o, _ := rd.Get(cat.Get("DSS"))
+	nd, _ := o.(*pdf.Dict)
+	if nd.Get("Certs") != certsRef || nd.Get("VRI") != vriRef {
+		t.Errorf("the DSS's /Certs %v and /VRI %v are not the indirect objects it had (%v, %v)", nd.Get("Certs"), nd.Get("VRI"), certsRef, vriRef)
+	}
+	if arr, _ := resolveArray(rd, certsRef); len(arr) < 4 || arr[0] != rootRef {
+		t.Errorf("/Certs %v: the old entry first, then the new ones", arr)
+	}
+	f.checkLTV(t, t.TempDir(), lt, "merged-lt.pdf", 1, 0)
+}
