@@ -7,15 +7,19 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"math"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/internal/datadir"
 	"github.com/kyso-pki/kyso/pkg/pades"
+	"github.com/kyso-pki/kyso/pkg/revocation"
 	"github.com/kyso-pki/kyso/pkg/stamp"
 	"github.com/kyso-pki/kyso/pkg/tsa"
 )
@@ -24,14 +28,14 @@ import (
 // time-stamp from an RFC 3161 TSA; invisibly, or with --visible a stamp
 // on a page.
 func signPDF(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "sign pdf", "sign pdf IN.pdf -o OUT.pdf --key LABEL --cert CERT.pem [--chain CHAIN.pem] [--keystore URI | --data DIR] [--level B-B|B-T] [--tsa URL] [--reason …] [--location …] [--contact …] [--field NAME] [--certify 1|2|3] [--visible [--page N] [--rect x,y,w,h] [--image FILE] [--qr URL]]")
+	fs := newFlags(e, "sign pdf", "sign pdf IN.pdf -o OUT.pdf --key LABEL --cert CERT.pem [--chain CHAIN.pem] [--keystore URI | --data DIR] [--level B-B|B-T|B-LT|B-LTA] [--tsa URL] [--reason …] [--location …] [--contact …] [--field NAME] [--certify 1|2|3] [--visible [--page N] [--rect x,y,w,h] [--image FILE] [--qr URL]]")
 	out := fs.String("o", "", "where to write the signed PDF (required; never the input)")
 	ksURI := fs.String("keystore", os.Getenv("KYSO_KEYSTORE"), "key store URI holding the signing key (default: the data directory's)")
 	dataDir := fs.String("data", envOrDefault("KYSO_DATA", "./kyso-data"), "data directory whose key store to use when --keystore is not given")
 	key := fs.String("key", "", "label of the signing key in the key store")
 	certFile := fs.String("cert", "", "the signer's certificate (PEM or DER)")
 	chainFile := fs.String("chain", "", "the CA certificates above it (PEM), written into the signature")
-	level := fs.String("level", "B-B", "PAdES baseline level: B-B, or B-T (needs --tsa)")
+	level := fs.String("level", "B-B", "PAdES baseline level: B-B; B-T, B-LT or B-LTA (need --tsa; B-LT and B-LTA fetch OCSP/CRL for the validation data)")
 	tsaURL := fs.String("tsa", "", "RFC 3161 time-stamping URL for B-T, e.g. http://127.0.0.1:8080/tsa")
 	tsaRoots := fs.String("tsa-roots", "", "PEM roots the TSA's certificate must chain to (default: the self-signed roots in --chain)")
 	reason := fs.String("reason", "", "/Reason, e.g. \"Tôi đồng ý với nội dung văn bản\"")
@@ -72,10 +76,10 @@ func signPDF(ctx context.Context, e *env, args []string) error {
 		return usagef("--key and --cert are required (or --remote URL --credential ID)")
 	case rf.url != "" && (*key != "" || *certFile != ""):
 		return usagef("--remote signs with the credential's key and certificate: leave out --key and --cert")
-	case *level != "B-B" && *level != "B-T":
-		return usagef("--level is %q; B-B and B-T are supported (B-LT and B-LTA come with `kyso extend`)", *level)
-	case *level == "B-T" && *tsaURL == "":
-		return usagef("--level B-T needs --tsa URL")
+	case *level != "B-B" && *level != "B-T" && *level != "B-LT" && *level != "B-LTA":
+		return usagef("--level is %q; want B-B, B-T, B-LT or B-LTA", *level)
+	case *level != "B-B" && *tsaURL == "":
+		return usagef("--level %s needs --tsa URL", *level)
 	case *certify < 0 || *certify > 3:
 		return usagef("--certify is %d, want 1, 2 or 3", *certify)
 	}
@@ -103,8 +107,10 @@ func signPDF(ctx context.Context, e *env, args []string) error {
 			return usagef("--visible: the certificate %s has no subject common name to show", *certFile)
 		}
 	}
-	opts := &pades.SignOptions{Options: pades.Options{Reason: *reason, Location: *location, ContactInfo: *contact, FieldName: *field, Certify: *certify, Visible: vis}, Level: pades.Level(*level)}
-	if *level == "B-T" {
+	opts := &pades.SignOptions{Options: pades.Options{Reason: *reason, Location: *location, ContactInfo: *contact, FieldName: *field, Certify: *certify, Visible: vis}, Level: pades.LevelBB}
+	ltvRoots := x509.NewCertPool()
+	if *level != "B-B" {
+		opts.Level = pades.LevelBT
 		roots := x509.NewCertPool()
 		n := 0
 		if *tsaRoots != "" {
@@ -115,19 +121,22 @@ func signPDF(ctx context.Context, e *env, args []string) error {
 			for _, d := range ders {
 				if c, err := x509.ParseCertificate(d); err == nil {
 					roots.AddCert(c)
+					ltvRoots.AddCert(c)
 					n++
 				}
 			}
-		} else {
-			for _, c := range chain {
-				if c.CheckSignatureFrom(c) == nil {
+		}
+		for _, c := range chain {
+			if c.CheckSignatureFrom(c) == nil {
+				ltvRoots.AddCert(c)
+				if *tsaRoots == "" {
 					roots.AddCert(c)
 					n++
 				}
 			}
 		}
 		if n == 0 {
-			return usagef("B-T: no root to check the TSA against: give --tsa-roots, or a --chain ending in a self-signed root")
+			return usagef("%s: no root to check the TSA against: give --tsa-roots, or a --chain ending in a self-signed root", *level)
 		}
 		opts.TSA = pades.TSAClient(*tsaURL, &tsa.ClientOptions{Roots: roots})
 	}
@@ -145,7 +154,7 @@ func signPDF(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	if err := pades.Sign(ctx, f, fi.Size(), tmp, signer, cert, chain, opts); err != nil {
+	if err := signTo(ctx, f, fi.Size(), tmp, signer, cert, chain, opts, pades.Level(*level), ltvRoots); err != nil {
 		tmp.Close()
 		var ve *pades.VisibleError
 		if errors.As(err, &ve) {
@@ -169,6 +178,34 @@ func signPDF(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stderr, "signed %s → %s (PAdES %s, %s, %s)\n", in, *out, *level, how, strings.TrimSpace(cert.Subject.CommonName))
 	return nil
+}
+
+// signTo signs at B-B or B-T into w; for B-LT and B-LTA it signs at B-T
+// into a temporary file beside w, then adds the validation data (and the
+// document time-stamp) from there, so a large PDF is never held in memory.
+func signTo(ctx context.Context, r io.ReaderAt, size int64, w *os.File, signer crypto.Signer, cert *x509.Certificate,
+	chain []*x509.Certificate, opts *pades.SignOptions, level pades.Level, roots *x509.CertPool) error {
+	if level != pades.LevelBLT && level != pades.LevelBLTA {
+		return pades.Sign(ctx, r, size, w, signer, cert, chain, opts)
+	}
+	bt, err := os.CreateTemp(filepath.Dir(w.Name()), ".kyso-bt-*.pdf")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(bt.Name())
+	defer bt.Close()
+	if err := pades.Sign(ctx, r, size, bt, signer, cert, chain, opts); err != nil {
+		return err
+	}
+	n, err := bt.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return err
+	}
+	client := &http.Client{Timeout: 15 * time.Second}
+	return pades.Extend(ctx, bt, n, w, level, &pades.ExtendOptions{
+		LTVOptions: pades.LTVOptions{Roots: roots, Revocation: &revocation.Fetcher{Client: client}},
+		TSA:        opts.TSA,
+	})
 }
 
 // localSigner opens the key store and returns the key labelled key with

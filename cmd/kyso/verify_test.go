@@ -89,6 +89,16 @@ func TestVerifyPDF(t *testing.T) {
 		t.Errorf("JSON report: %+v", rep)
 	}
 
+	// B-LT and B-LTA carry their validation data: valid offline too.
+	for _, lvl := range []struct{ flag, want string }{{"B-LT", "PAdES-BASELINE-LT"}, {"B-LTA", "PAdES-BASELINE-LTA"}} {
+		ltv := filepath.Join(dir, lvl.flag+".pdf")
+		ok("sign", "pdf", in, "-o", ltv, "--key", "citizen-1", "--cert", cert, "--chain", chain, "--level", lvl.flag, "--tsa", ts.URL+"/tsa")
+		out := ok("verify", "--offline", ltv)
+		if !strings.Contains(out, "VALID") || !strings.Contains(out, lvl.want+"\n") {
+			t.Errorf("kyso verify --offline on %s:\n%s", lvl.flag, out)
+		}
+	}
+
 	out, errOut, code := kyso(t, "verify", "--offline", signed)
 	if code != 1 || !strings.Contains(out, "INDETERMINATE / TRY_LATER") || !strings.Contains(errOut, "1 of 1 signatures did not pass") {
 		t.Errorf("offline: exit %d\n%s%s", code, out, errOut)

@@ -15,7 +15,13 @@
 // Prepare never sends or stores the document: a portal can pass p.Digest to
 // a remote signer. Sign does everything in one call with a crypto.Signer,
 // at level B-B or, with a time-stamping authority, B-T (ETSI EN 319 142-1
-// clauses 6.3 and 6.4).
+// clauses 6.3 and 6.4). Extend takes B-T signatures to B-LT — a DSS
+// dictionary with the certificates, OCSP responses and CRLs that validate
+// them, VRI entries per signature (clause 5.4.2) — and to B-LTA, adding a
+// document time-stamp (SubFilter ETSI.RFC3161) over it all; extending
+// again adds fresh data and a new time-stamp. A visible appearance
+// (Options.Visible) draws a stamp with Vietnamese text in an embedded,
+// subset font (pkg/stamp).
 //
 // The PDF is read by pkg/pdf, which bounds every input; encrypted documents
 // are refused.
