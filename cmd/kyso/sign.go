@@ -28,7 +28,7 @@ import (
 // time-stamp from an RFC 3161 TSA; invisibly, or with --visible a stamp
 // on a page.
 func signPDF(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "sign pdf", "sign pdf IN.pdf -o OUT.pdf --key LABEL --cert CERT.pem [--chain CHAIN.pem] [--keystore URI | --data DIR] [--level B-B|B-T|B-LT|B-LTA] [--tsa URL] [--reason …] [--location …] [--contact …] [--field NAME] [--certify 1|2|3] [--visible [--page N] [--rect x,y,w,h] [--image FILE] [--qr URL]]")
+	fs := newFlags(e, "sign pdf", "sign pdf IN.pdf -o OUT.pdf (--key LABEL --cert CERT.pem [--chain CHAIN.pem] [--keystore URI | --data DIR] | --remote URL --credential ID --client-id ID (--pin-source SRC | --pin PIN) (--otp CODE | --otpauth-source SRC) [--ca-file PEM]) [--level B-B|B-T|B-LT|B-LTA] [--tsa URL] [--reason …] [--location …] [--contact …] [--field NAME] [--certify 1|2|3] [--visible [--page N] [--rect x,y,w,h] [--image FILE] [--qr URL]]")
 	out := fs.String("o", "", "where to write the signed PDF (required; never the input)")
 	ksURI := fs.String("keystore", os.Getenv("KYSO_KEYSTORE"), "key store URI holding the signing key (default: the data directory's)")
 	dataDir := fs.String("data", envOrDefault("KYSO_DATA", "./kyso-data"), "data directory whose key store to use when --keystore is not given")
