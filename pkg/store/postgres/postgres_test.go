@@ -40,6 +40,12 @@ func TestStore(t *testing.T) {
 	})
 }
 
+func TestSigning(t *testing.T) {
+	storetest.RunSigning(t, func(t *testing.T) store.Signing {
+		return open(t, testenv.NewPostgres(t))
+	})
+}
+
 // TestConcurrentMigrate opens one new database from several stores at once,
 // as replicas starting together do: the advisory lock lets one migrate and
 // the others find the work done.

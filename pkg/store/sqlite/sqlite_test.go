@@ -33,6 +33,12 @@ func TestStore(t *testing.T) {
 	})
 }
 
+func TestSigning(t *testing.T) {
+	storetest.RunSigning(t, func(t *testing.T) store.Signing {
+		return open(t, filepath.Join(t.TempDir(), "kyso.db"))
+	})
+}
+
 func TestOpenCreatesPrivateFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "new", "dir", "kyso.db")
 	open(t, path)
