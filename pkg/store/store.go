@@ -41,6 +41,10 @@ var (
 // Store is what kyso keeps. Implementations are safe for concurrent use, by
 // many goroutines and by several processes sharing one database.
 type Store interface {
+	// Signing keeps the remote-signing records: clients, owners,
+	// credentials, transactions, activation data, tokens, webhooks.
+	Signing
+
 	// PutCA records a CA (root, issuing, or imported subordinate). The name
 	// is unique: ErrExists otherwise.
 	PutCA(ctx context.Context, ca *CA) error
