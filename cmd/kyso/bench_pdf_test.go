@@ -11,7 +11,7 @@ import (
 )
 
 // TestBenchPDF runs `kyso bench pdf` on the one-page document, once per
-// row, as an operator would, and checks that every row — the floor, kyso in
+// row, with each key type, as an operator would, and checks that every row — the floor, kyso in
 // this process and as `kyso sign pdf`, pyHanko and pdfsig — signed, that
 // pdfsig found each signed output valid, and that the ratios and aims are
 // there. The figures themselves are not asserted: speed is reported, not
@@ -31,62 +31,66 @@ func TestBenchPDF(t *testing.T) {
 		pyhanko = testenv.LookPath(t, "pyhanko", "scripts/test.sh installs it and exports KYSO_PYHANKO")
 	}
 
-	out, errOut, code := runBin(t, bin, []string{"KYSO_PYHANKO=" + pyhanko}, "bench", "pdf", "--sizes", "1page", "--runs", "1", "--output", "json")
-	if code != 0 {
-		t.Fatalf("bench pdf: exit %d\n%s\n%s", code, out, errOut)
-	}
-	var rep padesbench.Report
-	if err := json.Unmarshal([]byte(out), &rep); err != nil {
-		t.Fatalf("bench pdf --output json: %v\n%s", err, out)
-	}
-	if rep.Machine.CPUs < 1 || rep.Machine.Platform == "" || rep.Key != "ecdsa-p256" || rep.Runs != 1 {
-		t.Errorf("report header: %+v, key %q, runs %d", rep.Machine, rep.Key, rep.Runs)
-	}
-	rows := map[string]padesbench.Result{}
-	for _, r := range rep.Rows {
-		if _, dup := rows[r.Name]; dup {
-			t.Errorf("row %s twice", r.Name)
-		}
-		rows[r.Name] = r
-		if r.Err != "" || r.Runs != 1 || r.Best <= 0 || r.Size != "1page" || r.FileBytes <= 0 {
-			t.Errorf("row %s did not measure: %+v", r.Name, r)
-		}
-	}
-	signs := map[string]bool{padesbench.RowKyso: true, padesbench.RowKysoCLI: true, padesbench.RowPyhanko: true, padesbench.RowPdfsig: true}
-	ratios := map[string][]string{
-		padesbench.RowKyso:    {padesbench.RowFloor},
-		padesbench.RowKysoCLI: {padesbench.RowFloor, padesbench.RowFloorCLI},
-		padesbench.RowPyhanko: {padesbench.RowKysoCLI},
-		padesbench.RowPdfsig:  {padesbench.RowKysoCLI},
-	}
-	for _, name := range padesbench.Rows {
-		r, ok := rows[name]
-		if !ok {
-			t.Errorf("no row %s", name)
-			continue
-		}
-		if r.Child != (r.MaxRSS > 0) || (name != padesbench.RowFloor && name != padesbench.RowKyso) != r.Child {
-			t.Errorf("row %s: child %v, peak RSS %d", name, r.Child, r.MaxRSS)
-		}
-		if signs[name] != strings.Contains(r.Checked, "Signature is Valid") {
-			t.Errorf("row %s: pdfsig said %q", name, r.Checked)
-		}
-		for _, to := range ratios[name] {
-			if r.Ratios[to] <= 0 {
-				t.Errorf("row %s has no ratio to %s: %v", name, to, r.Ratios)
+	for key, alg := range map[string]string{"p256": "ecdsa-p256", "rsa2048": "rsa-2048"} {
+		t.Run(key, func(t *testing.T) {
+			out, errOut, code := runBin(t, bin, []string{"KYSO_PYHANKO=" + pyhanko}, "bench", "pdf", "--sizes", "1page", "--runs", "1", "--key", key, "--output", "json")
+			if code != 0 {
+				t.Fatalf("bench pdf: exit %d\n%s\n%s", code, out, errOut)
 			}
-		}
-	}
-	if len(rows) != len(padesbench.Rows) {
-		t.Errorf("%d rows, want %d", len(rows), len(padesbench.Rows))
-	}
-	if len(rep.Aims) != 5 {
-		t.Errorf("%d aims, want 5: %+v", len(rep.Aims), rep.Aims)
-	}
-	for _, a := range rep.Aims {
-		if a.Value <= 0 {
-			t.Errorf("aim not measured: %+v", a)
-		}
+			var rep padesbench.Report
+			if err := json.Unmarshal([]byte(out), &rep); err != nil {
+				t.Fatalf("bench pdf --output json: %v\n%s", err, out)
+			}
+			if rep.Machine.CPUs < 1 || rep.Machine.Platform == "" || rep.Key != alg || rep.Runs != 1 {
+				t.Errorf("report header: %+v, key %q, runs %d", rep.Machine, rep.Key, rep.Runs)
+			}
+			rows := map[string]padesbench.Result{}
+			for _, r := range rep.Rows {
+				if _, dup := rows[r.Name]; dup {
+					t.Errorf("row %s twice", r.Name)
+				}
+				rows[r.Name] = r
+				if r.Err != "" || r.Runs != 1 || r.Best <= 0 || r.Size != "1page" || r.FileBytes <= 0 {
+					t.Errorf("row %s did not measure: %+v", r.Name, r)
+				}
+			}
+			signs := map[string]bool{padesbench.RowKyso: true, padesbench.RowKysoCLI: true, padesbench.RowPyhanko: true, padesbench.RowPdfsig: true}
+			ratios := map[string][]string{
+				padesbench.RowKyso:    {padesbench.RowFloor},
+				padesbench.RowKysoCLI: {padesbench.RowFloor, padesbench.RowFloorCLI},
+				padesbench.RowPyhanko: {padesbench.RowKysoCLI},
+				padesbench.RowPdfsig:  {padesbench.RowKysoCLI},
+			}
+			for _, name := range padesbench.Rows {
+				r, ok := rows[name]
+				if !ok {
+					t.Errorf("no row %s", name)
+					continue
+				}
+				if r.Child != (r.MaxRSS > 0) || (name != padesbench.RowFloor && name != padesbench.RowKyso) != r.Child {
+					t.Errorf("row %s: child %v, peak RSS %d", name, r.Child, r.MaxRSS)
+				}
+				if signs[name] != strings.Contains(r.Checked, "Signature is Valid") {
+					t.Errorf("row %s: pdfsig said %q", name, r.Checked)
+				}
+				for _, to := range ratios[name] {
+					if r.Ratios[to] <= 0 {
+						t.Errorf("row %s has no ratio to %s: %v", name, to, r.Ratios)
+					}
+				}
+			}
+			if len(rows) != len(padesbench.Rows) {
+				t.Errorf("%d rows, want %d", len(rows), len(padesbench.Rows))
+			}
+			if len(rep.Aims) != 5 {
+				t.Errorf("%d aims, want 5: %+v", len(rep.Aims), rep.Aims)
+			}
+			for _, a := range rep.Aims {
+				if a.Value <= 0 {
+					t.Errorf("aim not measured: %+v", a)
+				}
+			}
+		})
 	}
 
 	// Refusals, before anything is measured.

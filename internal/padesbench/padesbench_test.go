@@ -3,9 +3,11 @@ package padesbench
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"os"
 	"os/exec"
@@ -110,32 +112,44 @@ func TestWritePDF(t *testing.T) {
 }
 
 // TestFloor checks that the floor writes the file and a signature over its
-// SHA-256.
+// SHA-256, with either key type.
 func TestFloor(t *testing.T) {
 	dir := t.TempDir()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	p256, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, size := range []int{1, 1000, 3<<20 + 17} {
-		in, out := filepath.Join(dir, "in"), filepath.Join(dir, "out")
-		data := bytes.Repeat([]byte("kyso"), size/4+1)[:size]
-		if err := os.WriteFile(in, data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := Floor(in, out, key); err != nil {
-			t.Fatal(err)
-		}
-		got, err := os.ReadFile(out)
-		if err != nil || !bytes.HasPrefix(got, data) {
-			t.Fatalf("size %d: the output does not start with the input (%v)", size, err)
-		}
-		d := sha256.Sum256(data)
-		if !ecdsa.VerifyASN1(&key.PublicKey, d[:], got[size:]) {
-			t.Errorf("size %d: what follows the input is not a signature over its SHA-256", size)
+	rsa2048, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verify := map[string]func(d, sig []byte) bool{
+		KeyP256: func(d, sig []byte) bool { return ecdsa.VerifyASN1(&p256.PublicKey, d, sig) },
+		KeyRSA2048: func(d, sig []byte) bool {
+			return rsa.VerifyPSS(&rsa2048.PublicKey, crypto.SHA256, d, sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}) == nil
+		},
+	}
+	for name, key := range map[string]crypto.Signer{KeyP256: p256, KeyRSA2048: rsa2048} {
+		for _, size := range []int{1, 1000, 3<<20 + 17} {
+			in, out := filepath.Join(dir, "in"), filepath.Join(dir, "out")
+			data := bytes.Repeat([]byte("kyso"), size/4+1)[:size]
+			if err := os.WriteFile(in, data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := Floor(in, out, key); err != nil {
+				t.Fatalf("%s, size %d: %v", name, size, err)
+			}
+			got, err := os.ReadFile(out)
+			if err != nil || !bytes.HasPrefix(got, data) {
+				t.Fatalf("%s, size %d: the output does not start with the input (%v)", name, size, err)
+			}
+			d := sha256.Sum256(data)
+			if !verify[name](d[:], got[size:]) {
+				t.Errorf("%s, size %d: what follows the input is not a signature over its SHA-256", name, size)
+			}
 		}
 	}
-	if err := Floor(filepath.Join(dir, "missing"), filepath.Join(dir, "out"), key); err == nil {
+	if err := Floor(filepath.Join(dir, "missing"), filepath.Join(dir, "out"), p256); err == nil {
 		t.Error("Floor of a missing file succeeded")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"errors"
@@ -330,7 +331,7 @@ func floor(r io.Reader, w io.Writer, s crypto.Signer, buf []byte) error {
 	if _, ok := s.Public().(*rsa.PublicKey); ok {
 		opts = &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: crypto.SHA256}
 	}
-	sig, err := s.Sign(nil, h.Sum(nil), opts)
+	sig, err := s.Sign(rand.Reader, h.Sum(nil), opts)
 	if err != nil {
 		return err
 	}
