@@ -237,6 +237,7 @@ func (s *Service) expireIfDue(ctx context.Context, t *store.Transaction) (*Trans
 		case err == nil:
 			t = &u
 			_ = s.audit(ctx, "kysod", "transaction.expire", t.ID, "ok", nil)
+			s.notify(ctx, t)
 		case errors.Is(err, store.ErrConflict):
 			if t, err = s.st.GetTransaction(ctx, t.ID); err != nil {
 				return nil, err
@@ -349,6 +350,7 @@ func (s *Service) Approve(ctx context.Context, ownerID, txID, pin, otp string) (
 	if err := s.st.UpdateTransaction(ctx, &done, store.TxApproved); err != nil {
 		return nil, errors.Join(signErr, err)
 	}
+	s.notify(ctx, &done)
 	if signErr != nil {
 		return nil, signErr
 	}
@@ -366,5 +368,6 @@ func (s *Service) Reject(ctx context.Context, ownerID, txID string) error {
 	if err := s.st.UpdateTransaction(ctx, &u, store.TxPending); err != nil {
 		return err
 	}
+	s.notify(ctx, &u)
 	return s.audit(ctx, "owner:"+ownerID, "transaction.reject", t.ID, "ok", nil)
 }
