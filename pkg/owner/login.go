@@ -1,0 +1,57 @@
+package owner
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/kyso-pki/kyso/pkg/signing"
+)
+
+// LoginRequest is login's body.
+type LoginRequest struct {
+	// NationalID is "CCCD:…" or the 12 digits of a CCCD.
+	NationalID string `json:"national_id"`
+	PIN        string `json:"pin"`
+	OTP        string `json:"otp"`
+}
+
+// LoginResponse carries the owner's access token.
+type LoginResponse struct {
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"` // "Bearer"
+	ExpiresIn   int    `json:"expires_in"` // seconds
+}
+
+// login checks national ID, PIN and one-time code (signing.Service.
+// OwnerLogin: wrong factors count towards the lockout) and hands out an
+// owner token.
+func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
+	var req LoginRequest
+	if !decode(w, r, &req, false) {
+		return
+	}
+	id := strings.TrimSpace(req.NationalID)
+	if id == "" || len(id) > 64 || req.PIN == "" || len(req.PIN) > 64 || req.OTP == "" || len(req.OTP) > 16 {
+		writeError(w, http.StatusBadRequest, signing.CodeInvalidRequest, "national_id, pin and otp are required")
+		return
+	}
+	if !strings.Contains(id, ":") {
+		id = "CCCD:" + id
+	}
+	tok, life, err := h.svc.OwnerLogin(r.Context(), id, req.PIN, req.OTP)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, LoginResponse{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int(life.Seconds())})
+}
+
+// logout revokes the token it is called with.
+func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
+	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if err := h.svc.RevokeToken(r.Context(), strings.TrimSpace(tok)); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,292 @@
+package owner_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/kyso-pki/kyso/hsm"
+	"github.com/kyso-pki/kyso/internal/testpki"
+	"github.com/kyso-pki/kyso/pkg/owner"
+	"github.com/kyso-pki/kyso/pkg/signing"
+)
+
+type env struct {
+	svc      *signing.Service
+	srv      *httptest.Server
+	now      atomic.Int64
+	client   *signing.ClientCredentials
+	citizen  *signing.Enrolment
+	neighbor *signing.Enrolment
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	ctx := context.Background()
+	p, err := testpki.New(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	e := &env{}
+	e.now.Store(time.Now().UnixNano())
+	e.svc, err = signing.New(p.Store, p.Keys, p.CA, signing.Config{
+		SecretsKey: bytes.Repeat([]byte{3}, 32),
+		Password:   signing.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1},
+		Now:        e.clock,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv = httptest.NewServer(owner.NewHandler(e.svc, nil))
+	t.Cleanup(e.srv.Close)
+	if e.client, err = e.svc.CreateClient(ctx, "Cổng dịch vụ công", "", "test"); err != nil {
+		t.Fatal(err)
+	}
+	for i, en := range []**signing.Enrolment{&e.citizen, &e.neighbor} {
+		*en, err = e.svc.Enrol(ctx, &signing.EnrolRequest{CCCD: []string{"079203001234", "001198004321"}[i],
+			Name: "Trần Thị Mai", Province: "Hà Nội", PIN: "135790", Algorithm: hsm.ECDSAP256, Actor: "test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return e
+}
+
+func (e *env) clock() time.Time { return time.Unix(0, e.now.Load()) }
+
+// otp moves to the next 30-second step and returns en's code.
+func (e *env) otp(t *testing.T, en *signing.Enrolment) string {
+	t.Helper()
+	e.now.Add(int64(30 * time.Second))
+	code, err := signing.TOTPCode(en.TOTPURI, e.clock())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code
+}
+
+func (e *env) submit(t *testing.T, en *signing.Enrolment, ref string) string {
+	t.Helper()
+	h := sha256.Sum256([]byte(ref))
+	tx, _, err := e.svc.Submit(context.Background(), &signing.SubmitRequest{ClientID: e.client.ID, ClientRef: ref, NationalID: en.NationalID,
+		Description: "Ký hợp đồng " + ref, Documents: []signing.Document{{DocID: ref + ".pdf", Hash: h[:]}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tx.ID
+}
+
+// do sends a request; body is marshalled unless it is a string.
+func (e *env) do(t *testing.T, method, path, token, contentType string, body any) (int, []byte) {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		raw, _ := json.Marshal(b)
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, e.srv.URL+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, raw
+}
+
+// expect checks an answer's status and, for errors, the error code.
+func expect(t *testing.T, what string, status int, raw []byte, wantStatus int, wantCode string) {
+	t.Helper()
+	if status != wantStatus {
+		t.Fatalf("%s: HTTP %d, want %d: %s", what, status, wantStatus, raw)
+	}
+	if wantCode == "" {
+		return
+	}
+	var e owner.Error
+	if err := json.Unmarshal(raw, &e); err != nil || e.Error != wantCode || e.Description == "" {
+		t.Fatalf("%s: %s, want error %q", what, raw, wantCode)
+	}
+}
+
+func (e *env) login(t *testing.T, en *signing.Enrolment) string {
+	t.Helper()
+	status, raw := e.do(t, http.MethodPost, "/owner/v1/login", "", "application/json",
+		owner.LoginRequest{NationalID: en.NationalID, PIN: "135790", OTP: e.otp(t, en)})
+	expect(t, "login", status, raw, http.StatusOK, "")
+	var lr owner.LoginResponse
+	if err := json.Unmarshal(raw, &lr); err != nil || lr.AccessToken == "" || lr.TokenType != "Bearer" || lr.ExpiresIn <= 0 {
+		t.Fatalf("login: %s", raw)
+	}
+	return lr.AccessToken
+}
+
+func (e *env) list(t *testing.T, token string) []owner.Transaction {
+	t.Helper()
+	status, raw := e.do(t, http.MethodGet, "/owner/v1/transactions", token, "", nil)
+	expect(t, "list", status, raw, http.StatusOK, "")
+	var l owner.TransactionList
+	if err := json.Unmarshal(raw, &l); err != nil {
+		t.Fatal(err)
+	}
+	return l.Transactions
+}
+
+// TestLogin: both factors give a token; a wrong PIN, a wrong code or an
+// unknown person do not; logout ends the token.
+func TestLogin(t *testing.T) {
+	e := newEnv(t)
+	for _, c := range []struct {
+		name       string
+		req        owner.LoginRequest
+		status     int
+		code       string
+		needsFresh bool
+	}{
+		{"wrong PIN", owner.LoginRequest{NationalID: "079203001234", PIN: "000000"}, http.StatusBadRequest, signing.CodeInvalidPIN, true},
+		{"wrong code", owner.LoginRequest{NationalID: "079203001234", PIN: "135790", OTP: "000000"}, http.StatusBadRequest, signing.CodeInvalidOTP, false},
+		{"unknown person", owner.LoginRequest{NationalID: "079203009999", PIN: "135790"}, http.StatusForbidden, signing.CodeAccessDenied, true},
+		{"no PIN", owner.LoginRequest{NationalID: "079203001234"}, http.StatusBadRequest, signing.CodeInvalidRequest, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if c.needsFresh {
+				c.req.OTP = e.otp(t, e.citizen)
+			}
+			status, raw := e.do(t, http.MethodPost, "/owner/v1/login", "", "application/json", c.req)
+			expect(t, c.name, status, raw, c.status, c.code)
+		})
+	}
+	tok := e.login(t, e.citizen) // the failures above are reset by a success
+	if l := e.list(t, tok); len(l) != 0 {
+		t.Errorf("%d transactions before any was submitted", len(l))
+	}
+	status, raw := e.do(t, http.MethodPost, "/owner/v1/logout", tok, "", nil)
+	expect(t, "logout", status, raw, http.StatusNoContent, "")
+	status, raw = e.do(t, http.MethodGet, "/owner/v1/transactions", tok, "", nil)
+	expect(t, "after logout", status, raw, http.StatusUnauthorized, signing.CodeInvalidToken)
+}
+
+// TestTokens: the API needs an owner's token; a relying party's is not
+// one.
+func TestTokens(t *testing.T) {
+	e := newEnv(t)
+	clientTok, _, err := e.svc.ClientToken(context.Background(), e.client.ID, e.client.Secret, signing.ScopeService)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, tok := range map[string]string{"none": "", "unknown": "not-a-token", "a relying party's": clientTok} {
+		status, raw := e.do(t, http.MethodGet, "/owner/v1/transactions", tok, "", nil)
+		expect(t, name, status, raw, http.StatusUnauthorized, signing.CodeInvalidToken)
+	}
+}
+
+// TestDecisions: each owner sees and decides only their own transactions;
+// approving takes both factors; a decided transaction cannot be decided
+// again.
+func TestDecisions(t *testing.T) {
+	e := newEnv(t)
+	mine := e.submit(t, e.citizen, "hd-1")
+	second := e.submit(t, e.citizen, "hd-2")
+	theirs := e.submit(t, e.neighbor, "hd-3")
+	tok, ntok := e.login(t, e.citizen), e.login(t, e.neighbor)
+
+	l := e.list(t, tok)
+	if len(l) != 2 || l[0].ClientName != "Cổng dịch vụ công" || l[0].Status != "pending" || len(l[0].Documents) != 1 || len(l[0].Documents[0].Hash) != 64 {
+		t.Fatalf("the citizen's list: %+v", l)
+	}
+	for _, x := range l {
+		if x.ID == theirs {
+			t.Fatal("the neighbour's transaction is in the citizen's list")
+		}
+	}
+	approve := func(tok, id, pin, otp string) (int, []byte) {
+		return e.do(t, http.MethodPost, "/owner/v1/transactions/"+id+"/approve", tok, "application/json", owner.ApproveRequest{PIN: pin, OTP: otp})
+	}
+	status, raw := approve(ntok, mine, "135790", e.otp(t, e.neighbor))
+	expect(t, "the neighbour approving the citizen's", status, raw, http.StatusNotFound, signing.CodeNotFound)
+	status, raw = e.do(t, http.MethodPost, "/owner/v1/transactions/"+mine+"/reject", ntok, "", nil)
+	expect(t, "the neighbour rejecting the citizen's", status, raw, http.StatusNotFound, signing.CodeNotFound)
+	status, raw = approve(tok, mine, "135790", "123456")
+	expect(t, "a wrong code", status, raw, http.StatusBadRequest, signing.CodeInvalidOTP)
+	status, raw = approve(tok, mine, "999999", e.otp(t, e.citizen))
+	expect(t, "a wrong PIN", status, raw, http.StatusBadRequest, signing.CodeInvalidPIN)
+	status, raw = approve(tok, "no-such-transaction", "135790", e.otp(t, e.citizen))
+	expect(t, "an unknown transaction", status, raw, http.StatusNotFound, signing.CodeNotFound)
+
+	status, raw = approve(tok, mine, "135790", e.otp(t, e.citizen))
+	expect(t, "approve", status, raw, http.StatusOK, "")
+	var d owner.Decision
+	if json.Unmarshal(raw, &d); d.ID != mine || d.Status != "signed" {
+		t.Errorf("approve answered %s", raw)
+	}
+	status, raw = e.do(t, http.MethodPost, "/owner/v1/transactions/"+second+"/reject", tok, "application/json", "{}")
+	expect(t, "reject", status, raw, http.StatusOK, "")
+	status, raw = e.do(t, http.MethodPost, "/owner/v1/transactions/"+mine+"/reject", tok, "", nil)
+	expect(t, "rejecting a signed transaction", status, raw, http.StatusConflict, signing.CodeConflict)
+	status, raw = approve(tok, second, "135790", e.otp(t, e.citizen))
+	expect(t, "approving a rejected transaction", status, raw, http.StatusConflict, signing.CodeConflict)
+	if l := e.list(t, tok); len(l) != 0 {
+		t.Errorf("%d still pending", len(l))
+	}
+	if l := e.list(t, ntok); len(l) != 1 || l[0].ID != theirs {
+		t.Errorf("the neighbour's list: %+v", l)
+	}
+}
+
+// TestBadRequests: bodies the API refuses, with the server still serving.
+func TestBadRequests(t *testing.T) {
+	e := newEnv(t)
+	tok := e.login(t, e.citizen)
+	id := e.submit(t, e.citizen, "hd-9")
+	approvePath := "/owner/v1/transactions/" + id + "/approve"
+	for _, c := range []struct {
+		name, method, path, ct string
+		body                   any
+		status                 int
+	}{
+		{"wrong content type", http.MethodPost, approvePath, "text/plain", `{"pin":"1","otp":"2"}`, http.StatusUnsupportedMediaType},
+		{"malformed JSON", http.MethodPost, approvePath, "application/json", `{"pin":`, http.StatusBadRequest},
+		{"unknown field", http.MethodPost, approvePath, "application/json", `{"pin":"135790","otp":"1","approve_all":true}`, http.StatusBadRequest},
+		{"data after the object", http.MethodPost, approvePath, "application/json", `{"pin":"1","otp":"2"} {}`, http.StatusBadRequest},
+		{"oversized", http.MethodPost, approvePath, "application/json", `{"pin":"` + strings.Repeat("1", owner.MaxBody) + `"}`, http.StatusRequestEntityTooLarge},
+		{"no factors", http.MethodPost, approvePath, "application/json", `{}`, http.StatusBadRequest},
+		{"control character in the ID", http.MethodPost, "/owner/v1/transactions/a%01b/reject", "", nil, http.StatusNotFound},
+		{"unknown route", http.MethodGet, "/owner/v1/credentials", "", nil, http.StatusNotFound},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			status, raw := e.do(t, c.method, c.path, tok, c.ct, c.body)
+			if status != c.status {
+				t.Fatalf("HTTP %d, want %d: %s", status, c.status, raw)
+			}
+			var er owner.Error
+			if err := json.Unmarshal(raw, &er); err != nil || er.Error == "" {
+				t.Errorf("not an error body: %s", raw)
+			}
+		})
+	}
+	if l := e.list(t, tok); len(l) != 1 {
+		t.Errorf("the server stopped serving, or the transaction changed: %+v", l)
+	}
+}
