@@ -1,0 +1,114 @@
+package smartca
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/base64"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/kyso-pki/kyso/pkg/signing"
+	"github.com/kyso-pki/kyso/pkg/store"
+)
+
+// getCertificate is credentials/get_certificate: the owner's certificates,
+// oldest first, or the one with serial_number.
+func (h *Handler) getCertificate(w http.ResponseWriter, r *http.Request) {
+	var req CertificateRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	uid, err := nationalID(req.UserID)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	serial, err := serialFilter(req.SerialNumber)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if _, ok := h.authenticate(w, r, &req.SP); !ok {
+		return
+	}
+	creds, err := h.svc.Credentials(r.Context(), uid)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	data := CertificateData{UserCertificates: []UserCertificate{}}
+	for _, c := range creds {
+		cert, chain, err := h.svc.Certificate(r.Context(), c)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		if serial != "" && !sameSerial(cert, serial) {
+			continue
+		}
+		data.UserCertificates = append(data.UserCertificates, describe(c, cert, chain, h.now()))
+	}
+	writeOK(w, "Thành công", data)
+}
+
+// serialFilter checks an optional serial_number.
+func serialFilter(s string) (string, error) {
+	if s == "" {
+		return "", nil
+	}
+	n, ok := normSerial(s)
+	if !ok {
+		return "", &signing.Error{Code: signing.CodeInvalidRequest, Description: "serial_number must be the certificate's serial number in hex"}
+	}
+	return n, nil
+}
+
+func sameSerial(cert *x509.Certificate, normalised string) bool {
+	n, _ := normSerial(cert.SerialNumber.Text(16))
+	return n == normalised
+}
+
+// credentialBySerial picks the owner's credential whose certificate has
+// the serial number.
+func (h *Handler) credentialBySerial(ctx context.Context, uid, serial string) (string, error) {
+	creds, err := h.svc.Credentials(ctx, uid)
+	if err != nil {
+		return "", err
+	}
+	for _, c := range creds {
+		cert, _, err := h.svc.Certificate(ctx, c)
+		if err != nil {
+			return "", err
+		}
+		if sameSerial(cert, serial) {
+			return c.ID, nil
+		}
+	}
+	return "", &signing.Error{Code: signing.CodeNotFound, Description: "the user has no certificate with that serial number"}
+}
+
+func describe(c *store.Credential, cert *x509.Certificate, chain []*x509.Certificate, now time.Time) UserCertificate {
+	status := "active"
+	switch {
+	case c.Status != "active":
+		status = "disabled"
+	case now.After(cert.NotAfter):
+		status = "expired"
+	case now.Before(cert.NotBefore):
+		status = "not_yet_valid"
+	}
+	u := UserCertificate{
+		CertID: c.ID, CertStatus: status,
+		SerialNumber:  strings.ToUpper(cert.SerialNumber.Text(16)),
+		CertSubject:   cert.Subject.String(),
+		CertValidFrom: cert.NotBefore.UTC().Format(time.RFC3339),
+		CertValidTo:   cert.NotAfter.UTC().Format(time.RFC3339),
+		CertData:      base64.StdEncoding.EncodeToString(cert.Raw),
+	}
+	if len(chain) > 0 {
+		u.ChainData.CACert = base64.StdEncoding.EncodeToString(chain[0].Raw)
+		u.ChainData.RootCert = base64.StdEncoding.EncodeToString(chain[len(chain)-1].Raw)
+	}
+	return u
+}

@@ -1,0 +1,225 @@
+package smartca
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/kyso-pki/kyso/pkg/signing"
+	"github.com/kyso-pki/kyso/pkg/store"
+)
+
+// MaxBody bounds a request body: a thousand hex SHA-256 hashes with
+// doc IDs of 128 bytes take about a quarter of it.
+const MaxBody = 4 << 20
+
+// Options configure the handler.
+type Options struct {
+	// Now is the clock certificates' validity is judged by; nil means
+	// time.Now.
+	Now func() time.Time
+	// Logger receives internal errors (never a body or a secret); nil
+	// discards them.
+	Logger *slog.Logger
+}
+
+// Handler serves the SmartCA-style dialect under /smartca/v1/. Every
+// method, the status call included (as in SmartCA's own API), is POST with
+// a JSON body carrying sp_id and sp_password; other methods get 405. There
+// is no unauthenticated route. Unknown fields are ignored, as portals
+// written for SmartCA send some kyso has no use for.
+type Handler struct {
+	svc *signing.Service
+	now func() time.Time
+	log *slog.Logger
+	mux *http.ServeMux
+}
+
+// NewHandler returns the handler over svc.
+func NewHandler(svc *signing.Service, opts *Options) *Handler {
+	h := &Handler{svc: svc, now: time.Now, log: slog.New(slog.DiscardHandler), mux: http.NewServeMux()}
+	if opts != nil && opts.Now != nil {
+		h.now = opts.Now
+	}
+	if opts != nil && opts.Logger != nil {
+		h.log = opts.Logger
+	}
+	h.mux.HandleFunc("/smartca/v1/credentials/get_certificate", post(h.getCertificate))
+	h.mux.HandleFunc("/smartca/v1/signatures/sign", post(h.sign))
+	h.mux.HandleFunc("/smartca/v1/signatures/sign/{tran_code}/status", post(h.status))
+	h.mux.HandleFunc("/smartca/v1/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such method: "+r.Method+" "+r.URL.Path)
+	})
+	return h
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	h.mux.ServeHTTP(w, r)
+}
+
+// post allows only POST.
+func post(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			writeError(w, http.StatusMethodNotAllowed, "only POST is allowed here")
+			return
+		}
+		next(w, r)
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeOK(w http.ResponseWriter, message string, data any) {
+	writeJSON(w, http.StatusOK, Envelope{StatusCode: http.StatusOK, Message: message, Data: data})
+}
+
+func writeError(w http.ResponseWriter, status int, message string) {
+	writeJSON(w, status, Envelope{StatusCode: status, Message: message})
+}
+
+// errStatus maps a signing error code to the envelope's status.
+var errStatus = map[string]int{
+	signing.CodeInvalidRequest: http.StatusBadRequest,
+	"invalid_client":           http.StatusUnauthorized,
+	signing.CodeInvalidToken:   http.StatusUnauthorized,
+	signing.CodeAccessDenied:   http.StatusForbidden,
+	signing.CodeNotFound:       http.StatusNotFound,
+	signing.CodeConflict:       http.StatusConflict,
+	signing.CodeLocked:         http.StatusTooManyRequests,
+}
+
+// fail renders err in the envelope: a signing.Error by its code and
+// description, a request the store refused as a 400, anything else as a
+// 500 whose detail goes to the log only, under a request ID the caller
+// can quote.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var se *signing.Error
+	switch {
+	case errors.As(err, &se):
+		status, ok := errStatus[se.Code]
+		if !ok {
+			status = http.StatusBadRequest
+		}
+		writeError(w, status, se.Description)
+	case errors.Is(err, store.ErrInvalid):
+		h.log.Info("smartca: request refused by the store", "path", r.URL.Path, "error", err)
+		writeError(w, http.StatusBadRequest, "a field of the request is malformed or too long")
+	case errors.Is(err, store.ErrConflict):
+		writeError(w, http.StatusConflict, "the transaction changed meanwhile")
+	default:
+		id := requestID()
+		h.log.Error("smartca: internal error", "path", r.URL.Path, "request_id", id, "error", err)
+		writeError(w, http.StatusInternalServerError, "lỗi hệ thống (internal error); request "+id)
+	}
+}
+
+func requestID() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// decode reads a JSON object of at most MaxBody bytes into v.
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		writeError(w, http.StatusUnsupportedMediaType, "the body must be application/json")
+		return false
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBody))
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is larger than %d bytes", MaxBody))
+			return false
+		}
+		writeError(w, http.StatusBadRequest, "malformed JSON body: "+err.Error())
+		return false
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		writeError(w, http.StatusBadRequest, "the body has data after the JSON object")
+		return false
+	}
+	return true
+}
+
+// authenticate checks the relying party's sp_id and sp_password with the
+// service and returns its client ID. The service hands out an access token
+// for good credentials; this dialect has no use for it, so it is revoked
+// at once.
+func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, sp *SP) (string, bool) {
+	if text(sp.SPID, 128) != nil || sp.SPPassword == "" || len(sp.SPPassword) > 256 {
+		writeError(w, http.StatusUnauthorized, "sp_id and sp_password are required")
+		return "", false
+	}
+	tok, _, err := h.svc.ClientToken(r.Context(), sp.SPID, sp.SPPassword, signing.ScopeService)
+	if err != nil {
+		h.fail(w, r, err)
+		return "", false
+	}
+	if err := h.svc.RevokeToken(r.Context(), tok); err != nil {
+		h.log.Warn("smartca: revoking the credentials check's token", "client", sp.SPID, "error", err)
+	}
+	return sp.SPID, true
+}
+
+// text checks a field that names something: 1 to max bytes, no control
+// characters.
+func text(s string, max int) error {
+	if s == "" || len(s) > max || !utf8.ValidString(s) {
+		return errors.New("bad length")
+	}
+	if strings.IndexFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {
+		return errors.New("control character")
+	}
+	return nil
+}
+
+// nationalID checks a user_id: the digits of a CCCD, or a prefixed ID
+// ("CCCD:…", "MST:0101234567-001").
+func nationalID(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || len(s) > 64 {
+		return "", &signing.Error{Code: signing.CodeInvalidRequest, Description: "user_id (the owner's national ID) is required"}
+	}
+	for _, c := range s {
+		if !(c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c == ':' || c == '-') {
+			return "", &signing.Error{Code: signing.CodeInvalidRequest, Description: `user_id must be a national ID such as "079203001234" or "MST:0101234567"`}
+		}
+	}
+	return s, nil
+}
+
+// normSerial is a serial number for comparison: hex digits, lower case,
+// without separators (":", " ", "-") or leading zeros; false when it is
+// not hex.
+func normSerial(s string) (string, bool) {
+	var b strings.Builder
+	for _, c := range strings.ToLower(strings.TrimSpace(s)) {
+		switch {
+		case c >= '0' && c <= '9' || c >= 'a' && c <= 'f':
+			b.WriteRune(c)
+		case c == ':' || c == ' ' || c == '-':
+		default:
+			return "", false
+		}
+	}
+	n := strings.TrimLeft(b.String(), "0")
+	return n, n != "" && len(n) <= 40
+}

@@ -1,0 +1,33 @@
+package smartca
+
+import (
+	"net/http"
+
+	"github.com/kyso-pki/kyso/pkg/signing"
+)
+
+// status is signatures/sign/{tran_code}/status: the transaction by kyso's
+// tran_code or the caller's own transaction_id, with its signatures once
+// signed. Its body is exactly what the webhook carries. Another relying
+// party's transaction is not found.
+func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
+	var req StatusRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	code := r.PathValue("tran_code")
+	if text(code, 128) != nil {
+		writeError(w, http.StatusNotFound, "no such transaction")
+		return
+	}
+	clientID, ok := h.authenticate(w, r, &req.SP)
+	if !ok {
+		return
+	}
+	t, err := h.svc.ClientTransaction(r.Context(), clientID, code)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, signing.NewNotification(t))
+}

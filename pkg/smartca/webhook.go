@@ -1,0 +1,233 @@
+package smartca
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/kyso-pki/kyso/pkg/signing"
+	"github.com/kyso-pki/kyso/pkg/store"
+)
+
+// Webhook request headers. The signature is the hex HMAC-SHA256 of the
+// body under the client's webhook key; a receiver recomputes it over the
+// bytes it received and compares in constant time. The delivery ID is the
+// same on every retry of one notification, so a receiver can drop
+// duplicates.
+const (
+	HeaderSignature = "X-Kyso-Signature"
+	HeaderDelivery  = "X-Kyso-Delivery"
+)
+
+// Dispatcher sends the webhook outbox: when a transaction ends,
+// pkg/signing queues its notification (the status call's body) for the
+// client's webhook URL, and the dispatcher POSTs it, signed, retrying with
+// exponential backoff. Replicas may each run one: a claimed batch is
+// leased to one replica for longer than it can take to send. Zero fields
+// take the defaults documented.
+type Dispatcher struct {
+	Service *signing.Service
+	Store   store.Signing
+	// HTTPClient sends the requests; nil means a plain http.Client.
+	// Redirects are never followed: a 3xx is a failed attempt, as the
+	// signature was made for the URL the operator registered.
+	HTTPClient *http.Client
+	// Interval is the pause between rounds when the outbox is empty;
+	// zero means 5 seconds.
+	Interval time.Duration
+	// Timeout bounds one attempt, from connecting to reading the answer;
+	// zero means 10 seconds.
+	Timeout time.Duration
+	// Batch is how many webhooks one round claims; zero means 20.
+	Batch int
+	// MinBackoff is the wait after the first failed attempt, doubling
+	// after each one up to MaxBackoff; zero means 10 seconds and 1 hour.
+	MinBackoff, MaxBackoff time.Duration
+	// GiveUpAfter is how long retries go on; zero means 24 hours.
+	GiveUpAfter time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Logger receives one line per failed attempt (delivery ID, client,
+	// attempt, HTTP status or network error) — never a body, a key or a
+	// URL; nil discards them.
+	Logger *slog.Logger
+}
+
+// Deliver runs a dispatcher over svc and st until ctx ends.
+func Deliver(ctx context.Context, svc *signing.Service, st store.Signing, client *http.Client, interval time.Duration) error {
+	d := &Dispatcher{Service: svc, Store: st, HTTPClient: client, Interval: interval}
+	return d.Run(ctx)
+}
+
+func orDuration(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+func (d *Dispatcher) now() time.Time {
+	if d.Now != nil {
+		return d.Now()
+	}
+	return time.Now()
+}
+
+func (d *Dispatcher) log() *slog.Logger {
+	if d.Logger != nil {
+		return d.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func (d *Dispatcher) batch() int {
+	if d.Batch <= 0 {
+		return 20
+	}
+	return min(d.Batch, 1000)
+}
+
+// Run sends webhooks until ctx ends, then returns nil. Each round first
+// expires overdue transactions (signing.Service.ExpireOverdue), so their
+// notifications go out though nobody polls.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	interval := orDuration(d.Interval, 5*time.Second)
+	for {
+		n, err := d.Once(ctx)
+		if err != nil && ctx.Err() == nil {
+			d.log().Error("smartca: webhook round", "error", err)
+		}
+		if n == d.batch() && err == nil {
+			continue // more may be due
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(interval):
+		}
+	}
+}
+
+// Once runs one round: it expires overdue transactions, claims the
+// webhooks due, sends each once and records the outcome. It returns how
+// many it attempted.
+func (d *Dispatcher) Once(ctx context.Context) (int, error) {
+	if _, err := d.Service.ExpireOverdue(ctx); err != nil {
+		d.log().Error("smartca: expiring overdue transactions", "error", err)
+	}
+	timeout := orDuration(d.Timeout, 10*time.Second)
+	// The lease outlasts the batch sent one by one, so no other replica
+	// claims a webhook this one is still sending.
+	lease := time.Duration(d.batch())*timeout + 30*time.Second
+	list, err := d.Store.ClaimWebhooks(ctx, d.now(), lease, d.batch())
+	if err != nil {
+		return 0, fmt.Errorf("smartca: claiming webhooks: %w", err)
+	}
+	for _, wh := range list {
+		sendErr := d.send(ctx, wh, timeout)
+		if sendErr == nil {
+			err = d.Store.FinishWebhook(ctx, wh.ID, true, time.Time{}, "")
+		} else {
+			next := d.retryAt(wh.Attempts + 1)
+			if errors.Is(sendErr, errGiveUp) {
+				next = time.Time{}
+			}
+			d.log().Warn("smartca: webhook attempt failed", "delivery", wh.ID, "client", wh.ClientID,
+				"attempt", wh.Attempts+1, "error", sendErr.Error(), "given_up", next.IsZero())
+			err = d.Store.FinishWebhook(ctx, wh.ID, false, next, sendErr.Error())
+		}
+		if errors.Is(err, store.ErrConflict) {
+			err = nil // another replica delivered it after our lease ran out
+		}
+		if err != nil {
+			return len(list), fmt.Errorf("smartca: recording webhook %d: %w", wh.ID, err)
+		}
+	}
+	return len(list), nil
+}
+
+// backoff is the wait after failed attempt n (1, 2, …).
+func (d *Dispatcher) backoff(n int) time.Duration {
+	b, most := orDuration(d.MinBackoff, 10*time.Second), orDuration(d.MaxBackoff, time.Hour)
+	for i := 1; i < n && b < most; i++ {
+		b *= 2
+	}
+	return min(b, most)
+}
+
+// retryAt is when to try again after failed attempt n, or zero to give up:
+// when the waits so far, this one included, would pass GiveUpAfter.
+func (d *Dispatcher) retryAt(n int) time.Time {
+	giveUp := orDuration(d.GiveUpAfter, 24*time.Hour)
+	var total time.Duration
+	for i := 1; i <= n; i++ {
+		total += d.backoff(i)
+		if total > giveUp {
+			return time.Time{}
+		}
+	}
+	return d.now().Add(d.backoff(n))
+}
+
+// errGiveUp marks a failure no retry can mend.
+var errGiveUp = errors.New("not retried")
+
+// send POSTs one webhook, signed with its client's key; a 2xx answer is a
+// delivery. Errors name the HTTP status or the network failure, never the
+// URL's path or query (they may carry the receiver's own token).
+func (d *Dispatcher) send(ctx context.Context, wh *store.Webhook, timeout time.Duration) error {
+	c, err := d.Service.Client(ctx, wh.ClientID)
+	if errors.Is(err, &signing.Error{Code: signing.CodeNotFound}) {
+		return fmt.Errorf("the client is gone: %w", errGiveUp)
+	} else if err != nil {
+		return fmt.Errorf("reading the client: %w", err)
+	}
+	if c.Disabled {
+		return fmt.Errorf("the client is disabled: %w", errGiveUp)
+	}
+	key, err := d.Service.WebhookKey(c)
+	if err != nil {
+		return fmt.Errorf("opening the client's webhook key: %w", err)
+	}
+	mac := hmac.New(sha256.New, key)
+	mac.Write(wh.Body)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, wh.URL, bytes.NewReader(wh.Body))
+	if err != nil {
+		return fmt.Errorf("the webhook URL is unusable: %w", errGiveUp)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "kyso-webhook/1")
+	req.Header.Set(HeaderSignature, "sha256="+hex.EncodeToString(mac.Sum(nil)))
+	req.Header.Set(HeaderDelivery, strconv.FormatInt(wh.ID, 10))
+	client := http.Client{}
+	if d.HTTPClient != nil {
+		client = *d.HTTPClient
+	}
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := client.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return fmt.Errorf("sending: %w", err)
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return fmt.Errorf("the receiver answered HTTP %d", resp.StatusCode)
+	}
+	return nil
+}
