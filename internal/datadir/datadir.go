@@ -270,10 +270,6 @@ func (o *Opened) SigningWith(d *Dir, cfg signing.Config) (*signing.Service, erro
 	if err != nil {
 		return nil, err
 	}
-	st, ok := o.Store.(signing.Store)
-	if !ok {
-		return nil, fmt.Errorf("datadir: the database %T does not keep remote-signing records", o.Store)
-	}
 	cfg.SecretsKey = key
-	return signing.New(st, o.Keys, o.CA, cfg)
+	return signing.New(o.Store, o.Keys, o.CA, cfg)
 }

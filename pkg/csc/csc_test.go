@@ -56,7 +56,7 @@ func newEnv(t *testing.T, alg hsm.Algorithm, realClock bool) *env {
 	if !realClock {
 		cfg.Now = func() time.Time { return time.Unix(0, e.now.Load()) }
 	}
-	if e.svc, err = signing.New(p.Store.(signing.Store), p.Keys, p.CA, cfg); err != nil {
+	if e.svc, err = signing.New(p.Store, p.Keys, p.CA, cfg); err != nil {
 		t.Fatal(err)
 	}
 	if e.pki, err = served.Serve(ctx, p); err != nil {

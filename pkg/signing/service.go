@@ -24,12 +24,9 @@ import (
 	"github.com/kyso-pki/kyso/pkg/store"
 )
 
-// Store is what the service keeps: certificates and audit (store.Store)
-// and the remote-signing records (store.Signing).
-type Store interface {
-	store.Store
-	store.Signing
-}
+// Store is what the service keeps: certificates, audit and the
+// remote-signing records (store.Store embeds store.Signing).
+type Store = store.Store
 
 // Config tunes the service. Zero fields take the defaults documented.
 type Config struct {
