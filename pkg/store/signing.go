@@ -62,6 +62,12 @@ type Signing interface {
 	CreateTransaction(ctx context.Context, t *Transaction) (*Transaction, bool, error)
 	// GetTransaction returns the transaction with this ID, or ErrNotFound.
 	GetTransaction(ctx context.Context, id string) (*Transaction, error)
+	// GetTransactionByRef returns the client's transaction with its own
+	// reference clientRef, or ErrNotFound.
+	GetTransactionByRef(ctx context.Context, clientID, clientRef string) (*Transaction, error)
+	// ListOverdue returns pending transactions whose expiry is at or
+	// before now, the longest overdue first, at most limit (1 to 1000).
+	ListOverdue(ctx context.Context, now time.Time, limit int) ([]*Transaction, error)
 	// ListTransactions returns the transactions matching f, newest first.
 	ListTransactions(ctx context.Context, f *TransactionFilter) ([]*Transaction, error)
 	// UpdateTransaction changes the transaction's status from `from` to

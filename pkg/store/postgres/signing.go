@@ -654,3 +654,41 @@ func (s *Store) FinishWebhook(ctx context.Context, id int64, delivered bool, nex
 	}
 	return nil
 }
+
+// GetTransactionByRef returns the client's transaction with reference
+// clientRef, through the unique (client_id, client_ref) index.
+func (s *Store) GetTransactionByRef(ctx context.Context, clientID, clientRef string) (*store.Transaction, error) {
+	t, err := scanTx(s.pool.QueryRow(ctx, `SELECT `+txColumns+` FROM transactions WHERE client_id = $1 AND client_ref = $2`, clientID, clientRef))
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("postgres: reading transaction %q of client %q: %w", clientRef, clientID, mapErr(err))
+	}
+	return t, nil
+}
+
+// ListOverdue returns pending transactions past their expiry, the longest
+// overdue first, through the (status, expires_at) index.
+func (s *Store) ListOverdue(ctx context.Context, now time.Time, limit int) ([]*store.Transaction, error) {
+	if limit < 1 || limit > 1000 {
+		return nil, fmt.Errorf("postgres: listing overdue transactions: %w: limit %d is not 1 to 1000", store.ErrInvalid, limit)
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+txColumns+` FROM transactions WHERE status = 'pending' AND expires_at <= $1 ORDER BY expires_at, id LIMIT $2`, now.UTC(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: listing overdue transactions: %w", mapErr(err))
+	}
+	defer rows.Close()
+	var out []*store.Transaction
+	for rows.Next() {
+		t, err := scanTx(rows)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: listing overdue transactions: %w", mapErr(err))
+		}
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: listing overdue transactions: %w", mapErr(err))
+	}
+	return out, nil
+}

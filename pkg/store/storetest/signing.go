@@ -33,6 +33,7 @@ func RunSigning(t *testing.T, newStore func(t *testing.T) store.Signing) {
 		{"Transaction", testTransaction},
 		{"UpdateTransaction", testUpdateTransaction},
 		{"ListTransactions", testListTransactions},
+		{"TransactionLookups", testTransactionLookups},
 		{"Activation", testActivation},
 		{"ActivationExpiry", testActivationExpiry},
 		{"Token", testToken},
@@ -1401,5 +1402,44 @@ func testConcurrentPutOwner(t *testing.T, s store.Signing) {
 	}
 	if _, err := s.GetOwnerByNationalID(ctx, nid); err != nil {
 		t.Fatalf("GetOwnerByNationalID: %v", err)
+	}
+}
+
+// testTransactionLookups: a client's transaction by its own reference,
+// and the overdue sweep, longest overdue first, pending only.
+func testTransactionLookups(t *testing.T, s store.Signing) {
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Second)
+	g := putSigner(t, s)
+	var txs []*store.Transaction
+	for _, exp := range []time.Duration{-time.Minute, -time.Hour, time.Hour, -2 * time.Hour} {
+		tx := g.newTx(t)
+		tx.ExpiresAt = now.Add(exp)
+		got, _, err := s.CreateTransaction(ctx, tx)
+		noErr(t, "CreateTransaction", err)
+		txs = append(txs, got)
+	}
+	got, err := s.GetTransactionByRef(ctx, g.client.ID, txs[2].ClientRef)
+	if err != nil || got.ID != txs[2].ID {
+		t.Fatalf("GetTransactionByRef: %v %+v", err, got)
+	}
+	other := putClient(t, s)
+	if _, err := s.GetTransactionByRef(ctx, other.ID, txs[2].ClientRef); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("another client's reference: %v", err)
+	}
+	done := *txs[3]
+	done.Status, done.UpdatedAt = store.TxRejected, now
+	noErr(t, "UpdateTransaction", s.UpdateTransaction(ctx, &done, store.TxPending))
+	over, err := s.ListOverdue(ctx, now, 10)
+	noErr(t, "ListOverdue", err)
+	var ids []string
+	for _, o := range over {
+		ids = append(ids, o.ID)
+	}
+	if want := []string{txs[1].ID, txs[0].ID}; strings.Join(ids, ",") != strings.Join(want, ",") {
+		t.Errorf("ListOverdue = %v, want %v (longest overdue first, pending only)", ids, want)
+	}
+	if _, err := s.ListOverdue(ctx, now, 0); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("limit 0: %v", err)
 	}
 }
