@@ -155,7 +155,8 @@ func (e *env) list(t *testing.T, token string) []owner.Transaction {
 }
 
 // TestLogin: both factors give a token; a wrong PIN, a wrong code or an
-// unknown person do not; logout ends the token.
+// unknown person do not, and get the same answer (the login does not tell
+// who is enrolled); logout ends the token.
 func TestLogin(t *testing.T) {
 	e := newEnv(t)
 	for _, c := range []struct {
@@ -165,8 +166,8 @@ func TestLogin(t *testing.T) {
 		code       string
 		needsFresh bool
 	}{
-		{"wrong PIN", owner.LoginRequest{NationalID: "079203001234", PIN: "000000"}, http.StatusBadRequest, signing.CodeInvalidPIN, true},
-		{"wrong code", owner.LoginRequest{NationalID: "079203001234", PIN: "135790", OTP: "000000"}, http.StatusBadRequest, signing.CodeInvalidOTP, false},
+		{"wrong PIN", owner.LoginRequest{NationalID: "079203001234", PIN: "000000"}, http.StatusForbidden, signing.CodeAccessDenied, true},
+		{"wrong code", owner.LoginRequest{NationalID: "079203001234", PIN: "135790", OTP: "000000"}, http.StatusForbidden, signing.CodeAccessDenied, false},
 		{"unknown person", owner.LoginRequest{NationalID: "079203009999", PIN: "135790"}, http.StatusForbidden, signing.CodeAccessDenied, true},
 		{"no PIN", owner.LoginRequest{NationalID: "079203001234"}, http.StatusBadRequest, signing.CodeInvalidRequest, true},
 	} {

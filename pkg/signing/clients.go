@@ -85,9 +85,35 @@ const (
 	ScopeCredential = "credential"
 )
 
+// CheckClient checks a relying party's credentials (client_id and
+// client_secret, or SmartCA's sp_id and sp_password) and returns it. Wrong
+// credentials, unknown and disabled clients get the same answer, after
+// similar work.
+func (s *Service) CheckClient(ctx context.Context, clientID, secret string) (*store.Client, error) {
+	denied := fail("invalid_client", "unknown client or wrong secret")
+	if clientID == "" || len(clientID) > 128 || len(secret) > 256 {
+		return nil, denied
+	}
+	c, err := s.st.GetClient(ctx, clientID)
+	if errors.Is(err, store.ErrNotFound) {
+		checkPassword(decoyHash, secret)
+		return nil, denied
+	}
+	if err != nil {
+		return nil, err
+	}
+	if c.Disabled || !checkPassword(c.SecretHash, secret) {
+		return nil, denied
+	}
+	return c, nil
+}
+
+// decoyHash is checked for unknown clients, so they take about as long as
+// known ones (the real parameters are not secret).
+var decoyHash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g"
+
 // ClientToken checks a relying party's credentials and returns a bearer
-// access token for scope, and its lifetime. Wrong credentials and
-// disabled clients get the same answer.
+// access token for scope, and its lifetime.
 func (s *Service) ClientToken(ctx context.Context, clientID, secret, scope string) (string, time.Duration, error) {
 	if scope == "" {
 		scope = ScopeService
@@ -95,17 +121,9 @@ func (s *Service) ClientToken(ctx context.Context, clientID, secret, scope strin
 	if scope != ScopeService && scope != ScopeCredential {
 		return "", 0, fail(CodeInvalidRequest, "unknown scope %q (service or credential)", scope)
 	}
-	c, err := s.st.GetClient(ctx, clientID)
-	denied := fail("invalid_client", "unknown client or wrong secret")
-	if errors.Is(err, store.ErrNotFound) {
-		checkPassword("$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA", secret) // similar work either way
-		return "", 0, denied
-	}
+	c, err := s.CheckClient(ctx, clientID, secret)
 	if err != nil {
 		return "", 0, err
-	}
-	if c.Disabled || !checkPassword(c.SecretHash, secret) {
-		return "", 0, denied
 	}
 	return s.issueToken(ctx, "client", c.ID, scope)
 }
@@ -155,14 +173,21 @@ func (s *Service) RevokeToken(ctx context.Context, token string) error {
 // transactions; approving still takes both factors again). The failure
 // counter applies to both factors.
 func (s *Service) OwnerLogin(ctx context.Context, nationalID, pin, otp string) (string, time.Duration, error) {
+	denied := fail(CodeAccessDenied, "wrong national ID, PIN or one-time code")
 	o, err := s.st.GetOwnerByNationalID(ctx, nationalID)
 	if errors.Is(err, store.ErrNotFound) {
-		return "", 0, fail(CodeAccessDenied, "unknown owner or wrong PIN")
+		checkPassword(decoyHash, pin)
+		return "", 0, denied
 	}
 	if err != nil {
 		return "", 0, err
 	}
+	// The same answer for a wrong PIN or code as for an unknown ID, so
+	// the login cannot tell who is enrolled (a lock still shows).
 	if err := s.twoFactors(ctx, o, pin, otp); err != nil {
+		if errors.Is(err, &Error{Code: CodeInvalidPIN}) || errors.Is(err, &Error{Code: CodeInvalidOTP}) {
+			return "", 0, denied
+		}
 		return "", 0, err
 	}
 	return s.issueToken(ctx, "owner", o.ID, "owner")

@@ -211,15 +211,9 @@ func (s *Service) findCredential(ctx context.Context, credID, nationalID string)
 func (s *Service) ClientTransaction(ctx context.Context, clientID, id string) (*Transaction, error) {
 	t, err := s.st.GetTransaction(ctx, id)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && t.ClientID != clientID) {
-		list, lerr := s.st.ListTransactions(ctx, &store.TransactionFilter{ClientID: clientID, Limit: 1000})
-		if lerr != nil {
-			return nil, lerr
-		}
-		for _, x := range list {
-			if x.ClientRef == id {
-				return s.expireIfDue(ctx, x)
-			}
-		}
+		t, err = s.st.GetTransactionByRef(ctx, clientID, id)
+	}
+	if errors.Is(err, store.ErrNotFound) {
 		return nil, fail(CodeNotFound, "no such transaction")
 	}
 	if err != nil {

@@ -120,9 +120,9 @@ func (s *Service) enqueue(ctx context.Context, t *store.Transaction) error {
 // and returns how many of them it found overdue; replicas may run it at
 // once (each transaction changes state, and is notified, once).
 func (s *Service) ExpireOverdue(ctx context.Context) (int, error) {
-	list, err := s.st.ListTransactions(ctx, &store.TransactionFilter{Status: store.TxPending, Limit: 1000})
+	list, err := s.st.ListOverdue(ctx, s.now(), 1000)
 	if err != nil {
-		return 0, fmt.Errorf("signing: listing pending transactions: %w", err)
+		return 0, fmt.Errorf("signing: listing overdue transactions: %w", err)
 	}
 	n := 0
 	now := s.now()

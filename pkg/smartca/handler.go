@@ -160,23 +160,18 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 }
 
 // authenticate checks the relying party's sp_id and sp_password with the
-// service and returns its client ID. The service hands out an access token
-// for good credentials; this dialect has no use for it, so it is revoked
-// at once.
+// service and returns its client ID.
 func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, sp *SP) (string, bool) {
 	if text(sp.SPID, 128) != nil || sp.SPPassword == "" || len(sp.SPPassword) > 256 {
 		writeError(w, http.StatusUnauthorized, "sp_id and sp_password are required")
 		return "", false
 	}
-	tok, _, err := h.svc.ClientToken(r.Context(), sp.SPID, sp.SPPassword, signing.ScopeService)
+	c, err := h.svc.CheckClient(r.Context(), sp.SPID, sp.SPPassword)
 	if err != nil {
 		h.fail(w, r, err)
 		return "", false
 	}
-	if err := h.svc.RevokeToken(r.Context(), tok); err != nil {
-		h.log.Warn("smartca: revoking the credentials check's token", "client", sp.SPID, "error", err)
-	}
-	return sp.SPID, true
+	return c.ID, true
 }
 
 // text checks a field that names something: 1 to max bytes, no control
