@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/pem"
 	"fmt"
 	"os"
@@ -124,9 +125,17 @@ func clientCreate(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *out == "json" {
-		return writeJSON(e.stdout, map[string]string{"client_id": cl.ID, "client_secret": cl.Secret})
+	res := map[string]string{"client_id": cl.ID, "client_secret": cl.Secret}
+	if *webhook != "" {
+		res["webhook_key"] = hex.EncodeToString(cl.WebhookKey)
 	}
-	fmt.Fprintf(e.stdout, "client_id: %s\nclient_secret: %s\n(the secret is shown once; kyso keeps only its hash)\n", cl.ID, cl.Secret)
+	if *out == "json" {
+		return writeJSON(e.stdout, res)
+	}
+	fmt.Fprintf(e.stdout, "client_id: %s\nclient_secret: %s\n", cl.ID, cl.Secret)
+	if k := res["webhook_key"]; k != "" {
+		fmt.Fprintf(e.stdout, "webhook_key: %s (HMAC-SHA256 key of the X-Kyso-Signature header)\n", k)
+	}
+	fmt.Fprintln(e.stdout, "(shown once; kyso keeps only the secret's hash)")
 	return nil
 }

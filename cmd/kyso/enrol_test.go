@@ -54,12 +54,13 @@ func TestEnrolAndClient(t *testing.T) {
 		t.Error("the PIN reached the output")
 	}
 
-	out, _, code = kyso(t, "client", "create", "--name", "Cổng Dịch vụ công", "--output", "json")
+	out, _, code = kyso(t, "client", "create", "--name", "Cổng Dịch vụ công", "--webhook", "https://portal.example.vn/kyso", "--output", "json")
 	var cl struct {
 		ID     string `json:"client_id"`
 		Secret string `json:"client_secret"`
+		Key    string `json:"webhook_key"`
 	}
-	if code != 0 || json.Unmarshal([]byte(out), &cl) != nil || cl.ID == "" || len(cl.Secret) < 32 {
+	if code != 0 || json.Unmarshal([]byte(out), &cl) != nil || cl.ID == "" || len(cl.Secret) < 32 || len(cl.Key) != 64 {
 		t.Fatalf("client create: %d %s", code, out)
 	}
 

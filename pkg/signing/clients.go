@@ -14,9 +14,11 @@ import (
 )
 
 // ClientCredentials are a relying party's OAuth2 client credentials
-// (RFC 6749 section 2.3.1). The secret is shown once.
+// (RFC 6749 section 2.3.1), and the key its webhook receiver checks the
+// X-Kyso-Signature HMAC with. Both secrets are shown once.
 type ClientCredentials struct {
 	ID, Secret string
+	WebhookKey []byte
 }
 
 // CreateClient registers a relying party. webhookURL, when set, must be
@@ -58,7 +60,7 @@ func (s *Service) CreateClient(ctx context.Context, name, webhookURL, actor stri
 	if err := s.audit(ctx, actor, "client.create", id, "ok", map[string]any{"name": name, "webhook": webhookURL != ""}); err != nil {
 		return nil, err
 	}
-	return &ClientCredentials{ID: id, Secret: secret}, nil
+	return &ClientCredentials{ID: id, Secret: secret, WebhookKey: whKey}, nil
 }
 
 func checkWebhookURL(raw string) error {

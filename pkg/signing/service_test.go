@@ -344,6 +344,11 @@ func TestClientTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if c, err := e.svc.Client(ctx, cl.ID); err != nil {
+		t.Fatal(err)
+	} else if k, err := e.svc.WebhookKey(c); err != nil || len(cl.WebhookKey) != 32 || !bytes.Equal(k, cl.WebhookKey) {
+		t.Errorf("the webhook key handed out is not the one kept: %v", err)
+	}
 	if _, err := e.svc.CreateClient(ctx, "Bad", "http://portal.example/hook", "test"); !isCode(err, signing.CodeInvalidRequest) {
 		t.Errorf("plain-http webhook: %v", err)
 	}
