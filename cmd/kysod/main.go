@@ -9,7 +9,8 @@
 // 127.0.0.1:8080), as revocation URLs are http:// by convention. On embedded
 // defaults it creates a development CA hierarchy on first start; a
 // configured data directory needs `kyso ca init` first. Over HTTPS it
-// serves the CSC API v2 under /csc/v2/.
+// serves the CSC API v2 under /csc/v2/, the SmartCA-style dialect under
+// /smartca/v1/ and the owners' API under /owner/v1/, and delivers webhooks.
 //
 // Settings come from flags, then KYSO_… environment variables, then a
 // YAML file (--config or KYSO_CONFIG), then defaults (see config.go).
@@ -36,8 +37,10 @@ import (
 	"github.com/kyso-pki/kyso/internal/version"
 	"github.com/kyso-pki/kyso/pkg/ca"
 	"github.com/kyso-pki/kyso/pkg/csc"
+	"github.com/kyso-pki/kyso/pkg/owner"
 	"github.com/kyso-pki/kyso/pkg/server"
 	"github.com/kyso-pki/kyso/pkg/signing"
+	"github.com/kyso-pki/kyso/pkg/smartca"
 	"github.com/kyso-pki/kyso/pkg/store"
 	"github.com/kyso-pki/kyso/pkg/store/storeopen"
 )
@@ -137,6 +140,12 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	// Authenticated APIs: each checks its own bearer tokens or client
 	// credentials.
 	mux.Handle("/csc/v2/", csc.NewHandler(svc, &csc.Options{TSA: pki.TSA(), Logger: log}))
+	mux.Handle("/smartca/v1/", smartca.NewHandler(svc, &smartca.Options{Logger: log}))
+	mux.Handle("/owner/v1/", owner.NewHandler(svc, &owner.Options{Logger: log}))
+	// The webhook outbox and the expiry sweep; every replica may run it,
+	// the database leases each delivery to one.
+	dispatcher := &smartca.Dispatcher{Service: svc, Store: opened.Store, Logger: log}
+	go dispatcher.Run(ctx)
 	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")
