@@ -527,7 +527,7 @@ func TestAgreeWithCheckers(t *testing.T) {
 // extend raises doc to B-LT or B-LTA with pades.Extend: validation data
 // fetched from the served CA, the document time-stamp from the fixture's
 // TSA.
-func (f *fixture) extend(t *testing.T, doc []byte, level pades.Level) []byte {
+func (f *fixture) extend(t testing.TB, doc []byte, level pades.Level) []byte {
 	t.Helper()
 	var out bytes.Buffer
 	opts := &pades.ExtendOptions{TSA: pades.TSAServer(f.tsa),
