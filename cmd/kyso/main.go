@@ -53,6 +53,7 @@ func commands() []command {
 		{"bench", "verify", "measure validating a 1- and a 5-signature PDF with embedded LTV data, offline, against pdfsig and pyHanko", benchVerify},
 		{"enroll", "", "enrol a citizen: a key, a citizen certificate, a PIN and a TOTP second factor", enrol},
 		{"client", "create", "register a relying party (portal) and print its client_id and client_secret", clientCreate},
+		{"approve", "", "the owner's side: list pending signing transactions, approve or reject them with PIN and one-time code", approve},
 		{"verify", "", "validate every signature of a PDF: integrity, trust, revocation, time-stamps, changes after signing", verifyPDF},
 		{"extend", "", "add validation data to a signed PDF (PAdES B-LT) and a document time-stamp (B-LTA)", extendPDF},
 		{"version", "", "print kyso's version", versionCmd},

@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -146,4 +150,102 @@ func onePage() []byte {
 	}
 	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, x)
 	return b.Bytes()
+}
+
+// TestSmartCAEndToEnd: a portal written against SmartCA asks kysod to sign
+// a hash; the owner approves with `kyso approve` (PIN and one-time code);
+// the portal polls the status and gets a signature that verifies with the
+// certificate get_certificate returned.
+func TestSmartCAEndToEnd(t *testing.T) {
+	kysod, kyso := binaries(t)
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	d := startKysod(t, kysod, data)
+	run := func(env []string, args ...string) string {
+		t.Helper()
+		cmd := exec.Command(kyso, args...)
+		cmd.Env = append(append(os.Environ(), "KYSO_DATA="+data, "KYSO_KEYSTORE=", "KYSO_DB="), env...)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("kyso %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+		}
+		return stdout.String()
+	}
+	var en struct {
+		OTPAuth string `json:"otpauth_uri"`
+	}
+	json.Unmarshal([]byte(run(nil, "enroll", "--cccd", "079203005555", "--name", "Võ Thị Sáu", "--province", "Cà Mau", "--pin", "778899", "--output", "json")), &en)
+	var cl struct {
+		ID     string `json:"client_id"`
+		Secret string `json:"client_secret"`
+	}
+	json.Unmarshal([]byte(run(nil, "client", "create", "--name", "Cổng Dịch vụ công", "--output", "json")), &cl)
+	root := filepath.Join(dir, "root.der")
+	rootDER := fetch(t, "http://"+d.pk+"/ca/root.crt", root)
+	rc, _ := x509.ParseCertificate(rootDER)
+	roots := x509.NewCertPool()
+	roots.AddCert(rc)
+	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
+	call := func(path string, body map[string]any, out any) int {
+		t.Helper()
+		body["sp_id"], body["sp_password"] = cl.ID, cl.Secret
+		b, _ := json.Marshal(body)
+		resp, err := hc.Post("https://"+d.https+path, "application/json", bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode
+	}
+	var certs struct {
+		Data struct {
+			UserCertificates []struct {
+				CertData string `json:"cert_data"`
+			} `json:"user_certificates"`
+		} `json:"data"`
+	}
+	if st := call("/smartca/v1/credentials/get_certificate", map[string]any{"user_id": "079203005555"}, &certs); st != 200 || len(certs.Data.UserCertificates) != 1 {
+		t.Fatalf("get_certificate: %d %+v", st, certs)
+	}
+	der, _ := base64.StdEncoding.DecodeString(certs.Data.UserCertificates[0].CertData)
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest := sha256.Sum256([]byte("Tờ khai đăng ký khai sinh"))
+	var signed struct {
+		StatusCode int `json:"status_code"`
+		Data       struct {
+			TranCode string `json:"tran_code"`
+		} `json:"data"`
+	}
+	if st := call("/smartca/v1/signatures/sign", map[string]any{"user_id": "079203005555", "transaction_id": "portal-42", "transaction_desc": "Đăng ký khai sinh",
+		"sign_files": []map[string]string{{"doc_id": "to-khai.pdf", "file_type": "pdf", "sign_type": "hash", "data_to_be_signed": hex.EncodeToString(digest[:])}}}, &signed); st != 200 || signed.Data.TranCode == "" {
+		t.Fatalf("sign: %d %+v", st, signed)
+	}
+	out := run([]string{"OWNER_PIN=778899", "OWNER_OTPAUTH=" + en.OTPAuth}, "approve", "--url", "https://"+d.https, "--national-id", "CCCD:079203005555",
+		"--pin-source", "env:OWNER_PIN", "--otpauth-source", "env:OWNER_OTPAUTH", "--ca-file", root, "--all")
+	if !strings.Contains(out, signed.Data.TranCode+" signed") {
+		t.Fatalf("kyso approve: %s", out)
+	}
+	var status struct {
+		Data struct {
+			Status     string `json:"status"`
+			Signatures []struct {
+				DocID string `json:"doc_id"`
+				Value string `json:"signature_value"`
+			} `json:"signatures"`
+		} `json:"data"`
+	}
+	if st := call("/smartca/v1/signatures/sign/portal-42/status", map[string]any{}, &status); st != 200 || status.Data.Status != "signed" || len(status.Data.Signatures) != 1 {
+		t.Fatalf("status: %d %+v", st, status)
+	}
+	sig, _ := base64.StdEncoding.DecodeString(status.Data.Signatures[0].Value)
+	if !ecdsa.VerifyASN1(cert.PublicKey.(*ecdsa.PublicKey), digest[:], sig) {
+		t.Fatal("the SmartCA signature does not verify with the certificate from get_certificate")
+	}
 }
