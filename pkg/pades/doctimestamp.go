@@ -173,12 +173,9 @@ func layOut(r io.ReaderAt, size int64, w *pdf.Writer, contents, byteRange *pdf.M
 	p := &Prepared{Hash: h, ByteRange: br, OriginalLen: size, section: section,
 		cStart: int(cOff - size), cEnd: int(cOff + cLen - size)}
 	hh := h.New()
-	if err := copyOriginal(hh, r, size); err != nil {
+	if err := copyOriginal(r, size, copyBuffer(size), hh); err != nil {
 		return nil, err
 	}
-	p.origDigest = hh.Sum(nil)
-	hh.Write(section[:p.cStart])
-	hh.Write(section[p.cEnd:])
-	p.Digest = hh.Sum(nil)
+	p.digest(hh)
 	return p, nil
 }

@@ -124,33 +124,42 @@ func Embed(orig io.ReaderAt, p *Prepared, cmsDER []byte, w io.Writer) error {
 		return errors.New("pades: Embed needs a Prepared")
 	}
 	h := p.Hash.New()
-	if err := copyOriginal(h, orig, p.OriginalLen); err != nil {
+	buf := copyBuffer(p.OriginalLen)
+	if err := copyOriginal(orig, p.OriginalLen, buf, h); err != nil {
 		return err
 	}
 	if subtle.ConstantTimeCompare(h.Sum(nil), p.origDigest) != 1 {
 		return fmt.Errorf("pades: the PDF given is not the one prepared: %w", ErrMismatch)
 	}
-	return embed(orig, p, cmsDER, w)
+	section, err := p.signedSection(cmsDER)
+	if err != nil {
+		return err
+	}
+	if err := copyOriginal(orig, p.OriginalLen, buf, w); err != nil {
+		return err
+	}
+	return writeSection(w, section)
 }
 
-// embed is Embed without the check of the original, for Sign, which has
-// just hashed it.
-func embed(orig io.ReaderAt, p *Prepared, cmsDER []byte, w io.Writer) error {
+// signedSection checks cmsDER against p and returns the update section
+// with it in /Contents.
+func (p *Prepared) signedSection(cmsDER []byte) ([]byte, error) {
 	if n, m := len(cmsDER), p.ContentsSize(); n > m {
-		return fmt.Errorf("pades: signature is %d bytes, placeholder holds %d", n, m)
+		return nil, fmt.Errorf("pades: signature is %d bytes, placeholder holds %d", n, m)
 	}
 	sd, err := cms.Parse(cmsDER)
 	if err != nil {
-		return fmt.Errorf("pades: the signature is not a CMS SignedData: %w", err)
+		return nil, fmt.Errorf("pades: the signature is not a CMS SignedData: %w", err)
 	}
 	if !bytes.Equal(sd.MessageDigest, p.Digest) {
-		return fmt.Errorf("pades: the signature's message digest is not the prepared document's: %w", ErrMismatch)
+		return nil, fmt.Errorf("pades: the signature's message digest is not the prepared document's: %w", ErrMismatch)
 	}
 	section := bytes.Clone(p.section)
 	hex.Encode(section[p.cStart+1:], cmsDER)
-	if err := copyOriginal(w, orig, p.OriginalLen); err != nil {
-		return err
-	}
+	return section, nil
+}
+
+func writeSection(w io.Writer, section []byte) error {
 	if _, err := w.Write(section); err != nil {
 		return fmt.Errorf("pades: writing the update: %w", err)
 	}

@@ -112,7 +112,7 @@ func AddLTV(ctx context.Context, r io.ReaderAt, size int64, w io.Writer, opts *L
 
 // writeWith writes the size bytes of r, then section.
 func writeWith(w io.Writer, r io.ReaderAt, size int64, section []byte) error {
-	if err := copyOriginal(w, r, size); err != nil {
+	if err := copyOriginal(r, size, copyBuffer(size), w); err != nil {
 		return err
 	}
 	if _, err := w.Write(section); err != nil {

@@ -4,6 +4,7 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"math"
 	"strconv"
@@ -148,6 +149,21 @@ func visibleErr(format string, args ...any) error {
 // Prepared's Digest is what the CMS message-digest attribute must carry.
 // A visible signature that cannot be made as asked is a *VisibleError.
 func Prepare(r io.ReaderAt, size int64, opts *Options) (*Prepared, error) {
+	p, err := layout(r, size, opts)
+	if err != nil {
+		return nil, err
+	}
+	h := p.Hash.New()
+	if err := copyOriginal(r, size, copyBuffer(size), h); err != nil {
+		return nil, err
+	}
+	p.digest(h)
+	return p, nil
+}
+
+// layout is Prepare up to the hashing: the update section laid out, with
+// its /ByteRange, and no Digest yet.
+func layout(r io.ReaderAt, size int64, opts *Options) (*Prepared, error) {
 	var o Options
 	if opts != nil {
 		o = *opts
@@ -230,29 +246,43 @@ func Prepare(r io.ReaderAt, size int64, opts *Options) (*Prepared, error) {
 		cStart:      int(cOff - size),
 		cEnd:        int(cOff + cLen - size),
 	}
-	h := o.Hash.New()
-	if err := copyOriginal(h, r, size); err != nil {
-		return nil, err
-	}
-	// Sum does not change the state: the hash of the original alone is
-	// had for free, and identifies it in Embed.
-	p.origDigest = h.Sum(nil)
-	h.Write(section[:p.cStart])
-	h.Write(section[p.cEnd:])
-	p.Digest = h.Sum(nil)
 	return p, nil
 }
 
-// copyOriginal streams the size bytes of r to w with a large buffer and
-// checks that r has exactly size bytes.
-func copyOriginal(w io.Writer, r io.ReaderAt, size int64) error {
-	buf := make([]byte, 1<<20)
-	n, err := io.CopyBuffer(w, io.NewSectionReader(r, 0, size), buf)
-	if err != nil {
-		return fmt.Errorf("pades: reading the original: %w", err)
-	}
-	if n != size {
-		return fmt.Errorf("pades: the original has %d bytes, not %d: %w", n, size, ErrMismatch)
+// digest sets p's digests from h, which has hashed the original: Sum does
+// not change the state, so the hash of the original alone, which
+// identifies it in Embed, is had for free.
+func (p *Prepared) digest(h hash.Hash) {
+	p.origDigest = h.Sum(nil)
+	h.Write(p.section[:p.cStart])
+	h.Write(p.section[p.cEnd:])
+	p.Digest = h.Sum(nil)
+}
+
+// copyBuffer is the buffer to stream an original of size bytes with: 1 MiB,
+// or the whole of a smaller file.
+func copyBuffer(size int64) []byte { return make([]byte, min(max(size, 1), 1<<20)) }
+
+// copyOriginal reads the size bytes of r through buf, writing each block to
+// every w, and checks that r has exactly size bytes. It reads with ReadAt
+// itself rather than io.CopyBuffer, which would hand an *os.File writer
+// the reader and copy through its own 32 KiB buffer.
+func copyOriginal(r io.ReaderAt, size int64, buf []byte, ws ...io.Writer) error {
+	for off := int64(0); off < size; {
+		n := int(min(int64(len(buf)), size-off))
+		m, err := r.ReadAt(buf[:n], off)
+		if m < n {
+			if err == nil || err == io.EOF {
+				return fmt.Errorf("pades: the original has %d bytes, not %d: %w", off+int64(m), size, ErrMismatch)
+			}
+			return fmt.Errorf("pades: reading the original: %w", err)
+		}
+		for _, w := range ws {
+			if _, err := w.Write(buf[:n]); err != nil {
+				return fmt.Errorf("pades: writing the original: %w", err)
+			}
+		}
+		off += int64(n)
 	}
 	if m, _ := r.ReadAt(buf[:1], size); m != 0 {
 		return fmt.Errorf("pades: the original is longer than %d bytes: %w", size, ErrMismatch)

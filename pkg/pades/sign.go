@@ -74,6 +74,10 @@ type SignOptions struct {
 // chain are the CA certificates written into the CMS. When ContentsSize is
 // zero it is computed from the certificates with room for a time-stamp
 // token, so it is never too small.
+//
+// Sign reads r once: the original is written to w as it is hashed, before
+// the signature is made, so on error w holds part of a file — write to a
+// temporary file and rename it on success, as `kyso sign pdf` does.
 func Sign(ctx context.Context, r io.ReaderAt, size int64, w io.Writer, signer crypto.Signer,
 	cert *x509.Certificate, chain []*x509.Certificate, opts *SignOptions) error {
 	var o SignOptions
@@ -107,10 +111,17 @@ func Sign(ctx context.Context, r io.ReaderAt, size int64, w io.Writer, signer cr
 		c.Signer = cert.Subject.CommonName // "Ký bởi: <the certificate's name>"
 		o.Visible = &c
 	}
-	p, err := Prepare(r, size, &o.Options)
+	// One pass over the original: it is written to w as it is hashed, and
+	// the update section, which needs the signature, follows.
+	p, err := layout(r, size, &o.Options)
 	if err != nil {
 		return err
 	}
+	h := p.Hash.New()
+	if err := copyOriginal(r, size, copyBuffer(size), h, w); err != nil {
+		return err
+	}
+	p.digest(h)
 	cp, err := cms.Prepare(&cms.SignerInfoRequest{Certificate: cert, Chain: chain, ContentDigest: p.Digest,
 		Hash: p.Hash, SignatureAlgorithm: o.SignatureAlgorithm})
 	if err != nil {
@@ -140,5 +151,9 @@ func Sign(ctx context.Context, r io.ReaderAt, size int64, w io.Writer, signer cr
 			return fmt.Errorf("pades: %w", err)
 		}
 	}
-	return embed(r, p, der, w)
+	section, err := p.signedSection(der)
+	if err != nil {
+		return err
+	}
+	return writeSection(w, section)
 }

@@ -279,7 +279,6 @@ func TestVisibleRefusals(t *testing.T) {
 		{"outside-cropbox", multiPagePDF(), Visible{Page: 2, Rect: [4]float64{5, 5, 200, 60}, Signer: "A"}, "not within page 2, whose visible area is 20,20,555,802"},
 		{"no-area", minimalPDF("1.7", 0), Visible{Rect: [4]float64{10, 10, 0, 50}, Signer: "A"}, "has no area"},
 		{"nan", minimalPDF("1.7", 0), Visible{Rect: [4]float64{math.NaN(), 10, 10, 50}, Signer: "A"}, "not made of numbers"},
-		{"no-name", minimalPDF("1.7", 0), Visible{}, "no name for the stamp"},
 		{"too-small", minimalPDF("1.7", 0), Visible{Rect: [4]float64{10, 10, 30, 12}, Signer: "A"}, "stamp: "},
 		{"bad-image", minimalPDF("1.7", 0), Visible{Signer: "A", Image: []byte("not an image")}, "stamp: image is not a JPEG or PNG"},
 		{"bad-url", minimalPDF("1.7", 0), Visible{Signer: "A", QRURL: "kyso verify"}, "not an absolute URL"},
@@ -296,6 +295,13 @@ func TestVisibleRefusals(t *testing.T) {
 				t.Errorf("a refused signature wrote %d bytes", out.Len())
 			}
 		})
+	}
+	// Without a certificate to take the name from, Prepare needs one.
+	in := minimalPDF("1.7", 0)
+	_, err := Prepare(bytes.NewReader(in), int64(len(in)), &Options{Visible: &Visible{}})
+	var ve *VisibleError
+	if !errors.As(err, &ve) || !strings.Contains(err.Error(), "no name for the stamp") {
+		t.Errorf("Prepare with a nameless stamp: %v", err)
 	}
 }
 
