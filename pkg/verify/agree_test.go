@@ -123,12 +123,7 @@ type kysoBug struct {
 	why         string
 }
 
-var kysoBugs = []kysoBug{
-	{file: "expired-BLT", says: vPass,
-		why: "the DSS's OCSP response was signed by a delegated responder whose 30-day certificate has since expired, and no document time-stamp proves the response existed while it was valid; " +
-			"DSS answers INDETERMINATE/OUT_OF_BOUNDS_NO_POE (LTV_ISCKNR_ANS1: the current time is not in the validity range of the revocation data issuer's certificate). " +
-			"kyso checks no validity period of the OCSP responder or CRL issuer (pkg/revocation.ParseOCSP, pkg/verify.ocspStatus), and keeps no proof of existence per validation datum; with the document time-stamp of B-LTA it would be right (expired-BLTA)"},
-}
+var kysoBugs = []kysoBug{}
 
 func findKysoBug(file, field string) *kysoBug {
 	for i, b := range kysoBugs {

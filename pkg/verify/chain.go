@@ -167,6 +167,10 @@ func (v *validation) status(s *sigState, c, issuer *x509.Certificate, t time.Tim
 	if st := v.validationData().status(c, issuer, t, v.now, "in the document's DSS"); st.known {
 		return st
 	}
+	if !s.poe.IsZero() {
+		poe := s.poe // signed into the CMS, so it existed when the signature did
+		s.archival.proven = func([]byte) time.Time { return poe }
+	}
 	if st := s.archival.status(c, issuer, t, v.now, "in the signature"); st.known {
 		return st
 	}

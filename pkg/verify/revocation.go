@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
@@ -30,6 +31,28 @@ type validationData struct {
 	crls  [][]byte
 	// found is true when a DSS dictionary was there.
 	found bool
+	// proven says from when an item is proven to exist (a document
+	// time-stamp over it); nil, or a zero answer, means only now.
+	proven func(raw []byte) time.Time
+}
+
+// provenAt is when raw is proven to exist: by d.proven, else now.
+func (d *validationData) provenAt(raw []byte, now time.Time) time.Time {
+	if d.proven != nil {
+		if t := d.proven(raw); !t.IsZero() {
+			return t
+		}
+	}
+	return now
+}
+
+// validAt reports whether the certificate that signed revocation data was
+// valid when the data is proven to exist: data signed by a certificate
+// that has since expired proves nothing unless something shows it was made
+// while the certificate was valid (ETSI EN 319 102-1 clause 5.6.2.3; EU DSS
+// LTV_ISCKNR).
+func validAt(signer *x509.Certificate, t time.Time) bool {
+	return signer != nil && !t.Before(signer.NotBefore) && !t.After(signer.NotAfter)
 }
 
 func (d *validationData) pool() *x509.CertPool {
@@ -47,6 +70,7 @@ func (d *validationData) pool() *x509.CertPool {
 func (v *validation) validationData() *validationData {
 	if v.dss == nil {
 		v.dss = readDSS(v.final)
+		v.dss.proven = v.provenByDocTimestamp
 	}
 	return v.dss
 }
@@ -157,11 +181,11 @@ type status struct {
 
 // ocspStatus evaluates the OCSP responses in raws for cert at time t; each
 // is checked by revocation.ParseOCSP (signer, certID) first.
-func ocspStatus(raws [][]byte, cert, issuer *x509.Certificate, t, now time.Time, from string) status {
+func ocspStatus(d *validationData, cert, issuer *x509.Certificate, t, now time.Time, from string) status {
 	var st status
-	for _, raw := range raws {
+	for _, raw := range d.ocsps {
 		res, err := revocation.ParseOCSP(raw, cert, issuer)
-		if err != nil || res.Response.ThisUpdate.After(now.Add(5*time.Minute)) {
+		if err != nil || res.Response.ThisUpdate.After(now.Add(5*time.Minute)) || !validAt(res.Responder, d.provenAt(raw, now)) {
 			continue
 		}
 		resp := res.Response
@@ -197,11 +221,11 @@ func fresh(thisUpdate, nextUpdate, t time.Time) bool {
 
 // crlStatus evaluates the CRLs in raws for cert at time t; each is checked
 // by revocation.ParseCRL (issuer, signature, completeness) first.
-func crlStatus(raws [][]byte, cert, issuer *x509.Certificate, t, now time.Time, from string) status {
+func crlStatus(d *validationData, cert, issuer *x509.Certificate, t, now time.Time, from string) status {
 	var st status
-	for _, raw := range raws {
+	for _, raw := range d.crls {
 		res, err := revocation.ParseCRL(raw, cert, issuer)
-		if err != nil || res.List.ThisUpdate.After(now.Add(5*time.Minute)) {
+		if err != nil || res.List.ThisUpdate.After(now.Add(5*time.Minute)) || !validAt(issuer, d.provenAt(raw, now)) {
 			continue
 		}
 		rl := res.List
@@ -263,11 +287,11 @@ func (d *validationData) status(cert, issuer *x509.Certificate, t, now time.Time
 	if d == nil {
 		return status{}
 	}
-	o := ocspStatus(d.ocsps, cert, issuer, t, now, from)
+	o := ocspStatus(d, cert, issuer, t, now, from)
 	if o.revoked {
 		return o
 	}
-	c := crlStatus(d.crls, cert, issuer, t, now, from)
+	c := crlStatus(d, cert, issuer, t, now, from)
 	if c.revoked || !o.known {
 		return c
 	}
@@ -299,4 +323,33 @@ func noCheck(c *x509.Certificate) bool {
 		}
 	}
 	return false
+}
+
+// provenByDocTimestamp is when a DSS item is first covered by a valid
+// document time-stamp: the earliest such time-stamp whose signed revision
+// already holds it in its DSS; zero when none does. Computed once, after
+// every signature's own checks.
+func (v *validation) provenByDocTimestamp(raw []byte) time.Time {
+	if v.dataPOE == nil {
+		v.dataPOE = map[[32]byte]time.Time{}
+		for _, d := range v.sigs {
+			if d.report.Kind != KindDocumentTimestamp || d.done || d.poe.IsZero() {
+				continue
+			}
+			rd, err := v.revision(d.end)
+			if err != nil {
+				continue
+			}
+			dss := readDSS(rd)
+			for _, items := range [][][]byte{dss.ocsps, dss.crls} {
+				for _, it := range items {
+					k := sha256.Sum256(it)
+					if old, ok := v.dataPOE[k]; !ok || d.poe.Before(old) {
+						v.dataPOE[k] = d.poe
+					}
+				}
+			}
+		}
+	}
+	return v.dataPOE[sha256.Sum256(raw)]
 }

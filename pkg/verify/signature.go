@@ -31,6 +31,9 @@ type validation struct {
 	revs  map[int64]*pdf.Reader // a reader per revision, by its end
 	sigs  []*sigState
 	dss   *validationData // the final revision's DSS, nil until read
+	// dataPOE is when each DSS item (by SHA-256) is first proven to exist
+	// by a document time-stamp; nil until computed.
+	dataPOE map[[32]byte]time.Time
 }
 
 // sigState is what Verify learns of one signature.
