@@ -38,6 +38,8 @@ import (
 	"github.com/kyso-pki/kyso/pkg/ca"
 	"github.com/kyso-pki/kyso/pkg/csc"
 	"github.com/kyso-pki/kyso/pkg/owner"
+	"github.com/kyso-pki/kyso/pkg/pades"
+	"github.com/kyso-pki/kyso/pkg/revocation"
 	"github.com/kyso-pki/kyso/pkg/server"
 	"github.com/kyso-pki/kyso/pkg/signing"
 	"github.com/kyso-pki/kyso/pkg/smartca"
@@ -131,8 +133,20 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	printDefaults(stderr, cfg, dir, ksURI, development, tlsLeaf)
 
+	local, err := pki.LocalClient(dir.Config.BaseURL)
+	if err != nil {
+		return err
+	}
+	hier, err := opened.CA.Hierarchy(ctx)
+	if err != nil {
+		return err
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(hier.Root)
 	svc, err := opened.SigningWith(dir, signing.Config{Logger: log, PINAttempts: cfg.Signing.PINAttempts, PINLockout: cfg.Signing.PINLockout,
-		SADLifetime: cfg.Signing.SADLifetime, TransactionLifetime: cfg.Signing.TransactionLifetime, TokenLifetime: cfg.Signing.TokenLifetime})
+		SADLifetime: cfg.Signing.SADLifetime, TransactionLifetime: cfg.Signing.TransactionLifetime, TokenLifetime: cfg.Signing.TokenLifetime,
+		Timestamp: pades.TSAServer(pki.TSA()),
+		LTV:       &pades.LTVOptions{Roots: roots, Revocation: &revocation.Fetcher{Client: local}}})
 	if err != nil {
 		return err
 	}
@@ -146,6 +160,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	// the database leases each delivery to one.
 	dispatcher := &smartca.Dispatcher{Service: svc, Store: opened.Store, Logger: log}
 	go dispatcher.Run(ctx)
+	mux.Handle("GET /openapi.json", server.OpenAPIHandler())
 	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")

@@ -111,6 +111,25 @@ func TestRemoteSigningEndToEnd(t *testing.T) {
 		t.Fatalf("pdfsig on the CLI's remote signature:\n%s", o)
 	}
 
+	// signDoc: kysod itself signs a PDF whose digest the owner approved,
+	// at B-LTA with its own TSA and validation data.
+	doc := onePage()
+	dd := sha256.Sum256(doc)
+	code2, _ := signing.TOTPCode(en2.OTPAuth, time.Now().Add(30*time.Second))
+	sad2, err := client.Authorize(ctx, en2.CredentialID, [][]byte{dd[:]}, crypto.SHA256, "445566", code2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lta, err := client.SignDoc(ctx, en2.CredentialID, sad2, [][]byte{doc}, "AdES-B-LTA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ltaFile := filepath.Join(dir, "lta.pdf")
+	os.WriteFile(ltaFile, lta[0], 0o644)
+	if out := run("verify", ltaFile, "--offline", "--trust", filepath.Join(dir, "root.der")); !strings.Contains(out, "PAdES-BASELINE-LTA") || !strings.Contains(out, ": VALID") {
+		t.Fatalf("kyso verify on kysod's signDoc B-LTA:\n%s", out)
+	}
+
 	// The same SAD cannot be used twice, through the daemon too.
 	h := bytes.Repeat([]byte{1}, 32)
 	code, _ := signing.TOTPCode(en.OTPAuth, time.Now().Add(30*time.Second))

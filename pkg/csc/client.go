@@ -266,3 +266,28 @@ func (s *Signer) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byt
 }
 
 var _ crypto.Signer = (*Signer)(nil)
+
+// SignDoc signs whole PDFs as PAdES at level ("AdES-B-B" … "AdES-B-LTA")
+// with a SAD authorised for their SHA-256 digests (signatures/signDoc).
+func (c *Client) SignDoc(ctx context.Context, credentialID, sad string, docs [][]byte, level string) ([][]byte, error) {
+	req := &SignDocRequest{CredentialID: credentialID, SAD: sad}
+	for _, d := range docs {
+		req.Documents = append(req.Documents, DocToSign{Document: base64.StdEncoding.EncodeToString(d), SignatureFormat: "P", ConformanceLevel: level})
+	}
+	var out SignDocResponse
+	if err := c.Call(ctx, "signatures/signDoc", req, &out); err != nil {
+		return nil, err
+	}
+	if len(out.DocumentWithSignature) != len(docs) {
+		return nil, fmt.Errorf("csc: %d signed documents for %d", len(out.DocumentWithSignature), len(docs))
+	}
+	signed := make([][]byte, len(docs))
+	for i, s := range out.DocumentWithSignature {
+		b, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			return nil, fmt.Errorf("csc: signed document %d is not base64", i+1)
+		}
+		signed[i] = b
+	}
+	return signed, nil
+}

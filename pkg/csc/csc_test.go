@@ -3,6 +3,8 @@ package csc_test
 import (
 	"bytes"
 	"context"
+	"crypto"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -56,10 +58,14 @@ func newEnv(t *testing.T, alg hsm.Algorithm, realClock bool) *env {
 	if !realClock {
 		cfg.Now = func() time.Time { return time.Unix(0, e.now.Load()) }
 	}
-	if e.svc, err = signing.New(p.Store, p.Keys, p.CA, cfg); err != nil {
+	if e.pki, err = served.Serve(ctx, p); err != nil {
 		t.Fatal(err)
 	}
-	if e.pki, err = served.Serve(ctx, p); err != nil {
+	roots := x509.NewCertPool()
+	roots.AddCert(p.Hierarchy.Root)
+	cfg.Timestamp = pades.TSAServer(e.pki.PKI.TSA())
+	cfg.LTV = &pades.LTVOptions{Roots: roots, Revocation: &revocation.Fetcher{Client: e.pki.Client}}
+	if e.svc, err = signing.New(p.Store, p.Keys, p.CA, cfg); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.pki.Close)
@@ -120,6 +126,50 @@ func TestRemoteSigner(t *testing.T) {
 				t.Errorf("pdfsig:\n%s", o)
 			}
 		})
+	}
+}
+
+// TestSignDoc: the owner authorises the digests of two PDFs; kyso signs
+// them at B-B and B-LTA; another document under the same SAD is refused.
+func TestSignDoc(t *testing.T) {
+	e := newEnv(t, hsm.ECDSAP256, false)
+	ctx := context.Background()
+	roots := x509.NewCertPool()
+	roots.AddCert(e.p.Hierarchy.Root)
+	for _, level := range []string{"AdES-B-B", "AdES-B-LTA"} {
+		a, b := onePagePDF(), append(onePagePDF(), []byte("% a second form\n")...)
+		da, db := sha256.Sum256(a), sha256.Sum256(b)
+		pin, otp, _ := e.factors(ctx)
+		sad, err := e.client.Authorize(ctx, e.cred.CredentialID, [][]byte{da[:], db[:]}, crypto.SHA256, pin, otp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.client.SignDoc(ctx, e.cred.CredentialID, sad, [][]byte{a, append(bytes.Clone(b), ' ')}, level); err == nil {
+			t.Fatal("a document other than the ones authorised was signed")
+		}
+		signed, err := e.client.SignDoc(ctx, e.cred.CredentialID, sad, [][]byte{a, b}, level)
+		if err != nil {
+			t.Fatalf("%s: %v", level, err)
+		}
+		want := map[string]string{"AdES-B-B": verify.LevelBB, "AdES-B-LTA": verify.LevelLTA}[level]
+		for i, doc := range signed {
+			opts := &verify.Options{Roots: roots}
+			if level == "AdES-B-B" {
+				opts.Fetcher = &revocation.Fetcher{Client: e.pki.Client}
+			}
+			rep, err := verify.Verify(ctx, bytes.NewReader(doc), int64(len(doc)), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !rep.Valid || rep.Signatures[0].Level != want {
+				var w strings.Builder
+				rep.WriteText(&w, "signed.pdf")
+				t.Fatalf("%s document %d: want valid at %s:\n%s", level, i+1, want, w.String())
+			}
+		}
+		if _, err := e.client.SignDoc(ctx, e.cred.CredentialID, sad, [][]byte{a, b}, level); err == nil || !strings.Contains(err.Error(), "already used") {
+			t.Fatalf("the SAD signed twice: %v", err)
+		}
 	}
 }
 

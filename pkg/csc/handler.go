@@ -14,14 +14,19 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/kyso-pki/kyso/pkg/pades"
 	"github.com/kyso-pki/kyso/pkg/signing"
 	"github.com/kyso-pki/kyso/pkg/store"
 	"github.com/kyso-pki/kyso/pkg/tsa"
 )
 
 // MaxBody bounds a request body: a thousand base64 SHA-512 hashes and
-// their envelope fit well within it.
-const MaxBody = 1 << 20
+// their envelope fit well within it. MaxDocBody bounds signDoc's, which
+// carries whole PDFs.
+const (
+	MaxBody    = 1 << 20
+	MaxDocBody = 96 << 20
+)
 
 // Options configure the handler.
 type Options struct {
@@ -73,6 +78,7 @@ func NewHandler(svc *signing.Service, opts *Options) *Handler {
 	h.mux.HandleFunc("POST /csc/v2/credentials/info", h.authed(h.credInfo))
 	h.mux.HandleFunc("POST /csc/v2/credentials/authorize", h.authed(h.authorize))
 	h.mux.HandleFunc("POST /csc/v2/signatures/signHash", h.authed(h.signHash))
+	h.mux.HandleFunc("POST /csc/v2/signatures/signDoc", h.authed(h.signDoc))
 	if h.opts.TSA != nil {
 		h.mux.HandleFunc("POST /csc/v2/signatures/timestamp", h.authed(h.timestamp))
 	}
@@ -125,15 +131,20 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 
 // decode reads a JSON body of at most MaxBody bytes into v.
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	return decodeMax(w, r, v, MaxBody)
+}
+
+// decodeMax reads a JSON body of at most max bytes into v.
+func decodeMax(w http.ResponseWriter, r *http.Request, v any, max int64) bool {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 		writeError(w, http.StatusUnsupportedMediaType, "invalid_request", "the body must be application/json")
 		return false
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBody))
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, max))
 	if err := dec.Decode(v); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			writeError(w, http.StatusRequestEntityTooLarge, "invalid_request", fmt.Sprintf("the body is larger than %d bytes", MaxBody))
+			writeError(w, http.StatusRequestEntityTooLarge, "invalid_request", fmt.Sprintf("the body is larger than %d bytes", max))
 			return false
 		}
 		writeError(w, http.StatusBadRequest, "invalid_request", "malformed JSON body: "+err.Error())
@@ -177,7 +188,7 @@ func principal(r *http.Request) *signing.Principal {
 }
 
 func (h *Handler) info(w http.ResponseWriter, r *http.Request) {
-	methods := []string{"auth/login", "auth/revoke", "oauth2/token", "oauth2/revoke", "credentials/list", "credentials/info", "credentials/authorize", "signatures/signHash"}
+	methods := []string{"auth/login", "auth/revoke", "oauth2/token", "oauth2/revoke", "credentials/list", "credentials/info", "credentials/authorize", "signatures/signHash", "signatures/signDoc"}
 	if h.opts.TSA != nil {
 		methods = append(methods, "signatures/timestamp")
 	}
@@ -472,4 +483,66 @@ func (h *Handler) timestamp(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, TimestampResponse{Timestamp: base64.StdEncoding.EncodeToString(resp.Token)})
+}
+
+// levels maps CSC conformance levels to PAdES baseline levels.
+var levels = map[string]pades.Level{
+	"": pades.LevelBB, "AdES-B-B": pades.LevelBB, "AdES-B-T": pades.LevelBT, "AdES-B-LT": pades.LevelBLT, "AdES-B-LTA": pades.LevelBLTA,
+	"Ades-B-B": pades.LevelBB, "Ades-B-T": pades.LevelBT, "Ades-B-LT": pades.LevelBLT, "Ades-B-LTA": pades.LevelBLTA,
+}
+
+// signDoc signs whole PDFs as PAdES. All documents of one request share
+// one level and envelope property.
+func (h *Handler) signDoc(w http.ResponseWriter, r *http.Request) {
+	var req SignDocRequest
+	if !decodeMax(w, r, &req, MaxDocBody) {
+		return
+	}
+	if len(req.Documents) == 0 {
+		writeError(w, http.StatusBadRequest, "invalid_request", "documents is required (documentDigests are not supported: use signHash)")
+		return
+	}
+	first := req.Documents[0]
+	level, ok := levels[first.ConformanceLevel]
+	if !ok {
+		writeError(w, http.StatusBadRequest, "invalid_request", fmt.Sprintf("conformance_level %q is not AdES-B-B, AdES-B-T, AdES-B-LT or AdES-B-LTA", first.ConformanceLevel))
+		return
+	}
+	certify := 0
+	switch first.SignedEnvelopeProperty {
+	case "", "Approval":
+	case "Certification":
+		certify = 2
+	default:
+		writeError(w, http.StatusBadRequest, "invalid_request", fmt.Sprintf("signed_envelope_property %q is not Approval or Certification", first.SignedEnvelopeProperty))
+		return
+	}
+	docs := make([][]byte, len(req.Documents))
+	for i, d := range req.Documents {
+		if d.SignatureFormat != "P" {
+			writeError(w, http.StatusBadRequest, "invalid_request", fmt.Sprintf(`document %d: signature_format %q: only "P" (PAdES) is supported`, i+1, d.SignatureFormat))
+			return
+		}
+		if d.ConformanceLevel != first.ConformanceLevel || d.SignedEnvelopeProperty != first.SignedEnvelopeProperty {
+			writeError(w, http.StatusBadRequest, "invalid_request", "all documents of one request need the same conformance_level and signed_envelope_property")
+			return
+		}
+		b, err := base64.StdEncoding.DecodeString(d.Document)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "invalid_request", fmt.Sprintf("document %d is not base64", i+1))
+			return
+		}
+		docs[i] = b
+	}
+	signed, err := h.svc.SignDocuments(r.Context(), &signing.SignDocumentsRequest{CredentialID: req.CredentialID, SAD: req.SAD,
+		Documents: docs, Level: level, Certify: certify, Actor: "client:" + principal(r).ID})
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	resp := SignDocResponse{DocumentWithSignature: make([]string, len(signed))}
+	for i, b := range signed {
+		resp.DocumentWithSignature[i] = base64.StdEncoding.EncodeToString(b)
+	}
+	writeJSON(w, http.StatusOK, resp)
 }

@@ -187,3 +187,33 @@ type TimestampRequest struct {
 type TimestampResponse struct {
 	Timestamp string `json:"timestamp"`
 }
+
+// SignDocRequest is signatures/signDoc (section 11.11) with whole PDFs:
+// each is signed as PAdES at its conformance level. The SAD must have been
+// authorised for the SHA-256 digests of the documents as sent, in order.
+type SignDocRequest struct {
+	CredentialID                string      `json:"credentialID"`
+	SAD                         string      `json:"SAD"`
+	Documents                   []DocToSign `json:"documents"`
+	ClientData                  string      `json:"clientData,omitempty"`
+	ReturnValidationInformation bool        `json:"returnValidationInformation,omitempty"`
+}
+
+// DocToSign is one document of signDoc.
+type DocToSign struct {
+	// Document is the PDF, base64.
+	Document string `json:"document"`
+	// SignatureFormat must be "P" (PAdES).
+	SignatureFormat string `json:"signature_format"`
+	// ConformanceLevel is AdES-B-B, AdES-B-T, AdES-B-LT or AdES-B-LTA
+	// (Ades-B-B etc. are accepted too); empty means AdES-B-B.
+	ConformanceLevel string `json:"conformance_level,omitempty"`
+	// SignedEnvelopeProperty is "Approval" (the default) or
+	// "Certification".
+	SignedEnvelopeProperty string `json:"signed_envelope_property,omitempty"`
+}
+
+// SignDocResponse carries the signed documents, base64, in order.
+type SignDocResponse struct {
+	DocumentWithSignature []string `json:"DocumentWithSignature"`
+}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/pkg/ca"
+	"github.com/kyso-pki/kyso/pkg/pades"
 	"github.com/kyso-pki/kyso/pkg/store"
 )
 
@@ -51,6 +52,12 @@ type Config struct {
 	// TOTPIssuer names the service in authenticator apps; empty means
 	// "kyso".
 	TOTPIssuer string
+	// Timestamp time-stamps the signatures SignDocuments makes at B-T and
+	// above; nil offers B-B only.
+	Timestamp pades.TimestampFunc
+	// LTV gives the trust anchors and revocation source for B-LT and
+	// B-LTA; nil offers up to B-T.
+	LTV *pades.LTVOptions
 	// Now is the clock; nil means time.Now. Rand is the randomness; nil
 	// means crypto/rand. Logger receives operational messages, never a
 	// secret; nil discards them.

@@ -12,6 +12,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
+	"sync"
 
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/pkg/store"
@@ -134,34 +136,50 @@ func sadHash(sad string) []byte {
 	return h[:]
 }
 
-// signHashes is the only code that reaches a credential's key. It spends
-// the activation data first, and signs only when the request is exactly
-// what was approved: the same credential, the same hash algorithm, the
-// same hashes in the same order (SCAL2), no more uses than approved, before
-// the expiry. Every signature is audited.
+// signHashes signs hashes with the key unlock hands out for them.
 func (s *Service) signHashes(ctx context.Context, req *SignHashRequest) ([][]byte, error) {
+	u, opts, err := s.unlock(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	sigs := make([][]byte, len(req.Hashes))
+	for i, d := range req.Hashes {
+		if sigs[i], err = u.Sign(s.cfg.Rand, d, opts); err != nil {
+			return nil, err
+		}
+	}
+	return sigs, nil
+}
+
+// unlock is the only code that reaches a credential's key. It checks the
+// activation data and spends it, and signs only when the request is
+// exactly what was approved: the same credential, the same hash
+// algorithm, the same hashes in the same order (SCAL2), no more uses than
+// approved, before the expiry. What it returns signs at most as many
+// times as there are hashes, each signature audited.
+func (s *Service) unlock(ctx context.Context, req *SignHashRequest) (*unlocked, crypto.SignerOpts, error) {
 	h := req.HashAlgorithm
 	if HashOID(h) == "" {
-		return nil, fail(CodeInvalidRequest, "hash algorithm %v is not accepted (SHA-256, SHA-384, SHA-512)", h)
+		return nil, nil, fail(CodeInvalidRequest, "hash algorithm %v is not accepted (SHA-256, SHA-384, SHA-512)", h)
 	}
 	if len(req.Hashes) == 0 || len(req.Hashes) > MaxHashes {
-		return nil, fail(CodeInvalidRequest, "between 1 and %d hashes, not %d", MaxHashes, len(req.Hashes))
+		return nil, nil, fail(CodeInvalidRequest, "between 1 and %d hashes, not %d", MaxHashes, len(req.Hashes))
 	}
 	for i, d := range req.Hashes {
 		if len(d) != h.Size() {
-			return nil, fail(CodeInvalidRequest, "hash %d has %d bytes; %v needs %d", i+1, len(d), h, h.Size())
+			return nil, nil, fail(CodeInvalidRequest, "hash %d has %d bytes; %v needs %d", i+1, len(d), h, h.Size())
 		}
 	}
 	if req.SAD == "" || len(req.SAD) > 256 {
-		return nil, fail(CodeInvalidRequest, "missing or malformed SAD")
+		return nil, nil, fail(CodeInvalidRequest, "missing or malformed SAD")
 	}
 	key := sadHash(req.SAD)
 	a, err := s.st.GetActivation(ctx, key)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, fail(CodeInvalidRequest, "invalid SAD")
+		return nil, nil, fail(CodeInvalidRequest, "invalid SAD")
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	deny := func(format string, args ...any) error {
 		e := fail(CodeInvalidRequest, format, args...)
@@ -170,24 +188,24 @@ func (s *Service) signHashes(ctx context.Context, req *SignHashRequest) ([][]byt
 	}
 	switch {
 	case a.CredentialID != req.CredentialID:
-		return nil, deny("the SAD was not issued for this credential")
+		return nil, nil, deny("the SAD was not issued for this credential")
 	case a.HashAlgorithm != HashOID(h):
-		return nil, deny("the SAD was issued for hash algorithm %s, not %s", a.HashAlgorithm, HashOID(h))
+		return nil, nil, deny("the SAD was issued for hash algorithm %s, not %s", a.HashAlgorithm, HashOID(h))
 	case !s.now().Before(a.ExpiresAt):
-		return nil, fail(CodeExpired, "the SAD expired at %s", a.ExpiresAt.UTC().Format("15:04:05Z"))
+		return nil, nil, fail(CodeExpired, "the SAD expired at %s", a.ExpiresAt.UTC().Format("15:04:05Z"))
 	case len(a.Hashes) > 0 && !sameHashes(a.Hashes, req.Hashes):
-		return nil, deny("the hashes are not the ones authorised (the same hashes, in the same order, are required)")
+		return nil, nil, deny("the hashes are not the ones authorised (the same hashes, in the same order, are required)")
 	}
 	cred, err := s.st.GetCredential(ctx, req.CredentialID)
 	if err != nil {
-		return nil, fmt.Errorf("signing: credential %s: %w", req.CredentialID, err)
+		return nil, nil, fmt.Errorf("signing: credential %s: %w", req.CredentialID, err)
 	}
 	if cred.Status != "active" {
-		return nil, deny("credential %s is %s", cred.ID, cred.Status)
+		return nil, nil, deny("credential %s is %s", cred.ID, cred.Status)
 	}
 	signer, err := s.keys.Signer(ctx, &hsm.SignerRequest{Label: cred.KeyURI})
 	if err != nil {
-		return nil, fmt.Errorf("signing: the key of credential %s: %w", cred.ID, err)
+		return nil, nil, fmt.Errorf("signing: the key of credential %s: %w", cred.ID, err)
 	}
 	algo := req.SignAlgo
 	if algo == "" {
@@ -195,31 +213,54 @@ func (s *Service) signHashes(ctx context.Context, req *SignHashRequest) ([][]byt
 	}
 	opts, err := signerOpts(algo, h, signer.Public())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// Spend the activation data before the key signs anything: two
 	// requests racing with one SAD cannot both get past this.
 	switch err := s.st.UseActivation(ctx, key, len(req.Hashes), s.now()); {
 	case errors.Is(err, store.ErrReplay):
-		return nil, deny("the SAD was already used (or allows fewer signatures than %d)", len(req.Hashes))
+		return nil, nil, deny("the SAD was already used (or allows fewer signatures than %d)", len(req.Hashes))
 	case errors.Is(err, store.ErrNotFound):
-		return nil, fail(CodeExpired, "the SAD expired")
+		return nil, nil, fail(CodeExpired, "the SAD expired")
 	case err != nil:
+		return nil, nil, err
+	}
+	return &unlocked{s: s, ctx: ctx, cred: cred, signer: signer, left: len(req.Hashes), actor: req.Actor, txID: a.TransactionID}, opts, nil
+}
+
+// unlocked is a credential's key after unlock spent activation data for
+// it: it signs at most left times, and audits each signature.
+type unlocked struct {
+	s      *Service
+	ctx    context.Context
+	cred   *store.Credential
+	signer crypto.Signer
+	actor  string
+	txID   string
+	mu     sync.Mutex
+	left   int
+}
+
+func (u *unlocked) Public() crypto.PublicKey { return u.signer.Public() }
+
+func (u *unlocked) Sign(rnd io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.left <= 0 {
+		return nil, errors.New("signing: the activation data allows no more signatures")
+	}
+	u.left--
+	sig, err := u.signer.Sign(rnd, digest, opts)
+	if err != nil {
+		_ = u.s.audit(u.ctx, u.actor, "signature.create", u.cred.ID, "error", map[string]any{"error": err.Error()})
+		return nil, fmt.Errorf("signing: signing with credential %s: %w", u.cred.ID, err)
+	}
+	if err := u.s.audit(u.ctx, u.actor, "signature.create", u.cred.ID, "ok", map[string]any{
+		"owner": u.cred.OwnerID, "transaction": u.txID, "digest": base64.StdEncoding.EncodeToString(digest), "hash": opts.HashFunc().String(),
+	}); err != nil {
 		return nil, err
 	}
-	sigs := make([][]byte, len(req.Hashes))
-	for i, d := range req.Hashes {
-		if sigs[i], err = signer.Sign(s.cfg.Rand, d, opts); err != nil {
-			_ = s.audit(ctx, req.Actor, "signature.create", cred.ID, "error", map[string]any{"error": err.Error()})
-			return nil, fmt.Errorf("signing: signing with credential %s: %w", cred.ID, err)
-		}
-		if err := s.audit(ctx, req.Actor, "signature.create", cred.ID, "ok", map[string]any{
-			"owner": cred.OwnerID, "transaction": a.TransactionID, "hash": base64.StdEncoding.EncodeToString(d), "algorithm": algo,
-		}); err != nil {
-			return nil, err
-		}
-	}
-	return sigs, nil
+	return sig, nil
 }
 
 func sameHashes(a, b [][]byte) bool {
