@@ -9,6 +9,7 @@
 package owner
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -55,9 +56,27 @@ func NewHandler(svc *signing.Service, opts *Options) *Handler {
 	h.mux.HandleFunc("POST /owner/v1/transactions/{id}/approve", h.authed(h.approve))
 	h.mux.HandleFunc("POST /owner/v1/transactions/{id}/reject", h.authed(h.reject))
 	h.mux.HandleFunc("/owner/v1/", func(w http.ResponseWriter, r *http.Request) {
+		if allow := h.allowed(r); allow != "" {
+			w.Header().Set("Allow", allow)
+			writeError(w, http.StatusMethodNotAllowed, signing.CodeInvalidRequest, r.Method+" is not allowed here; use "+allow)
+			return
+		}
 		writeError(w, http.StatusNotFound, "not_found", "no such method: "+r.Method+" "+r.URL.Path)
 	})
 	return h
+}
+
+// allowed lists the methods r's path is served with, so that a known path
+// asked with another method gets 405 and an Allow header (RFC 9110
+// section 15.5.6) rather than 404.
+func (h *Handler) allowed(r *http.Request) string {
+	var methods []string
+	for _, m := range []string{http.MethodGet, http.MethodPost} {
+		if _, pattern := h.mux.Handler(&http.Request{Method: m, URL: r.URL, Host: r.Host}); pattern != "" && pattern != "/owner/v1/" {
+			methods = append(methods, m)
+		}
+	}
+	return strings.Join(methods, ", ")
 }
 
 // ServeHTTP implements http.Handler.
@@ -123,7 +142,8 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // decode reads a JSON object of at most MaxBody bytes into v. With
-// optional, an empty body leaves v as it is.
+// optional, an empty body leaves v as it is. Anything but an object — null
+// included, which would leave v as it is too — is malformed.
 func decode(w http.ResponseWriter, r *http.Request, v any, optional bool) bool {
 	if optional && r.ContentLength == 0 {
 		return true
@@ -133,8 +153,17 @@ func decode(w http.ResponseWriter, r *http.Request, v any, optional bool) bool {
 		return false
 	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	var raw json.RawMessage
+	err := dec.Decode(&raw)
+	if err == nil && raw[0] != '{' {
+		err = errors.New("the body is not a JSON object")
+	}
+	if err == nil {
+		obj := json.NewDecoder(bytes.NewReader(raw))
+		obj.DisallowUnknownFields()
+		err = obj.Decode(v)
+	}
+	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			writeError(w, http.StatusRequestEntityTooLarge, signing.CodeInvalidRequest, fmt.Sprintf("the body is larger than %d bytes", MaxBody))
