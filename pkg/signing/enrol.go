@@ -3,6 +3,7 @@ package signing
 import (
 	"context"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"fmt"
 	"io"
@@ -94,10 +95,12 @@ func (s *Service) Enrol(ctx context.Context, req *EnrolRequest) (*Enrolment, err
 	if err != nil {
 		return nil, err
 	}
-	label := "cred-" + credID
+	label, src, blob, err := s.newKey(ctx, credID, alg)
+	if err != nil {
+		return nil, err
+	}
 	cert, err := s.ca.IssueCitizen(ctx, &ca.CitizenRequest{
-		Name: req.Name, CCCD: cccd, Province: req.Province, Email: req.Email,
-		Key: ca.KeySource{KeyLabel: label, KeyAlgorithm: alg}, Actor: req.Actor,
+		Name: req.Name, CCCD: cccd, Province: req.Province, Email: req.Email, Key: src, Actor: req.Actor,
 	})
 	if err != nil {
 		return nil, &Error{Code: CodeInvalidRequest, Description: "issuing the certificate: " + strings.TrimPrefix(err.Error(), "ca: "), Err: err}
@@ -108,7 +111,7 @@ func (s *Service) Enrol(ctx context.Context, req *EnrolRequest) (*Enrolment, err
 	if err := s.st.PutOwner(ctx, owner); err != nil {
 		return nil, fmt.Errorf("signing: recording the owner: %w", err)
 	}
-	cred := &store.Credential{ID: credID, OwnerID: ownerID, KeyURI: label, Algorithm: string(alg),
+	cred := &store.Credential{ID: credID, OwnerID: ownerID, KeyURI: label, WrappedKey: blob, Algorithm: string(alg),
 		CertIssuer: ca.IssuingName, CertSerial: cert.SerialNumber.Bytes(), Status: "active", CreatedAt: now}
 	if err := s.st.PutCredential(ctx, cred); err != nil {
 		return nil, fmt.Errorf("signing: recording the credential: %w", err)
@@ -138,4 +141,32 @@ func (s *Service) Certificate(ctx context.Context, cred *store.Credential) (*x50
 		return nil, nil, err
 	}
 	return cert, chain, nil
+}
+
+// newKey makes a credential's key. A key store that wraps keys
+// (hsm.WrappedKeyStore: PKCS#11, where a token holds few objects but a
+// provider has millions of citizens) generates it inside the device and
+// hands it back wrapped under the master key, for the database to keep;
+// the certificate request proving possession is signed inside the device
+// too. Other key stores (Vault Transit, softkey) keep the key under a
+// label.
+func (s *Service) newKey(ctx context.Context, credID string, alg hsm.Algorithm) (string, ca.KeySource, []byte, error) {
+	wks, ok := s.keys.(hsm.WrappedKeyStore)
+	if !ok {
+		label := "cred-" + credID
+		return label, ca.KeySource{KeyLabel: label, KeyAlgorithm: alg}, nil, nil
+	}
+	wk, err := wks.CreateWrappedKey(ctx, &hsm.CreateWrappedKeyRequest{Algorithm: alg})
+	if err != nil {
+		return "", ca.KeySource{}, nil, fmt.Errorf("signing: creating a wrapped key (has the master key been made with `kyso key create-master`?): %w", err)
+	}
+	signer, err := wks.WrappedSigner(ctx, &hsm.WrappedSignerRequest{Blob: wk.Blob})
+	if err != nil {
+		return "", ca.KeySource{}, nil, err
+	}
+	csr, err := x509.CreateCertificateRequest(s.cfg.Rand, &x509.CertificateRequest{Subject: pkix.Name{CommonName: credID}}, signer)
+	if err != nil {
+		return "", ca.KeySource{}, nil, fmt.Errorf("signing: proving possession of the wrapped key: %w", err)
+	}
+	return "wrapped:" + credID, ca.KeySource{CSR: csr}, wk.Blob, nil
 }

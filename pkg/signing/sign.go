@@ -203,7 +203,7 @@ func (s *Service) unlock(ctx context.Context, req *SignHashRequest) (*unlocked, 
 	if cred.Status != "active" {
 		return nil, nil, deny("credential %s is %s", cred.ID, cred.Status)
 	}
-	signer, err := s.keys.Signer(ctx, &hsm.SignerRequest{Label: cred.KeyURI})
+	signer, err := s.credentialKey(ctx, cred)
 	if err != nil {
 		return nil, nil, fmt.Errorf("signing: the key of credential %s: %w", cred.ID, err)
 	}
@@ -226,6 +226,19 @@ func (s *Service) unlock(ctx context.Context, req *SignHashRequest) (*unlocked, 
 		return nil, nil, err
 	}
 	return &unlocked{s: s, ctx: ctx, cred: cred, signer: signer, left: len(req.Hashes), actor: req.Actor, txID: a.TransactionID}, opts, nil
+}
+
+// credentialKey opens a credential's key: unwrapped inside the device for
+// a wrapped key, by label otherwise. Only unlock calls it.
+func (s *Service) credentialKey(ctx context.Context, cred *store.Credential) (crypto.Signer, error) {
+	if len(cred.WrappedKey) > 0 {
+		wks, ok := s.keys.(hsm.WrappedKeyStore)
+		if !ok {
+			return nil, errors.New("the key is wrapped, but the key store does not unwrap keys")
+		}
+		return wks.WrappedSigner(ctx, &hsm.WrappedSignerRequest{Blob: cred.WrappedKey})
+	}
+	return s.keys.Signer(ctx, &hsm.SignerRequest{Label: cred.KeyURI})
 }
 
 // unlocked is a credential's key after unlock spent activation data for

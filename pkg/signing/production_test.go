@@ -1,0 +1,155 @@
+package signing_test
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kyso-pki/kyso/hsm"
+	"github.com/kyso-pki/kyso/hsm/pkcs11"
+	"github.com/kyso-pki/kyso/internal/testenv"
+	"github.com/kyso-pki/kyso/pkg/ca"
+	"github.com/kyso-pki/kyso/pkg/signing"
+	"github.com/kyso-pki/kyso/pkg/store"
+	"github.com/kyso-pki/kyso/pkg/store/postgres"
+	"github.com/kyso-pki/kyso/pkg/store/sqlite"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testenv.StopPostgres()
+	os.Exit(code)
+}
+
+// productionEnv is the service on the production parts: keys on a PKCS#11
+// token (SoftHSM) and the given database.
+func productionEnv(t *testing.T, st store.Store) (*env, *testenv.SoftHSM) {
+	t.Helper()
+	ctx := context.Background()
+	tok := testenv.NewSoftHSM(t)
+	ks, err := pkcs11.Open(ctx, tok.URI(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ks.Close() })
+	if err := ks.CreateMasterKey(ctx, ""); err != nil {
+		t.Fatal(err)
+	}
+	a, err := ca.New(st, ks, &ca.Options{BaseURL: "http://ca.kyso.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Init(ctx, &ca.InitRequest{Name: "Kyso PKCS11 Thử Nghiệm"}); err != nil {
+		t.Fatal(err)
+	}
+	c := &clock{}
+	c.t.Store(time.Now().UnixNano())
+	svc, err := signing.New(st, ks, a, signing.Config{SecretsKey: bytes.Repeat([]byte{3}, 32),
+		Password: signing.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1}, Now: c.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{svc: svc, clock: c}, tok
+}
+
+// TestWrappedKeysOnSoftHSM: with a PKCS#11 key store, a citizen's key is
+// made on the token and kept wrapped in the database (the token holds no
+// object for it), and signs through the same checks.
+func TestWrappedKeysOnSoftHSM(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "kyso.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	e, tok := productionEnv(t, st)
+	for _, alg := range []hsm.Algorithm{hsm.ECDSAP256, hsm.RSA2048} {
+		en := e.enrol(t, alg)
+		cred, err := st.GetCredential(ctx, en.CredentialID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(cred.WrappedKey) == 0 || cred.KeyURI != "wrapped:"+en.CredentialID {
+			t.Fatalf("%s: credential key %q, %d wrapped bytes; want a wrapped key only", alg, cred.KeyURI, len(cred.WrappedKey))
+		}
+		h := [][]byte{digest("wrapped " + string(alg))}
+		sad, _, err := e.svc.Authorize(ctx, &signing.AuthorizeRequest{CredentialID: en.CredentialID, NumSignatures: 1, Hashes: h, HashAlgorithm: crypto.SHA256, PIN: "123456", OTP: e.next(t, en)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sigs, err := e.svc.SignHash(ctx, &signing.SignHashRequest{CredentialID: en.CredentialID, SAD: sad, Hashes: h, HashAlgorithm: crypto.SHA256})
+		if err != nil {
+			t.Fatal(err)
+		}
+		verifySig(t, en, crypto.SHA256, h[0], sigs[0])
+	}
+	// The token holds the master key and the CA's keys, no citizen key.
+	tool := testenv.LookPath(t, "pkcs11-tool", "apt-get install opensc")
+	cmd := exec.Command(tool, "--module", tok.Module, "--token-label", tok.TokenLabel, "--login", "--pin", tok.PIN, "-O")
+	cmd.Env = tok.Env()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("pkcs11-tool -O: %v\n%s", err, out)
+	}
+	if strings.Contains(string(out), "cred-") {
+		t.Errorf("a citizen key is stored on the token:\n%s", out)
+	}
+}
+
+// TestOnPostgres runs the implicit flow and a SAD race on PostgreSQL with
+// keys on SoftHSM: what several kysod replicas share.
+func TestOnPostgres(t *testing.T) {
+	ctx := context.Background()
+	st, err := postgres.Open(ctx, testenv.NewPostgres(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	e, _ := productionEnv(t, st)
+	en := e.enrol(t, hsm.ECDSAP256)
+	cl, err := e.svc.CreateClient(ctx, "Portal", "", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs := []signing.Document{{DocID: "a.pdf", Hash: digest("a")}}
+	tx, _, err := e.svc.Submit(ctx, &signing.SubmitRequest{ClientID: cl.ID, ClientRef: "pg-1", NationalID: en.NationalID, Documents: docs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done, err := e.svc.Approve(ctx, en.OwnerID, tx.ID, "123456", e.next(t, en))
+	if err != nil || done.Status != store.TxSigned {
+		t.Fatalf("approve on PostgreSQL: %v", err)
+	}
+	verifySig(t, en, crypto.SHA256, docs[0].Hash, done.Signatures[0].Signature)
+	got, err := e.svc.ClientTransaction(ctx, cl.ID, "pg-1")
+	if err != nil || got.ID != tx.ID {
+		t.Fatalf("poll by reference: %v", err)
+	}
+	h := [][]byte{digest("race")}
+	sad, _, err := e.svc.Authorize(ctx, &signing.AuthorizeRequest{CredentialID: en.CredentialID, NumSignatures: 1, Hashes: h, HashAlgorithm: crypto.SHA256, PIN: "123456", OTP: e.next(t, en)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 10)
+	for i := 0; i < 10; i++ {
+		go func() {
+			_, err := e.svc.SignHash(ctx, &signing.SignHashRequest{CredentialID: en.CredentialID, SAD: sad, Hashes: h, HashAlgorithm: crypto.SHA256})
+			errs <- err
+		}()
+	}
+	ok := 0
+	for i := 0; i < 10; i++ {
+		if <-errs == nil {
+			ok++
+		}
+	}
+	if ok != 1 {
+		t.Errorf("%d of 10 racing requests signed with one SAD on PostgreSQL", ok)
+	}
+}
