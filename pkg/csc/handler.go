@@ -1,6 +1,7 @@
 package csc
 
 import (
+	"bufio"
 	"context"
 	"crypto"
 	"crypto/x509"
@@ -83,9 +84,27 @@ func NewHandler(svc *signing.Service, opts *Options) *Handler {
 		h.mux.HandleFunc("POST /csc/v2/signatures/timestamp", h.authed(h.timestamp))
 	}
 	h.mux.HandleFunc("/csc/v2/", func(w http.ResponseWriter, r *http.Request) {
+		if allow := h.allowed(r); allow != "" {
+			w.Header().Set("Allow", allow)
+			writeError(w, http.StatusMethodNotAllowed, "invalid_request", r.Method+" is not allowed here; use "+allow)
+			return
+		}
 		writeError(w, http.StatusNotFound, "invalid_request", "no such method: "+r.Method+" "+r.URL.Path)
 	})
 	return h
+}
+
+// allowed lists the methods r's path is served with, so that a known
+// method asked with another HTTP method gets 405 and an Allow header
+// (RFC 9110 section 15.5.6) rather than 404.
+func (h *Handler) allowed(r *http.Request) string {
+	var methods []string
+	for _, m := range []string{http.MethodGet, http.MethodPost} {
+		if _, pattern := h.mux.Handler(&http.Request{Method: m, URL: r.URL, Host: r.Host}); pattern != "" && pattern != "/csc/v2/" {
+			methods = append(methods, m)
+		}
+	}
+	return strings.Join(methods, ", ")
 }
 
 // ServeHTTP implements http.Handler.
@@ -134,14 +153,20 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	return decodeMax(w, r, v, MaxBody)
 }
 
-// decodeMax reads a JSON body of at most max bytes into v.
+// decodeMax reads a JSON object of at most max bytes into v; anything but
+// an object is malformed.
 func decodeMax(w http.ResponseWriter, r *http.Request, v any, max int64) bool {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 		writeError(w, http.StatusUnsupportedMediaType, "invalid_request", "the body must be application/json")
 		return false
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, max))
-	if err := dec.Decode(v); err != nil {
+	body := bufio.NewReader(http.MaxBytesReader(w, r.Body, max))
+	dec := json.NewDecoder(body)
+	err := startsObject(body)
+	if err == nil {
+		err = dec.Decode(v)
+	}
+	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			writeError(w, http.StatusRequestEntityTooLarge, "invalid_request", fmt.Sprintf("the body is larger than %d bytes", max))
@@ -155,6 +180,25 @@ func decodeMax(w http.ResponseWriter, r *http.Request, v any, max int64) bool {
 		return false
 	}
 	return true
+}
+
+// startsObject checks that the next byte after white space is "{": null
+// above all would decode into nothing, and revoke would take it for a
+// request without a body.
+func startsObject(r *bufio.Reader) error {
+	for {
+		b, err := r.ReadByte()
+		if err != nil {
+			return err
+		}
+		switch b {
+		case ' ', '\t', '\r', '\n':
+			continue
+		case '{':
+			return r.UnreadByte()
+		}
+		return errors.New("the body is not a JSON object")
+	}
 }
 
 type principalKey struct{}
