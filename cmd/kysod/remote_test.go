@@ -243,7 +243,10 @@ func TestSmartCAEndToEnd(t *testing.T) {
 		} `json:"data"`
 	}
 	if st := call("/smartca/v1/signatures/sign", map[string]any{"user_id": "079203005555", "transaction_id": "portal-42", "transaction_desc": "Đăng ký khai sinh",
-		"sign_files": []map[string]string{{"doc_id": "to-khai.pdf", "file_type": "pdf", "sign_type": "hash", "data_to_be_signed": hex.EncodeToString(digest[:])}}}, &signed); st != 200 || signed.Data.TranCode == "" {
+		"sign_files": []map[string]string{
+			{"doc_id": "to-khai.pdf", "file_type": "pdf", "sign_type": "hash", "data_to_be_signed": hex.EncodeToString(digest[:])},
+			{"doc_id": "giay-uy-quyen.pdf", "file_type": "pdf", "sign_type": "pdf", "file_data": base64.StdEncoding.EncodeToString(onePage()), "level": "B-LT"},
+		}}, &signed); st != 200 || signed.Data.TranCode == "" {
 		t.Fatalf("sign: %d %+v", st, signed)
 	}
 	out := run([]string{"OWNER_PIN=778899", "OWNER_OTPAUTH=" + en.OTPAuth}, "approve", "--url", "https://"+d.https, "--national-id", "CCCD:079203005555",
@@ -257,11 +260,19 @@ func TestSmartCAEndToEnd(t *testing.T) {
 			Signatures []struct {
 				DocID string `json:"doc_id"`
 				Value string `json:"signature_value"`
+				File  string `json:"signed_file"`
 			} `json:"signatures"`
 		} `json:"data"`
 	}
-	if st := call("/smartca/v1/signatures/sign/portal-42/status", map[string]any{}, &status); st != 200 || status.Data.Status != "signed" || len(status.Data.Signatures) != 1 {
+	if st := call("/smartca/v1/signatures/sign/portal-42/status", map[string]any{}, &status); st != 200 || status.Data.Status != "signed" || len(status.Data.Signatures) != 2 {
 		t.Fatalf("status: %d %+v", st, status)
+	}
+	// The whole PDF comes back signed at B-LT, valid offline.
+	pdf, _ := base64.StdEncoding.DecodeString(status.Data.Signatures[1].File)
+	pdfFile := filepath.Join(dir, "uy-quyen.pdf")
+	os.WriteFile(pdfFile, pdf, 0o644)
+	if out := run(nil, "verify", pdfFile, "--offline", "--trust", root); !strings.Contains(out, "PAdES-BASELINE-LT") || !strings.Contains(out, ": VALID") || !strings.Contains(out, "Võ Thị Sáu") {
+		t.Fatalf("kyso verify on the SmartCA-signed PDF:\n%s", out)
 	}
 	sig, _ := base64.StdEncoding.DecodeString(status.Data.Signatures[0].Value)
 	if !ecdsa.VerifyASN1(cert.PublicKey.(*ecdsa.PublicKey), digest[:], sig) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/sha256"
+	"crypto/x509"
 	"fmt"
 
 	"github.com/kyso-pki/kyso/pkg/pades"
@@ -32,18 +33,8 @@ type SignDocumentsRequest struct {
 // SignDocuments signs each PDF with the credential's key through unlock,
 // the one path to a key, and returns the signed PDFs.
 func (s *Service) SignDocuments(ctx context.Context, req *SignDocumentsRequest) ([][]byte, error) {
-	switch req.Level {
-	case "", pades.LevelBB:
-	case pades.LevelBT:
-		if s.cfg.Timestamp == nil {
-			return nil, fail(CodeInvalidRequest, "this service has no time-stamping authority for %s", req.Level)
-		}
-	case pades.LevelBLT, pades.LevelBLTA:
-		if s.cfg.Timestamp == nil || s.cfg.LTV == nil {
-			return nil, fail(CodeInvalidRequest, "this service cannot add long-term validation data (%s)", req.Level)
-		}
-	default:
-		return nil, fail(CodeInvalidRequest, "conformance level %q is not B-B, B-T, B-LT or B-LTA", req.Level)
+	if err := s.levelUsable(req.Level); err != nil {
+		return nil, err
 	}
 	if len(req.Documents) == 0 || len(req.Documents) > 100 {
 		return nil, fail(CodeInvalidRequest, "between 1 and 100 documents")
@@ -71,24 +62,103 @@ func (s *Service) SignDocuments(ctx context.Context, req *SignDocumentsRequest) 
 	}
 	out := make([][]byte, len(req.Documents))
 	for i, d := range req.Documents {
-		opts := &pades.SignOptions{Options: pades.Options{Certify: req.Certify, Reason: req.Reason}, Level: pades.LevelBB}
-		if req.Level != "" && req.Level != pades.LevelBB {
-			opts.Level, opts.TSA = pades.LevelBT, s.cfg.Timestamp
+		if out[i], err = s.padesSign(ctx, u, cert, chain, d, req.Level, req.Certify, req.Reason); err != nil {
+			return nil, fmt.Errorf("document %d: %w", i+1, err)
 		}
-		var buf bytes.Buffer
-		if err := pades.Sign(ctx, bytes.NewReader(d), int64(len(d)), &buf, u, cert, chain, opts); err != nil {
-			return nil, &Error{Code: CodeInvalidRequest, Description: fmt.Sprintf("document %d: %v", i+1, err), Err: err}
-		}
-		if req.Level == pades.LevelBLT || req.Level == pades.LevelBLTA {
-			signed := buf.Bytes()
-			var ext bytes.Buffer
-			if err := pades.Extend(ctx, bytes.NewReader(signed), int64(len(signed)), &ext, req.Level,
-				&pades.ExtendOptions{LTVOptions: *s.cfg.LTV, TSA: s.cfg.Timestamp}); err != nil {
-				return nil, fmt.Errorf("signing: document %d: adding validation data: %w", i+1, err)
-			}
-			buf = ext
-		}
-		out[i] = buf.Bytes()
 	}
 	return out, nil
+}
+
+// levelUsable refuses a level the service cannot reach.
+func (s *Service) levelUsable(l pades.Level) error {
+	switch l {
+	case "", pades.LevelBB:
+	case pades.LevelBT:
+		if s.cfg.Timestamp == nil {
+			return fail(CodeInvalidRequest, "this service has no time-stamping authority for %s", l)
+		}
+	case pades.LevelBLT, pades.LevelBLTA:
+		if s.cfg.Timestamp == nil || s.cfg.LTV == nil {
+			return fail(CodeInvalidRequest, "this service cannot add long-term validation data (%s)", l)
+		}
+	default:
+		return fail(CodeInvalidRequest, "level %q is not B-B, B-T, B-LT or B-LTA", l)
+	}
+	return nil
+}
+
+// checkPDF refuses, at submission, a PDF document kyso cannot sign.
+func (s *Service) checkPDF(d Document, h crypto.Hash) error {
+	if h != crypto.SHA256 {
+		return fail(CodeInvalidRequest, "document %q: a PDF is approved by its SHA-256; the transaction's hashes must be SHA-256", d.DocID)
+	}
+	if len(d.PDF) == 0 || len(d.PDF) > MaxDocument {
+		return fail(CodeInvalidRequest, "document %q: a PDF of 1 to %d bytes", d.DocID, MaxDocument)
+	}
+	if err := s.levelUsable(d.Level); err != nil {
+		return err
+	}
+	if _, err := pades.Prepare(bytes.NewReader(d.PDF), int64(len(d.PDF)), nil); err != nil {
+		return &Error{Code: CodeInvalidRequest, Description: fmt.Sprintf("document %q cannot be signed: %v", d.DocID, err), Err: err}
+	}
+	return nil
+}
+
+// padesSign signs one PDF with an unlocked key at level, adding the
+// time-stamp and validation data the level needs.
+func (s *Service) padesSign(ctx context.Context, u *unlocked, cert *x509.Certificate, chain []*x509.Certificate, doc []byte, level pades.Level, certify int, reason string) ([]byte, error) {
+	opts := &pades.SignOptions{Options: pades.Options{Certify: certify, Reason: reason}, Level: pades.LevelBB}
+	if level != "" && level != pades.LevelBB {
+		opts.Level, opts.TSA = pades.LevelBT, s.cfg.Timestamp
+	}
+	var buf bytes.Buffer
+	if err := pades.Sign(ctx, bytes.NewReader(doc), int64(len(doc)), &buf, u, cert, chain, opts); err != nil {
+		return nil, err
+	}
+	if level != pades.LevelBLT && level != pades.LevelBLTA {
+		return buf.Bytes(), nil
+	}
+	signed := buf.Bytes()
+	var ext bytes.Buffer
+	if err := pades.Extend(ctx, bytes.NewReader(signed), int64(len(signed)), &ext, level,
+		&pades.ExtendOptions{LTVOptions: *s.cfg.LTV, TSA: s.cfg.Timestamp}); err != nil {
+		return nil, fmt.Errorf("adding validation data: %w", err)
+	}
+	return ext.Bytes(), nil
+}
+
+// signDocuments signs an approved transaction's documents with the SAD
+// its approval made: hashes with the transaction's algorithm, PDFs as
+// PAdES.
+func (s *Service) signDocuments(ctx context.Context, x *Transaction, sad, actor string) ([]Signature, error) {
+	hashes := make([][]byte, len(x.Documents))
+	for i, d := range x.Documents {
+		hashes[i] = d.Hash
+	}
+	u, opts, err := s.unlock(ctx, &SignHashRequest{CredentialID: x.CredentialID, SAD: sad, Hashes: hashes,
+		HashAlgorithm: x.HashAlgorithm, SignAlgo: x.SignAlgo, Actor: actor})
+	if err != nil {
+		return nil, err
+	}
+	var cert *x509.Certificate
+	var chain []*x509.Certificate
+	res := make([]Signature, len(x.Documents))
+	for i, d := range x.Documents {
+		res[i].DocID = d.DocID
+		if d.PDF == nil {
+			if res[i].Signature, err = u.Sign(s.cfg.Rand, d.Hash, opts); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if cert == nil {
+			if cert, chain, err = s.Certificate(ctx, u.cred); err != nil {
+				return nil, err
+			}
+		}
+		if res[i].SignedPDF, err = s.padesSign(ctx, u, cert, chain, d.PDF, d.Level, 0, ""); err != nil {
+			return nil, fmt.Errorf("signing: document %q: %w", d.DocID, err)
+		}
+	}
+	return res, nil
 }

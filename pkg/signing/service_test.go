@@ -375,3 +375,47 @@ func TestClientTokens(t *testing.T) {
 		t.Errorf("expired token: %v", err)
 	}
 }
+
+// TestPDFDocuments: a transaction may carry whole PDFs; what kyso cannot
+// sign is refused when submitted, not after the owner approved.
+func TestPDFDocuments(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	en := e.enrol(t, hsm.ECDSAP256)
+	cl, _ := e.svc.CreateClient(ctx, "Portal", "", "test")
+	submit := func(ref string, d signing.Document, h crypto.Hash) error {
+		_, _, err := e.svc.Submit(ctx, &signing.SubmitRequest{ClientID: cl.ID, ClientRef: ref, CredentialID: en.CredentialID, HashAlgorithm: h, Documents: []signing.Document{d}})
+		return err
+	}
+	pdf := []byte("%PDF-1.7\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n2 0 obj\n<< /Type /Pages /Kids [3 0 R] /Count 1 >>\nendobj\n3 0 obj\n<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>\nendobj\nxref\n0 4\n0000000000 65535 f \n0000000009 00000 n \n0000000058 00000 n \n0000000115 00000 n \ntrailer\n<< /Size 4 /Root 1 0 R >>\nstartxref\n186\n%%EOF\n")
+	for name, c := range map[string]struct {
+		d signing.Document
+		h crypto.Hash
+	}{
+		"not a PDF":             {signing.Document{DocID: "x", PDF: []byte("hello")}, crypto.SHA256},
+		"B-LT without a TSA":    {signing.Document{DocID: "x", PDF: pdf, Level: "B-LT"}, crypto.SHA256},
+		"an unknown level":      {signing.Document{DocID: "x", PDF: pdf, Level: "B-Z"}, crypto.SHA256},
+		"a SHA-384 transaction": {signing.Document{DocID: "x", PDF: pdf}, crypto.SHA384},
+	} {
+		if err := submit("bad-"+name, c.d, c.h); !isCode(err, signing.CodeInvalidRequest) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	tx, _, err := e.svc.Submit(ctx, &signing.SubmitRequest{ClientID: cl.ID, ClientRef: "pdf-1", CredentialID: en.CredentialID,
+		Documents: []signing.Document{{DocID: "don.pdf", PDF: pdf}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := sha256.Sum256(pdf)
+	if !bytes.Equal(tx.Documents[0].Hash, want[:]) {
+		t.Fatal("the owner is not shown the PDF's SHA-256")
+	}
+	done, err := e.svc.Approve(ctx, en.OwnerID, tx.ID, "123456", e.next(t, en))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := done.Signatures[0].SignedPDF
+	if !bytes.HasPrefix(got, pdf) || !bytes.Contains(got, []byte("/ETSI.CAdES.detached")) || done.Signatures[0].Signature != nil {
+		t.Fatalf("the result is not the PDF signed incrementally (%d bytes)", len(got))
+	}
+}

@@ -3,12 +3,14 @@ package signing
 import (
 	"context"
 	"crypto"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/kyso-pki/kyso/pkg/pades"
 	"github.com/kyso-pki/kyso/pkg/store"
 )
 
@@ -19,11 +21,17 @@ const (
 	MaxClientRef   = 128
 )
 
-// Document is one hash a relying party wants signed, with the ID the owner
-// sees it by.
+// Document is one hash a relying party wants signed, or a whole PDF to
+// sign as PAdES, with the ID the owner sees it by.
 type Document struct {
 	DocID string `json:"doc_id"`
-	Hash  []byte `json:"hash"`
+	// Hash is what is signed, or for a PDF its SHA-256 (Submit computes
+	// it): what the owner approves.
+	Hash []byte `json:"hash"`
+	// PDF, when set, is signed as PAdES at Level (empty: B-B); the result
+	// is the signed PDF.
+	PDF   []byte      `json:"pdf,omitempty"`
+	Level pades.Level `json:"level,omitempty"`
 }
 
 // storedDocument is one element of a transaction's Documents column: the
@@ -55,10 +63,12 @@ type SubmitRequest struct {
 	Documents []Document
 }
 
-// Signature is one signed document of a transaction's result.
+// Signature is one signed document of a transaction's result: the
+// signature over its hash, or the signed PDF.
 type Signature struct {
 	DocID     string `json:"doc_id"`
-	Signature []byte `json:"signature"`
+	Signature []byte `json:"signature,omitempty"`
+	SignedPDF []byte `json:"signed_pdf,omitempty"`
 }
 
 // Transaction is a signing transaction as front ends show it.
@@ -115,6 +125,14 @@ func (s *Service) Submit(ctx context.Context, req *SubmitRequest) (*Transaction,
 			return nil, false, fail(CodeInvalidRequest, "doc_id %q appears twice", d.DocID)
 		}
 		seen[d.DocID] = true
+		if d.PDF != nil {
+			if err := s.checkPDF(d, h); err != nil {
+				return nil, false, err
+			}
+			sum := sha256.Sum256(d.PDF)
+			req.Documents[i].Hash = sum[:]
+			continue
+		}
 		if len(d.Hash) != h.Size() {
 			return nil, false, fail(CodeInvalidRequest, "document %q: the hash has %d bytes; %v needs %d", d.DocID, len(d.Hash), h, h.Size())
 		}
@@ -325,17 +343,12 @@ func (s *Service) Approve(ctx context.Context, ownerID, txID, pin, otp string) (
 	if err != nil {
 		return nil, err
 	}
-	sigs, signErr := s.signHashes(ctx, &SignHashRequest{CredentialID: t.CredentialID, SAD: sad, Hashes: hashes,
-		HashAlgorithm: x.HashAlgorithm, SignAlgo: x.SignAlgo, Actor: "owner:" + ownerID})
+	res, signErr := s.signDocuments(ctx, x, sad, "owner:"+ownerID)
 	done := approved
 	done.UpdatedAt = s.now()
 	if signErr != nil {
 		done.Status, done.Error = store.TxFailed, "signing failed"
 	} else {
-		res := make([]Signature, len(sigs))
-		for i, sig := range sigs {
-			res[i] = Signature{DocID: x.Documents[i].DocID, Signature: sig}
-		}
 		if done.Result, err = json.Marshal(res); err != nil {
 			return nil, err
 		}

@@ -42,6 +42,9 @@ type ResultSignature struct {
 	// TimestampSignature would be an RFC 3161 token over the signature;
 	// kyso leaves it empty.
 	TimestampSignature string `json:"timestamp_signature"`
+	// SignedFile is the signed PDF, base64, for a document sent whole
+	// (sign_type "pdf"); SignatureValue is then empty.
+	SignedFile string `json:"signed_file,omitempty"`
 }
 
 // statusMessages are the Vietnamese messages portals show their users.
@@ -61,7 +64,11 @@ func NewNotification(t *Transaction) *Notification {
 	}
 	r := &TransactionResult{TransactionID: t.ClientRef, TranCode: t.ID, Status: status, Signatures: []ResultSignature{}}
 	for _, s := range t.Signatures {
-		r.Signatures = append(r.Signatures, ResultSignature{DocID: s.DocID, SignatureValue: base64.StdEncoding.EncodeToString(s.Signature)})
+		rs := ResultSignature{DocID: s.DocID, SignatureValue: base64.StdEncoding.EncodeToString(s.Signature)}
+		if s.SignedPDF != nil {
+			rs.SignatureValue, rs.SignedFile = "", base64.StdEncoding.EncodeToString(s.SignedPDF)
+		}
+		r.Signatures = append(r.Signatures, rs)
 	}
 	return &Notification{StatusCode: 200, Message: statusMessages[status], Data: r}
 }

@@ -19,8 +19,12 @@ import (
 )
 
 // MaxBody bounds a request body: a thousand hex SHA-256 hashes with
-// doc IDs of 128 bytes take about a quarter of it.
-const MaxBody = 4 << 20
+// doc IDs of 128 bytes take about a quarter of it. MaxSignBody bounds
+// signatures/sign's, which may carry whole PDFs (sign_type "pdf").
+const (
+	MaxBody     = 4 << 20
+	MaxSignBody = 64 << 20
+)
 
 // Options configure the handler.
 type Options struct {
@@ -138,15 +142,20 @@ func requestID() string {
 
 // decode reads a JSON object of at most MaxBody bytes into v.
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	return decodeMax(w, r, v, MaxBody)
+}
+
+// decodeMax reads a JSON object of at most max bytes into v.
+func decodeMax(w http.ResponseWriter, r *http.Request, v any, max int64) bool {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 		writeError(w, http.StatusUnsupportedMediaType, "the body must be application/json")
 		return false
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBody))
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, max))
 	if err := dec.Decode(v); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is larger than %d bytes", MaxBody))
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is larger than %d bytes", max))
 			return false
 		}
 		writeError(w, http.StatusBadRequest, "malformed JSON body: "+err.Error())

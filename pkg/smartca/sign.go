@@ -2,11 +2,13 @@ package smartca
 
 import (
 	"crypto"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"net/http"
 	"strings"
 
+	"github.com/kyso-pki/kyso/pkg/pades"
 	"github.com/kyso-pki/kyso/pkg/signing"
 )
 
@@ -16,7 +18,7 @@ import (
 // transaction_id with the same request answers with the same tran_code.
 func (h *Handler) sign(w http.ResponseWriter, r *http.Request) {
 	var req SignRequest
-	if !decode(w, r, &req) {
+	if !decodeMax(w, r, &req, MaxSignBody) {
 		return
 	}
 	sub, err := submitRequest(&req)
@@ -67,14 +69,23 @@ func submitRequest(req *SignRequest) (*signing.SubmitRequest, error) {
 	sub := &signing.SubmitRequest{ClientRef: req.TransactionID, NationalID: uid, Description: req.TransactionDesc,
 		HashAlgorithm: crypto.SHA256, Documents: make([]signing.Document, len(req.SignFiles))}
 	for i, f := range req.SignFiles {
-		if st := strings.ToLower(f.SignType); st != "" && st != "hash" {
-			return nil, bad("sign_files[%d]: sign_type %q is not supported; send the hash (sign_type \"hash\")", i, f.SignType)
+		st := strings.ToLower(f.SignType)
+		if st != "" && st != "hash" && st != "pdf" {
+			return nil, bad("sign_files[%d]: sign_type %q is not supported: \"hash\" (data_to_be_signed) or \"pdf\" (file_data)", i, f.SignType)
 		}
 		if text(f.DocID, signing.MaxDocID) != nil {
 			return nil, bad("sign_files[%d]: doc_id must be 1 to %d bytes without control characters", i, signing.MaxDocID)
 		}
 		if len(f.FileType) > 32 {
 			return nil, bad("sign_files[%d]: file_type is longer than 32 bytes", i)
+		}
+		if st == "pdf" {
+			pdf, err := base64.StdEncoding.DecodeString(f.FileData)
+			if err != nil || len(pdf) == 0 {
+				return nil, bad("sign_files[%d]: file_data must be the PDF, base64", i)
+			}
+			sub.Documents[i] = signing.Document{DocID: f.DocID, PDF: pdf, Level: pades.Level(f.Level)}
+			continue
 		}
 		d, err := hex.DecodeString(f.DataToBeSigned)
 		if err != nil || len(d) != crypto.SHA256.Size() {

@@ -74,15 +74,22 @@ type SignRequest struct {
 	SignFiles    []SignFile `json:"sign_files"`
 }
 
-// SignFile is one hash to sign.
+// SignFile is one hash to sign, or a whole PDF.
 type SignFile struct {
 	// DocID is what the owner sees the document as.
 	DocID    string `json:"doc_id"`
 	FileType string `json:"file_type"`
-	// SignType must be "hash" (or empty).
+	// SignType is "hash" (or empty), or "pdf" for a whole PDF in
+	// FileData that kyso signs as PAdES and returns signed.
 	SignType string `json:"sign_type"`
-	// DataToBeSigned is the SHA-256 of what is signed, hex.
-	DataToBeSigned string `json:"data_to_be_signed"`
+	// DataToBeSigned is the SHA-256 of what is signed, hex (sign_type
+	// "hash").
+	DataToBeSigned string `json:"data_to_be_signed,omitempty"`
+	// FileData is the PDF, base64 (sign_type "pdf").
+	FileData string `json:"file_data,omitempty"`
+	// Level is the PAdES level for a PDF: B-B (the default), B-T, B-LT or
+	// B-LTA.
+	Level string `json:"level,omitempty"`
 }
 
 // SignData is signatures/sign's data.
