@@ -1,0 +1,90 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/kyso-pki/kyso/internal/cscbench"
+	"github.com/kyso-pki/kyso/internal/testenv"
+)
+
+// TestBenchCSC runs `kyso bench csc` briefly, as an operator would, and
+// checks that every row is there, measured, verified and compared with the
+// bare loop, and that every aim is judged; the figures themselves are not
+// asserted (speed is reported, not tested).
+func TestBenchCSC(t *testing.T) {
+	bin, _ := binaries(t)
+	testenv.LookPath(t, "softhsm2-util", "apt-get install softhsm2")
+	out, errOut, code := runBin(t, bin, nil, "bench", "csc", "--duration", "100ms", "--clients", "2", "--output", "json")
+	if code != 0 {
+		t.Fatalf("bench csc: %d\n%s\n%s", code, out, errOut)
+	}
+	var rep cscbench.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("bench csc --output json: %v\n%s", err, out)
+	}
+	if rep.Machine.CPUs < 1 || rep.Clients != 2 || rep.Seconds != 0.1 || !strings.Contains(rep.Database, "SQLite") {
+		t.Errorf("report header: %+v %d clients, %v s, %q", rep.Machine, rep.Clients, rep.Seconds, rep.Database)
+	}
+	rows := map[string]cscbench.Result{}
+	for _, r := range rep.Rows {
+		key := fmt.Sprintf("%s/%s/%d/%d", r.Algorithm, r.Row, r.Hashes, r.Clients)
+		if _, dup := rows[key]; dup {
+			t.Errorf("row %s twice", key)
+		}
+		rows[key] = r
+		if r.Err != "" || r.Requests == 0 || r.Signatures != r.Requests*int64(r.Hashes) || r.PerSecond <= 0 || r.P50 <= 0 || r.P99 < r.P50 {
+			t.Errorf("row %s did not measure: %+v", key, r)
+		}
+		if r.Row != cscbench.RowBare && r.VsBare <= 0 {
+			t.Errorf("row %s has no ratio to the bare loop", key)
+		}
+		if (r.Row == cscbench.RowSignHash || r.Row == cscbench.RowRoundTrip) && r.VsKey <= 0 {
+			t.Errorf("row %s has no ratio to cred-key", key)
+		}
+	}
+	want := 0
+	for _, alg := range []string{"ecdsa-p256", "rsa-2048"} {
+		for _, c := range []int{1, 2} {
+			for _, row := range []string{"bare/1", "cred-key/1", "signhash/1", "signhash/20", "roundtrip/1", "roundtrip/20"} {
+				want++
+				if _, ok := rows[fmt.Sprintf("%s/%s/%d", alg, row, c)]; !ok {
+					t.Errorf("no row %s %s with %d clients", alg, row, c)
+				}
+			}
+		}
+	}
+	if len(rows) != want {
+		t.Errorf("%d rows, want %d", len(rows), want)
+	}
+	if len(rep.Aims) != 8 {
+		t.Errorf("%d aims, want 8 (one per signhash row): %+v", len(rep.Aims), rep.Aims)
+	}
+	for _, a := range rep.Aims {
+		if a.Value <= 0 {
+			t.Errorf("aim not judged: %+v", a)
+		}
+	}
+
+	// The text form: one algorithm and hash count, without round trips.
+	text, errOut, code := runBin(t, bin, nil, "bench", "csc", "--duration", "50ms", "--clients", "1", "--alg", "ecdsa-p256", "--hashes", "5", "--no-roundtrip")
+	if code != 0 {
+		t.Fatalf("bench csc: %d\n%s\n%s", code, text, errOut)
+	}
+	for _, s := range []string{"Machine:", "N = 1 clients", "vs bare", "ecdsa-p256  bare", "ecdsa-p256  signhash  5", "Aims:", "signhash ≥ 0.85× bare", "Notes:"} {
+		if !strings.Contains(text, s) {
+			t.Errorf("bench csc prints no %q:\n%s", s, text)
+		}
+	}
+	if strings.Contains(text, "rsa-2048") || strings.Contains(text, "roundtrip  ") {
+		t.Errorf("bench csc --alg ecdsa-p256 --no-roundtrip prints other rows:\n%s", text)
+	}
+
+	for _, args := range [][]string{{"--clients", "0"}, {"--alg", "dsa"}, {"--hashes", "0"}, {"--alg", "ed25519"}} {
+		if _, errOut, code := runBin(t, bin, nil, append([]string{"bench", "csc"}, args...)...); code != 2 || !strings.Contains(errOut, args[0]) {
+			t.Errorf("bench csc %v: exit %d, want 2 and a usage error naming %s:\n%s", args, code, args[0], errOut)
+		}
+	}
+}
