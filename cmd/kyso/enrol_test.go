@@ -1,8 +1,14 @@
 package main
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -64,10 +70,21 @@ func TestEnrolAndClient(t *testing.T) {
 		t.Fatalf("client create: %d %s", code, out)
 	}
 
+	// A portal that authenticates by mutual TLS.
+	clientPEM := filepath.Join(dir, "portal.pem")
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "portal"}, NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
+	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	os.WriteFile(clientPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+	if out, errOut, code := kyso(t, "client", "create", "--name", "Cổng mTLS", "--cert", clientPEM); code != 0 {
+		t.Fatalf("client create --cert: %d\n%s%s", code, out, errOut)
+	}
+
 	for _, c := range []struct {
 		args []string
 		want string
 	}{
+		{[]string{"client", "create", "--name", "X", "--cert", pinFile}, "--cert"},
 		{[]string{"enroll", "--cccd", "079203009998", "--name", "A", "--province", "Đà Nẵng"}, "--pin"},
 		{[]string{"enroll", "--cccd", "079203009998", "--name", "A", "--province", "Đà Nẵng", "--pin", "12"}, "6 to 12 digits"},
 		{[]string{"enroll", "--cccd", "079203009999", "--name", "A", "--province", "Đà Nẵng", "--pin", "123456"}, "already enrolled"},

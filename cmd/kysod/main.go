@@ -191,8 +191,10 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
-		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{tlsCert}},
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		// Relying parties may authenticate with a client certificate
+		// bound at registration (RFC 8705); it is asked for, not required.
+		TLSConfig: &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{tlsCert}, ClientAuth: tls.RequestClientCert},
+		ErrorLog:  slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	pkiSrv := &http.Server{
 		Addr:              cfg.HTTP,

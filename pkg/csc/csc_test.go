@@ -4,11 +4,17 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -170,6 +176,48 @@ func TestSignDoc(t *testing.T) {
 		if _, err := e.client.SignDoc(ctx, e.cred.CredentialID, sad, [][]byte{a, b}, level); err == nil || !strings.Contains(err.Error(), "already used") {
 			t.Fatalf("the SAD signed twice: %v", err)
 		}
+	}
+}
+
+// TestMutualTLS: a relying party registered with a TLS client certificate
+// gets a token by presenting it, without a secret (RFC 8705); another
+// certificate gets none.
+func TestMutualTLS(t *testing.T) {
+	e := newEnv(t, hsm.ECDSAP256, false)
+	ctx := context.Background()
+	newCert := func() tls.Certificate {
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "portal"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+		der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+		return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	}
+	good, bad := newCert(), newCert()
+	cl, err := e.svc.CreateClient(ctx, "Cổng mTLS", "", "test", signing.WithCertificate(good.Certificate[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewUnstartedServer(csc.NewHandler(e.svc, nil))
+	ts.TLS = &tls.Config{ClientAuth: tls.RequestClientCert}
+	ts.StartTLS()
+	defer ts.Close()
+	token := func(c tls.Certificate) (int, string) {
+		tr := ts.Client().Transport.(*http.Transport).Clone()
+		tr.TLSClientConfig.Certificates = []tls.Certificate{c}
+		resp, err := (&http.Client{Transport: tr}).Post(ts.URL+"/csc/v2/oauth2/token", "application/x-www-form-urlencoded", strings.NewReader("grant_type=client_credentials&client_id="+cl.ID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b bytes.Buffer
+		b.ReadFrom(resp.Body)
+		return resp.StatusCode, b.String()
+	}
+	if st, body := token(good); st != 200 || !strings.Contains(body, "access_token") {
+		t.Fatalf("with the bound certificate: %d %s", st, body)
+	}
+	if st, body := token(bad); st != 401 || !strings.Contains(body, "invalid_client") {
+		t.Fatalf("with another certificate: %d %s", st, body)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/kyso-pki/kyso/pkg/pades"
 	"github.com/kyso-pki/kyso/pkg/signing"
@@ -267,7 +268,15 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, secret := clientCredentials(r)
-	tok, life, err := h.svc.ClientToken(r.Context(), id, secret, r.PostFormValue("scope"))
+	var tok string
+	var life time.Duration
+	var err error
+	if secret == "" && r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+		// Mutual TLS (RFC 8705): the certificate bound to the client.
+		tok, life, err = h.svc.ClientTokenByCert(r.Context(), r.TLS.PeerCertificates[0].Raw, id, r.PostFormValue("scope"))
+	} else {
+		tok, life, err = h.svc.ClientToken(r.Context(), id, secret, r.PostFormValue("scope"))
+	}
 	if err != nil {
 		h.fail(w, r, err)
 		return

@@ -21,9 +21,22 @@ type ClientCredentials struct {
 	WebhookKey []byte
 }
 
+// ClientOption sets up a relying party further.
+type ClientOption func(*store.Client)
+
+// WithCertificate lets the client authenticate with this TLS client
+// certificate (DER) instead of its secret: mutual TLS (RFC 8705), bound
+// by the certificate's SHA-256.
+func WithCertificate(der []byte) ClientOption {
+	return func(c *store.Client) {
+		sum := sha256.Sum256(der)
+		c.CertSHA256 = sum[:]
+	}
+}
+
 // CreateClient registers a relying party. webhookURL, when set, must be
 // https (or http to a loopback address, for development).
-func (s *Service) CreateClient(ctx context.Context, name, webhookURL, actor string) (*ClientCredentials, error) {
+func (s *Service) CreateClient(ctx context.Context, name, webhookURL, actor string, opts ...ClientOption) (*ClientCredentials, error) {
 	name = strings.TrimSpace(name)
 	if name == "" || len(name) > 200 {
 		return nil, fail(CodeInvalidRequest, "a client needs a name of at most 200 bytes")
@@ -54,10 +67,13 @@ func (s *Service) CreateClient(ctx context.Context, name, webhookURL, actor stri
 		return nil, err
 	}
 	c := &store.Client{ID: id, Name: name, SecretHash: hash, WebhookURL: webhookURL, WebhookSecret: sealed, CreatedAt: s.now()}
+	for _, o := range opts {
+		o(c)
+	}
 	if err := s.st.PutClient(ctx, c); err != nil {
 		return nil, fmt.Errorf("signing: recording the client: %w", err)
 	}
-	if err := s.audit(ctx, actor, "client.create", id, "ok", map[string]any{"name": name, "webhook": webhookURL != ""}); err != nil {
+	if err := s.audit(ctx, actor, "client.create", id, "ok", map[string]any{"name": name, "webhook": webhookURL != "", "mtls": c.CertSHA256 != nil}); err != nil {
 		return nil, err
 	}
 	return &ClientCredentials{ID: id, Secret: secret, WebhookKey: whKey}, nil
@@ -126,6 +142,32 @@ func (s *Service) ClientToken(ctx context.Context, clientID, secret, scope strin
 	c, err := s.CheckClient(ctx, clientID, secret)
 	if err != nil {
 		return "", 0, err
+	}
+	return s.issueToken(ctx, "client", c.ID, scope)
+}
+
+// ClientTokenByCert authenticates a relying party by the TLS client
+// certificate it presented (RFC 8705: the certificate bound to it at
+// registration, by SHA-256) and returns a bearer token for scope. When
+// clientID is given it must name that client.
+func (s *Service) ClientTokenByCert(ctx context.Context, certDER []byte, clientID, scope string) (string, time.Duration, error) {
+	if scope == "" {
+		scope = ScopeService
+	}
+	if scope != ScopeService && scope != ScopeCredential {
+		return "", 0, fail(CodeInvalidRequest, "unknown scope %q (service or credential)", scope)
+	}
+	denied := fail("invalid_client", "the TLS client certificate is not bound to a client")
+	sum := sha256.Sum256(certDER)
+	c, err := s.st.GetClientByCert(ctx, sum[:])
+	if errors.Is(err, store.ErrNotFound) {
+		return "", 0, denied
+	}
+	if err != nil {
+		return "", 0, err
+	}
+	if c.Disabled || (clientID != "" && clientID != c.ID) {
+		return "", 0, denied
 	}
 	return s.issueToken(ctx, "client", c.ID, scope)
 }

@@ -27,6 +27,9 @@ type Signing interface {
 	PutClient(ctx context.Context, c *Client) error
 	// GetClient returns the client with this ID, or ErrNotFound.
 	GetClient(ctx context.Context, id string) (*Client, error)
+	// GetClientByCert returns the client whose TLS certificate has this
+	// SHA-256 fingerprint (RFC 8705 mutual TLS), or ErrNotFound.
+	GetClientByCert(ctx context.Context, certSHA256 []byte) (*Client, error)
 
 	// PutOwner records an owner; ErrExists when the ID or the national ID
 	// is taken.
@@ -114,8 +117,12 @@ type Client struct {
 	WebhookURL string
 	// WebhookSecret keys the HMAC of webhook bodies.
 	WebhookSecret []byte
-	Disabled      bool
-	CreatedAt     time.Time
+	// CertSHA256 is the SHA-256 of the DER TLS client certificate the
+	// client may authenticate with instead of its secret (RFC 8705
+	// self-signed or CA-issued); nil when none. Unique.
+	CertSHA256 []byte
+	Disabled   bool
+	CreatedAt  time.Time
 }
 
 // Owner is a person (or organisation) who owns credentials and approves

@@ -73,9 +73,9 @@ func (s *Store) PutClient(ctx context.Context, c *store.Client) error {
 	if err := check.Client(c); err != nil {
 		return fmt.Errorf("postgres: storing client: %w", err)
 	}
-	tag, err := s.pool.Exec(ctx, `INSERT INTO clients (id, name, secret_hash, webhook_url, webhook_secret, disabled, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
-		c.ID, c.Name, c.SecretHash, c.WebhookURL, nullBytes(c.WebhookSecret), c.Disabled, s.orNow(c.CreatedAt))
+	tag, err := s.pool.Exec(ctx, `INSERT INTO clients (id, name, secret_hash, webhook_url, webhook_secret, disabled, created_at, cert_sha256)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
+		c.ID, c.Name, c.SecretHash, c.WebhookURL, nullBytes(c.WebhookSecret), c.Disabled, s.orNow(c.CreatedAt), nullBytes(c.CertSHA256))
 	if err == nil && tag.RowsAffected() == 0 {
 		err = store.ErrExists
 	}
@@ -87,14 +87,27 @@ func (s *Store) PutClient(ctx context.Context, c *store.Client) error {
 
 // GetClient returns the client with this ID, or ErrNotFound.
 func (s *Store) GetClient(ctx context.Context, id string) (*store.Client, error) {
+	return s.getClient(ctx, "id", id)
+}
+
+// GetClientByCert returns the client bound to this certificate
+// fingerprint, through the unique index on cert_sha256.
+func (s *Store) GetClientByCert(ctx context.Context, certSHA256 []byte) (*store.Client, error) {
+	if len(certSHA256) != 32 {
+		return nil, fmt.Errorf("postgres: reading client by certificate: %w: a SHA-256 has 32 bytes", store.ErrInvalid)
+	}
+	return s.getClient(ctx, "cert_sha256", certSHA256)
+}
+
+func (s *Store) getClient(ctx context.Context, col string, v any) (*store.Client, error) {
 	c := &store.Client{}
-	err := s.pool.QueryRow(ctx, `SELECT id, name, secret_hash, webhook_url, webhook_secret, disabled, created_at
-		FROM clients WHERE id = $1`, id).Scan(&c.ID, &c.Name, &c.SecretHash, &c.WebhookURL, &c.WebhookSecret, &c.Disabled, &c.CreatedAt)
+	err := s.pool.QueryRow(ctx, `SELECT id, name, secret_hash, webhook_url, webhook_secret, disabled, created_at, cert_sha256
+		FROM clients WHERE `+col+` = $1`, v).Scan(&c.ID, &c.Name, &c.SecretHash, &c.WebhookURL, &c.WebhookSecret, &c.Disabled, &c.CreatedAt, &c.CertSHA256)
 	if errors.Is(err, pgx.ErrNoRows) {
 		err = store.ErrNotFound
 	}
 	if err != nil {
-		return nil, fmt.Errorf("postgres: reading client %q: %w", id, mapErr(err))
+		return nil, fmt.Errorf("postgres: reading client by %s: %w", col, mapErr(err))
 	}
 	c.CreatedAt = c.CreatedAt.UTC()
 	return c, nil

@@ -76,8 +76,8 @@ func (s *Store) PutClient(ctx context.Context, c *store.Client) error {
 	}
 	return s.write(ctx, fmt.Sprintf("storing client %q", c.ID), func(tx *sql.Tx) error {
 		n, err := affected(tx.ExecContext(ctx, `INSERT INTO clients (id, name, secret_hash, webhook_url, webhook_secret,
-			disabled, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-			c.ID, c.Name, c.SecretHash, c.WebhookURL, nullBytes(c.WebhookSecret), c.Disabled, micro(s.orNow(c.CreatedAt))))
+			disabled, created_at, cert_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			c.ID, c.Name, c.SecretHash, c.WebhookURL, nullBytes(c.WebhookSecret), c.Disabled, micro(s.orNow(c.CreatedAt)), nullBytes(c.CertSHA256)))
 		if err == nil && n == 0 {
 			err = store.ErrExists
 		}
@@ -87,15 +87,28 @@ func (s *Store) PutClient(ctx context.Context, c *store.Client) error {
 
 // GetClient returns the client with this ID, or ErrNotFound.
 func (s *Store) GetClient(ctx context.Context, id string) (*store.Client, error) {
+	return s.getClient(ctx, "id", id)
+}
+
+// GetClientByCert returns the client bound to this certificate
+// fingerprint, through the unique index on cert_sha256.
+func (s *Store) GetClientByCert(ctx context.Context, certSHA256 []byte) (*store.Client, error) {
+	if len(certSHA256) != 32 {
+		return nil, fmt.Errorf("sqlite: reading client by certificate: %w: a SHA-256 has 32 bytes", store.ErrInvalid)
+	}
+	return s.getClient(ctx, "cert_sha256", certSHA256)
+}
+
+func (s *Store) getClient(ctx context.Context, col string, v any) (*store.Client, error) {
 	c := &store.Client{}
 	var created int64
-	err := s.r.QueryRowContext(ctx, `SELECT id, name, secret_hash, webhook_url, webhook_secret, disabled, created_at
-		FROM clients WHERE id = ?`, id).Scan(&c.ID, &c.Name, &c.SecretHash, &c.WebhookURL, &c.WebhookSecret, &c.Disabled, &created)
+	err := s.r.QueryRowContext(ctx, `SELECT id, name, secret_hash, webhook_url, webhook_secret, disabled, created_at, cert_sha256
+		FROM clients WHERE `+col+` = ?`, v).Scan(&c.ID, &c.Name, &c.SecretHash, &c.WebhookURL, &c.WebhookSecret, &c.Disabled, &created, &c.CertSHA256)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = store.ErrNotFound
 	}
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: reading client %q: %w", id, err)
+		return nil, fmt.Errorf("sqlite: reading client by %s: %w", col, err)
 	}
 	c.CreatedAt = fromMicro(created)
 	return c, nil

@@ -34,6 +34,7 @@ func RunSigning(t *testing.T, newStore func(t *testing.T) store.Signing) {
 		{"UpdateTransaction", testUpdateTransaction},
 		{"ListTransactions", testListTransactions},
 		{"TransactionLookups", testTransactionLookups},
+		{"ClientCert", testClientCert},
 		{"Activation", testActivation},
 		{"ActivationExpiry", testActivationExpiry},
 		{"Token", testToken},
@@ -1441,5 +1442,32 @@ func testTransactionLookups(t *testing.T, s store.Signing) {
 	}
 	if _, err := s.ListOverdue(ctx, now, 0); !errors.Is(err, store.ErrInvalid) {
 		t.Errorf("limit 0: %v", err)
+	}
+}
+
+// testClientCert: a client bound to a TLS certificate is found by its
+// fingerprint; a fingerprint is bound to one client.
+func testClientCert(t *testing.T, s store.Signing) {
+	ctx := context.Background()
+	fp := randomBytes(t, 32)
+	c := &store.Client{ID: newID(t, "mtls"), Name: "Cổng mTLS", SecretHash: "$argon2id$v=19$m=64,t=1,p=1$c2FsdA$aGFzaA", CertSHA256: fp}
+	noErr(t, "PutClient", s.PutClient(ctx, c))
+	got, err := s.GetClientByCert(ctx, fp)
+	if err != nil || got.ID != c.ID || !bytes.Equal(got.CertSHA256, fp) {
+		t.Fatalf("GetClientByCert: %v %+v", err, got)
+	}
+	if _, err := s.GetClientByCert(ctx, randomBytes(t, 32)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("an unknown fingerprint: %v", err)
+	}
+	if _, err := s.GetClientByCert(ctx, []byte{1}); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("a short fingerprint: %v", err)
+	}
+	dup := &store.Client{ID: newID(t, "mtls"), Name: "Another", SecretHash: c.SecretHash, CertSHA256: fp}
+	if err := s.PutClient(ctx, dup); err == nil {
+		t.Error("two clients bound to one certificate")
+	}
+	plain := putClient(t, s)
+	if got, err := s.GetClient(ctx, plain.ID); err != nil || got.CertSHA256 != nil {
+		t.Errorf("a client without a certificate: %v %x", err, got.CertSHA256)
 	}
 }
