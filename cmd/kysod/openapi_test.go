@@ -22,18 +22,19 @@ import (
 )
 
 // schemathesis returns the schemathesis command scripts/test.sh installs:
-// $KYSO_SCHEMATHESIS, else st in PATH, else (outside CI) the venv under
+// $KYSO_SCHEMATHESIS, else schemathesis in PATH (not "st", a name other
+// tools use too), else (outside CI) the venv under
 // ~/.cache/kyso. A missing one is testenv.Missing: a failure under CI=true.
 func schemathesis(t *testing.T) string {
 	t.Helper()
 	if p := os.Getenv("KYSO_SCHEMATHESIS"); p != "" {
 		return p
 	}
-	if p, err := exec.LookPath("st"); err == nil {
+	if p, err := exec.LookPath("schemathesis"); err == nil {
 		return p
 	}
 	if home, err := os.UserHomeDir(); err == nil && !testenv.InCI() {
-		p := filepath.Join(home, ".cache", "kyso", "venv", "bin", "st")
+		p := filepath.Join(home, ".cache", "kyso", "venv", "bin", "schemathesis")
 		if _, err := os.Stat(p); err == nil {
 			return p
 		}
