@@ -109,7 +109,7 @@ const (
 // similar work.
 func (s *Service) CheckClient(ctx context.Context, clientID, secret string) (*store.Client, error) {
 	denied := fail("invalid_client", "unknown client or wrong secret")
-	if clientID == "" || len(clientID) > 128 || len(secret) > 256 {
+	if !validID(clientID) || len(secret) > 256 {
 		return nil, denied
 	}
 	c, err := s.st.GetClient(ctx, clientID)
@@ -218,6 +218,10 @@ func (s *Service) RevokeToken(ctx context.Context, token string) error {
 // counter applies to both factors.
 func (s *Service) OwnerLogin(ctx context.Context, nationalID, pin, otp string) (string, time.Duration, error) {
 	denied := fail(CodeAccessDenied, "wrong national ID, PIN or one-time code")
+	if !validID(nationalID) {
+		checkPassword(decoyHash, pin)
+		return "", 0, denied
+	}
 	o, err := s.st.GetOwnerByNationalID(ctx, nationalID)
 	if errors.Is(err, store.ErrNotFound) {
 		checkPassword(decoyHash, pin)

@@ -14,6 +14,9 @@ func (s *Service) Credentials(ctx context.Context, nationalID string) ([]*store.
 	if !strings.Contains(nationalID, ":") {
 		nationalID = "CCCD:" + nationalID
 	}
+	if !validID(nationalID) {
+		return nil, fail(CodeNotFound, "no owner with that national ID")
+	}
 	o, err := s.st.GetOwnerByNationalID(ctx, nationalID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, fail(CodeNotFound, "no owner with that national ID")
@@ -26,8 +29,8 @@ func (s *Service) Credentials(ctx context.Context, nationalID string) ([]*store.
 
 // Credential returns a credential by ID.
 func (s *Service) Credential(ctx context.Context, id string) (*store.Credential, error) {
-	if id == "" || len(id) > 128 {
-		return nil, fail(CodeInvalidRequest, "a credentialID is required")
+	if !validID(id) {
+		return nil, fail(CodeInvalidRequest, "a credentialID of 1 to 128 bytes of UTF-8 is required")
 	}
 	c, err := s.st.GetCredential(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {

@@ -153,3 +153,35 @@ func TestOnPostgres(t *testing.T) {
 		t.Errorf("%d of 10 racing requests signed with one SAD on PostgreSQL", ok)
 	}
 }
+
+// TestBadIDsOnPostgres: identifiers PostgreSQL cannot store (invalid
+// UTF-8, NUL) are misses, not server errors.
+func TestBadIDsOnPostgres(t *testing.T) {
+	ctx := context.Background()
+	st, err := postgres.Open(ctx, testenv.NewPostgres(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	e, _ := productionEnv(t, st)
+	for _, id := range []string{"\xff\xfe", "a\x00b", strings.Repeat("x", 200)} {
+		if _, err := e.svc.ClientTransaction(ctx, "client", id); !isCode(err, signing.CodeNotFound) {
+			t.Errorf("ClientTransaction(%q): %v", id, err)
+		}
+		if _, err := e.svc.Credential(ctx, id); !isCode(err, signing.CodeInvalidRequest) {
+			t.Errorf("Credential(%q): %v", id, err)
+		}
+		if _, err := e.svc.Credentials(ctx, id); !isCode(err, signing.CodeNotFound) {
+			t.Errorf("Credentials(%q): %v", id, err)
+		}
+		if _, _, err := e.svc.OwnerLogin(ctx, id, "123456", "123456"); !isCode(err, signing.CodeAccessDenied) {
+			t.Errorf("OwnerLogin(%q): %v", id, err)
+		}
+		if _, err := e.svc.CheckClient(ctx, id, "secret"); !isCode(err, "invalid_client") {
+			t.Errorf("CheckClient(%q): %v", id, err)
+		}
+		if err := e.svc.Reject(ctx, "owner", id); !isCode(err, signing.CodeNotFound) {
+			t.Errorf("Reject(%q): %v", id, err)
+		}
+	}
+}

@@ -173,6 +173,9 @@ func (s *Service) unlock(ctx context.Context, req *SignHashRequest) (*unlocked, 
 	if req.SAD == "" || len(req.SAD) > 256 {
 		return nil, nil, fail(CodeInvalidRequest, "missing or malformed SAD")
 	}
+	if !validID(req.CredentialID) {
+		return nil, nil, fail(CodeInvalidRequest, "a credentialID of 1 to 128 bytes of UTF-8 is required")
+	}
 	key := sadHash(req.SAD)
 	a, err := s.st.GetActivation(ctx, key)
 	if errors.Is(err, store.ErrNotFound) {
@@ -336,6 +339,9 @@ func (s *Service) Authorize(ctx context.Context, req *AuthorizeRequest) (string,
 		if len(d) != req.HashAlgorithm.Size() {
 			return "", 0, fail(CodeInvalidRequest, "hash %d has %d bytes; %v needs %d", i+1, len(d), req.HashAlgorithm, req.HashAlgorithm.Size())
 		}
+	}
+	if !validID(req.CredentialID) {
+		return "", 0, fail(CodeInvalidRequest, "unknown credentialID")
 	}
 	cred, err := s.st.GetCredential(ctx, req.CredentialID)
 	if errors.Is(err, store.ErrNotFound) {

@@ -187,6 +187,9 @@ func (s *Service) Submit(ctx context.Context, req *SubmitRequest) (*Transaction,
 // owner with a national ID.
 func (s *Service) findCredential(ctx context.Context, credID, nationalID string) (*store.Credential, error) {
 	if credID != "" {
+		if !validID(credID) {
+			return nil, fail(CodeNotFound, "unknown credential")
+		}
 		c, err := s.st.GetCredential(ctx, credID)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, fail(CodeNotFound, "unknown credential")
@@ -204,6 +207,9 @@ func (s *Service) findCredential(ctx context.Context, credID, nationalID string)
 	}
 	if !strings.Contains(nationalID, ":") {
 		nationalID = "CCCD:" + nationalID
+	}
+	if !validID(nationalID) {
+		return nil, fail(CodeNotFound, "no owner with that national ID")
 	}
 	o, err := s.st.GetOwnerByNationalID(ctx, nationalID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -227,6 +233,9 @@ func (s *Service) findCredential(ctx context.Context, credID, nationalID string)
 // ClientTransaction returns a client's transaction by kyso's ID or the
 // client's own reference; another client's is not found.
 func (s *Service) ClientTransaction(ctx context.Context, clientID, id string) (*Transaction, error) {
+	if !validID(id) {
+		return nil, fail(CodeNotFound, "no such transaction")
+	}
 	t, err := s.st.GetTransaction(ctx, id)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && t.ClientID != clientID) {
 		t, err = s.st.GetTransactionByRef(ctx, clientID, id)
@@ -289,6 +298,9 @@ func (s *Service) OwnerTransactions(ctx context.Context, ownerID string, pending
 // ownerTransaction returns the owner's pending transaction; another owner's
 // is not found.
 func (s *Service) ownerTransaction(ctx context.Context, ownerID, txID string) (*store.Transaction, *store.Owner, error) {
+	if !validID(txID) {
+		return nil, nil, fail(CodeNotFound, "no such transaction")
+	}
 	t, err := s.st.GetTransaction(ctx, txID)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && t.OwnerID != ownerID) {
 		return nil, nil, fail(CodeNotFound, "no such transaction")
@@ -377,4 +389,11 @@ func (s *Service) Reject(ctx context.Context, ownerID, txID string) error {
 	}
 	s.notify(ctx, &u)
 	return s.audit(ctx, "owner:"+ownerID, "transaction.reject", t.ID, "ok", nil)
+}
+
+// validID reports whether s can name a record: 1 to 128 bytes of valid
+// UTF-8 without NUL (PostgreSQL refuses the rest with an error, not a
+// miss).
+func validID(s string) bool {
+	return s != "" && len(s) <= 128 && utf8.ValidString(s) && !strings.ContainsRune(s, 0)
 }
