@@ -98,10 +98,11 @@ func readPIN(pin, source string) (string, error) {
 
 // clientCreate registers a relying party and prints its credentials once.
 func clientCreate(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "client create", "client create --name NAME [--webhook https://…] [--cert CLIENT.pem] [--data DIR] [--output json]")
+	fs := newFlags(e, "client create", "client create --name NAME [--webhook https://…] [--cert CLIENT.pem] [--officer] [--data DIR] [--output json]")
 	d := addDataFlags(fs)
 	name := fs.String("name", "", "the relying party's name, e.g. \"Cổng Dịch vụ công quốc gia\"")
 	webhook := fs.String("webhook", "", "URL that receives transaction results (https; http only to loopback)")
+	officer := fs.Bool("officer", false, "a registration officer's system: its tokens may enrol citizens at /admin/v1/enrolments, and nothing else")
 	certFile := fs.String("cert", "", "the portal's TLS client certificate (PEM or DER): it may then get tokens by mutual TLS instead of its secret (RFC 8705)")
 	out := outputFlag(fs)
 	if _, err := parseArgs(fs, args, 0, "no arguments"); err != nil {
@@ -123,6 +124,9 @@ func clientCreate(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	var opts []signing.ClientOption
+	if *officer {
+		opts = append(opts, signing.AsOfficer())
+	}
 	if *certFile != "" {
 		ders, err := readCerts(*certFile)
 		if err != nil {

@@ -10,7 +10,8 @@
 // defaults it creates a development CA hierarchy on first start; a
 // configured data directory needs `kyso ca init` first. Over HTTPS it
 // serves the CSC API v2 under /csc/v2/, the SmartCA-style dialect under
-// /smartca/v1/ and the owners' API under /owner/v1/, and delivers webhooks.
+// /smartca/v1/, the owners' API under /owner/v1/ and the registration
+// officers' under /admin/v1/, and delivers webhooks.
 //
 // Settings come from flags, then KYSO_… environment variables, then a
 // YAML file (--config or KYSO_CONFIG), then defaults (see config.go).
@@ -35,6 +36,7 @@ import (
 	"github.com/kyso-pki/kyso/hsm/keystore"
 	"github.com/kyso-pki/kyso/internal/datadir"
 	"github.com/kyso-pki/kyso/internal/version"
+	"github.com/kyso-pki/kyso/pkg/admin"
 	"github.com/kyso-pki/kyso/pkg/ca"
 	"github.com/kyso-pki/kyso/pkg/csc"
 	"github.com/kyso-pki/kyso/pkg/owner"
@@ -156,6 +158,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	mux.Handle("/csc/v2/", csc.NewHandler(svc, &csc.Options{TSA: pki.TSA(), Logger: log}))
 	mux.Handle("/smartca/v1/", smartca.NewHandler(svc, &smartca.Options{Logger: log}))
 	mux.Handle("/owner/v1/", owner.NewHandler(svc, &owner.Options{Logger: log}))
+	mux.Handle("/admin/v1/", admin.NewHandler(svc, log))
 	// The webhook outbox and the expiry sweep; every replica may run it,
 	// the database leases each delivery to one.
 	dispatcher := &smartca.Dispatcher{Service: svc, Store: opened.Store, Logger: log}

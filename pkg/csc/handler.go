@@ -219,7 +219,7 @@ func (h *Handler) authed(next http.HandlerFunc) http.HandlerFunc {
 			h.fail(w, r, err)
 			return
 		}
-		if p.Kind != "client" {
+		if p.Kind != "client" || p.Scope == signing.ScopeEnrol {
 			writeError(w, http.StatusForbidden, "access_denied", "this method is for relying parties")
 			return
 		}

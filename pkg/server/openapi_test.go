@@ -23,6 +23,7 @@ var routeSources = []string{
 	"../csc/handler.go",
 	"../smartca/handler.go",
 	"../owner/handler.go",
+	"../admin/admin.go",
 	"pki.go",
 }
 

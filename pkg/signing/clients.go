@@ -24,6 +24,12 @@ type ClientCredentials struct {
 // ClientOption sets up a relying party further.
 type ClientOption func(*store.Client)
 
+// AsOfficer makes the client a registration officer's system: its tokens
+// have scope ScopeEnrol, for the admin API, and nothing else.
+func AsOfficer() ClientOption {
+	return func(c *store.Client) { c.Role = store.RoleOfficer }
+}
+
 // WithCertificate lets the client authenticate with this TLS client
 // certificate (DER) instead of its secret: mutual TLS (RFC 8705), bound
 // by the certificate's SHA-256.
@@ -97,11 +103,28 @@ func (s *Service) WebhookKey(c *store.Client) ([]byte, error) {
 	return s.sealer.open(c.WebhookSecret, "webhook:"+c.ID)
 }
 
-// Token scopes (CSC API v2 section 8.3.2).
+// Token scopes: service and credential (CSC API v2 section 8.3.2) for
+// relying parties, enrol for registration officers.
 const (
 	ScopeService    = "service"
 	ScopeCredential = "credential"
+	ScopeEnrol      = "enrol"
 )
+
+// scopeFor checks the scope a client asks for against its role: officers
+// enrol, relying parties sign.
+func scopeFor(c *store.Client, scope string) (string, error) {
+	officer := c.Role == store.RoleOfficer
+	switch {
+	case scope == "" && officer:
+		return ScopeEnrol, nil
+	case scope == "":
+		return ScopeService, nil
+	case scope == ScopeEnrol && officer, (scope == ScopeService || scope == ScopeCredential) && !officer:
+		return scope, nil
+	}
+	return "", fail(CodeInvalidRequest, "scope %q is not one this client may have", scope)
+}
 
 // CheckClient checks a relying party's credentials (client_id and
 // client_secret, or SmartCA's sp_id and sp_password) and returns it. Wrong
@@ -133,14 +156,11 @@ var decoyHash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc
 // ClientToken checks a relying party's credentials and returns a bearer
 // access token for scope, and its lifetime.
 func (s *Service) ClientToken(ctx context.Context, clientID, secret, scope string) (string, time.Duration, error) {
-	if scope == "" {
-		scope = ScopeService
-	}
-	if scope != ScopeService && scope != ScopeCredential {
-		return "", 0, fail(CodeInvalidRequest, "unknown scope %q (service or credential)", scope)
-	}
 	c, err := s.CheckClient(ctx, clientID, secret)
 	if err != nil {
+		return "", 0, err
+	}
+	if scope, err = scopeFor(c, scope); err != nil {
 		return "", 0, err
 	}
 	return s.issueToken(ctx, "client", c.ID, scope)
@@ -151,12 +171,6 @@ func (s *Service) ClientToken(ctx context.Context, clientID, secret, scope strin
 // registration, by SHA-256) and returns a bearer token for scope. When
 // clientID is given it must name that client.
 func (s *Service) ClientTokenByCert(ctx context.Context, certDER []byte, clientID, scope string) (string, time.Duration, error) {
-	if scope == "" {
-		scope = ScopeService
-	}
-	if scope != ScopeService && scope != ScopeCredential {
-		return "", 0, fail(CodeInvalidRequest, "unknown scope %q (service or credential)", scope)
-	}
 	denied := fail("invalid_client", "the TLS client certificate is not bound to a client")
 	sum := sha256.Sum256(certDER)
 	c, err := s.st.GetClientByCert(ctx, sum[:])
@@ -168,6 +182,9 @@ func (s *Service) ClientTokenByCert(ctx context.Context, certDER []byte, clientI
 	}
 	if c.Disabled || (clientID != "" && clientID != c.ID) {
 		return "", 0, denied
+	}
+	if scope, err = scopeFor(c, scope); err != nil {
+		return "", 0, err
 	}
 	return s.issueToken(ctx, "client", c.ID, scope)
 }

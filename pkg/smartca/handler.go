@@ -180,6 +180,10 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, sp *SP) (
 		h.fail(w, r, err)
 		return "", false
 	}
+	if c.Role == store.RoleOfficer {
+		writeError(w, http.StatusForbidden, "a registration officer's client cannot ask for signatures")
+		return "", false
+	}
 	return c.ID, true
 }
 

@@ -117,6 +117,9 @@ type Client struct {
 	WebhookURL string
 	// WebhookSecret keys the HMAC of webhook bodies.
 	WebhookSecret []byte
+	// Role is RoleRelyingParty (empty means it too) or RoleOfficer: a
+	// registration officer's system, which may enrol citizens.
+	Role string
 	// CertSHA256 is the SHA-256 of the DER TLS client certificate the
 	// client may authenticate with instead of its secret (RFC 8705
 	// self-signed or CA-issued); nil when none. Unique.
@@ -124,6 +127,12 @@ type Client struct {
 	Disabled   bool
 	CreatedAt  time.Time
 }
+
+// Client roles.
+const (
+	RoleRelyingParty = "relying-party"
+	RoleOfficer      = "officer"
+)
 
 // Owner is a person (or organisation) who owns credentials and approves
 // what is signed with them.

@@ -73,9 +73,9 @@ func (s *Store) PutClient(ctx context.Context, c *store.Client) error {
 	if err := check.Client(c); err != nil {
 		return fmt.Errorf("postgres: storing client: %w", err)
 	}
-	tag, err := s.pool.Exec(ctx, `INSERT INTO clients (id, name, secret_hash, webhook_url, webhook_secret, disabled, created_at, cert_sha256)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
-		c.ID, c.Name, c.SecretHash, c.WebhookURL, nullBytes(c.WebhookSecret), c.Disabled, s.orNow(c.CreatedAt), nullBytes(c.CertSHA256))
+	tag, err := s.pool.Exec(ctx, `INSERT INTO clients (id, name, secret_hash, webhook_url, webhook_secret, disabled, created_at, cert_sha256, role)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
+		c.ID, c.Name, c.SecretHash, c.WebhookURL, nullBytes(c.WebhookSecret), c.Disabled, s.orNow(c.CreatedAt), nullBytes(c.CertSHA256), role(c.Role))
 	if err == nil && tag.RowsAffected() == 0 {
 		err = store.ErrExists
 	}
@@ -101,8 +101,8 @@ func (s *Store) GetClientByCert(ctx context.Context, certSHA256 []byte) (*store.
 
 func (s *Store) getClient(ctx context.Context, col string, v any) (*store.Client, error) {
 	c := &store.Client{}
-	err := s.pool.QueryRow(ctx, `SELECT id, name, secret_hash, webhook_url, webhook_secret, disabled, created_at, cert_sha256
-		FROM clients WHERE `+col+` = $1`, v).Scan(&c.ID, &c.Name, &c.SecretHash, &c.WebhookURL, &c.WebhookSecret, &c.Disabled, &c.CreatedAt, &c.CertSHA256)
+	err := s.pool.QueryRow(ctx, `SELECT id, name, secret_hash, webhook_url, webhook_secret, disabled, created_at, cert_sha256, role
+		FROM clients WHERE `+col+` = $1`, v).Scan(&c.ID, &c.Name, &c.SecretHash, &c.WebhookURL, &c.WebhookSecret, &c.Disabled, &c.CreatedAt, &c.CertSHA256, &c.Role)
 	if errors.Is(err, pgx.ErrNoRows) {
 		err = store.ErrNotFound
 	}
@@ -704,4 +704,12 @@ func (s *Store) ListOverdue(ctx context.Context, now time.Time, limit int) ([]*s
 		return nil, fmt.Errorf("postgres: listing overdue transactions: %w", mapErr(err))
 	}
 	return out, nil
+}
+
+// role stores an empty role as the relying party's.
+func role(r string) string {
+	if r == "" {
+		return store.RoleRelyingParty
+	}
+	return r
 }

@@ -76,8 +76,8 @@ func (s *Store) PutClient(ctx context.Context, c *store.Client) error {
 	}
 	return s.write(ctx, fmt.Sprintf("storing client %q", c.ID), func(tx *sql.Tx) error {
 		n, err := affected(tx.ExecContext(ctx, `INSERT INTO clients (id, name, secret_hash, webhook_url, webhook_secret,
-			disabled, created_at, cert_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-			c.ID, c.Name, c.SecretHash, c.WebhookURL, nullBytes(c.WebhookSecret), c.Disabled, micro(s.orNow(c.CreatedAt)), nullBytes(c.CertSHA256)))
+			disabled, created_at, cert_sha256, role) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			c.ID, c.Name, c.SecretHash, c.WebhookURL, nullBytes(c.WebhookSecret), c.Disabled, micro(s.orNow(c.CreatedAt)), nullBytes(c.CertSHA256), role(c.Role)))
 		if err == nil && n == 0 {
 			err = store.ErrExists
 		}
@@ -102,8 +102,8 @@ func (s *Store) GetClientByCert(ctx context.Context, certSHA256 []byte) (*store.
 func (s *Store) getClient(ctx context.Context, col string, v any) (*store.Client, error) {
 	c := &store.Client{}
 	var created int64
-	err := s.r.QueryRowContext(ctx, `SELECT id, name, secret_hash, webhook_url, webhook_secret, disabled, created_at, cert_sha256
-		FROM clients WHERE `+col+` = ?`, v).Scan(&c.ID, &c.Name, &c.SecretHash, &c.WebhookURL, &c.WebhookSecret, &c.Disabled, &created, &c.CertSHA256)
+	err := s.r.QueryRowContext(ctx, `SELECT id, name, secret_hash, webhook_url, webhook_secret, disabled, created_at, cert_sha256, role
+		FROM clients WHERE `+col+` = ?`, v).Scan(&c.ID, &c.Name, &c.SecretHash, &c.WebhookURL, &c.WebhookSecret, &c.Disabled, &created, &c.CertSHA256, &c.Role)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = store.ErrNotFound
 	}
@@ -742,4 +742,12 @@ func (s *Store) ListOverdue(ctx context.Context, now time.Time, limit int) ([]*s
 		return nil, fmt.Errorf("sqlite: listing overdue transactions: %w", err)
 	}
 	return out, nil
+}
+
+// role stores an empty role as the relying party's.
+func role(r string) string {
+	if r == "" {
+		return store.RoleRelyingParty
+	}
+	return r
 }

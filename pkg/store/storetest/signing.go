@@ -1467,7 +1467,15 @@ func testClientCert(t *testing.T, s store.Signing) {
 		t.Error("two clients bound to one certificate")
 	}
 	plain := putClient(t, s)
-	if got, err := s.GetClient(ctx, plain.ID); err != nil || got.CertSHA256 != nil {
-		t.Errorf("a client without a certificate: %v %x", err, got.CertSHA256)
+	if got, err := s.GetClient(ctx, plain.ID); err != nil || got.CertSHA256 != nil || got.Role != store.RoleRelyingParty {
+		t.Errorf("a client without a certificate or role: %v %x %q", err, got.CertSHA256, got.Role)
+	}
+	officer := &store.Client{ID: newID(t, "officer"), Name: "Công an phường", SecretHash: c.SecretHash, Role: store.RoleOfficer}
+	noErr(t, "PutClient", s.PutClient(ctx, officer))
+	if got, err := s.GetClient(ctx, officer.ID); err != nil || got.Role != store.RoleOfficer {
+		t.Errorf("an officer's client: %v %+v", err, got)
+	}
+	if err := s.PutClient(ctx, &store.Client{ID: newID(t, "x"), Name: "x", Role: "admin"}); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("an unknown role: %v", err)
 	}
 }

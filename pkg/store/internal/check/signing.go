@@ -60,6 +60,9 @@ func Client(c *store.Client) error {
 	if len(c.WebhookSecret) > MaxSecret {
 		return Invalid("client webhook secret is %d bytes, more than %d", len(c.WebhookSecret), MaxSecret)
 	}
+	if c.Role != "" && c.Role != store.RoleRelyingParty && c.Role != store.RoleOfficer {
+		return Invalid("client role %q is not %s or %s", c.Role, store.RoleRelyingParty, store.RoleOfficer)
+	}
 	if c.CertSHA256 != nil && len(c.CertSHA256) != 32 {
 		return Invalid("client certificate fingerprint is %d bytes, not a SHA-256's 32", len(c.CertSHA256))
 	}

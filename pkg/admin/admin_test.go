@@ -1,0 +1,92 @@
+package admin_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/kyso-pki/kyso/internal/testpki"
+	"github.com/kyso-pki/kyso/pkg/admin"
+	"github.com/kyso-pki/kyso/pkg/signing"
+)
+
+// TestEnrolAPI: an officer's client enrols a citizen over HTTP; a portal's
+// token, no token, bad bodies and a second enrolment of the same person
+// are refused.
+func TestEnrolAPI(t *testing.T) {
+	ctx := context.Background()
+	p, err := testpki.New(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	svc, err := signing.New(p.Store, p.Keys, p.CA, signing.Config{SecretsKey: bytes.Repeat([]byte{5}, 32), Password: signing.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(admin.NewHandler(svc, nil))
+	defer ts.Close()
+	officer, _ := svc.CreateClient(ctx, "Bộ phận một cửa", "", "test", signing.AsOfficer())
+	portal, _ := svc.CreateClient(ctx, "Cổng", "", "test")
+	otok, _, err := svc.ClientToken(ctx, officer.ID, officer.Secret, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := svc.ClientToken(ctx, officer.ID, officer.Secret, signing.ScopeService); err == nil {
+		t.Error("an officer's client got a signing token")
+	}
+	ptok, _, _ := svc.ClientToken(ctx, portal.ID, portal.Secret, "")
+	if _, _, err := svc.ClientToken(ctx, portal.ID, portal.Secret, signing.ScopeEnrol); err == nil {
+		t.Error("a portal got an enrolment token")
+	}
+	post := func(tok, ctype, body string) (int, []byte) {
+		req, _ := http.NewRequest(http.MethodPost, ts.URL+"/admin/v1/enrolments", strings.NewReader(body))
+		if ctype != "" {
+			req.Header.Set("Content-Type", ctype)
+		}
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b bytes.Buffer
+		b.ReadFrom(resp.Body)
+		return resp.StatusCode, b.Bytes()
+	}
+	body := `{"cccd":"079203007777","name":"Đặng Thùy Trâm","province":"Quảng Ngãi","pin":"246802"}`
+	st, raw := post(otok, "application/json", body)
+	var en admin.Enrolment
+	if st != http.StatusCreated || json.Unmarshal(raw, &en) != nil || en.CredentialID == "" || en.NationalID != "CCCD:079203007777" || !strings.HasPrefix(en.OTPAuthURI, "otpauth://totp/") {
+		t.Fatalf("enrol: %d %s", st, raw)
+	}
+	if png, err := base64.StdEncoding.DecodeString(en.QRPNG); err != nil || !bytes.HasPrefix(png, []byte("\x89PNG")) {
+		t.Errorf("QR code: %v", err)
+	}
+	for _, c := range []struct {
+		name, tok, ctype, body string
+		status                 int
+		code                   string
+	}{
+		{"again", otok, "application/json", body, http.StatusConflict, "conflict"},
+		{"portal", ptok, "application/json", body, http.StatusForbidden, "access_denied"},
+		{"no token", "", "application/json", body, http.StatusUnauthorized, "invalid_token"},
+		{"text", otok, "text/plain", body, http.StatusUnsupportedMediaType, "invalid_request"},
+		{"unknown field", otok, "application/json", `{"cccd":"079203007778","role":"admin"}`, http.StatusBadRequest, "invalid_request"},
+		{"short PIN", otok, "application/json", `{"cccd":"079203007778","name":"A B","province":"Quảng Ngãi","pin":"12"}`, http.StatusBadRequest, "invalid_request"},
+		{"too large", otok, "application/json", `{"name":"` + strings.Repeat("x", 20000) + `"}`, http.StatusRequestEntityTooLarge, "invalid_request"},
+	} {
+		st, raw := post(c.tok, c.ctype, c.body)
+		var e admin.Error
+		if st != c.status || json.Unmarshal(raw, &e) != nil || e.Error != c.code {
+			t.Errorf("%s: %d %s, want %d %s", c.name, st, raw, c.status, c.code)
+		}
+	}
+}
