@@ -13,6 +13,7 @@ import (
 
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/hsm/pkcs11"
+	"github.com/kyso-pki/kyso/hsm/vault"
 	"github.com/kyso-pki/kyso/internal/testenv"
 	"github.com/kyso-pki/kyso/pkg/ca"
 	"github.com/kyso-pki/kyso/pkg/signing"
@@ -184,4 +185,63 @@ func TestBadIDsOnPostgres(t *testing.T) {
 			t.Errorf("Reject(%q): %v", id, err)
 		}
 	}
+}
+
+// TestOnVault: with Vault Transit (OpenBao) as the key store, a citizen's
+// key is a non-exportable Transit key under the credential's label, and
+// signs through the same checks.
+func TestOnVault(t *testing.T) {
+	ctx := context.Background()
+	v := testenv.NewVault(t)
+	ks, err := vault.Open(ctx, v.URI(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ks.Close() })
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "kyso.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	a, err := ca.New(st, ks, &ca.Options{BaseURL: "http://ca.kyso.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Init(ctx, &ca.InitRequest{Name: "Kyso Vault Thử Nghiệm"}); err != nil {
+		t.Fatal(err)
+	}
+	c := &clock{}
+	c.t.Store(time.Now().UnixNano())
+	svc, err := signing.New(st, ks, a, signing.Config{SecretsKey: bytes.Repeat([]byte{4}, 32),
+		Password: signing.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1}, Now: c.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{svc: svc, clock: c}
+	en := e.enrol(t, hsm.ECDSAP256)
+	cred, err := st.GetCredential(ctx, en.CredentialID)
+	if err != nil || cred.KeyURI != "cred-"+en.CredentialID || len(cred.WrappedKey) != 0 {
+		t.Fatalf("credential on Vault: %v %+v", err, cred)
+	}
+	keys, err := ks.ListKeys(ctx, &hsm.ListKeysRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, k := range keys {
+		found = found || k.Label == cred.KeyURI
+	}
+	if !found {
+		t.Fatalf("no Transit key %s", cred.KeyURI)
+	}
+	h := [][]byte{digest("vault")}
+	sad, _, err := e.svc.Authorize(ctx, &signing.AuthorizeRequest{CredentialID: en.CredentialID, NumSignatures: 1, Hashes: h, HashAlgorithm: crypto.SHA256, PIN: "123456", OTP: e.next(t, en)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sigs, err := e.svc.SignHash(ctx, &signing.SignHashRequest{CredentialID: en.CredentialID, SAD: sad, Hashes: h, HashAlgorithm: crypto.SHA256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifySig(t, en, crypto.SHA256, h[0], sigs[0])
 }
