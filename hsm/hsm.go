@@ -177,6 +177,20 @@ type CreateWrappedKeyRequest struct {
 type WrappedSignerRequest struct {
 	// Blob is WrappedKey.Blob as returned by CreateWrappedKey. Required.
 	Blob []byte
+	// SkipCheck leaves out the check signature WrappedSigner makes before
+	// it returns. Zero: the blob is checked. For callers about to sign:
+	// every signature is verified under the blob's public key anyway, so a
+	// bad blob still fails, at its first Sign.
+	SkipCheck bool
+}
+
+// MultiSigner is a crypto.Signer that signs several digests in one
+// operation on the device: a wrapped key is unwrapped once for all of
+// them. Found by type assertion on what WrappedSigner returns.
+type MultiSigner interface {
+	crypto.Signer
+	// SignDigests signs each digest with opts, in order.
+	SignDigests(ctx context.Context, digests [][]byte, opts crypto.SignerOpts) ([][]byte, error)
 }
 
 // KeyInfo describes a stored key.

@@ -247,6 +247,9 @@ func (s *Store) WrappedSigner(ctx context.Context, req *hsm.WrappedSignerRequest
 		return nil, err
 	}
 	ws := &wrappedSigner{s: s, b: b}
+	if req.SkipCheck {
+		return ws, nil
+	}
 	// Check it now: a signer that can never sign should not be handed out.
 	msg := []byte("kyso wrapped key check")
 	var digest []byte
@@ -315,6 +318,58 @@ func (ws *wrappedSigner) sign(ctx context.Context, digest []byte, opts crypto.Si
 		return nil, errBlob("the unwrapped key's signature does not verify under the blob's public key: %v", err)
 	}
 	return sig, nil
+}
+
+var _ hsm.MultiSigner = (*wrappedSigner)(nil)
+
+// SignDigests unwraps the key once, signs every digest with it (C_SignInit
+// and C_Sign each), destroys it and verifies every signature under the
+// blob's public key.
+func (ws *wrappedSigner) SignDigests(ctx context.Context, digests [][]byte, opts crypto.SignerOpts) ([][]byte, error) {
+	s, b := ws.s, ws.b
+	params := make([]hsm.SignParams, len(digests))
+	mechs := make([]*pkcs11.Mechanism, len(digests))
+	data := make([][]byte, len(digests))
+	for i, digest := range digests {
+		p, err := hsm.CheckSignRequest(b.alg, digest, opts)
+		if err != nil {
+			return nil, fmt.Errorf("pkcs11: signing with a wrapped key: %w", err)
+		}
+		if mechs[i], data[i], err = signMechanism(b.alg, p, digest); err != nil {
+			return nil, fmt.Errorf("pkcs11: signing with a wrapped key: %w", err)
+		}
+		params[i] = p
+	}
+	sigs := make([][]byte, len(digests))
+	err := s.do(ctx, func(ss session) error {
+		mh, err := s.masterByID(ss, b.masterID)
+		if err != nil {
+			return err
+		}
+		kh, err := s.unwrap(ss, mh, b)
+		if err != nil {
+			return err
+		}
+		defer s.p.DestroyObject(ss.h, kh)
+		for i := range digests {
+			if sigs[i], err = s.signOnce(ss, mechs[i], kh, data[i]); err != nil {
+				return fmt.Errorf("pkcs11: signing with a wrapped key on token %q: %w", s.token, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i := range sigs {
+		if sigs[i], err = finishSignature(b.alg, sigs[i]); err != nil {
+			return nil, err
+		}
+		if err := hsm.VerifySignature(b.pub, digests[i], sigs[i], params[i]); err != nil {
+			return nil, errBlob("the unwrapped key's signature does not verify under the blob's public key: %v", err)
+		}
+	}
+	return sigs, nil
 }
 
 // unwrap unwraps b's private key under the master key mh into a session

@@ -79,8 +79,10 @@ func TestWrappedKeysOnSoftHSM(t *testing.T) {
 		if len(cred.WrappedKey) == 0 || cred.KeyURI != "wrapped:"+en.CredentialID {
 			t.Fatalf("%s: credential key %q, %d wrapped bytes; want a wrapped key only", alg, cred.KeyURI, len(cred.WrappedKey))
 		}
-		h := [][]byte{digest("wrapped " + string(alg))}
-		sad, _, err := e.svc.Authorize(ctx, &signing.AuthorizeRequest{CredentialID: en.CredentialID, NumSignatures: 1, Hashes: h, HashAlgorithm: crypto.SHA256, PIN: "123456", OTP: e.next(t, en)})
+		// Three hashes: signed under one unwrap (hsm.MultiSigner), each
+		// verified and audited.
+		h := [][]byte{digest("wrapped 1 " + string(alg)), digest("wrapped 2 " + string(alg)), digest("wrapped 3 " + string(alg))}
+		sad, _, err := e.svc.Authorize(ctx, &signing.AuthorizeRequest{CredentialID: en.CredentialID, NumSignatures: 3, Hashes: h, HashAlgorithm: crypto.SHA256, PIN: "123456", OTP: e.next(t, en)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -88,7 +90,22 @@ func TestWrappedKeysOnSoftHSM(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		verifySig(t, en, crypto.SHA256, h[0], sigs[0])
+		for i := range h {
+			verifySig(t, en, crypto.SHA256, h[i], sigs[i])
+		}
+		events, err := st.ListAudit(ctx, 0, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, ev := range events {
+			if ev.Action == "signature.create" && ev.Subject == en.CredentialID && ev.Outcome == "ok" {
+				n++
+			}
+		}
+		if n != 3 {
+			t.Errorf("%d signature.create events for 3 signatures", n)
+		}
 	}
 	// The token holds the master key and the CA's keys, no citizen key.
 	tool := testenv.LookPath(t, "pkcs11-tool", "apt-get install opensc")

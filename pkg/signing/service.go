@@ -125,6 +125,18 @@ func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
 
 // audit records an event; a failure to audit fails the operation.
 func (s *Service) audit(ctx context.Context, actor, action, subject, outcome string, details map[string]any) error {
+	e, err := s.auditEvent(actor, action, subject, outcome, details)
+	if err != nil {
+		return err
+	}
+	if err := s.st.AppendAudit(ctx, e); err != nil {
+		return fmt.Errorf("signing: auditing %s: %w", action, err)
+	}
+	return nil
+}
+
+// auditEvent makes the event audit records.
+func (s *Service) auditEvent(actor, action, subject, outcome string, details map[string]any) (*store.AuditEvent, error) {
 	if actor == "" {
 		actor = "kyso"
 	}
@@ -133,13 +145,9 @@ func (s *Service) audit(ctx context.Context, actor, action, subject, outcome str
 	}
 	d, err := json.Marshal(details)
 	if err != nil {
-		return fmt.Errorf("signing: auditing %s: %w", action, err)
+		return nil, fmt.Errorf("signing: auditing %s: %w", action, err)
 	}
-	e := &store.AuditEvent{Time: s.now(), Actor: actor, Action: action, Subject: subject, Outcome: outcome, Details: d}
-	if err := s.st.AppendAudit(ctx, e); err != nil {
-		return fmt.Errorf("signing: auditing %s: %w", action, err)
-	}
-	return nil
+	return &store.AuditEvent{Time: s.now(), Actor: actor, Action: action, Subject: subject, Outcome: outcome, Details: d}, nil
 }
 
 // Error is an error a front end shows its caller: a CSC error code

@@ -142,11 +142,43 @@ func (s *Service) signHashes(ctx context.Context, req *SignHashRequest) ([][]byt
 	if err != nil {
 		return nil, err
 	}
+	if ms, ok := u.signer.(hsm.MultiSigner); ok {
+		return u.signAll(ms, req.Hashes, opts)
+	}
 	sigs := make([][]byte, len(req.Hashes))
 	for i, d := range req.Hashes {
 		if sigs[i], err = u.Sign(s.cfg.Rand, d, opts); err != nil {
 			return nil, err
 		}
+	}
+	return sigs, nil
+}
+
+// signAll signs every digest in one operation on the device (a wrapped
+// key is unwrapped once) and audits the signatures, one event each, in one
+// write.
+func (u *unlocked) signAll(ms hsm.MultiSigner, digests [][]byte, opts crypto.SignerOpts) ([][]byte, error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.left < len(digests) {
+		return nil, errors.New("signing: the activation data allows no more signatures")
+	}
+	u.left -= len(digests)
+	sigs, err := ms.SignDigests(u.ctx, digests, opts)
+	if err != nil {
+		_ = u.s.audit(u.ctx, u.actor, "signature.create", u.cred.ID, "error", map[string]any{"error": err.Error()})
+		return nil, fmt.Errorf("signing: signing with credential %s: %w", u.cred.ID, err)
+	}
+	events := make([]*store.AuditEvent, len(digests))
+	for i, d := range digests {
+		if events[i], err = u.s.auditEvent(u.actor, "signature.create", u.cred.ID, "ok", map[string]any{
+			"owner": u.cred.OwnerID, "transaction": u.txID, "digest": base64.StdEncoding.EncodeToString(d), "hash": opts.HashFunc().String(),
+		}); err != nil {
+			return nil, err
+		}
+	}
+	if err := u.s.st.AppendAudit(u.ctx, events...); err != nil {
+		return nil, fmt.Errorf("signing: auditing signature.create: %w", err)
 	}
 	return sigs, nil
 }
@@ -239,7 +271,9 @@ func (s *Service) credentialKey(ctx context.Context, cred *store.Credential) (cr
 		if !ok {
 			return nil, errors.New("the key is wrapped, but the key store does not unwrap keys")
 		}
-		return wks.WrappedSigner(ctx, &hsm.WrappedSignerRequest{Blob: cred.WrappedKey})
+		// No check signature: every signature is verified under the
+		// blob's public key, the first one included.
+		return wks.WrappedSigner(ctx, &hsm.WrappedSignerRequest{Blob: cred.WrappedKey, SkipCheck: true})
 	}
 	return s.keys.Signer(ctx, &hsm.SignerRequest{Label: cred.KeyURI})
 }

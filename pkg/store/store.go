@@ -104,9 +104,10 @@ type Store interface {
 	// processes sharing the database (RFC 3161 serial numbers).
 	NextSequence(ctx context.Context, name string) (int64, error)
 
-	// AppendAudit records an audit event and fills in its ID. Events are
-	// never changed or removed.
-	AppendAudit(ctx context.Context, e *AuditEvent) error
+	// AppendAudit records audit events, in one transaction, and fills in
+	// their IDs, increasing in the order given. Events are never changed
+	// or removed.
+	AppendAudit(ctx context.Context, es ...*AuditEvent) error
 	// ListAudit returns audit events in the order they were appended,
 	// starting after ID after, at most limit of them (limit ≤ 0: 1000).
 	ListAudit(ctx context.Context, after int64, limit int) ([]*AuditEvent, error)

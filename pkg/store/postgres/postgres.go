@@ -639,27 +639,41 @@ func (s *Store) LatestCRL(ctx context.Context, issuer string) (*store.CRL, error
 	return c, nil
 }
 
-// AppendAudit records e and sets e.ID. A transaction advisory lock
-// serialises appends, so IDs increase in commit order; the table refuses
-// UPDATE, DELETE and TRUNCATE.
-func (s *Store) AppendAudit(ctx context.Context, e *store.AuditEvent) error {
-	details, err := check.Audit(e)
-	if err != nil {
-		return fmt.Errorf("postgres: appending audit event: %w", err)
+// AppendAudit records es in one transaction and sets their IDs. A
+// transaction advisory lock serialises appends, so IDs increase in commit
+// order; the table refuses UPDATE, DELETE and TRUNCATE.
+func (s *Store) AppendAudit(ctx context.Context, es ...*store.AuditEvent) error {
+	details := make([]string, len(es))
+	for i, e := range es {
+		d, err := check.Audit(e)
+		if err != nil {
+			return fmt.Errorf("postgres: appending audit event: %w", err)
+		}
+		details[i] = string(d)
 	}
-	var id int64
-	err = s.write(ctx, fmt.Sprintf("appending audit event %q", e.Action), func(tx pgx.Tx) error {
+	if len(es) == 0 {
+		return nil
+	}
+	ids := make([]int64, len(es))
+	err := s.write(ctx, fmt.Sprintf("appending %d audit event(s) %q", len(es), es[0].Action), func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(lockAudit)); err != nil {
 			return err
 		}
-		return tx.QueryRow(ctx, `INSERT INTO audit_events (time, actor, action, subject, outcome, details)
-			VALUES ($1, $2, $3, $4, $5, $6::text::json) RETURNING id`,
-			s.orNow(e.Time), e.Actor, e.Action, e.Subject, e.Outcome, string(details)).Scan(&id)
+		for i, e := range es {
+			if err := tx.QueryRow(ctx, `INSERT INTO audit_events (time, actor, action, subject, outcome, details)
+				VALUES ($1, $2, $3, $4, $5, $6::text::json) RETURNING id`,
+				s.orNow(e.Time), e.Actor, e.Action, e.Subject, e.Outcome, details[i]).Scan(&ids[i]); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return err
 	}
-	e.ID = id
+	for i, e := range es {
+		e.ID = ids[i]
+	}
 	return nil
 }
 

@@ -722,23 +722,42 @@ func (s *Store) LatestCRL(ctx context.Context, issuer string) (*store.CRL, error
 	return c, nil
 }
 
-// AppendAudit records e and sets e.ID. IDs increase in the order events are
-// committed; the table refuses UPDATE and DELETE.
-func (s *Store) AppendAudit(ctx context.Context, e *store.AuditEvent) error {
-	details, err := check.Audit(e)
-	if err != nil {
-		return fmt.Errorf("sqlite: appending audit event: %w", err)
+// AppendAudit records es in one transaction, one prepared INSERT, and
+// sets their IDs. IDs increase in the order events are committed; the
+// table refuses UPDATE and DELETE.
+func (s *Store) AppendAudit(ctx context.Context, es ...*store.AuditEvent) error {
+	details := make([]string, len(es))
+	for i, e := range es {
+		d, err := check.Audit(e)
+		if err != nil {
+			return fmt.Errorf("sqlite: appending audit event: %w", err)
+		}
+		details[i] = string(d)
 	}
-	var id int64
-	err = s.write(ctx, fmt.Sprintf("appending audit event %q", e.Action), func(tx *sql.Tx) error {
-		return tx.QueryRowContext(ctx, `INSERT INTO audit_events (time, actor, action, subject, outcome, details)
-			VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
-			micro(s.orNow(e.Time)), e.Actor, e.Action, e.Subject, e.Outcome, string(details)).Scan(&id)
+	if len(es) == 0 {
+		return nil
+	}
+	ids := make([]int64, len(es))
+	err := s.write(ctx, fmt.Sprintf("appending %d audit event(s) %q", len(es), es[0].Action), func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, `INSERT INTO audit_events (time, actor, action, subject, outcome, details)
+			VALUES (?, ?, ?, ?, ?, ?) RETURNING id`)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for i, e := range es {
+			if err := st.QueryRowContext(ctx, micro(s.orNow(e.Time)), e.Actor, e.Action, e.Subject, e.Outcome, details[i]).Scan(&ids[i]); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return err
 	}
-	e.ID = id
+	for i, e := range es {
+		e.ID = ids[i]
+	}
 	return nil
 }
 

@@ -42,6 +42,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Campaign", testCampaign},
 		{"CRL", testCRL},
 		{"Audit", testAudit},
+		{"AuditBatch", testAuditBatch},
 		{"Bounds", testBounds},
 		{"Times", testTimes},
 		{"ConcurrentIssue", testConcurrentIssue},
@@ -676,4 +677,29 @@ func testBounds(t *testing.T, s store.Store) {
 	}
 	_, err = s.ListCertificates(ctx, &store.CertificateFilter{Issuer: "i\x00"})
 	wantErr(t, "ListCertificates NUL", err, store.ErrInvalid)
+}
+
+// testAuditBatch: several events appended in one call get increasing IDs
+// in order; one bad event leaves none of them stored.
+func testAuditBatch(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	mk := func(i int) *store.AuditEvent {
+		return &store.AuditEvent{Time: time.Now(), Actor: "test", Action: "signature.create", Subject: fmt.Sprintf("cred-%d", i), Outcome: "ok", Details: []byte(`{}`)}
+	}
+	es := []*store.AuditEvent{mk(1), mk(2), mk(3)}
+	if err := s.AppendAudit(ctx, es...); err != nil {
+		t.Fatal(err)
+	}
+	if !(es[0].ID > 0 && es[1].ID > es[0].ID && es[2].ID > es[1].ID) {
+		t.Fatalf("IDs %d %d %d, want increasing", es[0].ID, es[1].ID, es[2].ID)
+	}
+	bad := mk(5)
+	bad.Actor = ""
+	if err := s.AppendAudit(ctx, mk(4), bad); err == nil {
+		t.Fatal("a batch with an invalid event was stored")
+	}
+	got, err := s.ListAudit(ctx, 0, 0)
+	if err != nil || len(got) != 3 {
+		t.Fatalf("after the refused batch: %d events, %v", len(got), err)
+	}
 }
