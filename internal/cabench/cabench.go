@@ -9,9 +9,9 @@ package cabench
 import (
 	"fmt"
 	"io"
-	"sort"
-	"strings"
 	"text/tabwriter"
+
+	"github.com/kyso-pki/kyso/internal/benchfmt"
 )
 
 // Kinds of Result.
@@ -183,19 +183,5 @@ func Print(w io.Writer, rs []Result) error {
 	return nil
 }
 
-// formatRatios prints ratios as "0.42× csr, 1.10× sqlite", sorted.
-func formatRatios(m map[string]float64) string {
-	if len(m) == 0 {
-		return "-"
-	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%.2f× %s", m[k], k)
-	}
-	return strings.Join(parts, ", ")
-}
+// formatRatios is the ratio format shared by every bench command.
+var formatRatios = benchfmt.Ratios

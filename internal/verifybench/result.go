@@ -3,9 +3,10 @@ package verifybench
 import (
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/kyso-pki/kyso/internal/benchfmt"
 )
 
 // Ratios fills the Ratios of rs (see Result.Ratios).
@@ -95,41 +96,9 @@ func Print(w io.Writer, rep *Report) error {
 	return nil
 }
 
-func secondsText(s float64) string {
-	switch {
-	case s < 1e-3:
-		return fmt.Sprintf("%.0fµs", s*1e6)
-	case s < 1:
-		return fmt.Sprintf("%.1fms", s*1e3)
-	default:
-		return fmt.Sprintf("%.2fs", s)
-	}
-}
-
-func bytesText(n int64) string {
-	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	default:
-		return fmt.Sprintf("%d B", n)
-	}
-}
-
-// formatRatios prints ratios as "1.12× kyso, 0.98× kyso-cli", sorted.
-func formatRatios(m map[string]float64) string {
-	if len(m) == 0 {
-		return "-"
-	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%.2f× %s", m[k], k)
-	}
-	return strings.Join(parts, ", ")
-}
+// The tables' formats, shared by every bench command.
+var (
+	secondsText  = benchfmt.Seconds
+	bytesText    = benchfmt.Bytes
+	formatRatios = benchfmt.Ratios
+)
