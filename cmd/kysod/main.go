@@ -244,6 +244,7 @@ func printDefaults(w io.Writer, cfg *config, dir *datadir.Dir, ks *hsm.URI, deve
 	fmt.Fprintf(w, "  URLs in certs   %s\n", dir.Config.BaseURL)
 	fmt.Fprintf(w, "  HTTPS           https://%s (TLS 1.2+, certificate %s from the issuing CA, until %s)\n", cfg.Listen, ca.FormatSerialInt(tlsLeaf.SerialNumber), tlsLeaf.NotAfter.UTC().Format(time.DateOnly))
 	fmt.Fprintf(w, "  health          https://%s/livez, /readyz\n", cfg.Listen)
+	fmt.Fprintf(w, "  APIs            https://%s/csc/v2, /smartca/v1, /owner/v1, /admin/v1 (described at /openapi.json)\n", cfg.Listen)
 	if development {
 		fmt.Fprintln(w, "  WARNING: embedded development defaults — software keys protected by a generated passphrase")
 		fmt.Fprintln(w, "           stored beside them. Use --keystore pkcs11:… or vault:… in production.")
