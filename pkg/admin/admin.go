@@ -7,17 +7,16 @@ package admin
 import (
 	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"log/slog"
-	"mime"
 	"net/http"
 	"strings"
 
 	"rsc.io/qr"
 
 	"github.com/kyso-pki/kyso/hsm"
+	"github.com/kyso-pki/kyso/internal/jsonbody"
 	"github.com/kyso-pki/kyso/pkg/ca"
 	"github.com/kyso-pki/kyso/pkg/signing"
 )
@@ -85,14 +84,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mux.ServeHTTP(w, r)
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
-}
-
 func writeError(w http.ResponseWriter, status int, code, desc string) {
-	writeJSON(w, status, Error{Error: code, Description: desc})
+	jsonbody.Write(w, status, Error{Error: code, Description: desc})
 }
 
 func (h *Handler) enrol(w http.ResponseWriter, r *http.Request) {
@@ -112,20 +105,9 @@ func (h *Handler) enrol(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, "access_denied", "enrolment is for registration officers' clients (scope enrol)")
 		return
 	}
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		writeError(w, http.StatusUnsupportedMediaType, "invalid_request", "the body must be application/json")
-		return
-	}
 	var req EnrolRequest
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			writeError(w, http.StatusRequestEntityTooLarge, "invalid_request", "the body is too large")
-			return
-		}
-		writeError(w, http.StatusBadRequest, "invalid_request", "malformed JSON body: "+err.Error())
+	if e := jsonbody.Decode(w, r, &req, jsonbody.Options{Max: maxBody, DisallowUnknownFields: true}); e != nil {
+		writeError(w, e.Status, "invalid_request", e.Message)
 		return
 	}
 	en, err := h.svc.Enrol(r.Context(), &signing.EnrolRequest{CCCD: req.CCCD, Name: req.Name, Province: req.Province,
@@ -152,7 +134,7 @@ func (h *Handler) enrol(w http.ResponseWriter, r *http.Request) {
 	}
 	var cert bytes.Buffer
 	pem.Encode(&cert, &pem.Block{Type: "CERTIFICATE", Bytes: en.Certificate.Raw})
-	writeJSON(w, http.StatusCreated, Enrolment{OwnerID: en.OwnerID, CredentialID: en.CredentialID, NationalID: en.NationalID,
+	jsonbody.Write(w, http.StatusCreated, Enrolment{OwnerID: en.OwnerID, CredentialID: en.CredentialID, NationalID: en.NationalID,
 		Serial: ca.FormatSerialInt(en.Certificate.SerialNumber), Certificate: cert.String(), OTPAuthURI: en.TOTPURI,
 		QRPNG: base64.StdEncoding.EncodeToString(code.PNG())})
 }

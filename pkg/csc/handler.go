@@ -1,21 +1,18 @@
 package csc
 
 import (
-	"bufio"
 	"context"
 	"crypto"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"strings"
 	"time"
 
+	"github.com/kyso-pki/kyso/internal/jsonbody"
 	"github.com/kyso-pki/kyso/pkg/pades"
 	"github.com/kyso-pki/kyso/pkg/signing"
 	"github.com/kyso-pki/kyso/pkg/store"
@@ -85,7 +82,7 @@ func NewHandler(svc *signing.Service, opts *Options) *Handler {
 		h.mux.HandleFunc("POST /csc/v2/signatures/timestamp", h.authed(h.timestamp))
 	}
 	h.mux.HandleFunc("/csc/v2/", func(w http.ResponseWriter, r *http.Request) {
-		if allow := h.allowed(r); allow != "" {
+		if allow := jsonbody.Allowed(h.mux, r, "/csc/v2/"); allow != "" {
 			w.Header().Set("Allow", allow)
 			writeError(w, http.StatusMethodNotAllowed, "invalid_request", r.Method+" is not allowed here; use "+allow)
 			return
@@ -95,33 +92,14 @@ func NewHandler(svc *signing.Service, opts *Options) *Handler {
 	return h
 }
 
-// allowed lists the methods r's path is served with, so that a known
-// method asked with another HTTP method gets 405 and an Allow header
-// (RFC 9110 section 15.5.6) rather than 404.
-func (h *Handler) allowed(r *http.Request) string {
-	var methods []string
-	for _, m := range []string{http.MethodGet, http.MethodPost} {
-		if _, pattern := h.mux.Handler(&http.Request{Method: m, URL: r.URL, Host: r.Host}); pattern != "" && pattern != "/csc/v2/" {
-			methods = append(methods, m)
-		}
-	}
-	return strings.Join(methods, ", ")
-}
-
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	h.mux.ServeHTTP(w, r)
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
-}
-
 func writeError(w http.ResponseWriter, status int, code, desc string) {
-	writeJSON(w, status, Error{Error: code, Description: desc})
+	jsonbody.Write(w, status, Error{Error: code, Description: desc})
 }
 
 // fail renders err in CSC form: a signing.Error by its code, anything else
@@ -154,52 +132,13 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	return decodeMax(w, r, v, MaxBody)
 }
 
-// decodeMax reads a JSON object of at most max bytes into v; anything but
-// an object is malformed.
+// decodeMax reads a JSON object of at most max bytes into v (jsonbody).
 func decodeMax(w http.ResponseWriter, r *http.Request, v any, max int64) bool {
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		writeError(w, http.StatusUnsupportedMediaType, "invalid_request", "the body must be application/json")
-		return false
-	}
-	body := bufio.NewReader(http.MaxBytesReader(w, r.Body, max))
-	dec := json.NewDecoder(body)
-	err := startsObject(body)
-	if err == nil {
-		err = dec.Decode(v)
-	}
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			writeError(w, http.StatusRequestEntityTooLarge, "invalid_request", fmt.Sprintf("the body is larger than %d bytes", max))
-			return false
-		}
-		writeError(w, http.StatusBadRequest, "invalid_request", "malformed JSON body: "+err.Error())
-		return false
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		writeError(w, http.StatusBadRequest, "invalid_request", "the body has data after the JSON object")
+	if e := jsonbody.Decode(w, r, v, jsonbody.Options{Max: max}); e != nil {
+		writeError(w, e.Status, "invalid_request", e.Message)
 		return false
 	}
 	return true
-}
-
-// startsObject checks that the next byte after white space is "{": null
-// above all would decode into nothing, and revoke would take it for a
-// request without a body.
-func startsObject(r *bufio.Reader) error {
-	for {
-		b, err := r.ReadByte()
-		if err != nil {
-			return err
-		}
-		switch b {
-		case ' ', '\t', '\r', '\n':
-			continue
-		case '{':
-			return r.UnreadByte()
-		}
-		return errors.New("the body is not a JSON object")
-	}
 }
 
 type principalKey struct{}
@@ -237,7 +176,7 @@ func (h *Handler) info(w http.ResponseWriter, r *http.Request) {
 	if h.opts.TSA != nil {
 		methods = append(methods, "signatures/timestamp")
 	}
-	writeJSON(w, http.StatusOK, InfoResponse{
+	jsonbody.Write(w, http.StatusOK, InfoResponse{
 		Specs: "2.0.0.2", Name: h.opts.Name, Logo: "", Region: h.opts.Region, Lang: h.opts.Lang,
 		Description: "kyso remote signing: keys in an HSM, approval by the owner with PIN and one-time code",
 		AuthType:    []string{"basic", "oauth2client"},
@@ -281,7 +220,7 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, TokenResponse{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int(life.Seconds())})
+	jsonbody.Write(w, http.StatusOK, TokenResponse{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int(life.Seconds())})
 }
 
 // login is auth/login: HTTP Basic with the client's credentials.
@@ -297,7 +236,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, TokenResponse{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int(life.Seconds())})
+	jsonbody.Write(w, http.StatusOK, TokenResponse{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int(life.Seconds())})
 }
 
 func (h *Handler) revoke(w http.ResponseWriter, r *http.Request) {
@@ -346,7 +285,7 @@ func (h *Handler) credList(w http.ResponseWriter, r *http.Request) {
 			resp.CredentialInfos = append(resp.CredentialInfos, info)
 		}
 	}
-	writeJSON(w, http.StatusOK, resp)
+	jsonbody.Write(w, http.StatusOK, resp)
 }
 
 func (h *Handler) credInfo(w http.ResponseWriter, r *http.Request) {
@@ -364,7 +303,7 @@ func (h *Handler) credInfo(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, info)
+	jsonbody.Write(w, http.StatusOK, info)
 }
 
 // describe builds credentials/info's answer.
@@ -469,7 +408,7 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, AuthorizeResponse{SAD: sad, ExpiresIn: life})
+	jsonbody.Write(w, http.StatusOK, AuthorizeResponse{SAD: sad, ExpiresIn: life})
 }
 
 func (h *Handler) signHash(w http.ResponseWriter, r *http.Request) {
@@ -508,7 +447,7 @@ func (h *Handler) signHash(w http.ResponseWriter, r *http.Request) {
 	for i, s := range sigs {
 		resp.Signatures[i] = base64.StdEncoding.EncodeToString(s)
 	}
-	writeJSON(w, http.StatusOK, resp)
+	jsonbody.Write(w, http.StatusOK, resp)
 }
 
 func (h *Handler) timestamp(w http.ResponseWriter, r *http.Request) {
@@ -535,7 +474,7 @@ func (h *Handler) timestamp(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid_request", fmt.Sprintf("the time-stamp was refused (%v)", resp.Status))
 		return
 	}
-	writeJSON(w, http.StatusOK, TimestampResponse{Timestamp: base64.StdEncoding.EncodeToString(resp.Token)})
+	jsonbody.Write(w, http.StatusOK, TimestampResponse{Timestamp: base64.StdEncoding.EncodeToString(resp.Token)})
 }
 
 // levels maps CSC conformance levels to PAdES baseline levels.
@@ -597,5 +536,5 @@ func (h *Handler) signDoc(w http.ResponseWriter, r *http.Request) {
 	for i, b := range signed {
 		resp.DocumentWithSignature[i] = base64.StdEncoding.EncodeToString(b)
 	}
-	writeJSON(w, http.StatusOK, resp)
+	jsonbody.Write(w, http.StatusOK, resp)
 }

@@ -9,19 +9,15 @@
 package owner
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"strings"
 
+	"github.com/kyso-pki/kyso/internal/jsonbody"
 	"github.com/kyso-pki/kyso/pkg/signing"
 	"github.com/kyso-pki/kyso/pkg/store"
 )
@@ -56,7 +52,7 @@ func NewHandler(svc *signing.Service, opts *Options) *Handler {
 	h.mux.HandleFunc("POST /owner/v1/transactions/{id}/approve", h.authed(h.approve))
 	h.mux.HandleFunc("POST /owner/v1/transactions/{id}/reject", h.authed(h.reject))
 	h.mux.HandleFunc("/owner/v1/", func(w http.ResponseWriter, r *http.Request) {
-		if allow := h.allowed(r); allow != "" {
+		if allow := jsonbody.Allowed(h.mux, r, "/owner/v1/"); allow != "" {
 			w.Header().Set("Allow", allow)
 			writeError(w, http.StatusMethodNotAllowed, signing.CodeInvalidRequest, r.Method+" is not allowed here; use "+allow)
 			return
@@ -64,19 +60,6 @@ func NewHandler(svc *signing.Service, opts *Options) *Handler {
 		writeError(w, http.StatusNotFound, "not_found", "no such method: "+r.Method+" "+r.URL.Path)
 	})
 	return h
-}
-
-// allowed lists the methods r's path is served with, so that a known path
-// asked with another method gets 405 and an Allow header (RFC 9110
-// section 15.5.6) rather than 404.
-func (h *Handler) allowed(r *http.Request) string {
-	var methods []string
-	for _, m := range []string{http.MethodGet, http.MethodPost} {
-		if _, pattern := h.mux.Handler(&http.Request{Method: m, URL: r.URL, Host: r.Host}); pattern != "" && pattern != "/owner/v1/" {
-			methods = append(methods, m)
-		}
-	}
-	return strings.Join(methods, ", ")
 }
 
 // ServeHTTP implements http.Handler.
@@ -91,14 +74,8 @@ type Error struct {
 	Description string `json:"error_description,omitempty"`
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
-}
-
 func writeError(w http.ResponseWriter, status int, code, desc string) {
-	writeJSON(w, status, Error{Error: code, Description: desc})
+	jsonbody.Write(w, status, Error{Error: code, Description: desc})
 }
 
 var errStatus = map[string]int{
@@ -148,32 +125,8 @@ func decode(w http.ResponseWriter, r *http.Request, v any, optional bool) bool {
 	if optional && r.ContentLength == 0 {
 		return true
 	}
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		writeError(w, http.StatusUnsupportedMediaType, signing.CodeInvalidRequest, "the body must be application/json")
-		return false
-	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBody))
-	var raw json.RawMessage
-	err := dec.Decode(&raw)
-	if err == nil && raw[0] != '{' {
-		err = errors.New("the body is not a JSON object")
-	}
-	if err == nil {
-		obj := json.NewDecoder(bytes.NewReader(raw))
-		obj.DisallowUnknownFields()
-		err = obj.Decode(v)
-	}
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			writeError(w, http.StatusRequestEntityTooLarge, signing.CodeInvalidRequest, fmt.Sprintf("the body is larger than %d bytes", MaxBody))
-			return false
-		}
-		writeError(w, http.StatusBadRequest, signing.CodeInvalidRequest, "malformed JSON body: "+err.Error())
-		return false
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		writeError(w, http.StatusBadRequest, signing.CodeInvalidRequest, "the body has data after the JSON object")
+	if e := jsonbody.Decode(w, r, v, jsonbody.Options{Max: MaxBody, DisallowUnknownFields: true}); e != nil {
+		writeError(w, e.Status, signing.CodeInvalidRequest, e.Message)
 		return false
 	}
 	return true

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/kyso-pki/kyso/internal/jsonbody"
 	"github.com/kyso-pki/kyso/pkg/signing"
 )
 
@@ -43,7 +44,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, LoginResponse{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int(life.Seconds())})
+	jsonbody.Write(w, http.StatusOK, LoginResponse{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int(life.Seconds())})
 }
 
 // logout revokes the token it is called with.

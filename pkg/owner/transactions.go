@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kyso-pki/kyso/internal/jsonbody"
 	"github.com/kyso-pki/kyso/pkg/signing"
 )
 
@@ -62,7 +63,7 @@ func (h *Handler) transactions(w http.ResponseWriter, r *http.Request) {
 		}
 		out.Transactions = append(out.Transactions, x)
 	}
-	writeJSON(w, http.StatusOK, out)
+	jsonbody.Write(w, http.StatusOK, out)
 }
 
 // ApproveRequest is approve's body: both factors again.
@@ -97,7 +98,7 @@ func (h *Handler) approve(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, Decision{ID: t.ID, Status: string(t.Status)})
+	jsonbody.Write(w, http.StatusOK, Decision{ID: t.ID, Status: string(t.Status)})
 }
 
 // reject refuses the transaction; the body, if any, is an empty object.
@@ -114,7 +115,7 @@ func (h *Handler) reject(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, Decision{ID: id, Status: "rejected"})
+	jsonbody.Write(w, http.StatusOK, Decision{ID: id, Status: "rejected"})
 }
 
 // pathID is the transaction ID in the path: 1 to 128 printable bytes.

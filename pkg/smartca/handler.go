@@ -3,17 +3,14 @@ package smartca
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/kyso-pki/kyso/internal/jsonbody"
 	"github.com/kyso-pki/kyso/pkg/signing"
 	"github.com/kyso-pki/kyso/pkg/store"
 )
@@ -84,18 +81,12 @@ func post(next http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
-}
-
 func writeOK(w http.ResponseWriter, message string, data any) {
-	writeJSON(w, http.StatusOK, Envelope{StatusCode: http.StatusOK, Message: message, Data: data})
+	jsonbody.Write(w, http.StatusOK, Envelope{StatusCode: http.StatusOK, Message: message, Data: data})
 }
 
 func writeError(w http.ResponseWriter, status int, message string) {
-	writeJSON(w, status, Envelope{StatusCode: status, Message: message})
+	jsonbody.Write(w, status, Envelope{StatusCode: status, Message: message})
 }
 
 // errStatus maps a signing error code to the envelope's status.
@@ -147,22 +138,8 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 
 // decodeMax reads a JSON object of at most max bytes into v.
 func decodeMax(w http.ResponseWriter, r *http.Request, v any, max int64) bool {
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		writeError(w, http.StatusUnsupportedMediaType, "the body must be application/json")
-		return false
-	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, max))
-	if err := dec.Decode(v); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is larger than %d bytes", max))
-			return false
-		}
-		writeError(w, http.StatusBadRequest, "malformed JSON body: "+err.Error())
-		return false
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		writeError(w, http.StatusBadRequest, "the body has data after the JSON object")
+	if e := jsonbody.Decode(w, r, v, jsonbody.Options{Max: max}); e != nil {
+		writeError(w, e.Status, e.Message)
 		return false
 	}
 	return true

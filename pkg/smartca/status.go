@@ -3,6 +3,7 @@ package smartca
 import (
 	"net/http"
 
+	"github.com/kyso-pki/kyso/internal/jsonbody"
 	"github.com/kyso-pki/kyso/pkg/signing"
 )
 
@@ -29,5 +30,5 @@ func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, signing.NewNotification(t))
+	jsonbody.Write(w, http.StatusOK, signing.NewNotification(t))
 }
