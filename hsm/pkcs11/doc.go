@@ -52,9 +52,23 @@
 // unless the URI's master-key attribute says otherwise), destroys the
 // objects and returns a versioned blob: algorithm, the master key's CKA_ID,
 // the public key as SubjectPublicKeyInfo and the wrapped key. WrappedSigner
-// parses the blob strictly; each signature unwraps the key into a
-// non-extractable session object, signs, destroys the object, and is
-// verified under the blob's public key before it is returned.
+// parses the blob strictly and signs with the key unwrapped into a
+// non-extractable, sensitive, sign-only session object.
+//
+// Unwrapped keys are cached: SoftHSM's C_UnwrapKey costs as much as ten
+// ECDSA signatures (most of it OpenSSL 3 decoding PKCS#8), so a key that
+// signs again soon is not unwrapped again. The cache holds at most
+// key-cache objects (URI attribute; default DefaultKeyCache, 0 turns it
+// off), least recently used out first, and destroys one idle for
+// key-cache-idle (default DefaultKeyCacheIdle). Keeping the objects gives
+// the process no power it lacks: any session of the store can unwrap any
+// blob under the master key at any time, so whether a key may sign is
+// decided by the caller (pkg/signing's unlock), never by whether its object
+// exists. Objects made before a recovery are forgotten, not destroyed. The
+// signatures an object makes are verified under the blob's public key until
+// one has verified; after that the object is known to be that key. A
+// cached object is looked up by a hash of the whole blob, so a blob that
+// differs in any byte is unwrapped, and checked, afresh.
 //
 // What SoftHSM 2.6.1 does, found by trying, and the design that follows:
 //

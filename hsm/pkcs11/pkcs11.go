@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/miekg/pkcs11"
 
@@ -67,6 +68,12 @@ type Store struct {
 
 	masterMu    sync.Mutex
 	masterCache map[string]masterRef // by CKA_ID
+
+	// keys caches unwrapped keys (nil: off); stopSweep ends its sweeper.
+	keys      *keyCache
+	stopSweep chan struct{}
+	// unwraps counts keys unwrapped, for tests.
+	unwraps atomic.Int64
 }
 
 // session is a pooled session and the generation it was opened in.
@@ -82,8 +89,10 @@ type session struct {
 // required) and optionally slot-id; object is ignored. Query attributes:
 // module-path (DefaultModule when absent), pin-source (see hsm.ReadSecret)
 // or pin-value, pool-size (sessions kept open; default 2×GOMAXPROCS, at
-// least 4) and master-key (the label of the key wrapping keys, default
-// DefaultMasterKey).
+// least 4), master-key (the label of the key wrapping keys, default
+// DefaultMasterKey), key-cache (unwrapped keys kept, default
+// DefaultKeyCache, 0 for none) and key-cache-idle (how long one is kept
+// unused, default DefaultKeyCacheIdle).
 //
 // A module that cannot be loaded or a token that is not there gives an error
 // wrapping hsm.ErrUnavailable; a refused PIN one wrapping
@@ -135,6 +144,21 @@ func Open(ctx context.Context, u *hsm.URI, opts *Options) (*Store, error) {
 		s.poolSize = n
 	}
 	s.sem = make(chan struct{}, s.poolSize)
+	cacheSize, cacheIdle := DefaultKeyCache, DefaultKeyCacheIdle
+	if v := u.Get("key-cache"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > maxKeyCache {
+			return nil, fmt.Errorf("pkcs11: opening key store: key-cache %q is not a number from 0 (off) to %d", v, maxKeyCache)
+		}
+		cacheSize = n
+	}
+	if v := u.Get("key-cache-idle"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Second || d > 24*time.Hour {
+			return nil, fmt.Errorf("pkcs11: opening key store: key-cache-idle %q is not a duration from 1s to 24h (such as 2m)", v)
+		}
+		cacheIdle = d
+	}
 	switch {
 	case u.Get("pin-source") != "" && u.Get("pin-value") != "":
 		return nil, errors.New("pkcs11: opening key store: the URI has both pin-source and pin-value; give one")
@@ -187,7 +211,12 @@ func Open(ctx context.Context, u *hsm.URI, opts *Options) (*Store, error) {
 		return nil, err
 	}
 	s.idle = append(s.idle, sh)
-	s.log.Debug("pkcs11: opened token", "token", s.token, "module", s.module, "slot", slot, "pool_size", s.poolSize)
+	if cacheSize > 0 {
+		s.keys = newKeyCache(cacheSize, cacheIdle)
+		s.stopSweep = make(chan struct{})
+		go s.sweeper(s.stopSweep)
+	}
+	s.log.Debug("pkcs11: opened token", "token", s.token, "module", s.module, "slot", slot, "pool_size", s.poolSize, "key_cache", cacheSize, "key_cache_idle", cacheIdle.String())
 	return s, nil
 }
 
@@ -400,6 +429,9 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
+	if s.stopSweep != nil {
+		close(s.stopSweep)
+	}
 	for _, sh := range s.idle {
 		s.p.CloseSession(sh)
 	}

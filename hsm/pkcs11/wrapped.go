@@ -236,9 +236,11 @@ func (s *Store) CreateWrappedKey(ctx context.Context, req *hsm.CreateWrappedKeyR
 
 // WrappedSigner parses blob strictly, and unwraps it and signs a test
 // digest, checked against the blob's public key, before returning a signer.
-// Each Sign unwraps the key into a session object (private, sensitive, not
-// extractable, sign only), signs, destroys the object and verifies the
-// signature under the blob's public key. A blob that was altered, truncated
+// The signer signs with the key unwrapped into a session object (private,
+// sensitive, not extractable, sign only), which the store's key cache keeps
+// for the next signatures (URI attributes key-cache and key-cache-idle; see
+// the package documentation); the first signatures an object makes are
+// verified under the blob's public key. A blob that was altered, truncated
 // or made under a master key this token does not hold gives an error
 // wrapping hsm.ErrInvalidWrappedKey.
 func (s *Store) WrappedSigner(ctx context.Context, req *hsm.WrappedSignerRequest) (crypto.Signer, error) {
@@ -275,14 +277,14 @@ type wrappedSigner struct {
 // Public returns the public key in the blob.
 func (ws *wrappedSigner) Public() crypto.PublicKey { return ws.b.pub }
 
-// Sign unwraps the key, signs digest (the message, for Ed25519), destroys
-// the unwrapped object and verifies the signature.
+// Sign signs digest (the message, for Ed25519) with the key unwrapped on
+// the token (see signAll).
 func (ws *wrappedSigner) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
 	return ws.sign(context.Background(), digest, opts)
 }
 
 func (ws *wrappedSigner) sign(ctx context.Context, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
-	s, b := ws.s, ws.b
+	b := ws.b
 	p, err := hsm.CheckSignRequest(b.alg, digest, opts)
 	if err != nil {
 		return nil, fmt.Errorf("pkcs11: signing with a wrapped key: %w", err)
@@ -291,42 +293,19 @@ func (ws *wrappedSigner) sign(ctx context.Context, digest []byte, opts crypto.Si
 	if err != nil {
 		return nil, fmt.Errorf("pkcs11: signing with a wrapped key: %w", err)
 	}
-	var sig []byte
-	err = s.do(ctx, func(ss session) error {
-		mh, err := s.masterByID(ss, b.masterID)
-		if err != nil {
-			return err
-		}
-		kh, err := s.unwrap(ss, mh, b)
-		if err != nil {
-			return err
-		}
-		defer s.p.DestroyObject(ss.h, kh)
-		sig, err = s.signOnce(ss, mech, kh, data)
-		if err != nil {
-			return fmt.Errorf("pkcs11: signing with a wrapped key on token %q: %w", s.token, err)
-		}
-		return nil
-	})
+	sigs, err := ws.signAll(ctx, [][]byte{digest}, []*pkcs11.Mechanism{mech}, [][]byte{data}, []hsm.SignParams{p})
 	if err != nil {
 		return nil, err
 	}
-	if sig, err = finishSignature(b.alg, sig); err != nil {
-		return nil, err
-	}
-	if err := hsm.VerifySignature(b.pub, digest, sig, p); err != nil {
-		return nil, errBlob("the unwrapped key's signature does not verify under the blob's public key: %v", err)
-	}
-	return sig, nil
+	return sigs[0], nil
 }
 
 var _ hsm.MultiSigner = (*wrappedSigner)(nil)
 
-// SignDigests unwraps the key once, signs every digest with it (C_SignInit
-// and C_Sign each), destroys it and verifies every signature under the
-// blob's public key.
+// SignDigests signs every digest (C_SignInit and C_Sign each) with the key
+// unwrapped on the token once for all of them (see signAll).
 func (ws *wrappedSigner) SignDigests(ctx context.Context, digests [][]byte, opts crypto.SignerOpts) ([][]byte, error) {
-	s, b := ws.s, ws.b
+	b := ws.b
 	params := make([]hsm.SignParams, len(digests))
 	mechs := make([]*pkcs11.Mechanism, len(digests))
 	data := make([][]byte, len(digests))
@@ -340,34 +319,49 @@ func (ws *wrappedSigner) SignDigests(ctx context.Context, digests [][]byte, opts
 		}
 		params[i] = p
 	}
+	return ws.signAll(ctx, digests, mechs, data, params)
+}
+
+// signAll signs data[i] with mechs[i] using the blob's key on the token,
+// unwrapped once for all of them (or found unwrapped in the store's key
+// cache). The signatures an object makes are verified under the blob's
+// public key until one has been: after that the object is known to be that
+// key, and it is not re-checked for each signature.
+func (ws *wrappedSigner) signAll(ctx context.Context, digests [][]byte, mechs []*pkcs11.Mechanism, data [][]byte, params []hsm.SignParams) ([][]byte, error) {
+	s, b := ws.s, ws.b
 	sigs := make([][]byte, len(digests))
+	var verify bool
 	err := s.do(ctx, func(ss session) error {
 		mh, err := s.masterByID(ss, b.masterID)
 		if err != nil {
 			return err
 		}
-		kh, err := s.unwrap(ss, mh, b)
+		k, err := s.key(ss, mh, b)
 		if err != nil {
 			return err
 		}
-		defer s.p.DestroyObject(ss.h, kh)
+		verified, bad := false, false
+		defer func() { s.releaseKey(k, ss, verified, bad) }()
+		verify = !s.keyVerified(k)
 		for i := range digests {
-			if sigs[i], err = s.signOnce(ss, mechs[i], kh, data[i]); err != nil {
+			if sigs[i], err = s.signOnce(ss, mechs[i], k.h, data[i]); err != nil {
 				return fmt.Errorf("pkcs11: signing with a wrapped key on token %q: %w", s.token, err)
 			}
+			if sigs[i], err = finishSignature(b.alg, sigs[i]); err != nil {
+				return err
+			}
+			if verify {
+				if err := hsm.VerifySignature(b.pub, digests[i], sigs[i], params[i]); err != nil {
+					bad = true
+					return errBlob("the unwrapped key's signature does not verify under the blob's public key: %v", err)
+				}
+			}
 		}
+		verified = verify
 		return nil
 	})
 	if err != nil {
 		return nil, err
-	}
-	for i := range sigs {
-		if sigs[i], err = finishSignature(b.alg, sigs[i]); err != nil {
-			return nil, err
-		}
-		if err := hsm.VerifySignature(b.pub, digests[i], sigs[i], params[i]); err != nil {
-			return nil, errBlob("the unwrapped key's signature does not verify under the blob's public key: %v", err)
-		}
 	}
 	return sigs, nil
 }
@@ -408,6 +402,7 @@ func (s *Store) unwrap(ss session, mh pkcs11.ObjectHandle, b *wrappedBlob) (pkcs
 		// fails; other modules CKR_WRAPPED_KEY_INVALID.
 		return 0, errBlob("unwrapping it on token %q failed (altered, or made under another master key): %v", s.token, err)
 	}
+	s.unwraps.Add(1)
 	var check *pkcs11.Attribute
 	var want []byte
 	switch pub := b.pub.(type) {

@@ -10,6 +10,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/miekg/pkcs11"
 
@@ -57,6 +58,15 @@ func TestWrappedKeys(t *testing.T) {
 		}
 	})
 	t.Run("no-session-objects-left", func(t *testing.T) {
+		// The key cache keeps unwrapped keys until they idle out; past
+		// that nothing is left.
+		if s.cachedKeys() == 0 {
+			t.Error("the key cache holds no unwrapped key after signing")
+		}
+		s.keys.mu.Lock()
+		s.keys.now = func() time.Time { return time.Now().Add(DefaultKeyCacheIdle + time.Second) }
+		s.keys.mu.Unlock()
+		s.sweep(ctx)
 		err := s.do(ctx, func(ss session) error {
 			objs, err := s.find(ss, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false)})
 			if err == nil && len(objs) != 0 {
