@@ -52,7 +52,7 @@ func (s *Service) SignDocuments(ctx context.Context, req *SignDocumentsRequest) 
 		}
 	}
 	u, _, err := s.unlock(ctx, &SignHashRequest{CredentialID: req.CredentialID, SAD: req.SAD, Hashes: digests,
-		HashAlgorithm: crypto.SHA256, Actor: req.Actor})
+		HashAlgorithm: crypto.SHA256, Actor: req.Actor}, false)
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +136,7 @@ func (s *Service) signDocuments(ctx context.Context, x *Transaction, sad, actor 
 		hashes[i] = d.Hash
 	}
 	u, opts, err := s.unlock(ctx, &SignHashRequest{CredentialID: x.CredentialID, SAD: sad, Hashes: hashes,
-		HashAlgorithm: x.HashAlgorithm, SignAlgo: x.SignAlgo, Actor: actor})
+		HashAlgorithm: x.HashAlgorithm, SignAlgo: x.SignAlgo, Actor: actor}, false)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"encoding/base64"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -97,14 +99,24 @@ func TestWrappedKeysOnSoftHSM(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		n := 0
+		// One event per signature, written before it was made, naming
+		// its digest, in order.
+		var got []string
 		for _, ev := range events {
-			if ev.Action == "signature.create" && ev.Subject == en.CredentialID && ev.Outcome == "ok" {
-				n++
+			if ev.Action == "signature.create" && ev.Subject == en.CredentialID {
+				var d struct{ Digest string }
+				if err := json.Unmarshal(ev.Details, &d); err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, ev.Outcome+" "+d.Digest)
 			}
 		}
-		if n != 3 {
-			t.Errorf("%d signature.create events for 3 signatures", n)
+		var want []string
+		for i := range h {
+			want = append(want, "intent "+base64.StdEncoding.EncodeToString(h[i]))
+		}
+		if strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("signature.create events %q, want %q", got, want)
 		}
 	}
 	// The token holds the master key and the CA's keys, no citizen key.

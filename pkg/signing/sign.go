@@ -136,9 +136,12 @@ func sadHash(sad string) []byte {
 	return h[:]
 }
 
-// signHashes signs hashes with the key unlock hands out for them.
+// signHashes signs hashes with the key unlock hands out for them. Their
+// audit events (signature.create, outcome intent, one per hash) are
+// written with the spending of the activation data, in one durable write
+// before the key signs; a signature that then fails adds an error event.
 func (s *Service) signHashes(ctx context.Context, req *SignHashRequest) ([][]byte, error) {
-	u, opts, err := s.unlock(ctx, req)
+	u, opts, err := s.unlock(ctx, req, true)
 	if err != nil {
 		return nil, err
 	}
@@ -156,12 +159,15 @@ func (s *Service) signHashes(ctx context.Context, req *SignHashRequest) ([][]byt
 
 // signAll signs every digest in one operation on the device (a wrapped
 // key is unwrapped once) and audits the signatures, one event each, in one
-// write.
+// write (none when unlock audited them already).
 func (u *unlocked) signAll(ms hsm.MultiSigner, digests [][]byte, opts crypto.SignerOpts) ([][]byte, error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.left < len(digests) {
 		return nil, errors.New("signing: the activation data allows no more signatures")
+	}
+	if u.audited && !sameHashes(u.digests[len(u.digests)-u.left:][:len(digests)], digests) {
+		return nil, errors.New("signing: these are not the digests the activation data was spent for")
 	}
 	u.left -= len(digests)
 	sigs, err := ms.SignDigests(u.ctx, digests, opts)
@@ -169,11 +175,12 @@ func (u *unlocked) signAll(ms hsm.MultiSigner, digests [][]byte, opts crypto.Sig
 		_ = u.s.audit(u.ctx, u.actor, "signature.create", u.cred.ID, "error", map[string]any{"error": err.Error()})
 		return nil, fmt.Errorf("signing: signing with credential %s: %w", u.cred.ID, err)
 	}
+	if u.audited {
+		return sigs, nil
+	}
 	events := make([]*store.AuditEvent, len(digests))
 	for i, d := range digests {
-		if events[i], err = u.s.auditEvent(u.actor, "signature.create", u.cred.ID, "ok", map[string]any{
-			"owner": u.cred.OwnerID, "transaction": u.txID, "digest": base64.StdEncoding.EncodeToString(d), "hash": opts.HashFunc().String(),
-		}); err != nil {
+		if events[i], err = u.s.signatureEvent(u.actor, u.cred, u.txID, d, opts.HashFunc(), "ok"); err != nil {
 			return nil, err
 		}
 	}
@@ -183,13 +190,24 @@ func (u *unlocked) signAll(ms hsm.MultiSigner, digests [][]byte, opts crypto.Sig
 	return sigs, nil
 }
 
+// signatureEvent is the audit event of a signature over digest.
+func (s *Service) signatureEvent(actor string, cred *store.Credential, txID string, digest []byte, h crypto.Hash, outcome string) (*store.AuditEvent, error) {
+	return s.auditEvent(actor, "signature.create", cred.ID, outcome, map[string]any{
+		"owner": cred.OwnerID, "transaction": txID, "digest": base64.StdEncoding.EncodeToString(digest), "hash": h.String(),
+	})
+}
+
 // unlock is the only code that reaches a credential's key. It checks the
 // activation data and spends it, and signs only when the request is
 // exactly what was approved: the same credential, the same hash
 // algorithm, the same hashes in the same order (SCAL2), no more uses than
 // approved, before the expiry. What it returns signs at most as many
-// times as there are hashes, each signature audited.
-func (s *Service) unlock(ctx context.Context, req *SignHashRequest) (*unlocked, crypto.SignerOpts, error) {
+// times as there are hashes, each signature audited: with audit, by
+// events (outcome intent) written in the same transaction that spends the
+// activation data, and then the signer signs exactly req.Hashes, in order;
+// without, by an event after each signature (for PDFs, whose signed
+// digests are computed after the approved hashes of the documents).
+func (s *Service) unlock(ctx context.Context, req *SignHashRequest, audit bool) (*unlocked, crypto.SignerOpts, error) {
 	h := req.HashAlgorithm
 	if HashOID(h) == "" {
 		return nil, nil, fail(CodeInvalidRequest, "hash algorithm %v is not accepted (SHA-256, SHA-384, SHA-512)", h)
@@ -252,7 +270,16 @@ func (s *Service) unlock(ctx context.Context, req *SignHashRequest) (*unlocked, 
 	}
 	// Spend the activation data before the key signs anything: two
 	// requests racing with one SAD cannot both get past this.
-	switch err := s.st.UseActivation(ctx, key, len(req.Hashes), s.now()); {
+	var events []*store.AuditEvent
+	if audit {
+		events = make([]*store.AuditEvent, len(req.Hashes))
+		for i, d := range req.Hashes {
+			if events[i], err = s.signatureEvent(req.Actor, cred, a.TransactionID, d, h, "intent"); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	switch err := s.st.UseActivation(ctx, key, len(req.Hashes), s.now(), events...); {
 	case errors.Is(err, store.ErrReplay):
 		return nil, nil, deny("the SAD was already used (or allows fewer signatures than %d)", len(req.Hashes))
 	case errors.Is(err, store.ErrNotFound):
@@ -260,7 +287,8 @@ func (s *Service) unlock(ctx context.Context, req *SignHashRequest) (*unlocked, 
 	case err != nil:
 		return nil, nil, err
 	}
-	return &unlocked{s: s, ctx: ctx, cred: cred, signer: signer, left: len(req.Hashes), actor: req.Actor, txID: a.TransactionID}, opts, nil
+	return &unlocked{s: s, ctx: ctx, cred: cred, signer: signer, left: len(req.Hashes), actor: req.Actor, txID: a.TransactionID,
+		audited: audit, digests: req.Hashes}, opts, nil
 }
 
 // credentialKey opens a credential's key: unwrapped inside the device for
@@ -287,8 +315,12 @@ type unlocked struct {
 	signer crypto.Signer
 	actor  string
 	txID   string
-	mu     sync.Mutex
-	left   int
+	// audited: unlock wrote the signatures' audit events, and the signer
+	// signs only digests, in order.
+	audited bool
+	digests [][]byte
+	mu      sync.Mutex
+	left    int
 }
 
 func (u *unlocked) Public() crypto.PublicKey { return u.signer.Public() }
@@ -299,16 +331,24 @@ func (u *unlocked) Sign(rnd io.Reader, digest []byte, opts crypto.SignerOpts) ([
 	if u.left <= 0 {
 		return nil, errors.New("signing: the activation data allows no more signatures")
 	}
+	if u.audited && !bytes.Equal(u.digests[len(u.digests)-u.left], digest) {
+		return nil, errors.New("signing: this is not the digest the activation data was spent for")
+	}
 	u.left--
 	sig, err := u.signer.Sign(rnd, digest, opts)
 	if err != nil {
 		_ = u.s.audit(u.ctx, u.actor, "signature.create", u.cred.ID, "error", map[string]any{"error": err.Error()})
 		return nil, fmt.Errorf("signing: signing with credential %s: %w", u.cred.ID, err)
 	}
-	if err := u.s.audit(u.ctx, u.actor, "signature.create", u.cred.ID, "ok", map[string]any{
-		"owner": u.cred.OwnerID, "transaction": u.txID, "digest": base64.StdEncoding.EncodeToString(digest), "hash": opts.HashFunc().String(),
-	}); err != nil {
+	if u.audited {
+		return sig, nil
+	}
+	e, err := u.s.signatureEvent(u.actor, u.cred, u.txID, digest, opts.HashFunc(), "ok")
+	if err != nil {
 		return nil, err
+	}
+	if err := u.s.st.AppendAudit(u.ctx, e); err != nil {
+		return nil, fmt.Errorf("signing: auditing signature.create: %w", err)
 	}
 	return sig, nil
 }

@@ -86,8 +86,11 @@ type Signing interface {
 	GetActivation(ctx context.Context, sadHash []byte) (*Activation, error)
 	// UseActivation takes n uses of the activation data, atomically: it
 	// returns ErrReplay when fewer than n remain and ErrNotFound when it
-	// has expired at now or does not exist.
-	UseActivation(ctx context.Context, sadHash []byte, n int, now time.Time) error
+	// has expired at now or does not exist. The audit events are appended
+	// in the same transaction, so that they are recorded if and only if
+	// the uses are taken (a signer audits what it is about to sign with
+	// the one durable write that lets it sign).
+	UseActivation(ctx context.Context, sadHash []byte, n int, now time.Time, audit ...*AuditEvent) error
 
 	// PutToken records an access token by its hash.
 	PutToken(ctx context.Context, t *Token) error

@@ -643,36 +643,51 @@ func (s *Store) LatestCRL(ctx context.Context, issuer string) (*store.CRL, error
 // transaction advisory lock serialises appends, so IDs increase in commit
 // order; the table refuses UPDATE, DELETE and TRUNCATE.
 func (s *Store) AppendAudit(ctx context.Context, es ...*store.AuditEvent) error {
-	details := make([]string, len(es))
-	for i, e := range es {
-		d, err := check.Audit(e)
-		if err != nil {
-			return fmt.Errorf("postgres: appending audit event: %w", err)
-		}
-		details[i] = string(d)
+	details, err := auditDetails(es)
+	if err != nil {
+		return err
 	}
 	if len(es) == 0 {
 		return nil
 	}
 	ids := make([]int64, len(es))
-	err := s.write(ctx, fmt.Sprintf("appending %d audit event(s) %q", len(es), es[0].Action), func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(lockAudit)); err != nil {
-			return err
-		}
-		for i, e := range es {
-			if err := tx.QueryRow(ctx, `INSERT INTO audit_events (time, actor, action, subject, outcome, details)
-				VALUES ($1, $2, $3, $4, $5, $6::text::json) RETURNING id`,
-				s.orNow(e.Time), e.Actor, e.Action, e.Subject, e.Outcome, details[i]).Scan(&ids[i]); err != nil {
-				return err
-			}
-		}
-		return nil
+	err = s.write(ctx, fmt.Sprintf("appending %d audit event(s) %q", len(es), es[0].Action), func(tx pgx.Tx) error {
+		return s.appendAuditTx(ctx, tx, es, details, ids)
 	})
 	if err != nil {
 		return err
 	}
 	for i, e := range es {
 		e.ID = ids[i]
+	}
+	return nil
+}
+
+// auditDetails checks audit events and returns their details as stored.
+func auditDetails(es []*store.AuditEvent) ([]string, error) {
+	details := make([]string, len(es))
+	for i, e := range es {
+		d, err := check.Audit(e)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: appending audit event: %w", err)
+		}
+		details[i] = string(d)
+	}
+	return details, nil
+}
+
+// appendAuditTx inserts audit events in tx, under the audit lock that
+// keeps their IDs in commit order, their IDs into ids.
+func (s *Store) appendAuditTx(ctx context.Context, tx pgx.Tx, es []*store.AuditEvent, details []string, ids []int64) error {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(lockAudit)); err != nil {
+		return err
+	}
+	for i, e := range es {
+		if err := tx.QueryRow(ctx, `INSERT INTO audit_events (time, actor, action, subject, outcome, details)
+			VALUES ($1, $2, $3, $4, $5, $6::text::json) RETURNING id`,
+			s.orNow(e.Time), e.Actor, e.Action, e.Subject, e.Outcome, details[i]).Scan(&ids[i]); err != nil {
+			return err
+		}
 	}
 	return nil
 }

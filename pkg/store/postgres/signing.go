@@ -506,34 +506,62 @@ func (s *Store) GetActivation(ctx context.Context, sadHash []byte) (*store.Activ
 // uses are taken than were approved. When nothing changes, a read tells
 // ErrReplay (uses exhausted) from ErrNotFound (absent or expired): uses
 // only go down and the expiry never changes, so the read cannot mislead.
-func (s *Store) UseActivation(ctx context.Context, sadHash []byte, n int, now time.Time) error {
+func (s *Store) UseActivation(ctx context.Context, sadHash []byte, n int, now time.Time, audit ...*store.AuditEvent) error {
 	if err := check.SADHash(sadHash); err != nil {
 		return fmt.Errorf("postgres: using activation: %w", err)
 	}
 	if err := check.Uses(n); err != nil {
 		return fmt.Errorf("postgres: using activation: %w", err)
 	}
+	details, err := auditDetails(audit)
+	if err != nil {
+		return err
+	}
+	ids := make([]int64, len(audit))
 	at := s.orNow(now)
-	tag, err := s.pool.Exec(ctx, `UPDATE activations SET remaining = remaining - $1
-		WHERE sad_hash = $2 AND remaining >= $1 AND expires_at > $3`, n, sadHash, at)
-	if err == nil && tag.RowsAffected() == 0 {
-		var remaining int
-		var expires time.Time
-		err = s.pool.QueryRow(ctx, `SELECT remaining, expires_at FROM activations WHERE sad_hash = $1`, sadHash).Scan(&remaining, &expires)
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-			err = store.ErrNotFound
-		case err != nil:
-		case !expires.After(at):
-			err = fmt.Errorf("expired at %v: %w", expires.UTC(), store.ErrNotFound)
-		default:
-			err = fmt.Errorf("%d uses remain: %w", remaining, store.ErrReplay)
+	used := false
+	if len(audit) == 0 {
+		// One statement, no transaction to open.
+		tag, err := s.pool.Exec(ctx, `UPDATE activations SET remaining = remaining - $1
+			WHERE sad_hash = $2 AND remaining >= $1 AND expires_at > $3`, n, sadHash, at)
+		if err != nil {
+			return fmt.Errorf("postgres: using activation %x %d times: %w", sadHash, n, mapErr(err))
+		}
+		used = tag.RowsAffected() > 0
+	} else {
+		err = s.write(ctx, fmt.Sprintf("using activation %x %d times", sadHash, n), func(tx pgx.Tx) error {
+			used = false
+			tag, err := tx.Exec(ctx, `UPDATE activations SET remaining = remaining - $1
+				WHERE sad_hash = $2 AND remaining >= $1 AND expires_at > $3`, n, sadHash, at)
+			if err != nil || tag.RowsAffected() == 0 {
+				return err
+			}
+			used = true
+			return s.appendAuditTx(ctx, tx, audit, details, ids)
+		})
+		if err != nil {
+			return err
 		}
 	}
-	if err != nil {
-		return fmt.Errorf("postgres: using activation %x %d times: %w", sadHash, n, mapErr(err))
+	if used {
+		for i, e := range audit {
+			e.ID = ids[i]
+		}
+		return nil
 	}
-	return nil
+	var remaining int
+	var expires time.Time
+	err = s.pool.QueryRow(ctx, `SELECT remaining, expires_at FROM activations WHERE sad_hash = $1`, sadHash).Scan(&remaining, &expires)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		err = store.ErrNotFound
+	case err != nil:
+	case !expires.After(at):
+		err = fmt.Errorf("expired at %v: %w", expires.UTC(), store.ErrNotFound)
+	default:
+		err = fmt.Errorf("%d uses remain: %w", remaining, store.ErrReplay)
+	}
+	return fmt.Errorf("postgres: using activation %x %d times: %w", sadHash, n, mapErr(err))
 }
 
 // PutToken records an access token; ErrExists when its hash is recorded

@@ -533,19 +533,30 @@ func (s *Store) GetActivation(ctx context.Context, sadHash []byte) (*store.Activ
 // not expired at now), so concurrent callers never take more uses than
 // were approved. When nothing changes, a read in the same transaction
 // tells ErrReplay (uses exhausted) from ErrNotFound (absent or expired).
-func (s *Store) UseActivation(ctx context.Context, sadHash []byte, n int, now time.Time) error {
+func (s *Store) UseActivation(ctx context.Context, sadHash []byte, n int, now time.Time, audit ...*store.AuditEvent) error {
 	if err := check.SADHash(sadHash); err != nil {
 		return fmt.Errorf("sqlite: using activation: %w", err)
 	}
 	if err := check.Uses(n); err != nil {
 		return fmt.Errorf("sqlite: using activation: %w", err)
 	}
+	details, err := auditDetails(audit)
+	if err != nil {
+		return err
+	}
+	ids := make([]int64, len(audit))
 	at := micro(s.orNow(now))
-	return s.write(ctx, fmt.Sprintf("using activation %x %d times", sadHash, n), func(tx *sql.Tx) error {
+	err = s.write(ctx, fmt.Sprintf("using activation %x %d times", sadHash, n), func(tx *sql.Tx) error {
 		changed, err := affected(tx.ExecContext(ctx, `UPDATE activations SET remaining = remaining - ?1
 			WHERE sad_hash = ?2 AND remaining >= ?1 AND expires_at > ?3`, n, sadHash, at))
-		if err != nil || changed > 0 {
+		if err != nil {
 			return err
+		}
+		if changed > 0 {
+			if len(audit) == 0 {
+				return nil
+			}
+			return s.appendAuditTx(ctx, tx, audit, details, ids)
 		}
 		var remaining int
 		var expires int64
@@ -560,6 +571,13 @@ func (s *Store) UseActivation(ctx context.Context, sadHash []byte, n int, now ti
 		}
 		return fmt.Errorf("%d uses remain: %w", remaining, store.ErrReplay)
 	})
+	if err != nil {
+		return err
+	}
+	for i, e := range audit {
+		e.ID = ids[i]
+	}
+	return nil
 }
 
 // PutToken records an access token; ErrExists when its hash is recorded

@@ -726,37 +726,51 @@ func (s *Store) LatestCRL(ctx context.Context, issuer string) (*store.CRL, error
 // sets their IDs. IDs increase in the order events are committed; the
 // table refuses UPDATE and DELETE.
 func (s *Store) AppendAudit(ctx context.Context, es ...*store.AuditEvent) error {
-	details := make([]string, len(es))
-	for i, e := range es {
-		d, err := check.Audit(e)
-		if err != nil {
-			return fmt.Errorf("sqlite: appending audit event: %w", err)
-		}
-		details[i] = string(d)
+	details, err := auditDetails(es)
+	if err != nil {
+		return err
 	}
 	if len(es) == 0 {
 		return nil
 	}
 	ids := make([]int64, len(es))
-	err := s.write(ctx, fmt.Sprintf("appending %d audit event(s) %q", len(es), es[0].Action), func(tx *sql.Tx) error {
-		st, err := tx.PrepareContext(ctx, `INSERT INTO audit_events (time, actor, action, subject, outcome, details)
-			VALUES (?, ?, ?, ?, ?, ?) RETURNING id`)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		for i, e := range es {
-			if err := st.QueryRowContext(ctx, micro(s.orNow(e.Time)), e.Actor, e.Action, e.Subject, e.Outcome, details[i]).Scan(&ids[i]); err != nil {
-				return err
-			}
-		}
-		return nil
+	err = s.write(ctx, fmt.Sprintf("appending %d audit event(s) %q", len(es), es[0].Action), func(tx *sql.Tx) error {
+		return s.appendAuditTx(ctx, tx, es, details, ids)
 	})
 	if err != nil {
 		return err
 	}
 	for i, e := range es {
 		e.ID = ids[i]
+	}
+	return nil
+}
+
+// auditDetails checks audit events and returns their details as stored.
+func auditDetails(es []*store.AuditEvent) ([]string, error) {
+	details := make([]string, len(es))
+	for i, e := range es {
+		d, err := check.Audit(e)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: appending audit event: %w", err)
+		}
+		details[i] = string(d)
+	}
+	return details, nil
+}
+
+// appendAuditTx inserts audit events in tx, their IDs into ids.
+func (s *Store) appendAuditTx(ctx context.Context, tx *sql.Tx, es []*store.AuditEvent, details []string, ids []int64) error {
+	st, err := tx.PrepareContext(ctx, `INSERT INTO audit_events (time, actor, action, subject, outcome, details)
+		VALUES (?, ?, ?, ?, ?, ?) RETURNING id`)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for i, e := range es {
+		if err := st.QueryRowContext(ctx, micro(s.orNow(e.Time)), e.Actor, e.Action, e.Subject, e.Outcome, details[i]).Scan(&ids[i]); err != nil {
+			return err
+		}
 	}
 	return nil
 }

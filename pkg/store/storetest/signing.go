@@ -687,10 +687,37 @@ func testActivation(t *testing.T, s store.Signing) {
 	remaining(1)
 	wantErr(t, "use 2 of 1", s.UseActivation(ctx, a.SADHash, 2, now), store.ErrReplay)
 	remaining(1)
-	noErr(t, "use 1 of 1", s.UseActivation(ctx, a.SADHash, 1, now))
+	// The audit events come in the same transaction as the use: recorded
+	// when the use is taken, not when it is refused.
+	audit, ok := s.(interface {
+		ListAudit(ctx context.Context, after int64, limit int) ([]*store.AuditEvent, error)
+	})
+	if !ok {
+		t.Fatalf("%T has no ListAudit: RunSigning needs the whole store", s)
+	}
+	before, err := audit.ListAudit(ctx, 0, 10000)
+	noErr(t, "ListAudit", err)
+	last := int64(0)
+	if len(before) > 0 {
+		last = before[len(before)-1].ID
+	}
+	begun := func(digest string) *store.AuditEvent {
+		return &store.AuditEvent{Time: now, Actor: "client-1", Action: "signature.create", Subject: g.cred.ID, Outcome: "intent", Details: []byte(`{"digest":"` + digest + `"}`)}
+	}
+	used := begun("used")
+	noErr(t, "use 1 of 1 with an audit event", s.UseActivation(ctx, a.SADHash, 1, now, used))
 	remaining(0)
-	wantErr(t, "use 1 of 0", s.UseActivation(ctx, a.SADHash, 1, now), store.ErrReplay)
+	if used.ID <= last {
+		t.Fatalf("the audit event of a use got ID %d, want one after %d", used.ID, last)
+	}
+	wantErr(t, "use 1 of 0 with an audit event", s.UseActivation(ctx, a.SADHash, 1, now, begun("replayed")), store.ErrReplay)
 	remaining(0)
+	wantErr(t, "use unknown with an audit event", s.UseActivation(ctx, randomBytes(t, 32), 1, now, begun("unknown")), store.ErrNotFound)
+	after, err := audit.ListAudit(ctx, last, 10000)
+	noErr(t, "ListAudit", err)
+	if len(after) != 1 || after[0].ID != used.ID || after[0].Outcome != "intent" || !strings.Contains(string(after[0].Details), `"used"`) {
+		t.Fatalf("audit events after the uses: %d, want the one event of the use taken (ID %d)", len(after), used.ID)
+	}
 
 	// SCAL1, or a CSC explicit authorisation: no hashes, no transaction.
 	b := newActivation(t, g.cred.ID, 0, 1, now.Add(time.Minute))
