@@ -44,11 +44,14 @@ func TestBenchCSC(t *testing.T) {
 		if (r.Row == cscbench.RowSignHash || r.Row == cscbench.RowRoundTrip) && r.VsKey <= 0 {
 			t.Errorf("row %s has no ratio to cred-key", key)
 		}
+		if r.Row == cscbench.RowSignHash && r.VsFloor <= 0 {
+			t.Errorf("row %s has no ratio to the floor", key)
+		}
 	}
 	want := 0
 	for _, alg := range []string{"ecdsa-p256", "rsa-2048"} {
 		for _, c := range []int{1, 2} {
-			for _, row := range []string{"bare/1", "cred-key/1", "signhash/1", "signhash/20", "roundtrip/1", "roundtrip/20"} {
+			for _, row := range []string{"bare/1", "cred-key/1", "floor/1", "floor/20", "signhash/1", "signhash/20", "roundtrip/1", "roundtrip/20"} {
 				want++
 				if _, ok := rows[fmt.Sprintf("%s/%s/%d", alg, row, c)]; !ok {
 					t.Errorf("no row %s %s with %d clients", alg, row, c)
@@ -59,8 +62,8 @@ func TestBenchCSC(t *testing.T) {
 	if len(rows) != want {
 		t.Errorf("%d rows, want %d", len(rows), want)
 	}
-	if len(rep.Aims) != 8 {
-		t.Errorf("%d aims, want 8 (one per signhash row): %+v", len(rep.Aims), rep.Aims)
+	if len(rep.Aims) != 16 {
+		t.Errorf("%d aims, want 16 (against bare and the floor, per signhash row): %+v", len(rep.Aims), rep.Aims)
 	}
 	for _, a := range rep.Aims {
 		if a.Value <= 0 {

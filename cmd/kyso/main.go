@@ -51,7 +51,7 @@ func commands() []command {
 		{"bench", "ca", "measure certificates per second (SQLite, PostgreSQL) and OCSP responses per second against openssl ocsp", benchCA},
 		{"bench", "pdf", "measure signing a 1-page, 10 MB and 100 MB PDF (time, peak RSS) against the floor, pyHanko and pdfsig", benchPDF},
 		{"bench", "verify", "measure validating a 1- and a 5-signature PDF with embedded LTV data, offline, against pdfsig and pyHanko", benchVerify},
-		{"bench", "csc", "measure CSC signHash over HTTPS (1 and 20 hashes, 1 and N clients) and the authorize+signHash round trip against the bare PKCS#11 loop", benchCSC},
+		{"bench", "csc", "measure CSC signHash over HTTPS (1 and 20 hashes, 1 and N clients) and the authorize+signHash round trip against the bare PKCS#11 loop and the floor (HTTPS, one durable commit, C_Sign)", benchCSC},
 		{"enroll", "", "enrol a citizen: a key, a citizen certificate, a PIN and a TOTP second factor", enrol},
 		{"client", "create", "register a relying party (portal) and print its client_id and client_secret", clientCreate},
 		{"approve", "", "the owner's side: list pending signing transactions, approve or reject them with PIN and one-time code", approve},

@@ -19,6 +19,7 @@ func TestRatiosAndPrint(t *testing.T) {
 	rs := []Result{
 		{Row: RowBare, Algorithm: "ecdsa-p256", Hashes: 1, Clients: 1, Signatures: 1000, Requests: 1000, Seconds: 1, PerSecond: 1000, RequestsPerSecond: 1000, P50: 100e-6, P99: 300e-6},
 		{Row: RowCredKey, Algorithm: "ecdsa-p256", Hashes: 1, Clients: 1, Signatures: 500, Requests: 500, Seconds: 1, PerSecond: 500, RequestsPerSecond: 500, P50: 2e-3, P99: 4e-3},
+		{Row: RowFloor, Algorithm: "ecdsa-p256", Hashes: 20, Clients: 1, Signatures: 1000, Requests: 50, Seconds: 1, PerSecond: 1000, RequestsPerSecond: 50, P50: 20e-3, P99: 1.5},
 		{Row: RowSignHash, Algorithm: "ecdsa-p256", Hashes: 20, Clients: 1, Signatures: 900, Requests: 45, Seconds: 1, PerSecond: 900, RequestsPerSecond: 45, P50: 20e-3, P99: 1.5},
 		{Row: RowSignHash, Algorithm: "ecdsa-p256", Hashes: 1, Clients: 1, Signatures: 100, Requests: 100, Seconds: 1, PerSecond: 100, RequestsPerSecond: 100, P50: 9e-3, P99: 20e-3, Note: "ended early"},
 		{Row: RowRoundTrip, Algorithm: "ecdsa-p256", Hashes: 1, Clients: 1, Err: "boom"},
@@ -26,13 +27,15 @@ func TestRatiosAndPrint(t *testing.T) {
 		{Row: RowSignHash, Algorithm: "ecdsa-p256", Hashes: 1, Clients: 2, Signatures: 100, Requests: 100, Seconds: 1, PerSecond: 100, RequestsPerSecond: 100, P50: 9e-3, P99: 20e-3},
 	}
 	Ratios(rs)
-	for i, want := range []struct{ bare, key float64 }{{0, 0}, {0.5, 0}, {0.9, 1.8}, {0.1, 0.2}, {0, 0}, {0, 0}} {
-		if rs[i].VsBare != want.bare || rs[i].VsKey != want.key {
-			t.Errorf("row %d (%s %d hashes %d clients): vs bare %v, vs cred-key %v; want %v, %v", i, rs[i].Row, rs[i].Hashes, rs[i].Clients, rs[i].VsBare, rs[i].VsKey, want.bare, want.key)
+	// The floor row of 20 hashes is the 20-hash signhash row's, not the
+	// 1-hash row's.
+	for i, want := range []struct{ bare, key, floor float64 }{{0, 0, 0}, {0.5, 0, 0}, {1, 2, 0}, {0.9, 1.8, 0.9}, {0.1, 0.2, 0}, {0, 0, 0}, {0, 0, 0}} {
+		if rs[i].VsBare != want.bare || rs[i].VsKey != want.key || rs[i].VsFloor != want.floor {
+			t.Errorf("row %d (%s %d hashes %d clients): vs bare %v, vs cred-key %v, vs floor %v; want %v, %v, %v", i, rs[i].Row, rs[i].Hashes, rs[i].Clients, rs[i].VsBare, rs[i].VsKey, rs[i].VsFloor, want.bare, want.key, want.floor)
 		}
 	}
 	aims := Aims(rs)
-	if len(aims) != 3 || !aims[0].Met || aims[1].Met || aims[2].Met || aims[2].Value != 0 {
+	if len(aims) != 6 || !aims[0].Met || !aims[1].Met || aims[2].Met || aims[3].Value != 0 || aims[4].Met || aims[4].Value != 0 {
 		t.Errorf("aims: %+v", aims)
 	}
 	var b strings.Builder
@@ -43,7 +46,7 @@ func TestRatiosAndPrint(t *testing.T) {
 	out := b.String()
 	for _, s := range []string{"Machine: 2 CPU (unknown CPU)", "N = 2 clients", "SQLite in /tmp/x", "vs bare", "vs cred-key",
 		"0.900", "1.800", "20.00ms", "1.50s", "100µs", "failed (error 1)", "1. ecdsa-p256 roundtrip, 1 hashes, 1 clients: boom",
-		"signhash ≥ 0.85× bare  0.900×  met", "0.100×  missed", "not measured", "ended early", "a note"} {
+		"signhash ≥ 0.85× bare   0.900×  met", "signhash ≥ 0.85× floor  0.900×  met", "0.100×  missed", "not measured", "vs floor", "ended early", "a note"} {
 		if !strings.Contains(out, s) {
 			t.Errorf("the report prints no %q:\n%s", s, out)
 		}
@@ -116,8 +119,8 @@ func TestRun(t *testing.T) {
 	defer env.Close()
 	var seen []Result
 	rep := Run(ctx, env, RunOptions{Duration: 50 * time.Millisecond, Bare: bare.SignFunc, RoundTrip: true, Progress: func(r Result) { seen = append(seen, r) }})
-	if len(seen) != len(rep.Rows) || len(rep.Rows) != 2*(2+2+2) {
-		t.Fatalf("%d rows, %d reported as they ran; want 12", len(rep.Rows), len(seen))
+	if len(seen) != len(rep.Rows) || len(rep.Rows) != 2*(2+2+2+2) {
+		t.Fatalf("%d rows, %d reported as they ran; want 16", len(rep.Rows), len(seen))
 	}
 	for _, r := range rep.Rows {
 		if r.Err != "" || r.Requests == 0 || r.Signatures != r.Requests*int64(r.Hashes) || r.PerSecond <= 0 || r.P50 <= 0 || r.P99 < r.P50 {
@@ -130,7 +133,12 @@ func TestRun(t *testing.T) {
 			t.Errorf("row %s %d hashes %d clients: %d SADs made ahead", r.Row, r.Hashes, r.Clients, r.Prepared)
 		}
 	}
-	if len(rep.Aims) != 4 || rep.Clients != 2 {
+	for _, r := range rep.Rows {
+		if r.Row == RowSignHash && r.VsFloor <= 0 {
+			t.Errorf("row %s %d hashes %d clients has no ratio to the floor", r.Row, r.Hashes, r.Clients)
+		}
+	}
+	if len(rep.Aims) != 8 || rep.Clients != 2 {
 		t.Errorf("%d aims, N = %d", len(rep.Aims), rep.Clients)
 	}
 

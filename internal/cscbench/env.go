@@ -58,6 +58,7 @@ type Env struct {
 	rp       *signing.ClientCredentials
 	owners   map[hsm.Algorithm][]*owners
 	algs     []hsm.Algorithm
+	floor    *floorHandler
 }
 
 // masterKeyMaker is a key store that wraps keys under a master key it
@@ -147,6 +148,8 @@ func Open(ctx context.Context, o *Options) (_ *Env, err error) {
 	rand.Read(secrets)
 	start := time.Now().UnixNano()
 	mux := http.NewServeMux()
+	e.floor = &floorHandler{st: st, keys: o.Keys, signers: map[string]crypto.Signer{}}
+	mux.Handle("POST /floor", e.floor)
 	for i := range clients {
 		r := &replica{totp: start}
 		r.now.Store(start)

@@ -448,6 +448,7 @@ func Run(ctx context.Context, e *Env, o RunOptions) *Report {
 			}
 			for _, h := range hashes {
 				ro.Hashes = h
+				add(e.Floor(ctx, ro))
 				add(e.SignHash(ctx, ro))
 			}
 			if o.RoundTrip {
@@ -464,7 +465,8 @@ func Run(ctx context.Context, e *Env, o RunOptions) *Report {
 		"signhash times the signHash request alone: each SAD (bound to its hashes, spent once) was made ahead, untimed, by Service.Authorize with the PIN and a fresh TOTP code; the owners of those rows have a cheap argon2id PIN hash (64 KiB, 1 pass), as the PIN check is not what the row measures.",
 		"roundtrip times credentials/authorize then signatures/signHash, both over HTTPS, with kysod's default argon2id parameters for the PIN (19 MiB, 2 passes).",
 		"Each client has its own keep-alive HTTPS connection (HTTP/1.1, TLS 1.2+) to a signing.Service of its own — replicas over one database and one token, whose clocks move 30 s per authorisation so that every TOTP code is fresh. The clients run in this process, on the same CPUs as the service: their TLS and JSON work counts against kyso, not against the bare loop.",
-		"bare signs with a key resident on the token; cred-key with a credential's key as signHash opens it: on PKCS#11 a wrapped key, which each signature unwraps into a session object (C_UnwrapKey), signs with, destroys and verifies. Both are one digest per call, no service, no HTTP.",
+		"bare signs with a key resident on the token; cred-key with a credential's key as signHash opens it: on PKCS#11 a wrapped key, unwrapped into a session object (C_UnwrapKey) once and kept in the key store's cache. Both are one digest per call, no service, no HTTP.",
+		"floor is the least any remote signer keeping the rules does per request, from the same parts: the request over the same HTTPS connection, one durable commit to the same database (a SAD is spent and the signatures audited before the key signs), and a C_Sign per hash with a resident key; no token, no lookups, no checks. With one hash a request the commit (an fsync of the SQLite WAL) is most of it; 'vs floor' is how close kyso gets to what the disk and the token allow.",
 		"RSA rows sign PKCS#1 v1.5 (sha256WithRSAEncryption), the mechanism the bare loop uses (CKM_RSA_PKCS); ECDSA rows CKM_ECDSA.",
 		"Times are wall clock on whatever else the machine is running: with other work on it they are noisy.",
 	}
