@@ -148,6 +148,15 @@ type Signature struct {
 	// does not change it.
 	Reasons  []string `json:"reasons,omitempty"`
 	Warnings []string `json:"warnings,omitempty"`
+	// ReasonDetails and WarningDetails are Reasons and Warnings, one for
+	// one and in the same order, with a Code and its parameters so that a
+	// presenter can say them in another language.
+	ReasonDetails  []Finding `json:"reason_details,omitempty"`
+	WarningDetails []Finding `json:"warning_details,omitempty"`
+	// Intact says whether the signed bytes are those the signer signed:
+	// true when their digest matches and the signature value verifies,
+	// false when either does not, nil when the check could not be made.
+	Intact *bool `json:"intact,omitempty"`
 	// Changes are the modifications made after the signature that its
 	// permissions do not allow.
 	Changes []string `json:"changes,omitempty"`
