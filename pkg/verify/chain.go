@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -40,9 +41,11 @@ func (v *validation) finish(s *sigState) {
 	if !s.done {
 		v.checkChain(s)
 	}
-	// After the path, whatever its verdict: a weak key or a PKCS#1 v1.5
-	// signature is worth saying even when the path already failed.
-	if s.cms != nil || len(s.path) > 0 {
+	// checkChain checks strength once it has the path, before revocation;
+	// when it found none, or was not reached, the signature's own
+	// algorithms are still worth reporting, even under a verdict already
+	// decided.
+	if !s.strengthChecked && s.cms != nil {
 		checkStrength(s)
 	}
 	if s.rev >= 0 && s.rev < len(v.ends)-1 && s.dict != nil {
@@ -107,6 +110,13 @@ func (v *validation) checkChain(s *sigState) {
 		case errors.As(err, &inv) && inv.Reason == x509.Expired:
 			s.failWith(Indeterminate, OutOfBoundsNoPOE, note(CodeExpiredAtTimestamp, params("subject", inv.Cert.Subject.CommonName, "expiry", inv.Cert.NotAfter, "time", t),
 				"certificate %q had expired (on %s) when the signature was time-stamped at %s", inv.Cert.Subject.CommonName, stamp(inv.Cert.NotAfter), stamp(t)))
+		case errors.As(err, &ua) && weakSigned(cert, extra) != nil:
+			// crypto/x509 refuses SHA-1 and MD5 signatures, so the path
+			// breaks there; say why rather than "not trusted".
+			w := weakSigned(cert, extra)
+			name := w.Subject.CommonName
+			s.failWith(Indeterminate, CryptoConstraintsFailureNoPOE, note(CodeWeakCertSignature, params("subject", name, "algorithm", w.SignatureAlgorithm.String()),
+				"certificate %q is signed with %v, which Circular 15/2025 Annex I does not allow", name, w.SignatureAlgorithm))
 		case errors.As(err, &ua):
 			s.failWith(Indeterminate, NoCertificateChainFound, note(CodeUntrusted, params("subject", cert.Subject.CommonName, "issuer", cert.Issuer.CommonName),
 				"no path from the signer's certificate to a trusted root: %q issued by %q, which is not trusted", cert.Subject.CommonName, cert.Issuer.CommonName))
@@ -120,6 +130,7 @@ func (v *validation) checkChain(s *sigState) {
 	for _, c := range chain {
 		s.report.Chain = append(s.report.Chain, describe(c))
 	}
+	checkStrength(s)
 	for i := 0; i+1 < len(chain); i++ {
 		c, issuer := chain[i], chain[i+1]
 		if noCheck(c) {
@@ -219,6 +230,7 @@ func (v *validation) status(s *sigState, c, issuer *x509.Certificate, t time.Tim
 // years, and many CA certificates still in force, are PKCS#1 v1.5, and
 // failing them all would make the report useless. The warning says so.
 func checkStrength(s *sigState) {
+	s.strengthChecked = true
 	if sd := s.cms; sd != nil && sd.Signer != nil {
 		// A digest cms does not know (Hash 0) was refused by checkCMS.
 		if sd.Hash != 0 && !annexIHash(sd.Hash) {
@@ -255,6 +267,31 @@ func checkStrength(s *sigState) {
 			return
 		}
 	}
+}
+
+// weakSigned walks up from cert through the certificates in extra, by
+// issuer name, and returns the first signed with SHA-1 or MD5, nil when
+// none is.
+func weakSigned(cert *x509.Certificate, extra []*x509.Certificate) *x509.Certificate {
+	c := cert
+	for range 10 {
+		switch c.SignatureAlgorithm {
+		case x509.MD2WithRSA, x509.MD5WithRSA, x509.SHA1WithRSA, x509.DSAWithSHA1, x509.ECDSAWithSHA1:
+			return c
+		}
+		var up *x509.Certificate
+		for _, e := range extra {
+			if e != c && bytes.Equal(e.RawSubject, c.RawIssuer) {
+				up = e
+				break
+			}
+		}
+		if up == nil {
+			return nil
+		}
+		c = up
+	}
+	return nil
 }
 
 // checkKey fails the signature when c's public key is below Annex I, and

@@ -45,12 +45,14 @@ type sigState struct {
 	end    int64 // br[2]+br[3]: where the signed revision ends
 	rev    int   // index into validation.ends, -1 when unknown
 	cms    *cms.SignedData
-	token  *tsa.Token // for a document time-stamp
-	dict   *pdf.Dict  // the signature dictionary in the signed revision
-	done   bool       // the verdict is already decided
-	poe    time.Time  // earliest proof of existence; zero when none
-	tsPOE  bool       // poe comes from the signature's own time-stamp
+	token  *tsa.Token          // for a document time-stamp
+	dict   *pdf.Dict           // the signature dictionary in the signed revision
+	done   bool                // the verdict is already decided
+	poe    time.Time           // earliest proof of existence; zero when none
+	tsPOE  bool                // poe comes from the signature's own time-stamp
 	path   []*x509.Certificate // the certificate path found, signer first
+	// strengthChecked: checkStrength has run.
+	strengthChecked bool
 	// archival is revocation data signed into the CMS (Adobe's
 	// revocationInfoArchival attribute).
 	archival validationData
@@ -348,6 +350,11 @@ func (v *validation) checkCMS(s *sigState, der []byte, pkcs7 bool) {
 	if sd.Hash == 0 {
 		s.failWith(Indeterminate, CryptoConstraintsFailureNoPOE, note(CodeWeakDigest, params("algorithm", sd.DigestAlgorithm.String()),
 			"digest algorithm %v is not accepted (SHA-256, SHA-384 or SHA-512 are)", sd.DigestAlgorithm))
+		return
+	}
+	if sd.Signer != nil && !checkKey(s, sd.Signer) {
+		// cms does not verify with keys below Annex I: say why here.
+		s.strengthChecked = true
 		return
 	}
 	digest, err := v.digestRanges(s, sd.Hash)
