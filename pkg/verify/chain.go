@@ -419,6 +419,10 @@ func describe(c *x509.Certificate) *Signer {
 	if len(c.Subject.Organization) > 0 {
 		s.Organization = c.Subject.Organization[0]
 	}
+	if len(c.Subject.OrganizationalUnit) > 0 {
+		s.OrganizationalUnit = c.Subject.OrganizationalUnit[0]
+	}
+	s.IssuerName = c.Issuer.CommonName
 	if len(c.Issuer.Organization) > 0 {
 		s.IssuerOrganization = c.Issuer.Organization[0]
 	}

@@ -174,11 +174,15 @@ type Signer struct {
 	MST  string `json:"mst,omitempty"`
 	// Organization is the subject's O.
 	Organization string `json:"organization,omitempty"`
+	// OrganizationalUnit is the subject's OU.
+	OrganizationalUnit string `json:"organizational_unit,omitempty"`
 	// Subject and Issuer are the distinguished names.
 	Subject string `json:"subject"`
 	Issuer  string `json:"issuer"`
 	// IssuerOrganization is the issuer's O (the certification authority).
 	IssuerOrganization string `json:"issuer_organization,omitempty"`
+	// IssuerName is the issuer's common name.
+	IssuerName string `json:"issuer_name,omitempty"`
 	// Serial is the serial number, hexadecimal.
 	Serial    string    `json:"serial"`
 	NotBefore time.Time `json:"not_before"`
