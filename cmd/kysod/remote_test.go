@@ -126,7 +126,7 @@ func TestRemoteSigningEndToEnd(t *testing.T) {
 	}
 	ltaFile := filepath.Join(dir, "lta.pdf")
 	os.WriteFile(ltaFile, lta[0], 0o644)
-	if out := run("verify", ltaFile, "--offline", "--trust", filepath.Join(dir, "root.der")); !strings.Contains(out, "PAdES-BASELINE-LTA") || !strings.Contains(out, ": VALID") {
+	if out := run("verify", ltaFile, "--offline", "--lang", "en", "--trust", filepath.Join(dir, "root.der")); !strings.Contains(out, "PAdES-BASELINE-LTA") || !strings.Contains(out, ": The document is valid") {
 		t.Fatalf("kyso verify on kysod's signDoc B-LTA:\n%s", out)
 	}
 
@@ -271,7 +271,7 @@ func TestSmartCAEndToEnd(t *testing.T) {
 	pdf, _ := base64.StdEncoding.DecodeString(status.Data.Signatures[1].File)
 	pdfFile := filepath.Join(dir, "uy-quyen.pdf")
 	os.WriteFile(pdfFile, pdf, 0o644)
-	if out := run(nil, "verify", pdfFile, "--offline", "--trust", root); !strings.Contains(out, "PAdES-BASELINE-LT") || !strings.Contains(out, ": VALID") || !strings.Contains(out, "Võ Thị Sáu") {
+	if out := run(nil, "verify", pdfFile, "--offline", "--trust", root); !strings.Contains(out, "PAdES-BASELINE-LT") || !strings.Contains(out, ": Tài liệu hợp lệ") || !strings.Contains(out, "Võ Thị Sáu") {
 		t.Fatalf("kyso verify on the SmartCA-signed PDF:\n%s", out)
 	}
 	sig, _ := base64.StdEncoding.DecodeString(status.Data.Signatures[0].Value)
