@@ -109,8 +109,8 @@ func TestVerifyAPI(t *testing.T) {
 		var rep struct {
 			Valid      bool `json:"valid"`
 			Signatures []struct {
-				Indication    string `json:"indication"`
-				SubIndication string `json:"sub_indication"`
+				Indication    string                `json:"indication"`
+				SubIndication string                `json:"sub_indication"`
 				Signer        struct{ CCCD string } `json:"signer"`
 				Display       struct {
 					StatusText        string `json:"status_text"`
