@@ -130,6 +130,40 @@ func TestRemoteSigningEndToEnd(t *testing.T) {
 		t.Fatalf("kyso verify on kysod's signDoc B-LTA:\n%s", out)
 	}
 
+	// The public validation API, without credentials, says the same, in
+	// Vietnamese by default.
+	rootDER, err := os.ReadFile(filepath.Join(dir, "root.der"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootCert, err := x509.ParseCertificate(rootDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(rootCert)
+	anon := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	resp, err := anon.Post("https://"+d.https+"/verify/v1", "application/pdf", bytes.NewReader(lta[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vrep struct {
+		Valid      bool `json:"valid"`
+		Signatures []struct {
+			Level   string `json:"level"`
+			Display struct {
+				StatusText string `json:"status_text"`
+				Signer     string `json:"signer"`
+			} `json:"display"`
+		} `json:"signatures"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&vrep)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 || !vrep.Valid || len(vrep.Signatures) == 0 || vrep.Signatures[0].Level != "PAdES-BASELINE-LTA" ||
+		vrep.Signatures[0].Display.StatusText != "Chữ ký hợp lệ" || vrep.Signatures[0].Display.Signer != "Phạm Thị Hoa" {
+		t.Fatalf("POST /verify/v1: %d %v %+v", resp.StatusCode, err, vrep)
+	}
+
 	// The same SAD cannot be used twice, through the daemon too.
 	h := bytes.Repeat([]byte{1}, 32)
 	code, _ := signing.TOTPCode(en.OTPAuth, time.Now().Add(30*time.Second))
