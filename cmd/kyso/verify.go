@@ -16,6 +16,7 @@ import (
 	"github.com/kyso-pki/kyso/pkg/revocation"
 	"github.com/kyso-pki/kyso/pkg/store/storeopen"
 	"github.com/kyso-pki/kyso/pkg/verify"
+	"github.com/kyso-pki/kyso/pkg/verify/report"
 )
 
 // maxVerifyFile bounds the PDF kyso verify reads.
@@ -24,19 +25,25 @@ const maxVerifyFile = 512 << 20
 // verifyPDF validates every signature of a PDF and exits 0 only when all
 // pass.
 func verifyPDF(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "verify", "verify FILE.pdf [--trust PEM|DIR]... [--data DIR] [--offline] [--output json]")
+	fs := newFlags(e, "verify", "verify FILE.pdf [--trust PEM|DIR]... [--data DIR] [--offline] [--lang vi|en] [--output text|json|html]")
 	var trust multiFlag
 	fs.Var(&trust, "trust", "trust anchors: a PEM or DER certificate file, or a folder of them (repeatable; default: the data directory's root CA)")
 	dataDir := fs.String("data", envOrDefault("KYSO_DATA", "./kyso-data"), "data directory whose root CA is trusted when --trust is not given")
 	offline := fs.Bool("offline", false, "use only the validation data in the document; never fetch OCSP responses or CRLs")
 	timeout := fs.Duration("timeout", 10*time.Second, "bound on each OCSP or CRL fetch")
-	out := outputFlag(fs)
+	out := fs.String("output", "text", "output format: text, json or html (a self-contained page)")
+	langFlag := fs.String("lang", "vi", "language of the report: vi (Vietnamese) or en (English)")
 	pos, err := parseArgs(fs, args, 1, "FILE.pdf")
 	if err != nil {
 		return err
 	}
-	if err := checkOutput(*out); err != nil {
-		return err
+	format, err := report.ParseFormat(*out)
+	if err != nil {
+		return usagef("--output is %q, want text, json or html", *out)
+	}
+	lang, err := report.ParseLang(*langFlag)
+	if err != nil {
+		return usagef("--lang is %q, want vi or en", *langFlag)
 	}
 	roots, err := trustAnchors(ctx, trust, *dataDir)
 	if err != nil {
@@ -62,11 +69,7 @@ func verifyPDF(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *out == "json" {
-		if err := writeJSON(e.stdout, rep); err != nil {
-			return err
-		}
-	} else if err := rep.WriteText(e.stdout, filepath.Base(pos[0])); err != nil {
+	if err := report.Write(e.stdout, rep, filepath.Base(pos[0]), format, lang); err != nil {
 		return err
 	}
 	if !rep.Valid {
@@ -76,7 +79,10 @@ func verifyPDF(ctx context.Context, e *env, args []string) error {
 				failed++
 			}
 		}
-		return fmt.Errorf("%d of %d signatures did not pass", failed, len(rep.Signatures))
+		if lang == report.English {
+			return fmt.Errorf("%d of %d signatures did not pass", failed, len(rep.Signatures))
+		}
+		return fmt.Errorf("%d/%d chữ ký không hợp lệ hoặc không xác định được tính hợp lệ", failed, len(rep.Signatures))
 	}
 	return nil
 }

@@ -76,10 +76,21 @@ func TestVerifyPDF(t *testing.T) {
 	ok("sign", "pdf", in, "-o", signed, "--key", "citizen-1", "--cert", cert, "--chain", chain, "--level", "B-T", "--tsa", ts.URL+"/tsa")
 
 	out := ok("verify", signed)
-	for _, want := range []string{"signed.pdf: VALID", "TOTAL-PASSED", "Nguyễn Văn Đức, CCCD 079203001234", "PAdES-BASELINE-T", "the whole document"} {
+	for _, want := range []string{"signed.pdf: Tài liệu hợp lệ", "Kết quả: Chữ ký hợp lệ", "TOTAL-PASSED", "Người ký: Nguyễn Văn Đức\n", "Số định danh: CCCD 079203001234\n",
+		"Tổ chức cung cấp dịch vụ chứng thực chữ ký số: ", "PAdES-BASELINE-T", "toàn bộ tài liệu"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("kyso verify lacks %q:\n%s", want, out)
 		}
+	}
+	out = ok("verify", signed, "--lang", "en")
+	for _, want := range []string{"signed.pdf: The document is valid", "TOTAL-PASSED", "Signer: Nguyễn Văn Đức\n", "Identifier: CCCD 079203001234\n", "PAdES-BASELINE-T", "the whole document"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("kyso verify --lang en lacks %q:\n%s", want, out)
+		}
+	}
+	html := ok("verify", signed, "--output", "html")
+	if !strings.HasPrefix(html, "<!DOCTYPE html>") || !strings.Contains(html, `<html lang="vi">`) || !strings.Contains(html, "Chữ ký hợp lệ") {
+		t.Errorf("kyso verify --output html:\n%s", html)
 	}
 	var rep verify.Report
 	if err := json.Unmarshal([]byte(ok("verify", signed, "--output", "json")), &rep); err != nil {
@@ -93,15 +104,19 @@ func TestVerifyPDF(t *testing.T) {
 	for _, lvl := range []struct{ flag, want string }{{"B-LT", "PAdES-BASELINE-LT"}, {"B-LTA", "PAdES-BASELINE-LTA"}} {
 		ltv := filepath.Join(dir, lvl.flag+".pdf")
 		ok("sign", "pdf", in, "-o", ltv, "--key", "citizen-1", "--cert", cert, "--chain", chain, "--level", lvl.flag, "--tsa", ts.URL+"/tsa")
-		out := ok("verify", "--offline", ltv)
-		if !strings.Contains(out, "VALID") || !strings.Contains(out, lvl.want+"\n") {
+		out := ok("verify", "--offline", ltv, "--lang", "en")
+		if !strings.Contains(out, "The document is valid") || !strings.Contains(out, lvl.want+"\n") {
 			t.Errorf("kyso verify --offline on %s:\n%s", lvl.flag, out)
 		}
 	}
 
-	out, errOut, code := kyso(t, "verify", "--offline", signed)
+	out, errOut, code := kyso(t, "verify", "--offline", signed, "--lang", "en")
 	if code != 1 || !strings.Contains(out, "INDETERMINATE / TRY_LATER") || !strings.Contains(errOut, "1 of 1 signatures did not pass") {
 		t.Errorf("offline: exit %d\n%s%s", code, out, errOut)
+	}
+	out, errOut, code = kyso(t, "verify", "--offline", signed)
+	if code != 1 || !strings.Contains(out, "Cảnh báo: không kiểm tra được trạng thái thu hồi của chứng thư số") || !strings.Contains(errOut, "1/1 chữ ký không hợp lệ") {
+		t.Errorf("offline, in Vietnamese: exit %d\n%s%s", code, out, errOut)
 	}
 	doc, _ := os.ReadFile(signed)
 	i := strings.Index(string(doc), "To khai")
@@ -109,7 +124,7 @@ func TestVerifyPDF(t *testing.T) {
 	tampered := filepath.Join(dir, "tampered.pdf")
 	os.WriteFile(tampered, doc, 0o644)
 	out, _, code = kyso(t, "verify", tampered, "--trust", chain)
-	if code != 1 || !strings.Contains(out, "TOTAL-FAILED / HASH_FAILURE") || !strings.Contains(out, "NOT VALID") {
+	if code != 1 || !strings.Contains(out, "TOTAL-FAILED / HASH_FAILURE") || !strings.Contains(out, "Tài liệu không hợp lệ") || !strings.Contains(out, "Chữ ký không hợp lệ") {
 		t.Errorf("tampered: exit %d\n%s", code, out)
 	}
 
@@ -124,6 +139,8 @@ func TestVerifyPDF(t *testing.T) {
 		{[]string{"verify", signed, "--trust", in}, 2, "no certificate"},
 		{[]string{"verify", signed, "--data", filepath.Join(dir, "empty")}, 2, "no --trust given"},
 		{[]string{"verify"}, 2, "FILE.pdf"},
+		{[]string{"verify", signed, "--lang", "fr"}, 2, "--lang"},
+		{[]string{"verify", signed, "--output", "pdf"}, 2, "--output"},
 	} {
 		if _, errOut, code := kyso(t, c.args...); code != c.code || !strings.Contains(errOut, c.want) {
 			t.Errorf("kyso %v: exit %d %q, want %d and %q", c.args, code, errOut, c.code, c.want)

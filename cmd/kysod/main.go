@@ -11,7 +11,8 @@
 // configured data directory needs `kyso ca init` first. Over HTTPS it
 // serves the CSC API v2 under /csc/v2/, the SmartCA-style dialect under
 // /smartca/v1/, the owners' API under /owner/v1/ and the registration
-// officers' under /admin/v1/, and delivers webhooks.
+// officers' under /admin/v1/, the public validation API at /verify/v1,
+// and delivers webhooks.
 //
 // Settings come from flags, then KYSO_… environment variables, then a
 // YAML file (--config or KYSO_CONFIG), then defaults (see config.go).
@@ -47,6 +48,7 @@ import (
 	"github.com/kyso-pki/kyso/pkg/smartca"
 	"github.com/kyso-pki/kyso/pkg/store"
 	"github.com/kyso-pki/kyso/pkg/store/storeopen"
+	"github.com/kyso-pki/kyso/pkg/verifyapi"
 )
 
 func main() {
@@ -159,6 +161,21 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	mux.Handle("/smartca/v1/", smartca.NewHandler(svc, &smartca.Options{Logger: log}))
 	mux.Handle("/owner/v1/", owner.NewHandler(svc, &owner.Options{Logger: log}))
 	mux.Handle("/admin/v1/", admin.NewHandler(svc, log))
+	// Public: anyone holding a signed PDF may validate it. Trust anchors:
+	// the provider's own root, as `kyso verify --data DIR` has them.
+	// TODO(#7): take them from the trust store (`kyso trust`) once it
+	// exists; Roots is called per request, so it may read a store that
+	// changes. Revocation data is fetched only from this CA's own PKI, in
+	// process: an uploaded certificate's URLs are never requested.
+	verifyAPI, err := verifyapi.NewHandler(&verifyapi.Options{
+		Roots:   func(context.Context) (*x509.CertPool, error) { return roots, nil },
+		Fetcher: &revocation.Fetcher{Client: local},
+		Logger:  log,
+	})
+	if err != nil {
+		return err
+	}
+	mux.Handle("/verify/v1", verifyAPI)
 	// The webhook outbox and the expiry sweep; every replica may run it,
 	// the database leases each delivery to one.
 	dispatcher := &smartca.Dispatcher{Service: svc, Store: opened.Store, Logger: log}
@@ -244,7 +261,7 @@ func printDefaults(w io.Writer, cfg *config, dir *datadir.Dir, ks *hsm.URI, deve
 	fmt.Fprintf(w, "  URLs in certs   %s\n", dir.Config.BaseURL)
 	fmt.Fprintf(w, "  HTTPS           https://%s (TLS 1.2+, certificate %s from the issuing CA, until %s)\n", cfg.Listen, ca.FormatSerialInt(tlsLeaf.SerialNumber), tlsLeaf.NotAfter.UTC().Format(time.DateOnly))
 	fmt.Fprintf(w, "  health          https://%s/livez, /readyz\n", cfg.Listen)
-	fmt.Fprintf(w, "  APIs            https://%s/csc/v2, /smartca/v1, /owner/v1, /admin/v1 (described at /openapi.json)\n", cfg.Listen)
+	fmt.Fprintf(w, "  APIs            https://%s/csc/v2, /smartca/v1, /owner/v1, /admin/v1, /verify/v1 (described at /openapi.json)\n", cfg.Listen)
 	if development {
 		fmt.Fprintln(w, "  WARNING: embedded development defaults — software keys protected by a generated passphrase")
 		fmt.Fprintln(w, "           stored beside them. Use --keystore pkcs11:… or vault:… in production.")

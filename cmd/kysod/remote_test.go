@@ -126,8 +126,42 @@ func TestRemoteSigningEndToEnd(t *testing.T) {
 	}
 	ltaFile := filepath.Join(dir, "lta.pdf")
 	os.WriteFile(ltaFile, lta[0], 0o644)
-	if out := run("verify", ltaFile, "--offline", "--trust", filepath.Join(dir, "root.der")); !strings.Contains(out, "PAdES-BASELINE-LTA") || !strings.Contains(out, ": VALID") {
+	if out := run("verify", ltaFile, "--offline", "--lang", "en", "--trust", filepath.Join(dir, "root.der")); !strings.Contains(out, "PAdES-BASELINE-LTA") || !strings.Contains(out, ": The document is valid") {
 		t.Fatalf("kyso verify on kysod's signDoc B-LTA:\n%s", out)
+	}
+
+	// The public validation API, without credentials, says the same, in
+	// Vietnamese by default.
+	rootDER, err := os.ReadFile(filepath.Join(dir, "root.der"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootCert, err := x509.ParseCertificate(rootDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(rootCert)
+	anon := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	resp, err := anon.Post("https://"+d.https+"/verify/v1", "application/pdf", bytes.NewReader(lta[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vrep struct {
+		Valid      bool `json:"valid"`
+		Signatures []struct {
+			Level   string `json:"level"`
+			Display struct {
+				StatusText string `json:"status_text"`
+				Signer     string `json:"signer"`
+			} `json:"display"`
+		} `json:"signatures"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&vrep)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 || !vrep.Valid || len(vrep.Signatures) == 0 || vrep.Signatures[0].Level != "PAdES-BASELINE-LTA" ||
+		vrep.Signatures[0].Display.StatusText != "Chữ ký hợp lệ" || vrep.Signatures[0].Display.Signer != "Phạm Thị Hoa" {
+		t.Fatalf("POST /verify/v1: %d %v %+v", resp.StatusCode, err, vrep)
 	}
 
 	// The same SAD cannot be used twice, through the daemon too.
@@ -271,7 +305,7 @@ func TestSmartCAEndToEnd(t *testing.T) {
 	pdf, _ := base64.StdEncoding.DecodeString(status.Data.Signatures[1].File)
 	pdfFile := filepath.Join(dir, "uy-quyen.pdf")
 	os.WriteFile(pdfFile, pdf, 0o644)
-	if out := run(nil, "verify", pdfFile, "--offline", "--trust", root); !strings.Contains(out, "PAdES-BASELINE-LT") || !strings.Contains(out, ": VALID") || !strings.Contains(out, "Võ Thị Sáu") {
+	if out := run(nil, "verify", pdfFile, "--offline", "--trust", root); !strings.Contains(out, "PAdES-BASELINE-LT") || !strings.Contains(out, ": Tài liệu hợp lệ") || !strings.Contains(out, "Võ Thị Sáu") {
 		t.Fatalf("kyso verify on the SmartCA-signed PDF:\n%s", out)
 	}
 	sig, _ := base64.StdEncoding.DecodeString(status.Data.Signatures[0].Value)

@@ -39,6 +39,13 @@ func New(ctx context.Context, dir string) (*PKI, error) {
 // NewInit is New with the given InitRequest (nil: the defaults; an empty
 // Name: "Kyso Thử Nghiệm").
 func NewInit(ctx context.Context, dir string, init *ca.InitRequest) (*PKI, error) {
+	return NewOptions(ctx, dir, init, nil)
+}
+
+// NewOptions is NewInit with the Authority's options (nil: the defaults;
+// an empty BaseURL: http://ca.kyso.test). A fixed Now makes every validity
+// period, CRL and OCSP response time repeatable, for golden files.
+func NewOptions(ctx context.Context, dir string, init *ca.InitRequest, opts *ca.Options) (*PKI, error) {
 	req := ca.InitRequest{}
 	if init != nil {
 		req = *init
@@ -58,7 +65,14 @@ func NewInit(ctx context.Context, dir string, init *ca.InitRequest) (*PKI, error
 	if err != nil {
 		return nil, err
 	}
-	a, err := ca.New(st, ks, &ca.Options{BaseURL: "http://ca.kyso.test"})
+	o := ca.Options{}
+	if opts != nil {
+		o = *opts
+	}
+	if o.BaseURL == "" {
+		o.BaseURL = "http://ca.kyso.test"
+	}
+	a, err := ca.New(st, ks, &o)
 	if err != nil {
 		st.Close()
 		return nil, err

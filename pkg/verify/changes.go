@@ -29,7 +29,8 @@ func (v *validation) checkChanges(s *sigState) {
 		return
 	}
 	s.report.Changes = d.changes
-	s.fail(TotalFailed, SigConstraintsFailure, "the document was changed after this signature in ways its permissions (DocMDP P=%d) do not allow: %s", d.perm, d.changes[0])
+	s.failWith(TotalFailed, SigConstraintsFailure, note(CodeChangedAfterSigning, params("first", d.changes[0], "count", len(d.changes)),
+		"the document was changed after this signature in ways its permissions (DocMDP P=%d) do not allow: %s", d.perm, d.changes[0]))
 }
 
 // permission is the DocMDP level for changes after s: that of the

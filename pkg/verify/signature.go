@@ -45,30 +45,47 @@ type sigState struct {
 	end    int64 // br[2]+br[3]: where the signed revision ends
 	rev    int   // index into validation.ends, -1 when unknown
 	cms    *cms.SignedData
-	token  *tsa.Token // for a document time-stamp
-	dict   *pdf.Dict  // the signature dictionary in the signed revision
-	done   bool       // the verdict is already decided
-	poe    time.Time  // earliest proof of existence; zero when none
-	tsPOE  bool       // poe comes from the signature's own time-stamp
+	token  *tsa.Token          // for a document time-stamp
+	dict   *pdf.Dict           // the signature dictionary in the signed revision
+	done   bool                // the verdict is already decided
+	poe    time.Time           // earliest proof of existence; zero when none
+	tsPOE  bool                // poe comes from the signature's own time-stamp
+	path   []*x509.Certificate // the certificate path found, signer first
+	// strengthChecked: checkStrength has run.
+	strengthChecked bool
 	// archival is revocation data signed into the CMS (Adobe's
 	// revocationInfoArchival attribute).
 	archival validationData
 }
 
-// fail decides a verdict and records why.
+// fail decides a verdict and records why, in English only.
 func (s *sigState) fail(ind Indication, sub SubIndication, format string, args ...any) {
+	s.failWith(ind, sub, note("", nil, format, args...))
+}
+
+// failWith decides a verdict and records why; a later failure adds its
+// reason and leaves the verdict.
+func (s *sigState) failWith(ind Indication, sub SubIndication, f Finding) {
+	s.report.Reasons = append(s.report.Reasons, f.Text)
+	s.report.ReasonDetails = append(s.report.ReasonDetails, f)
 	if s.done {
-		s.report.Reasons = append(s.report.Reasons, fmt.Sprintf(format, args...))
 		return
 	}
 	s.done = true
 	s.report.Indication, s.report.SubIndication = ind, sub
-	s.report.Reasons = append(s.report.Reasons, fmt.Sprintf(format, args...))
 }
 
 func (s *sigState) warn(format string, args ...any) {
-	s.report.Warnings = append(s.report.Warnings, fmt.Sprintf(format, args...))
+	s.warnWith(note("", nil, format, args...))
 }
+
+func (s *sigState) warnWith(f Finding) {
+	s.report.Warnings = append(s.report.Warnings, f.Text)
+	s.report.WarningDetails = append(s.report.WarningDetails, f)
+}
+
+// setIntact records the integrity verdict.
+func (s *sigState) setIntact(ok bool) { s.report.Intact = &ok }
 
 // findSignatures lists the signed signature fields of the final revision
 // (ISO 32000-2 §12.7.5.5), in the order their byte ranges end.
@@ -331,7 +348,13 @@ func (v *validation) checkCMS(s *sigState, der []byte, pkcs7 bool) {
 		s.report.Signer = describe(sd.Signer)
 	}
 	if sd.Hash == 0 {
-		s.fail(Indeterminate, CryptoConstraintsFailureNoPOE, "digest algorithm %v is not accepted (SHA-256, SHA-384 or SHA-512 are)", sd.DigestAlgorithm)
+		s.failWith(Indeterminate, CryptoConstraintsFailureNoPOE, note(CodeWeakDigest, params("algorithm", sd.DigestAlgorithm.String()),
+			"digest algorithm %v is not accepted (SHA-256, SHA-384 or SHA-512 are)", sd.DigestAlgorithm))
+		return
+	}
+	if sd.Signer != nil && !checkKey(s, sd.Signer) {
+		// cms does not verify with keys below Annex I: say why here.
+		s.strengthChecked = true
 		return
 	}
 	digest, err := v.digestRanges(s, sd.Hash)
@@ -342,11 +365,14 @@ func (v *validation) checkCMS(s *sigState, der []byte, pkcs7 bool) {
 	err = sd.Verify(digest, cms.VerifyOptions{SigningCertificateOptional: pkcs7})
 	switch {
 	case err == nil:
+		s.setIntact(true)
 	case errors.Is(err, cms.ErrMessageDigest):
-		s.fail(TotalFailed, HashFailure, "the signed bytes were changed: their digest is not the one signed")
+		s.setIntact(false)
+		s.failWith(TotalFailed, HashFailure, note(CodeModified, nil, "the signed bytes were changed: their digest is not the one signed"))
 		return
 	case errors.Is(err, cms.ErrSignature):
-		s.fail(TotalFailed, SigCryptoFailure, "the signature value does not verify with the signer's public key")
+		s.setIntact(false)
+		s.failWith(TotalFailed, SigCryptoFailure, note(CodeBadSignature, nil, "the signature value does not verify with the signer's public key"))
 		return
 	case errors.Is(err, cms.ErrSigningCertificate):
 		s.fail(Indeterminate, NoSigningCertificateFound, "%v", err)
@@ -370,7 +396,7 @@ func (v *validation) checkCMS(s *sigState, der []byte, pkcs7 bool) {
 			return w.Sum(nil), nil
 		})
 		if err != nil {
-			s.warn("signature time-stamp %d is not valid, so it proves nothing: %v", i+1, err)
+			s.warnWith(note(CodeTimestampInvalid, params("n", i+1, "detail", err.Error()), "signature time-stamp %d is not valid, so it proves nothing: %v", i+1, err))
 			continue
 		}
 		if s.poe.IsZero() || t.GenTime.Before(s.poe) {
@@ -413,9 +439,11 @@ func (v *validation) checkDocTimestamp(s *sigState, der []byte) {
 	}
 	switch {
 	case err == nil:
+		s.setIntact(true)
 		s.poe = tok.GenTime
 	case errors.Is(err, tsa.ErrImprintMismatch):
-		s.fail(TotalFailed, HashFailure, "the time-stamped bytes were changed: %v", err)
+		s.setIntact(false)
+		s.failWith(TotalFailed, HashFailure, note(CodeModified, nil, "the time-stamped bytes were changed: %v", err))
 	case errors.Is(err, tsa.ErrUntrusted):
 		s.fail(Indeterminate, NoCertificateChainFound, "the time-stamping unit is not trusted: %v", err)
 	case tok == nil:

@@ -148,6 +148,15 @@ type Signature struct {
 	// does not change it.
 	Reasons  []string `json:"reasons,omitempty"`
 	Warnings []string `json:"warnings,omitempty"`
+	// ReasonDetails and WarningDetails are Reasons and Warnings, one for
+	// one and in the same order, with a Code and its parameters so that a
+	// presenter can say them in another language.
+	ReasonDetails  []Finding `json:"reason_details,omitempty"`
+	WarningDetails []Finding `json:"warning_details,omitempty"`
+	// Intact says whether the signed bytes are those the signer signed:
+	// true when their digest matches and the signature value verifies,
+	// false when either does not, nil when the check could not be made.
+	Intact *bool `json:"intact,omitempty"`
 	// Changes are the modifications made after the signature that its
 	// permissions do not allow.
 	Changes []string `json:"changes,omitempty"`
@@ -165,11 +174,15 @@ type Signer struct {
 	MST  string `json:"mst,omitempty"`
 	// Organization is the subject's O.
 	Organization string `json:"organization,omitempty"`
+	// OrganizationalUnit is the subject's OU.
+	OrganizationalUnit string `json:"organizational_unit,omitempty"`
 	// Subject and Issuer are the distinguished names.
 	Subject string `json:"subject"`
 	Issuer  string `json:"issuer"`
 	// IssuerOrganization is the issuer's O (the certification authority).
 	IssuerOrganization string `json:"issuer_organization,omitempty"`
+	// IssuerName is the issuer's common name.
+	IssuerName string `json:"issuer_name,omitempty"`
 	// Serial is the serial number, hexadecimal.
 	Serial    string    `json:"serial"`
 	NotBefore time.Time `json:"not_before"`

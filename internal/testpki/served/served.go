@@ -31,7 +31,13 @@ func (s *Served) Close() { s.Server.Close() }
 // Serve starts pkg/server's PKI handler for p. Requests for another host
 // than ca.kyso.test are refused, so a test cannot reach anything else.
 func Serve(ctx context.Context, p *testpki.PKI) (*Served, error) {
-	srv, err := server.NewPKI(ctx, p.CA, p.Store, nil)
+	return ServeOptions(ctx, p, nil)
+}
+
+// ServeOptions is Serve with the PKI handler's options (nil: the
+// defaults), such as a fixed clock for OCSP responses.
+func ServeOptions(ctx context.Context, p *testpki.PKI, opts *server.PKIOptions) (*Served, error) {
+	srv, err := server.NewPKI(ctx, p.CA, p.Store, opts)
 	if err != nil {
 		return nil, err
 	}
