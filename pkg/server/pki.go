@@ -217,7 +217,7 @@ func (p *PKI) regenerate(ctx context.Context, name string) (*store.CRL, error) {
 }
 
 // Maintain runs until ctx ends: every interval it drops cached OCSP
-// responses for certificates revoked since (by any process sharing the
+// responses for certificates revoked, suspended or resumed since (by any process sharing the
 // store: it tails the audit trail), renews the OCSP certificate at half its
 // life, and regenerates CRLs past half their validity.
 func (p *PKI) Maintain(ctx context.Context, interval time.Duration) {
@@ -251,7 +251,7 @@ func (p *PKI) Tick(ctx context.Context) error {
 		}
 		for _, e := range evs {
 			p.audit = e.ID
-			if e.Action != "cert.revoke" || e.Outcome != "ok" {
+			if (e.Action != ca.ActionRevoke && e.Action != ca.ActionSuspend && e.Action != ca.ActionResume) || e.Outcome != "ok" {
 				continue
 			}
 			_, hex, _ := strings.Cut(e.Subject, "/")
