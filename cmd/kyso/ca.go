@@ -546,6 +546,70 @@ func certRevoke(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
+// statusChange is what cert suspend and cert resume print with --output
+// json: the certificate's serial and its status afterwards.
+type statusChange struct {
+	Serial string `json:"serial"`
+	Status string `json:"status"`
+}
+
+func certSuspend(ctx context.Context, e *env, args []string) error {
+	return certHold(ctx, e, args, true)
+}
+
+func certResume(ctx context.Context, e *env, args []string) error {
+	return certHold(ctx, e, args, false)
+}
+
+// certHold suspends (Decree 23/2025: the certificate is not valid while
+// suspended; RFC 5280 certificateHold) or resumes a certificate.
+func certHold(ctx context.Context, e *env, args []string, suspend bool) error {
+	verb := "resume"
+	if suspend {
+		verb = "suspend"
+	}
+	fs := newFlags(e, "cert "+verb, "cert "+verb+" SERIAL [--data DIR] [--output json]")
+	d := addDataFlags(fs)
+	out := outputFlag(fs)
+	pos, err := parseArgs(fs, args, 1, "SERIAL (hex)")
+	if err != nil {
+		return err
+	}
+	if err := checkOutput(*out); err != nil {
+		return err
+	}
+	serial, err := ca.ParseSerial(pos[0])
+	if err != nil {
+		return usagef("%v", err)
+	}
+	_, o, err := d.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer o.Close()
+	if suspend {
+		err = o.CA.Suspend(ctx, serial, time.Time{})
+	} else {
+		err = o.CA.Resume(ctx, serial)
+	}
+	if err != nil {
+		return err
+	}
+	rec, err := o.CA.Certificate(ctx, serial)
+	if err != nil {
+		return err
+	}
+	if *out == "json" {
+		return writeJSON(e.stdout, statusChange{Serial: ca.FormatSerial(serial), Status: rec.Status})
+	}
+	if suspend {
+		fmt.Fprintf(e.stdout, "suspended %s (certificateHold); the CRL was regenerated\n", ca.FormatSerial(serial))
+	} else {
+		fmt.Fprintf(e.stdout, "resumed %s: it is good again; the CRL was regenerated\n", ca.FormatSerial(serial))
+	}
+	return nil
+}
+
 func crlGenerate(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "crl generate", "crl generate [--data DIR] [-o issuing.crl]")
 	d := addDataFlags(fs)
