@@ -64,7 +64,11 @@ var DefaultPolicyOID = asn1.ObjectIdentifier{2, 999, 704, 1, 1}
 const DefaultBaseURL = "http://127.0.0.1:8080"
 
 // Validity defaults and limits (Decree 23/2025/ND-CP: subscriber 3 years,
-// public CA 10 years, TSA 5 years, root 25 years).
+// public CA 10 years, TSA 5 years, root 25 years). The Max…Validity
+// durations are the longest those many calendar years can be (with their
+// leap days), a first bound for a request whose start is not known yet;
+// issuance enforces the exact calendar maximum from the certificate's
+// notBefore (MaxValidity).
 const (
 	year                   = 365 * 24 * time.Hour
 	DefaultLeafValidity    = 1 * year

@@ -68,7 +68,7 @@ type CitizenRequest struct {
 	// Email, when set, is written as an rfc822Name SAN.
 	Email string
 	// Validity is the certificate's life; zero means Options.LeafValidity.
-	// At most MaxLeafValidity.
+	// At most three calendar years from its notBefore (MaxValidity).
 	Validity time.Duration
 	// Key is where the public key comes from.
 	Key KeySource
@@ -177,8 +177,11 @@ func (a *Authority) commonFields(province, locality, email string, validity time
 	if validity == 0 {
 		validity = a.opts.LeafValidity
 	}
-	if validity < time.Hour || validity > MaxLeafValidity {
-		return "", "", "", 0, invalid("validity %v is outside [1h, 3 years] (Decree 23/2025: subscriber certificates last at most 3 years)", validity)
+	if validity < time.Hour {
+		return "", "", "", 0, invalid("validity %v is shorter than one hour", validity)
+	}
+	if err := a.checkRequestedValidity("subscriber certificate", ProfileCitizen, validity); err != nil {
+		return "", "", "", 0, err
 	}
 	return p, locality, email, validity, nil
 }
@@ -298,6 +301,14 @@ func (a *Authority) issue(ctx context.Context, p *issueParams) (cert *x509.Certi
 		lintParent, lintKey = p.issuer.lint.issuer, p.issuer.lint.key
 	} else {
 		if lintKey, err = throwawayKey(p.pub); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkValidity(p.profile, p.tmpl.NotBefore, p.tmpl.NotAfter); err != nil {
+		return nil, err
+	}
+	if p.tmpl.IsCA || p.profile == ProfileOCSP || p.profile == ProfileTSA {
+		if err := checkCAKey(p.pub); err != nil {
 			return nil, err
 		}
 	}
