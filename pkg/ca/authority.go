@@ -139,6 +139,14 @@ type Options struct {
 	// DefaultCRLValidity (7 days), which is also the maximum.
 	CRLValidity time.Duration
 
+	// RSAPKCS1v15 makes an RSA CA sign certificates and CRLs with PKCS#1
+	// v1.5 (sha256WithRSAEncryption). False, the default, signs them with
+	// RSASSA-PSS (SHA-256, MGF1-SHA-256, 32-byte salt; RFC 4055), which
+	// Circular 15/2025/TT-BKHCN Annex I requires for RSA signatures.
+	// ECDSA CAs are not affected. WARNING: only for relying parties that
+	// cannot verify RSASSA-PSS; it departs from Annex I.
+	RSAPKCS1v15 bool
+
 	// DisableCampaign turns off the campaign rule: by default (false) every
 	// citizen certificate is a campaign certificate, and a national ID may
 	// hold only one active campaign certificate.

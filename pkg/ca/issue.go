@@ -381,6 +381,7 @@ func (a *Authority) issue(ctx context.Context, p *issueParams) (cert *x509.Certi
 		return e
 	}
 
+	p.tmpl.SignatureAlgorithm = a.signatureAlgorithm(signer.Public())
 	// Lint a copy signed by the throwaway key.
 	lintDER, err := x509.CreateCertificate(a.rand, p.tmpl, lintParent, p.pub, lintKey)
 	if err != nil {

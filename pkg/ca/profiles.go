@@ -137,6 +137,20 @@ func (a *Authority) checkRequestedValidity(what, profile string, d time.Duration
 	return nil
 }
 
+// signatureAlgorithm is what a CA whose key is pub signs with: for RSA,
+// RSASSA-PSS with SHA-256 (Circular 15/2025 Annex I) unless the
+// Authority is configured for PKCS#1 v1.5; for other keys 0, letting Go's
+// x509 choose (ECDSA with the curve's hash).
+func (a *Authority) signatureAlgorithm(pub crypto.PublicKey) x509.SignatureAlgorithm {
+	if _, ok := pub.(*rsa.PublicKey); !ok {
+		return x509.UnknownSignatureAlgorithm
+	}
+	if a.opts.RSAPKCS1v15 {
+		return x509.SHA256WithRSA
+	}
+	return x509.SHA256WithRSAPSS
+}
+
 func policies(oid asn1.ObjectIdentifier) ([]x509.OID, error) {
 	ints := make([]uint64, len(oid))
 	for i, v := range oid {

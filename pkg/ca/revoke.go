@@ -228,6 +228,8 @@ func (a *Authority) generateCRL(ctx context.Context, name string) (*store.CRL, e
 		Number:     big.NewInt(number),
 		ThisUpdate: this,
 		NextUpdate: this.Add(a.opts.CRLValidity),
+		// RSASSA-PSS for an RSA CA (Circular 15/2025 Annex I).
+		SignatureAlgorithm: a.signatureAlgorithm(is.signer.Public()),
 	}
 	if tmpl.NextUpdate.After(is.cert.NotAfter) {
 		tmpl.NextUpdate = is.cert.NotAfter
