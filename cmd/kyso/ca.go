@@ -141,6 +141,7 @@ func caInit(ctx context.Context, e *env, args []string) error {
 	policy := fs.String("policy-oid", "", "the provider's certificate policy OID (default: a placeholder under 2.999)")
 	tsaPolicy := fs.String("tsa-policy-oid", "", "the provider's time-stamping policy OID (default: a placeholder under 2.999)")
 	caAlg := fs.String("ca-alg", "ecdsa-p384", "key algorithm of the root and issuing CAs")
+	legacyRSA := fs.Bool("rsa-pkcs1v15", false, "RSA keys sign certificates, CRLs and time-stamps with PKCS#1 v1.5, not RSASSA-PSS (legacy relying parties only; kept in kyso.json)")
 	out := outputFlag(fs)
 	if err := parse(fs, args); err != nil {
 		return err
@@ -176,6 +177,9 @@ func caInit(ctx context.Context, e *env, args []string) error {
 			return usagef("--tsa-policy-oid: %v", err)
 		}
 		dir.Config.TSAPolicyOID = *tsaPolicy
+	}
+	if *legacyRSA {
+		dir.Config.RSAPKCS1v15 = true
 	}
 	o, err := dir.Open(ctx, &datadir.Options{Actor: actor()})
 	if err != nil {

@@ -285,3 +285,47 @@ func TestCAImportSubordinate(t *testing.T) {
 		t.Fatalf("openssl verify under the imported CA: %v\n%s", err, out)
 	}
 }
+
+// TestCAInitRSA checks ca init with RSA CA keys signs with RSASSA-PSS by
+// default and with PKCS#1 v1.5 under --rsa-pkcs1v15, which kyso.json keeps,
+// and has openssl verify the issuing CA against the root.
+func TestCAInitRSA(t *testing.T) {
+	openssl := testenv.LookPath(t, "openssl", "apt-get install openssl")
+	for _, tc := range []struct {
+		name  string
+		flags []string
+		want  x509.SignatureAlgorithm
+	}{
+		{"pss", nil, x509.SHA256WithRSAPSS},
+		{"pkcs1v15", []string{"--rsa-pkcs1v15"}, x509.SHA256WithRSA},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			data := filepath.Join(dir, "data")
+			t.Setenv("KYSO_DATA", data)
+			t.Setenv("KYSO_KEYSTORE", "")
+			args := append([]string{"ca", "init", "--ca-alg", "rsa-2048", "--output", "json"}, tc.flags...)
+			out, errOut, code := kyso(t, args...)
+			if code != 0 {
+				t.Fatalf("kyso ca init: exit %d %s", code, errOut)
+			}
+			var h map[string]certJSON
+			json.Unmarshal([]byte(out), &h)
+			root, issuing := parsePEM(t, h["root"].PEM), parsePEM(t, h["issuing"].PEM)
+			if root.SignatureAlgorithm != tc.want || issuing.SignatureAlgorithm != tc.want {
+				t.Errorf("root %v, issuing %v; want %v", root.SignatureAlgorithm, issuing.SignatureAlgorithm, tc.want)
+			}
+			cfg, _ := os.ReadFile(filepath.Join(data, "kyso.json"))
+			if got := strings.Contains(string(cfg), `"rsa_pkcs1v15": true`); got != (tc.flags != nil) {
+				t.Errorf("kyso.json keeps rsa_pkcs1v15: %v\n%s", got, cfg)
+			}
+			os.WriteFile(filepath.Join(dir, "root.pem"), []byte(h["root"].PEM), 0o600)
+			os.WriteFile(filepath.Join(dir, "issuing.pem"), []byte(h["issuing"].PEM), 0o600)
+			cmd := exec.Command(openssl, "verify", "-CAfile", "root.pem", "issuing.pem")
+			cmd.Dir = dir
+			if vout, err := cmd.CombinedOutput(); err != nil || strings.TrimSpace(string(vout)) != "issuing.pem: OK" {
+				t.Errorf("openssl verify: %v %s", err, vout)
+			}
+		})
+	}
+}

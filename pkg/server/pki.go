@@ -58,6 +58,10 @@ type PKIOptions struct {
 	// nil means tsa.PlaceholderPolicy. WARNING: a provider must set its
 	// registered TSA policy.
 	TSAPolicy asn1.ObjectIdentifier
+	// TSARSAPKCS1v15 makes an RSA TSA key sign tokens with PKCS#1 v1.5
+	// instead of RSASSA-PSS (tsa.Config.RSAPKCS1v15). WARNING: for legacy
+	// relying parties only.
+	TSARSAPKCS1v15 bool
 }
 
 // tsaSerialSequence names the database counter behind time-stamp serials.
@@ -118,7 +122,7 @@ func NewPKI(ctx context.Context, a *ca.Authority, st store.Store, opts *PKIOptio
 		chain = append(chain, h.Root)
 	}
 	p.tsa, err = tsa.New(tsa.Config{Certificate: tsaCert, Chain: chain, Signer: tsaKey, Policy: policy,
-		Serials: dbSerials{st}, Now: p.now, Logger: p.log})
+		Serials: dbSerials{st}, Now: p.now, Logger: p.log, RSAPKCS1v15: opts.TSARSAPKCS1v15})
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
