@@ -141,6 +141,7 @@ func caInit(ctx context.Context, e *env, args []string) error {
 	policy := fs.String("policy-oid", "", "the provider's certificate policy OID (default: a placeholder under 2.999)")
 	tsaPolicy := fs.String("tsa-policy-oid", "", "the provider's time-stamping policy OID (default: a placeholder under 2.999)")
 	caAlg := fs.String("ca-alg", "ecdsa-p384", "key algorithm of the root and issuing CAs")
+	legacyRSA := fs.Bool("rsa-pkcs1v15", false, "RSA keys sign certificates, CRLs and time-stamps with PKCS#1 v1.5, not RSASSA-PSS (legacy relying parties only; kept in kyso.json)")
 	out := outputFlag(fs)
 	if err := parse(fs, args); err != nil {
 		return err
@@ -176,6 +177,9 @@ func caInit(ctx context.Context, e *env, args []string) error {
 			return usagef("--tsa-policy-oid: %v", err)
 		}
 		dir.Config.TSAPolicyOID = *tsaPolicy
+	}
+	if *legacyRSA {
+		dir.Config.RSAPKCS1v15 = true
 	}
 	o, err := dir.Open(ctx, &datadir.Options{Actor: actor()})
 	if err != nil {
@@ -543,6 +547,70 @@ func certRevoke(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(e.stderr, "revoked %s (%s); the CRL was regenerated\n", ca.FormatSerial(serial), *reasonName)
+	return nil
+}
+
+// statusChange is what cert suspend and cert resume print with --output
+// json: the certificate's serial and its status afterwards.
+type statusChange struct {
+	Serial string `json:"serial"`
+	Status string `json:"status"`
+}
+
+func certSuspend(ctx context.Context, e *env, args []string) error {
+	return certHold(ctx, e, args, true)
+}
+
+func certResume(ctx context.Context, e *env, args []string) error {
+	return certHold(ctx, e, args, false)
+}
+
+// certHold suspends (Decree 23/2025: the certificate is not valid while
+// suspended; RFC 5280 certificateHold) or resumes a certificate.
+func certHold(ctx context.Context, e *env, args []string, suspend bool) error {
+	verb := "resume"
+	if suspend {
+		verb = "suspend"
+	}
+	fs := newFlags(e, "cert "+verb, "cert "+verb+" SERIAL [--data DIR] [--output json]")
+	d := addDataFlags(fs)
+	out := outputFlag(fs)
+	pos, err := parseArgs(fs, args, 1, "SERIAL (hex)")
+	if err != nil {
+		return err
+	}
+	if err := checkOutput(*out); err != nil {
+		return err
+	}
+	serial, err := ca.ParseSerial(pos[0])
+	if err != nil {
+		return usagef("%v", err)
+	}
+	_, o, err := d.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer o.Close()
+	if suspend {
+		err = o.CA.Suspend(ctx, serial, time.Time{})
+	} else {
+		err = o.CA.Resume(ctx, serial)
+	}
+	if err != nil {
+		return err
+	}
+	rec, err := o.CA.Certificate(ctx, serial)
+	if err != nil {
+		return err
+	}
+	if *out == "json" {
+		return writeJSON(e.stdout, statusChange{Serial: ca.FormatSerial(serial), Status: rec.Status})
+	}
+	if suspend {
+		fmt.Fprintf(e.stdout, "suspended %s (certificateHold); the CRL was regenerated\n", ca.FormatSerial(serial))
+	} else {
+		fmt.Fprintf(e.stdout, "resumed %s: it is good again; the CRL was regenerated\n", ca.FormatSerial(serial))
+	}
 	return nil
 }
 

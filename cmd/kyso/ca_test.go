@@ -125,6 +125,34 @@ func caWorkflow(t *testing.T, dbArgs []string) {
 		t.Fatalf("cert show (lower-case hex): %+v", shown)
 	}
 
+	// Suspension (Decree 23/2025) and its end.
+	var changed statusChange
+	if _, errOut, code := kyso(t, "cert", "resume", org.Serial); code != 1 || !strings.Contains(errOut, "not suspended") {
+		t.Errorf("resume a good certificate: exit %d %q", code, errOut)
+	}
+	json.Unmarshal([]byte(ok("cert", "suspend", org.Serial, "--output", "json")), &changed)
+	if changed.Serial != org.Serial || changed.Status != "hold" {
+		t.Errorf("cert suspend --output json: %+v", changed)
+	}
+	if _, errOut, code := kyso(t, "cert", "suspend", org.Serial); code != 1 || !strings.Contains(errOut, "is suspended") {
+		t.Errorf("suspend twice: exit %d %q", code, errOut)
+	}
+	var held []certJSON
+	json.Unmarshal([]byte(ok("cert", "list", "--status", "hold", "--output", "json")), &held)
+	if len(held) != 1 || held[0].Serial != org.Serial {
+		t.Errorf("cert list --status hold: %+v", held)
+	}
+	if out := ok("cert", "resume", org.Serial); !strings.Contains(out, "resumed "+org.Serial) {
+		t.Errorf("cert resume: %q", out)
+	}
+	json.Unmarshal([]byte(ok("cert", "show", org.Serial, "--output", "json")), &shown)
+	if shown.Status != "good" {
+		t.Errorf("status after resume: %q", shown.Status)
+	}
+	if _, errOut, code := kyso(t, "cert", "suspend", "zz"); code != 2 || errOut == "" {
+		t.Errorf("suspend a bad serial: exit %d %q", code, errOut)
+	}
+
 	if _, errOut, code := kyso(t, "cert", "revoke", issued.Serial, "--reason", "compromised"); code != 2 || !strings.Contains(errOut, "keyCompromise") {
 		t.Errorf("bad reason: exit %d %q", code, errOut)
 	}
@@ -135,6 +163,9 @@ func caWorkflow(t *testing.T, dbArgs []string) {
 	json.Unmarshal([]byte(ok("cert", "show", issued.Serial, "--output", "json")), &shown)
 	if shown.Status != "revoked" {
 		t.Errorf("status after revoke: %q", shown.Status)
+	}
+	if _, errOut, code := kyso(t, "cert", "resume", issued.Serial); code != 1 || !strings.Contains(errOut, "revoked for good") {
+		t.Errorf("resume a revoked certificate: exit %d %q", code, errOut)
 	}
 	// Revocation frees the national ID for a new campaign certificate.
 	ok("cert", "issue", "--cccd", "079203001234", "--name", "Nguyễn Văn Đức", "--province", "Hồ Chí Minh", "--keygen", "ecdsa-p256", "--label", "third")
@@ -160,6 +191,11 @@ func caWorkflow(t *testing.T, dbArgs []string) {
 	}
 	if !found {
 		t.Fatalf("CRL does not list %s as keyCompromise", issued.Serial)
+	}
+	for _, e := range rl.RevokedCertificateEntries {
+		if strings.EqualFold(e.SerialNumber.Text(16), strings.TrimLeft(org.Serial, "0")) {
+			t.Errorf("CRL lists %s after its suspension was lifted", org.Serial)
+		}
 	}
 }
 
@@ -247,5 +283,49 @@ func TestCAImportSubordinate(t *testing.T) {
 	out, err := exec.Command(openssl, "verify", "-CAfile", rootPEM, "-untrusted", subPEM, "-purpose", "any", leaf).CombinedOutput()
 	if err != nil || strings.TrimSpace(string(out)) != leaf+": OK" {
 		t.Fatalf("openssl verify under the imported CA: %v\n%s", err, out)
+	}
+}
+
+// TestCAInitRSA checks ca init with RSA CA keys signs with RSASSA-PSS by
+// default and with PKCS#1 v1.5 under --rsa-pkcs1v15, which kyso.json keeps,
+// and has openssl verify the issuing CA against the root.
+func TestCAInitRSA(t *testing.T) {
+	openssl := testenv.LookPath(t, "openssl", "apt-get install openssl")
+	for _, tc := range []struct {
+		name  string
+		flags []string
+		want  x509.SignatureAlgorithm
+	}{
+		{"pss", nil, x509.SHA256WithRSAPSS},
+		{"pkcs1v15", []string{"--rsa-pkcs1v15"}, x509.SHA256WithRSA},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			data := filepath.Join(dir, "data")
+			t.Setenv("KYSO_DATA", data)
+			t.Setenv("KYSO_KEYSTORE", "")
+			args := append([]string{"ca", "init", "--ca-alg", "rsa-2048", "--output", "json"}, tc.flags...)
+			out, errOut, code := kyso(t, args...)
+			if code != 0 {
+				t.Fatalf("kyso ca init: exit %d %s", code, errOut)
+			}
+			var h map[string]certJSON
+			json.Unmarshal([]byte(out), &h)
+			root, issuing := parsePEM(t, h["root"].PEM), parsePEM(t, h["issuing"].PEM)
+			if root.SignatureAlgorithm != tc.want || issuing.SignatureAlgorithm != tc.want {
+				t.Errorf("root %v, issuing %v; want %v", root.SignatureAlgorithm, issuing.SignatureAlgorithm, tc.want)
+			}
+			cfg, _ := os.ReadFile(filepath.Join(data, "kyso.json"))
+			if got := strings.Contains(string(cfg), `"rsa_pkcs1v15": true`); got != (tc.flags != nil) {
+				t.Errorf("kyso.json keeps rsa_pkcs1v15: %v\n%s", got, cfg)
+			}
+			os.WriteFile(filepath.Join(dir, "root.pem"), []byte(h["root"].PEM), 0o600)
+			os.WriteFile(filepath.Join(dir, "issuing.pem"), []byte(h["issuing"].PEM), 0o600)
+			cmd := exec.Command(openssl, "verify", "-CAfile", "root.pem", "issuing.pem")
+			cmd.Dir = dir
+			if vout, err := cmd.CombinedOutput(); err != nil || strings.TrimSpace(string(vout)) != "issuing.pem: OK" {
+				t.Errorf("openssl verify: %v %s", err, vout)
+			}
+		})
 	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -11,6 +10,8 @@ import (
 	"github.com/kyso-pki/kyso/pkg/pades"
 	"github.com/kyso-pki/kyso/pkg/revocation"
 	"github.com/kyso-pki/kyso/pkg/tsa"
+
+	"github.com/kyso-pki/kyso/internal/tlsmin"
 )
 
 // extendPDF raises the signatures of a signed PDF to PAdES B-LT — the
@@ -52,7 +53,7 @@ func extendPDF(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	client := &http.Client{Timeout: *timeout}
+	client := tlsmin.Client(*timeout)
 	opts := &pades.ExtendOptions{LTVOptions: pades.LTVOptions{Roots: roots, Revocation: &revocation.Fetcher{Client: client}}}
 	if lvl == pades.LevelBLTA {
 		opts.TSA = pades.TSAClient(*tsaURL, &tsa.ClientOptions{HTTPClient: client, Roots: roots})

@@ -45,6 +45,8 @@ func commands() []command {
 		{"cert", "show", "show a certificate by serial (hex)", certShow},
 		{"cert", "list", "list certificates, by CCCD, MST, profile or status", certList},
 		{"cert", "revoke", "revoke a certificate by serial (hex) and regenerate the CRL", certRevoke},
+		{"cert", "suspend", "suspend a certificate (certificateHold) by serial (hex) and regenerate the CRL", certSuspend},
+		{"cert", "resume", "lift a certificate's suspension by serial (hex) and regenerate the CRL", certResume},
 		{"crl", "generate", "sign fresh CRLs", crlGenerate},
 		{"sign", "pdf", "sign a PDF (PAdES B-B, or B-T with a time-stamp) with a key in a key store", signPDF},
 		{"bench", "keys", "measure signatures per second through each key backend against the bare limit", benchKeys},

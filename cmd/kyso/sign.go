@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -22,6 +21,8 @@ import (
 	"github.com/kyso-pki/kyso/pkg/revocation"
 	"github.com/kyso-pki/kyso/pkg/stamp"
 	"github.com/kyso-pki/kyso/pkg/tsa"
+
+	"github.com/kyso-pki/kyso/internal/tlsmin"
 )
 
 // signPDF signs a PDF with a key in a key store: PAdES B-B, or B-T with a
@@ -201,7 +202,7 @@ func signTo(ctx context.Context, r io.ReaderAt, size int64, w *os.File, signer c
 	if err != nil {
 		return err
 	}
-	client := &http.Client{Timeout: 15 * time.Second}
+	client := tlsmin.Client(15 * time.Second)
 	return pades.Extend(ctx, bt, n, w, level, &pades.ExtendOptions{
 		LTVOptions: pades.LTVOptions{Roots: roots, Revocation: &revocation.Fetcher{Client: client}},
 		TSA:        opts.TSA,

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +16,8 @@ import (
 	"github.com/kyso-pki/kyso/pkg/store/storeopen"
 	"github.com/kyso-pki/kyso/pkg/verify"
 	"github.com/kyso-pki/kyso/pkg/verify/report"
+
+	"github.com/kyso-pki/kyso/internal/tlsmin"
 )
 
 // maxVerifyFile bounds the PDF kyso verify reads.
@@ -63,7 +64,7 @@ func verifyPDF(ctx context.Context, e *env, args []string) error {
 	}
 	opts := &verify.Options{Roots: roots}
 	if !*offline {
-		opts.Fetcher = &revocation.Fetcher{Client: &http.Client{Timeout: *timeout}}
+		opts.Fetcher = &revocation.Fetcher{Client: tlsmin.Client(*timeout)}
 	}
 	rep, err := verify.Verify(ctx, f, st.Size(), opts)
 	if err != nil {

@@ -201,8 +201,11 @@ func TestDaemonStartsOnDefaults(t *testing.T) {
 // see it, checked by openssl: kysod serves the CA certificates; `kyso cert
 // issue` (another process, same data directory) issues a citizen
 // certificate; openssl verifies the chain and asks kysod's OCSP responder,
-// which says good; `kyso cert revoke` revokes it; openssl then hears
-// "revoked" with the reason, and the CRL kysod serves lists it.
+// which says good; `kyso cert suspend` suspends it, and openssl hears
+// "revoked" with reason certificateHold and finds it on the CRL; `kyso cert
+// resume` makes it good again and takes it off the CRL; `kyso cert revoke`
+// revokes it; openssl then hears "revoked" with the reason, and the CRL
+// kysod serves lists it.
 func TestPKIEndToEnd(t *testing.T) {
 	openssl := testenv.LookPath(t, "openssl", "apt-get install openssl")
 	kysod, kyso := binaries(t)
@@ -240,24 +243,56 @@ func TestPKIEndToEnd(t *testing.T) {
 	}
 
 	serial := regexp.MustCompile(`serial=([0-9A-F]+)`).FindStringSubmatch(run(openssl, "x509", "-in", leaf, "-noout", "-serial"))[1]
-	run(kyso, "cert", "revoke", serial, "--reason", "keyCompromise")
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		out = ocspCheck()
-		if strings.Contains(out, leaf+": revoked") || time.Now().After(deadline) {
-			break
+	// waitOCSP asks until openssl hears want: kysod drops its cached
+	// response when it next reads the audit trail.
+	waitOCSP := func(want string) string {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			out := ocspCheck()
+			if strings.Contains(out, leaf+": "+want) || time.Now().After(deadline) {
+				return out
+			}
+			time.Sleep(500 * time.Millisecond)
 		}
-		time.Sleep(500 * time.Millisecond)
 	}
+	crlFile := filepath.Join(dir, "issuing.crl")
+	crlText := func() string {
+		t.Helper()
+		fetch(t, base+"/crl/issuing.crl", crlFile)
+		return run(openssl, "crl", "-inform", "DER", "-in", crlFile, "-noout", "-text")
+	}
+
+	// Suspension (Decree 23/2025): revoked with reason certificateHold in
+	// OCSP and in the CRL while it lasts; good and off the CRL after.
+	run(kyso, "cert", "suspend", serial)
+	out = waitOCSP("revoked")
+	for _, want := range []string{"Response verify OK", leaf + ": revoked", "Reason: certificateHold", "Revocation Time:"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("openssl ocsp while suspended lacks %q:\n%s", want, out)
+		}
+	}
+	if out := crlText(); !regexp.MustCompile(`Serial Number: ` + serial + `\s+Revocation Date: [^\n]+\s+CRL entry extensions:\s+X509v3 CRL Reason Code:\s+Certificate Hold`).MatchString(out) {
+		t.Fatalf("openssl crl does not list %s with Certificate Hold:\n%s", serial, out)
+	}
+	run(kyso, "cert", "resume", serial)
+	out = waitOCSP("good")
+	if !strings.Contains(out, "Response verify OK") || !strings.Contains(out, leaf+": good") {
+		t.Fatalf("openssl ocsp after resume:\n%s", out)
+	}
+	if out := crlText(); strings.Contains(out, serial) {
+		t.Fatalf("openssl crl still lists %s after resume:\n%s", serial, out)
+	}
+
+	run(kyso, "cert", "revoke", serial, "--reason", "keyCompromise")
+	out = waitOCSP("revoked")
 	for _, want := range []string{"Response verify OK", leaf + ": revoked", "Reason: keyCompromise", "Revocation Time:"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("openssl ocsp after revocation lacks %q:\n%s", want, out)
 		}
 	}
 
-	crlFile := filepath.Join(dir, "issuing.crl")
-	fetch(t, base+"/crl/issuing.crl", crlFile)
-	out = run(openssl, "crl", "-inform", "DER", "-in", crlFile, "-noout", "-text")
+	out = crlText()
 	for _, want := range []string{"Serial Number: " + serial, "Key Compromise", "X509v3 CRL Number"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("openssl crl lacks %q:\n%s", want, out)

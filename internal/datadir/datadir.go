@@ -52,6 +52,11 @@ type Config struct {
 	// TSAPolicyOID is the time-stamping policy; empty means
 	// tsa.PlaceholderPolicy.
 	TSAPolicyOID string `json:"tsa_policy_oid,omitempty"`
+	// RSAPKCS1v15 makes RSA keys of the CA and the TSA sign with PKCS#1
+	// v1.5 instead of RSASSA-PSS (ca.Options.RSAPKCS1v15,
+	// tsa.Config.RSAPKCS1v15). WARNING: for legacy relying parties only;
+	// Circular 15/2025 Annex I asks for RSASSA-PSS.
+	RSAPKCS1v15 bool `json:"rsa_pkcs1v15,omitempty"`
 	// SecretsKey is where the 32-byte key sealing TOTP and webhook secrets
 	// in the database comes from: "file:PATH" or "env:NAME", holding it
 	// base64. Empty means DIR/secrets.key, generated on first use. Every
@@ -175,7 +180,7 @@ func (d *Dir) Open(ctx context.Context, opts *Options) (*Opened, error) {
 		ks.Close()
 		return nil, fmt.Errorf("opening database: %w", err)
 	}
-	caOpts := &ca.Options{Logger: log, BaseURL: d.Config.BaseURL, Actor: opts.Actor}
+	caOpts := &ca.Options{Logger: log, BaseURL: d.Config.BaseURL, Actor: opts.Actor, RSAPKCS1v15: d.Config.RSAPKCS1v15}
 	if d.Config.PolicyOID != "" {
 		oid, err := ParseOID(d.Config.PolicyOID)
 		if err != nil {

@@ -64,7 +64,11 @@ var DefaultPolicyOID = asn1.ObjectIdentifier{2, 999, 704, 1, 1}
 const DefaultBaseURL = "http://127.0.0.1:8080"
 
 // Validity defaults and limits (Decree 23/2025/ND-CP: subscriber 3 years,
-// public CA 10 years, TSA 5 years, root 25 years).
+// public CA 10 years, TSA 5 years, root 25 years). The Max…Validity
+// durations are the longest those many calendar years can be (with their
+// leap days), a first bound for a request whose start is not known yet;
+// issuance enforces the exact calendar maximum from the certificate's
+// notBefore (MaxValidity).
 const (
 	year                   = 365 * 24 * time.Hour
 	DefaultLeafValidity    = 1 * year
@@ -134,6 +138,14 @@ type Options struct {
 	// CRLValidity is nextUpdate − thisUpdate of CRLs; zero means
 	// DefaultCRLValidity (7 days), which is also the maximum.
 	CRLValidity time.Duration
+
+	// RSAPKCS1v15 makes an RSA CA sign certificates and CRLs with PKCS#1
+	// v1.5 (sha256WithRSAEncryption). False, the default, signs them with
+	// RSASSA-PSS (SHA-256, MGF1-SHA-256, 32-byte salt; RFC 4055), which
+	// Circular 15/2025/TT-BKHCN Annex I requires for RSA signatures.
+	// ECDSA CAs are not affected. WARNING: only for relying parties that
+	// cannot verify RSASSA-PSS; it departs from Annex I.
+	RSAPKCS1v15 bool
 
 	// DisableCampaign turns off the campaign rule: by default (false) every
 	// citizen certificate is a campaign certificate, and a national ID may

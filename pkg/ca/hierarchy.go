@@ -88,13 +88,19 @@ func (a *Authority) Init(ctx context.Context, req *InitRequest) (*Hierarchy, err
 	if r.TSAValidity == 0 {
 		r.TSAValidity = DefaultTSAValidity
 	}
-	switch {
-	case r.RootValidity < 0 || r.RootValidity > MaxRootValidity:
-		return nil, invalid("root validity %v exceeds 25 years (Decree 23/2025)", r.RootValidity)
-	case r.IssuingValidity < 0 || r.IssuingValidity > MaxIssuingValidity:
-		return nil, invalid("issuing CA validity %v exceeds 10 years (Decree 23/2025)", r.IssuingValidity)
-	case r.TSAValidity < 0 || r.TSAValidity > MaxTSAValidity:
-		return nil, invalid("TSA validity %v exceeds 5 years (Decree 23/2025)", r.TSAValidity)
+	if err := checkAlgorithm("CA", r.CAAlgorithm); err != nil {
+		return nil, err
+	}
+	if err := checkAlgorithm("OCSP and TSA", r.Algorithm); err != nil {
+		return nil, err
+	}
+	for _, v := range []struct {
+		what, profile string
+		d             time.Duration
+	}{{"root CA", ProfileRoot, r.RootValidity}, {"issuing CA", ProfileIssuing, r.IssuingValidity}, {"TSA", ProfileTSA, r.TSAValidity}} {
+		if err := a.checkRequestedValidity(v.what, v.profile, v.d); err != nil {
+			return nil, err
+		}
 	}
 
 	if _, err := a.st.GetCA(ctx, IssuingName); errors.Is(err, store.ErrNotFound) {
@@ -445,6 +451,17 @@ func (a *Authority) ImportSubordinate(ctx context.Context, req *ImportRequest) (
 	}
 	if !cert.IsCA || !cert.BasicConstraintsValid || cert.KeyUsage&x509.KeyUsageCertSign == 0 || cert.KeyUsage&x509.KeyUsageCRLSign == 0 {
 		return nil, invalid("the certificate is not a CA allowed to sign certificates and CRLs")
+	}
+	// Decree 23/2025 caps a public CA's certificate at 10 years. The
+	// national root issues it, so a longer one is the root's mis-issuance;
+	// kyso still refuses to run on it, because every certificate issued
+	// below would chain to a certificate the law does not allow, and the
+	// provider is better told now than at its audit.
+	if err := checkValidity(ProfileIssuing, cert.NotBefore, cert.NotAfter); err != nil {
+		return nil, fmt.Errorf("%w; ask the issuer of the subordinate CA for a certificate within the limit", err)
+	}
+	if err := checkCAKey(cert.PublicKey); err != nil {
+		return nil, err
 	}
 	if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: a.now(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
 		return nil, invalid("the subordinate CA does not chain to the given root: %v", err)

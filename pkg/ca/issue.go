@@ -68,7 +68,7 @@ type CitizenRequest struct {
 	// Email, when set, is written as an rfc822Name SAN.
 	Email string
 	// Validity is the certificate's life; zero means Options.LeafValidity.
-	// At most MaxLeafValidity.
+	// At most three calendar years from its notBefore (MaxValidity).
 	Validity time.Duration
 	// Key is where the public key comes from.
 	Key KeySource
@@ -177,8 +177,11 @@ func (a *Authority) commonFields(province, locality, email string, validity time
 	if validity == 0 {
 		validity = a.opts.LeafValidity
 	}
-	if validity < time.Hour || validity > MaxLeafValidity {
-		return "", "", "", 0, invalid("validity %v is outside [1h, 3 years] (Decree 23/2025: subscriber certificates last at most 3 years)", validity)
+	if validity < time.Hour {
+		return "", "", "", 0, invalid("validity %v is shorter than one hour", validity)
+	}
+	if err := a.checkRequestedValidity("subscriber certificate", ProfileCitizen, validity); err != nil {
+		return "", "", "", 0, err
 	}
 	return p, locality, email, validity, nil
 }
@@ -301,6 +304,14 @@ func (a *Authority) issue(ctx context.Context, p *issueParams) (cert *x509.Certi
 			return nil, err
 		}
 	}
+	if err := checkValidity(p.profile, p.tmpl.NotBefore, p.tmpl.NotAfter); err != nil {
+		return nil, err
+	}
+	if p.tmpl.IsCA || p.profile == ProfileOCSP || p.profile == ProfileTSA {
+		if err := checkCAKey(p.pub); err != nil {
+			return nil, err
+		}
+	}
 	if p.issuer != nil && p.tmpl.NotAfter.After(parent.NotAfter) {
 		return nil, invalid("the certificate would outlive its issuer %q (until %s)", issuerName, parent.NotAfter.Format(time.DateOnly))
 	}
@@ -370,6 +381,7 @@ func (a *Authority) issue(ctx context.Context, p *issueParams) (cert *x509.Certi
 		return e
 	}
 
+	p.tmpl.SignatureAlgorithm = a.signatureAlgorithm(signer.Public())
 	// Lint a copy signed by the throwaway key.
 	lintDER, err := x509.CreateCertificate(a.rand, p.tmpl, lintParent, p.pub, lintKey)
 	if err != nil {

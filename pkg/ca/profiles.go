@@ -12,6 +12,8 @@ import (
 	"encoding/asn1"
 	"fmt"
 	"time"
+
+	"github.com/kyso-pki/kyso/hsm"
 )
 
 // Object identifiers of the profiles.
@@ -42,6 +44,25 @@ func subjectKeyID(pub crypto.PublicKey) ([]byte, []byte, error) {
 	return h[:], spki, nil
 }
 
+// checkCAKey is checkSubscriberKey for the keys of the hierarchy (root,
+// issuing CA, OCSP responder, TSA): they sign too, so Circular 15/2025
+// Annex I binds them alike.
+func checkCAKey(pub crypto.PublicKey) error {
+	if err := checkSubscriberKey(pub); err != nil {
+		return fmt.Errorf("%w (CA, OCSP and TSA keys are held to Circular 15/2025 Annex I too)", err)
+	}
+	return nil
+}
+
+// checkAlgorithm refuses, before a key is made, a key algorithm Circular
+// 15/2025 Annex I does not allow for signatures.
+func checkAlgorithm(what string, alg hsm.Algorithm) error {
+	if alg.IsRSA() && alg.Bits() >= 2048 || alg.IsECDSA() && alg.Bits() >= 256 {
+		return nil
+	}
+	return invalid("%s key algorithm %q is not allowed: RSA of at least 2048 bits or ECDSA on P-256 or P-384 (Circular 15/2025 Annex I)", what, alg)
+}
+
 // checkSubscriberKey accepts the key types Circular 15/2025/TT-BKHCN Annex I
 // allows for signatures: RSA of at least 2048 bits, ECDSA of at least 256
 // bits (P-256, P-384, P-521).
@@ -65,6 +86,69 @@ func checkSubscriberKey(pub crypto.PublicKey) error {
 		return invalid("Ed25519 keys are not among the algorithms of Circular 15/2025 Annex I")
 	}
 	return invalid("unsupported public key type %T", pub)
+}
+
+// maxYears are the longest validities Decree 23/2025/ND-CP allows, in
+// calendar years, by profile. OCSP responder certificates have no legal
+// maximum; kyso keeps them short (MaxOCSPValidity).
+var maxYears = map[string]int{
+	ProfileCitizen: 3, ProfileOrganisation: 3,
+	ProfileIssuing: 10, ProfileTSA: 5, ProfileRoot: 25,
+}
+
+// MaxValidity returns the longest validity Decree 23/2025/ND-CP allows a
+// certificate of profile whose validity starts at notBefore: 3 calendar
+// years for citizens and organisations, 10 for an issuing (public) CA, 5
+// for a TSA, 25 for a root; notAfter may be notBefore plus that many years,
+// to the second, and no later. It returns 0 for a profile the decree sets
+// no maximum for.
+func MaxValidity(profile string, notBefore time.Time) time.Duration {
+	y, ok := maxYears[profile]
+	if !ok {
+		return 0
+	}
+	nb := notBefore.UTC()
+	return nb.AddDate(y, 0, 0).Sub(nb)
+}
+
+// checkValidity refuses a validity period longer than MaxValidity allows
+// the profile, with an error naming the maximum.
+func checkValidity(profile string, nb, na time.Time) error {
+	y, ok := maxYears[profile]
+	if !ok {
+		return nil
+	}
+	if limit := nb.UTC().AddDate(y, 0, 0); na.After(limit) {
+		return invalid("a %s certificate valid from %s to %s exceeds the maximum of %d years (until %s) that Decree 23/2025 allows",
+			profile, nb.UTC().Format(time.RFC3339), na.UTC().Format(time.RFC3339), y, limit.Format(time.RFC3339))
+	}
+	return nil
+}
+
+// checkRequestedValidity refuses a requested validity d for a certificate of
+// profile issued now: not positive, or longer than MaxValidity from the
+// notBefore it would get. What names the request in the error.
+func (a *Authority) checkRequestedValidity(what, profile string, d time.Duration) error {
+	nb, _ := a.validity(0)
+	if max := MaxValidity(profile, nb); d <= 0 || d > max {
+		return invalid("%s validity %v is outside (0, %v]: Decree 23/2025 allows at most %d years (%v from %s)",
+			what, d, max, maxYears[profile], max, nb.Format(time.DateOnly))
+	}
+	return nil
+}
+
+// signatureAlgorithm is what a CA whose key is pub signs with: for RSA,
+// RSASSA-PSS with SHA-256 (Circular 15/2025 Annex I) unless the
+// Authority is configured for PKCS#1 v1.5; for other keys 0, letting Go's
+// x509 choose (ECDSA with the curve's hash).
+func (a *Authority) signatureAlgorithm(pub crypto.PublicKey) x509.SignatureAlgorithm {
+	if _, ok := pub.(*rsa.PublicKey); !ok {
+		return x509.UnknownSignatureAlgorithm
+	}
+	if a.opts.RSAPKCS1v15 {
+		return x509.SHA256WithRSA
+	}
+	return x509.SHA256WithRSAPSS
 }
 
 func policies(oid asn1.ObjectIdentifier) ([]x509.OID, error) {

@@ -62,14 +62,42 @@ func (a *Authority) List(ctx context.Context, f *store.CertificateFilter) ([]*st
 	return certs, nil
 }
 
+// ErrNotSuspended: Resume was asked for a certificate that is not
+// suspended (it is good).
+var ErrNotSuspended = errors.New("certificate is not suspended")
+
+// Audit actions of revocation and suspension. The PKI front end tails the
+// audit trail for them to drop cached OCSP responses.
+const (
+	ActionRevoke  = "cert.revoke"
+	ActionSuspend = "cert.suspend"
+	ActionResume  = "cert.resume"
+)
+
 // Revoke revokes the issuing CA's certificate with this serial number for
-// reason (an RFC 5280 section 5.3.1 code; certificateHold suspends it)
-// effective at (zero: now), then regenerates the issuing CA's CRL. The
-// revocation is audited whether or not it succeeds.
+// reason (an RFC 5280 section 5.3.1 code; certificateHold suspends it, as
+// Suspend does) effective at (zero: now), then regenerates the issuing CA's
+// CRL. The revocation is audited whether or not it succeeds.
 func (a *Authority) Revoke(ctx context.Context, serial []byte, reason int, at time.Time) error {
 	if reason < 0 || reason > store.ReasonAACompromise || reason == 7 || reason == store.ReasonRemoveFromCRL {
 		return invalid("revocation reason %d is not a CRLReason a certificate can be revoked for (RFC 5280 section 5.3.1)", reason)
 	}
+	return a.revoke(ctx, serial, reason, at)
+}
+
+// Suspend puts the issuing CA's certificate with this serial number on hold
+// (RFC 5280 section 5.3.1 certificateHold) from at (zero: now), then
+// regenerates the issuing CA's CRL. Decree 23/2025/ND-CP counts a suspended
+// certificate as not valid: while the hold lasts, OCSP answers revoked with
+// reason certificateHold and the CRL lists it with that reason. Resume lifts
+// it; Revoke with another reason makes it final. Suspending a suspended or
+// revoked certificate gives an error wrapping ErrAlreadyRevoked. Audited as
+// ActionSuspend.
+func (a *Authority) Suspend(ctx context.Context, serial []byte, at time.Time) error {
+	return a.revoke(ctx, serial, store.ReasonCertificateHold, at)
+}
+
+func (a *Authority) revoke(ctx context.Context, serial []byte, reason int, at time.Time) error {
 	if at.IsZero() {
 		at = a.now()
 	}
@@ -77,28 +105,85 @@ func (a *Authority) Revoke(ctx context.Context, serial []byte, reason int, at ti
 	if at.After(a.now()) {
 		return invalid("revocation time %s is in the future", at.Format(time.RFC3339))
 	}
+	action, doing, done := ActionRevoke, "revoking", "revoked"
+	if reason == store.ReasonCertificateHold {
+		action, doing, done = ActionSuspend, "suspending", "suspended"
+	}
 	subject := IssuingName + "/" + FormatSerial(serial)
 	details := map[string]any{"serial": FormatSerial(serial), "reason": reason, "revoked_at": at}
 	err := a.st.Revoke(ctx, &store.Revocation{Issuer: IssuingName, Serial: serial, Reason: reason, RevokedAt: at})
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		err = fmt.Errorf("ca: revoking: %w: %s", ErrNotFound, FormatSerial(serial))
+		err = fmt.Errorf("ca: %s: %w: %s", doing, ErrNotFound, FormatSerial(serial))
 	case errors.Is(err, store.ErrAlreadyRevoked):
-		err = fmt.Errorf("ca: revoking: %w: %s", ErrAlreadyRevoked, FormatSerial(serial))
+		err = fmt.Errorf("ca: %s: %w: %s", doing, ErrAlreadyRevoked, a.statusNote(ctx, serial))
 	case err != nil:
-		err = fmt.Errorf("ca: revoking %s: %w", FormatSerial(serial), err)
+		err = fmt.Errorf("ca: %s %s: %w", doing, FormatSerial(serial), err)
 	}
 	if err != nil {
 		details["error"] = err.Error()
-		return errors.Join(err, a.audit(ctx, "", "cert.revoke", subject, "error", details))
+		return errors.Join(err, a.audit(ctx, "", action, subject, "error", details))
 	}
-	if err := a.audit(ctx, "", "cert.revoke", subject, "ok", details); err != nil {
+	if err := a.audit(ctx, "", action, subject, "ok", details); err != nil {
 		return err
 	}
 	if _, err := a.generateCRL(ctx, IssuingName); err != nil {
-		return fmt.Errorf("ca: %s is revoked, but the new CRL failed: %w", FormatSerial(serial), err)
+		return fmt.Errorf("ca: %s is %s, but the new CRL failed: %w", FormatSerial(serial), done, err)
 	}
 	return nil
+}
+
+// Resume lifts the suspension of the issuing CA's certificate with this
+// serial number: it is good again, OCSP answers good, and the CRL, which is
+// regenerated at once, no longer lists it. kyso's CRLs are full CRLs, so
+// the entry is simply left out; RFC 5280 section 5.3.1's removeFromCRL
+// reason only marks such a release in a delta CRL, which kyso does not
+// issue. A certificate revoked for good cannot be resumed (ErrAlreadyRevoked)
+// and a good one gives ErrNotSuspended. Audited as ActionResume whether or
+// not it succeeds.
+//
+// Signatures made while the certificate was suspended stay invalid where the
+// validator holds the status evidence from that time (a PAdES B-LT DSS with
+// the certificateHold OCSP response or CRL): lifting the hold does not
+// rewrite that evidence.
+func (a *Authority) Resume(ctx context.Context, serial []byte) error {
+	subject := IssuingName + "/" + FormatSerial(serial)
+	details := map[string]any{"serial": FormatSerial(serial), "resumed_at": a.now().UTC().Truncate(time.Second)}
+	err := a.st.ReleaseHold(ctx, IssuingName, serial)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		err = fmt.Errorf("ca: resuming: %w: %s", ErrNotFound, FormatSerial(serial))
+	case errors.Is(err, store.ErrAlreadyRevoked):
+		err = fmt.Errorf("ca: resuming: %w: %s was revoked for good, which cannot be undone", ErrAlreadyRevoked, FormatSerial(serial))
+	case errors.Is(err, store.ErrNotOnHold):
+		err = fmt.Errorf("ca: resuming: %w: %s is good", ErrNotSuspended, FormatSerial(serial))
+	case err != nil:
+		err = fmt.Errorf("ca: resuming %s: %w", FormatSerial(serial), err)
+	}
+	if err != nil {
+		details["error"] = err.Error()
+		return errors.Join(err, a.audit(ctx, "", ActionResume, subject, "error", details))
+	}
+	if err := a.audit(ctx, "", ActionResume, subject, "ok", details); err != nil {
+		return err
+	}
+	if _, err := a.generateCRL(ctx, IssuingName); err != nil {
+		return fmt.Errorf("ca: %s is resumed, but the new CRL failed: %w", FormatSerial(serial), err)
+	}
+	return nil
+}
+
+// statusNote says what a certificate's status is, for errors refusing to
+// change it: "… is suspended" or "… is revoked".
+func (a *Authority) statusNote(ctx context.Context, serial []byte) string {
+	c, err := a.st.GetCertificate(ctx, IssuingName, serial)
+	if err != nil {
+		return FormatSerial(serial)
+	}
+	if c.Status == store.StatusHold {
+		return FormatSerial(serial) + " is suspended (certificateHold); resume it, or revoke it for good"
+	}
+	return FormatSerial(serial) + " is revoked"
 }
 
 // GenerateCRL signs a fresh CRL for every CA the Authority holds (the root,
@@ -143,6 +228,8 @@ func (a *Authority) generateCRL(ctx context.Context, name string) (*store.CRL, e
 		Number:     big.NewInt(number),
 		ThisUpdate: this,
 		NextUpdate: this.Add(a.opts.CRLValidity),
+		// RSASSA-PSS for an RSA CA (Circular 15/2025 Annex I).
+		SignatureAlgorithm: a.signatureAlgorithm(is.signer.Public()),
 	}
 	if tmpl.NextUpdate.After(is.cert.NotAfter) {
 		tmpl.NextUpdate = is.cert.NotAfter

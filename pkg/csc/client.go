@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/kyso-pki/kyso/pkg/signing"
+
+	"github.com/kyso-pki/kyso/internal/tlsmin"
 )
 
 // maxResponse bounds a response body the client reads.
@@ -33,7 +35,8 @@ type Client struct {
 	// ClientID and ClientSecret are the relying party's credentials.
 	ClientID, ClientSecret string
 	// HTTPClient sends the requests; nil means one with a 30-second
-	// timeout. WARNING: http.DefaultClient has no timeout.
+	// timeout that refuses TLS below 1.2 (Circular 15/2025 Annex I).
+	// WARNING: http.DefaultClient has no timeout.
 	HTTPClient *http.Client
 
 	mu      sync.Mutex
@@ -55,7 +58,7 @@ func (c *Client) httpClient() *http.Client {
 	if c.HTTPClient != nil {
 		return c.HTTPClient
 	}
-	return &http.Client{Timeout: 30 * time.Second}
+	return tlsmin.Client(30 * time.Second)
 }
 
 func (c *Client) url(method string) string {

@@ -20,6 +20,8 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/kyso-pki/kyso/internal/tlsmin"
 )
 
 // Defaults of Fetcher's zero fields.
@@ -88,7 +90,9 @@ func (s Status) String() string {
 // client with DefaultTimeout, POST for OCSP, no nonce, the system clock.
 // A Fetcher holds no state between calls and may be used concurrently.
 type Fetcher struct {
-	// Client sends the requests; nil means a client with DefaultTimeout.
+	// Client sends the requests; nil means a client with DefaultTimeout
+	// that refuses TLS below 1.2 (Circular 15/2025 Annex I). A client
+	// given here should do the same.
 	// WARNING: http.DefaultClient has no timeout at all; a stalled
 	// responder would hang the caller. Its CheckRedirect is replaced, per
 	// request, by one that follows at most three redirects to http or
@@ -133,7 +137,7 @@ func (f *Fetcher) skew() time.Duration {
 // client returns a copy of the caller's client whose redirects are
 // bounded and restricted to http and https.
 func (f *Fetcher) client() *http.Client {
-	c := &http.Client{Timeout: DefaultTimeout}
+	c := tlsmin.Client(DefaultTimeout)
 	if f.Client != nil {
 		cp := *f.Client
 		c = &cp

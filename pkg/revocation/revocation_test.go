@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kyso-pki/kyso/internal/testenv"
 	"github.com/kyso-pki/kyso/internal/testpki"
 	"github.com/kyso-pki/kyso/pkg/ca"
 	"github.com/kyso-pki/kyso/pkg/revocation"
@@ -261,5 +262,24 @@ func TestURLs(t *testing.T) {
 	}
 	if f.Client.CheckRedirect != nil {
 		t.Error("the caller's client was changed")
+	}
+}
+
+// TestTLSFloor checks the fetcher's own client refuses a responder that
+// speaks only TLS 1.1 (Circular 15/2025 Annex I: TLS 1.2 at least).
+func TestTLSFloor(t *testing.T) {
+	k := newPKI(t)
+	ctx := context.Background()
+	leaf := k.issue(t, "048203000032")
+	srv := testenv.TLS11Server(t)
+	old := *leaf
+	old.OCSPServer = []string{srv.URL + "/ocsp"}
+	old.CRLDistributionPoints = []string{srv.URL + "/issuing.crl"}
+	f := &revocation.Fetcher{}
+	if _, err := f.OCSP(ctx, &old, k.h.Issuing); err == nil || !strings.Contains(err.Error(), "protocol version") {
+		t.Errorf("OCSP from a TLS 1.1 responder: %v; want a protocol version error", err)
+	}
+	if _, err := f.CRL(ctx, &old, k.h.Issuing); err == nil || !strings.Contains(err.Error(), "protocol version") {
+		t.Errorf("CRL from a TLS 1.1 server: %v; want a protocol version error", err)
 	}
 }

@@ -58,6 +58,10 @@ type PKIOptions struct {
 	// nil means tsa.PlaceholderPolicy. WARNING: a provider must set its
 	// registered TSA policy.
 	TSAPolicy asn1.ObjectIdentifier
+	// TSARSAPKCS1v15 makes an RSA TSA key sign tokens with PKCS#1 v1.5
+	// instead of RSASSA-PSS (tsa.Config.RSAPKCS1v15). WARNING: for legacy
+	// relying parties only.
+	TSARSAPKCS1v15 bool
 }
 
 // tsaSerialSequence names the database counter behind time-stamp serials.
@@ -118,7 +122,7 @@ func NewPKI(ctx context.Context, a *ca.Authority, st store.Store, opts *PKIOptio
 		chain = append(chain, h.Root)
 	}
 	p.tsa, err = tsa.New(tsa.Config{Certificate: tsaCert, Chain: chain, Signer: tsaKey, Policy: policy,
-		Serials: dbSerials{st}, Now: p.now, Logger: p.log})
+		Serials: dbSerials{st}, Now: p.now, Logger: p.log, RSAPKCS1v15: opts.TSARSAPKCS1v15})
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
@@ -217,7 +221,7 @@ func (p *PKI) regenerate(ctx context.Context, name string) (*store.CRL, error) {
 }
 
 // Maintain runs until ctx ends: every interval it drops cached OCSP
-// responses for certificates revoked since (by any process sharing the
+// responses for certificates revoked, suspended or resumed since (by any process sharing the
 // store: it tails the audit trail), renews the OCSP certificate at half its
 // life, and regenerates CRLs past half their validity.
 func (p *PKI) Maintain(ctx context.Context, interval time.Duration) {
@@ -251,7 +255,7 @@ func (p *PKI) Tick(ctx context.Context) error {
 		}
 		for _, e := range evs {
 			p.audit = e.ID
-			if e.Action != "cert.revoke" || e.Outcome != "ok" {
+			if (e.Action != ca.ActionRevoke && e.Action != ca.ActionSuspend && e.Action != ca.ActionResume) || e.Outcome != "ok" {
 				continue
 			}
 			_, hex, _ := strings.Cut(e.Subject, "/")

@@ -17,6 +17,8 @@ import (
 
 	"github.com/kyso-pki/kyso/pkg/signing"
 	"github.com/kyso-pki/kyso/pkg/store"
+
+	"github.com/kyso-pki/kyso/internal/tlsmin"
 )
 
 // Webhook request headers. The signature is the hex HMAC-SHA256 of the
@@ -211,7 +213,7 @@ func (d *Dispatcher) send(ctx context.Context, wh *store.Webhook, timeout time.D
 	req.Header.Set("User-Agent", "kyso-webhook/1")
 	req.Header.Set(HeaderSignature, "sha256="+hex.EncodeToString(mac.Sum(nil)))
 	req.Header.Set(HeaderDelivery, strconv.FormatInt(wh.ID, 10))
-	client := http.Client{}
+	client := http.Client{Transport: tlsmin.Transport()}
 	if d.HTTPClient != nil {
 		client = *d.HTTPClient
 	}

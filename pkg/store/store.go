@@ -36,6 +36,9 @@ var (
 	ErrNotReserved = errors.New("serial number not reserved")
 	// ErrAlreadyRevoked: the certificate is already revoked.
 	ErrAlreadyRevoked = errors.New("certificate already revoked")
+	// ErrNotOnHold: a hold was to be released from a certificate that is
+	// not on hold (it is good).
+	ErrNotOnHold = errors.New("certificate is not on hold")
 )
 
 // Store is what kyso keeps. Implementations are safe for concurrent use, by
@@ -74,6 +77,14 @@ type Store interface {
 	// when. ErrNotFound for an unknown certificate, ErrAlreadyRevoked when it
 	// is revoked already (a certificate on hold may be revoked for good).
 	Revoke(ctx context.Context, r *Revocation) error
+	// ReleaseHold lifts the hold (certificateHold) on the certificate issuer
+	// issued with serial: its status becomes good again and its revocation
+	// record goes, so ListRevoked and GetRevocation no longer show it
+	// (Decree 23/2025: a suspension ends and the certificate is valid
+	// again). ErrNotFound for an unknown certificate, ErrAlreadyRevoked
+	// for one revoked for good (that is final), ErrNotOnHold for a good
+	// one.
+	ReleaseHold(ctx context.Context, issuer string, serial []byte) error
 	// ListRevoked returns the revocations of issuer's certificates, for the
 	// CRL, ordered by serial.
 	ListRevoked(ctx context.Context, issuer string) ([]*Revocation, error)

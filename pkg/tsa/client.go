@@ -16,6 +16,8 @@ import (
 
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
+
+	"github.com/kyso-pki/kyso/internal/tlsmin"
 )
 
 // Client defaults.
@@ -119,7 +121,7 @@ func Request(ctx context.Context, url string, digest []byte, hash crypto.Hash, o
 
 func post(ctx context.Context, hc *http.Client, url string, body []byte) ([]byte, error) {
 	if hc == nil {
-		hc = &http.Client{Timeout: DefaultClientTimeout}
+		hc = tlsmin.Client(DefaultClientTimeout)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {

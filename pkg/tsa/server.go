@@ -76,9 +76,14 @@ type Config struct {
 	// SignatureHash is the digest of the token signature; zero means SHA-384
 	// for P-384 keys, SHA-512 for P-521 and SHA-256 otherwise.
 	SignatureHash crypto.Hash
-	// RSAPSS signs with RSASSA-PSS (RFC 4056) instead of PKCS#1 v1.5 when the
-	// key is RSA. Ignored for ECDSA keys.
-	RSAPSS bool
+	// RSAPKCS1v15 signs tokens with PKCS#1 v1.5 when the key is RSA. False,
+	// the default, signs them with RSASSA-PSS (RFC 4056; MGF1 over the
+	// signature hash, salt as long as the hash), which Circular
+	// 15/2025/TT-BKHCN Annex I requires for RSA signatures. Ignored for
+	// ECDSA keys. WARNING: only for relying parties that cannot verify
+	// RSASSA-PSS (openssl ts -verify up to OpenSSL 3.0 is one); it departs
+	// from Annex I.
+	RSAPKCS1v15 bool
 	// OmitTSAName leaves out the TSTInfo tsa field. By default it carries the
 	// TSA certificate's subject as a directoryName (RFC 3161 section 2.4.2).
 	OmitTSAName bool
@@ -309,12 +314,12 @@ func (s *Server) prepareSignature() error {
 		if oidRSAWithSHA2x[h] == nil {
 			return fmt.Errorf("tsa: signature hash %v not supported", h)
 		}
-		if s.cfg.RSAPSS {
-			addPSSAlgorithm(b, h)
-			s.signerOpts = &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: h}
-		} else {
+		if s.cfg.RSAPKCS1v15 {
 			addAlgorithm(b, oidRSAWithSHA2x[h], true)
 			s.signerOpts = h
+		} else {
+			addPSSAlgorithm(b, h)
+			s.signerOpts = &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: h}
 		}
 	default:
 		return fmt.Errorf("tsa: %T keys are not supported (want ECDSA or RSA)", k)

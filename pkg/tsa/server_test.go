@@ -289,7 +289,7 @@ func TestMemorySerials(t *testing.T) {
 
 func TestRSAPSSClient(t *testing.T) {
 	p := newPKI(t, hsm.RSA2048)
-	_, hs := p.server(t, Config{RSAPSS: true, SignatureHash: crypto.SHA384})
+	_, hs := p.server(t, Config{SignatureHash: crypto.SHA384}) // PSS by default
 	opts := p.clientOptions()
 	opts.HTTPClient = hs.Client()
 	tok, err := Request(context.Background(), hs.URL, testDigest[:], crypto.SHA256, opts)

@@ -175,8 +175,8 @@ func TestAgreeWithCheckers(t *testing.T) {
 	bt := func(o pades.Options) *pades.SignOptions { return &pades.SignOptions{Level: pades.LevelBT, Options: o} }
 
 	p256, rsa := f.citizen(t, hsm.ECDSAP256), f.citizen(t, hsm.RSA2048)
-	revokedBT, revokedBB, revokedAfter, held := f.citizen(t, hsm.ECDSAP256), f.citizen(t, hsm.ECDSAP256),
-		f.citizen(t, hsm.ECDSAP256), f.citizen(t, hsm.ECDSAP256)
+	revokedBT, revokedBB, revokedAfter, held, resumed := f.citizen(t, hsm.ECDSAP256), f.citizen(t, hsm.ECDSAP256),
+		f.citizen(t, hsm.ECDSAP256), f.citizen(t, hsm.ECDSAP256), f.citizen(t, hsm.ECDSAP256)
 	foreign := newPyhankoSigner(t, f, dir)
 
 	// Revoked and suspended before signing; revocation times have whole
@@ -184,7 +184,10 @@ func TestAgreeWithCheckers(t *testing.T) {
 	f.revoke(t, revokedBT, store.ReasonKeyCompromise)
 	f.revoke(t, revokedBB, store.ReasonKeyCompromise)
 	f.revoke(t, held, store.ReasonCertificateHold)
+	f.revoke(t, resumed, store.ReasonCertificateHold)
 	time.Sleep(1100 * time.Millisecond)
+	// A suspension lifted before signing: the certificate is good again.
+	f.resume(t, resumed)
 
 	add("valid-BB-p256", f.sign(t, p256, formPDF(), nil), nil, vPass)
 	add("valid-BT-p256", f.sign(t, p256, formPDF(), bt(pades.Options{Reason: "Tôi đồng ý", Location: "Hà Nội"})), nil, vPass)
@@ -267,6 +270,7 @@ func TestAgreeWithCheckers(t *testing.T) {
 	add("revoked-before-BT", f.sign(t, revokedBT, formPDF(), bt(pades.Options{})), nil, vIndet)
 	add("revoked-before-BB", f.sign(t, revokedBB, formPDF(), nil), nil, vIndet)
 	add("suspended-before-BT", f.sign(t, held, formPDF(), bt(pades.Options{})), nil, vIndet)
+	add("resumed-before-BT", f.sign(t, resumed, formPDF(), bt(pades.Options{})), nil, vPass)
 	revokedAfterBT := f.sign(t, revokedAfter, formPDF(), bt(pades.Options{}))
 	revokedAfterBB := f.sign(t, revokedAfter, formPDF(), nil)
 	revokedAfterBLT := f.extend(t, revokedAfterBT, pades.LevelBLT)
@@ -353,7 +357,7 @@ func TestAgreeWithCheckers(t *testing.T) {
 		}
 		ocsps = append(ocsps, writeDER(fmt.Sprintf("ocsp-%d.der", len(ocsps)), res.Raw))
 	}
-	for _, s := range []signer{p256, rsa, revokedBT, revokedBB, revokedAfter, held, {foreign.cert, nil}} {
+	for _, s := range []signer{p256, rsa, revokedBT, revokedBB, revokedAfter, held, resumed, {foreign.cert, nil}} {
 		fetchOCSP(f.srv.Client, s.cert, f.p.Hierarchy.Issuing)
 	}
 	fetchOCSP(past.srv.Client, past.cert, past.p.Hierarchy.Issuing)

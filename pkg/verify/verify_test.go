@@ -105,6 +105,25 @@ func TestRevoked(t *testing.T) {
 			t.Errorf("reasons %q", sig.Reasons)
 		}
 	})
+	// Decree 23/2025: not valid while suspended; once the suspension is
+	// lifted the certificate is good, and a signature made after that is
+	// valid.
+	t.Run("suspended, then resumed", func(t *testing.T) {
+		s := f.citizen(t, hsm.ECDSAP256)
+		f.revoke(t, s, store.ReasonCertificateHold)
+		time.Sleep(1100 * time.Millisecond)
+		during := f.sign(t, s, formPDF(), &pades.SignOptions{Level: pades.LevelBT})
+		sig := want(t, f.verifyOnline(t, during), 0, verify.Indeterminate, verify.TryLater)
+		if !strings.Contains(sig.Reasons[0], "suspended") {
+			t.Errorf("reasons %q", sig.Reasons)
+		}
+		f.resume(t, s)
+		after := f.sign(t, s, formPDF(), &pades.SignOptions{Level: pades.LevelBT})
+		sig = want(t, f.verifyOnline(t, after), 0, verify.TotalPassed, "")
+		if len(sig.Warnings) != 0 {
+			t.Errorf("warnings %q on a signature made after the suspension ended", sig.Warnings)
+		}
+	})
 	t.Run("after signing", func(t *testing.T) {
 		s := f.citizen(t, hsm.ECDSAP256)
 		signed := f.sign(t, s, formPDF(), &pades.SignOptions{Level: pades.LevelBT})
@@ -121,6 +140,17 @@ func (f *fixture) revoke(t *testing.T, s signer, reason int) {
 	t.Helper()
 	ctx := context.Background()
 	if err := f.p.CA.Revoke(ctx, s.cert.SerialNumber.Bytes(), reason, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.srv.PKI.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (f *fixture) resume(t *testing.T, s signer) {
+	t.Helper()
+	ctx := context.Background()
+	if err := f.p.CA.Resume(ctx, s.cert.SerialNumber.Bytes()); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.srv.PKI.Tick(ctx); err != nil {

@@ -708,6 +708,48 @@ func (s *Store) Revoke(ctx context.Context, r *store.Revocation) error {
 	})
 }
 
+// ReleaseHold lifts a certificate's hold: status good again, revocation
+// record deleted, in one transaction. A revoked certificate gives
+// ErrAlreadyRevoked, a good one ErrNotOnHold. A campaign certificate keeps
+// its national ID throughout: a hold never freed it.
+func (s *Store) ReleaseHold(ctx context.Context, issuer string, serial []byte) error {
+	if err := check.String("issuer", issuer, check.MaxName, true); err != nil {
+		return fmt.Errorf("sqlite: releasing hold: %w", err)
+	}
+	if err := check.Serial(serial); err != nil {
+		return fmt.Errorf("sqlite: releasing hold: %w", err)
+	}
+	return s.write(ctx, fmt.Sprintf("releasing the hold on certificate %x from %q", serial, issuer), func(tx *sql.Tx) error {
+		var status string
+		err := tx.QueryRowContext(ctx, `SELECT status FROM certificates WHERE issuer = ? AND serial = ?`, issuer, serial).Scan(&status)
+		if errors.Is(err, sql.ErrNoRows) {
+			return store.ErrNotFound
+		} else if err != nil {
+			return err
+		}
+		if err := releasable(status); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE certificates SET status = ? WHERE issuer = ? AND serial = ?`, store.StatusGood, issuer, serial); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM revocations WHERE issuer = ? AND serial = ?`, issuer, serial)
+		return err
+	})
+}
+
+// releasable says whether a certificate in status may have its hold
+// released: ErrAlreadyRevoked or ErrNotOnHold when not.
+func releasable(status string) error {
+	switch status {
+	case store.StatusHold:
+		return nil
+	case store.StatusRevoked:
+		return fmt.Errorf("revoked for good, not on hold: %w", store.ErrAlreadyRevoked)
+	}
+	return store.ErrNotOnHold
+}
+
 // nextStatus is the status a certificate in status moves to when revoked
 // for reason, or ErrAlreadyRevoked.
 func nextStatus(status string, reason int) (string, error) {

@@ -38,6 +38,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ListCertificates", testListCertificates},
 		{"Revoke", testRevoke},
 		{"GetRevocation", testGetRevocation},
+		{"ReleaseHold", testReleaseHold},
 		{"PublicKeyCertified", testPublicKeyCertified},
 		{"Campaign", testCampaign},
 		{"CRL", testCRL},
@@ -441,6 +442,66 @@ func testGetRevocation(t *testing.T, s store.Store) {
 			}
 		})
 	}
+}
+
+// testReleaseHold checks the end of a suspension (Decree 23/2025): a held
+// certificate is good again and gone from ListRevoked and GetRevocation; a
+// certificate revoked for good stays revoked; releasing a good or unknown
+// certificate is an error naming why; a campaign certificate keeps its
+// national ID through hold and release; the certificate may be held again.
+func testReleaseHold(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	at := time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)
+	held, revoked, good := NewCertificate(t, "i"), NewCertificate(t, "i"), NewCertificate(t, "i")
+	held.Campaign, held.NationalID = true, "CCCD:079203001234"
+	for _, c := range []*store.Certificate{held, revoked, good} {
+		mustIssue(t, s, c)
+	}
+	status := func(c *store.Certificate) string {
+		got, err := s.GetCertificate(ctx, c.Issuer, c.Serial)
+		noErr(t, "GetCertificate", err)
+		return got.Status
+	}
+	noErr(t, "hold", s.Revoke(ctx, &store.Revocation{Issuer: "i", Serial: held.Serial, Reason: store.ReasonCertificateHold, RevokedAt: at}))
+	noErr(t, "hold", s.Revoke(ctx, &store.Revocation{Issuer: "i", Serial: revoked.Serial, Reason: store.ReasonCertificateHold, RevokedAt: at}))
+	noErr(t, "hold → revoked", s.Revoke(ctx, &store.Revocation{Issuer: "i", Serial: revoked.Serial, Reason: store.ReasonKeyCompromise, RevokedAt: at}))
+
+	wantErr(t, "release revoked", s.ReleaseHold(ctx, "i", revoked.Serial), store.ErrAlreadyRevoked)
+	wantErr(t, "release good", s.ReleaseHold(ctx, "i", good.Serial), store.ErrNotOnHold)
+	wantErr(t, "release unknown", s.ReleaseHold(ctx, "i", NewSerial(t)), store.ErrNotFound)
+	wantErr(t, "release other issuer", s.ReleaseHold(ctx, "other", held.Serial), store.ErrNotFound)
+	wantErr(t, "release no issuer", s.ReleaseHold(ctx, "", held.Serial), store.ErrInvalid)
+	wantErr(t, "release bad serial", s.ReleaseHold(ctx, "i", append([]byte{0}, held.Serial...)), store.ErrInvalid)
+
+	noErr(t, "release", s.ReleaseHold(ctx, "i", held.Serial))
+	if st := status(held); st != store.StatusGood {
+		t.Errorf("status after release = %q, want good", st)
+	}
+	if st := status(revoked); st != store.StatusRevoked {
+		t.Errorf("revoked certificate's status = %q after a refused release", st)
+	}
+	_, err := s.GetRevocation(ctx, "i", held.Serial)
+	wantErr(t, "GetRevocation after release", err, store.ErrNotFound)
+	revs, err := s.ListRevoked(ctx, "i")
+	noErr(t, "ListRevoked", err)
+	if len(revs) != 1 || !bytes.Equal(revs[0].Serial, revoked.Serial) {
+		t.Errorf("ListRevoked after release: %d entries, want only the revoked certificate", len(revs))
+	}
+	wantErr(t, "release twice", s.ReleaseHold(ctx, "i", held.Serial), store.ErrNotOnHold)
+	// The campaign certificate was active throughout.
+	other := NewCertificate(t, "i")
+	other.Campaign, other.NationalID = true, held.NationalID
+	wantErr(t, "second campaign certificate after release", issue(ctx, s, other), store.ErrCampaignHolder)
+	// A released certificate can be held again, then revoked for good.
+	later := at.Add(time.Hour)
+	noErr(t, "hold again", s.Revoke(ctx, &store.Revocation{Issuer: "i", Serial: held.Serial, Reason: store.ReasonCertificateHold, RevokedAt: later}))
+	r, err := s.GetRevocation(ctx, "i", held.Serial)
+	noErr(t, "GetRevocation", err)
+	if r.Reason != store.ReasonCertificateHold || !r.RevokedAt.Equal(later) {
+		t.Errorf("second hold recorded as reason %d at %v, want certificateHold at %v", r.Reason, r.RevokedAt, later)
+	}
+	noErr(t, "revoke", s.Revoke(ctx, &store.Revocation{Issuer: "i", Serial: held.Serial, Reason: store.ReasonSuperseded}))
+	wantErr(t, "release after revoke", s.ReleaseHold(ctx, "i", held.Serial), store.ErrAlreadyRevoked)
 }
 
 // testPublicKeyCertified checks the pre-signing question against what
