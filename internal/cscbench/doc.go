@@ -7,6 +7,14 @@
 // clients:
 //
 //   - bare: the C_Sign loop, one session per goroutine.
+//   - cred-key: the credential's key as signHash opens it (on PKCS#11 a
+//     wrapped key, unwrapped once and kept in the key store's cache).
+//   - floor: the least any remote signer that keeps the rules does per
+//     request, from the same parts: the request over the same HTTPS
+//     connection, one durable commit to the same database (the SAD must
+//     be spent and the signatures audited before the key signs), and a
+//     C_Sign per hash with a resident key; nothing else. With one hash a
+//     request the commit's fsync, not the token, is the limit.
 //   - signhash: signatures/signHash over HTTPS with keep-alive, 1 or 20
 //     hashes a request. Each request needs activation data (a SAD) bound to
 //     its exact hashes and spent once (CSC SCAL2), and each SAD takes a
@@ -20,7 +28,8 @@
 // For each row: signatures per second, requests per second, the median
 // (p50) and 99th-percentile (p99) latency of a request (of the pair, for
 // roundtrip), and signatures per second over the bare loop's at the same
-// concurrency. Every row checks the signatures it got with the
+// concurrency (and, for signhash, over the floor's at the same hashes and
+// concurrency). Every row checks the signatures it got with the
 // credential's public key, so a row that is fast because it signed
 // nothing fails rather than wins.
 //
@@ -34,5 +43,5 @@
 //
 // It backs `kyso bench csc` and BenchmarkSignHashHTTPS; it asserts nothing
 // about speed, it reports, with the issue's aim: signHash at least 85% of
-// the bare loop's throughput.
+// the bare loop's throughput, and the same against the floor.
 package cscbench
