@@ -293,7 +293,7 @@ func (s *Store) PutCredential(ctx context.Context, c *store.Credential) error {
 
 // GetCredential returns the credential with this ID, or ErrNotFound.
 func (s *Store) GetCredential(ctx context.Context, id string) (*store.Credential, error) {
-	c, err := scanCredential(s.r.QueryRowContext(ctx, `SELECT `+credentialColumns+` FROM credentials WHERE id = ?`, id))
+	c, err := scanCredential(s.readRow(ctx, `SELECT `+credentialColumns+` FROM credentials WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		err = store.ErrNotFound
 	}
@@ -510,7 +510,7 @@ func (s *Store) GetActivation(ctx context.Context, sadHash []byte) (*store.Activ
 	var txID sql.NullString
 	var list string
 	var expires, created int64
-	err := s.r.QueryRowContext(ctx, `SELECT sad_hash, credential_id, transaction_id, hash_algorithm, hashes, remaining,
+	err := s.readRow(ctx, `SELECT sad_hash, credential_id, transaction_id, hash_algorithm, hashes, remaining,
 		expires_at, created_at FROM activations WHERE sad_hash = ?`, sadHash).Scan(&a.SADHash, &a.CredentialID, &txID,
 		&a.HashAlgorithm, &list, &a.Remaining, &expires, &created)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -547,8 +547,11 @@ func (s *Store) UseActivation(ctx context.Context, sadHash []byte, n int, now ti
 	ids := make([]int64, len(audit))
 	at := micro(s.orNow(now))
 	err = s.write(ctx, fmt.Sprintf("using activation %x %d times", sadHash, n), func(tx *sql.Tx) error {
-		changed, err := affected(tx.ExecContext(ctx, `UPDATE activations SET remaining = remaining - ?1
-			WHERE sad_hash = ?2 AND remaining >= ?1 AND expires_at > ?3`, n, sadHash, at))
+		up, err := s.txStmt(ctx, tx, sqlUseActivation)
+		if err != nil {
+			return err
+		}
+		changed, err := affected(up.ExecContext(ctx, n, sadHash, at))
 		if err != nil {
 			return err
 		}
@@ -604,7 +607,7 @@ func (s *Store) GetToken(ctx context.Context, hash []byte, now time.Time) (*stor
 	}
 	t := &store.Token{}
 	var expires int64
-	err := s.r.QueryRowContext(ctx, `SELECT hash, kind, subject, scope, expires_at FROM tokens
+	err := s.readRow(ctx, `SELECT hash, kind, subject, scope, expires_at FROM tokens
 		WHERE hash = ? AND expires_at > ?`, hash, micro(s.orNow(now))).Scan(&t.Hash, &t.Kind, &t.Subject, &t.Scope, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = store.ErrNotFound

@@ -72,7 +72,84 @@ type Store struct {
 	// groups counts commits that carried more than one transaction, for
 	// tests.
 	groups atomic.Int64
+
+	// stmts holds the prepared statements of the hot paths (signHash's
+	// lookups and writes), by database and SQL text: SQLite parses a
+	// statement as long as it takes to run one of these.
+	stmtMu sync.Mutex
+	stmts  map[stmtKey]*sql.Stmt
 }
+
+type stmtKey struct {
+	db *sql.DB
+	q  string
+}
+
+// prepared returns q prepared on db, preparing it the first time.
+func (s *Store) prepared(ctx context.Context, db *sql.DB, q string) (*sql.Stmt, error) {
+	k := stmtKey{db, q}
+	s.stmtMu.Lock()
+	defer s.stmtMu.Unlock()
+	if st := s.stmts[k]; st != nil {
+		return st, nil
+	}
+	st, err := db.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if s.stmts == nil {
+		s.stmts = map[stmtKey]*sql.Stmt{}
+	}
+	s.stmts[k] = st
+	return st, nil
+}
+
+// readRow runs a one-row query, prepared once, on the read pool.
+func (s *Store) readRow(ctx context.Context, q string, args ...any) rowScanner {
+	st, err := s.prepared(ctx, s.r, q)
+	if err != nil {
+		return errRow{err}
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+// Statements the writer prepares when the store opens (prepareWriter):
+// preparing on the writer later would wait for its one connection, which
+// the transaction asking holds.
+const (
+	sqlInsertAudit   = `INSERT INTO audit_events (time, actor, action, subject, outcome, details) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`
+	sqlUseActivation = `UPDATE activations SET remaining = remaining - ?1 WHERE sad_hash = ?2 AND remaining >= ?1 AND expires_at > ?3`
+)
+
+// prepareWriter prepares the writer's hot statements.
+func (s *Store) prepareWriter(ctx context.Context) error {
+	for _, q := range []string{sqlInsertAudit, sqlUseActivation} {
+		if _, err := s.prepared(ctx, s.w, q); err != nil {
+			return fmt.Errorf("sqlite: preparing %q: %w", q, err)
+		}
+	}
+	return nil
+}
+
+// txStmt returns q for use in tx: the statement prepareWriter prepared,
+// or, for any other q, one prepared in tx alone.
+func (s *Store) txStmt(ctx context.Context, tx *sql.Tx, q string) (*sql.Stmt, error) {
+	s.stmtMu.Lock()
+	st := s.stmts[stmtKey{s.w, q}]
+	s.stmtMu.Unlock()
+	if st == nil {
+		return tx.PrepareContext(ctx, q)
+	}
+	return tx.StmtContext(ctx, st), nil
+}
+
+// rowScanner is what *sql.Row offers.
+type rowScanner interface{ Scan(dest ...any) error }
+
+// errRow is a row that fails to scan with err.
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
 
 // Open opens (creating if need be) the SQLite database at path, creating its
 // directory (mode 0700) and file (mode 0600), and applies any migrations
@@ -140,6 +217,10 @@ func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 	for attempt := 0; ; attempt++ {
 		err := s.migrate(ctx)
 		if err == nil {
+			if err := s.prepareWriter(ctx); err != nil {
+				s.Close()
+				return nil, err
+			}
 			return s, nil
 		}
 		if !isBusy(err) || time.Now().After(deadline) || ctx.Err() != nil {
@@ -937,12 +1018,10 @@ func auditDetails(es []*store.AuditEvent) ([]string, error) {
 
 // appendAuditTx inserts audit events in tx, their IDs into ids.
 func (s *Store) appendAuditTx(ctx context.Context, tx *sql.Tx, es []*store.AuditEvent, details []string, ids []int64) error {
-	st, err := tx.PrepareContext(ctx, `INSERT INTO audit_events (time, actor, action, subject, outcome, details)
-		VALUES (?, ?, ?, ?, ?, ?) RETURNING id`)
+	st, err := s.txStmt(ctx, tx, sqlInsertAudit)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
 	for i, e := range es {
 		if err := st.QueryRowContext(ctx, micro(s.orNow(e.Time)), e.Actor, e.Action, e.Subject, e.Outcome, details[i]).Scan(&ids[i]); err != nil {
 			return err
@@ -993,6 +1072,12 @@ func (s *Store) Close() error {
 	s.wmu.Lock()
 	s.closed = true
 	s.wmu.Unlock()
+	s.stmtMu.Lock()
+	for _, st := range s.stmts {
+		st.Close()
+	}
+	s.stmts = nil
+	s.stmtMu.Unlock()
 	err := errors.Join(s.r.Close(), s.w.Close())
 	if err != nil {
 		return fmt.Errorf("sqlite: closing %s: %w", s.path, err)
