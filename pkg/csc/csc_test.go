@@ -32,6 +32,7 @@ import (
 	"github.com/kyso-pki/kyso/pkg/csc"
 	"github.com/kyso-pki/kyso/pkg/pades"
 	"github.com/kyso-pki/kyso/pkg/revocation"
+	"github.com/kyso-pki/kyso/pkg/signercheck"
 	"github.com/kyso-pki/kyso/pkg/signing"
 	"github.com/kyso-pki/kyso/pkg/verify"
 )
@@ -60,7 +61,7 @@ func newEnv(t *testing.T, alg hsm.Algorithm, realClock bool) *env {
 	t.Cleanup(func() { p.Close() })
 	e := &env{p: p}
 	e.now.Store(time.Now().UnixNano())
-	cfg := signing.Config{SkipSignerCheck: true, SecretsKey: bytes.Repeat([]byte{9}, 32), Password: signing.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1}}
+	cfg := signing.Config{SecretsKey: bytes.Repeat([]byte{9}, 32), Password: signing.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1}}
 	if !realClock {
 		cfg.Now = func() time.Time { return time.Unix(0, e.now.Load()) }
 	}
@@ -71,6 +72,8 @@ func newEnv(t *testing.T, alg hsm.Algorithm, realClock bool) *env {
 	roots.AddCert(p.Hierarchy.Root)
 	cfg.Timestamp = pades.TSAServer(e.pki.PKI.TSA())
 	cfg.LTV = &pades.LTVOptions{Roots: roots, Revocation: &revocation.Fetcher{Client: e.pki.Client}}
+	// The pre-signing check, for real: OCSP from the served CA.
+	cfg.SignerCheck = &signercheck.Config{Roots: roots, Revocation: &revocation.Fetcher{Client: e.pki.Client}}
 	if e.svc, err = signing.New(p.Store, p.Keys, p.CA, cfg); err != nil {
 		t.Fatal(err)
 	}
