@@ -25,8 +25,8 @@ func extendPDF(ctx context.Context, e *env, args []string) error {
 	level := fs.String("level", "", "PAdES baseline level: B-LT (validation data), or B-LTA (and a document time-stamp; needs --tsa)")
 	tsaURL := fs.String("tsa", "", "RFC 3161 time-stamping URL for B-LTA's document time-stamp, e.g. http://127.0.0.1:8080/tsa")
 	var trust multiFlag
-	fs.Var(&trust, "trust", "trust anchors every chain, the TSA's included, must end in: a PEM or DER certificate file, or a folder of them (repeatable; default: the data directory's root CA)")
-	dataDir := fs.String("data", envOrDefault("KYSO_DATA", "./kyso-data"), "data directory whose root CA is trusted when --trust is not given")
+	fs.Var(&trust, "trust", "trust anchors every chain, the TSA's included, must end in: a PEM or DER certificate file, or a folder of them (repeatable; default: the data directory's trust store, see kyso trust list)")
+	dataDir := fs.String("data", envOrDefault("KYSO_DATA", "./kyso-data"), "data directory whose trust store is used when --trust is not given")
 	timeout := fs.Duration("timeout", 15*time.Second, "bound on each OCSP, CRL or time-stamp request")
 	pos, err := parseArgs(fs, args, 1, "IN.pdf")
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/kyso-pki/kyso/internal/datadir"
 	"github.com/kyso-pki/kyso/pkg/pades"
 	"github.com/kyso-pki/kyso/pkg/revocation"
+	"github.com/kyso-pki/kyso/pkg/signercheck"
 	"github.com/kyso-pki/kyso/pkg/stamp"
 	"github.com/kyso-pki/kyso/pkg/tsa"
 
@@ -29,7 +30,7 @@ import (
 // time-stamp from an RFC 3161 TSA; invisibly, or with --visible a stamp
 // on a page.
 func signPDF(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "sign pdf", "sign pdf IN.pdf -o OUT.pdf (--key LABEL --cert CERT.pem [--chain CHAIN.pem] [--keystore URI | --data DIR] | --remote URL --credential ID --client-id ID (--pin-source SRC | --pin PIN) (--otp CODE | --otpauth-source SRC) [--ca-file PEM]) [--level B-B|B-T|B-LT|B-LTA] [--tsa URL] [--reason …] [--location …] [--contact …] [--field NAME] [--certify 1|2|3] [--visible [--page N] [--rect x,y,w,h] [--image FILE] [--qr URL]]")
+	fs := newFlags(e, "sign pdf", "sign pdf IN.pdf -o OUT.pdf (--key LABEL --cert CERT.pem [--chain CHAIN.pem] [--keystore URI | --data DIR] | --remote URL --credential ID --client-id ID (--pin-source SRC | --pin PIN) (--otp CODE | --otpauth-source SRC) [--ca-file PEM]) [--level B-B|B-T|B-LT|B-LTA] [--tsa URL] [--reason …] [--location …] [--contact …] [--field NAME] [--certify 1|2|3] [--visible [--page N] [--rect x,y,w,h] [--image FILE] [--qr URL]] [--trust PEM|DIR]... [--skip-signer-check]")
 	out := fs.String("o", "", "where to write the signed PDF (required; never the input)")
 	ksURI := fs.String("keystore", os.Getenv("KYSO_KEYSTORE"), "key store URI holding the signing key (default: the data directory's)")
 	dataDir := fs.String("data", envOrDefault("KYSO_DATA", "./kyso-data"), "data directory whose key store to use when --keystore is not given")
@@ -49,6 +50,10 @@ func signPDF(ctx context.Context, e *env, args []string) error {
 	rectText := fs.String("rect", "", "stamp rectangle x,y,width,height in points from the page's lower-left corner, e.g. 300,40,260,80 (default: the field's own, or 260×80 at the bottom right)")
 	imageFile := fs.String("image", "", "JPEG or PNG drawn on the left of the stamp (a handwritten signature, a seal)")
 	qrURL := fs.String("qr", "", "URL drawn as a QR code on the right of the stamp, e.g. where to verify the document")
+	var trustFiles multiFlag
+	fs.Var(&trustFiles, "trust", "trust anchors the signer's certificate must chain to: a PEM or DER file, or a folder of them (repeatable; default: the --data directory's trust store, see kyso trust list)")
+	checkTimeout := fs.Duration("check-timeout", 10*time.Second, "bound on each OCSP or CRL fetch of the pre-signing check")
+	skipCheck := fs.Bool("skip-signer-check", false, "WARNING: sign without first checking the signer's certificate (validity, revocation, suspension, trust path, key strength; Circular 15/2025 Art. 5) — for offline tests only")
 	rf := addRemoteFlags(fs)
 	pos, err := parseArgs(fs, args, 1, "IN.pdf")
 	if err != nil {
@@ -88,10 +93,26 @@ func signPDF(ctx context.Context, e *env, args []string) error {
 		return usagef("-o must not be the input file: signing appends to a copy")
 	}
 	var (
-		signer crypto.Signer
-		cert   *x509.Certificate
-		chain  []*x509.Certificate
+		signer  crypto.Signer
+		cert    *x509.Certificate
+		chain   []*x509.Certificate
+		checked *signercheck.Result
+		fetcher = &revocation.Fetcher{Client: tlsmin.Client(15 * time.Second)}
 	)
+	// The pre-signing check (Circular 15/2025 Art. 5): before the local
+	// key is opened, or the remote one asked for anything.
+	check := func() error {
+		if *skipCheck {
+			fmt.Fprintln(e.stderr, "WARNING: --skip-signer-check: the signer's certificate is not checked before signing")
+			return nil
+		}
+		roots, err := trustAnchors(ctx, trustFiles, *dataDir)
+		if err != nil {
+			return err
+		}
+		checked, err = signercheck.Check(ctx, cert, chain, &signercheck.Config{Roots: roots, Revocation: fetcher, Timeout: *checkTimeout})
+		return err
+	}
 	if rf.url != "" {
 		rs, err := rf.signer(ctx)
 		if err != nil {
@@ -99,8 +120,19 @@ func signPDF(ctx context.Context, e *env, args []string) error {
 		}
 		signer, cert, chain = rs, rs.Certificate, rs.Chain
 		*certFile = "credential " + rf.credential
-	} else if signer, cert, chain, err = localSigner(ctx, *ksURI, *dataDir, *key, *certFile, *chainFile); err != nil {
-		return err
+		if err := check(); err != nil {
+			return err
+		}
+	} else {
+		if cert, chain, err = readSignerCerts(*certFile, *chainFile); err != nil {
+			return err
+		}
+		if err := check(); err != nil {
+			return err
+		}
+		if signer, err = localSigner(ctx, *ksURI, *dataDir, *key, *certFile, cert); err != nil {
+			return err
+		}
 	}
 	if vis != nil {
 		vis.Signer = strings.TrimSpace(cert.Subject.CommonName)
@@ -108,7 +140,8 @@ func signPDF(ctx context.Context, e *env, args []string) error {
 			return usagef("--visible: the certificate %s has no subject common name to show", *certFile)
 		}
 	}
-	opts := &pades.SignOptions{Options: pades.Options{Reason: *reason, Location: *location, ContactInfo: *contact, FieldName: *field, Certify: *certify, Visible: vis}, Level: pades.LevelBB}
+	opts := &pades.SignOptions{Options: pades.Options{Reason: *reason, Location: *location, ContactInfo: *contact, FieldName: *field, Certify: *certify, Visible: vis,
+		SkipSignerCheck: *skipCheck}, Level: pades.LevelBB, Checked: checked}
 	ltvRoots := x509.NewCertPool()
 	if *level != "B-B" {
 		opts.Level = pades.LevelBT
@@ -155,7 +188,13 @@ func signPDF(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	if err := signTo(ctx, f, fi.Size(), tmp, signer, cert, chain, opts, pades.Level(*level), ltvRoots); err != nil {
+	var src pades.RevocationSource = fetcher
+	if checked != nil {
+		// The check's own OCSP responses and CRLs go into the DSS.
+		src = checked.Source(fetcher)
+		ltvRoots.AddCert(checked.Chain[len(checked.Chain)-1])
+	}
+	if err := signTo(ctx, f, fi.Size(), tmp, signer, cert, chain, opts, pades.Level(*level), ltvRoots, src); err != nil {
 		tmp.Close()
 		var ve *pades.VisibleError
 		if errors.As(err, &ve) {
@@ -185,7 +224,7 @@ func signPDF(ctx context.Context, e *env, args []string) error {
 // into a temporary file beside w, then adds the validation data (and the
 // document time-stamp) from there, so a large PDF is never held in memory.
 func signTo(ctx context.Context, r io.ReaderAt, size int64, w *os.File, signer crypto.Signer, cert *x509.Certificate,
-	chain []*x509.Certificate, opts *pades.SignOptions, level pades.Level, roots *x509.CertPool) error {
+	chain []*x509.Certificate, opts *pades.SignOptions, level pades.Level, roots *x509.CertPool, src pades.RevocationSource) error {
 	if level != pades.LevelBLT && level != pades.LevelBLTA {
 		return pades.Sign(ctx, r, size, w, signer, cert, chain, opts)
 	}
@@ -202,60 +241,65 @@ func signTo(ctx context.Context, r io.ReaderAt, size int64, w *os.File, signer c
 	if err != nil {
 		return err
 	}
-	client := tlsmin.Client(15 * time.Second)
 	return pades.Extend(ctx, bt, n, w, level, &pades.ExtendOptions{
-		LTVOptions: pades.LTVOptions{Roots: roots, Revocation: &revocation.Fetcher{Client: client}},
+		LTVOptions: pades.LTVOptions{Roots: roots, Revocation: src},
 		TSA:        opts.TSA,
 	})
 }
 
-// localSigner opens the key store and returns the key labelled key with
-// its certificate and chain, checking they belong together.
-func localSigner(ctx context.Context, ksURI, dataDir, key, certFile, chainFile string) (crypto.Signer, *x509.Certificate, []*x509.Certificate, error) {
+// readSignerCerts reads the signer's certificate and the CA certificates
+// above it.
+func readSignerCerts(certFile, chainFile string) (*x509.Certificate, []*x509.Certificate, error) {
 	certs, err := readCerts(certFile)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	cert, err := x509.ParseCertificate(certs[0])
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("%s: %w", certFile, err)
+		return nil, nil, fmt.Errorf("%s: %w", certFile, err)
 	}
 	var chain []*x509.Certificate
 	if chainFile != "" {
 		ders, err := readCerts(chainFile)
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, nil, err
 		}
 		for _, d := range ders {
 			c, err := x509.ParseCertificate(d)
 			if err != nil {
-				return nil, nil, nil, fmt.Errorf("%s: %w", chainFile, err)
+				return nil, nil, fmt.Errorf("%s: %w", chainFile, err)
 			}
 			chain = append(chain, c)
 		}
 	}
+	return cert, chain, nil
+}
+
+// localSigner opens the key store and returns the key labelled key,
+// checking it is the key cert certifies.
+func localSigner(ctx context.Context, ksURI, dataDir, key, certFile string, cert *x509.Certificate) (crypto.Signer, error) {
 	if ksURI == "" {
 		dir, err := datadir.Load(dataDir)
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, err
 		}
 		ksURI = dir.Config.Keystore
 	}
 	ks, _, err := openKeystore(ctx, ksURI)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	// The key store stays open for the life of the command.
 	signer, err := ks.Signer(ctx, &hsm.SignerRequest{Label: key})
 	if err != nil {
 		ks.Close()
-		return nil, nil, nil, err
+		return nil, err
 	}
 	if !hsm.SamePublicKey(signer.Public(), cert.PublicKey) {
 		ks.Close()
-		return nil, nil, nil, fmt.Errorf("key %q is not the key certified by %s", key, certFile)
+		return nil, fmt.Errorf("key %q is not the key certified by %s", key, certFile)
 	}
-	return signer, cert, chain, nil
+	return signer, nil
 }
 
 // visibleOptions checks the stamp flags and reads the image.

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/x509"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -11,9 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kyso-pki/kyso/internal/datadir"
 	"github.com/kyso-pki/kyso/pkg/revocation"
-	"github.com/kyso-pki/kyso/pkg/store/storeopen"
 	"github.com/kyso-pki/kyso/pkg/verify"
 	"github.com/kyso-pki/kyso/pkg/verify/report"
 
@@ -28,8 +25,8 @@ const maxVerifyFile = 512 << 20
 func verifyPDF(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "verify", "verify FILE.pdf [--trust PEM|DIR]... [--data DIR] [--offline] [--lang vi|en] [--output text|json|html]")
 	var trust multiFlag
-	fs.Var(&trust, "trust", "trust anchors: a PEM or DER certificate file, or a folder of them (repeatable; default: the data directory's root CA)")
-	dataDir := fs.String("data", envOrDefault("KYSO_DATA", "./kyso-data"), "data directory whose root CA is trusted when --trust is not given")
+	fs.Var(&trust, "trust", "trust anchors: a PEM or DER certificate file, or a folder of them (repeatable; default: the data directory's trust store, see kyso trust list)")
+	dataDir := fs.String("data", envOrDefault("KYSO_DATA", "./kyso-data"), "data directory whose trust store is used when --trust is not given")
 	offline := fs.Bool("offline", false, "use only the validation data in the document; never fetch OCSP responses or CRLs")
 	timeout := fs.Duration("timeout", 10*time.Second, "bound on each OCSP or CRL fetch")
 	out := fs.String("output", "text", "output format: text, json or html (a self-contained page)")
@@ -97,7 +94,7 @@ func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 var _ flag.Value = (*multiFlag)(nil)
 
 // trustAnchors reads the --trust files and folders, or the data
-// directory's root CA certificates when there are none.
+// directory's trust store (kyso trust list) when there are none.
 func trustAnchors(ctx context.Context, trust []string, dataDir string) (*x509.CertPool, error) {
 	pool := x509.NewCertPool()
 	n := 0
@@ -143,7 +140,7 @@ func trustAnchors(ctx context.Context, trust []string, dataDir string) (*x509.Ce
 	}
 	roots, err := dataDirRoots(ctx, dataDir)
 	if err != nil {
-		return nil, usagef("no --trust given, and the data directory %s has no root CA to trust: %v", dataDir, err)
+		return nil, usagef("no --trust given, and the data directory %s has no trust anchor (kyso ca init, kyso trust add): %v", dataDir, err)
 	}
 	for _, c := range roots {
 		pool.AddCert(c)
@@ -151,42 +148,14 @@ func trustAnchors(ctx context.Context, trust []string, dataDir string) (*x509.Ce
 	return pool, nil
 }
 
-// dataDirRoots reads the root CA certificates from a data directory's
-// database, without opening its key store.
+// dataDirRoots reads a data directory's trust store — the provider's
+// root and the anchors `kyso trust add` added — without opening its key
+// store.
 func dataDirRoots(ctx context.Context, dir string) ([]*x509.Certificate, error) {
-	if _, err := os.Stat(dir); err != nil {
-		return nil, err
-	}
-	d, err := datadir.Load(dir)
-	if err != nil {
-		return nil, err
-	}
-	dsn := d.Config.DB
-	if dsn == "" {
-		dsn = "sqlite:" + filepath.Join(dir, "kyso.db")
-	}
-	st, err := storeopen.Open(ctx, dsn)
+	ts, st, err := openTrust(ctx, dir)
 	if err != nil {
 		return nil, err
 	}
 	defer st.Close()
-	cas, err := st.ListCAs(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var roots []*x509.Certificate
-	for _, c := range cas {
-		if c.Kind != "root" {
-			continue
-		}
-		cert, err := x509.ParseCertificate(c.CertDER)
-		if err != nil {
-			return nil, err
-		}
-		roots = append(roots, cert)
-	}
-	if len(roots) == 0 {
-		return nil, errors.New("no root CA in its database")
-	}
-	return roots, nil
+	return ts.Certificates(ctx)
 }

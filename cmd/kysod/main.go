@@ -44,10 +44,12 @@ import (
 	"github.com/kyso-pki/kyso/pkg/pades"
 	"github.com/kyso-pki/kyso/pkg/revocation"
 	"github.com/kyso-pki/kyso/pkg/server"
+	"github.com/kyso-pki/kyso/pkg/signercheck"
 	"github.com/kyso-pki/kyso/pkg/signing"
 	"github.com/kyso-pki/kyso/pkg/smartca"
 	"github.com/kyso-pki/kyso/pkg/store"
 	"github.com/kyso-pki/kyso/pkg/store/storeopen"
+	"github.com/kyso-pki/kyso/pkg/trust"
 	"github.com/kyso-pki/kyso/pkg/verifyapi"
 )
 
@@ -141,16 +143,20 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	hier, err := opened.CA.Hierarchy(ctx)
+	// The trust store (kyso trust list): the provider's root and the CAs
+	// the operator added. Every signature is checked against it first
+	// (Circular 15/2025 Art. 5), and its evidence goes into B-LT PDFs, the
+	// default level.
+	roots, err := trust.New(opened.Store).Pool(ctx)
 	if err != nil {
 		return err
 	}
-	roots := x509.NewCertPool()
-	roots.AddCert(hier.Root)
+	fetcher := &revocation.Fetcher{Client: local}
 	svc, err := opened.SigningWith(dir, signing.Config{Logger: log, PINAttempts: cfg.Signing.PINAttempts, PINLockout: cfg.Signing.PINLockout,
 		SADLifetime: cfg.Signing.SADLifetime, TransactionLifetime: cfg.Signing.TransactionLifetime, TokenLifetime: cfg.Signing.TokenLifetime,
-		Timestamp: pades.TSAServer(pki.TSA()),
-		LTV:       &pades.LTVOptions{Roots: roots, Revocation: &revocation.Fetcher{Client: local}}})
+		Timestamp:   pades.TSAServer(pki.TSA()),
+		LTV:         &pades.LTVOptions{Roots: roots, Revocation: fetcher},
+		SignerCheck: &signercheck.Config{Roots: roots, Revocation: fetcher}})
 	if err != nil {
 		return err
 	}

@@ -263,9 +263,11 @@ func (d *Dir) SecretsKey() ([]byte, error) {
 }
 
 // Signing returns the remote-signing service over what o opened, with the
-// secrets key of d.
+// secrets key of d, for CLI commands that enrol and register but never
+// sign: it has no pre-signing check (SkipSignerCheck). kysod uses
+// SigningWith with the trust store's check.
 func (o *Opened) Signing(d *Dir, log *slog.Logger) (*signing.Service, error) {
-	return o.SigningWith(d, signing.Config{Logger: log})
+	return o.SigningWith(d, signing.Config{Logger: log, SkipSignerCheck: true})
 }
 
 // SigningWith is Signing with cfg's settings (its SecretsKey is replaced by

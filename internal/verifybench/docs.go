@@ -90,7 +90,9 @@ func MakeDocs(ctx context.Context, dir string, sigs []int) (*PKI, []Doc, error) 
 				return nil, nil, err
 			}
 			var out bytes.Buffer
-			opts := &pades.SignOptions{Level: pades.LevelBT, TSA: pades.TSAServer(ts), Options: pades.Options{Reason: "Phê duyệt", Location: "Hà Nội"}}
+			opts := &pades.SignOptions{Level: pades.LevelBT, TSA: pades.TSAServer(ts), Options: pades.Options{Reason: "Phê duyệt", Location: "Hà Nội",
+				// Documents for the validation benchmark, not a signing path.
+				SkipSignerCheck: true}}
 			if err := pades.Sign(ctx, bytes.NewReader(doc), int64(len(doc)), &out, key, cert, []*x509.Certificate{h.Issuing}, opts); err != nil {
 				return nil, nil, fmt.Errorf("verifybench: signing: %w", err)
 			}

@@ -32,6 +32,7 @@ import (
 	"github.com/kyso-pki/kyso/pkg/csc"
 	"github.com/kyso-pki/kyso/pkg/pades"
 	"github.com/kyso-pki/kyso/pkg/revocation"
+	"github.com/kyso-pki/kyso/pkg/signercheck"
 	"github.com/kyso-pki/kyso/pkg/signing"
 	"github.com/kyso-pki/kyso/pkg/verify"
 )
@@ -71,6 +72,8 @@ func newEnv(t *testing.T, alg hsm.Algorithm, realClock bool) *env {
 	roots.AddCert(p.Hierarchy.Root)
 	cfg.Timestamp = pades.TSAServer(e.pki.PKI.TSA())
 	cfg.LTV = &pades.LTVOptions{Roots: roots, Revocation: &revocation.Fetcher{Client: e.pki.Client}}
+	// The pre-signing check, for real: OCSP from the served CA.
+	cfg.SignerCheck = &signercheck.Config{Roots: roots, Revocation: &revocation.Fetcher{Client: e.pki.Client}}
 	if e.svc, err = signing.New(p.Store, p.Keys, p.CA, cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +114,7 @@ func TestRemoteSigner(t *testing.T) {
 			}
 			in := onePagePDF()
 			var out bytes.Buffer
-			if err := pades.Sign(ctx, bytes.NewReader(in), int64(len(in)), &out, s, s.Certificate, s.Chain, nil); err != nil {
+			if err := pades.Sign(ctx, bytes.NewReader(in), int64(len(in)), &out, s, s.Certificate, s.Chain, &pades.SignOptions{Options: pades.Options{SkipSignerCheck: true}}); err != nil {
 				t.Fatal(err)
 			}
 			roots := x509.NewCertPool()

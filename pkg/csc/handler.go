@@ -477,9 +477,10 @@ func (h *Handler) timestamp(w http.ResponseWriter, r *http.Request) {
 	jsonbody.Write(w, http.StatusOK, TimestampResponse{Timestamp: base64.StdEncoding.EncodeToString(resp.Token)})
 }
 
-// levels maps CSC conformance levels to PAdES baseline levels.
+// levels maps CSC conformance levels to PAdES baseline levels; none
+// named is the service's default (B-LT in kysod).
 var levels = map[string]pades.Level{
-	"": pades.LevelBB, "AdES-B-B": pades.LevelBB, "AdES-B-T": pades.LevelBT, "AdES-B-LT": pades.LevelBLT, "AdES-B-LTA": pades.LevelBLTA,
+	"": "", "AdES-B-B": pades.LevelBB, "AdES-B-T": pades.LevelBT, "AdES-B-LT": pades.LevelBLT, "AdES-B-LTA": pades.LevelBLTA,
 	"Ades-B-B": pades.LevelBB, "Ades-B-T": pades.LevelBT, "Ades-B-LT": pades.LevelBLT, "Ades-B-LTA": pades.LevelBLTA,
 }
 

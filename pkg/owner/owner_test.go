@@ -38,7 +38,7 @@ func newEnv(t *testing.T) *env {
 	t.Cleanup(func() { p.Close() })
 	e := &env{}
 	e.now.Store(time.Now().UnixNano())
-	e.svc, err = signing.New(p.Store, p.Keys, p.CA, signing.Config{
+	e.svc, err = signing.New(p.Store, p.Keys, p.CA, signing.Config{SkipSignerCheck: true,
 		SecretsKey: bytes.Repeat([]byte{3}, 32),
 		Password:   signing.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1},
 		Now:        e.clock,

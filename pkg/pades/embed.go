@@ -2,8 +2,10 @@ package pades
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/subtle"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -11,6 +13,7 @@ import (
 	"io"
 
 	"github.com/kyso-pki/kyso/pkg/cms"
+	"github.com/kyso-pki/kyso/pkg/signercheck"
 )
 
 // Prepared is a document laid out for signing and waiting for its CMS: the
@@ -36,6 +39,24 @@ type Prepared struct {
 	section    []byte // the update, /Contents zeroed
 	cStart     int    // /Contents '<' in section
 	cEnd       int    // one past its '>'
+	checked    []byte // the signer certificate CheckSigner passed, DER
+	skipCheck  bool   // Options.SkipSignerCheck
+}
+
+// CheckSigner makes the pre-signing check of the signer's certificate
+// (signercheck.Check: validity, key strength, trust path to cfg.Roots,
+// revocation and suspension by OCSP then CRL) and records that cert passed
+// it: Embed then accepts only a signature by cert. Call it before p.Digest
+// goes to the signer, so that a refused certificate signs nothing. The
+// result is the evidence the check used; pass Result.Source as
+// LTVOptions.Revocation to keep it in the document's DSS.
+func (p *Prepared) CheckSigner(ctx context.Context, cert *x509.Certificate, chain []*x509.Certificate, cfg *signercheck.Config) (*signercheck.Result, error) {
+	res, err := signercheck.Check(ctx, cert, chain, cfg)
+	if err != nil {
+		return nil, err
+	}
+	p.checked = bytes.Clone(cert.Raw)
+	return res, nil
 }
 
 // ContentsSize returns how many bytes of CMS the /Contents placeholder
@@ -53,6 +74,8 @@ type preparedJSON struct {
 	Section     []byte   `json:"section"`
 	CStart      int      `json:"contents_start"`
 	CEnd        int      `json:"contents_end"`
+	Checked     []byte   `json:"checked_signer,omitempty"`
+	SkipCheck   bool     `json:"skip_signer_check,omitempty"`
 }
 
 var hashNames = map[crypto.Hash]string{crypto.SHA256: "SHA-256", crypto.SHA384: "SHA-384", crypto.SHA512: "SHA-512"}
@@ -65,7 +88,8 @@ func (p *Prepared) MarshalBinary() ([]byte, error) {
 		return nil, fmt.Errorf("pades: cannot store a Prepared with hash %v", p.Hash)
 	}
 	return json.Marshal(preparedJSON{V: 1, Hash: name, Digest: p.Digest, ByteRange: p.ByteRange,
-		OriginalLen: p.OriginalLen, OrigDigest: p.origDigest, Section: p.section, CStart: p.cStart, CEnd: p.cEnd})
+		OriginalLen: p.OriginalLen, OrigDigest: p.origDigest, Section: p.section, CStart: p.cStart, CEnd: p.cEnd,
+		Checked: p.checked, SkipCheck: p.skipCheck})
 }
 
 // UnmarshalBinary restores a Prepared stored by MarshalBinary, checking
@@ -109,7 +133,8 @@ func (p *Prepared) UnmarshalBinary(data []byte) error {
 		return bad("byte range")
 	}
 	*p = Prepared{Digest: j.Digest, Hash: h, ByteRange: j.ByteRange, OriginalLen: j.OriginalLen,
-		origDigest: j.OrigDigest, section: j.Section, cStart: j.CStart, cEnd: j.CEnd}
+		origDigest: j.OrigDigest, section: j.Section, cStart: j.CStart, cEnd: j.CEnd,
+		checked: j.Checked, skipCheck: j.SkipCheck}
 	return nil
 }
 
@@ -118,10 +143,24 @@ func (p *Prepared) UnmarshalBinary(data []byte) error {
 // 32000-2 §12.8.1). It first checks that orig is the original p was
 // prepared from (length and hash, an error wrapping ErrMismatch), that
 // cmsDER is a SignedData whose message digest is p.Digest, and that it fits
-// the placeholder. Nothing is written when a check fails.
+// the placeholder; and that its signer is the certificate CheckSigner
+// passed (ErrNoSignerCheck when it was never called, unless
+// Options.SkipSignerCheck). Nothing is written when a check fails.
 func Embed(orig io.ReaderAt, p *Prepared, cmsDER []byte, w io.Writer) error {
 	if p == nil || len(p.section) == 0 {
 		return errors.New("pades: Embed needs a Prepared")
+	}
+	if !p.skipCheck {
+		if p.checked == nil {
+			return ErrNoSignerCheck
+		}
+		sd, err := cms.Parse(cmsDER)
+		if err != nil {
+			return fmt.Errorf("pades: the signature is not a CMS SignedData: %w", err)
+		}
+		if sd.Signer == nil || !bytes.Equal(sd.Signer.Raw, p.checked) {
+			return fmt.Errorf("pades: the signature's signer is not the certificate CheckSigner checked: %w", ErrMismatch)
+		}
 	}
 	h := p.Hash.New()
 	buf := copyBuffer(p.OriginalLen)

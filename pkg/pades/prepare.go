@@ -27,6 +27,10 @@ var (
 	// ErrMismatch is returned by Embed when the original or the CMS is not
 	// the one the Prepared was made for.
 	ErrMismatch = errors.New("pades: mismatch")
+	// ErrNoSignerCheck: signing was asked for without the pre-signing
+	// check of the signer's certificate (SignOptions.Check or Checked,
+	// Prepared.CheckSigner) and without opting out of it.
+	ErrNoSignerCheck = errors.New("pades: no pre-signing check of the signer's certificate configured (Circular 15/2025 Art. 5); give trust anchors and a revocation source, or opt out with SkipSignerCheck")
 )
 
 const (
@@ -81,6 +85,12 @@ type Options struct {
 	// Visible, when not nil, makes the signature visible: a stamp on a
 	// page (see Visible). nil, the zero value, keeps it invisible.
 	Visible *Visible
+	// SkipSignerCheck lets Embed embed a signature whose signer's
+	// certificate was not checked with Prepared.CheckSigner. WARNING: the
+	// pre-signing check is what Circular 15/2025 Art. 5 requires of
+	// signing software; skip it only in tests and offline tools that
+	// check the certificate some other way.
+	SkipSignerCheck bool
 }
 
 // Visible places and describes the stamp of a visible signature: the
@@ -158,6 +168,7 @@ func Prepare(r io.ReaderAt, size int64, opts *Options) (*Prepared, error) {
 		return nil, err
 	}
 	p.digest(h)
+	p.skipCheck = opts != nil && opts.SkipSignerCheck
 	return p, nil
 }
 

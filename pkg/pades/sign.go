@@ -10,6 +10,7 @@ import (
 	"io"
 
 	"github.com/kyso-pki/kyso/pkg/cms"
+	"github.com/kyso-pki/kyso/pkg/signercheck"
 	"github.com/kyso-pki/kyso/pkg/tsa"
 )
 
@@ -65,6 +66,15 @@ type SignOptions struct {
 	// SignatureAlgorithm is passed to cms: zero means RSASSA-PSS for RSA
 	// keys and ECDSA for ECDSA keys.
 	SignatureAlgorithm cms.SignatureAlgorithm
+	// Check configures the pre-signing check of the signer's certificate
+	// (Circular 15/2025 Art. 5, see pkg/signercheck): its trust anchors
+	// and revocation source. One of Check, Checked or SkipSignerCheck is
+	// required.
+	Check *signercheck.Config
+	// Checked is the result of a signercheck.Check of this certificate the
+	// caller made already — to keep its evidence for B-LT (Result.Source
+	// as LTVOptions.Revocation) — so Sign does not check again.
+	Checked *signercheck.Result
 }
 
 // Sign signs the PDF of size bytes in r with signer, whose certificate is
@@ -74,6 +84,12 @@ type SignOptions struct {
 // chain are the CA certificates written into the CMS. When ContentsSize is
 // zero it is computed from the certificates with room for a time-stamp
 // token, so it is never too small.
+//
+// Before anything else — before r is read or w written — the signer's
+// certificate is checked (opts.Check, see pkg/signercheck): a refused
+// certificate gives an error wrapping *signercheck.Error, in Vietnamese
+// and English, and nothing is signed. Without Check, Checked or
+// SkipSignerCheck, Sign refuses with ErrNoSignerCheck.
 //
 // Sign reads r once: the original is written to w as it is hashed, before
 // the signature is made, so on error w holds part of a file — write to a
@@ -86,6 +102,18 @@ func Sign(ctx context.Context, r io.ReaderAt, size int64, w io.Writer, signer cr
 	}
 	if signer == nil || cert == nil {
 		return errors.New("pades: Sign needs a signer and its certificate")
+	}
+	switch {
+	case o.Checked != nil:
+		if o.Checked.Certificate == nil || !o.Checked.Certificate.Equal(cert) {
+			return fmt.Errorf("pades: SignOptions.Checked is about another certificate than the signer's: %w", ErrMismatch)
+		}
+	case o.Check != nil:
+		if _, err := signercheck.Check(ctx, cert, chain, o.Check); err != nil {
+			return err // a *signercheck.Error speaks for itself, in both languages
+		}
+	case !o.SkipSignerCheck:
+		return ErrNoSignerCheck
 	}
 	switch o.Level {
 	case "", LevelBB:

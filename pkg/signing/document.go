@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto"
 	"crypto/sha256"
-	"crypto/x509"
 	"fmt"
 
 	"github.com/kyso-pki/kyso/pkg/pades"
@@ -56,21 +55,21 @@ func (s *Service) SignDocuments(ctx context.Context, req *SignDocumentsRequest) 
 	if err != nil {
 		return nil, err
 	}
-	cert, chain, err := s.Certificate(ctx, u.cred)
-	if err != nil {
-		return nil, err
-	}
 	out := make([][]byte, len(req.Documents))
 	for i, d := range req.Documents {
-		if out[i], err = s.padesSign(ctx, u, cert, chain, d, req.Level, req.Certify, req.Reason); err != nil {
+		if out[i], err = s.padesSign(ctx, u, d, req.Level, req.Certify, req.Reason); err != nil {
 			return nil, fmt.Errorf("document %d: %w", i+1, err)
 		}
 	}
 	return out, nil
 }
 
-// levelUsable refuses a level the service cannot reach.
+// levelUsable refuses a level the service cannot reach; empty is
+// Config.DefaultLevel.
 func (s *Service) levelUsable(l pades.Level) error {
+	if l == "" {
+		l = s.cfg.DefaultLevel
+	}
 	switch l {
 	case "", pades.LevelBB:
 	case pades.LevelBT:
@@ -104,24 +103,36 @@ func (s *Service) checkPDF(d Document, h crypto.Hash) error {
 	return nil
 }
 
-// padesSign signs one PDF with an unlocked key at level, adding the
-// time-stamp and validation data the level needs.
-func (s *Service) padesSign(ctx context.Context, u *unlocked, cert *x509.Certificate, chain []*x509.Certificate, doc []byte, level pades.Level, certify int, reason string) ([]byte, error) {
-	opts := &pades.SignOptions{Options: pades.Options{Certify: certify, Reason: reason}, Level: pades.LevelBB}
-	if level != "" && level != pades.LevelBB {
+// padesSign signs one PDF with an unlocked key at level (empty:
+// Config.DefaultLevel), adding the time-stamp and validation data the
+// level needs. The pre-signing check unlock made is the one Sign relies
+// on, and its OCSP responses and CRLs are the ones the DSS keeps.
+func (s *Service) padesSign(ctx context.Context, u *unlocked, doc []byte, level pades.Level, certify int, reason string) ([]byte, error) {
+	if level == "" {
+		level = s.cfg.DefaultLevel
+	}
+	opts := &pades.SignOptions{Options: pades.Options{Certify: certify, Reason: reason}, Level: pades.LevelBB, Checked: u.check}
+	if u.check == nil {
+		opts.SkipSignerCheck = true // the service was configured without the check
+	}
+	if level != pades.LevelBB {
 		opts.Level, opts.TSA = pades.LevelBT, s.cfg.Timestamp
 	}
 	var buf bytes.Buffer
-	if err := pades.Sign(ctx, bytes.NewReader(doc), int64(len(doc)), &buf, u, cert, chain, opts); err != nil {
+	if err := pades.Sign(ctx, bytes.NewReader(doc), int64(len(doc)), &buf, u, u.cert, u.chain, opts); err != nil {
 		return nil, err
 	}
 	if level != pades.LevelBLT && level != pades.LevelBLTA {
 		return buf.Bytes(), nil
 	}
 	signed := buf.Bytes()
+	ltv := *s.cfg.LTV
+	if u.check != nil {
+		ltv.Revocation = u.check.Source(ltv.Revocation)
+	}
 	var ext bytes.Buffer
 	if err := pades.Extend(ctx, bytes.NewReader(signed), int64(len(signed)), &ext, level,
-		&pades.ExtendOptions{LTVOptions: *s.cfg.LTV, TSA: s.cfg.Timestamp}); err != nil {
+		&pades.ExtendOptions{LTVOptions: ltv, TSA: s.cfg.Timestamp}); err != nil {
 		return nil, fmt.Errorf("adding validation data: %w", err)
 	}
 	return ext.Bytes(), nil
@@ -140,8 +151,6 @@ func (s *Service) signDocuments(ctx context.Context, x *Transaction, sad, actor 
 	if err != nil {
 		return nil, err
 	}
-	var cert *x509.Certificate
-	var chain []*x509.Certificate
 	res := make([]Signature, len(x.Documents))
 	for i, d := range x.Documents {
 		res[i].DocID = d.DocID
@@ -151,12 +160,7 @@ func (s *Service) signDocuments(ctx context.Context, x *Transaction, sad, actor 
 			}
 			continue
 		}
-		if cert == nil {
-			if cert, chain, err = s.Certificate(ctx, u.cred); err != nil {
-				return nil, err
-			}
-		}
-		if res[i].SignedPDF, err = s.padesSign(ctx, u, cert, chain, d.PDF, d.Level, 0, ""); err != nil {
+		if res[i].SignedPDF, err = s.padesSign(ctx, u, d.PDF, d.Level, 0, ""); err != nil {
 			return nil, fmt.Errorf("signing: document %q: %w", d.DocID, err)
 		}
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/pkg/ca"
 	"github.com/kyso-pki/kyso/pkg/pades"
+	"github.com/kyso-pki/kyso/pkg/signercheck"
 	"github.com/kyso-pki/kyso/pkg/store"
 )
 
@@ -58,6 +59,19 @@ type Config struct {
 	// LTV gives the trust anchors and revocation source for B-LT and
 	// B-LTA; nil offers up to B-T.
 	LTV *pades.LTVOptions
+	// DefaultLevel is the PAdES level of a PDF whose request names none;
+	// zero means B-LT when Timestamp and LTV are set (Circular 15/2025
+	// Art. 5: the status evidence of the pre-signing check stays with the
+	// document), B-B otherwise.
+	DefaultLevel pades.Level
+	// SignerCheck is the pre-signing check of a credential's certificate
+	// (Circular 15/2025 Art. 5, pkg/signercheck): trust anchors and a
+	// revocation source. Required unless SkipSignerCheck.
+	SignerCheck *signercheck.Config
+	// SkipSignerCheck runs the service without the pre-signing check.
+	// WARNING: for tests about something else and offline tools only; a
+	// provider must check every certificate before it signs.
+	SkipSignerCheck bool
 	// Now is the clock; nil means time.Now. Rand is the randomness; nil
 	// means crypto/rand. Logger receives operational messages, never a
 	// secret; nil discards them.
@@ -82,6 +96,18 @@ type Service struct {
 func New(st Store, keys hsm.KeyStore, authority *ca.Authority, cfg Config) (*Service, error) {
 	if st == nil || keys == nil || authority == nil {
 		return nil, errors.New("signing: a store, a key store and an authority are required")
+	}
+	if cfg.SignerCheck == nil && !cfg.SkipSignerCheck {
+		return nil, errors.New("signing: Config.SignerCheck (trust anchors and a revocation source) is required, or SkipSignerCheck")
+	}
+	if cfg.SignerCheck != nil && (cfg.SignerCheck.Roots == nil || cfg.SignerCheck.Revocation == nil) {
+		return nil, errors.New("signing: Config.SignerCheck needs Roots and Revocation")
+	}
+	if cfg.DefaultLevel == "" {
+		cfg.DefaultLevel = pades.LevelBB
+		if cfg.Timestamp != nil && cfg.LTV != nil {
+			cfg.DefaultLevel = pades.LevelBLT
+		}
 	}
 	s, err := newSealer(cfg.SecretsKey)
 	if err != nil {

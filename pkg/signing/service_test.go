@@ -41,7 +41,7 @@ func newEnv(t *testing.T) *env {
 	t.Cleanup(func() { p.Close() })
 	c := &clock{}
 	c.t.Store(time.Now().UnixNano())
-	svc, err := signing.New(p.Store, p.Keys, p.CA, signing.Config{
+	svc, err := signing.New(p.Store, p.Keys, p.CA, signing.Config{SkipSignerCheck: true,
 		SecretsKey: bytes.Repeat([]byte{7}, 32),
 		Password:   signing.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1},
 		Now:        c.now,

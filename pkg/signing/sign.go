@@ -16,6 +16,7 @@ import (
 	"sync"
 
 	"github.com/kyso-pki/kyso/hsm"
+	"github.com/kyso-pki/kyso/pkg/signercheck"
 	"github.com/kyso-pki/kyso/pkg/store"
 )
 
@@ -256,6 +257,13 @@ func (s *Service) unlock(ctx context.Context, req *SignHashRequest, audit bool) 
 	if cred.Status != "active" {
 		return nil, nil, deny("credential %s is %s", cred.ID, cred.Status)
 	}
+	// The pre-signing check (Circular 15/2025 Art. 5), before the key is
+	// unlocked and before the SAD is spent: a refused certificate signs
+	// nothing and leaves the owner's approval unused.
+	cert, chain, check, err := s.checkSigner(ctx, cred, req.Actor)
+	if err != nil {
+		return nil, nil, err
+	}
 	signer, err := s.credentialKey(ctx, cred)
 	if err != nil {
 		return nil, nil, fmt.Errorf("signing: the key of credential %s: %w", cred.ID, err)
@@ -288,7 +296,35 @@ func (s *Service) unlock(ctx context.Context, req *SignHashRequest, audit bool) 
 		return nil, nil, err
 	}
 	return &unlocked{s: s, ctx: ctx, cred: cred, signer: signer, left: len(req.Hashes), actor: req.Actor, txID: a.TransactionID,
-		audited: audit, digests: req.Hashes}, opts, nil
+		audited: audit, digests: req.Hashes, cert: cert, chain: chain, check: check}, opts, nil
+}
+
+// checkSigner returns cred's certificate and chain after the pre-signing
+// check of Config.SignerCheck, with its evidence (nil when the service
+// skips the check). A refusal is audited (signature.refuse) and returned
+// as an invalid_request whose description is the bilingual reason.
+func (s *Service) checkSigner(ctx context.Context, cred *store.Credential, actor string) (*x509.Certificate, []*x509.Certificate, *signercheck.Result, error) {
+	cert, chain, err := s.Certificate(ctx, cred)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if s.cfg.SignerCheck == nil {
+		return cert, chain, nil, nil
+	}
+	cfg := *s.cfg.SignerCheck
+	if cfg.Now == nil {
+		cfg.Now = s.cfg.Now
+	}
+	res, err := signercheck.Check(ctx, cert, chain, &cfg)
+	var refused *signercheck.Error
+	if errors.As(err, &refused) {
+		_ = s.audit(ctx, actor, "signature.refuse", cred.ID, "error", map[string]any{"reason": refused.Error(), "check": string(refused.Code)})
+		return nil, nil, nil, &Error{Code: CodeInvalidRequest, Description: refused.Error(), Err: refused}
+	}
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("signing: checking the certificate of credential %s: %w", cred.ID, err)
+	}
+	return cert, chain, res, nil
 }
 
 // credentialKey opens a credential's key: unwrapped inside the device for
@@ -319,8 +355,13 @@ type unlocked struct {
 	// signs only digests, in order.
 	audited bool
 	digests [][]byte
-	mu      sync.Mutex
-	left    int
+	// cert and chain are the credential's; check is the evidence of the
+	// pre-signing check (nil when the service skips it).
+	cert  *x509.Certificate
+	chain []*x509.Certificate
+	check *signercheck.Result
+	mu    sync.Mutex
+	left  int
 }
 
 func (u *unlocked) Public() crypto.PublicKey { return u.signer.Public() }
@@ -429,6 +470,11 @@ func (s *Service) Authorize(ctx context.Context, req *AuthorizeRequest) (string,
 		return "", 0, err
 	}
 	if err := s.twoFactors(ctx, owner, req.PIN, req.OTP); err != nil {
+		return "", 0, err
+	}
+	// No activation data for a certificate that may not sign; signHash
+	// checks again, since time passes between the two.
+	if _, _, _, err := s.checkSigner(ctx, cred, req.Actor); err != nil {
 		return "", 0, err
 	}
 	sad, err := s.newActivation(ctx, cred.ID, "", req.HashAlgorithm, req.Hashes)

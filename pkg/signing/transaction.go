@@ -28,7 +28,8 @@ type Document struct {
 	// Hash is what is signed, or for a PDF its SHA-256 (Submit computes
 	// it): what the owner approves.
 	Hash []byte `json:"hash"`
-	// PDF, when set, is signed as PAdES at Level (empty: B-B); the result
+	// PDF, when set, is signed as PAdES at Level (empty: the service's
+	// Config.DefaultLevel); the result
 	// is the signed PDF.
 	PDF   []byte      `json:"pdf,omitempty"`
 	Level pades.Level `json:"level,omitempty"`

@@ -103,7 +103,7 @@ func newEnv(t testing.TB, alg hsm.Algorithm) *env {
 	st := p.Store
 	e := &env{st: st, clock: &clock{}, rcv: &receiver{}}
 	e.clock.t.Store(time.Now().UnixNano())
-	e.svc, err = signing.New(st, p.Keys, p.CA, signing.Config{
+	e.svc, err = signing.New(st, p.Keys, p.CA, signing.Config{SkipSignerCheck: true,
 		SecretsKey: bytes.Repeat([]byte{5}, 32),
 		Password:   signing.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1},
 		Now:        e.clock.now,

@@ -87,8 +87,9 @@ type SignFile struct {
 	DataToBeSigned string `json:"data_to_be_signed,omitempty"`
 	// FileData is the PDF, base64 (sign_type "pdf").
 	FileData string `json:"file_data,omitempty"`
-	// Level is the PAdES level for a PDF: B-B (the default), B-T, B-LT or
-	// B-LTA.
+	// Level is the PAdES level for a PDF: B-B, B-T, B-LT or B-LTA; empty
+	// is the service's default (B-LT in kysod, with the status evidence of
+	// the pre-signing check in the DSS).
 	Level string `json:"level,omitempty"`
 }
 

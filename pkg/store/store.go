@@ -110,6 +110,16 @@ type Store interface {
 	// LatestCRL returns issuer's CRL with the highest number, or ErrNotFound.
 	LatestCRL(ctx context.Context, issuer string) (*CRL, error)
 
+	// PutTrustAnchor adds a trust anchor (a root or intermediate CA
+	// certificate an operator trusts). ErrExists when one with the same
+	// SHA256 is there.
+	PutTrustAnchor(ctx context.Context, a *TrustAnchor) error
+	// ListTrustAnchors returns every trust anchor, oldest first.
+	ListTrustAnchors(ctx context.Context) ([]*TrustAnchor, error)
+	// DeleteTrustAnchor removes the trust anchor whose certificate has
+	// SHA-256 sha256, or returns ErrNotFound.
+	DeleteTrustAnchor(ctx context.Context, sha256 []byte) error
+
 	// NextSequence returns the next value of the named counter, starting at
 	// 1; each call returns a larger number than any before it, across
 	// processes sharing the database (RFC 3161 serial numbers).
@@ -244,6 +254,23 @@ type CRL struct {
 	DER []byte
 	// ThisUpdate and NextUpdate are the CRL's times.
 	ThisUpdate, NextUpdate time.Time
+}
+
+// TrustAnchor is a CA certificate added to the trust store: signing
+// checks and validation accept chains ending in it.
+type TrustAnchor struct {
+	// SHA256 is the SHA-256 of DER, 32 bytes; unique.
+	SHA256 []byte
+	// DER is the certificate.
+	DER []byte
+	// Subject is its subject DN as text (RFC 4514), for listing.
+	Subject string
+	// Source says where it came from (the file an operator added).
+	Source string
+	// AddedBy is who added it ("cli:root").
+	AddedBy string
+	// Added is when it was stored; zero means now.
+	Added time.Time
 }
 
 // AuditEvent is one audited action: an issuance intent or result, a

@@ -301,7 +301,7 @@ func TestAgreeWithCheckers(t *testing.T) {
 	{
 		in, out := formPDF(), bytes.Buffer{}
 		if err := pades.Sign(ctx, bytes.NewReader(in), int64(len(in)), &out, okey, ocert, []*x509.Certificate{other.Hierarchy.Issuing},
-			&pades.SignOptions{Level: pades.LevelBT, TSA: pades.TSAServer(f.tsa)}); err != nil {
+			&pades.SignOptions{Level: pades.LevelBT, TSA: pades.TSAServer(f.tsa), Options: pades.Options{SkipSignerCheck: true}}); err != nil {
 			t.Fatal(err)
 		}
 		add("untrusted-root-BT", out.Bytes(), nil, vIndet)

@@ -42,6 +42,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"PublicKeyCertified", testPublicKeyCertified},
 		{"Campaign", testCampaign},
 		{"CRL", testCRL},
+		{"TrustAnchors", testTrustAnchors},
 		{"Audit", testAudit},
 		{"AuditBatch", testAuditBatch},
 		{"Bounds", testBounds},
@@ -762,5 +763,50 @@ func testAuditBatch(t *testing.T, s store.Store) {
 	got, err := s.ListAudit(ctx, 0, 0)
 	if err != nil || len(got) != 3 {
 		t.Fatalf("after the refused batch: %d events, %v", len(got), err)
+	}
+}
+
+func testTrustAnchors(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	list := func() []*store.TrustAnchor {
+		t.Helper()
+		as, err := s.ListTrustAnchors(ctx)
+		noErr(t, "ListTrustAnchors", err)
+		return as
+	}
+	if as := list(); len(as) != 0 {
+		t.Fatalf("a new store lists %d trust anchors", len(as))
+	}
+	mk := func(der []byte, added time.Time) *store.TrustAnchor {
+		sum := sha256.Sum256(der)
+		return &store.TrustAnchor{SHA256: sum[:], DER: der, Subject: "CN=Root CA – Bộ Khoa học và Công nghệ,C=VN",
+			Source: "neac-root.pem", AddedBy: "cli:operator", Added: added}
+	}
+	t0 := time.Date(2025, 8, 15, 9, 0, 0, 123456000, time.UTC)
+	a, b := mk(randomBytes(t, 700), t0), mk(randomBytes(t, 900), t0.Add(time.Second))
+	noErr(t, "PutTrustAnchor b", s.PutTrustAnchor(ctx, b))
+	noErr(t, "PutTrustAnchor a", s.PutTrustAnchor(ctx, a))
+	wantErr(t, "PutTrustAnchor again", s.PutTrustAnchor(ctx, mk(a.DER, t0)), store.ErrExists)
+	as := list()
+	if len(as) != 2 || !bytes.Equal(as[0].SHA256, a.SHA256) || !bytes.Equal(as[1].SHA256, b.SHA256) {
+		t.Fatalf("ListTrustAnchors gave %d, want a then b (oldest first)", len(as))
+	}
+	got := as[0]
+	if !bytes.Equal(got.DER, a.DER) || got.Subject != a.Subject || got.Source != a.Source || got.AddedBy != a.AddedBy || !got.Added.Equal(t0) {
+		t.Errorf("ListTrustAnchors()[0] = %+v, want %+v", got, a)
+	}
+	wantErr(t, "PutTrustAnchor with a short hash", s.PutTrustAnchor(ctx, &store.TrustAnchor{SHA256: []byte{1}, DER: a.DER}), store.ErrInvalid)
+	wantErr(t, "PutTrustAnchor without DER", s.PutTrustAnchor(ctx, &store.TrustAnchor{SHA256: a.SHA256}), store.ErrInvalid)
+	noErr(t, "DeleteTrustAnchor a", s.DeleteTrustAnchor(ctx, a.SHA256))
+	wantErr(t, "DeleteTrustAnchor a again", s.DeleteTrustAnchor(ctx, a.SHA256), store.ErrNotFound)
+	wantErr(t, "DeleteTrustAnchor short", s.DeleteTrustAnchor(ctx, []byte{1, 2}), store.ErrInvalid)
+	if as := list(); len(as) != 1 || !bytes.Equal(as[0].SHA256, b.SHA256) {
+		t.Fatalf("after removing a, ListTrustAnchors gave %d anchors, want b only", len(as))
+	}
+	// Added zero means now.
+	c := mk(randomBytes(t, 500), time.Time{})
+	noErr(t, "PutTrustAnchor c", s.PutTrustAnchor(ctx, c))
+	if as := list(); len(as) != 2 || as[1].Added.IsZero() {
+		t.Fatalf("a zero Added was stored as zero")
 	}
 }

@@ -131,6 +131,26 @@ func CA(ca *store.CA) error {
 	return nil
 }
 
+// TrustAnchor checks a trust anchor record.
+func TrustAnchor(a *store.TrustAnchor) error {
+	if a == nil {
+		return Invalid("trust anchor is nil")
+	}
+	if err := KeyHash(a.SHA256); err != nil {
+		return Invalid("trust anchor SHA-256 is %d bytes, not 32", len(a.SHA256))
+	}
+	if err := Bytes("trust anchor certificate", a.DER, MaxDER); err != nil {
+		return err
+	}
+	if err := String("trust anchor subject", a.Subject, MaxURI, false); err != nil {
+		return err
+	}
+	if err := String("trust anchor source", a.Source, MaxURI, false); err != nil {
+		return err
+	}
+	return String("trust anchor added-by", a.AddedBy, MaxName, false)
+}
+
 // Reservation checks a serial reservation.
 func Reservation(r *store.SerialReservation) error {
 	if r == nil {
