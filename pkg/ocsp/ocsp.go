@@ -5,7 +5,9 @@
 // Source for a certificate's status, signs the answer with a crypto.Signer —
 // normally a delegated responder key whose certificate carries
 // id-kp-OCSPSigning (RFC 6960 section 4.2.2.2) — and keeps the signed
-// response in a bounded cache until half its validity has passed. Requests
+// response in a bounded cache until half its validity has passed. An RSA key
+// signs with RSASSA-PSS (Circular 15/2025 Annex I) unless
+// Config.RSAPKCS1v15 asks for PKCS#1 v1.5. Requests
 // with a nonce (RFC 6960 section 4.4.1, RFC 8954) get a freshly signed
 // response echoing it.
 //
