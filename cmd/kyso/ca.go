@@ -141,7 +141,7 @@ func caInit(ctx context.Context, e *env, args []string) error {
 	policy := fs.String("policy-oid", "", "the provider's certificate policy OID (default: a placeholder under 2.999)")
 	tsaPolicy := fs.String("tsa-policy-oid", "", "the provider's time-stamping policy OID (default: a placeholder under 2.999)")
 	caAlg := fs.String("ca-alg", "ecdsa-p384", "key algorithm of the root and issuing CAs")
-	legacyRSA := fs.Bool("rsa-pkcs1v15", false, "RSA keys sign certificates, CRLs and time-stamps with PKCS#1 v1.5, not RSASSA-PSS (legacy relying parties only; kept in kyso.json)")
+	legacyRSA := fs.Bool("rsa-pkcs1v15", false, "RSA keys sign certificates, CRLs, OCSP responses and time-stamps with PKCS#1 v1.5, not RSASSA-PSS (legacy relying parties only; kept in kyso.json)")
 	out := outputFlag(fs)
 	if err := parse(fs, args); err != nil {
 		return err

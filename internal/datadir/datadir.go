@@ -52,9 +52,9 @@ type Config struct {
 	// TSAPolicyOID is the time-stamping policy; empty means
 	// tsa.PlaceholderPolicy.
 	TSAPolicyOID string `json:"tsa_policy_oid,omitempty"`
-	// RSAPKCS1v15 makes RSA keys of the CA and the TSA sign with PKCS#1
-	// v1.5 instead of RSASSA-PSS (ca.Options.RSAPKCS1v15,
-	// tsa.Config.RSAPKCS1v15). WARNING: for legacy relying parties only;
+	// RSAPKCS1v15 makes RSA keys of the CA, the OCSP responder and the TSA
+	// sign with PKCS#1 v1.5 instead of RSASSA-PSS (ca.Options.RSAPKCS1v15,
+	// ocsp.Config.RSAPKCS1v15, tsa.Config.RSAPKCS1v15). WARNING: for legacy relying parties only;
 	// Circular 15/2025 Annex I asks for RSASSA-PSS.
 	RSAPKCS1v15 bool `json:"rsa_pkcs1v15,omitempty"`
 	// SecretsKey is where the 32-byte key sealing TOTP and webhook secrets

@@ -5,7 +5,9 @@
 // Source for a certificate's status, signs the answer with a crypto.Signer —
 // normally a delegated responder key whose certificate carries
 // id-kp-OCSPSigning (RFC 6960 section 4.2.2.2) — and keeps the signed
-// response in a bounded cache until half its validity has passed. Requests
+// response in a bounded cache until half its validity has passed. An RSA key
+// signs with RSASSA-PSS (Circular 15/2025 Annex I) unless
+// Config.RSAPKCS1v15 asks for PKCS#1 v1.5. Requests
 // with a nonce (RFC 6960 section 4.4.1, RFC 8954) get a freshly signed
 // response echoing it.
 //
@@ -115,6 +117,14 @@ type Config struct {
 	// shared by every request waiting for that serial, so it does not end
 	// when the first client goes away. 0 means DefaultLookupTimeout.
 	LookupTimeout time.Duration
+	// RSAPKCS1v15 makes an RSA signing key sign responses with
+	// sha256WithRSAEncryption (PKCS#1 v1.5). False, the zero value, means
+	// RSASSA-PSS with SHA-256, MGF1-SHA-256 and a 32-byte salt, its
+	// parameters explicit (RFC 4055 section 3.1), as Circular 15/2025
+	// Annex I asks. It applies to SetSigner's keys too and does not affect
+	// ECDSA or Ed25519 keys. WARNING: for legacy relying parties that
+	// cannot verify RSASSA-PSS only; it departs from Annex I.
+	RSAPKCS1v15 bool
 }
 
 // Responder is an OCSP responder for one issuer, an http.Handler that serves
@@ -128,6 +138,7 @@ type Responder struct {
 	log           *slog.Logger
 	maxReq        int64
 	lookupTimeout time.Duration
+	rsaPKCS1v15   bool
 
 	mu       sync.Mutex
 	signer   *signerState
@@ -156,6 +167,7 @@ func New(cfg Config) (*Responder, error) {
 		log:           cfg.Logger,
 		maxReq:        cfg.MaxRequestBytes,
 		lookupTimeout: cfg.LookupTimeout,
+		rsaPKCS1v15:   cfg.RSAPKCS1v15,
 		inflight:      make(map[cacheKey]*call),
 	}
 	switch {
@@ -199,7 +211,7 @@ func New(cfg Config) (*Responder, error) {
 		r.issuerHashes[h.hash] = [2][]byte{nh.Sum(nil), kh.Sum(nil)}
 	}
 
-	st, err := newSignerState(cfg.Issuer, cfg.Signer, cfg.SignerCert)
+	st, err := newSignerState(cfg.Issuer, cfg.Signer, cfg.SignerCert, cfg.RSAPKCS1v15)
 	if err != nil {
 		return nil, err
 	}
@@ -212,7 +224,7 @@ func New(cfg Config) (*Responder, error) {
 // signed by the old key is served afterwards. It checks the pair as New does
 // and leaves the current signer in place if the check fails.
 func (r *Responder) SetSigner(signer crypto.Signer, cert *x509.Certificate) error {
-	st, err := newSignerState(r.issuer, signer, cert)
+	st, err := newSignerState(r.issuer, signer, cert, r.rsaPKCS1v15)
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,7 @@ import (
 )
 
 // Object identifiers used by requests and responses (RFC 6960 section 4.4 and
-// appendix B.2, RFC 5280 section 4.1.1.2, RFC 5758, RFC 8410).
+// appendix B.2, RFC 5280 section 4.1.1.2, RFC 4055, RFC 5758, RFC 8410).
 var (
 	oidNonce      = encasn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 2}
 	oidBasic      = encasn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 1}
@@ -24,6 +24,8 @@ var (
 	oidECDSA384   = encasn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 3}
 	oidECDSA512   = encasn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 4}
 	oidRSASHA256  = encasn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 11}
+	oidRSASSAPSS  = encasn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 10}
+	oidMGF1       = encasn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 8}
 	oidEd25519Sig = encasn1.ObjectIdentifier{1, 3, 101, 112}
 )
 

@@ -66,8 +66,8 @@ type signerState struct {
 
 // newSignerState checks that signer and cert belong together and that cert
 // may sign OCSP responses for issuer (RFC 6960 section 4.2.2.2), and works out
-// the signature algorithm from the key.
-func newSignerState(issuer *x509.Certificate, signer crypto.Signer, cert *x509.Certificate) (*signerState, error) {
+// the signature algorithm from the key: for RSA, RSASSA-PSS unless pkcs1v15.
+func newSignerState(issuer *x509.Certificate, signer crypto.Signer, cert *x509.Certificate, pkcs1v15 bool) (*signerState, error) {
 	if signer == nil {
 		return nil, errors.New("ocsp: no signer")
 	}
@@ -111,7 +111,7 @@ func newSignerState(issuer *x509.Certificate, signer crypto.Signer, cert *x509.C
 	st.keyHash = h[:]
 
 	var oid encasn1.ObjectIdentifier
-	nullParams := false
+	nullParams, pss := false, false
 	switch k := signer.Public().(type) {
 	case *ecdsa.PublicKey:
 		switch k.Curve {
@@ -125,9 +125,13 @@ func newSignerState(issuer *x509.Certificate, signer crypto.Signer, cert *x509.C
 			return nil, errors.New("ocsp: unsupported ECDSA curve")
 		}
 	case *rsa.PublicKey:
-		// sha256WithRSAEncryption, which every client verifies; RSA-PSS
-		// would need the client to support RFC 4055 parameters.
-		oid, st.opts, nullParams = oidRSASHA256, crypto.SHA256, true
+		// RSASSA-PSS (Circular 15/2025 Annex I), or on request
+		// sha256WithRSAEncryption for clients that know no RFC 4055.
+		if pkcs1v15 {
+			oid, st.opts, nullParams = oidRSASHA256, crypto.SHA256, true
+		} else {
+			oid, st.opts, pss = oidRSASSAPSS, &rsa.PSSOptions{SaltLength: crypto.SHA256.Size(), Hash: crypto.SHA256}, true
+		}
 	case ed25519.PublicKey:
 		oid, st.opts = oidEd25519Sig, crypto.Hash(0)
 	default:
@@ -136,12 +140,41 @@ func newSignerState(issuer *x509.Certificate, signer crypto.Signer, cert *x509.C
 	var b cryptobyte.Builder
 	b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
 		b.AddASN1ObjectIdentifier(oid)
-		if nullParams {
+		switch {
+		case nullParams:
 			b.AddASN1NULL()
+		case pss:
+			addPSSParamsSHA256(b)
 		}
 	})
 	st.sigAlg = b.BytesOrPanic()
 	return st, nil
+}
+
+// addPSSParamsSHA256 writes RSASSA-PSS-params (RFC 4055 section 3.1) for
+// SHA-256: hashAlgorithm SHA-256, maskGenAlgorithm MGF1 with SHA-256,
+// saltLength 32, and trailerField 1, which DER omits as the DEFAULT. The
+// hash identifiers carry NULL parameters, as crypto/x509 and OpenSSL write
+// them.
+func addPSSParamsSHA256(b *cryptobyte.Builder) {
+	sha256ID := func(b *cryptobyte.Builder) {
+		b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
+			b.AddASN1ObjectIdentifier(oidSHA256)
+			b.AddASN1NULL()
+		})
+	}
+	b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddASN1(asn1.Tag(0).Constructed().ContextSpecific(), sha256ID)
+		b.AddASN1(asn1.Tag(1).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
+			b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
+				b.AddASN1ObjectIdentifier(oidMGF1)
+				sha256ID(b)
+			})
+		})
+		b.AddASN1(asn1.Tag(2).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
+			b.AddASN1Int64(int64(crypto.SHA256.Size()))
+		})
+	})
 }
 
 // single is the content of one SingleResponse (RFC 6960 section 4.2.1).

@@ -29,7 +29,9 @@ type OCSPResult struct {
 	Raw []byte
 	// Response is Raw parsed by golang.org/x/crypto/ocsp: the
 	// SingleResponse about the certificate, with ProducedAt, ThisUpdate,
-	// NextUpdate and, when revoked, RevokedAt and RevocationReason.
+	// NextUpdate and, when revoked, RevokedAt and RevocationReason. For an
+	// RSASSA-PSS response, which x/crypto does not know, SignatureAlgorithm
+	// and Certificate are filled in by ParseOCSP.
 	Response *ocsp.Response
 	// Status is the certificate's status in it.
 	Status Status
@@ -159,7 +161,10 @@ func (f *Fetcher) checkOCSPTime(res *OCSPResult) error {
 // hash (the certID of section 4.1.1), signed by issuer or by a delegated
 // responder issuer certified with id-kp-OCSPSigning (section 4.2.2.2) whose
 // certificate the response carries, and whose responderID names the
-// signer. Errors wrap ErrInvalid. A validator checking data embedded in a
+// signer. The signature may be ECDSA, PKCS#1 v1.5 or RSASSA-PSS (RFC 4055
+// section 3.1: SHA-256, SHA-384 or SHA-512, MGF1 with the same hash, a salt
+// as long as the hash), the one Circular 15/2025 Annex I asks of RSA keys.
+// Errors wrap ErrInvalid. A validator checking data embedded in a
 // document calls it, then compares the times with its own validation time.
 func ParseOCSP(der []byte, cert, issuer *x509.Certificate) (*OCSPResult, error) {
 	if err := needCerts(cert, issuer); err != nil {
@@ -172,6 +177,109 @@ func ParseOCSP(der []byte, cert, issuer *x509.Certificate) (*OCSPResult, error) 
 // ocspInfo is what parseOCSP reads that x/crypto/ocsp does not expose.
 type ocspInfo struct {
 	nonce []byte // extnValue of the nonce response extension, or nil
+	// The BasicOCSPResponse's parts, each a whole DER element: tbsResponseData,
+	// signatureAlgorithm, signature (the BIT STRING), and the certificates.
+	tbs, sigAlg, sig []byte
+	certs            [][]byte
+}
+
+// withoutCerts is the OCSPResponse re-encoded with the same
+// tbsResponseData, signatureAlgorithm and signature but no certs.
+func (i *ocspInfo) withoutCerts() []byte {
+	var b cryptobyte.Builder
+	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddASN1Enum(0) // successful
+		b.AddASN1(cbasn1.Tag(0).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
+			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+				b.AddASN1ObjectIdentifier(oidOCSPBasic)
+				b.AddASN1(cbasn1.OCTET_STRING, func(b *cryptobyte.Builder) {
+					b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+						b.AddBytes(i.tbs)
+						b.AddBytes(i.sigAlg)
+						b.AddBytes(i.sig)
+					})
+				})
+			})
+		})
+	})
+	return b.BytesOrPanic()
+}
+
+// oidOCSPBasic is id-pkix-ocsp-basic (RFC 6960 section 4.2.1).
+var oidOCSPBasic = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 1}
+
+// pssAlgorithms are the RSASSA-PSS signatureAlgorithm encodings a response
+// may carry: id-RSASSA-PSS with RSASSA-PSS-params (RFC 4055 section 3.1)
+// naming SHA-256, SHA-384 or SHA-512, MGF1 with the same hash, a salt as
+// long as the hash and the default trailerField — what crypto/x509
+// verifies — the hash identifiers' parameters NULL or absent (RFC 4055
+// section 2.1 accepts both).
+var pssAlgorithms = func() map[string]x509.SignatureAlgorithm {
+	m := map[string]x509.SignatureAlgorithm{}
+	for _, h := range []struct {
+		alg x509.SignatureAlgorithm
+		oid asn1.ObjectIdentifier
+		len int64
+	}{
+		{x509.SHA256WithRSAPSS, asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 1}, 32},
+		{x509.SHA384WithRSAPSS, asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 2}, 48},
+		{x509.SHA512WithRSAPSS, asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 3}, 64},
+	} {
+		for _, null := range []bool{true, false} {
+			hashID := func(b *cryptobyte.Builder) {
+				b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+					b.AddASN1ObjectIdentifier(h.oid)
+					if null {
+						b.AddASN1NULL()
+					}
+				})
+			}
+			var b cryptobyte.Builder
+			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+				b.AddASN1ObjectIdentifier(oidRSASSAPSS)
+				b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+					b.AddASN1(cbasn1.Tag(0).Constructed().ContextSpecific(), hashID)
+					b.AddASN1(cbasn1.Tag(1).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
+						b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+							b.AddASN1ObjectIdentifier(oidMGF1)
+							hashID(b)
+						})
+					})
+					b.AddASN1(cbasn1.Tag(2).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
+						b.AddASN1Int64(h.len)
+					})
+				})
+			})
+			m[string(b.BytesOrPanic())] = h.alg
+		}
+	}
+	return m
+}()
+
+// OIDs of RFC 4055 section 3.1.
+var (
+	oidRSASSAPSS = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 10}
+	oidMGF1      = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 8}
+)
+
+// pssAlgorithm returns the crypto/x509 algorithm of an RSASSA-PSS
+// signatureAlgorithm (the whole DER AlgorithmIdentifier),
+// UnknownSignatureAlgorithm when alg is not id-RSASSA-PSS, and an error
+// when it is but with parameters pssAlgorithms does not hold.
+func pssAlgorithm(alg []byte) (x509.SignatureAlgorithm, error) {
+	if a, ok := pssAlgorithms[string(alg)]; ok {
+		return a, nil
+	}
+	in := cryptobyte.String(alg)
+	var seq cryptobyte.String
+	var oid asn1.ObjectIdentifier
+	if !in.ReadASN1(&seq, cbasn1.SEQUENCE) || !seq.ReadASN1ObjectIdentifier(&oid) {
+		return 0, errors.New("malformed signatureAlgorithm")
+	}
+	if oid.Equal(oidRSASSAPSS) {
+		return 0, errors.New("RSASSA-PSS parameters other than SHA-256, SHA-384 or SHA-512 with MGF1 of the same hash, a salt as long as the hash and trailerField 1")
+	}
+	return x509.UnknownSignatureAlgorithm, nil
 }
 
 func parseOCSP(der []byte, cert, issuer *x509.Certificate) (*OCSPResult, *ocspInfo, error) {
@@ -181,16 +289,38 @@ func parseOCSP(der []byte, cert, issuer *x509.Certificate) (*OCSPResult, *ocspIn
 	if len(der) > DefaultMaxOCSPBytes*16 {
 		return nil, nil, invalid("response of %d bytes", len(der))
 	}
-	// Passing no issuer makes x/crypto check only the signature of an
-	// embedded responder certificate; who that responder may be is
-	// checked below.
-	r, err := ocsp.ParseResponseForCert(der, cert, nil)
-	if err != nil {
-		return nil, nil, invalid("%v", err)
-	}
 	info, single, err := readOCSPDetails(der, cert.SerialNumber)
 	if err != nil {
 		return nil, nil, invalid("%v", err)
+	}
+	pss, err := pssAlgorithm(info.sigAlg)
+	if err != nil {
+		return nil, nil, invalid("%v", err)
+	}
+	// Passing no issuer makes x/crypto check only the signature of an
+	// embedded responder certificate; who that responder may be is
+	// checked below. x/crypto knows no id-RSASSA-PSS: it is handed the
+	// response without its certificates, so that it checks no signature,
+	// and the signature is checked here.
+	xder := der
+	if pss != x509.UnknownSignatureAlgorithm {
+		xder = info.withoutCerts()
+	}
+	r, err := ocsp.ParseResponseForCert(xder, cert, nil)
+	if err != nil {
+		return nil, nil, invalid("%v", err)
+	}
+	if pss != x509.UnknownSignatureAlgorithm {
+		r.Raw, r.SignatureAlgorithm = bytes.Clone(der), pss
+		if len(info.certs) > 0 {
+			// What x/crypto does with the first embedded certificate.
+			if r.Certificate, err = x509.ParseCertificate(info.certs[0]); err != nil {
+				return nil, nil, invalid("embedded responder certificate: %v", err)
+			}
+			if err := r.CheckSignatureFrom(r.Certificate); err != nil {
+				return nil, nil, invalid("signature by the embedded certificate: %v", err)
+			}
+		}
 	}
 	// certID: the issuer's name and key hashes (RFC 6960 section 4.1.1).
 	if !r.IssuerHash.Available() {
@@ -263,24 +393,55 @@ type singleCertID struct {
 	nameHash, keyHash []byte
 }
 
-// readOCSPDetails walks the BasicOCSPResponse (RFC 6960 section 4.2.1) for
-// what x/crypto/ocsp does not expose: the certID hashes of the first
-// SingleResponse about serial (the one x/crypto returns) and the nonce
-// among the responseExtensions.
+// readOCSPDetails walks a successful basic OCSPResponse (RFC 6960 section
+// 4.2.1) for what x/crypto/ocsp does not expose: the certID hashes of the
+// first SingleResponse about serial (the one x/crypto returns), the nonce
+// among the responseExtensions, and the BasicOCSPResponse's parts.
 func readOCSPDetails(der []byte, serial *big.Int) (*ocspInfo, *singleCertID, error) {
 	in := cryptobyte.String(der)
 	var resp, rb, basicOctets cryptobyte.String
 	var status int
 	var typ asn1.ObjectIdentifier
-	if !in.ReadASN1(&resp, cbasn1.SEQUENCE) || !resp.ReadASN1Enum(&status) ||
-		!resp.ReadASN1(&rb, cbasn1.Tag(0).Constructed().ContextSpecific()) ||
+	if !in.ReadASN1(&resp, cbasn1.SEQUENCE) || !in.Empty() || !resp.ReadASN1Enum(&status) {
+		return nil, nil, errors.New("malformed OCSPResponse")
+	}
+	if status != int(ocsp.Success) {
+		return nil, nil, ocsp.ResponseError{Status: ocsp.ResponseStatus(status)}
+	}
+	if !resp.ReadASN1(&rb, cbasn1.Tag(0).Constructed().ContextSpecific()) ||
 		!rb.ReadASN1(&rb, cbasn1.SEQUENCE) || !rb.ReadASN1ObjectIdentifier(&typ) ||
 		!rb.ReadASN1(&basicOctets, cbasn1.OCTET_STRING) {
 		return nil, nil, errors.New("malformed OCSPResponse")
 	}
-	var basic, tbs, responses cryptobyte.String
-	if !basicOctets.ReadASN1(&basic, cbasn1.SEQUENCE) || !basic.ReadASN1(&tbs, cbasn1.SEQUENCE) {
+	if !typ.Equal(oidOCSPBasic) {
+		return nil, nil, fmt.Errorf("response type %v is not id-pkix-ocsp-basic", typ)
+	}
+	var basic, tbsElem, tbs, sigAlg, sig, responses cryptobyte.String
+	if !basicOctets.ReadASN1(&basic, cbasn1.SEQUENCE) || !basicOctets.Empty() ||
+		!basic.ReadASN1Element(&tbsElem, cbasn1.SEQUENCE) ||
+		!basic.ReadASN1Element(&sigAlg, cbasn1.SEQUENCE) || !basic.ReadASN1Element(&sig, cbasn1.BIT_STRING) {
 		return nil, nil, errors.New("malformed BasicOCSPResponse")
+	}
+	info := &ocspInfo{tbs: bytes.Clone(tbsElem), sigAlg: bytes.Clone(sigAlg), sig: bytes.Clone(sig)}
+	var certsOuter, certs cryptobyte.String
+	var hasCerts bool
+	if !basic.ReadOptionalASN1(&certsOuter, &hasCerts, cbasn1.Tag(0).Constructed().ContextSpecific()) || !basic.Empty() {
+		return nil, nil, errors.New("malformed BasicOCSPResponse")
+	}
+	if hasCerts {
+		if !certsOuter.ReadASN1(&certs, cbasn1.SEQUENCE) || !certsOuter.Empty() {
+			return nil, nil, errors.New("malformed certs in BasicOCSPResponse")
+		}
+		for !certs.Empty() {
+			var c cryptobyte.String
+			if !certs.ReadASN1Element(&c, cbasn1.SEQUENCE) {
+				return nil, nil, errors.New("malformed certs in BasicOCSPResponse")
+			}
+			info.certs = append(info.certs, bytes.Clone(c))
+		}
+	}
+	if !tbsElem.ReadASN1(&tbs, cbasn1.SEQUENCE) {
+		return nil, nil, errors.New("malformed ResponseData")
 	}
 	// ResponderID ::= CHOICE { byName [1] Name, byKey [2] KeyHash },
 	// explicitly tagged.
@@ -311,7 +472,6 @@ func readOCSPDetails(der []byte, serial *big.Int) (*ocspInfo, *singleCertID, err
 	if id == nil {
 		return nil, nil, errors.New("no SingleResponse for the certificate")
 	}
-	info := &ocspInfo{}
 	var extsOuter, exts cryptobyte.String
 	var has bool
 	if !tbs.ReadOptionalASN1(&extsOuter, &has, cbasn1.Tag(1).Constructed().ContextSpecific()) {

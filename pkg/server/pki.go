@@ -62,6 +62,10 @@ type PKIOptions struct {
 	// instead of RSASSA-PSS (tsa.Config.RSAPKCS1v15). WARNING: for legacy
 	// relying parties only.
 	TSARSAPKCS1v15 bool
+	// OCSPRSAPKCS1v15 makes an RSA OCSP signing key sign responses with
+	// PKCS#1 v1.5 instead of RSASSA-PSS (ocsp.Config.RSAPKCS1v15).
+	// WARNING: for legacy relying parties only.
+	OCSPRSAPKCS1v15 bool
 }
 
 // tsaSerialSequence names the database counter behind time-stamp serials.
@@ -104,6 +108,7 @@ func NewPKI(ctx context.Context, a *ca.Authority, st store.Store, opts *PKIOptio
 	p.ocsp, err = ocsp.New(ocsp.Config{
 		Issuer: h.Issuing, Signer: ocspKey, SignerCert: ocspCert,
 		Source: &caSource{a: a}, Logger: p.log, Now: p.now, Validity: opts.OCSPValidity,
+		RSAPKCS1v15: opts.OCSPRSAPKCS1v15,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
