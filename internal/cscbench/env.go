@@ -7,8 +7,12 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/kyso-pki/kyso/pkg/revocation"
+	"github.com/kyso-pki/kyso/pkg/server"
+	"github.com/kyso-pki/kyso/pkg/signercheck"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -134,6 +138,28 @@ func Open(ctx context.Context, o *Options) (_ *Env, err error) {
 	if _, err := a.Init(ctx, &ca.InitRequest{Name: "Kyso Bench"}); err != nil {
 		return nil, fmt.Errorf("cscbench: creating the CA hierarchy: %w", err)
 	}
+	// The pre-signing check as kysod makes it: the provider's root as
+	// trust anchor, OCSP and CRLs from the PKI served in-process.
+	pki, err := server.NewPKI(ctx, a, st, nil)
+	if err != nil {
+		return nil, fmt.Errorf("cscbench: %w", err)
+	}
+	if err := pki.Tick(ctx); err != nil {
+		return nil, fmt.Errorf("cscbench: %w", err)
+	}
+	local, err := pki.LocalClient(ca.DefaultBaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("cscbench: %w", err)
+	}
+	caChain, err := a.Chain(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("cscbench: %w", err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(caChain[len(caChain)-1])
+	// The replicas' clocks run ahead for TOTP (see replica); the check
+	// keeps the wall clock, as OCSP answers do.
+	check := &signercheck.Config{Roots: roots, Revocation: &revocation.Fetcher{Client: local}, Now: time.Now}
 	if mk, ok := o.Keys.(masterKeyMaker); ok {
 		if err := mk.CreateMasterKey(ctx, ""); err != nil && !errors.Is(err, hsm.ErrKeyExists) {
 			return nil, fmt.Errorf("cscbench: creating the master wrapping key: %w", err)
@@ -155,7 +181,7 @@ func Open(ctx context.Context, o *Options) (_ *Env, err error) {
 		r.now.Store(start)
 		// Every setting but the clock and the token lifetime is
 		// kysod's default (datadir.Opened.SigningWith).
-		if r.svc, err = signing.New(st, o.Keys, a, signing.Config{SecretsKey: secrets, Now: r.clock, TokenLifetime: tokenLifetime, SkipSignerCheck: true /* the bench measures signHash against the bare PKCS#11 loop */}); err != nil {
+		if r.svc, err = signing.New(st, o.Keys, a, signing.Config{SecretsKey: secrets, Now: r.clock, TokenLifetime: tokenLifetime, SignerCheck: check}); err != nil {
 			return nil, fmt.Errorf("cscbench: %w", err)
 		}
 		r.h = csc.NewHandler(r.svc, nil)

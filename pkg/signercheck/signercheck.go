@@ -239,6 +239,13 @@ func status(ctx context.Context, src RevocationSource, c, issuer *x509.Certifica
 	return st, nil
 }
 
+// Revoked is the refusal of a signer's certificate revoked (or, with hold,
+// suspended) since at, for callers that know its status first-hand: a CA
+// signing service reading its own records.
+func Revoked(at time.Time, hold bool) *Error {
+	return revoked("chứng thư số", "certificate", at, hold)
+}
+
 func revoked(whose, whoseEN string, at time.Time, hold bool) *Error {
 	t := at.UTC().Format("2006-01-02 15:04:05 MST")
 	if hold {

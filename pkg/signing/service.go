@@ -68,6 +68,11 @@ type Config struct {
 	// (Circular 15/2025 Art. 5, pkg/signercheck): trust anchors and a
 	// revocation source. Required unless SkipSignerCheck.
 	SignerCheck *signercheck.Config
+	// SignerCheckMaxAge is how long a passed check of a certificate is
+	// reused (signercheck.Cache): zero means signercheck.DefaultMaxAge (a
+	// minute), negative checks before every signature. A revocation takes
+	// effect for signing within it.
+	SignerCheckMaxAge time.Duration
 	// SkipSignerCheck runs the service without the pre-signing check.
 	// WARNING: for tests about something else and offline tools only; a
 	// provider must check every certificate before it signs.
@@ -89,6 +94,8 @@ type Service struct {
 	cfg    Config
 	sealer *sealer
 	log    *slog.Logger
+	// checks reuses passed pre-signing checks (Config.SignerCheckMaxAge).
+	checks *signercheck.Cache
 }
 
 // New returns a service over st and keys, issuing certificates with
@@ -144,7 +151,7 @@ func New(st Store, keys hsm.KeyStore, authority *ca.Authority, cfg Config) (*Ser
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{st: st, keys: keys, ca: authority, cfg: cfg, sealer: s, log: log}, nil
+	return &Service{st: st, keys: keys, ca: authority, cfg: cfg, sealer: s, log: log, checks: &signercheck.Cache{MaxAge: cfg.SignerCheckMaxAge}}, nil
 }
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC() }

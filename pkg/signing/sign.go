@@ -315,7 +315,18 @@ func (s *Service) checkSigner(ctx context.Context, cred *store.Credential, actor
 	if cfg.Now == nil {
 		cfg.Now = s.cfg.Now
 	}
-	res, err := signercheck.Check(ctx, cert, chain, &cfg)
+	res, err := s.checks.Check(ctx, cert, chain, &cfg)
+	if err == nil {
+		// A passed check may be reused for a while (signercheck.Cache);
+		// kyso's own CA issued this certificate, so its own records say
+		// at once whether it was revoked or suspended since.
+		switch rev, rerr := s.st.GetRevocation(ctx, cred.CertIssuer, cred.CertSerial); {
+		case rerr == nil && !rev.RevokedAt.After(cfg.Now()):
+			err = signercheck.Revoked(rev.RevokedAt, rev.Reason == store.ReasonCertificateHold)
+		case rerr != nil && !errors.Is(rerr, store.ErrNotFound):
+			return nil, nil, nil, fmt.Errorf("signing: the status of credential %s's certificate: %w", cred.ID, rerr)
+		}
+	}
 	var refused *signercheck.Error
 	if errors.As(err, &refused) {
 		_ = s.audit(ctx, actor, "signature.refuse", cred.ID, "error", map[string]any{"reason": refused.Error(), "check": string(refused.Code)})
