@@ -176,6 +176,8 @@ type issuer struct {
 	cert   *x509.Certificate
 	signer crypto.Signer
 	lint   *linter
+	// chain is rec.ChainDER parsed: the certificates above cert.
+	chain []*x509.Certificate
 }
 
 // New returns an Authority. It does not touch the store or the key store;
@@ -283,6 +285,13 @@ func (a *Authority) loadIssuer(ctx context.Context, name string) (*issuer, error
 		return nil, err
 	}
 	is = &issuer{name: name, rec: rec, cert: cert, signer: signer, lint: l}
+	for _, d := range rec.ChainDER {
+		c, err := x509.ParseCertificate(d)
+		if err != nil {
+			return nil, fmt.Errorf("ca: parsing the chain of CA %q: %w", name, err)
+		}
+		is.chain = append(is.chain, c)
+	}
 	a.mu.Lock()
 	if prev := a.issuers[name]; prev != nil {
 		is = prev

@@ -305,14 +305,7 @@ func (a *Authority) Hierarchy(ctx context.Context) (*Hierarchy, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Hierarchy{Issuing: is.cert}
-	for _, d := range is.rec.ChainDER {
-		c, err := x509.ParseCertificate(d)
-		if err != nil {
-			return nil, fmt.Errorf("ca: parsing the issuing CA's chain: %w", err)
-		}
-		h.Chain = append(h.Chain, c)
-	}
+	h := &Hierarchy{Issuing: is.cert, Chain: append([]*x509.Certificate(nil), is.chain...)}
 	if root, err := a.st.GetCA(ctx, RootName); err == nil {
 		if h.Root, err = x509.ParseCertificate(root.CertDER); err != nil {
 			return nil, fmt.Errorf("ca: parsing the root: %w", err)
@@ -340,11 +333,13 @@ func (a *Authority) Hierarchy(ctx context.Context) (*Hierarchy, error) {
 // above it up to the root, as a relying party needs to build the RFC 5280
 // section 6 certification path.
 func (a *Authority) Chain(ctx context.Context) ([]*x509.Certificate, error) {
-	h, err := a.Hierarchy(ctx)
+	// From the loaded issuing CA alone: every signature's pre-signing
+	// check asks for it, and Hierarchy reads the store.
+	is, err := a.loadIssuer(ctx, IssuingName)
 	if err != nil {
 		return nil, err
 	}
-	return append([]*x509.Certificate{h.Issuing}, h.Chain...), nil
+	return append([]*x509.Certificate{is.cert}, is.chain...), nil
 }
 
 // RenewOCSP makes a new OCSP responder key and certificate when there is
