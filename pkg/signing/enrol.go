@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"unicode"
 
 	"github.com/kyso-pki/kyso/hsm"
@@ -128,11 +129,7 @@ func (s *Service) Enrol(ctx context.Context, req *EnrolRequest) (*Enrolment, err
 // Certificate returns a credential's certificate and the CA certificates
 // above it, issuing CA first.
 func (s *Service) Certificate(ctx context.Context, cred *store.Credential) (*x509.Certificate, []*x509.Certificate, error) {
-	rec, err := s.st.GetCertificate(ctx, cred.CertIssuer, cred.CertSerial)
-	if err != nil {
-		return nil, nil, fmt.Errorf("signing: credential %s's certificate: %w", cred.ID, err)
-	}
-	cert, err := x509.ParseCertificate(rec.DER)
+	cert, err := s.certs.get(ctx, s.st, cred)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -169,4 +166,38 @@ func (s *Service) newKey(ctx context.Context, credID string, alg hsm.Algorithm) 
 		return "", ca.KeySource{}, nil, fmt.Errorf("signing: proving possession of the wrapped key: %w", err)
 	}
 	return "wrapped:" + credID, ca.KeySource{CSR: csr}, wk.Blob, nil
+}
+
+// certCache keeps credentials' certificates parsed: a certificate never
+// changes (its status lives elsewhere), and every signature needs it.
+type certCache struct {
+	mu sync.Mutex
+	m  map[string]*x509.Certificate // by issuer and serial
+}
+
+// maxCerts bounds a certCache; it starts afresh when full.
+const maxCerts = 100_000
+
+func (c *certCache) get(ctx context.Context, st store.Store, cred *store.Credential) (*x509.Certificate, error) {
+	key := cred.CertIssuer + "\x00" + string(cred.CertSerial)
+	c.mu.Lock()
+	cert := c.m[key]
+	c.mu.Unlock()
+	if cert != nil {
+		return cert, nil
+	}
+	rec, err := st.GetCertificate(ctx, cred.CertIssuer, cred.CertSerial)
+	if err != nil {
+		return nil, fmt.Errorf("signing: credential %s's certificate: %w", cred.ID, err)
+	}
+	if cert, err = x509.ParseCertificate(rec.DER); err != nil {
+		return nil, fmt.Errorf("signing: credential %s's certificate: %w", cred.ID, err)
+	}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= maxCerts {
+		c.m = map[string]*x509.Certificate{}
+	}
+	c.m[key] = cert
+	c.mu.Unlock()
+	return cert, nil
 }

@@ -96,6 +96,7 @@ type Service struct {
 	log    *slog.Logger
 	// checks reuses passed pre-signing checks (Config.SignerCheckMaxAge).
 	checks *signercheck.Cache
+	certs  certCache
 }
 
 // New returns a service over st and keys, issuing certificates with

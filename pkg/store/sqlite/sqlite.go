@@ -887,7 +887,7 @@ func (s *Store) GetRevocation(ctx context.Context, issuer string, serial []byte)
 	}
 	r := &store.Revocation{Issuer: issuer, Serial: append([]byte(nil), serial...)}
 	var at int64
-	err := s.r.QueryRowContext(ctx, queryRevocation, issuer, serial).Scan(&r.Reason, &at)
+	err := s.readRow(ctx, queryRevocation, issuer, serial).Scan(&r.Reason, &at)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = store.ErrNotFound
 	}
