@@ -168,13 +168,13 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	mux.Handle("/owner/v1/", owner.NewHandler(svc, &owner.Options{Logger: log}))
 	mux.Handle("/admin/v1/", admin.NewHandler(svc, log))
 	// Public: anyone holding a signed PDF may validate it. Trust anchors:
-	// the provider's own root, as `kyso verify --data DIR` has them.
-	// TODO(#7): take them from the trust store (`kyso trust`) once it
-	// exists; Roots is called per request, so it may read a store that
-	// changes. Revocation data is fetched only from this CA's own PKI, in
-	// process: an uploaded certificate's URLs are never requested.
+	// the trust store (`kyso trust`), read for each validation, so an
+	// anchor added while kysod runs counts at once. Revocation data is
+	// fetched only from this CA's own PKI, in process: an uploaded
+	// certificate's URLs are never requested.
+	anchors := trust.New(opened.Store)
 	verifyAPI, err := verifyapi.NewHandler(&verifyapi.Options{
-		Roots:   func(context.Context) (*x509.CertPool, error) { return roots, nil },
+		Roots:   anchors.Pool,
 		Fetcher: &revocation.Fetcher{Client: local},
 		Logger:  log,
 	})
