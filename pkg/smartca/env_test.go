@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"io"
@@ -18,7 +19,10 @@ import (
 
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/internal/testpki"
+	"github.com/kyso-pki/kyso/internal/testpki/served"
 	"github.com/kyso-pki/kyso/pkg/owner"
+	"github.com/kyso-pki/kyso/pkg/revocation"
+	"github.com/kyso-pki/kyso/pkg/signercheck"
 	"github.com/kyso-pki/kyso/pkg/signing"
 	"github.com/kyso-pki/kyso/pkg/smartca"
 	"github.com/kyso-pki/kyso/pkg/store"
@@ -77,6 +81,8 @@ type party struct {
 }
 
 type env struct {
+	p        *testpki.PKI
+	pki      *served.Served
 	svc      *signing.Service
 	st       store.Signing
 	clock    *clock
@@ -101,12 +107,21 @@ func newEnv(t testing.TB, alg hsm.Algorithm) *env {
 	}
 	t.Cleanup(func() { p.Close() })
 	st := p.Store
-	e := &env{st: st, clock: &clock{}, rcv: &receiver{}}
+	e := &env{p: p, st: st, clock: &clock{}, rcv: &receiver{}}
 	e.clock.t.Store(time.Now().UnixNano())
-	e.svc, err = signing.New(st, p.Keys, p.CA, signing.Config{SkipSignerCheck: true,
-		SecretsKey: bytes.Repeat([]byte{5}, 32),
-		Password:   signing.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1},
-		Now:        e.clock.now,
+	// The pre-signing check, for real: OCSP from the CA served in-process,
+	// judged by the wall clock its answers carry.
+	if e.pki, err = served.Serve(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.pki.Close)
+	roots := x509.NewCertPool()
+	roots.AddCert(p.Hierarchy.Root)
+	e.svc, err = signing.New(st, p.Keys, p.CA, signing.Config{
+		SignerCheck: &signercheck.Config{Roots: roots, Revocation: &revocation.Fetcher{Client: e.pki.Client}, Now: time.Now},
+		SecretsKey:  bytes.Repeat([]byte{5}, 32),
+		Password:    signing.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1},
+		Now:         e.clock.now,
 	})
 	if err != nil {
 		t.Fatal(err)
