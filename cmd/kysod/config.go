@@ -41,6 +41,10 @@ type signingConfig struct {
 	SADLifetime         time.Duration `yaml:"sad_lifetime"`
 	TransactionLifetime time.Duration `yaml:"transaction_lifetime"`
 	TokenLifetime       time.Duration `yaml:"token_lifetime"`
+	// SignerCheckMaxAge is how long a passed pre-signing check of a
+	// certificate is reused (default 1m; negative: before every
+	// signature). Revocations by kyso's own CA refuse at once regardless.
+	SignerCheckMaxAge time.Duration `yaml:"signer_check_max_age"`
 }
 
 // maxConfigFile bounds the YAML file.

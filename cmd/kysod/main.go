@@ -154,9 +154,10 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	fetcher := &revocation.Fetcher{Client: local}
 	svc, err := opened.SigningWith(dir, signing.Config{Logger: log, PINAttempts: cfg.Signing.PINAttempts, PINLockout: cfg.Signing.PINLockout,
 		SADLifetime: cfg.Signing.SADLifetime, TransactionLifetime: cfg.Signing.TransactionLifetime, TokenLifetime: cfg.Signing.TokenLifetime,
-		Timestamp:   pades.TSAServer(pki.TSA()),
-		LTV:         &pades.LTVOptions{Roots: roots, Revocation: fetcher},
-		SignerCheck: &signercheck.Config{Roots: roots, Revocation: fetcher}})
+		SignerCheckMaxAge: cfg.Signing.SignerCheckMaxAge,
+		Timestamp:         pades.TSAServer(pki.TSA()),
+		LTV:               &pades.LTVOptions{Roots: roots, Revocation: fetcher},
+		SignerCheck:       &signercheck.Config{Roots: roots, Revocation: fetcher}})
 	if err != nil {
 		return err
 	}
