@@ -152,7 +152,9 @@ func runners(p *PKI, t *Tools, nss string, nssErr error) []*runner {
 		{name: RowKysoCLI, child: true, signs: true,
 			note: "kyso sign pdf, B-B; its key is in the CA's softkey store (Argon2id t=1, 1 MiB), certified like the others' (softkey cannot import their PEM key)",
 			argv: func(in, out string) []string {
-				return []string{t.Kyso, "sign", "pdf", in, "-o", out, "--keystore", p.Keystore, "--key", p.KysoLabel, "--cert", p.KysoCertFile, "--chain", p.ChainFile}
+				// As in the in-process rows: the PDF work against
+				// pyHanko and pdfsig, which check nothing before signing.
+				return []string{t.Kyso, "sign", "pdf", in, "-o", out, "--keystore", p.Keystore, "--key", p.KysoLabel, "--cert", p.KysoCertFile, "--chain", p.ChainFile, "--skip-signer-check"}
 			}},
 		{name: RowPyhanko, child: true, signs: true, note: "pyhanko sign addsig --use-pades … pemder: Python start-up and imports included",
 			argv: func(in, out string) []string {

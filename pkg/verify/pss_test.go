@@ -83,7 +83,8 @@ func (h *rsaHierarchy) sign(t *testing.T) (bt, blt []byte) {
 	t.Helper()
 	ctx := context.Background()
 	opts := &pades.SignOptions{Level: pades.LevelBT, TSA: pades.TSAServer(h.srv.PKI.TSA()),
-		Options: pades.Options{Reason: "Nộp hồ sơ trực tuyến", Location: "Hà Nội"}}
+		// The test is about validation; pkg/signercheck has its own.
+		Options: pades.Options{Reason: "Nộp hồ sơ trực tuyến", Location: "Hà Nội", SkipSignerCheck: true}}
 	if h.legacy {
 		opts.SignatureAlgorithm = cms.RSAPKCS1v15
 	}
