@@ -134,13 +134,14 @@ func certToJSON(c *x509.Certificate, rec *store.Certificate) certJSON {
 }
 
 func caInit(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "ca init", "ca init [--data DIR] [--keystore URI] [--db DSN] [--name NAME] [--base-url URL] [--policy-oid OID] [--output json]")
+	fs := newFlags(e, "ca init", "ca init [--data DIR] [--keystore URI] [--db DSN] [--name NAME] [--base-url URL] [--policy-oid OID] [--tsa-policy-oid OID] [--ca-alg ALG] [--alg ALG] [--rsa-pkcs1v15] [--output json]")
 	d := addDataFlags(fs)
 	name := fs.String("name", "", `provider name, written as O and in the CAs' CN (default "Kyso Development")`)
 	baseURL := fs.String("base-url", "", "plain-HTTP base of the OCSP, CRL and CA certificate URLs written into certificates (default "+ca.DefaultBaseURL+")")
 	policy := fs.String("policy-oid", "", "the provider's certificate policy OID (default: a placeholder under 2.999)")
 	tsaPolicy := fs.String("tsa-policy-oid", "", "the provider's time-stamping policy OID (default: a placeholder under 2.999)")
 	caAlg := fs.String("ca-alg", "ecdsa-p384", "key algorithm of the root and issuing CAs")
+	svcAlg := fs.String("alg", "ecdsa-p256", "key algorithm of the OCSP responder and the time-stamping authority")
 	legacyRSA := fs.Bool("rsa-pkcs1v15", false, "RSA keys sign certificates, CRLs, OCSP responses and time-stamps with PKCS#1 v1.5, not RSASSA-PSS (legacy relying parties only; kept in kyso.json)")
 	out := outputFlag(fs)
 	if err := parse(fs, args); err != nil {
@@ -152,6 +153,10 @@ func caInit(ctx context.Context, e *env, args []string) error {
 	alg, err := hsm.ParseAlgorithm(*caAlg)
 	if err != nil {
 		return usagef("%v", err)
+	}
+	svc, err := hsm.ParseAlgorithm(*svcAlg)
+	if err != nil {
+		return usagef("--alg: %v", err)
 	}
 	dir, err := datadir.Load(d.dir)
 	if err != nil {
@@ -189,7 +194,7 @@ func caInit(ctx context.Context, e *env, args []string) error {
 	if err := dir.Save(); err != nil {
 		return err
 	}
-	h, err := o.CA.Init(ctx, &ca.InitRequest{Name: *name, CAAlgorithm: alg, Actor: actor()})
+	h, err := o.CA.Init(ctx, &ca.InitRequest{Name: *name, CAAlgorithm: alg, Algorithm: svc, Actor: actor()})
 	if err != nil {
 		return err
 	}

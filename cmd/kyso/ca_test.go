@@ -304,7 +304,7 @@ func TestCAInitRSA(t *testing.T) {
 			data := filepath.Join(dir, "data")
 			t.Setenv("KYSO_DATA", data)
 			t.Setenv("KYSO_KEYSTORE", "")
-			args := append([]string{"ca", "init", "--ca-alg", "rsa-2048", "--output", "json"}, tc.flags...)
+			args := append([]string{"ca", "init", "--ca-alg", "rsa-2048", "--alg", "rsa-2048", "--output", "json"}, tc.flags...)
 			out, errOut, code := kyso(t, args...)
 			if code != 0 {
 				t.Fatalf("kyso ca init: exit %d %s", code, errOut)
@@ -314,6 +314,13 @@ func TestCAInitRSA(t *testing.T) {
 			root, issuing := parsePEM(t, h["root"].PEM), parsePEM(t, h["issuing"].PEM)
 			if root.SignatureAlgorithm != tc.want || issuing.SignatureAlgorithm != tc.want {
 				t.Errorf("root %v, issuing %v; want %v", root.SignatureAlgorithm, issuing.SignatureAlgorithm, tc.want)
+			}
+			// --alg: the OCSP responder's and the TSA's keys are RSA too.
+			for _, k := range []string{"ocsp", "tsa"} {
+				c := parsePEM(t, h[k].PEM)
+				if c.PublicKeyAlgorithm != x509.RSA || c.SignatureAlgorithm != tc.want {
+					t.Errorf("%s certificate: %v key signed with %v; want an RSA key signed with %v", k, c.PublicKeyAlgorithm, c.SignatureAlgorithm, tc.want)
+				}
 			}
 			cfg, _ := os.ReadFile(filepath.Join(data, "kyso.json"))
 			if got := strings.Contains(string(cfg), `"rsa_pkcs1v15": true`); got != (tc.flags != nil) {
