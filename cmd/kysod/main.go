@@ -145,9 +145,11 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	// The trust store (kyso trust list): the provider's root and the CAs
 	// the operator added. Every signature is checked against it first
-	// (Circular 15/2025 Art. 5), and its evidence goes into B-LT PDFs, the
-	// default level.
-	roots, err := trust.New(opened.Store).Pool(ctx)
+	// (Circular 15/2025 Art. 5), read afresh for each check so that `kyso
+	// trust add|remove` counts while kysod runs, and its evidence goes
+	// into B-LT PDFs, the default level.
+	anchors := trust.New(opened.Store)
+	roots, err := anchors.Pool(ctx)
 	if err != nil {
 		return err
 	}
@@ -157,7 +159,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		SignerCheckMaxAge: cfg.Signing.SignerCheckMaxAge,
 		Timestamp:         pades.TSAServer(pki.TSA()),
 		LTV:               &pades.LTVOptions{Roots: roots, Revocation: fetcher},
-		SignerCheck:       &signercheck.Config{Roots: roots, Revocation: fetcher}})
+		SignerCheck:       &signercheck.Config{Anchors: anchors.Pool, Revocation: fetcher}})
 	if err != nil {
 		return err
 	}
@@ -173,7 +175,6 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	// anchor added while kysod runs counts at once. Revocation data is
 	// fetched only from this CA's own PKI, in process: an uploaded
 	// certificate's URLs are never requested.
-	anchors := trust.New(opened.Store)
 	verifyAPI, err := verifyapi.NewHandler(&verifyapi.Options{
 		Roots:   anchors.Pool,
 		Fetcher: &revocation.Fetcher{Client: local},

@@ -3,6 +3,8 @@ package signercheck_test
 import (
 	"context"
 	"crypto/x509"
+	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -107,4 +109,36 @@ func TestCache(t *testing.T) {
 	asked(t, "MaxAge -1, first check", true)
 	off.Check(ctx, good, chain, cfg)
 	asked(t, "MaxAge -1, second check", true)
+}
+
+// TestAnchors: a check takes its anchors from Anchors, read for each
+// check, when it is set.
+func TestAnchors(t *testing.T) {
+	ctx := context.Background()
+	p, srv := newPKI(t)
+	good, _, err := p.Citizen(ctx, "good", hsm.ECDSAP256, "079203000021")
+	if err != nil {
+		t.Fatal(err)
+	}
+	trusted := x509.NewCertPool()
+	trusted.AddCert(p.Hierarchy.Root)
+	pool := x509.NewCertPool() // empty: nothing trusted yet
+	reads := 0
+	cfg := &signercheck.Config{Revocation: &revocation.Fetcher{Client: srv.Client},
+		Anchors: func(context.Context) (*x509.CertPool, error) { reads++; return pool, nil }}
+	chain := []*x509.Certificate{p.Hierarchy.Issuing}
+	if _, err := signercheck.Check(ctx, good, chain, cfg); !errors.Is(err, &signercheck.Error{Code: signercheck.CodeUntrusted}) {
+		t.Fatalf("with no anchor: %v, want untrusted", err)
+	}
+	pool = trusted // `kyso trust add` while the service runs
+	if _, err := signercheck.Check(ctx, good, chain, cfg); err != nil {
+		t.Fatalf("after the anchor was added: %v", err)
+	}
+	if reads != 2 {
+		t.Errorf("Anchors read %d times for 2 checks", reads)
+	}
+	cfg.Anchors = func(context.Context) (*x509.CertPool, error) { return nil, errors.New("database down") }
+	if _, err := signercheck.Check(ctx, good, chain, cfg); err == nil || !strings.Contains(err.Error(), "database down") {
+		t.Errorf("anchors unreadable: %v", err)
+	}
 }

@@ -53,6 +53,10 @@ type Config struct {
 	// Roots are the trust anchors: the provider's root, the NEAC national
 	// root and other recognised CAs (pkg/trust keeps them).
 	Roots *x509.CertPool
+	// Anchors, when set, gives the trust anchors for each check instead of
+	// Roots: a trust store that may change while a service runs (kysod
+	// reads `kyso trust`'s this way).
+	Anchors func(ctx context.Context) (*x509.CertPool, error)
 	// Intermediates help build the chain besides the chain the signer
 	// presents.
 	Intermediates []*x509.Certificate
@@ -110,7 +114,7 @@ func refuse(code Code, cause error, vi, en string) *Error {
 
 // ErrNoConfig is returned when a check is asked for without trust anchors
 // or a revocation source.
-var ErrNoConfig = errors.New("signercheck: Config.Roots and Config.Revocation are required")
+var ErrNoConfig = errors.New("signercheck: Config.Roots (or Anchors) and Config.Revocation are required")
 
 // Result is the evidence a passed check used.
 type Result struct {
@@ -143,8 +147,15 @@ func Check(ctx context.Context, cert *x509.Certificate, chain []*x509.Certificat
 	if cert == nil {
 		return nil, errors.New("signercheck: no certificate to check")
 	}
-	if cfg == nil || cfg.Roots == nil || cfg.Revocation == nil {
+	if cfg == nil || (cfg.Roots == nil && cfg.Anchors == nil) || cfg.Revocation == nil {
 		return nil, ErrNoConfig
+	}
+	roots := cfg.Roots
+	if cfg.Anchors != nil {
+		var err error
+		if roots, err = cfg.Anchors(ctx); err != nil {
+			return nil, fmt.Errorf("signercheck: reading the trust anchors: %w", err)
+		}
 	}
 	now := time.Now
 	if cfg.Now != nil {
@@ -170,7 +181,7 @@ func Check(ctx context.Context, cert *x509.Certificate, chain []*x509.Certificat
 	for _, c := range cfg.Intermediates {
 		inter.AddCert(c)
 	}
-	chains, err := cert.Verify(x509.VerifyOptions{Roots: cfg.Roots, Intermediates: inter, CurrentTime: at,
+	chains, err := cert.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: at,
 		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
 	if err != nil {
 		return nil, refuse(CodeUntrusted, err,

@@ -108,8 +108,8 @@ func New(st Store, keys hsm.KeyStore, authority *ca.Authority, cfg Config) (*Ser
 	if cfg.SignerCheck == nil && !cfg.SkipSignerCheck {
 		return nil, errors.New("signing: Config.SignerCheck (trust anchors and a revocation source) is required, or SkipSignerCheck")
 	}
-	if cfg.SignerCheck != nil && (cfg.SignerCheck.Roots == nil || cfg.SignerCheck.Revocation == nil) {
-		return nil, errors.New("signing: Config.SignerCheck needs Roots and Revocation")
+	if cfg.SignerCheck != nil && ((cfg.SignerCheck.Roots == nil && cfg.SignerCheck.Anchors == nil) || cfg.SignerCheck.Revocation == nil) {
+		return nil, errors.New("signing: Config.SignerCheck needs Roots (or Anchors) and Revocation")
 	}
 	if cfg.DefaultLevel == "" {
 		cfg.DefaultLevel = pades.LevelBB
