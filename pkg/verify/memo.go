@@ -26,6 +26,8 @@ type memo struct {
 	chains map[[32]byte]chainResult
 	ocsps  map[[32]byte]ocspResult
 	crls   map[[32]byte]crlResult
+	// off: keep nothing, compute every time (Options.noMemo).
+	off bool
 }
 
 type chainResult struct {
@@ -43,8 +45,11 @@ type crlResult struct {
 	err error
 }
 
-// remember stores r under k in m unless m is full.
-func remember[T any](mu *sync.Mutex, m *map[[32]byte]T, k [32]byte, r T) {
+// remember stores r under k in m unless m is full or the memo is off.
+func remember[T any](off bool, mu *sync.Mutex, m *map[[32]byte]T, k [32]byte, r T) {
+	if off {
+		return
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	if *m == nil {
@@ -108,7 +113,7 @@ func (m *memo) verifyChain(roots *x509.CertPool, leaf *x509.Certificate, inter [
 		pool.AddCert(c)
 	}
 	chains, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: pool, CurrentTime: t, KeyUsages: []x509.ExtKeyUsage{usage}})
-	remember(&m.mu, &m.chains, k, chainResult{chains, err})
+	remember(m.off, &m.mu, &m.chains, k, chainResult{chains, err})
 	return chains, err
 }
 
@@ -124,7 +129,7 @@ func (m *memo) parseOCSP(raw []byte, cert, issuer *x509.Certificate) (*revocatio
 		return r.res, r.err
 	}
 	res, err := revocation.ParseOCSP(raw, cert, issuer)
-	remember(&m.mu, &m.ocsps, k, ocspResult{res, err})
+	remember(m.off, &m.mu, &m.ocsps, k, ocspResult{res, err})
 	return res, err
 }
 
@@ -140,6 +145,6 @@ func (m *memo) parseCRL(raw []byte, cert, issuer *x509.Certificate) (*revocation
 		return r.res, r.err
 	}
 	res, err := revocation.ParseCRL(raw, cert, issuer)
-	remember(&m.mu, &m.crls, k, crlResult{res, err})
+	remember(m.off, &m.mu, &m.crls, k, crlResult{res, err})
 	return res, err
 }
