@@ -12,6 +12,7 @@ import (
 	"encoding/asn1"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -85,18 +86,12 @@ func (v *validation) checkChain(s *sigState) {
 	if poe {
 		t = s.poe
 	}
-	inter := v.validationData().pool()
-	for _, c := range extra {
-		inter.AddCert(c)
-	}
-	for _, c := range s.archival.certs {
-		inter.AddCert(c)
-	}
+	inter := append(append(slices.Clone(v.validationData().certs), extra...), s.archival.certs...)
 	usage := x509.ExtKeyUsageAny
 	if s.report.Kind == KindDocumentTimestamp {
 		usage = x509.ExtKeyUsageTimeStamping
 	}
-	chains, err := cert.Verify(x509.VerifyOptions{Roots: v.opts.Roots, Intermediates: inter, CurrentTime: t, KeyUsages: []x509.ExtKeyUsage{usage}})
+	chains, err := v.memo.verifyChain(v.opts.Roots, cert, inter, t, usage)
 	if err != nil {
 		var inv x509.CertificateInvalidError
 		var ua x509.UnknownAuthorityError
@@ -190,14 +185,14 @@ func (v *validation) fetchNote() string {
 // status looks for revocation data on c at time t: in the DSS, in the
 // signature's archival attribute, then online when allowed.
 func (v *validation) status(s *sigState, c, issuer *x509.Certificate, t time.Time) status {
-	if st := v.validationData().status(c, issuer, t, v.now, "in the document's DSS"); st.known {
+	if st := v.validationData().status(&v.memo, c, issuer, t, v.now, "in the document's DSS"); st.known {
 		return st
 	}
 	if !s.poe.IsZero() {
 		poe := s.poe // signed into the CMS, so it existed when the signature did
 		s.archival.proven = func([]byte) time.Time { return poe }
 	}
-	if st := s.archival.status(c, issuer, t, v.now, "in the signature"); st.known {
+	if st := s.archival.status(&v.memo, c, issuer, t, v.now, "in the signature"); st.known {
 		return st
 	}
 	if v.opts.Fetcher == nil {
@@ -209,13 +204,13 @@ func (v *validation) status(s *sigState, c, issuer *x509.Certificate, t time.Tim
 	if res, err := v.opts.Fetcher.OCSP(ctx, c, issuer); err == nil {
 		fetched.ocsps = append(fetched.ocsps, res.Raw)
 	}
-	if st := fetched.status(c, issuer, t, v.now, "fetched"); st.known {
+	if st := fetched.status(&v.memo, c, issuer, t, v.now, "fetched"); st.known {
 		return st
 	}
 	if res, err := v.opts.Fetcher.CRL(ctx, c, issuer); err == nil {
 		fetched.crls = append(fetched.crls, res.Raw)
 	}
-	return fetched.status(c, issuer, t, v.now, "fetched")
+	return fetched.status(&v.memo, c, issuer, t, v.now, "fetched")
 }
 
 // checkStrength flags what is below Circular 15/2025/TT-BKHCN Annex I:
@@ -378,12 +373,9 @@ func (v *validation) dssCovers(d *validationData, s *sigState) bool {
 		return false
 	}
 	cert, extra := v.signerOf(s)
-	inter := d.pool()
-	for _, c := range extra {
-		inter.AddCert(c)
-	}
+	inter := append(slices.Clone(d.certs), extra...)
 	t := s.poe
-	chains, err := cert.Verify(x509.VerifyOptions{Roots: v.opts.Roots, Intermediates: inter, CurrentTime: t, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
+	chains, err := v.memo.verifyChain(v.opts.Roots, cert, inter, t, x509.ExtKeyUsageAny)
 	if err != nil {
 		return false
 	}
@@ -392,7 +384,7 @@ func (v *validation) dssCovers(d *validationData, s *sigState) bool {
 		if noCheck(chain[i]) {
 			continue
 		}
-		if !d.status(chain[i], chain[i+1], t, v.now, "").known {
+		if !d.status(&v.memo, chain[i], chain[i+1], t, v.now, "").known {
 			return false
 		}
 	}

@@ -8,9 +8,11 @@ import (
 	"crypto/x509"
 	"fmt"
 	"os"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/internal/testpki"
@@ -134,11 +136,30 @@ func (f *fixture) verifyOnline(t testing.TB, doc []byte) *verify.Report {
 	return f.verifyWith(t, doc, &verify.Options{Roots: f.roots, Fetcher: &revocation.Fetcher{Client: f.srv.Client}})
 }
 
+// verifyWith validates doc with opts, and again without the memo of
+// repeated checks (verify.WithoutMemo) at the same validation time: the
+// two reports must be the same.
 func (f *fixture) verifyWith(t testing.TB, doc []byte, opts *verify.Options) *verify.Report {
 	t.Helper()
-	rep, err := verify.Verify(context.Background(), bytes.NewReader(doc), int64(len(doc)), opts)
+	o := *opts
+	if o.Now == nil {
+		now := time.Now()
+		o.Now = func() time.Time { return now }
+	}
+	rep, err := verify.Verify(context.Background(), bytes.NewReader(doc), int64(len(doc)), &o)
 	if err != nil {
 		t.Fatalf("verify: %v", err)
+	}
+	verify.WithoutMemo(&o)
+	plain, err := verify.Verify(context.Background(), bytes.NewReader(doc), int64(len(doc)), &o)
+	if err != nil {
+		t.Fatalf("verify without the memo: %v", err)
+	}
+	if !reflect.DeepEqual(rep, plain) {
+		var a, b strings.Builder
+		rep.WriteText(&a, "doc.pdf")
+		plain.WriteText(&b, "doc.pdf")
+		t.Fatalf("the report differs without the memo of repeated checks:\nwith:\n%s\nwithout:\n%s", a.String(), b.String())
 	}
 	return rep
 }

@@ -181,10 +181,10 @@ type status struct {
 
 // ocspStatus evaluates the OCSP responses in raws for cert at time t; each
 // is checked by revocation.ParseOCSP (signer, certID) first.
-func ocspStatus(d *validationData, cert, issuer *x509.Certificate, t, now time.Time, from string) status {
+func ocspStatus(d *validationData, m *memo, cert, issuer *x509.Certificate, t, now time.Time, from string) status {
 	var st status
 	for _, raw := range d.ocsps {
-		res, err := revocation.ParseOCSP(raw, cert, issuer)
+		res, err := m.parseOCSP(raw, cert, issuer)
 		if err != nil || res.Response.ThisUpdate.After(now.Add(5*time.Minute)) || !validAt(res.Responder, d.provenAt(raw, now)) {
 			continue
 		}
@@ -221,10 +221,10 @@ func fresh(thisUpdate, nextUpdate, t time.Time) bool {
 
 // crlStatus evaluates the CRLs in raws for cert at time t; each is checked
 // by revocation.ParseCRL (issuer, signature, completeness) first.
-func crlStatus(d *validationData, cert, issuer *x509.Certificate, t, now time.Time, from string) status {
+func crlStatus(d *validationData, m *memo, cert, issuer *x509.Certificate, t, now time.Time, from string) status {
 	var st status
 	for _, raw := range d.crls {
-		res, err := revocation.ParseCRL(raw, cert, issuer)
+		res, err := m.parseCRL(raw, cert, issuer)
 		if err != nil || res.List.ThisUpdate.After(now.Add(5*time.Minute)) || !validAt(issuer, d.provenAt(raw, now)) {
 			continue
 		}
@@ -283,15 +283,15 @@ func speaksFor(thisUpdate time.Time, kept *time.Time, cert *x509.Certificate) bo
 }
 
 // combine evaluates OCSP first, then CRLs, of one set of data.
-func (d *validationData) status(cert, issuer *x509.Certificate, t, now time.Time, from string) status {
+func (d *validationData) status(m *memo, cert, issuer *x509.Certificate, t, now time.Time, from string) status {
 	if d == nil {
 		return status{}
 	}
-	o := ocspStatus(d, cert, issuer, t, now, from)
+	o := ocspStatus(d, m, cert, issuer, t, now, from)
 	if o.revoked {
 		return o
 	}
-	c := crlStatus(d, cert, issuer, t, now, from)
+	c := crlStatus(d, m, cert, issuer, t, now, from)
 	if c.revoked || !o.known {
 		return c
 	}

@@ -34,6 +34,9 @@ type validation struct {
 	// dataPOE is when each DSS item (by SHA-256) is first proven to exist
 	// by a document time-stamp; nil until computed.
 	dataPOE map[[32]byte]time.Time
+	// memo keeps certificate paths and verified revocation data that the
+	// signatures' checks ask for more than once.
+	memo memo
 }
 
 // sigState is what Verify learns of one signature.

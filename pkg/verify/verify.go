@@ -93,6 +93,10 @@ type Options struct {
 	// MaxSignatures bounds how many signatures are examined; zero means
 	// DefaultMaxSignatures.
 	MaxSignatures int
+
+	// noMemo turns off the memo of repeated path and revocation checks,
+	// for tests that compare the verdicts with and without it.
+	noMemo bool
 }
 
 // Report is the validation report of one document.
@@ -212,6 +216,7 @@ func Verify(ctx context.Context, r io.ReaderAt, size int64, opts *Options) (*Rep
 		o.MaxSignatures = DefaultMaxSignatures
 	}
 	v := &validation{ctx: ctx, r: r, size: size, opts: &o, now: o.Now().UTC(), revs: map[int64]*pdf.Reader{}}
+	v.memo.off = o.noMemo
 	final, err := pdf.Open(r, size, o.Limits)
 	if err != nil {
 		return nil, fmt.Errorf("verify: %w", err)
