@@ -265,6 +265,10 @@ func TestWireErrors(t *testing.T) {
 		{"no hashes", "/csc/v2/credentials/authorize", "application/json", `{"credentialID":"` + e.cred.CredentialID + `","numSignatures":1,"authData":[{"id":"PIN","value":"246810"},{"id":"OTP","value":"123456"}]}`, tok, 400, "SCAL2"},
 		{"bad hash OID", "/csc/v2/signatures/signHash", "application/json", `{"credentialID":"x","SAD":"y","hashes":["AA=="],"hashAlgorithmOID":"1.3.14.3.2.26"}`, tok, 400, "hashAlgorithmOID"},
 		{"forged SAD", "/csc/v2/signatures/signHash", "application/json", `{"credentialID":"` + e.cred.CredentialID + `","SAD":"forged","hashes":["` + strings.Repeat("A", 43) + `="]}`, tok, 400, "invalid SAD"},
+		// Schemathesis found these answered 200 when credInfo was off.
+		{"bad certificates, list", "/csc/v2/credentials/list", "application/json", `{"userID":"079203001234","certificates":"3,\uda8e\udfdf"}`, tok, 400, "certificates must be"},
+		{"empty certificates, list", "/csc/v2/credentials/list", "application/json", `{"userID":"nobody","certificates":""}`, tok, 400, "certificates must be"},
+		{"bad certificates, info", "/csc/v2/credentials/info", "application/json", `{"credentialID":"` + e.cred.CredentialID + `","certificates":"all"}`, tok, 400, "certificates must be"},
 		{"unknown method", "/csc/v2/signatures/signPolling", "application/json", `{}`, tok, 404, "no such method"},
 		{"wrong grant", "/csc/v2/oauth2/token", "application/x-www-form-urlencoded", "grant_type=password", "", 400, "unsupported_grant_type"},
 		{"wrong secret", "/csc/v2/oauth2/token", "application/x-www-form-urlencoded", "grant_type=client_credentials&client_id=" + e.client.ClientID + "&client_secret=x", "", 401, "invalid_client"},

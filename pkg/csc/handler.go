@@ -276,7 +276,7 @@ func (h *Handler) credList(w http.ResponseWriter, r *http.Request) {
 		}
 		resp.CredentialIDs = append(resp.CredentialIDs, c.ID)
 		if req.CredInfo {
-			info, err := h.describe(r.Context(), c, req.Certificates, req.CertInfo, req.AuthInfo)
+			info, err := h.describe(r.Context(), c, string(req.Certificates), req.CertInfo, req.AuthInfo)
 			if err != nil {
 				h.fail(w, r, err)
 				return
@@ -298,7 +298,7 @@ func (h *Handler) credInfo(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	info, err := h.describe(r.Context(), c, req.Certificates, req.CertInfo, req.AuthInfo)
+	info, err := h.describe(r.Context(), c, string(req.Certificates), req.CertInfo, req.AuthInfo)
 	if err != nil {
 		h.fail(w, r, err)
 		return

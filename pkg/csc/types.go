@@ -5,6 +5,11 @@
 // sends the document.
 package csc
 
+import (
+	"encoding/json"
+	"fmt"
+)
+
 // Error is the body of every error response (CSC API v2 section 10.1).
 type Error struct {
 	Error       string `json:"error"`
@@ -54,12 +59,35 @@ type RevokeRequest struct {
 // ListRequest is credentials/list (section 11.4). UserID names the owner
 // by national ID ("CCCD:…" or the 12 digits).
 type ListRequest struct {
-	UserID       string `json:"userID,omitempty"`
-	CredInfo     bool   `json:"credInfo,omitempty"`
-	Certificates string `json:"certificates,omitempty"`
-	CertInfo     bool   `json:"certInfo,omitempty"`
-	AuthInfo     bool   `json:"authInfo,omitempty"`
-	MaxResults   int    `json:"maxResults,omitempty"`
+	UserID       string     `json:"userID,omitempty"`
+	CredInfo     bool       `json:"credInfo,omitempty"`
+	Certificates CertChoice `json:"certificates,omitempty"`
+	CertInfo     bool       `json:"certInfo,omitempty"`
+	AuthInfo     bool       `json:"authInfo,omitempty"`
+	MaxResults   int        `json:"maxResults,omitempty"`
+}
+
+// CertChoice is the certificates parameter of credentials/list and
+// credentials/info: "none", "single" or "chain"; absent (or null) means
+// single. Any other value, the empty string included, is refused when the
+// request is read, whether or not certificates would be returned.
+type CertChoice string
+
+// UnmarshalJSON accepts null and the three values CSC defines.
+func (c *CertChoice) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	switch s {
+	case "none", "single", "chain":
+		*c = CertChoice(s)
+		return nil
+	}
+	return fmt.Errorf(`certificates must be "none", "single" or "chain", not %q`, s)
 }
 
 // ListResponse answers credentials/list.
@@ -70,10 +98,10 @@ type ListResponse struct {
 
 // InfoCredRequest is credentials/info (section 11.5).
 type InfoCredRequest struct {
-	CredentialID string `json:"credentialID"`
-	Certificates string `json:"certificates,omitempty"` // none, single, chain
-	CertInfo     bool   `json:"certInfo,omitempty"`
-	AuthInfo     bool   `json:"authInfo,omitempty"`
+	CredentialID string     `json:"credentialID"`
+	Certificates CertChoice `json:"certificates,omitempty"` // none, single, chain
+	CertInfo     bool       `json:"certInfo,omitempty"`
+	AuthInfo     bool       `json:"authInfo,omitempty"`
 }
 
 // InfoCredResp answers credentials/info.
