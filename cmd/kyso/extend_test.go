@@ -16,6 +16,7 @@ import (
 
 	"github.com/kyso-pki/kyso/internal/datadir"
 	"github.com/kyso-pki/kyso/internal/testenv"
+	"github.com/kyso-pki/kyso/internal/testpdf"
 	"github.com/kyso-pki/kyso/pkg/server"
 )
 
@@ -86,7 +87,7 @@ func TestExtendPDF(t *testing.T) {
 	pki.Store(p)
 
 	in := filepath.Join(dir, "form.pdf")
-	os.WriteFile(in, minimalPDF("To khai dang ky"), 0o644)
+	os.WriteFile(in, testpdf.Minimal("To khai dang ky"), 0o644)
 	bt := filepath.Join(dir, "bt.pdf")
 	ok("sign", "pdf", in, "-o", bt, "--key", "citizen-1", "--cert", cert, "--chain", chain, "--level", "B-T", "--tsa", ts.URL+"/tsa")
 	lt := filepath.Join(dir, "lt.pdf")

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
-	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -19,35 +18,9 @@ import (
 
 	"github.com/kyso-pki/kyso/internal/datadir"
 	"github.com/kyso-pki/kyso/internal/testenv"
+	"github.com/kyso-pki/kyso/internal/testpdf"
 	"github.com/kyso-pki/kyso/pkg/tsa"
 )
-
-// minimalPDF is a one-page PDF 1.7 with a classic cross-reference table, as
-// the simplest producers write it.
-func minimalPDF(text string) []byte {
-	var b bytes.Buffer
-	b.WriteString("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-	content := fmt.Sprintf("BT /F1 18 Tf 72 720 Td (%s) Tj ET", text)
-	objs := []string{
-		"<< /Type /Catalog /Pages 2 0 R >>",
-		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>",
-		"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-		fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(content), content),
-	}
-	offsets := make([]int, len(objs))
-	for i, o := range objs {
-		offsets[i] = b.Len()
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
-	}
-	xref := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objs)+1)
-	for _, off := range offsets {
-		fmt.Fprintf(&b, "%010d 00000 n \n", off)
-	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, xref)
-	return b.Bytes()
-}
 
 // TestSignPDF signs a form as a user of the CLI would, at B-B and then B-T
 // (a second signature, time-stamped by the provider's TSA), and has pdfsig
@@ -73,7 +46,7 @@ func TestSignPDF(t *testing.T) {
 	cert := filepath.Join(dir, "citizen.pem")
 	ok("cert", "issue", "--cccd", "079203001234", "--name", "Nguyễn Văn Đức", "--province", "Hồ Chí Minh", "--keygen", "ecdsa-p256", "--label", "citizen-1", "-o", cert)
 	in := filepath.Join(dir, "form.pdf")
-	os.WriteFile(in, minimalPDF("To khai dang ky"), 0o644)
+	os.WriteFile(in, testpdf.Minimal("To khai dang ky"), 0o644)
 
 	signed := filepath.Join(dir, "signed.pdf")
 	// This test is about the PDF; TestSignPDFChecks about the check.
@@ -168,7 +141,7 @@ func TestSignPDFVisible(t *testing.T) {
 	cert := filepath.Join(dir, "citizen.pem")
 	ok("cert", "issue", "--cccd", "079203001234", "--name", "Nguyễn Văn Đức", "--province", "Hồ Chí Minh", "--keygen", "ecdsa-p256", "--label", "citizen-1", "-o", cert)
 	in := filepath.Join(dir, "form.pdf")
-	os.WriteFile(in, minimalPDF("To khai dang ky"), 0o644)
+	os.WriteFile(in, testpdf.Minimal("To khai dang ky"), 0o644)
 	seal := filepath.Join(dir, "seal.png")
 	img := image.NewNRGBA(image.Rect(0, 0, 64, 64))
 	for i := 0; i < 64; i++ {

@@ -15,6 +15,7 @@ import (
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/internal/datadir"
 	"github.com/kyso-pki/kyso/internal/testenv"
+	"github.com/kyso-pki/kyso/internal/testpdf"
 	"github.com/kyso-pki/kyso/internal/testpki"
 	"github.com/kyso-pki/kyso/pkg/server"
 	"github.com/kyso-pki/kyso/pkg/store"
@@ -119,7 +120,7 @@ func TestSignPDFChecks(t *testing.T) {
 	files["weak-key"] = writeCert("weak", c.Raw)
 
 	in := filepath.Join(dir, "form.pdf")
-	os.WriteFile(in, minimalPDF("To khai dang ky"), 0o644)
+	os.WriteFile(in, testpdf.Minimal("To khai dang ky"), 0o644)
 	for _, b := range cases {
 		t.Run(b.name, func(t *testing.T) {
 			x := filepath.Join(dir, b.name+".pdf")

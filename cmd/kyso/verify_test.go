@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/kyso-pki/kyso/internal/datadir"
+	"github.com/kyso-pki/kyso/internal/testpdf"
 	"github.com/kyso-pki/kyso/pkg/server"
 	"github.com/kyso-pki/kyso/pkg/verify"
 )
@@ -71,7 +72,7 @@ func TestVerifyPDF(t *testing.T) {
 	pki.Store(p)
 
 	in := filepath.Join(dir, "form.pdf")
-	os.WriteFile(in, minimalPDF("To khai dang ky"), 0o644)
+	os.WriteFile(in, testpdf.Minimal("To khai dang ky"), 0o644)
 	signed := filepath.Join(dir, "signed.pdf")
 	ok("sign", "pdf", in, "-o", signed, "--key", "citizen-1", "--cert", cert, "--chain", chain, "--level", "B-T", "--tsa", ts.URL+"/tsa")
 

@@ -11,7 +11,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -21,6 +20,7 @@ import (
 	"time"
 
 	"github.com/kyso-pki/kyso/internal/testenv"
+	"github.com/kyso-pki/kyso/internal/testpdf"
 	"github.com/kyso-pki/kyso/pkg/csc"
 	"github.com/kyso-pki/kyso/pkg/pades"
 	"github.com/kyso-pki/kyso/pkg/signing"
@@ -79,7 +79,7 @@ func TestRemoteSigningEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := onePage()
+	in := testpdf.Minimal("")
 	var out bytes.Buffer
 	if err := pades.Sign(ctx, bytes.NewReader(in), int64(len(in)), &out, s, s.Certificate, s.Chain, &pades.SignOptions{Options: pades.Options{Reason: "Tôi đồng ý", SkipSignerCheck: true}}); err != nil {
 		t.Fatal(err)
@@ -98,7 +98,7 @@ func TestRemoteSigningEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	in2 := filepath.Join(dir, "in2.pdf")
-	os.WriteFile(in2, onePage(), 0o644)
+	os.WriteFile(in2, testpdf.Minimal(""), 0o644)
 	signed2 := filepath.Join(dir, "signed2.pdf")
 	cmd := exec.Command(kyso, "sign", "pdf", in2, "-o", signed2, "--remote", "https://"+d.https+"/csc/v2", "--credential", en2.CredentialID,
 		"--client-id", cl.ID, "--client-secret-source", "env:PORTAL_SECRET", "--pin-source", "env:OWNER_PIN", "--otpauth-source", "env:OWNER_OTPAUTH",
@@ -117,7 +117,7 @@ func TestRemoteSigningEndToEnd(t *testing.T) {
 
 	// signDoc: kysod itself signs a PDF whose digest the owner approved,
 	// at B-LTA with its own TSA and validation data.
-	doc := onePage()
+	doc := testpdf.Minimal("")
 	dd := sha256.Sum256(doc)
 	code2, _ := signing.TOTPCode(en2.OTPAuth, time.Now().Add(30*time.Second))
 	sad2, err := client.Authorize(ctx, en2.CredentialID, [][]byte{dd[:]}, crypto.SHA256, "445566", code2)
@@ -185,28 +185,6 @@ func TestRemoteSigningEndToEnd(t *testing.T) {
 	if strings.Contains(d.out.String(), "112233") || strings.Contains(d.out.String(), cl.Secret) || strings.Contains(d.out.String(), sad) {
 		t.Error("a secret reached kysod's log")
 	}
-}
-
-func onePage() []byte {
-	objs := []string{
-		"<< /Type /Catalog /Pages 2 0 R >>",
-		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>",
-	}
-	var b bytes.Buffer
-	b.WriteString("%PDF-1.7\n")
-	offs := make([]int, len(objs))
-	for i, o := range objs {
-		offs[i] = b.Len()
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
-	}
-	x := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objs)+1)
-	for _, o := range offs {
-		fmt.Fprintf(&b, "%010d 00000 n \n", o)
-	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, x)
-	return b.Bytes()
 }
 
 // TestSmartCAEndToEnd: a portal written against SmartCA asks kysod to sign
@@ -283,7 +261,7 @@ func TestSmartCAEndToEnd(t *testing.T) {
 	if st := call("/smartca/v1/signatures/sign", map[string]any{"user_id": "079203005555", "transaction_id": "portal-42", "transaction_desc": "Đăng ký khai sinh",
 		"sign_files": []map[string]string{
 			{"doc_id": "to-khai.pdf", "file_type": "pdf", "sign_type": "hash", "data_to_be_signed": hex.EncodeToString(digest[:])},
-			{"doc_id": "giay-uy-quyen.pdf", "file_type": "pdf", "sign_type": "pdf", "file_data": base64.StdEncoding.EncodeToString(onePage()), "level": "B-LT"},
+			{"doc_id": "giay-uy-quyen.pdf", "file_type": "pdf", "sign_type": "pdf", "file_data": base64.StdEncoding.EncodeToString(testpdf.Minimal("")), "level": "B-LT"},
 		}}, &signed); st != 200 || signed.Data.TranCode == "" {
 		t.Fatalf("sign: %d %+v", st, signed)
 	}

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 
 	"github.com/kyso-pki/kyso/hsm"
+	"github.com/kyso-pki/kyso/internal/testpdf"
 	"github.com/kyso-pki/kyso/internal/testpki"
 	"github.com/kyso-pki/kyso/internal/testpki/served"
 	"github.com/kyso-pki/kyso/pkg/ca"
@@ -82,7 +83,7 @@ func MakeDocs(ctx context.Context, dir string, sigs []int) (*PKI, []Doc, error) 
 	var docs []Doc
 	signer := 0
 	for _, n := range sigs {
-		doc := formPDF()
+		doc := testpdf.Form()
 		for range n {
 			signer++
 			cert, key, err := tp.Citizen(ctx, fmt.Sprintf("bench-verify-%d", signer), hsm.ECDSAP256, fmt.Sprintf("07920300%04d", signer))
@@ -109,33 +110,4 @@ func MakeDocs(ctx context.Context, dir string, sigs []int) (*PKI, []Doc, error) 
 		docs = append(docs, d)
 	}
 	return p, docs, nil
-}
-
-// formPDF is a one-page form with a text of a few lines and a text field:
-// what a citizen's application looks like.
-func formPDF() []byte {
-	content := "BT /F1 18 Tf 72 760 Td (DON DE NGHI CAP BAN SAO) Tj 0 -28 Td /F1 11 Tf " +
-		"(Kinh gui: Uy ban nhan dan phuong Ben Thanh) Tj 0 -16 Td (Ho va ten: Nguyen Van Duc) Tj ET"
-	objs := []string{
-		"<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [5 0 R] /DA (/Helv 0 Tf 0 g) /DR << /Font << /Helv 4 0 R >> >> >> >>",
-		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 6 0 R /Resources << /Font << /F1 4 0 R >> >> /Annots [5 0 R] >>",
-		"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-		"<< /FT /Tx /T (ten) /V (Nguyen Van Duc) /Type /Annot /Subtype /Widget /Rect [72 600 300 620] /P 3 0 R /DA (/Helv 12 Tf 0 g) >>",
-		fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(content), content),
-	}
-	var b bytes.Buffer
-	b.WriteString("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-	offs := make([]int, len(objs))
-	for i, o := range objs {
-		offs[i] = b.Len()
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
-	}
-	xref := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f\r\n", len(objs)+1)
-	for _, o := range offs {
-		fmt.Fprintf(&b, "%010d 00000 n\r\n", o)
-	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R /ID [<00112233445566778899AABBCCDDEEFF> <00112233445566778899AABBCCDDEEFF>] >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, xref)
-	return b.Bytes()
 }

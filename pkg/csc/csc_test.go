@@ -13,7 +13,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
-	"fmt"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -27,6 +26,7 @@ import (
 
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/internal/testenv"
+	"github.com/kyso-pki/kyso/internal/testpdf"
 	"github.com/kyso-pki/kyso/internal/testpki"
 	"github.com/kyso-pki/kyso/internal/testpki/served"
 	"github.com/kyso-pki/kyso/pkg/csc"
@@ -112,7 +112,7 @@ func TestRemoteSigner(t *testing.T) {
 			if len(s.Chain) != 2 || !s.Certificate.Equal(e.cred.Certificate) {
 				t.Fatalf("credential chain: %d CA certificates", len(s.Chain))
 			}
-			in := onePagePDF()
+			in := testpdf.Minimal("To khai")
 			var out bytes.Buffer
 			if err := pades.Sign(ctx, bytes.NewReader(in), int64(len(in)), &out, s, s.Certificate, s.Chain, &pades.SignOptions{Options: pades.Options{SkipSignerCheck: true}}); err != nil {
 				t.Fatal(err)
@@ -146,7 +146,7 @@ func TestSignDoc(t *testing.T) {
 	roots := x509.NewCertPool()
 	roots.AddCert(e.p.Hierarchy.Root)
 	for _, level := range []string{"AdES-B-B", "AdES-B-LTA"} {
-		a, b := onePagePDF(), append(onePagePDF(), []byte("% a second form\n")...)
+		a, b := testpdf.Minimal("To khai"), append(testpdf.Minimal("To khai"), []byte("% a second form\n")...)
 		da, db := sha256.Sum256(a), sha256.Sum256(b)
 		pin, otp, _ := e.factors(ctx)
 		sad, err := e.client.Authorize(ctx, e.cred.CredentialID, [][]byte{da[:], db[:]}, crypto.SHA256, pin, otp)
@@ -300,7 +300,7 @@ func TestPyHankoCSC(t *testing.T) {
 	root := filepath.Join(dir, "root.pem")
 	os.WriteFile(root, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: e.p.Hierarchy.Root.Raw}), 0o644)
 	in := filepath.Join(dir, "in.pdf")
-	os.WriteFile(in, onePagePDF(), 0o644)
+	os.WriteFile(in, testpdf.Minimal("To khai"), 0o644)
 	out := filepath.Join(dir, "out.pdf")
 	tok, err := e.client.Token(context.Background())
 	if err != nil {
@@ -315,29 +315,4 @@ func TestPyHankoCSC(t *testing.T) {
 		t.Fatalf("pyHanko validate: %v\n%s", err, o)
 	}
 	t.Logf("pyHanko:\n%s", o)
-}
-
-// onePagePDF is a minimal one-page PDF.
-func onePagePDF() []byte {
-	objs := []string{
-		"<< /Type /Catalog /Pages 2 0 R >>",
-		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>",
-		"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-		"<< /Length 44 >>\nstream\nBT /F1 18 Tf 72 720 Td (To khai) Tj ET      \nendstream",
-	}
-	var b bytes.Buffer
-	b.WriteString("%PDF-1.7\n")
-	offs := make([]int, len(objs))
-	for i, o := range objs {
-		offs[i] = b.Len()
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
-	}
-	x := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objs)+1)
-	for _, o := range offs {
-		fmt.Fprintf(&b, "%010d 00000 n \n", o)
-	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, x)
-	return b.Bytes()
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kyso-pki/kyso/hsm"
+	"github.com/kyso-pki/kyso/internal/testpdf"
 	"github.com/kyso-pki/kyso/pkg/store"
 )
 
@@ -20,7 +21,7 @@ import (
 // is refused at authorisation.
 func TestSignerCheckRefuses(t *testing.T) {
 	ctx := context.Background()
-	doc := onePagePDF()
+	doc := testpdf.Minimal("To khai")
 	sum := sha256.Sum256(doc)
 	for _, c := range []struct {
 		name   string

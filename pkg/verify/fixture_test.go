@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/kyso-pki/kyso/hsm"
+	"github.com/kyso-pki/kyso/internal/testpdf"
 	"github.com/kyso-pki/kyso/internal/testpki"
 	"github.com/kyso-pki/kyso/internal/testpki/served"
 	"github.com/kyso-pki/kyso/pkg/pades"
@@ -179,29 +180,8 @@ func want(t testing.TB, rep *verify.Report, i int, ind verify.Indication, sub ve
 	return s
 }
 
-// buildClassic lays out a PDF with a classic cross-reference table: objs[i]
-// is the body of object i+1.
-func buildClassic(objs []string) []byte {
-	var b bytes.Buffer
-	b.WriteString("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-	offs := make([]int, len(objs))
-	for i, o := range objs {
-		offs[i] = b.Len()
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
-	}
-	xref := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f\r\n", len(objs)+1)
-	for _, o := range offs {
-		fmt.Fprintf(&b, "%010d 00000 n\r\n", o)
-	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R /ID [<00112233445566778899AABBCCDDEEFF> <00112233445566778899AABBCCDDEEFF>] >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, xref)
-	return b.Bytes()
-}
-
-func stream(data string, compress bool) string {
-	if !compress {
-		return fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(data), data)
-	}
+// flateStream is a stream object with data compressed.
+func flateStream(data string) string {
 	var z bytes.Buffer
 	zw := zlib.NewWriter(&z)
 	zw.Write([]byte(data))
@@ -209,23 +189,21 @@ func stream(data string, compress bool) string {
 	return fmt.Sprintf("<< /Length %d /Filter /FlateDecode >>\nstream\n%s\nendstream", z.Len(), z.Bytes())
 }
 
-const font = "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"
-
 // formPDF is a one-page form: a text field "ten" and, as object 9, an
 // unused content stream (what a shadow attack hides in the signed
 // revision to show later).
 func formPDF() []byte {
-	return buildClassic([]string{
+	return testpdf.Objects(
 		"<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [6 0 R] /DA (/Helv 0 Tf 0 g) /DR << /Font << /Helv 5 0 R >> >> >> >>",
 		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
 		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> /Annots 7 0 R >>",
-		stream("BT /F1 24 Tf 72 720 Td (Don xin cap ho chieu) Tj ET", true),
-		font,
+		flateStream("BT /F1 24 Tf 72 720 Td (Don xin cap ho chieu) Tj ET"),
+		testpdf.Helvetica,
 		"<< /FT /Tx /T (ten) /V (Nguyen) /Type /Annot /Subtype /Widget /Rect [72 600 300 620] /P 3 0 R /DA (/Helv 12 Tf 0 g) >>",
 		"[6 0 R]",
 		"<< /Type /Pages /Kids [] /Count 0 >>",
-		stream("BT /F1 24 Tf 72 720 Td (Chuyen 1 ty dong) Tj ET", true),
-	})
+		flateStream("BT /F1 24 Tf 72 720 Td (Chuyen 1 ty dong) Tj ET"),
+	)
 }
 
 // update appends an incremental update that sets objects (by number) to

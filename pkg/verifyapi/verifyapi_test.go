@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/internal/testenv"
+	"github.com/kyso-pki/kyso/internal/testpdf"
 	"github.com/kyso-pki/kyso/internal/testpki"
 	"github.com/kyso-pki/kyso/pkg/pades"
 	"github.com/kyso-pki/kyso/pkg/verifyapi"
@@ -42,7 +42,7 @@ func signedPDF(t *testing.T) ([]byte, *x509.CertPool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := onePage()
+	in := testpdf.Minimal("")
 	var out bytes.Buffer
 	// The test is about validation; pkg/signercheck has its own.
 	if err := pades.Sign(ctx, bytes.NewReader(in), int64(len(in)), &out, key, cert, chain, &pades.SignOptions{Options: pades.Options{SkipSignerCheck: true}}); err != nil {
@@ -57,28 +57,6 @@ func signedPDF(t *testing.T) ([]byte, *x509.CertPool) {
 	roots := x509.NewCertPool()
 	roots.AddCert(p.Hierarchy.Root)
 	return out.Bytes(), roots
-}
-
-func onePage() []byte {
-	objs := []string{
-		"<< /Type /Catalog /Pages 2 0 R >>",
-		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>",
-	}
-	var b bytes.Buffer
-	b.WriteString("%PDF-1.7\n")
-	offs := make([]int, len(objs))
-	for i, o := range objs {
-		offs[i] = b.Len()
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
-	}
-	xref := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f\r\n", len(objs)+1)
-	for _, o := range offs {
-		fmt.Fprintf(&b, "%010d 00000 n\r\n", o)
-	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, xref)
-	return b.Bytes()
 }
 
 func post(t *testing.T, h http.Handler, method, target, ctype, accept string, body []byte) *httptest.ResponseRecorder {
@@ -149,7 +127,7 @@ func TestVerifyAPI(t *testing.T) {
 		{"bad lang", "POST", "/verify/v1?lang=fr", "application/pdf", doc, 400, "vi hoặc en"},
 		{"empty", "POST", "/verify/v1", "application/pdf", nil, 400, "trống"},
 		{"not a PDF", "POST", "/verify/v1?lang=en", "application/pdf", []byte("hello"), 400, "cannot be read"},
-		{"unsigned", "POST", "/verify/v1", "application/pdf", onePage(), 400, "không có chữ ký"},
+		{"unsigned", "POST", "/verify/v1", "application/pdf", testpdf.Minimal(""), 400, "không có chữ ký"},
 		{"too big", "POST", "/verify/v1", "application/pdf", make([]byte, 1<<20+1), 413, "giới hạn"},
 		{"other path", "POST", "/verify/v1/x", "application/pdf", doc, 404, "/verify/v1/x"},
 	} {
