@@ -76,6 +76,19 @@ func actor() string {
 // arguments ("kyso cert show SERIAL --data DIR"), and returns the
 // positionals, exactly want of them.
 func parseArgs(fs *flag.FlagSet, args []string, want int, names string) ([]string, error) {
+	pos, err := parsePositional(fs, args, want, names)
+	if err != nil {
+		return nil, err
+	}
+	if len(pos) != want {
+		return nil, usagef("want %s, got %d argument(s)", names, len(pos))
+	}
+	return pos, nil
+}
+
+// parsePositional parses flags around at least min positional arguments
+// and returns the positionals.
+func parsePositional(fs *flag.FlagSet, args []string, min int, names string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -90,7 +103,7 @@ func parseArgs(fs *flag.FlagSet, args []string, want int, names string) ([]strin
 		pos = append(pos, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
-	if len(pos) != want {
+	if len(pos) < min {
 		return nil, usagef("want %s, got %d argument(s)", names, len(pos))
 	}
 	return pos, nil

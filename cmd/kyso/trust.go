@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -63,28 +62,6 @@ func openTrust(ctx context.Context, dir string) (*trust.Store, store.Store, erro
 		return nil, nil, err
 	}
 	return trust.New(st), st, nil
-}
-
-// parsePositional parses flags around at least min positional arguments.
-func parsePositional(fs *flag.FlagSet, args []string, min int, names string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
-			}
-			return nil, usagef("%v", err)
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-	if len(pos) < min {
-		return nil, usagef("want %s", names)
-	}
-	return pos, nil
 }
 
 // trustList prints the trust anchors.
