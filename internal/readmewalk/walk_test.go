@@ -149,7 +149,7 @@ func TestParseREADME(t *testing.T) {
 		"<!-- walk: run \"x\" -->\n```sh\nx\n```\n",        // unknown directive
 		"<!-- walk: skip because -->\n```sh\nx\n```\n",     // unquoted
 		"<!-- walk: skip \"x\" -->\ntext\n```sh\nx\n```\n", // not above a block
-		"```sh\nx\n",                                      // never closed
+		"```sh\nx\n", // never closed
 	} {
 		if _, err := parseREADME([]byte(bad)); err == nil {
 			t.Errorf("parseREADME(%q) accepted it", bad)
