@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -11,12 +10,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
-
-	"github.com/kyso-pki/kyso/hsm"
-	"github.com/kyso-pki/kyso/pkg/signing"
 )
 
 // approve is the owner's side for scripts and tests: log in to the owners'
@@ -206,50 +201,4 @@ func (o *ownerClient) call(ctx context.Context, method, path string, in, out any
 		return json.Unmarshal(b, out)
 	}
 	return nil
-}
-
-// codes supplies one-time codes: computed from an otpauth URI, each from a
-// time step not used before (waiting for the next step when needed, as the
-// service accepts each step once), or read from standard input.
-type codes struct {
-	uri      string
-	lastStep int64
-	in       *bufio.Reader
-	prompt   io.Writer
-}
-
-func newCodes(source string, e *env) (*codes, error) {
-	if source == "" {
-		return &codes{in: bufio.NewReader(os.Stdin), prompt: e.stderr}, nil
-	}
-	b, err := hsm.ReadSecret(source)
-	if err != nil {
-		return nil, usagef("--otpauth-source: %v", err)
-	}
-	return &codes{uri: strings.TrimSpace(string(b)), lastStep: -1}, nil
-}
-
-func (c *codes) next() (string, error) {
-	if c.uri == "" {
-		fmt.Fprint(c.prompt, "one-time code: ")
-		line, err := c.in.ReadString('\n')
-		if err != nil && line == "" {
-			return "", fmt.Errorf("reading the one-time code: %w", err)
-		}
-		return strings.TrimSpace(line), nil
-	}
-	now := time.Now()
-	step := now.Unix() / 30
-	if step <= c.lastStep {
-		// The service allows one step ahead; beyond that, wait.
-		if c.lastStep-step >= 1 {
-			time.Sleep(time.Until(time.Unix((c.lastStep)*30, 0)) + 100*time.Millisecond)
-			now = time.Now()
-			step = now.Unix() / 30
-		}
-		step = c.lastStep + 1
-		now = time.Unix(step*30, 0)
-	}
-	c.lastStep = step
-	return signing.TOTPCode(c.uri, now)
 }

@@ -13,7 +13,6 @@ import (
 
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/pkg/csc"
-	"github.com/kyso-pki/kyso/pkg/signing"
 )
 
 // remoteFlags say how to sign through a CSC service instead of a local key
@@ -72,6 +71,12 @@ func (r *remoteFlags) signer(ctx context.Context) (*csc.Signer, error) {
 	}
 	client := &csc.Client{BaseURL: r.url, ClientID: r.clientID, ClientSecret: strings.TrimSpace(string(secret)),
 		HTTPClient: &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsCfg}}}
+	var phone *codes
+	if r.otpauthSource != "" {
+		if phone, err = newCodes(r.otpauthSource, nil); err != nil {
+			return nil, err
+		}
+	}
 	used := false
 	factors := func(ctx context.Context) (string, string, error) {
 		if r.otpauthSource == "" {
@@ -81,11 +86,7 @@ func (r *remoteFlags) signer(ctx context.Context) (*csc.Signer, error) {
 			used = true
 			return pin, r.otp, nil
 		}
-		uri, err := hsm.ReadSecret(r.otpauthSource)
-		if err != nil {
-			return "", "", usagef("--otpauth-source: %v", err)
-		}
-		code, err := signing.TOTPCode(strings.TrimSpace(string(uri)), time.Now())
+		code, err := phone.next()
 		return pin, code, err
 	}
 	return csc.NewSigner(ctx, client, r.credential, factors)
