@@ -217,25 +217,38 @@ func ParseOID(s string) (asn1.ObjectIdentifier, error) {
 }
 
 // ensurePassphrase makes a random passphrase file unless one exists, and
-// reports whether it made one.
+// reports whether it made one. The file appears whole or not at all (a
+// temporary file, hard-linked into place): a process that finds it, even
+// while another is making it, reads the complete passphrase, and of two
+// processes making it at once one wins and both use the winner's.
 func ensurePassphrase(path string) (bool, error) {
+	if _, err := os.Lstat(path); err == nil {
+		return false, nil
+	}
 	b := make([]byte, 32)
 	if _, err := io.ReadFull(rand.Reader, b); err != nil {
 		return false, err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		return false, nil
-	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return false, fmt.Errorf("datadir: creating %s: %w", path, err)
 	}
+	defer os.Remove(f.Name())
 	_, err = f.WriteString(base64.RawURLEncoding.EncodeToString(b) + "\n")
+	if err == nil {
+		err = f.Sync()
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		return false, fmt.Errorf("datadir: writing %s: %w", path, err)
+	}
+	switch err := os.Link(f.Name(), path); {
+	case errors.Is(err, fs.ErrExist):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("datadir: creating %s: %w", path, err)
 	}
 	return true, nil
 }
