@@ -63,6 +63,12 @@ func (d *dataFlags) open(ctx context.Context) (*datadir.Dir, *datadir.Opened, er
 	return dir, o, nil
 }
 
+// lock takes the data directory's lock (datadir.Lock), for commands that
+// create things in it.
+func (d *dataFlags) lock(ctx context.Context) (datadir.Unlock, error) {
+	return datadir.Lock(ctx, d.dir, nil)
+}
+
 // actor names who runs the CLI, for the audit trail.
 func actor() string {
 	u := os.Getenv("USER")
@@ -171,6 +177,11 @@ func caInit(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return usagef("--alg: %v", err)
 	}
+	unlock, err := d.lock(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	dir, err := datadir.Load(d.dir)
 	if err != nil {
 		return err

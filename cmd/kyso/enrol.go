@@ -43,6 +43,11 @@ func enrol(ctx context.Context, e *env, args []string) error {
 	if *cccd == "" || *name == "" || *province == "" {
 		return usagef("--cccd, --name and --province are required")
 	}
+	unlock, err := d.lock(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	dir, o, err := d.open(ctx)
 	if err != nil {
 		return err

@@ -20,8 +20,10 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -85,6 +87,14 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
 
+	// First-start creation (passphrase, secrets key, development CA, TLS
+	// key and certificate) under the data directory's lock, so that
+	// processes started together on a fresh directory make each once.
+	unlock, err := datadir.Lock(ctx, cfg.Data, log)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	dir, err := datadir.Load(cfg.Data)
 	if err != nil {
 		return err
@@ -163,6 +173,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// Everything a first start makes exists now (SigningWith made the
+	// secrets key): other processes may go on.
+	unlock()
 	mux := http.NewServeMux()
 	// Authenticated APIs: each checks its own bearer tokens or client
 	// credentials.
@@ -277,8 +290,9 @@ func printDefaults(w io.Writer, cfg *config, dir *datadir.Dir, ks *hsm.URI, deve
 }
 
 // tlsKeyPrefix starts the key store labels of the daemon's TLS keys; a
-// timestamp follows, as each certificate gets a fresh key (Decree 23/2025:
-// a key is certified once).
+// timestamp and a random suffix follow, as each certificate gets a fresh
+// key (Decree 23/2025: a key is certified once) and replicas on several
+// machines sharing a key store may make theirs in the same second.
 const tlsKeyPrefix = "kysod-tls-"
 
 // tlsRenewBefore is how long before expiry a TLS certificate is replaced at
@@ -330,7 +344,9 @@ func serverCertificate(ctx context.Context, a *ca.Authority, ks hsm.KeyStore, li
 		}
 		return tls.Certificate{Certificate: append([][]byte{c.Raw}, inter...), PrivateKey: signer, Leaf: c}, c, nil
 	}
-	label := tlsKeyPrefix + time.Now().UTC().Format("20060102T150405")
+	suffix := make([]byte, 4)
+	rand.Read(suffix)
+	label := tlsKeyPrefix + time.Now().UTC().Format("20060102T150405") + "-" + hex.EncodeToString(suffix)
 	c, err := a.IssueTLSServer(ctx, &ca.TLSServerRequest{DNSNames: dns, IPs: ips, KeyLabel: label, KeyAlgorithm: hsm.ECDSAP256, Actor: "kysod"})
 	if err != nil {
 		return tls.Certificate{}, nil, fmt.Errorf("issuing the HTTPS certificate: %w", err)

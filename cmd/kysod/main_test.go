@@ -78,13 +78,23 @@ type daemon struct {
 // serves, failing the test after 60 seconds.
 func startKysod(t *testing.T, bin, data string) *daemon {
 	t.Helper()
-	d := &daemon{https: freeAddr(t), pk: freeAddr(t), lines: make(chan string, 1000)}
+	d := launchKysod(t, bin, data, freeAddr(t), freeAddr(t))
+	d.waitServing(t)
+	return d
+}
+
+// launchKysod starts kysod on data, HTTPS on https and the PKI routes on
+// pk, without waiting for it to serve; the test's end kills it.
+func launchKysod(t *testing.T, bin, data, https, pk string) *daemon {
+	t.Helper()
+	d := &daemon{https: https, pk: pk, lines: make(chan string, 1000)}
 	d.cmd = exec.Command(bin, "--listen", d.https, "--http", d.pk)
 	d.cmd.Env = append(os.Environ(), "KYSO_DATA="+data, "KYSO_KEYSTORE=", "KYSO_DB=")
 	stderr, _ := d.cmd.StderrPipe()
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { d.cmd.Process.Kill(); d.cmd.Wait() })
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
@@ -92,6 +102,13 @@ func startKysod(t *testing.T, bin, data string) *daemon {
 		}
 		close(d.lines)
 	}()
+	return d
+}
+
+// waitServing reads kysod's output into d.out until it says it serves,
+// failing the test if it exits first or takes more than 60 seconds.
+func (d *daemon) waitServing(t *testing.T) {
+	t.Helper()
 	deadline := time.After(60 * time.Second)
 	for {
 		select {
@@ -105,8 +122,7 @@ func startKysod(t *testing.T, bin, data string) *daemon {
 					for range d.lines {
 					}
 				}()
-				t.Cleanup(func() { d.cmd.Process.Kill(); d.cmd.Wait() })
-				return d
+				return
 			}
 		case <-deadline:
 			d.cmd.Process.Kill()
