@@ -2,12 +2,15 @@ package datadir
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/kyso-pki/kyso/pkg/ca"
 )
 
 // TestLock: a second Lock on the same directory waits while the first is
@@ -93,4 +96,82 @@ func TestEnsurePassphraseRace(t *testing.T) {
 	if entries, _ := os.ReadDir(filepath.Dir(path)); len(entries) != 1 {
 		t.Errorf("the directory holds %d files, want only the passphrase", len(entries))
 	}
+}
+
+// TestDevelopmentBaseURL: a fresh development directory takes the base URL
+// Open is given and records it in kyso.json; later opens keep it whatever
+// they are given; a directory whose kyso.json names a base URL, or that is
+// not a development one, keeps its own.
+func TestDevelopmentBaseURL(t *testing.T) {
+	ctx := context.Background()
+	open := func(t *testing.T, path, keystore, base string) *Dir {
+		t.Helper()
+		d, err := Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if keystore != "" {
+			d.Config.Keystore, d.Development = keystore, false
+		}
+		o, err := d.Open(ctx, &Options{DevelopmentBaseURL: base})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer o.Close()
+		if _, err := o.CA.Hierarchy(ctx); errors.Is(err, ca.ErrNoHierarchy) {
+			if _, err := o.CA.Init(ctx, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return d
+	}
+	kept := func(t *testing.T, path string) string {
+		t.Helper()
+		var c Config
+		b, err := os.ReadFile(filepath.Join(path, ConfigFile))
+		if errors.Is(err, os.ErrNotExist) {
+			return ""
+		}
+		if err != nil || json.Unmarshal(b, &c) != nil {
+			t.Fatalf("kyso.json: %v %s", err, b)
+		}
+		return c.BaseURL
+	}
+	t.Run("fresh development directory", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "data")
+		if d := open(t, path, "", "http://127.0.0.1:9080"); d.Config.BaseURL != "http://127.0.0.1:9080" {
+			t.Errorf("base URL %q", d.Config.BaseURL)
+		}
+		if got := kept(t, path); got != "http://127.0.0.1:9080" {
+			t.Errorf("kyso.json base_url %q", got)
+		}
+		if d := open(t, path, "", "http://127.0.0.1:9090"); d.Config.BaseURL != "http://127.0.0.1:9080" {
+			t.Errorf("reopened with another address: base URL %q, want the recorded one", d.Config.BaseURL)
+		}
+	})
+	t.Run("base URL in kyso.json", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "data")
+		d := &Dir{Path: path, Config: Config{BaseURL: "http://ca.example.vn"}, Development: true}
+		if err := d.Save(); err != nil {
+			t.Fatal(err)
+		}
+		if d := open(t, path, "", "http://127.0.0.1:9080"); d.Config.BaseURL != "http://ca.example.vn" {
+			t.Errorf("base URL %q", d.Config.BaseURL)
+		}
+	})
+	t.Run("hierarchy made before base URLs were recorded", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "data")
+		open(t, path, "", "")
+		if d := open(t, path, "", "http://127.0.0.1:9080"); d.Config.BaseURL != ca.DefaultBaseURL || kept(t, path) != "" {
+			t.Errorf("base URL %q, kyso.json %q; want the default its certificates carry", d.Config.BaseURL, kept(t, path))
+		}
+	})
+	t.Run("configured key store", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "data")
+		t.Setenv("KYSO_TEST_PASS", "a long test passphrase")
+		ks := "softkey:?dir=" + filepath.Join(path, "own-keys") + "&passphrase-source=env:KYSO_TEST_PASS"
+		if d := open(t, path, ks, "http://127.0.0.1:9080"); d.Config.BaseURL != ca.DefaultBaseURL || kept(t, path) != "" {
+			t.Errorf("base URL %q, kyso.json %q; want the default", d.Config.BaseURL, kept(t, path))
+		}
+	})
 }
