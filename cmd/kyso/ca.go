@@ -19,6 +19,7 @@ import (
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/internal/datadir"
 	"github.com/kyso-pki/kyso/pkg/ca"
+	"github.com/kyso-pki/kyso/pkg/signing"
 	"github.com/kyso-pki/kyso/pkg/store"
 	"github.com/kyso-pki/kyso/pkg/store/storeopen"
 )
@@ -398,6 +399,8 @@ func certIssue(ctx context.Context, e *env, args []string) error {
 			b = blk.Bytes
 		}
 		src.CSR = b
+	case signing.IsCredentialKey(*label):
+		return usagef("%s", reservedLabel(*label))
 	case *label != "":
 		src.KeyLabel = *label
 		if *keygen != "" {

@@ -77,10 +77,17 @@ func enrol(ctx context.Context, e *env, args []string) error {
 		return writeJSON(e.stdout, map[string]any{
 			"owner_id": en.OwnerID, "credential_id": en.CredentialID, "national_id": en.NationalID,
 			"serial": ca.FormatSerialInt(en.Certificate.SerialNumber), "certificate": certPEM.String(), "otpauth_uri": en.TOTPURI,
+			"key_label": en.KeyLabel, "key_uri": en.KeyURI,
 		})
 	}
-	fmt.Fprintf(e.stdout, "enrolled %s (%s)\ncredential: %s\nTOTP (add to an authenticator app; shown once): %s\n%s",
-		en.Certificate.Subject.CommonName, en.NationalID, en.CredentialID, en.TOTPURI, certPEM.String())
+	key := "wrapped under the PKCS#11 master key, kept in the database"
+	if en.KeyLabel != "" {
+		key = en.KeyLabel + " (" + en.KeyURI + ")"
+	}
+	fmt.Fprintf(e.stdout, "enrolled %s (%s)\ncredential: %s\nkey: %s\n"+
+		"  it signs only with the owner's approval, through kysod: kyso sign pdf --remote https://HOST:8443/csc/v2 --credential %s …\n"+
+		"TOTP (add to an authenticator app; shown once): %s\n%s",
+		en.Certificate.Subject.CommonName, en.NationalID, en.CredentialID, key, en.CredentialID, en.TOTPURI, certPEM.String())
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/hsm/keystore"
+	"github.com/kyso-pki/kyso/pkg/signing"
 )
 
 // keyJSON is how a key is printed with --output json.
@@ -73,6 +74,9 @@ func keyCreate(ctx context.Context, e *env, args []string) error {
 	}
 	if *label == "" {
 		return usagef("--label is required")
+	}
+	if signing.IsCredentialKey(*label) {
+		return usagef("%s", reservedLabel(*label))
 	}
 	info, err := ks.CreateKey(ctx, &hsm.CreateKeyRequest{Label: *label, Algorithm: alg})
 	if err != nil {
@@ -154,6 +158,12 @@ func keyDelete(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stderr, "deleted key %q\n", *label)
 	return nil
+}
+
+// reservedLabel says why a label starting signing.CredentialKeyPrefix is
+// refused outside enrolment.
+func reservedLabel(label string) string {
+	return fmt.Sprintf("label %q: labels starting %q are kept for enrolled citizens' keys (kyso enroll), which sign only with their owner's approval", label, signing.CredentialKeyPrefix)
 }
 
 // masterKeyCreator is a key store that can make a master wrapping key.
