@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -59,6 +60,14 @@ func enrol(ctx context.Context, e *env, args []string) error {
 	}
 	en, err := svc.Enrol(ctx, &signing.EnrolRequest{CCCD: *cccd, Name: *name, Province: *province, Phone: *phone, Email: *email,
 		PIN: p, Algorithm: hsm.Algorithm(*alg), Actor: actor()})
+	if errors.Is(err, signing.ErrNoMasterKey) {
+		how := "--data " + d.dir
+		if d.keystore != "" {
+			how = "--keystore with the same key store URI"
+		}
+		// The token and label are the ones the command below uses.
+		return fmt.Errorf("the key store holds no master wrapping key for citizens' keys yet: run `kyso key create-master %s` first, once per token", how)
+	}
 	if err != nil {
 		return err
 	}

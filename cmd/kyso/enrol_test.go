@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kyso-pki/kyso/internal/testenv"
 	"github.com/kyso-pki/kyso/internal/testpdf"
 	"github.com/kyso-pki/kyso/pkg/signing"
 )
@@ -159,5 +160,45 @@ func TestEnrolledKeySignsOnlyRemotely(t *testing.T) {
 	}
 	if _, err := os.Stat(signed); !os.IsNotExist(err) {
 		t.Errorf("a signed PDF was written: %v", err)
+	}
+}
+
+// TestEnrolNeedsMasterKey: on a PKCS#11 key store citizens' keys are
+// wrapped under the token's master key, which kyso ca init does not make.
+// Enrolment before it exists says which command makes it; that command,
+// given the data directory, makes it; enrolment then works.
+func TestEnrolNeedsMasterKey(t *testing.T) {
+	tok := testenv.NewSoftHSM(t)
+	t.Setenv("KYSO_TEST_PIN", tok.PIN)
+	data := filepath.Join(t.TempDir(), "data")
+	t.Setenv("KYSO_DATA", "")
+	t.Setenv("KYSO_KEYSTORE", "")
+	ks := "pkcs11:token=" + tok.TokenLabel + "?module-path=" + tok.Module + "&pin-source=env:KYSO_TEST_PIN"
+	if out, errOut, code := kyso(t, "ca", "init", "--data", data, "--keystore", ks); code != 0 {
+		t.Fatalf("ca init: %d\n%s%s", code, out, errOut)
+	}
+	enrol := []string{"enroll", "--data", data, "--cccd", "079203009999", "--name", "Trần Thị Bình", "--province", "Đà Nẵng", "--pin", "135790", "--output", "json"}
+	if _, errOut, code := kyso(t, enrol...); code != 1 || !strings.Contains(errOut, "run `kyso key create-master --data "+data+"` first") {
+		t.Fatalf("enroll before the master key: exit %d %q", code, errOut)
+	}
+	if out, errOut, code := kyso(t, "key", "create-master", "--data", data); code != 0 {
+		t.Fatalf("key create-master --data: %d\n%s%s", code, out, errOut)
+	}
+	out, errOut, code := kyso(t, enrol...)
+	var en struct {
+		CredentialID string `json:"credential_id"`
+		KeyLabel     string `json:"key_label"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &en) != nil || en.CredentialID == "" || en.KeyLabel != "" {
+		t.Fatalf("enroll after key create-master: %d\n%s%s", code, out, errOut)
+	}
+	// The development key store needs no master key, and the command
+	// says so rather than making a key store where there was none.
+	fresh := filepath.Join(t.TempDir(), "fresh")
+	if _, errOut, code := kyso(t, "key", "create-master", "--data", fresh); code != 1 || !strings.Contains(errOut, "needs no master key") {
+		t.Errorf("key create-master on a development directory: exit %d %q", code, errOut)
+	}
+	if _, err := os.Stat(fresh); !os.IsNotExist(err) {
+		t.Errorf("key create-master made %s: %v", fresh, err)
 	}
 }

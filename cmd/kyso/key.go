@@ -10,6 +10,7 @@ import (
 
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/hsm/keystore"
+	"github.com/kyso-pki/kyso/internal/datadir"
 	"github.com/kyso-pki/kyso/pkg/signing"
 )
 
@@ -172,11 +173,22 @@ type masterKeyCreator interface {
 }
 
 func keyCreateMaster(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "key create-master", "key create-master --keystore pkcs11:URI [--label NAME]")
+	fs := newFlags(e, "key create-master", "key create-master (--keystore pkcs11:URI | --data DIR) [--label NAME]")
 	ksURI := keystoreFlag(fs)
+	dataDir := fs.String("data", envOrDefault("KYSO_DATA", "./kyso-data"), "data directory whose key store (kyso.json) to use when --keystore is not given")
 	label := fs.String("label", "", "label of the master key (default: the URI's master-key attribute, else kyso-master)")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *ksURI == "" {
+		dir, err := datadir.Load(*dataDir)
+		if err != nil {
+			return err
+		}
+		if dir.Development {
+			return fmt.Errorf("%s uses the development softkey store, which needs no master key (only PKCS#11 key stores wrap citizens' keys)", *dataDir)
+		}
+		*ksURI = dir.Config.Keystore
 	}
 	ks, _, err := openKeystore(ctx, *ksURI)
 	if err != nil {

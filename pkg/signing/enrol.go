@@ -49,6 +49,11 @@ type Enrolment struct {
 	KeyLabel, KeyURI string
 }
 
+// ErrNoMasterKey: Enrol found no master wrapping key in a key store that
+// wraps citizens' keys (PKCS#11). The operator makes it once per token,
+// with `kyso key create-master`.
+var ErrNoMasterKey = errors.New("signing: the key store holds no master wrapping key for citizens' keys yet (`kyso key create-master` makes it, once per token)")
+
 // CredentialKeyPrefix starts the label of every key Enrol makes in a key
 // store that keeps keys by label (softkey, Vault). Such a key signs only
 // through Sign, with its owner's approval: tools that sign with a key by
@@ -177,8 +182,11 @@ func (s *Service) newKey(ctx context.Context, credID string, alg hsm.Algorithm) 
 		return label, ca.KeySource{KeyLabel: label, KeyAlgorithm: alg}, nil, nil
 	}
 	wk, err := wks.CreateWrappedKey(ctx, &hsm.CreateWrappedKeyRequest{Algorithm: alg})
+	if errors.Is(err, hsm.ErrKeyNotFound) {
+		return "", ca.KeySource{}, nil, fmt.Errorf("%w: %w", ErrNoMasterKey, err)
+	}
 	if err != nil {
-		return "", ca.KeySource{}, nil, fmt.Errorf("signing: creating a wrapped key (has the master key been made with `kyso key create-master`?): %w", err)
+		return "", ca.KeySource{}, nil, fmt.Errorf("signing: creating a wrapped key: %w", err)
 	}
 	signer, err := wks.WrappedSigner(ctx, &hsm.WrappedSignerRequest{Blob: wk.Blob})
 	if err != nil {
