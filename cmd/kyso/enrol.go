@@ -159,16 +159,20 @@ func clientCreate(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	// The webhook key is 32 random bytes, printed hex-encoded: receivers
+	// decode it before keying HMAC-SHA256 with it (pkg/smartca signs with
+	// the bytes), which the name and the text say.
 	res := map[string]string{"client_id": cl.ID, "client_secret": cl.Secret}
 	if *webhook != "" {
-		res["webhook_key"] = hex.EncodeToString(cl.WebhookKey)
+		res["webhook_key_hex"] = hex.EncodeToString(cl.WebhookKey)
 	}
 	if *out == "json" {
 		return writeJSON(e.stdout, res)
 	}
 	fmt.Fprintf(e.stdout, "client_id: %s\nclient_secret: %s\n", cl.ID, cl.Secret)
-	if k := res["webhook_key"]; k != "" {
-		fmt.Fprintf(e.stdout, "webhook_key: %s (HMAC-SHA256 key of the X-Kyso-Signature header)\n", k)
+	if k := res["webhook_key_hex"]; k != "" {
+		fmt.Fprintf(e.stdout, "webhook_key_hex: %s\n  the webhook HMAC-SHA256 key, hex-encoded: decode it to its %d bytes before use;\n"+
+			"  each webhook carries X-Kyso-Signature: sha256=<lowercase hex HMAC-SHA256 of the raw request body under those bytes>\n", k, len(cl.WebhookKey))
 	}
 	fmt.Fprintln(e.stdout, "(shown once; kyso keeps only the secret's hash)")
 	return nil

@@ -67,7 +67,7 @@ func TestEnrolAndClient(t *testing.T) {
 	var cl struct {
 		ID     string `json:"client_id"`
 		Secret string `json:"client_secret"`
-		Key    string `json:"webhook_key"`
+		Key    string `json:"webhook_key_hex"`
 	}
 	if code != 0 || json.Unmarshal([]byte(out), &cl) != nil || cl.ID == "" || len(cl.Secret) < 32 || len(cl.Key) != 64 {
 		t.Fatalf("client create: %d %s", code, out)
