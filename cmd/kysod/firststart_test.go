@@ -90,12 +90,8 @@ func TestDevelopmentURLsFollowHTTP(t *testing.T) {
 	writePEM(t, tlsLeaf, servedCertificate(t, d, root).Raw)
 
 	citizen := filepath.Join(dir, "citizen.pem")
-	cmd := exec.Command(kyso, "cert", "issue", "--profile", "citizen", "--cccd", "079203001234", "--name", "Nguyễn Văn Đức", "--province", "Hồ Chí Minh",
+	runKyso(t, kyso, data, nil, "cert", "issue", "--profile", "citizen", "--cccd", "079203001234", "--name", "Nguyễn Văn Đức", "--province", "Hồ Chí Minh",
 		"--keygen", "ecdsa-p256", "--label", "citizen-079203001234", "-o", citizen)
-	cmd.Env = append(os.Environ(), "KYSO_DATA="+data, "KYSO_KEYSTORE=", "KYSO_DB=")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("kyso cert issue: %v\n%s", err, out)
-	}
 	for _, c := range []struct{ name, file string }{{"HTTPS certificate", tlsLeaf}, {"citizen certificate", citizen}} {
 		t.Run(c.name, func(t *testing.T) {
 			cert := readPEMCert(t, c.file)
@@ -182,17 +178,13 @@ func TestConcurrentFirstStart(t *testing.T) {
 			t.Errorf("kysod %d: GET /readyz = %d %q", i, resp.StatusCode, body)
 		}
 	}
-	cmd := exec.Command(kyso, "ca", "chain")
-	cmd.Env = append(os.Environ(), "KYSO_DATA="+data, "KYSO_KEYSTORE=", "KYSO_DB=")
-	if out, err := cmd.Output(); err != nil || strings.Count(string(out), "BEGIN CERTIFICATE") != 2 {
-		t.Errorf("kyso ca chain: %v\n%s", err, out)
+	if out := runKyso(t, kyso, data, nil, "ca", "chain"); strings.Count(out, "BEGIN CERTIFICATE") != 2 {
+		t.Errorf("kyso ca chain:\n%s", out)
 	}
 	for _, profile := range []string{"ocsp", "tsa", "tls"} {
-		cmd := exec.Command(kyso, "cert", "list", "--profile", profile, "--output", "json")
-		cmd.Env = append(os.Environ(), "KYSO_DATA="+data, "KYSO_KEYSTORE=", "KYSO_DB=")
-		out, err := cmd.Output()
+		out := runKyso(t, kyso, data, nil, "cert", "list", "--profile", profile, "--output", "json")
 		var list []json.RawMessage
-		if err != nil || json.Unmarshal(out, &list) != nil || len(list) != 1 {
+		if err := json.Unmarshal([]byte(out), &list); err != nil || len(list) != 1 {
 			t.Errorf("kyso cert list --profile %s: %v, %d certificates, want 1:\n%s", profile, err, len(list), out)
 		}
 	}

@@ -131,6 +131,21 @@ func (d *daemon) waitServing(t *testing.T) {
 	}
 }
 
+// runKyso runs the kyso binary on the data directory data, with env added
+// to the environment, and returns its standard output, failing the test
+// when it fails.
+func runKyso(t *testing.T, kyso, data string, env []string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(kyso, args...)
+	cmd.Env = append(append(os.Environ(), "KYSO_DATA="+data, "KYSO_KEYSTORE=", "KYSO_DB="), env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("kyso %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return stdout.String()
+}
+
 // stop sends SIGTERM and waits for a clean exit.
 func (d *daemon) stop(t *testing.T) {
 	t.Helper()

@@ -38,14 +38,7 @@ func TestRemoteSigningEndToEnd(t *testing.T) {
 	d := startKysod(t, kysod, data)
 	run := func(args ...string) string {
 		t.Helper()
-		cmd := exec.Command(kyso, args...)
-		cmd.Env = append(os.Environ(), "KYSO_DATA="+data, "KYSO_KEYSTORE=", "KYSO_DB=")
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("kyso %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
-		}
-		return stdout.String()
+		return runKyso(t, kyso, data, nil, args...)
 	}
 	var en struct {
 		CredentialID string `json:"credential_id"`
@@ -197,14 +190,7 @@ func TestSmartCAEndToEnd(t *testing.T) {
 	d := startKysod(t, kysod, data)
 	run := func(env []string, args ...string) string {
 		t.Helper()
-		cmd := exec.Command(kyso, args...)
-		cmd.Env = append(append(os.Environ(), "KYSO_DATA="+data, "KYSO_KEYSTORE=", "KYSO_DB="), env...)
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("kyso %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
-		}
-		return stdout.String()
+		return runKyso(t, kyso, data, env, args...)
 	}
 	var en struct {
 		OTPAuth string `json:"otpauth_uri"`

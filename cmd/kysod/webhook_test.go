@@ -57,27 +57,16 @@ func TestWebhookSignatureSnippet(t *testing.T) {
 	}))
 	defer receiver.Close()
 
-	run := func(env []string, args ...string) string {
-		t.Helper()
-		cmd := exec.Command(kyso, args...)
-		cmd.Env = append(append(os.Environ(), "KYSO_DATA="+data, "KYSO_KEYSTORE=", "KYSO_DB="), env...)
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("kyso %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
-		}
-		return stdout.String()
-	}
 	var en struct {
 		OTPAuth string `json:"otpauth_uri"`
 	}
-	json.Unmarshal([]byte(run(nil, "enroll", "--cccd", "079203006666", "--name", "Đặng Thùy Trâm", "--province", "Quảng Ngãi", "--pin", "556677", "--output", "json")), &en)
+	json.Unmarshal([]byte(runKyso(t, kyso, data, nil, "enroll", "--cccd", "079203006666", "--name", "Đặng Thùy Trâm", "--province", "Quảng Ngãi", "--pin", "556677", "--output", "json")), &en)
 	var cl struct {
 		ID     string `json:"client_id"`
 		Secret string `json:"client_secret"`
 		Key    string `json:"webhook_key_hex"`
 	}
-	json.Unmarshal([]byte(run(nil, "client", "create", "--name", "Cổng Dịch vụ công", "--webhook", receiver.URL+"/hook", "--output", "json")), &cl)
+	json.Unmarshal([]byte(runKyso(t, kyso, data, nil, "client", "create", "--name", "Cổng Dịch vụ công", "--webhook", receiver.URL+"/hook", "--output", "json")), &cl)
 	if len(cl.Key) != 64 {
 		t.Fatalf("kyso client create printed webhook_key_hex %q", cl.Key)
 	}
@@ -94,7 +83,7 @@ func TestWebhookSignatureSnippet(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("signatures/sign: %d", resp.StatusCode)
 	}
-	run([]string{"OWNER_PIN=556677", "OWNER_OTPAUTH=" + en.OTPAuth}, "approve", "--url", "https://"+d.https, "--national-id", "CCCD:079203006666",
+	runKyso(t, kyso, data, []string{"OWNER_PIN=556677", "OWNER_OTPAUTH=" + en.OTPAuth}, "approve", "--url", "https://"+d.https, "--national-id", "CCCD:079203006666",
 		"--pin-source", "env:OWNER_PIN", "--otpauth-source", "env:OWNER_OTPAUTH", "--ca-file", root, "--all")
 	var wh delivery
 	select {
