@@ -19,6 +19,7 @@ import (
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/internal/datadir"
 	"github.com/kyso-pki/kyso/pkg/ca"
+	"github.com/kyso-pki/kyso/pkg/signing"
 	"github.com/kyso-pki/kyso/pkg/store"
 	"github.com/kyso-pki/kyso/pkg/store/storeopen"
 )
@@ -61,6 +62,12 @@ func (d *dataFlags) open(ctx context.Context) (*datadir.Dir, *datadir.Opened, er
 		return nil, nil, err
 	}
 	return dir, o, nil
+}
+
+// lock takes the data directory's lock (datadir.Lock), for commands that
+// create things in it.
+func (d *dataFlags) lock(ctx context.Context) (datadir.Unlock, error) {
+	return datadir.Lock(ctx, d.dir, nil)
 }
 
 // actor names who runs the CLI, for the audit trail.
@@ -171,6 +178,11 @@ func caInit(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return usagef("--alg: %v", err)
 	}
+	unlock, err := d.lock(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	dir, err := datadir.Load(d.dir)
 	if err != nil {
 		return err
@@ -387,6 +399,8 @@ func certIssue(ctx context.Context, e *env, args []string) error {
 			b = blk.Bytes
 		}
 		src.CSR = b
+	case signing.IsCredentialKey(*label):
+		return usagef("%s", reservedLabel(*label))
 	case *label != "":
 		src.KeyLabel = *label
 		if *keygen != "" {

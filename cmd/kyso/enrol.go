@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -43,6 +44,11 @@ func enrol(ctx context.Context, e *env, args []string) error {
 	if *cccd == "" || *name == "" || *province == "" {
 		return usagef("--cccd, --name and --province are required")
 	}
+	unlock, err := d.lock(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	dir, o, err := d.open(ctx)
 	if err != nil {
 		return err
@@ -54,6 +60,14 @@ func enrol(ctx context.Context, e *env, args []string) error {
 	}
 	en, err := svc.Enrol(ctx, &signing.EnrolRequest{CCCD: *cccd, Name: *name, Province: *province, Phone: *phone, Email: *email,
 		PIN: p, Algorithm: hsm.Algorithm(*alg), Actor: actor()})
+	if errors.Is(err, signing.ErrNoMasterKey) {
+		how := "--data " + d.dir
+		if d.keystore != "" {
+			how = "--keystore with the same key store URI"
+		}
+		// The token and label are the ones the command below uses.
+		return fmt.Errorf("the key store holds no master wrapping key for citizens' keys yet: run `kyso key create-master %s` first, once per token", how)
+	}
 	if err != nil {
 		return err
 	}
@@ -72,10 +86,17 @@ func enrol(ctx context.Context, e *env, args []string) error {
 		return writeJSON(e.stdout, map[string]any{
 			"owner_id": en.OwnerID, "credential_id": en.CredentialID, "national_id": en.NationalID,
 			"serial": ca.FormatSerialInt(en.Certificate.SerialNumber), "certificate": certPEM.String(), "otpauth_uri": en.TOTPURI,
+			"key_label": en.KeyLabel, "key_uri": en.KeyURI,
 		})
 	}
-	fmt.Fprintf(e.stdout, "enrolled %s (%s)\ncredential: %s\nTOTP (add to an authenticator app; shown once): %s\n%s",
-		en.Certificate.Subject.CommonName, en.NationalID, en.CredentialID, en.TOTPURI, certPEM.String())
+	key := "wrapped under the PKCS#11 master key, kept in the database"
+	if en.KeyLabel != "" {
+		key = en.KeyLabel + " (" + en.KeyURI + ")"
+	}
+	fmt.Fprintf(e.stdout, "enrolled %s (%s)\ncredential: %s\nkey: %s\n"+
+		"  it signs only with the owner's approval, through kysod: kyso sign pdf --remote https://HOST:8443/csc/v2 --credential %s …\n"+
+		"TOTP (add to an authenticator app; shown once): %s\n%s",
+		en.Certificate.Subject.CommonName, en.NationalID, en.CredentialID, key, en.CredentialID, en.TOTPURI, certPEM.String())
 	return nil
 }
 
@@ -138,16 +159,20 @@ func clientCreate(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	// The webhook key is 32 random bytes, printed hex-encoded: receivers
+	// decode it before keying HMAC-SHA256 with it (pkg/smartca signs with
+	// the bytes), which the name and the text say.
 	res := map[string]string{"client_id": cl.ID, "client_secret": cl.Secret}
 	if *webhook != "" {
-		res["webhook_key"] = hex.EncodeToString(cl.WebhookKey)
+		res["webhook_key_hex"] = hex.EncodeToString(cl.WebhookKey)
 	}
 	if *out == "json" {
 		return writeJSON(e.stdout, res)
 	}
 	fmt.Fprintf(e.stdout, "client_id: %s\nclient_secret: %s\n", cl.ID, cl.Secret)
-	if k := res["webhook_key"]; k != "" {
-		fmt.Fprintf(e.stdout, "webhook_key: %s (HMAC-SHA256 key of the X-Kyso-Signature header)\n", k)
+	if k := res["webhook_key_hex"]; k != "" {
+		fmt.Fprintf(e.stdout, "webhook_key_hex: %s\n  the webhook HMAC-SHA256 key, hex-encoded: decode it to its %d bytes before use;\n"+
+			"  each webhook carries X-Kyso-Signature: sha256=<lowercase hex HMAC-SHA256 of the raw request body under those bytes>\n", k, len(cl.WebhookKey))
 	}
 	fmt.Fprintln(e.stdout, "(shown once; kyso keeps only the secret's hash)")
 	return nil

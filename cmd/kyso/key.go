@@ -10,6 +10,8 @@ import (
 
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/hsm/keystore"
+	"github.com/kyso-pki/kyso/internal/datadir"
+	"github.com/kyso-pki/kyso/pkg/signing"
 )
 
 // keyJSON is how a key is printed with --output json.
@@ -73,6 +75,9 @@ func keyCreate(ctx context.Context, e *env, args []string) error {
 	}
 	if *label == "" {
 		return usagef("--label is required")
+	}
+	if signing.IsCredentialKey(*label) {
+		return usagef("%s", reservedLabel(*label))
 	}
 	info, err := ks.CreateKey(ctx, &hsm.CreateKeyRequest{Label: *label, Algorithm: alg})
 	if err != nil {
@@ -156,17 +161,34 @@ func keyDelete(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
+// reservedLabel says why a label starting signing.CredentialKeyPrefix is
+// refused outside enrolment.
+func reservedLabel(label string) string {
+	return fmt.Sprintf("label %q: labels starting %q are kept for enrolled citizens' keys (kyso enroll), which sign only with their owner's approval", label, signing.CredentialKeyPrefix)
+}
+
 // masterKeyCreator is a key store that can make a master wrapping key.
 type masterKeyCreator interface {
 	CreateMasterKey(ctx context.Context, label string) error
 }
 
 func keyCreateMaster(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "key create-master", "key create-master --keystore pkcs11:URI [--label NAME]")
+	fs := newFlags(e, "key create-master", "key create-master (--keystore pkcs11:URI | --data DIR) [--label NAME]")
 	ksURI := keystoreFlag(fs)
+	dataDir := fs.String("data", envOrDefault("KYSO_DATA", "./kyso-data"), "data directory whose key store (kyso.json) to use when --keystore is not given")
 	label := fs.String("label", "", "label of the master key (default: the URI's master-key attribute, else kyso-master)")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *ksURI == "" {
+		dir, err := datadir.Load(*dataDir)
+		if err != nil {
+			return err
+		}
+		if dir.Development {
+			return fmt.Errorf("%s uses the development softkey store, which needs no master key (only PKCS#11 key stores wrap citizens' keys)", *dataDir)
+		}
+		*ksURI = dir.Config.Keystore
 	}
 	ks, _, err := openKeystore(ctx, *ksURI)
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/kyso-pki/kyso/pkg/pades"
 	"github.com/kyso-pki/kyso/pkg/revocation"
 	"github.com/kyso-pki/kyso/pkg/signercheck"
+	"github.com/kyso-pki/kyso/pkg/signing"
 	"github.com/kyso-pki/kyso/pkg/stamp"
 	"github.com/kyso-pki/kyso/pkg/tsa"
 
@@ -34,7 +35,7 @@ func signPDF(ctx context.Context, e *env, args []string) error {
 	out := fs.String("o", "", "where to write the signed PDF (required; never the input)")
 	ksURI := fs.String("keystore", os.Getenv("KYSO_KEYSTORE"), "key store URI holding the signing key (default: the data directory's)")
 	dataDir := fs.String("data", envOrDefault("KYSO_DATA", "./kyso-data"), "data directory whose key store to use when --keystore is not given")
-	key := fs.String("key", "", "label of the signing key in the key store")
+	key := fs.String("key", "", "label of the signing key in the key store (not an enrolled citizen's cred-… key: those sign only with --remote, with the owner's approval)")
 	certFile := fs.String("cert", "", "the signer's certificate (PEM or DER)")
 	chainFile := fs.String("chain", "", "the CA certificates above it (PEM), written into the signature")
 	level := fs.String("level", "B-B", "PAdES baseline level: B-B; B-T, B-LT or B-LTA (need --tsa; B-LT and B-LTA fetch OCSP/CRL for the validation data)")
@@ -82,6 +83,11 @@ func signPDF(ctx context.Context, e *env, args []string) error {
 		return usagef("--key and --cert are required (or --remote URL --credential ID)")
 	case rf.url != "" && (*key != "" || *certFile != ""):
 		return usagef("--remote signs with the credential's key and certificate: leave out --key and --cert")
+	case signing.IsCredentialKey(*key):
+		// The approval rule: a citizen's key signs only through the one
+		// path that checks its owner's approval of the exact document.
+		return usagef("--key %s is an enrolled citizen's key: it signs only with its owner's approval, through kysod: kyso sign pdf --remote https://HOST:8443/csc/v2 --credential %s, with the portal's client and the owner's PIN and one-time code",
+			*key, strings.TrimPrefix(*key, signing.CredentialKeyPrefix))
 	case *level != "B-B" && *level != "B-T" && *level != "B-LT" && *level != "B-LTA":
 		return usagef("--level is %q; want B-B, B-T, B-LT or B-LTA", *level)
 	case *level != "B-B" && *tsaURL == "":

@@ -64,7 +64,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 	settings := []setting{
 		{"data", "KYSO_DATA", "./kyso-data", "data directory", &c.Data},
 		{"listen", "KYSO_LISTEN", "127.0.0.1:8443", "HTTPS listen address", &c.Listen},
-		{"http", "KYSO_HTTP", "127.0.0.1:8080", "plain-HTTP listen address of the PKI routes: CA certificates, CRLs, OCSP, TSA", &c.HTTP},
+		{"http", "KYSO_HTTP", "127.0.0.1:8080", "plain-HTTP listen address of the PKI routes: CA certificates, CRLs, OCSP, TSA; a development CA made on first start writes it into its certificates", &c.HTTP},
 		{"keystore", "KYSO_KEYSTORE", "", "key store URI; default: the data directory's kyso.json, else softkey files in it", &c.Keystore},
 		{"db", "KYSO_DB", "", "database, sqlite:PATH or postgres://…; default: kyso.json, else DIR/kyso.db", &c.DB},
 		{"log-level", "KYSO_LOG_LEVEL", "info", "log level: debug, info, warn or error", &c.LogLevel},

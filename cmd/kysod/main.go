@@ -7,8 +7,10 @@
 // Beside HTTPS it serves the public PKI routes — CA certificates, CRLs and
 // OCSP — without authentication on a plain-HTTP listener (--http, default
 // 127.0.0.1:8080), as revocation URLs are http:// by convention. On embedded
-// defaults it creates a development CA hierarchy on first start; a
-// configured data directory needs `kyso ca init` first. Over HTTPS it
+// defaults it creates a development CA hierarchy on first start, whose
+// certificates name that listener's address in their URLs (recorded as
+// base_url in kyso.json, kept on later starts); a configured data
+// directory needs `kyso ca init` first. Over HTTPS it
 // serves the CSC API v2 under /csc/v2/, the SmartCA-style dialect under
 // /smartca/v1/, the owners' API under /owner/v1/ and the registration
 // officers' under /admin/v1/, the public validation API at /verify/v1,
@@ -20,8 +22,10 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -85,6 +89,29 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
 
+	// Listen first: a taken port fails before anything is created, and a
+	// development CA made on first start writes the PKI listener's real
+	// address into its certificates.
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", cfg.Listen, err)
+	}
+	defer ln.Close()
+	pkiLn, err := net.Listen("tcp", cfg.HTTP)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", cfg.HTTP, err)
+	}
+	defer pkiLn.Close()
+	pkiAddr := pkiLn.Addr().String()
+
+	// First-start creation (passphrase, secrets key, development CA, TLS
+	// key and certificate) under the data directory's lock, so that
+	// processes started together on a fresh directory make each once.
+	unlock, err := datadir.Lock(ctx, cfg.Data, log)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	dir, err := datadir.Load(cfg.Data)
 	if err != nil {
 		return err
@@ -96,7 +123,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		dir.Config.DB = cfg.DB
 	}
 	development := dir.Development
-	opened, err := dir.Open(ctx, &datadir.Options{Logger: log, Actor: "kysod"})
+	opened, err := dir.Open(ctx, &datadir.Options{Logger: log, Actor: "kysod", DevelopmentBaseURL: developmentBaseURL(pkiAddr)})
 	if err != nil {
 		return err
 	}
@@ -113,6 +140,10 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 	} else if err != nil {
 		return err
+	}
+	if !servesBaseURL(dir.Config.BaseURL, pkiAddr) {
+		log.Warn(fmt.Sprintf("the certificates of %s name %s for OCSP, CRLs and CA certificates, but kysod serves them on %s: nothing answers there, so revocation checks of these certificates fail; start kysod with --http %s, or set the URL for new certificates with `kyso ca init --base-url` (a development directory may be started afresh, empty)",
+			dir.Path, dir.Config.BaseURL, pkiAddr, baseURLHost(dir.Config.BaseURL)), "base_url", dir.Config.BaseURL, "pki", pkiAddr)
 	}
 	pkiOpts := &server.PKIOptions{Logger: log, TSARSAPKCS1v15: dir.Config.RSAPKCS1v15, OCSPRSAPKCS1v15: dir.Config.RSAPKCS1v15}
 	if dir.Config.TSAPolicyOID != "" {
@@ -137,7 +168,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if u, err := hsm.ParseURI(certKeyURI(ctx, opened.CA, tlsLeaf)); err == nil {
 		tlsLabel = u.Path[keystore.KeyAttr(u.Scheme)]
 	}
-	printDefaults(stderr, cfg, dir, ksURI, development, tlsLeaf)
+	printDefaults(stderr, cfg, dir, ksURI, development, tlsLeaf, pkiAddr)
 
 	local, err := pki.LocalClient(dir.Config.BaseURL)
 	if err != nil {
@@ -163,6 +194,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// Everything a first start makes exists now (SigningWith made the
+	// secrets key): other processes may go on.
+	unlock()
 	mux := http.NewServeMux()
 	// Authenticated APIs: each checks its own bearer tokens or client
 	// credentials.
@@ -234,16 +268,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listening on %s: %w", cfg.Listen, err)
-	}
-	pkiLn, err := net.Listen("tcp", cfg.HTTP)
-	if err != nil {
-		ln.Close()
-		return fmt.Errorf("listening on %s: %w", cfg.HTTP, err)
-	}
-	log.Info("kysod serving", "version", version.String(), "addr", "https://"+ln.Addr().String(), "pki", "http://"+pkiLn.Addr().String())
+	log.Info("kysod serving", "version", version.String(), "addr", "https://"+ln.Addr().String(), "pki", "http://"+pkiAddr)
 	errc := make(chan error, 2)
 	go func() { errc <- srv.ServeTLS(ln, "", "") }()
 	go func() { errc <- pkiSrv.Serve(pkiLn) }()
@@ -260,12 +285,12 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	return errors.Join(srv.Shutdown(sctx), pkiSrv.Shutdown(sctx))
 }
 
-func printDefaults(w io.Writer, cfg *config, dir *datadir.Dir, ks *hsm.URI, development bool, tlsLeaf *x509.Certificate) {
+func printDefaults(w io.Writer, cfg *config, dir *datadir.Dir, ks *hsm.URI, development bool, tlsLeaf *x509.Certificate, pkiAddr string) {
 	fmt.Fprintf(w, "kysod %s\n", version.String())
 	fmt.Fprintf(w, "  data directory  %s\n", cfg.Data)
 	fmt.Fprintf(w, "  key store       %s\n", ks.Redacted())
 	fmt.Fprintf(w, "  database        %s\n", storeopen.Redact(dir.Config.DB))
-	fmt.Fprintf(w, "  PKI (no auth)   http://%s/ca/{root,issuing}.crt, /crl/{root,issuing}.crl, /ocsp, /tsa\n", cfg.HTTP)
+	fmt.Fprintf(w, "  PKI (no auth)   http://%s/ca/{root,issuing}.crt, /crl/{root,issuing}.crl, /ocsp, /tsa\n", pkiAddr)
 	fmt.Fprintf(w, "  URLs in certs   %s\n", dir.Config.BaseURL)
 	fmt.Fprintf(w, "  HTTPS           https://%s (TLS 1.2+, certificate %s from the issuing CA, until %s)\n", cfg.Listen, ca.FormatSerialInt(tlsLeaf.SerialNumber), tlsLeaf.NotAfter.UTC().Format(time.DateOnly))
 	fmt.Fprintf(w, "  health          https://%s/livez, /readyz\n", cfg.Listen)
@@ -277,8 +302,9 @@ func printDefaults(w io.Writer, cfg *config, dir *datadir.Dir, ks *hsm.URI, deve
 }
 
 // tlsKeyPrefix starts the key store labels of the daemon's TLS keys; a
-// timestamp follows, as each certificate gets a fresh key (Decree 23/2025:
-// a key is certified once).
+// timestamp and a random suffix follow, as each certificate gets a fresh
+// key (Decree 23/2025: a key is certified once) and replicas on several
+// machines sharing a key store may make theirs in the same second.
 const tlsKeyPrefix = "kysod-tls-"
 
 // tlsRenewBefore is how long before expiry a TLS certificate is replaced at
@@ -330,7 +356,9 @@ func serverCertificate(ctx context.Context, a *ca.Authority, ks hsm.KeyStore, li
 		}
 		return tls.Certificate{Certificate: append([][]byte{c.Raw}, inter...), PrivateKey: signer, Leaf: c}, c, nil
 	}
-	label := tlsKeyPrefix + time.Now().UTC().Format("20060102T150405")
+	suffix := make([]byte, 4)
+	rand.Read(suffix)
+	label := tlsKeyPrefix + time.Now().UTC().Format("20060102T150405") + "-" + hex.EncodeToString(suffix)
 	c, err := a.IssueTLSServer(ctx, &ca.TLSServerRequest{DNSNames: dns, IPs: ips, KeyLabel: label, KeyAlgorithm: hsm.ECDSAP256, Actor: "kysod"})
 	if err != nil {
 		return tls.Certificate{}, nil, fmt.Errorf("issuing the HTTPS certificate: %w", err)

@@ -78,13 +78,23 @@ type daemon struct {
 // serves, failing the test after 60 seconds.
 func startKysod(t *testing.T, bin, data string) *daemon {
 	t.Helper()
-	d := &daemon{https: freeAddr(t), pk: freeAddr(t), lines: make(chan string, 1000)}
+	d := launchKysod(t, bin, data, freeAddr(t), freeAddr(t))
+	d.waitServing(t)
+	return d
+}
+
+// launchKysod starts kysod on data, HTTPS on https and the PKI routes on
+// pk, without waiting for it to serve; the test's end kills it.
+func launchKysod(t *testing.T, bin, data, https, pk string) *daemon {
+	t.Helper()
+	d := &daemon{https: https, pk: pk, lines: make(chan string, 1000)}
 	d.cmd = exec.Command(bin, "--listen", d.https, "--http", d.pk)
 	d.cmd.Env = append(os.Environ(), "KYSO_DATA="+data, "KYSO_KEYSTORE=", "KYSO_DB=")
 	stderr, _ := d.cmd.StderrPipe()
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { d.cmd.Process.Kill(); d.cmd.Wait() })
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
@@ -92,6 +102,13 @@ func startKysod(t *testing.T, bin, data string) *daemon {
 		}
 		close(d.lines)
 	}()
+	return d
+}
+
+// waitServing reads kysod's output into d.out until it says it serves,
+// failing the test if it exits first or takes more than 60 seconds.
+func (d *daemon) waitServing(t *testing.T) {
+	t.Helper()
 	deadline := time.After(60 * time.Second)
 	for {
 		select {
@@ -105,14 +122,28 @@ func startKysod(t *testing.T, bin, data string) *daemon {
 					for range d.lines {
 					}
 				}()
-				t.Cleanup(func() { d.cmd.Process.Kill(); d.cmd.Wait() })
-				return d
+				return
 			}
 		case <-deadline:
 			d.cmd.Process.Kill()
 			t.Fatalf("kysod did not start in 60s:\n%s", d.out.String())
 		}
 	}
+}
+
+// runKyso runs the kyso binary on the data directory data, with env added
+// to the environment, and returns its standard output, failing the test
+// when it fails.
+func runKyso(t *testing.T, kyso, data string, env []string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(kyso, args...)
+	cmd.Env = append(append(os.Environ(), "KYSO_DATA="+data, "KYSO_KEYSTORE=", "KYSO_DB="), env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("kyso %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return stdout.String()
 }
 
 // stop sends SIGTERM and waits for a clean exit.

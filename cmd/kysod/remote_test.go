@@ -38,14 +38,7 @@ func TestRemoteSigningEndToEnd(t *testing.T) {
 	d := startKysod(t, kysod, data)
 	run := func(args ...string) string {
 		t.Helper()
-		cmd := exec.Command(kyso, args...)
-		cmd.Env = append(os.Environ(), "KYSO_DATA="+data, "KYSO_KEYSTORE=", "KYSO_DB=")
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("kyso %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
-		}
-		return stdout.String()
+		return runKyso(t, kyso, data, nil, args...)
 	}
 	var en struct {
 		CredentialID string `json:"credential_id"`
@@ -103,10 +96,9 @@ func TestRemoteSigningEndToEnd(t *testing.T) {
 	cmd := exec.Command(kyso, "sign", "pdf", in2, "-o", signed2, "--remote", "https://"+d.https+"/csc/v2", "--credential", en2.CredentialID,
 		"--client-id", cl.ID, "--client-secret-source", "env:PORTAL_SECRET", "--pin-source", "env:OWNER_PIN", "--otpauth-source", "env:OWNER_OTPAUTH",
 		"--ca-file", filepath.Join(dir, "root.der"), "--visible", "--reason", "Đồng ý",
-		// The daemon's certificates name the default base URL
-		// (127.0.0.1:8080), not this test's PKI port, so no OCSP answers;
-		// without this flag the CLI rightly refuses (status unknown).
-		"--skip-signer-check")
+		// The pre-signing check asks the OCSP URL in the citizen's
+		// certificate: the development CA wrote this kysod's PKI port there.
+		"--trust", filepath.Join(dir, "root.der"))
 	cmd.Env = append(os.Environ(), "PORTAL_SECRET="+cl.Secret, "OWNER_PIN=445566", "OWNER_OTPAUTH="+en2.OTPAuth)
 	if o, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("kyso sign pdf --remote: %v\n%s", err, o)
@@ -198,14 +190,7 @@ func TestSmartCAEndToEnd(t *testing.T) {
 	d := startKysod(t, kysod, data)
 	run := func(env []string, args ...string) string {
 		t.Helper()
-		cmd := exec.Command(kyso, args...)
-		cmd.Env = append(append(os.Environ(), "KYSO_DATA="+data, "KYSO_KEYSTORE=", "KYSO_DB="), env...)
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("kyso %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
-		}
-		return stdout.String()
+		return runKyso(t, kyso, data, env, args...)
 	}
 	var en struct {
 		OTPAuth string `json:"otpauth_uri"`

@@ -44,7 +44,10 @@ type Config struct {
 	// SQLite at DIR/kyso.db.
 	DB string `json:"db,omitempty"`
 	// BaseURL is the plain-HTTP base of the OCSP, CRL and CA certificate
-	// URLs written into certificates; empty means ca.DefaultBaseURL.
+	// URLs written into certificates; empty means ca.DefaultBaseURL, or,
+	// for a development directory kysod sets up, the address kysod serves
+	// the PKI routes on (Options.DevelopmentBaseURL), recorded here on
+	// first start.
 	BaseURL string `json:"base_url,omitempty"`
 	// PolicyOID is the provider's certificate policy; empty means
 	// ca.DefaultPolicyOID.
@@ -73,6 +76,8 @@ type Dir struct {
 	// Development is true when the key store is the generated softkey
 	// default.
 	Development bool
+	// baseURLKept is true when kyso.json names the base URL.
+	baseURLKept bool
 }
 
 // Load reads DIR/kyso.json (absent: all defaults) and fills in defaults.
@@ -98,6 +103,7 @@ func Load(path string) (*Dir, error) {
 	if d.Config.DB == "" {
 		d.Config.DB = "sqlite:" + filepath.Join(path, "kyso.db")
 	}
+	d.baseURLKept = d.Config.BaseURL != ""
 	if d.Config.BaseURL == "" {
 		d.Config.BaseURL = ca.DefaultBaseURL
 	}
@@ -146,6 +152,13 @@ type Options struct {
 	Logger *slog.Logger
 	// Actor is recorded in the audit trail.
 	Actor string
+	// DevelopmentBaseURL, when set, is the base URL of a development
+	// directory that has no CA hierarchy yet and whose kyso.json names no
+	// base URL: Open records it in kyso.json before any certificate
+	// carries it, so that later runs issue with the same URLs. kysod passes
+	// the address of its PKI listener, so that the development
+	// certificates name URLs that answer. Empty leaves ca.DefaultBaseURL.
+	DevelopmentBaseURL string
 }
 
 // Open creates the directory (and, on embedded defaults, the passphrase)
@@ -180,6 +193,11 @@ func (d *Dir) Open(ctx context.Context, opts *Options) (*Opened, error) {
 		ks.Close()
 		return nil, fmt.Errorf("opening database: %w", err)
 	}
+	if err := d.developmentBaseURL(ctx, st, opts.DevelopmentBaseURL, log); err != nil {
+		st.Close()
+		ks.Close()
+		return nil, err
+	}
 	caOpts := &ca.Options{Logger: log, BaseURL: d.Config.BaseURL, Actor: opts.Actor, RSAPKCS1v15: d.Config.RSAPKCS1v15}
 	if d.Config.PolicyOID != "" {
 		oid, err := ParseOID(d.Config.PolicyOID)
@@ -197,6 +215,41 @@ func (d *Dir) Open(ctx context.Context, opts *Options) (*Opened, error) {
 		return nil, err
 	}
 	return &Opened{Keys: ks, Store: st, CA: a}, nil
+}
+
+// developmentBaseURL sets and records base as d's base URL when d is a
+// development directory whose kyso.json names none and whose database
+// holds no CA hierarchy yet.
+func (d *Dir) developmentBaseURL(ctx context.Context, st store.Store, base string, log *slog.Logger) error {
+	if base == "" || !d.Development || d.baseURLKept {
+		return nil
+	}
+	if _, err := st.GetCA(ctx, ca.IssuingName); !errors.Is(err, store.ErrNotFound) {
+		// A hierarchy made before base URLs were recorded carries the
+		// default; keep it.
+		return err
+	}
+	d.Config.BaseURL = strings.TrimRight(base, "/")
+	if err := d.keepBaseURL(); err != nil {
+		return err
+	}
+	log.Info("development CA URLs follow the PKI listener; recorded in kyso.json", "base_url", d.Config.BaseURL, "file", filepath.Join(d.Path, ConfigFile))
+	return nil
+}
+
+// keepBaseURL records d's base URL in kyso.json, leaving the rest of the
+// file as it is (not d's overrides of it).
+func (d *Dir) keepBaseURL() error {
+	f, err := Load(d.Path)
+	if err != nil {
+		return err
+	}
+	f.Config.BaseURL = d.Config.BaseURL
+	if err := f.Save(); err != nil {
+		return err
+	}
+	d.baseURLKept = true
+	return nil
 }
 
 // ParseOID parses a dotted object identifier such as "1.2.3.4".
@@ -217,25 +270,38 @@ func ParseOID(s string) (asn1.ObjectIdentifier, error) {
 }
 
 // ensurePassphrase makes a random passphrase file unless one exists, and
-// reports whether it made one.
+// reports whether it made one. The file appears whole or not at all (a
+// temporary file, hard-linked into place): a process that finds it, even
+// while another is making it, reads the complete passphrase, and of two
+// processes making it at once one wins and both use the winner's.
 func ensurePassphrase(path string) (bool, error) {
+	if _, err := os.Lstat(path); err == nil {
+		return false, nil
+	}
 	b := make([]byte, 32)
 	if _, err := io.ReadFull(rand.Reader, b); err != nil {
 		return false, err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		return false, nil
-	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return false, fmt.Errorf("datadir: creating %s: %w", path, err)
 	}
+	defer os.Remove(f.Name())
 	_, err = f.WriteString(base64.RawURLEncoding.EncodeToString(b) + "\n")
+	if err == nil {
+		err = f.Sync()
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		return false, fmt.Errorf("datadir: writing %s: %w", path, err)
+	}
+	switch err := os.Link(f.Name(), path); {
+	case errors.Is(err, fs.ErrExist):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("datadir: creating %s: %w", path, err)
 	}
 	return true, nil
 }

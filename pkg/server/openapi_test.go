@@ -2,17 +2,23 @@ package server
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"go/ast"
 	"go/parser"
 	"go/token"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/kyso-pki/kyso/pkg/smartca"
 )
 
 // routeSources are the files that register kysod's routes, relative to
@@ -203,5 +209,57 @@ func TestOpenAPIHandler(t *testing.T) {
 	OpenAPIHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/openapi.json", nil))
 	if rec.Code != 200 || rec.Header().Get("Content-Type") != "application/json" || !bytes.Equal(rec.Body.Bytes(), OpenAPI()) {
 		t.Fatalf("GET /openapi.json = %d %s, %d bytes", rec.Code, rec.Header().Get("Content-Type"), rec.Body.Len())
+	}
+}
+
+// TestOpenAPIWebhook: the document describes the webhook kysod sends when
+// a SmartCA transaction ends, as pkg/smartca sends it: a callback of
+// signatures/sign whose X-Kyso-Signature header is sha256= and the
+// lowercase hex HMAC-SHA256 of the body under the hex-decoded key.
+func TestOpenAPIWebhook(t *testing.T) {
+	doc := loadOpenAPI(t)
+	var sign struct {
+		Callbacks map[string]map[string]struct {
+			Post struct {
+				Parameters []struct {
+					Ref string `json:"$ref"`
+				} `json:"parameters"`
+			} `json:"post"`
+		} `json:"callbacks"`
+	}
+	if err := json.Unmarshal(doc.Paths["/smartca/v1/signatures/sign"]["post"], &sign); err != nil {
+		t.Fatal(err)
+	}
+	var refs []string
+	for _, cb := range sign.Callbacks["transactionEnded"] {
+		for _, p := range cb.Post.Parameters {
+			refs = append(refs, p.Ref)
+		}
+	}
+	if !slices.Contains(refs, "#/components/parameters/WebhookSignature") {
+		t.Fatalf("signatures/sign has no transactionEnded callback carrying the signature header: %v", refs)
+	}
+	var param struct {
+		Name        string `json:"name"`
+		In          string `json:"in"`
+		Description string `json:"description"`
+		Schema      struct {
+			Pattern string `json:"pattern"`
+		} `json:"schema"`
+	}
+	if err := json.Unmarshal(doc.Components["parameters"]["WebhookSignature"], &param); err != nil {
+		t.Fatal(err)
+	}
+	key, _ := hex.DecodeString("66dfee3c574948ccb1f46fb6b67e129fbf5aa31c8c18e0d2956a1116e8c830a0")
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte(`{"status_code":200}`))
+	sent := "sha256=" + hex.EncodeToString(mac.Sum(nil))
+	if param.Name != smartca.HeaderSignature || param.In != "header" || !regexp.MustCompile(param.Schema.Pattern).MatchString(sent) {
+		t.Errorf("WebhookSignature is %s in %s with pattern %q; want %s in header matching %q", param.Name, param.In, param.Schema.Pattern, smartca.HeaderSignature, sent)
+	}
+	for _, want := range []string{"lowercase hex HMAC-SHA256", "raw request body", "webhook_key_hex", "Decode the hex first"} {
+		if !strings.Contains(param.Description, want) {
+			t.Errorf("WebhookSignature's description lacks %q", want)
+		}
 	}
 }

@@ -41,7 +41,28 @@ type Enrolment struct {
 	// TOTPURI is the otpauth:// URI for the owner's authenticator app;
 	// show it once (as a QR code) and never log it.
 	TOTPURI string
+	// KeyLabel is the key's label in the key store (CredentialKeyPrefix
+	// and the credential ID) and KeyURI its URI there, for the operator's
+	// inventory; both are empty for a key wrapped under a PKCS#11 master
+	// key, which lives in the database, never on the token. The key signs
+	// only through Sign, with its owner's approval.
+	KeyLabel, KeyURI string
 }
+
+// ErrNoMasterKey: Enrol found no master wrapping key in a key store that
+// wraps citizens' keys (PKCS#11). The operator makes it once per token,
+// with `kyso key create-master`.
+var ErrNoMasterKey = errors.New("signing: the key store holds no master wrapping key for citizens' keys yet (`kyso key create-master` makes it, once per token)")
+
+// CredentialKeyPrefix starts the label of every key Enrol makes in a key
+// store that keeps keys by label (softkey, Vault). Such a key signs only
+// through Sign, with its owner's approval: tools that sign with a key by
+// label refuse these (IsCredentialKey).
+const CredentialKeyPrefix = "cred-"
+
+// IsCredentialKey reports whether label names an enrolled credential's key
+// (CredentialKeyPrefix), which only the approval path may sign with.
+func IsCredentialKey(label string) bool { return strings.HasPrefix(label, CredentialKeyPrefix) }
 
 // checkPIN refuses PINs that are not 6 to 12 digits.
 func checkPIN(pin string) error {
@@ -122,8 +143,15 @@ func (s *Service) Enrol(ctx context.Context, req *EnrolRequest) (*Enrolment, err
 	}); err != nil {
 		return nil, err
 	}
-	return &Enrolment{OwnerID: ownerID, CredentialID: credID, NationalID: nationalID, Certificate: cert,
-		TOTPURI: otpauthURI(s.cfg.TOTPIssuer, nationalID, secret)}, nil
+	en := &Enrolment{OwnerID: ownerID, CredentialID: credID, NationalID: nationalID, Certificate: cert,
+		TOTPURI: otpauthURI(s.cfg.TOTPIssuer, nationalID, secret)}
+	if blob == nil {
+		en.KeyLabel, en.KeyURI = label, label
+		if rec, err := s.ca.Certificate(ctx, cert.SerialNumber.Bytes()); err == nil && rec.KeyURI != "" {
+			en.KeyURI = rec.KeyURI
+		}
+	}
+	return en, nil
 }
 
 // Certificate returns a credential's certificate and the CA certificates
@@ -150,12 +178,15 @@ func (s *Service) Certificate(ctx context.Context, cred *store.Credential) (*x50
 func (s *Service) newKey(ctx context.Context, credID string, alg hsm.Algorithm) (string, ca.KeySource, []byte, error) {
 	wks, ok := s.keys.(hsm.WrappedKeyStore)
 	if !ok {
-		label := "cred-" + credID
+		label := CredentialKeyPrefix + credID
 		return label, ca.KeySource{KeyLabel: label, KeyAlgorithm: alg}, nil, nil
 	}
 	wk, err := wks.CreateWrappedKey(ctx, &hsm.CreateWrappedKeyRequest{Algorithm: alg})
+	if errors.Is(err, hsm.ErrKeyNotFound) {
+		return "", ca.KeySource{}, nil, fmt.Errorf("%w: %w", ErrNoMasterKey, err)
+	}
 	if err != nil {
-		return "", ca.KeySource{}, nil, fmt.Errorf("signing: creating a wrapped key (has the master key been made with `kyso key create-master`?): %w", err)
+		return "", ca.KeySource{}, nil, fmt.Errorf("signing: creating a wrapped key: %w", err)
 	}
 	signer, err := wks.WrappedSigner(ctx, &hsm.WrappedSignerRequest{Blob: wk.Blob})
 	if err != nil {

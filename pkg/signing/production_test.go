@@ -74,6 +74,9 @@ func TestWrappedKeysOnSoftHSM(t *testing.T) {
 	e, tok := productionEnv(t, st)
 	for _, alg := range []hsm.Algorithm{hsm.ECDSAP256, hsm.RSA2048} {
 		en := e.enrol(t, alg)
+		if en.KeyLabel != "" || en.KeyURI != "" {
+			t.Errorf("a wrapped key reported as %q %q; it has no label on the token", en.KeyLabel, en.KeyURI)
+		}
 		cred, err := st.GetCredential(ctx, en.CredentialID)
 		if err != nil {
 			t.Fatal(err)
@@ -251,6 +254,9 @@ func TestOnVault(t *testing.T) {
 	cred, err := st.GetCredential(ctx, en.CredentialID)
 	if err != nil || cred.KeyURI != "cred-"+en.CredentialID || len(cred.WrappedKey) != 0 {
 		t.Fatalf("credential on Vault: %v %+v", err, cred)
+	}
+	if en.KeyLabel != cred.KeyURI || !signing.IsCredentialKey(en.KeyLabel) || !strings.HasPrefix(en.KeyURI, "vault:") || !strings.Contains(en.KeyURI, en.KeyLabel) {
+		t.Errorf("enrolment on Vault reports key %q %q", en.KeyLabel, en.KeyURI)
 	}
 	keys, err := ks.ListKeys(ctx, &hsm.ListKeysRequest{})
 	if err != nil {

@@ -21,9 +21,11 @@ import (
 	"github.com/kyso-pki/kyso/internal/tlsmin"
 )
 
-// Webhook request headers. The signature is the hex HMAC-SHA256 of the
-// body under the client's webhook key; a receiver recomputes it over the
-// bytes it received and compares in constant time. The delivery ID is the
+// Webhook request headers. The signature is "sha256=" and the lowercase
+// hex HMAC-SHA256 of the body under the client's webhook key — its 32
+// bytes, which `kyso client create` prints hex-encoded (webhook_key_hex);
+// a receiver decodes that hex, recomputes the HMAC over the bytes it
+// received and compares in constant time. The delivery ID is the
 // same on every retry of one notification, so a receiver can drop
 // duplicates.
 const (
