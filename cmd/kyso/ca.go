@@ -19,6 +19,7 @@ import (
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/internal/datadir"
 	"github.com/kyso-pki/kyso/pkg/ca"
+	"github.com/kyso-pki/kyso/pkg/display"
 	"github.com/kyso-pki/kyso/pkg/store"
 	"github.com/kyso-pki/kyso/pkg/store/storeopen"
 )
@@ -130,12 +131,8 @@ type certJSON struct {
 
 func certToJSON(c *x509.Certificate, rec *store.Certificate) certJSON {
 	fp := sha256.Sum256(c.Raw)
-	subject := c.Subject.String()
-	if s, err := ca.NameString(c.RawSubject); err == nil {
-		subject = s
-	}
 	j := certJSON{
-		Serial: ca.FormatSerialInt(c.SerialNumber), Subject: subject,
+		Serial: display.FormatSerialInt(c.SerialNumber), Subject: display.SubjectDN(c),
 		NotBefore: c.NotBefore.UTC(), NotAfter: c.NotAfter.UTC(),
 		SHA256: strings.ToUpper(hex.EncodeToString(fp[:])),
 		PEM:    string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})),
