@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/kyso-pki/kyso/internal/jsonbody"
+	"github.com/kyso-pki/kyso/pkg/display"
 	"github.com/kyso-pki/kyso/pkg/pades"
 	"github.com/kyso-pki/kyso/pkg/signing"
 	"github.com/kyso-pki/kyso/pkg/store"
@@ -339,9 +340,9 @@ func (h *Handler) describe(ctx context.Context, c *store.Credential, certs strin
 		return nil, &signing.Error{Code: signing.CodeInvalidRequest, Description: `certificates must be "none", "single" or "chain"`}
 	}
 	if certInfo {
-		info.Cert.IssuerDN = cert.Issuer.String()
-		info.Cert.SubjectDN = cert.Subject.String()
-		info.Cert.SerialNumber = strings.ToUpper(cert.SerialNumber.Text(16))
+		info.Cert.IssuerDN = display.IssuerDN(cert)
+		info.Cert.SubjectDN = display.SubjectDN(cert)
+		info.Cert.SerialNumber = display.FormatSerialInt(cert.SerialNumber)
 		info.Cert.ValidFrom = cert.NotBefore.UTC().Format("20060102150405Z")
 		info.Cert.ValidTo = cert.NotAfter.UTC().Format("20060102150405Z")
 	}
