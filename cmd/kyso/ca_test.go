@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/kyso-pki/kyso/internal/testenv"
+	"github.com/kyso-pki/kyso/pkg/display"
 )
 
 // TestCAWorkflow drives the CA commands as an operator would, on SQLite
@@ -156,12 +157,14 @@ func caWorkflow(t *testing.T, dbArgs []string) {
 	if _, errOut, code := kyso(t, "cert", "revoke", issued.Serial, "--reason", "compromised"); code != 2 || !strings.Contains(errOut, "keyCompromise") {
 		t.Errorf("bad reason: exit %d %q", code, errOut)
 	}
-	ok("cert", "revoke", issued.Serial, "--reason", "keyCompromise")
+	// Serials are printed with their leading zero (01…) and accepted
+	// with or without it, as openssl and other tools write them.
+	ok("cert", "revoke", strings.TrimPrefix(issued.Serial, "0"), "--reason", "keyCompromise")
 	if _, errOut, code := kyso(t, "cert", "revoke", issued.Serial, "--reason", "superseded"); code != 1 || !strings.Contains(errOut, "already revoked") {
 		t.Errorf("second revoke: exit %d %q", code, errOut)
 	}
-	json.Unmarshal([]byte(ok("cert", "show", issued.Serial, "--output", "json")), &shown)
-	if shown.Status != "revoked" {
+	json.Unmarshal([]byte(ok("cert", "show", strings.TrimPrefix(issued.Serial, "0"), "--output", "json")), &shown)
+	if shown.Status != "revoked" || shown.Serial != issued.Serial || !strings.HasPrefix(shown.Serial, "01") {
 		t.Errorf("status after revoke: %q", shown.Status)
 	}
 	if _, errOut, code := kyso(t, "cert", "resume", issued.Serial); code != 1 || !strings.Contains(errOut, "revoked for good") {
@@ -185,7 +188,7 @@ func caWorkflow(t *testing.T, dbArgs []string) {
 	}
 	found := false
 	for _, e := range rl.RevokedCertificateEntries {
-		if strings.EqualFold(e.SerialNumber.Text(16), strings.TrimLeft(issued.Serial, "0")) {
+		if display.FormatSerialInt(e.SerialNumber) == issued.Serial {
 			found = e.ReasonCode == 1
 		}
 	}
@@ -193,7 +196,7 @@ func caWorkflow(t *testing.T, dbArgs []string) {
 		t.Fatalf("CRL does not list %s as keyCompromise", issued.Serial)
 	}
 	for _, e := range rl.RevokedCertificateEntries {
-		if strings.EqualFold(e.SerialNumber.Text(16), strings.TrimLeft(org.Serial, "0")) {
+		if display.FormatSerialInt(e.SerialNumber) == org.Serial {
 			t.Errorf("CRL lists %s after its suspension was lifted", org.Serial)
 		}
 	}
