@@ -14,6 +14,7 @@ import (
 
 	"github.com/kyso-pki/kyso/internal/jsonbody"
 	"github.com/kyso-pki/kyso/pkg/display"
+	"github.com/kyso-pki/kyso/pkg/httpedge"
 	"github.com/kyso-pki/kyso/pkg/pades"
 	"github.com/kyso-pki/kyso/pkg/signing"
 	"github.com/kyso-pki/kyso/pkg/store"
@@ -147,13 +148,13 @@ type principalKey struct{}
 // authed requires a client's bearer token.
 func (h *Handler) authed(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		tok, ok := httpedge.Bearer(r)
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="kyso"`)
 			writeError(w, http.StatusUnauthorized, "invalid_token", "a Bearer access token is required")
 			return
 		}
-		p, err := h.svc.Authenticate(r.Context(), strings.TrimSpace(tok))
+		p, err := h.svc.Authenticate(r.Context(), tok)
 		if err != nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="kyso", error="invalid_token"`)
 			h.fail(w, r, err)
@@ -245,11 +246,11 @@ func (h *Handler) revoke(w http.ResponseWriter, r *http.Request) {
 	if r.ContentLength != 0 && !decode(w, r, &req) {
 		return
 	}
-	tok := req.Token
+	tok := strings.TrimSpace(req.Token)
 	if tok == "" {
-		tok, _ = strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		tok, _ = httpedge.Bearer(r) // authed has checked it
 	}
-	if err := h.svc.RevokeToken(r.Context(), strings.TrimSpace(tok)); err != nil {
+	if err := h.svc.RevokeToken(r.Context(), tok); err != nil {
 		h.fail(w, r, err)
 		return
 	}
