@@ -257,13 +257,16 @@ func (h *Handler) revoke(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// credList is credentials/list (CSC API v2 section 11.4); ListRequest
+// says what an absent userID lists.
 func (h *Handler) credList(w http.ResponseWriter, r *http.Request) {
 	var req ListRequest
 	if !decode(w, r, &req) {
 		return
 	}
+	resp := ListResponse{CredentialIDs: []string{}}
 	if req.UserID == "" {
-		writeError(w, http.StatusBadRequest, "invalid_request", "userID (the owner's national ID) is required")
+		jsonbody.Write(w, http.StatusOK, resp)
 		return
 	}
 	creds, err := h.svc.Credentials(r.Context(), req.UserID)
@@ -271,7 +274,6 @@ func (h *Handler) credList(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	resp := ListResponse{CredentialIDs: []string{}}
 	for i, c := range creds {
 		if req.MaxResults > 0 && i >= req.MaxResults {
 			break
