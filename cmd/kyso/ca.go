@@ -52,7 +52,9 @@ func (d *dataFlags) open(ctx context.Context) (*datadir.Dir, *datadir.Opened, er
 		return nil, nil, err
 	}
 	if d.keystore != "" {
-		dir.Config.Keystore, dir.Development = d.keystore, false
+		if err := dir.UseKeystore(d.keystore); err != nil {
+			return nil, nil, usagef("%v", err)
+		}
 	}
 	if d.db != "" {
 		dir.Config.DB = d.db
@@ -173,7 +175,9 @@ func caInit(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if d.keystore != "" {
-		dir.Config.Keystore, dir.Development = d.keystore, false
+		if err := dir.UseKeystore(d.keystore); err != nil {
+			return usagef("%v", err)
+		}
 	}
 	if d.db != "" {
 		dir.Config.DB = d.db

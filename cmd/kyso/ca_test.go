@@ -339,3 +339,36 @@ func TestCAInitRSA(t *testing.T) {
 		})
 	}
 }
+
+// TestCAInitRefusesInlineSecret: kyso ca init keeps its --keystore in
+// kyso.json, so a URI holding its PIN or passphrase is a usage error that
+// says to use pin-source (or passphrase-source): nothing is created or
+// written, and the secret is not echoed. Other CA commands take the same
+// --keystore and refuse it too.
+func TestCAInitRefusesInlineSecret(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		args []string
+		uri  string
+		want string
+	}{
+		{"ca init, pin-value", []string{"ca", "init"}, "pkcs11:token=kyso?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-value=1234", "pin-source=file:PATH or pin-source=env:NAME"},
+		{"ca init, passphrase", []string{"ca", "init"}, "softkey:?dir=KEYS&passphrase=secret-1234", "passphrase-source=file:PATH or passphrase-source=env:NAME"},
+		{"cert list, passphrase", []string{"cert", "list"}, "softkey:?dir=KEYS&passphrase=secret-1234", "passphrase-source=file:PATH"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			data := filepath.Join(dir, "data")
+			uri := strings.ReplaceAll(c.uri, "KEYS", filepath.Join(dir, "keys"))
+			_, errOut, code := kyso(t, append(c.args, "--data", data, "--keystore", uri)...)
+			if code != 2 || !strings.Contains(errOut, c.want) || strings.Contains(errOut, "1234") {
+				t.Errorf("exit %d %q; want 2 and a message saying %q, without the secret", code, errOut, c.want)
+			}
+			for _, p := range []string{filepath.Join(data, "kyso.json"), filepath.Join(dir, "keys")} {
+				if _, err := os.Stat(p); err == nil {
+					t.Errorf("%s was written", p)
+				}
+			}
+		})
+	}
+}
