@@ -302,3 +302,39 @@ func FuzzParseURI(f *testing.F) {
 		_ = u.Redacted()
 	})
 }
+
+func TestCheckKept(t *testing.T) {
+	for _, c := range []struct {
+		name, uri string
+		want      string // "" when kept fine; else what the error says
+	}{
+		{"pin-source file", "pkcs11:token=kyso?module-path=/m.so&pin-source=file:/etc/kyso/pin", ""},
+		{"pin-source env", "pkcs11:token=kyso?pin-source=env:KYSO_PIN", ""},
+		{"token is a label in pkcs11", "pkcs11:token=kyso;object=ca?pin-source=env:P", ""},
+		{"softkey passphrase-source", "softkey:?dir=/d&passphrase-source=file:/d/pass", ""},
+		{"vault token-source", "vault:mount=transit?address=https://v:8200&token-source=env:VAULT_TOKEN", ""},
+		{"pin-value", "pkcs11:token=kyso?module-path=/m.so&pin-value=1234", "pin-source=file:PATH or pin-source=env:NAME"},
+		{"pin-value in the path", "pkcs11:token=kyso;pin-value=1234", "pin-source=file:PATH"},
+		{"so-pin-value", "pkcs11:token=kyso?pin-source=env:P&so-pin-value=1234", "leave it out"},
+		{"softkey passphrase", "softkey:?dir=/d&passphrase=hunter2hunter2", "passphrase-source=file:PATH or passphrase-source=env:NAME"},
+		{"vault token", "vault:mount=transit?address=https://v:8200&token=s.abc", "token-source=file:PATH or token-source=env:NAME"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			err := CheckKeptURI(c.uri)
+			if c.want == "" {
+				if err != nil {
+					t.Errorf("CheckKeptURI(%q) = %v", c.uri, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("CheckKeptURI(%q) = %v, want an error saying %q", c.uri, err, c.want)
+			}
+			for _, secret := range []string{"1234", "hunter2hunter2", "s.abc"} {
+				if strings.Contains(err.Error(), secret) {
+					t.Errorf("the error shows the secret: %v", err)
+				}
+			}
+		})
+	}
+}

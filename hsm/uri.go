@@ -135,6 +135,48 @@ func isSecret(scheme, name string) bool {
 	return secretAttrs[name] || (name == "token" && scheme != "pkcs11")
 }
 
+// sourceAttrs names, for each attribute that holds a secret, the one that
+// says where the secret is kept instead.
+var sourceAttrs = map[string]string{"pin-value": "pin-source", "passphrase": "passphrase-source", "token": "token-source"}
+
+// CheckKept returns an error when u holds a secret itself — pin-value or
+// so-pin-value (RFC 7512 section 2.3), a softkey passphrase, a Vault
+// token — instead of naming where the secret is kept. A URI that is kept
+// (kyso.json, kysod's configuration, a flag that shows in the process
+// list) never holds a secret: check it with CheckKept before keeping it
+// and after reading it. The error names the attribute, never its value,
+// and says what to write instead: pin-source=file:PATH or
+// pin-source=env:NAME, and so on (see ReadSecret).
+func (u *URI) CheckKept() error {
+	var found []string
+	for _, m := range []map[string]string{u.Path, u.Query} {
+		for k := range m {
+			if isSecret(u.Scheme, k) {
+				found = append(found, k)
+			}
+		}
+	}
+	if len(found) == 0 {
+		return nil
+	}
+	sort.Strings(found)
+	k := found[0]
+	if src, ok := sourceAttrs[k]; ok {
+		return fmt.Errorf("hsm: key URI %s holds a secret in %s; a URI that is kept never does: name where it is kept with %s=file:PATH or %s=env:NAME",
+			u.Redacted(), k, src, src)
+	}
+	return fmt.Errorf("hsm: key URI %s holds a secret in %s; a URI that is kept never does, and kyso never needs it: leave it out", u.Redacted(), k)
+}
+
+// CheckKeptURI parses s and checks it with CheckKept.
+func CheckKeptURI(s string) error {
+	u, err := ParseURI(s)
+	if err != nil {
+		return err
+	}
+	return u.CheckKept()
+}
+
 func writeAttrs(b *strings.Builder, scheme string, m map[string]string, sep string, redact bool) {
 	keys := make([]string, 0, len(m))
 	for k := range m {

@@ -19,6 +19,7 @@ import (
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/internal/datadir"
 	"github.com/kyso-pki/kyso/pkg/ca"
+	"github.com/kyso-pki/kyso/pkg/display"
 	"github.com/kyso-pki/kyso/pkg/signing"
 	"github.com/kyso-pki/kyso/pkg/store"
 	"github.com/kyso-pki/kyso/pkg/store/storeopen"
@@ -52,7 +53,9 @@ func (d *dataFlags) open(ctx context.Context) (*datadir.Dir, *datadir.Opened, er
 		return nil, nil, err
 	}
 	if d.keystore != "" {
-		dir.Config.Keystore, dir.Development = d.keystore, false
+		if err := dir.UseKeystore(d.keystore); err != nil {
+			return nil, nil, usagef("%v", err)
+		}
 	}
 	if d.db != "" {
 		dir.Config.DB = d.db
@@ -137,12 +140,8 @@ type certJSON struct {
 
 func certToJSON(c *x509.Certificate, rec *store.Certificate) certJSON {
 	fp := sha256.Sum256(c.Raw)
-	subject := c.Subject.String()
-	if s, err := ca.NameString(c.RawSubject); err == nil {
-		subject = s
-	}
 	j := certJSON{
-		Serial: ca.FormatSerialInt(c.SerialNumber), Subject: subject,
+		Serial: display.FormatSerialInt(c.SerialNumber), Subject: display.SubjectDN(c),
 		NotBefore: c.NotBefore.UTC(), NotAfter: c.NotAfter.UTC(),
 		SHA256: strings.ToUpper(hex.EncodeToString(fp[:])),
 		PEM:    string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})),
@@ -188,7 +187,9 @@ func caInit(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if d.keystore != "" {
-		dir.Config.Keystore, dir.Development = d.keystore, false
+		if err := dir.UseKeystore(d.keystore); err != nil {
+			return usagef("%v", err)
+		}
 	}
 	if d.db != "" {
 		dir.Config.DB = d.db

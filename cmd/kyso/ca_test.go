@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/kyso-pki/kyso/internal/testenv"
+	"github.com/kyso-pki/kyso/pkg/display"
 )
 
 // TestCAWorkflow drives the CA commands as an operator would, on SQLite
@@ -156,12 +157,14 @@ func caWorkflow(t *testing.T, dbArgs []string) {
 	if _, errOut, code := kyso(t, "cert", "revoke", issued.Serial, "--reason", "compromised"); code != 2 || !strings.Contains(errOut, "keyCompromise") {
 		t.Errorf("bad reason: exit %d %q", code, errOut)
 	}
-	ok("cert", "revoke", issued.Serial, "--reason", "keyCompromise")
+	// Serials are printed with their leading zero (01…) and accepted
+	// with or without it, as openssl and other tools write them.
+	ok("cert", "revoke", strings.TrimPrefix(issued.Serial, "0"), "--reason", "keyCompromise")
 	if _, errOut, code := kyso(t, "cert", "revoke", issued.Serial, "--reason", "superseded"); code != 1 || !strings.Contains(errOut, "already revoked") {
 		t.Errorf("second revoke: exit %d %q", code, errOut)
 	}
-	json.Unmarshal([]byte(ok("cert", "show", issued.Serial, "--output", "json")), &shown)
-	if shown.Status != "revoked" {
+	json.Unmarshal([]byte(ok("cert", "show", strings.TrimPrefix(issued.Serial, "0"), "--output", "json")), &shown)
+	if shown.Status != "revoked" || shown.Serial != issued.Serial || !strings.HasPrefix(shown.Serial, "01") {
 		t.Errorf("status after revoke: %q", shown.Status)
 	}
 	if _, errOut, code := kyso(t, "cert", "resume", issued.Serial); code != 1 || !strings.Contains(errOut, "revoked for good") {
@@ -185,7 +188,7 @@ func caWorkflow(t *testing.T, dbArgs []string) {
 	}
 	found := false
 	for _, e := range rl.RevokedCertificateEntries {
-		if strings.EqualFold(e.SerialNumber.Text(16), strings.TrimLeft(issued.Serial, "0")) {
+		if display.FormatSerialInt(e.SerialNumber) == issued.Serial {
 			found = e.ReasonCode == 1
 		}
 	}
@@ -193,7 +196,7 @@ func caWorkflow(t *testing.T, dbArgs []string) {
 		t.Fatalf("CRL does not list %s as keyCompromise", issued.Serial)
 	}
 	for _, e := range rl.RevokedCertificateEntries {
-		if strings.EqualFold(e.SerialNumber.Text(16), strings.TrimLeft(org.Serial, "0")) {
+		if display.FormatSerialInt(e.SerialNumber) == org.Serial {
 			t.Errorf("CRL lists %s after its suspension was lifted", org.Serial)
 		}
 	}
@@ -332,6 +335,39 @@ func TestCAInitRSA(t *testing.T) {
 			cmd.Dir = dir
 			if vout, err := cmd.CombinedOutput(); err != nil || strings.TrimSpace(string(vout)) != "issuing.pem: OK" {
 				t.Errorf("openssl verify: %v %s", err, vout)
+			}
+		})
+	}
+}
+
+// TestCAInitRefusesInlineSecret: kyso ca init keeps its --keystore in
+// kyso.json, so a URI holding its PIN or passphrase is a usage error that
+// says to use pin-source (or passphrase-source): nothing is created or
+// written, and the secret is not echoed. Other CA commands take the same
+// --keystore and refuse it too.
+func TestCAInitRefusesInlineSecret(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		args []string
+		uri  string
+		want string
+	}{
+		{"ca init, pin-value", []string{"ca", "init"}, "pkcs11:token=kyso?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-value=1234", "pin-source=file:PATH or pin-source=env:NAME"},
+		{"ca init, passphrase", []string{"ca", "init"}, "softkey:?dir=KEYS&passphrase=secret-1234", "passphrase-source=file:PATH or passphrase-source=env:NAME"},
+		{"cert list, passphrase", []string{"cert", "list"}, "softkey:?dir=KEYS&passphrase=secret-1234", "passphrase-source=file:PATH"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			data := filepath.Join(dir, "data")
+			uri := strings.ReplaceAll(c.uri, "KEYS", filepath.Join(dir, "keys"))
+			_, errOut, code := kyso(t, append(c.args, "--data", data, "--keystore", uri)...)
+			if code != 2 || !strings.Contains(errOut, c.want) || strings.Contains(errOut, "1234") {
+				t.Errorf("exit %d %q; want 2 and a message saying %q, without the secret", code, errOut, c.want)
+			}
+			for _, p := range []string{filepath.Join(data, "kyso.json"), filepath.Join(dir, "keys")} {
+				if _, err := os.Stat(p); err == nil {
+					t.Errorf("%s was written", p)
+				}
 			}
 		})
 	}

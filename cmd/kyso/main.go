@@ -16,8 +16,11 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
+	_ "time/tzdata" // --tz names a zone on hosts without /usr/share/zoneinfo
 
 	"github.com/kyso-pki/kyso/internal/version"
+	"github.com/kyso-pki/kyso/pkg/display"
 )
 
 // command is one "noun verb" of the CLI.
@@ -234,4 +237,20 @@ func versionCmd(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "kyso %s (%s, %s/%s)\n", version.String(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	return nil
+}
+
+// tzFlag adds --tz, the IANA time zone a stamp or a report shows times
+// in; what completes the flag's help ("the stamp shows the signing time in").
+func tzFlag(fs *flag.FlagSet, what string) *string {
+	return fs.String("tz", "", "IANA time zone "+what+`, e.g. "Asia/Ho_Chi_Minh" or "UTC"; the zone's offset is shown (default: Vietnam's time, GMT+7, whatever the host's TZ)`)
+}
+
+// parseTZ loads --tz; empty means Vietnam's time. The binary carries the
+// time zone database (time/tzdata), so a host without one still works.
+func parseTZ(name string) (*time.Location, error) {
+	zone, err := display.LoadZone(name)
+	if err != nil {
+		return nil, usagef("--tz is %q, want an IANA time zone such as Asia/Ho_Chi_Minh or UTC", name)
+	}
+	return zone, nil
 }

@@ -31,7 +31,7 @@ import (
 // time-stamp from an RFC 3161 TSA; invisibly, or with --visible a stamp
 // on a page.
 func signPDF(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "sign pdf", "sign pdf IN.pdf -o OUT.pdf (--key LABEL --cert CERT.pem [--chain CHAIN.pem] [--keystore URI | --data DIR] | --remote URL --credential ID --client-id ID (--pin-source SRC | --pin PIN) (--otp CODE | --otpauth-source SRC) [--ca-file PEM]) [--level B-B|B-T|B-LT|B-LTA] [--tsa URL] [--reason …] [--location …] [--contact …] [--field NAME] [--certify 1|2|3] [--visible [--page N] [--rect x,y,w,h] [--image FILE] [--qr URL]] [--trust PEM|DIR]... [--skip-signer-check]")
+	fs := newFlags(e, "sign pdf", "sign pdf IN.pdf -o OUT.pdf (--key LABEL --cert CERT.pem [--chain CHAIN.pem] [--keystore URI | --data DIR] | --remote URL --credential ID --client-id ID (--pin-source SRC | --pin PIN) (--otp CODE | --otpauth-source SRC) [--ca-file PEM]) [--level B-B|B-T|B-LT|B-LTA] [--tsa URL] [--reason …] [--location …] [--contact …] [--field NAME] [--certify 1|2|3] [--visible [--page N] [--rect x,y,w,h] [--image FILE] [--qr URL] [--tz ZONE]] [--trust PEM|DIR]... [--skip-signer-check]")
 	out := fs.String("o", "", "where to write the signed PDF (required; never the input)")
 	ksURI := fs.String("keystore", os.Getenv("KYSO_KEYSTORE"), "key store URI holding the signing key (default: the data directory's)")
 	dataDir := fs.String("data", envOrDefault("KYSO_DATA", "./kyso-data"), "data directory whose key store to use when --keystore is not given")
@@ -51,6 +51,7 @@ func signPDF(ctx context.Context, e *env, args []string) error {
 	rectText := fs.String("rect", "", "stamp rectangle x,y,width,height in points from the page's lower-left corner, e.g. 300,40,260,80 (default: the field's own, or 260×80 at the bottom right)")
 	imageFile := fs.String("image", "", "JPEG or PNG drawn on the left of the stamp (a handwritten signature, a seal)")
 	qrURL := fs.String("qr", "", "URL drawn as a QR code on the right of the stamp, e.g. where to verify the document")
+	tz := tzFlag(fs, "the stamp shows the signing time in")
 	var trustFiles multiFlag
 	fs.Var(&trustFiles, "trust", "trust anchors the signer's certificate must chain to: a PEM or DER file, or a folder of them (repeatable; default: the --data directory's trust store, see kyso trust list)")
 	checkTimeout := fs.Duration("check-timeout", 10*time.Second, "bound on each OCSP or CRL fetch of the pre-signing check")
@@ -63,13 +64,13 @@ func signPDF(ctx context.Context, e *env, args []string) error {
 	var stampFlags []string
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
-		case "page", "rect", "image", "qr":
+		case "page", "rect", "image", "qr", "tz":
 			stampFlags = append(stampFlags, "--"+f.Name)
 		}
 	})
 	var vis *pades.Visible
 	if *visible {
-		if vis, err = visibleOptions(*page, *rectText, *imageFile, *qrURL); err != nil {
+		if vis, err = visibleOptions(*page, *rectText, *imageFile, *qrURL, *tz); err != nil {
 			return err
 		}
 	} else if len(stampFlags) > 0 {
@@ -308,9 +309,14 @@ func localSigner(ctx context.Context, ksURI, dataDir, key, certFile string, cert
 	return signer, nil
 }
 
-// visibleOptions checks the stamp flags and reads the image.
-func visibleOptions(page int, rectText, imageFile, qrURL string) (*pades.Visible, error) {
-	v := &pades.Visible{Page: page, QRURL: qrURL}
+// visibleOptions checks the stamp flags, loads the time zone and reads the
+// image.
+func visibleOptions(page int, rectText, imageFile, qrURL, tz string) (*pades.Visible, error) {
+	zone, err := parseTZ(tz)
+	if err != nil {
+		return nil, err
+	}
+	v := &pades.Visible{Page: page, QRURL: qrURL, TimeZone: zone}
 	if page < 0 {
 		return nil, usagef("--page is %d, want a page number from 1", page)
 	}

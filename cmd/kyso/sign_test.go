@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -172,13 +173,10 @@ func TestSignPDFVisible(t *testing.T) {
 		for _, l := range strings.Split(string(out), "\n") {
 			got[strings.TrimSpace(l)] = true
 		}
-		now := time.Now()
-		dated := false
-		for _, d := range []time.Time{now, now.Add(-time.Minute)} {
-			dated = dated || got["Ngày ký: "+d.Format("02/01/2006 15:04")]
-		}
-		if !dated {
-			t.Errorf("pdftotext finds no line \"Ngày ký: %s\" (local time):\n%s", now.Format("02/01/2006 15:04"), out)
+		// The signing time in Vietnam's time, whatever the host's TZ, with
+		// the zone; beside the image and QR code the line may wrap.
+		if at, zone := stampTime(t, string(out)); zone != "GMT+7" || time.Since(at).Abs() > 2*time.Minute {
+			t.Errorf("the stamp's signing time is %v (%s), want about now in GMT+7:\n%s", at, zone, out)
 		}
 		for _, l := range lines {
 			if !got[l] {
@@ -199,12 +197,21 @@ func TestSignPDFVisible(t *testing.T) {
 	}
 	check(stamped, "Ký bởi: NGUYỄN VĂN ĐỨC", "Lý do: Tôi đồng ý", "Nơi ký: Hà Nội")
 
-	// The default place, on page 1 given explicitly, after the first.
+	// The default place, on page 1 given explicitly, after the first;
+	// --tz UTC shows that signing time in UTC.
 	twice := filepath.Join(dir, "twice.pdf")
-	ok(append([]string{"sign", "pdf", stamped, "-o", twice, "--visible", "--page", "1"}, base...)...)
+	ok(append([]string{"sign", "pdf", stamped, "-o", twice, "--visible", "--page", "1", "--tz", "UTC"}, base...)...)
 	out, _ := exec.Command(pdfsig, twice).CombinedOutput()
 	if strings.Count(string(out), "Signature is Valid.") != 2 {
 		t.Errorf("pdfsig after a second visible signature:\n%s", out)
+	}
+	out, _ = exec.Command(pdftotext, "-f", "1", "-l", "1", "-enc", "UTF-8", twice, "-").CombinedOutput()
+	zones := map[string]bool{}
+	for _, m := range stampDate.FindAllStringSubmatch(strings.Join(strings.Fields(string(out)), " "), -1) {
+		zones[m[2]] = true
+	}
+	if !zones["GMT+7"] || !zones["GMT"] {
+		t.Errorf("the two stamps show signing times in %v, want GMT+7 (default) and GMT (--tz UTC):\n%s", zones, out)
 	}
 
 	x := filepath.Join(dir, "x.pdf")
@@ -223,6 +230,8 @@ func TestSignPDFVisible(t *testing.T) {
 		{[]string{"--visible", "--image", filepath.Join(dir, "missing.png")}, "--image: "},
 		{[]string{"--visible", "--image", notImage}, "stamp: image is not a JPEG or PNG"},
 		{[]string{"--visible", "--qr", "not a url"}, "not an absolute URL"},
+		{[]string{"--visible", "--tz", "Mars/Olympus_Mons"}, `--tz is "Mars/Olympus_Mons", want an IANA time zone`},
+		{[]string{"--tz", "UTC"}, "--tz only place or fill a visible stamp: add --visible"},
 	} {
 		args := append(append([]string{"sign", "pdf", in, "-o", x}, base...), c.args...)
 		if _, errOut, code := kyso(t, args...); code != 2 || !strings.Contains(errOut, c.want) {
@@ -232,4 +241,30 @@ func TestSignPDFVisible(t *testing.T) {
 	if _, err := os.Stat(x); err == nil {
 		t.Error("a refused signing left an output file behind")
 	}
+}
+
+// stampDate is a stamp's date line, display.Time's form.
+var stampDate = regexp.MustCompile(`Ngày ký: (\d\d:\d\d:\d\d \d\d/\d\d/\d{4}) \((GMT[^)]*)\)`)
+
+// stampTime finds the signing time on a stamp in pdftotext's output, the
+// lines of a wrapped date joined again, and returns it with its zone.
+func stampTime(t *testing.T, out string) (time.Time, string) {
+	t.Helper()
+	m := stampDate.FindStringSubmatch(strings.Join(strings.Fields(out), " "))
+	if m == nil {
+		t.Fatalf("pdftotext finds no \"Ngày ký: hh:mm:ss dd/mm/yyyy (GMT…)\":\n%s", out)
+	}
+	off := 0
+	if m[2] != "GMT" {
+		h, err := strconv.Atoi(strings.TrimPrefix(m[2], "GMT"))
+		if err != nil {
+			t.Fatalf("zone %q: %v", m[2], err)
+		}
+		off = h * 3600
+	}
+	at, err := time.ParseInLocation("15:04:05 02/01/2006", m[1], time.FixedZone(m[2], off))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return at, m[2]
 }

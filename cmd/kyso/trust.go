@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kyso-pki/kyso/internal/datadir"
+	"github.com/kyso-pki/kyso/pkg/display"
 	"github.com/kyso-pki/kyso/pkg/store"
 	"github.com/kyso-pki/kyso/pkg/store/storeopen"
 	"github.com/kyso-pki/kyso/pkg/trust"
@@ -29,7 +30,7 @@ type anchorJSON struct {
 }
 
 func newAnchorJSON(a *trust.Anchor) anchorJSON {
-	return anchorJSON{SHA256: a.Fingerprint(), Subject: a.Certificate.Subject.String(), Issuer: a.Certificate.Issuer.String(),
+	return anchorJSON{SHA256: a.Fingerprint(), Subject: display.SubjectDN(a.Certificate), Issuer: display.IssuerDN(a.Certificate),
 		NotBefore: a.Certificate.NotBefore.UTC(), NotAfter: a.Certificate.NotAfter.UTC(), Provider: a.Provider,
 		Source: a.Source, AddedBy: a.AddedBy, Added: a.Added.UTC()}
 }

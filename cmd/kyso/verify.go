@@ -23,7 +23,7 @@ const maxVerifyFile = 512 << 20
 // verifyPDF validates every signature of a PDF and exits 0 only when all
 // pass.
 func verifyPDF(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "verify", "verify FILE.pdf [--trust PEM|DIR]... [--data DIR] [--offline] [--lang vi|en] [--output text|json|html]")
+	fs := newFlags(e, "verify", "verify FILE.pdf [--trust PEM|DIR]... [--data DIR] [--offline] [--lang vi|en] [--tz ZONE] [--output text|json|html]")
 	var trust multiFlag
 	fs.Var(&trust, "trust", "trust anchors: a PEM or DER certificate file, or a folder of them (repeatable; default: the data directory's trust store, see kyso trust list)")
 	dataDir := fs.String("data", envOrDefault("KYSO_DATA", "./kyso-data"), "data directory whose trust store is used when --trust is not given")
@@ -31,6 +31,7 @@ func verifyPDF(ctx context.Context, e *env, args []string) error {
 	timeout := fs.Duration("timeout", 10*time.Second, "bound on each OCSP or CRL fetch")
 	out := fs.String("output", "text", "output format: text, json or html (a self-contained page)")
 	langFlag := fs.String("lang", "vi", "language of the report: vi (Vietnamese) or en (English)")
+	tz := tzFlag(fs, "the report shows times in")
 	pos, err := parseArgs(fs, args, 1, "FILE.pdf")
 	if err != nil {
 		return err
@@ -42,6 +43,10 @@ func verifyPDF(ctx context.Context, e *env, args []string) error {
 	lang, err := report.ParseLang(*langFlag)
 	if err != nil {
 		return usagef("--lang is %q, want vi or en", *langFlag)
+	}
+	zone, err := parseTZ(*tz)
+	if err != nil {
+		return err
 	}
 	roots, err := trustAnchors(ctx, trust, *dataDir)
 	if err != nil {
@@ -67,7 +72,7 @@ func verifyPDF(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := report.Write(e.stdout, rep, filepath.Base(pos[0]), format, lang); err != nil {
+	if err := report.Write(e.stdout, rep, filepath.Base(pos[0]), format, &report.Options{Lang: lang, Zone: zone}); err != nil {
 		return err
 	}
 	if !rep.Valid {

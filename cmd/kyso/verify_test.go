@@ -89,6 +89,22 @@ func TestVerifyPDF(t *testing.T) {
 			t.Errorf("kyso verify --lang en lacks %q:\n%s", want, out)
 		}
 	}
+	// Times in Vietnam's time by default, in either language, and in the
+	// zone --tz names otherwise; the zone's offset is always shown.
+	for _, c := range []struct {
+		args    []string
+		want    string
+		wantNot string
+	}{
+		{[]string{"verify", signed}, " (GMT+7)", " (GMT-"},
+		{[]string{"verify", signed, "--lang", "en"}, " (GMT+7)", " UTC"},
+		{[]string{"verify", signed, "--tz", "America/New_York"}, " (GMT-", " (GMT+7)"},
+		{[]string{"verify", signed, "--lang", "en", "--tz", "UTC"}, " (GMT)", " (GMT+7)"},
+	} {
+		if out := ok(c.args...); !strings.Contains(out, c.want) || strings.Contains(out, c.wantNot) {
+			t.Errorf("kyso %s: want times with %q, none with %q:\n%s", strings.Join(c.args[2:], " "), c.want, c.wantNot, out)
+		}
+	}
 	html := ok("verify", signed, "--output", "html")
 	if !strings.HasPrefix(html, "<!DOCTYPE html>") || !strings.Contains(html, `<html lang="vi">`) || !strings.Contains(html, "Chữ ký hợp lệ") {
 		t.Errorf("kyso verify --output html:\n%s", html)
@@ -141,6 +157,7 @@ func TestVerifyPDF(t *testing.T) {
 		{[]string{"verify", signed, "--data", filepath.Join(dir, "empty")}, 2, "no --trust given"},
 		{[]string{"verify"}, 2, "FILE.pdf"},
 		{[]string{"verify", signed, "--lang", "fr"}, 2, "--lang"},
+		{[]string{"verify", signed, "--tz", "Mars/Olympus_Mons"}, 2, "--tz"},
 		{[]string{"verify", signed, "--output", "pdf"}, 2, "--output"},
 	} {
 		if _, errOut, code := kyso(t, c.args...); code != c.code || !strings.Contains(errOut, c.want) {

@@ -117,7 +117,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	if cfg.Keystore != "" {
-		dir.Config.Keystore, dir.Development = cfg.Keystore, false
+		if err := dir.UseKeystore(cfg.Keystore); err != nil {
+			return err
+		}
 	}
 	if cfg.DB != "" {
 		dir.Config.DB = cfg.DB

@@ -416,3 +416,54 @@ func freeAddr(t *testing.T) string {
 	defer l.Close()
 	return l.Addr().String()
 }
+
+// TestKeystoreSecretRefused: a key store URI that holds its secret —
+// pin-value, a softkey passphrase — is refused from the flag, KYSO_KEYSTORE
+// and the configuration file alike, before anything is opened or written:
+// the answer says to name where the secret is kept instead.
+func TestKeystoreSecretRefused(t *testing.T) {
+	const pinURI = "pkcs11:token=kyso?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-value=1234"
+	for _, c := range []struct {
+		name string
+		uri  string
+		via  string // "flag", "env" or "file"
+		want string
+	}{
+		{"pin-value, flag", pinURI, "flag", "pin-source=file:PATH or pin-source=env:NAME"},
+		{"pin-value, KYSO_KEYSTORE", pinURI, "env", "pin-source=file:PATH or pin-source=env:NAME"},
+		{"pin-value, config file", pinURI, "file", "pin-source=file:PATH or pin-source=env:NAME"},
+		{"softkey passphrase, flag", "softkey:?dir=KEYS&passphrase=a-long-passphrase", "flag", "passphrase-source=file:PATH"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			data := filepath.Join(dir, "data")
+			uri := strings.ReplaceAll(c.uri, "KEYS", filepath.Join(dir, "keys"))
+			args := []string{"--data", data, "--listen", freeAddr(t), "--http", freeAddr(t)}
+			switch c.via {
+			case "flag":
+				args = append(args, "--keystore", uri)
+			case "env":
+				t.Setenv("KYSO_KEYSTORE", uri)
+			case "file":
+				file := filepath.Join(dir, "kysod.yaml")
+				if err := os.WriteFile(file, []byte("keystore: '"+uri+"'\n"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				args = append(args, "--config", file)
+			}
+			var sb strings.Builder
+			err := run(context.Background(), args, &sb)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("run = %v, want an error saying %q", err, c.want)
+			}
+			if strings.Contains(err.Error(), "1234") || strings.Contains(err.Error(), "a-long-passphrase") || strings.Contains(sb.String(), "1234") {
+				t.Errorf("the secret is shown: %v\n%s", err, sb.String())
+			}
+			for _, p := range []string{filepath.Join(data, "kyso.json"), filepath.Join(dir, "keys")} {
+				if _, err := os.Stat(p); err == nil {
+					t.Errorf("%s was written", p)
+				}
+			}
+		})
+	}
+}

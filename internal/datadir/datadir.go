@@ -94,6 +94,11 @@ func Load(path string) (*Dir, error) {
 		if err := dec.Decode(&d.Config); err != nil {
 			return nil, fmt.Errorf("datadir: %s: %w", filepath.Join(path, ConfigFile), err)
 		}
+		if d.Config.Keystore != "" {
+			if err := hsm.CheckKeptURI(d.Config.Keystore); err != nil {
+				return nil, fmt.Errorf("datadir: %s: keystore: %w", filepath.Join(path, ConfigFile), err)
+			}
+		}
 	}
 	if d.Config.Keystore == "" {
 		d.Development = true
@@ -110,12 +115,30 @@ func Load(path string) (*Dir, error) {
 	return d, nil
 }
 
+// UseKeystore makes uri the key store, in place of kyso.json's: the
+// --keystore of a command or of kysod. A URI given here may be saved, so
+// it must not hold a secret (hsm.URI.CheckKept): pin-value and the like
+// are refused, with the pin-source=file:PATH or env:NAME to use instead.
+func (d *Dir) UseKeystore(uri string) error {
+	if err := hsm.CheckKeptURI(uri); err != nil {
+		return fmt.Errorf("datadir: keystore: %w", err)
+	}
+	d.Config.Keystore, d.Development = uri, false
+	return nil
+}
+
 // Save writes the configuration to DIR/kyso.json (0600), leaving out what
-// equals the defaults.
+// equals the defaults. A key store URI that holds a secret is refused
+// (hsm.URI.CheckKept): kyso.json never holds one.
 func (d *Dir) Save() error {
 	c := d.Config
 	if d.Development {
 		c.Keystore = ""
+	}
+	if c.Keystore != "" {
+		if err := hsm.CheckKeptURI(c.Keystore); err != nil {
+			return fmt.Errorf("datadir: not writing %s: keystore: %w", ConfigFile, err)
+		}
 	}
 	if c.DB == "sqlite:"+filepath.Join(d.Path, "kyso.db") {
 		c.DB = ""

@@ -11,13 +11,13 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"strings"
 
 	"rsc.io/qr"
 
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/internal/jsonbody"
 	"github.com/kyso-pki/kyso/pkg/ca"
+	"github.com/kyso-pki/kyso/pkg/httpedge"
 	"github.com/kyso-pki/kyso/pkg/signing"
 )
 
@@ -89,13 +89,13 @@ func writeError(w http.ResponseWriter, status int, code, desc string) {
 }
 
 func (h *Handler) enrol(w http.ResponseWriter, r *http.Request) {
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	tok, ok := httpedge.Bearer(r)
 	if !ok {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="kyso"`)
 		writeError(w, http.StatusUnauthorized, "invalid_token", "a Bearer access token with scope enrol is required")
 		return
 	}
-	p, err := h.svc.Authenticate(r.Context(), strings.TrimSpace(tok))
+	p, err := h.svc.Authenticate(r.Context(), tok)
 	if err != nil {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="kyso", error="invalid_token"`)
 		writeError(w, http.StatusUnauthorized, "invalid_token", "the access token is unknown, revoked or expired")

@@ -12,25 +12,33 @@ import (
 
 	"github.com/kyso-pki/kyso/internal/testpki"
 	"github.com/kyso-pki/kyso/pkg/admin"
+	"github.com/kyso-pki/kyso/pkg/httpedge/httpedgetest"
 	"github.com/kyso-pki/kyso/pkg/signing"
 )
+
+// newServer serves the admin API over a throwaway CA.
+func newServer(t *testing.T) (*signing.Service, *httptest.Server) {
+	t.Helper()
+	p, err := testpki.New(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	svc, err := signing.New(p.Store, p.Keys, p.CA, signing.Config{SkipSignerCheck: true, SecretsKey: bytes.Repeat([]byte{5}, 32), Password: signing.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(admin.NewHandler(svc, nil))
+	t.Cleanup(ts.Close)
+	return svc, ts
+}
 
 // TestEnrolAPI: an officer's client enrols a citizen over HTTP; a portal's
 // token, no token, bad bodies and a second enrolment of the same person
 // are refused.
 func TestEnrolAPI(t *testing.T) {
 	ctx := context.Background()
-	p, err := testpki.New(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	svc, err := signing.New(p.Store, p.Keys, p.CA, signing.Config{SkipSignerCheck: true, SecretsKey: bytes.Repeat([]byte{5}, 32), Password: signing.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(admin.NewHandler(svc, nil))
-	defer ts.Close()
+	svc, ts := newServer(t)
 	officer, _ := svc.CreateClient(ctx, "Bộ phận một cửa", "", "test", signing.AsOfficer())
 	portal, _ := svc.CreateClient(ctx, "Cổng", "", "test")
 	otok, _, err := svc.ClientToken(ctx, officer.ID, officer.Secret, "")
@@ -89,4 +97,30 @@ func TestEnrolAPI(t *testing.T) {
 			t.Errorf("%s: %d %s, want %d %s", c.name, st, raw, c.status, c.code)
 		}
 	}
+}
+
+// TestBearerScheme: the enrolment API reads the Authorization header as
+// httpedge.Bearer does: "bearer" and "BEARER" are "Bearer".
+func TestBearerScheme(t *testing.T) {
+	ctx := context.Background()
+	svc, ts := newServer(t)
+	officer, _ := svc.CreateClient(ctx, "Bộ phận một cửa", "", "test", signing.AsOfficer())
+	tok, _, err := svc.ClientToken(ctx, officer.ID, officer.Secret, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An empty enrolment: 400 once the token is accepted.
+	httpedgetest.Bearer(t, tok, http.StatusBadRequest, func(t *testing.T, authorization string) int {
+		req, _ := http.NewRequest(http.MethodPost, ts.URL+"/admin/v1/enrolments", strings.NewReader(`{}`))
+		req.Header.Set("Content-Type", "application/json")
+		if authorization != "" {
+			req.Header.Set("Authorization", authorization)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	})
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kyso-pki/kyso/hsm"
+	"github.com/kyso-pki/kyso/pkg/display"
 	"github.com/kyso-pki/kyso/pkg/store"
 )
 
@@ -476,7 +477,7 @@ func (a *Authority) ImportSubordinate(ctx context.Context, req *ImportRequest) (
 		}
 		return nil, fmt.Errorf("ca: recording the imported CA: %w", err)
 	}
-	if err := a.audit(ctx, req.Actor, "ca.import", IssuingName, "ok", map[string]any{"subject": cert.Subject.String(), "serial": FormatSerialInt(cert.SerialNumber), "key_uri": uri}); err != nil {
+	if err := a.audit(ctx, req.Actor, "ca.import", IssuingName, "ok", map[string]any{"subject": display.SubjectDN(cert), "serial": FormatSerialInt(cert.SerialNumber), "key_uri": uri}); err != nil {
 		return nil, err
 	}
 	return cert, nil

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kyso-pki/kyso/hsm"
+	"github.com/kyso-pki/kyso/pkg/display"
 	"github.com/kyso-pki/kyso/pkg/store"
 )
 
@@ -328,9 +329,9 @@ func (a *Authority) issue(ctx context.Context, p *issueParams) (cert *x509.Certi
 		p.tmpl.AuthorityKeyId = ski
 	}
 	keyHash := sha256.Sum256(spki)
-	subjectText, err := NameString(p.tmpl.RawSubject)
+	subjectText, err := display.DN(p.tmpl.RawSubject)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("ca: subject: %w", err)
 	}
 	// Decree 23/2025: refuse a certified key before a serial is reserved or
 	// anything signed. Two issuances of one key can both pass this; the

@@ -1,11 +1,11 @@
 package ca
 
 import (
-	"encoding/hex"
 	"fmt"
 	"io"
 	"math/big"
-	"strings"
+
+	"github.com/kyso-pki/kyso/pkg/display"
 )
 
 // serialLen is the length of kyso's serial numbers in octets: a 0x01 prefix
@@ -26,58 +26,20 @@ func newSerial(r io.Reader) ([]byte, error) {
 	return b, nil
 }
 
-// FormatSerial returns a serial number as openssl prints it: upper-case hex
-// of even length, no separators ("01A2…"). Leading zero octets are dropped,
-// as DER drops them (RFC 5280 section 4.1.2.2).
-func FormatSerial(serial []byte) string {
-	for len(serial) > 1 && serial[0] == 0 {
-		serial = serial[1:]
-	}
-	return strings.ToUpper(hex.EncodeToString(serial))
-}
+// FormatSerial returns a serial number as openssl prints it:
+// display.FormatSerial, the one form kyso prints serials in ("01A2…").
+func FormatSerial(serial []byte) string { return display.FormatSerial(serial) }
 
 // FormatSerialInt is FormatSerial for a serial number held as a big.Int.
-func FormatSerialInt(n *big.Int) string {
-	if n == nil {
-		return ""
-	}
-	return FormatSerial(n.Bytes())
-}
+func FormatSerialInt(n *big.Int) string { return display.FormatSerialInt(n) }
 
-// ParseSerial parses a serial number written in hex as openssl, browsers or
-// people write it: upper or lower case, with or without a "0x" prefix,
-// colons or spaces between octets, and with an odd number of digits. It
-// returns the big-endian octets without leading zeros, and refuses zero and
-// anything longer than 20 octets (RFC 5280 section 4.1.2.2).
+// ParseSerial parses a serial number written in hex (display.ParseSerial:
+// any case, "0x", separators, with or without the leading zero nibble).
+// A serial it refuses is an ErrInvalidRequest.
 func ParseSerial(s string) ([]byte, error) {
-	t := strings.TrimSpace(s)
-	t = strings.TrimPrefix(strings.TrimPrefix(t, "0x"), "0X")
-	t = strings.NewReplacer(":", "", " ", "").Replace(t)
-	if t == "" {
-		return nil, invalid("serial number %q is empty", s)
-	}
-	if len(t)%2 == 1 {
-		t = "0" + t
-	}
-	b, err := hex.DecodeString(t)
+	b, err := display.ParseSerial(s)
 	if err != nil {
-		return nil, invalid("serial number %q is not hex", s)
-	}
-	for len(b) > 0 && b[0] == 0 {
-		b = b[1:]
-	}
-	if len(b) == 0 {
-		return nil, invalid("serial number %q is zero; serials are positive (RFC 5280 section 4.1.2.2)", s)
-	}
-	if len(b) > 20 {
-		return nil, invalid("serial number %q is %d octets long, at most 20 allowed (RFC 5280 section 4.1.2.2)", s, len(b))
-	}
-	if b[0]&0x80 != 0 {
-		// A DER INTEGER with the top bit set needs a 0x00 pad and must then
-		// fit in 20 octets including it.
-		if len(b) > 19 {
-			return nil, invalid("serial number %q needs 21 octets in DER, at most 20 allowed", s)
-		}
+		return nil, fmt.Errorf("ca: %w: %w", ErrInvalidRequest, err)
 	}
 	return b, nil
 }

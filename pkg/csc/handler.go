@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/kyso-pki/kyso/internal/jsonbody"
+	"github.com/kyso-pki/kyso/pkg/display"
+	"github.com/kyso-pki/kyso/pkg/httpedge"
 	"github.com/kyso-pki/kyso/pkg/pades"
 	"github.com/kyso-pki/kyso/pkg/signing"
 	"github.com/kyso-pki/kyso/pkg/store"
@@ -146,13 +148,13 @@ type principalKey struct{}
 // authed requires a client's bearer token.
 func (h *Handler) authed(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		tok, ok := httpedge.Bearer(r)
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="kyso"`)
 			writeError(w, http.StatusUnauthorized, "invalid_token", "a Bearer access token is required")
 			return
 		}
-		p, err := h.svc.Authenticate(r.Context(), strings.TrimSpace(tok))
+		p, err := h.svc.Authenticate(r.Context(), tok)
 		if err != nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="kyso", error="invalid_token"`)
 			h.fail(w, r, err)
@@ -244,24 +246,27 @@ func (h *Handler) revoke(w http.ResponseWriter, r *http.Request) {
 	if r.ContentLength != 0 && !decode(w, r, &req) {
 		return
 	}
-	tok := req.Token
+	tok := strings.TrimSpace(req.Token)
 	if tok == "" {
-		tok, _ = strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		tok, _ = httpedge.Bearer(r) // authed has checked it
 	}
-	if err := h.svc.RevokeToken(r.Context(), strings.TrimSpace(tok)); err != nil {
+	if err := h.svc.RevokeToken(r.Context(), tok); err != nil {
 		h.fail(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// credList is credentials/list (CSC API v2 section 11.4); ListRequest
+// says what an absent userID lists.
 func (h *Handler) credList(w http.ResponseWriter, r *http.Request) {
 	var req ListRequest
 	if !decode(w, r, &req) {
 		return
 	}
+	resp := ListResponse{CredentialIDs: []string{}}
 	if req.UserID == "" {
-		writeError(w, http.StatusBadRequest, "invalid_request", "userID (the owner's national ID) is required")
+		jsonbody.Write(w, http.StatusOK, resp)
 		return
 	}
 	creds, err := h.svc.Credentials(r.Context(), req.UserID)
@@ -269,7 +274,6 @@ func (h *Handler) credList(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	resp := ListResponse{CredentialIDs: []string{}}
 	for i, c := range creds {
 		if req.MaxResults > 0 && i >= req.MaxResults {
 			break
@@ -339,9 +343,9 @@ func (h *Handler) describe(ctx context.Context, c *store.Credential, certs strin
 		return nil, &signing.Error{Code: signing.CodeInvalidRequest, Description: `certificates must be "none", "single" or "chain"`}
 	}
 	if certInfo {
-		info.Cert.IssuerDN = cert.Issuer.String()
-		info.Cert.SubjectDN = cert.Subject.String()
-		info.Cert.SerialNumber = strings.ToUpper(cert.SerialNumber.Text(16))
+		info.Cert.IssuerDN = display.IssuerDN(cert)
+		info.Cert.SubjectDN = display.SubjectDN(cert)
+		info.Cert.SerialNumber = display.FormatSerialInt(cert.SerialNumber)
 		info.Cert.ValidFrom = cert.NotBefore.UTC().Format("20060102150405Z")
 		info.Cert.ValidTo = cert.NotAfter.UTC().Format("20060102150405Z")
 	}

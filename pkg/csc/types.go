@@ -56,8 +56,21 @@ type RevokeRequest struct {
 	TokenTypeHint string `json:"token_type_hint,omitempty"`
 }
 
-// ListRequest is credentials/list (section 11.4). UserID names the owner
-// by national ID ("CCCD:…" or the 12 digits).
+// ListRequest is credentials/list (section 11.4). UserID is optional, as
+// CSC makes it:
+//
+//   - with UserID, a national ID ("CCCD:…" or the 12 digits), the answer
+//     lists that owner's credentials, oldest first: any relying party may
+//     ask for a signature with any credential, and the owner approves
+//     each one;
+//   - without it, the answer lists the credentials bound to the access
+//     token itself. CSC leaves userID out when the service authorization
+//     is user-specific and the user is implicit in the token; the tokens
+//     kyso's CSC API accepts are relying parties' (oauth2/token, or
+//     auth/login with the client's own credentials), bound to no owner
+//     and no credential, so that list is empty. Listing every owner's
+//     credentials instead would hand any relying party the register of
+//     citizens.
 type ListRequest struct {
 	UserID       string     `json:"userID,omitempty"`
 	CredInfo     bool       `json:"credInfo,omitempty"`

@@ -34,6 +34,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/cryptobyte"
+
+	"github.com/kyso-pki/kyso/pkg/display"
 )
 
 // Status is what the responder knows of one certificate (the CertStatus of
@@ -318,7 +320,7 @@ func (r *Responder) respond(ctx context.Context, der []byte) *reply {
 // failure logs err and picks the response status: tryLater when the Source
 // failed (RFC 6960 section 2.3: "try again later"), internalError otherwise.
 func (r *Responder) failure(ctx context.Context, req *request, err error) *reply {
-	r.log.ErrorContext(ctx, "ocsp: cannot answer", "serial", req.serial.Text(16), "err", err)
+	r.log.ErrorContext(ctx, "ocsp: cannot answer", "serial", display.FormatSerialInt(req.serial), "err", err)
 	if _, ok := errors.AsType[*sourceError](err); ok {
 		return &reply{der: errorResponse(statusTryLater)}
 	}

@@ -15,9 +15,9 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"strings"
 
 	"github.com/kyso-pki/kyso/internal/jsonbody"
+	"github.com/kyso-pki/kyso/pkg/httpedge"
 	"github.com/kyso-pki/kyso/pkg/signing"
 	"github.com/kyso-pki/kyso/pkg/store"
 )
@@ -137,13 +137,13 @@ type ownerKey struct{}
 // authed requires an owner's bearer token.
 func (h *Handler) authed(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		tok, ok := httpedge.Bearer(r)
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="kyso"`)
 			writeError(w, http.StatusUnauthorized, signing.CodeInvalidToken, "a Bearer access token from /owner/v1/login is required")
 			return
 		}
-		p, err := h.svc.Authenticate(r.Context(), strings.TrimSpace(tok))
+		p, err := h.svc.Authenticate(r.Context(), tok)
 		if err != nil {
 			h.fail(w, r, err)
 			return

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/kyso-pki/kyso/internal/jsonbody"
+	"github.com/kyso-pki/kyso/pkg/httpedge"
 	"github.com/kyso-pki/kyso/pkg/signing"
 )
 
@@ -49,8 +50,8 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 
 // logout revokes the token it is called with.
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
-	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if err := h.svc.RevokeToken(r.Context(), strings.TrimSpace(tok)); err != nil {
+	tok, _ := httpedge.Bearer(r) // authed has checked it
+	if err := h.svc.RevokeToken(r.Context(), tok); err != nil {
 		h.fail(w, r, err)
 		return
 	}

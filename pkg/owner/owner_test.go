@@ -15,6 +15,7 @@ import (
 
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/internal/testpki"
+	"github.com/kyso-pki/kyso/pkg/httpedge/httpedgetest"
 	"github.com/kyso-pki/kyso/pkg/owner"
 	"github.com/kyso-pki/kyso/pkg/signing"
 )
@@ -85,8 +86,19 @@ func (e *env) submit(t *testing.T, en *signing.Enrolment, ref string) string {
 	return tx.ID
 }
 
-// do sends a request; body is marshalled unless it is a string.
+// do sends a request with token, if any, in the Bearer scheme; body is
+// marshalled unless it is a string.
 func (e *env) do(t *testing.T, method, path, token, contentType string, body any) (int, []byte) {
+	t.Helper()
+	if token != "" {
+		token = "Bearer " + token
+	}
+	return e.doAuth(t, method, path, token, contentType, body)
+}
+
+// doAuth is do with the Authorization header as given; empty leaves it
+// out.
+func (e *env) doAuth(t *testing.T, method, path, authorization, contentType string, body any) (int, []byte) {
 	t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
@@ -104,8 +116,8 @@ func (e *env) do(t *testing.T, method, path, token, contentType string, body any
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
 	}
 	resp, err := e.srv.Client().Do(req)
 	if err != nil {
@@ -201,6 +213,22 @@ func TestTokens(t *testing.T) {
 		status, raw := e.do(t, http.MethodGet, "/owner/v1/transactions", tok, "", nil)
 		expect(t, name, status, raw, http.StatusUnauthorized, signing.CodeInvalidToken)
 	}
+}
+
+// TestBearerScheme: the owner API reads the Authorization header as
+// httpedge.Bearer does: "bearer" and "BEARER" are "Bearer", for the
+// pages and for logout.
+func TestBearerScheme(t *testing.T) {
+	e := newEnv(t)
+	tok := e.login(t, e.citizen)
+	httpedgetest.Bearer(t, tok, http.StatusOK, func(t *testing.T, authorization string) int {
+		status, _ := e.doAuth(t, http.MethodGet, "/owner/v1/transactions", authorization, "", nil)
+		return status
+	})
+	status, raw := e.doAuth(t, http.MethodPost, "/owner/v1/logout", "BEARER "+tok, "", nil)
+	expect(t, "logout", status, raw, http.StatusNoContent, "")
+	status, raw = e.do(t, http.MethodGet, "/owner/v1/transactions", tok, "", nil)
+	expect(t, "after logout", status, raw, http.StatusUnauthorized, signing.CodeInvalidToken)
 }
 
 // TestDecisions: each owner sees and decides only their own transactions;

@@ -114,9 +114,14 @@ type Visible struct {
 	// Lines.
 	Signer string
 	// Lines, when not empty, replace the default text, which is
-	// stamp.DefaultLines of Signer, SigningTime (in its own time zone),
-	// Reason and Location.
+	// stamp.DefaultLines of Signer, SigningTime (in TimeZone), Reason and
+	// Location.
 	Lines []string
+	// TimeZone is the zone the default text shows the signing time in,
+	// with the zone's offset ("Ngày ký: 05:55:12 07/12/2026 (GMT+7)").
+	// Nil, the zero value, means Vietnam's time (Asia/Ho_Chi_Minh, GMT+7),
+	// whatever zone SigningTime carries or the host runs in.
+	TimeZone *time.Location
 	// Image is an optional JPEG or PNG drawn on the left of the stamp: a
 	// handwritten signature, a seal.
 	Image []byte
@@ -723,7 +728,7 @@ func showWidget(rd *pdf.Reader, w *pdf.Writer, widget *pdf.Dict, page pdf.Page, 
 		if strings.TrimSpace(signer) == "" {
 			return visibleErr("no name for the stamp: set Visible.Signer, Options.Name or Visible.Lines")
 		}
-		lines = stamp.DefaultLines(signer, o.SigningTime, o.Reason, o.Location)
+		lines = stamp.DefaultLines(signer, o.SigningTime, v.TimeZone, o.Reason, o.Location)
 	}
 	a := &stamp.Appearance{Lines: lines, Image: v.Image, QRURL: v.QRURL}
 	form, err := a.Form(w, r[2]-r[0], r[3]-r[1], page.Rotate)

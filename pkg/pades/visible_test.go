@@ -106,7 +106,8 @@ func signatureJPEG(t testing.TB) []byte {
 
 const (
 	nameLine = "Ký bởi: NGUYỄN VĂN ĐỨC"
-	dateLine = "Ngày ký: 23/11/2026 10:15"
+	// dateLine is signedAt in Vietnam's time, with its zone.
+	dateLine = "Ngày ký: 10:15:00 23/11/2026 (GMT+7)"
 	qrURL    = "https://kyso.example.vn/verify?doc=7f3a9c&sig=1"
 )
 
@@ -197,8 +198,9 @@ func TestSignVisible(t *testing.T) {
 	}
 }
 
-// signedAt is the signing time the stamps show, in Vietnam's zone.
-var signedAt = time.Date(2026, 11, 23, 10, 15, 0, 0, ict)
+// signedAt is the signing time the stamps show, held in UTC as on a UTC
+// host: the stamp shows it in Vietnam's time all the same (dateLine).
+var signedAt = time.Date(2026, 11, 23, 3, 15, 0, 0, time.UTC)
 
 // cmsFor makes the CMS for a Prepared apart from Sign, as a remote signer
 // would.
@@ -225,13 +227,14 @@ func cmsFor(t *testing.T, k *signerKey, f *fixture, p *Prepared) []byte {
 func TestVisibleAfterInvisible(t *testing.T) {
 	f := getFixture(t)
 	one := signBytes(t, f, "p256", multiPagePDF(), nil)
+	// Visible.TimeZone changes the zone the stamp shows.
 	two := signBytes(t, f, "rsa2048", one, &SignOptions{Options: Options{Name: "Trần Thị Bích Ngọc", SigningTime: signedAt,
-		Visible: &Visible{Page: 2, Image: sealPNG(t), QRURL: qrURL}}})
+		Visible: &Visible{Page: 2, Image: sealPNG(t), QRURL: qrURL, TimeZone: time.FixedZone("CET", 3600)}}})
 	p := checkAll(t, f, two, 2)
 	if out := runPyhanko(t, f, p); !strings.Contains(out, "appear to be compatible with the current document modification policy") {
 		t.Errorf("pyHanko: the visible signature's update is not an allowed change:\n%s", out)
 	}
-	assertStampText(t, p, 2, "Ký bởi: TRẦN THỊ BÍCH NGỌC", dateLine)
+	assertStampText(t, p, 2, "Ký bởi: TRẦN THỊ BÍCH NGỌC", "Ngày ký: 04:15:00 23/11/2026 (GMT+1)")
 }
 
 // TestVisibleTwoPhase prepares a visible signature, stores and restores
@@ -388,15 +391,30 @@ func pdftotext(t *testing.T, path string, page int) string {
 func assertStampText(t *testing.T, path string, page int, lines ...string) {
 	t.Helper()
 	out := pdftotext(t, path, page)
-	got := map[string]bool{}
+	var got []string
 	for _, l := range strings.Split(out, "\n") {
-		got[strings.TrimSpace(l)] = true
+		got = append(got, strings.TrimSpace(l))
 	}
 	for _, l := range lines {
-		if !got[l] {
+		if !hasLine(got, l) {
 			t.Errorf("pdftotext -f %d -l %d lacks the line %q:\n%s", page, page, l, out)
 		}
 	}
+}
+
+// hasLine reports whether want is one of got, or a run of them joined by
+// spaces: a line the stamp wrapped to fit beside an image and a QR code.
+func hasLine(got []string, want string) bool {
+	for i := range got {
+		joined := got[i]
+		for j := i + 1; joined != want && len(joined) < len(want) && j < len(got); j++ {
+			joined += " " + got[j]
+		}
+		if joined == want {
+			return true
+		}
+	}
+	return false
 }
 
 // pdffontsRow is pdffonts' line for the stamp font: a six-letter subset

@@ -1,13 +1,14 @@
 package smartca
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/base64"
 	"net/http"
-	"strings"
 	"time"
 
+	"github.com/kyso-pki/kyso/pkg/display"
 	"github.com/kyso-pki/kyso/pkg/signing"
 	"github.com/kyso-pki/kyso/pkg/store"
 )
@@ -44,7 +45,7 @@ func (h *Handler) getCertificate(w http.ResponseWriter, r *http.Request) {
 			h.fail(w, r, err)
 			return
 		}
-		if serial != "" && !sameSerial(cert, serial) {
+		if serial != nil && !sameSerial(cert, serial) {
 			continue
 		}
 		data.UserCertificates = append(data.UserCertificates, describe(c, cert, chain, h.now()))
@@ -52,26 +53,29 @@ func (h *Handler) getCertificate(w http.ResponseWriter, r *http.Request) {
 	writeOK(w, "Thành công", data)
 }
 
-// serialFilter checks an optional serial_number.
-func serialFilter(s string) (string, error) {
+// serialFilter reads an optional serial_number, in hex as
+// display.ParseSerial reads it: with or without the leading zero nibble,
+// any case, separators allowed. Nil means none was given.
+func serialFilter(s string) ([]byte, error) {
 	if s == "" {
-		return "", nil
+		return nil, nil
 	}
-	n, ok := normSerial(s)
-	if !ok {
-		return "", &signing.Error{Code: signing.CodeInvalidRequest, Description: "serial_number must be the certificate's serial number in hex"}
+	b, err := display.ParseSerial(s)
+	if err != nil {
+		return nil, &signing.Error{Code: signing.CodeInvalidRequest, Description: "serial_number must be the certificate's serial number in hex"}
 	}
-	return n, nil
+	return b, nil
 }
 
-func sameSerial(cert *x509.Certificate, normalised string) bool {
-	n, _ := normSerial(cert.SerialNumber.Text(16))
-	return n == normalised
+// sameSerial reports whether cert's serial number is serial, big-endian
+// octets without leading zeros.
+func sameSerial(cert *x509.Certificate, serial []byte) bool {
+	return bytes.Equal(cert.SerialNumber.Bytes(), serial)
 }
 
 // credentialBySerial picks the owner's credential whose certificate has
 // the serial number.
-func (h *Handler) credentialBySerial(ctx context.Context, uid, serial string) (string, error) {
+func (h *Handler) credentialBySerial(ctx context.Context, uid string, serial []byte) (string, error) {
 	creds, err := h.svc.Credentials(ctx, uid)
 	if err != nil {
 		return "", err
@@ -100,8 +104,8 @@ func describe(c *store.Credential, cert *x509.Certificate, chain []*x509.Certifi
 	}
 	u := UserCertificate{
 		CertID: c.ID, CertStatus: status,
-		SerialNumber:  strings.ToUpper(cert.SerialNumber.Text(16)),
-		CertSubject:   cert.Subject.String(),
+		SerialNumber:  display.FormatSerialInt(cert.SerialNumber),
+		CertSubject:   display.SubjectDN(cert),
 		CertValidFrom: cert.NotBefore.UTC().Format(time.RFC3339),
 		CertValidTo:   cert.NotAfter.UTC().Format(time.RFC3339),
 		CertData:      base64.StdEncoding.EncodeToString(cert.Raw),

@@ -190,21 +190,3 @@ func nationalID(s string) (string, error) {
 	}
 	return s, nil
 }
-
-// normSerial is a serial number for comparison: hex digits, lower case,
-// without separators (":", " ", "-") or leading zeros; false when it is
-// not hex.
-func normSerial(s string) (string, bool) {
-	var b strings.Builder
-	for _, c := range strings.ToLower(strings.TrimSpace(s)) {
-		switch {
-		case c >= '0' && c <= '9' || c >= 'a' && c <= 'f':
-			b.WriteRune(c)
-		case c == ':' || c == ' ' || c == '-':
-		default:
-			return "", false
-		}
-	}
-	n := strings.TrimLeft(b.String(), "0")
-	return n, n != "" && len(n) <= 40
-}

@@ -36,7 +36,7 @@ func (h *Handler) sign(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sub.ClientID = clientID
-	if serial != "" {
+	if serial != nil {
 		if sub.CredentialID, err = h.credentialBySerial(r.Context(), sub.NationalID, serial); err != nil {
 			h.fail(w, r, err)
 			return

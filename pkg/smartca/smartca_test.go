@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/kyso-pki/kyso/hsm"
+	"github.com/kyso-pki/kyso/pkg/display"
 	"github.com/kyso-pki/kyso/pkg/owner"
 	"github.com/kyso-pki/kyso/pkg/smartca"
 )
@@ -39,7 +40,13 @@ func TestFlow(t *testing.T) {
 			if uc.CertID != e.citizen.CredentialID || uc.CertStatus != "active" || !bytes.Equal(cert.Raw, e.citizen.Certificate.Raw) {
 				t.Errorf("certificate: %+v", uc)
 			}
-			if uc.SerialNumber != strings.ToUpper(cert.SerialNumber.Text(16)) || uc.CertSubject != cert.Subject.String() || uc.CertValidTo == "" {
+			// One serial form everywhere (whole octets, as openssl and the
+			// CLI print it: kyso's serials start 01), and the subject with
+			// the UID as text, not as #-hex DER.
+			if want := display.FormatSerialInt(cert.SerialNumber); uc.SerialNumber != want || !strings.HasPrefix(want, "01") {
+				t.Errorf("serial_number %q, want %q", uc.SerialNumber, want)
+			}
+			if !strings.HasPrefix(uc.CertSubject, "UID=CCCD:079203001234,CN=") || !strings.HasSuffix(uc.CertSubject, ",C=VN") || uc.CertValidTo == "" {
 				t.Errorf("certificate details: %+v", uc)
 			}
 			ca, root := parseCert(t, uc.ChainData.CACert), parseCert(t, uc.ChainData.RootCert)
@@ -55,6 +62,7 @@ func TestFlow(t *testing.T) {
 			}{
 				{map[string]any{"user_id": "CCCD:079203001234", "serial_number": strings.ToLower(uc.SerialNumber)}, 1},
 				{map[string]any{"user_id": "079203001234", "serial_number": "0" + uc.SerialNumber}, 1},
+				{map[string]any{"user_id": "079203001234", "serial_number": strings.TrimPrefix(uc.SerialNumber, "0")}, 1},
 				{map[string]any{"user_id": "079203001234", "serial_number": "ABCDEF"}, 0},
 			} {
 				var d smartca.CertificateData
@@ -67,7 +75,7 @@ func TestFlow(t *testing.T) {
 			files := []map[string]any{file("to-khai.pdf", "tờ khai"), file("phu-luc.pdf", "phụ lục")}
 			var sd smartca.SignData
 			env := e.call(t, e.portal, "/smartca/v1/signatures/sign", map[string]any{"user_id": "079203001234", "transaction_id": "portal-1",
-				"transaction_desc": "Đăng ký khai sinh", "serial_number": uc.SerialNumber, "sign_files": files}, http.StatusOK, &sd)
+				"transaction_desc": "Đăng ký khai sinh", "serial_number": strings.TrimPrefix(uc.SerialNumber, "0"), "sign_files": files}, http.StatusOK, &sd)
 			if env.Message != "Đang chờ người dùng xác nhận" || sd.TransactionID != "portal-1" || sd.TranCode == "" {
 				t.Fatalf("sign: %+v %+v", env, sd)
 			}

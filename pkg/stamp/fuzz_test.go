@@ -14,7 +14,7 @@ import (
 // with -fuzztime, e.g. go test ./pkg/stamp -run '^$' -fuzz FuzzForm
 // -fuzztime 60s.
 func FuzzForm(f *testing.F) {
-	f.Add("Ký bởi: NGUYỄN VĂN ĐỨC\nNgày ký: 23/11/2026 10:15", 260.0, 80.0, "https://kyso.example.vn/v", 0)
+	f.Add("Ký bởi: NGUYỄN VĂN ĐỨC\nNgày ký: 10:15:00 23/11/2026 (GMT+7)", 260.0, 80.0, "https://kyso.example.vn/v", 0)
 	f.Add("a", 10.0, 10.0, "", 90)
 	f.Add(strings.Repeat("Lý do: Tôi đồng ý với nội dung văn bản ", 5), 120.0, 300.0, "", 270)
 	f.Add("\x00\t\r\n", 1e9, -1.0, "http://", 45)

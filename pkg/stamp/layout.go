@@ -163,7 +163,9 @@ func (b *textBlock) height(f *Font) float64 {
 
 // fit lays lines out in a box of w × h points at the largest font size up
 // to maxFontSize that fits: unwrapped if that is possible at a readable
-// size, wrapped otherwise, down to minFontSize.
+// size, wrapped otherwise, down to minFontSize. When wrapping, a line that
+// would fit whole at a readable size — the signer's name beside a long
+// date — is kept whole, and only the longer ones are wrapped.
 func fit(f *Font, lines []*glyphRun, w, h float64) (*textBlock, error) {
 	if w <= 0 || h <= 0 {
 		return nil, fmt.Errorf("stamp: no room for the text")
@@ -185,6 +187,10 @@ func fit(f *Font, lines []*glyphRun, w, h float64) (*textBlock, error) {
 					}
 					b.lines = append(b.lines, l)
 					continue
+				}
+				if l.width > limit && float64(l.width)*readableSize/1000 <= w {
+					ok = false // smaller, rather than break this line
+					break
 				}
 				b.lines = append(b.lines, wrap(l, limit)...)
 				if len(b.lines) > maxWrapped {

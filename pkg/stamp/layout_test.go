@@ -78,8 +78,9 @@ func TestWrap(t *testing.T) {
 func TestFit(t *testing.T) {
 	f := mustFont(t)
 	name := mustShape(t, f, "Ký bởi: NGUYỄN VĂN ĐỨC")
-	date := mustShape(t, f, "Ngày ký: 23/11/2026 10:15")
+	date := mustShape(t, f, "Ngày ký: 10:15:00 23/11/2026 (GMT+7)")
 	reason := mustShape(t, f, "Lý do: Tôi đồng ý với nội dung văn bản và chịu trách nhiệm")
+	place := mustShape(t, f, "Nơi ký: Hà Nội")
 	for _, c := range []struct {
 		name      string
 		w, h      float64
@@ -94,6 +95,10 @@ func TestFit(t *testing.T) {
 		// The reason does not fit unwrapped at a readable size in 150 pt:
 		// it wraps rather than shrinking below 6 pt.
 		{"wraps", 150, 200, []*glyphRun{name, date, reason}, 0, readableSize, 0, false},
+		// Beside an image and a QR code the date line, zone and all, is
+		// too long for a readable size: it wraps, and the name, which
+		// fits whole at a readable size, stays one line.
+		{"keeps the name whole", 100, 70, []*glyphRun{name, date, place}, 0, readableSize, 0, false},
 		{"tiny", 30, 10, []*glyphRun{name, date, reason}, 0, 0, 0, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -127,6 +132,9 @@ func TestFit(t *testing.T) {
 			if c.name == "wraps" && len(b.lines) <= 3 {
 				t.Errorf("the long reason was not wrapped: %d lines at %g pt", len(b.lines), b.size)
 			}
+			if c.name == "keeps the name whole" && (b.lines[0].String() != name.String() || len(b.lines) <= 3) {
+				t.Errorf("lines %q at %g pt: want the name whole on the first, the date wrapped", b.lines, b.size)
+			}
 		})
 	}
 }
@@ -134,7 +142,7 @@ func TestFit(t *testing.T) {
 // TestDrawLayout checks where the parts of a stamp land: all inside the
 // box, QR on the right, text clear of it.
 func TestDrawLayout(t *testing.T) {
-	a := &Appearance{Lines: DefaultLines("Nguyễn Văn Đức", signedAt, "Phê duyệt", ""), QRURL: "https://kyso.example.vn/v/1"}
+	a := &Appearance{Lines: DefaultLines("Nguyễn Văn Đức", signedAt, nil, "Phê duyệt", ""), QRURL: "https://kyso.example.vn/v/1"}
 	d, err := a.draw(260, 80)
 	if err != nil {
 		t.Fatal(err)

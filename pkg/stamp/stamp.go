@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf16"
 
+	"github.com/kyso-pki/kyso/pkg/display"
 	"github.com/kyso-pki/kyso/pkg/pdf"
 )
 
@@ -34,13 +35,15 @@ type Appearance struct {
 }
 
 // DefaultLines returns the text Vietnamese signing software shows on a
-// stamp: "Ký bởi: <SIGNER IN CAPITALS>", "Ngày ký: dd/mm/yyyy hh:mm" in
-// t's time zone, and "Lý do: …" and "Nơi ký: …" when reason or location
-// are not empty.
-func DefaultLines(signer string, t time.Time, reason, location string) []string {
+// stamp: "Ký bởi: <SIGNER IN CAPITALS>", "Ngày ký: hh:mm:ss dd/mm/yyyy
+// (GMT+7)" — t in zone, nil meaning Vietnam's time (Asia/Ho_Chi_Minh),
+// whatever zone t carries or the host runs in, written by display.Time as
+// the verify report writes times — and "Lý do: …" and "Nơi ký: …" when
+// reason or location are not empty.
+func DefaultLines(signer string, t time.Time, zone *time.Location, reason, location string) []string {
 	lines := []string{
 		"Ký bởi: " + strings.ToUpper(strings.TrimSpace(signer)),
-		"Ngày ký: " + t.Format("02/01/2006 15:04"),
+		"Ngày ký: " + display.Time(t, zone),
 	}
 	if r := strings.TrimSpace(reason); r != "" {
 		lines = append(lines, "Lý do: "+r)

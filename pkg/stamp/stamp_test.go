@@ -112,15 +112,33 @@ var ict = time.FixedZone("ICT", 7*3600)
 var signedAt = time.Date(2026, 11, 23, 10, 15, 0, 0, ict)
 
 func TestDefaultLines(t *testing.T) {
-	got := DefaultLines(" Nguyễn Văn Đức ", signedAt.UTC(), "", "")
-	want := []string{"Ký bởi: NGUYỄN VĂN ĐỨC", "Ngày ký: 23/11/2026 03:15"}
-	if strings.Join(got, "|") != strings.Join(want, "|") {
-		t.Errorf("DefaultLines (UTC) = %q, want %q", got, want)
-	}
-	got = DefaultLines("Nguyễn Văn Đức", signedAt, "Phê duyệt", "Hà Nội")
-	want = []string{"Ký bởi: NGUYỄN VĂN ĐỨC", "Ngày ký: 23/11/2026 10:15", "Lý do: Phê duyệt", "Nơi ký: Hà Nội"}
-	if strings.Join(got, "|") != strings.Join(want, "|") {
-		t.Errorf("DefaultLines = %q, want %q", got, want)
+	// Fixed zones, so the test does not depend on the host's TZ or its
+	// time zone database.
+	newYork := time.FixedZone("EST", -5*3600)
+	paris := time.FixedZone("CET", 3600)
+	for _, c := range []struct {
+		name   string
+		t      time.Time
+		zone   *time.Location
+		reason string
+		place  string
+		want   []string
+	}{
+		// The same moment as a UTC host and a New York host hold it: the
+		// stamp shows Vietnam's time, and says so.
+		{"held in UTC", signedAt.UTC(), nil, "", "", []string{"Ký bởi: NGUYỄN VĂN ĐỨC", "Ngày ký: 10:15:00 23/11/2026 (GMT+7)"}},
+		{"held in New York time", signedAt.In(newYork), nil, "", "", []string{"Ký bởi: NGUYỄN VĂN ĐỨC", "Ngày ký: 10:15:00 23/11/2026 (GMT+7)"}},
+		{"reason and place", signedAt, nil, "Phê duyệt", "Hà Nội",
+			[]string{"Ký bởi: NGUYỄN VĂN ĐỨC", "Ngày ký: 10:15:00 23/11/2026 (GMT+7)", "Lý do: Phê duyệt", "Nơi ký: Hà Nội"}},
+		{"another zone asked", signedAt, paris, "", "", []string{"Ký bởi: NGUYỄN VĂN ĐỨC", "Ngày ký: 04:15:00 23/11/2026 (GMT+1)"}},
+		{"UTC asked", signedAt, time.UTC, "", "", []string{"Ký bởi: NGUYỄN VĂN ĐỨC", "Ngày ký: 03:15:00 23/11/2026 (GMT)"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got := DefaultLines(" Nguyễn Văn Đức ", c.t, c.zone, c.reason, c.place)
+			if strings.Join(got, "|") != strings.Join(c.want, "|") {
+				t.Errorf("DefaultLines = %q, want %q", got, c.want)
+			}
+		})
 	}
 }
 
@@ -133,7 +151,7 @@ func TestFormOutside(t *testing.T) {
 	qpdf := testenv.LookPath(t, "qpdf", "apt-get install qpdf")
 	// "Nguyễn" decomposed (NFD): the stamp must still show one letter.
 	nfd := "Nguye\u0302\u0303n Va\u0306n \u0110u\u031b\u0301c"
-	lines := DefaultLines(nfd, signedAt, "Tôi đồng ý với nội dung văn bản", "Thành phố Hồ Chí Minh")
+	lines := DefaultLines(nfd, signedAt, nil, "Tôi đồng ý với nội dung văn bản", "Thành phố Hồ Chí Minh")
 	for _, rotate := range []int{0, 90, 180, 270} {
 		t.Run(fmt.Sprint(rotate), func(t *testing.T) {
 			a := &Appearance{Lines: lines, QRURL: "https://kyso.example.vn/verify?id=42"}
@@ -150,7 +168,7 @@ func TestFormOutside(t *testing.T) {
 			for _, l := range strings.Split(string(out), "\n") {
 				got[strings.TrimSpace(l)] = true
 			}
-			for _, l := range []string{"Ký bởi: NGUYỄN VĂN ĐỨC", "Ngày ký: 23/11/2026 10:15", "Nơi ký: Thành phố Hồ Chí Minh"} {
+			for _, l := range []string{"Ký bởi: NGUYỄN VĂN ĐỨC", "Ngày ký: 10:15:00 23/11/2026 (GMT+7)", "Nơi ký: Thành phố Hồ Chí Minh"} {
 				if !got[l] {
 					t.Errorf("pdftotext lacks the line %q:\n%s", l, out)
 				}

@@ -27,6 +27,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kyso-pki/kyso/pkg/display"
 	"github.com/kyso-pki/kyso/pkg/store"
 )
 
@@ -174,7 +175,7 @@ func (s *Store) Add(ctx context.Context, der []byte, source, actor string) (*Anc
 			return nil, fmt.Errorf("%w: %s (%s)", ErrExists, cert.Subject, a.Fingerprint())
 		}
 	}
-	err = s.st.PutTrustAnchor(ctx, &store.TrustAnchor{SHA256: a.SHA256[:], DER: der, Subject: cert.Subject.String(), Source: source, AddedBy: actor})
+	err = s.st.PutTrustAnchor(ctx, &store.TrustAnchor{SHA256: a.SHA256[:], DER: der, Subject: display.SubjectDN(cert), Source: source, AddedBy: actor})
 	if errors.Is(err, store.ErrExists) {
 		return nil, fmt.Errorf("%w: %s (%s)", ErrExists, cert.Subject, a.Fingerprint())
 	}
@@ -221,7 +222,7 @@ func (s *Store) Remove(ctx context.Context, sum []byte, actor string) (*Anchor, 
 }
 
 func (s *Store) audit(ctx context.Context, actor, action string, a *Anchor, failure error) error {
-	d := map[string]any{"sha256": a.Fingerprint(), "subject": a.Certificate.Subject.String(), "source": a.Source,
+	d := map[string]any{"sha256": a.Fingerprint(), "subject": display.SubjectDN(a.Certificate), "source": a.Source,
 		"not_after": a.Certificate.NotAfter.UTC()}
 	outcome := "ok"
 	if failure != nil {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/kyso-pki/kyso/pkg/cms"
+	"github.com/kyso-pki/kyso/pkg/display"
 )
 
 // fetchTimeout bounds one online revocation fetch.
@@ -394,17 +395,13 @@ func (v *validation) dssCovers(d *validationData, s *sigState) bool {
 // stamp formats a time for a reason: UTC, to the second.
 func stamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05Z") }
 
-// oidUID is the userId attribute Vietnamese profiles use for the holder's
-// national identifier, with a type prefix (RFC 4519 section 2.39).
-var oidUID = asn1.ObjectIdentifier{0, 9, 2342, 19200300, 100, 1, 1}
-
 // describe summarises a certificate for the report.
 func describe(c *x509.Certificate) *Signer {
 	s := &Signer{
 		Name:      c.Subject.CommonName,
-		Subject:   c.Subject.String(),
-		Issuer:    c.Issuer.String(),
-		Serial:    strings.ToUpper(c.SerialNumber.Text(16)),
+		Subject:   display.SubjectDN(c),
+		Issuer:    display.IssuerDN(c),
+		Serial:    display.FormatSerialInt(c.SerialNumber),
 		NotBefore: c.NotBefore.UTC(),
 		NotAfter:  c.NotAfter.UTC(),
 	}
@@ -423,7 +420,7 @@ func describe(c *x509.Certificate) *Signer {
 		for _, rdn := range rdns {
 			for _, atv := range rdn {
 				v, ok := atv.Value.(string)
-				if !ok || !atv.Type.Equal(oidUID) {
+				if !ok || !atv.Type.Equal(display.OIDUID) {
 					continue
 				}
 				switch {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/internal/testpki"
+	"github.com/kyso-pki/kyso/pkg/display"
 	"github.com/kyso-pki/kyso/pkg/pades"
 	"github.com/kyso-pki/kyso/pkg/pdf"
 	"github.com/kyso-pki/kyso/pkg/revocation"
@@ -38,6 +39,15 @@ func TestValid(t *testing.T) {
 			}
 			if sig.Signer.Name != "Nguyễn Văn Đức" || !strings.HasPrefix(sig.Signer.CCCD, "0792030") {
 				t.Errorf("signer %+v", sig.Signer)
+			}
+			// One serial form everywhere: whole octets, as openssl and the
+			// CLI print them; kyso's serials start 01, so the leading zero
+			// shows. The UID reads as text, not as #-hex DER.
+			if want := display.FormatSerialInt(s.cert.SerialNumber); sig.Signer.Serial != want || !strings.HasPrefix(want, "01") {
+				t.Errorf("signer serial %q, want %q", sig.Signer.Serial, want)
+			}
+			if !strings.HasPrefix(sig.Signer.Subject, "UID=CCCD:"+sig.Signer.CCCD+",CN=Nguyễn Văn Đức,") || !strings.HasSuffix(sig.Signer.Subject, ",C=VN") {
+				t.Errorf("signer subject %q, want UID=CCCD:%s,CN=Nguyễn Văn Đức,…,C=VN", sig.Signer.Subject, sig.Signer.CCCD)
 			}
 			if sig.Reason != "Tôi đồng ý" || sig.Location != "Hà Nội" || sig.TimestampTime == nil || sig.ClaimedTime == nil {
 				t.Errorf("reason %q location %q timestamp %v claimed %v", sig.Reason, sig.Location, sig.TimestampTime, sig.ClaimedTime)

@@ -203,7 +203,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if wantsHTML(r.Header.Get("Accept")) {
 		format, ctype = report.HTML, "text/html; charset=utf-8"
 	}
-	if err := report.Write(&out, rep, "", format, lang); err != nil {
+	if err := report.Write(&out, rep, "", format, &report.Options{Lang: lang}); err != nil {
 		h.log.Error("verify API: writing the report", "err", err)
 		h.fail(w, lang, http.StatusInternalServerError, "server_error", errorText{"lỗi máy chủ khi lập báo cáo", "the server failed while writing the report"})
 		return

@@ -286,7 +286,7 @@ func TestGolden(t *testing.T) {
 			for _, lang := range []report.Lang{report.Vietnamese, report.English} {
 				for _, format := range []report.Format{report.Text, report.JSON, report.HTML} {
 					var b bytes.Buffer
-					if err := report.Write(&b, rep, sc.name+".pdf", format, lang); err != nil {
+					if err := report.Write(&b, rep, sc.name+".pdf", format, &report.Options{Lang: lang}); err != nil {
 						t.Fatal(err)
 					}
 					out := normalize(t, b.String(), rep)

@@ -10,10 +10,10 @@ import (
 // one table (messages_vi.go, messages_en.go); a test checks that every
 // field is filled, in NFC, and that every ETSI sub-indication has a text.
 type messages struct {
-	lang  string         // BCP 47 tag, for <html lang>
-	zone  *time.Location // times are shown in this zone
-	clock string         // time layout, with the zone's name
-	date  string         // date layout
+	lang  string                                        // BCP 47 tag, for <html lang>
+	zone  *time.Location                                // times are shown in this zone (set per report)
+	clock func(t time.Time, zone *time.Location) string // writes a time in zone, the zone's offset shown
+	date  string                                        // date layout
 
 	title, file, generated                          string
 	docValid, docInvalid, docIndeterminate          string

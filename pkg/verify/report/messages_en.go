@@ -3,15 +3,23 @@ package report
 import (
 	"time"
 
+	"github.com/kyso-pki/kyso/pkg/display"
 	"github.com/kyso-pki/kyso/pkg/verify"
 )
+
+// enTime writes t in zone as the English report shows times: ISO 8601's
+// order, then the zone as display.Offset names it, "2026-12-07 05:55:12
+// (GMT+7)".
+func enTime(t time.Time, zone *time.Location) string {
+	t = t.In(display.Zone(zone))
+	return t.Format("2006-01-02 15:04:05") + " (" + display.Offset(t) + ")"
+}
 
 // en is the report in English. Its findings are the validator's own
 // English texts (codes is nil).
 var en = &messages{
 	lang:  "en",
-	zone:  time.UTC,
-	clock: "2006-01-02 15:04:05 MST",
+	clock: enTime,
 	date:  "2006-01-02",
 
 	title:            "Digital signature validation report",

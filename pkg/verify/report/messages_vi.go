@@ -1,22 +1,16 @@
 package report
 
 import (
-	"time"
-
+	"github.com/kyso-pki/kyso/pkg/display"
 	"github.com/kyso-pki/kyso/pkg/verify"
 )
-
-// vietnam is Vietnam's time zone, UTC+7 all year (no daylight saving), so
-// no time zone database is needed.
-var vietnam = time.FixedZone("GMT+7", 7*3600)
 
 // vi is the report in Vietnamese, with the terms of the Law on Electronic
 // Transactions 2023 and Decree 23/2025/NĐ-CP: chữ ký số, chứng thư chữ ký
 // số, tổ chức cung cấp dịch vụ chứng thực chữ ký số, dấu thời gian.
 var vi = &messages{
 	lang:  "vi",
-	zone:  vietnam,
-	clock: "15:04:05 02/01/2006 (MST)",
+	clock: display.Time, // as the stamp of a visible signature shows it
 	date:  "02/01/2006",
 
 	title:            "Báo cáo kiểm tra chữ ký số",

@@ -23,6 +23,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kyso-pki/kyso/pkg/display"
 	"github.com/kyso-pki/kyso/pkg/verify"
 )
 
@@ -46,11 +47,30 @@ func ParseLang(s string) (Lang, error) {
 	return "", fmt.Errorf("report: language %q is not vi or en", s)
 }
 
-func (l Lang) messages() *messages {
-	if l == English {
-		return en
+// Options choose how a report is presented. Nil, and the zero value,
+// mean Vietnamese with every time in Vietnam's time.
+type Options struct {
+	// Lang is the language; empty means Vietnamese.
+	Lang Lang
+	// Zone is the time zone every time is shown in, with its offset from
+	// UTC ("GMT+7"). Nil means Vietnam's time (Asia/Ho_Chi_Minh, GMT+7)
+	// in either language — the zone a visible signature's stamp shows
+	// by default (pkg/stamp) — whatever zone the host runs in.
+	Zone *time.Location
+}
+
+// messages returns the texts of o's language, times in o's zone.
+func (o *Options) messages() *messages {
+	var opts Options
+	if o != nil {
+		opts = *o
 	}
-	return vi
+	m := *vi
+	if opts.Lang == English {
+		m = *en
+	}
+	m.zone = display.Zone(opts.Zone)
+	return &m
 }
 
 // Status is the outcome of a signature or document, for styling and for
@@ -137,9 +157,9 @@ type Row struct {
 	Label, Value string
 }
 
-// Build presents rep, of the file named name (may be empty), in lang.
-func Build(rep *verify.Report, name string, lang Lang) *Document {
-	m := lang.messages()
+// Build presents rep, of the file named name (may be empty), as opts says.
+func Build(rep *verify.Report, name string, opts *Options) *Document {
+	m := opts.messages()
 	d := &Document{Lang: Lang(m.lang), Title: m.title, File: name, Footer: m.generated}
 	d.Summary = fmt.Sprintf(m.summary, rep.Size, rep.Revisions, len(rep.Signatures), m.time(rep.ValidationTime))
 	failed, indet := false, false
@@ -164,8 +184,8 @@ func Build(rep *verify.Report, name string, lang Lang) *Document {
 	return d
 }
 
-// time formats t in the language's zone and layout.
-func (m *messages) time(t time.Time) string { return t.In(m.zone).Format(m.clock) }
+// time formats t in the report's zone, in the language's form.
+func (m *messages) time(t time.Time) string { return m.clock(t, m.zone) }
 
 func (m *messages) signature(rep *verify.Report, i int, s *verify.Signature) *Signature {
 	v := &Signature{}
@@ -382,9 +402,9 @@ func nonEmpty(ss ...string) []string {
 }
 
 // WriteText writes the report for a person, in lines.
-func WriteText(w io.Writer, rep *verify.Report, name string, lang Lang) error {
-	d := Build(rep, name, lang)
-	m := lang.messages()
+func WriteText(w io.Writer, rep *verify.Report, name string, opts *Options) error {
+	d := Build(rep, name, opts)
+	m := opts.messages()
 	var b strings.Builder
 	if d.File != "" {
 		fmt.Fprintf(&b, "%s: %s\n", d.File, d.Verdict)
@@ -430,9 +450,9 @@ type jsonSignature struct {
 }
 
 // WriteJSON writes rep as JSON, indented: every field of verify.Report,
-// and "display" objects in lang.
-func WriteJSON(w io.Writer, rep *verify.Report, name string, lang Lang) error {
-	d := Build(rep, name, lang)
+// and "display" objects as opts says.
+func WriteJSON(w io.Writer, rep *verify.Report, name string, opts *Options) error {
+	d := Build(rep, name, opts)
 	out := jsonReport{Report: rep, Display: d, Signatures: []jsonSignature{}}
 	for i, s := range rep.Signatures {
 		out.Signatures = append(out.Signatures, jsonSignature{Signature: s, Display: d.Signatures[i]})
@@ -450,9 +470,9 @@ var pageSource string
 var page = template.Must(template.New("report").Parse(pageSource))
 
 // WriteHTML writes the report as a self-contained HTML page.
-func WriteHTML(w io.Writer, rep *verify.Report, name string, lang Lang) error {
-	d := Build(rep, name, lang)
-	m := lang.messages()
+func WriteHTML(w io.Writer, rep *verify.Report, name string, opts *Options) error {
+	d := Build(rep, name, opts)
+	m := opts.messages()
 	return page.Execute(w, struct {
 		*Document
 		Signatures                                           []*Signature
@@ -483,14 +503,14 @@ func ParseFormat(s string) (Format, error) {
 	return "", fmt.Errorf("report: output %q is not text, json or html", s)
 }
 
-// Write writes rep in format f and language lang.
-func Write(w io.Writer, rep *verify.Report, name string, f Format, lang Lang) error {
+// Write writes rep in format f, as opts says.
+func Write(w io.Writer, rep *verify.Report, name string, f Format, opts *Options) error {
 	switch f {
 	case JSON:
-		return WriteJSON(w, rep, name, lang)
+		return WriteJSON(w, rep, name, opts)
 	case HTML:
-		return WriteHTML(w, rep, name, lang)
+		return WriteHTML(w, rep, name, opts)
 	default:
-		return WriteText(w, rep, name, lang)
+		return WriteText(w, rep, name, opts)
 	}
 }

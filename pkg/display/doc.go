@@ -1,0 +1,11 @@
+// Package display writes the values kyso shows to people in one form,
+// whichever API, report, stamp or command shows them: certificate serial
+// numbers (upper-case hex of whole octets, as openssl prints them),
+// distinguished names (RFC 4514, with the attribute names Vietnamese
+// certificate profiles use, UID included, and values decoded as text), and
+// times (Vietnam's time by default, the zone shown as its offset).
+//
+// It sits below every other kyso package and imports only the standard
+// library, so that the CA, the verifier, the stamp and every API dialect
+// can use it.
+package display
