@@ -388,8 +388,21 @@ func TestWalk(t *testing.T) {
 		sig := exec.Command("pdfsig", "-nocert", "-no-ocsp", p)
 		sig.Stderr = &stderr
 		o, _ := sig.Output()
-		if n := strings.Count(string(o), "Signature is Valid."); n == 0 || n != strings.Count(string(o), "Signature Validation:") {
-			t.Errorf("pdfsig %s: not every signature is valid:\n%s\n%s", filepath.Base(p), o, stderr.String())
+		// pdfsig validates CAdES signatures; it cannot validate document
+		// time-stamps (ETSI.RFC3161, "unknown" to it), which kyso verify
+		// judged in the walk.
+		cades := 0
+		for _, sig := range strings.Split(string(o), "Signature #")[1:] {
+			if !strings.Contains(sig, "Signature Type: ETSI.CAdES.detached") {
+				continue
+			}
+			cades++
+			if !strings.Contains(sig, "Signature Validation: Signature is Valid.") {
+				t.Errorf("pdfsig %s: a signature is not valid:\n%s\n%s", filepath.Base(p), o, stderr.String())
+			}
+		}
+		if cades == 0 {
+			t.Errorf("pdfsig %s: no ETSI.CAdES.detached signature:\n%s\n%s", filepath.Base(p), o, stderr.String())
 		}
 	}
 	if checked == 0 {
