@@ -27,7 +27,7 @@ import (
 // and qpdf check the result.
 func TestSignPDF(t *testing.T) {
 	pdfsig := testenv.LookPath(t, "pdfsig", "apt-get install poppler-utils")
-	qpdf := testenv.LookPath(t, "qpdf", "apt-get install qpdf")
+	testenv.LookPath(t, "qpdf", "apt-get install qpdf")
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
 	t.Setenv("KYSO_DATA", data)
@@ -56,15 +56,13 @@ func TestSignPDF(t *testing.T) {
 	if !bytes.HasPrefix(got, orig) {
 		t.Fatal("the signed PDF does not keep the original bytes (not an incremental update)")
 	}
-	out, _ := exec.Command(pdfsig, signed).CombinedOutput()
+	out, errOut, _ := testenv.Run(exec.Command(pdfsig, signed))
 	for _, want := range []string{"Signature is Valid.", "Signature Type: ETSI.CAdES.detached", "Total document signed"} {
-		if !strings.Contains(string(out), want) {
-			t.Fatalf("pdfsig lacks %q:\n%s", want, out)
+		if !strings.Contains(out, want) {
+			t.Fatalf("pdfsig lacks %q:\n%s\nstderr: %s", want, out, errOut)
 		}
 	}
-	if out, err := exec.Command(qpdf, "--check", signed).CombinedOutput(); err != nil || !strings.Contains(string(out), "No syntax or stream encoding errors found") {
-		t.Fatalf("qpdf --check: %v\n%s", err, out)
-	}
+	testenv.CheckQpdf(t, signed)
 
 	// B-T: a second signature, time-stamped by the provider's TSA.
 	d, err := datadir.Load(data)
@@ -91,9 +89,9 @@ func TestSignPDF(t *testing.T) {
 	opened.Close()
 	twice := filepath.Join(dir, "twice.pdf")
 	ok("sign", "pdf", signed, "-o", twice, "--skip-signer-check", "--key", "seal-1", "--cert", cert2, "--chain", chain, "--level", "B-T", "--tsa", ts.URL)
-	out, _ = exec.Command(pdfsig, twice).CombinedOutput()
-	if strings.Count(string(out), "Signature is Valid.") != 2 {
-		t.Fatalf("pdfsig after the second signature:\n%s", out)
+	out, errOut, _ = testenv.Run(exec.Command(pdfsig, twice))
+	if strings.Count(out, "Signature is Valid.") != 2 {
+		t.Fatalf("pdfsig after the second signature:\n%s\nstderr: %s", out, errOut)
 	}
 
 	// Refusals a user can hit.
@@ -123,7 +121,7 @@ func TestSignPDFVisible(t *testing.T) {
 	pdfsig := testenv.LookPath(t, "pdfsig", "apt-get install poppler-utils")
 	pdftotext := testenv.LookPath(t, "pdftotext", "apt-get install poppler-utils")
 	pdffonts := testenv.LookPath(t, "pdffonts", "apt-get install poppler-utils")
-	qpdf := testenv.LookPath(t, "qpdf", "apt-get install qpdf")
+	testenv.LookPath(t, "qpdf", "apt-get install qpdf")
 	dir := t.TempDir()
 	t.Setenv("KYSO_DATA", filepath.Join(dir, "data"))
 	t.Setenv("KYSO_KEYSTORE", "")
@@ -157,19 +155,17 @@ func TestSignPDFVisible(t *testing.T) {
 
 	check := func(path string, lines ...string) {
 		t.Helper()
-		out, _ := exec.Command(pdfsig, path).CombinedOutput()
-		if !strings.Contains(string(out), "Signature is Valid.") {
-			t.Errorf("pdfsig %s:\n%s", path, out)
+		out, errOut, _ := testenv.Run(exec.Command(pdfsig, path))
+		if !strings.Contains(out, "Signature is Valid.") {
+			t.Errorf("pdfsig %s:\n%s\nstderr: %s", path, out, errOut)
 		}
-		if out, err := exec.Command(qpdf, "--check", path).CombinedOutput(); err != nil {
-			t.Errorf("qpdf --check %s: %v\n%s", path, err, out)
-		}
-		out, err := exec.Command(pdftotext, "-f", "1", "-l", "1", "-enc", "UTF-8", path, "-").CombinedOutput()
+		testenv.CheckQpdf(t, path)
+		out, errOut, err := testenv.Run(exec.Command(pdftotext, "-f", "1", "-l", "1", "-enc", "UTF-8", path, "-"))
 		if err != nil {
-			t.Fatalf("pdftotext: %v\n%s", err, out)
+			t.Fatalf("pdftotext: %v\n%s\nstderr: %s", err, out, errOut)
 		}
 		got := map[string]bool{}
-		for _, l := range strings.Split(string(out), "\n") {
+		for _, l := range strings.Split(out, "\n") {
 			got[strings.TrimSpace(l)] = true
 		}
 		now := time.Now()
@@ -185,9 +181,9 @@ func TestSignPDFVisible(t *testing.T) {
 				t.Errorf("pdftotext lacks the line %q:\n%s", l, out)
 			}
 		}
-		out, _ = exec.Command(pdffonts, path).CombinedOutput()
-		if !regexp.MustCompile(`(?m)^[A-Z]{6}\+DejaVuSans\s+CID TrueType\s+Identity-H\s+yes\s+yes\s+yes\s`).Match(out) {
-			t.Errorf("pdffonts lists no embedded subset DejaVuSans with ToUnicode:\n%s", out)
+		out, errOut, _ = testenv.Run(exec.Command(pdffonts, path))
+		if !regexp.MustCompile(`(?m)^[A-Z]{6}\+DejaVuSans\s+CID TrueType\s+Identity-H\s+yes\s+yes\s+yes\s`).MatchString(out) {
+			t.Errorf("pdffonts lists no embedded subset DejaVuSans with ToUnicode:\n%s\nstderr: %s", out, errOut)
 		}
 	}
 
@@ -202,9 +198,9 @@ func TestSignPDFVisible(t *testing.T) {
 	// The default place, on page 1 given explicitly, after the first.
 	twice := filepath.Join(dir, "twice.pdf")
 	ok(append([]string{"sign", "pdf", stamped, "-o", twice, "--visible", "--page", "1"}, base...)...)
-	out, _ := exec.Command(pdfsig, twice).CombinedOutput()
-	if strings.Count(string(out), "Signature is Valid.") != 2 {
-		t.Errorf("pdfsig after a second visible signature:\n%s", out)
+	out, errOut, _ := testenv.Run(exec.Command(pdfsig, twice))
+	if strings.Count(out, "Signature is Valid.") != 2 {
+		t.Errorf("pdfsig after a second visible signature:\n%s\nstderr: %s", out, errOut)
 	}
 
 	x := filepath.Join(dir, "x.pdf")
