@@ -101,7 +101,7 @@ if [ ! -s "$dss_dir/dss-validate.jar" ]; then
 	# dependency:list's lines, "group:artifact:type:version:scope", without
 	# its " -- module ..." notes.
 	sed -n 's/^ \{3\}\([^ ]*\).*/\1/p' "$dss_build/target/dependencies.txt" >"$dss_build/resolved"
-	if ! diff -u <(grep -v '^#' tools/dss-validate/dependencies.lock) "$dss_build/resolved"; then
+	if ! diff -u --label dependencies.lock --label resolved <(grep -v '^#' tools/dss-validate/dependencies.lock) "$dss_build/resolved"; then
 		echo "tools/dss-validate resolved other artifacts than dependencies.lock lists (diff above: - lock, + resolved)." >&2
 		echo "If the change is meant, copy $dss_build/resolved into tools/dss-validate/dependencies.lock, below its comments." >&2
 		exit 1
