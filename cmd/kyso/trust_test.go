@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/kyso-pki/kyso/internal/datadir"
+	"github.com/kyso-pki/kyso/internal/testenv"
 	"github.com/kyso-pki/kyso/internal/testpki"
 	"github.com/kyso-pki/kyso/pkg/store/storeopen"
 )
@@ -66,7 +67,7 @@ func TestTrustStore(t *testing.T) {
 		t.Errorf("adding an end-entity certificate: %s", errOut)
 	}
 	out, _ := run(0, "trust", "add", "--data", data, rootPEM)
-	ssl, err := exec.Command("openssl", "x509", "-in", rootPEM, "-noout", "-fingerprint", "-sha256").Output()
+	ssl, err := exec.Command(testenv.LookPath(t, "openssl", "apt-get install openssl"), "x509", "-in", rootPEM, "-noout", "-fingerprint", "-sha256").Output()
 	if err != nil {
 		t.Fatalf("openssl x509 -fingerprint: %v", err)
 	}

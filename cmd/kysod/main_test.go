@@ -248,41 +248,50 @@ func TestPKIEndToEnd(t *testing.T) {
 	root := fetchPEM(t, base+"/ca/root.crt", filepath.Join(dir, "root.pem"))
 	issuing := fetchPEM(t, base+"/ca/issuing.crt", filepath.Join(dir, "issuing.pem"))
 	leaf := filepath.Join(dir, "leaf.pem")
-	run := func(name string, args ...string) string {
+	// runBoth returns stdout and stderr apart: openssl prints some of its
+	// verdicts ("Response verify OK", "verify OK") on stderr alone.
+	runBoth := func(name string, args ...string) (string, string) {
 		t.Helper()
 		cmd := exec.Command(name, args...)
 		cmd.Env = append(os.Environ(), "KYSO_DATA="+data, "KYSO_KEYSTORE=", "KYSO_DB=")
-		out, err := cmd.CombinedOutput()
+		out, errOut, err := testenv.Run(cmd)
 		if err != nil {
-			t.Fatalf("%s %s: %v\n%s", filepath.Base(name), strings.Join(args, " "), err, out)
+			t.Fatalf("%s %s: %v\n%s\nstderr: %s", filepath.Base(name), strings.Join(args, " "), err, out, errOut)
 		}
-		return string(out)
+		return out, errOut
+	}
+	run := func(name string, args ...string) string {
+		t.Helper()
+		out, _ := runBoth(name, args...)
+		return out
 	}
 	run(kyso, "cert", "issue", "--profile", "citizen", "--cccd", "079203001234", "--name", "Nguyễn Văn Đức", "--province", "Hồ Chí Minh", "--keygen", "ecdsa-p256", "--label", "citizen-079203001234", "-o", leaf)
 	if out := run(openssl, "verify", "-CAfile", root, "-untrusted", issuing, "-purpose", "any", leaf); strings.TrimSpace(out) != leaf+": OK" {
 		t.Fatalf("openssl verify: %s", out)
 	}
-	ocspCheck := func() string {
-		return run(openssl, "ocsp", "-issuer", issuing, "-cert", leaf, "-url", base+"/ocsp", "-CAfile", root, "-timeout", "10")
+	// openssl ocsp prints the status on stdout and whether the response
+	// verified on stderr.
+	ocspCheck := func() (string, string) {
+		return runBoth(openssl, "ocsp", "-issuer", issuing, "-cert", leaf, "-url", base+"/ocsp", "-CAfile", root, "-timeout", "10")
 	}
-	out := ocspCheck()
-	if !strings.Contains(out, "Response verify OK") || !strings.Contains(out, leaf+": good") {
-		t.Fatalf("openssl ocsp before revocation:\n%s", out)
+	out, verified := ocspCheck()
+	if !strings.Contains(verified, "Response verify OK") || !strings.Contains(out, leaf+": good") {
+		t.Fatalf("openssl ocsp before revocation:\n%s\nstderr: %s", out, verified)
 	}
-	if out := run(openssl, "ocsp", "-issuer", issuing, "-serial", "0x7A11CE", "-url", base+"/ocsp", "-CAfile", root); !strings.Contains(out, "0x7A11CE: unknown") || !strings.Contains(out, "Response verify OK") {
-		t.Fatalf("openssl ocsp for a serial never issued:\n%s", out)
+	if out, verified := runBoth(openssl, "ocsp", "-issuer", issuing, "-serial", "0x7A11CE", "-url", base+"/ocsp", "-CAfile", root); !strings.Contains(out, "0x7A11CE: unknown") || !strings.Contains(verified, "Response verify OK") {
+		t.Fatalf("openssl ocsp for a serial never issued:\n%s\nstderr: %s", out, verified)
 	}
 
 	serial := regexp.MustCompile(`serial=([0-9A-F]+)`).FindStringSubmatch(run(openssl, "x509", "-in", leaf, "-noout", "-serial"))[1]
 	// waitOCSP asks until openssl hears want: kysod drops its cached
 	// response when it next reads the audit trail.
-	waitOCSP := func(want string) string {
+	waitOCSP := func(want string) (string, string) {
 		t.Helper()
 		deadline := time.Now().Add(20 * time.Second)
 		for {
-			out := ocspCheck()
+			out, verified := ocspCheck()
 			if strings.Contains(out, leaf+": "+want) || time.Now().After(deadline) {
-				return out
+				return out, verified
 			}
 			time.Sleep(500 * time.Millisecond)
 		}
@@ -297,29 +306,29 @@ func TestPKIEndToEnd(t *testing.T) {
 	// Suspension (Decree 23/2025): revoked with reason certificateHold in
 	// OCSP and in the CRL while it lasts; good and off the CRL after.
 	run(kyso, "cert", "suspend", serial)
-	out = waitOCSP("revoked")
-	for _, want := range []string{"Response verify OK", leaf + ": revoked", "Reason: certificateHold", "Revocation Time:"} {
-		if !strings.Contains(out, want) {
-			t.Fatalf("openssl ocsp while suspended lacks %q:\n%s", want, out)
+	out, verified = waitOCSP("revoked")
+	for _, want := range []string{leaf + ": revoked", "Reason: certificateHold", "Revocation Time:"} {
+		if !strings.Contains(out, want) || !strings.Contains(verified, "Response verify OK") {
+			t.Fatalf("openssl ocsp while suspended lacks %q or Response verify OK:\n%s\nstderr: %s", want, out, verified)
 		}
 	}
 	if out := crlText(); !regexp.MustCompile(`Serial Number: ` + serial + `\s+Revocation Date: [^\n]+\s+CRL entry extensions:\s+X509v3 CRL Reason Code:\s+Certificate Hold`).MatchString(out) {
 		t.Fatalf("openssl crl does not list %s with Certificate Hold:\n%s", serial, out)
 	}
 	run(kyso, "cert", "resume", serial)
-	out = waitOCSP("good")
-	if !strings.Contains(out, "Response verify OK") || !strings.Contains(out, leaf+": good") {
-		t.Fatalf("openssl ocsp after resume:\n%s", out)
+	out, verified = waitOCSP("good")
+	if !strings.Contains(verified, "Response verify OK") || !strings.Contains(out, leaf+": good") {
+		t.Fatalf("openssl ocsp after resume:\n%s\nstderr: %s", out, verified)
 	}
 	if out := crlText(); strings.Contains(out, serial) {
 		t.Fatalf("openssl crl still lists %s after resume:\n%s", serial, out)
 	}
 
 	run(kyso, "cert", "revoke", serial, "--reason", "keyCompromise")
-	out = waitOCSP("revoked")
-	for _, want := range []string{"Response verify OK", leaf + ": revoked", "Reason: keyCompromise", "Revocation Time:"} {
-		if !strings.Contains(out, want) {
-			t.Fatalf("openssl ocsp after revocation lacks %q:\n%s", want, out)
+	out, verified = waitOCSP("revoked")
+	for _, want := range []string{leaf + ": revoked", "Reason: keyCompromise", "Revocation Time:"} {
+		if !strings.Contains(out, want) || !strings.Contains(verified, "Response verify OK") {
+			t.Fatalf("openssl ocsp after revocation lacks %q or Response verify OK:\n%s\nstderr: %s", want, out, verified)
 		}
 	}
 
@@ -333,8 +342,9 @@ func TestPKIEndToEnd(t *testing.T) {
 	rb, _ := os.ReadFile(root)
 	ib, _ := os.ReadFile(issuing)
 	os.WriteFile(bundle, append(ib, rb...), 0o644)
-	if out := run(openssl, "crl", "-inform", "DER", "-in", crlFile, "-CAfile", bundle, "-noout"); !strings.Contains(out, "verify OK") {
-		t.Errorf("openssl crl signature check: %s", out)
+	// openssl crl prints "verify OK" on stderr.
+	if _, verified := runBoth(openssl, "crl", "-inform", "DER", "-in", crlFile, "-CAfile", bundle, "-noout"); !strings.Contains(verified, "verify OK") {
+		t.Errorf("openssl crl signature check: %s", verified)
 	}
 	// RFC 3161: openssl asks kysod's TSA and verifies the reply.
 	dataFile := filepath.Join(dir, "form.pdf")

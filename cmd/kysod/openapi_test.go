@@ -21,28 +21,6 @@ import (
 	"github.com/kyso-pki/kyso/pkg/signing"
 )
 
-// schemathesis returns the schemathesis command scripts/test.sh installs:
-// $KYSO_SCHEMATHESIS, else schemathesis in PATH (not "st", a name other
-// tools use too), else (outside CI) the venv under
-// ~/.cache/kyso. A missing one is testenv.Missing: a failure under CI=true.
-func schemathesis(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("KYSO_SCHEMATHESIS"); p != "" {
-		return p
-	}
-	if p, err := exec.LookPath("schemathesis"); err == nil {
-		return p
-	}
-	if home, err := os.UserHomeDir(); err == nil && !testenv.InCI() {
-		p := filepath.Join(home, ".cache", "kyso", "venv", "bin", "schemathesis")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	testenv.Missing(t, "schemathesis not found: set KYSO_SCHEMATHESIS (scripts/test.sh installs it in a venv)")
-	return ""
-}
-
 // stReport is the part of schemathesis's JSON report (--report json) the
 // test asserts on.
 type stReport struct {
@@ -79,16 +57,17 @@ func runSchemathesis(t *testing.T, st, dir, name string, minOps int, args ...str
 	defer cancel()
 	cmd := exec.CommandContext(ctx, st, args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "SCHEMATHESIS_HOOKS="+filepath.Join(dir, "hooks.py"))
-	out, runErr := cmd.CombinedOutput()
-	os.WriteFile(filepath.Join(dir, name+".log"), out, 0o644)
+	cmd.Env = append(testenv.CheckerEnv(t), "SCHEMATHESIS_HOOKS="+filepath.Join(dir, "hooks.py"))
+	// The verdict is the JSON report; the summary is stdout's last line.
+	out, errOut, runErr := testenv.Run(cmd)
+	os.WriteFile(filepath.Join(dir, name+".log"), []byte(out), 0o644)
 	summary := ""
-	if lines := strings.Split(strings.TrimSpace(string(out)), "\n"); len(lines) > 0 {
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) > 0 {
 		summary = lines[len(lines)-1]
 	}
 	raw, err := os.ReadFile(report)
 	if err != nil {
-		t.Fatalf("%s: schemathesis wrote no report (%v, %v):\n%s", name, err, runErr, out)
+		t.Fatalf("%s: schemathesis wrote no report (%v, %v):\n%s\nstderr: %s", name, err, runErr, out, errOut)
 	}
 	var r stReport
 	if err := json.Unmarshal(raw, &r); err != nil {
@@ -109,7 +88,7 @@ func runSchemathesis(t *testing.T, st, dir, name string, minOps int, args ...str
 		problems = append(problems, "no test case generated")
 	}
 	if r.ExitCode != 0 || runErr != nil || len(problems) > 0 {
-		t.Errorf("%s: schemathesis exit %d (%v):\n  %s\n%s", name, r.ExitCode, runErr, strings.Join(problems, "\n  "), out)
+		t.Errorf("%s: schemathesis exit %d (%v):\n  %s\n%s\nstderr: %s", name, r.ExitCode, runErr, strings.Join(problems, "\n  "), out, errOut)
 	}
 }
 
@@ -124,7 +103,7 @@ func runSchemathesis(t *testing.T, st, dir, name string, minOps int, args ...str
 // SmartCA calls and the CSC credential calls at an enrolled citizen so
 // they get past "not found". TLS is verified against kysod's own root.
 func TestOpenAPISchemathesis(t *testing.T) {
-	st := schemathesis(t)
+	st := testenv.Schemathesis(t)
 	kysod, kyso := binaries(t)
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")

@@ -79,8 +79,8 @@ func TestRemoteSigningEndToEnd(t *testing.T) {
 	}
 	signed := filepath.Join(dir, "signed.pdf")
 	os.WriteFile(signed, out.Bytes(), 0o644)
-	if o, _ := exec.Command(pdfsig, "-no-ocsp", signed).CombinedOutput(); !strings.Contains(string(o), "Signature is Valid.") || !strings.Contains(string(o), "Lê Văn Tám") {
-		t.Fatalf("pdfsig:\n%s", o)
+	if o, e, _ := testenv.Run(exec.Command(pdfsig, "-no-ocsp", signed)); !strings.Contains(o, "Signature is Valid.") || !strings.Contains(o, "Lê Văn Tám") {
+		t.Fatalf("pdfsig:\n%s\nstderr: %s", o, e)
 	}
 	// The CLI, as a portal's script would run it, for a second citizen.
 	var en2 struct {
@@ -103,8 +103,8 @@ func TestRemoteSigningEndToEnd(t *testing.T) {
 	if o, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("kyso sign pdf --remote: %v\n%s", err, o)
 	}
-	if o, _ := exec.Command(pdfsig, "-no-ocsp", signed2).CombinedOutput(); !strings.Contains(string(o), "Signature is Valid.") || !strings.Contains(string(o), "Phạm Thị Hoa") {
-		t.Fatalf("pdfsig on the CLI's remote signature:\n%s", o)
+	if o, e, _ := testenv.Run(exec.Command(pdfsig, "-no-ocsp", signed2)); !strings.Contains(o, "Signature is Valid.") || !strings.Contains(o, "Phạm Thị Hoa") {
+		t.Fatalf("pdfsig on the CLI's remote signature:\n%s\nstderr: %s", o, e)
 	}
 
 	// signDoc: kysod itself signs a PDF whose digest the owner approved,

@@ -4,6 +4,7 @@ package pkcs11
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -70,8 +71,11 @@ func TestOutsideChecker(t *testing.T) {
 	run := func(args ...string) (string, error) {
 		cmd := exec.Command(tool, append([]string{"--module", sh.Module, "--token-label", sh.TokenLabel, "--login", "--pin", sh.PIN}, args...)...)
 		cmd.Env = sh.Env()
-		out, err := cmd.CombinedOutput()
-		return string(out), err
+		out, errOut, err := testenv.Run(cmd)
+		if err != nil {
+			err = fmt.Errorf("%w\nstderr: %s", err, errOut)
+		}
+		return out, err
 	}
 	out, err := run("-O")
 	if err != nil {

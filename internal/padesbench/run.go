@@ -378,9 +378,13 @@ func check(ctx context.Context, pdfsig, nss, path string) (string, error) {
 	if nss != "" {
 		args = []string{"-no-ocsp", "-nssdir", nss}
 	}
-	out, err := exec.CommandContext(ctx, pdfsig, append(args, path)...).CombinedOutput()
+	// The verdict is read from stdout alone; stderr only explains a failure.
+	cmd := exec.CommandContext(ctx, pdfsig, append(args, path)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		return "", fmt.Errorf("pdfsig found no valid signature in the output: %v\n%s", err, tail(out))
+		return "", fmt.Errorf("pdfsig found no valid signature in the output: %v\n%s\nstderr: %s", err, tail(out), tail(stderr.Bytes()))
 	}
 	sigs := pdfsigSignature.Split(string(out), -1)[1:]
 	if len(sigs) != 1 {

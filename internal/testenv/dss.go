@@ -23,19 +23,12 @@ type DSSRunner struct {
 }
 
 // DSS returns the DSS validator named by $KYSO_DSS (a launcher script, or
-// the jar itself, run with java -jar), else kyso-dss-validate in PATH, else
-// the dependency is reported Missing. scripts/test.sh builds the tool from
-// tools/dss-validate into ~/.cache/kyso/dss and exports KYSO_DSS.
+// the jar itself, run with java -jar), else (outside CI) the launcher in
+// the cache; a missing one is Missing. scripts/test.sh builds the tool from
+// tools/dss-validate into $KYSO_CACHE/dss and exports KYSO_DSS.
 func DSS(t testing.TB) *DSSRunner {
 	t.Helper()
-	const hint = "run scripts/test.sh, which builds tools/dss-validate and exports KYSO_DSS"
-	p := os.Getenv("KYSO_DSS")
-	if p == "" {
-		return &DSSRunner{argv: []string{LookPath(t, "kyso-dss-validate", hint)}}
-	}
-	if _, err := os.Stat(p); err != nil {
-		Missing(t, "KYSO_DSS=%s: %v (%s)", p, err, hint)
-	}
+	p := installed(t, "KYSO_DSS", "bin/kyso-dss-validate", "the EU DSS validator (tools/dss-validate)")
 	if strings.HasSuffix(p, ".jar") {
 		return &DSSRunner{argv: []string{LookPath(t, "java", "apt-get install openjdk-17-jre-headless"), "-jar", p}}
 	}
@@ -163,7 +156,7 @@ func (d *DSSRunner) Validate(t testing.TB, trustPEMs []string, crls, ocsps [][]b
 	}
 	args = append(args, pdfs...)
 	argv := append(append([]string{}, d.argv...), args...)
-	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd := Command(t, argv[0], argv[1:]...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()

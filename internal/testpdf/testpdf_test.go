@@ -14,7 +14,6 @@ import (
 // TestCheckers has qpdf find each document free of errors and pdftotext
 // and pdfinfo read back its text and pages.
 func TestCheckers(t *testing.T) {
-	qpdf := testenv.LookPath(t, "qpdf", "apt-get install qpdf")
 	pdftotext := testenv.LookPath(t, "pdftotext", "apt-get install poppler-utils")
 	pdfinfo := testenv.LookPath(t, "pdfinfo", "apt-get install poppler-utils")
 	for _, c := range []struct {
@@ -33,15 +32,13 @@ func TestCheckers(t *testing.T) {
 			}
 			// qpdf --check exits 0 only with no errors and no warnings
 			// (3 is warnings): a broken xref offset would be a warning.
-			if out, err := exec.Command(qpdf, "--check", path).CombinedOutput(); err != nil || !strings.Contains(string(out), "No syntax or stream encoding errors found") {
-				t.Fatalf("qpdf --check: %v\n%s", err, out)
-			}
-			out, err := exec.Command(pdfinfo, path).CombinedOutput()
+			testenv.CheckQpdf(t, path)
+			out, errOut, err := testenv.Run(exec.Command(pdfinfo, path))
 			if err != nil {
-				t.Fatalf("pdfinfo: %v\n%s", err, out)
+				t.Fatalf("pdfinfo: %v\n%s\nstderr: %s", err, out, errOut)
 			}
 			info := map[string]string{}
-			for _, l := range strings.Split(string(out), "\n") {
+			for _, l := range strings.Split(out, "\n") {
 				if k, v, ok := strings.Cut(l, ":"); ok {
 					info[k] = strings.TrimSpace(v)
 				}
@@ -53,16 +50,16 @@ func TestCheckers(t *testing.T) {
 			if info["Pages"] != "1" || info["Page size"] != "595 x 842 pts (A4)" || info["Form"] != form {
 				t.Errorf("pdfinfo: want 1 A4 page and form %s:\n%s", form, out)
 			}
-			out, err = exec.Command(pdftotext, "-layout", path, "-").CombinedOutput()
+			out, errOut, err = testenv.Run(exec.Command(pdftotext, "-layout", path, "-"))
 			if err != nil {
-				t.Fatalf("pdftotext: %v\n%s", err, out)
+				t.Fatalf("pdftotext: %v\n%s\nstderr: %s", err, out, errOut)
 			}
 			for _, s := range c.text {
-				if !strings.Contains(string(out), s) {
+				if !strings.Contains(out, s) {
 					t.Errorf("pdftotext lacks %q:\n%s", s, out)
 				}
 			}
-			if len(c.text) == 0 && strings.TrimSpace(string(out)) != "" {
+			if len(c.text) == 0 && strings.TrimSpace(out) != "" {
 				t.Errorf("pdftotext finds text on a blank page:\n%s", out)
 			}
 		})

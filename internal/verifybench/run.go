@@ -219,13 +219,15 @@ func (r *runner) measure(ctx context.Context, d Doc) {
 	} else {
 		argv := r.argv(d)
 		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
+		// The verdict is read from stdout alone: a library's warning on
+		// stderr must not change it.
+		var out, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &stderr
 		start := time.Now()
 		err = cmd.Run()
 		el = time.Since(start)
 		if err != nil {
-			err = fmt.Errorf("%s: %v\n%s", filepath.Base(argv[0]), err, tail(out.Bytes()))
+			err = fmt.Errorf("%s: %v\n%s\nstderr: %s", filepath.Base(argv[0]), err, tail(out.Bytes()), tail(stderr.Bytes()))
 		} else {
 			verdict, err = r.check(d, out.Bytes())
 		}

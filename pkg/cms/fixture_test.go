@@ -122,22 +122,24 @@ func writeFile(t testing.TB, dir, name string, data []byte) string {
 	return p
 }
 
-// openssl runs the openssl command in dir and returns its combined output
-// and whether it exited 0.
-func openssl(t testing.TB, dir string, args ...string) (string, bool) {
+// openssl runs the openssl command in dir and returns its stdout and
+// stderr, apart, and whether it exited 0.
+func openssl(t testing.TB, dir string, args ...string) (string, string, bool) {
 	t.Helper()
 	bin := testenv.LookPath(t, "openssl", "apt-get install openssl")
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	return string(out), err == nil
+	out, errOut, err := testenv.Run(cmd)
+	return out, errOut, err == nil
 }
 
+// mustOpenSSL runs openssl in dir and returns its stdout; it fails t if
+// openssl fails.
 func mustOpenSSL(t testing.TB, dir string, args ...string) string {
 	t.Helper()
-	out, ok := openssl(t, dir, args...)
+	out, errOut, ok := openssl(t, dir, args...)
 	if !ok {
-		t.Fatalf("openssl %s failed:\n%s", strings.Join(args, " "), out)
+		t.Fatalf("openssl %s failed:\n%s\nstderr: %s", strings.Join(args, " "), out, errOut)
 	}
 	return out
 }
@@ -145,15 +147,18 @@ func mustOpenSSL(t testing.TB, dir string, args ...string) string {
 // opensslVerify asks openssl cms -verify about a detached signature over
 // data, with the test root as the only trust anchor. -purpose any, because
 // OpenSSL 3.0 knows no purpose for id-kp-documentSigning (RFC 9336) and the
-// default smimesign purpose is not what a PDF signature is for.
+// default smimesign purpose is not what a PDF signature is for. It returns
+// what openssl said on stderr, where alone cms -verify prints its verdict
+// ("Verification successful"; the content, on stdout, goes to /dev/null).
 func opensslVerify(t testing.TB, dir string, f *fixture, sig, data []byte) (string, bool) {
 	t.Helper()
 	writePEM(t, dir, "root.pem", f.h.Root)
 	writePEM(t, dir, "issuing.pem", f.h.Issuing)
 	writeFile(t, dir, "sig.der", sig)
 	writeFile(t, dir, "data.bin", data)
-	return openssl(t, dir, "cms", "-verify", "-binary", "-inform", "DER", "-in", "sig.der", "-content", "data.bin",
+	_, said, ok := openssl(t, dir, "cms", "-verify", "-binary", "-inform", "DER", "-in", "sig.der", "-content", "data.bin",
 		"-CAfile", "root.pem", "-certfile", "issuing.pem", "-purpose", "any", "-out", os.DevNull)
+	return said, ok
 }
 
 // selfSigned makes a throwaway P-256 key and self-signed certificate, for

@@ -131,8 +131,8 @@ func TestRemoteSigner(t *testing.T) {
 			pdfsig := testenv.LookPath(t, "pdfsig", "apt-get install poppler-utils")
 			path := filepath.Join(t.TempDir(), "signed.pdf")
 			os.WriteFile(path, out.Bytes(), 0o644)
-			if o, _ := exec.Command(pdfsig, "-no-ocsp", path).CombinedOutput(); !strings.Contains(string(o), "Signature is Valid.") {
-				t.Errorf("pdfsig:\n%s", o)
+			if o, e, _ := testenv.Run(exec.Command(pdfsig, "-no-ocsp", path)); !strings.Contains(o, "Signature is Valid.") {
+				t.Errorf("pdfsig:\n%s\nstderr: %s", o, e)
 			}
 		})
 	}
@@ -291,8 +291,7 @@ func TestWireErrors(t *testing.T) {
 // TestPyHankoCSC: pyHanko's own CSC signer signs a PDF through kyso, then
 // pyHanko validates it against the test root.
 func TestPyHankoCSC(t *testing.T) {
-	pyhanko := testenv.PyHanko(t)
-	python := filepath.Join(filepath.Dir(pyhanko), "python")
+	python := testenv.PyHankoPython(t)
 	e := newEnv(t, hsm.ECDSAP256, true)
 	dir := t.TempDir()
 	ca := filepath.Join(dir, "server.pem")
@@ -306,13 +305,13 @@ func TestPyHankoCSC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(python, "testdata/pyhanko_csc.py", e.ts.URL, tok, e.cred.CredentialID, "246810", e.cred.TOTPURI, ca, in, out)
-	if o, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("pyHanko's CSC signer: %v\n%s", err, o)
+	cmd := testenv.Command(t, python, "testdata/pyhanko_csc.py", e.ts.URL, tok, e.cred.CredentialID, "246810", e.cred.TOTPURI, ca, in, out)
+	if o, errOut, err := testenv.Run(cmd); err != nil {
+		t.Fatalf("pyHanko's CSC signer: %v\n%s\nstderr: %s", err, o, errOut)
 	}
-	o, err := exec.Command(pyhanko, "sign", "validate", "--pretty-print", "--no-revocation-check", "--trust", root, out).CombinedOutput()
-	if err != nil || !strings.Contains(string(o), "The signer's certificate is trusted.") || !strings.Contains(string(o), "The signature is judged VALID.") {
-		t.Fatalf("pyHanko validate: %v\n%s", err, o)
+	r := testenv.RunPyHanko(t, "sign", "validate", "--pretty-print", "--no-revocation-check", "--trust", root, out)
+	if r.Err != nil || !strings.Contains(r.Report, "The signer's certificate is trusted.") || !strings.Contains(r.Report, "The signature is judged VALID.") {
+		t.Fatalf("pyHanko validate: %v\n%s\nlog: %s\nstderr: %s", r.Err, r.Report, r.Log, r.Stderr)
 	}
-	t.Logf("pyHanko:\n%s", o)
+	t.Logf("pyHanko:\n%s", r.Report)
 }

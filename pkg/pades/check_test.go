@@ -1,7 +1,6 @@
 package pades
 
 import (
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -24,17 +23,17 @@ func (s pdfsigSig) has(v string) bool { return strings.Contains(s.text, v) }
 func runPdfsig(t *testing.T, f *fixture, path string) []pdfsigSig {
 	t.Helper()
 	bin := testenv.LookPath(t, "pdfsig", "apt-get install poppler-utils")
-	out, err := exec.Command(bin, "-no-ocsp", "-nssdir", f.nssDB(t), path).CombinedOutput()
+	out, errOut, err := testenv.Run(exec.Command(bin, "-no-ocsp", "-nssdir", f.nssDB(t), path))
 	if err != nil {
-		t.Fatalf("pdfsig: %v\n%s", err, out)
+		t.Fatalf("pdfsig: %v\n%s\nstderr: %s", err, out, errOut)
 	}
-	parts := regexp.MustCompile(`(?m)^Signature #\d+:`).Split(string(out), -1)
+	parts := regexp.MustCompile(`(?m)^Signature #\d+:`).Split(out, -1)
 	var sigs []pdfsigSig
 	for _, p := range parts[1:] {
 		sigs = append(sigs, pdfsigSig{text: p})
 	}
 	if len(sigs) == 0 {
-		t.Fatalf("pdfsig found no signature:\n%s", out)
+		t.Fatalf("pdfsig found no signature:\n%s\nstderr: %s", out, errOut)
 	}
 	return sigs
 }
@@ -70,53 +69,12 @@ func assertPdfsig(t *testing.T, f *fixture, path string, want int) {
 
 func assertQpdf(t *testing.T, path string) {
 	t.Helper()
-	qpdf := testenv.LookPath(t, "qpdf", "apt-get install qpdf")
-	out, err := exec.Command(qpdf, "--check", path).CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "No syntax or stream encoding errors found") ||
-		strings.Contains(strings.ToLower(string(out)), "warning") {
-		t.Errorf("qpdf --check: %v\n%s", err, out)
-	}
-}
-
-func pdfcpuPath(t *testing.T) string {
-	t.Helper()
-	if p, err := exec.LookPath("pdfcpu"); err == nil {
-		return p
-	}
-	if home, err := os.UserHomeDir(); err == nil {
-		p := filepath.Join(home, ".cache", "kyso", "bin", "pdfcpu")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	testenv.Missing(t, "pdfcpu not found: scripts/test.sh installs it")
-	return ""
+	testenv.CheckQpdf(t, path)
 }
 
 func assertPdfcpu(t *testing.T, path string) {
 	t.Helper()
-	out, err := exec.Command(pdfcpuPath(t), "validate", "-mode", "strict", path).CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "validation ok") {
-		t.Errorf("pdfcpu validate -mode strict: %v\n%s", err, out)
-	}
-}
-
-func pyhankoPath(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("KYSO_PYHANKO"); p != "" {
-		return p
-	}
-	if p, err := exec.LookPath("pyhanko"); err == nil {
-		return p
-	}
-	if home, err := os.UserHomeDir(); err == nil {
-		p := filepath.Join(home, ".cache", "kyso", "venv", "bin", "pyhanko")
-		if _, err := os.Stat(p); err == nil && !testenv.InCI() {
-			return p
-		}
-	}
-	testenv.Missing(t, "pyhanko not found: set KYSO_PYHANKO (scripts/test.sh does)")
-	return ""
+	testenv.CheckPDFCPU(t, path)
 }
 
 // runPyhanko validates every signature with the test root as the only
@@ -124,11 +82,10 @@ func pyhankoPath(t *testing.T) string {
 // served), and returns the report.
 func runPyhanko(t *testing.T, f *fixture, path string) string {
 	t.Helper()
-	cmd := exec.Command(pyhankoPath(t), "sign", "validate", "--pretty-print", "--no-revocation-check",
+	r := testenv.RunPyHanko(t, "sign", "validate", "--pretty-print", "--no-revocation-check",
 		"--trust", filepath.Join(f.dir, "root.pem"), "--trust", filepath.Join(f.dir, "foreign-root.pem"), "--trust-replace", path)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Errorf("pyhanko sign validate: %v\n%s", err, out)
+	if r.Err != nil {
+		t.Errorf("pyhanko sign validate: %v\n%s\nlog: %s\nstderr: %s", r.Err, r.Report, r.Log, r.Stderr)
 	}
-	return string(out)
+	return r.Report
 }

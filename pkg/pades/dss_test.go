@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -404,10 +403,9 @@ func (c *dssForeignCA) sign(t *testing.T, in []byte, field string) []byte {
 		t.Fatal(err)
 	}
 	dst := src + ".signed.pdf"
-	cmd := exec.Command(pyhankoPath(t), "sign", "addsig", "--field", field, "--use-pades", "pemder",
-		"--key", c.keyPath, "--cert", c.certPath, "--chain", c.rootPath, "--no-pass", src, dst)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("pyhanko sign addsig: %v\n%s", err, out)
+	if r := testenv.RunPyHanko(t, "sign", "addsig", "--field", field, "--use-pades", "pemder",
+		"--key", c.keyPath, "--cert", c.certPath, "--chain", c.rootPath, "--no-pass", src, dst); r.Err != nil {
+		t.Fatalf("pyhanko sign addsig: %v\n%s\nlog: %s\nstderr: %s", r.Err, r.Report, r.Log, r.Stderr)
 	}
 	b, err := os.ReadFile(dst)
 	if err != nil {

@@ -3,11 +3,10 @@ package pades
 import (
 	"bytes"
 	"errors"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/kyso-pki/kyso/internal/testenv"
 	"github.com/kyso-pki/kyso/pkg/pdf"
 )
 
@@ -94,13 +93,12 @@ func TestCertify(t *testing.T) {
 			p := checkAll(t, f, signed, 1)
 			// The CLI report does not print the DocMDP level; ask pyHanko's
 			// reader through the Python next to the pyhanko script.
-			py := filepath.Join(filepath.Dir(pyhankoPath(t)), "python")
-			out, err := exec.Command(py, "-c", `import sys
+			out, errOut, err := testenv.Run(testenv.Command(t, testenv.PyHankoPython(t), "-c", `import sys
 from pyhanko.pdf_utils.reader import PdfFileReader
 s = PdfFileReader(open(sys.argv[1], "rb")).embedded_signatures[0]
-print(s.sig_object_type, s.docmdp_level.name if s.docmdp_level else None)`, p).CombinedOutput()
-			if err != nil || strings.TrimSpace(string(out)) != "/Sig "+c.want {
-				t.Errorf("pyHanko reads the DocMDP level as %q (%v), want %s", out, err, c.want)
+print(s.sig_object_type, s.docmdp_level.name if s.docmdp_level else None)`, p))
+			if err != nil || strings.TrimSpace(out) != "/Sig "+c.want {
+				t.Errorf("pyHanko reads the DocMDP level as %q (%v), want %s\nstderr: %s", out, err, c.want, errOut)
 			}
 			_, err = Prepare(bytes.NewReader(signed), int64(len(signed)), nil)
 			if c.p == 1 {

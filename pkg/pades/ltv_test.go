@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -287,18 +286,19 @@ func (f *ltvFixture) findOCSP(v *dssView, cert *x509.Certificate) []*revocation.
 // which pyHanko fetches nothing online: the data must come from the
 // document. (The time is now, rounded up to the next second; pyHanko 0.38's
 // `validate` lost its LTV mode and, without --no-revocation-check, would
-// fetch from ca.kyso.test.) It returns the report and whether pyHanko
+// fetch from ca.kyso.test.) It returns what pyHanko said and whether it
 // judged every signature valid.
-func runPyhankoAdES(t *testing.T, f *ltvFixture, path string) (string, bool) {
+func runPyhankoAdES(t *testing.T, f *ltvFixture, path string) (testenv.PyHankoRun, bool) {
 	t.Helper()
 	at := time.Now().UTC().Add(time.Second).Truncate(time.Second).Format("2006-01-02T15:04:05Z")
-	cmd := exec.Command(pyhankoPath(t), "sign", "adesverify", "--pretty-print", "--validation-time", at,
+	r := testenv.RunPyHanko(t, "sign", "adesverify", "--pretty-print", "--validation-time", at,
 		"--trust", filepath.Join(f.dir, "root.pem"), "--trust-replace", path)
-	out, err := cmd.CombinedOutput()
-	if err != nil && !strings.Contains(string(out), "Validation failed") {
-		t.Fatalf("pyhanko sign adesverify: %v\n%s", err, out)
+	// A judgement of invalid is told apart from a failure to run by the
+	// line pyHanko's CLI (click) ends with, on stderr alone.
+	if r.Err != nil && !strings.Contains(r.Stderr, "Error: Validation failed") {
+		t.Fatalf("pyhanko sign adesverify: %v\n%s\nlog: %s\nstderr: %s", r.Err, r.Report, r.Log, r.Stderr)
 	}
-	return string(out), err == nil
+	return r, r.Err == nil
 }
 
 // assertPyhankoLTV asserts that pyHanko, from the document alone, judges
@@ -309,9 +309,10 @@ func runPyhankoAdES(t *testing.T, f *ltvFixture, path string) (string, bool) {
 // 5.6.2.1 succeeds) — which without them it says it cannot do.
 func assertPyhankoLTV(t *testing.T, f *ltvFixture, path string, want int, lta bool) {
 	t.Helper()
-	out, ok := runPyhankoAdES(t, f, path)
+	r, ok := runPyhankoAdES(t, f, path)
+	out := r.Report
 	if !ok {
-		t.Errorf("pyHanko judges a signature invalid:\n%s", out)
+		t.Errorf("pyHanko judges a signature invalid:\n%s\nlog: %s\nstderr: %s", out, r.Log, r.Stderr)
 	}
 	fields := pyhankoFields(t, out)
 	if len(fields) != want {
@@ -326,11 +327,12 @@ func assertPyhankoLTV(t *testing.T, f *ltvFixture, path string, want int, lta bo
 			}
 		}
 	}
-	noPOE := strings.Contains(out, "No document timestamps after signature") || strings.Contains(out, "Document timestamp chain failed to validate")
-	if slide := strings.Contains(out, "AdES time slide yields"); lta && (noPOE || !slide) {
-		t.Errorf("pyHanko found no proof of existence in the document time-stamps:\n%s", out)
+	// How pyHanko found proof of existence, it says in its log alone.
+	noPOE := strings.Contains(r.Log, "No document timestamps after signature") || strings.Contains(r.Log, "Document timestamp chain failed to validate")
+	if slide := strings.Contains(r.Log, "AdES time slide yields"); lta && (noPOE || !slide) {
+		t.Errorf("pyHanko found no proof of existence in the document time-stamps:\n%s", r.Log)
 	} else if !lta && !noPOE {
-		t.Errorf("pyHanko found document time-stamps in a B-LT file:\n%s", out)
+		t.Errorf("pyHanko found document time-stamps in a B-LT file:\n%s", r.Log)
 	}
 	if !lta && !strings.Contains(out, "All modifications relate to signature maintenance") {
 		t.Errorf("pyHanko sees more than signature maintenance after the signatures:\n%s", out)
@@ -445,8 +447,9 @@ func TestExtendLT(t *testing.T) {
 		// The same check on the B-T file fails: it is the DSS that
 		// makes the difference.
 		bt := writeTemp(t, "bt.pdf", f.signBT(t, "p256", minimalPDF("1.7", 0)))
-		if out, ok := runPyhankoAdES(t, f, bt); ok || !strings.Contains(out, "no revocation information could be found") {
-			t.Errorf("pyHanko judged a B-T file without validation data valid offline:\n%s", out)
+		// Why the path failed, pyHanko says in its log alone.
+		if r, ok := runPyhankoAdES(t, f, bt); ok || !strings.Contains(r.Log, "no revocation information could be found") {
+			t.Errorf("pyHanko judged a B-T file without validation data valid offline:\n%s\nlog: %s", r.Report, r.Log)
 		}
 	})
 	f.assertDSS(t, cases...)

@@ -7,13 +7,13 @@ import (
 	"encoding/asn1"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/kyso-pki/kyso/internal/testenv"
 	"github.com/kyso-pki/kyso/pkg/cms"
 	"github.com/kyso-pki/kyso/pkg/pdf"
 )
@@ -376,11 +376,10 @@ func pyhankoSign(t *testing.T, f *fixture, in []byte, field string) []byte {
 	t.Helper()
 	src := writeTemp(t, "in.pdf", in)
 	dst := src + ".signed.pdf"
-	cmd := exec.Command(pyhankoPath(t), "sign", "addsig", "--field", field, "--use-pades", "pemder",
+	if r := testenv.RunPyHanko(t, "sign", "addsig", "--field", field, "--use-pades", "pemder",
 		"--key", filepath.Join(f.dir, "foreign-key.pem"), "--cert", filepath.Join(f.dir, "foreign-cert.pem"),
-		"--chain", filepath.Join(f.dir, "foreign-root.pem"), "--no-pass", src, dst)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("pyhanko sign addsig: %v\n%s", err, out)
+		"--chain", filepath.Join(f.dir, "foreign-root.pem"), "--no-pass", src, dst); r.Err != nil {
+		t.Fatalf("pyhanko sign addsig: %v\n%s\nlog: %s\nstderr: %s", r.Err, r.Report, r.Log, r.Stderr)
 	}
 	b, err := os.ReadFile(dst)
 	if err != nil {

@@ -379,11 +379,11 @@ func pdftotext(t *testing.T, path string, page int) string {
 	t.Helper()
 	bin := testenv.LookPath(t, "pdftotext", "apt-get install poppler-utils")
 	n := strconv.Itoa(page)
-	out, err := exec.Command(bin, "-f", n, "-l", n, "-enc", "UTF-8", path, "-").CombinedOutput()
+	out, errOut, err := testenv.Run(exec.Command(bin, "-f", n, "-l", n, "-enc", "UTF-8", path, "-"))
 	if err != nil {
-		t.Fatalf("pdftotext: %v\n%s", err, out)
+		t.Fatalf("pdftotext: %v\n%s\nstderr: %s", err, out, errOut)
 	}
-	return string(out)
+	return out
 }
 
 // assertStampText asserts that pdftotext finds each of lines, exactly, as
@@ -425,12 +425,12 @@ func assertStampFont(t *testing.T, path string, page int) {
 	t.Helper()
 	bin := testenv.LookPath(t, "pdffonts", "apt-get install poppler-utils")
 	n := strconv.Itoa(page)
-	out, err := exec.Command(bin, "-f", n, "-l", n, path).CombinedOutput()
+	out, errOut, err := testenv.Run(exec.Command(bin, "-f", n, "-l", n, path))
 	if err != nil {
-		t.Fatalf("pdffonts: %v\n%s", err, out)
+		t.Fatalf("pdffonts: %v\n%s\nstderr: %s", err, out, errOut)
 	}
-	if !pdffontsRow.Match(out) {
-		t.Errorf("pdffonts -f %d -l %d lists no embedded subset DejaVuSans with ToUnicode:\n%s", page, page, out)
+	if !pdffontsRow.MatchString(out) {
+		t.Errorf("pdffonts -f %d -l %d lists no embedded subset DejaVuSans with ToUnicode:\n%s\nstderr: %s", page, page, out, errOut)
 	}
 }
 

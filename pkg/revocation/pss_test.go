@@ -80,16 +80,18 @@ func TestOCSPRSAPSS(t *testing.T) {
 	rootPEM, issuingPEM, leafPEM := writePEM("root.pem", h.Root), writePEM("issuing.pem", h.Issuing), writePEM("leaf.pem", leaf)
 	// opensslVerify has openssl check der as a relying party would: the
 	// responder's certificate, carried in the response, chained through
-	// the issuing CA to the root.
-	opensslVerify := func(t *testing.T, der []byte) string {
+	// the issuing CA to the root. It returns stdout (the status, the
+	// response as text) and stderr, where alone openssl says whether the
+	// response verified ("Response verify OK").
+	opensslVerify := func(t *testing.T, der []byte) (string, string) {
 		t.Helper()
 		path := filepath.Join(t.TempDir(), "resp.der")
 		if err := os.WriteFile(path, der, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		out, _ := exec.Command(openssl, "ocsp", "-respin", path, "-issuer", issuingPEM, "-verify_other", issuingPEM,
-			"-CAfile", rootPEM, "-cert", leafPEM, "-no_nonce", "-resp_text").CombinedOutput()
-		return string(out)
+		out, errOut, _ := testenv.Run(exec.Command(openssl, "ocsp", "-respin", path, "-issuer", issuingPEM, "-verify_other", issuingPEM,
+			"-CAfile", rootPEM, "-cert", leafPEM, "-no_nonce", "-resp_text"))
+		return out, errOut
 	}
 
 	for _, tc := range []struct {
@@ -114,8 +116,11 @@ func TestOCSPRSAPSS(t *testing.T) {
 			if res.Status != revocation.Good || res.Response.SignatureAlgorithm != tc.want || !res.Responder.Equal(h.OCSP) {
 				t.Fatalf("status %v, signature %v by %v; want good, %v by %v", res.Status, res.Response.SignatureAlgorithm, res.Responder.Subject, tc.want, h.OCSP.Subject)
 			}
-			out := opensslVerify(t, res.Raw)
-			for _, w := range []string{"Response verify OK", leafPEM + ": good", tc.openssl} {
+			out, verified := opensslVerify(t, res.Raw)
+			if !strings.Contains(verified, "Response verify OK") {
+				t.Errorf("openssl ocsp does not verify the response:\n%s\nstderr: %s", out, verified)
+			}
+			for _, w := range []string{leafPEM + ": good", tc.openssl} {
 				if !strings.Contains(out, w) {
 					t.Errorf("openssl ocsp lacks %q:\n%s", w, out)
 				}
@@ -136,8 +141,8 @@ func TestOCSPRSAPSS(t *testing.T) {
 					if !errors.Is(err, revocation.ErrInvalid) || !strings.Contains(err.Error(), want) {
 						t.Errorf("ParseOCSP: %v; want ErrInvalid saying %q", err, want)
 					}
-					if out := opensslVerify(t, der); strings.Contains(out, "Response verify OK") {
-						t.Errorf("openssl accepts it:\n%s", out)
+					if out, verified := opensslVerify(t, der); strings.Contains(verified, "Response verify OK") {
+						t.Errorf("openssl accepts it:\n%s\nstderr: %s", out, verified)
 					}
 				})
 			}

@@ -19,19 +19,28 @@ import (
 )
 
 // openssl runs the openssl command in dir, bounded in time, and returns its
-// combined output.
+// stdout; a failure is logged with stderr.
 func openssl(t testing.TB, dir string, args ...string) string {
+	t.Helper()
+	out, _ := opensslStreams(t, dir, args...)
+	return out
+}
+
+// opensslStreams is openssl returning stdout and stderr apart: some
+// verdicts, such as cms -verify's "Verification successful", are printed
+// on stderr alone.
+func opensslStreams(t testing.TB, dir string, args ...string) (string, string) {
 	t.Helper()
 	bin := testenv.LookPath(t, "openssl", "apt-get install openssl")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
+	out, errOut, err := testenv.Run(cmd)
 	if err != nil {
-		t.Logf("openssl %s: %v", strings.Join(args, " "), err)
+		t.Logf("openssl %s: %v\nstderr: %s", strings.Join(args, " "), err, errOut)
 	}
-	return string(out)
+	return out, errOut
 }
 
 func wantAll(t testing.TB, out string, want ...string) {
@@ -187,8 +196,9 @@ func cmsVerify(t testing.TB, p *pki, tsr string) {
 	t.Helper()
 	tst := tsr + ".tst"
 	openssl(t, p.dir, "ts", "-reply", "-in", tsr, "-token_out", "-out", tst)
-	wantAll(t, openssl(t, p.dir, "cms", "-verify", "-inform", "DER", "-in", tst, "-CAfile", p.rootPEM, "-certfile", p.issuingPEM,
-		"-purpose", "timestampsign", "-binary", "-out", tst+".tstinfo"), "Verification successful")
+	_, said := opensslStreams(t, p.dir, "cms", "-verify", "-inform", "DER", "-in", tst, "-CAfile", p.rootPEM, "-certfile", p.issuingPEM,
+		"-purpose", "timestampsign", "-binary", "-out", tst+".tstinfo")
+	wantAll(t, said, "Verification successful")
 }
 
 // TestOpenSSLRefusals checks how openssl reads kyso's rejections.

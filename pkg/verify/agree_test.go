@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -163,7 +162,7 @@ func findDisagreement(checker, file, field string) *disagreement {
 func TestAgreeWithCheckers(t *testing.T) {
 	f := getFixture(t)
 	dss := testenv.DSS(t)
-	pyhankoPython(t)
+	testenv.PyHankoPython(t)
 	testenv.LookPath(t, "pdfsig", "apt-get install poppler-utils")
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -580,10 +579,6 @@ func newPyhankoSigner(t *testing.T, f *fixture, dir string) *pyhankoSigner {
 // ETSI.CAdES.detached with cades, adbe.pkcs7.detached without.
 func (s *pyhankoSigner) sign(t *testing.T, in []byte, field string, cades bool) []byte {
 	t.Helper()
-	bin := os.Getenv("KYSO_PYHANKO")
-	if bin == "" {
-		bin = testenv.LookPath(t, "pyhanko", "set KYSO_PYHANKO (scripts/test.sh does)")
-	}
 	src := filepath.Join(t.TempDir(), "in.pdf")
 	if err := os.WriteFile(src, in, 0o600); err != nil {
 		t.Fatal(err)
@@ -594,8 +589,8 @@ func (s *pyhankoSigner) sign(t *testing.T, in []byte, field string, cades bool) 
 		args = append(args, "--use-pades")
 	}
 	args = append(args, "pemder", "--key", s.keyPath, "--cert", s.certPath, "--chain", s.chainPath, "--no-pass", src, dst)
-	if out, err := exec.Command(bin, args...).CombinedOutput(); err != nil {
-		t.Fatalf("pyhanko %s: %v\n%s", strings.Join(args, " "), err, out)
+	if r := testenv.RunPyHanko(t, args...); r.Err != nil {
+		t.Fatalf("pyhanko %s: %v\n%s\nlog: %s\nstderr: %s", strings.Join(args, " "), r.Err, r.Report, r.Log, r.Stderr)
 	}
 	b, err := os.ReadFile(dst)
 	if err != nil {

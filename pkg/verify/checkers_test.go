@@ -1,7 +1,6 @@
 package verify_test
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"encoding/pem"
@@ -55,39 +54,6 @@ func writePEM(t *testing.T, dir, name string, certs ...*x509.Certificate) string
 		t.Fatal(err)
 	}
 	return p
-}
-
-// pyhankoPython is the Python interpreter of pyHanko's virtualenv: the one
-// named in the #! line of $KYSO_PYHANKO (scripts/test.sh installs both).
-func pyhankoPython(t *testing.T) string {
-	t.Helper()
-	const hint = "set KYSO_PYHANKO (scripts/test.sh installs pyHanko and exports it)"
-	p := os.Getenv("KYSO_PYHANKO")
-	if p == "" {
-		if lp, err := exec.LookPath("pyhanko"); err == nil {
-			p = lp
-		} else {
-			testenv.Missing(t, "pyhanko not found: %s", hint)
-		}
-	}
-	f, err := os.Open(p)
-	if err != nil {
-		testenv.Missing(t, "KYSO_PYHANKO=%s: %v (%s)", p, err, hint)
-	}
-	defer f.Close()
-	line, _ := bufio.NewReader(f).ReadString('\n')
-	py, ok := strings.CutPrefix(strings.TrimSpace(line), "#!")
-	if fields := strings.Fields(py); ok && len(fields) == 1 {
-		if _, err := os.Stat(fields[0]); err == nil {
-			return fields[0]
-		}
-	}
-	// A wrapper script: its virtualenv's python is next to it.
-	py = filepath.Join(filepath.Dir(p), "python")
-	if _, err := os.Stat(py); err != nil {
-		testenv.Missing(t, "no Python interpreter for pyHanko next to %s (%s)", p, hint)
-	}
-	return py
 }
 
 // pyhankoValidate is run by pyHanko's own interpreter. `pyhanko sign
@@ -188,13 +154,13 @@ type pyFile struct {
 // in trust and the DER CRLs and OCSP responses given, offline.
 func runPyhanko(t *testing.T, trust, crls, ocsps, files []string) []pyFile {
 	t.Helper()
-	py := pyhankoPython(t)
+	py := testenv.PyHankoPython(t)
 	script := filepath.Join(t.TempDir(), "validate.py")
 	if err := os.WriteFile(script, []byte(pyhankoValidate), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	req, _ := json.Marshal(map[string][]string{"trust": trust, "crls": crls, "ocsps": ocsps, "files": files})
-	cmd := exec.Command(py, script)
+	cmd := testenv.Command(t, py, script)
 	cmd.Stdin = bytes.NewReader(req)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -313,8 +279,8 @@ var pdfsigField = regexp.MustCompile(`(?m)^\s*- Signature Field Name: (.*)$`)
 func runPdfsig(t *testing.T, nssdb, path string) ([]pdfsigSig, string) {
 	t.Helper()
 	bin := testenv.LookPath(t, "pdfsig", "apt-get install poppler-utils")
-	out, err := exec.Command(bin, "-nssdir", nssdb, "-no-ocsp", path).CombinedOutput()
-	parts := regexp.MustCompile(`(?m)^Signature #\d+:`).Split(string(out), -1)
+	out, errOut, err := testenv.Run(exec.Command(bin, "-nssdir", nssdb, "-no-ocsp", path))
+	parts := regexp.MustCompile(`(?m)^Signature #\d+:`).Split(out, -1)
 	var sigs []pdfsigSig
 	for _, p := range parts[1:] {
 		s := pdfsigSig{text: p}
@@ -324,7 +290,7 @@ func runPdfsig(t *testing.T, nssdb, path string) ([]pdfsigSig, string) {
 		sigs = append(sigs, s)
 	}
 	if err != nil || len(sigs) == 0 {
-		return sigs, fmt.Sprintf("%v: %s", err, bytes.TrimSpace(out))
+		return sigs, fmt.Sprintf("%v: %s\nstderr: %s", err, strings.TrimSpace(out), strings.TrimSpace(errOut))
 	}
 	return sigs, ""
 }

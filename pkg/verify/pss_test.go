@@ -147,7 +147,7 @@ func (h *rsaHierarchy) sign(t *testing.T) (bt, blt []byte) {
 // handed the same responses for them.
 func TestRSAPSSCheckers(t *testing.T) {
 	dss := testenv.DSS(t)
-	pyhankoPython(t)
+	testenv.PyHankoPython(t)
 	ctx := context.Background()
 	dir := t.TempDir()
 

@@ -51,8 +51,8 @@ func signedPDF(t *testing.T) ([]byte, *x509.CertPool) {
 	pdfsig := testenv.LookPath(t, "pdfsig", "apt-get install poppler-utils")
 	path := filepath.Join(t.TempDir(), "signed.pdf")
 	os.WriteFile(path, out.Bytes(), 0o600)
-	if b, _ := exec.Command(pdfsig, "-nocert", path).CombinedOutput(); !strings.Contains(string(b), "Signature Validation: Signature is Valid.") {
-		t.Fatalf("pdfsig does not find the signature valid:\n%s", b)
+	if o, e, _ := testenv.Run(exec.Command(pdfsig, "-nocert", path)); !strings.Contains(o, "Signature Validation: Signature is Valid.") {
+		t.Fatalf("pdfsig does not find the signature valid:\n%s\nstderr: %s", o, e)
 	}
 	roots := x509.NewCertPool()
 	roots.AddCert(p.Hierarchy.Root)

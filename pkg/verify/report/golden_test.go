@@ -198,13 +198,13 @@ func pdfsigSays(t *testing.T, doc []byte) []string {
 	if err := os.WriteFile(path, doc, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out, _ := exec.Command(bin, "-nocert", path).CombinedOutput()
+	out, errOut, _ := testenv.Run(exec.Command(bin, "-nocert", path))
 	var lines []string
-	for _, m := range regexp.MustCompile(`(?m)^\s*- Signature Validation: (.*)$`).FindAllStringSubmatch(string(out), -1) {
+	for _, m := range regexp.MustCompile(`(?m)^\s*- Signature Validation: (.*)$`).FindAllStringSubmatch(out, -1) {
 		lines = append(lines, strings.TrimSpace(m[1]))
 	}
 	if len(lines) == 0 {
-		t.Fatalf("pdfsig found no signature:\n%s", out)
+		t.Fatalf("pdfsig found no signature:\n%s\nstderr: %s", out, errOut)
 	}
 	return lines
 }
@@ -407,19 +407,18 @@ func checkHTML(t *testing.T, files []string) {
 	if err := os.WriteFile(control, []byte("<!DOCTYPE html>\n<html><head><title>x</title><style>p { colour: red }</style></head><body><p><div>x</p></body></html>\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	args := append([]string{"-jar", jar, "--format", "json", "--also-check-css", control}, files...)
-	cmd := exec.Command(java, args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	err := cmd.Run()
+	// --stdout: the report on stdout, where nothing else (a JVM warning)
+	// is written.
+	args := append([]string{"-jar", jar, "--format", "json", "--stdout", "--also-check-css", control}, files...)
+	out, errOut, err := testenv.Run(testenv.Command(t, java, args...))
 	var res struct {
 		Messages []struct {
 			Type, SubType, Message, URL string
 			LastLine                    int
 		}
 	}
-	if jerr := json.Unmarshal(stderr.Bytes(), &res); jerr != nil {
-		t.Fatalf("vnu: %v, %v\n%s", err, jerr, stderr.Bytes())
+	if jerr := json.Unmarshal([]byte(out), &res); jerr != nil {
+		t.Fatalf("vnu: %v, %v\n%s\nstderr: %s", err, jerr, out, errOut)
 	}
 	onControl := 0
 	for _, m := range res.Messages {
@@ -430,6 +429,6 @@ func checkHTML(t *testing.T, files []string) {
 		t.Errorf("vnu: %s %s: %s:%d: %s", m.Type, m.SubType, filepath.Base(m.URL), m.LastLine, m.Message)
 	}
 	if onControl == 0 {
-		t.Errorf("vnu found nothing wrong with the broken control page, so its silence on the reports proves nothing:\n%s", stderr.Bytes())
+		t.Errorf("vnu found nothing wrong with the broken control page, so its silence on the reports proves nothing:\n%s\nstderr: %s", out, errOut)
 	}
 }
