@@ -12,7 +12,7 @@ SUDO=""
 
 step() { printf '\n=== %s\n' "$*"; }
 
-step "system packages (softhsm2, opensc, openssl, postgresql-15, qpdf, poppler-utils, libnss3-tools)"
+step "system packages (softhsm2, opensc, openssl, postgresql-15, qpdf, poppler-utils, libnss3-tools, jq, curl)"
 need=()
 command -v softhsm2-util >/dev/null || need+=(softhsm2)
 [ -e /usr/lib/softhsm/libsofthsm2.so ] || need+=(softhsm2)
@@ -22,6 +22,8 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql-15)
 command -v qpdf >/dev/null || need+=(qpdf)
 command -v pdfsig >/dev/null || need+=(poppler-utils)
 command -v certutil >/dev/null || need+=(libnss3-tools)
+command -v jq >/dev/null || need+=(jq)     # the README's examples use jq and curl; a test walks them
+command -v curl >/dev/null || need+=(curl)
 if ((${#need[@]})); then
 	$SUDO apt-get update -q
 	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}"
@@ -32,6 +34,8 @@ openssl version
 ls /usr/lib/postgresql/*/bin/initdb
 qpdf --version | sed -n 1p
 pdfsig -v 2>&1 | sed -n 1p
+jq --version
+curl --version | sed -n 1p
 
 # Every outside checker is pinned with all it pulls in, and the tests run
 # the ones installed here, by the paths exported below, never whatever else

@@ -110,9 +110,11 @@ func TestDevelopmentURLsFollowHTTP(t *testing.T) {
 			if len(cert.OCSPServer) == 0 {
 				return
 			}
-			out, err := exec.Command(openssl, "ocsp", "-issuer", issuing, "-cert", c.file, "-url", cert.OCSPServer[0], "-CAfile", root, "-timeout", "10").CombinedOutput()
-			if err != nil || !strings.Contains(string(out), "Response verify OK") || !strings.Contains(string(out), c.file+": good") {
-				t.Errorf("openssl ocsp at the certificate's own URL: %v\n%s", err, out)
+			// openssl ocsp prints the status on stdout and "Response verify
+			// OK" on stderr: each verdict from its own stream.
+			out, errOut, err := testenv.Run(exec.Command(openssl, "ocsp", "-issuer", issuing, "-cert", c.file, "-url", cert.OCSPServer[0], "-CAfile", root, "-timeout", "10"))
+			if err != nil || !strings.Contains(errOut, "Response verify OK") || !strings.Contains(out, c.file+": good") {
+				t.Errorf("openssl ocsp at the certificate's own URL: %v\nstdout: %s\nstderr: %s", err, out, errOut)
 			}
 		})
 	}

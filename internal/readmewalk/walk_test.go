@@ -268,9 +268,10 @@ func (e *walkEnv) script(t *testing.T, blocks []block) (string, int) {
 // the kysod daemons the README starts, then checks every PDF it signed
 // with qpdf and pdfsig.
 func TestWalk(t *testing.T) {
-	for _, tool := range []string{"bash", "jq", "curl", "openssl", "base64", "softhsm2-util", "qpdf", "pdfsig", "go"} {
+	for _, tool := range []string{"bash", "jq", "curl", "openssl", "base64", "softhsm2-util", "qpdf", "go"} {
 		testenv.LookPath(t, tool, "run the README's test command (make test), which installs it")
 	}
+	pdfsig := testenv.LookPath(t, "pdfsig", "apt-get install poppler-utils")
 	if _, err := os.Stat(testenv.SoftHSMModule); err != nil {
 		testenv.Missing(t, "SoftHSM's module %s: apt-get install softhsm2", testenv.SoftHSMModule)
 	}
@@ -381,28 +382,23 @@ func TestWalk(t *testing.T) {
 			continue
 		}
 		checked++
-		if o, err := exec.Command("qpdf", "--check", p).Output(); err != nil {
-			t.Errorf("qpdf --check %s: %v\n%s", filepath.Base(p), err, o)
-		}
-		var stderr bytes.Buffer
-		sig := exec.Command("pdfsig", "-nocert", "-no-ocsp", p)
-		sig.Stderr = &stderr
-		o, _ := sig.Output()
+		testenv.CheckQpdf(t, p)
+		o, stderr, _ := testenv.Run(exec.Command(pdfsig, "-nocert", "-no-ocsp", p))
 		// pdfsig validates CAdES signatures; it cannot validate document
 		// time-stamps (ETSI.RFC3161, "unknown" to it), which kyso verify
 		// judged in the walk.
 		cades := 0
-		for _, sig := range strings.Split(string(o), "Signature #")[1:] {
+		for _, sig := range strings.Split(o, "Signature #")[1:] {
 			if !strings.Contains(sig, "Signature Type: ETSI.CAdES.detached") {
 				continue
 			}
 			cades++
 			if !strings.Contains(sig, "Signature Validation: Signature is Valid.") {
-				t.Errorf("pdfsig %s: a signature is not valid:\n%s\n%s", filepath.Base(p), o, stderr.String())
+				t.Errorf("pdfsig %s: a signature is not valid:\n%s\n%s", filepath.Base(p), o, stderr)
 			}
 		}
 		if cades == 0 {
-			t.Errorf("pdfsig %s: no ETSI.CAdES.detached signature:\n%s\n%s", filepath.Base(p), o, stderr.String())
+			t.Errorf("pdfsig %s: no ETSI.CAdES.detached signature:\n%s\n%s", filepath.Base(p), o, stderr)
 		}
 	}
 	if checked == 0 {
