@@ -8,10 +8,13 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -110,19 +113,7 @@ func guessAttack(t *testing.T, db string, replicas int, open func(ctx context.Co
 		t.Fatalf("oauth2/token: %d", resp.StatusCode)
 	}
 
-	// A code that is none of the owner's around now.
-	near := map[string]bool{}
-	for _, d := range []time.Duration{-time.Minute, -30 * time.Second, 0, 30 * time.Second, time.Minute} {
-		c, err := signing.TOTPCode(en.OTPAuth, time.Now().Add(d))
-		if err != nil {
-			t.Fatal(err)
-		}
-		near[c] = true
-	}
-	otp := "000000"
-	for i := 1; near[otp]; i++ {
-		otp = strings.Repeat(fmt.Sprint(i), 6)
-	}
+	otp := wrongTOTP(t, en.OTPAuth)
 	h := sha256.Sum256([]byte("Hợp đồng chuyển nhượng"))
 	body := func(pin string) []byte {
 		b, _ := json.Marshal(map[string]any{"credentialID": en.CredentialID, "numSignatures": 1,
@@ -250,4 +241,64 @@ func guessAttack(t *testing.T, db string, replicas int, open func(ctx context.Co
 	if !o.LockedUntil.After(time.Now()) {
 		t.Errorf("the owner is not locked: %v", o.LockedUntil)
 	}
+}
+
+// TestApproveCLIOneAnswer: `kyso approve` shows the owner the server's
+// answer, and a wrong PIN with the right code reads exactly like the right
+// PIN with a wrong code: same exit status, same words.
+func TestApproveCLIOneAnswer(t *testing.T) {
+	kysod, kyso := binaries(t)
+	data := filepath.Join(t.TempDir(), "data")
+	d := startKysod(t, kysod, data)
+	var en struct {
+		OTPAuth string `json:"otpauth_uri"`
+	}
+	if err := json.Unmarshal([]byte(runKyso(t, kyso, data, nil, "enroll", "--cccd", "079203008888", "--name", "Nguyễn Thị Định", "--province", "Vĩnh Long", "--pin", "369258", "--output", "json")), &en); err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(filepath.Dir(data), "root.der")
+	fetch(t, "http://"+d.pk+"/ca/root.crt", root)
+	approve := func(pin, code string) (string, int) {
+		t.Helper()
+		cmd := exec.Command(kyso, "approve", "--url", "https://"+d.https, "--national-id", "CCCD:079203008888", "--pin-source", "env:OWNER_PIN", "--ca-file", root, "--list")
+		cmd.Env = append(os.Environ(), "KYSO_DATA="+data, "OWNER_PIN="+pin)
+		cmd.Stdin = strings.NewReader(code + "\n")
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			t.Fatalf("kyso approve with wrong factors: %v\n%s", err, stderr.String())
+		}
+		return stderr.String(), ee.ExitCode()
+	}
+	code, err := signing.TOTPCode(en.OTPAuth, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrongPIN, st1 := approve("963852", code)
+	wrongCode, st2 := approve("369258", wrongTOTP(t, en.OTPAuth))
+	t.Logf("kyso approve, wrong PIN and right code: exit %d, %q", st1, wrongPIN)
+	t.Logf("kyso approve, right PIN and wrong code: exit %d, %q", st2, wrongCode)
+	if wrongPIN != wrongCode || st1 != st2 || !strings.Contains(wrongPIN, "wrong national ID, PIN or one-time code") {
+		t.Errorf("the CLI tells the factors apart:\n wrong PIN: exit %d %s\n wrong code: exit %d %s", st1, wrongPIN, st2, wrongCode)
+	}
+}
+
+// wrongTOTP is a six-digit code that is none of the owner's around now.
+func wrongTOTP(t *testing.T, otpauth string) string {
+	t.Helper()
+	near := map[string]bool{}
+	for _, d := range []time.Duration{-time.Minute, -30 * time.Second, 0, 30 * time.Second, time.Minute} {
+		c, err := signing.TOTPCode(otpauth, time.Now().Add(d))
+		if err != nil {
+			t.Fatal(err)
+		}
+		near[c] = true
+	}
+	otp := "000000"
+	for i := 1; near[otp]; i++ {
+		otp = strings.Repeat(fmt.Sprint(i), 6)
+	}
+	return otp
 }
