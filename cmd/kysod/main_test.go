@@ -60,6 +60,7 @@ func (b *buildError) Error() string { return "go build " + b.pkg + ": " + b.err.
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	testenv.StopPostgres()
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}
@@ -74,22 +75,24 @@ type daemon struct {
 	https, pk string
 }
 
-// startKysod starts kysod on data with free ports and waits until it
-// serves, failing the test after 60 seconds.
-func startKysod(t *testing.T, bin, data string) *daemon {
+// startKysod starts kysod on data with free ports, env added to its
+// environment, and waits until it serves, failing the test after 60
+// seconds.
+func startKysod(t *testing.T, bin, data string, env ...string) *daemon {
 	t.Helper()
-	d := launchKysod(t, bin, data, freeAddr(t), freeAddr(t))
+	d := launchKysod(t, bin, data, freeAddr(t), freeAddr(t), env...)
 	d.waitServing(t)
 	return d
 }
 
 // launchKysod starts kysod on data, HTTPS on https and the PKI routes on
-// pk, without waiting for it to serve; the test's end kills it.
-func launchKysod(t *testing.T, bin, data, https, pk string) *daemon {
+// pk, env added to its environment, without waiting for it to serve; the
+// test's end kills it.
+func launchKysod(t *testing.T, bin, data, https, pk string, env ...string) *daemon {
 	t.Helper()
 	d := &daemon{https: https, pk: pk, lines: make(chan string, 1000)}
 	d.cmd = exec.Command(bin, "--listen", d.https, "--http", d.pk)
-	d.cmd.Env = append(os.Environ(), "KYSO_DATA="+data, "KYSO_KEYSTORE=", "KYSO_DB=")
+	d.cmd.Env = append(append(os.Environ(), "KYSO_DATA="+data, "KYSO_KEYSTORE=", "KYSO_DB="), env...)
 	stderr, _ := d.cmd.StderrPipe()
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)

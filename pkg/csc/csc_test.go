@@ -283,7 +283,7 @@ func TestWireErrors(t *testing.T) {
 		t.Fatalf("after the bad requests: %v", err)
 	}
 	var ae *csc.APIError
-	if _, err := e.client.Authorize(ctx, e.cred.CredentialID, [][]byte{make([]byte, 32)}, 5, "000000", "000000"); !errors.As(err, &ae) || ae.Body.Error != "invalid_pin" {
+	if _, err := e.client.Authorize(ctx, e.cred.CredentialID, [][]byte{make([]byte, 32)}, 5, "000000", "000000"); !errors.As(err, &ae) || ae.Body.Error != "access_denied" {
 		t.Errorf("wrong PIN through the client: %v", err)
 	}
 }

@@ -80,8 +80,6 @@ func writeError(w http.ResponseWriter, status int, code, desc string) {
 
 var errStatus = map[string]int{
 	signing.CodeInvalidRequest: http.StatusBadRequest,
-	signing.CodeInvalidPIN:     http.StatusBadRequest,
-	signing.CodeInvalidOTP:     http.StatusBadRequest,
 	signing.CodeAccessDenied:   http.StatusForbidden,
 	signing.CodeInvalidToken:   http.StatusUnauthorized,
 	signing.CodeExpired:        http.StatusUnauthorized,

@@ -257,10 +257,15 @@ func TestDecisions(t *testing.T) {
 	expect(t, "the neighbour approving the citizen's", status, raw, http.StatusNotFound, signing.CodeNotFound)
 	status, raw = e.do(t, http.MethodPost, "/owner/v1/transactions/"+mine+"/reject", ntok, "", nil)
 	expect(t, "the neighbour rejecting the citizen's", status, raw, http.StatusNotFound, signing.CodeNotFound)
-	status, raw = approve(tok, mine, "135790", "123456")
-	expect(t, "a wrong code", status, raw, http.StatusBadRequest, signing.CodeInvalidOTP)
-	status, raw = approve(tok, mine, "999999", e.otp(t, e.citizen))
-	expect(t, "a wrong PIN", status, raw, http.StatusBadRequest, signing.CodeInvalidPIN)
+	// A wrong code and a wrong PIN get one answer, byte for byte: no
+	// answer tells which factor was right.
+	status, wrongCode := approve(tok, mine, "135790", "123456")
+	expect(t, "a wrong code", status, wrongCode, http.StatusForbidden, signing.CodeAccessDenied)
+	status, wrongPIN := approve(tok, mine, "999999", e.otp(t, e.citizen))
+	expect(t, "a wrong PIN", status, wrongPIN, http.StatusForbidden, signing.CodeAccessDenied)
+	if !bytes.Equal(wrongCode, wrongPIN) {
+		t.Errorf("a wrong code answers %s, a wrong PIN %s", wrongCode, wrongPIN)
+	}
 	status, raw = approve(tok, "no-such-transaction", "135790", e.otp(t, e.citizen))
 	expect(t, "an unknown transaction", status, raw, http.StatusNotFound, signing.CodeNotFound)
 

@@ -231,8 +231,8 @@ func (s *Service) RevokeToken(ctx context.Context, token string) error {
 
 // OwnerLogin checks an owner's national ID, PIN and one-time code and
 // returns an access token for the owner's own pages and API (listing
-// transactions; approving still takes both factors again). The failure
-// counter applies to both factors.
+// transactions; approving still takes both factors again). Each login is
+// an attempt at the factors, counted like any other (twoFactors).
 func (s *Service) OwnerLogin(ctx context.Context, nationalID, pin, otp string) (string, time.Duration, error) {
 	denied := fail(CodeAccessDenied, "wrong national ID, PIN or one-time code")
 	if !validID(nationalID) {
@@ -247,10 +247,10 @@ func (s *Service) OwnerLogin(ctx context.Context, nationalID, pin, otp string) (
 	if err != nil {
 		return "", 0, err
 	}
-	// The same answer for a wrong PIN or code as for an unknown ID, so
-	// the login cannot tell who is enrolled (a lock still shows).
+	// The same answer for wrong factors as for an unknown ID, so the
+	// login cannot tell who is enrolled (a lock still shows).
 	if err := s.twoFactors(ctx, o, pin, otp); err != nil {
-		if errors.Is(err, &Error{Code: CodeInvalidPIN}) || errors.Is(err, &Error{Code: CodeInvalidOTP}) {
+		if errors.Is(err, &Error{Code: CodeAccessDenied}) {
 			return "", 0, denied
 		}
 		return "", 0, err

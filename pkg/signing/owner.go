@@ -4,79 +4,97 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/kyso-pki/kyso/pkg/store"
 )
 
-// checkPIN checks an owner's PIN: refused while locked; a wrong PIN counts
-// towards the lockout (Config.PINAttempts in a row lock the owner for
-// Config.PINLockout). The caller resets the count once every factor it
-// asks for has passed (resetFailures).
-func (s *Service) checkPIN(ctx context.Context, o *store.Owner, pin string) error {
+// Factor verdicts, as the audit log records them (never a factor's value).
+const (
+	factorRight    = "right"
+	factorWrong    = "wrong"
+	factorReplayed = "replayed"
+)
+
+// twoFactors checks the owner's PIN and one-time code as one attempt
+// (DESIGN.md, "Factor attempts"). The attempt is reserved in the database
+// before anything is evaluated (store.ReserveAttempt): while the owner is
+// locked it answers CodeLocked and evaluates nothing, so however many
+// guesses arrive at once, on however many replicas, at most
+// Config.PINAttempts are evaluated per lock. A granted attempt always runs
+// argon2 on the PIN once and always checks (and spends) the code, whatever
+// either says, and every failed combination — wrong PIN, wrong code, both,
+// a replayed code — gets the same error (factorsDenied): no answer tells
+// which factor was right. Only an attempt whose every factor passed
+// releases the count. The audit log records which factor failed.
+func (s *Service) twoFactors(ctx context.Context, o *store.Owner, pin, otp string) error {
 	now := s.now()
-	if now.Before(o.LockedUntil) {
-		_ = s.audit(ctx, "owner:"+o.ID, "owner.pin", o.NationalID, "error", map[string]any{"error": "locked"})
-		return fail(CodeLocked, "too many wrong PINs: locked until %s", o.LockedUntil.UTC().Format("2006-01-02 15:04:05Z"))
-	}
-	if checkPassword(o.PINHash, pin) {
-		return nil
-	}
-	upd, err := s.st.RecordPINFailure(ctx, o.ID, s.cfg.PINAttempts, s.cfg.PINLockout, now)
+	a, err := s.st.ReserveAttempt(ctx, o.ID, s.cfg.PINAttempts, s.cfg.PINLockout, now)
 	if err != nil {
 		return err
 	}
-	if aerr := s.audit(ctx, "owner:"+o.ID, "owner.pin", o.NationalID, "error", map[string]any{"failures": upd.PINFailures, "locked": now.Before(upd.LockedUntil)}); aerr != nil {
-		return aerr
-	}
-	if now.Before(upd.LockedUntil) {
-		return fail(CodeLocked, "too many wrong PINs: locked until %s", upd.LockedUntil.UTC().Format("2006-01-02 15:04:05Z"))
-	}
-	return fail(CodeInvalidPIN, "wrong PIN (%d of %d attempts left)", s.cfg.PINAttempts-upd.PINFailures, s.cfg.PINAttempts)
-}
-
-// checkOTP checks a TOTP code and spends its time step, so a code is
-// accepted once (RFC 6238 section 5.2).
-func (s *Service) checkOTP(ctx context.Context, o *store.Owner, code string) error {
-	secret, err := s.sealer.open(o.TOTPSecret, o.ID)
-	if err != nil {
-		return fmt.Errorf("signing: opening the TOTP secret of owner %s: %w", o.ID, err)
-	}
-	step := totpMatch(secret, code, s.now())
-	if step < 0 {
-		// Wrong codes count towards the lockout too: a PIN alone must
-		// not let anyone try a million codes.
-		upd, err := s.st.RecordPINFailure(ctx, o.ID, s.cfg.PINAttempts, s.cfg.PINLockout, s.now())
-		if err != nil {
+	if !a.Granted {
+		if err := s.audit(ctx, "owner:"+o.ID, "owner.locked", o.NationalID, "error", map[string]any{"attempts": a.Count, "locked_until": a.LockedUntil}); err != nil {
 			return err
 		}
-		if aerr := s.audit(ctx, "owner:"+o.ID, "owner.otp", o.NationalID, "error", map[string]any{"failures": upd.PINFailures}); aerr != nil {
-			return aerr
-		}
-		return fail(CodeInvalidOTP, "wrong or expired one-time code")
+		return lockedError(a.LockedUntil)
+	}
+	pinVerdict := factorWrong
+	if checkPassword(o.PINHash, pin) {
+		pinVerdict = factorRight
+	}
+	otpVerdict, err := s.spendOTP(ctx, o, otp, now)
+	if err != nil {
+		return err
+	}
+	passed := pinVerdict == factorRight && otpVerdict == factorRight
+	outcome, details := "error", map[string]any{"attempt": a.Count, "limit": s.cfg.PINAttempts, "pin": pinVerdict, "otp": otpVerdict}
+	if passed {
+		outcome = "ok"
+	} else if !a.LockedUntil.IsZero() {
+		details["locked_until"] = a.LockedUntil
+	}
+	if err := s.audit(ctx, "owner:"+o.ID, "owner.factors", o.NationalID, outcome, details); err != nil {
+		return err
+	}
+	if !passed {
+		return factorsDenied()
+	}
+	return s.st.ReleaseAttempts(ctx, o.ID)
+}
+
+// spendOTP checks a TOTP code and, when it matches a time step, spends
+// that step so a code is accepted once (RFC 6238 section 5.2). The step is
+// spent whatever the PIN was: a code shown to a failed attempt is used up,
+// and the work done does not depend on the PIN.
+func (s *Service) spendOTP(ctx context.Context, o *store.Owner, code string, now time.Time) (string, error) {
+	secret, err := s.sealer.open(o.TOTPSecret, o.ID)
+	if err != nil {
+		return "", fmt.Errorf("signing: opening the TOTP secret of owner %s: %w", o.ID, err)
+	}
+	step := totpMatch(secret, code, now)
+	if step < 0 {
+		return factorWrong, nil
 	}
 	err = s.st.UseTOTPStep(ctx, o.ID, step)
 	if errors.Is(err, store.ErrReplay) {
-		return fail(CodeInvalidOTP, "this one-time code was already used; wait for the next one")
+		return factorReplayed, nil
 	}
-	return err
+	if err != nil {
+		return "", err
+	}
+	return factorRight, nil
 }
 
-// resetFailures clears the failure count after every factor passed.
-func (s *Service) resetFailures(ctx context.Context, o *store.Owner) error {
-	if o.PINFailures == 0 {
-		return nil
-	}
-	return s.st.ResetPINFailures(ctx, o.ID)
+// factorsDenied is the one answer to an attempt whose factors did not all
+// pass, whichever failed.
+func factorsDenied() *Error {
+	return fail(CodeAccessDenied, "wrong PIN or one-time code")
 }
 
-// twoFactors checks the PIN, then the one-time code; only both together
-// reset the failure count.
-func (s *Service) twoFactors(ctx context.Context, o *store.Owner, pin, otp string) error {
-	if err := s.checkPIN(ctx, o, pin); err != nil {
-		return err
-	}
-	if err := s.checkOTP(ctx, o, otp); err != nil {
-		return err
-	}
-	return s.resetFailures(ctx, o)
+// lockedError is the answer to an attempt refused, unevaluated, by a lock.
+// A lock follows Config.PINAttempts failed attempts, whichever factors
+// failed in them, so it tells nothing about any factor.
+func lockedError(until time.Time) *Error {
+	return fail(CodeLocked, "too many failed attempts at the PIN and one-time code: locked until %s", until.UTC().Format("2006-01-02 15:04:05Z"))
 }

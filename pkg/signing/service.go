@@ -38,8 +38,13 @@ type Config struct {
 	// Password are the argon2id parameters for PINs and client secrets;
 	// zero means DefaultPasswordParams.
 	Password PasswordParams
-	// PINAttempts is how many wrong PINs in a row lock the owner; zero
-	// means 5. PINLockout is for how long; zero means 15 minutes.
+	// PINAttempts is how many attempts at the owner's factors (PIN and
+	// one-time code) may be evaluated before one passes; the attempt that
+	// reaches it locks the owner for PINLockout, after which the count
+	// starts again (DESIGN.md, "Factor attempts"). Attempts are reserved
+	// in the database before they are evaluated, so the bound holds for
+	// concurrent guesses across replicas. Zero means 5; PINLockout zero
+	// means 15 minutes.
 	PINAttempts int
 	PINLockout  time.Duration
 	// SADLifetime is how long activation data stays usable; zero means 5
@@ -185,8 +190,8 @@ func (s *Service) auditEvent(actor, action, subject, outcome string, details map
 }
 
 // Error is an error a front end shows its caller: a CSC error code
-// (PROTOCOLS.md: invalid_request, invalid_pin, invalid_otp, access_denied,
-// …) and a description safe to show. Internal causes stay in Err.
+// (PROTOCOLS.md: invalid_request, access_denied, …) and a description safe
+// to show. Internal causes stay in Err.
 type Error struct {
 	Code        string
 	Description string
@@ -202,11 +207,14 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// Error codes (CSC API v2 section 10.1, and kyso's own for states).
+// Error codes (CSC API v2 section 10.1, and kyso's own for states). The
+// owner's factors have no code of their own: every failed combination of
+// PIN and one-time code is CodeAccessDenied with one text, so no answer
+// tells which factor was right (CSC's invalid_pin and invalid_otp would);
+// CodeLocked answers an attempt refused, unevaluated, after
+// Config.PINAttempts failed ones.
 const (
 	CodeInvalidRequest = "invalid_request"
-	CodeInvalidPIN     = "invalid_pin"
-	CodeInvalidOTP     = "invalid_otp"
 	CodeLocked         = "account_locked"
 	CodeAccessDenied   = "access_denied"
 	CodeInvalidToken   = "invalid_token"

@@ -39,12 +39,19 @@ type Signing interface {
 	// GetOwnerByNationalID returns the owner with this national ID
 	// ("CCCD:…", "MST:…"), or ErrNotFound.
 	GetOwnerByNationalID(ctx context.Context, nationalID string) (*Owner, error)
-	// RecordPINFailure adds one to the owner's failed PIN count and, when
-	// it reaches lockAfter, locks the owner until now+lockFor and resets
-	// the count. It returns the owner as updated.
-	RecordPINFailure(ctx context.Context, ownerID string, lockAfter int, lockFor time.Duration, now time.Time) (*Owner, error)
-	// ResetPINFailures sets the failed PIN count to zero.
-	ResetPINFailures(ctx context.Context, ownerID string) error
+	// ReserveAttempt reserves one attempt at the owner's factors before
+	// they are evaluated (DESIGN.md, "Factor attempts"), in one statement
+	// that two replicas cannot both win: while a lock is in force it
+	// reserves nothing (Attempt.Granted false, with the lock); otherwise it
+	// counts the attempt and, when the count reaches limit, locks the owner
+	// until now+lockFor. Locking never resets the count. A lock that has
+	// expired gives a fresh budget: the count starts again at this
+	// attempt. So at most limit attempts are granted per lock period,
+	// however many are asked for at once. ErrNotFound for an unknown owner.
+	ReserveAttempt(ctx context.Context, ownerID string, limit int, lockFor time.Duration, now time.Time) (*Attempt, error)
+	// ReleaseAttempts is the answer to an attempt whose every factor
+	// passed: the count goes to zero and the lock, if any, is lifted.
+	ReleaseAttempts(ctx context.Context, ownerID string) error
 	// SetPIN replaces the owner's PIN hash and resets failures and lock.
 	SetPIN(ctx context.Context, ownerID, pinHash string) error
 	// UseTOTPStep records that the owner used TOTP time step step; it
@@ -149,7 +156,10 @@ type Owner struct {
 	Phone      string
 	Email      string
 	// PINHash is the argon2id hash (PHC string) of the PIN.
-	PINHash     string
+	PINHash string
+	// PINFailures counts the attempts at the owner's factors reserved
+	// since the last success or lock expiry (ReserveAttempt);
+	// LockedUntil is the end of the lock, zero when none was set.
 	PINFailures int
 	LockedUntil time.Time
 	// TOTPSecret is the RFC 6238 shared secret, sealed (encrypted) by the
@@ -158,6 +168,20 @@ type Owner struct {
 	// TOTPLastStep is the last time step accepted (replay protection).
 	TOTPLastStep int64
 	CreatedAt    time.Time
+}
+
+// Attempt is what ReserveAttempt did.
+type Attempt struct {
+	// Granted: the attempt is counted and its factors may be evaluated.
+	// False: a lock is in force and nothing was counted.
+	Granted bool
+	// Count is the number of attempts counted since the last success or
+	// the last lock's expiry, this one included when Granted.
+	Count int
+	// LockedUntil is the lock in force after the reservation (set by this
+	// one when Count reached the limit, or the one that refused it); zero
+	// when there is none.
+	LockedUntil time.Time
 }
 
 // Credential is a signing key and its certificate, owned by one owner.

@@ -170,38 +170,56 @@ func (s *Store) GetOwnerByNationalID(ctx context.Context, nationalID string) (*s
 	return o, nil
 }
 
-// RecordPINFailure counts a failed PIN in one UPDATE ... RETURNING: the
-// UPDATE takes the row lock and computes the count and the lock from the
-// row as the last writer left it, so concurrent failures are all counted.
-func (s *Store) RecordPINFailure(ctx context.Context, ownerID string, lockAfter int, lockFor time.Duration, now time.Time) (*store.Owner, error) {
-	if err := check.PINFailure(ownerID, lockAfter, lockFor); err != nil {
-		return nil, fmt.Errorf("postgres: recording PIN failure: %w", err)
+// ReserveAttempt reserves an attempt at the owner's factors in one UPDATE
+// whose WHERE refuses it while a lock is in force: the UPDATE takes the row
+// lock and computes the count and the lock from the row as the last writer
+// left it, so concurrent reservations from any replica are all counted and
+// at most limit granted. A refused reservation then reads the lock; should
+// the lock have gone meanwhile (expired, or lifted by a success), it tries
+// again.
+func (s *Store) ReserveAttempt(ctx context.Context, ownerID string, limit int, lockFor time.Duration, now time.Time) (*store.Attempt, error) {
+	if err := check.Attempt(ownerID, limit, lockFor); err != nil {
+		return nil, fmt.Errorf("postgres: reserving a factor attempt: %w", err)
 	}
 	until := check.Time(s.clock(now).Add(lockFor))
-	o, err := scanOwner(s.pool.QueryRow(ctx, `UPDATE owners SET
-		pin_failures = CASE WHEN pin_failures + 1 >= $1 THEN 0 ELSE pin_failures + 1 END,
-		locked_until = CASE WHEN pin_failures + 1 >= $1 THEN $2::timestamptz ELSE locked_until END
-		WHERE id = $3 RETURNING `+ownerColumns, lockAfter, until, ownerID))
-	if errors.Is(err, pgx.ErrNoRows) {
-		err = store.ErrNotFound
+	now = check.Time(s.clock(now))
+	for try := 0; ; try++ {
+		a := &store.Attempt{}
+		var locked *time.Time
+		err := s.pool.QueryRow(ctx, `UPDATE owners SET
+			pin_failures = CASE WHEN locked_until <= $1 THEN 1 ELSE pin_failures + 1 END,
+			locked_until = CASE WHEN (CASE WHEN locked_until <= $1 THEN 1 ELSE pin_failures + 1 END) >= $2 THEN $3::timestamptz ELSE NULL END
+			WHERE id = $4 AND (locked_until IS NULL OR locked_until <= $1)
+			RETURNING pin_failures, locked_until`, now, limit, until, ownerID).Scan(&a.Count, &locked)
+		a.Granted = err == nil
+		if errors.Is(err, pgx.ErrNoRows) {
+			err = s.pool.QueryRow(ctx, `SELECT pin_failures, locked_until FROM owners WHERE id = $1`, ownerID).Scan(&a.Count, &locked)
+		}
+		if errors.Is(err, pgx.ErrNoRows) {
+			err = store.ErrNotFound
+		}
+		if err != nil {
+			return nil, fmt.Errorf("postgres: reserving a factor attempt of owner %q: %w", ownerID, mapErr(err))
+		}
+		a.LockedUntil = fromNullTime(locked)
+		if a.Granted || a.LockedUntil.After(now) || try == 2 {
+			return a, nil
+		}
 	}
-	if err != nil {
-		return nil, fmt.Errorf("postgres: recording PIN failure of owner %q: %w", ownerID, mapErr(err))
-	}
-	return o, nil
 }
 
-// ResetPINFailures sets the owner's failed PIN count to zero.
-func (s *Store) ResetPINFailures(ctx context.Context, ownerID string) error {
+// ReleaseAttempts sets the owner's attempt count to zero and lifts the
+// lock: every factor of an attempt passed.
+func (s *Store) ReleaseAttempts(ctx context.Context, ownerID string) error {
 	if err := check.ID("owner ID", ownerID); err != nil {
-		return fmt.Errorf("postgres: resetting PIN failures: %w", err)
+		return fmt.Errorf("postgres: releasing factor attempts: %w", err)
 	}
-	tag, err := s.pool.Exec(ctx, `UPDATE owners SET pin_failures = 0 WHERE id = $1`, ownerID)
+	tag, err := s.pool.Exec(ctx, `UPDATE owners SET pin_failures = 0, locked_until = NULL WHERE id = $1`, ownerID)
 	if err == nil && tag.RowsAffected() == 0 {
 		err = store.ErrNotFound
 	}
 	if err != nil {
-		return fmt.Errorf("postgres: resetting PIN failures of owner %q: %w", ownerID, mapErr(err))
+		return fmt.Errorf("postgres: releasing the factor attempts of owner %q: %w", ownerID, mapErr(err))
 	}
 	return nil
 }

@@ -171,36 +171,48 @@ func (s *Store) GetOwnerByNationalID(ctx context.Context, nationalID string) (*s
 	return o, nil
 }
 
-// RecordPINFailure counts a failed PIN in one UPDATE ... RETURNING: the
-// count and the lock are computed from the row as it is when written, so
-// concurrent failures are all counted.
-func (s *Store) RecordPINFailure(ctx context.Context, ownerID string, lockAfter int, lockFor time.Duration, now time.Time) (*store.Owner, error) {
-	if err := check.PINFailure(ownerID, lockAfter, lockFor); err != nil {
-		return nil, fmt.Errorf("sqlite: recording PIN failure: %w", err)
+// ReserveAttempt reserves an attempt at the owner's factors in one UPDATE
+// whose WHERE refuses it while a lock is in force; the count and the lock
+// are computed from the row as the single writer finds it, so concurrent
+// reservations are all counted and at most limit granted. A refused
+// reservation reads the lock in the same transaction.
+func (s *Store) ReserveAttempt(ctx context.Context, ownerID string, limit int, lockFor time.Duration, now time.Time) (*store.Attempt, error) {
+	if err := check.Attempt(ownerID, limit, lockFor); err != nil {
+		return nil, fmt.Errorf("sqlite: reserving a factor attempt: %w", err)
 	}
-	until := micro(s.orNow(now).Add(lockFor))
-	var o *store.Owner
-	err := s.write(ctx, fmt.Sprintf("recording PIN failure of owner %q", ownerID), func(tx *sql.Tx) error {
-		var err error
-		o, err = scanOwner(tx.QueryRowContext(ctx, `UPDATE owners SET
-			pin_failures = CASE WHEN pin_failures + 1 >= ?1 THEN 0 ELSE pin_failures + 1 END,
-			locked_until = CASE WHEN pin_failures + 1 >= ?1 THEN ?2 ELSE locked_until END
-			WHERE id = ?3 RETURNING `+ownerColumns, lockAfter, until, ownerID))
+	now = s.orNow(now)
+	a := &store.Attempt{}
+	err := s.write(ctx, fmt.Sprintf("reserving a factor attempt of owner %q", ownerID), func(tx *sql.Tx) error {
+		var locked sql.NullInt64
+		err := tx.QueryRowContext(ctx, `UPDATE owners SET
+			pin_failures = CASE WHEN locked_until <= ?1 THEN 1 ELSE pin_failures + 1 END,
+			locked_until = CASE WHEN (CASE WHEN locked_until <= ?1 THEN 1 ELSE pin_failures + 1 END) >= ?2 THEN ?3 ELSE NULL END
+			WHERE id = ?4 AND (locked_until IS NULL OR locked_until <= ?1)
+			RETURNING pin_failures, locked_until`, micro(now), limit, micro(now.Add(lockFor)), ownerID).Scan(&a.Count, &locked)
+		a.Granted = err == nil
+		if errors.Is(err, sql.ErrNoRows) {
+			err = tx.QueryRowContext(ctx, `SELECT pin_failures, locked_until FROM owners WHERE id = ?`, ownerID).Scan(&a.Count, &locked)
+		}
 		if errors.Is(err, sql.ErrNoRows) {
 			return store.ErrNotFound
 		}
+		a.LockedUntil = fromNullMicro(locked)
 		return err
 	})
-	return o, err
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
 }
 
-// ResetPINFailures sets the owner's failed PIN count to zero.
-func (s *Store) ResetPINFailures(ctx context.Context, ownerID string) error {
+// ReleaseAttempts sets the owner's attempt count to zero and lifts the
+// lock: every factor of an attempt passed.
+func (s *Store) ReleaseAttempts(ctx context.Context, ownerID string) error {
 	if err := check.ID("owner ID", ownerID); err != nil {
-		return fmt.Errorf("sqlite: resetting PIN failures: %w", err)
+		return fmt.Errorf("sqlite: releasing factor attempts: %w", err)
 	}
-	return s.write(ctx, fmt.Sprintf("resetting PIN failures of owner %q", ownerID), func(tx *sql.Tx) error {
-		n, err := affected(tx.ExecContext(ctx, `UPDATE owners SET pin_failures = 0 WHERE id = ?`, ownerID))
+	return s.write(ctx, fmt.Sprintf("releasing the factor attempts of owner %q", ownerID), func(tx *sql.Tx) error {
+		n, err := affected(tx.ExecContext(ctx, `UPDATE owners SET pin_failures = 0, locked_until = NULL WHERE id = ?`, ownerID))
 		if err == nil && n == 0 {
 			err = store.ErrNotFound
 		}

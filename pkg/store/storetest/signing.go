@@ -27,7 +27,7 @@ func RunSigning(t *testing.T, newStore func(t *testing.T) store.Signing) {
 	}{
 		{"Client", testClient},
 		{"Owner", testOwner},
-		{"PINFailures", testPINFailures},
+		{"Attempts", testAttempts},
 		{"TOTPStep", testTOTPStep},
 		{"Credential", testCredential},
 		{"Transaction", testTransaction},
@@ -46,7 +46,7 @@ func RunSigning(t *testing.T, newStore func(t *testing.T) store.Signing) {
 		{"ConcurrentCreateTransaction", testConcurrentCreateTransaction},
 		{"ConcurrentUpdateTransaction", testConcurrentUpdateTransaction},
 		{"ConcurrentClaimWebhooks", testConcurrentClaimWebhooks},
-		{"ConcurrentPINFailures", testConcurrentPINFailures},
+		{"ConcurrentAttempts", testConcurrentAttempts},
 		{"ConcurrentPutOwner", testConcurrentPutOwner},
 	}
 	for _, tc := range tests {
@@ -268,62 +268,96 @@ func testOwner(t *testing.T, s store.Signing) {
 	equalOwner(t, got, org)
 }
 
-func testPINFailures(t *testing.T, s store.Signing) {
+// testAttempts: attempts are reserved before they are evaluated; the one
+// that reaches the limit locks; a lock refuses and never resets the count;
+// a success releases; an expired lock gives a fresh budget.
+func testAttempts(t *testing.T, s store.Signing) {
 	ctx := context.Background()
 	o := putOwner(t, s)
 	now := time.Date(2026, 4, 5, 6, 7, 8, 0, time.UTC)
 	const lockFor = 15 * time.Minute
-	fail := func(lockAfter int, at time.Time) *store.Owner {
+	reserve := func(limit int, at time.Time) *store.Attempt {
 		t.Helper()
-		got, err := s.RecordPINFailure(ctx, o.ID, lockAfter, lockFor, at)
-		noErr(t, "RecordPINFailure", err)
+		a, err := s.ReserveAttempt(ctx, o.ID, limit, lockFor, at)
+		noErr(t, "ReserveAttempt", err)
+		return a
+	}
+	stored := func() *store.Owner {
+		t.Helper()
+		got, err := s.GetOwner(ctx, o.ID)
+		noErr(t, "GetOwner", err)
 		return got
 	}
 	for want := 1; want <= 2; want++ {
-		if got := fail(3, now); got.PINFailures != want || !got.LockedUntil.IsZero() || got.ID != o.ID || got.PINHash != o.PINHash {
-			t.Fatalf("failure %d: owner %+v, want %d failures and no lock", want, got, want)
+		if a := reserve(3, now); !a.Granted || a.Count != want || !a.LockedUntil.IsZero() {
+			t.Fatalf("attempt %d: %+v, want granted, count %d, no lock", want, a, want)
 		}
 	}
-	got := fail(3, now)
-	if got.PINFailures != 0 {
-		t.Fatalf("third failure: %d failures, want 0 (reset on lock)", got.PINFailures)
+	// The attempt that reaches the limit is granted and locks; the count
+	// stays.
+	a := reserve(3, now)
+	if !a.Granted || a.Count != 3 {
+		t.Fatalf("third attempt: %+v, want granted with count 3", a)
 	}
-	sameTime(t, "LockedUntil", got.LockedUntil, now.Add(lockFor))
-	stored, err := s.GetOwner(ctx, o.ID)
-	noErr(t, "GetOwner", err)
-	if stored.PINFailures != 0 || stored.LockedUntil != got.LockedUntil {
-		t.Fatalf("stored owner %+v differs from RecordPINFailure's %+v", stored, got)
+	sameTime(t, "LockedUntil", a.LockedUntil, now.Add(lockFor))
+	if got := stored(); got.PINFailures != 3 || !got.LockedUntil.Equal(a.LockedUntil) {
+		t.Fatalf("stored owner %+v differs from the reservation %+v", got, a)
 	}
-	// The next failure counts again and leaves the lock as it is.
-	if got := fail(3, now.Add(time.Minute)); got.PINFailures != 1 || got.LockedUntil != stored.LockedUntil {
-		t.Fatalf("failure after lock: %+v", got)
+	// While locked, nothing is granted or counted, up to the last
+	// microsecond of the lock.
+	for _, at := range []time.Time{now, now.Add(time.Minute), now.Add(lockFor - time.Microsecond)} {
+		if r := reserve(3, at); r.Granted || r.Count != 3 || !r.LockedUntil.Equal(a.LockedUntil) {
+			t.Fatalf("attempt while locked, at %v: %+v, want refused with count 3 and the lock", at, r)
+		}
 	}
-	noErr(t, "ResetPINFailures", s.ResetPINFailures(ctx, o.ID))
-	stored, err = s.GetOwner(ctx, o.ID)
-	noErr(t, "GetOwner", err)
-	if stored.PINFailures != 0 || stored.LockedUntil.IsZero() {
-		t.Fatalf("after ResetPINFailures: %+v, want 0 failures and the lock kept", stored)
+	if got := stored(); got.PINFailures != 3 {
+		t.Fatalf("refused attempts were counted: %d", got.PINFailures)
 	}
-	fail(3, now)
+	// When the lock ends, a fresh budget: this attempt is the first.
+	if r := reserve(3, now.Add(lockFor)); !r.Granted || r.Count != 1 || !r.LockedUntil.IsZero() {
+		t.Fatalf("attempt after the lock: %+v, want granted, count 1, no lock", r)
+	}
+	reserve(3, now.Add(lockFor))
+	// A success releases: count zero, and the lock its own reservation
+	// set is lifted.
+	if r := reserve(3, now.Add(lockFor)); !r.Granted || r.LockedUntil.IsZero() {
+		t.Fatalf("third attempt after the lock: %+v, want granted and locking", r)
+	}
+	noErr(t, "ReleaseAttempts", s.ReleaseAttempts(ctx, o.ID))
+	if got := stored(); got.PINFailures != 0 || !got.LockedUntil.IsZero() {
+		t.Fatalf("after ReleaseAttempts: %+v, want no attempts and no lock", got)
+	}
+	if r := reserve(3, now.Add(lockFor)); !r.Granted || r.Count != 1 {
+		t.Fatalf("attempt after release: %+v", r)
+	}
 	const newHash = "$argon2id$v=19$m=65536,t=3,p=4$bmV3$bmV3"
 	noErr(t, "SetPIN", s.SetPIN(ctx, o.ID, newHash))
-	stored, err = s.GetOwner(ctx, o.ID)
-	noErr(t, "GetOwner", err)
-	if stored.PINHash != newHash || stored.PINFailures != 0 || !stored.LockedUntil.IsZero() {
-		t.Fatalf("after SetPIN: %+v, want the new hash, no failures, no lock", stored)
+	if got := stored(); got.PINHash != newHash || got.PINFailures != 0 || !got.LockedUntil.IsZero() {
+		t.Fatalf("after SetPIN: %+v, want the new hash, no attempts, no lock", got)
 	}
-	// lockAfter 1 locks at the first failure.
-	if got := fail(1, now); got.PINFailures != 0 || got.LockedUntil.IsZero() {
-		t.Fatalf("lockAfter 1: %+v", got)
+	// A limit of 1 locks at the first attempt, which is still granted.
+	if r := reserve(1, now); !r.Granted || r.Count != 1 || r.LockedUntil.IsZero() {
+		t.Fatalf("limit 1: %+v", r)
+	}
+	if r := reserve(1, now); r.Granted {
+		t.Fatalf("limit 1, second attempt: %+v, want refused", r)
+	}
+	// A lock written before reservations existed (count 0, lock set)
+	// refuses too.
+	legacy := newOwner(t)
+	legacy.LockedUntil = now.Add(time.Hour)
+	noErr(t, "PutOwner locked", s.PutOwner(ctx, legacy))
+	if r, err := s.ReserveAttempt(ctx, legacy.ID, 3, lockFor, now); err != nil || r.Granted || r.Count != 0 {
+		t.Fatalf("reserving for an owner locked with no count: %+v, %v", r, err)
 	}
 
-	_, err = s.RecordPINFailure(ctx, "nobody", 3, lockFor, now)
-	wantErr(t, "RecordPINFailure unknown", err, store.ErrNotFound)
-	wantErr(t, "ResetPINFailures unknown", s.ResetPINFailures(ctx, "nobody"), store.ErrNotFound)
+	_, err := s.ReserveAttempt(ctx, "nobody", 3, lockFor, now)
+	wantErr(t, "ReserveAttempt unknown", err, store.ErrNotFound)
+	wantErr(t, "ReleaseAttempts unknown", s.ReleaseAttempts(ctx, "nobody"), store.ErrNotFound)
 	wantErr(t, "SetPIN unknown", s.SetPIN(ctx, "nobody", newHash), store.ErrNotFound)
-	_, err = s.RecordPINFailure(ctx, o.ID, 0, lockFor, now)
-	wantErr(t, "lockAfter 0", err, store.ErrInvalid)
-	_, err = s.RecordPINFailure(ctx, o.ID, 3, 0, now)
+	_, err = s.ReserveAttempt(ctx, o.ID, 0, lockFor, now)
+	wantErr(t, "limit 0", err, store.ErrInvalid)
+	_, err = s.ReserveAttempt(ctx, o.ID, 3, 0, now)
 	wantErr(t, "lockFor 0", err, store.ErrInvalid)
 	wantErr(t, "SetPIN empty", s.SetPIN(ctx, o.ID, ""), store.ErrInvalid)
 }
@@ -1007,9 +1041,10 @@ func testSigningTimes(t *testing.T, s store.Signing) {
 	sameTime(t, "owner CreatedAt", gotOwner.CreatedAt, at(2))
 	sameTime(t, "owner LockedUntil", gotOwner.LockedUntil, at(3))
 	// Durations with nanoseconds too: truncated, never rounded.
-	locked, err := s.RecordPINFailure(ctx, o.ID, 1, time.Minute+999, at(4))
-	noErr(t, "RecordPINFailure", err)
-	sameTime(t, "LockedUntil after failure", locked.LockedUntil, at(5).Add(999))
+	noErr(t, "ReleaseAttempts", s.ReleaseAttempts(ctx, o.ID))
+	locked, err := s.ReserveAttempt(ctx, o.ID, 1, time.Minute+999, at(4))
+	noErr(t, "ReserveAttempt", err)
+	sameTime(t, "LockedUntil after the last attempt", locked.LockedUntil, at(5).Add(999))
 
 	cr := newCredential(t, o.ID)
 	cr.CreatedAt = at(6)
@@ -1153,12 +1188,12 @@ func testSigningBounds(t *testing.T, s store.Signing) {
 		{"webhook no client", webhook(func(w *store.Webhook) { w.ClientID = "" })},
 		{"webhook negative attempts", webhook(func(w *store.Webhook) { w.Attempts = -1 })},
 		{"TOTP step no owner", func() error { return s.UseTOTPStep(ctx, "", 1) }},
-		{"PIN failure owner over 128", func() error {
-			_, err := s.RecordPINFailure(ctx, long(129), 3, time.Minute, time.Now())
+		{"attempt owner over 128", func() error {
+			_, err := s.ReserveAttempt(ctx, long(129), 3, time.Minute, time.Now())
 			return err
 		}},
-		{"PIN failure lockAfter over 1000", func() error {
-			_, err := s.RecordPINFailure(ctx, g.owner.ID, 1001, time.Minute, time.Now())
+		{"attempt limit over 1000", func() error {
+			_, err := s.ReserveAttempt(ctx, g.owner.ID, 1001, time.Minute, time.Now())
 			return err
 		}},
 	} {
@@ -1378,40 +1413,41 @@ func testConcurrentClaimWebhooks(t *testing.T, s store.Signing) {
 	}
 }
 
-// testConcurrentPINFailures: wrong PINs tried in parallel (guessing
-// against several replicas) are all counted, and lock at every lockAfter-th.
-func testConcurrentPINFailures(t *testing.T, s store.Signing) {
+// testConcurrentAttempts: guesses sent all at once (to several replicas)
+// are reserved one by one: at most the limit are granted in each lock
+// period, every granted one is counted, and the owner ends locked.
+func testConcurrentAttempts(t *testing.T, s store.Signing) {
 	ctx := context.Background()
 	o := putOwner(t, s)
 	now := time.Now()
-	noErr(t, "race", errors.Join(race(20, func(int) error {
-		_, err := s.RecordPINFailure(ctx, o.ID, 1000, time.Minute, now)
-		return err
-	})...))
-	got, err := s.GetOwner(ctx, o.ID)
-	noErr(t, "GetOwner", err)
-	if got.PINFailures != 20 {
-		t.Fatalf("PINFailures after 20 concurrent failures = %d, want 20", got.PINFailures)
-	}
-	noErr(t, "ResetPINFailures", s.ResetPINFailures(ctx, o.ID))
-	owners := make([]*store.Owner, 20)
-	noErr(t, "race", errors.Join(race(20, func(i int) error {
-		var err error
-		owners[i], err = s.RecordPINFailure(ctx, o.ID, 5, time.Minute, now)
-		return err
-	})...))
-	locks, seen := 0, map[int]int{}
-	for _, o := range owners {
-		seen[o.PINFailures]++
-		if o.PINFailures == 0 {
-			locks++
-			if o.LockedUntil.IsZero() {
-				t.Fatal("the failure that reset the count did not lock")
+	const n, limit, lockFor = 150, 5, time.Minute
+	for round := range 2 {
+		at := now.Add(time.Duration(round) * lockFor)
+		attempts := make([]*store.Attempt, n)
+		noErr(t, "race", errors.Join(race(n, func(i int) error {
+			var err error
+			attempts[i], err = s.ReserveAttempt(ctx, o.ID, limit, lockFor, at)
+			return err
+		})...))
+		granted, counts := 0, map[int]bool{}
+		for _, a := range attempts {
+			if a.Granted {
+				granted++
+				counts[a.Count] = true
+			}
+			if !a.LockedUntil.IsZero() && !a.LockedUntil.After(at) {
+				t.Fatalf("round %d: lock %v not in force", round, a.LockedUntil)
 			}
 		}
-	}
-	if locks != 4 || seen[1] != 4 || seen[4] != 4 {
-		t.Fatalf("counts returned by 20 failures with lockAfter 5: %v, want each of 0..4 four times", seen)
+		if granted != limit || len(counts) != limit {
+			t.Fatalf("round %d: %d of %d concurrent attempts granted with counts %v, want %d with distinct counts", round, granted, n, counts, limit)
+		}
+		got, err := s.GetOwner(ctx, o.ID)
+		noErr(t, "GetOwner", err)
+		if got.PINFailures != limit || !got.LockedUntil.After(at) {
+			t.Fatalf("round %d: owner after the race: %d attempts, locked until %v; want %d and locked", round, got.PINFailures, got.LockedUntil, limit)
+		}
+		t.Logf("round %d: %d concurrent reservations, %d granted, locked until %v", round, n, granted, got.LockedUntil)
 	}
 }
 

@@ -26,7 +26,7 @@ const (
 	MaxHashes      = 1000     // hashes one activation approves
 	MaxHash        = 64       // one hash (SHA-512)
 	MaxUses        = 1000     // uses of one activation
-	MaxPINFailures = 1000     // failures RecordPINFailure may allow before locking
+	MaxPINFailures = 1000     // attempts ReserveAttempt may grant before locking
 	MaxTokenHash   = 64       // an access token's hash
 	MaxWebhookBody = 1 << 20  // a notification; results are fetched, not pushed
 	SADHashSize    = 32       // SHA-256 of a SAD
@@ -102,13 +102,13 @@ func Owner(o *store.Owner) error {
 	return nil
 }
 
-// PINFailure checks RecordPINFailure's arguments.
-func PINFailure(ownerID string, lockAfter int, lockFor time.Duration) error {
+// Attempt checks ReserveAttempt's arguments.
+func Attempt(ownerID string, limit int, lockFor time.Duration) error {
 	if err := ID("owner ID", ownerID); err != nil {
 		return err
 	}
-	if lockAfter < 1 || lockAfter > MaxPINFailures {
-		return Invalid("lock after %d failures: want 1 to %d", lockAfter, MaxPINFailures)
+	if limit < 1 || limit > MaxPINFailures {
+		return Invalid("lock after %d attempts: want 1 to %d", limit, MaxPINFailures)
 	}
 	if lockFor <= 0 {
 		return Invalid("lock for %v: want a positive duration", lockFor)
