@@ -359,19 +359,19 @@ func TestClientTokens(t *testing.T) {
 	if err != nil || life <= 0 {
 		t.Fatal(err)
 	}
-	p, err := e.svc.Authenticate(ctx, tok)
+	p, err := e.svc.Authenticate(ctx, tok, nil)
 	if err != nil || p.Kind != "client" || p.ID != cl.ID || p.Scope != signing.ScopeService {
 		t.Fatalf("authenticate: %v %+v", err, p)
 	}
-	if err := e.svc.RevokeToken(ctx, tok); err != nil {
+	if err := e.svc.RevokeToken(ctx, tok, p); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.Authenticate(ctx, tok); !isCode(err, signing.CodeInvalidToken) {
+	if _, err := e.svc.Authenticate(ctx, tok, nil); !isCode(err, signing.CodeInvalidToken) {
 		t.Errorf("revoked token: %v", err)
 	}
 	tok, _, _ = e.svc.ClientToken(ctx, cl.ID, cl.Secret, signing.ScopeService)
 	e.clock.advance(2 * time.Hour)
-	if _, err := e.svc.Authenticate(ctx, tok); !isCode(err, signing.CodeInvalidToken) {
+	if _, err := e.svc.Authenticate(ctx, tok, nil); !isCode(err, signing.CodeInvalidToken) {
 		t.Errorf("expired token: %v", err)
 	}
 }
