@@ -37,6 +37,10 @@ type auditEvent struct {
 	d map[string]any
 }
 
+func (ev auditEvent) String() string {
+	return ev.Action + " by " + ev.Actor + " " + ev.Outcome + " " + string(ev.Details)
+}
+
 // audit returns the audit events after id with action, oldest first.
 func (e *env) audit(t *testing.T, after int64, action string) []auditEvent {
 	t.Helper()
