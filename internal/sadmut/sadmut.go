@@ -161,11 +161,8 @@ var atoms = []atom{
 	}},
 	{"malformed", "SHA-1", func(_ *rand.Rand, r *Sign, _ World) bool { r.Hash = crypto.SHA1; return true }},
 	{"hashes", "a bit flipped", func(rng *rand.Rand, r *Sign, _ World) bool {
-		if !anyHash(r) {
-			return false
-		}
-		i := rng.IntN(len(r.Hashes))
-		if len(r.Hashes[i]) == 0 {
+		i, ok := pick(rng, r)
+		if !ok {
 			return false
 		}
 		r.Hashes[i][rng.IntN(len(r.Hashes[i]))] ^= 1 << rng.IntN(8)
@@ -223,11 +220,8 @@ var atoms = []atom{
 		return true
 	}},
 	{"malformed", "a hash cut short", func(rng *rand.Rand, r *Sign, _ World) bool {
-		if !anyHash(r) {
-			return false
-		}
-		i := rng.IntN(len(r.Hashes))
-		if len(r.Hashes[i]) == 0 {
+		i, ok := pick(rng, r)
+		if !ok {
 			return false
 		}
 		r.Hashes[i] = r.Hashes[i][:len(r.Hashes[i])-1]
@@ -273,6 +267,16 @@ func otherHash(rng *rand.Rand, h crypto.Hash) crypto.Hash {
 
 // anyHash reports whether r has a hash to change.
 func anyHash(r *Sign) bool { return len(r.Hashes) > 0 }
+
+// pick returns the index of one of r's hashes, if it has one that is not
+// empty.
+func pick(rng *rand.Rand, r *Sign) (int, bool) {
+	if !anyHash(r) {
+		return 0, false
+	}
+	i := rng.IntN(len(r.Hashes))
+	return i, len(r.Hashes[i]) > 0
+}
 
 // Mutate changes right in one to three ways (any of them chosen by rng)
 // and returns the result with the refusal the oracle expects. right must

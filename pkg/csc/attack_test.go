@@ -16,7 +16,6 @@ import (
 	"errors"
 	"math/big"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -248,25 +247,9 @@ func newClientCert(t *testing.T, cn string) tls.Certificate {
 // and the token is refused on a connection without that certificate or
 // with another one, as one stolen from the portal's logs would be used.
 func TestMutualTLSTokenBound(t *testing.T) {
-	e := newEnv(t, hsm.ECDSAP256, false)
-	ctx := context.Background()
-	good, other := newClientCert(t, "portal"), newClientCert(t, "thief")
-	cl, err := e.svc.CreateClient(ctx, "Cổng mTLS", "", "test", signing.WithCertificate(good.Certificate[0]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewUnstartedServer(csc.NewHandler(e.svc, nil))
-	ts.TLS = &tls.Config{ClientAuth: tls.RequestClientCert}
-	ts.StartTLS()
-	defer ts.Close()
-	// Each client has its own connections: no connection is reused
-	// across certificates.
-	client := func(certs ...tls.Certificate) *http.Client {
-		tr := ts.Client().Transport.(*http.Transport).Clone()
-		tr.TLSClientConfig.Certificates = certs
-		return &http.Client{Transport: tr}
-	}
-	resp, err := client(good).Post(ts.URL+"/csc/v2/oauth2/token", "application/x-www-form-urlencoded", strings.NewReader("grant_type=client_credentials&client_id="+cl.ID))
+	m := newMTLS(t)
+	e, ts, client, good, other := m.env, m.ts, m.http, m.good, m.other
+	resp, err := client(good).Post(ts.URL+"/csc/v2/oauth2/token", "application/x-www-form-urlencoded", strings.NewReader("grant_type=client_credentials&client_id="+m.clientID))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,11 +290,11 @@ func TestMutualTLSTokenBound(t *testing.T) {
 	if st, body := info(client(good)); st != http.StatusOK {
 		t.Errorf("the bound token with its certificate: %d %s", st, body)
 	}
-	if evs := e.audit(t, 0, "token.refuse"); len(evs) != 2 || evs[0].Actor != "client:"+cl.ID {
-		t.Errorf("token.refuse audit: %d events, want 2 by client:%s", len(evs), cl.ID)
+	if evs := e.audit(t, 0, "token.refuse"); len(evs) != 2 || evs[0].Actor != "client:"+m.clientID {
+		t.Errorf("token.refuse audit: %d events, want 2 by client:%s", len(evs), m.clientID)
 	}
 	// A token obtained with the secret stays a bearer token.
-	if _, err := e.client.CredentialInfo(ctx, e.cred.CredentialID); err != nil {
+	if _, err := e.client.CredentialInfo(context.Background(), e.cred.CredentialID); err != nil {
 		t.Errorf("a secret's token without a certificate: %v", err)
 	}
 }

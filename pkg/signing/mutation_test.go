@@ -1,7 +1,6 @@
 package signing_test
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -153,11 +152,7 @@ func newMutWorker(t *testing.T, p *testpki.PKI, id int, alg hsm.Algorithm, rng *
 	t.Helper()
 	c := &clock{}
 	c.t.Store(time.Now().UnixNano())
-	svc, err := signing.New(p.Store, p.Keys, p.CA, signing.Config{SkipSignerCheck: true,
-		SecretsKey: bytes.Repeat([]byte{7}, 32),
-		Password:   signing.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1},
-		Now:        c.now,
-	})
+	svc, err := signing.New(p.Store, p.Keys, p.CA, testConfig(c))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,15 +41,21 @@ func newEnv(t *testing.T) *env {
 	t.Cleanup(func() { p.Close() })
 	c := &clock{}
 	c.t.Store(time.Now().UnixNano())
-	svc, err := signing.New(p.Store, p.Keys, p.CA, signing.Config{SkipSignerCheck: true,
-		SecretsKey: bytes.Repeat([]byte{7}, 32),
-		Password:   signing.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1},
-		Now:        c.now,
-	})
+	svc, err := signing.New(p.Store, p.Keys, p.CA, testConfig(c))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return &env{svc: svc, p: p, clock: c}
+}
+
+// testConfig is the service's configuration in tests: cheap argon2, no
+// pre-signing check, the clock c.
+func testConfig(c *clock) signing.Config {
+	return signing.Config{SkipSignerCheck: true,
+		SecretsKey: bytes.Repeat([]byte{7}, 32),
+		Password:   signing.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1},
+		Now:        c.now,
+	}
 }
 
 var cccdSeq atomic.Int64
