@@ -150,8 +150,10 @@ const mutPIN = "472913"
 
 func newMutWorker(t *testing.T, p *testpki.PKI, id int, alg hsm.Algorithm, rng *rand.Rand) *mutWorker {
 	t.Helper()
+	// At the start of a TOTP time step, so that which codes are replays
+	// depends on the seed alone, not on when the suite runs.
 	c := &clock{}
-	c.t.Store(time.Now().UnixNano())
+	c.t.Store(time.Now().Truncate(30 * time.Second).UnixNano())
 	svc, err := signing.New(p.Store, p.Keys, p.CA, testConfig(c))
 	if err != nil {
 		t.Fatal(err)
