@@ -323,7 +323,8 @@ type Activation struct {
 // Prepare makes n SADs for requests of hashes random SHA-256 digests with
 // the client's signhash credential of alg, through signing.Service.Authorize
 // (PIN and a fresh TOTP code each, as credentials/authorize does, without
-// HTTP). The SADs are usable until the client's next Prepare: the
+// HTTP), handed to the client's relying party, which alone may spend
+// them. The SADs are usable until the client's next Prepare: the
 // replica's clock stays at the first one's time, well within their
 // five-minute life.
 func (c *Client) Prepare(ctx context.Context, alg hsm.Algorithm, hashes, n int) ([]*Activation, error) {
@@ -343,7 +344,7 @@ func (c *Client) Prepare(ctx context.Context, alg hsm.Algorithm, hashes, n int) 
 		if err != nil {
 			return nil, err
 		}
-		a.SAD, _, err = c.r.svc.Authorize(ctx, &signing.AuthorizeRequest{CredentialID: a.CredentialID, NumSignatures: hashes,
+		a.SAD, _, err = c.r.svc.Authorize(ctx, &signing.AuthorizeRequest{ClientID: c.csc.ClientID, CredentialID: a.CredentialID, NumSignatures: hashes,
 			Hashes: a.Hashes, HashAlgorithm: crypto.SHA256, PIN: benchPIN, OTP: otp, Actor: "kyso-bench"})
 		if err != nil {
 			return nil, fmt.Errorf("cscbench: authorising SAD %d: %w", i+1, err)

@@ -95,7 +95,7 @@ func (h *Handler) enrol(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "invalid_token", "a Bearer access token with scope enrol is required")
 		return
 	}
-	p, err := h.svc.Authenticate(r.Context(), tok)
+	p, err := h.svc.Authenticate(r.Context(), tok, httpedge.ClientCertificate(r))
 	if err != nil {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="kyso", error="invalid_token"`)
 		writeError(w, http.StatusUnauthorized, "invalid_token", "the access token is unknown, revoked or expired")

@@ -74,7 +74,7 @@ func TestBearerScheme(t *testing.T) {
 	if resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("auth/revoke: HTTP %d", resp.StatusCode)
 	}
-	if _, err := e.svc.Authenticate(context.Background(), tok); err == nil {
+	if _, err := e.svc.Authenticate(context.Background(), tok, nil); err == nil {
 		t.Error("the token still works after auth/revoke with a lower-case scheme")
 	}
 }

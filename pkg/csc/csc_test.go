@@ -4,16 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -186,28 +181,9 @@ func TestSignDoc(t *testing.T) {
 // gets a token by presenting it, without a secret (RFC 8705); another
 // certificate gets none.
 func TestMutualTLS(t *testing.T) {
-	e := newEnv(t, hsm.ECDSAP256, false)
-	ctx := context.Background()
-	newCert := func() tls.Certificate {
-		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "portal"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
-		der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-		return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-	}
-	good, bad := newCert(), newCert()
-	cl, err := e.svc.CreateClient(ctx, "Cổng mTLS", "", "test", signing.WithCertificate(good.Certificate[0]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewUnstartedServer(csc.NewHandler(e.svc, nil))
-	ts.TLS = &tls.Config{ClientAuth: tls.RequestClientCert}
-	ts.StartTLS()
-	defer ts.Close()
+	m := newMTLS(t)
 	token := func(c tls.Certificate) (int, string) {
-		tr := ts.Client().Transport.(*http.Transport).Clone()
-		tr.TLSClientConfig.Certificates = []tls.Certificate{c}
-		resp, err := (&http.Client{Transport: tr}).Post(ts.URL+"/csc/v2/oauth2/token", "application/x-www-form-urlencoded", strings.NewReader("grant_type=client_credentials&client_id="+cl.ID))
+		resp, err := m.http(c).Post(m.ts.URL+"/csc/v2/oauth2/token", "application/x-www-form-urlencoded", strings.NewReader("grant_type=client_credentials&client_id="+m.clientID))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -216,12 +192,44 @@ func TestMutualTLS(t *testing.T) {
 		b.ReadFrom(resp.Body)
 		return resp.StatusCode, b.String()
 	}
-	if st, body := token(good); st != 200 || !strings.Contains(body, "access_token") {
+	if st, body := token(m.good); st != 200 || !strings.Contains(body, "access_token") {
 		t.Fatalf("with the bound certificate: %d %s", st, body)
 	}
-	if st, body := token(bad); st != 401 || !strings.Contains(body, "invalid_client") {
+	if st, body := token(m.other); st != 401 || !strings.Contains(body, "invalid_client") {
 		t.Fatalf("with another certificate: %d %s", st, body)
 	}
+}
+
+// mtls is the CSC API served over TLS that asks for a client certificate,
+// with a relying party bound to the certificate good; other is another.
+type mtls struct {
+	*env
+	ts          *httptest.Server
+	clientID    string
+	good, other tls.Certificate
+}
+
+func newMTLS(t *testing.T) *mtls {
+	t.Helper()
+	m := &mtls{env: newEnv(t, hsm.ECDSAP256, false), good: newClientCert(t, "portal"), other: newClientCert(t, "portal")}
+	cl, err := m.svc.CreateClient(context.Background(), "Cổng mTLS", "", "test", signing.WithCertificate(m.good.Certificate[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.clientID = cl.ID
+	m.ts = httptest.NewUnstartedServer(csc.NewHandler(m.svc, nil))
+	m.ts.TLS = &tls.Config{ClientAuth: tls.RequestClientCert}
+	m.ts.StartTLS()
+	t.Cleanup(m.ts.Close)
+	return m
+}
+
+// http returns a client that presents certs; each has connections of its
+// own, so none is reused across certificates.
+func (m *mtls) http(certs ...tls.Certificate) *http.Client {
+	tr := m.ts.Client().Transport.(*http.Transport).Clone()
+	tr.TLSClientConfig.Certificates = certs
+	return &http.Client{Transport: tr}
 }
 
 // TestWireErrors: bad requests get a clear 4xx in CSC form and the service

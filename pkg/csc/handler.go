@@ -154,7 +154,7 @@ func (h *Handler) authed(next http.HandlerFunc) http.HandlerFunc {
 			writeError(w, http.StatusUnauthorized, "invalid_token", "a Bearer access token is required")
 			return
 		}
-		p, err := h.svc.Authenticate(r.Context(), tok)
+		p, err := h.svc.Authenticate(r.Context(), tok, httpedge.ClientCertificate(r))
 		if err != nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="kyso", error="invalid_token"`)
 			h.fail(w, r, err)
@@ -212,9 +212,12 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 	var tok string
 	var life time.Duration
 	var err error
-	if secret == "" && r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
-		// Mutual TLS (RFC 8705): the certificate bound to the client.
-		tok, life, err = h.svc.ClientTokenByCert(r.Context(), r.TLS.PeerCertificates[0].Raw, id, r.PostFormValue("scope"))
+	var cnf *Confirmation
+	if cert := httpedge.ClientCertificate(r); secret == "" && cert != nil {
+		// Mutual TLS (RFC 8705): the certificate bound to the client, and
+		// the token bound to the certificate.
+		tok, life, err = h.svc.ClientTokenByCert(r.Context(), cert, id, r.PostFormValue("scope"))
+		cnf = &Confirmation{X5tS256: signing.CertThumbprint(cert)}
 	} else {
 		tok, life, err = h.svc.ClientToken(r.Context(), id, secret, r.PostFormValue("scope"))
 	}
@@ -222,7 +225,7 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	jsonbody.Write(w, http.StatusOK, TokenResponse{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int(life.Seconds())})
+	jsonbody.Write(w, http.StatusOK, TokenResponse{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int(life.Seconds()), Cnf: cnf})
 }
 
 // login is auth/login: HTTP Basic with the client's credentials.
@@ -250,7 +253,7 @@ func (h *Handler) revoke(w http.ResponseWriter, r *http.Request) {
 	if tok == "" {
 		tok, _ = httpedge.Bearer(r) // authed has checked it
 	}
-	if err := h.svc.RevokeToken(r.Context(), tok); err != nil {
+	if err := h.svc.RevokeToken(r.Context(), tok, principal(r)); err != nil {
 		h.fail(w, r, err)
 		return
 	}
@@ -317,14 +320,26 @@ func (h *Handler) describe(ctx context.Context, c *store.Credential, certs strin
 		return nil, err
 	}
 	algo, bits, curve := signing.PublicKeyInfo(cert)
+	cs, err := h.svc.CertificateStatus(ctx, c, cert, time.Time{})
+	if err != nil {
+		return nil, err
+	}
+	// CSC API v2 section 11.5: the key is "disabled" when it cannot be
+	// used for signing, as when the certificate is expired or revoked;
+	// cert.status is valid, expired, revoked or suspended, and is left
+	// out for a certificate not yet valid, which CSC has no word for.
 	status := "enabled"
-	if c.Status != "active" {
+	if c.Status != "active" || cs != signing.CertValid {
 		status = "disabled"
+	}
+	certStatus := string(cs)
+	if cs == signing.CertNotYetValid {
+		certStatus = ""
 	}
 	info := &InfoCredResp{
 		Description: "Chữ ký số của " + cert.Subject.CommonName,
 		Key:         KeyInfo{Status: status, Algo: algo, Len: bits, Curve: curve},
-		Cert:        CertInfo{Status: "valid"},
+		Cert:        CertInfo{Status: certStatus},
 		Auth: &Auth{Mode: "explicit", Expression: "PIN AND OTP", Objects: []AuthObject{
 			{Type: "Password", ID: "PIN", Format: "N", Label: "PIN", Description: "Mã PIN chữ ký số"},
 			{Type: "Password", ID: "OTP", Format: "N", Generator: "totp", Label: "OTP", Description: "Mã OTP từ ứng dụng xác thực"},
@@ -406,7 +421,7 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid_request", `authData must carry "PIN" and "OTP"`)
 		return
 	}
-	sad, life, err := h.svc.Authorize(r.Context(), &signing.AuthorizeRequest{CredentialID: req.CredentialID, NumSignatures: req.NumSignatures,
+	sad, life, err := h.svc.Authorize(r.Context(), &signing.AuthorizeRequest{ClientID: principal(r).ID, CredentialID: req.CredentialID, NumSignatures: req.NumSignatures,
 		Hashes: hs, HashAlgorithm: alg, PIN: pin, OTP: otp, Actor: "client:" + principal(r).ID})
 	if err != nil {
 		h.fail(w, r, err)
@@ -441,7 +456,7 @@ func (h *Handler) signHash(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	sigs, err := h.svc.SignHash(r.Context(), &signing.SignHashRequest{CredentialID: req.CredentialID, SAD: req.SAD, Hashes: hs,
+	sigs, err := h.svc.SignHash(r.Context(), &signing.SignHashRequest{ClientID: principal(r).ID, CredentialID: req.CredentialID, SAD: req.SAD, Hashes: hs,
 		HashAlgorithm: alg, SignAlgo: req.SignAlgo, Actor: "client:" + principal(r).ID})
 	if err != nil {
 		h.fail(w, r, err)
@@ -531,7 +546,7 @@ func (h *Handler) signDoc(w http.ResponseWriter, r *http.Request) {
 		}
 		docs[i] = b
 	}
-	signed, err := h.svc.SignDocuments(r.Context(), &signing.SignDocumentsRequest{CredentialID: req.CredentialID, SAD: req.SAD,
+	signed, err := h.svc.SignDocuments(r.Context(), &signing.SignDocumentsRequest{ClientID: principal(r).ID, CredentialID: req.CredentialID, SAD: req.SAD,
 		Documents: docs, Level: level, Certify: certify, Actor: "client:" + principal(r).ID})
 	if err != nil {
 		h.fail(w, r, err)

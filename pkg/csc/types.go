@@ -48,6 +48,18 @@ type TokenResponse struct {
 	AccessToken string `json:"access_token"`
 	TokenType   string `json:"token_type,omitempty"`
 	ExpiresIn   int    `json:"expires_in"`
+	// Cnf, for a token obtained by mutual TLS, says which certificate it
+	// is bound to. RFC 8705 section 3 puts cnf in a JWT access token or an
+	// introspection answer; kyso's tokens are opaque and it offers no
+	// introspection, so it tells the client here (RFC 6749 section 5.1:
+	// a client ignores names it does not know).
+	Cnf *Confirmation `json:"cnf,omitempty"`
+}
+
+// Confirmation is the cnf member of RFC 7800 as RFC 8705 section 3.1 uses
+// it: the base64url SHA-256 thumbprint of the DER client certificate.
+type Confirmation struct {
+	X5tS256 string `json:"x5t#S256"`
 }
 
 // RevokeRequest is auth/revoke and oauth2/revoke.

@@ -49,3 +49,14 @@ func isToken68(s string) bool {
 	}
 	return true
 }
+
+// ClientCertificate returns the DER of the TLS client certificate r's
+// connection presented, or nil when it presented none (or is not TLS).
+// Tokens bound to a certificate (RFC 8705 section 3) are checked against
+// it.
+func ClientCertificate(r *http.Request) []byte {
+	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		return nil
+	}
+	return r.TLS.PeerCertificates[0].Raw
+}

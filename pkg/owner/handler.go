@@ -141,7 +141,7 @@ func (h *Handler) authed(next http.HandlerFunc) http.HandlerFunc {
 			writeError(w, http.StatusUnauthorized, signing.CodeInvalidToken, "a Bearer access token from /owner/v1/login is required")
 			return
 		}
-		p, err := h.svc.Authenticate(r.Context(), tok)
+		p, err := h.svc.Authenticate(r.Context(), tok, httpedge.ClientCertificate(r))
 		if err != nil {
 			h.fail(w, r, err)
 			return

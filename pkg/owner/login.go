@@ -51,7 +51,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 // logout revokes the token it is called with.
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 	tok, _ := httpedge.Bearer(r) // authed has checked it
-	if err := h.svc.RevokeToken(r.Context(), tok); err != nil {
+	if err := h.svc.RevokeToken(r.Context(), tok, &signing.Principal{Kind: "owner", ID: ownerID(r)}); err != nil {
 		h.fail(w, r, err)
 		return
 	}

@@ -3,6 +3,8 @@ package signing
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -163,13 +165,17 @@ func (s *Service) ClientToken(ctx context.Context, clientID, secret, scope strin
 	if scope, err = scopeFor(c, scope); err != nil {
 		return "", 0, err
 	}
-	return s.issueToken(ctx, "client", c.ID, scope)
+	return s.issueToken(ctx, "client", c.ID, scope, nil)
 }
 
 // ClientTokenByCert authenticates a relying party by the TLS client
-// certificate it presented (RFC 8705: the certificate bound to it at
-// registration, by SHA-256) and returns a bearer token for scope. When
-// clientID is given it must name that client.
+// certificate it presented (RFC 8705 section 2: the certificate bound to
+// it at registration, by SHA-256) and returns an access token for scope,
+// bound to that certificate (RFC 8705 section 3): Authenticate refuses it
+// on a connection that does not present the same certificate, so a
+// stolen token is of no use without the client's private key. When
+// clientID is given it must name that client. CertThumbprint is the
+// binding as the token's cnf claim would carry it.
 func (s *Service) ClientTokenByCert(ctx context.Context, certDER []byte, clientID, scope string) (string, time.Duration, error) {
 	denied := fail("invalid_client", "the TLS client certificate is not bound to a client")
 	sum := sha256.Sum256(certDER)
@@ -186,16 +192,27 @@ func (s *Service) ClientTokenByCert(ctx context.Context, certDER []byte, clientI
 	if scope, err = scopeFor(c, scope); err != nil {
 		return "", 0, err
 	}
-	return s.issueToken(ctx, "client", c.ID, scope)
+	return s.issueToken(ctx, "client", c.ID, scope, sum[:])
 }
 
-func (s *Service) issueToken(ctx context.Context, kind, subject, scope string) (string, time.Duration, error) {
+// CertThumbprint is the confirmation of a token bound to the TLS client
+// certificate der: the base64url SHA-256 of the DER, without padding, as
+// the cnf member "x5t#S256" carries it (RFC 8705 section 3.1).
+func CertThumbprint(der []byte) string {
+	sum := sha256.Sum256(der)
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// issueToken records a new access token; certSHA256, when set, binds it to
+// a TLS client certificate.
+func (s *Service) issueToken(ctx context.Context, kind, subject, scope string, certSHA256 []byte) (string, time.Duration, error) {
 	tok, err := randomToken(s.cfg.Rand)
 	if err != nil {
 		return "", 0, err
 	}
 	h := sha256.Sum256([]byte(tok))
-	if err := s.st.PutToken(ctx, &store.Token{Hash: h[:], Kind: kind, Subject: subject, Scope: scope, ExpiresAt: s.now().Add(s.cfg.TokenLifetime)}); err != nil {
+	if err := s.st.PutToken(ctx, &store.Token{Hash: h[:], Kind: kind, Subject: subject, Scope: scope,
+		ExpiresAt: s.now().Add(s.cfg.TokenLifetime), CertSHA256: certSHA256}); err != nil {
 		return "", 0, err
 	}
 	return tok, s.cfg.TokenLifetime, nil
@@ -207,8 +224,12 @@ type Principal struct {
 	Kind, ID, Scope string
 }
 
-// Authenticate returns who a bearer token speaks for.
-func (s *Service) Authenticate(ctx context.Context, token string) (*Principal, error) {
+// Authenticate returns who an access token speaks for. tlsCert is the DER
+// TLS client certificate the request's connection presented (nil: none):
+// a token bound to a certificate (ClientTokenByCert) is refused unless it
+// is that one, as RFC 8705 section 3 asks (invalid_token), and the misuse
+// is audited.
+func (s *Service) Authenticate(ctx context.Context, token string, tlsCert []byte) (*Principal, error) {
 	if token == "" || len(token) > 256 {
 		return nil, fail(CodeInvalidToken, "missing or malformed access token")
 	}
@@ -220,13 +241,44 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Principal, e
 	if err != nil {
 		return nil, err
 	}
+	if t.CertSHA256 != nil {
+		presented := sha256.Sum256(tlsCert)
+		if tlsCert == nil || subtle.ConstantTimeCompare(presented[:], t.CertSHA256) != 1 {
+			_ = s.audit(ctx, t.Kind+":"+t.Subject, "token.refuse", t.Subject, "error", map[string]any{
+				"reason": "the token is bound to a TLS client certificate the connection did not present", "certificate": tlsCert != nil,
+			})
+			return nil, fail(CodeInvalidToken, "the access token is bound to a TLS client certificate (RFC 8705) that this connection did not present")
+		}
+	}
 	return &Principal{Kind: t.Kind, ID: t.Subject, Scope: t.Scope}, nil
 }
 
-// RevokeToken revokes a bearer token (CSC auth/revoke, oauth2/revoke).
-func (s *Service) RevokeToken(ctx context.Context, token string) error {
+// RevokeToken revokes an access token (CSC auth/revoke, oauth2/revoke;
+// RFC 7009) for by, who must be the one it was issued to (RFC 7009
+// section 2.1): another's token is refused (access_denied) and stays
+// valid. An unknown, expired or already revoked token is no error
+// (section 2.2). Both outcomes are audited (token.revoke).
+func (s *Service) RevokeToken(ctx context.Context, token string, by *Principal) error {
+	if by == nil {
+		return errors.New("signing: revoking a token: who asks is required")
+	}
 	h := sha256.Sum256([]byte(token))
-	return s.st.DeleteToken(ctx, h[:])
+	t, err := s.st.GetToken(ctx, h[:], s.now())
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	actor := by.Kind + ":" + by.ID
+	if t.Kind != by.Kind || t.Subject != by.ID {
+		_ = s.audit(ctx, actor, "token.revoke", t.Kind+":"+t.Subject, "error", map[string]any{"reason": "the token was issued to another " + t.Kind})
+		return fail(CodeAccessDenied, "the token was not issued to this %s (RFC 7009 section 2.1)", by.Kind)
+	}
+	if err := s.st.DeleteToken(ctx, h[:]); err != nil {
+		return err
+	}
+	return s.audit(ctx, actor, "token.revoke", actor, "ok", nil)
 }
 
 // OwnerLogin checks an owner's national ID, PIN and one-time code and
@@ -255,5 +307,5 @@ func (s *Service) OwnerLogin(ctx context.Context, nationalID, pin, otp string) (
 		}
 		return "", 0, err
 	}
-	return s.issueToken(ctx, "owner", o.ID, "owner")
+	return s.issueToken(ctx, "owner", o.ID, "owner", nil)
 }

@@ -18,6 +18,8 @@ const MaxDocument = 64 << 20
 // digests of the documents exactly as sent, in order: the owner approves
 // those documents, and kyso signs nothing else.
 type SignDocumentsRequest struct {
+	// ClientID is the relying party that asks, as SignHashRequest's.
+	ClientID     string
 	CredentialID string
 	SAD          string
 	Documents    [][]byte
@@ -50,7 +52,7 @@ func (s *Service) SignDocuments(ctx context.Context, req *SignDocumentsRequest) 
 			return nil, &Error{Code: CodeInvalidRequest, Description: fmt.Sprintf("document %d cannot be signed: %v", i+1, err), Err: err}
 		}
 	}
-	u, _, err := s.unlock(ctx, &SignHashRequest{CredentialID: req.CredentialID, SAD: req.SAD, Hashes: digests,
+	u, _, err := s.unlock(ctx, &SignHashRequest{ClientID: req.ClientID, CredentialID: req.CredentialID, SAD: req.SAD, Hashes: digests,
 		HashAlgorithm: crypto.SHA256, Actor: req.Actor}, false)
 	if err != nil {
 		return nil, err
@@ -146,7 +148,7 @@ func (s *Service) signDocuments(ctx context.Context, x *Transaction, sad, actor 
 	for i, d := range x.Documents {
 		hashes[i] = d.Hash
 	}
-	u, opts, err := s.unlock(ctx, &SignHashRequest{CredentialID: x.CredentialID, SAD: sad, Hashes: hashes,
+	u, opts, err := s.unlock(ctx, &SignHashRequest{ClientID: x.ClientID, CredentialID: x.CredentialID, SAD: sad, Hashes: hashes,
 		HashAlgorithm: x.HashAlgorithm, SignAlgo: x.SignAlgo, Actor: actor}, false)
 	if err != nil {
 		return nil, err

@@ -41,15 +41,21 @@ func newEnv(t *testing.T) *env {
 	t.Cleanup(func() { p.Close() })
 	c := &clock{}
 	c.t.Store(time.Now().UnixNano())
-	svc, err := signing.New(p.Store, p.Keys, p.CA, signing.Config{SkipSignerCheck: true,
-		SecretsKey: bytes.Repeat([]byte{7}, 32),
-		Password:   signing.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1},
-		Now:        c.now,
-	})
+	svc, err := signing.New(p.Store, p.Keys, p.CA, testConfig(c))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return &env{svc: svc, p: p, clock: c}
+}
+
+// testConfig is the service's configuration in tests: cheap argon2, no
+// pre-signing check, the clock c.
+func testConfig(c *clock) signing.Config {
+	return signing.Config{SkipSignerCheck: true,
+		SecretsKey: bytes.Repeat([]byte{7}, 32),
+		Password:   signing.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1},
+		Now:        c.now,
+	}
 }
 
 var cccdSeq atomic.Int64
@@ -326,19 +332,19 @@ func TestClientTokens(t *testing.T) {
 	if err != nil || life <= 0 {
 		t.Fatal(err)
 	}
-	p, err := e.svc.Authenticate(ctx, tok)
+	p, err := e.svc.Authenticate(ctx, tok, nil)
 	if err != nil || p.Kind != "client" || p.ID != cl.ID || p.Scope != signing.ScopeService {
 		t.Fatalf("authenticate: %v %+v", err, p)
 	}
-	if err := e.svc.RevokeToken(ctx, tok); err != nil {
+	if err := e.svc.RevokeToken(ctx, tok, p); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.Authenticate(ctx, tok); !isCode(err, signing.CodeInvalidToken) {
+	if _, err := e.svc.Authenticate(ctx, tok, nil); !isCode(err, signing.CodeInvalidToken) {
 		t.Errorf("revoked token: %v", err)
 	}
 	tok, _, _ = e.svc.ClientToken(ctx, cl.ID, cl.Secret, signing.ScopeService)
 	e.clock.advance(2 * time.Hour)
-	if _, err := e.svc.Authenticate(ctx, tok); !isCode(err, signing.CodeInvalidToken) {
+	if _, err := e.svc.Authenticate(ctx, tok, nil); !isCode(err, signing.CodeInvalidToken) {
 		t.Errorf("expired token: %v", err)
 	}
 }

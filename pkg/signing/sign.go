@@ -112,6 +112,10 @@ func DefaultSignAlgo(pub crypto.PublicKey, h crypto.Hash) string {
 // SignHashRequest asks for signatures over hashes with a credential, under
 // activation data (CSC signatures/signHash).
 type SignHashRequest struct {
+	// ClientID is the relying party that asks: the SAD must have been
+	// handed to it (AuthorizeRequest.ClientID). Empty only for a caller in
+	// the same process that acts for no client.
+	ClientID     string
 	CredentialID string
 	// SAD is the activation data an authorisation or approval returned.
 	SAD string
@@ -181,7 +185,7 @@ func (u *unlocked) signAll(ms hsm.MultiSigner, digests [][]byte, opts crypto.Sig
 	}
 	events := make([]*store.AuditEvent, len(digests))
 	for i, d := range digests {
-		if events[i], err = u.s.signatureEvent(u.actor, u.cred, u.txID, d, opts.HashFunc(), "ok"); err != nil {
+		if events[i], err = u.s.signatureEvent(u.actor, u.cred, u.txID, u.activation, d, opts.HashFunc(), "ok"); err != nil {
 			return nil, err
 		}
 	}
@@ -191,76 +195,121 @@ func (u *unlocked) signAll(ms hsm.MultiSigner, digests [][]byte, opts crypto.Sig
 	return sigs, nil
 }
 
-// signatureEvent is the audit event of a signature over digest.
-func (s *Service) signatureEvent(actor string, cred *store.Credential, txID string, digest []byte, h crypto.Hash, outcome string) (*store.AuditEvent, error) {
+// signatureEvent is the audit event of a signature over digest, made
+// under the activation data named activation.
+func (s *Service) signatureEvent(actor string, cred *store.Credential, txID, activation string, digest []byte, h crypto.Hash, outcome string) (*store.AuditEvent, error) {
 	return s.auditEvent(actor, "signature.create", cred.ID, outcome, map[string]any{
-		"owner": cred.OwnerID, "transaction": txID, "digest": base64.StdEncoding.EncodeToString(digest), "hash": h.String(),
+		"owner": cred.OwnerID, "transaction": txID, "activation": activation, "digest": base64.StdEncoding.EncodeToString(digest), "hash": h.String(),
 	})
 }
 
+// Refusals of a request to spend activation data, as the audit event
+// signature.refuse names them in its details ("refusal", beside the
+// "reason" told to the caller and the "activation" ID once the SAD is
+// known). The mutation suite reads them.
+const (
+	refusedMalformed   = "malformed"   // the request's shape: hash algorithm, count, sizes, SAD, credential ID
+	refusedUnknown     = "unknown_sad" // no such activation data
+	refusedClient      = "client"      // handed to another relying party
+	refusedCredential  = "credential"  // issued for another credential
+	refusedHashAlgo    = "hash_algorithm"
+	refusedExpired     = "expired"
+	refusedHashes      = "hashes" // not the hashes approved: set, order or count
+	refusedCredStatus  = "credential_status"
+	refusedCertificate = "certificate" // the pre-signing check (checkSigner)
+	refusedSignAlgo    = "sign_algo"   // signAlgo does not fit the key or the hashes
+	refusedReplay      = "replay"      // already spent, or fewer uses left than asked
+)
+
 // unlock is the only code that reaches a credential's key. It checks the
 // activation data and spends it, and signs only when the request is
-// exactly what was approved: the same credential, the same hash
-// algorithm, the same hashes in the same order (SCAL2), no more uses than
-// approved, before the expiry. What it returns signs at most as many
+// exactly what was approved: by the client the SAD was handed to, for the
+// same credential, the same hash algorithm, the same hashes in the same
+// order (SCAL2), no more uses than approved, before the expiry. Every
+// refusal is audited (signature.refuse, with the refusal's kind and the
+// activation's ID once known) and leaves the SAD unspent, so its owner can
+// still use it while it lasts. What it returns signs at most as many
 // times as there are hashes, each signature audited: with audit, by
 // events (outcome intent) written in the same transaction that spends the
 // activation data, and then the signer signs exactly req.Hashes, in order;
 // without, by an event after each signature (for PDFs, whose signed
 // digests are computed after the approved hashes of the documents).
 func (s *Service) unlock(ctx context.Context, req *SignHashRequest, audit bool) (*unlocked, crypto.SignerOpts, error) {
+	var activation string // the ID, once the SAD is known
+	subject := req.CredentialID
+	if !validID(subject) {
+		subject = ""
+	}
+	refuseAs := func(e *Error, refusal string, extra map[string]any) error {
+		d := map[string]any{"reason": e.Description, "refusal": refusal}
+		if activation != "" {
+			d["activation"] = activation
+		}
+		for k, v := range extra {
+			d[k] = v
+		}
+		_ = s.audit(ctx, req.Actor, "signature.refuse", subject, "error", d)
+		return e
+	}
+	refuse := func(code, refusal, format string, args ...any) (*unlocked, crypto.SignerOpts, error) {
+		return nil, nil, refuseAs(fail(code, format, args...), refusal, nil)
+	}
 	h := req.HashAlgorithm
 	if HashOID(h) == "" {
-		return nil, nil, fail(CodeInvalidRequest, "hash algorithm %v is not accepted (SHA-256, SHA-384, SHA-512)", h)
+		return refuse(CodeInvalidRequest, refusedMalformed, "hash algorithm %v is not accepted (SHA-256, SHA-384, SHA-512)", h)
 	}
 	if len(req.Hashes) == 0 || len(req.Hashes) > MaxHashes {
-		return nil, nil, fail(CodeInvalidRequest, "between 1 and %d hashes, not %d", MaxHashes, len(req.Hashes))
+		return refuse(CodeInvalidRequest, refusedMalformed, "between 1 and %d hashes, not %d", MaxHashes, len(req.Hashes))
 	}
 	for i, d := range req.Hashes {
 		if len(d) != h.Size() {
-			return nil, nil, fail(CodeInvalidRequest, "hash %d has %d bytes; %v needs %d", i+1, len(d), h, h.Size())
+			return refuse(CodeInvalidRequest, refusedMalformed, "hash %d has %d bytes; %v needs %d", i+1, len(d), h, h.Size())
 		}
 	}
 	if req.SAD == "" || len(req.SAD) > 256 {
-		return nil, nil, fail(CodeInvalidRequest, "missing or malformed SAD")
+		return refuse(CodeInvalidRequest, refusedMalformed, "missing or malformed SAD")
 	}
-	if !validID(req.CredentialID) {
-		return nil, nil, fail(CodeInvalidRequest, "a credentialID of 1 to 128 bytes of UTF-8 is required")
+	if subject == "" {
+		return refuse(CodeInvalidRequest, refusedMalformed, "a credentialID of 1 to 128 bytes of UTF-8 is required")
 	}
 	key := sadHash(req.SAD)
 	a, err := s.st.GetActivation(ctx, key)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil, fail(CodeInvalidRequest, "invalid SAD")
+		return refuse(CodeInvalidRequest, refusedUnknown, "invalid SAD")
 	}
 	if err != nil {
 		return nil, nil, err
 	}
-	deny := func(format string, args ...any) error {
-		e := fail(CodeInvalidRequest, format, args...)
-		_ = s.audit(ctx, req.Actor, "signature.refuse", req.CredentialID, "error", map[string]any{"reason": e.Description})
-		return e
+	activation = a.ID
+	if a.ClientID != req.ClientID {
+		// Another client's SAD (CSC: invalid for this client) gets the
+		// answer an unknown one gets, so a client learns nothing of the
+		// SADs of others; the audit says whose it is. Not spent: the
+		// client it was handed to may still use it.
+		return nil, nil, refuseAs(fail(CodeInvalidRequest, "invalid SAD"), refusedClient,
+			map[string]any{"reason": "the SAD was handed to another client", "issued_to": a.ClientID})
 	}
 	switch {
 	case a.CredentialID != req.CredentialID:
-		return nil, nil, deny("the SAD was not issued for this credential")
+		return refuse(CodeInvalidRequest, refusedCredential, "the SAD was not issued for this credential")
 	case a.HashAlgorithm != HashOID(h):
-		return nil, nil, deny("the SAD was issued for hash algorithm %s, not %s", a.HashAlgorithm, HashOID(h))
+		return refuse(CodeInvalidRequest, refusedHashAlgo, "the SAD was issued for hash algorithm %s, not %s", a.HashAlgorithm, HashOID(h))
 	case !s.now().Before(a.ExpiresAt):
-		return nil, nil, fail(CodeExpired, "the SAD expired at %s", a.ExpiresAt.UTC().Format("15:04:05Z"))
+		return refuse(CodeExpired, refusedExpired, "the SAD expired at %s", a.ExpiresAt.UTC().Format("15:04:05Z"))
 	case len(a.Hashes) > 0 && !sameHashes(a.Hashes, req.Hashes):
-		return nil, nil, deny("the hashes are not the ones authorised (the same hashes, in the same order, are required)")
+		return refuse(CodeInvalidRequest, refusedHashes, "the hashes are not the ones authorised (the same hashes, in the same order, are required)")
 	}
 	cred, err := s.st.GetCredential(ctx, req.CredentialID)
 	if err != nil {
 		return nil, nil, fmt.Errorf("signing: credential %s: %w", req.CredentialID, err)
 	}
 	if cred.Status != "active" {
-		return nil, nil, deny("credential %s is %s", cred.ID, cred.Status)
+		return refuse(CodeInvalidRequest, refusedCredStatus, "credential %s is %s", cred.ID, cred.Status)
 	}
 	// The pre-signing check (Circular 15/2025 Art. 5), before the key is
 	// unlocked and before the SAD is spent: a refused certificate signs
 	// nothing and leaves the owner's approval unused.
-	cert, chain, check, err := s.checkSigner(ctx, cred, req.Actor)
+	cert, chain, check, err := s.checkSigner(ctx, cred, req.Actor, activation)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -273,6 +322,10 @@ func (s *Service) unlock(ctx context.Context, req *SignHashRequest, audit bool) 
 		algo = DefaultSignAlgo(signer.Public(), h)
 	}
 	opts, err := signerOpts(algo, h, signer.Public())
+	var bad *Error
+	if errors.As(err, &bad) {
+		return nil, nil, refuseAs(bad, refusedSignAlgo, nil)
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -282,28 +335,31 @@ func (s *Service) unlock(ctx context.Context, req *SignHashRequest, audit bool) 
 	if audit {
 		events = make([]*store.AuditEvent, len(req.Hashes))
 		for i, d := range req.Hashes {
-			if events[i], err = s.signatureEvent(req.Actor, cred, a.TransactionID, d, h, "intent"); err != nil {
+			if events[i], err = s.signatureEvent(req.Actor, cred, a.TransactionID, a.ID, d, h, "intent"); err != nil {
 				return nil, nil, err
 			}
 		}
 	}
 	switch err := s.st.UseActivation(ctx, key, len(req.Hashes), s.now(), events...); {
 	case errors.Is(err, store.ErrReplay):
-		return nil, nil, deny("the SAD was already used (or allows fewer signatures than %d)", len(req.Hashes))
+		return refuse(CodeInvalidRequest, refusedReplay, "the SAD was already used (or allows fewer signatures than %d)", len(req.Hashes))
 	case errors.Is(err, store.ErrNotFound):
-		return nil, nil, fail(CodeExpired, "the SAD expired")
+		return refuse(CodeExpired, refusedExpired, "the SAD expired")
 	case err != nil:
 		return nil, nil, err
 	}
 	return &unlocked{s: s, ctx: ctx, cred: cred, signer: signer, left: len(req.Hashes), actor: req.Actor, txID: a.TransactionID,
-		audited: audit, digests: req.Hashes, cert: cert, chain: chain, check: check}, opts, nil
+		activation: a.ID, audited: audit, digests: req.Hashes, cert: cert, chain: chain, check: check}, opts, nil
 }
 
 // checkSigner returns cred's certificate and chain after the pre-signing
 // check of Config.SignerCheck, with its evidence (nil when the service
 // skips the check). A refusal is audited (signature.refuse) and returned
 // as an invalid_request whose description is the bilingual reason.
-func (s *Service) checkSigner(ctx context.Context, cred *store.Credential, actor string) (*x509.Certificate, []*x509.Certificate, *signercheck.Result, error) {
+//
+// activation names the activation data being spent, for the audit event;
+// empty when there is none yet (an authorisation).
+func (s *Service) checkSigner(ctx context.Context, cred *store.Credential, actor, activation string) (*x509.Certificate, []*x509.Certificate, *signercheck.Result, error) {
 	cert, chain, err := s.Certificate(ctx, cred)
 	if err != nil {
 		return nil, nil, nil, err
@@ -329,7 +385,11 @@ func (s *Service) checkSigner(ctx context.Context, cred *store.Credential, actor
 	}
 	var refused *signercheck.Error
 	if errors.As(err, &refused) {
-		_ = s.audit(ctx, actor, "signature.refuse", cred.ID, "error", map[string]any{"reason": refused.Error(), "check": string(refused.Code)})
+		d := map[string]any{"reason": refused.Error(), "refusal": refusedCertificate, "check": string(refused.Code)}
+		if activation != "" {
+			d["activation"] = activation
+		}
+		_ = s.audit(ctx, actor, "signature.refuse", cred.ID, "error", d)
 		return nil, nil, nil, &Error{Code: CodeInvalidRequest, Description: refused.Error(), Err: refused}
 	}
 	if err != nil {
@@ -362,6 +422,9 @@ type unlocked struct {
 	signer crypto.Signer
 	actor  string
 	txID   string
+	// activation is the ID of the activation data unlock spent, for the
+	// audit events of the signatures.
+	activation string
 	// audited: unlock wrote the signatures' audit events, and the signer
 	// signs only digests, in order.
 	audited bool
@@ -395,7 +458,7 @@ func (u *unlocked) Sign(rnd io.Reader, digest []byte, opts crypto.SignerOpts) ([
 	if u.audited {
 		return sig, nil
 	}
-	e, err := u.s.signatureEvent(u.actor, u.cred, u.txID, digest, opts.HashFunc(), "ok")
+	e, err := u.s.signatureEvent(u.actor, u.cred, u.txID, u.activation, digest, opts.HashFunc(), "ok")
 	if err != nil {
 		return nil, err
 	}
@@ -417,25 +480,31 @@ func sameHashes(a, b [][]byte) bool {
 	return true
 }
 
-// newActivation records activation data for the hashes and returns the
-// SAD.
-func (s *Service) newActivation(ctx context.Context, credID, txID string, h crypto.Hash, hashes [][]byte) (string, error) {
-	sad, err := randomToken(s.cfg.Rand)
-	if err != nil {
-		return "", err
+// newActivation records activation data for the hashes, handed to the
+// relying party clientID, and returns the SAD and the activation's ID.
+func (s *Service) newActivation(ctx context.Context, clientID, credID, txID string, h crypto.Hash, hashes [][]byte) (sad, id string, err error) {
+	if sad, err = randomToken(s.cfg.Rand); err != nil {
+		return "", "", err
+	}
+	if id, err = randomID(s.cfg.Rand, 10); err != nil {
+		return "", "", err
 	}
 	now := s.now()
-	a := &store.Activation{SADHash: sadHash(sad), CredentialID: credID, TransactionID: txID, HashAlgorithm: HashOID(h),
-		Hashes: hashes, Remaining: len(hashes), ExpiresAt: now.Add(s.cfg.SADLifetime), CreatedAt: now}
+	a := &store.Activation{SADHash: sadHash(sad), ID: id, ClientID: clientID, CredentialID: credID, TransactionID: txID,
+		HashAlgorithm: HashOID(h), Hashes: hashes, Remaining: len(hashes), ExpiresAt: now.Add(s.cfg.SADLifetime), CreatedAt: now}
 	if err := s.st.PutActivation(ctx, a); err != nil {
-		return "", err
+		return "", "", err
 	}
-	return sad, nil
+	return sad, id, nil
 }
 
 // AuthorizeRequest is an explicit authorisation (CSC credentials/authorize):
 // the calling application collected the owner's PIN and one-time code.
 type AuthorizeRequest struct {
+	// ClientID is the relying party that asks: the SAD is handed to it,
+	// and only it may spend it. Empty only for a caller in the same
+	// process that acts for no client.
+	ClientID      string
 	CredentialID  string
 	NumSignatures int
 	// Hashes are required (SCAL2): the SAD is bound to them.
@@ -445,54 +514,92 @@ type AuthorizeRequest struct {
 	Actor         string
 }
 
+// Refusals of an authorisation, as the audit event credential.authorize
+// (outcome error) names them in its details ("refusal"). A refused
+// certificate is audited by the pre-signing check (signature.refuse).
+const (
+	authRefusedMalformed  = "malformed"          // hashes, their number or algorithm, the credential ID
+	authRefusedCredential = "unknown_credential" // no such credential
+	authRefusedStatus     = "credential_status"  // the credential is not active
+	authRefusedFactors    = "factors"            // the owner's PIN or one-time code (or the lock)
+)
+
 // Authorize checks the owner's two factors and returns activation data
-// bound to the credential, the hashes, their algorithm and their number,
-// and how long it lasts.
+// bound to the client, the credential, the hashes, their algorithm and
+// their number, and how long it lasts. The audit event
+// (credential.authorize) names the activation, as the signatures made
+// with it do; a refusal is audited with its kind.
 func (s *Service) Authorize(ctx context.Context, req *AuthorizeRequest) (string, int, error) {
+	subject := req.CredentialID
+	if !validID(subject) {
+		subject = ""
+	}
+	refuse := func(refusal string, err error, extra map[string]any) (string, int, error) {
+		d := map[string]any{"refusal": refusal, "client": req.ClientID}
+		var se *Error
+		if errors.As(err, &se) {
+			d["reason"] = se.Description
+		} else {
+			d["reason"] = err.Error()
+		}
+		for k, v := range extra {
+			d[k] = v
+		}
+		_ = s.audit(ctx, req.Actor, "credential.authorize", subject, "error", d)
+		return "", 0, err
+	}
+	malformed := func(format string, args ...any) (string, int, error) {
+		return refuse(authRefusedMalformed, fail(CodeInvalidRequest, format, args...), nil)
+	}
 	if len(req.Hashes) == 0 {
-		return "", 0, fail(CodeInvalidRequest, "hashes are required: kyso authorises at SCAL2 only")
+		return malformed("hashes are required: kyso authorises at SCAL2 only")
 	}
 	if req.NumSignatures != len(req.Hashes) {
-		return "", 0, fail(CodeInvalidRequest, "numSignatures is %d but %d hashes were given", req.NumSignatures, len(req.Hashes))
+		return malformed("numSignatures is %d but %d hashes were given", req.NumSignatures, len(req.Hashes))
 	}
 	if len(req.Hashes) > MaxHashes {
-		return "", 0, fail(CodeInvalidRequest, "at most %d hashes", MaxHashes)
+		return malformed("at most %d hashes", MaxHashes)
 	}
 	if HashOID(req.HashAlgorithm) == "" {
-		return "", 0, fail(CodeInvalidRequest, "hash algorithm %v is not accepted", req.HashAlgorithm)
+		return malformed("hash algorithm %v is not accepted", req.HashAlgorithm)
 	}
 	for i, d := range req.Hashes {
 		if len(d) != req.HashAlgorithm.Size() {
-			return "", 0, fail(CodeInvalidRequest, "hash %d has %d bytes; %v needs %d", i+1, len(d), req.HashAlgorithm, req.HashAlgorithm.Size())
+			return malformed("hash %d has %d bytes; %v needs %d", i+1, len(d), req.HashAlgorithm, req.HashAlgorithm.Size())
 		}
 	}
-	if !validID(req.CredentialID) {
-		return "", 0, fail(CodeInvalidRequest, "unknown credentialID")
+	if subject == "" {
+		return refuse(authRefusedCredential, fail(CodeInvalidRequest, "unknown credentialID"), nil)
 	}
 	cred, err := s.st.GetCredential(ctx, req.CredentialID)
 	if errors.Is(err, store.ErrNotFound) {
-		return "", 0, fail(CodeInvalidRequest, "unknown credentialID")
+		return refuse(authRefusedCredential, fail(CodeInvalidRequest, "unknown credentialID"), nil)
 	}
 	if err != nil {
 		return "", 0, err
+	}
+	if cred.Status != "active" {
+		return refuse(authRefusedStatus, fail(CodeInvalidRequest, "credential %s is %s", cred.ID, cred.Status), nil)
 	}
 	owner, err := s.st.GetOwner(ctx, cred.OwnerID)
 	if err != nil {
 		return "", 0, err
 	}
 	if err := s.twoFactors(ctx, owner, req.PIN, req.OTP); err != nil {
-		return "", 0, err
+		return refuse(authRefusedFactors, err, map[string]any{"owner": owner.ID})
 	}
 	// No activation data for a certificate that may not sign; signHash
 	// checks again, since time passes between the two.
-	if _, _, _, err := s.checkSigner(ctx, cred, req.Actor); err != nil {
+	if _, _, _, err := s.checkSigner(ctx, cred, req.Actor, ""); err != nil {
 		return "", 0, err
 	}
-	sad, err := s.newActivation(ctx, cred.ID, "", req.HashAlgorithm, req.Hashes)
+	sad, id, err := s.newActivation(ctx, req.ClientID, cred.ID, "", req.HashAlgorithm, req.Hashes)
 	if err != nil {
 		return "", 0, err
 	}
-	if err := s.audit(ctx, req.Actor, "credential.authorize", cred.ID, "ok", map[string]any{"owner": owner.ID, "hashes": len(req.Hashes)}); err != nil {
+	if err := s.audit(ctx, req.Actor, "credential.authorize", cred.ID, "ok", map[string]any{
+		"owner": owner.ID, "client": req.ClientID, "activation": id, "hashes": len(req.Hashes),
+	}); err != nil {
 		return "", 0, err
 	}
 	return sad, int(s.cfg.SADLifetime.Seconds()), nil

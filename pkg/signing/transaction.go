@@ -345,15 +345,17 @@ func (s *Service) Approve(ctx context.Context, ownerID, txID, pin, otp string) (
 	} else if err != nil {
 		return nil, err
 	}
-	if err := s.audit(ctx, "owner:"+ownerID, "transaction.approve", t.ID, "ok", map[string]any{"credential": t.CredentialID}); err != nil {
-		return nil, err
-	}
 	hashes := make([][]byte, len(x.Documents))
 	for i, d := range x.Documents {
 		hashes[i] = d.Hash
 	}
-	sad, err := s.newActivation(ctx, t.CredentialID, t.ID, x.HashAlgorithm, hashes)
+	// The SAD is the transaction's client's: signDocuments spends it in
+	// that client's name.
+	sad, activation, err := s.newActivation(ctx, t.ClientID, t.CredentialID, t.ID, x.HashAlgorithm, hashes)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.audit(ctx, "owner:"+ownerID, "transaction.approve", t.ID, "ok", map[string]any{"credential": t.CredentialID, "activation": activation}); err != nil {
 		return nil, err
 	}
 	res, signErr := s.signDocuments(ctx, x, sad, "owner:"+ownerID)

@@ -48,7 +48,12 @@ func (h *Handler) getCertificate(w http.ResponseWriter, r *http.Request) {
 		if serial != nil && !sameSerial(cert, serial) {
 			continue
 		}
-		data.UserCertificates = append(data.UserCertificates, describe(c, cert, chain, h.now()))
+		cs, err := h.svc.CertificateStatus(r.Context(), c, cert, h.now())
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		data.UserCertificates = append(data.UserCertificates, describe(c, cert, chain, cs))
 	}
 	writeOK(w, "Thành công", data)
 }
@@ -92,15 +97,20 @@ func (h *Handler) credentialBySerial(ctx context.Context, uid string, serial []b
 	return "", &signing.Error{Code: signing.CodeNotFound, Description: "the user has no certificate with that serial number"}
 }
 
-func describe(c *store.Credential, cert *x509.Certificate, chain []*x509.Certificate, now time.Time) UserCertificate {
-	status := "active"
-	switch {
-	case c.Status != "active":
+// certStatus is cert_status for each state of a certificate: the
+// dialect's own words, lower-case English as the rest of its fields.
+var certStatus = map[signing.CertStatus]string{
+	signing.CertValid: "active", signing.CertExpired: "expired", signing.CertNotYetValid: "not_yet_valid",
+	signing.CertRevoked: "revoked", signing.CertSuspended: "suspended",
+}
+
+// describe is one certificate of get_certificate's answer; cs is its
+// status (signing.Service.CertificateStatus). A disabled credential is
+// "disabled" whatever its certificate, as it cannot sign.
+func describe(c *store.Credential, cert *x509.Certificate, chain []*x509.Certificate, cs signing.CertStatus) UserCertificate {
+	status := certStatus[cs]
+	if c.Status != "active" {
 		status = "disabled"
-	case now.After(cert.NotAfter):
-		status = "expired"
-	case now.Before(cert.NotBefore):
-		status = "not_yet_valid"
 	}
 	u := UserCertificate{
 		CertID: c.ID, CertStatus: status,

@@ -43,7 +43,9 @@ type CertificateData struct {
 type UserCertificate struct {
 	// CertID is the credential ID (the CSC API's credentialID).
 	CertID string `json:"cert_id"`
-	// CertStatus is "active", "expired", "not_yet_valid" or "disabled".
+	// CertStatus is "active", "expired", "not_yet_valid", "revoked",
+	// "suspended" (on hold, RFC 5280 certificateHold) or "disabled" (the
+	// credential, whatever its certificate).
 	CertStatus   string `json:"cert_status"`
 	SerialNumber string `json:"serial_number"` // upper-case hex
 	CertSubject  string `json:"cert_subject"`  // RFC 4514

@@ -253,7 +253,15 @@ type TransactionFilter struct {
 type Activation struct {
 	// SADHash is the SHA-256 of the SAD handed out; the SAD itself is
 	// never stored.
-	SADHash       []byte
+	SADHash []byte
+	// ID names the activation in audit events (the authorisation and the
+	// signatures it allowed carry it, so they can be joined); it is not a
+	// secret and does not unlock anything. Required.
+	ID string
+	// ClientID is the relying party the SAD was handed to: only it may
+	// spend it. Empty for a caller in the same process that acts for no
+	// client (and for rows from before client binding).
+	ClientID      string
 	CredentialID  string
 	TransactionID string // empty for a CSC explicit authorisation
 	// HashAlgorithm is the OID, dotted, of the hash algorithm.
@@ -273,6 +281,10 @@ type Token struct {
 	Subject   string // client or owner ID
 	Scope     string
 	ExpiresAt time.Time
+	// CertSHA256 is the SHA-256 of the DER TLS client certificate the
+	// token is bound to (RFC 8705 section 3, x5t#S256): it is good only on
+	// a connection presenting that certificate. Nil for a bearer token.
+	CertSHA256 []byte
 }
 
 // Webhook is one delivery in the outbox.

@@ -478,9 +478,10 @@ func (s *Store) PutActivation(ctx context.Context, a *store.Activation) error {
 		hashes = [][]byte{}
 	}
 	tag, err := s.pool.Exec(ctx, `INSERT INTO activations (sad_hash, credential_id, transaction_id, hash_algorithm,
-		hashes, remaining, expires_at, created_at) VALUES ($1, $2, $3, $4, $5::bytea[], $6, $7, $8) ON CONFLICT DO NOTHING`,
+		hashes, remaining, expires_at, created_at, id, client_id) VALUES ($1, $2, $3, $4, $5::bytea[], $6, $7, $8, $9, $10)
+		ON CONFLICT DO NOTHING`,
 		a.SADHash, a.CredentialID, nullString(a.TransactionID), a.HashAlgorithm, hashes, a.Remaining,
-		check.Time(a.ExpiresAt), s.orNow(a.CreatedAt))
+		check.Time(a.ExpiresAt), s.orNow(a.CreatedAt), a.ID, a.ClientID)
 	if err == nil && tag.RowsAffected() == 0 {
 		err = store.ErrExists
 	}
@@ -500,8 +501,8 @@ func (s *Store) GetActivation(ctx context.Context, sadHash []byte) (*store.Activ
 	a := &store.Activation{}
 	var txID *string
 	err := s.pool.QueryRow(ctx, `SELECT sad_hash, credential_id, transaction_id, hash_algorithm, hashes, remaining,
-		expires_at, created_at FROM activations WHERE sad_hash = $1`, sadHash).Scan(&a.SADHash, &a.CredentialID, &txID,
-		&a.HashAlgorithm, &a.Hashes, &a.Remaining, &a.ExpiresAt, &a.CreatedAt)
+		expires_at, created_at, id, client_id FROM activations WHERE sad_hash = $1`, sadHash).Scan(&a.SADHash, &a.CredentialID, &txID,
+		&a.HashAlgorithm, &a.Hashes, &a.Remaining, &a.ExpiresAt, &a.CreatedAt, &a.ID, &a.ClientID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		err = store.ErrNotFound
 	}
@@ -588,8 +589,8 @@ func (s *Store) PutToken(ctx context.Context, t *store.Token) error {
 	if err := check.Token(t); err != nil {
 		return fmt.Errorf("postgres: storing token: %w", err)
 	}
-	tag, err := s.pool.Exec(ctx, `INSERT INTO tokens (hash, kind, subject, scope, expires_at) VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT DO NOTHING`, t.Hash, t.Kind, t.Subject, t.Scope, check.Time(t.ExpiresAt))
+	tag, err := s.pool.Exec(ctx, `INSERT INTO tokens (hash, kind, subject, scope, expires_at, cert_sha256) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT DO NOTHING`, t.Hash, t.Kind, t.Subject, t.Scope, check.Time(t.ExpiresAt), nullBytes(t.CertSHA256))
 	if err == nil && tag.RowsAffected() == 0 {
 		err = store.ErrExists
 	}
@@ -606,8 +607,8 @@ func (s *Store) GetToken(ctx context.Context, hash []byte, now time.Time) (*stor
 		return nil, fmt.Errorf("postgres: reading token: %w", err)
 	}
 	t := &store.Token{}
-	err := s.pool.QueryRow(ctx, `SELECT hash, kind, subject, scope, expires_at FROM tokens
-		WHERE hash = $1 AND expires_at > $2`, hash, s.orNow(now)).Scan(&t.Hash, &t.Kind, &t.Subject, &t.Scope, &t.ExpiresAt)
+	err := s.pool.QueryRow(ctx, `SELECT hash, kind, subject, scope, expires_at, cert_sha256 FROM tokens
+		WHERE hash = $1 AND expires_at > $2`, hash, s.orNow(now)).Scan(&t.Hash, &t.Kind, &t.Subject, &t.Scope, &t.ExpiresAt, &t.CertSHA256)
 	if errors.Is(err, pgx.ErrNoRows) {
 		err = store.ErrNotFound
 	}

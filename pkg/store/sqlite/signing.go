@@ -498,9 +498,9 @@ func (s *Store) PutActivation(ctx context.Context, a *store.Activation) error {
 		return fmt.Errorf("sqlite: storing activation: %w", err)
 	}
 	return s.write(ctx, fmt.Sprintf("storing activation %x", a.SADHash), func(tx *sql.Tx) error {
-		n, err := affected(tx.ExecContext(ctx, `INSERT INTO activations (sad_hash, credential_id, transaction_id,
-			hash_algorithm, hashes, remaining, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-			a.SADHash, a.CredentialID, nullString(a.TransactionID), a.HashAlgorithm, string(list), a.Remaining,
+		n, err := affected(tx.ExecContext(ctx, `INSERT INTO activations (sad_hash, id, client_id, credential_id, transaction_id,
+			hash_algorithm, hashes, remaining, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			a.SADHash, a.ID, a.ClientID, a.CredentialID, nullString(a.TransactionID), a.HashAlgorithm, string(list), a.Remaining,
 			micro(a.ExpiresAt), micro(s.orNow(a.CreatedAt))))
 		if err != nil {
 			return missingParent(err, fmt.Sprintf("credential %q or transaction %q", a.CredentialID, a.TransactionID))
@@ -522,8 +522,8 @@ func (s *Store) GetActivation(ctx context.Context, sadHash []byte) (*store.Activ
 	var txID sql.NullString
 	var list string
 	var expires, created int64
-	err := s.readRow(ctx, `SELECT sad_hash, credential_id, transaction_id, hash_algorithm, hashes, remaining,
-		expires_at, created_at FROM activations WHERE sad_hash = ?`, sadHash).Scan(&a.SADHash, &a.CredentialID, &txID,
+	err := s.readRow(ctx, `SELECT sad_hash, id, client_id, credential_id, transaction_id, hash_algorithm, hashes, remaining,
+		expires_at, created_at FROM activations WHERE sad_hash = ?`, sadHash).Scan(&a.SADHash, &a.ID, &a.ClientID, &a.CredentialID, &txID,
 		&a.HashAlgorithm, &list, &a.Remaining, &expires, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = store.ErrNotFound
@@ -602,8 +602,8 @@ func (s *Store) PutToken(ctx context.Context, t *store.Token) error {
 		return fmt.Errorf("sqlite: storing token: %w", err)
 	}
 	return s.write(ctx, "storing token", func(tx *sql.Tx) error {
-		n, err := affected(tx.ExecContext(ctx, `INSERT INTO tokens (hash, kind, subject, scope, expires_at)
-			VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, t.Hash, t.Kind, t.Subject, t.Scope, micro(t.ExpiresAt)))
+		n, err := affected(tx.ExecContext(ctx, `INSERT INTO tokens (hash, kind, subject, scope, expires_at, cert_sha256)
+			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, t.Hash, t.Kind, t.Subject, t.Scope, micro(t.ExpiresAt), nullBytes(t.CertSHA256)))
 		if err == nil && n == 0 {
 			err = store.ErrExists
 		}
@@ -619,8 +619,8 @@ func (s *Store) GetToken(ctx context.Context, hash []byte, now time.Time) (*stor
 	}
 	t := &store.Token{}
 	var expires int64
-	err := s.readRow(ctx, `SELECT hash, kind, subject, scope, expires_at FROM tokens
-		WHERE hash = ? AND expires_at > ?`, hash, micro(s.orNow(now))).Scan(&t.Hash, &t.Kind, &t.Subject, &t.Scope, &expires)
+	err := s.readRow(ctx, `SELECT hash, kind, subject, scope, expires_at, cert_sha256 FROM tokens
+		WHERE hash = ? AND expires_at > ?`, hash, micro(s.orNow(now))).Scan(&t.Hash, &t.Kind, &t.Subject, &t.Scope, &expires, &t.CertSHA256)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = store.ErrNotFound
 	}

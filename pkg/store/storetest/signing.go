@@ -166,7 +166,8 @@ func (g signer) createTx(t testing.TB, s store.Signing) *store.Transaction {
 }
 
 func newActivation(t testing.TB, credID string, hashes, uses int, expires time.Time) *store.Activation {
-	a := &store.Activation{SADHash: randomBytes(t, 32), CredentialID: credID, Remaining: uses, ExpiresAt: expires}
+	a := &store.Activation{SADHash: randomBytes(t, 32), ID: fmt.Sprintf("act-%x", randomBytes(t, 8)), ClientID: "portal",
+		CredentialID: credID, Remaining: uses, ExpiresAt: expires}
 	if hashes > 0 {
 		a.HashAlgorithm = "2.16.840.1.101.3.4.2.1"
 	}
@@ -679,7 +680,8 @@ func testListTransactions(t *testing.T, s store.Signing) {
 
 func equalActivation(t testing.TB, got, want *store.Activation) {
 	t.Helper()
-	if !bytes.Equal(got.SADHash, want.SADHash) || got.CredentialID != want.CredentialID || got.TransactionID != want.TransactionID ||
+	if !bytes.Equal(got.SADHash, want.SADHash) || got.ID != want.ID || got.ClientID != want.ClientID ||
+		got.CredentialID != want.CredentialID || got.TransactionID != want.TransactionID ||
 		got.HashAlgorithm != want.HashAlgorithm || len(got.Hashes) != len(want.Hashes) || got.Remaining != want.Remaining {
 		t.Fatalf("activation = %+v\nwant %+v", got, want)
 	}
@@ -755,6 +757,7 @@ func testActivation(t *testing.T, s store.Signing) {
 
 	// SCAL1, or a CSC explicit authorisation: no hashes, no transaction.
 	b := newActivation(t, g.cred.ID, 0, 1, now.Add(time.Minute))
+	b.ClientID = "" // a caller in the process, acting for no client
 	noErr(t, "PutActivation without hashes", s.PutActivation(ctx, b))
 	got, err = s.GetActivation(ctx, b.SADHash)
 	noErr(t, "GetActivation without hashes", err)
@@ -804,6 +807,10 @@ func testActivation(t *testing.T, s store.Signing) {
 		{"no expiry", func(a *store.Activation) { a.ExpiresAt = time.Time{} }},
 		{"SAD hash 31 bytes", func(a *store.Activation) { a.SADHash = a.SADHash[:31] }},
 		{"no credential", func(a *store.Activation) { a.CredentialID = "" }},
+		{"no activation ID", func(a *store.Activation) { a.ID = "" }},
+		{"activation ID over 128 bytes", func(a *store.Activation) { a.ID = strings.Repeat("a", 129) }},
+		{"client ID over 128 bytes", func(a *store.Activation) { a.ClientID = strings.Repeat("c", 129) }},
+		{"client ID with NUL", func(a *store.Activation) { a.ClientID = "portal\x00" }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			bad := newActivation(t, g.cred.ID, 3, 3, now.Add(time.Minute))
@@ -876,6 +883,20 @@ func testToken(t *testing.T, s store.Signing) {
 	_, err = s.GetToken(ctx, tok.Hash, now.Add(2*time.Hour))
 	wantErr(t, "GetToken after expiry", err, store.ErrNotFound)
 
+	if got.CertSHA256 != nil {
+		t.Fatalf("a bearer token came back bound to a certificate: %x", got.CertSHA256)
+	}
+	// A token obtained by mutual TLS keeps the certificate's SHA-256
+	// (RFC 8705 section 3).
+	bound := &store.Token{Hash: randomBytes(t, 32), Kind: "client", Subject: "portal", Scope: "service",
+		ExpiresAt: now.Add(time.Hour), CertSHA256: randomBytes(t, 32)}
+	noErr(t, "PutToken bound", s.PutToken(ctx, bound))
+	gotBound, err := s.GetToken(ctx, bound.Hash, now)
+	noErr(t, "GetToken bound", err)
+	if !bytes.Equal(gotBound.CertSHA256, bound.CertSHA256) {
+		t.Fatalf("GetToken bound: certificate hash %x, want %x", gotBound.CertSHA256, bound.CertSHA256)
+	}
+
 	noErr(t, "DeleteToken", s.DeleteToken(ctx, tok.Hash))
 	_, err = s.GetToken(ctx, tok.Hash, now)
 	wantErr(t, "GetToken deleted", err, store.ErrNotFound)
@@ -900,6 +921,7 @@ func testToken(t *testing.T, s store.Signing) {
 		{"no subject", &store.Token{Hash: randomBytes(t, 32), Kind: "client", ExpiresAt: now}},
 		{"no expiry", &store.Token{Hash: randomBytes(t, 32), Kind: "client", Subject: "a"}},
 		{"scope over 1024", &store.Token{Hash: randomBytes(t, 32), Kind: "client", Subject: "a", Scope: strings.Repeat("s", 1025), ExpiresAt: now}},
+		{"certificate hash 31 bytes", &store.Token{Hash: randomBytes(t, 32), Kind: "client", Subject: "a", ExpiresAt: now, CertSHA256: make([]byte, 31)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			wantErr(t, "PutToken", s.PutToken(ctx, tc.tok), store.ErrInvalid)

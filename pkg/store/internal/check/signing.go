@@ -2,6 +2,7 @@ package check
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -285,7 +286,8 @@ func SADHash(h []byte) error {
 	return nil
 }
 
-// Activation checks activation data: up to MaxHashes hashes of 1 to
+// Activation checks activation data: an ID, a client ID of at most
+// MaxID bytes (empty allowed), up to MaxHashes hashes of 1 to
 // MaxHash bytes each under a dotted hash algorithm OID (required when
 // there are hashes), 1 to MaxUses uses and an expiry.
 func Activation(a *store.Activation) error {
@@ -293,6 +295,12 @@ func Activation(a *store.Activation) error {
 		return Invalid("activation is nil")
 	}
 	if err := SADHash(a.SADHash); err != nil {
+		return err
+	}
+	if err := ID("activation ID", a.ID); err != nil {
+		return err
+	}
+	if err := String("activation client ID", a.ClientID, MaxID, false); err != nil {
 		return err
 	}
 	if err := ID("credential ID", a.CredentialID); err != nil {
@@ -379,6 +387,9 @@ func Token(t *store.Token) error {
 	}
 	if t.ExpiresAt.IsZero() {
 		return Invalid("token expiry is not set")
+	}
+	if t.CertSHA256 != nil && len(t.CertSHA256) != sha256.Size {
+		return Invalid("token certificate hash is %d bytes, not %d (SHA-256)", len(t.CertSHA256), sha256.Size)
 	}
 	return nil
 }
