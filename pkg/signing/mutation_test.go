@@ -123,8 +123,8 @@ type mutWorker struct {
 	mutations int
 	expects   []mutExpect
 	spends    []mutSpend
-	// factors is, per national ID, the factor events (owner.pin,
-	// owner.otp) the owner's refused authorisations must have written,
+	// factors is, per national ID, the factor each refused authorisation
+	// mutated ("pin" or "otp"), which its owner.factors event must find wrong,
 	// in order.
 	factors map[string][]string
 }
@@ -259,13 +259,12 @@ func (w *mutWorker) badAuthorize(ctx context.Context, client string, right sadmu
 	}
 	w.mutations++
 	w.expects = append(w.expects, mutExpect{actor: actor, name: m.Name, action: "credential.authorize", refusal: m.Refusal})
-	// The factor events pkg/signing writes: owner.pin for a wrong PIN,
-	// owner.otp for a wrong code; none for a replayed code.
-	switch {
-	case m.Factor == "pin":
-		w.factors[w.x.NationalID] = append(w.factors[w.x.NationalID], "owner.pin")
-	case m.Factor == "otp" && m.OTP != "replayed":
-		w.factors[w.x.NationalID] = append(w.factors[w.x.NationalID], "owner.otp")
+	// The factor event pkg/signing writes for each evaluated attempt:
+	// owner.factors with a verdict per factor. The mutated factor must be
+	// the one found wrong (a replayed code may read as replayed or wrong:
+	// a failed attempt spends its code's step whatever the PIN was).
+	if m.Factor != "" {
+		w.factors[w.x.NationalID] = append(w.factors[w.x.NationalID], m.Factor)
 	}
 	return nil
 }
@@ -413,8 +412,8 @@ func verifyMutations(t *testing.T, st store.Store, ws []*mutWorker) {
 				t.Fatalf("audit event %d: %v", e.ID, err)
 			}
 			byActor[e.Actor] = append(byActor[e.Actor], x)
-			if e.Action == "owner.pin" || e.Action == "owner.otp" {
-				factors[e.Subject] = append(factors[e.Subject], e.Action)
+			if e.Action == "owner.factors" && e.Outcome == "error" {
+				factors[e.Subject] = append(factors[e.Subject], factorVerdict(x.d))
 			}
 			if d, _ := x.d["activation"].(string); e.Action == "signature.create" && d == "" {
 				t.Errorf("audit event %d: a signature without an activation: %s", e.ID, e.Details)
@@ -477,4 +476,17 @@ func verifyMutations(t *testing.T, st store.Store, ws []*mutWorker) {
 		t.Errorf("%d mutated requests, want at least 10,000", mutations)
 	}
 	t.Logf("%d mutated requests refused, each found in the audit log (%d events): %v", mutations, total, refusals)
+}
+
+// factorVerdict names the factor an owner.factors event found wrong: "pin"
+// when the PIN was wrong, "otp" when the PIN was right and the code was
+// not, "" when neither.
+func factorVerdict(d map[string]any) string {
+	switch {
+	case d["pin"] == "wrong":
+		return "pin"
+	case d["pin"] == "right" && d["otp"] != "right":
+		return "otp"
+	}
+	return ""
 }
