@@ -72,6 +72,9 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		client = &http.Client{Transport: tr, Timeout: 10 * time.Second}
 		defer tr.CloseIdleConnections()
 	}
+	// start is taken before the deadline is set, so Elapsed covers the
+	// whole window: never less than d.
+	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 
@@ -82,7 +85,6 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		bad.Add(1)
 		once.Do(func() { firstErr = err })
 	}
-	start := time.Now()
 	var wg sync.WaitGroup
 	for g := range n {
 		wg.Go(func() {

@@ -25,7 +25,7 @@ func TestRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Responses == 0 || res.Errors != 0 || res.PerSecond() <= 0 || res.Elapsed < 200*time.Millisecond || res.Elapsed > 5*time.Second {
+	if res.Responses == 0 || res.Errors != 0 || res.PerSecond() <= 0 || res.Elapsed < 200*time.Millisecond {
 		t.Errorf("result %+v", res)
 	}
 	res, _ = Run(context.Background(), Options{URL: srv.URL + "/bad", Requests: [][]byte{{0x30, 0x00}}, Duration: 100 * time.Millisecond})
