@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -17,13 +18,8 @@ import (
 // and 123456, and text that would not show as it is. Each is a 400 that
 // names the field; a Vietnamese name with a PIN of no pattern enrols.
 func TestEnrolRefusesLookAlikes(t *testing.T) {
-	ctx := context.Background()
 	svc, ts := newServer(t)
-	officer, _ := svc.CreateClient(ctx, "Bộ phận một cửa", "", "test", signing.AsOfficer())
-	tok, _, err := svc.ClientToken(ctx, officer.ID, officer.Secret, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok := officerToken(t, svc)
 	enrol := func(req admin.EnrolRequest) (int, admin.Error) {
 		t.Helper()
 		b, _ := json.Marshal(req)
@@ -40,7 +36,7 @@ func TestEnrolRefusesLookAlikes(t *testing.T) {
 		return resp.StatusCode, e
 	}
 	base := admin.EnrolRequest{CCCD: "001203005001", Name: "Nguyễn Văn An", Province: "Hà Nội", PIN: "271828"}
-	for _, c := range []struct {
+	for i, c := range []struct {
 		name string
 		edit func(*admin.EnrolRequest)
 		want string
@@ -54,7 +50,7 @@ func TestEnrolRefusesLookAlikes(t *testing.T) {
 		{"PIN 000000", func(r *admin.EnrolRequest) { r.PIN = "000000" }, "the PIN is too easy to guess: one digit repeated"},
 		{"PIN 123456", func(r *admin.EnrolRequest) { r.PIN = "123456" }, "the PIN is too easy to guess: a run of ascending digits"},
 		{"PIN 654321", func(r *admin.EnrolRequest) { r.PIN = "654321" }, "descending"},
-		{"PIN of the CCCD", func(r *admin.EnrolRequest) { r.PIN = "005001" }, "CCCD"},
+		{"PIN of the CCCD", func(r *admin.EnrolRequest) { r.PIN = r.CCCD[6:] }, "CCCD"},
 		{"PIN of the birth year", func(r *admin.EnrolRequest) { r.PIN = "01012003" }, "year of birth"},
 		{"escape in the phone", func(r *admin.EnrolRequest) { r.Phone = "0912345678\x1b[2J" }, "phone: control character U+001B at position 11 is not allowed"},
 		{"zero-width space in the phone", func(r *admin.EnrolRequest) { r.Phone = "0912\u200b345678" }, "phone: invisible character U+200B"},
@@ -62,6 +58,7 @@ func TestEnrolRefusesLookAlikes(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			req := base
+			req.CCCD = fmt.Sprintf("0012030051%02d", i) // each case its own citizen
 			c.edit(&req)
 			status, e := enrol(req)
 			if status != http.StatusBadRequest || e.Error != "invalid_request" || !strings.Contains(e.Description, c.want) {
@@ -72,4 +69,20 @@ func TestEnrolRefusesLookAlikes(t *testing.T) {
 	if status, e := enrol(base); status != http.StatusCreated {
 		t.Errorf("a Vietnamese name with a PIN of no pattern: HTTP %d %+v", status, e)
 	}
+}
+
+// officerToken registers a registration officer's client and returns a
+// token of scope enrol.
+func officerToken(t testing.TB, svc *signing.Service) string {
+	t.Helper()
+	ctx := context.Background()
+	officer, err := svc.CreateClient(ctx, "Bộ phận một cửa", "", "test", signing.AsOfficer())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _, err := svc.ClientToken(ctx, officer.ID, officer.Secret, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
 }

@@ -2,7 +2,6 @@ package admin_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -15,7 +14,6 @@ import (
 	"github.com/kyso-pki/kyso/pkg/admin"
 	"github.com/kyso-pki/kyso/pkg/display"
 	"github.com/kyso-pki/kyso/pkg/httpedge/httpedgetest"
-	"github.com/kyso-pki/kyso/pkg/signing"
 )
 
 // FuzzEnrol posts arbitrary enrolments as a registration officer: the
@@ -24,16 +22,8 @@ import (
 // name that shows as it is, in Latin letters alone, and took a PIN that
 // is neither one digit repeated nor a run.
 func FuzzEnrol(f *testing.F) {
-	ctx := context.Background()
 	svc, _ := newServer(f)
-	officer, err := svc.CreateClient(ctx, "Bộ phận một cửa", "", "test", signing.AsOfficer())
-	if err != nil {
-		f.Fatal(err)
-	}
-	tok, _, err := svc.ClientToken(ctx, officer.ID, officer.Secret, "")
-	if err != nil {
-		f.Fatal(err)
-	}
+	tok := officerToken(f, svc)
 	for _, s := range []string{
 		`{"cccd":"079203007777","name":"Đặng Thùy Trâm","province":"Quảng Ngãi","pin":"246802","phone":"+84 912 345 678","email":"tram@example.vn"}`,
 		`{"cccd":"079203007778","name":"Nguyễn Vаn An","province":"Hà Nội","pin":"271828"}`,

@@ -8,10 +8,8 @@ import (
 	"testing"
 
 	"github.com/kyso-pki/kyso/hsm"
-	"github.com/kyso-pki/kyso/internal/testpki"
 	"github.com/kyso-pki/kyso/pkg/csc"
 	"github.com/kyso-pki/kyso/pkg/httpedge/httpedgetest"
-	"github.com/kyso-pki/kyso/pkg/signing"
 )
 
 // FuzzRequest posts arbitrary JSON bodies to every method of the CSC API
@@ -22,26 +20,10 @@ import (
 // factor checks.
 func FuzzRequest(f *testing.F) {
 	ctx := context.Background()
-	p, err := testpki.New(ctx, f.TempDir())
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { p.Close() })
-	svc, err := signing.New(p.Store, p.Keys, p.CA, signing.Config{SkipSignerCheck: true, SecretsKey: bytes.Repeat([]byte{9}, 32),
-		Password: signing.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1}})
-	if err != nil {
-		f.Fatal(err)
-	}
-	en, err := svc.Enrol(ctx, &signing.EnrolRequest{CCCD: "079203001234", Name: "Nguyễn Văn Đức", Province: "Hà Nội", PIN: "246810", Algorithm: hsm.ECDSAP256})
-	if err != nil {
-		f.Fatal(err)
-	}
-	cl, err := svc.CreateClient(ctx, "Cổng dịch vụ công", "", "test")
-	if err != nil {
-		f.Fatal(err)
-	}
+	e := newEnv(f, hsm.ECDSAP256, false)
+	svc, en, cl := e.svc, e.cred, e.client
 	token := func(t testing.TB) string {
-		tok, _, err := svc.ClientToken(ctx, cl.ID, cl.Secret, "")
+		tok, _, err := svc.ClientToken(ctx, cl.ClientID, cl.ClientSecret, "")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,18 +2,13 @@ package owner_test
 
 import (
 	"bytes"
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/kyso-pki/kyso/hsm"
-	"github.com/kyso-pki/kyso/internal/testpki"
 	"github.com/kyso-pki/kyso/pkg/httpedge/httpedgetest"
 	"github.com/kyso-pki/kyso/pkg/owner"
-	"github.com/kyso-pki/kyso/pkg/signing"
 )
 
 // FuzzRequest posts arbitrary JSON bodies to the owners' API as the owner
@@ -24,40 +19,10 @@ import (
 // owner's PIN and CCCD their national ID, so inputs reach the factor
 // checks.
 func FuzzRequest(f *testing.F) {
-	ctx := context.Background()
-	p, err := testpki.New(ctx, f.TempDir())
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { p.Close() })
-	now := time.Now()
-	svc, err := signing.New(p.Store, p.Keys, p.CA, signing.Config{SkipSignerCheck: true, SecretsKey: bytes.Repeat([]byte{3}, 32),
-		Password: signing.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1}, Now: func() time.Time { return now }})
-	if err != nil {
-		f.Fatal(err)
-	}
-	en, err := svc.Enrol(ctx, &signing.EnrolRequest{CCCD: "079203001234", Name: "Trần Thị Mai", Province: "Hà Nội", PIN: "135790", Algorithm: hsm.ECDSAP256})
-	if err != nil {
-		f.Fatal(err)
-	}
-	cl, err := svc.CreateClient(ctx, "Cổng dịch vụ công", "", "test")
-	if err != nil {
-		f.Fatal(err)
-	}
-	tx, _, err := svc.Submit(ctx, &signing.SubmitRequest{ClientID: cl.ID, ClientRef: "r1", NationalID: en.NationalID, Description: "Đăng ký khai sinh",
-		Documents: []signing.Document{{DocID: "to-khai.pdf", Hash: make([]byte, 32)}}})
-	if err != nil {
-		f.Fatal(err)
-	}
-	code, err := signing.TOTPCode(en.TOTPURI, now)
-	if err != nil {
-		f.Fatal(err)
-	}
-	tok, _, err := svc.OwnerLogin(ctx, en.NationalID, "135790", code)
-	if err != nil {
-		f.Fatal(err)
-	}
-	paths := []string{"/owner/v1/login", "/owner/v1/transactions/" + tx.ID + "/approve", "/owner/v1/transactions/" + tx.ID + "/reject", "/owner/v1/transactions/nope/approve"}
+	e := newEnv(f)
+	tx := e.submit(f, e.citizen, "r1")
+	tok := e.login(f, e.citizen)
+	paths := []string{"/owner/v1/login", "/owner/v1/transactions/" + tx + "/approve", "/owner/v1/transactions/" + tx + "/reject", "/owner/v1/transactions/nope/approve"}
 	for _, s := range []string{
 		`{"national_id":"CCCD","pin":"PINPIN","otp":"000000"}`,
 		`{"national_id":"CCCD:CCCD","pin":"000000","otp":"000000"}`,
@@ -70,10 +35,10 @@ func FuzzRequest(f *testing.F) {
 			f.Add(uint8(i), []byte(s))
 		}
 	}
-	h := owner.NewHandler(svc, nil)
+	h := owner.NewHandler(e.svc, nil)
 	f.Fuzz(func(t *testing.T, route uint8, body []byte) {
 		body = bytes.ReplaceAll(body, []byte("PINPIN"), []byte("135790"))
-		body = bytes.ReplaceAll(body, []byte("CCCD"), []byte(strings.TrimPrefix(en.NationalID, "CCCD:")))
+		body = bytes.ReplaceAll(body, []byte("CCCD"), []byte(strings.TrimPrefix(e.citizen.NationalID, "CCCD:")))
 		req := httptest.NewRequest(http.MethodPost, paths[int(route)%len(paths)], bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Authorization", "Bearer "+tok)

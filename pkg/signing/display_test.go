@@ -2,6 +2,7 @@ package signing_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -53,22 +54,22 @@ func TestWhatIsShownIsWhatIsMeant(t *testing.T) {
 		_, err := e.svc.Enrol(ctx, &signing.EnrolRequest{CCCD: cccd, Name: name, Province: "Hà Nội", PIN: pin, Algorithm: hsm.ECDSAP256, Actor: "test"})
 		return err
 	}
-	for _, c := range []struct{ name, pin, full, want string }{
+	for i, c := range []struct{ name, pin, full, want string }{
 		{"PIN 000000", "000000", "Nguyễn Văn An", "one digit repeated"},
 		{"PIN 123456", "123456", "Nguyễn Văn An", "ascending"},
-		{"PIN of the CCCD's digits", "203005", "Nguyễn Văn An", "CCCD"},
+		{"PIN of the CCCD's digits", "203005", "Nguyễn Văn An", "CCCD"}, // 0012030051…
 		{"Cyrillic а in Văn", "271828", "Nguyễn V\u0430n An", "mixes scripts"},
 		{"Greek ο in a Latin name", "271828", "Tr\u03bfng Văn An", "mixes scripts"},
 		{"a wholly Cyrillic name", "271828", "Иван Петров", "Cyrillic letter"},
 		{"fullwidth letter", "271828", "Ｖăn An", "compatibility form"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			if err := enrol("001203005001", c.full, c.pin); !isCode(err, signing.CodeInvalidRequest) || !strings.Contains(err.Error(), c.want) {
+			if err := enrol(fmt.Sprintf("0012030051%02d", i), c.full, c.pin); !isCode(err, signing.CodeInvalidRequest) || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("Enrol: %v; want %q", err, c.want)
 			}
 		})
 	}
-	if err := enrol("001203005001", "Nguyễn Thị Ánh Nguyệt", "271828"); err != nil {
+	if err := enrol("001203005199", "Nguyễn Thị Ánh Nguyệt", "271828"); err != nil {
 		t.Errorf("a Vietnamese name with a PIN of no pattern: %v", err)
 	}
 }

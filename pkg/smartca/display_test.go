@@ -28,7 +28,7 @@ const (
 // position, and nothing is stored for the owner to see.
 func TestHostileText(t *testing.T) {
 	e := newEnv(t, hsm.ECDSAP256)
-	sign := func(ref, desc string, f map[string]any) envelope {
+	sign := func(t *testing.T, ref, desc string, f map[string]any) envelope {
 		t.Helper()
 		return e.call(t, e.portal, "/smartca/v1/signatures/sign", map[string]any{"user_id": "079203001234", "transaction_id": ref,
 			"transaction_desc": desc, "sign_files": []map[string]any{f}}, http.StatusBadRequest, nil)
@@ -58,7 +58,7 @@ func TestHostileText(t *testing.T) {
 			"sign_files[0].file_type: line separator U+2028 at position 4 is not allowed"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			if env := sign(c.ref, c.desc, c.file); env.Message != c.want {
+			if env := sign(t, c.ref, c.desc, c.file); env.Message != c.want {
 				t.Errorf("message %q, want %q", env.Message, c.want)
 			}
 		})
