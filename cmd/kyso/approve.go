@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/kyso-pki/kyso/pkg/display"
 )
 
 // approve is the owner's side for scripts and tests: log in to the owners'
@@ -89,12 +91,15 @@ func approve(ctx context.Context, e *env, args []string) error {
 		if *out == "json" {
 			return writeJSON(e.stdout, pending)
 		}
+		// Every field is the portal's or the server's text: escaped, so
+		// that none clears the terminal or reorders what it shows, even
+		// from a kysod that stored it before refusing such text.
 		for _, t := range pending.Transactions {
 			docs := make([]string, len(t.Documents))
 			for i, d := range t.Documents {
-				docs[i] = d.DocID
+				docs[i] = display.Escape(d.DocID)
 			}
-			fmt.Fprintf(e.stdout, "%s  %s: %s [%s]\n", t.ID, t.ClientName, t.Description, strings.Join(docs, ", "))
+			fmt.Fprintf(e.stdout, "%s  %s: %s [%s]\n", display.Escape(t.ID), display.Escape(t.ClientName), display.Escape(t.Description), strings.Join(docs, ", "))
 		}
 		return nil
 	}
@@ -123,7 +128,7 @@ func approve(ctx context.Context, e *env, args []string) error {
 			err = o.call(ctx, http.MethodPost, "/transactions/"+url.PathEscape(id)+"/approve", map[string]string{"pin": p, "otp": code}, &r)
 		}
 		if err != nil {
-			return fmt.Errorf("transaction %s: %w", id, err)
+			return fmt.Errorf("transaction %s: %w", display.Escape(id), err)
 		}
 		results = append(results, r)
 	}
@@ -131,7 +136,7 @@ func approve(ctx context.Context, e *env, args []string) error {
 		return writeJSON(e.stdout, map[string]any{"results": results})
 	}
 	for _, r := range results {
-		fmt.Fprintf(e.stdout, "%s %s\n", r.ID, r.Status)
+		fmt.Fprintf(e.stdout, "%s %s\n", display.Escape(r.ID), display.Escape(r.Status))
 	}
 	return nil
 }
@@ -193,7 +198,7 @@ func (o *ownerClient) call(ctx context.Context, method, path string, in, out any
 			Description string `json:"error_description"`
 		}
 		if json.Unmarshal(b, &e) == nil && e.Error != "" {
-			return fmt.Errorf("%s: %s", e.Error, e.Description)
+			return fmt.Errorf("%s: %s", display.Escape(e.Error), display.Escape(e.Description))
 		}
 		return fmt.Errorf("%s %s: HTTP %d", method, path, resp.StatusCode)
 	}

@@ -90,8 +90,10 @@ func TestEnrolAndClient(t *testing.T) {
 		{[]string{"client", "create", "--name", "X", "--cert", pinFile}, "--cert"},
 		{[]string{"enroll", "--cccd", "079203009998", "--name", "A", "--province", "Đà Nẵng"}, "--pin"},
 		{[]string{"enroll", "--cccd", "079203009998", "--name", "A", "--province", "Đà Nẵng", "--pin", "12"}, "6 to 12 digits"},
-		{[]string{"enroll", "--cccd", "079203009999", "--name", "A", "--province", "Đà Nẵng", "--pin", "123456"}, "already enrolled"},
+		{[]string{"enroll", "--cccd", "079203009999", "--name", "A", "--province", "Đà Nẵng", "--pin", "135790"}, "already enrolled"},
 		{[]string{"enroll", "--cccd", "12", "--name", "A", "--province", "Đà Nẵng", "--pin", "123456"}, "CCCD"},
+		{[]string{"enroll", "--cccd", "079203009997", "--name", "A", "--province", "Đà Nẵng", "--pin", "000000"}, "too easy to guess"},
+		{[]string{"enroll", "--cccd", "079203009997", "--name", "Nguyễn V\u0430n An", "--province", "Đà Nẵng", "--pin", "135790"}, "mixes scripts"},
 		{[]string{"client", "create"}, "--name"},
 		{[]string{"client", "create", "--name", "X", "--webhook", "http://example.com/hook"}, "https"},
 	} {

@@ -17,7 +17,7 @@ import (
 )
 
 // newServer serves the admin API over a throwaway CA.
-func newServer(t *testing.T) (*signing.Service, *httptest.Server) {
+func newServer(t testing.TB) (*signing.Service, *httptest.Server) {
 	t.Helper()
 	p, err := testpki.New(context.Background(), t.TempDir())
 	if err != nil {

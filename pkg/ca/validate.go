@@ -9,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/kyso-pki/kyso/pkg/display"
 )
 
 // ErrInvalidRequest is wrapped by every error about a request's content
@@ -72,30 +74,49 @@ func ValidateProvince(s string) (string, error) {
 }
 
 // NormalizeName returns s in Unicode NFC with surrounding space trimmed and
-// inner runs of white space collapsed to one space. It refuses an empty
-// name, one longer than max characters, control and format characters, and
-// invalid UTF-8. what names the field in errors.
+// inner runs of white space collapsed to one space. It refuses invalid
+// UTF-8, an empty name, one longer than max characters, and a name that
+// would show as other than it is: control, bidirectional and invisible
+// characters (display.Text); compatibility forms that NFKC folds into
+// another character (fullwidth "Ｖ", mathematical "𝐕", ligatures), which
+// look like the letter they fold into; and mixed-script confusables
+// (Unicode TR 39 section 5.1, display.MixedScript): "Vаn" with a Cyrillic
+// "а" is not "Văn". what names the field in errors.
 func NormalizeName(what, s string, max int) (string, error) {
 	if !utf8.ValidString(s) {
 		return "", invalid("%s is not valid UTF-8", what)
 	}
-	for _, r := range s {
-		if unicode.IsControl(r) && !unicode.IsSpace(r) || unicode.Is(unicode.Cf, r) || r == utf8.RuneError {
-			return "", invalid("%s %q contains the control or format character %U", what, s, r)
-		}
-	}
 	s = norm.NFC.String(strings.Join(strings.Fields(s), " "))
+	if err := display.Text(what, s); err != nil {
+		return "", fmt.Errorf("ca: %w: %w", ErrInvalidRequest, err)
+	}
 	if s == "" {
 		return "", invalid("%s is empty", what)
 	}
 	if n := utf8.RuneCountInString(s); n > max {
 		return "", invalid("%s is %d characters long, at most %d allowed", what, n, max)
 	}
+	if !norm.NFKC.IsNormalString(s) {
+		for _, r := range s {
+			if k := norm.NFKC.String(string(r)); k != string(r) {
+				return "", invalid("%s %q contains %q (%U), a compatibility form of %q: write %q", what, s, r, r, k, k)
+			}
+		}
+	}
+	if a, b, mixed := display.MixedScript(s); mixed {
+		return "", invalid("%s %q mixes scripts: %q (%U) is %s, %q (%U) is %s; a name in one script cannot be told from its look-alike (Unicode TR 39)",
+			what, s, a, a, display.ScriptName(a), b, b, display.ScriptName(b))
+	}
 	return s, nil
 }
 
-// normalizePersonName is NormalizeName for a person's full name: letters
-// (with their diacritics), spaces, and the '-', '\” and '.' found in names.
+// normalizePersonName is NormalizeName for a citizen's full name: letters
+// of the Latin script, in which Vietnamese and the names of every
+// Vietnamese citizen are written (the CCCD prints them so), with their
+// diacritics; spaces; and the '-', '\” and '.' found in names. A letter
+// of another script is refused even in a name written wholly in it, and
+// so are the Latin letters of phonetic notation (IPA "ɑ" for "a") and the
+// click letters that look like '|' and '!'.
 func normalizePersonName(s string) (string, error) {
 	s, err := NormalizeName("name", s, MaxNameLength)
 	if err != nil {
@@ -105,11 +126,29 @@ func normalizePersonName(s string) (string, error) {
 		if !(unicode.IsLetter(r) || unicode.Is(unicode.Mn, r) || r == ' ' || r == '-' || r == '\'' || r == '.') {
 			return "", invalid("name %q contains %q: a person's name has only letters, spaces, '-', '\\'' and '.'", s, r)
 		}
+		if !unicode.IsLetter(r) {
+			continue
+		}
+		if sc := display.ScriptName(r); sc != "Latin" {
+			return "", invalid("name %q: %q (%U) is a %s letter; a citizen's name is written in the Latin letters of the Vietnamese alphabet", s, r, r, sc)
+		}
+		if !nameLetter(r) {
+			return "", invalid("name %q: %q (%U) is a phonetic or technical letter, not one names are written with", s, r, r)
+		}
 	}
 	if !strings.ContainsFunc(s, unicode.IsLetter) {
 		return "", invalid("name %q has no letters", s)
 	}
 	return s, nil
+}
+
+// nameLetter reports whether the Latin letter r is in a block names are
+// written with: Basic Latin, Latin-1 Supplement, Latin Extended-A and -B
+// (but not the click letters U+01C0–U+01C3), and Latin Extended
+// Additional, where Vietnamese's precomposed letters are; not IPA
+// Extensions, the phonetic extensions or Latin Extended-C, -D and -E.
+func nameLetter(r rune) bool {
+	return r < 0x01c0 || r > 0x01c3 && r <= 0x024f || r >= 0x1e00 && r <= 0x1eff
 }
 
 // ValidateEmail checks an RFC 5322 addr-spec for the rfc822Name SAN (RFC

@@ -46,7 +46,7 @@ type env struct {
 // citizen and one relying party. realClock uses time.Now (for pyHanko,
 // which computes codes itself); otherwise the service's clock moves 30
 // seconds for each code asked for, so every code is fresh.
-func newEnv(t *testing.T, alg hsm.Algorithm, realClock bool) *env {
+func newEnv(t testing.TB, alg hsm.Algorithm, realClock bool) *env {
 	t.Helper()
 	ctx := context.Background()
 	p, err := testpki.New(ctx, t.TempDir())

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/kyso-pki/kyso/internal/jsonbody"
 	"github.com/kyso-pki/kyso/pkg/display"
@@ -402,6 +403,16 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(req.Hashes) == 0 {
 		req.Hashes = req.Hash
+	}
+	// description is text for the owner (section 11.6: at most 500
+	// characters); kyso shows none today, and accepts none that would
+	// look other than what it holds should it show it.
+	if err := display.Text("description", req.Description); err != nil || utf8.RuneCountInString(req.Description) > signing.MaxDescription {
+		if err == nil {
+			err = fmt.Errorf("description: at most %d characters", signing.MaxDescription)
+		}
+		writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
+		return
 	}
 	hs, alg, err := hashes(req.Hashes, req.HashAlgorithmOID)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/kyso-pki/kyso/internal/jsonbody"
+	"github.com/kyso-pki/kyso/pkg/display"
 	"github.com/kyso-pki/kyso/pkg/httpedge"
 	"github.com/kyso-pki/kyso/pkg/signing"
 )
@@ -35,6 +36,10 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	id := strings.TrimSpace(req.NationalID)
 	if id == "" || len(id) > 64 || req.PIN == "" || len(req.PIN) > 64 || req.OTP == "" || len(req.OTP) > 16 {
 		writeError(w, http.StatusBadRequest, signing.CodeInvalidRequest, "national_id, pin and otp are required")
+		return
+	}
+	if err := display.Text("national_id", id); err != nil {
+		writeError(w, http.StatusBadRequest, signing.CodeInvalidRequest, err.Error())
 		return
 	}
 	if !strings.Contains(id, ":") {

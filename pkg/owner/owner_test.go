@@ -29,7 +29,7 @@ type env struct {
 	neighbor *signing.Enrolment
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	ctx := context.Background()
 	p, err := testpki.New(ctx, t.TempDir())
@@ -65,7 +65,7 @@ func newEnv(t *testing.T) *env {
 func (e *env) clock() time.Time { return time.Unix(0, e.now.Load()) }
 
 // otp moves to the next 30-second step and returns en's code.
-func (e *env) otp(t *testing.T, en *signing.Enrolment) string {
+func (e *env) otp(t testing.TB, en *signing.Enrolment) string {
 	t.Helper()
 	e.now.Add(int64(30 * time.Second))
 	code, err := signing.TOTPCode(en.TOTPURI, e.clock())
@@ -75,7 +75,7 @@ func (e *env) otp(t *testing.T, en *signing.Enrolment) string {
 	return code
 }
 
-func (e *env) submit(t *testing.T, en *signing.Enrolment, ref string) string {
+func (e *env) submit(t testing.TB, en *signing.Enrolment, ref string) string {
 	t.Helper()
 	h := sha256.Sum256([]byte(ref))
 	tx, _, err := e.svc.Submit(context.Background(), &signing.SubmitRequest{ClientID: e.client.ID, ClientRef: ref, NationalID: en.NationalID,
@@ -88,7 +88,7 @@ func (e *env) submit(t *testing.T, en *signing.Enrolment, ref string) string {
 
 // do sends a request with token, if any, in the Bearer scheme; body is
 // marshalled unless it is a string.
-func (e *env) do(t *testing.T, method, path, token, contentType string, body any) (int, []byte) {
+func (e *env) do(t testing.TB, method, path, token, contentType string, body any) (int, []byte) {
 	t.Helper()
 	if token != "" {
 		token = "Bearer " + token
@@ -98,7 +98,7 @@ func (e *env) do(t *testing.T, method, path, token, contentType string, body any
 
 // doAuth is do with the Authorization header as given; empty leaves it
 // out.
-func (e *env) doAuth(t *testing.T, method, path, authorization, contentType string, body any) (int, []byte) {
+func (e *env) doAuth(t testing.TB, method, path, authorization, contentType string, body any) (int, []byte) {
 	t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
@@ -129,7 +129,7 @@ func (e *env) doAuth(t *testing.T, method, path, authorization, contentType stri
 }
 
 // expect checks an answer's status and, for errors, the error code.
-func expect(t *testing.T, what string, status int, raw []byte, wantStatus int, wantCode string) {
+func expect(t testing.TB, what string, status int, raw []byte, wantStatus int, wantCode string) {
 	t.Helper()
 	if status != wantStatus {
 		t.Fatalf("%s: HTTP %d, want %d: %s", what, status, wantStatus, raw)
@@ -143,7 +143,7 @@ func expect(t *testing.T, what string, status int, raw []byte, wantStatus int, w
 	}
 }
 
-func (e *env) login(t *testing.T, en *signing.Enrolment) string {
+func (e *env) login(t testing.TB, en *signing.Enrolment) string {
 	t.Helper()
 	status, raw := e.do(t, http.MethodPost, "/owner/v1/login", "", "application/json",
 		owner.LoginRequest{NationalID: en.NationalID, PIN: "135790", OTP: e.otp(t, en)})

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/kyso-pki/kyso/internal/jsonbody"
+	"github.com/kyso-pki/kyso/pkg/display"
 	"github.com/kyso-pki/kyso/pkg/signing"
 )
 
@@ -16,6 +17,10 @@ type TransactionList struct {
 }
 
 // Transaction is a signing request as the owner sees it before deciding.
+// ClientName, Description and each DocID are display.Escape'd: the
+// service refuses control, bidirectional and invisible characters in
+// them (display.Text), and any stored before it did are written visibly
+// (\x1b, \u202e) rather than handed to the owner's app to obey.
 type Transaction struct {
 	ID string `json:"id"`
 	// ClientName is the relying party asking.
@@ -55,11 +60,11 @@ func (h *Handler) transactions(w http.ResponseWriter, r *http.Request) {
 			}
 			name, names[t.ClientID] = c.Name, c.Name
 		}
-		x := Transaction{ID: t.ID, ClientName: name, Description: t.Description, Status: string(t.Status),
+		x := Transaction{ID: t.ID, ClientName: display.Escape(name), Description: display.Escape(t.Description), Status: string(t.Status),
 			CreatedAt: t.CreatedAt.UTC().Format(time.RFC3339), ExpiresAt: t.ExpiresAt.UTC().Format(time.RFC3339),
 			HashAlgorithm: t.HashAlgorithm.String(), Documents: make([]Document, len(t.Documents))}
 		for i, d := range t.Documents {
-			x.Documents[i] = Document{DocID: d.DocID, Hash: hex.EncodeToString(d.Hash)}
+			x.Documents[i] = Document{DocID: display.Escape(d.DocID), Hash: hex.EncodeToString(d.Hash)}
 		}
 		out.Transactions = append(out.Transactions, x)
 	}

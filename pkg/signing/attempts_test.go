@@ -109,7 +109,7 @@ func TestConcurrentGuesses(t *testing.T) {
 }
 
 func concurrentGuesses(t *testing.T, e *env, st store.Store) {
-	const n, limit, rightPIN = 150, 5, "123456"
+	const n, limit, rightPIN = 150, 5, "271828"
 	ctx := context.Background()
 	en := e.enrol(t, hsm.ECDSAP256)
 	otp, bad := e.otp(t, en), wrongOTP(t, e, en)
@@ -201,7 +201,7 @@ func TestOneAnswer(t *testing.T) {
 		return err
 	}
 	used := e.next(t, en)
-	if err := authorize("123456", used); err != nil {
+	if err := authorize("271828", used); err != nil {
 		t.Fatal(err)
 	}
 	e.clock.advance(30 * time.Second)
@@ -209,9 +209,9 @@ func TestOneAnswer(t *testing.T) {
 		name, pin, otp, wantPIN, wantOTP string
 	}{
 		{"wrong PIN, right code", "654321", "", "wrong", "right"},
-		{"right PIN, wrong code", "123456", "bad", "right", "wrong"},
+		{"right PIN, wrong code", "271828", "bad", "right", "wrong"},
 		{"both wrong", "654321", "bad", "wrong", "wrong"},
-		{"right PIN, replayed code", "123456", used, "right", "replayed"},
+		{"right PIN, replayed code", "271828", used, "right", "replayed"},
 		{"wrong PIN, code spent by the first", "654321", "spent", "wrong", "replayed"},
 	}
 	first := ""
@@ -236,7 +236,7 @@ func TestOneAnswer(t *testing.T) {
 			t.Errorf("%s: answer %q, want the same as every other failure, %q", c.name, got, first)
 		}
 	}
-	if err := authorize("123456", e.next(t, en)); !isCode(err, signing.CodeLocked) {
+	if err := authorize("271828", e.next(t, en)); !isCode(err, signing.CodeLocked) {
 		t.Fatalf("right factors after five failed attempts: %v, want the lock", err)
 	}
 	evaluated, refused := factorEvents(t, e.p.Store, en.OwnerID)
@@ -257,7 +257,7 @@ func TestOneAnswer(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, ev := range evs {
-		if strings.Contains(string(ev.Details), "123456") || strings.Contains(string(ev.Details), "654321") || strings.Contains(string(ev.Details), used) {
+		if strings.Contains(string(ev.Details), "271828") || strings.Contains(string(ev.Details), "654321") || strings.Contains(string(ev.Details), used) {
 			t.Errorf("audit event %s holds a factor: %s", ev.Action, ev.Details)
 		}
 	}
@@ -270,7 +270,7 @@ func TestOneAnswer(t *testing.T) {
 			t.Fatalf("failure after the lock: %v", err)
 		}
 	}
-	if err := authorize("123456", e.next(t, en)); err != nil {
+	if err := authorize("271828", e.next(t, en)); err != nil {
 		t.Fatalf("right factors at the fifth attempt: %v", err)
 	}
 	for i := range 5 {
@@ -278,7 +278,7 @@ func TestOneAnswer(t *testing.T) {
 			t.Fatalf("failure %d after a success: %v", i+1, err)
 		}
 	}
-	if err := authorize("123456", e.next(t, en)); !isCode(err, signing.CodeLocked) {
+	if err := authorize("271828", e.next(t, en)); !isCode(err, signing.CodeLocked) {
 		t.Fatalf("sixth attempt: %v, want the lock", err)
 	}
 }

@@ -49,6 +49,9 @@ func (s *Service) CreateClient(ctx context.Context, name, webhookURL, actor stri
 	if name == "" || len(name) > 200 {
 		return nil, fail(CodeInvalidRequest, "a client needs a name of at most 200 bytes")
 	}
+	if err := shown("client name", name); err != nil { // owners see it beside each request
+		return nil, err
+	}
 	if webhookURL != "" {
 		if err := checkWebhookURL(webhookURL); err != nil {
 			return nil, err

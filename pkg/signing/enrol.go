@@ -9,7 +9,6 @@ import (
 	"io"
 	"strings"
 	"sync"
-	"unicode"
 
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/pkg/ca"
@@ -64,28 +63,18 @@ const CredentialKeyPrefix = "cred-"
 // (CredentialKeyPrefix), which only the approval path may sign with.
 func IsCredentialKey(label string) bool { return strings.HasPrefix(label, CredentialKeyPrefix) }
 
-// checkPIN refuses PINs that are not 6 to 12 digits.
-func checkPIN(pin string) error {
-	if len(pin) < 6 || len(pin) > 12 {
-		return fail(CodeInvalidRequest, "the PIN must have 6 to 12 digits")
-	}
-	for _, r := range pin {
-		if !unicode.IsDigit(r) || r > '9' {
-			return fail(CodeInvalidRequest, "the PIN must have only digits")
-		}
-	}
-	return nil
-}
-
 // Enrol enrols a citizen, or adds a credential to one already enrolled
 // (with a new certificate; the PIN and TOTP stay).
 func (s *Service) Enrol(ctx context.Context, req *EnrolRequest) (*Enrolment, error) {
-	if err := checkPIN(req.PIN); err != nil {
-		return nil, err
-	}
 	cccd, err := ca.ValidateCCCD(req.CCCD)
 	if err != nil {
 		return nil, &Error{Code: CodeInvalidRequest, Description: err.Error(), Err: err}
+	}
+	if err := checkPIN(req.PIN, cccd); err != nil {
+		return nil, err
+	}
+	if err := checkPhone(req.Phone); err != nil {
+		return nil, err
 	}
 	alg := req.Algorithm
 	if alg == "" {

@@ -87,7 +87,7 @@ func TestWrappedKeysOnSoftHSM(t *testing.T) {
 		// Three hashes: signed under one unwrap (hsm.MultiSigner), each
 		// verified and audited.
 		h := [][]byte{digest("wrapped 1 " + string(alg)), digest("wrapped 2 " + string(alg)), digest("wrapped 3 " + string(alg))}
-		sad, _, err := e.svc.Authorize(ctx, &signing.AuthorizeRequest{CredentialID: en.CredentialID, NumSignatures: 3, Hashes: h, HashAlgorithm: crypto.SHA256, PIN: "123456", OTP: e.next(t, en)})
+		sad, _, err := e.svc.Authorize(ctx, &signing.AuthorizeRequest{CredentialID: en.CredentialID, NumSignatures: 3, Hashes: h, HashAlgorithm: crypto.SHA256, PIN: "271828", OTP: e.next(t, en)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -155,7 +155,7 @@ func TestOnPostgres(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	done, err := e.svc.Approve(ctx, en.OwnerID, tx.ID, "123456", e.next(t, en))
+	done, err := e.svc.Approve(ctx, en.OwnerID, tx.ID, "271828", e.next(t, en))
 	if err != nil || done.Status != store.TxSigned {
 		t.Fatalf("approve on PostgreSQL: %v", err)
 	}
@@ -165,7 +165,7 @@ func TestOnPostgres(t *testing.T) {
 		t.Fatalf("poll by reference: %v", err)
 	}
 	h := [][]byte{digest("race")}
-	sad, _, err := e.svc.Authorize(ctx, &signing.AuthorizeRequest{CredentialID: en.CredentialID, NumSignatures: 1, Hashes: h, HashAlgorithm: crypto.SHA256, PIN: "123456", OTP: e.next(t, en)})
+	sad, _, err := e.svc.Authorize(ctx, &signing.AuthorizeRequest{CredentialID: en.CredentialID, NumSignatures: 1, Hashes: h, HashAlgorithm: crypto.SHA256, PIN: "271828", OTP: e.next(t, en)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +207,7 @@ func TestBadIDsOnPostgres(t *testing.T) {
 		if _, err := e.svc.Credentials(ctx, id); !isCode(err, signing.CodeNotFound) {
 			t.Errorf("Credentials(%q): %v", id, err)
 		}
-		if _, _, err := e.svc.OwnerLogin(ctx, id, "123456", "123456"); !isCode(err, signing.CodeAccessDenied) {
+		if _, _, err := e.svc.OwnerLogin(ctx, id, "271828", "271828"); !isCode(err, signing.CodeAccessDenied) {
 			t.Errorf("OwnerLogin(%q): %v", id, err)
 		}
 		if _, err := e.svc.CheckClient(ctx, id, "secret"); !isCode(err, "invalid_client") {
@@ -270,7 +270,7 @@ func TestOnVault(t *testing.T) {
 		t.Fatalf("no Transit key %s", cred.KeyURI)
 	}
 	h := [][]byte{digest("vault")}
-	sad, _, err := e.svc.Authorize(ctx, &signing.AuthorizeRequest{CredentialID: en.CredentialID, NumSignatures: 1, Hashes: h, HashAlgorithm: crypto.SHA256, PIN: "123456", OTP: e.next(t, en)})
+	sad, _, err := e.svc.Authorize(ctx, &signing.AuthorizeRequest{CredentialID: en.CredentialID, NumSignatures: 1, Hashes: h, HashAlgorithm: crypto.SHA256, PIN: "271828", OTP: e.next(t, en)})
 	if err != nil {
 		t.Fatal(err)
 	}

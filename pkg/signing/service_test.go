@@ -64,7 +64,7 @@ func (e *env) enrol(t *testing.T, alg hsm.Algorithm) *signing.Enrolment {
 	t.Helper()
 	n := cccdSeq.Add(1)
 	en, err := e.svc.Enrol(context.Background(), &signing.EnrolRequest{
-		CCCD: "0792030" + pad5(n), Name: "Nguyễn Văn Đức", Province: "Hồ Chí Minh", PIN: "123456", Algorithm: alg, Actor: "test",
+		CCCD: "0792030" + pad5(n), Name: "Nguyễn Văn Đức", Province: "Hồ Chí Minh", PIN: "271828", Algorithm: alg, Actor: "test",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -156,17 +156,17 @@ func TestImplicitFlow(t *testing.T) {
 	}
 
 	other := e.enrol(t, hsm.ECDSAP256)
-	if _, err := e.svc.Approve(ctx, other.OwnerID, tx.ID, "123456", e.otp(t, other)); !isCode(err, signing.CodeNotFound) {
+	if _, err := e.svc.Approve(ctx, other.OwnerID, tx.ID, "271828", e.otp(t, other)); !isCode(err, signing.CodeNotFound) {
 		t.Errorf("another owner approving: %v", err)
 	}
 	if _, err := e.svc.Approve(ctx, en.OwnerID, tx.ID, "654321", e.otp(t, en)); !isCode(err, signing.CodeAccessDenied) {
 		t.Errorf("wrong PIN: %v", err)
 	}
-	if _, err := e.svc.Approve(ctx, en.OwnerID, tx.ID, "123456", wrongOTP(t, e, en)); !isCode(err, signing.CodeAccessDenied) {
+	if _, err := e.svc.Approve(ctx, en.OwnerID, tx.ID, "271828", wrongOTP(t, e, en)); !isCode(err, signing.CodeAccessDenied) {
 		t.Errorf("wrong code: %v", err)
 	}
 	code := e.next(t, en)
-	done, err := e.svc.Approve(ctx, en.OwnerID, tx.ID, "123456", code)
+	done, err := e.svc.Approve(ctx, en.OwnerID, tx.ID, "271828", code)
 	if err != nil || done.Status != store.TxSigned || len(done.Signatures) != 2 {
 		t.Fatalf("approve: %v %+v", err, done)
 	}
@@ -176,7 +176,7 @@ func TestImplicitFlow(t *testing.T) {
 		}
 		verifySig(t, en, crypto.SHA256, docs[i].Hash, s.Signature)
 	}
-	if _, err := e.svc.Approve(ctx, en.OwnerID, tx.ID, "123456", code); !isCode(err, signing.CodeConflict) {
+	if _, err := e.svc.Approve(ctx, en.OwnerID, tx.ID, "271828", code); !isCode(err, signing.CodeConflict) {
 		t.Errorf("approving twice: %v", err)
 	}
 
@@ -191,7 +191,7 @@ func TestImplicitFlow(t *testing.T) {
 
 	// Replayed code: a new transaction approved with the code just used.
 	tx2, _, _ := e.svc.Submit(ctx, &signing.SubmitRequest{ClientID: cl.ID, ClientRef: "portal-2", CredentialID: en.CredentialID, Documents: docs[:1]})
-	if _, err := e.svc.Approve(ctx, en.OwnerID, tx2.ID, "123456", code); !isCode(err, signing.CodeAccessDenied) {
+	if _, err := e.svc.Approve(ctx, en.OwnerID, tx2.ID, "271828", code); !isCode(err, signing.CodeAccessDenied) {
 		t.Errorf("replayed code: %v", err)
 	}
 	if err := e.svc.Reject(ctx, en.OwnerID, tx2.ID); err != nil {
@@ -207,7 +207,7 @@ func TestImplicitFlow(t *testing.T) {
 	if got, _ := e.svc.ClientTransaction(ctx, cl.ID, tx3.ID); got.Status != store.TxExpired {
 		t.Errorf("unapproved transaction is %s after 11 minutes", got.Status)
 	}
-	if _, err := e.svc.Approve(ctx, en.OwnerID, tx3.ID, "123456", e.next(t, en)); !isCode(err, signing.CodeConflict) {
+	if _, err := e.svc.Approve(ctx, en.OwnerID, tx3.ID, "271828", e.next(t, en)); !isCode(err, signing.CodeConflict) {
 		t.Errorf("approving an expired transaction: %v", err)
 	}
 }
@@ -221,7 +221,7 @@ func TestSignHashRefusals(t *testing.T) {
 	hashes := [][]byte{digest("1"), digest("2"), digest("3")}
 	authorize := func(hs [][]byte, h crypto.Hash) string {
 		t.Helper()
-		sad, _, err := e.svc.Authorize(ctx, &signing.AuthorizeRequest{CredentialID: en.CredentialID, NumSignatures: len(hs), Hashes: hs, HashAlgorithm: h, PIN: "123456", OTP: e.next(t, en)})
+		sad, _, err := e.svc.Authorize(ctx, &signing.AuthorizeRequest{CredentialID: en.CredentialID, NumSignatures: len(hs), Hashes: hs, HashAlgorithm: h, PIN: "271828", OTP: e.next(t, en)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -286,7 +286,7 @@ func TestSignHashRefusals(t *testing.T) {
 		t.Errorf("%d racing requests signed with one SAD, want 1", ok.Load())
 	}
 
-	if _, _, err := e.svc.Authorize(ctx, &signing.AuthorizeRequest{CredentialID: en.CredentialID, NumSignatures: 1, HashAlgorithm: crypto.SHA256, PIN: "123456", OTP: e.next(t, en)}); !isCode(err, signing.CodeInvalidRequest) {
+	if _, _, err := e.svc.Authorize(ctx, &signing.AuthorizeRequest{CredentialID: en.CredentialID, NumSignatures: 1, HashAlgorithm: crypto.SHA256, PIN: "271828", OTP: e.next(t, en)}); !isCode(err, signing.CodeInvalidRequest) {
 		t.Errorf("authorising without hashes (SCAL1): %v", err)
 	}
 }
@@ -297,7 +297,7 @@ func TestRSA(t *testing.T) {
 	ctx := context.Background()
 	en := e.enrol(t, hsm.RSA2048)
 	h := [][]byte{digest("pss")}
-	sad, _, err := e.svc.Authorize(ctx, &signing.AuthorizeRequest{CredentialID: en.CredentialID, NumSignatures: 1, Hashes: h, HashAlgorithm: crypto.SHA256, PIN: "123456", OTP: e.otp(t, en)})
+	sad, _, err := e.svc.Authorize(ctx, &signing.AuthorizeRequest{CredentialID: en.CredentialID, NumSignatures: 1, Hashes: h, HashAlgorithm: crypto.SHA256, PIN: "271828", OTP: e.otp(t, en)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -383,7 +383,7 @@ func TestPDFDocuments(t *testing.T) {
 	if !bytes.Equal(tx.Documents[0].Hash, want[:]) {
 		t.Fatal("the owner is not shown the PDF's SHA-256")
 	}
-	done, err := e.svc.Approve(ctx, en.OwnerID, tx.ID, "123456", e.next(t, en))
+	done, err := e.svc.Approve(ctx, en.OwnerID, tx.ID, "271828", e.next(t, en))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/kyso-pki/kyso/pkg/display"
 	"github.com/kyso-pki/kyso/pkg/pades"
 	"github.com/kyso-pki/kyso/pkg/store"
 )
@@ -110,6 +111,9 @@ func (s *Service) Submit(ctx context.Context, req *SubmitRequest) (*Transaction,
 	case len(req.Documents) == 0 || len(req.Documents) > MaxHashes:
 		return nil, false, fail(CodeInvalidRequest, "between 1 and %d documents", MaxHashes)
 	}
+	if err := shown("description", req.Description); err != nil {
+		return nil, false, err
+	}
 	h := req.HashAlgorithm
 	if h == 0 {
 		h = crypto.SHA256
@@ -121,6 +125,9 @@ func (s *Service) Submit(ctx context.Context, req *SubmitRequest) (*Transaction,
 	for i, d := range req.Documents {
 		if d.DocID == "" || len(d.DocID) > MaxDocID || !utf8.ValidString(d.DocID) {
 			return nil, false, fail(CodeInvalidRequest, "document %d needs a doc_id of 1 to %d bytes", i+1, MaxDocID)
+		}
+		if err := shown(fmt.Sprintf("document %d: doc_id", i+1), d.DocID); err != nil {
+			return nil, false, err
 		}
 		if seen[d.DocID] {
 			return nil, false, fail(CodeInvalidRequest, "doc_id %q appears twice", d.DocID)
@@ -182,6 +189,16 @@ func (s *Service) Submit(ctx context.Context, req *SubmitRequest) (*Transaction,
 	}
 	out, err := s.decode(got)
 	return out, created, err
+}
+
+// shown refuses text the owner is shown that would look other than what
+// it holds (display.Text): every front end checks its own fields first,
+// under their wire names; this holds for any other caller of the library.
+func shown(field, s string) error {
+	if err := display.Text(field, s); err != nil {
+		return &Error{Code: CodeInvalidRequest, Description: err.Error(), Err: err}
+	}
+	return nil
 }
 
 // findCredential finds a credential by ID, or the newest active one of the

@@ -2,17 +2,24 @@ package smartca_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 
 	"github.com/kyso-pki/kyso/hsm"
+	"github.com/kyso-pki/kyso/pkg/display"
+	"github.com/kyso-pki/kyso/pkg/httpedge/httpedgetest"
 	"github.com/kyso-pki/kyso/pkg/smartca"
 )
 
 // FuzzRequest posts arbitrary bodies to every method: the answer is always
-// an envelope whose status_code is the HTTP status, and never a 5xx. The
+// an envelope whose status_code is the HTTP status, never a 5xx, and
+// holds no character display.Text refuses; a transaction it accepts
+// stores no transaction_id, transaction_desc or doc_id that would show
+// the owner something else. The
 // placeholders SPID and SPPW become a real relying party's credentials, so
 // inputs get past authentication.
 func FuzzRequest(f *testing.F) {
@@ -30,6 +37,8 @@ func FuzzRequest(f *testing.F) {
 		`{"sp_id":"SPID","sp_password":"x"}`,
 		`{"sp_id":null,"user_id":[]}`,
 		`{` + sp + `,"user_id":"\u0000"}`,
+		`{` + sp + `,"user_id":"079203001234","transaction_id":"t2","transaction_desc":"Ký\u001b[2J\u001b[1;1H\u001b[32mAPPROVED SAFE\u001b[0m\nfake line","sign_files":[{"doc_id":"invoice\u202efdp.exe","data_to_be_signed":"ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb"}]}`,
+		`{` + sp + `,"user_id":"079203001234","transaction_id":"t3","transaction_desc":"Hợp đồng","sign_files":[{"doc_id":"b.pdf","file_type":"pdf","data_to_be_signed":"ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb"}]}`,
 		`{` + sp + `,"sign_files":[null,{}]}`,
 		``, `null`, `[]`, `"x"`, `{}{}`, `{"a":1e999}`,
 	} {
@@ -55,6 +64,25 @@ func FuzzRequest(f *testing.F) {
 		}
 		if w.Code >= 500 || env.StatusCode != w.Code || env.Message == nil {
 			t.Fatalf("HTTP %d: %s", w.Code, w.Body.Bytes())
+		}
+		httpedgetest.Answer(t, w.Code, w.Body.Bytes())
+		if w.Code != http.StatusOK || int(route)%len(paths) != 1 {
+			return
+		}
+		// An accepted request stored nothing the owner would see as
+		// other than it is.
+		txs, err := e.svc.OwnerTransactions(context.Background(), e.citizen.OwnerID, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tx := range txs {
+			checks := []error{display.Text("transaction_id", tx.ClientRef), display.Text("transaction_desc", tx.Description)}
+			for _, d := range tx.Documents {
+				checks = append(checks, display.Text("doc_id", d.DocID))
+			}
+			if err := errors.Join(checks...); err != nil {
+				t.Fatalf("stored %q: %v", body, err)
+			}
 		}
 	})
 }

@@ -4,13 +4,14 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/kyso-pki/kyso/internal/jsonbody"
+	"github.com/kyso-pki/kyso/pkg/display"
 	"github.com/kyso-pki/kyso/pkg/signing"
 	"github.com/kyso-pki/kyso/pkg/store"
 )
@@ -148,7 +149,7 @@ func decodeMax(w http.ResponseWriter, r *http.Request, v any, max int64) bool {
 // authenticate checks the relying party's sp_id and sp_password with the
 // service and returns its client ID.
 func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, sp *SP) (string, bool) {
-	if text(sp.SPID, 128) != nil || sp.SPPassword == "" || len(sp.SPPassword) > 256 {
+	if text("sp_id", sp.SPID, 128, false) != nil || sp.SPPassword == "" || len(sp.SPPassword) > 256 {
 		writeError(w, http.StatusUnauthorized, "sp_id and sp_password are required")
 		return "", false
 	}
@@ -164,14 +165,21 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, sp *SP) (
 	return c.ID, true
 }
 
-// text checks a field that names something: 1 to max bytes, no control
-// characters.
-func text(s string, max int) error {
-	if s == "" || len(s) > max || !utf8.ValidString(s) {
-		return errors.New("bad length")
+// text checks a field the owner or the relying party is shown: at most
+// max bytes (and at least one unless empty is allowed), one line that
+// shows as what it holds (display.Text: no control, bidirectional or
+// invisible character). The error names the field and, for a refused
+// character, which one and where.
+func text(field, s string, max int, empty bool) error {
+	if s == "" && !empty || len(s) > max {
+		lo := 1
+		if empty {
+			lo = 0
+		}
+		return &signing.Error{Code: signing.CodeInvalidRequest, Description: fmt.Sprintf("%s must be %d to %d bytes", field, lo, max)}
 	}
-	if strings.IndexFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {
-		return errors.New("control character")
+	if err := display.Text(field, s); err != nil {
+		return &signing.Error{Code: signing.CodeInvalidRequest, Description: err.Error(), Err: err}
 	}
 	return nil
 }

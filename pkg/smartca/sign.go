@@ -60,8 +60,11 @@ func submitRequest(req *SignRequest) (*signing.SubmitRequest, error) {
 	if err != nil {
 		return nil, err
 	}
-	if text(req.TransactionID, signing.MaxClientRef) != nil {
-		return nil, bad("transaction_id must be 1 to %d bytes without control characters", signing.MaxClientRef)
+	if err := text("transaction_id", req.TransactionID, signing.MaxClientRef, false); err != nil {
+		return nil, err
+	}
+	if err := text("transaction_desc", req.TransactionDesc, 4*signing.MaxDescription, true); err != nil {
+		return nil, err
 	}
 	if len(req.SignFiles) == 0 || len(req.SignFiles) > signing.MaxHashes {
 		return nil, bad("sign_files must list 1 to %d files", signing.MaxHashes)
@@ -73,11 +76,11 @@ func submitRequest(req *SignRequest) (*signing.SubmitRequest, error) {
 		if st != "" && st != "hash" && st != "pdf" {
 			return nil, bad("sign_files[%d]: sign_type %q is not supported: \"hash\" (data_to_be_signed) or \"pdf\" (file_data)", i, f.SignType)
 		}
-		if text(f.DocID, signing.MaxDocID) != nil {
-			return nil, bad("sign_files[%d]: doc_id must be 1 to %d bytes without control characters", i, signing.MaxDocID)
+		if err := text(fmt.Sprintf("sign_files[%d].doc_id", i), f.DocID, signing.MaxDocID, false); err != nil {
+			return nil, err
 		}
-		if len(f.FileType) > 32 {
-			return nil, bad("sign_files[%d]: file_type is longer than 32 bytes", i)
+		if err := text(fmt.Sprintf("sign_files[%d].file_type", i), f.FileType, 32, true); err != nil {
+			return nil, err
 		}
 		if st == "pdf" {
 			pdf, err := base64.StdEncoding.DecodeString(f.FileData)

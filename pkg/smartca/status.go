@@ -17,7 +17,7 @@ func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	code := r.PathValue("tran_code")
-	if text(code, 128) != nil {
+	if text("tran_code", code, 128, false) != nil {
 		writeError(w, http.StatusNotFound, "no such transaction")
 		return
 	}

@@ -4,8 +4,13 @@
 package httpedgetest
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/http"
+	"slices"
 	"testing"
+
+	"github.com/kyso-pki/kyso/pkg/display"
 )
 
 // Bearer sends one request per Authorization header below (send gets ""
@@ -37,4 +42,49 @@ func Bearer(t *testing.T, token string, accepted int, send func(t *testing.T, au
 			}
 		})
 	}
+}
+
+// Answer checks an API's answer to a request a fuzzer made up: never a
+// server error, always one JSON object, and no string in it (member
+// names included) that display.Text refuses — whatever an API says may
+// reach someone's screen, so it never carries a control, bidirectional
+// or invisible character, even one the request sent. data names the
+// members that are data rather than text, such as "answer.certificate"
+// (a PEM certificate, in lines): their values are not checked.
+func Answer(t testing.TB, status int, body []byte, data ...string) {
+	t.Helper()
+	if status >= 500 {
+		t.Fatalf("HTTP %d: %s", status, body)
+	}
+	if status == http.StatusNoContent && len(body) == 0 {
+		return
+	}
+	var v map[string]any
+	if err := json.Unmarshal(body, &v); err != nil {
+		t.Fatalf("HTTP %d, not a JSON object: %v: %q", status, err, body)
+	}
+	var walk func(path string, v any)
+	walk = func(path string, v any) {
+		switch x := v.(type) {
+		case string:
+			if slices.Contains(data, path) {
+				return
+			}
+			if err := display.Text(path, x); err != nil {
+				t.Fatalf("HTTP %d: %v: %q", status, err, body)
+			}
+		case []any:
+			for i, e := range x {
+				walk(fmt.Sprintf("%s[%d]", path, i), e)
+			}
+		case map[string]any:
+			for k, e := range x {
+				if err := display.Text(path+" member name", k); err != nil {
+					t.Fatalf("HTTP %d: %v: %q", status, err, body)
+				}
+				walk(path+"."+k, e)
+			}
+		}
+	}
+	walk("answer", v)
 }

@@ -84,7 +84,11 @@ const (
 	Indeterminate Status = "indeterminate"
 )
 
-// Document is a report's presentation in one language.
+// Document is a report's presentation in one language. Its texts are
+// for people, so every one is display.Escape'd: what the signed PDF chose
+// (field and signer names, reason, location) shows as written, control
+// and bidirectional characters as \x1b and \u202e; the verify.Report
+// beside it in JSON keeps them as they are.
 type Document struct {
 	// Lang is the language.
 	Lang Lang `json:"lang"`
@@ -181,7 +185,32 @@ func Build(rep *verify.Report, name string, opts *Options) *Document {
 	default:
 		d.Status, d.Verdict = Indeterminate, m.docIndeterminate
 	}
+	d.escape()
 	return d
+}
+
+// escape writes every text of d through display.Escape. A signed PDF
+// chooses its field names, its signers' names, its reason and location,
+// and the file has a name of its own: none may clear the terminal that
+// shows the report, start a line of its own ("Chữ ký hợp lệ") or reorder
+// what a page shows with a bidirectional override.
+func (d *Document) escape() {
+	d.Title, d.File, d.Verdict, d.Summary, d.Footer = display.Escape(d.Title), display.Escape(d.File), display.Escape(d.Verdict), display.Escape(d.Summary), display.Escape(d.Footer)
+	for _, s := range d.Signatures {
+		for _, p := range []*string{&s.Heading, &s.StatusText, &s.Indication, &s.SubIndication, &s.Signer, &s.SignerID, &s.IssuingOrganization,
+			&s.ManagingUnit, &s.Serial, &s.Validity, &s.SigningTime, &s.Timestamp, &s.Integrity, &s.ValidAtSigning, &s.Covers, &s.Level,
+			&s.Reason, &s.Location, &s.Certified, &s.RevocationWarning} {
+			*p = display.Escape(*p)
+		}
+		for _, list := range [][]string{s.Reasons, s.Warnings, s.Changes} {
+			for i := range list {
+				list[i] = display.Escape(list[i])
+			}
+		}
+		for i := range s.Rows {
+			s.Rows[i].Value = display.Escape(s.Rows[i].Value)
+		}
+	}
 }
 
 // time formats t in the report's zone, in the language's form.
@@ -283,7 +312,7 @@ func (m *messages) signature(rep *verify.Report, i int, s *verify.Signature) *Si
 			v.RevocationWarning = m.revocationWarning
 		}
 	}
-	v.Changes = s.Changes
+	v.Changes = append([]string(nil), s.Changes...) // escaped below, the report left as it is
 
 	etsi := string(s.Indication)
 	if s.SubIndication != "" {
