@@ -65,10 +65,7 @@ func (s *Service) CreateClient(ctx context.Context, name, webhookURL, actor stri
 	if err != nil {
 		return nil, err
 	}
-	hash, err := hashPassword(secret, s.cfg.Password, s.cfg.Rand)
-	if err != nil {
-		return nil, err
-	}
+	hash := s.clientSecretHash(id, secret)
 	whKey := make([]byte, 32)
 	if _, err := io.ReadFull(s.cfg.Rand, whKey); err != nil {
 		return nil, err
@@ -133,8 +130,11 @@ func scopeFor(c *store.Client, scope string) (string, error) {
 
 // CheckClient checks a relying party's credentials (client_id and
 // client_secret, or SmartCA's sp_id and sp_password) and returns it. Wrong
-// credentials, unknown and disabled clients get the same answer, after
-// similar work.
+// credentials, unknown and disabled clients get the same answer, after the
+// same work: an HMAC-SHA-256 of the secret, microseconds (cost.go). A
+// client whose secret is still stored as argon2id (made before kyso
+// checked secrets by HMAC) is checked with argon2id behind the gate once,
+// and on success its stored form becomes the HMAC one.
 func (s *Service) CheckClient(ctx context.Context, clientID, secret string) (*store.Client, error) {
 	denied := fail("invalid_client", "unknown client or wrong secret")
 	if !validID(clientID) || len(secret) > 256 {
@@ -142,19 +142,45 @@ func (s *Service) CheckClient(ctx context.Context, clientID, secret string) (*st
 	}
 	c, err := s.st.GetClient(ctx, clientID)
 	if errors.Is(err, store.ErrNotFound) {
-		checkPassword(decoyHash, secret)
+		s.macMatches(clientID, "", secret)
 		return nil, denied
 	}
 	if err != nil {
 		return nil, err
 	}
-	if c.Disabled || !checkPassword(c.SecretHash, secret) {
+	ok := s.macMatches(c.ID, c.SecretHash, secret)
+	if !ok && strings.HasPrefix(c.SecretHash, "$argon2id$") {
+		if ok, err = s.checkPassword(ctx, c.SecretHash, secret); err != nil {
+			return nil, err
+		}
+		if ok {
+			s.rehashClientSecret(ctx, c, secret)
+		}
+	}
+	if c.Disabled || !ok {
 		return nil, denied
 	}
 	return c, nil
 }
 
-// decoyHash is checked for unknown clients, so they take about as long as
+// rehashClientSecret replaces the argon2id form of c's secret by the HMAC
+// form, unless another replica changed it meanwhile. The secret was right:
+// a failure here is logged and the next use tries again.
+func (s *Service) rehashClientSecret(ctx context.Context, c *store.Client, secret string) {
+	err := s.st.SetClientSecretHash(ctx, c.ID, c.SecretHash, s.clientSecretHash(c.ID, secret))
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		return
+	case err != nil:
+		s.log.Warn("signing: storing the HMAC form of a client secret", "client", c.ID, "error", err)
+		return
+	}
+	if err := s.audit(ctx, "kyso", "client.secret.rehash", c.ID, "ok", map[string]any{"from": "argon2id", "to": "hmac-sha256"}); err != nil {
+		s.log.Warn("signing: auditing a client secret rehash", "client", c.ID, "error", err)
+	}
+}
+
+// decoyHash is checked for unknown owners, so they take about as long as
 // known ones (the real parameters are not secret).
 var decoyHash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g"
 
@@ -291,12 +317,16 @@ func (s *Service) RevokeToken(ctx context.Context, token string, by *Principal) 
 func (s *Service) OwnerLogin(ctx context.Context, nationalID, pin, otp string) (string, time.Duration, error) {
 	denied := fail(CodeAccessDenied, "wrong national ID, PIN or one-time code")
 	if !validID(nationalID) {
-		checkPassword(decoyHash, pin)
+		if _, err := s.checkPassword(ctx, decoyHash, pin); err != nil {
+			return "", 0, err
+		}
 		return "", 0, denied
 	}
 	o, err := s.st.GetOwnerByNationalID(ctx, nationalID)
 	if errors.Is(err, store.ErrNotFound) {
-		checkPassword(decoyHash, pin)
+		if _, err := s.checkPassword(ctx, decoyHash, pin); err != nil {
+			return "", 0, err
+		}
 		return "", 0, denied
 	}
 	if err != nil {

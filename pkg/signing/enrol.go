@@ -94,7 +94,7 @@ func (s *Service) Enrol(ctx context.Context, req *EnrolRequest) (*Enrolment, err
 	if err != nil {
 		return nil, err
 	}
-	pinHash, err := hashPassword(req.PIN, s.cfg.Password, s.cfg.Rand)
+	pinHash, err := s.hashPassword(ctx, req.PIN)
 	if err != nil {
 		return nil, err
 	}

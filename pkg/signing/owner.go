@@ -27,22 +27,39 @@ const (
 // a replayed code — gets the same error (factorsDenied): no answer tells
 // which factor was right. Only an attempt whose every factor passed
 // releases the count. The audit log records which factor failed.
+//
+// The place at the argon2id gate (cost.go) is taken before the attempt is
+// reserved: a check refused as busy (CodeBusy) spends none of the owner's
+// attempts.
 func (s *Service) twoFactors(ctx context.Context, o *store.Owner, pin, otp string) error {
+	if err := s.gate.enter(ctx); err != nil {
+		return err
+	}
+	inGate := true
+	leave := func() {
+		if inGate {
+			s.gate.leave()
+			inGate = false
+		}
+	}
+	defer leave()
 	now := s.now()
 	a, err := s.st.ReserveAttempt(ctx, o.ID, s.cfg.PINAttempts, s.cfg.PINLockout, now)
 	if err != nil {
 		return err
 	}
 	if !a.Granted {
+		leave()
 		if err := s.audit(ctx, "owner:"+o.ID, "owner.locked", o.NationalID, "error", map[string]any{"attempts": a.Count, "locked_until": a.LockedUntil}); err != nil {
 			return err
 		}
 		return lockedError(a.LockedUntil)
 	}
 	pinVerdict := factorWrong
-	if checkPassword(o.PINHash, pin) {
+	if argon2Check(o.PINHash, pin) {
 		pinVerdict = factorRight
 	}
+	leave()
 	otpVerdict, err := s.spendOTP(ctx, o, otp, now)
 	if err != nil {
 		return err

@@ -20,8 +20,9 @@ import (
 	"golang.org/x/crypto/argon2"
 )
 
-// PasswordParams are the argon2id parameters PINs and client secrets are
-// hashed with (RFC 9106). The defaults follow RFC 9106's second
+// PasswordParams are the argon2id parameters PINs are hashed with (RFC
+// 9106); client secrets, random and high-entropy, take an HMAC instead
+// (cost.go). The defaults follow RFC 9106's second
 // recommended option scaled to a PIN check per approval: 19 MiB, two
 // passes, one lane (OWASP's minimum for argon2id).
 type PasswordParams struct {
@@ -33,8 +34,9 @@ type PasswordParams struct {
 // DefaultPasswordParams are used when Config.Password is zero.
 var DefaultPasswordParams = PasswordParams{MemoryKiB: 19 * 1024, Time: 2, Threads: 1}
 
-// hashPassword returns the PHC string of secret: $argon2id$v=19$m=…,t=…,p=…$salt$hash.
-func hashPassword(secret string, p PasswordParams, rnd io.Reader) (string, error) {
+// argon2Hash returns the PHC string of secret: $argon2id$v=19$m=…,t=…,p=…$salt$hash.
+// Callers go through Service.hashPassword, behind the gate.
+func argon2Hash(secret string, p PasswordParams, rnd io.Reader) (string, error) {
 	salt := make([]byte, 16)
 	if _, err := io.ReadFull(rnd, salt); err != nil {
 		return "", err
@@ -45,9 +47,10 @@ func hashPassword(secret string, p PasswordParams, rnd io.Reader) (string, error
 		b64.EncodeToString(salt), b64.EncodeToString(sum)), nil
 }
 
-// checkPassword reports whether secret matches the PHC string phc, in
-// constant time.
-func checkPassword(phc, secret string) bool {
+// argon2Check reports whether secret matches the PHC string phc, in
+// constant time. Callers go through Service.checkPassword, behind the
+// gate.
+func argon2Check(phc, secret string) bool {
 	parts := strings.Split(phc, "$")
 	if len(parts) != 6 || parts[1] != "argon2id" || parts[2] != "v=19" {
 		return false

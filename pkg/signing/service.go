@@ -33,11 +33,22 @@ type Store = store.Store
 // Config tunes the service. Zero fields take the defaults documented.
 type Config struct {
 	// SecretsKey is the 32-byte AES key sealing TOTP and webhook secrets in
-	// the database. Required.
+	// the database; the key of the client secrets' HMAC is derived from it
+	// (HKDF). Required.
 	SecretsKey []byte
-	// Password are the argon2id parameters for PINs and client secrets;
-	// zero means DefaultPasswordParams.
+	// Password are the argon2id parameters for PINs; zero means
+	// DefaultPasswordParams.
 	Password PasswordParams
+	// HashConcurrency bounds how many argon2id evaluations (PIN checks and
+	// hashing, client secrets stored before kyso checked them by HMAC) run
+	// at once, each holding Password.MemoryKiB. kysod runs one Service, so
+	// this is its process-wide bound. Zero means a quarter of the memory
+	// the process may use (GOMEMLIMIT, else the cgroup's or the machine's)
+	// over Password.MemoryKiB, at most twice GOMAXPROCS, at least one.
+	HashConcurrency int
+	// HashWait is how long an evaluation waits for a place before it is
+	// refused with CodeBusy; zero means DefaultHashWait.
+	HashWait time.Duration
 	// PINAttempts is how many attempts at the owner's factors (PIN and
 	// one-time code) may be evaluated before one passes; the attempt that
 	// reaches it locks the owner for PINLockout, after which the count
@@ -98,7 +109,10 @@ type Service struct {
 	ca     *ca.Authority
 	cfg    Config
 	sealer *sealer
-	log    *slog.Logger
+	// secretKey keys the client secrets' HMAC; gate bounds argon2id.
+	secretKey []byte
+	gate      *hashGate
+	log       *slog.Logger
 	// checks reuses passed pre-signing checks (Config.SignerCheckMaxAge).
 	checks *signercheck.Cache
 	certs  certCache
@@ -129,6 +143,13 @@ func New(st Store, keys hsm.KeyStore, authority *ca.Authority, cfg Config) (*Ser
 	if cfg.Password == (PasswordParams{}) {
 		cfg.Password = DefaultPasswordParams
 	}
+	if cfg.HashWait <= 0 {
+		cfg.HashWait = DefaultHashWait
+	}
+	macKey, err := newSecretMACKey(cfg.SecretsKey)
+	if err != nil {
+		return nil, fmt.Errorf("signing: deriving the client secret key: %w", err)
+	}
 	if cfg.PINAttempts <= 0 {
 		cfg.PINAttempts = 5
 	}
@@ -157,7 +178,8 @@ func New(st Store, keys hsm.KeyStore, authority *ca.Authority, cfg Config) (*Ser
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{st: st, keys: keys, ca: authority, cfg: cfg, sealer: s, log: log, checks: &signercheck.Cache{MaxAge: cfg.SignerCheckMaxAge}}, nil
+	return &Service{st: st, keys: keys, ca: authority, cfg: cfg, sealer: s, secretKey: macKey, gate: newHashGate(&cfg), log: log,
+		checks: &signercheck.Cache{MaxAge: cfg.SignerCheckMaxAge}}, nil
 }
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
@@ -221,6 +243,10 @@ const (
 	CodeExpired        = "expired_token"
 	CodeNotFound       = "not_found"
 	CodeConflict       = "conflict"
+	// CodeBusy: every place for a PIN check stayed taken for
+	// Config.HashWait (RFC 6749 section 4.1.2.1's temporarily_unavailable);
+	// front ends answer 503 with Retry-After.
+	CodeBusy = "temporarily_unavailable"
 )
 
 func fail(code, format string, args ...any) *Error {

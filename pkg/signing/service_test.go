@@ -34,6 +34,12 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWith(t, nil)
+}
+
+// newEnvWith is newEnv with testConfig changed by mod, when not nil.
+func newEnvWith(t *testing.T, mod func(*signing.Config)) *env {
+	t.Helper()
 	p, err := testpki.New(context.Background(), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -41,7 +47,11 @@ func newEnv(t *testing.T) *env {
 	t.Cleanup(func() { p.Close() })
 	c := &clock{}
 	c.t.Store(time.Now().UnixNano())
-	svc, err := signing.New(p.Store, p.Keys, p.CA, testConfig(c))
+	cfg := testConfig(c)
+	if mod != nil {
+		mod(&cfg)
+	}
+	svc, err := signing.New(p.Store, p.Keys, p.CA, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

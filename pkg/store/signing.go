@@ -30,6 +30,11 @@ type Signing interface {
 	// GetClientByCert returns the client whose TLS certificate has this
 	// SHA-256 fingerprint (RFC 8705 mutual TLS), or ErrNotFound.
 	GetClientByCert(ctx context.Context, certSHA256 []byte) (*Client, error)
+	// SetClientSecretHash replaces the client's secret hash by newHash if
+	// it is still oldHash (compare-and-swap: two replicas rehashing one
+	// secret at once change it once); ErrConflict when it is not,
+	// ErrNotFound when there is no such client.
+	SetClientSecretHash(ctx context.Context, id, oldHash, newHash string) error
 
 	// PutOwner records an owner; ErrExists when the ID or the national ID
 	// is taken.
@@ -121,7 +126,9 @@ type Signing interface {
 type Client struct {
 	ID   string
 	Name string
-	// SecretHash is the argon2id hash (PHC string) of its client secret.
+	// SecretHash is the stored form of its client secret: the HMAC form
+	// pkg/signing makes ("$hmac-sha256$v=1$…"), or an argon2id PHC string
+	// kept from before, which pkg/signing replaces at the next right use.
 	SecretHash string
 	// WebhookURL receives transaction results; empty means polling only.
 	WebhookURL string

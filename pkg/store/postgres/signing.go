@@ -99,6 +99,30 @@ func (s *Store) GetClientByCert(ctx context.Context, certSHA256 []byte) (*store.
 	return s.getClient(ctx, "cert_sha256", certSHA256)
 }
 
+// SetClientSecretHash replaces the client's secret hash by newHash if it
+// is still oldHash, in one conditional UPDATE.
+func (s *Store) SetClientSecretHash(ctx context.Context, id, oldHash, newHash string) error {
+	if err := check.ID("client ID", id); err != nil {
+		return fmt.Errorf("postgres: setting client secret hash: %w", err)
+	}
+	if err := check.String("client secret hash", newHash, check.MaxPHC, true); err != nil {
+		return fmt.Errorf("postgres: setting client secret hash: %w", err)
+	}
+	var changed bool
+	err := s.pool.QueryRow(ctx, `WITH u AS (UPDATE clients SET secret_hash = $2 WHERE id = $1 AND secret_hash = $3 RETURNING 1)
+		SELECT EXISTS (SELECT 1 FROM u) FROM clients WHERE id = $1`, id, newHash, oldHash).Scan(&changed)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		err = store.ErrNotFound
+	case err == nil && !changed:
+		err = store.ErrConflict
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: setting the secret hash of client %q: %w", id, mapErr(err))
+	}
+	return nil
+}
+
 func (s *Store) getClient(ctx context.Context, col string, v any) (*store.Client, error) {
 	c := &store.Client{}
 	err := s.pool.QueryRow(ctx, `SELECT id, name, secret_hash, webhook_url, webhook_secret, disabled, created_at, cert_sha256, role

@@ -99,6 +99,30 @@ func (s *Store) GetClientByCert(ctx context.Context, certSHA256 []byte) (*store.
 	return s.getClient(ctx, "cert_sha256", certSHA256)
 }
 
+// SetClientSecretHash replaces the client's secret hash by newHash if it
+// is still oldHash, in one conditional UPDATE.
+func (s *Store) SetClientSecretHash(ctx context.Context, id, oldHash, newHash string) error {
+	if err := check.ID("client ID", id); err != nil {
+		return fmt.Errorf("sqlite: setting client secret hash: %w", err)
+	}
+	if err := check.String("client secret hash", newHash, check.MaxPHC, true); err != nil {
+		return fmt.Errorf("sqlite: setting client secret hash: %w", err)
+	}
+	return s.write(ctx, fmt.Sprintf("setting the secret hash of client %q", id), func(tx *sql.Tx) error {
+		n, err := affected(tx.ExecContext(ctx, `UPDATE clients SET secret_hash = ? WHERE id = ? AND secret_hash = ?`, newHash, id, oldHash))
+		if err != nil || n == 1 {
+			return err
+		}
+		var one int
+		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM clients WHERE id = ?`, id).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+			return store.ErrNotFound
+		} else if err != nil {
+			return err
+		}
+		return store.ErrConflict
+	})
+}
+
 func (s *Store) getClient(ctx context.Context, col string, v any) (*store.Client, error) {
 	c := &store.Client{}
 	var created int64

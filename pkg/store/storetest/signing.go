@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -205,6 +206,37 @@ func testClient(t *testing.T, s store.Signing) {
 	wantErr(t, "PutClient again", s.PutClient(ctx, &store.Client{ID: "portal", Name: "other"}), store.ErrExists)
 	if got, _ := s.GetClient(ctx, "portal"); got.Name != c.Name {
 		t.Fatalf("refused PutClient changed the client: %+v", got)
+	}
+	// The secret's stored form is swapped only from the form the caller
+	// read: of two replicas rehashing at once, one changes it.
+	const macForm = "$hmac-sha256$v=1$bWFj"
+	noErr(t, "SetClientSecretHash", s.SetClientSecretHash(ctx, "portal", c.SecretHash, macForm))
+	if got, _ := s.GetClient(ctx, "portal"); got.SecretHash != macForm || got.Name != c.Name {
+		t.Fatalf("after SetClientSecretHash: %+v", got)
+	}
+	wantErr(t, "SetClientSecretHash from a stale form", s.SetClientSecretHash(ctx, "portal", c.SecretHash, "$hmac-sha256$v=1$b3RoZXI"), store.ErrConflict)
+	if got, _ := s.GetClient(ctx, "portal"); got.SecretHash != macForm {
+		t.Fatalf("a refused SetClientSecretHash changed the hash: %q", got.SecretHash)
+	}
+	wantErr(t, "SetClientSecretHash unknown", s.SetClientSecretHash(ctx, "nobody", "", macForm), store.ErrNotFound)
+	wantErr(t, "SetClientSecretHash empty", s.SetClientSecretHash(ctx, "portal", macForm, ""), store.ErrInvalid)
+	var swapped atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := s.SetClientSecretHash(ctx, "portal", macForm, fmt.Sprintf("$hmac-sha256$v=1$%d", i))
+			if err == nil {
+				swapped.Add(1)
+			} else if !errors.Is(err, store.ErrConflict) {
+				t.Errorf("concurrent SetClientSecretHash: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if swapped.Load() != 1 {
+		t.Fatalf("%d of 8 concurrent SetClientSecretHash from one form changed it, want 1", swapped.Load())
 	}
 	// Polling only, no secret (mTLS), disabled, no time given.
 	noErr(t, "PutClient minimal", s.PutClient(ctx, &store.Client{ID: "bank", Name: "Ngân hàng", Disabled: true}))
