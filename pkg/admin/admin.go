@@ -11,6 +11,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"rsc.io/qr"
 
@@ -116,8 +117,12 @@ func (h *Handler) enrol(w http.ResponseWriter, r *http.Request) {
 		var se *signing.Error
 		if errors.As(err, &se) {
 			status := http.StatusBadRequest
-			if se.Code == signing.CodeConflict {
+			switch se.Code {
+			case signing.CodeConflict:
 				status = http.StatusConflict
+			case signing.CodeBusy:
+				status = http.StatusServiceUnavailable
+				httpedge.RetryAfter(w, time.Second)
 			}
 			writeError(w, status, se.Code, se.Description)
 			return

@@ -39,6 +39,11 @@ type Options struct {
 	TSA *tsa.Server
 	// Logger receives internal errors (never secrets); nil discards them.
 	Logger *slog.Logger
+	// Limits are the rate limits of oauth2/token, auth/login and
+	// credentials/authorize: per source address before any work, per
+	// client once it is known (a claimed client_id is only checked, and
+	// charged when its secret proves it). nil means none.
+	Limits *httpedge.Limits
 }
 
 // Handler serves the CSC API v2 under /csc/v2/ (PROTOCOLS.md). Every method
@@ -72,13 +77,13 @@ func NewHandler(svc *signing.Service, opts *Options) *Handler {
 	}
 	h.mux.HandleFunc("GET /csc/v2/info", h.info)
 	h.mux.HandleFunc("POST /csc/v2/info", h.info)
-	h.mux.HandleFunc("POST /csc/v2/oauth2/token", h.token)
-	h.mux.HandleFunc("POST /csc/v2/auth/login", h.login)
+	h.mux.HandleFunc("POST /csc/v2/oauth2/token", h.limited(h.token))
+	h.mux.HandleFunc("POST /csc/v2/auth/login", h.limited(h.login))
 	h.mux.HandleFunc("POST /csc/v2/auth/revoke", h.authed(h.revoke))
 	h.mux.HandleFunc("POST /csc/v2/oauth2/revoke", h.authed(h.revoke))
 	h.mux.HandleFunc("POST /csc/v2/credentials/list", h.authed(h.credList))
 	h.mux.HandleFunc("POST /csc/v2/credentials/info", h.authed(h.credInfo))
-	h.mux.HandleFunc("POST /csc/v2/credentials/authorize", h.authed(h.authorize))
+	h.mux.HandleFunc("POST /csc/v2/credentials/authorize", h.limited(h.authed(h.authorize)))
 	h.mux.HandleFunc("POST /csc/v2/signatures/signHash", h.authed(h.signHash))
 	h.mux.HandleFunc("POST /csc/v2/signatures/signDoc", h.authed(h.signDoc))
 	if h.opts.TSA != nil {
@@ -122,6 +127,9 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 			code = "invalid_request"
 		case signing.CodeLocked:
 			status = http.StatusTooManyRequests
+		case signing.CodeBusy:
+			status = http.StatusServiceUnavailable
+			httpedge.RetryAfter(w, time.Second)
 		}
 		writeError(w, status, code, se.Description)
 		return
@@ -142,6 +150,23 @@ func decodeMax(w http.ResponseWriter, r *http.Request, v any, max int64) bool {
 		return false
 	}
 	return true
+}
+
+// tooMany answers 429 (RFC 6585 section 4) to a request over its rate
+// limit; httpedge.Limits has set Retry-After.
+func tooMany(w http.ResponseWriter) {
+	writeError(w, http.StatusTooManyRequests, "too_many_requests", "too many requests; try again after the seconds in Retry-After")
+}
+
+// limited applies the per-source limit before anything else.
+func (h *Handler) limited(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !h.opts.Limits.AllowSource(w, r) {
+			tooMany(w)
+			return
+		}
+		next(w, r)
+	}
 }
 
 type principalKey struct{}
@@ -210,6 +235,10 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, secret := clientCredentials(r)
+	if id != "" && !h.opts.Limits.CheckClient(w, "client:"+id) {
+		tooMany(w)
+		return
+	}
 	var tok string
 	var life time.Duration
 	var err error
@@ -226,6 +255,9 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
+	if id != "" {
+		h.opts.Limits.ChargeClient("client:" + id)
+	}
 	jsonbody.Write(w, http.StatusOK, TokenResponse{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int(life.Seconds()), Cnf: cnf})
 }
 
@@ -237,11 +269,16 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "invalid_request", "HTTP Basic authentication with the client ID and secret is required")
 		return
 	}
+	if !h.opts.Limits.CheckClient(w, "client:"+id) {
+		tooMany(w)
+		return
+	}
 	tok, life, err := h.svc.ClientToken(r.Context(), id, secret, signing.ScopeService)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
+	h.opts.Limits.ChargeClient("client:" + id)
 	jsonbody.Write(w, http.StatusOK, TokenResponse{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int(life.Seconds())})
 }
 
@@ -397,6 +434,10 @@ func hashes(list []string, oid string) ([][]byte, crypto.Hash, error) {
 }
 
 func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
+	if !h.opts.Limits.AllowClient(w, "client:"+principal(r).ID) {
+		tooMany(w)
+		return
+	}
 	var req AuthorizeRequest
 	if !decode(w, r, &req) {
 		return

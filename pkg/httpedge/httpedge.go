@@ -1,8 +1,9 @@
 // Package httpedge is the HTTP edge shared by every API dialect kyso
 // serves — CSC, the SmartCA-style dialect, the owner and admin APIs, the
 // verify API: what each must read and write the same way, written once.
-// Today it reads bearer credentials; rendering of errors, request IDs and
-// body limits are to move here too.
+// Today it reads bearer credentials and keeps rate limits (Limiter,
+// Limits, Retry-After); rendering of errors, request IDs and body limits
+// are to move here too.
 package httpedge
 
 import (

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/kyso-pki/kyso/internal/jsonbody"
 	"github.com/kyso-pki/kyso/pkg/httpedge"
@@ -30,14 +31,21 @@ type Options struct {
 	// Logger receives internal errors (never a PIN, a code or a token);
 	// nil discards them.
 	Logger *slog.Logger
+	// Limits are the rate limits of login, approve and reject: per source
+	// address before any work; per national ID for login (checked before,
+	// charged once the factors prove the owner, so that nobody else's
+	// attempts empty an owner's bucket: wrong ones count towards the
+	// lockout instead), per owner for approve and reject. nil means none.
+	Limits *httpedge.Limits
 }
 
 // Handler serves the owner API. Only login goes without a bearer token;
 // every other route needs an owner's token from login.
 type Handler struct {
-	svc *signing.Service
-	log *slog.Logger
-	mux *http.ServeMux
+	svc    *signing.Service
+	log    *slog.Logger
+	limits *httpedge.Limits
+	mux    *http.ServeMux
 }
 
 // NewHandler returns the owner API over svc.
@@ -46,11 +54,14 @@ func NewHandler(svc *signing.Service, opts *Options) *Handler {
 	if opts != nil && opts.Logger != nil {
 		h.log = opts.Logger
 	}
-	h.mux.HandleFunc("POST /owner/v1/login", h.login) // unauthenticated
+	if opts != nil {
+		h.limits = opts.Limits
+	}
+	h.mux.HandleFunc("POST /owner/v1/login", h.limited(h.login)) // unauthenticated
 	h.mux.HandleFunc("POST /owner/v1/logout", h.authed(h.logout))
 	h.mux.HandleFunc("GET /owner/v1/transactions", h.authed(h.transactions))
-	h.mux.HandleFunc("POST /owner/v1/transactions/{id}/approve", h.authed(h.approve))
-	h.mux.HandleFunc("POST /owner/v1/transactions/{id}/reject", h.authed(h.reject))
+	h.mux.HandleFunc("POST /owner/v1/transactions/{id}/approve", h.limited(h.authed(h.perOwner(h.approve))))
+	h.mux.HandleFunc("POST /owner/v1/transactions/{id}/reject", h.limited(h.authed(h.perOwner(h.reject))))
 	h.mux.HandleFunc("/owner/v1/", func(w http.ResponseWriter, r *http.Request) {
 		if allow := jsonbody.Allowed(h.mux, r, "/owner/v1/"); allow != "" {
 			w.Header().Set("Allow", allow)
@@ -78,6 +89,34 @@ func writeError(w http.ResponseWriter, status int, code, desc string) {
 	jsonbody.Write(w, status, Error{Error: code, Description: desc})
 }
 
+// tooMany answers 429 (RFC 6585 section 4) to a request over its rate
+// limit; httpedge.Limits has set Retry-After.
+func tooMany(w http.ResponseWriter) {
+	writeError(w, http.StatusTooManyRequests, "too_many_requests", "too many requests; try again after the seconds in Retry-After")
+}
+
+// limited applies the per-source limit before anything else.
+func (h *Handler) limited(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !h.limits.AllowSource(w, r) {
+			tooMany(w)
+			return
+		}
+		next(w, r)
+	}
+}
+
+// perOwner applies the per-owner limit, after authed.
+func (h *Handler) perOwner(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !h.limits.AllowClient(w, "owner:"+ownerID(r)) {
+			tooMany(w)
+			return
+		}
+		next(w, r)
+	}
+}
+
 var errStatus = map[string]int{
 	signing.CodeInvalidRequest: http.StatusBadRequest,
 	signing.CodeAccessDenied:   http.StatusForbidden,
@@ -86,6 +125,7 @@ var errStatus = map[string]int{
 	signing.CodeLocked:         http.StatusTooManyRequests,
 	signing.CodeNotFound:       http.StatusNotFound,
 	signing.CodeConflict:       http.StatusConflict,
+	signing.CodeBusy:           http.StatusServiceUnavailable,
 }
 
 // fail renders err: a signing.Error by its code, anything else as a
@@ -100,6 +140,9 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		}
 		if status == http.StatusUnauthorized {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="kyso", error="invalid_token"`)
+		}
+		if status == http.StatusServiceUnavailable {
+			httpedge.RetryAfter(w, time.Second)
 		}
 		writeError(w, status, se.Code, se.Description)
 	case errors.Is(err, store.ErrInvalid):

@@ -45,11 +45,16 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	if !strings.Contains(id, ":") {
 		id = "CCCD:" + id
 	}
+	if !h.limits.CheckClient(w, "login:"+id) {
+		tooMany(w)
+		return
+	}
 	tok, life, err := h.svc.OwnerLogin(r.Context(), id, req.PIN, req.OTP)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
+	h.limits.ChargeClient("login:" + id)
 	jsonbody.Write(w, http.StatusOK, LoginResponse{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int(life.Seconds())})
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/kyso-pki/kyso/internal/jsonbody"
 	"github.com/kyso-pki/kyso/pkg/display"
+	"github.com/kyso-pki/kyso/pkg/httpedge"
 	"github.com/kyso-pki/kyso/pkg/signing"
 	"github.com/kyso-pki/kyso/pkg/store"
 )
@@ -32,6 +33,10 @@ type Options struct {
 	// Logger receives internal errors (never a body or a secret); nil
 	// discards them.
 	Logger *slog.Logger
+	// Limits are the rate limits of every call: per source address before
+	// the body is read, per client once sp_id and sp_password prove it
+	// (status polls count too). nil means none.
+	Limits *httpedge.Limits
 }
 
 // Handler serves the SmartCA-style dialect under /smartca/v1/. Every
@@ -40,10 +45,11 @@ type Options struct {
 // is no unauthenticated route. Unknown fields are ignored, as portals
 // written for SmartCA send some kyso has no use for.
 type Handler struct {
-	svc *signing.Service
-	now func() time.Time
-	log *slog.Logger
-	mux *http.ServeMux
+	svc    *signing.Service
+	now    func() time.Time
+	log    *slog.Logger
+	limits *httpedge.Limits
+	mux    *http.ServeMux
 }
 
 // NewHandler returns the handler over svc.
@@ -54,6 +60,9 @@ func NewHandler(svc *signing.Service, opts *Options) *Handler {
 	}
 	if opts != nil && opts.Logger != nil {
 		h.log = opts.Logger
+	}
+	if opts != nil {
+		h.limits = opts.Limits
 	}
 	h.mux.HandleFunc("/smartca/v1/credentials/get_certificate", post(h.getCertificate))
 	h.mux.HandleFunc("/smartca/v1/signatures/sign", post(h.sign))
@@ -67,7 +76,17 @@ func NewHandler(svc *signing.Service, opts *Options) *Handler {
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
+	if !h.limits.AllowSource(w, r) {
+		tooMany(w)
+		return
+	}
 	h.mux.ServeHTTP(w, r)
+}
+
+// tooMany answers 429 (RFC 6585 section 4) to a call over its rate limit;
+// httpedge.Limits has set Retry-After.
+func tooMany(w http.ResponseWriter) {
+	writeError(w, http.StatusTooManyRequests, "too many requests; try again after the seconds in Retry-After")
 }
 
 // post allows only POST.
@@ -99,6 +118,7 @@ var errStatus = map[string]int{
 	signing.CodeNotFound:       http.StatusNotFound,
 	signing.CodeConflict:       http.StatusConflict,
 	signing.CodeLocked:         http.StatusTooManyRequests,
+	signing.CodeBusy:           http.StatusServiceUnavailable,
 }
 
 // fail renders err in the envelope: a signing.Error by its code and
@@ -112,6 +132,9 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		status, ok := errStatus[se.Code]
 		if !ok {
 			status = http.StatusBadRequest
+		}
+		if status == http.StatusServiceUnavailable {
+			httpedge.RetryAfter(w, time.Second)
 		}
 		writeError(w, status, se.Description)
 	case errors.Is(err, store.ErrInvalid):
@@ -160,6 +183,10 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, sp *SP) (
 	}
 	if c.Role == store.RoleOfficer {
 		writeError(w, http.StatusForbidden, "a registration officer's client cannot ask for signatures")
+		return "", false
+	}
+	if !h.limits.AllowClient(w, "client:"+c.ID) {
+		tooMany(w)
 		return "", false
 	}
 	return c.ID, true

@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/kyso-pki/kyso/pkg/display"
+	"github.com/kyso-pki/kyso/pkg/httpedge"
 )
 
 // Bearer sends one request per Authorization header below (send gets ""
@@ -87,4 +89,45 @@ func Answer(t testing.TB, status int, body []byte, data ...string) {
 		}
 	}
 	walk("answer", v)
+}
+
+// SourceBurst is the per-source burst RateLimited expects the API under
+// test to have been given: SourceLimits' Source limiter.
+const SourceBurst = 5
+
+// SourceLimits returns limits with a per-source burst of SourceBurst that
+// refills too slowly to matter during a test (one token in 1000 s), and
+// no per-client limit: what RateLimited's API is to be built with.
+func SourceLimits() *httpedge.Limits {
+	return &httpedge.Limits{Source: httpedge.NewLimiter(httpedge.Rate{PerSecond: 0.001, Burst: SourceBurst}, nil)}
+}
+
+// RateLimited floods one of an API's limited routes from one source
+// address, as an attacker would, and checks the per-source limit: the
+// first SourceBurst requests get their usual answer (status served), the
+// following ones 429 with a Retry-After of whole seconds, at least one
+// (RFC 6585 section 4, RFC 9110 section 10.2.3), and a request from
+// another source address still gets its usual answer. The API is built
+// with SourceLimits(); send sends one request from the IP address source
+// (as the request's RemoteAddr) and returns the answer's status and
+// header.
+func RateLimited(t *testing.T, served int, send func(t *testing.T, source string) (int, http.Header)) {
+	t.Helper()
+	const flooder, other = "198.51.100.66", "203.0.113.7"
+	for i := range SourceBurst + 10 {
+		status, h := send(t, flooder)
+		switch {
+		case i < SourceBurst && status != served:
+			t.Fatalf("request %d of a burst of %d: HTTP %d, want %d", i+1, SourceBurst, status, served)
+		case i >= SourceBurst && status != http.StatusTooManyRequests:
+			t.Fatalf("request %d, past the burst of %d: HTTP %d, want 429", i+1, SourceBurst, status)
+		case i >= SourceBurst:
+			if s, err := strconv.Atoi(h.Get("Retry-After")); err != nil || s < 1 {
+				t.Fatalf("429 with Retry-After %q, want whole seconds ≥ 1", h.Get("Retry-After"))
+			}
+		}
+	}
+	if status, _ := send(t, other); status != served {
+		t.Fatalf("another source address after the flood: HTTP %d, want %d", status, served)
+	}
 }

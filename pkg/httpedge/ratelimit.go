@@ -1,0 +1,268 @@
+package httpedge
+
+import (
+	"math"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Rate is a token bucket's refill rate and size: Burst requests at once,
+// then PerSecond requests a second on average.
+type Rate struct {
+	// PerSecond is how many tokens come back a second; zero or less
+	// means no limit.
+	PerSecond float64
+	// Burst is how many tokens the bucket holds; less than one means
+	// one.
+	Burst int
+}
+
+// DefaultMaxKeys is how many keys a Limiter keeps when LimiterOptions
+// says none: about 100 bytes each.
+const DefaultMaxKeys = 100_000
+
+// LimiterOptions tune a Limiter. The zero value is usable.
+type LimiterOptions struct {
+	// MaxKeys bounds how many keys (source addresses, clients) are kept;
+	// zero means DefaultMaxKeys. When it is reached, keys whose buckets
+	// have refilled are dropped (a fresh bucket is the same), then, should
+	// that free too few, arbitrary ones: memory stays bounded under a
+	// flood from many addresses, at the cost of forgetting some.
+	MaxKeys int
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Limiter keeps a token bucket per key (RFC 6585 section 4 leaves the
+// policy to the server). It is safe for concurrent use.
+//
+// The buckets live in this process's memory: each replica of kysod
+// counts on its own, so N replicas behind a load balancer let N times the
+// rate through. DESIGN.md keeps in the database the state a replica needs
+// to be correct; a rate limit is flood protection, not a rule two
+// replicas must agree on (the PIN lockout is, and is in the database),
+// so per-replica buckets are an acceptable first step. A limit shared by
+// replicas would need a shared counter (the database, or a proxy in
+// front).
+type Limiter struct {
+	rate    Rate
+	maxKeys int
+	now     func() time.Time
+
+	mu      sync.Mutex
+	buckets map[string]*bucket
+}
+
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+// NewLimiter returns a limiter at rate r; nil when r has no limit
+// (PerSecond ≤ 0): a nil *Limiter allows everything.
+func NewLimiter(r Rate, o *LimiterOptions) *Limiter {
+	if r.PerSecond <= 0 {
+		return nil
+	}
+	r.Burst = max(r.Burst, 1)
+	l := &Limiter{rate: r, maxKeys: DefaultMaxKeys, now: time.Now, buckets: map[string]*bucket{}}
+	if o != nil && o.MaxKeys > 0 {
+		l.maxKeys = o.MaxKeys
+	}
+	if o != nil && o.Now != nil {
+		l.now = o.Now
+	}
+	return l
+}
+
+// Rate is the limiter's rate; the zero Rate for a nil limiter.
+func (l *Limiter) Rate() Rate {
+	if l == nil {
+		return Rate{}
+	}
+	return l.rate
+}
+
+// Allow takes a token from key's bucket. When there is none it takes
+// nothing and returns false and how long until there is one.
+func (l *Limiter) Allow(key string) (bool, time.Duration) {
+	return l.take(key, false)
+}
+
+// Check is Allow without taking: whether key's bucket has a token now.
+func (l *Limiter) Check(key string) (bool, time.Duration) {
+	if l == nil {
+		return true, 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.bucket(key)
+	return b.tokens >= 1, l.wait(b)
+}
+
+// Charge takes a token from key's bucket even when it is empty, into
+// debt: for a request let through by Check that turned out to count
+// (several may pass Check at once; their debt makes the next wait longer).
+func (l *Limiter) Charge(key string) {
+	l.take(key, true)
+}
+
+func (l *Limiter) take(key string, debt bool) (bool, time.Duration) {
+	if l == nil {
+		return true, 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.bucket(key)
+	if b.tokens >= 1 || debt {
+		b.tokens--
+		return true, 0
+	}
+	return false, l.wait(b)
+}
+
+// wait is how long until b holds a whole token.
+func (l *Limiter) wait(b *bucket) time.Duration {
+	if b.tokens >= 1 {
+		return 0
+	}
+	return time.Duration(math.Ceil((1 - b.tokens) / l.rate.PerSecond * float64(time.Second)))
+}
+
+// bucket returns key's bucket refilled to now, making it (full) when
+// there is none. l.mu is held.
+func (l *Limiter) bucket(key string) *bucket {
+	now := l.now()
+	b, ok := l.buckets[key]
+	if !ok {
+		if len(l.buckets) >= l.maxKeys {
+			l.evict(now)
+		}
+		b = &bucket{tokens: float64(l.rate.Burst), last: now}
+		l.buckets[key] = b
+		return b
+	}
+	if el := now.Sub(b.last).Seconds(); el > 0 {
+		b.tokens = min(float64(l.rate.Burst), b.tokens+el*l.rate.PerSecond)
+		b.last = now
+	}
+	return b
+}
+
+// evict drops the buckets that have refilled, then arbitrary ones until an
+// eighth of the room is free, so that the next sweep is that many keys
+// away. l.mu is held.
+func (l *Limiter) evict(now time.Time) {
+	for k, b := range l.buckets {
+		if b.tokens+now.Sub(b.last).Seconds()*l.rate.PerSecond >= float64(l.rate.Burst) {
+			delete(l.buckets, k)
+		}
+	}
+	for k := range l.buckets {
+		if len(l.buckets) <= l.maxKeys-max(l.maxKeys/8, 1) {
+			break
+		}
+		delete(l.buckets, k)
+	}
+}
+
+// Len is how many keys the limiter keeps.
+func (l *Limiter) Len() int {
+	if l == nil {
+		return 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.buckets)
+}
+
+// Source is the key of r's source address for a per-source limit: the
+// TCP peer's IP address, an IPv6 one cut to its /64 (what one subscriber
+// is usually given), an IPv4-mapped one as IPv4. Behind a proxy or load
+// balancer the peer is the proxy, and every request shares its key.
+func Source(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	ip = ip.Unmap().WithZone("")
+	if ip.Is6() {
+		p, _ := ip.Prefix(64)
+		return p.String()
+	}
+	return ip.String()
+}
+
+// Limits are the rate limits an API applies: per source address to every
+// limited request, before any work, and per client (or owner) once the
+// caller is known. Either may be nil: no limit.
+type Limits struct {
+	Source, Client *Limiter
+}
+
+// RetryAfter sets the Retry-After header (RFC 9110 section 10.2.3) to d in
+// whole seconds, rounded up, at least one: for a 429 (RFC 6585 section 4)
+// or a 503.
+func RetryAfter(w http.ResponseWriter, d time.Duration) {
+	s := max(int64(math.Ceil(d.Seconds())), 1)
+	w.Header().Set("Retry-After", strconv.FormatInt(s, 10))
+}
+
+// AllowSource takes a token for r's source address. When there is none it
+// sets Retry-After and returns false: the caller answers 429 in its
+// dialect. A nil l allows everything.
+func (l *Limits) AllowSource(w http.ResponseWriter, r *http.Request) bool {
+	if l == nil {
+		return true
+	}
+	return deny(w, l.Source, Source(r), false)
+}
+
+// AllowClient takes a token for the client (or owner) key, as
+// AllowSource does for the source.
+func (l *Limits) AllowClient(w http.ResponseWriter, key string) bool {
+	if l == nil {
+		return true
+	}
+	return deny(w, l.Client, key, false)
+}
+
+// CheckClient is AllowClient without taking a token: for a request whose
+// caller is only claimed (a client_id before its secret is checked), so
+// that nobody else's requests can empty a client's bucket. ChargeClient
+// takes the token once the caller is proven.
+func (l *Limits) CheckClient(w http.ResponseWriter, key string) bool {
+	if l == nil {
+		return true
+	}
+	return deny(w, l.Client, key, true)
+}
+
+// ChargeClient takes a token for key after CheckClient let it through.
+func (l *Limits) ChargeClient(key string) {
+	if l != nil {
+		l.Client.Charge(key)
+	}
+}
+
+func deny(w http.ResponseWriter, l *Limiter, key string, check bool) bool {
+	var ok bool
+	var wait time.Duration
+	if check {
+		ok, wait = l.Check(key)
+	} else {
+		ok, wait = l.Allow(key)
+	}
+	if !ok {
+		RetryAfter(w, wait)
+	}
+	return ok
+}
