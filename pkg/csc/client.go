@@ -14,6 +14,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -48,6 +49,10 @@ type Client struct {
 type APIError struct {
 	Status int
 	Body   Error
+	// RetryAfter is the answer's Retry-After in seconds (RFC 9110 section
+	// 10.2.3), zero when it had none: on a 429 or a 503, how long to wait
+	// before asking again.
+	RetryAfter time.Duration
 }
 
 func (e *APIError) Error() string {
@@ -77,6 +82,9 @@ func (c *Client) do(req *http.Request, out any) error {
 	}
 	if resp.StatusCode/100 != 2 {
 		ae := &APIError{Status: resp.StatusCode}
+		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
+			ae.RetryAfter = time.Duration(s) * time.Second
+		}
 		if json.Unmarshal(body, &ae.Body) != nil || ae.Body.Error == "" {
 			ae.Body = Error{Error: "http_error", Description: strings.TrimSpace(string(body))}
 		}

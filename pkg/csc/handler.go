@@ -235,7 +235,7 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, secret := clientCredentials(r)
-	if id != "" && !h.opts.Limits.CheckClient(w, "client:"+id) {
+	if id != "" && !h.opts.Limits.CheckClient(w, r, "client:"+id) {
 		tooMany(w)
 		return
 	}
@@ -269,7 +269,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "invalid_request", "HTTP Basic authentication with the client ID and secret is required")
 		return
 	}
-	if !h.opts.Limits.CheckClient(w, "client:"+id) {
+	if !h.opts.Limits.CheckClient(w, r, "client:"+id) {
 		tooMany(w)
 		return
 	}
@@ -434,7 +434,7 @@ func hashes(list []string, oid string) ([][]byte, crypto.Hash, error) {
 }
 
 func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
-	if !h.opts.Limits.AllowClient(w, "client:"+principal(r).ID) {
+	if !h.opts.Limits.AllowClient(w, r, "client:"+principal(r).ID) {
 		tooMany(w)
 		return
 	}

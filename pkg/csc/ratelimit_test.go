@@ -2,6 +2,7 @@ package csc_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -9,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/pkg/csc"
@@ -92,6 +94,14 @@ func TestTokenPerClient(t *testing.T) {
 	w = call(h, "203.0.113.100", "/csc/v2/credentials/authorize", "application/json", "{}", "Authorization", "Bearer "+tok)
 	if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") == "" {
 		t.Fatalf("authorize past the client's burst: HTTP %d %s", w.Code, w.Body)
+	}
+	// The Go client tells its caller how long to wait.
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	_, err := (&csc.Client{BaseURL: srv.URL + "/csc/v2", ClientID: id, ClientSecret: secret, HTTPClient: srv.Client()}).Token(t.Context())
+	var ae *csc.APIError
+	if !errors.As(err, &ae) || ae.Status != http.StatusTooManyRequests || ae.RetryAfter < time.Second {
+		t.Fatalf("csc.Client past the client's burst: %v", err)
 	}
 	// Another client is not limited by the first one's requests.
 	other, err := e.svc.CreateClient(t.Context(), "Cổng khác", "", "test")

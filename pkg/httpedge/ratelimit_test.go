@@ -1,8 +1,11 @@
 package httpedge
 
 import (
+	"context"
 	"fmt"
 	"net/http/httptest"
+	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -124,9 +127,11 @@ func TestNilLimiter(t *testing.T) {
 	}
 	var ls *Limits
 	w := httptest.NewRecorder()
-	if !ls.AllowSource(w, httptest.NewRequest("POST", "/", nil)) || !ls.AllowClient(w, "c") || !ls.CheckClient(w, "c") {
+	r := httptest.NewRequest("POST", "/", nil)
+	if !ls.AllowSource(w, r) || !ls.AllowClient(w, r, "c") || !ls.CheckClient(w, r, "c") {
 		t.Fatal("nil Limits refused")
 	}
+	ls.ChargeClient("c")
 }
 
 func TestSource(t *testing.T) {
@@ -172,4 +177,89 @@ func TestRetryAfterAndLimits(t *testing.T) {
 	if !ls.AllowSource(httptest.NewRecorder(), r) {
 		t.Fatal("another source was refused")
 	}
+}
+
+// TestHold: a refusal is held for half of Hold to all of it, never longer
+// than the Retry-After it would announce, and Retry-After then says what
+// is left; at most MaxHeld are held at once, the others answered at once;
+// a request that is allowed is never held.
+func TestHold(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	var mu sync.Mutex
+	var slept []time.Duration
+	release := make(chan struct{})
+	ls := &Limits{Source: NewLimiter(Rate{PerSecond: 0.25, Burst: 1}, &LimiterOptions{Now: clk.now}),
+		Hold: time.Second, MaxHeld: 3}
+	ls.sleep = func(ctx context.Context, d time.Duration) {
+		mu.Lock()
+		slept = append(slept, d)
+		mu.Unlock()
+		<-release
+	}
+	r := httptest.NewRequest("POST", "/", nil)
+	r.RemoteAddr = "192.0.2.1:1000"
+	if !ls.AllowSource(httptest.NewRecorder(), r) {
+		t.Fatal("the first request was refused")
+	}
+	// Five refusals at once: three held (½ to 1s of the 4s wait,
+	// Retry-After 4 less that, rounded up), two answered at once
+	// (Retry-After 4).
+	var wg sync.WaitGroup
+	var finished atomic.Int32
+	after := make([]string, 5)
+	for i := range 5 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := httptest.NewRecorder()
+			if ls.AllowSource(w, r) {
+				t.Error("refused request allowed")
+			}
+			after[i] = w.Header().Get("Retry-After")
+			finished.Add(1)
+		}()
+	}
+	// Three asleep, two answered at once, before any is released.
+	for {
+		mu.Lock()
+		n := len(slept)
+		mu.Unlock()
+		if n == 3 && finished.Load() == 2 {
+			break
+		}
+		if n > 3 {
+			t.Fatalf("%d held at once, MaxHeld 3", n)
+		}
+		runtime.Gosched()
+	}
+	close(release)
+	wg.Wait()
+	slices.Sort(after)
+	if n := slices.Index(after, "4"); n < 0 || n > 3 || !slices.Equal(after[n:], slices.Repeat([]string{"4"}, 5-n)) || len(slept) != 3 || !held(slept, time.Second) {
+		t.Fatalf("Retry-After %v, held %v; want three held ½ to 1s (Retry-After 3 after a whole second, else 4) and two at once (4)", after, slept)
+	}
+	// The hold is never longer than the Retry-After it would announce:
+	// at 10 a second the client's bucket has a token in 100ms, announced
+	// as 1s, held ½ to 1s of it (Hold is longer), then Retry-After 1.
+	slept = nil
+	ls.Hold = 5 * time.Second
+	ls.Client = NewLimiter(Rate{PerSecond: 10, Burst: 1}, &LimiterOptions{Now: clk.now})
+	ls.AllowClient(httptest.NewRecorder(), r, "c")
+	w := httptest.NewRecorder()
+	if ls.AllowClient(w, r, "c") || len(slept) != 1 || !held(slept, time.Second) || w.Header().Get("Retry-After") != "1" {
+		t.Fatalf("held %v, Retry-After %q; want ½ to 1s and 1", slept, w.Header().Get("Retry-After"))
+	}
+	if ls.held.Load() != 0 {
+		t.Fatalf("%d still counted as held", ls.held.Load())
+	}
+}
+
+// held reports whether every hold is from half of hold to all of it.
+func held(slept []time.Duration, hold time.Duration) bool {
+	for _, d := range slept {
+		if d < hold/2 || d > hold {
+			return false
+		}
+	}
+	return true
 }

@@ -109,7 +109,7 @@ func (h *Handler) limited(next http.HandlerFunc) http.HandlerFunc {
 // perOwner applies the per-owner limit, after authed.
 func (h *Handler) perOwner(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !h.limits.AllowClient(w, "owner:"+ownerID(r)) {
+		if !h.limits.AllowClient(w, r, "owner:"+ownerID(r)) {
 			tooMany(w)
 			return
 		}

@@ -45,7 +45,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	if !strings.Contains(id, ":") {
 		id = "CCCD:" + id
 	}
-	if !h.limits.CheckClient(w, "login:"+id) {
+	if !h.limits.CheckClient(w, r, "login:"+id) {
 		tooMany(w)
 		return
 	}

@@ -185,7 +185,7 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, sp *SP) (
 		writeError(w, http.StatusForbidden, "a registration officer's client cannot ask for signatures")
 		return "", false
 	}
-	if !h.limits.AllowClient(w, "client:"+c.ID) {
+	if !h.limits.AllowClient(w, r, "client:"+c.ID) {
 		tooMany(w)
 		return "", false
 	}
