@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kyso-pki/kyso/pkg/httpedge"
 )
 
 // TestConfigPrecedence: a flag beats KYSO_…, which beats the YAML file,
@@ -34,5 +36,41 @@ func TestConfigPrecedence(t *testing.T) {
 	}
 	if _, _, err := loadConfig([]string{"stray"}, func(string) string { return "" }, io.Discard); err == nil {
 		t.Error("a stray argument was accepted")
+	}
+}
+
+// TestConfigRateLimits: rate_limits in the YAML file, their defaults, a
+// negative rate turning a limit off, and what a limit cannot be.
+func TestConfigRateLimits(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "kysod.yaml")
+	load := func(yaml string) (*config, error) {
+		os.WriteFile(file, []byte(yaml), 0o600)
+		c, _, err := loadConfig([]string{"--config", file}, func(string) string { return "" }, io.Discard)
+		return c, err
+	}
+	c, err := load("rate_limits:\n  per_source: {rate: 5, burst: 7}\n  per_client: {rate: -1}\n  hold: 250ms\nsigning: {argon2_concurrency: 3, argon2_wait: 500ms}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := c.RateLimits.limits()
+	if l.Source.Rate() != (httpedge.Rate{PerSecond: 5, Burst: 7}) || l.Client != nil || l.Hold != 250*time.Millisecond {
+		t.Errorf("limits %+v, %+v; want 5/s bursts of 7 per source, none per client", l.Source.Rate(), l.Client.Rate())
+	}
+	if c.Signing.Argon2Concurrency != 3 || c.Signing.Argon2Wait != 500*time.Millisecond {
+		t.Errorf("signing %+v", c.Signing)
+	}
+	c, err = load("rate_limits: {per_source: {burst: 10}}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l = c.RateLimits.limits()
+	if l.Source.Rate() != (httpedge.Rate{PerSecond: defaultPerSource.Rate, Burst: 10}) || l.Client.Rate() != (httpedge.Rate{PerSecond: defaultPerClient.Rate, Burst: defaultPerClient.Burst}) || l.Hold != defaultHold {
+		t.Errorf("defaults: %+v, %+v", l.Source.Rate(), l.Client.Rate())
+	}
+	for _, bad := range []string{"rate_limits: {per_source: {burst: -1}}", "rate_limits: {per_client: {rate: .nan}}", "rate_limits: {per_client: {rate: .inf}}",
+		"signing: {argon2_concurrency: -2}", "rate_limits: {per_source: {rte: 3}}"} {
+		if _, err := load(bad + "\n"); err == nil {
+			t.Errorf("%s: accepted", bad)
+		}
 	}
 }

@@ -44,6 +44,7 @@ import (
 	"github.com/kyso-pki/kyso/pkg/admin"
 	"github.com/kyso-pki/kyso/pkg/ca"
 	"github.com/kyso-pki/kyso/pkg/csc"
+	"github.com/kyso-pki/kyso/pkg/httpedge"
 	"github.com/kyso-pki/kyso/pkg/owner"
 	"github.com/kyso-pki/kyso/pkg/pades"
 	"github.com/kyso-pki/kyso/pkg/revocation"
@@ -190,6 +191,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	svc, err := opened.SigningWith(dir, signing.Config{Logger: log, PINAttempts: cfg.Signing.PINAttempts, PINLockout: cfg.Signing.PINLockout,
 		SADLifetime: cfg.Signing.SADLifetime, TransactionLifetime: cfg.Signing.TransactionLifetime, TokenLifetime: cfg.Signing.TokenLifetime,
 		SignerCheckMaxAge: cfg.Signing.SignerCheckMaxAge,
+		HashConcurrency:   cfg.Signing.Argon2Concurrency,
+		HashWait:          cfg.Signing.Argon2Wait,
 		Timestamp:         pades.TSAServer(pki.TSA()),
 		LTV:               &pades.LTVOptions{Roots: roots, Revocation: fetcher},
 		SignerCheck:       &signercheck.Config{Anchors: anchors.Pool, Revocation: fetcher}})
@@ -199,12 +202,16 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	// Everything a first start makes exists now (SigningWith made the
 	// secrets key): other processes may go on.
 	unlock()
+	// One set of rate limits for the process: a source address or a
+	// client has one budget across the APIs.
+	limits := cfg.RateLimits.limits()
+	printLimits(stderr, svc, limits)
 	mux := http.NewServeMux()
 	// Authenticated APIs: each checks its own bearer tokens or client
 	// credentials.
-	mux.Handle("/csc/v2/", csc.NewHandler(svc, &csc.Options{TSA: pki.TSA(), Logger: log}))
-	mux.Handle("/smartca/v1/", smartca.NewHandler(svc, &smartca.Options{Logger: log}))
-	mux.Handle("/owner/v1/", owner.NewHandler(svc, &owner.Options{Logger: log}))
+	mux.Handle("/csc/v2/", csc.NewHandler(svc, &csc.Options{TSA: pki.TSA(), Logger: log, Limits: limits}))
+	mux.Handle("/smartca/v1/", smartca.NewHandler(svc, &smartca.Options{Logger: log, Limits: limits}))
+	mux.Handle("/owner/v1/", owner.NewHandler(svc, &owner.Options{Logger: log, Limits: limits}))
 	mux.Handle("/admin/v1/", admin.NewHandler(svc, log))
 	// Public: anyone holding a signed PDF may validate it. Trust anchors:
 	// the trust store (`kyso trust`), read for each validation, so an
@@ -301,6 +308,18 @@ func printDefaults(w io.Writer, cfg *config, dir *datadir.Dir, ks *hsm.URI, deve
 		fmt.Fprintln(w, "  WARNING: embedded development defaults — software keys protected by a generated passphrase")
 		fmt.Fprintln(w, "           stored beside them. Use --keystore pkcs11:… or vault:… in production.")
 	}
+}
+
+// printLimits prints what bounds the cost of requests.
+func printLimits(w io.Writer, svc *signing.Service, l *httpedge.Limits) {
+	rate := func(r httpedge.Rate) string {
+		if r.PerSecond <= 0 {
+			return "no limit"
+		}
+		return fmt.Sprintf("%g/s, bursts of %d", r.PerSecond, r.Burst)
+	}
+	fmt.Fprintf(w, "  limits          argon2id PIN checks %d at once; per source address %s; per client %s; refusals held up to %v\n",
+		svc.HashConcurrency(), rate(l.Source.Rate()), rate(l.Client.Rate()), l.Hold)
 }
 
 // tlsKeyPrefix starts the key store labels of the daemon's TLS keys; a
