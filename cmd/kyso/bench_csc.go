@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
@@ -21,13 +23,20 @@ import (
 // same run, with the ratios (issue "Speed (benchmark)": signHash at least
 // 85% of the bare loop). The service, its CA and the credentials' keys are
 // all on that token; the database is SQLite in a temporary directory.
+// Last, the flood row (issue 13) runs a real kysod and floods its
+// oauth2/token with unauthenticated requests while a client signs:
+// kysod's peak resident memory and signHash's p99, flooded and quiet.
 func benchCSC(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "bench csc", "bench csc [--duration 2s] [--clients N] [--alg ecdsa-p256,rsa-2048] [--hashes 1,20] [--no-roundtrip] [--module PATH] [--dir DIR] [--output json]")
+	fs := newFlags(e, "bench csc", "bench csc [--duration 2s] [--clients N] [--alg ecdsa-p256,rsa-2048] [--hashes 1,20] [--no-roundtrip] [--flood 500] [--flood-sources 1] [--flood-samples 100] [--kysod PATH] [--module PATH] [--dir DIR] [--output json]")
 	dur := fs.Duration("duration", 2*time.Second, "how long to measure each row")
 	n := fs.Int("clients", 2*runtime.NumCPU(), "the N of the 1 and N client rows: concurrent HTTPS clients, and goroutines of the bare loop")
 	algs := fs.String("alg", "ecdsa-p256,rsa-2048", "credential key algorithms, comma-separated")
 	hashList := fs.String("hashes", "1,20", "hashes per signHash request, comma-separated")
 	noRT := fs.Bool("no-roundtrip", false, "leave out the authorize+signHash round-trip rows")
+	flood := fs.Int("flood", 500, "connections of the flood row: unauthenticated oauth2/token requests to a real kysod while a client signs; 0 leaves the row out")
+	floodSources := fs.Int("flood-sources", 1, "loopback source addresses the flood comes from (1: one attacker; as many as --flood: a botnet that per-source limits do not hold back)")
+	floodSamples := fs.Int("flood-samples", 100, "signHash requests timed quiet, and again during the flood")
+	kysodBin := fs.String("kysod", "", "the kysod binary of the flood row; default: kysod beside this kyso, else in PATH")
 	module := fs.String("module", "/usr/lib/softhsm/libsofthsm2.so", "SoftHSM PKCS#11 module; a throwaway token is made in a temporary directory")
 	dir := fs.String("dir", "", "where the temporary directory holding the SQLite database is made (its disk's fsync latency matters); empty means the system's temporary directory")
 	out := outputFlag(fs)
@@ -39,6 +48,9 @@ func benchCSC(ctx context.Context, e *env, args []string) error {
 	}
 	if *n < 1 || *dur <= 0 {
 		return usagef("--clients must be ≥ 1 and --duration > 0")
+	}
+	if *flood < 0 || *floodSources < 1 || *floodSources > 250*256 || *floodSamples < 1 {
+		return usagef("--flood must be ≥ 0, --flood-sources from 1 to 64000, --flood-samples ≥ 1")
 	}
 	var alglist []hsm.Algorithm
 	for _, s := range strings.Split(*algs, ",") {
@@ -88,11 +100,16 @@ func benchCSC(ctx context.Context, e *env, args []string) error {
 	}
 	defer env.Close()
 	fmt.Fprintf(e.stderr, "kyso bench csc: %v per row, 1 and %d clients, %d CPU\n", *dur, *n, runtime.NumCPU())
+	var floodRow *cscbench.FloodRowOptions
+	if *flood > 0 {
+		floodRow = &cscbench.FloodRowOptions{Kysod: findKysod(*kysodBin), Dir: tmp, Concurrency: *flood, Sources: *floodSources, Samples: *floodSamples, Log: e.stderr}
+	}
 	rep := cscbench.Run(ctx, env, cscbench.RunOptions{
 		Clients: *n, Duration: *dur, Hashes: hashes, RoundTrip: !*noRT,
 		Bare:     bare.SignFunc,
 		Database: "SQLite (WAL, synchronous=FULL) in " + tmp,
 		Progress: func(r cscbench.Result) { benchCSCProgress(e, r) },
+		Flood:    floodRow,
 	})
 	if *out == "json" {
 		return writeJSON(e.stdout, rep)
@@ -100,10 +117,31 @@ func benchCSC(ctx context.Context, e *env, args []string) error {
 	return cscbench.Print(e.stdout, rep)
 }
 
+// findKysod returns the kysod binary: flag when given, else kysod beside
+// this executable, else kysod in PATH; "" when there is none.
+func findKysod(flag string) string {
+	if flag != "" {
+		return flag
+	}
+	if exe, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(exe), "kysod")
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			return p
+		}
+	}
+	p, _ := exec.LookPath("kysod")
+	return p
+}
+
 // benchCSCProgress prints one row to stderr as it is measured.
 func benchCSCProgress(e *env, r cscbench.Result) {
 	if r.Err != "" {
 		fmt.Fprintf(e.stderr, "  %-10s %-9s %3d hashes %3d clients: failed: %.300s\n", r.Algorithm, r.Row, r.Hashes, r.Clients, r.Err)
+		return
+	}
+	if r.Row == cscbench.RowFlood && r.FloodStats != nil {
+		fmt.Fprintf(e.stderr, "  %-10s %-9s %3d conns  %3d sources: signHash p99 %6.2fms quiet, %6.2fms flooded; kysod RSS %d MB → peak %d MB\n",
+			r.Algorithm, r.Row, r.Flood, r.FloodSources, r.QuietP99*1e3, r.P99*1e3, r.FloodStats.RSSBefore>>20, r.FloodStats.RSSPeak>>20)
 		return
 	}
 	prep := ""

@@ -3,7 +3,11 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os/exec"
+	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/kyso-pki/kyso/internal/cscbench"
@@ -17,7 +21,7 @@ import (
 func TestBenchCSC(t *testing.T) {
 	bin, _ := binaries(t)
 	testenv.LookPath(t, "softhsm2-util", "apt-get install softhsm2")
-	out, errOut, code := runBin(t, bin, nil, "bench", "csc", "--duration", "100ms", "--clients", "2", "--output", "json")
+	out, errOut, code := runBin(t, bin, nil, "bench", "csc", "--duration", "100ms", "--clients", "2", "--flood", "0", "--output", "json")
 	if code != 0 {
 		t.Fatalf("bench csc: %d\n%s\n%s", code, out, errOut)
 	}
@@ -72,7 +76,7 @@ func TestBenchCSC(t *testing.T) {
 	}
 
 	// The text form: one algorithm and hash count, without round trips.
-	text, errOut, code := runBin(t, bin, nil, "bench", "csc", "--duration", "50ms", "--clients", "1", "--alg", "ecdsa-p256", "--hashes", "5", "--no-roundtrip")
+	text, errOut, code := runBin(t, bin, nil, "bench", "csc", "--duration", "50ms", "--clients", "1", "--alg", "ecdsa-p256", "--hashes", "5", "--no-roundtrip", "--flood", "0")
 	if code != 0 {
 		t.Fatalf("bench csc: %d\n%s\n%s", code, text, errOut)
 	}
@@ -85,9 +89,85 @@ func TestBenchCSC(t *testing.T) {
 		t.Errorf("bench csc --alg ecdsa-p256 --no-roundtrip prints other rows:\n%s", text)
 	}
 
-	for _, args := range [][]string{{"--clients", "0"}, {"--alg", "dsa"}, {"--hashes", "0"}, {"--alg", "ed25519"}} {
+	for _, args := range [][]string{{"--clients", "0"}, {"--alg", "dsa"}, {"--hashes", "0"}, {"--alg", "ed25519"}, {"--flood", "-1"}, {"--flood-sources", "0"}, {"--flood-samples", "0"}} {
 		if _, errOut, code := runBin(t, bin, nil, append([]string{"bench", "csc"}, args...)...); code != 2 || !strings.Contains(errOut, args[0]) {
 			t.Errorf("bench csc %v: exit %d, want 2 and a usage error naming %s:\n%s", args, code, args[0], errOut)
 		}
+	}
+}
+
+var (
+	kysodOnce sync.Once
+	kysodBin  string
+	kysodErr  error
+)
+
+// kysodBinary builds kysod once, for the flood row.
+func kysodBinary(t *testing.T) string {
+	t.Helper()
+	binaries(t)
+	kysodOnce.Do(func() {
+		kysodBin = filepath.Join(binDir, "kysod")
+		if out, err := exec.Command("go", "build", "-o", kysodBin, "../kysod").CombinedOutput(); err != nil {
+			kysodErr = &buildError{"kysod", err, string(out)}
+		}
+	})
+	if kysodErr != nil {
+		t.Fatal(kysodErr)
+	}
+	return kysodBin
+}
+
+// TestBenchCSCFlood runs the flood row briefly against a real kysod and
+// checks that it is measured and judged: kysod's resident memory before
+// and at the peak, signHash's p99 quiet and flooded, the flood's answers,
+// both aims; the figures themselves are not asserted. Without a kysod the
+// row fails saying how to get one.
+func TestBenchCSCFlood(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the flood row reads kysod's resident memory from /proc")
+	}
+	bin, _ := binaries(t)
+	kysod := kysodBinary(t)
+	testenv.LookPath(t, "softhsm2-util", "apt-get install softhsm2")
+	out, errOut, code := runBin(t, bin, nil, "bench", "csc", "--duration", "50ms", "--clients", "1", "--alg", "ecdsa-p256", "--hashes", "1", "--no-roundtrip",
+		"--flood", "50", "--flood-samples", "12", "--kysod", kysod, "--output", "json")
+	if code != 0 {
+		t.Fatalf("bench csc --flood: %d\n%s\n%s", code, out, errOut)
+	}
+	var rep cscbench.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("bench csc --output json: %v\n%s", err, out)
+	}
+	var flood *cscbench.Result
+	for i, r := range rep.Rows {
+		if r.Row == cscbench.RowFlood {
+			flood = &rep.Rows[i]
+		}
+	}
+	if flood == nil {
+		t.Fatalf("no flood row: %+v", rep.Rows)
+	}
+	st := flood.FloodStats
+	if flood.Err != "" || st == nil || flood.Flood != 50 || flood.FloodSources != 1 || flood.Requests != 12 || flood.QuietP99 <= 0 || flood.P99 <= 0 ||
+		st.RSSBefore <= 0 || st.RSSPeak < st.RSSBefore || st.Requests == 0 || st.Answers["401"]+st.Answers["429"] != st.Requests || st.NoRetryAfter != 0 {
+		t.Errorf("flood row not measured: %+v %+v", flood, st)
+	}
+	judged := 0
+	for _, a := range rep.Aims {
+		if strings.HasPrefix(a.What, "flood: ") {
+			judged++
+			if a.Value <= 0 {
+				t.Errorf("flood aim not judged: %+v", a)
+			}
+		}
+	}
+	if judged != 2 {
+		t.Errorf("%d flood aims, want 2 (RSS and p99): %+v", judged, rep.Aims)
+	}
+	text, errOut, code := runBin(t, bin, nil, "bench", "csc", "--duration", "50ms", "--clients", "1", "--alg", "ecdsa-p256", "--hashes", "1", "--no-roundtrip",
+		"--flood", "20", "--flood-samples", "3", "--kysod", filepath.Join(t.TempDir(), "no-kysod"))
+	if code != 0 || !strings.Contains(text, "flood") || !strings.Contains(text, "starting kysod") {
+		t.Errorf("bench csc with a missing kysod: exit %d, want 0 and the flood row failed saying so:\n%s\n%s", code, text, errOut)
 	}
 }

@@ -3,6 +3,8 @@ package cscbench
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 )
@@ -24,11 +26,23 @@ const (
 	// RowRoundTrip is credentials/authorize then signatures/signHash over
 	// HTTPS.
 	RowRoundTrip = "roundtrip"
+	// RowFlood is signatures/signHash to a real kysod, one request after
+	// another, while connections flood oauth2/token for unknown clients
+	// (FloodRow).
+	RowFlood = "flood"
 )
 
 // Aim is the issue's aim: signHash at least this share of the bare loop's
 // signatures per second.
 const Aim = 0.85
+
+// The flood row's aims (issue 13): kysod's resident memory stays under
+// FloodRSSAim at the flood's peak, and a legitimate signHash's p99 during
+// the flood is at most FloodP99Aim times the quiet one.
+const (
+	FloodRSSAim = 300 << 20
+	FloodP99Aim = 2.0
+)
 
 // Result is one measured row.
 type Result struct {
@@ -68,6 +82,15 @@ type Result struct {
 	// PrepareSeconds (untimed).
 	Prepared       int64   `json:"sads_prepared,omitempty"`
 	PrepareSeconds float64 `json:"prepare_seconds,omitempty"`
+	// Flood is how many connections flooded kysod during a flood row,
+	// from FloodSources source addresses; FloodStats what they saw and
+	// kysod's resident memory. QuietP50 and QuietP99 are the flood row's
+	// signHash latencies before the flood (P50 and P99: during it).
+	Flood        int         `json:"flood_connections,omitempty"`
+	FloodSources int         `json:"flood_sources,omitempty"`
+	FloodStats   *FloodStats `json:"flood,omitempty"`
+	QuietP50     float64     `json:"quiet_p50_seconds,omitempty"`
+	QuietP99     float64     `json:"quiet_p99_seconds,omitempty"`
 	// Note says what is special about this row's run.
 	Note string `json:"note,omitempty"`
 	// Err is why the row failed.
@@ -84,7 +107,8 @@ type AimResult struct {
 	// What is the aim, e.g. "signhash ≥ 0.85× bare".
 	What string `json:"what"`
 	// Value is the row's VsBare (or VsFloor), zero when it or the row it
-	// is compared with failed.
+	// is compared with failed. For a flood row's aims it is the figure
+	// over its bound: met at 1 or less.
 	Value float64 `json:"value"`
 	Met   bool    `json:"met"`
 }
@@ -132,7 +156,7 @@ func Ratios(rs []Result) {
 	}
 	for i := range rs {
 		r := &rs[i]
-		if !r.ok() || r.Row == RowBare {
+		if !r.ok() || r.Row == RowBare || r.Row == RowFlood {
 			continue
 		}
 		if b := base[key{RowBare, r.Algorithm, r.Clients, 0}]; b > 0 {
@@ -151,6 +175,10 @@ func Ratios(rs []Result) {
 func Aims(rs []Result) []AimResult {
 	var out []AimResult
 	for _, r := range rs {
+		if r.Row == RowFlood {
+			out = append(out, floodAims(r)...)
+			continue
+		}
 		if r.Row != RowSignHash {
 			continue
 		}
@@ -160,6 +188,22 @@ func Aims(rs []Result) []AimResult {
 				What: fmt.Sprintf("signhash ≥ %.2f× floor", Aim), Value: r.VsFloor, Met: r.VsFloor >= Aim})
 	}
 	return out
+}
+
+// floodAims judges a flood row: its peak RSS over FloodRSSAim, its p99
+// over the quiet one; both met at 1 or less (zero when not measured).
+func floodAims(r Result) []AimResult {
+	rss, p99 := 0.0, 0.0
+	if r.Err == "" && r.FloodStats != nil {
+		rss = float64(r.FloodStats.RSSPeak) / FloodRSSAim
+	}
+	if r.Err == "" && r.QuietP99 > 0 {
+		p99 = r.P99 / r.QuietP99 / FloodP99Aim
+	}
+	return []AimResult{
+		{Algorithm: r.Algorithm, Hashes: r.Hashes, Clients: r.Clients, What: fmt.Sprintf("flood: kysod peak RSS ≤ %d MB", FloodRSSAim>>20), Value: rss, Met: rss > 0 && rss <= 1},
+		{Algorithm: r.Algorithm, Hashes: r.Hashes, Clients: r.Clients, What: fmt.Sprintf("flood: signHash p99 ≤ %g× quiet", FloodP99Aim), Value: p99, Met: p99 > 0 && p99 <= 1},
+	}
 }
 
 // Print writes the report: the machine, a table of the rows, the aims,
@@ -189,6 +233,24 @@ func Print(w io.Writer, rep *Report) error {
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	for _, r := range rep.Rows {
+		if r.Row != RowFlood || r.Err != "" || r.FloodStats == nil {
+			continue
+		}
+		st := r.FloodStats
+		var answers []string
+		for _, k := range slices.Sorted(maps.Keys(st.Answers)) {
+			answers = append(answers, fmt.Sprintf("%s ×%d", k, st.Answers[k]))
+		}
+		fmt.Fprintf(w, "\nFlood: %d connections from %d source address(es) sent %d unauthenticated oauth2/token requests in %.1fs, answered %s",
+			r.Flood, r.FloodSources, st.Requests, st.Seconds, strings.Join(answers, ", "))
+		if st.NoRetryAfter > 0 {
+			fmt.Fprintf(w, " (%d 429/503 without Retry-After)", st.NoRetryAfter)
+		}
+		fmt.Fprintf(w, ".\n  kysod RSS: %d MB before, %d MB at the peak (aim < %d MB).\n", st.RSSBefore>>20, st.RSSPeak>>20, FloodRSSAim>>20)
+		fmt.Fprintf(w, "  signHash, %d requests one after another: p50 %s, p99 %s quiet; p50 %s, p99 %s during the flood (%.2f×; aim ≤ %g×).\n",
+			r.Requests, durationText(r.QuietP50), durationText(r.QuietP99), durationText(r.P50), durationText(r.P99), r.P99/max(r.QuietP99, 1e-9), FloodP99Aim)
 	}
 	if len(rep.Aims) > 0 {
 		fmt.Fprintln(w, "\nAims:")

@@ -397,6 +397,8 @@ type RunOptions struct {
 	Database string
 	// Progress, when set, is called with each row as it is measured.
 	Progress func(Result)
+	// Flood, when set, adds the flood row (FloodRow) last.
+	Flood *FloodRowOptions
 }
 
 // Run measures every row for each algorithm of e: the bare loop, signhash
@@ -459,6 +461,9 @@ func Run(ctx context.Context, e *Env, o RunOptions) *Report {
 			}
 		}
 	}
+	if o.Flood != nil {
+		add(FloodRow(ctx, *o.Flood))
+	}
 	Ratios(rep.Rows)
 	rep.Aims = Aims(rep.Rows)
 	rep.Notes = []string{
@@ -470,6 +475,9 @@ func Run(ctx context.Context, e *Env, o RunOptions) *Report {
 		"signhash runs kysod's pre-signing check (Circular 15/2025 Art. 5: trust path, OCSP then CRL, from the PKI served in-process); a passed check is reused for a minute (signing.Config.SignerCheckMaxAge) and the certificate's revocation record is read on every request, so the rows show the steady state of a credential that signs often.",
 		"RSA rows sign PKCS#1 v1.5 (sha256WithRSAEncryption), the mechanism the bare loop uses (CKM_RSA_PKCS); ECDSA rows CKM_ECDSA.",
 		"Times are wall clock on whatever else the machine is running: with other work on it they are noisy.",
+	}
+	if o.Flood != nil {
+		rep.Notes = append(rep.Notes, "flood runs a real kysod on embedded defaults (its default rate limits and argon2id bound): owners and a relying party enrolled in its data directory as the CLI does, SADs made over HTTPS, then signHash one request after another from 127.0.0.1, quiet and while the flood's connections (from 127.1.x.y, in this process, on the same CPUs) send oauth2/token for unknown clients as fast as they are answered; kysod's resident memory (VmRSS) is sampled every 10ms.")
 	}
 	return rep
 }
