@@ -304,7 +304,7 @@ func floodSADs(ctx context.Context, c *csc.Client, ens []*signing.Enrolment, n i
 				break
 			}
 			var ae *csc.APIError
-			if errors.As(err, &ae) && ae.Body.Error == signing.CodeAccessDenied {
+			if errors.As(err, &ae) && ae.Body.Error == csc.Errors[signing.KindDenied].Code {
 				continue // the step moved on meanwhile: the code was refused
 			}
 			if err != nil {

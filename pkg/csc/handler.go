@@ -5,7 +5,6 @@ import (
 	"crypto"
 	"crypto/x509"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -13,7 +12,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/kyso-pki/kyso/internal/jsonbody"
 	"github.com/kyso-pki/kyso/pkg/display"
 	"github.com/kyso-pki/kyso/pkg/httpedge"
 	"github.com/kyso-pki/kyso/pkg/pades"
@@ -54,6 +52,30 @@ type Handler struct {
 	opts Options
 	log  *slog.Logger
 	mux  *http.ServeMux
+	edge *httpedge.Dialect
+}
+
+// Errors is the CSC dialect's table from error kind to HTTP status and
+// error code (CSC API v2 section 10.1; RFC 6749 section 5.2 for
+// invalid_client, RFC 6750 section 3.1 for invalid_token). CSC answers an
+// unknown credential, a transaction or SAD in the wrong state and an
+// expired SAD as invalid_request (400), as its method tables do.
+var Errors = map[signing.Kind]httpedge.Wire{
+	signing.KindInternal:      {Status: http.StatusInternalServerError, Code: "server_error"},
+	signing.KindInvalid:       {Status: http.StatusBadRequest, Code: "invalid_request"},
+	signing.KindNotFound:      {Status: http.StatusBadRequest, Code: "invalid_request"},
+	signing.KindConflict:      {Status: http.StatusBadRequest, Code: "invalid_request"},
+	signing.KindExpired:       {Status: http.StatusBadRequest, Code: "invalid_request"},
+	signing.KindDenied:        {Status: http.StatusForbidden, Code: "access_denied"},
+	signing.KindLocked:        {Status: http.StatusTooManyRequests, Code: "account_locked"},
+	signing.KindClientInvalid: {Status: http.StatusUnauthorized, Code: "invalid_client"},
+	signing.KindTokenInvalid:  {Status: http.StatusUnauthorized, Code: "invalid_token"},
+	signing.KindBusy:          {Status: http.StatusServiceUnavailable, Code: "temporarily_unavailable"},
+	signing.KindRateLimited:   {Status: http.StatusTooManyRequests, Code: "too_many_requests"},
+}
+
+func errorBody(p *httpedge.Problem) any {
+	return Error{Error: p.Code, Description: p.Description, RequestID: p.RequestID}
 }
 
 // NewHandler returns the CSC handler over svc.
@@ -75,6 +97,7 @@ func NewHandler(svc *signing.Service, opts *Options) *Handler {
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
+	h.edge = &httpedge.Dialect{Name: "csc", Table: Errors, Body: errorBody, Log: h.log}
 	h.mux.HandleFunc("GET /csc/v2/info", h.info)
 	h.mux.HandleFunc("POST /csc/v2/info", h.info)
 	h.mux.HandleFunc("POST /csc/v2/oauth2/token", h.limited(h.token))
@@ -90,79 +113,47 @@ func NewHandler(svc *signing.Service, opts *Options) *Handler {
 		h.mux.HandleFunc("POST /csc/v2/signatures/timestamp", h.authed(h.timestamp))
 	}
 	h.mux.HandleFunc("/csc/v2/", func(w http.ResponseWriter, r *http.Request) {
-		if allow := jsonbody.Allowed(h.mux, r, "/csc/v2/"); allow != "" {
+		if allow := httpedge.Allowed(h.mux, r, "/csc/v2/"); allow != "" {
 			w.Header().Set("Allow", allow)
-			writeError(w, http.StatusMethodNotAllowed, "invalid_request", r.Method+" is not allowed here; use "+allow)
+			h.edge.Error(w, r, http.StatusMethodNotAllowed, "invalid_request", r.Method+" is not allowed here; use "+allow)
 			return
 		}
-		writeError(w, http.StatusNotFound, "invalid_request", "no such method: "+r.Method+" "+r.URL.Path)
+		h.edge.Error(w, r, http.StatusNotFound, "invalid_request", "no such method: "+r.Method+" "+r.URL.Path)
 	})
 	return h
 }
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Cache-Control", "no-store")
-	h.mux.ServeHTTP(w, r)
+	h.mux.ServeHTTP(w, httpedge.Begin(w, r))
 }
 
-func writeError(w http.ResponseWriter, status int, code, desc string) {
-	jsonbody.Write(w, status, Error{Error: code, Description: desc})
-}
-
-// fail renders err in CSC form: a signing.Error by its code, anything else
-// as a server error whose detail goes to the log only.
+// fail renders err in CSC form (Errors); a server error's detail goes to
+// the log only, under the request ID.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
-	var se *signing.Error
-	if errors.As(err, &se) {
-		status, code := http.StatusBadRequest, se.Code
-		switch se.Code {
-		case signing.CodeInvalidToken:
-			status = http.StatusUnauthorized
-		case "invalid_client":
-			status = http.StatusUnauthorized
-		case signing.CodeAccessDenied:
-			status = http.StatusForbidden
-		case signing.CodeExpired, signing.CodeNotFound, signing.CodeConflict:
-			code = "invalid_request"
-		case signing.CodeLocked:
-			status = http.StatusTooManyRequests
-		case signing.CodeBusy:
-			status = http.StatusServiceUnavailable
-			httpedge.RetryAfter(w, time.Second)
-		}
-		writeError(w, status, code, se.Description)
-		return
-	}
-	h.log.Error("csc: internal error", "path", r.URL.Path, "error", err)
-	writeError(w, http.StatusInternalServerError, "server_error", "internal error")
+	h.edge.Fail(w, r, err)
+}
+
+// bad answers 400 invalid_request with desc.
+func (h *Handler) bad(w http.ResponseWriter, r *http.Request, desc string) {
+	h.edge.Refuse(w, r, signing.KindInvalid, desc)
 }
 
 // decode reads a JSON body of at most MaxBody bytes into v.
-func decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	return decodeMax(w, r, v, MaxBody)
+func (h *Handler) decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	return h.decodeMax(w, r, v, MaxBody)
 }
 
-// decodeMax reads a JSON object of at most max bytes into v (jsonbody).
-func decodeMax(w http.ResponseWriter, r *http.Request, v any, max int64) bool {
-	if e := jsonbody.Decode(w, r, v, jsonbody.Options{Max: max}); e != nil {
-		writeError(w, e.Status, "invalid_request", e.Message)
-		return false
-	}
-	return true
-}
-
-// tooMany answers 429 (RFC 6585 section 4) to a request over its rate
-// limit; httpedge.Limits has set Retry-After.
-func tooMany(w http.ResponseWriter) {
-	writeError(w, http.StatusTooManyRequests, "too_many_requests", "too many requests; try again after the seconds in Retry-After")
+// decodeMax reads a JSON object of at most max bytes into v.
+func (h *Handler) decodeMax(w http.ResponseWriter, r *http.Request, v any, max int64) bool {
+	return h.edge.Decode(w, r, v, httpedge.BodyOptions{Max: max})
 }
 
 // limited applies the per-source limit before anything else.
 func (h *Handler) limited(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if !h.opts.Limits.AllowSource(w, r) {
-			tooMany(w)
+			h.edge.TooMany(w, r)
 			return
 		}
 		next(w, r)
@@ -176,18 +167,17 @@ func (h *Handler) authed(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		tok, ok := httpedge.Bearer(r)
 		if !ok {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="kyso"`)
-			writeError(w, http.StatusUnauthorized, "invalid_token", "a Bearer access token is required")
+			w.Header().Set("WWW-Authenticate", `Bearer realm="kyso"`) // no error code: RFC 6750 section 3.1
+			h.edge.Refuse(w, r, signing.KindTokenInvalid, "a Bearer access token is required")
 			return
 		}
 		p, err := h.svc.Authenticate(r.Context(), tok, httpedge.ClientCertificate(r))
 		if err != nil {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="kyso", error="invalid_token"`)
 			h.fail(w, r, err)
 			return
 		}
 		if p.Kind != "client" || p.Scope == signing.ScopeEnrol {
-			writeError(w, http.StatusForbidden, "access_denied", "this method is for relying parties")
+			h.edge.Refuse(w, r, signing.KindDenied, "this method is for relying parties")
 			return
 		}
 		next(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
@@ -204,7 +194,7 @@ func (h *Handler) info(w http.ResponseWriter, r *http.Request) {
 	if h.opts.TSA != nil {
 		methods = append(methods, "signatures/timestamp")
 	}
-	jsonbody.Write(w, http.StatusOK, InfoResponse{
+	httpedge.WriteJSON(w, http.StatusOK, InfoResponse{
 		Specs: "2.0.0.2", Name: h.opts.Name, Logo: "", Region: h.opts.Region, Lang: h.opts.Lang,
 		Description: "kyso remote signing: keys in an HSM, approval by the owner with PIN and one-time code",
 		AuthType:    []string{"basic", "oauth2client"},
@@ -227,16 +217,16 @@ func clientCredentials(r *http.Request) (string, string) {
 func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	if err := r.ParseForm(); err != nil {
-		writeError(w, http.StatusBadRequest, "invalid_request", "the body must be a form (application/x-www-form-urlencoded)")
+		h.bad(w, r, "the body must be a form (application/x-www-form-urlencoded)")
 		return
 	}
 	if gt := r.PostFormValue("grant_type"); gt != "client_credentials" {
-		writeError(w, http.StatusBadRequest, "unsupported_grant_type", fmt.Sprintf("grant_type %q is not supported; use client_credentials", gt))
+		h.edge.Error(w, r, http.StatusBadRequest, "unsupported_grant_type", fmt.Sprintf("grant_type %q is not supported; use client_credentials", gt))
 		return
 	}
 	id, secret := clientCredentials(r)
 	if id != "" && !h.opts.Limits.CheckClient(w, r, "client:"+id) {
-		tooMany(w)
+		h.edge.TooMany(w, r)
 		return
 	}
 	var tok string
@@ -258,7 +248,7 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 	if id != "" {
 		h.opts.Limits.ChargeClient("client:" + id)
 	}
-	jsonbody.Write(w, http.StatusOK, TokenResponse{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int(life.Seconds()), Cnf: cnf})
+	httpedge.WriteJSON(w, http.StatusOK, TokenResponse{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int(life.Seconds()), Cnf: cnf})
 }
 
 // login is auth/login: HTTP Basic with the client's credentials.
@@ -266,11 +256,12 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	id, secret, ok := r.BasicAuth()
 	if !ok {
 		w.Header().Set("WWW-Authenticate", `Basic realm="kyso"`)
-		writeError(w, http.StatusUnauthorized, "invalid_request", "HTTP Basic authentication with the client ID and secret is required")
+		w.Header().Set("WWW-Authenticate", `Basic realm="kyso"`) // RFC 6749 section 5.2
+		h.edge.Refuse(w, r, signing.KindClientInvalid, "HTTP Basic authentication with the client ID and secret is required")
 		return
 	}
 	if !h.opts.Limits.CheckClient(w, r, "client:"+id) {
-		tooMany(w)
+		h.edge.TooMany(w, r)
 		return
 	}
 	tok, life, err := h.svc.ClientToken(r.Context(), id, secret, signing.ScopeService)
@@ -279,12 +270,12 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.opts.Limits.ChargeClient("client:" + id)
-	jsonbody.Write(w, http.StatusOK, TokenResponse{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int(life.Seconds())})
+	httpedge.WriteJSON(w, http.StatusOK, TokenResponse{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int(life.Seconds())})
 }
 
 func (h *Handler) revoke(w http.ResponseWriter, r *http.Request) {
 	var req RevokeRequest
-	if r.ContentLength != 0 && !decode(w, r, &req) {
+	if r.ContentLength != 0 && !h.decode(w, r, &req) {
 		return
 	}
 	tok := strings.TrimSpace(req.Token)
@@ -302,12 +293,12 @@ func (h *Handler) revoke(w http.ResponseWriter, r *http.Request) {
 // says what an absent userID lists.
 func (h *Handler) credList(w http.ResponseWriter, r *http.Request) {
 	var req ListRequest
-	if !decode(w, r, &req) {
+	if !h.decode(w, r, &req) {
 		return
 	}
 	resp := ListResponse{CredentialIDs: []string{}}
 	if req.UserID == "" {
-		jsonbody.Write(w, http.StatusOK, resp)
+		httpedge.WriteJSON(w, http.StatusOK, resp)
 		return
 	}
 	creds, err := h.svc.Credentials(r.Context(), req.UserID)
@@ -330,12 +321,12 @@ func (h *Handler) credList(w http.ResponseWriter, r *http.Request) {
 			resp.CredentialInfos = append(resp.CredentialInfos, info)
 		}
 	}
-	jsonbody.Write(w, http.StatusOK, resp)
+	httpedge.WriteJSON(w, http.StatusOK, resp)
 }
 
 func (h *Handler) credInfo(w http.ResponseWriter, r *http.Request) {
 	var req InfoCredRequest
-	if !decode(w, r, &req) {
+	if !h.decode(w, r, &req) {
 		return
 	}
 	c, err := h.svc.Credential(r.Context(), req.CredentialID)
@@ -348,7 +339,7 @@ func (h *Handler) credInfo(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	jsonbody.Write(w, http.StatusOK, info)
+	httpedge.WriteJSON(w, http.StatusOK, info)
 }
 
 // describe builds credentials/info's answer.
@@ -393,7 +384,7 @@ func (h *Handler) describe(ctx context.Context, c *store.Credential, certs strin
 		}
 	case "none":
 	default:
-		return nil, &signing.Error{Code: signing.CodeInvalidRequest, Description: `certificates must be "none", "single" or "chain"`}
+		return nil, &signing.Error{Kind: signing.KindInvalid, Description: `certificates must be "none", "single" or "chain"`}
 	}
 	if certInfo {
 		info.Cert.IssuerDN = display.IssuerDN(cert)
@@ -408,7 +399,7 @@ func (h *Handler) describe(ctx context.Context, c *store.Credential, certs strin
 // hashes decodes base64 hashes and their algorithm OID.
 func hashes(list []string, oid string) ([][]byte, crypto.Hash, error) {
 	bad := func(format string, args ...any) error {
-		return &signing.Error{Code: signing.CodeInvalidRequest, Description: fmt.Sprintf(format, args...)}
+		return &signing.Error{Kind: signing.KindInvalid, Description: fmt.Sprintf(format, args...)}
 	}
 	if oid == "" {
 		oid = signing.HashOID(crypto.SHA256)
@@ -435,11 +426,11 @@ func hashes(list []string, oid string) ([][]byte, crypto.Hash, error) {
 
 func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 	if !h.opts.Limits.AllowClient(w, r, "client:"+principal(r).ID) {
-		tooMany(w)
+		h.edge.TooMany(w, r)
 		return
 	}
 	var req AuthorizeRequest
-	if !decode(w, r, &req) {
+	if !h.decode(w, r, &req) {
 		return
 	}
 	if len(req.Hashes) == 0 {
@@ -452,7 +443,7 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 		if err == nil {
 			err = fmt.Errorf("description: at most %d characters", signing.MaxDescription)
 		}
-		writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
+		h.bad(w, r, err.Error())
 		return
 	}
 	hs, alg, err := hashes(req.Hashes, req.HashAlgorithmOID)
@@ -470,7 +461,7 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if pin == "" || otp == "" {
-		writeError(w, http.StatusBadRequest, "invalid_request", `authData must carry "PIN" and "OTP"`)
+		h.bad(w, r, `authData must carry "PIN" and "OTP"`)
 		return
 	}
 	sad, life, err := h.svc.Authorize(r.Context(), &signing.AuthorizeRequest{ClientID: principal(r).ID, CredentialID: req.CredentialID, NumSignatures: req.NumSignatures,
@@ -479,12 +470,12 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	jsonbody.Write(w, http.StatusOK, AuthorizeResponse{SAD: sad, ExpiresIn: life})
+	httpedge.WriteJSON(w, http.StatusOK, AuthorizeResponse{SAD: sad, ExpiresIn: life})
 }
 
 func (h *Handler) signHash(w http.ResponseWriter, r *http.Request) {
 	var req SignHashRequest
-	if !decode(w, r, &req) {
+	if !h.decode(w, r, &req) {
 		return
 	}
 	if len(req.Hashes) == 0 {
@@ -494,7 +485,7 @@ func (h *Handler) signHash(w http.ResponseWriter, r *http.Request) {
 		req.HashAlgorithmOID = req.HashAlgo
 	}
 	if req.OperationMode != "" && req.OperationMode != "S" {
-		writeError(w, http.StatusBadRequest, "invalid_request", `only operationMode "S" (synchronous) is supported`)
+		h.bad(w, r, `only operationMode "S" (synchronous) is supported`)
 		return
 	}
 	hs, alg, err := hashes(req.Hashes, req.HashAlgorithmOID)
@@ -518,12 +509,12 @@ func (h *Handler) signHash(w http.ResponseWriter, r *http.Request) {
 	for i, s := range sigs {
 		resp.Signatures[i] = base64.StdEncoding.EncodeToString(s)
 	}
-	jsonbody.Write(w, http.StatusOK, resp)
+	httpedge.WriteJSON(w, http.StatusOK, resp)
 }
 
 func (h *Handler) timestamp(w http.ResponseWriter, r *http.Request) {
 	var req TimestampRequest
-	if !decode(w, r, &req) {
+	if !h.decode(w, r, &req) {
 		return
 	}
 	hs, alg, err := hashes([]string{req.Hash}, req.HashAlgorithmOID)
@@ -532,7 +523,7 @@ func (h *Handler) timestamp(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(hs[0]) != alg.Size() {
-		writeError(w, http.StatusBadRequest, "invalid_request", fmt.Sprintf("the hash has %d bytes; %v needs %d", len(hs[0]), alg, alg.Size()))
+		h.bad(w, r, fmt.Sprintf("the hash has %d bytes; %v needs %d", len(hs[0]), alg, alg.Size()))
 		return
 	}
 	q := &tsa.Query{HashAlgorithm: alg, HashedMessage: hs[0], CertReq: true}
@@ -542,10 +533,10 @@ func (h *Handler) timestamp(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if resp.Token == nil {
-		writeError(w, http.StatusBadRequest, "invalid_request", fmt.Sprintf("the time-stamp was refused (%v)", resp.Status))
+		h.bad(w, r, fmt.Sprintf("the time-stamp was refused (%v)", resp.Status))
 		return
 	}
-	jsonbody.Write(w, http.StatusOK, TimestampResponse{Timestamp: base64.StdEncoding.EncodeToString(resp.Token)})
+	httpedge.WriteJSON(w, http.StatusOK, TimestampResponse{Timestamp: base64.StdEncoding.EncodeToString(resp.Token)})
 }
 
 // levels maps CSC conformance levels to PAdES baseline levels; none
@@ -559,17 +550,17 @@ var levels = map[string]pades.Level{
 // one level and envelope property.
 func (h *Handler) signDoc(w http.ResponseWriter, r *http.Request) {
 	var req SignDocRequest
-	if !decodeMax(w, r, &req, MaxDocBody) {
+	if !h.decodeMax(w, r, &req, MaxDocBody) {
 		return
 	}
 	if len(req.Documents) == 0 {
-		writeError(w, http.StatusBadRequest, "invalid_request", "documents is required (documentDigests are not supported: use signHash)")
+		h.bad(w, r, "documents is required (documentDigests are not supported: use signHash)")
 		return
 	}
 	first := req.Documents[0]
 	level, ok := levels[first.ConformanceLevel]
 	if !ok {
-		writeError(w, http.StatusBadRequest, "invalid_request", fmt.Sprintf("conformance_level %q is not AdES-B-B, AdES-B-T, AdES-B-LT or AdES-B-LTA", first.ConformanceLevel))
+		h.bad(w, r, fmt.Sprintf("conformance_level %q is not AdES-B-B, AdES-B-T, AdES-B-LT or AdES-B-LTA", first.ConformanceLevel))
 		return
 	}
 	certify := 0
@@ -578,22 +569,22 @@ func (h *Handler) signDoc(w http.ResponseWriter, r *http.Request) {
 	case "Certification":
 		certify = 2
 	default:
-		writeError(w, http.StatusBadRequest, "invalid_request", fmt.Sprintf("signed_envelope_property %q is not Approval or Certification", first.SignedEnvelopeProperty))
+		h.bad(w, r, fmt.Sprintf("signed_envelope_property %q is not Approval or Certification", first.SignedEnvelopeProperty))
 		return
 	}
 	docs := make([][]byte, len(req.Documents))
 	for i, d := range req.Documents {
 		if d.SignatureFormat != "P" {
-			writeError(w, http.StatusBadRequest, "invalid_request", fmt.Sprintf(`document %d: signature_format %q: only "P" (PAdES) is supported`, i+1, d.SignatureFormat))
+			h.bad(w, r, fmt.Sprintf(`document %d: signature_format %q: only "P" (PAdES) is supported`, i+1, d.SignatureFormat))
 			return
 		}
 		if d.ConformanceLevel != first.ConformanceLevel || d.SignedEnvelopeProperty != first.SignedEnvelopeProperty {
-			writeError(w, http.StatusBadRequest, "invalid_request", "all documents of one request need the same conformance_level and signed_envelope_property")
+			h.bad(w, r, "all documents of one request need the same conformance_level and signed_envelope_property")
 			return
 		}
 		b, err := base64.StdEncoding.DecodeString(d.Document)
 		if err != nil {
-			writeError(w, http.StatusBadRequest, "invalid_request", fmt.Sprintf("document %d is not base64", i+1))
+			h.bad(w, r, fmt.Sprintf("document %d is not base64", i+1))
 			return
 		}
 		docs[i] = b
@@ -608,5 +599,5 @@ func (h *Handler) signDoc(w http.ResponseWriter, r *http.Request) {
 	for i, b := range signed {
 		resp.DocumentWithSignature[i] = base64.StdEncoding.EncodeToString(b)
 	}
-	jsonbody.Write(w, http.StatusOK, resp)
+	httpedge.WriteJSON(w, http.StatusOK, resp)
 }

@@ -22,7 +22,7 @@ type pssParams struct {
 // hashes and a salt as long as it, which is what kyso signs with.
 func checkPSSParams(b64 string, h crypto.Hash) error {
 	bad := func(format string, args ...any) error {
-		return &signing.Error{Code: signing.CodeInvalidRequest, Description: "signAlgoParams: " + fmt.Sprintf(format, args...)}
+		return &signing.Error{Kind: signing.KindInvalid, Description: "signAlgoParams: " + fmt.Sprintf(format, args...)}
 	}
 	der, err := base64.StdEncoding.DecodeString(b64)
 	if err != nil {

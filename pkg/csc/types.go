@@ -14,6 +14,9 @@ import (
 type Error struct {
 	Error       string `json:"error"`
 	Description string `json:"error_description,omitempty"`
+	// RequestID is the request's X-Request-ID, for the caller to quote
+	// (kyso's addition; CSC clients ignore members they do not know).
+	RequestID string `json:"request_id,omitempty"`
 }
 
 // InfoResponse answers info (section 11.1).

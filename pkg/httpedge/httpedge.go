@@ -1,9 +1,11 @@
 // Package httpedge is the HTTP edge shared by every API dialect kyso
 // serves — CSC, the SmartCA-style dialect, the owner and admin APIs, the
 // verify API: what each must read and write the same way, written once.
-// Today it reads bearer credentials and keeps rate limits (Limiter,
-// Limits, Retry-After); rendering of errors, request IDs and body limits
-// are to move here too.
+// Begin starts every answer (Cache-Control: no-store, X-Request-ID);
+// Decode reads JSON bodies under a size limit; Bearer reads bearer
+// credentials; Limits keeps rate limits; a Dialect renders errors: the
+// signing core says what went wrong (signing.Kind), each dialect keeps
+// only its table from kind to status and wire code (STYLE.md rules 10, 21).
 package httpedge
 
 import (

@@ -10,17 +10,11 @@ package owner
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
 	"log/slog"
 	"net/http"
-	"time"
 
-	"github.com/kyso-pki/kyso/internal/jsonbody"
 	"github.com/kyso-pki/kyso/pkg/httpedge"
 	"github.com/kyso-pki/kyso/pkg/signing"
-	"github.com/kyso-pki/kyso/pkg/store"
 )
 
 // MaxBody bounds a request body: the API's bodies are a few short fields.
@@ -46,6 +40,7 @@ type Handler struct {
 	log    *slog.Logger
 	limits *httpedge.Limits
 	mux    *http.ServeMux
+	edge   *httpedge.Dialect
 }
 
 // NewHandler returns the owner API over svc.
@@ -57,49 +52,37 @@ func NewHandler(svc *signing.Service, opts *Options) *Handler {
 	if opts != nil {
 		h.limits = opts.Limits
 	}
+	h.edge = &httpedge.Dialect{Name: "owner", Table: httpedge.Own, Body: httpedge.OAuthBody, Log: h.log}
 	h.mux.HandleFunc("POST /owner/v1/login", h.limited(h.login)) // unauthenticated
 	h.mux.HandleFunc("POST /owner/v1/logout", h.authed(h.logout))
 	h.mux.HandleFunc("GET /owner/v1/transactions", h.authed(h.transactions))
 	h.mux.HandleFunc("POST /owner/v1/transactions/{id}/approve", h.limited(h.authed(h.perOwner(h.approve))))
 	h.mux.HandleFunc("POST /owner/v1/transactions/{id}/reject", h.limited(h.authed(h.perOwner(h.reject))))
 	h.mux.HandleFunc("/owner/v1/", func(w http.ResponseWriter, r *http.Request) {
-		if allow := jsonbody.Allowed(h.mux, r, "/owner/v1/"); allow != "" {
+		if allow := httpedge.Allowed(h.mux, r, "/owner/v1/"); allow != "" {
 			w.Header().Set("Allow", allow)
-			writeError(w, http.StatusMethodNotAllowed, signing.CodeInvalidRequest, r.Method+" is not allowed here; use "+allow)
+			h.edge.Error(w, r, http.StatusMethodNotAllowed, "invalid_request", r.Method+" is not allowed here; use "+allow)
 			return
 		}
-		writeError(w, http.StatusNotFound, "not_found", "no such method: "+r.Method+" "+r.URL.Path)
+		h.edge.Refuse(w, r, signing.KindNotFound, "no such method: "+r.Method+" "+r.URL.Path)
 	})
 	return h
 }
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Cache-Control", "no-store")
-	h.mux.ServeHTTP(w, r)
+	h.mux.ServeHTTP(w, httpedge.Begin(w, r))
 }
 
-// Error is the body of every error response.
-type Error struct {
-	Error       string `json:"error"`
-	Description string `json:"error_description,omitempty"`
-}
-
-func writeError(w http.ResponseWriter, status int, code, desc string) {
-	jsonbody.Write(w, status, Error{Error: code, Description: desc})
-}
-
-// tooMany answers 429 (RFC 6585 section 4) to a request over its rate
-// limit; httpedge.Limits has set Retry-After.
-func tooMany(w http.ResponseWriter) {
-	writeError(w, http.StatusTooManyRequests, "too_many_requests", "too many requests; try again after the seconds in Retry-After")
-}
+// Error is the body of every error response: error, error_description and
+// the request ID to quote.
+type Error = httpedge.ErrorBody
 
 // limited applies the per-source limit before anything else.
 func (h *Handler) limited(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if !h.limits.AllowSource(w, r) {
-			tooMany(w)
+			h.edge.TooMany(w, r)
 			return
 		}
 		next(w, r)
@@ -110,67 +93,32 @@ func (h *Handler) limited(next http.HandlerFunc) http.HandlerFunc {
 func (h *Handler) perOwner(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if !h.limits.AllowClient(w, r, "owner:"+ownerID(r)) {
-			tooMany(w)
+			h.edge.TooMany(w, r)
 			return
 		}
 		next(w, r)
 	}
 }
 
-var errStatus = map[string]int{
-	signing.CodeInvalidRequest: http.StatusBadRequest,
-	signing.CodeAccessDenied:   http.StatusForbidden,
-	signing.CodeInvalidToken:   http.StatusUnauthorized,
-	signing.CodeExpired:        http.StatusUnauthorized,
-	signing.CodeLocked:         http.StatusTooManyRequests,
-	signing.CodeNotFound:       http.StatusNotFound,
-	signing.CodeConflict:       http.StatusConflict,
-	signing.CodeBusy:           http.StatusServiceUnavailable,
+// fail renders err in the form of kyso's own APIs (httpedge.Own); a
+// server error's detail goes to the log only, under the request ID.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	h.edge.Fail(w, r, err)
 }
 
-// fail renders err: a signing.Error by its code, anything else as a
-// server error whose detail goes to the log only, under a request ID.
-func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
-	var se *signing.Error
-	switch {
-	case errors.As(err, &se):
-		status, ok := errStatus[se.Code]
-		if !ok {
-			status = http.StatusBadRequest
-		}
-		if status == http.StatusUnauthorized {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="kyso", error="invalid_token"`)
-		}
-		if status == http.StatusServiceUnavailable {
-			httpedge.RetryAfter(w, time.Second)
-		}
-		writeError(w, status, se.Code, se.Description)
-	case errors.Is(err, store.ErrInvalid):
-		h.log.Info("owner: request refused by the store", "path", r.URL.Path, "error", err)
-		writeError(w, http.StatusBadRequest, signing.CodeInvalidRequest, "a field of the request is malformed or too long")
-	case errors.Is(err, store.ErrConflict):
-		writeError(w, http.StatusConflict, signing.CodeConflict, "the transaction changed meanwhile")
-	default:
-		b := make([]byte, 8)
-		rand.Read(b)
-		id := hex.EncodeToString(b)
-		h.log.Error("owner: internal error", "path", r.URL.Path, "request_id", id, "error", err)
-		writeError(w, http.StatusInternalServerError, "server_error", "internal error; request "+id)
-	}
+// bad answers 400 invalid_request with desc.
+func (h *Handler) bad(w http.ResponseWriter, r *http.Request, desc string) {
+	h.edge.Refuse(w, r, signing.KindInvalid, desc)
 }
 
 // decode reads a JSON object of at most MaxBody bytes into v. With
 // optional, an empty body leaves v as it is. Anything but an object — null
 // included, which would leave v as it is too — is malformed.
-func decode(w http.ResponseWriter, r *http.Request, v any, optional bool) bool {
+func (h *Handler) decode(w http.ResponseWriter, r *http.Request, v any, optional bool) bool {
 	if optional && r.ContentLength == 0 {
 		return true
 	}
-	if e := jsonbody.Decode(w, r, v, jsonbody.Options{Max: MaxBody, DisallowUnknownFields: true}); e != nil {
-		writeError(w, e.Status, signing.CodeInvalidRequest, e.Message)
-		return false
-	}
-	return true
+	return h.edge.Decode(w, r, v, httpedge.BodyOptions{Max: MaxBody, DisallowUnknownFields: true})
 }
 
 type ownerKey struct{}
@@ -181,7 +129,7 @@ func (h *Handler) authed(next http.HandlerFunc) http.HandlerFunc {
 		tok, ok := httpedge.Bearer(r)
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="kyso"`)
-			writeError(w, http.StatusUnauthorized, signing.CodeInvalidToken, "a Bearer access token from /owner/v1/login is required")
+			h.edge.Refuse(w, r, signing.KindTokenInvalid, "a Bearer access token from /owner/v1/login is required")
 			return
 		}
 		p, err := h.svc.Authenticate(r.Context(), tok, httpedge.ClientCertificate(r))
@@ -190,8 +138,7 @@ func (h *Handler) authed(next http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		if p.Kind != "owner" {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="kyso", error="invalid_token"`)
-			writeError(w, http.StatusUnauthorized, signing.CodeInvalidToken, "this API takes an owner's token")
+			h.edge.Refuse(w, r, signing.KindTokenInvalid, "this API takes an owner's token")
 			return
 		}
 		next(w, r.WithContext(context.WithValue(r.Context(), ownerKey{}, p.ID)))

@@ -4,9 +4,8 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/kyso-pki/kyso/internal/jsonbody"
-	"github.com/kyso-pki/kyso/pkg/display"
 	"github.com/kyso-pki/kyso/pkg/httpedge"
+	"github.com/kyso-pki/kyso/pkg/display"
 	"github.com/kyso-pki/kyso/pkg/signing"
 )
 
@@ -30,23 +29,23 @@ type LoginResponse struct {
 // owner token.
 func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	var req LoginRequest
-	if !decode(w, r, &req, false) {
+	if !h.decode(w, r, &req, false) {
 		return
 	}
 	id := strings.TrimSpace(req.NationalID)
 	if id == "" || len(id) > 64 || req.PIN == "" || len(req.PIN) > 64 || req.OTP == "" || len(req.OTP) > 16 {
-		writeError(w, http.StatusBadRequest, signing.CodeInvalidRequest, "national_id, pin and otp are required")
+		h.bad(w, r, "national_id, pin and otp are required")
 		return
 	}
 	if err := display.Text("national_id", id); err != nil {
-		writeError(w, http.StatusBadRequest, signing.CodeInvalidRequest, err.Error())
+		h.bad(w, r, err.Error())
 		return
 	}
 	if !strings.Contains(id, ":") {
 		id = "CCCD:" + id
 	}
 	if !h.limits.CheckClient(w, r, "login:"+id) {
-		tooMany(w)
+		h.edge.TooMany(w, r)
 		return
 	}
 	tok, life, err := h.svc.OwnerLogin(r.Context(), id, req.PIN, req.OTP)
@@ -55,7 +54,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.limits.ChargeClient("login:" + id)
-	jsonbody.Write(w, http.StatusOK, LoginResponse{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int(life.Seconds())})
+	httpedge.WriteJSON(w, http.StatusOK, LoginResponse{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int(life.Seconds())})
 }
 
 // logout revokes the token it is called with.

@@ -59,7 +59,7 @@ func TestLoginPerOwner(t *testing.T) {
 	h := owner.NewHandler(e.svc, &owner.Options{Limits: &httpedge.Limits{Client: httpedge.NewLimiter(httpedge.Rate{PerSecond: 0.001, Burst: burst}, nil)}})
 	for i := range 3 {
 		w := send(h, fmt.Sprintf("198.51.100.%d", i), "/owner/v1/login", "", owner.LoginRequest{NationalID: e.citizen.NationalID, PIN: "000000", OTP: "000000"})
-		expect(t, "someone else's wrong login", w.Code, w.Body.Bytes(), http.StatusForbidden, signing.CodeAccessDenied)
+		expect(t, "someone else's wrong login", w.Code, w.Body.Bytes(), http.StatusForbidden, "access_denied")
 	}
 	var tok string
 	for i := range burst {
@@ -124,7 +124,7 @@ func TestLoginBusy(t *testing.T) {
 		switch w.Code {
 		case http.StatusServiceUnavailable:
 			busy++
-			expect(t, "busy login", w.Code, w.Body.Bytes(), http.StatusServiceUnavailable, signing.CodeBusy)
+			expect(t, "busy login", w.Code, w.Body.Bytes(), http.StatusServiceUnavailable, "temporarily_unavailable")
 			if s, err := strconv.Atoi(w.Header().Get("Retry-After")); err != nil || s < 1 {
 				t.Errorf("503 with Retry-After %q", w.Header().Get("Retry-After"))
 			}

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kyso-pki/kyso/internal/jsonbody"
+	"github.com/kyso-pki/kyso/pkg/httpedge"
 	"github.com/kyso-pki/kyso/pkg/display"
 	"github.com/kyso-pki/kyso/pkg/signing"
 )
@@ -68,7 +68,7 @@ func (h *Handler) transactions(w http.ResponseWriter, r *http.Request) {
 		}
 		out.Transactions = append(out.Transactions, x)
 	}
-	jsonbody.Write(w, http.StatusOK, out)
+	httpedge.WriteJSON(w, http.StatusOK, out)
 }
 
 // ApproveRequest is approve's body: both factors again.
@@ -87,14 +87,14 @@ type Decision struct {
 // Another owner's transaction is not found.
 func (h *Handler) approve(w http.ResponseWriter, r *http.Request) {
 	var req ApproveRequest
-	if !decode(w, r, &req, false) {
+	if !h.decode(w, r, &req, false) {
 		return
 	}
 	if req.PIN == "" || len(req.PIN) > 64 || req.OTP == "" || len(req.OTP) > 16 {
-		writeError(w, http.StatusBadRequest, signing.CodeInvalidRequest, "pin and otp are required")
+		h.bad(w, r, "pin and otp are required")
 		return
 	}
-	id, ok := pathID(w, r)
+	id, ok := h.pathID(w, r)
 	if !ok {
 		return
 	}
@@ -103,16 +103,16 @@ func (h *Handler) approve(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	jsonbody.Write(w, http.StatusOK, Decision{ID: t.ID, Status: string(t.Status)})
+	httpedge.WriteJSON(w, http.StatusOK, Decision{ID: t.ID, Status: string(t.Status)})
 }
 
 // reject refuses the transaction; the body, if any, is an empty object.
 func (h *Handler) reject(w http.ResponseWriter, r *http.Request) {
 	var req struct{}
-	if !decode(w, r, &req, true) {
+	if !h.decode(w, r, &req, true) {
 		return
 	}
-	id, ok := pathID(w, r)
+	id, ok := h.pathID(w, r)
 	if !ok {
 		return
 	}
@@ -120,15 +120,15 @@ func (h *Handler) reject(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	jsonbody.Write(w, http.StatusOK, Decision{ID: id, Status: "rejected"})
+	httpedge.WriteJSON(w, http.StatusOK, Decision{ID: id, Status: "rejected"})
 }
 
 // pathID is the transaction ID in the path: 1 to 128 printable bytes.
-func pathID(w http.ResponseWriter, r *http.Request) (string, bool) {
+func (h *Handler) pathID(w http.ResponseWriter, r *http.Request) (string, bool) {
 	id := r.PathValue("id")
 	ok := id != "" && len(id) <= 128 && strings.IndexFunc(id, func(c rune) bool { return c < 0x20 || c == 0x7f }) < 0
 	if !ok {
-		writeError(w, http.StatusNotFound, signing.CodeNotFound, "no such transaction")
+		h.edge.Refuse(w, r, signing.KindNotFound, "no such transaction")
 	}
 	return id, ok
 }

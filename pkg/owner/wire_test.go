@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/kyso-pki/kyso/pkg/signing"
 )
 
 // TestWrongMethod: a known route asked with another method gets 405 and
@@ -41,8 +40,8 @@ func TestBodyNotObject(t *testing.T) {
 	tok := e.login(t, e.citizen)
 	for _, body := range []string{"null", "[]", `"x"`, "1"} {
 		status, raw := e.do(t, http.MethodPost, "/owner/v1/transactions/abc/reject", tok, "application/json", body)
-		expect(t, "reject with "+body, status, raw, http.StatusBadRequest, signing.CodeInvalidRequest)
+		expect(t, "reject with "+body, status, raw, http.StatusBadRequest, "invalid_request")
 	}
 	status, raw := e.do(t, http.MethodPost, "/owner/v1/transactions/abc/reject", tok, "application/json", "{}")
-	expect(t, "reject with {}", status, raw, http.StatusNotFound, signing.CodeNotFound)
+	expect(t, "reject with {}", status, raw, http.StatusNotFound, "not_found")
 }

@@ -81,7 +81,7 @@ func answer(err error) string {
 	if !ok {
 		return "not a signing.Error: " + err.Error()
 	}
-	return se.Code + ": " + se.Description
+	return se.Kind.String() + ": " + se.Description
 }
 
 // TestConcurrentGuesses is the attack of issue 13: 150 credentials/
@@ -168,7 +168,7 @@ func concurrentGuesses(t *testing.T, e *env, st store.Store) {
 		t.Errorf("%d answers %q for %d evaluated attempts", distinct[denied], denied, len(evaluated))
 	}
 	for a, c := range distinct {
-		if a != denied && (!strings.HasPrefix(a, signing.CodeLocked+": ") || c != len(refused)) {
+		if a != denied && (!strings.HasPrefix(a, signing.KindLocked.String()+": ") || c != len(refused)) {
 			t.Errorf("answer %q (%d times) is neither the denial nor the one lock", a, c)
 		}
 	}
@@ -232,11 +232,11 @@ func TestOneAnswer(t *testing.T) {
 		if i == 0 {
 			first = answer(err)
 		}
-		if got := answer(err); got != first || !strings.HasPrefix(got, signing.CodeAccessDenied+": ") {
+		if got := answer(err); got != first || !strings.HasPrefix(got, signing.KindDenied.String()+": ") {
 			t.Errorf("%s: answer %q, want the same as every other failure, %q", c.name, got, first)
 		}
 	}
-	if err := authorize("271828", e.next(t, en)); !isCode(err, signing.CodeLocked) {
+	if err := authorize("271828", e.next(t, en)); !isCode(err, signing.KindLocked) {
 		t.Fatalf("right factors after five failed attempts: %v, want the lock", err)
 	}
 	evaluated, refused := factorEvents(t, e.p.Store, en.OwnerID)
@@ -266,7 +266,7 @@ func TestOneAnswer(t *testing.T) {
 	// success, which releases it, then five more failures before a lock.
 	e.clock.advance(16 * time.Minute)
 	for range 4 {
-		if err := authorize("654321", e.next(t, en)); !isCode(err, signing.CodeAccessDenied) {
+		if err := authorize("654321", e.next(t, en)); !isCode(err, signing.KindDenied) {
 			t.Fatalf("failure after the lock: %v", err)
 		}
 	}
@@ -274,11 +274,11 @@ func TestOneAnswer(t *testing.T) {
 		t.Fatalf("right factors at the fifth attempt: %v", err)
 	}
 	for i := range 5 {
-		if err := authorize("654321", e.next(t, en)); !isCode(err, signing.CodeAccessDenied) {
+		if err := authorize("654321", e.next(t, en)); !isCode(err, signing.KindDenied) {
 			t.Fatalf("failure %d after a success: %v", i+1, err)
 		}
 	}
-	if err := authorize("271828", e.next(t, en)); !isCode(err, signing.CodeLocked) {
+	if err := authorize("271828", e.next(t, en)); !isCode(err, signing.KindLocked) {
 		t.Fatalf("sixth attempt: %v, want the lock", err)
 	}
 }

@@ -47,7 +47,7 @@ func WithCertificate(der []byte) ClientOption {
 func (s *Service) CreateClient(ctx context.Context, name, webhookURL, actor string, opts ...ClientOption) (*ClientCredentials, error) {
 	name = strings.TrimSpace(name)
 	if name == "" || len(name) > 200 {
-		return nil, fail(CodeInvalidRequest, "a client needs a name of at most 200 bytes")
+		return nil, fail(KindInvalid, "a client needs a name of at most 200 bytes")
 	}
 	if err := shown("client name", name); err != nil { // owners see it beside each request
 		return nil, err
@@ -90,12 +90,12 @@ func (s *Service) CreateClient(ctx context.Context, name, webhookURL, actor stri
 func checkWebhookURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
-		return fail(CodeInvalidRequest, "the webhook URL is not an absolute URL")
+		return fail(KindInvalid, "the webhook URL is not an absolute URL")
 	}
 	host := u.Hostname()
 	loopback := host == "localhost" || host == "127.0.0.1" || host == "::1"
 	if u.Scheme != "https" && (u.Scheme != "http" || !loopback) {
-		return fail(CodeInvalidRequest, "the webhook URL must be https (http only to a loopback address)")
+		return fail(KindInvalid, "the webhook URL must be https (http only to a loopback address)")
 	}
 	return nil
 }
@@ -125,7 +125,7 @@ func scopeFor(c *store.Client, scope string) (string, error) {
 	case scope == ScopeEnrol && officer, (scope == ScopeService || scope == ScopeCredential) && !officer:
 		return scope, nil
 	}
-	return "", fail(CodeInvalidRequest, "scope %q is not one this client may have", scope)
+	return "", fail(KindInvalid, "scope %q is not one this client may have", scope)
 }
 
 // CheckClient checks a relying party's credentials (client_id and
@@ -136,7 +136,7 @@ func scopeFor(c *store.Client, scope string) (string, error) {
 // checked secrets by HMAC) is checked with argon2id behind the gate once,
 // and on success its stored form becomes the HMAC one.
 func (s *Service) CheckClient(ctx context.Context, clientID, secret string) (*store.Client, error) {
-	denied := fail("invalid_client", "unknown client or wrong secret")
+	denied := fail(KindClientInvalid, "unknown client or wrong secret")
 	if !validID(clientID) || len(secret) > 256 {
 		return nil, denied
 	}
@@ -206,7 +206,7 @@ func (s *Service) ClientToken(ctx context.Context, clientID, secret, scope strin
 // clientID is given it must name that client. CertThumbprint is the
 // binding as the token's cnf claim would carry it.
 func (s *Service) ClientTokenByCert(ctx context.Context, certDER []byte, clientID, scope string) (string, time.Duration, error) {
-	denied := fail("invalid_client", "the TLS client certificate is not bound to a client")
+	denied := fail(KindClientInvalid, "the TLS client certificate is not bound to a client")
 	sum := sha256.Sum256(certDER)
 	c, err := s.st.GetClientByCert(ctx, sum[:])
 	if errors.Is(err, store.ErrNotFound) {
@@ -260,12 +260,12 @@ type Principal struct {
 // is audited.
 func (s *Service) Authenticate(ctx context.Context, token string, tlsCert []byte) (*Principal, error) {
 	if token == "" || len(token) > 256 {
-		return nil, fail(CodeInvalidToken, "missing or malformed access token")
+		return nil, fail(KindTokenInvalid, "missing or malformed access token")
 	}
 	h := sha256.Sum256([]byte(token))
 	t, err := s.st.GetToken(ctx, h[:], s.now())
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, fail(CodeInvalidToken, "the access token is unknown, revoked or expired")
+		return nil, fail(KindTokenInvalid, "the access token is unknown, revoked or expired")
 	}
 	if err != nil {
 		return nil, err
@@ -276,7 +276,7 @@ func (s *Service) Authenticate(ctx context.Context, token string, tlsCert []byte
 			_ = s.audit(ctx, t.Kind+":"+t.Subject, "token.refuse", t.Subject, "error", map[string]any{
 				"reason": "the token is bound to a TLS client certificate the connection did not present", "certificate": tlsCert != nil,
 			})
-			return nil, fail(CodeInvalidToken, "the access token is bound to a TLS client certificate (RFC 8705) that this connection did not present")
+			return nil, fail(KindTokenInvalid, "the access token is bound to a TLS client certificate (RFC 8705) that this connection did not present")
 		}
 	}
 	return &Principal{Kind: t.Kind, ID: t.Subject, Scope: t.Scope}, nil
@@ -302,7 +302,7 @@ func (s *Service) RevokeToken(ctx context.Context, token string, by *Principal) 
 	actor := by.Kind + ":" + by.ID
 	if t.Kind != by.Kind || t.Subject != by.ID {
 		_ = s.audit(ctx, actor, "token.revoke", t.Kind+":"+t.Subject, "error", map[string]any{"reason": "the token was issued to another " + t.Kind})
-		return fail(CodeAccessDenied, "the token was not issued to this %s (RFC 7009 section 2.1)", by.Kind)
+		return fail(KindDenied, "the token was not issued to this %s (RFC 7009 section 2.1)", by.Kind)
 	}
 	if err := s.st.DeleteToken(ctx, h[:]); err != nil {
 		return err
@@ -315,7 +315,7 @@ func (s *Service) RevokeToken(ctx context.Context, token string, by *Principal) 
 // transactions; approving still takes both factors again). Each login is
 // an attempt at the factors, counted like any other (twoFactors).
 func (s *Service) OwnerLogin(ctx context.Context, nationalID, pin, otp string) (string, time.Duration, error) {
-	denied := fail(CodeAccessDenied, "wrong national ID, PIN or one-time code")
+	denied := fail(KindDenied, "wrong national ID, PIN or one-time code")
 	if !validID(nationalID) {
 		if _, err := s.checkPassword(ctx, decoyHash, pin); err != nil {
 			return "", 0, err
@@ -335,7 +335,7 @@ func (s *Service) OwnerLogin(ctx context.Context, nationalID, pin, otp string) (
 	// The same answer for wrong factors as for an unknown ID, so the
 	// login cannot tell who is enrolled (a lock still shows).
 	if err := s.twoFactors(ctx, o, pin, otp); err != nil {
-		if errors.Is(err, &Error{Code: CodeAccessDenied}) {
+		if errors.Is(err, &Error{Kind: KindDenied}) {
 			return "", 0, denied
 		}
 		return "", 0, err

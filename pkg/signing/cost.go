@@ -21,7 +21,7 @@ import (
 // low-entropy secrets, PINs: each evaluation holds Config.Password's
 // memory (19 MiB by default), so evaluations pass a gate of
 // Config.HashConcurrency places, and one that finds no place within
-// Config.HashWait is refused with CodeBusy rather than queued without
+// Config.HashWait is refused with KindBusy rather than queued without
 // end. Client secrets are 256 random bits: they are checked with
 // HMAC-SHA-256 under a key derived from the secrets key, so an unknown
 // client or a wrong secret costs microseconds.
@@ -34,7 +34,7 @@ type hashGate struct {
 
 // errBusy is the answer when every place stays taken for the whole wait.
 func errBusy() *Error {
-	return fail(CodeBusy, "too many PIN checks at once; try again in a moment")
+	return fail(KindBusy, "too many PIN checks at once; try again in a moment")
 }
 
 // enter takes a place, waiting at most g.wait; leave gives it back.
@@ -59,7 +59,7 @@ func (g *hashGate) enter(ctx context.Context) error {
 func (g *hashGate) leave() { <-g.slots }
 
 // checkPassword reports whether secret matches the argon2id PHC string
-// phc, evaluated behind the gate: CodeBusy when no place frees in time.
+// phc, evaluated behind the gate: KindBusy when no place frees in time.
 func (s *Service) checkPassword(ctx context.Context, phc, secret string) (bool, error) {
 	if err := s.gate.enter(ctx); err != nil {
 		return false, err

@@ -97,7 +97,7 @@ func TestClientCheckCostsNoArgon2(t *testing.T) {
 	if err := st.SetClientSecretHash(ctx, other.ID, o.SecretHash, stored.SecretHash); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.CheckClient(ctx, other.ID, cl.Secret); !isCode(err, "invalid_client") {
+	if _, err := e.svc.CheckClient(ctx, other.ID, cl.Secret); !isCode(err, signing.KindClientInvalid) {
 		t.Errorf("a secret HMAC copied to another client's row let its secret in: %v", err)
 	}
 }
@@ -122,7 +122,7 @@ func TestLegacyClientSecretMigrates(t *testing.T) {
 	if err := st.SetClientSecretHash(ctx, cl.ID, c.SecretHash, legacy); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.CheckClient(ctx, cl.ID, "wrong-"+cl.Secret); !isCode(err, "invalid_client") {
+	if _, err := e.svc.CheckClient(ctx, cl.ID, "wrong-"+cl.Secret); !isCode(err, signing.KindClientInvalid) {
 		t.Fatalf("wrong secret for a legacy client: %v", err)
 	}
 	if c, _ := st.GetClient(ctx, cl.ID); c.SecretHash != legacy {
@@ -139,7 +139,7 @@ func TestLegacyClientSecretMigrates(t *testing.T) {
 	if n = allocated(func() { _, err = e.svc.CheckClient(ctx, cl.ID, cl.Secret) }); err != nil || n > 2<<20 {
 		t.Errorf("after migration: %v, %d bytes allocated", err, n)
 	}
-	if _, err := e.svc.CheckClient(ctx, cl.ID, "wrong-"+cl.Secret); !isCode(err, "invalid_client") {
+	if _, err := e.svc.CheckClient(ctx, cl.ID, "wrong-"+cl.Secret); !isCode(err, signing.KindClientInvalid) {
 		t.Errorf("wrong secret after migration: %v", err)
 	}
 	events, err := st.ListAudit(ctx, 0, 1000)
@@ -158,7 +158,7 @@ func TestLegacyClientSecretMigrates(t *testing.T) {
 }
 
 // TestArgon2Busy: with every place at the gate taken for longer than
-// HashWait, a PIN check is refused with CodeBusy instead of queueing; the
+// HashWait, a PIN check is refused with KindBusy instead of queueing; the
 // refused checks ran no argon2id, and a check once the flood is over is
 // evaluated.
 func TestArgon2Busy(t *testing.T) {
@@ -168,9 +168,9 @@ func TestArgon2Busy(t *testing.T) {
 	busy, denied := 0, 0
 	for _, err := range loginsAtOnce(e, n) {
 		switch {
-		case isCode(err, signing.CodeBusy):
+		case isCode(err, signing.KindBusy):
 			busy++
-		case isCode(err, signing.CodeAccessDenied):
+		case isCode(err, signing.KindDenied):
 			denied++
 		default:
 			t.Errorf("login: %v", err)
@@ -179,7 +179,7 @@ func TestArgon2Busy(t *testing.T) {
 	if busy == 0 || denied == 0 {
 		t.Fatalf("%d busy, %d evaluated of %d at once with one place and a 1ms wait: want both", busy, denied, n)
 	}
-	if _, _, err := e.svc.OwnerLogin(ctx, "CCCD:079203999999", "135790", "000000"); !isCode(err, signing.CodeAccessDenied) {
+	if _, _, err := e.svc.OwnerLogin(ctx, "CCCD:079203999999", "135790", "000000"); !isCode(err, signing.KindDenied) {
 		t.Errorf("a check after the flood: %v", err)
 	}
 	if e.svc.HashConcurrency() != 1 {
@@ -217,7 +217,7 @@ func TestArgon2Bounded(t *testing.T) {
 	}()
 	const n = 16
 	for _, err := range loginsAtOnce(e, n) {
-		if !isCode(err, signing.CodeAccessDenied) {
+		if !isCode(err, signing.KindDenied) {
 			t.Errorf("login: %v", err)
 		}
 	}

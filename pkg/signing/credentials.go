@@ -15,11 +15,11 @@ func (s *Service) Credentials(ctx context.Context, nationalID string) ([]*store.
 		nationalID = "CCCD:" + nationalID
 	}
 	if !validID(nationalID) {
-		return nil, fail(CodeNotFound, "no owner with that national ID")
+		return nil, fail(KindNotFound, "no owner with that national ID")
 	}
 	o, err := s.st.GetOwnerByNationalID(ctx, nationalID)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, fail(CodeNotFound, "no owner with that national ID")
+		return nil, fail(KindNotFound, "no owner with that national ID")
 	}
 	if err != nil {
 		return nil, err
@@ -30,11 +30,11 @@ func (s *Service) Credentials(ctx context.Context, nationalID string) ([]*store.
 // Credential returns a credential by ID.
 func (s *Service) Credential(ctx context.Context, id string) (*store.Credential, error) {
 	if !validID(id) {
-		return nil, fail(CodeInvalidRequest, "a credentialID of 1 to 128 bytes of UTF-8 is required")
+		return nil, fail(KindInvalid, "a credentialID of 1 to 128 bytes of UTF-8 is required")
 	}
 	c, err := s.st.GetCredential(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, fail(CodeNotFound, "unknown credentialID")
+		return nil, fail(KindNotFound, "unknown credentialID")
 	}
 	return c, err
 }

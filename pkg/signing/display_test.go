@@ -38,7 +38,7 @@ func TestWhatIsShownIsWhatIsMeant(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, _, err := e.svc.Submit(ctx, &signing.SubmitRequest{ClientID: cl.ID, ClientRef: c.name, NationalID: en.NationalID, Description: c.desc, Documents: doc(c.docID)})
-			if !isCode(err, signing.CodeInvalidRequest) || !strings.Contains(err.Error(), c.want) {
+			if !isCode(err, signing.KindInvalid) || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("Submit: %v; want %q", err, c.want)
 			}
 		})
@@ -46,7 +46,7 @@ func TestWhatIsShownIsWhatIsMeant(t *testing.T) {
 	if pending, err := e.svc.OwnerTransactions(ctx, en.OwnerID, true); err != nil || len(pending) != 0 {
 		t.Errorf("stored: %d, %v", len(pending), err)
 	}
-	if _, err := e.svc.CreateClient(ctx, "Cổng\x1b[2J", "", "test"); !isCode(err, signing.CodeInvalidRequest) || !strings.Contains(err.Error(), "client name: control character U+001B") {
+	if _, err := e.svc.CreateClient(ctx, "Cổng\x1b[2J", "", "test"); !isCode(err, signing.KindInvalid) || !strings.Contains(err.Error(), "client name: control character U+001B") {
 		t.Errorf("client named with an escape: %v", err)
 	}
 
@@ -64,7 +64,7 @@ func TestWhatIsShownIsWhatIsMeant(t *testing.T) {
 		{"fullwidth letter", "271828", "Ｖăn An", "compatibility form"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			if err := enrol(fmt.Sprintf("0012030051%02d", i), c.full, c.pin); !isCode(err, signing.CodeInvalidRequest) || !strings.Contains(err.Error(), c.want) {
+			if err := enrol(fmt.Sprintf("0012030051%02d", i), c.full, c.pin); !isCode(err, signing.KindInvalid) || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("Enrol: %v; want %q", err, c.want)
 			}
 		})

@@ -38,18 +38,18 @@ func (s *Service) SignDocuments(ctx context.Context, req *SignDocumentsRequest) 
 		return nil, err
 	}
 	if len(req.Documents) == 0 || len(req.Documents) > 100 {
-		return nil, fail(CodeInvalidRequest, "between 1 and 100 documents")
+		return nil, fail(KindInvalid, "between 1 and 100 documents")
 	}
 	digests := make([][]byte, len(req.Documents))
 	for i, d := range req.Documents {
 		if len(d) == 0 || len(d) > MaxDocument {
-			return nil, fail(CodeInvalidRequest, "document %d has %d bytes; 1 to %d are accepted", i+1, len(d), MaxDocument)
+			return nil, fail(KindInvalid, "document %d has %d bytes; 1 to %d are accepted", i+1, len(d), MaxDocument)
 		}
 		sum := sha256.Sum256(d)
 		digests[i] = sum[:]
 		// Refuse what cannot be signed before the SAD is spent.
 		if _, err := pades.Prepare(bytes.NewReader(d), int64(len(d)), &pades.Options{Certify: req.Certify}); err != nil {
-			return nil, &Error{Code: CodeInvalidRequest, Description: fmt.Sprintf("document %d cannot be signed: %v", i+1, err), Err: err}
+			return nil, &Error{Kind: KindInvalid, Description: fmt.Sprintf("document %d cannot be signed: %v", i+1, err), Err: err}
 		}
 	}
 	u, _, err := s.unlock(ctx, &SignHashRequest{ClientID: req.ClientID, CredentialID: req.CredentialID, SAD: req.SAD, Hashes: digests,
@@ -76,14 +76,14 @@ func (s *Service) levelUsable(l pades.Level) error {
 	case "", pades.LevelBB:
 	case pades.LevelBT:
 		if s.cfg.Timestamp == nil {
-			return fail(CodeInvalidRequest, "this service has no time-stamping authority for %s", l)
+			return fail(KindInvalid, "this service has no time-stamping authority for %s", l)
 		}
 	case pades.LevelBLT, pades.LevelBLTA:
 		if s.cfg.Timestamp == nil || s.cfg.LTV == nil {
-			return fail(CodeInvalidRequest, "this service cannot add long-term validation data (%s)", l)
+			return fail(KindInvalid, "this service cannot add long-term validation data (%s)", l)
 		}
 	default:
-		return fail(CodeInvalidRequest, "level %q is not B-B, B-T, B-LT or B-LTA", l)
+		return fail(KindInvalid, "level %q is not B-B, B-T, B-LT or B-LTA", l)
 	}
 	return nil
 }
@@ -91,16 +91,16 @@ func (s *Service) levelUsable(l pades.Level) error {
 // checkPDF refuses, at submission, a PDF document kyso cannot sign.
 func (s *Service) checkPDF(d Document, h crypto.Hash) error {
 	if h != crypto.SHA256 {
-		return fail(CodeInvalidRequest, "document %q: a PDF is approved by its SHA-256; the transaction's hashes must be SHA-256", d.DocID)
+		return fail(KindInvalid, "document %q: a PDF is approved by its SHA-256; the transaction's hashes must be SHA-256", d.DocID)
 	}
 	if len(d.PDF) == 0 || len(d.PDF) > MaxDocument {
-		return fail(CodeInvalidRequest, "document %q: a PDF of 1 to %d bytes", d.DocID, MaxDocument)
+		return fail(KindInvalid, "document %q: a PDF of 1 to %d bytes", d.DocID, MaxDocument)
 	}
 	if err := s.levelUsable(d.Level); err != nil {
 		return err
 	}
 	if _, err := pades.Prepare(bytes.NewReader(d.PDF), int64(len(d.PDF)), nil); err != nil {
-		return &Error{Code: CodeInvalidRequest, Description: fmt.Sprintf("document %q cannot be signed: %v", d.DocID, err), Err: err}
+		return &Error{Kind: KindInvalid, Description: fmt.Sprintf("document %q cannot be signed: %v", d.DocID, err), Err: err}
 	}
 	return nil
 }

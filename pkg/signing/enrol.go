@@ -68,7 +68,7 @@ func IsCredentialKey(label string) bool { return strings.HasPrefix(label, Creden
 func (s *Service) Enrol(ctx context.Context, req *EnrolRequest) (*Enrolment, error) {
 	cccd, err := ca.ValidateCCCD(req.CCCD)
 	if err != nil {
-		return nil, &Error{Code: CodeInvalidRequest, Description: err.Error(), Err: err}
+		return nil, &Error{Kind: KindInvalid, Description: err.Error(), Err: err}
 	}
 	if err := checkPIN(req.PIN, cccd); err != nil {
 		return nil, err
@@ -82,7 +82,7 @@ func (s *Service) Enrol(ctx context.Context, req *EnrolRequest) (*Enrolment, err
 	}
 	nationalID := "CCCD:" + cccd
 	if _, err := s.st.GetOwnerByNationalID(ctx, nationalID); err == nil {
-		return nil, fail(CodeConflict, "%s is already enrolled", nationalID)
+		return nil, fail(KindConflict, "%s is already enrolled", nationalID)
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
@@ -114,7 +114,7 @@ func (s *Service) Enrol(ctx context.Context, req *EnrolRequest) (*Enrolment, err
 		Name: req.Name, CCCD: cccd, Province: req.Province, Email: req.Email, Key: src, Actor: req.Actor,
 	})
 	if err != nil {
-		return nil, &Error{Code: CodeInvalidRequest, Description: "issuing the certificate: " + strings.TrimPrefix(err.Error(), "ca: "), Err: err}
+		return nil, &Error{Kind: KindInvalid, Description: "issuing the certificate: " + strings.TrimPrefix(err.Error(), "ca: "), Err: err}
 	}
 	now := s.now()
 	owner := &store.Owner{ID: ownerID, NationalID: nationalID, Name: cert.Subject.CommonName, Province: req.Province,

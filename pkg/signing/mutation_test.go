@@ -254,7 +254,7 @@ func (w *mutWorker) badAuthorize(ctx context.Context, client string, right sadmu
 	if err == nil || !errors.As(err, &se) {
 		return fmt.Errorf("worker %d: authorisation with %s: SAD %t, error %v; want a refusal", w.id, m.Name, sad != "", err)
 	}
-	if m.Refusal != sadmut.Factors && se.Code != signing.CodeInvalidRequest {
+	if m.Refusal != sadmut.Factors && se.Kind != signing.KindInvalid {
 		return fmt.Errorf("worker %d: authorisation with %s: %v, want invalid_request", w.id, m.Name, err)
 	}
 	w.mutations++
@@ -274,12 +274,12 @@ func (w *mutWorker) spend(ctx context.Context, req sadmut.Sign, name, refusal, a
 	actor := w.actor(req.ClientID)
 	sigs, err := w.svc.SignHash(ctx, &signing.SignHashRequest{ClientID: req.ClientID, CredentialID: req.CredentialID, SAD: req.SAD,
 		Hashes: req.Hashes, HashAlgorithm: req.Hash, SignAlgo: req.SignAlgo, Actor: actor})
-	want := signing.CodeInvalidRequest
+	want := signing.KindInvalid
 	if refusal == sadmut.Expired {
-		want = signing.CodeExpired
+		want = signing.KindExpired
 	}
 	var se *signing.Error
-	if err == nil || !errors.As(err, &se) || se.Code != want {
+	if err == nil || !errors.As(err, &se) || se.Kind != want {
 		return fmt.Errorf("worker %d: %s: %d signatures, error %v; want %s (%s)", w.id, name, len(sigs), err, want, refusal)
 	}
 	if refusal == sadmut.Client && se.Description != "invalid SAD" {

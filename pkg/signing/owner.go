@@ -19,7 +19,7 @@ const (
 // twoFactors checks the owner's PIN and one-time code as one attempt
 // (DESIGN.md, "Factor attempts"). The attempt is reserved in the database
 // before anything is evaluated (store.ReserveAttempt): while the owner is
-// locked it answers CodeLocked and evaluates nothing, so however many
+// locked it answers KindLocked and evaluates nothing, so however many
 // guesses arrive at once, on however many replicas, at most
 // Config.PINAttempts are evaluated per lock. A granted attempt always runs
 // argon2 on the PIN once and always checks (and spends) the code, whatever
@@ -29,7 +29,7 @@ const (
 // releases the count. The audit log records which factor failed.
 //
 // The place at the argon2id gate (cost.go) is taken before the attempt is
-// reserved: a check refused as busy (CodeBusy) spends none of the owner's
+// reserved: a check refused as busy (KindBusy) spends none of the owner's
 // attempts.
 func (s *Service) twoFactors(ctx context.Context, o *store.Owner, pin, otp string) error {
 	if err := s.gate.enter(ctx); err != nil {
@@ -106,12 +106,12 @@ func (s *Service) spendOTP(ctx context.Context, o *store.Owner, code string, now
 // factorsDenied is the one answer to an attempt whose factors did not all
 // pass, whichever failed.
 func factorsDenied() *Error {
-	return fail(CodeAccessDenied, "wrong PIN or one-time code")
+	return fail(KindDenied, "wrong PIN or one-time code")
 }
 
 // lockedError is the answer to an attempt refused, unevaluated, by a lock.
 // A lock follows Config.PINAttempts failed attempts, whichever factors
 // failed in them, so it tells nothing about any factor.
 func lockedError(until time.Time) *Error {
-	return fail(CodeLocked, "too many failed attempts at the PIN and one-time code: locked until %s", until.UTC().Format("2006-01-02 15:04:05Z"))
+	return fail(KindLocked, "too many failed attempts at the PIN and one-time code: locked until %s", until.UTC().Format("2006-01-02 15:04:05Z"))
 }

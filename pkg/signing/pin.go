@@ -12,15 +12,15 @@ import (
 // trivial for the owner with CCCD cccd (trivialPIN).
 func checkPIN(pin, cccd string) error {
 	if len(pin) < 6 || len(pin) > 12 {
-		return fail(CodeInvalidRequest, "the PIN must have 6 to 12 digits")
+		return fail(KindInvalid, "the PIN must have 6 to 12 digits")
 	}
 	for i := 0; i < len(pin); i++ {
 		if pin[i] < '0' || pin[i] > '9' {
-			return fail(CodeInvalidRequest, "the PIN must have only digits")
+			return fail(KindInvalid, "the PIN must have only digits")
 		}
 	}
 	if why := trivialPIN(pin, cccd); why != "" {
-		return fail(CodeInvalidRequest, "the PIN is too easy to guess: %s; choose another", why)
+		return fail(KindInvalid, "the PIN is too easy to guess: %s; choose another", why)
 	}
 	return nil
 }
@@ -118,7 +118,7 @@ func checkPhone(s string) error {
 		return nil
 	}
 	if err := display.Text("phone", s); err != nil {
-		return &Error{Code: CodeInvalidRequest, Description: err.Error(), Err: err}
+		return &Error{Kind: KindInvalid, Description: err.Error(), Err: err}
 	}
 	digits := 0
 	for i, r := range s {
@@ -127,11 +127,11 @@ func checkPhone(s string) error {
 			digits++
 		case r == '+' && i == 0, r == ' ', r == '-', r == '.', r == '(', r == ')':
 		default:
-			return fail(CodeInvalidRequest, "phone %q: only digits, a leading '+', spaces, '-', '.' and parentheses", s)
+			return fail(KindInvalid, "phone %q: only digits, a leading '+', spaces, '-', '.' and parentheses", s)
 		}
 	}
 	if digits < 8 || digits > 15 {
-		return fail(CodeInvalidRequest, "phone %q has %d digits; a phone number has 8 to 15 (E.164)", s, digits)
+		return fail(KindInvalid, "phone %q has %d digits; a phone number has 8 to 15 (E.164)", s, digits)
 	}
 	return nil
 }

@@ -198,22 +198,22 @@ func TestBadIDsOnPostgres(t *testing.T) {
 	t.Cleanup(func() { st.Close() })
 	e, _ := productionEnv(t, st)
 	for _, id := range []string{"\xff\xfe", "a\x00b", strings.Repeat("x", 200)} {
-		if _, err := e.svc.ClientTransaction(ctx, "client", id); !isCode(err, signing.CodeNotFound) {
+		if _, err := e.svc.ClientTransaction(ctx, "client", id); !isCode(err, signing.KindNotFound) {
 			t.Errorf("ClientTransaction(%q): %v", id, err)
 		}
-		if _, err := e.svc.Credential(ctx, id); !isCode(err, signing.CodeInvalidRequest) {
+		if _, err := e.svc.Credential(ctx, id); !isCode(err, signing.KindInvalid) {
 			t.Errorf("Credential(%q): %v", id, err)
 		}
-		if _, err := e.svc.Credentials(ctx, id); !isCode(err, signing.CodeNotFound) {
+		if _, err := e.svc.Credentials(ctx, id); !isCode(err, signing.KindNotFound) {
 			t.Errorf("Credentials(%q): %v", id, err)
 		}
-		if _, _, err := e.svc.OwnerLogin(ctx, id, "271828", "271828"); !isCode(err, signing.CodeAccessDenied) {
+		if _, _, err := e.svc.OwnerLogin(ctx, id, "271828", "271828"); !isCode(err, signing.KindDenied) {
 			t.Errorf("OwnerLogin(%q): %v", id, err)
 		}
-		if _, err := e.svc.CheckClient(ctx, id, "secret"); !isCode(err, "invalid_client") {
+		if _, err := e.svc.CheckClient(ctx, id, "secret"); !isCode(err, signing.KindClientInvalid) {
 			t.Errorf("CheckClient(%q): %v", id, err)
 		}
-		if err := e.svc.Reject(ctx, "owner", id); !isCode(err, signing.CodeNotFound) {
+		if err := e.svc.Reject(ctx, "owner", id); !isCode(err, signing.KindNotFound) {
 			t.Errorf("Reject(%q): %v", id, err)
 		}
 	}

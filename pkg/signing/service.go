@@ -47,7 +47,7 @@ type Config struct {
 	// over Password.MemoryKiB, at most twice GOMAXPROCS, at least one.
 	HashConcurrency int
 	// HashWait is how long an evaluation waits for a place before it is
-	// refused with CodeBusy; zero means DefaultHashWait.
+	// refused with KindBusy; zero means DefaultHashWait.
 	HashWait time.Duration
 	// PINAttempts is how many attempts at the owner's factors (PIN and
 	// one-time code) may be evaluated before one passes; the attempt that
@@ -209,52 +209,4 @@ func (s *Service) auditEvent(actor, action, subject, outcome string, details map
 		return nil, fmt.Errorf("signing: auditing %s: %w", action, err)
 	}
 	return &store.AuditEvent{Time: s.now(), Actor: actor, Action: action, Subject: subject, Outcome: outcome, Details: d}, nil
-}
-
-// Error is an error a front end shows its caller: a CSC error code
-// (PROTOCOLS.md: invalid_request, access_denied, …) and a description safe
-// to show. Internal causes stay in Err.
-type Error struct {
-	Code        string
-	Description string
-	Err         error
-}
-
-func (e *Error) Error() string {
-	if e.Err != nil {
-		return fmt.Sprintf("signing: %s: %s: %v", e.Code, e.Description, e.Err)
-	}
-	return fmt.Sprintf("signing: %s: %s", e.Code, e.Description)
-}
-
-func (e *Error) Unwrap() error { return e.Err }
-
-// Error codes (CSC API v2 section 10.1, and kyso's own for states). The
-// owner's factors have no code of their own: every failed combination of
-// PIN and one-time code is CodeAccessDenied with one text, so no answer
-// tells which factor was right (CSC's invalid_pin and invalid_otp would);
-// CodeLocked answers an attempt refused, unevaluated, after
-// Config.PINAttempts failed ones.
-const (
-	CodeInvalidRequest = "invalid_request"
-	CodeLocked         = "account_locked"
-	CodeAccessDenied   = "access_denied"
-	CodeInvalidToken   = "invalid_token"
-	CodeExpired        = "expired_token"
-	CodeNotFound       = "not_found"
-	CodeConflict       = "conflict"
-	// CodeBusy: every place for a PIN check stayed taken for
-	// Config.HashWait (RFC 6749 section 4.1.2.1's temporarily_unavailable);
-	// front ends answer 503 with Retry-After.
-	CodeBusy = "temporarily_unavailable"
-)
-
-func fail(code, format string, args ...any) *Error {
-	return &Error{Code: code, Description: fmt.Sprintf(format, args...)}
-}
-
-// Is lets errors.Is match an *Error by code: errors.Is(err, &Error{Code: c}).
-func (e *Error) Is(target error) bool {
-	t, ok := target.(*Error)
-	return ok && t.Code == e.Code && t.Description == ""
 }

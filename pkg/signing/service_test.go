@@ -114,9 +114,9 @@ func (e *env) next(t *testing.T, en *signing.Enrolment) string {
 	return e.otp(t, en)
 }
 
-func isCode(err error, code string) bool {
+func isCode(err error, kind signing.Kind) bool {
 	var se *signing.Error
-	return errors.As(err, &se) && se.Code == code
+	return errors.As(err, &se) && se.Kind == kind
 }
 
 func digest(s string) []byte {
@@ -157,7 +157,7 @@ func TestImplicitFlow(t *testing.T) {
 	if err != nil || created || again.ID != tx.ID {
 		t.Fatalf("resubmit: %v created=%v id %s vs %s", err, created, again.ID, tx.ID)
 	}
-	if _, _, err := e.svc.Submit(ctx, &signing.SubmitRequest{ClientID: cl.ID, ClientRef: "portal-1", CredentialID: en.CredentialID, Documents: docs[:1]}); !isCode(err, signing.CodeConflict) {
+	if _, _, err := e.svc.Submit(ctx, &signing.SubmitRequest{ClientID: cl.ID, ClientRef: "portal-1", CredentialID: en.CredentialID, Documents: docs[:1]}); !isCode(err, signing.KindConflict) {
 		t.Errorf("same reference, other documents: %v", err)
 	}
 	pending, err := e.svc.OwnerTransactions(ctx, en.OwnerID, true)
@@ -166,13 +166,13 @@ func TestImplicitFlow(t *testing.T) {
 	}
 
 	other := e.enrol(t, hsm.ECDSAP256)
-	if _, err := e.svc.Approve(ctx, other.OwnerID, tx.ID, "271828", e.otp(t, other)); !isCode(err, signing.CodeNotFound) {
+	if _, err := e.svc.Approve(ctx, other.OwnerID, tx.ID, "271828", e.otp(t, other)); !isCode(err, signing.KindNotFound) {
 		t.Errorf("another owner approving: %v", err)
 	}
-	if _, err := e.svc.Approve(ctx, en.OwnerID, tx.ID, "654321", e.otp(t, en)); !isCode(err, signing.CodeAccessDenied) {
+	if _, err := e.svc.Approve(ctx, en.OwnerID, tx.ID, "654321", e.otp(t, en)); !isCode(err, signing.KindDenied) {
 		t.Errorf("wrong PIN: %v", err)
 	}
-	if _, err := e.svc.Approve(ctx, en.OwnerID, tx.ID, "271828", wrongOTP(t, e, en)); !isCode(err, signing.CodeAccessDenied) {
+	if _, err := e.svc.Approve(ctx, en.OwnerID, tx.ID, "271828", wrongOTP(t, e, en)); !isCode(err, signing.KindDenied) {
 		t.Errorf("wrong code: %v", err)
 	}
 	code := e.next(t, en)
@@ -186,7 +186,7 @@ func TestImplicitFlow(t *testing.T) {
 		}
 		verifySig(t, en, crypto.SHA256, docs[i].Hash, s.Signature)
 	}
-	if _, err := e.svc.Approve(ctx, en.OwnerID, tx.ID, "271828", code); !isCode(err, signing.CodeConflict) {
+	if _, err := e.svc.Approve(ctx, en.OwnerID, tx.ID, "271828", code); !isCode(err, signing.KindConflict) {
 		t.Errorf("approving twice: %v", err)
 	}
 
@@ -195,13 +195,13 @@ func TestImplicitFlow(t *testing.T) {
 		t.Fatalf("client poll by its reference: %v %+v", err, got)
 	}
 	cl2, _ := e.svc.CreateClient(ctx, "Another portal", "", "test")
-	if _, err := e.svc.ClientTransaction(ctx, cl2.ID, tx.ID); !isCode(err, signing.CodeNotFound) {
+	if _, err := e.svc.ClientTransaction(ctx, cl2.ID, tx.ID); !isCode(err, signing.KindNotFound) {
 		t.Errorf("another client reading it: %v", err)
 	}
 
 	// Replayed code: a new transaction approved with the code just used.
 	tx2, _, _ := e.svc.Submit(ctx, &signing.SubmitRequest{ClientID: cl.ID, ClientRef: "portal-2", CredentialID: en.CredentialID, Documents: docs[:1]})
-	if _, err := e.svc.Approve(ctx, en.OwnerID, tx2.ID, "271828", code); !isCode(err, signing.CodeAccessDenied) {
+	if _, err := e.svc.Approve(ctx, en.OwnerID, tx2.ID, "271828", code); !isCode(err, signing.KindDenied) {
 		t.Errorf("replayed code: %v", err)
 	}
 	if err := e.svc.Reject(ctx, en.OwnerID, tx2.ID); err != nil {
@@ -217,7 +217,7 @@ func TestImplicitFlow(t *testing.T) {
 	if got, _ := e.svc.ClientTransaction(ctx, cl.ID, tx3.ID); got.Status != store.TxExpired {
 		t.Errorf("unapproved transaction is %s after 11 minutes", got.Status)
 	}
-	if _, err := e.svc.Approve(ctx, en.OwnerID, tx3.ID, "271828", e.next(t, en)); !isCode(err, signing.CodeConflict) {
+	if _, err := e.svc.Approve(ctx, en.OwnerID, tx3.ID, "271828", e.next(t, en)); !isCode(err, signing.KindConflict) {
 		t.Errorf("approving an expired transaction: %v", err)
 	}
 }
@@ -274,7 +274,7 @@ func TestSignHashRefusals(t *testing.T) {
 
 	sad = authorize(hashes, crypto.SHA256)
 	e.clock.advance(6 * time.Minute)
-	if err := req(func(*signing.SignHashRequest) {}); !isCode(err, signing.CodeExpired) {
+	if err := req(func(*signing.SignHashRequest) {}); !isCode(err, signing.KindExpired) {
 		t.Errorf("an expired SAD: %v", err)
 	}
 
@@ -296,7 +296,7 @@ func TestSignHashRefusals(t *testing.T) {
 		t.Errorf("%d racing requests signed with one SAD, want 1", ok.Load())
 	}
 
-	if _, _, err := e.svc.Authorize(ctx, &signing.AuthorizeRequest{CredentialID: en.CredentialID, NumSignatures: 1, HashAlgorithm: crypto.SHA256, PIN: "271828", OTP: e.next(t, en)}); !isCode(err, signing.CodeInvalidRequest) {
+	if _, _, err := e.svc.Authorize(ctx, &signing.AuthorizeRequest{CredentialID: en.CredentialID, NumSignatures: 1, HashAlgorithm: crypto.SHA256, PIN: "271828", OTP: e.next(t, en)}); !isCode(err, signing.KindInvalid) {
 		t.Errorf("authorising without hashes (SCAL1): %v", err)
 	}
 }
@@ -332,7 +332,7 @@ func TestClientTokens(t *testing.T) {
 	} else if k, err := e.svc.WebhookKey(c); err != nil || len(cl.WebhookKey) != 32 || !bytes.Equal(k, cl.WebhookKey) {
 		t.Errorf("the webhook key handed out is not the one kept: %v", err)
 	}
-	if _, err := e.svc.CreateClient(ctx, "Bad", "http://portal.example/hook", "test"); !isCode(err, signing.CodeInvalidRequest) {
+	if _, err := e.svc.CreateClient(ctx, "Bad", "http://portal.example/hook", "test"); !isCode(err, signing.KindInvalid) {
 		t.Errorf("plain-http webhook: %v", err)
 	}
 	if _, _, err := e.svc.ClientToken(ctx, cl.ID, "wrong", signing.ScopeService); err == nil {
@@ -349,12 +349,12 @@ func TestClientTokens(t *testing.T) {
 	if err := e.svc.RevokeToken(ctx, tok, p); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.Authenticate(ctx, tok, nil); !isCode(err, signing.CodeInvalidToken) {
+	if _, err := e.svc.Authenticate(ctx, tok, nil); !isCode(err, signing.KindTokenInvalid) {
 		t.Errorf("revoked token: %v", err)
 	}
 	tok, _, _ = e.svc.ClientToken(ctx, cl.ID, cl.Secret, signing.ScopeService)
 	e.clock.advance(2 * time.Hour)
-	if _, err := e.svc.Authenticate(ctx, tok, nil); !isCode(err, signing.CodeInvalidToken) {
+	if _, err := e.svc.Authenticate(ctx, tok, nil); !isCode(err, signing.KindTokenInvalid) {
 		t.Errorf("expired token: %v", err)
 	}
 }
@@ -380,7 +380,7 @@ func TestPDFDocuments(t *testing.T) {
 		"an unknown level":      {signing.Document{DocID: "x", PDF: pdf, Level: "B-Z"}, crypto.SHA256},
 		"a SHA-384 transaction": {signing.Document{DocID: "x", PDF: pdf}, crypto.SHA384},
 	} {
-		if err := submit("bad-"+name, c.d, c.h); !isCode(err, signing.CodeInvalidRequest) {
+		if err := submit("bad-"+name, c.d, c.h); !isCode(err, signing.KindInvalid) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}

@@ -72,26 +72,26 @@ func signerOpts(oid string, h crypto.Hash, pub crypto.PublicKey) (crypto.SignerO
 		OIDECDSAWithSHA256: crypto.SHA256, OIDECDSAWithSHA384: crypto.SHA384, OIDECDSAWithSHA512: crypto.SHA512,
 	}
 	if nh, ok := named[oid]; ok && nh != h {
-		return nil, fail(CodeInvalidRequest, "signAlgo %s names %v but the hashes are %v", oid, nh, h)
+		return nil, fail(KindInvalid, "signAlgo %s names %v but the hashes are %v", oid, nh, h)
 	}
 	switch oid {
 	case OIDRSAEncryption, OIDSHA256WithRSA, OIDSHA384WithRSA, OIDSHA512WithRSA:
 		if !isRSA {
-			return nil, fail(CodeInvalidRequest, "signAlgo %s needs an RSA key", oid)
+			return nil, fail(KindInvalid, "signAlgo %s needs an RSA key", oid)
 		}
 		return h, nil
 	case OIDRSASSAPSS:
 		if !isRSA {
-			return nil, fail(CodeInvalidRequest, "signAlgo %s needs an RSA key", oid)
+			return nil, fail(KindInvalid, "signAlgo %s needs an RSA key", oid)
 		}
 		return &rsa.PSSOptions{SaltLength: h.Size(), Hash: h}, nil
 	case OIDECPublicKey, OIDECDSAWithSHA256, OIDECDSAWithSHA384, OIDECDSAWithSHA512:
 		if !isEC {
-			return nil, fail(CodeInvalidRequest, "signAlgo %s needs an EC key", oid)
+			return nil, fail(KindInvalid, "signAlgo %s needs an EC key", oid)
 		}
 		return h, nil
 	}
-	return nil, fail(CodeInvalidRequest, "signAlgo %q is not supported", oid)
+	return nil, fail(KindInvalid, "signAlgo %q is not supported", oid)
 }
 
 // DefaultSignAlgo is the algorithm kyso uses for a key when the caller
@@ -251,31 +251,31 @@ func (s *Service) unlock(ctx context.Context, req *SignHashRequest, audit bool) 
 		_ = s.audit(ctx, req.Actor, "signature.refuse", subject, "error", d)
 		return e
 	}
-	refuse := func(code, refusal, format string, args ...any) (*unlocked, crypto.SignerOpts, error) {
-		return nil, nil, refuseAs(fail(code, format, args...), refusal, nil)
+	refuse := func(kind Kind, refusal, format string, args ...any) (*unlocked, crypto.SignerOpts, error) {
+		return nil, nil, refuseAs(fail(kind, format, args...), refusal, nil)
 	}
 	h := req.HashAlgorithm
 	if HashOID(h) == "" {
-		return refuse(CodeInvalidRequest, refusedMalformed, "hash algorithm %v is not accepted (SHA-256, SHA-384, SHA-512)", h)
+		return refuse(KindInvalid, refusedMalformed, "hash algorithm %v is not accepted (SHA-256, SHA-384, SHA-512)", h)
 	}
 	if len(req.Hashes) == 0 || len(req.Hashes) > MaxHashes {
-		return refuse(CodeInvalidRequest, refusedMalformed, "between 1 and %d hashes, not %d", MaxHashes, len(req.Hashes))
+		return refuse(KindInvalid, refusedMalformed, "between 1 and %d hashes, not %d", MaxHashes, len(req.Hashes))
 	}
 	for i, d := range req.Hashes {
 		if len(d) != h.Size() {
-			return refuse(CodeInvalidRequest, refusedMalformed, "hash %d has %d bytes; %v needs %d", i+1, len(d), h, h.Size())
+			return refuse(KindInvalid, refusedMalformed, "hash %d has %d bytes; %v needs %d", i+1, len(d), h, h.Size())
 		}
 	}
 	if req.SAD == "" || len(req.SAD) > 256 {
-		return refuse(CodeInvalidRequest, refusedMalformed, "missing or malformed SAD")
+		return refuse(KindInvalid, refusedMalformed, "missing or malformed SAD")
 	}
 	if subject == "" {
-		return refuse(CodeInvalidRequest, refusedMalformed, "a credentialID of 1 to 128 bytes of UTF-8 is required")
+		return refuse(KindInvalid, refusedMalformed, "a credentialID of 1 to 128 bytes of UTF-8 is required")
 	}
 	key := sadHash(req.SAD)
 	a, err := s.st.GetActivation(ctx, key)
 	if errors.Is(err, store.ErrNotFound) {
-		return refuse(CodeInvalidRequest, refusedUnknown, "invalid SAD")
+		return refuse(KindInvalid, refusedUnknown, "invalid SAD")
 	}
 	if err != nil {
 		return nil, nil, err
@@ -286,25 +286,25 @@ func (s *Service) unlock(ctx context.Context, req *SignHashRequest, audit bool) 
 		// answer an unknown one gets, so a client learns nothing of the
 		// SADs of others; the audit says whose it is. Not spent: the
 		// client it was handed to may still use it.
-		return nil, nil, refuseAs(fail(CodeInvalidRequest, "invalid SAD"), refusedClient,
+		return nil, nil, refuseAs(fail(KindInvalid, "invalid SAD"), refusedClient,
 			map[string]any{"reason": "the SAD was handed to another client", "issued_to": a.ClientID})
 	}
 	switch {
 	case a.CredentialID != req.CredentialID:
-		return refuse(CodeInvalidRequest, refusedCredential, "the SAD was not issued for this credential")
+		return refuse(KindInvalid, refusedCredential, "the SAD was not issued for this credential")
 	case a.HashAlgorithm != HashOID(h):
-		return refuse(CodeInvalidRequest, refusedHashAlgo, "the SAD was issued for hash algorithm %s, not %s", a.HashAlgorithm, HashOID(h))
+		return refuse(KindInvalid, refusedHashAlgo, "the SAD was issued for hash algorithm %s, not %s", a.HashAlgorithm, HashOID(h))
 	case !s.now().Before(a.ExpiresAt):
-		return refuse(CodeExpired, refusedExpired, "the SAD expired at %s", a.ExpiresAt.UTC().Format("15:04:05Z"))
+		return refuse(KindExpired, refusedExpired, "the SAD expired at %s", a.ExpiresAt.UTC().Format("15:04:05Z"))
 	case len(a.Hashes) > 0 && !sameHashes(a.Hashes, req.Hashes):
-		return refuse(CodeInvalidRequest, refusedHashes, "the hashes are not the ones authorised (the same hashes, in the same order, are required)")
+		return refuse(KindInvalid, refusedHashes, "the hashes are not the ones authorised (the same hashes, in the same order, are required)")
 	}
 	cred, err := s.st.GetCredential(ctx, req.CredentialID)
 	if err != nil {
 		return nil, nil, fmt.Errorf("signing: credential %s: %w", req.CredentialID, err)
 	}
 	if cred.Status != "active" {
-		return refuse(CodeInvalidRequest, refusedCredStatus, "credential %s is %s", cred.ID, cred.Status)
+		return refuse(KindInvalid, refusedCredStatus, "credential %s is %s", cred.ID, cred.Status)
 	}
 	// The pre-signing check (Circular 15/2025 Art. 5), before the key is
 	// unlocked and before the SAD is spent: a refused certificate signs
@@ -342,9 +342,9 @@ func (s *Service) unlock(ctx context.Context, req *SignHashRequest, audit bool) 
 	}
 	switch err := s.st.UseActivation(ctx, key, len(req.Hashes), s.now(), events...); {
 	case errors.Is(err, store.ErrReplay):
-		return refuse(CodeInvalidRequest, refusedReplay, "the SAD was already used (or allows fewer signatures than %d)", len(req.Hashes))
+		return refuse(KindInvalid, refusedReplay, "the SAD was already used (or allows fewer signatures than %d)", len(req.Hashes))
 	case errors.Is(err, store.ErrNotFound):
-		return refuse(CodeExpired, refusedExpired, "the SAD expired")
+		return refuse(KindExpired, refusedExpired, "the SAD expired")
 	case err != nil:
 		return nil, nil, err
 	}
@@ -390,7 +390,7 @@ func (s *Service) checkSigner(ctx context.Context, cred *store.Credential, actor
 			d["activation"] = activation
 		}
 		_ = s.audit(ctx, actor, "signature.refuse", cred.ID, "error", d)
-		return nil, nil, nil, &Error{Code: CodeInvalidRequest, Description: refused.Error(), Err: refused}
+		return nil, nil, nil, &Error{Kind: KindInvalid, Description: refused.Error(), Err: refused}
 	}
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("signing: checking the certificate of credential %s: %w", cred.ID, err)
@@ -549,7 +549,7 @@ func (s *Service) Authorize(ctx context.Context, req *AuthorizeRequest) (string,
 		return "", 0, err
 	}
 	malformed := func(format string, args ...any) (string, int, error) {
-		return refuse(authRefusedMalformed, fail(CodeInvalidRequest, format, args...), nil)
+		return refuse(authRefusedMalformed, fail(KindInvalid, format, args...), nil)
 	}
 	if len(req.Hashes) == 0 {
 		return malformed("hashes are required: kyso authorises at SCAL2 only")
@@ -569,17 +569,17 @@ func (s *Service) Authorize(ctx context.Context, req *AuthorizeRequest) (string,
 		}
 	}
 	if subject == "" {
-		return refuse(authRefusedCredential, fail(CodeInvalidRequest, "unknown credentialID"), nil)
+		return refuse(authRefusedCredential, fail(KindInvalid, "unknown credentialID"), nil)
 	}
 	cred, err := s.st.GetCredential(ctx, req.CredentialID)
 	if errors.Is(err, store.ErrNotFound) {
-		return refuse(authRefusedCredential, fail(CodeInvalidRequest, "unknown credentialID"), nil)
+		return refuse(authRefusedCredential, fail(KindInvalid, "unknown credentialID"), nil)
 	}
 	if err != nil {
 		return "", 0, err
 	}
 	if cred.Status != "active" {
-		return refuse(authRefusedStatus, fail(CodeInvalidRequest, "credential %s is %s", cred.ID, cred.Status), nil)
+		return refuse(authRefusedStatus, fail(KindInvalid, "credential %s is %s", cred.ID, cred.Status), nil)
 	}
 	owner, err := s.st.GetOwner(ctx, cred.OwnerID)
 	if err != nil {

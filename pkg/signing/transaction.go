@@ -105,11 +105,11 @@ func (s *Service) decode(t *store.Transaction) (*Transaction, error) {
 func (s *Service) Submit(ctx context.Context, req *SubmitRequest) (*Transaction, bool, error) {
 	switch {
 	case req.ClientRef == "" || len(req.ClientRef) > MaxClientRef:
-		return nil, false, fail(CodeInvalidRequest, "a transaction ID of 1 to %d bytes is required", MaxClientRef)
+		return nil, false, fail(KindInvalid, "a transaction ID of 1 to %d bytes is required", MaxClientRef)
 	case utf8.RuneCountInString(req.Description) > MaxDescription || !utf8.ValidString(req.Description):
-		return nil, false, fail(CodeInvalidRequest, "the description must be valid UTF-8 of at most %d characters", MaxDescription)
+		return nil, false, fail(KindInvalid, "the description must be valid UTF-8 of at most %d characters", MaxDescription)
 	case len(req.Documents) == 0 || len(req.Documents) > MaxHashes:
-		return nil, false, fail(CodeInvalidRequest, "between 1 and %d documents", MaxHashes)
+		return nil, false, fail(KindInvalid, "between 1 and %d documents", MaxHashes)
 	}
 	if err := shown("description", req.Description); err != nil {
 		return nil, false, err
@@ -119,18 +119,18 @@ func (s *Service) Submit(ctx context.Context, req *SubmitRequest) (*Transaction,
 		h = crypto.SHA256
 	}
 	if HashOID(h) == "" {
-		return nil, false, fail(CodeInvalidRequest, "hash algorithm %v is not accepted", h)
+		return nil, false, fail(KindInvalid, "hash algorithm %v is not accepted", h)
 	}
 	seen := map[string]bool{}
 	for i, d := range req.Documents {
 		if d.DocID == "" || len(d.DocID) > MaxDocID || !utf8.ValidString(d.DocID) {
-			return nil, false, fail(CodeInvalidRequest, "document %d needs a doc_id of 1 to %d bytes", i+1, MaxDocID)
+			return nil, false, fail(KindInvalid, "document %d needs a doc_id of 1 to %d bytes", i+1, MaxDocID)
 		}
 		if err := shown(fmt.Sprintf("document %d: doc_id", i+1), d.DocID); err != nil {
 			return nil, false, err
 		}
 		if seen[d.DocID] {
-			return nil, false, fail(CodeInvalidRequest, "doc_id %q appears twice", d.DocID)
+			return nil, false, fail(KindInvalid, "doc_id %q appears twice", d.DocID)
 		}
 		seen[d.DocID] = true
 		if d.PDF != nil {
@@ -142,7 +142,7 @@ func (s *Service) Submit(ctx context.Context, req *SubmitRequest) (*Transaction,
 			continue
 		}
 		if len(d.Hash) != h.Size() {
-			return nil, false, fail(CodeInvalidRequest, "document %q: the hash has %d bytes; %v needs %d", d.DocID, len(d.Hash), h, h.Size())
+			return nil, false, fail(KindInvalid, "document %q: the hash has %d bytes; %v needs %d", d.DocID, len(d.Hash), h, h.Size())
 		}
 	}
 	cred, err := s.findCredential(ctx, req.CredentialID, req.NationalID)
@@ -185,7 +185,7 @@ func (s *Service) Submit(ctx context.Context, req *SubmitRequest) (*Transaction,
 			return nil, false, err
 		}
 	} else if got.CredentialID != cred.ID || string(got.Documents) != string(docs) {
-		return nil, false, fail(CodeConflict, "transaction ID %q was already used for another request", req.ClientRef)
+		return nil, false, fail(KindConflict, "transaction ID %q was already used for another request", req.ClientRef)
 	}
 	out, err := s.decode(got)
 	return out, created, err
@@ -196,7 +196,7 @@ func (s *Service) Submit(ctx context.Context, req *SubmitRequest) (*Transaction,
 // under their wire names; this holds for any other caller of the library.
 func shown(field, s string) error {
 	if err := display.Text(field, s); err != nil {
-		return &Error{Code: CodeInvalidRequest, Description: err.Error(), Err: err}
+		return &Error{Kind: KindInvalid, Description: err.Error(), Err: err}
 	}
 	return nil
 }
@@ -206,32 +206,32 @@ func shown(field, s string) error {
 func (s *Service) findCredential(ctx context.Context, credID, nationalID string) (*store.Credential, error) {
 	if credID != "" {
 		if !validID(credID) {
-			return nil, fail(CodeNotFound, "unknown credential")
+			return nil, fail(KindNotFound, "unknown credential")
 		}
 		c, err := s.st.GetCredential(ctx, credID)
 		if errors.Is(err, store.ErrNotFound) {
-			return nil, fail(CodeNotFound, "unknown credential")
+			return nil, fail(KindNotFound, "unknown credential")
 		}
 		if err != nil {
 			return nil, err
 		}
 		if c.Status != "active" {
-			return nil, fail(CodeInvalidRequest, "the credential is %s", c.Status)
+			return nil, fail(KindInvalid, "the credential is %s", c.Status)
 		}
 		return c, nil
 	}
 	if nationalID == "" {
-		return nil, fail(CodeInvalidRequest, "a credential ID or a national ID is required")
+		return nil, fail(KindInvalid, "a credential ID or a national ID is required")
 	}
 	if !strings.Contains(nationalID, ":") {
 		nationalID = "CCCD:" + nationalID
 	}
 	if !validID(nationalID) {
-		return nil, fail(CodeNotFound, "no owner with that national ID")
+		return nil, fail(KindNotFound, "no owner with that national ID")
 	}
 	o, err := s.st.GetOwnerByNationalID(ctx, nationalID)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, fail(CodeNotFound, "no owner with that national ID")
+		return nil, fail(KindNotFound, "no owner with that national ID")
 	}
 	if err != nil {
 		return nil, err
@@ -245,21 +245,21 @@ func (s *Service) findCredential(ctx context.Context, credID, nationalID string)
 			return creds[i], nil
 		}
 	}
-	return nil, fail(CodeNotFound, "the owner has no active credential")
+	return nil, fail(KindNotFound, "the owner has no active credential")
 }
 
 // ClientTransaction returns a client's transaction by kyso's ID or the
 // client's own reference; another client's is not found.
 func (s *Service) ClientTransaction(ctx context.Context, clientID, id string) (*Transaction, error) {
 	if !validID(id) {
-		return nil, fail(CodeNotFound, "no such transaction")
+		return nil, fail(KindNotFound, "no such transaction")
 	}
 	t, err := s.st.GetTransaction(ctx, id)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && t.ClientID != clientID) {
 		t, err = s.st.GetTransactionByRef(ctx, clientID, id)
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, fail(CodeNotFound, "no such transaction")
+		return nil, fail(KindNotFound, "no such transaction")
 	}
 	if err != nil {
 		return nil, err
@@ -317,11 +317,11 @@ func (s *Service) OwnerTransactions(ctx context.Context, ownerID string, pending
 // is not found.
 func (s *Service) ownerTransaction(ctx context.Context, ownerID, txID string) (*store.Transaction, *store.Owner, error) {
 	if !validID(txID) {
-		return nil, nil, fail(CodeNotFound, "no such transaction")
+		return nil, nil, fail(KindNotFound, "no such transaction")
 	}
 	t, err := s.st.GetTransaction(ctx, txID)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && t.OwnerID != ownerID) {
-		return nil, nil, fail(CodeNotFound, "no such transaction")
+		return nil, nil, fail(KindNotFound, "no such transaction")
 	}
 	if err != nil {
 		return nil, nil, err
@@ -331,7 +331,7 @@ func (s *Service) ownerTransaction(ctx context.Context, ownerID, txID string) (*
 		return nil, nil, err
 	}
 	if x.Status != store.TxPending {
-		return nil, nil, fail(CodeConflict, "the transaction is %s, not pending", x.Status)
+		return nil, nil, fail(KindConflict, "the transaction is %s, not pending", x.Status)
 	}
 	o, err := s.st.GetOwner(ctx, ownerID)
 	if err != nil {
@@ -358,7 +358,7 @@ func (s *Service) Approve(ctx context.Context, ownerID, txID, pin, otp string) (
 	approved := *t
 	approved.Status, approved.UpdatedAt = store.TxApproved, s.now()
 	if err := s.st.UpdateTransaction(ctx, &approved, store.TxPending); errors.Is(err, store.ErrConflict) {
-		return nil, fail(CodeConflict, "the transaction changed meanwhile")
+		return nil, fail(KindConflict, "the transaction changed meanwhile")
 	} else if err != nil {
 		return nil, err
 	}

@@ -152,11 +152,11 @@ func (s *Service) ExpireOverdue(ctx context.Context) (int, error) {
 // key, the owner's app its name.
 func (s *Service) Client(ctx context.Context, id string) (*store.Client, error) {
 	if id == "" || len(id) > 128 {
-		return nil, fail(CodeNotFound, "unknown client")
+		return nil, fail(KindNotFound, "unknown client")
 	}
 	c, err := s.st.GetClient(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, fail(CodeNotFound, "unknown client")
+		return nil, fail(KindNotFound, "unknown client")
 	}
 	return c, err
 }

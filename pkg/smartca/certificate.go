@@ -17,7 +17,7 @@ import (
 // oldest first, or the one with serial_number.
 func (h *Handler) getCertificate(w http.ResponseWriter, r *http.Request) {
 	var req CertificateRequest
-	if !decode(w, r, &req) {
+	if !h.decode(w, r, &req) {
 		return
 	}
 	uid, err := nationalID(req.UserID)
@@ -67,7 +67,7 @@ func serialFilter(s string) ([]byte, error) {
 	}
 	b, err := display.ParseSerial(s)
 	if err != nil {
-		return nil, &signing.Error{Code: signing.CodeInvalidRequest, Description: "serial_number must be the certificate's serial number in hex"}
+		return nil, &signing.Error{Kind: signing.KindInvalid, Description: "serial_number must be the certificate's serial number in hex"}
 	}
 	return b, nil
 }
@@ -94,7 +94,7 @@ func (h *Handler) credentialBySerial(ctx context.Context, uid string, serial []b
 			return c.ID, nil
 		}
 	}
-	return "", &signing.Error{Code: signing.CodeNotFound, Description: "the user has no certificate with that serial number"}
+	return "", &signing.Error{Kind: signing.KindNotFound, Description: "the user has no certificate with that serial number"}
 }
 
 // certStatus is cert_status for each state of a certificate: the

@@ -1,16 +1,12 @@
 package smartca
 
 import (
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
 	"time"
 
-	"github.com/kyso-pki/kyso/internal/jsonbody"
 	"github.com/kyso-pki/kyso/pkg/display"
 	"github.com/kyso-pki/kyso/pkg/httpedge"
 	"github.com/kyso-pki/kyso/pkg/signing"
@@ -50,6 +46,35 @@ type Handler struct {
 	log    *slog.Logger
 	limits *httpedge.Limits
 	mux    *http.ServeMux
+	edge   *httpedge.Dialect
+}
+
+// Errors is the SmartCA dialect's table from error kind to HTTP status,
+// which its envelope repeats as status_code (the dialect has no error
+// codes: the message says what went wrong).
+var Errors = map[signing.Kind]httpedge.Wire{
+	signing.KindInternal:      {Status: http.StatusInternalServerError},
+	signing.KindInvalid:       {Status: http.StatusBadRequest},
+	signing.KindNotFound:      {Status: http.StatusNotFound},
+	signing.KindConflict:      {Status: http.StatusConflict},
+	signing.KindExpired:       {Status: http.StatusBadRequest},
+	signing.KindDenied:        {Status: http.StatusForbidden},
+	signing.KindLocked:        {Status: http.StatusTooManyRequests},
+	signing.KindClientInvalid: {Status: http.StatusUnauthorized},
+	signing.KindTokenInvalid:  {Status: http.StatusUnauthorized},
+	signing.KindBusy:          {Status: http.StatusServiceUnavailable},
+	signing.KindRateLimited:   {Status: http.StatusTooManyRequests},
+}
+
+// errorBody is the envelope of an error: a server error's message carries
+// the request ID to quote (the envelope has no member for it; the
+// X-Request-ID header has it on every answer).
+func errorBody(p *httpedge.Problem) any {
+	msg := p.Description
+	if p.Status >= 500 && p.Status != http.StatusServiceUnavailable {
+		msg = "lỗi hệ thống (internal error); request " + p.RequestID
+	}
+	return Envelope{StatusCode: p.Status, Message: msg}
 }
 
 // NewHandler returns the handler over svc.
@@ -64,37 +89,32 @@ func NewHandler(svc *signing.Service, opts *Options) *Handler {
 	if opts != nil {
 		h.limits = opts.Limits
 	}
-	h.mux.HandleFunc("/smartca/v1/credentials/get_certificate", post(h.getCertificate))
-	h.mux.HandleFunc("/smartca/v1/signatures/sign", post(h.sign))
-	h.mux.HandleFunc("/smartca/v1/signatures/sign/{tran_code}/status", post(h.status))
+	h.edge = &httpedge.Dialect{Name: "smartca", Table: Errors, Body: errorBody, Log: h.log}
+	h.mux.HandleFunc("/smartca/v1/credentials/get_certificate", h.post(h.getCertificate))
+	h.mux.HandleFunc("/smartca/v1/signatures/sign", h.post(h.sign))
+	h.mux.HandleFunc("/smartca/v1/signatures/sign/{tran_code}/status", h.post(h.status))
 	h.mux.HandleFunc("/smartca/v1/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "no such method: "+r.Method+" "+r.URL.Path)
+		h.edge.Error(w, r, http.StatusNotFound, "", "no such method: "+r.Method+" "+r.URL.Path)
 	})
 	return h
 }
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Cache-Control", "no-store")
+	r = httpedge.Begin(w, r)
 	if !h.limits.AllowSource(w, r) {
-		tooMany(w)
+		h.edge.TooMany(w, r)
 		return
 	}
 	h.mux.ServeHTTP(w, r)
 }
 
-// tooMany answers 429 (RFC 6585 section 4) to a call over its rate limit;
-// httpedge.Limits has set Retry-After.
-func tooMany(w http.ResponseWriter) {
-	writeError(w, http.StatusTooManyRequests, "too many requests; try again after the seconds in Retry-After")
-}
-
 // post allows only POST.
-func post(next http.HandlerFunc) http.HandlerFunc {
+func (h *Handler) post(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
-			writeError(w, http.StatusMethodNotAllowed, "only POST is allowed here")
+			h.edge.Error(w, r, http.StatusMethodNotAllowed, "", "only POST is allowed here")
 			return
 		}
 		next(w, r)
@@ -102,78 +122,30 @@ func post(next http.HandlerFunc) http.HandlerFunc {
 }
 
 func writeOK(w http.ResponseWriter, message string, data any) {
-	jsonbody.Write(w, http.StatusOK, Envelope{StatusCode: http.StatusOK, Message: message, Data: data})
+	httpedge.WriteJSON(w, http.StatusOK, Envelope{StatusCode: http.StatusOK, Message: message, Data: data})
 }
 
-func writeError(w http.ResponseWriter, status int, message string) {
-	jsonbody.Write(w, status, Envelope{StatusCode: status, Message: message})
-}
-
-// errStatus maps a signing error code to the envelope's status.
-var errStatus = map[string]int{
-	signing.CodeInvalidRequest: http.StatusBadRequest,
-	"invalid_client":           http.StatusUnauthorized,
-	signing.CodeInvalidToken:   http.StatusUnauthorized,
-	signing.CodeAccessDenied:   http.StatusForbidden,
-	signing.CodeNotFound:       http.StatusNotFound,
-	signing.CodeConflict:       http.StatusConflict,
-	signing.CodeLocked:         http.StatusTooManyRequests,
-	signing.CodeBusy:           http.StatusServiceUnavailable,
-}
-
-// fail renders err in the envelope: a signing.Error by its code and
-// description, a request the store refused as a 400, anything else as a
-// 500 whose detail goes to the log only, under a request ID the caller
-// can quote.
+// fail renders err in the envelope (Errors); a server error's detail goes
+// to the log only, under the request ID.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
-	var se *signing.Error
-	switch {
-	case errors.As(err, &se):
-		status, ok := errStatus[se.Code]
-		if !ok {
-			status = http.StatusBadRequest
-		}
-		if status == http.StatusServiceUnavailable {
-			httpedge.RetryAfter(w, time.Second)
-		}
-		writeError(w, status, se.Description)
-	case errors.Is(err, store.ErrInvalid):
-		h.log.Info("smartca: request refused by the store", "path", r.URL.Path, "error", err)
-		writeError(w, http.StatusBadRequest, "a field of the request is malformed or too long")
-	case errors.Is(err, store.ErrConflict):
-		writeError(w, http.StatusConflict, "the transaction changed meanwhile")
-	default:
-		id := requestID()
-		h.log.Error("smartca: internal error", "path", r.URL.Path, "request_id", id, "error", err)
-		writeError(w, http.StatusInternalServerError, "lỗi hệ thống (internal error); request "+id)
-	}
-}
-
-func requestID() string {
-	b := make([]byte, 8)
-	rand.Read(b)
-	return hex.EncodeToString(b)
+	h.edge.Fail(w, r, err)
 }
 
 // decode reads a JSON object of at most MaxBody bytes into v.
-func decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	return decodeMax(w, r, v, MaxBody)
+func (h *Handler) decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	return h.decodeMax(w, r, v, MaxBody)
 }
 
 // decodeMax reads a JSON object of at most max bytes into v.
-func decodeMax(w http.ResponseWriter, r *http.Request, v any, max int64) bool {
-	if e := jsonbody.Decode(w, r, v, jsonbody.Options{Max: max}); e != nil {
-		writeError(w, e.Status, e.Message)
-		return false
-	}
-	return true
+func (h *Handler) decodeMax(w http.ResponseWriter, r *http.Request, v any, max int64) bool {
+	return h.edge.Decode(w, r, v, httpedge.BodyOptions{Max: max})
 }
 
 // authenticate checks the relying party's sp_id and sp_password with the
 // service and returns its client ID.
 func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, sp *SP) (string, bool) {
 	if text("sp_id", sp.SPID, 128, false) != nil || sp.SPPassword == "" || len(sp.SPPassword) > 256 {
-		writeError(w, http.StatusUnauthorized, "sp_id and sp_password are required")
+		h.edge.Refuse(w, r, signing.KindClientInvalid, "sp_id and sp_password are required")
 		return "", false
 	}
 	c, err := h.svc.CheckClient(r.Context(), sp.SPID, sp.SPPassword)
@@ -182,11 +154,11 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, sp *SP) (
 		return "", false
 	}
 	if c.Role == store.RoleOfficer {
-		writeError(w, http.StatusForbidden, "a registration officer's client cannot ask for signatures")
+		h.edge.Refuse(w, r, signing.KindDenied, "a registration officer's client cannot ask for signatures")
 		return "", false
 	}
 	if !h.limits.AllowClient(w, r, "client:"+c.ID) {
-		tooMany(w)
+		h.edge.TooMany(w, r)
 		return "", false
 	}
 	return c.ID, true
@@ -203,10 +175,10 @@ func text(field, s string, max int, empty bool) error {
 		if empty {
 			lo = 0
 		}
-		return &signing.Error{Code: signing.CodeInvalidRequest, Description: fmt.Sprintf("%s must be %d to %d bytes", field, lo, max)}
+		return &signing.Error{Kind: signing.KindInvalid, Description: fmt.Sprintf("%s must be %d to %d bytes", field, lo, max)}
 	}
 	if err := display.Text(field, s); err != nil {
-		return &signing.Error{Code: signing.CodeInvalidRequest, Description: err.Error(), Err: err}
+		return &signing.Error{Kind: signing.KindInvalid, Description: err.Error(), Err: err}
 	}
 	return nil
 }
@@ -216,11 +188,11 @@ func text(field, s string, max int, empty bool) error {
 func nationalID(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	if s == "" || len(s) > 64 {
-		return "", &signing.Error{Code: signing.CodeInvalidRequest, Description: "user_id (the owner's national ID) is required"}
+		return "", &signing.Error{Kind: signing.KindInvalid, Description: "user_id (the owner's national ID) is required"}
 	}
 	for _, c := range s {
 		if !(c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c == ':' || c == '-') {
-			return "", &signing.Error{Code: signing.CodeInvalidRequest, Description: `user_id must be a national ID such as "079203001234" or "MST:0101234567"`}
+			return "", &signing.Error{Kind: signing.KindInvalid, Description: `user_id must be a national ID such as "079203001234" or "MST:0101234567"`}
 		}
 	}
 	return s, nil

@@ -18,7 +18,7 @@ import (
 // transaction_id with the same request answers with the same tran_code.
 func (h *Handler) sign(w http.ResponseWriter, r *http.Request) {
 	var req SignRequest
-	if !decodeMax(w, r, &req, MaxSignBody) {
+	if !h.decodeMax(w, r, &req, MaxSignBody) {
 		return
 	}
 	sub, err := submitRequest(&req)
@@ -54,7 +54,7 @@ func (h *Handler) sign(w http.ResponseWriter, r *http.Request) {
 // (without the client).
 func submitRequest(req *SignRequest) (*signing.SubmitRequest, error) {
 	bad := func(format string, args ...any) error {
-		return &signing.Error{Code: signing.CodeInvalidRequest, Description: fmt.Sprintf(format, args...)}
+		return &signing.Error{Kind: signing.KindInvalid, Description: fmt.Sprintf(format, args...)}
 	}
 	uid, err := nationalID(req.UserID)
 	if err != nil {

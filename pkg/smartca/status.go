@@ -3,7 +3,7 @@ package smartca
 import (
 	"net/http"
 
-	"github.com/kyso-pki/kyso/internal/jsonbody"
+	"github.com/kyso-pki/kyso/pkg/httpedge"
 	"github.com/kyso-pki/kyso/pkg/signing"
 )
 
@@ -13,12 +13,12 @@ import (
 // party's transaction is not found.
 func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
 	var req StatusRequest
-	if !decode(w, r, &req) {
+	if !h.decode(w, r, &req) {
 		return
 	}
 	code := r.PathValue("tran_code")
 	if text("tran_code", code, 128, false) != nil {
-		writeError(w, http.StatusNotFound, "no such transaction")
+		h.edge.Refuse(w, r, signing.KindNotFound, "no such transaction")
 		return
 	}
 	clientID, ok := h.authenticate(w, r, &req.SP)
@@ -30,5 +30,5 @@ func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	jsonbody.Write(w, http.StatusOK, signing.NewNotification(t))
+	httpedge.WriteJSON(w, http.StatusOK, signing.NewNotification(t))
 }

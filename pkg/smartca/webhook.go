@@ -191,7 +191,7 @@ var errGiveUp = errors.New("not retried")
 // URL's path or query (they may carry the receiver's own token).
 func (d *Dispatcher) send(ctx context.Context, wh *store.Webhook, timeout time.Duration) error {
 	c, err := d.Service.Client(ctx, wh.ClientID)
-	if errors.Is(err, &signing.Error{Code: signing.CodeNotFound}) {
+	if errors.Is(err, &signing.Error{Kind: signing.KindNotFound}) {
 		return fmt.Errorf("the client is gone: %w", errGiveUp)
 	} else if err != nil {
 		return fmt.Errorf("reading the client: %w", err)

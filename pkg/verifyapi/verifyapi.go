@@ -24,7 +24,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kyso-pki/kyso/internal/jsonbody"
+	"github.com/kyso-pki/kyso/pkg/httpedge"
 	"github.com/kyso-pki/kyso/pkg/pdf"
 	"github.com/kyso-pki/kyso/pkg/revocation"
 	"github.com/kyso-pki/kyso/pkg/verify"
@@ -100,50 +100,48 @@ func NewHandler(opts *Options) (*Handler, error) {
 	return h, nil
 }
 
-// Error is the body of every error response, as in the other kyso APIs.
-type Error struct {
-	Error       string `json:"error"`
-	Description string `json:"error_description,omitempty"`
-}
+// Error is the body of every error response, as in the other kyso APIs:
+// error, error_description and the request ID to quote.
+type Error = httpedge.ErrorBody
 
 // errorText is an error's description in each language.
 type errorText struct{ vi, en string }
 
-func (h *Handler) fail(w http.ResponseWriter, lang report.Lang, status int, code string, t errorText) {
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, lang report.Lang, status int, code string, t errorText) {
 	d := t.vi
 	if lang == report.English {
 		d = t.en
 	}
-	jsonbody.Write(w, status, Error{Error: code, Description: d})
+	httpedge.WriteJSON(w, status, Error{Error: code, Description: d, RequestID: httpedge.RequestID(r)})
 }
 
 // ServeHTTP validates the PDF in the request body.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Cache-Control", "no-store")
+	r = httpedge.Begin(w, r)
 	lang := report.Vietnamese
 	if r.URL.Path != Path {
-		h.fail(w, lang, http.StatusNotFound, "not_found", errorText{"không có đường dẫn " + r.URL.Path, "no such path: " + r.URL.Path})
+		h.fail(w, r, lang, http.StatusNotFound, "not_found", errorText{"không có đường dẫn " + r.URL.Path, "no such path: " + r.URL.Path})
 		return
 	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		h.fail(w, lang, http.StatusMethodNotAllowed, "invalid_request",
+		h.fail(w, r, lang, http.StatusMethodNotAllowed, "invalid_request",
 			errorText{"chỉ chấp nhận phương thức POST, không chấp nhận " + r.Method, r.Method + " is not allowed here; use POST"})
 		return
 	}
 	q := r.URL.Query()
 	if l := q.Get("lang"); len(q["lang"]) > 1 || (l == "" && q.Has("lang")) {
-		h.fail(w, lang, http.StatusBadRequest, "invalid_request", errorText{"tham số lang phải là vi hoặc en, một lần", "lang must be given once, as vi or en"})
+		h.fail(w, r, lang, http.StatusBadRequest, "invalid_request", errorText{"tham số lang phải là vi hoặc en, một lần", "lang must be given once, as vi or en"})
 		return
 	} else if l != "" {
 		if l != "vi" && l != "en" {
-			h.fail(w, lang, http.StatusBadRequest, "invalid_request", errorText{"tham số lang phải là vi hoặc en, không phải " + strconv.Quote(l), "lang must be vi or en, not " + strconv.Quote(l)})
+			h.fail(w, r, lang, http.StatusBadRequest, "invalid_request", errorText{"tham số lang phải là vi hoặc en, không phải " + strconv.Quote(l), "lang must be vi or en, not " + strconv.Quote(l)})
 			return
 		}
 		lang = report.Lang(l)
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/pdf" {
-		h.fail(w, lang, http.StatusUnsupportedMediaType, "invalid_request",
+		h.fail(w, r, lang, http.StatusUnsupportedMediaType, "invalid_request",
 			errorText{"nội dung yêu cầu phải là tệp PDF (Content-Type: application/pdf)", "the request body must be a PDF (Content-Type: application/pdf)"})
 		return
 	}
@@ -152,7 +150,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer func() { <-h.sem }()
 	default:
 		w.Header().Set("Retry-After", "5")
-		h.fail(w, lang, http.StatusServiceUnavailable, "temporarily_unavailable",
+		h.fail(w, r, lang, http.StatusServiceUnavailable, "temporarily_unavailable",
 			errorText{"máy chủ đang kiểm tra nhiều tài liệu khác; hãy thử lại sau ít giây", "the server is validating other documents; try again in a few seconds"})
 		return
 	}
@@ -160,42 +158,42 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
-		h.fail(w, lang, http.StatusRequestEntityTooLarge, "invalid_request",
+		h.fail(w, r, lang, http.StatusRequestEntityTooLarge, "invalid_request",
 			errorText{"tệp PDF lớn hơn giới hạn " + strconv.FormatInt(h.o.MaxBody, 10) + " byte", "the PDF is larger than the limit of " + strconv.FormatInt(h.o.MaxBody, 10) + " bytes"})
 		return
 	case err != nil:
-		h.fail(w, lang, http.StatusBadRequest, "invalid_request", errorText{"không đọc được nội dung yêu cầu", "the request body could not be read"})
+		h.fail(w, r, lang, http.StatusBadRequest, "invalid_request", errorText{"không đọc được nội dung yêu cầu", "the request body could not be read"})
 		return
 	case len(body) == 0:
-		h.fail(w, lang, http.StatusBadRequest, "invalid_request", errorText{"nội dung yêu cầu trống: hãy gửi tệp PDF đã ký", "the request body is empty: send the signed PDF"})
+		h.fail(w, r, lang, http.StatusBadRequest, "invalid_request", errorText{"nội dung yêu cầu trống: hãy gửi tệp PDF đã ký", "the request body is empty: send the signed PDF"})
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), h.o.Timeout)
 	defer cancel()
 	roots, err := h.o.Roots(ctx)
 	if err != nil {
-		h.log.Error("verify API: trust anchors", "err", err)
-		h.fail(w, lang, http.StatusInternalServerError, "server_error", errorText{"không đọc được danh sách chứng thư gốc tin cậy", "the trust anchors could not be read"})
+		h.log.Error("verify API: trust anchors", "request_id", httpedge.RequestID(r), "err", err)
+		h.fail(w, r, lang, http.StatusInternalServerError, "server_error", errorText{"không đọc được danh sách chứng thư gốc tin cậy", "the trust anchors could not be read"})
 		return
 	}
 	rep, err := verify.Verify(ctx, bytes.NewReader(body), int64(len(body)), &verify.Options{Roots: roots, Fetcher: h.o.Fetcher, Now: h.o.Now})
 	switch {
 	case err == nil:
 	case errors.Is(err, verify.ErrNoSignatures):
-		h.fail(w, lang, http.StatusBadRequest, "invalid_request", errorText{"tệp PDF không có chữ ký số nào", "the PDF has no signatures"})
+		h.fail(w, r, lang, http.StatusBadRequest, "invalid_request", errorText{"tệp PDF không có chữ ký số nào", "the PDF has no signatures"})
 		return
 	case errors.Is(err, context.DeadlineExceeded):
-		h.fail(w, lang, http.StatusServiceUnavailable, "temporarily_unavailable",
+		h.fail(w, r, lang, http.StatusServiceUnavailable, "temporarily_unavailable",
 			errorText{"việc kiểm tra vượt quá thời gian cho phép (" + h.o.Timeout.String() + ")", "the validation took longer than the limit of " + h.o.Timeout.String()})
 		return
 	case errors.Is(err, context.Canceled):
 		return // the client went away
 	case errors.Is(err, pdf.ErrMalformed) || errors.Is(err, pdf.ErrLimit) || errors.Is(err, pdf.ErrUnsupported) || errors.Is(err, pdf.ErrEncrypted) || strings.HasPrefix(err.Error(), "verify: "):
-		h.fail(w, lang, http.StatusBadRequest, "invalid_request", errorText{"không đọc được tệp PDF: " + err.Error(), "the PDF cannot be read: " + err.Error()})
+		h.fail(w, r, lang, http.StatusBadRequest, "invalid_request", errorText{"không đọc được tệp PDF: " + err.Error(), "the PDF cannot be read: " + err.Error()})
 		return
 	default:
-		h.log.Error("verify API", "err", err)
-		h.fail(w, lang, http.StatusInternalServerError, "server_error", errorText{"lỗi máy chủ khi kiểm tra", "the server failed while validating"})
+		h.log.Error("verify API", "request_id", httpedge.RequestID(r), "err", err)
+		h.fail(w, r, lang, http.StatusInternalServerError, "server_error", errorText{"lỗi máy chủ khi kiểm tra", "the server failed while validating"})
 		return
 	}
 	var out bytes.Buffer
@@ -204,8 +202,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		format, ctype = report.HTML, "text/html; charset=utf-8"
 	}
 	if err := report.Write(&out, rep, "", format, &report.Options{Lang: lang}); err != nil {
-		h.log.Error("verify API: writing the report", "err", err)
-		h.fail(w, lang, http.StatusInternalServerError, "server_error", errorText{"lỗi máy chủ khi lập báo cáo", "the server failed while writing the report"})
+		h.log.Error("verify API: writing the report", "request_id", httpedge.RequestID(r), "err", err)
+		h.fail(w, r, lang, http.StatusInternalServerError, "server_error", errorText{"lỗi máy chủ khi lập báo cáo", "the server failed while writing the report"})
 		return
 	}
 	w.Header().Set("Content-Type", ctype)

@@ -1,4 +1,4 @@
-package jsonbody
+package httpedge
 
 import (
 	"net/http"
@@ -29,7 +29,7 @@ func TestDecode(t *testing.T) {
 		r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(c.body))
 		r.Header.Set("Content-Type", c.ctype)
 		var v body
-		e := Decode(httptest.NewRecorder(), r, &v, Options{Max: 64, DisallowUnknownFields: c.strict})
+		e := Decode(httptest.NewRecorder(), r, &v, BodyOptions{Max: 64, DisallowUnknownFields: c.strict})
 		switch {
 		case c.status == 0 && e != nil:
 			t.Errorf("%s: %v", c.name, e)

@@ -1,4 +1,4 @@
-package jsonbody
+package httpedge
 
 import (
 	"bytes"
@@ -27,7 +27,7 @@ func FuzzDecode(f *testing.F) {
 		r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(in))
 		r.Header.Set("Content-Type", "application/json")
 		var got body
-		e := Decode(httptest.NewRecorder(), r, &got, Options{Max: max, DisallowUnknownFields: strict})
+		e := Decode(httptest.NewRecorder(), r, &got, BodyOptions{Max: max, DisallowUnknownFields: strict})
 		if e != nil {
 			if e.Status != http.StatusBadRequest && e.Status != http.StatusRequestEntityTooLarge || e.Message == "" {
 				t.Fatalf("Decode(%q): %+v", in, e)

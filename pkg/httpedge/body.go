@@ -2,7 +2,7 @@
 // SmartCA, owners, officers) the same way everywhere — the media type, a
 // size bound, one JSON object and nothing after it — and says what was
 // wrong, for each API to answer in its own error form.
-package jsonbody
+package httpedge
 
 import (
 	"bufio"
@@ -15,17 +15,18 @@ import (
 	"strings"
 )
 
-// Error says why a body was refused: Status is the HTTP status to answer
-// with (400, 413 or 415), Message a description safe to show.
-type Error struct {
+// BodyError says why a request body was refused: Status is the HTTP
+// status to answer with (400, 413 or 415), Message a description safe to
+// show.
+type BodyError struct {
 	Status  int
 	Message string
 }
 
-func (e *Error) Error() string { return e.Message }
+func (e *BodyError) Error() string { return e.Message }
 
-// Options bound and shape the reading.
-type Options struct {
+// BodyOptions bound and shape the reading of a body.
+type BodyOptions struct {
 	// Max is the largest body accepted, in bytes. Required.
 	Max int64
 	// DisallowUnknownFields refuses members v does not have.
@@ -33,11 +34,12 @@ type Options struct {
 }
 
 // Decode reads r's body, which must be application/json holding exactly
-// one JSON object of at most opts.Max bytes, into v. Anything but an
-// object is malformed: null above all would decode into nothing.
-func Decode(w http.ResponseWriter, r *http.Request, v any, opts Options) *Error {
+// one JSON object of at most opts.Max bytes, into v: every API reads its
+// JSON bodies this way. Anything but an object is malformed: null above
+// all would decode into nothing.
+func Decode(w http.ResponseWriter, r *http.Request, v any, opts BodyOptions) *BodyError {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		return &Error{http.StatusUnsupportedMediaType, "the body must be application/json"}
+		return &BodyError{http.StatusUnsupportedMediaType, "the body must be application/json"}
 	}
 	body := bufio.NewReader(http.MaxBytesReader(w, r.Body, opts.Max))
 	dec := json.NewDecoder(body)
@@ -51,12 +53,12 @@ func Decode(w http.ResponseWriter, r *http.Request, v any, opts Options) *Error 
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return &Error{http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is larger than %d bytes", opts.Max)}
+			return &BodyError{http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is larger than %d bytes", opts.Max)}
 		}
-		return &Error{http.StatusBadRequest, "malformed JSON body: " + err.Error()}
+		return &BodyError{http.StatusBadRequest, "malformed JSON body: " + err.Error()}
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return &Error{http.StatusBadRequest, "the body has data after the JSON object"}
+		return &BodyError{http.StatusBadRequest, "the body has data after the JSON object"}
 	}
 	return nil
 }
@@ -93,8 +95,8 @@ func Allowed(mux *http.ServeMux, r *http.Request, catchAll string) string {
 	return strings.Join(methods, ", ")
 }
 
-// Write answers with v as JSON and status.
-func Write(w http.ResponseWriter, status int, v any) {
+// WriteJSON answers with v as JSON and status.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(v)
