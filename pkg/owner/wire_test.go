@@ -3,7 +3,6 @@ package owner_test
 import (
 	"net/http"
 	"testing"
-
 )
 
 // TestWrongMethod: a known route asked with another method gets 405 and
