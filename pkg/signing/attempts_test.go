@@ -163,7 +163,7 @@ func concurrentGuesses(t *testing.T, e *env, st store.Store) {
 	if len(distinct) > 2 {
 		t.Errorf("%d distinct answers, want at most 2 (denied, locked): %v", len(distinct), distinct)
 	}
-	denied := "access_denied: wrong PIN or one-time code"
+	denied := signing.KindDenied.String() + ": wrong PIN or one-time code"
 	if distinct[denied] != len(evaluated) {
 		t.Errorf("%d answers %q for %d evaluated attempts", distinct[denied], denied, len(evaluated))
 	}

@@ -1,0 +1,104 @@
+package admin_test
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/kyso-pki/kyso/internal/testpki"
+	"github.com/kyso-pki/kyso/pkg/admin"
+	"github.com/kyso-pki/kyso/pkg/httpedge"
+	"github.com/kyso-pki/kyso/pkg/httpedge/httpedgetest"
+	"github.com/kyso-pki/kyso/pkg/signing"
+)
+
+// TestErrorTable: every error kind of the core has its status and code in
+// the officers' API (kyso's own table, httpedge.Own).
+func TestErrorTable(t *testing.T) {
+	httpedgetest.Errors(t, httpedge.Own, map[signing.Kind]httpedge.Wire{
+		signing.KindInternal:      {Status: 500, Code: "server_error"},
+		signing.KindInvalid:       {Status: 400, Code: "invalid_request"},
+		signing.KindNotFound:      {Status: 404, Code: "not_found"},
+		signing.KindConflict:      {Status: 409, Code: "conflict"},
+		signing.KindExpired:       {Status: 400, Code: "invalid_request"},
+		signing.KindDenied:        {Status: 403, Code: "access_denied"},
+		signing.KindLocked:        {Status: 429, Code: "account_locked"},
+		signing.KindClientInvalid: {Status: 401, Code: "invalid_client"},
+		signing.KindTokenInvalid:  {Status: 401, Code: "invalid_token"},
+		signing.KindBusy:          {Status: 503, Code: "temporarily_unavailable"},
+		signing.KindRateLimited:   {Status: 429, Code: "too_many_requests"},
+	})
+}
+
+// TestEdge: every answer of the officers' API is no-store with its own
+// request ID, and an officer's token past its life is 401 invalid_token
+// with the RFC 6750 challenge, as on every API that takes bearer tokens.
+func TestEdge(t *testing.T) {
+	ctx := context.Background()
+	p, err := testpki.New(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	var now atomic.Int64
+	now.Store(time.Now().UnixNano())
+	svc, err := signing.New(p.Store, p.Keys, p.CA, signing.Config{SkipSignerCheck: true, SecretsKey: bytes.Repeat([]byte{5}, 32),
+		Password: signing.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1}, Now: func() time.Time { return time.Unix(0, now.Load()) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(admin.NewHandler(svc, nil))
+	t.Cleanup(ts.Close)
+	officer, _ := svc.CreateClient(ctx, "Bộ phận một cửa", "", "test", signing.AsOfficer())
+	tok, _, err := svc.ClientToken(ctx, officer.ID, officer.Secret, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(t *testing.T, method, path, token, body string, h http.Header) *http.Response {
+		req, _ := http.NewRequest(method, ts.URL+path, strings.NewReader(body))
+		for k, v := range h {
+			req.Header[k] = v
+		}
+		req.Header.Set("Content-Type", "application/json")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	const path = "/admin/v1/enrolments"
+	for _, c := range []struct {
+		method, path, token, body string
+		status                    int
+	}{
+		{"POST", path, tok, `{"cccd":"079203007777","name":"Đặng Thùy Trâm","province":"Quảng Ngãi","pin":"246802"}`, 201},
+		{"POST", path, tok, `{"cccd":"079203007777","name":"Đặng Thùy Trâm","province":"Quảng Ngãi","pin":"246802"}`, 409},
+		{"POST", path, tok, `{"cccd":`, 400},
+		{"POST", path, "", `{}`, 401},
+		{"GET", path, "", "", 405},
+		{"GET", "/admin/v1/nothing", "", "", 404},
+	} {
+		resp := send(t, c.method, c.path, c.token, c.body, nil)
+		if resp.StatusCode != c.status {
+			t.Errorf("%s %s: HTTP %d, want %d", c.method, c.path, resp.StatusCode, c.status)
+		}
+		httpedgetest.Edge(t, resp)
+	}
+	httpedgetest.RequestIDs(t, func(t *testing.T, h http.Header) *http.Response {
+		return send(t, "POST", path, "", "{}", h)
+	})
+	now.Add(int64(time.Hour + time.Second))
+	resp := send(t, "POST", path, tok, `{"cccd":"079203008888","name":"Lê Văn Tám","province":"Hà Nội","pin":"246802"}`, nil)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(resp.Header.Get("WWW-Authenticate"), `error="invalid_token"`) {
+		t.Fatalf("an expired token: HTTP %d, WWW-Authenticate %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+	}
+}
