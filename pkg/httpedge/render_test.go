@@ -91,4 +91,3 @@ func TestBegin(t *testing.T) {
 		t.Errorf("a sane request ID became %q", id)
 	}
 }
-
