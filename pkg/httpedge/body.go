@@ -1,8 +1,9 @@
-// Package jsonbody reads the JSON request bodies of kyso's HTTP APIs (CSC,
-// SmartCA, owners, officers) the same way everywhere — the media type, a
-// size bound, one JSON object and nothing after it — and says what was
-// wrong, for each API to answer in its own error form.
 package httpedge
+
+// The JSON request bodies of kyso's HTTP APIs (CSC, SmartCA, owners,
+// officers) are read the same way everywhere — the media type, a size
+// bound, one JSON object and nothing after it — and what was wrong is
+// said, for each API to answer in its own error form.
 
 import (
 	"bufio"
