@@ -147,7 +147,7 @@ func TestConcurrentFirstStart(t *testing.T) {
 	// far longer opening the key store and the database.
 	ds := make([]*daemon, n)
 	for i := range ds {
-		ds[i] = launchKysod(t, kysod, data, freeAddr(t), freeAddr(t))
+		ds[i] = launchKysod(t, kysod, data)
 	}
 	for _, d := range ds {
 		d.waitServing(t)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"io"
 	"net"
@@ -80,7 +81,7 @@ type daemon struct {
 // seconds.
 func startKysod(t *testing.T, bin, data string, env ...string) *daemon {
 	t.Helper()
-	d := launchKysod(t, bin, data, freeAddr(t), freeAddr(t), env...)
+	d := launchKysod(t, bin, data, env...)
 	d.waitServing(t)
 	return d
 }
@@ -88,10 +89,13 @@ func startKysod(t *testing.T, bin, data string, env ...string) *daemon {
 // launchKysod starts kysod on data, HTTPS on https and the PKI routes on
 // pk, env added to its environment, without waiting for it to serve; the
 // test's end kills it.
-func launchKysod(t *testing.T, bin, data, https, pk string, env ...string) *daemon {
+func launchKysod(t *testing.T, bin, data string, env ...string) *daemon {
 	t.Helper()
-	d := &daemon{https: https, pk: pk, lines: make(chan string, 1000)}
-	d.cmd = exec.Command(bin, "--listen", d.https, "--http", d.pk)
+	d := &daemon{lines: make(chan string, 1000)}
+	// Port 0: kysod binds its listeners before anything else and says
+	// which addresses it got (waitServing reads them). A port picked here
+	// and closed could be taken by another process before kysod binds it.
+	d.cmd = exec.Command(bin, "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0")
 	d.cmd.Env = append(append(os.Environ(), "KYSO_DATA="+data, "KYSO_KEYSTORE=", "KYSO_DB="), env...)
 	stderr, _ := d.cmd.StderrPipe()
 	if err := d.cmd.Start(); err != nil {
@@ -121,6 +125,11 @@ func (d *daemon) waitServing(t *testing.T) {
 			}
 			d.out.WriteString(l + "\n")
 			if strings.Contains(l, "kysod serving") {
+				var serving struct{ Addr, PKI string }
+				if err := json.Unmarshal([]byte(l), &serving); err != nil || serving.Addr == "" || serving.PKI == "" {
+					t.Fatalf("kysod's serving line names no addresses (%v): %s", err, l)
+				}
+				d.https, d.pk = strings.TrimPrefix(serving.Addr, "https://"), strings.TrimPrefix(serving.PKI, "http://")
 				go func() {
 					for range d.lines {
 					}
@@ -420,16 +429,6 @@ func TestBadFlag(t *testing.T) {
 	}
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // TestKeystoreSecretRefused: a key store URI that holds its secret —
 // pin-value, a softkey passphrase — is refused from the flag, KYSO_KEYSTORE
 // and the configuration file alike, before anything is opened or written:
@@ -451,7 +450,7 @@ func TestKeystoreSecretRefused(t *testing.T) {
 			dir := t.TempDir()
 			data := filepath.Join(dir, "data")
 			uri := strings.ReplaceAll(c.uri, "KEYS", filepath.Join(dir, "keys"))
-			args := []string{"--data", data, "--listen", freeAddr(t), "--http", freeAddr(t)}
+			args := []string{"--data", data, "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0"}
 			switch c.via {
 			case "flag":
 				args = append(args, "--keystore", uri)

@@ -9,6 +9,7 @@ import (
 	"image/color"
 	"image/png"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -444,20 +445,38 @@ func stopDaemons(t *testing.T, root string) {
 	}
 }
 
+// freePorts returns n loopback ports free now, chosen below the kernel's
+// ephemeral range: the README names its ports before kysod binds them,
+// and a port from the ephemeral range could meanwhile become some
+// outgoing connection's (other test packages run at the same time).
 func freePorts(t *testing.T, n int) []int {
 	t.Helper()
+	low := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if v, err := strconv.Atoi(f[0]); err == nil && v > 12000 {
+				low = v
+			}
+		}
+	}
 	var ports []int
 	var lns []net.Listener
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+	defer func() {
+		for _, ln := range lns {
+			ln.Close()
+		}
+	}()
+	for tries := 0; len(ports) < n && tries < 1000; tries++ {
+		p := 10000 + rand.IntN(low-10000)
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
 		if err != nil {
-			t.Fatal(err)
+			continue
 		}
 		lns = append(lns, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+		ports = append(ports, p)
 	}
-	for _, ln := range lns {
-		ln.Close()
+	if len(ports) < n {
+		t.Fatalf("found %d free loopback ports below %d, want %d", len(ports), low, n)
 	}
 	return ports
 }
