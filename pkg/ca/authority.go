@@ -167,6 +167,9 @@ type Authority struct {
 
 	mu      sync.Mutex
 	issuers map[string]*issuer
+	// chains holds each CA's public certificates (its own, then those
+	// above it), read from its stored record without opening its key.
+	chains map[string][]*x509.Certificate
 }
 
 // issuer is a CA this Authority signs with.
@@ -234,7 +237,7 @@ func New(st store.Store, ks hsm.KeyStore, opts *Options) (*Authority, error) {
 	}
 	return &Authority{
 		st: st, ks: ks, now: o.Now, rand: o.Rand, log: o.Logger, opts: o, reg: reg,
-		issuers: map[string]*issuer{},
+		issuers: map[string]*issuer{}, chains: map[string][]*x509.Certificate{},
 	}, nil
 }
 
@@ -262,17 +265,11 @@ func (a *Authority) loadIssuer(ctx context.Context, name string) (*issuer, error
 	if is != nil {
 		return is, nil
 	}
-	rec, err := a.st.GetCA(ctx, name)
+	rec, certs, err := a.readCA(ctx, name)
 	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, fmt.Errorf("ca: %w: no CA named %q (run Init or ImportSubordinate first)", ErrNoHierarchy, name)
-		}
-		return nil, fmt.Errorf("ca: loading CA %q: %w", name, err)
+		return nil, err
 	}
-	cert, err := x509.ParseCertificate(rec.CertDER)
-	if err != nil {
-		return nil, fmt.Errorf("ca: parsing the certificate of CA %q: %w", name, err)
-	}
+	cert := certs[0]
 	signer, err := a.ks.Signer(ctx, &hsm.SignerRequest{Label: keyLabel(rec.KeyURI)})
 	if err != nil {
 		return nil, fmt.Errorf("ca: opening the key of CA %q: %w", name, err)
@@ -284,14 +281,7 @@ func (a *Authority) loadIssuer(ctx context.Context, name string) (*issuer, error
 	if err != nil {
 		return nil, err
 	}
-	is = &issuer{name: name, rec: rec, cert: cert, signer: signer, lint: l}
-	for _, d := range rec.ChainDER {
-		c, err := x509.ParseCertificate(d)
-		if err != nil {
-			return nil, fmt.Errorf("ca: parsing the chain of CA %q: %w", name, err)
-		}
-		is.chain = append(is.chain, c)
-	}
+	is = &issuer{name: name, rec: rec, cert: cert, signer: signer, lint: l, chain: certs[1:]}
 	a.mu.Lock()
 	if prev := a.issuers[name]; prev != nil {
 		is = prev
@@ -300,6 +290,57 @@ func (a *Authority) loadIssuer(ctx context.Context, name string) (*issuer, error
 	}
 	a.mu.Unlock()
 	return is, nil
+}
+
+// loadChain returns the certificate of the CA named name followed by those
+// above it, from an issuer already loaded or the stored record: it never
+// opens the CA's key, so the public chain every signature asks for costs
+// no key-store call.
+func (a *Authority) loadChain(ctx context.Context, name string) ([]*x509.Certificate, error) {
+	a.mu.Lock()
+	is, certs := a.issuers[name], a.chains[name]
+	a.mu.Unlock()
+	if is != nil {
+		return append([]*x509.Certificate{is.cert}, is.chain...), nil
+	}
+	if certs == nil {
+		_, read, err := a.readCA(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		a.mu.Lock()
+		if certs = a.chains[name]; certs == nil {
+			certs = read
+			a.chains[name] = certs
+		}
+		a.mu.Unlock()
+	}
+	return append([]*x509.Certificate(nil), certs...), nil
+}
+
+// readCA reads the record of the CA named name and parses its certificate
+// and the chain above it, returned in that order (at least one).
+func (a *Authority) readCA(ctx context.Context, name string) (*store.CA, []*x509.Certificate, error) {
+	rec, err := a.st.GetCA(ctx, name)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, nil, fmt.Errorf("ca: %w: no CA named %q (run Init or ImportSubordinate first)", ErrNoHierarchy, name)
+		}
+		return nil, nil, fmt.Errorf("ca: loading CA %q: %w", name, err)
+	}
+	cert, err := x509.ParseCertificate(rec.CertDER)
+	if err != nil {
+		return nil, nil, fmt.Errorf("ca: parsing the certificate of CA %q: %w", name, err)
+	}
+	certs := []*x509.Certificate{cert}
+	for _, d := range rec.ChainDER {
+		c, err := x509.ParseCertificate(d)
+		if err != nil {
+			return nil, nil, fmt.Errorf("ca: parsing the chain of CA %q: %w", name, err)
+		}
+		certs = append(certs, c)
+	}
+	return rec, certs, nil
 }
 
 // ErrNoHierarchy: the store holds no CA to issue from yet.

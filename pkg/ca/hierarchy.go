@@ -334,13 +334,10 @@ func (a *Authority) Hierarchy(ctx context.Context) (*Hierarchy, error) {
 // above it up to the root, as a relying party needs to build the RFC 5280
 // section 6 certification path.
 func (a *Authority) Chain(ctx context.Context) ([]*x509.Certificate, error) {
-	// From the loaded issuing CA alone: every signature's pre-signing
-	// check asks for it, and Hierarchy reads the store.
-	is, err := a.loadIssuer(ctx, IssuingName)
-	if err != nil {
-		return nil, err
-	}
-	return append([]*x509.Certificate{is.cert}, is.chain...), nil
+	// From the stored record alone, cached: every signature's pre-signing
+	// check asks for it, and the issuing CA's private key has no part in
+	// it.
+	return a.loadChain(ctx, IssuingName)
 }
 
 // RenewOCSP makes a new OCSP responder key and certificate when there is
