@@ -195,7 +195,10 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		HashWait:          cfg.Signing.Argon2Wait,
 		Timestamp:         pades.TSAServer(pki.TSA()),
 		LTV:               &pades.LTVOptions{Roots: roots, Revocation: fetcher},
-		SignerCheck:       &signercheck.Config{Anchors: anchors.Pool, Revocation: fetcher}})
+		SignerCheck:       &signercheck.Config{Anchors: anchors.Pool, Revocation: fetcher},
+		// Webhooks speak the SmartCA dialect, the one with asynchronous
+		// transactions.
+		Notification: smartca.EncodeNotification})
 	if err != nil {
 		return err
 	}
@@ -229,7 +232,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	mux.Handle("/verify/v1", verifyAPI)
 	// The webhook outbox and the expiry sweep; every replica may run it,
 	// the database leases each delivery to one.
-	dispatcher := &smartca.Dispatcher{Service: svc, Store: opened.Store, Logger: log}
+	dispatcher := &signing.Dispatcher{Service: svc, Store: opened.Store, Logger: log}
 	go dispatcher.Run(ctx)
 	mux.Handle("GET /openapi.json", server.OpenAPIHandler())
 	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, r *http.Request) {

@@ -18,7 +18,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kyso-pki/kyso/pkg/smartca"
+	"github.com/kyso-pki/kyso/pkg/signing"
 )
 
 // routeSources are the files that register kysod's routes, relative to
@@ -254,8 +254,8 @@ func TestOpenAPIWebhook(t *testing.T) {
 	mac := hmac.New(sha256.New, key)
 	mac.Write([]byte(`{"status_code":200}`))
 	sent := "sha256=" + hex.EncodeToString(mac.Sum(nil))
-	if param.Name != smartca.HeaderSignature || param.In != "header" || !regexp.MustCompile(param.Schema.Pattern).MatchString(sent) {
-		t.Errorf("WebhookSignature is %s in %s with pattern %q; want %s in header matching %q", param.Name, param.In, param.Schema.Pattern, smartca.HeaderSignature, sent)
+	if param.Name != signing.HeaderSignature || param.In != "header" || !regexp.MustCompile(param.Schema.Pattern).MatchString(sent) {
+		t.Errorf("WebhookSignature is %s in %s with pattern %q; want %s in header matching %q", param.Name, param.In, param.Schema.Pattern, signing.HeaderSignature, sent)
 	}
 	for _, want := range []string{"lowercase hex HMAC-SHA256", "raw request body", "webhook_key_hex", "Decode the hex first"} {
 		if !strings.Contains(param.Description, want) {

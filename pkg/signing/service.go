@@ -93,6 +93,11 @@ type Config struct {
 	// WARNING: for tests about something else and offline tools only; a
 	// provider must check every certificate before it signs.
 	SkipSignerCheck bool
+	// Notification writes the webhook body of an ended transaction in the
+	// relying parties' dialect (kysod sets smartca.EncodeNotification).
+	// Nil queues no webhooks: each transaction that ends for a client with
+	// a webhook URL logs an error instead, and the relying party must poll.
+	Notification NotificationEncoder
 	// Now is the clock; nil means time.Now. Rand is the randomness; nil
 	// means crypto/rand. Logger receives operational messages, never a
 	// secret; nil discards them.

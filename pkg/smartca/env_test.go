@@ -88,7 +88,7 @@ type env struct {
 	clock    *clock
 	srv      *httptest.Server
 	rcv      *receiver
-	disp     *smartca.Dispatcher
+	disp     *signing.Dispatcher
 	portal   *party // with a webhook to rcv
 	other    *party // polling only
 	citizen  *signing.Enrolment
@@ -118,10 +118,11 @@ func newEnv(t testing.TB, alg hsm.Algorithm) *env {
 	roots := x509.NewCertPool()
 	roots.AddCert(p.Hierarchy.Root)
 	e.svc, err = signing.New(st, p.Keys, p.CA, signing.Config{
-		SignerCheck: &signercheck.Config{Roots: roots, Revocation: &revocation.Fetcher{Client: e.pki.Client}, Now: time.Now},
-		SecretsKey:  bytes.Repeat([]byte{5}, 32),
-		Password:    signing.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1},
-		Now:         e.clock.now,
+		SignerCheck:  &signercheck.Config{Roots: roots, Revocation: &revocation.Fetcher{Client: e.pki.Client}, Now: time.Now},
+		SecretsKey:   bytes.Repeat([]byte{5}, 32),
+		Password:     signing.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1},
+		Now:          e.clock.now,
+		Notification: smartca.EncodeNotification,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -133,7 +134,7 @@ func newEnv(t testing.TB, alg hsm.Algorithm) *env {
 	t.Cleanup(e.srv.Close)
 	e.rcv.srv = httptest.NewServer(e.rcv)
 	t.Cleanup(e.rcv.srv.Close)
-	e.disp = &smartca.Dispatcher{Service: e.svc, Store: st, HTTPClient: e.rcv.srv.Client(), Now: e.clock.now, Timeout: 5 * time.Second}
+	e.disp = &signing.Dispatcher{Service: e.svc, Store: st, HTTPClient: e.rcv.srv.Client(), Now: e.clock.now, Timeout: 5 * time.Second}
 
 	e.portal = e.party(t, "Cổng dịch vụ công", e.rcv.srv.URL+"/hook?token=portal")
 	e.other = e.party(t, "Cổng thuế", "")
@@ -347,7 +348,7 @@ func (e *env) once(t testing.TB) int {
 
 // checkDelivery checks a webhook's headers and signature against p's key
 // and returns its body decoded.
-func checkDelivery(t testing.TB, d delivery, p *party) *signing.Notification {
+func checkDelivery(t testing.TB, d delivery, p *party) *smartca.Notification {
 	t.Helper()
 	if d.method != http.MethodPost || d.path != "/hook" {
 		t.Errorf("webhook %s %s, want POST /hook", d.method, d.path)
@@ -355,16 +356,16 @@ func checkDelivery(t testing.TB, d delivery, p *party) *signing.Notification {
 	if ct := d.header.Get("Content-Type"); ct != "application/json" {
 		t.Errorf("webhook Content-Type %q", ct)
 	}
-	if d.header.Get(smartca.HeaderDelivery) == "" {
+	if d.header.Get(signing.HeaderDelivery) == "" {
 		t.Error("webhook without a delivery ID")
 	}
 	mac := hmac.New(sha256.New, p.key)
 	mac.Write(d.body)
 	want := "sha256=" + hex.EncodeToString(mac.Sum(nil))
-	if got := d.header.Get(smartca.HeaderSignature); !hmac.Equal([]byte(got), []byte(want)) {
+	if got := d.header.Get(signing.HeaderSignature); !hmac.Equal([]byte(got), []byte(want)) {
 		t.Errorf("webhook signature %q, want %q", got, want)
 	}
-	var n signing.Notification
+	var n smartca.Notification
 	if err := json.Unmarshal(d.body, &n); err != nil {
 		t.Fatalf("webhook body: %v: %s", err, d.body)
 	}

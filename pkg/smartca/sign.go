@@ -47,7 +47,7 @@ func (h *Handler) sign(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	writeOK(w, signing.NewNotification(t).Message, SignData{TransactionID: t.ClientRef, TranCode: t.ID})
+	writeOK(w, NewNotification(t).Message, SignData{TransactionID: t.ClientRef, TranCode: t.ID})
 }
 
 // submitRequest checks the body and turns it into the service's request

@@ -30,5 +30,5 @@ func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	httpedge.WriteJSON(w, http.StatusOK, signing.NewNotification(t))
+	httpedge.WriteJSON(w, http.StatusOK, NewNotification(t))
 }

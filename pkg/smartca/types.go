@@ -5,10 +5,10 @@
 // carries the relying party's client credentials as sp_id / sp_password;
 // every answer is the envelope {status_code, message, data}. A portal
 // submits hashes, the owner approves on their phone (pkg/owner), and the
-// portal polls for the signatures or receives them by webhook (Dispatcher).
+// portal polls for the signatures or receives them by webhook: the body
+// is EncodeNotification's, which kysod gives the signing service, and
+// signing.Dispatcher delivers it.
 package smartca
-
-import "github.com/kyso-pki/kyso/pkg/signing"
 
 // Envelope is the body of every answer. StatusCode equals the HTTP status;
 // Data is null on errors.
@@ -105,6 +105,3 @@ type SignData struct {
 type StatusRequest struct {
 	SP
 }
-
-// StatusData is the status call's data, and a webhook's.
-type StatusData = signing.TransactionResult

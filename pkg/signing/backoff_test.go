@@ -1,4 +1,4 @@
-package smartca
+package signing
 
 import (
 	"testing"

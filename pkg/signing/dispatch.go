@@ -1,4 +1,4 @@
-package smartca
+package signing
 
 import (
 	"bytes"
@@ -15,7 +15,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/kyso-pki/kyso/pkg/signing"
 	"github.com/kyso-pki/kyso/pkg/store"
 
 	"github.com/kyso-pki/kyso/internal/tlsmin"
@@ -33,14 +32,15 @@ const (
 	HeaderDelivery  = "X-Kyso-Delivery"
 )
 
-// Dispatcher sends the webhook outbox: when a transaction ends,
-// pkg/signing queues its notification (the status call's body) for the
-// client's webhook URL, and the dispatcher POSTs it, signed, retrying with
+// Dispatcher sends the webhook outbox: when a transaction ends, the
+// service queues its notification (Config.Notification writes it in the
+// client's dialect) for the client's webhook URL, and the dispatcher POSTs
+// it, signed, retrying with
 // exponential backoff. Replicas may each run one: a claimed batch is
 // leased to one replica for longer than it can take to send. Zero fields
 // take the defaults documented.
 type Dispatcher struct {
-	Service *signing.Service
+	Service *Service
 	Store   store.Signing
 	// HTTPClient sends the requests; nil means a plain http.Client.
 	// Redirects are never followed: a 3xx is a failed attempt, as the
@@ -65,12 +65,6 @@ type Dispatcher struct {
 	// attempt, HTTP status or network error) — never a body, a key or a
 	// URL; nil discards them.
 	Logger *slog.Logger
-}
-
-// Deliver runs a dispatcher over svc and st until ctx ends.
-func Deliver(ctx context.Context, svc *signing.Service, st store.Signing, client *http.Client, interval time.Duration) error {
-	d := &Dispatcher{Service: svc, Store: st, HTTPClient: client, Interval: interval}
-	return d.Run(ctx)
 }
 
 func orDuration(d, def time.Duration) time.Duration {
@@ -102,14 +96,14 @@ func (d *Dispatcher) batch() int {
 }
 
 // Run sends webhooks until ctx ends, then returns nil. Each round first
-// expires overdue transactions (signing.Service.ExpireOverdue), so their
+// expires overdue transactions (Service.ExpireOverdue), so their
 // notifications go out though nobody polls.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	interval := orDuration(d.Interval, 5*time.Second)
 	for {
 		n, err := d.Once(ctx)
 		if err != nil && ctx.Err() == nil {
-			d.log().Error("smartca: webhook round", "error", err)
+			d.log().Error("signing: webhook round", "error", err)
 		}
 		if n == d.batch() && err == nil {
 			continue // more may be due
@@ -127,7 +121,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 // many it attempted.
 func (d *Dispatcher) Once(ctx context.Context) (int, error) {
 	if _, err := d.Service.ExpireOverdue(ctx); err != nil {
-		d.log().Error("smartca: expiring overdue transactions", "error", err)
+		d.log().Error("signing: expiring overdue transactions", "error", err)
 	}
 	timeout := orDuration(d.Timeout, 10*time.Second)
 	// The lease outlasts the batch sent one by one, so no other replica
@@ -135,7 +129,7 @@ func (d *Dispatcher) Once(ctx context.Context) (int, error) {
 	lease := time.Duration(d.batch())*timeout + 30*time.Second
 	list, err := d.Store.ClaimWebhooks(ctx, d.now(), lease, d.batch())
 	if err != nil {
-		return 0, fmt.Errorf("smartca: claiming webhooks: %w", err)
+		return 0, fmt.Errorf("signing: claiming webhooks: %w", err)
 	}
 	for _, wh := range list {
 		sendErr := d.send(ctx, wh, timeout)
@@ -146,7 +140,7 @@ func (d *Dispatcher) Once(ctx context.Context) (int, error) {
 			if errors.Is(sendErr, errGiveUp) {
 				next = time.Time{}
 			}
-			d.log().Warn("smartca: webhook attempt failed", "delivery", wh.ID, "client", wh.ClientID,
+			d.log().Warn("signing: webhook attempt failed", "delivery", wh.ID, "client", wh.ClientID,
 				"attempt", wh.Attempts+1, "error", sendErr.Error(), "given_up", next.IsZero())
 			err = d.Store.FinishWebhook(ctx, wh.ID, false, next, sendErr.Error())
 		}
@@ -154,7 +148,7 @@ func (d *Dispatcher) Once(ctx context.Context) (int, error) {
 			err = nil // another replica delivered it after our lease ran out
 		}
 		if err != nil {
-			return len(list), fmt.Errorf("smartca: recording webhook %d: %w", wh.ID, err)
+			return len(list), fmt.Errorf("signing: recording webhook %d: %w", wh.ID, err)
 		}
 	}
 	return len(list), nil
@@ -191,7 +185,7 @@ var errGiveUp = errors.New("not retried")
 // URL's path or query (they may carry the receiver's own token).
 func (d *Dispatcher) send(ctx context.Context, wh *store.Webhook, timeout time.Duration) error {
 	c, err := d.Service.Client(ctx, wh.ClientID)
-	if errors.Is(err, &signing.Error{Kind: signing.KindNotFound}) {
+	if errors.Is(err, &Error{Kind: KindNotFound}) {
 		return fmt.Errorf("the client is gone: %w", errGiveUp)
 	} else if err != nil {
 		return fmt.Errorf("reading the client: %w", err)
