@@ -348,7 +348,7 @@ func (h *Handler) describe(ctx context.Context, c *store.Credential, certs strin
 	if err != nil {
 		return nil, err
 	}
-	algo, bits, curve := signing.PublicKeyInfo(cert)
+	algo, bits, curve := keyInfo(cert)
 	cs, err := h.svc.CertificateStatus(ctx, c, cert, time.Time{})
 	if err != nil {
 		return nil, err

@@ -8,7 +8,6 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/asn1"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -603,16 +602,4 @@ func (s *Service) Authorize(ctx context.Context, req *AuthorizeRequest) (string,
 		return "", 0, err
 	}
 	return sad, int(s.cfg.SADLifetime.Seconds()), nil
-}
-
-// PublicKeyInfo is the credential's key as CSC credentials/info shows it.
-func PublicKeyInfo(cert *x509.Certificate) (algo []string, bits int, curve string) {
-	switch k := cert.PublicKey.(type) {
-	case *rsa.PublicKey:
-		return []string{OIDRSASSAPSS, OIDRSAEncryption, OIDSHA256WithRSA}, k.N.BitLen(), ""
-	case *ecdsa.PublicKey:
-		oids := map[int]asn1.ObjectIdentifier{256: {1, 2, 840, 10045, 3, 1, 7}, 384: {1, 3, 132, 0, 34}, 521: {1, 3, 132, 0, 35}}
-		return []string{OIDECDSAWithSHA256, OIDECDSAWithSHA384, OIDECDSAWithSHA512}, k.Curve.Params().BitSize, oids[k.Curve.Params().BitSize].String()
-	}
-	return nil, 0, ""
 }
