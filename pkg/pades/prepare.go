@@ -168,11 +168,9 @@ func Prepare(r io.ReaderAt, size int64, opts *Options) (*Prepared, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := p.Hash.New()
-	if err := copyOriginal(r, size, copyBuffer(size), h); err != nil {
+	if err := p.hashOriginal(r); err != nil {
 		return nil, err
 	}
-	p.digest(h)
 	p.skipCheck = opts != nil && opts.SkipSignerCheck
 	return p, nil
 }
@@ -216,13 +214,30 @@ func layout(r io.ReaderAt, size int64, opts *Options) (*Prepared, error) {
 		return nil, fmt.Errorf("pades: reading the PDF: %w", err)
 	}
 	w := pdf.NewIncrementalWriter(r, size, rd)
-	contents := pdf.Mark(pdf.String{Value: make([]byte, o.ContentsSize), Hex: true})
-	byteRange := pdf.Mark(pdf.Array{pdf.Int(0), pdf.Int(9999999999), pdf.Int(9999999999), pdf.Int(9999999999)})
+	contents, byteRange := placeholders(o.ContentsSize)
 	sig := sigDict(&o, byteRange, contents)
 	if err := addField(rd, w, sig, &o); err != nil {
 		return nil, err
 	}
+	return layOut(size, w, contents, byteRange, o.Hash)
+}
 
+// placeholders are the /Contents and /ByteRange of a signature dictionary
+// before layOut: a hex string of n zero bytes, and an array whose numbers
+// are wide enough for any byte range layOut writes over it.
+func placeholders(n int) (contents, byteRange *pdf.Marked) {
+	contents = pdf.Mark(pdf.String{Value: make([]byte, n), Hex: true})
+	byteRange = pdf.Mark(pdf.Array{pdf.Int(0), pdf.Int(9999999999), pdf.Int(9999999999), pdf.Int(9999999999)})
+	return contents, byteRange
+}
+
+// layOut finishes an update of the size-byte original whose signature
+// dictionary — a signature's or a document time-stamp's — holds the marked
+// contents and byteRange placeholders: it computes and writes /ByteRange,
+// the whole file but the /Contents hex string, brackets included (ISO
+// 32000-2 §12.8.1), and returns the update section laid out, with no
+// Digest yet.
+func layOut(size int64, w *pdf.Writer, contents, byteRange *pdf.Marked, h crypto.Hash) (*Prepared, error) {
 	cOff, cLen, err := w.Span(contents)
 	if err != nil {
 		return nil, fmt.Errorf("pades: laying out the update: %w", err)
@@ -253,16 +268,25 @@ func layout(r io.ReaderAt, size int64, opts *Options) (*Prepared, error) {
 	if len(section) > maxSection {
 		return nil, fmt.Errorf("pades: the update section is %d bytes, more than %d", len(section), maxSection)
 	}
-
-	p := &Prepared{
-		Hash:        o.Hash,
+	return &Prepared{
+		Hash:        h,
 		ByteRange:   br,
 		OriginalLen: size,
 		section:     section,
 		cStart:      int(cOff - size),
 		cEnd:        int(cOff + cLen - size),
+	}, nil
+}
+
+// hashOriginal streams the p.OriginalLen bytes of r through p's hash, and
+// through every w, once, and sets p's digests.
+func (p *Prepared) hashOriginal(r io.ReaderAt, ws ...io.Writer) error {
+	h := p.Hash.New()
+	if err := copyOriginal(r, p.OriginalLen, copyBuffer(p.OriginalLen), append([]io.Writer{h}, ws...)...); err != nil {
+		return err
 	}
-	return p, nil
+	p.digest(h)
+	return nil
 }
 
 // digest sets p's digests from h, which has hashed the original: Sum does

@@ -145,11 +145,9 @@ func Sign(ctx context.Context, r io.ReaderAt, size int64, w io.Writer, signer cr
 	if err != nil {
 		return err
 	}
-	h := p.Hash.New()
-	if err := copyOriginal(r, size, copyBuffer(size), h, w); err != nil {
+	if err := p.hashOriginal(r, w); err != nil {
 		return err
 	}
-	p.digest(h)
 	cp, err := cms.Prepare(&cms.SignerInfoRequest{Certificate: cert, Chain: chain, ContentDigest: p.Digest,
 		Hash: p.Hash, SignatureAlgorithm: o.SignatureAlgorithm})
 	if err != nil {
