@@ -7,7 +7,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -151,7 +150,7 @@ func signPDF(ctx context.Context, e *env, args []string) error {
 		SkipSignerCheck: *skipCheck}, Level: pades.LevelBB, Checked: checked}
 	ltvRoots := x509.NewCertPool()
 	if *level != "B-B" {
-		opts.Level = pades.LevelBT
+		opts.Level = pades.Level(*level)
 		roots := x509.NewCertPool()
 		n := 0
 		if *tsaRoots != "" {
@@ -195,13 +194,13 @@ func signPDF(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	var src pades.RevocationSource = fetcher
 	if checked != nil {
-		// The check's own OCSP responses and CRLs go into the DSS.
-		src = checked.Source(fetcher)
+		// The check's own OCSP responses and CRLs go into the DSS (Sign
+		// asks Checked first), and its anchor validates them.
 		ltvRoots.AddCert(checked.Chain[len(checked.Chain)-1])
 	}
-	if err := signTo(ctx, f, fi.Size(), tmp, signer, cert, chain, opts, pades.Level(*level), ltvRoots, src); err != nil {
+	opts.LTV = &pades.LTVOptions{Roots: ltvRoots, Revocation: fetcher}
+	if err := pades.Sign(ctx, f, fi.Size(), tmp, signer, cert, chain, opts); err != nil {
 		tmp.Close()
 		var ve *pades.VisibleError
 		if errors.As(err, &ve) {
@@ -225,33 +224,6 @@ func signPDF(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stderr, "signed %s → %s (PAdES %s, %s, %s)\n", in, *out, *level, how, strings.TrimSpace(cert.Subject.CommonName))
 	return nil
-}
-
-// signTo signs at B-B or B-T into w; for B-LT and B-LTA it signs at B-T
-// into a temporary file beside w, then adds the validation data (and the
-// document time-stamp) from there, so a large PDF is never held in memory.
-func signTo(ctx context.Context, r io.ReaderAt, size int64, w *os.File, signer crypto.Signer, cert *x509.Certificate,
-	chain []*x509.Certificate, opts *pades.SignOptions, level pades.Level, roots *x509.CertPool, src pades.RevocationSource) error {
-	if level != pades.LevelBLT && level != pades.LevelBLTA {
-		return pades.Sign(ctx, r, size, w, signer, cert, chain, opts)
-	}
-	bt, err := os.CreateTemp(filepath.Dir(w.Name()), ".kyso-bt-*.pdf")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(bt.Name())
-	defer bt.Close()
-	if err := pades.Sign(ctx, r, size, bt, signer, cert, chain, opts); err != nil {
-		return err
-	}
-	n, err := bt.Seek(0, io.SeekCurrent)
-	if err != nil {
-		return err
-	}
-	return pades.Extend(ctx, bt, n, w, level, &pades.ExtendOptions{
-		LTVOptions: pades.LTVOptions{Roots: roots, Revocation: src},
-		TSA:        opts.TSA,
-	})
 }
 
 // readSignerCerts reads the signer's certificate and the CA certificates

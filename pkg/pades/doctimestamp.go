@@ -84,8 +84,7 @@ func docTimestampSection(ctx context.Context, r io.ReaderAt, size int64, ts Time
 		}
 	}
 	w := pdf.NewIncrementalWriter(r, size, rd)
-	contents := pdf.Mark(pdf.String{Value: make([]byte, o.ContentsSize), Hex: true})
-	byteRange := pdf.Mark(pdf.Array{pdf.Int(0), pdf.Int(9999999999), pdf.Int(9999999999), pdf.Int(9999999999)})
+	contents, byteRange := placeholders(o.ContentsSize)
 	sig := pdf.NewDict()
 	sig.Set("Type", pdf.Name("DocTimeStamp"))
 	sig.Set("Filter", pdf.Name("Adobe.PPKLite"))
@@ -95,8 +94,11 @@ func docTimestampSection(ctx context.Context, r io.ReaderAt, size int64, ts Time
 	if err := addField(rd, w, sig, &Options{FieldName: o.FieldName}); err != nil {
 		return nil, err
 	}
-	p, err := layOut(r, size, w, contents, byteRange, o.Hash)
+	p, err := layOut(size, w, contents, byteRange, o.Hash)
 	if err != nil {
+		return nil, err
+	}
+	if err := p.hashOriginal(r); err != nil {
 		return nil, err
 	}
 	tokDER, err := ts(ctx, p.Digest, p.Hash)
@@ -134,48 +136,4 @@ func freeFieldName(rd *pdf.Reader, prefix string) (string, error) {
 			return name, nil
 		}
 	}
-}
-
-// layOut finishes an update whose signature dictionary holds the marked
-// contents and byteRange placeholders, as Prepare does for a signature:
-// it computes and writes /ByteRange — the whole file but the /Contents hex
-// string (ISO 32000-2 §12.8.1) — and hashes the original and the update
-// around /Contents with h.
-func layOut(r io.ReaderAt, size int64, w *pdf.Writer, contents, byteRange *pdf.Marked, h crypto.Hash) (*Prepared, error) {
-	cOff, cLen, err := w.Span(contents)
-	if err != nil {
-		return nil, fmt.Errorf("pades: laying out the update: %w", err)
-	}
-	total, err := w.Len()
-	if err != nil {
-		return nil, fmt.Errorf("pades: laying out the update: %w", err)
-	}
-	br := [4]int64{0, cOff, cOff + cLen, total - cOff - cLen}
-	_, brLen, err := w.Span(byteRange)
-	if err != nil {
-		return nil, fmt.Errorf("pades: laying out the update: %w", err)
-	}
-	brText := fmt.Appendf(nil, "[%d %d %d %d]", br[0], br[1], br[2], br[3])
-	if int64(len(brText)) > brLen {
-		return nil, fmt.Errorf("pades: byte range %s does not fit its placeholder", brText)
-	}
-	brText = append(brText, bytes.Repeat([]byte{' '}, int(brLen)-len(brText))...)
-	if err := w.Patch(byteRange, brText); err != nil {
-		return nil, fmt.Errorf("pades: writing /ByteRange: %w", err)
-	}
-	section, err := w.Section()
-	if err != nil {
-		return nil, fmt.Errorf("pades: laying out the update: %w", err)
-	}
-	if len(section) > maxSection {
-		return nil, fmt.Errorf("pades: the update section is %d bytes, more than %d", len(section), maxSection)
-	}
-	p := &Prepared{Hash: h, ByteRange: br, OriginalLen: size, section: section,
-		cStart: int(cOff - size), cEnd: int(cOff + cLen - size)}
-	hh := h.New()
-	if err := copyOriginal(r, size, copyBuffer(size), hh); err != nil {
-		return nil, err
-	}
-	p.digest(hh)
-	return p, nil
 }

@@ -53,30 +53,41 @@ func Extend(ctx context.Context, r io.ReaderAt, size int64, w io.Writer, level L
 	if err != nil {
 		return err
 	}
-	if err := l.checkBT(r, size); err != nil {
+	doc := &appended{r: r, size: size}
+	if err := l.extend(ctx, doc, level, opts); err != nil {
 		return err
 	}
-	tail, err := l.section(ctx, r, size)
+	return writeWith(w, r, size, doc.tail)
+}
+
+// extend appends to doc's tail the updates that raise it to level: the
+// validation data, and for LevelBLTA the document time-stamp from
+// opts.TSA and the validation data of its own chain (see Extend).
+func (l *ltv) extend(ctx context.Context, doc *appended, level Level, opts *ExtendOptions) error {
+	if err := l.checkBT(doc, doc.len()); err != nil {
+		return err
+	}
+	s, err := l.section(ctx, doc, doc.len())
 	if err != nil {
 		return err
 	}
-	if level == LevelBLTA {
-		cur := &appended{r: r, size: size, tail: tail}
-		to := opts.Timestamp
-		if to.Limits == nil {
-			to.Limits = opts.Limits
-		}
-		s, err := docTimestampSection(ctx, cur, cur.len(), opts.TSA, &to)
-		if err != nil {
-			return err
-		}
-		cur.tail = append(cur.tail, s...)
-		if s, err = l.section(ctx, cur, cur.len()); err != nil {
-			return fmt.Errorf("%w (after the document time-stamp)", err)
-		}
-		tail = append(cur.tail, s...)
+	doc.tail = append(doc.tail, s...)
+	if level != LevelBLTA {
+		return nil
 	}
-	return writeWith(w, r, size, tail)
+	to := opts.Timestamp
+	if to.Limits == nil {
+		to.Limits = opts.Limits
+	}
+	if s, err = docTimestampSection(ctx, doc, doc.len(), opts.TSA, &to); err != nil {
+		return err
+	}
+	doc.tail = append(doc.tail, s...)
+	if s, err = l.section(ctx, doc, doc.len()); err != nil {
+		return fmt.Errorf("%w (after the document time-stamp)", err)
+	}
+	doc.tail = append(doc.tail, s...)
+	return nil
 }
 
 // checkBT refuses a document with a CAdES signature without a signature

@@ -709,3 +709,46 @@ func TestLTVMergesExistingDSS(t *testing.T) {
 	}
 	f.checkLTV(t, t.TempDir(), lt, "merged-lt.pdf", 1, 0)
 }
+
+// TestSignLTLTA signs straight to B-LT and B-LTA with Sign, its LTV
+// options given, in one call: the same levels Extend reaches from B-T,
+// checked by the same validators.
+func TestSignLTLTA(t *testing.T) {
+	f := newLTVFixture(t)
+	dir := t.TempDir()
+	var cases []dssCase
+	for _, c := range []struct {
+		level  Level
+		docTS  int
+		dssLvl string
+	}{{LevelBLT, 0, "PAdES-BASELINE-LT"}, {LevelBLTA, 1, "PAdES-BASELINE-LTA"}} {
+		t.Run(string(c.level), func(t *testing.T) {
+			in := minimalPDF("1.7", 0)
+			signed := signBytes(t, f.fixture, "p256", in, &SignOptions{Options: Options{Reason: "Nộp hồ sơ trực tuyến"},
+				Level: c.level, TSA: f.tsa, LTV: &f.extendOptions().LTVOptions})
+			v := f.checkDSS(t, signed, f.keys["p256"].cert, true)
+			if len(v.vri) != 1+c.docTS {
+				t.Errorf("%d VRI entries, want %d", len(v.vri), 1+c.docTS)
+			}
+			_, docTS := signatureContents(t, signed)
+			if len(docTS) != 1+c.docTS || docTS[0] {
+				t.Fatalf("signed fields are document time-stamps: %v, want a signature and %d time-stamps", docTS, c.docTS)
+			}
+			cases = append(cases, dssCase{f.checkLTV(t, dir, signed, string(c.level)+".pdf", 1, c.docTS), c.dssLvl, c.docTS})
+		})
+	}
+	t.Run("refused", func(t *testing.T) {
+		k := f.keys["p256"]
+		in := minimalPDF("1.7", 0)
+		for _, o := range []*SignOptions{
+			{Level: LevelBLT, TSA: f.tsa},
+			{Level: LevelBLTA, LTV: &f.extendOptions().LTVOptions},
+		} {
+			var out bytes.Buffer
+			if err := Sign(context.Background(), bytes.NewReader(in), int64(len(in)), &out, k.signer, k.cert, f.chain, skipCheck(o)); err == nil || out.Len() != 0 {
+				t.Errorf("Sign at %s with TSA %v and LTV %v: err %v, %d bytes written; want a refusal before writing", o.Level, o.TSA != nil, o.LTV != nil, err, out.Len())
+			}
+		}
+	})
+	f.assertDSS(t, cases...)
+}

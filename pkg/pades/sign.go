@@ -59,10 +59,21 @@ func TSAServer(s *tsa.Server) TimestampFunc {
 // SignOptions are Options plus what the one-shot Sign needs.
 type SignOptions struct {
 	Options
-	// Level is LevelBB (the default when empty) or LevelBT.
+	// Level is LevelBB (the default when empty), LevelBT, LevelBLT or
+	// LevelBLTA.
 	Level Level
-	// TSA time-stamps the signature for LevelBT. Required for it.
+	// TSA time-stamps the signature from LevelBT up, and the document for
+	// LevelBLTA. Required for them.
 	TSA TimestampFunc
+	// LTV says where the validation data of LevelBLT and LevelBLTA comes
+	// from (see AddLTV): Roots and Revocation are required for them, and
+	// the archive time-stamp of LevelBLTA is laid out with its Limits and
+	// the defaults of AddDocumentTimestamp. With Checked, the check's own
+	// OCSP responses and CRLs are asked first (Result.Source, which
+	// falls back to Revocation), so the DSS keeps the evidence the signer
+	// was checked with. Unused below
+	// LevelBLT; nil is the zero value.
+	LTV *LTVOptions
 	// SignatureAlgorithm is passed to cms: zero means RSASSA-PSS for RSA
 	// keys and ECDSA for ECDSA keys.
 	SignatureAlgorithm cms.SignatureAlgorithm
@@ -72,15 +83,18 @@ type SignOptions struct {
 	// required.
 	Check *signercheck.Config
 	// Checked is the result of a signercheck.Check of this certificate the
-	// caller made already — to keep its evidence for B-LT (Result.Source
-	// as LTVOptions.Revocation) — so Sign does not check again.
+	// caller made already — whose evidence B-LT keeps (see LTV) — so Sign
+	// does not check again.
 	Checked *signercheck.Result
 }
 
 // Sign signs the PDF of size bytes in r with signer, whose certificate is
 // cert, and writes the signed PDF to w: Prepare, a CAdES detached
 // SignedData over the digest without signing-time attribute (ETSI EN 319
-// 142-1 clause 6.3), for B-T a signature-time-stamp (clause 6.4), Embed.
+// 142-1 clause 6.3), for B-T and up a signature-time-stamp (clause 6.4),
+// Embed; for B-LT and B-LTA then what Extend adds (clauses 6.5, 6.6): the
+// validation data, and for B-LTA the archive document time-stamp and the
+// validation data of its own chain, as pyHanko's signer does.
 // chain are the CA certificates written into the CMS. When ContentsSize is
 // zero it is computed from the certificates with room for a time-stamp
 // token, so it is never too small.
@@ -92,7 +106,9 @@ type SignOptions struct {
 // SkipSignerCheck, Sign refuses with ErrNoSignerCheck.
 //
 // Sign reads r once: the original is written to w as it is hashed, before
-// the signature is made, so on error w holds part of a file — write to a
+// the signature is made, and the updates follow from memory (at B-LT and
+// B-LTA they are read as the signed document with the original, from r),
+// so on error w holds part of a file — write to a
 // temporary file and rename it on success, as `kyso sign pdf` does.
 func Sign(ctx context.Context, r io.ReaderAt, size int64, w io.Writer, signer crypto.Signer,
 	cert *x509.Certificate, chain []*x509.Certificate, opts *SignOptions) error {
@@ -115,21 +131,36 @@ func Sign(ctx context.Context, r io.ReaderAt, size int64, w io.Writer, signer cr
 	case !o.SkipSignerCheck:
 		return ErrNoSignerCheck
 	}
+	var l *ltv
 	switch o.Level {
 	case "", LevelBB:
-	case LevelBT:
+	case LevelBT, LevelBLT, LevelBLTA:
 		if o.TSA == nil {
-			return errors.New("pades: level B-T needs a TSA")
+			return fmt.Errorf("pades: level %s needs a TSA", o.Level)
+		}
+		if o.Level == LevelBT {
+			break
+		}
+		var lo LTVOptions
+		if o.LTV != nil {
+			lo = *o.LTV
+		}
+		if o.Checked != nil {
+			lo.Revocation = o.Checked.Source(lo.Revocation)
+		}
+		var err error
+		if l, err = newLTV(&lo); err != nil {
+			return fmt.Errorf("%w for level %s", err, o.Level)
 		}
 	default:
-		return fmt.Errorf("pades: level %q is not B-B or B-T: %w", o.Level, ErrUnsupported)
+		return fmt.Errorf("pades: level %q is not B-B, B-T, B-LT or B-LTA: %w", o.Level, ErrUnsupported)
 	}
 	if o.ContentsSize == 0 {
 		n := 8192 + len(cert.Raw)
 		for _, c := range chain {
 			n += len(c.Raw)
 		}
-		if o.Level == LevelBT {
+		if o.Level != "" && o.Level != LevelBB {
 			n += 8192 + 2*len(cert.Raw) // a token carries the TSA's certificates
 		}
 		o.ContentsSize = n
@@ -145,11 +176,9 @@ func Sign(ctx context.Context, r io.ReaderAt, size int64, w io.Writer, signer cr
 	if err != nil {
 		return err
 	}
-	h := p.Hash.New()
-	if err := copyOriginal(r, size, copyBuffer(size), h, w); err != nil {
+	if err := p.hashOriginal(r, w); err != nil {
 		return err
 	}
-	p.digest(h)
 	cp, err := cms.Prepare(&cms.SignerInfoRequest{Certificate: cert, Chain: chain, ContentDigest: p.Digest,
 		Hash: p.Hash, SignatureAlgorithm: o.SignatureAlgorithm})
 	if err != nil {
@@ -166,7 +195,7 @@ func Sign(ctx context.Context, r io.ReaderAt, size int64, w io.Writer, signer cr
 	if err != nil {
 		return fmt.Errorf("pades: %w", err)
 	}
-	if o.Level == LevelBT {
+	if o.Level != "" && o.Level != LevelBB {
 		d, err := cms.SignatureDigest(der, p.Hash)
 		if err != nil {
 			return fmt.Errorf("pades: %w", err)
@@ -182,6 +211,13 @@ func Sign(ctx context.Context, r io.ReaderAt, size int64, w io.Writer, signer cr
 	section, err := p.signedSection(der)
 	if err != nil {
 		return err
+	}
+	if l != nil {
+		doc := &appended{r: r, size: size, tail: section}
+		if err := l.extend(ctx, doc, o.Level, &ExtendOptions{LTVOptions: l.o, TSA: o.TSA}); err != nil {
+			return fmt.Errorf("%w (adding validation data to the new signature)", err)
+		}
+		section = doc.tail
 	}
 	return writeSection(w, section)
 }

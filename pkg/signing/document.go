@@ -118,26 +118,13 @@ func (s *Service) padesSign(ctx context.Context, u *unlocked, doc []byte, level 
 		opts.SkipSignerCheck = true // the service was configured without the check
 	}
 	if level != pades.LevelBB {
-		opts.Level, opts.TSA = pades.LevelBT, s.cfg.Timestamp
+		opts.Level, opts.TSA, opts.LTV = level, s.cfg.Timestamp, s.cfg.LTV
 	}
 	var buf bytes.Buffer
 	if err := pades.Sign(ctx, bytes.NewReader(doc), int64(len(doc)), &buf, u, u.cert, u.chain, opts); err != nil {
 		return nil, err
 	}
-	if level != pades.LevelBLT && level != pades.LevelBLTA {
-		return buf.Bytes(), nil
-	}
-	signed := buf.Bytes()
-	ltv := *s.cfg.LTV
-	if u.check != nil {
-		ltv.Revocation = u.check.Source(ltv.Revocation)
-	}
-	var ext bytes.Buffer
-	if err := pades.Extend(ctx, bytes.NewReader(signed), int64(len(signed)), &ext, level,
-		&pades.ExtendOptions{LTVOptions: ltv, TSA: s.cfg.Timestamp}); err != nil {
-		return nil, fmt.Errorf("adding validation data: %w", err)
-	}
-	return ext.Bytes(), nil
+	return buf.Bytes(), nil
 }
 
 // signDocuments signs an approved transaction's documents with the SAD
