@@ -96,6 +96,15 @@ func finding(out []string, name string, r *lint.LintResult) []string {
 	return append(out, f)
 }
 
+// lintError is nil without findings, else a *LintError with them sorted.
+func lintError(f []string) error {
+	if len(f) == 0 {
+		return nil
+	}
+	sort.Strings(f)
+	return &LintError{Findings: f}
+}
+
 // lintCertificateDER runs zlint over a DER certificate and returns a
 // *LintError for any error, warning or fatal finding.
 func lintCertificateDER(reg lint.Registry, der []byte) error {
@@ -109,11 +118,7 @@ func lintCertificateDER(reg lint.Registry, der []byte) error {
 	for _, l := range reg.CertificateLints().Lints() {
 		f = finding(f, l.Name, l.Execute(zc, conf))
 	}
-	if len(f) > 0 {
-		sort.Strings(f)
-		return &LintError{Findings: f}
-	}
-	return nil
+	return lintError(f)
 }
 
 // lintCRLDER runs zlint over a DER CRL.
@@ -127,11 +132,7 @@ func lintCRLDER(reg lint.Registry, der []byte) error {
 	for _, l := range reg.RevocationListLints().Lints() {
 		f = finding(f, l.Name, l.Execute(zc, conf))
 	}
-	if len(f) > 0 {
-		sort.Strings(f)
-		return &LintError{Findings: f}
-	}
-	return nil
+	return lintError(f)
 }
 
 // linter signs pre-issuance copies of certificates and CRLs with a
