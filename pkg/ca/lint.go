@@ -13,8 +13,16 @@ import (
 	"strings"
 
 	zx509 "github.com/zmap/zcrypto/x509"
-	"github.com/zmap/zlint/v3"
 	"github.com/zmap/zlint/v3/lint"
+
+	// The lint packages of lintSources, and only those: each registers
+	// its lints in zlint's global registry from init, and every package
+	// linked into a binary is initialised at every start, whatever the
+	// command. github.com/zmap/zlint/v3 itself links all ten, for
+	// sources kyso never runs.
+	_ "github.com/zmap/zlint/v3/lints/community"
+	_ "github.com/zmap/zlint/v3/lints/etsi"
+	_ "github.com/zmap/zlint/v3/lints/rfc"
 )
 
 // ErrLint is wrapped by the error that refuses issuance because zlint found
@@ -76,20 +84,25 @@ func newLintRegistry() (lint.Registry, error) {
 	return reg, nil
 }
 
-// findings returns the results at warning level or worse.
-func findings(rs *zlint.ResultSet) []string {
-	var out []string
-	for name, r := range rs.Results {
-		if r.Status >= lint.Warn {
-			f := name + ": " + r.Status.String()
-			if r.Details != "" {
-				f += ": " + r.Details
-			}
-			out = append(out, f)
-		}
+// finding collects one lint's result when it is a warning or worse.
+func finding(out []string, name string, r *lint.LintResult) []string {
+	if r.Status < lint.Warn {
+		return out
 	}
-	sort.Strings(out)
-	return out
+	f := name + ": " + r.Status.String()
+	if r.Details != "" {
+		f += ": " + r.Details
+	}
+	return append(out, f)
+}
+
+// lintError is nil without findings, else a *LintError with them sorted.
+func lintError(f []string) error {
+	if len(f) == 0 {
+		return nil
+	}
+	sort.Strings(f)
+	return &LintError{Findings: f}
 }
 
 // lintCertificateDER runs zlint over a DER certificate and returns a
@@ -99,10 +112,13 @@ func lintCertificateDER(reg lint.Registry, der []byte) error {
 	if err != nil {
 		return fmt.Errorf("ca: zlint cannot parse the certificate: %w", err)
 	}
-	if f := findings(zlint.LintCertificateEx(zc, reg)); len(f) > 0 {
-		return &LintError{Findings: f}
+	// Each lint runs as zlint.LintCertificateEx runs it.
+	var f []string
+	conf := reg.GetConfiguration()
+	for _, l := range reg.CertificateLints().Lints() {
+		f = finding(f, l.Name, l.Execute(zc, conf))
 	}
-	return nil
+	return lintError(f)
 }
 
 // lintCRLDER runs zlint over a DER CRL.
@@ -111,10 +127,12 @@ func lintCRLDER(reg lint.Registry, der []byte) error {
 	if err != nil {
 		return fmt.Errorf("ca: zlint cannot parse the CRL: %w", err)
 	}
-	if f := findings(zlint.LintRevocationListEx(zc, reg)); len(f) > 0 {
-		return &LintError{Findings: f}
+	var f []string
+	conf := reg.GetConfiguration()
+	for _, l := range reg.RevocationListLints().Lints() {
+		f = finding(f, l.Name, l.Execute(zc, conf))
 	}
-	return nil
+	return lintError(f)
 }
 
 // linter signs pre-issuance copies of certificates and CRLs with a

@@ -65,12 +65,9 @@ func TestZlintEverySource(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range crls {
-		zc, err := zx509.ParseRevocationList(c.DER)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if f := findings(zlint.LintRevocationListEx(zc, lint.GlobalRegistry())); len(f) > 0 {
-			t.Errorf("CRL of %s: zlint (all sources): %v", c.Issuer, f)
+		// The test binary links every zlint source (it imports zlint/v3).
+		if err := lintCRLDER(lint.GlobalRegistry(), c.DER); err != nil {
+			t.Errorf("CRL of %s: zlint (all sources): %v", c.Issuer, err)
 		}
 	}
 }

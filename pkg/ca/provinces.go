@@ -2,6 +2,7 @@ package ca
 
 import (
 	"strings"
+	"sync"
 
 	"golang.org/x/text/cases"
 	"golang.org/x/text/unicode/norm"
@@ -64,9 +65,7 @@ var mergedProvinces = map[string]string{
 }
 
 var (
-	provinceByKey = map[string]string{}
-	mergedByKey   = map[string]string{}
-	foldCase      = cases.Fold()
+	foldCase = cases.Fold()
 	// toneFold maps the "new style" tone placement (hoà, thuý) to the one
 	// the official names use (hòa, thúy), so either spelling is accepted.
 	toneFold = strings.NewReplacer(
@@ -76,17 +75,27 @@ var (
 	)
 )
 
-func init() {
+// provinceTables are Provinces and mergedProvinces by provinceKey.
+type provinceTables struct {
+	byKey, merged map[string]string
+}
+
+// provinceKeys builds the tables on first use, not at start-up: every
+// program that links this package would otherwise normalise and case-fold
+// a hundred names before main, whatever it does.
+var provinceKeys = sync.OnceValue(func() provinceTables {
+	t := provinceTables{byKey: map[string]string{}, merged: map[string]string{}}
 	for _, p := range Provinces {
-		provinceByKey[provinceKey(p)] = p
+		t.byKey[provinceKey(p)] = p
 	}
 	for old, now := range mergedProvinces {
-		mergedByKey[provinceKey(old)] = now
+		t.merged[provinceKey(old)] = now
 	}
-	provinceByKey[provinceKey("Thành phố Hồ Chí Minh")] = "Hồ Chí Minh"
-	provinceByKey[provinceKey("TP Hồ Chí Minh")] = "Hồ Chí Minh"
-	provinceByKey[provinceKey("TP. Hồ Chí Minh")] = "Hồ Chí Minh"
-}
+	t.byKey[provinceKey("Thành phố Hồ Chí Minh")] = "Hồ Chí Minh"
+	t.byKey[provinceKey("TP Hồ Chí Minh")] = "Hồ Chí Minh"
+	t.byKey[provinceKey("TP. Hồ Chí Minh")] = "Hồ Chí Minh"
+	return t
+})
 
 // provinceKey is the comparison form of a province name: NFC, case-folded,
 // one tone-placement convention, single spaces, spaces around '-' dropped,

@@ -63,11 +63,11 @@ func ValidateTaxCode(s string) (string, error) {
 // (Hòa/Hoà). A province that was merged away is refused with the name of its
 // successor: a certificate issued today names a unit that exists today.
 func ValidateProvince(s string) (string, error) {
-	k := provinceKey(s)
-	if p, ok := provinceByKey[k]; ok {
+	k, t := provinceKey(s), provinceKeys()
+	if p, ok := t.byKey[k]; ok {
 		return p, nil
 	}
-	if now, ok := mergedByKey[k]; ok {
+	if now, ok := t.merged[k]; ok {
 		return "", invalid("province %q was merged into %q on 1 July 2025 (Resolution 202/2025/QH15); use the new name", strings.TrimSpace(s), now)
 	}
 	return "", invalid("province %q is not one of the 34 provinces and cities in force since 1 July 2025", strings.TrimSpace(s))

@@ -21,6 +21,7 @@ import (
 	"html/template"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/kyso-pki/kyso/pkg/display"
@@ -495,14 +496,18 @@ func WriteJSON(w io.Writer, rep *verify.Report, name string, opts *Options) erro
 var pageSource string
 
 // page is the HTML report: one file, its style inside, no script and
-// nothing fetched from elsewhere.
-var page = template.Must(template.New("report").Parse(pageSource))
+// nothing fetched from elsewhere. It is parsed on first use, so that the
+// text and JSON reports (and every program linking this package) do not
+// parse it at start-up.
+var page = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("report").Parse(pageSource))
+})
 
 // WriteHTML writes the report as a self-contained HTML page.
 func WriteHTML(w io.Writer, rep *verify.Report, name string, opts *Options) error {
 	d := Build(rep, name, opts)
 	m := opts.messages()
-	return page.Execute(w, struct {
+	return page().Execute(w, struct {
 		*Document
 		Signatures                                           []*Signature
 		FileLabel, ReasonsLabel, WarningsLabel, ChangesLabel string
