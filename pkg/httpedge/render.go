@@ -107,7 +107,8 @@ func (d *Dialect) log() *slog.Logger {
 // the request ID, and the caller gets only "internal error" and the ID; a
 // refusal that wraps a cause is logged at Info. KindTokenInvalid answered
 // 401 carries WWW-Authenticate with error="invalid_token" (RFC 6750
-// section 3), KindBusy a Retry-After of one second unless one is set.
+// section 3); an error with a RetryAfter (a lock) carries it as
+// Retry-After, KindBusy one second unless one is set.
 func (d *Dialect) Fail(w http.ResponseWriter, r *http.Request, err error) {
 	kind, desc := signing.Public(err)
 	wire, ok := d.Table[kind]
@@ -124,7 +125,11 @@ func (d *Dialect) Fail(w http.ResponseWriter, r *http.Request, err error) {
 	} else if se := (*signing.Error)(nil); !errors.As(err, &se) || se.Err != nil {
 		d.log().Info(d.Name+": request refused", "path", r.URL.Path, "request_id", RequestID(r), "kind", kind.String(), "error", err)
 	}
-	d.answer(w, r, kind, wire, desc)
+	var retry time.Duration
+	if se := (*signing.Error)(nil); errors.As(err, &se) {
+		retry = se.RetryAfter
+	}
+	d.answer(w, r, kind, wire, desc, retry)
 }
 
 // Refuse answers a refusal of kind decided at the edge (no bearer token,
@@ -161,9 +166,11 @@ func (d *Dialect) Decode(w http.ResponseWriter, r *http.Request, v any, opts Bod
 	return false
 }
 
-func (d *Dialect) answer(w http.ResponseWriter, r *http.Request, kind signing.Kind, wire Wire, desc string) {
+func (d *Dialect) answer(w http.ResponseWriter, r *http.Request, kind signing.Kind, wire Wire, desc string, retry time.Duration) {
 	h := w.Header()
 	switch {
+	case retry > 0 && h.Get("Retry-After") == "":
+		RetryAfter(w, retry)
 	case kind == signing.KindTokenInvalid && wire.Status == http.StatusUnauthorized && h.Get("WWW-Authenticate") == "":
 		h.Set("WWW-Authenticate", `Bearer realm="kyso", error="invalid_token"`)
 	case (kind == signing.KindBusy || wire.Status == http.StatusServiceUnavailable) && h.Get("Retry-After") == "":

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kyso-pki/kyso/pkg/signing"
 	"github.com/kyso-pki/kyso/pkg/store"
@@ -38,6 +39,7 @@ func TestFail(t *testing.T) {
 		{"store replay", store.ErrReplay, 409, "conflict", ""},
 		{"token", &signing.Error{Kind: signing.KindTokenInvalid, Description: "expired"}, 401, "invalid_token", `WWW-Authenticate: Bearer realm="kyso", error="invalid_token"`},
 		{"busy", &signing.Error{Kind: signing.KindBusy, Description: "busy"}, 503, "temporarily_unavailable", "Retry-After: 1"},
+		{"locked", &signing.Error{Kind: signing.KindLocked, Description: "locked", RetryAfter: 14*time.Minute + 29500*time.Millisecond}, 429, "account_locked", "Retry-After: 870"},
 		{"internal", errors.New("pq: password authentication failed for user kyso at 10.0.0.5"), 500, "server_error", ""},
 		{"unmapped kind", &signing.Error{Kind: signing.Kind(99), Description: "secret detail"}, 500, "server_error", ""},
 	} {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto"
 	"encoding/json"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -236,8 +237,15 @@ func TestOneAnswer(t *testing.T) {
 			t.Errorf("%s: answer %q, want the same as every other failure, %q", c.name, got, first)
 		}
 	}
-	if err := authorize("271828", e.next(t, en)); !isCode(err, signing.KindLocked) {
+	err := authorize("271828", e.next(t, en))
+	if !isCode(err, signing.KindLocked) {
 		t.Fatalf("right factors after five failed attempts: %v, want the lock", err)
+	}
+	// The lock says when to try again: when it ends, at most the lockout
+	// away (the default, 15 minutes), sent by the edge as Retry-After.
+	var se *signing.Error
+	if !errors.As(err, &se) || se.RetryAfter <= 0 || se.RetryAfter > 15*time.Minute {
+		t.Errorf("the lock's answer says to retry after %v, want within the 15-minute lockout", se.RetryAfter)
 	}
 	evaluated, refused := factorEvents(t, e.p.Store, en.OwnerID)
 	if len(evaluated) != 1+len(combos) || len(refused) != 1 {

@@ -3,6 +3,7 @@ package signing
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/kyso-pki/kyso/pkg/store"
 )
@@ -96,6 +97,10 @@ type Error struct {
 	Kind        Kind
 	Description string
 	Err         error
+	// RetryAfter, when positive, is how long the caller should wait
+	// before trying again (a lock's remaining time); the edge sends it as
+	// Retry-After (RFC 9110 section 10.2.3).
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {

@@ -53,7 +53,7 @@ func (s *Service) twoFactors(ctx context.Context, o *store.Owner, pin, otp strin
 		if err := s.audit(ctx, "owner:"+o.ID, "owner.locked", o.NationalID, "error", map[string]any{"attempts": a.Count, "locked_until": a.LockedUntil}); err != nil {
 			return err
 		}
-		return lockedError(a.LockedUntil)
+		return lockedError(a.LockedUntil, now)
 	}
 	pinVerdict := factorWrong
 	if argon2Check(o.PINHash, pin) {
@@ -111,7 +111,10 @@ func factorsDenied() *Error {
 
 // lockedError is the answer to an attempt refused, unevaluated, by a lock.
 // A lock follows Config.PINAttempts failed attempts, whichever factors
-// failed in them, so it tells nothing about any factor.
-func lockedError(until time.Time) *Error {
-	return fail(KindLocked, "too many failed attempts at the PIN and one-time code: locked until %s", until.UTC().Format("2006-01-02 15:04:05Z"))
+// failed in them, so it tells nothing about any factor. It says when to
+// try again (RetryAfter): when the lock ends.
+func lockedError(until, now time.Time) *Error {
+	e := fail(KindLocked, "too many failed attempts at the PIN and one-time code: locked until %s", until.UTC().Format("2006-01-02 15:04:05Z"))
+	e.RetryAfter = until.Sub(now)
+	return e
 }
