@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kyso-pki/kyso/internal/testenv"
 	"github.com/zmap/zlint/v3/lint"
 )
 
@@ -31,9 +32,7 @@ func TestLinksOnlyKysosLintSources(t *testing.T) {
 // and extend link no store driver, CA, zlint or Vault client, so a program
 // made of them alone starts as fast as they allow.
 func TestClientPackagesAreLeaves(t *testing.T) {
-	if _, err := exec.LookPath("go"); err != nil {
-		t.Skip("no go command")
-	}
+	testenv.LookPath(t, "go", "install Go 1.26")
 	pkgs := []string{"../../pkg/verify", "../../pkg/verify/report", "../../pkg/pades", "../../pkg/revocation", "../../pkg/tsa"}
 	out, err := exec.Command("go", append([]string{"list", "-deps"}, pkgs...)...).CombinedOutput()
 	if err != nil {
