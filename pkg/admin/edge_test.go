@@ -12,28 +12,9 @@ import (
 
 	"github.com/kyso-pki/kyso/internal/testpki"
 	"github.com/kyso-pki/kyso/pkg/admin"
-	"github.com/kyso-pki/kyso/pkg/httpedge"
 	"github.com/kyso-pki/kyso/pkg/httpedge/httpedgetest"
 	"github.com/kyso-pki/kyso/pkg/signing"
 )
-
-// TestErrorTable: every error kind of the core has its status and code in
-// the officers' API (kyso's own table, httpedge.Own).
-func TestErrorTable(t *testing.T) {
-	httpedgetest.Errors(t, httpedge.Own, map[signing.Kind]httpedge.Wire{
-		signing.KindInternal:      {Status: 500, Code: "server_error"},
-		signing.KindInvalid:       {Status: 400, Code: "invalid_request"},
-		signing.KindNotFound:      {Status: 404, Code: "not_found"},
-		signing.KindConflict:      {Status: 409, Code: "conflict"},
-		signing.KindExpired:       {Status: 400, Code: "invalid_request"},
-		signing.KindDenied:        {Status: 403, Code: "access_denied"},
-		signing.KindLocked:        {Status: 429, Code: "account_locked"},
-		signing.KindClientInvalid: {Status: 401, Code: "invalid_client"},
-		signing.KindTokenInvalid:  {Status: 401, Code: "invalid_token"},
-		signing.KindBusy:          {Status: 503, Code: "temporarily_unavailable"},
-		signing.KindRateLimited:   {Status: 429, Code: "too_many_requests"},
-	})
-}
 
 // TestEdge: every answer of the officers' API is no-store with its own
 // request ID, and an officer's token past its life is 401 invalid_token
@@ -60,19 +41,11 @@ func TestEdge(t *testing.T) {
 		t.Fatal(err)
 	}
 	send := func(t *testing.T, method, path, token, body string, h http.Header) *http.Response {
-		req, _ := http.NewRequest(method, ts.URL+path, strings.NewReader(body))
-		for k, v := range h {
-			req.Header[k] = v
+		if h == nil {
+			h = http.Header{}
 		}
-		req.Header.Set("Content-Type", "application/json")
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return resp
+		h.Set("Content-Type", "application/json")
+		return httpedgetest.Send(t, http.DefaultClient, method, ts.URL+path, token, body, h)
 	}
 	const path = "/admin/v1/enrolments"
 	for _, c := range []struct {

@@ -36,25 +36,7 @@ func TestErrorTable(t *testing.T) {
 // send makes one request to the CSC API with header and a bearer token
 // (if any).
 func (e *env) send(t testing.TB, method, path, token, body string, header http.Header) *http.Response {
-	t.Helper()
-	req, err := http.NewRequest(method, e.ts.URL+"/csc/v2/"+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := e.ts.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp
+	return httpedgetest.Send(t, e.ts.Client(), method, e.ts.URL+"/csc/v2/"+path, token, body, header)
 }
 
 // TestEdgeHeaders: every answer, refusals included, is no-store and has

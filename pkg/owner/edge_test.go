@@ -12,7 +12,8 @@ import (
 )
 
 // TestErrorTable: every error kind of the core has its status and code in
-// the owners' API (kyso's own table, httpedge.Own).
+// kyso's own table, httpedge.Own, which the owners' and the officers' APIs
+// both answer with (checked here once, for both).
 func TestErrorTable(t *testing.T) {
 	httpedgetest.Errors(t, httpedge.Own, map[signing.Kind]httpedge.Wire{
 		signing.KindInternal:      {Status: 500, Code: "server_error"},
@@ -32,25 +33,7 @@ func TestErrorTable(t *testing.T) {
 // send makes one request to the owners' API with header and an owner's
 // token (if any), and returns the raw answer.
 func (e *env) send(t testing.TB, method, path, token, body string, header http.Header) *http.Response {
-	t.Helper()
-	req, err := http.NewRequest(method, e.srv.URL+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := e.srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp
+	return httpedgetest.Send(t, e.srv.Client(), method, e.srv.URL+path, token, body, header)
 }
 
 // TestEdgeHeaders: every answer, refusals included, is no-store and has

@@ -103,3 +103,28 @@ func RequestIDs(t *testing.T, send func(t *testing.T, header http.Header) *http.
 		}
 	}
 }
+
+// Send makes one request to url with header, a JSON body (if any) and a
+// bearer token (if any), through client, and returns the raw answer: the
+// one way the dialects' edge tests send what they check.
+func Send(t testing.TB, client *http.Client, method, url, token, body string, header http.Header) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
