@@ -1,6 +1,9 @@
 package signing
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 // TestTrivialPIN: the PINs an attacker holding the owner's CCCD tries
 // first are refused (NIST SP 800-63B section 5.1.1.2); others pass.
@@ -40,5 +43,36 @@ func TestCheckPhone(t *testing.T) {
 		if err := checkPhone(in); (err == nil) != ok {
 			t.Errorf("checkPhone(%q) = %v; want ok %v", in, err, ok)
 		}
+	}
+}
+
+// TestTOTPMatchNearestStep: when the code of the step now is also the code
+// of the next step (a six-digit collision, found by search for RFC 6238's
+// SHA-1 test secret), the code typed now spends the step now, not the
+// next one, and the next step's code is still accepted at its time.
+func TestTOTPMatchNearestStep(t *testing.T) {
+	secret := []byte("12345678901234567890")
+	const s = 57766335
+	code := totpCode(secret, s)
+	if totpCode(secret, s+1) != code || code != "251166" {
+		t.Fatalf("steps %d and %d do not share a code: %s %s", s, s+1, code, totpCode(secret, s+1))
+	}
+	at := func(step int64) time.Time { return time.Unix(step*30+7, 0) }
+	if got := totpMatch(secret, code, at(s)); got != s {
+		t.Errorf("code %s at step %d matched step %d, want the step now", code, s, got)
+	}
+	if got := totpMatch(secret, code, at(s+1)); got != s+1 {
+		t.Errorf("code %s at step %d matched step %d, want the step now", code, s+1, got)
+	}
+	// Away from a collision: the code of the step before or after now is
+	// taken (clock skew), anything else is not.
+	if got := totpMatch(secret, totpCode(secret, s-1), at(s)); got != s-1 {
+		t.Errorf("the previous step's code matched %d", got)
+	}
+	if got := totpMatch(secret, totpCode(secret, s+2), at(s+1)); got != s+2 {
+		t.Errorf("the next step's code matched %d", got)
+	}
+	if got := totpMatch(secret, totpCode(secret, s+3), at(s+1)); got != -1 {
+		t.Errorf("a code two steps ahead matched %d", got)
 	}
 }

@@ -93,7 +93,11 @@ func totpCode(secret []byte, counter int64) string {
 }
 
 // totpMatch returns the time step whose code is code, within totpSkew of
-// now, or -1.
+// now, or -1. Two steps near each other may share a code (one time in a
+// million for six digits); the step nearest now wins, the earlier of two
+// equally near, so that a code typed in time never spends a step still to
+// come (which would refuse the owner's next, rightful code as a replay).
+// Every step in the window is computed whatever matches.
 func totpMatch(secret []byte, code string, now time.Time) int64 {
 	if len(code) != totpDigits {
 		return -1
@@ -103,13 +107,23 @@ func totpMatch(secret []byte, code string, now time.Time) int64 {
 	}
 	step := now.Unix() / int64(totpStep/time.Second)
 	found := int64(-1)
-	for d := int64(-totpSkew); d <= totpSkew; d++ {
-		if subtle.ConstantTimeCompare([]byte(totpCode(secret, step+d)), []byte(code)) == 1 {
+	for _, d := range totpOrder {
+		if subtle.ConstantTimeCompare([]byte(totpCode(secret, step+d)), []byte(code)) == 1 && found < 0 {
 			found = step + d
 		}
 	}
 	return found
 }
+
+// totpOrder is the order in which totpMatch prefers the steps of its
+// window: now, then outward, the past before the future.
+var totpOrder = func() []int64 {
+	o := []int64{0}
+	for d := int64(1); d <= totpSkew; d++ {
+		o = append(o, -d, d)
+	}
+	return o
+}()
 
 // TOTPCode returns the current code for a secret in an otpauth URI: what an
 // authenticator app shows. For scripts and tests that act as the owner.
