@@ -151,7 +151,7 @@ func (s *Store) PutCertificate(ctx context.Context, c *store.Certificate) error 
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (issuer, serial) DO NOTHING`,
 			c.Issuer, c.Serial, c.DER, c.Profile, c.Subject, c.NationalID, c.PublicKeySHA256, c.KeyURI,
 			s.time(nb), s.time(c.NotAfter), status, c.Campaign, c.AllowKeyReuse, s.time(s.clock(c.Created)))
-		if err := inserted(n, err, fmt.Errorf("a certificate with this serial is stored already: %w", store.ErrExists)); err != nil {
+		if err := inserted(n, err, errCertStored); err != nil {
 			return err
 		}
 		n, err = tx.Exec(ctx, `INSERT INTO certified_keys (spki_sha256, issuer, serial) VALUES ($1, $2, $3)
@@ -187,6 +187,10 @@ func (s *Store) PutCertificate(ctx context.Context, c *store.Certificate) error 
 		return err
 	})
 }
+
+// errCertStored: the serial was reserved, and a certificate is stored
+// under it already.
+var errCertStored = fmt.Errorf("a certificate with this serial is stored already: %w", store.ErrExists)
 
 const certColumns = `issuer, serial, der, profile, subject, national_id, spki_sha256, key_uri,
 	not_before, not_after, status, campaign, key_reuse, created`

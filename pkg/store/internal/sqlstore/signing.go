@@ -102,6 +102,9 @@ func (s *Store) writeIf(ctx context.Context, what, table string, id any, refused
 	return s.fail(what, err)
 }
 
+// errOwnerTaken: an owner has the ID or the national ID already.
+var errOwnerTaken = fmt.Errorf("owner ID or national ID taken: %w", store.ErrExists)
+
 const ownerColumns = `id, national_id, name, province, phone, email, pin_hash, pin_failures, locked_until,
 	totp_secret, totp_last_step, created_at`
 
@@ -121,7 +124,7 @@ func (s *Store) PutOwner(ctx context.Context, o *store.Owner) error {
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING`,
 			o.ID, o.NationalID, o.Name, o.Province, o.Phone, o.Email, o.PINHash, o.PINFailures, s.nullTime(o.LockedUntil),
 			nullBytes(o.TOTPSecret), o.TOTPLastStep, s.time(s.clock(o.CreatedAt)))
-		return inserted(n, err, fmt.Errorf("owner ID or national ID taken: %w", store.ErrExists))
+		return inserted(n, err, errOwnerTaken)
 	})
 }
 
@@ -613,6 +616,9 @@ func (s *Store) ClaimWebhooks(ctx context.Context, now time.Time, lease time.Dur
 	return out, nil
 }
 
+// errDelivered: the webhook was delivered already.
+var errDelivered = fmt.Errorf("delivered already: %w", store.ErrConflict)
+
 // FinishWebhook records an attempt at webhook id: delivered (now), or
 // failed and due again at next, or given up when next is zero. ErrNotFound
 // for an unknown webhook; ErrConflict when it was delivered already (by a
@@ -630,7 +636,7 @@ func (s *Store) FinishWebhook(ctx context.Context, id int64, delivered bool, nex
 	} else {
 		nextAttempt = s.nullTime(next)
 	}
-	return s.writeIf(ctx, fmt.Sprintf("finishing webhook %d", id), "webhooks", id, fmt.Errorf("delivered already: %w", store.ErrConflict),
+	return s.writeIf(ctx, fmt.Sprintf("finishing webhook %d", id), "webhooks", id, errDelivered,
 		`UPDATE webhooks SET attempts = attempts + 1, delivered_at = $1, next_attempt = $2, last_error = $3
 		WHERE id = $4 AND delivered_at IS NULL`, deliveredAt, nextAttempt, lastError, id)
 }
