@@ -60,8 +60,9 @@ type core = sqlstore.Store
 
 // Store is a store.Store in a PostgreSQL database. It is safe for
 // concurrent use by many goroutines and by many processes sharing the
-// database. Its methods are pkg/store/internal/sqlstore's; this package
-// connects, migrates, and runs writes as retried transactions.
+// database. Its methods — store.Store's, and ReserveSerials — are
+// pkg/store/internal/sqlstore's, promoted; this package connects,
+// migrates, and runs writes, retrying serialization failures.
 type Store struct {
 	*core
 	pool *pgxpool.Pool

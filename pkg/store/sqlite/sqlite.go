@@ -63,7 +63,8 @@ type core = sqlstore.Store
 
 // Store is a store.Store in one SQLite file. It is safe for concurrent use
 // by many goroutines and by several processes opening the same file. Its
-// methods are pkg/store/internal/sqlstore's; this package opens the file,
+// methods — store.Store's, and ReserveSerials — are
+// pkg/store/internal/sqlstore's, promoted; this package opens the file,
 // migrates it, and runs writes through the group-commit writer.
 type Store struct {
 	*core
@@ -81,52 +82,48 @@ type Store struct {
 	// tests.
 	groups atomic.Int64
 
-	// stmts holds prepared statements by database and SQL text: the
-	// one-row reads, and the writer's hot statements (sqlstore.HotWrites).
+	// hot holds the writer's hot statements (sqlstore.HotWrites), prepared
+	// when the store opens and not changed after, by SQL text; reads holds
+	// the one-row reads, prepared on the read pool at their first use.
 	// SQLite parses a statement as long as it takes to run one of these.
-	stmtMu sync.Mutex
-	stmts  map[stmtKey]*sql.Stmt
+	hot     map[string]*sql.Stmt
+	readsMu sync.Mutex
+	reads   map[string]*sql.Stmt
 }
 
-type stmtKey struct {
-	db *sql.DB
-	q  string
-}
-
-// prepared returns q prepared on db, preparing it the first time.
-func (s *Store) prepared(ctx context.Context, db *sql.DB, q string) (*sql.Stmt, error) {
-	k := stmtKey{db, q}
-	s.stmtMu.Lock()
-	defer s.stmtMu.Unlock()
-	if st := s.stmts[k]; st != nil {
+// readStmt returns q prepared on the read pool, preparing it the first
+// time.
+func (s *Store) readStmt(ctx context.Context, q string) (*sql.Stmt, error) {
+	s.readsMu.Lock()
+	defer s.readsMu.Unlock()
+	if st := s.reads[q]; st != nil {
 		return st, nil
 	}
-	st, err := db.PrepareContext(ctx, q)
+	st, err := s.r.PrepareContext(ctx, q)
 	if err != nil {
 		return nil, err
 	}
-	if s.stmts == nil {
-		s.stmts = map[stmtKey]*sql.Stmt{}
+	if s.reads == nil {
+		s.reads = map[string]*sql.Stmt{}
 	}
-	s.stmts[k] = st
+	s.reads[q] = st
 	return st, nil
 }
 
-// prepareWriter prepares the writer's hot statements.
+// prepareWriter prepares the writer's hot statements. Preparing on the
+// writer later would wait for its one connection, which the transaction
+// asking holds.
 func (s *Store) prepareWriter(ctx context.Context) error {
+	s.hot = map[string]*sql.Stmt{}
 	for _, q := range sqlstore.HotWrites {
-		if _, err := s.prepared(ctx, s.w, s.rb.Rebind(q)); err != nil {
+		q = s.rb.Rebind(q)
+		st, err := s.w.PrepareContext(ctx, q)
+		if err != nil {
 			return fmt.Errorf("sqlite: preparing %q: %w", q, err)
 		}
+		s.hot[q] = st
 	}
 	return nil
-}
-
-// writerStmt returns the statement prepareWriter prepared for q, or nil.
-func (s *Store) writerStmt(q string) *sql.Stmt {
-	s.stmtMu.Lock()
-	defer s.stmtMu.Unlock()
-	return s.stmts[stmtKey{s.w, q}]
 }
 
 // Open opens (creating if need be) the SQLite database at path, creating its
@@ -483,7 +480,7 @@ func micro(t time.Time) int64 { return check.Time(t).UnixMicro() }
 type driver struct{ s *Store }
 
 // Reader is the read-only pool.
-func (d driver) Reader() sqlstore.Conn { return conn{s: d.s, db: d.s.r, pool: d.s.r} }
+func (d driver) Reader() sqlstore.Conn { return conn{s: d.s, db: d.s.r, pool: true} }
 
 // Read runs fn in one read-only transaction on the read pool.
 func (d driver) Read(ctx context.Context, fn func(sqlstore.Conn) error) error {
@@ -512,7 +509,7 @@ type conn struct {
 		QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
 	}
 	tx   *sql.Tx // a write: the writer's prepared statements run through it
-	pool *sql.DB // the read pool: one-row reads run prepared
+	pool bool    // the read pool: one-row reads run prepared
 }
 
 // Exec runs q and returns the rows it changed.
@@ -562,8 +559,8 @@ func (c conn) QueryRow(ctx context.Context, q string, args ...any) sqlstore.Row 
 	if st := c.hot(q); st != nil {
 		return c.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
 	}
-	if c.pool != nil {
-		st, err := c.s.prepared(ctx, c.pool, q)
+	if c.pool {
+		st, err := c.s.readStmt(ctx, q)
 		if err != nil {
 			return errRow{err}
 		}
@@ -586,7 +583,7 @@ func (c conn) hot(q string) *sql.Stmt {
 	if c.tx == nil {
 		return nil
 	}
-	return c.s.writerStmt(q)
+	return c.s.hot[q]
 }
 
 // sqlRows are *sql.Rows as sqlstore.Rows.
@@ -616,12 +613,15 @@ func (s *Store) Close() error {
 	s.wmu.Lock()
 	s.closed = true
 	s.wmu.Unlock()
-	s.stmtMu.Lock()
-	for _, st := range s.stmts {
+	for _, st := range s.hot {
 		st.Close()
 	}
-	s.stmts = nil
-	s.stmtMu.Unlock()
+	s.readsMu.Lock()
+	for _, st := range s.reads {
+		st.Close()
+	}
+	s.reads = nil
+	s.readsMu.Unlock()
 	err := errors.Join(s.r.Close(), s.w.Close())
 	if err != nil {
 		return fmt.Errorf("sqlite: closing %s: %w", s.path, err)
