@@ -12,7 +12,7 @@ SUDO=""
 
 step() { printf '\n=== %s\n' "$*"; }
 
-step "system packages (softhsm2, opensc, openssl, postgresql-15, qpdf, poppler-utils, libnss3-tools, jq, curl)"
+step "system packages (softhsm2, opensc, openssl, postgresql-15, qpdf, poppler-utils, fonts-urw-base35, libnss3-tools, jq, curl)"
 need=()
 command -v softhsm2-util >/dev/null || need+=(softhsm2)
 [ -e /usr/lib/softhsm/libsofthsm2.so ] || need+=(softhsm2)
@@ -21,6 +21,9 @@ command -v openssl >/dev/null || need+=(openssl)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql-15)
 command -v qpdf >/dev/null || need+=(qpdf)
 command -v pdfsig >/dev/null || need+=(poppler-utils)
+# Nimbus Sans: poppler's stand-in for Helvetica, with Helvetica's metrics,
+# so pkg/render's comparison with pdftoppm sees text where PDFium puts it.
+[ -e /usr/share/fonts/opentype/urw-base35/NimbusSans-Regular.otf ] || need+=(fonts-urw-base35)
 command -v certutil >/dev/null || need+=(libnss3-tools)
 command -v jq >/dev/null || need+=(jq)     # the README's examples use jq and curl; a test walks them
 command -v curl >/dev/null || need+=(curl)
