@@ -394,8 +394,8 @@ func TestHostile(t *testing.T) {
 	})
 }
 
-// BenchmarkPage renders a page of text with a visible signature's stamp,
-// 1190 pixels wide (A4 at 144 dpi): instantiating a sandbox, opening the
+// BenchmarkPage renders testpdf's form (text and a filled field), 1190
+// pixels wide (A4 at 144 dpi): instantiating a sandbox, opening the
 // document, drawing and encoding the PNG.
 func BenchmarkPage(b *testing.B) {
 	r := newRenderer(b)
@@ -405,5 +405,18 @@ func BenchmarkPage(b *testing.B) {
 		if _, err := r.Page(context.Background(), pdf, 1, a4); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestClosed(t *testing.T) {
+	r, err := render.New(context.Background(), &render.Options{Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.PageCount(context.Background(), testpdf.Minimal("")); !errors.Is(err, render.ErrClosed) {
+		t.Errorf("after Close: %v, want ErrClosed", err)
 	}
 }
