@@ -15,11 +15,12 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/kyso-pki/kyso/cmd/internal/bench/keybench"
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/hsm/keystore"
 	"github.com/kyso-pki/kyso/hsm/pkcs11"
+	"github.com/kyso-pki/kyso/hsm/pkcs11/bare"
 	"github.com/kyso-pki/kyso/hsm/softkey"
-	"github.com/kyso-pki/kyso/internal/keybench"
 )
 
 // benchKeys measures signatures per second through kyso's PKCS#11 backend
@@ -62,11 +63,11 @@ func benchKeys(ctx context.Context, e *env, args []string) error {
 	if err := p11.CreateMasterKey(ctx, ""); err != nil {
 		return fmt.Errorf("creating the master wrapping key: %w", err)
 	}
-	bare, err := keybench.OpenBare(*module, tok.label, []byte(tok.pin))
+	bareTok, err := bare.Open(*module, tok.label, []byte(tok.pin))
 	if err != nil {
 		return err
 	}
-	defer bare.Close()
+	defer bareTok.Close()
 
 	passDir, err := os.MkdirTemp("", "kyso-bench-softkey-")
 	if err != nil {
@@ -108,7 +109,7 @@ func benchKeys(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		bareSign, err := bare.SignFunc(label, alg)
+		bareSign, err := bareTok.SignFunc(label, alg)
 		if err != nil {
 			return err
 		}

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/kyso-pki/kyso/internal/testenv"
-	"github.com/kyso-pki/kyso/internal/verifybench"
+	"github.com/kyso-pki/kyso/cmd/internal/bench/verifybench"
 )
 
 // TestBenchVerify runs `kyso bench verify` once per row, as an operator

@@ -10,7 +10,7 @@ import (
 
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/hsm/keystore"
-	"github.com/kyso-pki/kyso/internal/datadir"
+	"github.com/kyso-pki/kyso/cmd/internal/datadir"
 	"github.com/kyso-pki/kyso/pkg/signing"
 )
 
