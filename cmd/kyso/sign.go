@@ -14,8 +14,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/cmd/internal/datadir"
+	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/pkg/pades"
 	"github.com/kyso-pki/kyso/pkg/revocation"
 	"github.com/kyso-pki/kyso/pkg/signercheck"

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kyso-pki/kyso/internal/testpki"
 	"github.com/kyso-pki/kyso/pkg/admin"
+	"github.com/kyso-pki/kyso/pkg/ca/catest"
 	"github.com/kyso-pki/kyso/pkg/httpedge/httpedgetest"
 	"github.com/kyso-pki/kyso/pkg/signing"
 )
@@ -19,7 +19,7 @@ import (
 // newServer serves the admin API over a throwaway CA.
 func newServer(t testing.TB) (*signing.Service, *httptest.Server) {
 	t.Helper()
-	p, err := testpki.New(context.Background(), t.TempDir())
+	p, err := catest.New(context.Background(), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

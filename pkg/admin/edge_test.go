@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kyso-pki/kyso/internal/testpki"
 	"github.com/kyso-pki/kyso/pkg/admin"
+	"github.com/kyso-pki/kyso/pkg/ca/catest"
 	"github.com/kyso-pki/kyso/pkg/httpedge/httpedgetest"
 	"github.com/kyso-pki/kyso/pkg/signing"
 )
@@ -21,7 +21,7 @@ import (
 // with the RFC 6750 challenge, as on every API that takes bearer tokens.
 func TestEdge(t *testing.T) {
 	ctx := context.Background()
-	p, err := testpki.New(ctx, t.TempDir())
+	p, err := catest.New(ctx, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

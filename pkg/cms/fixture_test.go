@@ -21,8 +21,8 @@ import (
 
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/internal/testenv"
-	"github.com/kyso-pki/kyso/internal/testpki"
 	"github.com/kyso-pki/kyso/pkg/ca"
+	"github.com/kyso-pki/kyso/pkg/ca/catest"
 )
 
 // signerKey is a citizen certificate whose key is in the softkey store.
@@ -73,7 +73,7 @@ func newFixture() (*fixture, error) {
 		return nil, err
 	}
 	fixtureDir = dir
-	p, err := testpki.New(ctx, dir)
+	p, err := catest.New(ctx, dir)
 	if err != nil {
 		return nil, err
 	}

@@ -22,21 +22,21 @@ import (
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/internal/testenv"
 	"github.com/kyso-pki/kyso/internal/testpdf"
-	"github.com/kyso-pki/kyso/internal/testpki"
-	"github.com/kyso-pki/kyso/internal/testpki/served"
+	"github.com/kyso-pki/kyso/pkg/ca/catest"
 	"github.com/kyso-pki/kyso/pkg/csc"
 	"github.com/kyso-pki/kyso/pkg/pades"
 	"github.com/kyso-pki/kyso/pkg/revocation"
+	"github.com/kyso-pki/kyso/pkg/server/servertest"
 	"github.com/kyso-pki/kyso/pkg/signercheck"
 	"github.com/kyso-pki/kyso/pkg/signing"
 	"github.com/kyso-pki/kyso/pkg/verify"
 )
 
 type env struct {
-	p      *testpki.PKI
+	p      *catest.PKI
 	svc    *signing.Service
 	ts     *httptest.Server
-	pki    *served.Served
+	pki    *servertest.Served
 	client *csc.Client
 	cred   *signing.Enrolment
 	now    atomic.Int64
@@ -49,7 +49,7 @@ type env struct {
 func newEnv(t testing.TB, alg hsm.Algorithm, realClock bool) *env {
 	t.Helper()
 	ctx := context.Background()
-	p, err := testpki.New(ctx, t.TempDir())
+	p, err := catest.New(ctx, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func newEnv(t testing.TB, alg hsm.Algorithm, realClock bool) *env {
 	if !realClock {
 		cfg.Now = func() time.Time { return time.Unix(0, e.now.Load()) }
 	}
-	if e.pki, err = served.Serve(ctx, p); err != nil {
+	if e.pki, err = servertest.Serve(ctx, p); err != nil {
 		t.Fatal(err)
 	}
 	roots := x509.NewCertPool()

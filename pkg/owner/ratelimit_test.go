@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kyso-pki/kyso/internal/testpki"
+	"github.com/kyso-pki/kyso/pkg/ca/catest"
 	"github.com/kyso-pki/kyso/pkg/httpedge"
 	"github.com/kyso-pki/kyso/pkg/httpedge/httpedgetest"
 	"github.com/kyso-pki/kyso/pkg/owner"
@@ -94,7 +94,7 @@ func TestLoginPerOwner(t *testing.T) {
 // signing.Config.HashWait, a login is answered 503 temporarily_unavailable
 // with Retry-After rather than waiting without end.
 func TestLoginBusy(t *testing.T) {
-	p, err := testpki.New(t.Context(), t.TempDir())
+	p, err := catest.New(t.Context(), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,8 +23,8 @@ import (
 
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/internal/testenv"
-	"github.com/kyso-pki/kyso/internal/testpki"
 	"github.com/kyso-pki/kyso/pkg/ca"
+	"github.com/kyso-pki/kyso/pkg/ca/catest"
 	"github.com/kyso-pki/kyso/pkg/tsa"
 )
 
@@ -79,7 +79,7 @@ func newFixture() (*fixture, error) {
 		return nil, err
 	}
 	fixtureDir = dir
-	p, err := testpki.New(ctx, dir)
+	p, err := catest.New(ctx, dir)
 	if err != nil {
 		return nil, err
 	}

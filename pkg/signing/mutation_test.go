@@ -17,7 +17,7 @@ import (
 
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/internal/sadmut"
-	"github.com/kyso-pki/kyso/internal/testpki"
+	"github.com/kyso-pki/kyso/pkg/ca/catest"
 	"github.com/kyso-pki/kyso/pkg/signing"
 	"github.com/kyso-pki/kyso/pkg/store"
 )
@@ -63,7 +63,7 @@ func TestMutations(t *testing.T) {
 	}
 	const workers = 8
 	ctx := context.Background()
-	p, err := testpki.New(ctx, t.TempDir())
+	p, err := catest.New(ctx, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +148,7 @@ type mutSpend struct {
 
 const mutPIN = "472913"
 
-func newMutWorker(t *testing.T, p *testpki.PKI, id int, alg hsm.Algorithm, rng *rand.Rand) *mutWorker {
+func newMutWorker(t *testing.T, p *catest.PKI, id int, alg hsm.Algorithm, rng *rand.Rand) *mutWorker {
 	t.Helper()
 	// At the start of a TOTP time step, so that which codes are replays
 	// depends on the seed alone, not on when the suite runs.

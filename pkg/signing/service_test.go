@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/kyso-pki/kyso/hsm"
-	"github.com/kyso-pki/kyso/internal/testpki"
+	"github.com/kyso-pki/kyso/pkg/ca/catest"
 	"github.com/kyso-pki/kyso/pkg/signing"
 	"github.com/kyso-pki/kyso/pkg/store"
 )
@@ -28,7 +28,7 @@ func (c *clock) advance(d time.Duration) { c.t.Add(int64(d)) }
 
 type env struct {
 	svc   *signing.Service
-	p     *testpki.PKI
+	p     *catest.PKI
 	clock *clock
 }
 
@@ -40,7 +40,7 @@ func newEnv(t *testing.T) *env {
 // newEnvWith is newEnv with testConfig changed by mod, when not nil.
 func newEnvWith(t *testing.T, mod func(*signing.Config)) *env {
 	t.Helper()
-	p, err := testpki.New(context.Background(), t.TempDir())
+	p, err := catest.New(context.Background(), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,10 +18,10 @@ import (
 	"time"
 
 	"github.com/kyso-pki/kyso/hsm"
-	"github.com/kyso-pki/kyso/internal/testpki"
-	"github.com/kyso-pki/kyso/internal/testpki/served"
+	"github.com/kyso-pki/kyso/pkg/ca/catest"
 	"github.com/kyso-pki/kyso/pkg/owner"
 	"github.com/kyso-pki/kyso/pkg/revocation"
+	"github.com/kyso-pki/kyso/pkg/server/servertest"
 	"github.com/kyso-pki/kyso/pkg/signercheck"
 	"github.com/kyso-pki/kyso/pkg/signing"
 	"github.com/kyso-pki/kyso/pkg/smartca"
@@ -81,8 +81,8 @@ type party struct {
 }
 
 type env struct {
-	p        *testpki.PKI
-	pki      *served.Served
+	p        *catest.PKI
+	pki      *servertest.Served
 	svc      *signing.Service
 	st       store.Signing
 	clock    *clock
@@ -101,7 +101,7 @@ type env struct {
 func newEnv(t testing.TB, alg hsm.Algorithm) *env {
 	t.Helper()
 	ctx := context.Background()
-	p, err := testpki.New(ctx, t.TempDir())
+	p, err := catest.New(ctx, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +111,7 @@ func newEnv(t testing.TB, alg hsm.Algorithm) *env {
 	e.clock.t.Store(time.Now().UnixNano())
 	// The pre-signing check, for real: OCSP from the CA served in-process,
 	// judged by the wall clock its answers carry.
-	if e.pki, err = served.Serve(ctx, p); err != nil {
+	if e.pki, err = servertest.Serve(ctx, p); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.pki.Close)

@@ -16,11 +16,11 @@ import (
 
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/internal/testpdf"
-	"github.com/kyso-pki/kyso/internal/testpki"
-	"github.com/kyso-pki/kyso/internal/testpki/served"
+	"github.com/kyso-pki/kyso/pkg/ca/catest"
 	"github.com/kyso-pki/kyso/pkg/pades"
 	"github.com/kyso-pki/kyso/pkg/pdf"
 	"github.com/kyso-pki/kyso/pkg/revocation"
+	"github.com/kyso-pki/kyso/pkg/server/servertest"
 	"github.com/kyso-pki/kyso/pkg/tsa"
 	"github.com/kyso-pki/kyso/pkg/verify"
 )
@@ -29,8 +29,8 @@ import (
 // citizens' keys.
 type fixture struct {
 	dir    string
-	p      *testpki.PKI
-	srv    *served.Served
+	p      *catest.PKI
+	srv    *servertest.Served
 	tsa    *tsa.Server
 	roots  *x509.CertPool
 	chain  []*x509.Certificate
@@ -75,11 +75,11 @@ func newFixture() (*fixture, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := testpki.New(ctx, dir)
+	p, err := catest.New(ctx, dir)
 	if err != nil {
 		return nil, err
 	}
-	srv, err := served.Serve(ctx, p)
+	srv, err := servertest.Serve(ctx, p)
 	if err != nil {
 		return nil, err
 	}

@@ -19,12 +19,12 @@ import (
 
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/internal/testenv"
-	"github.com/kyso-pki/kyso/internal/testpki"
-	"github.com/kyso-pki/kyso/internal/testpki/served"
 	"github.com/kyso-pki/kyso/pkg/ca"
+	"github.com/kyso-pki/kyso/pkg/ca/catest"
 	"github.com/kyso-pki/kyso/pkg/pades"
 	"github.com/kyso-pki/kyso/pkg/revocation"
 	"github.com/kyso-pki/kyso/pkg/server"
+	"github.com/kyso-pki/kyso/pkg/server/servertest"
 	"github.com/kyso-pki/kyso/pkg/tsa"
 	"github.com/kyso-pki/kyso/pkg/verify"
 	"github.com/kyso-pki/kyso/pkg/verify/report"
@@ -44,8 +44,8 @@ var (
 )
 
 type fixture struct {
-	p     *testpki.PKI
-	srv   *served.Served
+	p     *catest.PKI
+	srv   *servertest.Served
 	tsa   *tsa.Server
 	roots *x509.CertPool
 	chain []*x509.Certificate
@@ -88,10 +88,10 @@ func getFixture(t *testing.T) *fixture {
 		}
 		clock := func() time.Time { return t0 }
 		f := &fixture{roots: x509.NewCertPool(), signers: map[string]signer{}}
-		if f.p, fixErr = testpki.NewOptions(ctx, fixDir, nil, &ca.Options{Now: clock}); fixErr != nil {
+		if f.p, fixErr = catest.NewOptions(ctx, fixDir, nil, &ca.Options{Now: clock}); fixErr != nil {
 			return
 		}
-		if f.srv, fixErr = served.ServeOptions(ctx, f.p, &server.PKIOptions{Now: clock}); fixErr != nil {
+		if f.srv, fixErr = servertest.ServeOptions(ctx, f.p, &server.PKIOptions{Now: clock}); fixErr != nil {
 			return
 		}
 		f.roots.AddCert(f.p.Hierarchy.Root)
