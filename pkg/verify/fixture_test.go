@@ -7,7 +7,6 @@ import (
 	"crypto"
 	"crypto/x509"
 	"fmt"
-	"os"
 	"reflect"
 	"strings"
 	"sync"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/kyso-pki/kyso/hsm"
+	"github.com/kyso-pki/kyso/internal/testenv"
 	"github.com/kyso-pki/kyso/internal/testpdf"
 	"github.com/kyso-pki/kyso/pkg/ca/catest"
 	"github.com/kyso-pki/kyso/pkg/pades"
@@ -44,37 +44,22 @@ type signer struct {
 	key  crypto.Signer
 }
 
-var (
-	fixOnce sync.Once
-	fix     *fixture
-	fixErr  error
-)
+// shared is the package's fixture.
+var shared = testenv.Shared[*fixture]{Prefix: "kyso-verify-test-", Build: newFixture,
+	Close: func(f *fixture) {
+		f.srv.Close()
+		f.p.Close()
+	}}
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if fix != nil {
-		fix.srv.Close()
-		fix.p.Close()
-		os.RemoveAll(fix.dir)
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { shared.Main(m) }
 
 func getFixture(t testing.TB) *fixture {
 	t.Helper()
-	fixOnce.Do(func() { fix, fixErr = newFixture() })
-	if fixErr != nil {
-		t.Fatalf("fixture: %v", fixErr)
-	}
-	return fix
+	return shared.Get(t)
 }
 
-func newFixture() (*fixture, error) {
+func newFixture(dir string) (*fixture, error) {
 	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "kyso-verify-test-")
-	if err != nil {
-		return nil, err
-	}
 	p, err := catest.New(ctx, dir)
 	if err != nil {
 		return nil, err
