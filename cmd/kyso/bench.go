@@ -19,7 +19,7 @@ import (
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/hsm/keystore"
 	"github.com/kyso-pki/kyso/hsm/pkcs11"
-	"github.com/kyso-pki/kyso/hsm/pkcs11/bare"
+	"github.com/kyso-pki/kyso/hsm/pkcs11/pkcs11bench"
 	"github.com/kyso-pki/kyso/hsm/softkey"
 )
 
@@ -63,11 +63,11 @@ func benchKeys(ctx context.Context, e *env, args []string) error {
 	if err := p11.CreateMasterKey(ctx, ""); err != nil {
 		return fmt.Errorf("creating the master wrapping key: %w", err)
 	}
-	bareTok, err := bare.Open(*module, tok.label, []byte(tok.pin))
+	bare, err := pkcs11bench.OpenBare(*module, tok.label, []byte(tok.pin))
 	if err != nil {
 		return err
 	}
-	defer bareTok.Close()
+	defer bare.Close()
 
 	passDir, err := os.MkdirTemp("", "kyso-bench-softkey-")
 	if err != nil {
@@ -109,7 +109,7 @@ func benchKeys(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		bareSign, err := bareTok.SignFunc(label, alg)
+		bareSign, err := bare.SignFunc(label, alg)
 		if err != nil {
 			return err
 		}

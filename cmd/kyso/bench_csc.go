@@ -13,7 +13,7 @@ import (
 	"github.com/kyso-pki/kyso/cmd/internal/bench/cscbench"
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/hsm/pkcs11"
-	"github.com/kyso-pki/kyso/hsm/pkcs11/bare"
+	"github.com/kyso-pki/kyso/hsm/pkcs11/pkcs11bench"
 )
 
 // benchCSC measures remote signing through the CSC API: signatures/signHash
@@ -87,11 +87,11 @@ func benchCSC(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer p11.Close()
-	bareTok, err := bare.Open(*module, tok.label, []byte(tok.pin))
+	bare, err := pkcs11bench.OpenBare(*module, tok.label, []byte(tok.pin))
 	if err != nil {
 		return err
 	}
-	defer bareTok.Close()
+	defer bare.Close()
 
 	fmt.Fprintf(e.stderr, "kyso bench csc: throwaway SoftHSM token in %s, database in %s; enrolling %d owners…\n", tok.dir, tmp, 2**n*len(alglist))
 	env, err := cscbench.Open(ctx, &cscbench.Options{Keys: p11, Dir: tmp, Algorithms: alglist, Clients: *n})
@@ -106,7 +106,7 @@ func benchCSC(ctx context.Context, e *env, args []string) error {
 	}
 	rep := cscbench.Run(ctx, env, cscbench.RunOptions{
 		Clients: *n, Duration: *dur, Hashes: hashes, RoundTrip: !*noRT,
-		Bare:     bareTok.SignFunc,
+		Bare:     bare.SignFunc,
 		Database: "SQLite (WAL, synchronous=FULL) in " + tmp,
 		Progress: func(r cscbench.Result) { benchCSCProgress(e, r) },
 		Flood:    floodRow,

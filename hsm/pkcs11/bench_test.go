@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/kyso-pki/kyso/hsm"
-	"github.com/kyso-pki/kyso/hsm/pkcs11/bare"
+	"github.com/kyso-pki/kyso/hsm/pkcs11/pkcs11bench"
 )
 
 // BenchmarkSign compares kyso's signer (pool, handle cache, checks) with the
@@ -20,11 +20,11 @@ import (
 func BenchmarkSign(b *testing.B) {
 	s, sh := openStore(b)
 	ctx := context.Background()
-	bareTok, err := bare.Open(sh.Module, sh.TokenLabel, []byte(sh.PIN))
+	bare, err := pkcs11bench.OpenBare(sh.Module, sh.TokenLabel, []byte(sh.PIN))
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(bareTok.Close)
+	b.Cleanup(bare.Close)
 	d := sha256.Sum256([]byte("benchmark"))
 	for _, alg := range []hsm.Algorithm{hsm.RSA2048, hsm.ECDSAP256} {
 		label := "bench-" + string(alg)
@@ -36,7 +36,7 @@ func BenchmarkSign(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		bareSign, err := bareTok.SignFunc(label, alg)
+		bareSign, err := bare.SignFunc(label, alg)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -12,7 +12,7 @@ import (
 	"github.com/kyso-pki/kyso/cmd/internal/bench/keybench"
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/hsm/pkcs11"
-	"github.com/kyso-pki/kyso/hsm/pkcs11/bare"
+	"github.com/kyso-pki/kyso/hsm/pkcs11/pkcs11bench"
 	"github.com/kyso-pki/kyso/internal/testenv"
 )
 
@@ -32,11 +32,11 @@ func BenchmarkSignHashHTTPS(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { p11.Close() })
-	bareTok, err := bare.Open(tok.Module, tok.TokenLabel, []byte(tok.PIN))
+	bare, err := pkcs11bench.OpenBare(tok.Module, tok.TokenLabel, []byte(tok.PIN))
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(bareTok.Close)
+	b.Cleanup(bare.Close)
 	algs := []hsm.Algorithm{hsm.ECDSAP256, hsm.RSA2048}
 	env, err := cscbench.Open(ctx, &cscbench.Options{Keys: p11, Dir: b.TempDir(), Algorithms: algs, Clients: 1})
 	if err != nil {
@@ -45,7 +45,7 @@ func BenchmarkSignHashHTTPS(b *testing.B) {
 	b.Cleanup(func() { env.Close() })
 	digest := sha256.Sum256([]byte("kyso bench csc"))
 	for _, alg := range algs {
-		sign, err := bareTok.SignFunc(env.BareLabel(alg), alg)
+		sign, err := bare.SignFunc(env.BareLabel(alg), alg)
 		if err != nil {
 			b.Fatal(err)
 		}

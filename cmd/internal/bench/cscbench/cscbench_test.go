@@ -9,7 +9,7 @@ import (
 
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/hsm/pkcs11"
-	"github.com/kyso-pki/kyso/hsm/pkcs11/bare"
+	"github.com/kyso-pki/kyso/hsm/pkcs11/pkcs11bench"
 	"github.com/kyso-pki/kyso/internal/testenv"
 )
 
@@ -107,18 +107,18 @@ func TestRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p11.Close()
-	bareTok, err := bare.Open(tok.Module, tok.TokenLabel, []byte(tok.PIN))
+	bare, err := pkcs11bench.OpenBare(tok.Module, tok.TokenLabel, []byte(tok.PIN))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer bareTok.Close()
+	defer bare.Close()
 	env, err := Open(ctx, &Options{Keys: p11, Dir: t.TempDir(), Algorithms: []hsm.Algorithm{hsm.ECDSAP256}, Clients: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer env.Close()
 	var seen []Result
-	rep := Run(ctx, env, RunOptions{Duration: 50 * time.Millisecond, Bare: bareTok.SignFunc, RoundTrip: true, Progress: func(r Result) { seen = append(seen, r) }})
+	rep := Run(ctx, env, RunOptions{Duration: 50 * time.Millisecond, Bare: bare.SignFunc, RoundTrip: true, Progress: func(r Result) { seen = append(seen, r) }})
 	if len(seen) != len(rep.Rows) || len(rep.Rows) != 2*(2+2+2+2) {
 		t.Fatalf("%d rows, %d reported as they ran; want 16", len(rep.Rows), len(seen))
 	}

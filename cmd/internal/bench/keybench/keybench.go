@@ -1,6 +1,6 @@
 // Package keybench measures signatures per second through kyso's key
 // backends next to their physical limits run side by side: a bare PKCS#11
-// C_SignInit+C_Sign loop on the same token (hsm/pkcs11/bare), and Go's
+// C_SignInit+C_Sign loop on the same token (hsm/pkcs11/pkcs11bench), and Go's
 // in-memory keys. It backs
 // `kyso bench keys`; it asserts nothing about speed, it reports.
 package keybench

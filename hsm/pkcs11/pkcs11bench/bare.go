@@ -1,6 +1,6 @@
 //go:build cgo
 
-package bare
+package pkcs11bench
 
 import (
 	"crypto"
@@ -13,9 +13,9 @@ import (
 	"github.com/kyso-pki/kyso/hsm"
 )
 
-// Token is a token opened for the bare loop: C_SignInit then C_Sign on a
+// Bare is a token opened for the bare loop: C_SignInit then C_Sign on a
 // session of its own per goroutine, with no pool, checks or recovery.
-type Token struct {
+type Bare struct {
 	p        *pkcs11.Ctx
 	slot     uint
 	mu       sync.Mutex
@@ -24,23 +24,23 @@ type Token struct {
 	pin      string
 }
 
-// Open loads module, finds the token labelled token and logs in with pin.
+// OpenBare loads module, finds the token labelled token and logs in with pin.
 // It loads the module a second time beside kyso's backend, as another
 // application would; PKCS#11 login state is shared by the process, so
 // CKR_USER_ALREADY_LOGGED_IN is expected.
-func Open(module, token string, pin []byte) (*Token, error) {
+func OpenBare(module, token string, pin []byte) (*Bare, error) {
 	p := pkcs11.New(module)
 	if p == nil {
-		return nil, fmt.Errorf("bare: cannot load PKCS#11 module %s", module)
+		return nil, fmt.Errorf("pkcs11bench: cannot load PKCS#11 module %s", module)
 	}
 	if err := p.Initialize(); err != nil && !isCode(err, pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED) {
-		return nil, fmt.Errorf("bare: C_Initialize: %w", err)
+		return nil, fmt.Errorf("pkcs11bench: C_Initialize: %w", err)
 	}
 	slots, err := p.GetSlotList(true)
 	if err != nil {
-		return nil, fmt.Errorf("bare: C_GetSlotList: %w", err)
+		return nil, fmt.Errorf("pkcs11bench: C_GetSlotList: %w", err)
 	}
-	b := &Token{p: p, sessions: map[int]pkcs11.SessionHandle{}, handles: map[string]pkcs11.ObjectHandle{}, pin: string(pin)}
+	b := &Bare{p: p, sessions: map[int]pkcs11.SessionHandle{}, handles: map[string]pkcs11.ObjectHandle{}, pin: string(pin)}
 	found := false
 	for _, s := range slots {
 		ti, err := p.GetTokenInfo(s)
@@ -50,14 +50,14 @@ func Open(module, token string, pin []byte) (*Token, error) {
 		}
 	}
 	if !found {
-		return nil, fmt.Errorf("bare: token %q not found", token)
+		return nil, fmt.Errorf("pkcs11bench: token %q not found", token)
 	}
 	sh, err := b.session(-1)
 	if err != nil {
 		return nil, err
 	}
 	if err := p.Login(sh, pkcs11.CKU_USER, b.pin); err != nil && !isCode(err, pkcs11.CKR_USER_ALREADY_LOGGED_IN) {
-		return nil, fmt.Errorf("bare: C_Login: %w", err)
+		return nil, fmt.Errorf("pkcs11bench: C_Login: %w", err)
 	}
 	return b, nil
 }
@@ -67,7 +67,7 @@ func isCode(err error, code uint) bool {
 	return errors.As(err, &e) && uint(e) == code
 }
 
-func (b *Token) session(worker int) (pkcs11.SessionHandle, error) {
+func (b *Bare) session(worker int) (pkcs11.SessionHandle, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if sh, ok := b.sessions[worker]; ok {
@@ -75,7 +75,7 @@ func (b *Token) session(worker int) (pkcs11.SessionHandle, error) {
 	}
 	sh, err := b.p.OpenSession(b.slot, pkcs11.CKF_SERIAL_SESSION|pkcs11.CKF_RW_SESSION)
 	if err != nil {
-		return 0, fmt.Errorf("bare: C_OpenSession: %w", err)
+		return 0, fmt.Errorf("pkcs11bench: C_OpenSession: %w", err)
 	}
 	b.sessions[worker] = sh
 	return sh, nil
@@ -84,7 +84,7 @@ func (b *Token) session(worker int) (pkcs11.SessionHandle, error) {
 // SignFunc returns a bare signing loop body for the private key labelled
 // label: PKCS#1 v1.5 (CKM_RSA_PKCS over a DigestInfo) for RSA, CKM_ECDSA for
 // EC keys.
-func (b *Token) SignFunc(label string, alg hsm.Algorithm) (func(worker int, digest []byte) error, error) {
+func (b *Bare) SignFunc(label string, alg hsm.Algorithm) (func(worker int, digest []byte) error, error) {
 	sh, err := b.session(-1)
 	if err != nil {
 		return nil, err
@@ -94,12 +94,12 @@ func (b *Token) SignFunc(label string, alg hsm.Algorithm) (func(worker int, dige
 		pkcs11.NewAttribute(pkcs11.CKA_LABEL, label),
 	}
 	if err := b.p.FindObjectsInit(sh, tmpl); err != nil {
-		return nil, fmt.Errorf("bare: C_FindObjectsInit: %w", err)
+		return nil, fmt.Errorf("pkcs11bench: C_FindObjectsInit: %w", err)
 	}
 	objs, _, err := b.p.FindObjects(sh, 2)
 	b.p.FindObjectsFinal(sh)
 	if err != nil || len(objs) != 1 {
-		return nil, fmt.Errorf("bare: private key %q: found %d objects (%v)", label, len(objs), err)
+		return nil, fmt.Errorf("pkcs11bench: private key %q: found %d objects (%v)", label, len(objs), err)
 	}
 	h := objs[0]
 	var mech []*pkcs11.Mechanism
@@ -121,7 +121,7 @@ func (b *Token) SignFunc(label string, alg hsm.Algorithm) (func(worker int, dige
 			}
 		}
 		if err := b.p.SignInit(sh, mech, h); err != nil {
-			return fmt.Errorf("bare: C_SignInit: %w", err)
+			return fmt.Errorf("pkcs11bench: C_SignInit: %w", err)
 		}
 		_, err = b.p.Sign(sh, data)
 		return err
@@ -130,7 +130,7 @@ func (b *Token) SignFunc(label string, alg hsm.Algorithm) (func(worker int, dige
 
 // Close closes the bare loop's sessions. It does not finalize the module,
 // which kyso's backend in the same process still uses.
-func (b *Token) Close() {
+func (b *Bare) Close() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, sh := range b.sessions {
