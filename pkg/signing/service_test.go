@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/kyso-pki/kyso/hsm"
+	"github.com/kyso-pki/kyso/pkg/algid"
 	"github.com/kyso-pki/kyso/pkg/ca/catest"
 	"github.com/kyso-pki/kyso/pkg/signing"
 	"github.com/kyso-pki/kyso/pkg/signing/signingtest"
@@ -224,7 +225,7 @@ func TestSignHashRefusals(t *testing.T) {
 		"another algorithm": func(r *signing.SignHashRequest) {
 			r.HashAlgorithm, r.Hashes = crypto.SHA512, [][]byte{sha512[:], sha512[:], sha512[:]}
 		},
-		"RSA algorithm on an EC key": func(r *signing.SignHashRequest) { r.SignAlgo = signing.OIDRSASSAPSS },
+		"RSA algorithm on an EC key": func(r *signing.SignHashRequest) { r.SignAlgo = algid.RSASSAPSS.String() },
 		"a forged SAD":               func(r *signing.SignHashRequest) { r.SAD = "forged" },
 	} {
 		if err := req(mod); err == nil {
