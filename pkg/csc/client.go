@@ -14,12 +14,12 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/kyso-pki/kyso/pkg/algid"
+	"github.com/kyso-pki/kyso/pkg/httpedge"
 	"github.com/kyso-pki/kyso/pkg/signing"
 
 	"github.com/kyso-pki/kyso/internal/tlsmin"
@@ -82,14 +82,8 @@ func (c *Client) do(req *http.Request, out any) error {
 		return fmt.Errorf("csc: %s: %w", req.URL.Path, err)
 	}
 	if resp.StatusCode/100 != 2 {
-		ae := &APIError{Status: resp.StatusCode}
-		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
-			ae.RetryAfter = time.Duration(s) * time.Second
-		}
-		if json.Unmarshal(body, &ae.Body) != nil || ae.Body.Error == "" {
-			ae.Body = Error{Error: "http_error", Description: strings.TrimSpace(string(body))}
-		}
-		return ae
+		eb, retry := httpedge.ReadError(resp.Header, body)
+		return &APIError{Status: resp.StatusCode, Body: Error(eb), RetryAfter: retry}
 	}
 	if out == nil || resp.StatusCode == http.StatusNoContent {
 		return nil

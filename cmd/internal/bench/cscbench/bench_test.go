@@ -1,4 +1,4 @@
-package csc_test
+package cscbench_test
 
 import (
 	"context"
@@ -8,10 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kyso-pki/kyso/cmd/internal/bench/cscbench"
+	"github.com/kyso-pki/kyso/cmd/internal/bench/keybench"
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/hsm/pkcs11"
-	"github.com/kyso-pki/kyso/internal/cscbench"
-	"github.com/kyso-pki/kyso/internal/keybench"
+	"github.com/kyso-pki/kyso/hsm/pkcs11/pkcs11bench"
 	"github.com/kyso-pki/kyso/internal/testenv"
 )
 
@@ -20,7 +21,7 @@ import (
 // next to the bare C_SignInit+C_Sign loop with a key of the same type on
 // the same token (bare) and the credential's key as signHash opens it,
 // without the service (cred-key). The SADs each request spends are made
-// ahead with the timer stopped (internal/cscbench). Besides ns/op (one
+// ahead with the timer stopped (cscbench). Besides ns/op (one
 // request), it reports sigs/s and the median and 99th-percentile request
 // latency; `kyso bench csc` prints the same with N clients and the ratios.
 func BenchmarkSignHashHTTPS(b *testing.B) {
@@ -31,7 +32,7 @@ func BenchmarkSignHashHTTPS(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { p11.Close() })
-	bare, err := keybench.OpenBare(tok.Module, tok.TokenLabel, []byte(tok.PIN))
+	bare, err := pkcs11bench.OpenBare(tok.Module, tok.TokenLabel, []byte(tok.PIN))
 	if err != nil {
 		b.Fatal(err)
 	}

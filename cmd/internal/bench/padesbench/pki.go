@@ -18,8 +18,8 @@ import (
 	"strings"
 
 	"github.com/kyso-pki/kyso/hsm"
-	"github.com/kyso-pki/kyso/internal/testpki"
 	"github.com/kyso-pki/kyso/pkg/ca"
+	"github.com/kyso-pki/kyso/pkg/ca/catest"
 )
 
 // Keys the bench signs with.
@@ -32,7 +32,7 @@ const (
 const nssNick = "kyso-bench-signer"
 
 // PKI is the throwaway signer every row signs with: a citizen certificate
-// from a CA made by internal/testpki (pkg/ca on SQLite and softkey), for a
+// from a CA made by pkg/ca/catest (pkg/ca on SQLite and softkey), for a
 // key kept as a PEM file — which the floor, kyso in-process and the peers
 // use — and, for `kyso sign pdf`, a second certificate from the same CA, of
 // the same profile and key type, for a key in the CA's softkey store:
@@ -85,7 +85,7 @@ func NewPKI(ctx context.Context, dir, keyType string) (*PKI, error) {
 	}
 	p.Key = key
 	caDir := filepath.Join(dir, "ca")
-	tp, err := testpki.NewInit(ctx, caDir, &ca.InitRequest{Name: "Kyso Bench"})
+	tp, err := catest.NewInit(ctx, caDir, &ca.InitRequest{Name: "Kyso Bench"})
 	if err != nil {
 		return nil, fmt.Errorf("padesbench: making the CA: %w", err)
 	}
@@ -121,7 +121,7 @@ func NewPKI(ctx context.Context, dir, keyType string) (*PKI, error) {
 		{p.ChainFile, pemCert(h.Issuing)},
 		{p.RootFile, pemCert(h.Root)},
 		{p.KysoCertFile, pemCert(kysoCert)},
-		// testpki's softkey passphrase, so the CLI reads it from a file
+		// catest's softkey passphrase, so the CLI reads it from a file
 		// rather than its command line.
 		{pass, []byte("test-passphrase")},
 	} {

@@ -16,11 +16,11 @@ import (
 
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/internal/testpdf"
-	"github.com/kyso-pki/kyso/internal/testpki"
-	"github.com/kyso-pki/kyso/internal/testpki/served"
 	"github.com/kyso-pki/kyso/pkg/ca"
+	"github.com/kyso-pki/kyso/pkg/ca/catest"
 	"github.com/kyso-pki/kyso/pkg/pades"
 	"github.com/kyso-pki/kyso/pkg/revocation"
+	"github.com/kyso-pki/kyso/pkg/server/servertest"
 	"github.com/kyso-pki/kyso/pkg/tsa"
 )
 
@@ -44,19 +44,19 @@ type PKI struct {
 // DefaultSignatures are the documents Run makes: one signature, and five.
 var DefaultSignatures = []int{1, 5}
 
-// MakeDocs makes, in dir, a CA (internal/testpki, served over HTTP in this
+// MakeDocs makes, in dir, a CA (pkg/ca/catest, served over HTTP in this
 // process for the OCSP responses and CRLs) and for each n in sigs a
 // one-page form signed n times at PAdES B-T, by n citizens with P-256
 // keys, one incremental update each, then extended to B-LT
 // (pades.Extend): the validation data of every signature is in the
 // document's DSS, so validating needs no network.
 func MakeDocs(ctx context.Context, dir string, sigs []int) (*PKI, []Doc, error) {
-	tp, err := testpki.NewInit(ctx, filepath.Join(dir, "ca"), &ca.InitRequest{Name: "Kyso Bench"})
+	tp, err := catest.NewInit(ctx, filepath.Join(dir, "ca"), &ca.InitRequest{Name: "Kyso Bench"})
 	if err != nil {
 		return nil, nil, fmt.Errorf("verifybench: making the CA: %w", err)
 	}
 	defer tp.Close()
-	srv, err := served.Serve(ctx, tp)
+	srv, err := servertest.Serve(ctx, tp)
 	if err != nil {
 		return nil, nil, fmt.Errorf("verifybench: serving the CA: %w", err)
 	}

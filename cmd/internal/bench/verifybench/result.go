@@ -6,7 +6,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/kyso-pki/kyso/internal/benchfmt"
+	"github.com/kyso-pki/kyso/cmd/internal/bench"
 )
 
 // Ratios fills the Ratios of rs (see Result.Ratios).
@@ -98,7 +98,7 @@ func Print(w io.Writer, rep *Report) error {
 
 // The tables' formats, shared by every bench command.
 var (
-	secondsText  = benchfmt.Seconds
-	bytesText    = benchfmt.Bytes
-	formatRatios = benchfmt.Ratios
+	secondsText  = bench.Seconds
+	bytesText    = bench.Bytes
+	formatRatios = bench.Ratios
 )

@@ -1,6 +1,7 @@
 // Package keybench measures signatures per second through kyso's key
 // backends next to their physical limits run side by side: a bare PKCS#11
-// C_SignInit+C_Sign loop on the same token, and Go's in-memory keys. It backs
+// C_SignInit+C_Sign loop on the same token (hsm/pkcs11/pkcs11bench), and Go's
+// in-memory keys. It backs
 // `kyso bench keys`; it asserts nothing about speed, it reports.
 package keybench
 
@@ -44,7 +45,7 @@ type Result struct {
 
 // SignFunc signs one digest; worker is the goroutine's index, so a bare loop
 // can give each goroutine its own session.
-type SignFunc func(worker int, digest []byte) error
+type SignFunc = func(worker int, digest []byte) error
 
 // Measure calls sign from goroutines goroutines until d has passed (after a
 // short warm-up) and counts the signatures.
@@ -155,9 +156,6 @@ func Print(w io.Writer, rs []Result) error {
 	}
 	return tw.Flush()
 }
-
-// sha256Hash is the digest the benchmarks sign.
-const sha256Hash = crypto.SHA256
 
 func ratio(v float64) string {
 	if v == 0 {

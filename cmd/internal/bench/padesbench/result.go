@@ -6,7 +6,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/kyso-pki/kyso/internal/benchfmt"
+	"github.com/kyso-pki/kyso/cmd/internal/bench"
 )
 
 // Names of Result rows.
@@ -287,7 +287,7 @@ func orUnknown(s string) string {
 
 // The tables' formats, shared by every bench command.
 var (
-	secondsText  = benchfmt.Seconds
-	bytesText    = benchfmt.Bytes
-	formatRatios = benchfmt.Ratios
+	secondsText  = bench.Seconds
+	bytesText    = bench.Bytes
+	formatRatios = bench.Ratios
 )

@@ -1,7 +1,8 @@
-// Package benchfmt formats what kyso's bench commands print: times, sizes
-// and the ratios against the floor and the peers, the same way in every
-// table.
-package benchfmt
+// Package bench holds what `kyso bench` measures, one package for each
+// bench (cabench, cscbench, keybench, padesbench, verifybench), and here
+// what they share: the format of what they print — times, sizes and the
+// ratios against the floor and the peers, the same way in every table.
+package bench
 
 import (
 	"fmt"

@@ -11,7 +11,7 @@ import (
 	"io"
 	"text/tabwriter"
 
-	"github.com/kyso-pki/kyso/internal/benchfmt"
+	"github.com/kyso-pki/kyso/cmd/internal/bench"
 )
 
 // Kinds of Result.
@@ -184,4 +184,4 @@ func Print(w io.Writer, rs []Result) error {
 }
 
 // formatRatios is the ratio format shared by every bench command.
-var formatRatios = benchfmt.Ratios
+var formatRatios = bench.Ratios

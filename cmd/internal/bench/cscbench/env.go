@@ -10,14 +10,15 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"github.com/kyso-pki/kyso/pkg/revocation"
-	"github.com/kyso-pki/kyso/pkg/server"
-	"github.com/kyso-pki/kyso/pkg/signercheck"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"sync/atomic"
 	"time"
+
+	"github.com/kyso-pki/kyso/pkg/revocation"
+	"github.com/kyso-pki/kyso/pkg/server"
+	"github.com/kyso-pki/kyso/pkg/signercheck"
 
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/pkg/algid"

@@ -67,7 +67,7 @@ func Run(ctx context.Context, o *Options) (*Report, error) {
 	rep := &Report{Machine: machine(), Key: string(p.Alg), Runs: opts.Runs}
 	rep.Notes = []string{
 		"Times are wall clock on whatever else the machine is running: with other work on it they are noisy; the best of the runs is what the ratios compare.",
-		fmt.Sprintf("Every row signs with an %s key and a citizen certificate from one throwaway CA (internal/testpki); the CMS carries the issuing CA.", p.Alg),
+		fmt.Sprintf("Every row signs with an %s key and a citizen certificate from one throwaway CA (pkg/ca/catest); the CMS carries the issuing CA.", p.Alg),
 		"A one-page document is smaller than any process: its RSS/file says nothing, compare peak RSS with floor-cli instead.",
 	}
 	if p.Alg.IsRSA() {

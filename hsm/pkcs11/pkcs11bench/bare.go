@@ -1,8 +1,9 @@
 //go:build cgo
 
-package keybench
+package pkcs11bench
 
 import (
+	"crypto"
 	"errors"
 	"fmt"
 	"sync"
@@ -12,9 +13,8 @@ import (
 	"github.com/kyso-pki/kyso/hsm"
 )
 
-// Bare is the physical limit of a PKCS#11 token: the plainest loop a C
-// programmer would write, C_SignInit then C_Sign on a session of its own per
-// goroutine, with no pool, checks or recovery.
+// Bare is a token opened for the bare loop: C_SignInit then C_Sign on a
+// session of its own per goroutine, with no pool, checks or recovery.
 type Bare struct {
 	p        *pkcs11.Ctx
 	slot     uint
@@ -31,14 +31,14 @@ type Bare struct {
 func OpenBare(module, token string, pin []byte) (*Bare, error) {
 	p := pkcs11.New(module)
 	if p == nil {
-		return nil, fmt.Errorf("keybench: cannot load PKCS#11 module %s", module)
+		return nil, fmt.Errorf("pkcs11bench: cannot load PKCS#11 module %s", module)
 	}
 	if err := p.Initialize(); err != nil && !isCode(err, pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED) {
-		return nil, fmt.Errorf("keybench: C_Initialize: %w", err)
+		return nil, fmt.Errorf("pkcs11bench: C_Initialize: %w", err)
 	}
 	slots, err := p.GetSlotList(true)
 	if err != nil {
-		return nil, fmt.Errorf("keybench: C_GetSlotList: %w", err)
+		return nil, fmt.Errorf("pkcs11bench: C_GetSlotList: %w", err)
 	}
 	b := &Bare{p: p, sessions: map[int]pkcs11.SessionHandle{}, handles: map[string]pkcs11.ObjectHandle{}, pin: string(pin)}
 	found := false
@@ -50,14 +50,14 @@ func OpenBare(module, token string, pin []byte) (*Bare, error) {
 		}
 	}
 	if !found {
-		return nil, fmt.Errorf("keybench: token %q not found", token)
+		return nil, fmt.Errorf("pkcs11bench: token %q not found", token)
 	}
 	sh, err := b.session(-1)
 	if err != nil {
 		return nil, err
 	}
 	if err := p.Login(sh, pkcs11.CKU_USER, b.pin); err != nil && !isCode(err, pkcs11.CKR_USER_ALREADY_LOGGED_IN) {
-		return nil, fmt.Errorf("keybench: C_Login: %w", err)
+		return nil, fmt.Errorf("pkcs11bench: C_Login: %w", err)
 	}
 	return b, nil
 }
@@ -75,7 +75,7 @@ func (b *Bare) session(worker int) (pkcs11.SessionHandle, error) {
 	}
 	sh, err := b.p.OpenSession(b.slot, pkcs11.CKF_SERIAL_SESSION|pkcs11.CKF_RW_SESSION)
 	if err != nil {
-		return 0, fmt.Errorf("keybench: C_OpenSession: %w", err)
+		return 0, fmt.Errorf("pkcs11bench: C_OpenSession: %w", err)
 	}
 	b.sessions[worker] = sh
 	return sh, nil
@@ -84,7 +84,7 @@ func (b *Bare) session(worker int) (pkcs11.SessionHandle, error) {
 // SignFunc returns a bare signing loop body for the private key labelled
 // label: PKCS#1 v1.5 (CKM_RSA_PKCS over a DigestInfo) for RSA, CKM_ECDSA for
 // EC keys.
-func (b *Bare) SignFunc(label string, alg hsm.Algorithm) (SignFunc, error) {
+func (b *Bare) SignFunc(label string, alg hsm.Algorithm) (func(worker int, digest []byte) error, error) {
 	sh, err := b.session(-1)
 	if err != nil {
 		return nil, err
@@ -94,12 +94,12 @@ func (b *Bare) SignFunc(label string, alg hsm.Algorithm) (SignFunc, error) {
 		pkcs11.NewAttribute(pkcs11.CKA_LABEL, label),
 	}
 	if err := b.p.FindObjectsInit(sh, tmpl); err != nil {
-		return nil, fmt.Errorf("keybench: C_FindObjectsInit: %w", err)
+		return nil, fmt.Errorf("pkcs11bench: C_FindObjectsInit: %w", err)
 	}
 	objs, _, err := b.p.FindObjects(sh, 2)
 	b.p.FindObjectsFinal(sh)
 	if err != nil || len(objs) != 1 {
-		return nil, fmt.Errorf("keybench: private key %q: found %d objects (%v)", label, len(objs), err)
+		return nil, fmt.Errorf("pkcs11bench: private key %q: found %d objects (%v)", label, len(objs), err)
 	}
 	h := objs[0]
 	var mech []*pkcs11.Mechanism
@@ -116,12 +116,12 @@ func (b *Bare) SignFunc(label string, alg hsm.Algorithm) (SignFunc, error) {
 		}
 		data := digest
 		if rsa {
-			if data, err = hsm.DigestInfo(sha256Hash, digest); err != nil {
+			if data, err = hsm.DigestInfo(crypto.SHA256, digest); err != nil {
 				return err
 			}
 		}
 		if err := b.p.SignInit(sh, mech, h); err != nil {
-			return fmt.Errorf("keybench: C_SignInit: %w", err)
+			return fmt.Errorf("pkcs11bench: C_SignInit: %w", err)
 		}
 		_, err = b.p.Sign(sh, data)
 		return err

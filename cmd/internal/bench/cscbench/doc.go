@@ -1,6 +1,6 @@
 // Package cscbench measures remote signing through the CSC API v2
 // (pkg/csc over pkg/signing) next to the physical limit it is built on, in
-// the same run: a bare PKCS#11 C_SignInit+C_Sign loop (internal/keybench)
+// the same run: a bare PKCS#11 C_SignInit+C_Sign loop (hsm/pkcs11/pkcs11bench)
 // on the same SoftHSM token, with the very key a credential signs with.
 //
 // Three kinds of rows, for each key algorithm and for 1 and N concurrent

@@ -9,7 +9,7 @@ import (
 
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/hsm/pkcs11"
-	"github.com/kyso-pki/kyso/internal/keybench"
+	"github.com/kyso-pki/kyso/hsm/pkcs11/pkcs11bench"
 	"github.com/kyso-pki/kyso/internal/testenv"
 )
 
@@ -107,7 +107,7 @@ func TestRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p11.Close()
-	bare, err := keybench.OpenBare(tok.Module, tok.TokenLabel, []byte(tok.PIN))
+	bare, err := pkcs11bench.OpenBare(tok.Module, tok.TokenLabel, []byte(tok.PIN))
 	if err != nil {
 		t.Fatal(err)
 	}

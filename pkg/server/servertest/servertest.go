@@ -1,7 +1,7 @@
-// Package served runs a testpki hierarchy's PKI routes on a local HTTP
+// Package servertest runs a catest hierarchy's PKI routes on a local HTTP
 // server, for tests that fetch OCSP responses, CRLs and time-stamps the way
 // a validator does.
-package served
+package servertest
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 	"net/http/httptest"
 	"time"
 
-	"github.com/kyso-pki/kyso/internal/testpki"
+	"github.com/kyso-pki/kyso/pkg/ca/catest"
 	"github.com/kyso-pki/kyso/pkg/server"
 )
 
@@ -30,13 +30,13 @@ func (s *Served) Close() { s.Server.Close() }
 
 // Serve starts pkg/server's PKI handler for p. Requests for another host
 // than ca.kyso.test are refused, so a test cannot reach anything else.
-func Serve(ctx context.Context, p *testpki.PKI) (*Served, error) {
+func Serve(ctx context.Context, p *catest.PKI) (*Served, error) {
 	return ServeOptions(ctx, p, nil)
 }
 
 // ServeOptions is Serve with the PKI handler's options (nil: the
 // defaults), such as a fixed clock for OCSP responses.
-func ServeOptions(ctx context.Context, p *testpki.PKI, opts *server.PKIOptions) (*Served, error) {
+func ServeOptions(ctx context.Context, p *catest.PKI, opts *server.PKIOptions) (*Served, error) {
 	srv, err := server.NewPKI(ctx, p.CA, p.Store, opts)
 	if err != nil {
 		return nil, err

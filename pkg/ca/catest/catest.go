@@ -1,9 +1,9 @@
-// Package testpki builds the throwaway CA hierarchy many of kyso's tests
+// Package catest builds the throwaway CA hierarchy many of kyso's tests
 // sign with: the real pkg/ca on SQLite and softkey (with a fast key
 // derivation, for tests only) in a directory the caller owns and removes.
 // It returns errors rather than taking a *testing.T, so package-wide
 // fixtures built once in a sync.Once can use it.
-package testpki
+package catest
 
 import (
 	"context"
@@ -99,11 +99,11 @@ func (p *PKI) Citizen(ctx context.Context, label string, alg hsm.Algorithm, cccd
 		Key: ca.KeySource{KeyLabel: label, KeyAlgorithm: alg},
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("testpki: issuing %s: %w", label, err)
+		return nil, nil, fmt.Errorf("catest: issuing %s: %w", label, err)
 	}
 	s, err := p.Keys.Signer(ctx, &hsm.SignerRequest{Label: label})
 	if err != nil {
-		return nil, nil, fmt.Errorf("testpki: %w", err)
+		return nil, nil, fmt.Errorf("catest: %w", err)
 	}
 	return cert, s, nil
 }
@@ -126,11 +126,11 @@ func (p *PKI) Expired(ctx context.Context, label string, alg hsm.Algorithm, cccd
 		Key: ca.KeySource{KeyLabel: label, KeyAlgorithm: alg},
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("testpki: issuing %s: %w", label, err)
+		return nil, nil, fmt.Errorf("catest: issuing %s: %w", label, err)
 	}
 	s, err := p.Keys.Signer(ctx, &hsm.SignerRequest{Label: label})
 	if err != nil {
-		return nil, nil, fmt.Errorf("testpki: %w", err)
+		return nil, nil, fmt.Errorf("catest: %w", err)
 	}
 	return cert, s, nil
 }
@@ -143,7 +143,7 @@ func (p *PKI) Revoked(ctx context.Context, label string, alg hsm.Algorithm, cccd
 		return nil, nil, err
 	}
 	if err := p.CA.Revoke(ctx, cert.SerialNumber.Bytes(), reason, time.Time{}); err != nil {
-		return nil, nil, fmt.Errorf("testpki: revoking %s: %w", label, err)
+		return nil, nil, fmt.Errorf("catest: revoking %s: %w", label, err)
 	}
 	return cert, s, nil
 }
@@ -163,7 +163,7 @@ func (p *PKI) WeakKey(ctx context.Context) (*x509.Certificate, crypto.Signer, er
 	}
 	caKey, err := p.Keys.Signer(ctx, &hsm.SignerRequest{Label: label})
 	if err != nil {
-		return nil, nil, fmt.Errorf("testpki: the issuing CA's key: %w", err)
+		return nil, nil, fmt.Errorf("catest: the issuing CA's key: %w", err)
 	}
 	key, err := rsa.GenerateKey(rand.Reader, 1024)
 	if err != nil {
@@ -190,7 +190,7 @@ func (p *PKI) WeakKey(ctx context.Context) (*x509.Certificate, crypto.Signer, er
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, iss, &key.PublicKey, caKey)
 	if err != nil {
-		return nil, nil, fmt.Errorf("testpki: signing the weak-key certificate: %w", err)
+		return nil, nil, fmt.Errorf("catest: signing the weak-key certificate: %w", err)
 	}
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {

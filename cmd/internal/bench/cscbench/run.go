@@ -15,8 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/kyso-pki/kyso/cmd/internal/bench/keybench"
 	"github.com/kyso-pki/kyso/hsm"
-	"github.com/kyso-pki/kyso/internal/keybench"
 )
 
 // RowOptions describe one row.
@@ -146,7 +146,7 @@ func (r *Result) fill(t timing) {
 	r.P50, r.P99 = t.p50, t.p99
 }
 
-// Bare measures sign, a bare PKCS#11 loop (keybench.Bare.SignFunc) on the
+// Bare measures sign, a bare PKCS#11 loop (pkcs11bench.Bare.SignFunc) on the
 // key of Env.BareLabel, from o.Clients goroutines, each on a session of its
 // own, one SHA-256 digest per call.
 func Bare(ctx context.Context, sign keybench.SignFunc, o RowOptions) Result {
@@ -375,7 +375,7 @@ func (e *Env) RoundTrip(ctx context.Context, o RowOptions) Result {
 }
 
 // BareFunc returns a bare signing loop on the key labelled label (see
-// keybench.Bare.SignFunc).
+// pkcs11bench.Bare.SignFunc).
 type BareFunc func(label string, alg hsm.Algorithm) (keybench.SignFunc, error)
 
 // RunOptions configure Run.

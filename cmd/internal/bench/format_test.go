@@ -1,4 +1,4 @@
-package benchfmt
+package bench
 
 import "testing"
 
