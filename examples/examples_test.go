@@ -26,8 +26,8 @@ import (
 	"time"
 
 	"github.com/kyso-pki/kyso/internal/testenv"
-	"github.com/kyso-pki/kyso/internal/testpdf"
 	"github.com/kyso-pki/kyso/pkg/signing"
+	"github.com/kyso-pki/kyso/testvectors"
 )
 
 // programs are the examples, each built into the test's bin directory
@@ -236,7 +236,7 @@ func TestExamples(t *testing.T) {
 	}
 	testenv.PyHanko(t)
 	l := newLab(t)
-	l.write(t, "form.pdf", testpdf.Minimal("To khai dang ky thuong tru"))
+	l.write(t, "form.pdf", testvectors.Read(testvectors.Form))
 
 	// officer-enrol: the officer's system enrols the citizen who signs in
 	// csc-portal below.
@@ -334,11 +334,11 @@ func TestExamples(t *testing.T) {
 			}
 			contains(t, "validate "+c.file, l.must(t, "validate", nil, args...), c.want...)
 		}
-		// A tampered copy: one letter of the signed page changed, same length.
+		// A tampered copy: one letter of the signed form changed, same length.
 		signed := l.read(t, "csc-signed.pdf")
-		tampered := bytes.Replace(signed, []byte("To khai dang ky"), []byte("To khai dang kv"), 1)
+		tampered := bytes.Replace(signed, []byte("Nguyen Van Duc"), []byte("Nguyen Van Dux"), 1)
 		if bytes.Equal(tampered, signed) {
-			t.Fatal("the page's text is not in csc-signed.pdf")
+			t.Fatal("the form's text is not in csc-signed.pdf")
 		}
 		l.write(t, "tampered.pdf", tampered)
 		out, errOut, code := l.run(t, "validate", nil, "--trust", "root.pem", "tampered.pdf")
