@@ -30,6 +30,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/kyso-pki/kyso/pkg/cms"
@@ -122,7 +123,7 @@ func run(ctx context.Context, url, caFile, clientID, secret, credential, pin, ot
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(".", ".csc-portal-*.pdf")
+	tmp, err := os.CreateTemp(filepath.Dir(out), ".csc-portal-*.pdf")
 	if err != nil {
 		return err
 	}

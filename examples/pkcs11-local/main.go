@@ -32,6 +32,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/kyso-pki/kyso/hsm"
@@ -140,7 +141,7 @@ func sign(ctx context.Context, ks hsm.KeyStore, label, certFile, chainFile, trus
 	}
 	// pades.Sign writes as it goes: into a temporary file, renamed on
 	// success.
-	tmp, err := os.CreateTemp(".", ".pkcs11-local-*.pdf")
+	tmp, err := os.CreateTemp(filepath.Dir(out), ".pkcs11-local-*.pdf")
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,8 @@
 // anchors given and prints the report's headline and, for each signature,
 // its verdict (ETSI EN 319 102-1 indication and sub-indication), signer,
 // claimed signing time, time-stamp and the reasons it did not pass. It
-// exits 0 only when the document is valid, 1 when it is not.
+// exits 0 only when the document is valid, 1 when it is not, 2 when it
+// cannot tell (no such file, not a PDF).
 //
 //	go run ./examples/validate --trust root.pem signed.pdf
 //	go run ./examples/validate --trust root.pem --offline signed.pdf   # only the validation data the PDF carries
