@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/kyso-pki/kyso/hsm"
+	"github.com/kyso-pki/kyso/pkg/algid"
 	"github.com/kyso-pki/kyso/pkg/ca"
 	"github.com/kyso-pki/kyso/pkg/csc"
 	"github.com/kyso-pki/kyso/pkg/signing"
@@ -413,9 +414,9 @@ func (c *Client) Check(alg hsm.Algorithm, roundtrip bool, digests, sigs [][]byte
 // alike; ECDSA for EC keys.
 func signAlgo(alg hsm.Algorithm) string {
 	if alg.IsRSA() {
-		return signing.OIDSHA256WithRSA
+		return algid.SHA256WithRSA.String()
 	}
-	return signing.OIDECDSAWithSHA256
+	return algid.ECDSAWithSHA256.String()
 }
 
 func verify(pub crypto.PublicKey, digest, sig []byte) error {

@@ -7,7 +7,7 @@
 // (RFC 5280 section 5).
 //
 // Every key is a crypto.Signer from an hsm.KeyStore and every record lives in
-// a store.Store, so several kysod replicas can share one database and one
+// a Store (every store.Store is one), so several kysod replicas can share one database and one
 // HSM. The package has no HTTP handlers and reads no configuration files.
 package ca
 
@@ -157,7 +157,7 @@ type Options struct {
 // safe for concurrent use, and several Authorities (in several processes)
 // may share one store and key store.
 type Authority struct {
-	st   store.Store
+	st   Store
 	ks   hsm.KeyStore
 	now  func() time.Time
 	rand io.Reader
@@ -185,7 +185,7 @@ type issuer struct {
 
 // New returns an Authority. It does not touch the store or the key store;
 // call Init or ImportSubordinate to set up a hierarchy.
-func New(st store.Store, ks hsm.KeyStore, opts *Options) (*Authority, error) {
+func New(st Store, ks hsm.KeyStore, opts *Options) (*Authority, error) {
 	if st == nil || ks == nil {
 		return nil, errors.New("ca: New needs a store and a key store")
 	}

@@ -9,8 +9,10 @@ import (
 	"errors"
 	"fmt"
 
+	"strings"
+
+	"github.com/kyso-pki/kyso/pkg/algid"
 	"golang.org/x/crypto/cryptobyte"
-	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
 
 // Object identifiers of RFC 5652, RFC 5035, RFC 5754, RFC 4055 and RFC 3161.
@@ -38,24 +40,11 @@ var (
 	// OIDAttributeTimeStampToken is id-aa-signatureTimeStampToken (RFC 3161
 	// appendix A, ETSI EN 319 122-1 clause 5.3).
 	OIDAttributeTimeStampToken = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 2, 14}
-
-	oidSHA256 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 1}
-	oidSHA384 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 2}
-	oidSHA512 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 3}
-
-	oidRSAEncryption = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 1}
-	oidSHA256WithRSA = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 11}
-	oidSHA384WithRSA = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 12}
-	oidSHA512WithRSA = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 13}
-	oidRSASSAPSS     = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 10}
-	oidMGF1          = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 8}
-	oidECDSAWithSHA2 = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 2}
-	oidECDSAWithSHA3 = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 3}
-	oidECDSAWithSHA5 = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 4}
 )
 
-// SignatureAlgorithm is how the signature value of a SignerInfo is made.
-type SignatureAlgorithm int
+// SignatureAlgorithm is how the signature value of a SignerInfo is made:
+// algid's Scheme, named here for what it is in CMS.
+type SignatureAlgorithm = algid.Scheme
 
 // The signature algorithms of Circular 15/2025/TT-BKHCN Annex I that kyso
 // makes and verifies.
@@ -63,41 +52,24 @@ const (
 	// SignatureDefault is the zero value: RSAPSS for an RSA key, ECDSA for an
 	// ECDSA key. RSASSA-PSS is the default for RSA because Circular
 	// 15/2025/TT-BKHCN Annex I names it (PKCS#1 v2.1 and later).
-	SignatureDefault SignatureAlgorithm = iota
+	SignatureDefault = algid.SchemeDefault
 	// RSAPKCS1v15 is RSASSA-PKCS1-v1_5 (RFC 8017 section 8.2), written as
 	// rsaEncryption, which RFC 3370 section 3.2 says every CMS
 	// implementation supports. Only by explicit request.
-	RSAPKCS1v15
+	RSAPKCS1v15 = algid.RSAPKCS1v15
 	// RSAPSS is RSASSA-PSS (RFC 8017 section 8.1, RFC 4056) with MGF1 over
 	// the same hash and a salt as long as the hash.
-	RSAPSS
+	RSAPSS = algid.RSAPSS
 	// ECDSA is ecdsa-with-SHA256/384/512 (RFC 5753 section 2.1.1, RFC 5754
 	// section 3.3), the signature value DER Ecdsa-Sig-Value.
-	ECDSA
+	ECDSA = algid.ECDSA
 )
-
-// String returns the algorithm's name.
-func (a SignatureAlgorithm) String() string {
-	switch a {
-	case SignatureDefault:
-		return "default"
-	case RSAPKCS1v15:
-		return "rsa-pkcs1v15"
-	case RSAPSS:
-		return "rsa-pss"
-	case ECDSA:
-		return "ecdsa"
-	}
-	return fmt.Sprintf("SignatureAlgorithm(%d)", int(a))
-}
 
 // parseSignatureAlgorithm is the inverse of String for the concrete
 // algorithms.
 func parseSignatureAlgorithm(s string) (SignatureAlgorithm, error) {
-	for _, a := range []SignatureAlgorithm{RSAPKCS1v15, RSAPSS, ECDSA} {
-		if a.String() == s {
-			return a, nil
-		}
+	if a, ok := algid.ParseScheme(s); ok {
+		return a, nil
 	}
 	return 0, fmt.Errorf("cms: unknown signature algorithm %q", s)
 }
@@ -148,35 +120,10 @@ func parseHashName(s string) (crypto.Hash, error) {
 // checkHash accepts the SHA-2 hashes of Circular 15/2025 Annex I that kyso's
 // key stores sign with.
 func checkHash(h crypto.Hash) error {
-	switch h {
-	case crypto.SHA256, crypto.SHA384, crypto.SHA512:
+	if algid.SHA2(h) {
 		return nil
 	}
 	return fmt.Errorf("%w: hash %v (want SHA-256, SHA-384 or SHA-512)", ErrUnsupported, h)
-}
-
-func hashOID(h crypto.Hash) asn1.ObjectIdentifier {
-	switch h {
-	case crypto.SHA256:
-		return oidSHA256
-	case crypto.SHA384:
-		return oidSHA384
-	case crypto.SHA512:
-		return oidSHA512
-	}
-	return nil
-}
-
-func hashFromOID(oid asn1.ObjectIdentifier) crypto.Hash {
-	switch {
-	case oid.Equal(oidSHA256):
-		return crypto.SHA256
-	case oid.Equal(oidSHA384):
-		return crypto.SHA384
-	case oid.Equal(oidSHA512):
-		return crypto.SHA512
-	}
-	return 0
 }
 
 // keyAlgorithm picks the signature algorithm for pub and checks the key is
@@ -245,62 +192,19 @@ func checkSignature(pub crypto.PublicKey, alg SignatureAlgorithm, h crypto.Hash,
 	return fmt.Errorf("%w: %v signature with a %T key", ErrUnsupported, alg, pub)
 }
 
-// addAlgorithmIdentifier writes an AlgorithmIdentifier with absent
-// parameters, as RFC 5754 section 2 says SHA-2 identifiers are generated.
-func addAlgorithmIdentifier(b *cryptobyte.Builder, oid asn1.ObjectIdentifier) {
-	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-		b.AddASN1ObjectIdentifier(oid)
-	})
-}
-
-// addNullAlgorithmIdentifier writes an AlgorithmIdentifier with NULL
-// parameters.
-func addNullAlgorithmIdentifier(b *cryptobyte.Builder, oid asn1.ObjectIdentifier) {
-	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-		b.AddASN1ObjectIdentifier(oid)
-		b.AddASN1NULL()
-	})
-}
-
 // addSignatureAlgorithm writes SignerInfo.signatureAlgorithm:
 //   - RSAPKCS1v15: rsaEncryption with NULL parameters (RFC 3370 section 3.2);
-//   - RSAPSS: id-RSASSA-PSS with RSASSA-PSS-params (RFC 4055 section 3.1):
-//     hashAlgorithm h, maskGenAlgorithm MGF1 with h, saltLength the hash
-//     length, and trailerField 1, which DER omits as the DEFAULT; the hash
-//     identifiers carry NULL parameters as in crypto/x509 and OpenSSL;
+//   - RSAPSS: id-RSASSA-PSS with RSASSA-PSS-params (algid.AddPSS);
 //   - ECDSA: ecdsa-with-SHA256/384/512 without parameters (RFC 5754
 //     section 3.3).
 func addSignatureAlgorithm(b *cryptobyte.Builder, alg SignatureAlgorithm, h crypto.Hash) {
 	switch alg {
 	case RSAPKCS1v15:
-		addNullAlgorithmIdentifier(b, oidRSAEncryption)
+		algid.Add(b, algid.RSAEncryption, true)
 	case RSAPSS:
-		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-			b.AddASN1ObjectIdentifier(oidRSASSAPSS)
-			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-				b.AddASN1(cbasn1.Tag(0).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
-					addNullAlgorithmIdentifier(b, hashOID(h))
-				})
-				b.AddASN1(cbasn1.Tag(1).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
-					b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-						b.AddASN1ObjectIdentifier(oidMGF1)
-						addNullAlgorithmIdentifier(b, hashOID(h))
-					})
-				})
-				b.AddASN1(cbasn1.Tag(2).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
-					b.AddASN1Int64(int64(h.Size()))
-				})
-			})
-		})
+		algid.AddPSS(b, h)
 	case ECDSA:
-		switch h {
-		case crypto.SHA256:
-			addAlgorithmIdentifier(b, oidECDSAWithSHA2)
-		case crypto.SHA384:
-			addAlgorithmIdentifier(b, oidECDSAWithSHA3)
-		default:
-			addAlgorithmIdentifier(b, oidECDSAWithSHA5)
-		}
+		algid.Add(b, algid.SignatureOID(algid.ECDSA, h), false)
 	default:
 		b.SetError(fmt.Errorf("%w: signature algorithm %v", ErrUnsupported, alg))
 	}
@@ -309,111 +213,45 @@ func addSignatureAlgorithm(b *cryptobyte.Builder, alg SignatureAlgorithm, h cryp
 // parseSignatureAlgorithmID reads SignerInfo.signatureAlgorithm (the
 // contents of the AlgorithmIdentifier SEQUENCE) and returns the algorithm,
 // the hash it names (0 when it names none, as rsaEncryption) and the PSS
-// salt length.
+// salt length. kyso verifies RSASSA-PSS only with MGF1 over the message's
+// hash and trailerField 1.
 func parseSignatureAlgorithmID(oid asn1.ObjectIdentifier, params cryptobyte.String, hasParams bool) (SignatureAlgorithm, crypto.Hash, int, error) {
+	scheme, h := algid.Signature(oid)
 	switch {
-	case oid.Equal(oidRSAEncryption):
-		return RSAPKCS1v15, 0, 0, nil
-	case oid.Equal(oidSHA256WithRSA):
-		return RSAPKCS1v15, crypto.SHA256, 0, nil
-	case oid.Equal(oidSHA384WithRSA):
-		return RSAPKCS1v15, crypto.SHA384, 0, nil
-	case oid.Equal(oidSHA512WithRSA):
-		return RSAPKCS1v15, crypto.SHA512, 0, nil
-	case oid.Equal(oidECDSAWithSHA2):
-		return ECDSA, crypto.SHA256, 0, nil
-	case oid.Equal(oidECDSAWithSHA3):
-		return ECDSA, crypto.SHA384, 0, nil
-	case oid.Equal(oidECDSAWithSHA5):
-		return ECDSA, crypto.SHA512, 0, nil
-	case oid.Equal(oidRSASSAPSS):
-		if !hasParams {
-			return 0, 0, 0, fmt.Errorf("%w: RSASSA-PSS without parameters", ErrUnsupported)
-		}
-		h, salt, err := parsePSSParams(params)
-		return RSAPSS, h, salt, err
+	case scheme == SignatureDefault || oid.Equal(algid.ECPublicKey):
+		return 0, 0, 0, fmt.Errorf("%w: signature algorithm %v", ErrUnsupported, oid)
+	case scheme != RSAPSS:
+		return scheme, h, 0, nil
+	case !hasParams:
+		return 0, 0, 0, fmt.Errorf("%w: RSASSA-PSS without parameters", ErrUnsupported)
 	}
-	return 0, 0, 0, fmt.Errorf("%w: signature algorithm %v", ErrUnsupported, oid)
+	p, err := algid.ParsePSS(params)
+	switch {
+	case err != nil:
+		return 0, 0, 0, algidErr(err)
+	case checkHash(p.Hash) != nil:
+		return 0, 0, 0, fmt.Errorf("%w: RSASSA-PSS with hash %v", ErrUnsupported, p.Hash)
+	case p.MGFHash != p.Hash:
+		return 0, 0, 0, fmt.Errorf("%w: RSASSA-PSS with MGF1 hash %v and message hash %v", ErrUnsupported, p.MGFHash, p.Hash)
+	}
+	return RSAPSS, p.Hash, p.SaltLength, nil
 }
 
-// parsePSSParams reads RSASSA-PSS-params (RFC 4055 section 3.1). kyso
-// verifies only MGF1 with the same hash as the message and trailerField 1.
-func parsePSSParams(params cryptobyte.String) (crypto.Hash, int, error) {
-	var seq cryptobyte.String
-	if !params.ReadASN1(&seq, cbasn1.SEQUENCE) || !params.Empty() {
-		return 0, 0, fmt.Errorf("%w: RSASSA-PSS-params", ErrMalformed)
-	}
-	h, mgfHash, salt, trailer := crypto.SHA1, crypto.SHA1, int64(20), int64(1)
-	var field cryptobyte.String
-	var present bool
-	if !seq.ReadOptionalASN1(&field, &present, cbasn1.Tag(0).Constructed().ContextSpecific()) {
-		return 0, 0, fmt.Errorf("%w: RSASSA-PSS hashAlgorithm", ErrMalformed)
-	}
-	if present {
-		oid, _, _, err := readAlgorithmIdentifier(&field)
-		if err != nil || !field.Empty() {
-			return 0, 0, fmt.Errorf("%w: RSASSA-PSS hashAlgorithm", ErrMalformed)
-		}
-		h = hashFromOID(oid)
-	}
-	if !seq.ReadOptionalASN1(&field, &present, cbasn1.Tag(1).Constructed().ContextSpecific()) {
-		return 0, 0, fmt.Errorf("%w: RSASSA-PSS maskGenAlgorithm", ErrMalformed)
-	}
-	if present {
-		oid, p, hasP, err := readAlgorithmIdentifier(&field)
-		if err != nil || !field.Empty() || !oid.Equal(oidMGF1) || !hasP {
-			return 0, 0, fmt.Errorf("%w: RSASSA-PSS mask generation other than MGF1", ErrUnsupported)
-		}
-		moid, _, _, err := readAlgorithmIdentifier(&p)
-		if err != nil || !p.Empty() {
-			return 0, 0, fmt.Errorf("%w: MGF1 parameters", ErrMalformed)
-		}
-		mgfHash = hashFromOID(moid)
-	}
-	if !seq.ReadOptionalASN1(&field, &present, cbasn1.Tag(2).Constructed().ContextSpecific()) {
-		return 0, 0, fmt.Errorf("%w: RSASSA-PSS saltLength", ErrMalformed)
-	}
-	if present && (!field.ReadASN1Int64WithTag(&salt, cbasn1.INTEGER) || !field.Empty()) {
-		return 0, 0, fmt.Errorf("%w: RSASSA-PSS saltLength", ErrMalformed)
-	}
-	if !seq.ReadOptionalASN1(&field, &present, cbasn1.Tag(3).Constructed().ContextSpecific()) {
-		return 0, 0, fmt.Errorf("%w: RSASSA-PSS trailerField", ErrMalformed)
-	}
-	if present && (!field.ReadASN1Int64WithTag(&trailer, cbasn1.INTEGER) || !field.Empty()) {
-		return 0, 0, fmt.Errorf("%w: RSASSA-PSS trailerField", ErrMalformed)
-	}
-	if !seq.Empty() {
-		return 0, 0, fmt.Errorf("%w: RSASSA-PSS-params has trailing data", ErrMalformed)
-	}
-	switch {
-	case checkHash(h) != nil:
-		return 0, 0, fmt.Errorf("%w: RSASSA-PSS with hash %v", ErrUnsupported, h)
-	case mgfHash != h:
-		return 0, 0, fmt.Errorf("%w: RSASSA-PSS with MGF1 hash %v and message hash %v", ErrUnsupported, mgfHash, h)
-	case trailer != 1:
-		return 0, 0, fmt.Errorf("%w: RSASSA-PSS trailerField %d", ErrUnsupported, trailer)
-	case salt < 0 || salt > 1024:
-		return 0, 0, fmt.Errorf("%w: RSASSA-PSS saltLength %d", ErrUnsupported, salt)
-	}
-	return h, int(salt), nil
-}
-
-// readAlgorithmIdentifier reads an AlgorithmIdentifier SEQUENCE from s and
-// returns its OID and the parameters' full TLV, if any.
+// readAlgorithmIdentifier is algid.Read with this package's errors.
 func readAlgorithmIdentifier(s *cryptobyte.String) (asn1.ObjectIdentifier, cryptobyte.String, bool, error) {
-	var seq cryptobyte.String
-	var oid asn1.ObjectIdentifier
-	if !s.ReadASN1(&seq, cbasn1.SEQUENCE) || !seq.ReadASN1ObjectIdentifier(&oid) {
-		return nil, nil, false, fmt.Errorf("%w: AlgorithmIdentifier", ErrMalformed)
+	oid, params, has, err := algid.Read(s)
+	return oid, params, has, algidErr(err)
+}
+
+// algidErr gives an error of algid this package's sentinel, keeping its
+// message.
+func algidErr(err error) error {
+	for _, e := range []struct{ from, to error }{{algid.ErrMalformed, ErrMalformed}, {algid.ErrUnsupported, ErrUnsupported}} {
+		if errors.Is(err, e.from) {
+			return fmt.Errorf("%w%s", e.to, strings.TrimPrefix(err.Error(), e.from.Error()))
+		}
 	}
-	if seq.Empty() {
-		return oid, nil, false, nil
-	}
-	var params cryptobyte.String
-	if !seq.ReadAnyASN1Element(&params, new(cbasn1.Tag)) || !seq.Empty() {
-		return nil, nil, false, fmt.Errorf("%w: AlgorithmIdentifier parameters", ErrMalformed)
-	}
-	return oid, params, true, nil
+	return err
 }
 
 // readDigestAlgorithm reads a DigestAlgorithmIdentifier, accepting absent
@@ -423,8 +261,12 @@ func readDigestAlgorithm(s *cryptobyte.String) (crypto.Hash, asn1.ObjectIdentifi
 	if err != nil {
 		return 0, nil, err
 	}
-	if has && string(params) != "\x05\x00" {
+	if !algid.NullOrAbsent(params, has) {
 		return 0, nil, fmt.Errorf("%w: digest algorithm parameters", ErrMalformed)
 	}
-	return hashFromOID(oid), oid, nil
+	h := algid.Hash(oid)
+	if !algid.SHA2(h) {
+		h = 0 // not one kyso computes: the caller says so with the OID
+	}
+	return h, oid, nil
 }

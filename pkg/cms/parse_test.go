@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kyso-pki/kyso/pkg/algid"
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
@@ -207,13 +208,13 @@ func TestVerifyRefusals(t *testing.T) {
 				return
 			}
 			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-				b.AddASN1ObjectIdentifier(oidRSASSAPSS)
+				b.AddASN1ObjectIdentifier(algid.RSASSAPSS)
 				b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-					b.AddASN1(tagCtx0, func(b *cryptobyte.Builder) { addNullAlgorithmIdentifier(b, hashOID(h)) })
+					b.AddASN1(tagCtx0, func(b *cryptobyte.Builder) { algid.Add(b, algid.HashOID(h), true) })
 					b.AddASN1(tagCtx1, func(b *cryptobyte.Builder) {
 						b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-							b.AddASN1ObjectIdentifier(oidMGF1)
-							addNullAlgorithmIdentifier(b, hashOID(h))
+							b.AddASN1ObjectIdentifier(algid.MGF1)
+							algid.Add(b, algid.HashOID(h), true)
 						})
 					})
 					b.AddASN1(cbasn1.Tag(2).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) { b.AddASN1Int64(int64(salt)) })
@@ -226,7 +227,7 @@ func TestVerifyRefusals(t *testing.T) {
 		return out
 	}
 	sha1RSA, _ := build(func(b *cryptobyte.Builder) {
-		addNullAlgorithmIdentifier(b, []int{1, 2, 840, 113549, 1, 1, 5})
+		algid.Add(b, []int{1, 2, 840, 113549, 1, 1, 5}, true)
 	})
 
 	for _, tc := range []struct {

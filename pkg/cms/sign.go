@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kyso-pki/kyso/pkg/algid"
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
@@ -248,7 +249,7 @@ func (p *Prepared) assemble(signature []byte, cfg *finishConfig) ([]byte, error)
 	}
 	var err error
 	if sp.digestAlgs, err = build(func(b *cryptobyte.Builder) {
-		b.AddASN1(cbasn1.SET, func(b *cryptobyte.Builder) { addAlgorithmIdentifier(b, hashOID(p.Hash)) })
+		b.AddASN1(cbasn1.SET, func(b *cryptobyte.Builder) { algid.Add(b, algid.HashOID(p.Hash), false) })
 	}); err != nil {
 		return nil, err
 	}
@@ -273,7 +274,7 @@ func (p *Prepared) assemble(signature []byte, cfg *finishConfig) ([]byte, error)
 	}); err != nil {
 		return nil, err
 	}
-	if si.digestAlg, err = build(func(b *cryptobyte.Builder) { addAlgorithmIdentifier(b, hashOID(p.Hash)) }); err != nil {
+	if si.digestAlg, err = build(func(b *cryptobyte.Builder) { algid.Add(b, algid.HashOID(p.Hash), false) }); err != nil {
 		return nil, err
 	}
 	si.signedAttrs = p.SignedAttrs[len(p.SignedAttrs)-len(mustContents(p.SignedAttrs)):]

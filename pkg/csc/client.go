@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kyso-pki/kyso/pkg/algid"
 	"github.com/kyso-pki/kyso/pkg/signing"
 
 	"github.com/kyso-pki/kyso/internal/tlsmin"
@@ -162,7 +163,7 @@ func (c *Client) CredentialInfo(ctx context.Context, credentialID string) (*Info
 // Authorize asks for a SAD over hashes with the owner's PIN and one-time
 // code (credentials/authorize, explicit mode).
 func (c *Client) Authorize(ctx context.Context, credentialID string, hashes [][]byte, h crypto.Hash, pin, otp string) (string, error) {
-	req := &AuthorizeRequest{CredentialID: credentialID, NumSignatures: len(hashes), HashAlgorithmOID: signing.HashOID(h),
+	req := &AuthorizeRequest{CredentialID: credentialID, NumSignatures: len(hashes), HashAlgorithmOID: algid.HashOID(h).String(),
 		AuthData: []AuthData{{ID: "PIN", Value: pin}, {ID: "OTP", Value: otp}}}
 	for _, d := range hashes {
 		req.Hashes = append(req.Hashes, base64.StdEncoding.EncodeToString(d))
@@ -176,7 +177,7 @@ func (c *Client) Authorize(ctx context.Context, credentialID string, hashes [][]
 
 // SignHash signs hashes with a SAD (signatures/signHash).
 func (c *Client) SignHash(ctx context.Context, credentialID, sad string, hashes [][]byte, h crypto.Hash, signAlgo string) ([][]byte, error) {
-	req := &SignHashRequest{CredentialID: credentialID, SAD: sad, HashAlgorithmOID: signing.HashOID(h), SignAlgo: signAlgo, OperationMode: "S"}
+	req := &SignHashRequest{CredentialID: credentialID, SAD: sad, HashAlgorithmOID: algid.HashOID(h).String(), SignAlgo: signAlgo, OperationMode: "S"}
 	for _, d := range hashes {
 		req.Hashes = append(req.Hashes, base64.StdEncoding.EncodeToString(d))
 	}
@@ -258,12 +259,12 @@ func (s *Signer) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byt
 	var algo string
 	switch s.Certificate.PublicKey.(type) {
 	case *rsa.PublicKey:
-		algo = signing.OIDRSAEncryption
+		algo = algid.RSAEncryption.String()
 		if pss, ok := opts.(*rsa.PSSOptions); ok {
 			if pss.SaltLength != rsa.PSSSaltLengthEqualsHash && pss.SaltLength != h.Size() {
 				return nil, fmt.Errorf("csc: the service signs RSA-PSS with a salt as long as the hash, not %d", pss.SaltLength)
 			}
-			algo = signing.OIDRSASSAPSS
+			algo = algid.RSASSAPSS.String()
 		}
 	case *ecdsa.PublicKey:
 		algo = signing.DefaultSignAlgo(s.Certificate.PublicKey, h)

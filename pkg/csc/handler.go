@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/kyso-pki/kyso/pkg/algid"
 	"github.com/kyso-pki/kyso/pkg/display"
 	"github.com/kyso-pki/kyso/pkg/httpedge"
 	"github.com/kyso-pki/kyso/pkg/pades"
@@ -199,8 +200,8 @@ func (h *Handler) info(w http.ResponseWriter, r *http.Request) {
 		Description: "kyso remote signing: keys in an HSM, approval by the owner with PIN and one-time code",
 		AuthType:    []string{"basic", "oauth2client"},
 		Methods:     methods,
-		SignAlgorithms: &Algos{Algos: []string{signing.OIDRSASSAPSS, signing.OIDRSAEncryption, signing.OIDSHA256WithRSA,
-			signing.OIDSHA384WithRSA, signing.OIDSHA512WithRSA, signing.OIDECDSAWithSHA256, signing.OIDECDSAWithSHA384, signing.OIDECDSAWithSHA512}},
+		SignAlgorithms: &Algos{Algos: dotted(algid.RSASSAPSS, algid.RSAEncryption, algid.SHA256WithRSA,
+			algid.SHA384WithRSA, algid.SHA512WithRSA, algid.ECDSAWithSHA256, algid.ECDSAWithSHA384, algid.ECDSAWithSHA512)},
 	})
 }
 
@@ -402,10 +403,10 @@ func hashes(list []string, oid string) ([][]byte, crypto.Hash, error) {
 		return &signing.Error{Kind: signing.KindInvalid, Description: fmt.Sprintf(format, args...)}
 	}
 	if oid == "" {
-		oid = signing.HashOID(crypto.SHA256)
+		oid = algid.SHA256.String()
 	}
-	h, ok := signing.HashByOID(oid)
-	if !ok {
+	h := algid.Hash(algid.Dotted(oid))
+	if !algid.SHA2(h) {
 		return nil, 0, bad("hashAlgorithmOID %q is not SHA-256, SHA-384 or SHA-512", oid)
 	}
 	if len(list) > signing.MaxHashes {
@@ -493,7 +494,7 @@ func (h *Handler) signHash(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	if req.SignAlgo == signing.OIDRSASSAPSS && req.SignAlgoParams != "" {
+	if req.SignAlgo == algid.RSASSAPSS.String() && req.SignAlgoParams != "" {
 		if err := checkPSSParams(req.SignAlgoParams, alg); err != nil {
 			h.fail(w, r, err)
 			return

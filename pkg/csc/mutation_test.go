@@ -10,6 +10,7 @@ import (
 
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/internal/sadmut"
+	"github.com/kyso-pki/kyso/pkg/algid"
 	"github.com/kyso-pki/kyso/pkg/csc"
 	"github.com/kyso-pki/kyso/pkg/signing"
 )
@@ -35,7 +36,7 @@ func TestMutationsHTTP(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(13, 1))
 	signHash := func(r sadmut.Sign) error {
-		oid := signing.HashOID(r.Hash)
+		oid := algid.HashOID(r.Hash).String()
 		if oid == "" {
 			oid = "1.3.14.3.2.26" // SHA-1
 		}

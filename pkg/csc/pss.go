@@ -2,24 +2,17 @@ package csc
 
 import (
 	"crypto"
-	"encoding/asn1"
 	"encoding/base64"
 	"fmt"
 
+	"github.com/kyso-pki/kyso/pkg/algid"
 	"github.com/kyso-pki/kyso/pkg/signing"
 )
 
-// pssParams is RSASSA-PSS-params (RFC 8017 appendix A.2.3); the defaults
-// (SHA-1) are not accepted, so the fields must be present.
-type pssParams struct {
-	Hash       asn1.RawValue `asn1:"explicit,tag:0,optional"`
-	MGF        asn1.RawValue `asn1:"explicit,tag:1,optional"`
-	SaltLength int           `asn1:"explicit,tag:2,optional"`
-	Trailer    int           `asn1:"explicit,tag:3,optional"`
-}
-
-// checkPSSParams accepts signAlgoParams only when they name the hash of the
-// hashes and a salt as long as it, which is what kyso signs with.
+// checkPSSParams accepts signAlgoParams, RSASSA-PSS-params (RFC 8017
+// appendix A.2.3) in base64, only when they say how kyso signs: the hash
+// of the hashes, MGF1 with it, and a salt as long as it. The DEFAULTs
+// (SHA-1) are not that.
 func checkPSSParams(b64 string, h crypto.Hash) error {
 	bad := func(format string, args ...any) error {
 		return &signing.Error{Kind: signing.KindInvalid, Description: "signAlgoParams: " + fmt.Sprintf(format, args...)}
@@ -28,21 +21,15 @@ func checkPSSParams(b64 string, h crypto.Hash) error {
 	if err != nil {
 		return bad("not base64")
 	}
-	var p pssParams
-	if rest, err := asn1.Unmarshal(der, &p); err != nil || len(rest) != 0 {
-		return bad("not DER RSASSA-PSS-params")
-	}
-	var alg struct {
-		Algorithm asn1.ObjectIdentifier
-		Params    asn1.RawValue `asn1:"optional"`
-	}
-	if _, err := asn1.Unmarshal(p.Hash.Bytes, &alg); err != nil {
-		return bad("no hash algorithm")
-	}
-	if got, ok := signing.HashByOID(alg.Algorithm.String()); !ok || got != h {
-		return bad("hash %v does not match hashAlgorithmOID (%v)", alg.Algorithm, h)
-	}
-	if p.SaltLength != h.Size() {
+	p, err := algid.ParsePSS(der)
+	switch {
+	case err != nil:
+		return bad("not DER RSASSA-PSS-params kyso signs with: %v", err)
+	case p.Hash != h:
+		return bad("hash %v does not match hashAlgorithmOID (%v)", p.Hash, h)
+	case p.MGFHash != h:
+		return bad("MGF1 with %v; kyso signs with MGF1 over the hash (%v)", p.MGFHash, h)
+	case p.SaltLength != h.Size():
 		return bad("salt length %d; kyso signs with %d (the hash length)", p.SaltLength, h.Size())
 	}
 	return nil

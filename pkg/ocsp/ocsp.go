@@ -206,11 +206,11 @@ func New(cfg Config) (*Responder, error) {
 		return nil, fmt.Errorf("ocsp: parsing issuer public key: %v", err)
 	}
 	for _, h := range certIDHashes {
-		nh := h.hash.New()
+		nh := h.New()
 		nh.Write(cfg.Issuer.RawSubject)
-		kh := h.hash.New()
+		kh := h.New()
 		kh.Write(spki.PublicKey.RightAlign())
-		r.issuerHashes[h.hash] = [2][]byte{nh.Sum(nil), kh.Sum(nil)}
+		r.issuerHashes[h] = [2][]byte{nh.Sum(nil), kh.Sum(nil)}
 	}
 
 	st, err := newSignerState(cfg.Issuer, cfg.Signer, cfg.SignerCert, cfg.RSAPKCS1v15)

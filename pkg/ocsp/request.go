@@ -6,40 +6,23 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 
+	"github.com/kyso-pki/kyso/pkg/algid"
 	"golang.org/x/crypto/cryptobyte"
 	"golang.org/x/crypto/cryptobyte/asn1"
 )
 
-// Object identifiers used by requests and responses (RFC 6960 section 4.4 and
-// appendix B.2, RFC 5280 section 4.1.1.2, RFC 4055, RFC 5758, RFC 8410).
+// Object identifiers of RFC 6960 section 4.4 and appendix B.2; those of
+// the algorithms are algid's.
 var (
-	oidNonce      = encasn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 2}
-	oidBasic      = encasn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 1}
-	oidSHA1       = encasn1.ObjectIdentifier{1, 3, 14, 3, 2, 26}
-	oidSHA256     = encasn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 1}
-	oidSHA384     = encasn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 2}
-	oidSHA512     = encasn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 3}
-	oidECDSA256   = encasn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 2}
-	oidECDSA384   = encasn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 3}
-	oidECDSA512   = encasn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 4}
-	oidRSASHA256  = encasn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 11}
-	oidRSASSAPSS  = encasn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 10}
-	oidMGF1       = encasn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 8}
-	oidEd25519Sig = encasn1.ObjectIdentifier{1, 3, 101, 112}
+	oidNonce = encasn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 2}
+	oidBasic = encasn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 1}
 )
 
-// certIDHashes are the CertID hash algorithms the responder accepts, with
-// their OIDs (RFC 6960 section 4.1.1; SHA-1 is what RFC 5019 clients send).
-var certIDHashes = []struct {
-	hash crypto.Hash
-	oid  encasn1.ObjectIdentifier
-}{
-	{crypto.SHA1, oidSHA1},
-	{crypto.SHA256, oidSHA256},
-	{crypto.SHA384, oidSHA384},
-	{crypto.SHA512, oidSHA512},
-}
+// certIDHashes are the CertID hash algorithms the responder accepts (RFC
+// 6960 section 4.1.1; SHA-1 is what RFC 5019 clients send).
+var certIDHashes = []crypto.Hash{crypto.SHA1, crypto.SHA256, crypto.SHA384, crypto.SHA512}
 
 // Limits on what a request may contain. A request for one certificate is
 // about 80 octets; these are generous and keep parsing bounded.
@@ -134,10 +117,8 @@ func parseRequest(der []byte) (*request, error) {
 			return nil, errMalformed
 		}
 	}
-	for _, h := range certIDHashes {
-		if h.oid.Equal(oid) {
-			req.hash = h.hash
-		}
+	if h := algid.Hash(oid); slices.Contains(certIDHashes, h) {
+		req.hash = h
 	}
 	var serial cryptobyte.String
 	if !certID.ReadASN1Bytes(&req.nameHash, asn1.OCTET_STRING) ||

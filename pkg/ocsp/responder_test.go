@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kyso-pki/kyso/pkg/algid"
 	"golang.org/x/crypto/cryptobyte"
 	casn1 "golang.org/x/crypto/cryptobyte/asn1"
 	"golang.org/x/crypto/ocsp"
@@ -125,7 +126,7 @@ func nonceExt(n int) []byte {
 // extensions.
 func (f *fixture) reqWith(cert *x509.Certificate, exts ...[]byte) []byte {
 	ih := f.r.issuerHashes[crypto.SHA1]
-	return buildRequest(oidSHA1, ih[0], ih[1], cert.SerialNumber, exts...)
+	return buildRequest(algid.SHA1, ih[0], ih[1], cert.SerialNumber, exts...)
 }
 
 func post(t testing.TB, h http.Handler, der []byte) *httptest.ResponseRecorder {
@@ -306,7 +307,7 @@ func TestHTTP(t *testing.T) {
 	var awkB64 string
 	for i := int64(0x1000); ; i++ {
 		ih := f.r.issuerHashes[crypto.SHA1]
-		awkward = buildRequest(oidSHA1, ih[0], ih[1], big.NewInt(i))
+		awkward = buildRequest(algid.SHA1, ih[0], ih[1], big.NewInt(i))
 		awkB64 = base64.StdEncoding.EncodeToString(awkward)
 		if strings.Contains(awkB64, "/") && strings.Contains(awkB64, "+") {
 			break
@@ -414,7 +415,7 @@ func TestRefusals(t *testing.T) {
 	other := newTestPKI(t)
 	twoReqs := func() []byte {
 		// requestList with two Requests.
-		one := buildRequest(oidSHA1, ih[0], ih[1], big.NewInt(1))
+		one := buildRequest(algid.SHA1, ih[0], ih[1], big.NewInt(1))
 		s := cryptobyte.String(one)
 		var outer, tbs, list, r cryptobyte.String
 		s.ReadASN1(&outer, casn1.SEQUENCE)
@@ -447,8 +448,8 @@ func TestRefusals(t *testing.T) {
 		{"unknown critical extension", f.reqWith(p.good, extension(asn1.ObjectIdentifier{1, 2, 3, 4}, true, []byte{5, 0})), statusMalformedRequest},
 		{"other issuer SHA-1", reqFor(t, other.good, other.root, crypto.SHA1), statusUnauthorized},
 		{"other issuer SHA-256", reqFor(t, other.good, other.root, crypto.SHA256), statusUnauthorized},
-		{"same name other key", buildRequest(oidSHA1, ih[0], make([]byte, 20), big.NewInt(1)), statusUnauthorized},
-		{"same key other name", buildRequest(oidSHA1, make([]byte, 20), ih[1], big.NewInt(1)), statusUnauthorized},
+		{"same name other key", buildRequest(algid.SHA1, ih[0], make([]byte, 20), big.NewInt(1)), statusUnauthorized},
+		{"same key other name", buildRequest(algid.SHA1, make([]byte, 20), ih[1], big.NewInt(1)), statusUnauthorized},
 		// An unknown non-critical extension is ignored (RFC 6960 section 4.4).
 		{"unknown non-critical extension", f.reqWith(p.good, extension(asn1.ObjectIdentifier{1, 2, 3, 4}, false, []byte{5, 0})), statusSuccessful},
 		{"nonce 32", f.reqWith(p.good, nonceExt(32)), statusSuccessful},
@@ -603,14 +604,14 @@ func TestCacheBound(t *testing.T) {
 	f := newFixture(t, func(c *Config) { c.CacheSize = 3 })
 	ih := f.r.issuerHashes[crypto.SHA1]
 	for i := range 10 {
-		post(t, f.r, buildRequest(oidSHA1, ih[0], ih[1], big.NewInt(int64(100+i))))
+		post(t, f.r, buildRequest(algid.SHA1, ih[0], ih[1], big.NewInt(int64(100+i))))
 	}
 	if n := f.r.cache.len(); n != 3 {
 		t.Errorf("cache holds %d, want 3", n)
 	}
 	// The most recent survive.
 	signs := f.signer.n.Load()
-	post(t, f.r, buildRequest(oidSHA1, ih[0], ih[1], big.NewInt(109)))
+	post(t, f.r, buildRequest(algid.SHA1, ih[0], ih[1], big.NewInt(109)))
 	if f.signer.n.Load() != signs {
 		t.Error("most recent entry was evicted")
 	}

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/kyso-pki/kyso/pkg/algid"
 	"golang.org/x/crypto/cryptobyte"
 	"golang.org/x/crypto/cryptobyte/asn1"
 )
@@ -110,71 +111,33 @@ func newSignerState(issuer *x509.Certificate, signer crypto.Signer, cert *x509.C
 	h := sha1.Sum(spki.PublicKey.RightAlign())
 	st.keyHash = h[:]
 
-	var oid encasn1.ObjectIdentifier
-	nullParams, pss := false, false
+	var b cryptobyte.Builder
 	switch k := signer.Public().(type) {
 	case *ecdsa.PublicKey:
-		switch k.Curve {
-		case elliptic.P256():
-			oid, st.opts = oidECDSA256, crypto.SHA256
-		case elliptic.P384():
-			oid, st.opts = oidECDSA384, crypto.SHA384
-		case elliptic.P521():
-			oid, st.opts = oidECDSA512, crypto.SHA512
-		default:
+		h := map[elliptic.Curve]crypto.Hash{elliptic.P256(): crypto.SHA256, elliptic.P384(): crypto.SHA384, elliptic.P521(): crypto.SHA512}[k.Curve]
+		if h == 0 {
 			return nil, errors.New("ocsp: unsupported ECDSA curve")
 		}
+		algid.Add(&b, algid.SignatureOID(algid.ECDSA, h), false)
+		st.opts = h
 	case *rsa.PublicKey:
 		// RSASSA-PSS (Circular 15/2025 Annex I), or on request
 		// sha256WithRSAEncryption for clients that know no RFC 4055.
 		if pkcs1v15 {
-			oid, st.opts, nullParams = oidRSASHA256, crypto.SHA256, true
+			algid.Add(&b, algid.SHA256WithRSA, true)
+			st.opts = crypto.SHA256
 		} else {
-			oid, st.opts, pss = oidRSASSAPSS, &rsa.PSSOptions{SaltLength: crypto.SHA256.Size(), Hash: crypto.SHA256}, true
+			algid.AddPSS(&b, crypto.SHA256)
+			st.opts = &rsa.PSSOptions{SaltLength: crypto.SHA256.Size(), Hash: crypto.SHA256}
 		}
 	case ed25519.PublicKey:
-		oid, st.opts = oidEd25519Sig, crypto.Hash(0)
+		algid.Add(&b, algid.Ed25519, false)
+		st.opts = crypto.Hash(0)
 	default:
 		return nil, fmt.Errorf("ocsp: unsupported signer key type %T", k)
 	}
-	var b cryptobyte.Builder
-	b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
-		b.AddASN1ObjectIdentifier(oid)
-		switch {
-		case nullParams:
-			b.AddASN1NULL()
-		case pss:
-			addPSSParamsSHA256(b)
-		}
-	})
 	st.sigAlg = b.BytesOrPanic()
 	return st, nil
-}
-
-// addPSSParamsSHA256 writes RSASSA-PSS-params (RFC 4055 section 3.1) for
-// SHA-256: hashAlgorithm SHA-256, maskGenAlgorithm MGF1 with SHA-256,
-// saltLength 32, and trailerField 1, which DER omits as the DEFAULT. The
-// hash identifiers carry NULL parameters, as crypto/x509 and OpenSSL write
-// them.
-func addPSSParamsSHA256(b *cryptobyte.Builder) {
-	sha256ID := func(b *cryptobyte.Builder) {
-		b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
-			b.AddASN1ObjectIdentifier(oidSHA256)
-			b.AddASN1NULL()
-		})
-	}
-	b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
-		b.AddASN1(asn1.Tag(0).Constructed().ContextSpecific(), sha256ID)
-		b.AddASN1(asn1.Tag(1).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
-			b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
-				b.AddASN1ObjectIdentifier(oidMGF1)
-				sha256ID(b)
-			})
-		})
-		b.AddASN1(asn1.Tag(2).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
-			b.AddASN1Int64(int64(crypto.SHA256.Size()))
-		})
-	})
 }
 
 // single is the content of one SingleResponse (RFC 6960 section 4.2.1).
@@ -232,12 +195,7 @@ func (st *signerState) sign(s *single) ([]byte, error) {
 	if err := s.certStatus(); err != nil {
 		return nil, err
 	}
-	var hashOID encasn1.ObjectIdentifier
-	for _, h := range certIDHashes {
-		if h.hash == s.hash {
-			hashOID = h.oid
-		}
-	}
+	hashOID := algid.HashOID(s.hash)
 	var tb cryptobyte.Builder
 	tb.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
 		// version v1 is the DEFAULT and so omitted.

@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/kyso-pki/kyso/pkg/algid"
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 	"golang.org/x/crypto/ocsp"
@@ -208,78 +209,26 @@ func (i *ocspInfo) withoutCerts() []byte {
 // oidOCSPBasic is id-pkix-ocsp-basic (RFC 6960 section 4.2.1).
 var oidOCSPBasic = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 1}
 
-// pssAlgorithms are the RSASSA-PSS signatureAlgorithm encodings a response
-// may carry: id-RSASSA-PSS with RSASSA-PSS-params (RFC 4055 section 3.1)
-// naming SHA-256, SHA-384 or SHA-512, MGF1 with the same hash, a salt as
-// long as the hash and the default trailerField — what crypto/x509
-// verifies — the hash identifiers' parameters NULL or absent (RFC 4055
-// section 2.1 accepts both).
-var pssAlgorithms = func() map[string]x509.SignatureAlgorithm {
-	m := map[string]x509.SignatureAlgorithm{}
-	for _, h := range []struct {
-		alg x509.SignatureAlgorithm
-		oid asn1.ObjectIdentifier
-		len int64
-	}{
-		{x509.SHA256WithRSAPSS, asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 1}, 32},
-		{x509.SHA384WithRSAPSS, asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 2}, 48},
-		{x509.SHA512WithRSAPSS, asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 3}, 64},
-	} {
-		for _, null := range []bool{true, false} {
-			hashID := func(b *cryptobyte.Builder) {
-				b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-					b.AddASN1ObjectIdentifier(h.oid)
-					if null {
-						b.AddASN1NULL()
-					}
-				})
-			}
-			var b cryptobyte.Builder
-			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-				b.AddASN1ObjectIdentifier(oidRSASSAPSS)
-				b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-					b.AddASN1(cbasn1.Tag(0).Constructed().ContextSpecific(), hashID)
-					b.AddASN1(cbasn1.Tag(1).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
-						b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-							b.AddASN1ObjectIdentifier(oidMGF1)
-							hashID(b)
-						})
-					})
-					b.AddASN1(cbasn1.Tag(2).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
-						b.AddASN1Int64(h.len)
-					})
-				})
-			})
-			m[string(b.BytesOrPanic())] = h.alg
-		}
-	}
-	return m
-}()
-
-// OIDs of RFC 4055 section 3.1.
-var (
-	oidRSASSAPSS = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 10}
-	oidMGF1      = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 8}
-)
-
 // pssAlgorithm returns the crypto/x509 algorithm of an RSASSA-PSS
 // signatureAlgorithm (the whole DER AlgorithmIdentifier),
 // UnknownSignatureAlgorithm when alg is not id-RSASSA-PSS, and an error
-// when it is but with parameters pssAlgorithms does not hold.
+// when it is but with other parameters than crypto/x509 verifies:
+// SHA-256, SHA-384 or SHA-512, MGF1 with the same hash, a salt as long as
+// the hash and trailerField 1 (RFC 4055 section 3.1; algid.ParsePSS).
 func pssAlgorithm(alg []byte) (x509.SignatureAlgorithm, error) {
-	if a, ok := pssAlgorithms[string(alg)]; ok {
-		return a, nil
-	}
 	in := cryptobyte.String(alg)
-	var seq cryptobyte.String
-	var oid asn1.ObjectIdentifier
-	if !in.ReadASN1(&seq, cbasn1.SEQUENCE) || !seq.ReadASN1ObjectIdentifier(&oid) {
+	oid, params, hasParams, err := algid.Read(&in)
+	if err != nil || !in.Empty() {
 		return 0, errors.New("malformed signatureAlgorithm")
 	}
-	if oid.Equal(oidRSASSAPSS) {
-		return 0, errors.New("RSASSA-PSS parameters other than SHA-256, SHA-384 or SHA-512 with MGF1 of the same hash, a salt as long as the hash and trailerField 1")
+	if !oid.Equal(algid.RSASSAPSS) {
+		return x509.UnknownSignatureAlgorithm, nil
 	}
-	return x509.UnknownSignatureAlgorithm, nil
+	x := map[crypto.Hash]x509.SignatureAlgorithm{crypto.SHA256: x509.SHA256WithRSAPSS, crypto.SHA384: x509.SHA384WithRSAPSS, crypto.SHA512: x509.SHA512WithRSAPSS}
+	if p, err := algid.ParsePSS(params); hasParams && err == nil && p.Exact(p.Hash) && x[p.Hash] != 0 {
+		return x[p.Hash], nil
+	}
+	return 0, errors.New("RSASSA-PSS parameters other than SHA-256, SHA-384 or SHA-512 with MGF1 of the same hash, a salt as long as the hash and trailerField 1")
 }
 
 func parseOCSP(der []byte, cert, issuer *x509.Certificate) (*OCSPResult, *ocspInfo, error) {

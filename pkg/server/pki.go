@@ -35,7 +35,7 @@ import (
 // It keeps the CRLs and the OCSP responder fresh with Maintain.
 type PKI struct {
 	ca    *ca.Authority
-	st    store.Store
+	st    Store
 	log   *slog.Logger
 	now   func() time.Time
 	ocsp  *ocsp.Responder
@@ -68,12 +68,26 @@ type PKIOptions struct {
 	OCSPRSAPKCS1v15 bool
 }
 
+// Store is what the PKI routes read from the database: CA records and
+// their latest CRLs, the time-stamp serial counter, and the audit log
+// (tailed for revocations made by other processes). Every store.Store is
+// one.
+type Store interface {
+	GetCA(ctx context.Context, name string) (*store.CA, error)
+	ListCAs(ctx context.Context) ([]*store.CA, error)
+	LatestCRL(ctx context.Context, issuer string) (*store.CRL, error)
+	NextSequence(ctx context.Context, name string) (int64, error)
+	ListAudit(ctx context.Context, after int64, limit int) ([]*store.AuditEvent, error)
+}
+
+var _ Store = store.Store(nil)
+
 // tsaSerialSequence names the database counter behind time-stamp serials.
 const tsaSerialSequence = "tsa-serial"
 
 // dbSerials draws RFC 3161 serial numbers from the database, so replicas
 // sharing it never issue one twice.
-type dbSerials struct{ st store.Store }
+type dbSerials struct{ st Store }
 
 // Next implements tsa.SerialSource.
 func (d dbSerials) Next(ctx context.Context) (*big.Int, error) {
@@ -86,7 +100,7 @@ func (d dbSerials) Next(ctx context.Context) (*big.Int, error) {
 
 // NewPKI builds the PKI routes for the authority's issuing CA. The
 // hierarchy must exist (ca.Authority.Init or ImportSubordinate).
-func NewPKI(ctx context.Context, a *ca.Authority, st store.Store, opts *PKIOptions) (*PKI, error) {
+func NewPKI(ctx context.Context, a *ca.Authority, st Store, opts *PKIOptions) (*PKI, error) {
 	if opts == nil {
 		opts = &PKIOptions{}
 	}

@@ -198,7 +198,7 @@ type certCache struct {
 // maxCerts bounds a certCache; it starts afresh when full.
 const maxCerts = 100_000
 
-func (c *certCache) get(ctx context.Context, st store.Store, cred *store.Credential) (*x509.Certificate, error) {
+func (c *certCache) get(ctx context.Context, st Store, cred *store.Credential) (*x509.Certificate, error) {
 	key := cred.CertIssuer + "\x00" + string(cred.CertSerial)
 	c.mu.Lock()
 	cert := c.m[key]

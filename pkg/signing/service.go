@@ -26,9 +26,22 @@ import (
 	"github.com/kyso-pki/kyso/pkg/store"
 )
 
-// Store is what the service keeps: certificates, audit and the
-// remote-signing records (store.Store embeds store.Signing).
-type Store = store.Store
+// Store is what the service keeps and reads: the remote-signing records
+// it owns (store.Signing), the certificates and revocations the CA
+// recorded, and the audit log. It is the part of store.Store the service
+// calls, and every store.Store is one (store.Store says what each method
+// promises).
+type Store interface {
+	store.Signing
+
+	GetCertificate(ctx context.Context, issuer string, serial []byte) (*store.Certificate, error)
+	GetRevocation(ctx context.Context, issuer string, serial []byte) (*store.Revocation, error)
+
+	AppendAudit(ctx context.Context, es ...*store.AuditEvent) error
+	ListAudit(ctx context.Context, after int64, limit int) ([]*store.AuditEvent, error)
+}
+
+var _ Store = store.Store(nil)
 
 // Config tunes the service. Zero fields take the defaults documented.
 type Config struct {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/internal/testpki"
+	"github.com/kyso-pki/kyso/pkg/algid"
 	"github.com/kyso-pki/kyso/pkg/signing"
 	"github.com/kyso-pki/kyso/pkg/store"
 )
@@ -254,7 +255,7 @@ func TestSignHashRefusals(t *testing.T) {
 		"another algorithm": func(r *signing.SignHashRequest) {
 			r.HashAlgorithm, r.Hashes = crypto.SHA512, [][]byte{sha512[:], sha512[:], sha512[:]}
 		},
-		"RSA algorithm on an EC key": func(r *signing.SignHashRequest) { r.SignAlgo = signing.OIDRSASSAPSS },
+		"RSA algorithm on an EC key": func(r *signing.SignHashRequest) { r.SignAlgo = algid.RSASSAPSS.String() },
 		"a forged SAD":               func(r *signing.SignHashRequest) { r.SAD = "forged" },
 	} {
 		if err := req(mod); err == nil {

@@ -15,6 +15,7 @@ import (
 	"sync"
 
 	"github.com/kyso-pki/kyso/hsm"
+	"github.com/kyso-pki/kyso/pkg/algid"
 	"github.com/kyso-pki/kyso/pkg/signercheck"
 	"github.com/kyso-pki/kyso/pkg/store"
 )
@@ -22,69 +23,46 @@ import (
 // MaxHashes bounds the hashes of one authorisation or transaction.
 const MaxHashes = 1000
 
-// Hash algorithm OIDs (RFC 5754 section 2) as CSC names them.
-var hashOIDs = map[string]crypto.Hash{
-	"2.16.840.1.101.3.4.2.1": crypto.SHA256,
-	"2.16.840.1.101.3.4.2.2": crypto.SHA384,
-	"2.16.840.1.101.3.4.2.3": crypto.SHA512,
-}
-
-// HashOID returns the OID CSC uses for h, dotted.
-func HashOID(h crypto.Hash) string {
-	for oid, x := range hashOIDs {
-		if x == h {
-			return oid
-		}
+// hashOID returns the dotted OID of h (RFC 5754 section 2), as the
+// records of activation data and transactions keep it, or "" when h is
+// not one kyso signs with (SHA-256, SHA-384, SHA-512).
+func hashOID(h crypto.Hash) string {
+	if !algid.SHA2(h) {
+		return ""
 	}
-	return ""
+	return algid.HashOID(h).String()
 }
 
-// HashByOID returns the hash algorithm named by a dotted OID.
-func HashByOID(oid string) (crypto.Hash, bool) {
-	h, ok := hashOIDs[oid]
-	return h, ok
+// hashByOID is the inverse of hashOID.
+func hashByOID(oid string) (crypto.Hash, bool) {
+	h := algid.Hash(algid.Dotted(oid))
+	return h, algid.SHA2(h)
 }
 
-// Signature algorithm OIDs a signHash request may name (CSC API v2
-// section 11.10, signAlgo).
-const (
-	OIDRSAEncryption   = "1.2.840.113549.1.1.1"
-	OIDRSASSAPSS       = "1.2.840.113549.1.1.10"
-	OIDSHA256WithRSA   = "1.2.840.113549.1.1.11"
-	OIDSHA384WithRSA   = "1.2.840.113549.1.1.12"
-	OIDSHA512WithRSA   = "1.2.840.113549.1.1.13"
-	OIDECPublicKey     = "1.2.840.10045.2.1"
-	OIDECDSAWithSHA256 = "1.2.840.10045.4.3.2"
-	OIDECDSAWithSHA384 = "1.2.840.10045.4.3.3"
-	OIDECDSAWithSHA512 = "1.2.840.10045.4.3.4"
-)
-
-// signerOpts maps a signature algorithm OID (with the hash) to the options
-// for crypto.Signer, checking it fits the key: PKCS#1 v1.5 or RSASSA-PSS
-// (salt as long as the hash, RFC 8017 section 9.1) for RSA keys, ECDSA for
-// EC keys; a hash-specific OID must name the same hash.
+// signerOpts maps a signature algorithm OID, dotted (with the hash), to
+// the options for crypto.Signer, checking it fits the key: PKCS#1 v1.5 or
+// RSASSA-PSS (salt as long as the hash, RFC 8017 section 9.1) for RSA
+// keys, ECDSA for EC keys; an OID that names a hash must name the hash of
+// the digests.
 func signerOpts(oid string, h crypto.Hash, pub crypto.PublicKey) (crypto.SignerOpts, error) {
 	_, isRSA := pub.(*rsa.PublicKey)
 	_, isEC := pub.(*ecdsa.PublicKey)
-	named := map[string]crypto.Hash{
-		OIDSHA256WithRSA: crypto.SHA256, OIDSHA384WithRSA: crypto.SHA384, OIDSHA512WithRSA: crypto.SHA512,
-		OIDECDSAWithSHA256: crypto.SHA256, OIDECDSAWithSHA384: crypto.SHA384, OIDECDSAWithSHA512: crypto.SHA512,
+	scheme, named := algid.Signature(algid.Dotted(oid))
+	if named != 0 && named != h {
+		return nil, fail(KindInvalid, "signAlgo %s names %v but the hashes are %v", oid, named, h)
 	}
-	if nh, ok := named[oid]; ok && nh != h {
-		return nil, fail(KindInvalid, "signAlgo %s names %v but the hashes are %v", oid, nh, h)
-	}
-	switch oid {
-	case OIDRSAEncryption, OIDSHA256WithRSA, OIDSHA384WithRSA, OIDSHA512WithRSA:
+	switch scheme {
+	case algid.RSAPKCS1v15:
 		if !isRSA {
 			return nil, fail(KindInvalid, "signAlgo %s needs an RSA key", oid)
 		}
 		return h, nil
-	case OIDRSASSAPSS:
+	case algid.RSAPSS:
 		if !isRSA {
 			return nil, fail(KindInvalid, "signAlgo %s needs an RSA key", oid)
 		}
 		return &rsa.PSSOptions{SaltLength: h.Size(), Hash: h}, nil
-	case OIDECPublicKey, OIDECDSAWithSHA256, OIDECDSAWithSHA384, OIDECDSAWithSHA512:
+	case algid.ECDSA:
 		if !isEC {
 			return nil, fail(KindInvalid, "signAlgo %s needs an EC key", oid)
 		}
@@ -94,18 +72,16 @@ func signerOpts(oid string, h crypto.Hash, pub crypto.PublicKey) (crypto.SignerO
 }
 
 // DefaultSignAlgo is the algorithm kyso uses for a key when the caller
-// names none: RSASSA-PSS for RSA (Circular 15/2025), ECDSA for EC.
+// names none, as a dotted OID: RSASSA-PSS for RSA (Circular 15/2025),
+// ECDSA with h (SHA-256 unless h is SHA-384 or SHA-512) for EC.
 func DefaultSignAlgo(pub crypto.PublicKey, h crypto.Hash) string {
 	if _, ok := pub.(*rsa.PublicKey); ok {
-		return OIDRSASSAPSS
+		return algid.RSASSAPSS.String()
 	}
-	switch h {
-	case crypto.SHA384:
-		return OIDECDSAWithSHA384
-	case crypto.SHA512:
-		return OIDECDSAWithSHA512
+	if h != crypto.SHA384 && h != crypto.SHA512 {
+		h = crypto.SHA256
 	}
-	return OIDECDSAWithSHA256
+	return algid.SignatureOID(algid.ECDSA, h).String()
 }
 
 // SignHashRequest asks for signatures over hashes with a credential, under
@@ -254,7 +230,7 @@ func (s *Service) unlock(ctx context.Context, req *SignHashRequest, audit bool) 
 		return nil, nil, refuseAs(fail(kind, format, args...), refusal, nil)
 	}
 	h := req.HashAlgorithm
-	if HashOID(h) == "" {
+	if hashOID(h) == "" {
 		return refuse(KindInvalid, refusedMalformed, "hash algorithm %v is not accepted (SHA-256, SHA-384, SHA-512)", h)
 	}
 	if len(req.Hashes) == 0 || len(req.Hashes) > MaxHashes {
@@ -291,8 +267,8 @@ func (s *Service) unlock(ctx context.Context, req *SignHashRequest, audit bool) 
 	switch {
 	case a.CredentialID != req.CredentialID:
 		return refuse(KindInvalid, refusedCredential, "the SAD was not issued for this credential")
-	case a.HashAlgorithm != HashOID(h):
-		return refuse(KindInvalid, refusedHashAlgo, "the SAD was issued for hash algorithm %s, not %s", a.HashAlgorithm, HashOID(h))
+	case a.HashAlgorithm != hashOID(h):
+		return refuse(KindInvalid, refusedHashAlgo, "the SAD was issued for hash algorithm %s, not %s", a.HashAlgorithm, hashOID(h))
 	case !s.now().Before(a.ExpiresAt):
 		return refuse(KindExpired, refusedExpired, "the SAD expired at %s", a.ExpiresAt.UTC().Format("15:04:05Z"))
 	case len(a.Hashes) > 0 && !sameHashes(a.Hashes, req.Hashes):
@@ -490,7 +466,7 @@ func (s *Service) newActivation(ctx context.Context, clientID, credID, txID stri
 	}
 	now := s.now()
 	a := &store.Activation{SADHash: sadHash(sad), ID: id, ClientID: clientID, CredentialID: credID, TransactionID: txID,
-		HashAlgorithm: HashOID(h), Hashes: hashes, Remaining: len(hashes), ExpiresAt: now.Add(s.cfg.SADLifetime), CreatedAt: now}
+		HashAlgorithm: hashOID(h), Hashes: hashes, Remaining: len(hashes), ExpiresAt: now.Add(s.cfg.SADLifetime), CreatedAt: now}
 	if err := s.st.PutActivation(ctx, a); err != nil {
 		return "", "", err
 	}
@@ -559,7 +535,7 @@ func (s *Service) Authorize(ctx context.Context, req *AuthorizeRequest) (string,
 	if len(req.Hashes) > MaxHashes {
 		return malformed("at most %d hashes", MaxHashes)
 	}
-	if HashOID(req.HashAlgorithm) == "" {
+	if hashOID(req.HashAlgorithm) == "" {
 		return malformed("hash algorithm %v is not accepted", req.HashAlgorithm)
 	}
 	for i, d := range req.Hashes {

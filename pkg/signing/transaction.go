@@ -87,7 +87,7 @@ func (s *Service) decode(t *store.Transaction) (*Transaction, error) {
 	if err := json.Unmarshal(t.Documents, &docs); err != nil || len(docs) == 0 {
 		return nil, fmt.Errorf("signing: transaction %s: unreadable documents: %v", t.ID, err)
 	}
-	h, _ := HashByOID(docs[0].HashAlgorithm)
+	h, _ := hashByOID(docs[0].HashAlgorithm)
 	out := &Transaction{Transaction: t, HashAlgorithm: h, SignAlgo: docs[0].SignAlgo}
 	for _, d := range docs {
 		out.Documents = append(out.Documents, d.Document)
@@ -118,7 +118,7 @@ func (s *Service) Submit(ctx context.Context, req *SubmitRequest) (*Transaction,
 	if h == 0 {
 		h = crypto.SHA256
 	}
-	if HashOID(h) == "" {
+	if hashOID(h) == "" {
 		return nil, false, fail(KindInvalid, "hash algorithm %v is not accepted", h)
 	}
 	seen := map[string]bool{}
@@ -160,7 +160,7 @@ func (s *Service) Submit(ctx context.Context, req *SubmitRequest) (*Transaction,
 	}
 	stored := make([]storedDocument, len(req.Documents))
 	for i, d := range req.Documents {
-		stored[i] = storedDocument{Document: d, HashAlgorithm: HashOID(h), SignAlgo: req.SignAlgo}
+		stored[i] = storedDocument{Document: d, HashAlgorithm: hashOID(h), SignAlgo: req.SignAlgo}
 	}
 	docs, err := json.Marshal(stored)
 	if err != nil {

@@ -2,7 +2,6 @@ package smartca_test
 
 import (
 	"context"
-	"crypto"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -10,8 +9,8 @@ import (
 	"time"
 
 	"github.com/kyso-pki/kyso/hsm"
+	"github.com/kyso-pki/kyso/pkg/algid"
 	"github.com/kyso-pki/kyso/pkg/owner"
-	"github.com/kyso-pki/kyso/pkg/signing"
 	"github.com/kyso-pki/kyso/pkg/store"
 )
 
@@ -76,7 +75,7 @@ func TestHostileText(t *testing.T) {
 func TestStoredHostileTextIsEscaped(t *testing.T) {
 	e := newEnv(t, hsm.ECDSAP256)
 	ctx := context.Background()
-	docs, _ := json.Marshal([]map[string]any{{"doc_id": hostileDocID, "hash": make([]byte, 32), "hash_algorithm": signing.HashOID(crypto.SHA256)}})
+	docs, _ := json.Marshal([]map[string]any{{"doc_id": hostileDocID, "hash": make([]byte, 32), "hash_algorithm": algid.SHA256.String()}})
 	now := e.clock.now()
 	if _, _, err := e.st.CreateTransaction(ctx, &store.Transaction{ID: "legacy0000000001", ClientID: e.portal.id, ClientRef: "legacy-1",
 		CredentialID: e.citizen.CredentialID, OwnerID: e.citizen.OwnerID, Description: hostileDesc, Documents: docs,

@@ -1,7 +1,8 @@
-// Package store is kyso's persistence: one interface, two implementations run
-// by one behavioural suite — SQLite (pure Go, modernc.org/sqlite), the
-// embedded default, and PostgreSQL (pgx v5) for production and for several
-// kysod replicas sharing one database. Everything a replica needs to know
+// Package store is kyso's persistence: one interface, implemented once in
+// SQL (internal/sqlstore) and run by one behavioural suite on two databases
+// — SQLite (pure Go, modernc.org/sqlite), the embedded default, and
+// PostgreSQL (pgx v5) for production and for several kysod replicas sharing
+// one database. Everything a replica needs to know
 // lives here, not in memory.
 //
 // Uniqueness that matters for security is enforced by the database, not by

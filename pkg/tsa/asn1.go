@@ -1,7 +1,6 @@
 package tsa
 
 import (
-	"crypto"
 	"encoding/asn1"
 	"errors"
 	"fmt"
@@ -26,60 +25,7 @@ var (
 
 	oidExtKeyUsage = asn1.ObjectIdentifier{2, 5, 29, 37}
 	oidKPTimeStamp = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 8}
-
-	oidECPublicKey    = asn1.ObjectIdentifier{1, 2, 840, 10045, 2, 1}
-	oidECDSAWithSHA   = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3} // .2 SHA-256, .3 SHA-384, .4 SHA-512
-	oidRSAEncryption  = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 1}
-	oidRSAPSS         = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 10}
-	oidMGF1           = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 8}
-	oidSHA256WithRSA  = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 11}
-	oidSHA384WithRSA  = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 12}
-	oidSHA512WithRSA  = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 13}
-	oidECDSAWithSHA2x = map[crypto.Hash]asn1.ObjectIdentifier{
-		crypto.SHA256: append(oidECDSAWithSHA[:len(oidECDSAWithSHA):len(oidECDSAWithSHA)], 2),
-		crypto.SHA384: append(oidECDSAWithSHA[:len(oidECDSAWithSHA):len(oidECDSAWithSHA)], 3),
-		crypto.SHA512: append(oidECDSAWithSHA[:len(oidECDSAWithSHA):len(oidECDSAWithSHA)], 4),
-	}
-	oidRSAWithSHA2x = map[crypto.Hash]asn1.ObjectIdentifier{
-		crypto.SHA256: oidSHA256WithRSA, crypto.SHA384: oidSHA384WithRSA, crypto.SHA512: oidSHA512WithRSA,
-	}
 )
-
-// hashOIDs maps the digest algorithms a request may name to their
-// identifiers. MD5 and SHA-1 are listed so that a request naming them is
-// refused with badAlg rather than taken for garbage.
-var hashOIDs = []struct {
-	h   crypto.Hash
-	oid asn1.ObjectIdentifier
-}{
-	{crypto.MD5, asn1.ObjectIdentifier{1, 2, 840, 113549, 2, 5}},
-	{crypto.SHA1, asn1.ObjectIdentifier{1, 3, 14, 3, 2, 26}},
-	{crypto.SHA224, asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 4}},
-	{crypto.SHA256, asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 1}},
-	{crypto.SHA384, asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 2}},
-	{crypto.SHA512, asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 3}},
-	{crypto.SHA3_256, asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 8}},
-	{crypto.SHA3_384, asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 9}},
-	{crypto.SHA3_512, asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 10}},
-}
-
-func hashByOID(oid asn1.ObjectIdentifier) crypto.Hash {
-	for _, e := range hashOIDs {
-		if e.oid.Equal(oid) {
-			return e.h
-		}
-	}
-	return 0
-}
-
-func oidByHash(h crypto.Hash) asn1.ObjectIdentifier {
-	for _, e := range hashOIDs {
-		if e.h == h {
-			return e.oid
-		}
-	}
-	return nil
-}
 
 // Status is a PKIStatus (RFC 3161 section 2.4.2).
 type Status int
@@ -195,43 +141,6 @@ func decodeFailureInfo(bs asn1.BitString) FailureInfo {
 		}
 	}
 	return f
-}
-
-// addAlgorithm writes an AlgorithmIdentifier; nullParams adds an explicit
-// NULL, which RSA signature algorithms need (RFC 4055 section 5) and which
-// hash identifiers in requests carry for interoperability with older TSAs.
-func addAlgorithm(b *cryptobyte.Builder, oid asn1.ObjectIdentifier, nullParams bool) {
-	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-		b.AddASN1ObjectIdentifier(oid)
-		if nullParams {
-			b.AddASN1NULL()
-		}
-	})
-}
-
-// readAlgorithm reads an AlgorithmIdentifier and returns its OID and the raw
-// parameters (nil when absent).
-func readAlgorithm(s *cryptobyte.String) (asn1.ObjectIdentifier, []byte, bool) {
-	var alg cryptobyte.String
-	var oid asn1.ObjectIdentifier
-	if !s.ReadASN1(&alg, cbasn1.SEQUENCE) || !alg.ReadASN1ObjectIdentifier(&oid) {
-		return nil, nil, false
-	}
-	var params []byte
-	if !alg.Empty() {
-		var p cryptobyte.String
-		if !alg.ReadAnyASN1Element(&p, nil) || !alg.Empty() {
-			return nil, nil, false
-		}
-		params = p
-	}
-	return oid, params, true
-}
-
-// isNullOrAbsent reports whether AlgorithmIdentifier parameters are absent or
-// NULL, the two encodings RFC 5754 section 2 allows for SHA-2.
-func isNullOrAbsent(params []byte) bool {
-	return len(params) == 0 || (len(params) == 2 && params[0] == 0x05 && params[1] == 0)
 }
 
 // addGeneralizedTime writes t in UTC as a DER GeneralizedTime (X.690 section

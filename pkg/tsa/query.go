@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/big"
 
+	"github.com/kyso-pki/kyso/pkg/algid"
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
@@ -72,18 +73,19 @@ func ParseQuery(der []byte) (*Query, error) {
 	q.imprint = imprint
 	var mi cryptobyte.String
 	imprint.ReadASN1(&mi, cbasn1.SEQUENCE)
-	oid, params, ok := readAlgorithm(&mi)
-	if !ok {
+	oid, params, hasParams, err := algid.Read(&mi)
+	if err != nil {
 		return nil, bad("hashAlgorithm")
 	}
+	var ok bool
 	var hashed cryptobyte.String
 	if !mi.ReadASN1(&hashed, cbasn1.OCTET_STRING) || !mi.Empty() {
 		return nil, bad("hashedMessage")
 	}
 	q.HashOID = oid
 	q.HashedMessage = append([]byte(nil), hashed...)
-	if isNullOrAbsent(params) {
-		q.HashAlgorithm = hashByOID(oid)
+	if algid.NullOrAbsent(params, hasParams) {
+		q.HashAlgorithm = algid.Hash(oid)
 	}
 	if req.PeekASN1Tag(cbasn1.OBJECT_IDENTIFIER) {
 		if !req.ReadASN1ObjectIdentifier(&q.Policy) {
@@ -177,7 +179,7 @@ func (q *Query) Marshal() ([]byte, error) {
 func (q *Query) imprintDER() ([]byte, error) {
 	oid := q.HashOID
 	if oid == nil {
-		oid = oidByHash(q.HashAlgorithm)
+		oid = algid.HashOID(q.HashAlgorithm)
 	}
 	if oid == nil {
 		return nil, fmt.Errorf("tsa: no algorithm identifier for hash %v", q.HashAlgorithm)
@@ -186,7 +188,7 @@ func (q *Query) imprintDER() ([]byte, error) {
 		s := cryptobyte.String(q.imprint)
 		var mi, hashed cryptobyte.String
 		if s.ReadASN1(&mi, cbasn1.SEQUENCE) {
-			if got, _, ok := readAlgorithm(&mi); ok && got.Equal(oid) &&
+			if got, _, _, err := algid.Read(&mi); err == nil && got.Equal(oid) &&
 				mi.ReadASN1(&hashed, cbasn1.OCTET_STRING) && string(hashed) == string(q.HashedMessage) {
 				return q.imprint, nil
 			}
@@ -194,7 +196,7 @@ func (q *Query) imprintDER() ([]byte, error) {
 	}
 	b := cryptobyte.NewBuilder(nil)
 	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-		addAlgorithm(b, oid, true)
+		algid.Add(b, oid, true)
 		b.AddASN1OctetString(q.HashedMessage)
 	})
 	der, err := b.Bytes()

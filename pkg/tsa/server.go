@@ -26,6 +26,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/kyso-pki/kyso/pkg/algid"
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
@@ -145,7 +146,7 @@ func New(cfg Config) (*Server, error) {
 		s.hashes = DefaultHashes
 	}
 	for _, h := range s.hashes {
-		if h == crypto.MD5 || h == crypto.SHA1 || oidByHash(h) == nil || !h.Available() {
+		if h == crypto.MD5 || h == crypto.SHA1 || algid.HashOID(h) == nil || !h.Available() {
 			return nil, fmt.Errorf("tsa: hash %v may not be accepted in requests", h)
 		}
 	}
@@ -302,23 +303,23 @@ func (s *Server) prepareSignature() error {
 				h = crypto.SHA256
 			}
 		}
-		if sigAlg = oidECDSAWithSHA2x[h]; sigAlg == nil {
+		if sigAlg = algid.SignatureOID(algid.ECDSA, h); sigAlg == nil {
 			return fmt.Errorf("tsa: signature hash %v not supported", h)
 		}
-		addAlgorithm(b, sigAlg, false) // RFC 5758 section 3.2: parameters absent
+		algid.Add(b, sigAlg, false) // RFC 5758 section 3.2: parameters absent
 		s.signerOpts = h
 	case *rsa.PublicKey:
 		if h == 0 {
 			h = crypto.SHA256
 		}
-		if oidRSAWithSHA2x[h] == nil {
+		if !algid.SHA2(h) {
 			return fmt.Errorf("tsa: signature hash %v not supported", h)
 		}
 		if s.cfg.RSAPKCS1v15 {
-			addAlgorithm(b, oidRSAWithSHA2x[h], true)
+			algid.Add(b, algid.SignatureOID(algid.RSAPKCS1v15, h), true)
 			s.signerOpts = h
 		} else {
-			addPSSAlgorithm(b, h)
+			algid.AddPSS(b, h)
 			s.signerOpts = &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: h}
 		}
 	default:
@@ -327,30 +328,9 @@ func (s *Server) prepareSignature() error {
 	s.sigHash = h
 	s.sigAlg = b.BytesOrPanic()
 	b = cryptobyte.NewBuilder(nil)
-	addAlgorithm(b, oidByHash(h), false) // RFC 5754 section 2: parameters absent
+	algid.Add(b, algid.HashOID(h), false) // RFC 5754 section 2: parameters absent
 	s.digestAlg = b.BytesOrPanic()
 	return nil
-}
-
-// addPSSAlgorithm writes id-RSASSA-PSS with explicit parameters: hash h, MGF1
-// with h, salt the length of h (RFC 4055 section 3.1, RFC 4056 section 2).
-func addPSSAlgorithm(b *cryptobyte.Builder, h crypto.Hash) {
-	hashID := func(b *cryptobyte.Builder) { addAlgorithm(b, oidByHash(h), true) }
-	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-		b.AddASN1ObjectIdentifier(oidRSAPSS)
-		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-			b.AddASN1(cbasn1.Tag(0).Constructed().ContextSpecific(), hashID)
-			b.AddASN1(cbasn1.Tag(1).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
-				b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-					b.AddASN1ObjectIdentifier(oidMGF1)
-					hashID(b)
-				})
-			})
-			b.AddASN1(cbasn1.Tag(2).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
-				b.AddASN1Int64(int64(h.Size()))
-			})
-		})
-	})
 }
 
 // Response is what Server.Timestamp produced.
@@ -420,7 +400,7 @@ func (s *Server) check(q *Query) error {
 		return refuse(BadRequest, "no request")
 	}
 	h := q.HashAlgorithm
-	if h == 0 || (q.HashOID != nil && !q.HashOID.Equal(oidByHash(h))) {
+	if h == 0 || (q.HashOID != nil && !q.HashOID.Equal(algid.HashOID(h))) {
 		return refuse(BadAlg, "unknown message imprint algorithm %v", q.HashOID)
 	}
 	if !slices.Contains(s.hashes, h) {

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/crypto/cryptobyte"
 
 	"github.com/kyso-pki/kyso/hsm"
+	"github.com/kyso-pki/kyso/pkg/algid"
 )
 
 // wantRefused checks a TimeStampResp is a rejection with failure f.
@@ -296,7 +297,7 @@ func TestRSAPSSClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !tok.sigAlgOID.Equal(oidRSAPSS) || tok.digestHash != crypto.SHA384 {
+	if !tok.sigAlgOID.Equal(algid.RSASSAPSS) || tok.digestHash != crypto.SHA384 {
 		t.Errorf("signature algorithm %v with %v, want RSASSA-PSS with SHA-384", tok.sigAlgOID, tok.digestHash)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"math/big"
 	"time"
 
+	"github.com/kyso-pki/kyso/pkg/algid"
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
@@ -153,17 +154,17 @@ func (t *Token) parseSignerInfo(si cryptobyte.String) error {
 	default:
 		return malformed("SignerInfo sid")
 	}
-	oid, params, ok := readAlgorithm(&si)
-	if !ok || !isNullOrAbsent(params) {
+	oid, params, hasParams, err := algid.Read(&si)
+	if err != nil || !algid.NullOrAbsent(params, hasParams) {
 		return malformed("digestAlgorithm")
 	}
-	t.digestHash = hashByOID(oid)
+	t.digestHash = algid.Hash(oid)
 	var attrs cryptobyte.String
 	if !si.ReadASN1(&attrs, cbasn1.Tag(0).Constructed().ContextSpecific()) {
 		return malformed("no signed attributes")
 	}
 	t.signedAttrs = attrs
-	if t.sigAlgOID, t.sigParams, ok = readAlgorithm(&si); !ok {
+	if t.sigAlgOID, t.sigParams, _, err = algid.Read(&si); err != nil {
 		return malformed("signatureAlgorithm")
 	}
 	var sig cryptobyte.String
@@ -192,12 +193,13 @@ func (t *Token) parseTSTInfo() error {
 	if !s.ReadASN1ObjectIdentifier(&t.Policy) || !s.ReadASN1(&mi, cbasn1.SEQUENCE) {
 		return malformed("TSTInfo policy or imprint")
 	}
-	oid, params, ok := readAlgorithm(&mi)
-	if !ok || !mi.ReadASN1(&hashed, cbasn1.OCTET_STRING) || !mi.Empty() {
+	oid, params, hasParams, err := algid.Read(&mi)
+	if err != nil || !mi.ReadASN1(&hashed, cbasn1.OCTET_STRING) || !mi.Empty() {
 		return malformed("TSTInfo messageImprint")
 	}
-	if isNullOrAbsent(params) {
-		t.HashAlgorithm = hashByOID(oid)
+	var ok bool
+	if algid.NullOrAbsent(params, hasParams) {
+		t.HashAlgorithm = algid.Hash(oid)
 	}
 	t.HashedMessage = hashed
 	if t.Serial, ok = readBigInt(&s); !ok {
@@ -425,11 +427,11 @@ func checkESSCertID(attr []byte, cert *x509.Certificate, v2 bool) error {
 	if v2 {
 		h := crypto.SHA256 // the DEFAULT
 		if id.PeekASN1Tag(cbasn1.SEQUENCE) {
-			oid, params, ok := readAlgorithm(&id)
-			if !ok || !isNullOrAbsent(params) {
+			oid, params, hasParams, err := algid.Read(&id)
+			if err != nil || !algid.NullOrAbsent(params, hasParams) {
 				return bad("hash algorithm")
 			}
-			if h = hashByOID(oid); h != crypto.SHA256 && h != crypto.SHA384 && h != crypto.SHA512 {
+			if h = algid.Hash(oid); !algid.SHA2(h) {
 				return bad("hash algorithm not accepted")
 			}
 		}
@@ -490,65 +492,23 @@ func (t *Token) x509Algorithm() (x509.SignatureAlgorithm, error) {
 	ecdsa := []pair{{crypto.SHA256, x509.ECDSAWithSHA256}, {crypto.SHA384, x509.ECDSAWithSHA384}, {crypto.SHA512, x509.ECDSAWithSHA512}}
 	pkcs1 := []pair{{crypto.SHA256, x509.SHA256WithRSA}, {crypto.SHA384, x509.SHA384WithRSA}, {crypto.SHA512, x509.SHA512WithRSA}}
 	pss := []pair{{crypto.SHA256, x509.SHA256WithRSAPSS}, {crypto.SHA384, x509.SHA384WithRSAPSS}, {crypto.SHA512, x509.SHA512WithRSAPSS}}
-	o := t.sigAlgOID
-	switch {
-	case o.Equal(oidECPublicKey):
+	scheme, named := algid.Signature(t.sigAlgOID)
+	if named != 0 && named != t.digestHash {
+		return 0, unsupported
+	}
+	switch scheme {
+	case algid.ECDSA:
 		return pick(ecdsa...)
-	case o.Equal(oidRSAEncryption):
+	case algid.RSAPKCS1v15:
 		return pick(pkcs1...)
-	case o.Equal(oidRSAPSS):
+	case algid.RSAPSS:
 		// x509 verifies PSS with MGF1 over the same hash and a salt the
 		// length of the hash; require the parameters to say exactly that.
-		if !pssParamsMatch(t.sigParams, t.digestHash) {
+		p, err := algid.ParsePSS(t.sigParams)
+		if err != nil || !p.Exact(t.digestHash) {
 			return 0, unsupported
 		}
 		return pick(pss...)
 	}
-	for h, oid := range oidECDSAWithSHA2x {
-		if o.Equal(oid) && h == t.digestHash {
-			return pick(ecdsa...)
-		}
-	}
-	for h, oid := range oidRSAWithSHA2x {
-		if o.Equal(oid) && h == t.digestHash {
-			return pick(pkcs1...)
-		}
-	}
 	return 0, unsupported
-}
-
-// pssParamsMatch reports whether RSASSA-PSS-params (RFC 4055 section 3.1)
-// say hash h, MGF1 with h, a salt of h's length and the default trailer.
-func pssParamsMatch(params []byte, h crypto.Hash) bool {
-	s := cryptobyte.String(params)
-	var seq, hashAlg, mgf, mgfSeq, salt cryptobyte.String
-	if !s.ReadASN1(&seq, cbasn1.SEQUENCE) || !s.Empty() ||
-		!seq.ReadASN1(&hashAlg, cbasn1.Tag(0).Constructed().ContextSpecific()) ||
-		!seq.ReadASN1(&mgf, cbasn1.Tag(1).Constructed().ContextSpecific()) ||
-		!seq.ReadASN1(&salt, cbasn1.Tag(2).Constructed().ContextSpecific()) {
-		return false
-	}
-	oid, p, ok := readAlgorithm(&hashAlg)
-	if !ok || hashByOID(oid) != h || !isNullOrAbsent(p) {
-		return false
-	}
-	var mgfOID asn1.ObjectIdentifier
-	if !mgf.ReadASN1(&mgfSeq, cbasn1.SEQUENCE) || !mgfSeq.ReadASN1ObjectIdentifier(&mgfOID) || !mgfOID.Equal(oidMGF1) {
-		return false
-	}
-	oid, p, ok = readAlgorithm(&mgfSeq)
-	if !ok || hashByOID(oid) != h || !isNullOrAbsent(p) {
-		return false
-	}
-	var n, trailer int64 = 0, 1
-	if !salt.ReadASN1Int64WithTag(&n, cbasn1.INTEGER) || n != int64(h.Size()) {
-		return false
-	}
-	if seq.PeekASN1Tag(cbasn1.Tag(3).Constructed().ContextSpecific()) {
-		var tf cryptobyte.String
-		if !seq.ReadASN1(&tf, cbasn1.Tag(3).Constructed().ContextSpecific()) || !tf.ReadASN1Int64WithTag(&trailer, cbasn1.INTEGER) {
-			return false
-		}
-	}
-	return trailer == 1 && seq.Empty()
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/kyso-pki/kyso/internal/testenv"
+	"github.com/kyso-pki/kyso/pkg/store/internal/sqlstore"
 )
 
 // TestLookupPlans checks that the lookups on the OCSP and issuance paths
@@ -26,8 +27,8 @@ func TestLookupPlans(t *testing.T) {
 		args        []any
 		uses        []string // each must appear in the plan
 	}{
-		{"GetRevocation", queryRevocation, []any{"issuing", []byte{1}}, []string{"revocations_pkey"}},
-		{"PublicKeyCertified", queryKeyCertified, []any{make([]byte, 32)}, []string{"certified_keys_pkey", "certificates_spki_sha256"}},
+		{"GetRevocation", sqlstore.QueryRevocation, []any{"issuing", []byte{1}}, []string{"revocations_pkey"}},
+		{"PublicKeyCertified", sqlstore.QueryKeyCertified, []any{make([]byte, 32)}, []string{"certified_keys_pkey", "certificates_spki_sha256"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var plan []string

@@ -25,6 +25,7 @@ import (
 	"github.com/kyso-pki/kyso/pkg/store"
 	"github.com/kyso-pki/kyso/pkg/store/internal/check"
 	"github.com/kyso-pki/kyso/pkg/store/internal/migrate"
+	"github.com/kyso-pki/kyso/pkg/store/internal/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -54,12 +55,17 @@ type Options struct {
 	MaxConns int32
 }
 
+// core is the store written once, which Store runs on PostgreSQL.
+type core = sqlstore.Store
+
 // Store is a store.Store in a PostgreSQL database. It is safe for
 // concurrent use by many goroutines and by many processes sharing the
-// database.
+// database. Its methods — store.Store's, and ReserveSerials — are
+// pkg/store/internal/sqlstore's, promoted; this package connects,
+// migrates, and runs writes, retrying serialization failures.
 type Store struct {
+	*core
 	pool *pgxpool.Pool
-	now  func() time.Time
 	host string // for messages; never the password
 }
 
@@ -79,10 +85,7 @@ func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
 	if opts.MaxConns > 0 {
 		cfg.MaxConns = opts.MaxConns
 	}
-	s := &Store{now: opts.Now, host: fmt.Sprintf("%s:%d/%s", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database)}
-	if s.now == nil {
-		s.now = time.Now
-	}
+	s := &Store{host: fmt.Sprintf("%s:%d/%s", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database)}
 	s.pool, err = pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connecting to %s: %w", s.host, redact(err, cfg))
@@ -91,10 +94,11 @@ func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
 		s.pool.Close()
 		return nil, fmt.Errorf("postgres: connecting to %s: %w", s.host, redact(err, cfg))
 	}
-	if err := s.migrate(ctx); err != nil {
+	if err := s.migrate(ctx, opts.Now); err != nil {
 		s.pool.Close()
 		return nil, err
 	}
+	s.core = sqlstore.New(driver{s}, dialect, opts.Now)
 	return s, nil
 }
 
@@ -109,7 +113,10 @@ func redact(err error, cfg *pgxpool.Config) error {
 
 // migrate applies the embedded migrations not yet recorded, under a
 // session advisory lock, each in its own transaction.
-func (s *Store) migrate(ctx context.Context) error {
+func (s *Store) migrate(ctx context.Context, now func() time.Time) error {
+	if now == nil {
+		now = time.Now
+	}
 	ms, err := migrate.List(migrations, "migrations")
 	if err != nil {
 		return fmt.Errorf("postgres: %w", err)
@@ -150,7 +157,7 @@ func (s *Store) migrate(ctx context.Context) error {
 				return err
 			}
 			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name, applied) VALUES ($1, $2, $3)`,
-				m.Version, m.Name, check.Time(s.now()))
+				m.Version, m.Name, check.Time(now()))
 			return err
 		})
 		if err != nil {
@@ -158,24 +165,6 @@ func (s *Store) migrate(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// write runs fn in a transaction and commits it, retrying on serialization
-// failures and deadlocks. Errors are wrapped "postgres: what: ".
-func (s *Store) write(ctx context.Context, what string, fn func(tx pgx.Tx) error) error {
-	var err error
-	for attempt := 1; attempt <= maxAttempts; attempt++ {
-		err = pgx.BeginFunc(ctx, s.pool, fn)
-		if err == nil {
-			return nil
-		}
-		var pe *pgconn.PgError
-		if !errors.As(err, &pe) || (pe.Code != "40001" && pe.Code != "40P01") || ctx.Err() != nil {
-			break
-		}
-		time.Sleep(time.Duration(attempt) * 5 * time.Millisecond)
-	}
-	return fmt.Errorf("postgres: %s: %w", what, mapErr(err))
 }
 
 // mapErr turns a constraint violation the statements did not foresee into
@@ -204,552 +193,114 @@ func mapErr(err error) error {
 	return err
 }
 
-// orNow returns t, or the store's clock when t is zero, as stored.
-func (s *Store) orNow(t time.Time) time.Time {
-	if t.IsZero() {
-		t = s.now()
-	}
-	return check.Time(t)
+// dialect is how PostgreSQL stores what differs: times as timestamptz,
+// an activation's hashes as bytea[], a seq identity column for insertion
+// order; rows read to be changed are locked, since transactions run side
+// by side at READ COMMITTED, and audit appends take an advisory lock so
+// that IDs increase in commit order.
+var dialect = sqlstore.Dialect{
+	Name:         "postgres",
+	NoRows:       pgx.ErrNoRows,
+	Time:         func(t time.Time) any { return t },
+	TimeType:     "timestamptz",
+	Hashes:       func(hs [][]byte) (any, error) { return hs, nil },
+	ScanHashes:   func(hs *[][]byte) any { return hs },
+	Seq:          "seq",
+	RowLocks:     true,
+	AuditLock:    fmt.Sprintf(`SELECT pg_advisory_xact_lock(%d)`, int64(lockAudit)),
+	MapErr:       mapErr,
+	IsForeignKey: isForeignKey,
 }
 
-// PutCA records ca; ErrExists when a CA of that name exists.
-func (s *Store) PutCA(ctx context.Context, ca *store.CA) error {
-	if err := check.CA(ca); err != nil {
-		return fmt.Errorf("postgres: storing CA: %w", err)
-	}
-	return s.write(ctx, fmt.Sprintf("storing CA %q", ca.Name), func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `INSERT INTO cas (name, kind, key_uri, cert_der, created)
-			VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO NOTHING`,
-			ca.Name, ca.Kind, ca.KeyURI, ca.CertDER, s.orNow(ca.Created))
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return store.ErrExists
-		}
-		for i, der := range ca.ChainDER {
-			if _, err := tx.Exec(ctx, `INSERT INTO ca_chain (ca, position, der) VALUES ($1, $2, $3)`, ca.Name, i, der); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+// isForeignKey reports whether err is a foreign key violation.
+func isForeignKey(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23503"
 }
 
-// GetCA returns the CA named name, or ErrNotFound.
-func (s *Store) GetCA(ctx context.Context, name string) (*store.CA, error) {
-	cas, err := s.listCAs(ctx, name)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: reading CA %q: %w", name, err)
-	}
-	if len(cas) == 0 {
-		return nil, fmt.Errorf("postgres: reading CA %q: %w", name, store.ErrNotFound)
-	}
-	return cas[0], nil
+// driver is the Store as sqlstore runs on it.
+type driver struct{ s *Store }
+
+// Reader is the pool.
+func (d driver) Reader() sqlstore.Conn { return conn{d.s.pool} }
+
+// Read runs fn in one read-only REPEATABLE READ transaction: one snapshot.
+func (d driver) Read(ctx context.Context, fn func(sqlstore.Conn) error) error {
+	return pgx.BeginTxFunc(ctx, d.s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
+		func(tx pgx.Tx) error { return fn(conn{tx}) })
 }
 
-// ListCAs returns every CA, oldest first.
-func (s *Store) ListCAs(ctx context.Context) ([]*store.CA, error) {
-	cas, err := s.listCAs(ctx, "")
-	if err != nil {
-		return nil, fmt.Errorf("postgres: listing CAs: %w", err)
-	}
-	return cas, nil
-}
-
-// listCAs reads the CA named name, or all of them when name is empty, in
-// one snapshot.
-func (s *Store) listCAs(ctx context.Context, name string) ([]*store.CA, error) {
-	var cas []*store.CA
-	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		rows, _ := tx.Query(ctx, `SELECT name, kind, key_uri, cert_der, created FROM cas
-			WHERE $1 = '' OR name = $1 ORDER BY created, seq`, name)
-		var err error
-		cas, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (*store.CA, error) {
-			ca := &store.CA{}
-			err := row.Scan(&ca.Name, &ca.Kind, &ca.KeyURI, &ca.CertDER, &ca.Created)
-			ca.Created = ca.Created.UTC()
-			return ca, err
-		})
-		if err != nil {
-			return err
+// Write runs fn in a transaction and commits it, or, when fn runs one
+// statement alone, on the pool, where the statement commits by itself:
+// one round trip instead of three. A serialization failure or deadlock is
+// tried again, up to maxAttempts times.
+func (d driver) Write(ctx context.Context, alone bool, fn func(sqlstore.Conn) error) error {
+	var err error
+	for attempt := 1; attempt <= maxAttempts; attempt++ {
+		if alone {
+			err = fn(conn{d.s.pool})
+		} else {
+			err = pgx.BeginFunc(ctx, d.s.pool, func(tx pgx.Tx) error { return fn(conn{tx}) })
 		}
-		byName := map[string]*store.CA{}
-		for _, ca := range cas {
-			byName[ca.Name] = ca
-		}
-		rows, _ = tx.Query(ctx, `SELECT ca, der FROM ca_chain WHERE $1 = '' OR ca = $1 ORDER BY ca, position`, name)
-		var n string
-		var der []byte
-		_, err = pgx.ForEachRow(rows, []any{&n, &der}, func() error {
-			if ca := byName[n]; ca != nil {
-				ca.ChainDER = append(ca.ChainDER, der)
-			}
-			return nil
-		})
-		return err
-	})
-	return cas, err
-}
-
-// ReserveSerial claims r.Serial for r.Issuer; ErrDuplicateSerial when it is
-// taken.
-func (s *Store) ReserveSerial(ctx context.Context, r *store.SerialReservation) error {
-	if err := check.Reservation(r); err != nil {
-		return fmt.Errorf("postgres: reserving serial: %w", err)
-	}
-	tag, err := s.pool.Exec(ctx, `INSERT INTO serials (issuer, serial, reserved_at) VALUES ($1, $2, $3)
-		ON CONFLICT (issuer, serial) DO NOTHING`, r.Issuer, r.Serial, s.orNow(r.Reserved))
-	if err != nil {
-		return fmt.Errorf("postgres: reserving serial %x for %q: %w", r.Serial, r.Issuer, mapErr(err))
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("postgres: reserving serial %x for %q: %w", r.Serial, r.Issuer, store.ErrDuplicateSerial)
-	}
-	return nil
-}
-
-// ReserveSerials claims every serial in rs in one transaction: all or none.
-// ErrDuplicateSerial when any is taken, or appears twice in rs. It is for
-// bulk loads and tests; issuance reserves one serial at a time.
-func (s *Store) ReserveSerials(ctx context.Context, rs []*store.SerialReservation) error {
-	issuers := make([]string, len(rs))
-	serials := make([][]byte, len(rs))
-	times := make([]time.Time, len(rs))
-	for i, r := range rs {
-		if err := check.Reservation(r); err != nil {
-			return fmt.Errorf("postgres: reserving serials: %w", err)
-		}
-		issuers[i], serials[i], times[i] = r.Issuer, r.Serial, s.orNow(r.Reserved)
-	}
-	return s.write(ctx, fmt.Sprintf("reserving %d serials", len(rs)), func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `INSERT INTO serials (issuer, serial, reserved_at)
-			SELECT * FROM unnest($1::text[], $2::bytea[], $3::timestamptz[])
-			ON CONFLICT (issuer, serial) DO NOTHING`, issuers, serials, times)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() != int64(len(rs)) {
-			return fmt.Errorf("%d of %d taken: %w", int64(len(rs))-tag.RowsAffected(), len(rs), store.ErrDuplicateSerial)
-		}
-		return nil
-	})
-}
-
-// PutCertificate stores c after checking, in the same transaction, that its
-// serial is reserved, its public key not yet certified (unless
-// AllowKeyReuse), and, for a campaign certificate, that its national ID has
-// no active holder.
-func (s *Store) PutCertificate(ctx context.Context, c *store.Certificate) error {
-	if err := check.Certificate(c); err != nil {
-		return fmt.Errorf("postgres: storing certificate: %w", err)
-	}
-	status := c.Status
-	if status == "" {
-		status = store.StatusGood
-	}
-	nb, na, created := check.Time(c.NotBefore), check.Time(c.NotAfter), s.orNow(c.Created)
-	return s.write(ctx, fmt.Sprintf("storing certificate %x from %q", c.Serial, c.Issuer), func(tx pgx.Tx) error {
-		var one int
-		err := tx.QueryRow(ctx, `SELECT 1 FROM serials WHERE issuer = $1 AND serial = $2`, c.Issuer, c.Serial).Scan(&one)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return store.ErrNotReserved
-		} else if err != nil {
-			return err
-		}
-		tag, err := tx.Exec(ctx, `INSERT INTO certificates (issuer, serial, der, profile, subject,
-			national_id, spki_sha256, key_uri, not_before, not_after, status, campaign, key_reuse, created)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (issuer, serial) DO NOTHING`,
-			c.Issuer, c.Serial, c.DER, c.Profile, c.Subject, c.NationalID, c.PublicKeySHA256, c.KeyURI,
-			nb, na, status, c.Campaign, c.AllowKeyReuse, created)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return fmt.Errorf("a certificate with this serial is stored already: %w", store.ErrExists)
-		}
-		tag, err = tx.Exec(ctx, `INSERT INTO certified_keys (spki_sha256, issuer, serial) VALUES ($1, $2, $3)
-			ON CONFLICT (spki_sha256) DO NOTHING`, c.PublicKeySHA256, c.Issuer, c.Serial)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 && !c.AllowKeyReuse {
-			return store.ErrDuplicatePublicKey
-		}
-		if !c.Campaign || status == store.StatusRevoked {
+		if err == nil {
 			return nil
 		}
-		var holderStatus string
-		var holderNotAfter time.Time
-		err = tx.QueryRow(ctx, `SELECT c.status, c.not_after FROM campaign_holders h
-			JOIN certificates c ON c.issuer = h.issuer AND c.serial = h.serial
-			WHERE h.national_id = $1 FOR UPDATE OF h`, c.NationalID).Scan(&holderStatus, &holderNotAfter)
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-			tag, err := tx.Exec(ctx, `INSERT INTO campaign_holders (national_id, issuer, serial) VALUES ($1, $2, $3)
-				ON CONFLICT (national_id) DO NOTHING`, c.NationalID, c.Issuer, c.Serial)
-			if err != nil {
-				return err
-			}
-			if tag.RowsAffected() == 0 {
-				return store.ErrCampaignHolder
-			}
-			return nil
-		case err != nil:
-			return err
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) || (pe.Code != "40001" && pe.Code != "40P01") || ctx.Err() != nil {
+			break
 		}
-		// RFC 5280 section 4.1.2.5: notAfter is inclusive.
-		if holderStatus != store.StatusRevoked && !holderNotAfter.Before(nb) {
-			return store.ErrCampaignHolder
-		}
-		_, err = tx.Exec(ctx, `UPDATE campaign_holders SET issuer = $1, serial = $2 WHERE national_id = $3`,
-			c.Issuer, c.Serial, c.NationalID)
-		return err
-	})
+		time.Sleep(time.Duration(attempt) * 5 * time.Millisecond)
+	}
+	return err
 }
 
-const certColumns = `issuer, serial, der, profile, subject, national_id, spki_sha256, key_uri,
-	not_before, not_after, status, campaign, key_reuse, created`
+// conn is a sqlstore.Conn on pgx: the pool or a transaction.
+type conn struct {
+	q interface {
+		Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+		Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+		QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+		SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+	}
+}
 
-func scanCert(row pgx.Row) (*store.Certificate, error) {
-	c := &store.Certificate{}
-	if err := row.Scan(&c.Issuer, &c.Serial, &c.DER, &c.Profile, &c.Subject, &c.NationalID, &c.PublicKeySHA256,
-		&c.KeyURI, &c.NotBefore, &c.NotAfter, &c.Status, &c.Campaign, &c.AllowKeyReuse, &c.Created); err != nil {
+// Exec runs q and returns the rows it changed.
+func (c conn) Exec(ctx context.Context, q string, args ...any) (int64, error) {
+	tag, err := c.q.Exec(ctx, q, args...)
+	return tag.RowsAffected(), err
+}
+
+// ExecEach sends q with each argument list in one batch: one round trip.
+func (c conn) ExecEach(ctx context.Context, q string, args [][]any) (int64, error) {
+	b := &pgx.Batch{}
+	for _, a := range args {
+		b.Queue(q, a...)
+	}
+	res := c.q.SendBatch(ctx, b)
+	var n int64
+	for range args {
+		tag, err := res.Exec()
+		if err != nil {
+			res.Close()
+			return n, err
+		}
+		n += tag.RowsAffected()
+	}
+	return n, res.Close()
+}
+
+// QueryRow runs q for one row.
+func (c conn) QueryRow(ctx context.Context, q string, args ...any) sqlstore.Row {
+	return c.q.QueryRow(ctx, q, args...)
+}
+
+// Query runs q for rows.
+func (c conn) Query(ctx context.Context, q string, args ...any) (sqlstore.Rows, error) {
+	rows, err := c.q.Query(ctx, q, args...)
+	if err != nil {
 		return nil, err
 	}
-	c.NotBefore, c.NotAfter, c.Created = c.NotBefore.UTC(), c.NotAfter.UTC(), c.Created.UTC()
-	return c, nil
-}
-
-// GetCertificate returns the certificate issuer issued with serial, or
-// ErrNotFound.
-func (s *Store) GetCertificate(ctx context.Context, issuer string, serial []byte) (*store.Certificate, error) {
-	c, err := scanCert(s.pool.QueryRow(ctx, `SELECT `+certColumns+` FROM certificates WHERE issuer = $1 AND serial = $2`, issuer, serial))
-	if errors.Is(err, pgx.ErrNoRows) {
-		err = store.ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("postgres: reading certificate %x from %q: %w", serial, issuer, mapErr(err))
-	}
-	return c, nil
-}
-
-// ListCertificates returns the certificates matching f, newest first, at
-// most f.Limit (≤ 0: 1000; at most 10000).
-func (s *Store) ListCertificates(ctx context.Context, f *store.CertificateFilter) ([]*store.Certificate, error) {
-	if err := check.Filter(f); err != nil {
-		return nil, fmt.Errorf("postgres: listing certificates: %w", err)
-	}
-	if f == nil {
-		f = &store.CertificateFilter{}
-	}
-	q := `SELECT ` + certColumns + ` FROM certificates WHERE true`
-	var args []any
-	for _, w := range []struct{ col, v string }{
-		{"issuer", f.Issuer}, {"national_id", f.NationalID}, {"profile", f.Profile}, {"status", f.Status},
-	} {
-		if w.v != "" {
-			args = append(args, w.v)
-			q += fmt.Sprintf(` AND %s = $%d`, w.col, len(args))
-		}
-	}
-	args = append(args, check.Limit(f.Limit))
-	q += fmt.Sprintf(` ORDER BY created DESC, id DESC LIMIT $%d`, len(args))
-	rows, _ := s.pool.Query(ctx, q, args...)
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*store.Certificate, error) { return scanCert(row) })
-	if err != nil {
-		return nil, fmt.Errorf("postgres: listing certificates: %w", err)
-	}
-	return out, nil
-}
-
-// Revoke revokes the certificate, or puts it on hold when r.Reason is
-// ReasonCertificateHold. A certificate on hold may be revoked; one revoked
-// gives ErrAlreadyRevoked, and so does putting a held certificate on hold
-// again. Revoking a campaign certificate frees its national ID.
-func (s *Store) Revoke(ctx context.Context, r *store.Revocation) error {
-	if err := check.Revocation(r); err != nil {
-		return fmt.Errorf("postgres: revoking: %w", err)
-	}
-	at := s.orNow(r.RevokedAt)
-	return s.write(ctx, fmt.Sprintf("revoking certificate %x from %q", r.Serial, r.Issuer), func(tx pgx.Tx) error {
-		var status, nationalID string
-		var campaign bool
-		err := tx.QueryRow(ctx, `SELECT status, campaign, national_id FROM certificates
-			WHERE issuer = $1 AND serial = $2 FOR UPDATE`, r.Issuer, r.Serial).Scan(&status, &campaign, &nationalID)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return store.ErrNotFound
-		} else if err != nil {
-			return err
-		}
-		next, err := nextStatus(status, r.Reason)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `UPDATE certificates SET status = $1 WHERE issuer = $2 AND serial = $3`, next, r.Issuer, r.Serial); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO revocations (issuer, serial, reason, revoked_at) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (issuer, serial) DO UPDATE SET reason = excluded.reason, revoked_at = excluded.revoked_at`,
-			r.Issuer, r.Serial, r.Reason, at); err != nil {
-			return err
-		}
-		if next == store.StatusRevoked && campaign {
-			_, err = tx.Exec(ctx, `DELETE FROM campaign_holders WHERE national_id = $1 AND issuer = $2 AND serial = $3`,
-				nationalID, r.Issuer, r.Serial)
-		}
-		return err
-	})
-}
-
-// ReleaseHold lifts a certificate's hold: status good again, revocation
-// record deleted, in one transaction. A revoked certificate gives
-// ErrAlreadyRevoked, a good one ErrNotOnHold. A campaign certificate keeps
-// its national ID throughout: a hold never freed it.
-func (s *Store) ReleaseHold(ctx context.Context, issuer string, serial []byte) error {
-	if err := check.String("issuer", issuer, check.MaxName, true); err != nil {
-		return fmt.Errorf("postgres: releasing hold: %w", err)
-	}
-	if err := check.Serial(serial); err != nil {
-		return fmt.Errorf("postgres: releasing hold: %w", err)
-	}
-	return s.write(ctx, fmt.Sprintf("releasing the hold on certificate %x from %q", serial, issuer), func(tx pgx.Tx) error {
-		var status string
-		err := tx.QueryRow(ctx, `SELECT status FROM certificates WHERE issuer = $1 AND serial = $2 FOR UPDATE`, issuer, serial).Scan(&status)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return store.ErrNotFound
-		} else if err != nil {
-			return err
-		}
-		if err := releasable(status); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `UPDATE certificates SET status = $1 WHERE issuer = $2 AND serial = $3`, store.StatusGood, issuer, serial); err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, `DELETE FROM revocations WHERE issuer = $1 AND serial = $2`, issuer, serial)
-		return err
-	})
-}
-
-// releasable says whether a certificate in status may have its hold
-// released: ErrAlreadyRevoked or ErrNotOnHold when not.
-func releasable(status string) error {
-	switch status {
-	case store.StatusHold:
-		return nil
-	case store.StatusRevoked:
-		return fmt.Errorf("revoked for good, not on hold: %w", store.ErrAlreadyRevoked)
-	}
-	return store.ErrNotOnHold
-}
-
-// nextStatus is the status a certificate in status moves to when revoked
-// for reason, or ErrAlreadyRevoked.
-func nextStatus(status string, reason int) (string, error) {
-	switch {
-	case status == store.StatusRevoked:
-		return "", store.ErrAlreadyRevoked
-	case status == store.StatusHold && reason == store.ReasonCertificateHold:
-		return "", fmt.Errorf("on hold already: %w", store.ErrAlreadyRevoked)
-	case reason == store.ReasonCertificateHold:
-		return store.StatusHold, nil
-	}
-	return store.StatusRevoked, nil
-}
-
-// ListRevoked returns issuer's revocations (including holds) in serial
-// number order.
-func (s *Store) ListRevoked(ctx context.Context, issuer string) ([]*store.Revocation, error) {
-	// Serials have no leading zero bytes, so numeric order is shorter
-	// first, then bytewise.
-	rows, _ := s.pool.Query(ctx, `SELECT serial, reason, revoked_at FROM revocations WHERE issuer = $1
-		ORDER BY octet_length(serial), serial`, issuer)
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*store.Revocation, error) {
-		r := &store.Revocation{Issuer: issuer}
-		err := row.Scan(&r.Serial, &r.Reason, &r.RevokedAt)
-		r.RevokedAt = r.RevokedAt.UTC()
-		return r, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("postgres: listing revocations for %q: %w", issuer, mapErr(err))
-	}
-	return out, nil
-}
-
-// queryRevocation reads one revocation by the revocations table's primary
-// key (issuer, serial).
-const queryRevocation = `SELECT reason, revoked_at FROM revocations WHERE issuer = $1 AND serial = $2`
-
-// GetRevocation returns the revocation (or hold) of issuer's certificate
-// serial, or ErrNotFound when it has none.
-func (s *Store) GetRevocation(ctx context.Context, issuer string, serial []byte) (*store.Revocation, error) {
-	if err := check.String("issuer", issuer, check.MaxName, true); err != nil {
-		return nil, fmt.Errorf("postgres: reading revocation: %w", err)
-	}
-	if err := check.Serial(serial); err != nil {
-		return nil, fmt.Errorf("postgres: reading revocation: %w", err)
-	}
-	r := &store.Revocation{Issuer: issuer, Serial: append([]byte(nil), serial...)}
-	err := s.pool.QueryRow(ctx, queryRevocation, issuer, serial).Scan(&r.Reason, &r.RevokedAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		err = store.ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("postgres: reading revocation of %x from %q: %w", serial, issuer, mapErr(err))
-	}
-	r.RevokedAt = r.RevokedAt.UTC()
-	return r, nil
-}
-
-// queryKeyCertified asks both places a certified key is recorded, each
-// through an index: certified_keys by its primary key, certificates by
-// certificates_spki_sha256.
-const queryKeyCertified = `SELECT EXISTS (SELECT 1 FROM certified_keys WHERE spki_sha256 = $1)
-	OR EXISTS (SELECT 1 FROM certificates WHERE spki_sha256 = $1)`
-
-// PublicKeyCertified reports whether a stored certificate carries the
-// public key with SubjectPublicKeyInfo SHA-256 spkiSHA256.
-func (s *Store) PublicKeyCertified(ctx context.Context, spkiSHA256 []byte) (bool, error) {
-	if err := check.KeyHash(spkiSHA256); err != nil {
-		return false, fmt.Errorf("postgres: looking up public key: %w", err)
-	}
-	var certified bool
-	if err := s.pool.QueryRow(ctx, queryKeyCertified, spkiSHA256).Scan(&certified); err != nil {
-		return false, fmt.Errorf("postgres: looking up public key %x: %w", spkiSHA256, mapErr(err))
-	}
-	return certified, nil
-}
-
-// NextCRLNumber returns issuer's next CRL number, starting at 1. The upsert
-// takes the row lock, so concurrent callers, in any process, get
-// increasing numbers.
-func (s *Store) NextCRLNumber(ctx context.Context, issuer string) (int64, error) {
-	return s.bump(ctx, "issuer", issuer, "CRL number for", `INSERT INTO crl_numbers AS c (issuer, last) VALUES ($1, 1)
-		ON CONFLICT (issuer) DO UPDATE SET last = c.last + 1 RETURNING last`)
-}
-
-// NextSequence returns the next value of the counter name, starting at 1,
-// with the same row-lock guarantee as NextCRLNumber.
-func (s *Store) NextSequence(ctx context.Context, name string) (int64, error) {
-	return s.bump(ctx, "sequence name", name, "next value of sequence", `INSERT INTO sequences AS q (name, last) VALUES ($1, 1)
-		ON CONFLICT (name) DO UPDATE SET last = q.last + 1 RETURNING last`)
-}
-
-// bump runs an upsert that increments and returns the counter keyed by key,
-// in a write transaction: what names the key for errors, doing what is
-// being allocated.
-func (s *Store) bump(ctx context.Context, what, key, doing, query string) (int64, error) {
-	if err := check.String(what, key, check.MaxName, true); err != nil {
-		return 0, fmt.Errorf("postgres: allocating %s %q: %w", doing, key, err)
-	}
-	var n int64
-	err := s.write(ctx, fmt.Sprintf("allocating %s %q", doing, key), func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, query, key).Scan(&n)
-	})
-	return n, err
-}
-
-// PutCRL stores crl; ErrExists when issuer has a CRL with that number.
-func (s *Store) PutCRL(ctx context.Context, crl *store.CRL) error {
-	if err := check.CRL(crl); err != nil {
-		return fmt.Errorf("postgres: storing CRL: %w", err)
-	}
-	tag, err := s.pool.Exec(ctx, `INSERT INTO crls (issuer, number, der, this_update, next_update) VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (issuer, number) DO NOTHING`, crl.Issuer, crl.Number, crl.DER, check.Time(crl.ThisUpdate), check.Time(crl.NextUpdate))
-	if err == nil && tag.RowsAffected() == 0 {
-		err = store.ErrExists
-	}
-	if err != nil {
-		return fmt.Errorf("postgres: storing CRL %d for %q: %w", crl.Number, crl.Issuer, mapErr(err))
-	}
-	return nil
-}
-
-// LatestCRL returns issuer's CRL with the highest number, or ErrNotFound.
-func (s *Store) LatestCRL(ctx context.Context, issuer string) (*store.CRL, error) {
-	c := &store.CRL{Issuer: issuer}
-	err := s.pool.QueryRow(ctx, `SELECT number, der, this_update, next_update FROM crls WHERE issuer = $1
-		ORDER BY number DESC LIMIT 1`, issuer).Scan(&c.Number, &c.DER, &c.ThisUpdate, &c.NextUpdate)
-	if errors.Is(err, pgx.ErrNoRows) {
-		err = store.ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("postgres: reading latest CRL for %q: %w", issuer, mapErr(err))
-	}
-	c.ThisUpdate, c.NextUpdate = c.ThisUpdate.UTC(), c.NextUpdate.UTC()
-	return c, nil
-}
-
-// AppendAudit records es in one transaction and sets their IDs. A
-// transaction advisory lock serialises appends, so IDs increase in commit
-// order; the table refuses UPDATE, DELETE and TRUNCATE.
-func (s *Store) AppendAudit(ctx context.Context, es ...*store.AuditEvent) error {
-	details, err := auditDetails(es)
-	if err != nil {
-		return err
-	}
-	if len(es) == 0 {
-		return nil
-	}
-	ids := make([]int64, len(es))
-	err = s.write(ctx, fmt.Sprintf("appending %d audit event(s) %q", len(es), es[0].Action), func(tx pgx.Tx) error {
-		return s.appendAuditTx(ctx, tx, es, details, ids)
-	})
-	if err != nil {
-		return err
-	}
-	for i, e := range es {
-		e.ID = ids[i]
-	}
-	return nil
-}
-
-// auditDetails checks audit events and returns their details as stored.
-func auditDetails(es []*store.AuditEvent) ([]string, error) {
-	details := make([]string, len(es))
-	for i, e := range es {
-		d, err := check.Audit(e)
-		if err != nil {
-			return nil, fmt.Errorf("postgres: appending audit event: %w", err)
-		}
-		details[i] = string(d)
-	}
-	return details, nil
-}
-
-// appendAuditTx inserts audit events in tx, under the audit lock that
-// keeps their IDs in commit order, their IDs into ids.
-func (s *Store) appendAuditTx(ctx context.Context, tx pgx.Tx, es []*store.AuditEvent, details []string, ids []int64) error {
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(lockAudit)); err != nil {
-		return err
-	}
-	for i, e := range es {
-		if err := tx.QueryRow(ctx, `INSERT INTO audit_events (time, actor, action, subject, outcome, details)
-			VALUES ($1, $2, $3, $4, $5, $6::text::json) RETURNING id`,
-			s.orNow(e.Time), e.Actor, e.Action, e.Subject, e.Outcome, details[i]).Scan(&ids[i]); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// ListAudit returns the events after ID after, in order, at most limit
-// (≤ 0: 1000; at most 10000).
-func (s *Store) ListAudit(ctx context.Context, after int64, limit int) ([]*store.AuditEvent, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT id, time, actor, action, subject, outcome, details::text FROM audit_events
-		WHERE id > $1 ORDER BY id LIMIT $2`, after, check.Limit(limit))
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*store.AuditEvent, error) {
-		e := &store.AuditEvent{}
-		var details string
-		err := row.Scan(&e.ID, &e.Time, &e.Actor, &e.Action, &e.Subject, &e.Outcome, &details)
-		e.Time, e.Details = e.Time.UTC(), []byte(details)
-		return e, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("postgres: listing audit events: %w", err)
-	}
-	return out, nil
+	return rows, nil
 }
 
 // Ping checks the database answers a query.

@@ -33,7 +33,7 @@ func TestGroupCommit(t *testing.T) {
 			case 0: // succeeds
 				errs[i] = s.AppendAudit(ctx, &store.AuditEvent{Actor: "t", Action: "group.ok", Subject: fmt.Sprint(i), Outcome: "ok", Details: []byte("{}")})
 			case 1: // writes, then fails: its row must go
-				errs[i] = s.write(ctx, "failing", func(tx *sql.Tx) error {
+				errs[i] = s.write(ctx, func(tx *sql.Tx) error {
 					if _, err := tx.ExecContext(ctx, `INSERT INTO audit_events (time, actor, action, subject, outcome, details) VALUES (?, 't', 'group.failed', ?, 'ok', '{}')`, micro(time.Now()), fmt.Sprint(i)); err != nil {
 						return err
 					}

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kyso-pki/kyso/pkg/store/internal/sqlstore"
 )
 
 // TestLookupPlans checks that the lookups on the OCSP and issuance paths
@@ -22,13 +24,13 @@ func TestLookupPlans(t *testing.T) {
 		args        []any
 		uses        []string // each must appear in the plan
 	}{
-		{"GetRevocation", queryRevocation, []any{"issuing", []byte{1}},
+		{"GetRevocation", sqlstore.QueryRevocation, []any{"issuing", []byte{1}},
 			[]string{"SEARCH revocations USING PRIMARY KEY"}},
-		{"PublicKeyCertified", queryKeyCertified, []any{make([]byte, 32)},
+		{"PublicKeyCertified", sqlstore.QueryKeyCertified, []any{make([]byte, 32)},
 			[]string{"SEARCH certified_keys USING PRIMARY KEY", "certificates_spki_sha256"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rows, err := s.r.QueryContext(ctx, "EXPLAIN QUERY PLAN "+tc.query, tc.args...)
+			rows, err := s.r.QueryContext(ctx, "EXPLAIN QUERY PLAN "+s.rb.Rebind(tc.query), tc.args...)
 			if err != nil {
 				t.Fatal(err)
 			}

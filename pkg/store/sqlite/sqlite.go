@@ -17,6 +17,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	mathrand "math/rand/v2"
@@ -35,6 +36,7 @@ import (
 	"github.com/kyso-pki/kyso/pkg/store"
 	"github.com/kyso-pki/kyso/pkg/store/internal/check"
 	"github.com/kyso-pki/kyso/pkg/store/internal/migrate"
+	"github.com/kyso-pki/kyso/pkg/store/internal/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -56,12 +58,19 @@ type Options struct {
 	MaxReaders int
 }
 
+// core is the store written once, which Store runs on SQLite.
+type core = sqlstore.Store
+
 // Store is a store.Store in one SQLite file. It is safe for concurrent use
-// by many goroutines and by several processes opening the same file.
+// by many goroutines and by several processes opening the same file. Its
+// methods — store.Store's, and ReserveSerials — are
+// pkg/store/internal/sqlstore's, promoted; this package opens the file,
+// migrates it, and runs writes through the group-commit writer.
 type Store struct {
+	*core
 	w, r *sql.DB // w: one connection, BEGIN IMMEDIATE; r: read-only pool
-	now  func() time.Time
 	path string
+	rb   sqlstore.Rebinder // every statement is written with $N
 
 	// Group commit (write): transactions waiting for the writer, and
 	// whether a goroutine is committing them.
@@ -73,83 +82,49 @@ type Store struct {
 	// tests.
 	groups atomic.Int64
 
-	// stmts holds the prepared statements of the hot paths (signHash's
-	// lookups and writes), by database and SQL text: SQLite parses a
-	// statement as long as it takes to run one of these.
-	stmtMu sync.Mutex
-	stmts  map[stmtKey]*sql.Stmt
+	// hot holds the writer's hot statements (sqlstore.HotWrites), prepared
+	// when the store opens and not changed after, by SQL text; reads holds
+	// the one-row reads, prepared on the read pool at their first use.
+	// SQLite parses a statement as long as it takes to run one of these.
+	hot     map[string]*sql.Stmt
+	readsMu sync.Mutex
+	reads   map[string]*sql.Stmt
 }
 
-type stmtKey struct {
-	db *sql.DB
-	q  string
-}
-
-// prepared returns q prepared on db, preparing it the first time.
-func (s *Store) prepared(ctx context.Context, db *sql.DB, q string) (*sql.Stmt, error) {
-	k := stmtKey{db, q}
-	s.stmtMu.Lock()
-	defer s.stmtMu.Unlock()
-	if st := s.stmts[k]; st != nil {
+// readStmt returns q prepared on the read pool, preparing it the first
+// time.
+func (s *Store) readStmt(ctx context.Context, q string) (*sql.Stmt, error) {
+	s.readsMu.Lock()
+	defer s.readsMu.Unlock()
+	if st := s.reads[q]; st != nil {
 		return st, nil
 	}
-	st, err := db.PrepareContext(ctx, q)
+	st, err := s.r.PrepareContext(ctx, q)
 	if err != nil {
 		return nil, err
 	}
-	if s.stmts == nil {
-		s.stmts = map[stmtKey]*sql.Stmt{}
+	if s.reads == nil {
+		s.reads = map[string]*sql.Stmt{}
 	}
-	s.stmts[k] = st
+	s.reads[q] = st
 	return st, nil
 }
 
-// readRow runs a one-row query, prepared once, on the read pool.
-func (s *Store) readRow(ctx context.Context, q string, args ...any) rowScanner {
-	st, err := s.prepared(ctx, s.r, q)
-	if err != nil {
-		return errRow{err}
-	}
-	return st.QueryRowContext(ctx, args...)
-}
-
-// Statements the writer prepares when the store opens (prepareWriter):
-// preparing on the writer later would wait for its one connection, which
-// the transaction asking holds.
-const (
-	sqlInsertAudit   = `INSERT INTO audit_events (time, actor, action, subject, outcome, details) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`
-	sqlUseActivation = `UPDATE activations SET remaining = remaining - ?1 WHERE sad_hash = ?2 AND remaining >= ?1 AND expires_at > ?3`
-)
-
-// prepareWriter prepares the writer's hot statements.
+// prepareWriter prepares the writer's hot statements. Preparing on the
+// writer later would wait for its one connection, which the transaction
+// asking holds.
 func (s *Store) prepareWriter(ctx context.Context) error {
-	for _, q := range []string{sqlInsertAudit, sqlUseActivation} {
-		if _, err := s.prepared(ctx, s.w, q); err != nil {
+	s.hot = map[string]*sql.Stmt{}
+	for _, q := range sqlstore.HotWrites {
+		q = s.rb.Rebind(q)
+		st, err := s.w.PrepareContext(ctx, q)
+		if err != nil {
 			return fmt.Errorf("sqlite: preparing %q: %w", q, err)
 		}
+		s.hot[q] = st
 	}
 	return nil
 }
-
-// txStmt returns q for use in tx: the statement prepareWriter prepared,
-// or, for any other q, one prepared in tx alone.
-func (s *Store) txStmt(ctx context.Context, tx *sql.Tx, q string) (*sql.Stmt, error) {
-	s.stmtMu.Lock()
-	st := s.stmts[stmtKey{s.w, q}]
-	s.stmtMu.Unlock()
-	if st == nil {
-		return tx.PrepareContext(ctx, q)
-	}
-	return tx.StmtContext(ctx, st), nil
-}
-
-// rowScanner is what *sql.Row offers.
-type rowScanner interface{ Scan(dest ...any) error }
-
-// errRow is a row that fails to scan with err.
-type errRow struct{ err error }
-
-func (r errRow) Scan(...any) error { return r.err }
 
 // Open opens (creating if need be) the SQLite database at path, creating its
 // directory (mode 0700) and file (mode 0600), and applies any migrations
@@ -205,17 +180,15 @@ func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 	r.SetMaxOpenConns(readers)
 	r.SetMaxIdleConns(readers)
 
-	s := &Store{w: w, r: r, now: opts.Now, path: abs}
-	if s.now == nil {
-		s.now = time.Now
-	}
+	s := &Store{w: w, r: r, path: abs}
+	s.core = sqlstore.New(driver{s}, dialect, opts.Now)
 	// Several processes opening a new file at once race to switch it to WAL
 	// and to migrate it; SQLite answers SQLITE_BUSY without waiting where
 	// waiting could deadlock, so a busy migration is tried again, with
 	// jittered backoff, until the busy timeout.
 	deadline := time.Now().Add(busy)
 	for attempt := 0; ; attempt++ {
-		err := s.migrate(ctx)
+		err := s.migrate(ctx, opts.Now)
 		if err == nil {
 			if err := s.prepareWriter(ctx); err != nil {
 				s.Close()
@@ -250,12 +223,15 @@ func isBusy(err error) bool {
 
 // migrate applies the embedded migrations not yet recorded, all in one
 // BEGIN IMMEDIATE transaction.
-func (s *Store) migrate(ctx context.Context) error {
+func (s *Store) migrate(ctx context.Context, now func() time.Time) error {
+	if now == nil {
+		now = time.Now
+	}
 	ms, err := migrate.List(migrations, "migrations")
 	if err != nil {
 		return fmt.Errorf("sqlite: %w", err)
 	}
-	return s.writeOne(ctx, "migrating "+s.path, func(tx *sql.Tx) error {
+	err = s.writeOne(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 			version INTEGER NOT NULL PRIMARY KEY,
 			name    TEXT    NOT NULL,
@@ -287,17 +263,21 @@ func (s *Store) migrate(ctx context.Context) error {
 				return fmt.Errorf("applying %s: %w", m.Name, err)
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied) VALUES (?, ?, ?)`,
-				m.Version, m.Name, micro(s.now())); err != nil {
+				m.Version, m.Name, micro(now())); err != nil {
 				return fmt.Errorf("recording %s: %w", m.Name, err)
 			}
 		}
 		return nil
 	})
+	if err != nil {
+		return fmt.Errorf("sqlite: migrating %s: %w", s.path, mapErr(err))
+	}
+	return nil
 }
 
 // write runs fn in a write transaction (BEGIN IMMEDIATE on the one writer
-// connection) and commits it. Errors from fn that wrap a store sentinel are
-// returned as they are under "sqlite: what: "; others are wrapped likewise.
+// connection) and commits it. Errors are fn's, or say which step failed;
+// sqlstore wraps them with what was being done.
 //
 // Writes are committed in groups: while one commit waits for its fsync
 // (about 2 ms on a cloud disk with synchronous=FULL), the writes that
@@ -305,15 +285,15 @@ func (s *Store) migrate(ctx context.Context) error {
 // savepoint of its own, so that one failing undoes only its own changes.
 // Every write returns after the commit that made it durable, so a caller
 // sees no difference but the wait; a lone write is committed at once.
-func (s *Store) write(ctx context.Context, what string, fn func(tx *sql.Tx) error) error {
+func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("sqlite: %s: %w", what, err)
+		return err
 	}
-	g := &groupWrite{ctx: ctx, what: what, fn: fn, done: make(chan struct{})}
+	g := &groupWrite{ctx: ctx, fn: fn, done: make(chan struct{})}
 	s.wmu.Lock()
 	if s.closed {
 		s.wmu.Unlock()
-		return fmt.Errorf("sqlite: %s: the store is closed", what)
+		return errors.New("the store is closed")
 	}
 	s.pending = append(s.pending, g)
 	if !s.writing {
@@ -328,7 +308,6 @@ func (s *Store) write(ctx context.Context, what string, fn func(tx *sql.Tx) erro
 // groupWrite is a write waiting for its commit.
 type groupWrite struct {
 	ctx  context.Context
-	what string
 	fn   func(tx *sql.Tx) error
 	err  error
 	done chan struct{}
@@ -357,7 +336,7 @@ func (s *Store) commitLoop() {
 		s.wmu.Unlock()
 		if len(batch) == 1 {
 			g := batch[0]
-			g.err = s.writeOne(g.ctx, g.what, g.fn)
+			g.err = s.writeOne(g.ctx, g.fn)
 			close(g.done)
 			continue
 		}
@@ -370,17 +349,17 @@ func (s *Store) commitLoop() {
 }
 
 // writeOne runs fn in a transaction of its own and commits it.
-func (s *Store) writeOne(ctx context.Context, what string, fn func(tx *sql.Tx) error) error {
+func (s *Store) writeOne(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("sqlite: %s: beginning transaction: %w", what, err)
+		return fmt.Errorf("beginning transaction: %w", err)
 	}
 	if err := fn(tx); err != nil {
 		tx.Rollback()
-		return fmt.Errorf("sqlite: %s: %w", what, mapErr(err))
+		return err
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: %s: committing: %w", what, mapErr(err))
+		return fmt.Errorf("committing: %w", err)
 	}
 	return nil
 }
@@ -391,7 +370,7 @@ func (s *Store) commitGroup(batch []*groupWrite) {
 	fail := func(gs []*groupWrite, format string, err error) {
 		for _, g := range gs {
 			if g.err == nil {
-				g.err = fmt.Errorf("sqlite: %s: "+format, g.what, err)
+				g.err = fmt.Errorf(format, err)
 			}
 		}
 	}
@@ -402,7 +381,7 @@ func (s *Store) commitGroup(batch []*groupWrite) {
 	}
 	for i, g := range batch {
 		if err := g.ctx.Err(); err != nil {
-			g.err = fmt.Errorf("sqlite: %s: %w", g.what, err)
+			g.err = err
 			continue
 		}
 		if _, err := tx.Exec(`SAVEPOINT w`); err != nil {
@@ -411,7 +390,7 @@ func (s *Store) commitGroup(batch []*groupWrite) {
 			return
 		}
 		if err := g.fn(tx); err != nil {
-			g.err = fmt.Errorf("sqlite: %s: %w", g.what, mapErr(err))
+			g.err = err
 			if _, rerr := tx.Exec(`ROLLBACK TO w`); rerr != nil {
 				// The transaction itself is gone (SQLite rolls back
 				// everything on some errors): nothing of the group
@@ -429,8 +408,47 @@ func (s *Store) commitGroup(batch []*groupWrite) {
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		fail(batch, "committing: %w", mapErr(err))
+		fail(batch, "committing: %w", err)
 	}
+}
+
+// dialect is how SQLite stores what differs: times as INTEGER microseconds
+// since the epoch, an activation's hashes as a JSON array of base64
+// strings, rowid for insertion order; no row locks, since BEGIN IMMEDIATE
+// holds the file's write lock for the whole write.
+var dialect = sqlstore.Dialect{
+	Name:     "sqlite",
+	NoRows:   sql.ErrNoRows,
+	Time:     func(t time.Time) any { return micro(t) },
+	TimeType: "INTEGER",
+	Hashes: func(hs [][]byte) (any, error) {
+		list, err := json.Marshal(hs) // base64 strings, in order
+		return string(list), err
+	},
+	ScanHashes:   func(hs *[][]byte) any { return jsonHashes{hs} },
+	Seq:          "rowid",
+	MapErr:       mapErr,
+	IsForeignKey: isForeignKey,
+}
+
+// jsonHashes scans the JSON array of an activation's hashes.
+type jsonHashes struct{ hs *[][]byte }
+
+// Scan implements sql.Scanner.
+func (j jsonHashes) Scan(src any) error {
+	var list []byte
+	switch v := src.(type) {
+	case string:
+		list = []byte(v)
+	case []byte:
+		list = v
+	default:
+		return fmt.Errorf("hashes column holds %T", src)
+	}
+	if err := json.Unmarshal(list, j.hs); err != nil {
+		return fmt.Errorf("hashes: %w", err)
+	}
+	return nil
 }
 
 // mapErr turns a constraint violation the checks in Go did not foresee into
@@ -449,612 +467,135 @@ func mapErr(err error) error {
 	return err
 }
 
+// isForeignKey reports whether err is a foreign key violation.
+func isForeignKey(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+}
+
 // micro is t as microseconds since the epoch, the form times are stored in.
 func micro(t time.Time) int64 { return check.Time(t).UnixMicro() }
 
-// fromMicro is the inverse of micro, in UTC.
-func fromMicro(us int64) time.Time { return time.UnixMicro(us).UTC() }
+// driver is the Store as sqlstore runs on it.
+type driver struct{ s *Store }
 
-// orNow returns t, or the store's clock when t is zero.
-func (s *Store) orNow(t time.Time) time.Time {
-	if t.IsZero() {
-		return s.now()
-	}
-	return t
-}
+// Reader is the read-only pool.
+func (d driver) Reader() sqlstore.Conn { return conn{s: d.s, db: d.s.r, pool: true} }
 
-// PutCA records ca; ErrExists when a CA of that name exists.
-func (s *Store) PutCA(ctx context.Context, ca *store.CA) error {
-	if err := check.CA(ca); err != nil {
-		return fmt.Errorf("sqlite: storing CA: %w", err)
-	}
-	return s.write(ctx, fmt.Sprintf("storing CA %q", ca.Name), func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO cas (name, kind, key_uri, cert_der, created)
-			VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING`,
-			ca.Name, ca.Kind, ca.KeyURI, ca.CertDER, micro(s.orNow(ca.Created)))
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return store.ErrExists
-		}
-		for i, der := range ca.ChainDER {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO ca_chain (ca, position, der) VALUES (?, ?, ?)`, ca.Name, i, der); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
-
-// GetCA returns the CA named name, or ErrNotFound.
-func (s *Store) GetCA(ctx context.Context, name string) (*store.CA, error) {
-	cas, err := s.listCAs(ctx, name)
+// Read runs fn in one read-only transaction on the read pool.
+func (d driver) Read(ctx context.Context, fn func(sqlstore.Conn) error) error {
+	tx, err := d.s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: reading CA %q: %w", name, err)
-	}
-	if len(cas) == 0 {
-		return nil, fmt.Errorf("sqlite: reading CA %q: %w", name, store.ErrNotFound)
-	}
-	return cas[0], nil
-}
-
-// ListCAs returns every CA, oldest first.
-func (s *Store) ListCAs(ctx context.Context) ([]*store.CA, error) {
-	cas, err := s.listCAs(ctx, "")
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: listing CAs: %w", err)
-	}
-	return cas, nil
-}
-
-// listCAs reads the CA named name, or all of them when name is empty.
-func (s *Store) listCAs(ctx context.Context, name string) ([]*store.CA, error) {
-	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return nil, err
+		return err
 	}
 	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, `SELECT name, kind, key_uri, cert_der, created FROM cas
-		WHERE ? = '' OR name = ? ORDER BY created, rowid`, name, name)
-	if err != nil {
-		return nil, err
-	}
-	var cas []*store.CA
-	byName := map[string]*store.CA{}
-	for rows.Next() {
-		ca := &store.CA{}
-		var created int64
-		if err := rows.Scan(&ca.Name, &ca.Kind, &ca.KeyURI, &ca.CertDER, &created); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		ca.Created = fromMicro(created)
-		cas = append(cas, ca)
-		byName[ca.Name] = ca
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	rows, err = tx.QueryContext(ctx, `SELECT ca, der FROM ca_chain WHERE ? = '' OR ca = ? ORDER BY ca, position`, name, name)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var n string
-		var der []byte
-		if err := rows.Scan(&n, &der); err != nil {
-			return nil, err
-		}
-		if ca := byName[n]; ca != nil {
-			ca.ChainDER = append(ca.ChainDER, der)
-		}
-	}
-	return cas, rows.Err()
+	return fn(conn{s: d.s, db: tx})
 }
 
-// ReserveSerial claims r.Serial for r.Issuer; ErrDuplicateSerial when it is
-// taken.
-func (s *Store) ReserveSerial(ctx context.Context, r *store.SerialReservation) error {
-	if err := check.Reservation(r); err != nil {
-		return fmt.Errorf("sqlite: reserving serial: %w", err)
-	}
-	return s.write(ctx, fmt.Sprintf("reserving serial %x for %q", r.Serial, r.Issuer), func(tx *sql.Tx) error {
-		return reserve(ctx, tx, r, micro(s.orNow(r.Reserved)))
-	})
+// Write runs fn through the group-commit writer, alone or not: every write
+// is a transaction on the one writer connection.
+func (d driver) Write(ctx context.Context, _ bool, fn func(sqlstore.Conn) error) error {
+	return d.s.write(ctx, func(tx *sql.Tx) error { return fn(conn{s: d.s, db: tx, tx: tx}) })
 }
 
-// ReserveSerials claims every serial in rs in one transaction: all or none.
-// ErrDuplicateSerial when any is taken, or appears twice in rs. It is for
-// bulk loads and tests; issuance reserves one serial at a time.
-func (s *Store) ReserveSerials(ctx context.Context, rs []*store.SerialReservation) error {
-	for _, r := range rs {
-		if err := check.Reservation(r); err != nil {
-			return fmt.Errorf("sqlite: reserving serials: %w", err)
-		}
+// conn is a sqlstore.Conn on database/sql: the read pool, a read
+// transaction, or a write transaction. It rewrites every statement's
+// placeholders for SQLite.
+type conn struct {
+	s  *Store
+	db interface {
+		ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
+		QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+		QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
 	}
-	now := s.now()
-	return s.write(ctx, fmt.Sprintf("reserving %d serials", len(rs)), func(tx *sql.Tx) error {
-		for _, r := range rs {
-			at := now
-			if !r.Reserved.IsZero() {
-				at = r.Reserved
-			}
-			if err := reserve(ctx, tx, r, micro(at)); err != nil {
-				return fmt.Errorf("serial %x for %q: %w", r.Serial, r.Issuer, err)
-			}
-		}
-		return nil
-	})
+	tx   *sql.Tx // a write: the writer's prepared statements run through it
+	pool bool    // the read pool: one-row reads run prepared
 }
 
-func reserve(ctx context.Context, tx *sql.Tx, r *store.SerialReservation, at int64) error {
-	res, err := tx.ExecContext(ctx, `INSERT INTO serials (issuer, serial, reserved_at) VALUES (?, ?, ?)
-		ON CONFLICT (issuer, serial) DO NOTHING`, r.Issuer, r.Serial, at)
-	if err != nil {
-		return err
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return err
-	} else if n == 0 {
-		return store.ErrDuplicateSerial
-	}
-	return nil
-}
-
-// PutCertificate stores c after checking, in the same transaction, that its
-// serial is reserved, its public key not yet certified (unless
-// AllowKeyReuse), and, for a campaign certificate, that its national ID has
-// no active holder.
-func (s *Store) PutCertificate(ctx context.Context, c *store.Certificate) error {
-	if err := check.Certificate(c); err != nil {
-		return fmt.Errorf("sqlite: storing certificate: %w", err)
-	}
-	status := c.Status
-	if status == "" {
-		status = store.StatusGood
-	}
-	return s.write(ctx, fmt.Sprintf("storing certificate %x from %q", c.Serial, c.Issuer), func(tx *sql.Tx) error {
-		var one int
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM serials WHERE issuer = ? AND serial = ?`, c.Issuer, c.Serial).Scan(&one)
-		if errors.Is(err, sql.ErrNoRows) {
-			return store.ErrNotReserved
-		} else if err != nil {
-			return err
-		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO certificates (issuer, serial, der, profile, subject,
-			national_id, spki_sha256, key_uri, not_before, not_after, status, campaign, key_reuse, created)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (issuer, serial) DO NOTHING`,
-			c.Issuer, c.Serial, c.DER, c.Profile, c.Subject, c.NationalID, c.PublicKeySHA256, c.KeyURI,
-			micro(c.NotBefore), micro(c.NotAfter), status, c.Campaign, c.AllowKeyReuse, micro(s.orNow(c.Created)))
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return fmt.Errorf("a certificate with this serial is stored already: %w", store.ErrExists)
-		}
-		res, err = tx.ExecContext(ctx, `INSERT INTO certified_keys (spki_sha256, issuer, serial) VALUES (?, ?, ?)
-			ON CONFLICT (spki_sha256) DO NOTHING`, c.PublicKeySHA256, c.Issuer, c.Serial)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 && !c.AllowKeyReuse {
-			return store.ErrDuplicatePublicKey
-		}
-		if !c.Campaign || status == store.StatusRevoked {
-			return nil
-		}
-		var holderStatus string
-		var holderNotAfter int64
-		err = tx.QueryRowContext(ctx, `SELECT c.status, c.not_after FROM campaign_holders h
-			JOIN certificates c ON c.issuer = h.issuer AND c.serial = h.serial
-			WHERE h.national_id = ?`, c.NationalID).Scan(&holderStatus, &holderNotAfter)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			res, err := tx.ExecContext(ctx, `INSERT INTO campaign_holders (national_id, issuer, serial) VALUES (?, ?, ?)
-				ON CONFLICT (national_id) DO NOTHING`, c.NationalID, c.Issuer, c.Serial)
-			if err != nil {
-				return err
-			}
-			if n, err := res.RowsAffected(); err != nil {
-				return err
-			} else if n == 0 {
-				return store.ErrCampaignHolder
-			}
-			return nil
-		case err != nil:
-			return err
-		}
-		// RFC 5280 section 4.1.2.5: notAfter is inclusive.
-		if holderStatus != store.StatusRevoked && holderNotAfter >= micro(c.NotBefore) {
-			return store.ErrCampaignHolder
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE campaign_holders SET issuer = ?, serial = ? WHERE national_id = ?`,
-			c.Issuer, c.Serial, c.NationalID)
-		return err
-	})
-}
-
-const certColumns = `issuer, serial, der, profile, subject, national_id, spki_sha256, key_uri,
-	not_before, not_after, status, campaign, key_reuse, created`
-
-func scanCert(row interface{ Scan(...any) error }) (*store.Certificate, error) {
-	c := &store.Certificate{}
-	var nb, na, created int64
-	if err := row.Scan(&c.Issuer, &c.Serial, &c.DER, &c.Profile, &c.Subject, &c.NationalID, &c.PublicKeySHA256,
-		&c.KeyURI, &nb, &na, &c.Status, &c.Campaign, &c.AllowKeyReuse, &created); err != nil {
-		return nil, err
-	}
-	c.NotBefore, c.NotAfter, c.Created = fromMicro(nb), fromMicro(na), fromMicro(created)
-	return c, nil
-}
-
-// GetCertificate returns the certificate issuer issued with serial, or
-// ErrNotFound.
-func (s *Store) GetCertificate(ctx context.Context, issuer string, serial []byte) (*store.Certificate, error) {
-	c, err := scanCert(s.r.QueryRowContext(ctx, `SELECT `+certColumns+` FROM certificates WHERE issuer = ? AND serial = ?`, issuer, serial))
-	if errors.Is(err, sql.ErrNoRows) {
-		err = store.ErrNotFound
+// Exec runs q and returns the rows it changed.
+func (c conn) Exec(ctx context.Context, q string, args ...any) (int64, error) {
+	q = c.s.rb.Rebind(q)
+	var res sql.Result
+	var err error
+	if st := c.hot(q); st != nil {
+		res, err = c.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	} else {
+		res, err = c.db.ExecContext(ctx, q, args...)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: reading certificate %x from %q: %w", serial, issuer, err)
+		return 0, err
 	}
-	return c, nil
+	return res.RowsAffected()
 }
 
-// ListCertificates returns the certificates matching f, newest first, at
-// most f.Limit (≤ 0: 1000; at most 10000).
-func (s *Store) ListCertificates(ctx context.Context, f *store.CertificateFilter) ([]*store.Certificate, error) {
-	if err := check.Filter(f); err != nil {
-		return nil, fmt.Errorf("sqlite: listing certificates: %w", err)
+// ExecEach runs q, prepared once, with each argument list.
+func (c conn) ExecEach(ctx context.Context, q string, args [][]any) (int64, error) {
+	if c.tx == nil {
+		return 0, errors.New("ExecEach outside a write")
 	}
-	if f == nil {
-		f = &store.CertificateFilter{}
-	}
-	q := `SELECT ` + certColumns + ` FROM certificates WHERE 1 = 1`
-	var args []any
-	for _, w := range []struct{ col, v string }{
-		{"issuer", f.Issuer}, {"national_id", f.NationalID}, {"profile", f.Profile}, {"status", f.Status},
-	} {
-		if w.v != "" {
-			q += ` AND ` + w.col + ` = ?`
-			args = append(args, w.v)
-		}
-	}
-	q += ` ORDER BY created DESC, id DESC LIMIT ?`
-	args = append(args, check.Limit(f.Limit))
-	rows, err := s.r.QueryContext(ctx, q, args...)
+	st, err := c.tx.PrepareContext(ctx, c.s.rb.Rebind(q))
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: listing certificates: %w", err)
+		return 0, err
 	}
-	defer rows.Close()
-	var out []*store.Certificate
-	for rows.Next() {
-		c, err := scanCert(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: listing certificates: %w", err)
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: listing certificates: %w", err)
-	}
-	return out, nil
-}
-
-// Revoke revokes the certificate, or puts it on hold when r.Reason is
-// ReasonCertificateHold. A certificate on hold may be revoked; one revoked
-// gives ErrAlreadyRevoked, and so does putting a held certificate on hold
-// again. Revoking a campaign certificate frees its national ID.
-func (s *Store) Revoke(ctx context.Context, r *store.Revocation) error {
-	if err := check.Revocation(r); err != nil {
-		return fmt.Errorf("sqlite: revoking: %w", err)
-	}
-	at := micro(s.orNow(r.RevokedAt))
-	return s.write(ctx, fmt.Sprintf("revoking certificate %x from %q", r.Serial, r.Issuer), func(tx *sql.Tx) error {
-		var status, nationalID string
-		var campaign bool
-		err := tx.QueryRowContext(ctx, `SELECT status, campaign, national_id FROM certificates WHERE issuer = ? AND serial = ?`,
-			r.Issuer, r.Serial).Scan(&status, &campaign, &nationalID)
-		if errors.Is(err, sql.ErrNoRows) {
-			return store.ErrNotFound
-		} else if err != nil {
-			return err
-		}
-		next, err := nextStatus(status, r.Reason)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE certificates SET status = ? WHERE issuer = ? AND serial = ?`, next, r.Issuer, r.Serial); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO revocations (issuer, serial, reason, revoked_at) VALUES (?, ?, ?, ?)
-			ON CONFLICT (issuer, serial) DO UPDATE SET reason = excluded.reason, revoked_at = excluded.revoked_at`,
-			r.Issuer, r.Serial, r.Reason, at); err != nil {
-			return err
-		}
-		if next == store.StatusRevoked && campaign {
-			_, err = tx.ExecContext(ctx, `DELETE FROM campaign_holders WHERE national_id = ? AND issuer = ? AND serial = ?`,
-				nationalID, r.Issuer, r.Serial)
-		}
-		return err
-	})
-}
-
-// ReleaseHold lifts a certificate's hold: status good again, revocation
-// record deleted, in one transaction. A revoked certificate gives
-// ErrAlreadyRevoked, a good one ErrNotOnHold. A campaign certificate keeps
-// its national ID throughout: a hold never freed it.
-func (s *Store) ReleaseHold(ctx context.Context, issuer string, serial []byte) error {
-	if err := check.String("issuer", issuer, check.MaxName, true); err != nil {
-		return fmt.Errorf("sqlite: releasing hold: %w", err)
-	}
-	if err := check.Serial(serial); err != nil {
-		return fmt.Errorf("sqlite: releasing hold: %w", err)
-	}
-	return s.write(ctx, fmt.Sprintf("releasing the hold on certificate %x from %q", serial, issuer), func(tx *sql.Tx) error {
-		var status string
-		err := tx.QueryRowContext(ctx, `SELECT status FROM certificates WHERE issuer = ? AND serial = ?`, issuer, serial).Scan(&status)
-		if errors.Is(err, sql.ErrNoRows) {
-			return store.ErrNotFound
-		} else if err != nil {
-			return err
-		}
-		if err := releasable(status); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE certificates SET status = ? WHERE issuer = ? AND serial = ?`, store.StatusGood, issuer, serial); err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM revocations WHERE issuer = ? AND serial = ?`, issuer, serial)
-		return err
-	})
-}
-
-// releasable says whether a certificate in status may have its hold
-// released: ErrAlreadyRevoked or ErrNotOnHold when not.
-func releasable(status string) error {
-	switch status {
-	case store.StatusHold:
-		return nil
-	case store.StatusRevoked:
-		return fmt.Errorf("revoked for good, not on hold: %w", store.ErrAlreadyRevoked)
-	}
-	return store.ErrNotOnHold
-}
-
-// nextStatus is the status a certificate in status moves to when revoked
-// for reason, or ErrAlreadyRevoked.
-func nextStatus(status string, reason int) (string, error) {
-	switch {
-	case status == store.StatusRevoked:
-		return "", store.ErrAlreadyRevoked
-	case status == store.StatusHold && reason == store.ReasonCertificateHold:
-		return "", fmt.Errorf("on hold already: %w", store.ErrAlreadyRevoked)
-	case reason == store.ReasonCertificateHold:
-		return store.StatusHold, nil
-	}
-	return store.StatusRevoked, nil
-}
-
-// ListRevoked returns issuer's revocations (including holds) in serial
-// number order.
-func (s *Store) ListRevoked(ctx context.Context, issuer string) ([]*store.Revocation, error) {
-	// Serials have no leading zero bytes, so numeric order is shorter
-	// first, then bytewise.
-	rows, err := s.r.QueryContext(ctx, `SELECT serial, reason, revoked_at FROM revocations WHERE issuer = ?
-		ORDER BY length(serial), serial`, issuer)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: listing revocations for %q: %w", issuer, err)
-	}
-	defer rows.Close()
-	var out []*store.Revocation
-	for rows.Next() {
-		r := &store.Revocation{Issuer: issuer}
-		var at int64
-		if err := rows.Scan(&r.Serial, &r.Reason, &at); err != nil {
-			return nil, fmt.Errorf("sqlite: listing revocations for %q: %w", issuer, err)
-		}
-		r.RevokedAt = fromMicro(at)
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: listing revocations for %q: %w", issuer, err)
-	}
-	return out, nil
-}
-
-// queryRevocation reads one revocation by the revocations table's primary
-// key (issuer, serial).
-const queryRevocation = `SELECT reason, revoked_at FROM revocations WHERE issuer = ? AND serial = ?`
-
-// GetRevocation returns the revocation (or hold) of issuer's certificate
-// serial, or ErrNotFound when it has none.
-func (s *Store) GetRevocation(ctx context.Context, issuer string, serial []byte) (*store.Revocation, error) {
-	if err := check.String("issuer", issuer, check.MaxName, true); err != nil {
-		return nil, fmt.Errorf("sqlite: reading revocation: %w", err)
-	}
-	if err := check.Serial(serial); err != nil {
-		return nil, fmt.Errorf("sqlite: reading revocation: %w", err)
-	}
-	r := &store.Revocation{Issuer: issuer, Serial: append([]byte(nil), serial...)}
-	var at int64
-	err := s.readRow(ctx, queryRevocation, issuer, serial).Scan(&r.Reason, &at)
-	if errors.Is(err, sql.ErrNoRows) {
-		err = store.ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: reading revocation of %x from %q: %w", serial, issuer, err)
-	}
-	r.RevokedAt = fromMicro(at)
-	return r, nil
-}
-
-// queryKeyCertified asks both places a certified key is recorded, each
-// through an index: certified_keys by its primary key, certificates by
-// certificates_spki_sha256.
-const queryKeyCertified = `SELECT EXISTS (SELECT 1 FROM certified_keys WHERE spki_sha256 = ?1)
-	OR EXISTS (SELECT 1 FROM certificates WHERE spki_sha256 = ?1)`
-
-// PublicKeyCertified reports whether a stored certificate carries the
-// public key with SubjectPublicKeyInfo SHA-256 spkiSHA256.
-func (s *Store) PublicKeyCertified(ctx context.Context, spkiSHA256 []byte) (bool, error) {
-	if err := check.KeyHash(spkiSHA256); err != nil {
-		return false, fmt.Errorf("sqlite: looking up public key: %w", err)
-	}
-	var certified bool
-	if err := s.r.QueryRowContext(ctx, queryKeyCertified, spkiSHA256).Scan(&certified); err != nil {
-		return false, fmt.Errorf("sqlite: looking up public key %x: %w", spkiSHA256, err)
-	}
-	return certified, nil
-}
-
-// NextCRLNumber returns issuer's next CRL number, starting at 1.
-func (s *Store) NextCRLNumber(ctx context.Context, issuer string) (int64, error) {
-	return s.bump(ctx, "issuer", issuer, "CRL number for", `INSERT INTO crl_numbers (issuer, last) VALUES (?, 1)
-		ON CONFLICT (issuer) DO UPDATE SET last = last + 1 RETURNING last`)
-}
-
-// NextSequence returns the next value of the counter name, starting at 1.
-func (s *Store) NextSequence(ctx context.Context, name string) (int64, error) {
-	return s.bump(ctx, "sequence name", name, "next value of sequence", `INSERT INTO sequences (name, last) VALUES (?, 1)
-		ON CONFLICT (name) DO UPDATE SET last = last + 1 RETURNING last`)
-}
-
-// bump runs an upsert that increments and returns the counter keyed by key,
-// in a write transaction: what names the key for errors, doing what is
-// being allocated.
-func (s *Store) bump(ctx context.Context, what, key, doing, query string) (int64, error) {
-	if err := check.String(what, key, check.MaxName, true); err != nil {
-		return 0, fmt.Errorf("sqlite: allocating %s %q: %w", doing, key, err)
-	}
+	defer st.Close()
 	var n int64
-	err := s.write(ctx, fmt.Sprintf("allocating %s %q", doing, key), func(tx *sql.Tx) error {
-		return tx.QueryRowContext(ctx, query, key).Scan(&n)
-	})
-	return n, err
-}
-
-// PutCRL stores crl; ErrExists when issuer has a CRL with that number.
-func (s *Store) PutCRL(ctx context.Context, crl *store.CRL) error {
-	if err := check.CRL(crl); err != nil {
-		return fmt.Errorf("sqlite: storing CRL: %w", err)
-	}
-	return s.write(ctx, fmt.Sprintf("storing CRL %d for %q", crl.Number, crl.Issuer), func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO crls (issuer, number, der, this_update, next_update) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (issuer, number) DO NOTHING`, crl.Issuer, crl.Number, crl.DER, micro(crl.ThisUpdate), micro(crl.NextUpdate))
+	for _, a := range args {
+		res, err := st.ExecContext(ctx, a...)
 		if err != nil {
-			return err
+			return n, err
 		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return store.ErrExists
+		k, err := res.RowsAffected()
+		if err != nil {
+			return n, err
 		}
-		return nil
-	})
+		n += k
+	}
+	return n, nil
 }
 
-// LatestCRL returns issuer's CRL with the highest number, or ErrNotFound.
-func (s *Store) LatestCRL(ctx context.Context, issuer string) (*store.CRL, error) {
-	c := &store.CRL{Issuer: issuer}
-	var tu, nu int64
-	err := s.r.QueryRowContext(ctx, `SELECT number, der, this_update, next_update FROM crls WHERE issuer = ?
-		ORDER BY number DESC LIMIT 1`, issuer).Scan(&c.Number, &c.DER, &tu, &nu)
-	if errors.Is(err, sql.ErrNoRows) {
-		err = store.ErrNotFound
+// QueryRow runs q for one row.
+func (c conn) QueryRow(ctx context.Context, q string, args ...any) sqlstore.Row {
+	q = c.s.rb.Rebind(q)
+	if st := c.hot(q); st != nil {
+		return c.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: reading latest CRL for %q: %w", issuer, err)
+	if c.pool {
+		st, err := c.s.readStmt(ctx, q)
+		if err != nil {
+			return errRow{err}
+		}
+		return st.QueryRowContext(ctx, args...)
 	}
-	c.ThisUpdate, c.NextUpdate = fromMicro(tu), fromMicro(nu)
-	return c, nil
+	return c.db.QueryRowContext(ctx, q, args...)
 }
 
-// AppendAudit records es in one transaction, one prepared INSERT, and
-// sets their IDs. IDs increase in the order events are committed; the
-// table refuses UPDATE and DELETE.
-func (s *Store) AppendAudit(ctx context.Context, es ...*store.AuditEvent) error {
-	details, err := auditDetails(es)
+// Query runs q for rows.
+func (c conn) Query(ctx context.Context, q string, args ...any) (sqlstore.Rows, error) {
+	rows, err := c.db.QueryContext(ctx, c.s.rb.Rebind(q), args...)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if len(es) == 0 {
+	return sqlRows{rows}, nil
+}
+
+// hot returns the writer's prepared statement for q in a write, or nil.
+func (c conn) hot(q string) *sql.Stmt {
+	if c.tx == nil {
 		return nil
 	}
-	ids := make([]int64, len(es))
-	err = s.write(ctx, fmt.Sprintf("appending %d audit event(s) %q", len(es), es[0].Action), func(tx *sql.Tx) error {
-		return s.appendAuditTx(ctx, tx, es, details, ids)
-	})
-	if err != nil {
-		return err
-	}
-	for i, e := range es {
-		e.ID = ids[i]
-	}
-	return nil
+	return c.s.hot[q]
 }
 
-// auditDetails checks audit events and returns their details as stored.
-func auditDetails(es []*store.AuditEvent) ([]string, error) {
-	details := make([]string, len(es))
-	for i, e := range es {
-		d, err := check.Audit(e)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: appending audit event: %w", err)
-		}
-		details[i] = string(d)
-	}
-	return details, nil
-}
+// sqlRows are *sql.Rows as sqlstore.Rows.
+type sqlRows struct{ *sql.Rows }
 
-// appendAuditTx inserts audit events in tx, their IDs into ids.
-func (s *Store) appendAuditTx(ctx context.Context, tx *sql.Tx, es []*store.AuditEvent, details []string, ids []int64) error {
-	st, err := s.txStmt(ctx, tx, sqlInsertAudit)
-	if err != nil {
-		return err
-	}
-	for i, e := range es {
-		if err := st.QueryRowContext(ctx, micro(s.orNow(e.Time)), e.Actor, e.Action, e.Subject, e.Outcome, details[i]).Scan(&ids[i]); err != nil {
-			return err
-		}
-	}
-	return nil
-}
+// Close closes the rows; an error closing them shows in Err.
+func (r sqlRows) Close() { r.Rows.Close() }
 
-// ListAudit returns the events after ID after, in order, at most limit
-// (≤ 0: 1000; at most 10000).
-func (s *Store) ListAudit(ctx context.Context, after int64, limit int) ([]*store.AuditEvent, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT id, time, actor, action, subject, outcome, details FROM audit_events
-		WHERE id > ? ORDER BY id LIMIT ?`, after, check.Limit(limit))
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: listing audit events: %w", err)
-	}
-	defer rows.Close()
-	var out []*store.AuditEvent
-	for rows.Next() {
-		e := &store.AuditEvent{}
-		var t int64
-		var details string
-		if err := rows.Scan(&e.ID, &t, &e.Actor, &e.Action, &e.Subject, &e.Outcome, &details); err != nil {
-			return nil, fmt.Errorf("sqlite: listing audit events: %w", err)
-		}
-		e.Time, e.Details = fromMicro(t), []byte(details)
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: listing audit events: %w", err)
-	}
-	return out, nil
-}
+// errRow is a row that fails to scan with err.
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
 
 // Ping checks that both the writer and a reader answer a query.
 func (s *Store) Ping(ctx context.Context) error {
@@ -1072,12 +613,15 @@ func (s *Store) Close() error {
 	s.wmu.Lock()
 	s.closed = true
 	s.wmu.Unlock()
-	s.stmtMu.Lock()
-	for _, st := range s.stmts {
+	for _, st := range s.hot {
 		st.Close()
 	}
-	s.stmts = nil
-	s.stmtMu.Unlock()
+	s.readsMu.Lock()
+	for _, st := range s.reads {
+		st.Close()
+	}
+	s.reads = nil
+	s.readsMu.Unlock()
 	err := errors.Join(s.r.Close(), s.w.Close())
 	if err != nil {
 		return fmt.Errorf("sqlite: closing %s: %w", s.path, err)

@@ -1,6 +1,6 @@
-// Package check holds the input rules both store implementations enforce
-// before they touch the database, so that SQLite and PostgreSQL refuse the
-// same things with the same words.
+// Package check holds the input rules the store (internal/sqlstore)
+// enforces before it touches the database, so that SQLite and PostgreSQL
+// refuse the same things with the same words.
 package check
 
 import (

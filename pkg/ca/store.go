@@ -1,0 +1,38 @@
+package ca
+
+import (
+	"context"
+
+	"github.com/kyso-pki/kyso/pkg/store"
+)
+
+// Store is what an Authority keeps in the database: its CA records, the
+// serials it reserves and the certificates it issues, their revocations
+// and holds, its CRLs, and the audit log. It is the part of store.Store
+// the Authority calls, and every store.Store is one (store.Store says what
+// each method promises).
+type Store interface {
+	PutCA(ctx context.Context, ca *store.CA) error
+	GetCA(ctx context.Context, name string) (*store.CA, error)
+	ListCAs(ctx context.Context) ([]*store.CA, error)
+
+	ReserveSerial(ctx context.Context, r *store.SerialReservation) error
+	PutCertificate(ctx context.Context, c *store.Certificate) error
+	GetCertificate(ctx context.Context, issuer string, serial []byte) (*store.Certificate, error)
+	ListCertificates(ctx context.Context, f *store.CertificateFilter) ([]*store.Certificate, error)
+	PublicKeyCertified(ctx context.Context, spkiSHA256 []byte) (bool, error)
+
+	Revoke(ctx context.Context, r *store.Revocation) error
+	ReleaseHold(ctx context.Context, issuer string, serial []byte) error
+	ListRevoked(ctx context.Context, issuer string) ([]*store.Revocation, error)
+	GetRevocation(ctx context.Context, issuer string, serial []byte) (*store.Revocation, error)
+
+	NextCRLNumber(ctx context.Context, issuer string) (int64, error)
+	PutCRL(ctx context.Context, crl *store.CRL) error
+	LatestCRL(ctx context.Context, issuer string) (*store.CRL, error)
+
+	AppendAudit(ctx context.Context, es ...*store.AuditEvent) error
+	ListAudit(ctx context.Context, after int64, limit int) ([]*store.AuditEvent, error)
+}
+
+var _ Store = store.Store(nil)

@@ -1,0 +1,524 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/kyso-pki/kyso/pkg/store"
+	"github.com/kyso-pki/kyso/pkg/store/internal/check"
+)
+
+// PutCA records ca; ErrExists when a CA of that name exists.
+func (s *Store) PutCA(ctx context.Context, ca *store.CA) error {
+	if err := check.CA(ca); err != nil {
+		return s.invalid("storing CA", err)
+	}
+	created := s.time(s.clock(ca.Created))
+	return s.write(ctx, fmt.Sprintf("storing CA %q", ca.Name), false, func(c Conn) error {
+		n, err := c.Exec(ctx, `INSERT INTO cas (name, kind, key_uri, cert_der, created)
+			VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO NOTHING`,
+			ca.Name, ca.Kind, ca.KeyURI, ca.CertDER, created)
+		if err := inserted(n, err, store.ErrExists); err != nil {
+			return err
+		}
+		for i, der := range ca.ChainDER {
+			if _, err := c.Exec(ctx, `INSERT INTO ca_chain (ca, position, der) VALUES ($1, $2, $3)`, ca.Name, i, der); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// GetCA returns the CA named name, or ErrNotFound.
+func (s *Store) GetCA(ctx context.Context, name string) (*store.CA, error) {
+	what := fmt.Sprintf("reading CA %q", name)
+	cas, err := s.listCAs(ctx, name)
+	if err != nil {
+		return nil, s.fail(what, err)
+	}
+	if len(cas) == 0 {
+		return nil, s.fail(what, store.ErrNotFound)
+	}
+	return cas[0], nil
+}
+
+// ListCAs returns every CA, oldest first.
+func (s *Store) ListCAs(ctx context.Context) ([]*store.CA, error) {
+	cas, err := s.listCAs(ctx, "")
+	if err != nil {
+		return nil, s.fail("listing CAs", err)
+	}
+	return cas, nil
+}
+
+// listCAs reads the CA named name, or all of them when name is empty, in
+// one snapshot.
+func (s *Store) listCAs(ctx context.Context, name string) ([]*store.CA, error) {
+	var cas []*store.CA
+	err := s.db.Read(ctx, func(c Conn) error {
+		rows, err := c.Query(ctx, `SELECT name, kind, key_uri, cert_der, created FROM cas
+			WHERE $1 = '' OR name = $1 ORDER BY created, `+s.d.Seq, name)
+		cas, err = collect(rows, err, func(row Row) (*store.CA, error) {
+			ca := &store.CA{}
+			return ca, row.Scan(&ca.Name, &ca.Kind, &ca.KeyURI, &ca.CertDER, Time{&ca.Created})
+		})
+		if err != nil {
+			return err
+		}
+		byName := map[string]*store.CA{}
+		for _, ca := range cas {
+			byName[ca.Name] = ca
+		}
+		rows, err = c.Query(ctx, `SELECT ca, der FROM ca_chain WHERE $1 = '' OR ca = $1 ORDER BY ca, position`, name)
+		_, err = collect(rows, err, func(row Row) (struct{}, error) {
+			var n string
+			var der []byte
+			if err := row.Scan(&n, &der); err != nil {
+				return struct{}{}, err
+			}
+			if ca := byName[n]; ca != nil {
+				ca.ChainDER = append(ca.ChainDER, der)
+			}
+			return struct{}{}, nil
+		})
+		return err
+	})
+	return cas, err
+}
+
+// sqlReserve reserves one serial.
+const sqlReserve = `INSERT INTO serials (issuer, serial, reserved_at) VALUES ($1, $2, $3)
+	ON CONFLICT (issuer, serial) DO NOTHING`
+
+// ReserveSerial claims r.Serial for r.Issuer; ErrDuplicateSerial when it is
+// taken.
+func (s *Store) ReserveSerial(ctx context.Context, r *store.SerialReservation) error {
+	if err := check.Reservation(r); err != nil {
+		return s.invalid("reserving serial", err)
+	}
+	at := s.time(s.clock(r.Reserved))
+	return s.write(ctx, fmt.Sprintf("reserving serial %x for %q", r.Serial, r.Issuer), true, func(c Conn) error {
+		n, err := c.Exec(ctx, sqlReserve, r.Issuer, r.Serial, at)
+		return inserted(n, err, store.ErrDuplicateSerial)
+	})
+}
+
+// ReserveSerials claims every serial in rs in one transaction: all or none.
+// ErrDuplicateSerial when any is taken, or appears twice in rs. It is for
+// bulk loads and tests; issuance reserves one serial at a time.
+func (s *Store) ReserveSerials(ctx context.Context, rs []*store.SerialReservation) error {
+	args := make([][]any, len(rs))
+	for i, r := range rs {
+		if err := check.Reservation(r); err != nil {
+			return s.invalid("reserving serials", err)
+		}
+		args[i] = []any{r.Issuer, r.Serial, s.time(s.clock(r.Reserved))}
+	}
+	return s.write(ctx, fmt.Sprintf("reserving %d serials", len(rs)), false, func(c Conn) error {
+		n, err := c.ExecEach(ctx, sqlReserve, args)
+		if err == nil && n != int64(len(rs)) {
+			err = fmt.Errorf("%d of %d taken: %w", int64(len(rs))-n, len(rs), store.ErrDuplicateSerial)
+		}
+		return err
+	})
+}
+
+// PutCertificate stores c after checking, in the same transaction, that its
+// serial is reserved, its public key not yet certified (unless
+// AllowKeyReuse), and, for a campaign certificate, that its national ID has
+// no active holder.
+func (s *Store) PutCertificate(ctx context.Context, c *store.Certificate) error {
+	if err := check.Certificate(c); err != nil {
+		return s.invalid("storing certificate", err)
+	}
+	status := c.Status
+	if status == "" {
+		status = store.StatusGood
+	}
+	nb := check.Time(c.NotBefore)
+	return s.write(ctx, fmt.Sprintf("storing certificate %x from %q", c.Serial, c.Issuer), false, func(tx Conn) error {
+		var one int
+		err := tx.QueryRow(ctx, `SELECT 1 FROM serials WHERE issuer = $1 AND serial = $2`, c.Issuer, c.Serial).Scan(&one)
+		if s.noRows(err) {
+			return store.ErrNotReserved
+		} else if err != nil {
+			return err
+		}
+		n, err := tx.Exec(ctx, `INSERT INTO certificates (issuer, serial, der, profile, subject,
+			national_id, spki_sha256, key_uri, not_before, not_after, status, campaign, key_reuse, created)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (issuer, serial) DO NOTHING`,
+			c.Issuer, c.Serial, c.DER, c.Profile, c.Subject, c.NationalID, c.PublicKeySHA256, c.KeyURI,
+			s.time(nb), s.time(c.NotAfter), status, c.Campaign, c.AllowKeyReuse, s.time(s.clock(c.Created)))
+		if err := inserted(n, err, errCertStored); err != nil {
+			return err
+		}
+		n, err = tx.Exec(ctx, `INSERT INTO certified_keys (spki_sha256, issuer, serial) VALUES ($1, $2, $3)
+			ON CONFLICT (spki_sha256) DO NOTHING`, c.PublicKeySHA256, c.Issuer, c.Serial)
+		if err != nil {
+			return err
+		}
+		if n == 0 && !c.AllowKeyReuse {
+			return store.ErrDuplicatePublicKey
+		}
+		if !c.Campaign || status == store.StatusRevoked {
+			return nil
+		}
+		var holderStatus string
+		var holderNotAfter time.Time
+		err = tx.QueryRow(ctx, `SELECT c.status, c.not_after FROM campaign_holders h
+			JOIN certificates c ON c.issuer = h.issuer AND c.serial = h.serial
+			WHERE h.national_id = $1`+s.lock("h"), c.NationalID).Scan(&holderStatus, Time{&holderNotAfter})
+		switch {
+		case s.noRows(err):
+			n, err := tx.Exec(ctx, `INSERT INTO campaign_holders (national_id, issuer, serial) VALUES ($1, $2, $3)
+				ON CONFLICT (national_id) DO NOTHING`, c.NationalID, c.Issuer, c.Serial)
+			return inserted(n, err, store.ErrCampaignHolder)
+		case err != nil:
+			return err
+		}
+		// RFC 5280 section 4.1.2.5: notAfter is inclusive.
+		if holderStatus != store.StatusRevoked && !holderNotAfter.Before(nb) {
+			return store.ErrCampaignHolder
+		}
+		_, err = tx.Exec(ctx, `UPDATE campaign_holders SET issuer = $1, serial = $2 WHERE national_id = $3`,
+			c.Issuer, c.Serial, c.NationalID)
+		return err
+	})
+}
+
+// errCertStored: the serial was reserved, and a certificate is stored
+// under it already.
+var errCertStored = fmt.Errorf("a certificate with this serial is stored already: %w", store.ErrExists)
+
+const certColumns = `issuer, serial, der, profile, subject, national_id, spki_sha256, key_uri,
+	not_before, not_after, status, campaign, key_reuse, created`
+
+func scanCert(row Row) (*store.Certificate, error) {
+	c := &store.Certificate{}
+	return c, row.Scan(&c.Issuer, &c.Serial, &c.DER, &c.Profile, &c.Subject, &c.NationalID, &c.PublicKeySHA256,
+		&c.KeyURI, Time{&c.NotBefore}, Time{&c.NotAfter}, &c.Status, &c.Campaign, &c.AllowKeyReuse, Time{&c.Created})
+}
+
+// GetCertificate returns the certificate issuer issued with serial, or
+// ErrNotFound.
+func (s *Store) GetCertificate(ctx context.Context, issuer string, serial []byte) (*store.Certificate, error) {
+	c, err := scanCert(s.r.QueryRow(ctx, `SELECT `+certColumns+` FROM certificates WHERE issuer = $1 AND serial = $2`, issuer, serial))
+	if err != nil {
+		return nil, s.fail(fmt.Sprintf("reading certificate %x from %q", serial, issuer), s.notFound(err))
+	}
+	return c, nil
+}
+
+// ListCertificates returns the certificates matching f, newest first, at
+// most f.Limit (≤ 0: 1000; at most 10000).
+func (s *Store) ListCertificates(ctx context.Context, f *store.CertificateFilter) ([]*store.Certificate, error) {
+	if err := check.Filter(f); err != nil {
+		return nil, s.invalid("listing certificates", err)
+	}
+	if f == nil {
+		f = &store.CertificateFilter{}
+	}
+	q, args := where(`SELECT `+certColumns+` FROM certificates`,
+		"issuer", f.Issuer, "national_id", f.NationalID, "profile", f.Profile, "status", f.Status)
+	args = append(args, check.Limit(f.Limit))
+	q += fmt.Sprintf(` ORDER BY created DESC, id DESC LIMIT $%d`, len(args))
+	rows, err := s.r.Query(ctx, q, args...)
+	out, err := collect(rows, err, scanCert)
+	if err != nil {
+		return nil, s.fail("listing certificates", err)
+	}
+	return out, nil
+}
+
+// where appends to q a WHERE clause matching each column of colValues
+// (column, value, column, value, ...) whose value is set, and returns the
+// values set as the statement's first arguments.
+func where(q string, colValues ...string) (string, []any) {
+	q += ` WHERE 1 = 1`
+	var args []any
+	for i := 0; i < len(colValues); i += 2 {
+		if v := colValues[i+1]; v != "" {
+			args = append(args, v)
+			q += fmt.Sprintf(` AND %s = $%d`, colValues[i], len(args))
+		}
+	}
+	return q, args
+}
+
+// Revoke revokes the certificate, or puts it on hold when r.Reason is
+// ReasonCertificateHold. A certificate on hold may be revoked; one revoked
+// gives ErrAlreadyRevoked, and so does putting a held certificate on hold
+// again. Revoking a campaign certificate frees its national ID.
+func (s *Store) Revoke(ctx context.Context, r *store.Revocation) error {
+	if err := check.Revocation(r); err != nil {
+		return s.invalid("revoking", err)
+	}
+	at := s.time(s.clock(r.RevokedAt))
+	return s.write(ctx, fmt.Sprintf("revoking certificate %x from %q", r.Serial, r.Issuer), false, func(tx Conn) error {
+		var status, nationalID string
+		var campaign bool
+		err := tx.QueryRow(ctx, `SELECT status, campaign, national_id FROM certificates
+			WHERE issuer = $1 AND serial = $2`+s.lock(""), r.Issuer, r.Serial).Scan(&status, &campaign, &nationalID)
+		if err != nil {
+			return s.notFound(err)
+		}
+		next, err := nextStatus(status, r.Reason)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE certificates SET status = $1 WHERE issuer = $2 AND serial = $3`, next, r.Issuer, r.Serial); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO revocations (issuer, serial, reason, revoked_at) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (issuer, serial) DO UPDATE SET reason = excluded.reason, revoked_at = excluded.revoked_at`,
+			r.Issuer, r.Serial, r.Reason, at); err != nil {
+			return err
+		}
+		if next == store.StatusRevoked && campaign {
+			_, err = tx.Exec(ctx, `DELETE FROM campaign_holders WHERE national_id = $1 AND issuer = $2 AND serial = $3`,
+				nationalID, r.Issuer, r.Serial)
+		}
+		return err
+	})
+}
+
+// ReleaseHold lifts a certificate's hold: status good again, revocation
+// record deleted, in one transaction. A revoked certificate gives
+// ErrAlreadyRevoked, a good one ErrNotOnHold. A campaign certificate keeps
+// its national ID throughout: a hold never freed it.
+func (s *Store) ReleaseHold(ctx context.Context, issuer string, serial []byte) error {
+	if err := checkCert(issuer, serial); err != nil {
+		return s.invalid("releasing hold", err)
+	}
+	return s.write(ctx, fmt.Sprintf("releasing the hold on certificate %x from %q", serial, issuer), false, func(tx Conn) error {
+		var status string
+		err := tx.QueryRow(ctx, `SELECT status FROM certificates WHERE issuer = $1 AND serial = $2`+s.lock(""), issuer, serial).Scan(&status)
+		if err != nil {
+			return s.notFound(err)
+		}
+		if err := releasable(status); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE certificates SET status = $1 WHERE issuer = $2 AND serial = $3`, store.StatusGood, issuer, serial); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM revocations WHERE issuer = $1 AND serial = $2`, issuer, serial)
+		return err
+	})
+}
+
+// checkCert checks the issuer and serial that name a certificate.
+func checkCert(issuer string, serial []byte) error {
+	if err := check.String("issuer", issuer, check.MaxName, true); err != nil {
+		return err
+	}
+	return check.Serial(serial)
+}
+
+// releasable says whether a certificate in status may have its hold
+// released: ErrAlreadyRevoked or ErrNotOnHold when not.
+func releasable(status string) error {
+	switch status {
+	case store.StatusHold:
+		return nil
+	case store.StatusRevoked:
+		return fmt.Errorf("revoked for good, not on hold: %w", store.ErrAlreadyRevoked)
+	}
+	return store.ErrNotOnHold
+}
+
+// nextStatus is the status a certificate in status moves to when revoked
+// for reason, or ErrAlreadyRevoked.
+func nextStatus(status string, reason int) (string, error) {
+	switch {
+	case status == store.StatusRevoked:
+		return "", store.ErrAlreadyRevoked
+	case status == store.StatusHold && reason == store.ReasonCertificateHold:
+		return "", fmt.Errorf("on hold already: %w", store.ErrAlreadyRevoked)
+	case reason == store.ReasonCertificateHold:
+		return store.StatusHold, nil
+	}
+	return store.StatusRevoked, nil
+}
+
+// ListRevoked returns issuer's revocations (including holds) in serial
+// number order.
+func (s *Store) ListRevoked(ctx context.Context, issuer string) ([]*store.Revocation, error) {
+	// Serials have no leading zero bytes, so numeric order is shorter
+	// first, then bytewise.
+	rows, err := s.r.Query(ctx, `SELECT serial, reason, revoked_at FROM revocations WHERE issuer = $1
+		ORDER BY length(serial), serial`, issuer)
+	out, err := collect(rows, err, func(row Row) (*store.Revocation, error) {
+		r := &store.Revocation{Issuer: issuer}
+		return r, row.Scan(&r.Serial, &r.Reason, Time{&r.RevokedAt})
+	})
+	if err != nil {
+		return nil, s.fail(fmt.Sprintf("listing revocations for %q", issuer), err)
+	}
+	return out, nil
+}
+
+// QueryRevocation reads one revocation by the revocations table's primary
+// key (issuer, serial). The drivers' plan tests check it uses that key.
+const QueryRevocation = `SELECT reason, revoked_at FROM revocations WHERE issuer = $1 AND serial = $2`
+
+// GetRevocation returns the revocation (or hold) of issuer's certificate
+// serial, or ErrNotFound when it has none.
+func (s *Store) GetRevocation(ctx context.Context, issuer string, serial []byte) (*store.Revocation, error) {
+	if err := checkCert(issuer, serial); err != nil {
+		return nil, s.invalid("reading revocation", err)
+	}
+	r := &store.Revocation{Issuer: issuer, Serial: append([]byte(nil), serial...)}
+	if err := s.r.QueryRow(ctx, QueryRevocation, issuer, serial).Scan(&r.Reason, Time{&r.RevokedAt}); err != nil {
+		return nil, s.fail(fmt.Sprintf("reading revocation of %x from %q", serial, issuer), s.notFound(err))
+	}
+	return r, nil
+}
+
+// QueryKeyCertified asks both places a certified key is recorded, each
+// through an index: certified_keys by its primary key, certificates by
+// certificates_spki_sha256. The drivers' plan tests check both are used.
+const QueryKeyCertified = `SELECT EXISTS (SELECT 1 FROM certified_keys WHERE spki_sha256 = $1)
+	OR EXISTS (SELECT 1 FROM certificates WHERE spki_sha256 = $1)`
+
+// PublicKeyCertified reports whether a stored certificate carries the
+// public key with SubjectPublicKeyInfo SHA-256 spkiSHA256.
+func (s *Store) PublicKeyCertified(ctx context.Context, spkiSHA256 []byte) (bool, error) {
+	if err := check.KeyHash(spkiSHA256); err != nil {
+		return false, s.invalid("looking up public key", err)
+	}
+	var certified bool
+	if err := s.r.QueryRow(ctx, QueryKeyCertified, spkiSHA256).Scan(&certified); err != nil {
+		return false, s.fail(fmt.Sprintf("looking up public key %x", spkiSHA256), err)
+	}
+	return certified, nil
+}
+
+// NextCRLNumber returns issuer's next CRL number, starting at 1. The upsert
+// is one statement, which holds the row (or, in SQLite, the file) while it
+// counts, so concurrent callers in any process get increasing numbers.
+func (s *Store) NextCRLNumber(ctx context.Context, issuer string) (int64, error) {
+	return s.bump(ctx, "issuer", issuer, "CRL number for", `INSERT INTO crl_numbers AS c (issuer, last) VALUES ($1, 1)
+		ON CONFLICT (issuer) DO UPDATE SET last = c.last + 1 RETURNING last`)
+}
+
+// NextSequence returns the next value of the counter name, starting at 1,
+// with the same guarantee as NextCRLNumber.
+func (s *Store) NextSequence(ctx context.Context, name string) (int64, error) {
+	return s.bump(ctx, "sequence name", name, "next value of sequence", `INSERT INTO sequences AS q (name, last) VALUES ($1, 1)
+		ON CONFLICT (name) DO UPDATE SET last = q.last + 1 RETURNING last`)
+}
+
+// bump runs an upsert that increments and returns the counter keyed by key:
+// what names the key for errors, doing what is being allocated.
+func (s *Store) bump(ctx context.Context, what, key, doing, query string) (int64, error) {
+	if err := check.String(what, key, check.MaxName, true); err != nil {
+		return 0, s.invalid(fmt.Sprintf("allocating %s %q", doing, key), err)
+	}
+	var n int64
+	err := s.write(ctx, fmt.Sprintf("allocating %s %q", doing, key), true, func(c Conn) error {
+		return c.QueryRow(ctx, query, key).Scan(&n)
+	})
+	return n, err
+}
+
+// PutCRL stores crl; ErrExists when issuer has a CRL with that number.
+func (s *Store) PutCRL(ctx context.Context, crl *store.CRL) error {
+	if err := check.CRL(crl); err != nil {
+		return s.invalid("storing CRL", err)
+	}
+	return s.write(ctx, fmt.Sprintf("storing CRL %d for %q", crl.Number, crl.Issuer), true, func(c Conn) error {
+		n, err := c.Exec(ctx, `INSERT INTO crls (issuer, number, der, this_update, next_update) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (issuer, number) DO NOTHING`, crl.Issuer, crl.Number, crl.DER, s.time(crl.ThisUpdate), s.time(crl.NextUpdate))
+		return inserted(n, err, store.ErrExists)
+	})
+}
+
+// LatestCRL returns issuer's CRL with the highest number, or ErrNotFound.
+func (s *Store) LatestCRL(ctx context.Context, issuer string) (*store.CRL, error) {
+	c := &store.CRL{Issuer: issuer}
+	err := s.r.QueryRow(ctx, `SELECT number, der, this_update, next_update FROM crls WHERE issuer = $1
+		ORDER BY number DESC LIMIT 1`, issuer).Scan(&c.Number, &c.DER, Time{&c.ThisUpdate}, Time{&c.NextUpdate})
+	if err != nil {
+		return nil, s.fail(fmt.Sprintf("reading latest CRL for %q", issuer), s.notFound(err))
+	}
+	return c, nil
+}
+
+// AppendAudit records es in one transaction and sets their IDs, which
+// increase in commit order (the dialect's AuditLock, or SQLite's one
+// writer, keeps them so); the table refuses UPDATE and DELETE.
+func (s *Store) AppendAudit(ctx context.Context, es ...*store.AuditEvent) error {
+	details, err := s.auditDetails(es)
+	if err != nil {
+		return err
+	}
+	if len(es) == 0 {
+		return nil
+	}
+	ids := make([]int64, len(es))
+	err = s.write(ctx, fmt.Sprintf("appending %d audit event(s) %q", len(es), es[0].Action), false, func(c Conn) error {
+		return s.appendAudit(ctx, c, es, details, ids)
+	})
+	if err != nil {
+		return err
+	}
+	setIDs(es, ids)
+	return nil
+}
+
+// auditDetails checks audit events and returns their details as stored.
+func (s *Store) auditDetails(es []*store.AuditEvent) ([]string, error) {
+	details := make([]string, len(es))
+	for i, e := range es {
+		d, err := check.Audit(e)
+		if err != nil {
+			return nil, s.invalid("appending audit event", err)
+		}
+		details[i] = string(d)
+	}
+	return details, nil
+}
+
+// appendAudit inserts audit events in a write, their IDs into ids.
+func (s *Store) appendAudit(ctx context.Context, c Conn, es []*store.AuditEvent, details []string, ids []int64) error {
+	if s.d.AuditLock != "" {
+		if _, err := c.Exec(ctx, s.d.AuditLock); err != nil {
+			return err
+		}
+	}
+	for i, e := range es {
+		if err := c.QueryRow(ctx, sqlInsertAudit, s.time(s.clock(e.Time)), e.Actor, e.Action, e.Subject, e.Outcome,
+			details[i]).Scan(&ids[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// setIDs gives es the IDs their rows were given.
+func setIDs(es []*store.AuditEvent, ids []int64) {
+	for i, e := range es {
+		e.ID = ids[i]
+	}
+}
+
+// ListAudit returns the events after ID after, in order, at most limit
+// (≤ 0: 1000; at most 10000).
+func (s *Store) ListAudit(ctx context.Context, after int64, limit int) ([]*store.AuditEvent, error) {
+	rows, err := s.r.Query(ctx, `SELECT id, time, actor, action, subject, outcome, details FROM audit_events
+		WHERE id > $1 ORDER BY id LIMIT $2`, after, check.Limit(limit))
+	out, err := collect(rows, err, func(row Row) (*store.AuditEvent, error) {
+		e := &store.AuditEvent{}
+		var details string
+		err := row.Scan(&e.ID, Time{&e.Time}, &e.Actor, &e.Action, &e.Subject, &e.Outcome, &details)
+		e.Details = []byte(details)
+		return e, err
+	})
+	if err != nil {
+		return nil, s.fail("listing audit events", err)
+	}
+	return out, nil
+}

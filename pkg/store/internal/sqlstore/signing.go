@@ -1,0 +1,642 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/kyso-pki/kyso/pkg/store"
+	"github.com/kyso-pki/kyso/pkg/store/internal/check"
+)
+
+// The conditional writes below (compare and set: SetClientSecretHash,
+// UseTOTPStep, UpdateTransaction, UseActivation, FinishWebhook) are one
+// statement each. Concurrent callers queue on the row (PostgreSQL) or the
+// file (SQLite) and each re-checks the condition against what the one
+// before left, so one wins. Only when nothing changed does a read, after
+// the write, tell why; what it reads only moves one way (a step up, uses
+// down, a status on, a row never deleted), so it cannot mislead.
+
+// PutClient records c; ErrExists when its ID is taken.
+func (s *Store) PutClient(ctx context.Context, c *store.Client) error {
+	if err := check.Client(c); err != nil {
+		return s.invalid("storing client", err)
+	}
+	return s.write(ctx, fmt.Sprintf("storing client %q", c.ID), true, func(tx Conn) error {
+		n, err := tx.Exec(ctx, `INSERT INTO clients (id, name, secret_hash, webhook_url, webhook_secret,
+			disabled, created_at, cert_sha256, role) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
+			c.ID, c.Name, c.SecretHash, c.WebhookURL, nullBytes(c.WebhookSecret), c.Disabled, s.time(s.clock(c.CreatedAt)),
+			nullBytes(c.CertSHA256), role(c.Role))
+		return inserted(n, err, store.ErrExists)
+	})
+}
+
+// role stores an empty role as the relying party's.
+func role(r string) string {
+	if r == "" {
+		return store.RoleRelyingParty
+	}
+	return r
+}
+
+// GetClient returns the client with this ID, or ErrNotFound.
+func (s *Store) GetClient(ctx context.Context, id string) (*store.Client, error) {
+	return s.getClient(ctx, "id", id)
+}
+
+// GetClientByCert returns the client bound to this certificate
+// fingerprint, through the unique index on cert_sha256.
+func (s *Store) GetClientByCert(ctx context.Context, certSHA256 []byte) (*store.Client, error) {
+	if len(certSHA256) != 32 {
+		return nil, fmt.Errorf("%s: reading client by certificate: %w: a SHA-256 has 32 bytes", s.d.Name, store.ErrInvalid)
+	}
+	return s.getClient(ctx, "cert_sha256", certSHA256)
+}
+
+func (s *Store) getClient(ctx context.Context, col string, v any) (*store.Client, error) {
+	c := &store.Client{}
+	err := s.r.QueryRow(ctx, `SELECT id, name, secret_hash, webhook_url, webhook_secret, disabled, created_at, cert_sha256, role
+		FROM clients WHERE `+col+` = $1`, v).Scan(&c.ID, &c.Name, &c.SecretHash, &c.WebhookURL, &c.WebhookSecret, &c.Disabled,
+		Time{&c.CreatedAt}, &c.CertSHA256, &c.Role)
+	if err != nil {
+		return nil, s.fail("reading client by "+col, s.notFound(err))
+	}
+	return c, nil
+}
+
+// SetClientSecretHash replaces the client's secret hash by newHash if it
+// is still oldHash, in one conditional UPDATE.
+func (s *Store) SetClientSecretHash(ctx context.Context, id, oldHash, newHash string) error {
+	if err := check.ID("client ID", id); err != nil {
+		return s.invalid("setting client secret hash", err)
+	}
+	if err := check.String("client secret hash", newHash, check.MaxPHC, true); err != nil {
+		return s.invalid("setting client secret hash", err)
+	}
+	return s.writeIf(ctx, fmt.Sprintf("setting the secret hash of client %q", id), "clients", id, store.ErrConflict,
+		`UPDATE clients SET secret_hash = $1 WHERE id = $2 AND secret_hash = $3`, newHash, id, oldHash)
+}
+
+// writeIf runs a conditional UPDATE of the row of table with this id
+// (compare and set); when it changes nothing, it gives ErrNotFound if there
+// is no such row and refused if there is.
+func (s *Store) writeIf(ctx context.Context, what, table string, id any, refused error, q string, args ...any) error {
+	var n int64
+	err := s.write(ctx, what, true, func(c Conn) (err error) {
+		n, err = c.Exec(ctx, q, args...)
+		return err
+	})
+	if err != nil || n > 0 {
+		return err
+	}
+	var exists bool
+	err = s.r.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+table+` WHERE id = $1)`, id).Scan(&exists)
+	switch {
+	case err != nil:
+	case exists:
+		err = refused
+	default:
+		err = store.ErrNotFound
+	}
+	return s.fail(what, err)
+}
+
+// errOwnerTaken: an owner has the ID or the national ID already.
+var errOwnerTaken = fmt.Errorf("owner ID or national ID taken: %w", store.ErrExists)
+
+const ownerColumns = `id, national_id, name, province, phone, email, pin_hash, pin_failures, locked_until,
+	totp_secret, totp_last_step, created_at`
+
+func scanOwner(row Row) (*store.Owner, error) {
+	o := &store.Owner{}
+	return o, row.Scan(&o.ID, &o.NationalID, &o.Name, &o.Province, &o.Phone, &o.Email, &o.PINHash, &o.PINFailures,
+		Time{&o.LockedUntil}, &o.TOTPSecret, &o.TOTPLastStep, Time{&o.CreatedAt})
+}
+
+// PutOwner records o; ErrExists when its ID or national ID is taken.
+func (s *Store) PutOwner(ctx context.Context, o *store.Owner) error {
+	if err := check.Owner(o); err != nil {
+		return s.invalid("storing owner", err)
+	}
+	return s.write(ctx, fmt.Sprintf("storing owner %q", o.ID), true, func(c Conn) error {
+		n, err := c.Exec(ctx, `INSERT INTO owners (`+ownerColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING`,
+			o.ID, o.NationalID, o.Name, o.Province, o.Phone, o.Email, o.PINHash, o.PINFailures, s.nullTime(o.LockedUntil),
+			nullBytes(o.TOTPSecret), o.TOTPLastStep, s.time(s.clock(o.CreatedAt)))
+		return inserted(n, err, errOwnerTaken)
+	})
+}
+
+// GetOwner returns the owner with this ID, or ErrNotFound.
+func (s *Store) GetOwner(ctx context.Context, id string) (*store.Owner, error) {
+	o, err := scanOwner(s.r.QueryRow(ctx, `SELECT `+ownerColumns+` FROM owners WHERE id = $1`, id))
+	if err != nil {
+		return nil, s.fail(fmt.Sprintf("reading owner %q", id), s.notFound(err))
+	}
+	return o, nil
+}
+
+// GetOwnerByNationalID returns the owner with this national ID, or
+// ErrNotFound.
+func (s *Store) GetOwnerByNationalID(ctx context.Context, nationalID string) (*store.Owner, error) {
+	o, err := scanOwner(s.r.QueryRow(ctx, `SELECT `+ownerColumns+` FROM owners WHERE national_id = $1`, nationalID))
+	if err != nil {
+		return nil, s.fail(fmt.Sprintf("reading owner with national ID %q", nationalID), s.notFound(err))
+	}
+	return o, nil
+}
+
+// ReserveAttempt reserves an attempt at the owner's factors in one UPDATE
+// whose WHERE refuses it while a lock is in force: the UPDATE computes the
+// count and the lock from the row as the last writer left it, so
+// concurrent reservations from any replica are all counted and at most
+// limit granted. A refused reservation then reads the lock; should the
+// lock have gone meanwhile (expired, or lifted by a success), it tries
+// again.
+func (s *Store) ReserveAttempt(ctx context.Context, ownerID string, limit int, lockFor time.Duration, now time.Time) (*store.Attempt, error) {
+	if err := check.Attempt(ownerID, limit, lockFor); err != nil {
+		return nil, s.invalid("reserving a factor attempt", err)
+	}
+	what := fmt.Sprintf("reserving a factor attempt of owner %q", ownerID)
+	until := s.time(s.clock(now).Add(lockFor))
+	now = s.orNow(now)
+	for try := 0; ; try++ {
+		a := &store.Attempt{}
+		err := s.write(ctx, what, true, func(c Conn) error {
+			err := c.QueryRow(ctx, `UPDATE owners SET
+				pin_failures = CASE WHEN locked_until <= $1 THEN 1 ELSE pin_failures + 1 END,
+				locked_until = CASE WHEN (CASE WHEN locked_until <= $1 THEN 1 ELSE pin_failures + 1 END) >= $2
+					THEN CAST($3 AS `+s.d.TimeType+`) ELSE NULL END
+				WHERE id = $4 AND (locked_until IS NULL OR locked_until <= $1)
+				RETURNING pin_failures, locked_until`, s.time(now), limit, until, ownerID).Scan(&a.Count, Time{&a.LockedUntil})
+			a.Granted = err == nil
+			if s.noRows(err) {
+				return nil
+			}
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		if !a.Granted {
+			err := s.r.QueryRow(ctx, `SELECT pin_failures, locked_until FROM owners WHERE id = $1`, ownerID).Scan(&a.Count, Time{&a.LockedUntil})
+			if err != nil {
+				return nil, s.fail(what, s.notFound(err))
+			}
+		}
+		if a.Granted || a.LockedUntil.After(now) || try == 2 {
+			return a, nil
+		}
+	}
+}
+
+// ReleaseAttempts sets the owner's attempt count to zero and lifts the
+// lock: every factor of an attempt passed.
+func (s *Store) ReleaseAttempts(ctx context.Context, ownerID string) error {
+	if err := check.ID("owner ID", ownerID); err != nil {
+		return s.invalid("releasing factor attempts", err)
+	}
+	return s.write(ctx, fmt.Sprintf("releasing the factor attempts of owner %q", ownerID), true, func(c Conn) error {
+		n, err := c.Exec(ctx, `UPDATE owners SET pin_failures = 0, locked_until = NULL WHERE id = $1`, ownerID)
+		return inserted(n, err, store.ErrNotFound)
+	})
+}
+
+// SetPIN replaces the owner's PIN hash and clears failures and lock.
+func (s *Store) SetPIN(ctx context.Context, ownerID, pinHash string) error {
+	if err := check.ID("owner ID", ownerID); err != nil {
+		return s.invalid("setting PIN", err)
+	}
+	if err := check.String("PIN hash", pinHash, check.MaxPHC, true); err != nil {
+		return s.invalid("setting PIN", err)
+	}
+	return s.write(ctx, fmt.Sprintf("setting PIN of owner %q", ownerID), true, func(c Conn) error {
+		n, err := c.Exec(ctx, `UPDATE owners SET pin_hash = $1, pin_failures = 0, locked_until = NULL
+			WHERE id = $2`, pinHash, ownerID)
+		return inserted(n, err, store.ErrNotFound)
+	})
+}
+
+// UseTOTPStep records step as the owner's last TOTP step, in one
+// conditional UPDATE: of several callers with the same step, one changes
+// the row and the others find the condition false (ErrReplay).
+func (s *Store) UseTOTPStep(ctx context.Context, ownerID string, step int64) error {
+	if err := check.ID("owner ID", ownerID); err != nil {
+		return s.invalid("using TOTP step", err)
+	}
+	if step < 0 {
+		return s.invalid("using TOTP step", check.Invalid("step %d is negative", step))
+	}
+	return s.writeIf(ctx, fmt.Sprintf("using TOTP step %d of owner %q", step, ownerID), "owners", ownerID, store.ErrReplay,
+		`UPDATE owners SET totp_last_step = $1 WHERE id = $2 AND totp_last_step < $1`, step, ownerID)
+}
+
+const credentialColumns = `id, owner_id, key_uri, wrapped_key, algorithm, cert_issuer, cert_serial, status, created_at`
+
+func scanCredential(row Row) (*store.Credential, error) {
+	c := &store.Credential{}
+	return c, row.Scan(&c.ID, &c.OwnerID, &c.KeyURI, &c.WrappedKey, &c.Algorithm, &c.CertIssuer, &c.CertSerial,
+		&c.Status, Time{&c.CreatedAt})
+}
+
+// PutCredential records c; ErrExists when its ID is taken, ErrNotFound when
+// its owner does not exist.
+func (s *Store) PutCredential(ctx context.Context, c *store.Credential) error {
+	if err := check.Credential(c); err != nil {
+		return s.invalid("storing credential", err)
+	}
+	status := c.Status
+	if status == "" {
+		status = "active"
+	}
+	return s.write(ctx, fmt.Sprintf("storing credential %q", c.ID), true, func(tx Conn) error {
+		n, err := tx.Exec(ctx, `INSERT INTO credentials (`+credentialColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
+			c.ID, c.OwnerID, c.KeyURI, nullBytes(c.WrappedKey), c.Algorithm, c.CertIssuer, nullBytes(c.CertSerial),
+			status, s.time(s.clock(c.CreatedAt)))
+		return inserted(n, s.missingParent(err, fmt.Sprintf("owner %q", c.OwnerID)), store.ErrExists)
+	})
+}
+
+// GetCredential returns the credential with this ID, or ErrNotFound.
+func (s *Store) GetCredential(ctx context.Context, id string) (*store.Credential, error) {
+	c, err := scanCredential(s.r.QueryRow(ctx, `SELECT `+credentialColumns+` FROM credentials WHERE id = $1`, id))
+	if err != nil {
+		return nil, s.fail(fmt.Sprintf("reading credential %q", id), s.notFound(err))
+	}
+	return c, nil
+}
+
+// ListCredentials returns the owner's credentials, oldest first.
+func (s *Store) ListCredentials(ctx context.Context, ownerID string) ([]*store.Credential, error) {
+	rows, err := s.r.Query(ctx, `SELECT `+credentialColumns+` FROM credentials WHERE owner_id = $1
+		ORDER BY created_at, `+s.d.Seq, ownerID)
+	out, err := collect(rows, err, scanCredential)
+	if err != nil {
+		return nil, s.fail(fmt.Sprintf("listing credentials of owner %q", ownerID), err)
+	}
+	return out, nil
+}
+
+const txColumns = `id, client_id, client_ref, credential_id, owner_id, description, documents, status, result, error,
+	created_at, updated_at, expires_at`
+
+func scanTx(row Row) (*store.Transaction, error) {
+	t := &store.Transaction{}
+	return t, row.Scan(&t.ID, &t.ClientID, &t.ClientRef, &t.CredentialID, &t.OwnerID, &t.Description, &t.Documents,
+		&t.Status, &t.Result, &t.Error, Time{&t.CreatedAt}, Time{&t.UpdatedAt}, Time{&t.ExpiresAt})
+}
+
+// CreateTransaction records t, or returns the transaction the client
+// already has under t.ClientRef and false. The insert is INSERT ... ON
+// CONFLICT (client_id, client_ref) DO NOTHING: the unique constraint, not a
+// read before the write, decides which submission wins (it waits for a
+// concurrent insert of the same reference to commit, and the SELECT after
+// it, a new statement, sees the row that won). ErrExists when t.ID is
+// taken by another transaction; ErrNotFound when the client, or the
+// credential with that owner, does not exist.
+func (s *Store) CreateTransaction(ctx context.Context, t *store.Transaction) (*store.Transaction, bool, error) {
+	if err := check.Transaction(t); err != nil {
+		return nil, false, s.invalid("creating transaction", err)
+	}
+	nt := *t
+	if nt.Status == "" {
+		nt.Status = store.TxPending
+	}
+	nt.CreatedAt = s.orNow(t.CreatedAt)
+	nt.UpdatedAt = nt.CreatedAt
+	if !t.UpdatedAt.IsZero() {
+		nt.UpdatedAt = check.Time(t.UpdatedAt)
+	}
+	nt.ExpiresAt = check.Time(t.ExpiresAt)
+	var existing *store.Transaction
+	err := s.write(ctx, fmt.Sprintf("creating transaction %q for client %q", t.ClientRef, t.ClientID), false, func(tx Conn) error {
+		existing = nil
+		n, err := tx.Exec(ctx, `INSERT INTO transactions (`+txColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (client_id, client_ref) DO NOTHING`,
+			nt.ID, nt.ClientID, nt.ClientRef, nt.CredentialID, nt.OwnerID, nt.Description, nt.Documents, nt.Status,
+			nullBytes(nt.Result), nt.Error, s.time(nt.CreatedAt), s.time(nt.UpdatedAt), s.time(nt.ExpiresAt))
+		if err != nil {
+			return s.missingParent(err, fmt.Sprintf("client %q, or credential %q of owner %q", t.ClientID, t.CredentialID, t.OwnerID))
+		}
+		if n > 0 {
+			return nil
+		}
+		existing, err = scanTx(tx.QueryRow(ctx, `SELECT `+txColumns+` FROM transactions
+			WHERE client_id = $1 AND client_ref = $2`, t.ClientID, t.ClientRef))
+		return err
+	})
+	switch {
+	case err != nil:
+		return nil, false, err
+	case existing != nil:
+		return existing, false, nil
+	}
+	nt.Documents = append([]byte(nil), t.Documents...)
+	nt.Result = append([]byte(nil), t.Result...)
+	return &nt, true, nil
+}
+
+// GetTransaction returns the transaction with this ID, or ErrNotFound.
+func (s *Store) GetTransaction(ctx context.Context, id string) (*store.Transaction, error) {
+	t, err := scanTx(s.r.QueryRow(ctx, `SELECT `+txColumns+` FROM transactions WHERE id = $1`, id))
+	if err != nil {
+		return nil, s.fail(fmt.Sprintf("reading transaction %q", id), s.notFound(err))
+	}
+	return t, nil
+}
+
+// GetTransactionByRef returns the client's transaction with reference
+// clientRef, through the unique (client_id, client_ref) index.
+func (s *Store) GetTransactionByRef(ctx context.Context, clientID, clientRef string) (*store.Transaction, error) {
+	t, err := scanTx(s.r.QueryRow(ctx, `SELECT `+txColumns+` FROM transactions WHERE client_id = $1 AND client_ref = $2`, clientID, clientRef))
+	if err != nil {
+		return nil, s.fail(fmt.Sprintf("reading transaction %q of client %q", clientRef, clientID), s.notFound(err))
+	}
+	return t, nil
+}
+
+// ListOverdue returns pending transactions past their expiry, the longest
+// overdue first, through the (status, expires_at) index.
+func (s *Store) ListOverdue(ctx context.Context, now time.Time, limit int) ([]*store.Transaction, error) {
+	if limit < 1 || limit > 1000 {
+		return nil, fmt.Errorf("%s: listing overdue transactions: %w: limit %d is not 1 to 1000", s.d.Name, store.ErrInvalid, limit)
+	}
+	rows, err := s.r.Query(ctx, `SELECT `+txColumns+` FROM transactions WHERE status = 'pending' AND expires_at <= $1
+		ORDER BY expires_at, id LIMIT $2`, s.time(now), limit)
+	out, err := collect(rows, err, scanTx)
+	if err != nil {
+		return nil, s.fail("listing overdue transactions", err)
+	}
+	return out, nil
+}
+
+// ListTransactions returns the transactions matching f, newest first, at
+// most f.Limit (0: 100; at most 1000). An index on (owner_id or client_id,
+// status, created_at, and the insertion order) serves each filter in
+// order.
+func (s *Store) ListTransactions(ctx context.Context, f *store.TransactionFilter) ([]*store.Transaction, error) {
+	limit, err := check.TxFilter(f)
+	if err != nil {
+		return nil, s.invalid("listing transactions", err)
+	}
+	if f == nil {
+		f = &store.TransactionFilter{}
+	}
+	q, args := where(`SELECT `+txColumns+` FROM transactions`,
+		"client_id", f.ClientID, "owner_id", f.OwnerID, "status", string(f.Status))
+	args = append(args, limit)
+	q += fmt.Sprintf(` ORDER BY created_at DESC, %s DESC LIMIT $%d`, s.d.Seq, len(args))
+	rows, err := s.r.Query(ctx, q, args...)
+	out, err := collect(rows, err, scanTx)
+	if err != nil {
+		return nil, s.fail("listing transactions", err)
+	}
+	return out, nil
+}
+
+// UpdateTransaction moves the transaction from status from to t.Status in
+// one conditional UPDATE (compare and set): of several callers moving it
+// from the same status, one changes the row and the others get
+// ErrConflict. ErrNotFound when there is no such transaction.
+func (s *Store) UpdateTransaction(ctx context.Context, t *store.Transaction, from store.TransactionStatus) error {
+	if err := check.TxUpdate(t, from); err != nil {
+		return s.invalid("updating transaction", err)
+	}
+	what := fmt.Sprintf("updating transaction %q from %s to %s", t.ID, from, t.Status)
+	var n int64
+	err := s.write(ctx, what, true, func(c Conn) (err error) {
+		n, err = c.Exec(ctx, `UPDATE transactions SET status = $1, result = $2, error = $3, updated_at = $4
+			WHERE id = $5 AND status = $6`, t.Status, nullBytes(t.Result), t.Error, s.time(s.clock(t.UpdatedAt)), t.ID, from)
+		return err
+	})
+	if err != nil || n > 0 {
+		return err
+	}
+	var status string
+	err = s.r.QueryRow(ctx, `SELECT status FROM transactions WHERE id = $1`, t.ID).Scan(&status)
+	if err == nil {
+		err = fmt.Errorf("status is %s: %w", status, store.ErrConflict)
+	}
+	return s.fail(what, s.notFound(err))
+}
+
+// PutActivation records activation data; ErrExists when its SAD hash is
+// recorded already, ErrNotFound when its credential or transaction does
+// not exist.
+func (s *Store) PutActivation(ctx context.Context, a *store.Activation) error {
+	if err := check.Activation(a); err != nil {
+		return s.invalid("storing activation", err)
+	}
+	hashes := a.Hashes
+	if hashes == nil {
+		hashes = [][]byte{}
+	}
+	list, err := s.d.Hashes(hashes)
+	if err != nil {
+		return s.invalid("storing activation", err)
+	}
+	return s.write(ctx, fmt.Sprintf("storing activation %x", a.SADHash), true, func(c Conn) error {
+		n, err := c.Exec(ctx, `INSERT INTO activations (sad_hash, id, client_id, credential_id, transaction_id,
+			hash_algorithm, hashes, remaining, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+			ON CONFLICT DO NOTHING`,
+			a.SADHash, a.ID, a.ClientID, a.CredentialID, nullString(a.TransactionID), a.HashAlgorithm, list, a.Remaining,
+			s.time(a.ExpiresAt), s.time(s.clock(a.CreatedAt)))
+		err = s.missingParent(err, fmt.Sprintf("credential %q or transaction %q", a.CredentialID, a.TransactionID))
+		return inserted(n, err, store.ErrExists)
+	})
+}
+
+// GetActivation returns the activation data with this SAD hash, expired or
+// not, or ErrNotFound.
+func (s *Store) GetActivation(ctx context.Context, sadHash []byte) (*store.Activation, error) {
+	if err := check.SADHash(sadHash); err != nil {
+		return nil, s.invalid("reading activation", err)
+	}
+	a := &store.Activation{}
+	err := s.r.QueryRow(ctx, `SELECT sad_hash, id, client_id, credential_id, transaction_id, hash_algorithm, hashes, remaining,
+		expires_at, created_at FROM activations WHERE sad_hash = $1`, sadHash).Scan(&a.SADHash, &a.ID, &a.ClientID, &a.CredentialID,
+		NullString{&a.TransactionID}, &a.HashAlgorithm, s.d.ScanHashes(&a.Hashes), &a.Remaining, Time{&a.ExpiresAt}, Time{&a.CreatedAt})
+	if err != nil {
+		return nil, s.fail(fmt.Sprintf("reading activation %x", sadHash), s.notFound(err))
+	}
+	if len(a.Hashes) == 0 {
+		a.Hashes = nil
+	}
+	return a, nil
+}
+
+// UseActivation takes n uses in one conditional UPDATE (remaining >= n and
+// not expired at now), so concurrent callers never take more uses than
+// were approved, and appends the audit events in the same write when it
+// took them (with no events the UPDATE stands alone). When nothing
+// changes, a read after the write tells ErrReplay (uses exhausted) from
+// ErrNotFound (absent or expired): uses only go down and the expiry never
+// changes, so the read cannot mislead, and it holds no write lock.
+func (s *Store) UseActivation(ctx context.Context, sadHash []byte, n int, now time.Time, audit ...*store.AuditEvent) error {
+	if err := check.SADHash(sadHash); err != nil {
+		return s.invalid("using activation", err)
+	}
+	if err := check.Uses(n); err != nil {
+		return s.invalid("using activation", err)
+	}
+	details, err := s.auditDetails(audit)
+	if err != nil {
+		return err
+	}
+	what := fmt.Sprintf("using activation %x %d times", sadHash, n)
+	ids := make([]int64, len(audit))
+	at := s.orNow(now)
+	used := false
+	err = s.write(ctx, what, len(audit) == 0, func(c Conn) error {
+		changed, err := c.Exec(ctx, sqlUseActivation, n, sadHash, s.time(at))
+		used = err == nil && changed > 0
+		if !used || len(audit) == 0 {
+			return err
+		}
+		return s.appendAudit(ctx, c, audit, details, ids)
+	})
+	if err != nil {
+		return err
+	}
+	if used {
+		setIDs(audit, ids)
+		return nil
+	}
+	var remaining int
+	var expires time.Time
+	err = s.r.QueryRow(ctx, `SELECT remaining, expires_at FROM activations WHERE sad_hash = $1`, sadHash).Scan(&remaining, Time{&expires})
+	switch {
+	case err != nil:
+		err = s.notFound(err)
+	case !expires.After(at):
+		err = fmt.Errorf("expired at %v: %w", expires, store.ErrNotFound)
+	default:
+		err = fmt.Errorf("%d uses remain: %w", remaining, store.ErrReplay)
+	}
+	return s.fail(what, err)
+}
+
+// PutToken records an access token; ErrExists when its hash is recorded
+// already.
+func (s *Store) PutToken(ctx context.Context, t *store.Token) error {
+	if err := check.Token(t); err != nil {
+		return s.invalid("storing token", err)
+	}
+	return s.write(ctx, "storing token", true, func(c Conn) error {
+		n, err := c.Exec(ctx, `INSERT INTO tokens (hash, kind, subject, scope, expires_at, cert_sha256)
+			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`, t.Hash, t.Kind, t.Subject, t.Scope, s.time(t.ExpiresAt),
+			nullBytes(t.CertSHA256))
+		return inserted(n, err, store.ErrExists)
+	})
+}
+
+// GetToken returns the token with this hash if it has not expired at now,
+// or ErrNotFound.
+func (s *Store) GetToken(ctx context.Context, hash []byte, now time.Time) (*store.Token, error) {
+	if err := check.TokenHash(hash); err != nil {
+		return nil, s.invalid("reading token", err)
+	}
+	t := &store.Token{}
+	err := s.r.QueryRow(ctx, `SELECT hash, kind, subject, scope, expires_at, cert_sha256 FROM tokens
+		WHERE hash = $1 AND expires_at > $2`, hash, s.time(s.clock(now))).Scan(&t.Hash, &t.Kind, &t.Subject, &t.Scope,
+		Time{&t.ExpiresAt}, &t.CertSHA256)
+	if err != nil {
+		return nil, s.fail("reading token", s.notFound(err))
+	}
+	return t, nil
+}
+
+// DeleteToken removes the token with this hash, if there is one.
+func (s *Store) DeleteToken(ctx context.Context, hash []byte) error {
+	if err := check.TokenHash(hash); err != nil {
+		return s.invalid("deleting token", err)
+	}
+	return s.write(ctx, "deleting token", true, func(c Conn) error {
+		_, err := c.Exec(ctx, `DELETE FROM tokens WHERE hash = $1`, hash)
+		return err
+	})
+}
+
+// EnqueueWebhook adds w to the outbox, due at w.NextAttempt (zero: now),
+// and sets w.ID. ErrNotFound when its client does not exist.
+func (s *Store) EnqueueWebhook(ctx context.Context, w *store.Webhook) error {
+	if err := check.Webhook(w); err != nil {
+		return s.invalid("enqueueing webhook", err)
+	}
+	var id int64
+	err := s.write(ctx, fmt.Sprintf("enqueueing webhook for client %q", w.ClientID), true, func(c Conn) error {
+		err := c.QueryRow(ctx, `INSERT INTO webhooks (client_id, url, body, attempts, next_attempt, last_error)
+			VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`, w.ClientID, w.URL, w.Body, w.Attempts, s.time(s.clock(w.NextAttempt)),
+			w.LastError).Scan(&id)
+		return s.missingParent(err, fmt.Sprintf("client %q", w.ClientID))
+	})
+	if err != nil {
+		return err
+	}
+	w.ID = id
+	return nil
+}
+
+// ClaimWebhooks leases up to limit webhooks due at now until now+lease and
+// returns them in ID order, NextAttempt set to the lease's end. The due
+// rows are found through webhooks_due, earliest due first, and leased in
+// one statement: where writers run side by side (PostgreSQL), FOR UPDATE
+// SKIP LOCKED passes over rows another claimer holds, and a row another
+// claimer leased since this statement's snapshot is re-checked when
+// locked, found no longer due, and left out; where one writer holds the
+// file (SQLite), another claimer sees the rows only once their lease is
+// recorded.
+func (s *Store) ClaimWebhooks(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*store.Webhook, error) {
+	if err := check.Claim(lease, limit); err != nil {
+		return nil, s.invalid("claiming webhooks", err)
+	}
+	skip := ""
+	if s.d.RowLocks {
+		skip = s.lock("") + " SKIP LOCKED"
+	}
+	now = s.clock(now)
+	var out []*store.Webhook
+	err := s.write(ctx, "claiming webhooks", true, func(c Conn) error {
+		rows, err := c.Query(ctx, `UPDATE webhooks SET next_attempt = $1 WHERE id IN (
+			SELECT id FROM webhooks WHERE delivered_at IS NULL AND next_attempt <= $2
+			ORDER BY next_attempt, id LIMIT $3`+skip+`)
+			RETURNING id, client_id, url, body, attempts, next_attempt, last_error`, s.time(now.Add(lease)), s.time(now), limit)
+		out, err = collect(rows, err, func(row Row) (*store.Webhook, error) {
+			w := &store.Webhook{}
+			return w, row.Scan(&w.ID, &w.ClientID, &w.URL, &w.Body, &w.Attempts, Time{&w.NextAttempt}, &w.LastError)
+		})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+// errDelivered: the webhook was delivered already.
+var errDelivered = fmt.Errorf("delivered already: %w", store.ErrConflict)
+
+// FinishWebhook records an attempt at webhook id: delivered (now), or
+// failed and due again at next, or given up when next is zero. ErrNotFound
+// for an unknown webhook; ErrConflict when it was delivered already (by a
+// replica whose lease it outlived).
+func (s *Store) FinishWebhook(ctx context.Context, id int64, delivered bool, next time.Time, lastError string) error {
+	if id < 1 {
+		return s.invalid("finishing webhook", check.Invalid("webhook ID %d is not positive", id))
+	}
+	if err := check.String("webhook error", lastError, check.MaxError, false); err != nil {
+		return s.invalid("finishing webhook", err)
+	}
+	var deliveredAt, nextAttempt any
+	if delivered {
+		deliveredAt = s.time(s.now())
+	} else {
+		nextAttempt = s.nullTime(next)
+	}
+	return s.writeIf(ctx, fmt.Sprintf("finishing webhook %d", id), "webhooks", id, errDelivered,
+		`UPDATE webhooks SET attempts = attempts + 1, delivered_at = $1, next_attempt = $2, last_error = $3
+		WHERE id = $4 AND delivered_at IS NULL`, deliveredAt, nextAttempt, lastError, id)
+}
