@@ -457,3 +457,21 @@ func smartcaPortal(t *testing.T, l *lab) {
 		testenv.AssertDSSPassed(t, r, "PAdES-BASELINE-LT")
 	}
 }
+
+// TestPublicPackagesOnly: an example imports only what a library user can,
+// kyso's pkg/ and hsm/ (internal/ would compile here, inside the module,
+// and nowhere else).
+func TestPublicPackagesOnly(t *testing.T) {
+	testenv.LookPath(t, "go", "install Go 1.26")
+	for _, p := range programs {
+		out, err := exec.Command("go", "list", "-f", `{{join .Imports "\n"}}`, "./"+p).Output()
+		if err != nil {
+			t.Fatalf("go list ./%s: %v", p, err)
+		}
+		for _, imp := range strings.Fields(string(out)) {
+			if rest, ok := strings.CutPrefix(imp, "github.com/kyso-pki/kyso/"); ok && !strings.HasPrefix(rest, "pkg/") && !strings.HasPrefix(rest, "hsm/") && rest != "hsm" {
+				t.Errorf("examples/%s imports %s: examples use only pkg/ and hsm/", p, imp)
+			}
+		}
+	}
+}
