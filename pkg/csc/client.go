@@ -36,6 +36,11 @@ type Client struct {
 	BaseURL string
 	// ClientID and ClientSecret are the relying party's credentials.
 	ClientID, ClientSecret string
+	// Scope is the scope of the access tokens Token asks for: empty means
+	// signing.ScopeService, what a relying party signs with; a
+	// registration officer's client asks for signing.ScopeEnrol, the
+	// token of the officers' API (/admin/v1).
+	Scope string
 	// HTTPClient sends the requests; nil means one with a 30-second
 	// timeout that refuses TLS below 1.2 (Circular 15/2025 Annex I).
 	// WARNING: http.DefaultClient has no timeout.
@@ -102,7 +107,11 @@ func (c *Client) Token(ctx context.Context) (string, error) {
 	if c.token != "" && time.Until(c.expires) > 30*time.Second {
 		return c.token, nil
 	}
-	form := url.Values{"grant_type": {"client_credentials"}, "scope": {signing.ScopeService}}
+	scope := c.Scope
+	if scope == "" {
+		scope = signing.ScopeService
+	}
+	form := url.Values{"grant_type": {"client_credentials"}, "scope": {scope}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url("oauth2/token"), strings.NewReader(form.Encode()))
 	if err != nil {
 		return "", err
