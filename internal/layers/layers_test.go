@@ -56,6 +56,8 @@ func family(a, b string) bool {
 		strings.Contains(b, "/internal/") && strings.HasPrefix(a, b[:strings.Index(b, "/internal/")])
 }
 
+// TestImportsFlowOneWay: every library package imports only lower ranks or
+// its family, and internal/ imports only leaves.
 func TestImportsFlowOneWay(t *testing.T) {
 	testenv.LookPath(t, "go", "install Go 1.26")
 	cmd := exec.Command("go", "list", "-json=ImportPath,Imports", "../../...")
@@ -79,6 +81,16 @@ func TestImportsFlowOneWay(t *testing.T) {
 			t.Fatal(err)
 		}
 		name := strings.TrimPrefix(p.ImportPath, module)
+		if strings.HasPrefix(name, "internal/") {
+			// internal/ holds leaves only: what it imports of kyso's is
+			// another of internal/ or a leaf of the library.
+			for _, imp := range p.Imports {
+				dep, ok := strings.CutPrefix(imp, module)
+				if r, ranked := rank[dep]; ok && !strings.HasPrefix(dep, "internal/") && (!ranked || r > 0) {
+					t.Errorf("%s imports %s: internal/ holds leaves only (docs/DESIGN.md)", name, dep)
+				}
+			}
+		}
 		if helper(name) {
 			continue
 		}
