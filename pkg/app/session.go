@@ -143,11 +143,13 @@ func setCookie(w http.ResponseWriter, name, value string, maxAge int) {
 
 // sameOrigin reports whether a state-changing request comes from the
 // app's own pages: the browser's Sec-Fetch-Site, when sent, says
-// same-origin; Origin, when sent, names this host. A browser sends at
-// least one on every POST; a request with neither is not a browser's,
-// and it still needs the CSRF token.
+// same-origin (or none: the user's own navigation, no page initiated
+// it; W3C Fetch Metadata's resource isolation policy); Origin, when
+// sent, names this host. A browser sends at least one on every POST; a
+// request with neither is not a browser's, and it still needs the CSRF
+// token.
 func sameOrigin(r *http.Request) bool {
-	if s := r.Header.Get("Sec-Fetch-Site"); s != "" && s != "same-origin" {
+	if s := r.Header.Get("Sec-Fetch-Site"); s != "" && s != "same-origin" && s != "none" {
 		return false
 	}
 	if o := r.Header.Get("Origin"); o != "" {
