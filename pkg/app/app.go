@@ -33,6 +33,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kyso-pki/kyso/pkg/httpedge"
@@ -102,7 +103,7 @@ type Handler struct {
 	log    *slog.Logger
 	mux    *http.ServeMux
 	pages  map[string]*template.Template
-	render lazyRenderer
+	render *lazyRenderer
 }
 
 //go:embed templates/*.html
@@ -138,7 +139,7 @@ func New(svc *signing.Service, opts *Options) (*Handler, error) {
 	if o.Render != nil {
 		ro = *o.Render
 	}
-	h.render.opts = ro
+	h.render = newLazyRenderer(ro)
 	if h.pages, err = parsePages(); err != nil {
 		return nil, err
 	}
@@ -169,7 +170,7 @@ func New(svc *signing.Service, opts *Options) (*Handler, error) {
 
 // Start makes the PDF renderer in the background (compiling PDFium takes
 // seconds), so that the first page a citizen opens need not wait for it.
-func (h *Handler) Start() { go h.render.get(context.Background()) }
+func (h *Handler) Start() { h.render.start() }
 
 // Close releases the renderer.
 func (h *Handler) Close() error { return h.render.close() }
@@ -208,31 +209,38 @@ func (h *Handler) file(fsys fs.FS, name, ctype string) http.HandlerFunc {
 	}
 }
 
-// lazyRenderer makes the renderer once, at the first call.
+// lazyRenderer makes the renderer once, in the background, at the first
+// call (or Start): compiling PDFium takes seconds, and a kysod whose
+// citizens never open a PDF need not spend them.
 type lazyRenderer struct {
-	opts render.Options
-	once sync.Once
-	r    *render.Renderer
-	err  error
-	done chan struct{}
-	mu   sync.Mutex
+	opts   render.Options
+	begin  sync.Once
+	done   chan struct{} // closed once r and err are set
+	closed atomic.Bool
+	r      *render.Renderer
+	err    error
 }
 
-func (l *lazyRenderer) init() {
-	l.mu.Lock()
-	if l.done == nil {
-		l.done = make(chan struct{})
-	}
-	l.mu.Unlock()
+func newLazyRenderer(opts render.Options) *lazyRenderer {
+	return &lazyRenderer{opts: opts, done: make(chan struct{})}
+}
+
+func (l *lazyRenderer) start() {
+	l.begin.Do(func() {
+		go func() {
+			l.r, l.err = render.New(context.Background(), &l.opts)
+			if l.err == nil && l.closed.Load() {
+				l.r.Close()
+				l.r, l.err = nil, render.ErrClosed
+			}
+			close(l.done)
+		}()
+	})
 }
 
 // get returns the renderer, waiting (within ctx) for it to be made.
 func (l *lazyRenderer) get(ctx context.Context) (*render.Renderer, error) {
-	l.init()
-	go l.once.Do(func() {
-		l.r, l.err = render.New(context.Background(), &l.opts)
-		close(l.done)
-	})
+	l.start()
 	select {
 	case <-l.done:
 		return l.r, l.err
@@ -241,8 +249,9 @@ func (l *lazyRenderer) get(ctx context.Context) (*render.Renderer, error) {
 	}
 }
 
+// close closes the renderer, or has it closed as soon as it is made.
 func (l *lazyRenderer) close() error {
-	l.init()
+	l.closed.Store(true)
 	select {
 	case <-l.done:
 		if l.r != nil {

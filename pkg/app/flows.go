@@ -179,8 +179,9 @@ func (h *Handler) request(w http.ResponseWriter, r *http.Request) {
 	if di >= 0 && di < len(v.Documents) && v.Documents[di].HasPDF {
 		v.Doc = &v.Documents[di]
 		doc := t.Documents[di].PDF
-		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
-		defer cancel()
+		// The first page after start may wait for PDFium's compilation
+		// (seconds; Start begins it): the server's timeouts bound it.
+		ctx := r.Context()
 		if reason := heldBytes(t, di); reason != "" {
 			v.Unseen = reason
 		} else if rd, err := h.render.get(ctx); err != nil {
