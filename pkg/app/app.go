@@ -86,8 +86,8 @@ type Options struct {
 	// Start.
 	Render *render.Options
 	// Limits are the rate limits: per source address on login, approve,
-	// suspend and check; per national ID on login; per owner on approve
-	// (as the owners' API). nil means none.
+	// suspend, check and each page image drawn; per national ID on login;
+	// per owner on approve (as the owners' API). nil means none.
 	Limits *httpedge.Limits
 	// Now is the clock; nil means time.Now. Logger receives internal
 	// errors, never a PIN, a code or a token; nil discards them.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/kyso-pki/kyso/pkg/app"
+	"github.com/kyso-pki/kyso/pkg/httpedge"
 	"github.com/kyso-pki/kyso/pkg/signing"
 	"github.com/kyso-pki/kyso/pkg/verify"
 )
@@ -475,5 +476,29 @@ func TestHistoryAndDisown(t *testing.T) {
 	}
 	if !disowned || !suspended {
 		t.Errorf("audit: owner.disown %v, cert.suspend %v", disowned, suspended)
+	}
+}
+
+// TestRateLimits: the login, as the owners' API's, passes the per-source
+// and per-national-ID buckets before any argon2 work: over them, 429
+// with Retry-After, and the owner's attempts are not spent.
+func TestRateLimits(t *testing.T) {
+	e := newEnvWith(t, func(o *app.Options) {
+		o.Limits = &httpedge.Limits{Source: httpedge.NewLimiter(httpedge.Rate{PerSecond: 0.001, Burst: 3}, nil),
+			Client: httpedge.NewLimiter(httpedge.Rate{PerSecond: 0.001, Burst: 100}, nil)}
+	})
+	b := e.browser(t)
+	b.get("/app/login")
+	token := b.csrf()
+	var last int
+	for range 4 {
+		last, _, _ = b.post("/app/login", url.Values{"csrf": {token}, "cccd": {"079203001234"}, "pin": {"246813"}, "otp": {"000000"}})
+	}
+	if last != http.StatusTooManyRequests {
+		t.Fatalf("the 4th login from one address over a burst of 3: HTTP %d", last)
+	}
+	o, err := e.st.GetOwner(context.Background(), e.citizen.OwnerID)
+	if err != nil || o.PINFailures != 3 {
+		t.Errorf("attempts counted: %d, want the 3 let through (%v)", o.PINFailures, err)
 	}
 }

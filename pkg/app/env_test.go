@@ -48,6 +48,12 @@ const pin = "135790"
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
+	return newEnvWith(t, nil)
+}
+
+// newEnvWith is newEnv with the app's options changed by mod.
+func newEnvWith(t testing.TB, mod func(*app.Options)) *env {
+	t.Helper()
 	ctx := context.Background()
 	p, err := testpki.New(ctx, t.TempDir())
 	if err != nil {
@@ -78,7 +84,11 @@ func newEnv(t testing.TB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.app, err = app.New(e.svc, &app.Options{SecretsKey: bytes.Repeat([]byte{9}, 32), Checker: check, Now: e.clock})
+	opts := &app.Options{SecretsKey: bytes.Repeat([]byte{9}, 32), Checker: check, Now: e.clock}
+	if mod != nil {
+		mod(opts)
+	}
+	e.app, err = app.New(e.svc, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -224,6 +224,10 @@ func heldBytes(t *signing.Transaction, di int) string {
 // owner's.
 func (h *Handler) pageImage(w http.ResponseWriter, r *http.Request) {
 	s := sessionOf(r)
+	if !h.o.Limits.AllowSource(w, r) {
+		h.problem(w, r, http.StatusTooManyRequests, "busy")
+		return
+	}
 	t, err := h.svc.OwnerTransaction(r.Context(), s.ownerID, r.PathValue("id"))
 	if err != nil {
 		h.fail(w, r, err)
