@@ -3,9 +3,11 @@ package verify_test
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	gorsa "crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
@@ -102,6 +104,7 @@ var disagreements = []disagreement{
 	{checker: ckPdfsig, file: "valid-BLTA-rsa2048", field: "DocTimeStamp1", says: vIndet, shows: []string{"Signature has not yet been verified."}, why: pdfsigNoDocTimestamp},
 	{checker: ckPdfsig, file: "two-signers-BLTA", field: "DocTimeStamp1", says: vIndet, shows: []string{"Signature has not yet been verified."}, why: pdfsigNoDocTimestamp},
 	{checker: ckPdfsig, file: "expired-BLTA", field: "DocTimeStamp1", says: vIndet, shows: []string{"Signature has not yet been verified."}, why: pdfsigNoDocTimestamp},
+	{checker: ckPdfsig, file: "nss-ber-then-kyso-BLTA", field: "DocTimeStamp1", says: vIndet, shows: []string{"Signature has not yet been verified."}, why: pdfsigNoDocTimestamp},
 }
 
 const (
@@ -287,6 +290,20 @@ func TestAgreeWithCheckers(t *testing.T) {
 	add("pyhanko-cades", cades, nil, vPass)
 	add("pyhanko-cades-then-kyso-BT", f.sign(t, p256, cades, bt(pades.Options{})), nil, vPass, vPass)
 
+	// A BER-encoded CMS (indefinite lengths), as NSS writes it, and kyso
+	// signing at B-LTA after it (validation data for both signatures). NSS's key is RSA: poppler sizes
+	// /Contents before signing, and an ECDSA signature one byte longer
+	// than its estimate makes it fail.
+	rsaKey, err := gorsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nssSigner := newPEMSigner(t, f, dir, "nss", rsaKey)
+	nssDoc := nssSign(t, nssSigner, plainPDF(), "NSSSignature")
+	add("nss-ber-pkcs7", nssDoc, nil, vPass)
+	add("nss-ber-then-kyso-BLTA", f.sign(t, p256, nssDoc, &pades.SignOptions{Level: pades.LevelBLTA, TSA: pades.TSAServer(f.tsa),
+		LTV: &pades.LTVOptions{Roots: f.roots, Revocation: &revocation.Fetcher{Client: f.srv.Client}}}), nil, vPass, vPass, vPass)
+
 	// A signer whose root nobody trusts.
 	other, err := catest.NewInit(ctx, t.TempDir(), &ca.InitRequest{Name: "Kyso Không Tin Cậy"})
 	if err != nil {
@@ -356,7 +373,7 @@ func TestAgreeWithCheckers(t *testing.T) {
 		}
 		ocsps = append(ocsps, writeDER(fmt.Sprintf("ocsp-%d.der", len(ocsps)), res.Raw))
 	}
-	for _, s := range []signer{p256, rsa, revokedBT, revokedBB, revokedAfter, held, resumed, {foreign.cert, nil}} {
+	for _, s := range []signer{p256, rsa, revokedBT, revokedBB, revokedAfter, held, resumed, {foreign.cert, nil}, {nssSigner.cert, nil}} {
 		fetchOCSP(f.srv.Client, s.cert, f.p.Hierarchy.Issuing)
 	}
 	fetchOCSP(past.srv.Client, past.cert, past.p.Hierarchy.Issuing)
@@ -549,7 +566,14 @@ func newPyhankoSigner(t *testing.T, f *fixture, dir string) *pyhankoSigner {
 	if err != nil {
 		t.Fatal(err)
 	}
-	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "pyhanko"}}, key)
+	return newPEMSigner(t, f, dir, "pyhanko", key)
+}
+
+// newPEMSigner issues a citizen certificate of the fixture's CA for key,
+// and writes key, certificate and chain as PEM files named after prefix.
+func newPEMSigner(t *testing.T, f *fixture, dir, prefix string, key crypto.Signer) *pyhankoSigner {
+	t.Helper()
+	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: prefix}}, key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -567,8 +591,8 @@ func newPyhankoSigner(t *testing.T, f *fixture, dir string) *pyhankoSigner {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &pyhankoSigner{cert: cert, keyPath: filepath.Join(dir, "pyhanko-key.pem"),
-		certPath: writePEM(t, dir, "pyhanko-cert.pem", cert), chainPath: writePEM(t, dir, "pyhanko-chain.pem", f.p.Hierarchy.Issuing)}
+	s := &pyhankoSigner{cert: cert, keyPath: filepath.Join(dir, prefix+"-key.pem"),
+		certPath: writePEM(t, dir, prefix+"-cert.pem", cert), chainPath: writePEM(t, dir, prefix+"-chain.pem", f.p.Hierarchy.Issuing)}
 	if err := os.WriteFile(s.keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pk8}), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,71 @@
+package verify_test
+
+import (
+	"bytes"
+	"encoding/hex"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kyso-pki/kyso/internal/testenv"
+	"github.com/kyso-pki/kyso/internal/testpdf"
+)
+
+// This file makes signatures with other signers' own software, for the
+// agreement test: what a portal receives from tools kyso did not write.
+
+// plainPDF is a one-page document without a form: poppler 22.12's pdfsig
+// -add-signature does not add its field to an existing /AcroForm's
+// /Fields, so nobody would see the signature it adds to formPDF.
+func plainPDF() []byte { return testpdf.Minimal("Don xin cap ho chieu") }
+
+// nssSign signs in with NSS, through poppler's `pdfsig -add-signature`
+// (adbe.pkcs7.detached, the CMS written in BER with indefinite lengths),
+// with s's key and certificate and its issuer in a fresh NSS database.
+func nssSign(t *testing.T, s *pyhankoSigner, in []byte, field string) []byte {
+	t.Helper()
+	pdfsig := testenv.LookPath(t, "pdfsig", "apt-get install poppler-utils")
+	certutil := testenv.LookPath(t, "certutil", "apt-get install libnss3-tools")
+	pk12util := testenv.LookPath(t, "pk12util", "apt-get install libnss3-tools")
+	openssl := testenv.LookPath(t, "openssl", "apt-get install openssl")
+	dir := t.TempDir()
+	db := "sql:" + dir
+	p12 := filepath.Join(dir, "signer.p12")
+	src, dst := filepath.Join(dir, "in.pdf"), filepath.Join(dir, "out.pdf")
+	if err := os.WriteFile(src, in, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range [][]string{
+		{openssl, "pkcs12", "-export", "-inkey", s.keyPath, "-in", s.certPath, "-certfile", s.chainPath, "-name", "nss-signer", "-passout", "pass:kyso", "-out", p12},
+		{certutil, "-N", "-d", db, "--empty-password"},
+		{pk12util, "-i", p12, "-d", db, "-W", "kyso", "-K", ""},
+		{pdfsig, "-add-signature", "-nssdir", db, "-nick", "nss-signer", "-new-signature-field-name", field, src, dst},
+	} {
+		cmd := exec.Command(c[0], c[1:]...)
+		cmd.Stdin = strings.NewReader("")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", strings.Join(c, " "), err, out)
+		}
+	}
+	out, err := os.ReadFile(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := contentsOf(t, out); !bytes.HasPrefix(c, []byte{0x30, 0x80}) {
+		t.Fatalf("NSS wrote % x…, not BER with an indefinite length", c[:min(len(c), 4)])
+	}
+	return out
+}
+
+// contentsOf is the last signature's /Contents, decoded.
+func contentsOf(t *testing.T, doc []byte) []byte {
+	t.Helper()
+	br := byteRangeOf(t, doc)
+	b, err := hex.DecodeString(string(doc[br[1]+1 : br[2]-1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
