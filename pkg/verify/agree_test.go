@@ -79,6 +79,8 @@ var disagreements = []disagreement{
 		why: "DSS's default policy only warns of the visual difference on page 1 and of undefined object modifications after the signed revision"},
 	{checker: ckDSS, file: "attack-shadow-hide-annotation", says: vPass, shows: []string{"BBB_FC_IAOD_ANS"},
 		why: "DSS's default policy only warns that an annotation added after signing overlaps the page's content"},
+	{checker: ckDSS, file: "kyso-then-page-respelled", says: vPass,
+		why: "DSS compares the page's values; pyHanko and kyso find the page object written again with nothing an allowed change explains (595.0 now spelt 595)"},
 	{checker: ckDSS, file: "attack-zeroed-contents", says: vAbsent,
 		why: "DSS does not list a signature whose /Contents holds no CMS at all; kyso reports it as a forgery (FORMAT_FAILURE)"},
 
@@ -94,6 +96,7 @@ var disagreements = []disagreement{
 	{checker: ckPdfsig, file: "attack-shadow-hide-and-replace", says: vPass, shows: []string{"Not total document signed"}, why: pdfsigNoDiff},
 	{checker: ckPdfsig, file: "attack-shadow-page-tree-swap", says: vPass, shows: []string{"Not total document signed"}, why: pdfsigNoDiff},
 	{checker: ckPdfsig, file: "attack-object-deleted", says: vPass, shows: []string{"Not total document signed"}, why: pdfsigNoDiff},
+	{checker: ckPdfsig, file: "kyso-then-page-respelled", says: vPass, shows: []string{"Not total document signed"}, why: pdfsigNoDiff},
 	{checker: ckPdfsig, file: "revoked-before-BT", says: vFail, shows: []string{"Certificate has been Revoked."}, why: pdfsigRevokedNow},
 	{checker: ckPdfsig, file: "revoked-before-BB", says: vFail, shows: []string{"Certificate has been Revoked."}, why: pdfsigRevokedNow},
 	{checker: ckPdfsig, file: "suspended-before-BT", says: vFail, shows: []string{"Certificate has been Revoked."}, why: pdfsigRevokedNow},
@@ -303,6 +306,26 @@ func TestAgreeWithCheckers(t *testing.T) {
 	add("nss-ber-pkcs7", nssDoc, nil, vPass)
 	add("nss-ber-then-kyso-BLTA", f.sign(t, p256, nssDoc, &pades.SignOptions{Level: pades.LevelBLTA, TSA: pades.TSAServer(f.tsa),
 		LTV: &pades.LTVOptions{Roots: f.roots, Revocation: &revocation.Fetcher{Client: f.srv.Client}}}), nil, vPass, vPass, vPass)
+
+	// Later revisions by other software that pyHanko's difference analysis
+	// (its DEFAULT_DIFF_POLICY) and DSS accept; the rule that allows each
+	// is named.
+	signedBT := f.sign(t, p256, formPDF(), bt(pades.Options{}))
+	// GenericFieldModificationRule: a text field's /V.
+	add("kyso-then-pyhanko-filled", pyhankoUpdate(t, signedBT, "fill"), nil, vPass)
+	// FieldMDPRule's compare_dicts: the page that gets the new widget
+	// keeps its other entries in value; pyHanko writes its width 595.0
+	// as 595.
+	add("kyso-then-pyhanko-visible-respelled", foreign.sign(t, f.sign(t, p256, formPDFPage("595.0", ""), bt(pades.Options{})), "1/72,500,272,550/PyHankoVisible", true), nil, vPass, vPass)
+	// A page written again with nothing changed but 595.0 spelt 595 is
+	// an unexplained change for pyHanko (and kyso); DSS lets it pass.
+	add("kyso-then-page-respelled", pyhankoUpdate(t, f.sign(t, p256, formPDFPage("595.0", "/Annots 7 0 R"), bt(pades.Options{})), "page"), nil, vFail)
+	// CatalogModificationRule: the catalogs compare, wherever they are.
+	add("kyso-then-new-catalog", pyhankoUpdate(t, signedBT, "newroot"), nil, vPass)
+	// CatalogModificationRule: /Version and /Extensions may change;
+	// SigFieldCreationRule: a new signature field and its widget.
+	add("kyso-1.6-then-pyhanko-cosigned", foreign.sign(t, f.sign(t, p256, version16(t, formPDF()), bt(pades.Options{})), "PyHankoCoSign", true), nil, vPass, vPass)
+	add("kyso-then-pyhanko-visible", foreign.sign(t, signedBT, "1/72,500,272,550/PyHankoVisible", true), nil, vPass, vPass)
 
 	// A signer whose root nobody trusts.
 	other, err := catest.NewInit(ctx, t.TempDir(), &ca.InitRequest{Name: "Kyso Không Tin Cậy"})

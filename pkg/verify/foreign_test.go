@@ -69,3 +69,70 @@ func contentsOf(t *testing.T, doc []byte) []byte {
 	}
 	return b
 }
+
+// pyhankoEdit is run by pyHanko's interpreter: it appends to a PDF an
+// incremental update written by pyHanko's own IncrementalPdfFileWriter.
+const pyhankoEdit = `
+import sys
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+op, src, dst = sys.argv[1:4]
+w = IncrementalPdfFileWriter(open(src, 'rb'))
+root = w.root
+if op == 'fill':
+    # Fill in the text field "ten", as a form-filling application does.
+    for ref in root['/AcroForm']['/Fields']:
+        f = ref.get_object()
+        if f.get('/T') == 'ten':
+            f[generic.pdf_name('/V')] = generic.pdf_string('Tran Thi Binh')
+            w.update_container(f)
+elif op == 'page':
+    # Write page 1 again, unchanged: pyHanko spells a real that is a
+    # whole number as an integer (595.0 as 595).
+    page = root['/Pages']['/Kids'][0].get_object()
+    w.update_container(page)
+elif op == 'newroot':
+    # The same catalog as a new object, which the trailer's /Root names.
+    cat = generic.DictionaryObject({k: v for k, v in root.items()})
+    w._root = w.add_object(cat)
+else:
+    sys.exit('unknown op ' + op)
+with open(dst, 'wb') as out:
+    w.write(out)
+`
+
+// pyhankoUpdate appends pyhankoEdit's update op to doc.
+func pyhankoUpdate(t *testing.T, doc []byte, op string) []byte {
+	t.Helper()
+	dir := t.TempDir()
+	script, src, dst := filepath.Join(dir, "edit.py"), filepath.Join(dir, "in.pdf"), filepath.Join(dir, "out.pdf")
+	if err := os.WriteFile(script, []byte(pyhankoEdit), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(src, doc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := testenv.Command(t, testenv.PyHankoPython(t), script, op, src, dst)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("pyHanko %s: %v\n%s", op, err, stderr.Bytes())
+	}
+	out, err := os.ReadFile(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// version16 is doc with its header saying PDF 1.6.
+func version16(t *testing.T, doc []byte) []byte {
+	t.Helper()
+	if !bytes.HasPrefix(doc, []byte("%PDF-1.")) {
+		t.Fatalf("no PDF header")
+	}
+	doc = bytes.Clone(doc)
+	doc[7] = '6'
+	return doc
+}
