@@ -20,7 +20,7 @@ var fuzzLimits = &Limits{
 
 // seedPDFs are the hand-made producers and the committed vectors.
 func seedPDFs(f *testing.F) [][]byte {
-	seeds := [][]byte{minimalPDF("1.7"), minimalPDF("2.0"), formPDF(), prevLoop(), selfObjStm(), incrementalOf(f, formPDF())}
+	seeds := [][]byte{minimalPDF("1.7"), minimalPDF("2.0"), formPDF(), prevLoop(), selfObjStm(), incrementalOf(f, formPDF()), hybridReused()}
 	for _, name := range testvectors.Names("pdf") {
 		if b := testvectors.Read(name); len(b) < 1<<20 {
 			seeds = append(seeds, b)

@@ -143,6 +143,7 @@ func (rd *Reader) readXrefChain() error {
 	}
 	rd.startxref = off
 	seen := map[int64]bool{}
+	stms := map[int64]map[int]xrefEntry{} // /XRefStm streams read, by offset
 	for i := 0; ; i++ {
 		if i >= rd.lim.MaxXrefSections {
 			return limitErr("reading xref", off, "more than %d cross-reference sections", rd.lim.MaxXrefSections)
@@ -171,14 +172,19 @@ func (rd *Reader) readXrefChain() error {
 		}
 		// A hybrid file's table leaves compressed objects to the stream
 		// named by /XRefStm, which ranks just after the table (§7.5.8.4).
+		// Updates may name the same stream again (qpdf reads such files):
+		// each stream is read once, its entries kept for the next.
 		if xs, ok := trailer.Get("XRefStm").(Int); ok && !isStream {
-			if xs < 0 || int64(xs) >= rd.size || seen[int64(xs)] {
+			if xs < 0 || int64(xs) >= rd.size || int64(xs) == off {
 				return malformed("reading xref", off, "bad /XRefStm offset %d", xs)
 			}
-			seen[int64(xs)] = true
-			stmEntries := map[int]xrefEntry{}
-			if _, _, err := rd.readXrefSection(int64(xs), stmEntries); err != nil {
-				return err
+			stmEntries, done := stms[int64(xs)]
+			if !done {
+				stmEntries = map[int]xrefEntry{}
+				if _, _, err := rd.readXrefSection(int64(xs), stmEntries); err != nil {
+					return err
+				}
+				stms[int64(xs)] = stmEntries
 			}
 			for n, e := range stmEntries {
 				if old, ok := local[n]; !ok || old.kind == 0 {
