@@ -35,6 +35,7 @@ type Reader struct {
 	resolving map[int]bool
 	dups      map[int]bool // numbers one section lists twice
 	objStms   map[int]*objStm
+	dec       *decryptor // set by OpenToRead for an encrypted document
 }
 
 type objStm struct {
@@ -48,6 +49,10 @@ type objStm struct {
 // PDF of the given size (§7.5.2–§7.5.8). It refuses an encrypted document
 // with ErrEncrypted. opts may be nil for the default limits.
 func Open(r io.ReaderAt, size int64, opts *Limits) (*Reader, error) {
+	return open(r, size, opts, false)
+}
+
+func open(r io.ReaderAt, size int64, opts *Limits, decrypt bool) (*Reader, error) {
 	rd := &Reader{
 		ra:        r,
 		size:      size,
@@ -69,9 +74,13 @@ func Open(r io.ReaderAt, size int64, opts *Limits) (*Reader, error) {
 	if err := rd.readXrefChain(); err != nil {
 		return nil, err
 	}
+	if rd.trailer.Get("Encrypt") != nil && !decrypt {
+		return nil, encryptedErr("the trailer has an /Encrypt entry; remove the password protection before signing")
+	}
 	if rd.trailer.Get("Encrypt") != nil {
-		return nil, &Error{Kind: ErrEncrypted, Op: "opening", Offset: -1,
-			Msg: "the trailer has an /Encrypt entry; remove the password protection before signing"}
+		if err := rd.setUpDecryption(); err != nil {
+			return nil, err
+		}
 	}
 	if _, ok := rd.trailer.Get("Root").(Ref); !ok {
 		return nil, malformed("opening", -1, "the trailer has no /Root reference to the catalog")
@@ -562,6 +571,9 @@ func (rd *Reader) Resolve(ref Ref) (Object, error) {
 	var err error
 	if e.kind == 1 {
 		_, obj, err = rd.parseIndirect(rd.lexerAt(e.offset), ref.Num)
+		if err == nil && rd.dec != nil {
+			obj, err = rd.dec.object(rd, ref.Num, e.gen, obj)
+		}
 	} else {
 		obj, err = rd.compressed(ref.Num, e)
 	}

@@ -327,6 +327,12 @@ func TestAgreeWithCheckers(t *testing.T) {
 	add("kyso-1.6-then-pyhanko-cosigned", foreign.sign(t, f.sign(t, p256, version16(t, formPDF()), bt(pades.Options{})), "PyHankoCoSign", true), nil, vPass, vPass)
 	add("kyso-then-pyhanko-visible", foreign.sign(t, signedBT, "1/72,500,272,550/PyHankoVisible", true), nil, vPass, vPass)
 
+	// Encrypted documents (qpdf, the empty user password, as documents
+	// restricted by permissions are) signed by pyHanko: kyso reads them
+	// decrypted.
+	add("qpdf-aes256-then-pyhanko", pyhankoUpdate(t, qpdfEncrypted(t, formPDF(), "", "256"), "sign", foreign.keyPath, foreign.certPath, foreign.chainPath, "PyHankoAES256"), nil, vPass)
+	add("qpdf-aes128-then-pyhanko", pyhankoUpdate(t, qpdfEncrypted(t, formPDF(), "", "128"), "sign", foreign.keyPath, foreign.certPath, foreign.chainPath, "PyHankoAES128"), nil, vPass)
+
 	// A signer whose root nobody trusts.
 	other, err := catest.NewInit(ctx, t.TempDir(), &ca.InitRequest{Name: "Kyso Không Tin Cậy"})
 	if err != nil {

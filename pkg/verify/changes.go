@@ -207,7 +207,7 @@ func (d *differ) run() {
 			d.judge(oldRoot.Num, a, b)
 		}
 	}
-	if d.cur.Trailer().Get("Encrypt") != nil {
+	if d.cur.Trailer().Get("Encrypt") != nil && d.old.Trailer().Get("Encrypt") == nil {
 		d.report("encryption was added")
 	}
 	oldDups := map[int]bool{}

@@ -67,7 +67,8 @@ func writePEM(t *testing.T, dir, name string, certs ...*x509.Certificate) string
 // its strict reader refuses (poppler's pdfsig writes an object of
 // generation 1 with no free generation 0 before it, legal but refused) is
 // read again non-strictly, as `pyhanko sign validate --no-strict-syntax`
-// does, and the refusal kept as nonstrict.
+// does, and the refusal kept as nonstrict. An encrypted file is opened
+// with the empty user password.
 const pyhankoValidate = `
 import json, sys
 from pyhanko.keys import load_certs_from_pemder
@@ -99,14 +100,17 @@ for path in req['files']:
     res = {'file': path, 'signatures': []}
     out.append(res)
     try:
+        def read(strict):
+            r = PdfFileReader(open(path, 'rb'), strict=strict)
+            if r.encrypted:
+                r.decrypt(b'')  # the empty user password, as validate's prompt takes
+            return list(r.embedded_signatures)
         try:
-            r = PdfFileReader(open(path, 'rb'))
-            sigs = list(r.embedded_signatures)
+            sigs = read(True)
         except PdfStrictReadError as e:
             # What "pyhanko sign validate --no-strict-syntax" does.
             res['nonstrict'] = str(e)
-            r = PdfFileReader(open(path, 'rb'), strict=False)
-            sigs = list(r.embedded_signatures)
+            sigs = read(False)
     except Exception as e:
         res['error'] = '%s: %s' % (type(e).__name__, e)
         continue

@@ -2,15 +2,21 @@ package verify_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/internal/testenv"
 	"github.com/kyso-pki/kyso/internal/testpdf"
+	"github.com/kyso-pki/kyso/pkg/pades"
+	"github.com/kyso-pki/kyso/pkg/pdf"
+	"github.com/kyso-pki/kyso/pkg/verify"
 )
 
 // This file makes signatures with other signers' own software, for the
@@ -79,7 +85,20 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
 op, src, dst = sys.argv[1:4]
 w = IncrementalPdfFileWriter(open(src, 'rb'))
+if w.prev.encrypted:
+    w.encrypt(b'')  # the empty user password
 root = w.root
+if op == 'sign':
+    # Sign (PAdES) in a new field, with the key, certificate and chain
+    # files given: what "pyhanko sign addsig --use-pades" does, which
+    # cannot be given an empty password without a terminal.
+    from pyhanko.sign import fields, signers
+    key, cert, chain, field = sys.argv[4:8]
+    signer = signers.SimpleSigner.load(key, cert, ca_chain_files=[chain])
+    meta = signers.PdfSignatureMetadata(field_name=field, subfilter=fields.SigSeedSubFilter.PADES)
+    with open(dst, 'wb') as out:
+        signers.sign_pdf(w, meta, signer=signer, output=out)
+    sys.exit(0)
 if op == 'fill':
     # Fill in the text field "ten", as a form-filling application does.
     for ref in root['/AcroForm']['/Fields']:
@@ -103,7 +122,7 @@ with open(dst, 'wb') as out:
 `
 
 // pyhankoUpdate appends pyhankoEdit's update op to doc.
-func pyhankoUpdate(t *testing.T, doc []byte, op string) []byte {
+func pyhankoUpdate(t *testing.T, doc []byte, op string, args ...string) []byte {
 	t.Helper()
 	dir := t.TempDir()
 	script, src, dst := filepath.Join(dir, "edit.py"), filepath.Join(dir, "in.pdf"), filepath.Join(dir, "out.pdf")
@@ -113,7 +132,7 @@ func pyhankoUpdate(t *testing.T, doc []byte, op string) []byte {
 	if err := os.WriteFile(src, doc, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := testenv.Command(t, testenv.PyHankoPython(t), script, op, src, dst)
+	cmd := testenv.Command(t, testenv.PyHankoPython(t), append([]string{script, op, src, dst}, args...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
@@ -135,4 +154,36 @@ func version16(t *testing.T, doc []byte) []byte {
 	doc = bytes.Clone(doc)
 	doc[7] = '6'
 	return doc
+}
+
+// qpdfEncrypted is doc encrypted by qpdf with the given user password
+// (empty, as for documents restricted by permissions only), an owner
+// password, and AES of the given key length.
+func qpdfEncrypted(t *testing.T, doc []byte, user, bits string) []byte {
+	t.Helper()
+	args := []string{"--encrypt", user, "kyso-owner", bits}
+	if bits == "128" {
+		args = append(args, "--use-aes=y")
+	}
+	return testenv.Qpdf(t, doc, append(args, "--")...)
+}
+
+// TestEncryptedRefusals: a document that needs a password to be opened
+// cannot be validated, and the message says so without telling the
+// relying party to sign anything; kyso still refuses to sign an
+// encrypted document, even one it can read.
+func TestEncryptedRefusals(t *testing.T) {
+	f := getFixture(t)
+	locked := qpdfEncrypted(t, f.sign(t, f.citizen(t, hsm.ECDSAP256), formPDF(), nil), "kyso-user", "256")
+	_, err := verify.Verify(context.Background(), bytes.NewReader(locked), int64(len(locked)), &verify.Options{Roots: f.roots})
+	if !errors.Is(err, pdf.ErrEncrypted) || !strings.Contains(err.Error(), "password") || strings.Contains(err.Error(), "signing") {
+		t.Errorf("verify of a password-protected document: %v", err)
+	}
+	open := qpdfEncrypted(t, formPDF(), "", "256")
+	var out bytes.Buffer
+	s := f.citizen(t, hsm.ECDSAP256)
+	err = pades.Sign(context.Background(), bytes.NewReader(open), int64(len(open)), &out, s.key, s.cert, f.chain, &pades.SignOptions{Options: pades.Options{SkipSignerCheck: true}})
+	if !errors.Is(err, pades.ErrEncrypted) {
+		t.Errorf("signing an encrypted document: %v, want ErrEncrypted", err)
+	}
 }

@@ -167,7 +167,7 @@ func (v *validation) revision(end int64) (*pdf.Reader, error) {
 	if rd, ok := v.revs[end]; ok {
 		return rd, nil
 	}
-	rd, err := pdf.Open(io.NewSectionReader(v.r, 0, end), end, v.opts.Limits)
+	rd, err := pdf.OpenToRead(io.NewSectionReader(v.r, 0, end), end, v.opts.Limits)
 	if err != nil {
 		return nil, err
 	}
