@@ -107,6 +107,8 @@ var disagreements = []disagreement{
 	{checker: ckPdfsig, file: "valid-BLTA-rsa2048", field: "DocTimeStamp1", says: vIndet, shows: []string{"Signature has not yet been verified."}, why: pdfsigNoDocTimestamp},
 	{checker: ckPdfsig, file: "two-signers-BLTA", field: "DocTimeStamp1", says: vIndet, shows: []string{"Signature has not yet been verified."}, why: pdfsigNoDocTimestamp},
 	{checker: ckPdfsig, file: "expired-BLTA", field: "DocTimeStamp1", says: vIndet, shows: []string{"Signature has not yet been verified."}, why: pdfsigNoDocTimestamp},
+	{checker: ckPdfsig, file: "certified-P1-BLTA", field: "DocTimeStamp1", says: vIndet, shows: []string{"Signature has not yet been verified."}, why: pdfsigNoDocTimestamp},
+	{checker: ckPdfsig, file: "certified-P1-BT-extended-BLTA", field: "DocTimeStamp1", says: vIndet, shows: []string{"Signature has not yet been verified."}, why: pdfsigNoDocTimestamp},
 	{checker: ckPdfsig, file: "nss-ber-then-kyso-BLTA", field: "DocTimeStamp1", says: vIndet, shows: []string{"Signature has not yet been verified."}, why: pdfsigNoDocTimestamp},
 }
 
@@ -210,6 +212,11 @@ func TestAgreeWithCheckers(t *testing.T) {
 	add("certified-P2-then-filled", fill(f.sign(t, p256, formPDF(), bt(pades.Options{Certify: 2}))), nil, vPass)
 	add("certified-P1-then-filled", fill(f.sign(t, p256, formPDF(), bt(pades.Options{Certify: 1}))), nil, vFail)
 	add("approval-then-filled", fill(f.sign(t, p256, formPDF(), bt(pades.Options{}))), nil, vPass)
+	// A DSS and a document time-stamp are exempt from P=1's "no changes"
+	// (ISO 32000-2 §12.8.2.2): kyso makes them at signing and extending.
+	ltv := &pades.LTVOptions{Roots: f.roots, Revocation: &revocation.Fetcher{Client: f.srv.Client}}
+	add("certified-P1-BLTA", f.sign(t, p256, formPDF(), &pades.SignOptions{Level: pades.LevelBLTA, TSA: pades.TSAServer(f.tsa), LTV: ltv, Options: pades.Options{Certify: 1}}), nil, vPass, vPass)
+	add("certified-P1-BT-extended-BLTA", f.extend(t, f.sign(t, p256, formPDF(), bt(pades.Options{Certify: 1})), pades.LevelBLTA), nil, vPass, vPass)
 
 	// The attacks, each on its own B-T signature.
 	signed := f.sign(t, p256, formPDF(), bt(pades.Options{}))
@@ -304,8 +311,7 @@ func TestAgreeWithCheckers(t *testing.T) {
 	nssSigner := newPEMSigner(t, f, dir, "nss", rsaKey)
 	nssDoc := nssSign(t, nssSigner, plainPDF(), "NSSSignature")
 	add("nss-ber-pkcs7", nssDoc, nil, vPass)
-	add("nss-ber-then-kyso-BLTA", f.sign(t, p256, nssDoc, &pades.SignOptions{Level: pades.LevelBLTA, TSA: pades.TSAServer(f.tsa),
-		LTV: &pades.LTVOptions{Roots: f.roots, Revocation: &revocation.Fetcher{Client: f.srv.Client}}}), nil, vPass, vPass, vPass)
+	add("nss-ber-then-kyso-BLTA", f.sign(t, p256, nssDoc, &pades.SignOptions{Level: pades.LevelBLTA, TSA: pades.TSAServer(f.tsa), LTV: ltv}), nil, vPass, vPass, vPass)
 
 	// Later revisions by other software that pyHanko's difference analysis
 	// (its DEFAULT_DIFF_POLICY) and DSS accept; the rule that allows each
@@ -433,6 +439,18 @@ func TestAgreeWithCheckers(t *testing.T) {
 	}
 
 	py := runPyhanko(t, trust, crls, ocsps, paths)
+	// kyso's B-LTA update is what pyHanko calls LTA updates, not form
+	// filling: the document time-stamp's widget has no appearance.
+	for i, c := range cases {
+		if !strings.HasSuffix(c.name, "BLTA") || strings.Contains(c.name, "two-signers") || strings.Contains(c.name, "nss") || strings.Contains(c.name, "expired") {
+			continue
+		}
+		for _, ps := range py[i].Signatures {
+			if ps.Field == "Signature1" && ps.ModificationLevel != "ModificationLevel.LTA_UPDATES" {
+				t.Errorf("%s: pyHanko reads the updates after Signature1 as %s, want LTA_UPDATES", c.name, ps.ModificationLevel)
+			}
+		}
+	}
 	var dssCRLs, dssOCSPs [][]byte
 	for _, p := range crls {
 		b, _ := os.ReadFile(p)
