@@ -156,6 +156,8 @@ func New(svc *signing.Service, opts *Options) (*Handler, error) {
 	h.mux.HandleFunc("GET /app/requests/{id}/docs/{doc}/pages/{page}", h.authed(h.pageImage))
 	h.mux.HandleFunc("POST /app/requests/{id}/approve", h.post(true, h.approve))
 	h.mux.HandleFunc("POST /app/requests/{id}/reject", h.post(true, h.reject))
+	h.mux.HandleFunc("GET "+ConsentPath, h.consentPage)
+	h.mux.HandleFunc("POST "+ConsentPath, h.post(true, h.consent))
 	h.mux.HandleFunc("GET /app/history", h.authed(h.history))
 	h.mux.HandleFunc("POST /app/disown", h.post(true, h.disown))
 	if o.Checker != nil {
