@@ -51,10 +51,7 @@ func TestOAuth2CodeInBrowser(t *testing.T) {
 	portal := &csc.Client{BaseURL: srv.URL + "/csc/v2", ClientID: cred.ID, ClientSecret: cred.Secret, HTTPClient: srv.Client()}
 	b := testenv.StartBrowser(t)
 	var html []string
-	for _, c := range []struct {
-		vp testenv.Viewport
-		en *signing.Enrolment
-	}{{testenv.Phone, e.citizen}, {testenv.Desktop, e.neighbor}} {
+	for _, c := range e.sizes() {
 		t.Run(c.vp.Name, func(t *testing.T) {
 			d := sha256.Sum256([]byte("tờ khai " + c.vp.Name))
 			verifier, challenge := csc.NewPKCE()
@@ -119,4 +116,16 @@ func TestOAuth2CodeInBrowser(t *testing.T) {
 		})
 	}
 	testenv.CheckHTML(t, html...)
+}
+
+// sized is a window size and the citizen who uses the app at that size.
+type sized struct {
+	vp testenv.Viewport
+	en *signing.Enrolment
+}
+
+// sizes are the browser tests' sizes, each with its own citizen: the
+// citizen on a phone, the neighbour on a desktop.
+func (e *env) sizes() []sized {
+	return []sized{{testenv.Phone, e.citizen}, {testenv.Desktop, e.neighbor}}
 }
