@@ -113,6 +113,7 @@ func TestEnrolAndClient(t *testing.T) {
 		{[]string{"client", "create", "--name", "X", "--redirect-uri", "http://portal.example/cb"}, "must be https"},
 		{[]string{"client", "create", "--name", "X", "--redirect-uri", "https://portal.example/cb#x"}, "fragment"},
 		{[]string{"client", "create", "--name", "X", "--redirect-uri", "/cb"}, "absolute"},
+		{[]string{"client", "create", "--name", "X", "--redirect-uri", "https://a;script-src/cb"}, "host name"},
 	} {
 		if _, errOut, code := kyso(t, c.args...); code == 0 || !strings.Contains(errOut, c.want) {
 			t.Errorf("kyso %v: exit %d %q, want %q", c.args, code, errOut, c.want)

@@ -72,7 +72,9 @@ func (h *Handler) consentPage(w http.ResponseWriter, r *http.Request) {
 	// The decision's answer sends the browser to the relying party: the
 	// page's forms may go there (a browser checks form-action on the
 	// redirect too), and nowhere else.
-	w.Header().Set("Content-Security-Policy", strings.Replace(CSP, "form-action 'self'", "form-action 'self' "+v.Back, 1))
+	if v.Back != "" {
+		w.Header().Set("Content-Security-Policy", strings.Replace(CSP, "form-action 'self'", "form-action 'self' "+v.Back, 1))
+	}
 	h.show(w, r, http.StatusOK, "consent", "consentTitle", v, "", false)
 }
 
@@ -131,10 +133,14 @@ func (h *Handler) consent(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, req.RedirectURI+sep+back.Encode(), http.StatusSeeOther)
 }
 
-// origin is the scheme, host and port of a URL (a CSP source).
+// origin is the scheme, host and port of a URL, as a CSP source; empty
+// when the host has a character a source may not (the redirect URI was
+// checked at registration, signing.CheckRedirectURI: this is the page's
+// own guard), and then the form may post only here.
 func origin(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil {
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" ||
+		strings.Trim(strings.ToLower(u.Host), "abcdefghijklmnopqrstuvwxyz0123456789.-:[]") != "" {
 		return ""
 	}
 	return u.Scheme + "://" + u.Host

@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/sha256"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -49,6 +50,18 @@ func TestOAuth2CodeInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	portal := &csc.Client{BaseURL: srv.URL + "/csc/v2", ClientID: cred.ID, ClientSecret: cred.Secret, HTTPClient: srv.Client()}
+	// info names the oauth2 server, as oauth2code requires: here, where
+	// it was asked.
+	resp, err := srv.Client().Get(srv.URL + "/csc/v2/info")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var info csc.InfoResponse
+	err = json.NewDecoder(resp.Body).Decode(&info)
+	resp.Body.Close()
+	if err != nil || info.OAuth2 != srv.URL+"/csc/v2" {
+		t.Fatalf("info's oauth2 = %q (%v), want %q", info.OAuth2, err, srv.URL+"/csc/v2")
+	}
 	b := testenv.StartBrowser(t)
 	var html []string
 	for _, c := range e.sizes() {

@@ -50,7 +50,7 @@ type Options struct {
 	ConsentURL string
 	// OAuth2URL is the base URI info advertises as the oauth2 server
 	// (CSC API v2 section 11.1), e.g. "https://kyso.example/csc/v2";
-	// empty says nothing.
+	// empty means the scheme and host info was asked at.
 	OAuth2URL string
 }
 
@@ -208,15 +208,23 @@ func (h *Handler) info(w http.ResponseWriter, r *http.Request) {
 		methods = append(methods, "signatures/timestamp")
 	}
 	authTypes := []string{"basic", "oauth2client"}
+	oauth2 := h.opts.OAuth2URL
 	if h.opts.ConsentURL != "" {
 		methods = append(methods, "oauth2/authorize")
 		authTypes = append(authTypes, "oauth2code")
+		if oauth2 == "" { // required with oauth2code (section 11.1): where this answer came from
+			scheme := "https"
+			if r.TLS == nil {
+				scheme = "http"
+			}
+			oauth2 = scheme + "://" + r.Host + "/csc/v2"
+		}
 	}
 	httpedge.WriteJSON(w, http.StatusOK, InfoResponse{
 		Specs: "2.0.0.2", Name: h.opts.Name, Logo: "", Region: h.opts.Region, Lang: h.opts.Lang,
 		Description: "kyso remote signing: keys in an HSM, approval by the owner with PIN and one-time code",
 		AuthType:    authTypes,
-		OAuth2:      h.opts.OAuth2URL,
+		OAuth2:      oauth2,
 		Methods:     methods,
 		SignAlgorithms: &Algos{Algos: dotted(algid.RSASSAPSS, algid.RSAEncryption, algid.SHA256WithRSA,
 			algid.SHA384WithRSA, algid.SHA512WithRSA, algid.ECDSAWithSHA256, algid.ECDSAWithSHA384, algid.ECDSAWithSHA512)},

@@ -403,6 +403,9 @@ func CheckRedirectURI(raw string) error {
 	if u.User != nil {
 		return fail(KindInvalid, "redirect URI %q has user information", raw)
 	}
+	if strings.Trim(strings.ToLower(u.Host), "abcdefghijklmnopqrstuvwxyz0123456789.-:[]") != "" {
+		return fail(KindInvalid, "redirect URI %q: a host name has only letters, digits, dots and hyphens", raw)
+	}
 	host := u.Hostname()
 	if u.Scheme != "https" && (u.Scheme != "http" || (host != "localhost" && host != "127.0.0.1")) {
 		return fail(KindInvalid, "redirect URI %q must be https (http only to localhost or 127.0.0.1)", raw)
