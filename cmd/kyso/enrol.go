@@ -119,18 +119,25 @@ func readPIN(pin, source string) (string, error) {
 
 // clientCreate registers a relying party and prints its credentials once.
 func clientCreate(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "client create", "client create --name NAME [--webhook https://…] [--cert CLIENT.pem] [--officer] [--data DIR] [--output json]")
+	fs := newFlags(e, "client create", "client create --name NAME [--webhook https://…] [--cert CLIENT.pem] [--redirect-uri https://… …] [--officer] [--data DIR] [--output json]")
 	d := addDataFlags(fs)
 	name := fs.String("name", "", "the relying party's name, e.g. \"Cổng Dịch vụ công quốc gia\"")
 	webhook := fs.String("webhook", "", "URL that receives transaction results (https; http only to loopback)")
 	officer := fs.Bool("officer", false, "a registration officer's system: its tokens may enrol citizens at /admin/v1/enrolments, and nothing else")
 	certFile := fs.String("cert", "", "the portal's TLS client certificate (PEM or DER): it may then get tokens by mutual TLS instead of its secret (RFC 8705)")
+	var redirects multiFlag
+	fs.Var(&redirects, "redirect-uri", "where CSC oauth2code may send the owner's browser back with a code, compared exactly (https; http only to localhost or 127.0.0.1); repeat for more")
 	out := outputFlag(fs)
 	if _, err := parseArgs(fs, args, 0, "no arguments"); err != nil {
 		return err
 	}
 	if err := checkOutput(*out); err != nil {
 		return err
+	}
+	for _, u := range redirects {
+		if err := signing.CheckRedirectURI(u); err != nil {
+			return usagef("--redirect-uri: %v", err)
+		}
 	}
 	if *name == "" {
 		return usagef("--name is required")
@@ -154,6 +161,9 @@ func clientCreate(ctx context.Context, e *env, args []string) error {
 			return usagef("--cert: %v", err)
 		}
 		opts = append(opts, signing.WithCertificate(ders[0]))
+	}
+	if len(redirects) > 0 {
+		opts = append(opts, signing.WithRedirectURIs(redirects...))
 	}
 	cl, err := svc.CreateClient(ctx, *name, *webhook, actor(), opts...)
 	if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -16,9 +17,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kyso-pki/kyso/cmd/internal/datadir"
 	"github.com/kyso-pki/kyso/internal/testenv"
 	"github.com/kyso-pki/kyso/internal/testpdf"
 	"github.com/kyso-pki/kyso/pkg/signing"
+	"github.com/kyso-pki/kyso/pkg/store"
 )
 
 // TestEnrolAndClient enrols a citizen and registers a portal from the CLI,
@@ -73,6 +76,17 @@ func TestEnrolAndClient(t *testing.T) {
 		t.Fatalf("client create: %d %s", code, out)
 	}
 
+	// A portal that uses CSC oauth2code: its redirect URIs are kept, in
+	// order.
+	out, _, code = kyso(t, "client", "create", "--name", "Cổng Thuế", "--redirect-uri", "https://thue.example/cb",
+		"--redirect-uri", "http://127.0.0.1:8080/cb", "--output", "json")
+	if code != 0 || json.Unmarshal([]byte(out), &cl) != nil {
+		t.Fatalf("client create --redirect-uri: %d %s", code, out)
+	}
+	if got := readClient(t, dir, cl.ID); strings.Join(got.RedirectURIs, " ") != "https://thue.example/cb http://127.0.0.1:8080/cb" {
+		t.Fatalf("redirect URIs recorded: %q", got.RedirectURIs)
+	}
+
 	// A portal that authenticates by mutual TLS.
 	clientPEM := filepath.Join(dir, "portal.pem")
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -96,6 +110,10 @@ func TestEnrolAndClient(t *testing.T) {
 		{[]string{"enroll", "--cccd", "079203009997", "--name", "Nguyễn V\u0430n An", "--province", "Đà Nẵng", "--pin", "135790"}, "mixes scripts"},
 		{[]string{"client", "create"}, "--name"},
 		{[]string{"client", "create", "--name", "X", "--webhook", "http://example.com/hook"}, "https"},
+		{[]string{"client", "create", "--name", "X", "--redirect-uri", "http://portal.example/cb"}, "must be https"},
+		{[]string{"client", "create", "--name", "X", "--redirect-uri", "https://portal.example/cb#x"}, "fragment"},
+		{[]string{"client", "create", "--name", "X", "--redirect-uri", "/cb"}, "absolute"},
+		{[]string{"client", "create", "--name", "X", "--redirect-uri", "https://a;script-src/cb"}, "host name"},
 	} {
 		if _, errOut, code := kyso(t, c.args...); code == 0 || !strings.Contains(errOut, c.want) {
 			t.Errorf("kyso %v: exit %d %q, want %q", c.args, code, errOut, c.want)
@@ -203,4 +221,23 @@ func TestEnrolNeedsMasterKey(t *testing.T) {
 	if _, err := os.Stat(fresh); !os.IsNotExist(err) {
 		t.Errorf("key create-master made %s: %v", fresh, err)
 	}
+}
+
+// readClient reads a client's record from the data directory under dir.
+func readClient(t *testing.T, dir, id string) *store.Client {
+	t.Helper()
+	d, err := datadir.Load(filepath.Join(dir, "data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := d.Open(context.Background(), &datadir.Options{Actor: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	c, err := o.Store.GetClient(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

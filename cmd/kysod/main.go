@@ -214,7 +214,13 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	mux := http.NewServeMux()
 	// Authenticated APIs: each checks its own bearer tokens or client
 	// credentials.
-	mux.Handle("/csc/v2/", csc.NewHandler(svc, &csc.Options{TSA: pki.TSA(), Logger: log, Limits: limits}))
+	// CSC oauth2code sends the owner's browser to the app's consent page:
+	// offered when the app is served.
+	consent := ""
+	if !cfg.App.Disabled {
+		consent = app.ConsentPath
+	}
+	mux.Handle("/csc/v2/", csc.NewHandler(svc, &csc.Options{TSA: pki.TSA(), Logger: log, Limits: limits, ConsentURL: consent}))
 	mux.Handle("/smartca/v1/", smartca.NewHandler(svc, &smartca.Options{Logger: log, Limits: limits}))
 	mux.Handle("/owner/v1/", owner.NewHandler(svc, &owner.Options{Logger: log, Limits: limits}))
 	mux.Handle("/admin/v1/", admin.NewHandler(svc, log))

@@ -15,11 +15,12 @@
 // never a page, a document or a secret). Every asset is embedded; the
 // Content-Security-Policy allows nothing from another origin and no
 // inline script or style. Every POST carries a CSRF token and must come
-// from the app's own origin; sessions are in session.go.
+// from the app's own origin; sessions are in session.go. CSC oauth2code's
+// consent page is in oauth.go (ConsentPath).
 //
-// Passkeys (WebAuthn), CSC's oauth2code consent page, consent receipts and
-// signing one's own document are to come (issue 15): each is a route
-// beside these, over the same session, CSRF and page code.
+// Passkeys (WebAuthn), consent receipts and signing one's own document
+// are to come (issue 15): each is a route beside these, over the same
+// session, CSRF and page code.
 package app
 
 import (
@@ -156,6 +157,8 @@ func New(svc *signing.Service, opts *Options) (*Handler, error) {
 	h.mux.HandleFunc("GET /app/requests/{id}/docs/{doc}/pages/{page}", h.authed(h.pageImage))
 	h.mux.HandleFunc("POST /app/requests/{id}/approve", h.post(true, h.approve))
 	h.mux.HandleFunc("POST /app/requests/{id}/reject", h.post(true, h.reject))
+	h.mux.HandleFunc("GET "+ConsentPath, h.consentPage)
+	h.mux.HandleFunc("POST "+ConsentPath, h.post(true, h.consent))
 	h.mux.HandleFunc("GET /app/history", h.authed(h.history))
 	h.mux.HandleFunc("POST /app/disown", h.post(true, h.disown))
 	if o.Checker != nil {

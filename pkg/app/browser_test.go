@@ -15,7 +15,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/kyso-pki/kyso/internal/testenv"
-	"github.com/kyso-pki/kyso/pkg/signing"
 	"github.com/kyso-pki/kyso/pkg/verify"
 )
 
@@ -75,10 +74,7 @@ func TestAppInBrowser(t *testing.T) {
 	srv.URL = strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
 	b := testenv.StartBrowser(t)
 	var html []string
-	for _, c := range []struct {
-		vp testenv.Viewport
-		en *signing.Enrolment
-	}{{testenv.Phone, e.citizen}, {testenv.Desktop, e.neighbor}} {
+	for _, c := range e.sizes() {
 		t.Run(c.vp.Name, func(t *testing.T) {
 			ctx := context.Background()
 			cccd := strings.TrimPrefix(c.en.NationalID, "CCCD:")

@@ -39,6 +39,7 @@ type env struct {
 	srv      *httptest.Server
 	now      atomic.Int64
 	roots    *x509.CertPool
+	root     *x509.Certificate
 	client   *signing.ClientCredentials
 	citizen  *signing.Enrolment
 	neighbor *signing.Enrolment
@@ -67,6 +68,7 @@ func newEnvWith(t testing.TB, mod func(*app.Options)) *env {
 	t.Cleanup(pkiSrv.Close)
 	e := &env{roots: x509.NewCertPool(), st: p.Store}
 	e.roots.AddCert(p.Hierarchy.Root)
+	e.root = p.Hierarchy.Root
 	e.now.Store(time.Now().UnixNano())
 	fetcher := &revocation.Fetcher{Client: pkiSrv.Client}
 	e.svc, err = signing.New(p.Store, p.Keys, p.CA, signing.Config{

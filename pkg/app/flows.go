@@ -24,11 +24,23 @@ const pageWidth = 900
 
 // loginPage shows the login form; a live session goes to its requests.
 func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
+	next := safeNext(r.URL.Query().Get("next"))
 	if s := h.current(w, r); s != nil {
-		http.Redirect(w, r, "/app/", http.StatusSeeOther)
+		http.Redirect(w, r, or(next, "/app/"), http.StatusSeeOther)
 		return
 	}
-	h.show(w, r, http.StatusOK, "login", "loginTitle", nil, "", false)
+	h.show(w, r, http.StatusOK, "login", "loginTitle", &loginView{Next: next}, "", false)
+}
+
+// loginView is the login page's data: Next, where to go after (only the
+// consent page: safeNext).
+type loginView struct{ Next string }
+
+func or(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 // login checks national ID, PIN and one-time code with the owners' API's
@@ -41,10 +53,11 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		h.problem(w, r, http.StatusTooManyRequests, "busy")
 		return
 	}
+	next := safeNext(r.PostForm.Get("next"))
 	id := strings.TrimSpace(r.PostForm.Get("cccd"))
 	pin, otp := r.PostForm.Get("pin"), r.PostForm.Get("otp")
 	if id == "" || len(id) > 64 || pin == "" || len(pin) > 64 || otp == "" || len(otp) > 16 || display.Text("cccd", id) != nil {
-		h.show(w, r, http.StatusBadRequest, "login", "loginTitle", nil, "needAll", true)
+		h.show(w, r, http.StatusBadRequest, "login", "loginTitle", &loginView{Next: next}, "needAll", true)
 		return
 	}
 	if !strings.Contains(id, ":") {
@@ -57,7 +70,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	tok, _, err := h.svc.OwnerLogin(r.Context(), id, pin, otp)
 	if err != nil {
 		if k, _ := kindOf(err); k == signing.KindDenied {
-			h.show(w, r, http.StatusForbidden, "login", "loginTitle", nil, "wrongFactors", true)
+			h.show(w, r, http.StatusForbidden, "login", "loginTitle", &loginView{Next: next}, "wrongFactors", true)
 			return
 		}
 		h.fail(w, r, err)
@@ -67,7 +80,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	now := h.o.Now()
 	setCookie(w, SessionCookie, h.keys.sealSession(&session{token: tok, begun: now, usedAt: now}), 0)
 	setCookie(w, CSRFCookie, randomValue(), 0)
-	http.Redirect(w, r, "/app/", http.StatusSeeOther)
+	http.Redirect(w, r, or(next, "/app/"), http.StatusSeeOther)
 }
 
 // logout revokes the session's token, on every replica at once.

@@ -43,6 +43,15 @@ type Options struct {
 	// client once it is known (a claimed client_id is only checked, and
 	// charged when its secret proves it). nil means none.
 	Limits *httpedge.Limits
+	// ConsentURL is the path of the owner's consent page (pkg/app's
+	// ConsentPath in kysod) that oauth2/authorize sends the browser to,
+	// with the request's query; empty leaves oauth2code out (no
+	// oauth2/authorize, not in info).
+	ConsentURL string
+	// OAuth2URL is the base URI info advertises as the oauth2 server
+	// (CSC API v2 section 11.1), e.g. "https://kyso.example/csc/v2";
+	// empty means the scheme and host info was asked at.
+	OAuth2URL string
 }
 
 // Handler serves the CSC API v2 under /csc/v2/ (PROTOCOLS.md). Every method
@@ -102,6 +111,9 @@ func NewHandler(svc *signing.Service, opts *Options) *Handler {
 	h.mux.HandleFunc("GET /csc/v2/info", h.info)
 	h.mux.HandleFunc("POST /csc/v2/info", h.info)
 	h.mux.HandleFunc("POST /csc/v2/oauth2/token", h.limited(h.token))
+	if h.opts.ConsentURL != "" {
+		h.mux.HandleFunc("GET /csc/v2/oauth2/authorize", h.limited(h.oauthAuthorize))
+	}
 	h.mux.HandleFunc("POST /csc/v2/auth/login", h.limited(h.login))
 	h.mux.HandleFunc("POST /csc/v2/auth/revoke", h.authed(h.revoke))
 	h.mux.HandleFunc("POST /csc/v2/oauth2/revoke", h.authed(h.revoke))
@@ -195,10 +207,24 @@ func (h *Handler) info(w http.ResponseWriter, r *http.Request) {
 	if h.opts.TSA != nil {
 		methods = append(methods, "signatures/timestamp")
 	}
+	authTypes := []string{"basic", "oauth2client"}
+	oauth2 := h.opts.OAuth2URL
+	if h.opts.ConsentURL != "" {
+		methods = append(methods, "oauth2/authorize")
+		authTypes = append(authTypes, "oauth2code")
+		if oauth2 == "" { // required with oauth2code (section 11.1): where this answer came from
+			scheme := "https"
+			if r.TLS == nil {
+				scheme = "http"
+			}
+			oauth2 = scheme + "://" + r.Host + "/csc/v2"
+		}
+	}
 	httpedge.WriteJSON(w, http.StatusOK, InfoResponse{
 		Specs: "2.0.0.2", Name: h.opts.Name, Logo: "", Region: h.opts.Region, Lang: h.opts.Lang,
 		Description: "kyso remote signing: keys in an HSM, approval by the owner with PIN and one-time code",
-		AuthType:    []string{"basic", "oauth2client"},
+		AuthType:    authTypes,
+		OAuth2:      oauth2,
 		Methods:     methods,
 		SignAlgorithms: &Algos{Algos: dotted(algid.RSASSAPSS, algid.RSAEncryption, algid.SHA256WithRSA,
 			algid.SHA384WithRSA, algid.SHA512WithRSA, algid.ECDSAWithSHA256, algid.ECDSAWithSHA384, algid.ECDSAWithSHA512)},
@@ -221,11 +247,14 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 		h.bad(w, r, "the body must be a form (application/x-www-form-urlencoded)")
 		return
 	}
-	if gt := r.PostFormValue("grant_type"); gt != "client_credentials" {
+	id, secret := clientCredentials(r)
+	if gt := r.PostFormValue("grant_type"); gt == "authorization_code" && h.opts.ConsentURL != "" {
+		h.exchangeCode(w, r, id, secret)
+		return
+	} else if gt != "client_credentials" {
 		h.edge.Error(w, r, http.StatusBadRequest, "unsupported_grant_type", fmt.Sprintf("grant_type %q is not supported; use client_credentials", gt))
 		return
 	}
-	id, secret := clientCredentials(r)
 	if id != "" && !h.opts.Limits.CheckClient(w, r, "client:"+id) {
 		h.edge.TooMany(w, r)
 		return
@@ -313,7 +342,7 @@ func (h *Handler) credList(w http.ResponseWriter, r *http.Request) {
 		}
 		resp.CredentialIDs = append(resp.CredentialIDs, c.ID)
 		if req.CredInfo {
-			info, err := h.describe(r.Context(), c, string(req.Certificates), req.CertInfo, req.AuthInfo)
+			info, err := h.describe(r, c, string(req.Certificates), req.CertInfo, req.AuthInfo)
 			if err != nil {
 				h.fail(w, r, err)
 				return
@@ -335,7 +364,7 @@ func (h *Handler) credInfo(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	info, err := h.describe(r.Context(), c, string(req.Certificates), req.CertInfo, req.AuthInfo)
+	info, err := h.describe(r, c, string(req.Certificates), req.CertInfo, req.AuthInfo)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -344,7 +373,8 @@ func (h *Handler) credInfo(w http.ResponseWriter, r *http.Request) {
 }
 
 // describe builds credentials/info's answer.
-func (h *Handler) describe(ctx context.Context, c *store.Credential, certs string, certInfo, _ bool) (*InfoCredResp, error) {
+func (h *Handler) describe(r *http.Request, c *store.Credential, certs string, certInfo, _ bool) (*InfoCredResp, error) {
+	ctx := r.Context()
 	cert, chain, err := h.svc.Certificate(ctx, c)
 	if err != nil {
 		return nil, err
@@ -375,6 +405,9 @@ func (h *Handler) describe(ctx context.Context, c *store.Credential, certs strin
 			{Type: "Password", ID: "OTP", Format: "N", Generator: "totp", Label: "OTP", Description: "Mã OTP từ ứng dụng xác thực"},
 		}},
 		SCAL: "2", Multisign: signing.MaxHashes, Lang: h.opts.Lang,
+	}
+	if h.oauth2code(r) {
+		info.Auth = &Auth{Mode: "oauth2code"}
 	}
 	switch certs {
 	case "", "single":
@@ -500,7 +533,7 @@ func (h *Handler) signHash(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	sigs, err := h.svc.SignHash(r.Context(), &signing.SignHashRequest{ClientID: principal(r).ID, CredentialID: req.CredentialID, SAD: req.SAD, Hashes: hs,
+	sigs, err := h.svc.SignHash(r.Context(), &signing.SignHashRequest{ClientID: principal(r).ID, CredentialID: req.CredentialID, SAD: sadOf(r, req.SAD), Hashes: hs,
 		HashAlgorithm: alg, SignAlgo: req.SignAlgo, Actor: "client:" + principal(r).ID})
 	if err != nil {
 		h.fail(w, r, err)
@@ -590,7 +623,7 @@ func (h *Handler) signDoc(w http.ResponseWriter, r *http.Request) {
 		}
 		docs[i] = b
 	}
-	signed, err := h.svc.SignDocuments(r.Context(), &signing.SignDocumentsRequest{ClientID: principal(r).ID, CredentialID: req.CredentialID, SAD: req.SAD,
+	signed, err := h.svc.SignDocuments(r.Context(), &signing.SignDocumentsRequest{ClientID: principal(r).ID, CredentialID: req.CredentialID, SAD: sadOf(r, req.SAD),
 		Documents: docs, Level: level, Certify: certify, Actor: "client:" + principal(r).ID})
 	if err != nil {
 		h.fail(w, r, err)

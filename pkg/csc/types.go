@@ -57,6 +57,11 @@ type TokenResponse struct {
 	// introspection, so it tells the client here (RFC 6749 section 5.1:
 	// a client ignores names it does not know).
 	Cnf *Confirmation `json:"cnf,omitempty"`
+	// Scope and CredentialID answer an authorization_code grant: with
+	// scope credential the access token is the SAD for the approved
+	// hashes on CredentialID (kyso's addition, as cnf).
+	Scope        string `json:"scope,omitempty"`
+	CredentialID string `json:"credentialID,omitempty"`
 }
 
 // Confirmation is the cnf member of RFC 7800 as RFC 8705 section 3.1 uses

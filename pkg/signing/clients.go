@@ -78,10 +78,15 @@ func (s *Service) CreateClient(ctx context.Context, name, webhookURL, actor stri
 	for _, o := range opts {
 		o(c)
 	}
+	for _, u := range c.RedirectURIs {
+		if err := CheckRedirectURI(u); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.st.PutClient(ctx, c); err != nil {
 		return nil, fmt.Errorf("signing: recording the client: %w", err)
 	}
-	if err := s.audit(ctx, actor, "client.create", id, "ok", map[string]any{"name": name, "webhook": webhookURL != "", "mtls": c.CertSHA256 != nil}); err != nil {
+	if err := s.audit(ctx, actor, "client.create", id, "ok", map[string]any{"name": name, "webhook": webhookURL != "", "mtls": c.CertSHA256 != nil, "redirect_uris": len(c.RedirectURIs)}); err != nil {
 		return nil, err
 	}
 	return &ClientCredentials{ID: id, Secret: secret, WebhookKey: whKey}, nil

@@ -111,6 +111,16 @@ type Signing interface {
 	// DeleteToken removes a token (revocation); no error when absent.
 	DeleteToken(ctx context.Context, hash []byte) error
 
+	// PutAuthCode records an OAuth 2.0 authorisation code (CSC
+	// oauth2code) by its hash; ErrExists when the hash is recorded
+	// already, ErrNotFound when its client does not exist.
+	PutAuthCode(ctx context.Context, c *AuthCode) error
+	// TakeAuthCode removes the code with this hash and returns it, in one
+	// statement that two replicas cannot both win: a code is exchanged at
+	// most once. ErrNotFound when there is none, or it has expired at now
+	// (an expired code is removed too).
+	TakeAuthCode(ctx context.Context, hash []byte, now time.Time) (*AuthCode, error)
+
 	// EnqueueWebhook adds a delivery to the outbox.
 	EnqueueWebhook(ctx context.Context, w *Webhook) error
 	// ClaimWebhooks returns up to limit undelivered webhooks due at now and
@@ -143,6 +153,11 @@ type Client struct {
 	CertSHA256 []byte
 	Disabled   bool
 	CreatedAt  time.Time
+	// RedirectURIs are where CSC oauth2code may send the owner's browser
+	// back with a code (RFC 6749 section 3.1.2), compared exactly; none
+	// means the client cannot use oauth2code. pkg/signing decides which
+	// URIs are acceptable; the store keeps them in order.
+	RedirectURIs []string
 }
 
 // Client roles.
@@ -292,6 +307,20 @@ type Token struct {
 	// token is bound to (RFC 8705 section 3, x5t#S256): it is good only on
 	// a connection presenting that certificate. Nil for a bearer token.
 	CertSHA256 []byte
+}
+
+// AuthCode is an OAuth 2.0 authorisation code an owner's consent yields
+// (CSC API v2 section 8.3.2, oauth2code), kept by its hash until it is
+// exchanged once at oauth2/token or expires.
+type AuthCode struct {
+	// Hash is the SHA-256 of the code handed out; the code itself is
+	// never stored.
+	Hash     []byte
+	ClientID string
+	// Request is what the owner approved, as pkg/signing writes it.
+	Request   []byte
+	ExpiresAt time.Time
+	CreatedAt time.Time
 }
 
 // Webhook is one delivery in the outbox.

@@ -39,6 +39,7 @@ func RunSigning(t *testing.T, newStore func(t *testing.T) store.Signing) {
 		{"Activation", testActivation},
 		{"ActivationExpiry", testActivationExpiry},
 		{"Token", testToken},
+		{"AuthCode", testAuthCode},
 		{"Webhook", testWebhook},
 		{"SigningTimes", testSigningTimes},
 		{"SigningBounds", testSigningBounds},
@@ -1595,4 +1596,66 @@ func testClientCert(t *testing.T, s store.Signing) {
 	if err := s.PutClient(ctx, &store.Client{ID: newID(t, "x"), Name: "x", Role: "admin"}); !errors.Is(err, store.ErrInvalid) {
 		t.Errorf("an unknown role: %v", err)
 	}
+}
+
+// testAuthCode: a client's redirect URIs come back in order; an
+// authorisation code is taken once, whoever asks at the same time; an
+// expired one is taken by nobody; a code of an unknown client is refused.
+func testAuthCode(t *testing.T, s store.Signing) {
+	ctx := context.Background()
+	uris := []string{"https://portal.example/cb", "http://127.0.0.1:8080/cb?x=1"}
+	c := &store.Client{ID: newID(t, "portal"), Name: "Cổng", RedirectURIs: uris}
+	noErr(t, "PutClient", s.PutClient(ctx, c))
+	got, err := s.GetClient(ctx, c.ID)
+	noErr(t, "GetClient", err)
+	if strings.Join(got.RedirectURIs, " ") != strings.Join(uris, " ") {
+		t.Fatalf("RedirectURIs = %q, want %q", got.RedirectURIs, uris)
+	}
+	if plain := putClient(t, s); plain.RedirectURIs != nil {
+		t.Fatalf("a client with no redirect URI reads %q", plain.RedirectURIs)
+	} else if got, _ := s.GetClient(ctx, plain.ID); got.RedirectURIs != nil {
+		t.Fatalf("a client with no redirect URI reads back %q", got.RedirectURIs)
+	}
+	wantErr(t, "PutClient with a line break in a URI", s.PutClient(ctx, &store.Client{ID: newID(t, "portal"), Name: "x",
+		RedirectURIs: []string{"https://a.example/\nhttps://b.example/"}}), store.ErrInvalid)
+
+	now := time.Now()
+	code := &store.AuthCode{Hash: randomBytes(t, 32), ClientID: c.ID, Request: []byte(`{"scope":"service"}`), ExpiresAt: now.Add(time.Minute)}
+	noErr(t, "PutAuthCode", s.PutAuthCode(ctx, code))
+	wantErr(t, "PutAuthCode again", s.PutAuthCode(ctx, code), store.ErrExists)
+	wantErr(t, "PutAuthCode unknown client", s.PutAuthCode(ctx, &store.AuthCode{Hash: randomBytes(t, 32), ClientID: "nobody",
+		Request: []byte("{}"), ExpiresAt: now.Add(time.Minute)}), store.ErrNotFound)
+	wantErr(t, "PutAuthCode no request", s.PutAuthCode(ctx, &store.AuthCode{Hash: randomBytes(t, 32), ClientID: c.ID,
+		ExpiresAt: now.Add(time.Minute)}), store.ErrInvalid)
+	var taken atomic.Int32
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got, err := s.TakeAuthCode(ctx, code.Hash, now)
+			switch {
+			case err == nil:
+				taken.Add(1)
+				if got.ClientID != c.ID || string(got.Request) != string(code.Request) {
+					t.Errorf("TakeAuthCode = %+v, want %+v", got, code)
+				}
+				sameTime(t, "ExpiresAt", got.ExpiresAt, code.ExpiresAt)
+			case !errors.Is(err, store.ErrNotFound):
+				t.Errorf("concurrent TakeAuthCode: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if taken.Load() != 1 {
+		t.Fatalf("%d of 8 concurrent TakeAuthCode took the code, want 1", taken.Load())
+	}
+	old := &store.AuthCode{Hash: randomBytes(t, 32), ClientID: c.ID, Request: []byte("{}"), ExpiresAt: now.Add(time.Second)}
+	noErr(t, "PutAuthCode", s.PutAuthCode(ctx, old))
+	_, err = s.TakeAuthCode(ctx, old.Hash, now.Add(2*time.Second))
+	wantErr(t, "TakeAuthCode expired", err, store.ErrNotFound)
+	_, err = s.TakeAuthCode(ctx, old.Hash, now)
+	wantErr(t, "TakeAuthCode after expiry", err, store.ErrNotFound)
+	_, err = s.TakeAuthCode(ctx, []byte("short"), now)
+	wantErr(t, "TakeAuthCode short hash", err, store.ErrInvalid)
 }

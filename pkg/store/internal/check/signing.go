@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -63,6 +64,17 @@ func Client(c *store.Client) error {
 	}
 	if c.Role != "" && c.Role != store.RoleRelyingParty && c.Role != store.RoleOfficer {
 		return Invalid("client role %q is not %s or %s", c.Role, store.RoleRelyingParty, store.RoleOfficer)
+	}
+	if len(c.RedirectURIs) > MaxRedirectURIs {
+		return Invalid("client has %d redirect URIs, more than %d", len(c.RedirectURIs), MaxRedirectURIs)
+	}
+	for _, u := range c.RedirectURIs {
+		if err := String("client redirect URI", u, MaxURI, true); err != nil {
+			return err
+		}
+		if strings.ContainsAny(u, "\r\n") {
+			return Invalid("client redirect URI %q has a line break", u)
+		}
 	}
 	if c.CertSHA256 != nil && len(c.CertSHA256) != 32 {
 		return Invalid("client certificate fingerprint is %d bytes, not a SHA-256's 32", len(c.CertSHA256))
@@ -424,3 +436,30 @@ func Claim(lease time.Duration, limit int) error {
 	}
 	return nil
 }
+
+// MaxRedirectURIs bounds a client's redirect URIs.
+const MaxRedirectURIs = 20
+
+// AuthCode checks an authorisation code record.
+func AuthCode(c *store.AuthCode) error {
+	if c == nil {
+		return Invalid("authorisation code is nil")
+	}
+	if len(c.Hash) != sha256.Size {
+		return Invalid("authorisation code hash is %d bytes, not %d (SHA-256)", len(c.Hash), sha256.Size)
+	}
+	if err := ID("client ID", c.ClientID); err != nil {
+		return err
+	}
+	if len(c.Request) == 0 || len(c.Request) > MaxAuthCodeRequest {
+		return Invalid("authorisation code request is %d bytes, not 1 to %d", len(c.Request), MaxAuthCodeRequest)
+	}
+	if c.ExpiresAt.IsZero() {
+		return Invalid("authorisation code expiry is not set")
+	}
+	return nil
+}
+
+// MaxAuthCodeRequest bounds an authorisation code's request: a thousand
+// SHA-512 hashes in base64 and the rest.
+const MaxAuthCodeRequest = 256 << 10

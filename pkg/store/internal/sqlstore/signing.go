@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/kyso-pki/kyso/pkg/store"
@@ -25,9 +26,9 @@ func (s *Store) PutClient(ctx context.Context, c *store.Client) error {
 	}
 	return s.write(ctx, fmt.Sprintf("storing client %q", c.ID), true, func(tx Conn) error {
 		n, err := tx.Exec(ctx, `INSERT INTO clients (id, name, secret_hash, webhook_url, webhook_secret,
-			disabled, created_at, cert_sha256, role) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
+			disabled, created_at, cert_sha256, role, redirect_uris) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING`,
 			c.ID, c.Name, c.SecretHash, c.WebhookURL, nullBytes(c.WebhookSecret), c.Disabled, s.time(s.clock(c.CreatedAt)),
-			nullBytes(c.CertSHA256), role(c.Role))
+			nullBytes(c.CertSHA256), role(c.Role), strings.Join(c.RedirectURIs, "\n"))
 		return inserted(n, err, store.ErrExists)
 	})
 }
@@ -56,11 +57,15 @@ func (s *Store) GetClientByCert(ctx context.Context, certSHA256 []byte) (*store.
 
 func (s *Store) getClient(ctx context.Context, col string, v any) (*store.Client, error) {
 	c := &store.Client{}
-	err := s.r.QueryRow(ctx, `SELECT id, name, secret_hash, webhook_url, webhook_secret, disabled, created_at, cert_sha256, role
-		FROM clients WHERE `+col+` = $1`, v).Scan(&c.ID, &c.Name, &c.SecretHash, &c.WebhookURL, &c.WebhookSecret, &c.Disabled,
-		Time{&c.CreatedAt}, &c.CertSHA256, &c.Role)
+	var uris string
+	err := s.r.QueryRow(ctx, `SELECT id, name, secret_hash, webhook_url, webhook_secret, disabled, created_at, cert_sha256, role,
+		redirect_uris FROM clients WHERE `+col+` = $1`, v).Scan(&c.ID, &c.Name, &c.SecretHash, &c.WebhookURL, &c.WebhookSecret, &c.Disabled,
+		Time{&c.CreatedAt}, &c.CertSHA256, &c.Role, &uris)
 	if err != nil {
 		return nil, s.fail("reading client by "+col, s.notFound(err))
+	}
+	if uris != "" {
+		c.RedirectURIs = strings.Split(uris, "\n")
 	}
 	return c, nil
 }
@@ -557,6 +562,44 @@ func (s *Store) DeleteToken(ctx context.Context, hash []byte) error {
 		_, err := c.Exec(ctx, `DELETE FROM tokens WHERE hash = $1`, hash)
 		return err
 	})
+}
+
+// PutAuthCode records an authorisation code; ErrExists when its hash is
+// recorded already, ErrNotFound when its client does not exist.
+func (s *Store) PutAuthCode(ctx context.Context, c *store.AuthCode) error {
+	if err := check.AuthCode(c); err != nil {
+		return s.invalid("storing authorisation code", err)
+	}
+	return s.write(ctx, "storing authorisation code", true, func(tx Conn) error {
+		n, err := tx.Exec(ctx, `INSERT INTO oauth_codes (hash, client_id, request, expires_at, created_at)
+			VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`, c.Hash, c.ClientID, c.Request, s.time(c.ExpiresAt),
+			s.time(s.clock(c.CreatedAt)))
+		err = s.missingParent(err, fmt.Sprintf("client %q", c.ClientID))
+		return inserted(n, err, store.ErrExists)
+	})
+}
+
+// TakeAuthCode deletes the code with this hash and returns it, in one
+// DELETE … RETURNING: of two replicas exchanging one code at once, one
+// gets the row and the other none. An expired code is deleted as well,
+// and answered ErrNotFound.
+func (s *Store) TakeAuthCode(ctx context.Context, hash []byte, now time.Time) (*store.AuthCode, error) {
+	if len(hash) != 32 {
+		return nil, s.invalid("taking authorisation code", check.Invalid("authorisation code hash is %d bytes, not 32", len(hash)))
+	}
+	c := &store.AuthCode{}
+	err := s.write(ctx, "taking authorisation code", true, func(tx Conn) error {
+		err := tx.QueryRow(ctx, `DELETE FROM oauth_codes WHERE hash = $1 RETURNING hash, client_id, request, expires_at, created_at`,
+			hash).Scan(&c.Hash, &c.ClientID, &c.Request, Time{&c.ExpiresAt}, Time{&c.CreatedAt})
+		return s.notFound(err)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !c.ExpiresAt.After(s.orNow(now)) {
+		return nil, s.fail("taking authorisation code", fmt.Errorf("expired at %v: %w", c.ExpiresAt, store.ErrNotFound))
+	}
+	return c, nil
 }
 
 // EnqueueWebhook adds w to the outbox, due at w.NextAttempt (zero: now),
