@@ -92,6 +92,9 @@ var disagreements = []disagreement{
 	{checker: ckPdfsig, file: "attack-shadow-hide-and-replace", says: vPass, shows: []string{"Not total document signed"}, why: pdfsigNoDiff},
 	{checker: ckPdfsig, file: "attack-shadow-page-tree-swap", says: vPass, shows: []string{"Not total document signed"}, why: pdfsigNoDiff},
 	{checker: ckPdfsig, file: "attack-object-deleted", says: vPass, shows: []string{"Not total document signed"}, why: pdfsigNoDiff},
+	{checker: ckPdfsig, file: "expired-BB-page-added", says: vIndet, shows: []string{"Not total document signed", "Certificate has Expired"}, why: pdfsigNoDiff},
+	{checker: ckPdfsig, file: "pyhanko-cades-econtent-empty", says: vPass, shows: []string{"Signature is Valid."}, why: pdfsigEContent},
+	{checker: ckPdfsig, file: "pyhanko-pkcs7-econtent-empty", says: vPass, shows: []string{"Signature is Valid."}, why: pdfsigEContent},
 	{checker: ckPdfsig, file: "revoked-before-BT", says: vFail, shows: []string{"Certificate has been Revoked."}, why: pdfsigRevokedNow},
 	{checker: ckPdfsig, file: "revoked-before-BB", says: vFail, shows: []string{"Certificate has been Revoked."}, why: pdfsigRevokedNow},
 	{checker: ckPdfsig, file: "suspended-before-BT", says: vFail, shows: []string{"Certificate has been Revoked."}, why: pdfsigRevokedNow},
@@ -109,6 +112,7 @@ const (
 	pdfsigNoPOE          = "pdfsig checks the certificate at the validation time only, and uses neither the time-stamps nor the document's validation data, which show the signature was made while the certificate was valid and not revoked"
 	pdfsigNoDocTimestamp = "pdfsig 22.12 does not verify an ETSI.RFC3161 document time-stamp: \"Signature has not yet been verified.\""
 	pdfsigNoDiff         = "pdfsig does not analyse what incremental updates after a signature change; it only says the signature does not cover the whole document"
+	pdfsigEContent       = "pdfsig (NSS) verifies the signed attributes against the byte range and does not look at the eContent that the CMS of a detached signature must not carry; with an empty one nothing else differs, so it says valid, where kyso, pyHanko (a CMS structural error) and DSS (not intact) fail it"
 	pdfsigRevokedNow     = "pdfsig checks the certificate's status at the validation time, against the CRLs in its NSS database, and knows no INDETERMINATE: a certificate revoked or suspended now fails the signature, where kyso, pyHanko and DSS find nothing proving when it was made (REVOKED_NO_POE, TRY_LATER)"
 )
 
@@ -286,6 +290,12 @@ func TestAgreeWithCheckers(t *testing.T) {
 	cades := foreign.sign(t, formPDF(), "PyHankoCAdES", true)
 	add("pyhanko-cades", cades, nil, vPass)
 	add("pyhanko-cades-then-kyso-BT", f.sign(t, p256, cades, bt(pades.Options{})), nil, vPass, vPass)
+	// A detached signature whose CMS carries an eContent, even an empty
+	// one, signs what it carries: pyHanko refuses it, DSS finds it not
+	// intact.
+	add("pyhanko-cades-econtent-empty", foreign.signEContent(t, formPDF(), "PyHankoEmpty", true, []byte{}), nil, vFail)
+	add("pyhanko-cades-econtent", foreign.signEContent(t, formPDF(), "PyHankoContent", true, []byte("Don xin cap ho chieu")), nil, vFail)
+	add("pyhanko-pkcs7-econtent-empty", foreign.signEContent(t, formPDF(), "PyHankoPKCS7Empty", false, []byte{}), nil, vFail)
 
 	// A signer whose root nobody trusts.
 	other, err := catest.NewInit(ctx, t.TempDir(), &ca.InitRequest{Name: "Kyso Không Tin Cậy"})
@@ -319,6 +329,16 @@ func TestAgreeWithCheckers(t *testing.T) {
 	// time-stamp of B-LTA proves the data existed while that was valid.
 	add("expired-BLT", past.blt, past.srv.Client, vIndet)
 	add("expired-BLTA", past.blta, past.srv.Client, vPass, vPass)
+	// A time-stamp proves nothing once its own TSA's path has expired with
+	// nothing later over it: the whole hierarchy a year ago, or the TSA
+	// certificate alone a month ago (ETSI EN 319 102-1 clause 5.6.3).
+	allGone, tsaGone := newPastPKIWith(t, allExpired), newPastPKIWith(t, tsaExpired)
+	add("expired-all-BLT", allGone.blt, nil, vIndet)
+	add("expired-all-BLTA", allGone.blta, nil, vIndet, vIndet)
+	add("expired-tsa-BLT", tsaGone.blt, nil, vIndet)
+	// A page added after signing fails the signature, whatever else
+	// could not be decided of it.
+	add("expired-BB-page-added", addPage(t, past.bb), past.srv.Client, vFail)
 
 	// Revoked (key compromise) after signing: a time-stamp proves the
 	// signature came before; without one nothing does.
@@ -360,7 +380,8 @@ func TestAgreeWithCheckers(t *testing.T) {
 		fetchOCSP(f.srv.Client, s.cert, f.p.Hierarchy.Issuing)
 	}
 	fetchOCSP(past.srv.Client, past.cert, past.p.Hierarchy.Issuing)
-	trust := []string{writePEM(t, dir, "root.pem", f.p.Hierarchy.Root), writePEM(t, dir, "past-root.pem", past.root)}
+	trust := []string{writePEM(t, dir, "root.pem", f.p.Hierarchy.Root), writePEM(t, dir, "past-root.pem", past.root),
+		writePEM(t, dir, "all-gone-root.pem", allGone.root), writePEM(t, dir, "tsa-gone-root.pem", tsaGone.root)}
 
 	var paths []string
 	for _, c := range cases {
@@ -377,6 +398,8 @@ func TestAgreeWithCheckers(t *testing.T) {
 	roots := x509.NewCertPool()
 	roots.AddCert(f.p.Hierarchy.Root)
 	roots.AddCert(past.root)
+	roots.AddCert(allGone.root)
+	roots.AddCert(tsaGone.root)
 	reports := make([]*verify.Report, len(cases))
 	for i, c := range cases {
 		client := c.client
@@ -591,6 +614,57 @@ func (s *pyhankoSigner) sign(t *testing.T, in []byte, field string, cades bool) 
 	args = append(args, "pemder", "--key", s.keyPath, "--cert", s.certPath, "--chain", s.chainPath, "--no-pass", src, dst)
 	if r := testenv.RunPyHanko(t, args...); r.Err != nil {
 		t.Fatalf("pyhanko %s: %v\n%s\nlog: %s\nstderr: %s", strings.Join(args, " "), r.Err, r.Report, r.Log, r.Stderr)
+	}
+	b, err := os.ReadFile(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// pyhankoEContent signs with pyHanko's PdfSigner through a signer that
+// hands pyHanko's own CMS builder an encapContentInfo with an eContent
+// (argv: key, cert, chain, in, out, field, "cades" or "pkcs7", the
+// eContent in hex): a detached PDF signature that carries content, as
+// signers that build the CMS for attached data make it.
+const pyhankoEContent = `
+import sys
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.sign import fields, signers
+key, cert, chain, src, dst, field, kind, content = sys.argv[1:]
+
+class EContentSigner(signers.SimpleSigner):
+    async def async_sign(self, *a, **kw):
+        kw['encap_content_info'] = {'content_type': 'data', 'content': bytes.fromhex(content)}
+        return await super().async_sign(*a, **kw)
+
+s = signers.SimpleSigner.load(key, cert, ca_chain_files=(chain,))
+s.__class__ = EContentSigner
+meta = signers.PdfSignatureMetadata(field_name=field,
+    subfilter=fields.SigSeedSubFilter.PADES if kind == 'cades' else fields.SigSeedSubFilter.ADOBE_PKCS7_DETACHED)
+with open(src, 'rb') as f, open(dst, 'wb') as out:
+    signers.sign_pdf(IncrementalPdfFileWriter(f), meta, signer=s, output=out)
+`
+
+// signEContent signs in with pyHanko, as sign does, but with content as
+// the CMS's eContent (see pyhankoEContent).
+func (s *pyhankoSigner) signEContent(t *testing.T, in []byte, field string, cades bool, content []byte) []byte {
+	t.Helper()
+	dir := t.TempDir()
+	src, dst, script := filepath.Join(dir, "in.pdf"), filepath.Join(dir, "out.pdf"), filepath.Join(dir, "econtent.py")
+	if err := os.WriteFile(src, in, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(script, []byte(pyhankoEContent), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	kind := "pkcs7"
+	if cades {
+		kind = "cades"
+	}
+	cmd := testenv.Command(t, testenv.PyHankoPython(t), script, s.keyPath, s.certPath, s.chainPath, src, dst, field, kind, fmt.Sprintf("%x", content))
+	if out, errOut, err := testenv.Run(cmd); err != nil {
+		t.Fatalf("pyHanko signing with an eContent: %v\n%s\n%s", err, out, errOut)
 	}
 	b, err := os.ReadFile(dst)
 	if err != nil {

@@ -74,6 +74,14 @@ const (
 	// key signed), what ("signature" for the document's signature,
 	// "certificate" for the issuer's signature on subject).
 	CodeRSAPKCS1v15 Code = "rsa_pkcs1v15"
+	// CodeDetachedWithContent: a detached signature's CMS carries an
+	// eContent. Params: subfilter, bytes.
+	CodeDetachedWithContent Code = "detached_with_content"
+	// CodeTimestampNoPOE (a warning): a time-stamp's own certificate path
+	// has expired and nothing later proves the time-stamp existed before,
+	// so it proves nothing. Params: n (0 for a document time-stamp),
+	// subject, expiry.
+	CodeTimestampNoPOE Code = "timestamp_no_poe"
 	// CodeTimestampInvalid (a warning): a signature time-stamp does not
 	// verify, so it proves nothing. Params: n, detail (English).
 	CodeTimestampInvalid Code = "timestamp_invalid"

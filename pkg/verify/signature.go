@@ -53,6 +53,7 @@ type sigState struct {
 	done   bool                // the verdict is already decided
 	poe    time.Time           // earliest proof of existence; zero when none
 	tsPOE  bool                // poe comes from the signature's own time-stamp
+	stamps []stampPOE          // its own time-stamps that verified, for provePOE
 	path   []*x509.Certificate // the certificate path found, signer first
 	// strengthChecked: checkStrength has run.
 	strengthChecked bool
@@ -66,14 +67,20 @@ func (s *sigState) fail(ind Indication, sub SubIndication, format string, args .
 	s.failWith(ind, sub, note("", nil, format, args...))
 }
 
-// failWith decides a verdict and records why; a later failure adds its
-// reason and leaves the verdict.
+// failWith decides a verdict and records why. A later failure adds its
+// reason and leaves the verdict, but for a definitive one: a TOTAL-FAILED
+// (of integrity, of the change analysis, of a certificate not yet valid)
+// outranks an INDETERMINATE found before it, as the order of the checks
+// of ETSI EN 319 102-1 clause 5.3 puts what fails for certain before what
+// cannot yet be decided, and its reason then leads the report.
 func (s *sigState) failWith(ind Indication, sub SubIndication, f Finding) {
-	s.report.Reasons = append(s.report.Reasons, f.Text)
-	s.report.ReasonDetails = append(s.report.ReasonDetails, f)
-	if s.done {
+	if s.done && !(ind == TotalFailed && s.report.Indication != TotalFailed) {
+		s.report.Reasons = append(s.report.Reasons, f.Text)
+		s.report.ReasonDetails = append(s.report.ReasonDetails, f)
 		return
 	}
+	s.report.Reasons = append([]string{f.Text}, s.report.Reasons...)
+	s.report.ReasonDetails = append([]Finding{f}, s.report.ReasonDetails...)
 	s.done = true
 	s.report.Indication, s.report.SubIndication = ind, sub
 }
@@ -350,6 +357,16 @@ func (v *validation) checkCMS(s *sigState, der []byte, pkcs7 bool) {
 	if sd.Signer != nil {
 		s.report.Signer = describe(sd.Signer)
 	}
+	if sd.Content != nil {
+		// What such a CMS signs is its eContent, not the byte range: a
+		// detached signature has none (ISO 32000-2 §12.8.3.3.1, ETSI EN
+		// 319 142-1 clause 6.3), even an empty one; pyHanko refuses it and
+		// EU DSS finds it not intact.
+		s.setIntact(false)
+		s.failWith(TotalFailed, FormatFailure, note(CodeDetachedWithContent, params("subfilter", s.report.SubFilter, "bytes", len(sd.Content)),
+			"the signature is detached (%s) but its CMS carries an eContent of %d bytes, so it does not sign the document's byte range alone", s.report.SubFilter, len(sd.Content)))
+		return
+	}
 	if sd.Hash == 0 {
 		s.failWith(Indeterminate, CryptoConstraintsFailureNoPOE, note(CodeWeakDigest, params("algorithm", sd.DigestAlgorithm.String()),
 			"digest algorithm %v is not accepted (SHA-256, SHA-384 or SHA-512 are)", sd.DigestAlgorithm))
@@ -402,9 +419,7 @@ func (v *validation) checkCMS(s *sigState, der []byte, pkcs7 bool) {
 			s.warnWith(note(CodeTimestampInvalid, params("n", i+1, "detail", err.Error()), "signature time-stamp %d is not valid, so it proves nothing: %v", i+1, err))
 			continue
 		}
-		if s.poe.IsZero() || t.GenTime.Before(s.poe) {
-			s.poe, s.tsPOE = t.GenTime, true
-		}
+		s.stamps = append(s.stamps, v.stampOf(t, i+1))
 	}
 }
 
@@ -443,7 +458,7 @@ func (v *validation) checkDocTimestamp(s *sigState, der []byte) {
 	switch {
 	case err == nil:
 		s.setIntact(true)
-		s.poe = tok.GenTime
+		s.stamps = append(s.stamps, v.stampOf(tok, 0))
 	case errors.Is(err, tsa.ErrImprintMismatch):
 		s.setIntact(false)
 		s.failWith(TotalFailed, HashFailure, note(CodeModified, nil, "the time-stamped bytes were changed: %v", err))

@@ -77,6 +77,8 @@ func TestMessages(t *testing.T) {
 		verify.CodeRSAPKCS1v15 + "/signature":   {"subject"},
 		verify.CodeRSAPKCS1v15 + "/certificate": {"subject"},
 		verify.CodeTimestampInvalid:             {"n"},
+		verify.CodeDetachedWithContent:          {"subfilter", "bytes"},
+		verify.CodeTimestampNoPOE:               {"subject", "expiry"},
 	}
 	for code, ps := range params {
 		tmpl, ok := vi.codes[string(code)]
