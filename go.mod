@@ -2,6 +2,11 @@ module github.com/kyso-pki/kyso
 
 go 1.26.0
 
+// Certificates with negative serial numbers are in use (DER INTEGERs are
+// signed, and some CAs issued them); crypto/x509 refuses them by default
+// since Go 1.23. kyso reads them, as EU DSS and pyHanko do (issue 17).
+godebug x509negativeserial=1
+
 require (
 	github.com/chromedp/cdproto v0.160.1
 	github.com/chromedp/chromedp v0.23.1

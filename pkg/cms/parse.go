@@ -53,6 +53,10 @@ type SignedData struct {
 	// Signer is the certificate among Certificates that the SignerInfo's
 	// sid names; nil when none does.
 	Signer *x509.Certificate
+	// Unreadable are the X.509 certificates crypto/x509 refuses (a
+	// Brainpool key, an RSA exponent above its limit), which are not in
+	// Certificates: the caller says what that means for the signature.
+	Unreadable []UnreadableCertificate
 
 	// Hash is SignerInfo.digestAlgorithm, 0 when it is not SHA-256, SHA-384
 	// or SHA-512; DigestAlgorithm is its OID.
@@ -94,6 +98,24 @@ type SignedData struct {
 	sigAlgErr  error       // why SignatureAlgorithm is unknown
 	sigAlgHash crypto.Hash // the hash the signature algorithm names, if any
 	parts      *parts
+}
+
+// UnreadableCertificate is a certificate of SignedData.certificates that
+// crypto/x509 does not parse, and why.
+type UnreadableCertificate struct {
+	Raw []byte
+	Err error
+}
+
+// certificateShaped reports whether el is a SEQUENCE of a TBSCertificate
+// SEQUENCE, an AlgorithmIdentifier and a BIT STRING, as a Certificate is
+// (RFC 5280 section 4.1): one crypto/x509 refuses for what it holds, not
+// for its form.
+func certificateShaped(el cryptobyte.String) bool {
+	var c, tbs, alg cryptobyte.String
+	var sig asn1.BitString
+	return el.ReadASN1(&c, cbasn1.SEQUENCE) && c.ReadASN1(&tbs, cbasn1.SEQUENCE) && c.ReadASN1(&alg, cbasn1.SEQUENCE) &&
+		c.ReadASN1BitString(&sig) && c.Empty()
 }
 
 // Timestamp is an RFC 3161 TimeStampToken and what its TSTInfo says.
@@ -279,6 +301,10 @@ func parse(der []byte, depth int, allowPadding bool) (*SignedData, error) {
 			continue // attribute or other certificate formats (RFC 5652 section 10.2.2)
 		}
 		c, err := x509.ParseCertificate(el)
+		if err != nil && certificateShaped(el) {
+			sd.Unreadable = append(sd.Unreadable, UnreadableCertificate{Raw: bytes.Clone(el), Err: err})
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%w: certificate %d: %v", ErrMalformed, len(p.certs), err)
 		}

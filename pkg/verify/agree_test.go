@@ -85,7 +85,14 @@ var disagreements = []disagreement{
 	{checker: ckPyhanko, file: "revoked-after-BLT", says: vIndet, shows: []string{"REVOKED_NO_POE"}, why: pyhankoNow},
 	{checker: ckPyhanko, file: "expired-BLTA", field: "Signature1", says: vIndet, shows: []string{"OUT_OF_BOUNDS_NO_POE"}, why: pyhankoNow},
 
+	{checker: ckPyhanko, file: "openssl-negative-serial", says: vPass, why: pyhankoNoRevocationPointer},
+	{checker: ckPyhanko, file: "openssl-large-exponent", says: vPass, why: pyhankoNoRevocationPointer},
+	{checker: ckPyhanko, file: "openssl-brainpool-then-kyso-BT", field: "Brainpool", says: vPass,
+		why: "pyHanko (python's cryptography) verifies ECDSA on brainpoolP256r1, which crypto/x509 cannot read: kyso says unsupported (INDETERMINATE), never passes or fails what it cannot check; " + pyhankoNoRevocationPointer},
+
 	// pdfsig checks integrity and trust only.
+	{checker: ckPdfsig, file: "openssl-brainpool-then-kyso-BT", field: "Brainpool", says: vFail, shows: []string{"Signature is Invalid."},
+		why: "pdfsig (NSS) does not support Brainpool curves and calls the signature invalid; kyso cannot check it either and says so (INDETERMINATE, unsupported)"},
 	{checker: ckPdfsig, file: "certified-P1-then-filled", says: vPass, shows: []string{"Not total document signed"}, why: pdfsigNoDiff},
 	{checker: ckPdfsig, file: "attack-incremental-saving", says: vPass, shows: []string{"Not total document signed"}, why: pdfsigNoDiff},
 	{checker: ckPdfsig, file: "attack-shadow-hide-annotation", says: vPass, shows: []string{"Not total document signed"}, why: pdfsigNoDiff},
@@ -108,12 +115,13 @@ var disagreements = []disagreement{
 }
 
 const (
-	pyhankoNow           = "pyHanko's validate checks the signer's certificate at the validation time only, where it is revoked or expired; kyso and DSS accept a time-stamp earlier than the revocation or expiry as proof the signature was made before it, with revocation data from then (ETSI EN 319 102-1 clauses 5.5 and 5.6)"
-	pdfsigNoPOE          = "pdfsig checks the certificate at the validation time only, and uses neither the time-stamps nor the document's validation data, which show the signature was made while the certificate was valid and not revoked"
-	pdfsigNoDocTimestamp = "pdfsig 22.12 does not verify an ETSI.RFC3161 document time-stamp: \"Signature has not yet been verified.\""
-	pdfsigNoDiff         = "pdfsig does not analyse what incremental updates after a signature change; it only says the signature does not cover the whole document"
-	pdfsigEContent       = "pdfsig (NSS) verifies the signed attributes against the byte range and does not look at the eContent that the CMS of a detached signature must not carry; with an empty one nothing else differs, so it says valid, where kyso, pyHanko (a CMS structural error) and DSS (not intact) fail it"
-	pdfsigRevokedNow     = "pdfsig checks the certificate's status at the validation time, against the CRLs in its NSS database, and knows no INDETERMINATE: a certificate revoked or suspended now fails the signature, where kyso, pyHanko and DSS find nothing proving when it was made (REVOKED_NO_POE, TRY_LATER)"
+	pyhankoNow                 = "pyHanko's validate checks the signer's certificate at the validation time only, where it is revoked or expired; kyso and DSS accept a time-stamp earlier than the revocation or expiry as proof the signature was made before it, with revocation data from then (ETSI EN 319 102-1 clauses 5.5 and 5.6)"
+	pdfsigNoPOE                = "pdfsig checks the certificate at the validation time only, and uses neither the time-stamps nor the document's validation data, which show the signature was made while the certificate was valid and not revoked"
+	pdfsigNoDocTimestamp       = "pdfsig 22.12 does not verify an ETSI.RFC3161 document time-stamp: \"Signature has not yet been verified.\""
+	pdfsigNoDiff               = "pdfsig does not analyse what incremental updates after a signature change; it only says the signature does not cover the whole document"
+	pdfsigEContent             = "pdfsig (NSS) verifies the signed attributes against the byte range and does not look at the eContent that the CMS of a detached signature must not carry; with an empty one nothing else differs, so it says valid, where kyso, pyHanko (a CMS structural error) and DSS (not intact) fail it"
+	pyhankoNoRevocationPointer = "pyHanko checks revocation only of certificates that name a CRL distribution point or an OCSP responder, and openssl's throwaway CA names none; kyso and DSS ask for revocation data of every certificate but the anchor (ETSI EN 319 102-1 clause 5.2.6) and find none: INDETERMINATE"
+	pdfsigRevokedNow           = "pdfsig checks the certificate's status at the validation time, against the CRLs in its NSS database, and knows no INDETERMINATE: a certificate revoked or suspended now fails the signature, where kyso, pyHanko and DSS find nothing proving when it was made (REVOKED_NO_POE, TRY_LATER)"
 )
 
 // kysoBug is a verdict kyso gets wrong today, found by this test and
@@ -297,6 +305,15 @@ func TestAgreeWithCheckers(t *testing.T) {
 	add("pyhanko-cades-econtent", foreign.signEContent(t, formPDF(), "PyHankoContent", true, []byte("Don xin cap ho chieu")), nil, vFail)
 	add("pyhanko-pkcs7-econtent-empty", foreign.signEContent(t, formPDF(), "PyHankoPKCS7Empty", false, []byte{}), nil, vFail)
 
+	// Certificates crypto/x509 refuses or long refused, made by openssl,
+	// signed with by pyHanko: read and judged (INDETERMINATE: openssl's
+	// throwaway CA publishes no revocation data), or, for the Brainpool
+	// key kyso cannot check, unsupported, with the next signature judged.
+	ossl := newOpensslPKI(t)
+	add("openssl-negative-serial", ossl.signers[osslNegativeSerial].sign(t, formPDF(), "NegativeSerial", true), nil, vIndet)
+	add("openssl-large-exponent", ossl.signers[osslLargeExponent].sign(t, formPDF(), "LargeExponent", true), nil, vIndet)
+	add("openssl-brainpool-then-kyso-BT", f.sign(t, p256, ossl.signers[osslBrainpool].sign(t, formPDF(), "Brainpool", true), bt(pades.Options{})), nil, vIndet, vPass)
+
 	// A signer whose root nobody trusts.
 	other, err := catest.NewInit(ctx, t.TempDir(), &ca.InitRequest{Name: "Kyso Không Tin Cậy"})
 	if err != nil {
@@ -381,7 +398,7 @@ func TestAgreeWithCheckers(t *testing.T) {
 	}
 	fetchOCSP(past.srv.Client, past.cert, past.p.Hierarchy.Issuing)
 	trust := []string{writePEM(t, dir, "root.pem", f.p.Hierarchy.Root), writePEM(t, dir, "past-root.pem", past.root),
-		writePEM(t, dir, "all-gone-root.pem", allGone.root), writePEM(t, dir, "tsa-gone-root.pem", tsaGone.root)}
+		writePEM(t, dir, "all-gone-root.pem", allGone.root), writePEM(t, dir, "tsa-gone-root.pem", tsaGone.root), ossl.rootPath}
 
 	var paths []string
 	for _, c := range cases {
@@ -400,6 +417,7 @@ func TestAgreeWithCheckers(t *testing.T) {
 	roots.AddCert(past.root)
 	roots.AddCert(allGone.root)
 	roots.AddCert(tsaGone.root)
+	roots.AddCert(ossl.root)
 	reports := make([]*verify.Report, len(cases))
 	for i, c := range cases {
 		client := c.client

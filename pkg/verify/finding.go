@@ -82,6 +82,10 @@ const (
 	// so it proves nothing. Params: n (0 for a document time-stamp),
 	// subject, expiry.
 	CodeTimestampNoPOE Code = "timestamp_no_poe"
+	// CodeUnsupportedCertificate: the signature's certificates include
+	// ones crypto/x509 cannot read, and the signer's is not among those it
+	// can. Params: detail (English).
+	CodeUnsupportedCertificate Code = "unsupported_certificate"
 	// CodeTimestampInvalid (a warning): a signature time-stamp does not
 	// verify, so it proves nothing. Params: n, detail (English).
 	CodeTimestampInvalid Code = "timestamp_invalid"

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"time"
 
 	"golang.org/x/crypto/cryptobyte"
@@ -365,6 +366,19 @@ func (v *validation) checkCMS(s *sigState, der []byte, pkcs7 bool) {
 		s.setIntact(false)
 		s.failWith(TotalFailed, FormatFailure, note(CodeDetachedWithContent, params("subfilter", s.report.SubFilter, "bytes", len(sd.Content)),
 			"the signature is detached (%s) but its CMS carries an eContent of %d bytes, so it does not sign the document's byte range alone", s.report.SubFilter, len(sd.Content)))
+		return
+	}
+	if sd.Signer == nil && len(sd.Unreadable) > 0 {
+		// crypto/x509 refuses some certificates others accept: what kyso
+		// cannot read it cannot judge, which is not a failure of the
+		// signature.
+		var why []string
+		for _, u := range sd.Unreadable {
+			why = append(why, u.Err.Error())
+		}
+		detail := strings.Join(why, "; ")
+		s.failWith(Indeterminate, NoSigningCertificateFound, note(CodeUnsupportedCertificate, params("detail", detail),
+			"the signature's certificates include %d that kyso cannot read, the signer's presumably, so it cannot check the signature (unsupported: %s)", len(sd.Unreadable), detail))
 		return
 	}
 	if sd.Hash == 0 {

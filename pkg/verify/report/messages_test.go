@@ -79,6 +79,7 @@ func TestMessages(t *testing.T) {
 		verify.CodeTimestampInvalid:             {"n"},
 		verify.CodeDetachedWithContent:          {"subfilter", "bytes"},
 		verify.CodeTimestampNoPOE:               {"subject", "expiry"},
+		verify.CodeUnsupportedCertificate:       nil,
 	}
 	for code, ps := range params {
 		tmpl, ok := vi.codes[string(code)]

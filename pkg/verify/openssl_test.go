@@ -1,0 +1,114 @@
+package verify_test
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kyso-pki/kyso/hsm"
+	"github.com/kyso-pki/kyso/internal/testenv"
+	"github.com/kyso-pki/kyso/pkg/revocation"
+	"github.com/kyso-pki/kyso/pkg/verify"
+)
+
+// opensslPKI is a root and signers made by openssl with what crypto/x509
+// refuses or long refused: a negative serial number (DER INTEGERs are
+// signed; certificates with negative serials are in use), an RSA public
+// exponent of 2^32+1 (above crypto/x509's limit of 2^31-1; python's
+// cryptography and pyHanko verify with it) and a Brainpool key (RFC 5639,
+// which crypto/x509 does not know).
+type opensslPKI struct {
+	dir      string
+	rootPath string
+	root     *x509.Certificate
+	signers  map[string]*pyhankoSigner
+}
+
+// The opensslPKI signers' names.
+const (
+	osslNegativeSerial = "negative-serial"
+	osslLargeExponent  = "large-exponent"
+	osslBrainpool      = "brainpool"
+)
+
+func newOpensslPKI(t *testing.T) *opensslPKI {
+	t.Helper()
+	bin := testenv.LookPath(t, "openssl", "apt-get install openssl")
+	dir := t.TempDir()
+	run := func(args ...string) {
+		t.Helper()
+		cmd := testenv.Command(t, bin, args...)
+		cmd.Dir = dir
+		if out, errOut, err := testenv.Run(cmd); err != nil {
+			t.Fatalf("openssl %s: %v\n%s\n%s", strings.Join(args, " "), err, out, errOut)
+		}
+	}
+	ext := filepath.Join(dir, "leaf.ext")
+	if err := os.WriteFile(ext, []byte("keyUsage=critical,digitalSignature,nonRepudiation\nbasicConstraints=CA:FALSE\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "root.key")
+	run("req", "-x509", "-new", "-key", "root.key", "-subj", "/O=Kyso OpenSSL/CN=Kyso OpenSSL Root", "-days", "30", "-out", "root.pem",
+		"-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+	p := &opensslPKI{dir: dir, rootPath: filepath.Join(dir, "root.pem"), signers: map[string]*pyhankoSigner{}}
+	for _, s := range []struct {
+		name, serial string
+		keygen       []string
+	}{
+		{osslNegativeSerial, "-4660", []string{"-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"}},
+		{osslLargeExponent, "4661", []string{"-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-pkeyopt", "rsa_keygen_pubexp:4294967297"}},
+		{osslBrainpool, "4662", []string{"-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:brainpoolP256r1"}},
+	} {
+		run(append(append([]string{"genpkey"}, s.keygen...), "-out", s.name+".key")...)
+		run("req", "-new", "-key", s.name+".key", "-subj", "/O=Kyso OpenSSL/CN="+s.name, "-out", s.name+".csr")
+		run("x509", "-req", "-in", s.name+".csr", "-CA", "root.pem", "-CAkey", "root.key", "-set_serial", s.serial, "-days", "30",
+			"-extfile", ext, "-out", s.name+".pem")
+		p.signers[s.name] = &pyhankoSigner{keyPath: filepath.Join(dir, s.name+".key"), certPath: filepath.Join(dir, s.name+".pem"), chainPath: p.rootPath}
+	}
+	b, err := os.ReadFile(p.rootPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(b)
+	if p.root, err = x509.ParseCertificate(blk.Bytes); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestCertificatesX509Refuses: a certificate with a negative serial
+// number, or an RSA exponent above crypto/rsa's limit, is read and its
+// signature judged like any other (here INDETERMINATE for want of
+// revocation data, which openssl's throwaway CA does not publish); a
+// signer certificate kyso cannot read (a Brainpool key) leaves the
+// signature INDETERMINATE, unsupported, never TOTAL-FAILED, and a later
+// signature in the same file is still judged.
+func TestCertificatesX509Refuses(t *testing.T) {
+	f := getFixture(t)
+	testenv.PyHankoPython(t)
+	o := newOpensslPKI(t)
+	roots := f.roots.Clone()
+	roots.AddCert(o.root)
+
+	for _, name := range []string{osslNegativeSerial, osslLargeExponent} {
+		doc := o.signers[name].sign(t, formPDF(), "Read", true)
+		rep := f.verifyWith(t, doc, &verify.Options{Roots: roots})
+		s := want(t, rep, 0, verify.Indeterminate, verify.TryLater)
+		if s.Intact == nil || !*s.Intact || s.Signer == nil || len(s.Chain) != 2 {
+			t.Errorf("%s: intact %v, signer %+v, chain of %d", name, s.Intact, s.Signer, len(s.Chain))
+		}
+	}
+	for _, name := range []string{osslBrainpool} {
+		doc := o.signers[name].sign(t, formPDF(), "Unsupported", true)
+		doc = f.sign(t, f.citizen(t, hsm.ECDSAP256), doc, nil)
+		rep := f.verifyWith(t, doc, &verify.Options{Roots: roots, Fetcher: &revocation.Fetcher{Client: f.srv.Client}})
+		s := want(t, rep, 0, verify.Indeterminate, verify.NoSigningCertificateFound)
+		if !hasCode(s.ReasonDetails, verify.CodeUnsupportedCertificate) {
+			t.Errorf("%s: reasons %q", name, s.Reasons)
+		}
+		want(t, rep, 1, verify.TotalPassed, "")
+	}
+}
