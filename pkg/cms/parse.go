@@ -301,6 +301,11 @@ func parse(der []byte, depth int, allowPadding bool) (*SignedData, error) {
 			continue // attribute or other certificate formats (RFC 5652 section 10.2.2)
 		}
 		c, err := x509.ParseCertificate(el)
+		if err != nil {
+			if bc, berr := parseBrainpool(el); berr == nil {
+				c, err = bc, nil
+			}
+		}
 		if err != nil && certificateShaped(el) {
 			sd.Unreadable = append(sd.Unreadable, UnreadableCertificate{Raw: bytes.Clone(el), Err: err})
 			continue

@@ -87,12 +87,15 @@ var disagreements = []disagreement{
 
 	{checker: ckPyhanko, file: "openssl-negative-serial", says: vPass, why: pyhankoNoRevocationPointer},
 	{checker: ckPyhanko, file: "openssl-large-exponent", says: vPass, why: pyhankoNoRevocationPointer},
-	{checker: ckPyhanko, file: "openssl-brainpool-then-kyso-BT", field: "Brainpool", says: vPass,
-		why: "pyHanko (python's cryptography) verifies ECDSA on brainpoolP256r1, which crypto/x509 cannot read: kyso says unsupported (INDETERMINATE), never passes or fails what it cannot check; " + pyhankoNoRevocationPointer},
+	{checker: ckPyhanko, file: "openssl-brainpool", says: vPass, why: pyhankoNoRevocationPointer},
+	{checker: ckPyhanko, file: "openssl-secp256k1-then-kyso-BT", field: "Secp256k1", says: vPass,
+		why: "pyHanko (python's cryptography) verifies ECDSA on secp256k1, which neither crypto/x509 nor kyso reads: kyso says unsupported (INDETERMINATE), never passes or fails what it cannot check; " + pyhankoNoRevocationPointer},
 
 	// pdfsig checks integrity and trust only.
-	{checker: ckPdfsig, file: "openssl-brainpool-then-kyso-BT", field: "Brainpool", says: vFail, shows: []string{"Signature is Invalid."},
-		why: "pdfsig (NSS) does not support Brainpool curves and calls the signature invalid; kyso cannot check it either and says so (INDETERMINATE, unsupported)"},
+	{checker: ckPdfsig, file: "openssl-brainpool", says: vFail, shows: []string{"Signature is Invalid."},
+		why: "pdfsig (NSS) does not support Brainpool curves and calls the signature invalid; kyso verifies it (RFC 5639 arithmetic from ProtonMail's go-crypto) and, missing revocation data, says INDETERMINATE"},
+	{checker: ckPdfsig, file: "openssl-secp256k1-then-kyso-BT", field: "Secp256k1", says: vFail, shows: []string{"Signature is Invalid."},
+		why: "pdfsig (NSS) does not support secp256k1 and calls the signature invalid; kyso cannot check it either and says so (INDETERMINATE, unsupported)"},
 	{checker: ckPdfsig, file: "certified-P1-then-filled", says: vPass, shows: []string{"Not total document signed"}, why: pdfsigNoDiff},
 	{checker: ckPdfsig, file: "attack-incremental-saving", says: vPass, shows: []string{"Not total document signed"}, why: pdfsigNoDiff},
 	{checker: ckPdfsig, file: "attack-shadow-hide-annotation", says: vPass, shows: []string{"Not total document signed"}, why: pdfsigNoDiff},
@@ -307,12 +310,13 @@ func TestAgreeWithCheckers(t *testing.T) {
 
 	// Certificates crypto/x509 refuses or long refused, made by openssl,
 	// signed with by pyHanko: read and judged (INDETERMINATE: openssl's
-	// throwaway CA publishes no revocation data), or, for the Brainpool
+	// throwaway CA publishes no revocation data), or, for the secp256k1
 	// key kyso cannot check, unsupported, with the next signature judged.
 	ossl := newOpensslPKI(t)
 	add("openssl-negative-serial", ossl.signers[osslNegativeSerial].sign(t, formPDF(), "NegativeSerial", true), nil, vIndet)
 	add("openssl-large-exponent", ossl.signers[osslLargeExponent].sign(t, formPDF(), "LargeExponent", true), nil, vIndet)
-	add("openssl-brainpool-then-kyso-BT", f.sign(t, p256, ossl.signers[osslBrainpool].sign(t, formPDF(), "Brainpool", true), bt(pades.Options{})), nil, vIndet, vPass)
+	add("openssl-brainpool", ossl.signers[osslBrainpool].sign(t, formPDF(), "Brainpool", true), nil, vIndet)
+	add("openssl-secp256k1-then-kyso-BT", f.sign(t, p256, ossl.signers[osslSecp256k1].sign(t, formPDF(), "Secp256k1", true), bt(pades.Options{})), nil, vIndet, vPass)
 
 	// A signer whose root nobody trusts.
 	other, err := catest.NewInit(ctx, t.TempDir(), &ca.InitRequest{Name: "Kyso Không Tin Cậy"})

@@ -17,9 +17,10 @@ import (
 // opensslPKI is a root and signers made by openssl with what crypto/x509
 // refuses or long refused: a negative serial number (DER INTEGERs are
 // signed; certificates with negative serials are in use), an RSA public
-// exponent of 2^32+1 (above crypto/x509's limit of 2^31-1; python's
-// cryptography and pyHanko verify with it) and a Brainpool key (RFC 5639,
-// which crypto/x509 does not know).
+// exponent of 2^32+1 (above crypto/rsa's limit of 2^31-1; python's
+// cryptography and pyHanko verify with it), a Brainpool key (RFC 5639,
+// which crypto/x509 does not know) and a secp256k1 key (which kyso does
+// not read at all).
 type opensslPKI struct {
 	dir      string
 	rootPath string
@@ -32,6 +33,7 @@ const (
 	osslNegativeSerial = "negative-serial"
 	osslLargeExponent  = "large-exponent"
 	osslBrainpool      = "brainpool"
+	osslSecp256k1      = "secp256k1"
 )
 
 func newOpensslPKI(t *testing.T) *opensslPKI {
@@ -61,6 +63,7 @@ func newOpensslPKI(t *testing.T) *opensslPKI {
 		{osslNegativeSerial, "-4660", []string{"-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"}},
 		{osslLargeExponent, "4661", []string{"-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-pkeyopt", "rsa_keygen_pubexp:4294967297"}},
 		{osslBrainpool, "4662", []string{"-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:brainpoolP256r1"}},
+		{osslSecp256k1, "4663", []string{"-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:secp256k1"}},
 	} {
 		run(append(append([]string{"genpkey"}, s.keygen...), "-out", s.name+".key")...)
 		run("req", "-new", "-key", s.name+".key", "-subj", "/O=Kyso OpenSSL/CN="+s.name, "-out", s.name+".csr")
@@ -80,10 +83,10 @@ func newOpensslPKI(t *testing.T) *opensslPKI {
 }
 
 // TestCertificatesX509Refuses: a certificate with a negative serial
-// number, or an RSA exponent above crypto/rsa's limit, is read and its
-// signature judged like any other (here INDETERMINATE for want of
-// revocation data, which openssl's throwaway CA does not publish); a
-// signer certificate kyso cannot read (a Brainpool key) leaves the
+// number, an RSA exponent above crypto/rsa's limit or a Brainpool key is
+// read and its signature judged like any other (here INDETERMINATE for
+// want of revocation data, which openssl's throwaway CA does not
+// publish); a signer certificate kyso cannot read (secp256k1) leaves the
 // signature INDETERMINATE, unsupported, never TOTAL-FAILED, and a later
 // signature in the same file is still judged.
 func TestCertificatesX509Refuses(t *testing.T) {
@@ -93,7 +96,7 @@ func TestCertificatesX509Refuses(t *testing.T) {
 	roots := f.roots.Clone()
 	roots.AddCert(o.root)
 
-	for _, name := range []string{osslNegativeSerial, osslLargeExponent} {
+	for _, name := range []string{osslNegativeSerial, osslLargeExponent, osslBrainpool} {
 		doc := o.signers[name].sign(t, formPDF(), "Read", true)
 		rep := f.verifyWith(t, doc, &verify.Options{Roots: roots})
 		s := want(t, rep, 0, verify.Indeterminate, verify.TryLater)
@@ -101,7 +104,7 @@ func TestCertificatesX509Refuses(t *testing.T) {
 			t.Errorf("%s: intact %v, signer %+v, chain of %d", name, s.Intact, s.Signer, len(s.Chain))
 		}
 	}
-	for _, name := range []string{osslBrainpool} {
+	for _, name := range []string{osslSecp256k1} {
 		doc := o.signers[name].sign(t, formPDF(), "Unsupported", true)
 		doc = f.sign(t, f.citizen(t, hsm.ECDSAP256), doc, nil)
 		rep := f.verifyWith(t, doc, &verify.Options{Roots: roots, Fetcher: &revocation.Fetcher{Client: f.srv.Client}})
