@@ -8,6 +8,8 @@ import (
 	"errors"
 
 	"github.com/ProtonMail/go-crypto/brainpool"
+
+	"github.com/kyso-pki/kyso/pkg/algid"
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
@@ -39,7 +41,6 @@ func isBrainpool(c elliptic.Curve) bool {
 }
 
 var (
-	oidECPublicKey = asn1.ObjectIdentifier{1, 2, 840, 10045, 2, 1}
 	// placeholderSPKI is a P-256 SubjectPublicKeyInfo (the curve's
 	// generator as the key) that parseBrainpool puts in place of a
 	// Brainpool key for crypto/x509 to read the rest.
@@ -86,7 +87,7 @@ func parseBrainpool(der []byte) (*x509.Certificate, error) {
 	}
 	s := spki
 	if !s.ReadASN1(&point, cbasn1.SEQUENCE) || !point.ReadASN1(&alg, cbasn1.SEQUENCE) || !alg.ReadASN1ObjectIdentifier(&algOID) ||
-		!alg.ReadASN1ObjectIdentifier(&curveOID) || !point.ReadASN1BitString(&bits) || !algOID.Equal(oidECPublicKey) {
+		!alg.ReadASN1ObjectIdentifier(&curveOID) || !point.ReadASN1BitString(&bits) || !algOID.Equal(algid.ECPublicKey) {
 		return nil, errNotBrainpool
 	}
 	var curve elliptic.Curve

@@ -316,6 +316,9 @@ func TestAgreeWithCheckers(t *testing.T) {
 	add("openssl-negative-serial", ossl.signers[osslNegativeSerial].sign(t, formPDF(), "NegativeSerial", true), nil, vIndet)
 	add("openssl-large-exponent", ossl.signers[osslLargeExponent].sign(t, formPDF(), "LargeExponent", true), nil, vIndet)
 	add("openssl-brainpool", ossl.signers[osslBrainpool].sign(t, formPDF(), "Brainpool", true), nil, vIndet)
+	// Legacy algorithms by the dated policy: a SHA-1 time-stamp imprint
+	// made today proves nothing, and the signature is judged now.
+	add("pyhanko-sha1-imprint-BT", foreign.signSHA1Stamp(t, ossl, formPDF(), "SHA1Stamp"), nil, vPass)
 	add("openssl-secp256k1-then-kyso-BT", f.sign(t, p256, ossl.signers[osslSecp256k1].sign(t, formPDF(), "Secp256k1", true), bt(pades.Options{})), nil, vIndet, vPass)
 
 	// A signer whose root nobody trusts.

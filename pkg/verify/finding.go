@@ -86,6 +86,11 @@ const (
 	// ones crypto/x509 cannot read, and the signer's is not among those it
 	// can. Params: detail (English).
 	CodeUnsupportedCertificate Code = "unsupported_certificate"
+	// CodeTimestampWeakImprint (a warning): a time-stamp's message
+	// imprint uses a digest algorithm the validation policy accepted only
+	// until a date, and nothing proves the time-stamp existed before.
+	// Params: n (0 for a document time-stamp), algorithm, expiry.
+	CodeTimestampWeakImprint Code = "timestamp_weak_imprint"
 	// CodeTimestampInvalid (a warning): a signature time-stamp does not
 	// verify, so it proves nothing. Params: n, detail (English).
 	CodeTimestampInvalid Code = "timestamp_invalid"

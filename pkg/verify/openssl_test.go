@@ -26,6 +26,8 @@ type opensslPKI struct {
 	rootPath string
 	root     *x509.Certificate
 	signers  map[string]*pyhankoSigner
+	// tsaKey and tsaCert are an RSA time-stamping unit's PEM files.
+	tsaKey, tsaCert string
 }
 
 // The opensslPKI signers' names.
@@ -71,6 +73,16 @@ func newOpensslPKI(t *testing.T) *opensslPKI {
 			"-extfile", ext, "-out", s.name+".pem")
 		p.signers[s.name] = &pyhankoSigner{keyPath: filepath.Join(dir, s.name+".key"), certPath: filepath.Join(dir, s.name+".pem"), chainPath: p.rootPath}
 	}
+	// An RSA time-stamping unit (pyHanko's DummyTimeStamper signs with
+	// RSA only).
+	tsaExt := filepath.Join(dir, "tsa.ext")
+	if err := os.WriteFile(tsaExt, []byte("keyUsage=critical,digitalSignature\nextendedKeyUsage=critical,timeStamping\nbasicConstraints=CA:FALSE\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "tsa.key")
+	run("req", "-new", "-key", "tsa.key", "-subj", "/O=Kyso OpenSSL/CN=Kyso OpenSSL TSA", "-out", "tsa.csr")
+	run("x509", "-req", "-in", "tsa.csr", "-CA", "root.pem", "-CAkey", "root.key", "-set_serial", "4700", "-days", "30", "-extfile", tsaExt, "-out", "tsa.pem")
+	p.tsaKey, p.tsaCert = filepath.Join(dir, "tsa.key"), filepath.Join(dir, "tsa.pem")
 	b, err := os.ReadFile(p.rootPath)
 	if err != nil {
 		t.Fatal(err)
@@ -113,5 +125,72 @@ func TestCertificatesX509Refuses(t *testing.T) {
 			t.Errorf("%s: reasons %q", name, s.Reasons)
 		}
 		want(t, rep, 1, verify.TotalPassed, "")
+	}
+}
+
+// pyhankoSHA1Stamp signs with pyHanko at B-T, its signature time-stamp
+// made by pyHanko's DummyTimeStamper over a SHA-1 message imprint (the
+// token itself signed with SHA-256), as time-stamping units long did
+// (argv: key, cert, chain, tsa key, tsa cert, in, out, field).
+const pyhankoSHA1Stamp = `
+import sys
+from pyhanko.keys import load_cert_from_pemder, load_private_key_from_pemder
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.sign import attributes, fields, signers
+from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
+key, cert, chain, tkey, tcert, src, dst, field = sys.argv[1:]
+
+init = attributes.TSTProvider.__init__
+def sha1_imprint(self, digest_algorithm, *a, **kw):
+    init(self, 'sha1', *a, **kw)
+attributes.TSTProvider.__init__ = sha1_imprint
+
+ts = DummyTimeStamper(tsa_cert=load_cert_from_pemder(tcert), tsa_key=load_private_key_from_pemder(tkey, None), override_md='sha256')
+s = signers.SimpleSigner.load(key, cert, ca_chain_files=(chain,))
+meta = signers.PdfSignatureMetadata(field_name=field, subfilter=fields.SigSeedSubFilter.PADES)
+with open(src, 'rb') as f, open(dst, 'wb') as out:
+    signers.sign_pdf(IncrementalPdfFileWriter(f), meta, signer=s, timestamper=ts, output=out)
+`
+
+// signSHA1Stamp signs in with pyHanko at B-T, the time-stamp's imprint
+// SHA-1 (see pyhankoSHA1Stamp), by the time-stamping unit of o.
+func (s *pyhankoSigner) signSHA1Stamp(t *testing.T, o *opensslPKI, in []byte, field string) []byte {
+	t.Helper()
+	dir := t.TempDir()
+	src, dst, script := filepath.Join(dir, "in.pdf"), filepath.Join(dir, "out.pdf"), filepath.Join(dir, "sha1stamp.py")
+	if err := os.WriteFile(src, in, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(script, []byte(pyhankoSHA1Stamp), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := testenv.Command(t, testenv.PyHankoPython(t), script, s.keyPath, s.certPath, s.chainPath, o.tsaKey, o.tsaCert, src, dst, field)
+	if out, errOut, err := testenv.Run(cmd); err != nil {
+		t.Fatalf("pyHanko signing with a SHA-1 time-stamp: %v\n%s\n%s", err, out, errOut)
+	}
+	b, err := os.ReadFile(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestLegacyImprintByPolicy: a signature time-stamp whose message imprint
+// is SHA-1 is judged by the dated policy (algid.HashExpiry: SHA-1 until
+// 2012-08-01, ETSI TS 119 312): made today, it proves nothing, and kyso
+// says which rule decided; the signature is then judged at the validation
+// time, where it passes (it was TOTAL-FAILED: "token 1 is not over this
+// signature value").
+func TestLegacyImprintByPolicy(t *testing.T) {
+	f := getFixture(t)
+	o := newOpensslPKI(t)
+	roots := f.roots.Clone()
+	roots.AddCert(o.root)
+	foreign := newPyhankoSigner(t, f, t.TempDir())
+	doc := foreign.signSHA1Stamp(t, o, formPDF(), "SHA1Stamp")
+	rep := f.verifyWith(t, doc, &verify.Options{Roots: roots, Fetcher: &revocation.Fetcher{Client: f.srv.Client}})
+	s := want(t, rep, 0, verify.TotalPassed, "")
+	if !hasCode(s.WarningDetails, verify.CodeTimestampWeakImprint) || s.TimestampTime != nil || s.Level != verify.LevelBT {
+		t.Errorf("time-stamp %v, level %s, warnings %q", s.TimestampTime, s.Level, s.Warnings)
 	}
 }

@@ -1,10 +1,13 @@
 package verify
 
 import (
+	"crypto"
 	"crypto/x509"
+	"fmt"
 	"slices"
 	"time"
 
+	"github.com/kyso-pki/kyso/pkg/algid"
 	"github.com/kyso-pki/kyso/pkg/tsa"
 )
 
@@ -15,16 +18,31 @@ import (
 // anchor is valid now (until is zero), or when something later proves the
 // time-stamp existed before until, the time its path expired: a document
 // time-stamp over it, made before then and itself proven.
+//
+// The message imprint's digest algorithm ends it too: a time-stamp whose
+// imprint algorithm expired by the validation policy (algid.HashExpiry)
+// proves something only if it is proven to exist before that date.
 type stampPOE struct {
 	n       int // the signature time-stamp's number, 0 for a document time-stamp
 	at      time.Time
 	until   time.Time
 	expired *x509.Certificate // the certificate of the path that expired at until
+	// weak is the imprint algorithm when its expiry is what until is.
+	weak crypto.Hash
 }
 
 // stampOf judges the token tok, which verified at its generation time, as
 // a proof of existence: its TSA's path at the validation time.
 func (v *validation) stampOf(tok *tsa.Token, n int) stampPOE {
+	st := v.pathPOE(tok, n)
+	if exp, ok := algid.HashExpiry(tok.HashAlgorithm); ok && !exp.After(v.now) && (st.until.IsZero() || exp.Before(st.until)) {
+		st.until, st.weak = exp, tok.HashAlgorithm
+	}
+	return st
+}
+
+// pathPOE is stampOf for the TSA's path alone.
+func (v *validation) pathPOE(tok *tsa.Token, n int) stampPOE {
 	st := stampPOE{n: n, at: tok.GenTime}
 	cert := tokenSigner(tok)
 	if cert == nil {
@@ -54,6 +72,16 @@ func (v *validation) stampOf(tok *tsa.Token, n int) stampPOE {
 // time-stamps after s are decided when s is.
 func (v *validation) provePOE(s *sigState) {
 	for _, st := range s.stamps {
+		if !st.until.IsZero() && !v.provenBefore(s, st.until) && st.weak != 0 {
+			what := "the document time-stamp's"
+			if st.n > 0 {
+				what = fmt.Sprintf("signature time-stamp %d's", st.n)
+			}
+			s.warnWith(note(CodeTimestampWeakImprint, params("n", st.n, "algorithm", st.weak.String(), "expiry", st.until),
+				"%s message imprint is %v, which the validation policy (%s) accepts until %s; nothing proves the time-stamp was made before, so it proves nothing",
+				what, st.weak, algid.HashPolicy, st.until.Format(time.DateOnly)))
+			continue
+		}
 		if !st.until.IsZero() && !v.provenBefore(s, st.until) {
 			name := st.expired.Subject.CommonName
 			p := params("n", st.n, "subject", name, "expiry", st.until)

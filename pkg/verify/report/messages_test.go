@@ -80,6 +80,7 @@ func TestMessages(t *testing.T) {
 		verify.CodeDetachedWithContent:          {"subfilter", "bytes"},
 		verify.CodeTimestampNoPOE:               {"subject", "expiry"},
 		verify.CodeUnsupportedCertificate:       nil,
+		verify.CodeTimestampWeakImprint:         {"algorithm", "expiry"},
 	}
 	for code, ps := range params {
 		tmpl, ok := vi.codes[string(code)]

@@ -129,6 +129,7 @@ var vi = &messages{
 		string(verify.CodeTimestampInvalid):             "Dấu thời gian thứ {n} trên chữ ký không hợp lệ nên không chứng minh được thời điểm ký",
 		string(verify.CodeDetachedWithContent):          "Chữ ký tách rời ({subfilter}) nhưng khối CMS lại chứa nội dung eContent ({bytes} byte), nên chữ ký không chỉ ký phạm vi byte của tài liệu",
 		string(verify.CodeUnsupportedCertificate):       "Chữ ký kèm chứng thư số mà kyso không đọc được (chưa hỗ trợ), nhiều khả năng là chứng thư của người ký, nên không kiểm tra được chữ ký",
+		string(verify.CodeTimestampWeakImprint):         "Dấu thời gian dùng thuật toán băm {algorithm}, chỉ được chính sách kiểm tra (ETSI TS 119 312) chấp nhận đến {expiry}; không có bằng chứng dấu thời gian có trước đó nên nó không chứng minh được thời điểm ký",
 		string(verify.CodeTimestampNoPOE):               "Chứng thư “{subject}” của dấu thời gian đã hết hạn lúc {expiry} và không có bằng chứng nào muộn hơn cho thấy dấu thời gian có trước đó, nên dấu thời gian không chứng minh được thời điểm ký",
 	},
 	revocationReasons: map[string]string{
