@@ -91,11 +91,16 @@ var disagreements = []disagreement{
 	{checker: ckPyhanko, file: "openssl-secp256k1-then-kyso-BT", field: "Secp256k1", says: vPass,
 		why: "pyHanko (python's cryptography) verifies ECDSA on secp256k1, which neither crypto/x509 nor kyso reads: kyso says unsupported (INDETERMINATE), never passes or fails what it cannot check; " + pyhankoNoRevocationPointer},
 
+	{checker: ckPyhanko, file: "openssl-pkcs7-no-signed-attributes", says: vPass,
+		why: "pyHanko verifies a signature without signed attributes over the document's digest and asks nothing more; kyso and DSS (BBB_SAV_ISQPMDOSPP) find its value right but, at signature acceptance, nothing signed binding the signer's certificate or a time: INDETERMINATE"},
+
 	// pdfsig checks integrity and trust only.
 	{checker: ckPdfsig, file: "openssl-brainpool", says: vFail, shows: []string{"Signature is Invalid."},
 		why: "pdfsig (NSS) does not support Brainpool curves and calls the signature invalid; kyso verifies it (RFC 5639 arithmetic from ProtonMail's go-crypto) and, missing revocation data, says INDETERMINATE"},
 	{checker: ckPdfsig, file: "openssl-secp256k1-then-kyso-BT", field: "Secp256k1", says: vFail, shows: []string{"Signature is Invalid."},
 		why: "pdfsig (NSS) does not support secp256k1 and calls the signature invalid; kyso cannot check it either and says so (INDETERMINATE, unsupported)"},
+	{checker: ckPdfsig, file: "openssl-pkcs7-no-signed-attributes", says: vPass, shows: []string{"Signature is Valid."},
+		why: "pdfsig checks the signature value and the certificate's trust only, not what the signature's attributes bind"},
 	{checker: ckPdfsig, file: "certified-P1-then-filled", says: vPass, shows: []string{"Not total document signed"}, why: pdfsigNoDiff},
 	{checker: ckPdfsig, file: "attack-incremental-saving", says: vPass, shows: []string{"Not total document signed"}, why: pdfsigNoDiff},
 	{checker: ckPdfsig, file: "attack-shadow-hide-annotation", says: vPass, shows: []string{"Not total document signed"}, why: pdfsigNoDiff},
@@ -319,6 +324,10 @@ func TestAgreeWithCheckers(t *testing.T) {
 	// Legacy algorithms by the dated policy: a SHA-1 time-stamp imprint
 	// made today proves nothing, and the signature is judged now.
 	add("pyhanko-sha1-imprint-BT", foreign.signSHA1Stamp(t, ossl, formPDF(), "SHA1Stamp"), nil, vPass)
+	// A PKCS#7 signature without signed attributes (openssl cms -noattr):
+	// its value verifies, but signature acceptance asks for a signed
+	// message-digest.
+	add("openssl-pkcs7-no-signed-attributes", opensslNoAttrs(t, foreign, foreign.sign(t, formPDF(), "NoAttrs", false)), nil, vIndet)
 	add("openssl-secp256k1-then-kyso-BT", f.sign(t, p256, ossl.signers[osslSecp256k1].sign(t, formPDF(), "Secp256k1", true), bt(pades.Options{})), nil, vIndet, vPass)
 
 	// A signer whose root nobody trusts.

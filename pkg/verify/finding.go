@@ -91,6 +91,11 @@ const (
 	// until a date, and nothing proves the time-stamp existed before.
 	// Params: n (0 for a document time-stamp), algorithm, expiry.
 	CodeTimestampWeakImprint Code = "timestamp_weak_imprint"
+	// CodeNoSignedAttributes: an adbe.pkcs7.detached signature whose
+	// value verifies but that has no signed attributes, which ISO 32000-1
+	// §12.8.3.3.1 allows and signature acceptance (ETSI EN 319 102-1
+	// clause 5.2.8) does not: INDETERMINATE.
+	CodeNoSignedAttributes Code = "no_signed_attributes"
 	// CodeTimestampInvalid (a warning): a signature time-stamp does not
 	// verify, so it proves nothing. Params: n, detail (English).
 	CodeTimestampInvalid Code = "timestamp_invalid"

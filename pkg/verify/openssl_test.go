@@ -1,7 +1,9 @@
 package verify_test
 
 import (
+	"bytes"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/pem"
 	"os"
 	"path/filepath"
@@ -193,4 +195,57 @@ func TestLegacyImprintByPolicy(t *testing.T) {
 	if !hasCode(s.WarningDetails, verify.CodeTimestampWeakImprint) || s.TimestampTime != nil || s.Level != verify.LevelBT {
 		t.Errorf("time-stamp %v, level %s, warnings %q", s.TimestampTime, s.Level, s.Warnings)
 	}
+}
+
+// opensslNoAttrs re-signs doc's last signature as adbe.pkcs7.detached
+// with `openssl cms -sign -noattr`: a PKCS#7 signature without signed
+// attributes, its value over the byte range's digest, as older signers
+// made them (ISO 32000-1 §12.8.3.3.1 allows it).
+func opensslNoAttrs(t *testing.T, s *pyhankoSigner, doc []byte) []byte {
+	t.Helper()
+	bin := testenv.LookPath(t, "openssl", "apt-get install openssl")
+	doc = bytes.Replace(bytes.Clone(doc), []byte("/SubFilter /ETSI.CAdES.detached"), []byte("/SubFilter /adbe.pkcs7.detached"), 1)
+	br := byteRangeOf(t, doc)
+	dir := t.TempDir()
+	content := filepath.Join(dir, "content")
+	if err := os.WriteFile(content, append(bytes.Clone(doc[:br[1]]), doc[br[2]:br[2]+br[3]]...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := testenv.Command(t, bin, "cms", "-sign", "-binary", "-noattr", "-md", "sha256", "-signer", s.certPath, "-inkey", s.keyPath,
+		"-certfile", s.chainPath, "-outform", "DER", "-in", content, "-out", filepath.Join(dir, "p7.der"))
+	if out, errOut, err := testenv.Run(cmd); err != nil {
+		t.Fatalf("openssl cms -sign -noattr: %v\n%s%s", err, out, errOut)
+	}
+	der, err := os.ReadFile(filepath.Join(dir, "p7.der"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := []byte(strings.ToUpper(hex.EncodeToString(der)))
+	if len(h) > int(br[2]-br[1]-2) {
+		t.Fatal("no room for the PKCS#7 signature")
+	}
+	copy(doc[br[1]+1:], h)
+	for i := br[1] + 1 + int64(len(h)); i < br[2]-1; i++ {
+		doc[i] = '0'
+	}
+	return doc
+}
+
+// TestPKCS7WithoutSignedAttributes: a PKCS#7 signature without signed
+// attributes is verified over the byte range's digest (intact), and is
+// INDETERMINATE/SIG_CONSTRAINTS_FAILURE by the rule of signature
+// acceptance, which the report names, as EU DSS says (it was
+// INDETERMINATE/FORMAT_FAILURE, unchecked: "no signed attributes (CAdES
+// requires them)"); a changed byte fails it.
+func TestPKCS7WithoutSignedAttributes(t *testing.T) {
+	f := getFixture(t)
+	foreign := newPyhankoSigner(t, f, t.TempDir())
+	doc := opensslNoAttrs(t, foreign, foreign.sign(t, formPDF(), "NoAttrs", false))
+	rep := f.verifyOnline(t, doc)
+	s := want(t, rep, 0, verify.Indeterminate, verify.SigConstraintsFailure)
+	if !hasCode(s.ReasonDetails, verify.CodeNoSignedAttributes) || s.Intact == nil || !*s.Intact {
+		t.Errorf("intact %v, reasons %q", s.Intact, s.Reasons)
+	}
+	doc[bytes.Index(doc, []byte("/Type /Catalog"))+1] = 'X'
+	want(t, f.verifyOnline(t, doc), 0, verify.TotalFailed, verify.SigCryptoFailure)
 }

@@ -396,10 +396,18 @@ func (v *validation) checkCMS(s *sigState, der []byte, pkcs7 bool) {
 		s.fail(Indeterminate, FormatFailure, "hashing the signed bytes: %v", err)
 		return
 	}
-	err = sd.Verify(digest, cms.VerifyOptions{SigningCertificateOptional: pkcs7})
+	err = sd.Verify(digest, cms.VerifyOptions{SigningCertificateOptional: pkcs7, SignedAttributesOptional: pkcs7})
 	switch {
 	case err == nil:
 		s.setIntact(true)
+		if sd.SignedAttrs == nil {
+			// The value verified over the byte range's digest, as ISO
+			// 32000-1 §12.8.3.3.1 allows for adbe.pkcs7.detached; but
+			// nothing signed binds the signer's certificate or a time.
+			s.failWith(Indeterminate, SigConstraintsFailure, note(CodeNoSignedAttributes, nil,
+				"the PKCS#7 signature verifies but has no signed attributes: its value signs the document's digest directly and binds neither the signer's certificate nor a time, and signature acceptance (ETSI EN 319 102-1 clause 5.2.8, as EU DSS's default policy applies it) asks for a signed message-digest"))
+			return
+		}
 	case errors.Is(err, cms.ErrMessageDigest):
 		s.setIntact(false)
 		s.failWith(TotalFailed, HashFailure, note(CodeModified, nil, "the signed bytes were changed: their digest is not the one signed"))

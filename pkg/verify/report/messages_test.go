@@ -81,6 +81,7 @@ func TestMessages(t *testing.T) {
 		verify.CodeTimestampNoPOE:               {"subject", "expiry"},
 		verify.CodeUnsupportedCertificate:       nil,
 		verify.CodeTimestampWeakImprint:         {"algorithm", "expiry"},
+		verify.CodeNoSignedAttributes:           nil,
 	}
 	for code, ps := range params {
 		tmpl, ok := vi.codes[string(code)]
