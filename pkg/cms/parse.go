@@ -83,8 +83,13 @@ type SignedData struct {
 	// ContentTypeAttribute is the content-type attribute's value.
 	ContentTypeAttribute asn1.ObjectIdentifier
 	// SigningCertificateV2 is the first ESSCertIDv2 of the
-	// signing-certificate-v2 attribute (RFC 5035), nil when absent.
+	// signing-certificate-v2 attribute (RFC 5035), or of the older
+	// signing-certificate (RFC 2634) when only that is there; nil when
+	// both are absent.
 	SigningCertificateV2 *ESSCertIDv2
+	// SigningCertificateV1 is true when SigningCertificateV2 was read from
+	// ESS signing-certificate (RFC 2634, SHA-1), there being no v2.
+	SigningCertificateV1 bool
 	// SigningTime is the signing-time attribute's value, zero when absent.
 	SigningTime time.Time
 
@@ -424,6 +429,7 @@ func (sd *SignedData) parseSignerInfo(s cryptobyte.String, depth int) error {
 		}
 		sd.MessageDigest, sd.ContentTypeAttribute = sa.messageDigest, sa.contentType
 		sd.SigningCertificateV2, sd.SigningTime = sa.signingCert, sa.signingTime
+		sd.SigningCertificateV1 = sa.signingCertV1
 	}
 	if !s.ReadASN1Element(&sigAlg, cbasn1.SEQUENCE) {
 		return fmt.Errorf("%w: signatureAlgorithm", ErrMalformed)
@@ -482,6 +488,7 @@ type signedAttrs struct {
 	contentType   asn1.ObjectIdentifier
 	messageDigest []byte
 	signingCert   *ESSCertIDv2
+	signingCertV1 bool
 	signingTime   time.Time
 }
 
@@ -517,6 +524,13 @@ func parseSignedAttrs(attrs []Attribute) (*signedAttrs, error) {
 		if out.signingCert, err = parseSigningCertificateV2(v); err != nil {
 			return nil, err
 		}
+	} else if v, err = single(attrs, OIDAttributeSigningCertificate); err != nil {
+		return nil, err
+	} else if v != nil {
+		if out.signingCert, err = parseSigningCertificate(v); err != nil {
+			return nil, err
+		}
+		out.signingCertV1 = true
 	}
 	if v, err = single(attrs, OIDAttributeSigningTime); err != nil {
 		return nil, err

@@ -328,6 +328,10 @@ func TestAgreeWithCheckers(t *testing.T) {
 	// its value verifies, but signature acceptance asks for a signed
 	// message-digest.
 	add("openssl-pkcs7-no-signed-attributes", opensslNoAttrs(t, foreign, foreign.sign(t, formPDF(), "NoAttrs", false)), nil, vIndet)
+	// The signer's certificate named by SHA-1 (ESS v1, or v2 with SHA-1):
+	// the dated policy only warns of it.
+	add("pyhanko-ess-v1", foreign.signESS(t, formPDF(), "ESSv1", "v1"), nil, vPass)
+	add("pyhanko-ess-v2-sha1", foreign.signESS(t, formPDF(), "ESSv2SHA1", "v2-sha1"), nil, vPass)
 	add("openssl-secp256k1-then-kyso-BT", f.sign(t, p256, ossl.signers[osslSecp256k1].sign(t, formPDF(), "Secp256k1", true), bt(pades.Options{})), nil, vIndet, vPass)
 
 	// A signer whose root nobody trusts.

@@ -40,6 +40,9 @@ func (v *validation) finish(s *sigState) {
 			rep.TimestampTime = &t
 		}
 	}
+	if rep.Kind == KindSignature && s.cms != nil && s.cms.SigningCertificateV2 != nil {
+		v.checkCertRef(s)
+	}
 	if !s.done {
 		v.checkChain(s)
 	}

@@ -96,6 +96,11 @@ const (
 	// §12.8.3.3.1 allows and signature acceptance (ETSI EN 319 102-1
 	// clause 5.2.8) does not: INDETERMINATE.
 	CodeNoSignedAttributes Code = "no_signed_attributes"
+	// CodeLegacyCertRef (a warning): the signing-certificate(-v2)
+	// attribute names the signer's certificate by a hash the dated policy
+	// no longer holds reliable at the signature's proven time. Params:
+	// attribute, algorithm, expiry.
+	CodeLegacyCertRef Code = "legacy_cert_ref"
 	// CodeTimestampInvalid (a warning): a signature time-stamp does not
 	// verify, so it proves nothing. Params: n, detail (English).
 	CodeTimestampInvalid Code = "timestamp_invalid"

@@ -249,3 +249,77 @@ func TestPKCS7WithoutSignedAttributes(t *testing.T) {
 	doc[bytes.Index(doc, []byte("/Type /Catalog"))+1] = 'X'
 	want(t, f.verifyOnline(t, doc), 0, verify.TotalFailed, verify.SigCryptoFailure)
 }
+
+// pyhankoESS signs with pyHanko (PAdES) but names the signer's
+// certificate the old way (argv: key, cert, chain, in, out, field, "v1"
+// or "v2-sha1"): ESS signing-certificate v1 (RFC 2634, a SHA-1 hash) or
+// signing-certificate-v2 with a SHA-1 hash, as older CAdES signers do.
+const pyhankoESS = `
+import hashlib, sys
+from asn1crypto import algos, tsp, x509
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.sign import attributes, fields, signers
+from pyhanko.sign.general import as_signing_certificate
+key, cert, chain, src, dst, field, kind = sys.argv[1:]
+
+P = attributes.SigningCertificateV2Provider
+if kind == 'v1':
+    P.attribute_type = 'signing_certificate'
+    async def value(self, dry_run=False):
+        return as_signing_certificate(self.signing_cert)
+else:
+    async def value(self, dry_run=False):
+        c = self.signing_cert
+        return tsp.SigningCertificateV2({'certs': [tsp.ESSCertIDv2({
+            'hash_algorithm': algos.DigestAlgorithm({'algorithm': 'sha1'}),
+            'cert_hash': hashlib.sha1(c.dump()).digest(),
+            'issuer_serial': {'issuer': [x509.GeneralName({'directory_name': c.issuer})],
+                              'serial_number': c['tbs_certificate']['serial_number']}})]})
+P.build_attr_value = value
+
+s = signers.SimpleSigner.load(key, cert, ca_chain_files=(chain,))
+meta = signers.PdfSignatureMetadata(field_name=field, subfilter=fields.SigSeedSubFilter.PADES)
+with open(src, 'rb') as f, open(dst, 'wb') as out:
+    signers.sign_pdf(IncrementalPdfFileWriter(f), meta, signer=s, output=out)
+`
+
+// signESS signs in with pyHanko, naming the certificate by kind (see
+// pyhankoESS).
+func (s *pyhankoSigner) signESS(t *testing.T, in []byte, field, kind string) []byte {
+	t.Helper()
+	dir := t.TempDir()
+	src, dst, script := filepath.Join(dir, "in.pdf"), filepath.Join(dir, "out.pdf"), filepath.Join(dir, "ess.py")
+	if err := os.WriteFile(src, in, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(script, []byte(pyhankoESS), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := testenv.Command(t, testenv.PyHankoPython(t), script, s.keyPath, s.certPath, s.chainPath, src, dst, field, kind)
+	if out, errOut, err := testenv.Run(cmd); err != nil {
+		t.Fatalf("pyHanko signing with ESS %s: %v\n%s\n%s", kind, err, out, errOut)
+	}
+	b, err := os.ReadFile(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestLegacyCertRefByPolicy: a signature whose certificate is named by ESS
+// signing-certificate v1 or by signing-certificate-v2 with SHA-1 (it was
+// INDETERMINATE, "the attribute is missing", and TOTAL-FAILED, FORMAT_FAILURE)
+// is judged by the dated policy: SHA-1 was reliable until 2012-08-01,
+// which nothing proves the signature is older than, and the policy only
+// warns of it, as EU DSS's does; the signature passes with the rule named.
+func TestLegacyCertRefByPolicy(t *testing.T) {
+	f := getFixture(t)
+	foreign := newPyhankoSigner(t, f, t.TempDir())
+	for _, kind := range []string{"v1", "v2-sha1"} {
+		rep := f.verifyOnline(t, foreign.signESS(t, formPDF(), "ESS", kind))
+		s := want(t, rep, 0, verify.TotalPassed, "")
+		if !hasCode(s.WarningDetails, verify.CodeLegacyCertRef) {
+			t.Errorf("%s: warnings %q", kind, s.Warnings)
+		}
+	}
+}

@@ -108,3 +108,29 @@ func (v *validation) provenBefore(s *sigState, t time.Time) bool {
 	}
 	return false
 }
+
+// checkCertRef judges, by the dated policy (algid.HashExpiry), the hash
+// with which the signing-certificate(-v2) attribute names the signer's
+// certificate, at the time the signature is proven to exist (now when
+// nothing proves an earlier time). A hash past its date only warns, as
+// EU DSS's default policy does (ASCCM_AR_ANS_ANR): a reference to a
+// certificate the signature carries rests on second-preimage resistance,
+// which SHA-1 still has.
+func (v *validation) checkCertRef(s *sigState) {
+	id := s.cms.SigningCertificateV2
+	exp, ok := algid.HashExpiry(id.Hash)
+	t := v.now
+	if !s.poe.IsZero() {
+		t = s.poe
+	}
+	if !ok || t.Before(exp) {
+		return
+	}
+	attr := "signing-certificate-v2"
+	if s.cms.SigningCertificateV1 {
+		attr = "signing-certificate (ESS v1, RFC 2634)"
+	}
+	s.warnWith(note(CodeLegacyCertRef, params("attribute", attr, "algorithm", id.Hash.String(), "expiry", exp),
+		"the %s attribute names the signer's certificate by its %v hash, which the validation policy (%s) holds reliable until %s, before anything proves the signature existed; by that policy this only warns, since a reference to a certificate the signature carries needs second-preimage resistance alone",
+		attr, id.Hash, algid.HashPolicy, exp.Format(time.DateOnly)))
+}

@@ -82,6 +82,7 @@ func TestMessages(t *testing.T) {
 		verify.CodeUnsupportedCertificate:       nil,
 		verify.CodeTimestampWeakImprint:         {"algorithm", "expiry"},
 		verify.CodeNoSignedAttributes:           nil,
+		verify.CodeLegacyCertRef:                {"attribute", "algorithm", "expiry"},
 	}
 	for code, ps := range params {
 		tmpl, ok := vi.codes[string(code)]
