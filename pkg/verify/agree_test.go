@@ -662,14 +662,14 @@ func (s *pyhankoSigner) sign(t *testing.T, in []byte, field string, cades bool) 
 
 // pyhankoEContent signs with pyHanko's PdfSigner through a signer that
 // hands pyHanko's own CMS builder an encapContentInfo with an eContent
-// (argv: key, cert, chain, in, out, field, "cades" or "pkcs7", the
+// (argv: in, out, key, cert, chain, field, "cades" or "pkcs7", the
 // eContent in hex): a detached PDF signature that carries content, as
 // signers that build the CMS for attached data make it.
 const pyhankoEContent = `
 import sys
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import fields, signers
-key, cert, chain, src, dst, field, kind, content = sys.argv[1:]
+src, dst, key, cert, chain, field, kind, content = sys.argv[1:]
 
 class EContentSigner(signers.SimpleSigner):
     async def async_sign(self, *a, **kw):
@@ -688,21 +688,29 @@ with open(src, 'rb') as f, open(dst, 'wb') as out:
 // the CMS's eContent (see pyhankoEContent).
 func (s *pyhankoSigner) signEContent(t *testing.T, in []byte, field string, cades bool, content []byte) []byte {
 	t.Helper()
-	dir := t.TempDir()
-	src, dst, script := filepath.Join(dir, "in.pdf"), filepath.Join(dir, "out.pdf"), filepath.Join(dir, "econtent.py")
-	if err := os.WriteFile(src, in, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(script, []byte(pyhankoEContent), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	kind := "pkcs7"
 	if cades {
 		kind = "cades"
 	}
-	cmd := testenv.Command(t, testenv.PyHankoPython(t), script, s.keyPath, s.certPath, s.chainPath, src, dst, field, kind, fmt.Sprintf("%x", content))
+	return s.signWith(t, pyhankoEContent, in, field, kind, fmt.Sprintf("%x", content))
+}
+
+// signWith runs script, a pyHanko signing script, with pyHanko's Python:
+// its arguments are the input and output PDFs, s's key, certificate and
+// chain, then args; it returns the signed PDF.
+func (s *pyhankoSigner) signWith(t *testing.T, script string, in []byte, args ...string) []byte {
+	t.Helper()
+	dir := t.TempDir()
+	src, dst, py := filepath.Join(dir, "in.pdf"), filepath.Join(dir, "out.pdf"), filepath.Join(dir, "sign.py")
+	if err := os.WriteFile(src, in, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(py, []byte(script), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := testenv.Command(t, testenv.PyHankoPython(t), append([]string{py, src, dst, s.keyPath, s.certPath, s.chainPath}, args...)...)
 	if out, errOut, err := testenv.Run(cmd); err != nil {
-		t.Fatalf("pyHanko signing with an eContent: %v\n%s\n%s", err, out, errOut)
+		t.Fatalf("pyHanko signing (%v): %v\n%s\n%s", args, err, out, errOut)
 	}
 	b, err := os.ReadFile(dst)
 	if err != nil {

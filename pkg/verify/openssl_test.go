@@ -133,14 +133,14 @@ func TestCertificatesX509Refuses(t *testing.T) {
 // pyhankoSHA1Stamp signs with pyHanko at B-T, its signature time-stamp
 // made by pyHanko's DummyTimeStamper over a SHA-1 message imprint (the
 // token itself signed with SHA-256), as time-stamping units long did
-// (argv: key, cert, chain, tsa key, tsa cert, in, out, field).
+// (argv: in, out, key, cert, chain, tsa key, tsa cert, field).
 const pyhankoSHA1Stamp = `
 import sys
 from pyhanko.keys import load_cert_from_pemder, load_private_key_from_pemder
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import attributes, fields, signers
 from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
-key, cert, chain, tkey, tcert, src, dst, field = sys.argv[1:]
+src, dst, key, cert, chain, tkey, tcert, field = sys.argv[1:]
 
 init = attributes.TSTProvider.__init__
 def sha1_imprint(self, digest_algorithm, *a, **kw):
@@ -158,23 +158,7 @@ with open(src, 'rb') as f, open(dst, 'wb') as out:
 // SHA-1 (see pyhankoSHA1Stamp), by the time-stamping unit of o.
 func (s *pyhankoSigner) signSHA1Stamp(t *testing.T, o *opensslPKI, in []byte, field string) []byte {
 	t.Helper()
-	dir := t.TempDir()
-	src, dst, script := filepath.Join(dir, "in.pdf"), filepath.Join(dir, "out.pdf"), filepath.Join(dir, "sha1stamp.py")
-	if err := os.WriteFile(src, in, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(script, []byte(pyhankoSHA1Stamp), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := testenv.Command(t, testenv.PyHankoPython(t), script, s.keyPath, s.certPath, s.chainPath, o.tsaKey, o.tsaCert, src, dst, field)
-	if out, errOut, err := testenv.Run(cmd); err != nil {
-		t.Fatalf("pyHanko signing with a SHA-1 time-stamp: %v\n%s\n%s", err, out, errOut)
-	}
-	b, err := os.ReadFile(dst)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return s.signWith(t, pyhankoSHA1Stamp, in, o.tsaKey, o.tsaCert, field)
 }
 
 // TestLegacyImprintByPolicy: a signature time-stamp whose message imprint
@@ -251,7 +235,7 @@ func TestPKCS7WithoutSignedAttributes(t *testing.T) {
 }
 
 // pyhankoESS signs with pyHanko (PAdES) but names the signer's
-// certificate the old way (argv: key, cert, chain, in, out, field, "v1"
+// certificate the old way (argv: in, out, key, cert, chain, field, "v1"
 // or "v2-sha1"): ESS signing-certificate v1 (RFC 2634, a SHA-1 hash) or
 // signing-certificate-v2 with a SHA-1 hash, as older CAdES signers do.
 const pyhankoESS = `
@@ -260,7 +244,7 @@ from asn1crypto import algos, tsp, x509
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import attributes, fields, signers
 from pyhanko.sign.general import as_signing_certificate
-key, cert, chain, src, dst, field, kind = sys.argv[1:]
+src, dst, key, cert, chain, field, kind = sys.argv[1:]
 
 P = attributes.SigningCertificateV2Provider
 if kind == 'v1':
@@ -287,23 +271,7 @@ with open(src, 'rb') as f, open(dst, 'wb') as out:
 // pyhankoESS).
 func (s *pyhankoSigner) signESS(t *testing.T, in []byte, field, kind string) []byte {
 	t.Helper()
-	dir := t.TempDir()
-	src, dst, script := filepath.Join(dir, "in.pdf"), filepath.Join(dir, "out.pdf"), filepath.Join(dir, "ess.py")
-	if err := os.WriteFile(src, in, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(script, []byte(pyhankoESS), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := testenv.Command(t, testenv.PyHankoPython(t), script, s.keyPath, s.certPath, s.chainPath, src, dst, field, kind)
-	if out, errOut, err := testenv.Run(cmd); err != nil {
-		t.Fatalf("pyHanko signing with ESS %s: %v\n%s\n%s", kind, err, out, errOut)
-	}
-	b, err := os.ReadFile(dst)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return s.signWith(t, pyhankoESS, in, field, kind)
 }
 
 // TestLegacyCertRefByPolicy: a signature whose certificate is named by ESS
