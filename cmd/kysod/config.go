@@ -40,6 +40,22 @@ type config struct {
 	// flood: CSC oauth2/token, auth/login and credentials/authorize, every
 	// SmartCA call, the owners' login, approve and reject.
 	RateLimits rateLimitsConfig `yaml:"rate_limits"`
+	// App is the citizen's web app at /app/ (pkg/app).
+	App appConfig `yaml:"app"`
+}
+
+// appConfig tunes the citizen's app; zero values keep its defaults.
+type appConfig struct {
+	// Disabled leaves /app/ out.
+	Disabled bool `yaml:"disabled"`
+	// IdleTimeout ends a session unused this long (default 10m);
+	// SessionLifetime any session this long after login (default 1h,
+	// and never beyond signing.token_lifetime).
+	IdleTimeout     time.Duration `yaml:"idle_timeout"`
+	SessionLifetime time.Duration `yaml:"session_lifetime"`
+	// RenderWorkers bounds the PDF pages drawn at once, each in a PDFium
+	// sandbox of up to 512 MiB (default 2).
+	RenderWorkers int `yaml:"render_workers"`
 }
 
 // rateLimitsConfig are kysod's rate limits. Each replica counts on its
@@ -215,6 +231,9 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 	}
 	if err := c.RateLimits.check(); err != nil {
 		return nil, false, err
+	}
+	if c.App.IdleTimeout < 0 || c.App.SessionLifetime < 0 || c.App.RenderWorkers < 0 {
+		return nil, false, fmt.Errorf("config: app.idle_timeout, app.session_lifetime and app.render_workers must not be negative")
 	}
 	if c.Signing.Argon2Concurrency < 0 || c.Signing.Argon2Wait < 0 {
 		return nil, false, fmt.Errorf("config: signing.argon2_concurrency and signing.argon2_wait must not be negative")

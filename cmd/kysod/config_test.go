@@ -74,3 +74,25 @@ func TestConfigRateLimits(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigApp: the app section in the YAML file, and what it cannot be.
+func TestConfigApp(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "kysod.yaml")
+	load := func(yaml string) (*config, error) {
+		os.WriteFile(file, []byte(yaml), 0o600)
+		c, _, err := loadConfig([]string{"--config", file}, func(string) string { return "" }, io.Discard)
+		return c, err
+	}
+	c, err := load("app:\n  idle_timeout: 5m\n  session_lifetime: 30m\n  render_workers: 1\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.App != (appConfig{IdleTimeout: 5 * time.Minute, SessionLifetime: 30 * time.Minute, RenderWorkers: 1}) {
+		t.Errorf("app %+v", c.App)
+	}
+	for _, bad := range []string{"app: {idle_timeout: -1s}", "app: {render_workers: -1}", "app: {idle: 5m}"} {
+		if _, err := load(bad + "\n"); err == nil {
+			t.Errorf("%s: accepted", bad)
+		}
+	}
+}

@@ -42,11 +42,13 @@ import (
 	"github.com/kyso-pki/kyso/hsm/keystore"
 	"github.com/kyso-pki/kyso/internal/version"
 	"github.com/kyso-pki/kyso/pkg/admin"
+	"github.com/kyso-pki/kyso/pkg/app"
 	"github.com/kyso-pki/kyso/pkg/ca"
 	"github.com/kyso-pki/kyso/pkg/csc"
 	"github.com/kyso-pki/kyso/pkg/httpedge"
 	"github.com/kyso-pki/kyso/pkg/owner"
 	"github.com/kyso-pki/kyso/pkg/pades"
+	"github.com/kyso-pki/kyso/pkg/render"
 	"github.com/kyso-pki/kyso/pkg/revocation"
 	"github.com/kyso-pki/kyso/pkg/server"
 	"github.com/kyso-pki/kyso/pkg/signercheck"
@@ -230,6 +232,29 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	mux.Handle("/verify/v1", verifyAPI)
+	// The citizen's app: its sessions are owner tokens in the shared
+	// database, in cookies sealed under the secrets key every replica
+	// has; its check page runs the validation API's engine and bounds.
+	if !cfg.App.Disabled {
+		secrets, err := dir.SecretsKey()
+		if err != nil {
+			return err
+		}
+		workers := cfg.App.RenderWorkers
+		if workers == 0 {
+			workers = 2
+		}
+		citizenApp, err := app.New(svc, &app.Options{SecretsKey: secrets, IdleTimeout: cfg.App.IdleTimeout, SessionLifetime: cfg.App.SessionLifetime,
+			Checker: verifyAPI, Render: &render.Options{Workers: workers}, Limits: limits, Logger: log})
+		if err != nil {
+			return err
+		}
+		defer citizenApp.Close()
+		// PDFium compiles in the background, so the first page a citizen
+		// opens need not wait for it.
+		citizenApp.Start()
+		mux.Handle(app.Path, citizenApp)
+	}
 	// The webhook outbox and the expiry sweep; every replica may run it,
 	// the database leases each delivery to one.
 	dispatcher := &signing.Dispatcher{Service: svc, Store: opened.Store, Logger: log}
@@ -307,6 +332,9 @@ func printDefaults(w io.Writer, cfg *config, dir *datadir.Dir, ks *hsm.URI, deve
 	fmt.Fprintf(w, "  HTTPS           https://%s (TLS 1.2+, certificate %s from the issuing CA, until %s)\n", cfg.Listen, ca.FormatSerialInt(tlsLeaf.SerialNumber), tlsLeaf.NotAfter.UTC().Format(time.DateOnly))
 	fmt.Fprintf(w, "  health          https://%s/livez, /readyz\n", cfg.Listen)
 	fmt.Fprintf(w, "  APIs            https://%s/csc/v2, /smartca/v1, /owner/v1, /admin/v1, /verify/v1 (described at /openapi.json)\n", cfg.Listen)
+	if !cfg.App.Disabled {
+		fmt.Fprintf(w, "  citizen's app   https://%s/app/\n", cfg.Listen)
+	}
 	if development {
 		fmt.Fprintln(w, "  WARNING: embedded development defaults — software keys protected by a generated passphrase")
 		fmt.Fprintln(w, "           stored beside them. Use --keystore pkcs11:… or vault:… in production.")

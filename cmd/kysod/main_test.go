@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/kyso-pki/kyso/internal/testenv"
+	"github.com/kyso-pki/kyso/pkg/app"
 )
 
 var (
@@ -227,6 +228,19 @@ func TestDaemonStartsOnDefaults(t *testing.T) {
 					t.Errorf("GET %s = %d %q", path, resp.StatusCode, body)
 				}
 			}
+		}
+		// The citizen's app is served, under its Content-Security-Policy.
+		resp, err := client.Get("https://" + d.https + "/app/login")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Security-Policy") != app.CSP || !strings.Contains(string(body), `<html lang="vi">`) {
+			t.Errorf("GET /app/login = %d, CSP %q", resp.StatusCode, resp.Header.Get("Content-Security-Policy"))
+		}
+		if !regexp.MustCompile(`citizen's app +https://\S+/app/`).MatchString(out) {
+			t.Errorf("round %d: startup output does not name the app", round)
 		}
 		if round == 1 {
 			firstSerial = leafSerial

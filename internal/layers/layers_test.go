@@ -35,7 +35,7 @@ var rank = map[string]int{
 	"pkg/signing": 4,
 	// The HTTP edge and the API dialects.
 	"pkg/httpedge": 5, "pkg/server": 5,
-	"pkg/csc": 6, "pkg/smartca": 6, "pkg/owner": 6, "pkg/admin": 6, "pkg/verifyapi": 6,
+	"pkg/csc": 6, "pkg/smartca": 6, "pkg/owner": 6, "pkg/admin": 6, "pkg/verifyapi": 6, "pkg/app": 6,
 }
 
 // helper reports whether a package is a command, an example, a test

@@ -108,6 +108,26 @@ func CheckQpdf(t testing.TB, path string) {
 	}
 }
 
+// Qpdf runs qpdf ARGS… IN OUT on the PDF in and returns what qpdf wrote;
+// it fails t if qpdf fails.
+func Qpdf(t testing.TB, in []byte, args ...string) []byte {
+	t.Helper()
+	qpdf := LookPath(t, "qpdf", "apt-get install qpdf")
+	dir := t.TempDir()
+	src, dst := filepath.Join(dir, "in.pdf"), filepath.Join(dir, "out.pdf")
+	if err := os.WriteFile(src, in, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(qpdf, append(args, src, dst)...).CombinedOutput(); err != nil {
+		t.Fatalf("qpdf %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	b, err := os.ReadFile(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // CheckPDFCPU asserts pdfcpu validate -mode strict accepts the PDF at
 // path. pdfcpu runs with its configuration directory disabled, so it
 // neither reads nor writes one.

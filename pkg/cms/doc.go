@@ -19,6 +19,7 @@
 // RFC 3161 appendix A) that raises a signature to level B-T.
 //
 // Parse reads a SignedData with bounded effort (size, element counts and
-// nesting are limited, and only DER is accepted) and Verify checks one
-// against the digest of the content it signs.
+// nesting are limited; BER, as NSS and OpenSSL's streaming mode write it,
+// is converted to DER once, by DER, and only DER is parsed) and Verify
+// checks one against the digest of the content it signs.
 package cms

@@ -215,18 +215,23 @@ func (p *parts) encode() ([]byte, error) {
 	})
 }
 
-// Parse reads a DER ContentInfo holding a SignedData with exactly one
+// Parse reads a ContentInfo holding a SignedData with exactly one
 // SignerInfo (ETSI EN 319 142-1 clause 6.3 allows one signer per PDF
 // signature). Zero bytes after the ContentInfo are ignored: a PDF's
-// /Contents is padded with them (ISO 32000-1 section 12.8.1). Parse bounds
-// its work (MaxSize and the limits on counts and nesting above), accepts
-// only DER lengths, and returns an error wrapping ErrMalformed or
-// ErrUnsupported for what it cannot read; it does not verify anything.
-func Parse(der []byte) (*SignedData, error) {
-	return parse(der, 0, true)
+// /Contents is padded with them (ISO 32000-1 section 12.8.1). A BER
+// encoding is converted to DER first (see DER), and Raw is the DER. Parse
+// bounds its work (MaxSize and the limits on counts and nesting above),
+// and returns an error wrapping ErrMalformed or ErrUnsupported for what it
+// cannot read; it does not verify anything.
+func Parse(ber []byte) (*SignedData, error) {
+	der, err := DER(ber)
+	if err != nil {
+		return nil, err
+	}
+	return parse(der, 0)
 }
 
-func parse(der []byte, depth int, allowPadding bool) (*SignedData, error) {
+func parse(der []byte, depth int) (*SignedData, error) {
 	if len(der) > MaxSize {
 		return nil, fmt.Errorf("%w: %d bytes, at most %d", ErrMalformed, len(der), MaxSize)
 	}
@@ -236,13 +241,7 @@ func parse(der []byte, depth int, allowPadding bool) (*SignedData, error) {
 	if !in.ReadASN1Element(&raw, cbasn1.SEQUENCE) {
 		return nil, fmt.Errorf("%w: not a DER ContentInfo", ErrMalformed)
 	}
-	if allowPadding {
-		for _, c := range in {
-			if c != 0 {
-				return nil, fmt.Errorf("%w: data after the ContentInfo", ErrMalformed)
-			}
-		}
-	} else if !in.Empty() {
+	if !in.Empty() {
 		return nil, fmt.Errorf("%w: data after the ContentInfo", ErrMalformed)
 	}
 	ciRaw := raw
@@ -546,7 +545,7 @@ func parseSignedAttrs(attrs []Attribute) (*signedAttrs, error) {
 // parseTimestamp reads a TimeStampToken and its TSTInfo (RFC 3161 section
 // 2.4.2).
 func parseTimestamp(token []byte, depth int) (*Timestamp, error) {
-	sd, err := parse(token, depth, false)
+	sd, err := parse(token, depth)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrTimestamp, err)
 	}

@@ -17,7 +17,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -400,31 +399,23 @@ func TestFuzzSeeds(t *testing.T) {
 			}
 		}
 	}
-	files, err := filepath.Glob(filepath.Join(fuzzSeedDir, "kyso-*"))
-	if err != nil || len(files) < 4 {
-		t.Fatalf("%d seeds in %s (%v); run with KYSO_UPDATE_FUZZ_SEEDS=1", len(files), fuzzSeedDir, err)
-	}
 	stamped := 0
-	for _, name := range files {
-		b, err := os.ReadFile(name)
-		if err != nil {
-			t.Fatal(err)
+	for i, der := range storedSeeds(t) {
+		// As kyso writes it, and as BER (NSS, OpenSSL's streaming mode).
+		for j, in := range [][]byte{der, append(toBER(t, der), 0, 0)} {
+			name := fmt.Sprint("seed ", i, []string{" DER", " BER"}[j])
+			sd, err := Parse(in)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if !bytes.Equal(sd.Raw, der) {
+				t.Errorf("%s: Raw is not the DER", name)
+			}
+			if err := sd.Verify(digest(crypto.SHA256, content), VerifyOptions{}); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			stamped += len(sd.Timestamps)
 		}
-		_, lit, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
-		q, ok := strings.CutPrefix(lit, "[]byte(")
-		q, ok2 := strings.CutSuffix(q, ")")
-		der, err := strconv.Unquote(q)
-		if !ok || !ok2 || err != nil {
-			t.Fatalf("%s: not a go test fuzz v1 []byte", name)
-		}
-		sd, err := Parse([]byte(der))
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		if err := sd.Verify(digest(crypto.SHA256, content), VerifyOptions{}); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		stamped += len(sd.Timestamps)
 	}
 	if stamped == 0 {
 		t.Error("no seed carries a time-stamp token")
@@ -441,6 +432,9 @@ func TestFuzzSeeds(t *testing.T) {
 func FuzzParse(f *testing.F) {
 	content := []byte("fuzz")
 	f.Add([]byte{0x30, 0x80})
+	for _, s := range storedSeeds(f) {
+		f.Add(toBER(f, s)) // NSS and OpenSSL's streaming mode write BER
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		sd, err := Parse(data)
 		if err != nil {

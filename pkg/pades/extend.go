@@ -54,7 +54,7 @@ func Extend(ctx context.Context, r io.ReaderAt, size int64, w io.Writer, level L
 		return err
 	}
 	doc := &appended{r: r, size: size}
-	if err := l.extend(ctx, doc, level, opts); err != nil {
+	if err := l.extend(ctx, doc, level, opts, true); err != nil {
 		return err
 	}
 	return writeWith(w, r, size, doc.tail)
@@ -62,10 +62,16 @@ func Extend(ctx context.Context, r io.ReaderAt, size int64, w io.Writer, level L
 
 // extend appends to doc's tail the updates that raise it to level: the
 // validation data, and for LevelBLTA the document time-stamp from
-// opts.TSA and the validation data of its own chain (see Extend).
-func (l *ltv) extend(ctx context.Context, doc *appended, level Level, opts *ExtendOptions) error {
-	if err := l.checkBT(doc, doc.len()); err != nil {
-		return err
+// opts.TSA and the validation data of its own chain (see Extend). With
+// allBT, every CAdES signature must be B-T already (Extend raises them
+// all); Sign, which adds validation data to its own new B-T signature,
+// passes false: another signer's earlier B-B signature (NSS writes them)
+// is not refused, and its validation data is added too.
+func (l *ltv) extend(ctx context.Context, doc *appended, level Level, opts *ExtendOptions, allBT bool) error {
+	if allBT {
+		if err := l.checkBT(doc, doc.len()); err != nil {
+			return err
+		}
 	}
 	s, err := l.section(ctx, doc, doc.len())
 	if err != nil {

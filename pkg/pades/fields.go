@@ -25,8 +25,13 @@ func addField(rd *pdf.Reader, w *pdf.Writer, sig *pdf.Dict, o *Options) error {
 	if err != nil {
 		return fmt.Errorf("pades: reading the form fields: %w", err)
 	}
-	if err := checkPerms(rd, cat); err != nil {
-		return err
+	// A document time-stamp is no change for DocMDP P=1 (ISO 32000-2
+	// §12.8.2.2.2: P=1 allows no change but the DSS and document
+	// time-stamps that keep the signature valid).
+	if sig.Get("Type") != pdf.Name("DocTimeStamp") {
+		if err := checkPerms(rd, cat); err != nil {
+			return err
+		}
 	}
 	byName := map[string]pdf.Field{}
 	signed := 0
@@ -112,16 +117,22 @@ func addField(rd *pdf.Reader, w *pdf.Writer, sig *pdf.Dict, o *Options) error {
 		var page pdf.Page
 		if o.Visible == nil {
 			page = pages[0]
-			ap := &pdf.Stream{Dict: pdf.NewDict(), Data: []byte{}}
-			ap.Dict.Set("Type", pdf.Name("XObject"))
-			ap.Dict.Set("Subtype", pdf.Name("Form"))
-			ap.Dict.Set("BBox", pdf.Array{pdf.Int(0), pdf.Int(0), pdf.Int(0), pdf.Int(0)})
-			apd := pdf.NewDict()
-			apd.Set("N", w.Add(ap))
 			field.Set("Rect", pdf.Array{pdf.Int(0), pdf.Int(0), pdf.Int(0), pdf.Int(0)})
 			field.Set("F", pdf.Int(132)) // Print | Locked (§12.5.3)
 			field.Set("P", page.Ref)
-			field.Set("AP", apd)
+			// A document time-stamp's zero-size widget has no appearance
+			// (§12.5.5 exempts zero-size annotations): with one, pyHanko
+			// takes the B-LTA update for form filling, which DocMDP P=1
+			// forbids.
+			if sig.Get("Type") != pdf.Name("DocTimeStamp") {
+				ap := &pdf.Stream{Dict: pdf.NewDict(), Data: []byte{}}
+				ap.Dict.Set("Type", pdf.Name("XObject"))
+				ap.Dict.Set("Subtype", pdf.Name("Form"))
+				ap.Dict.Set("BBox", pdf.Array{pdf.Int(0), pdf.Int(0), pdf.Int(0), pdf.Int(0)})
+				apd := pdf.NewDict()
+				apd.Set("N", w.Add(ap))
+				field.Set("AP", apd)
+			}
 		} else {
 			n := o.Visible.Page
 			if n == 0 {

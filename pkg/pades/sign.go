@@ -214,7 +214,7 @@ func Sign(ctx context.Context, r io.ReaderAt, size int64, w io.Writer, signer cr
 	}
 	if l != nil {
 		doc := &appended{r: r, size: size, tail: section}
-		if err := l.extend(ctx, doc, o.Level, &ExtendOptions{LTVOptions: l.o, TSA: o.TSA}); err != nil {
+		if err := l.extend(ctx, doc, o.Level, &ExtendOptions{LTVOptions: l.o, TSA: o.TSA}, false); err != nil {
 			return fmt.Errorf("%w (adding validation data to the new signature)", err)
 		}
 		section = doc.tail

@@ -35,6 +35,7 @@ type Reader struct {
 	resolving map[int]bool
 	dups      map[int]bool // numbers one section lists twice
 	objStms   map[int]*objStm
+	dec       *decryptor // set by OpenToRead for an encrypted document
 }
 
 type objStm struct {
@@ -48,6 +49,10 @@ type objStm struct {
 // PDF of the given size (§7.5.2–§7.5.8). It refuses an encrypted document
 // with ErrEncrypted. opts may be nil for the default limits.
 func Open(r io.ReaderAt, size int64, opts *Limits) (*Reader, error) {
+	return open(r, size, opts, false)
+}
+
+func open(r io.ReaderAt, size int64, opts *Limits, decrypt bool) (*Reader, error) {
 	rd := &Reader{
 		ra:        r,
 		size:      size,
@@ -69,9 +74,13 @@ func Open(r io.ReaderAt, size int64, opts *Limits) (*Reader, error) {
 	if err := rd.readXrefChain(); err != nil {
 		return nil, err
 	}
+	if rd.trailer.Get("Encrypt") != nil && !decrypt {
+		return nil, encryptedErr("the trailer has an /Encrypt entry; remove the password protection before signing")
+	}
 	if rd.trailer.Get("Encrypt") != nil {
-		return nil, &Error{Kind: ErrEncrypted, Op: "opening", Offset: -1,
-			Msg: "the trailer has an /Encrypt entry; remove the password protection before signing"}
+		if err := rd.setUpDecryption(); err != nil {
+			return nil, err
+		}
 	}
 	if _, ok := rd.trailer.Get("Root").(Ref); !ok {
 		return nil, malformed("opening", -1, "the trailer has no /Root reference to the catalog")
@@ -143,6 +152,7 @@ func (rd *Reader) readXrefChain() error {
 	}
 	rd.startxref = off
 	seen := map[int64]bool{}
+	stms := map[int64]map[int]xrefEntry{} // /XRefStm streams read, by offset
 	for i := 0; ; i++ {
 		if i >= rd.lim.MaxXrefSections {
 			return limitErr("reading xref", off, "more than %d cross-reference sections", rd.lim.MaxXrefSections)
@@ -171,14 +181,19 @@ func (rd *Reader) readXrefChain() error {
 		}
 		// A hybrid file's table leaves compressed objects to the stream
 		// named by /XRefStm, which ranks just after the table (§7.5.8.4).
+		// Updates may name the same stream again (qpdf reads such files):
+		// each stream is read once, its entries kept for the next.
 		if xs, ok := trailer.Get("XRefStm").(Int); ok && !isStream {
-			if xs < 0 || int64(xs) >= rd.size || seen[int64(xs)] {
+			if xs < 0 || int64(xs) >= rd.size || int64(xs) == off {
 				return malformed("reading xref", off, "bad /XRefStm offset %d", xs)
 			}
-			seen[int64(xs)] = true
-			stmEntries := map[int]xrefEntry{}
-			if _, _, err := rd.readXrefSection(int64(xs), stmEntries); err != nil {
-				return err
+			stmEntries, done := stms[int64(xs)]
+			if !done {
+				stmEntries = map[int]xrefEntry{}
+				if _, _, err := rd.readXrefSection(int64(xs), stmEntries); err != nil {
+					return err
+				}
+				stms[int64(xs)] = stmEntries
 			}
 			for n, e := range stmEntries {
 				if old, ok := local[n]; !ok || old.kind == 0 {
@@ -556,6 +571,9 @@ func (rd *Reader) Resolve(ref Ref) (Object, error) {
 	var err error
 	if e.kind == 1 {
 		_, obj, err = rd.parseIndirect(rd.lexerAt(e.offset), ref.Num)
+		if err == nil && rd.dec != nil {
+			obj, err = rd.dec.object(rd, ref.Num, e.gen, obj)
+		}
 	} else {
 		obj, err = rd.compressed(ref.Num, e)
 	}

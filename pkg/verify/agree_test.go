@@ -3,9 +3,11 @@ package verify_test
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	gorsa "crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
@@ -77,6 +79,8 @@ var disagreements = []disagreement{
 		why: "DSS's default policy only warns of the visual difference on page 1 and of undefined object modifications after the signed revision"},
 	{checker: ckDSS, file: "attack-shadow-hide-annotation", says: vPass, shows: []string{"BBB_FC_IAOD_ANS"},
 		why: "DSS's default policy only warns that an annotation added after signing overlaps the page's content"},
+	{checker: ckDSS, file: "kyso-then-page-respelled", says: vPass,
+		why: "DSS compares the page's values; pyHanko and kyso find the page object written again with nothing an allowed change explains (595.0 now spelt 595)"},
 	{checker: ckDSS, file: "attack-zeroed-contents", says: vAbsent,
 		why: "DSS does not list a signature whose /Contents holds no CMS at all; kyso reports it as a forgery (FORMAT_FAILURE)"},
 
@@ -110,6 +114,7 @@ var disagreements = []disagreement{
 	{checker: ckPdfsig, file: "expired-BB-page-added", says: vIndet, shows: []string{"Not total document signed", "Certificate has Expired"}, why: pdfsigNoDiff},
 	{checker: ckPdfsig, file: "pyhanko-cades-econtent-empty", says: vPass, shows: []string{"Signature is Valid."}, why: pdfsigEContent},
 	{checker: ckPdfsig, file: "pyhanko-pkcs7-econtent-empty", says: vPass, shows: []string{"Signature is Valid."}, why: pdfsigEContent},
+	{checker: ckPdfsig, file: "kyso-then-page-respelled", says: vPass, shows: []string{"Not total document signed"}, why: pdfsigNoDiff},
 	{checker: ckPdfsig, file: "revoked-before-BT", says: vFail, shows: []string{"Certificate has been Revoked."}, why: pdfsigRevokedNow},
 	{checker: ckPdfsig, file: "revoked-before-BB", says: vFail, shows: []string{"Certificate has been Revoked."}, why: pdfsigRevokedNow},
 	{checker: ckPdfsig, file: "suspended-before-BT", says: vFail, shows: []string{"Certificate has been Revoked."}, why: pdfsigRevokedNow},
@@ -120,6 +125,9 @@ var disagreements = []disagreement{
 	{checker: ckPdfsig, file: "valid-BLTA-rsa2048", field: "DocTimeStamp1", says: vIndet, shows: []string{"Signature has not yet been verified."}, why: pdfsigNoDocTimestamp},
 	{checker: ckPdfsig, file: "two-signers-BLTA", field: "DocTimeStamp1", says: vIndet, shows: []string{"Signature has not yet been verified."}, why: pdfsigNoDocTimestamp},
 	{checker: ckPdfsig, file: "expired-BLTA", field: "DocTimeStamp1", says: vIndet, shows: []string{"Signature has not yet been verified."}, why: pdfsigNoDocTimestamp},
+	{checker: ckPdfsig, file: "certified-P1-BLTA", field: "DocTimeStamp1", says: vIndet, shows: []string{"Signature has not yet been verified."}, why: pdfsigNoDocTimestamp},
+	{checker: ckPdfsig, file: "certified-P1-BT-extended-BLTA", field: "DocTimeStamp1", says: vIndet, shows: []string{"Signature has not yet been verified."}, why: pdfsigNoDocTimestamp},
+	{checker: ckPdfsig, file: "nss-ber-then-kyso-BLTA", field: "DocTimeStamp1", says: vIndet, shows: []string{"Signature has not yet been verified."}, why: pdfsigNoDocTimestamp},
 }
 
 const (
@@ -224,6 +232,11 @@ func TestAgreeWithCheckers(t *testing.T) {
 	add("certified-P2-then-filled", fill(f.sign(t, p256, formPDF(), bt(pades.Options{Certify: 2}))), nil, vPass)
 	add("certified-P1-then-filled", fill(f.sign(t, p256, formPDF(), bt(pades.Options{Certify: 1}))), nil, vFail)
 	add("approval-then-filled", fill(f.sign(t, p256, formPDF(), bt(pades.Options{}))), nil, vPass)
+	// A DSS and a document time-stamp are exempt from P=1's "no changes"
+	// (ISO 32000-2 §12.8.2.2): kyso makes them at signing and extending.
+	ltv := &pades.LTVOptions{Roots: f.roots, Revocation: &revocation.Fetcher{Client: f.srv.Client}}
+	add("certified-P1-BLTA", f.sign(t, p256, formPDF(), &pades.SignOptions{Level: pades.LevelBLTA, TSA: pades.TSAServer(f.tsa), LTV: ltv, Options: pades.Options{Certify: 1}}), nil, vPass, vPass)
+	add("certified-P1-BT-extended-BLTA", f.extend(t, f.sign(t, p256, formPDF(), bt(pades.Options{Certify: 1})), pades.LevelBLTA), nil, vPass, vPass)
 
 	// The attacks, each on its own B-T signature.
 	signed := f.sign(t, p256, formPDF(), bt(pades.Options{}))
@@ -334,6 +347,45 @@ func TestAgreeWithCheckers(t *testing.T) {
 	add("pyhanko-ess-v2-sha1", foreign.signESS(t, formPDF(), "ESSv2SHA1", "v2-sha1"), nil, vPass)
 	add("openssl-secp256k1-then-kyso-BT", f.sign(t, p256, ossl.signers[osslSecp256k1].sign(t, formPDF(), "Secp256k1", true), bt(pades.Options{})), nil, vIndet, vPass)
 
+	// A BER-encoded CMS (indefinite lengths), as NSS writes it, and kyso
+	// signing at B-LTA after it (validation data for both signatures). NSS's key is RSA: poppler sizes
+	// /Contents before signing, and an ECDSA signature one byte longer
+	// than its estimate makes it fail.
+	rsaKey, err := gorsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nssSigner := newPEMSigner(t, f, dir, "nss", rsaKey)
+	nssDoc := nssSign(t, nssSigner, plainPDF(), "NSSSignature")
+	add("nss-ber-pkcs7", nssDoc, nil, vPass)
+	add("nss-ber-then-kyso-BLTA", f.sign(t, p256, nssDoc, &pades.SignOptions{Level: pades.LevelBLTA, TSA: pades.TSAServer(f.tsa), LTV: ltv}), nil, vPass, vPass, vPass)
+
+	// Later revisions by other software that pyHanko's difference analysis
+	// (its DEFAULT_DIFF_POLICY) and DSS accept; the rule that allows each
+	// is named.
+	signedBT := f.sign(t, p256, formPDF(), bt(pades.Options{}))
+	// GenericFieldModificationRule: a text field's /V.
+	add("kyso-then-pyhanko-filled", pyhankoUpdate(t, signedBT, "fill"), nil, vPass)
+	// FieldMDPRule's compare_dicts: the page that gets the new widget
+	// keeps its other entries in value; pyHanko writes its width 595.0
+	// as 595.
+	add("kyso-then-pyhanko-visible-respelled", foreign.sign(t, f.sign(t, p256, formPDFPage("595.0", ""), bt(pades.Options{})), "1/72,500,272,550/PyHankoVisible", true), nil, vPass, vPass)
+	// A page written again with nothing changed but 595.0 spelt 595 is
+	// an unexplained change for pyHanko (and kyso); DSS lets it pass.
+	add("kyso-then-page-respelled", pyhankoUpdate(t, f.sign(t, p256, formPDFPage("595.0", "/Annots 7 0 R"), bt(pades.Options{})), "page"), nil, vFail)
+	// CatalogModificationRule: the catalogs compare, wherever they are.
+	add("kyso-then-new-catalog", pyhankoUpdate(t, signedBT, "newroot"), nil, vPass)
+	// CatalogModificationRule: /Version and /Extensions may change;
+	// SigFieldCreationRule: a new signature field and its widget.
+	add("kyso-1.6-then-pyhanko-cosigned", foreign.sign(t, f.sign(t, p256, version16(t, formPDF()), bt(pades.Options{})), "PyHankoCoSign", true), nil, vPass, vPass)
+	add("kyso-then-pyhanko-visible", foreign.sign(t, signedBT, "1/72,500,272,550/PyHankoVisible", true), nil, vPass, vPass)
+
+	// Encrypted documents (qpdf, the empty user password, as documents
+	// restricted by permissions are) signed by pyHanko: kyso reads them
+	// decrypted.
+	add("qpdf-aes256-then-pyhanko", pyhankoUpdate(t, qpdfEncrypted(t, formPDF(), "", "256"), "sign", foreign.keyPath, foreign.certPath, foreign.chainPath, "PyHankoAES256"), nil, vPass)
+	add("qpdf-aes128-then-pyhanko", pyhankoUpdate(t, qpdfEncrypted(t, formPDF(), "", "128"), "sign", foreign.keyPath, foreign.certPath, foreign.chainPath, "PyHankoAES128"), nil, vPass)
+
 	// A signer whose root nobody trusts.
 	other, err := catest.NewInit(ctx, t.TempDir(), &ca.InitRequest{Name: "Kyso Không Tin Cậy"})
 	if err != nil {
@@ -413,7 +465,7 @@ func TestAgreeWithCheckers(t *testing.T) {
 		}
 		ocsps = append(ocsps, writeDER(fmt.Sprintf("ocsp-%d.der", len(ocsps)), res.Raw))
 	}
-	for _, s := range []signer{p256, rsa, revokedBT, revokedBB, revokedAfter, held, resumed, {foreign.cert, nil}} {
+	for _, s := range []signer{p256, rsa, revokedBT, revokedBB, revokedAfter, held, resumed, {foreign.cert, nil}, {nssSigner.cert, nil}} {
 		fetchOCSP(f.srv.Client, s.cert, f.p.Hierarchy.Issuing)
 	}
 	fetchOCSP(past.srv.Client, past.cert, past.p.Hierarchy.Issuing)
@@ -448,6 +500,18 @@ func TestAgreeWithCheckers(t *testing.T) {
 	}
 
 	py := runPyhanko(t, trust, crls, ocsps, paths)
+	// kyso's B-LTA update is what pyHanko calls LTA updates, not form
+	// filling: the document time-stamp's widget has no appearance.
+	for i, c := range cases {
+		if !strings.HasSuffix(c.name, "BLTA") || strings.Contains(c.name, "two-signers") || strings.Contains(c.name, "nss") || strings.Contains(c.name, "expired") {
+			continue
+		}
+		for _, ps := range py[i].Signatures {
+			if ps.Field == "Signature1" && ps.ModificationLevel != "ModificationLevel.LTA_UPDATES" {
+				t.Errorf("%s: pyHanko reads the updates after Signature1 as %s, want LTA_UPDATES", c.name, ps.ModificationLevel)
+			}
+		}
+	}
 	var dssCRLs, dssOCSPs [][]byte
 	for _, p := range crls {
 		b, _ := os.ReadFile(p)
@@ -610,7 +674,14 @@ func newPyhankoSigner(t *testing.T, f *fixture, dir string) *pyhankoSigner {
 	if err != nil {
 		t.Fatal(err)
 	}
-	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "pyhanko"}}, key)
+	return newPEMSigner(t, f, dir, "pyhanko", key)
+}
+
+// newPEMSigner issues a citizen certificate of the fixture's CA for key,
+// and writes key, certificate and chain as PEM files named after prefix.
+func newPEMSigner(t *testing.T, f *fixture, dir, prefix string, key crypto.Signer) *pyhankoSigner {
+	t.Helper()
+	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: prefix}}, key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -628,8 +699,8 @@ func newPyhankoSigner(t *testing.T, f *fixture, dir string) *pyhankoSigner {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &pyhankoSigner{cert: cert, keyPath: filepath.Join(dir, "pyhanko-key.pem"),
-		certPath: writePEM(t, dir, "pyhanko-cert.pem", cert), chainPath: writePEM(t, dir, "pyhanko-chain.pem", f.p.Hierarchy.Issuing)}
+	s := &pyhankoSigner{cert: cert, keyPath: filepath.Join(dir, prefix+"-key.pem"),
+		certPath: writePEM(t, dir, prefix+"-cert.pem", cert), chainPath: writePEM(t, dir, prefix+"-chain.pem", f.p.Hierarchy.Issuing)}
 	if err := os.WriteFile(s.keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pk8}), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,11 @@ package verify
 
 import (
 	"bytes"
+	"encoding/xml"
+	"errors"
 	"fmt"
+	"io"
+	"slices"
 
 	"github.com/kyso-pki/kyso/pkg/pdf"
 )
@@ -192,9 +196,18 @@ func (d *differ) run() {
 	oldRoot, _ := d.old.Trailer().Get("Root").(pdf.Ref)
 	curRoot, _ := d.cur.Trailer().Get("Root").(pdf.Ref)
 	if oldRoot != curRoot {
-		d.report("the trailer's /Root now points to another catalog (%v instead of %v)", curRoot, oldRoot)
+		// A writer may put the catalog in a new object: it is judged
+		// against the signed one as a change of it (pyHanko's
+		// CatalogModificationRule compares the catalogs' contents).
+		a, errA := d.old.Resolve(oldRoot)
+		b, errB := d.cur.Resolve(curRoot)
+		if _, ok := b.(*pdf.Dict); errA != nil || errB != nil || !ok || d.roles[curRoot.Num].kind != roleOther {
+			d.report("the trailer's /Root now points to another catalog (%v instead of %v)", curRoot, oldRoot)
+		} else if !d.equal(a, b, 0) {
+			d.judge(oldRoot.Num, a, b)
+		}
 	}
-	if d.cur.Trailer().Get("Encrypt") != nil {
+	if d.cur.Trailer().Get("Encrypt") != nil && d.old.Trailer().Get("Encrypt") == nil {
 		d.report("encryption was added")
 	}
 	oldDups := map[int]bool{}
@@ -276,15 +289,28 @@ func (d *differ) structural(ref pdf.Ref) bool {
 func (d *differ) judge(num int, a, b pdf.Object) {
 	r := d.roles[num]
 	switch r.kind {
-	case roleDSS, roleInfo, roleMetadata:
+	case roleDSS, roleInfo:
 		return
+	case roleMetadata:
+		d.metadata(r.name, b)
 	case roleCatalog:
-		d.dictKeys(r.name, a, b, map[pdf.Name]bool{"AcroForm": true, "DSS": true, "Extensions": true})
+		// pyHanko's CatalogModificationRule: /AcroForm, /DSS, /Extensions,
+		// /Metadata, /MarkInfo and /Version may change, /AcroForm and
+		// /Metadata as their own rules say.
+		d.dictKeys(r.name, a, b, map[pdf.Name]bool{"AcroForm": true, "DSS": true, "Extensions": true, "Metadata": true, "MarkInfo": true, "Version": true})
 		ad, _ := a.(*pdf.Dict)
 		bd, _ := b.(*pdf.Dict)
 		if ad != nil && bd != nil {
 			if af, ok := ad.Get("AcroForm").(*pdf.Dict); ok {
 				d.acroForm(af, bd.Get("AcroForm"))
+			}
+			if m := bd.Get("Metadata"); !d.equal(ad.Get("Metadata"), m, 0) {
+				if _, ok := m.(pdf.Ref); !ok {
+					d.report("the catalog: /Metadata is not a reference to a stream")
+				} else {
+					o, _ := d.cur.Get(m)
+					d.metadata("the XMP metadata", o)
+				}
 			}
 		}
 	case roleAcroForm:
@@ -299,6 +325,11 @@ func (d *differ) judge(num int, a, b pdf.Object) {
 			oa, _ := d.old.Get(ad.Get("Annots"))
 			ca, _ := d.cur.Get(bd.Get("Annots"))
 			d.annotList(r.name, oa, ca)
+			if d.equal(ad.Get("Annots"), bd.Get("Annots"), 0) {
+				// Only the spelling of numbers changed: nothing explains
+				// writing the page again (pyHanko: an unexplained xref).
+				d.report("%s was written again with no change that is allowed", r.name)
+			}
 		}
 	case roleAnnotsArray:
 		d.annotList(r.name, a, b)
@@ -345,15 +376,14 @@ func (d *differ) dictKeys(name string, a, b pdf.Object, allowed map[pdf.Name]boo
 		d.report("%s was replaced by another kind of object", name)
 		return
 	}
-	keys := map[pdf.Name]bool{}
-	for _, k := range ad.Keys() {
-		keys[k] = true
-	}
+	keys := slices.Clone(ad.Keys())
 	for _, k := range bd.Keys() {
-		keys[k] = true
+		if ad.Get(k) == nil {
+			keys = append(keys, k)
+		}
 	}
-	for k := range keys {
-		if allowed[k] || d.equal(ad.Get(k), bd.Get(k), 0) {
+	for _, k := range keys {
+		if allowed[k] || d.sameValue(ad.Get(k), bd.Get(k)) {
 			continue
 		}
 		d.report("%s: /%s was changed", name, k)
@@ -481,8 +511,18 @@ func (d *differ) isDocTimestamp(field pdf.Object) bool {
 }
 
 // equal compares two objects of the two revisions; references compare by
-// number, since changed objects are compared on their own.
-func (d *differ) equal(a, b pdf.Object, depth int) bool {
+// number, since changed objects are compared on their own. Numbers compare
+// as written: an object written again with 612 for 612.0 has changed, as
+// pyHanko's test of no-op rewrites says too.
+func (d *differ) equal(a, b pdf.Object, depth int) bool { return d.eq(a, b, depth, false) }
+
+// sameValue is equal with numbers compared by value, for the entries of
+// an object that changed in an allowed way (a page given a new
+// annotation): pyHanko's compare_dicts accepts /MediaBox [0 0 612.0 792]
+// written again as 612.
+func (d *differ) sameValue(a, b pdf.Object) bool { return d.eq(a, b, 0, true) }
+
+func (d *differ) eq(a, b pdf.Object, depth int, values bool) bool {
 	if depth > 64 {
 		return false
 	}
@@ -495,7 +535,7 @@ func (d *differ) equal(a, b pdf.Object, depth int) bool {
 			return false
 		}
 		for _, k := range x.Keys() {
-			if !d.equal(x.Get(k), y.Get(k), depth+1) {
+			if !d.eq(x.Get(k), y.Get(k), depth+1, values) {
 				return false
 			}
 		}
@@ -506,7 +546,7 @@ func (d *differ) equal(a, b pdf.Object, depth int) bool {
 			return false
 		}
 		for i := range x {
-			if !d.equal(x[i], y[i], depth+1) {
+			if !d.eq(x[i], y[i], depth+1, values) {
 				return false
 			}
 		}
@@ -514,9 +554,16 @@ func (d *differ) equal(a, b pdf.Object, depth int) bool {
 	case pdf.String:
 		y, ok := b.(pdf.String)
 		return ok && bytes.Equal(x.Value, y.Value)
+	case pdf.Int, pdf.Real:
+		if !values {
+			return a == b
+		}
+		fx, okx := number(x)
+		fy, oky := number(b)
+		return okx && oky && fx == fy
 	case *pdf.Stream:
 		y, ok := b.(*pdf.Stream)
-		if !ok || !d.equal(x.Dict, y.Dict, depth+1) {
+		if !ok || !d.eq(x.Dict, y.Dict, depth+1, values) {
 			return false
 		}
 		xa, err1 := d.old.RawStreamData(x)
@@ -524,6 +571,80 @@ func (d *differ) equal(a, b pdf.Object, depth int) bool {
 		return err1 == nil && err2 == nil && bytes.Equal(xa, ya)
 	default:
 		return a == b
+	}
+}
+
+// number is a PDF number's value.
+func number(o pdf.Object) (float64, bool) {
+	switch x := o.(type) {
+	case pdf.Int:
+		return float64(x), true
+	case pdf.Real:
+		return float64(x), true
+	}
+	return 0, false
+}
+
+// maxMetadata bounds the XMP metadata checked, decoded.
+const maxMetadata = 4 << 20
+
+// metadata checks a new or changed XMP metadata stream as pyHanko's
+// MetadataUpdateRule does: a stream of well-formed XML, with no entity
+// declarations, whose root is x:xmpmeta.
+func (d *differ) metadata(name string, o pdf.Object) {
+	st, ok := o.(*pdf.Stream)
+	if !ok {
+		d.report("%s is not a stream", name)
+		return
+	}
+	data, err := d.cur.StreamData(st)
+	if err != nil || len(data) > maxMetadata {
+		d.report("%s cannot be read (%v)", name, err)
+		return
+	}
+	if err := checkXMP(data); err != nil {
+		d.report("%s was changed and is not XMP: %v", name, err)
+	}
+}
+
+// checkXMP checks that data is well-formed XML without entity
+// declarations whose root element is adobe:ns:meta/ xmpmeta.
+func checkXMP(data []byte) error {
+	dec := xml.NewDecoder(bytes.NewReader(data))
+	dec.Strict = true
+	root := false
+	for depth := 0; ; {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			if !root || depth != 0 {
+				return errors.New("no complete root element")
+			}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		switch t := tok.(type) {
+		case xml.Directive:
+			if bytes.Contains(t, []byte("ENTITY")) {
+				return errors.New("it declares XML entities")
+			}
+		case xml.StartElement:
+			if depth == 0 {
+				if root {
+					return errors.New("more than one root element")
+				}
+				if t.Name.Space != "adobe:ns:meta/" || t.Name.Local != "xmpmeta" {
+					return fmt.Errorf("its root element is %s %s, not x:xmpmeta", t.Name.Space, t.Name.Local)
+				}
+				root = true
+			}
+			if depth++; depth > 256 {
+				return errors.New("nested too deep")
+			}
+		case xml.EndElement:
+			depth--
+		}
 	}
 }
 

@@ -177,11 +177,15 @@ func flateStream(data string) string {
 // formPDF is a one-page form: a text field "ten" and, as object 9, an
 // unused content stream (what a shadow attack hides in the signed
 // revision to show later).
-func formPDF() []byte {
+func formPDF() []byte { return formPDFPage("595", "/Annots 7 0 R") }
+
+// formPDFPage is formPDF with its page's width spelt as given and its
+// /Annots entry as given (which may be none).
+func formPDFPage(width, annots string) []byte {
 	return testpdf.Objects(
 		"<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [6 0 R] /DA (/Helv 0 Tf 0 g) /DR << /Font << /Helv 5 0 R >> >> >> >>",
 		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> /Annots 7 0 R >>",
+		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 "+width+" 842] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> "+annots+" >>",
 		flateStream("BT /F1 24 Tf 72 720 Td (Don xin cap ho chieu) Tj ET"),
 		testpdf.Helvetica,
 		"<< /FT /Tx /T (ten) /V (Nguyen) /Type /Annot /Subtype /Widget /Rect [72 600 300 620] /P 3 0 R /DA (/Helv 12 Tf 0 g) >>",

@@ -12,9 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/crypto/cryptobyte"
-	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
-
 	"github.com/kyso-pki/kyso/pkg/cms"
 	"github.com/kyso-pki/kyso/pkg/pdf"
 	"github.com/kyso-pki/kyso/pkg/tsa"
@@ -178,7 +175,7 @@ func (v *validation) revision(end int64) (*pdf.Reader, error) {
 	if rd, ok := v.revs[end]; ok {
 		return rd, nil
 	}
-	rd, err := pdf.Open(io.NewSectionReader(v.r, 0, end), end, v.opts.Limits)
+	rd, err := pdf.OpenToRead(io.NewSectionReader(v.r, 0, end), end, v.opts.Limits)
 	if err != nil {
 		return nil, err
 	}
@@ -234,7 +231,7 @@ func (v *validation) check(s *sigState) {
 	}
 	der, err := derPrefix(contents.Value)
 	if err != nil {
-		s.fail(TotalFailed, FormatFailure, "/Contents is not a DER signature: %v", err)
+		s.fail(TotalFailed, FormatFailure, "/Contents is not a DER or BER signature: %v", err)
 		return
 	}
 	sub, _ := d.Get("SubFilter").(pdf.Name)
@@ -318,19 +315,13 @@ func textOf(o pdf.Object) string {
 	return pdf.TextString(s.Value)
 }
 
-// derPrefix returns the DER element at the start of b, without the zero
-// padding a PDF's /Contents carries after it.
+// derPrefix returns the signature at the start of b as DER, without the
+// zero padding a PDF's /Contents carries after it; BER is converted.
 func derPrefix(b []byte) ([]byte, error) {
-	in := cryptobyte.String(b)
-	var el cryptobyte.String
-	var tag cbasn1.Tag
-	if !in.ReadAnyASN1Element(&el, &tag) || tag != cbasn1.SEQUENCE {
-		return nil, errors.New("no DER SEQUENCE at its start")
+	if len(b) == 0 || b[0] != 0x30 {
+		return nil, errors.New("no SEQUENCE at its start")
 	}
-	if len(bytes.TrimRight(in, "\x00")) != 0 {
-		return nil, errors.New("bytes other than zero padding follow the DER")
-	}
-	return el, nil
+	return cms.DER(b)
 }
 
 // digestRanges hashes the two byte ranges, streaming.

@@ -217,7 +217,7 @@ func Verify(ctx context.Context, r io.ReaderAt, size int64, opts *Options) (*Rep
 	}
 	v := &validation{ctx: ctx, r: r, size: size, opts: &o, now: o.Now().UTC(), revs: map[int64]*pdf.Reader{}}
 	v.memo.off = o.noMemo
-	final, err := pdf.Open(r, size, o.Limits)
+	final, err := pdf.OpenToRead(r, size, o.Limits)
 	if err != nil {
 		return nil, fmt.Errorf("verify: %w", err)
 	}

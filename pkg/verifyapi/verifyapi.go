@@ -145,56 +145,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			errorText{"nội dung yêu cầu phải là tệp PDF (Content-Type: application/pdf)", "the request body must be a PDF (Content-Type: application/pdf)"})
 		return
 	}
-	select {
-	case h.sem <- struct{}{}:
-		defer func() { <-h.sem }()
-	default:
-		w.Header().Set("Retry-After", "5")
-		h.fail(w, r, lang, http.StatusServiceUnavailable, "temporarily_unavailable",
-			errorText{"máy chủ đang kiểm tra nhiều tài liệu khác; hãy thử lại sau ít giây", "the server is validating other documents; try again in a few seconds"})
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.o.MaxBody))
-	var tooBig *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooBig):
-		h.fail(w, r, lang, http.StatusRequestEntityTooLarge, "invalid_request",
-			errorText{"tệp PDF lớn hơn giới hạn " + strconv.FormatInt(h.o.MaxBody, 10) + " byte", "the PDF is larger than the limit of " + strconv.FormatInt(h.o.MaxBody, 10) + " bytes"})
-		return
-	case err != nil:
-		h.fail(w, r, lang, http.StatusBadRequest, "invalid_request", errorText{"không đọc được nội dung yêu cầu", "the request body could not be read"})
-		return
-	case len(body) == 0:
-		h.fail(w, r, lang, http.StatusBadRequest, "invalid_request", errorText{"nội dung yêu cầu trống: hãy gửi tệp PDF đã ký", "the request body is empty: send the signed PDF"})
-		return
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), h.o.Timeout)
-	defer cancel()
-	roots, err := h.o.Roots(ctx)
+	rep, err := h.Check(r, r.Body)
 	if err != nil {
-		h.log.Error("verify API: trust anchors", "request_id", httpedge.RequestID(r), "err", err)
-		h.fail(w, r, lang, http.StatusInternalServerError, "server_error", errorText{"không đọc được danh sách chứng thư gốc tin cậy", "the trust anchors could not be read"})
-		return
-	}
-	rep, err := verify.Verify(ctx, bytes.NewReader(body), int64(len(body)), &verify.Options{Roots: roots, Fetcher: h.o.Fetcher, Now: h.o.Now})
-	switch {
-	case err == nil:
-	case errors.Is(err, verify.ErrNoSignatures):
-		h.fail(w, r, lang, http.StatusBadRequest, "invalid_request", errorText{"tệp PDF không có chữ ký số nào", "the PDF has no signatures"})
-		return
-	case errors.Is(err, context.DeadlineExceeded):
-		h.fail(w, r, lang, http.StatusServiceUnavailable, "temporarily_unavailable",
-			errorText{"việc kiểm tra vượt quá thời gian cho phép (" + h.o.Timeout.String() + ")", "the validation took longer than the limit of " + h.o.Timeout.String()})
-		return
-	case errors.Is(err, context.Canceled):
-		return // the client went away
-	case errors.Is(err, pdf.ErrMalformed) || errors.Is(err, pdf.ErrLimit) || errors.Is(err, pdf.ErrUnsupported) || errors.Is(err, pdf.ErrEncrypted) || strings.HasPrefix(err.Error(), "verify: "):
-		h.fail(w, r, lang, http.StatusBadRequest, "invalid_request", errorText{"không đọc được tệp PDF: " + err.Error(), "the PDF cannot be read: " + err.Error()})
-		return
-	default:
-		h.log.Error("verify API", "request_id", httpedge.RequestID(r), "err", err)
-		h.fail(w, r, lang, http.StatusInternalServerError, "server_error", errorText{"lỗi máy chủ khi kiểm tra", "the server failed while validating"})
-		return
+		var ce *CheckError
+		if errors.As(err, &ce) {
+			h.failWith(w, r, lang, ce)
+		}
+		return // else the client went away
 	}
 	var out bytes.Buffer
 	format, ctype := report.JSON, "application/json"
@@ -212,6 +169,104 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Length", strconv.Itoa(out.Len()))
 	w.WriteHeader(http.StatusOK)
 	w.Write(out.Bytes())
+}
+
+// CheckError is why Check gave no report: an HTTP status, a wire code and
+// a description in each language, for any page or API that shows it.
+type CheckError struct {
+	// Status is the HTTP status that fits; Code the wire code
+	// ("invalid_request", "temporarily_unavailable", "server_error").
+	Status int
+	Code   string
+	// RetryAfter, when set, is when to try again.
+	RetryAfter time.Duration
+	text       errorText
+}
+
+// Error is the English description.
+func (e *CheckError) Error() string { return e.text.en }
+
+// Text is the description in lang.
+func (e *CheckError) Text(lang report.Lang) string {
+	if lang == report.English {
+		return e.text.en
+	}
+	return e.text.vi
+}
+
+// HTTPStatus is e.Status.
+func (e *CheckError) HTTPStatus() int { return e.Status }
+
+func checkError(status int, code, vi, en string) *CheckError {
+	return &CheckError{Status: status, Code: code, text: errorText{vi, en}}
+}
+
+func tooLarge(max int64) *CheckError {
+	return checkError(http.StatusRequestEntityTooLarge, "invalid_request",
+		"tệp PDF lớn hơn giới hạn "+strconv.FormatInt(max, 10)+" byte", "the PDF is larger than the limit of "+strconv.FormatInt(max, 10)+" bytes")
+}
+
+func (h *Handler) failWith(w http.ResponseWriter, r *http.Request, lang report.Lang, e *CheckError) {
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
+	}
+	h.fail(w, r, lang, e.Status, e.Code, e.text)
+}
+
+// MaxBody is the largest PDF Check takes, in bytes (Options.MaxBody): a
+// page that uploads one reads at most this much.
+func (h *Handler) MaxBody() int64 { return h.o.MaxBody }
+
+// Check validates the signed PDF read from pdfBody with the API's engine
+// and bounds: at most Options.MaxConcurrent at once (more are refused at
+// once, busy, before their PDF is read), at most Options.MaxBody bytes,
+// each within Options.Timeout, against the trust anchors of the moment.
+// r is the request it answers: its context, and its request ID for the
+// log. A refusal is a *CheckError; a request whose client went away gives
+// its context's error.
+func (h *Handler) Check(r *http.Request, pdfBody io.Reader) (*verify.Report, error) {
+	select {
+	case h.sem <- struct{}{}:
+		defer func() { <-h.sem }()
+	default:
+		e := checkError(http.StatusServiceUnavailable, "temporarily_unavailable",
+			"máy chủ đang kiểm tra nhiều tài liệu khác; hãy thử lại sau ít giây", "the server is validating other documents; try again in a few seconds")
+		e.RetryAfter = 5 * time.Second
+		return nil, e
+	}
+	body, err := io.ReadAll(io.LimitReader(pdfBody, h.o.MaxBody+1))
+	switch {
+	case int64(len(body)) > h.o.MaxBody:
+		return nil, tooLarge(h.o.MaxBody)
+	case err != nil:
+		return nil, checkError(http.StatusBadRequest, "invalid_request", "không đọc được nội dung yêu cầu", "the request body could not be read")
+	case len(body) == 0:
+		return nil, checkError(http.StatusBadRequest, "invalid_request", "nội dung yêu cầu trống: hãy gửi tệp PDF đã ký", "the request body is empty: send the signed PDF")
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), h.o.Timeout)
+	defer cancel()
+	roots, err := h.o.Roots(ctx)
+	if err != nil {
+		h.log.Error("verify API: trust anchors", "request_id", httpedge.RequestID(r), "err", err)
+		return nil, checkError(http.StatusInternalServerError, "server_error", "không đọc được danh sách chứng thư gốc tin cậy", "the trust anchors could not be read")
+	}
+	rep, err := verify.Verify(ctx, bytes.NewReader(body), int64(len(body)), &verify.Options{Roots: roots, Fetcher: h.o.Fetcher, Now: h.o.Now})
+	switch {
+	case err == nil:
+		return rep, nil
+	case errors.Is(err, verify.ErrNoSignatures):
+		return nil, checkError(http.StatusBadRequest, "invalid_request", "tệp PDF không có chữ ký số nào", "the PDF has no signatures")
+	case errors.Is(err, context.DeadlineExceeded):
+		return nil, checkError(http.StatusServiceUnavailable, "temporarily_unavailable",
+			"việc kiểm tra vượt quá thời gian cho phép ("+h.o.Timeout.String()+")", "the validation took longer than the limit of "+h.o.Timeout.String())
+	case errors.Is(err, context.Canceled):
+		return nil, err
+	case errors.Is(err, pdf.ErrMalformed) || errors.Is(err, pdf.ErrLimit) || errors.Is(err, pdf.ErrUnsupported) || errors.Is(err, pdf.ErrEncrypted) || strings.HasPrefix(err.Error(), "verify: "):
+		return nil, checkError(http.StatusBadRequest, "invalid_request", "không đọc được tệp PDF: "+err.Error(), "the PDF cannot be read: "+err.Error())
+	default:
+		h.log.Error("verify API", "request_id", httpedge.RequestID(r), "err", err)
+		return nil, checkError(http.StatusInternalServerError, "server_error", "lỗi máy chủ khi kiểm tra", "the server failed while validating")
+	}
 }
 
 // wantsHTML reports whether the Accept header prefers text/html to JSON:

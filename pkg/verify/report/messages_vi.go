@@ -48,7 +48,7 @@ var vi = &messages{
 	lReason:    "Lý do ký",
 	lLocation:  "Nơi ký",
 	lCertified: "Chữ ký chứng nhận",
-	lReasons:   "Lý do",
+	lReasons:   "Nguyên nhân",
 	lWarnings:  "Cảnh báo",
 	lChanges:   "Thay đổi sau khi ký",
 

@@ -1,0 +1,439 @@
+package app
+
+import (
+	"context"
+	"crypto"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/kyso-pki/kyso/pkg/display"
+	"github.com/kyso-pki/kyso/pkg/render"
+	"github.com/kyso-pki/kyso/pkg/signing"
+	"github.com/kyso-pki/kyso/pkg/verify/report"
+)
+
+// pageWidth is the width, in pixels, of a document page's image: sharp on
+// a phone's screen at 2× and on a desktop's column.
+const pageWidth = 900
+
+// loginPage shows the login form; a live session goes to its requests.
+func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
+	if s := h.current(w, r); s != nil {
+		http.Redirect(w, r, "/app/", http.StatusSeeOther)
+		return
+	}
+	h.show(w, r, http.StatusOK, "login", "loginTitle", nil, "", false)
+}
+
+// login checks national ID, PIN and one-time code with the owners' API's
+// check (signing.Service.OwnerLogin: the same attempt counter and lock)
+// and starts a session. The session is always new: a cookie the browser
+// had before is replaced, never promoted (no fixation), and so is its
+// CSRF cookie.
+func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
+	if !h.o.Limits.AllowSource(w, r) {
+		h.problem(w, r, http.StatusTooManyRequests, "busy")
+		return
+	}
+	id := strings.TrimSpace(r.PostForm.Get("cccd"))
+	pin, otp := r.PostForm.Get("pin"), r.PostForm.Get("otp")
+	if id == "" || len(id) > 64 || pin == "" || len(pin) > 64 || otp == "" || len(otp) > 16 || display.Text("cccd", id) != nil {
+		h.show(w, r, http.StatusBadRequest, "login", "loginTitle", nil, "needAll", true)
+		return
+	}
+	if !strings.Contains(id, ":") {
+		id = "CCCD:" + id
+	}
+	if !h.o.Limits.CheckClient(w, r, "login:"+id) {
+		h.problem(w, r, http.StatusTooManyRequests, "busy")
+		return
+	}
+	tok, _, err := h.svc.OwnerLogin(r.Context(), id, pin, otp)
+	if err != nil {
+		if k, _ := kindOf(err); k == signing.KindDenied {
+			h.show(w, r, http.StatusForbidden, "login", "loginTitle", nil, "wrongFactors", true)
+			return
+		}
+		h.fail(w, r, err)
+		return
+	}
+	h.o.Limits.ChargeClient("login:" + id)
+	now := h.o.Now()
+	setCookie(w, SessionCookie, h.keys.sealSession(&session{token: tok, begun: now, usedAt: now}), 0)
+	setCookie(w, CSRFCookie, randomValue(), 0)
+	http.Redirect(w, r, "/app/", http.StatusSeeOther)
+}
+
+// logout revokes the session's token, on every replica at once.
+func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
+	s := sessionOf(r)
+	if err := h.svc.RevokeToken(r.Context(), s.token, &signing.Principal{Kind: "owner", ID: s.ownerID}); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	setCookie(w, SessionCookie, "", -1)
+	setCookie(w, CSRFCookie, "", -1)
+	http.Redirect(w, r, "/app/login", http.StatusSeeOther)
+}
+
+// summary is a pending request in the list.
+type summary struct {
+	ID, Portal, Description, Created, Expires string
+	Documents                                 int
+}
+
+// requests lists the owner's pending requests, newest first.
+func (h *Handler) requests(w http.ResponseWriter, r *http.Request) {
+	list, err := h.svc.OwnerTransactions(r.Context(), sessionOf(r).ownerID, true)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	names := portalNames{h: h, ctx: r.Context()}
+	var out []summary
+	for _, t := range list {
+		out = append(out, summary{ID: t.ID, Portal: names.of(t.ClientID), Description: shown(t.Description),
+			Created: when(t.CreatedAt), Expires: when(t.ExpiresAt), Documents: len(t.Documents)})
+	}
+	h.show(w, r, http.StatusOK, "requests", "requestsTitle", out, "", false)
+}
+
+// portalNames looks up portals' registered names, once each.
+type portalNames struct {
+	h     *Handler
+	ctx   context.Context
+	names map[string]string
+}
+
+func (p *portalNames) of(clientID string) string {
+	if clientID == "" {
+		return "—"
+	}
+	if p.names == nil {
+		p.names = map[string]string{}
+	}
+	if n, ok := p.names[clientID]; ok {
+		return n
+	}
+	n := clientID
+	if c, err := p.h.svc.Client(p.ctx, clientID); err == nil {
+		n = c.Name
+	}
+	p.names[clientID] = shown(n)
+	return p.names[clientID]
+}
+
+// docView is one document of a request as the page shows it.
+type docView struct {
+	Index                  int
+	Name, Fingerprint, Alg string
+	HasPDF                 bool
+	Link                   string
+}
+
+// requestView is the request page's data.
+type requestView struct {
+	ID, Portal, Description, Created, Expires string
+	Documents                                 []docView
+	// Doc is the document being looked at; Page of Pages its page, Image
+	// the page's image, Prev and Next the neighbouring pages' links.
+	Doc               *docView
+	Page, Pages       int
+	Image, Prev, Next string
+	// Unseen: the page could not be drawn (the message says why).
+	Unseen string
+}
+
+// request shows one request: who asks, why, each document with its hash,
+// and a PDF's pages one at a time (?doc=&page=).
+func (h *Handler) request(w http.ResponseWriter, r *http.Request) {
+	s := sessionOf(r)
+	t, err := h.svc.OwnerTransaction(r.Context(), s.ownerID, r.PathValue("id"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	names := portalNames{h: h, ctx: r.Context()}
+	v := &requestView{ID: t.ID, Portal: names.of(t.ClientID), Description: shown(t.Description), Created: when(t.CreatedAt), Expires: when(t.ExpiresAt)}
+	base := "/app/requests/" + t.ID
+	for i, d := range t.Documents {
+		v.Documents = append(v.Documents, docView{Index: i, Name: shown(d.DocID), Fingerprint: fingerprint(d.Hash), Alg: t.HashAlgorithm.String(),
+			HasPDF: len(d.PDF) > 0, Link: fmt.Sprintf("%s?doc=%d&page=1", base, i)})
+	}
+	q := r.URL.Query()
+	di := atoi(q.Get("doc"), -1)
+	if di < 0 {
+		for i, d := range v.Documents {
+			if d.HasPDF {
+				di = i
+				break
+			}
+		}
+	}
+	if di >= 0 && di < len(v.Documents) && v.Documents[di].HasPDF {
+		v.Doc = &v.Documents[di]
+		doc := t.Documents[di].PDF
+		// The first page after start may wait for PDFium's compilation
+		// (seconds; Start begins it): the server's timeouts bound it.
+		ctx := r.Context()
+		if reason := heldBytes(t, di); reason != "" {
+			v.Unseen = reason
+		} else if rd, err := h.render.get(ctx); err != nil {
+			h.log.Error("app: the PDF renderer", "err", err)
+			v.Unseen = "renderFailed"
+		} else if n, err := rd.PageCount(ctx, doc); err != nil {
+			v.Unseen = "renderFailed"
+		} else {
+			v.Pages = n
+			v.Page = min(max(atoi(q.Get("page"), 1), 1), n)
+			v.Image = fmt.Sprintf("%s/docs/%d/pages/%d", base, di, v.Page)
+			if v.Page > 1 {
+				v.Prev = fmt.Sprintf("%s?doc=%d&page=%d", base, di, v.Page-1)
+			}
+			if v.Page < n {
+				v.Next = fmt.Sprintf("%s?doc=%d&page=%d", base, di, v.Page+1)
+			}
+		}
+		if v.Unseen != "" {
+			v.Unseen = messages[lang(w, r)][v.Unseen]
+		}
+	}
+	h.show(w, r, http.StatusOK, "request", "requestTitle", v, "", false)
+}
+
+// heldBytes checks that document di's bytes are the ones whose digest
+// the approval covers: a SHA-256 transaction (what Submit computes for
+// a PDF) and that digest. It returns a message key when not.
+func heldBytes(t *signing.Transaction, di int) string {
+	d := t.Documents[di]
+	sum := sha256.Sum256(d.PDF)
+	if t.HashAlgorithm != crypto.SHA256 || subtle.ConstantTimeCompare(sum[:], d.Hash) != 1 {
+		return "notTheBytes"
+	}
+	return ""
+}
+
+// pageImage draws a page of a request's PDF as PNG, from the bytes whose
+// digest the approval covers. Never cached (no-store): a document is the
+// owner's.
+func (h *Handler) pageImage(w http.ResponseWriter, r *http.Request) {
+	s := sessionOf(r)
+	if !h.o.Limits.AllowSource(w, r) {
+		h.problem(w, r, http.StatusTooManyRequests, "busy")
+		return
+	}
+	t, err := h.svc.OwnerTransaction(r.Context(), s.ownerID, r.PathValue("id"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	di, pg := atoi(r.PathValue("doc"), -1), atoi(r.PathValue("page"), -1)
+	if di < 0 || di >= len(t.Documents) || len(t.Documents[di].PDF) == 0 || pg < 1 {
+		h.problem(w, r, http.StatusNotFound, "notFound")
+		return
+	}
+	if heldBytes(t, di) != "" {
+		h.problem(w, r, http.StatusConflict, "notTheBytes")
+		return
+	}
+	rd, err := h.render.get(r.Context())
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	png, err := rd.Page(r.Context(), t.Documents[di].PDF, pg, pageWidth)
+	switch {
+	case errors.Is(err, render.ErrNoPage):
+		h.problem(w, r, http.StatusNotFound, "notFound")
+		return
+	case err != nil:
+		h.log.Warn("app: drawing a page", "transaction", t.ID, "err", err)
+		h.problem(w, r, http.StatusUnprocessableEntity, "renderFailed")
+		return
+	}
+	w.Header().Set("Content-Type", "image/png")
+	w.Write(png)
+}
+
+// doneView is the page after a decision.
+type doneView struct{ What, Back string }
+
+// approve signs the request's documents once PIN and code check out
+// (signing.Service.Approve: the one signing path, the same attempt
+// counter and lock as the login). Another owner's request is not found.
+func (h *Handler) approve(w http.ResponseWriter, r *http.Request) {
+	s := sessionOf(r)
+	if !h.o.Limits.AllowSource(w, r) || !h.o.Limits.AllowClient(w, r, "owner:"+s.ownerID) {
+		h.problem(w, r, http.StatusTooManyRequests, "busy")
+		return
+	}
+	pin, otp := r.PostForm.Get("pin"), r.PostForm.Get("otp")
+	if pin == "" || len(pin) > 64 || otp == "" || len(otp) > 16 {
+		h.problem(w, r, http.StatusBadRequest, "needFactors")
+		return
+	}
+	if _, err := h.svc.Approve(r.Context(), s.ownerID, r.PathValue("id"), pin, otp); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.show(w, r, http.StatusOK, "done", "signedTitle", &doneView{What: "signed"}, "", false)
+}
+
+// reject refuses the request; no factor is needed to say no.
+func (h *Handler) reject(w http.ResponseWriter, r *http.Request) {
+	if err := h.svc.Reject(r.Context(), sessionOf(r).ownerID, r.PathValue("id")); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.show(w, r, http.StatusOK, "done", "rejectedTitle", &doneView{What: "rejected"}, "", false)
+}
+
+// useView is one row of the history.
+type useView struct {
+	EventID                                        int64
+	Time, Portal, Document, Fingerprint, Alg, Cred string
+}
+
+// credView is one of the owner's credentials with its certificate's state.
+type credView struct {
+	ID, Serial, Status string
+	Usable             bool
+}
+
+type historyView struct {
+	Credentials []credView
+	Uses        []useView
+}
+
+// history lists every signature the owner's keys made, from the audit
+// log, each with the button that suspends the certificate.
+func (h *Handler) history(w http.ResponseWriter, r *http.Request) {
+	s := sessionOf(r)
+	uses, err := h.svc.KeyHistory(r.Context(), s.ownerID)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	creds, err := h.svc.OwnerCredentials(r.Context(), s.ownerID)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	t := messages[lang(w, r)]
+	v := &historyView{}
+	for _, c := range creds {
+		cv := credView{ID: c.ID, Serial: display.FormatSerial(c.CertSerial)}
+		st := signing.CertStatus("unknown")
+		if cert, _, err := h.svc.Certificate(r.Context(), c); err == nil {
+			if st, err = h.svc.CertificateStatus(r.Context(), c, cert, time.Time{}); err != nil {
+				h.fail(w, r, err)
+				return
+			}
+		}
+		cv.Usable = st == signing.CertValid && c.Status == "active"
+		cv.Status = t["cert_"+string(st)]
+		if cv.Status == "" {
+			cv.Status = string(st)
+		}
+		v.Credentials = append(v.Credentials, cv)
+	}
+	names := portalNames{h: h, ctx: r.Context()}
+	for _, u := range uses {
+		doc := shown(u.DocID)
+		if doc == "" {
+			doc = t["noDocName"]
+		}
+		v.Uses = append(v.Uses, useView{EventID: u.EventID, Time: when(u.Time), Portal: names.of(u.ClientID), Document: doc,
+			Fingerprint: fingerprint(u.Digest), Alg: u.HashAlgorithm, Cred: u.CredentialID})
+	}
+	h.show(w, r, http.StatusOK, "history", "historyTitle", v, "", false)
+}
+
+// disown is "Tôi không thực hiện giao dịch này": the certificate of the
+// credential that made the signature is suspended at once
+// (signing.Service.SuspendOwn).
+func (h *Handler) disown(w http.ResponseWriter, r *http.Request) {
+	s := sessionOf(r)
+	if !h.o.Limits.AllowSource(w, r) {
+		h.problem(w, r, http.StatusTooManyRequests, "busy")
+		return
+	}
+	event := int64(atoi(r.PostForm.Get("event"), 0))
+	if err := h.svc.SuspendOwn(r.Context(), s.ownerID, r.PostForm.Get("credential"), event); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.show(w, r, http.StatusOK, "done", "suspendedTitle", &doneView{What: "suspended"}, "", false)
+}
+
+// checkPage shows the form to check a signed PDF; anyone may use it.
+func (h *Handler) checkPage(w http.ResponseWriter, r *http.Request) {
+	if s := h.current(w, r); s != nil { // a logged-in owner keeps their menu
+		r = withSession(r, s)
+	}
+	h.show(w, r, http.StatusOK, "check", "checkTitle", nil, "", false)
+}
+
+// maxCSRFField bounds the CSRF field of the upload form.
+const maxCSRFField = 256
+
+// check validates an uploaded PDF with the /verify/v1 engine and its
+// bounds (Checker), and shows the Vietnamese (or English) report. The form
+// is multipart: the CSRF field first, then the file, read as it streams
+// and never more than the engine's limit.
+func (h *Handler) check(w http.ResponseWriter, r *http.Request) {
+	if !sameOrigin(r) {
+		h.problem(w, r, http.StatusForbidden, "csrf")
+		return
+	}
+	if !h.o.Limits.AllowSource(w, r) {
+		h.problem(w, r, http.StatusTooManyRequests, "busy")
+		return
+	}
+	s := h.current(w, r)
+	if s != nil {
+		r = withSession(r, s)
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, h.o.Checker.MaxBody()+MaxForm)
+	mr, err := r.MultipartReader()
+	if err != nil {
+		h.problem(w, r, http.StatusBadRequest, "badForm")
+		return
+	}
+	part, err := mr.NextPart()
+	if err != nil || part.FormName() != "csrf" {
+		h.problem(w, r, http.StatusForbidden, "csrf")
+		return
+	}
+	tok, _ := io.ReadAll(io.LimitReader(part, maxCSRFField))
+	r.PostForm = map[string][]string{"csrf": {string(tok)}}
+	if !h.csrfOK(r, s) {
+		h.problem(w, r, http.StatusForbidden, "csrf")
+		return
+	}
+	part, err = mr.NextPart()
+	if err != nil || part.FormName() != "file" {
+		h.problem(w, r, http.StatusBadRequest, "badForm")
+		return
+	}
+	l := lang(w, r)
+	rep, err := h.o.Checker.Check(r, part)
+	if err != nil {
+		var explained interface {
+			HTTPStatus() int
+			Text(report.Lang) string
+		}
+		if errors.As(err, &explained) {
+			h.show(w, r, explained.HTTPStatus(), "check", "checkTitle", nil, explained.Text(report.Lang(l)), true)
+		}
+		return // else the client went away
+	}
+	doc := report.Build(rep, part.FileName(), &report.Options{Lang: report.Lang(l)})
+	h.show(w, r, http.StatusOK, "report", "reportTitle", doc, "", false)
+}

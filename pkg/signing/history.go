@@ -1,0 +1,168 @@
+package signing
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/kyso-pki/kyso/pkg/ca"
+	"github.com/kyso-pki/kyso/pkg/store"
+)
+
+// OwnerTransaction returns one of the owner's pending transactions with
+// its documents (a PDF's bytes included), for the owner to look at before
+// deciding. Another owner's transaction is not found, as in Approve.
+func (s *Service) OwnerTransaction(ctx context.Context, ownerID, txID string) (*Transaction, error) {
+	t, _, err := s.ownerTransaction(ctx, ownerID, txID)
+	if err != nil {
+		return nil, err
+	}
+	return s.decode(t)
+}
+
+// Use is one signature an owner's key made, as the audit log recorded it
+// (signature.create): who asked, when, for which document, over which
+// digest.
+type Use struct {
+	// EventID is the audit event's ID: what a dispute names.
+	EventID int64
+	Time    time.Time
+	// ClientID is the relying party that asked; empty if unknown.
+	ClientID string
+	// CredentialID is the credential that signed.
+	CredentialID string
+	// TransactionID is the transaction the signature belongs to (SmartCA
+	// dialect, the owners' approval); empty for CSC signHash.
+	TransactionID string
+	// DocID is the document's name when a transaction named it.
+	DocID string
+	// Digest is what the key signed; for a PDF, the digest of its signed
+	// attributes. HashAlgorithm names its hash ("SHA-256").
+	Digest        []byte
+	HashAlgorithm string
+}
+
+// historyPage is how many audit events KeyHistory reads at a time.
+const historyPage = 1000
+
+// KeyHistory lists every signature the owner's keys made, newest first,
+// from the audit log: the events signature.create with outcome intent (a
+// hash signed under activation data, recorded before the key signs) or
+// ok (a PDF's signature, recorded after it). An intent whose signature
+// then failed is listed too: the record errs towards showing the owner
+// more. It reads the whole log, so it costs in proportion to it.
+// TODO(#15): an index of audit events by owner, for providers whose log
+// is long.
+func (s *Service) KeyHistory(ctx context.Context, ownerID string) ([]Use, error) {
+	var out []Use
+	type txDocs struct {
+		client string
+		docs   []Document
+		seen   int
+	}
+	txs := map[string]*txDocs{}
+	for after := int64(0); ; {
+		events, err := s.st.ListAudit(ctx, after, historyPage)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range events {
+			after = e.ID
+			if e.Action != "signature.create" || (e.Outcome != "intent" && e.Outcome != "ok") {
+				continue
+			}
+			var d struct {
+				Owner, Transaction, Digest, Hash string
+			}
+			if json.Unmarshal(e.Details, &d) != nil || d.Owner != ownerID {
+				continue
+			}
+			u := Use{EventID: e.ID, Time: e.Time, CredentialID: e.Subject, TransactionID: d.Transaction, HashAlgorithm: d.Hash}
+			u.Digest, _ = base64.StdEncoding.DecodeString(d.Digest)
+			if c, ok := strings.CutPrefix(e.Actor, "client:"); ok {
+				u.ClientID = c
+			}
+			if d.Transaction != "" {
+				x := txs[d.Transaction]
+				if x == nil {
+					x = &txDocs{}
+					if t, err := s.st.GetTransaction(ctx, d.Transaction); err == nil {
+						if dt, err := s.decode(t); err == nil {
+							x.client, x.docs = t.ClientID, dt.Documents
+						}
+					} else if !errors.Is(err, store.ErrNotFound) {
+						return nil, err
+					}
+					txs[d.Transaction] = x
+				}
+				if u.ClientID == "" {
+					u.ClientID = x.client
+				}
+				// A transaction's signatures are audited in the order of
+				// its documents; a hash's digest names its own.
+				for _, doc := range x.docs {
+					if string(doc.Hash) == string(u.Digest) {
+						u.DocID = doc.DocID
+					}
+				}
+				if u.DocID == "" && x.seen < len(x.docs) {
+					u.DocID = x.docs[x.seen].DocID
+				}
+				x.seen++
+			}
+			out = append(out, u)
+		}
+		if len(events) < historyPage {
+			break
+		}
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out, nil
+}
+
+// SuspendOwn is the owner's "I did not do this" (Tôi không thực hiện giao
+// dịch này): it suspends the certificate of the owner's credential at
+// once (RFC 5280 certificateHold, as `kyso cert suspend` does; Decree
+// 23/2025 lets the subscriber ask), so that the next signature is refused
+// by the pre-signing check, and audits the owner's statement
+// (owner.disown, naming the audit event disputed, if any) for the
+// provider's operators, whom the log also warns. Another owner's
+// credential is not found. A certificate already suspended or revoked is
+// no error: the key signs nothing either way.
+func (s *Service) SuspendOwn(ctx context.Context, ownerID, credentialID string, disputed int64) error {
+	if !validID(credentialID) {
+		return fail(KindNotFound, "no such credential")
+	}
+	cred, err := s.st.GetCredential(ctx, credentialID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && cred.OwnerID != ownerID) {
+		return fail(KindNotFound, "no such credential")
+	}
+	if err != nil {
+		return err
+	}
+	details := map[string]any{"credential": cred.ID, "serial": ca.FormatSerial(cred.CertSerial), "disputed_event": disputed}
+	if err := s.audit(ctx, "owner:"+ownerID, "owner.disown", cred.ID, "intent", details); err != nil {
+		return err
+	}
+	err = s.ca.Suspend(ctx, cred.CertSerial, time.Time{})
+	if err != nil && !errors.Is(err, ca.ErrAlreadyRevoked) {
+		_ = s.audit(ctx, "owner:"+ownerID, "owner.disown", cred.ID, "error", map[string]any{"credential": cred.ID, "error": err.Error()})
+		return fmt.Errorf("signing: suspending the certificate of credential %s: %w", cred.ID, err)
+	}
+	s.log.Warn("an owner says they did not make a signature: the certificate is suspended; call them", "owner", ownerID, "credential", cred.ID, "disputed_event", disputed)
+	return s.audit(ctx, "owner:"+ownerID, "owner.disown", cred.ID, "ok", details)
+}
+
+// OwnerCredentials lists the owner's credentials, oldest first.
+func (s *Service) OwnerCredentials(ctx context.Context, ownerID string) ([]*store.Credential, error) {
+	if !validID(ownerID) {
+		return nil, fail(KindNotFound, "no such owner")
+	}
+	return s.st.ListCredentials(ctx, ownerID)
+}
