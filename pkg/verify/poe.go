@@ -31,37 +31,37 @@ type stampPOE struct {
 	weak crypto.Hash
 }
 
-// stampOf judges the token tok, which verified at its generation time, as
-// a proof of existence: its TSA's path at the validation time.
-func (v *validation) stampOf(tok *tsa.Token, n int) stampPOE {
-	st := v.pathPOE(tok, n)
+// stampOf judges the token tok, which verified at its generation time
+// with the TSA's chains, as a proof of existence: its TSA's path at the
+// validation time, and its imprint's algorithm.
+func (v *validation) stampOf(tok *tsa.Token, chains [][]*x509.Certificate, n int) stampPOE {
+	st := v.pathPOE(tok, chains, n)
 	if exp, ok := algid.HashExpiry(tok.HashAlgorithm); ok && !exp.After(v.now) && (st.until.IsZero() || exp.Before(st.until)) {
 		st.until, st.weak = exp, tok.HashAlgorithm
 	}
 	return st
 }
 
-// pathPOE is stampOf for the TSA's path alone.
-func (v *validation) pathPOE(tok *tsa.Token, n int) stampPOE {
+// pathPOE is stampOf for the TSA's path alone. The path found at the
+// token's time is valid now when none of its certificates has expired
+// since (they were all valid then); only when one has is another path
+// looked for, at the validation time.
+func (v *validation) pathPOE(tok *tsa.Token, chains [][]*x509.Certificate, n int) stampPOE {
 	st := stampPOE{n: n, at: tok.GenTime}
-	cert := tokenSigner(tok)
-	if cert == nil {
-		return st // tsa.Token.Verify found the TSA; this is only its guess
+	if len(chains) == 0 {
+		return st // tsa.Token.Verify found a path; nothing says when it ends
 	}
-	inter := append(slices.Clone(v.validationData().certs), tok.Certificates...)
-	if _, err := v.memo.verifyChain(v.opts.Roots, cert, inter, v.now, x509.ExtKeyUsageTimeStamping); err == nil {
-		return st
-	}
-	st.until, st.expired = tok.GenTime, cert
-	chains, err := v.memo.verifyChain(v.opts.Roots, cert, inter, tok.GenTime, x509.ExtKeyUsageTimeStamping)
-	if err != nil {
-		return st
-	}
-	st.until = chains[0][0].NotAfter
 	for _, c := range chains[0] {
-		if c.NotAfter.Before(st.until) {
+		if st.until.IsZero() || c.NotAfter.Before(st.until) {
 			st.until, st.expired = c.NotAfter, c
 		}
+	}
+	if st.until.After(v.now) {
+		return stampPOE{n: n, at: tok.GenTime}
+	}
+	inter := append(slices.Clone(v.validationData().certs), tok.Certificates...)
+	if _, err := v.memo.verifyChain(v.opts.Roots, chains[0][0], inter, v.now, x509.ExtKeyUsageTimeStamping); err == nil {
+		return stampPOE{n: n, at: tok.GenTime}
 	}
 	return st
 }

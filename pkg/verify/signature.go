@@ -423,7 +423,7 @@ func (v *validation) checkCMS(s *sigState, der []byte, pkcs7 bool) {
 	}
 	s.archival = archivalData(sd)
 	for i, ts := range sd.Timestamps {
-		t, err := v.verifyToken(ts.Token, func(h crypto.Hash) ([]byte, error) {
+		t, chains, err := v.verifyToken(ts.Token, func(h crypto.Hash) ([]byte, error) {
 			w := h.New()
 			w.Write(sd.Signature)
 			return w.Sum(nil), nil
@@ -432,34 +432,36 @@ func (v *validation) checkCMS(s *sigState, der []byte, pkcs7 bool) {
 			s.warnWith(note(CodeTimestampInvalid, params("n", i+1, "detail", err.Error()), "signature time-stamp %d is not valid, so it proves nothing: %v", i+1, err))
 			continue
 		}
-		s.stamps = append(s.stamps, v.stampOf(t, i+1))
+		s.stamps = append(s.stamps, v.stampOf(t, chains, i+1))
 	}
 }
 
 // verifyToken parses and verifies an RFC 3161 token against the trust
 // anchors, over what digest gives for the token's hash algorithm.
-func (v *validation) verifyToken(der []byte, digest func(crypto.Hash) ([]byte, error)) (*tsa.Token, error) {
+// It returns the TSA's chains at the token's time too.
+func (v *validation) verifyToken(der []byte, digest func(crypto.Hash) ([]byte, error)) (*tsa.Token, [][]*x509.Certificate, error) {
 	tok, err := tsa.ParseToken(der)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if v.opts.Roots == nil {
-		return tok, errors.New("no trust anchors are configured")
+		return tok, nil, errors.New("no trust anchors are configured")
 	}
 	if tok.HashAlgorithm == 0 || !tok.HashAlgorithm.Available() {
-		return tok, errors.New("the token's hash algorithm is not supported")
+		return tok, nil, errors.New("the token's hash algorithm is not supported")
 	}
 	d, err := digest(tok.HashAlgorithm)
 	if err != nil {
-		return tok, err
+		return tok, nil, err
 	}
-	return tok, tok.Verify(d, tok.HashAlgorithm, &tsa.VerifyOptions{Roots: v.opts.Roots, Intermediates: v.validationData().pool()})
+	chains, err := tok.VerifyChains(d, tok.HashAlgorithm, &tsa.VerifyOptions{Roots: v.opts.Roots, Intermediates: v.validationData().pool()})
+	return tok, chains, err
 }
 
 // checkDocTimestamp verifies a document time-stamp (ETSI EN 319 142-1
 // clause 5.4.3): an RFC 3161 token over the byte range.
 func (v *validation) checkDocTimestamp(s *sigState, der []byte) {
-	tok, err := v.verifyToken(der, func(h crypto.Hash) ([]byte, error) { return v.digestRanges(s, h) })
+	tok, chains, err := v.verifyToken(der, func(h crypto.Hash) ([]byte, error) { return v.digestRanges(s, h) })
 	if tok != nil {
 		s.token = tok
 		if c := tokenSigner(tok); c != nil {
@@ -471,7 +473,7 @@ func (v *validation) checkDocTimestamp(s *sigState, der []byte) {
 	switch {
 	case err == nil:
 		s.setIntact(true)
-		s.stamps = append(s.stamps, v.stampOf(tok, 0))
+		s.stamps = append(s.stamps, v.stampOf(tok, chains, 0))
 	case errors.Is(err, tsa.ErrImprintMismatch):
 		s.setIntact(false)
 		s.failWith(TotalFailed, HashFailure, note(CodeModified, nil, "the time-stamped bytes were changed: %v", err))
