@@ -2,6 +2,11 @@ module github.com/kyso-pki/kyso
 
 go 1.26.0
 
+// Certificates with negative serial numbers are in use (DER INTEGERs are
+// signed, and some CAs issued them); crypto/x509 refuses them by default
+// since Go 1.23. kyso reads them, as EU DSS and pyHanko do (issue 17).
+godebug x509negativeserial=1
+
 require (
 	github.com/chromedp/cdproto v0.160.1
 	github.com/chromedp/chromedp v0.23.1
@@ -23,6 +28,7 @@ require (
 )
 
 require (
+	github.com/ProtonMail/go-crypto v1.5.2 // indirect
 	github.com/cenkalti/backoff/v4 v4.3.0 // indirect
 	github.com/dustin/go-humanize v1.1.0 // indirect
 	github.com/go-jose/go-jose/v4 v4.1.1 // indirect

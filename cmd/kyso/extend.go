@@ -48,7 +48,7 @@ func extendPDF(ctx context.Context, e *env, args []string) error {
 	if same, _ := sameFile(in, *out); same {
 		return usagef("-o must not be the input file: extending appends to a copy")
 	}
-	roots, err := trustAnchors(ctx, trust, *dataDir)
+	roots, err := trustAnchors(ctx, e.stderr, trust, *dataDir)
 	if err != nil {
 		return err
 	}

@@ -207,7 +207,7 @@ func (f *signPDFFlags) checkSigner(ctx context.Context, e *env, s *pdfSigner, fe
 		fmt.Fprintln(e.stderr, "WARNING: --skip-signer-check: the signer's certificate is not checked before signing")
 		return nil
 	}
-	roots, err := trustAnchors(ctx, f.trust, f.dataDir)
+	roots, err := trustAnchors(ctx, e.stderr, f.trust, f.dataDir)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -48,7 +49,7 @@ func verifyPDF(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	roots, err := trustAnchors(ctx, trust, *dataDir)
+	roots, err := trustAnchors(ctx, e.stderr, trust, *dataDir)
 	if err != nil {
 		return err
 	}
@@ -99,8 +100,11 @@ func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 var _ flag.Value = (*multiFlag)(nil)
 
 // trustAnchors reads the --trust files and folders, or the data
-// directory's trust store (kyso trust list) when there are none.
-func trustAnchors(ctx context.Context, trust []string, dataDir string) (*x509.CertPool, error) {
+// directory's trust store (kyso trust list) when there are none. A
+// certificate crypto/x509 cannot read, or a file of a folder that holds
+// none, is skipped with a warning on warn: one such file among a
+// country's trust list must not stop the validation.
+func trustAnchors(ctx context.Context, warn io.Writer, trust []string, dataDir string) (*x509.CertPool, error) {
 	pool := x509.NewCertPool()
 	n := 0
 	for _, p := range trust {
@@ -124,13 +128,18 @@ func trustAnchors(ctx context.Context, trust []string, dataDir string) (*x509.Ce
 		}
 		for _, f := range files {
 			ders, err := readCerts(f)
+			if err != nil && fi.IsDir() {
+				fmt.Fprintf(warn, "kyso: --trust: skipping %v\n", err)
+				continue
+			}
 			if err != nil {
 				return nil, usagef("--trust: %v", err)
 			}
-			for _, der := range ders {
+			for i, der := range ders {
 				c, err := x509.ParseCertificate(der)
 				if err != nil {
-					return nil, usagef("--trust %s: %v", f, err)
+					fmt.Fprintf(warn, "kyso: --trust %s: skipping certificate %d, which kyso cannot read (unsupported): %v\n", f, i+1, err)
+					continue
 				}
 				pool.AddCert(c)
 				n++

@@ -6,12 +6,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/kyso-pki/kyso/cmd/internal/datadir"
+	"github.com/kyso-pki/kyso/internal/testenv"
 	"github.com/kyso-pki/kyso/internal/testpdf"
 	"github.com/kyso-pki/kyso/pkg/server"
 	"github.com/kyso-pki/kyso/pkg/verify"
@@ -143,6 +145,33 @@ func TestVerifyPDF(t *testing.T) {
 	out, _, code = kyso(t, "verify", tampered, "--trust", chain)
 	if code != 1 || !strings.Contains(out, "TOTAL-FAILED / HASH_FAILURE") || !strings.Contains(out, "Tài liệu không hợp lệ") || !strings.Contains(out, "Chữ ký không hợp lệ") {
 		t.Errorf("tampered: exit %d\n%s", code, out)
+	}
+
+	// A trust folder holding, besides the anchor, a certificate with a
+	// negative serial number (read) and one with a Brainpool key (which
+	// crypto/x509 cannot read): the run goes on, saying what it skipped.
+	folder := filepath.Join(dir, "trust-folder")
+	if err := os.Mkdir(folder, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	anchor, _ := os.ReadFile(chain)
+	os.WriteFile(filepath.Join(folder, "anchor.pem"), anchor, 0o600)
+	openssl := testenv.LookPath(t, "openssl", "apt-get install openssl")
+	for _, c := range []struct{ name, curve, serial string }{{"negative", "P-256", "-4660"}, {"brainpool", "brainpoolP256r1", "4661"}} {
+		key := filepath.Join(folder, c.name+".key")
+		for _, args := range [][]string{
+			{"genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:" + c.curve, "-out", key},
+			{"req", "-x509", "-new", "-key", key, "-subj", "/CN=" + c.name, "-set_serial", c.serial, "-days", "30", "-out", filepath.Join(folder, c.name+".pem")},
+		} {
+			if out, errOut, err := testenv.Run(exec.Command(openssl, args...)); err != nil {
+				t.Fatalf("openssl %v: %v\n%s%s", args, err, out, errOut)
+			}
+		}
+	}
+	out, errOut, code = kyso(t, "verify", signed, "--trust", folder, "--lang", "en")
+	if code != 0 || !strings.Contains(out, "The document is valid") || !strings.Contains(errOut, "brainpool.pem: skipping certificate 1, which kyso cannot read (unsupported)") ||
+		strings.Contains(errOut, "negative.pem") {
+		t.Errorf("a trust folder with certificates crypto/x509 refuses: exit %d\n%s%s", code, out, errOut)
 	}
 
 	for _, c := range []struct {

@@ -1,6 +1,7 @@
 package cms
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -8,6 +9,7 @@ import (
 	"encoding/asn1"
 	"errors"
 	"fmt"
+	"math/big"
 
 	"strings"
 
@@ -171,11 +173,17 @@ func checkSignature(pub crypto.PublicKey, alg SignatureAlgorithm, h crypto.Hash,
 	case *rsa.PublicKey:
 		switch alg {
 		case RSAPKCS1v15:
+			if k.E > maxGoRSAExponent {
+				return verifyPKCS1v15Big(k, h, digest, sig)
+			}
 			if err := rsa.VerifyPKCS1v15(k, h, digest, sig); err != nil {
 				return ErrSignature
 			}
 			return nil
 		case RSAPSS:
+			if k.E > maxGoRSAExponent {
+				return fmt.Errorf("%w: RSASSA-PSS with the public exponent %d, above crypto/rsa's limit", ErrUnsupported, k.E)
+			}
 			if err := rsa.VerifyPSS(k, h, digest, sig, &rsa.PSSOptions{SaltLength: saltLen, Hash: h}); err != nil {
 				return ErrSignature
 			}
@@ -269,4 +277,49 @@ func readDigestAlgorithm(s *cryptobyte.String) (crypto.Hash, asn1.ObjectIdentifi
 		h = 0 // not one kyso computes: the caller says so with the OID
 	}
 	return h, oid, nil
+}
+
+// maxGoRSAExponent is the largest public exponent crypto/rsa verifies with.
+const maxGoRSAExponent = 1<<31 - 1
+
+// digestInfoPrefix is the DER DigestInfo before the digest, for
+// EMSA-PKCS1-v1_5 (RFC 8017 section 9.2, note 1).
+var digestInfoPrefix = map[crypto.Hash][]byte{
+	crypto.SHA256: {0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20},
+	crypto.SHA384: {0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02, 0x05, 0x00, 0x04, 0x30},
+	crypto.SHA512: {0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40},
+}
+
+// verifyPKCS1v15Big is RSASSA-PKCS1-v1_5 verification (RFC 8017 section
+// 8.2.2) with math/big, for a public exponent above crypto/rsa's limit:
+// RFC 8017 allows any odd exponent below the modulus, python's
+// cryptography and pyHanko verify with them, and some certificates carry
+// one. Only public values are involved, so a variable-time computation
+// leaks nothing.
+func verifyPKCS1v15Big(k *rsa.PublicKey, h crypto.Hash, digest, sig []byte) error {
+	prefix, ok := digestInfoPrefix[h]
+	if !ok || len(digest) != h.Size() {
+		return fmt.Errorf("%w: hash %v", ErrUnsupported, h)
+	}
+	size := (k.N.BitLen() + 7) / 8
+	tLen := len(prefix) + len(digest)
+	if len(sig) != size || size < tLen+11 || k.E%2 == 0 {
+		return ErrSignature
+	}
+	s := new(big.Int).SetBytes(sig)
+	if s.Cmp(k.N) >= 0 {
+		return ErrSignature
+	}
+	em := s.Exp(s, big.NewInt(int64(k.E)), k.N).FillBytes(make([]byte, size))
+	want := make([]byte, size)
+	want[1] = 0x01
+	for i := 2; i < size-tLen-1; i++ {
+		want[i] = 0xff
+	}
+	copy(want[size-tLen:], prefix)
+	copy(want[size-len(digest):], digest)
+	if !bytes.Equal(em, want) {
+		return ErrSignature
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package cms
 import (
 	"bytes"
 	"crypto"
+	_ "crypto/sha1" // ESSCertID hashes, RFC 2634
 	"crypto/x509"
 	"encoding/asn1"
 	"fmt"
@@ -12,6 +13,8 @@ import (
 
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
+
+	"github.com/kyso-pki/kyso/pkg/algid"
 )
 
 // Attribute is one CMS attribute (RFC 5652 section 5.3): a type and its
@@ -200,16 +203,33 @@ func single(attrs []Attribute, oid asn1.ObjectIdentifier) ([]byte, error) {
 // SigningCertificateV2 value, the one that names the signer (RFC 5035
 // section 3).
 func parseSigningCertificateV2(v []byte) (*ESSCertIDv2, error) {
+	return parseESSCertID(v, crypto.SHA256)
+}
+
+// parseSigningCertificate returns the first ESSCertID of an ESS
+// SigningCertificate value (RFC 2634 section 5.4): an ESSCertIDv2 without
+// hashAlgorithm, its certHash SHA-1. Whether SHA-1 still names a
+// certificate well enough is the caller's policy.
+func parseSigningCertificate(v []byte) (*ESSCertIDv2, error) {
+	return parseESSCertID(v, crypto.SHA1)
+}
+
+// parseESSCertID reads the first ESSCertID(v2) of a SigningCertificate(V2)
+// whose hash is def unless the ESSCertIDv2 names another.
+func parseESSCertID(v []byte, def crypto.Hash) (*ESSCertIDv2, error) {
 	s := cryptobyte.String(v)
 	var sc, certs, id cryptobyte.String
 	if !s.ReadASN1(&sc, cbasn1.SEQUENCE) || !s.Empty() || !sc.ReadASN1(&certs, cbasn1.SEQUENCE) || !certs.ReadASN1(&id, cbasn1.SEQUENCE) {
 		return nil, fmt.Errorf("%w: signing-certificate-v2", ErrMalformed)
 	}
-	out := &ESSCertIDv2{Hash: crypto.SHA256}
+	out := &ESSCertIDv2{Hash: def}
 	if id.PeekASN1Tag(cbasn1.SEQUENCE) {
 		h, oid, err := readDigestAlgorithm(&id)
 		if err != nil {
 			return nil, err
+		}
+		if h == 0 && oid.Equal(algid.SHA1) {
+			h = crypto.SHA1 // the caller judges it by its dated policy
 		}
 		if h == 0 {
 			return nil, fmt.Errorf("%w: signing-certificate-v2 hash %v", ErrUnsupported, oid)

@@ -53,6 +53,10 @@ type SignedData struct {
 	// Signer is the certificate among Certificates that the SignerInfo's
 	// sid names; nil when none does.
 	Signer *x509.Certificate
+	// Unreadable are the X.509 certificates crypto/x509 refuses (a
+	// Brainpool key, an RSA exponent above its limit), which are not in
+	// Certificates: the caller says what that means for the signature.
+	Unreadable []UnreadableCertificate
 
 	// Hash is SignerInfo.digestAlgorithm, 0 when it is not SHA-256, SHA-384
 	// or SHA-512; DigestAlgorithm is its OID.
@@ -79,8 +83,13 @@ type SignedData struct {
 	// ContentTypeAttribute is the content-type attribute's value.
 	ContentTypeAttribute asn1.ObjectIdentifier
 	// SigningCertificateV2 is the first ESSCertIDv2 of the
-	// signing-certificate-v2 attribute (RFC 5035), nil when absent.
+	// signing-certificate-v2 attribute (RFC 5035), or of the older
+	// signing-certificate (RFC 2634) when only that is there; nil when
+	// both are absent.
 	SigningCertificateV2 *ESSCertIDv2
+	// SigningCertificateV1 is true when SigningCertificateV2 was read from
+	// ESS signing-certificate (RFC 2634, SHA-1), there being no v2.
+	SigningCertificateV1 bool
 	// SigningTime is the signing-time attribute's value, zero when absent.
 	SigningTime time.Time
 
@@ -94,6 +103,24 @@ type SignedData struct {
 	sigAlgErr  error       // why SignatureAlgorithm is unknown
 	sigAlgHash crypto.Hash // the hash the signature algorithm names, if any
 	parts      *parts
+}
+
+// UnreadableCertificate is a certificate of SignedData.certificates that
+// crypto/x509 does not parse, and why.
+type UnreadableCertificate struct {
+	Raw []byte
+	Err error
+}
+
+// certificateShaped reports whether el is a SEQUENCE of a TBSCertificate
+// SEQUENCE, an AlgorithmIdentifier and a BIT STRING, as a Certificate is
+// (RFC 5280 section 4.1): one crypto/x509 refuses for what it holds, not
+// for its form.
+func certificateShaped(el cryptobyte.String) bool {
+	var c, tbs, alg cryptobyte.String
+	var sig asn1.BitString
+	return el.ReadASN1(&c, cbasn1.SEQUENCE) && c.ReadASN1(&tbs, cbasn1.SEQUENCE) && c.ReadASN1(&alg, cbasn1.SEQUENCE) &&
+		c.ReadASN1BitString(&sig) && c.Empty()
 }
 
 // Timestamp is an RFC 3161 TimeStampToken and what its TSTInfo says.
@@ -279,6 +306,15 @@ func parse(der []byte, depth int) (*SignedData, error) {
 		}
 		c, err := x509.ParseCertificate(el)
 		if err != nil {
+			if bc, berr := parseBrainpool(el); berr == nil {
+				c, err = bc, nil
+			}
+		}
+		if err != nil && certificateShaped(el) {
+			sd.Unreadable = append(sd.Unreadable, UnreadableCertificate{Raw: bytes.Clone(el), Err: err})
+			continue
+		}
+		if err != nil {
 			return nil, fmt.Errorf("%w: certificate %d: %v", ErrMalformed, len(p.certs), err)
 		}
 		sd.Certificates = append(sd.Certificates, c)
@@ -392,6 +428,7 @@ func (sd *SignedData) parseSignerInfo(s cryptobyte.String, depth int) error {
 		}
 		sd.MessageDigest, sd.ContentTypeAttribute = sa.messageDigest, sa.contentType
 		sd.SigningCertificateV2, sd.SigningTime = sa.signingCert, sa.signingTime
+		sd.SigningCertificateV1 = sa.signingCertV1
 	}
 	if !s.ReadASN1Element(&sigAlg, cbasn1.SEQUENCE) {
 		return fmt.Errorf("%w: signatureAlgorithm", ErrMalformed)
@@ -450,6 +487,7 @@ type signedAttrs struct {
 	contentType   asn1.ObjectIdentifier
 	messageDigest []byte
 	signingCert   *ESSCertIDv2
+	signingCertV1 bool
 	signingTime   time.Time
 }
 
@@ -485,6 +523,13 @@ func parseSignedAttrs(attrs []Attribute) (*signedAttrs, error) {
 		if out.signingCert, err = parseSigningCertificateV2(v); err != nil {
 			return nil, err
 		}
+	} else if v, err = single(attrs, OIDAttributeSigningCertificate); err != nil {
+		return nil, err
+	} else if v != nil {
+		if out.signingCert, err = parseSigningCertificate(v); err != nil {
+			return nil, err
+		}
+		out.signingCertV1 = true
 	}
 	if v, err = single(attrs, OIDAttributeSigningTime); err != nil {
 		return nil, err

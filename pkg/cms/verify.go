@@ -2,6 +2,7 @@ package cms
 
 import (
 	"bytes"
+	"crypto/ecdsa"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -32,6 +33,11 @@ type VerifyOptions struct {
 	// must still match. CAdES (ETSI.CAdES.detached) requires it, so the
 	// zero value does too.
 	SigningCertificateOptional bool
+	// SignedAttributesOptional accepts a SignerInfo without signed
+	// attributes, whose signature is over contentDigest itself, as PDF's
+	// adbe.pkcs7.detached signatures may be (ISO 32000-1 §12.8.3.3.1);
+	// CAdES requires them, so the zero value does too.
+	SignedAttributesOptional bool
 }
 
 // Verify checks the SignedData against contentDigest, the digest of the
@@ -45,8 +51,10 @@ type VerifyOptions struct {
 //     key (PKCS#1 v1.5, RSASSA-PSS or ECDSA, with the digest algorithm's
 //     hash);
 //   - the signer certificate allows digitalSignature or contentCommitment;
-//   - every signature-time-stamp token's message imprint is the hash of the
-//     signature value (ETSI EN 319 122-1 clause 5.3);
+//   - every signature-time-stamp token's message imprint made with SHA-256,
+//     SHA-384 or SHA-512 is the hash of the signature value (ETSI EN 319
+//     122-1 clause 5.3); tokens with other imprint algorithms are left to
+//     the caller;
 //   - with opts.Roots, the certificate chains to a root at
 //     opts.CurrentTime.
 //
@@ -57,7 +65,7 @@ func (sd *SignedData) Verify(contentDigest []byte, opts VerifyOptions) error {
 	if sd.Signer == nil {
 		return fmt.Errorf("%w: the signer's certificate is not in the SignedData", ErrSigningCertificate)
 	}
-	if sd.SignedAttrs == nil {
+	if sd.SignedAttrs == nil && !opts.SignedAttributesOptional {
 		return fmt.Errorf("%w: no signed attributes (CAdES requires them, ETSI EN 319 122-1 clause 5.2)", ErrUnsupported)
 	}
 	h := sd.Hash
@@ -66,6 +74,9 @@ func (sd *SignedData) Verify(contentDigest []byte, opts VerifyOptions) error {
 	}
 	if len(contentDigest) != h.Size() {
 		return fmt.Errorf("cms: content digest is %d bytes, %v needs %d", len(contentDigest), h, h.Size())
+	}
+	if sd.SignedAttrs == nil {
+		return sd.verifyValue(contentDigest, opts)
 	}
 	switch {
 	case sd.ContentTypeAttribute == nil:
@@ -81,28 +92,63 @@ func (sd *SignedData) Verify(contentDigest []byte, opts VerifyOptions) error {
 	case sd.SigningCertificateV2 != nil && !sd.SigningCertificateV2.Matches(sd.Signer):
 		return ErrSigningCertificate
 	}
-	if sd.sigAlgErr != nil {
-		return sd.sigAlgErr
-	}
-	if sd.sigAlgHash != 0 && sd.sigAlgHash != h {
-		return fmt.Errorf("%w: signature algorithm hash %v differs from digest algorithm %v", ErrUnsupported, sd.sigAlgHash, h)
-	}
-	if alg, err := keyAlgorithm(sd.Signer.PublicKey, sd.SignatureAlgorithm); err != nil {
-		return err
-	} else if alg != sd.SignatureAlgorithm {
-		return fmt.Errorf("%w: %v with the signer's key", ErrUnsupported, sd.SignatureAlgorithm)
-	}
-	if err := checkSignature(sd.Signer.PublicKey, sd.SignatureAlgorithm, h, sd.PSSSaltLength, digest(h, sd.SignedAttrs), sd.Signature); err != nil {
+	if err := sd.checkValue(digest(h, sd.SignedAttrs)); err != nil {
 		return err
 	}
-	if err := checkKeyUsage(sd.Signer); err != nil {
-		return err
-	}
+	return sd.checkTimestamps(opts)
+}
+
+// checkTimestamps checks the signature time-stamps' imprints, then the
+// chain.
+func (sd *SignedData) checkTimestamps(opts VerifyOptions) error {
 	for i, ts := range sd.Timestamps {
+		if ts.Hash == 0 {
+			// An imprint algorithm kyso does not sign with (SHA-1, say):
+			// whether it still proves anything is the caller's policy.
+			continue
+		}
 		if !ts.Covers(sd.Signature) {
 			return fmt.Errorf("%w: token %d is not over this signature value", ErrTimestamp, i+1)
 		}
 	}
+	return sd.verifyChain(opts)
+}
+
+// checkValue checks the signature value over signed (the digest of the
+// signed attributes, or of the content when there are none) with the
+// signer's key, and the key's usage.
+func (sd *SignedData) checkValue(signed []byte) error {
+	if sd.sigAlgErr != nil {
+		return sd.sigAlgErr
+	}
+	if sd.sigAlgHash != 0 && sd.sigAlgHash != sd.Hash {
+		return fmt.Errorf("%w: signature algorithm hash %v differs from digest algorithm %v", ErrUnsupported, sd.sigAlgHash, sd.Hash)
+	}
+	if k, ok := sd.Signer.PublicKey.(*ecdsa.PublicKey); ok && isBrainpool(k.Curve) && sd.SignatureAlgorithm == ECDSA {
+		// Verified, never made: kyso signs on the curves Annex I lists.
+	} else if alg, err := keyAlgorithm(sd.Signer.PublicKey, sd.SignatureAlgorithm); err != nil {
+		return err
+	} else if alg != sd.SignatureAlgorithm {
+		return fmt.Errorf("%w: %v with the signer's key", ErrUnsupported, sd.SignatureAlgorithm)
+	}
+	if err := checkSignature(sd.Signer.PublicKey, sd.SignatureAlgorithm, sd.Hash, sd.PSSSaltLength, signed, sd.Signature); err != nil {
+		return err
+	}
+	return checkKeyUsage(sd.Signer)
+}
+
+// verifyValue verifies a SignerInfo without signed attributes: its
+// signature is over the content's digest itself (RFC 5652 section 5.4).
+func (sd *SignedData) verifyValue(contentDigest []byte, opts VerifyOptions) error {
+	if err := sd.checkValue(contentDigest); err != nil {
+		return err
+	}
+	return sd.checkTimestamps(opts)
+}
+
+// verifyChain checks, with opts.Roots, that the signer's certificate
+// chains to a root at opts.CurrentTime.
+func (sd *SignedData) verifyChain(opts VerifyOptions) error {
 	if opts.Roots == nil {
 		return nil
 	}

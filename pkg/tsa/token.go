@@ -279,30 +279,38 @@ type VerifyOptions struct {
 //
 // It does not check nonce or policy; Request does.
 func (t *Token) Verify(digest []byte, hash crypto.Hash, opts *VerifyOptions) error {
+	_, err := t.VerifyChains(digest, hash, opts)
+	return err
+}
+
+// VerifyChains is Verify, returning the TSA certificate's chains to
+// opts.Roots at genTime that crypto/x509 found, so that a validator can
+// see when the path expires without building it again.
+func (t *Token) VerifyChains(digest []byte, hash crypto.Hash, opts *VerifyOptions) ([][]*x509.Certificate, error) {
 	if opts == nil || opts.Roots == nil {
-		return fmt.Errorf("tsa: verifying a token: VerifyOptions.Roots is required")
+		return nil, fmt.Errorf("tsa: verifying a token: VerifyOptions.Roots is required")
 	}
 	if t.HashAlgorithm != hash || !bytes.Equal(t.HashedMessage, digest) {
-		return fmt.Errorf("%w: token is over %v %x, want %v %x", ErrImprintMismatch, t.HashAlgorithm, t.HashedMessage, hash, digest)
+		return nil, fmt.Errorf("%w: token is over %v %x, want %v %x", ErrImprintMismatch, t.HashAlgorithm, t.HashedMessage, hash, digest)
 	}
 	cert, err := t.signerCertificate(opts.Certificates)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := t.checkSignedAttributes(cert); err != nil {
-		return err
+		return nil, err
 	}
 	if err := t.checkSignature(cert); err != nil {
-		return err
+		return nil, err
 	}
 	if err := checkTSACertificate(cert); err != nil {
-		return err
+		return nil, err
 	}
 	if t.tsaName != nil {
 		gn := cryptobyte.String(t.tsaName)
 		var name cryptobyte.String
 		if gn.ReadASN1(&name, cbasn1.Tag(4).Constructed().ContextSpecific()) && !sameName(name, cert.RawSubject) {
-			return fmt.Errorf("%w: TSTInfo tsa name is not the signer's subject (RFC 3161 section 2.4.2)", ErrSignature)
+			return nil, fmt.Errorf("%w: TSTInfo tsa name is not the signer's subject (RFC 3161 section 2.4.2)", ErrSignature)
 		}
 	}
 	inter := x509.NewCertPool()
@@ -312,15 +320,16 @@ func (t *Token) Verify(digest []byte, hash crypto.Hash, opts *VerifyOptions) err
 	for _, c := range t.Certificates {
 		inter.AddCert(c)
 	}
-	if _, err := cert.Verify(x509.VerifyOptions{
+	chains, err := cert.Verify(x509.VerifyOptions{
 		Roots:         opts.Roots,
 		Intermediates: inter,
 		CurrentTime:   t.GenTime,
 		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageTimeStamping},
-	}); err != nil {
-		return fmt.Errorf("%w: %v", ErrUntrusted, err)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUntrusted, err)
 	}
-	return nil
+	return chains, nil
 }
 
 // sameName compares two DER Names, by bytes and then by their parsed form.

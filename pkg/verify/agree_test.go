@@ -89,13 +89,31 @@ var disagreements = []disagreement{
 	{checker: ckPyhanko, file: "revoked-after-BLT", says: vIndet, shows: []string{"REVOKED_NO_POE"}, why: pyhankoNow},
 	{checker: ckPyhanko, file: "expired-BLTA", field: "Signature1", says: vIndet, shows: []string{"OUT_OF_BOUNDS_NO_POE"}, why: pyhankoNow},
 
+	{checker: ckPyhanko, file: "openssl-negative-serial", says: vPass, why: pyhankoNoRevocationPointer},
+	{checker: ckPyhanko, file: "openssl-large-exponent", says: vPass, why: pyhankoNoRevocationPointer},
+	{checker: ckPyhanko, file: "openssl-brainpool", says: vPass, why: pyhankoNoRevocationPointer},
+	{checker: ckPyhanko, file: "openssl-secp256k1-then-kyso-BT", field: "Secp256k1", says: vPass,
+		why: "pyHanko (python's cryptography) verifies ECDSA on secp256k1, which neither crypto/x509 nor kyso reads: kyso says unsupported (INDETERMINATE), never passes or fails what it cannot check; " + pyhankoNoRevocationPointer},
+
+	{checker: ckPyhanko, file: "openssl-pkcs7-no-signed-attributes", says: vPass,
+		why: "pyHanko verifies a signature without signed attributes over the document's digest and asks nothing more; kyso and DSS (BBB_SAV_ISQPMDOSPP) find its value right but, at signature acceptance, nothing signed binding the signer's certificate or a time: INDETERMINATE"},
+
 	// pdfsig checks integrity and trust only.
+	{checker: ckPdfsig, file: "openssl-brainpool", says: vFail, shows: []string{"Signature is Invalid."},
+		why: "pdfsig (NSS) does not support Brainpool curves and calls the signature invalid; kyso verifies it (RFC 5639 arithmetic from ProtonMail's go-crypto) and, missing revocation data, says INDETERMINATE"},
+	{checker: ckPdfsig, file: "openssl-secp256k1-then-kyso-BT", field: "Secp256k1", says: vFail, shows: []string{"Signature is Invalid."},
+		why: "pdfsig (NSS) does not support secp256k1 and calls the signature invalid; kyso cannot check it either and says so (INDETERMINATE, unsupported)"},
+	{checker: ckPdfsig, file: "openssl-pkcs7-no-signed-attributes", says: vPass, shows: []string{"Signature is Valid."},
+		why: "pdfsig checks the signature value and the certificate's trust only, not what the signature's attributes bind"},
 	{checker: ckPdfsig, file: "certified-P1-then-filled", says: vPass, shows: []string{"Not total document signed"}, why: pdfsigNoDiff},
 	{checker: ckPdfsig, file: "attack-incremental-saving", says: vPass, shows: []string{"Not total document signed"}, why: pdfsigNoDiff},
 	{checker: ckPdfsig, file: "attack-shadow-hide-annotation", says: vPass, shows: []string{"Not total document signed"}, why: pdfsigNoDiff},
 	{checker: ckPdfsig, file: "attack-shadow-hide-and-replace", says: vPass, shows: []string{"Not total document signed"}, why: pdfsigNoDiff},
 	{checker: ckPdfsig, file: "attack-shadow-page-tree-swap", says: vPass, shows: []string{"Not total document signed"}, why: pdfsigNoDiff},
 	{checker: ckPdfsig, file: "attack-object-deleted", says: vPass, shows: []string{"Not total document signed"}, why: pdfsigNoDiff},
+	{checker: ckPdfsig, file: "expired-BB-page-added", says: vIndet, shows: []string{"Not total document signed", "Certificate has Expired"}, why: pdfsigNoDiff},
+	{checker: ckPdfsig, file: "pyhanko-cades-econtent-empty", says: vPass, shows: []string{"Signature is Valid."}, why: pdfsigEContent},
+	{checker: ckPdfsig, file: "pyhanko-pkcs7-econtent-empty", says: vPass, shows: []string{"Signature is Valid."}, why: pdfsigEContent},
 	{checker: ckPdfsig, file: "kyso-then-page-respelled", says: vPass, shows: []string{"Not total document signed"}, why: pdfsigNoDiff},
 	{checker: ckPdfsig, file: "revoked-before-BT", says: vFail, shows: []string{"Certificate has been Revoked."}, why: pdfsigRevokedNow},
 	{checker: ckPdfsig, file: "revoked-before-BB", says: vFail, shows: []string{"Certificate has been Revoked."}, why: pdfsigRevokedNow},
@@ -113,11 +131,13 @@ var disagreements = []disagreement{
 }
 
 const (
-	pyhankoNow           = "pyHanko's validate checks the signer's certificate at the validation time only, where it is revoked or expired; kyso and DSS accept a time-stamp earlier than the revocation or expiry as proof the signature was made before it, with revocation data from then (ETSI EN 319 102-1 clauses 5.5 and 5.6)"
-	pdfsigNoPOE          = "pdfsig checks the certificate at the validation time only, and uses neither the time-stamps nor the document's validation data, which show the signature was made while the certificate was valid and not revoked"
-	pdfsigNoDocTimestamp = "pdfsig 22.12 does not verify an ETSI.RFC3161 document time-stamp: \"Signature has not yet been verified.\""
-	pdfsigNoDiff         = "pdfsig does not analyse what incremental updates after a signature change; it only says the signature does not cover the whole document"
-	pdfsigRevokedNow     = "pdfsig checks the certificate's status at the validation time, against the CRLs in its NSS database, and knows no INDETERMINATE: a certificate revoked or suspended now fails the signature, where kyso, pyHanko and DSS find nothing proving when it was made (REVOKED_NO_POE, TRY_LATER)"
+	pyhankoNow                 = "pyHanko's validate checks the signer's certificate at the validation time only, where it is revoked or expired; kyso and DSS accept a time-stamp earlier than the revocation or expiry as proof the signature was made before it, with revocation data from then (ETSI EN 319 102-1 clauses 5.5 and 5.6)"
+	pdfsigNoPOE                = "pdfsig checks the certificate at the validation time only, and uses neither the time-stamps nor the document's validation data, which show the signature was made while the certificate was valid and not revoked"
+	pdfsigNoDocTimestamp       = "pdfsig 22.12 does not verify an ETSI.RFC3161 document time-stamp: \"Signature has not yet been verified.\""
+	pdfsigNoDiff               = "pdfsig does not analyse what incremental updates after a signature change; it only says the signature does not cover the whole document"
+	pdfsigEContent             = "pdfsig (NSS) verifies the signed attributes against the byte range and does not look at the eContent that the CMS of a detached signature must not carry; with an empty one nothing else differs, so it says valid, where kyso, pyHanko (a CMS structural error) and DSS (not intact) fail it"
+	pyhankoNoRevocationPointer = "pyHanko checks revocation only of certificates that name a CRL distribution point or an OCSP responder, and openssl's throwaway CA names none; kyso and DSS ask for revocation data of every certificate but the anchor (ETSI EN 319 102-1 clause 5.2.6) and find none: INDETERMINATE"
+	pdfsigRevokedNow           = "pdfsig checks the certificate's status at the validation time, against the CRLs in its NSS database, and knows no INDETERMINATE: a certificate revoked or suspended now fails the signature, where kyso, pyHanko and DSS find nothing proving when it was made (REVOKED_NO_POE, TRY_LATER)"
 )
 
 // kysoBug is a verdict kyso gets wrong today, found by this test and
@@ -299,6 +319,33 @@ func TestAgreeWithCheckers(t *testing.T) {
 	cades := foreign.sign(t, formPDF(), "PyHankoCAdES", true)
 	add("pyhanko-cades", cades, nil, vPass)
 	add("pyhanko-cades-then-kyso-BT", f.sign(t, p256, cades, bt(pades.Options{})), nil, vPass, vPass)
+	// A detached signature whose CMS carries an eContent, even an empty
+	// one, signs what it carries: pyHanko refuses it, DSS finds it not
+	// intact.
+	add("pyhanko-cades-econtent-empty", foreign.signEContent(t, formPDF(), "PyHankoEmpty", true, []byte{}), nil, vFail)
+	add("pyhanko-cades-econtent", foreign.signEContent(t, formPDF(), "PyHankoContent", true, []byte("Don xin cap ho chieu")), nil, vFail)
+	add("pyhanko-pkcs7-econtent-empty", foreign.signEContent(t, formPDF(), "PyHankoPKCS7Empty", false, []byte{}), nil, vFail)
+
+	// Certificates crypto/x509 refuses or long refused, made by openssl,
+	// signed with by pyHanko: read and judged (INDETERMINATE: openssl's
+	// throwaway CA publishes no revocation data), or, for the secp256k1
+	// key kyso cannot check, unsupported, with the next signature judged.
+	ossl := newOpensslPKI(t)
+	add("openssl-negative-serial", ossl.signers[osslNegativeSerial].sign(t, formPDF(), "NegativeSerial", true), nil, vIndet)
+	add("openssl-large-exponent", ossl.signers[osslLargeExponent].sign(t, formPDF(), "LargeExponent", true), nil, vIndet)
+	add("openssl-brainpool", ossl.signers[osslBrainpool].sign(t, formPDF(), "Brainpool", true), nil, vIndet)
+	// Legacy algorithms by the dated policy: a SHA-1 time-stamp imprint
+	// made today proves nothing, and the signature is judged now.
+	add("pyhanko-sha1-imprint-BT", foreign.signSHA1Stamp(t, ossl, formPDF(), "SHA1Stamp"), nil, vPass)
+	// A PKCS#7 signature without signed attributes (openssl cms -noattr):
+	// its value verifies, but signature acceptance asks for a signed
+	// message-digest.
+	add("openssl-pkcs7-no-signed-attributes", opensslNoAttrs(t, foreign, foreign.sign(t, formPDF(), "NoAttrs", false)), nil, vIndet)
+	// The signer's certificate named by SHA-1 (ESS v1, or v2 with SHA-1):
+	// the dated policy only warns of it.
+	add("pyhanko-ess-v1", foreign.signESS(t, formPDF(), "ESSv1", "v1"), nil, vPass)
+	add("pyhanko-ess-v2-sha1", foreign.signESS(t, formPDF(), "ESSv2SHA1", "v2-sha1"), nil, vPass)
+	add("openssl-secp256k1-then-kyso-BT", f.sign(t, p256, ossl.signers[osslSecp256k1].sign(t, formPDF(), "Secp256k1", true), bt(pades.Options{})), nil, vIndet, vPass)
 
 	// A BER-encoded CMS (indefinite lengths), as NSS writes it, and kyso
 	// signing at B-LTA after it (validation data for both signatures). NSS's key is RSA: poppler sizes
@@ -371,6 +418,16 @@ func TestAgreeWithCheckers(t *testing.T) {
 	// time-stamp of B-LTA proves the data existed while that was valid.
 	add("expired-BLT", past.blt, past.srv.Client, vIndet)
 	add("expired-BLTA", past.blta, past.srv.Client, vPass, vPass)
+	// A time-stamp proves nothing once its own TSA's path has expired with
+	// nothing later over it: the whole hierarchy a year ago, or the TSA
+	// certificate alone a month ago (ETSI EN 319 102-1 clause 5.6.3).
+	allGone, tsaGone := newPastPKIWith(t, allExpired), newPastPKIWith(t, tsaExpired)
+	add("expired-all-BLT", allGone.blt, nil, vIndet)
+	add("expired-all-BLTA", allGone.blta, nil, vIndet, vIndet)
+	add("expired-tsa-BLT", tsaGone.blt, nil, vIndet)
+	// A page added after signing fails the signature, whatever else
+	// could not be decided of it.
+	add("expired-BB-page-added", addPage(t, past.bb), past.srv.Client, vFail)
 
 	// Revoked (key compromise) after signing: a time-stamp proves the
 	// signature came before; without one nothing does.
@@ -412,7 +469,8 @@ func TestAgreeWithCheckers(t *testing.T) {
 		fetchOCSP(f.srv.Client, s.cert, f.p.Hierarchy.Issuing)
 	}
 	fetchOCSP(past.srv.Client, past.cert, past.p.Hierarchy.Issuing)
-	trust := []string{writePEM(t, dir, "root.pem", f.p.Hierarchy.Root), writePEM(t, dir, "past-root.pem", past.root)}
+	trust := []string{writePEM(t, dir, "root.pem", f.p.Hierarchy.Root), writePEM(t, dir, "past-root.pem", past.root),
+		writePEM(t, dir, "all-gone-root.pem", allGone.root), writePEM(t, dir, "tsa-gone-root.pem", tsaGone.root), ossl.rootPath}
 
 	var paths []string
 	for _, c := range cases {
@@ -429,6 +487,9 @@ func TestAgreeWithCheckers(t *testing.T) {
 	roots := x509.NewCertPool()
 	roots.AddCert(f.p.Hierarchy.Root)
 	roots.AddCert(past.root)
+	roots.AddCert(allGone.root)
+	roots.AddCert(tsaGone.root)
+	roots.AddCert(ossl.root)
 	reports := make([]*verify.Report, len(cases))
 	for i, c := range cases {
 		client := c.client
@@ -662,6 +723,65 @@ func (s *pyhankoSigner) sign(t *testing.T, in []byte, field string, cades bool) 
 	args = append(args, "pemder", "--key", s.keyPath, "--cert", s.certPath, "--chain", s.chainPath, "--no-pass", src, dst)
 	if r := testenv.RunPyHanko(t, args...); r.Err != nil {
 		t.Fatalf("pyhanko %s: %v\n%s\nlog: %s\nstderr: %s", strings.Join(args, " "), r.Err, r.Report, r.Log, r.Stderr)
+	}
+	b, err := os.ReadFile(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// pyhankoEContent signs with pyHanko's PdfSigner through a signer that
+// hands pyHanko's own CMS builder an encapContentInfo with an eContent
+// (argv: in, out, key, cert, chain, field, "cades" or "pkcs7", the
+// eContent in hex): a detached PDF signature that carries content, as
+// signers that build the CMS for attached data make it.
+const pyhankoEContent = `
+import sys
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.sign import fields, signers
+src, dst, key, cert, chain, field, kind, content = sys.argv[1:]
+
+class EContentSigner(signers.SimpleSigner):
+    async def async_sign(self, *a, **kw):
+        kw['encap_content_info'] = {'content_type': 'data', 'content': bytes.fromhex(content)}
+        return await super().async_sign(*a, **kw)
+
+s = signers.SimpleSigner.load(key, cert, ca_chain_files=(chain,))
+s.__class__ = EContentSigner
+meta = signers.PdfSignatureMetadata(field_name=field,
+    subfilter=fields.SigSeedSubFilter.PADES if kind == 'cades' else fields.SigSeedSubFilter.ADOBE_PKCS7_DETACHED)
+with open(src, 'rb') as f, open(dst, 'wb') as out:
+    signers.sign_pdf(IncrementalPdfFileWriter(f), meta, signer=s, output=out)
+`
+
+// signEContent signs in with pyHanko, as sign does, but with content as
+// the CMS's eContent (see pyhankoEContent).
+func (s *pyhankoSigner) signEContent(t *testing.T, in []byte, field string, cades bool, content []byte) []byte {
+	t.Helper()
+	kind := "pkcs7"
+	if cades {
+		kind = "cades"
+	}
+	return s.signWith(t, pyhankoEContent, in, field, kind, fmt.Sprintf("%x", content))
+}
+
+// signWith runs script, a pyHanko signing script, with pyHanko's Python:
+// its arguments are the input and output PDFs, s's key, certificate and
+// chain, then args; it returns the signed PDF.
+func (s *pyhankoSigner) signWith(t *testing.T, script string, in []byte, args ...string) []byte {
+	t.Helper()
+	dir := t.TempDir()
+	src, dst, py := filepath.Join(dir, "in.pdf"), filepath.Join(dir, "out.pdf"), filepath.Join(dir, "sign.py")
+	if err := os.WriteFile(src, in, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(py, []byte(script), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := testenv.Command(t, testenv.PyHankoPython(t), append([]string{py, src, dst, s.keyPath, s.certPath, s.chainPath}, args...)...)
+	if out, errOut, err := testenv.Run(cmd); err != nil {
+		t.Fatalf("pyHanko signing (%v): %v\n%s\n%s", args, err, out, errOut)
 	}
 	b, err := os.ReadFile(dst)
 	if err != nil {

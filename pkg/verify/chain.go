@@ -40,6 +40,9 @@ func (v *validation) finish(s *sigState) {
 			rep.TimestampTime = &t
 		}
 	}
+	if rep.Kind == KindSignature && s.cms != nil && s.cms.SigningCertificateV2 != nil {
+		v.checkCertRef(s)
+	}
 	if !s.done {
 		v.checkChain(s)
 	}
@@ -349,10 +352,19 @@ func (v *validation) level(s *sigState) string {
 	if s.cms.SigningCertificateV2 == nil {
 		return ""
 	}
-	if s.poe.IsZero() {
+	// The level says what the signature carries: a time-stamp that
+	// verified makes it B-T even where the time-stamp proves nothing
+	// today.
+	t := s.poe
+	for _, st := range s.stamps {
+		if t.IsZero() || st.at.Before(t) {
+			t = st.at
+		}
+	}
+	if t.IsZero() {
 		return LevelBB
 	}
-	if len(s.report.Chain) == 0 || !v.dssCovers(v.validationData(), s) {
+	if len(s.report.Chain) == 0 || !v.dssCovers(v.validationData(), s, t) {
 		return LevelBT
 	}
 	for _, d := range v.sigs {
@@ -360,22 +372,21 @@ func (v *validation) level(s *sigState) string {
 			continue
 		}
 		rd, err := v.revision(d.end)
-		if err == nil && v.dssCovers(readDSS(rd), s) {
+		if err == nil && v.dssCovers(readDSS(rd), s, t) {
 			return LevelLTA
 		}
 	}
 	return LevelBLT
 }
 
-// dssCovers reports whether d has revocation data for every certificate of
-// the signature's path but the anchor.
-func (v *validation) dssCovers(d *validationData, s *sigState) bool {
+// dssCovers reports whether d has revocation data, for time t, for every
+// certificate of the signature's path but the anchor.
+func (v *validation) dssCovers(d *validationData, s *sigState, t time.Time) bool {
 	if d == nil || !d.found {
 		return false
 	}
 	cert, extra := v.signerOf(s)
 	inter := append(slices.Clone(d.certs), extra...)
-	t := s.poe
 	chains, err := v.memo.verifyChain(v.opts.Roots, cert, inter, t, x509.ExtKeyUsageAny)
 	if err != nil {
 		return false

@@ -74,6 +74,33 @@ const (
 	// key signed), what ("signature" for the document's signature,
 	// "certificate" for the issuer's signature on subject).
 	CodeRSAPKCS1v15 Code = "rsa_pkcs1v15"
+	// CodeDetachedWithContent: a detached signature's CMS carries an
+	// eContent. Params: subfilter, bytes.
+	CodeDetachedWithContent Code = "detached_with_content"
+	// CodeTimestampNoPOE (a warning): a time-stamp's own certificate path
+	// has expired and nothing later proves the time-stamp existed before,
+	// so it proves nothing. Params: n (0 for a document time-stamp),
+	// subject, expiry.
+	CodeTimestampNoPOE Code = "timestamp_no_poe"
+	// CodeUnsupportedCertificate: the signature's certificates include
+	// ones crypto/x509 cannot read, and the signer's is not among those it
+	// can. Params: detail (English).
+	CodeUnsupportedCertificate Code = "unsupported_certificate"
+	// CodeTimestampWeakImprint (a warning): a time-stamp's message
+	// imprint uses a digest algorithm the validation policy accepted only
+	// until a date, and nothing proves the time-stamp existed before.
+	// Params: n (0 for a document time-stamp), algorithm, expiry.
+	CodeTimestampWeakImprint Code = "timestamp_weak_imprint"
+	// CodeNoSignedAttributes: an adbe.pkcs7.detached signature whose
+	// value verifies but that has no signed attributes, which ISO 32000-1
+	// §12.8.3.3.1 allows and signature acceptance (ETSI EN 319 102-1
+	// clause 5.2.8) does not: INDETERMINATE.
+	CodeNoSignedAttributes Code = "no_signed_attributes"
+	// CodeLegacyCertRef (a warning): the signing-certificate(-v2)
+	// attribute names the signer's certificate by a hash the dated policy
+	// no longer holds reliable at the signature's proven time. Params:
+	// attribute, algorithm, expiry.
+	CodeLegacyCertRef Code = "legacy_cert_ref"
 	// CodeTimestampInvalid (a warning): a signature time-stamp does not
 	// verify, so it proves nothing. Params: n, detail (English).
 	CodeTimestampInvalid Code = "timestamp_invalid"

@@ -45,10 +45,26 @@ type pastPKI struct {
 
 func newPastPKI(t *testing.T) *pastPKI {
 	t.Helper()
+	return newPastPKIWith(t, pastConfig{ago: 365 * 24 * time.Hour, name: "Kyso Năm Ngoái", serve: true})
+}
+
+// pastConfig says how far back a pastPKI signs and how long its
+// certificates live; zero validities are the CA's defaults.
+type pastConfig struct {
+	ago                      time.Duration
+	name                     string
+	root, issuing, tsa, ocsp time.Duration
+	// serve: renew the OCSP responder and serve the hierarchy today (its
+	// issuing CA must still be valid).
+	serve bool
+}
+
+func newPastPKIWith(t *testing.T, cfg pastConfig) *pastPKI {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	var mu sync.Mutex
-	clock := time.Now().Add(-365 * 24 * time.Hour).Truncate(time.Second)
+	clock := time.Now().Add(-cfg.ago).Truncate(time.Second)
 	now := func() time.Time {
 		mu.Lock()
 		defer mu.Unlock()
@@ -72,11 +88,11 @@ func newPastPKI(t *testing.T) *pastPKI {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	a, err := ca.New(st, ks, &ca.Options{BaseURL: "http://ca.kyso.test", Now: now})
+	a, err := ca.New(st, ks, &ca.Options{BaseURL: "http://ca.kyso.test", Now: now, OCSPValidity: cfg.ocsp})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := a.Init(ctx, &ca.InitRequest{Name: "Kyso Năm Ngoái"})
+	h, err := a.Init(ctx, &ca.InitRequest{Name: cfg.name, RootValidity: cfg.root, IssuingValidity: cfg.issuing, TSAValidity: cfg.tsa})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,13 +155,16 @@ func newPastPKI(t *testing.T) *pastPKI {
 
 	// Back to the present: a current OCSP responder certificate and CRLs.
 	set(time.Time{})
+	pp.p = &catest.PKI{Keys: ks, Store: st, CA: a, Hierarchy: h}
+	if !cfg.serve {
+		return pp
+	}
 	if _, _, err := a.RenewOCSP(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := a.GenerateCRL(ctx); err != nil {
 		t.Fatal(err)
 	}
-	pp.p = &catest.PKI{Keys: ks, Store: st, CA: a, Hierarchy: h}
 	if pp.srv, err = servertest.Serve(ctx, pp.p); err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/kyso-pki/kyso/pkg/cms"
@@ -50,6 +51,7 @@ type sigState struct {
 	done   bool                // the verdict is already decided
 	poe    time.Time           // earliest proof of existence; zero when none
 	tsPOE  bool                // poe comes from the signature's own time-stamp
+	stamps []stampPOE          // its own time-stamps that verified, for provePOE
 	path   []*x509.Certificate // the certificate path found, signer first
 	// strengthChecked: checkStrength has run.
 	strengthChecked bool
@@ -63,14 +65,20 @@ func (s *sigState) fail(ind Indication, sub SubIndication, format string, args .
 	s.failWith(ind, sub, note("", nil, format, args...))
 }
 
-// failWith decides a verdict and records why; a later failure adds its
-// reason and leaves the verdict.
+// failWith decides a verdict and records why. A later failure adds its
+// reason and leaves the verdict, but for a definitive one: a TOTAL-FAILED
+// (of integrity, of the change analysis, of a certificate not yet valid)
+// outranks an INDETERMINATE found before it, as the order of the checks
+// of ETSI EN 319 102-1 clause 5.3 puts what fails for certain before what
+// cannot yet be decided, and its reason then leads the report.
 func (s *sigState) failWith(ind Indication, sub SubIndication, f Finding) {
-	s.report.Reasons = append(s.report.Reasons, f.Text)
-	s.report.ReasonDetails = append(s.report.ReasonDetails, f)
-	if s.done {
+	if s.done && !(ind == TotalFailed && s.report.Indication != TotalFailed) {
+		s.report.Reasons = append(s.report.Reasons, f.Text)
+		s.report.ReasonDetails = append(s.report.ReasonDetails, f)
 		return
 	}
+	s.report.Reasons = append([]string{f.Text}, s.report.Reasons...)
+	s.report.ReasonDetails = append([]Finding{f}, s.report.ReasonDetails...)
 	s.done = true
 	s.report.Indication, s.report.SubIndication = ind, sub
 }
@@ -341,6 +349,29 @@ func (v *validation) checkCMS(s *sigState, der []byte, pkcs7 bool) {
 	if sd.Signer != nil {
 		s.report.Signer = describe(sd.Signer)
 	}
+	if sd.Content != nil {
+		// What such a CMS signs is its eContent, not the byte range: a
+		// detached signature has none (ISO 32000-2 §12.8.3.3.1, ETSI EN
+		// 319 142-1 clause 6.3), even an empty one; pyHanko refuses it and
+		// EU DSS finds it not intact.
+		s.setIntact(false)
+		s.failWith(TotalFailed, FormatFailure, note(CodeDetachedWithContent, params("subfilter", s.report.SubFilter, "bytes", len(sd.Content)),
+			"the signature is detached (%s) but its CMS carries an eContent of %d bytes, so it does not sign the document's byte range alone", s.report.SubFilter, len(sd.Content)))
+		return
+	}
+	if sd.Signer == nil && len(sd.Unreadable) > 0 {
+		// crypto/x509 refuses some certificates others accept: what kyso
+		// cannot read it cannot judge, which is not a failure of the
+		// signature.
+		var why []string
+		for _, u := range sd.Unreadable {
+			why = append(why, u.Err.Error())
+		}
+		detail := strings.Join(why, "; ")
+		s.failWith(Indeterminate, NoSigningCertificateFound, note(CodeUnsupportedCertificate, params("detail", detail),
+			"the signature's certificates include %d that kyso cannot read, the signer's presumably, so it cannot check the signature (unsupported: %s)", len(sd.Unreadable), detail))
+		return
+	}
 	if sd.Hash == 0 {
 		s.failWith(Indeterminate, CryptoConstraintsFailureNoPOE, note(CodeWeakDigest, params("algorithm", sd.DigestAlgorithm.String()),
 			"digest algorithm %v is not accepted (SHA-256, SHA-384 or SHA-512 are)", sd.DigestAlgorithm))
@@ -356,10 +387,18 @@ func (v *validation) checkCMS(s *sigState, der []byte, pkcs7 bool) {
 		s.fail(Indeterminate, FormatFailure, "hashing the signed bytes: %v", err)
 		return
 	}
-	err = sd.Verify(digest, cms.VerifyOptions{SigningCertificateOptional: pkcs7})
+	err = sd.Verify(digest, cms.VerifyOptions{SigningCertificateOptional: pkcs7, SignedAttributesOptional: pkcs7})
 	switch {
 	case err == nil:
 		s.setIntact(true)
+		if sd.SignedAttrs == nil {
+			// The value verified over the byte range's digest, as ISO
+			// 32000-1 §12.8.3.3.1 allows for adbe.pkcs7.detached; but
+			// nothing signed binds the signer's certificate or a time.
+			s.failWith(Indeterminate, SigConstraintsFailure, note(CodeNoSignedAttributes, nil,
+				"the PKCS#7 signature verifies but has no signed attributes: its value signs the document's digest directly and binds neither the signer's certificate nor a time, and signature acceptance (ETSI EN 319 102-1 clause 5.2.8, as EU DSS's default policy applies it) asks for a signed message-digest"))
+			return
+		}
 	case errors.Is(err, cms.ErrMessageDigest):
 		s.setIntact(false)
 		s.failWith(TotalFailed, HashFailure, note(CodeModified, nil, "the signed bytes were changed: their digest is not the one signed"))
@@ -384,7 +423,7 @@ func (v *validation) checkCMS(s *sigState, der []byte, pkcs7 bool) {
 	}
 	s.archival = archivalData(sd)
 	for i, ts := range sd.Timestamps {
-		t, err := v.verifyToken(ts.Token, func(h crypto.Hash) ([]byte, error) {
+		t, chains, err := v.verifyToken(ts.Token, func(h crypto.Hash) ([]byte, error) {
 			w := h.New()
 			w.Write(sd.Signature)
 			return w.Sum(nil), nil
@@ -393,36 +432,36 @@ func (v *validation) checkCMS(s *sigState, der []byte, pkcs7 bool) {
 			s.warnWith(note(CodeTimestampInvalid, params("n", i+1, "detail", err.Error()), "signature time-stamp %d is not valid, so it proves nothing: %v", i+1, err))
 			continue
 		}
-		if s.poe.IsZero() || t.GenTime.Before(s.poe) {
-			s.poe, s.tsPOE = t.GenTime, true
-		}
+		s.stamps = append(s.stamps, v.stampOf(t, chains, i+1))
 	}
 }
 
 // verifyToken parses and verifies an RFC 3161 token against the trust
 // anchors, over what digest gives for the token's hash algorithm.
-func (v *validation) verifyToken(der []byte, digest func(crypto.Hash) ([]byte, error)) (*tsa.Token, error) {
+// It returns the TSA's chains at the token's time too.
+func (v *validation) verifyToken(der []byte, digest func(crypto.Hash) ([]byte, error)) (*tsa.Token, [][]*x509.Certificate, error) {
 	tok, err := tsa.ParseToken(der)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if v.opts.Roots == nil {
-		return tok, errors.New("no trust anchors are configured")
+		return tok, nil, errors.New("no trust anchors are configured")
 	}
 	if tok.HashAlgorithm == 0 || !tok.HashAlgorithm.Available() {
-		return tok, errors.New("the token's hash algorithm is not supported")
+		return tok, nil, errors.New("the token's hash algorithm is not supported")
 	}
 	d, err := digest(tok.HashAlgorithm)
 	if err != nil {
-		return tok, err
+		return tok, nil, err
 	}
-	return tok, tok.Verify(d, tok.HashAlgorithm, &tsa.VerifyOptions{Roots: v.opts.Roots, Intermediates: v.validationData().pool()})
+	chains, err := tok.VerifyChains(d, tok.HashAlgorithm, &tsa.VerifyOptions{Roots: v.opts.Roots, Intermediates: v.validationData().pool()})
+	return tok, chains, err
 }
 
 // checkDocTimestamp verifies a document time-stamp (ETSI EN 319 142-1
 // clause 5.4.3): an RFC 3161 token over the byte range.
 func (v *validation) checkDocTimestamp(s *sigState, der []byte) {
-	tok, err := v.verifyToken(der, func(h crypto.Hash) ([]byte, error) { return v.digestRanges(s, h) })
+	tok, chains, err := v.verifyToken(der, func(h crypto.Hash) ([]byte, error) { return v.digestRanges(s, h) })
 	if tok != nil {
 		s.token = tok
 		if c := tokenSigner(tok); c != nil {
@@ -434,7 +473,7 @@ func (v *validation) checkDocTimestamp(s *sigState, der []byte) {
 	switch {
 	case err == nil:
 		s.setIntact(true)
-		s.poe = tok.GenTime
+		s.stamps = append(s.stamps, v.stampOf(tok, chains, 0))
 	case errors.Is(err, tsa.ErrImprintMismatch):
 		s.setIntact(false)
 		s.failWith(TotalFailed, HashFailure, note(CodeModified, nil, "the time-stamped bytes were changed: %v", err))

@@ -244,6 +244,9 @@ func Verify(ctx context.Context, r io.ReaderAt, size int64, opts *Options) (*Rep
 		}
 		v.check(s)
 	}
+	for i := len(sigs) - 1; i >= 0; i-- {
+		v.provePOE(sigs[i])
+	}
 	for _, s := range sigs {
 		v.finish(s)
 		rep.Signatures = append(rep.Signatures, s.report)

@@ -77,6 +77,12 @@ func TestMessages(t *testing.T) {
 		verify.CodeRSAPKCS1v15 + "/signature":   {"subject"},
 		verify.CodeRSAPKCS1v15 + "/certificate": {"subject"},
 		verify.CodeTimestampInvalid:             {"n"},
+		verify.CodeDetachedWithContent:          {"subfilter", "bytes"},
+		verify.CodeTimestampNoPOE:               {"subject", "expiry"},
+		verify.CodeUnsupportedCertificate:       nil,
+		verify.CodeTimestampWeakImprint:         {"algorithm", "expiry"},
+		verify.CodeNoSignedAttributes:           nil,
+		verify.CodeLegacyCertRef:                {"attribute", "algorithm", "expiry"},
 	}
 	for code, ps := range params {
 		tmpl, ok := vi.codes[string(code)]

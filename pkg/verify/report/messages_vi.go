@@ -127,6 +127,12 @@ var vi = &messages{
 		string(verify.CodeRSAPKCS1v15) + "/signature":   "Chữ ký của “{subject}” dùng lược đồ RSA PKCS#1 v1.5 thay vì RSASSA-PSS theo Phụ lục I Thông tư 15/2025/TT-BKHCN; vẫn được chấp nhận vì nhiều chữ ký số hiện hành dùng lược đồ này",
 		string(verify.CodeRSAPKCS1v15) + "/certificate": "Chứng thư “{subject}” được ký bằng lược đồ RSA PKCS#1 v1.5 thay vì RSASSA-PSS theo Phụ lục I Thông tư 15/2025/TT-BKHCN; vẫn được chấp nhận vì nhiều chứng thư hiện hành dùng lược đồ này",
 		string(verify.CodeTimestampInvalid):             "Dấu thời gian thứ {n} trên chữ ký không hợp lệ nên không chứng minh được thời điểm ký",
+		string(verify.CodeDetachedWithContent):          "Chữ ký tách rời ({subfilter}) nhưng khối CMS lại chứa nội dung eContent ({bytes} byte), nên chữ ký không chỉ ký phạm vi byte của tài liệu",
+		string(verify.CodeUnsupportedCertificate):       "Chữ ký kèm chứng thư số mà kyso không đọc được (chưa hỗ trợ), nhiều khả năng là chứng thư của người ký, nên không kiểm tra được chữ ký",
+		string(verify.CodeTimestampWeakImprint):         "Dấu thời gian dùng thuật toán băm {algorithm}, chỉ được chính sách kiểm tra (ETSI TS 119 312) chấp nhận đến {expiry}; không có bằng chứng dấu thời gian có trước đó nên nó không chứng minh được thời điểm ký",
+		string(verify.CodeNoSignedAttributes):           "Chữ ký PKCS#7 đúng về mặt mật mã nhưng không có thuộc tính được ký: giá trị chữ ký ký trực tiếp giá trị băm của tài liệu, không ràng buộc chứng thư của người ký hay thời điểm ký, trong khi bước chấp nhận chữ ký (ETSI EN 319 102-1 mục 5.2.8) đòi hỏi thuộc tính message-digest được ký",
+		string(verify.CodeLegacyCertRef):                "Thuộc tính {attribute} xác định chứng thư của người ký bằng giá trị băm {algorithm}, chỉ được chính sách kiểm tra (ETSI TS 119 312) coi là tin cậy đến {expiry}; theo chính sách đó đây chỉ là cảnh báo",
+		string(verify.CodeTimestampNoPOE):               "Chứng thư “{subject}” của dấu thời gian đã hết hạn lúc {expiry} và không có bằng chứng nào muộn hơn cho thấy dấu thời gian có trước đó, nên dấu thời gian không chứng minh được thời điểm ký",
 	},
 	revocationReasons: map[string]string{
 		"unspecified":          "không nêu lý do",
