@@ -1,19 +1,18 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/kyso-pki/kyso/pkg/display"
+	"github.com/kyso-pki/kyso/pkg/owner"
 )
 
 // approve is the owner's side for scripts and tests: log in to the owners'
@@ -54,8 +53,8 @@ func approve(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	o := &ownerClient{base: strings.TrimSuffix(*base, "/") + "/owner/v1"}
-	if o.http, err = httpsClient(*caFile); err != nil {
+	o := &owner.Client{BaseURL: strings.TrimSuffix(*base, "/") + "/owner/v1"}
+	if o.HTTPClient, err = httpsClient(*caFile); err != nil {
 		return err
 	}
 	codes, err := newCodes(*otpauth, e)
@@ -66,41 +65,19 @@ func approve(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	var login struct {
-		Token string `json:"access_token"`
+	if _, err := o.Login(ctx, &owner.LoginRequest{NationalID: *nationalID, PIN: p, OTP: code}); err != nil {
+		return ownerError(err)
 	}
-	if err := o.call(ctx, http.MethodPost, "/login", map[string]string{"national_id": *nationalID, "pin": p, "otp": code}, &login); err != nil {
-		return err
-	}
-	o.token = login.Token
-	defer o.call(context.WithoutCancel(ctx), http.MethodPost, "/logout", nil, nil)
-	var pending struct {
-		Transactions []struct {
-			ID          string `json:"id"`
-			ClientName  string `json:"client_name"`
-			Description string `json:"description"`
-			Documents   []struct {
-				DocID string `json:"doc_id"`
-			} `json:"documents"`
-		} `json:"transactions"`
-	}
-	if err := o.call(ctx, http.MethodGet, "/transactions", nil, &pending); err != nil {
-		return err
+	defer o.Logout(context.WithoutCancel(ctx))
+	pending, err := o.Transactions(ctx)
+	if err != nil {
+		return ownerError(err)
 	}
 	if *list {
 		if *out == "json" {
 			return writeJSON(e.stdout, pending)
 		}
-		// Every field is the portal's or the server's text: escaped, so
-		// that none clears the terminal or reorders what it shows, even
-		// from a kysod that stored it before refusing such text.
-		for _, t := range pending.Transactions {
-			docs := make([]string, len(t.Documents))
-			for i, d := range t.Documents {
-				docs[i] = display.Escape(d.DocID)
-			}
-			fmt.Fprintf(e.stdout, "%s  %s: %s [%s]\n", display.Escape(t.ID), display.Escape(t.ClientName), display.Escape(t.Description), strings.Join(docs, ", "))
-		}
+		printPending(e.stdout, pending.Transactions)
 		return nil
 	}
 	var ids []string
@@ -112,23 +89,19 @@ func approve(ctx context.Context, e *env, args []string) error {
 	if *txID != "" && len(ids) == 0 {
 		return fmt.Errorf("transaction %s is not pending for %s", *txID, *nationalID)
 	}
-	type result struct {
-		ID     string `json:"id"`
-		Status string `json:"status"`
-	}
-	var results []result
+	var results []*owner.Decision
 	for _, id := range ids {
-		var r result
+		var r *owner.Decision
 		if *reject {
-			err = o.call(ctx, http.MethodPost, "/transactions/"+url.PathEscape(id)+"/reject", map[string]string{}, &r)
+			r, err = o.Reject(ctx, id)
 		} else {
 			if code, err = codes.next(); err != nil {
 				return err
 			}
-			err = o.call(ctx, http.MethodPost, "/transactions/"+url.PathEscape(id)+"/approve", map[string]string{"pin": p, "otp": code}, &r)
+			r, err = o.Approve(ctx, id, &owner.ApproveRequest{PIN: p, OTP: code})
 		}
 		if err != nil {
-			return fmt.Errorf("transaction %s: %w", display.Escape(id), err)
+			return fmt.Errorf("transaction %s: %w", display.Escape(id), ownerError(err))
 		}
 		results = append(results, r)
 	}
@@ -139,6 +112,30 @@ func approve(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "%s %s\n", display.Escape(r.ID), display.Escape(r.Status))
 	}
 	return nil
+}
+
+// printPending writes one line per transaction. Every field is the
+// portal's or the server's text: escaped, so that none clears the terminal
+// or reorders what it shows, even from a kysod that stored it before
+// refusing such text.
+func printPending(w io.Writer, txs []owner.Transaction) {
+	for _, t := range txs {
+		docs := make([]string, len(t.Documents))
+		for i, d := range t.Documents {
+			docs[i] = display.Escape(d.DocID)
+		}
+		fmt.Fprintf(w, "%s  %s: %s [%s]\n", display.Escape(t.ID), display.Escape(t.ClientName), display.Escape(t.Description), strings.Join(docs, ", "))
+	}
+}
+
+// ownerError is the owners' API's refusal as a terminal may show it:
+// "error: description", escaped.
+func ownerError(err error) error {
+	var ae *owner.APIError
+	if errors.As(err, &ae) {
+		return fmt.Errorf("%s: %s", display.Escape(ae.Body.Error), display.Escape(ae.Body.Description))
+	}
+	return err
 }
 
 // httpsClient trusts caFile's roots, or the system's.
@@ -159,51 +156,4 @@ func httpsClient(caFile string) (*http.Client, error) {
 		}
 	}
 	return &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg}}, nil
-}
-
-// ownerClient calls the owners' API.
-type ownerClient struct {
-	base, token string
-	http        *http.Client
-}
-
-func (o *ownerClient) call(ctx context.Context, method, path string, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, o.base+path, body)
-	if err != nil {
-		return err
-	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if o.token != "" {
-		req.Header.Set("Authorization", "Bearer "+o.token)
-	}
-	resp, err := o.http.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	if resp.StatusCode/100 != 2 {
-		var e struct {
-			Error       string `json:"error"`
-			Description string `json:"error_description"`
-		}
-		if json.Unmarshal(b, &e) == nil && e.Error != "" {
-			return fmt.Errorf("%s: %s", display.Escape(e.Error), display.Escape(e.Description))
-		}
-		return fmt.Errorf("%s %s: HTTP %d", method, path, resp.StatusCode)
-	}
-	if out != nil && len(b) > 0 {
-		return json.Unmarshal(b, out)
-	}
-	return nil
 }

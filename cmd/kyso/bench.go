@@ -15,11 +15,12 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/kyso-pki/kyso/cmd/internal/bench/keybench"
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/hsm/keystore"
 	"github.com/kyso-pki/kyso/hsm/pkcs11"
+	"github.com/kyso-pki/kyso/hsm/pkcs11/pkcs11bench"
 	"github.com/kyso-pki/kyso/hsm/softkey"
-	"github.com/kyso-pki/kyso/internal/keybench"
 )
 
 // benchKeys measures signatures per second through kyso's PKCS#11 backend
@@ -62,7 +63,7 @@ func benchKeys(ctx context.Context, e *env, args []string) error {
 	if err := p11.CreateMasterKey(ctx, ""); err != nil {
 		return fmt.Errorf("creating the master wrapping key: %w", err)
 	}
-	bare, err := keybench.OpenBare(*module, tok.label, []byte(tok.pin))
+	bare, err := pkcs11bench.OpenBare(*module, tok.label, []byte(tok.pin))
 	if err != nil {
 		return err
 	}

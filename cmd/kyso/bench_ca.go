@@ -12,10 +12,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kyso-pki/kyso/cmd/internal/bench/cabench"
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/hsm/pkcs11"
 	"github.com/kyso-pki/kyso/hsm/softkey"
-	"github.com/kyso-pki/kyso/internal/cabench"
 	"github.com/kyso-pki/kyso/pkg/ca"
 	"github.com/kyso-pki/kyso/pkg/store"
 	"github.com/kyso-pki/kyso/pkg/store/storeopen"

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kyso-pki/kyso/internal/cabench"
+	"github.com/kyso-pki/kyso/cmd/internal/bench/cabench"
 	"github.com/kyso-pki/kyso/internal/testenv"
 )
 

@@ -10,10 +10,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kyso-pki/kyso/cmd/internal/bench/cscbench"
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/hsm/pkcs11"
-	"github.com/kyso-pki/kyso/internal/cscbench"
-	"github.com/kyso-pki/kyso/internal/keybench"
+	"github.com/kyso-pki/kyso/hsm/pkcs11/pkcs11bench"
 )
 
 // benchCSC measures remote signing through the CSC API: signatures/signHash
@@ -87,7 +87,7 @@ func benchCSC(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer p11.Close()
-	bare, err := keybench.OpenBare(*module, tok.label, []byte(tok.pin))
+	bare, err := pkcs11bench.OpenBare(*module, tok.label, []byte(tok.pin))
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/kyso-pki/kyso/internal/cscbench"
+	"github.com/kyso-pki/kyso/cmd/internal/bench/cscbench"
 	"github.com/kyso-pki/kyso/internal/testenv"
 )
 

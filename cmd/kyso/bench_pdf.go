@@ -8,7 +8,7 @@ import (
 	"os"
 	"runtime"
 
-	"github.com/kyso-pki/kyso/internal/padesbench"
+	"github.com/kyso-pki/kyso/cmd/internal/bench/padesbench"
 )
 
 // benchPDF measures signing a one-page, a 10 MB and a 100 MB PDF (issue:

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kyso-pki/kyso/internal/padesbench"
+	"github.com/kyso-pki/kyso/cmd/internal/bench/padesbench"
 	"github.com/kyso-pki/kyso/internal/testenv"
 )
 

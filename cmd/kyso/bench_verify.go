@@ -6,7 +6,7 @@ import (
 	"os"
 	"runtime"
 
-	"github.com/kyso-pki/kyso/internal/verifybench"
+	"github.com/kyso-pki/kyso/cmd/internal/bench/verifybench"
 )
 
 // benchVerify measures validating a one-signature and a five-signature

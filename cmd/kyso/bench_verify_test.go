@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kyso-pki/kyso/cmd/internal/bench/verifybench"
 	"github.com/kyso-pki/kyso/internal/testenv"
-	"github.com/kyso-pki/kyso/internal/verifybench"
 )
 
 // TestBenchVerify runs `kyso bench verify` once per row, as an operator

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/kyso-pki/kyso/internal/keybench"
+	"github.com/kyso-pki/kyso/cmd/internal/bench/keybench"
 	"github.com/kyso-pki/kyso/internal/testenv"
 )
 

@@ -16,8 +16,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/kyso-pki/kyso/cmd/internal/datadir"
 	"github.com/kyso-pki/kyso/hsm"
-	"github.com/kyso-pki/kyso/internal/datadir"
 	"github.com/kyso-pki/kyso/pkg/ca"
 	"github.com/kyso-pki/kyso/pkg/display"
 	"github.com/kyso-pki/kyso/pkg/signing"

@@ -3,8 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
+	"io"
 	"time"
 
 	"github.com/kyso-pki/kyso/pkg/pades"
@@ -58,32 +57,10 @@ func extendPDF(ctx context.Context, e *env, args []string) error {
 	if lvl == pades.LevelBLTA {
 		opts.TSA = pades.TSAClient(*tsaURL, &tsa.ClientOptions{HTTPClient: client, Roots: roots})
 	}
-	f, err := os.Open(in)
+	err = rewritePDF(in, *out, ".kyso-extend-*.pdf", func(r io.ReaderAt, size int64, w io.Writer) error {
+		return pades.Extend(ctx, r, size, w, lvl, opts)
+	})
 	if err != nil {
-		return err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(*out), ".kyso-extend-*.pdf")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := pades.Extend(ctx, f, fi.Size(), tmp, lvl, opts); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), *out); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stderr, "extended %s → %s (PAdES %s)\n", in, *out, lvl)

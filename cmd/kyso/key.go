@@ -8,9 +8,9 @@ import (
 	"os"
 	"text/tabwriter"
 
+	"github.com/kyso-pki/kyso/cmd/internal/datadir"
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/hsm/keystore"
-	"github.com/kyso-pki/kyso/internal/datadir"
 	"github.com/kyso-pki/kyso/pkg/signing"
 )
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -14,8 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kyso-pki/kyso/cmd/internal/datadir"
 	"github.com/kyso-pki/kyso/hsm"
-	"github.com/kyso-pki/kyso/internal/datadir"
 	"github.com/kyso-pki/kyso/pkg/pades"
 	"github.com/kyso-pki/kyso/pkg/revocation"
 	"github.com/kyso-pki/kyso/pkg/signercheck"
@@ -30,156 +31,258 @@ import (
 // time-stamp from an RFC 3161 TSA; invisibly, or with --visible a stamp
 // on a page.
 func signPDF(ctx context.Context, e *env, args []string) error {
+	f, err := parseSignPDF(e, args)
+	if err != nil {
+		return err
+	}
+	fetcher := &revocation.Fetcher{Client: tlsmin.Client(15 * time.Second)}
+	s, err := f.openSigner(ctx, e, fetcher)
+	if err != nil {
+		return err
+	}
+	opts, err := f.signOptions(s, fetcher)
+	if err != nil {
+		return err
+	}
+	err = rewritePDF(f.in, f.out, ".kyso-sign-*.pdf", func(r io.ReaderAt, size int64, w io.Writer) error {
+		return pades.Sign(ctx, r, size, w, s.signer, s.cert, s.chain, opts)
+	})
+	var ve *pades.VisibleError
+	if errors.As(err, &ve) {
+		return usagef("%v", err)
+	}
+	if err != nil {
+		return err
+	}
+	how := "invisible"
+	if f.visible != nil {
+		how = "visible"
+	}
+	fmt.Fprintf(e.stderr, "signed %s → %s (PAdES %s, %s, %s)\n", f.in, f.out, f.level, how, strings.TrimSpace(s.cert.Subject.CommonName))
+	return nil
+}
+
+// signPDFFlags is what kyso sign pdf was asked to do.
+type signPDFFlags struct {
+	in, out                   string
+	ksURI, dataDir, key       string
+	certFile, chainFile       string
+	level, tsaURL, tsaRoots   string
+	reason, location, contact string
+	field                     string
+	certify                   int
+	visible                   *pades.Visible // nil: invisible
+	trust                     multiFlag
+	checkTimeout              time.Duration
+	skipCheck                 bool
+	remote                    *remoteFlags
+}
+
+// parseSignPDF reads sign pdf's flags and refuses the combinations that
+// cannot sign.
+func parseSignPDF(e *env, args []string) (*signPDFFlags, error) {
 	fs := newFlags(e, "sign pdf", "sign pdf IN.pdf -o OUT.pdf (--key LABEL --cert CERT.pem [--chain CHAIN.pem] [--keystore URI | --data DIR] | --remote URL --credential ID --client-id ID (--pin-source SRC | --pin PIN) (--otp CODE | --otpauth-source SRC) [--ca-file PEM]) [--level B-B|B-T|B-LT|B-LTA] [--tsa URL] [--reason …] [--location …] [--contact …] [--field NAME] [--certify 1|2|3] [--visible [--page N] [--rect x,y,w,h] [--image FILE] [--qr URL] [--tz ZONE]] [--trust PEM|DIR]... [--skip-signer-check]")
-	out := fs.String("o", "", "where to write the signed PDF (required; never the input)")
-	ksURI := fs.String("keystore", os.Getenv("KYSO_KEYSTORE"), "key store URI holding the signing key (default: the data directory's)")
-	dataDir := fs.String("data", envOrDefault("KYSO_DATA", "./kyso-data"), "data directory whose key store to use when --keystore is not given")
-	key := fs.String("key", "", "label of the signing key in the key store (not an enrolled citizen's cred-… key: those sign only with --remote, with the owner's approval)")
-	certFile := fs.String("cert", "", "the signer's certificate (PEM or DER)")
-	chainFile := fs.String("chain", "", "the CA certificates above it (PEM), written into the signature")
-	level := fs.String("level", "B-B", "PAdES baseline level: B-B; B-T, B-LT or B-LTA (need --tsa; B-LT and B-LTA fetch OCSP/CRL for the validation data)")
-	tsaURL := fs.String("tsa", "", "RFC 3161 time-stamping URL for B-T, e.g. http://127.0.0.1:8080/tsa")
-	tsaRoots := fs.String("tsa-roots", "", "PEM roots the TSA's certificate must chain to (default: the self-signed roots in --chain)")
-	reason := fs.String("reason", "", "/Reason, e.g. \"Tôi đồng ý với nội dung văn bản\"")
-	location := fs.String("location", "", "/Location")
-	contact := fs.String("contact", "", "/ContactInfo")
-	field := fs.String("field", "", "signature field to fill or create (default Signature1, or the next free)")
-	certify := fs.Int("certify", 0, "make a certification signature with DocMDP permissions 1, 2 or 3 (default: approval)")
+	f := &signPDFFlags{}
+	fs.StringVar(&f.out, "o", "", "where to write the signed PDF (required; never the input)")
+	fs.StringVar(&f.ksURI, "keystore", os.Getenv("KYSO_KEYSTORE"), "key store URI holding the signing key (default: the data directory's)")
+	fs.StringVar(&f.dataDir, "data", envOrDefault("KYSO_DATA", "./kyso-data"), "data directory whose key store to use when --keystore is not given")
+	fs.StringVar(&f.key, "key", "", "label of the signing key in the key store (not an enrolled citizen's cred-… key: those sign only with --remote, with the owner's approval)")
+	fs.StringVar(&f.certFile, "cert", "", "the signer's certificate (PEM or DER)")
+	fs.StringVar(&f.chainFile, "chain", "", "the CA certificates above it (PEM), written into the signature")
+	fs.StringVar(&f.level, "level", "B-B", "PAdES baseline level: B-B; B-T, B-LT or B-LTA (need --tsa; B-LT and B-LTA fetch OCSP/CRL for the validation data)")
+	fs.StringVar(&f.tsaURL, "tsa", "", "RFC 3161 time-stamping URL for B-T, e.g. http://127.0.0.1:8080/tsa")
+	fs.StringVar(&f.tsaRoots, "tsa-roots", "", "PEM roots the TSA's certificate must chain to (default: the self-signed roots in --chain)")
+	fs.StringVar(&f.reason, "reason", "", "/Reason, e.g. \"Tôi đồng ý với nội dung văn bản\"")
+	fs.StringVar(&f.location, "location", "", "/Location")
+	fs.StringVar(&f.contact, "contact", "", "/ContactInfo")
+	fs.StringVar(&f.field, "field", "", "signature field to fill or create (default Signature1, or the next free)")
+	fs.IntVar(&f.certify, "certify", 0, "make a certification signature with DocMDP permissions 1, 2 or 3 (default: approval)")
 	visible := fs.Bool("visible", false, "draw a stamp: \"Ký bởi: <the certificate's name>\", the date, --reason and --location (default: invisible)")
 	page := fs.Int("page", 0, "page for the stamp, counted from 1 (default 1, or the page of the field being filled)")
 	rectText := fs.String("rect", "", "stamp rectangle x,y,width,height in points from the page's lower-left corner, e.g. 300,40,260,80 (default: the field's own, or 260×80 at the bottom right)")
 	imageFile := fs.String("image", "", "JPEG or PNG drawn on the left of the stamp (a handwritten signature, a seal)")
 	qrURL := fs.String("qr", "", "URL drawn as a QR code on the right of the stamp, e.g. where to verify the document")
 	tz := tzFlag(fs, "the stamp shows the signing time in")
-	var trustFiles multiFlag
-	fs.Var(&trustFiles, "trust", "trust anchors the signer's certificate must chain to: a PEM or DER file, or a folder of them (repeatable; default: the --data directory's trust store, see kyso trust list)")
-	checkTimeout := fs.Duration("check-timeout", 10*time.Second, "bound on each OCSP or CRL fetch of the pre-signing check")
-	skipCheck := fs.Bool("skip-signer-check", false, "WARNING: sign without first checking the signer's certificate (validity, revocation, suspension, trust path, key strength; Circular 15/2025 Art. 5) — for offline tests only")
-	rf := addRemoteFlags(fs)
+	fs.Var(&f.trust, "trust", "trust anchors the signer's certificate must chain to: a PEM or DER file, or a folder of them (repeatable; default: the --data directory's trust store, see kyso trust list)")
+	fs.DurationVar(&f.checkTimeout, "check-timeout", 10*time.Second, "bound on each OCSP or CRL fetch of the pre-signing check")
+	fs.BoolVar(&f.skipCheck, "skip-signer-check", false, "WARNING: sign without first checking the signer's certificate (validity, revocation, suspension, trust path, key strength; Circular 15/2025 Art. 5) — for offline tests only")
+	f.remote = addRemoteFlags(fs)
 	pos, err := parseArgs(fs, args, 1, "IN.pdf")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var stampFlags []string
-	fs.Visit(func(f *flag.Flag) {
-		switch f.Name {
+	fs.Visit(func(fl *flag.Flag) {
+		switch fl.Name {
 		case "page", "rect", "image", "qr", "tz":
-			stampFlags = append(stampFlags, "--"+f.Name)
+			stampFlags = append(stampFlags, "--"+fl.Name)
 		}
 	})
-	var vis *pades.Visible
 	if *visible {
-		if vis, err = visibleOptions(*page, *rectText, *imageFile, *qrURL, *tz); err != nil {
-			return err
+		if f.visible, err = visibleOptions(*page, *rectText, *imageFile, *qrURL, *tz); err != nil {
+			return nil, err
 		}
 	} else if len(stampFlags) > 0 {
-		return usagef("%s only place or fill a visible stamp: add --visible", strings.Join(stampFlags, ", "))
+		return nil, usagef("%s only place or fill a visible stamp: add --visible", strings.Join(stampFlags, ", "))
 	}
-	in := pos[0]
+	f.in = pos[0]
+	if err := f.check(); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// check refuses flags that cannot sign together.
+func (f *signPDFFlags) check() error {
+	remote := f.remote.url != ""
 	switch {
-	case *out == "":
+	case f.out == "":
 		return usagef("-o OUT.pdf is required")
-	case rf.url == "" && (*key == "" || *certFile == ""):
+	case !remote && (f.key == "" || f.certFile == ""):
 		return usagef("--key and --cert are required (or --remote URL --credential ID)")
-	case rf.url != "" && (*key != "" || *certFile != ""):
+	case remote && (f.key != "" || f.certFile != ""):
 		return usagef("--remote signs with the credential's key and certificate: leave out --key and --cert")
-	case signing.IsCredentialKey(*key):
+	case signing.IsCredentialKey(f.key):
 		// The approval rule: a citizen's key signs only through the one
 		// path that checks its owner's approval of the exact document.
 		return usagef("--key %s is an enrolled citizen's key: it signs only with its owner's approval, through kysod: kyso sign pdf --remote https://HOST:8443/csc/v2 --credential %s, with the portal's client and the owner's PIN and one-time code",
-			*key, strings.TrimPrefix(*key, signing.CredentialKeyPrefix))
-	case *level != "B-B" && *level != "B-T" && *level != "B-LT" && *level != "B-LTA":
-		return usagef("--level is %q; want B-B, B-T, B-LT or B-LTA", *level)
-	case *level != "B-B" && *tsaURL == "":
-		return usagef("--level %s needs --tsa URL", *level)
-	case *certify < 0 || *certify > 3:
-		return usagef("--certify is %d, want 1, 2 or 3", *certify)
+			f.key, strings.TrimPrefix(f.key, signing.CredentialKeyPrefix))
+	case f.level != "B-B" && f.level != "B-T" && f.level != "B-LT" && f.level != "B-LTA":
+		return usagef("--level is %q; want B-B, B-T, B-LT or B-LTA", f.level)
+	case f.level != "B-B" && f.tsaURL == "":
+		return usagef("--level %s needs --tsa URL", f.level)
+	case f.certify < 0 || f.certify > 3:
+		return usagef("--certify is %d, want 1, 2 or 3", f.certify)
 	}
-	if same, _ := sameFile(in, *out); same {
+	if same, _ := sameFile(f.in, f.out); same {
 		return usagef("-o must not be the input file: signing appends to a copy")
 	}
-	var (
-		signer  crypto.Signer
-		cert    *x509.Certificate
-		chain   []*x509.Certificate
-		checked *signercheck.Result
-		fetcher = &revocation.Fetcher{Client: tlsmin.Client(15 * time.Second)}
-	)
-	// The pre-signing check (Circular 15/2025 Art. 5): before the local
-	// key is opened, or the remote one asked for anything.
-	check := func() error {
-		if *skipCheck {
-			fmt.Fprintln(e.stderr, "WARNING: --skip-signer-check: the signer's certificate is not checked before signing")
-			return nil
-		}
-		roots, err := trustAnchors(ctx, trustFiles, *dataDir)
+	return nil
+}
+
+// pdfSigner is the key that signs, its certificate and the CA certificates
+// above it, and what the pre-signing check found (nil when skipped).
+type pdfSigner struct {
+	signer  crypto.Signer
+	cert    *x509.Certificate
+	chain   []*x509.Certificate
+	checked *signercheck.Result
+}
+
+// openSigner finds the signer's certificate, runs the pre-signing check
+// (Circular 15/2025 Art. 5) on it, and only then opens the local key;
+// a remote credential is asked for nothing before the check but its
+// certificates.
+func (f *signPDFFlags) openSigner(ctx context.Context, e *env, fetcher *revocation.Fetcher) (*pdfSigner, error) {
+	s := &pdfSigner{}
+	if f.remote.url != "" {
+		rs, err := f.remote.signer(ctx)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		checked, err = signercheck.Check(ctx, cert, chain, &signercheck.Config{Roots: roots, Revocation: fetcher, Timeout: *checkTimeout})
+		s.signer, s.cert, s.chain = rs, rs.Certificate, rs.Chain
+		f.certFile = "credential " + f.remote.credential
+		if err := f.checkSigner(ctx, e, s, fetcher); err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
+	var err error
+	if s.cert, s.chain, err = readSignerCerts(f.certFile, f.chainFile); err != nil {
+		return nil, err
+	}
+	if err := f.checkSigner(ctx, e, s, fetcher); err != nil {
+		return nil, err
+	}
+	if s.signer, err = localSigner(ctx, f.ksURI, f.dataDir, f.key, f.certFile, s.cert); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// checkSigner runs the pre-signing check on s's certificate against the
+// trust anchors, unless --skip-signer-check says not to.
+func (f *signPDFFlags) checkSigner(ctx context.Context, e *env, s *pdfSigner, fetcher *revocation.Fetcher) error {
+	if f.skipCheck {
+		fmt.Fprintln(e.stderr, "WARNING: --skip-signer-check: the signer's certificate is not checked before signing")
+		return nil
+	}
+	roots, err := trustAnchors(ctx, f.trust, f.dataDir)
+	if err != nil {
 		return err
 	}
-	if rf.url != "" {
-		rs, err := rf.signer(ctx)
-		if err != nil {
-			return err
-		}
-		signer, cert, chain = rs, rs.Certificate, rs.Chain
-		*certFile = "credential " + rf.credential
-		if err := check(); err != nil {
-			return err
-		}
-	} else {
-		if cert, chain, err = readSignerCerts(*certFile, *chainFile); err != nil {
-			return err
-		}
-		if err := check(); err != nil {
-			return err
-		}
-		if signer, err = localSigner(ctx, *ksURI, *dataDir, *key, *certFile, cert); err != nil {
-			return err
+	s.checked, err = signercheck.Check(ctx, s.cert, s.chain, &signercheck.Config{Roots: roots, Revocation: fetcher, Timeout: f.checkTimeout})
+	return err
+}
+
+// signOptions are pades.Sign's options for s: the dictionary's texts, the
+// stamp naming the certificate's holder, and above B-B the TSA and the
+// roots that the validation data's chains end in.
+func (f *signPDFFlags) signOptions(s *pdfSigner, fetcher *revocation.Fetcher) (*pades.SignOptions, error) {
+	if f.visible != nil {
+		f.visible.Signer = strings.TrimSpace(s.cert.Subject.CommonName)
+		if f.visible.Signer == "" {
+			return nil, usagef("--visible: the certificate %s has no subject common name to show", f.certFile)
 		}
 	}
-	if vis != nil {
-		vis.Signer = strings.TrimSpace(cert.Subject.CommonName)
-		if vis.Signer == "" {
-			return usagef("--visible: the certificate %s has no subject common name to show", *certFile)
-		}
-	}
-	opts := &pades.SignOptions{Options: pades.Options{Reason: *reason, Location: *location, ContactInfo: *contact, FieldName: *field, Certify: *certify, Visible: vis,
-		SkipSignerCheck: *skipCheck}, Level: pades.LevelBB, Checked: checked}
+	opts := &pades.SignOptions{Options: pades.Options{Reason: f.reason, Location: f.location, ContactInfo: f.contact, FieldName: f.field, Certify: f.certify, Visible: f.visible,
+		SkipSignerCheck: f.skipCheck}, Level: pades.LevelBB, Checked: s.checked}
 	ltvRoots := x509.NewCertPool()
-	if *level != "B-B" {
-		opts.Level = pades.Level(*level)
-		roots := x509.NewCertPool()
-		n := 0
-		if *tsaRoots != "" {
-			ders, err := readCerts(*tsaRoots)
-			if err != nil {
-				return err
-			}
-			for _, d := range ders {
-				if c, err := x509.ParseCertificate(d); err == nil {
-					roots.AddCert(c)
-					ltvRoots.AddCert(c)
-					n++
-				}
-			}
+	if f.level != "B-B" {
+		opts.Level = pades.Level(f.level)
+		tsaRoots, err := f.timestampRoots(s.chain, ltvRoots)
+		if err != nil {
+			return nil, err
 		}
-		for _, c := range chain {
-			if c.CheckSignatureFrom(c) == nil {
-				ltvRoots.AddCert(c)
-				if *tsaRoots == "" {
-					roots.AddCert(c)
-					n++
-				}
-			}
-		}
-		if n == 0 {
-			return usagef("%s: no root to check the TSA against: give --tsa-roots, or a --chain ending in a self-signed root", *level)
-		}
-		opts.TSA = pades.TSAClient(*tsaURL, &tsa.ClientOptions{Roots: roots})
+		opts.TSA = pades.TSAClient(f.tsaURL, &tsa.ClientOptions{Roots: tsaRoots})
 	}
+	if s.checked != nil {
+		// The check's own OCSP responses and CRLs go into the DSS (Sign
+		// asks Checked first), and its anchor validates them.
+		ltvRoots.AddCert(s.checked.Chain[len(s.checked.Chain)-1])
+	}
+	opts.LTV = &pades.LTVOptions{Roots: ltvRoots, Revocation: fetcher}
+	return opts, nil
+}
+
+// timestampRoots returns the roots the TSA's certificate must chain to:
+// --tsa-roots, or else the self-signed certificates of chain. Both, and
+// chain's roots in any case, are added to ltvRoots.
+func (f *signPDFFlags) timestampRoots(chain []*x509.Certificate, ltvRoots *x509.CertPool) (*x509.CertPool, error) {
+	roots := x509.NewCertPool()
+	n := 0
+	if f.tsaRoots != "" {
+		ders, err := readCerts(f.tsaRoots)
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range ders {
+			if c, err := x509.ParseCertificate(d); err == nil {
+				roots.AddCert(c)
+				ltvRoots.AddCert(c)
+				n++
+			}
+		}
+	}
+	for _, c := range chain {
+		if c.CheckSignatureFrom(c) == nil {
+			ltvRoots.AddCert(c)
+			if f.tsaRoots == "" {
+				roots.AddCert(c)
+				n++
+			}
+		}
+	}
+	if n == 0 {
+		return nil, usagef("%s: no root to check the TSA against: give --tsa-roots, or a --chain ending in a self-signed root", f.level)
+	}
+	return roots, nil
+}
+
+// rewritePDF runs write from the PDF in to a temporary file beside out,
+// and renames it to out once write has succeeded, so that out is never a
+// half-written PDF.
+func rewritePDF(in, out, pattern string, write func(in io.ReaderAt, size int64, out io.Writer) error) error {
 	f, err := os.Open(in)
 	if err != nil {
 		return err
@@ -189,23 +292,13 @@ func signPDF(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(*out), ".kyso-sign-*.pdf")
+	tmp, err := os.CreateTemp(filepath.Dir(out), pattern)
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	if checked != nil {
-		// The check's own OCSP responses and CRLs go into the DSS (Sign
-		// asks Checked first), and its anchor validates them.
-		ltvRoots.AddCert(checked.Chain[len(checked.Chain)-1])
-	}
-	opts.LTV = &pades.LTVOptions{Roots: ltvRoots, Revocation: fetcher}
-	if err := pades.Sign(ctx, f, fi.Size(), tmp, signer, cert, chain, opts); err != nil {
+	if err := write(f, fi.Size(), tmp); err != nil {
 		tmp.Close()
-		var ve *pades.VisibleError
-		if errors.As(err, &ve) {
-			return usagef("%v", err)
-		}
 		return err
 	}
 	if err := tmp.Chmod(0o644); err != nil {
@@ -215,15 +308,7 @@ func signPDF(ctx context.Context, e *env, args []string) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp.Name(), *out); err != nil {
-		return err
-	}
-	how := "invisible"
-	if vis != nil {
-		how = "visible"
-	}
-	fmt.Fprintf(e.stderr, "signed %s → %s (PAdES %s, %s, %s)\n", in, *out, *level, how, strings.TrimSpace(cert.Subject.CommonName))
-	return nil
+	return os.Rename(tmp.Name(), out)
 }
 
 // readSignerCerts reads the signer's certificate and the CA certificates

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kyso-pki/kyso/internal/datadir"
+	"github.com/kyso-pki/kyso/cmd/internal/datadir"
 	"github.com/kyso-pki/kyso/internal/testenv"
 	"github.com/kyso-pki/kyso/internal/testpdf"
 	"github.com/kyso-pki/kyso/pkg/tsa"

@@ -12,11 +12,11 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/kyso-pki/kyso/cmd/internal/datadir"
 	"github.com/kyso-pki/kyso/hsm"
-	"github.com/kyso-pki/kyso/internal/datadir"
 	"github.com/kyso-pki/kyso/internal/testenv"
 	"github.com/kyso-pki/kyso/internal/testpdf"
-	"github.com/kyso-pki/kyso/internal/testpki"
+	"github.com/kyso-pki/kyso/pkg/ca/catest"
 	"github.com/kyso-pki/kyso/pkg/server"
 	"github.com/kyso-pki/kyso/pkg/store"
 )
@@ -77,8 +77,8 @@ func TestSignPDFChecks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tp := &testpki.PKI{Keys: opened.Keys, Store: opened.Store, CA: opened.CA, Hierarchy: h}
-	other, err := testpki.New(ctx, filepath.Join(dir, "other"))
+	tp := &catest.PKI{Keys: opened.Keys, Store: opened.Store, CA: opened.CA, Hierarchy: h}
+	other, err := catest.New(ctx, filepath.Join(dir, "other"))
 	if err != nil {
 		t.Fatal(err)
 	}

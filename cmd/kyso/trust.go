@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kyso-pki/kyso/internal/datadir"
+	"github.com/kyso-pki/kyso/cmd/internal/datadir"
 	"github.com/kyso-pki/kyso/pkg/display"
 	"github.com/kyso-pki/kyso/pkg/store"
 	"github.com/kyso-pki/kyso/pkg/store/storeopen"

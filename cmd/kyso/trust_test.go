@@ -10,9 +10,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kyso-pki/kyso/internal/datadir"
+	"github.com/kyso-pki/kyso/cmd/internal/datadir"
 	"github.com/kyso-pki/kyso/internal/testenv"
-	"github.com/kyso-pki/kyso/internal/testpki"
+	"github.com/kyso-pki/kyso/pkg/ca/catest"
 	"github.com/kyso-pki/kyso/pkg/store/storeopen"
 )
 
@@ -51,7 +51,7 @@ func TestTrustStore(t *testing.T) {
 	}
 	providerFP := js[0].SHA256
 
-	other, err := testpki.New(ctx, filepath.Join(dir, "other"))
+	other, err := catest.New(ctx, filepath.Join(dir, "other"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/kyso-pki/kyso/internal/datadir"
+	"github.com/kyso-pki/kyso/cmd/internal/datadir"
 	"github.com/kyso-pki/kyso/internal/testpdf"
 	"github.com/kyso-pki/kyso/pkg/server"
 	"github.com/kyso-pki/kyso/pkg/verify"

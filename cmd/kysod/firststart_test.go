@@ -197,7 +197,12 @@ func httpsClient(root string) *http.Client {
 	pool := x509.NewCertPool()
 	b, _ := os.ReadFile(root)
 	pool.AppendCertsFromPEM(b)
-	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	return trusting(pool, 10*time.Second)
+}
+
+// trusting is an HTTPS client that trusts only roots, with timeout.
+func trusting(roots *x509.CertPool, timeout time.Duration) *http.Client {
+	return &http.Client{Timeout: timeout, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
 }
 
 // servedCertificate returns the certificate d's HTTPS listener presents,

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kyso-pki/kyso/internal/cscbench"
+	"github.com/kyso-pki/kyso/cmd/internal/bench/cscbench"
 	"github.com/kyso-pki/kyso/pkg/csc"
 )
 

@@ -37,9 +37,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/kyso-pki/kyso/cmd/internal/datadir"
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/hsm/keystore"
-	"github.com/kyso-pki/kyso/internal/datadir"
 	"github.com/kyso-pki/kyso/internal/version"
 	"github.com/kyso-pki/kyso/pkg/admin"
 	"github.com/kyso-pki/kyso/pkg/ca"

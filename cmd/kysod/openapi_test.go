@@ -3,12 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -143,7 +141,7 @@ func TestOpenAPISchemathesis(t *testing.T) {
 	rootDER, _ := os.ReadFile(filepath.Join(dir, "root.pem"))
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(rootDER)
-	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
+	client := trusting(roots, 30*time.Second)
 	base := "https://" + d.https
 
 	// The document kysod serves is the embedded one.

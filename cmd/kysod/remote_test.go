@@ -63,7 +63,7 @@ func TestRemoteSigningEndToEnd(t *testing.T) {
 	roots := x509.NewCertPool()
 	roots.AddCert(root)
 	client := &csc.Client{BaseURL: "https://" + d.https + "/csc/v2", ClientID: cl.ID, ClientSecret: cl.Secret,
-		HTTPClient: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}}
+		HTTPClient: trusting(roots, 30*time.Second)}
 	ctx := context.Background()
 	s, err := csc.NewSigner(ctx, client, en.CredentialID, func(context.Context) (string, string, error) {
 		code, err := signing.TOTPCode(en.OTPAuth, time.Now())
@@ -206,7 +206,7 @@ func TestSmartCAEndToEnd(t *testing.T) {
 	rc, _ := x509.ParseCertificate(rootDER)
 	roots := x509.NewCertPool()
 	roots.AddCert(rc)
-	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
+	hc := trusting(roots, 30*time.Second)
 	call := func(path string, body map[string]any, out any) int {
 		t.Helper()
 		body["sp_id"], body["sp_password"] = cl.ID, cl.Secret

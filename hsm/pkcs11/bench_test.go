@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/kyso-pki/kyso/hsm"
-	"github.com/kyso-pki/kyso/internal/keybench"
+	"github.com/kyso-pki/kyso/hsm/pkcs11/pkcs11bench"
 )
 
 // BenchmarkSign compares kyso's signer (pool, handle cache, checks) with the
@@ -20,7 +20,7 @@ import (
 func BenchmarkSign(b *testing.B) {
 	s, sh := openStore(b)
 	ctx := context.Background()
-	bare, err := keybench.OpenBare(sh.Module, sh.TokenLabel, []byte(sh.PIN))
+	bare, err := pkcs11bench.OpenBare(sh.Module, sh.TokenLabel, []byte(sh.PIN))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -22,8 +22,8 @@ const module = "github.com/kyso-pki/kyso/"
 // listed. A new package gets its rank here, with its line in DESIGN.md.
 var rank = map[string]int{
 	// Leaves: interfaces, encodings and the PDF reader.
-	"hsm": 0, "pkg/store": 0, "pkg/algid": 0, "pkg/display": 0, "pkg/pdf": 0, "pkg/render": 0,
-	"internal/tlsmin": 0, "internal/version": 0, "pkg/ocsp/ocspbench": 0,
+	"hsm": 0, "pkg/store": 0, "pkg/algid": 0, "pkg/display": 0, "pkg/pdf": 0, "pkg/render": 0, "testvectors": 0,
+	"internal/tlsmin": 0, "internal/version": 0, "internal/crashpoint": 0, "pkg/ocsp/ocspbench": 0,
 	// Formats, key stores, stores and their checks.
 	"pkg/cms": 1, "pkg/stamp": 1, "pkg/revocation": 1, "pkg/tsa": 1, "pkg/ocsp": 1, "pkg/trust": 1,
 	"hsm/softkey": 1, "hsm/pkcs11": 1, "hsm/vault": 1, "hsm/keystore": 2,
@@ -45,7 +45,7 @@ func helper(p string) bool {
 		return false
 	}
 	last := p[strings.LastIndex(p, "/")+1:]
-	return strings.HasPrefix(p, "cmd/") || strings.HasPrefix(p, "examples/") || strings.HasPrefix(p, "internal/") ||
+	return strings.HasPrefix(p, "cmd/") || p == "examples" || strings.HasPrefix(p, "examples/") || strings.HasPrefix(p, "internal/") ||
 		strings.HasSuffix(last, "test") || strings.HasSuffix(last, "bench")
 }
 
@@ -56,6 +56,8 @@ func family(a, b string) bool {
 		strings.Contains(b, "/internal/") && strings.HasPrefix(a, b[:strings.Index(b, "/internal/")])
 }
 
+// TestImportsFlowOneWay: every library package imports only lower ranks or
+// its family, and internal/ imports only leaves.
 func TestImportsFlowOneWay(t *testing.T) {
 	testenv.LookPath(t, "go", "install Go 1.26")
 	cmd := exec.Command("go", "list", "-json=ImportPath,Imports", "../../...")
@@ -79,6 +81,16 @@ func TestImportsFlowOneWay(t *testing.T) {
 			t.Fatal(err)
 		}
 		name := strings.TrimPrefix(p.ImportPath, module)
+		if strings.HasPrefix(name, "internal/") {
+			// internal/ holds leaves only: what it imports of kyso's is
+			// another of internal/ or a leaf of the library.
+			for _, imp := range p.Imports {
+				dep, ok := strings.CutPrefix(imp, module)
+				if r, ranked := rank[dep]; ok && !strings.HasPrefix(dep, "internal/") && (!ranked || r > 0) {
+					t.Errorf("%s imports %s: internal/ holds leaves only (docs/DESIGN.md)", name, dep)
+				}
+			}
+		}
 		if helper(name) {
 			continue
 		}

@@ -7,6 +7,8 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
+
+	"github.com/kyso-pki/kyso/testvectors"
 )
 
 // trailerID is the fixed /ID both halves of which the trailer carries:
@@ -64,19 +66,13 @@ func Minimal(text string) []byte {
 }
 
 // Form is a one-page A4 form, what a citizen's application looks like: a
-// few lines of text and an AcroForm with one filled text field, "ten"
-// (value "Nguyen Van Duc"), whose widget is on the page. It has no
-// signature field.
+// few lines of text ("DON DE NGHI CAP BAN SAO", "Ho va ten: Nguyen Van
+// Duc") and an AcroForm with one filled text field, "ten" (value "Nguyen
+// Van Duc"), whose widget is on the page. It has no signature field. It is
+// testvectors' pdf/form.pdf, which other packages' tests and fuzzers read
+// too.
 func Form() []byte {
-	return Objects(
-		"<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [5 0 R] /DA (/Helv 0 Tf 0 g) /DR << /Font << /Helv 4 0 R >> >> >> >>",
-		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 6 0 R /Resources << /Font << /F1 4 0 R >> >> /Annots [5 0 R] >>",
-		Helvetica,
-		"<< /FT /Tx /T (ten) /V (Nguyen Van Duc) /Type /Annot /Subtype /Widget /Rect [72 600 300 620] /P 3 0 R /DA (/Helv 12 Tf 0 g) >>",
-		Stream("BT /F1 18 Tf 72 760 Td (DON DE NGHI CAP BAN SAO) Tj 0 -28 Td /F1 11 Tf "+
-			"(Kinh gui: Uy ban nhan dan phuong Ben Thanh) Tj 0 -16 Td (Ho va ten: Nguyen Van Duc) Tj ET"),
-	)
+	return testvectors.Read(testvectors.Form)
 }
 
 // literal is text as a PDF literal string (§7.3.4.2), parentheses and

@@ -10,24 +10,16 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kyso-pki/kyso/internal/testpki"
 	"github.com/kyso-pki/kyso/pkg/admin"
 	"github.com/kyso-pki/kyso/pkg/httpedge/httpedgetest"
 	"github.com/kyso-pki/kyso/pkg/signing"
+	"github.com/kyso-pki/kyso/pkg/signing/signingtest"
 )
 
 // newServer serves the admin API over a throwaway CA.
 func newServer(t testing.TB) (*signing.Service, *httptest.Server) {
 	t.Helper()
-	p, err := testpki.New(context.Background(), t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
-	svc, err := signing.New(p.Store, p.Keys, p.CA, signing.Config{SkipSignerCheck: true, SecretsKey: bytes.Repeat([]byte{5}, 32), Password: signing.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc := signingtest.NewService(t, signingtest.NewPKI(t), signingtest.Config(nil))
 	ts := httptest.NewServer(admin.NewHandler(svc, nil))
 	t.Cleanup(ts.Close)
 	return svc, ts

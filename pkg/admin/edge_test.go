@@ -1,19 +1,17 @@
 package admin_test
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/kyso-pki/kyso/internal/testpki"
 	"github.com/kyso-pki/kyso/pkg/admin"
 	"github.com/kyso-pki/kyso/pkg/httpedge/httpedgetest"
 	"github.com/kyso-pki/kyso/pkg/signing"
+	"github.com/kyso-pki/kyso/pkg/signing/signingtest"
 )
 
 // TestEdge: every answer of the officers' API is no-store with its own
@@ -21,18 +19,8 @@ import (
 // with the RFC 6750 challenge, as on every API that takes bearer tokens.
 func TestEdge(t *testing.T) {
 	ctx := context.Background()
-	p, err := testpki.New(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
-	var now atomic.Int64
-	now.Store(time.Now().UnixNano())
-	svc, err := signing.New(p.Store, p.Keys, p.CA, signing.Config{SkipSignerCheck: true, SecretsKey: bytes.Repeat([]byte{5}, 32),
-		Password: signing.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1}, Now: func() time.Time { return time.Unix(0, now.Load()) }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	se := signingtest.New(t, nil)
+	svc := se.Service
 	ts := httptest.NewServer(admin.NewHandler(svc, nil))
 	t.Cleanup(ts.Close)
 	officer, _ := svc.CreateClient(ctx, "Bộ phận một cửa", "", "test", signing.AsOfficer())
@@ -68,7 +56,7 @@ func TestEdge(t *testing.T) {
 	httpedgetest.RequestIDs(t, func(t *testing.T, h http.Header) *http.Response {
 		return send(t, "POST", path, "", "{}", h)
 	})
-	now.Add(int64(time.Hour + time.Second))
+	se.Clock.Advance(time.Hour + time.Second)
 	resp := send(t, "POST", path, tok, `{"cccd":"079203008888","name":"Lê Văn Tám","province":"Hà Nội","pin":"246802"}`, nil)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(resp.Header.Get("WWW-Authenticate"), `error="invalid_token"`) {

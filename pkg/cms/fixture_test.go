@@ -15,14 +15,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/internal/testenv"
-	"github.com/kyso-pki/kyso/internal/testpki"
 	"github.com/kyso-pki/kyso/pkg/ca"
+	"github.com/kyso-pki/kyso/pkg/ca/catest"
 )
 
 // signerKey is a citizen certificate whose key is in the softkey store.
@@ -42,38 +41,19 @@ type fixture struct {
 	order []string
 }
 
-var (
-	fixtureOnce sync.Once
-	fixtureVal  *fixture
-	fixtureErr  error
-	fixtureDir  string
-)
+// shared is the package's fixture.
+var shared = testenv.Shared[*fixture]{Prefix: "kyso-cms-test-", Build: newFixture}
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if fixtureDir != "" {
-		os.RemoveAll(fixtureDir)
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { shared.Main(m) }
 
 func getFixture(tb testing.TB) *fixture {
 	tb.Helper()
-	fixtureOnce.Do(func() { fixtureVal, fixtureErr = newFixture() })
-	if fixtureErr != nil {
-		tb.Fatalf("fixture: %v", fixtureErr)
-	}
-	return fixtureVal
+	return shared.Get(tb)
 }
 
-func newFixture() (*fixture, error) {
+func newFixture(dir string) (*fixture, error) {
 	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "kyso-cms-test-")
-	if err != nil {
-		return nil, err
-	}
-	fixtureDir = dir
-	p, err := testpki.New(ctx, dir)
+	p, err := catest.New(ctx, dir)
 	if err != nil {
 		return nil, err
 	}

@@ -315,7 +315,7 @@ func TestCredentialInfoStatus(t *testing.T) {
 		t.Helper()
 		// The service's clock, a minute on: the CA dates a revocation by
 		// the wall clock, to the second.
-		e.now.Add(int64(time.Minute))
+		e.clock.Advance(time.Minute)
 		info, err := e.client.CredentialInfo(ctx, credID)
 		if err != nil {
 			t.Fatalf("%s: %v", step, err)
@@ -340,7 +340,7 @@ func TestCredentialInfoStatus(t *testing.T) {
 	check("the other citizen's", second.CredentialID, "enabled", "valid")
 
 	// Past the end of its validity, with a token issued then.
-	e.now.Store(second.Certificate.NotAfter.Add(time.Hour).UnixNano())
+	e.clock.Set(second.Certificate.NotAfter.Add(time.Hour))
 	e.client = &csc.Client{BaseURL: e.client.BaseURL, ClientID: e.client.ClientID, ClientSecret: e.client.ClientSecret, HTTPClient: e.client.HTTPClient}
 	check("expired", second.CredentialID, "disabled", "expired")
 	check("revoked and expired", e.cred.CredentialID, "disabled", "revoked")

@@ -14,12 +14,12 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/kyso-pki/kyso/pkg/algid"
+	"github.com/kyso-pki/kyso/pkg/httpedge"
 	"github.com/kyso-pki/kyso/pkg/signing"
 
 	"github.com/kyso-pki/kyso/internal/tlsmin"
@@ -36,6 +36,11 @@ type Client struct {
 	BaseURL string
 	// ClientID and ClientSecret are the relying party's credentials.
 	ClientID, ClientSecret string
+	// Scope is the scope of the access tokens Token asks for: empty means
+	// signing.ScopeService, what a relying party signs with; a
+	// registration officer's client asks for signing.ScopeEnrol, the
+	// token of the officers' API (/admin/v1).
+	Scope string
 	// HTTPClient sends the requests; nil means one with a 30-second
 	// timeout that refuses TLS below 1.2 (Circular 15/2025 Annex I).
 	// WARNING: http.DefaultClient has no timeout.
@@ -82,14 +87,8 @@ func (c *Client) do(req *http.Request, out any) error {
 		return fmt.Errorf("csc: %s: %w", req.URL.Path, err)
 	}
 	if resp.StatusCode/100 != 2 {
-		ae := &APIError{Status: resp.StatusCode}
-		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
-			ae.RetryAfter = time.Duration(s) * time.Second
-		}
-		if json.Unmarshal(body, &ae.Body) != nil || ae.Body.Error == "" {
-			ae.Body = Error{Error: "http_error", Description: strings.TrimSpace(string(body))}
-		}
-		return ae
+		eb, retry := httpedge.ReadError(resp.Header, body)
+		return &APIError{Status: resp.StatusCode, Body: Error(eb), RetryAfter: retry}
 	}
 	if out == nil || resp.StatusCode == http.StatusNoContent {
 		return nil
@@ -108,7 +107,11 @@ func (c *Client) Token(ctx context.Context) (string, error) {
 	if c.token != "" && time.Until(c.expires) > 30*time.Second {
 		return c.token, nil
 	}
-	form := url.Values{"grant_type": {"client_credentials"}, "scope": {signing.ScopeService}}
+	scope := c.Scope
+	if scope == "" {
+		scope = signing.ScopeService
+	}
+	form := url.Values{"grant_type": {"client_credentials"}, "scope": {scope}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url("oauth2/token"), strings.NewReader(form.Encode()))
 	if err != nil {
 		return "", err

@@ -15,31 +15,30 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/internal/testenv"
 	"github.com/kyso-pki/kyso/internal/testpdf"
-	"github.com/kyso-pki/kyso/internal/testpki"
-	"github.com/kyso-pki/kyso/internal/testpki/served"
+	"github.com/kyso-pki/kyso/pkg/ca/catest"
 	"github.com/kyso-pki/kyso/pkg/csc"
 	"github.com/kyso-pki/kyso/pkg/pades"
 	"github.com/kyso-pki/kyso/pkg/revocation"
-	"github.com/kyso-pki/kyso/pkg/signercheck"
+	"github.com/kyso-pki/kyso/pkg/server/servertest"
 	"github.com/kyso-pki/kyso/pkg/signing"
+	"github.com/kyso-pki/kyso/pkg/signing/signingtest"
 	"github.com/kyso-pki/kyso/pkg/verify"
 )
 
 type env struct {
-	p      *testpki.PKI
+	p      *catest.PKI
 	svc    *signing.Service
 	ts     *httptest.Server
-	pki    *served.Served
+	pki    *servertest.Served
 	client *csc.Client
 	cred   *signing.Enrolment
-	now    atomic.Int64
+	clock  *signingtest.Clock
 }
 
 // newEnv serves the CSC API over TLS for a throwaway CA with one enrolled
@@ -49,32 +48,21 @@ type env struct {
 func newEnv(t testing.TB, alg hsm.Algorithm, realClock bool) *env {
 	t.Helper()
 	ctx := context.Background()
-	p, err := testpki.New(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
-	e := &env{p: p}
-	e.now.Store(time.Now().UnixNano())
-	cfg := signing.Config{SecretsKey: bytes.Repeat([]byte{9}, 32), Password: signing.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1}}
+	p := signingtest.NewPKI(t)
+	e := &env{p: p, clock: signingtest.NewClock(time.Now())}
+	cfg := signingtest.Config(nil)
 	if !realClock {
-		cfg.Now = func() time.Time { return time.Unix(0, e.now.Load()) }
+		cfg.Now = e.clock.Now
 	}
-	if e.pki, err = served.Serve(ctx, p); err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(p.Hierarchy.Root)
-	cfg.Timestamp = pades.TSAServer(e.pki.PKI.TSA())
-	cfg.LTV = &pades.LTVOptions{Roots: roots, Revocation: &revocation.Fetcher{Client: e.pki.Client}}
 	// The pre-signing check, for real: OCSP from the served CA.
-	cfg.SignerCheck = &signercheck.Config{Roots: roots, Revocation: &revocation.Fetcher{Client: e.pki.Client}}
-	if e.svc, err = signing.New(p.Store, p.Keys, p.CA, cfg); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.pki.Close)
+	e.pki, cfg.SignerCheck = signingtest.ServePKI(t, p)
+	cfg.SkipSignerCheck = false
+	cfg.Timestamp = pades.TSAServer(e.pki.PKI.TSA())
+	cfg.LTV = &pades.LTVOptions{Roots: cfg.SignerCheck.Roots, Revocation: &revocation.Fetcher{Client: e.pki.Client}}
+	e.svc = signingtest.NewService(t, p, cfg)
 	e.ts = httptest.NewTLSServer(csc.NewHandler(e.svc, nil))
 	t.Cleanup(e.ts.Close)
+	var err error
 	if e.cred, err = e.svc.Enrol(ctx, &signing.EnrolRequest{CCCD: "079203001234", Name: "Nguyễn Văn Đức", Province: "Hà Nội", PIN: "246810", Algorithm: alg}); err != nil {
 		t.Fatal(err)
 	}
@@ -88,8 +76,8 @@ func newEnv(t testing.TB, alg hsm.Algorithm, realClock bool) *env {
 
 // factors answers as the owner's phone does: the PIN and a fresh code.
 func (e *env) factors(ctx context.Context) (string, string, error) {
-	e.now.Add(int64(30 * time.Second))
-	code, err := signing.TOTPCode(e.cred.TOTPURI, time.Unix(0, e.now.Load()))
+	e.clock.Advance(30 * time.Second)
+	code, err := signing.TOTPCode(e.cred.TOTPURI, e.clock.Now())
 	return "246810", code, err
 }
 

@@ -81,7 +81,7 @@ func TestExpiredToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.now.Add(int64(time.Hour + time.Second))
+	e.clock.Advance(time.Hour + time.Second)
 	resp := e.send(t, "POST", "credentials/list", tok, "{}", nil)
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(resp.Header.Get("WWW-Authenticate"), `error="invalid_token"`) {

@@ -76,7 +76,7 @@ func TestSignerCheckRefuses(t *testing.T) {
 	}
 	t.Run("expired", func(t *testing.T) {
 		e := newEnv(t, hsm.ECDSAP256, false)
-		e.now.Store(e.cred.Certificate.NotAfter.Add(time.Hour).UnixNano())
+		e.clock.Set(e.cred.Certificate.NotAfter.Add(time.Hour))
 		pin, otp, err := e.factors(ctx)
 		if err != nil {
 			t.Fatal(err)

@@ -71,7 +71,7 @@ func TestEdgeHeaders(t *testing.T) {
 func TestExpiredToken(t *testing.T) {
 	e := newEnv(t)
 	tok := e.login(t, e.citizen)
-	e.now.Add(int64(time.Hour + time.Second))
+	e.clock.Advance(time.Hour + time.Second)
 	resp := e.send(t, "GET", "/owner/v1/transactions", tok, "", nil)
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(resp.Header.Get("WWW-Authenticate"), `error="invalid_token"`) {

@@ -9,21 +9,20 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/kyso-pki/kyso/hsm"
-	"github.com/kyso-pki/kyso/internal/testpki"
 	"github.com/kyso-pki/kyso/pkg/httpedge/httpedgetest"
 	"github.com/kyso-pki/kyso/pkg/owner"
 	"github.com/kyso-pki/kyso/pkg/signing"
+	"github.com/kyso-pki/kyso/pkg/signing/signingtest"
 )
 
 type env struct {
 	svc      *signing.Service
 	srv      *httptest.Server
-	now      atomic.Int64
+	clock    *signingtest.Clock
 	client   *signing.ClientCredentials
 	citizen  *signing.Enrolment
 	neighbor *signing.Enrolment
@@ -32,23 +31,11 @@ type env struct {
 func newEnv(t testing.TB) *env {
 	t.Helper()
 	ctx := context.Background()
-	p, err := testpki.New(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
-	e := &env{}
-	e.now.Store(time.Now().UnixNano())
-	e.svc, err = signing.New(p.Store, p.Keys, p.CA, signing.Config{SkipSignerCheck: true,
-		SecretsKey: bytes.Repeat([]byte{3}, 32),
-		Password:   signing.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1},
-		Now:        e.clock,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	se := signingtest.New(t, nil)
+	e := &env{svc: se.Service, clock: se.Clock}
 	e.srv = httptest.NewServer(owner.NewHandler(e.svc, nil))
 	t.Cleanup(e.srv.Close)
+	var err error
 	if e.client, err = e.svc.CreateClient(ctx, "Cổng dịch vụ công", "", "test"); err != nil {
 		t.Fatal(err)
 	}
@@ -62,17 +49,11 @@ func newEnv(t testing.TB) *env {
 	return e
 }
 
-func (e *env) clock() time.Time { return time.Unix(0, e.now.Load()) }
-
 // otp moves to the next 30-second step and returns en's code.
 func (e *env) otp(t testing.TB, en *signing.Enrolment) string {
 	t.Helper()
-	e.now.Add(int64(30 * time.Second))
-	code, err := signing.TOTPCode(en.TOTPURI, e.clock())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return code
+	e.clock.Advance(30 * time.Second)
+	return signingtest.Code(t, en, e.clock.Now())
 }
 
 func (e *env) submit(t testing.TB, en *signing.Enrolment, ref string) string {

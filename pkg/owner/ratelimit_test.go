@@ -11,11 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kyso-pki/kyso/internal/testpki"
 	"github.com/kyso-pki/kyso/pkg/httpedge"
 	"github.com/kyso-pki/kyso/pkg/httpedge/httpedgetest"
 	"github.com/kyso-pki/kyso/pkg/owner"
 	"github.com/kyso-pki/kyso/pkg/signing"
+	"github.com/kyso-pki/kyso/pkg/signing/signingtest"
 )
 
 // send posts body to h from source, through no network.
@@ -94,16 +94,10 @@ func TestLoginPerOwner(t *testing.T) {
 // signing.Config.HashWait, a login is answered 503 temporarily_unavailable
 // with Retry-After rather than waiting without end.
 func TestLoginBusy(t *testing.T) {
-	p, err := testpki.New(t.Context(), t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
-	svc, err := signing.New(p.Store, p.Keys, p.CA, signing.Config{SkipSignerCheck: true, SecretsKey: bytes.Repeat([]byte{3}, 32),
-		HashConcurrency: 1, HashWait: time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := signingtest.Config(nil)
+	cfg.Password = signing.PasswordParams{} // kysod's argon2id
+	cfg.HashConcurrency, cfg.HashWait = 1, time.Millisecond
+	svc := signingtest.NewService(t, signingtest.NewPKI(t), cfg)
 	h := owner.NewHandler(svc, nil)
 	const n = 12
 	answers := make([]*httptest.ResponseRecorder, n)

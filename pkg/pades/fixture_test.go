@@ -23,8 +23,8 @@ import (
 
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/internal/testenv"
-	"github.com/kyso-pki/kyso/internal/testpki"
 	"github.com/kyso-pki/kyso/pkg/ca"
+	"github.com/kyso-pki/kyso/pkg/ca/catest"
 	"github.com/kyso-pki/kyso/pkg/tsa"
 )
 
@@ -48,38 +48,19 @@ type fixture struct {
 	nssErr  string
 }
 
-var (
-	fixtureOnce sync.Once
-	fixtureVal  *fixture
-	fixtureErr  error
-	fixtureDir  string
-)
+// shared is the package's fixture.
+var shared = testenv.Shared[*fixture]{Prefix: "kyso-pades-test-", Build: newFixture}
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if fixtureDir != "" {
-		os.RemoveAll(fixtureDir)
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { shared.Main(m) }
 
 func getFixture(tb testing.TB) *fixture {
 	tb.Helper()
-	fixtureOnce.Do(func() { fixtureVal, fixtureErr = newFixture() })
-	if fixtureErr != nil {
-		tb.Fatalf("fixture: %v", fixtureErr)
-	}
-	return fixtureVal
+	return shared.Get(tb)
 }
 
-func newFixture() (*fixture, error) {
+func newFixture(dir string) (*fixture, error) {
 	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "kyso-pades-test-")
-	if err != nil {
-		return nil, err
-	}
-	fixtureDir = dir
-	p, err := testpki.New(ctx, dir)
+	p, err := catest.New(ctx, dir)
 	if err != nil {
 		return nil, err
 	}

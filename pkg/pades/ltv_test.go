@@ -22,7 +22,7 @@ import (
 
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/internal/testenv"
-	"github.com/kyso-pki/kyso/internal/testpki"
+	"github.com/kyso-pki/kyso/pkg/ca/catest"
 	"github.com/kyso-pki/kyso/pkg/pdf"
 	"github.com/kyso-pki/kyso/pkg/revocation"
 	"github.com/kyso-pki/kyso/pkg/server"
@@ -39,7 +39,7 @@ import (
 // work with its root.
 type ltvFixture struct {
 	*fixture
-	p       *testpki.PKI
+	p       *catest.PKI
 	srv     *server.PKI
 	client  *http.Client
 	fetcher *revocation.Fetcher
@@ -50,7 +50,7 @@ func newLTVFixture(t *testing.T) *ltvFixture {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	p, err := testpki.New(ctx, dir)
+	p, err := catest.New(ctx, dir)
 	if err != nil {
 		t.Fatal(err)
 	}

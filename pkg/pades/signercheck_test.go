@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/kyso-pki/kyso/hsm"
-	"github.com/kyso-pki/kyso/internal/testpki"
+	"github.com/kyso-pki/kyso/pkg/ca/catest"
 	"github.com/kyso-pki/kyso/pkg/cms"
 	"github.com/kyso-pki/kyso/pkg/revocation"
 	"github.com/kyso-pki/kyso/pkg/signercheck"
@@ -41,7 +41,7 @@ func (f *ltvFixture) refusals(t *testing.T) []refusal {
 		}
 		return c, s
 	}
-	other, err := testpki.New(ctx, t.TempDir())
+	other, err := catest.New(ctx, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

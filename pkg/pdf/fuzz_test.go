@@ -2,9 +2,9 @@ package pdf
 
 import (
 	"bytes"
-	"os"
-	"path/filepath"
 	"testing"
+
+	"github.com/kyso-pki/kyso/testvectors"
 )
 
 // fuzzLimits keeps each fuzz input cheap.
@@ -21,9 +21,8 @@ var fuzzLimits = &Limits{
 // seedPDFs are the hand-made producers and the committed vectors.
 func seedPDFs(f *testing.F) [][]byte {
 	seeds := [][]byte{minimalPDF("1.7"), minimalPDF("2.0"), formPDF(), prevLoop(), selfObjStm(), incrementalOf(f, formPDF())}
-	files, _ := filepath.Glob(filepath.Join("..", "..", "testvectors", "pdf", "*.pdf"))
-	for _, p := range files {
-		if b, err := os.ReadFile(p); err == nil && len(b) < 1<<20 {
+	for _, name := range testvectors.Names("pdf") {
+		if b := testvectors.Read(name); len(b) < 1<<20 {
 			seeds = append(seeds, b)
 		}
 	}

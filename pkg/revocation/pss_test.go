@@ -23,12 +23,12 @@ import (
 
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/internal/testenv"
-	"github.com/kyso-pki/kyso/internal/testpki"
-	"github.com/kyso-pki/kyso/internal/testpki/served"
 	"github.com/kyso-pki/kyso/pkg/ca"
+	"github.com/kyso-pki/kyso/pkg/ca/catest"
 	"github.com/kyso-pki/kyso/pkg/ocsp"
 	"github.com/kyso-pki/kyso/pkg/revocation"
 	"github.com/kyso-pki/kyso/pkg/server"
+	"github.com/kyso-pki/kyso/pkg/server/servertest"
 )
 
 // pssParams is RSASSA-PSS-params for SHA-256 as kyso and crypto/x509 write
@@ -43,7 +43,7 @@ var pssParams = []byte{
 
 const saltAt = 53
 
-// TestOCSPRSAPSS has an RSA-2048 hierarchy (testpki, every key RSA) serve
+// TestOCSPRSAPSS has an RSA-2048 hierarchy (catest, every key RSA) serve
 // OCSP through pkg/server: RSASSA-PSS by default, which ParseOCSP
 // verifies and openssl too ("Response verify OK"), and PKCS#1 v1.5 under
 // PKIOptions.OCSPRSAPKCS1v15. A PSS response with a flipped signature
@@ -53,7 +53,7 @@ func TestOCSPRSAPSS(t *testing.T) {
 	openssl := testenv.LookPath(t, "openssl", "apt-get install openssl")
 	ctx := context.Background()
 	dir := t.TempDir()
-	p, err := testpki.NewInit(ctx, dir, &ca.InitRequest{CAAlgorithm: hsm.RSA2048, Algorithm: hsm.RSA2048})
+	p, err := catest.NewInit(ctx, dir, &ca.InitRequest{CAAlgorithm: hsm.RSA2048, Algorithm: hsm.RSA2048})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func TestOCSPRSAPSS(t *testing.T) {
 		{"pkcs1v15", true, x509.SHA256WithRSA, "Signature Algorithm: sha256WithRSAEncryption"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv, err := served.ServeOptions(ctx, p, &server.PKIOptions{OCSPRSAPKCS1v15: tc.legacy})
+			srv, err := servertest.ServeOptions(ctx, p, &server.PKIOptions{OCSPRSAPKCS1v15: tc.legacy})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/kyso-pki/kyso/internal/testenv"
-	"github.com/kyso-pki/kyso/internal/testpki"
 	"github.com/kyso-pki/kyso/pkg/ca"
+	"github.com/kyso-pki/kyso/pkg/ca/catest"
 	"github.com/kyso-pki/kyso/pkg/revocation"
 	"github.com/kyso-pki/kyso/pkg/server"
 	"github.com/kyso-pki/kyso/pkg/store"
@@ -29,7 +29,7 @@ import (
 // http.Client that dials the test server whatever the host: the real fetch
 // path, without DNS.
 type pki struct {
-	p      *testpki.PKI
+	p      *catest.PKI
 	h      *ca.Hierarchy
 	srv    *server.PKI
 	client *http.Client
@@ -39,7 +39,7 @@ type pki struct {
 func newPKI(t testing.TB) *pki {
 	t.Helper()
 	ctx := context.Background()
-	p, err := testpki.New(ctx, t.TempDir())
+	p, err := catest.New(ctx, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,8 +21,8 @@ import (
 	xocsp "golang.org/x/crypto/ocsp"
 
 	"github.com/kyso-pki/kyso/hsm"
-	"github.com/kyso-pki/kyso/internal/testpki"
 	"github.com/kyso-pki/kyso/pkg/ca"
+	"github.com/kyso-pki/kyso/pkg/ca/catest"
 	"github.com/kyso-pki/kyso/pkg/store"
 	"github.com/kyso-pki/kyso/pkg/tsa"
 )
@@ -31,7 +31,7 @@ import (
 // key store so that a second Authority (another process) can share them.
 func setup(t *testing.T) (*ca.Authority, store.Store, hsm.KeyStore) {
 	t.Helper()
-	p, err := testpki.New(context.Background(), t.TempDir())
+	p, err := catest.New(context.Background(), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,22 +15,22 @@ import (
 
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/internal/testenv"
-	"github.com/kyso-pki/kyso/internal/testpki"
-	"github.com/kyso-pki/kyso/internal/testpki/served"
+	"github.com/kyso-pki/kyso/pkg/ca/catest"
 	"github.com/kyso-pki/kyso/pkg/revocation"
+	"github.com/kyso-pki/kyso/pkg/server/servertest"
 	"github.com/kyso-pki/kyso/pkg/signercheck"
 	"github.com/kyso-pki/kyso/pkg/store"
 )
 
-func newPKI(t *testing.T) (*testpki.PKI, *served.Served) {
+func newPKI(t *testing.T) (*catest.PKI, *servertest.Served) {
 	t.Helper()
 	ctx := context.Background()
-	p, err := testpki.New(ctx, t.TempDir())
+	p, err := catest.New(ctx, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.Close() })
-	srv, err := served.Serve(ctx, p)
+	srv, err := servertest.Serve(ctx, p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +146,7 @@ func TestCheck(t *testing.T) {
 
 	t.Run("status unknown", func(t *testing.T) {
 		c := *cfg
-		c.Revocation = &revocation.Fetcher{Client: served.ClientFor(closedServer(t))}
+		c.Revocation = &revocation.Fetcher{Client: servertest.ClientFor(closedServer(t))}
 		_, err := signercheck.Check(ctx, good, chain, &c)
 		var e *signercheck.Error
 		if !errors.As(err, &e) || e.Code != signercheck.CodeStatusUnknown || !strings.HasPrefix(err.Error(), "không kiểm tra được trạng thái chứng thư số") {

@@ -62,7 +62,7 @@ func wrongOTP(t *testing.T, e *env, en *signing.Enrolment) string {
 	t.Helper()
 	near := map[string]bool{}
 	for _, d := range []time.Duration{-60 * time.Second, -30 * time.Second, 0, 30 * time.Second, 60 * time.Second} {
-		c, err := signing.TOTPCode(en.TOTPURI, e.clock.now().Add(d))
+		c, err := signing.TOTPCode(en.TOTPURI, e.clock.Now().Add(d))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -181,7 +181,7 @@ func concurrentGuesses(t *testing.T, e *env, st store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !o.LockedUntil.After(e.clock.now()) {
+	if !o.LockedUntil.After(e.clock.Now()) {
 		t.Errorf("the owner is not locked after %d failed attempts: %+v", len(evaluated), o.LockedUntil)
 	}
 }
@@ -205,7 +205,7 @@ func TestOneAnswer(t *testing.T) {
 	if err := authorize("271828", used); err != nil {
 		t.Fatal(err)
 	}
-	e.clock.advance(30 * time.Second)
+	e.clock.Advance(30 * time.Second)
 	combos := []struct {
 		name, pin, otp, wantPIN, wantOTP string
 	}{
@@ -272,7 +272,7 @@ func TestOneAnswer(t *testing.T) {
 
 	// When the lock ends, the budget is whole: four failures and a
 	// success, which releases it, then five more failures before a lock.
-	e.clock.advance(16 * time.Minute)
+	e.clock.Advance(16 * time.Minute)
 	for range 4 {
 		if err := authorize("654321", e.next(t, en)); !isCode(err, signing.KindDenied) {
 			t.Fatalf("failure after the lock: %v", err)

@@ -10,6 +10,7 @@ import (
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/pkg/ca"
 	"github.com/kyso-pki/kyso/pkg/signing"
+	"github.com/kyso-pki/kyso/pkg/signing/signingtest"
 )
 
 // signerLog is a key store that records the label of every Signer it
@@ -59,7 +60,7 @@ func TestSignHashLeavesCAKeyClosed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := signing.New(e.p.Store, keys, authority, testConfig(e.clock))
+	svc, err := signing.New(e.p.Store, keys, authority, signingtest.Config(e.clock))
 	if err != nil {
 		t.Fatal(err)
 	}

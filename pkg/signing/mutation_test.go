@@ -17,8 +17,9 @@ import (
 
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/internal/sadmut"
-	"github.com/kyso-pki/kyso/internal/testpki"
+	"github.com/kyso-pki/kyso/pkg/ca/catest"
 	"github.com/kyso-pki/kyso/pkg/signing"
+	"github.com/kyso-pki/kyso/pkg/signing/signingtest"
 	"github.com/kyso-pki/kyso/pkg/store"
 )
 
@@ -63,11 +64,7 @@ func TestMutations(t *testing.T) {
 	}
 	const workers = 8
 	ctx := context.Background()
-	p, err := testpki.New(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
+	p := signingtest.NewPKI(t)
 	ws := make([]*mutWorker, workers)
 	for i := range ws {
 		alg := hsm.ECDSAP256
@@ -110,7 +107,7 @@ func TestMutations(t *testing.T) {
 type mutWorker struct {
 	id      int
 	svc     *signing.Service
-	clock   *clock
+	clock   *signingtest.Clock
 	rng     *rand.Rand
 	rsa     bool
 	x, y    *signing.Enrolment
@@ -148,13 +145,12 @@ type mutSpend struct {
 
 const mutPIN = "472913"
 
-func newMutWorker(t *testing.T, p *testpki.PKI, id int, alg hsm.Algorithm, rng *rand.Rand) *mutWorker {
+func newMutWorker(t *testing.T, p *catest.PKI, id int, alg hsm.Algorithm, rng *rand.Rand) *mutWorker {
 	t.Helper()
 	// At the start of a TOTP time step, so that which codes are replays
 	// depends on the seed alone, not on when the suite runs.
-	c := &clock{}
-	c.t.Store(time.Now().Truncate(30 * time.Second).UnixNano())
-	svc, err := signing.New(p.Store, p.Keys, p.CA, testConfig(c))
+	c := signingtest.NewClock(time.Now().Truncate(30 * time.Second))
+	svc, err := signing.New(p.Store, p.Keys, p.CA, signingtest.Config(c))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,9 +177,9 @@ func (w *mutWorker) actor(client string) string {
 // the window, "other-owner" Y's current one (never X's).
 func (w *mutWorker) code(kind string) (string, error) {
 	if kind != "replayed" {
-		w.clock.advance(30 * time.Second)
+		w.clock.Advance(30 * time.Second)
 	}
-	now := w.clock.now()
+	now := w.clock.Now()
 	valid := map[string]bool{}
 	for _, d := range []time.Duration{-30 * time.Second, 0, 30 * time.Second} {
 		c, err := signing.TOTPCode(w.x.TOTPURI, now.Add(d))
@@ -229,14 +225,14 @@ func (w *mutWorker) authorize(ctx context.Context, client string, h crypto.Hash,
 	if err != nil {
 		return "", "", fmt.Errorf("worker %d: the right authorisation: %w", w.id, err)
 	}
-	w.lastStep = step(w.clock.now())
+	w.lastStep = step(w.clock.Now())
 	return sad, actor, nil
 }
 
 // badAuthorize sends a mutated authorisation and records what its audit
 // must say.
 func (w *mutWorker) badAuthorize(ctx context.Context, client string, right sadmut.Authorize) error {
-	m := sadmut.MutateAuthorize(w.rng, right, step(w.clock.now()) == w.lastStep)
+	m := sadmut.MutateAuthorize(w.rng, right, step(w.clock.Now()) == w.lastStep)
 	code, err := w.code(m.OTP)
 	if err != nil {
 		return err
@@ -358,13 +354,13 @@ func (w *mutWorker) run(ctx context.Context, n int) error {
 		state := sadmut.Replay
 		if w.rng.IntN(8) == 0 {
 			state = sadmut.Expired
-			w.clock.advance(lifetime + time.Duration(w.rng.IntN(90))*time.Second)
+			w.clock.Advance(lifetime + time.Duration(w.rng.IntN(90))*time.Second)
 			if err := w.spend(ctx, good, "the right request, expired", sadmut.Expired, authActor); err != nil {
 				return err
 			}
 		} else {
 			// Any time before the expiry, to the last nanosecond.
-			w.clock.advance(time.Duration(w.rng.Int64N(int64(lifetime))))
+			w.clock.Advance(time.Duration(w.rng.Int64N(int64(lifetime))))
 			if err := w.spendRight(ctx, good, authActor); err != nil {
 				return err
 			}

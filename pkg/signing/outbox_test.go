@@ -70,7 +70,7 @@ func signForWebhook(t *testing.T, e *env) (string, []*store.Webhook) {
 	if done, err := e.svc.Approve(ctx, en.OwnerID, tx.ID, "271828", e.next(t, en)); err != nil || done.Status != store.TxSigned {
 		t.Fatalf("approve: %v", err)
 	}
-	list, err := e.p.Store.ClaimWebhooks(ctx, e.clock.now().Add(time.Minute), time.Minute, 10)
+	list, err := e.p.Store.ClaimWebhooks(ctx, e.clock.Now().Add(time.Minute), time.Minute, 10)
 	if err != nil {
 		t.Fatal(err)
 	}

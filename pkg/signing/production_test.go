@@ -1,7 +1,6 @@
 package signing_test
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"encoding/base64"
@@ -19,6 +18,7 @@ import (
 	"github.com/kyso-pki/kyso/internal/testenv"
 	"github.com/kyso-pki/kyso/pkg/ca"
 	"github.com/kyso-pki/kyso/pkg/signing"
+	"github.com/kyso-pki/kyso/pkg/signing/signingtest"
 	"github.com/kyso-pki/kyso/pkg/store"
 	"github.com/kyso-pki/kyso/pkg/store/postgres"
 	"github.com/kyso-pki/kyso/pkg/store/sqlite"
@@ -51,10 +51,8 @@ func productionEnv(t *testing.T, st store.Store) (*env, *testenv.SoftHSM) {
 	if _, err := a.Init(ctx, &ca.InitRequest{Name: "Kyso PKCS11 Thử Nghiệm"}); err != nil {
 		t.Fatal(err)
 	}
-	c := &clock{}
-	c.t.Store(time.Now().UnixNano())
-	svc, err := signing.New(st, ks, a, signing.Config{SkipSignerCheck: true, SecretsKey: bytes.Repeat([]byte{3}, 32),
-		Password: signing.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1}, Now: c.now})
+	c := signingtest.NewClock(time.Now())
+	svc, err := signing.New(st, ks, a, signingtest.Config(c))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,10 +240,8 @@ func TestOnVault(t *testing.T) {
 	if _, err := a.Init(ctx, &ca.InitRequest{Name: "Kyso Vault Thử Nghiệm"}); err != nil {
 		t.Fatal(err)
 	}
-	c := &clock{}
-	c.t.Store(time.Now().UnixNano())
-	svc, err := signing.New(st, ks, a, signing.Config{SkipSignerCheck: true, SecretsKey: bytes.Repeat([]byte{4}, 32),
-		Password: signing.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1}, Now: c.now})
+	c := signingtest.NewClock(time.Now())
+	svc, err := signing.New(st, ks, a, signingtest.Config(c))
 	if err != nil {
 		t.Fatal(err)
 	}

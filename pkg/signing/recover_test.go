@@ -35,14 +35,14 @@ func TestRecoverAbandoned(t *testing.T) {
 	}
 	// The approval was recorded by a replica that then died.
 	approved := *tx.Transaction
-	approved.Status, approved.LeaseOwner, approved.LeaseUntil = store.TxApproved, "kysod-dead", e.clock.now().Add(time.Minute)
+	approved.Status, approved.LeaseOwner, approved.LeaseUntil = store.TxApproved, "kysod-dead", e.clock.Now().Add(time.Minute)
 	if err := e.p.Store.UpdateTransaction(ctx, &approved, store.TxPending); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := e.svc.Recover(ctx); err != nil || n != 0 {
 		t.Fatalf("Recover during the lease = %d, %v; want 0", n, err)
 	}
-	e.clock.advance(61 * time.Second)
+	e.clock.Advance(61 * time.Second)
 	if n, err := e.svc.Recover(ctx); err != nil || n != 1 {
 		t.Fatalf("Recover after the lease = %d, %v; want 1", n, err)
 	}
@@ -56,7 +56,7 @@ func TestRecoverAbandoned(t *testing.T) {
 	if got.IdempotencyKey() != tx.ID+":failed" {
 		t.Errorf("IdempotencyKey = %q", got.IdempotencyKey())
 	}
-	list, err := e.p.Store.ClaimWebhooks(ctx, e.clock.now().Add(time.Minute), time.Minute, 10)
+	list, err := e.p.Store.ClaimWebhooks(ctx, e.clock.Now().Add(time.Minute), time.Minute, 10)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,22 +15,19 @@ import (
 	"time"
 
 	"github.com/kyso-pki/kyso/hsm"
-	"github.com/kyso-pki/kyso/internal/testpki"
 	"github.com/kyso-pki/kyso/pkg/algid"
+	"github.com/kyso-pki/kyso/pkg/ca/catest"
 	"github.com/kyso-pki/kyso/pkg/signing"
+	"github.com/kyso-pki/kyso/pkg/signing/signingtest"
 	"github.com/kyso-pki/kyso/pkg/store"
 )
 
-// clock is a test clock that moves only when told.
-type clock struct{ t atomic.Int64 }
-
-func (c *clock) now() time.Time          { return time.Unix(0, c.t.Load()) }
-func (c *clock) advance(d time.Duration) { c.t.Add(int64(d)) }
-
+// env is a service on a throwaway CA (signingtest.Env) as this package's
+// tests use it.
 type env struct {
 	svc   *signing.Service
-	p     *testpki.PKI
-	clock *clock
+	p     *catest.PKI
+	clock *signingtest.Clock
 }
 
 func newEnv(t *testing.T) *env {
@@ -38,35 +35,12 @@ func newEnv(t *testing.T) *env {
 	return newEnvWith(t, nil)
 }
 
-// newEnvWith is newEnv with testConfig changed by mod, when not nil.
+// newEnvWith is newEnv with signingtest.Config changed by mod, when not
+// nil.
 func newEnvWith(t *testing.T, mod func(*signing.Config)) *env {
 	t.Helper()
-	p, err := testpki.New(context.Background(), t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
-	c := &clock{}
-	c.t.Store(time.Now().UnixNano())
-	cfg := testConfig(c)
-	if mod != nil {
-		mod(&cfg)
-	}
-	svc, err := signing.New(p.Store, p.Keys, p.CA, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &env{svc: svc, p: p, clock: c}
-}
-
-// testConfig is the service's configuration in tests: cheap argon2, no
-// pre-signing check, the clock c.
-func testConfig(c *clock) signing.Config {
-	return signing.Config{SkipSignerCheck: true,
-		SecretsKey: bytes.Repeat([]byte{7}, 32),
-		Password:   signing.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1},
-		Now:        c.now,
-	}
+	e := signingtest.New(t, mod)
+	return &env{svc: e.Service, p: e.PKI, clock: e.Clock}
 }
 
 var cccdSeq atomic.Int64
@@ -103,15 +77,11 @@ func itoa(n int64) string {
 // as an owner waiting for a fresh code does.
 func (e *env) otp(t *testing.T, en *signing.Enrolment) string {
 	t.Helper()
-	code, err := signing.TOTPCode(en.TOTPURI, e.clock.now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return code
+	return signingtest.Code(t, en, e.clock.Now())
 }
 
 func (e *env) next(t *testing.T, en *signing.Enrolment) string {
-	e.clock.advance(30 * time.Second)
+	e.clock.Advance(30 * time.Second)
 	return e.otp(t, en)
 }
 
@@ -214,7 +184,7 @@ func TestImplicitFlow(t *testing.T) {
 
 	// Expiry: nobody approves in time.
 	tx3, _, _ := e.svc.Submit(ctx, &signing.SubmitRequest{ClientID: cl.ID, ClientRef: "portal-3", CredentialID: en.CredentialID, Documents: docs[:1]})
-	e.clock.advance(11 * time.Minute)
+	e.clock.Advance(11 * time.Minute)
 	if got, _ := e.svc.ClientTransaction(ctx, cl.ID, tx3.ID); got.Status != store.TxExpired {
 		t.Errorf("unapproved transaction is %s after 11 minutes", got.Status)
 	}
@@ -274,7 +244,7 @@ func TestSignHashRefusals(t *testing.T) {
 	}
 
 	sad = authorize(hashes, crypto.SHA256)
-	e.clock.advance(6 * time.Minute)
+	e.clock.Advance(6 * time.Minute)
 	if err := req(func(*signing.SignHashRequest) {}); !isCode(err, signing.KindExpired) {
 		t.Errorf("an expired SAD: %v", err)
 	}
@@ -354,7 +324,7 @@ func TestClientTokens(t *testing.T) {
 		t.Errorf("revoked token: %v", err)
 	}
 	tok, _, _ = e.svc.ClientToken(ctx, cl.ID, cl.Secret, signing.ScopeService)
-	e.clock.advance(2 * time.Hour)
+	e.clock.Advance(2 * time.Hour)
 	if _, err := e.svc.Authenticate(ctx, tok, nil); !isCode(err, signing.KindTokenInvalid) {
 		t.Errorf("expired token: %v", err)
 	}

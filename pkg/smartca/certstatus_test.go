@@ -21,7 +21,7 @@ func TestCertificateStatusTruthful(t *testing.T) {
 		t.Helper()
 		// The service's clock, a minute on: the CA dates a revocation by
 		// the wall clock, to the second.
-		e.clock.advance(time.Minute)
+		e.clock.Advance(time.Minute)
 		var d smartca.CertificateData
 		e.call(t, e.portal, "/smartca/v1/credentials/get_certificate", map[string]any{"user_id": userID}, http.StatusOK, &d)
 		var got []string
@@ -46,7 +46,7 @@ func TestCertificateStatusTruthful(t *testing.T) {
 	}
 	status("revoked", "079203001234", "revoked")
 	status("the neighbour's", "001198004321", "active")
-	e.clock.t.Store(e.neighbor.Certificate.NotAfter.Add(time.Hour).UnixNano())
+	e.clock.Set(e.neighbor.Certificate.NotAfter.Add(time.Hour))
 	status("expired", "001198004321", "expired")
 	status("revoked and expired", "079203001234", "revoked")
 }

@@ -76,7 +76,7 @@ func TestStoredHostileTextIsEscaped(t *testing.T) {
 	e := newEnv(t, hsm.ECDSAP256)
 	ctx := context.Background()
 	docs, _ := json.Marshal([]map[string]any{{"doc_id": hostileDocID, "hash": make([]byte, 32), "hash_algorithm": algid.SHA256.String()}})
-	now := e.clock.now()
+	now := e.clock.Now()
 	if _, _, err := e.st.CreateTransaction(ctx, &store.Transaction{ID: "legacy0000000001", ClientID: e.portal.id, ClientRef: "legacy-1",
 		CredentialID: e.citizen.CredentialID, OwnerID: e.citizen.OwnerID, Description: hostileDesc, Documents: docs,
 		Status: store.TxPending, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {

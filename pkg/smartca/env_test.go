@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"io"
@@ -13,26 +12,19 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/kyso-pki/kyso/hsm"
-	"github.com/kyso-pki/kyso/internal/testpki"
-	"github.com/kyso-pki/kyso/internal/testpki/served"
+	"github.com/kyso-pki/kyso/pkg/ca/catest"
 	"github.com/kyso-pki/kyso/pkg/owner"
-	"github.com/kyso-pki/kyso/pkg/revocation"
+	"github.com/kyso-pki/kyso/pkg/server/servertest"
 	"github.com/kyso-pki/kyso/pkg/signercheck"
 	"github.com/kyso-pki/kyso/pkg/signing"
+	"github.com/kyso-pki/kyso/pkg/signing/signingtest"
 	"github.com/kyso-pki/kyso/pkg/smartca"
 	"github.com/kyso-pki/kyso/pkg/store"
 )
-
-// clock is a test clock that moves only when told.
-type clock struct{ t atomic.Int64 }
-
-func (c *clock) now() time.Time          { return time.Unix(0, c.t.Load()) }
-func (c *clock) advance(d time.Duration) { c.t.Add(int64(d)) }
 
 // delivery is one request the webhook receiver got.
 type delivery struct {
@@ -81,11 +73,11 @@ type party struct {
 }
 
 type env struct {
-	p        *testpki.PKI
-	pki      *served.Served
+	p        *catest.PKI
+	pki      *servertest.Served
 	svc      *signing.Service
 	st       store.Signing
-	clock    *clock
+	clock    *signingtest.Clock
 	srv      *httptest.Server
 	rcv      *receiver
 	disp     *signing.Dispatcher
@@ -101,44 +93,31 @@ type env struct {
 func newEnv(t testing.TB, alg hsm.Algorithm) *env {
 	t.Helper()
 	ctx := context.Background()
-	p, err := testpki.New(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
+	p := signingtest.NewPKI(t)
 	st := p.Store
-	e := &env{p: p, st: st, clock: &clock{}, rcv: &receiver{}}
-	e.clock.t.Store(time.Now().UnixNano())
+	e := &env{p: p, st: st, clock: signingtest.NewClock(time.Now()), rcv: &receiver{}}
 	// The pre-signing check, for real: OCSP from the CA served in-process,
 	// judged by the wall clock its answers carry.
-	if e.pki, err = served.Serve(ctx, p); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.pki.Close)
-	roots := x509.NewCertPool()
-	roots.AddCert(p.Hierarchy.Root)
-	e.svc, err = signing.New(st, p.Keys, p.CA, signing.Config{
-		SignerCheck:  &signercheck.Config{Roots: roots, Revocation: &revocation.Fetcher{Client: e.pki.Client}, Now: time.Now},
-		SecretsKey:   bytes.Repeat([]byte{5}, 32),
-		Password:     signing.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1},
-		Now:          e.clock.now,
-		Notification: smartca.EncodeNotification,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	var check *signercheck.Config
+	e.pki, check = signingtest.ServePKI(t, p)
+	check.Now = time.Now
+	cfg := signingtest.Config(e.clock)
+	cfg.SkipSignerCheck, cfg.SignerCheck = false, check
+	cfg.Notification = smartca.EncodeNotification
+	e.svc = signingtest.NewService(t, p, cfg)
 	mux := http.NewServeMux()
-	mux.Handle("/smartca/v1/", smartca.NewHandler(e.svc, &smartca.Options{Now: e.clock.now}))
+	mux.Handle("/smartca/v1/", smartca.NewHandler(e.svc, &smartca.Options{Now: e.clock.Now}))
 	mux.Handle("/owner/v1/", owner.NewHandler(e.svc, nil))
 	e.srv = httptest.NewServer(mux)
 	t.Cleanup(e.srv.Close)
 	e.rcv.srv = httptest.NewServer(e.rcv)
 	t.Cleanup(e.rcv.srv.Close)
-	e.disp = &signing.Dispatcher{Service: e.svc, Store: st, HTTPClient: e.rcv.srv.Client(), Now: e.clock.now, Timeout: 5 * time.Second}
+	e.disp = &signing.Dispatcher{Service: e.svc, Store: st, HTTPClient: e.rcv.srv.Client(), Now: e.clock.Now, Timeout: 5 * time.Second}
 
 	e.portal = e.party(t, "Cổng dịch vụ công", e.rcv.srv.URL+"/hook?token=portal")
 	e.other = e.party(t, "Cổng thuế", "")
 	for i, en := range []**signing.Enrolment{&e.citizen, &e.neighbor} {
+		var err error
 		*en, err = e.svc.Enrol(ctx, &signing.EnrolRequest{CCCD: []string{"079203001234", "001198004321"}[i],
 			Name: "Nguyễn Văn Đức", Province: "Hà Nội", PIN: "246810", Algorithm: alg, Actor: "test"})
 		if err != nil {
@@ -278,12 +257,8 @@ func (e *env) status(t testing.TB, p *party, code string) (*smartca.StatusData, 
 // first, as an owner waiting for a new code does.
 func (e *env) otp(t testing.TB, en *signing.Enrolment) string {
 	t.Helper()
-	e.clock.advance(30 * time.Second)
-	code, err := signing.TOTPCode(en.TOTPURI, e.clock.now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return code
+	e.clock.Advance(30 * time.Second)
+	return signingtest.Code(t, en, e.clock.Now())
 }
 
 // ownerCall sends an owner API request with a bearer token and decodes a

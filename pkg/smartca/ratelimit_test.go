@@ -14,6 +14,7 @@ import (
 	"github.com/kyso-pki/kyso/pkg/httpedge"
 	"github.com/kyso-pki/kyso/pkg/httpedge/httpedgetest"
 	"github.com/kyso-pki/kyso/pkg/signing"
+	"github.com/kyso-pki/kyso/pkg/signing/signingtest"
 	"github.com/kyso-pki/kyso/pkg/smartca"
 )
 
@@ -39,11 +40,10 @@ func callFrom(t testing.TB, h http.Handler, source, path string, body map[string
 func TestStatusPollCostsNoArgon2(t *testing.T) {
 	e := newEnv(t, hsm.ECDSAP256)
 	// kysod's parameters, over the same database.
-	svc, err := signing.New(e.p.Store, e.p.Keys, e.p.CA, signing.Config{SkipSignerCheck: true, SecretsKey: bytes.Repeat([]byte{5}, 32), Now: e.clock.now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := smartca.NewHandler(svc, &smartca.Options{Now: e.clock.now})
+	cfg := signingtest.Config(e.clock)
+	cfg.Password = signing.PasswordParams{}
+	svc := signingtest.NewService(t, e.p, cfg)
+	h := smartca.NewHandler(svc, &smartca.Options{Now: e.clock.Now})
 	cl, err := svc.CreateClient(t.Context(), "Cổng Dịch vụ công", "", "test")
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +78,7 @@ func TestStatusPollCostsNoArgon2(t *testing.T) {
 // address before its body is read.
 func TestSmartCAFloodFromOneSource(t *testing.T) {
 	e := newEnv(t, hsm.ECDSAP256)
-	h := smartca.NewHandler(e.svc, &smartca.Options{Now: e.clock.now, Limits: httpedgetest.SourceLimits()})
+	h := smartca.NewHandler(e.svc, &smartca.Options{Now: e.clock.Now, Limits: httpedgetest.SourceLimits()})
 	httpedgetest.RateLimited(t, http.StatusUnauthorized, func(t *testing.T, source string) (int, http.Header) {
 		w := callFrom(t, h, source, "/smartca/v1/signatures/sign/nope/status", map[string]any{"sp_id": "nosuchportal", "sp_password": "x"})
 		return w.Code, w.Header()
@@ -91,7 +91,7 @@ func TestSmartCAFloodFromOneSource(t *testing.T) {
 func TestSmartCAPerClient(t *testing.T) {
 	e := newEnv(t, hsm.ECDSAP256)
 	const burst = 3
-	h := smartca.NewHandler(e.svc, &smartca.Options{Now: e.clock.now,
+	h := smartca.NewHandler(e.svc, &smartca.Options{Now: e.clock.Now,
 		Limits: &httpedge.Limits{Client: httpedge.NewLimiter(httpedge.Rate{PerSecond: 0.001, Burst: burst}, nil)}})
 	code := e.submit(t, e.other, "limit-1", file("a.pdf", "a"))
 	path := "/smartca/v1/signatures/sign/" + code + "/status"

@@ -25,15 +25,15 @@ func TestWebhookRetry(t *testing.T) {
 	if n := e.once(t); n != 0 {
 		t.Fatalf("retried at once, before the backoff (%d)", n)
 	}
-	e.clock.advance(5 * time.Second)
+	e.clock.Advance(5 * time.Second)
 	if n := e.once(t); n != 0 {
 		t.Fatalf("retried after 5 s (%d)", n)
 	}
-	e.clock.advance(6 * time.Second)
+	e.clock.Advance(6 * time.Second)
 	if n := e.once(t); n != 1 {
 		t.Fatalf("not retried after 11 s (%d)", n)
 	}
-	e.clock.advance(2 * time.Hour)
+	e.clock.Advance(2 * time.Hour)
 	if n := e.once(t); n != 0 {
 		t.Fatalf("a delivered webhook was tried again (%d)", n)
 	}
@@ -62,14 +62,14 @@ func TestWebhookAtLeastOnce(t *testing.T) {
 		t.Fatalf("approve: HTTP %d %s", status, raw)
 	}
 	// The dead replica's claim.
-	claimed, err := e.st.ClaimWebhooks(context.Background(), e.clock.now(), time.Minute, 10)
+	claimed, err := e.st.ClaimWebhooks(context.Background(), e.clock.Now(), time.Minute, 10)
 	if err != nil || len(claimed) != 1 {
 		t.Fatalf("claim: %d, %v", len(claimed), err)
 	}
 	if n := e.once(t); n != 0 {
 		t.Fatalf("sent during another replica's lease (%d)", n)
 	}
-	e.clock.advance(61 * time.Second)
+	e.clock.Advance(61 * time.Second)
 	if n := e.once(t); n != 1 {
 		t.Fatalf("not sent after the lease ended (%d)", n)
 	}
@@ -98,9 +98,9 @@ func TestWebhookGiveUp(t *testing.T) {
 		t.Fatal("reject failed")
 	}
 	e.once(t)
-	e.clock.advance(11 * time.Second)
+	e.clock.Advance(11 * time.Second)
 	e.once(t) // 10 s + 20 s of waiting would pass 15 s: given up
-	e.clock.advance(3 * time.Hour)
+	e.clock.Advance(3 * time.Hour)
 	if n := e.once(t); n != 0 {
 		t.Errorf("tried again after giving up (%d)", n)
 	}
@@ -134,7 +134,7 @@ func TestNotified(t *testing.T) {
 	if n := e.once(t); n != 1 {
 		t.Fatalf("first round tried %d, want the rejection", n)
 	}
-	e.clock.advance(11 * time.Minute)
+	e.clock.Advance(11 * time.Minute)
 	if st, _ := e.status(t, e.portal, polled); st.Status != "expired" {
 		t.Errorf("polled after 11 minutes: %s", st.Status)
 	}

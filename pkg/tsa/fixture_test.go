@@ -11,8 +11,8 @@ import (
 	"testing"
 
 	"github.com/kyso-pki/kyso/hsm"
-	"github.com/kyso-pki/kyso/internal/testpki"
 	"github.com/kyso-pki/kyso/pkg/ca"
+	"github.com/kyso-pki/kyso/pkg/ca/catest"
 )
 
 // pki is a throwaway hierarchy made by pkg/ca on SQLite and softkey: root,
@@ -31,7 +31,7 @@ func newPKI(t testing.TB, alg hsm.Algorithm) *pki {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	tp, err := testpki.NewInit(ctx, dir, &ca.InitRequest{Algorithm: alg})
+	tp, err := catest.NewInit(ctx, dir, &ca.InitRequest{Algorithm: alg})
 	if err != nil {
 		t.Fatalf("test PKI: %v", err)
 	}

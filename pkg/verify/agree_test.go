@@ -23,8 +23,8 @@ import (
 
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/internal/testenv"
-	"github.com/kyso-pki/kyso/internal/testpki"
 	"github.com/kyso-pki/kyso/pkg/ca"
+	"github.com/kyso-pki/kyso/pkg/ca/catest"
 	"github.com/kyso-pki/kyso/pkg/pades"
 	"github.com/kyso-pki/kyso/pkg/pdf"
 	"github.com/kyso-pki/kyso/pkg/revocation"
@@ -288,7 +288,7 @@ func TestAgreeWithCheckers(t *testing.T) {
 	add("pyhanko-cades-then-kyso-BT", f.sign(t, p256, cades, bt(pades.Options{})), nil, vPass, vPass)
 
 	// A signer whose root nobody trusts.
-	other, err := testpki.NewInit(ctx, t.TempDir(), &ca.InitRequest{Name: "Kyso Không Tin Cậy"})
+	other, err := catest.NewInit(ctx, t.TempDir(), &ca.InitRequest{Name: "Kyso Không Tin Cậy"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,6 @@ import (
 	"crypto"
 	"crypto/x509"
 	"fmt"
-	"os"
 	"reflect"
 	"strings"
 	"sync"
@@ -15,12 +14,13 @@ import (
 	"time"
 
 	"github.com/kyso-pki/kyso/hsm"
+	"github.com/kyso-pki/kyso/internal/testenv"
 	"github.com/kyso-pki/kyso/internal/testpdf"
-	"github.com/kyso-pki/kyso/internal/testpki"
-	"github.com/kyso-pki/kyso/internal/testpki/served"
+	"github.com/kyso-pki/kyso/pkg/ca/catest"
 	"github.com/kyso-pki/kyso/pkg/pades"
 	"github.com/kyso-pki/kyso/pkg/pdf"
 	"github.com/kyso-pki/kyso/pkg/revocation"
+	"github.com/kyso-pki/kyso/pkg/server/servertest"
 	"github.com/kyso-pki/kyso/pkg/tsa"
 	"github.com/kyso-pki/kyso/pkg/verify"
 )
@@ -29,8 +29,8 @@ import (
 // citizens' keys.
 type fixture struct {
 	dir    string
-	p      *testpki.PKI
-	srv    *served.Served
+	p      *catest.PKI
+	srv    *servertest.Served
 	tsa    *tsa.Server
 	roots  *x509.CertPool
 	chain  []*x509.Certificate
@@ -44,42 +44,27 @@ type signer struct {
 	key  crypto.Signer
 }
 
-var (
-	fixOnce sync.Once
-	fix     *fixture
-	fixErr  error
-)
+// shared is the package's fixture.
+var shared = testenv.Shared[*fixture]{Prefix: "kyso-verify-test-", Build: newFixture,
+	Close: func(f *fixture) {
+		f.srv.Close()
+		f.p.Close()
+	}}
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if fix != nil {
-		fix.srv.Close()
-		fix.p.Close()
-		os.RemoveAll(fix.dir)
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { shared.Main(m) }
 
 func getFixture(t testing.TB) *fixture {
 	t.Helper()
-	fixOnce.Do(func() { fix, fixErr = newFixture() })
-	if fixErr != nil {
-		t.Fatalf("fixture: %v", fixErr)
-	}
-	return fix
+	return shared.Get(t)
 }
 
-func newFixture() (*fixture, error) {
+func newFixture(dir string) (*fixture, error) {
 	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "kyso-verify-test-")
+	p, err := catest.New(ctx, dir)
 	if err != nil {
 		return nil, err
 	}
-	p, err := testpki.New(ctx, dir)
-	if err != nil {
-		return nil, err
-	}
-	srv, err := served.Serve(ctx, p)
+	srv, err := servertest.Serve(ctx, p)
 	if err != nil {
 		return nil, err
 	}

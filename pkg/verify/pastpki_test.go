@@ -12,12 +12,12 @@ import (
 
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/hsm/softkey"
-	"github.com/kyso-pki/kyso/internal/testpki"
-	"github.com/kyso-pki/kyso/internal/testpki/served"
 	"github.com/kyso-pki/kyso/pkg/ca"
+	"github.com/kyso-pki/kyso/pkg/ca/catest"
 	"github.com/kyso-pki/kyso/pkg/pades"
 	"github.com/kyso-pki/kyso/pkg/revocation"
 	"github.com/kyso-pki/kyso/pkg/server"
+	"github.com/kyso-pki/kyso/pkg/server/servertest"
 	"github.com/kyso-pki/kyso/pkg/store/sqlite"
 	"github.com/kyso-pki/kyso/pkg/tsa"
 )
@@ -31,8 +31,8 @@ import (
 // After the signing the clock is set to the real time, and the hierarchy
 // is served over HTTP with current CRLs and OCSP responses.
 type pastPKI struct {
-	p     *testpki.PKI
-	srv   *served.Served
+	p     *catest.PKI
+	srv   *servertest.Served
 	root  *x509.Certificate
 	chain []*x509.Certificate
 	// bb and bt are a PAdES B-B and B-T signature of formPDF made with the
@@ -128,7 +128,7 @@ func newPastPKI(t *testing.T) *pastPKI {
 	extend := func(level pades.Level) []byte {
 		var out bytes.Buffer
 		opts := &pades.ExtendOptions{TSA: pades.TSAServer(ts), LTVOptions: pades.LTVOptions{Roots: roots, Now: now,
-			Revocation: &revocation.Fetcher{Client: served.ClientFor(thenSrv), Now: now}}}
+			Revocation: &revocation.Fetcher{Client: servertest.ClientFor(thenSrv), Now: now}}}
 		if err := pades.Extend(ctx, bytes.NewReader(pp.bt), int64(len(pp.bt)), &out, level, opts); err != nil {
 			t.Fatalf("extending to %s in the past: %v", level, err)
 		}
@@ -145,8 +145,8 @@ func newPastPKI(t *testing.T) *pastPKI {
 	if _, err := a.GenerateCRL(ctx); err != nil {
 		t.Fatal(err)
 	}
-	pp.p = &testpki.PKI{Keys: ks, Store: st, CA: a, Hierarchy: h}
-	if pp.srv, err = served.Serve(ctx, pp.p); err != nil {
+	pp.p = &catest.PKI{Keys: ks, Store: st, CA: a, Hierarchy: h}
+	if pp.srv, err = servertest.Serve(ctx, pp.p); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(pp.srv.Close)

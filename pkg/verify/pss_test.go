@@ -17,25 +17,25 @@ import (
 
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/internal/testenv"
-	"github.com/kyso-pki/kyso/internal/testpki"
-	"github.com/kyso-pki/kyso/internal/testpki/served"
 	"github.com/kyso-pki/kyso/pkg/ca"
+	"github.com/kyso-pki/kyso/pkg/ca/catest"
 	"github.com/kyso-pki/kyso/pkg/cms"
 	"github.com/kyso-pki/kyso/pkg/pades"
 	"github.com/kyso-pki/kyso/pkg/revocation"
 	"github.com/kyso-pki/kyso/pkg/server"
+	"github.com/kyso-pki/kyso/pkg/server/servertest"
 	"github.com/kyso-pki/kyso/pkg/verify"
 )
 
 // rsaHierarchy is an RSA-2048 hierarchy (root, issuing CA, OCSP responder,
-// TSA) made by testpki and served by pkg/server, with a citizen's RSA-2048
+// TSA) made by catest and served by pkg/server, with a citizen's RSA-2048
 // key, signing with RSASSA-PSS everywhere or, legacy, PKCS#1 v1.5
 // everywhere.
 type rsaHierarchy struct {
 	name    string
 	legacy  bool
-	p       *testpki.PKI
-	srv     *served.Served
+	p       *catest.PKI
+	srv     *servertest.Served
 	chain   []*x509.Certificate
 	citizen signer
 	// sigAlg is the certificate and OCSP signature algorithm expected.
@@ -45,13 +45,13 @@ type rsaHierarchy struct {
 func newRSAHierarchy(t *testing.T, name string, legacy bool) *rsaHierarchy {
 	t.Helper()
 	ctx := context.Background()
-	p, err := testpki.NewOptions(ctx, t.TempDir(), &ca.InitRequest{Name: "Kyso " + name, CAAlgorithm: hsm.RSA2048, Algorithm: hsm.RSA2048},
+	p, err := catest.NewOptions(ctx, t.TempDir(), &ca.InitRequest{Name: "Kyso " + name, CAAlgorithm: hsm.RSA2048, Algorithm: hsm.RSA2048},
 		&ca.Options{RSAPKCS1v15: legacy})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.Close() })
-	srv, err := served.ServeOptions(ctx, p, &server.PKIOptions{OCSPRSAPKCS1v15: legacy, TSARSAPKCS1v15: legacy})
+	srv, err := servertest.ServeOptions(ctx, p, &server.PKIOptions{OCSPRSAPKCS1v15: legacy, TSARSAPKCS1v15: legacy})
 	if err != nil {
 		t.Fatal(err)
 	}

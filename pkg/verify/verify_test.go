@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/kyso-pki/kyso/hsm"
-	"github.com/kyso-pki/kyso/internal/testpki"
+	"github.com/kyso-pki/kyso/pkg/ca/catest"
 	"github.com/kyso-pki/kyso/pkg/display"
 	"github.com/kyso-pki/kyso/pkg/pades"
 	"github.com/kyso-pki/kyso/pkg/pdf"
@@ -332,7 +332,7 @@ func byteRangeOf(t *testing.T, doc []byte) [4]int64 {
 // fixture's certificates.
 func getOtherRoots(t *testing.T) *x509.CertPool {
 	t.Helper()
-	p, err := testpki.New(context.Background(), t.TempDir())
+	p, err := catest.New(context.Background(), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/internal/testpdf"
-	"github.com/kyso-pki/kyso/internal/testpki"
+	"github.com/kyso-pki/kyso/pkg/ca/catest"
 	"github.com/kyso-pki/kyso/pkg/httpedge/httpedgetest"
 	"github.com/kyso-pki/kyso/pkg/pades"
 	"github.com/kyso-pki/kyso/pkg/verifyapi"
@@ -26,7 +26,7 @@ import (
 // whatever the PDF holds.
 func FuzzVerify(f *testing.F) {
 	ctx := context.Background()
-	p, err := testpki.New(ctx, f.TempDir())
+	p, err := catest.New(ctx, f.TempDir())
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -19,7 +19,7 @@ import (
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/internal/testenv"
 	"github.com/kyso-pki/kyso/internal/testpdf"
-	"github.com/kyso-pki/kyso/internal/testpki"
+	"github.com/kyso-pki/kyso/pkg/ca/catest"
 	"github.com/kyso-pki/kyso/pkg/pades"
 	"github.com/kyso-pki/kyso/pkg/verifyapi"
 )
@@ -29,7 +29,7 @@ import (
 func signedPDF(t *testing.T) ([]byte, *x509.CertPool) {
 	t.Helper()
 	ctx := context.Background()
-	p, err := testpki.New(ctx, t.TempDir())
+	p, err := catest.New(ctx, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,12 +19,12 @@ import (
 
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/internal/testenv"
-	"github.com/kyso-pki/kyso/internal/testpki"
-	"github.com/kyso-pki/kyso/internal/testpki/served"
 	"github.com/kyso-pki/kyso/pkg/ca"
+	"github.com/kyso-pki/kyso/pkg/ca/catest"
 	"github.com/kyso-pki/kyso/pkg/pades"
 	"github.com/kyso-pki/kyso/pkg/revocation"
 	"github.com/kyso-pki/kyso/pkg/server"
+	"github.com/kyso-pki/kyso/pkg/server/servertest"
 	"github.com/kyso-pki/kyso/pkg/tsa"
 	"github.com/kyso-pki/kyso/pkg/verify"
 	"github.com/kyso-pki/kyso/pkg/verify/report"
@@ -44,8 +44,8 @@ var (
 )
 
 type fixture struct {
-	p     *testpki.PKI
-	srv   *served.Served
+	p     *catest.PKI
+	srv   *servertest.Served
 	tsa   *tsa.Server
 	roots *x509.CertPool
 	chain []*x509.Certificate
@@ -59,58 +59,46 @@ type signer struct {
 	key  crypto.Signer
 }
 
-var (
-	fixOnce sync.Once
-	fix     *fixture
-	fixErr  error
-	fixDir  string
-)
+// shared is the package's fixture.
+var shared = testenv.Shared[*fixture]{Prefix: "kyso-report-test-", Build: newFixture,
+	Close: func(f *fixture) {
+		f.srv.Close()
+		f.p.Close()
+	}}
 
-func TestMain(m *testing.M) {
-	flag.Parse()
-	code := m.Run()
-	if fix != nil {
-		fix.srv.Close()
-		fix.p.Close()
-	}
-	if fixDir != "" {
-		os.RemoveAll(fixDir)
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { shared.Main(m) }
 
 func getFixture(t *testing.T) *fixture {
 	t.Helper()
-	fixOnce.Do(func() {
-		ctx := context.Background()
-		if fixDir, fixErr = os.MkdirTemp("", "kyso-report-test-"); fixErr != nil {
-			return
-		}
-		clock := func() time.Time { return t0 }
-		f := &fixture{roots: x509.NewCertPool(), signers: map[string]signer{}}
-		if f.p, fixErr = testpki.NewOptions(ctx, fixDir, nil, &ca.Options{Now: clock}); fixErr != nil {
-			return
-		}
-		if f.srv, fixErr = served.ServeOptions(ctx, f.p, &server.PKIOptions{Now: clock}); fixErr != nil {
-			return
-		}
-		f.roots.AddCert(f.p.Hierarchy.Root)
-		if f.chain, fixErr = f.p.CA.Chain(ctx); fixErr != nil {
-			return
-		}
-		tcert, tkey, err := f.p.CA.TSASigner(ctx)
-		if err != nil {
-			fixErr = err
-			return
-		}
-		f.tsa, fixErr = tsa.New(tsa.Config{Certificate: tcert, Chain: f.chain, Signer: tkey, Policy: tsa.PlaceholderPolicy,
-			Now: func() time.Time { return signedAt }})
-		fix = f
-	})
-	if fixErr != nil {
-		t.Fatalf("fixture: %v", fixErr)
+	return shared.Get(t)
+}
+
+// newFixture makes the hierarchy in dir, every clock at t0 and the TSA's
+// at signedAt, so that the reports are repeatable.
+func newFixture(dir string) (*fixture, error) {
+	ctx := context.Background()
+	clock := func() time.Time { return t0 }
+	f := &fixture{roots: x509.NewCertPool(), signers: map[string]signer{}}
+	var err error
+	if f.p, err = catest.NewOptions(ctx, dir, nil, &ca.Options{Now: clock}); err != nil {
+		return nil, err
 	}
-	return fix
+	if f.srv, err = servertest.ServeOptions(ctx, f.p, &server.PKIOptions{Now: clock}); err != nil {
+		return nil, err
+	}
+	f.roots.AddCert(f.p.Hierarchy.Root)
+	if f.chain, err = f.p.CA.Chain(ctx); err != nil {
+		return nil, err
+	}
+	tcert, tkey, err := f.p.CA.TSASigner(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if f.tsa, err = tsa.New(tsa.Config{Certificate: tcert, Chain: f.chain, Signer: tkey, Policy: tsa.PlaceholderPolicy,
+		Now: func() time.Time { return signedAt }}); err != nil {
+		return nil, err
+	}
+	return f, nil
 }
 
 // onePage is a one-page PDF with a classic cross-reference table.
