@@ -94,9 +94,11 @@ var crashPoints = []struct {
 
 // crashConfig is kysod's configuration in the harness: no rate limits
 // (every owner approves at once), a short approval lease and quick sweeps
-// so that recovery is due within seconds of a restart.
+// so that recovery is due within seconds of a restart, and transactions
+// that outlive the session: a transaction an earlier run left pending must
+// not expire, and its webhook trip a later run's crash point.
 const crashConfig = `rate_limits: {per_source: {rate: -1}, per_client: {rate: -1}}
-signing: {approval_lease: 3s}
+signing: {approval_lease: 3s, transaction_lifetime: 24h}
 webhooks: {interval: 250ms, timeout: 2s, batch: 5}
 `
 
