@@ -42,6 +42,9 @@ type config struct {
 	RateLimits rateLimitsConfig `yaml:"rate_limits"`
 	// App is the citizen's web app at /app/ (pkg/app).
 	App appConfig `yaml:"app"`
+	// Webhooks tunes the outbox's dispatcher, whose rounds also expire
+	// overdue transactions and fail abandoned ones.
+	Webhooks webhooksConfig `yaml:"webhooks"`
 }
 
 // appConfig tunes the citizen's app; zero values keep its defaults.
@@ -56,6 +59,21 @@ type appConfig struct {
 	// RenderWorkers bounds the PDF pages drawn at once, each in a PDFium
 	// sandbox of up to 512 MiB (default 2).
 	RenderWorkers int `yaml:"render_workers"`
+}
+
+// webhooksConfig is the dispatcher's (signing.Dispatcher); zero values keep
+// its defaults.
+type webhooksConfig struct {
+	// Interval is the pause between rounds when nothing is due (default
+	// 5s): it bounds how late an abandoned transaction is failed after
+	// its lease ends.
+	Interval time.Duration `yaml:"interval"`
+	// Timeout bounds one delivery attempt (default 10s); Batch is how
+	// many webhooks a round claims (default 20). A claimed batch is
+	// leased for (batch+1)×timeout: a replica that dies while sending
+	// leaves its batch to be sent again after that.
+	Timeout time.Duration `yaml:"timeout"`
+	Batch   int           `yaml:"batch"`
 }
 
 // rateLimitsConfig are kysod's rate limits. Each replica counts on its
@@ -153,6 +171,10 @@ type signingConfig struct {
 	SADLifetime         time.Duration `yaml:"sad_lifetime"`
 	TransactionLifetime time.Duration `yaml:"transaction_lifetime"`
 	TokenLifetime       time.Duration `yaml:"token_lifetime"`
+	// ApprovalLease is how long a replica holds an approved transaction
+	// while it signs it (default 2m); a transaction still approved when
+	// it ends is failed by the next sweep, on any replica.
+	ApprovalLease time.Duration `yaml:"approval_lease"`
 	// SignerCheckMaxAge is how long a passed pre-signing check of a
 	// certificate is reused (default 1m; negative: before every
 	// signature). Revocations by kyso's own CA refuse at once regardless.
@@ -234,6 +256,9 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 	}
 	if c.App.IdleTimeout < 0 || c.App.SessionLifetime < 0 || c.App.RenderWorkers < 0 {
 		return nil, false, fmt.Errorf("config: app.idle_timeout, app.session_lifetime and app.render_workers must not be negative")
+	}
+	if c.Signing.ApprovalLease < 0 || c.Webhooks.Interval < 0 || c.Webhooks.Timeout < 0 || c.Webhooks.Batch < 0 {
+		return nil, false, fmt.Errorf("config: signing.approval_lease and the webhooks settings must not be negative")
 	}
 	if c.Signing.Argon2Concurrency < 0 || c.Signing.Argon2Wait < 0 {
 		return nil, false, fmt.Errorf("config: signing.argon2_concurrency and signing.argon2_wait must not be negative")

@@ -96,3 +96,26 @@ func TestConfigApp(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigRecovery: the approval lease and the dispatcher's settings in
+// the YAML file; negative ones refused.
+func TestConfigRecovery(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "kysod.yaml")
+	load := func(yaml string) (*config, error) {
+		os.WriteFile(file, []byte(yaml), 0o600)
+		c, _, err := loadConfig([]string{"--config", file}, func(string) string { return "" }, io.Discard)
+		return c, err
+	}
+	c, err := load("signing: {approval_lease: 90s}\nwebhooks: {interval: 2s, timeout: 3s, batch: 7}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Signing.ApprovalLease != 90*time.Second || c.Webhooks != (webhooksConfig{Interval: 2 * time.Second, Timeout: 3 * time.Second, Batch: 7}) {
+		t.Errorf("approval lease %v, webhooks %+v", c.Signing.ApprovalLease, c.Webhooks)
+	}
+	for _, bad := range []string{"signing: {approval_lease: -1s}", "webhooks: {interval: -1s}", "webhooks: {batch: -1}", "webhooks: {retries: 3}"} {
+		if _, err := load(bad + "\n"); err == nil {
+			t.Errorf("%s: accepted", bad)
+		}
+	}
+}

@@ -192,6 +192,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	fetcher := &revocation.Fetcher{Client: local}
 	svc, err := opened.SigningWith(dir, signing.Config{Logger: log, PINAttempts: cfg.Signing.PINAttempts, PINLockout: cfg.Signing.PINLockout,
 		SADLifetime: cfg.Signing.SADLifetime, TransactionLifetime: cfg.Signing.TransactionLifetime, TokenLifetime: cfg.Signing.TokenLifetime,
+		ApprovalLease:     cfg.Signing.ApprovalLease,
 		SignerCheckMaxAge: cfg.Signing.SignerCheckMaxAge,
 		HashConcurrency:   cfg.Signing.Argon2Concurrency,
 		HashWait:          cfg.Signing.Argon2Wait,
@@ -261,9 +262,12 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		citizenApp.Start()
 		mux.Handle(app.Path, citizenApp)
 	}
-	// The webhook outbox and the expiry sweep; every replica may run it,
-	// the database leases each delivery to one.
-	dispatcher := &signing.Dispatcher{Service: svc, Store: opened.Store, Logger: log}
+	// The webhook outbox, the expiry sweep and the recovery of
+	// transactions abandoned while being signed (by a replica that died):
+	// every replica runs it, from start-up on; the database leases each
+	// delivery and each abandoned transaction to one.
+	dispatcher := &signing.Dispatcher{Service: svc, Store: opened.Store, Logger: log,
+		Interval: cfg.Webhooks.Interval, Timeout: cfg.Webhooks.Timeout, Batch: cfg.Webhooks.Batch}
 	go dispatcher.Run(ctx)
 	mux.Handle("GET /openapi.json", server.OpenAPIHandler())
 	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, r *http.Request) {

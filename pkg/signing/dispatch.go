@@ -17,6 +17,7 @@ import (
 
 	"github.com/kyso-pki/kyso/pkg/store"
 
+	"github.com/kyso-pki/kyso/internal/crashpoint"
 	"github.com/kyso-pki/kyso/internal/tlsmin"
 )
 
@@ -24,12 +25,16 @@ import (
 // hex HMAC-SHA256 of the body under the client's webhook key — its 32
 // bytes, which `kyso client create` prints hex-encoded (webhook_key_hex);
 // a receiver decodes that hex, recomputes the HMAC over the bytes it
-// received and compares in constant time. The delivery ID is the
-// same on every retry of one notification, so a receiver can drop
-// duplicates.
+// received and compares in constant time. Delivery is at least once: a
+// replica that dies after the receiver answered and before it recorded the
+// delivery sends it again once its lease ends. The idempotency key
+// (Transaction.IdempotencyKey, "<tran_code>:<status>", also in the body)
+// is the same on every delivery of one notification, so a receiver drops
+// the duplicates by it; the delivery ID names the outbox row.
 const (
-	HeaderSignature = "X-Kyso-Signature"
-	HeaderDelivery  = "X-Kyso-Delivery"
+	HeaderSignature   = "X-Kyso-Signature"
+	HeaderDelivery    = "X-Kyso-Delivery"
+	HeaderIdempotency = "Idempotency-Key"
 )
 
 // Dispatcher sends the webhook outbox: when a transaction ends, the
@@ -97,7 +102,9 @@ func (d *Dispatcher) batch() int {
 
 // Run sends webhooks until ctx ends, then returns nil. Each round first
 // expires overdue transactions (Service.ExpireOverdue), so their
-// notifications go out though nobody polls.
+// notifications go out though nobody polls, and fails the transactions
+// abandoned while being signed (Service.Recover). The first round runs at
+// once: a replica starting after a crash recovers what is due.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	interval := orDuration(d.Interval, 5*time.Second)
 	for {
@@ -116,17 +123,21 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	}
 }
 
-// Once runs one round: it expires overdue transactions, claims the
-// webhooks due, sends each once and records the outcome. It returns how
-// many it attempted.
+// Once runs one round: it expires overdue transactions, fails abandoned
+// ones, claims the webhooks due, sends each once and records the outcome.
+// It returns how many webhooks it attempted.
 func (d *Dispatcher) Once(ctx context.Context) (int, error) {
 	if _, err := d.Service.ExpireOverdue(ctx); err != nil {
 		d.log().Error("signing: expiring overdue transactions", "error", err)
 	}
+	if _, err := d.Service.Recover(ctx); err != nil {
+		d.log().Error("signing: recovering abandoned transactions", "error", err)
+	}
 	timeout := orDuration(d.Timeout, 10*time.Second)
-	// The lease outlasts the batch sent one by one, so no other replica
-	// claims a webhook this one is still sending.
-	lease := time.Duration(d.batch())*timeout + 30*time.Second
+	// The lease outlasts the batch sent one by one, with one timeout to
+	// spare, so no other replica claims a webhook this one is still
+	// sending; when this one dies, the batch is due again at its end.
+	lease := time.Duration(d.batch()+1) * timeout
 	list, err := d.Store.ClaimWebhooks(ctx, d.now(), lease, d.batch())
 	if err != nil {
 		return 0, fmt.Errorf("signing: claiming webhooks: %w", err)
@@ -134,6 +145,7 @@ func (d *Dispatcher) Once(ctx context.Context) (int, error) {
 	for _, wh := range list {
 		sendErr := d.send(ctx, wh, timeout)
 		if sendErr == nil {
+			crashpoint.Reach(crashpoint.Delivered)
 			err = d.Store.FinishWebhook(ctx, wh.ID, true, time.Time{}, "")
 		} else {
 			next := d.retryAt(wh.Attempts + 1)
@@ -209,6 +221,9 @@ func (d *Dispatcher) send(ctx context.Context, wh *store.Webhook, timeout time.D
 	req.Header.Set("User-Agent", "kyso-webhook/1")
 	req.Header.Set(HeaderSignature, "sha256="+hex.EncodeToString(mac.Sum(nil)))
 	req.Header.Set(HeaderDelivery, strconv.FormatInt(wh.ID, 10))
+	if wh.IdempotencyKey != "" {
+		req.Header.Set(HeaderIdempotency, wh.IdempotencyKey)
+	}
 	client := http.Client{Transport: tlsmin.Transport()}
 	if d.HTTPClient != nil {
 		client = *d.HTTPClient

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 
+	"github.com/kyso-pki/kyso/internal/crashpoint"
 	"github.com/kyso-pki/kyso/pkg/pades"
 )
 
@@ -53,7 +54,7 @@ func (s *Service) SignDocuments(ctx context.Context, req *SignDocumentsRequest) 
 		}
 	}
 	u, _, err := s.unlock(ctx, &SignHashRequest{ClientID: req.ClientID, CredentialID: req.CredentialID, SAD: req.SAD, Hashes: digests,
-		HashAlgorithm: crypto.SHA256, Actor: req.Actor}, false)
+		HashAlgorithm: crypto.SHA256, Actor: req.Actor}, auditEach)
 	if err != nil {
 		return nil, err
 	}
@@ -129,19 +130,23 @@ func (s *Service) padesSign(ctx context.Context, u *unlocked, doc []byte, level 
 
 // signDocuments signs an approved transaction's documents with the SAD
 // its approval made: hashes with the transaction's algorithm, PDFs as
-// PAdES.
+// PAdES. The intents (one per document) are written with the spending of
+// the SAD; the caller writes the outcomes with the transaction's result.
 func (s *Service) signDocuments(ctx context.Context, x *Transaction, sad, actor string) ([]Signature, error) {
 	hashes := make([][]byte, len(x.Documents))
 	for i, d := range x.Documents {
 		hashes[i] = d.Hash
 	}
 	u, opts, err := s.unlock(ctx, &SignHashRequest{ClientID: x.ClientID, CredentialID: x.CredentialID, SAD: sad, Hashes: hashes,
-		HashAlgorithm: x.HashAlgorithm, SignAlgo: x.SignAlgo, Actor: actor}, false)
+		HashAlgorithm: x.HashAlgorithm, SignAlgo: x.SignAlgo, Actor: actor}, auditOutcome)
 	if err != nil {
 		return nil, err
 	}
 	res := make([]Signature, len(x.Documents))
 	for i, d := range x.Documents {
+		if i == len(x.Documents)/2 {
+			crashpoint.Reach(crashpoint.MidBatch)
+		}
 		res[i].DocID = d.DocID
 		if d.PDF == nil {
 			if res[i].Signature, err = u.Sign(s.cfg.Rand, d.Hash, opts); err != nil {

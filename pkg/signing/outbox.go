@@ -11,9 +11,10 @@ import (
 // NotificationEncoder writes the webhook body that tells a relying party
 // how its transaction t ended, in the wire format of the dialect it speaks
 // (smartca.EncodeNotification: the body of the SmartCA-style status call).
-// The outbox calls it once per ended transaction of a client with a
+// The service calls it once per ended transaction of a client with a
 // webhook URL, and again with t's signatures left out when the body passes
-// maxNotification.
+// maxNotification; the body is written to the outbox with the state
+// change.
 type NotificationEncoder func(t *Transaction) ([]byte, error)
 
 // maxNotification is the largest webhook body the outbox keeps; a larger
@@ -21,50 +22,74 @@ type NotificationEncoder func(t *Transaction) ([]byte, error)
 // for.
 const maxNotification = 1 << 20
 
-// notify puts a webhook in the outbox when t has ended and its client has
-// a webhook URL. It is called once per transaction, by whoever moved it to
-// its final state. A failure is logged, not returned: the state change has
-// happened, and the relying party can still poll.
-func (s *Service) notify(ctx context.Context, t *store.Transaction) {
-	switch t.Status {
-	case store.TxSigned, store.TxRejected, store.TxExpired, store.TxFailed:
-	default:
-		return
-	}
-	// The state change is recorded: a caller hanging up now must not
-	// lose its notification.
-	if err := s.enqueue(context.WithoutCancel(ctx), t); err != nil {
-		s.log.Error("signing: webhook not queued; the relying party must poll", "transaction", t.ID, "client", t.ClientID, "error", err)
-	}
-}
-
-func (s *Service) enqueue(ctx context.Context, t *store.Transaction) error {
-	c, err := s.st.GetClient(ctx, t.ClientID)
+// transition moves t, changed, from status from, with the webhook its new
+// state causes and the audit events, in one database write
+// (store.TransitionTransaction): a crash keeps the state change with its
+// webhook and events, or none of them. It runs to the end though the
+// caller hangs up: what is decided must not be lost.
+func (s *Service) transition(ctx context.Context, t *store.Transaction, from store.TransactionStatus, events ...*store.AuditEvent) error {
+	ctx = context.WithoutCancel(ctx)
+	w, err := s.webhookFor(ctx, t)
 	if err != nil {
 		return err
 	}
+	return s.st.TransitionTransaction(ctx, t, from, w, events...)
+}
+
+// final reports whether a transaction in status st has ended.
+func final(st store.TransactionStatus) bool {
+	switch st {
+	case store.TxSigned, store.TxRejected, store.TxExpired, store.TxFailed:
+		return true
+	}
+	return false
+}
+
+// IdempotencyKey is what a relying party de-duplicates the notifications
+// of t by: kyso's transaction ID and its final state ("<tran_code>:signed").
+// A transaction reaches a final state once, so every delivery of its
+// webhook, retries included, and its status calls after it carry the same
+// key, and no other notification does. Empty while t has not ended.
+func (t *Transaction) IdempotencyKey() string {
+	if !final(t.Status) {
+		return ""
+	}
+	return t.ID + ":" + string(t.Status)
+}
+
+// webhookFor is the outbox row of t's notification when t has ended and its
+// client has a webhook URL, else nil.
+func (s *Service) webhookFor(ctx context.Context, t *store.Transaction) (*store.Webhook, error) {
+	if !final(t.Status) {
+		return nil, nil
+	}
+	c, err := s.st.GetClient(ctx, t.ClientID)
+	if err != nil {
+		return nil, err
+	}
 	if c.WebhookURL == "" || c.Disabled {
-		return nil
+		return nil, nil
 	}
 	if s.cfg.Notification == nil {
-		return errors.New("signing: no notification encoder (Config.Notification)")
+		s.log.Error("signing: no notification encoder (Config.Notification): the relying party must poll", "transaction", t.ID, "client", t.ClientID)
+		return nil, nil
 	}
 	x, err := s.decode(t)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	body, err := s.cfg.Notification(x)
 	if err != nil {
-		return fmt.Errorf("signing: encoding the notification: %w", err)
+		return nil, fmt.Errorf("signing: encoding the notification: %w", err)
 	}
 	if len(body) > maxNotification {
 		brief := *x
 		brief.Signatures = nil
 		if body, err = s.cfg.Notification(&brief); err != nil {
-			return fmt.Errorf("signing: encoding the notification: %w", err)
+			return nil, fmt.Errorf("signing: encoding the notification: %w", err)
 		}
 	}
-	return s.st.EnqueueWebhook(ctx, &store.Webhook{ClientID: c.ID, URL: c.WebhookURL, Body: body, NextAttempt: s.now()})
+	return &store.Webhook{ClientID: c.ID, URL: c.WebhookURL, Body: body, IdempotencyKey: x.IdempotencyKey(), NextAttempt: s.now()}, nil
 }
 
 // ExpireOverdue marks pending transactions past their expiry as expired,

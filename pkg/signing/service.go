@@ -79,6 +79,15 @@ type Config struct {
 	TransactionLifetime time.Duration
 	// TokenLifetime is the life of an access token; zero means 1 hour.
 	TokenLifetime time.Duration
+	// ApprovalLease is how long the replica that recorded an approval
+	// holds the transaction while it signs: once it ends with the
+	// transaction still approved, Recover (the dispatcher's sweep, on
+	// any replica) fails it. It must outlast signing MaxHashes hashes;
+	// zero means 2 minutes.
+	ApprovalLease time.Duration
+	// Instance names this replica in the leases it holds; empty means a
+	// random name.
+	Instance string
 	// TOTPIssuer names the service in authenticator apps; empty means
 	// "kyso".
 	TOTPIssuer string
@@ -134,6 +143,8 @@ type Service struct {
 	// checks reuses passed pre-signing checks (Config.SignerCheckMaxAge).
 	checks *signercheck.Cache
 	certs  certCache
+	// instance names this replica in transaction leases.
+	instance string
 }
 
 // New returns a service over st and keys, issuing certificates with
@@ -183,6 +194,9 @@ func New(st Store, keys hsm.KeyStore, authority *ca.Authority, cfg Config) (*Ser
 	if cfg.TokenLifetime <= 0 {
 		cfg.TokenLifetime = time.Hour
 	}
+	if cfg.ApprovalLease <= 0 {
+		cfg.ApprovalLease = 2 * time.Minute
+	}
 	if cfg.TOTPIssuer == "" {
 		cfg.TOTPIssuer = "kyso"
 	}
@@ -196,8 +210,15 @@ func New(st Store, keys hsm.KeyStore, authority *ca.Authority, cfg Config) (*Ser
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	instance := cfg.Instance
+	if instance == "" {
+		if instance, err = randomID(rand.Reader, 8); err != nil {
+			return nil, err
+		}
+		instance = "kysod-" + instance
+	}
 	return &Service{st: st, keys: keys, ca: authority, cfg: cfg, sealer: s, secretKey: macKey, gate: newHashGate(&cfg), log: log,
-		checks: &signercheck.Cache{MaxAge: cfg.SignerCheckMaxAge}}, nil
+		checks: &signercheck.Cache{MaxAge: cfg.SignerCheckMaxAge}, instance: instance}, nil
 }
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC() }

@@ -15,6 +15,7 @@ import (
 	"sync"
 
 	"github.com/kyso-pki/kyso/hsm"
+	"github.com/kyso-pki/kyso/internal/crashpoint"
 	"github.com/kyso-pki/kyso/pkg/algid"
 	"github.com/kyso-pki/kyso/pkg/signercheck"
 	"github.com/kyso-pki/kyso/pkg/store"
@@ -121,10 +122,11 @@ func sadHash(sad string) []byte {
 // written with the spending of the activation data, in one durable write
 // before the key signs; a signature that then fails adds an error event.
 func (s *Service) signHashes(ctx context.Context, req *SignHashRequest) ([][]byte, error) {
-	u, opts, err := s.unlock(ctx, req, true)
+	u, opts, err := s.unlock(ctx, req, auditIntent)
 	if err != nil {
 		return nil, err
 	}
+	crashpoint.Reach(crashpoint.Spent)
 	if ms, ok := u.signer.(hsm.MultiSigner); ok {
 		return u.signAll(ms, req.Hashes, opts)
 	}
@@ -146,7 +148,7 @@ func (u *unlocked) signAll(ms hsm.MultiSigner, digests [][]byte, opts crypto.Sig
 	if u.left < len(digests) {
 		return nil, errors.New("signing: the activation data allows no more signatures")
 	}
-	if u.audited && !sameHashes(u.digests[len(u.digests)-u.left:][:len(digests)], digests) {
+	if u.mode == auditIntent && !sameHashes(u.digests[len(u.digests)-u.left:][:len(digests)], digests) {
 		return nil, errors.New("signing: these are not the digests the activation data was spent for")
 	}
 	u.left -= len(digests)
@@ -155,7 +157,7 @@ func (u *unlocked) signAll(ms hsm.MultiSigner, digests [][]byte, opts crypto.Sig
 		_ = u.s.audit(u.ctx, u.actor, "signature.create", u.cred.ID, "error", map[string]any{"error": err.Error()})
 		return nil, fmt.Errorf("signing: signing with credential %s: %w", u.cred.ID, err)
 	}
-	if u.audited {
+	if u.mode != auditEach {
 		return sigs, nil
 	}
 	events := make([]*store.AuditEvent, len(digests))
@@ -196,6 +198,25 @@ const (
 	refusedReplay      = "replay"      // already spent, or fewer uses left than asked
 )
 
+// auditMode is how the signatures a spent SAD allows are audited.
+type auditMode int
+
+const (
+	// auditIntent: one signature.create intent per hash, written with the
+	// spending of the activation data; the signer then signs exactly
+	// those hashes, in order (CSC signHash).
+	auditIntent auditMode = iota
+	// auditEach: one signature.create ok event after each signature
+	// (CSC signDoc, whose signed digests are computed after the approved
+	// hashes of the documents).
+	auditEach
+	// auditOutcome: one intent per approved hash with the spending, as
+	// auditIntent, but the signer may sign other digests (a PDF's signed
+	// attributes) up to the count, and the caller writes the outcome
+	// events with the result it delivers (a transaction's final state).
+	auditOutcome
+)
+
 // unlock is the only code that reaches a credential's key. It checks the
 // activation data and spends it, and signs only when the request is
 // exactly what was approved: by the client the SAD was handed to, for the
@@ -204,12 +225,8 @@ const (
 // refusal is audited (signature.refuse, with the refusal's kind and the
 // activation's ID once known) and leaves the SAD unspent, so its owner can
 // still use it while it lasts. What it returns signs at most as many
-// times as there are hashes, each signature audited: with audit, by
-// events (outcome intent) written in the same transaction that spends the
-// activation data, and then the signer signs exactly req.Hashes, in order;
-// without, by an event after each signature (for PDFs, whose signed
-// digests are computed after the approved hashes of the documents).
-func (s *Service) unlock(ctx context.Context, req *SignHashRequest, audit bool) (*unlocked, crypto.SignerOpts, error) {
+// times as there are hashes, each signature audited as mode says.
+func (s *Service) unlock(ctx context.Context, req *SignHashRequest, mode auditMode) (*unlocked, crypto.SignerOpts, error) {
 	var activation string // the ID, once the SAD is known
 	subject := req.CredentialID
 	if !validID(subject) {
@@ -307,7 +324,7 @@ func (s *Service) unlock(ctx context.Context, req *SignHashRequest, audit bool) 
 	// Spend the activation data before the key signs anything: two
 	// requests racing with one SAD cannot both get past this.
 	var events []*store.AuditEvent
-	if audit {
+	if mode != auditEach {
 		events = make([]*store.AuditEvent, len(req.Hashes))
 		for i, d := range req.Hashes {
 			if events[i], err = s.signatureEvent(req.Actor, cred, a.TransactionID, a.ID, d, h, "intent"); err != nil {
@@ -324,7 +341,7 @@ func (s *Service) unlock(ctx context.Context, req *SignHashRequest, audit bool) 
 		return nil, nil, err
 	}
 	return &unlocked{s: s, ctx: ctx, cred: cred, signer: signer, left: len(req.Hashes), actor: req.Actor, txID: a.TransactionID,
-		activation: a.ID, audited: audit, digests: req.Hashes, cert: cert, chain: chain, check: check}, opts, nil
+		activation: a.ID, mode: mode, digests: req.Hashes, cert: cert, chain: chain, check: check}, opts, nil
 }
 
 // checkSigner returns cred's certificate and chain after the pre-signing
@@ -400,9 +417,9 @@ type unlocked struct {
 	// activation is the ID of the activation data unlock spent, for the
 	// audit events of the signatures.
 	activation string
-	// audited: unlock wrote the signatures' audit events, and the signer
+	// mode: how the signatures are audited; with auditIntent the signer
 	// signs only digests, in order.
-	audited bool
+	mode    auditMode
 	digests [][]byte
 	// cert and chain are the credential's; check is the evidence of the
 	// pre-signing check (nil when the service skips it).
@@ -421,7 +438,7 @@ func (u *unlocked) Sign(rnd io.Reader, digest []byte, opts crypto.SignerOpts) ([
 	if u.left <= 0 {
 		return nil, errors.New("signing: the activation data allows no more signatures")
 	}
-	if u.audited && !bytes.Equal(u.digests[len(u.digests)-u.left], digest) {
+	if u.mode == auditIntent && !bytes.Equal(u.digests[len(u.digests)-u.left], digest) {
 		return nil, errors.New("signing: this is not the digest the activation data was spent for")
 	}
 	u.left--
@@ -430,7 +447,7 @@ func (u *unlocked) Sign(rnd io.Reader, digest []byte, opts crypto.SignerOpts) ([
 		_ = u.s.audit(u.ctx, u.actor, "signature.create", u.cred.ID, "error", map[string]any{"error": err.Error()})
 		return nil, fmt.Errorf("signing: signing with credential %s: %w", u.cred.ID, err)
 	}
-	if u.audited {
+	if u.mode != auditEach {
 		return sig, nil
 	}
 	e, err := u.s.signatureEvent(u.actor, u.cred, u.txID, u.activation, digest, opts.HashFunc(), "ok")

@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 
+	"github.com/kyso-pki/kyso/internal/crashpoint"
 	"github.com/kyso-pki/kyso/pkg/display"
 	"github.com/kyso-pki/kyso/pkg/pades"
 	"github.com/kyso-pki/kyso/pkg/store"
@@ -272,11 +274,13 @@ func (s *Service) expireIfDue(ctx context.Context, t *store.Transaction) (*Trans
 	if t.Status == store.TxPending && !s.now().Before(t.ExpiresAt) {
 		u := *t
 		u.Status, u.UpdatedAt, u.Error = store.TxExpired, s.now(), "the owner did not approve in time"
-		switch err := s.st.UpdateTransaction(ctx, &u, store.TxPending); {
+		e, err := s.auditEvent("kysod", "transaction.expire", t.ID, "ok", nil)
+		if err != nil {
+			return nil, err
+		}
+		switch err := s.transition(ctx, &u, store.TxPending, e); {
 		case err == nil:
 			t = &u
-			_ = s.audit(ctx, "kysod", "transaction.expire", t.ID, "ok", nil)
-			s.notify(ctx, t)
 		case errors.Is(err, store.ErrConflict):
 			if t, err = s.st.GetTransaction(ctx, t.ID); err != nil {
 				return nil, err
@@ -343,6 +347,16 @@ func (s *Service) ownerTransaction(ctx context.Context, ownerID, txID string) (*
 // Approve is the owner's approval with PIN and one-time code: it makes
 // activation data bound to the transaction's hashes, signs them through the
 // one signing path, and records the result for the relying party.
+//
+// The transaction's life (DESIGN.md, "Transactions"): the approval moves it
+// to approved and leases it to this replica for Config.ApprovalLease, in
+// one write with its audit event; the signing spends the activation data
+// with one audit intent per document; the result (signed, or failed) is
+// written with its webhook and the outcome events in one write, only if
+// the transaction is still approved. A replica that dies between leaves it
+// approved until its lease ends; then Recover fails it. So nothing stays
+// approved past the lease and a sweep, and no signature is recorded as
+// made ("ok") unless its transaction is signed and its webhook queued.
 func (s *Service) Approve(ctx context.Context, ownerID, txID, pin, otp string) (*Transaction, error) {
 	t, o, err := s.ownerTransaction(ctx, ownerID, txID)
 	if err != nil {
@@ -355,46 +369,130 @@ func (s *Service) Approve(ctx context.Context, ownerID, txID, pin, otp string) (
 	if err != nil {
 		return nil, err
 	}
-	approved := *t
-	approved.Status, approved.UpdatedAt = store.TxApproved, s.now()
-	if err := s.st.UpdateTransaction(ctx, &approved, store.TxPending); errors.Is(err, store.ErrConflict) {
-		return nil, fail(KindConflict, "the transaction changed meanwhile")
-	} else if err != nil {
-		return nil, err
-	}
 	hashes := make([][]byte, len(x.Documents))
 	for i, d := range x.Documents {
 		hashes[i] = d.Hash
 	}
 	// The SAD is the transaction's client's: signDocuments spends it in
-	// that client's name.
+	// that client's name. Made before the approval is recorded, it is
+	// never handed out if the approval loses a race, and expires unused.
 	sad, activation, err := s.newActivation(ctx, t.ClientID, t.CredentialID, t.ID, x.HashAlgorithm, hashes)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.audit(ctx, "owner:"+ownerID, "transaction.approve", t.ID, "ok", map[string]any{"credential": t.CredentialID, "activation": activation}); err != nil {
+	actor := "owner:" + ownerID
+	e, err := s.auditEvent(actor, "transaction.approve", t.ID, "ok", map[string]any{"credential": t.CredentialID, "activation": activation})
+	if err != nil {
 		return nil, err
 	}
-	res, signErr := s.signDocuments(ctx, x, sad, "owner:"+ownerID)
+	now := s.now()
+	approved := *t
+	approved.Status, approved.UpdatedAt = store.TxApproved, now
+	approved.LeaseOwner, approved.LeaseUntil = s.instance, now.Add(s.cfg.ApprovalLease)
+	if err := s.st.TransitionTransaction(ctx, &approved, store.TxPending, nil, e); errors.Is(err, store.ErrConflict) {
+		return nil, fail(KindConflict, "the transaction changed meanwhile")
+	} else if err != nil {
+		return nil, err
+	}
+	crashpoint.Reach(crashpoint.Approved)
+	res, signErr := s.signDocuments(ctx, x, sad, actor)
 	done := approved
-	done.UpdatedAt = s.now()
+	done.UpdatedAt, done.LeaseOwner, done.LeaseUntil = s.now(), "", time.Time{}
+	var events []*store.AuditEvent
 	if signErr != nil {
 		done.Status, done.Error = store.TxFailed, "signing failed"
+		e, err := s.auditEvent("kysod", "transaction.fail", t.ID, "error", map[string]any{"activation": activation, "reason": "signing failed"})
+		if err != nil {
+			return nil, err
+		}
+		events = append(events, e)
 	} else {
 		if done.Result, err = json.Marshal(res); err != nil {
 			return nil, err
 		}
 		done.Status = store.TxSigned
+		// The outcome of each signature, written with the state that
+		// delivers them: the log says a signature was made only when
+		// the relying party can have it.
+		if events, err = s.outcomeEvents(ctx, actor, x, activation); err != nil {
+			return nil, err
+		}
 	}
-	if err := s.st.UpdateTransaction(ctx, &done, store.TxApproved); err != nil {
+	crashpoint.Reach(crashpoint.Signed)
+	switch err := s.transition(ctx, &done, store.TxApproved, events...); {
+	case errors.Is(err, store.ErrConflict):
+		// Recover failed it: this replica outlived its lease. What it
+		// signed is dropped, never delivered and never claimed.
+		return nil, errors.Join(signErr, fail(KindConflict, "the transaction was failed while it was being signed (its lease ended)"))
+	case err != nil:
 		return nil, errors.Join(signErr, err)
 	}
-	s.notify(ctx, &done)
 	if signErr != nil {
 		return nil, signErr
 	}
 	return s.decode(&done)
 }
+
+// outcomeEvents are the signature.create ok events of a signed
+// transaction's documents: one per document, naming its approved hash, as
+// its intent did.
+func (s *Service) outcomeEvents(ctx context.Context, actor string, x *Transaction, activation string) ([]*store.AuditEvent, error) {
+	cred, err := s.st.GetCredential(ctx, x.CredentialID)
+	if err != nil {
+		return nil, fmt.Errorf("signing: credential %s: %w", x.CredentialID, err)
+	}
+	events := make([]*store.AuditEvent, len(x.Documents))
+	for i, d := range x.Documents {
+		if events[i], err = s.signatureEvent(actor, cred, x.ID, activation, d.Hash, x.HashAlgorithm, "ok"); err != nil {
+			return nil, err
+		}
+	}
+	return events, nil
+}
+
+// RecoveredError is the error a transaction failed by Recover carries.
+const RecoveredError = "interrupted: the signing service stopped while signing; nothing was delivered; submit again under a new transaction ID"
+
+// Recover fails the approved transactions whose lease has ended: the
+// replica signing them died, or outlived its lease. It claims them (a new
+// lease, so replicas sweeping at once each take their own), moves each to
+// failed with RecoveredError, its webhook and a transaction.fail audit
+// event in one write, and returns how many it failed. It does not sign
+// again: the activation data was spent and is not kept, and signing
+// without it would be a second path to the key. The relying party learns
+// "failed" by webhook and status, and submits again.
+func (s *Service) Recover(ctx context.Context) (int, error) {
+	n := 0
+	for {
+		list, err := s.st.ClaimApproved(ctx, s.now(), s.instance, s.cfg.ApprovalLease, recoverBatch)
+		if err != nil {
+			return n, fmt.Errorf("signing: claiming abandoned transactions: %w", err)
+		}
+		for _, t := range list {
+			u := *t
+			u.Status, u.Error, u.UpdatedAt, u.LeaseOwner, u.LeaseUntil = store.TxFailed, RecoveredError, s.now(), "", time.Time{}
+			e, err := s.auditEvent("kysod", "transaction.fail", t.ID, "error", map[string]any{"reason": "interrupted", "recovered_by": s.instance})
+			if err != nil {
+				return n, err
+			}
+			switch err := s.transition(ctx, &u, store.TxApproved, e); {
+			case err == nil:
+				n++
+				s.log.Warn("signing: failed a transaction abandoned while being signed", "transaction", t.ID, "client", t.ClientID)
+			case errors.Is(err, store.ErrConflict):
+				// Its holder finished it after all.
+			default:
+				return n, err
+			}
+		}
+		if len(list) < recoverBatch {
+			return n, nil
+		}
+	}
+}
+
+// recoverBatch is how many abandoned transactions Recover claims at once.
+const recoverBatch = 100
 
 // Reject is the owner's refusal; no factor is needed to say no.
 func (s *Service) Reject(ctx context.Context, ownerID, txID string) error {
@@ -404,11 +502,11 @@ func (s *Service) Reject(ctx context.Context, ownerID, txID string) error {
 	}
 	u := *t
 	u.Status, u.UpdatedAt, u.Error = store.TxRejected, s.now(), "the owner rejected it"
-	if err := s.st.UpdateTransaction(ctx, &u, store.TxPending); err != nil {
+	e, err := s.auditEvent("owner:"+ownerID, "transaction.reject", t.ID, "ok", nil)
+	if err != nil {
 		return err
 	}
-	s.notify(ctx, &u)
-	return s.audit(ctx, "owner:"+ownerID, "transaction.reject", t.ID, "ok", nil)
+	return s.transition(ctx, &u, store.TxPending, e)
 }
 
 // validID reports whether s can name a record: 1 to 128 bytes of valid

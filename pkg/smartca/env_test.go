@@ -347,5 +347,8 @@ func checkDelivery(t testing.TB, d delivery, p *party) *smartca.Notification {
 	if n.StatusCode != http.StatusOK || n.Data == nil {
 		t.Fatalf("webhook body: %s", d.body)
 	}
+	if key := n.Data.TranCode + ":" + n.Data.Status; n.Data.IdempotencyKey != key || d.header.Get(signing.HeaderIdempotency) != key {
+		t.Errorf("webhook idempotency key %q in the body, %q in the header; want %q", n.Data.IdempotencyKey, d.header.Get(signing.HeaderIdempotency), key)
+	}
 	return &n
 }

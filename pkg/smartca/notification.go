@@ -30,6 +30,12 @@ type StatusData struct {
 	// (a transaction approved and being signed is still "pending").
 	Status     string            `json:"status"`
 	Signatures []ResultSignature `json:"signatures"`
+	// IdempotencyKey is "<tran_code>:<status>" once the transaction has
+	// ended (signed, rejected, expired, failed), absent before: the same
+	// in every delivery of its webhook (and its Idempotency-Key header)
+	// and in the status call, so a portal that receives it twice acts
+	// once.
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
 }
 
 // ResultSignature is one document's signature.
@@ -61,7 +67,7 @@ func NewNotification(t *signing.Transaction) *Notification {
 	if t.Status == store.TxApproved {
 		status = string(store.TxPending)
 	}
-	r := &StatusData{TransactionID: t.ClientRef, TranCode: t.ID, Status: status, Signatures: []ResultSignature{}}
+	r := &StatusData{TransactionID: t.ClientRef, TranCode: t.ID, Status: status, Signatures: []ResultSignature{}, IdempotencyKey: t.IdempotencyKey()}
 	for _, s := range t.Signatures {
 		rs := ResultSignature{DocID: s.DocID, SignatureValue: base64.StdEncoding.EncodeToString(s.Signature)}
 		if s.SignedPDF != nil {

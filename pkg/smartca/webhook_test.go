@@ -51,6 +51,41 @@ func TestWebhookRetry(t *testing.T) {
 	}
 }
 
+// TestWebhookAtLeastOnce: a replica that claimed the webhook and died
+// before recording its delivery leaves it to be sent once its lease ends;
+// every delivery, and the status call, carry the same idempotency key,
+// the portal's way to act once.
+func TestWebhookAtLeastOnce(t *testing.T) {
+	e := newEnv(t, hsm.ECDSAP256)
+	code := e.submit(t, e.portal, "twice-1", file("a.pdf", "a"))
+	if status, raw := e.decide(t, e.citizen, e.login(t, e.citizen), code, true); status != http.StatusOK {
+		t.Fatalf("approve: HTTP %d %s", status, raw)
+	}
+	// The dead replica's claim.
+	claimed, err := e.st.ClaimWebhooks(context.Background(), e.clock.Now(), time.Minute, 10)
+	if err != nil || len(claimed) != 1 {
+		t.Fatalf("claim: %d, %v", len(claimed), err)
+	}
+	if n := e.once(t); n != 0 {
+		t.Fatalf("sent during another replica's lease (%d)", n)
+	}
+	e.clock.Advance(61 * time.Second)
+	if n := e.once(t); n != 1 {
+		t.Fatalf("not sent after the lease ended (%d)", n)
+	}
+	got := e.rcv.deliveries()
+	if len(got) != 1 {
+		t.Fatalf("receiver got %d requests", len(got))
+	}
+	n := checkDelivery(t, got[0], e.portal)
+	if n.Data.IdempotencyKey != code+":signed" {
+		t.Errorf("idempotency key %q, want %s:signed", n.Data.IdempotencyKey, code)
+	}
+	if st, _ := e.status(t, e.portal, code); st.IdempotencyKey != n.Data.IdempotencyKey {
+		t.Errorf("the status call's idempotency key %q, the webhook's %q", st.IdempotencyKey, n.Data.IdempotencyKey)
+	}
+}
+
 // TestWebhookGiveUp: a receiver that always fails is tried until the
 // retries would pass GiveUpAfter, then left alone; a redirect is a failure
 // and is not followed.

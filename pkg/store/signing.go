@@ -85,10 +85,23 @@ type Signing interface {
 	ListOverdue(ctx context.Context, now time.Time, limit int) ([]*Transaction, error)
 	// ListTransactions returns the transactions matching f, newest first.
 	ListTransactions(ctx context.Context, f *TransactionFilter) ([]*Transaction, error)
-	// UpdateTransaction changes the transaction's status from `from` to
-	// t.Status, with t.Result, t.Error and t.UpdatedAt; ErrConflict when
-	// its status is not `from` any more.
+	// UpdateTransaction is TransitionTransaction with no webhook and no
+	// audit events.
 	UpdateTransaction(ctx context.Context, t *Transaction, from TransactionStatus) error
+	// TransitionTransaction changes the transaction's status from `from`
+	// to t.Status, with t.Result, t.Error, t.UpdatedAt and its lease
+	// (t.LeaseOwner, t.LeaseUntil), and in the same database transaction
+	// enqueues w (when not nil; w.ID is set) and appends the audit events:
+	// all of it is recorded or none. ErrConflict when its status is not
+	// `from` any more (nothing is written); ErrNotFound when there is no
+	// such transaction. A state change and the webhook and audit events it
+	// causes cannot be separated by a crash.
+	TransitionTransaction(ctx context.Context, t *Transaction, from TransactionStatus, w *Webhook, audit ...*AuditEvent) error
+	// ClaimApproved leases to owner, until now+lease, up to limit
+	// approved transactions whose lease has ended at now (the replica
+	// that took it died, or outlived it), and returns them. Replicas
+	// claiming at once get disjoint sets; the status is unchanged.
+	ClaimApproved(ctx context.Context, now time.Time, owner string, lease time.Duration, limit int) ([]*Transaction, error)
 
 	// PutActivation records activation data (the SAD's hash and what it
 	// allows).
@@ -229,8 +242,10 @@ type Credential struct {
 // TransactionStatus is where a signing transaction is in its life.
 type TransactionStatus string
 
-// Transaction states: pending → approved → signed, or → rejected, expired,
-// failed.
+// Transaction states: pending → approved → signed, or pending → rejected
+// or expired, or approved → failed (signing failed, or the replica signing
+// it died and the recovery sweep found its lease ended). signed, rejected,
+// expired and failed are final.
 const (
 	TxPending  TransactionStatus = "pending"
 	TxApproved TransactionStatus = "approved"
@@ -259,6 +274,11 @@ type Transaction struct {
 	CreatedAt time.Time
 	UpdatedAt time.Time
 	ExpiresAt time.Time
+	// LeaseOwner names the replica signing an approved transaction, and
+	// LeaseUntil is when another may take it over (ClaimApproved); empty
+	// and zero when no one holds it.
+	LeaseOwner string
+	LeaseUntil time.Time
 }
 
 // TransactionFilter selects transactions; empty fields match all.
@@ -325,12 +345,16 @@ type AuthCode struct {
 
 // Webhook is one delivery in the outbox.
 type Webhook struct {
-	ID          int64
-	ClientID    string
-	URL         string
-	Body        []byte
-	Attempts    int
-	NextAttempt time.Time
-	DeliveredAt time.Time
-	LastError   string
+	ID       int64
+	ClientID string
+	URL      string
+	Body     []byte
+	// IdempotencyKey is what a receiver de-duplicates deliveries by
+	// (sent as the Idempotency-Key header): the same on every retry, and
+	// for every webhook of one notification.
+	IdempotencyKey string
+	Attempts       int
+	NextAttempt    time.Time
+	DeliveredAt    time.Time
+	LastError      string
 }

@@ -47,6 +47,8 @@ func RunSigning(t *testing.T, newStore func(t *testing.T) store.Signing) {
 		{"ConcurrentUseActivation", testConcurrentUseActivation},
 		{"ConcurrentCreateTransaction", testConcurrentCreateTransaction},
 		{"ConcurrentUpdateTransaction", testConcurrentUpdateTransaction},
+		{"ClaimApproved", testClaimApproved},
+		{"ConcurrentClaimApproved", testConcurrentClaimApproved},
 		{"ConcurrentClaimWebhooks", testConcurrentClaimWebhooks},
 		{"ConcurrentAttempts", testConcurrentAttempts},
 		{"ConcurrentPutOwner", testConcurrentPutOwner},

@@ -45,6 +45,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"TrustAnchors", testTrustAnchors},
 		{"Audit", testAudit},
 		{"AuditBatch", testAuditBatch},
+		{"Transition", testTransition},
 		{"Bounds", testBounds},
 		{"Times", testTimes},
 		{"ConcurrentIssue", testConcurrentIssue},

@@ -256,6 +256,9 @@ func TxUpdate(t *store.Transaction, from store.TransactionStatus) error {
 	if err := ID("transaction ID", t.ID); err != nil {
 		return err
 	}
+	if err := String("lease owner", t.LeaseOwner, MaxID, false); err != nil {
+		return err
+	}
 	if err := TxStatus(from); err != nil {
 		return fmt.Errorf("from: %w", err)
 	}
@@ -418,6 +421,9 @@ func Webhook(w *store.Webhook) error {
 		return err
 	}
 	if err := Bytes("webhook body", w.Body, MaxWebhookBody); err != nil {
+		return err
+	}
+	if err := String("idempotency key", w.IdempotencyKey, MaxID, false); err != nil {
 		return err
 	}
 	if w.Attempts < 0 {

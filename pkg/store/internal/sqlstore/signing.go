@@ -12,7 +12,7 @@ import (
 )
 
 // The conditional writes below (compare and set: SetClientSecretHash,
-// UseTOTPStep, UpdateTransaction, UseActivation, FinishWebhook) are one
+// UseTOTPStep, TransitionTransaction, UseActivation, FinishWebhook) are one
 // statement each. Concurrent callers queue on the row (PostgreSQL) or the
 // file (SQLite) and each re-checks the condition against what the one
 // before left, so one wins. Only when nothing changed does a read, after
@@ -285,12 +285,12 @@ func (s *Store) ListCredentials(ctx context.Context, ownerID string) ([]*store.C
 }
 
 const txColumns = `id, client_id, client_ref, credential_id, owner_id, description, documents, status, result, error,
-	created_at, updated_at, expires_at`
+	created_at, updated_at, expires_at, lease_owner, lease_until`
 
 func scanTx(row Row) (*store.Transaction, error) {
 	t := &store.Transaction{}
 	return t, row.Scan(&t.ID, &t.ClientID, &t.ClientRef, &t.CredentialID, &t.OwnerID, &t.Description, &t.Documents,
-		&t.Status, &t.Result, &t.Error, Time{&t.CreatedAt}, Time{&t.UpdatedAt}, Time{&t.ExpiresAt})
+		&t.Status, &t.Result, &t.Error, Time{&t.CreatedAt}, Time{&t.UpdatedAt}, Time{&t.ExpiresAt}, &t.LeaseOwner, Time{&t.LeaseUntil})
 }
 
 // CreateTransaction records t, or returns the transaction the client
@@ -319,9 +319,10 @@ func (s *Store) CreateTransaction(ctx context.Context, t *store.Transaction) (*s
 	err := s.write(ctx, fmt.Sprintf("creating transaction %q for client %q", t.ClientRef, t.ClientID), false, func(tx Conn) error {
 		existing = nil
 		n, err := tx.Exec(ctx, `INSERT INTO transactions (`+txColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (client_id, client_ref) DO NOTHING`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT (client_id, client_ref) DO NOTHING`,
 			nt.ID, nt.ClientID, nt.ClientRef, nt.CredentialID, nt.OwnerID, nt.Description, nt.Documents, nt.Status,
-			nullBytes(nt.Result), nt.Error, s.time(nt.CreatedAt), s.time(nt.UpdatedAt), s.time(nt.ExpiresAt))
+			nullBytes(nt.Result), nt.Error, s.time(nt.CreatedAt), s.time(nt.UpdatedAt), s.time(nt.ExpiresAt),
+			nt.LeaseOwner, s.nullTime(nt.LeaseUntil))
 		if err != nil {
 			return s.missingParent(err, fmt.Sprintf("client %q, or credential %q of owner %q", t.ClientID, t.CredentialID, t.OwnerID))
 		}
@@ -401,23 +402,61 @@ func (s *Store) ListTransactions(ctx context.Context, f *store.TransactionFilter
 	return out, nil
 }
 
-// UpdateTransaction moves the transaction from status from to t.Status in
-// one conditional UPDATE (compare and set): of several callers moving it
-// from the same status, one changes the row and the others get
-// ErrConflict. ErrNotFound when there is no such transaction.
+// UpdateTransaction is TransitionTransaction with no webhook and no audit
+// events.
 func (s *Store) UpdateTransaction(ctx context.Context, t *store.Transaction, from store.TransactionStatus) error {
+	return s.TransitionTransaction(ctx, t, from, nil)
+}
+
+// TransitionTransaction moves the transaction from status from to t.Status
+// in one conditional UPDATE (compare and set): of several callers moving
+// it from the same status, one changes the row and the others get
+// ErrConflict. In the same write, and only when the UPDATE changed the
+// row, it inserts the webhook and the audit events, so a crash keeps all
+// or none. ErrNotFound when there is no such transaction.
+func (s *Store) TransitionTransaction(ctx context.Context, t *store.Transaction, from store.TransactionStatus, w *store.Webhook, audit ...*store.AuditEvent) error {
 	if err := check.TxUpdate(t, from); err != nil {
 		return s.invalid("updating transaction", err)
 	}
+	if w != nil {
+		if err := check.Webhook(w); err != nil {
+			return s.invalid("updating transaction", err)
+		}
+	}
+	details, err := s.auditDetails(audit)
+	if err != nil {
+		return err
+	}
 	what := fmt.Sprintf("updating transaction %q from %s to %s", t.ID, from, t.Status)
-	var n int64
-	err := s.write(ctx, what, true, func(c Conn) (err error) {
-		n, err = c.Exec(ctx, `UPDATE transactions SET status = $1, result = $2, error = $3, updated_at = $4
-			WHERE id = $5 AND status = $6`, t.Status, nullBytes(t.Result), t.Error, s.time(s.clock(t.UpdatedAt)), t.ID, from)
-		return err
+	ids := make([]int64, len(audit))
+	var n, webhookID int64
+	alone := w == nil && len(audit) == 0
+	err = s.write(ctx, what, alone, func(c Conn) (err error) {
+		n, err = c.Exec(ctx, `UPDATE transactions SET status = $1, result = $2, error = $3, updated_at = $4,
+			lease_owner = $5, lease_until = $6 WHERE id = $7 AND status = $8`, t.Status, nullBytes(t.Result), t.Error,
+			s.time(s.clock(t.UpdatedAt)), t.LeaseOwner, s.nullTime(t.LeaseUntil), t.ID, from)
+		if err != nil || n == 0 {
+			return err
+		}
+		if w != nil {
+			if webhookID, err = s.insertWebhook(ctx, c, w); err != nil {
+				return err
+			}
+		}
+		if len(audit) == 0 {
+			return nil
+		}
+		return s.appendAudit(ctx, c, audit, details, ids)
 	})
-	if err != nil || n > 0 {
+	if err != nil {
 		return err
+	}
+	if n > 0 {
+		if w != nil {
+			w.ID = webhookID
+		}
+		setIDs(audit, ids)
+		return nil
 	}
 	var status string
 	err = s.r.QueryRow(ctx, `SELECT status FROM transactions WHERE id = $1`, t.ID).Scan(&status)
@@ -425,6 +464,37 @@ func (s *Store) UpdateTransaction(ctx context.Context, t *store.Transaction, fro
 		err = fmt.Errorf("status is %s: %w", status, store.ErrConflict)
 	}
 	return s.fail(what, s.notFound(err))
+}
+
+// ClaimApproved leases approved transactions whose lease has ended, found
+// through transactions_leased, in one statement: where writers run side by
+// side (PostgreSQL), FOR UPDATE SKIP LOCKED passes over rows another
+// claimer holds, and a row leased since this statement's snapshot is
+// re-checked when locked and left out; where one writer holds the file
+// (SQLite), another claimer sees the rows only once their lease is
+// recorded.
+func (s *Store) ClaimApproved(ctx context.Context, now time.Time, owner string, lease time.Duration, limit int) ([]*store.Transaction, error) {
+	if err := check.Claim(lease, limit); err != nil {
+		return nil, s.invalid("claiming approved transactions", err)
+	}
+	if err := check.ID("lease owner", owner); err != nil {
+		return nil, s.invalid("claiming approved transactions", err)
+	}
+	now = s.clock(now)
+	var out []*store.Transaction
+	err := s.write(ctx, "claiming approved transactions", true, func(c Conn) error {
+		rows, err := c.Query(ctx, `UPDATE transactions SET lease_owner = $1, lease_until = $2 WHERE id IN (
+			SELECT id FROM transactions WHERE status = 'approved' AND (lease_until IS NULL OR lease_until <= $3)
+			ORDER BY lease_until, id LIMIT $4`+s.skipLocked()+`)
+			RETURNING `+txColumns, owner, s.time(now.Add(lease)), s.time(now), limit)
+		out, err = collect(rows, err, scanTx)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
 }
 
 // PutActivation records activation data; ErrExists when its SAD hash is
@@ -609,17 +679,24 @@ func (s *Store) EnqueueWebhook(ctx context.Context, w *store.Webhook) error {
 		return s.invalid("enqueueing webhook", err)
 	}
 	var id int64
-	err := s.write(ctx, fmt.Sprintf("enqueueing webhook for client %q", w.ClientID), true, func(c Conn) error {
-		err := c.QueryRow(ctx, `INSERT INTO webhooks (client_id, url, body, attempts, next_attempt, last_error)
-			VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`, w.ClientID, w.URL, w.Body, w.Attempts, s.time(s.clock(w.NextAttempt)),
-			w.LastError).Scan(&id)
-		return s.missingParent(err, fmt.Sprintf("client %q", w.ClientID))
+	err := s.write(ctx, fmt.Sprintf("enqueueing webhook for client %q", w.ClientID), true, func(c Conn) (err error) {
+		id, err = s.insertWebhook(ctx, c, w)
+		return err
 	})
 	if err != nil {
 		return err
 	}
 	w.ID = id
 	return nil
+}
+
+// insertWebhook inserts w, checked, in a write and returns its ID.
+func (s *Store) insertWebhook(ctx context.Context, c Conn, w *store.Webhook) (int64, error) {
+	var id int64
+	err := c.QueryRow(ctx, `INSERT INTO webhooks (client_id, url, body, idempotency_key, attempts, next_attempt, last_error)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`, w.ClientID, w.URL, w.Body, w.IdempotencyKey, w.Attempts,
+		s.time(s.clock(w.NextAttempt)), w.LastError).Scan(&id)
+	return id, s.missingParent(err, fmt.Sprintf("client %q", w.ClientID))
 }
 
 // ClaimWebhooks leases up to limit webhooks due at now until now+lease and
@@ -635,20 +712,16 @@ func (s *Store) ClaimWebhooks(ctx context.Context, now time.Time, lease time.Dur
 	if err := check.Claim(lease, limit); err != nil {
 		return nil, s.invalid("claiming webhooks", err)
 	}
-	skip := ""
-	if s.d.RowLocks {
-		skip = s.lock("") + " SKIP LOCKED"
-	}
 	now = s.clock(now)
 	var out []*store.Webhook
 	err := s.write(ctx, "claiming webhooks", true, func(c Conn) error {
 		rows, err := c.Query(ctx, `UPDATE webhooks SET next_attempt = $1 WHERE id IN (
 			SELECT id FROM webhooks WHERE delivered_at IS NULL AND next_attempt <= $2
-			ORDER BY next_attempt, id LIMIT $3`+skip+`)
-			RETURNING id, client_id, url, body, attempts, next_attempt, last_error`, s.time(now.Add(lease)), s.time(now), limit)
+			ORDER BY next_attempt, id LIMIT $3`+s.skipLocked()+`)
+			RETURNING id, client_id, url, body, idempotency_key, attempts, next_attempt, last_error`, s.time(now.Add(lease)), s.time(now), limit)
 		out, err = collect(rows, err, func(row Row) (*store.Webhook, error) {
 			w := &store.Webhook{}
-			return w, row.Scan(&w.ID, &w.ClientID, &w.URL, &w.Body, &w.Attempts, Time{&w.NextAttempt}, &w.LastError)
+			return w, row.Scan(&w.ID, &w.ClientID, &w.URL, &w.Body, &w.IdempotencyKey, &w.Attempts, Time{&w.NextAttempt}, &w.LastError)
 		})
 		return err
 	})

@@ -207,6 +207,17 @@ func (s *Store) lock(of string) string {
 	return " FOR UPDATE"
 }
 
+// skipLocked ends the SELECT a claim (ClaimWebhooks, ClaimApproved) leases
+// rows from: FOR UPDATE SKIP LOCKED where writers run side by side, so
+// that claimers pass over each other's rows; nothing where one writer
+// holds the database.
+func (s *Store) skipLocked() string {
+	if !s.d.RowLocks {
+		return ""
+	}
+	return s.lock("") + " SKIP LOCKED"
+}
+
 // Time is a Scan destination for a time column, nullable or not, in either
 // form a dialect stores: microseconds since the epoch (an integer) or a
 // timestamp. NULL gives the zero time; every time is given in UTC.
