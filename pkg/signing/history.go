@@ -65,6 +65,7 @@ func (s *Service) KeyHistory(ctx context.Context, ownerID string) ([]Use, error)
 		seen   int
 	}
 	txs := map[string]*txDocs{}
+	intents, oks := map[string]int{}, map[string]int{}
 	for after := int64(0); ; {
 		events, err := s.st.ListAudit(ctx, after, historyPage)
 		if err != nil {
@@ -76,10 +77,22 @@ func (s *Service) KeyHistory(ctx context.Context, ownerID string) ([]Use, error)
 				continue
 			}
 			var d struct {
-				Owner, Transaction, Digest, Hash string
+				Owner, Transaction, Activation, Digest, Hash string
 			}
 			if json.Unmarshal(e.Details, &d) != nil || d.Owner != ownerID {
 				continue
+			}
+			// One signature may have two events: the intent written with
+			// the spending of its SAD, and the ok written when it was
+			// delivered (a transaction's). It is one use: listed once,
+			// however many of the two kinds its activation and digest have.
+			k := d.Activation + "/" + d.Digest
+			mine, other := intents, oks
+			if e.Outcome == "ok" {
+				mine, other = oks, intents
+			}
+			if mine[k]++; mine[k] <= other[k] {
+				continue // the other event of a use already listed
 			}
 			u := Use{EventID: e.ID, Time: e.Time, CredentialID: e.Subject, TransactionID: d.Transaction, HashAlgorithm: d.Hash}
 			u.Digest, _ = base64.StdEncoding.DecodeString(d.Digest)
