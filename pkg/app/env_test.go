@@ -19,11 +19,9 @@ import (
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/internal/testpdf"
 	"github.com/kyso-pki/kyso/pkg/app"
-	"github.com/kyso-pki/kyso/pkg/ca/catest"
 	"github.com/kyso-pki/kyso/pkg/revocation"
-	"github.com/kyso-pki/kyso/pkg/server/servertest"
-	"github.com/kyso-pki/kyso/pkg/signercheck"
 	"github.com/kyso-pki/kyso/pkg/signing"
+	"github.com/kyso-pki/kyso/pkg/signing/signingtest"
 	"github.com/kyso-pki/kyso/pkg/store"
 	"github.com/kyso-pki/kyso/pkg/verifyapi"
 )
@@ -56,37 +54,29 @@ func newEnv(t testing.TB) *env {
 func newEnvWith(t testing.TB, mod func(*app.Options)) *env {
 	t.Helper()
 	ctx := context.Background()
-	p, err := catest.New(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
-	pkiSrv, err := servertest.Serve(ctx, p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pkiSrv.Close)
-	e := &env{roots: x509.NewCertPool(), st: p.Store}
-	e.roots.AddCert(p.Hierarchy.Root)
+	p := signingtest.NewPKI(t)
+	pkiSrv, check := signingtest.ServePKI(t, p)
+	e := &env{roots: check.Roots, st: p.Store}
 	e.root = p.Hierarchy.Root
 	e.now.Store(time.Now().UnixNano())
 	fetcher := &revocation.Fetcher{Client: pkiSrv.Client}
+	var err error
 	e.svc, err = signing.New(p.Store, p.Keys, p.CA, signing.Config{
 		SecretsKey:        bytes.Repeat([]byte{3}, 32),
 		Password:          signing.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1},
 		Now:               e.clock,
-		SignerCheck:       &signercheck.Config{Roots: e.roots, Revocation: fetcher},
+		SignerCheck:       check,
 		SignerCheckMaxAge: time.Hour, // a suspension must count at once even so
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	check, err := verifyapi.NewHandler(&verifyapi.Options{Roots: func(context.Context) (*x509.CertPool, error) { return e.roots, nil },
+	checker, err := verifyapi.NewHandler(&verifyapi.Options{Roots: func(context.Context) (*x509.CertPool, error) { return e.roots, nil },
 		Fetcher: fetcher, MaxBody: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := &app.Options{SecretsKey: bytes.Repeat([]byte{9}, 32), Checker: check, Now: e.clock}
+	opts := &app.Options{SecretsKey: bytes.Repeat([]byte{9}, 32), Checker: checker, Now: e.clock}
 	if mod != nil {
 		mod(opts)
 	}
