@@ -257,9 +257,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 			return err
 		}
 		defer citizenApp.Close()
-		// PDFium compiles in the background, so the first page a citizen
-		// opens need not wait for it.
-		citizenApp.Start()
+		// PDFium is compiled when the app is first used (a citizen's
+		// first request, usually the login page), in the background:
+		// a replica no citizen reaches never pays its memory.
 		mux.Handle(app.Path, citizenApp)
 	}
 	// The webhook outbox, the expiry sweep and the recovery of

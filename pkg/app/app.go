@@ -172,7 +172,10 @@ func New(svc *signing.Service, opts *Options) (*Handler, error) {
 }
 
 // Start makes the PDF renderer in the background (compiling PDFium takes
-// seconds), so that the first page a citizen opens need not wait for it.
+// seconds and, while it runs, a few hundred MB). ServeHTTP starts it on
+// the app's first request, so the pages a citizen opens before any PDF's
+// (the login page, the list of requests) hide the wait; Start is for a
+// caller that wants it made before then.
 func (h *Handler) Start() { h.render.start() }
 
 // Close releases the renderer.
@@ -181,6 +184,7 @@ func (h *Handler) Close() error { return h.render.close() }
 // ServeHTTP implements http.Handler: every answer carries the security
 // headers, a request ID and, but for the shell's assets, no-store.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.render.start()
 	r = httpedge.Begin(w, r)
 	hd := w.Header()
 	hd.Set("Content-Security-Policy", CSP)
