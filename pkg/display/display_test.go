@@ -33,6 +33,14 @@ func TestFormatSerial(t *testing.T) {
 	if got := FormatSerialInt(nil); got != "" {
 		t.Errorf("FormatSerialInt(nil) = %q, want empty", got)
 	}
+	// A negative serial (others' certificates; RFC 5280 forbids it) keeps
+	// its sign, as openssl x509 -serial prints it.
+	if got := FormatSerialInt(big.NewInt(-0x1c06)); got != "-1C06" {
+		t.Errorf("FormatSerialInt(-0x1c06) = %q, want -1C06", got)
+	}
+	if got := FormatSerialInt(big.NewInt(-5)); got != "-05" {
+		t.Errorf("FormatSerialInt(-5) = %q, want -05", got)
+	}
 }
 
 func TestParseSerial(t *testing.T) {

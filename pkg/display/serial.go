@@ -19,10 +19,15 @@ func FormatSerial(serial []byte) string {
 }
 
 // FormatSerialInt is FormatSerial for a serial number held as a big.Int,
-// as crypto/x509 holds it. Nil gives "".
+// as crypto/x509 holds it. Nil gives "". A negative serial, which RFC 5280
+// forbids but others' certificates carry and kyso reads, keeps its sign
+// before the magnitude ("-01A2…"), as openssl prints it.
 func FormatSerialInt(n *big.Int) string {
 	if n == nil {
 		return ""
+	}
+	if n.Sign() < 0 {
+		return "-" + FormatSerial(new(big.Int).Neg(n).Bytes())
 	}
 	return FormatSerial(n.Bytes())
 }
