@@ -168,18 +168,7 @@ func Print(w io.Writer, rs []Result) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if len(errs) > 0 {
-		fmt.Fprintln(w, "\nErrors:")
-		for i, e := range errs {
-			fmt.Fprintf(w, "  %d. %s\n", i+1, e)
-		}
-	}
-	if len(notes) > 0 {
-		fmt.Fprintln(w, "\nNotes:")
-		for _, n := range notes {
-			fmt.Fprintf(w, "  - %s\n", n)
-		}
-	}
+	bench.WriteTail(w, errs, notes)
 	return nil
 }
 

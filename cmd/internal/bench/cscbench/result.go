@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/kyso-pki/kyso/cmd/internal/bench"
 )
 
 // Names of Result rows.
@@ -114,12 +116,7 @@ type AimResult struct {
 }
 
 // Machine is where the bench ran.
-type Machine struct {
-	CPUs     int    `json:"cpus"`
-	CPUModel string `json:"cpu_model,omitempty"`
-	Platform string `json:"platform"`
-	Go       string `json:"go"`
-}
+type Machine = bench.Machine
 
 // Report is what Run returns and `kyso bench csc --output json` prints.
 type Report struct {
@@ -269,25 +266,13 @@ func Print(w io.Writer, rep *Report) error {
 			return err
 		}
 	}
-	if len(errs) > 0 {
-		fmt.Fprintln(w, "\nErrors:")
-		for i, e := range errs {
-			fmt.Fprintf(w, "  %d. %s\n", i+1, strings.ReplaceAll(strings.TrimSpace(e), "\n", "\n     "))
-		}
-	}
 	var notes []string
 	for _, r := range rep.Rows {
 		if r.Note != "" {
 			notes = append(notes, fmt.Sprintf("%s %s, %d hashes, %d clients: %s", r.Algorithm, r.Row, r.Hashes, r.Clients, r.Note))
 		}
 	}
-	notes = append(notes, rep.Notes...)
-	if len(notes) > 0 {
-		fmt.Fprintln(w, "\nNotes:")
-		for _, n := range notes {
-			fmt.Fprintf(w, "  - %s\n", n)
-		}
-	}
+	bench.WriteTail(w, errs, append(notes, rep.Notes...))
 	return nil
 }
 

@@ -7,14 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
-	"runtime"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/kyso-pki/kyso/cmd/internal/bench"
 	"github.com/kyso-pki/kyso/cmd/internal/bench/keybench"
 	"github.com/kyso-pki/kyso/hsm"
 )
@@ -416,7 +414,7 @@ func Run(ctx context.Context, e *Env, o RunOptions) *Report {
 	if o.Duration <= 0 {
 		o.Duration = time.Second
 	}
-	rep := &Report{Machine: machine(), Seconds: o.Duration.Seconds(), Clients: n, Database: o.Database}
+	rep := &Report{Machine: bench.ThisMachine(), Seconds: o.Duration.Seconds(), Clients: n, Database: o.Database}
 	counts := []int{1}
 	if n > 1 {
 		counts = append(counts, n)
@@ -480,18 +478,4 @@ func Run(ctx context.Context, e *Env, o RunOptions) *Report {
 		rep.Notes = append(rep.Notes, "flood runs a real kysod on embedded defaults (its default rate limits and argon2id bound): owners and a relying party enrolled in its data directory as the CLI does, SADs made over HTTPS, then signHash one request after another from 127.0.0.1, quiet and while the flood's connections (from 127.1.x.y, in this process, on the same CPUs) send oauth2/token for unknown clients as fast as they are answered; kysod's resident memory (VmRSS) is sampled every 10ms.")
 	}
 	return rep
-}
-
-// machine describes this computer.
-func machine() Machine {
-	m := Machine{CPUs: runtime.NumCPU(), Platform: runtime.GOOS + "/" + runtime.GOARCH, Go: runtime.Version()}
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-				m.CPUModel = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
-	return m
 }

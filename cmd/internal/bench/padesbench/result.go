@@ -3,7 +3,6 @@ package padesbench
 import (
 	"fmt"
 	"io"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/kyso-pki/kyso/cmd/internal/bench"
@@ -96,12 +95,7 @@ type Aim struct {
 }
 
 // Machine is where the bench ran.
-type Machine struct {
-	CPUs     int    `json:"cpus"`
-	CPUModel string `json:"cpu_model,omitempty"`
-	Platform string `json:"platform"`
-	Go       string `json:"go"`
-}
+type Machine = bench.Machine
 
 // Report is what Run returns and `kyso bench pdf --output json` prints.
 type Report struct {
@@ -254,27 +248,11 @@ func Print(w io.Writer, rep *Report) error {
 			return err
 		}
 	}
-	if len(errs) > 0 {
-		fmt.Fprintln(w, "\nErrors:")
-		for i, e := range errs {
-			fmt.Fprintf(w, "  %d. %s\n", i+1, strings.ReplaceAll(strings.TrimSpace(e), "\n", "\n     "))
-		}
+	names, rowNotes := make([]string, len(rep.Rows)), make([]string, len(rep.Rows))
+	for i, r := range rep.Rows {
+		names[i], rowNotes[i] = r.Name, r.Note
 	}
-	var notes []string
-	seen := map[string]bool{}
-	for _, r := range rep.Rows {
-		if r.Note != "" && !seen[r.Name] {
-			seen[r.Name] = true
-			notes = append(notes, r.Name+": "+r.Note)
-		}
-	}
-	notes = append(notes, rep.Notes...)
-	if len(notes) > 0 {
-		fmt.Fprintln(w, "\nNotes:")
-		for _, n := range notes {
-			fmt.Fprintf(w, "  - %s\n", n)
-		}
-	}
+	bench.WriteTail(w, errs, append(bench.RowNotes(names, rowNotes), rep.Notes...))
 	return nil
 }
 

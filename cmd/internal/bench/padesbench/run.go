@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kyso-pki/kyso/cmd/internal/bench"
 	"github.com/kyso-pki/kyso/pkg/pades"
 )
 
@@ -64,7 +65,7 @@ func Run(ctx context.Context, o *Options) (*Report, error) {
 		return nil, err
 	}
 	nss, nssErr := p.NSS(t)
-	rep := &Report{Machine: machine(), Key: string(p.Alg), Runs: opts.Runs}
+	rep := &Report{Machine: bench.ThisMachine(), Key: string(p.Alg), Runs: opts.Runs}
 	rep.Notes = []string{
 		"Times are wall clock on whatever else the machine is running: with other work on it they are noisy; the best of the runs is what the ratios compare.",
 		fmt.Sprintf("Every row signs with an %s key and a citizen certificate from one throwaway CA (pkg/ca/catest); the CMS carries the issuing CA.", p.Alg),
@@ -406,18 +407,4 @@ func check(ctx context.Context, pdfsig, nss, path string) (string, error) {
 		}
 	}
 	return strings.Join(said, "; "), nil
-}
-
-// machine describes this computer.
-func machine() Machine {
-	m := Machine{CPUs: runtime.NumCPU(), Platform: runtime.GOOS + "/" + runtime.GOARCH, Go: runtime.Version()}
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-				m.CPUModel = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
-	return m
 }

@@ -3,7 +3,6 @@ package verifybench
 import (
 	"fmt"
 	"io"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/kyso-pki/kyso/cmd/internal/bench"
@@ -72,27 +71,11 @@ func Print(w io.Writer, rep *Report) error {
 	if err := flush(); err != nil {
 		return err
 	}
-	if len(errs) > 0 {
-		fmt.Fprintln(w, "\nErrors:")
-		for i, e := range errs {
-			fmt.Fprintf(w, "  %d. %s\n", i+1, strings.ReplaceAll(strings.TrimSpace(e), "\n", "\n     "))
-		}
+	names, rowNotes := make([]string, len(rep.Rows)), make([]string, len(rep.Rows))
+	for i, r := range rep.Rows {
+		names[i], rowNotes[i] = r.Name, r.Note
 	}
-	var notes []string
-	seen := map[string]bool{}
-	for _, r := range rep.Rows {
-		if r.Note != "" && !seen[r.Name] {
-			seen[r.Name] = true
-			notes = append(notes, r.Name+": "+r.Note)
-		}
-	}
-	notes = append(notes, rep.Notes...)
-	if len(notes) > 0 {
-		fmt.Fprintln(w, "\nNotes:")
-		for _, n := range notes {
-			fmt.Fprintf(w, "  - %s\n", n)
-		}
-	}
+	bench.WriteTail(w, errs, append(bench.RowNotes(names, rowNotes), rep.Notes...))
 	return nil
 }
 
