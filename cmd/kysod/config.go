@@ -185,6 +185,10 @@ type signingConfig struct {
 	// before it is answered 503 (default 2s).
 	Argon2Concurrency int           `yaml:"argon2_concurrency"`
 	Argon2Wait        time.Duration `yaml:"argon2_wait"`
+	// OperatorClient is the client ID of the operators' desk: its
+	// webhook receives an owner's dispute ("Tôi không thực hiện giao
+	// dịch này", signing.Dispute). It must exist and have a webhook URL.
+	OperatorClient string `yaml:"operator_client"`
 }
 
 // maxConfigFile bounds the YAML file.

@@ -201,9 +201,16 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		SignerCheck:       &signercheck.Config{Anchors: anchors.Pool, Revocation: fetcher},
 		// Webhooks speak the SmartCA dialect, the one with asynchronous
 		// transactions.
-		Notification: smartca.EncodeNotification})
+		Notification:   smartca.EncodeNotification,
+		OperatorClient: cfg.Signing.OperatorClient})
 	if err != nil {
 		return err
+	}
+	if id := cfg.Signing.OperatorClient; id != "" {
+		// A dispute nobody hears of is a suspended citizen nobody calls.
+		if c, err := svc.Client(ctx, id); err != nil || c.WebhookURL == "" || c.Disabled {
+			return fmt.Errorf("signing.operator_client: %q is not a client with a webhook URL (kyso client create --webhook): the operators would not hear of owners' disputes", id)
+		}
 	}
 	// Everything a first start makes exists now (SigningWith made the
 	// secrets key): other processes may go on.

@@ -493,3 +493,18 @@ func TestKeystoreSecretRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestUnknownOperatorClientRefused: signing.operator_client naming no
+// client stops kysod at start, saying so: a dispute must reach someone.
+func TestUnknownOperatorClientRefused(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "kysod.yaml")
+	if err := os.WriteFile(file, []byte("signing: {operator_client: no-such-desk}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var sb strings.Builder
+	err := run(context.Background(), []string{"--data", filepath.Join(dir, "data"), "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--config", file}, &sb)
+	if err == nil || !strings.Contains(err.Error(), `signing.operator_client: "no-such-desk" is not a client with a webhook URL`) {
+		t.Fatalf("run = %v", err)
+	}
+}

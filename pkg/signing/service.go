@@ -120,6 +120,13 @@ type Config struct {
 	// Nil queues no webhooks: each transaction that ends for a client with
 	// a webhook URL logs an error instead, and the relying party must poll.
 	Notification NotificationEncoder
+	// OperatorClient is the ID of the client whose webhook tells the
+	// provider's operators that an owner disputes a signature
+	// (SuspendOwn, "Tôi không thực hiện giao dịch này"): the operators'
+	// desk, registered with `kyso client create --webhook`. Its body is a
+	// Dispute. Empty: only the log (a warning) and the audit log tell
+	// them.
+	OperatorClient string
 	// Now is the clock; nil means time.Now. Rand is the randomness; nil
 	// means crypto/rand. Logger receives operational messages, never a
 	// secret; nil discards them.
