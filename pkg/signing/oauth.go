@@ -342,7 +342,9 @@ func (s *Service) ExchangeCode(ctx context.Context, x *CodeExchange) (*CodeGrant
 		return refuse("code_verifier does not match the code_challenge")
 	}
 	if cr.Scope == ScopeService {
-		tok, life, err := s.issueToken(ctx, "client", client.ID, ScopeService, nil)
+		// The token acts for the owner who consented: credentials/list
+		// without userID lists theirs.
+		tok, life, err := s.issueToken(ctx, &store.Token{Kind: "client", Subject: client.ID, Scope: ScopeService, OwnerID: cr.OwnerID})
 		if err != nil {
 			return nil, err
 		}

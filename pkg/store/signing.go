@@ -327,6 +327,10 @@ type Token struct {
 	// token is bound to (RFC 8705 section 3, x5t#S256): it is good only on
 	// a connection presenting that certificate. Nil for a bearer token.
 	CertSHA256 []byte
+	// OwnerID is the owner a client's token acts for: set on the token
+	// of an owner's CSC oauth2code consent with scope service; empty for
+	// every other token.
+	OwnerID string
 }
 
 // AuthCode is an OAuth 2.0 authorisation code an owner's consent yields

@@ -600,9 +600,9 @@ func (s *Store) PutToken(ctx context.Context, t *store.Token) error {
 		return s.invalid("storing token", err)
 	}
 	return s.write(ctx, "storing token", true, func(c Conn) error {
-		n, err := c.Exec(ctx, `INSERT INTO tokens (hash, kind, subject, scope, expires_at, cert_sha256)
-			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`, t.Hash, t.Kind, t.Subject, t.Scope, s.time(t.ExpiresAt),
-			nullBytes(t.CertSHA256))
+		n, err := c.Exec(ctx, `INSERT INTO tokens (hash, kind, subject, scope, expires_at, cert_sha256, owner_id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`, t.Hash, t.Kind, t.Subject, t.Scope, s.time(t.ExpiresAt),
+			nullBytes(t.CertSHA256), nullString(t.OwnerID))
 		return inserted(n, err, store.ErrExists)
 	})
 }
@@ -614,11 +614,15 @@ func (s *Store) GetToken(ctx context.Context, hash []byte, now time.Time) (*stor
 		return nil, s.invalid("reading token", err)
 	}
 	t := &store.Token{}
-	err := s.r.QueryRow(ctx, `SELECT hash, kind, subject, scope, expires_at, cert_sha256 FROM tokens
+	var owner *string
+	err := s.r.QueryRow(ctx, `SELECT hash, kind, subject, scope, expires_at, cert_sha256, owner_id FROM tokens
 		WHERE hash = $1 AND expires_at > $2`, hash, s.time(s.clock(now))).Scan(&t.Hash, &t.Kind, &t.Subject, &t.Scope,
-		Time{&t.ExpiresAt}, &t.CertSHA256)
+		Time{&t.ExpiresAt}, &t.CertSHA256, &owner)
 	if err != nil {
 		return nil, s.fail("reading token", s.notFound(err))
+	}
+	if owner != nil {
+		t.OwnerID = *owner
 	}
 	return t, nil
 }
