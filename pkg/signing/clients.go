@@ -211,22 +211,33 @@ func (s *Service) ClientToken(ctx context.Context, clientID, secret, scope strin
 // clientID is given it must name that client. CertThumbprint is the
 // binding as the token's cnf claim would carry it.
 func (s *Service) ClientTokenByCert(ctx context.Context, certDER []byte, clientID, scope string) (string, time.Duration, error) {
-	denied := fail(KindClientInvalid, "the TLS client certificate is not bound to a client")
-	sum := sha256.Sum256(certDER)
-	c, err := s.st.GetClientByCert(ctx, sum[:])
-	if errors.Is(err, store.ErrNotFound) {
-		return "", 0, denied
-	}
+	c, sum, err := s.clientByCert(ctx, certDER, clientID)
 	if err != nil {
 		return "", 0, err
-	}
-	if c.Disabled || (clientID != "" && clientID != c.ID) {
-		return "", 0, denied
 	}
 	if scope, err = scopeFor(c, scope); err != nil {
 		return "", 0, err
 	}
-	return s.issueToken(ctx, &store.Token{Kind: "client", Subject: c.ID, Scope: scope, CertSHA256: sum[:]})
+	return s.issueToken(ctx, &store.Token{Kind: "client", Subject: c.ID, Scope: scope, CertSHA256: sum})
+}
+
+// clientByCert is the enabled client bound to the TLS client certificate
+// certDER (RFC 8705 section 2), which clientID, when given, must name,
+// with the certificate's SHA-256.
+func (s *Service) clientByCert(ctx context.Context, certDER []byte, clientID string) (*store.Client, []byte, error) {
+	denied := fail(KindClientInvalid, "the TLS client certificate is not bound to a client")
+	sum := sha256.Sum256(certDER)
+	c, err := s.st.GetClientByCert(ctx, sum[:])
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil, denied
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if c.Disabled || (clientID != "" && clientID != c.ID) {
+		return nil, nil, denied
+	}
+	return c, sum[:], nil
 }
 
 // CertThumbprint is the confirmation of a token bound to the TLS client
