@@ -75,6 +75,8 @@ type daemon struct {
 	lines     chan string
 	out       strings.Builder
 	https, pk string
+	// metrics is the URL of /metrics, when kysod serves them.
+	metrics string
 }
 
 // startKysod starts kysod on data with free ports, env added to its
@@ -126,11 +128,11 @@ func (d *daemon) waitServing(t *testing.T) {
 			}
 			d.out.WriteString(l + "\n")
 			if strings.Contains(l, "kysod serving") {
-				var serving struct{ Addr, PKI string }
+				var serving struct{ Addr, PKI, Metrics string }
 				if err := json.Unmarshal([]byte(l), &serving); err != nil || serving.Addr == "" || serving.PKI == "" {
 					t.Fatalf("kysod's serving line names no addresses (%v): %s", err, l)
 				}
-				d.https, d.pk = strings.TrimPrefix(serving.Addr, "https://"), strings.TrimPrefix(serving.PKI, "http://")
+				d.https, d.pk, d.metrics = strings.TrimPrefix(serving.Addr, "https://"), strings.TrimPrefix(serving.PKI, "http://"), serving.Metrics
 				go func() {
 					for range d.lines {
 					}

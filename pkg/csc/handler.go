@@ -138,7 +138,7 @@ func NewHandler(svc *signing.Service, opts *Options) *Handler {
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h.mux.ServeHTTP(w, httpedge.Begin(w, r))
+	httpedge.Serve(h.mux, w, httpedge.Begin(w, r))
 }
 
 // fail renders err in CSC form (Errors); a server error's detail goes to

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/kyso-pki/kyso/pkg/ca"
+	"github.com/kyso-pki/kyso/pkg/metrics"
 	"github.com/kyso-pki/kyso/pkg/ocsp"
 	"github.com/kyso-pki/kyso/pkg/store"
 	"github.com/kyso-pki/kyso/pkg/tsa"
@@ -43,7 +44,14 @@ type PKI struct {
 	mux   *http.ServeMux
 	mu    sync.Mutex
 	audit int64 // last audit event seen by Maintain
+	// counted is when Tick last counted the certificates (the metric
+	// kyso_certificates), at most once a CountInterval.
+	counted time.Time
 }
+
+// CountInterval is how often Tick counts the certificates by status for
+// the metrics: a count reads the whole table.
+const CountInterval = time.Minute
 
 // PKIOptions configure NewPKI.
 type PKIOptions struct {
@@ -78,6 +86,7 @@ type Store interface {
 	LatestCRL(ctx context.Context, issuer string) (*store.CRL, error)
 	NextSequence(ctx context.Context, name string) (int64, error)
 	ListAudit(ctx context.Context, after int64, limit int) ([]*store.AuditEvent, error)
+	CountCertificates(ctx context.Context) (map[string]int64, error)
 }
 
 var _ Store = store.Store(nil)
@@ -294,6 +303,21 @@ func (p *PKI) Tick(ctx context.Context) error {
 			errs = append(errs, err)
 		} else {
 			p.log.Info("renewed the OCSP responder certificate", "serial", ca.FormatSerialInt(cert.SerialNumber), "not_after", cert.NotAfter)
+		}
+	}
+	if t, ok := p.ocsp.Oldest(); ok {
+		metrics.OCSPCacheOldest.Set(p.now().Sub(t).Seconds())
+	} else {
+		metrics.OCSPCacheOldest.Set(0)
+	}
+	if now := p.now(); now.Sub(p.counted) >= CountInterval {
+		if n, err := p.st.CountCertificates(ctx); err != nil {
+			errs = append(errs, err)
+		} else {
+			p.counted = now
+			for _, st := range []string{store.StatusGood, store.StatusRevoked, store.StatusHold} {
+				metrics.Certificates.WithLabelValues(st).Set(float64(n[st]))
+			}
 		}
 	}
 	cas, err := p.st.ListCAs(ctx)

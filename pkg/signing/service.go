@@ -21,6 +21,7 @@ import (
 
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/pkg/ca"
+	"github.com/kyso-pki/kyso/pkg/metrics"
 	"github.com/kyso-pki/kyso/pkg/pades"
 	"github.com/kyso-pki/kyso/pkg/signercheck"
 	"github.com/kyso-pki/kyso/pkg/store"
@@ -224,6 +225,8 @@ func New(st Store, keys hsm.KeyStore, authority *ca.Authority, cfg Config) (*Ser
 		}
 		instance = "kysod-" + instance
 	}
+	// The key store's error count is there, at zero, before any error.
+	metrics.KeyErrors.WithLabelValues(backendName(keys), "sign")
 	return &Service{st: st, keys: keys, ca: authority, cfg: cfg, sealer: s, secretKey: macKey, gate: newHashGate(&cfg), log: log,
 		checks: &signercheck.Cache{MaxAge: cfg.SignerCheckMaxAge}, instance: instance}, nil
 }

@@ -143,6 +143,9 @@ type Signing interface {
 	// FinishWebhook records an attempt: delivered, or failed with the time
 	// of the next attempt (a zero next gives up).
 	FinishWebhook(ctx context.Context, id int64, delivered bool, next time.Time, lastError string) error
+	// CountUndelivered returns how many webhooks are neither delivered
+	// nor given up: the outbox's backlog.
+	CountUndelivered(ctx context.Context) (int64, error)
 }
 
 // Client is a relying party: a portal that submits documents to sign.

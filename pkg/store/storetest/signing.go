@@ -999,8 +999,18 @@ func testWebhook(t *testing.T, s store.Signing) {
 		}
 		return w
 	}
+	backlog := func() int64 {
+		t.Helper()
+		n, err := s.CountUndelivered(ctx)
+		noErr(t, "CountUndelivered", err)
+		return n
+	}
+	base := backlog()
 	// A zero NextAttempt is due now, by the store's clock.
 	w0 := enqueue(time.Time{})
+	if n := backlog(); n != base+1 {
+		t.Fatalf("CountUndelivered = %d after one was queued, want %d", n, base+1)
+	}
 	ws, got := claimIDs(t, s, time.Now().Add(time.Second), time.Minute, 10)
 	if got != ids(w0) {
 		t.Fatalf("claimed %s, want %s", got, ids(w0))
@@ -1040,6 +1050,9 @@ func testWebhook(t *testing.T, s store.Signing) {
 		t.Fatalf("claimed %s at t0+2m, want %s", got, ids(w3))
 	}
 	noErr(t, "FinishWebhook w3 given up", s.FinishWebhook(ctx, w3.ID, false, time.Time{}, "HTTP 410"))
+	if n := backlog(); n != base+1 {
+		t.Fatalf("CountUndelivered = %d with one delivered, one given up and one to retry (and one delivered before), want %d", n, base+1)
+	}
 	ws, got = claimIDs(t, s, t0.Add(5*time.Minute), lease, 10)
 	if got != ids(w2) || ws[0].Attempts != 1 || ws[0].LastError != "HTTP 503" {
 		t.Fatalf("claimed %s (%+v) at the retry time, want %s with 1 attempt and its error", got, ws, ids(w2))

@@ -736,6 +736,16 @@ func (s *Store) ClaimWebhooks(ctx context.Context, now time.Time, lease time.Dur
 	return out, nil
 }
 
+// CountUndelivered returns how many webhooks are neither delivered nor
+// given up, through the partial index webhooks_due.
+func (s *Store) CountUndelivered(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.r.QueryRow(ctx, `SELECT count(*) FROM webhooks WHERE delivered_at IS NULL AND next_attempt IS NOT NULL`).Scan(&n); err != nil {
+		return 0, s.fail("counting undelivered webhooks", err)
+	}
+	return n, nil
+}
+
 // errDelivered: the webhook was delivered already.
 var errDelivered = fmt.Errorf("delivered already: %w", store.ErrConflict)
 
