@@ -44,6 +44,10 @@ type PKI struct {
 	mux   *http.ServeMux
 	mu    sync.Mutex
 	audit int64 // last audit event seen by Maintain
+	// revocationEvent and crlEvent are the IDs of the latest revocation
+	// (suspension, release) and CRL events Maintain has seen in the audit
+	// log: a revocation after the latest CRL is not in any CRL yet.
+	revocationEvent, crlEvent int64
 	// counted is when Tick last counted the certificates (the metric
 	// kyso_certificates), at most once a CountInterval.
 	counted time.Time
@@ -283,13 +287,18 @@ func (p *PKI) Tick(ctx context.Context) error {
 		}
 		for _, e := range evs {
 			p.audit = e.ID
+			if e.Action == ca.ActionCRL && e.Outcome == "ok" {
+				p.crlEvent = e.ID
+			}
 			if (e.Action != ca.ActionRevoke && e.Action != ca.ActionSuspend && e.Action != ca.ActionResume) || e.Outcome != "ok" {
 				continue
 			}
+			p.revocationEvent = e.ID
 			_, hex, _ := strings.Cut(e.Subject, "/")
 			if serial, err := ca.ParseSerial(hex); err == nil {
 				p.ocsp.Invalidate(new(big.Int).SetBytes(serial))
 			}
+
 		}
 	}
 	if cert, renewed, err := p.ca.RenewOCSP(ctx); err != nil {
@@ -327,8 +336,11 @@ func (p *PKI) Tick(ctx context.Context) error {
 	for _, c := range cas {
 		latest, err := p.st.LatestCRL(ctx, c.Name)
 		if err == nil {
+			// Half its life left and nothing revoked since it was made:
+			// it stands. A revocation whose CRL was never stored (the
+			// process making it stopped) is listed at the next Tick.
 			half := latest.ThisUpdate.Add(latest.NextUpdate.Sub(latest.ThisUpdate) / 2)
-			if p.now().Before(half) {
+			if p.now().Before(half) && (p.revocationEvent == 0 || p.revocationEvent < p.crlEvent) {
 				continue
 			}
 		} else if !errors.Is(err, store.ErrNotFound) {

@@ -66,6 +66,9 @@ type Signing interface {
 
 	// PutCredential records a credential; ErrExists when the ID is taken.
 	PutCredential(ctx context.Context, c *Credential) error
+	// PutEnrolment records a new owner, its first credential and the
+	// audit events of the enrolment in one write: whole or not at all.
+	PutEnrolment(ctx context.Context, o *Owner, c *Credential, audit ...*AuditEvent) error
 	// GetCredential returns the credential with this ID, or ErrNotFound.
 	GetCredential(ctx context.Context, id string) (*Credential, error)
 	// ListCredentials returns the owner's credentials, oldest first.

@@ -124,13 +124,45 @@ func (s *Store) PutOwner(ctx context.Context, o *store.Owner) error {
 	if err := check.Owner(o); err != nil {
 		return s.invalid("storing owner", err)
 	}
-	return s.write(ctx, fmt.Sprintf("storing owner %q", o.ID), true, func(c Conn) error {
-		n, err := c.Exec(ctx, `INSERT INTO owners (`+ownerColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING`,
-			o.ID, o.NationalID, o.Name, o.Province, o.Phone, o.Email, o.PINHash, o.PINFailures, s.nullTime(o.LockedUntil),
-			nullBytes(o.TOTPSecret), o.TOTPLastStep, s.time(s.clock(o.CreatedAt)))
-		return inserted(n, err, errOwnerTaken)
+	return s.write(ctx, fmt.Sprintf("storing owner %q", o.ID), true, func(c Conn) error { return s.insertOwner(ctx, c, o) })
+}
+
+func (s *Store) insertOwner(ctx context.Context, c Conn, o *store.Owner) error {
+	n, err := c.Exec(ctx, `INSERT INTO owners (`+ownerColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING`,
+		o.ID, o.NationalID, o.Name, o.Province, o.Phone, o.Email, o.PINHash, o.PINFailures, s.nullTime(o.LockedUntil),
+		nullBytes(o.TOTPSecret), o.TOTPLastStep, s.time(s.clock(o.CreatedAt)))
+	return inserted(n, err, errOwnerTaken)
+}
+
+// PutEnrolment records a new owner with its first credential and the
+// audit events of the enrolment in one write: an enrolment is recorded
+// whole or not at all. ErrExists as PutOwner and PutCredential say.
+func (s *Store) PutEnrolment(ctx context.Context, o *store.Owner, cred *store.Credential, audit ...*store.AuditEvent) error {
+	if err := check.Owner(o); err != nil {
+		return s.invalid("storing owner", err)
+	}
+	if err := check.Credential(cred); err != nil {
+		return s.invalid("storing credential", err)
+	}
+	details, err := s.auditDetails(audit)
+	if err != nil {
+		return err
+	}
+	ids := make([]int64, len(audit))
+	err = s.write(ctx, fmt.Sprintf("storing the enrolment of owner %q", o.ID), false, func(c Conn) error {
+		if err := s.insertOwner(ctx, c, o); err != nil {
+			return err
+		}
+		if err := s.insertCredential(ctx, c, cred); err != nil {
+			return err
+		}
+		return s.appendAudit(ctx, c, audit, details, ids)
 	})
+	if err == nil {
+		setIDs(audit, ids)
+	}
+	return err
 }
 
 // GetOwner returns the owner with this ID, or ErrNotFound.
@@ -251,17 +283,19 @@ func (s *Store) PutCredential(ctx context.Context, c *store.Credential) error {
 	if err := check.Credential(c); err != nil {
 		return s.invalid("storing credential", err)
 	}
+	return s.write(ctx, fmt.Sprintf("storing credential %q", c.ID), true, func(tx Conn) error { return s.insertCredential(ctx, tx, c) })
+}
+
+func (s *Store) insertCredential(ctx context.Context, tx Conn, c *store.Credential) error {
 	status := c.Status
 	if status == "" {
 		status = "active"
 	}
-	return s.write(ctx, fmt.Sprintf("storing credential %q", c.ID), true, func(tx Conn) error {
-		n, err := tx.Exec(ctx, `INSERT INTO credentials (`+credentialColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
-			c.ID, c.OwnerID, c.KeyURI, nullBytes(c.WrappedKey), c.Algorithm, c.CertIssuer, nullBytes(c.CertSerial),
-			status, s.time(s.clock(c.CreatedAt)))
-		return inserted(n, s.missingParent(err, fmt.Sprintf("owner %q", c.OwnerID)), store.ErrExists)
-	})
+	n, err := tx.Exec(ctx, `INSERT INTO credentials (`+credentialColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
+		c.ID, c.OwnerID, c.KeyURI, nullBytes(c.WrappedKey), c.Algorithm, c.CertIssuer, nullBytes(c.CertSerial),
+		status, s.time(s.clock(c.CreatedAt)))
+	return inserted(n, s.missingParent(err, fmt.Sprintf("owner %q", c.OwnerID)), store.ErrExists)
 }
 
 // GetCredential returns the credential with this ID, or ErrNotFound.
