@@ -77,6 +77,16 @@ type daemon struct {
 	https, pk string
 	// metrics is the URL of /metrics, when kysod serves them.
 	metrics string
+	// later holds what kysod wrote after it began serving.
+	laterMu sync.Mutex
+	later   strings.Builder
+}
+
+// logged is what kysod has written after it began serving.
+func (d *daemon) logged() string {
+	d.laterMu.Lock()
+	defer d.laterMu.Unlock()
+	return d.later.String()
 }
 
 // startKysod starts kysod on data with free ports, env added to its
@@ -134,7 +144,10 @@ func (d *daemon) waitServing(t *testing.T) {
 				}
 				d.https, d.pk, d.metrics = strings.TrimPrefix(serving.Addr, "https://"), strings.TrimPrefix(serving.PKI, "http://"), serving.Metrics
 				go func() {
-					for range d.lines {
+					for l := range d.lines {
+						d.laterMu.Lock()
+						d.later.WriteString(l + "\n")
+						d.laterMu.Unlock()
 					}
 				}()
 				return

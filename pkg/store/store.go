@@ -40,6 +40,9 @@ var (
 	// ErrNotOnHold: a hold was to be released from a certificate that is
 	// not on hold (it is good).
 	ErrNotOnHold = errors.New("certificate is not on hold")
+	// ErrUnavailable: the database cannot take the write now — its disk
+	// is full — and nothing of it was stored; it may once space returns.
+	ErrUnavailable = errors.New("the database cannot store anything now: its disk is full")
 )
 
 // Store is what kyso keeps. Implementations are safe for concurrent use, by

@@ -190,6 +190,8 @@ func mapErr(err error) error {
 		return fmt.Errorf("%w: %v", store.ErrNotReserved, err)
 	case "23514", "22P02", "22021": // check_violation, invalid text, bad encoding
 		return fmt.Errorf("%w: %v", store.ErrInvalid, err)
+	case "53100": // disk_full
+		return fmt.Errorf("%w: %v", store.ErrUnavailable, err)
 	}
 	return err
 }

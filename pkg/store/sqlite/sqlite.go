@@ -472,6 +472,9 @@ func mapErr(err error) error {
 	case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
 		return fmt.Errorf("%w: %v", store.ErrNotReserved, err)
 	}
+	if se.Code()&0xff == sqlite3.SQLITE_FULL {
+		return fmt.Errorf("%w: %v", store.ErrUnavailable, err)
+	}
 	return err
 }
 
