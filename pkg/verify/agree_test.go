@@ -474,11 +474,7 @@ func TestAgreeWithCheckers(t *testing.T) {
 
 	var paths []string
 	for _, c := range cases {
-		p := filepath.Join(dir, c.name+".pdf")
-		if err := os.WriteFile(p, c.doc, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		paths = append(paths, p)
+		paths = append(paths, writeFile(t, dir, c.name+".pdf", c.doc))
 	}
 	if len(cases) < 20 {
 		t.Fatalf("%d files, the issue asks for at least 20", len(cases))
