@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
+	"strings"
 
 	"github.com/kyso-pki/kyso/pkg/pdf"
 )
@@ -32,9 +34,12 @@ func (v *validation) checkChanges(s *sigState) {
 	if len(d.changes) == 0 {
 		return
 	}
-	s.report.Changes = d.changes
-	s.failWith(TotalFailed, SigConstraintsFailure, note(CodeChangedAfterSigning, params("first", d.changes[0], "count", len(d.changes)),
-		"the document was changed after this signature in ways its permissions (DocMDP P=%d) do not allow: %s", d.perm, d.changes[0]))
+	for _, c := range d.changes {
+		s.report.Changes = append(s.report.Changes, c.Text)
+	}
+	s.report.ChangeDetails = d.changes
+	s.failWith(TotalFailed, SigConstraintsFailure, note(CodeChangedAfterSigning, params("first", d.changes[0].Text, "count", len(d.changes)),
+		"the document was changed after this signature in ways its permissions (DocMDP P=%d) do not allow: %s", d.perm, d.changes[0].Text))
 }
 
 // permission is the DocMDP level for changes after s: that of the
@@ -74,20 +79,82 @@ const (
 type role struct {
 	kind roleKind
 	name string // for messages: "page 2", "field Name"
+	// target and arg say name for a translation: a key of targetNames and
+	// the page number or field name it holds.
+	target, arg string
 }
+
+// targetNames are the English names of the objects a change names, by
+// the target key a presenter translates; {arg} is a page number or a
+// field's name.
+var targetNames = map[string]string{
+	"catalog":               "the catalog",
+	"info":                  "the document information",
+	"metadata":              "the XMP metadata",
+	"dss":                   "the DSS",
+	"acroform":              "the interactive form",
+	"fields":                "the form's field list",
+	"field":                 "field {arg}",
+	"field_appearance":      "an appearance of field {arg}",
+	"signature":             "the signature of field {arg}",
+	"field_widget":          "a widget of field {arg}",
+	"page":                  "page {arg}",
+	"page_annots":           "the annotations of page {arg}",
+	"page_widget":           "a widget on page {arg}",
+	"page_annot":            "an annotation on page {arg}",
+	"page_annot_appearance": "an annotation's appearance on page {arg}",
+}
+
+// changeKinds are the kinds of CodeChange findings, their what parameter.
+var changeKinds = []string{
+	"root", "encryption", "duplicate", "deleted", "object_deleted", "unreadable", "page_count", "page_tree",
+	"rewritten", "signed", "filled", "appearance", "changed", "replaced", "key", "field_removed", "field_added",
+	"sig_field_added", "annot_removed", "annot_direct", "annot_not_dict", "widget_added", "annot_added",
+	"metadata_direct", "not_stream", "metadata_unreadable", "not_xmp", "object_dict_typed", "object_dict",
+	"object_stream_typed", "object_stream", "object_other",
+}
+
+// ChangeKinds returns the kinds of CodeChange findings (their what
+// parameter), for presenters to check they translate each.
+func ChangeKinds() []string { return slices.Clone(changeKinds) }
+
+// newRole is a role of kind named by target (a key of targetNames) and
+// arg.
+func newRole(kind roleKind, target string, arg any) role {
+	a := fmt.Sprint(arg)
+	if arg == nil {
+		a = ""
+	}
+	return role{kind: kind, name: strings.ReplaceAll(targetNames[target], "{arg}", a), target: target, arg: a}
+}
+
+// TargetNames returns the English names of the objects a change finding
+// (CodeChange) names by its target parameter, {arg} standing for its arg
+// parameter: for presenters to check they translate each.
+func TargetNames() map[string]string { return maps.Clone(targetNames) }
 
 // differ compares the signed revision old with the current document.
 type differ struct {
 	old, cur *pdf.Reader
 	perm     int
 	roles    map[int]role
-	changes  []string
+	changes  []Finding
 }
 
-func (d *differ) report(format string, args ...any) {
-	if len(d.changes) < maxChanges {
-		d.changes = append(d.changes, fmt.Sprintf(format, args...))
+// report records a change not allowed: a CodeChange finding of kind
+// what with params kv, and the English text.
+func (d *differ) report(what string, kv []any, format string, args ...any) {
+	if !slices.Contains(changeKinds, what) {
+		panic("verify: change kind " + what + " is not in changeKinds")
 	}
+	if len(d.changes) < maxChanges {
+		d.changes = append(d.changes, note(CodeChange, params(append([]any{"what", what}, kv...)...), format, args...))
+	}
+}
+
+// on is the params naming r, for report.
+func on(r role, kv ...any) []any {
+	return append([]any{"target", r.target, "arg", r.arg}, kv...)
 }
 
 func (d *differ) set(o pdf.Object, r role) {
@@ -107,35 +174,35 @@ func (d *differ) classify() {
 	if err != nil {
 		return
 	}
-	d.roles[catRef.Num] = role{roleCatalog, "the catalog"}
-	d.set(rd.Trailer().Get("Info"), role{roleInfo, "the document information"})
-	d.set(cat.Get("Metadata"), role{roleMetadata, "the XMP metadata"})
-	d.set(cat.Get("DSS"), role{roleDSS, "the DSS"})
+	d.roles[catRef.Num] = newRole(roleCatalog, "catalog", nil)
+	d.set(rd.Trailer().Get("Info"), newRole(roleInfo, "info", nil))
+	d.set(cat.Get("Metadata"), newRole(roleMetadata, "metadata", nil))
+	d.set(cat.Get("DSS"), newRole(roleDSS, "dss", nil))
 	if dss, _ := rd.Get(cat.Get("DSS")); dss != nil {
 		if dd, ok := dss.(*pdf.Dict); ok {
 			for _, k := range dd.Keys() {
-				d.set(dd.Get(k), role{roleDSS, "the DSS"})
+				d.set(dd.Get(k), newRole(roleDSS, "dss", nil))
 			}
 		}
 	}
-	d.set(cat.Get("AcroForm"), role{roleAcroForm, "the interactive form"})
+	d.set(cat.Get("AcroForm"), newRole(roleAcroForm, "acroform", nil))
 	if af, _, err := rd.AcroForm(); err == nil && af != nil {
-		d.set(af.Get("Fields"), role{roleFieldsArray, "the form's field list"})
+		d.set(af.Get("Fields"), newRole(roleFieldsArray, "fields", nil))
 	}
 	if fields, err := rd.Fields(); err == nil {
 		for _, f := range fields {
-			r := role{roleField, "field " + f.Name}
-			ap := role{roleAppearance, "an appearance of field " + f.Name}
+			r := newRole(roleField, "field", f.Name)
+			ap := newRole(roleAppearance, "field_appearance", f.Name)
 			if f.IsSignature() {
 				r.kind, ap.kind = roleSigField, roleSigAppearance
-				d.set(f.Value, role{roleSignature, "the signature of field " + f.Name})
+				d.set(f.Value, newRole(roleSignature, "signature", f.Name))
 			}
 			d.roles[f.Ref.Num] = r
 			d.appearances(f.Dict, ap)
 			if kids, _ := rd.Get(f.Dict.Get("Kids")); kids != nil {
 				if arr, ok := kids.(pdf.Array); ok {
 					for _, k := range arr {
-						d.set(k, role{roleWidget, "a widget of field " + f.Name})
+						d.set(k, newRole(roleWidget, "field_widget", f.Name))
 						if kd, _ := rd.Get(k); kd != nil {
 							if kdd, ok := kd.(*pdf.Dict); ok {
 								d.appearances(kdd, ap)
@@ -151,9 +218,8 @@ func (d *differ) classify() {
 		return
 	}
 	for i, p := range pages {
-		name := fmt.Sprintf("page %d", i+1)
-		d.roles[p.Ref.Num] = role{rolePage, name}
-		d.set(p.Dict.Get("Annots"), role{roleAnnotsArray, "the annotations of " + name})
+		d.roles[p.Ref.Num] = newRole(rolePage, "page", i+1)
+		d.set(p.Dict.Get("Annots"), newRole(roleAnnotsArray, "page_annots", i+1))
 		annots, _ := rd.Get(p.Dict.Get("Annots"))
 		arr, _ := annots.(pdf.Array)
 		for _, a := range arr {
@@ -163,10 +229,10 @@ func (d *differ) classify() {
 				continue
 			}
 			if add.Get("Subtype") == pdf.Name("Widget") {
-				d.set(a, role{roleWidget, "a widget on " + name})
+				d.set(a, newRole(roleWidget, "page_widget", i+1))
 			} else {
-				d.set(a, role{roleAnnotation, "an annotation on " + name})
-				d.appearances(add, role{roleAppearance, "an annotation's appearance on " + name})
+				d.set(a, newRole(roleAnnotation, "page_annot", i+1))
+				d.appearances(add, newRole(roleAppearance, "page_annot_appearance", i+1))
 			}
 		}
 	}
@@ -202,13 +268,13 @@ func (d *differ) run() {
 		a, errA := d.old.Resolve(oldRoot)
 		b, errB := d.cur.Resolve(curRoot)
 		if _, ok := b.(*pdf.Dict); errA != nil || errB != nil || !ok || d.roles[curRoot.Num].kind != roleOther {
-			d.report("the trailer's /Root now points to another catalog (%v instead of %v)", curRoot, oldRoot)
+			d.report("root", []any{"now", curRoot.String(), "was", oldRoot.String()}, "the trailer's /Root now points to another catalog (%v instead of %v)", curRoot, oldRoot)
 		} else if !d.equal(a, b, 0) {
 			d.judge(oldRoot.Num, a, b)
 		}
 	}
 	if d.cur.Trailer().Get("Encrypt") != nil && d.old.Trailer().Get("Encrypt") == nil {
-		d.report("encryption was added")
+		d.report("encryption", nil, "encryption was added")
 	}
 	oldDups := map[int]bool{}
 	for _, n := range d.old.Duplicates() {
@@ -216,7 +282,7 @@ func (d *differ) run() {
 	}
 	for _, n := range d.cur.Duplicates() {
 		if !oldDups[n] {
-			d.report("object %d is defined twice in one cross-reference section, which readers resolve differently", n)
+			d.report("duplicate", []any{"object", n}, "object %d is defined twice in one cross-reference section, which readers resolve differently", n)
 		}
 	}
 	curNums := map[int]bool{}
@@ -225,9 +291,9 @@ func (d *differ) run() {
 	}
 	for _, ref := range d.old.Objects() {
 		if !curNums[ref.Num] && d.roles[ref.Num].kind != roleOther {
-			d.report("%s (object %d) was deleted", d.roles[ref.Num].name, ref.Num)
+			d.report("deleted", on(d.roles[ref.Num], "object", ref.Num), "%s (object %d) was deleted", d.roles[ref.Num].name, ref.Num)
 		} else if !curNums[ref.Num] && !d.structural(ref) {
-			d.report("object %d was deleted", ref.Num)
+			d.report("object_deleted", []any{"object", ref.Num}, "object %d was deleted", ref.Num)
 		}
 	}
 	for _, ref := range d.cur.Objects() {
@@ -245,7 +311,7 @@ func (d *differ) run() {
 		a, errA := d.old.Resolve(oldRef)
 		b, errB := d.cur.Resolve(ref)
 		if errB != nil {
-			d.report("object %d cannot be read any more: %v", ref.Num, errB)
+			d.report("unreadable", []any{"object", ref.Num, "detail", errB.Error()}, "object %d cannot be read any more: %v", ref.Num, errB)
 			continue
 		}
 		if errA == nil && d.equal(a, b, 0) {
@@ -256,9 +322,9 @@ func (d *differ) run() {
 	oldPages, err1 := d.old.Pages()
 	curPages, err2 := d.cur.Pages()
 	if err1 == nil && err2 == nil && len(oldPages) != len(curPages) {
-		d.report("the document had %d pages when signed and has %d now", len(oldPages), len(curPages))
+		d.report("page_count", []any{"was", len(oldPages), "now", len(curPages)}, "the document had %d pages when signed and has %d now", len(oldPages), len(curPages))
 	} else if err2 != nil {
-		d.report("the page tree cannot be read any more: %v", err2)
+		d.report("page_tree", []any{"detail", err2.Error()}, "the page tree cannot be read any more: %v", err2)
 	}
 }
 
@@ -292,12 +358,12 @@ func (d *differ) judge(num int, a, b pdf.Object) {
 	case roleDSS, roleInfo:
 		return
 	case roleMetadata:
-		d.metadata(r.name, b)
+		d.metadata(r, b)
 	case roleCatalog:
 		// pyHanko's CatalogModificationRule: /AcroForm, /DSS, /Extensions,
 		// /Metadata, /MarkInfo and /Version may change, /AcroForm and
 		// /Metadata as their own rules say.
-		d.dictKeys(r.name, a, b, map[pdf.Name]bool{"AcroForm": true, "DSS": true, "Extensions": true, "Metadata": true, "MarkInfo": true, "Version": true})
+		d.dictKeys(r, a, b, map[pdf.Name]bool{"AcroForm": true, "DSS": true, "Extensions": true, "Metadata": true, "MarkInfo": true, "Version": true})
 		ad, _ := a.(*pdf.Dict)
 		bd, _ := b.(*pdf.Dict)
 		if ad != nil && bd != nil {
@@ -306,74 +372,75 @@ func (d *differ) judge(num int, a, b pdf.Object) {
 			}
 			if m := bd.Get("Metadata"); !d.equal(ad.Get("Metadata"), m, 0) {
 				if _, ok := m.(pdf.Ref); !ok {
-					d.report("the catalog: /Metadata is not a reference to a stream")
+					d.report("metadata_direct", nil, "the catalog: /Metadata is not a reference to a stream")
 				} else {
 					o, _ := d.cur.Get(m)
-					d.metadata("the XMP metadata", o)
+					d.metadata(newRole(roleMetadata, "metadata", nil), o)
 				}
 			}
 		}
 	case roleAcroForm:
 		d.acroForm(a, b)
 	case roleFieldsArray:
-		d.fieldList("the form's field list", a, b)
+		d.fieldList(r, a, b)
 	case rolePage:
-		d.dictKeys(r.name, a, b, map[pdf.Name]bool{"Annots": true})
+		d.dictKeys(r, a, b, map[pdf.Name]bool{"Annots": true})
 		ad, _ := a.(*pdf.Dict)
 		bd, _ := b.(*pdf.Dict)
 		if ad != nil && bd != nil {
 			oa, _ := d.old.Get(ad.Get("Annots"))
 			ca, _ := d.cur.Get(bd.Get("Annots"))
-			d.annotList(r.name, oa, ca)
+			d.annotList(newRole(roleAnnotsArray, "page_annots", r.arg), oa, ca)
 			if d.equal(ad.Get("Annots"), bd.Get("Annots"), 0) {
 				// Only the spelling of numbers changed: nothing explains
 				// writing the page again (pyHanko: an unexplained xref).
-				d.report("%s was written again with no change that is allowed", r.name)
+				d.report("rewritten", on(r), "%s was written again with no change that is allowed", r.name)
 			}
 		}
 	case roleAnnotsArray:
-		d.annotList(r.name, a, b)
+		d.annotList(r, a, b)
 	case roleSigField:
 		ad, _ := a.(*pdf.Dict)
 		if ad != nil && ad.Get("V") != nil {
-			d.dictKeys(r.name, a, b, map[pdf.Name]bool{})
+			d.dictKeys(r, a, b, map[pdf.Name]bool{})
 			return
 		}
-		d.dictKeys(r.name, a, b, map[pdf.Name]bool{"V": true, "AP": true, "AS": true, "F": true, "MK": true})
+		d.dictKeys(r, a, b, map[pdf.Name]bool{"V": true, "AP": true, "AS": true, "F": true, "MK": true})
 		if d.perm < 2 && !d.isDocTimestamp(b) {
-			d.report("%s was signed, which DocMDP P=1 forbids", r.name)
+			d.report("signed", on(r, "perm", d.perm), "%s was signed, which DocMDP P=%d forbids", r.name, d.perm)
 		}
 	case roleField:
-		d.dictKeys(r.name, a, b, map[pdf.Name]bool{"V": true, "AP": true, "AS": true, "MK": true})
-		d.needPerm(2, "%s was filled in", r.name)
+		d.dictKeys(r, a, b, map[pdf.Name]bool{"V": true, "AP": true, "AS": true, "MK": true})
+		d.needPerm(2, "filled", on(r), "%s was filled in", r.name)
 	case roleWidget:
-		d.dictKeys(r.name, a, b, map[pdf.Name]bool{"AP": true, "AS": true, "MK": true})
-		d.needPerm(2, "%s changed its appearance", r.name)
+		d.dictKeys(r, a, b, map[pdf.Name]bool{"AP": true, "AS": true, "MK": true})
+		d.needPerm(2, "appearance", on(r), "%s changed its appearance", r.name)
 	case roleAppearance:
-		d.needPerm(2, "%s was changed", r.name)
+		d.needPerm(2, "changed", on(r), "%s was changed", r.name)
 	case roleAnnotation:
-		d.needPerm(3, "%s was changed", r.name)
-	case roleSigAppearance:
-		d.report("%s was changed", r.name)
-	case roleSignature:
-		d.report("%s was changed", r.name)
+		d.needPerm(3, "changed", on(r), "%s was changed", r.name)
+	case roleSigAppearance, roleSignature:
+		d.report("changed", on(r), "%s was changed", r.name)
 	default:
-		d.report("object %d (%s) was changed", num, describeObject(b))
+		what, typ := describeObject(b)
+		d.report(what, []any{"object", num, "type", typ}, "object %d (%s) was changed", num, describeObjectEnglish(what, typ))
 	}
 }
 
-func (d *differ) needPerm(p int, format string, args ...any) {
+// needPerm reports a change of kind what that DocMDP allows from P=p on,
+// when the signature's permission is below.
+func (d *differ) needPerm(p int, what string, kv []any, format string, args ...any) {
 	if d.perm < p {
-		d.report(format+fmt.Sprintf(", which DocMDP P=%d forbids", d.perm), args...)
+		d.report(what, append(kv, "perm", d.perm), format+fmt.Sprintf(", which DocMDP P=%d forbids", d.perm), args...)
 	}
 }
 
-// dictKeys reports keys that changed other than those allowed.
-func (d *differ) dictKeys(name string, a, b pdf.Object, allowed map[pdf.Name]bool) {
+// dictKeys reports keys of r that changed other than those allowed.
+func (d *differ) dictKeys(r role, a, b pdf.Object, allowed map[pdf.Name]bool) {
 	ad, ok1 := a.(*pdf.Dict)
 	bd, ok2 := b.(*pdf.Dict)
 	if !ok1 || !ok2 {
-		d.report("%s was replaced by another kind of object", name)
+		d.report("replaced", on(r), "%s was replaced by another kind of object", r.name)
 		return
 	}
 	keys := slices.Clone(ad.Keys())
@@ -386,7 +453,7 @@ func (d *differ) dictKeys(name string, a, b pdf.Object, allowed map[pdf.Name]boo
 		if allowed[k] || d.sameValue(ad.Get(k), bd.Get(k)) {
 			continue
 		}
-		d.report("%s: /%s was changed", name, k)
+		d.report("key", on(r, "key", string(k)), "%s: /%s was changed", r.name, k)
 	}
 }
 
@@ -394,18 +461,18 @@ func (d *differ) dictKeys(name string, a, b pdf.Object, allowed map[pdf.Name]boo
 func (d *differ) acroForm(a, b pdf.Object) {
 	ao, _ := d.old.Get(a)
 	bo, _ := d.cur.Get(b)
-	d.dictKeys("the interactive form", ao, bo, map[pdf.Name]bool{"Fields": true, "SigFlags": true, "DR": true, "DA": true, "NeedAppearances": true})
+	d.dictKeys(newRole(roleAcroForm, "acroform", nil), ao, bo, map[pdf.Name]bool{"Fields": true, "SigFlags": true, "DR": true, "DA": true, "NeedAppearances": true})
 	ad, _ := ao.(*pdf.Dict)
 	bd, _ := bo.(*pdf.Dict)
 	if ad != nil && bd != nil {
 		of, _ := d.old.Get(ad.Get("Fields"))
 		cf, _ := d.cur.Get(bd.Get("Fields"))
-		d.fieldList("the form's field list", of, cf)
+		d.fieldList(newRole(roleFieldsArray, "fields", nil), of, cf)
 	}
 }
 
 // fieldList allows new signature fields only; existing fields stay.
-func (d *differ) fieldList(name string, a, b pdf.Object) {
+func (d *differ) fieldList(list role, a, b pdf.Object) {
 	oa, _ := a.(pdf.Array)
 	ca, _ := b.(pdf.Array)
 	now := map[pdf.Ref]bool{}
@@ -422,7 +489,7 @@ func (d *differ) fieldList(name string, a, b pdf.Object) {
 		}
 		before[r] = true
 		if !now[r] {
-			d.report("%s: field %v was removed", name, r)
+			d.report("field_removed", on(list, "ref", r.String()), "%s: field %v was removed", list.name, r)
 		}
 	}
 	for r := range now {
@@ -432,18 +499,18 @@ func (d *differ) fieldList(name string, a, b pdf.Object) {
 		fo, _ := d.cur.Resolve(r)
 		fd, ok := fo.(*pdf.Dict)
 		if !ok || fd.Get("FT") != pdf.Name("Sig") {
-			d.report("%s: a field that is not a signature field was added (%v)", name, r)
+			d.report("field_added", on(list, "ref", r.String()), "%s: a field that is not a signature field was added (%v)", list.name, r)
 			continue
 		}
 		if d.perm < 2 && !d.isDocTimestamp(fd) {
-			d.report("%s: a signature field was added, which DocMDP P=1 forbids", name)
+			d.report("sig_field_added", on(list, "perm", d.perm), "%s: a signature field was added, which DocMDP P=%d forbids", list.name, d.perm)
 		}
 	}
 }
 
 // annotList checks a page's changed annotation list: new widgets of
 // signature fields are allowed, other annotations only with P=3.
-func (d *differ) annotList(name string, a, b pdf.Object) {
+func (d *differ) annotList(list role, a, b pdf.Object) {
 	oa, _ := a.(pdf.Array)
 	ca, _ := b.(pdf.Array)
 	now := map[pdf.Ref]bool{}
@@ -460,13 +527,13 @@ func (d *differ) annotList(name string, a, b pdf.Object) {
 		}
 		before[r] = true
 		if !now[r] {
-			d.needPerm(3, "%s: annotation %v was removed", name, r)
+			d.needPerm(3, "annot_removed", on(list, "ref", r.String()), "%s: annotation %v was removed", list.name, r)
 		}
 	}
 	for _, o := range ca {
 		r, ok := o.(pdf.Ref)
 		if !ok {
-			d.report("%s: an annotation that is not a reference was added", name)
+			d.report("annot_direct", on(list), "%s: an annotation that is not a reference was added", list.name)
 			continue
 		}
 		if before[r] {
@@ -475,17 +542,17 @@ func (d *differ) annotList(name string, a, b pdf.Object) {
 		ao, _ := d.cur.Resolve(r)
 		ad, ok := ao.(*pdf.Dict)
 		if !ok {
-			d.report("%s: an annotation %v that is not a dictionary was added", name, r)
+			d.report("annot_not_dict", on(list, "ref", r.String()), "%s: an annotation %v that is not a dictionary was added", list.name, r)
 			continue
 		}
 		if ad.Get("Subtype") == pdf.Name("Widget") {
 			if d.sigWidget(ad) {
 				continue
 			}
-			d.report("%s: a form field widget was added", name)
+			d.report("widget_added", on(list), "%s: a form field widget was added", list.name)
 			continue
 		}
-		d.needPerm(3, "%s: a %v annotation was added", name, ad.Get("Subtype"))
+		d.needPerm(3, "annot_added", on(list, "subtype", fmt.Sprint(ad.Get("Subtype"))), "%s: a %v annotation was added", list.name, ad.Get("Subtype"))
 	}
 }
 
@@ -591,19 +658,22 @@ const maxMetadata = 4 << 20
 // metadata checks a new or changed XMP metadata stream as pyHanko's
 // MetadataUpdateRule does: a stream of well-formed XML, with no entity
 // declarations, whose root is x:xmpmeta.
-func (d *differ) metadata(name string, o pdf.Object) {
+func (d *differ) metadata(r role, o pdf.Object) {
 	st, ok := o.(*pdf.Stream)
 	if !ok {
-		d.report("%s is not a stream", name)
+		d.report("not_stream", on(r), "%s is not a stream", r.name)
 		return
 	}
 	data, err := d.cur.StreamData(st)
 	if err != nil || len(data) > maxMetadata {
-		d.report("%s cannot be read (%v)", name, err)
+		if err == nil {
+			err = fmt.Errorf("more than %d bytes", maxMetadata)
+		}
+		d.report("metadata_unreadable", on(r, "detail", err.Error()), "%s cannot be read (%v)", r.name, err)
 		return
 	}
 	if err := checkXMP(data); err != nil {
-		d.report("%s was changed and is not XMP: %v", name, err)
+		d.report("not_xmp", on(r, "detail", err.Error()), "%s was changed and is not XMP: %v", r.name, err)
 	}
 }
 
@@ -648,19 +718,36 @@ func checkXMP(data []byte) error {
 	}
 }
 
-// describeObject names an object for a message: its /Type or kind.
-func describeObject(o pdf.Object) string {
+// describeObject says what kind of object an unexplained change is: the
+// change's kind (a dictionary or a stream, with its /Type or without, or
+// another object) and the /Type, or the Go type for another object.
+func describeObject(o pdf.Object) (what, typ string) {
 	switch x := o.(type) {
 	case *pdf.Dict:
 		if t, ok := x.Get("Type").(pdf.Name); ok {
-			return "a /" + string(t) + " dictionary"
+			return "object_dict_typed", string(t)
 		}
-		return "a dictionary"
+		return "object_dict", ""
 	case *pdf.Stream:
 		if t, ok := x.Dict.Get("Type").(pdf.Name); ok {
-			return "a /" + string(t) + " stream"
+			return "object_stream_typed", string(t)
 		}
+		return "object_stream", ""
+	}
+	return "object_other", fmt.Sprintf("%T", o)
+}
+
+// describeObjectEnglish is describeObject's answer in English.
+func describeObjectEnglish(what, typ string) string {
+	switch what {
+	case "object_dict_typed":
+		return "a /" + typ + " dictionary"
+	case "object_dict":
+		return "a dictionary"
+	case "object_stream_typed":
+		return "a /" + typ + " stream"
+	case "object_stream":
 		return "a stream, such as page content"
 	}
-	return fmt.Sprintf("a %T", o)
+	return "a " + typ
 }

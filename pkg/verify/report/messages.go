@@ -47,6 +47,15 @@ type messages struct {
 	codes map[string]string
 	// revocationReasons name RFC 5280 reason codes, by verify's names.
 	revocationReasons map[string]string
+	// changes are templates for verify.CodeChange findings by their kind
+	// (verify.ChangeKinds), with {param} placeholders, {target} the
+	// object's name from targets; nil means the English text.
+	changes map[string]string
+	// targets name the objects a change names (verify.TargetNames), {arg}
+	// a page number or a field's name.
+	targets map[string]string
+	// forbids ends a change that the DocMDP permission {perm} forbids.
+	forbids string
 }
 
 // subIndications are the sub-indications of ETSI EN 319 102-1 clause

@@ -23,6 +23,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/kyso-pki/kyso/pkg/display"
 	"github.com/kyso-pki/kyso/pkg/verify"
@@ -313,7 +315,9 @@ func (m *messages) signature(rep *verify.Report, i int, s *verify.Signature) *Si
 			v.RevocationWarning = m.revocationWarning
 		}
 	}
-	v.Changes = append([]string(nil), s.Changes...) // escaped below, the report left as it is
+	for _, f := range details(s.ChangeDetails, s.Changes) {
+		v.Changes = append(v.Changes, m.change(f)) // escaped below, the report left as it is
+	}
 
 	etsi := string(s.Indication)
 	if s.SubIndication != "" {
@@ -400,6 +404,33 @@ func (m *messages) finding(f verify.Finding, sub verify.SubIndication, first boo
 		kv = append(kv, "{"+k+"}", val)
 	}
 	return strings.NewReplacer(kv...).Replace(tmpl)
+}
+
+// change says a verify.CodeChange finding in the language: its kind's
+// template, the object it names translated, and that DocMDP forbids it
+// when it says by which permission; the English text for what the
+// language has no template for.
+func (m *messages) change(f verify.Finding) string {
+	tmpl, ok := m.changes[f.Params["what"]]
+	if m.changes == nil || f.Code != verify.CodeChange || !ok {
+		if m.changes == nil {
+			return f.Text
+		}
+		return fmt.Sprintf(m.englishOnly, f.Text)
+	}
+	if p, ok := f.Params["perm"]; ok {
+		tmpl += strings.ReplaceAll(m.forbids, "{perm}", p)
+	}
+	var kv []string
+	for k, val := range f.Params {
+		if k == "target" {
+			val = strings.ReplaceAll(m.targets[val], "{arg}", f.Params["arg"])
+		}
+		kv = append(kv, "{"+k+"}", val)
+	}
+	out := strings.NewReplacer(kv...).Replace(tmpl)
+	r, n := utf8.DecodeRuneInString(out)
+	return string(unicode.ToUpper(r)) + out[n:]
 }
 
 func rows(kv ...string) []Row {
