@@ -29,7 +29,7 @@ func (v *validation) checkChanges(s *sigState) {
 	if err != nil {
 		return // check reported it
 	}
-	d := &differ{old: old, cur: v.final, perm: v.permission(s), roles: map[int]role{}}
+	d := &differ{old: old, cur: v.final, perm: v.permission(s), roles: map[int]role{}, apUses: map[int][]apUse{}}
 	d.run()
 	if len(d.changes) == 0 {
 		return
@@ -108,7 +108,7 @@ var targetNames = map[string]string{
 // changeKinds are the kinds of CodeChange findings, their what parameter.
 var changeKinds = []string{
 	"root", "encryption", "duplicate", "deleted", "object_deleted", "unreadable", "page_count", "page_tree",
-	"rewritten", "signed", "filled", "appearance", "changed", "replaced", "key", "field_removed", "field_added",
+	"rewritten", "signed", "filled", "appearance", "changed", "appearance_shared", "replaced", "key", "field_removed", "field_added",
 	"sig_field_added", "annot_removed", "annot_direct", "annot_not_dict", "widget_added", "annot_added",
 	"metadata_direct", "not_stream", "metadata_unreadable", "not_xmp", "object_dict_typed", "object_dict",
 	"object_stream_typed", "object_stream", "object_other",
@@ -139,6 +139,21 @@ type differ struct {
 	perm     int
 	roles    map[int]role
 	changes  []Finding
+	// apUses are, by appearance stream, where the signed revision refers
+	// to it from a field's widget: the places (object and keys) and the
+	// fields whose widgets use it.
+	apUses map[int][]apUse
+	// refs counts, lazily, the references to each object number in the
+	// signed revision's objects.
+	refs map[int]int
+}
+
+// apUse is one reference to an appearance stream from a field's /AP.
+type apUse struct {
+	place    string // the object holding the reference and the keys to it
+	field    int    // the field's object number
+	sig      bool   // a signature field
+	stateful bool   // the widget has /AS: a check box or radio button
 }
 
 // report records a change not allowed: a CodeChange finding of kind
@@ -198,14 +213,15 @@ func (d *differ) classify() {
 				d.set(f.Value, newRole(roleSignature, "signature", f.Name))
 			}
 			d.roles[f.Ref.Num] = r
-			d.appearances(f.Dict, ap)
+			use := apUse{field: f.Ref.Num, sig: f.IsSignature()}
+			d.appearances(f.Ref, f.Dict, ap, &use)
 			if kids, _ := rd.Get(f.Dict.Get("Kids")); kids != nil {
 				if arr, ok := kids.(pdf.Array); ok {
 					for _, k := range arr {
 						d.set(k, newRole(roleWidget, "field_widget", f.Name))
 						if kd, _ := rd.Get(k); kd != nil {
 							if kdd, ok := kd.(*pdf.Dict); ok {
-								d.appearances(kdd, ap)
+								d.appearances(k, kdd, ap, &use)
 							}
 						}
 					}
@@ -232,28 +248,120 @@ func (d *differ) classify() {
 				d.set(a, newRole(roleWidget, "page_widget", i+1))
 			} else {
 				d.set(a, newRole(roleAnnotation, "page_annot", i+1))
-				d.appearances(add, newRole(roleAppearance, "page_annot_appearance", i+1))
+				d.appearances(a, add, newRole(roleAppearance, "page_annot_appearance", i+1), nil)
 			}
 		}
 	}
 }
 
-// appearances gives r to the appearance streams of an annotation's /AP.
-func (d *differ) appearances(annot *pdf.Dict, r role) {
+// appearances gives r to the appearance streams of an annotation's /AP;
+// for a field's widget (use not nil), it records each reference to them
+// in apUses.
+func (d *differ) appearances(ref pdf.Object, annot *pdf.Dict, r role, use *apUse) {
+	holder := fmt.Sprint(ref, "/AP")
+	if apRef, ok := annot.Get("AP").(pdf.Ref); ok {
+		holder = apRef.String()
+	}
 	ap, _ := d.old.Get(annot.Get("AP"))
 	apd, ok := ap.(*pdf.Dict)
 	if !ok {
 		return
 	}
+	record := func(o pdf.Object, place string) {
+		d.set(o, r)
+		if sr, ok := o.(pdf.Ref); ok && use != nil {
+			u := *use
+			u.place, u.stateful = place, annot.Get("AS") != nil
+			d.apUses[sr.Num] = append(d.apUses[sr.Num], u)
+		}
+	}
 	for _, k := range apd.Keys() {
-		d.set(apd.Get(k), r)
+		record(apd.Get(k), holder+"/"+string(k))
 		sub, _ := d.old.Get(apd.Get(k))
 		if sd, ok := sub.(*pdf.Dict); ok { // appearance states
+			place := holder + "/" + string(k)
+			if sr, ok := apd.Get(k).(pdf.Ref); ok {
+				place = sr.String()
+			}
 			for _, sk := range sd.Keys() {
-				d.set(sd.Get(sk), r)
+				record(sd.Get(sk), place+"/"+string(sk))
 			}
 		}
 	}
+}
+
+// appearanceInPlace reports whether a field's appearance stream num,
+// rewritten in its own object, is a change pyHanko's difference analysis
+// allows (its in-place appearance update, checked by
+// GenericFieldModificationRule and SigFieldModificationRule): every
+// reference to the stream in the signed revision is from the /AP of a
+// field's widget, none a check box's or radio button's (those switch
+// /AS among their appearances, never redraw one), and each signature
+// field among them is signed only now. A stream reused by a signature
+// field that stays unsigned, or by a signed one, or drawn on a page, may
+// not change.
+func (d *differ) appearanceInPlace(num int) bool {
+	uses := d.apUses[num]
+	places := map[string]bool{}
+	for _, u := range uses {
+		places[u.place] = true
+		if u.stateful || (u.sig && !d.signedNow(u.field)) {
+			return false
+		}
+	}
+	return len(uses) > 0 && d.refCount(num) == len(places)
+}
+
+// signedNow reports whether the signature field num was unsigned in the
+// signed revision and is signed now.
+func (d *differ) signedNow(num int) bool {
+	was, _ := d.old.Resolve(pdf.Ref{Num: num})
+	now, _ := d.cur.Resolve(pdf.Ref{Num: num})
+	wd, ok1 := was.(*pdf.Dict)
+	nd, ok2 := now.(*pdf.Dict)
+	return ok1 && ok2 && wd.Get("V") == nil && nd.Get("V") != nil
+}
+
+// maxRefScan bounds the objects refCount reads.
+const maxRefScan = 1 << 20
+
+// refCount is how many references to object num the objects of the
+// signed revision and its trailer hold; counted for every object on first
+// use, which only a rewritten appearance stream asks for.
+func (d *differ) refCount(num int) int {
+	if d.refs == nil {
+		d.refs = map[int]int{}
+		var walk func(o pdf.Object, depth int)
+		walk = func(o pdf.Object, depth int) {
+			if depth > 64 {
+				return
+			}
+			switch x := o.(type) {
+			case pdf.Ref:
+				d.refs[x.Num]++
+			case *pdf.Dict:
+				for _, k := range x.Keys() {
+					walk(x.Get(k), depth+1)
+				}
+			case pdf.Array:
+				for _, e := range x {
+					walk(e, depth+1)
+				}
+			case *pdf.Stream:
+				walk(x.Dict, depth+1)
+			}
+		}
+		walk(d.old.Trailer(), 0)
+		for i, ref := range d.old.Objects() {
+			if i == maxRefScan {
+				break
+			}
+			if o, err := d.old.Resolve(ref); err == nil {
+				walk(o, 0)
+			}
+		}
+	}
+	return d.refs[num]
 }
 
 // run compares every object of both revisions.
@@ -416,10 +524,21 @@ func (d *differ) judge(num int, a, b pdf.Object) {
 		d.dictKeys(r, a, b, map[pdf.Name]bool{"AP": true, "AS": true, "MK": true})
 		d.needPerm(2, "appearance", on(r), "%s changed its appearance", r.name)
 	case roleAppearance:
+		if r.target == "field_appearance" && !d.appearanceInPlace(num) {
+			d.report("appearance_shared", on(r), "%s was changed, and is not a redrawing pyHanko's in-place appearance update allows: the stream is also used elsewhere, or by a check box or radio button", r.name)
+			return
+		}
 		d.needPerm(2, "changed", on(r), "%s was changed", r.name)
 	case roleAnnotation:
 		d.needPerm(3, "changed", on(r), "%s was changed", r.name)
-	case roleSigAppearance, roleSignature:
+	case roleSigAppearance:
+		if d.appearanceInPlace(num) {
+			// The field is signed now and the stream is its own.
+			d.needPerm(2, "changed", on(r), "%s was changed", r.name)
+			return
+		}
+		d.report("appearance_shared", on(r), "%s was changed, and is not a redrawing pyHanko's in-place appearance update allows: the stream is also used elsewhere, or by a signature field not signed now", r.name)
+	case roleSignature:
 		d.report("changed", on(r), "%s was changed", r.name)
 	default:
 		what, typ := describeObject(b)

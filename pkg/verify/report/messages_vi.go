@@ -87,6 +87,7 @@ var vi = &messages{
 		"filled":              "{target} đã được điền",
 		"appearance":          "{target} đã thay đổi hình thức hiển thị",
 		"changed":             "{target} đã bị thay đổi",
+		"appearance_shared":   "{target} đã bị thay đổi, trong khi luồng hình thức hiển thị này còn được dùng ở nơi khác (hoặc bởi một trường chữ ký không được ký lần này, một ô đánh dấu hay nút chọn) nên không được vẽ lại tại chỗ",
 		"replaced":            "{target} đã bị thay bằng một loại đối tượng khác",
 		"key":                 "{target}: mục /{key} đã bị thay đổi",
 		"field_removed":       "{target}: trường {ref} đã bị gỡ bỏ",
