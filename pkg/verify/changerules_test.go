@@ -2,6 +2,7 @@ package verify_test
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -80,7 +81,8 @@ func appearanceFormPDF() []byte {
 // are "unexplained xrefs"). An appearance stream rewritten in its own
 // object as its signature field is signed is pyHanko's in-place
 // appearance update (kyso failed it); one also used by another signature
-// field, or drawn on the page, may not change.
+// field, or drawn on the page, may not change. kyso names the rule that
+// allowed each change (AllowedChanges).
 func TestChangeRulesAgreeWithPyhanko(t *testing.T) {
 	f := getFixture(t)
 	p256 := f.citizen(t, hsm.ECDSAP256)
@@ -93,24 +95,26 @@ func TestChangeRulesAgreeWithPyhanko(t *testing.T) {
 		name    string
 		doc     []byte
 		allowed bool
+		// rule is one of the rules kyso must name as allowing a change.
+		rule string
 	}{
 		// GenericFieldModificationRule: /V of a field the structure tree
 		// refers to.
-		{"tagged-filled", pyhankoUpdate(t, tagged, "fill"), true},
+		{"tagged-filled", pyhankoUpdate(t, tagged, "fill"), true, "field"},
 		// SigFieldModificationRule: Sig2, whose widget reuses Sig1's
 		// appearance stream, signed without redrawing it.
-		{"tagged-sig2-reused-appearance", pyhankoUpdate(t, tagged, "sign", append(key, "Sig2")...), true},
+		{"tagged-sig2-reused-appearance", pyhankoUpdate(t, tagged, "sign", append(key, "Sig2")...), true, "sig_field"},
 		// SigFieldCreationRule: a new visible signature.
-		{"tagged-new-widget", foreign.sign(t, tagged, "1/72,300,272,350/PyHankoVisible", true), true},
+		{"tagged-new-widget", foreign.sign(t, tagged, "1/72,300,272,350/PyHankoVisible", true), true, "sig_field_creation"},
 		// No rule: the new widget tagged, the structure tree updated.
-		{"tagged-new-widget-in-structure-tree", pyhankoUpdate(t, tagged, "sign-tagged", append(key, "PyHankoTagged")...), false},
+		{"tagged-new-widget-in-structure-tree", pyhankoUpdate(t, tagged, "sign-tagged", append(key, "PyHankoTagged")...), false, ""},
 		// In-place appearance updates.
-		{"text-own-appearance-redrawn", pyhankoUpdate(t, forms, "ap-inplace", "ten"), true},
-		{"text-shared-appearance-redrawn", pyhankoUpdate(t, forms, "ap-inplace", "ho"), true},
-		{"sig-own-appearance-redrawn", pyhankoUpdate(t, forms, "ap-inplace", append([]string{"SigOwn"}, key...)...), true},
-		{"sig-shared-appearance-redrawn", pyhankoUpdate(t, forms, "ap-inplace", append([]string{"SigShared"}, key...)...), false},
+		{"text-own-appearance-redrawn", pyhankoUpdate(t, forms, "ap-inplace", "ten"), true, "appearance_in_place"},
+		{"text-shared-appearance-redrawn", pyhankoUpdate(t, forms, "ap-inplace", "ho"), true, "appearance_in_place"},
+		{"sig-own-appearance-redrawn", pyhankoUpdate(t, forms, "ap-inplace", append([]string{"SigOwn"}, key...)...), true, "appearance_in_place"},
+		{"sig-shared-appearance-redrawn", pyhankoUpdate(t, forms, "ap-inplace", append([]string{"SigShared"}, key...)...), false, ""},
 		// The attacker's: what the page draws, changed as a field's look.
-		{"page-drawn-appearance-redrawn", pyhankoUpdate(t, forms, "ap-inplace", "logo"), false},
+		{"page-drawn-appearance-redrawn", pyhankoUpdate(t, forms, "ap-inplace", "logo"), false, ""},
 	}
 	dir := t.TempDir()
 	var paths []string
@@ -145,6 +149,17 @@ func TestChangeRulesAgreeWithPyhanko(t *testing.T) {
 			if later.Indication != verify.TotalPassed {
 				t.Errorf("%s: %s: %s %q", c.name, later.Field, later.Indication, later.Reasons)
 			}
+		}
+		var rules []string
+		for _, a := range s.AllowedChanges {
+			rules = append(rules, a.Params["rule"])
+			if a.Code != verify.CodeAllowedChange || verify.ChangeRules()[a.Params["rule"]] == "" || !strings.Contains(a.Text, verify.ChangeRules()[a.Params["rule"]]) {
+				t.Errorf("%s: allowed change %+v", c.name, a)
+			}
+		}
+		t.Logf("%s: allowed %q", c.name, rules)
+		if c.rule != "" && !slices.Contains(rules, c.rule) {
+			t.Errorf("%s: the rules named are %q, not %s", c.name, rules, c.rule)
 		}
 		if strings.Contains(c.name, "structure-tree") && !strings.Contains(strings.Join(s.Changes, "\n"), "/StructTreeRoot") {
 			t.Errorf("%s: the changes do not name the structure tree: %q", c.name, s.Changes)

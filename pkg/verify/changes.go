@@ -31,6 +31,7 @@ func (v *validation) checkChanges(s *sigState) {
 	}
 	d := &differ{old: old, cur: v.final, perm: v.permission(s), roles: map[int]role{}, apUses: map[int][]apUse{}}
 	d.run()
+	s.report.AllowedChanges = d.allowed
 	if len(d.changes) == 0 {
 		return
 	}
@@ -139,6 +140,12 @@ type differ struct {
 	perm     int
 	roles    map[int]role
 	changes  []Finding
+	// reported counts the changes reported, beyond maxChanges too.
+	reported int
+	// allowed are the changes allowed, each with the rule that allows it.
+	allowed []Finding
+	// p3 is set when DocMDP P=3 allowed an annotation change.
+	p3 bool
 	// apUses are, by appearance stream, where the signed revision refers
 	// to it from a field's widget: the places (object and keys) and the
 	// fields whose widgets use it.
@@ -162,8 +169,36 @@ func (d *differ) report(what string, kv []any, format string, args ...any) {
 	if !slices.Contains(changeKinds, what) {
 		panic("verify: change kind " + what + " is not in changeKinds")
 	}
+	d.reported++
 	if len(d.changes) < maxChanges {
 		d.changes = append(d.changes, note(CodeChange, params(append([]any{"what", what}, kv...)...), format, args...))
+	}
+}
+
+// ChangeRules are the rules that allow a change after signing, by the
+// rule parameter of a CodeAllowedChange finding, in English: pyHanko's
+// difference rules (its DEFAULT_DIFF_POLICY), which kyso's change
+// analysis follows, and DocMDP P=3 for annotations.
+func ChangeRules() map[string]string { return maps.Clone(changeRules) }
+
+var changeRules = map[string]string{
+	"dss":                 "pyHanko's DSSCompareRule (validation data added to the DSS)",
+	"docinfo":             "pyHanko's DocInfoRule (the document information)",
+	"metadata":            "pyHanko's MetadataUpdateRule (well-formed XMP metadata)",
+	"catalog":             "pyHanko's CatalogModificationRule (/AcroForm, /DSS, /Extensions, /Metadata, /MarkInfo and /Version only)",
+	"sig_field_creation":  "pyHanko's SigFieldCreationRule (a new signature field and its widget)",
+	"sig_field":           "pyHanko's SigFieldModificationRule (an empty signature field signed)",
+	"field":               "pyHanko's GenericFieldModificationRule (form filling)",
+	"appearance_in_place": "pyHanko's in-place appearance update (a field's own appearance stream redrawn as it is filled in or signed)",
+	"annotations":         "DocMDP P=3 (annotations, ISO 32000-2 §12.8.2.2)",
+}
+
+// allow records that the change of the object r names is allowed by
+// rule, a key of changeRules.
+func (d *differ) allow(r role, rule string) {
+	if len(d.allowed) < maxChanges {
+		d.allowed = append(d.allowed, note(CodeAllowedChange, params("target", r.target, "arg", r.arg, "rule", rule),
+			"%s was changed, as %s allows", r.name, changeRules[rule]))
 	}
 }
 
@@ -459,14 +494,33 @@ func (d *differ) structural(ref pdf.Ref) bool {
 	return t == pdf.Name("XRef") || t == pdf.Name("ObjStm")
 }
 
-// judge decides whether a changed object was allowed to change.
+// judge decides whether a changed object was allowed to change, and
+// records the rule that allowed it.
 func (d *differ) judge(num int, a, b pdf.Object) {
+	before := d.reported
+	d.p3 = false
+	rule := d.judgeRole(num, a, b)
+	if d.reported == before && rule != "" {
+		if d.p3 {
+			rule = "annotations"
+		}
+		d.allow(d.roles[num], rule)
+	}
+}
+
+// judgeRole reports what is not allowed of a change of object num, by
+// its role, and returns the rule that allows the rest ("" when nothing
+// does).
+func (d *differ) judgeRole(num int, a, b pdf.Object) string {
 	r := d.roles[num]
 	switch r.kind {
-	case roleDSS, roleInfo:
-		return
+	case roleDSS:
+		return "dss"
+	case roleInfo:
+		return "docinfo"
 	case roleMetadata:
 		d.metadata(r, b)
+		return "metadata"
 	case roleCatalog:
 		// pyHanko's CatalogModificationRule: /AcroForm, /DSS, /Extensions,
 		// /Metadata, /MarkInfo and /Version may change, /AcroForm and
@@ -487,10 +541,13 @@ func (d *differ) judge(num int, a, b pdf.Object) {
 				}
 			}
 		}
+		return "catalog"
 	case roleAcroForm:
 		d.acroForm(a, b)
+		return "sig_field_creation"
 	case roleFieldsArray:
 		d.fieldList(r, a, b)
+		return "sig_field_creation"
 	case rolePage:
 		d.dictKeys(r, a, b, map[pdf.Name]bool{"Annots": true})
 		ad, _ := a.(*pdf.Dict)
@@ -505,45 +562,58 @@ func (d *differ) judge(num int, a, b pdf.Object) {
 				d.report("rewritten", on(r), "%s was written again with no change that is allowed", r.name)
 			}
 		}
+		return "sig_field_creation"
 	case roleAnnotsArray:
 		d.annotList(r, a, b)
+		return "sig_field_creation"
 	case roleSigField:
 		ad, _ := a.(*pdf.Dict)
 		if ad != nil && ad.Get("V") != nil {
 			d.dictKeys(r, a, b, map[pdf.Name]bool{})
-			return
+			return ""
 		}
 		d.dictKeys(r, a, b, map[pdf.Name]bool{"V": true, "AP": true, "AS": true, "F": true, "MK": true})
 		if d.perm < 2 && !d.isDocTimestamp(b) {
 			d.report("signed", on(r, "perm", d.perm), "%s was signed, which DocMDP P=%d forbids", r.name, d.perm)
 		}
+		return "sig_field"
 	case roleField:
 		d.dictKeys(r, a, b, map[pdf.Name]bool{"V": true, "AP": true, "AS": true, "MK": true})
 		d.needPerm(2, "filled", on(r), "%s was filled in", r.name)
+		return "field"
 	case roleWidget:
 		d.dictKeys(r, a, b, map[pdf.Name]bool{"AP": true, "AS": true, "MK": true})
 		d.needPerm(2, "appearance", on(r), "%s changed its appearance", r.name)
+		return "field"
 	case roleAppearance:
-		if r.target == "field_appearance" && !d.appearanceInPlace(num) {
+		if r.target != "field_appearance" {
+			d.needPerm(3, "changed", on(r), "%s was changed", r.name)
+			return "annotations"
+		}
+		if !d.appearanceInPlace(num) {
 			d.report("appearance_shared", on(r), "%s was changed, and is not a redrawing pyHanko's in-place appearance update allows: the stream is also used elsewhere, or by a check box or radio button", r.name)
-			return
+			return ""
 		}
 		d.needPerm(2, "changed", on(r), "%s was changed", r.name)
+		return "appearance_in_place"
 	case roleAnnotation:
 		d.needPerm(3, "changed", on(r), "%s was changed", r.name)
+		return "annotations"
 	case roleSigAppearance:
-		if d.appearanceInPlace(num) {
-			// The field is signed now and the stream is its own.
-			d.needPerm(2, "changed", on(r), "%s was changed", r.name)
-			return
+		if !d.appearanceInPlace(num) {
+			d.report("appearance_shared", on(r), "%s was changed, and is not a redrawing pyHanko's in-place appearance update allows: the stream is also used elsewhere, or by a signature field not signed now", r.name)
+			return ""
 		}
-		d.report("appearance_shared", on(r), "%s was changed, and is not a redrawing pyHanko's in-place appearance update allows: the stream is also used elsewhere, or by a signature field not signed now", r.name)
+		// The field is signed now and the stream is its own.
+		d.needPerm(2, "changed", on(r), "%s was changed", r.name)
+		return "appearance_in_place"
 	case roleSignature:
 		d.report("changed", on(r), "%s was changed", r.name)
 	default:
 		what, typ := describeObject(b)
 		d.report(what, []any{"object", num, "type", typ}, "object %d (%s) was changed", num, describeObjectEnglish(what, typ))
 	}
+	return ""
 }
 
 // needPerm reports a change of kind what that DocMDP allows from P=p on,
@@ -551,6 +621,8 @@ func (d *differ) judge(num int, a, b pdf.Object) {
 func (d *differ) needPerm(p int, what string, kv []any, format string, args ...any) {
 	if d.perm < p {
 		d.report(what, append(kv, "perm", d.perm), format+fmt.Sprintf(", which DocMDP P=%d forbids", d.perm), args...)
+	} else if p == 3 {
+		d.p3 = true
 	}
 }
 

@@ -109,6 +109,10 @@ const (
 	// key, ref, subtype, type, perm (the DocMDP permission), was, now,
 	// detail (English).
 	CodeChange Code = "change"
+	// CodeAllowedChange: a change after signing that a rule allows
+	// (Signature.AllowedChanges). Params: target and arg (as CodeChange's),
+	// rule (a key of ChangeRules).
+	CodeAllowedChange Code = "allowed_change"
 	// CodeTimestampInvalid (a warning): a signature time-stamp does not
 	// verify, so it proves nothing. Params: n, detail (English).
 	CodeTimestampInvalid Code = "timestamp_invalid"

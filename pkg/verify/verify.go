@@ -166,6 +166,10 @@ type Signature struct {
 	Changes []string `json:"changes,omitempty"`
 	// ChangeDetails are Changes, one for one, as CodeChange findings.
 	ChangeDetails []Finding `json:"change_details,omitempty"`
+	// AllowedChanges are the changes after the signature that its
+	// permissions allow, each with the rule that allows it
+	// (CodeAllowedChange).
+	AllowedChanges []Finding `json:"allowed_changes,omitempty"`
 	// Chain is the certificate path found, signer first, anchor last.
 	Chain []*Signer `json:"chain,omitempty"`
 }

@@ -56,6 +56,12 @@ type messages struct {
 	targets map[string]string
 	// forbids ends a change that the DocMDP permission {perm} forbids.
 	forbids string
+	// lAllowed heads the changes after signing that rules allow;
+	// allowedChange says one, {target} changed as {rule} allows, the
+	// rule's name from rules (verify.ChangeRules); nil rules means the
+	// English text.
+	lAllowed, allowedChange string
+	rules                   map[string]string
 }
 
 // subIndications are the sub-indications of ETSI EN 319 102-1 clause

@@ -82,6 +82,8 @@ var en = &messages{
 	detail:             "%s (%s)",
 	englishOnly:        "%s",
 	forbids:            ", which DocMDP P={perm} forbids", // unused: English says a change by its text
+	lAllowed:           "Changes after signing that are allowed",
+	allowedChange:      "{target} was changed, as {rule} allows", // unused: English says it by its text
 
 	indications: map[verify.Indication]string{
 		verify.TotalPassed:   "Passed",

@@ -140,6 +140,15 @@ func TestChangeMessages(t *testing.T) {
 			t.Errorf("target %s: %q in English, %q in Vietnamese", k, en, vi.targets[k])
 		}
 	}
+	rules := verify.ChangeRules()
+	for k := range rules {
+		if vi.rules[k] == "" {
+			t.Errorf("no Vietnamese name for the change rule %s", k)
+		}
+	}
+	if len(vi.rules) != len(rules) {
+		t.Errorf("%d Vietnamese rule names for %d", len(vi.rules), len(rules))
+	}
 	if len(vi.targets) != len(names) {
 		t.Errorf("%d Vietnamese target names for %d", len(vi.targets), len(names))
 	}

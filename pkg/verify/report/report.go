@@ -154,6 +154,9 @@ type Signature struct {
 	Reasons  []string `json:"reasons,omitempty"`
 	Warnings []string `json:"warnings,omitempty"`
 	Changes  []string `json:"changes,omitempty"`
+	// AllowedChanges are the changes after signing that rules allow,
+	// each with the rule, translated.
+	AllowedChanges []string `json:"allowed_changes,omitempty"`
 
 	// Rows are the labelled lines shown to a person, in order.
 	Rows []Row `json:"-"`
@@ -318,6 +321,9 @@ func (m *messages) signature(rep *verify.Report, i int, s *verify.Signature) *Si
 	for _, f := range details(s.ChangeDetails, s.Changes) {
 		v.Changes = append(v.Changes, m.change(f)) // escaped below, the report left as it is
 	}
+	for _, f := range s.AllowedChanges {
+		v.AllowedChanges = append(v.AllowedChanges, m.allowed(f))
+	}
 
 	etsi := string(s.Indication)
 	if s.SubIndication != "" {
@@ -424,13 +430,31 @@ func (m *messages) change(f verify.Finding) string {
 	var kv []string
 	for k, val := range f.Params {
 		if k == "target" {
-			val = strings.ReplaceAll(m.targets[val], "{arg}", f.Params["arg"])
+			val = m.target(f)
 		}
 		kv = append(kv, "{"+k+"}", val)
 	}
-	out := strings.NewReplacer(kv...).Replace(tmpl)
-	r, n := utf8.DecodeRuneInString(out)
-	return string(unicode.ToUpper(r)) + out[n:]
+	return m.sentence(strings.NewReplacer(kv...).Replace(tmpl))
+}
+
+// allowed says a verify.CodeAllowedChange finding in the language.
+func (m *messages) allowed(f verify.Finding) string {
+	rule, ok := m.rules[f.Params["rule"]]
+	if m.rules == nil || !ok {
+		return f.Text
+	}
+	return m.sentence(strings.NewReplacer("{target}", m.target(f), "{rule}", rule).Replace(m.allowedChange))
+}
+
+// target names the object a change finding names, in the language.
+func (m *messages) target(f verify.Finding) string {
+	return strings.ReplaceAll(m.targets[f.Params["target"]], "{arg}", f.Params["arg"])
+}
+
+// sentence is s with its first letter a capital.
+func (m *messages) sentence(s string) string {
+	r, n := utf8.DecodeRuneInString(s)
+	return string(unicode.ToUpper(r)) + s[n:]
 }
 
 func rows(kv ...string) []Row {
@@ -493,6 +517,7 @@ func WriteText(w io.Writer, rep *verify.Report, name string, opts *Options) erro
 		list(m.lReasons, s.Reasons)
 		list(m.lWarnings, s.Warnings)
 		list(m.lChanges, s.Changes)
+		list(m.lAllowed, s.AllowedChanges)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -540,9 +565,9 @@ func WriteHTML(w io.Writer, rep *verify.Report, name string, opts *Options) erro
 	m := opts.messages()
 	return page().Execute(w, struct {
 		*Document
-		Signatures                                           []*Signature
-		FileLabel, ReasonsLabel, WarningsLabel, ChangesLabel string
-	}{d, d.Signatures, m.file, m.lReasons, m.lWarnings, m.lChanges})
+		Signatures                                                         []*Signature
+		FileLabel, ReasonsLabel, WarningsLabel, ChangesLabel, AllowedLabel string
+	}{d, d.Signatures, m.file, m.lReasons, m.lWarnings, m.lChanges, m.lAllowed})
 }
 
 // Format is an output format.
