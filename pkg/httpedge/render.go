@@ -122,8 +122,8 @@ func (d *Dialect) Fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if errors.Is(err, store.ErrUnavailable) {
 		// The operators must hear of it: every write fails until space
-		// returns.
-		d.log().Error(d.Name+": the database cannot store anything (disk full)", "path", r.URL.Path, "request_id", RequestID(r), "error", err)
+		// returns or the database answers again.
+		d.log().Error(d.Name+": the database cannot take requests (disk full, or unreachable)", "path", r.URL.Path, "request_id", RequestID(r), "error", err)
 	}
 	if wire.Status >= 500 && kind != signing.KindBusy {
 		d.log().Error(d.Name+": internal error", "path", r.URL.Path, "request_id", RequestID(r), "kind", kind.String(), "error", err)

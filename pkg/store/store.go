@@ -40,9 +40,10 @@ var (
 	// ErrNotOnHold: a hold was to be released from a certificate that is
 	// not on hold (it is good).
 	ErrNotOnHold = errors.New("certificate is not on hold")
-	// ErrUnavailable: the database cannot take the write now — its disk
-	// is full — and nothing of it was stored; it may once space returns.
-	ErrUnavailable = errors.New("the database cannot store anything now: its disk is full")
+	// ErrUnavailable: the database cannot take the request now — its
+	// disk is full, or it is unreachable (restarting, failing over) — and
+	// nothing of a write was stored; it may succeed later.
+	ErrUnavailable = errors.New("the database cannot take requests now: its disk is full or it is unreachable")
 )
 
 // Store is what kyso keeps. Implementations are safe for concurrent use, by

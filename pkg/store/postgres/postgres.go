@@ -15,7 +15,10 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -171,6 +174,9 @@ func (s *Store) migrate(ctx context.Context, now func() time.Time) error {
 // mapErr turns a constraint violation the statements did not foresee into
 // the nearest store sentinel, keeping PostgreSQL's message.
 func mapErr(err error) error {
+	if unreachable(err) {
+		return fmt.Errorf("%w: %v", store.ErrUnavailable, err)
+	}
 	var pe *pgconn.PgError
 	if !errors.As(err, &pe) {
 		return err
@@ -194,6 +200,23 @@ func mapErr(err error) error {
 		return fmt.Errorf("%w: %v", store.ErrUnavailable, err)
 	}
 	return err
+}
+
+// unreachable reports whether err says the server could not be reached or
+// went away: refused or broken connections, a server shutting down or
+// starting (57P01-57P03), a connection exception (class 08). The write
+// did not happen, or its transaction was rolled back with the connection.
+func unreachable(err error) bool {
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		return true
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return strings.HasPrefix(pe.Code, "08") || pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03"
+	}
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET)
 }
 
 // dialect is how PostgreSQL stores what differs: times as timestamptz,
