@@ -28,14 +28,14 @@ type postgresServer struct {
 	bin, data string
 	cred      *syscall.Credential
 	restarts  int
-	err    error // why it could not start; reported to every caller
-	hint   bool  // err is a missing dependency, not a failure
-	dir    string
-	port   int
-	cmd    *exec.Cmd
-	exited chan error
-	logf   string
-	nextDB atomic.Int64
+	err       error // why it could not start; reported to every caller
+	hint      bool  // err is a missing dependency, not a failure
+	dir       string
+	port      int
+	cmd       *exec.Cmd
+	exited    chan error
+	logf      string
+	nextDB    atomic.Int64
 }
 
 var pg postgresServer
