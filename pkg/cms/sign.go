@@ -330,6 +330,11 @@ func Sign(ctx context.Context, req *SignerInfoRequest, signer crypto.Signer) ([]
 	if signer == nil {
 		return nil, errors.New("cms: Sign needs a signer")
 	}
+	return prepareAndSign(ctx, req, signer)
+}
+
+// prepareAndSign is Prepare, signer.Sign and Finish with opts.
+func prepareAndSign(ctx context.Context, req *SignerInfoRequest, signer crypto.Signer, opts ...FinishOption) ([]byte, error) {
 	p, err := Prepare(req)
 	if err != nil {
 		return nil, err
@@ -341,7 +346,7 @@ func Sign(ctx context.Context, req *SignerInfoRequest, signer crypto.Signer) ([]
 	if err != nil {
 		return nil, fmt.Errorf("cms: signing: %w", err)
 	}
-	return p.Finish(sig)
+	return p.Finish(sig, opts...)
 }
 
 // SignAttached makes a CAdES SignedData that carries content itself
@@ -365,18 +370,7 @@ func SignAttached(ctx context.Context, req *SignerInfoRequest, content []byte, s
 		return nil, err
 	}
 	r.ContentDigest = digest(r.Hash, content)
-	p, err := Prepare(&r)
-	if err != nil {
-		return nil, err
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("cms: before signing: %w", err)
-	}
-	sig, err := signer.Sign(rand.Reader, p.Digest, p.SignerOpts())
-	if err != nil {
-		return nil, fmt.Errorf("cms: signing: %w", err)
-	}
-	return p.Finish(sig, func(c *finishConfig) { c.content = content })
+	return prepareAndSign(ctx, &r, signer, func(c *finishConfig) { c.content = content })
 }
 
 // preparedJSON is the stored form of a Prepared, version 1.
