@@ -8,21 +8,16 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/kyso-pki/kyso/hsm"
-	"github.com/kyso-pki/kyso/internal/testenv"
 	"github.com/kyso-pki/kyso/internal/testpdf"
 	"github.com/kyso-pki/kyso/pkg/ca"
-	"github.com/kyso-pki/kyso/pkg/cms"
 	"github.com/kyso-pki/kyso/pkg/signing"
+	"github.com/kyso-pki/kyso/pkg/signing/signingtest"
 )
 
 // Text a portal or a browser wrote, to find escaped in the receipts.
@@ -31,40 +26,9 @@ const (
 	receiptDocID       = `<b>hop-dong</b>.pdf`
 )
 
-// openReceipt checks a downloaded receipt with openssl cms -verify against
-// the test hierarchy's root — outside software, the command DESIGN.md
-// gives — asserts its verdict, and returns the JSON it carries, which must
-// be what Go's parser reads too.
 func openReceipt(t *testing.T, e *env, der []byte) (*signing.Receipt, []byte) {
 	t.Helper()
-	bin := testenv.LookPath(t, "openssl", "apt-get install openssl")
-	dir := t.TempDir()
-	root := filepath.Join(dir, "root.pem")
-	if err := os.WriteFile(root, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: e.p.Hierarchy.Root.Raw}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	in := filepath.Join(dir, "receipt.p7m")
-	if err := os.WriteFile(in, der, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	out, said, err := testenv.Run(exec.Command(bin, "cms", "-verify", "-inform", "DER", "-in", in, "-CAfile", root))
-	if err != nil || !strings.Contains(said, "Verification successful") {
-		t.Fatalf("openssl cms -verify refused the receipt: %v\n%s", err, said)
-	}
-	sd, err := cms.Parse(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(sd.Content) != out {
-		t.Fatalf("openssl printed %q, the SignedData carries %q", out, sd.Content)
-	}
-	var r signing.Receipt
-	dec := json.NewDecoder(bytes.NewReader(sd.Content))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&r); err != nil {
-		t.Fatalf("receipt JSON: %v\n%s", err, sd.Content)
-	}
-	return &r, sd.Content
+	return signingtest.OpenReceipt(t, e.p.Hierarchy.Root, der)
 }
 
 // TestReceiptTransaction: approving a transaction leaves a signed receipt
