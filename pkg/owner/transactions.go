@@ -114,11 +114,7 @@ func (h *Handler) approve(w http.ResponseWriter, r *http.Request) {
 // receipt downloads one of the owner's consent receipts; another owner's
 // is not found.
 func (h *Handler) receipt(w http.ResponseWriter, r *http.Request) {
-	id, ok := h.pathID(w, r)
-	if !ok {
-		return
-	}
-	f, err := h.svc.OwnerReceipt(r.Context(), ownerID(r), id)
+	f, err := h.svc.OwnerReceipt(r.Context(), ownerID(r), r.PathValue("id"))
 	if err != nil {
 		h.fail(w, r, err)
 		return
