@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/internal/testpdf"
 	"github.com/kyso-pki/kyso/pkg/ca"
+	"github.com/kyso-pki/kyso/pkg/ca/catest"
 	"github.com/kyso-pki/kyso/pkg/signing"
 	"github.com/kyso-pki/kyso/pkg/signing/signingtest"
 )
@@ -261,4 +263,61 @@ func equalReceipt(a, b *signing.Receipt) bool {
 	x, _ := json.Marshal(a)
 	y, _ := json.Marshal(b)
 	return bytes.Equal(x, y)
+}
+
+// refuseReceiptKeys is a key store that cannot make the receipt key: the
+// service can then sign no receipt.
+type refuseReceiptKeys struct{ hsm.KeyStore }
+
+func (k refuseReceiptKeys) CreateKey(ctx context.Context, req *hsm.CreateKeyRequest) (*hsm.KeyInfo, error) {
+	if strings.HasPrefix(req.Label, ca.ReceiptKeyLabelPrefix) {
+		return nil, errors.New("the token is full")
+	}
+	return k.KeyStore.CreateKey(ctx, req)
+}
+
+// TestNoApprovalWithoutReceipt: when the receipt cannot be signed, the
+// approval fails and leaves nothing: the transaction stays pending,
+// nothing is signed or in the history, and the oauth2code consent gives
+// no code.
+func TestNoApprovalWithoutReceipt(t *testing.T) {
+	ctx := context.Background()
+	p := signingtest.NewPKI(t)
+	authority, err := ca.New(p.Store, refuseReceiptKeys{p.Keys}, &ca.Options{BaseURL: "http://ca.kyso.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := signingtest.NewClock(time.Now())
+	e := &env{svc: signingtest.NewService(t, &catest.PKI{Keys: p.Keys, Store: p.Store, CA: authority, Hierarchy: p.Hierarchy}, signingtest.Config(clock)),
+		p: p, clock: clock}
+	const redirect = "https://portal.example/cb"
+	portal, err := e.svc.CreateClient(ctx, "Cổng", "", "test", signing.WithRedirectURIs(redirect))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine := e.enrol(t, hsm.ECDSAP256)
+	tx, _, err := e.svc.Submit(ctx, &signing.SubmitRequest{ClientID: portal.ID, ClientRef: "r", NationalID: mine.NationalID,
+		Documents: []signing.Document{{DocID: "a", Hash: digest("a")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Approve(ctx, mine.OwnerID, tx.ID, "271828", e.next(t, mine)); err == nil || !strings.Contains(err.Error(), "receipt") {
+		t.Fatalf("Approve without a receipt key: %v", err)
+	}
+	pending, err := e.svc.OwnerTransactions(ctx, mine.OwnerID, true)
+	if err != nil || len(pending) != 1 || pending[0].ID != tx.ID {
+		t.Errorf("after the failed approval the pending list is %d, %v", len(pending), err)
+	}
+	if uses, err := e.svc.KeyHistory(ctx, mine.OwnerID); err != nil || len(uses) != 0 {
+		t.Errorf("history after the failed approval: %+v, %v", uses, err)
+	}
+	if _, err := e.svc.ClientTransactionReceipt(ctx, portal.ID, tx.ID); !isCode(err, signing.KindNotFound) {
+		t.Errorf("receipt of the failed approval: %v", err)
+	}
+	sum := sha256.Sum256([]byte(strings.Repeat("v", 50)))
+	code, err := e.svc.ApproveOAuth(ctx, mine.OwnerID, &signing.OAuthRequest{ClientID: portal.ID, RedirectURI: redirect,
+		CodeChallenge: base64.RawURLEncoding.EncodeToString(sum[:]), Scope: signing.ScopeService}, "271828", e.next(t, mine))
+	if err == nil || code != "" {
+		t.Errorf("a consent without a receipt gave code %q, %v", code, err)
+	}
 }
