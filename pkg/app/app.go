@@ -160,6 +160,7 @@ func New(svc *signing.Service, opts *Options) (*Handler, error) {
 	h.mux.HandleFunc("GET "+ConsentPath, h.consentPage)
 	h.mux.HandleFunc("POST "+ConsentPath, h.post(true, h.consent))
 	h.mux.HandleFunc("GET /app/history", h.authed(h.history))
+	h.mux.HandleFunc("GET /app/receipts/{id}", h.authed(h.receipt))
 	h.mux.HandleFunc("POST /app/disown", h.post(true, h.disown))
 	if o.Checker != nil {
 		h.mux.HandleFunc("GET /app/check", h.checkPage)

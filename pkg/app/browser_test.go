@@ -3,6 +3,7 @@ package app_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"mime/multipart"
 	"net/http/httptest"
 	"net/url"
@@ -15,6 +16,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/kyso-pki/kyso/internal/testenv"
+	"github.com/kyso-pki/kyso/pkg/signing/signingtest"
 	"github.com/kyso-pki/kyso/pkg/verify"
 )
 
@@ -54,6 +56,19 @@ func imageShown(t *testing.T, p *testenv.Page) {
 // text is the text of the element sel.
 func text(p *testenv.Page, sel string) string {
 	return testenv.Act(p, chromedp.Evaluate[string](`document.querySelector(`+"`"+sel+"`"+`).textContent`))
+}
+
+// fetchBytes fetches url in the tab p, as the page's own script would
+// (same origin, its cookies), and returns the body.
+func fetchBytes(t *testing.T, p *testenv.Page, url string) []byte {
+	t.Helper()
+	b64 := testenv.Act(p, chromedp.Evaluate[string](`fetch(`+"`"+url+"`"+`).then(r => r.ok ? r.arrayBuffer() : Promise.reject(r.status))
+		.then(b => btoa(String.fromCharCode(...new Uint8Array(b))))`, chromedp.EvalAwaitPromise))
+	raw, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
 }
 
 // TestAppInBrowser runs the citizen's flows in headless Chromium, on a
@@ -127,6 +142,17 @@ func TestAppInBrowser(t *testing.T) {
 				t.Fatalf("after approving: %q", got)
 			}
 			flowTab(t, rp, "signed")
+			// The page after approving links the consent receipt; the
+			// browser downloads it, and openssl verifies what it got.
+			receiptURL := testenv.Act(rp, chromedp.Evaluate[string](`document.querySelector("a#receipt").href`))
+			r, _ := signingtest.OpenReceipt(t, e.root, fetchBytes(t, rp, receiptURL))
+			if r.TransactionID != pdfTx || !strings.Contains(r.Device.UserAgent, "Chrome") || !strings.HasPrefix(r.Device.Address, "127.0.0.1:") ||
+				len(r.Documents) != 1 || r.Documents[0].Shown != "pages" || r.Documents[0].Name != "hop-dong-lao-dong.pdf" {
+				t.Errorf("the receipt downloaded in the browser: %+v", r)
+			}
+			if receiptURL != srv.URL+"/app/receipts/"+r.ID {
+				t.Errorf("the receipt link is %q", receiptURL)
+			}
 			x, err := e.svc.ClientTransaction(ctx, e.client.ID, pdfTx)
 			if err != nil || len(x.Signatures) != 1 {
 				t.Fatalf("the approved transaction: %v", err)
@@ -157,6 +183,10 @@ func TestAppInBrowser(t *testing.T) {
 			hi := b.Open(t, c.vp, srv.URL+"/app/history", nil)
 			if got := text(hi, ".uses"); !strings.Contains(got, "hop-dong-lao-dong.pdf") || !strings.Contains(got, "Cổng Dịch vụ công Quốc gia") {
 				t.Errorf("the history shows %q", got)
+			}
+			// Each signature links its consent receipt.
+			if got := testenv.Act(hi, chromedp.Evaluate[string](`document.querySelector(".uses .receipt a").getAttribute("href")`)); got != "/app/receipts/"+r.ID {
+				t.Errorf("the history links the receipt %q, want /app/receipts/%s", got, r.ID)
 			}
 			html = append(html, hi.Check("history"))
 			// Installable: the service worker is active for /app/, and its

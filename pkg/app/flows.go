@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/kyso-pki/kyso/pkg/display"
+	"github.com/kyso-pki/kyso/pkg/httpedge"
 	"github.com/kyso-pki/kyso/pkg/render"
 	"github.com/kyso-pki/kyso/pkg/signing"
 	"github.com/kyso-pki/kyso/pkg/verify/report"
@@ -274,8 +275,9 @@ func (h *Handler) pageImage(w http.ResponseWriter, r *http.Request) {
 	w.Write(png)
 }
 
-// doneView is the page after a decision.
-type doneView struct{ What, Back string }
+// doneView is the page after a decision; Receipt, after an approval, is
+// its consent receipt's ID.
+type doneView struct{ What, Back, Receipt string }
 
 // approve signs the request's documents once PIN and code check out
 // (signing.Service.Approve: the one signing path, the same attempt
@@ -291,11 +293,25 @@ func (h *Handler) approve(w http.ResponseWriter, r *http.Request) {
 		h.problem(w, r, http.StatusBadRequest, "needFactors")
 		return
 	}
-	if _, err := h.svc.Approve(r.Context(), s.ownerID, r.PathValue("id"), pin, otp); err != nil {
+	// The request page showed the pages of every PDF kyso holds for it:
+	// the receipt says so, with the device this request came from.
+	t, err := h.svc.Approve(httpedge.ApprovalContext(r, true), s.ownerID, r.PathValue("id"), pin, otp)
+	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	h.show(w, r, http.StatusOK, "done", "signedTitle", &doneView{What: "signed"}, "", false)
+	h.show(w, r, http.StatusOK, "done", "signedTitle", &doneView{What: "signed", Receipt: t.ReceiptID}, "", false)
+}
+
+// receipt downloads one of the owner's consent receipts
+// (signing.Service.OwnerReceipt); another owner's is not found.
+func (h *Handler) receipt(w http.ResponseWriter, r *http.Request) {
+	f, err := h.svc.OwnerReceipt(r.Context(), sessionOf(r).ownerID, r.PathValue("id"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	httpedge.WriteReceipt(w, f)
 }
 
 // reject refuses the request; no factor is needed to say no.
@@ -311,6 +327,9 @@ func (h *Handler) reject(w http.ResponseWriter, r *http.Request) {
 type useView struct {
 	EventID                                        int64
 	Time, Portal, Document, Fingerprint, Alg, Cred string
+	// Receipt is the ID of the consent receipt of the approval that
+	// allowed the signature; empty when there is none.
+	Receipt string
 }
 
 // credView is one of the owner's credentials with its certificate's state.
@@ -363,7 +382,7 @@ func (h *Handler) history(w http.ResponseWriter, r *http.Request) {
 			doc = t["noDocName"]
 		}
 		v.Uses = append(v.Uses, useView{EventID: u.EventID, Time: when(u.Time), Portal: names.of(u.ClientID), Document: doc,
-			Fingerprint: fingerprint(u.Digest), Alg: u.HashAlgorithm, Cred: u.CredentialID})
+			Fingerprint: fingerprint(u.Digest), Alg: u.HashAlgorithm, Cred: u.CredentialID, Receipt: u.ReceiptID})
 	}
 	h.show(w, r, http.StatusOK, "history", "historyTitle", v, "", false)
 }

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/kyso-pki/kyso/pkg/httpedge"
 	"github.com/kyso-pki/kyso/pkg/signing"
 )
 
@@ -107,7 +108,7 @@ func (h *Handler) consent(w http.ResponseWriter, r *http.Request) {
 			h.problem(w, r, http.StatusBadRequest, "needFactors")
 			return
 		}
-		code, err := h.svc.ApproveOAuth(r.Context(), s.ownerID, req, pin, otp)
+		code, err := h.svc.ApproveOAuth(httpedge.ApprovalContext(r, false), s.ownerID, req, pin, otp)
 		if err != nil {
 			h.fail(w, r, err)
 			return

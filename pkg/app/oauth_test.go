@@ -20,6 +20,7 @@ import (
 	"github.com/kyso-pki/kyso/pkg/app"
 	"github.com/kyso-pki/kyso/pkg/csc"
 	"github.com/kyso-pki/kyso/pkg/signing"
+	"github.com/kyso-pki/kyso/pkg/signing/signingtest"
 )
 
 // redirectURI is the test portal's registered redirect URI, with a query
@@ -169,8 +170,23 @@ func TestOAuth2CodeDance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tr.Scope != "credential" || tr.CredentialID != o.citizen.CredentialID || tr.ExpiresIn <= 0 {
+	if tr.Scope != "credential" || tr.CredentialID != o.citizen.CredentialID || tr.ExpiresIn <= 0 || tr.ReceiptID == "" {
 		t.Fatalf("token response %+v", tr)
+	}
+	// The consent's receipt: the portal downloads it with its token (GET
+	// receipts/{id}), openssl verifies it; another portal gets 404.
+	der, err := o.portal.Receipt(ctx, tr.ReceiptID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, _ := signingtest.OpenReceipt(t, o.root, der)
+	if rc.Kind != "oauth2code" || rc.Scope != "credential" || rc.Description != desc || len(rc.Documents) != 2 || rc.Portal.Name != "Cổng Thuế điện tử" ||
+		rc.Device.UserAgent != "Go-http-client/1.1" {
+		t.Errorf("the consent's receipt %+v", rc)
+	}
+	var ae *csc.APIError
+	if _, err := o.other.Receipt(ctx, tr.ReceiptID); !errors.As(err, &ae) || ae.Status != http.StatusNotFound {
+		t.Errorf("another portal's download of the receipt: %v", err)
 	}
 	// Another client may not spend the SAD, nor may other hashes.
 	if _, err := o.other.SignHash(ctx, o.citizen.CredentialID, tr.AccessToken, hashes, crypto.SHA256, ""); err == nil {

@@ -43,10 +43,13 @@ const (
 
 // Certificate profiles, as recorded in store.Certificate.Profile.
 const (
-	ProfileRoot         = "root-ca"
-	ProfileIssuing      = "issuing-ca"
-	ProfileOCSP         = "ocsp"
-	ProfileTSA          = "tsa"
+	ProfileRoot    = "root-ca"
+	ProfileIssuing = "issuing-ca"
+	ProfileOCSP    = "ocsp"
+	ProfileTSA     = "tsa"
+	// ProfileReceipt certifies the key that signs consent receipts
+	// (pkg/signing): the service's own statement of what an owner approved.
+	ProfileReceipt      = "receipt"
 	ProfileCitizen      = "citizen"
 	ProfileOrganisation = "organisation"
 )
@@ -82,6 +85,10 @@ const (
 	DefaultOCSPValidity    = 30 * 24 * time.Hour
 	MaxOCSPValidity        = 90 * 24 * time.Hour
 	DefaultCRLValidity     = 7 * 24 * time.Hour
+	// DefaultReceiptValidity is the life of a consent-receipt certificate
+	// (RenewReceipt replaces it at half life, so a receipt's certificate
+	// is valid at least half a year after it was signed).
+	DefaultReceiptValidity = 1 * year
 	MaxCRLValidity         = 7 * 24 * time.Hour
 )
 

@@ -21,6 +21,9 @@ const (
 	TSAKeyLabel     = "kyso-tsa"
 	// OCSPKeyLabelPrefix is followed by a number: "kyso-ocsp-1", "kyso-ocsp-2", …
 	OCSPKeyLabelPrefix = "kyso-ocsp-"
+	// ReceiptKeyLabelPrefix is followed by a number, as OCSP's: the keys
+	// that sign consent receipts.
+	ReceiptKeyLabelPrefix = "kyso-receipt-"
 )
 
 // InitRequest says how to create a hierarchy. The zero value is usable.
@@ -214,8 +217,31 @@ func (a *Authority) providerName(is *issuer) string {
 	return strings.TrimSuffix(is.cert.Subject.CommonName, " Issuing CA")
 }
 
+// serviceCert is a certificate kyso's own services sign with under a
+// key of their own, made afresh (a new key under the next numbered label)
+// when the current one has passed half its life: the OCSP responder's
+// and the consent receipts'. One code path makes and renews both.
+type serviceCert struct {
+	profile, labelPrefix, cnSuffix string
+	validity                       func(*Authority) time.Duration
+	template                       func(a *Authority, subject []byte, nb, na time.Time, parent string) (*x509.Certificate, error)
+}
+
+var (
+	ocspCert = &serviceCert{profile: ProfileOCSP, labelPrefix: OCSPKeyLabelPrefix, cnSuffix: " OCSP Responder",
+		validity: func(a *Authority) time.Duration { return a.opts.OCSPValidity }, template: (*Authority).ocspTemplate}
+	receiptCert = &serviceCert{profile: ProfileReceipt, labelPrefix: ReceiptKeyLabelPrefix, cnSuffix: " Consent Receipts",
+		validity: func(*Authority) time.Duration { return DefaultReceiptValidity }, template: (*Authority).receiptTemplate}
+)
+
 // newOCSP makes a fresh OCSP responder key and certificate.
 func (a *Authority) newOCSP(ctx context.Context, provider string, alg hsm.Algorithm, actor string) (*x509.Certificate, error) {
+	return a.newServiceCert(ctx, ocspCert, provider, alg, actor)
+}
+
+// newServiceCert makes a fresh key under the next free numbered label of
+// sc and certifies it from the issuing CA.
+func (a *Authority) newServiceCert(ctx context.Context, sc *serviceCert, provider string, alg hsm.Algorithm, actor string) (*x509.Certificate, error) {
 	is, err := a.loadIssuer(ctx, IssuingName)
 	if err != nil {
 		return nil, err
@@ -226,32 +252,35 @@ func (a *Authority) newOCSP(ctx context.Context, provider string, alg hsm.Algori
 	if alg == "" {
 		alg = hsm.ECDSAP256
 	}
-	existing, err := a.st.ListCertificates(ctx, &store.CertificateFilter{Issuer: IssuingName, Profile: ProfileOCSP})
+	existing, err := a.st.ListCertificates(ctx, &store.CertificateFilter{Issuer: IssuingName, Profile: sc.profile})
 	if err != nil {
-		return nil, fmt.Errorf("ca: listing OCSP certificates: %w", err)
+		return nil, fmt.Errorf("ca: listing %s certificates: %w", sc.profile, err)
 	}
 	var info *hsm.KeyInfo
 	for n := len(existing) + 1; ; n++ {
-		label := fmt.Sprintf("%s%d", OCSPKeyLabelPrefix, n)
+		label := fmt.Sprintf("%s%d", sc.labelPrefix, n)
 		info, err = a.ks.CreateKey(ctx, &hsm.CreateKeyRequest{Label: label, Algorithm: alg})
 		if errors.Is(err, hsm.ErrKeyExists) && n < len(existing)+100 {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("ca: creating OCSP key %q: %w", label, err)
+			return nil, fmt.Errorf("ca: creating %s key %q: %w", sc.profile, label, err)
 		}
 		break
 	}
-	subject, err := marshalName([]nameAttr{{oidCountry, "VN"}, {oidOrganization, provider}, {oidCommonName, provider + " OCSP Responder"}})
+	subject, err := marshalName([]nameAttr{{oidCountry, "VN"}, {oidOrganization, provider}, {oidCommonName, provider + sc.cnSuffix}})
 	if err != nil {
 		return nil, err
 	}
-	nb, na := a.validity(a.opts.OCSPValidity)
-	tmpl, err := a.ocspTemplate(subject, nb, na, is.name)
+	nb, na := a.validity(sc.validity(a))
+	if na.After(is.cert.NotAfter) {
+		na = is.cert.NotAfter
+	}
+	tmpl, err := sc.template(a, subject, nb, na, is.name)
 	if err != nil {
 		return nil, err
 	}
-	return a.issue(ctx, &issueParams{issuer: is, profile: ProfileOCSP, tmpl: tmpl, pub: info.PublicKey, keyURI: info.URI, actor: actor})
+	return a.issue(ctx, &issueParams{issuer: is, profile: sc.profile, tmpl: tmpl, pub: info.PublicKey, keyURI: info.URI, actor: actor})
 }
 
 // newTSA makes the TSA key and certificate.
@@ -345,13 +374,27 @@ func (a *Authority) Chain(ctx context.Context) ([]*x509.Certificate, error) {
 // certificate to sign with and whether it is new. The old certificate stays
 // valid until it expires, so responses signed with it stay verifiable.
 func (a *Authority) RenewOCSP(ctx context.Context) (*x509.Certificate, bool, error) {
-	rec, err := a.currentCert(ctx, ProfileOCSP)
+	return a.renew(ctx, ocspCert)
+}
+
+// RenewReceipt is RenewOCSP for the certificate that signs consent
+// receipts (profile ProfileReceipt, keys "kyso-receipt-N"): made when
+// there is none, replaced at half its life; a receipt signed with an older
+// one stays verifiable until that certificate expires.
+func (a *Authority) RenewReceipt(ctx context.Context) (*x509.Certificate, bool, error) {
+	return a.renew(ctx, receiptCert)
+}
+
+// renew returns sc's current certificate, or a new one when there is none
+// or the current one has passed half its life.
+func (a *Authority) renew(ctx context.Context, sc *serviceCert) (*x509.Certificate, bool, error) {
+	rec, err := a.currentCert(ctx, sc.profile)
 	if err == nil {
 		half := rec.NotBefore.Add(rec.NotAfter.Sub(rec.NotBefore) / 2)
 		if a.now().Before(half) {
 			c, err := x509.ParseCertificate(rec.DER)
 			if err != nil {
-				return nil, false, fmt.Errorf("ca: parsing the OCSP certificate: %w", err)
+				return nil, false, fmt.Errorf("ca: parsing the %s certificate: %w", sc.profile, err)
 			}
 			return c, false, nil
 		}
@@ -364,7 +407,7 @@ func (a *Authority) RenewOCSP(ctx context.Context) (*x509.Certificate, bool, err
 			alg, _ = hsm.AlgorithmOf(old.PublicKey)
 		}
 	}
-	c, err := a.newOCSP(ctx, "", alg, "")
+	c, err := a.newServiceCert(ctx, sc, "", alg, "")
 	if err != nil {
 		return nil, false, err
 	}
@@ -375,6 +418,12 @@ func (a *Authority) RenewOCSP(ctx context.Context) (*x509.Certificate, bool, err
 // the RFC 6960 responder.
 func (a *Authority) OCSPSigner(ctx context.Context) (*x509.Certificate, crypto.Signer, error) {
 	return a.signerFor(ctx, ProfileOCSP)
+}
+
+// ReceiptSigner returns the current consent-receipt certificate and its
+// key (RenewReceipt makes them).
+func (a *Authority) ReceiptSigner(ctx context.Context) (*x509.Certificate, crypto.Signer, error) {
+	return a.signerFor(ctx, ProfileReceipt)
 }
 
 // TSASigner returns the current time-stamping certificate and its key, for

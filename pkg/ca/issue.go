@@ -313,7 +313,7 @@ func (a *Authority) issue(ctx context.Context, p *issueParams) (cert *x509.Certi
 	if err := checkValidity(p.profile, p.tmpl.NotBefore, p.tmpl.NotAfter); err != nil {
 		return nil, err
 	}
-	if p.tmpl.IsCA || p.profile == ProfileOCSP || p.profile == ProfileTSA {
+	if p.tmpl.IsCA || p.profile == ProfileOCSP || p.profile == ProfileTSA || p.profile == ProfileReceipt {
 		if err := checkCAKey(p.pub); err != nil {
 			return nil, err
 		}

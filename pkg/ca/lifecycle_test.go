@@ -130,6 +130,39 @@ func TestRenewOCSP(t *testing.T) {
 	}
 }
 
+// TestRenewReceipt: the consent-receipt certificate is made on first use
+// by the OCSP certificate's code path, kept until half its life, then
+// replaced under a new key; ReceiptSigner hands out the current one.
+func TestRenewReceipt(t *testing.T) {
+	ctx := context.Background()
+	var now atomic.Int64
+	now.Store(time.Now().UnixNano())
+	clock := func() time.Time { return time.Unix(0, now.Load()) }
+	f := newFixture(t, newSQLite(t), &Options{Now: clock})
+	if _, _, err := f.a.ReceiptSigner(ctx); err == nil {
+		t.Fatal("ReceiptSigner before RenewReceipt made one: want an error")
+	}
+	c, renewed, err := f.a.RenewReceipt(ctx)
+	if err != nil || !renewed {
+		t.Fatalf("RenewReceipt with none: renewed=%v, %v", renewed, err)
+	}
+	if again, renewed, err := f.a.RenewReceipt(ctx); err != nil || renewed || !again.Equal(c) {
+		t.Fatalf("RenewReceipt on a fresh certificate: renewed=%v, %v", renewed, err)
+	}
+	if c.Subject.CommonName != f.h.Issuing.Subject.Organization[0]+" Consent Receipts" || c.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
+		t.Errorf("receipt certificate: CN %q, key usage %v", c.Subject.CommonName, c.KeyUsage)
+	}
+	now.Add(int64(DefaultReceiptValidity/2 + time.Hour))
+	c2, renewed, err := f.a.RenewReceipt(ctx)
+	if err != nil || !renewed || hsm.SamePublicKey(c.PublicKey, c2.PublicKey) {
+		t.Fatalf("RenewReceipt past half life: renewed=%v, same key %v, %v", renewed, hsm.SamePublicKey(c.PublicKey, c2.PublicKey), err)
+	}
+	cert, signer, err := f.a.ReceiptSigner(ctx)
+	if err != nil || !cert.Equal(c2) || !hsm.SamePublicKey(signer.Public(), c2.PublicKey) {
+		t.Errorf("ReceiptSigner does not return the new certificate and key: %v", err)
+	}
+}
+
 // TestImportSubordinate installs a provider's subordinate CA issued by a
 // stand-in national root and issues under it.
 func TestImportSubordinate(t *testing.T) {

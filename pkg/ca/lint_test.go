@@ -28,7 +28,12 @@ func TestZlintEverySource(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	receipt, _, err := f.a.RenewReceipt(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	want := map[string][]string{
+		"receipt":  nil,
 		"root":     nil,
 		"issuing":  {"e_invalid_ca_certificate_policies [CABF_BR]"},
 		"ocsp":     nil,
@@ -38,7 +43,7 @@ func TestZlintEverySource(t *testing.T) {
 	}
 	for name, der := range map[string][]byte{
 		"root": f.h.Root.Raw, "issuing": f.h.Issuing.Raw, "ocsp": f.h.OCSP.Raw, "tsa": f.h.TSA.Raw,
-		"citizen": withEmail.Raw, "org-seal": noEmail.Raw,
+		"citizen": withEmail.Raw, "org-seal": noEmail.Raw, "receipt": receipt.Raw,
 	} {
 		zc, err := zx509.ParseCertificate(der)
 		if err != nil {

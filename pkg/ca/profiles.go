@@ -255,6 +255,16 @@ func (a *Authority) tsaTemplate(subject []byte, nb, na time.Time, parent string)
 	}, nil
 }
 
+// receiptTemplate is the profile of the certificate that signs consent
+// receipts: a document signer in the provider's own name, so the same key
+// usages as a citizen's (digitalSignature and contentCommitment, critical;
+// id-kp-documentSigning, RFC 9336, and id-kp-emailProtection, which
+// S/MIME verifiers such as openssl cms require of a CMS signer), with the
+// issuing CA's OCSP, CRL and caIssuers pointers and the provider's policy.
+func (a *Authority) receiptTemplate(subject []byte, nb, na time.Time, parent string) (*x509.Certificate, error) {
+	return a.signingTemplate(subject, nb, na, parent, "")
+}
+
 // signingTemplate is the profile of citizen and organisation certificates
 // (PROTOCOLS.md, Decree 23/2025): keyUsage digitalSignature and
 // contentCommitment, critical (RFC 5280 section 4.2.1.3); extended key usage

@@ -207,6 +207,9 @@ type FinishOption func(*finishConfig)
 
 type finishConfig struct {
 	tokens [][]byte
+	// content, when not nil, is written as encapContentInfo's eContent:
+	// an attached SignedData (SignAttached).
+	content []byte
 }
 
 // WithTimestampToken adds token, an RFC 3161 TimeStampToken over the
@@ -254,7 +257,15 @@ func (p *Prepared) assemble(signature []byte, cfg *finishConfig) ([]byte, error)
 		return nil, err
 	}
 	if sp.encap, err = build(func(b *cryptobyte.Builder) {
-		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { b.AddASN1ObjectIdentifier(p.ContentType) })
+		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+			b.AddASN1ObjectIdentifier(p.ContentType)
+			if cfg.content != nil {
+				// eContent [0] EXPLICIT OCTET STRING (RFC 5652 section 5.2).
+				b.AddASN1(cbasn1.Tag(0).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
+					b.AddASN1OctetString(cfg.content)
+				})
+			}
+		})
 	}); err != nil {
 		return nil, err
 	}
@@ -319,6 +330,11 @@ func Sign(ctx context.Context, req *SignerInfoRequest, signer crypto.Signer) ([]
 	if signer == nil {
 		return nil, errors.New("cms: Sign needs a signer")
 	}
+	return prepareAndSign(ctx, req, signer)
+}
+
+// prepareAndSign is Prepare, signer.Sign and Finish with opts.
+func prepareAndSign(ctx context.Context, req *SignerInfoRequest, signer crypto.Signer, opts ...FinishOption) ([]byte, error) {
 	p, err := Prepare(req)
 	if err != nil {
 		return nil, err
@@ -330,7 +346,31 @@ func Sign(ctx context.Context, req *SignerInfoRequest, signer crypto.Signer) ([]
 	if err != nil {
 		return nil, fmt.Errorf("cms: signing: %w", err)
 	}
-	return p.Finish(sig)
+	return p.Finish(sig, opts...)
+}
+
+// SignAttached makes a CAdES SignedData that carries content itself
+// (encapContentInfo's eContent, RFC 5652 section 5.2): what a verifier
+// such as `openssl cms -verify -inform DER` checks and prints without
+// being given the content. req.ContentDigest is computed here from
+// content with req.Hash; any value given is replaced. The signer's public
+// key must be the certificate's.
+func SignAttached(ctx context.Context, req *SignerInfoRequest, content []byte, signer crypto.Signer) ([]byte, error) {
+	if signer == nil {
+		return nil, errors.New("cms: SignAttached needs a signer")
+	}
+	if content == nil {
+		content = []byte{}
+	}
+	r := *req
+	if r.Hash == 0 {
+		r.Hash = crypto.SHA256
+	}
+	if err := checkHash(r.Hash); err != nil {
+		return nil, err
+	}
+	r.ContentDigest = digest(r.Hash, content)
+	return prepareAndSign(ctx, &r, signer, func(c *finishConfig) { c.content = content })
 }
 
 // preparedJSON is the stored form of a Prepared, version 1.

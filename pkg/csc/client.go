@@ -93,6 +93,10 @@ func (c *Client) do(req *http.Request, out any) error {
 	if out == nil || resp.StatusCode == http.StatusNoContent {
 		return nil
 	}
+	if raw, ok := out.(*[]byte); ok {
+		*raw = body
+		return nil
+	}
 	if err := json.Unmarshal(body, out); err != nil {
 		return fmt.Errorf("csc: %s: malformed response: %w", req.URL.Path, err)
 	}
@@ -144,6 +148,24 @@ func (c *Client) Call(ctx context.Context, method string, in, out any) error {
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+tok)
 	return c.do(req, out)
+}
+
+// Receipt downloads the consent receipt of an owner's oauth2code consent
+// (kyso's addition: GET receipts/{id}, the ID from the code exchange's
+// TokenResponse.ReceiptID) with the client's token: a DER CMS SignedData
+// carrying the receipt's JSON, which `openssl cms -verify` checks.
+func (c *Client) Receipt(ctx context.Context, id string) ([]byte, error) {
+	tok, err := c.Token(ctx)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url("receipts/"+url.PathEscape(id)), nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	var der []byte
+	return der, c.do(req, &der)
 }
 
 // CredentialInfo returns credentials/info with the certificate chain and

@@ -122,6 +122,7 @@ func NewHandler(svc *signing.Service, opts *Options) *Handler {
 	h.mux.HandleFunc("POST /csc/v2/credentials/authorize", h.limited(h.authed(h.authorize)))
 	h.mux.HandleFunc("POST /csc/v2/signatures/signHash", h.authed(h.signHash))
 	h.mux.HandleFunc("POST /csc/v2/signatures/signDoc", h.authed(h.signDoc))
+	h.mux.HandleFunc("GET /csc/v2/receipts/{id}", h.authed(h.receipt))
 	if h.opts.TSA != nil {
 		h.mux.HandleFunc("POST /csc/v2/signatures/timestamp", h.authed(h.timestamp))
 	}

@@ -63,7 +63,26 @@ func (h *Handler) exchangeCode(w http.ResponseWriter, r *http.Request, id, secre
 		cnf = &Confirmation{X5tS256: g.CertThumbprint}
 	}
 	httpedge.WriteJSON(w, http.StatusOK, TokenResponse{AccessToken: g.AccessToken, TokenType: "Bearer", ExpiresIn: int(g.Lifetime.Seconds()),
-		Scope: g.Scope, CredentialID: g.CredentialID, Cnf: cnf})
+		Scope: g.Scope, CredentialID: g.CredentialID, ReceiptID: g.ReceiptID, Cnf: cnf})
+}
+
+// receipt is GET receipts/{id} (kyso's addition): the consent receipt of
+// an owner's consent given to the calling client, a DER CMS SignedData
+// carrying its JSON. Another client's, like one that does not exist, is
+// 404 not_found: a resource of kyso's own, named in the path, not a CSC
+// method whose table answers 400 to what it cannot find.
+func (h *Handler) receipt(w http.ResponseWriter, r *http.Request) {
+	f, err := h.svc.ClientReceipt(r.Context(), principal(r).ID, r.PathValue("id"))
+	var se *signing.Error
+	if errors.As(err, &se) && se.Kind == signing.KindNotFound {
+		h.edge.Error(w, r, http.StatusNotFound, "not_found", se.Description)
+		return
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	httpedge.WriteReceipt(w, f)
 }
 
 // oauth2code reports whether credentials/info should say authMode

@@ -62,6 +62,10 @@ type TokenResponse struct {
 	// hashes on CredentialID (kyso's addition, as cnf).
 	Scope        string `json:"scope,omitempty"`
 	CredentialID string `json:"credentialID,omitempty"`
+	// ReceiptID, in an authorization_code grant, names the consent
+	// receipt of the owner's consent, which GET receipts/{id} gives the
+	// client (kyso's addition).
+	ReceiptID string `json:"receiptID,omitempty"`
 }
 
 // Confirmation is the cnf member of RFC 7800 as RFC 8705 section 3.1 uses

@@ -93,6 +93,17 @@ func (c *Client) Reject(ctx context.Context, id string) (*Decision, error) {
 	return &out, nil
 }
 
+// Receipt downloads one of the owner's consent receipts (GET
+// receipts/{id}): the DER CMS SignedData carrying its JSON
+// (signing.Receipt), which `openssl cms -verify` checks.
+func (c *Client) Receipt(ctx context.Context, id string) ([]byte, error) {
+	var der []byte
+	if err := c.call(ctx, http.MethodGet, "/receipts/"+url.PathEscape(id), nil, &der); err != nil {
+		return nil, err
+	}
+	return der, nil
+}
+
 func (c *Client) httpClient() *http.Client {
 	if c.HTTPClient != nil {
 		return c.HTTPClient
@@ -135,6 +146,10 @@ func (c *Client) call(ctx context.Context, method, path string, in, out any) err
 		return &APIError{Status: resp.StatusCode, Body: eb, RetryAfter: retry}
 	}
 	if out == nil || resp.StatusCode == http.StatusNoContent {
+		return nil
+	}
+	if raw, ok := out.(*[]byte); ok {
+		*raw = b
 		return nil
 	}
 	if err := json.Unmarshal(b, out); err != nil {

@@ -58,6 +58,7 @@ func NewHandler(svc *signing.Service, opts *Options) *Handler {
 	h.mux.HandleFunc("GET /owner/v1/transactions", h.authed(h.transactions))
 	h.mux.HandleFunc("POST /owner/v1/transactions/{id}/approve", h.limited(h.authed(h.perOwner(h.approve))))
 	h.mux.HandleFunc("POST /owner/v1/transactions/{id}/reject", h.limited(h.authed(h.perOwner(h.reject))))
+	h.mux.HandleFunc("GET /owner/v1/receipts/{id}", h.authed(h.receipt))
 	h.mux.HandleFunc("/owner/v1/", func(w http.ResponseWriter, r *http.Request) {
 		if allow := httpedge.Allowed(h.mux, r, "/owner/v1/"); allow != "" {
 			w.Header().Set("Allow", allow)

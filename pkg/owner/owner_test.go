@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -26,13 +27,15 @@ type env struct {
 	client   *signing.ClientCredentials
 	citizen  *signing.Enrolment
 	neighbor *signing.Enrolment
+	// root is the test hierarchy's root, which receipts chain to.
+	root *x509.Certificate
 }
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
 	ctx := context.Background()
 	se := signingtest.New(t, nil)
-	e := &env{svc: se.Service, clock: se.Clock}
+	e := &env{svc: se.Service, clock: se.Clock, root: se.PKI.Hierarchy.Root}
 	e.srv = httptest.NewServer(owner.NewHandler(e.svc, nil))
 	t.Cleanup(e.srv.Close)
 	var err error

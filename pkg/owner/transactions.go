@@ -81,6 +81,9 @@ type ApproveRequest struct {
 type Decision struct {
 	ID     string `json:"id"`
 	Status string `json:"status"` // "signed" or "rejected"
+	// ReceiptID names the approval's consent receipt (GET
+	// receipts/{id}); empty for a rejection.
+	ReceiptID string `json:"receipt_id,omitempty"`
 }
 
 // approve signs the transaction's documents once PIN and code check out.
@@ -98,12 +101,25 @@ func (h *Handler) approve(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	t, err := h.svc.Approve(r.Context(), ownerID(r), id, req.PIN, req.OTP)
+	// The owner's app may or may not have shown the pages: the receipt
+	// says hash only.
+	t, err := h.svc.Approve(httpedge.ApprovalContext(r, false), ownerID(r), id, req.PIN, req.OTP)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	httpedge.WriteJSON(w, http.StatusOK, Decision{ID: t.ID, Status: string(t.Status)})
+	httpedge.WriteJSON(w, http.StatusOK, Decision{ID: t.ID, Status: string(t.Status), ReceiptID: t.ReceiptID})
+}
+
+// receipt downloads one of the owner's consent receipts; another owner's
+// is not found.
+func (h *Handler) receipt(w http.ResponseWriter, r *http.Request) {
+	f, err := h.svc.OwnerReceipt(r.Context(), ownerID(r), r.PathValue("id"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	httpedge.WriteReceipt(w, f)
 }
 
 // reject refuses the transaction; the body, if any, is an empty object.

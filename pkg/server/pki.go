@@ -254,8 +254,9 @@ func (p *PKI) regenerate(ctx context.Context, name string) (*store.CRL, error) {
 
 // Maintain runs until ctx ends: every interval it drops cached OCSP
 // responses for certificates revoked, suspended or resumed since (by any process sharing the
-// store: it tails the audit trail), renews the OCSP certificate at half its
-// life, and regenerates CRLs past half their validity.
+// store: it tails the audit trail), renews the OCSP and consent-receipt
+// certificates at half their life, and regenerates CRLs past half their
+// validity.
 func (p *PKI) Maintain(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -328,6 +329,13 @@ func (p *PKI) Tick(ctx context.Context) error {
 				metrics.Certificates.WithLabelValues(st).Set(float64(n[st]))
 			}
 		}
+	}
+	// The consent receipts' certificate (pkg/signing signs with it),
+	// made and renewed as the OCSP responder's is.
+	if cert, renewed, err := p.ca.RenewReceipt(ctx); err != nil {
+		errs = append(errs, err)
+	} else if renewed {
+		p.log.Info("made the consent-receipt certificate", "serial", ca.FormatSerialInt(cert.SerialNumber), "not_after", cert.NotAfter)
 	}
 	cas, err := p.st.ListCAs(ctx)
 	if err != nil {

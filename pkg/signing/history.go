@@ -44,6 +44,11 @@ type Use struct {
 	// attributes. HashAlgorithm names its hash ("SHA-256").
 	Digest        []byte
 	HashAlgorithm string
+	// ReceiptID names the consent receipt of the owner's approval that
+	// allowed the signature (OwnerReceipt gives it); empty for a CSC
+	// explicit authorisation, whose factors the portal collected, and
+	// for signatures from before receipts.
+	ReceiptID string
 }
 
 // historyPage is how many audit events KeyHistory reads at a time.
@@ -77,7 +82,7 @@ func (s *Service) KeyHistory(ctx context.Context, ownerID string) ([]Use, error)
 				continue
 			}
 			var d struct {
-				Owner, Transaction, Activation, Digest, Hash string
+				Owner, Transaction, Activation, Digest, Hash, Receipt string
 			}
 			if json.Unmarshal(e.Details, &d) != nil || d.Owner != ownerID {
 				continue
@@ -94,7 +99,7 @@ func (s *Service) KeyHistory(ctx context.Context, ownerID string) ([]Use, error)
 			if mine[k]++; mine[k] <= other[k] {
 				continue // the other event of a use already listed
 			}
-			u := Use{EventID: e.ID, Time: e.Time, CredentialID: e.Subject, TransactionID: d.Transaction, HashAlgorithm: d.Hash}
+			u := Use{EventID: e.ID, Time: e.Time, CredentialID: e.Subject, TransactionID: d.Transaction, HashAlgorithm: d.Hash, ReceiptID: d.Receipt}
 			u.Digest, _ = base64.StdEncoding.DecodeString(d.Digest)
 			if c, ok := strings.CutPrefix(e.Actor, "client:"); ok {
 				u.ClientID = c

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -212,6 +213,11 @@ type codeRequest struct {
 	CredentialID  string   `json:"credential,omitempty"`
 	HashAlgorithm string   `json:"hash_algorithm,omitempty"`
 	Hashes        [][]byte `json:"hashes,omitempty"`
+	// ReceiptID names the consent's receipt; ActivationID is the ID the
+	// exchange gives the activation data (scope credential), which the
+	// receipt names already.
+	ReceiptID    string `json:"receipt,omitempty"`
+	ActivationID string `json:"activation,omitempty"`
 }
 
 // ApproveOAuth is the owner's consent: it checks the request again, that
@@ -238,11 +244,21 @@ func (s *Service) ApproveOAuth(ctx context.Context, ownerID string, req *OAuthRe
 		return "", err
 	}
 	cr := codeRequest{Scope: req.Scope, OwnerID: ownerID, RedirectURI: req.RedirectURI, CodeChallenge: req.CodeChallenge}
+	if cr.ReceiptID, err = randomID(s.cfg.Rand, 12); err != nil {
+		return "", err
+	}
+	var docs []ReceiptDocument
 	if c.Credential != nil {
 		if _, _, _, err := s.checkSigner(ctx, c.Credential, actor, ""); err != nil {
 			return "", err
 		}
 		cr.CredentialID, cr.HashAlgorithm, cr.Hashes = c.Credential.ID, hashOID(req.HashAlgorithm), req.Hashes
+		if cr.ActivationID, err = randomID(s.cfg.Rand, 10); err != nil {
+			return "", err
+		}
+		for _, h := range req.Hashes {
+			docs = append(docs, ReceiptDocument{HashAlgorithm: req.HashAlgorithm.String(), Hash: hex.EncodeToString(h), Shown: ShownHash})
+		}
 	}
 	body, err := json.Marshal(&cr)
 	if err != nil {
@@ -253,14 +269,21 @@ func (s *Service) ApproveOAuth(ctx context.Context, ownerID string, req *OAuthRe
 		return "", err
 	}
 	now := s.now()
-	h := sha256.Sum256([]byte(code))
-	if err := s.st.PutAuthCode(ctx, &store.AuthCode{Hash: h[:], ClientID: c.Client.ID, Request: body,
-		ExpiresAt: now.Add(CodeLifetime), CreatedAt: now}); err != nil {
+	receipt, err := s.makeReceipt(ctx, &receiptFor{id: cr.ReceiptID, kind: ReceiptOAuth2Code, client: c.Client.ID, owner: owner,
+		cred: c.Credential, description: req.Description, docs: docs, scope: req.Scope, activationID: cr.ActivationID, at: now})
+	if err != nil {
 		return "", err
 	}
-	if err := s.audit(ctx, actor, "oauth2.consent", c.Client.ID, "ok", map[string]any{
-		"scope": req.Scope, "credential": cr.CredentialID, "hashes": len(cr.Hashes),
-	}); err != nil {
+	e, err := s.auditEvent(actor, "oauth2.consent", c.Client.ID, "ok", map[string]any{
+		"scope": req.Scope, "credential": cr.CredentialID, "hashes": len(cr.Hashes), "receipt": cr.ReceiptID,
+	})
+	if err != nil {
+		return "", err
+	}
+	// The code, its receipt and the consent's audit event, in one write.
+	h := sha256.Sum256([]byte(code))
+	if err := s.st.PutAuthCode(ctx, &store.AuthCode{Hash: h[:], ClientID: c.Client.ID, Request: body,
+		ExpiresAt: now.Add(CodeLifetime), CreatedAt: now}, receipt, e); err != nil {
 		return "", err
 	}
 	return code, nil
@@ -302,6 +325,9 @@ type CodeGrant struct {
 	// CertThumbprint, for a client that authenticated by its TLS
 	// certificate, is the binding of the token (RFC 8705 cnf x5t#S256).
 	CertThumbprint string
+	// ReceiptID names the consent receipt of the owner's consent
+	// (ClientReceipt gives it to the client).
+	ReceiptID string
 }
 
 // ErrInvalidGrant is the kind of answer to a code that is unknown, used,
@@ -369,7 +395,7 @@ func (s *Service) ExchangeCode(ctx context.Context, x *CodeExchange) (*CodeGrant
 			return nil, err
 		}
 		_ = s.audit(ctx, "client:"+client.ID, "oauth2.code", client.ID, "ok", map[string]any{"owner": cr.OwnerID, "scope": cr.Scope})
-		return &CodeGrant{AccessToken: tok, Scope: ScopeService, Lifetime: life, CertThumbprint: thumb}, nil
+		return &CodeGrant{AccessToken: tok, Scope: ScopeService, Lifetime: life, CertThumbprint: thumb, ReceiptID: cr.ReceiptID}, nil
 	}
 	cred, err := s.st.GetCredential(ctx, cr.CredentialID)
 	if err != nil {
@@ -379,7 +405,7 @@ func (s *Service) ExchangeCode(ctx context.Context, x *CodeExchange) (*CodeGrant
 	if !ok {
 		return nil, fmt.Errorf("signing: authorisation code with hash algorithm %q", cr.HashAlgorithm)
 	}
-	sad, id, err := s.newActivation(ctx, client.ID, cred.ID, "", alg, cr.Hashes)
+	sad, id, err := s.newActivation(ctx, client.ID, cred.ID, "", cr.ReceiptID, cr.ActivationID, alg, cr.Hashes)
 	if err != nil {
 		return nil, err
 	}
@@ -388,11 +414,11 @@ func (s *Service) ExchangeCode(ctx context.Context, x *CodeExchange) (*CodeGrant
 		return nil, err
 	}
 	if err := s.audit(ctx, "client:"+client.ID, "credential.authorize", cred.ID, "ok", map[string]any{
-		"owner": cr.OwnerID, "client": client.ID, "activation": id, "hashes": len(cr.Hashes), "via": "oauth2code",
+		"owner": cr.OwnerID, "client": client.ID, "activation": id, "hashes": len(cr.Hashes), "via": "oauth2code", "receipt": cr.ReceiptID,
 	}); err != nil {
 		return nil, err
 	}
-	return &CodeGrant{AccessToken: sad, Scope: ScopeCredential, CredentialID: cred.ID, Lifetime: s.cfg.SADLifetime, CertThumbprint: thumb}, nil
+	return &CodeGrant{AccessToken: sad, Scope: ScopeCredential, CredentialID: cred.ID, Lifetime: s.cfg.SADLifetime, CertThumbprint: thumb, ReceiptID: cr.ReceiptID}, nil
 }
 
 // pkceMatches checks a PKCE verifier (43 to 128 unreserved characters)

@@ -153,6 +153,8 @@ type Service struct {
 	certs  certCache
 	// instance names this replica in transaction leases.
 	instance string
+	// receipts holds the key that signs consent receipts.
+	receipts receiptSigner
 }
 
 // New returns a service over st and keys, issuing certificates with

@@ -168,7 +168,7 @@ func (u *unlocked) signAll(ms hsm.MultiSigner, digests [][]byte, opts crypto.Sig
 	}
 	events := make([]*store.AuditEvent, len(digests))
 	for i, d := range digests {
-		if events[i], err = u.s.signatureEvent(u.actor, u.cred, u.txID, u.activation, d, opts.HashFunc(), "ok"); err != nil {
+		if events[i], err = u.s.signatureEvent(u.actor, u.cred, u.txID, u.activation, u.receipt, d, opts.HashFunc(), "ok"); err != nil {
 			return nil, err
 		}
 	}
@@ -179,11 +179,17 @@ func (u *unlocked) signAll(ms hsm.MultiSigner, digests [][]byte, opts crypto.Sig
 }
 
 // signatureEvent is the audit event of a signature over digest, made
-// under the activation data named activation.
-func (s *Service) signatureEvent(actor string, cred *store.Credential, txID, activation string, digest []byte, h crypto.Hash, outcome string) (*store.AuditEvent, error) {
-	return s.auditEvent(actor, "signature.create", cred.ID, outcome, map[string]any{
+// under the activation data named activation, which the owner's approval
+// with consent receipt receipt (empty: none, an explicit CSC
+// authorisation) made.
+func (s *Service) signatureEvent(actor string, cred *store.Credential, txID, activation, receipt string, digest []byte, h crypto.Hash, outcome string) (*store.AuditEvent, error) {
+	d := map[string]any{
 		"owner": cred.OwnerID, "transaction": txID, "activation": activation, "digest": base64.StdEncoding.EncodeToString(digest), "hash": h.String(),
-	})
+	}
+	if receipt != "" {
+		d["receipt"] = receipt
+	}
+	return s.auditEvent(actor, "signature.create", cred.ID, outcome, d)
 }
 
 // Refusals of a request to spend activation data, as the audit event
@@ -334,7 +340,7 @@ func (s *Service) unlock(ctx context.Context, req *SignHashRequest, mode auditMo
 	if mode != auditEach {
 		events = make([]*store.AuditEvent, len(req.Hashes))
 		for i, d := range req.Hashes {
-			if events[i], err = s.signatureEvent(req.Actor, cred, a.TransactionID, a.ID, d, h, "intent"); err != nil {
+			if events[i], err = s.signatureEvent(req.Actor, cred, a.TransactionID, a.ID, a.ReceiptID, d, h, "intent"); err != nil {
 				return nil, nil, err
 			}
 		}
@@ -348,7 +354,7 @@ func (s *Service) unlock(ctx context.Context, req *SignHashRequest, mode auditMo
 		return nil, nil, err
 	}
 	return &unlocked{s: s, ctx: ctx, cred: cred, signer: signer, left: len(req.Hashes), actor: req.Actor, txID: a.TransactionID,
-		activation: a.ID, mode: mode, digests: req.Hashes, cert: cert, chain: chain, check: check}, opts, nil
+		activation: a.ID, receipt: a.ReceiptID, mode: mode, digests: req.Hashes, cert: cert, chain: chain, check: check}, opts, nil
 }
 
 // checkSigner returns cred's certificate and chain after the pre-signing
@@ -424,6 +430,9 @@ type unlocked struct {
 	// activation is the ID of the activation data unlock spent, for the
 	// audit events of the signatures.
 	activation string
+	// receipt is the ID of the consent receipt of the approval that made
+	// the activation data; empty for an explicit CSC authorisation.
+	receipt string
 	// mode: how the signatures are audited; with auditIntent the signer
 	// signs only digests, in order.
 	mode    auditMode
@@ -459,7 +468,7 @@ func (u *unlocked) Sign(rnd io.Reader, digest []byte, opts crypto.SignerOpts) ([
 	if u.mode != auditEach {
 		return sig, nil
 	}
-	e, err := u.s.signatureEvent(u.actor, u.cred, u.txID, u.activation, digest, opts.HashFunc(), "ok")
+	e, err := u.s.signatureEvent(u.actor, u.cred, u.txID, u.activation, u.receipt, digest, opts.HashFunc(), "ok")
 	if err != nil {
 		return nil, err
 	}
@@ -524,15 +533,19 @@ func sameHashes(a, b [][]byte) bool {
 
 // newActivation records activation data for the hashes, handed to the
 // relying party clientID, and returns the SAD and the activation's ID.
-func (s *Service) newActivation(ctx context.Context, clientID, credID, txID string, h crypto.Hash, hashes [][]byte) (sad, id string, err error) {
+// An owner's approval names its receipt (receiptID) and may choose the ID
+// (id; empty: a new one).
+func (s *Service) newActivation(ctx context.Context, clientID, credID, txID, receiptID, id string, h crypto.Hash, hashes [][]byte) (sad, _ string, err error) {
 	if sad, err = randomToken(s.cfg.Rand); err != nil {
 		return "", "", err
 	}
-	if id, err = randomID(s.cfg.Rand, 10); err != nil {
-		return "", "", err
+	if id == "" {
+		if id, err = randomID(s.cfg.Rand, 10); err != nil {
+			return "", "", err
+		}
 	}
 	now := s.now()
-	a := &store.Activation{SADHash: sadHash(sad), ID: id, ClientID: clientID, CredentialID: credID, TransactionID: txID,
+	a := &store.Activation{SADHash: sadHash(sad), ID: id, ClientID: clientID, CredentialID: credID, TransactionID: txID, ReceiptID: receiptID,
 		HashAlgorithm: hashOID(h), Hashes: hashes, Remaining: len(hashes), ExpiresAt: now.Add(s.cfg.SADLifetime), CreatedAt: now}
 	if err := s.st.PutActivation(ctx, a); err != nil {
 		return "", "", err
@@ -635,7 +648,7 @@ func (s *Service) Authorize(ctx context.Context, req *AuthorizeRequest) (string,
 	if _, _, _, err := s.checkSigner(ctx, cred, req.Actor, ""); err != nil {
 		return "", 0, err
 	}
-	sad, id, err := s.newActivation(ctx, req.ClientID, cred.ID, "", req.HashAlgorithm, req.Hashes)
+	sad, id, err := s.newActivation(ctx, req.ClientID, cred.ID, "", "", "", req.HashAlgorithm, req.Hashes)
 	if err != nil {
 		return "", 0, err
 	}

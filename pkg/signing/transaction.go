@@ -82,6 +82,9 @@ type Transaction struct {
 	SignAlgo      string
 	Documents     []Document
 	Signatures    []Signature
+	// ReceiptID names the consent receipt of the owner's approval; set by
+	// Approve.
+	ReceiptID string
 }
 
 func (s *Service) decode(t *store.Transaction) (*Transaction, error) {
@@ -373,23 +376,39 @@ func (s *Service) Approve(ctx context.Context, ownerID, txID, pin, otp string) (
 	for i, d := range x.Documents {
 		hashes[i] = d.Hash
 	}
+	receiptID, err := randomID(s.cfg.Rand, 12)
+	if err != nil {
+		return nil, err
+	}
 	// The SAD is the transaction's client's: signDocuments spends it in
 	// that client's name. Made before the approval is recorded, it is
 	// never handed out if the approval loses a race, and expires unused.
-	sad, activation, err := s.newActivation(ctx, t.ClientID, t.CredentialID, t.ID, x.HashAlgorithm, hashes)
+	sad, activation, err := s.newActivation(ctx, t.ClientID, t.CredentialID, t.ID, receiptID, "", x.HashAlgorithm, hashes)
+	if err != nil {
+		return nil, err
+	}
+	cred, err := s.st.GetCredential(ctx, t.CredentialID)
+	if err != nil {
+		return nil, fmt.Errorf("signing: credential %s: %w", t.CredentialID, err)
+	}
+	now := s.now()
+	// The consent receipt: what the owner was shown and approved, signed
+	// by the service, recorded with the approval in one write.
+	receipt, err := s.makeReceipt(ctx, &receiptFor{id: receiptID, kind: ReceiptTransaction, client: t.ClientID, owner: o, cred: cred,
+		description: t.Description, docs: receiptDocuments(x, approvalOrigin(ctx).PagesShown), txID: t.ID,
+		activationID: activation, at: now})
 	if err != nil {
 		return nil, err
 	}
 	actor := "owner:" + ownerID
-	e, err := s.auditEvent(actor, "transaction.approve", t.ID, "ok", map[string]any{"credential": t.CredentialID, "activation": activation})
+	e, err := s.auditEvent(actor, "transaction.approve", t.ID, "ok", map[string]any{"credential": t.CredentialID, "activation": activation, "receipt": receiptID})
 	if err != nil {
 		return nil, err
 	}
-	now := s.now()
 	approved := *t
 	approved.Status, approved.UpdatedAt = store.TxApproved, now
 	approved.LeaseOwner, approved.LeaseUntil = s.instance, now.Add(s.cfg.ApprovalLease)
-	if err := s.st.TransitionTransaction(ctx, &approved, store.TxPending, nil, e); errors.Is(err, store.ErrConflict) {
+	if err := s.st.ApproveTransaction(ctx, &approved, store.TxPending, receipt, e); errors.Is(err, store.ErrConflict) {
 		return nil, fail(KindConflict, "the transaction changed meanwhile")
 	} else if err != nil {
 		return nil, err
@@ -414,7 +433,7 @@ func (s *Service) Approve(ctx context.Context, ownerID, txID, pin, otp string) (
 		// The outcome of each signature, written with the state that
 		// delivers them: the log says a signature was made only when
 		// the relying party can have it.
-		if events, err = s.outcomeEvents(ctx, actor, x, activation); err != nil {
+		if events, err = s.outcomeEvents(ctx, actor, x, activation, receiptID); err != nil {
 			return nil, err
 		}
 	}
@@ -430,20 +449,25 @@ func (s *Service) Approve(ctx context.Context, ownerID, txID, pin, otp string) (
 	if signErr != nil {
 		return nil, signErr
 	}
-	return s.decode(&done)
+	out, err := s.decode(&done)
+	if err != nil {
+		return nil, err
+	}
+	out.ReceiptID = receiptID
+	return out, nil
 }
 
 // outcomeEvents are the signature.create ok events of a signed
 // transaction's documents: one per document, naming its approved hash, as
 // its intent did.
-func (s *Service) outcomeEvents(ctx context.Context, actor string, x *Transaction, activation string) ([]*store.AuditEvent, error) {
+func (s *Service) outcomeEvents(ctx context.Context, actor string, x *Transaction, activation, receipt string) ([]*store.AuditEvent, error) {
 	cred, err := s.st.GetCredential(ctx, x.CredentialID)
 	if err != nil {
 		return nil, fmt.Errorf("signing: credential %s: %w", x.CredentialID, err)
 	}
 	events := make([]*store.AuditEvent, len(x.Documents))
 	for i, d := range x.Documents {
-		if events[i], err = s.signatureEvent(actor, cred, x.ID, activation, d.Hash, x.HashAlgorithm, "ok"); err != nil {
+		if events[i], err = s.signatureEvent(actor, cred, x.ID, activation, receipt, d.Hash, x.HashAlgorithm, "ok"); err != nil {
 			return nil, err
 		}
 	}

@@ -93,6 +93,7 @@ func NewHandler(svc *signing.Service, opts *Options) *Handler {
 	h.mux.HandleFunc("/smartca/v1/credentials/get_certificate", h.post(h.getCertificate))
 	h.mux.HandleFunc("/smartca/v1/signatures/sign", h.post(h.sign))
 	h.mux.HandleFunc("/smartca/v1/signatures/sign/{tran_code}/status", h.post(h.status))
+	h.mux.HandleFunc("/smartca/v1/signatures/sign/{tran_code}/receipt", h.post(h.receipt))
 	h.mux.HandleFunc("/smartca/v1/", func(w http.ResponseWriter, r *http.Request) {
 		h.edge.Error(w, r, http.StatusNotFound, "", "no such method: "+r.Method+" "+r.URL.Path)
 	})

@@ -100,6 +100,13 @@ type Signing interface {
 	// such transaction. A state change and the webhook and audit events it
 	// causes cannot be separated by a crash.
 	TransitionTransaction(ctx context.Context, t *Transaction, from TransactionStatus, w *Webhook, audit ...*AuditEvent) error
+	// ApproveTransaction is TransitionTransaction without a webhook that
+	// also records r, the approval's consent receipt, in the same
+	// database transaction: an approval is recorded with its receipt or
+	// not at all. ErrConflict (nothing written) as TransitionTransaction;
+	// ErrExists when the receipt's ID, or a receipt of the transaction,
+	// is recorded already.
+	ApproveTransaction(ctx context.Context, t *Transaction, from TransactionStatus, r *Receipt, audit ...*AuditEvent) error
 	// ClaimApproved leases to owner, until now+lease, up to limit
 	// approved transactions whose lease has ended at now (the replica
 	// that took it died, or outlived it), and returns them. Replicas
@@ -128,9 +135,18 @@ type Signing interface {
 	DeleteToken(ctx context.Context, hash []byte) error
 
 	// PutAuthCode records an OAuth 2.0 authorisation code (CSC
-	// oauth2code) by its hash; ErrExists when the hash is recorded
-	// already, ErrNotFound when its client does not exist.
-	PutAuthCode(ctx context.Context, c *AuthCode) error
+	// oauth2code) by its hash, with the consent receipt r (when not nil)
+	// and the audit events, in one database transaction; ErrExists when
+	// the hash or the receipt's ID is recorded already, ErrNotFound when
+	// its client does not exist.
+	PutAuthCode(ctx context.Context, c *AuthCode, r *Receipt, audit ...*AuditEvent) error
+
+	// GetReceipt returns the consent receipt with this ID, or
+	// ErrNotFound.
+	GetReceipt(ctx context.Context, id string) (*Receipt, error)
+	// GetTransactionReceipt returns the consent receipt of the approval
+	// of a transaction, or ErrNotFound.
+	GetTransactionReceipt(ctx context.Context, transactionID string) (*Receipt, error)
 	// TakeAuthCode removes the code with this hash and returns it, in one
 	// statement that two replicas cannot both win: a code is exchanged at
 	// most once. ErrNotFound when there is none, or it has expired at now
@@ -312,12 +328,35 @@ type Activation struct {
 	ClientID      string
 	CredentialID  string
 	TransactionID string // empty for a CSC explicit authorisation
+	// ReceiptID names the consent receipt of the owner's approval that
+	// made it (a transaction's, or an oauth2code consent's); empty for a
+	// CSC explicit authorisation, whose factors the portal collected.
+	ReceiptID string
 	// HashAlgorithm is the OID, dotted, of the hash algorithm.
 	HashAlgorithm string
 	// Hashes is the ordered list of hashes approved; empty only at SCAL1.
 	Hashes    [][]byte
 	Remaining int
 	ExpiresAt time.Time
+	CreatedAt time.Time
+}
+
+// Receipt is a consent receipt: the service's signed statement of what an
+// owner approved (pkg/signing writes and signs it), kept for the owner and
+// the relying party to download.
+type Receipt struct {
+	ID       string
+	OwnerID  string
+	ClientID string
+	// TransactionID is the transaction approved; empty for an oauth2code
+	// consent.
+	TransactionID string
+	// ActivationID names the activation data the approval yields (for
+	// oauth2code, made when the code is exchanged; empty for scope
+	// service).
+	ActivationID string
+	// CMS is the receipt: a DER CMS SignedData carrying its JSON.
+	CMS       []byte
 	CreatedAt time.Time
 }
 

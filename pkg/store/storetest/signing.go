@@ -751,7 +751,7 @@ func testListTransactions(t *testing.T, s store.Signing) {
 func equalActivation(t testing.TB, got, want *store.Activation) {
 	t.Helper()
 	if !bytes.Equal(got.SADHash, want.SADHash) || got.ID != want.ID || got.ClientID != want.ClientID ||
-		got.CredentialID != want.CredentialID || got.TransactionID != want.TransactionID ||
+		got.CredentialID != want.CredentialID || got.TransactionID != want.TransactionID || got.ReceiptID != want.ReceiptID ||
 		got.HashAlgorithm != want.HashAlgorithm || len(got.Hashes) != len(want.Hashes) || got.Remaining != want.Remaining {
 		t.Fatalf("activation = %+v\nwant %+v", got, want)
 	}
@@ -772,7 +772,7 @@ func testActivation(t *testing.T, s store.Signing) {
 	tx := g.createTx(t, s)
 	now := time.Now()
 	a := newActivation(t, g.cred.ID, 3, 3, now.Add(5*time.Minute))
-	a.TransactionID = tx.ID
+	a.TransactionID, a.ReceiptID = tx.ID, newID(t, "rcp")
 	_, err := s.GetActivation(ctx, a.SADHash)
 	wantErr(t, "GetActivation unknown", err, store.ErrNotFound)
 	noErr(t, "PutActivation", s.PutActivation(ctx, a))
@@ -1671,12 +1671,12 @@ func testAuthCode(t *testing.T, s store.Signing) {
 
 	now := time.Now()
 	code := &store.AuthCode{Hash: randomBytes(t, 32), ClientID: c.ID, Request: []byte(`{"scope":"service"}`), ExpiresAt: now.Add(time.Minute)}
-	noErr(t, "PutAuthCode", s.PutAuthCode(ctx, code))
-	wantErr(t, "PutAuthCode again", s.PutAuthCode(ctx, code), store.ErrExists)
+	noErr(t, "PutAuthCode", s.PutAuthCode(ctx, code, nil))
+	wantErr(t, "PutAuthCode again", s.PutAuthCode(ctx, code, nil), store.ErrExists)
 	wantErr(t, "PutAuthCode unknown client", s.PutAuthCode(ctx, &store.AuthCode{Hash: randomBytes(t, 32), ClientID: "nobody",
-		Request: []byte("{}"), ExpiresAt: now.Add(time.Minute)}), store.ErrNotFound)
+		Request: []byte("{}"), ExpiresAt: now.Add(time.Minute)}, nil), store.ErrNotFound)
 	wantErr(t, "PutAuthCode no request", s.PutAuthCode(ctx, &store.AuthCode{Hash: randomBytes(t, 32), ClientID: c.ID,
-		ExpiresAt: now.Add(time.Minute)}), store.ErrInvalid)
+		ExpiresAt: now.Add(time.Minute)}, nil), store.ErrInvalid)
 	var taken atomic.Int32
 	var wg sync.WaitGroup
 	for range 8 {
@@ -1701,7 +1701,7 @@ func testAuthCode(t *testing.T, s store.Signing) {
 		t.Fatalf("%d of 8 concurrent TakeAuthCode took the code, want 1", taken.Load())
 	}
 	old := &store.AuthCode{Hash: randomBytes(t, 32), ClientID: c.ID, Request: []byte("{}"), ExpiresAt: now.Add(time.Second)}
-	noErr(t, "PutAuthCode", s.PutAuthCode(ctx, old))
+	noErr(t, "PutAuthCode", s.PutAuthCode(ctx, old, nil))
 	_, err = s.TakeAuthCode(ctx, old.Hash, now.Add(2*time.Second))
 	wantErr(t, "TakeAuthCode expired", err, store.ErrNotFound)
 	_, err = s.TakeAuthCode(ctx, old.Hash, now)

@@ -47,6 +47,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Audit", testAudit},
 		{"AuditBatch", testAuditBatch},
 		{"Transition", testTransition},
+		{"Receipts", testReceipts},
 		{"Bounds", testBounds},
 		{"Times", testTimes},
 		{"ConcurrentIssue", testConcurrentIssue},

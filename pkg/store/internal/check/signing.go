@@ -324,6 +324,9 @@ func Activation(a *store.Activation) error {
 	if err := String("transaction ID", a.TransactionID, MaxID, false); err != nil {
 		return err
 	}
+	if err := String("receipt ID", a.ReceiptID, MaxID, false); err != nil {
+		return err
+	}
 	if err := OID("hash algorithm", a.HashAlgorithm, len(a.Hashes) > 0); err != nil {
 		return err
 	}
@@ -473,6 +476,32 @@ func AuthCode(c *store.AuthCode) error {
 	}
 	return nil
 }
+
+// Receipt checks a consent receipt before it is stored.
+func Receipt(r *store.Receipt) error {
+	if r == nil {
+		return Invalid("receipt is nil")
+	}
+	for _, f := range []struct{ name, v string }{{"receipt ID", r.ID}, {"owner ID", r.OwnerID}, {"client ID", r.ClientID}} {
+		if err := ID(f.name, f.v); err != nil {
+			return err
+		}
+	}
+	if err := String("transaction ID", r.TransactionID, MaxID, false); err != nil {
+		return err
+	}
+	if err := String("activation ID", r.ActivationID, MaxID, false); err != nil {
+		return err
+	}
+	if len(r.CMS) == 0 || len(r.CMS) > MaxReceipt {
+		return Invalid("receipt is %d bytes, not 1 to %d", len(r.CMS), MaxReceipt)
+	}
+	return nil
+}
+
+// MaxReceipt bounds a signed receipt: a thousand documents with their
+// names and hashes, the certificates and the signature.
+const MaxReceipt = 1 << 20
 
 // MaxAuthCodeRequest bounds an authorisation code's request: a thousand
 // SHA-512 hashes in base64 and the rest.

@@ -449,6 +449,23 @@ func (s *Store) UpdateTransaction(ctx context.Context, t *store.Transaction, fro
 // row, it inserts the webhook and the audit events, so a crash keeps all
 // or none. ErrNotFound when there is no such transaction.
 func (s *Store) TransitionTransaction(ctx context.Context, t *store.Transaction, from store.TransactionStatus, w *store.Webhook, audit ...*store.AuditEvent) error {
+	return s.transition(ctx, t, from, w, nil, audit)
+}
+
+// ApproveTransaction is TransitionTransaction that inserts the approval's
+// receipt in the same write, only when the UPDATE changed the row.
+func (s *Store) ApproveTransaction(ctx context.Context, t *store.Transaction, from store.TransactionStatus, r *store.Receipt, audit ...*store.AuditEvent) error {
+	if err := check.Receipt(r); err != nil {
+		return s.invalid("approving transaction", err)
+	}
+	if r.TransactionID != t.ID {
+		return s.invalid("approving transaction", check.Invalid("the receipt names transaction %q, not %q", r.TransactionID, t.ID))
+	}
+	return s.transition(ctx, t, from, nil, r, audit)
+}
+
+// transition is TransitionTransaction with an optional receipt.
+func (s *Store) transition(ctx context.Context, t *store.Transaction, from store.TransactionStatus, w *store.Webhook, r *store.Receipt, audit []*store.AuditEvent) error {
 	if err := check.TxUpdate(t, from); err != nil {
 		return s.invalid("updating transaction", err)
 	}
@@ -464,7 +481,7 @@ func (s *Store) TransitionTransaction(ctx context.Context, t *store.Transaction,
 	what := fmt.Sprintf("updating transaction %q from %s to %s", t.ID, from, t.Status)
 	ids := make([]int64, len(audit))
 	var n, webhookID int64
-	alone := w == nil && len(audit) == 0
+	alone := w == nil && r == nil && len(audit) == 0
 	err = s.write(ctx, what, alone, func(c Conn) (err error) {
 		n, err = c.Exec(ctx, `UPDATE transactions SET status = $1, result = $2, error = $3, updated_at = $4,
 			lease_owner = $5, lease_until = $6 WHERE id = $7 AND status = $8`, t.Status, nullBytes(t.Result), t.Error,
@@ -474,6 +491,11 @@ func (s *Store) TransitionTransaction(ctx context.Context, t *store.Transaction,
 		}
 		if w != nil {
 			if webhookID, err = s.insertWebhook(ctx, c, w); err != nil {
+				return err
+			}
+		}
+		if r != nil {
+			if err := s.insertReceipt(ctx, c, r); err != nil {
 				return err
 			}
 		}
@@ -548,10 +570,10 @@ func (s *Store) PutActivation(ctx context.Context, a *store.Activation) error {
 	}
 	return s.write(ctx, fmt.Sprintf("storing activation %x", a.SADHash), true, func(c Conn) error {
 		n, err := c.Exec(ctx, `INSERT INTO activations (sad_hash, id, client_id, credential_id, transaction_id,
-			hash_algorithm, hashes, remaining, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+			hash_algorithm, hashes, remaining, expires_at, created_at, receipt_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 			ON CONFLICT DO NOTHING`,
 			a.SADHash, a.ID, a.ClientID, a.CredentialID, nullString(a.TransactionID), a.HashAlgorithm, list, a.Remaining,
-			s.time(a.ExpiresAt), s.time(s.clock(a.CreatedAt)))
+			s.time(a.ExpiresAt), s.time(s.clock(a.CreatedAt)), a.ReceiptID)
 		err = s.missingParent(err, fmt.Sprintf("credential %q or transaction %q", a.CredentialID, a.TransactionID))
 		return inserted(n, err, store.ErrExists)
 	})
@@ -565,8 +587,8 @@ func (s *Store) GetActivation(ctx context.Context, sadHash []byte) (*store.Activ
 	}
 	a := &store.Activation{}
 	err := s.r.QueryRow(ctx, `SELECT sad_hash, id, client_id, credential_id, transaction_id, hash_algorithm, hashes, remaining,
-		expires_at, created_at FROM activations WHERE sad_hash = $1`, sadHash).Scan(&a.SADHash, &a.ID, &a.ClientID, &a.CredentialID,
-		NullString{&a.TransactionID}, &a.HashAlgorithm, s.d.ScanHashes(&a.Hashes), &a.Remaining, Time{&a.ExpiresAt}, Time{&a.CreatedAt})
+		expires_at, created_at, receipt_id FROM activations WHERE sad_hash = $1`, sadHash).Scan(&a.SADHash, &a.ID, &a.ClientID, &a.CredentialID,
+		NullString{&a.TransactionID}, &a.HashAlgorithm, s.d.ScanHashes(&a.Hashes), &a.Remaining, Time{&a.ExpiresAt}, Time{&a.CreatedAt}, &a.ReceiptID)
 	if err != nil {
 		return nil, s.fail(fmt.Sprintf("reading activation %x", sadHash), s.notFound(err))
 	}
@@ -674,17 +696,82 @@ func (s *Store) DeleteToken(ctx context.Context, hash []byte) error {
 
 // PutAuthCode records an authorisation code; ErrExists when its hash is
 // recorded already, ErrNotFound when its client does not exist.
-func (s *Store) PutAuthCode(ctx context.Context, c *store.AuthCode) error {
+func (s *Store) PutAuthCode(ctx context.Context, c *store.AuthCode, r *store.Receipt, audit ...*store.AuditEvent) error {
 	if err := check.AuthCode(c); err != nil {
 		return s.invalid("storing authorisation code", err)
 	}
-	return s.write(ctx, "storing authorisation code", true, func(tx Conn) error {
+	if r != nil {
+		if err := check.Receipt(r); err != nil {
+			return s.invalid("storing authorisation code", err)
+		}
+	}
+	details, err := s.auditDetails(audit)
+	if err != nil {
+		return err
+	}
+	ids := make([]int64, len(audit))
+	err = s.write(ctx, "storing authorisation code", r == nil && len(audit) == 0, func(tx Conn) error {
 		n, err := tx.Exec(ctx, `INSERT INTO oauth_codes (hash, client_id, request, expires_at, created_at)
 			VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`, c.Hash, c.ClientID, c.Request, s.time(c.ExpiresAt),
 			s.time(s.clock(c.CreatedAt)))
 		err = s.missingParent(err, fmt.Sprintf("client %q", c.ClientID))
-		return inserted(n, err, store.ErrExists)
+		if err := inserted(n, err, store.ErrExists); err != nil {
+			return err
+		}
+		if r != nil {
+			if err := s.insertReceipt(ctx, tx, r); err != nil {
+				return err
+			}
+		}
+		if len(audit) == 0 {
+			return nil
+		}
+		return s.appendAudit(ctx, tx, audit, details, ids)
 	})
+	if err != nil {
+		return err
+	}
+	setIDs(audit, ids)
+	return nil
+}
+
+// insertReceipt inserts a checked receipt in a write; ErrExists when its
+// ID, or a receipt of its transaction, is recorded, ErrNotFound when its
+// owner, client or transaction is not.
+func (s *Store) insertReceipt(ctx context.Context, c Conn, r *store.Receipt) error {
+	n, err := c.Exec(ctx, `INSERT INTO receipts (id, owner_id, client_id, transaction_id, activation_id, cms, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`, r.ID, r.OwnerID, r.ClientID, nullString(r.TransactionID),
+		r.ActivationID, r.CMS, s.time(s.clock(r.CreatedAt)))
+	err = s.missingParent(err, fmt.Sprintf("owner %q, client %q or transaction %q", r.OwnerID, r.ClientID, r.TransactionID))
+	return inserted(n, err, store.ErrExists)
+}
+
+const sqlSelectReceipt = `SELECT id, owner_id, client_id, transaction_id, activation_id, cms, created_at FROM receipts `
+
+// GetReceipt returns the receipt with this ID, or ErrNotFound.
+func (s *Store) GetReceipt(ctx context.Context, id string) (*store.Receipt, error) {
+	return s.getReceipt(ctx, "id", id)
+}
+
+// GetTransactionReceipt returns the receipt of a transaction's approval,
+// or ErrNotFound.
+func (s *Store) GetTransactionReceipt(ctx context.Context, transactionID string) (*store.Receipt, error) {
+	return s.getReceipt(ctx, "transaction_id", transactionID)
+}
+
+// getReceipt reads the receipt whose column (id or transaction_id, both
+// unique) is v.
+func (s *Store) getReceipt(ctx context.Context, column, v string) (*store.Receipt, error) {
+	if err := check.ID(column, v); err != nil {
+		return nil, s.invalid("reading receipt", err)
+	}
+	r := &store.Receipt{}
+	err := s.r.QueryRow(ctx, sqlSelectReceipt+"WHERE "+column+" = $1", v).Scan(&r.ID, &r.OwnerID, &r.ClientID,
+		NullString{&r.TransactionID}, &r.ActivationID, &r.CMS, Time{&r.CreatedAt})
+	if err != nil {
+		return nil, s.fail(fmt.Sprintf("reading receipt by %s %q", column, v), s.notFound(err))
+	}
+	return r, nil
 }
 
 // TakeAuthCode deletes the code with this hash and returns it, in one
