@@ -199,7 +199,7 @@ func (h *Handler) request(w http.ResponseWriter, r *http.Request) {
 		if reason := heldBytes(t, di); reason != "" {
 			v.Unseen = reason
 		} else if rd, err := h.render.get(ctx); err != nil {
-			h.log.Error("app: the PDF renderer", "err", err)
+			h.log.ErrorContext(ctx, "app: the PDF renderer", "err", err)
 			v.Unseen = "renderFailed"
 		} else if n, err := rd.PageCount(ctx, doc); err != nil {
 			v.Unseen = "renderFailed"
@@ -267,7 +267,7 @@ func (h *Handler) pageImage(w http.ResponseWriter, r *http.Request) {
 		h.problem(w, r, http.StatusNotFound, "notFound")
 		return
 	case err != nil:
-		h.log.Warn("app: drawing a page", "transaction", t.ID, "err", err)
+		h.log.WarnContext(r.Context(), "app: drawing a page", "transaction", t.ID, "err", err)
 		h.problem(w, r, http.StatusUnprocessableEntity, "renderFailed")
 		return
 	}

@@ -364,7 +364,7 @@ func (a *Authority) issue(ctx context.Context, p *issueParams) (cert *x509.Certi
 		if !errors.Is(err, store.ErrDuplicateSerial) || attempt == maxSerialAttempts {
 			return nil, fmt.Errorf("ca: reserving a serial number under %q: %w", issuerName, err)
 		}
-		a.log.Warn("ca: serial number collision; drawing another", "issuer", issuerName, "serial", FormatSerial(serial))
+		a.log.WarnContext(ctx, "ca: serial number collision; drawing another", "issuer", issuerName, "serial", FormatSerial(serial))
 	}
 	crashpoint.Reach(crashpoint.Reserved)
 	p.tmpl.SerialNumber = newInt(serial)
@@ -445,6 +445,6 @@ func (a *Authority) issue(ctx context.Context, p *issueParams) (cert *x509.Certi
 	if err := a.audit(ctx, p.actor, "cert.issue", auditSubject, "ok", details); err != nil {
 		return cert, err
 	}
-	a.log.Debug("ca: issued", "profile", p.profile, "issuer", issuerName, "serial", FormatSerial(serial))
+	a.log.DebugContext(ctx, "ca: issued", "profile", p.profile, "issuer", issuerName, "serial", FormatSerial(serial))
 	return cert, nil
 }

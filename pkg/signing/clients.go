@@ -177,11 +177,11 @@ func (s *Service) rehashClientSecret(ctx context.Context, c *store.Client, secre
 	case errors.Is(err, store.ErrConflict):
 		return
 	case err != nil:
-		s.log.Warn("signing: storing the HMAC form of a client secret", "client", c.ID, "error", err)
+		s.log.WarnContext(ctx, "signing: storing the HMAC form of a client secret", "client", c.ID, "error", err)
 		return
 	}
 	if err := s.audit(ctx, "kyso", "client.secret.rehash", c.ID, "ok", map[string]any{"from": "argon2id", "to": "hmac-sha256"}); err != nil {
-		s.log.Warn("signing: auditing a client secret rehash", "client", c.ID, "error", err)
+		s.log.WarnContext(ctx, "signing: auditing a client secret rehash", "client", c.ID, "error", err)
 	}
 }
 

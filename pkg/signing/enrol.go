@@ -230,10 +230,10 @@ func (s *Service) retireOrphans(ctx context.Context, nationalID, actor string) e
 		}
 		if d, ok := s.keys.(hsm.KeyDeleter); ok && label != "" {
 			if err := d.DeleteKey(ctx, &hsm.DeleteKeyRequest{Label: label}); err != nil && !errors.Is(err, hsm.ErrKeyNotFound) {
-				s.log.Warn("signing: deleting the key of an interrupted enrolment", "label", label, "err", err)
+				s.log.WarnContext(ctx, "signing: deleting the key of an interrupted enrolment", "label", label, "err", err)
 			}
 		}
-		s.log.Warn("signing: retired the certificate of an interrupted enrolment", "national_id", nationalID, "serial", serial)
+		s.log.WarnContext(ctx, "signing: retired the certificate of an interrupted enrolment", "national_id", nationalID, "serial", serial)
 		if err := s.audit(ctx, actor, "owner.enrol.retire", nationalID, "ok", map[string]any{
 			"serial": serial, "credential": credID, "reason": "an earlier enrolment stopped after issuing, before recording the owner",
 		}); err != nil {

@@ -180,7 +180,7 @@ func (s *Service) SuspendOwn(ctx context.Context, ownerID, credentialID string, 
 		_ = s.audit(ctx, actor, "owner.disown", cred.ID, "error", map[string]any{"credential": cred.ID, "error": err.Error()})
 		return fmt.Errorf("signing: suspending the certificate of credential %s: %w", cred.ID, err)
 	}
-	s.log.Warn("an owner says they did not make a signature: the certificate is suspended; call them", "owner", ownerID, "credential", cred.ID, "disputed_event", disputed)
+	s.log.WarnContext(ctx, "an owner says they did not make a signature: the certificate is suspended; call them", "owner", ownerID, "credential", cred.ID, "disputed_event", disputed)
 	// The suspension stands whether or not the operators could be told:
 	// the owner is answered, and the audit event says which.
 	details["operators_told"] = s.tellOperators(ctx, cred, disputed, intent)
@@ -231,7 +231,7 @@ func (s *Service) tellOperators(ctx context.Context, cred *store.Credential, dis
 			IdempotencyKey: fmt.Sprintf("owner.disown:%d", intent.ID), NextAttempt: s.now()})
 	}
 	if err != nil {
-		s.log.Error("signing: the operators were not told of an owner's dispute (Config.OperatorClient): read the log and the audit trail",
+		s.log.ErrorContext(ctx, "signing: the operators were not told of an owner's dispute (Config.OperatorClient): read the log and the audit trail",
 			"operator_client", s.cfg.OperatorClient, "credential", cred.ID, "err", err)
 		return false
 	}

@@ -71,7 +71,7 @@ func (s *Service) webhookFor(ctx context.Context, t *store.Transaction) (*store.
 		return nil, nil
 	}
 	if s.cfg.Notification == nil {
-		s.log.Error("signing: no notification encoder (Config.Notification): the relying party must poll", "transaction", t.ID, "client", t.ClientID)
+		s.log.ErrorContext(ctx, "signing: no notification encoder (Config.Notification): the relying party must poll", "transaction", t.ID, "client", t.ClientID)
 		return nil, nil
 	}
 	x, err := s.decode(t)

@@ -502,7 +502,7 @@ func (s *Service) Recover(ctx context.Context) (int, error) {
 			switch err := s.transition(ctx, &u, store.TxApproved, e); {
 			case err == nil:
 				n++
-				s.log.Warn("signing: failed a transaction abandoned while being signed", "transaction", t.ID, "client", t.ClientID)
+				s.log.WarnContext(ctx, "signing: failed a transaction abandoned while being signed", "transaction", t.ID, "client", t.ClientID)
 			case errors.Is(err, store.ErrConflict):
 				// Its holder finished it after all.
 			default:
