@@ -25,6 +25,10 @@ type config struct {
 	// Listen is the HTTPS address; HTTP the plain-HTTP PKI address.
 	Listen string `yaml:"listen"`
 	HTTP   string `yaml:"http"`
+	// CRLBatch is how long revocations made through kysod wait for the
+	// next CRL (default 1m; key and CA compromises make one at once; OCSP
+	// answers every change at once).
+	CRLBatch time.Duration `yaml:"crl_batch"`
 	// Metrics is the address of the Prometheus listener (/metrics, plain
 	// HTTP, no authentication: keep it off the public network); empty:
 	// none.
@@ -271,6 +275,9 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 	}
 	if c.Signing.Argon2Concurrency < 0 || c.Signing.Argon2Wait < 0 {
 		return nil, false, fmt.Errorf("config: signing.argon2_concurrency and signing.argon2_wait must not be negative")
+	}
+	if c.CRLBatch < 0 || c.CRLBatch > time.Hour {
+		return nil, false, fmt.Errorf("config: crl_batch %v must be between 0 (1m) and 1h", c.CRLBatch)
 	}
 	return c, false, nil
 }

@@ -105,10 +105,16 @@ func newIssueHarness(t *testing.T, db string) *issueHarness {
 	h := &issueHarness{db: db, kysod: kysod, kyso: kyso, crash: crashBinary(t), cccd: 5000}
 	dir := t.TempDir()
 	h.data = filepath.Join(dir, "data")
+	// CRLs batched for a second: the CRL run waits for kysod's next one.
+	config := filepath.Join(dir, "kysod.yaml")
+	if err := os.WriteFile(config, []byte("crl_batch: 1s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h.env = []string{"KYSO_CONFIG=" + config}
 	driver, dsn := "sqlite", ""
 	if db == "postgres" {
 		dsn = testenv.NewPostgres(t)
-		h.env = []string{"KYSO_DB=" + dsn}
+		h.env = append(h.env, "KYSO_DB="+dsn)
 		h.dbArgs = []string{"--db", dsn}
 		driver = "pgx"
 	}

@@ -136,7 +136,11 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		dir.Config.DB = cfg.DB
 	}
 	development := dir.Development
-	opened, err := dir.Open(ctx, &datadir.Options{Logger: log, Actor: "kysod", DevelopmentBaseURL: developmentBaseURL(pkiAddr)})
+	crlBatch := cfg.CRLBatch
+	if crlBatch == 0 {
+		crlBatch = time.Minute
+	}
+	opened, err := dir.Open(ctx, &datadir.Options{Logger: log, Actor: "kysod", DevelopmentBaseURL: developmentBaseURL(pkiAddr), CRLBatch: crlBatch})
 	if err != nil {
 		return err
 	}

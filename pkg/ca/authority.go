@@ -145,6 +145,12 @@ type Options struct {
 	// CRLValidity is nextUpdate − thisUpdate of CRLs; zero means
 	// DefaultCRLValidity (7 days), which is also the maximum.
 	CRLValidity time.Duration
+	// CRLBatch, when set, batches CRLs: Revoke, Suspend and Resume record
+	// the change (OCSP answers it at once) and leave the CRL to the next
+	// scheduled one — server.PKI's tick makes it once CRLBatch has passed
+	// since the last — but for a key or CA compromise, which makes one at
+	// once. Zero makes a CRL at every change, as a lone command must.
+	CRLBatch time.Duration
 
 	// RSAPKCS1v15 makes an RSA CA sign certificates and CRLs with PKCS#1
 	// v1.5 (sha256WithRSAEncryption). False, the default, signs them with

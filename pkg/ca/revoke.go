@@ -77,10 +77,16 @@ const (
 	ActionCRL = "crl.generate"
 )
 
+// CRLBatch is Options.CRLBatch: how long revocations may wait for the next
+// CRL; zero when every change makes one.
+func (a *Authority) CRLBatch() time.Duration { return a.opts.CRLBatch }
+
 // Revoke revokes the issuing CA's certificate with this serial number for
 // reason (an RFC 5280 section 5.3.1 code; certificateHold suspends it, as
 // Suspend does) effective at (zero: now), then regenerates the issuing CA's
-// CRL. The revocation is audited whether or not it succeeds.
+// CRL — or, with Options.CRLBatch and a reason other than a key or CA
+// compromise, leaves it to the next scheduled CRL. The revocation is
+// audited whether or not it succeeds.
 func (a *Authority) Revoke(ctx context.Context, serial []byte, reason int, at time.Time) error {
 	if reason < 0 || reason > store.ReasonAACompromise || reason == 7 || reason == store.ReasonRemoveFromCRL {
 		return invalid("revocation reason %d is not a CRLReason a certificate can be revoked for (RFC 5280 section 5.3.1)", reason)
@@ -130,6 +136,9 @@ func (a *Authority) revoke(ctx context.Context, serial []byte, reason int, at ti
 	if err := a.audit(ctx, "", action, subject, "ok", details); err != nil {
 		return err
 	}
+	if a.opts.CRLBatch > 0 && reason != store.ReasonKeyCompromise && reason != store.ReasonCACompromise {
+		return nil // the next scheduled CRL lists it (Options.CRLBatch)
+	}
 	if _, err := a.generateCRL(ctx, IssuingName); err != nil {
 		return fmt.Errorf("ca: %s is %s, but the new CRL failed: %w", FormatSerial(serial), done, err)
 	}
@@ -169,6 +178,9 @@ func (a *Authority) Resume(ctx context.Context, serial []byte) error {
 	}
 	if err := a.audit(ctx, "", ActionResume, subject, "ok", details); err != nil {
 		return err
+	}
+	if a.opts.CRLBatch > 0 {
+		return nil // the next scheduled CRL leaves it out (Options.CRLBatch)
 	}
 	if _, err := a.generateCRL(ctx, IssuingName); err != nil {
 		return fmt.Errorf("ca: %s is resumed, but the new CRL failed: %w", FormatSerial(serial), err)

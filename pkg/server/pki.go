@@ -91,7 +91,14 @@ type Store interface {
 	NextSequence(ctx context.Context, name string) (int64, error)
 	ListAudit(ctx context.Context, after int64, limit int) ([]*store.AuditEvent, error)
 	CountCertificates(ctx context.Context) (map[string]int64, error)
+	PruneCRLs(ctx context.Context, issuer string, keep int) (int64, error)
 }
+
+// CRLHistory is how many CRLs of each CA the store keeps: the newest, and
+// a few before it for whoever must show what was published when. The rest
+// are pruned when a new one is made, so the table does not grow with the
+// revocations.
+const CRLHistory = 16
 
 var _ Store = store.Store(nil)
 
@@ -245,6 +252,11 @@ func (p *PKI) regenerate(ctx context.Context, name string) (*store.CRL, error) {
 		return nil, err
 	}
 	for _, c := range crls {
+		if _, err := p.st.PruneCRLs(ctx, c.Issuer, CRLHistory); err != nil {
+			p.log.ErrorContext(ctx, "pruning old CRLs", "issuer", c.Issuer, "err", err)
+		}
+	}
+	for _, c := range crls {
 		if c.Issuer == name {
 			return c, nil
 		}
@@ -256,7 +268,8 @@ func (p *PKI) regenerate(ctx context.Context, name string) (*store.CRL, error) {
 // responses for certificates revoked, suspended or resumed since (by any process sharing the
 // store: it tails the audit trail), renews the OCSP and consent-receipt
 // certificates at half their life, and regenerates CRLs past half their
-// validity.
+// validity or, once ca.Options.CRLBatch has passed, when a revocation is
+// newer than the latest; it keeps CRLHistory CRLs of each CA.
 func (p *PKI) Maintain(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -347,8 +360,12 @@ func (p *PKI) Tick(ctx context.Context) error {
 			// Half its life left and nothing revoked since it was made:
 			// it stands. A revocation whose CRL was never stored (the
 			// process making it stopped) is listed at the next Tick.
+			// A revocation after the latest CRL waits for the batch
+			// (ca.Options.CRLBatch; none: the next tick).
 			half := latest.ThisUpdate.Add(latest.NextUpdate.Sub(latest.ThisUpdate) / 2)
-			if p.now().Before(half) && (p.revocationEvent == 0 || p.revocationEvent < p.crlEvent) {
+			pending := p.revocationEvent > 0 && p.revocationEvent > p.crlEvent
+			batchDue := pending && !p.now().Before(latest.ThisUpdate.Add(p.ca.CRLBatch()))
+			if p.now().Before(half) && !batchDue {
 				continue
 			}
 		} else if !errors.Is(err, store.ErrNotFound) {

@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
+	"fmt"
 	"io"
 	"math/big"
 	"net/http"
@@ -286,5 +287,99 @@ func TestTickListsRevocationsWithoutCRL(t *testing.T) {
 	}
 	if again, _ := st.LatestCRL(ctx, ca.IssuingName); again.Number != after.Number {
 		t.Errorf("a Tick with nothing new made CRL %d after %d", again.Number, after.Number)
+	}
+}
+
+// TestCRLBatch: with ca.Options.CRLBatch a suspension waits for the next
+// scheduled CRL — the tick makes none before the batch has passed, one
+// after — while a key compromise makes one at once; and every new CRL
+// prunes the CA's history to CRLHistory.
+func TestCRLBatch(t *testing.T) {
+	ctx := context.Background()
+	p0, err := catest.New(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p0.Close() })
+	now := time.Now()
+	clock := func() time.Time { return now }
+	a, err := ca.New(p0.Store, p0.Keys, &ca.Options{BaseURL: "http://ca.kyso.test", CRLBatch: time.Minute, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := p0.Store
+	p, err := NewPKI(ctx, a, st, &PKIOptions{Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	latest := func() *store.CRL {
+		t.Helper()
+		c, err := st.LatestCRL(ctx, ca.IssuingName)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	lists := func(c *store.CRL, serial *big.Int) bool {
+		crl, err := x509.ParseRevocationList(c.DER)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range crl.RevokedCertificateEntries {
+			if e.SerialNumber.Cmp(serial) == 0 {
+				return true
+			}
+		}
+		return false
+	}
+	if _, err := a.GenerateCRL(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	first := latest()
+	held := issue(t, a, "079203002001")
+	if err := a.Suspend(ctx, held.SerialNumber.Bytes(), time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if c := latest(); c.Number != first.Number {
+		t.Fatalf("a suspension made CRL %d at once; it should wait for the batch", c.Number)
+	}
+	now = now.Add(30 * time.Second)
+	if err := p.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if c := latest(); c.Number != first.Number {
+		t.Fatalf("the tick made CRL %d before the batch had passed", c.Number)
+	}
+	now = now.Add(31 * time.Second)
+	if err := p.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	batched := latest()
+	if batched.Number == first.Number || !lists(batched, held.SerialNumber) {
+		t.Fatalf("after the batch: CRL %d, listing the suspension %v", batched.Number, lists(batched, held.SerialNumber))
+	}
+	compromised := issue(t, a, "079203002002")
+	if err := a.Revoke(ctx, compromised.SerialNumber.Bytes(), store.ReasonKeyCompromise, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if c := latest(); c.Number == batched.Number || !lists(c, compromised.SerialNumber) {
+		t.Fatalf("a key compromise waited for the batch: CRL %d", c.Number)
+	}
+	// History: many CRLs later, CRLHistory remain.
+	for range CRLHistory + 4 {
+		now = now.Add(61 * time.Second)
+		c := issue(t, a, fmt.Sprintf("07920300%04d", 3000+int(now.Unix()%1000)))
+		if err := a.Suspend(ctx, c.SerialNumber.Bytes(), time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Tick(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := st.PruneCRLs(ctx, ca.IssuingName, CRLHistory); err != nil || n != 0 {
+		t.Errorf("after the ticks, PruneCRLs found %d more to prune (%v): the ticks keep only %d", n, err, CRLHistory)
 	}
 }

@@ -118,6 +118,9 @@ type Store interface {
 	PutCRL(ctx context.Context, crl *CRL) error
 	// LatestCRL returns issuer's CRL with the highest number, or ErrNotFound.
 	LatestCRL(ctx context.Context, issuer string) (*CRL, error)
+	// PruneCRLs deletes issuer's CRLs but the keep with the highest
+	// numbers, and returns how many it deleted.
+	PruneCRLs(ctx context.Context, issuer string, keep int) (int64, error)
 
 	// PutTrustAnchor adds a trust anchor (a root or intermediate CA
 	// certificate an operator trusts). ErrExists when one with the same

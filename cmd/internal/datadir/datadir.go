@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/hsm/keystore"
@@ -182,6 +183,9 @@ type Options struct {
 	// the address of its PKI listener, so that the development
 	// certificates name URLs that answer. Empty leaves ca.DefaultBaseURL.
 	DevelopmentBaseURL string
+	// CRLBatch is ca.Options.CRLBatch: kysod batches CRLs; a command,
+	// leaving it zero, makes one at every change.
+	CRLBatch time.Duration
 }
 
 // Open creates the directory (and, on embedded defaults, the passphrase)
@@ -221,7 +225,7 @@ func (d *Dir) Open(ctx context.Context, opts *Options) (*Opened, error) {
 		ks.Close()
 		return nil, err
 	}
-	caOpts := &ca.Options{Logger: log, BaseURL: d.Config.BaseURL, Actor: opts.Actor, RSAPKCS1v15: d.Config.RSAPKCS1v15}
+	caOpts := &ca.Options{Logger: log, BaseURL: d.Config.BaseURL, Actor: opts.Actor, RSAPKCS1v15: d.Config.RSAPKCS1v15, CRLBatch: opts.CRLBatch}
 	if d.Config.PolicyOID != "" {
 		oid, err := ParseOID(d.Config.PolicyOID)
 		if err != nil {

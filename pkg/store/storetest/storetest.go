@@ -675,6 +675,22 @@ func testCRL(t *testing.T, s store.Store) {
 	}
 	_, err = s.LatestCRL(ctx, "j")
 	wantErr(t, "LatestCRL other issuer", err, store.ErrNotFound)
+	// Pruning keeps the newest by number, and only the issuer's.
+	noErr(t, "PutCRL j", s.PutCRL(ctx, &store.CRL{Issuer: "j", Number: 1, DER: []byte{1}, ThisUpdate: tu, NextUpdate: tu.Add(time.Hour)}))
+	if n, err := s.PruneCRLs(ctx, "i", 2); err != nil || n != 1 {
+		t.Fatalf("PruneCRLs(i, 2) = %d, %v; want 1 deleted (number 2)", n, err)
+	}
+	if got, err := s.LatestCRL(ctx, "i"); err != nil || got.Number != 10 {
+		t.Errorf("LatestCRL after pruning = %+v, %v", got, err)
+	}
+	if n, err := s.PruneCRLs(ctx, "i", 2); err != nil || n != 0 {
+		t.Errorf("PruneCRLs again = %d, %v; want none", n, err)
+	}
+	if _, err := s.LatestCRL(ctx, "j"); err != nil {
+		t.Errorf("pruning i touched j: %v", err)
+	}
+	_, err = s.PruneCRLs(ctx, "i", 0)
+	wantErr(t, "PruneCRLs keeping none", err, store.ErrInvalid)
 }
 
 func testAudit(t *testing.T, s store.Store) {

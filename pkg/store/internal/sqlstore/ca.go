@@ -470,6 +470,21 @@ func (s *Store) LatestCRL(ctx context.Context, issuer string) (*store.CRL, error
 	return c, nil
 }
 
+// PruneCRLs deletes issuer's CRLs but the keep with the highest numbers.
+func (s *Store) PruneCRLs(ctx context.Context, issuer string, keep int) (int64, error) {
+	if keep < 1 {
+		return 0, s.invalid("pruning CRLs", check.Invalid("keep %d CRLs: at least the latest must stay", keep))
+	}
+	var n int64
+	err := s.write(ctx, fmt.Sprintf("pruning %q's CRLs", issuer), true, func(c Conn) error {
+		var err error
+		n, err = c.Exec(ctx, `DELETE FROM crls WHERE issuer = $1 AND number < (
+			SELECT min(number) FROM (SELECT number FROM crls WHERE issuer = $1 ORDER BY number DESC LIMIT $2) AS newest)`, issuer, keep)
+		return err
+	})
+	return n, err
+}
+
 // AppendAudit records es in one transaction and sets their IDs, which
 // increase in commit order (the dialect's AuditLock, or SQLite's one
 // writer, keeps them so); the table refuses UPDATE and DELETE.
