@@ -428,7 +428,7 @@ func (s *Store) TransitionTransaction(ctx context.Context, t *store.Transaction,
 		return err
 	}
 	what := fmt.Sprintf("updating transaction %q from %s to %s", t.ID, from, t.Status)
-	ids := make([]int64, len(audit))
+	rows := make([]store.AuditEvent, len(audit))
 	var n, webhookID int64
 	alone := w == nil && len(audit) == 0
 	err = s.write(ctx, what, alone, func(c Conn) (err error) {
@@ -446,7 +446,7 @@ func (s *Store) TransitionTransaction(ctx context.Context, t *store.Transaction,
 		if len(audit) == 0 {
 			return nil
 		}
-		return s.appendAudit(ctx, c, audit, details, ids)
+		return s.appendAudit(ctx, c, audit, details, rows)
 	})
 	if err != nil {
 		return err
@@ -455,7 +455,7 @@ func (s *Store) TransitionTransaction(ctx context.Context, t *store.Transaction,
 		if w != nil {
 			w.ID = webhookID
 		}
-		setIDs(audit, ids)
+		setChained(audit, rows)
 		return nil
 	}
 	var status string
@@ -561,7 +561,7 @@ func (s *Store) UseActivation(ctx context.Context, sadHash []byte, n int, now ti
 		return err
 	}
 	what := fmt.Sprintf("using activation %x %d times", sadHash, n)
-	ids := make([]int64, len(audit))
+	rows := make([]store.AuditEvent, len(audit))
 	at := s.orNow(now)
 	used := false
 	err = s.write(ctx, what, len(audit) == 0, func(c Conn) error {
@@ -570,13 +570,13 @@ func (s *Store) UseActivation(ctx context.Context, sadHash []byte, n int, now ti
 		if !used || len(audit) == 0 {
 			return err
 		}
-		return s.appendAudit(ctx, c, audit, details, ids)
+		return s.appendAudit(ctx, c, audit, details, rows)
 	})
 	if err != nil {
 		return err
 	}
 	if used {
-		setIDs(audit, ids)
+		setChained(audit, rows)
 		return nil
 	}
 	var remaining int
