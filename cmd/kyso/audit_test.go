@@ -36,14 +36,7 @@ func TestAuditVerifyExport(t *testing.T) {
 	data := filepath.Join(dir, "data")
 	t.Setenv("KYSO_DATA", "")
 	t.Setenv("KYSO_KEYSTORE", "")
-	run := func(want int, args ...string) (string, string) {
-		t.Helper()
-		out, errOut, code := kyso(t, args...)
-		if code != want {
-			t.Fatalf("kyso %s: exit %d, want %d\n%s%s", strings.Join(args, " "), code, want, out, errOut)
-		}
-		return out, errOut
-	}
+	run := kysoExit(t)
 	run(0, "ca", "init", "--data", data)
 	// What kysod does at start: the audit key, the first checkpoint.
 	d, err := datadir.Load(data)

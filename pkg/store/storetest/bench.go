@@ -16,6 +16,7 @@ import (
 func BenchAppendAudit(b *testing.B, s store.Store) {
 	ctx := context.Background()
 	var n atomic.Int64
+	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			e := &store.AuditEvent{Actor: "bench", Action: "signature.create", Subject: fmt.Sprint(n.Add(1)), Outcome: "intent", Details: []byte(`{"hashes":1}`)}
