@@ -262,3 +262,19 @@ func (p *postgresServer) run(bin, data string, cred *syscall.Credential, attempt
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// PostgresTool returns the path of one of PostgreSQL's programs (pg_dump,
+// pg_restore) beside the server NewPostgres runs, of the same version.
+// Without them the dependency is reported Missing.
+func PostgresTool(t testing.TB, name string) string {
+	t.Helper()
+	bin, err := postgresBin()
+	if err != nil {
+		Missing(t, "%v", err)
+	}
+	p := filepath.Join(bin, name)
+	if _, err := os.Stat(p); err != nil {
+		Missing(t, "%s: %v (apt-get install postgresql-15)", p, err)
+	}
+	return p
+}

@@ -74,6 +74,10 @@ type Store interface {
 	GetCertificate(ctx context.Context, issuer string, serial []byte) (*Certificate, error)
 	// ListCertificates returns the certificates matching f, newest first.
 	ListCertificates(ctx context.Context, f *CertificateFilter) ([]*Certificate, error)
+	// CountCertificates returns how many certificates there are of each
+	// status (StatusGood, StatusRevoked, StatusHold). It reads the whole
+	// table: for metrics, at long intervals.
+	CountCertificates(ctx context.Context) (map[string]int64, error)
 	// Revoke marks a certificate revoked (or on hold) and records why and
 	// when. ErrNotFound for an unknown certificate, ErrAlreadyRevoked when it
 	// is revoked already (a certificate on hold may be revoked for good).

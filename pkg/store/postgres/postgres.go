@@ -22,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/kyso-pki/kyso/pkg/metrics"
 	"github.com/kyso-pki/kyso/pkg/store"
 	"github.com/kyso-pki/kyso/pkg/store/internal/check"
 	"github.com/kyso-pki/kyso/pkg/store/internal/migrate"
@@ -235,6 +236,8 @@ func (d driver) Read(ctx context.Context, fn func(sqlstore.Conn) error) error {
 // one round trip instead of three. A serialization failure or deadlock is
 // tried again, up to maxAttempts times.
 func (d driver) Write(ctx context.Context, alone bool, fn func(sqlstore.Conn) error) error {
+	start := time.Now()
+	defer func() { metrics.Since(commits, start) }()
 	var err error
 	for attempt := 1; attempt <= maxAttempts; attempt++ {
 		if alone {
@@ -253,6 +256,9 @@ func (d driver) Write(ctx context.Context, alone bool, fn func(sqlstore.Conn) er
 	}
 	return err
 }
+
+// commits times the writes (kyso_db_commit_duration_seconds).
+var commits = metrics.DBCommits.WithLabelValues("postgres")
 
 // conn is a sqlstore.Conn on pgx: the pool or a transaction.
 type conn struct {

@@ -54,6 +54,9 @@ func (s *Store) auditDetails(es []*store.AuditEvent) ([]string, error) {
 // SQLite's one writer), so the chain is one sequence in commit order
 // whichever replica writes; fn may run again, so rows is filled afresh.
 func (s *Store) appendAudit(ctx context.Context, c Conn, es []*store.AuditEvent, details []string, rows []store.AuditEvent) error {
+	if len(es) == 0 {
+		return nil
+	}
 	if s.d.AuditLock != "" {
 		if _, err := c.Exec(ctx, s.d.AuditLock); err != nil {
 			return err
