@@ -32,12 +32,7 @@ import (
 // made in the database is named with its event and exit status 1.
 func TestAuditVerifyExport(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	data := filepath.Join(dir, "data")
-	t.Setenv("KYSO_DATA", "")
-	t.Setenv("KYSO_KEYSTORE", "")
-	run := kysoExit(t)
-	run(0, "ca", "init", "--data", data)
+	dir, data, run := initData(t)
 	// What kysod does at start: the audit key, the first checkpoint.
 	d, err := datadir.Load(data)
 	if err != nil {

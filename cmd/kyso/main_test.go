@@ -32,6 +32,19 @@ func kysoExit(t *testing.T) func(want int, args ...string) (string, string) {
 	}
 }
 
+// initData makes a CA in a new data directory, with KYSO_DATA and
+// KYSO_KEYSTORE unset, and returns the temporary directory holding it,
+// the data directory and kysoExit.
+func initData(t *testing.T) (dir, data string, run func(want int, args ...string) (string, string)) {
+	dir = t.TempDir()
+	data = filepath.Join(dir, "data")
+	t.Setenv("KYSO_DATA", "")
+	t.Setenv("KYSO_KEYSTORE", "")
+	run = kysoExit(t)
+	run(0, "ca", "init", "--data", data)
+	return dir, data, run
+}
+
 func TestHelpAndVersion(t *testing.T) {
 	out, _, code := kyso(t, "--help")
 	if code != 0 || !strings.Contains(out, "kyso <noun> <verb>") || !strings.Contains(out, "key create") {

@@ -22,12 +22,7 @@ import (
 // removes the added one, and finds both changes in the audit trail.
 func TestTrustStore(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	data := filepath.Join(dir, "data")
-	t.Setenv("KYSO_DATA", "")
-	t.Setenv("KYSO_KEYSTORE", "")
-	run := kysoExit(t)
-	run(0, "ca", "init", "--data", data)
+	dir, data, run := initData(t)
 
 	list := func() []anchorJSON {
 		t.Helper()
