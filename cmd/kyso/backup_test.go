@@ -159,6 +159,10 @@ func TestBackupRestoreSignsAgain(t *testing.T) {
 	if stdout, stderr, code := kyso(t, "restore", "--from", file, "--data", dst); code != 0 || !strings.Contains(stdout, "restored") {
 		t.Fatalf("restore: exit %d\n%s%s", code, stdout, stderr)
 	}
+	// The audit chain, written to while the backup was taken, is whole.
+	if stdout, stderr, code := kyso(t, "audit", "verify", "--data", dst); code != 0 || !strings.Contains(stdout, "chain        ok") {
+		t.Fatalf("audit verify of the restored directory: exit %d\n%s%s", code, stdout, stderr)
+	}
 	s.signsAgain(t, dst)
 }
 

@@ -19,6 +19,32 @@ func kyso(t *testing.T, args ...string) (string, string, int) {
 	return out.String(), errb.String(), code
 }
 
+// kysoExit returns a function that runs kyso and fails t unless it exits
+// with want; it returns the standard output and error.
+func kysoExit(t *testing.T) func(want int, args ...string) (string, string) {
+	return func(want int, args ...string) (string, string) {
+		t.Helper()
+		out, errOut, code := kyso(t, args...)
+		if code != want {
+			t.Fatalf("kyso %s: exit %d, want %d\n%s%s", strings.Join(args, " "), code, want, out, errOut)
+		}
+		return out, errOut
+	}
+}
+
+// initData makes a CA in a new data directory, with KYSO_DATA and
+// KYSO_KEYSTORE unset, and returns the temporary directory holding it,
+// the data directory and kysoExit.
+func initData(t *testing.T) (dir, data string, run func(want int, args ...string) (string, string)) {
+	dir = t.TempDir()
+	data = filepath.Join(dir, "data")
+	t.Setenv("KYSO_DATA", "")
+	t.Setenv("KYSO_KEYSTORE", "")
+	run = kysoExit(t)
+	run(0, "ca", "init", "--data", data)
+	return dir, data, run
+}
+
 func TestHelpAndVersion(t *testing.T) {
 	out, _, code := kyso(t, "--help")
 	if code != 0 || !strings.Contains(out, "kyso <noun> <verb>") || !strings.Contains(out, "key create") {

@@ -22,19 +22,7 @@ import (
 // removes the added one, and finds both changes in the audit trail.
 func TestTrustStore(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	data := filepath.Join(dir, "data")
-	t.Setenv("KYSO_DATA", "")
-	t.Setenv("KYSO_KEYSTORE", "")
-	run := func(want int, args ...string) (string, string) {
-		t.Helper()
-		out, errOut, code := kyso(t, args...)
-		if code != want {
-			t.Fatalf("kyso %s: exit %d, want %d\n%s%s", strings.Join(args, " "), code, want, out, errOut)
-		}
-		return out, errOut
-	}
-	run(0, "ca", "init", "--data", data)
+	dir, data, run := initData(t)
 
 	list := func() []anchorJSON {
 		t.Helper()

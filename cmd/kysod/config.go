@@ -53,6 +53,16 @@ type config struct {
 	// Webhooks tunes the outbox's dispatcher, whose rounds also expire
 	// overdue transactions and fail abandoned ones.
 	Webhooks webhooksConfig `yaml:"webhooks"`
+	// Audit tunes the audit chain's checkpoints (pkg/audit).
+	Audit auditConfig `yaml:"audit"`
+}
+
+// auditConfig tunes the audit chain's checkpoints.
+type auditConfig struct {
+	// CheckpointInterval is how often the audit key signs the chain's
+	// head (default 1m); kysod also signs one at start and at shutdown.
+	// Events after the last checkpoint are chained but not yet sealed.
+	CheckpointInterval time.Duration `yaml:"checkpoint_interval"`
 }
 
 // appConfig tunes the citizen's app; zero values keep its defaults.
@@ -272,6 +282,9 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 	}
 	if c.Signing.ApprovalLease < 0 || c.Webhooks.Interval < 0 || c.Webhooks.Timeout < 0 || c.Webhooks.Batch < 0 {
 		return nil, false, fmt.Errorf("config: signing.approval_lease and the webhooks settings must not be negative")
+	}
+	if c.Audit.CheckpointInterval < 0 {
+		return nil, false, fmt.Errorf("config: audit.checkpoint_interval must not be negative")
 	}
 	if c.Signing.Argon2Concurrency < 0 || c.Signing.Argon2Wait < 0 {
 		return nil, false, fmt.Errorf("config: signing.argon2_concurrency and signing.argon2_wait must not be negative")

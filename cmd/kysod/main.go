@@ -43,6 +43,7 @@ import (
 	"github.com/kyso-pki/kyso/internal/version"
 	"github.com/kyso-pki/kyso/pkg/admin"
 	"github.com/kyso-pki/kyso/pkg/app"
+	"github.com/kyso-pki/kyso/pkg/audit"
 	"github.com/kyso-pki/kyso/pkg/ca"
 	"github.com/kyso-pki/kyso/pkg/csc"
 	"github.com/kyso-pki/kyso/pkg/httpedge"
@@ -162,6 +163,32 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		log.Warn(fmt.Sprintf("the certificates of %s name %s for OCSP, CRLs and CA certificates, but kysod serves them on %s: nothing answers there, so revocation checks of these certificates fail; start kysod with --http %s, or set the URL for new certificates with `kyso ca init --base-url` (a development directory may be started afresh, empty)",
 			dir.Path, dir.Config.BaseURL, pkiAddr, baseURLHost(dir.Config.BaseURL)), "base_url", dir.Config.BaseURL, "pki", pkiAddr)
 	}
+	// The audit chain's checkpoints (pkg/audit): the audit key is made in
+	// the key store on first start, like the CA's service keys; the first
+	// checkpoint, now, seals every event before it (those written before
+	// the chain existed too), then one every audit.checkpoint_interval and
+	// one after the last request at shutdown.
+	auditKey, err := audit.OpenKey(ctx, ks)
+	if err != nil {
+		return err
+	}
+	checkpoints, err := audit.NewCheckpointer(opened.Store, auditKey, nil, log)
+	if err != nil {
+		return err
+	}
+	if _, err := checkpoints.Checkpoint(ctx); err != nil {
+		return err
+	}
+	auditCtx, stopAudit := context.WithCancel(context.WithoutCancel(ctx))
+	auditDone := make(chan struct{})
+	go func() {
+		defer close(auditDone)
+		checkpoints.Run(auditCtx, cfg.Audit.CheckpointInterval)
+	}()
+	defer func() {
+		stopAudit()
+		<-auditDone
+	}()
 	pkiOpts := &server.PKIOptions{Logger: log, TSARSAPKCS1v15: dir.Config.RSAPKCS1v15, OCSPRSAPKCS1v15: dir.Config.RSAPKCS1v15}
 	if dir.Config.TSAPolicyOID != "" {
 		if pkiOpts.TSAPolicy, err = datadir.ParseOID(dir.Config.TSAPolicyOID); err != nil {
@@ -377,6 +404,11 @@ func printDefaults(w io.Writer, cfg *config, dir *datadir.Dir, ks *hsm.URI, deve
 	if !cfg.App.Disabled {
 		fmt.Fprintf(w, "  citizen's app   https://%s/app/\n", cfg.Listen)
 	}
+	every := cfg.Audit.CheckpointInterval
+	if every <= 0 {
+		every = audit.DefaultInterval
+	}
+	fmt.Fprintf(w, "  audit log       one hash chain; checkpoints signed by key %s every %v and at shutdown (kyso audit verify)\n", audit.KeyLabel, every)
 	if development {
 		fmt.Fprintln(w, "  WARNING: embedded development defaults — software keys protected by a generated passphrase")
 		fmt.Fprintln(w, "           stored beside them. Use --keystore pkcs11:… or vault:… in production.")

@@ -21,8 +21,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kyso-pki/kyso/cmd/internal/datadir"
 	"github.com/kyso-pki/kyso/internal/testenv"
 	"github.com/kyso-pki/kyso/pkg/app"
+	"github.com/kyso-pki/kyso/pkg/audit"
 )
 
 var (
@@ -266,6 +268,25 @@ func TestDaemonStartsOnDefaults(t *testing.T) {
 	}
 	if fi, err := os.Stat(filepath.Join(data, "passphrase")); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("passphrase file: %v", err)
+	}
+	// Each start sealed the audit log, each SIGTERM sealed what came after
+	// (the HTTPS certificate's issuance): nothing is left unsealed, and the
+	// chain verifies with the audit key kysod made in the key store.
+	dir, err := datadir.Load(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := dir.Open(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	r, err := audit.Verify(context.Background(), o.Store, audit.KeyStoreKeys(o.Keys))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.OK() || r.Checkpoints < 2 || r.Unsealed() != 0 || r.Events == 0 {
+		t.Errorf("the audit log after two runs: %+v, want it verified and sealed to its last event", r)
 	}
 }
 

@@ -138,9 +138,19 @@ type Store interface {
 	NextSequence(ctx context.Context, name string) (int64, error)
 
 	// AppendAudit records audit events, in one transaction, and fills in
-	// their IDs, increasing in the order given. Events are never changed
-	// or removed.
+	// their IDs, one more than the last event's, and their chain hashes
+	// (PrevHash, Hash): the log is one hash chain in ID order. Events are
+	// never changed or removed.
 	AppendAudit(ctx context.Context, es ...*AuditEvent) error
+	// AuditHead returns the ID and chain hash of the last audit event (0
+	// and nil for an empty log), recomputing the hashes of events written
+	// before the chain when the last is one of them.
+	AuditHead(ctx context.Context) (seq int64, hash []byte, err error)
+	// AppendAuditCheckpoint records a signed checkpoint and sets its ID.
+	AppendAuditCheckpoint(ctx context.Context, c *AuditCheckpoint) error
+	// ListAuditCheckpoints returns the checkpoints in the order they were
+	// recorded, after ID after, at most limit (≤ 0: 1000).
+	ListAuditCheckpoints(ctx context.Context, after int64, limit int) ([]*AuditCheckpoint, error)
 	// ListAudit returns audit events in the order they were appended,
 	// starting after ID after, at most limit of them (limit ≤ 0: 1000).
 	ListAudit(ctx context.Context, after int64, limit int) ([]*AuditEvent, error)
@@ -304,4 +314,10 @@ type AuditEvent struct {
 	Outcome string
 	// Details is a JSON object with more, never secrets.
 	Details []byte
+	// PrevHash is the chain hash of the event before it (empty for the
+	// first), set by AppendAudit; empty for an event written before the
+	// chain (migration 0013), whose hashes a verifier recomputes.
+	PrevHash []byte
+	// Hash is AuditHash(this event, PrevHash), set by AppendAudit.
+	Hash []byte
 }

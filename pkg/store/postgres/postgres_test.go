@@ -117,3 +117,7 @@ func BenchmarkIssue(b *testing.B) {
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "issues/s")
 }
+
+func BenchmarkAppendAudit(b *testing.B) {
+	storetest.BenchAppendAudit(b, open(b, testenv.NewPostgres(b)))
+}

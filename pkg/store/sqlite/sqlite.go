@@ -539,14 +539,21 @@ func (c conn) Exec(ctx context.Context, q string, args ...any) (int64, error) {
 	return res.RowsAffected()
 }
 
-// ExecEach runs q, prepared once, with each argument list.
+// ExecEach runs q, prepared once (or ahead, when hot), with each argument
+// list.
 func (c conn) ExecEach(ctx context.Context, q string, args [][]any) (int64, error) {
 	if c.tx == nil {
 		return 0, errors.New("ExecEach outside a write")
 	}
-	st, err := c.tx.PrepareContext(ctx, c.s.rb.Rebind(q))
-	if err != nil {
-		return 0, err
+	q = c.s.rb.Rebind(q)
+	st := (*sql.Stmt)(nil)
+	if h := c.hot(q); h != nil {
+		st = c.tx.StmtContext(ctx, h)
+	} else {
+		var err error
+		if st, err = c.tx.PrepareContext(ctx, q); err != nil {
+			return 0, err
+		}
 	}
 	defer st.Close()
 	var n int64

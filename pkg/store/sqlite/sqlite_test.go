@@ -154,3 +154,7 @@ func BenchmarkIssue(b *testing.B) {
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "issues/s")
 }
+
+func BenchmarkAppendAudit(b *testing.B) {
+	storetest.BenchAppendAudit(b, open(b, filepath.Join(b.TempDir(), "kyso.db")))
+}

@@ -335,10 +335,22 @@ func testConcurrentAudit(t *testing.T, s store.Store) {
 	if len(evs) != workers*each {
 		t.Fatalf("ListAudit: %d events, want %d", len(evs), workers*each)
 	}
-	for i := 1; i < len(evs); i++ {
-		if evs[i].ID <= evs[i-1].ID {
-			t.Fatalf("ListAudit IDs not increasing: %d then %d", evs[i-1].ID, evs[i].ID)
+	// One chain, in ID order, without gaps: each event links to the one
+	// before and hashes to what it stores.
+	var prev []byte
+	for i, e := range evs {
+		if e.ID != int64(i+1) {
+			t.Fatalf("ListAudit: event %d has ID %d, want IDs 1, 2, … without gaps", i, e.ID)
 		}
+		if !bytes.Equal(e.PrevHash, prev) || !bytes.Equal(e.Hash, store.AuditHash(e, prev)) {
+			t.Fatalf("event %d breaks the chain: prev %x (want %x), hash %x", e.ID, e.PrevHash, prev, e.Hash)
+		}
+		prev = e.Hash
+	}
+	seq, head, err := s.AuditHead(ctx)
+	noErr(t, "AuditHead", err)
+	if seq != int64(len(evs)) || !bytes.Equal(head, prev) {
+		t.Fatalf("AuditHead = %d %x, want %d %x", seq, head, len(evs), prev)
 	}
 	// Paging by ID sees every event once.
 	var paged int

@@ -149,7 +149,7 @@ func (s *Store) PutEnrolment(ctx context.Context, o *store.Owner, cred *store.Cr
 	if err != nil {
 		return err
 	}
-	ids := make([]int64, len(audit))
+	rows := make([]store.AuditEvent, len(audit))
 	err = s.write(ctx, fmt.Sprintf("storing the enrolment of owner %q", o.ID), false, func(c Conn) error {
 		if err := s.insertOwner(ctx, c, o); err != nil {
 			return err
@@ -157,10 +157,10 @@ func (s *Store) PutEnrolment(ctx context.Context, o *store.Owner, cred *store.Cr
 		if err := s.insertCredential(ctx, c, cred); err != nil {
 			return err
 		}
-		return s.appendAudit(ctx, c, audit, details, ids)
+		return s.appendAudit(ctx, c, audit, details, rows)
 	})
 	if err == nil {
-		setIDs(audit, ids)
+		setChained(audit, rows)
 	}
 	return err
 }
@@ -479,7 +479,7 @@ func (s *Store) transition(ctx context.Context, t *store.Transaction, from store
 		return err
 	}
 	what := fmt.Sprintf("updating transaction %q from %s to %s", t.ID, from, t.Status)
-	ids := make([]int64, len(audit))
+	rows := make([]store.AuditEvent, len(audit))
 	var n, webhookID int64
 	alone := w == nil && r == nil && len(audit) == 0
 	err = s.write(ctx, what, alone, func(c Conn) (err error) {
@@ -502,7 +502,7 @@ func (s *Store) transition(ctx context.Context, t *store.Transaction, from store
 		if len(audit) == 0 {
 			return nil
 		}
-		return s.appendAudit(ctx, c, audit, details, ids)
+		return s.appendAudit(ctx, c, audit, details, rows)
 	})
 	if err != nil {
 		return err
@@ -511,7 +511,7 @@ func (s *Store) transition(ctx context.Context, t *store.Transaction, from store
 		if w != nil {
 			w.ID = webhookID
 		}
-		setIDs(audit, ids)
+		setChained(audit, rows)
 		return nil
 	}
 	var status string
@@ -617,7 +617,7 @@ func (s *Store) UseActivation(ctx context.Context, sadHash []byte, n int, now ti
 		return err
 	}
 	what := fmt.Sprintf("using activation %x %d times", sadHash, n)
-	ids := make([]int64, len(audit))
+	rows := make([]store.AuditEvent, len(audit))
 	at := s.orNow(now)
 	used := false
 	err = s.write(ctx, what, len(audit) == 0, func(c Conn) error {
@@ -626,13 +626,13 @@ func (s *Store) UseActivation(ctx context.Context, sadHash []byte, n int, now ti
 		if !used || len(audit) == 0 {
 			return err
 		}
-		return s.appendAudit(ctx, c, audit, details, ids)
+		return s.appendAudit(ctx, c, audit, details, rows)
 	})
 	if err != nil {
 		return err
 	}
 	if used {
-		setIDs(audit, ids)
+		setChained(audit, rows)
 		return nil
 	}
 	var remaining int
@@ -709,7 +709,7 @@ func (s *Store) PutAuthCode(ctx context.Context, c *store.AuthCode, r *store.Rec
 	if err != nil {
 		return err
 	}
-	ids := make([]int64, len(audit))
+	rows := make([]store.AuditEvent, len(audit))
 	err = s.write(ctx, "storing authorisation code", r == nil && len(audit) == 0, func(tx Conn) error {
 		n, err := tx.Exec(ctx, `INSERT INTO oauth_codes (hash, client_id, request, expires_at, created_at)
 			VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`, c.Hash, c.ClientID, c.Request, s.time(c.ExpiresAt),
@@ -726,12 +726,12 @@ func (s *Store) PutAuthCode(ctx context.Context, c *store.AuthCode, r *store.Rec
 		if len(audit) == 0 {
 			return nil
 		}
-		return s.appendAudit(ctx, tx, audit, details, ids)
+		return s.appendAudit(ctx, tx, audit, details, rows)
 	})
 	if err != nil {
 		return err
 	}
-	setIDs(audit, ids)
+	setChained(audit, rows)
 	return nil
 }
 

@@ -84,8 +84,9 @@ type Dialect struct {
 	// because other transactions write beside this one. A database whose
 	// writes are serialised by one lock needs none.
 	RowLocks bool
-	// AuditLock, when set, is run in a write before audit events are
-	// inserted, so that their IDs increase in commit order.
+	// AuditLock, when set, is run in a write before the audit chain's head
+	// is read and events are inserted, so that the chain is one sequence in
+	// commit order.
 	AuditLock string
 	// MapErr turns a database error into the nearest store sentinel,
 	// keeping the database's message; other errors pass unchanged.
@@ -113,16 +114,17 @@ func New(db DB, d Dialect, now func() time.Time) *Store {
 }
 
 // Hot statements, which a driver may prepare when it opens: they are on
-// the signing path (UseActivation and its audit events).
+// the signing path (UseActivation and its audit events, chained to the
+// head).
 const (
-	sqlInsertAudit = `INSERT INTO audit_events (time, actor, action, subject, outcome, details)
-		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`
+	sqlInsertAudit = `INSERT INTO audit_events (id, time, actor, action, subject, outcome, details, prev_hash, hash)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
 	sqlUseActivation = `UPDATE activations SET remaining = remaining - $1
 		WHERE sad_hash = $2 AND remaining >= $1 AND expires_at > $3`
 )
 
 // HotWrites are the write statements worth preparing ahead.
-var HotWrites = []string{sqlInsertAudit, sqlUseActivation}
+var HotWrites = []string{sqlInsertAudit, sqlAuditHead, sqlUseActivation}
 
 // write runs fn through the driver's Write and wraps its error
 // "name: what: ".
