@@ -216,12 +216,19 @@ type codeRequest struct {
 
 // ApproveOAuth is the owner's consent: it checks the request again, that
 // the credential is the owner's, the owner's PIN and one-time code (one
-// attempt, twoFactors, as every approval), and — for scope credential —
+// attempt, checkFactors, as every approval), and — for scope credential —
 // that the certificate may sign now; then it records an authorisation
 // code for the client, bound to the redirect URI and the PKCE challenge,
 // lasting CodeLifetime, and returns it. The audit event oauth2.consent
 // records the decision.
 func (s *Service) ApproveOAuth(ctx context.Context, ownerID string, req *OAuthRequest, pin, otp string) (string, error) {
+	return s.ApproveOAuthWith(ctx, ownerID, req, PINAndCode(pin, otp))
+}
+
+// ApproveOAuthWith is ApproveOAuth with the owner's factors: PIN and
+// one-time code, or a passkey's answer to an OAuthPasskeyOptions
+// challenge for this very request.
+func (s *Service) ApproveOAuthWith(ctx context.Context, ownerID string, req *OAuthRequest, f *Factors) (string, error) {
 	c, err := s.CheckOAuthRequest(ctx, req)
 	if err != nil {
 		return "", err
@@ -234,7 +241,8 @@ func (s *Service) ApproveOAuth(ctx context.Context, ownerID string, req *OAuthRe
 		return "", err
 	}
 	actor := "owner:" + ownerID
-	if err := s.twoFactors(ctx, owner, pin, otp); err != nil {
+	factors, err := s.checkFactors(ctx, owner, f, ptr(oauthUse(ownerID, req)))
+	if err != nil {
 		return "", err
 	}
 	cr := codeRequest{Scope: req.Scope, OwnerID: ownerID, RedirectURI: req.RedirectURI, CodeChallenge: req.CodeChallenge}
@@ -259,7 +267,7 @@ func (s *Service) ApproveOAuth(ctx context.Context, ownerID string, req *OAuthRe
 		return "", err
 	}
 	if err := s.audit(ctx, actor, "oauth2.consent", c.Client.ID, "ok", map[string]any{
-		"scope": req.Scope, "credential": cr.CredentialID, "hashes": len(cr.Hashes),
+		"scope": req.Scope, "credential": cr.CredentialID, "hashes": len(cr.Hashes), "factors": factors,
 	}); err != nil {
 		return "", err
 	}
