@@ -53,6 +53,13 @@ func newEnv(t testing.TB) *env {
 // newEnvWith is newEnv with the app's options changed by mod.
 func newEnvWith(t testing.TB, mod func(*app.Options)) *env {
 	t.Helper()
+	return newEnvOn(t, mod, "")
+}
+
+// newEnvOn is newEnvWith with passkeys on for the app at passkeyOrigin
+// (signing.Config.PasskeyOrigin), when not empty.
+func newEnvOn(t testing.TB, mod func(*app.Options), passkeyOrigin string) *env {
+	t.Helper()
 	ctx := context.Background()
 	p := signingtest.NewPKI(t)
 	pkiSrv, check := signingtest.ServePKI(t, p)
@@ -67,6 +74,7 @@ func newEnvWith(t testing.TB, mod func(*app.Options)) *env {
 		Now:               e.clock,
 		SignerCheck:       check,
 		SignerCheckMaxAge: time.Hour, // a suspension must count at once even so
+		PasskeyOrigin:     passkeyOrigin,
 	})
 	if err != nil {
 		t.Fatal(err)

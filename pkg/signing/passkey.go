@@ -382,10 +382,16 @@ func passkeyID(id []byte) string {
 	return hex.EncodeToString(h[:8])
 }
 
+// ErrNoUserVerification is in the chain of the answer (KindDenied) to a
+// passkey whose authenticator did not verify its user: a front end tells
+// the owner so, and offers PIN and code.
+var ErrNoUserVerification = errors.New("the passkey's authenticator did not verify its user (WebAuthn UV flag)")
+
 // noUVError is the answer to a passkey whose authenticator did not verify
 // its user: the owner can act on it.
 func noUVError() *Error {
-	return fail(KindDenied, "the passkey's authenticator did not verify its user (WebAuthn UV): only a passkey unlocked by a PIN, a fingerprint or a face counts as both factors; use the PIN and one-time code")
+	return &Error{Kind: KindDenied, Err: ErrNoUserVerification,
+		Description: "only a passkey unlocked by a PIN, a fingerprint or a face counts as both factors; use the PIN and one-time code"}
 }
 
 // PasskeyInfo is one of an owner's passkeys, as the owner's pages list it.
