@@ -108,12 +108,24 @@ func newEnvOn(t testing.TB, mod func(*app.Options), passkeyOrigin string) *env {
 	return e
 }
 
-func (e *env) clock() time.Time { return time.Unix(0, e.now.Load()) }
+// clock is the service's and the app's clock: the test's time, moved on
+// by otp and by tests, but never behind the wall clock. The CA records a
+// suspension at its own (wall) time, which the pre-signing check compares
+// with this clock: a test clock left behind the wall — a slow run on a
+// loaded machine — would see the suspension as not yet made.
+func (e *env) clock() time.Time {
+	return time.Unix(0, max(e.now.Load(), time.Now().UnixNano()))
+}
 
 // otp moves to the next 30-second step and returns en's code.
 func (e *env) otp(t testing.TB, en *signing.Enrolment) string {
 	t.Helper()
-	e.now.Add(int64(30 * time.Second))
+	for {
+		old := e.now.Load()
+		if e.now.CompareAndSwap(old, max(old, time.Now().UnixNano())+int64(30*time.Second)) {
+			break
+		}
+	}
 	code, err := signing.TOTPCode(en.TOTPURI, e.clock())
 	if err != nil {
 		t.Fatal(err)

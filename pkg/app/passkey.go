@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/kyso-pki/kyso/pkg/httpedge"
 	"github.com/kyso-pki/kyso/pkg/signing"
 )
 
@@ -110,7 +111,7 @@ func (h *Handler) passkeyOptions(r *http.Request, make func() ([]byte, error)) s
 	opts, err := make()
 	if err != nil {
 		if k, _ := kindOf(err); k != signing.KindNotFound {
-			h.log.Error("app: passkey options", "request_id", r.Header.Get("X-Request-Id"), "err", err)
+			h.log.Error("app: passkey options", "request_id", httpedge.RequestID(r), "err", err)
 		}
 		return ""
 	}

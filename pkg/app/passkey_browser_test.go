@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -21,7 +20,6 @@ import (
 	"github.com/kyso-pki/kyso/pkg/csc"
 	"github.com/kyso-pki/kyso/pkg/signing"
 	"github.com/kyso-pki/kyso/pkg/signing/signingtest"
-	"github.com/kyso-pki/kyso/pkg/verify"
 )
 
 // passkeyServer is an env with passkeys on, its app and CSC API served on
@@ -184,28 +182,10 @@ func TestPasskeysInBrowser(t *testing.T) {
 	if got := text(p, "#outcome"); !strings.Contains(got, "đã được ký") {
 		t.Fatalf("after approving with the passkey: %q", got)
 	}
-	x, err := e.svc.ClientTransaction(ctx, e.client.ID, pdfTx)
-	if err != nil || len(x.Signatures) != 1 {
-		t.Fatalf("the approved transaction: %v", err)
-	}
-	signed := x.Signatures[0].SignedPDF
-	rep, err := verify.Verify(ctx, bytes.NewReader(signed), int64(len(signed)), &verify.Options{Roots: e.roots})
-	if err != nil || len(rep.Signatures) != 1 || rep.Signatures[0].Intact == nil || !*rep.Signatures[0].Intact || rep.Signatures[0].Indication == verify.TotalFailed {
-		t.Fatalf("the signature approved with a passkey: %v %+v", err, rep)
-	}
+	e.signedPDF(t, pdfTx)
 
 	// A CSC oauth2code request approved with the passkey.
-	portalSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Write([]byte(`<!DOCTYPE html><html lang="vi"><title>Cổng</title><p id="back">ok</p></html>`))
-	}))
-	defer portalSrv.Close()
-	callback := strings.Replace(portalSrv.URL, "127.0.0.1", "localhost", 1) + "/cb"
-	cl, err := e.svc.CreateClient(ctx, "Cổng Thuế điện tử", "", "test", signing.WithRedirectURIs(callback))
-	if err != nil {
-		t.Fatal(err)
-	}
-	portal := &csc.Client{BaseURL: base + "/csc/v2", ClientID: cl.ID, ClientSecret: cl.Secret, HTTPClient: http.DefaultClient}
+	portal, callback := e.portal(t, base, http.DefaultClient)
 	d := sha256.Sum256([]byte("tờ khai thuế"))
 	verifier, challenge := csc.NewPKCE()
 	authorize := portal.AuthorizeURL(&csc.OAuthRequest{RedirectURI: callback, State: "s1", Challenge: challenge,
