@@ -2,6 +2,7 @@ package signing_test
 
 import (
 	"context"
+	"crypto"
 	"strings"
 	"testing"
 
@@ -296,4 +297,58 @@ func countEvents(t *testing.T, p *passkeyEnv, action string) int {
 		}
 	}
 	return n
+}
+
+// TestPasskeyOAuthBinding: a passkey's answer to one oauth2code request's
+// challenge does not approve the same request with another hash, state
+// or PKCE challenge, nor a transaction (four failed attempts: a fifth
+// would lock); it approves its own request, once.
+func TestPasskeyOAuthBinding(t *testing.T) {
+	p := newPasskeyEnv(t)
+	ctx := context.Background()
+	cl, err := p.svc.CreateClient(ctx, "Cổng Thuế", "", "test", signing.WithRedirectURIs("https://thue.example/cb", "https://thue.example/cb2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := func(mod func(*signing.OAuthRequest)) *signing.OAuthRequest {
+		r := &signing.OAuthRequest{ClientID: cl.ID, RedirectURI: "https://thue.example/cb", State: "s", CodeChallenge: strings.Repeat("A", 43),
+			Scope: signing.ScopeCredential, CredentialID: p.en.CredentialID, NumSignatures: 1, Hashes: [][]byte{digest("tờ khai")},
+			HashAlgorithm: crypto.SHA256, Description: "Tờ khai thuế"}
+		if mod != nil {
+			mod(r)
+		}
+		return r
+	}
+	opts, err := p.svc.OAuthPasskeyOptions(ctx, p.en.OwnerID, req(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer, err := p.auth.Get(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &signing.Factors{Passkey: answer}
+	for name, mod := range map[string]func(*signing.OAuthRequest){
+		"another hash":  func(r *signing.OAuthRequest) { r.Hashes = [][]byte{digest("khác")} },
+		"another state": func(r *signing.OAuthRequest) { r.State = "t" },
+		"another PKCE":  func(r *signing.OAuthRequest) { r.CodeChallenge = strings.Repeat("B", 43) },
+	} {
+		if _, err := p.svc.ApproveOAuthWith(ctx, p.en.OwnerID, req(mod), f); !isCode(err, signing.KindDenied) {
+			t.Errorf("the answer approving the request with %s: %v", name, err)
+		}
+	}
+	tx := p.submit(t, p.en, "o")
+	if _, err := p.svc.ApproveWith(ctx, p.en.OwnerID, tx, f); !isCode(err, signing.KindDenied) {
+		t.Errorf("the oauth2code answer approving a transaction: %v", err)
+	}
+	if _, err := p.svc.ApproveOAuthWith(ctx, p.en.OwnerID, req(nil), f); err != nil {
+		t.Fatalf("the answer approving its own request: %v", err)
+	}
+	if _, err := p.svc.ApproveOAuthWith(ctx, p.en.OwnerID, req(nil), f); !isCode(err, signing.KindDenied) {
+		t.Errorf("the answer replayed: %v", err)
+	}
+	want := "unbound unbound unbound unbound right replayed"
+	if v := p.passkeyVerdicts(t, p.en.OwnerID); strings.Join(v, " ") != want {
+		t.Errorf("passkey verdicts %v, want %s", v, want)
+	}
 }
