@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"os"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -77,6 +79,28 @@ type appConfig struct {
 	// RenderWorkers bounds the PDF pages drawn at once, each in a PDFium
 	// sandbox of up to 512 MiB (default 2).
 	RenderWorkers int `yaml:"render_workers"`
+	// PublicURL is the app's origin as citizens open it
+	// ("https://kyso.example.vn", no path): its host is the WebAuthn
+	// relying party ID of the owners' passkeys, which work on that host
+	// only (signing.Config.PasskeyOrigin). Default: https://localhost and
+	// the port of listen.
+	PublicURL string `yaml:"public_url"`
+}
+
+// passkeyOrigin is the app's origin for passkeys (appConfig.PublicURL or
+// its default); empty when the app is not served.
+func (c *config) passkeyOrigin() string {
+	if c.App.Disabled {
+		return ""
+	}
+	if c.App.PublicURL != "" {
+		return strings.TrimSuffix(c.App.PublicURL, "/")
+	}
+	_, port, err := net.SplitHostPort(c.Listen)
+	if err != nil || port == "" || port == "443" {
+		return "https://localhost"
+	}
+	return "https://localhost:" + port
 }
 
 // webhooksConfig is the dispatcher's (signing.Dispatcher); zero values keep

@@ -90,6 +90,12 @@ func TestConfigApp(t *testing.T) {
 	if c.App != (appConfig{IdleTimeout: 5 * time.Minute, SessionLifetime: 30 * time.Minute, RenderWorkers: 1}) {
 		t.Errorf("app %+v", c.App)
 	}
+	if got := c.passkeyOrigin(); got != "https://localhost:8443" {
+		t.Errorf("the default passkey origin %q", got)
+	}
+	if c, err = load("app:\n  public_url: https://kyso.example.vn/\n"); err != nil || c.passkeyOrigin() != "https://kyso.example.vn" {
+		t.Errorf("public_url gives the passkey origin %q (%v)", c.passkeyOrigin(), err)
+	}
 	for _, bad := range []string{"app: {idle_timeout: -1s}", "app: {render_workers: -1}", "app: {idle: 5m}"} {
 		if _, err := load(bad + "\n"); err == nil {
 			t.Errorf("%s: accepted", bad)

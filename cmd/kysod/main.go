@@ -235,6 +235,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		SignerCheckMaxAge: cfg.Signing.SignerCheckMaxAge,
 		HashConcurrency:   cfg.Signing.Argon2Concurrency,
 		HashWait:          cfg.Signing.Argon2Wait,
+		PasskeyOrigin:     cfg.passkeyOrigin(),
 		Timestamp:         pades.TSAServer(pki.TSA()),
 		LTV:               &pades.LTVOptions{Roots: roots, Revocation: fetcher},
 		SignerCheck:       &signercheck.Config{Anchors: anchors.Pool, Revocation: fetcher},
@@ -402,7 +403,7 @@ func printDefaults(w io.Writer, cfg *config, dir *datadir.Dir, ks *hsm.URI, deve
 	}
 	fmt.Fprintf(w, "  APIs            https://%s/csc/v2, /smartca/v1, /owner/v1, /admin/v1, /verify/v1 (described at /openapi.json)\n", cfg.Listen)
 	if !cfg.App.Disabled {
-		fmt.Fprintf(w, "  citizen's app   https://%s/app/\n", cfg.Listen)
+		fmt.Fprintf(w, "  citizen's app   https://%s/app/ (passkeys for %s)\n", cfg.Listen, cfg.passkeyOrigin())
 	}
 	every := cfg.Audit.CheckpointInterval
 	if every <= 0 {

@@ -106,11 +106,37 @@ func StartBrowser(t testing.TB) *Browser {
 }
 
 // StopBrowser stops the test binary's Chromium, if it started, and
-// removes its profile. TestMain calls it after m.Run.
+// removes its profile and the pages Check kept. TestMain calls it after
+// m.Run.
 func StopBrowser() {
 	if chromium.cancel != nil {
 		chromium.cancel()
 	}
+	if pages.dir != "" {
+		os.RemoveAll(pages.dir)
+	}
+}
+
+// pages is where Check keeps the pages it saves: one directory for the
+// test binary, made at the first Check, removed by StopBrowser.
+var pages struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+// pagesDir is a directory of t's name under pages.dir.
+func pagesDir(t testing.TB) string {
+	t.Helper()
+	pages.once.Do(func() { pages.dir, pages.err = os.MkdirTemp("", "kyso-pages-") })
+	if pages.err != nil {
+		t.Fatal(pages.err)
+	}
+	dir := filepath.Join(pages.dir, strings.NewReplacer("/", "_", " ", "_", ":", "_").Replace(t.Name()))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 // Post makes Open send a POST with Body as the navigation's request, the
@@ -424,9 +450,12 @@ func (p *Page) HTML() []byte {
 // Check asserts what every page of kyso must be: a screenshot kept as
 // name (see Screenshot), no serious or critical axe-core violation, every
 // request to its own origin, no text overflowing its box. It saves the
-// page's HTML as name-<viewport>.html in a directory of t's and returns
-// its path, for one CheckHTML on all a test's pages: the Nu HTML Checker
-// is a JVM that takes seconds to start.
+// page's HTML as name-<viewport>.html and returns its path, for one
+// CheckHTML on all a test's pages (the Nu HTML Checker is a JVM that
+// takes seconds to start), in a directory that outlives t: a subtest's
+// pages are checked by its parent, after the subtest's own directory is
+// gone.
+
 func (p *Page) Check(name string) (html string) {
 	p.t.Helper()
 	shot := p.Screenshot(name)
@@ -439,7 +468,7 @@ func (p *Page) Check(name string) (html string) {
 	for _, o := range p.Overflows() {
 		p.t.Errorf("%s at %s: text overflows: %v (screenshot %s)", name, p.viewport.Name, o, shot)
 	}
-	html = filepath.Join(p.t.TempDir(), name+"-"+p.viewport.Name+".html")
+	html = filepath.Join(pagesDir(p.t), name+"-"+p.viewport.Name+".html")
 	if err := os.WriteFile(html, p.HTML(), 0o600); err != nil {
 		p.t.Fatal(err)
 	}
@@ -477,4 +506,11 @@ func (p *Page) Credentials(id webauthn.AuthenticatorID) []*webauthn.Credential {
 		r, err := cdp.Call(ctx, t, webauthn.GetCredentials, webauthn.GetCredentialsParams{AuthenticatorID: id})
 		return r.Credentials, err
 	})
+}
+
+// SetUserVerified sets whether the virtual authenticator id verifies its
+// user when asked to (a fingerprint that matches, or not).
+func (p *Page) SetUserVerified(id webauthn.AuthenticatorID, verified bool) {
+	p.t.Helper()
+	p.do(call(webauthn.SetUserVerified, webauthn.SetUserVerifiedParams{AuthenticatorID: id, IsUserVerified: verified}))
 }

@@ -18,9 +18,9 @@
 // from the app's own origin; sessions are in session.go. CSC oauth2code's
 // consent page is in oauth.go (ConsentPath).
 //
-// Passkeys (WebAuthn), consent receipts and signing one's own document
-// are to come (issue 15): each is a route beside these, over the same
-// session, CSRF and page code.
+// Passkeys (WebAuthn) are in passkey.go. Consent receipts and signing
+// one's own document are to come (issue 15): each is a route beside
+// these, over the same session, CSRF and page code.
 package app
 
 import (
@@ -50,8 +50,9 @@ const Path = "/app/"
 const (
 	DefaultIdleTimeout     = 10 * time.Minute
 	DefaultSessionLifetime = time.Hour
-	// MaxForm bounds a form's body (login, approve): a few short fields.
-	MaxForm = 8 << 10
+	// MaxForm bounds a form's body (login, approve): a few short fields,
+	// or a passkey's answer (signing.MaxPasskeyResponse, URL-encoded).
+	MaxForm = 8<<10 + 2*signing.MaxPasskeyResponse
 )
 
 // CSP is the Content-Security-Policy of every answer: nothing from another
@@ -162,6 +163,7 @@ func New(svc *signing.Service, opts *Options) (*Handler, error) {
 	h.mux.HandleFunc("GET /app/history", h.authed(h.history))
 	h.mux.HandleFunc("GET /app/receipts/{id}", h.authed(h.receipt))
 	h.mux.HandleFunc("POST /app/disown", h.post(true, h.disown))
+	h.passkeyRoutes()
 	if o.Checker != nil {
 		h.mux.HandleFunc("GET /app/check", h.checkPage)
 		h.mux.HandleFunc("POST /app/check", h.check)

@@ -43,6 +43,24 @@ func flowTab(t *testing.T, p *testenv.Page, name string) {
 	}
 }
 
+// signedPDF is the PDF the approved transaction tx signed, after
+// checking its one signature verifies (pkg/verify: intact, not failed,
+// to the test CA's root).
+func (e *env) signedPDF(t *testing.T, tx string) []byte {
+	t.Helper()
+	ctx := context.Background()
+	x, err := e.svc.ClientTransaction(ctx, e.client.ID, tx)
+	if err != nil || len(x.Signatures) != 1 {
+		t.Fatalf("the approved transaction: %v", err)
+	}
+	signed := x.Signatures[0].SignedPDF
+	rep, err := verify.Verify(ctx, bytes.NewReader(signed), int64(len(signed)), &verify.Options{Roots: e.roots})
+	if err != nil || len(rep.Signatures) != 1 || rep.Signatures[0].Intact == nil || !*rep.Signatures[0].Intact || rep.Signatures[0].Indication == verify.TotalFailed {
+		t.Fatalf("the signature made in the browser: %v %+v", err, rep)
+	}
+	return signed
+}
+
 // imageShown waits until the tab's page image has loaded and is drawn.
 func imageShown(t *testing.T, p *testenv.Page) {
 	t.Helper()
@@ -153,15 +171,7 @@ func TestAppInBrowser(t *testing.T) {
 			if receiptURL != srv.URL+"/app/receipts/"+r.ID {
 				t.Errorf("the receipt link is %q", receiptURL)
 			}
-			x, err := e.svc.ClientTransaction(ctx, e.client.ID, pdfTx)
-			if err != nil || len(x.Signatures) != 1 {
-				t.Fatalf("the approved transaction: %v", err)
-			}
-			signed := x.Signatures[0].SignedPDF
-			rep, err := verify.Verify(ctx, bytes.NewReader(signed), int64(len(signed)), &verify.Options{Roots: e.roots})
-			if err != nil || len(rep.Signatures) != 1 || rep.Signatures[0].Intact == nil || !*rep.Signatures[0].Intact || rep.Signatures[0].Indication == verify.TotalFailed {
-				t.Fatalf("the signature made in the browser: %v %+v", err, rep)
-			}
+			signed := e.signedPDF(t, pdfTx)
 
 			// The hash-only request says the document was not sent; it is
 			// rejected by a POST the browser sends as a navigation, so the

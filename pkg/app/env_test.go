@@ -53,6 +53,13 @@ func newEnv(t testing.TB) *env {
 // newEnvWith is newEnv with the app's options changed by mod.
 func newEnvWith(t testing.TB, mod func(*app.Options)) *env {
 	t.Helper()
+	return newEnvOn(t, mod, "")
+}
+
+// newEnvOn is newEnvWith with passkeys on for the app at passkeyOrigin
+// (signing.Config.PasskeyOrigin), when not empty.
+func newEnvOn(t testing.TB, mod func(*app.Options), passkeyOrigin string) *env {
+	t.Helper()
 	ctx := context.Background()
 	p := signingtest.NewPKI(t)
 	pkiSrv, check := signingtest.ServePKI(t, p)
@@ -67,6 +74,7 @@ func newEnvWith(t testing.TB, mod func(*app.Options)) *env {
 		Now:               e.clock,
 		SignerCheck:       check,
 		SignerCheckMaxAge: time.Hour, // a suspension must count at once even so
+		PasskeyOrigin:     passkeyOrigin,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -100,7 +108,14 @@ func newEnvWith(t testing.TB, mod func(*app.Options)) *env {
 	return e
 }
 
-func (e *env) clock() time.Time { return time.Unix(0, e.now.Load()) }
+// clock is the service's and the app's clock: the test's time, moved on
+// by otp and by tests, but never behind the wall clock. The CA records a
+// suspension at its own (wall) time, which the pre-signing check compares
+// with this clock: a test clock left behind the wall — a slow run on a
+// loaded machine — would see the suspension as not yet made.
+func (e *env) clock() time.Time {
+	return time.Unix(0, max(e.now.Load(), time.Now().UnixNano()))
+}
 
 // otp moves to the next 30-second step and returns en's code. The clock
 // never falls behind the wall clock: the CA dates a suspension by the
@@ -109,10 +124,12 @@ func (e *env) clock() time.Time { return time.Unix(0, e.now.Load()) }
 // not see a suspension made a moment before.
 func (e *env) otp(t testing.TB, en *signing.Enrolment) string {
 	t.Helper()
-	if wall := time.Now().UnixNano(); e.now.Load() < wall {
-		e.now.Store(wall)
+	for {
+		old := e.now.Load()
+		if e.now.CompareAndSwap(old, max(old, time.Now().UnixNano())+int64(30*time.Second)) {
+			break
+		}
 	}
-	e.now.Add(int64(30 * time.Second))
 	code, err := signing.TOTPCode(en.TOTPURI, e.clock())
 	if err != nil {
 		t.Fatal(err)

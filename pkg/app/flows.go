@@ -30,12 +30,13 @@ func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, or(next, "/app/"), http.StatusSeeOther)
 		return
 	}
-	h.show(w, r, http.StatusOK, "login", "loginTitle", &loginView{Next: next}, "", false)
+	h.show(w, r, http.StatusOK, "login", "loginTitle", &loginView{Next: next, Passkey: h.loginPasskeyOptions(w, r)}, "", false)
 }
 
 // loginView is the login page's data: Next, where to go after (only the
-// consent page: safeNext).
-type loginView struct{ Next string }
+// consent page: safeNext); Passkey, the options of the passkey login
+// (empty: none offered).
+type loginView struct{ Next, Passkey string }
 
 func or(a, b string) string {
 	if a != "" {
@@ -78,6 +79,12 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.o.Limits.ChargeClient("login:" + id)
+	h.startSession(w, r, tok, next)
+}
+
+// startSession starts a session on the owner's new token and sends the
+// browser to next (or the requests).
+func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, tok, next string) {
 	now := h.o.Now()
 	setCookie(w, SessionCookie, h.keys.sealSession(&session{token: tok, begun: now, usedAt: now}), 0)
 	setCookie(w, CSRFCookie, randomValue(), 0)
@@ -162,6 +169,9 @@ type requestView struct {
 	Image, Prev, Next string
 	// Unseen: the page could not be drawn (the message says why).
 	Unseen string
+	// Passkey are the options of the passkey approval, bound to this
+	// request (empty: the owner has no passkey).
+	Passkey string
 }
 
 // request shows one request: who asks, why, each document with its hash,
@@ -218,6 +228,7 @@ func (h *Handler) request(w http.ResponseWriter, r *http.Request) {
 			v.Unseen = messages[lang(w, r)][v.Unseen]
 		}
 	}
+	v.Passkey = h.passkeyOptions(r, func() ([]byte, error) { return h.svc.TransactionPasskeyOptions(r.Context(), s.ownerID, t.ID) })
 	h.show(w, r, http.StatusOK, "request", "requestTitle", v, "", false)
 }
 
@@ -279,8 +290,9 @@ func (h *Handler) pageImage(w http.ResponseWriter, r *http.Request) {
 // its consent receipt's ID.
 type doneView struct{ What, Back, Receipt string }
 
-// approve signs the request's documents once PIN and code check out
-// (signing.Service.Approve: the one signing path, the same attempt
+// approve signs the request's documents once the owner's factors check
+// out — PIN and code, or a passkey's answer to this request's challenge
+// (signing.Service.ApproveWith: the one signing path, the same attempt
 // counter and lock as the login). Another owner's request is not found.
 func (h *Handler) approve(w http.ResponseWriter, r *http.Request) {
 	s := sessionOf(r)
@@ -288,16 +300,15 @@ func (h *Handler) approve(w http.ResponseWriter, r *http.Request) {
 		h.problem(w, r, http.StatusTooManyRequests, "busy")
 		return
 	}
-	pin, otp := r.PostForm.Get("pin"), r.PostForm.Get("otp")
-	if pin == "" || len(pin) > 64 || otp == "" || len(otp) > 16 {
-		h.problem(w, r, http.StatusBadRequest, "needFactors")
+	f, ok := h.factors(w, r)
+	if !ok {
 		return
 	}
 	// The request page showed the pages of every PDF kyso holds for it:
 	// the receipt says so, with the device this request came from.
-	t, err := h.svc.Approve(httpedge.ApprovalContext(r, true), s.ownerID, r.PathValue("id"), pin, otp)
+	t, err := h.svc.ApproveWith(httpedge.ApprovalContext(r, true), s.ownerID, r.PathValue("id"), f)
 	if err != nil {
-		h.fail(w, r, err)
+		h.failFactors(w, r, f, err)
 		return
 	}
 	h.show(w, r, http.StatusOK, "done", "signedTitle", &doneView{What: "signed", Receipt: t.ReceiptID}, "", false)

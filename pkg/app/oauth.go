@@ -24,6 +24,9 @@ type consentView struct {
 	Hashes                           []string
 	NumSignatures                    int
 	ServiceScope                     bool
+	// Passkey are the options of the passkey approval, bound to this
+	// request (empty: the owner has no passkey).
+	Passkey string
 }
 
 // oauthRequest reads and checks the request in q; ok false means a
@@ -70,6 +73,7 @@ func (h *Handler) consentPage(w http.ResponseWriter, r *http.Request) {
 			v.Hashes = append(v.Hashes, fingerprint(d))
 		}
 	}
+	v.Passkey = h.passkeyOptions(r, func() ([]byte, error) { return h.svc.OAuthPasskeyOptions(r.Context(), s.ownerID, req) })
 	// The decision's answer sends the browser to the relying party: the
 	// page's forms may go there (a browser checks form-action on the
 	// redirect too), and nowhere else.
@@ -80,7 +84,7 @@ func (h *Handler) consentPage(w http.ResponseWriter, r *http.Request) {
 }
 
 // consent takes the owner's decision on an oauth2code request: approve
-// with PIN and code (signing.Service.ApproveOAuth: the one factor check,
+// with PIN and code or a passkey (signing.Service.ApproveOAuthWith: the one factor check,
 // its attempt counter and lock) or reject; then the browser goes back to
 // the registered redirect URI with the code and the state as they came,
 // or error=access_denied.
@@ -103,14 +107,13 @@ func (h *Handler) consent(w http.ResponseWriter, r *http.Request) {
 	back := url.Values{}
 	switch r.PostForm.Get("decision") {
 	case "approve":
-		pin, otp := r.PostForm.Get("pin"), r.PostForm.Get("otp")
-		if pin == "" || len(pin) > 64 || otp == "" || len(otp) > 16 {
-			h.problem(w, r, http.StatusBadRequest, "needFactors")
+		f, ok := h.factors(w, r)
+		if !ok {
 			return
 		}
-		code, err := h.svc.ApproveOAuth(httpedge.ApprovalContext(r, false), s.ownerID, req, pin, otp)
+		code, err := h.svc.ApproveOAuthWith(httpedge.ApprovalContext(r, false), s.ownerID, req, f)
 		if err != nil {
-			h.fail(w, r, err)
+			h.failFactors(w, r, f, err)
 			return
 		}
 		back.Set("code", code)

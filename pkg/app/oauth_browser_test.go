@@ -39,17 +39,7 @@ func TestOAuth2CodeInBrowser(t *testing.T) {
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	srv.URL = strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
-	portalSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Write([]byte(`<!DOCTYPE html><html lang="vi"><title>Cổng</title><p id="back">ok</p></html>`))
-	}))
-	defer portalSrv.Close()
-	callback := strings.Replace(portalSrv.URL, "127.0.0.1", "localhost", 1) + "/cb"
-	cred, err := e.svc.CreateClient(ctx, "Cổng Thuế điện tử", "", "test", signing.WithRedirectURIs(callback))
-	if err != nil {
-		t.Fatal(err)
-	}
-	portal := &csc.Client{BaseURL: srv.URL + "/csc/v2", ClientID: cred.ID, ClientSecret: cred.Secret, HTTPClient: srv.Client()}
+	portal, callback := e.portal(t, srv.URL, srv.Client())
 	// info names the oauth2 server, as oauth2code requires: here, where
 	// it was asked.
 	resp, err := srv.Client().Get(srv.URL + "/csc/v2/info")
@@ -129,6 +119,24 @@ func TestOAuth2CodeInBrowser(t *testing.T) {
 		})
 	}
 	testenv.CheckHTML(t, html...)
+}
+
+// portal is a CSC relying party, "Cổng Thuế điện tử", of kysod at base:
+// its client and its callback, a page on another origin (localhost)
+// that says "ok" in #back.
+func (e *env) portal(t *testing.T, base string, hc *http.Client) (*csc.Client, string) {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Write([]byte(`<!DOCTYPE html><html lang="vi"><title>Cổng</title><p id="back">ok</p></html>`))
+	}))
+	t.Cleanup(srv.Close)
+	callback := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1) + "/cb"
+	cred, err := e.svc.CreateClient(context.Background(), "Cổng Thuế điện tử", "", "test", signing.WithRedirectURIs(callback))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &csc.Client{BaseURL: base + "/csc/v2", ClientID: cred.ID, ClientSecret: cred.Secret, HTTPClient: hc}, callback
 }
 
 // sized is a window size and the citizen who uses the app at that size.

@@ -16,13 +16,14 @@ import (
 )
 
 // pageNames are the templates under templates/, each with layout.html.
-var pageNames = []string{"login", "requests", "request", "done", "history", "check", "report", "problem", "consent"}
+var pageNames = []string{"login", "requests", "request", "done", "history", "check", "report", "problem", "consent", "passkeys", "passkey-create"}
 
 func parsePages() (map[string]*template.Template, error) {
 	out := map[string]*template.Template{}
 	for _, n := range pageNames {
-		t, err := template.New("layout.html").Funcs(template.FuncMap{"add": func(a, b int) int { return a + b }}).
-			ParseFS(templateFS, "templates/layout.html", "templates/factors.html", "templates/"+n+".html")
+		t, err := template.New("layout.html").Funcs(template.FuncMap{"add": func(a, b int) int { return a + b },
+			"label": func(s string) struct{ Label string } { return struct{ Label string }{s} }}).
+			ParseFS(templateFS, "templates/layout.html", "templates/factors.html", "templates/passkey.html", "templates/"+n+".html")
 		if err != nil {
 			return nil, err
 		}

@@ -333,7 +333,7 @@ func (s *Service) RevokeToken(ctx context.Context, token string, by *Principal) 
 // OwnerLogin checks an owner's national ID, PIN and one-time code and
 // returns an access token for the owner's own pages and API (listing
 // transactions; approving still takes both factors again). Each login is
-// an attempt at the factors, counted like any other (twoFactors).
+// an attempt at the factors, counted like any other (checkFactors).
 func (s *Service) OwnerLogin(ctx context.Context, nationalID, pin, otp string) (string, time.Duration, error) {
 	denied := fail(KindDenied, "wrong national ID, PIN or one-time code")
 	if !validID(nationalID) {
@@ -354,7 +354,7 @@ func (s *Service) OwnerLogin(ctx context.Context, nationalID, pin, otp string) (
 	}
 	// The same answer for wrong factors as for an unknown ID, so the
 	// login cannot tell who is enrolled (a lock still shows).
-	if err := s.twoFactors(ctx, o, pin, otp); err != nil {
+	if _, err := s.checkFactors(ctx, o, PINAndCode(pin, otp), nil); err != nil {
 		if errors.Is(err, &Error{Kind: KindDenied}) {
 			return "", 0, denied
 		}

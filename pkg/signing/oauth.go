@@ -222,12 +222,19 @@ type codeRequest struct {
 
 // ApproveOAuth is the owner's consent: it checks the request again, that
 // the credential is the owner's, the owner's PIN and one-time code (one
-// attempt, twoFactors, as every approval), and — for scope credential —
+// attempt, checkFactors, as every approval), and — for scope credential —
 // that the certificate may sign now; then it records an authorisation
 // code for the client, bound to the redirect URI and the PKCE challenge,
 // lasting CodeLifetime, and returns it. The audit event oauth2.consent
 // records the decision.
 func (s *Service) ApproveOAuth(ctx context.Context, ownerID string, req *OAuthRequest, pin, otp string) (string, error) {
+	return s.ApproveOAuthWith(ctx, ownerID, req, PINAndCode(pin, otp))
+}
+
+// ApproveOAuthWith is ApproveOAuth with the owner's factors: PIN and
+// one-time code, or a passkey's answer to an OAuthPasskeyOptions
+// challenge for this very request.
+func (s *Service) ApproveOAuthWith(ctx context.Context, ownerID string, req *OAuthRequest, f *Factors) (string, error) {
 	c, err := s.CheckOAuthRequest(ctx, req)
 	if err != nil {
 		return "", err
@@ -240,7 +247,8 @@ func (s *Service) ApproveOAuth(ctx context.Context, ownerID string, req *OAuthRe
 		return "", err
 	}
 	actor := "owner:" + ownerID
-	if err := s.twoFactors(ctx, owner, pin, otp); err != nil {
+	factors, err := s.checkFactors(ctx, owner, f, ptr(oauthUse(ownerID, req)))
+	if err != nil {
 		return "", err
 	}
 	cr := codeRequest{Scope: req.Scope, OwnerID: ownerID, RedirectURI: req.RedirectURI, CodeChallenge: req.CodeChallenge}
@@ -270,12 +278,12 @@ func (s *Service) ApproveOAuth(ctx context.Context, ownerID string, req *OAuthRe
 	}
 	now := s.now()
 	receipt, err := s.makeReceipt(ctx, &receiptFor{id: cr.ReceiptID, kind: ReceiptOAuth2Code, client: c.Client.ID, owner: owner,
-		cred: c.Credential, description: req.Description, docs: docs, scope: req.Scope, activationID: cr.ActivationID, at: now})
+		cred: c.Credential, description: req.Description, docs: docs, scope: req.Scope, activationID: cr.ActivationID, factors: factors, at: now})
 	if err != nil {
 		return "", err
 	}
 	e, err := s.auditEvent(actor, "oauth2.consent", c.Client.ID, "ok", map[string]any{
-		"scope": req.Scope, "credential": cr.CredentialID, "hashes": len(cr.Hashes), "receipt": cr.ReceiptID,
+		"scope": req.Scope, "credential": cr.CredentialID, "hashes": len(cr.Hashes), "receipt": cr.ReceiptID, "factors": factors,
 	})
 	if err != nil {
 		return "", err

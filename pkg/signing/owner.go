@@ -16,17 +16,59 @@ const (
 	factorReplayed = "replayed"
 )
 
+// checkFactors is the one check of an owner's factors, for every login
+// and approval (DESIGN.md, "Factor attempts"): PIN and one-time code
+// (twoFactors), or a passkey's answer made for use (nil: this approval
+// takes no passkey). Either is one attempt, reserved in the database
+// before anything is evaluated (store.ReserveAttempt) under the same
+// counter and lock, and audited the same way (owner.factors: which
+// factor and its verdict, never its value). It returns the kind of
+// factors that passed ("pin+otp", "passkey").
+func (s *Service) checkFactors(ctx context.Context, o *store.Owner, f *Factors, use *passkeyUse) (string, error) {
+	if f == nil {
+		f = &Factors{}
+	}
+	if len(f.Passkey) == 0 {
+		return f.kind(), s.twoFactors(ctx, o, f.PIN, f.OTP)
+	}
+	if s.rp == nil {
+		return "", s.passkeysOff()
+	}
+	if use == nil {
+		return "", fail(KindInvalid, "a passkey cannot approve this request: use the PIN and one-time code")
+	}
+	err := s.attempt(ctx, o, nil, func(now time.Time, details map[string]any) (bool, *Error, error) {
+		verdict, key, err := s.passkeyAttempt(ctx, o, f.Passkey, *use, now)
+		if err != nil {
+			return false, nil, err
+		}
+		details["factor"], details["passkey"] = "passkey", verdict
+		if key != nil {
+			details["passkey_id"] = passkeyID(key.ID)
+		}
+		switch verdict {
+		case factorRight:
+			return true, nil, nil
+		case passkeyNoUV:
+			return false, noUVError(), nil
+		case passkeyCounter:
+			// Two authenticators answering with one key: a copy of it
+			// may exist. Its own event, for the operators.
+			if err := s.audit(ctx, "owner:"+o.ID, "passkey.clone", o.NationalID, "error", map[string]any{"passkey_id": details["passkey_id"]}); err != nil {
+				return false, nil, err
+			}
+		}
+		return false, factorsDenied(), nil
+	})
+	return f.kind(), err
+}
+
 // twoFactors checks the owner's PIN and one-time code as one attempt
-// (DESIGN.md, "Factor attempts"). The attempt is reserved in the database
-// before anything is evaluated (store.ReserveAttempt): while the owner is
-// locked it answers KindLocked and evaluates nothing, so however many
-// guesses arrive at once, on however many replicas, at most
-// Config.PINAttempts are evaluated per lock. A granted attempt always runs
-// argon2 on the PIN once and always checks (and spends) the code, whatever
-// either says, and every failed combination — wrong PIN, wrong code, both,
-// a replayed code — gets the same error (factorsDenied): no answer tells
-// which factor was right. Only an attempt whose every factor passed
-// releases the count. The audit log records which factor failed.
+// (checkFactors). A granted attempt always runs argon2 on the PIN once
+// and always checks (and spends) the code, whatever either says, and
+// every failed combination — wrong PIN, wrong code, both, a replayed code
+// — gets the same error (factorsDenied): no answer tells which factor was
+// right. The audit log records which factor failed.
 //
 // The place at the argon2id gate (cost.go) is taken before the attempt is
 // reserved: a check refused as busy (KindBusy) spends none of the owner's
@@ -43,29 +85,53 @@ func (s *Service) twoFactors(ctx context.Context, o *store.Owner, pin, otp strin
 		}
 	}
 	defer leave()
+	return s.attempt(ctx, o, leave, func(now time.Time, details map[string]any) (bool, *Error, error) {
+		pinVerdict := factorWrong
+		if argon2Check(o.PINHash, pin) {
+			pinVerdict = factorRight
+		}
+		leave()
+		otpVerdict, err := s.spendOTP(ctx, o, otp, now)
+		if err != nil {
+			return false, nil, err
+		}
+		details["factor"], details["pin"], details["otp"] = "pin+otp", pinVerdict, otpVerdict
+		if pinVerdict == factorRight && otpVerdict == factorRight {
+			return true, nil, nil
+		}
+		return false, factorsDenied(), nil
+	})
+}
+
+// attempt runs eval as one attempt at the owner's factors: it reserves
+// the attempt first (store.ReserveAttempt) — while the owner is locked it
+// answers KindLocked and evaluates nothing (calling locked first, when
+// set), so however many guesses arrive at once, on however many
+// replicas, at most Config.PINAttempts are evaluated per lock — then
+// evaluates, audits owner.factors with the details eval wrote, and
+// releases the count only when eval passed. eval's refusal is the answer
+// to a failed attempt.
+func (s *Service) attempt(ctx context.Context, o *store.Owner, locked func(), eval func(now time.Time, details map[string]any) (bool, *Error, error)) error {
 	now := s.now()
 	a, err := s.st.ReserveAttempt(ctx, o.ID, s.cfg.PINAttempts, s.cfg.PINLockout, now)
 	if err != nil {
 		return err
 	}
 	if !a.Granted {
-		leave()
+		if locked != nil {
+			locked()
+		}
 		if err := s.audit(ctx, "owner:"+o.ID, "owner.locked", o.NationalID, "error", map[string]any{"attempts": a.Count, "locked_until": a.LockedUntil}); err != nil {
 			return err
 		}
 		return lockedError(a.LockedUntil, now)
 	}
-	pinVerdict := factorWrong
-	if argon2Check(o.PINHash, pin) {
-		pinVerdict = factorRight
-	}
-	leave()
-	otpVerdict, err := s.spendOTP(ctx, o, otp, now)
+	details := map[string]any{"attempt": a.Count, "limit": s.cfg.PINAttempts}
+	passed, refusal, err := eval(now, details)
 	if err != nil {
 		return err
 	}
-	passed := pinVerdict == factorRight && otpVerdict == factorRight
-	outcome, details := "error", map[string]any{"attempt": a.Count, "limit": s.cfg.PINAttempts, "pin": pinVerdict, "otp": otpVerdict}
+	outcome := "error"
 	if passed {
 		outcome = "ok"
 	} else if !a.LockedUntil.IsZero() {
@@ -75,7 +141,7 @@ func (s *Service) twoFactors(ctx context.Context, o *store.Owner, pin, otp strin
 		return err
 	}
 	if !passed {
-		return factorsDenied()
+		return refusal
 	}
 	return s.st.ReleaseAttempts(ctx, o.ID)
 }

@@ -188,8 +188,16 @@ func bounded(s string, max int) string {
 	return s
 }
 
-// twoFactorNames are the factors twoFactors checks, as receipts list them.
-var twoFactorNames = []string{"pin", "totp"}
+// receiptFactors lists the factors checkFactors passed (its kind:
+// "pin+otp", "passkey") as a receipt names them: PIN and TOTP code, or a
+// passkey whose authenticator verified the user (the only kind a passkey
+// is accepted as).
+func receiptFactors(kind string) []string {
+	if kind == "passkey" {
+		return []string{"passkey-uv"}
+	}
+	return []string{"pin", "totp"}
+}
 
 // receiptSigner caches the receipt key and certificate between approvals.
 type receiptSigner struct {
@@ -234,7 +242,9 @@ type receiptFor struct {
 	docs         []ReceiptDocument
 	txID, scope  string
 	activationID string
-	at           time.Time
+	// factors is checkFactors' kind of the approval.
+	factors string
+	at      time.Time
 }
 
 // makeReceipt writes and signs the receipt, and returns the record to
@@ -260,7 +270,7 @@ func (s *Service) makeReceipt(ctx context.Context, f *receiptFor) (*store.Receip
 	r := &Receipt{Version: ReceiptVersion, Type: ReceiptType, ID: f.id, Service: service, Kind: f.kind,
 		Portal:      ReceiptPortal{ClientID: c.ID, Name: c.Name},
 		Owner:       ReceiptOwner{ID: f.owner.ID, NationalID: f.owner.NationalID},
-		Description: f.description, Documents: docs, ApprovedAt: f.at.UTC(), Factors: twoFactorNames,
+		Description: f.description, Documents: docs, ApprovedAt: f.at.UTC(), Factors: receiptFactors(f.factors),
 		Device:        ReceiptDevice{UserAgent: o.UserAgent, Address: o.Address},
 		TransactionID: f.txID, Scope: f.scope, ActivationID: f.activationID}
 	if f.cred != nil {

@@ -19,6 +19,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/go-webauthn/webauthn/webauthn"
+
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/pkg/ca"
 	"github.com/kyso-pki/kyso/pkg/metrics"
@@ -89,6 +91,12 @@ type Config struct {
 	// Instance names this replica in the leases it holds; empty means a
 	// random name.
 	Instance string
+	// PasskeyOrigin is the origin of the citizen's app ("https://host"
+	// or "https://host:port"; http only for localhost), whose host is the
+	// WebAuthn relying party ID of the owners' passkeys (DESIGN.md,
+	// "Factor attempts"). Empty turns passkeys off: PIN and one-time code
+	// only.
+	PasskeyOrigin string
 	// TOTPIssuer names the service in authenticator apps; empty means
 	// "kyso".
 	TOTPIssuer string
@@ -155,6 +163,9 @@ type Service struct {
 	instance string
 	// receipts holds the key that signs consent receipts.
 	receipts receiptSigner
+	// rp is the WebAuthn relying party (Config.PasskeyOrigin); nil when
+	// passkeys are off.
+	rp *webauthn.WebAuthn
 }
 
 // New returns a service over st and keys, issuing certificates with
@@ -229,8 +240,12 @@ func New(st Store, keys hsm.KeyStore, authority *ca.Authority, cfg Config) (*Ser
 	}
 	// The key store's error count is there, at zero, before any error.
 	metrics.KeyErrors.WithLabelValues(backendName(keys), "sign")
+	rp, err := newRelyingParty(cfg.PasskeyOrigin)
+	if err != nil {
+		return nil, err
+	}
 	return &Service{st: st, keys: keys, ca: authority, cfg: cfg, sealer: s, secretKey: macKey, gate: newHashGate(&cfg), log: log,
-		checks: &signercheck.Cache{MaxAge: cfg.SignerCheckMaxAge}, instance: instance}, nil
+		checks: &signercheck.Cache{MaxAge: cfg.SignerCheckMaxAge}, instance: instance, rp: rp}, nil
 }
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC() }

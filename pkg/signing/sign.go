@@ -640,7 +640,7 @@ func (s *Service) Authorize(ctx context.Context, req *AuthorizeRequest) (string,
 	if err != nil {
 		return "", 0, err
 	}
-	if err := s.twoFactors(ctx, owner, req.PIN, req.OTP); err != nil {
+	if _, err := s.checkFactors(ctx, owner, PINAndCode(req.PIN, req.OTP), nil); err != nil {
 		return refuse(authRefusedFactors, err, map[string]any{"owner": owner.ID})
 	}
 	// No activation data for a certificate that may not sign; signHash

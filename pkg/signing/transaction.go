@@ -87,6 +87,28 @@ type Transaction struct {
 	ReceiptID string
 }
 
+// ownerDecoded is ownerTransaction with the transaction decoded.
+func (s *Service) ownerDecoded(ctx context.Context, ownerID, txID string) (*store.Transaction, *Transaction, *store.Owner, error) {
+	t, o, err := s.ownerTransaction(ctx, ownerID, txID)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	x, err := s.decode(t)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return t, x, o, nil
+}
+
+// hashes are the transaction's documents' hashes, in order.
+func (t *Transaction) hashes() [][]byte {
+	out := make([][]byte, len(t.Documents))
+	for i, d := range t.Documents {
+		out[i] = d.Hash
+	}
+	return out
+}
+
 func (s *Service) decode(t *store.Transaction) (*Transaction, error) {
 	var docs []storedDocument
 	if err := json.Unmarshal(t.Documents, &docs); err != nil || len(docs) == 0 {
@@ -361,20 +383,22 @@ func (s *Service) ownerTransaction(ctx context.Context, ownerID, txID string) (*
 // approved past the lease and a sweep, and no signature is recorded as
 // made ("ok") unless its transaction is signed and its webhook queued.
 func (s *Service) Approve(ctx context.Context, ownerID, txID, pin, otp string) (*Transaction, error) {
-	t, o, err := s.ownerTransaction(ctx, ownerID, txID)
+	return s.ApproveWith(ctx, ownerID, txID, PINAndCode(pin, otp))
+}
+
+// ApproveWith is Approve with the owner's factors: PIN and one-time code,
+// or a passkey's answer to a TransactionPasskeyOptions challenge for this
+// very transaction (its ID, hash algorithm and hashes), both checked by
+// checkFactors.
+func (s *Service) ApproveWith(ctx context.Context, ownerID, txID string, f *Factors) (*Transaction, error) {
+	t, x, o, err := s.ownerDecoded(ctx, ownerID, txID)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.twoFactors(ctx, o, pin, otp); err != nil {
-		return nil, err
-	}
-	x, err := s.decode(t)
+	hashes := x.hashes()
+	factors, err := s.checkFactors(ctx, o, f, ptr(txUse(ownerID, t.ID, x.HashAlgorithm, hashes)))
 	if err != nil {
 		return nil, err
-	}
-	hashes := make([][]byte, len(x.Documents))
-	for i, d := range x.Documents {
-		hashes[i] = d.Hash
 	}
 	receiptID, err := randomID(s.cfg.Rand, 12)
 	if err != nil {
@@ -396,12 +420,12 @@ func (s *Service) Approve(ctx context.Context, ownerID, txID, pin, otp string) (
 	// by the service, recorded with the approval in one write.
 	receipt, err := s.makeReceipt(ctx, &receiptFor{id: receiptID, kind: ReceiptTransaction, client: t.ClientID, owner: o, cred: cred,
 		description: t.Description, docs: receiptDocuments(x, approvalOrigin(ctx).PagesShown), txID: t.ID,
-		activationID: activation, at: now})
+		activationID: activation, factors: factors, at: now})
 	if err != nil {
 		return nil, err
 	}
 	actor := "owner:" + ownerID
-	e, err := s.auditEvent(actor, "transaction.approve", t.ID, "ok", map[string]any{"credential": t.CredentialID, "activation": activation, "receipt": receiptID})
+	e, err := s.auditEvent(actor, "transaction.approve", t.ID, "ok", map[string]any{"credential": t.CredentialID, "activation": activation, "receipt": receiptID, "factors": factors})
 	if err != nil {
 		return nil, err
 	}

@@ -153,6 +153,32 @@ type Signing interface {
 	// (an expired code is removed too).
 	TakeAuthCode(ctx context.Context, hash []byte, now time.Time) (*AuthCode, error)
 
+	// PutPasskey records an owner's WebAuthn credential; ErrExists when
+	// its credential ID is registered already (to anyone), ErrNotFound
+	// when the owner does not exist.
+	PutPasskey(ctx context.Context, p *Passkey) error
+	// ListPasskeys returns the owner's passkeys, oldest first.
+	ListPasskeys(ctx context.Context, ownerID string) ([]*Passkey, error)
+	// DeletePasskey removes the owner's passkey with this credential ID;
+	// ErrNotFound when the owner has none with it.
+	DeletePasskey(ctx context.Context, ownerID string, id []byte) error
+	// UsePasskey records a use of the owner's passkey: its signature
+	// counter becomes count and its last use now, in one conditional
+	// statement that two replicas cannot both win with one count:
+	// ErrReplay when count is not above the stored count (unless both are
+	// zero: an authenticator that keeps no counter), ErrNotFound when the
+	// owner has no such passkey.
+	UsePasskey(ctx context.Context, ownerID string, id []byte, count uint32, now time.Time) error
+	// PutPasskeyChallenge records a WebAuthn challenge until it is taken
+	// or expires; ErrExists when its nonce is recorded already. Expired
+	// challenges are removed in the same write.
+	PutPasskeyChallenge(ctx context.Context, c *PasskeyChallenge) error
+	// TakePasskeyChallenge removes the challenge with this nonce and
+	// returns it, in one statement that two replicas cannot both win: a
+	// challenge is answered at most once. ErrNotFound when there is none,
+	// or it has expired at now (an expired one is removed too).
+	TakePasskeyChallenge(ctx context.Context, nonce []byte, now time.Time) (*PasskeyChallenge, error)
+
 	// EnqueueWebhook adds a delivery to the outbox.
 	EnqueueWebhook(ctx context.Context, w *Webhook) error
 	// ClaimWebhooks returns up to limit undelivered webhooks due at now and
@@ -388,6 +414,54 @@ type AuthCode struct {
 	ClientID string
 	// Request is what the owner approved, as pkg/signing writes it.
 	Request   []byte
+	ExpiresAt time.Time
+	CreatedAt time.Time
+}
+
+// Passkey is a WebAuthn credential (a passkey) an owner registered in
+// the citizen's app: with user verification it is both of the owner's
+// factors at once (DESIGN.md, "Factor attempts").
+type Passkey struct {
+	// ID is the credential ID the authenticator chose (1 to 1023 bytes).
+	// Unique across owners.
+	ID      []byte
+	OwnerID string
+	// PublicKey is the credential's public key, COSE_Key encoded.
+	PublicKey []byte
+	// SignCount is the authenticator's signature counter at the last use
+	// (zero for one that keeps none).
+	SignCount uint32
+	// AAGUID names the authenticator's model (16 bytes; zeros when it
+	// does not say).
+	AAGUID []byte
+	// Flags are the authenticator data flags at registration (WebAuthn
+	// section 6.1: UP, UV, BE, BS…).
+	Flags byte
+	// Transports are how the browser reaches the authenticator
+	// ("internal", "usb", "hybrid"…), as it reported them.
+	Transports []string
+	// Name is the owner's name for it.
+	Name       string
+	CreatedAt  time.Time
+	LastUsedAt time.Time
+}
+
+// PasskeyChallenge is a WebAuthn challenge the service issued, kept until
+// it is answered once or expires. The challenge the authenticator signs is
+// Nonce followed by Binding, so an answer is good only for what it was
+// issued for.
+type PasskeyChallenge struct {
+	// Nonce is the random part (32 bytes); the key.
+	Nonce []byte
+	// OwnerID is whose passkey must answer; empty for a login with a
+	// discoverable credential, where the answer says whose it is.
+	OwnerID string
+	// Purpose is what the answer may be used for: "login", "register",
+	// "approve".
+	Purpose string
+	// Binding is the SHA-256 of what is approved (pkg/signing's
+	// bindings): a transaction and its hashes, an oauth2code request.
+	Binding   []byte
 	ExpiresAt time.Time
 	CreatedAt time.Time
 }

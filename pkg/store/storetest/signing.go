@@ -41,6 +41,8 @@ func RunSigning(t *testing.T, newStore func(t *testing.T) store.Signing) {
 		{"ActivationExpiry", testActivationExpiry},
 		{"Token", testToken},
 		{"AuthCode", testAuthCode},
+		{"Passkey", testPasskey},
+		{"PasskeyChallenge", testPasskeyChallenge},
 		{"Webhook", testWebhook},
 		{"SigningTimes", testSigningTimes},
 		{"SigningBounds", testSigningBounds},

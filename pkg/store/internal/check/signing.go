@@ -506,3 +506,69 @@ const MaxReceipt = 1 << 20
 // MaxAuthCodeRequest bounds an authorisation code's request: a thousand
 // SHA-512 hashes in base64 and the rest.
 const MaxAuthCodeRequest = 256 << 10
+
+// Bounds of passkeys (store.Passkey).
+const (
+	MaxPasskeyID        = 1023 // a credential ID (WebAuthn section 5.8.3)
+	MaxPasskeyPublicKey = 2048 // a COSE_Key: an RSA-4096 key with room to spare
+	MaxPasskeyName      = 64   // characters of the owner's name for one
+)
+
+// Passkey checks an owner's WebAuthn credential.
+func Passkey(p *store.Passkey) error {
+	if p == nil {
+		return Invalid("passkey is nil")
+	}
+	if len(p.ID) == 0 || len(p.ID) > MaxPasskeyID {
+		return Invalid("passkey credential ID is %d bytes, not 1 to %d", len(p.ID), MaxPasskeyID)
+	}
+	if err := ID("owner ID", p.OwnerID); err != nil {
+		return err
+	}
+	if len(p.PublicKey) == 0 || len(p.PublicKey) > MaxPasskeyPublicKey {
+		return Invalid("passkey public key is %d bytes, not 1 to %d", len(p.PublicKey), MaxPasskeyPublicKey)
+	}
+	if len(p.AAGUID) != 16 {
+		return Invalid("passkey AAGUID is %d bytes, not 16", len(p.AAGUID))
+	}
+	for _, tr := range p.Transports {
+		if tr == "" || len(tr) > 32 || strings.ContainsAny(tr, ", \t\r\n") {
+			return Invalid("passkey transport %q is not a short word", tr)
+		}
+	}
+	if len(p.Transports) > 8 {
+		return Invalid("passkey has %d transports, more than 8", len(p.Transports))
+	}
+	if err := String("passkey name", p.Name, MaxText, true); err != nil {
+		return err
+	}
+	if utf8.RuneCountInString(p.Name) > MaxPasskeyName {
+		return Invalid("passkey name has more than %d characters", MaxPasskeyName)
+	}
+	return nil
+}
+
+// PasskeyChallenge checks a WebAuthn challenge the service issued.
+func PasskeyChallenge(c *store.PasskeyChallenge) error {
+	if c == nil {
+		return Invalid("passkey challenge is nil")
+	}
+	if len(c.Nonce) != 32 {
+		return Invalid("passkey challenge nonce is %d bytes, not 32", len(c.Nonce))
+	}
+	if c.OwnerID != "" {
+		if err := ID("owner ID", c.OwnerID); err != nil {
+			return err
+		}
+	}
+	if err := String("passkey challenge purpose", c.Purpose, MaxText, true); err != nil {
+		return err
+	}
+	if len(c.Binding) != sha256.Size {
+		return Invalid("passkey challenge binding is %d bytes, not %d (SHA-256)", len(c.Binding), sha256.Size)
+	}
+	if c.ExpiresAt.IsZero() {
+		return Invalid("passkey challenge expiry is not set")
+	}
+	return nil
+}
