@@ -161,6 +161,9 @@ type requestView struct {
 	Image, Prev, Next string
 	// Unseen: the page could not be drawn (the message says why).
 	Unseen string
+	// Stamp, for an own document, is where its stamp goes and how to
+	// move it.
+	Stamp *stampView
 }
 
 // request shows one request: who asks, why, each document with its hash,
@@ -216,6 +219,9 @@ func (h *Handler) request(w http.ResponseWriter, r *http.Request) {
 		if v.Unseen != "" {
 			v.Unseen = messages[lang(w, r)][v.Unseen]
 		}
+	}
+	if t.ClientID == signing.AppClientID {
+		v.Stamp = stampOf(messages[lang(w, r)], t, v.Page)
 	}
 	h.show(w, r, http.StatusOK, "request", "requestTitle", v, "", false)
 }
@@ -274,8 +280,9 @@ func (h *Handler) pageImage(w http.ResponseWriter, r *http.Request) {
 	w.Write(png)
 }
 
-// doneView is the page after a decision.
-type doneView struct{ What, Back string }
+// doneView is the page after a decision; Download, the signed PDF of an
+// own document.
+type doneView struct{ What, Back, Download string }
 
 // approve signs the request's documents once PIN and code check out
 // (signing.Service.Approve: the one signing path, the same attempt
@@ -291,11 +298,16 @@ func (h *Handler) approve(w http.ResponseWriter, r *http.Request) {
 		h.problem(w, r, http.StatusBadRequest, "needFactors")
 		return
 	}
-	if _, err := h.svc.Approve(r.Context(), s.ownerID, r.PathValue("id"), pin, otp); err != nil {
+	x, err := h.svc.Approve(r.Context(), s.ownerID, r.PathValue("id"), pin, otp)
+	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	h.show(w, r, http.StatusOK, "done", "signedTitle", &doneView{What: "signed"}, "", false)
+	v := &doneView{What: "signed"}
+	if x.ClientID == signing.AppClientID {
+		v.Download = "/app/own/" + x.ID + "/signed.pdf"
+	}
+	h.show(w, r, http.StatusOK, "done", "signedTitle", v, "", false)
 }
 
 // reject refuses the request; no factor is needed to say no.

@@ -4,7 +4,7 @@
 // a secret. Every other request goes to the network as if it were not
 // here.
 "use strict";
-const SHELL = "kyso-shell-v1";
+const SHELL = "kyso-shell-v2";
 const FILES = ["/app/static/app.css", "/app/static/app.js", "/app/static/icon.svg", "/app/manifest.webmanifest"];
 
 self.addEventListener("install", (event) => {
