@@ -123,7 +123,8 @@ func (h *Handler) ownUpload(w http.ResponseWriter, r *http.Request) {
 	last := views[len(views)-1]
 	rect, _ := last.StampAt(last.CornerPoint(false, false))
 	x, err := h.svc.SubmitOwn(r.Context(), &signing.OwnRequest{OwnerID: s.ownerID, Name: ownName(part.FileName()), PDF: doc,
-		Stamp: &signing.Stamp{Page: len(views), Rect: rect}})
+		Description: messages[lang(w, r)]["ownTitle"],
+		Stamp:       &signing.Stamp{Page: len(views), Rect: rect}})
 	if err != nil {
 		if k, _ := kindOf(err); k == signing.KindInvalid {
 			h.ownRefuse(w, r, http.StatusBadRequest, messages[lang(w, r)]["ownNotPDF"])
@@ -165,7 +166,10 @@ type stampView struct {
 
 // cornerOption is one choice of the corner select (the form without
 // script).
-type cornerOption struct{ Value, Label string }
+type cornerOption struct {
+	Value, Label string
+	Selected     bool
+}
 
 var corners = []struct {
 	key       string
@@ -184,7 +188,7 @@ func stampOf(t map[string]string, x *signing.Transaction, page int) *stampView {
 	for p := range views {
 		for _, c := range corners {
 			v.Corners = append(v.Corners, cornerOption{Value: fmt.Sprintf("%d:%s", p+1, c.key),
-				Label: fmt.Sprintf(t["cornerOf"], p+1, t["corner_"+c.key])})
+				Label: fmt.Sprintf(t["cornerOf"], p+1, t["corner_"+c.key]), Selected: p+1 == page && c.key == "br"})
 		}
 	}
 	if page < 1 || page > len(views) {
@@ -262,7 +266,7 @@ func (h *Handler) placeStamp(w http.ResponseWriter, r *http.Request) {
 		h.problem(w, r, http.StatusBadRequest, "stampOutside")
 		return
 	}
-	y, err := h.svc.SubmitOwn(r.Context(), &signing.OwnRequest{OwnerID: s.ownerID, Name: d.DocID, PDF: d.PDF, Stamp: &signing.Stamp{Page: page, Rect: rect}})
+	y, err := h.svc.SubmitOwn(r.Context(), &signing.OwnRequest{OwnerID: s.ownerID, Name: d.DocID, PDF: d.PDF, Description: x.Description, Stamp: &signing.Stamp{Page: page, Rect: rect}})
 	if err != nil {
 		h.fail(w, r, err)
 		return

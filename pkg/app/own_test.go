@@ -96,7 +96,7 @@ func TestOwnDocument(t *testing.T) {
 	tx := b.ownTx("hợp đồng thuê nhà.pdf", twoPages())
 	status, page := b.get("/app/requests/" + tx + "?doc=0&page=2")
 	if status != http.StatusOK || !strings.Contains(page, "Ứng dụng kyso") || !strings.Contains(page, "hợp đồng thuê nhà.pdf") ||
-		!strings.Contains(page, "Dấu chữ ký nằm ở trang 2.") || !strings.Contains(page, `<option value="2:br">Trang 2, góc dưới bên phải</option>`) {
+		!strings.Contains(page, "Dấu chữ ký nằm ở trang 2.") || !strings.Contains(page, `<option value="2:br" selected>Trang 2, góc dưới bên phải</option>`) {
 		t.Fatalf("the own document's page: HTTP %d\n%s", status, page)
 	}
 	if x, err := e.svc.OwnDocument(ctx, e.citizen.OwnerID, tx); err != nil || x.Documents[0].Stamp.Page != 2 {

@@ -35,9 +35,10 @@ type Stamp struct {
 // OwnRequest is a document an owner asks to sign themself, in the app.
 type OwnRequest struct {
 	OwnerID string
-	// Name is the document's name as the owner sees it (its file name).
-	Name string
-	PDF  []byte
+	// Name is the document's name as the owner sees it (its file name);
+	// Description says what the request is, as a portal's does.
+	Name, Description string
+	PDF               []byte
 	// Stamp is where the visible signature goes; nil signs invisibly.
 	Stamp *Stamp
 	// Ref tells submissions apart: the same Ref again returns the first
@@ -71,7 +72,7 @@ func (s *Service) SubmitOwn(ctx context.Context, req *OwnRequest) (*Transaction,
 		}
 	}
 	x, _, err := s.submit(ctx, &SubmitRequest{ClientID: AppClientID, ClientRef: "own:" + req.OwnerID + ":" + ref, NationalID: o.NationalID,
-		Documents: []Document{{DocID: req.Name, PDF: req.PDF, Stamp: req.Stamp}}}, "owner:"+req.OwnerID)
+		Description: req.Description, Documents: []Document{{DocID: req.Name, PDF: req.PDF, Stamp: req.Stamp}}}, "owner:"+req.OwnerID)
 	return x, err
 }
 
