@@ -305,7 +305,7 @@ func (h *Handler) approve(w http.ResponseWriter, r *http.Request) {
 	}
 	v := &doneView{What: "signed"}
 	if x.ClientID == signing.AppClientID {
-		v.Download = "/app/own/" + x.ID + "/signed.pdf"
+		v.What, v.Download = "ownSigned", "/app/own/"+x.ID+"/signed.pdf"
 	}
 	h.show(w, r, http.StatusOK, "done", "signedTitle", v, "", false)
 }
