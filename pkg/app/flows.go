@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"strings"
 	"time"
@@ -408,43 +409,60 @@ func (h *Handler) checkPage(w http.ResponseWriter, r *http.Request) {
 // maxCSRFField bounds the CSRF field of the upload form.
 const maxCSRFField = 256
 
-// check validates an uploaded PDF with the /verify/v1 engine and its
-// bounds (Checker), and shows the Vietnamese (or English) report. The form
-// is multipart: the CSRF field first, then the file, read as it streams
-// and never more than the engine's limit.
-func (h *Handler) check(w http.ResponseWriter, r *http.Request) {
+// upload begins an upload form's POST: from the app's own origin, within
+// the source's rate, multipart with the CSRF field first (checked against
+// the browser and the session, if any; needSession requires one), then
+// the file, returned unread, the whole body bounded by max and a form's
+// worth. The request returned carries the session. A nil part means it
+// has answered.
+func (h *Handler) upload(w http.ResponseWriter, r *http.Request, needSession bool, max int64) (*http.Request, *multipart.Part) {
 	if !sameOrigin(r) {
 		h.problem(w, r, http.StatusForbidden, "csrf")
-		return
+		return r, nil
 	}
 	if !h.o.Limits.AllowSource(w, r) {
 		h.problem(w, r, http.StatusTooManyRequests, "busy")
-		return
+		return r, nil
 	}
 	s := h.current(w, r)
 	if s != nil {
 		r = withSession(r, s)
+	} else if needSession {
+		h.problem(w, r, http.StatusUnauthorized, "loggedOut")
+		return r, nil
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, h.o.Checker.MaxBody()+MaxForm)
+	r.Body = http.MaxBytesReader(w, r.Body, max+MaxForm)
 	mr, err := r.MultipartReader()
 	if err != nil {
 		h.problem(w, r, http.StatusBadRequest, "badForm")
-		return
+		return r, nil
 	}
 	part, err := mr.NextPart()
 	if err != nil || part.FormName() != "csrf" {
 		h.problem(w, r, http.StatusForbidden, "csrf")
-		return
+		return r, nil
 	}
 	tok, _ := io.ReadAll(io.LimitReader(part, maxCSRFField))
 	r.PostForm = map[string][]string{"csrf": {string(tok)}}
 	if !h.csrfOK(r, s) {
 		h.problem(w, r, http.StatusForbidden, "csrf")
-		return
+		return r, nil
 	}
 	part, err = mr.NextPart()
 	if err != nil || part.FormName() != "file" {
 		h.problem(w, r, http.StatusBadRequest, "badForm")
+		return r, nil
+	}
+	return r, part
+}
+
+// check validates an uploaded PDF with the /verify/v1 engine and its
+// bounds (Checker), and shows the Vietnamese (or English) report. The form
+// is multipart: the CSRF field first, then the file, read as it streams
+// and never more than the engine's limit.
+func (h *Handler) check(w http.ResponseWriter, r *http.Request) {
+	r, part := h.upload(w, r, false, h.o.Checker.MaxBody())
+	if part == nil {
 		return
 	}
 	l := lang(w, r)

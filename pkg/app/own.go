@@ -66,42 +66,11 @@ func (h *Handler) ownLimits() *ownLimitsView {
 // is a PDF kyso can read of at most MaxOwnPages pages, and submits it
 // with the stamp at the bottom right of its last page.
 func (h *Handler) ownUpload(w http.ResponseWriter, r *http.Request) {
-	if !sameOrigin(r) {
-		h.problem(w, r, http.StatusForbidden, "csrf")
+	r, part := h.upload(w, r, true, int64(h.o.MaxOwnPDF))
+	if part == nil {
 		return
 	}
-	if !h.o.Limits.AllowSource(w, r) {
-		h.problem(w, r, http.StatusTooManyRequests, "busy")
-		return
-	}
-	s := h.current(w, r)
-	if s == nil {
-		h.problem(w, r, http.StatusUnauthorized, "loggedOut")
-		return
-	}
-	r = withSession(r, s)
-	r.Body = http.MaxBytesReader(w, r.Body, int64(h.o.MaxOwnPDF)+MaxForm)
-	mr, err := r.MultipartReader()
-	if err != nil {
-		h.problem(w, r, http.StatusBadRequest, "badForm")
-		return
-	}
-	part, err := mr.NextPart()
-	if err != nil || part.FormName() != "csrf" {
-		h.problem(w, r, http.StatusForbidden, "csrf")
-		return
-	}
-	tok, _ := io.ReadAll(io.LimitReader(part, maxCSRFField))
-	r.PostForm = map[string][]string{"csrf": {string(tok)}}
-	if !h.csrfOK(r, s) {
-		h.problem(w, r, http.StatusForbidden, "csrf")
-		return
-	}
-	part, err = mr.NextPart()
-	if err != nil || part.FormName() != "file" {
-		h.problem(w, r, http.StatusBadRequest, "badForm")
-		return
-	}
+	s := sessionOf(r)
 	doc, err := io.ReadAll(io.LimitReader(part, int64(h.o.MaxOwnPDF)+1))
 	var tooBig *http.MaxBytesError
 	switch {

@@ -169,7 +169,7 @@ func TestOwnDocument(t *testing.T) {
 	b.get("/app/requests/" + moved)
 	status, _, body := b.post("/app/requests/"+moved+"/approve", url.Values{"csrf": {b.csrf()}, "pin": {pin}, "otp": {e.otp(t, e.citizen)}})
 	link := "/app/own/" + moved + "/signed.pdf"
-	if status != http.StatusOK || !strings.Contains(body, `href="`+link+`"`) {
+	if status != http.StatusOK || !strings.Contains(body, `href="`+link+`"`) || !strings.Contains(body, "Tài liệu của bạn đã được ký.") {
 		t.Fatalf("approve: HTTP %d\n%s", status, body)
 	}
 	resp, err := b.c.Get(e.srv.URL + link)
