@@ -179,12 +179,16 @@ func frac(f float64) string { return strconv.FormatFloat(f, 'f', 6, 64) }
 
 // placeStamp moves an own document's stamp: to the point tapped on a
 // page's image (page, x and y, fractions of the image from its top left
-// corner), else to the corner chosen ("page:br"). The document is
-// submitted again with the stamp there, the transaction before withdrawn
-// (rejected), and the browser sent to the new one: a transaction's stamp
+// corner), else to the corner chosen ("page:br"). The transaction is
+// withdrawn (rejected), the document submitted again with the stamp
+// there, and the browser sent to the new one: a transaction's stamp
 // never changes under an approval.
 func (h *Handler) placeStamp(w http.ResponseWriter, r *http.Request) {
 	s := sessionOf(r)
+	if !h.o.Limits.AllowSource(w, r) {
+		h.problem(w, r, http.StatusTooManyRequests, "busy")
+		return
+	}
 	x, err := h.svc.OwnerTransaction(r.Context(), s.ownerID, r.PathValue("id"))
 	if err == nil && x.ClientID != signing.AppClientID {
 		err = &signing.Error{Kind: signing.KindNotFound, Description: "not an own document"}
@@ -235,13 +239,17 @@ func (h *Handler) placeStamp(w http.ResponseWriter, r *http.Request) {
 		h.problem(w, r, http.StatusBadRequest, "stampOutside")
 		return
 	}
+	// Withdrawn first: of two moves at once, one wins the
+	// compare-and-set and only it submits; the other is told the request
+	// is no longer pending.
+	if err := h.svc.Reject(r.Context(), s.ownerID, x.ID); err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	y, err := h.svc.SubmitOwn(r.Context(), &signing.OwnRequest{OwnerID: s.ownerID, Name: d.DocID, PDF: d.PDF, Description: x.Description, Stamp: &signing.Stamp{Page: page, Rect: rect}})
 	if err != nil {
 		h.fail(w, r, err)
 		return
-	}
-	if err := h.svc.Reject(r.Context(), s.ownerID, x.ID); err != nil {
-		h.log.Warn("app: withdrawing an own document's transaction after its stamp moved", "transaction", x.ID, "err", err)
 	}
 	http.Redirect(w, r, fmt.Sprintf("/app/requests/%s?doc=0&page=%d", y.ID, page), http.StatusSeeOther)
 }

@@ -161,6 +161,12 @@ func TestOwnDocument(t *testing.T) {
 		t.Errorf("the transaction before the move is %s", old.Status)
 	}
 	b.get("/app/requests/" + moved)
+	if status, _, _ := b.post("/app/requests/"+tx+"/stamp", url.Values{"csrf": {b.csrf()}, "corner": {"2:br"}}); status != http.StatusConflict {
+		t.Errorf("moving the stamp of the withdrawn transaction again: HTTP %d", status)
+	}
+	if list, _ := e.svc.OwnerTransactions(ctx, e.citizen.OwnerID, true); len(list) != 1 || list[0].ID != moved {
+		t.Errorf("after the move: %d pending", len(list))
+	}
 	if status, _, _ := b.post("/app/requests/"+tx+"/approve", url.Values{"csrf": {b.csrf()}, "pin": {pin}, "otp": {e.otp(t, e.citizen)}}); status != http.StatusConflict {
 		t.Errorf("approving the withdrawn transaction: HTTP %d", status)
 	}
