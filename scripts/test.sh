@@ -12,7 +12,7 @@ SUDO=""
 
 step() { printf '\n=== %s\n' "$*"; }
 
-step "system packages (softhsm2, opensc, openssl, postgresql-15, qpdf, poppler-utils, fonts-urw-base35, chromium, npm, libnss3-tools, jq, curl)"
+step "system packages (softhsm2, opensc, openssl, postgresql-15, qpdf, poppler-utils, fonts-urw-base35, chromium, npm, libnss3-tools, jq, curl, systemd)"
 need=()
 command -v softhsm2-util >/dev/null || need+=(softhsm2)
 [ -e /usr/lib/softhsm/libsofthsm2.so ] || need+=(softhsm2)
@@ -29,6 +29,7 @@ command -v npm >/dev/null || need+=(npm)
 command -v certutil >/dev/null || need+=(libnss3-tools)
 command -v jq >/dev/null || need+=(jq)     # the README's examples use jq and curl; a test walks them
 command -v curl >/dev/null || need+=(curl)
+command -v systemd-analyze >/dev/null || need+=(systemd) # checks deploy/systemd/kysod.service (cmd/kysod)
 if ((${#need[@]})); then
 	$SUDO apt-get update -q
 	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}"
@@ -42,6 +43,7 @@ pdfsig -v 2>&1 | sed -n 1p
 jq --version
 curl --version | sed -n 1p
 chromium --version
+systemd-analyze --version | sed -n 1p
 
 # Every outside checker is pinned with all it pulls in, and the tests run
 # the ones installed here, by the paths exported below, never whatever else

@@ -25,6 +25,10 @@ type config struct {
 	// Listen is the HTTPS address; HTTP the plain-HTTP PKI address.
 	Listen string `yaml:"listen"`
 	HTTP   string `yaml:"http"`
+	// Metrics is the address of the Prometheus listener (/metrics, plain
+	// HTTP, no authentication: keep it off the public network); empty:
+	// none.
+	Metrics string `yaml:"metrics"`
 	// Keystore and DB override the data directory's kyso.json.
 	Keystore string `yaml:"keystore"`
 	DB       string `yaml:"db"`
@@ -185,6 +189,10 @@ type signingConfig struct {
 	// before it is answered 503 (default 2s).
 	Argon2Concurrency int           `yaml:"argon2_concurrency"`
 	Argon2Wait        time.Duration `yaml:"argon2_wait"`
+	// OperatorClient is the client ID of the operators' desk: its
+	// webhook receives an owner's dispute ("Tôi không thực hiện giao
+	// dịch này", signing.Dispute). It must exist and have a webhook URL.
+	OperatorClient string `yaml:"operator_client"`
 }
 
 // maxConfigFile bounds the YAML file.
@@ -205,6 +213,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 		{"data", "KYSO_DATA", "./kyso-data", "data directory", &c.Data},
 		{"listen", "KYSO_LISTEN", "127.0.0.1:8443", "HTTPS listen address", &c.Listen},
 		{"http", "KYSO_HTTP", "127.0.0.1:8080", "plain-HTTP listen address of the PKI routes: CA certificates, CRLs, OCSP, TSA; a development CA made on first start writes it into its certificates", &c.HTTP},
+		{"metrics", "KYSO_METRICS", "", "listen address of the Prometheus metrics (/metrics, plain HTTP, no authentication: a private address); default: none", &c.Metrics},
 		{"keystore", "KYSO_KEYSTORE", "", "key store URI; default: the data directory's kyso.json, else softkey files in it", &c.Keystore},
 		{"db", "KYSO_DB", "", "database, sqlite:PATH or postgres://…; default: kyso.json, else DIR/kyso.db", &c.DB},
 		{"log-level", "KYSO_LOG_LEVEL", "info", "log level: debug, info, warn or error", &c.LogLevel},

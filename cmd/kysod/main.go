@@ -106,6 +106,13 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	defer pkiLn.Close()
 	pkiAddr := pkiLn.Addr().String()
+	var metricsLn net.Listener
+	if cfg.Metrics != "" {
+		if metricsLn, err = net.Listen("tcp", cfg.Metrics); err != nil {
+			return fmt.Errorf("listening on %s (metrics): %w", cfg.Metrics, err)
+		}
+		defer metricsLn.Close()
+	}
 
 	// First-start creation (passphrase, secrets key, development CA, TLS
 	// key and certificate) under the data directory's lock, so that
@@ -201,9 +208,16 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		SignerCheck:       &signercheck.Config{Anchors: anchors.Pool, Revocation: fetcher},
 		// Webhooks speak the SmartCA dialect, the one with asynchronous
 		// transactions.
-		Notification: smartca.EncodeNotification})
+		Notification:   smartca.EncodeNotification,
+		OperatorClient: cfg.Signing.OperatorClient})
 	if err != nil {
 		return err
+	}
+	if id := cfg.Signing.OperatorClient; id != "" {
+		// A dispute nobody hears of is a suspended citizen nobody calls.
+		if c, err := svc.Client(ctx, id); err != nil || c.WebhookURL == "" || c.Disabled {
+			return fmt.Errorf("signing.operator_client: %q is not a client with a webhook URL (kyso client create --webhook): the operators would not hear of owners' disputes", id)
+		}
 	}
 	// Everything a first start makes exists now (SigningWith made the
 	// secrets key): other processes may go on.
@@ -221,10 +235,11 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if !cfg.App.Disabled {
 		consent = app.ConsentPath
 	}
-	mux.Handle("/csc/v2/", csc.NewHandler(svc, &csc.Options{TSA: pki.TSA(), Logger: log, Limits: limits, ConsentURL: consent}))
-	mux.Handle("/smartca/v1/", smartca.NewHandler(svc, &smartca.Options{Logger: log, Limits: limits}))
-	mux.Handle("/owner/v1/", owner.NewHandler(svc, &owner.Options{Logger: log, Limits: limits}))
-	mux.Handle("/admin/v1/", admin.NewHandler(svc, log))
+	// Each API is timed per route (kyso_http_request_duration_seconds).
+	mux.Handle("/csc/v2/", httpedge.Measure("csc", "other", csc.NewHandler(svc, &csc.Options{TSA: pki.TSA(), Logger: log, Limits: limits, ConsentURL: consent})))
+	mux.Handle("/smartca/v1/", httpedge.Measure("smartca", "other", smartca.NewHandler(svc, &smartca.Options{Logger: log, Limits: limits})))
+	mux.Handle("/owner/v1/", httpedge.Measure("owner", "other", owner.NewHandler(svc, &owner.Options{Logger: log, Limits: limits})))
+	mux.Handle("/admin/v1/", httpedge.Measure("admin", "other", admin.NewHandler(svc, log)))
 	// Public: anyone holding a signed PDF may validate it. Trust anchors:
 	// the trust store (`kyso trust`), read for each validation, so an
 	// anchor added while kysod runs counts at once. Revocation data is
@@ -238,7 +253,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	mux.Handle("/verify/v1", verifyAPI)
+	mux.Handle("/verify/v1", httpedge.Measure("verify", "/verify/v1", verifyAPI))
 	// The citizen's app: its sessions are owner tokens in the shared
 	// database, in cookies sealed under the secrets key every replica
 	// has; its check page runs the validation API's engine and bounds.
@@ -260,7 +275,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		// PDFium is compiled when the app is first used (a citizen's
 		// first request, usually the login page), in the background:
 		// a replica no citizen reaches never pays its memory.
-		mux.Handle(app.Path, citizenApp)
+		mux.Handle(app.Path, httpedge.Measure("app", "other", citizenApp))
 	}
 	// The webhook outbox, the expiry sweep and the recovery of
 	// transactions abandoned while being signed (by a replica that died):
@@ -307,7 +322,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	pkiSrv := &http.Server{
 		Addr:              cfg.HTTP,
-		Handler:           http.MaxBytesHandler(pki, 64<<10),
+		Handler:           httpedge.Measure("pki", "pki", http.MaxBytesHandler(pki, 64<<10)),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -315,21 +330,30 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("kysod serving", "version", version.String(), "addr", "https://"+ln.Addr().String(), "pki", "http://"+pkiAddr)
-	errc := make(chan error, 2)
+	serving := []any{"version", version.String(), "addr", "https://" + ln.Addr().String(), "pki", "http://" + pkiAddr}
+	if metricsLn != nil {
+		serving = append(serving, "metrics", "http://"+metricsLn.Addr().String()+"/metrics")
+	}
+	log.Info("kysod serving", serving...)
+	metricsSrv := metricsServer(log)
+	errc := make(chan error, 3)
 	go func() { errc <- srv.ServeTLS(ln, "", "") }()
 	go func() { errc <- pkiSrv.Serve(pkiLn) }()
+	if metricsLn != nil {
+		go func() { errc <- metricsSrv.Serve(metricsLn) }()
+	}
 	select {
 	case err := <-errc:
 		srv.Close()
 		pkiSrv.Close()
+		metricsSrv.Close()
 		return err
 	case <-ctx.Done():
 	}
 	log.Info("kysod shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	return errors.Join(srv.Shutdown(sctx), pkiSrv.Shutdown(sctx))
+	return errors.Join(srv.Shutdown(sctx), pkiSrv.Shutdown(sctx), metricsSrv.Shutdown(sctx))
 }
 
 func printDefaults(w io.Writer, cfg *config, dir *datadir.Dir, ks *hsm.URI, development bool, tlsLeaf *x509.Certificate, pkiAddr string) {
@@ -341,6 +365,9 @@ func printDefaults(w io.Writer, cfg *config, dir *datadir.Dir, ks *hsm.URI, deve
 	fmt.Fprintf(w, "  URLs in certs   %s\n", dir.Config.BaseURL)
 	fmt.Fprintf(w, "  HTTPS           https://%s (TLS 1.2+, certificate %s from the issuing CA, until %s)\n", cfg.Listen, ca.FormatSerialInt(tlsLeaf.SerialNumber), tlsLeaf.NotAfter.UTC().Format(time.DateOnly))
 	fmt.Fprintf(w, "  health          https://%s/livez, /readyz\n", cfg.Listen)
+	if cfg.Metrics != "" {
+		fmt.Fprintf(w, "  metrics         http://%s/metrics (Prometheus; keep it private)\n", cfg.Metrics)
+	}
 	fmt.Fprintf(w, "  APIs            https://%s/csc/v2, /smartca/v1, /owner/v1, /admin/v1, /verify/v1 (described at /openapi.json)\n", cfg.Listen)
 	if !cfg.App.Disabled {
 		fmt.Fprintf(w, "  citizen's app   https://%s/app/\n", cfg.Listen)

@@ -75,6 +75,18 @@ type daemon struct {
 	lines     chan string
 	out       strings.Builder
 	https, pk string
+	// metrics is the URL of /metrics, when kysod serves them.
+	metrics string
+	// later holds what kysod wrote after it began serving.
+	laterMu sync.Mutex
+	later   strings.Builder
+}
+
+// logged is what kysod has written after it began serving.
+func (d *daemon) logged() string {
+	d.laterMu.Lock()
+	defer d.laterMu.Unlock()
+	return d.later.String()
 }
 
 // startKysod starts kysod on data with free ports, env added to its
@@ -126,13 +138,16 @@ func (d *daemon) waitServing(t *testing.T) {
 			}
 			d.out.WriteString(l + "\n")
 			if strings.Contains(l, "kysod serving") {
-				var serving struct{ Addr, PKI string }
+				var serving struct{ Addr, PKI, Metrics string }
 				if err := json.Unmarshal([]byte(l), &serving); err != nil || serving.Addr == "" || serving.PKI == "" {
 					t.Fatalf("kysod's serving line names no addresses (%v): %s", err, l)
 				}
-				d.https, d.pk = strings.TrimPrefix(serving.Addr, "https://"), strings.TrimPrefix(serving.PKI, "http://")
+				d.https, d.pk, d.metrics = strings.TrimPrefix(serving.Addr, "https://"), strings.TrimPrefix(serving.PKI, "http://"), serving.Metrics
 				go func() {
-					for range d.lines {
+					for l := range d.lines {
+						d.laterMu.Lock()
+						d.later.WriteString(l + "\n")
+						d.laterMu.Unlock()
 					}
 				}()
 				return
@@ -491,5 +506,20 @@ func TestKeystoreSecretRefused(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestUnknownOperatorClientRefused: signing.operator_client naming no
+// client stops kysod at start, saying so: a dispute must reach someone.
+func TestUnknownOperatorClientRefused(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "kysod.yaml")
+	if err := os.WriteFile(file, []byte("signing: {operator_client: no-such-desk}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var sb strings.Builder
+	err := run(context.Background(), []string{"--data", filepath.Join(dir, "data"), "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--config", file}, &sb)
+	if err == nil || !strings.Contains(err.Error(), `signing.operator_client: "no-such-desk" is not a client with a webhook URL`) {
+		t.Fatalf("run = %v", err)
 	}
 }

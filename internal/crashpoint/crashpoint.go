@@ -22,4 +22,12 @@ const (
 	// Spent: CSC signHash spent its activation data (with the audit
 	// intents), nothing signed yet.
 	Spent = "spent"
+	// Reserved: a certificate's serial is reserved, nothing signed yet.
+	Reserved = "reserved"
+	// Issued: an enrolment's certificate is signed and recorded, its owner
+	// and credential not yet.
+	Issued = "issued"
+	// CRLNumbered: a CRL's number is drawn, the CRL not yet signed nor
+	// stored.
+	CRLNumbered = "crl-numbered"
 )

@@ -23,15 +23,19 @@ import (
 
 // postgresServer is the one throwaway PostgreSQL server of a test binary.
 type postgresServer struct {
-	once   sync.Once
-	err    error // why it could not start; reported to every caller
-	hint   bool  // err is a missing dependency, not a failure
-	dir    string
-	port   int
-	cmd    *exec.Cmd
-	exited chan error
-	logf   string
-	nextDB atomic.Int64
+	once sync.Once
+	// bin, data and cred are how it was started, for RestartPostgres.
+	bin, data string
+	cred      *syscall.Credential
+	restarts  int
+	err       error // why it could not start; reported to every caller
+	hint      bool  // err is a missing dependency, not a failure
+	dir       string
+	port      int
+	cmd       *exec.Cmd
+	exited    chan error
+	logf      string
+	nextDB    atomic.Int64
 }
 
 var pg postgresServer
@@ -92,16 +96,39 @@ func StopPostgres() {
 	if pg.cmd == nil {
 		return
 	}
-	// SIGINT is PostgreSQL's fast shutdown: disconnect clients, stop.
-	_ = pg.cmd.Process.Signal(syscall.SIGINT)
-	select {
-	case <-pg.exited:
-	case <-time.After(15 * time.Second):
-		_ = pg.cmd.Process.Kill()
-		<-pg.exited
-	}
-	pg.cmd = nil
+	pg.stop()
 	os.RemoveAll(pg.dir)
+}
+
+// stop shuts the server down: SIGINT, PostgreSQL's fast shutdown
+// (disconnect clients, stop), then SIGKILL after 15 s.
+func (p *postgresServer) stop() {
+	_ = p.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-p.exited:
+	case <-time.After(15 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+	}
+	p.cmd = nil
+}
+
+// RestartPostgres stops the server NewPostgres started, as an operator's
+// restart or a failover does (every connection dropped), keeps it down for
+// down, and starts it again on the same port and data: the databases and
+// DSNs NewPostgres gave stay good. The test fails if it does not come
+// back.
+func RestartPostgres(t testing.TB, down time.Duration) {
+	t.Helper()
+	if pg.cmd == nil {
+		t.Fatal("testenv: RestartPostgres before NewPostgres")
+	}
+	pg.stop()
+	time.Sleep(down)
+	pg.restarts++
+	if err := pg.run(pg.bin, pg.data, pg.cred, 100+pg.restarts, pg.port); err != nil {
+		t.Fatalf("testenv: restarting PostgreSQL: %v", err)
+	}
 }
 
 func (p *postgresServer) dsn(db string) string {
@@ -186,7 +213,8 @@ func (p *postgresServer) start() {
 		os.Chown(filepath.Join(data, "pg_hba.conf"), int(cred.Uid), int(cred.Gid))
 	}
 	for attempt := 0; attempt < 3; attempt++ {
-		if p.err = p.run(bin, data, cred, attempt); p.err == nil {
+		if p.err = p.run(bin, data, cred, attempt, 0); p.err == nil {
+			p.bin, p.data, p.cred = bin, data, cred
 			return
 		}
 		if out, _ := os.ReadFile(p.logf); !strings.Contains(string(out), "in use") {
@@ -195,15 +223,18 @@ func (p *postgresServer) start() {
 	}
 }
 
-// run starts the server once on a fresh port and waits until it accepts
-// connections.
-func (p *postgresServer) run(bin, data string, cred *syscall.Credential, attempt int) error {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
+// run starts the server once, on port or (0) a fresh one, and waits until
+// it accepts connections.
+func (p *postgresServer) run(bin, data string, cred *syscall.Credential, attempt, port int) error {
+	if port == 0 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		port = l.Addr().(*net.TCPAddr).Port
+		l.Close()
 	}
-	p.port = l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	p.port = port
 	p.logf = filepath.Join(p.dir, fmt.Sprintf("postgres-%d.log", attempt))
 	logFile, err := os.Create(p.logf)
 	if err != nil {
@@ -261,4 +292,20 @@ func (p *postgresServer) run(bin, data string, cred *syscall.Credential, attempt
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// PostgresTool returns the path of one of PostgreSQL's programs (pg_dump,
+// pg_restore) beside the server NewPostgres runs, of the same version.
+// Without them the dependency is reported Missing.
+func PostgresTool(t testing.TB, name string) string {
+	t.Helper()
+	bin, err := postgresBin()
+	if err != nil {
+		Missing(t, "%v", err)
+	}
+	p := filepath.Join(bin, name)
+	if _, err := os.Stat(p); err != nil {
+		Missing(t, "%s: %v (apt-get install postgresql-15)", p, err)
+	}
+	return p
 }

@@ -80,7 +80,7 @@ func NewHandler(svc *signing.Service, log *slog.Logger) *Handler {
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h.mux.ServeHTTP(w, httpedge.Begin(w, r))
+	httpedge.Serve(h.mux, w, httpedge.Begin(w, r))
 }
 
 func (h *Handler) enrol(w http.ResponseWriter, r *http.Request) {

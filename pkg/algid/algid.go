@@ -5,7 +5,8 @@
 //
 // It knows the SHA-2 family of RFC 5754 (and SHA-1, SHA-224 and SHA-3 so
 // that a request naming them can be refused by name), RSASSA-PKCS1-v1_5
-// and RSASSA-PSS (RFC 8017, RFC 4055) and ECDSA (RFC 5758). It imports
+// and RSASSA-PSS (RFC 8017, RFC 4055) and ECDSA (RFC 5758), and, to read
+// others' signatures, Ed25519 and Ed448 (RFC 8410, RFC 8419). It imports
 // nothing of kyso's.
 package algid
 
@@ -33,6 +34,12 @@ var (
 	SHA3_256 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 8}
 	SHA3_384 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 9}
 	SHA3_512 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 10}
+	// SHAKE256 is id-shake256 and SHAKE256Len id-shake256-len, whose
+	// parameters are the output length in bits (RFC 8702 section 2):
+	// Ed448's digest in CMS, with 512 bits (RFC 8419 section 2.3). Neither
+	// is a crypto.Hash; see SHAKE256With512.
+	SHAKE256    = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 12}
+	SHAKE256Len = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 18}
 )
 
 // Signature and key algorithm identifiers (RFC 8017 appendix A, RFC 4055
@@ -49,6 +56,7 @@ var (
 	ECDSAWithSHA384 = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 3}
 	ECDSAWithSHA512 = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 4}
 	Ed25519         = asn1.ObjectIdentifier{1, 3, 101, 112}
+	Ed448           = asn1.ObjectIdentifier{1, 3, 101, 113}
 )
 
 var hashes = []struct {
@@ -122,6 +130,11 @@ const (
 	// ECDSA is ECDSA with a SHA-2 hash (RFC 5758 section 3.2); the
 	// signature value is DER Ecdsa-Sig-Value.
 	ECDSA
+	// PureEd25519 and PureEd448 are EdDSA without pre-hashing (RFC 8032,
+	// RFC 8410, RFC 8419): read and verified, never made, as Annex I does
+	// not list them.
+	PureEd25519
+	PureEd448
 )
 
 // String returns the scheme's name, as kyso writes it in serialised state.
@@ -135,11 +148,16 @@ func (s Scheme) String() string {
 		return "rsa-pss"
 	case ECDSA:
 		return "ecdsa"
+	case PureEd25519:
+		return "ed25519"
+	case PureEd448:
+		return "ed448"
 	}
 	return fmt.Sprintf("Scheme(%d)", int(s))
 }
 
-// ParseScheme is the inverse of String for the concrete schemes.
+// ParseScheme is the inverse of String for the concrete schemes kyso
+// signs with (not PureEd25519 or PureEd448).
 func ParseScheme(name string) (Scheme, bool) {
 	for _, s := range []Scheme{RSAPKCS1v15, RSAPSS, ECDSA} {
 		if s.String() == name {
@@ -163,12 +181,15 @@ var signatures = []struct {
 	{ECDSAWithSHA256, ECDSA, crypto.SHA256},
 	{ECDSAWithSHA384, ECDSA, crypto.SHA384},
 	{ECDSAWithSHA512, ECDSA, crypto.SHA512},
+	{Ed25519, PureEd25519, 0},
+	{Ed448, PureEd448, 0},
 }
 
 // Signature returns the scheme a signature algorithm identifier names and
 // the hash it names, 0 when it names none (rsaEncryption, id-RSASSA-PSS,
-// whose hash is in its parameters, and id-ecPublicKey, which CMS and RFC
-// 3161 signers write for ECDSA). It returns SchemeDefault for an
+// whose hash is in its parameters, id-ecPublicKey, which CMS and RFC
+// 3161 signers write for ECDSA, and id-Ed25519 and id-Ed448, which hash
+// nothing first). It returns SchemeDefault for an
 // identifier it does not know.
 func Signature(oid asn1.ObjectIdentifier) (Scheme, crypto.Hash) {
 	for _, e := range signatures {
@@ -195,6 +216,18 @@ func SignatureOID(s Scheme, h crypto.Hash) asn1.ObjectIdentifier {
 		}
 	}
 	return nil
+}
+
+// SHAKE256With512 reports whether a digest AlgorithmIdentifier, as Read
+// returns it, is SHAKE256 with a 512-bit output, as RFC 8419 section 2.3
+// has Ed448 signers write it: id-shake256-len with the parameter 512, or
+// id-shake256 without parameters, which pyHanko also reads so.
+func SHAKE256With512(oid asn1.ObjectIdentifier, params cryptobyte.String, hasParams bool) bool {
+	if oid.Equal(SHAKE256) {
+		return !hasParams
+	}
+	var bits int64
+	return oid.Equal(SHAKE256Len) && hasParams && params.ReadASN1Int64WithTag(&bits, cbasn1.INTEGER) && params.Empty() && bits == 512
 }
 
 // Add writes an AlgorithmIdentifier for oid, with NULL parameters when

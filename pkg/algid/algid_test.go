@@ -135,6 +135,47 @@ func TestSignature(t *testing.T) {
 	}
 }
 
+// TestEdDSA: id-Ed25519 and id-Ed448 name the pure EdDSA schemes, which
+// ParseScheme does not give (kyso never signs with them) and SignatureOID
+// never writes; SHAKE256With512 reads RFC 8419's Ed448 digest and nothing
+// else.
+func TestEdDSA(t *testing.T) {
+	for _, c := range []struct {
+		oid asn1.ObjectIdentifier
+		s   algid.Scheme
+	}{{algid.Ed25519, algid.PureEd25519}, {algid.Ed448, algid.PureEd448}} {
+		if s, h := algid.Signature(c.oid); s != c.s || h != 0 {
+			t.Errorf("Signature(%v) = %v, %v", c.oid, s, h)
+		}
+		if _, ok := algid.ParseScheme(c.s.String()); ok || algid.SignatureOID(c.s, crypto.SHA512) != nil {
+			t.Errorf("%v is one kyso signs with", c.s)
+		}
+	}
+	int512 := func(n int64) cryptobyte.String {
+		var b cryptobyte.Builder
+		b.AddASN1Int64(n)
+		return b.BytesOrPanic()
+	}
+	for _, c := range []struct {
+		oid    asn1.ObjectIdentifier
+		params cryptobyte.String
+		has    bool
+		want   bool
+	}{
+		{algid.SHAKE256Len, int512(512), true, true},
+		{algid.SHAKE256, nil, false, true},
+		{algid.SHAKE256Len, int512(256), true, false},
+		{algid.SHAKE256Len, nil, false, false},
+		{algid.SHAKE256Len, append(int512(512), 0), true, false},
+		{algid.SHAKE256, cryptobyte.String{5, 0}, true, false},
+		{algid.SHA512, nil, false, false},
+	} {
+		if got := algid.SHAKE256With512(c.oid, c.params, c.has); got != c.want {
+			t.Errorf("SHAKE256With512(%v, %x, %v) = %v", c.oid, []byte(c.params), c.has, got)
+		}
+	}
+}
+
 // TestDotted: dotted OIDs as CSC carries them, and what is not one.
 func TestDotted(t *testing.T) {
 	if got := algid.Dotted("2.16.840.1.101.3.4.2.1"); !got.Equal(algid.SHA256) {

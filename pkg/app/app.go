@@ -215,7 +215,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// The shell: the same for everyone, versioned by the binary.
 		hd.Set("Cache-Control", "public, max-age=3600")
 	}
-	h.mux.ServeHTTP(w, r)
+	httpedge.Serve(h.mux, w, r)
 }
 
 func (h *Handler) file(fsys fs.FS, name, ctype string) http.HandlerFunc {

@@ -434,6 +434,36 @@ func TestOAuth2CodeService(t *testing.T) {
 	if tr.Scope != "service" || tr.AccessToken == "" {
 		t.Fatalf("token response %+v", tr)
 	}
+	// The token acts for the owner who consented (a user-specific
+	// service authorization): credentials/list without userID lists
+	// theirs, and a userID is refused.
+	list := func(tok, body string) (int, csc.ListResponse) {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, o.srv.URL+"/csc/v2/credentials/list", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := o.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var lr csc.ListResponse
+		json.NewDecoder(resp.Body).Decode(&lr)
+		return resp.StatusCode, lr
+	}
+	if st, lr := list(tr.AccessToken, `{}`); st != http.StatusOK || len(lr.CredentialIDs) != 1 || lr.CredentialIDs[0] != o.citizen.CredentialID {
+		t.Errorf("credentials/list with the consent's token: HTTP %d, %v; want the citizen's one credential", st, lr.CredentialIDs)
+	}
+	if st, _ := list(tr.AccessToken, `{"userID":"`+o.citizen.NationalID+`"}`); st != http.StatusBadRequest {
+		t.Errorf("credentials/list with the consent's token and a userID: HTTP %d, want 400", st)
+	}
+	own, err := o.portal.Token(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, lr := list(own, `{}`); st != http.StatusOK || len(lr.CredentialIDs) != 0 {
+		t.Errorf("credentials/list with the portal's own token: HTTP %d, %v; want none", st, lr.CredentialIDs)
+	}
 	var info csc.InfoResponse
 	resp, err := o.srv.Client().Get(o.srv.URL + "/csc/v2/info")
 	if err != nil {

@@ -270,7 +270,7 @@ func (a *Authority) loadIssuer(ctx context.Context, name string) (*issuer, error
 		return nil, err
 	}
 	cert := certs[0]
-	signer, err := a.ks.Signer(ctx, &hsm.SignerRequest{Label: keyLabel(rec.KeyURI)})
+	signer, err := a.ks.Signer(ctx, &hsm.SignerRequest{Label: KeyLabel(rec.KeyURI)})
 	if err != nil {
 		return nil, fmt.Errorf("ca: opening the key of CA %q: %w", name, err)
 	}
@@ -346,10 +346,10 @@ func (a *Authority) readCA(ctx context.Context, name string) (*store.CA, []*x509
 // ErrNoHierarchy: the store holds no CA to issue from yet.
 var ErrNoHierarchy = errors.New("no CA hierarchy")
 
-// keyLabel returns the key label a key URI names ("object" in pkcs11 URIs,
+// KeyLabel returns the key label a key URI names ("object" in pkcs11 URIs,
 // "name" in vault and softkey ones), or the string itself when it is a bare
 // label.
-func keyLabel(uri string) string {
+func KeyLabel(uri string) string {
 	u, err := hsm.ParseURI(uri)
 	if err != nil || (u.Path["object"] == "" && u.Path["name"] == "") {
 		return uri

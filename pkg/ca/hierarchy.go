@@ -392,7 +392,7 @@ func (a *Authority) signerFor(ctx context.Context, profile string) (*x509.Certif
 	if err != nil {
 		return nil, nil, fmt.Errorf("ca: parsing the %s certificate: %w", profile, err)
 	}
-	s, err := a.ks.Signer(ctx, &hsm.SignerRequest{Label: keyLabel(rec.KeyURI)})
+	s, err := a.ks.Signer(ctx, &hsm.SignerRequest{Label: KeyLabel(rec.KeyURI)})
 	if err != nil {
 		return nil, nil, fmt.Errorf("ca: opening the %s key: %w", profile, err)
 	}

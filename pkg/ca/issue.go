@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kyso-pki/kyso/hsm"
+	"github.com/kyso-pki/kyso/internal/crashpoint"
 	"github.com/kyso-pki/kyso/pkg/display"
 	"github.com/kyso-pki/kyso/pkg/store"
 )
@@ -53,6 +54,10 @@ type KeySource struct {
 	// KeyAlgorithm, when set with KeyLabel, makes kyso create the key
 	// under KeyLabel first; empty means the key already exists.
 	KeyAlgorithm hsm.Algorithm
+	// Ref, with a CSR, names the key in the certificate's record
+	// (store.Certificate.KeyURI) when kyso holds it outside the key store:
+	// a wrapped key, "wrapped:<credential ID>".
+	Ref string
 }
 
 // CitizenRequest asks for a citizen's personal signing certificate.
@@ -219,7 +224,7 @@ func (a *Authority) subscriberKey(ctx context.Context, src *KeySource) (crypto.P
 		if err := csr.CheckSignature(); err != nil {
 			return nil, "", fmt.Errorf("ca: %w: %w (%v)", ErrInvalidRequest, ErrProofOfPossession, err)
 		}
-		return csr.PublicKey, "", nil
+		return csr.PublicKey, src.Ref, nil
 	case src.KeyLabel != "":
 		if src.KeyAlgorithm != "" {
 			info, err := a.ks.CreateKey(ctx, &hsm.CreateKeyRequest{Label: src.KeyLabel, Algorithm: src.KeyAlgorithm})
@@ -361,6 +366,7 @@ func (a *Authority) issue(ctx context.Context, p *issueParams) (cert *x509.Certi
 		}
 		a.log.Warn("ca: serial number collision; drawing another", "issuer", issuerName, "serial", FormatSerial(serial))
 	}
+	crashpoint.Reach(crashpoint.Reserved)
 	p.tmpl.SerialNumber = newInt(serial)
 	auditSubject := issuerName + "/" + FormatSerial(serial)
 	details := map[string]any{

@@ -9,6 +9,7 @@ import (
 	"math/big"
 	"time"
 
+	"github.com/kyso-pki/kyso/internal/crashpoint"
 	"github.com/kyso-pki/kyso/pkg/store"
 )
 
@@ -72,6 +73,8 @@ const (
 	ActionRevoke  = "cert.revoke"
 	ActionSuspend = "cert.suspend"
 	ActionResume  = "cert.resume"
+	// ActionCRL is the event of a CRL signed and stored.
+	ActionCRL = "crl.generate"
 )
 
 // Revoke revokes the issuing CA's certificate with this serial number for
@@ -221,6 +224,7 @@ func (a *Authority) generateCRL(ctx context.Context, name string) (*store.CRL, e
 	if err != nil {
 		return nil, fmt.Errorf("ca: drawing %s's CRL number: %w", name, err)
 	}
+	crashpoint.Reach(crashpoint.CRLNumbered)
 	// thisUpdate is not backdated: no revocation may come after it (RFC 5280
 	// section 5.1.2.6 orders them, and zlint checks it).
 	this := a.now().UTC().Truncate(time.Second)
@@ -268,7 +272,7 @@ func (a *Authority) generateCRL(ctx context.Context, name string) (*store.CRL, e
 	if err := a.st.PutCRL(ctx, rec); err != nil {
 		return nil, fmt.Errorf("ca: recording %s's CRL %d: %w", name, number, err)
 	}
-	if err := a.audit(ctx, "", "crl.generate", name, "ok", map[string]any{"number": number, "entries": len(revs), "next_update": tmpl.NextUpdate}); err != nil {
+	if err := a.audit(ctx, "", ActionCRL, name, "ok", map[string]any{"number": number, "entries": len(revs), "next_update": tmpl.NextUpdate}); err != nil {
 		return nil, err
 	}
 	return rec, nil

@@ -228,6 +228,8 @@ func parseSignatureAlgorithmID(oid asn1.ObjectIdentifier, params cryptobyte.Stri
 	switch {
 	case scheme == SignatureDefault || oid.Equal(algid.ECPublicKey):
 		return 0, 0, 0, fmt.Errorf("%w: signature algorithm %v", ErrUnsupported, oid)
+	case eddsa(scheme) && hasParams:
+		return 0, 0, 0, fmt.Errorf("%w: %v with parameters (RFC 8410 section 3 has none)", ErrMalformed, oid)
 	case scheme != RSAPSS:
 		return scheme, h, 0, nil
 	case !hasParams:
@@ -268,6 +270,9 @@ func readDigestAlgorithm(s *cryptobyte.String) (crypto.Hash, asn1.ObjectIdentifi
 	oid, params, has, err := readAlgorithmIdentifier(s)
 	if err != nil {
 		return 0, nil, err
+	}
+	if algid.SHAKE256With512(oid, params, has) {
+		return 0, oid, nil // Ed448's: see SignedData.NewDigest
 	}
 	if !algid.NullOrAbsent(params, has) {
 		return 0, nil, fmt.Errorf("%w: digest algorithm parameters", ErrMalformed)

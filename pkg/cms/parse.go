@@ -9,6 +9,7 @@ import (
 	"math/big"
 	"time"
 
+	"github.com/kyso-pki/kyso/pkg/algid"
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
@@ -59,7 +60,8 @@ type SignedData struct {
 	Unreadable []UnreadableCertificate
 
 	// Hash is SignerInfo.digestAlgorithm, 0 when it is not SHA-256, SHA-384
-	// or SHA-512; DigestAlgorithm is its OID.
+	// or SHA-512 (SHAKE256 for Ed448 is not a crypto.Hash: NewDigest
+	// computes either); DigestAlgorithm is its OID.
 	Hash            crypto.Hash
 	DigestAlgorithm asn1.ObjectIdentifier
 	// SignatureAlgorithm is how Signature was made, SignatureDefault when
@@ -100,6 +102,7 @@ type SignedData struct {
 	// SignedData that is itself a time-stamp token.
 	Timestamps []*Timestamp
 
+	shake      bool        // the digest algorithm is SHAKE256/512 (Ed448)
 	sigAlgErr  error       // why SignatureAlgorithm is unknown
 	sigAlgHash crypto.Hash // the hash the signature algorithm names, if any
 	parts      *parts
@@ -309,6 +312,8 @@ func parse(der []byte, depth int) (*SignedData, error) {
 			if bc, berr := parseBrainpool(el); berr == nil {
 				c, err = bc, nil
 			}
+		} else {
+			err = readEd448Key(c)
 		}
 		if err != nil && certificateShaped(el) {
 			sd.Unreadable = append(sd.Unreadable, UnreadableCertificate{Raw: bytes.Clone(el), Err: err})
@@ -405,6 +410,10 @@ func (sd *SignedData) parseSignerInfo(s cryptobyte.String, depth int) error {
 	var err error
 	if sd.Hash, sd.DigestAlgorithm, err = readDigestAlgorithm(&d); err != nil {
 		return err
+	}
+	d = digestAlg
+	if oid, params, has, err := readAlgorithmIdentifier(&d); err == nil && algid.SHAKE256With512(oid, params, has) {
+		sd.shake = true
 	}
 	if !s.ReadOptionalASN1(&attrs, &hasAttrs, tagCtx0) {
 		return fmt.Errorf("%w: signedAttrs", ErrMalformed)

@@ -41,7 +41,8 @@ type VerifyOptions struct {
 }
 
 // Verify checks the SignedData against contentDigest, the digest of the
-// content it signs (for PAdES, of the ByteRange), computed with sd.Hash:
+// content it signs (for PAdES, of the ByteRange), computed with
+// sd.NewDigest():
 //   - the signed attributes are present, with a content-type equal to
 //     eContentType and a message-digest equal to contentDigest (RFC 5652
 //     section 5.6);
@@ -49,7 +50,7 @@ type VerifyOptions struct {
 //     EN 319 122-1 clause 5.2.2.3);
 //   - the signature over the signed attributes verifies with the signer's
 //     key (PKCS#1 v1.5, RSASSA-PSS or ECDSA, with the digest algorithm's
-//     hash);
+//     hash; Ed25519 or Ed448 over the attributes themselves, RFC 8419);
 //   - the signer certificate allows digitalSignature or contentCommitment;
 //   - every signature-time-stamp token's message imprint made with SHA-256,
 //     SHA-384 or SHA-512 is the hash of the signature value (ETSI EN 319
@@ -68,14 +69,19 @@ func (sd *SignedData) Verify(contentDigest []byte, opts VerifyOptions) error {
 	if sd.SignedAttrs == nil && !opts.SignedAttributesOptional {
 		return fmt.Errorf("%w: no signed attributes (CAdES requires them, ETSI EN 319 122-1 clause 5.2)", ErrUnsupported)
 	}
-	h := sd.Hash
-	if err := checkHash(h); err != nil {
-		return fmt.Errorf("%w (digest algorithm %v)", err, sd.DigestAlgorithm)
+	d := sd.NewDigest()
+	if d == nil {
+		return fmt.Errorf("%w (digest algorithm %v)", checkHash(sd.Hash), sd.DigestAlgorithm)
 	}
-	if len(contentDigest) != h.Size() {
-		return fmt.Errorf("cms: content digest is %d bytes, %v needs %d", len(contentDigest), h, h.Size())
+	if len(contentDigest) != d.Size() {
+		return fmt.Errorf("cms: content digest is %d bytes, %v needs %d", len(contentDigest), sd.DigestAlgorithm, d.Size())
 	}
 	if sd.SignedAttrs == nil {
+		if eddsa(sd.SignatureAlgorithm) {
+			// Its value would sign the content itself, the whole byte
+			// range, not a digest of it (RFC 8419 section 3.2).
+			return fmt.Errorf("%w: an EdDSA signature without signed attributes", ErrUnsupported)
+		}
 		return sd.verifyValue(contentDigest, opts)
 	}
 	switch {
@@ -92,7 +98,12 @@ func (sd *SignedData) Verify(contentDigest []byte, opts VerifyOptions) error {
 	case sd.SigningCertificateV2 != nil && !sd.SigningCertificateV2.Matches(sd.Signer):
 		return ErrSigningCertificate
 	}
-	if err := sd.checkValue(digest(h, sd.SignedAttrs)); err != nil {
+	signed := sd.SignedAttrs // EdDSA signs them unhashed
+	if !eddsa(sd.SignatureAlgorithm) {
+		d.Write(sd.SignedAttrs)
+		signed = d.Sum(nil)
+	}
+	if err := sd.checkValue(signed); err != nil {
 		return err
 	}
 	return sd.checkTimestamps(opts)
@@ -123,6 +134,16 @@ func (sd *SignedData) checkValue(signed []byte) error {
 	}
 	if sd.sigAlgHash != 0 && sd.sigAlgHash != sd.Hash {
 		return fmt.Errorf("%w: signature algorithm hash %v differs from digest algorithm %v", ErrUnsupported, sd.sigAlgHash, sd.Hash)
+	}
+	if eddsa(sd.SignatureAlgorithm) {
+		// Verified, never made: see eddsa.go.
+		if err := sd.checkEdDSA(); err != nil {
+			return err
+		}
+		if err := verifyEdDSA(sd.Signer.PublicKey, sd.SignatureAlgorithm, signed, sd.Signature); err != nil {
+			return err
+		}
+		return checkKeyUsage(sd.Signer)
 	}
 	if k, ok := sd.Signer.PublicKey.(*ecdsa.PublicKey); ok && isBrainpool(k.Curve) && sd.SignatureAlgorithm == ECDSA {
 		// Verified, never made: kyso signs on the curves Annex I lists.

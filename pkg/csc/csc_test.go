@@ -7,10 +7,13 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -185,6 +188,81 @@ func TestMutualTLS(t *testing.T) {
 	}
 	if st, body := token(m.other); st != 401 || !strings.Contains(body, "invalid_client") {
 		t.Fatalf("with another certificate: %d %s", st, body)
+	}
+}
+
+// TestMutualTLSCodeExchange: a relying party that authenticates by its
+// TLS certificate exchanges an oauth2code code with it (no secret), and
+// the SAD token it gets is bound to that certificate (cnf x5t#S256): it
+// signs on a connection presenting the certificate, not on one with
+// another; another certificate cannot exchange the client's code.
+func TestMutualTLSCodeExchange(t *testing.T) {
+	ctx := context.Background()
+	m := newMTLS(t)
+	// A certificate of its own: newMTLS bound good to another client.
+	m.good = newClientCert(t, "portal")
+	const redirect = "https://portal.example/cb"
+	cl, err := m.svc.CreateClient(ctx, "Cổng mTLS oauth2code", "", "test", signing.WithCertificate(m.good.Certificate[0]), signing.WithRedirectURIs(redirect))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.ts.Config.Handler = csc.NewHandler(m.svc, &csc.Options{ConsentURL: "/app/oauth2/consent"})
+	digest := sha256.Sum256([]byte("tờ khai"))
+	code := func() (string, string) {
+		t.Helper()
+		verifier, challenge := csc.NewPKCE()
+		pin, otp, err := m.factors(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := m.svc.ApproveOAuth(ctx, m.cred.OwnerID, &signing.OAuthRequest{ClientID: cl.ID, RedirectURI: redirect, CodeChallenge: challenge,
+			Scope: signing.ScopeCredential, CredentialID: m.cred.CredentialID, NumSignatures: 1, Hashes: [][]byte{digest[:]},
+			HashAlgorithm: crypto.SHA256, Description: "Tờ khai"}, pin, otp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c, verifier
+	}
+	exchange := func(cert tls.Certificate, c, verifier string) (int, csc.TokenResponse) {
+		t.Helper()
+		form := url.Values{"grant_type": {"authorization_code"}, "client_id": {cl.ID}, "code": {c}, "code_verifier": {verifier}, "redirect_uri": {redirect}}
+		resp, err := m.http(cert).PostForm(m.ts.URL+"/csc/v2/oauth2/token", form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var tr csc.TokenResponse
+		json.NewDecoder(resp.Body).Decode(&tr)
+		return resp.StatusCode, tr
+	}
+	signHash := func(cert tls.Certificate, tok string) int {
+		t.Helper()
+		body, _ := json.Marshal(&csc.SignHashRequest{CredentialID: m.cred.CredentialID, Hashes: []string{base64.StdEncoding.EncodeToString(digest[:])},
+			HashAlgorithmOID: "2.16.840.1.101.3.4.2.1", SignAlgo: "1.2.840.10045.4.3.2"})
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, m.ts.URL+"/csc/v2/signatures/signHash", bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := m.http(cert).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	c, verifier := code()
+	st, tr := exchange(m.good, c, verifier)
+	if st != http.StatusOK || tr.Scope != "credential" || tr.Cnf == nil || tr.Cnf.X5tS256 != signing.CertThumbprint(m.good.Certificate[0]) {
+		t.Fatalf("exchange with the bound certificate: HTTP %d, %+v", st, tr)
+	}
+	if st := signHash(m.other, tr.AccessToken); st != http.StatusUnauthorized {
+		t.Errorf("signHash with the SAD token on another certificate's connection: HTTP %d, want 401", st)
+	}
+	if st := signHash(m.good, tr.AccessToken); st != http.StatusOK {
+		t.Errorf("signHash with the SAD token on the bound certificate's connection: HTTP %d, want 200", st)
+	}
+	c, verifier = code()
+	if st, tr := exchange(m.other, c, verifier); st != http.StatusUnauthorized || tr.AccessToken != "" {
+		t.Errorf("exchange with another certificate: HTTP %d, %+v; want 401", st, tr)
 	}
 }
 

@@ -138,7 +138,7 @@ func NewHandler(svc *signing.Service, opts *Options) *Handler {
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h.mux.ServeHTTP(w, httpedge.Begin(w, r))
+	httpedge.Serve(h.mux, w, httpedge.Begin(w, r))
 }
 
 // fail renders err in CSC form (Errors); a server error's detail goes to
@@ -327,11 +327,26 @@ func (h *Handler) credList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp := ListResponse{CredentialIDs: []string{}}
-	if req.UserID == "" {
+	var creds []*store.Credential
+	var err error
+	owner := ""
+	if p := principal(r); p != nil {
+		owner = p.OwnerID
+	}
+	switch {
+	case owner != "" && req.UserID != "":
+		// CSC API v2 section 11.4: userID is left out when the
+		// authorization is user-specific.
+		h.fail(w, r, &signing.Error{Kind: signing.KindInvalid, Description: "userID must be left out: the access token acts for one user (oauth2code, scope service)"})
+		return
+	case owner != "":
+		creds, err = h.svc.OwnerCredentials(r.Context(), owner)
+	case req.UserID == "":
 		httpedge.WriteJSON(w, http.StatusOK, resp)
 		return
+	default:
+		creds, err = h.svc.Credentials(r.Context(), req.UserID)
 	}
-	creds, err := h.svc.Credentials(r.Context(), req.UserID)
 	if err != nil {
 		h.fail(w, r, err)
 		return

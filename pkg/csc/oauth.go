@@ -47,8 +47,8 @@ func (h *Handler) exchangeCode(w http.ResponseWriter, r *http.Request, id, secre
 		h.edge.TooMany(w, r)
 		return
 	}
-	g, err := h.svc.ExchangeCode(r.Context(), &signing.CodeExchange{ClientID: id, ClientSecret: secret, Code: r.PostFormValue("code"),
-		CodeVerifier: r.PostFormValue("code_verifier"), RedirectURI: r.PostFormValue("redirect_uri")})
+	g, err := h.svc.ExchangeCode(r.Context(), &signing.CodeExchange{ClientID: id, ClientSecret: secret, ClientCert: httpedge.ClientCertificate(r),
+		Code: r.PostFormValue("code"), CodeVerifier: r.PostFormValue("code_verifier"), RedirectURI: r.PostFormValue("redirect_uri")})
 	if errors.Is(err, signing.ErrInvalidGrant) {
 		h.edge.Error(w, r, http.StatusBadRequest, "invalid_grant", signing.ErrInvalidGrant.Description)
 		return
@@ -58,8 +58,12 @@ func (h *Handler) exchangeCode(w http.ResponseWriter, r *http.Request, id, secre
 		return
 	}
 	h.opts.Limits.ChargeClient("client:" + id)
+	var cnf *Confirmation
+	if g.CertThumbprint != "" {
+		cnf = &Confirmation{X5tS256: g.CertThumbprint}
+	}
 	httpedge.WriteJSON(w, http.StatusOK, TokenResponse{AccessToken: g.AccessToken, TokenType: "Bearer", ExpiresIn: int(g.Lifetime.Seconds()),
-		Scope: g.Scope, CredentialID: g.CredentialID})
+		Scope: g.Scope, CredentialID: g.CredentialID, Cnf: cnf})
 }
 
 // oauth2code reports whether credentials/info should say authMode

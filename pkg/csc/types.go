@@ -83,14 +83,15 @@ type RevokeRequest struct {
 //     lists that owner's credentials, oldest first: any relying party may
 //     ask for a signature with any credential, and the owner approves
 //     each one;
-//   - without it, the answer lists the credentials bound to the access
-//     token itself. CSC leaves userID out when the service authorization
-//     is user-specific and the user is implicit in the token; the tokens
-//     kyso's CSC API accepts are relying parties' (oauth2/token, or
-//     auth/login with the client's own credentials), bound to no owner
-//     and no credential, so that list is empty. Listing every owner's
-//     credentials instead would hand any relying party the register of
-//     citizens.
+//   - without it, the answer lists the credentials of the user the access
+//     token acts for. CSC leaves userID out when the service authorization
+//     is user-specific and the user is implicit in the token: a token
+//     from the owner's oauth2code consent with scope service lists that
+//     owner's credentials (and refuses a userID). A relying party's own
+//     token (client credentials, or auth/login with the client's own
+//     secret) acts for no owner, so that list is empty. Listing every
+//     owner's credentials instead would hand any relying party the
+//     register of citizens.
 type ListRequest struct {
 	UserID       string     `json:"userID,omitempty"`
 	CredInfo     bool       `json:"credInfo,omitempty"`

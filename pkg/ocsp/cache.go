@@ -80,3 +80,14 @@ func (c *lru) clear() {
 }
 
 func (c *lru) len() int { return c.ll.Len() }
+
+// oldest returns the earliest thisUpdate of the entries, walking them all.
+func (c *lru) oldest() (time.Time, bool) {
+	var t time.Time
+	for el := c.ll.Front(); el != nil; el = el.Next() {
+		if u := el.Value.(*entry).thisUpdate; t.IsZero() || u.Before(t) {
+			t = u
+		}
+	}
+	return t, !t.IsZero()
+}

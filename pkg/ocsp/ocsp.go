@@ -36,6 +36,7 @@ import (
 	"golang.org/x/crypto/cryptobyte"
 
 	"github.com/kyso-pki/kyso/pkg/display"
+	"github.com/kyso-pki/kyso/pkg/metrics"
 )
 
 // Status is what the responder knows of one certificate (the CertStatus of
@@ -274,10 +275,12 @@ func (r *Responder) respond(ctx context.Context, der []byte) *reply {
 	req, err := parseRequest(der)
 	if err != nil {
 		r.log.DebugContext(ctx, "ocsp: refusing request", "err", err)
+		metrics.OCSPResponses.WithLabelValues("malformed").Inc()
 		return &reply{der: errorResponse(statusMalformedRequest)}
 	}
 	ih := r.issuerHashes[req.hash]
 	if string(ih[0]) != string(req.nameHash) || string(ih[1]) != string(req.keyHash) {
+		metrics.OCSPResponses.WithLabelValues("unauthorized").Inc()
 		return &reply{der: errorResponse(statusUnauthorized)}
 	}
 	key := cacheKey{hash: req.hash, serial: string(req.serialDER)}
@@ -287,6 +290,7 @@ func (r *Responder) respond(ctx context.Context, der []byte) *reply {
 		if err != nil {
 			return r.failure(ctx, req, err)
 		}
+		metrics.OCSPResponses.WithLabelValues(e.status.label()).Inc()
 		return &reply{der: e.der, cacheable: true, thisUpdate: e.thisUpdate,
 			nextUpdate: e.nextUpdate, refreshAt: e.refreshAt, etag: e.etag}
 	}
@@ -314,6 +318,7 @@ func (r *Responder) respond(ctx context.Context, der []byte) *reply {
 	if err != nil {
 		return r.failure(ctx, req, err)
 	}
+	metrics.OCSPResponses.WithLabelValues(status.label()).Inc()
 	return &reply{der: out.der, thisUpdate: out.thisUpdate, nextUpdate: out.nextUpdate}
 }
 
@@ -322,9 +327,32 @@ func (r *Responder) respond(ctx context.Context, der []byte) *reply {
 func (r *Responder) failure(ctx context.Context, req *request, err error) *reply {
 	r.log.ErrorContext(ctx, "ocsp: cannot answer", "serial", display.FormatSerialInt(req.serial), "err", err)
 	if _, ok := errors.AsType[*sourceError](err); ok {
+		metrics.OCSPResponses.WithLabelValues("try_later").Inc()
 		return &reply{der: errorResponse(statusTryLater)}
 	}
+	metrics.OCSPResponses.WithLabelValues("internal_error").Inc()
 	return &reply{der: errorResponse(statusInternalError)}
+}
+
+// label is the status as the metric kyso_ocsp_responses_total names it.
+func (s Status) label() string {
+	switch {
+	case !s.Known:
+		return "unknown"
+	case s.OnHold:
+		return "hold"
+	case s.Revoked:
+		return "revoked"
+	}
+	return "good"
+}
+
+// Oldest returns the thisUpdate of the oldest response in the cache, and
+// false when the cache is empty.
+func (r *Responder) Oldest() (time.Time, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.cache.oldest()
 }
 
 // sourceError marks errors from the Source.

@@ -71,7 +71,7 @@ func NewHandler(svc *signing.Service, opts *Options) *Handler {
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h.mux.ServeHTTP(w, httpedge.Begin(w, r))
+	httpedge.Serve(h.mux, w, httpedge.Begin(w, r))
 }
 
 // Error is the body of every error response: error, error_description and

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/kyso-pki/kyso/pkg/ca"
+	"github.com/kyso-pki/kyso/pkg/metrics"
 	"github.com/kyso-pki/kyso/pkg/ocsp"
 	"github.com/kyso-pki/kyso/pkg/store"
 	"github.com/kyso-pki/kyso/pkg/tsa"
@@ -43,7 +44,18 @@ type PKI struct {
 	mux   *http.ServeMux
 	mu    sync.Mutex
 	audit int64 // last audit event seen by Maintain
+	// revocationEvent and crlEvent are the IDs of the latest revocation
+	// (suspension, release) and CRL events Maintain has seen in the audit
+	// log: a revocation after the latest CRL is not in any CRL yet.
+	revocationEvent, crlEvent int64
+	// counted is when Tick last counted the certificates (the metric
+	// kyso_certificates), at most once a CountInterval.
+	counted time.Time
 }
+
+// CountInterval is how often Tick counts the certificates by status for
+// the metrics: a count reads the whole table.
+const CountInterval = time.Minute
 
 // PKIOptions configure NewPKI.
 type PKIOptions struct {
@@ -78,6 +90,7 @@ type Store interface {
 	LatestCRL(ctx context.Context, issuer string) (*store.CRL, error)
 	NextSequence(ctx context.Context, name string) (int64, error)
 	ListAudit(ctx context.Context, after int64, limit int) ([]*store.AuditEvent, error)
+	CountCertificates(ctx context.Context) (map[string]int64, error)
 }
 
 var _ Store = store.Store(nil)
@@ -274,13 +287,18 @@ func (p *PKI) Tick(ctx context.Context) error {
 		}
 		for _, e := range evs {
 			p.audit = e.ID
+			if e.Action == ca.ActionCRL && e.Outcome == "ok" {
+				p.crlEvent = e.ID
+			}
 			if (e.Action != ca.ActionRevoke && e.Action != ca.ActionSuspend && e.Action != ca.ActionResume) || e.Outcome != "ok" {
 				continue
 			}
+			p.revocationEvent = e.ID
 			_, hex, _ := strings.Cut(e.Subject, "/")
 			if serial, err := ca.ParseSerial(hex); err == nil {
 				p.ocsp.Invalidate(new(big.Int).SetBytes(serial))
 			}
+
 		}
 	}
 	if cert, renewed, err := p.ca.RenewOCSP(ctx); err != nil {
@@ -296,6 +314,21 @@ func (p *PKI) Tick(ctx context.Context) error {
 			p.log.Info("renewed the OCSP responder certificate", "serial", ca.FormatSerialInt(cert.SerialNumber), "not_after", cert.NotAfter)
 		}
 	}
+	if t, ok := p.ocsp.Oldest(); ok {
+		metrics.OCSPCacheOldest.Set(p.now().Sub(t).Seconds())
+	} else {
+		metrics.OCSPCacheOldest.Set(0)
+	}
+	if now := p.now(); now.Sub(p.counted) >= CountInterval {
+		if n, err := p.st.CountCertificates(ctx); err != nil {
+			errs = append(errs, err)
+		} else {
+			p.counted = now
+			for _, st := range []string{store.StatusGood, store.StatusRevoked, store.StatusHold} {
+				metrics.Certificates.WithLabelValues(st).Set(float64(n[st]))
+			}
+		}
+	}
 	cas, err := p.st.ListCAs(ctx)
 	if err != nil {
 		return errors.Join(append(errs, err)...)
@@ -303,8 +336,11 @@ func (p *PKI) Tick(ctx context.Context) error {
 	for _, c := range cas {
 		latest, err := p.st.LatestCRL(ctx, c.Name)
 		if err == nil {
+			// Half its life left and nothing revoked since it was made:
+			// it stands. A revocation whose CRL was never stored (the
+			// process making it stopped) is listed at the next Tick.
 			half := latest.ThisUpdate.Add(latest.NextUpdate.Sub(latest.ThisUpdate) / 2)
-			if p.now().Before(half) {
+			if p.now().Before(half) && (p.revocationEvent == 0 || p.revocationEvent < p.crlEvent) {
 				continue
 			}
 		} else if !errors.Is(err, store.ErrNotFound) {

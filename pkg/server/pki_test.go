@@ -226,3 +226,65 @@ func mustGet(t *testing.T, url string) []byte {
 	b, _ := io.ReadAll(resp.Body)
 	return b
 }
+
+// TestTickListsRevocationsWithoutCRL: a revocation recorded by a process
+// that stopped before it stored the new CRL (kill -9 during CRL
+// generation: the revocation and its audit event written, no CRL) is in
+// the CRL the next Tick makes, though the latest CRL has half its life
+// left.
+func TestTickListsRevocationsWithoutCRL(t *testing.T) {
+	ctx := context.Background()
+	a, st, _ := setup(t)
+	p, err := NewPKI(ctx, a, st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.GenerateCRL(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	before, err := st.LatestCRL(ctx, ca.IssuingName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf := issue(t, a, "079203001999")
+	// What ca.Revoke writes before it makes the CRL, as it writes it.
+	now := time.Now().UTC().Truncate(time.Second)
+	if err := st.Revoke(ctx, &store.Revocation{Issuer: ca.IssuingName, Serial: leaf.SerialNumber.Bytes(), Reason: store.ReasonKeyCompromise, RevokedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.AppendAudit(ctx, &store.AuditEvent{Time: time.Now(), Actor: "test", Action: ca.ActionRevoke,
+		Subject: ca.IssuingName + "/" + ca.FormatSerial(leaf.SerialNumber.Bytes()), Outcome: "ok", Details: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	after, err := st.LatestCRL(ctx, ca.IssuingName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Number <= before.Number {
+		t.Fatalf("no new CRL: number %d, before %d", after.Number, before.Number)
+	}
+	crl, err := x509.ParseRevocationList(after.DER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := false
+	for _, e := range crl.RevokedCertificateEntries {
+		listed = listed || e.SerialNumber.Cmp(leaf.SerialNumber) == 0
+	}
+	if !listed {
+		t.Error("the revoked certificate is not in the new CRL")
+	}
+	// Nothing revoked since: the next Tick makes no CRL.
+	if err := p.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := st.LatestCRL(ctx, ca.IssuingName); again.Number != after.Number {
+		t.Errorf("a Tick with nothing new made CRL %d after %d", again.Number, after.Number)
+	}
+}

@@ -199,7 +199,7 @@ func (s *Service) ClientToken(ctx context.Context, clientID, secret, scope strin
 	if scope, err = scopeFor(c, scope); err != nil {
 		return "", 0, err
 	}
-	return s.issueToken(ctx, "client", c.ID, scope, nil)
+	return s.issueToken(ctx, &store.Token{Kind: "client", Subject: c.ID, Scope: scope})
 }
 
 // ClientTokenByCert authenticates a relying party by the TLS client
@@ -211,22 +211,33 @@ func (s *Service) ClientToken(ctx context.Context, clientID, secret, scope strin
 // clientID is given it must name that client. CertThumbprint is the
 // binding as the token's cnf claim would carry it.
 func (s *Service) ClientTokenByCert(ctx context.Context, certDER []byte, clientID, scope string) (string, time.Duration, error) {
-	denied := fail(KindClientInvalid, "the TLS client certificate is not bound to a client")
-	sum := sha256.Sum256(certDER)
-	c, err := s.st.GetClientByCert(ctx, sum[:])
-	if errors.Is(err, store.ErrNotFound) {
-		return "", 0, denied
-	}
+	c, sum, err := s.clientByCert(ctx, certDER, clientID)
 	if err != nil {
 		return "", 0, err
-	}
-	if c.Disabled || (clientID != "" && clientID != c.ID) {
-		return "", 0, denied
 	}
 	if scope, err = scopeFor(c, scope); err != nil {
 		return "", 0, err
 	}
-	return s.issueToken(ctx, "client", c.ID, scope, sum[:])
+	return s.issueToken(ctx, &store.Token{Kind: "client", Subject: c.ID, Scope: scope, CertSHA256: sum})
+}
+
+// clientByCert is the enabled client bound to the TLS client certificate
+// certDER (RFC 8705 section 2), which clientID, when given, must name,
+// with the certificate's SHA-256.
+func (s *Service) clientByCert(ctx context.Context, certDER []byte, clientID string) (*store.Client, []byte, error) {
+	denied := fail(KindClientInvalid, "the TLS client certificate is not bound to a client")
+	sum := sha256.Sum256(certDER)
+	c, err := s.st.GetClientByCert(ctx, sum[:])
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil, denied
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if c.Disabled || (clientID != "" && clientID != c.ID) {
+		return nil, nil, denied
+	}
+	return c, sum[:], nil
 }
 
 // CertThumbprint is the confirmation of a token bound to the TLS client
@@ -237,16 +248,17 @@ func CertThumbprint(der []byte) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
-// issueToken records a new access token; certSHA256, when set, binds it to
-// a TLS client certificate.
-func (s *Service) issueToken(ctx context.Context, kind, subject, scope string, certSHA256 []byte) (string, time.Duration, error) {
+// issueToken records a new access token, t with its hash and expiry
+// filled in: t's CertSHA256, when set, binds it to a TLS client
+// certificate, its OwnerID to an owner it acts for.
+func (s *Service) issueToken(ctx context.Context, t *store.Token) (string, time.Duration, error) {
 	tok, err := randomToken(s.cfg.Rand)
 	if err != nil {
 		return "", 0, err
 	}
 	h := sha256.Sum256([]byte(tok))
-	if err := s.st.PutToken(ctx, &store.Token{Hash: h[:], Kind: kind, Subject: subject, Scope: scope,
-		ExpiresAt: s.now().Add(s.cfg.TokenLifetime), CertSHA256: certSHA256}); err != nil {
+	t.Hash, t.ExpiresAt = h[:], s.now().Add(s.cfg.TokenLifetime)
+	if err := s.st.PutToken(ctx, t); err != nil {
 		return "", 0, err
 	}
 	return tok, s.cfg.TokenLifetime, nil
@@ -256,6 +268,9 @@ func (s *Service) issueToken(ctx context.Context, kind, subject, scope string, c
 type Principal struct {
 	// Kind is "client" or "owner"; ID the client's or owner's ID.
 	Kind, ID, Scope string
+	// OwnerID is the owner a client's token acts for (an owner's CSC
+	// oauth2code consent with scope service); empty for other tokens.
+	OwnerID string
 }
 
 // Authenticate returns who an access token speaks for. tlsCert is the DER
@@ -284,7 +299,7 @@ func (s *Service) Authenticate(ctx context.Context, token string, tlsCert []byte
 			return nil, fail(KindTokenInvalid, "the access token is bound to a TLS client certificate (RFC 8705) that this connection did not present")
 		}
 	}
-	return &Principal{Kind: t.Kind, ID: t.Subject, Scope: t.Scope}, nil
+	return &Principal{Kind: t.Kind, ID: t.Subject, Scope: t.Scope, OwnerID: t.OwnerID}, nil
 }
 
 // RevokeToken revokes an access token (CSC auth/revoke, oauth2/revoke;
@@ -345,5 +360,5 @@ func (s *Service) OwnerLogin(ctx context.Context, nationalID, pin, otp string) (
 		}
 		return "", 0, err
 	}
-	return s.issueToken(ctx, "owner", o.ID, "owner", nil)
+	return s.issueToken(ctx, &store.Token{Kind: "owner", Subject: o.ID, Scope: "owner"})
 }

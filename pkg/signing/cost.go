@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/kyso-pki/kyso/pkg/metrics"
 )
 
 // What a check costs is bounded by design (issue 13). argon2id is for
@@ -37,17 +39,22 @@ func errBusy() *Error {
 	return fail(KindBusy, "too many PIN checks at once; try again in a moment")
 }
 
-// enter takes a place, waiting at most g.wait; leave gives it back.
+// enter takes a place, waiting at most g.wait; leave gives it back. The
+// metrics kyso_argon2_waiting and kyso_argon2_running follow both.
 func (g *hashGate) enter(ctx context.Context) error {
 	select {
 	case g.slots <- struct{}{}:
+		metrics.Argon2Running.Inc()
 		return nil
 	default:
 	}
+	metrics.Argon2Waiting.Inc()
+	defer metrics.Argon2Waiting.Dec()
 	t := time.NewTimer(g.wait)
 	defer t.Stop()
 	select {
 	case g.slots <- struct{}{}:
+		metrics.Argon2Running.Inc()
 		return nil
 	case <-t.C:
 		return errBusy()
@@ -56,7 +63,10 @@ func (g *hashGate) enter(ctx context.Context) error {
 	}
 }
 
-func (g *hashGate) leave() { <-g.slots }
+func (g *hashGate) leave() {
+	<-g.slots
+	metrics.Argon2Running.Dec()
+}
 
 // checkPassword reports whether secret matches the argon2id PHC string
 // phc, evaluated behind the gate: KindBusy when no place frees in time.

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/kyso-pki/kyso/pkg/metrics"
 	"github.com/kyso-pki/kyso/pkg/store"
 
 	"github.com/kyso-pki/kyso/internal/crashpoint"
@@ -146,12 +147,14 @@ func (d *Dispatcher) Once(ctx context.Context) (int, error) {
 		sendErr := d.send(ctx, wh, timeout)
 		if sendErr == nil {
 			crashpoint.Reach(crashpoint.Delivered)
+			metrics.WebhookDeliveries.WithLabelValues("delivered").Inc()
 			err = d.Store.FinishWebhook(ctx, wh.ID, true, time.Time{}, "")
 		} else {
 			next := d.retryAt(wh.Attempts + 1)
 			if errors.Is(sendErr, errGiveUp) {
 				next = time.Time{}
 			}
+			metrics.WebhookDeliveries.WithLabelValues(map[bool]string{true: "gave_up", false: "retry"}[next.IsZero()]).Inc()
 			d.log().Warn("signing: webhook attempt failed", "delivery", wh.ID, "client", wh.ClientID,
 				"attempt", wh.Attempts+1, "error", sendErr.Error(), "given_up", next.IsZero())
 			err = d.Store.FinishWebhook(ctx, wh.ID, false, next, sendErr.Error())
@@ -162,6 +165,9 @@ func (d *Dispatcher) Once(ctx context.Context) (int, error) {
 		if err != nil {
 			return len(list), fmt.Errorf("signing: recording webhook %d: %w", wh.ID, err)
 		}
+	}
+	if n, err := d.Store.CountUndelivered(ctx); err == nil {
+		metrics.WebhookBacklog.Set(float64(n))
 	}
 	return len(list), nil
 }

@@ -9,8 +9,10 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/kyso-pki/kyso/hsm"
+	"github.com/kyso-pki/kyso/internal/crashpoint"
 	"github.com/kyso-pki/kyso/pkg/ca"
 	"github.com/kyso-pki/kyso/pkg/store"
 )
@@ -86,6 +88,9 @@ func (s *Service) Enrol(ctx context.Context, req *EnrolRequest) (*Enrolment, err
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
+	if err := s.retireOrphans(ctx, nationalID, req.Actor); err != nil {
+		return nil, err
+	}
 	ownerID, err := randomID(s.cfg.Rand, 10)
 	if err != nil {
 		return nil, err
@@ -116,21 +121,23 @@ func (s *Service) Enrol(ctx context.Context, req *EnrolRequest) (*Enrolment, err
 	if err != nil {
 		return nil, &Error{Kind: KindInvalid, Description: "issuing the certificate: " + strings.TrimPrefix(err.Error(), "ca: "), Err: err}
 	}
+	crashpoint.Reach(crashpoint.Issued)
 	now := s.now()
 	owner := &store.Owner{ID: ownerID, NationalID: nationalID, Name: cert.Subject.CommonName, Province: req.Province,
 		Phone: req.Phone, Email: req.Email, PINHash: pinHash, TOTPSecret: sealed, CreatedAt: now}
-	if err := s.st.PutOwner(ctx, owner); err != nil {
-		return nil, fmt.Errorf("signing: recording the owner: %w", err)
-	}
 	cred := &store.Credential{ID: credID, OwnerID: ownerID, KeyURI: label, WrappedKey: blob, Algorithm: string(alg),
 		CertIssuer: ca.IssuingName, CertSerial: cert.SerialNumber.Bytes(), Status: "active", CreatedAt: now}
-	if err := s.st.PutCredential(ctx, cred); err != nil {
-		return nil, fmt.Errorf("signing: recording the credential: %w", err)
-	}
-	if err := s.audit(ctx, req.Actor, "owner.enrol", nationalID, "ok", map[string]any{
+	e, err := s.auditEvent(req.Actor, "owner.enrol", nationalID, "ok", map[string]any{
 		"owner": ownerID, "credential": credID, "serial": ca.FormatSerialInt(cert.SerialNumber), "algorithm": alg,
-	}); err != nil {
+	})
+	if err != nil {
 		return nil, err
+	}
+	// The owner, the credential and the event in one write: a crash
+	// leaves the enrolment whole or absent (and its certificate, issued
+	// before, an orphan the next attempt retires).
+	if err := s.st.PutEnrolment(ctx, owner, cred, e); err != nil {
+		return nil, fmt.Errorf("signing: recording the enrolment: %w", err)
 	}
 	en := &Enrolment{OwnerID: ownerID, CredentialID: credID, NationalID: nationalID, Certificate: cert,
 		TOTPURI: otpauthURI(s.cfg.TOTPIssuer, nationalID, secret)}
@@ -185,7 +192,55 @@ func (s *Service) newKey(ctx context.Context, credID string, alg hsm.Algorithm) 
 	if err != nil {
 		return "", ca.KeySource{}, nil, fmt.Errorf("signing: proving possession of the wrapped key: %w", err)
 	}
-	return "wrapped:" + credID, ca.KeySource{CSR: csr}, wk.Blob, nil
+	return "wrapped:" + credID, ca.KeySource{CSR: csr, Ref: "wrapped:" + credID}, wk.Blob, nil
+}
+
+// retireOrphans revokes (superseded) the certificates an interrupted
+// enrolment of nationalID left behind: issued, then the process stopped
+// before the owner and credential were recorded (PutEnrolment). Such a
+// certificate names the key of a credential that does not exist —
+// "cred-<ID>" in the key store, or "wrapped:<ID>" — and nothing can sign
+// with it; left good, the one-campaign-certificate rule would refuse the
+// citizen's every later enrolment. Enrol calls it once it knows the
+// national ID has no owner, so no credential can name such a key; it
+// audits each (owner.enrol.retire) and deletes a labelled key it can.
+func (s *Service) retireOrphans(ctx context.Context, nationalID, actor string) error {
+	recs, err := s.ca.List(ctx, &store.CertificateFilter{NationalID: nationalID, Status: store.StatusGood})
+	if err != nil {
+		return fmt.Errorf("signing: listing %s's certificates: %w", nationalID, err)
+	}
+	for _, rec := range recs {
+		credID, ok := strings.CutPrefix(rec.KeyURI, "wrapped:")
+		label := ""
+		if !ok {
+			if label = ca.KeyLabel(rec.KeyURI); !IsCredentialKey(label) {
+				continue // an operator's certificate (kyso cert issue), not an enrolment's
+			}
+			credID = strings.TrimPrefix(label, CredentialKeyPrefix)
+		}
+		if _, err := s.st.GetCredential(ctx, credID); !errors.Is(err, store.ErrNotFound) {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		serial := ca.FormatSerial(rec.Serial)
+		if err := s.ca.Revoke(ctx, rec.Serial, store.ReasonSuperseded, time.Time{}); err != nil && !errors.Is(err, ca.ErrAlreadyRevoked) {
+			return fmt.Errorf("signing: retiring the certificate %s of an interrupted enrolment: %w", serial, err)
+		}
+		if d, ok := s.keys.(hsm.KeyDeleter); ok && label != "" {
+			if err := d.DeleteKey(ctx, &hsm.DeleteKeyRequest{Label: label}); err != nil && !errors.Is(err, hsm.ErrKeyNotFound) {
+				s.log.Warn("signing: deleting the key of an interrupted enrolment", "label", label, "err", err)
+			}
+		}
+		s.log.Warn("signing: retired the certificate of an interrupted enrolment", "national_id", nationalID, "serial", serial)
+		if err := s.audit(ctx, actor, "owner.enrol.retire", nationalID, "ok", map[string]any{
+			"serial": serial, "credential": credID, "reason": "an earlier enrolment stopped after issuing, before recording the owner",
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // certCache keeps credentials' certificates parsed: a certificate never

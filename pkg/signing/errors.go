@@ -135,6 +135,7 @@ var storeKinds = []struct {
 	{store.ErrConflict, KindConflict, "the request conflicts with a change made meanwhile; try again"},
 	{store.ErrReplay, KindConflict, "already used"},
 	{store.ErrExists, KindConflict, "already exists"},
+	{store.ErrUnavailable, KindBusy, "the service cannot reach its storage now (its storage is full or unreachable); nothing was changed; try again later"},
 }
 
 // Public classifies err for an answer: its Kind and the description the

@@ -144,10 +144,12 @@ func (s *Service) KeyHistory(ctx context.Context, ownerID string) ([]Use, error)
 // once (RFC 5280 certificateHold, as `kyso cert suspend` does; Decree
 // 23/2025 lets the subscriber ask), so that the next signature is refused
 // by the pre-signing check, and audits the owner's statement
-// (owner.disown, naming the audit event disputed, if any) for the
-// provider's operators, whom the log also warns. Another owner's
-// credential is not found. A certificate already suspended or revoked is
-// no error: the key signs nothing either way.
+// (owner.disown, naming the audit event disputed, if any). It tells the
+// provider's operators, who call the owner: a Dispute by webhook to
+// Config.OperatorClient, queued in the outbox (at least once, keyed
+// "owner.disown:<intent event ID>"), and a warning in the log. Another
+// owner's credential is not found. A certificate already suspended or
+// revoked is no error: the key signs nothing either way.
 func (s *Service) SuspendOwn(ctx context.Context, ownerID, credentialID string, disputed int64) error {
 	if !validID(credentialID) {
 		return fail(KindNotFound, "no such credential")
@@ -159,17 +161,76 @@ func (s *Service) SuspendOwn(ctx context.Context, ownerID, credentialID string, 
 	if err != nil {
 		return err
 	}
+	actor := "owner:" + ownerID
 	details := map[string]any{"credential": cred.ID, "serial": ca.FormatSerial(cred.CertSerial), "disputed_event": disputed}
-	if err := s.audit(ctx, "owner:"+ownerID, "owner.disown", cred.ID, "intent", details); err != nil {
+	intent, err := s.auditEvent(actor, "owner.disown", cred.ID, "intent", details)
+	if err != nil {
 		return err
+	}
+	if err := s.st.AppendAudit(ctx, intent); err != nil {
+		return fmt.Errorf("signing: auditing owner.disown: %w", err)
 	}
 	err = s.ca.Suspend(ctx, cred.CertSerial, time.Time{})
 	if err != nil && !errors.Is(err, ca.ErrAlreadyRevoked) {
-		_ = s.audit(ctx, "owner:"+ownerID, "owner.disown", cred.ID, "error", map[string]any{"credential": cred.ID, "error": err.Error()})
+		_ = s.audit(ctx, actor, "owner.disown", cred.ID, "error", map[string]any{"credential": cred.ID, "error": err.Error()})
 		return fmt.Errorf("signing: suspending the certificate of credential %s: %w", cred.ID, err)
 	}
 	s.log.Warn("an owner says they did not make a signature: the certificate is suspended; call them", "owner", ownerID, "credential", cred.ID, "disputed_event", disputed)
-	return s.audit(ctx, "owner:"+ownerID, "owner.disown", cred.ID, "ok", details)
+	// The suspension stands whether or not the operators could be told:
+	// the owner is answered, and the audit event says which.
+	details["operators_told"] = s.tellOperators(ctx, cred, disputed, intent)
+	return s.audit(ctx, actor, "owner.disown", cred.ID, "ok", details)
+}
+
+// Dispute is the body of the webhook that tells the provider's operators
+// (Config.OperatorClient) that an owner disputes a signature: the
+// certificate is suspended; call the owner, and release it (`kyso cert
+// release`) or revoke it.
+type Dispute struct {
+	// Event is "owner.disown".
+	Event        string `json:"event"`
+	OwnerID      string `json:"owner_id"`
+	NationalID   string `json:"national_id"`
+	CredentialID string `json:"credential_id"`
+	// Serial is the suspended certificate's serial number, hex.
+	Serial string `json:"certificate_serial"`
+	// DisputedEvent is the audit event of the signature the owner says
+	// they did not make; zero when they named none.
+	DisputedEvent int64 `json:"disputed_event,omitempty"`
+	// AuditEvent is the owner.disown intent event.
+	AuditEvent int64     `json:"audit_event"`
+	Time       time.Time `json:"time"`
+}
+
+// tellOperators queues the Dispute for Config.OperatorClient's webhook
+// and reports whether it did.
+func (s *Service) tellOperators(ctx context.Context, cred *store.Credential, disputed int64, intent *store.AuditEvent) bool {
+	if s.cfg.OperatorClient == "" {
+		return false
+	}
+	c, err := s.st.GetClient(ctx, s.cfg.OperatorClient)
+	if err == nil && (c.WebhookURL == "" || c.Disabled) {
+		err = errors.New("the client has no webhook URL, or is disabled")
+	}
+	var o *store.Owner
+	if err == nil {
+		o, err = s.st.GetOwner(ctx, cred.OwnerID)
+	}
+	var body []byte
+	if err == nil {
+		body, err = json.Marshal(&Dispute{Event: "owner.disown", OwnerID: cred.OwnerID, NationalID: o.NationalID, CredentialID: cred.ID,
+			Serial: ca.FormatSerial(cred.CertSerial), DisputedEvent: disputed, AuditEvent: intent.ID, Time: intent.Time})
+	}
+	if err == nil {
+		err = s.st.EnqueueWebhook(ctx, &store.Webhook{ClientID: c.ID, URL: c.WebhookURL, Body: body,
+			IdempotencyKey: fmt.Sprintf("owner.disown:%d", intent.ID), NextAttempt: s.now()})
+	}
+	if err != nil {
+		s.log.Error("signing: the operators were not told of an owner's dispute (Config.OperatorClient): read the log and the audit trail",
+			"operator_client", s.cfg.OperatorClient, "credential", cred.ID, "err", err)
+		return false
+	}
+	return true
 }
 
 // OwnerCredentials lists the owner's credentials, oldest first.

@@ -3,10 +3,16 @@ package signing_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/kyso-pki/kyso/hsm"
+	"github.com/kyso-pki/kyso/pkg/ca"
 	"github.com/kyso-pki/kyso/pkg/signing"
+	"github.com/kyso-pki/kyso/pkg/signing/signingtest"
+	"github.com/kyso-pki/kyso/pkg/store"
 )
 
 // TestKeyHistory: every signature an owner's key made, newest first, with
@@ -64,12 +70,84 @@ func TestSuspendOwn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := e.svc.CertificateStatus(ctx, cred, mine.Certificate, e.clock.Now())
+	// The CA's clock is the wall clock; its revocation times are whole
+	// seconds, so the test clock may read before them: ask at wall time.
+	st, err := e.svc.CertificateStatus(ctx, cred, mine.Certificate, time.Now())
 	if err != nil || st != signing.CertSuspended {
 		t.Errorf("status %s, %v", st, err)
 	}
 	theirCred, _ := e.svc.Credential(ctx, theirs.CredentialID)
 	if st, _ := e.svc.CertificateStatus(ctx, theirCred, theirs.Certificate, e.clock.Now()); st != signing.CertValid {
 		t.Errorf("the other owner's certificate is %s", st)
+	}
+}
+
+// TestSuspendOwnTellsOperators: a dispute queues one webhook for the
+// operators' client (Config.OperatorClient) with the owner, credential,
+// serial and disputed event, keyed by the owner.disown intent; no
+// operators' client, or one without a webhook URL, queues nothing and the
+// suspension still stands.
+func TestSuspendOwnTellsOperators(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	desk, err := e.svc.CreateClient(ctx, "Trực ban vận hành", "https://ops.example/disputes", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	silent, err := e.svc.CreateClient(ctx, "Không có webhook", "", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	due := func() []*store.Webhook {
+		t.Helper()
+		list, err := e.p.Store.ClaimWebhooks(ctx, e.clock.Now().Add(time.Minute), time.Minute, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return list
+	}
+	for _, tc := range []struct {
+		name, client string
+		told         bool
+	}{
+		{"operators' desk", desk.ID, true},
+		{"no operators' client", "", false},
+		{"a client without a webhook", silent.ID, false},
+		{"an unknown client", "nobody", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := signingtest.Config(e.clock)
+			cfg.OperatorClient = tc.client
+			svc := signingtest.NewService(t, e.p, cfg)
+			en := e.enrol(t, hsm.ECDSAP256)
+			if err := svc.SuspendOwn(ctx, en.OwnerID, en.CredentialID, 42); err != nil {
+				t.Fatal(err)
+			}
+			cred, _ := svc.Credential(ctx, en.CredentialID)
+			if st, err := svc.CertificateStatus(ctx, cred, en.Certificate, time.Now()); err != nil || st != signing.CertSuspended {
+				t.Errorf("status %s, %v", st, err)
+			}
+			list := due()
+			if !tc.told {
+				if len(list) != 0 {
+					t.Fatalf("queued %d webhooks", len(list))
+				}
+				return
+			}
+			if len(list) != 1 || list[0].ClientID != desk.ID || list[0].URL != "https://ops.example/disputes" {
+				t.Fatalf("queued %+v", list)
+			}
+			var d signing.Dispute
+			if err := json.Unmarshal(list[0].Body, &d); err != nil {
+				t.Fatal(err)
+			}
+			if d.Event != "owner.disown" || d.OwnerID != en.OwnerID || d.NationalID != en.NationalID || d.CredentialID != en.CredentialID ||
+				d.DisputedEvent != 42 || d.AuditEvent == 0 || d.Serial != ca.FormatSerial(en.Certificate.SerialNumber.Bytes()) {
+				t.Errorf("dispute %+v", d)
+			}
+			if want := fmt.Sprintf("owner.disown:%d", d.AuditEvent); list[0].IdempotencyKey != want {
+				t.Errorf("idempotency key %q, want %q", list[0].IdempotencyKey, want)
+			}
+		})
 	}
 }

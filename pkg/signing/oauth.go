@@ -280,8 +280,13 @@ func (s *Service) RejectOAuth(ctx context.Context, ownerID string, req *OAuthReq
 // authorization_code (RFC 6749 section 4.1.3, RFC 7636 section 4.5).
 type CodeExchange struct {
 	ClientID, ClientSecret string
-	Code, CodeVerifier     string
-	RedirectURI            string
+	// ClientCert is the DER TLS client certificate the connection
+	// presented, if any: with no ClientSecret the client authenticates
+	// by it (RFC 8705 section 2), and the tokens the code gives are
+	// bound to it (section 3).
+	ClientCert         []byte
+	Code, CodeVerifier string
+	RedirectURI        string
 }
 
 // CodeGrant is what an exchanged code gives.
@@ -294,6 +299,9 @@ type CodeGrant struct {
 	// CredentialID is the approved credential (scope credential).
 	CredentialID string
 	Lifetime     time.Duration
+	// CertThumbprint, for a client that authenticated by its TLS
+	// certificate, is the binding of the token (RFC 8705 cnf x5t#S256).
+	CertThumbprint string
 }
 
 // ErrInvalidGrant is the kind of answer to a code that is unknown, used,
@@ -309,9 +317,20 @@ var ErrInvalidGrant = &Error{Kind: KindInvalid, Description: "the authorization 
 // for the approved hashes, handed to this client, and a token for the
 // client with scope credential, both under the one value it returns.
 func (s *Service) ExchangeCode(ctx context.Context, x *CodeExchange) (*CodeGrant, error) {
-	client, err := s.CheckClient(ctx, x.ClientID, x.ClientSecret)
+	var client *store.Client
+	var certSum []byte
+	var err error
+	if x.ClientSecret == "" && x.ClientCert != nil {
+		client, certSum, err = s.clientByCert(ctx, x.ClientCert, x.ClientID)
+	} else {
+		client, err = s.CheckClient(ctx, x.ClientID, x.ClientSecret)
+	}
 	if err != nil {
 		return nil, err
+	}
+	thumb := ""
+	if certSum != nil {
+		thumb = CertThumbprint(x.ClientCert)
 	}
 	refuse := func(reason string) (*CodeGrant, error) {
 		_ = s.audit(ctx, "client:"+client.ID, "oauth2.code", client.ID, "error", map[string]any{"reason": reason})
@@ -342,12 +361,15 @@ func (s *Service) ExchangeCode(ctx context.Context, x *CodeExchange) (*CodeGrant
 		return refuse("code_verifier does not match the code_challenge")
 	}
 	if cr.Scope == ScopeService {
-		tok, life, err := s.issueToken(ctx, "client", client.ID, ScopeService, nil)
+		// The token acts for the owner who consented: credentials/list
+		// without userID lists theirs.
+		tok, life, err := s.issueToken(ctx, &store.Token{Kind: "client", Subject: client.ID, Scope: ScopeService, OwnerID: cr.OwnerID,
+			CertSHA256: certSum})
 		if err != nil {
 			return nil, err
 		}
 		_ = s.audit(ctx, "client:"+client.ID, "oauth2.code", client.ID, "ok", map[string]any{"owner": cr.OwnerID, "scope": cr.Scope})
-		return &CodeGrant{AccessToken: tok, Scope: ScopeService, Lifetime: life}, nil
+		return &CodeGrant{AccessToken: tok, Scope: ScopeService, Lifetime: life, CertThumbprint: thumb}, nil
 	}
 	cred, err := s.st.GetCredential(ctx, cr.CredentialID)
 	if err != nil {
@@ -362,7 +384,7 @@ func (s *Service) ExchangeCode(ctx context.Context, x *CodeExchange) (*CodeGrant
 		return nil, err
 	}
 	if err := s.st.PutToken(ctx, &store.Token{Hash: sadHash(sad), Kind: "client", Subject: client.ID, Scope: ScopeCredential,
-		ExpiresAt: s.now().Add(s.cfg.SADLifetime)}); err != nil {
+		ExpiresAt: s.now().Add(s.cfg.SADLifetime), CertSHA256: certSum}); err != nil {
 		return nil, err
 	}
 	if err := s.audit(ctx, "client:"+client.ID, "credential.authorize", cred.ID, "ok", map[string]any{
@@ -370,7 +392,7 @@ func (s *Service) ExchangeCode(ctx context.Context, x *CodeExchange) (*CodeGrant
 	}); err != nil {
 		return nil, err
 	}
-	return &CodeGrant{AccessToken: sad, Scope: ScopeCredential, CredentialID: cred.ID, Lifetime: s.cfg.SADLifetime}, nil
+	return &CodeGrant{AccessToken: sad, Scope: ScopeCredential, CredentialID: cred.ID, Lifetime: s.cfg.SADLifetime, CertThumbprint: thumb}, nil
 }
 
 // pkceMatches checks a PKCE verifier (43 to 128 unreserved characters)

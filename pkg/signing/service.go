@@ -21,6 +21,7 @@ import (
 
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/pkg/ca"
+	"github.com/kyso-pki/kyso/pkg/metrics"
 	"github.com/kyso-pki/kyso/pkg/pades"
 	"github.com/kyso-pki/kyso/pkg/signercheck"
 	"github.com/kyso-pki/kyso/pkg/store"
@@ -120,6 +121,13 @@ type Config struct {
 	// Nil queues no webhooks: each transaction that ends for a client with
 	// a webhook URL logs an error instead, and the relying party must poll.
 	Notification NotificationEncoder
+	// OperatorClient is the ID of the client whose webhook tells the
+	// provider's operators that an owner disputes a signature
+	// (SuspendOwn, "Tôi không thực hiện giao dịch này"): the operators'
+	// desk, registered with `kyso client create --webhook`. Its body is a
+	// Dispute. Empty: only the log (a warning) and the audit log tell
+	// them.
+	OperatorClient string
 	// Now is the clock; nil means time.Now. Rand is the randomness; nil
 	// means crypto/rand. Logger receives operational messages, never a
 	// secret; nil discards them.
@@ -217,6 +225,8 @@ func New(st Store, keys hsm.KeyStore, authority *ca.Authority, cfg Config) (*Ser
 		}
 		instance = "kysod-" + instance
 	}
+	// The key store's error count is there, at zero, before any error.
+	metrics.KeyErrors.WithLabelValues(backendName(keys), "sign")
 	return &Service{st: st, keys: keys, ca: authority, cfg: cfg, sealer: s, secretKey: macKey, gate: newHashGate(&cfg), log: log,
 		checks: &signercheck.Cache{MaxAge: cfg.SignerCheckMaxAge}, instance: instance}, nil
 }

@@ -12,11 +12,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
+	"reflect"
 	"sync"
+	"time"
 
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/internal/crashpoint"
 	"github.com/kyso-pki/kyso/pkg/algid"
+	"github.com/kyso-pki/kyso/pkg/metrics"
 	"github.com/kyso-pki/kyso/pkg/signercheck"
 	"github.com/kyso-pki/kyso/pkg/store"
 )
@@ -152,7 +156,9 @@ func (u *unlocked) signAll(ms hsm.MultiSigner, digests [][]byte, opts crypto.Sig
 		return nil, errors.New("signing: these are not the digests the activation data was spent for")
 	}
 	u.left -= len(digests)
+	done := u.measure()
 	sigs, err := ms.SignDigests(u.ctx, digests, opts)
+	done(len(digests), err)
 	if err != nil {
 		_ = u.s.audit(u.ctx, u.actor, "signature.create", u.cred.ID, "error", map[string]any{"error": err.Error()})
 		return nil, fmt.Errorf("signing: signing with credential %s: %w", u.cred.ID, err)
@@ -241,6 +247,7 @@ func (s *Service) unlock(ctx context.Context, req *SignHashRequest, mode auditMo
 			d[k] = v
 		}
 		_ = s.audit(ctx, req.Actor, "signature.refuse", subject, "error", d)
+		metrics.SignatureRefusals.WithLabelValues(refusal).Inc()
 		return e
 	}
 	refuse := func(kind Kind, refusal, format string, args ...any) (*unlocked, crypto.SignerOpts, error) {
@@ -442,7 +449,9 @@ func (u *unlocked) Sign(rnd io.Reader, digest []byte, opts crypto.SignerOpts) ([
 		return nil, errors.New("signing: this is not the digest the activation data was spent for")
 	}
 	u.left--
+	done := u.measure()
 	sig, err := u.signer.Sign(rnd, digest, opts)
+	done(1, err)
 	if err != nil {
 		_ = u.s.audit(u.ctx, u.actor, "signature.create", u.cred.ID, "error", map[string]any{"error": err.Error()})
 		return nil, fmt.Errorf("signing: signing with credential %s: %w", u.cred.ID, err)
@@ -458,6 +467,47 @@ func (u *unlocked) Sign(rnd io.Reader, digest []byte, opts crypto.SignerOpts) ([
 		return nil, fmt.Errorf("signing: auditing signature.create: %w", err)
 	}
 	return sig, nil
+}
+
+// measure times one operation on the key store and, when it ends (the
+// function it returns), counts its n signatures, made or failed: the
+// metrics kyso_key_operation_duration_seconds and kyso_signatures_total.
+func (u *unlocked) measure() func(n int, err error) {
+	start := time.Now()
+	backend := backendName(u.s.keys)
+	return func(n int, err error) {
+		metrics.Since(metrics.KeyOperations.WithLabelValues(backend, "sign"), start)
+		outcome := "ok"
+		if err != nil {
+			outcome = "error"
+			metrics.KeyErrors.WithLabelValues(backend, "sign").Inc()
+		}
+		metrics.Signatures.WithLabelValues(u.mode.api(), u.cred.Algorithm, outcome).Add(float64(n))
+	}
+}
+
+// backendName names a key store in the metrics: the package of its type
+// (pkcs11, vault, softkey).
+func backendName(ks hsm.KeyStore) string {
+	t := reflect.TypeOf(ks)
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil || t.PkgPath() == "" {
+		return "keystore"
+	}
+	return path.Base(t.PkgPath())
+}
+
+// api names the path that asked for a signature, as the metrics count it.
+func (m auditMode) api() string {
+	switch m {
+	case auditIntent:
+		return "signHash"
+	case auditEach:
+		return "signDoc"
+	}
+	return "transaction"
 }
 
 func sameHashes(a, b [][]byte) bool {

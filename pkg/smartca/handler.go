@@ -106,7 +106,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.edge.TooMany(w, r)
 		return
 	}
-	h.mux.ServeHTTP(w, r)
+	httpedge.Serve(h.mux, w, r)
 }
 
 // post allows only POST.

@@ -66,6 +66,9 @@ type Signing interface {
 
 	// PutCredential records a credential; ErrExists when the ID is taken.
 	PutCredential(ctx context.Context, c *Credential) error
+	// PutEnrolment records a new owner, its first credential and the
+	// audit events of the enrolment in one write: whole or not at all.
+	PutEnrolment(ctx context.Context, o *Owner, c *Credential, audit ...*AuditEvent) error
 	// GetCredential returns the credential with this ID, or ErrNotFound.
 	GetCredential(ctx context.Context, id string) (*Credential, error)
 	// ListCredentials returns the owner's credentials, oldest first.
@@ -143,6 +146,9 @@ type Signing interface {
 	// FinishWebhook records an attempt: delivered, or failed with the time
 	// of the next attempt (a zero next gives up).
 	FinishWebhook(ctx context.Context, id int64, delivered bool, next time.Time, lastError string) error
+	// CountUndelivered returns how many webhooks are neither delivered
+	// nor given up: the outbox's backlog.
+	CountUndelivered(ctx context.Context) (int64, error)
 }
 
 // Client is a relying party: a portal that submits documents to sign.
@@ -327,6 +333,10 @@ type Token struct {
 	// token is bound to (RFC 8705 section 3, x5t#S256): it is good only on
 	// a connection presenting that certificate. Nil for a bearer token.
 	CertSHA256 []byte
+	// OwnerID is the owner a client's token acts for: set on the token
+	// of an owner's CSC oauth2code consent with scope service; empty for
+	// every other token.
+	OwnerID string
 }
 
 // AuthCode is an OAuth 2.0 authorisation code an owner's consent yields

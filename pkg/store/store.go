@@ -40,6 +40,10 @@ var (
 	// ErrNotOnHold: a hold was to be released from a certificate that is
 	// not on hold (it is good).
 	ErrNotOnHold = errors.New("certificate is not on hold")
+	// ErrUnavailable: the database cannot take the request now — its
+	// disk is full, or it is unreachable (restarting, failing over) — and
+	// nothing of a write was stored; it may succeed later.
+	ErrUnavailable = errors.New("the database cannot take requests now: its disk is full or it is unreachable")
 )
 
 // Store is what kyso keeps. Implementations are safe for concurrent use, by
@@ -74,6 +78,10 @@ type Store interface {
 	GetCertificate(ctx context.Context, issuer string, serial []byte) (*Certificate, error)
 	// ListCertificates returns the certificates matching f, newest first.
 	ListCertificates(ctx context.Context, f *CertificateFilter) ([]*Certificate, error)
+	// CountCertificates returns how many certificates there are of each
+	// status (StatusGood, StatusRevoked, StatusHold). It reads the whole
+	// table: for metrics, at long intervals.
+	CountCertificates(ctx context.Context) (map[string]int64, error)
 	// Revoke marks a certificate revoked (or on hold) and records why and
 	// when. ErrNotFound for an unknown certificate, ErrAlreadyRevoked when it
 	// is revoked already (a certificate on hold may be revoked for good).

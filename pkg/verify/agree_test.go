@@ -92,6 +92,8 @@ var disagreements = []disagreement{
 	{checker: ckPyhanko, file: "openssl-negative-serial", says: vPass, why: pyhankoNoRevocationPointer},
 	{checker: ckPyhanko, file: "openssl-large-exponent", says: vPass, why: pyhankoNoRevocationPointer},
 	{checker: ckPyhanko, file: "openssl-brainpool", says: vPass, why: pyhankoNoRevocationPointer},
+	{checker: ckPyhanko, file: "openssl-ed25519", says: vPass, why: pyhankoNoRevocationPointer},
+	{checker: ckPyhanko, file: "openssl-ed448", says: vPass, why: pyhankoNoRevocationPointer},
 	{checker: ckPyhanko, file: "openssl-secp256k1-then-kyso-BT", field: "Secp256k1", says: vPass,
 		why: "pyHanko (python's cryptography) verifies ECDSA on secp256k1, which neither crypto/x509 nor kyso reads: kyso says unsupported (INDETERMINATE), never passes or fails what it cannot check; " + pyhankoNoRevocationPointer},
 
@@ -101,6 +103,10 @@ var disagreements = []disagreement{
 	// pdfsig checks integrity and trust only.
 	{checker: ckPdfsig, file: "openssl-brainpool", says: vFail, shows: []string{"Signature is Invalid."},
 		why: "pdfsig (NSS) does not support Brainpool curves and calls the signature invalid; kyso verifies it (RFC 5639 arithmetic from ProtonMail's go-crypto) and, missing revocation data, says INDETERMINATE"},
+	{checker: ckPdfsig, file: "openssl-ed25519", says: vFail, shows: []string{"Document isn't signed or corrupted data."},
+		why: "pdfsig (NSS) does not verify Ed25519 in CMS (RFC 8419); kyso, pyHanko and DSS find the signature intact and valid, and kyso and DSS, missing revocation data, say INDETERMINATE"},
+	{checker: ckPdfsig, file: "openssl-ed448", says: vFail, shows: []string{"Unknown Validation Failure."},
+		why: "pdfsig (NSS) does not verify Ed448 in CMS (RFC 8419); kyso, pyHanko and DSS find the signature intact and valid, and kyso and DSS, missing revocation data, say INDETERMINATE"},
 	{checker: ckPdfsig, file: "openssl-secp256k1-then-kyso-BT", field: "Secp256k1", says: vFail, shows: []string{"Signature is Invalid."},
 		why: "pdfsig (NSS) does not support secp256k1 and calls the signature invalid; kyso cannot check it either and says so (INDETERMINATE, unsupported)"},
 	{checker: ckPdfsig, file: "openssl-pkcs7-no-signed-attributes", says: vPass, shows: []string{"Signature is Valid."},
@@ -334,6 +340,9 @@ func TestAgreeWithCheckers(t *testing.T) {
 	add("openssl-negative-serial", ossl.signers[osslNegativeSerial].sign(t, formPDF(), "NegativeSerial", true), nil, vIndet)
 	add("openssl-large-exponent", ossl.signers[osslLargeExponent].sign(t, formPDF(), "LargeExponent", true), nil, vIndet)
 	add("openssl-brainpool", ossl.signers[osslBrainpool].sign(t, formPDF(), "Brainpool", true), nil, vIndet)
+	// EdDSA (RFC 8419): verified, never made.
+	add("openssl-ed25519", ossl.signers[osslEd25519].sign(t, formPDF(), "Ed25519", true), nil, vIndet)
+	add("openssl-ed448", ossl.signers[osslEd448].sign(t, formPDF(), "Ed448", true), nil, vIndet)
 	// Legacy algorithms by the dated policy: a SHA-1 time-stamp imprint
 	// made today proves nothing, and the signature is judged now.
 	add("pyhanko-sha1-imprint-BT", foreign.signSHA1Stamp(t, ossl, formPDF(), "SHA1Stamp"), nil, vPass)
@@ -474,11 +483,7 @@ func TestAgreeWithCheckers(t *testing.T) {
 
 	var paths []string
 	for _, c := range cases {
-		p := filepath.Join(dir, c.name+".pdf")
-		if err := os.WriteFile(p, c.doc, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		paths = append(paths, p)
+		paths = append(paths, writeFile(t, dir, c.name+".pdf", c.doc))
 	}
 	if len(cases) < 20 {
 		t.Fatalf("%d files, the issue asks for at least 20", len(cases))

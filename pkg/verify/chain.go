@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cloudflare/circl/sign/ed448"
+
 	"github.com/kyso-pki/kyso/pkg/cms"
 	"github.com/kyso-pki/kyso/pkg/display"
 )
@@ -310,7 +312,9 @@ func checkKey(s *sigState, c *x509.Certificate) bool {
 				"the ECDSA key of %q is on a %d-bit curve, smaller than P-256", name, k.Curve.Params().BitSize))
 			return false
 		}
-	case ed25519.PublicKey:
+	case ed25519.PublicKey, ed448.PublicKey:
+		// Verified, never made (Annex I does not list EdDSA), as with
+		// Brainpool: RFC 8419 signatures from others' signers.
 	default:
 		s.failWith(Indeterminate, CryptoConstraintsFailureNoPOE, note(CodeUnsupportedKey, params("subject", name, "type", fmt.Sprintf("%T", k)),
 			"the key type %T of %q is not accepted", k, name))

@@ -42,6 +42,16 @@ func kysoVerdict(s *verify.Signature) verdict {
 	return vIndet
 }
 
+// writeFile writes data to dir/name and returns the path.
+func writeFile(t *testing.T, dir, name string, data []byte) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // writePEM writes certificates to a PEM file under dir.
 func writePEM(t *testing.T, dir, name string, certs ...*x509.Certificate) string {
 	t.Helper()
@@ -49,11 +59,7 @@ func writePEM(t *testing.T, dir, name string, certs ...*x509.Certificate) string
 	for _, c := range certs {
 		pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
 	}
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, b.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return writeFile(t, dir, name, b.Bytes())
 }
 
 // pyhankoValidate is run by pyHanko's own interpreter. `pyhanko sign

@@ -101,6 +101,18 @@ const (
 	// no longer holds reliable at the signature's proven time. Params:
 	// attribute, algorithm, expiry.
 	CodeLegacyCertRef Code = "legacy_cert_ref"
+	// CodeChange: one change after signing that the signature's
+	// permissions do not allow (Signature.ChangeDetails). Params: what
+	// (the kind of change, one of ChangeKinds), and
+	// as the kind needs them: target and arg (the object changed, a key of
+	// TargetNames and its page number or field name), object (a number),
+	// key, ref, subtype, type, perm (the DocMDP permission), was, now,
+	// detail (English).
+	CodeChange Code = "change"
+	// CodeAllowedChange: a change after signing that a rule allows
+	// (Signature.AllowedChanges). Params: target and arg (as CodeChange's),
+	// rule (a key of ChangeRules).
+	CodeAllowedChange Code = "allowed_change"
 	// CodeTimestampInvalid (a warning): a signature time-stamp does not
 	// verify, so it proves nothing. Params: n, detail (English).
 	CodeTimestampInvalid Code = "timestamp_invalid"

@@ -88,18 +88,77 @@ w = IncrementalPdfFileWriter(open(src, 'rb'))
 if w.prev.encrypted:
     w.encrypt(b'')  # the empty user password
 root = w.root
-if op == 'sign':
-    # Sign (PAdES) in a new field, with the key, certificate and chain
-    # files given: what "pyhanko sign addsig --use-pades" does, which
-    # cannot be given an empty password without a terminal.
+
+def sign(key, cert, chain, field):
+    # Sign (PAdES) in field, with the key, certificate and chain files
+    # given, what is in w's update written with the signature.
     from pyhanko.sign import fields, signers
-    key, cert, chain, field = sys.argv[4:8]
     signer = signers.SimpleSigner.load(key, cert, ca_chain_files=[chain])
     meta = signers.PdfSignatureMetadata(field_name=field, subfilter=fields.SigSeedSubFilter.PADES)
     with open(dst, 'wb') as out:
         signers.sign_pdf(w, meta, signer=signer, output=out)
     sys.exit(0)
-if op == 'fill':
+
+if op == 'sign':
+    # Sign (PAdES) in a new field, with the key, certificate and chain
+    # files given: what "pyhanko sign addsig --use-pades" does, which
+    # cannot be given an empty password without a terminal.
+    sign(*sys.argv[4:8])
+if op == 'sign-tagged':
+    # Sign in a new visible field and, in the same revision, tag its
+    # widget as a tagged-PDF writer does (ISO 32000-2 §14.7.4.4): a Form
+    # structure element with an object reference to the widget, under the
+    # document's element, the widget's /StructParent, its entry in the
+    # /ParentTree and /ParentTreeNextKey counted on.
+    from pyhanko.sign import fields
+    field = sys.argv[7]
+    fields.append_signature_field(w, fields.SigFieldSpec(field, box=(72, 300, 272, 350), on_page=0))
+    widget_ref = root['/AcroForm']['/Fields'][-1]
+    widget = widget_ref.get_object()
+    str_root = root['/StructTreeRoot']
+    doc_ref = str_root.raw_get('/K')
+    doc = doc_ref.get_object()
+    page_ref = root['/Pages'].raw_get('/Kids')[0]
+    n = int(str_root['/ParentTreeNextKey'])
+    elem_ref = w.add_object(generic.DictionaryObject({
+        generic.pdf_name('/Type'): generic.pdf_name('/StructElem'),
+        generic.pdf_name('/S'): generic.pdf_name('/Form'),
+        generic.pdf_name('/P'): doc_ref,
+        generic.pdf_name('/Pg'): page_ref,
+        generic.pdf_name('/K'): generic.DictionaryObject({
+            generic.pdf_name('/Type'): generic.pdf_name('/OBJR'),
+            generic.pdf_name('/Obj'): widget_ref,
+        }),
+    }))
+    doc['/K'].append(elem_ref)
+    w.update_container(doc)
+    parent_tree = str_root['/ParentTree']
+    parent_tree['/Nums'].append(generic.NumberObject(n))
+    parent_tree['/Nums'].append(elem_ref)
+    w.update_container(parent_tree)
+    str_root[generic.pdf_name('/ParentTreeNextKey')] = generic.NumberObject(n + 1)
+    w.update_container(str_root)
+    widget[generic.pdf_name('/StructParent')] = generic.NumberObject(n)
+    w.update_container(widget)
+    sign(*sys.argv[4:8])
+if op == 'ap-inplace':
+    # Rewrite in place the normal appearance stream of a field's widget,
+    # then, in the same revision, fill the field in (a text field) or sign
+    # it (a signature field), as a writer that redraws an appearance in
+    # its own object does.
+    name = sys.argv[4]
+    f = next(r.get_object() for r in root['/AcroForm']['/Fields'] if r.get_object().get('/T') == name)
+    ap_ref = f['/AP'].raw_get('/N')
+    old = ap_ref.get_object()
+    w.objects[(ap_ref.generation, ap_ref.idnum)] = generic.StreamObject(
+        {k: v for k, v in old.items() if k not in ('/Length', '/Filter', '/DecodeParms')},
+        stream_data=b'0 0.5 0 rg 0 0 20 10 re f')
+    if f.get('/FT') == '/Tx':
+        f[generic.pdf_name('/V')] = generic.pdf_string('Tran Thi Binh')
+        w.update_container(f)
+    else:
+        sign(*sys.argv[5:8], name)
+elif op == 'fill':
     # Fill in the text field "ten", as a form-filling application does.
     for ref in root['/AcroForm']['/Fields']:
         f = ref.get_object()

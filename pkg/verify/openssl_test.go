@@ -21,8 +21,9 @@ import (
 // signed; certificates with negative serials are in use), an RSA public
 // exponent of 2^32+1 (above crypto/rsa's limit of 2^31-1; python's
 // cryptography and pyHanko verify with it), a Brainpool key (RFC 5639,
-// which crypto/x509 does not know) and a secp256k1 key (which kyso does
-// not read at all).
+// which crypto/x509 does not know), a secp256k1 key (which kyso does
+// not read at all), and Ed25519 and Ed448 keys (RFC 8410; crypto/x509
+// leaves an Ed448 key unread).
 type opensslPKI struct {
 	dir      string
 	rootPath string
@@ -38,6 +39,8 @@ const (
 	osslLargeExponent  = "large-exponent"
 	osslBrainpool      = "brainpool"
 	osslSecp256k1      = "secp256k1"
+	osslEd25519        = "ed25519"
+	osslEd448          = "ed448"
 )
 
 func newOpensslPKI(t *testing.T) *opensslPKI {
@@ -68,6 +71,8 @@ func newOpensslPKI(t *testing.T) *opensslPKI {
 		{osslLargeExponent, "4661", []string{"-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-pkeyopt", "rsa_keygen_pubexp:4294967297"}},
 		{osslBrainpool, "4662", []string{"-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:brainpoolP256r1"}},
 		{osslSecp256k1, "4663", []string{"-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:secp256k1"}},
+		{osslEd25519, "4664", []string{"-algorithm", "ED25519"}},
+		{osslEd448, "4665", []string{"-algorithm", "ED448"}},
 	} {
 		run(append(append([]string{"genpkey"}, s.keygen...), "-out", s.name+".key")...)
 		run("req", "-new", "-key", s.name+".key", "-subj", "/O=Kyso OpenSSL/CN="+s.name, "-out", s.name+".csr")

@@ -71,6 +71,9 @@ func (r *Report) WriteText(w io.Writer, name string) error {
 		for _, x := range s.Changes {
 			line("Change", x)
 		}
+		for _, x := range s.AllowedChanges {
+			line("Allowed change", x.Text)
+		}
 		for _, x := range s.Warnings {
 			line("Warning", x)
 		}

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"sort"
 	"strings"
@@ -329,7 +330,11 @@ func (v *validation) digestRanges(s *sigState, h crypto.Hash) ([]byte, error) {
 	if !h.Available() {
 		return nil, fmt.Errorf("digest algorithm %v is not available", h)
 	}
-	w := h.New()
+	return v.digestRangesWith(s, h.New())
+}
+
+// digestRangesWith hashes the signature's byte range with w.
+func (v *validation) digestRangesWith(s *sigState, w hash.Hash) ([]byte, error) {
 	rd := io.MultiReader(io.NewSectionReader(v.r, s.br[0], s.br[1]), io.NewSectionReader(v.r, s.br[2], s.br[3]))
 	if _, err := io.Copy(w, rd); err != nil {
 		return nil, err
@@ -372,7 +377,8 @@ func (v *validation) checkCMS(s *sigState, der []byte, pkcs7 bool) {
 			"the signature's certificates include %d that kyso cannot read, the signer's presumably, so it cannot check the signature (unsupported: %s)", len(sd.Unreadable), detail))
 		return
 	}
-	if sd.Hash == 0 {
+	newDigest := sd.NewDigest()
+	if newDigest == nil {
 		s.failWith(Indeterminate, CryptoConstraintsFailureNoPOE, note(CodeWeakDigest, params("algorithm", sd.DigestAlgorithm.String()),
 			"digest algorithm %v is not accepted (SHA-256, SHA-384 or SHA-512 are)", sd.DigestAlgorithm))
 		return
@@ -382,7 +388,7 @@ func (v *validation) checkCMS(s *sigState, der []byte, pkcs7 bool) {
 		s.strengthChecked = true
 		return
 	}
-	digest, err := v.digestRanges(s, sd.Hash)
+	digest, err := v.digestRangesWith(s, newDigest)
 	if err != nil {
 		s.fail(Indeterminate, FormatFailure, "hashing the signed bytes: %v", err)
 		return

@@ -164,6 +164,12 @@ type Signature struct {
 	// Changes are the modifications made after the signature that its
 	// permissions do not allow.
 	Changes []string `json:"changes,omitempty"`
+	// ChangeDetails are Changes, one for one, as CodeChange findings.
+	ChangeDetails []Finding `json:"change_details,omitempty"`
+	// AllowedChanges are the changes after the signature that its
+	// permissions allow, each with the rule that allows it
+	// (CodeAllowedChange).
+	AllowedChanges []Finding `json:"allowed_changes,omitempty"`
 	// Chain is the certificate path found, signer first, anchor last.
 	Chain []*Signer `json:"chain,omitempty"`
 }

@@ -15,13 +15,17 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/kyso-pki/kyso/pkg/metrics"
 	"github.com/kyso-pki/kyso/pkg/store"
 	"github.com/kyso-pki/kyso/pkg/store/internal/check"
 	"github.com/kyso-pki/kyso/pkg/store/internal/migrate"
@@ -170,6 +174,9 @@ func (s *Store) migrate(ctx context.Context, now func() time.Time) error {
 // mapErr turns a constraint violation the statements did not foresee into
 // the nearest store sentinel, keeping PostgreSQL's message.
 func mapErr(err error) error {
+	if unreachable(err) {
+		return fmt.Errorf("%w: %v", store.ErrUnavailable, err)
+	}
 	var pe *pgconn.PgError
 	if !errors.As(err, &pe) {
 		return err
@@ -189,8 +196,27 @@ func mapErr(err error) error {
 		return fmt.Errorf("%w: %v", store.ErrNotReserved, err)
 	case "23514", "22P02", "22021": // check_violation, invalid text, bad encoding
 		return fmt.Errorf("%w: %v", store.ErrInvalid, err)
+	case "53100": // disk_full
+		return fmt.Errorf("%w: %v", store.ErrUnavailable, err)
 	}
 	return err
+}
+
+// unreachable reports whether err says the server could not be reached or
+// went away: refused or broken connections, a server shutting down or
+// starting (57P01-57P03), a connection exception (class 08). The write
+// did not happen, or its transaction was rolled back with the connection.
+func unreachable(err error) bool {
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		return true
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return strings.HasPrefix(pe.Code, "08") || pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03"
+	}
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET)
 }
 
 // dialect is how PostgreSQL stores what differs: times as timestamptz,
@@ -235,6 +261,8 @@ func (d driver) Read(ctx context.Context, fn func(sqlstore.Conn) error) error {
 // one round trip instead of three. A serialization failure or deadlock is
 // tried again, up to maxAttempts times.
 func (d driver) Write(ctx context.Context, alone bool, fn func(sqlstore.Conn) error) error {
+	start := time.Now()
+	defer func() { metrics.Since(commits, start) }()
 	var err error
 	for attempt := 1; attempt <= maxAttempts; attempt++ {
 		if alone {
@@ -253,6 +281,9 @@ func (d driver) Write(ctx context.Context, alone bool, fn func(sqlstore.Conn) er
 	}
 	return err
 }
+
+// commits times the writes (kyso_db_commit_duration_seconds).
+var commits = metrics.DBCommits.WithLabelValues("postgres")
 
 // conn is a sqlstore.Conn on pgx: the pool or a transaction.
 type conn struct {

@@ -33,6 +33,7 @@ import (
 	sqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/kyso-pki/kyso/pkg/metrics"
 	"github.com/kyso-pki/kyso/pkg/store"
 	"github.com/kyso-pki/kyso/pkg/store/internal/check"
 	"github.com/kyso-pki/kyso/pkg/store/internal/migrate"
@@ -305,6 +306,10 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return g.err
 }
 
+// commits times the commits (kyso_db_commit_duration_seconds): a group
+// counts once.
+var commits = metrics.DBCommits.WithLabelValues("sqlite")
+
 // groupWrite is a write waiting for its commit.
 type groupWrite struct {
 	ctx  context.Context
@@ -334,14 +339,17 @@ func (s *Store) commitLoop() {
 			return
 		}
 		s.wmu.Unlock()
+		start := time.Now()
 		if len(batch) == 1 {
 			g := batch[0]
 			g.err = s.writeOne(g.ctx, g.fn)
+			metrics.Since(commits, start)
 			close(g.done)
 			continue
 		}
 		s.groups.Add(1)
 		s.commitGroup(batch)
+		metrics.Since(commits, start)
 		for _, g := range batch {
 			close(g.done)
 		}
@@ -463,6 +471,9 @@ func mapErr(err error) error {
 		return fmt.Errorf("%w: %v", store.ErrExists, err)
 	case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
 		return fmt.Errorf("%w: %v", store.ErrNotReserved, err)
+	}
+	if se.Code()&0xff == sqlite3.SQLITE_FULL {
+		return fmt.Errorf("%w: %v", store.ErrUnavailable, err)
 	}
 	return err
 }

@@ -31,6 +31,7 @@ func RunSigning(t *testing.T, newStore func(t *testing.T) store.Signing) {
 		{"Attempts", testAttempts},
 		{"TOTPStep", testTOTPStep},
 		{"Credential", testCredential},
+		{"Enrolment", testEnrolment},
 		{"Transaction", testTransaction},
 		{"UpdateTransaction", testUpdateTransaction},
 		{"ListTransactions", testListTransactions},
@@ -137,6 +138,40 @@ func putCredential(t testing.TB, s store.Signing, ownerID string) *store.Credent
 	c := newCredential(t, ownerID)
 	noErr(t, "PutCredential", s.PutCredential(context.Background(), c))
 	return c
+}
+
+// testEnrolment: PutEnrolment records the owner, the credential and the
+// audit event together, or, when any part is refused, none of them.
+func testEnrolment(t *testing.T, s store.Signing) {
+	ctx := context.Background()
+	o := newOwner(t)
+	c := newCredential(t, o.ID)
+	e := &store.AuditEvent{Time: time.Now(), Actor: "test", Action: "owner.enrol", Subject: o.NationalID, Outcome: "ok", Details: []byte(`{}`)}
+	noErr(t, "PutEnrolment", s.PutEnrolment(ctx, o, c, e))
+	if e.ID < 1 {
+		t.Errorf("the audit event got ID %d", e.ID)
+	}
+	if got, err := s.GetOwner(ctx, o.ID); err != nil || got.NationalID != o.NationalID {
+		t.Fatalf("GetOwner after PutEnrolment: %+v, %v", got, err)
+	}
+	if got, err := s.GetCredential(ctx, c.ID); err != nil || got.OwnerID != o.ID || got.Status != "active" {
+		t.Fatalf("GetCredential after PutEnrolment: %+v, %v", got, err)
+	}
+	// The same national ID again: refused, and the second credential is
+	// not recorded.
+	o2 := newOwner(t)
+	o2.NationalID = o.NationalID
+	c2 := newCredential(t, o2.ID)
+	wantErr(t, "PutEnrolment of an enrolled national ID", s.PutEnrolment(ctx, o2, c2), store.ErrExists)
+	_, err := s.GetCredential(ctx, c2.ID)
+	wantErr(t, "the credential of a refused enrolment", err, store.ErrNotFound)
+	// A credential ID taken: refused, and the new owner is not recorded.
+	o3 := newOwner(t)
+	c3 := newCredential(t, o3.ID)
+	c3.ID = c.ID
+	wantErr(t, "PutEnrolment with a credential ID taken", s.PutEnrolment(ctx, o3, c3), store.ErrExists)
+	_, err = s.GetOwner(ctx, o3.ID)
+	wantErr(t, "the owner of a refused enrolment", err, store.ErrNotFound)
 }
 
 // signer is a client, an owner and the owner's credential.
@@ -999,8 +1034,18 @@ func testWebhook(t *testing.T, s store.Signing) {
 		}
 		return w
 	}
+	backlog := func() int64 {
+		t.Helper()
+		n, err := s.CountUndelivered(ctx)
+		noErr(t, "CountUndelivered", err)
+		return n
+	}
+	base := backlog()
 	// A zero NextAttempt is due now, by the store's clock.
 	w0 := enqueue(time.Time{})
+	if n := backlog(); n != base+1 {
+		t.Fatalf("CountUndelivered = %d after one was queued, want %d", n, base+1)
+	}
 	ws, got := claimIDs(t, s, time.Now().Add(time.Second), time.Minute, 10)
 	if got != ids(w0) {
 		t.Fatalf("claimed %s, want %s", got, ids(w0))
@@ -1040,6 +1085,9 @@ func testWebhook(t *testing.T, s store.Signing) {
 		t.Fatalf("claimed %s at t0+2m, want %s", got, ids(w3))
 	}
 	noErr(t, "FinishWebhook w3 given up", s.FinishWebhook(ctx, w3.ID, false, time.Time{}, "HTTP 410"))
+	if n := backlog(); n != base+1 {
+		t.Fatalf("CountUndelivered = %d with one delivered, one given up and one to retry (and one delivered before), want %d", n, base+1)
+	}
 	ws, got = claimIDs(t, s, t0.Add(5*time.Minute), lease, 10)
 	if got != ids(w2) || ws[0].Attempts != 1 || ws[0].LastError != "HTTP 503" {
 		t.Fatalf("claimed %s (%+v) at the retry time, want %s with 1 attempt and its error", got, ws, ids(w2))

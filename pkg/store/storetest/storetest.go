@@ -36,6 +36,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Certificate", testCertificate},
 		{"KeyReuse", testKeyReuse},
 		{"ListCertificates", testListCertificates},
+		{"CountCertificates", testCountCertificates},
 		{"Revoke", testRevoke},
 		{"GetRevocation", testGetRevocation},
 		{"ReleaseHold", testReleaseHold},
@@ -120,6 +121,40 @@ func issue(ctx context.Context, s store.Store, c *store.Certificate) error {
 		return err
 	}
 	return s.PutCertificate(ctx, c)
+}
+
+// testCountCertificates: the counts by status follow issuance, revocation
+// and suspension.
+func testCountCertificates(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	count := func(want map[string]int64) {
+		t.Helper()
+		got, err := s.CountCertificates(ctx)
+		if err != nil {
+			t.Fatalf("CountCertificates: %v", err)
+		}
+		for _, st := range []string{store.StatusGood, store.StatusRevoked, store.StatusHold} {
+			if got[st] != want[st] {
+				t.Fatalf("CountCertificates = %v, want %v", got, want)
+			}
+		}
+	}
+	count(map[string]int64{})
+	var cs []*store.Certificate
+	for range 4 {
+		c := NewCertificate(t, "issuing")
+		mustIssue(t, s, c)
+		cs = append(cs, c)
+	}
+	count(map[string]int64{store.StatusGood: 4})
+	now := time.Now().UTC().Truncate(time.Second)
+	if err := s.Revoke(ctx, &store.Revocation{Issuer: "issuing", Serial: cs[0].Serial, Reason: store.ReasonKeyCompromise, RevokedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Revoke(ctx, &store.Revocation{Issuer: "issuing", Serial: cs[1].Serial, Reason: store.ReasonCertificateHold, RevokedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	count(map[string]int64{store.StatusGood: 2, store.StatusRevoked: 1, store.StatusHold: 1})
 }
 
 func mustIssue(t testing.TB, s store.Store, c *store.Certificate) {

@@ -47,6 +47,21 @@ type messages struct {
 	codes map[string]string
 	// revocationReasons name RFC 5280 reason codes, by verify's names.
 	revocationReasons map[string]string
+	// changes are templates for verify.CodeChange findings by their kind
+	// (verify.ChangeKinds), with {param} placeholders, {target} the
+	// object's name from targets; nil means the English text.
+	changes map[string]string
+	// targets name the objects a change names (verify.TargetNames), {arg}
+	// a page number or a field's name.
+	targets map[string]string
+	// forbids ends a change that the DocMDP permission {perm} forbids.
+	forbids string
+	// lAllowed heads the changes after signing that rules allow;
+	// allowedChange says one, {target} changed as {rule} allows, the
+	// rule's name from rules (verify.ChangeRules); nil rules means the
+	// English text.
+	lAllowed, allowedChange string
+	rules                   map[string]string
 }
 
 // subIndications are the sub-indications of ETSI EN 319 102-1 clause

@@ -81,6 +81,9 @@ var en = &messages{
 	revocationWarning:  "Warning: the revocation status of the certificate could not be checked. It cannot be said that the certificate was neither revoked nor suspended at signing time.",
 	detail:             "%s (%s)",
 	englishOnly:        "%s",
+	forbids:            ", which DocMDP P={perm} forbids", // unused: English says a change by its text
+	lAllowed:           "Changes after signing that are allowed",
+	allowedChange:      "{target} was changed, as {rule} allows", // unused: English says it by its text
 
 	indications: map[verify.Indication]string{
 		verify.TotalPassed:   "Passed",

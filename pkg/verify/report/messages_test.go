@@ -114,3 +114,42 @@ func checkNFC(t *testing.T, name, s string) {
 		t.Errorf("%s is not NFC: %q", name, s)
 	}
 }
+
+// TestChangeMessages: every kind of change verify reports and every
+// object it names has a Vietnamese text, using only the parameters a
+// change has.
+func TestChangeMessages(t *testing.T) {
+	allowed := []string{"target", "arg", "object", "key", "ref", "subtype", "type", "perm", "was", "now", "detail"}
+	for _, k := range verify.ChangeKinds() {
+		tmpl, ok := vi.changes[k]
+		if !ok {
+			t.Errorf("no Vietnamese text for the change %s", k)
+		}
+		for _, m := range placeholder.FindAllStringSubmatch(tmpl, -1) {
+			if !slices.Contains(allowed, m[1]) {
+				t.Errorf("the Vietnamese text for the change %s shows {%s}", k, m[1])
+			}
+		}
+	}
+	if len(vi.changes) != len(verify.ChangeKinds()) {
+		t.Errorf("%d Vietnamese change texts for %d kinds", len(vi.changes), len(verify.ChangeKinds()))
+	}
+	names := verify.TargetNames()
+	for k, en := range names {
+		if strings.Contains(en, "{arg}") != strings.Contains(vi.targets[k], "{arg}") || vi.targets[k] == "" {
+			t.Errorf("target %s: %q in English, %q in Vietnamese", k, en, vi.targets[k])
+		}
+	}
+	rules := verify.ChangeRules()
+	for k := range rules {
+		if vi.rules[k] == "" {
+			t.Errorf("no Vietnamese name for the change rule %s", k)
+		}
+	}
+	if len(vi.rules) != len(rules) {
+		t.Errorf("%d Vietnamese rule names for %d", len(vi.rules), len(rules))
+	}
+	if len(vi.targets) != len(names) {
+		t.Errorf("%d Vietnamese target names for %d", len(vi.targets), len(names))
+	}
+}

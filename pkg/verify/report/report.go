@@ -23,6 +23,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/kyso-pki/kyso/pkg/display"
 	"github.com/kyso-pki/kyso/pkg/verify"
@@ -152,6 +154,9 @@ type Signature struct {
 	Reasons  []string `json:"reasons,omitempty"`
 	Warnings []string `json:"warnings,omitempty"`
 	Changes  []string `json:"changes,omitempty"`
+	// AllowedChanges are the changes after signing that rules allow,
+	// each with the rule, translated.
+	AllowedChanges []string `json:"allowed_changes,omitempty"`
 
 	// Rows are the labelled lines shown to a person, in order.
 	Rows []Row `json:"-"`
@@ -313,7 +318,12 @@ func (m *messages) signature(rep *verify.Report, i int, s *verify.Signature) *Si
 			v.RevocationWarning = m.revocationWarning
 		}
 	}
-	v.Changes = append([]string(nil), s.Changes...) // escaped below, the report left as it is
+	for _, f := range details(s.ChangeDetails, s.Changes) {
+		v.Changes = append(v.Changes, m.change(f)) // escaped below, the report left as it is
+	}
+	for _, f := range s.AllowedChanges {
+		v.AllowedChanges = append(v.AllowedChanges, m.allowed(f))
+	}
 
 	etsi := string(s.Indication)
 	if s.SubIndication != "" {
@@ -402,6 +412,51 @@ func (m *messages) finding(f verify.Finding, sub verify.SubIndication, first boo
 	return strings.NewReplacer(kv...).Replace(tmpl)
 }
 
+// change says a verify.CodeChange finding in the language: its kind's
+// template, the object it names translated, and that DocMDP forbids it
+// when it says by which permission; the English text for what the
+// language has no template for.
+func (m *messages) change(f verify.Finding) string {
+	tmpl, ok := m.changes[f.Params["what"]]
+	if m.changes == nil || f.Code != verify.CodeChange || !ok {
+		if m.changes == nil {
+			return f.Text
+		}
+		return fmt.Sprintf(m.englishOnly, f.Text)
+	}
+	if p, ok := f.Params["perm"]; ok {
+		tmpl += strings.ReplaceAll(m.forbids, "{perm}", p)
+	}
+	var kv []string
+	for k, val := range f.Params {
+		if k == "target" {
+			val = m.target(f)
+		}
+		kv = append(kv, "{"+k+"}", val)
+	}
+	return m.sentence(strings.NewReplacer(kv...).Replace(tmpl))
+}
+
+// allowed says a verify.CodeAllowedChange finding in the language.
+func (m *messages) allowed(f verify.Finding) string {
+	rule, ok := m.rules[f.Params["rule"]]
+	if m.rules == nil || !ok {
+		return f.Text
+	}
+	return m.sentence(strings.NewReplacer("{target}", m.target(f), "{rule}", rule).Replace(m.allowedChange))
+}
+
+// target names the object a change finding names, in the language.
+func (m *messages) target(f verify.Finding) string {
+	return strings.ReplaceAll(m.targets[f.Params["target"]], "{arg}", f.Params["arg"])
+}
+
+// sentence is s with its first letter a capital.
+func (m *messages) sentence(s string) string {
+	r, n := utf8.DecodeRuneInString(s)
+	return string(unicode.ToUpper(r)) + s[n:]
+}
+
 func rows(kv ...string) []Row {
 	var out []Row
 	for i := 0; i+1 < len(kv); i += 2 {
@@ -462,6 +517,7 @@ func WriteText(w io.Writer, rep *verify.Report, name string, opts *Options) erro
 		list(m.lReasons, s.Reasons)
 		list(m.lWarnings, s.Warnings)
 		list(m.lChanges, s.Changes)
+		list(m.lAllowed, s.AllowedChanges)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -509,9 +565,9 @@ func WriteHTML(w io.Writer, rep *verify.Report, name string, opts *Options) erro
 	m := opts.messages()
 	return page().Execute(w, struct {
 		*Document
-		Signatures                                           []*Signature
-		FileLabel, ReasonsLabel, WarningsLabel, ChangesLabel string
-	}{d, d.Signatures, m.file, m.lReasons, m.lWarnings, m.lChanges})
+		Signatures                                                         []*Signature
+		FileLabel, ReasonsLabel, WarningsLabel, ChangesLabel, AllowedLabel string
+	}{d, d.Signatures, m.file, m.lReasons, m.lWarnings, m.lChanges, m.lAllowed})
 }
 
 // Format is an output format.

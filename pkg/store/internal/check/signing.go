@@ -403,6 +403,14 @@ func Token(t *store.Token) error {
 	if t.ExpiresAt.IsZero() {
 		return Invalid("token expiry is not set")
 	}
+	if t.OwnerID != "" {
+		if t.Kind != "client" {
+			return Invalid("only a client's token acts for an owner")
+		}
+		if err := ID("token owner", t.OwnerID); err != nil {
+			return err
+		}
+	}
 	if t.CertSHA256 != nil && len(t.CertSHA256) != sha256.Size {
 		return Invalid("token certificate hash is %d bytes, not %d (SHA-256)", len(t.CertSHA256), sha256.Size)
 	}

@@ -211,6 +211,29 @@ func (s *Store) GetCertificate(ctx context.Context, issuer string, serial []byte
 	return c, nil
 }
 
+// CountCertificates returns how many certificates there are of each
+// status.
+func (s *Store) CountCertificates(ctx context.Context) (map[string]int64, error) {
+	rows, err := s.r.Query(ctx, `SELECT status, count(*) FROM certificates GROUP BY status`)
+	if err != nil {
+		return nil, s.fail("counting certificates", err)
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var st string
+		var n int64
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, s.fail("counting certificates", err)
+		}
+		out[st] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.fail("counting certificates", err)
+	}
+	return out, nil
+}
+
 // ListCertificates returns the certificates matching f, newest first, at
 // most f.Limit (≤ 0: 1000; at most 10000).
 func (s *Store) ListCertificates(ctx context.Context, f *store.CertificateFilter) ([]*store.Certificate, error) {

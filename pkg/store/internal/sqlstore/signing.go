@@ -124,13 +124,45 @@ func (s *Store) PutOwner(ctx context.Context, o *store.Owner) error {
 	if err := check.Owner(o); err != nil {
 		return s.invalid("storing owner", err)
 	}
-	return s.write(ctx, fmt.Sprintf("storing owner %q", o.ID), true, func(c Conn) error {
-		n, err := c.Exec(ctx, `INSERT INTO owners (`+ownerColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING`,
-			o.ID, o.NationalID, o.Name, o.Province, o.Phone, o.Email, o.PINHash, o.PINFailures, s.nullTime(o.LockedUntil),
-			nullBytes(o.TOTPSecret), o.TOTPLastStep, s.time(s.clock(o.CreatedAt)))
-		return inserted(n, err, errOwnerTaken)
+	return s.write(ctx, fmt.Sprintf("storing owner %q", o.ID), true, func(c Conn) error { return s.insertOwner(ctx, c, o) })
+}
+
+func (s *Store) insertOwner(ctx context.Context, c Conn, o *store.Owner) error {
+	n, err := c.Exec(ctx, `INSERT INTO owners (`+ownerColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING`,
+		o.ID, o.NationalID, o.Name, o.Province, o.Phone, o.Email, o.PINHash, o.PINFailures, s.nullTime(o.LockedUntil),
+		nullBytes(o.TOTPSecret), o.TOTPLastStep, s.time(s.clock(o.CreatedAt)))
+	return inserted(n, err, errOwnerTaken)
+}
+
+// PutEnrolment records a new owner with its first credential and the
+// audit events of the enrolment in one write: an enrolment is recorded
+// whole or not at all. ErrExists as PutOwner and PutCredential say.
+func (s *Store) PutEnrolment(ctx context.Context, o *store.Owner, cred *store.Credential, audit ...*store.AuditEvent) error {
+	if err := check.Owner(o); err != nil {
+		return s.invalid("storing owner", err)
+	}
+	if err := check.Credential(cred); err != nil {
+		return s.invalid("storing credential", err)
+	}
+	details, err := s.auditDetails(audit)
+	if err != nil {
+		return err
+	}
+	ids := make([]int64, len(audit))
+	err = s.write(ctx, fmt.Sprintf("storing the enrolment of owner %q", o.ID), false, func(c Conn) error {
+		if err := s.insertOwner(ctx, c, o); err != nil {
+			return err
+		}
+		if err := s.insertCredential(ctx, c, cred); err != nil {
+			return err
+		}
+		return s.appendAudit(ctx, c, audit, details, ids)
 	})
+	if err == nil {
+		setIDs(audit, ids)
+	}
+	return err
 }
 
 // GetOwner returns the owner with this ID, or ErrNotFound.
@@ -251,17 +283,19 @@ func (s *Store) PutCredential(ctx context.Context, c *store.Credential) error {
 	if err := check.Credential(c); err != nil {
 		return s.invalid("storing credential", err)
 	}
+	return s.write(ctx, fmt.Sprintf("storing credential %q", c.ID), true, func(tx Conn) error { return s.insertCredential(ctx, tx, c) })
+}
+
+func (s *Store) insertCredential(ctx context.Context, tx Conn, c *store.Credential) error {
 	status := c.Status
 	if status == "" {
 		status = "active"
 	}
-	return s.write(ctx, fmt.Sprintf("storing credential %q", c.ID), true, func(tx Conn) error {
-		n, err := tx.Exec(ctx, `INSERT INTO credentials (`+credentialColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
-			c.ID, c.OwnerID, c.KeyURI, nullBytes(c.WrappedKey), c.Algorithm, c.CertIssuer, nullBytes(c.CertSerial),
-			status, s.time(s.clock(c.CreatedAt)))
-		return inserted(n, s.missingParent(err, fmt.Sprintf("owner %q", c.OwnerID)), store.ErrExists)
-	})
+	n, err := tx.Exec(ctx, `INSERT INTO credentials (`+credentialColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
+		c.ID, c.OwnerID, c.KeyURI, nullBytes(c.WrappedKey), c.Algorithm, c.CertIssuer, nullBytes(c.CertSerial),
+		status, s.time(s.clock(c.CreatedAt)))
+	return inserted(n, s.missingParent(err, fmt.Sprintf("owner %q", c.OwnerID)), store.ErrExists)
 }
 
 // GetCredential returns the credential with this ID, or ErrNotFound.
@@ -600,9 +634,9 @@ func (s *Store) PutToken(ctx context.Context, t *store.Token) error {
 		return s.invalid("storing token", err)
 	}
 	return s.write(ctx, "storing token", true, func(c Conn) error {
-		n, err := c.Exec(ctx, `INSERT INTO tokens (hash, kind, subject, scope, expires_at, cert_sha256)
-			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`, t.Hash, t.Kind, t.Subject, t.Scope, s.time(t.ExpiresAt),
-			nullBytes(t.CertSHA256))
+		n, err := c.Exec(ctx, `INSERT INTO tokens (hash, kind, subject, scope, expires_at, cert_sha256, owner_id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`, t.Hash, t.Kind, t.Subject, t.Scope, s.time(t.ExpiresAt),
+			nullBytes(t.CertSHA256), nullString(t.OwnerID))
 		return inserted(n, err, store.ErrExists)
 	})
 }
@@ -614,11 +648,15 @@ func (s *Store) GetToken(ctx context.Context, hash []byte, now time.Time) (*stor
 		return nil, s.invalid("reading token", err)
 	}
 	t := &store.Token{}
-	err := s.r.QueryRow(ctx, `SELECT hash, kind, subject, scope, expires_at, cert_sha256 FROM tokens
+	var owner *string
+	err := s.r.QueryRow(ctx, `SELECT hash, kind, subject, scope, expires_at, cert_sha256, owner_id FROM tokens
 		WHERE hash = $1 AND expires_at > $2`, hash, s.time(s.clock(now))).Scan(&t.Hash, &t.Kind, &t.Subject, &t.Scope,
-		Time{&t.ExpiresAt}, &t.CertSHA256)
+		Time{&t.ExpiresAt}, &t.CertSHA256, &owner)
 	if err != nil {
 		return nil, s.fail("reading token", s.notFound(err))
+	}
+	if owner != nil {
+		t.OwnerID = *owner
 	}
 	return t, nil
 }
@@ -730,6 +768,16 @@ func (s *Store) ClaimWebhooks(ctx context.Context, now time.Time, lease time.Dur
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
+}
+
+// CountUndelivered returns how many webhooks are neither delivered nor
+// given up, through the partial index webhooks_due.
+func (s *Store) CountUndelivered(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.r.QueryRow(ctx, `SELECT count(*) FROM webhooks WHERE delivered_at IS NULL AND next_attempt IS NOT NULL`).Scan(&n); err != nil {
+		return 0, s.fail("counting undelivered webhooks", err)
+	}
+	return n, nil
 }
 
 // errDelivered: the webhook was delivered already.
