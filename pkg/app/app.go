@@ -5,6 +5,7 @@
 // and hash, and — for a PDF kyso holds — its pages drawn on the server
 // (pkg/render) from the very bytes whose digest the approval covers;
 // approves (PIN and code again, through the one signing path) or rejects;
+// signs a PDF of their own with the stamp where they tap (own.go);
 // reads every use of their key from the audit log and, for one they did
 // not make, suspends the certificate at once; and anyone may check a
 // signed PDF (the /verify/v1 engine). DESIGN.md, "The citizen's app".
@@ -18,8 +19,8 @@
 // from the app's own origin; sessions are in session.go. CSC oauth2code's
 // consent page is in oauth.go (ConsentPath).
 //
-// Passkeys (WebAuthn) are in passkey.go. Consent receipts and signing
-// one's own document are to come (issue 15): each is a route beside
+// Passkeys (WebAuthn) are in passkey.go, consent receipts in flows.go
+// (receipt), signing one's own document in own.go: each a route beside
 // these, over the same session, CSRF and page code.
 package app
 
@@ -83,6 +84,10 @@ type Options struct {
 	IdleTimeout, SessionLifetime time.Duration
 	// Checker runs the check page; nil leaves the page out.
 	Checker Checker
+	// MaxOwnPDF bounds a PDF uploaded to sign ("Ký tài liệu của tôi");
+	// zero means DefaultMaxOwnPDF. MaxOwnPages bounds its pages; zero
+	// means DefaultMaxOwnPages.
+	MaxOwnPDF, MaxOwnPages int
 	// Render bounds the PDF renderer (nil: render's defaults, with two
 	// workers). The renderer is made at the first page drawn, or by
 	// Start.
@@ -133,6 +138,12 @@ func New(svc *signing.Service, opts *Options) (*Handler, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.MaxOwnPDF <= 0 {
+		o.MaxOwnPDF = DefaultMaxOwnPDF
+	}
+	if o.MaxOwnPages <= 0 {
+		o.MaxOwnPages = DefaultMaxOwnPages
+	}
 	h := &Handler{svc: svc, o: o, keys: k, log: o.Logger, mux: http.NewServeMux()}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
@@ -160,6 +171,10 @@ func New(svc *signing.Service, opts *Options) (*Handler, error) {
 	h.mux.HandleFunc("POST /app/requests/{id}/reject", h.post(true, h.reject))
 	h.mux.HandleFunc("GET "+ConsentPath, h.consentPage)
 	h.mux.HandleFunc("POST "+ConsentPath, h.post(true, h.consent))
+	h.mux.HandleFunc("POST /app/requests/{id}/stamp", h.post(true, h.placeStamp))
+	h.mux.HandleFunc("GET /app/own", h.authed(h.ownPage))
+	h.mux.HandleFunc("POST /app/own", h.ownUpload)
+	h.mux.HandleFunc("GET /app/own/{id}/signed.pdf", h.authed(h.ownDownload))
 	h.mux.HandleFunc("GET /app/history", h.authed(h.history))
 	h.mux.HandleFunc("GET /app/receipts/{id}", h.authed(h.receipt))
 	h.mux.HandleFunc("POST /app/disown", h.post(true, h.disown))

@@ -254,13 +254,21 @@ func TestApprovePDF(t *testing.T) {
 // upload posts a file to the check page, CSRF field first.
 func (b *browser) upload(name string, doc []byte) (int, string) {
 	b.t.Helper()
+	status, _, body := b.uploadTo("/app/check", name, doc)
+	return status, body
+}
+
+// uploadTo posts a file to path as the app's upload forms do, the CSRF
+// field of the last page first; the status, Location and body.
+func (b *browser) uploadTo(path, name string, doc []byte) (int, string, string) {
+	b.t.Helper()
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
 	mw.WriteField("csrf", b.csrf())
 	fw, _ := mw.CreateFormFile("file", name)
 	fw.Write(doc)
 	mw.Close()
-	req, _ := http.NewRequest(http.MethodPost, b.e.srv.URL+"/app/check", &body)
+	req, _ := http.NewRequest(http.MethodPost, b.e.srv.URL+path, &body)
 	req.Header.Set("Content-Type", mw.FormDataContentType())
 	req.Header.Set("Origin", b.e.srv.URL)
 	resp, err := b.c.Do(req)
@@ -271,7 +279,7 @@ func (b *browser) upload(name string, doc []byte) (int, string) {
 	var out bytes.Buffer
 	out.ReadFrom(resp.Body)
 	b.last = out.String()
-	return resp.StatusCode, b.last
+	return resp.StatusCode, resp.Header.Get("Location"), b.last
 }
 
 // TestCheckBounded: the check page refuses a file over the engine's

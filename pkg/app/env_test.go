@@ -19,6 +19,7 @@ import (
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/internal/testpdf"
 	"github.com/kyso-pki/kyso/pkg/app"
+	"github.com/kyso-pki/kyso/pkg/pades"
 	"github.com/kyso-pki/kyso/pkg/revocation"
 	"github.com/kyso-pki/kyso/pkg/signing"
 	"github.com/kyso-pki/kyso/pkg/signing/signingtest"
@@ -75,6 +76,9 @@ func newEnvOn(t testing.TB, mod func(*app.Options), passkeyOrigin string) *env {
 		SignerCheck:       check,
 		SignerCheckMaxAge: time.Hour, // a suspension must count at once even so
 		PasskeyOrigin:     passkeyOrigin,
+		// B-LT, the default level of one's own documents.
+		Timestamp: pades.TSAServer(pkiSrv.PKI.TSA()),
+		LTV:       &pades.LTVOptions{Roots: check.Roots, Revocation: fetcher},
 	})
 	if err != nil {
 		t.Fatal(err)

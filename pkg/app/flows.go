@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"strings"
 	"time"
@@ -172,6 +173,9 @@ type requestView struct {
 	// Passkey are the options of the passkey approval, bound to this
 	// request (empty: the owner has no passkey).
 	Passkey string
+	// Stamp, for an own document, is where its stamp goes and how to
+	// move it.
+	Stamp *stampView
 }
 
 // request shows one request: who asks, why, each document with its hash,
@@ -229,6 +233,9 @@ func (h *Handler) request(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	v.Passkey = h.passkeyOptions(r, func() ([]byte, error) { return h.svc.TransactionPasskeyOptions(r.Context(), s.ownerID, t.ID) })
+	if t.ClientID == signing.AppClientID {
+		v.Stamp = stampOf(messages[lang(w, r)], t, v.Page)
+	}
 	h.show(w, r, http.StatusOK, "request", "requestTitle", v, "", false)
 }
 
@@ -286,9 +293,9 @@ func (h *Handler) pageImage(w http.ResponseWriter, r *http.Request) {
 	w.Write(png)
 }
 
-// doneView is the page after a decision; Receipt, after an approval, is
-// its consent receipt's ID.
-type doneView struct{ What, Back, Receipt string }
+// doneView is the page after a decision: Receipt, after an approval, is
+// its consent receipt's ID; Download, the signed PDF of an own document.
+type doneView struct{ What, Back, Receipt, Download string }
 
 // approve signs the request's documents once the owner's factors check
 // out — PIN and code, or a passkey's answer to this request's challenge
@@ -306,12 +313,16 @@ func (h *Handler) approve(w http.ResponseWriter, r *http.Request) {
 	}
 	// The request page showed the pages of every PDF kyso holds for it:
 	// the receipt says so, with the device this request came from.
-	t, err := h.svc.ApproveWith(httpedge.ApprovalContext(r, true), s.ownerID, r.PathValue("id"), f)
+	x, err := h.svc.ApproveWith(httpedge.ApprovalContext(r, true), s.ownerID, r.PathValue("id"), f)
 	if err != nil {
 		h.failFactors(w, r, f, err)
 		return
 	}
-	h.show(w, r, http.StatusOK, "done", "signedTitle", &doneView{What: "signed", Receipt: t.ReceiptID}, "", false)
+	v := &doneView{What: "signed", Receipt: x.ReceiptID}
+	if x.ClientID == signing.AppClientID {
+		v.What, v.Download = "ownSigned", "/app/own/"+x.ID+"/signed.pdf"
+	}
+	h.show(w, r, http.StatusOK, "done", "signedTitle", v, "", false)
 }
 
 // receipt downloads one of the owner's consent receipts
@@ -426,43 +437,60 @@ func (h *Handler) checkPage(w http.ResponseWriter, r *http.Request) {
 // maxCSRFField bounds the CSRF field of the upload form.
 const maxCSRFField = 256
 
-// check validates an uploaded PDF with the /verify/v1 engine and its
-// bounds (Checker), and shows the Vietnamese (or English) report. The form
-// is multipart: the CSRF field first, then the file, read as it streams
-// and never more than the engine's limit.
-func (h *Handler) check(w http.ResponseWriter, r *http.Request) {
+// upload begins an upload form's POST: from the app's own origin, within
+// the source's rate, multipart with the CSRF field first (checked against
+// the browser and the session, if any; needSession requires one), then
+// the file, returned unread, the whole body bounded by max and a form's
+// worth. The request returned carries the session. A nil part means it
+// has answered.
+func (h *Handler) upload(w http.ResponseWriter, r *http.Request, needSession bool, max int64) (*http.Request, *multipart.Part) {
 	if !sameOrigin(r) {
 		h.problem(w, r, http.StatusForbidden, "csrf")
-		return
+		return r, nil
 	}
 	if !h.o.Limits.AllowSource(w, r) {
 		h.problem(w, r, http.StatusTooManyRequests, "busy")
-		return
+		return r, nil
 	}
 	s := h.current(w, r)
 	if s != nil {
 		r = withSession(r, s)
+	} else if needSession {
+		h.problem(w, r, http.StatusUnauthorized, "loggedOut")
+		return r, nil
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, h.o.Checker.MaxBody()+MaxForm)
+	r.Body = http.MaxBytesReader(w, r.Body, max+MaxForm)
 	mr, err := r.MultipartReader()
 	if err != nil {
 		h.problem(w, r, http.StatusBadRequest, "badForm")
-		return
+		return r, nil
 	}
 	part, err := mr.NextPart()
 	if err != nil || part.FormName() != "csrf" {
 		h.problem(w, r, http.StatusForbidden, "csrf")
-		return
+		return r, nil
 	}
 	tok, _ := io.ReadAll(io.LimitReader(part, maxCSRFField))
 	r.PostForm = map[string][]string{"csrf": {string(tok)}}
 	if !h.csrfOK(r, s) {
 		h.problem(w, r, http.StatusForbidden, "csrf")
-		return
+		return r, nil
 	}
 	part, err = mr.NextPart()
 	if err != nil || part.FormName() != "file" {
 		h.problem(w, r, http.StatusBadRequest, "badForm")
+		return r, nil
+	}
+	return r, part
+}
+
+// check validates an uploaded PDF with the /verify/v1 engine and its
+// bounds (Checker), and shows the Vietnamese (or English) report. The form
+// is multipart: the CSRF field first, then the file, read as it streams
+// and never more than the engine's limit.
+func (h *Handler) check(w http.ResponseWriter, r *http.Request) {
+	r, part := h.upload(w, r, false, h.o.Checker.MaxBody())
+	if part == nil {
 		return
 	}
 	l := lang(w, r)

@@ -257,7 +257,7 @@ func showExisting(rd *pdf.Reader, w *pdf.Writer, f pdf.Field, fd *pdf.Dict, o *O
 		return err
 	}
 	var own []float64
-	if r, err := rectOf(rd, widget.Get("Rect")); err == nil && r[2] > r[0] && r[3] > r[1] {
+	if r, err := rd.Rect(widget.Get("Rect")); err == nil && r[2] > r[0] && r[3] > r[1] {
 		own = r[:]
 	}
 	if err := showWidget(rd, w, widget, page, n, own, o); err != nil {
@@ -284,7 +284,7 @@ func showExisting(rd *pdf.Reader, w *pdf.Writer, f pdf.Field, fd *pdf.Dict, o *O
 // nil, else at the default place.
 func showWidget(rd *pdf.Reader, w *pdf.Writer, widget *pdf.Dict, page pdf.Page, n int, own []float64, o *Options) error {
 	v := o.Visible
-	box, err := pageBox(rd, page)
+	box, err := rd.PageBox(page)
 	if err != nil {
 		return err
 	}

@@ -341,7 +341,7 @@ func stampPlacement(t *testing.T, signed []byte, field string) (int, [4]float64,
 		if _, ok := ap.Get("N").(pdf.Ref); !ok {
 			t.Errorf("widget /AP %v has no /N stream", wd.Get("AP"))
 		}
-		r, err := rectOf(rd, wd.Get("Rect"))
+		r, err := rd.Rect(wd.Get("Rect"))
 		if err != nil {
 			t.Fatal(err)
 		}

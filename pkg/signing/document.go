@@ -60,7 +60,7 @@ func (s *Service) SignDocuments(ctx context.Context, req *SignDocumentsRequest) 
 	}
 	out := make([][]byte, len(req.Documents))
 	for i, d := range req.Documents {
-		if out[i], err = s.padesSign(ctx, u, d, req.Level, req.Certify, req.Reason); err != nil {
+		if out[i], err = s.padesSign(ctx, u, d, req.Level, req.Certify, req.Reason, nil); err != nil {
 			return nil, fmt.Errorf("document %d: %w", i+1, err)
 		}
 	}
@@ -100,21 +100,29 @@ func (s *Service) checkPDF(d Document, h crypto.Hash) error {
 	if err := s.levelUsable(d.Level); err != nil {
 		return err
 	}
-	if _, err := pades.Prepare(bytes.NewReader(d.PDF), int64(len(d.PDF)), nil); err != nil {
+	// With its stamp, if any (the name is the signer's at signing).
+	var o pades.Options
+	if d.Stamp != nil {
+		o.Visible = &pades.Visible{Page: d.Stamp.Page, Rect: d.Stamp.Rect, Signer: "X"}
+	}
+	if _, err := pades.Prepare(bytes.NewReader(d.PDF), int64(len(d.PDF)), &o); err != nil {
 		return &Error{Kind: KindInvalid, Description: fmt.Sprintf("document %q cannot be signed: %v", d.DocID, err), Err: err}
 	}
 	return nil
 }
 
 // padesSign signs one PDF with an unlocked key at level (empty:
-// Config.DefaultLevel), adding the time-stamp and validation data the
+// Config.DefaultLevel), visibly where st says when not nil, adding the time-stamp and validation data the
 // level needs. The pre-signing check unlock made is the one Sign relies
 // on, and its OCSP responses and CRLs are the ones the DSS keeps.
-func (s *Service) padesSign(ctx context.Context, u *unlocked, doc []byte, level pades.Level, certify int, reason string) ([]byte, error) {
+func (s *Service) padesSign(ctx context.Context, u *unlocked, doc []byte, level pades.Level, certify int, reason string, st *Stamp) ([]byte, error) {
 	if level == "" {
 		level = s.cfg.DefaultLevel
 	}
 	opts := &pades.SignOptions{Options: pades.Options{Certify: certify, Reason: reason}, Level: pades.LevelBB, Checked: u.check}
+	if st != nil {
+		opts.Visible = &pades.Visible{Page: st.Page, Rect: st.Rect, Signer: u.cert.Subject.CommonName}
+	}
 	if u.check == nil {
 		opts.SkipSignerCheck = true // the service was configured without the check
 	}
@@ -154,7 +162,7 @@ func (s *Service) signDocuments(ctx context.Context, x *Transaction, sad, actor 
 			}
 			continue
 		}
-		if res[i].SignedPDF, err = s.padesSign(ctx, u, d.PDF, d.Level, 0, ""); err != nil {
+		if res[i].SignedPDF, err = s.padesSign(ctx, u, d.PDF, d.Level, 0, "", d.Stamp); err != nil {
 			return nil, fmt.Errorf("signing: document %q: %w", d.DocID, err)
 		}
 	}

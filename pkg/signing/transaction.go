@@ -36,6 +36,9 @@ type Document struct {
 	// is the signed PDF.
 	PDF   []byte      `json:"pdf,omitempty"`
 	Level pades.Level `json:"level,omitempty"`
+	// Stamp, for a PDF, makes its signature visible there (the app's own
+	// documents: SubmitOwn); nil signs it invisibly.
+	Stamp *Stamp `json:"stamp,omitempty"`
 }
 
 // storedDocument is one element of a transaction's Documents column: the
@@ -130,6 +133,11 @@ func (s *Service) decode(t *store.Transaction) (*Transaction, error) {
 // Submit records a transaction pending the owner's approval; the same
 // ClientRef again returns the first one (created false).
 func (s *Service) Submit(ctx context.Context, req *SubmitRequest) (*Transaction, bool, error) {
+	return s.submit(ctx, req, "client:"+req.ClientID)
+}
+
+// submit is Submit audited as actor.
+func (s *Service) submit(ctx context.Context, req *SubmitRequest, actor string) (*Transaction, bool, error) {
 	switch {
 	case req.ClientRef == "" || len(req.ClientRef) > MaxClientRef:
 		return nil, false, fail(KindInvalid, "a transaction ID of 1 to %d bytes is required", MaxClientRef)
@@ -160,6 +168,9 @@ func (s *Service) Submit(ctx context.Context, req *SubmitRequest) (*Transaction,
 			return nil, false, fail(KindInvalid, "doc_id %q appears twice", d.DocID)
 		}
 		seen[d.DocID] = true
+		if d.Stamp != nil && d.PDF == nil {
+			return nil, false, fail(KindInvalid, "document %q: a stamp is for a PDF", d.DocID)
+		}
 		if d.PDF != nil {
 			if err := s.checkPDF(d, h); err != nil {
 				return nil, false, err
@@ -206,7 +217,7 @@ func (s *Service) Submit(ctx context.Context, req *SubmitRequest) (*Transaction,
 		return nil, false, fmt.Errorf("signing: recording the transaction: %w", err)
 	}
 	if created {
-		if err := s.audit(ctx, "client:"+req.ClientID, "transaction.submit", got.ID, "ok", map[string]any{
+		if err := s.audit(ctx, actor, "transaction.submit", got.ID, "ok", map[string]any{
 			"credential": cred.ID, "owner": cred.OwnerID, "documents": len(req.Documents), "client_ref": req.ClientRef,
 		}); err != nil {
 			return nil, false, err
