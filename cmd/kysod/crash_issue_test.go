@@ -13,38 +13,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/kyso-pki/kyso/internal/crashpoint"
 	"github.com/kyso-pki/kyso/internal/testenv"
 )
-
-var (
-	crashCLIOnce sync.Once
-	crashCLI     string
-	crashCLIErr  error
-)
-
-// crashKyso builds the kyso CLI with the crashpoint hook, once.
-func crashKyso(t *testing.T) string {
-	t.Helper()
-	binaries(t)
-	crashCLIOnce.Do(func() {
-		crashCLI = filepath.Join(binDir, "kyso-crash")
-		out, err := exec.Command("go", "build", "-tags", "kysocrash", "-o", crashCLI, "../kyso").CombinedOutput()
-		if err != nil {
-			crashCLIErr = &buildError{"../kyso -tags kysocrash", string(out), err}
-		}
-	})
-	if crashCLIErr != nil {
-		t.Fatal(crashCLIErr)
-	}
-	return crashCLI
-}
 
 // TestCrashIssuance kills kysod while it enrols a citizen through the
 // officers' API — once the certificate's serial is reserved, and once the
@@ -57,19 +32,7 @@ func crashKyso(t *testing.T) string {
 // while it makes the CRL: the running kysod must serve a CRL listing the
 // revocation within crashRecoveryBound.
 func TestCrashIssuance(t *testing.T) {
-	runs := 3
-	if v := os.Getenv("KYSO_CRASH_RUNS"); v != "" {
-		if n, err := strconv.Atoi(v); err == nil && n > 0 {
-			runs = n
-		}
-	}
-	want := map[string]bool{}
-	for _, p := range strings.Split(os.Getenv("KYSO_CRASH_POINTS"), ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			want[p] = true
-		}
-	}
-	picked := func(p string) bool { return len(want) == 0 || want[p] }
+	runs, picked := crashRuns(t)
 	var table []string
 	for _, db := range []string{"sqlite", "postgres"} {
 		t.Run(db, func(t *testing.T) {

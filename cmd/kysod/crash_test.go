@@ -107,33 +107,46 @@ webhooks: {interval: 250ms, timeout: 2s, batch: 5}
 // portal: the approval lease, a few sweeps and webhook leases, slack.
 const crashRecoveryBound = 40 * time.Second
 
-var (
-	crashBuildOnce sync.Once
-	crashBin       string
-	crashBuildErr  error
-)
-
-// crashBinary builds kysod with the crashpoint hook, once.
-func crashBinary(t *testing.T) string {
-	t.Helper()
-	binaries(t)
-	crashBuildOnce.Do(func() {
-		crashBin = filepath.Join(binDir, "kysod-crash")
-		out, err := exec.Command("go", "build", "-tags", "kysocrash", "-o", crashBin, ".").CombinedOutput()
-		if err != nil {
-			crashBuildErr = &buildError{". -tags kysocrash", string(out), err}
-		}
-	})
-	if crashBuildErr != nil {
-		t.Fatal(crashBuildErr)
-	}
-	return crashBin
+// crashBuilds are the binaries built with the crashpoint hook, by
+// package.
+var crashBuilds struct {
+	sync.Mutex
+	bins map[string]string
 }
 
-// TestCrashRecovery runs the harness on SQLite and PostgreSQL and prints
-// the table: point × database × runs × violations, which must all be 0.
-func TestCrashRecovery(t *testing.T) {
-	runs := 3
+// crashBuild builds the package pkg (relative to this one) with the
+// crashpoint hook as name, once per test binary, and returns its path.
+func crashBuild(t *testing.T, pkg, name string) string {
+	t.Helper()
+	binaries(t)
+	crashBuilds.Lock()
+	defer crashBuilds.Unlock()
+	if bin, ok := crashBuilds.bins[pkg]; ok {
+		return bin
+	}
+	bin := filepath.Join(binDir, name)
+	if out, err := exec.Command("go", "build", "-tags", "kysocrash", "-o", bin, pkg).CombinedOutput(); err != nil {
+		t.Fatal(&buildError{pkg + " -tags kysocrash", string(out), err})
+	}
+	if crashBuilds.bins == nil {
+		crashBuilds.bins = map[string]string{}
+	}
+	crashBuilds.bins[pkg] = bin
+	return bin
+}
+
+// crashBinary is kysod built with the crashpoint hook.
+func crashBinary(t *testing.T) string { return crashBuild(t, ".", "kysod-crash") }
+
+// crashKyso is the kyso CLI built with the crashpoint hook.
+func crashKyso(t *testing.T) string { return crashBuild(t, "../kyso", "kyso-crash") }
+
+// crashRuns is KYSO_CRASH_RUNS, the runs per point and database (3 by
+// default), and picked reports whether KYSO_CRASH_POINTS (a
+// comma-separated list; empty: all) names a point.
+func crashRuns(t *testing.T) (runs int, picked func(string) bool) {
+	t.Helper()
+	runs = 3
 	if v := os.Getenv("KYSO_CRASH_RUNS"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
@@ -147,12 +160,19 @@ func TestCrashRecovery(t *testing.T) {
 			want[p] = true
 		}
 	}
+	return runs, func(p string) bool { return len(want) == 0 || want[p] }
+}
+
+// TestCrashRecovery runs the harness on SQLite and PostgreSQL and prints
+// the table: point × database × runs × violations, which must all be 0.
+func TestCrashRecovery(t *testing.T) {
+	runs, picked := crashRuns(t)
 	var table []string
 	for _, db := range []string{"sqlite", "postgres"} {
 		t.Run(db, func(t *testing.T) {
 			h := newCrashHarness(t, db)
 			for _, p := range crashPoints {
-				if len(want) > 0 && !want[p.name] {
+				if !picked(p.name) {
 					continue
 				}
 				var total crashCounts
