@@ -273,3 +273,63 @@ func BenchmarkIssueCitizenKeyStore(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "certs/s")
 }
+
+// TestExpiredLeaveCRL: a revoked certificate stays on the CRL until one
+// CRL issued after it expired has listed it, then leaves (RFC 5280 section
+// 3.3), so the CRL does not grow for ever.
+func TestExpiredLeaveCRL(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Second)
+	clock := func() time.Time { return now }
+	f := newFixture(t, newSQLite(t), &Options{Now: clock})
+	req := citizen("079203004444", newCSR(t, p256(t)))
+	req.Validity = time.Hour
+	short, err := f.a.IssueCitizen(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	long, err := f.a.IssueCitizen(ctx, citizen("001203004444", newCSR(t, p256(t))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*x509.Certificate{short, long} {
+		if err := f.a.Revoke(ctx, c.SerialNumber.Bytes(), store.ReasonKeyCompromise, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	listed := func() (bool, bool) {
+		t.Helper()
+		crls, err := f.a.GenerateCRL(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range crls {
+			if c.Issuer != IssuingName {
+				continue
+			}
+			crl, err := x509.ParseRevocationList(c.DER)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var s, l bool
+			for _, e := range crl.RevokedCertificateEntries {
+				s = s || e.SerialNumber.Cmp(short.SerialNumber) == 0
+				l = l || e.SerialNumber.Cmp(long.SerialNumber) == 0
+			}
+			return s, l
+		}
+		t.Fatal("no issuing CRL")
+		return false, false
+	}
+	if s, l := listed(); !s || !l {
+		t.Fatalf("before expiry: short listed %v, long %v", s, l)
+	}
+	now = short.NotAfter.Add(time.Minute) // expired; the CRL before was made before that
+	if s, l := listed(); !s || !l {
+		t.Fatalf("the first CRL after expiry must still list it: short %v, long %v", s, l)
+	}
+	now = now.Add(time.Minute)
+	if s, l := listed(); s || !l {
+		t.Fatalf("the next CRL: short listed %v (want not), long %v (want listed)", s, l)
+	}
+}

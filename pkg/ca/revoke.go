@@ -228,7 +228,17 @@ func (a *Authority) generateCRL(ctx context.Context, name string) (*store.CRL, e
 	if err != nil {
 		return nil, err
 	}
-	revs, err := a.st.ListRevoked(ctx, name)
+	// RFC 5280 section 3.3: an entry may leave the CRL once it was on one
+	// issued after its certificate expired. The latest CRL was: every
+	// certificate that expired before it was made was still listed there
+	// (it left out only those expired before the one before it).
+	var expiredBefore time.Time
+	if prev, err := a.st.LatestCRL(ctx, name); err == nil {
+		expiredBefore = prev.ThisUpdate
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("ca: reading %s's latest CRL: %w", name, err)
+	}
+	revs, err := a.st.ListRevoked(ctx, name, expiredBefore)
 	if err != nil {
 		return nil, fmt.Errorf("ca: listing %s's revocations: %w", name, err)
 	}

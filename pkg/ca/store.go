@@ -2,6 +2,7 @@ package ca
 
 import (
 	"context"
+	"time"
 
 	"github.com/kyso-pki/kyso/pkg/store"
 )
@@ -24,7 +25,7 @@ type Store interface {
 
 	Revoke(ctx context.Context, r *store.Revocation) error
 	ReleaseHold(ctx context.Context, issuer string, serial []byte) error
-	ListRevoked(ctx context.Context, issuer string) ([]*store.Revocation, error)
+	ListRevoked(ctx context.Context, issuer string, expiredBefore time.Time) ([]*store.Revocation, error)
 	GetRevocation(ctx context.Context, issuer string, serial []byte) (*store.Revocation, error)
 
 	NextCRLNumber(ctx context.Context, issuer string) (int64, error)

@@ -95,8 +95,9 @@ type Store interface {
 	// one.
 	ReleaseHold(ctx context.Context, issuer string, serial []byte) error
 	// ListRevoked returns the revocations of issuer's certificates, for the
-	// CRL, ordered by serial.
-	ListRevoked(ctx context.Context, issuer string) ([]*Revocation, error)
+	// CRL, ordered by serial, but for certificates that expired before
+	// expiredBefore (zero: none left out).
+	ListRevoked(ctx context.Context, issuer string, expiredBefore time.Time) ([]*Revocation, error)
 	// GetRevocation returns the revocation (or hold) of the certificate
 	// issuer issued with serial, or ErrNotFound when there is none. It is
 	// one lookup by primary key, whatever the number of issuer's

@@ -412,7 +412,7 @@ func testRevoke(t *testing.T, s store.Store) {
 		t.Errorf("untouched certificate status = %q", st)
 	}
 
-	revs, err := s.ListRevoked(ctx, "i")
+	revs, err := s.ListRevoked(ctx, "i", time.Time{})
 	noErr(t, "ListRevoked", err)
 	var got []string
 	for _, r := range revs {
@@ -427,7 +427,7 @@ func testRevoke(t *testing.T, s store.Store) {
 	if !revs[2].RevokedAt.Equal(at.Truncate(time.Microsecond)) {
 		t.Errorf("RevokedAt = %v, want %v", revs[2].RevokedAt, at)
 	}
-	if revs, err := s.ListRevoked(ctx, "other"); err != nil || len(revs) != 0 {
+	if revs, err := s.ListRevoked(ctx, "other", time.Time{}); err != nil || len(revs) != 0 {
 		t.Errorf("ListRevoked(other) = %v, %v", revs, err)
 	}
 }
@@ -520,7 +520,7 @@ func testReleaseHold(t *testing.T, s store.Store) {
 	}
 	_, err := s.GetRevocation(ctx, "i", held.Serial)
 	wantErr(t, "GetRevocation after release", err, store.ErrNotFound)
-	revs, err := s.ListRevoked(ctx, "i")
+	revs, err := s.ListRevoked(ctx, "i", time.Time{})
 	noErr(t, "ListRevoked", err)
 	if len(revs) != 1 || !bytes.Equal(revs[0].Serial, revoked.Serial) {
 		t.Errorf("ListRevoked after release: %d entries, want only the revoked certificate", len(revs))

@@ -368,11 +368,15 @@ func nextStatus(status string, reason int) (string, error) {
 
 // ListRevoked returns issuer's revocations (including holds) in serial
 // number order.
-func (s *Store) ListRevoked(ctx context.Context, issuer string) ([]*store.Revocation, error) {
+func (s *Store) ListRevoked(ctx context.Context, issuer string, expiredBefore time.Time) ([]*store.Revocation, error) {
+	if expiredBefore.IsZero() {
+		expiredBefore = time.Unix(0, 0)
+	}
 	// Serials have no leading zero bytes, so numeric order is shorter
 	// first, then bytewise.
-	rows, err := s.r.Query(ctx, `SELECT serial, reason, revoked_at FROM revocations WHERE issuer = $1
-		ORDER BY length(serial), serial`, issuer)
+	rows, err := s.r.Query(ctx, `SELECT r.serial, r.reason, r.revoked_at FROM revocations r
+		JOIN certificates c ON c.issuer = r.issuer AND c.serial = r.serial
+		WHERE r.issuer = $1 AND c.not_after >= $2 ORDER BY length(r.serial), r.serial`, issuer, s.time(expiredBefore))
 	out, err := collect(rows, err, func(row Row) (*store.Revocation, error) {
 		r := &store.Revocation{Issuer: issuer}
 		return r, row.Scan(&r.Serial, &r.Reason, Time{&r.RevokedAt})
