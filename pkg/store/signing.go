@@ -66,9 +66,13 @@ type Signing interface {
 
 	// PutCredential records a credential; ErrExists when the ID is taken.
 	PutCredential(ctx context.Context, c *Credential) error
-	// PutEnrolment records a new owner, its first credential and the
-	// audit events of the enrolment in one write: whole or not at all.
-	PutEnrolment(ctx context.Context, o *Owner, c *Credential, audit ...*AuditEvent) error
+	// PutEnrolment records a new owner, its first credential, how it was
+	// enrolled (rec, for that credential) and the audit events of the
+	// enrolment in one write: whole or not at all.
+	PutEnrolment(ctx context.Context, o *Owner, c *Credential, rec *EnrolmentRecord, audit ...*AuditEvent) error
+	// GetEnrolmentRecord returns how the credential was enrolled, or
+	// ErrNotFound (one enrolled before records were kept).
+	GetEnrolmentRecord(ctx context.Context, credentialID string) (*EnrolmentRecord, error)
 	// GetCredential returns the credential with this ID, or ErrNotFound.
 	GetCredential(ctx context.Context, id string) (*Credential, error)
 	// ListCredentials returns the owner's credentials, oldest first.
@@ -220,6 +224,34 @@ type Client struct {
 	// URIs are acceptable; the store keeps them in order.
 	RedirectURIs []string
 }
+
+// EnrolmentRecord is how a credential was enrolled (issue 18): through
+// which channel, by which staff member, in which province and ward, on
+// which identity evidence, with the citizen's consent at what time.
+type EnrolmentRecord struct {
+	CredentialID string
+	// Channel is ChannelDesk, ChannelEvent, ChannelHousehold,
+	// ChannelOnline or ChannelOperator.
+	Channel string
+	// StaffID names the staff member who enrolled; empty online and by
+	// the provider's operator.
+	StaffID         string
+	Province, Ward  string
+	// EvidenceKind is how the identity was checked (EvidenceCCCDChip …)
+	// and EvidenceRef its reference (a document number, a VNeID
+	// transaction): never the document's image.
+	EvidenceKind, EvidenceRef string
+	ConsentAt, CreatedAt      time.Time
+}
+
+// Enrolment channels.
+const (
+	ChannelDesk      = "desk"      // a ward or district one-stop desk
+	ChannelEvent     = "event"     // a campaign event
+	ChannelHousehold = "household" // field staff visiting the household
+	ChannelOnline    = "online"    // self-registration in the app, verified by an officer
+	ChannelOperator  = "operator"  // the provider's operator (kyso enroll)
+)
 
 // Client roles.
 const (

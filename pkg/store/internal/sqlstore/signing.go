@@ -138,12 +138,18 @@ func (s *Store) insertOwner(ctx context.Context, c Conn, o *store.Owner) error {
 // PutEnrolment records a new owner with its first credential and the
 // audit events of the enrolment in one write: an enrolment is recorded
 // whole or not at all. ErrExists as PutOwner and PutCredential say.
-func (s *Store) PutEnrolment(ctx context.Context, o *store.Owner, cred *store.Credential, audit ...*store.AuditEvent) error {
+func (s *Store) PutEnrolment(ctx context.Context, o *store.Owner, cred *store.Credential, rec *store.EnrolmentRecord, audit ...*store.AuditEvent) error {
 	if err := check.Owner(o); err != nil {
 		return s.invalid("storing owner", err)
 	}
 	if err := check.Credential(cred); err != nil {
 		return s.invalid("storing credential", err)
+	}
+	if err := check.EnrolmentRecord(rec); err != nil {
+		return s.invalid("storing enrolment record", err)
+	}
+	if rec.CredentialID != cred.ID {
+		return s.invalid("storing enrolment record", check.Invalid("the record names credential %q, not %q", rec.CredentialID, cred.ID))
 	}
 	details, err := s.auditDetails(audit)
 	if err != nil {
@@ -157,12 +163,30 @@ func (s *Store) PutEnrolment(ctx context.Context, o *store.Owner, cred *store.Cr
 		if err := s.insertCredential(ctx, c, cred); err != nil {
 			return err
 		}
+		if _, err := c.Exec(ctx, `INSERT INTO enrolment_records (credential_id, channel, staff_id, province, ward, evidence_kind,
+			evidence_ref, consent_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, rec.CredentialID, rec.Channel,
+			rec.StaffID, rec.Province, rec.Ward, rec.EvidenceKind, rec.EvidenceRef, s.time(rec.ConsentAt), s.time(s.clock(rec.CreatedAt))); err != nil {
+			return err
+		}
 		return s.appendAudit(ctx, c, audit, details, rows)
 	})
 	if err == nil {
 		setChained(audit, rows)
 	}
 	return err
+}
+
+// GetEnrolmentRecord returns how the credential was enrolled, or
+// ErrNotFound.
+func (s *Store) GetEnrolmentRecord(ctx context.Context, credentialID string) (*store.EnrolmentRecord, error) {
+	r := &store.EnrolmentRecord{}
+	err := s.r.QueryRow(ctx, `SELECT credential_id, channel, staff_id, province, ward, evidence_kind, evidence_ref, consent_at, created_at
+		FROM enrolment_records WHERE credential_id = $1`, credentialID).Scan(&r.CredentialID, &r.Channel, &r.StaffID, &r.Province, &r.Ward,
+		&r.EvidenceKind, &r.EvidenceRef, Time{&r.ConsentAt}, Time{&r.CreatedAt})
+	if err != nil {
+		return nil, s.fail(fmt.Sprintf("reading the enrolment record of credential %q", credentialID), s.notFound(err))
+	}
+	return r, nil
 }
 
 // GetOwner returns the owner with this ID, or ErrNotFound.
