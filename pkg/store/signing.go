@@ -235,8 +235,8 @@ type EnrolmentRecord struct {
 	Channel string
 	// StaffID names the staff member who enrolled; empty online and by
 	// the provider's operator.
-	StaffID         string
-	Province, Ward  string
+	StaffID        string
+	Province, Ward string
 	// EvidenceKind is how the identity was checked (EvidenceCCCDChip …)
 	// and EvidenceRef its reference (a document number, a VNeID
 	// transaction): never the document's image.
