@@ -71,3 +71,63 @@ func TestEnrolmentChannel(t *testing.T) {
 		})
 	}
 }
+
+// TestCountEnrolments: the report counts a period's enrolments by area
+// and channel, with their certificates' state: active, suspended,
+// revoked; filters by province and ward; refuses a backwards or huge
+// period.
+func TestCountEnrolments(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	start := e.clock.Now().Add(-time.Minute)
+	enrol := func(channel, staff, ward string) *signing.Enrolment {
+		t.Helper()
+		en, err := e.svc.Enrol(ctx, &signing.EnrolRequest{CCCD: "0792030" + pad5(cccdSeq.Add(1)), Name: "Ngô Thị Lan", Province: "Huế",
+			PIN: "271828", Algorithm: hsm.ECDSAP256, Actor: "test", Channel: channel, StaffID: staff, Ward: ward})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return en
+	}
+	a1 := enrol(store.ChannelDesk, "staff-1", "Phường Thuận Hóa")
+	enrol(store.ChannelDesk, "staff-1", "Phường Thuận Hóa")
+	b := enrol(store.ChannelHousehold, "staff-2", "Xã Phú Vang")
+	if err := e.svc.SuspendOwn(ctx, a1.OwnerID, a1.CredentialID, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.p.CA.Revoke(ctx, b.Certificate.SerialNumber.Bytes(), store.ReasonKeyCompromise, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	counts, err := e.svc.CountEnrolments(ctx, &store.EnrolmentFilter{From: start, To: e.clock.Now().Add(time.Minute), Province: "Huế", At: time.Now().Add(time.Second)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]store.EnrolmentCount{}
+	for _, c := range counts {
+		got[c.Ward+"/"+c.Channel] = *c
+	}
+	if d := got["Phường Thuận Hóa/desk"]; d.Enrolments != 2 || d.Active != 1 || d.Suspended != 1 || d.Revoked != 0 {
+		t.Errorf("the desk: %+v", d)
+	}
+	if h := got["Xã Phú Vang/household"]; h.Enrolments != 1 || h.Revoked != 1 || h.Active != 0 {
+		t.Errorf("the household visits: %+v", h)
+	}
+	if len(got) != 2 {
+		t.Errorf("rows %+v", got)
+	}
+	if only, err := e.svc.CountEnrolments(ctx, &store.EnrolmentFilter{From: start, To: e.clock.Now().Add(time.Minute), Province: "Huế", Ward: "Xã Phú Vang"}); err != nil || len(only) != 1 {
+		t.Errorf("one ward: %+v, %v", only, err)
+	}
+	if none, err := e.svc.CountEnrolments(ctx, &store.EnrolmentFilter{From: start.Add(-48 * time.Hour), To: start.Add(-24 * time.Hour)}); err != nil || len(none) != 0 {
+		t.Errorf("a period before them: %+v, %v", none, err)
+	}
+	for _, f := range []*store.EnrolmentFilter{
+		{From: start, To: start.Add(-time.Hour)},
+		{From: start, To: start.Add(6 * 366 * 24 * time.Hour)},
+		{From: start, To: start.Add(time.Hour), Ward: "Phường\u202eX"},
+	} {
+		if _, err := e.svc.CountEnrolments(ctx, f); !isCode(err, signing.KindInvalid) {
+			t.Errorf("%+v: %v, want invalid", f, err)
+		}
+	}
+}

@@ -56,6 +56,35 @@ func (s *Service) EnrolmentRecord(ctx context.Context, credentialID string) (*st
 	return r, err
 }
 
+// MaxReportPeriod bounds the period a campaign report covers.
+const MaxReportPeriod = 5 * 366 * 24 * time.Hour
+
+// CountEnrolments counts the enrolments of a period by province, ward and
+// channel, with their certificates' state now: the campaign's report to
+// the authorities (issue 18). The period must start before it ends and
+// span at most MaxReportPeriod.
+func (s *Service) CountEnrolments(ctx context.Context, f *store.EnrolmentFilter) ([]*store.EnrolmentCount, error) {
+	if f == nil || f.From.IsZero() || f.To.IsZero() || !f.From.Before(f.To) {
+		return nil, fail(KindInvalid, "a report's period needs a start before its end")
+	}
+	if f.To.Sub(f.From) > MaxReportPeriod {
+		return nil, fail(KindInvalid, "a report's period spans at most five years")
+	}
+	for _, v := range []struct{ name, s string }{{"province", f.Province}, {"ward", f.Ward}} {
+		if len(v.s) > 128 {
+			return nil, fail(KindInvalid, "the %s is longer than 128 bytes", v.name)
+		}
+		if err := shown(v.name, v.s); err != nil {
+			return nil, err
+		}
+	}
+	g := *f
+	if g.At.IsZero() {
+		g.At = s.now()
+	}
+	return s.st.CountEnrolments(ctx, &g)
+}
+
 // Kinds of identity evidence an enrolment names.
 const (
 	EvidenceCCCDChip = "cccd-chip"    // the CCCD's chip, read by NFC

@@ -73,6 +73,10 @@ type Signing interface {
 	// GetEnrolmentRecord returns how the credential was enrolled, or
 	// ErrNotFound (one enrolled before records were kept).
 	GetEnrolmentRecord(ctx context.Context, credentialID string) (*EnrolmentRecord, error)
+	// CountEnrolments counts the enrolments recorded in f's period, by
+	// province, ward and channel, with the state of their certificates
+	// at f.At.
+	CountEnrolments(ctx context.Context, f *EnrolmentFilter) ([]*EnrolmentCount, error)
 	// GetCredential returns the credential with this ID, or ErrNotFound.
 	GetCredential(ctx context.Context, id string) (*Credential, error)
 	// ListCredentials returns the owner's credentials, oldest first.
@@ -242,6 +246,31 @@ type EnrolmentRecord struct {
 	// transaction): never the document's image.
 	EvidenceKind, EvidenceRef string
 	ConsentAt, CreatedAt      time.Time
+}
+
+// EnrolmentFilter selects the enrolments CountEnrolments counts: those
+// recorded in [From, To), in Province and Ward when set.
+type EnrolmentFilter struct {
+	From, To       time.Time
+	Province, Ward string
+	// At is when the certificates' state is taken (active: good and not
+	// expired at At); zero means now.
+	At time.Time
+}
+
+// EnrolmentCount is one row of CountEnrolments: an area and channel, how
+// many enrolments, and their certificates' state.
+type EnrolmentCount struct {
+	Province   string `json:"province"`
+	Ward       string `json:"ward"`
+	Channel    string `json:"channel"`
+	Enrolments int64  `json:"enrolments"`
+	// Active certificates are good and not expired; Expired are good
+	// and past their notAfter; Revoked and Suspended as the CA says.
+	Active    int64 `json:"active"`
+	Expired   int64 `json:"expired"`
+	Revoked   int64 `json:"revoked"`
+	Suspended int64 `json:"suspended"`
 }
 
 // Enrolment channels.

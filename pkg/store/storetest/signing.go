@@ -168,6 +168,15 @@ func testEnrolment(t *testing.T, s store.Signing) {
 	wantErr(t, "PutEnrolment with an unknown channel", s.PutEnrolment(ctx, bad, badCred, badRec), store.ErrInvalid)
 	_, err = s.GetOwner(ctx, bad.ID)
 	wantErr(t, "the owner of an enrolment with a bad record", err, store.ErrNotFound)
+	// Counting: the recorded enrolment, in its area and channel. Its
+	// credential's serial has no certificate in this suite's store, so
+	// it counts as an enrolment of no known state.
+	from, to := time.Now().Add(-time.Hour), time.Now().Add(time.Hour)
+	if counts, err := s.CountEnrolments(ctx, &store.EnrolmentFilter{From: from, To: to, Province: "Huế"}); err != nil || len(counts) != 0 {
+		t.Errorf("CountEnrolments without certificates = %+v, %v; want none (the join needs a certificate)", counts, err)
+	}
+	_, err = s.CountEnrolments(ctx, &store.EnrolmentFilter{From: to, To: from})
+	wantErr(t, "CountEnrolments over a period ending before it starts", err, store.ErrInvalid)
 	if e.ID < 1 {
 		t.Errorf("the audit event got ID %d", e.ID)
 	}

@@ -189,6 +189,43 @@ func (s *Store) GetEnrolmentRecord(ctx context.Context, credentialID string) (*s
 	return r, nil
 }
 
+// CountEnrolments counts enrolments by province, ward and channel, through
+// the index enrolment_records_area, with their certificates' state.
+func (s *Store) CountEnrolments(ctx context.Context, f *store.EnrolmentFilter) ([]*store.EnrolmentCount, error) {
+	if f == nil || f.From.IsZero() || f.To.IsZero() || !f.From.Before(f.To) {
+		return nil, s.invalid("counting enrolments", check.Invalid("the period needs a start before its end"))
+	}
+	if err := check.String("province", f.Province, 128, false); err != nil {
+		return nil, s.invalid("counting enrolments", err)
+	}
+	if err := check.String("ward", f.Ward, 128, false); err != nil {
+		return nil, s.invalid("counting enrolments", err)
+	}
+	at := f.At
+	if at.IsZero() {
+		at = s.clock(time.Time{})
+	}
+	rows, err := s.r.Query(ctx, `SELECT e.province, e.ward, e.channel, count(*),
+		CAST(sum(CASE WHEN c.status = 'good' AND c.not_after > $5 THEN 1 ELSE 0 END) AS bigint),
+		CAST(sum(CASE WHEN c.status = 'good' AND c.not_after <= $5 THEN 1 ELSE 0 END) AS bigint),
+		CAST(sum(CASE WHEN c.status = 'revoked' THEN 1 ELSE 0 END) AS bigint),
+		CAST(sum(CASE WHEN c.status = 'hold' THEN 1 ELSE 0 END) AS bigint)
+		FROM enrolment_records e
+		JOIN credentials cr ON cr.id = e.credential_id
+		JOIN certificates c ON c.issuer = cr.cert_issuer AND c.serial = cr.cert_serial
+		WHERE e.created_at >= $1 AND e.created_at < $2 AND ($3 = '' OR e.province = $3) AND ($4 = '' OR e.ward = $4)
+		GROUP BY e.province, e.ward, e.channel ORDER BY e.province, e.ward, e.channel`,
+		s.time(f.From), s.time(f.To), f.Province, f.Ward, s.time(at))
+	out, err := collect(rows, err, func(row Row) (*store.EnrolmentCount, error) {
+		c := &store.EnrolmentCount{}
+		return c, row.Scan(&c.Province, &c.Ward, &c.Channel, &c.Enrolments, &c.Active, &c.Expired, &c.Revoked, &c.Suspended)
+	})
+	if err != nil {
+		return nil, s.fail("counting enrolments", err)
+	}
+	return out, nil
+}
+
 // GetOwner returns the owner with this ID, or ErrNotFound.
 func (s *Store) GetOwner(ctx context.Context, id string) (*store.Owner, error) {
 	o, err := scanOwner(s.r.QueryRow(ctx, `SELECT `+ownerColumns+` FROM owners WHERE id = $1`, id))
