@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/csv"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -46,6 +47,21 @@ func TestReportCampaign(t *testing.T) {
 	}
 	if stdout, _, code := kyso(t, "report", "campaign", "--data", dir, "--from", today, "--to", today, "--output", "json"); code != 0 || !strings.Contains(stdout, `"channel": "desk"`) {
 		t.Errorf("JSON: %q", stdout)
+	}
+	// Against the adults of a population table: 2 active of 5 adults,
+	// 40%: the 2025 target met, the 2030 one not.
+	pop := filepath.Join(t.TempDir(), "adults.csv")
+	if err := os.WriteFile(pop, []byte("province,adults,source\nHồ Chí Minh,5,test table\nHuế,10,test table\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code = kyso(t, "report", "campaign", "--data", dir, "--from", today, "--to", today, "--population", pop)
+	if code != 0 || !strings.Contains(stdout, "40.00%") || !strings.Contains(stdout, "đạt (met)") || !strings.Contains(stdout, "chưa đạt (30.00% short)") ||
+		!strings.Contains(stdout, "test table") {
+		t.Errorf("against the population: exit %d %q %s", code, stdout, stderr)
+	}
+	os.WriteFile(pop, []byte("province,adults,source\nHồ Chí Minh,-5,x\n"), 0o600)
+	if _, stderr, code := kyso(t, "report", "campaign", "--data", dir, "--from", today, "--to", today, "--population", pop); code != 2 || !strings.Contains(stderr, "positive") {
+		t.Errorf("a negative population: exit %d: %s", code, stderr)
 	}
 	for _, bad := range [][]string{{"--from", "2026-13-01", "--to", today}, {"--from", today}, {"--from", today, "--to", today, "--output", "xlsx"}} {
 		if _, stderr, code := kyso(t, append([]string{"report", "campaign", "--data", dir}, bad...)...); code != 2 {
