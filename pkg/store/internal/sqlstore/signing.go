@@ -145,24 +145,12 @@ func (s *Store) PutEnrolment(ctx context.Context, o *store.Owner, cred *store.Cr
 	if err := check.Credential(cred); err != nil {
 		return s.invalid("storing credential", err)
 	}
-	details, err := s.auditDetails(audit)
-	if err != nil {
-		return err
-	}
-	rows := make([]store.AuditEvent, len(audit))
-	err = s.write(ctx, fmt.Sprintf("storing the enrolment of owner %q", o.ID), false, func(c Conn) error {
+	return s.writeAudited(ctx, fmt.Sprintf("storing the enrolment of owner %q", o.ID), audit, func(c Conn) error {
 		if err := s.insertOwner(ctx, c, o); err != nil {
 			return err
 		}
-		if err := s.insertCredential(ctx, c, cred); err != nil {
-			return err
-		}
-		return s.appendAudit(ctx, c, audit, details, rows)
+		return s.insertCredential(ctx, c, cred)
 	})
-	if err == nil {
-		setChained(audit, rows)
-	}
-	return err
 }
 
 // GetOwner returns the owner with this ID, or ErrNotFound.
