@@ -8,67 +8,33 @@ import (
 	"crypto/rand"
 	"errors"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/kyso-pki/kyso/hsm"
-	"github.com/kyso-pki/kyso/hsm/pkcs11"
-	"github.com/kyso-pki/kyso/internal/testenv"
 	"github.com/kyso-pki/kyso/pkg/signing/signingtest"
 	"github.com/kyso-pki/kyso/pkg/staff"
 	"github.com/kyso-pki/kyso/pkg/staff/stafftest"
 	"github.com/kyso-pki/kyso/pkg/store"
-	"github.com/kyso-pki/kyso/pkg/store/storeopen"
 )
 
 type env struct {
-	key   crypto.Signer
+	*stafftest.Env
 	st    store.Store
 	svc   *staff.Service
+	key   crypto.Signer
 	clock *signingtest.Clock
 }
 
-// newEnv is a service on a SQLite store, its badge key made in SoftHSM
-// by staff.OpenKey as kysod makes it.
 func newEnv(t *testing.T) *env {
-	ctx := context.Background()
-	st, err := storeopen.Open(ctx, filepath.Join(t.TempDir(), "kyso.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	ks, err := pkcs11.Open(ctx, testenv.NewSoftHSM(t).URI(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ks.Close() })
-	key, err := staff.OpenKey(ctx, ks)
-	if err != nil {
-		t.Fatal(err)
-	}
-	again, err := staff.OpenKey(ctx, ks)
-	if err != nil || !hsm.SamePublicKey(key.Public(), again.Public()) {
-		t.Fatalf("OpenKey a second time = %v; want the same key", err)
-	}
 	clock := signingtest.NewClock(time.Now())
-	svc, err := staff.New(staff.Config{Store: st, Key: key, AppURL: "https://app.kyso.test", Now: clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &env{key: key, st: st, svc: svc, clock: clock}
+	se := stafftest.New(t, "https://app.kyso.test", clock.Now)
+	return &env{Env: se, st: se.Store, svc: se.Svc, key: se.Key, clock: clock}
 }
 
 func (e *env) add(t *testing.T, wards ...string) *store.Staff {
 	t.Helper()
-	m, err := e.svc.Add(context.Background(), "officer-1", &staff.AddRequest{FullName: "Nguyễn Thị Hồng Nhung", BirthYear: 1992,
-		Position: "Cán bộ đăng ký", Provider: "Kyso Việt Nam", Wards: wards, Photo: stafftest.Photo(t, "jpeg"),
-		Until: e.clock.Now().Add(90 * 24 * time.Hour)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
+	return e.Add(t, e.clock.Now(), "Nguyễn Thị Hồng Nhung", wards...)
 }
 
 func (e *env) check(t *testing.T, token, ward string, want staff.Status) *staff.Verdict {
@@ -192,8 +158,11 @@ func TestCheckVerdicts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e2.svc = svc2
-	nobody := e2.add(t)
+	nobody, err := svc2.Add(ctx, "officer-1", &staff.AddRequest{FullName: "Người Lạ", BirthYear: 1980, Position: "Cán bộ",
+		Provider: "Kyso Việt Nam", Photo: stafftest.Photo(t, "png"), From: e.clock.Now(), Until: e.clock.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	nb, err := svc2.Badge(ctx, "officer-1", nobody.ID)
 	if err != nil {
 		t.Fatal(err)

@@ -4,15 +4,77 @@ package stafftest
 
 import (
 	"bytes"
+	"context"
+	"crypto"
 	"image"
 	"image/color"
 	"image/jpeg"
 	"image/png"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/makiuchi-d/gozxing"
 	"github.com/makiuchi-d/gozxing/qrcode"
+
+	"github.com/kyso-pki/kyso/hsm"
+	"github.com/kyso-pki/kyso/hsm/pkcs11"
+	"github.com/kyso-pki/kyso/internal/testenv"
+	"github.com/kyso-pki/kyso/pkg/staff"
+	"github.com/kyso-pki/kyso/pkg/store"
+	"github.com/kyso-pki/kyso/pkg/store/storeopen"
 )
+
+// Env is a staff service on a SQLite store, its badge key made in
+// SoftHSM by staff.OpenKey as kysod makes it.
+type Env struct {
+	Svc   *staff.Service
+	Store store.Store
+	Key   crypto.Signer
+}
+
+// New returns an Env whose badges link to appURL, on the clock now; all
+// is closed when t ends.
+func New(t testing.TB, appURL string, now func() time.Time) *Env {
+	t.Helper()
+	ctx := context.Background()
+	st, err := storeopen.Open(ctx, filepath.Join(t.TempDir(), "kyso.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	ks, err := pkcs11.Open(ctx, testenv.NewSoftHSM(t).URI(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ks.Close() })
+	key, err := staff.OpenKey(ctx, ks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := staff.OpenKey(ctx, ks)
+	if err != nil || !hsm.SamePublicKey(key.Public(), again.Public()) {
+		t.Fatalf("OpenKey a second time = %v; want the same key", err)
+	}
+	svc, err := staff.New(staff.Config{Store: st, Key: key, AppURL: appURL, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Env{Svc: svc, Store: st, Key: key}
+}
+
+// Add registers a staff member allowed for 90 days from now in wards
+// (none: any), with a JPEG photo.
+func (e *Env) Add(t testing.TB, now time.Time, name string, wards ...string) *store.Staff {
+	t.Helper()
+	m, err := e.Svc.Add(context.Background(), "officer-1", &staff.AddRequest{FullName: name, BirthYear: 1992,
+		Position: "Cán bộ đăng ký", Provider: "Kyso Việt Nam", Wards: wards, Photo: Photo(t, "jpeg"),
+		Until: now.Add(90 * 24 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
 
 // Photo returns a small portrait (60x80) encoded as format, "png" or
 // "jpeg".
