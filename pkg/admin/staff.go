@@ -71,7 +71,9 @@ func (h *Handler) WithStaff(svc *staff.Service) *Handler {
 	return h
 }
 
-func staffJSON(m *store.Staff) *Staff {
+// NewStaff is m as the API (and `kyso staff --output json`) shows it;
+// the photo, base64, when m carries one.
+func NewStaff(m *store.Staff) *Staff {
 	out := &Staff{ID: m.ID, FullName: m.FullName, BirthYear: m.BirthYear, Position: m.Position, Provider: m.Provider,
 		Wards: m.Wards, PhotoType: m.PhotoType, AuthorisedFrom: m.AuthorisedFrom, AuthorisedUntil: m.AuthorisedUntil, RevokedAt: m.RevokedAt}
 	if out.Wards == nil {
@@ -118,7 +120,7 @@ func (h *Handler) staffAdd(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m.Photo = nil
-	httpedge.WriteJSON(w, http.StatusCreated, staffJSON(m))
+	httpedge.WriteJSON(w, http.StatusCreated, NewStaff(m))
 }
 
 func (h *Handler) staffList(w http.ResponseWriter, r *http.Request) {
@@ -132,7 +134,7 @@ func (h *Handler) staffList(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]*Staff, len(list))
 	for i, m := range list {
-		out[i] = staffJSON(m)
+		out[i] = NewStaff(m)
 	}
 	httpedge.WriteJSON(w, http.StatusOK, map[string]any{"staff": out})
 }
@@ -146,7 +148,7 @@ func (h *Handler) staffShow(w http.ResponseWriter, r *http.Request) {
 		h.staffFail(w, r, err)
 		return
 	}
-	httpedge.WriteJSON(w, http.StatusOK, staffJSON(m))
+	httpedge.WriteJSON(w, http.StatusOK, NewStaff(m))
 }
 
 func (h *Handler) staffRevoke(w http.ResponseWriter, r *http.Request) {
