@@ -41,21 +41,11 @@ func TestStaffAPI(t *testing.T) {
 	ptok, _, _ := svc.ClientToken(ctx, portal.ID, portal.Secret, "")
 	do := func(method, path, tok, body string) (int, []byte) {
 		t.Helper()
-		req, _ := http.NewRequest(method, ts.URL+path, strings.NewReader(body))
+		ctype := ""
 		if body != "" {
-			req.Header.Set("Content-Type", "application/json")
+			ctype = "application/json"
 		}
-		if tok != "" {
-			req.Header.Set("Authorization", "Bearer "+tok)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var b bytes.Buffer
-		b.ReadFrom(resp.Body)
-		return resp.StatusCode, b.Bytes()
+		return call(t, method, ts.URL+path, tok, ctype, body)
 	}
 	until := time.Now().Add(30 * 24 * time.Hour).UTC().Format(time.RFC3339)
 	req := func(name string, photo []byte) string {

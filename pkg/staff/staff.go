@@ -25,7 +25,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/go-jose/go-jose/v4"
@@ -33,6 +32,7 @@ import (
 	"rsc.io/qr"
 
 	"github.com/kyso-pki/kyso/hsm"
+	"github.com/kyso-pki/kyso/pkg/display"
 	"github.com/kyso-pki/kyso/pkg/store"
 )
 
@@ -379,22 +379,18 @@ func CheckPhoto(b []byte) (string, error) {
 }
 
 // CheckText refuses a name, a position or a reason that is empty, too
-// long, not UTF-8, or holds characters that change how text around them
-// shows: control and format characters (bidirectional overrides,
-// zero-width joiners), private-use and unassigned code points.
+// long, or that display.Text refuses: invalid UTF-8, control,
+// bidirectional and invisible characters, long runs of combining marks
+// (what could make the check page show one name and mean another).
 func CheckText(field, v string) error {
 	switch {
 	case strings.TrimSpace(v) == "":
 		return fmt.Errorf("%w: the %s is empty", ErrInvalid, field)
-	case !utf8.ValidString(v):
-		return fmt.Errorf("%w: the %s is not UTF-8", ErrInvalid, field)
 	case utf8.RuneCountInString(v) > MaxNameRunes:
 		return fmt.Errorf("%w: the %s is longer than %d characters", ErrInvalid, field, MaxNameRunes)
 	}
-	for _, r := range v {
-		if unicode.In(r, unicode.Cc, unicode.Cf, unicode.Co, unicode.Cs) || !unicode.In(r, unicode.L, unicode.M, unicode.N, unicode.P, unicode.S, unicode.Zs) {
-			return fmt.Errorf("%w: the %s holds the character %U", ErrInvalid, field, r)
-		}
+	if err := display.Text("the "+field, v); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	return nil
 }
