@@ -71,10 +71,7 @@ func NewHandler(svc *signing.Service, log *slog.Logger) *Handler {
 	h := &Handler{svc: svc, log: log, mux: http.NewServeMux(),
 		edge: &httpedge.Dialect{Name: "admin", Table: httpedge.Own, Body: httpedge.OAuthBody, Log: log}}
 	h.mux.HandleFunc("POST /admin/v1/enrolments", h.enrol)
-	h.mux.HandleFunc("/admin/v1/enrolments", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Allow", http.MethodPost)
-		h.edge.Error(w, r, http.StatusMethodNotAllowed, "invalid_request", "use POST")
-	})
+	h.mux.HandleFunc("/admin/v1/enrolments", h.notAllowed(http.MethodPost))
 	h.mux.HandleFunc("/admin/v1/", func(w http.ResponseWriter, r *http.Request) {
 		h.edge.Refuse(w, r, signing.KindNotFound, "no such method: "+r.Method+" "+r.URL.Path)
 	})

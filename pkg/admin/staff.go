@@ -68,7 +68,19 @@ func (h *Handler) WithStaff(svc *staff.Service) *Handler {
 	h.mux.HandleFunc("GET /admin/v1/staff/{id}", h.staffShow)
 	h.mux.HandleFunc("POST /admin/v1/staff/{id}/revoke", h.staffRevoke)
 	h.mux.HandleFunc("POST /admin/v1/staff/{id}/badge", h.staffBadge)
+	for path, allow := range map[string]string{"/admin/v1/staff": "GET, POST", "/admin/v1/staff/{id}": "GET",
+		"/admin/v1/staff/{id}/revoke": "POST", "/admin/v1/staff/{id}/badge": "POST"} {
+		h.mux.HandleFunc(path, h.notAllowed(allow))
+	}
 	return h
+}
+
+// notAllowed answers 405 with the methods a route takes.
+func (h *Handler) notAllowed(allow string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		h.edge.Error(w, r, http.StatusMethodNotAllowed, "invalid_request", "use "+allow)
+	}
 }
 
 // NewStaff is m as the API (and `kyso staff --output json`) shows it;
