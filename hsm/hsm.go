@@ -235,3 +235,18 @@ func CheckLabel(label string) error {
 	}
 	return nil
 }
+
+// OpenOrCreate returns the signer of the key labelled label in ks, making
+// it (of type alg) on first use: how kysod makes its service keys (the
+// audit key, the staff badge key) in the key store on first start. Two
+// replicas starting at once make one key.
+func OpenOrCreate(ctx context.Context, ks KeyStore, label string, alg Algorithm) (crypto.Signer, error) {
+	if _, err := ks.CreateKey(ctx, &CreateKeyRequest{Label: label, Algorithm: alg}); err != nil && !errors.Is(err, ErrKeyExists) {
+		return nil, fmt.Errorf("hsm: creating key %q: %w", label, err)
+	}
+	s, err := ks.Signer(ctx, &SignerRequest{Label: label})
+	if err != nil {
+		return nil, fmt.Errorf("hsm: opening key %q: %w", label, err)
+	}
+	return s, nil
+}

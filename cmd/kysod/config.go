@@ -85,6 +85,13 @@ type appConfig struct {
 	// only (signing.Config.PasskeyOrigin). Default: https://localhost and
 	// the port of listen.
 	PublicURL string `yaml:"public_url"`
+	// BadgeReportPhone and BadgeReportURL are how the staff badge check
+	// page (/app/badge) tells a citizen to report a badge it refuses.
+	BadgeReportPhone string `yaml:"badge_report_phone"`
+	BadgeReportURL   string `yaml:"badge_report_url"`
+	// BadgeLifetime is how long a staff badge's token is good for
+	// (default 24h); the registry is read at every check regardless.
+	BadgeLifetime time.Duration `yaml:"badge_lifetime"`
 }
 
 // passkeyOrigin is the app's origin for passkeys (appConfig.PublicURL or
@@ -301,8 +308,8 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 	if err := c.RateLimits.check(); err != nil {
 		return nil, false, err
 	}
-	if c.App.IdleTimeout < 0 || c.App.SessionLifetime < 0 || c.App.RenderWorkers < 0 {
-		return nil, false, fmt.Errorf("config: app.idle_timeout, app.session_lifetime and app.render_workers must not be negative")
+	if c.App.IdleTimeout < 0 || c.App.SessionLifetime < 0 || c.App.RenderWorkers < 0 || c.App.BadgeLifetime < 0 {
+		return nil, false, fmt.Errorf("config: app.idle_timeout, app.session_lifetime, app.render_workers and app.badge_lifetime must not be negative")
 	}
 	if c.Signing.ApprovalLease < 0 || c.Webhooks.Interval < 0 || c.Webhooks.Timeout < 0 || c.Webhooks.Batch < 0 {
 		return nil, false, fmt.Errorf("config: signing.approval_lease and the webhooks settings must not be negative")

@@ -96,7 +96,7 @@ func TestConfigApp(t *testing.T) {
 	if c, err = load("app:\n  public_url: https://kyso.example.vn/\n"); err != nil || c.passkeyOrigin() != "https://kyso.example.vn" {
 		t.Errorf("public_url gives the passkey origin %q (%v)", c.passkeyOrigin(), err)
 	}
-	for _, bad := range []string{"app: {idle_timeout: -1s}", "app: {render_workers: -1}", "app: {idle: 5m}"} {
+	for _, bad := range []string{"app: {idle_timeout: -1s}", "app: {render_workers: -1}", "app: {badge_lifetime: -1h}", "app: {idle: 5m}"} {
 		if _, err := load(bad + "\n"); err == nil {
 			t.Errorf("%s: accepted", bad)
 		}

@@ -55,6 +55,7 @@ import (
 	"github.com/kyso-pki/kyso/pkg/signercheck"
 	"github.com/kyso-pki/kyso/pkg/signing"
 	"github.com/kyso-pki/kyso/pkg/smartca"
+	"github.com/kyso-pki/kyso/pkg/staff"
 	"github.com/kyso-pki/kyso/pkg/store"
 	"github.com/kyso-pki/kyso/pkg/store/storeopen"
 	"github.com/kyso-pki/kyso/pkg/trust"
@@ -252,6 +253,17 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 			return fmt.Errorf("signing.operator_client: %q is not a client with a webhook URL (kyso client create --webhook): the operators would not hear of owners' disputes", id)
 		}
 	}
+	// The staff registry and its badges (pkg/staff): the badge key is
+	// made in the key store on first start, as the audit key; badges link
+	// to the app's public URL.
+	badgeKey, err := staff.OpenKey(ctx, ks)
+	if err != nil {
+		return err
+	}
+	staffSvc, err := staff.New(staff.Config{Store: opened.Store, Key: badgeKey, AppURL: cfg.passkeyOrigin(), BadgeLifetime: cfg.App.BadgeLifetime})
+	if err != nil {
+		return err
+	}
 	// Everything a first start makes exists now (SigningWith made the
 	// secrets key): other processes may go on.
 	unlock()
@@ -272,7 +284,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	mux.Handle("/csc/v2/", httpedge.Measure("csc", "other", csc.NewHandler(svc, &csc.Options{TSA: pki.TSA(), Logger: log, Limits: limits, ConsentURL: consent})))
 	mux.Handle("/smartca/v1/", httpedge.Measure("smartca", "other", smartca.NewHandler(svc, &smartca.Options{Logger: log, Limits: limits})))
 	mux.Handle("/owner/v1/", httpedge.Measure("owner", "other", owner.NewHandler(svc, &owner.Options{Logger: log, Limits: limits})))
-	mux.Handle("/admin/v1/", httpedge.Measure("admin", "other", admin.NewHandler(svc, log)))
+	mux.Handle("/admin/v1/", httpedge.Measure("admin", "other", admin.NewHandler(svc, log).WithStaff(staffSvc)))
 	// Public: anyone holding a signed PDF may validate it. Trust anchors:
 	// the trust store (`kyso trust`), read for each validation, so an
 	// anchor added while kysod runs counts at once. Revocation data is
@@ -300,7 +312,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 			workers = 2
 		}
 		citizenApp, err := app.New(svc, &app.Options{SecretsKey: secrets, IdleTimeout: cfg.App.IdleTimeout, SessionLifetime: cfg.App.SessionLifetime,
-			Checker: verifyAPI, Render: &render.Options{Workers: workers}, Limits: limits, Logger: log})
+			Checker: verifyAPI, Render: &render.Options{Workers: workers}, Limits: limits, Logger: log,
+			Staff: staffSvc, BadgeReport: app.BadgeReport{Phone: cfg.App.BadgeReportPhone, URL: cfg.App.BadgeReportURL}})
 		if err != nil {
 			return err
 		}

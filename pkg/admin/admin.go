@@ -20,6 +20,7 @@ import (
 	"github.com/kyso-pki/kyso/pkg/httpedge"
 	"github.com/kyso-pki/kyso/pkg/signing"
 	"github.com/kyso-pki/kyso/pkg/store"
+	"github.com/kyso-pki/kyso/pkg/staff"
 )
 
 // maxBody bounds a request body.
@@ -72,6 +73,8 @@ type Handler struct {
 	log  *slog.Logger
 	mux  *http.ServeMux
 	edge *httpedge.Dialect
+	// staff is the staff registry, when WithStaff serves it.
+	staff *staff.Service
 }
 
 // NewHandler returns the handler; log may be nil.
@@ -82,10 +85,7 @@ func NewHandler(svc *signing.Service, log *slog.Logger) *Handler {
 	h := &Handler{svc: svc, log: log, mux: http.NewServeMux(),
 		edge: &httpedge.Dialect{Name: "admin", Table: httpedge.Own, Body: httpedge.OAuthBody, Log: log}}
 	h.mux.HandleFunc("POST /admin/v1/enrolments", h.enrol)
-	h.mux.HandleFunc("/admin/v1/enrolments", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Allow", http.MethodPost)
-		h.edge.Error(w, r, http.StatusMethodNotAllowed, "invalid_request", "use POST")
-	})
+	h.mux.HandleFunc("/admin/v1/enrolments", h.notAllowed(http.MethodPost))
 	h.mux.HandleFunc("/admin/v1/", func(w http.ResponseWriter, r *http.Request) {
 		h.edge.Refuse(w, r, signing.KindNotFound, "no such method: "+r.Method+" "+r.URL.Path)
 	})
@@ -97,20 +97,30 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	httpedge.Serve(h.mux, w, httpedge.Begin(w, r))
 }
 
-func (h *Handler) enrol(w http.ResponseWriter, r *http.Request) {
+// officer authenticates the request's bearer token as a registration
+// officer's client (scope enrol), or answers the refusal and returns nil.
+func (h *Handler) officer(w http.ResponseWriter, r *http.Request) *signing.Principal {
 	tok, ok := httpedge.Bearer(r)
 	if !ok {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="kyso"`) // no error code: RFC 6750 section 3.1
 		h.edge.Refuse(w, r, signing.KindTokenInvalid, "a Bearer access token with scope enrol is required")
-		return
+		return nil
 	}
 	p, err := h.svc.Authenticate(r.Context(), tok, httpedge.ClientCertificate(r))
 	if err != nil {
 		h.edge.Fail(w, r, err)
-		return
+		return nil
 	}
 	if p.Kind != "client" || p.Scope != signing.ScopeEnrol {
-		h.edge.Refuse(w, r, signing.KindDenied, "enrolment is for registration officers' clients (scope enrol)")
+		h.edge.Refuse(w, r, signing.KindDenied, "this is for registration officers' clients (scope enrol)")
+		return nil
+	}
+	return p
+}
+
+func (h *Handler) enrol(w http.ResponseWriter, r *http.Request) {
+	p := h.officer(w, r)
+	if p == nil {
 		return
 	}
 	var req EnrolRequest

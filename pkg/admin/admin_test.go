@@ -27,6 +27,27 @@ func newServer(t testing.TB) (*signing.Service, *httptest.Server) {
 	return svc, ts
 }
 
+// call sends a request with a bearer token (none when tok is empty) and a
+// body of type ctype, and returns the status and body.
+func call(t *testing.T, method, url, tok, ctype, body string) (int, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	b.ReadFrom(resp.Body)
+	return resp.StatusCode, b.Bytes()
+}
+
 // TestEnrolAPI: an officer's client enrols a citizen over HTTP; a portal's
 // token, no token, bad bodies and a second enrolment of the same person
 // are refused.
@@ -47,21 +68,8 @@ func TestEnrolAPI(t *testing.T) {
 		t.Error("a portal got an enrolment token")
 	}
 	post := func(tok, ctype, body string) (int, []byte) {
-		req, _ := http.NewRequest(http.MethodPost, ts.URL+"/admin/v1/enrolments", strings.NewReader(body))
-		if ctype != "" {
-			req.Header.Set("Content-Type", ctype)
-		}
-		if tok != "" {
-			req.Header.Set("Authorization", "Bearer "+tok)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var b bytes.Buffer
-		b.ReadFrom(resp.Body)
-		return resp.StatusCode, b.Bytes()
+		t.Helper()
+		return call(t, http.MethodPost, ts.URL+"/admin/v1/enrolments", tok, ctype, body)
 	}
 	body := `{"cccd":"079203007777","name":"Đặng Thùy Trâm","province":"Quảng Ngãi","pin":"246802"}`
 	st, raw := post(otok, "application/json", body)

@@ -41,6 +41,7 @@ import (
 	"github.com/kyso-pki/kyso/pkg/httpedge"
 	"github.com/kyso-pki/kyso/pkg/render"
 	"github.com/kyso-pki/kyso/pkg/signing"
+	"github.com/kyso-pki/kyso/pkg/staff"
 	"github.com/kyso-pki/kyso/pkg/verify"
 )
 
@@ -96,6 +97,11 @@ type Options struct {
 	// suspend, check and each page image drawn; per national ID on login;
 	// per owner on approve (as the owners' API). nil means none.
 	Limits *httpedge.Limits
+	// Staff checks staff badges at BadgePath; nil leaves the page out.
+	// BadgeReport is how the page tells a citizen to report a refused
+	// badge.
+	Staff       *staff.Service
+	BadgeReport BadgeReport
 	// Now is the clock; nil means time.Now. Logger receives internal
 	// errors, never a PIN, a code or a token; nil discards them.
 	Now    func() time.Time
@@ -179,6 +185,7 @@ func New(svc *signing.Service, opts *Options) (*Handler, error) {
 	h.mux.HandleFunc("GET /app/receipts/{id}", h.authed(h.receipt))
 	h.mux.HandleFunc("POST /app/disown", h.post(true, h.disown))
 	h.passkeyRoutes()
+	h.badgeRoutes()
 	if o.Checker != nil {
 		h.mux.HandleFunc("GET /app/check", h.checkPage)
 		h.mux.HandleFunc("POST /app/check", h.check)

@@ -42,13 +42,9 @@ type Store interface {
 // OpenKey returns the audit key's signer, making the key (ECDSA P-256) in
 // ks on first use, as the CA makes its OCSP and TSA keys.
 func OpenKey(ctx context.Context, ks hsm.KeyStore) (crypto.Signer, error) {
-	_, err := ks.CreateKey(ctx, &hsm.CreateKeyRequest{Label: KeyLabel, Algorithm: hsm.ECDSAP256})
-	if err != nil && !errors.Is(err, hsm.ErrKeyExists) {
-		return nil, fmt.Errorf("audit: creating the audit key %q: %w", KeyLabel, err)
-	}
-	s, err := ks.Signer(ctx, &hsm.SignerRequest{Label: KeyLabel})
+	s, err := hsm.OpenOrCreate(ctx, ks, KeyLabel, hsm.ECDSAP256)
 	if err != nil {
-		return nil, fmt.Errorf("audit: opening the audit key %q: %w", KeyLabel, err)
+		return nil, fmt.Errorf("audit: the audit key: %w", err)
 	}
 	return s, nil
 }

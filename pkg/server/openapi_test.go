@@ -30,6 +30,7 @@ var routeSources = []string{
 	"../smartca/handler.go",
 	"../owner/handler.go",
 	"../admin/admin.go",
+	"../admin/staff.go",
 	"pki.go",
 }
 

@@ -52,6 +52,8 @@ type Store interface {
 	// Signing keeps the remote-signing records: clients, owners,
 	// credentials, transactions, activation data, tokens, webhooks.
 	Signing
+	// StaffRegistry keeps the registration officers and field staff.
+	StaffRegistry
 
 	// PutCA records a CA (root, issuing, or imported subordinate). The name
 	// is unique: ErrExists otherwise.

@@ -48,6 +48,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"AuditBatch", testAuditBatch},
 		{"Transition", testTransition},
 		{"Receipts", testReceipts},
+		{"Staff", testStaff},
 		{"Bounds", testBounds},
 		{"Times", testTimes},
 		{"ConcurrentIssue", testConcurrentIssue},

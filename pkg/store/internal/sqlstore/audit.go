@@ -35,6 +35,27 @@ func (s *Store) AppendAudit(ctx context.Context, es ...*store.AuditEvent) error 
 	return nil
 }
 
+// writeAudited runs fn in a write and appends audit after it in the same
+// transaction, so the change and its audit events are stored together or
+// not at all.
+func (s *Store) writeAudited(ctx context.Context, what string, audit []*store.AuditEvent, fn func(Conn) error) error {
+	details, err := s.auditDetails(audit)
+	if err != nil {
+		return err
+	}
+	rows := make([]store.AuditEvent, len(audit))
+	err = s.write(ctx, what, false, func(c Conn) error {
+		if err := fn(c); err != nil {
+			return err
+		}
+		return s.appendAudit(ctx, c, audit, details, rows)
+	})
+	if err == nil {
+		setChained(audit, rows)
+	}
+	return err
+}
+
 // auditDetails checks audit events and returns their details as stored.
 func (s *Store) auditDetails(es []*store.AuditEvent) ([]string, error) {
 	details := make([]string, len(es))

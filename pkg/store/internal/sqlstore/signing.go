@@ -151,29 +151,18 @@ func (s *Store) PutEnrolment(ctx context.Context, o *store.Owner, cred *store.Cr
 	if rec.CredentialID != cred.ID {
 		return s.invalid("storing enrolment record", check.Invalid("the record names credential %q, not %q", rec.CredentialID, cred.ID))
 	}
-	details, err := s.auditDetails(audit)
-	if err != nil {
-		return err
-	}
-	rows := make([]store.AuditEvent, len(audit))
-	err = s.write(ctx, fmt.Sprintf("storing the enrolment of owner %q", o.ID), false, func(c Conn) error {
+	return s.writeAudited(ctx, fmt.Sprintf("storing the enrolment of owner %q", o.ID), audit, func(c Conn) error {
 		if err := s.insertOwner(ctx, c, o); err != nil {
 			return err
 		}
 		if err := s.insertCredential(ctx, c, cred); err != nil {
 			return err
 		}
-		if _, err := c.Exec(ctx, `INSERT INTO enrolment_records (credential_id, channel, staff_id, province, ward, evidence_kind,
+		_, err := c.Exec(ctx, `INSERT INTO enrolment_records (credential_id, channel, staff_id, province, ward, evidence_kind,
 			evidence_ref, consent_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, rec.CredentialID, rec.Channel,
-			rec.StaffID, rec.Province, rec.Ward, rec.EvidenceKind, rec.EvidenceRef, s.time(rec.ConsentAt), s.time(s.clock(rec.CreatedAt))); err != nil {
-			return err
-		}
-		return s.appendAudit(ctx, c, audit, details, rows)
+			rec.StaffID, rec.Province, rec.Ward, rec.EvidenceKind, rec.EvidenceRef, s.time(rec.ConsentAt), s.time(s.clock(rec.CreatedAt)))
+		return err
 	})
-	if err == nil {
-		setChained(audit, rows)
-	}
-	return err
 }
 
 // GetEnrolmentRecord returns how the credential was enrolled, or
