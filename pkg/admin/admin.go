@@ -134,6 +134,19 @@ func (h *Handler) enrol(w http.ResponseWriter, r *http.Request) {
 		h.edge.Refuse(w, r, signing.KindInvalid, "channel operator is the provider's own (kyso enroll), not an officer's system's")
 		return
 	}
+	// A staff member named must be one the registry authorises now, for
+	// the ward (when kysod serves the registry).
+	if req.StaffID != "" && h.staff != nil {
+		st, err := h.staff.Authorised(r.Context(), req.StaffID, req.Ward)
+		if err != nil {
+			h.edge.Fail(w, r, err)
+			return
+		}
+		if st != staff.Valid {
+			h.edge.Refuse(w, r, signing.KindDenied, fmt.Sprintf("staff member %q may not enrol here: %s", req.StaffID, st))
+			return
+		}
+	}
 	en, err := h.svc.Enrol(r.Context(), &signing.EnrolRequest{CCCD: req.CCCD, Name: req.Name, Province: req.Province,
 		Phone: req.Phone, Email: req.Email, PIN: req.PIN, Algorithm: hsm.Algorithm(req.Algorithm), Actor: "officer:" + p.ID,
 		Channel: req.Channel, StaffID: req.StaffID, Ward: req.Ward, EvidenceKind: req.EvidenceKind, EvidenceRef: req.EvidenceRef,

@@ -138,3 +138,49 @@ func TestStaffAPI(t *testing.T) {
 		t.Fatalf("audit: %v, want %s", got, want)
 	}
 }
+
+// TestEnrolChecksStaff: with the registry served, an enrolment naming a
+// staff member goes through only while the registry authorises them for
+// the ward: not for another ward, not an unknown ID, not once revoked.
+func TestEnrolChecksStaff(t *testing.T) {
+	ctx := context.Background()
+	svc := signingtest.NewService(t, signingtest.NewPKI(t), signingtest.Config(nil))
+	se := stafftest.New(t, "https://app.kyso.test", time.Now)
+	ts := httptest.NewServer(admin.NewHandler(svc, nil).WithStaff(se.Svc))
+	t.Cleanup(ts.Close)
+	officer, _ := svc.CreateClient(ctx, "Bộ phận một cửa", "", "test", signing.AsOfficer())
+	otok, _, err := svc.ClientToken(ctx, officer.ID, officer.Secret, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := se.Svc.Add(ctx, "test", &staff.AddRequest{FullName: "Hồ Thị Lan", BirthYear: 1990, Position: "Cán bộ đăng ký", Provider: "Kyso Việt Nam",
+		Wards: []string{"26734"}, Photo: stafftest.Photo(t, "png"), Until: time.Now().Add(24 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	enrol := func(staffID, ward string) (int, []byte) {
+		t.Helper()
+		n++
+		b, _ := json.Marshal(map[string]any{"cccd": "07920300" + strings.Repeat("0", 3) + string(rune('0'+n)), "name": "Đặng Thùy Trâm",
+			"province": "Quảng Ngãi", "pin": "246802", "channel": "event", "staff_id": staffID, "ward": ward})
+		return call(t, "POST", ts.URL+"/admin/v1/enrolments", otok, "application/json", string(b))
+	}
+	if st, raw := enrol(m.ID, "26734"); st != http.StatusCreated {
+		t.Fatalf("an authorised staff member in their ward: %d %s", st, raw)
+	}
+	for _, c := range []struct{ name, staffID, ward, want string }{
+		{"another ward", m.ID, "99999", "outside"},
+		{"an unknown staff member", "no-such-staff", "26734", "unknown"},
+	} {
+		if st, raw := enrol(c.staffID, c.ward); st != http.StatusForbidden || !strings.Contains(string(raw), c.want) {
+			t.Errorf("%s: %d %s", c.name, st, raw)
+		}
+	}
+	if err := se.Svc.Revoke(ctx, "test", m.ID, "lost badge"); err != nil {
+		t.Fatal(err)
+	}
+	if st, raw := enrol(m.ID, "26734"); st != http.StatusForbidden || !strings.Contains(string(raw), "revoked") {
+		t.Errorf("a revoked staff member: %d %s", st, raw)
+	}
+}

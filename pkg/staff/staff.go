@@ -335,6 +335,20 @@ func (s *Service) Check(ctx context.Context, token, ward string) (*Verdict, erro
 	return &Verdict{Status: st, Staff: m}, nil
 }
 
+// Authorised is the registry's verdict, now, on the staff member id
+// enrolling in ward (empty: any of theirs): Valid, or why not (Unknown
+// for an ID the registry does not hold).
+func (s *Service) Authorised(ctx context.Context, id, ward string) (Status, error) {
+	m, err := s.cfg.Store.GetStaff(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return Unknown, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return status(m, s.cfg.Now(), ward), nil
+}
+
 // status is the registry's verdict on m at now in ward.
 func status(m *store.Staff, now time.Time, ward string) Status {
 	switch {
