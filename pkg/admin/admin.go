@@ -19,8 +19,8 @@ import (
 	"github.com/kyso-pki/kyso/pkg/ca"
 	"github.com/kyso-pki/kyso/pkg/httpedge"
 	"github.com/kyso-pki/kyso/pkg/signing"
-	"github.com/kyso-pki/kyso/pkg/store"
 	"github.com/kyso-pki/kyso/pkg/staff"
+	"github.com/kyso-pki/kyso/pkg/store"
 )
 
 // maxBody bounds a request body.
