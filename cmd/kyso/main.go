@@ -65,6 +65,7 @@ func commands() []command {
 		{"bench", "csc", "measure CSC signHash over HTTPS (1 and 20 hashes, 1 and N clients) and the authorize+signHash round trip against the bare PKCS#11 loop and the floor (HTTPS, one durable commit, C_Sign)", benchCSC},
 		{"enroll", "", "enrol a citizen: a key, a citizen certificate, a PIN and a TOTP second factor", enrol},
 		{"client", "create", "register a relying party (portal) and print its client_id and client_secret", clientCreate},
+		{"usage", "", "count signatures per citizen and per portal in a period, by category (public-service, commercial), free and metered", usageCmd},
 		{"approve", "", "the owner's side: list pending signing transactions, approve or reject them with PIN and one-time code", approve},
 		{"verify", "", "validate every signature of a PDF: integrity, trust, revocation, time-stamps, changes after signing", verifyPDF},
 		{"extend", "", "add validation data to a signed PDF (PAdES B-LT) and a document time-stamp (B-LTA)", extendPDF},
