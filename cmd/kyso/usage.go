@@ -43,7 +43,7 @@ func usageCmd(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	u, err := svc.Usage(ctx, &signing.UsageQuery{From: *from, To: *to, CCCD: *cccd, ClientID: *client})
+	u, err := svc.Usage(ctx, &signing.UsageQuery{From: *from, To: *to, CCCD: *cccd, ClientID: *client, Actor: actor()})
 	if err != nil {
 		return err
 	}

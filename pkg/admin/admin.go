@@ -72,6 +72,11 @@ func NewHandler(svc *signing.Service, log *slog.Logger) *Handler {
 		w.Header().Set("Allow", http.MethodPost)
 		h.edge.Error(w, r, http.StatusMethodNotAllowed, "invalid_request", "use POST")
 	})
+	h.mux.HandleFunc("GET /admin/v1/usage", h.usage)
+	h.mux.HandleFunc("/admin/v1/usage", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", http.MethodGet)
+		h.edge.Error(w, r, http.StatusMethodNotAllowed, "invalid_request", "use GET")
+	})
 	h.mux.HandleFunc("/admin/v1/", func(w http.ResponseWriter, r *http.Request) {
 		h.edge.Refuse(w, r, signing.KindNotFound, "no such method: "+r.Method+" "+r.URL.Path)
 	})
@@ -83,20 +88,32 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	httpedge.Serve(h.mux, w, httpedge.Begin(w, r))
 }
 
-func (h *Handler) enrol(w http.ResponseWriter, r *http.Request) {
+// officer authenticates the request's bearer token: a registration
+// officer's client (scope enrol). Otherwise it answers the refusal and
+// returns false. Officers are the provider's staff: each sees what every
+// other sees.
+func (h *Handler) officer(w http.ResponseWriter, r *http.Request, what string) (*signing.Principal, bool) {
 	tok, ok := httpedge.Bearer(r)
 	if !ok {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="kyso"`) // no error code: RFC 6750 section 3.1
 		h.edge.Refuse(w, r, signing.KindTokenInvalid, "a Bearer access token with scope enrol is required")
-		return
+		return nil, false
 	}
 	p, err := h.svc.Authenticate(r.Context(), tok, httpedge.ClientCertificate(r))
 	if err != nil {
 		h.edge.Fail(w, r, err)
-		return
+		return nil, false
 	}
 	if p.Kind != "client" || p.Scope != signing.ScopeEnrol {
-		h.edge.Refuse(w, r, signing.KindDenied, "enrolment is for registration officers' clients (scope enrol)")
+		h.edge.Refuse(w, r, signing.KindDenied, what+" is for registration officers' clients (scope enrol)")
+		return nil, false
+	}
+	return p, true
+}
+
+func (h *Handler) enrol(w http.ResponseWriter, r *http.Request) {
+	p, ok := h.officer(w, r, "enrolment")
+	if !ok {
 		return
 	}
 	var req EnrolRequest

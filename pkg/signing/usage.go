@@ -56,6 +56,8 @@ type UsageQuery struct {
 	From, To string
 	CCCD     string
 	ClientID string
+	// Actor is who asks, for the audit event usage.read.
+	Actor string
 }
 
 // MaxUsageDays is the longest period a usage query covers; MaxUsageRows
@@ -158,6 +160,17 @@ func (s *Service) Usage(ctx context.Context, q *UsageQuery) (*Usage, error) {
 	rows, err := s.st.Usage(ctx, f)
 	if err != nil {
 		return nil, fmt.Errorf("signing: reading usage: %w", err)
+	}
+	// Who read whose counts: a citizen's signing activity is personal data.
+	d := map[string]any{"from": q.From, "to": q.To, "lines": min(len(rows), MaxUsageRows)}
+	if f.OwnerID != "" {
+		d["owner"] = f.OwnerID
+	}
+	if f.ClientID != "" {
+		d["client"] = f.ClientID
+	}
+	if err := s.audit(ctx, q.Actor, "usage.read", "", "ok", d); err != nil {
+		return nil, err
 	}
 	u := &Usage{From: q.From, To: q.To, Lines: []*UsageLine{}}
 	if len(rows) > MaxUsageRows {
