@@ -50,15 +50,11 @@ func enrol(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer unlock()
-	dir, o, err := d.open(ctx)
+	svc, o, err := d.signing(ctx)
 	if err != nil {
 		return err
 	}
 	defer o.Close()
-	svc, err := o.Signing(dir, nil)
-	if err != nil {
-		return err
-	}
 	en, err := svc.Enrol(ctx, &signing.EnrolRequest{CCCD: *cccd, Name: *name, Province: *province, Phone: *phone, Email: *email,
 		PIN: p, Algorithm: hsm.Algorithm(*alg), Actor: actor()})
 	if errors.Is(err, signing.ErrNoMasterKey) {
@@ -147,15 +143,11 @@ func clientCreate(ctx context.Context, e *env, args []string) error {
 	if *name == "" {
 		return usagef("--name is required")
 	}
-	dir, o, err := d.open(ctx)
+	svc, o, err := d.signing(ctx)
 	if err != nil {
 		return err
 	}
 	defer o.Close()
-	svc, err := o.Signing(dir, nil)
-	if err != nil {
-		return err
-	}
 	opts := []signing.ClientOption{signing.InCategory(*category)}
 	if *officer {
 		opts = append(opts, signing.AsOfficer())

@@ -34,15 +34,11 @@ func usageCmd(ctx context.Context, e *env, args []string) error {
 			return usagef("%v", err)
 		}
 	}
-	dir, o, err := d.open(ctx)
+	svc, o, err := d.signing(ctx)
 	if err != nil {
 		return err
 	}
 	defer o.Close()
-	svc, err := o.Signing(dir, nil)
-	if err != nil {
-		return err
-	}
 	u, err := svc.Usage(ctx, &signing.UsageQuery{From: *from, To: *to, CCCD: *cccd, ClientID: *client, Actor: actor()})
 	if err != nil {
 		return err
