@@ -20,7 +20,7 @@ import (
 
 // enrol enrols a citizen: key, certificate, PIN and TOTP.
 func enrol(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "enroll", "enroll --cccd NUMBER --name NAME --province PROVINCE (--pin PIN | --pin-source file:PATH|env:NAME) [--phone …] [--email …] [--alg ecdsa-p256|rsa-2048|…] [--qr FILE.png] [--data DIR] [--output json]")
+	fs := newFlags(e, "enroll", "enroll --cccd NUMBER --name NAME --province PROVINCE (--pin PIN | --pin-source file:PATH|env:NAME) [--phone …] [--email …] [--alg ecdsa-p256|rsa-2048|…] [--qr FILE.png] [--channel operator|desk|event|household|online] [--staff ID] [--ward WARD] [--evidence KIND[:REF]] [--data DIR] [--output json]")
 	d := addDataFlags(fs)
 	cccd := fs.String("cccd", "", "the citizen's 12-digit CCCD number")
 	name := fs.String("name", "", "full name with diacritics, e.g. \"Nguyễn Văn Đức\"")
@@ -31,6 +31,10 @@ func enrol(ctx context.Context, e *env, args []string) error {
 	pinSource := fs.String("pin-source", "", "where to read the PIN: file:PATH or env:NAME")
 	alg := fs.String("alg", string(hsm.ECDSAP256), "key algorithm")
 	qrFile := fs.String("qr", "", "also write the TOTP enrolment as a QR code PNG to this file")
+	channel := fs.String("channel", "operator", "how the citizen is enrolled: operator, desk, event, household or online")
+	staff := fs.String("staff", "", "the staff member enrolling (desk, event, household)")
+	ward := fs.String("ward", "", "the ward (phường, xã) of the enrolment")
+	evidence := fs.String("evidence", "", "the identity evidence checked, KIND[:REFERENCE]: cccd-chip, vneid-level2, cccd-card or passport (never an image)")
 	out := outputFlag(fs)
 	if _, err := parseArgs(fs, args, 0, "no arguments"); err != nil {
 		return err
@@ -55,8 +59,10 @@ func enrol(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer o.Close()
+	evKind, evRef, _ := strings.Cut(*evidence, ":")
 	en, err := svc.Enrol(ctx, &signing.EnrolRequest{CCCD: *cccd, Name: *name, Province: *province, Phone: *phone, Email: *email,
-		PIN: p, Algorithm: hsm.Algorithm(*alg), Actor: actor()})
+		PIN: p, Algorithm: hsm.Algorithm(*alg), Actor: actor(), Channel: *channel, StaffID: *staff, Ward: *ward,
+		EvidenceKind: evKind, EvidenceRef: evRef})
 	if errors.Is(err, signing.ErrNoMasterKey) {
 		how := "--data " + d.dir
 		if d.keystore != "" {

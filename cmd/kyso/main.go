@@ -69,6 +69,7 @@ func commands() []command {
 		{"approve", "", "the owner's side: list pending signing transactions, approve or reject them with PIN and one-time code", approve},
 		{"verify", "", "validate every signature of a PDF: integrity, trust, revocation, time-stamps, changes after signing", verifyPDF},
 		{"extend", "", "add validation data to a signed PDF (PAdES B-LT) and a document time-stamp (B-LTA)", extendPDF},
+		{"report", "campaign", "count a period's enrolments by province, ward and channel, with their certificates' state (text, JSON or CSV)", reportCampaign},
 		{"backup", "", "write a backup of a data directory while kysod runs: a SQLite snapshot, kyso.json, the secrets key and softkey files", backupCmd},
 		{"restore", "", "restore a backup into a new data directory, checking the database before it is used", restoreCmd},
 		{"version", "", "print kyso's version", versionCmd},

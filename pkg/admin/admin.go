@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"rsc.io/qr"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/kyso-pki/kyso/pkg/ca"
 	"github.com/kyso-pki/kyso/pkg/httpedge"
 	"github.com/kyso-pki/kyso/pkg/signing"
+	"github.com/kyso-pki/kyso/pkg/store"
 )
 
 // maxBody bounds a request body.
@@ -32,6 +34,18 @@ type EnrolRequest struct {
 	Email     string `json:"email,omitempty"`
 	PIN       string `json:"pin"`
 	Algorithm string `json:"algorithm,omitempty"`
+	// Channel is desk (the default for an officer's system), event,
+	// household or online; StaffID the staff member enrolling; Ward
+	// where. EvidenceKind (cccd-chip, vneid-level2, cccd-card, passport)
+	// and EvidenceRef say how the identity was checked: a reference,
+	// never the document's image. ConsentAt (RFC 3339) is when the
+	// citizen consented; absent means now.
+	Channel      string    `json:"channel,omitempty"`
+	StaffID      string    `json:"staff_id,omitempty"`
+	Ward         string    `json:"ward,omitempty"`
+	EvidenceKind string    `json:"evidence_kind,omitempty"`
+	EvidenceRef  string    `json:"evidence_ref,omitempty"`
+	ConsentAt    time.Time `json:"consent_at,omitzero"`
 }
 
 // Enrolment answers it. The otpauth URI and its QR code are shown to the
@@ -120,8 +134,17 @@ func (h *Handler) enrol(w http.ResponseWriter, r *http.Request) {
 	if !h.edge.Decode(w, r, &req, httpedge.BodyOptions{Max: maxBody, DisallowUnknownFields: true}) {
 		return
 	}
+	if req.Channel == "" {
+		req.Channel = store.ChannelDesk
+	}
+	if req.Channel == store.ChannelOperator {
+		h.edge.Refuse(w, r, signing.KindInvalid, "channel operator is the provider's own (kyso enroll), not an officer's system's")
+		return
+	}
 	en, err := h.svc.Enrol(r.Context(), &signing.EnrolRequest{CCCD: req.CCCD, Name: req.Name, Province: req.Province,
-		Phone: req.Phone, Email: req.Email, PIN: req.PIN, Algorithm: hsm.Algorithm(req.Algorithm), Actor: "officer:" + p.ID})
+		Phone: req.Phone, Email: req.Email, PIN: req.PIN, Algorithm: hsm.Algorithm(req.Algorithm), Actor: "officer:" + p.ID,
+		Channel: req.Channel, StaffID: req.StaffID, Ward: req.Ward, EvidenceKind: req.EvidenceKind, EvidenceRef: req.EvidenceRef,
+		ConsentAt: req.ConsentAt})
 	if err != nil {
 		h.edge.Fail(w, r, fmt.Errorf("admin: enrolment by officer %s: %w", p.ID, err))
 		return

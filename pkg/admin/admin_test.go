@@ -9,11 +9,13 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kyso-pki/kyso/pkg/admin"
 	"github.com/kyso-pki/kyso/pkg/httpedge/httpedgetest"
 	"github.com/kyso-pki/kyso/pkg/signing"
 	"github.com/kyso-pki/kyso/pkg/signing/signingtest"
+	"github.com/kyso-pki/kyso/pkg/store"
 )
 
 // newServer serves the admin API over a throwaway CA.
@@ -70,6 +72,21 @@ func TestEnrolAPI(t *testing.T) {
 	if png, err := base64.StdEncoding.DecodeString(en.QRPNG); err != nil || !bytes.HasPrefix(png, []byte("\x89PNG")) {
 		t.Errorf("QR code: %v", err)
 	}
+	// An officer's system enrols at a desk unless it says otherwise.
+	if r, err := svc.EnrolmentRecord(ctx, en.CredentialID); err != nil || r.Channel != store.ChannelDesk || r.Province != "Quảng Ngãi" {
+		t.Errorf("the enrolment's record: %+v, %v", r, err)
+	}
+	visit := `{"cccd":"079203007779","name":"Đặng Thùy Trâm","province":"Quảng Ngãi","pin":"246802","channel":"household",` +
+		`"staff_id":"staff-9","ward":"Xã Nghĩa Hành","evidence_kind":"cccd-chip","evidence_ref":"051203007779","consent_at":"2026-01-02T03:04:05Z"}`
+	st, raw = post(otok, "application/json", visit)
+	var en2 admin.Enrolment
+	if st != http.StatusCreated || json.Unmarshal(raw, &en2) != nil {
+		t.Fatalf("a household visit's enrolment: %d %s", st, raw)
+	}
+	if r, err := svc.EnrolmentRecord(ctx, en2.CredentialID); err != nil || r.Channel != store.ChannelHousehold || r.StaffID != "staff-9" ||
+		r.Ward != "Xã Nghĩa Hành" || r.EvidenceRef != "051203007779" || r.ConsentAt.Format(time.RFC3339) != "2026-01-02T03:04:05Z" {
+		t.Errorf("the household visit's record: %+v, %v", r, err)
+	}
 	for _, c := range []struct {
 		name, tok, ctype, body string
 		status                 int
@@ -82,6 +99,9 @@ func TestEnrolAPI(t *testing.T) {
 		{"unknown field", otok, "application/json", `{"cccd":"079203007778","role":"admin"}`, http.StatusBadRequest, "invalid_request"},
 		{"short PIN", otok, "application/json", `{"cccd":"079203007778","name":"A B","province":"Quảng Ngãi","pin":"12"}`, http.StatusBadRequest, "invalid_request"},
 		{"too large", otok, "application/json", `{"name":"` + strings.Repeat("x", 20000) + `"}`, http.StatusRequestEntityTooLarge, "invalid_request"},
+		{"the operator's channel", otok, "application/json", `{"cccd":"079203007778","name":"A B","province":"Quảng Ngãi","pin":"246802","channel":"operator"}`, http.StatusBadRequest, "invalid_request"},
+		{"an unknown channel", otok, "application/json", `{"cccd":"079203007778","name":"A B","province":"Quảng Ngãi","pin":"246802","channel":"post"}`, http.StatusBadRequest, "invalid_request"},
+		{"an image as evidence", otok, "application/json", `{"cccd":"079203007778","name":"A B","province":"Quảng Ngãi","pin":"246802","evidence_kind":"cccd-card","evidence_ref":"` + strings.Repeat("A", 300) + `"}`, http.StatusBadRequest, "invalid_request"},
 	} {
 		st, raw := post(c.tok, c.ctype, c.body)
 		var e admin.Error

@@ -30,6 +30,111 @@ type EnrolRequest struct {
 	Algorithm hsm.Algorithm
 	// Actor is the registration officer or admin, for the audit trail.
 	Actor string
+	// Channel is how the citizen is enrolled (store.ChannelDesk …); empty
+	// means store.ChannelOperator, the provider's operator. StaffID names
+	// the staff member enrolling (empty online and for the operator); Ward
+	// is where. EvidenceKind and EvidenceRef say how the identity was
+	// checked — EvidenceCCCDChip, EvidenceVNeID, EvidenceCCCDCard,
+	// EvidencePassport, with the document's or transaction's reference —
+	// never the document's image. ConsentAt is when the citizen consented;
+	// zero means now (whoever enrols states the consent by enrolling).
+	Channel, StaffID, Ward    string
+	EvidenceKind, EvidenceRef string
+	ConsentAt                 time.Time
+}
+
+// EnrolmentRecord returns how the credential was enrolled; KindNotFound
+// for an unknown credential or one enrolled before records were kept.
+func (s *Service) EnrolmentRecord(ctx context.Context, credentialID string) (*store.EnrolmentRecord, error) {
+	if !validID(credentialID) {
+		return nil, fail(KindNotFound, "no such credential")
+	}
+	r, err := s.st.GetEnrolmentRecord(ctx, credentialID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fail(KindNotFound, "no enrolment record of credential %s", credentialID)
+	}
+	return r, err
+}
+
+// MaxReportPeriod bounds the period a campaign report covers.
+const MaxReportPeriod = 5 * 366 * 24 * time.Hour
+
+// CountEnrolments counts the enrolments of a period by province, ward and
+// channel, with their certificates' state now: the campaign's report to
+// the authorities (issue 18). The period must start before it ends and
+// span at most MaxReportPeriod.
+func (s *Service) CountEnrolments(ctx context.Context, f *store.EnrolmentFilter) ([]*store.EnrolmentCount, error) {
+	if f == nil || f.From.IsZero() || f.To.IsZero() || !f.From.Before(f.To) {
+		return nil, fail(KindInvalid, "a report's period needs a start before its end")
+	}
+	if f.To.Sub(f.From) > MaxReportPeriod {
+		return nil, fail(KindInvalid, "a report's period spans at most five years")
+	}
+	for _, v := range []struct{ name, s string }{{"province", f.Province}, {"ward", f.Ward}} {
+		if len(v.s) > 128 {
+			return nil, fail(KindInvalid, "the %s is longer than 128 bytes", v.name)
+		}
+		if err := shown(v.name, v.s); err != nil {
+			return nil, err
+		}
+	}
+	g := *f
+	if g.At.IsZero() {
+		g.At = s.now()
+	}
+	return s.st.CountEnrolments(ctx, &g)
+}
+
+// Kinds of identity evidence an enrolment names.
+const (
+	EvidenceCCCDChip = "cccd-chip"    // the CCCD's chip, read by NFC
+	EvidenceVNeID    = "vneid-level2" // a level-2 electronic identity (VNeID)
+	EvidenceCCCDCard = "cccd-card"    // the CCCD card, checked by eye
+	EvidencePassport = "passport"
+)
+
+// enrolmentRecord checks how an enrolment says it came about and makes
+// its record for credential credID.
+func (s *Service) enrolmentRecord(req *EnrolRequest, credID, province string) (*store.EnrolmentRecord, error) {
+	r := &store.EnrolmentRecord{CredentialID: credID, Channel: req.Channel, StaffID: strings.TrimSpace(req.StaffID),
+		Province: province, Ward: strings.TrimSpace(req.Ward), EvidenceKind: req.EvidenceKind, EvidenceRef: strings.TrimSpace(req.EvidenceRef),
+		ConsentAt: req.ConsentAt.UTC(), CreatedAt: s.now()}
+	if r.Channel == "" {
+		r.Channel = store.ChannelOperator
+	}
+	switch r.Channel {
+	case store.ChannelDesk, store.ChannelEvent, store.ChannelHousehold:
+	case store.ChannelOnline, store.ChannelOperator:
+		if r.StaffID != "" {
+			return nil, fail(KindInvalid, "an enrolment through channel %s names no staff member", r.Channel)
+		}
+	default:
+		return nil, fail(KindInvalid, "enrolment channel %q is not desk, event, household, online or operator", r.Channel)
+	}
+	switch r.EvidenceKind {
+	case "", EvidenceCCCDChip, EvidenceVNeID, EvidenceCCCDCard, EvidencePassport:
+	default:
+		return nil, fail(KindInvalid, "identity evidence %q is not %s, %s, %s or %s", r.EvidenceKind, EvidenceCCCDChip, EvidenceVNeID, EvidenceCCCDCard, EvidencePassport)
+	}
+	if r.EvidenceKind == "" && r.EvidenceRef != "" {
+		return nil, fail(KindInvalid, "an identity evidence reference needs its kind")
+	}
+	for _, f := range []struct{ name, v string }{{"staff ID", r.StaffID}, {"ward", r.Ward}, {"evidence reference", r.EvidenceRef}} {
+		if len(f.v) > 128 {
+			return nil, fail(KindInvalid, "the %s is longer than 128 bytes (a reference, never a document's image)", f.name)
+		}
+		if err := shown(f.name, f.v); err != nil {
+			return nil, err
+		}
+	}
+	now := s.now()
+	switch {
+	case r.ConsentAt.IsZero():
+		r.ConsentAt = now
+	case r.ConsentAt.After(now.Add(time.Minute)):
+		return nil, fail(KindInvalid, "the citizen's consent is dated in the future")
+	}
+	return r, nil
 }
 
 // Enrolment is what an enrolment hands back.
@@ -78,6 +183,10 @@ func (s *Service) Enrol(ctx context.Context, req *EnrolRequest) (*Enrolment, err
 	if err := checkPhone(req.Phone); err != nil {
 		return nil, err
 	}
+	// How the enrolment came about, checked before anything is made.
+	if _, err := s.enrolmentRecord(req, "check", req.Province); err != nil {
+		return nil, err
+	}
 	alg := req.Algorithm
 	if alg == "" {
 		alg = hsm.ECDSAP256
@@ -122,6 +231,14 @@ func (s *Service) Enrol(ctx context.Context, req *EnrolRequest) (*Enrolment, err
 		return nil, &Error{Kind: KindInvalid, Description: "issuing the certificate: " + strings.TrimPrefix(err.Error(), "ca: "), Err: err}
 	}
 	crashpoint.Reach(crashpoint.Issued)
+	province := req.Province
+	if len(cert.Subject.Province) > 0 {
+		province = cert.Subject.Province[0] // as the CA wrote it
+	}
+	rec, err := s.enrolmentRecord(req, credID, province)
+	if err != nil {
+		return nil, err
+	}
 	now := s.now()
 	owner := &store.Owner{ID: ownerID, NationalID: nationalID, Name: cert.Subject.CommonName, Province: req.Province,
 		Phone: req.Phone, Email: req.Email, PINHash: pinHash, TOTPSecret: sealed, CreatedAt: now}
@@ -129,6 +246,7 @@ func (s *Service) Enrol(ctx context.Context, req *EnrolRequest) (*Enrolment, err
 		CertIssuer: ca.IssuingName, CertSerial: cert.SerialNumber.Bytes(), Status: "active", CreatedAt: now}
 	e, err := s.auditEvent(req.Actor, "owner.enrol", nationalID, "ok", map[string]any{
 		"owner": ownerID, "credential": credID, "serial": ca.FormatSerialInt(cert.SerialNumber), "algorithm": alg,
+		"channel": rec.Channel, "staff": rec.StaffID, "ward": rec.Ward, "evidence": rec.EvidenceKind,
 	})
 	if err != nil {
 		return nil, err
@@ -136,7 +254,7 @@ func (s *Service) Enrol(ctx context.Context, req *EnrolRequest) (*Enrolment, err
 	// The owner, the credential and the event in one write: a crash
 	// leaves the enrolment whole or absent (and its certificate, issued
 	// before, an orphan the next attempt retires).
-	if err := s.st.PutEnrolment(ctx, owner, cred, e); err != nil {
+	if err := s.st.PutEnrolment(ctx, owner, cred, rec, e); err != nil {
 		return nil, fmt.Errorf("signing: recording the enrolment: %w", err)
 	}
 	en := &Enrolment{OwnerID: ownerID, CredentialID: credID, NationalID: nationalID, Certificate: cert,

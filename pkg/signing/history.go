@@ -60,7 +60,7 @@ const historyPage = 1000
 // ok (a PDF's signature, recorded after it). An intent whose signature
 // then failed is listed too: the record errs towards showing the owner
 // more. It reads the whole log, so it costs in proportion to it.
-// TODO(#15): an index of audit events by owner, for providers whose log
+// TODO(#19): an index of audit events by owner, for providers whose log
 // is long.
 func (s *Service) KeyHistory(ctx context.Context, ownerID string) ([]Use, error) {
 	var out []Use

@@ -69,9 +69,17 @@ type Signing interface {
 
 	// PutCredential records a credential; ErrExists when the ID is taken.
 	PutCredential(ctx context.Context, c *Credential) error
-	// PutEnrolment records a new owner, its first credential and the
-	// audit events of the enrolment in one write: whole or not at all.
-	PutEnrolment(ctx context.Context, o *Owner, c *Credential, audit ...*AuditEvent) error
+	// PutEnrolment records a new owner, its first credential, how it was
+	// enrolled (rec, for that credential) and the audit events of the
+	// enrolment in one write: whole or not at all.
+	PutEnrolment(ctx context.Context, o *Owner, c *Credential, rec *EnrolmentRecord, audit ...*AuditEvent) error
+	// GetEnrolmentRecord returns how the credential was enrolled, or
+	// ErrNotFound (one enrolled before records were kept).
+	GetEnrolmentRecord(ctx context.Context, credentialID string) (*EnrolmentRecord, error)
+	// CountEnrolments counts the enrolments recorded in f's period, by
+	// province, ward and channel, with the state of their certificates
+	// at f.At.
+	CountEnrolments(ctx context.Context, f *EnrolmentFilter) ([]*EnrolmentCount, error)
 	// GetCredential returns the credential with this ID, or ErrNotFound.
 	GetCredential(ctx context.Context, id string) (*Credential, error)
 	// ListCredentials returns the owner's credentials, oldest first.
@@ -266,6 +274,59 @@ type UsageRow struct {
 	Free       int64
 	Metered    int64
 }
+
+// EnrolmentRecord is how a credential was enrolled (issue 18): through
+// which channel, by which staff member, in which province and ward, on
+// which identity evidence, with the citizen's consent at what time.
+type EnrolmentRecord struct {
+	CredentialID string
+	// Channel is ChannelDesk, ChannelEvent, ChannelHousehold,
+	// ChannelOnline or ChannelOperator.
+	Channel string
+	// StaffID names the staff member who enrolled; empty online and by
+	// the provider's operator.
+	StaffID        string
+	Province, Ward string
+	// EvidenceKind is how the identity was checked (EvidenceCCCDChip …)
+	// and EvidenceRef its reference (a document number, a VNeID
+	// transaction): never the document's image.
+	EvidenceKind, EvidenceRef string
+	ConsentAt, CreatedAt      time.Time
+}
+
+// EnrolmentFilter selects the enrolments CountEnrolments counts: those
+// recorded in [From, To), in Province and Ward when set.
+type EnrolmentFilter struct {
+	From, To       time.Time
+	Province, Ward string
+	// At is when the certificates' state is taken (active: good and not
+	// expired at At); zero means now.
+	At time.Time
+}
+
+// EnrolmentCount is one row of CountEnrolments: an area and channel, how
+// many enrolments, and their certificates' state.
+type EnrolmentCount struct {
+	Province   string `json:"province"`
+	Ward       string `json:"ward"`
+	Channel    string `json:"channel"`
+	Enrolments int64  `json:"enrolments"`
+	// Active certificates are good and not expired; Expired are good
+	// and past their notAfter; Revoked and Suspended as the CA says.
+	Active    int64 `json:"active"`
+	Expired   int64 `json:"expired"`
+	Revoked   int64 `json:"revoked"`
+	Suspended int64 `json:"suspended"`
+}
+
+// Enrolment channels.
+const (
+	ChannelDesk      = "desk"      // a ward or district one-stop desk
+	ChannelEvent     = "event"     // a campaign event
+	ChannelHousehold = "household" // field staff visiting the household
+	ChannelOnline    = "online"    // self-registration in the app, verified by an officer
+	ChannelOperator  = "operator"  // the provider's operator (kyso enroll)
+)
 
 // Client roles.
 const (

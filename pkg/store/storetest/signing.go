@@ -150,7 +150,34 @@ func testEnrolment(t *testing.T, s store.Signing) {
 	o := newOwner(t)
 	c := newCredential(t, o.ID)
 	e := &store.AuditEvent{Time: time.Now(), Actor: "test", Action: "owner.enrol", Subject: o.NationalID, Outcome: "ok", Details: []byte(`{}`)}
-	noErr(t, "PutEnrolment", s.PutEnrolment(ctx, o, c, e))
+	rec := func(c *store.Credential) *store.EnrolmentRecord {
+		return &store.EnrolmentRecord{CredentialID: c.ID, Channel: store.ChannelDesk, StaffID: "staff-7", Province: "Huế",
+			Ward: "Phường Thuận Hóa", EvidenceKind: "cccd-chip", EvidenceRef: "046203001234", ConsentAt: time.Now().UTC().Truncate(time.Microsecond)}
+	}
+	want := rec(c)
+	noErr(t, "PutEnrolment", s.PutEnrolment(ctx, o, c, want, e))
+	if got, err := s.GetEnrolmentRecord(ctx, c.ID); err != nil || got.Channel != want.Channel || got.StaffID != want.StaffID ||
+		got.Ward != want.Ward || got.EvidenceRef != want.EvidenceRef || !got.ConsentAt.Equal(want.ConsentAt) || got.CreatedAt.IsZero() {
+		t.Errorf("GetEnrolmentRecord = %+v, %v; want %+v", got, err, want)
+	}
+	_, err := s.GetEnrolmentRecord(ctx, "no-such-credential")
+	wantErr(t, "GetEnrolmentRecord of none", err, store.ErrNotFound)
+	bad := newOwner(t)
+	badCred := newCredential(t, bad.ID)
+	badRec := rec(badCred)
+	badRec.Channel = "telepathy"
+	wantErr(t, "PutEnrolment with an unknown channel", s.PutEnrolment(ctx, bad, badCred, badRec), store.ErrInvalid)
+	_, err = s.GetOwner(ctx, bad.ID)
+	wantErr(t, "the owner of an enrolment with a bad record", err, store.ErrNotFound)
+	// Counting: the recorded enrolment, in its area and channel. Its
+	// credential's serial has no certificate in this suite's store, so
+	// it counts as an enrolment of no known state.
+	from, to := time.Now().Add(-time.Hour), time.Now().Add(time.Hour)
+	if counts, err := s.CountEnrolments(ctx, &store.EnrolmentFilter{From: from, To: to, Province: "Huế"}); err != nil || len(counts) != 0 {
+		t.Errorf("CountEnrolments without certificates = %+v, %v; want none (the join needs a certificate)", counts, err)
+	}
+	_, err = s.CountEnrolments(ctx, &store.EnrolmentFilter{From: to, To: from})
+	wantErr(t, "CountEnrolments over a period ending before it starts", err, store.ErrInvalid)
 	if e.ID < 1 {
 		t.Errorf("the audit event got ID %d", e.ID)
 	}
@@ -165,14 +192,14 @@ func testEnrolment(t *testing.T, s store.Signing) {
 	o2 := newOwner(t)
 	o2.NationalID = o.NationalID
 	c2 := newCredential(t, o2.ID)
-	wantErr(t, "PutEnrolment of an enrolled national ID", s.PutEnrolment(ctx, o2, c2), store.ErrExists)
-	_, err := s.GetCredential(ctx, c2.ID)
+	wantErr(t, "PutEnrolment of an enrolled national ID", s.PutEnrolment(ctx, o2, c2, rec(c2)), store.ErrExists)
+	_, err = s.GetCredential(ctx, c2.ID)
 	wantErr(t, "the credential of a refused enrolment", err, store.ErrNotFound)
 	// A credential ID taken: refused, and the new owner is not recorded.
 	o3 := newOwner(t)
 	c3 := newCredential(t, o3.ID)
 	c3.ID = c.ID
-	wantErr(t, "PutEnrolment with a credential ID taken", s.PutEnrolment(ctx, o3, c3), store.ErrExists)
+	wantErr(t, "PutEnrolment with a credential ID taken", s.PutEnrolment(ctx, o3, c3, rec(c3)), store.ErrExists)
 	_, err = s.GetOwner(ctx, o3.ID)
 	wantErr(t, "the owner of a refused enrolment", err, store.ErrNotFound)
 }

@@ -578,6 +578,34 @@ func PasskeyChallenge(c *store.PasskeyChallenge) error {
 	return nil
 }
 
+// EnrolmentRecord checks an enrolment record's fields.
+func EnrolmentRecord(r *store.EnrolmentRecord) error {
+	if r == nil {
+		return Invalid("enrolment record is nil")
+	}
+	if err := ID("enrolment record credential", r.CredentialID); err != nil {
+		return err
+	}
+	switch r.Channel {
+	case store.ChannelDesk, store.ChannelEvent, store.ChannelHousehold, store.ChannelOnline, store.ChannelOperator:
+	default:
+		return Invalid("enrolment channel %q is not desk, event, household, online or operator", r.Channel)
+	}
+	for _, f := range []struct {
+		name, v  string
+		required bool
+	}{{"staff ID", r.StaffID, false}, {"province", r.Province, true}, {"ward", r.Ward, false},
+		{"evidence kind", r.EvidenceKind, false}, {"evidence reference", r.EvidenceRef, false}} {
+		if err := String("enrolment "+f.name, f.v, 128, f.required); err != nil {
+			return err
+		}
+	}
+	if r.ConsentAt.IsZero() {
+		return Invalid("enrolment record without the citizen's consent time")
+	}
+	return nil
+}
+
 // Bounds of a usage query.
 const (
 	// UsageLimit is a usage query's row limit when none is given;

@@ -147,12 +147,18 @@ func (s *Store) insertOwner(ctx context.Context, c Conn, o *store.Owner) error {
 // PutEnrolment records a new owner with its first credential and the
 // audit events of the enrolment in one write: an enrolment is recorded
 // whole or not at all. ErrExists as PutOwner and PutCredential say.
-func (s *Store) PutEnrolment(ctx context.Context, o *store.Owner, cred *store.Credential, audit ...*store.AuditEvent) error {
+func (s *Store) PutEnrolment(ctx context.Context, o *store.Owner, cred *store.Credential, rec *store.EnrolmentRecord, audit ...*store.AuditEvent) error {
 	if err := check.Owner(o); err != nil {
 		return s.invalid("storing owner", err)
 	}
 	if err := check.Credential(cred); err != nil {
 		return s.invalid("storing credential", err)
+	}
+	if err := check.EnrolmentRecord(rec); err != nil {
+		return s.invalid("storing enrolment record", err)
+	}
+	if rec.CredentialID != cred.ID {
+		return s.invalid("storing enrolment record", check.Invalid("the record names credential %q, not %q", rec.CredentialID, cred.ID))
 	}
 	details, err := s.auditDetails(audit)
 	if err != nil {
@@ -166,12 +172,67 @@ func (s *Store) PutEnrolment(ctx context.Context, o *store.Owner, cred *store.Cr
 		if err := s.insertCredential(ctx, c, cred); err != nil {
 			return err
 		}
+		if _, err := c.Exec(ctx, `INSERT INTO enrolment_records (credential_id, channel, staff_id, province, ward, evidence_kind,
+			evidence_ref, consent_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, rec.CredentialID, rec.Channel,
+			rec.StaffID, rec.Province, rec.Ward, rec.EvidenceKind, rec.EvidenceRef, s.time(rec.ConsentAt), s.time(s.clock(rec.CreatedAt))); err != nil {
+			return err
+		}
 		return s.appendAudit(ctx, c, audit, details, rows)
 	})
 	if err == nil {
 		setChained(audit, rows)
 	}
 	return err
+}
+
+// GetEnrolmentRecord returns how the credential was enrolled, or
+// ErrNotFound.
+func (s *Store) GetEnrolmentRecord(ctx context.Context, credentialID string) (*store.EnrolmentRecord, error) {
+	r := &store.EnrolmentRecord{}
+	err := s.r.QueryRow(ctx, `SELECT credential_id, channel, staff_id, province, ward, evidence_kind, evidence_ref, consent_at, created_at
+		FROM enrolment_records WHERE credential_id = $1`, credentialID).Scan(&r.CredentialID, &r.Channel, &r.StaffID, &r.Province, &r.Ward,
+		&r.EvidenceKind, &r.EvidenceRef, Time{&r.ConsentAt}, Time{&r.CreatedAt})
+	if err != nil {
+		return nil, s.fail(fmt.Sprintf("reading the enrolment record of credential %q", credentialID), s.notFound(err))
+	}
+	return r, nil
+}
+
+// CountEnrolments counts enrolments by province, ward and channel, through
+// the index enrolment_records_area, with their certificates' state.
+func (s *Store) CountEnrolments(ctx context.Context, f *store.EnrolmentFilter) ([]*store.EnrolmentCount, error) {
+	if f == nil || f.From.IsZero() || f.To.IsZero() || !f.From.Before(f.To) {
+		return nil, s.invalid("counting enrolments", check.Invalid("the period needs a start before its end"))
+	}
+	if err := check.String("province", f.Province, 128, false); err != nil {
+		return nil, s.invalid("counting enrolments", err)
+	}
+	if err := check.String("ward", f.Ward, 128, false); err != nil {
+		return nil, s.invalid("counting enrolments", err)
+	}
+	at := f.At
+	if at.IsZero() {
+		at = s.clock(time.Time{})
+	}
+	rows, err := s.r.Query(ctx, `SELECT e.province, e.ward, e.channel, count(*),
+		CAST(sum(CASE WHEN c.status = 'good' AND c.not_after > $5 THEN 1 ELSE 0 END) AS bigint),
+		CAST(sum(CASE WHEN c.status = 'good' AND c.not_after <= $5 THEN 1 ELSE 0 END) AS bigint),
+		CAST(sum(CASE WHEN c.status = 'revoked' THEN 1 ELSE 0 END) AS bigint),
+		CAST(sum(CASE WHEN c.status = 'hold' THEN 1 ELSE 0 END) AS bigint)
+		FROM enrolment_records e
+		JOIN credentials cr ON cr.id = e.credential_id
+		JOIN certificates c ON c.issuer = cr.cert_issuer AND c.serial = cr.cert_serial
+		WHERE e.created_at >= $1 AND e.created_at < $2 AND ($3 = '' OR e.province = $3) AND ($4 = '' OR e.ward = $4)
+		GROUP BY e.province, e.ward, e.channel ORDER BY e.province, e.ward, e.channel`,
+		s.time(f.From), s.time(f.To), f.Province, f.Ward, s.time(at))
+	out, err := collect(rows, err, func(row Row) (*store.EnrolmentCount, error) {
+		c := &store.EnrolmentCount{}
+		return c, row.Scan(&c.Province, &c.Ward, &c.Channel, &c.Enrolments, &c.Active, &c.Expired, &c.Revoked, &c.Suspended)
+	})
+	if err != nil {
+		return nil, s.fail("counting enrolments", err)
+	}
+	return out, nil
 }
 
 // GetOwner returns the owner with this ID, or ErrNotFound.
