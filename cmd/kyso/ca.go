@@ -67,6 +67,21 @@ func (d *dataFlags) open(ctx context.Context) (*datadir.Dir, *datadir.Opened, er
 	return dir, o, nil
 }
 
+// signing opens the data directory with the signing service over it; the
+// caller closes the Opened.
+func (d *dataFlags) signing(ctx context.Context) (*signing.Service, *datadir.Opened, error) {
+	dir, o, err := d.open(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	svc, err := o.Signing(dir, nil)
+	if err != nil {
+		o.Close()
+		return nil, nil, err
+	}
+	return svc, o, nil
+}
+
 // lock takes the data directory's lock (datadir.Lock), for commands that
 // create things in it.
 func (d *dataFlags) lock(ctx context.Context) (datadir.Unlock, error) {

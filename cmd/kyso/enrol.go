@@ -15,6 +15,7 @@ import (
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/pkg/ca"
 	"github.com/kyso-pki/kyso/pkg/signing"
+	"github.com/kyso-pki/kyso/pkg/store"
 )
 
 // enrol enrols a citizen: key, certificate, PIN and TOTP.
@@ -53,15 +54,11 @@ func enrol(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer unlock()
-	dir, o, err := d.open(ctx)
+	svc, o, err := d.signing(ctx)
 	if err != nil {
 		return err
 	}
 	defer o.Close()
-	svc, err := o.Signing(dir, nil)
-	if err != nil {
-		return err
-	}
 	evKind, evRef, _ := strings.Cut(*evidence, ":")
 	en, err := svc.Enrol(ctx, &signing.EnrolRequest{CCCD: *cccd, Name: *name, Province: *province, Phone: *phone, Email: *email,
 		PIN: p, Algorithm: hsm.Algorithm(*alg), Actor: actor(), Channel: *channel, StaffID: *staff, Ward: *ward,
@@ -125,12 +122,13 @@ func readPIN(pin, source string) (string, error) {
 
 // clientCreate registers a relying party and prints its credentials once.
 func clientCreate(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "client create", "client create --name NAME [--webhook https://…] [--cert CLIENT.pem] [--redirect-uri https://… …] [--officer] [--data DIR] [--output json]")
+	fs := newFlags(e, "client create", "client create --name NAME [--webhook https://…] [--cert CLIENT.pem] [--redirect-uri https://… …] [--category public-service|commercial] [--officer] [--data DIR] [--output json]")
 	d := addDataFlags(fs)
 	name := fs.String("name", "", "the relying party's name, e.g. \"Cổng Dịch vụ công quốc gia\"")
 	webhook := fs.String("webhook", "", "URL that receives transaction results (https; http only to loopback)")
 	officer := fs.Bool("officer", false, "a registration officer's system: its tokens may enrol citizens at /admin/v1/enrolments, and nothing else")
 	certFile := fs.String("cert", "", "the portal's TLS client certificate (PEM or DER): it may then get tokens by mutual TLS instead of its secret (RFC 8705)")
+	category := fs.String("category", store.CategoryCommercial, "public-service (an e-government portal: signing is free in the citizen's free period) or commercial (metered)")
 	var redirects multiFlag
 	fs.Var(&redirects, "redirect-uri", "where CSC oauth2code may send the owner's browser back with a code, compared exactly (https; http only to localhost or 127.0.0.1); repeat for more")
 	out := outputFlag(fs)
@@ -138,6 +136,9 @@ func clientCreate(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if err := checkOutput(*out); err != nil {
+		return err
+	}
+	if err := categoryFlag(*category); err != nil {
 		return err
 	}
 	for _, u := range redirects {
@@ -148,16 +149,12 @@ func clientCreate(ctx context.Context, e *env, args []string) error {
 	if *name == "" {
 		return usagef("--name is required")
 	}
-	dir, o, err := d.open(ctx)
+	svc, o, err := d.signing(ctx)
 	if err != nil {
 		return err
 	}
 	defer o.Close()
-	svc, err := o.Signing(dir, nil)
-	if err != nil {
-		return err
-	}
-	var opts []signing.ClientOption
+	opts := []signing.ClientOption{signing.InCategory(*category)}
 	if *officer {
 		opts = append(opts, signing.AsOfficer())
 	}
@@ -178,14 +175,14 @@ func clientCreate(ctx context.Context, e *env, args []string) error {
 	// The webhook key is 32 random bytes, printed hex-encoded: receivers
 	// decode it before keying HMAC-SHA256 with it (pkg/smartca signs with
 	// the bytes), which the name and the text say.
-	res := map[string]string{"client_id": cl.ID, "client_secret": cl.Secret}
+	res := map[string]string{"client_id": cl.ID, "client_secret": cl.Secret, "category": *category}
 	if *webhook != "" {
 		res["webhook_key_hex"] = hex.EncodeToString(cl.WebhookKey)
 	}
 	if *out == "json" {
 		return writeJSON(e.stdout, res)
 	}
-	fmt.Fprintf(e.stdout, "client_id: %s\nclient_secret: %s\n", cl.ID, cl.Secret)
+	fmt.Fprintf(e.stdout, "client_id: %s\nclient_secret: %s\ncategory: %s\n", cl.ID, cl.Secret, *category)
 	if k := res["webhook_key_hex"]; k != "" {
 		fmt.Fprintf(e.stdout, "webhook_key_hex: %s\n  the webhook HMAC-SHA256 key, hex-encoded: decode it to its %d bytes before use;\n"+
 			"  each webhook carries X-Kyso-Signature: sha256=<lowercase hex HMAC-SHA256 of the raw request body under those bytes>\n", k, len(cl.WebhookKey))

@@ -57,6 +57,16 @@ type config struct {
 	Webhooks webhooksConfig `yaml:"webhooks"`
 	// Audit tunes the audit chain's checkpoints (pkg/audit).
 	Audit auditConfig `yaml:"audit"`
+	// Campaign holds the free campaign's terms.
+	Campaign campaignConfig `yaml:"campaign"`
+}
+
+// campaignConfig holds the free campaign's terms.
+type campaignConfig struct {
+	// FreeMonths is the citizen's free period: public-service signing is
+	// free for this many months from the campaign certificate's issuance
+	// (0: signing.DefaultFreeMonths, 12).
+	FreeMonths int `yaml:"free_months"`
 }
 
 // auditConfig tunes the audit chain's checkpoints.
@@ -319,6 +329,9 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 	}
 	if c.Signing.Argon2Concurrency < 0 || c.Signing.Argon2Wait < 0 {
 		return nil, false, fmt.Errorf("config: signing.argon2_concurrency and signing.argon2_wait must not be negative")
+	}
+	if c.Campaign.FreeMonths < 0 || c.Campaign.FreeMonths > 120 {
+		return nil, false, fmt.Errorf("config: campaign.free_months %d must be between 0 (12) and 120", c.Campaign.FreeMonths)
 	}
 	if c.CRLBatch < 0 || c.CRLBatch > time.Hour {
 		return nil, false, fmt.Errorf("config: crl_batch %v must be between 0 (1m) and 1h", c.CRLBatch)

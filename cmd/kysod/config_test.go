@@ -125,3 +125,22 @@ func TestConfigRecovery(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigCampaign: campaign.free_months in the YAML file; a negative or
+// an absurd one refused.
+func TestConfigCampaign(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "kysod.yaml")
+	load := func(yaml string) (*config, error) {
+		os.WriteFile(file, []byte(yaml), 0o600)
+		c, _, err := loadConfig([]string{"--config", file}, func(string) string { return "" }, io.Discard)
+		return c, err
+	}
+	if c, err := load("campaign: {free_months: 18}\n"); err != nil || c.Campaign.FreeMonths != 18 {
+		t.Errorf("free_months 18: %+v %v", c, err)
+	}
+	for _, bad := range []string{"campaign: {free_months: -1}", "campaign: {free_months: 1000}", "campaign: {free: 12}"} {
+		if _, err := load(bad + "\n"); err == nil {
+			t.Errorf("%s: accepted", bad)
+		}
+	}
+}

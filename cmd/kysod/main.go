@@ -243,7 +243,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		// Webhooks speak the SmartCA dialect, the one with asynchronous
 		// transactions.
 		Notification:   smartca.EncodeNotification,
-		OperatorClient: cfg.Signing.OperatorClient})
+		OperatorClient: cfg.Signing.OperatorClient,
+		FreeMonths:     cfg.Campaign.FreeMonths})
 	if err != nil {
 		return err
 	}

@@ -42,6 +42,24 @@ func WithCertificate(der []byte) ClientOption {
 	}
 }
 
+// InCategory sets the client's category: store.CategoryPublicService (an
+// e-government portal: free in the citizen's free period) or
+// store.CategoryCommercial, the default (metered): free signing is asked
+// for, not fallen into.
+func InCategory(category string) ClientOption {
+	return func(c *store.Client) { c.Category = category }
+}
+
+// CheckCategory returns an invalid_request error unless category is a
+// client category (empty: the default, commercial).
+func CheckCategory(category string) error {
+	switch category {
+	case "", store.CategoryPublicService, store.CategoryCommercial:
+		return nil
+	}
+	return fail(KindInvalid, "the client category %q is not %s or %s", category, store.CategoryPublicService, store.CategoryCommercial)
+}
+
 // CreateClient registers a relying party. webhookURL, when set, must be
 // https (or http to a loopback address, for development).
 func (s *Service) CreateClient(ctx context.Context, name, webhookURL, actor string, opts ...ClientOption) (*ClientCredentials, error) {
@@ -83,10 +101,16 @@ func (s *Service) CreateClient(ctx context.Context, name, webhookURL, actor stri
 			return nil, err
 		}
 	}
+	if err := CheckCategory(c.Category); err != nil {
+		return nil, err
+	}
+	if c.Category == "" {
+		c.Category = store.CategoryCommercial
+	}
 	if err := s.st.PutClient(ctx, c); err != nil {
 		return nil, fmt.Errorf("signing: recording the client: %w", err)
 	}
-	if err := s.audit(ctx, actor, "client.create", id, "ok", map[string]any{"name": name, "webhook": webhookURL != "", "mtls": c.CertSHA256 != nil, "redirect_uris": len(c.RedirectURIs)}); err != nil {
+	if err := s.audit(ctx, actor, "client.create", id, "ok", map[string]any{"name": name, "webhook": webhookURL != "", "mtls": c.CertSHA256 != nil, "redirect_uris": len(c.RedirectURIs), "category": c.Category}); err != nil {
 		return nil, err
 	}
 	return &ClientCredentials{ID: id, Secret: secret, WebhookKey: whKey}, nil

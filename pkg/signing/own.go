@@ -81,14 +81,17 @@ func (s *Service) appClient(ctx context.Context) error {
 	if _, err := s.st.GetClient(ctx, AppClientID); !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	err := s.st.PutClient(ctx, &store.Client{ID: AppClientID, Name: AppClientName, Disabled: true, CreatedAt: s.now()})
+	err := s.st.PutClient(ctx, &store.Client{ID: AppClientID, Name: AppClientName, Disabled: true, CreatedAt: s.now(),
+		// A citizen signing their own document (a form for a public
+		// office, mostly) is public-service use: free in their free period.
+		Category: store.CategoryPublicService})
 	switch {
 	case errors.Is(err, store.ErrExists):
 		return nil // another replica made it
 	case err != nil:
 		return fmt.Errorf("signing: recording the app's client: %w", err)
 	}
-	return s.audit(ctx, "kysod", "client.create", AppClientID, "ok", map[string]any{"name": AppClientName, "builtin": true})
+	return s.audit(ctx, "kysod", "client.create", AppClientID, "ok", map[string]any{"name": AppClientName, "builtin": true, "category": store.CategoryPublicService})
 }
 
 // OwnDocument returns an owner's own document's transaction (SubmitOwn),

@@ -136,6 +136,11 @@ type Config struct {
 	// Dispute. Empty: only the log (a warning) and the audit log tell
 	// them.
 	OperatorClient string
+	// FreeMonths is the citizen's free period: signatures through a
+	// public-service client with a campaign certificate are free for this
+	// many months from its issuance (NotBefore); every other signature is
+	// metered (usage.go). Zero means DefaultFreeMonths.
+	FreeMonths int
 	// Now is the clock; nil means time.Now. Rand is the randomness; nil
 	// means crypto/rand. Logger receives operational messages, never a
 	// secret; nil discards them.
@@ -220,6 +225,9 @@ func New(st Store, keys hsm.KeyStore, authority *ca.Authority, cfg Config) (*Ser
 	}
 	if cfg.TOTPIssuer == "" {
 		cfg.TOTPIssuer = "kyso"
+	}
+	if cfg.FreeMonths <= 0 {
+		cfg.FreeMonths = DefaultFreeMonths
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

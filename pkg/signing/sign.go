@@ -168,7 +168,7 @@ func (u *unlocked) signAll(ms hsm.MultiSigner, digests [][]byte, opts crypto.Sig
 	}
 	events := make([]*store.AuditEvent, len(digests))
 	for i, d := range digests {
-		if events[i], err = u.s.signatureEvent(u.actor, u.cred, u.txID, u.activation, u.receipt, d, opts.HashFunc(), "ok"); err != nil {
+		if events[i], err = u.s.signatureEvent(u.actor, u.cred, u.txID, u.activation, u.receipt, d, opts.HashFunc(), "ok", u.usage); err != nil {
 			return nil, err
 		}
 	}
@@ -182,14 +182,24 @@ func (u *unlocked) signAll(ms hsm.MultiSigner, digests [][]byte, opts crypto.Sig
 // under the activation data named activation, which the owner's approval
 // with consent receipt receipt (empty: none, an explicit CSC
 // authorisation) made.
-func (s *Service) signatureEvent(actor string, cred *store.Credential, txID, activation, receipt string, digest []byte, h crypto.Hash, outcome string) (*store.AuditEvent, error) {
+//
+// use, when not nil, is the signature's count (usage.go), which the store
+// adds in the write that records the event; nil for an event that does
+// not stand for a signature of its own (a transaction's intent, whose
+// outcome event counts).
+func (s *Service) signatureEvent(actor string, cred *store.Credential, txID, activation, receipt string, digest []byte, h crypto.Hash, outcome string, use *store.Usage) (*store.AuditEvent, error) {
 	d := map[string]any{
 		"owner": cred.OwnerID, "transaction": txID, "activation": activation, "digest": base64.StdEncoding.EncodeToString(digest), "hash": h.String(),
 	}
 	if receipt != "" {
 		d["receipt"] = receipt
 	}
-	return s.auditEvent(actor, "signature.create", cred.ID, outcome, d)
+	e, err := s.auditEvent(actor, "signature.create", cred.ID, outcome, d)
+	if err != nil {
+		return nil, err
+	}
+	e.Usage = use
+	return e, nil
 }
 
 // Refusals of a request to spend activation data, as the audit event
@@ -336,11 +346,23 @@ func (s *Service) unlock(ctx context.Context, req *SignHashRequest, mode auditMo
 	}
 	// Spend the activation data before the key signs anything: two
 	// requests racing with one SAD cannot both get past this.
+	// The signatures are counted (usage.go) with the intents of a signHash,
+	// whose signing follows the spending at once (a device failure after
+	// it is audited, and the count stays: the owner's approval was spent),
+	// with the ok events of a signDoc, and with a transaction's outcome.
+	use, err := s.usage(ctx, req.ClientID, cred, s.now())
+	if err != nil {
+		return nil, nil, err
+	}
 	var events []*store.AuditEvent
 	if mode != auditEach {
+		intentUse := use
+		if mode != auditIntent {
+			intentUse = nil
+		}
 		events = make([]*store.AuditEvent, len(req.Hashes))
 		for i, d := range req.Hashes {
-			if events[i], err = s.signatureEvent(req.Actor, cred, a.TransactionID, a.ID, a.ReceiptID, d, h, "intent"); err != nil {
+			if events[i], err = s.signatureEvent(req.Actor, cred, a.TransactionID, a.ID, a.ReceiptID, d, h, "intent", intentUse); err != nil {
 				return nil, nil, err
 			}
 		}
@@ -354,7 +376,7 @@ func (s *Service) unlock(ctx context.Context, req *SignHashRequest, mode auditMo
 		return nil, nil, err
 	}
 	return &unlocked{s: s, ctx: ctx, cred: cred, signer: signer, left: len(req.Hashes), actor: req.Actor, txID: a.TransactionID,
-		activation: a.ID, receipt: a.ReceiptID, mode: mode, digests: req.Hashes, cert: cert, chain: chain, check: check}, opts, nil
+		activation: a.ID, receipt: a.ReceiptID, mode: mode, digests: req.Hashes, cert: cert, chain: chain, check: check, usage: use}, opts, nil
 }
 
 // checkSigner returns cred's certificate and chain after the pre-signing
@@ -442,6 +464,8 @@ type unlocked struct {
 	cert  *x509.Certificate
 	chain []*x509.Certificate
 	check *signercheck.Result
+	// usage counts each signature of auditEach's ok events.
+	usage *store.Usage
 	mu    sync.Mutex
 	left  int
 }
@@ -468,7 +492,7 @@ func (u *unlocked) Sign(rnd io.Reader, digest []byte, opts crypto.SignerOpts) ([
 	if u.mode != auditEach {
 		return sig, nil
 	}
-	e, err := u.s.signatureEvent(u.actor, u.cred, u.txID, u.activation, u.receipt, digest, opts.HashFunc(), "ok")
+	e, err := u.s.signatureEvent(u.actor, u.cred, u.txID, u.activation, u.receipt, digest, opts.HashFunc(), "ok", u.usage)
 	if err != nil {
 		return nil, err
 	}

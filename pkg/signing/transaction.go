@@ -494,15 +494,19 @@ func (s *Service) ApproveWith(ctx context.Context, ownerID, txID string, f *Fact
 
 // outcomeEvents are the signature.create ok events of a signed
 // transaction's documents: one per document, naming its approved hash, as
-// its intent did.
+// its intent did, each counted (usage.go).
 func (s *Service) outcomeEvents(ctx context.Context, actor string, x *Transaction, activation, receipt string) ([]*store.AuditEvent, error) {
 	cred, err := s.st.GetCredential(ctx, x.CredentialID)
 	if err != nil {
 		return nil, fmt.Errorf("signing: credential %s: %w", x.CredentialID, err)
 	}
+	use, err := s.usage(ctx, x.ClientID, cred, s.now())
+	if err != nil {
+		return nil, err
+	}
 	events := make([]*store.AuditEvent, len(x.Documents))
 	for i, d := range x.Documents {
-		if events[i], err = s.signatureEvent(actor, cred, x.ID, activation, receipt, d.Hash, x.HashAlgorithm, "ok"); err != nil {
+		if events[i], err = s.signatureEvent(actor, cred, x.ID, activation, receipt, d.Hash, x.HashAlgorithm, "ok", use); err != nil {
 			return nil, err
 		}
 	}

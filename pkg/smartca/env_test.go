@@ -127,10 +127,10 @@ func newEnv(t testing.TB, alg hsm.Algorithm) *env {
 	return e
 }
 
-func (e *env) party(t testing.TB, name, webhook string) *party {
+func (e *env) party(t testing.TB, name, webhook string, opts ...signing.ClientOption) *party {
 	t.Helper()
 	ctx := context.Background()
-	cl, err := e.svc.CreateClient(ctx, name, webhook, "test")
+	cl, err := e.svc.CreateClient(ctx, name, webhook, "test", opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

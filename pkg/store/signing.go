@@ -35,6 +35,9 @@ type Signing interface {
 	// secret at once change it once); ErrConflict when it is not,
 	// ErrNotFound when there is no such client.
 	SetClientSecretHash(ctx context.Context, id, oldHash, newHash string) error
+	// Usage returns the signature counts f selects, one row per owner,
+	// client and category, ordered by owner then client.
+	Usage(ctx context.Context, f *UsageFilter) ([]*UsageRow, error)
 
 	// PutOwner records an owner; ErrExists when the ID or the national ID
 	// is taken.
@@ -227,6 +230,49 @@ type Client struct {
 	// means the client cannot use oauth2code. pkg/signing decides which
 	// URIs are acceptable; the store keeps them in order.
 	RedirectURIs []string
+	// Category is CategoryPublicService or CategoryCommercial (empty means
+	// commercial): whether its signatures are free in the owner's free
+	// period or metered.
+	Category string
+}
+
+// Client categories.
+const (
+	CategoryPublicService = "public-service"
+	CategoryCommercial    = "commercial"
+)
+
+// Usage is a signature to count, carried by its audit event
+// (AuditEvent.Usage) so that the count is written in the same database
+// write as the event.
+type Usage struct {
+	OwnerID  string
+	ClientID string
+	Category string
+	// Free: within the owner's free period and through a public-service
+	// client; otherwise metered.
+	Free bool
+}
+
+// UsageFilter selects signature counts: the UTC days From to To, both
+// included (dates only), of one owner and/or one client when set.
+type UsageFilter struct {
+	From, To time.Time
+	OwnerID  string
+	ClientID string
+	// Limit bounds the rows (0: 1000; at most 100000).
+	Limit int
+}
+
+// UsageRow is the count of one owner's signatures through one client in
+// a period.
+type UsageRow struct {
+	OwnerID    string
+	NationalID string
+	ClientID   string
+	Category   string
+	Free       int64
+	Metered    int64
 }
 
 // EnrolmentRecord is how a credential was enrolled (issue 18): through

@@ -323,4 +323,8 @@ type AuditEvent struct {
 	PrevHash []byte
 	// Hash is AuditHash(this event, PrevHash), set by AppendAudit.
 	Hash []byte
+	// Usage, when set, is a signature the write appending this event
+	// counts (the usage_counts table), on the event's UTC day. It is not
+	// part of the event's row or hash.
+	Usage *Usage
 }

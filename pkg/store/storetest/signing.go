@@ -27,6 +27,7 @@ func RunSigning(t *testing.T, newStore func(t *testing.T) store.Signing) {
 		fn   func(t *testing.T, s store.Signing)
 	}{
 		{"Client", testClient},
+		{"Usage", testUsage},
 		{"Owner", testOwner},
 		{"Attempts", testAttempts},
 		{"TOTPStep", testTOTPStep},

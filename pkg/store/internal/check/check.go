@@ -282,6 +282,17 @@ func Audit(e *store.AuditEvent) ([]byte, error) {
 	default:
 		return nil, Invalid("audit outcome %q is not ok, intent or error", e.Outcome)
 	}
+	if u := e.Usage; u != nil {
+		if err := ID("usage owner ID", u.OwnerID); err != nil {
+			return nil, err
+		}
+		if err := ID("usage client ID", u.ClientID); err != nil {
+			return nil, err
+		}
+		if err := Category(u.Category); err != nil {
+			return nil, err
+		}
+	}
 	d := e.Details
 	if len(bytes.TrimSpace(d)) == 0 {
 		return []byte("{}"), nil
@@ -302,3 +313,11 @@ func Audit(e *store.AuditEvent) ([]byte, error) {
 // Time truncates t to the microsecond both databases keep and puts it in
 // UTC.
 func Time(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// Category checks a client category: public-service or commercial.
+func Category(c string) error {
+	if c != store.CategoryPublicService && c != store.CategoryCommercial {
+		return Invalid("client category %q is not %s or %s", c, store.CategoryPublicService, store.CategoryCommercial)
+	}
+	return nil
+}

@@ -62,6 +62,11 @@ func Client(c *store.Client) error {
 	if len(c.WebhookSecret) > MaxSecret {
 		return Invalid("client webhook secret is %d bytes, more than %d", len(c.WebhookSecret), MaxSecret)
 	}
+	if c.Category != "" {
+		if err := Category(c.Category); err != nil {
+			return err
+		}
+	}
 	if c.Role != "" && c.Role != store.RoleRelyingParty && c.Role != store.RoleOfficer {
 		return Invalid("client role %q is not %s or %s", c.Role, store.RoleRelyingParty, store.RoleOfficer)
 	}
@@ -599,4 +604,42 @@ func EnrolmentRecord(r *store.EnrolmentRecord) error {
 		return Invalid("enrolment record without the citizen's consent time")
 	}
 	return nil
+}
+
+// Bounds of a usage query.
+const (
+	// UsageLimit is a usage query's row limit when none is given;
+	// MaxUsageList the most it may ask for.
+	UsageLimit   = 1000
+	MaxUsageList = 100000
+	// MaxUsageDays is the longest period a usage query may cover, in
+	// days (a leap year and its neighbours' first days).
+	MaxUsageDays = 366
+)
+
+// UsageFilter checks a usage query and returns its row limit.
+func UsageFilter(f *store.UsageFilter) (int, error) {
+	if f == nil {
+		return 0, Invalid("usage filter is nil")
+	}
+	for _, s := range []struct{ field, v string }{{"client ID", f.ClientID}, {"owner ID", f.OwnerID}} {
+		if err := String(s.field, s.v, MaxID, false); err != nil {
+			return 0, err
+		}
+	}
+	switch {
+	case f.From.IsZero() || f.To.IsZero():
+		return 0, Invalid("a usage period needs both a first and a last day")
+	case f.To.Before(f.From):
+		return 0, Invalid("the usage period ends (%s) before it starts (%s)", f.To.Format(time.DateOnly), f.From.Format(time.DateOnly))
+	case f.To.Sub(f.From) >= MaxUsageDays*24*time.Hour:
+		return 0, Invalid("the usage period %s to %s is longer than %d days", f.From.Format(time.DateOnly), f.To.Format(time.DateOnly), MaxUsageDays)
+	}
+	switch {
+	case f.Limit == 0:
+		return UsageLimit, nil
+	case f.Limit < 0 || f.Limit > MaxUsageList:
+		return 0, Invalid("limit %d is not between 1 and %d", f.Limit, MaxUsageList)
+	}
+	return f.Limit, nil
 }

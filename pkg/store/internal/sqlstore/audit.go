@@ -96,8 +96,10 @@ func (s *Store) appendAudit(ctx context.Context, c Conn, es []*store.AuditEvent,
 		rows[i], prev = r, r.Hash
 		args[i] = []any{r.ID, s.time(r.Time), r.Actor, r.Action, r.Subject, r.Outcome, details[i], nullBytes(r.PrevHash), r.Hash}
 	}
-	_, err = c.ExecEach(ctx, sqlInsertAudit, args)
-	return err
+	if _, err = c.ExecEach(ctx, sqlInsertAudit, args); err != nil {
+		return err
+	}
+	return s.countUsage(ctx, c, es, rows)
 }
 
 // setChained gives es the IDs, times and hashes their rows were given.
