@@ -406,10 +406,14 @@ func (h *crashHarness) run(t *testing.T, point string, hooked bool, after, i int
 		}
 		codes[k] = ans.Data.TranCode
 	}
-	// Every owner logs in, then all approve at once.
+	// Every owner logs in, then all approve at once: the login spends the
+	// code of the step now, the approval the next step's, which the
+	// service takes within its window of one step either way, even when
+	// a step ends between making a code and checking it (a code of the
+	// step before now would then be two steps old, and refused).
 	tokens := make([]string, len(h.owners))
 	for k, o := range h.owners {
-		otp, err := signing.TOTPCode(o.otpauth, time.Now().Add(-30*time.Second))
+		otp, err := signing.TOTPCode(o.otpauth, time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -425,7 +429,7 @@ func (h *crashHarness) run(t *testing.T, point string, hooked bool, after, i int
 	answered := make(chan int, len(h.owners))
 	for k, o := range h.owners {
 		go func() {
-			otp, _ := signing.TOTPCode(o.otpauth, time.Now())
+			otp, _ := signing.TOTPCode(o.otpauth, time.Now().Add(30*time.Second))
 			st, _ := h.post(base+"/owner/v1/transactions/"+codes[k]+"/approve", tokens[k], map[string]string{"pin": o.pin, "otp": otp}, nil)
 			answered <- st
 		}()
