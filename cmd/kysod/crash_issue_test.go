@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"crypto/tls"
 	"crypto/x509"
 	"database/sql"
 	"encoding/json"
@@ -112,14 +111,8 @@ func newIssueHarness(t *testing.T, db string) *issueHarness {
 		t.Fatalf("kyso client create: %v: %s", err, out)
 	}
 	h.officerID, h.officerSK = cl.ID, cl.Secret
-	rootDER := fetch(t, "http://"+d.pk+"/ca/root.crt", filepath.Join(dir, "root.der"))
-	root, err := x509.ParseCertificate(rootDER)
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(root)
-	h.hc = &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
+	h.hc = httpsClient(fetchPEM(t, "http://"+d.pk+"/ca/root.crt", filepath.Join(dir, "root.pem")))
+	h.hc.Timeout = 60 * time.Second
 	d.stop(t)
 	return h
 }

@@ -5,8 +5,6 @@ import (
 	"context"
 	"crypto"
 	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
 	"database/sql"
 	"encoding/base64"
 	"encoding/hex"
@@ -306,14 +304,8 @@ func newCrashHarness(t *testing.T, db string) *crashHarness {
 		t.Fatalf("kyso client create: %v: %s", err, out)
 	}
 	h.clientID, h.secret = cl.ID, cl.Secret
-	rootDER := fetch(t, "http://"+d.pk+"/ca/root.crt", filepath.Join(dir, "root.der"))
-	root, err := x509.ParseCertificate(rootDER)
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(root)
-	h.hc = &http.Client{Timeout: 120 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
+	h.hc = httpsClient(fetchPEM(t, "http://"+d.pk+"/ca/root.crt", filepath.Join(dir, "root.pem")))
+	h.hc.Timeout = 120 * time.Second
 	d.stop(t)
 	return h
 }
