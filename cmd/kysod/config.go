@@ -67,6 +67,10 @@ type campaignConfig struct {
 	// free for this many months from the campaign certificate's issuance
 	// (0: signing.DefaultFreeMonths, 12).
 	FreeMonths int `yaml:"free_months"`
+	// PopulationFile is the adult population table (CSV:
+	// province,adults,source) the officers' campaign report sets its
+	// counts against; empty: the report counts without shares.
+	PopulationFile string `yaml:"population_file"`
 }
 
 // auditConfig tunes the audit chain's checkpoints.

@@ -75,6 +75,9 @@ type Handler struct {
 	edge *httpedge.Dialect
 	// staff is the staff registry, when WithStaff serves it.
 	staff *staff.Service
+	// population is the adult population table the campaign report
+	// sets its counts against (WithPopulation).
+	population signing.Population
 }
 
 // NewHandler returns the handler; log may be nil.
@@ -88,6 +91,8 @@ func NewHandler(svc *signing.Service, log *slog.Logger) *Handler {
 	h.mux.HandleFunc("/admin/v1/enrolments", h.notAllowed(http.MethodPost))
 	h.mux.HandleFunc("GET /admin/v1/usage", h.usage)
 	h.mux.HandleFunc("/admin/v1/usage", h.notAllowed(http.MethodGet))
+	h.mux.HandleFunc("GET /admin/v1/reports/campaign", h.campaignReport)
+	h.mux.HandleFunc("/admin/v1/reports/campaign", h.notAllowed(http.MethodGet))
 	h.mux.HandleFunc("/admin/v1/", func(w http.ResponseWriter, r *http.Request) {
 		h.edge.Refuse(w, r, signing.KindNotFound, "no such method: "+r.Method+" "+r.URL.Path)
 	})
