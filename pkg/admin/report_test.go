@@ -71,6 +71,9 @@ func TestCampaignReportAPI(t *testing.T) {
 		rep.Provinces[1].Province != "Hồ Chí Minh" || rep.Provinces[1].Share != 1 || !rep.Provinces[1].Met2030 {
 		t.Errorf("shares: %+v, want Huế 1/100 (short of 30%%), Hồ Chí Minh 2/2 (both targets met)", rep.Provinces)
 	}
+	if len(rep.Months) != 1 || rep.Months[0].Cumulative != 3 || rep.Months[0].ByChannel[store.ChannelOnline] != 1 || rep.Adults != 102 {
+		t.Errorf("months: %+v adults %d, want one month of 3 (1 online) and 102 adults", rep.Months, rep.Adults)
+	}
 	// One province, one ward.
 	q.Set("province", "Hồ Chí Minh")
 	q.Set("ward", "Phường Sài Gòn")

@@ -95,6 +95,20 @@ type CampaignReport struct {
 	Counts    []*store.EnrolmentCount `json:"counts"`
 	Total     store.EnrolmentCount    `json:"total"`
 	Provinces []ProvinceShare         `json:"provinces,omitempty"`
+	// Months are the period's calendar months (in Zone), in order: the
+	// series the charts draw.
+	Months []MonthCount `json:"months"`
+	// Adults is the population table's total (0 without one).
+	Adults int64 `json:"adults,omitempty"`
+}
+
+// MonthCount is one month of a campaign report: the enrolments made in
+// it, by channel, and since the period's start.
+type MonthCount struct {
+	Month      string           `json:"month"` // YYYY-MM
+	Enrolments int64            `json:"enrolments"`
+	ByChannel  map[string]int64 `json:"by_channel"`
+	Cumulative int64            `json:"cumulative"`
 }
 
 // ProvinceShare is a province's active signatures against its adults.
@@ -108,8 +122,9 @@ type ProvinceShare struct {
 	Source   string  `json:"source"`
 }
 
-// CampaignReport counts q's period (CountEnrolments) and sums it. Bad
-// days, zones and areas are invalid_request.
+// CampaignReport counts q's period (CountEnrolments, month by month) and
+// sums it. Bad days, zones and areas, and periods CountEnrolments
+// refuses, are invalid_request.
 func (s *Service) CampaignReport(ctx context.Context, q *ReportQuery) (*CampaignReport, error) {
 	zone, err := display.LoadZone(q.Zone)
 	if err != nil || len(q.Zone) > 64 {
@@ -123,25 +138,68 @@ func (s *Service) CampaignReport(ctx context.Context, q *ReportQuery) (*Campaign
 	if err != nil {
 		return nil, err
 	}
-	f := &store.EnrolmentFilter{From: first, To: last.AddDate(0, 0, 1), Province: strings.TrimSpace(q.Province),
-		Ward: strings.TrimSpace(q.Ward), At: s.now()}
-	counts, err := s.CountEnrolments(ctx, f)
-	if err != nil {
+	end := last.AddDate(0, 0, 1)
+	province, ward := strings.TrimSpace(q.Province), strings.TrimSpace(q.Ward)
+	if err := checkReportFilter(&store.EnrolmentFilter{From: first, To: end, Province: province, Ward: ward}); err != nil {
 		return nil, err
 	}
-	r := &CampaignReport{From: q.From, To: q.To, Zone: zone.String(), At: f.At, Counts: counts}
-	if r.Counts == nil {
-		r.Counts = []*store.EnrolmentCount{}
+	r := &CampaignReport{From: q.From, To: q.To, Zone: zone.String(), At: s.now(), Counts: []*store.EnrolmentCount{}, Months: []MonthCount{}}
+	// One count per calendar month of the period (in zone): the months
+	// make the series, and their sum the period's rows, so the whole
+	// report reads each enrolment once.
+	rows := map[[3]string]*store.EnrolmentCount{}
+	var cumulative int64
+	for start := first; start.Before(end); {
+		next := time.Date(start.Year(), start.Month()+1, 1, 0, 0, 0, 0, zone)
+		stop := next
+		if end.Before(next) {
+			stop = end
+		}
+		counts, err := s.CountEnrolments(ctx, &store.EnrolmentFilter{From: start, To: stop, Province: province, Ward: ward, At: r.At})
+		if err != nil {
+			return nil, err
+		}
+		m := MonthCount{Month: start.Format("2006-01"), ByChannel: map[string]int64{}}
+		for _, c := range counts {
+			m.Enrolments += c.Enrolments
+			m.ByChannel[c.Channel] += c.Enrolments
+			k := [3]string{c.Province, c.Ward, c.Channel}
+			if rows[k] == nil {
+				rows[k] = &store.EnrolmentCount{Province: c.Province, Ward: c.Ward, Channel: c.Channel}
+				r.Counts = append(r.Counts, rows[k])
+			}
+			add(rows[k], c)
+			add(&r.Total, c)
+		}
+		cumulative += m.Enrolments
+		m.Cumulative = cumulative
+		r.Months = append(r.Months, m)
+		start = stop
 	}
-	for _, c := range counts {
-		r.Total.Enrolments += c.Enrolments
-		r.Total.Active += c.Active
-		r.Total.Expired += c.Expired
-		r.Total.Revoked += c.Revoked
-		r.Total.Suspended += c.Suspended
+	sort.Slice(r.Counts, func(i, j int) bool {
+		a, b := r.Counts[i], r.Counts[j]
+		if a.Province != b.Province {
+			return a.Province < b.Province
+		}
+		if a.Ward != b.Ward {
+			return a.Ward < b.Ward
+		}
+		return a.Channel < b.Channel
+	})
+	r.Provinces = shares(r.Counts, q.Population)
+	for _, a := range q.Population {
+		r.Adults += a.Adults
 	}
-	r.Provinces = shares(counts, q.Population)
 	return r, nil
+}
+
+// add adds c's counts to sum.
+func add(sum, c *store.EnrolmentCount) {
+	sum.Enrolments += c.Enrolments
+	sum.Active += c.Active
+	sum.Expired += c.Expired
+	sum.Revoked += c.Revoked
+	sum.Suspended += c.Suspended
 }
 
 // shares sums the active signatures by province and sets them against
