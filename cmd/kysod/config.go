@@ -71,6 +71,8 @@ type campaignConfig struct {
 	// province,adults,source) the officers' campaign report sets its
 	// counts against; empty: the report counts without shares.
 	PopulationFile string `yaml:"population_file"`
+	// Provider is the provider's name the campaign report's PDF prints.
+	Provider string `yaml:"provider"`
 }
 
 // auditConfig tunes the audit chain's checkpoints.

@@ -289,7 +289,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	mux.Handle("/admin/v1/", httpedge.Measure("admin", "other", admin.NewHandler(svc, log).WithStaff(staffSvc).WithPopulation(population)))
+	mux.Handle("/admin/v1/", httpedge.Measure("admin", "other", admin.NewHandler(svc, log).WithStaff(staffSvc).WithCampaign(cfg.Campaign.Provider, population)))
 	// Public: anyone holding a signed PDF may validate it. Trust anchors:
 	// the trust store (`kyso trust`), read for each validation, so an
 	// anchor added while kysod runs counts at once. Revocation data is

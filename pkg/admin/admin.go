@@ -75,8 +75,9 @@ type Handler struct {
 	edge *httpedge.Dialect
 	// staff is the staff registry, when WithStaff serves it.
 	staff *staff.Service
-	// population is the adult population table the campaign report
-	// sets its counts against (WithPopulation).
+	// provider and population are the provider's name and the adult
+	// population table the campaign report uses (WithCampaign).
+	provider   string
 	population signing.Population
 }
 

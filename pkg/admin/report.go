@@ -1,32 +1,49 @@
 package admin
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 
+	"github.com/kyso-pki/kyso/pkg/campaign"
 	"github.com/kyso-pki/kyso/pkg/httpedge"
 	"github.com/kyso-pki/kyso/pkg/signing"
 )
 
-// WithPopulation gives the campaign report the adult population table,
-// so that it sets each province's active signatures against its adults
-// and the campaign's targets.
-func (h *Handler) WithPopulation(p signing.Population) *Handler {
-	h.population = p
+// WithCampaign gives the campaign report the provider's name (for its
+// PDF) and the adult population table, so that it sets each province's
+// active signatures against its adults and the campaign's targets.
+func (h *Handler) WithCampaign(provider string, p signing.Population) *Handler {
+	h.provider, h.population = provider, p
 	return h
 }
 
 // reportParams are the query parameters GET /admin/v1/reports/campaign
 // takes.
-var reportParams = map[string]bool{"from": true, "to": true, "tz": true, "province": true, "ward": true, "format": true}
+var reportParams = map[string]bool{"from": true, "to": true, "tz": true, "province": true, "ward": true, "format": true, "chart": true}
+
+// reportFormats are the formats of a campaign report: the media type of
+// each and whether it is a chart.
+var reportFormats = map[string]struct {
+	mediaType string
+	chart     bool
+}{
+	"json": {"application/json", false},
+	"csv":  {"text/csv; charset=utf-8", false},
+	"xlsx": {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", false},
+	"pdf":  {"application/pdf", false},
+	"svg":  {"image/svg+xml", true},
+	"png":  {"image/png", true},
+}
 
 // campaignReport answers GET /admin/v1/reports/campaign?from=&to=
-// [&tz=][&province=][&ward=][&format=json|csv]: the period's enrolments
-// by province, ward and channel with their certificates' state, as `kyso
-// report campaign` prints them, to an officer.
+// [&tz=][&province=][&ward=][&format=json|csv|xlsx|pdf|svg|png][&chart=]:
+// the period's enrolments by province, ward and channel with their
+// certificates' state, as `kyso report campaign` gives them, to an
+// officer.
 func (h *Handler) campaignReport(w http.ResponseWriter, r *http.Request) {
 	p := h.officer(w, r)
 	if p == nil {
@@ -36,9 +53,23 @@ func (h *Handler) campaignReport(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	format := q.Get("format")
-	if format != "" && format != "json" && format != "csv" {
-		h.edge.Refuse(w, r, signing.KindInvalid, fmt.Sprintf("format %.20q: json or csv", format))
+	format, chart := q.Get("format"), q.Get("chart")
+	if format == "" {
+		format = "json"
+	}
+	f, known := reportFormats[format]
+	switch {
+	case !known:
+		h.edge.Refuse(w, r, signing.KindInvalid, fmt.Sprintf("format %.20q: json, csv, xlsx, pdf, svg or png", format))
+		return
+	case chart != "" && !f.chart:
+		h.edge.Refuse(w, r, signing.KindInvalid, "chart is for the formats svg and png")
+		return
+	case f.chart && chart == "":
+		chart = campaign.Cumulative
+	}
+	if f.chart && !slices.Contains(campaign.Charts, chart) {
+		h.edge.Refuse(w, r, signing.KindInvalid, fmt.Sprintf("chart %.20q: %s", chart, strings.Join(campaign.Charts, ", ")))
 		return
 	}
 	rep, err := h.svc.CampaignReport(r.Context(), &signing.ReportQuery{From: q.Get("from"), To: q.Get("to"), Zone: q.Get("tz"),
@@ -47,13 +78,37 @@ func (h *Handler) campaignReport(w http.ResponseWriter, r *http.Request) {
 		h.edge.Fail(w, r, fmt.Errorf("admin: campaign report for officer %s: %w", p.ID, err))
 		return
 	}
-	if format == "csv" {
-		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-		w.Header().Set("Content-Disposition", `attachment; filename="campaign-`+rep.From+`-`+rep.To+`.csv"`)
-		rep.WriteCSV(w)
+	if format == "json" {
+		httpedge.WriteJSON(w, http.StatusOK, rep)
 		return
 	}
-	httpedge.WriteJSON(w, http.StatusOK, rep)
+	// Laid out in memory first: a failure is an error answer, never half
+	// a file.
+	var b bytes.Buffer
+	switch format {
+	case "csv":
+		err = rep.WriteCSV(&b)
+	case "xlsx":
+		err = campaign.XLSX(&b, rep)
+	case "pdf":
+		err = campaign.PDF(&b, rep, &campaign.PDFOptions{Provider: h.provider})
+	case "svg":
+		err = campaign.SVG(&b, rep, chart)
+	case "png":
+		err = campaign.PNG(&b, rep, chart)
+	}
+	if err != nil {
+		h.edge.Fail(w, r, fmt.Errorf("admin: campaign report as %s: %w", format, err))
+		return
+	}
+	name := "campaign-" + rep.From + "-" + rep.To
+	if f.chart {
+		name += "-" + chart
+	}
+	w.Header().Set("Content-Type", f.mediaType)
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`.`+format+`"`)
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Write(b.Bytes())
 }
 
 // query returns the request's query parameters, or refuses the request

@@ -33,7 +33,7 @@ func TestCampaignReportAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(admin.NewHandler(svc, nil).WithPopulation(pop))
+	ts := httptest.NewServer(admin.NewHandler(svc, nil).WithCampaign("Công ty Thử nghiệm", pop))
 	t.Cleanup(ts.Close)
 	officer, _ := svc.CreateClient(ctx, "Bộ phận một cửa", "", "test", signing.AsOfficer())
 	portal, _ := svc.CreateClient(ctx, "Cổng dịch vụ công", "", "test", signing.InCategory(store.CategoryPublicService))
@@ -88,6 +88,23 @@ func TestCampaignReportAPI(t *testing.T) {
 		!strings.HasPrefix(resp.Header.Get("Content-Type"), "text/csv") {
 		t.Errorf("CSV: %d %q %s (%v)", resp.StatusCode, resp.Header.Get("Content-Type"), raw, err)
 	}
+	// The workbook, the PDF and the charts, each as its type.
+	for _, c := range []struct{ format, chart, mediaType, magic string }{
+		{"xlsx", "", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "PK\x03\x04"},
+		{"pdf", "", "application/pdf", "%PDF-"},
+		{"svg", "channel", "image/svg+xml", "<svg "},
+		{"png", "", "image/png", "\x89PNG"},
+	} {
+		v := url.Values{"from": {today}, "to": {today}, "format": {c.format}}
+		if c.chart != "" {
+			v.Set("chart", c.chart)
+		}
+		resp, raw := get(otok, v.Encode())
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != c.mediaType || !strings.HasPrefix(string(raw), c.magic) ||
+			!strings.Contains(resp.Header.Get("Content-Disposition"), "."+c.format) {
+			t.Errorf("%s: %d %q %q %q", c.format, resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Content-Disposition"), raw[:min(len(raw), 8)])
+		}
+	}
 	// A day before the enrolments counts none; so does a period in
 	// another zone that ends before them.
 	yesterday := se.Clock.Now().Add(-48 * time.Hour).Format(time.DateOnly)
@@ -113,7 +130,9 @@ func TestCampaignReportAPI(t *testing.T) {
 		{"a bad zone", otok, url.Values{"from": {today}, "to": {today}, "tz": {"Mars/" + hostile}}.Encode(), http.StatusBadRequest, "invalid_request", "time zone"},
 		{"a hostile province", otok, url.Values{"from": {today}, "to": {today}, "province": {"Huế\u202e" + hostile}}.Encode(), http.StatusBadRequest, "invalid_request", "province"},
 		{"a long ward", otok, url.Values{"from": {today}, "to": {today}, "ward": {strings.Repeat("P", 200)}}.Encode(), http.StatusBadRequest, "invalid_request", "128 bytes"},
-		{"a bad format", otok, url.Values{"from": {today}, "to": {today}, "format": {"xlsx"}}.Encode(), http.StatusBadRequest, "invalid_request", "json or csv"},
+		{"a bad format", otok, url.Values{"from": {today}, "to": {today}, "format": {"docx"}}.Encode(), http.StatusBadRequest, "invalid_request", "json, csv"},
+		{"a bad chart", otok, url.Values{"from": {today}, "to": {today}, "format": {"svg"}, "chart": {"pie" + hostile}}.Encode(), http.StatusBadRequest, "invalid_request", "cumulative"},
+		{"a chart of a table", otok, url.Values{"from": {today}, "to": {today}, "format": {"csv"}, "chart": {"area"}}.Encode(), http.StatusBadRequest, "invalid_request", "svg and png"},
 		{"an unknown parameter", otok, "from=" + today + "&to=" + today + "&owner=x", http.StatusBadRequest, "invalid_request", "unknown parameter"},
 		{"a repeated parameter", otok, "from=" + today + "&to=" + today + "&ward=a&ward=b", http.StatusBadRequest, "invalid_request", "given 2 times"},
 	} {
