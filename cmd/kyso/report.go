@@ -17,7 +17,7 @@ import (
 // province, ward and channel, with their certificates' state now — the
 // count the provider reports to the city's department.
 func reportCampaign(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "report campaign", "report campaign --from YYYY-MM-DD --to YYYY-MM-DD [--province P] [--ward W] [--tz ZONE] [--data DIR] [--output text|json|csv|xlsx|pdf|svg|png [-o FILE] [--chart cumulative|channel|area] [--provider NAME]]")
+	fs := newFlags(e, "report campaign", "report campaign --from YYYY-MM-DD --to YYYY-MM-DD [--province P] [--ward W] [--tz ZONE] [--data DIR] [--output text|json|csv|xlsx|pdf|html|svg|png [-o FILE] [--chart cumulative|channel|area] [--provider NAME]]")
 	d := addDataFlags(fs)
 	from := fs.String("from", "", "first day of the period (inclusive), YYYY-MM-DD")
 	to := fs.String("to", "", "last day of the period (inclusive), YYYY-MM-DD")
@@ -25,17 +25,17 @@ func reportCampaign(ctx context.Context, e *env, args []string) error {
 	ward := fs.String("ward", "", "only this ward")
 	tz := tzFlag(fs, "of the days")
 	population := fs.String("population", "", "a CSV of adults by province (province,adults,source), for the share of adults holding an active signature against the campaign's targets (30% by 2025, 70% by 2030)")
-	out := fs.String("output", "text", "output format: text, json or csv (printed), or xlsx (a workbook), pdf (the report to the department, for the organisation's seal: kyso sign pdf), svg or png (a chart); those need -o")
-	file := fs.String("o", "", "write the output to this file (required for xlsx, pdf, svg and png)")
+	out := fs.String("output", "text", "output format: text, json or csv (printed), or xlsx (a workbook), pdf (the report to the department, for the organisation's seal: kyso sign pdf), html (the dashboard page), svg or png (a chart); those need -o")
+	file := fs.String("o", "", "write the output to this file (required for xlsx, pdf, html, svg and png)")
 	chart := fs.String("chart", campaign.Cumulative, "the chart --output svg or png draws: cumulative (against the targets with --population), channel or area")
 	provider := fs.String("provider", "", "the provider's name, printed in the PDF report")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	binary := map[string]bool{"xlsx": true, "pdf": true, "svg": true, "png": true}
+	binary := map[string]bool{"xlsx": true, "pdf": true, "html": true, "svg": true, "png": true}
 	switch {
 	case *out != "text" && *out != "json" && *out != "csv" && !binary[*out]:
-		return usagef("--output is %q, want text, json, csv, xlsx, pdf, svg or png", *out)
+		return usagef("--output is %q, want text, json, csv, xlsx, pdf, html, svg or png", *out)
 	case binary[*out] && *file == "":
 		return usagef("--output %s needs -o FILE", *out)
 	case !slices.Contains(campaign.Charts, *chart):
@@ -88,7 +88,9 @@ func writeReport(w io.Writer, rep *signing.CampaignReport, format, chart, provid
 	case "xlsx":
 		return campaign.XLSX(w, rep)
 	case "pdf":
-		return campaign.PDF(w, rep, &campaign.PDFOptions{Provider: provider})
+		return campaign.PDF(w, rep, &campaign.Options{Provider: provider})
+	case "html":
+		return campaign.HTML(w, rep, &campaign.Options{Provider: provider})
 	case "svg":
 		return campaign.SVG(w, rep, chart)
 	case "png":

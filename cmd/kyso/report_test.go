@@ -119,7 +119,7 @@ func TestReportCampaignSealed(t *testing.T) {
 		t.Errorf("the sealed report's text (1 active of 4 adults: 25%%): %v\n%s", err, text)
 	}
 	os.WriteFile(filepath.Join(testenv.Artifacts(t), "report-sealed.pdf"), mustRead(t, sealed), 0o600)
-	for _, c := range []struct{ format, magic string }{{"xlsx", "PK\x03\x04"}, {"svg", "<svg "}, {"png", "\x89PNG"}} {
+	for _, c := range []struct{ format, magic string }{{"xlsx", "PK\x03\x04"}, {"html", "<!DOCTYPE html>"}, {"svg", "<svg "}, {"png", "\x89PNG"}} {
 		f := filepath.Join(dir, "report."+c.format)
 		ok(append(period, "--output", c.format, "-o", f, "--chart", "area")...)
 		if b := mustRead(t, f); !strings.HasPrefix(string(b), c.magic) {

@@ -35,12 +35,13 @@ var reportFormats = map[string]struct {
 	"csv":  {"text/csv; charset=utf-8", false},
 	"xlsx": {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", false},
 	"pdf":  {"application/pdf", false},
+	"html": {"text/html; charset=utf-8", false},
 	"svg":  {"image/svg+xml", true},
 	"png":  {"image/png", true},
 }
 
 // campaignReport answers GET /admin/v1/reports/campaign?from=&to=
-// [&tz=][&province=][&ward=][&format=json|csv|xlsx|pdf|svg|png][&chart=]:
+// [&tz=][&province=][&ward=][&format=json|csv|xlsx|pdf|html|svg|png][&chart=]:
 // the period's enrolments by province, ward and channel with their
 // certificates' state, as `kyso report campaign` gives them, to an
 // officer.
@@ -60,7 +61,7 @@ func (h *Handler) campaignReport(w http.ResponseWriter, r *http.Request) {
 	f, known := reportFormats[format]
 	switch {
 	case !known:
-		h.edge.Refuse(w, r, signing.KindInvalid, fmt.Sprintf("format %.20q: json, csv, xlsx, pdf, svg or png", format))
+		h.edge.Refuse(w, r, signing.KindInvalid, fmt.Sprintf("format %.20q: json, csv, xlsx, pdf, html, svg or png", format))
 		return
 	case chart != "" && !f.chart:
 		h.edge.Refuse(w, r, signing.KindInvalid, "chart is for the formats svg and png")
@@ -91,7 +92,9 @@ func (h *Handler) campaignReport(w http.ResponseWriter, r *http.Request) {
 	case "xlsx":
 		err = campaign.XLSX(&b, rep)
 	case "pdf":
-		err = campaign.PDF(&b, rep, &campaign.PDFOptions{Provider: h.provider})
+		err = campaign.PDF(&b, rep, &campaign.Options{Provider: h.provider})
+	case "html":
+		err = campaign.HTML(&b, rep, &campaign.Options{Provider: h.provider})
 	case "svg":
 		err = campaign.SVG(&b, rep, chart)
 	case "png":

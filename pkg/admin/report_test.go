@@ -92,6 +92,7 @@ func TestCampaignReportAPI(t *testing.T) {
 	for _, c := range []struct{ format, chart, mediaType, magic string }{
 		{"xlsx", "", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "PK\x03\x04"},
 		{"pdf", "", "application/pdf", "%PDF-"},
+		{"html", "", "text/html; charset=utf-8", "<!DOCTYPE html>"},
 		{"svg", "channel", "image/svg+xml", "<svg "},
 		{"png", "", "image/png", "\x89PNG"},
 	} {

@@ -210,7 +210,7 @@ print(json.dumps(out, default=str))`
 // charts' titles and the rows of every area.
 func TestPDF(t *testing.T) {
 	var b bytes.Buffer
-	if err := campaign.PDF(&b, report(), &campaign.PDFOptions{Provider: "Công ty Chữ ký số Thử nghiệm"}); err != nil {
+	if err := campaign.PDF(&b, report(), &campaign.Options{Provider: "Công ty Chữ ký số Thử nghiệm"}); err != nil {
 		t.Fatal(err)
 	}
 	f := filepath.Join(t.TempDir(), "report.pdf")

@@ -11,8 +11,8 @@ import (
 	"github.com/kyso-pki/kyso/pkg/stamp"
 )
 
-// PDFOptions name the report's author.
-type PDFOptions struct {
+// Options name the report's author, for the PDF and HTML reports.
+type Options struct {
 	// Provider is the signature provider's name, printed under the title.
 	Provider string
 }
@@ -29,9 +29,9 @@ const (
 // pages, text as Unicode text (DejaVu Sans, embedded) so that it is
 // found and copied as written. The provider then seals it (kyso sign pdf
 // --level B-LTA with the organisation's key).
-func PDF(w io.Writer, rep *signing.CampaignReport, o *PDFOptions) error {
+func PDF(w io.Writer, rep *signing.CampaignReport, o *Options) error {
 	if o == nil {
-		o = &PDFOptions{}
+		o = &Options{}
 	}
 	doc := fpdf.New("P", "pt", "A4", "")
 	doc.SetMargins(margin, margin, margin)
@@ -76,13 +76,11 @@ func PDF(w io.Writer, rep *signing.CampaignReport, o *PDFOptions) error {
 		doc.Ln(8)
 		p.line(11, "Tỷ lệ người trưởng thành có chữ ký số / Share of adults holding an active signature")
 		rows := make([][]string, 0, len(rep.Provinces))
-		sources := map[string]bool{}
 		for _, s := range rep.Provinces {
 			rows = append(rows, []string{short(s.Province, 40), count(s.Active), count(s.Adults), fmt.Sprintf("%.2f%%", s.Share*100), met(s.Met2025), met(s.Met2030)})
-			sources[s.Source] = true
 		}
 		p.table([]float64{130, 75, 90, 60, 80, 80}, []string{"Tỉnh / Province", "Hoạt động", "Người TT / Adults", "Tỷ lệ", "30% (2025)", "70% (2030)"}, rows, 1)
-		for s := range sources {
+		for _, s := range rep.Sources() {
 			p.line(8, "Nguồn dân số / Population source: "+short(s, 200))
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -244,4 +245,17 @@ func (r *CampaignReport) WriteCSV(w io.Writer) error {
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// Sources lists the population table's sources the report's shares
+// cite, each once, sorted.
+func (r *CampaignReport) Sources() []string {
+	var out []string
+	for _, p := range r.Provinces {
+		if !slices.Contains(out, p.Source) {
+			out = append(out, p.Source)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
