@@ -70,6 +70,7 @@ func commands() []command {
 		{"staff", "revoke", "revoke a staff member's authorisation: their badges are refused at once", staffRevoke},
 		{"staff", "badge", "make a staff badge: a QR code (PNG) of the public check page's URL with a signed token", staffBadge},
 		{"client", "create", "register a relying party (portal) and print its client_id and client_secret", clientCreate},
+		{"client", "set-category", "move a portal to public-service or commercial for the signatures counted from now on", clientSetCategory},
 		{"usage", "", "count signatures per citizen and per portal in a period, by category (public-service, commercial), free and metered", usageCmd},
 		{"approve", "", "the owner's side: list pending signing transactions, approve or reject them with PIN and one-time code", approve},
 		{"verify", "", "validate every signature of a PDF: integrity, trust, revocation, time-stamps, changes after signing", verifyPDF},
