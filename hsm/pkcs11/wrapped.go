@@ -56,6 +56,11 @@ func (s *Store) CreateMasterKey(ctx context.Context, label string) error {
 	}
 	id := make([]byte, masterKeyIDLen)
 	rand.Read(id)
+	return s.createMaster(ctx, label, id)
+}
+
+// createMaster makes the master key labelled label with CKA_ID id.
+func (s *Store) createMaster(ctx context.Context, label string, id []byte) error {
 	s.labelMu.Lock()
 	defer s.labelMu.Unlock()
 	return s.do(ctx, func(ss session) error {
@@ -150,13 +155,25 @@ func (s *Store) masterByLabel(ss session, label string) (*masterKey, error) {
 }
 
 // masterByID finds the master key a blob names, through a cache valid for
-// one recovery generation.
+// one recovery generation. A cached handle is read again (its CKA_ID) at
+// each use: keys unwrapped under the master key (the key cache's session
+// objects) sign only while it is still on the token. A token
+// re-initialised by another process leaves this process's sessions, and
+// the objects unwrapped in them, alive (SoftHSM does); the read fails with
+// CKR_OBJECT_HANDLE_INVALID, the store recovers, the cache of the old
+// generation is forgotten, and the blob is unwrapped again — or refused.
 func (s *Store) masterByID(ss session, id []byte) (pkcs11.ObjectHandle, error) {
 	s.masterMu.Lock()
 	r, ok := s.masterCache[string(id)]
 	s.masterMu.Unlock()
 	if ok && r.gen == ss.gen {
-		return r.h, nil
+		attrs, err := s.p.GetAttributeValue(ss.h, r.h, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_ID, nil)})
+		if err != nil {
+			return 0, fmt.Errorf("pkcs11: reading master key %x on token %q: %w", id, s.token, err)
+		}
+		if bytes.Equal(attrs[0].Value, id) {
+			return r.h, nil
+		}
 	}
 	objs, err := s.find(ss, []*pkcs11.Attribute{
 		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_SECRET_KEY),
