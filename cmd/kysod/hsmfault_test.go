@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"database/sql"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -87,7 +88,9 @@ func newHSMEnv(t *testing.T) *hsmEnv {
 	runKyso(t, kyso, e.data, nil, "key", "create-master")
 	// The first start makes kysod's TLS, audit and badge keys.
 	d := startKysod(t, e.crash, e.data, "KYSO_CONFIG="+e.config)
-	for i, alg := range []string{"ecdsa-p256", "rsa-2048", "ecdsa-p256"} {
+	// The last owner approves SmartCA transactions; the others sign
+	// through CSC.
+	for i, alg := range []string{"ecdsa-p256", "rsa-2048", "ecdsa-p256", "ecdsa-p256"} {
 		o := crashOwner{nationalID: fmt.Sprintf("07920300%04d", 7000+i), pin: "135792"}
 		var en struct {
 			OTPAuth      string `json:"otpauth_uri"`
@@ -175,6 +178,17 @@ type hsmAnswer struct {
 	digests, sigs [][]byte
 }
 
+// hsmTx is one SmartCA transaction: submitted, approved by its owner,
+// and its final state read back.
+type hsmTx struct {
+	code          string
+	start, end    time.Time
+	approve       int // the approval's HTTP status, -1: no answer
+	desc          string
+	status        string // the final state
+	digests, sigs [][]byte
+}
+
 // hsmLoad is the load on a running kysod and what it saw.
 type hsmLoad struct {
 	e      *hsmEnv
@@ -192,6 +206,7 @@ type hsmLoad struct {
 
 	mu       sync.Mutex
 	answers  []hsmAnswer
+	txs      []hsmTx
 	authErrs map[string]int
 	readyz   []probe
 	livez    []probe
@@ -238,9 +253,10 @@ func (e *hsmEnv) startLoad(t *testing.T, d *daemon) *hsmLoad {
 			l.algo[o.credentialID] = algid.ECDSAWithSHA256.String()
 		}
 	}
-	for _, o := range e.owners {
+	for _, o := range e.owners[:len(e.owners)-1] {
 		l.wg.Go(func() { l.work(t, o) })
 	}
+	l.wg.Go(func() { l.transactions(t, e.owners[len(e.owners)-1]) })
 	l.wg.Go(func() { l.poll("/readyz", &l.readyz) })
 	l.wg.Go(func() { l.poll("/livez", &l.livez) })
 	return l
@@ -266,9 +282,7 @@ func (l *hsmLoad) work(t *testing.T, o crashOwner) {
 		}
 		sad, err := l.client.Authorize(ctx, o.credentialID, digests, crypto.SHA256, o.pin, otp)
 		if err != nil {
-			l.mu.Lock()
-			l.authErrs[err.Error()]++
-			l.mu.Unlock()
+			l.note(err.Error())
 			time.Sleep(50 * time.Millisecond)
 			continue
 		}
@@ -298,6 +312,118 @@ func (l *hsmLoad) work(t *testing.T, o crashOwner) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
+}
+
+// hsmTxHashes is how many hashes each SmartCA transaction signs.
+const hsmTxHashes = 50
+
+// post sends body as JSON to kysod's path and decodes the answer into
+// out; it returns the HTTP status, -1 when there was no answer.
+func (l *hsmLoad) post(path, token string, body, out any) int {
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest(http.MethodPost, "https://"+l.d.https+path, strings.NewReader(string(b)))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := l.hc.Do(req)
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	json.NewDecoder(resp.Body).Decode(out)
+	return resp.StatusCode
+}
+
+// transactions submits SmartCA transactions of hsmTxHashes hashes for
+// o and has o approve each (approve), until the load stops.
+func (l *hsmLoad) transactions(t *testing.T, o crashOwner) {
+	for i := 0; !l.stop.Load(); i++ {
+		tx := hsmTx{digests: make([][]byte, hsmTxHashes), approve: -1}
+		files := make([]map[string]string, hsmTxHashes)
+		for j := range files {
+			tx.digests[j] = make([]byte, 32)
+			rand.Read(tx.digests[j])
+			files[j] = map[string]string{"doc_id": fmt.Sprintf("doc-%d", j), "file_type": "pdf", "sign_type": "hash", "data_to_be_signed": hex.EncodeToString(tx.digests[j])}
+		}
+		var submitted struct {
+			Data struct {
+				TranCode string `json:"tran_code"`
+			} `json:"data"`
+		}
+		if st := l.post("/smartca/v1/signatures/sign", "", map[string]any{"sp_id": l.e.clientID, "sp_password": l.e.secret,
+			"user_id": o.nationalID, "transaction_id": fmt.Sprintf("hsm-%d-%d", time.Now().UnixNano(), i), "sign_files": files}, &submitted); st != 200 {
+			l.note(fmt.Sprintf("SmartCA submission: HTTP %d", st))
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		tx.code = submitted.Data.TranCode
+		l.approve(t, o, tx)
+	}
+}
+
+// approve has o log in and approve tx, reads its state back, checks its
+// signatures under o's certificate and records it.
+func (l *hsmLoad) approve(t *testing.T, o crashOwner, tx hsmTx) hsmTx {
+	if _, err := l.e.sql.Exec(`UPDATE owners SET totp_last_step = 0 WHERE id = (SELECT owner_id FROM credentials WHERE id = ?)`, o.credentialID); err != nil {
+		t.Errorf("resetting the TOTP step: %v", err)
+		return tx
+	}
+	otp, _ := signing.TOTPCode(o.otpauth, time.Now())
+	var login struct {
+		AccessToken string `json:"access_token"`
+	}
+	if st := l.post("/owner/v1/login", "", map[string]string{"national_id": "CCCD:" + o.nationalID, "pin": o.pin, "otp": otp}, &login); st != 200 {
+		l.note(fmt.Sprintf("owner login: HTTP %d", st))
+		time.Sleep(100 * time.Millisecond)
+		return tx
+	}
+	// The approval spends the next step's code (see crash_test.go).
+	otp, _ = signing.TOTPCode(o.otpauth, time.Now().Add(30*time.Second))
+	var refused struct {
+		Description string `json:"error_description"`
+	}
+	tx.start = time.Now()
+	tx.approve = l.post("/owner/v1/transactions/"+tx.code+"/approve", login.AccessToken, map[string]string{"pin": o.pin, "otp": otp}, &refused)
+	tx.end, tx.desc = time.Now(), refused.Description
+	var status struct {
+		Data struct {
+			Status     string `json:"status"`
+			Signatures []struct {
+				Value string `json:"signature_value"`
+			} `json:"signatures"`
+		} `json:"data"`
+	}
+	// A refused approval leaves the transaction as it was; an accepted
+	// one is final within moments.
+	sp := map[string]any{"sp_id": l.e.clientID, "sp_password": l.e.secret}
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		st := l.post("/smartca/v1/signatures/sign/"+tx.code+"/status", "", sp, &status)
+		if st == 200 && (tx.approve != http.StatusOK || status.Data.Status != "pending" && status.Data.Status != "approved") {
+			break
+		}
+	}
+	tx.status, tx.sigs = status.Data.Status, nil
+	wrong := 0
+	for j, sg := range status.Data.Signatures {
+		sig, _ := base64.StdEncoding.DecodeString(sg.Value)
+		tx.sigs = append(tx.sigs, sig)
+		if j >= len(tx.digests) || hsmtest.Verify(l.pubs[o.credentialID], tx.digests[j], sig, crypto.SHA256) != nil {
+			wrong++
+		}
+	}
+	l.mu.Lock()
+	l.txs = append(l.txs, tx)
+	l.wrongKey += wrong
+	l.mu.Unlock()
+	return tx
+}
+
+// note counts an unexpected answer of the load's preparatory steps.
+func (l *hsmLoad) note(what string) {
+	l.mu.Lock()
+	l.authErrs[what]++
+	l.mu.Unlock()
 }
 
 // poll asks route every 100 ms until the load stops.
@@ -388,8 +514,9 @@ func (d *daemon) fault(t *testing.T, sig syscall.Signal, want string) time.Time 
 // success or a clear 503 (never a 500, never unanswered), each signature
 // made by the credential's own key (checked here in Go, and a sample by
 // openssl), and the audit log claiming no signature not returned. It
-// returns the answers counted by status.
-func (l *hsmLoad) judge(t *testing.T) map[int]int {
+// returns the signHash answers counted by status, and the SmartCA
+// transactions by final state.
+func (l *hsmLoad) judge(t *testing.T) (map[int]int, map[string]int) {
 	t.Helper()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -417,11 +544,31 @@ func (l *hsmLoad) judge(t *testing.T) map[int]int {
 	}
 	l.opensslSample(t)
 
-	// The audit log: every returned signature has its intent; an intent
-	// whose signature was not returned belongs to a request answered 503,
-	// which logged the failure (signature.create error). signHash writes
-	// no ok event: its intents are the claim.
-	intents, errorsLogged, oks := map[string]bool{}, 0, 0
+	// SmartCA: an approval is answered with its signatures made, or with
+	// a clear 503; a transaction approved is signed with every signature.
+	txStates := map[string]int{}
+	for _, tx := range l.txs {
+		txStates[tx.status]++
+		switch {
+		case tx.approve == http.StatusOK && (tx.status != "signed" || len(tx.sigs) != hsmTxHashes):
+			t.Errorf("transaction %s: approved, but %s with %d signatures", tx.code, tx.status, len(tx.sigs))
+		case tx.approve == http.StatusServiceUnavailable && !strings.Contains(tx.desc, "key store"):
+			t.Errorf("transaction %s: approval answered 503 %q: not the key store's clear answer", tx.code, tx.desc)
+		case tx.approve != http.StatusOK && tx.approve != http.StatusServiceUnavailable:
+			t.Errorf("transaction %s: approval answered %d %q: a fault of the HSM must be a 503 with a message", tx.code, tx.approve, tx.desc)
+		case tx.approve != http.StatusOK && tx.status == "signed":
+			t.Errorf("transaction %s: approval refused, yet signed", tx.code)
+		}
+	}
+
+	// The audit log. CSC: every returned signature has its intent; an
+	// intent whose signature was not returned belongs to a request
+	// answered 503, which logged the failure (signature.create error);
+	// signHash writes no ok event, its intents are the claim. SmartCA:
+	// ok events only for a transaction signed, one per signature the
+	// portal received.
+	intents, errorsLogged, okCSC := map[string]bool{}, 0, 0
+	okByTx := map[string]int{}
 	rows, err := l.e.sql.Query(`SELECT outcome, details FROM audit_events WHERE action = 'signature.create'`)
 	if err != nil {
 		t.Fatal(err)
@@ -433,16 +580,19 @@ func (l *hsmLoad) judge(t *testing.T) map[int]int {
 			t.Fatal(err)
 		}
 		var dt struct {
-			Digest string `json:"digest"`
+			Digest      string `json:"digest"`
+			Transaction string `json:"transaction"`
 		}
 		json.Unmarshal(details, &dt)
-		switch outcome {
-		case "intent":
+		switch {
+		case outcome == "intent" && dt.Transaction == "":
 			intents[dt.Digest] = true
-		case "error":
+		case outcome == "error":
 			errorsLogged++
-		case "ok":
-			oks++
+		case outcome == "ok" && dt.Transaction == "":
+			okCSC++
+		case outcome == "ok":
+			okByTx[dt.Transaction]++
 		}
 	}
 	rows.Close()
@@ -455,14 +605,28 @@ func (l *hsmLoad) judge(t *testing.T) map[int]int {
 	if unaudited > 0 {
 		t.Errorf("%d returned signatures have no signature.create intent", unaudited)
 	}
-	if oks > 0 {
-		t.Errorf("%d signature.create ok events, though only signHash signed", oks)
+	if okCSC > 0 {
+		t.Errorf("%d signature.create ok events outside transactions, though CSC signed only by signHash", okCSC)
 	}
 	if n := len(intents) - len(returned); n != spentFailed {
 		t.Errorf("%d intents without a returned signature, but %d digests were refused after spending their SAD", n, spentFailed)
 	}
 	if spentFailed > 0 && errorsLogged == 0 {
 		t.Error("signatures failed at the key store, and no signature.create error event says so")
+	}
+	last := map[string]hsmTx{} // a transaction approved again: its last record
+	for _, tx := range l.txs {
+		last[tx.code] = tx
+	}
+	for code, tx := range last {
+		if want := len(tx.sigs); okByTx[code] != want {
+			t.Errorf("transaction %s (%s): %d signature.create ok events, %d signatures received", code, tx.status, okByTx[code], want)
+		}
+	}
+	for code, n := range okByTx {
+		if _, seen := last[code]; !seen {
+			t.Errorf("%d signature.create ok events for transaction %s, which the portal never saw approved", n, code)
+		}
 	}
 	// The health routes answered every time, within their 3-second bound
 	// and a second of slack.
@@ -473,7 +637,7 @@ func (l *hsmLoad) judge(t *testing.T) map[int]int {
 			}
 		}
 	}
-	return counts
+	return counts, txStates
 }
 
 // opensslSample has openssl judge the first signature of each answer
@@ -497,8 +661,8 @@ func (l *hsmLoad) opensslSample(t *testing.T) {
 			t.Errorf("openssl pkeyutl -verify, a signature of credential %s: %v: %s", a.cred, err, out)
 		}
 	}
-	if len(per) != len(l.e.owners) {
-		t.Errorf("openssl judged signatures of %d credentials, want %d", len(per), len(l.e.owners))
+	if want := len(l.e.owners) - 1; len(per) != want { // the last owner signs through SmartCA
+		t.Errorf("openssl judged signatures of %d credentials, want %d", len(per), want)
 	}
 }
 
@@ -548,8 +712,11 @@ func TestHSMSessionsClosed(t *testing.T) {
 			t.Errorf("close %d: kysod signed again after %v and was ready after %v; want both within %v", i+1, sign, ready, hsmRecoveryBound)
 		}
 	}
-	counts := l.judge(t)
-	t.Logf("signHash answers by status: %v (%d hashes each); authorisation errors: %v", counts, hsmHashes, l.authErrs)
+	counts, txs := l.judge(t)
+	t.Logf("signHash answers by status: %v (%d hashes each); SmartCA transactions by state: %v (%d hashes each); other errors: %v", counts, hsmHashes, txs, hsmTxHashes, l.authErrs)
+	if counts[http.StatusOK] != len(l.answers) || txs["signed"] != len(l.txs) || txs["signed"] == 0 {
+		t.Errorf("closed sessions made requests fail: signHash %v, transactions %v; recovery retries the operation, so none should", counts, txs)
+	}
 	if n := strings.Count(d.logged(), "pkcs11: recovering token sessions"); n < closes {
 		t.Errorf("kysod logged %d recoveries for %d closes", n, closes)
 	}
@@ -706,6 +873,19 @@ func TestHSMTokenReinit(t *testing.T) {
 	l.waitSigned(t, 4, hsmRecoveryBound)
 	time.Sleep(2 * time.Second)
 	l.end()
+	// A transaction whose approval was refused while the keys were gone
+	// is still pending: its owner approves it again, and it is signed.
+	var again *hsmTx
+	for _, tx := range l.txs {
+		if tx.approve == http.StatusServiceUnavailable && tx.status == "pending" {
+			again = &tx
+		}
+	}
+	if again == nil {
+		t.Error("no SmartCA approval was refused while the keys were gone")
+	} else if tx := l.approve(t, e.owners[len(e.owners)-1], *again); tx.approve != http.StatusOK || tx.status != "signed" {
+		t.Errorf("transaction %s approved again after the restore: %d %q, %s", tx.code, tx.approve, tx.desc, tx.status)
+	}
 
 	sign, ready := l.recovery(restoreAt)
 	t.Logf("re-initialised at %s; impostors made %v later; restored %v after that; signed again %v after the restore, /readyz 200 after %v",
@@ -734,6 +914,21 @@ func TestHSMTokenReinit(t *testing.T) {
 	// ready, /livez alive.
 	l.mu.Lock()
 	var during, refused int
+	var txDuring int
+	for _, tx := range l.txs {
+		if tx.start.After(reinitAt) && tx.end.Before(restoreAt) {
+			txDuring++
+			if tx.status == "signed" {
+				t.Errorf("transaction %s, approved %v after the re-initialisation, was signed", tx.code, tx.start.Sub(reinitAt))
+			}
+		}
+	}
+	t.Logf("SmartCA approvals while the keys were gone: %d", txDuring)
+	for _, tx := range l.txs {
+		if tx.status != "signed" {
+			t.Logf("transaction %s approved at %s: approval %d %q, then %s", tx.code, tx.start.Format(time.StampMilli), tx.approve, tx.desc, tx.status)
+		}
+	}
 	for _, a := range l.answers {
 		if a.start.After(reinitAt) && a.end.Before(restoreAt) {
 			during++
@@ -767,8 +962,8 @@ func TestHSMTokenReinit(t *testing.T) {
 	if during == 0 || notReady == 0 || readyWhileGone > 0 || alive != livezDuring {
 		t.Errorf("while the keys were gone: %d signHash requests, %d /readyz not ready, %d ready with the impostors in place, /livez 200 %d of %d", during, notReady, readyWhileGone, alive, livezDuring)
 	}
-	counts := l.judge(t)
-	t.Logf("signHash answers by status: %v (%d hashes each); authorisation errors: %v", counts, hsmHashes, l.authErrs)
+	counts, txs := l.judge(t)
+	t.Logf("signHash answers by status: %v (%d hashes each); SmartCA transactions by state: %v (%d hashes each); other errors: %v", counts, hsmHashes, txs, hsmTxHashes, l.authErrs)
 	d.stop(t)
 	e.auditVerify(t)
 	// Nothing stored wrongly: the credentials keep the blobs and
