@@ -41,12 +41,15 @@ import (
 // (-tags kysocrash, fault_on.go): SIGUSR1 closes every PKCS#11 session of
 // kysod's slot; SIGUSR2 quiets its key store until the next SIGUSR2.
 //
-// The load: per owner, a worker that authorises hsmHashes hashes (CSC
-// credentials/authorize) and signs them (signatures/signHash), again and
-// again. An owner passes its factors once per 30-second step, so the
-// worker resets its owner's last TOTP step in the database before each
-// authorisation, as the crash harness does between runs: a test device on
-// the test's own database, not something kysod offers.
+// The load: per owner but the last, a worker that authorises hsmHashes
+// hashes (CSC credentials/authorize) and signs them
+// (signatures/signHash), again and again; for the last owner, a worker
+// that submits SmartCA transactions of hsmTxHashes hashes and approves
+// them as the owner (/owner/v1). An owner passes its factors once per
+// 30-second step, so each worker resets its owner's last TOTP step in the
+// database before each authorisation or login, as the crash harness does
+// between runs: a test device on the test's own database, not something
+// kysod offers. /readyz and /livez are asked every 100 ms meanwhile.
 
 // hsmHashes is how many hashes each SAD signs.
 const hsmHashes = 8
@@ -641,28 +644,44 @@ func (l *hsmLoad) judge(t *testing.T) (map[int]int, map[string]int) {
 }
 
 // opensslSample has openssl judge the first signature of each answer
-// with signatures, up to 12 per credential: each over its digest, under
-// the credential's certificate.
+// with signatures (signHash, and SmartCA transactions signed), up to 12 per
+// credential: each over its digest, under the credential's certificate.
 func (l *hsmLoad) opensslSample(t *testing.T) {
 	t.Helper()
 	openssl := testenv.LookPath(t, "openssl", "apt-get install openssl")
-	dir := t.TempDir()
-	per := map[string]int{}
-	for i, a := range l.answers {
-		if a.status != http.StatusOK || per[a.cred] >= 12 {
-			continue
-		}
-		per[a.cred]++
-		dg, sg := filepath.Join(dir, fmt.Sprint(i, ".dgst")), filepath.Join(dir, fmt.Sprint(i, ".sig"))
-		os.WriteFile(dg, a.digests[0], 0o600)
-		os.WriteFile(sg, a.sigs[0], 0o600)
-		out, err := exec.Command(openssl, "pkeyutl", "-verify", "-certin", "-inkey", l.cert[a.cred], "-in", dg, "-sigfile", sg, "-pkeyopt", "digest:sha256").CombinedOutput()
-		if err != nil || !strings.Contains(string(out), "Signature Verified Successfully") {
-			t.Errorf("openssl pkeyutl -verify, a signature of credential %s: %v: %s", a.cred, err, out)
+	type sample struct {
+		cred        string
+		digest, sig []byte
+	}
+	var samples []sample
+	for _, a := range l.answers {
+		if a.status == http.StatusOK {
+			samples = append(samples, sample{a.cred, a.digests[0], a.sigs[0]})
 		}
 	}
-	if want := len(l.e.owners) - 1; len(per) != want { // the last owner signs through SmartCA
-		t.Errorf("openssl judged signatures of %d credentials, want %d", len(per), want)
+	smartca := l.e.owners[len(l.e.owners)-1].credentialID
+	for _, tx := range l.txs {
+		if tx.status == "signed" && len(tx.sigs) > 0 {
+			samples = append(samples, sample{smartca, tx.digests[0], tx.sigs[0]})
+		}
+	}
+	dir := t.TempDir()
+	per := map[string]int{}
+	for i, s := range samples {
+		if per[s.cred] >= 12 {
+			continue
+		}
+		per[s.cred]++
+		dg, sg := filepath.Join(dir, fmt.Sprint(i, ".dgst")), filepath.Join(dir, fmt.Sprint(i, ".sig"))
+		os.WriteFile(dg, s.digest, 0o600)
+		os.WriteFile(sg, s.sig, 0o600)
+		out, err := exec.Command(openssl, "pkeyutl", "-verify", "-certin", "-inkey", l.cert[s.cred], "-in", dg, "-sigfile", sg, "-pkeyopt", "digest:sha256").CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "Signature Verified Successfully") {
+			t.Errorf("openssl pkeyutl -verify, a signature of credential %s: %v: %s", s.cred, err, out)
+		}
+	}
+	if len(per) != len(l.e.owners) {
+		t.Errorf("openssl judged signatures of %d credentials, want %d", len(per), len(l.e.owners))
 	}
 }
 
@@ -678,7 +697,7 @@ func (e *hsmEnv) auditVerify(t *testing.T) {
 
 // TestHSMSessionsClosed closes every PKCS#11 session of kysod's slot
 // (C_CloseAllSessions, as an HSM or module restart does) five times under
-// a load of CSC signHash requests. kysod must sign again within 10 s of
+// a load of CSC signHash requests and SmartCA approvals. kysod must sign again within 10 s of
 // each close (the key store recovers at the next operation: new sessions,
 // a new login, the keys found again), answer no request with anything but
 // signatures or a clear 503, sign with no other key, keep /readyz and
@@ -785,8 +804,8 @@ func (e *hsmEnv) objects(t *testing.T) map[string]map[string]string {
 }
 
 // TestHSMTokenReinit re-initialises kysod's token from another process
-// (softhsm2-util --init-token) under a load of signHash requests: every
-// key is gone. Then pkcs11-tool makes, in the new token, a master key
+// (softhsm2-util --init-token) under a load of signHash requests and
+// SmartCA approvals: every key is gone. Then pkcs11-tool makes, in the new token, a master key
 // with the label and CKA_ID of the one that wrapped the credentials' keys
 // (usable for wrapping, as the real one) and a key pair with the label of
 // kysod's TLS key. kysod must never sign with them: no signature returned
@@ -795,7 +814,9 @@ func (e *hsmEnv) objects(t *testing.T) map[string]map[string]string {
 // label is not the certificate's); /livez, the CA certificates, the CRL
 // and OCSP (responses signed before) still served. Then the token
 // directory is restored from a copy: kysod must sign again, and be ready,
-// within 10 s, without a restart. The audit log then verifies.
+// within 10 s, without a restart, and a transaction whose approval was
+// refused meanwhile is approved again and signed. The audit log then
+// verifies.
 //
 // SoftHSM's limit: its file store gives a torn view (the token listed with
 // an empty label, object creation failing with CKR_GENERAL_ERROR) to a
