@@ -67,9 +67,9 @@
 // blob under the master key at any time, so whether a key may sign is
 // decided by the caller (pkg/signing's unlock), never by whether its object
 // exists. A cached object signs only while the master key that unwrapped it
-// is on the token (its handle is read at each use): SoftHSM keeps a
-// process's sessions, and the objects in them, through another process's
-// re-initialisation of the token. Objects made before a recovery are
+// is on the token (its handle is read again when MasterRecheck has passed):
+// SoftHSM keeps a process's sessions, and the objects in them, through
+// another process's re-initialisation of the token. Objects made before a recovery are
 // forgotten, not destroyed. The signatures an object makes are verified
 // under the blob's public key until one has verified; after that the object
 // is known to be that key. A cached object is looked up by a hash of the

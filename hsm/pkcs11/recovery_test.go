@@ -280,6 +280,8 @@ func TestRecoveryReinitCachedWrappedKey(t *testing.T) {
 	if err := s.createMaster(ctx, s.master, b.masterID); err != nil {
 		t.Fatalf("making the impostor master key: %v", err)
 	}
+	// The cached master key handle is read again after MasterRecheck.
+	time.Sleep(MasterRecheck)
 	for i := range 2 {
 		sig, err := signer.Sign(rand.Reader, d[:], crypto.SHA256)
 		if !errors.Is(err, hsm.ErrInvalidWrappedKey) || sig != nil {
