@@ -825,9 +825,10 @@ func (e *hsmEnv) objects(t *testing.T) map[string]map[string]string {
 // reader restarts; so the test re-initialises and restores the token while
 // kysod's key store is quiet (SIGUSR2: requests wait meanwhile, a few
 // hundred milliseconds), as an HSM's re-initialisation looks to a client
-// that is between two operations. kyso's behaviour after it: the objects'
-// handles are invalid, so the key store recovers (new sessions, a new
-// login) and looks the keys up again; a wrapped key is unwrapped only under
+// that is between two operations; pkcs11-tool makes the impostors while
+// kysod is quiet too, for the same reason the other way round. kyso's
+// behaviour after it: the objects' handles are invalid, so the key store
+// recovers (new sessions, a new login) and looks the keys up again; a wrapped key is unwrapped only under
 // a master key with the CKA_ID its blob names, and RFC 5649's integrity
 // check refuses an impostor with that ID; a key found by label signs only
 // if its public key is the one the signer was made for.
@@ -874,13 +875,17 @@ func TestHSMTokenReinit(t *testing.T) {
 		return asked, d.fault(t, syscall.SIGUSR2, "fault: key store resumed")
 	}
 	_, reinitAt := quiet(func() { e.sh.Reinit(t) })
-	// The impostors, made by another process in the new token.
-	e.pkcs11Tool(t, "--keygen", "--key-type", "AES:32", "--label", "kyso-master", "--id", masterID, "--private", "--sensitive", "--usage-wrap")
-	e.pkcs11Tool(t, "--keypair", "--key-type", "EC:prime256v1", "--label", tlsLabel, "--id", "0102", "--usage-sign")
-	impostorsAt := time.Now()
-	if after := e.objects(t); after["Secret Key"]["kyso-master"] != masterID || after["Private Key"][tlsLabel] == "" {
-		t.Fatalf("the impostors are not on the token: %v", after)
-	}
+	// The impostors, made by another process in the new token. Quiet
+	// too: kysod, logging in to the new token, writes its token.object,
+	// and pkcs11-tool's SoftHSM reading it meanwhile may find no token
+	// of that label.
+	_, impostorsAt := quiet(func() {
+		e.pkcs11Tool(t, "--keygen", "--key-type", "AES:32", "--label", "kyso-master", "--id", masterID, "--private", "--sensitive", "--usage-wrap")
+		e.pkcs11Tool(t, "--keypair", "--key-type", "EC:prime256v1", "--label", tlsLabel, "--id", "0102", "--usage-sign")
+		if after := e.objects(t); after["Secret Key"]["kyso-master"] != masterID || after["Private Key"][tlsLabel] == "" {
+			t.Fatalf("the impostors are not on the token: %v", after)
+		}
+	})
 	// A while with the impostors in place.
 	time.Sleep(4 * time.Second)
 	ocspOut, ocspVerified := ocsp("-no_nonce")
