@@ -149,6 +149,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	defer opened.Close()
 	ks := opened.Keys
 	ksURI, _ := hsm.ParseURI(dir.Config.Keystore)
+	installFaults(ctx, ks, log)
 	if _, err := opened.CA.Hierarchy(ctx); errors.Is(err, ca.ErrNoHierarchy) {
 		if !development {
 			return fmt.Errorf("no CA hierarchy in %s: run `kyso ca init --data %s` first", dir.Path, dir.Path)
@@ -344,10 +345,18 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		cctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 		defer cancel()
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if _, err := ks.PublicKey(cctx, &hsm.PublicKeyRequest{Label: tlsLabel}); err != nil {
-			log.Error("readiness: key store unreachable", "err", err)
+		// The key store answers and still holds kysod's own TLS key, the
+		// one its certificate names: a token re-initialised, or restored
+		// from another copy, holds no such key even when a key of that
+		// label was made again.
+		pub, err := ks.PublicKey(cctx, &hsm.PublicKeyRequest{Label: tlsLabel})
+		if err == nil && !hsm.SamePublicKey(pub, tlsLeaf.PublicKey) {
+			err = fmt.Errorf("%w: the key labelled %q is not the key of kysod's TLS certificate", hsm.ErrKeyNotFound, tlsLabel)
+		}
+		if err != nil {
+			log.Error("readiness: key store unreachable, or its keys are gone", "err", err)
 			w.WriteHeader(http.StatusServiceUnavailable)
-			io.WriteString(w, "key store unreachable\n")
+			io.WriteString(w, "key store unreachable, or its keys are gone\n")
 			return
 		}
 		if err := opened.Store.Ping(cctx); err != nil {
