@@ -14,6 +14,7 @@ import (
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/internal/crashpoint"
 	"github.com/kyso-pki/kyso/pkg/ca"
+	"github.com/kyso-pki/kyso/pkg/campaignreg"
 	"github.com/kyso-pki/kyso/pkg/store"
 )
 
@@ -41,6 +42,12 @@ type EnrolRequest struct {
 	Channel, StaffID, Ward    string
 	EvidenceKind, EvidenceRef string
 	ConsentAt                 time.Time
+	// Switch, when set, is the citizen's consent to move their campaign
+	// signature from the provider holding it to this one: the registry
+	// releases the old holding (whose provider then revokes its
+	// certificate, superseded) and the free period here is
+	// Config.FreeMonths less the whole months used there.
+	Switch *campaignreg.Consent
 }
 
 // EnrolmentRecord returns how the credential was enrolled; KindNotFound
@@ -200,6 +207,23 @@ func (s *Service) Enrol(ctx context.Context, req *EnrolRequest) (*Enrolment, err
 	if err := s.retireOrphans(ctx, nationalID, req.Actor); err != nil {
 		return nil, err
 	}
+	// The campaign registry first: a citizen held at another provider is
+	// refused before a key is made.
+	hold, err := s.holdCampaign(ctx, nationalID, req.Switch, req.Actor)
+	if err != nil {
+		return nil, err
+	}
+	en, err := s.enrol(ctx, req, cccd, nationalID, alg, hold)
+	if err != nil {
+		hold.abandon(ctx)
+		return nil, err
+	}
+	return en, nil
+}
+
+// enrol makes the key and certificate and records the enrolment, once the
+// campaign registry holds the citizen here (hold, nil without a registry).
+func (s *Service) enrol(ctx context.Context, req *EnrolRequest, cccd, nationalID string, alg hsm.Algorithm, hold *campaignHold) (*Enrolment, error) {
 	ownerID, err := randomID(s.cfg.Rand, 10)
 	if err != nil {
 		return nil, err
@@ -231,6 +255,10 @@ func (s *Service) Enrol(ctx context.Context, req *EnrolRequest) (*Enrolment, err
 		return nil, &Error{Kind: KindInvalid, Description: "issuing the certificate: " + strings.TrimPrefix(err.Error(), "ca: "), Err: err}
 	}
 	crashpoint.Reach(crashpoint.Issued)
+	hold.issued(ctx, ca.FormatSerialInt(cert.SerialNumber))
+	if err := hold.terms(ctx, credID); err != nil {
+		return nil, err
+	}
 	province := req.Province
 	if len(cert.Subject.Province) > 0 {
 		province = cert.Subject.Province[0] // as the CA wrote it
