@@ -111,8 +111,10 @@ func KeySHA256(pub crypto.PublicKey) (string, error) {
 type HandlerOptions struct {
 	// Book makes the decisions. Required.
 	Book *Book
-	// Members are the providers it accepts. Required.
-	Members []Member
+	// Members are the providers it accepts; MembersFile, instead, a
+	// members file (ParseMembers) read again whenever it changes.
+	Members     []Member
+	MembersFile string
 	// Logger; nil means slog.Default.
 	Logger *slog.Logger
 }
@@ -125,35 +127,32 @@ type HandlerOptions struct {
 // member. Each refusal is audited with its reason.
 type Handler struct {
 	book    *Book
-	byTLS   map[[32]byte]*Member
+	members func() (*memberSet, error)
 	log     *slog.Logger
-	started time.Time
 }
 
 // NewHandler returns the served registry.
 func NewHandler(o *HandlerOptions) (*Handler, error) {
-	if o == nil || o.Book == nil || len(o.Members) == 0 {
-		return nil, errors.New("campaignreg: the served registry needs its book and at least one member")
+	if o == nil || o.Book == nil || (len(o.Members) == 0) == (o.MembersFile == "") {
+		return nil, errors.New("campaignreg: the served registry needs its book, and its members or a members file")
 	}
-	h := &Handler{book: o.Book, byTLS: map[[32]byte]*Member{}, log: o.Logger}
+	h := &Handler{book: o.Book, log: o.Logger}
 	if h.log == nil {
 		h.log = slog.Default()
 	}
-	ids := map[string]bool{}
-	for i := range o.Members {
-		m := &o.Members[i]
-		if err := m.Check(); err != nil {
+	if o.MembersFile != "" {
+		f := &membersFromFile{path: o.MembersFile}
+		if _, err := f.get(); err != nil {
 			return nil, err
 		}
-		if m.SigningKey == nil {
-			return nil, fmt.Errorf("campaignreg: member %s has no signing key", m.ID)
-		}
-		if ids[m.ID] || h.byTLS[m.TLSKeySHA256] != nil {
-			return nil, fmt.Errorf("campaignreg: member %s: its ID or TLS key is another member's", m.ID)
-		}
-		ids[m.ID] = true
-		h.byTLS[m.TLSKeySHA256] = m
+		h.members = f.get
+		return h, nil
 	}
+	set, err := newMemberSet(o.Members)
+	if err != nil {
+		return nil, err
+	}
+	h.members = func() (*memberSet, error) { return set, nil }
 	return h, nil
 }
 
@@ -199,8 +198,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, nil, &refusal{http.StatusUnauthorized, "client_certificate", "present the provider's registered TLS client certificate"})
 		return
 	}
+	set, err := h.members()
+	if err != nil {
+		h.log.Error("campaign registry: the members file; the members read before stay", "err", err)
+	}
+	if set == nil {
+		writeAnswer(w, http.StatusServiceUnavailable, &answer{Error: "unavailable", Message: "the registry has no members"})
+		return
+	}
 	leaf := r.TLS.PeerCertificates[0]
-	m := h.byTLS[sha256.Sum256(leaf.RawSubjectPublicKeyInfo)]
+	m := set.byTLS[sha256.Sum256(leaf.RawSubjectPublicKeyInfo)]
 	if m == nil {
 		h.refuse(w, r, nil, &refusal{http.StatusForbidden, "unknown_provider", "this TLS client certificate's key is no registered provider's"})
 		return

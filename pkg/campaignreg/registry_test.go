@@ -1,6 +1,7 @@
 package campaignreg
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -10,9 +11,11 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -304,5 +307,68 @@ func TestLocal(t *testing.T) {
 	}
 	if _, err := b.Register(ctx, nid, ""); err != nil {
 		t.Fatalf("B after A released: %v", err)
+	}
+}
+
+func (p *party) entry(t *testing.T) []byte {
+	t.Helper()
+	pin, _ := KeySHA256(&p.tlsKey.PublicKey)
+	der, _ := x509.MarshalPKIXPublicKey(&p.signKey.PublicKey)
+	e := &MemberEntry{ID: p.ID, Name: p.Name, TLSKeySHA256: pin, SigningKey: string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))}
+	b, err := e.Entry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestMembersFile: the members file is read again when it changes, and
+// one that no longer parses keeps the members before.
+func TestMembersFile(t *testing.T) {
+	ctx := context.Background()
+	a, b := newParty(t, "prov-a", "Nhà cung cấp A"), newParty(t, "prov-b", "Nhà cung cấp B")
+	path := filepath.Join(t.TempDir(), "members.yaml")
+	if err := os.WriteFile(path, a.entry(t), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st := openStore(t)
+	h, err := NewHandler(&HandlerOptions{Book: NewBook(st, nil, nil), MembersFile: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(h)
+	srv.TLS = &tls.Config{ClientAuth: tls.RequestClientCert}
+	srv.StartTLS()
+	defer srv.Close()
+	s := &served{srv: srv, st: st}
+	cb := s.client(t, b.Provider, &b.cert, b.signKey)
+	if _, err := cb.Lookup(ctx, nid); !errors.Is(err, ErrDenied) {
+		t.Fatalf("B before it is a member: %v", err)
+	}
+	both := append(a.entry(t), bytes.TrimPrefix(b.entry(t), []byte("members:\n"))...)
+	if _, err := ParseMembers(both); err != nil {
+		t.Fatalf("%v\n%s", err, both)
+	}
+	if err := os.WriteFile(path, both, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cb.Lookup(ctx, nid); !errors.Is(err, ErrNotHeld) {
+		t.Fatalf("B once a member: %v", err)
+	}
+	if err := os.WriteFile(path, []byte("members: [{id: x, nope: 1}]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cb.Lookup(ctx, nid); !errors.Is(err, ErrNotHeld) {
+		t.Fatalf("B after the file broke: %v", err)
+	}
+	for name, text := range map[string]string{
+		"unknown key":  "members: [{id: x, nope: 1}]",
+		"hostile name": strings.Replace(string(a.entry(t)), "Nhà cung cấp A", "\"A\\u202eB\"", 1),
+		"bad pin":      strings.Replace(string(a.entry(t)), "tls_key_sha256: ", "tls_key_sha256: zz", 1),
+		"twice":        string(both) + strings.TrimPrefix(string(a.entry(t)), "members:\n"),
+	} {
+		if _, err := ParseMembers([]byte(text)); err == nil {
+			t.Errorf("members file with %s accepted", name)
+		}
 	}
 }

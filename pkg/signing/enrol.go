@@ -160,6 +160,11 @@ type Enrolment struct {
 	// key, which lives in the database, never on the token. The key signs
 	// only through Sign, with its owner's approval.
 	KeyLabel, KeyURI string
+	// SwitchedFrom names the provider the citizen's campaign signature
+	// moved from (EnrolRequest.Switch), with the whole months used there
+	// and the free months left here; empty without a switch.
+	SwitchedFrom           string
+	MonthsUsed, FreeMonths int
 }
 
 // ErrNoMasterKey: Enrol found no master wrapping key in a key store that
@@ -287,6 +292,10 @@ func (s *Service) enrol(ctx context.Context, req *EnrolRequest, cccd, nationalID
 	}
 	en := &Enrolment{OwnerID: ownerID, CredentialID: credID, NationalID: nationalID, Certificate: cert,
 		TOTPURI: otpauthURI(s.cfg.TOTPIssuer, nationalID, secret)}
+	if hold != nil && hold.switched != nil {
+		en.SwitchedFrom, en.MonthsUsed = hold.switched.ProviderName, hold.switched.MonthsUsed
+		en.FreeMonths = FreeMonthsAfter(s.cfg.FreeMonths, en.MonthsUsed)
+	}
 	if blob == nil {
 		en.KeyLabel, en.KeyURI = label, label
 		if rec, err := s.ca.Certificate(ctx, cert.SerialNumber.Bytes()); err == nil && rec.KeyURI != "" {
