@@ -46,7 +46,9 @@ func (s *Service) holdCampaign(ctx context.Context, nationalID string, consent *
 		old, err := reg.Switch(ctx, nationalID, consent)
 		switch {
 		case err == nil:
-			h.switched, h.fresh = old, true
+			// The citizen chose this provider: a failure after the switch
+			// keeps the holding here, where enrolling again is idempotent.
+			h.switched = old
 			if err := s.audit(ctx, actor, "campaign.switch", nationalID, "ok", map[string]any{
 				"from": old.ProviderID, "from_name": old.ProviderName, "months_used": old.MonthsUsed, "old_serial": old.Serial,
 				"consent": consent.Kind + ":" + consent.Ref,

@@ -213,7 +213,16 @@ func (s *Service) Enrol(ctx context.Context, req *EnrolRequest) (*Enrolment, err
 		return nil, err
 	}
 	// The campaign registry first: a citizen held at another provider is
-	// refused before a key is made.
+	// refused before a key is made. What the CA would refuse of the
+	// subject is refused before the registry is asked.
+	for _, check := range []func() error{
+		func() error { _, err := ca.ValidateProvince(req.Province); return err },
+		func() error { _, err := ca.NormalizeName("name", req.Name, ca.MaxNameLength); return err },
+	} {
+		if err := check(); err != nil {
+			return nil, &Error{Kind: KindInvalid, Description: strings.TrimPrefix(err.Error(), "ca: "), Err: err}
+		}
+	}
 	hold, err := s.holdCampaign(ctx, nationalID, req.Switch, req.Actor)
 	if err != nil {
 		return nil, err
