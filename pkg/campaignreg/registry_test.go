@@ -372,3 +372,40 @@ func TestMembersFile(t *testing.T) {
 		}
 	}
 }
+
+// TestServedRegistryRace: providers registering one citizen at once over
+// HTTP: exactly one holds it, every other is told who.
+func TestServedRegistryRace(t *testing.T) {
+	ctx := context.Background()
+	var parties []*party
+	var members []Member
+	for _, id := range []string{"p1", "p2", "p3", "p4"} {
+		p := newParty(t, id, "Nhà cung cấp "+id)
+		parties = append(parties, p)
+		members = append(members, p.member())
+	}
+	s := serve(t, members...)
+	errs := make(chan error, len(parties))
+	for _, p := range parties {
+		c := s.client(t, p.Provider, &p.cert, p.signKey)
+		go func() {
+			_, err := c.Register(ctx, nid, "")
+			errs <- err
+		}()
+	}
+	won := 0
+	for range parties {
+		err := <-errs
+		var held *HeldError
+		switch {
+		case err == nil:
+			won++
+		case errors.As(err, &held) && strings.HasPrefix(held.Holding.ProviderName, "Nhà cung cấp p"):
+		default:
+			t.Errorf("racing register: %v", err)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d providers hold the citizen, want 1", won)
+	}
+}
