@@ -309,7 +309,17 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		mux.Handle(campaignreg.Path, httpedge.Measure("registry", "other", regHandler))
+		// Per source address, before anything is read or audited: a
+		// stranger's refused requests cannot flood the registry's log.
+		mux.Handle(campaignreg.Path, httpedge.Measure("registry", "other", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !limits.AllowSource(w, r) {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusTooManyRequests)
+				io.WriteString(w, `{"error":"rate_limited","message":"too many requests from this address; retry after the Retry-After seconds"}`+"\n")
+				return
+			}
+			regHandler.ServeHTTP(w, r)
+		})))
 	}
 	// Public: anyone holding a signed PDF may validate it. Trust anchors:
 	// the trust store (`kyso trust`), read for each validation, so an

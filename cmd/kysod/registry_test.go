@@ -100,6 +100,23 @@ func TestTwoProvidersOneCampaignSignature(t *testing.T) {
 		t.Fatalf("a request without a client certificate: %d %s", resp.StatusCode, body)
 	}
 
+	// A stranger's flood is limited per source before it is read or
+	// audited.
+	limited := false
+	for i := 0; i < 150 && !limited; i++ {
+		resp, err := anon.Post("https://"+a.https+"/registry/v1/lookup", "application/jose", strings.NewReader("x.y.z"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		limited = resp.StatusCode == http.StatusTooManyRequests && resp.Header.Get("Retry-After") != ""
+	}
+	if !limited {
+		t.Fatal("150 requests without a client certificate from one address were never answered 429")
+	}
+	time.Sleep(2 * time.Second) // the bucket refills before B's requests (another address would do)
+
 	// The holding began three months and five days ago: the registry's
 	// record says so (A's database is the registry's).
 	db, err := sql.Open("sqlite", filepath.Join(dataA, "kyso.db"))
