@@ -183,9 +183,9 @@ type Store interface {
 
 // Book is the registry's decisions over its records, for any provider:
 // what Local and the served registry (Handler) share. Every decision is
-// audited in the registry's database: registry.register, .refuse,
-// .switch, .release, .ack; with the provider's signed request as evidence
-// when it came over HTTP.
+// audited in the registry's database: registry.lookup, .register,
+// .refuse, .switch, .release, .ack; with the provider's signed request as
+// evidence when it came over HTTP.
 type Book struct {
 	st  Store
 	now func() time.Time
@@ -270,6 +270,12 @@ func (b *Book) Lookup(ctx context.Context, r *Request) (*Holding, error) {
 		return nil, err
 	}
 	h, err := b.st.GetHolding(ctx, r.NationalID)
+	// Who asked about whom is kept: a lookup answers personal data.
+	found := map[string]any{"held": err == nil}
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	b.audit(ctx, b.event(r, "registry.lookup", "ok", found))
 	if err != nil {
 		return nil, b.storeErr(err)
 	}

@@ -186,7 +186,7 @@ func TestServedRegistry(t *testing.T) {
 	if rel, _ := ca.Released(ctx); len(rel) != 0 {
 		t.Fatalf("after A's ack: %+v", rel)
 	}
-	for action, n := range map[string]int{"registry.register": 2, "registry.refuse": 2, "registry.switch": 3, "registry.release": 1, "registry.ack": 2} {
+	for action, n := range map[string]int{"registry.lookup": 2, "registry.register": 2, "registry.refuse": 2, "registry.switch": 3, "registry.release": 1, "registry.ack": 2} {
 		es := s.events(t, action)
 		if len(es) != n {
 			t.Errorf("%d %s events, want %d", len(es), action, n)
