@@ -207,3 +207,32 @@ func clientCreate(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintln(e.stdout, "(shown once; kyso keeps only the secret's hash)")
 	return nil
 }
+
+// clientSetCategory moves a portal to another category: its signatures
+// from now on are free (public-service, in the citizen's free period) or
+// metered (commercial); those counted before keep theirs.
+func clientSetCategory(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "client set-category", "client set-category CLIENT_ID --category public-service|commercial [--data DIR]")
+	d := addDataFlags(fs)
+	category := fs.String("category", "", "public-service (an e-government portal) or commercial (metered)")
+	pos, err := parseArgs(fs, args, 1, "the client ID")
+	if err != nil {
+		return err
+	}
+	if *category == "" {
+		return usagef("--category is required")
+	}
+	if err := categoryFlag(*category); err != nil {
+		return err
+	}
+	svc, o, err := d.signing(ctx)
+	if err != nil {
+		return err
+	}
+	defer o.Close()
+	if err := svc.SetClientCategory(ctx, pos[0], *category, actor()); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "client %s: category %s for the signatures counted from now on\n", pos[0], *category)
+	return nil
+}

@@ -161,3 +161,31 @@ func TestConfigCampaign(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigPopulation: campaign.population_file is read whole at start;
+// a missing, malformed or oversized table stops kysod with its path and
+// what is wrong.
+func TestConfigPopulation(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "adults.csv")
+	os.WriteFile(good, []byte("province,adults,source\nHuế,900000,Cục Thống kê 2025\n"), 0o600)
+	if p, err := readPopulation(good); err != nil || p["Huế"].Adults != 900000 {
+		t.Errorf("a good table: %v %v", p, err)
+	}
+	if p, err := readPopulation(""); err != nil || p != nil {
+		t.Errorf("none: %v %v", p, err)
+	}
+	bad := filepath.Join(dir, "bad.csv")
+	for _, c := range []struct{ name, body, says string }{
+		{"no header", "Huế,1,x\n", "header"},
+		{"oversized", "province,adults,source\n" + strings.Repeat("x", 2<<20), "bytes"},
+	} {
+		os.WriteFile(bad, []byte(c.body), 0o600)
+		if _, err := readPopulation(bad); err == nil || !strings.Contains(err.Error(), c.says) || !strings.Contains(err.Error(), "population_file") {
+			t.Errorf("%s: %v", c.name, err)
+		}
+	}
+	if _, err := readPopulation(filepath.Join(dir, "missing.csv")); err == nil || !strings.Contains(err.Error(), "population_file") {
+		t.Errorf("a missing table: %v", err)
+	}
+}

@@ -300,7 +300,11 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	mux.Handle("/csc/v2/", httpedge.Measure("csc", "other", csc.NewHandler(svc, &csc.Options{TSA: pki.TSA(), Logger: log, Limits: limits, ConsentURL: consent})))
 	mux.Handle("/smartca/v1/", httpedge.Measure("smartca", "other", smartca.NewHandler(svc, &smartca.Options{Logger: log, Limits: limits})))
 	mux.Handle("/owner/v1/", httpedge.Measure("owner", "other", owner.NewHandler(svc, &owner.Options{Logger: log, Limits: limits})))
-	mux.Handle("/admin/v1/", httpedge.Measure("admin", "other", admin.NewHandler(svc, log).WithStaff(staffSvc)))
+	population, err := readPopulation(cfg.Campaign.PopulationFile)
+	if err != nil {
+		return err
+	}
+	mux.Handle("/admin/v1/", httpedge.Measure("admin", "other", admin.NewHandler(svc, log).WithStaff(staffSvc).WithCampaign(cfg.Campaign.Provider, population)))
 	if cfg.ServeRegistry {
 		// The shared campaign registry: members authenticate by their
 		// pinned TLS client key and sign every request (pkg/campaignreg).
@@ -610,4 +614,26 @@ func certKeyURI(ctx context.Context, a *ca.Authority, c *x509.Certificate) strin
 		return ""
 	}
 	return rec.KeyURI
+}
+
+// readPopulation reads campaign.population_file, the adult population
+// table; none when path is empty.
+func readPopulation(path string) (signing.Population, error) {
+	if path == "" {
+		return nil, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: campaign.population_file: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, signing.MaxPopulationFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("config: campaign.population_file: %w", err)
+	}
+	p, err := signing.ParsePopulation(b)
+	if err != nil {
+		return nil, fmt.Errorf("config: campaign.population_file %s: %w", path, err)
+	}
+	return p, nil
 }

@@ -34,7 +34,7 @@ var rank = map[string]int{
 	// The core.
 	"pkg/signing": 4,
 	// The HTTP edge and the API dialects.
-	"pkg/httpedge": 5, "pkg/server": 5,
+	"pkg/httpedge": 5, "pkg/server": 5, "pkg/campaign": 5,
 	"pkg/csc": 6, "pkg/smartca": 6, "pkg/owner": 6, "pkg/admin": 6, "pkg/verifyapi": 6, "pkg/app": 6,
 }
 

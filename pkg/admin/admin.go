@@ -88,6 +88,10 @@ type Handler struct {
 	edge *httpedge.Dialect
 	// staff is the staff registry, when WithStaff serves it.
 	staff *staff.Service
+	// provider and population are the provider's name and the adult
+	// population table the campaign report uses (WithCampaign).
+	provider   string
+	population signing.Population
 }
 
 // NewHandler returns the handler; log may be nil.
@@ -101,6 +105,8 @@ func NewHandler(svc *signing.Service, log *slog.Logger) *Handler {
 	h.mux.HandleFunc("/admin/v1/enrolments", h.notAllowed(http.MethodPost))
 	h.mux.HandleFunc("GET /admin/v1/usage", h.usage)
 	h.mux.HandleFunc("/admin/v1/usage", h.notAllowed(http.MethodGet))
+	h.mux.HandleFunc("GET /admin/v1/reports/campaign", h.campaignReport)
+	h.mux.HandleFunc("/admin/v1/reports/campaign", h.notAllowed(http.MethodGet))
 	h.mux.HandleFunc("/admin/v1/", func(w http.ResponseWriter, r *http.Request) {
 		h.edge.Refuse(w, r, signing.KindNotFound, "no such method: "+r.Method+" "+r.URL.Path)
 	})

@@ -71,25 +71,33 @@ const MaxReportPeriod = 5 * 366 * 24 * time.Hour
 // the authorities (issue 18). The period must start before it ends and
 // span at most MaxReportPeriod.
 func (s *Service) CountEnrolments(ctx context.Context, f *store.EnrolmentFilter) ([]*store.EnrolmentCount, error) {
-	if f == nil || f.From.IsZero() || f.To.IsZero() || !f.From.Before(f.To) {
-		return nil, fail(KindInvalid, "a report's period needs a start before its end")
-	}
-	if f.To.Sub(f.From) > MaxReportPeriod {
-		return nil, fail(KindInvalid, "a report's period spans at most five years")
-	}
-	for _, v := range []struct{ name, s string }{{"province", f.Province}, {"ward", f.Ward}} {
-		if len(v.s) > 128 {
-			return nil, fail(KindInvalid, "the %s is longer than 128 bytes", v.name)
-		}
-		if err := shown(v.name, v.s); err != nil {
-			return nil, err
-		}
+	if err := checkReportFilter(f); err != nil {
+		return nil, err
 	}
 	g := *f
 	if g.At.IsZero() {
 		g.At = s.now()
 	}
 	return s.st.CountEnrolments(ctx, &g)
+}
+
+// checkReportFilter checks a report's period and area.
+func checkReportFilter(f *store.EnrolmentFilter) error {
+	if f == nil || f.From.IsZero() || f.To.IsZero() || !f.From.Before(f.To) {
+		return fail(KindInvalid, "a report's period needs a start before its end")
+	}
+	if f.To.Sub(f.From) > MaxReportPeriod {
+		return fail(KindInvalid, "a report's period spans at most five years")
+	}
+	for _, v := range []struct{ name, s string }{{"province", f.Province}, {"ward", f.Ward}} {
+		if len(v.s) > 128 {
+			return fail(KindInvalid, "the %s is longer than 128 bytes", v.name)
+		}
+		if err := shown(v.name, v.s); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Kinds of identity evidence an enrolment names.

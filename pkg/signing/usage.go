@@ -109,16 +109,7 @@ type Usage struct {
 }
 
 // ParseUsageDay reads a usage period's day: YYYY-MM-DD, UTC.
-func ParseUsageDay(field, v string) (time.Time, error) {
-	d, err := time.Parse(time.DateOnly, v)
-	if err != nil || len(v) != len(time.DateOnly) {
-		if len(v) > 40 {
-			v = v[:40] + "…"
-		}
-		return time.Time{}, fail(KindInvalid, "%s %q is not a date YYYY-MM-DD", field, v)
-	}
-	return d, nil
-}
+func ParseUsageDay(field, v string) (time.Time, error) { return parseDay(field, v, time.UTC) }
 
 // Usage returns the signature counts q asks for. Bad dates, a period
 // reversed or longer than MaxUsageDays and a malformed CCCD are
