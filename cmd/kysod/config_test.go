@@ -138,9 +138,26 @@ func TestConfigCampaign(t *testing.T) {
 	if c, err := load("campaign: {free_months: 18}\n"); err != nil || c.Campaign.FreeMonths != 18 {
 		t.Errorf("free_months 18: %+v %v", c, err)
 	}
-	for _, bad := range []string{"campaign: {free_months: -1}", "campaign: {free_months: 1000}", "campaign: {free: 12}"} {
+	for _, bad := range []string{"campaign: {free_months: -1}", "campaign: {free_months: 1000}", "campaign: {free: 12}",
+		"campaign: {registry_sync: -1s}", "serve_registry: true", "registry: {members: x}"} {
 		if _, err := load(bad + "\n"); err == nil {
 			t.Errorf("%s: accepted", bad)
+		}
+	}
+	if c, err := load("serve_registry: true\nregistry: {members_file: /etc/kyso/members.yaml}\ncampaign: {registry_sync: 30s}\n"); err != nil ||
+		!c.ServeRegistry || c.Registry.MembersFile != "/etc/kyso/members.yaml" || c.Campaign.RegistrySync != 30*time.Second {
+		t.Errorf("serving the registry: %+v %v", c, err)
+	}
+	// --registry and KYSO_REGISTRY, each needing the members file.
+	for _, args := range [][]string{{"--registry"}, {}} {
+		env := func(k string) string {
+			if k == "KYSO_REGISTRY" {
+				return "true"
+			}
+			return ""
+		}
+		if _, _, err := loadConfig(args, env, io.Discard); err == nil || !strings.Contains(err.Error(), "members_file") {
+			t.Errorf("%v without a members file: %v", args, err)
 		}
 	}
 }

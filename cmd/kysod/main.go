@@ -34,6 +34,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -45,7 +46,9 @@ import (
 	"github.com/kyso-pki/kyso/pkg/app"
 	"github.com/kyso-pki/kyso/pkg/audit"
 	"github.com/kyso-pki/kyso/pkg/ca"
+	"github.com/kyso-pki/kyso/pkg/campaignreg"
 	"github.com/kyso-pki/kyso/pkg/csc"
+	"github.com/kyso-pki/kyso/pkg/display"
 	"github.com/kyso-pki/kyso/pkg/httpedge"
 	"github.com/kyso-pki/kyso/pkg/owner"
 	"github.com/kyso-pki/kyso/pkg/pades"
@@ -231,6 +234,17 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	fetcher := &revocation.Fetcher{Client: local}
+	// The campaign registry (one campaign signature per citizen across
+	// providers): a shared one when kyso.json names its URL, else the
+	// embedded one in this database, which --registry also serves.
+	campaignReg, err := opened.CampaignRegistry(ctx, dir, log)
+	if err != nil {
+		return err
+	}
+	if cfg.ServeRegistry && dir.Config.CampaignRegistry != nil && dir.Config.CampaignRegistry.URL != "" {
+		return fmt.Errorf("--registry serves the campaign registry from this database, so this provider uses it directly: remove campaign_registry.url from %s", filepath.Join(dir.Path, datadir.ConfigFile))
+	}
+	printRegistry(stderr, cfg, dir, campaignReg)
 	svc, err := opened.SigningWith(dir, signing.Config{Logger: log, PINAttempts: cfg.Signing.PINAttempts, PINLockout: cfg.Signing.PINLockout,
 		SADLifetime: cfg.Signing.SADLifetime, TransactionLifetime: cfg.Signing.TransactionLifetime, TokenLifetime: cfg.Signing.TokenLifetime,
 		ApprovalLease:     cfg.Signing.ApprovalLease,
@@ -243,9 +257,10 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		SignerCheck:       &signercheck.Config{Anchors: anchors.Pool, Revocation: fetcher},
 		// Webhooks speak the SmartCA dialect, the one with asynchronous
 		// transactions.
-		Notification:   smartca.EncodeNotification,
-		OperatorClient: cfg.Signing.OperatorClient,
-		FreeMonths:     cfg.Campaign.FreeMonths})
+		Notification:     smartca.EncodeNotification,
+		OperatorClient:   cfg.Signing.OperatorClient,
+		FreeMonths:       cfg.Campaign.FreeMonths,
+		CampaignRegistry: campaignReg})
 	if err != nil {
 		return err
 	}
@@ -291,6 +306,26 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	mux.Handle("/admin/v1/", httpedge.Measure("admin", "other", admin.NewHandler(svc, log).WithStaff(staffSvc).WithCampaign(cfg.Campaign.Provider, population)))
+	if cfg.ServeRegistry {
+		// The shared campaign registry: members authenticate by their
+		// pinned TLS client key and sign every request (pkg/campaignreg).
+		regHandler, err := campaignreg.NewHandler(&campaignreg.HandlerOptions{
+			Book: campaignreg.NewBook(opened.Store, nil, log), MembersFile: cfg.Registry.MembersFile, Logger: log})
+		if err != nil {
+			return err
+		}
+		// Per source address, before anything is read or audited: a
+		// stranger's refused requests cannot flood the registry's log.
+		mux.Handle(campaignreg.Path, httpedge.Measure("registry", "other", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !limits.AllowSource(w, r) {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusTooManyRequests)
+				io.WriteString(w, `{"error":"rate_limited","message":"too many requests from this address; retry after the Retry-After seconds"}`+"\n")
+				return
+			}
+			regHandler.ServeHTTP(w, r)
+		})))
+	}
 	// Public: anyone holding a signed PDF may validate it. Trust anchors:
 	// the trust store (`kyso trust`), read for each validation, so an
 	// anchor added while kysod runs counts at once. Revocation data is
@@ -336,6 +371,10 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	dispatcher := &signing.Dispatcher{Service: svc, Store: opened.Store, Logger: log,
 		Interval: cfg.Webhooks.Interval, Timeout: cfg.Webhooks.Timeout, Batch: cfg.Webhooks.Batch}
 	go dispatcher.Run(ctx)
+	// Citizens who moved to another provider: their campaign
+	// certificates here are revoked, superseded (at least once: the
+	// registry keeps a release until it is acknowledged).
+	go syncRegistry(ctx, svc, cfg.Campaign.RegistrySync, log)
 	mux.Handle("GET /openapi.json", server.OpenAPIHandler())
 	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -440,6 +479,44 @@ func printDefaults(w io.Writer, cfg *config, dir *datadir.Dir, ks *hsm.URI, deve
 	if development {
 		fmt.Fprintln(w, "  WARNING: embedded development defaults — software keys protected by a generated passphrase")
 		fmt.Fprintln(w, "           stored beside them. Use --keystore pkcs11:… or vault:… in production.")
+	}
+}
+
+// printRegistry prints which campaign registry kysod consults, and
+// whether it serves one.
+func printRegistry(w io.Writer, cfg *config, dir *datadir.Dir, reg campaignreg.Registry) {
+	p := reg.Provider()
+	where := "embedded (this database)"
+	if c := dir.Config.CampaignRegistry; c != nil && c.URL != "" {
+		where = c.URL + " (mutual TLS, signed requests)"
+	}
+	fmt.Fprintf(w, "  campaign        one signature per citizen: registry %s, as provider %s (%s)\n", where, p.ID, display.Escape(p.Name))
+	if cfg.ServeRegistry {
+		fmt.Fprintf(w, "  registry        https://%s%s for the providers in %s\n", cfg.Listen, campaignreg.Path, cfg.Registry.MembersFile)
+	}
+}
+
+// syncRegistry runs signing.Service.SyncCampaignRegistry at start and
+// every interval (default 1m) until ctx ends.
+func syncRegistry(ctx context.Context, svc *signing.Service, every time.Duration, log *slog.Logger) {
+	if every <= 0 {
+		every = time.Minute
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		n, err := svc.SyncCampaignRegistry(ctx)
+		if err != nil && ctx.Err() == nil {
+			log.Error("campaign registry sync", "err", err)
+		}
+		if n > 0 {
+			log.Info("campaign registry sync: certificates superseded by a switch of provider", "holdings", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
 	}
 }
 

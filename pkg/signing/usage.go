@@ -45,7 +45,14 @@ func (s *Service) usage(ctx context.Context, clientID string, cred *store.Creden
 	if err != nil {
 		return nil, fmt.Errorf("signing: the certificate of credential %s: %w", cred.ID, err)
 	}
-	u.Free = cert.Campaign && at.Before(cert.NotBefore.AddDate(0, s.cfg.FreeMonths, 0))
+	if !cert.Campaign {
+		return u, nil
+	}
+	months, err := s.freeMonths(ctx, cred.ID)
+	if err != nil {
+		return nil, fmt.Errorf("signing: the free period of credential %s: %w", cred.ID, err)
+	}
+	u.Free = at.Before(cert.NotBefore.AddDate(0, months, 0))
 	return u, nil
 }
 
