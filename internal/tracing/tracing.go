@@ -23,9 +23,17 @@ import (
 // Scope is the instrumentation scope of kyso's spans.
 const Scope = "github.com/kyso-pki/kyso"
 
+// untraced is the global provider before any is installed.
+var untraced = otel.GetTracerProvider()
+
 // Tracer is kyso's tracer from the global provider, looked up at each call
-// so that a provider installed after a package's start counts.
+// so that the provider installed last counts.
 func Tracer() trace.Tracer { return otel.Tracer(Scope) }
+
+// Enabled reports whether a tracer provider has been installed: until
+// then, a caller on a hot path (httpedge.Measure) skips even the no-op
+// span and the propagator.
+func Enabled() bool { return otel.GetTracerProvider() != untraced }
 
 // Child starts a span named name under the span ctx carries. When ctx
 // carries none (background work: the dispatcher's rounds, the PKI's

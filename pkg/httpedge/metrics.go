@@ -42,15 +42,23 @@ func Measure(api, route string, h http.Handler) http.Handler {
 		default:
 			method = "other"
 		}
-		ctx := otel.GetTextMapPropagator().Extract(r.Context(), propagation.HeaderCarrier(r.Header))
-		ctx, span := tracing.Tracer().Start(ctx, method+" "+api, trace.WithSpanKind(trace.SpanKindServer),
-			trace.WithAttributes(attribute.String("http.request.method", method), attribute.String("kyso.api", api)))
-		defer span.End()
 		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+		// Untraced (no provider installed), no span and no propagator:
+		// the hooks cost a check.
+		ctx, span := r.Context(), trace.Span(nil)
+		if tracing.Enabled() {
+			ctx = otel.GetTextMapPropagator().Extract(ctx, propagation.HeaderCarrier(r.Header))
+			ctx, span = tracing.Tracer().Start(ctx, api, trace.WithSpanKind(trace.SpanKindServer))
+			defer span.End()
+		}
 		h.ServeHTTP(rec, r.WithContext(context.WithValue(ctx, routeKey{}, &slot)))
 		metrics.Since(metrics.HTTPRequests.WithLabelValues(api, slot, method, strconv.Itoa(rec.code)), start)
+		if span == nil || !span.IsRecording() {
+			return
+		}
 		span.SetName(spanName(method, slot))
-		span.SetAttributes(attribute.String("http.route", slot), attribute.Int("http.response.status_code", rec.code))
+		span.SetAttributes(attribute.String("http.request.method", method), attribute.String("kyso.api", api),
+			attribute.String("http.route", slot), attribute.Int("http.response.status_code", rec.code))
 		if rec.code >= 500 {
 			span.SetStatus(codes.Error, "")
 		}

@@ -95,3 +95,15 @@ func TestMeasureUntraced(t *testing.T) {
 		t.Errorf("untraced log line %q: want request_id and no trace_id", logs.String())
 	}
 }
+
+// BenchmarkMeasureUntraced is Measure's cost with tracing off (the global
+// no-op provider): the price every request pays for the tracing hooks.
+func BenchmarkMeasureUntraced(b *testing.B) {
+	h := httpedge.Measure("csc", "other", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	req := httptest.NewRequest(http.MethodPost, "/csc/v2/info", nil)
+	w := httptest.NewRecorder()
+	b.ReportAllocs()
+	for b.Loop() {
+		h.ServeHTTP(w, req)
+	}
+}
