@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -10,6 +12,11 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/kyso-pki/kyso/pkg/httpedge"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace/noop"
 )
 
 // traceparent makes a caller's W3C traceparent, sampled, with fresh IDs.
@@ -53,5 +60,45 @@ func TestTracingOff(t *testing.T) {
 	}
 	if !strings.Contains(d.logged(), `"request_id":"untraced-1"`) || strings.Contains(d.logged(), "trace_id") {
 		t.Errorf("tracing off: want the refusal's log line, with no trace:\n%s", d.logged())
+	}
+}
+
+// TestTracingSamplerIgnoresCaller: the caller's sampled flag does not
+// decide. With sample_ratio 0, a request carrying a sampled traceparent
+// exports nothing; with 1, the same request is exported (so the receiver
+// counts what it should), and an unsampled traceparent is traced too.
+func TestTracingSamplerIgnoresCaller(t *testing.T) {
+	var got atomic.Int64
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/traces" {
+			got.Add(1)
+		}
+	}))
+	defer receiver.Close()
+	t.Cleanup(func() {
+		otel.SetTracerProvider(noop.NewTracerProvider())
+		otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator())
+	})
+	h := httpedge.Measure("csc", "other", http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	for _, c := range []struct {
+		ratio   float64
+		flags   string
+		exports bool
+	}{{0, "01", false}, {1, "01", true}, {1, "00", true}} {
+		got.Store(0)
+		stop, err := startTracing(context.Background(), tracingSettings{endpoint: receiver.URL + "/v1/traces", service: "kysod", ratio: c.ratio}, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tp, _, _ := traceparent()
+		req := httptest.NewRequest(http.MethodPost, "/csc/v2/info", nil)
+		req.Header.Set("traceparent", tp[:len(tp)-2]+c.flags)
+		h.ServeHTTP(httptest.NewRecorder(), req)
+		if err := stop(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if exported := got.Load() > 0; exported != c.exports {
+			t.Errorf("sample_ratio %v, caller's flags %s: exported %v, want %v", c.ratio, c.flags, exported, c.exports)
+		}
 	}
 }
