@@ -276,7 +276,7 @@ func TestTracingToJaeger(t *testing.T) {
 	config := filepath.Join(dir, "kysod.yaml")
 	// The endpoint from the file; the service name from the standard
 	// variable, which overrides the file's.
-	os.WriteFile(config, []byte("tracing:\n  endpoint: "+j.otlp+"\n  sample_ratio: 1\n  service_name: overridden\n"), 0o600)
+	os.WriteFile(config, []byte("tracing:\n  endpoint: "+j.otlp+"\n  sample_ratio: 1\n  service_name: overridden\nwebhooks: {interval: 1s}\n"), 0o600)
 	d := startKysod(t, kysod, data, "KYSO_CONFIG="+config, "KYSO_LOG_LEVEL=debug", "OTEL_SERVICE_NAME="+service,
 		// Nothing leaves before shutdown: the spans in Jaeger are the
 		// shutdown's flush.
@@ -290,11 +290,16 @@ func TestTracingToJaeger(t *testing.T) {
 
 	var hooksMu sync.Mutex
 	var hooks []http.Header
+	// The portal's receiver fails the first attempt: a failed delivery
+	// is traced, and its log line names its trace.
 	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		hooksMu.Lock()
+		defer hooksMu.Unlock()
 		hooks = append(hooks, r.Header.Clone())
-		hooksMu.Unlock()
+		if len(hooks) == 1 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
 	}))
 	defer receiver.Close()
 	const cccd, pin = "079203008888", "642135"
@@ -404,15 +409,15 @@ func TestTracingToJaeger(t *testing.T) {
 	if code != 200 {
 		t.Fatalf("smartca status: %d %s", code, b)
 	}
-	var hook http.Header
+	var failed, hook http.Header
 	for deadline := time.Now().Add(60 * time.Second); hook == nil; {
 		hooksMu.Lock()
-		if len(hooks) > 0 {
-			hook = hooks[0]
+		if len(hooks) > 1 {
+			failed, hook = hooks[0], hooks[1]
 		}
 		hooksMu.Unlock()
 		if time.Now().After(deadline) {
-			t.Fatal("no webhook within 60s of the approval")
+			t.Fatal("no webhook delivered again within 60s of the approval")
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -499,15 +504,30 @@ func TestTracingToJaeger(t *testing.T) {
 		t.Errorf("the transaction's keystore.sign is not below the owner's approval")
 	}
 
-	// The webhook: its traceparent names the delivery's span in Jaeger.
-	m := regexp.MustCompile(`^00-([0-9a-f]{32})-([0-9a-f]{16})-0[01]$`).FindStringSubmatch(hook.Get("traceparent"))
-	if m == nil {
-		t.Fatalf("the webhook's traceparent %q", hook.Get("traceparent"))
+	// The webhook: each attempt's traceparent names its delivery span in
+	// Jaeger; the failed one is marked failed by its error's type only,
+	// and the log line of the failure names its trace.
+	traceOf := func(h http.Header, status string, attempt int) *jaegerSpan {
+		t.Helper()
+		m := regexp.MustCompile(`^00-([0-9a-f]{32})-([0-9a-f]{16})-0[01]$`).FindStringSubmatch(h.Get("traceparent"))
+		if m == nil {
+			t.Fatalf("the webhook's traceparent %q", h.Get("traceparent"))
+		}
+		tr := j.trace(t, m[1], "webhook.deliver")
+		del := tr.named("webhook.deliver")[0]
+		if del.SpanID != m[2] || del.tag("span.kind") != "client" || del.tag("kyso.client_id") != cl.ID || del.tag("http.response.status_code") != status ||
+			del.tag("kyso.webhook.attempt") != strconv.Itoa(attempt) {
+			t.Errorf("webhook.deliver %s (traceparent's %s), tags %v", del.SpanID, m[2], del.Tags)
+		}
+		return del
 	}
-	tr = j.trace(t, m[1], "webhook.deliver")
-	del := tr.named("webhook.deliver")[0]
-	if del.SpanID != m[2] || del.tag("span.kind") != "client" || del.tag("kyso.client_id") != cl.ID || del.tag("http.response.status_code") != "200" {
-		t.Errorf("webhook.deliver %s (traceparent's %s), tags %v", del.SpanID, m[2], del.Tags)
+	traceOf(hook, "200", 2)
+	bad := traceOf(failed, "503", 1)
+	if bad.tag("otel.status_code") != "ERROR" || bad.tag("error.type") == "" || bad.tag("otel.status_description") != "" {
+		t.Errorf("the failed delivery's span: tags %v, want status ERROR, error.type and no message", bad.Tags)
+	}
+	if !regexp.MustCompile(`"msg":"signing: webhook attempt failed".*"trace_id":"` + bad.TraceID + `","span_id":"` + bad.SpanID + `"`).MatchString(d.logged()) {
+		t.Errorf("no log line of the failed delivery names its trace %s:\n%s", bad.TraceID, d.logged())
 	}
 
 	// No span's name or attribute holds a secret or a personal datum,

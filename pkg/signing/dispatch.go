@@ -150,7 +150,7 @@ func (d *Dispatcher) Once(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("signing: claiming webhooks: %w", err)
 	}
 	for _, wh := range list {
-		sendErr := d.sendTraced(ctx, wh, timeout)
+		sctx, sendErr := d.sendTraced(ctx, wh, timeout)
 		if sendErr == nil {
 			crashpoint.Reach(crashpoint.Delivered)
 			metrics.WebhookDeliveries.WithLabelValues("delivered").Inc()
@@ -161,7 +161,7 @@ func (d *Dispatcher) Once(ctx context.Context) (int, error) {
 				next = time.Time{}
 			}
 			metrics.WebhookDeliveries.WithLabelValues(map[bool]string{true: "gave_up", false: "retry"}[next.IsZero()]).Inc()
-			d.log().Warn("signing: webhook attempt failed", "delivery", wh.ID, "client", wh.ClientID,
+			d.log().WarnContext(sctx, "signing: webhook attempt failed", "delivery", wh.ID, "client", wh.ClientID,
 				"attempt", wh.Attempts+1, "error", sendErr.Error(), "given_up", next.IsZero())
 			err = d.Store.FinishWebhook(ctx, wh.ID, false, next, sendErr.Error())
 		}
@@ -210,8 +210,9 @@ var errGiveUp = errors.New("not retried")
 // the receiver in a W3C traceparent header when a propagator is installed.
 // The span names the delivery, the client and the attempt, and the
 // receiver's host and status: never the URL's path or query, the body or
-// the key.
-func (d *Dispatcher) sendTraced(ctx context.Context, wh *store.Webhook, timeout time.Duration) error {
+// the key. The context returned carries the span, for the log line of a
+// failed attempt to name its trace.
+func (d *Dispatcher) sendTraced(ctx context.Context, wh *store.Webhook, timeout time.Duration) (context.Context, error) {
 	attrs := []attribute.KeyValue{attribute.Int64("kyso.webhook.delivery", wh.ID), attribute.String("kyso.client_id", wh.ClientID),
 		attribute.Int("kyso.webhook.attempt", wh.Attempts+1), attribute.String("http.request.method", http.MethodPost)}
 	if u, err := url.Parse(wh.URL); err == nil {
@@ -220,7 +221,7 @@ func (d *Dispatcher) sendTraced(ctx context.Context, wh *store.Webhook, timeout 
 	ctx, span := tracing.Tracer().Start(ctx, "webhook.deliver", trace.WithNewRoot(), trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
 	err := d.send(ctx, wh, timeout)
 	tracing.End(span, err)
-	return err
+	return ctx, err
 }
 
 // send POSTs one webhook, signed with its client's key; a 2xx answer is a
