@@ -88,6 +88,21 @@ export KYSO_PDFCPU="$cache/bin/pdfcpu"
 # -c disable: pdfcpu neither reads nor writes ~/.config/pdfcpu.
 "$KYSO_PDFCPU" version -c disable | sed -n 1p
 
+# The build is long from an empty Go build cache (Jaeger pulls in the
+# OpenTelemetry Collector: 25 minutes on a 2-CPU machine shared with other
+# builds), so it runs once per change of the pin.
+step "Jaeger v2 (the tracing tests' OTLP receiver and query API), pinned with its dependencies by tools/jaeger/go.sum"
+jaeger_hash="$(cat tools/jaeger/go.mod tools/jaeger/go.sum | sha256sum | cut -c1-12)"
+if [ ! -x "$cache/bin/jaeger" ] || [ "$(cat "$cache/bin/jaeger.pin" 2>/dev/null)" != "$jaeger_hash" ]; then
+	jaeger_start=$SECONDS
+	(cd tools/jaeger && go build -mod=readonly -o "$cache/bin/jaeger.tmp" github.com/jaegertracing/jaeger/cmd/jaeger)
+	mv "$cache/bin/jaeger.tmp" "$cache/bin/jaeger"
+	echo "$jaeger_hash" >"$cache/bin/jaeger.pin"
+	echo "built Jaeger in $((SECONDS - jaeger_start))s"
+fi
+export KYSO_JAEGER="$cache/bin/jaeger"
+go version -m "$KYSO_JAEGER" | awk '$1 == "mod" && $2 == "github.com/jaegertracing/jaeger" { print "jaeger", $3 }'
+
 step "axe-core (accessibility checker for the browser tests), pinned with its integrity hash by tools/npm/package-lock.json"
 npm_hash="$(cat tools/npm/package.json tools/npm/package-lock.json | sha256sum | cut -c1-12)"
 npm_dir="$cache/npm"

@@ -35,6 +35,9 @@ type config struct {
 	// HTTP, no authentication: keep it off the public network); empty:
 	// none.
 	Metrics string `yaml:"metrics"`
+	// Tracing sends OpenTelemetry traces to an OTLP/HTTP receiver; off
+	// by default (tracing.go).
+	Tracing tracingConfig `yaml:"tracing"`
 	// Keystore and DB override the data directory's kyso.json.
 	Keystore string `yaml:"keystore"`
 	DB       string `yaml:"db"`

@@ -189,3 +189,52 @@ func TestConfigPopulation(t *testing.T) {
 		t.Errorf("a missing table: %v", err)
 	}
 }
+
+// TestConfigTracing: tracing is off by default; the file's endpoint gets
+// /v1/traces; the standard OTEL_… variables override the file;
+// OTEL_SDK_DISABLED turns it off; what cannot be is refused.
+func TestConfigTracing(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "kysod.yaml")
+	settings := func(yaml string, env map[string]string) (tracingSettings, error) {
+		t.Helper()
+		os.WriteFile(file, []byte(yaml), 0o600)
+		c, _, err := loadConfig([]string{"--config", file}, func(k string) string { return env[k] }, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Tracing.settings(func(k string) string { return env[k] })
+	}
+	if s, err := settings("", nil); err != nil || s.endpoint != "" {
+		t.Errorf("default: %+v %v, want off", s, err)
+	}
+	s, err := settings("tracing: {endpoint: 'http://10.0.0.9:4318/', sample_ratio: 0.25, service_name: kysod-hn}\n", nil)
+	if want := (tracingSettings{endpoint: "http://10.0.0.9:4318/v1/traces", service: "kysod-hn", ratio: 0.25}); err != nil || s != want {
+		t.Errorf("from the file: %+v %v, want %+v", s, err, want)
+	}
+	s, err = settings("tracing: {endpoint: 'http://10.0.0.9:4318', sample_ratio: 0.25}\n",
+		map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "https://otel.example.vn", "OTEL_SERVICE_NAME": "kysod-2", "OTEL_TRACES_SAMPLER_ARG": "0.5"})
+	if want := (tracingSettings{endpoint: "https://otel.example.vn", service: "kysod-2", ratio: 0.5, fromEnv: true}); err != nil || s != want {
+		t.Errorf("from the environment: %+v %v, want %+v", s, err, want)
+	}
+	if s, err := settings("tracing: {endpoint: 'http://10.0.0.9:4318'}\n", map[string]string{"OTEL_SDK_DISABLED": "true"}); err != nil || s.endpoint != "" {
+		t.Errorf("OTEL_SDK_DISABLED=true: %+v %v, want off", s, err)
+	}
+	if s, err := settings("tracing: {endpoint: 'http://10.0.0.9:4318'}\n", nil); err != nil || s.ratio != 1 || s.service != "kysod" {
+		t.Errorf("defaults: %+v %v, want every trace, service kysod", s, err)
+	}
+	for _, bad := range []string{
+		"tracing: {endpoint: 'http://10.0.0.9:4318', sample_ratio: 1.5}\n",
+		"tracing: {endpoint: 'http://10.0.0.9:4318', sample_ratio: -0.1}\n",
+		"tracing: {endpoint: '10.0.0.9:4318'}\n",
+		"tracing: {endpoint: 'ftp://10.0.0.9'}\n",
+		"tracing: {endpoint: 'http://user:secret@10.0.0.9:4318'}\n",
+		"tracing: {endpoint: 'http://10.0.0.9:4318?token=x'}\n",
+	} {
+		if _, err := settings(bad, nil); err == nil {
+			t.Errorf("accepted %q", bad)
+		}
+	}
+	if _, err := settings("tracing: {endpoint: 'http://10.0.0.9:4318'}\n", map[string]string{"OTEL_TRACES_SAMPLER_ARG": "all"}); err == nil {
+		t.Error("accepted OTEL_TRACES_SAMPLER_ARG=all")
+	}
+}

@@ -95,8 +95,24 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
 		return fmt.Errorf("log level %q: want debug, info, warn or error", cfg.LogLevel)
 	}
-	// A line logged in a request's context names its X-Request-ID.
+	// A line logged in a request's context names its X-Request-ID, and
+	// its trace_id and span_id when tracing is on.
 	log := slog.New(httpedge.LogHandler(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level})))
+	tracing, err := cfg.Tracing.settings(os.Getenv)
+	if err != nil {
+		return err
+	}
+	// Installed before anything makes a span; stopped last, after the
+	// servers' shutdown, so that the last requests' spans are flushed.
+	stopTracing, err := startTracing(ctx, tracing, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := stopTracing(context.WithoutCancel(ctx)); err != nil {
+			log.Warn("tracing: stopping", "err", err)
+		}
+	}()
 
 	// Listen first: a taken port fails before anything is created, and a
 	// development CA made on first start writes the PKI listener's real
@@ -218,6 +234,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		tlsLabel = u.Path[keystore.KeyAttr(u.Scheme)]
 	}
 	printDefaults(stderr, cfg, dir, ksURI, development, tlsLeaf, pkiAddr)
+	printTracing(stderr, tracing)
 
 	local, err := pki.LocalClient(dir.Config.BaseURL)
 	if err != nil {

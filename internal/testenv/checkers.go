@@ -63,6 +63,15 @@ func PDFCPU(t testing.TB) string {
 	return installed(t, "KYSO_PDFCPU", "bin/pdfcpu", "pdfcpu")
 }
 
+// Jaeger returns the Jaeger v2 all-in-one command (an OTLP receiver with
+// a query API, the tracing tests' real receiver): $KYSO_JAEGER, else
+// (outside CI) the one scripts/test.sh builds from tools/jaeger into the
+// cache.
+func Jaeger(t testing.TB) string {
+	t.Helper()
+	return installed(t, "KYSO_JAEGER", "bin/jaeger", "Jaeger")
+}
+
 // Command returns a command running the checker at path with args in
 // CheckerEnv's environment.
 func Command(t testing.TB, path string, args ...string) *exec.Cmd {

@@ -10,8 +10,11 @@ import (
 	"fmt"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/internal/crashpoint"
+	"github.com/kyso-pki/kyso/internal/tracing"
 	"github.com/kyso-pki/kyso/pkg/display"
 	"github.com/kyso-pki/kyso/pkg/store"
 )
@@ -227,7 +230,9 @@ func (a *Authority) subscriberKey(ctx context.Context, src *KeySource) (crypto.P
 		return csr.PublicKey, src.Ref, nil
 	case src.KeyLabel != "":
 		if src.KeyAlgorithm != "" {
-			info, err := a.ks.CreateKey(ctx, &hsm.CreateKeyRequest{Label: src.KeyLabel, Algorithm: src.KeyAlgorithm})
+			kctx, span := tracing.Child(ctx, "keystore.create_key", attribute.String("kyso.key.algorithm", string(src.KeyAlgorithm)))
+			info, err := a.ks.CreateKey(kctx, &hsm.CreateKeyRequest{Label: src.KeyLabel, Algorithm: src.KeyAlgorithm})
+			tracing.End(span, err)
 			if err != nil {
 				return nil, "", fmt.Errorf("ca: creating subscriber key %q: %w", src.KeyLabel, err)
 			}

@@ -3,6 +3,8 @@ package httpedge
 import (
 	"context"
 	"log/slog"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // LogHandler wraps h so that a record logged with the context of a
@@ -10,6 +12,8 @@ import (
 // ID as request_id, the ID the caller was answered with (X-Request-ID):
 // an operator finds the log lines of the request a citizen or portal
 // quotes. A record that names its request_id already is left as it is.
+// When the context carries a span (Measure's, or one below it), the
+// record also names its trace_id and span_id, to find the request's trace.
 func LogHandler(h slog.Handler) slog.Handler { return &logHandler{h} }
 
 type logHandler struct{ slog.Handler }
@@ -24,6 +28,9 @@ func (l *logHandler) Handle(ctx context.Context, r slog.Record) error {
 		if !named {
 			r.AddAttrs(slog.String("request_id", id))
 		}
+	}
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		r.AddAttrs(slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
 	}
 	return l.Handler.Handle(ctx, r)
 }

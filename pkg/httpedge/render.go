@@ -9,6 +9,9 @@ import (
 	"net/http"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/kyso-pki/kyso/pkg/signing"
 )
 
@@ -26,7 +29,8 @@ type requestIDKey struct{}
 // cached, RFC 6749 section 5.1; RFC 9111 section 5.2.2.5), takes the
 // request's X-Request-ID when it is sane (1 to 64 letters, digits, "-",
 // "_", ".", ":") or makes a random one, sets it on the answer, and
-// returns r carrying it for RequestID.
+// returns r carrying it for RequestID. The request's span (Measure's)
+// carries it too, as kyso.request_id.
 func Begin(w http.ResponseWriter, r *http.Request) *http.Request {
 	w.Header().Set("Cache-Control", "no-store")
 	id := r.Header.Get(RequestIDHeader)
@@ -34,6 +38,7 @@ func Begin(w http.ResponseWriter, r *http.Request) *http.Request {
 		id = newRequestID()
 	}
 	w.Header().Set(RequestIDHeader, id)
+	trace.SpanFromContext(r.Context()).SetAttributes(attribute.String("kyso.request_id", id))
 	return r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
 }
 
@@ -105,15 +110,16 @@ func (d *Dialect) log() *slog.Logger {
 // Fail answers err: its kind (signing.Public) through the table, with the
 // public description. A server error (5xx) is logged with its detail and
 // the request ID, and the caller gets only "internal error" and the ID; a
-// refusal that wraps a cause is logged at Info. KindTokenInvalid answered
-// 401 carries WWW-Authenticate with error="invalid_token" (RFC 6750
+// refusal that wraps a cause is logged at Info, any other at Debug.
+// KindTokenInvalid answered 401 carries WWW-Authenticate with error="invalid_token" (RFC 6750
 // section 3); an error with a RetryAfter (a lock) carries it as
-// Retry-After, KindBusy one second unless one is set.
+// Retry-After, KindBusy one second unless one is set. Its lines are
+// logged in the request's context: they name its trace when traced.
 func (d *Dialect) Fail(w http.ResponseWriter, r *http.Request, err error) {
 	kind, desc := signing.Public(err)
 	wire, ok := d.Table[kind]
 	if !ok {
-		d.log().Error(d.Name+": no answer for an error kind", "kind", kind.String(), "request_id", RequestID(r))
+		d.log().ErrorContext(r.Context(), d.Name+": no answer for an error kind", "kind", kind.String(), "request_id", RequestID(r))
 		kind, desc = signing.KindInternal, "internal error"
 		if wire, ok = d.Table[kind]; !ok {
 			wire = Wire{Status: http.StatusInternalServerError, Code: "server_error"}
@@ -123,13 +129,15 @@ func (d *Dialect) Fail(w http.ResponseWriter, r *http.Request, err error) {
 		// The operators must hear of it: every write fails until space
 		// returns or the database answers again, every signature until
 		// the key store does.
-		d.log().Error(d.Name+": the database or the key store cannot take requests (disk full, unreachable, keys gone)", "path", r.URL.Path, "request_id", RequestID(r), "error", err)
+		d.log().ErrorContext(r.Context(), d.Name+": the database or the key store cannot take requests (disk full, unreachable, keys gone)", "path", r.URL.Path, "request_id", RequestID(r), "error", err)
 	}
 	if wire.Status >= 500 && kind != signing.KindBusy {
-		d.log().Error(d.Name+": internal error", "path", r.URL.Path, "request_id", RequestID(r), "kind", kind.String(), "error", err)
+		d.log().ErrorContext(r.Context(), d.Name+": internal error", "path", r.URL.Path, "request_id", RequestID(r), "kind", kind.String(), "error", err)
 		desc = "internal error"
 	} else if se := (*signing.Error)(nil); !errors.As(err, &se) || se.Err != nil {
-		d.log().Info(d.Name+": request refused", "path", r.URL.Path, "request_id", RequestID(r), "kind", kind.String(), "error", err)
+		d.log().InfoContext(r.Context(), d.Name+": request refused", "path", r.URL.Path, "request_id", RequestID(r), "kind", kind.String(), "error", err)
+	} else {
+		d.log().DebugContext(r.Context(), d.Name+": request refused", "path", r.URL.Path, "request_id", RequestID(r), "kind", kind.String())
 	}
 	var retry time.Duration
 	if se := (*signing.Error)(nil); errors.As(err, &se) {

@@ -16,6 +16,9 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+
+	"github.com/kyso-pki/kyso/internal/tracing"
 	"github.com/kyso-pki/kyso/pkg/metrics"
 )
 
@@ -63,6 +66,14 @@ func (g *hashGate) enter(ctx context.Context) error {
 	}
 }
 
+// enterTraced is enter as the span argon2.wait (within a traced request).
+func (g *hashGate) enterTraced(ctx context.Context) error {
+	_, span := tracing.Child(ctx, "argon2.wait")
+	err := g.enter(ctx)
+	tracing.End(span, err)
+	return err
+}
+
 func (g *hashGate) leave() {
 	<-g.slots
 	metrics.Argon2Running.Dec()
@@ -70,21 +81,29 @@ func (g *hashGate) leave() {
 
 // checkPassword reports whether secret matches the argon2id PHC string
 // phc, evaluated behind the gate: KindBusy when no place frees in time.
+//
+// Within a traced request the wait at the gate is the span argon2.wait
+// and the evaluation argon2.evaluate: neither holds the secret, nor
+// whether it matched.
 func (s *Service) checkPassword(ctx context.Context, phc, secret string) (bool, error) {
-	if err := s.gate.enter(ctx); err != nil {
+	if err := s.gate.enterTraced(ctx); err != nil {
 		return false, err
 	}
 	defer s.gate.leave()
+	_, span := tracing.Child(ctx, "argon2.evaluate", attribute.String("kyso.argon2.op", "check"))
+	defer span.End()
 	return argon2Check(phc, secret), nil
 }
 
 // hashPassword returns the argon2id PHC string of secret with the
 // service's parameters, evaluated behind the gate.
 func (s *Service) hashPassword(ctx context.Context, secret string) (string, error) {
-	if err := s.gate.enter(ctx); err != nil {
+	if err := s.gate.enterTraced(ctx); err != nil {
 		return "", err
 	}
 	defer s.gate.leave()
+	_, span := tracing.Child(ctx, "argon2.evaluate", attribute.String("kyso.argon2.op", "hash"))
+	defer span.End()
 	return argon2Hash(secret, s.cfg.Password, s.cfg.Rand)
 }
 

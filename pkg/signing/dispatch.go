@@ -15,11 +15,17 @@ import (
 	"strconv"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/kyso-pki/kyso/pkg/metrics"
 	"github.com/kyso-pki/kyso/pkg/store"
 
 	"github.com/kyso-pki/kyso/internal/crashpoint"
 	"github.com/kyso-pki/kyso/internal/tlsmin"
+	"github.com/kyso-pki/kyso/internal/tracing"
 )
 
 // Webhook request headers. The signature is "sha256=" and the lowercase
@@ -144,7 +150,7 @@ func (d *Dispatcher) Once(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("signing: claiming webhooks: %w", err)
 	}
 	for _, wh := range list {
-		sendErr := d.send(ctx, wh, timeout)
+		sctx, sendErr := d.sendTraced(ctx, wh, timeout)
 		if sendErr == nil {
 			crashpoint.Reach(crashpoint.Delivered)
 			metrics.WebhookDeliveries.WithLabelValues("delivered").Inc()
@@ -155,7 +161,7 @@ func (d *Dispatcher) Once(ctx context.Context) (int, error) {
 				next = time.Time{}
 			}
 			metrics.WebhookDeliveries.WithLabelValues(map[bool]string{true: "gave_up", false: "retry"}[next.IsZero()]).Inc()
-			d.log().Warn("signing: webhook attempt failed", "delivery", wh.ID, "client", wh.ClientID,
+			d.log().WarnContext(sctx, "signing: webhook attempt failed", "delivery", wh.ID, "client", wh.ClientID,
 				"attempt", wh.Attempts+1, "error", sendErr.Error(), "given_up", next.IsZero())
 			err = d.Store.FinishWebhook(ctx, wh.ID, false, next, sendErr.Error())
 		}
@@ -198,6 +204,26 @@ func (d *Dispatcher) retryAt(n int) time.Time {
 // errGiveUp marks a failure no retry can mend.
 var errGiveUp = errors.New("not retried")
 
+// sendTraced is send as a span of its own, webhook.deliver (a client
+// span, the root of its trace: the outbox keeps no trace of the request
+// that queued the notification), whose context the request carries to
+// the receiver in a W3C traceparent header when a propagator is installed.
+// The span names the delivery, the client and the attempt, and the
+// receiver's host and status: never the URL's path or query, the body or
+// the key. The context returned carries the span, for the log line of a
+// failed attempt to name its trace.
+func (d *Dispatcher) sendTraced(ctx context.Context, wh *store.Webhook, timeout time.Duration) (context.Context, error) {
+	attrs := []attribute.KeyValue{attribute.Int64("kyso.webhook.delivery", wh.ID), attribute.String("kyso.client_id", wh.ClientID),
+		attribute.Int("kyso.webhook.attempt", wh.Attempts+1), attribute.String("http.request.method", http.MethodPost)}
+	if u, err := url.Parse(wh.URL); err == nil {
+		attrs = append(attrs, attribute.String("server.address", u.Hostname()))
+	}
+	ctx, span := tracing.Tracer().Start(ctx, "webhook.deliver", trace.WithNewRoot(), trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
+	err := d.send(ctx, wh, timeout)
+	tracing.End(span, err)
+	return ctx, err
+}
+
 // send POSTs one webhook, signed with its client's key; a 2xx answer is a
 // delivery. Errors name the HTTP status or the network failure, never the
 // URL's path or query (they may carry the receiver's own token).
@@ -227,6 +253,7 @@ func (d *Dispatcher) send(ctx context.Context, wh *store.Webhook, timeout time.D
 	req.Header.Set("User-Agent", "kyso-webhook/1")
 	req.Header.Set(HeaderSignature, "sha256="+hex.EncodeToString(mac.Sum(nil)))
 	req.Header.Set(HeaderDelivery, strconv.FormatInt(wh.ID, 10))
+	otel.GetTextMapPropagator().Inject(ctx, propagation.HeaderCarrier(req.Header))
 	if wh.IdempotencyKey != "" {
 		req.Header.Set(HeaderIdempotency, wh.IdempotencyKey)
 	}
@@ -245,6 +272,7 @@ func (d *Dispatcher) send(ctx context.Context, wh *store.Webhook, timeout time.D
 	}
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
+	trace.SpanFromContext(ctx).SetAttributes(attribute.Int("http.response.status_code", resp.StatusCode))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return fmt.Errorf("the receiver answered HTTP %d", resp.StatusCode)
 	}

@@ -11,8 +11,11 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/internal/crashpoint"
+	"github.com/kyso-pki/kyso/internal/tracing"
 	"github.com/kyso-pki/kyso/pkg/ca"
 	"github.com/kyso-pki/kyso/pkg/campaignreg"
 	"github.com/kyso-pki/kyso/pkg/store"
@@ -349,7 +352,10 @@ func (s *Service) newKey(ctx context.Context, credID string, alg hsm.Algorithm) 
 		label := CredentialKeyPrefix + credID
 		return label, ca.KeySource{KeyLabel: label, KeyAlgorithm: alg}, nil, nil
 	}
-	wk, err := wks.CreateWrappedKey(ctx, &hsm.CreateWrappedKeyRequest{Algorithm: alg})
+	kctx, span := tracing.Child(ctx, "keystore.create_key", attribute.String("kyso.keystore.backend", backendName(s.keys)),
+		attribute.String("kyso.key.algorithm", string(alg)), attribute.Bool("kyso.key.wrapped", true))
+	wk, err := wks.CreateWrappedKey(kctx, &hsm.CreateWrappedKeyRequest{Algorithm: alg})
+	tracing.End(span, err)
 	if errors.Is(err, hsm.ErrKeyNotFound) {
 		return "", ca.KeySource{}, nil, fmt.Errorf("%w: %w", ErrNoMasterKey, err)
 	}

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+
+	"github.com/kyso-pki/kyso/internal/tracing"
 	"github.com/kyso-pki/kyso/pkg/store"
 )
 
@@ -74,7 +77,7 @@ func (s *Service) checkFactors(ctx context.Context, o *store.Owner, f *Factors, 
 // reserved: a check refused as busy (KindBusy) spends none of the owner's
 // attempts.
 func (s *Service) twoFactors(ctx context.Context, o *store.Owner, pin, otp string) error {
-	if err := s.gate.enter(ctx); err != nil {
+	if err := s.gate.enterTraced(ctx); err != nil {
 		return err
 	}
 	inGate := true
@@ -87,9 +90,11 @@ func (s *Service) twoFactors(ctx context.Context, o *store.Owner, pin, otp strin
 	defer leave()
 	return s.attempt(ctx, o, leave, func(now time.Time, details map[string]any) (bool, *Error, error) {
 		pinVerdict := factorWrong
+		_, span := tracing.Child(ctx, "argon2.evaluate", attribute.String("kyso.argon2.op", "check"))
 		if argon2Check(o.PINHash, pin) {
 			pinVerdict = factorRight
 		}
+		span.End()
 		leave()
 		otpVerdict, err := s.spendOTP(ctx, o, otp, now)
 		if err != nil {

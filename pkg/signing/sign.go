@@ -17,8 +17,11 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/internal/crashpoint"
+	"github.com/kyso-pki/kyso/internal/tracing"
 	"github.com/kyso-pki/kyso/pkg/algid"
 	"github.com/kyso-pki/kyso/pkg/metrics"
 	"github.com/kyso-pki/kyso/pkg/signercheck"
@@ -156,9 +159,9 @@ func (u *unlocked) signAll(ms hsm.MultiSigner, digests [][]byte, opts crypto.Sig
 		return nil, errors.New("signing: these are not the digests the activation data was spent for")
 	}
 	u.left -= len(digests)
-	done := u.measure()
-	sigs, err := ms.SignDigests(u.ctx, digests, opts)
-	done(len(digests), err)
+	ctx, done := u.measure(len(digests))
+	sigs, err := ms.SignDigests(ctx, digests, opts)
+	done(err)
 	if err != nil {
 		_ = u.s.audit(u.ctx, u.actor, "signature.create", u.cred.ID, "error", map[string]any{"error": err.Error()})
 		return nil, fmt.Errorf("signing: signing with credential %s: %w", u.cred.ID, err)
@@ -482,9 +485,9 @@ func (u *unlocked) Sign(rnd io.Reader, digest []byte, opts crypto.SignerOpts) ([
 		return nil, errors.New("signing: this is not the digest the activation data was spent for")
 	}
 	u.left--
-	done := u.measure()
+	_, done := u.measure(1)
 	sig, err := u.signer.Sign(rnd, digest, opts)
-	done(1, err)
+	done(err)
 	if err != nil {
 		_ = u.s.audit(u.ctx, u.actor, "signature.create", u.cred.ID, "error", map[string]any{"error": err.Error()})
 		return nil, fmt.Errorf("signing: signing with credential %s: %w", u.cred.ID, err)
@@ -502,13 +505,19 @@ func (u *unlocked) Sign(rnd io.Reader, digest []byte, opts crypto.SignerOpts) ([
 	return sig, nil
 }
 
-// measure times one operation on the key store and, when it ends (the
-// function it returns), counts its n signatures, made or failed: the
+// measure times one operation on the key store making n signatures and,
+// when it ends (the function it returns), counts them, made or failed: the
 // metrics kyso_key_operation_duration_seconds and kyso_signatures_total.
-func (u *unlocked) measure() func(n int, err error) {
+// Within a traced request it is the span keystore.sign, whose context it
+// returns.
+func (u *unlocked) measure(n int) (context.Context, func(err error)) {
 	start := time.Now()
 	backend := backendName(u.s.keys)
-	return func(n int, err error) {
+	ctx, span := tracing.Child(u.ctx, "keystore.sign", attribute.String("kyso.keystore.backend", backend),
+		attribute.String("kyso.credential_id", u.cred.ID), attribute.String("kyso.key.algorithm", u.cred.Algorithm),
+		attribute.Int("kyso.signatures", n), attribute.String("kyso.api", u.mode.api()))
+	return ctx, func(err error) {
+		tracing.End(span, err)
 		metrics.Since(metrics.KeyOperations.WithLabelValues(backend, "sign"), start)
 		outcome := "ok"
 		if err != nil {

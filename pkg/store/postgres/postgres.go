@@ -24,7 +24,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel/attribute"
 
+	"github.com/kyso-pki/kyso/internal/tracing"
 	"github.com/kyso-pki/kyso/pkg/metrics"
 	"github.com/kyso-pki/kyso/pkg/store"
 	"github.com/kyso-pki/kyso/pkg/store/internal/check"
@@ -251,7 +253,10 @@ type driver struct{ s *Store }
 func (d driver) Reader() sqlstore.Conn { return conn{d.s.pool} }
 
 // Read runs fn in one read-only REPEATABLE READ transaction: one snapshot.
-func (d driver) Read(ctx context.Context, fn func(sqlstore.Conn) error) error {
+// Within a traced request it is the span db.read.
+func (d driver) Read(ctx context.Context, fn func(sqlstore.Conn) error) (err error) {
+	ctx, span := tracing.Child(ctx, "db.read", dbSystem)
+	defer func() { tracing.End(span, err) }()
 	return pgx.BeginTxFunc(ctx, d.s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
 		func(tx pgx.Tx) error { return fn(conn{tx}) })
 }
@@ -259,12 +264,18 @@ func (d driver) Read(ctx context.Context, fn func(sqlstore.Conn) error) error {
 // Write runs fn in a transaction and commits it, or, when fn runs one
 // statement alone, on the pool, where the statement commits by itself:
 // one round trip instead of three. A serialization failure or deadlock is
-// tried again, up to maxAttempts times.
-func (d driver) Write(ctx context.Context, alone bool, fn func(sqlstore.Conn) error) error {
+// tried again, up to maxAttempts times. Within a traced request it is the
+// span db.write, which names the attempts made (kyso.db.attempts).
+func (d driver) Write(ctx context.Context, alone bool, fn func(sqlstore.Conn) error) (err error) {
 	start := time.Now()
 	defer func() { metrics.Since(commits, start) }()
-	var err error
-	for attempt := 1; attempt <= maxAttempts; attempt++ {
+	ctx, span := tracing.Child(ctx, "db.write", dbSystem)
+	attempt := 1
+	defer func() {
+		span.SetAttributes(attribute.Int("kyso.db.attempts", min(attempt, maxAttempts)))
+		tracing.End(span, err)
+	}()
+	for ; attempt <= maxAttempts; attempt++ {
 		if alone {
 			err = fn(conn{d.s.pool})
 		} else {
@@ -281,6 +292,9 @@ func (d driver) Write(ctx context.Context, alone bool, fn func(sqlstore.Conn) er
 	}
 	return err
 }
+
+// dbSystem names the database on its spans.
+var dbSystem = attribute.String("db.system.name", "postgresql")
 
 // commits times the writes (kyso_db_commit_duration_seconds).
 var commits = metrics.DBCommits.WithLabelValues("postgres")

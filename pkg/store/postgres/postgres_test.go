@@ -121,3 +121,7 @@ func BenchmarkIssue(b *testing.B) {
 func BenchmarkAppendAudit(b *testing.B) {
 	storetest.BenchAppendAudit(b, open(b, testenv.NewPostgres(b)))
 }
+
+func TestTracing(t *testing.T) {
+	storetest.RunTracing(t, open(t, testenv.NewPostgres(t)), "postgresql")
+}

@@ -30,9 +30,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	sqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/kyso-pki/kyso/internal/tracing"
 	"github.com/kyso-pki/kyso/pkg/metrics"
 	"github.com/kyso-pki/kyso/pkg/store"
 	"github.com/kyso-pki/kyso/pkg/store/internal/check"
@@ -351,6 +354,7 @@ func (s *Store) commitLoop() {
 		s.commitGroup(batch)
 		metrics.Since(commits, start)
 		for _, g := range batch {
+			trace.SpanFromContext(g.ctx).SetAttributes(attribute.Int("kyso.db.group", len(batch)))
 			close(g.done)
 		}
 	}
@@ -494,7 +498,10 @@ type driver struct{ s *Store }
 func (d driver) Reader() sqlstore.Conn { return conn{s: d.s, db: d.s.r, pool: true} }
 
 // Read runs fn in one read-only transaction on the read pool.
-func (d driver) Read(ctx context.Context, fn func(sqlstore.Conn) error) error {
+// Within a traced request it is the span db.read.
+func (d driver) Read(ctx context.Context, fn func(sqlstore.Conn) error) (err error) {
+	ctx, span := tracing.Child(ctx, "db.read", dbSystem)
+	defer func() { tracing.End(span, err) }()
 	tx, err := d.s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return err
@@ -504,10 +511,17 @@ func (d driver) Read(ctx context.Context, fn func(sqlstore.Conn) error) error {
 }
 
 // Write runs fn through the group-commit writer, alone or not: every write
-// is a transaction on the one writer connection.
-func (d driver) Write(ctx context.Context, _ bool, fn func(sqlstore.Conn) error) error {
+// is a transaction on the one writer connection. Within a traced request
+// it is the span db.write, from queueing to the commit, which names how
+// many writes the commit carried (kyso.db.group).
+func (d driver) Write(ctx context.Context, _ bool, fn func(sqlstore.Conn) error) (err error) {
+	ctx, span := tracing.Child(ctx, "db.write", dbSystem)
+	defer func() { tracing.End(span, err) }()
 	return d.s.write(ctx, func(tx *sql.Tx) error { return fn(conn{s: d.s, db: tx, tx: tx}) })
 }
+
+// dbSystem names the database on its spans.
+var dbSystem = attribute.String("db.system.name", "sqlite")
 
 // conn is a sqlstore.Conn on database/sql: the read pool, a read
 // transaction, or a write transaction. It rewrites every statement's

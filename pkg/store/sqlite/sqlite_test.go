@@ -158,3 +158,7 @@ func BenchmarkIssue(b *testing.B) {
 func BenchmarkAppendAudit(b *testing.B) {
 	storetest.BenchAppendAudit(b, open(b, filepath.Join(b.TempDir(), "kyso.db")))
 }
+
+func TestTracing(t *testing.T) {
+	storetest.RunTracing(t, open(t, filepath.Join(t.TempDir(), "kyso.db")), "sqlite")
+}
