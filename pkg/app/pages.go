@@ -23,6 +23,9 @@ func parsePages() (map[string]*template.Template, error) {
 	for _, n := range pageNames {
 		t, err := template.New("layout.html").Funcs(template.FuncMap{"add": func(a, b int) int { return a + b },
 			"label": func(s string) struct{ Label string } { return struct{ Label string }{s} }}).
+			// A word missing from messages (.T.key) stops the page with
+			// an error, never renders a blank where a word should be.
+			Option("missingkey=error").
 			ParseFS(templateFS, "templates/layout.html", "templates/factors.html", "templates/passkey.html", "templates/"+n+".html")
 		if err != nil {
 			return nil, err
