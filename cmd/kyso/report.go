@@ -28,7 +28,7 @@ func reportCampaign(ctx context.Context, e *env, args []string) error {
 	out := fs.String("output", "text", "output format: text, json or csv (printed), or xlsx (a workbook), pdf (the report to the department, for the organisation's seal: kyso sign pdf), html (the dashboard page), svg or png (a chart); those need -o")
 	file := fs.String("o", "", "write the output to this file (required for xlsx, pdf, html, svg and png)")
 	chart := fs.String("chart", campaign.Cumulative, "the chart --output svg or png draws: cumulative (against the targets with --population), channel or area")
-	provider := fs.String("provider", "", "the provider's name, printed in the PDF report")
+	provider := fs.String("provider", "", "the provider's name the PDF and HTML reports print (default: the issuing CA's organisation, from kyso ca init --name)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -70,6 +70,9 @@ func reportCampaign(ctx context.Context, e *env, args []string) error {
 	svc, err := o.Signing(dir, nil)
 	if err != nil {
 		return err
+	}
+	if *provider == "" {
+		*provider = o.ProviderName(ctx)
 	}
 	rep, err := svc.CampaignReport(ctx, q)
 	if err != nil {

@@ -122,8 +122,14 @@ func TestReportCampaignSealed(t *testing.T) {
 	for _, c := range []struct{ format, magic string }{{"xlsx", "PK\x03\x04"}, {"html", "<!DOCTYPE html>"}, {"svg", "<svg "}, {"png", "\x89PNG"}} {
 		f := filepath.Join(dir, "report."+c.format)
 		ok(append(period, "--output", c.format, "-o", f, "--chart", "area")...)
-		if b := mustRead(t, f); !strings.HasPrefix(string(b), c.magic) {
+		b := mustRead(t, f)
+		if !strings.HasPrefix(string(b), c.magic) {
 			t.Errorf("%s: begins %q", c.format, b[:min(len(b), 8)])
+		}
+		// Without --provider, the page names the issuing CA's
+		// organisation (kyso ca init's default name here).
+		if c.format == "html" && !strings.Contains(string(b), "Kyso Development") {
+			t.Errorf("the dashboard does not name the provider from the CA")
 		}
 	}
 	for _, bad := range [][]string{{"--output", "pdf"}, {"--output", "svg", "-o", filepath.Join(dir, "x.svg"), "--chart", "pie"}} {

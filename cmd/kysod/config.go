@@ -88,8 +88,6 @@ type campaignConfig struct {
 	// province,adults,source) the officers' campaign report sets its
 	// counts against; empty: the report counts without shares.
 	PopulationFile string `yaml:"population_file"`
-	// Provider is the provider's name the campaign report's PDF prints.
-	Provider string `yaml:"provider"`
 	// RegistrySync is how often kysod asks the campaign registry which
 	// of its citizens moved to another provider, to revoke their
 	// campaign certificates (superseded); default 1m.

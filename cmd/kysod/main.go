@@ -322,7 +322,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	mux.Handle("/admin/v1/", httpedge.Measure("admin", "other", admin.NewHandler(svc, log).WithStaff(staffSvc).WithCampaign(cfg.Campaign.Provider, population)))
+	mux.Handle("/admin/v1/", httpedge.Measure("admin", "other", admin.NewHandler(svc, log).WithStaff(staffSvc).WithCampaign(opened.ProviderName(ctx), population)))
 	if cfg.ServeRegistry {
 		// The shared campaign registry: members authenticate by their
 		// pinned TLS client key and sign every request (pkg/campaignreg).

@@ -378,3 +378,15 @@ func (o *Opened) SigningWith(d *Dir, cfg signing.Config) (*signing.Service, erro
 	cfg.SecretsKey = key
 	return signing.New(o.Store, o.Keys, o.CA, cfg)
 }
+
+// ProviderName is the provider's name as its issuing CA's certificate
+// writes it (its O: `kyso ca init --name`), for what the provider signs
+// with its name, such as the campaign report; empty when there is no CA
+// yet or it names no organisation.
+func (o *Opened) ProviderName(ctx context.Context) string {
+	chain, err := o.CA.Chain(ctx)
+	if err != nil || len(chain) == 0 || len(chain[0].Subject.Organization) == 0 {
+		return ""
+	}
+	return chain[0].Subject.Organization[0]
+}
