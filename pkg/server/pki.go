@@ -90,6 +90,7 @@ type Store interface {
 	LatestCRL(ctx context.Context, issuer string) (*store.CRL, error)
 	NextSequence(ctx context.Context, name string) (int64, error)
 	ListAudit(ctx context.Context, after int64, limit int) ([]*store.AuditEvent, error)
+	AuditHead(ctx context.Context) (int64, []byte, error)
 	CountCertificates(ctx context.Context) (map[string]int64, error)
 	PruneCRLs(ctx context.Context, issuer string, keep int) (int64, error)
 }
@@ -166,16 +167,10 @@ func NewPKI(ctx context.Context, a *ca.Authority, st Store, opts *PKIOptions) (*
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	// Revocations made before this process started are in the store; start
-	// tailing the audit trail from its end.
-	for {
-		evs, err := st.ListAudit(ctx, p.audit, 1000)
-		if err != nil {
-			return nil, fmt.Errorf("server: reading the audit trail: %w", err)
-		}
-		if len(evs) == 0 {
-			break
-		}
-		p.audit = evs[len(evs)-1].ID
+	// tailing the audit trail from its end, found by one read of the
+	// chain's head, however long the trail (issue 19).
+	if p.audit, _, err = st.AuditHead(ctx); err != nil {
+		return nil, fmt.Errorf("server: reading the audit trail's head: %w", err)
 	}
 	p.mux.HandleFunc("GET /ca/{file}", p.caCert)
 	p.mux.HandleFunc("GET /crl/{file}", p.crl)
