@@ -62,6 +62,20 @@ func ocspGET(t *testing.T, base string, req []byte) *http.Response {
 	return resp
 }
 
+// ocspStatus asks the responder at base about leaf by GET and returns the
+// status x/crypto/ocsp reads from its signed answer.
+func ocspStatus(t *testing.T, base string, req []byte, leaf, issuer *x509.Certificate) int {
+	t.Helper()
+	resp := ocspGET(t, base, req)
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	r, err := xocsp.ParseResponseForCert(body, leaf, issuer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.Status
+}
+
 func TestPKIRoutes(t *testing.T) {
 	ctx := context.Background()
 	a, st, ks := setup(t)
@@ -131,16 +145,7 @@ func TestPKIRoutes(t *testing.T) {
 
 	t.Run("revocation-by-another-process", func(t *testing.T) {
 		req, _ := xocsp.CreateRequest(leaf, h.Issuing, &xocsp.RequestOptions{Hash: crypto.SHA1})
-		status := func() int {
-			resp := ocspGET(t, srv.URL, req)
-			defer resp.Body.Close()
-			body, _ := io.ReadAll(resp.Body)
-			r, err := xocsp.ParseResponseForCert(body, leaf, h.Issuing)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return r.Status
-		}
+		status := func() int { return ocspStatus(t, srv.URL, req, leaf, h.Issuing) }
 		if s := status(); s != xocsp.Good {
 			t.Fatalf("status = %d, want good", s)
 		}
@@ -439,17 +444,7 @@ func TestStartReadsNoAuditTrail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	status := func() int {
-		t.Helper()
-		resp := ocspGET(t, srv.URL, req)
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		r, err := xocsp.ParseResponseForCert(body, leaf, h.Issuing)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r.Status
-	}
+	status := func() int { return ocspStatus(t, srv.URL, req, leaf, h.Issuing) }
 	if got := status(); got != xocsp.Good {
 		t.Fatalf("status before revocation = %d, want good", got)
 	}
