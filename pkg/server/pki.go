@@ -74,6 +74,9 @@ type PKIOptions struct {
 	// instead of RSASSA-PSS (tsa.Config.RSAPKCS1v15). WARNING: for legacy
 	// relying parties only.
 	TSARSAPKCS1v15 bool
+	// OCSPCacheBytes bounds the memory of the cached OCSP responses
+	// (ocsp.Config.CacheBytes); zero means ocsp.DefaultCacheBytes.
+	OCSPCacheBytes int64
 	// OCSPRSAPKCS1v15 makes an RSA OCSP signing key sign responses with
 	// PKCS#1 v1.5 instead of RSASSA-PSS (ocsp.Config.RSAPKCS1v15).
 	// WARNING: for legacy relying parties only.
@@ -143,7 +146,7 @@ func NewPKI(ctx context.Context, a *ca.Authority, st Store, opts *PKIOptions) (*
 	p.ocsp, err = ocsp.New(ocsp.Config{
 		Issuer: h.Issuing, Signer: ocspKey, SignerCert: ocspCert,
 		Source: &caSource{a: a}, Logger: p.log, Now: p.now, Validity: opts.OCSPValidity,
-		RSAPKCS1v15: opts.OCSPRSAPKCS1v15,
+		RSAPKCS1v15: opts.OCSPRSAPKCS1v15, CacheBytes: opts.OCSPCacheBytes,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
@@ -323,6 +326,8 @@ func (p *PKI) Tick(ctx context.Context) error {
 			p.log.Info("renewed the OCSP responder certificate", "serial", ca.FormatSerialInt(cert.SerialNumber), "not_after", cert.NotAfter)
 		}
 	}
+	_, cached := p.ocsp.CacheUse()
+	metrics.OCSPCacheBytes.Set(float64(cached))
 	if t, ok := p.ocsp.Oldest(); ok {
 		metrics.OCSPCacheOldest.Set(p.now().Sub(t).Seconds())
 	} else {
