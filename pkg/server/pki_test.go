@@ -31,7 +31,7 @@ import (
 
 // setup makes a CA on SQLite and softkey, and returns it with its store and
 // key store so that a second Authority (another process) can share them.
-func setup(t *testing.T) (*ca.Authority, store.Store, hsm.KeyStore) {
+func setup(t testing.TB) (*ca.Authority, store.Store, hsm.KeyStore) {
 	t.Helper()
 	p, err := catest.New(context.Background(), t.TempDir())
 	if err != nil {
