@@ -10,7 +10,8 @@ import (
 )
 
 // grow fills the SQLite file at path (migrated) with sc's rows, as
-// storetest.Scale describes them, in a few INSERT … SELECT statements.
+// storetest.Scale describes them (and as postgres.Grow does: transactions
+// and webhooks too), in a few INSERT … SELECT statements.
 func grow(b *testing.B, path string, sc storetest.Scale) {
 	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
 	if err != nil {
@@ -32,6 +33,17 @@ func grow(b *testing.B, path string, sc storetest.Scale) {
 			SELECT 'own-' || i, printf('CCCD:%012d', i), 'Scale ' || i, '79', '', '', 'x', 0, 0, $2 + i FROM n`,
 		series + `INSERT INTO credentials (id, owner_id, key_uri, wrapped_key, algorithm, cert_issuer, cert_serial, status, created_at)
 			SELECT 'cred-' || i, 'own-' || i, 'wrapped:cred-' || i, randomblob(120), 'ECDSA-P256', 'issuing', ` + serial + `, 'active', $2 + i FROM n`,
+		series + `INSERT INTO clients (id, name, secret_hash, webhook_url, disabled, created_at, category)
+			SELECT 'portal-' || (i - 1), 'Scale portal ' || i, 'x', 'https://portal.example/hook', 0, $2 + i, 'public-service' FROM n WHERE i <= 50`,
+		series + `INSERT INTO transactions (id, client_id, client_ref, credential_id, owner_id, description, documents, status, error,
+			created_at, updated_at, expires_at, lease_owner, lease_until)
+			SELECT 'tx-' || i, 'portal-' || (i % 50), 'ref-' || i, 'cred-' || i, 'own-' || i, 'Scale', X'7b7d',
+			CASE i % 100 WHEN 0 THEN 'pending' WHEN 1 THEN 'approved' ELSE 'signed' END, '',
+			$2 + i, $2 + i, $2 + i + 300000000, CASE WHEN i % 100 = 1 THEN 'gone' ELSE '' END,
+			CASE WHEN i % 100 = 1 THEN $2 + i + 120000000 END FROM n`,
+		series + `INSERT INTO webhooks (client_id, url, body, attempts, next_attempt, delivered_at, last_error, idempotency_key)
+			SELECT 'portal-' || (i % 50), 'https://portal.example/hook', X'7b7d', 1,
+			CASE WHEN i % 100 = 2 THEN $2 + i END, CASE WHEN i % 100 <> 2 THEN $2 + i END, '', 'tx-' || i || ':signed' FROM n`,
 		series + `INSERT INTO audit_events (id, time, actor, action, subject, outcome, details, prev_hash, hash)
 			SELECT 2 * i - 1, $2 + i, 'operator', 'cert.issue', 'issuing/' || hex(` + serial + `), 'ok', '{"profile":"citizen"}', randomblob(32), randomblob(32) FROM n
 			UNION ALL

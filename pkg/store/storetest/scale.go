@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/kyso-pki/kyso/pkg/store"
 )
@@ -17,7 +18,9 @@ import (
 // ScaleCredential(i), holding one citizen certificate from "issuing"
 // (every 20th revoked, every 10000th (from the first) an OCSP responder's instead), and
 // the audit log holds about two events an owner: the issuance and one
-// signature.create intent naming the owner.
+// signature.create intent naming the owner. Each owner has a transaction
+// with one of 50 portals (1% pending, 1% approved with an ended lease)
+// and its webhook (1% due).
 type Scale struct {
 	Owners int
 }
@@ -43,7 +46,8 @@ func ScaleNationalID(i int) string { return fmt.Sprintf("CCCD:%012d", i) }
 
 // BenchScale measures the store's hot reads on a store a driver grew to
 // sc (see Scale): the certificate list, the current OCSP certificate, an
-// owner's certificates and credentials, the audit chain's head, an
+// owner's certificates, credentials and transactions, the expiry sweep,
+// the audit chain's head, an
 // owner's signatures (KeyHistory) and a read of the whole audit log (what
 // kysod's start-up and KeyHistory did before issue 19). It
 // reports each as ns/op; run it at two sizes to see which stay flat.
@@ -81,6 +85,17 @@ func BenchScale(b *testing.B, s store.Store, sc Scale) {
 		cs, err := s.ListCredentials(ctx, ScaleOwner(owner()))
 		if err == nil && len(cs) != 1 {
 			err = fmt.Errorf("%d credentials, want 1", len(cs))
+		}
+		return err
+	})
+	run("owner-transactions", func() error {
+		_, err := s.ListTransactions(ctx, &store.TransactionFilter{OwnerID: ScaleOwner(owner())})
+		return err
+	})
+	run("overdue-sweep", func() error {
+		ts, err := s.ListOverdue(ctx, time.Now(), 100)
+		if err == nil && len(ts) != min(100, sc.Owners/100) {
+			err = fmt.Errorf("%d overdue transactions, want %d", len(ts), min(100, sc.Owners/100))
 		}
 		return err
 	})
