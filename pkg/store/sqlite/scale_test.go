@@ -28,6 +28,7 @@ func grow(b *testing.B, path string, sc storetest.Scale) {
 			SELECT 'issuing', ` + serial + `, randomblob(900), CASE WHEN i % 10000 = 1 THEN 'ocsp' ELSE 'citizen' END,
 			'CN=Scale ' || i, printf('CCCD:%012d', i), randomblob(32), 'wrapped:cred-' || i,
 			$2 + i, $2 + i + 31536000000000, CASE WHEN i % 20 = 0 THEN 'revoked' ELSE 'good' END, 0, 0, $2 + i FROM n`,
+		`INSERT INTO certificate_counts (status, shard, n) SELECT status, 0, count(*) FROM certificates WHERE $1 > 0 AND $2 IS NOT NULL GROUP BY status`,
 		series + `INSERT INTO revocations (issuer, serial, reason, revoked_at) SELECT 'issuing', ` + serial + `, 1, $2 + i FROM n WHERE i % 20 = 0`,
 		series + `INSERT INTO owners (id, national_id, name, province, phone, email, pin_hash, pin_failures, totp_last_step, created_at)
 			SELECT 'own-' || i, printf('CCCD:%012d', i), 'Scale ' || i, '79', '', '', 'x', 0, 0, $2 + i FROM n`,

@@ -15,9 +15,9 @@ import (
 // Scale names what a driver's grow function puts in a store for
 // BenchScale, so that the benchmark can ask for it: owner i (1…Owners) is
 // ScaleOwner(i) with national ID ScaleNationalID(i) and credential
-// ScaleCredential(i), holding one citizen certificate from "issuing"
-// (every 20th revoked, every 10000th (from the first) an OCSP responder's instead), and
-// the audit log holds about two events an owner: the issuance and one
+// "cred-i", holding one citizen certificate from "issuing" (every 20th
+// revoked; every 10000th, from the first, an OCSP responder's instead),
+// and the audit log holds about two events an owner: the issuance and one
 // signature.create intent naming the owner. Each owner has a transaction
 // with one of 50 portals (1% pending, 1% approved with an ended lease)
 // and its webhook (1% due).
@@ -47,10 +47,10 @@ func ScaleNationalID(i int) string { return fmt.Sprintf("CCCD:%012d", i) }
 // BenchScale measures the store's hot reads on a store a driver grew to
 // sc (see Scale): the certificate list, the current OCSP certificate, an
 // owner's certificates, credentials and transactions, the expiry sweep,
-// the audit chain's head, an
-// owner's signatures (KeyHistory) and a read of the whole audit log (what
-// kysod's start-up and KeyHistory did before issue 19). It
-// reports each as ns/op; run it at two sizes to see which stay flat.
+// the certificates' count by status, the audit chain's head, an owner's
+// signatures (KeyHistory) and a read of the whole audit log (what kysod's
+// start-up and KeyHistory did before issue 19). It reports each as ns/op;
+// run it at two sizes to see which stay flat.
 func BenchScale(b *testing.B, s store.Store, sc Scale) {
 	ctx := context.Background()
 	owner := func() int { return 1 + rand.IntN(sc.Owners) }
@@ -96,6 +96,13 @@ func BenchScale(b *testing.B, s store.Store, sc Scale) {
 		ts, err := s.ListOverdue(ctx, time.Now(), 100)
 		if err == nil && len(ts) != min(100, sc.Owners/100) {
 			err = fmt.Errorf("%d overdue transactions, want %d", len(ts), min(100, sc.Owners/100))
+		}
+		return err
+	})
+	run("count-certificates", func() error {
+		n, err := s.CountCertificates(ctx)
+		if err == nil && n[store.StatusGood]+n[store.StatusRevoked] != int64(sc.Owners) {
+			err = fmt.Errorf("counted %v, want %d certificates", n, sc.Owners)
 		}
 		return err
 	})

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -158,6 +159,28 @@ func testCountCertificates(t *testing.T, s store.Store) {
 		t.Fatal(err)
 	}
 	count(map[string]int64{store.StatusGood: 2, store.StatusRevoked: 1, store.StatusHold: 1})
+	// The counts follow a release, a held certificate revoked, refused
+	// changes (none), a refused issuance (none) and concurrent issuances.
+	noErr(t, "ReleaseHold", s.ReleaseHold(ctx, "issuing", cs[1].Serial))
+	count(map[string]int64{store.StatusGood: 3, store.StatusRevoked: 1})
+	noErr(t, "Revoke", s.Revoke(ctx, &store.Revocation{Issuer: "issuing", Serial: cs[2].Serial, Reason: store.ReasonCertificateHold, RevokedAt: now}))
+	noErr(t, "Revoke", s.Revoke(ctx, &store.Revocation{Issuer: "issuing", Serial: cs[2].Serial, Reason: store.ReasonKeyCompromise, RevokedAt: now}))
+	wantErr(t, "Revoke again", s.Revoke(ctx, &store.Revocation{Issuer: "issuing", Serial: cs[2].Serial, Reason: store.ReasonKeyCompromise, RevokedAt: now}), store.ErrAlreadyRevoked)
+	wantErr(t, "ReleaseHold of a good one", s.ReleaseHold(ctx, "issuing", cs[3].Serial), store.ErrNotOnHold)
+	dup := NewCertificate(t, "issuing")
+	dup.PublicKeySHA256 = cs[3].PublicKeySHA256
+	wantErr(t, "a key certified twice", issue(ctx, s, dup), store.ErrDuplicatePublicKey)
+	count(map[string]int64{store.StatusGood: 2, store.StatusRevoked: 2})
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			if err := issue(ctx, s, NewCertificate(t, "issuing")); err != nil {
+				t.Errorf("issuing: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	count(map[string]int64{store.StatusGood: 22, store.StatusRevoked: 2})
 }
 
 func mustIssue(t testing.TB, s store.Store, c *store.Certificate) {

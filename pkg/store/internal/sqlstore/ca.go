@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/kyso-pki/kyso/pkg/store"
@@ -154,6 +155,9 @@ func (s *Store) PutCertificate(ctx context.Context, c *store.Certificate) error 
 		if err := inserted(n, err, errCertStored); err != nil {
 			return err
 		}
+		if err := s.countStatus(ctx, tx, status, 1); err != nil {
+			return err
+		}
 		n, err = tx.Exec(ctx, `INSERT INTO certified_keys (spki_sha256, issuer, serial) VALUES ($1, $2, $3)
 			ON CONFLICT (spki_sha256) DO NOTHING`, c.PublicKeySHA256, c.Issuer, c.Serial)
 		if err != nil {
@@ -215,10 +219,32 @@ func (s *Store) GetCertificate(ctx context.Context, issuer string, serial []byte
 	return c, nil
 }
 
+// countShards is how many rows of certificate_counts each status is
+// spread over, so that concurrent issuances seldom wait for one row's
+// lock.
+const countShards = 16
+
+// countStatus adds n to the count of certificates in status
+// (certificate_counts), in the write c runs, on a shard chosen at random.
+func (s *Store) countStatus(ctx context.Context, c Conn, status string, n int) error {
+	_, err := c.Exec(ctx, `INSERT INTO certificate_counts AS k (status, shard, n) VALUES ($1, $2, $3)
+		ON CONFLICT (status, shard) DO UPDATE SET n = k.n + excluded.n`, status, rand.IntN(countShards), n)
+	return err
+}
+
+// moveCount counts a certificate moved from status from to status to.
+func (s *Store) moveCount(ctx context.Context, c Conn, from, to string) error {
+	if err := s.countStatus(ctx, c, from, -1); err != nil {
+		return err
+	}
+	return s.countStatus(ctx, c, to, 1)
+}
+
 // CountCertificates returns how many certificates there are of each
-// status.
+// status, from the counts the writes keep (certificate_counts, at most
+// countShards rows a status), not by reading the certificates.
 func (s *Store) CountCertificates(ctx context.Context) (map[string]int64, error) {
-	rows, err := s.r.Query(ctx, `SELECT status, count(*) FROM certificates GROUP BY status`)
+	rows, err := s.r.Query(ctx, `SELECT status, CAST(sum(n) AS BIGINT) FROM certificate_counts GROUP BY status`)
 	if err != nil {
 		return nil, s.fail("counting certificates", err)
 	}
@@ -306,6 +332,9 @@ func (s *Store) Revoke(ctx context.Context, r *store.Revocation) error {
 		if _, err := tx.Exec(ctx, `UPDATE certificates SET status = $1 WHERE issuer = $2 AND serial = $3`, next, r.Issuer, r.Serial); err != nil {
 			return err
 		}
+		if err := s.moveCount(ctx, tx, status, next); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `INSERT INTO revocations (issuer, serial, reason, revoked_at) VALUES ($1, $2, $3, $4)
 			ON CONFLICT (issuer, serial) DO UPDATE SET reason = excluded.reason, revoked_at = excluded.revoked_at`,
 			r.Issuer, r.Serial, r.Reason, at); err != nil {
@@ -337,6 +366,9 @@ func (s *Store) ReleaseHold(ctx context.Context, issuer string, serial []byte) e
 			return err
 		}
 		if _, err := tx.Exec(ctx, `UPDATE certificates SET status = $1 WHERE issuer = $2 AND serial = $3`, store.StatusGood, issuer, serial); err != nil {
+			return err
+		}
+		if err := s.moveCount(ctx, tx, status, store.StatusGood); err != nil {
 			return err
 		}
 		_, err = tx.Exec(ctx, `DELETE FROM revocations WHERE issuer = $1 AND serial = $2`, issuer, serial)
