@@ -164,5 +164,5 @@ go test -count=1 -timeout 25m ./... 2>&1 | tee "$cache/go-test.log"
 status=${PIPESTATUS[0]}
 [ "$status" = 0 ] || exit "$status"
 
-step "race detector on the key custody layer, the store's group commit and the signing core"
-go test -count=1 -race -timeout 20m ./hsm/... ./pkg/store/sqlite/ ./pkg/signing/ ./pkg/signercheck/
+step "race detector on the key custody layer, the store's group commit, the signing core and the campaign registry"
+go test -count=1 -race -timeout 20m ./hsm/... ./pkg/store/sqlite/ ./pkg/signing/ ./pkg/signercheck/ ./pkg/campaignreg/

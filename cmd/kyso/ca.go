@@ -82,6 +82,24 @@ func (d *dataFlags) signing(ctx context.Context) (*signing.Service, *datadir.Ope
 	return svc, o, nil
 }
 
+// enrolling is signing with the campaign registry kyso.json configures
+// (datadir.Opened.CampaignRegistry), for the commands that enrol.
+func (d *dataFlags) enrolling(ctx context.Context) (*signing.Service, *datadir.Opened, error) {
+	dir, o, err := d.open(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	reg, err := o.CampaignRegistry(ctx, dir, nil)
+	if err == nil {
+		var svc *signing.Service
+		if svc, err = o.SigningWith(dir, signing.Config{SkipSignerCheck: true, CampaignRegistry: reg}); err == nil {
+			return svc, o, nil
+		}
+	}
+	o.Close()
+	return nil, nil, err
+}
+
 // lock takes the data directory's lock (datadir.Lock), for commands that
 // create things in it.
 func (d *dataFlags) lock(ctx context.Context) (datadir.Unlock, error) {

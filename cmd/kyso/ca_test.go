@@ -32,14 +32,7 @@ func caWorkflow(t *testing.T, dbArgs []string) {
 	data := filepath.Join(dir, "data")
 	t.Setenv("KYSO_DATA", data)
 	t.Setenv("KYSO_KEYSTORE", "")
-	ok := func(args ...string) string {
-		t.Helper()
-		out, errOut, code := kyso(t, args...)
-		if code != 0 {
-			t.Fatalf("kyso %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
-		}
-		return out
-	}
+	ok := func(args ...string) string { t.Helper(); return kysoOK(t, args...) }
 
 	var first map[string]certJSON
 	json.Unmarshal([]byte(ok(append([]string{"ca", "init", "--name", "Nhà cung cấp Thử nghiệm", "--base-url", "http://pki.example.vn", "--output", "json"}, dbArgs...)...)), &first)
@@ -226,14 +219,7 @@ func TestCAImportSubordinate(t *testing.T) {
 	t.Setenv("KYSO_DATA", data)
 	t.Setenv("KYSO_TEST_PASS", "a long test passphrase")
 	ks := "softkey:?dir=" + filepath.Join(dir, "keys") + "&passphrase-source=env:KYSO_TEST_PASS"
-	ok := func(args ...string) string {
-		t.Helper()
-		out, errOut, code := kyso(t, args...)
-		if code != 0 {
-			t.Fatalf("kyso %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
-		}
-		return out
-	}
+	ok := func(args ...string) string { t.Helper(); return kysoOK(t, args...) }
 	var kj keyJSON
 	json.Unmarshal([]byte(ok("key", "create", "--keystore", ks, "--label", "provider-issuing", "--alg", "ecdsa-p384", "--output", "json")), &kj)
 	blk, _ := pem.Decode([]byte(kj.PublicKeyPEM))

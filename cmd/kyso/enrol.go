@@ -9,18 +9,21 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"rsc.io/qr"
 
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/pkg/ca"
+	"github.com/kyso-pki/kyso/pkg/campaignreg"
+	"github.com/kyso-pki/kyso/pkg/display"
 	"github.com/kyso-pki/kyso/pkg/signing"
 	"github.com/kyso-pki/kyso/pkg/store"
 )
 
 // enrol enrols a citizen: key, certificate, PIN and TOTP.
 func enrol(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "enroll", "enroll --cccd NUMBER --name NAME --province PROVINCE (--pin PIN | --pin-source file:PATH|env:NAME) [--phone …] [--email …] [--alg ecdsa-p256|rsa-2048|…] [--qr FILE.png] [--channel operator|desk|event|household|online] [--staff ID] [--ward WARD] [--evidence KIND[:REF]] [--data DIR] [--output json]")
+	fs := newFlags(e, "enroll", "enroll --cccd NUMBER --name NAME --province PROVINCE (--pin PIN | --pin-source file:PATH|env:NAME) [--phone …] [--email …] [--alg ecdsa-p256|rsa-2048|…] [--qr FILE.png] [--channel operator|desk|event|household|online] [--staff ID] [--ward WARD] [--evidence KIND[:REF]] [--switch-consent KIND:REF] [--data DIR] [--output json]")
 	d := addDataFlags(fs)
 	cccd := fs.String("cccd", "", "the citizen's 12-digit CCCD number")
 	name := fs.String("name", "", "full name with diacritics, e.g. \"Nguyễn Văn Đức\"")
@@ -35,12 +38,21 @@ func enrol(ctx context.Context, e *env, args []string) error {
 	staff := fs.String("staff", "", "the staff member enrolling (desk, event, household)")
 	ward := fs.String("ward", "", "the ward (phường, xã) of the enrolment")
 	evidence := fs.String("evidence", "", "the identity evidence checked, KIND[:REFERENCE]: cccd-chip, vneid-level2, cccd-card or passport (never an image)")
+	switchConsent := fs.String("switch-consent", "", "the citizen asks to move their campaign signature from the provider holding it to this one: their consent, KIND:REFERENCE (e.g. signed-form:HS-2026-0042); that provider's certificate is revoked superseded and the free period here is 12 months less those used there")
 	out := outputFlag(fs)
 	if _, err := parseArgs(fs, args, 0, "no arguments"); err != nil {
 		return err
 	}
 	if err := checkOutput(*out); err != nil {
 		return err
+	}
+	var consent *campaignreg.Consent
+	if *switchConsent != "" {
+		kind, ref, ok := strings.Cut(*switchConsent, ":")
+		if !ok || kind == "" || ref == "" {
+			return usagef("--switch-consent is KIND:REFERENCE, the citizen's consent to the switch")
+		}
+		consent = &campaignreg.Consent{Kind: kind, Ref: ref, At: time.Now()}
 	}
 	p, err := readPIN(*pin, *pinSource)
 	if err != nil {
@@ -54,7 +66,7 @@ func enrol(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer unlock()
-	svc, o, err := d.signing(ctx)
+	svc, o, err := d.enrolling(ctx)
 	if err != nil {
 		return err
 	}
@@ -62,7 +74,7 @@ func enrol(ctx context.Context, e *env, args []string) error {
 	evKind, evRef, _ := strings.Cut(*evidence, ":")
 	en, err := svc.Enrol(ctx, &signing.EnrolRequest{CCCD: *cccd, Name: *name, Province: *province, Phone: *phone, Email: *email,
 		PIN: p, Algorithm: hsm.Algorithm(*alg), Actor: actor(), Channel: *channel, StaffID: *staff, Ward: *ward,
-		EvidenceKind: evKind, EvidenceRef: evRef})
+		EvidenceKind: evKind, EvidenceRef: evRef, Switch: consent})
 	if errors.Is(err, signing.ErrNoMasterKey) {
 		how := "--data " + d.dir
 		if d.keystore != "" {
@@ -90,7 +102,12 @@ func enrol(ctx context.Context, e *env, args []string) error {
 			"owner_id": en.OwnerID, "credential_id": en.CredentialID, "national_id": en.NationalID,
 			"serial": ca.FormatSerialInt(en.Certificate.SerialNumber), "certificate": certPEM.String(), "otpauth_uri": en.TOTPURI,
 			"key_label": en.KeyLabel, "key_uri": en.KeyURI,
+			"switched_from": en.SwitchedFrom, "months_used": en.MonthsUsed, "free_months": en.FreeMonths,
 		})
+	}
+	if en.SwitchedFrom != "" {
+		fmt.Fprintf(e.stdout, "campaign signature moved from %s: %d whole months used there, %d free months here\n",
+			display.Escape(en.SwitchedFrom), en.MonthsUsed, en.FreeMonths)
 	}
 	key := "wrapped under the PKCS#11 master key, kept in the database"
 	if en.KeyLabel != "" {
@@ -188,5 +205,34 @@ func clientCreate(ctx context.Context, e *env, args []string) error {
 			"  each webhook carries X-Kyso-Signature: sha256=<lowercase hex HMAC-SHA256 of the raw request body under those bytes>\n", k, len(cl.WebhookKey))
 	}
 	fmt.Fprintln(e.stdout, "(shown once; kyso keeps only the secret's hash)")
+	return nil
+}
+
+// clientSetCategory moves a portal to another category: its signatures
+// from now on are free (public-service, in the citizen's free period) or
+// metered (commercial); those counted before keep theirs.
+func clientSetCategory(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "client set-category", "client set-category CLIENT_ID --category public-service|commercial [--data DIR]")
+	d := addDataFlags(fs)
+	category := fs.String("category", "", "public-service (an e-government portal) or commercial (metered)")
+	pos, err := parseArgs(fs, args, 1, "the client ID")
+	if err != nil {
+		return err
+	}
+	if *category == "" {
+		return usagef("--category is required")
+	}
+	if err := categoryFlag(*category); err != nil {
+		return err
+	}
+	svc, o, err := d.signing(ctx)
+	if err != nil {
+		return err
+	}
+	defer o.Close()
+	if err := svc.SetClientCategory(ctx, pos[0], *category, actor()); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "client %s: category %s for the signatures counted from now on\n", pos[0], *category)
 	return nil
 }

@@ -32,55 +32,12 @@ func TestExtendPDF(t *testing.T) {
 	data := filepath.Join(dir, "data")
 	t.Setenv("KYSO_DATA", data)
 	t.Setenv("KYSO_KEYSTORE", "")
-	var pki atomic.Pointer[server.PKI]
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if p := pki.Load(); p != nil {
-			p.ServeHTTP(w, r)
-			return
-		}
-		http.Error(w, "not ready", http.StatusServiceUnavailable)
-	}))
-	defer ts.Close()
-	ok := func(args ...string) string {
-		t.Helper()
-		out, errOut, code := kyso(t, args...)
-		if code != 0 {
-			t.Fatalf("kyso %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
-		}
-		return out
-	}
-	ok("ca", "init", "--base-url", ts.URL)
-	chainPEM := ok("ca", "chain")
-	chain := filepath.Join(dir, "chain.pem")
-	os.WriteFile(chain, []byte(chainPEM), 0o644)
-	// The root alone, for the outside validators: the chain's last block.
-	var rootBlock *pem.Block
-	for rest := []byte(chainPEM); ; {
-		b, r := pem.Decode(rest)
-		if b == nil {
-			break
-		}
-		rootBlock, rest = b, r
-	}
-	root := filepath.Join(dir, "root.pem")
-	os.WriteFile(root, pem.EncodeToMemory(rootBlock), 0o644)
+	ts := newTestPKI(t)
+	ok := func(args ...string) string { t.Helper(); return kysoOK(t, args...) }
+	chain, root := ts.initCA(t, dir)
 	cert := filepath.Join(dir, "citizen.pem")
 	ok("cert", "issue", "--cccd", "079203001234", "--name", "Nguyễn Văn Đức", "--province", "Hồ Chí Minh", "--keygen", "ecdsa-p256", "--label", "citizen-1", "-o", cert)
-
-	d, err := datadir.Load(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opened, err := d.Open(context.Background(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer opened.Close()
-	p, err := server.NewPKI(context.Background(), opened.CA, opened.Store, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pki.Store(p)
+	ts.start(t, data)
 
 	in := filepath.Join(dir, "form.pdf")
 	os.WriteFile(in, testpdf.Minimal("To khai dang ky"), 0o644)
@@ -170,4 +127,74 @@ func TestExtendPDF(t *testing.T) {
 	if code := run(context.Background(), []string{"--help"}, &env{stdout: &help, stderr: &help}); code != 0 || !strings.Contains(help.String(), "extend") {
 		t.Errorf("--help does not list extend:\n%s", help.String())
 	}
+}
+
+// testPKI serves a data directory's PKI — OCSP, CRLs, the TSA — over
+// HTTP at the URL its certificates name: `kyso ca init --base-url` with
+// URL (initCA), then start once the CA exists. Until then it answers
+// 503.
+type testPKI struct {
+	*httptest.Server
+	pki atomic.Pointer[server.PKI]
+}
+
+// newTestPKI starts the server.
+func newTestPKI(t *testing.T) *testPKI {
+	k := &testPKI{}
+	k.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := k.pki.Load(); p != nil {
+			p.ServeHTTP(w, r)
+			return
+		}
+		http.Error(w, "not ready", http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(k.Close)
+	return k
+}
+
+// initCA runs `kyso ca init --base-url` (on $KYSO_DATA) and writes the
+// chain (issuing CA, root) and the root alone, for outside validators,
+// into dir.
+func (k *testPKI) initCA(t *testing.T, dir string) (chain, root string) {
+	t.Helper()
+	if out, errOut, code := kyso(t, "ca", "init", "--base-url", k.URL); code != 0 {
+		t.Fatalf("ca init: %s%s", out, errOut)
+	}
+	chainPEM, errOut, code := kyso(t, "ca", "chain")
+	if code != 0 {
+		t.Fatalf("ca chain: %s", errOut)
+	}
+	chain = filepath.Join(dir, "chain.pem")
+	os.WriteFile(chain, []byte(chainPEM), 0o644)
+	// The root alone: the chain's last block.
+	var rootBlock *pem.Block
+	for rest := []byte(chainPEM); ; {
+		b, r := pem.Decode(rest)
+		if b == nil {
+			break
+		}
+		rootBlock, rest = b, r
+	}
+	root = filepath.Join(dir, "root.pem")
+	os.WriteFile(root, pem.EncodeToMemory(rootBlock), 0o644)
+	return chain, root
+}
+
+// start serves the PKI of the data directory data.
+func (k *testPKI) start(t *testing.T, data string) {
+	t.Helper()
+	d, err := datadir.Load(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opened, err := d.Open(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { opened.Close() })
+	p, err := server.NewPKI(context.Background(), opened.CA, opened.Store, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.pki.Store(p)
 }

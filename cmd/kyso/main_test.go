@@ -129,3 +129,14 @@ func TestKeyLifecycleSoftkey(t *testing.T) {
 		t.Fatalf("bad scheme: %d %q", code, errOut)
 	}
 }
+
+// kysoOK runs kyso with args and returns its stdout; a non-zero exit
+// fails t with what it printed.
+func kysoOK(t *testing.T, args ...string) string {
+	t.Helper()
+	out, errOut, code := kyso(t, args...)
+	if code != 0 {
+		t.Fatalf("kyso %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
+	}
+	return out
+}

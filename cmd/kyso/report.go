@@ -1,25 +1,23 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/csv"
 	"fmt"
-	"sort"
-	"strconv"
+	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/kyso-pki/kyso/pkg/display"
-	"github.com/kyso-pki/kyso/pkg/store"
+	"github.com/kyso-pki/kyso/pkg/campaign"
+	"github.com/kyso-pki/kyso/pkg/signing"
 )
 
 // reportCampaign is `kyso report campaign`: the enrolments of a period by
 // province, ward and channel, with their certificates' state now — the
 // count the provider reports to the city's department.
 func reportCampaign(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "report campaign", "report campaign --from YYYY-MM-DD --to YYYY-MM-DD [--province P] [--ward W] [--tz ZONE] [--data DIR] [--output text|json|csv]")
+	fs := newFlags(e, "report campaign", "report campaign --from YYYY-MM-DD --to YYYY-MM-DD [--province P] [--ward W] [--tz ZONE] [--data DIR] [--output text|json|csv|xlsx|pdf|html|svg|png [-o FILE] [--chart cumulative|channel|area] [--provider NAME]]")
 	d := addDataFlags(fs)
 	from := fs.String("from", "", "first day of the period (inclusive), YYYY-MM-DD")
 	to := fs.String("to", "", "last day of the period (inclusive), YYYY-MM-DD")
@@ -27,27 +25,42 @@ func reportCampaign(ctx context.Context, e *env, args []string) error {
 	ward := fs.String("ward", "", "only this ward")
 	tz := tzFlag(fs, "of the days")
 	population := fs.String("population", "", "a CSV of adults by province (province,adults,source), for the share of adults holding an active signature against the campaign's targets (30% by 2025, 70% by 2030)")
-	out := fs.String("output", "text", "output format: text, json or csv")
+	out := fs.String("output", "text", "output format: text, json or csv (printed), or xlsx (a workbook), pdf (the report to the department, for the organisation's seal: kyso sign pdf), html (the dashboard page), svg or png (a chart); those need -o")
+	file := fs.String("o", "", "write the output to this file (required for xlsx, pdf, html, svg and png)")
+	chart := fs.String("chart", campaign.Cumulative, "the chart --output svg or png draws: cumulative (against the targets with --population), channel or area")
+	provider := fs.String("provider", "", "the provider's name, printed in the PDF report")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *out != "text" && *out != "json" && *out != "csv" {
-		return usagef("--output is %q, want text, json or csv", *out)
+	binary := map[string]bool{"xlsx": true, "pdf": true, "html": true, "svg": true, "png": true}
+	switch {
+	case *out != "text" && *out != "json" && *out != "csv" && !binary[*out]:
+		return usagef("--output is %q, want text, json, csv, xlsx, pdf, html, svg or png", *out)
+	case binary[*out] && *file == "":
+		return usagef("--output %s needs -o FILE", *out)
+	case !slices.Contains(campaign.Charts, *chart):
+		return usagef("--chart is %q, want %s", *chart, strings.Join(campaign.Charts, ", "))
 	}
-	zone, err := parseTZ(*tz)
-	if err != nil {
+	if _, err := parseTZ(*tz); err != nil {
 		return err
 	}
 	if *from == "" || *to == "" {
 		return usagef("--from and --to are required")
 	}
-	first, err := time.ParseInLocation(time.DateOnly, *from, zone)
-	if err != nil {
-		return usagef("--from %q is not a day (YYYY-MM-DD)", *from)
+	for _, f := range []struct{ name, v string }{{"--from", *from}, {"--to", *to}} {
+		if _, err := time.Parse(time.DateOnly, f.v); err != nil {
+			return usagef("%s %q is not a day (YYYY-MM-DD)", f.name, f.v)
+		}
 	}
-	last, err := time.ParseInLocation(time.DateOnly, *to, zone)
-	if err != nil {
-		return usagef("--to %q is not a day (YYYY-MM-DD)", *to)
+	q := &signing.ReportQuery{From: *from, To: *to, Zone: *tz, Province: *province, Ward: *ward}
+	if *population != "" {
+		b, err := readBoundedFile(*population, signing.MaxPopulationFile)
+		if err != nil {
+			return usagef("--population: %v", err)
+		}
+		if q.Population, err = signing.ParsePopulation(b); err != nil {
+			return usagef("--population %s: %v", *population, err)
+		}
 	}
 	dir, o, err := d.open(ctx)
 	if err != nil {
@@ -58,133 +71,56 @@ func reportCampaign(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	var adults map[string]adultCount
-	if *population != "" {
-		if adults, err = readPopulation(*population); err != nil {
-			return usagef("--population: %v", err)
-		}
-	}
-	counts, err := svc.CountEnrolments(ctx, &store.EnrolmentFilter{From: first, To: last.AddDate(0, 0, 1), Province: *province, Ward: *ward})
+	rep, err := svc.CampaignReport(ctx, q)
 	if err != nil {
 		return err
 	}
-	shares := provinceShares(counts, adults)
-	switch *out {
+	if *file != "" {
+		return replaceFile(*file, ".kyso-report-*", func(w io.Writer) error { return writeReport(w, rep, *out, *chart, *provider) })
+	}
+	return writeReport(e.stdout, rep, *out, *chart, *provider)
+}
+
+// writeReport writes rep to w in format: text, json, csv, xlsx, pdf, or
+// chart as svg or png.
+func writeReport(w io.Writer, rep *signing.CampaignReport, format, chart, provider string) error {
+	switch format {
+	case "xlsx":
+		return campaign.XLSX(w, rep)
+	case "pdf":
+		return campaign.PDF(w, rep, &campaign.Options{Provider: provider})
+	case "html":
+		return campaign.HTML(w, rep, &campaign.Options{Provider: provider})
+	case "svg":
+		return campaign.SVG(w, rep, chart)
+	case "png":
+		return campaign.PNG(w, rep, chart)
 	case "json":
-		if counts == nil {
-			counts = []*store.EnrolmentCount{}
-		}
-		if adults == nil {
-			return writeJSON(e.stdout, counts)
-		}
-		return writeJSON(e.stdout, map[string]any{"counts": counts, "provinces": shares})
+		return writeJSON(w, rep)
 	case "csv":
-		w := csv.NewWriter(e.stdout)
-		w.Write([]string{"province", "ward", "channel", "enrolments", "active", "expired", "revoked", "suspended"})
-		for _, c := range counts {
-			w.Write([]string{c.Province, c.Ward, c.Channel, strconv.FormatInt(c.Enrolments, 10), strconv.FormatInt(c.Active, 10),
-				strconv.FormatInt(c.Expired, 10), strconv.FormatInt(c.Revoked, 10), strconv.FormatInt(c.Suspended, 10)})
-		}
-		w.Flush()
-		return w.Error()
+		return rep.WriteCSV(w)
 	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "PROVINCE\tWARD\tCHANNEL\tENROLMENTS\tACTIVE\tEXPIRED\tREVOKED\tSUSPENDED\n")
-	var total store.EnrolmentCount
-	for _, c := range counts {
+	for _, c := range rep.Counts {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\n", c.Province, or(c.Ward, "—"), c.Channel, c.Enrolments, c.Active, c.Expired, c.Revoked, c.Suspended)
-		total.Enrolments += c.Enrolments
-		total.Active += c.Active
-		total.Expired += c.Expired
-		total.Revoked += c.Revoked
-		total.Suspended += c.Suspended
 	}
-	fmt.Fprintf(tw, "TOTAL\t\t\t%d\t%d\t%d\t%d\t%d\n", total.Enrolments, total.Active, total.Expired, total.Revoked, total.Suspended)
+	t := rep.Total
+	fmt.Fprintf(tw, "TOTAL\t\t\t%d\t%d\t%d\t%d\t%d\n", t.Enrolments, t.Active, t.Expired, t.Revoked, t.Suspended)
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if len(shares) > 0 {
-		fmt.Fprintln(e.stdout)
-		tw = tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	if len(rep.Provinces) > 0 {
+		fmt.Fprintln(w)
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintf(tw, "PROVINCE\tACTIVE\tADULTS\tSHARE\t30%% TARGET (2025)\t70%% TARGET (2030)\tSOURCE\n")
-		for _, sh := range shares {
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%.2f%%\t%s\t%s\t%s\n", sh.Province, sh.Active, sh.Adults, sh.Share*100, met(sh.Share, 0.30), met(sh.Share, 0.70), sh.Source)
+		for _, sh := range rep.Provinces {
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%.2f%%\t%s\t%s\t%s\n", sh.Province, sh.Active, sh.Adults, sh.Share*100,
+				met(sh.Share, signing.Target2025), met(sh.Share, signing.Target2030), sh.Source)
 		}
 		return tw.Flush()
 	}
 	return nil
-}
-
-// adultCount is a province's adult population and where the figure comes
-// from.
-type adultCount struct {
-	adults int64
-	source string
-}
-
-// maxPopulationFile bounds --population.
-const maxPopulationFile = 1 << 20
-
-// readPopulation reads a CSV of province,adults,source (a header line
-// naming them first): at most 100 provinces, each once.
-func readPopulation(path string) (map[string]adultCount, error) {
-	b, err := readBoundedFile(path, maxPopulationFile)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
-	if err != nil {
-		return nil, err
-	}
-	if len(rows) < 2 || len(rows) > 101 || len(rows[0]) < 3 || rows[0][0] != "province" || rows[0][1] != "adults" || rows[0][2] != "source" {
-		return nil, fmt.Errorf("want a header province,adults,source and 1 to 100 rows")
-	}
-	out := map[string]adultCount{}
-	for i, r := range rows[1:] {
-		if len(r) < 3 {
-			return nil, fmt.Errorf("row %d has %d fields, want 3", i+2, len(r))
-		}
-		n, err := strconv.ParseInt(strings.TrimSpace(r[1]), 10, 64)
-		if err != nil || n <= 0 {
-			return nil, fmt.Errorf("row %d: adults %q is not a positive number", i+2, r[1])
-		}
-		p := strings.TrimSpace(r[0])
-		if err := display.Text("province", p); err != nil || p == "" {
-			return nil, fmt.Errorf("row %d: province %q", i+2, r[0])
-		}
-		if _, dup := out[p]; dup {
-			return nil, fmt.Errorf("row %d: %s given twice", i+2, p)
-		}
-		out[p] = adultCount{n, strings.TrimSpace(r[2])}
-	}
-	return out, nil
-}
-
-// provinceShare is a province's active signatures against its adults.
-type provinceShare struct {
-	Province string  `json:"province"`
-	Active   int64   `json:"active"`
-	Adults   int64   `json:"adults"`
-	Share    float64 `json:"share"`
-	Source   string  `json:"source"`
-}
-
-// provinceShares sums the active signatures by province and sets them
-// against the adults of the provinces the population table names.
-func provinceShares(counts []*store.EnrolmentCount, adults map[string]adultCount) []provinceShare {
-	if adults == nil {
-		return nil
-	}
-	active := map[string]int64{}
-	for _, c := range counts {
-		active[c.Province] += c.Active
-	}
-	var out []provinceShare
-	for p, a := range adults {
-		out = append(out, provinceShare{Province: p, Active: active[p], Adults: a.adults, Share: float64(active[p]) / float64(a.adults), Source: a.source})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Province < out[j].Province })
-	return out
 }
 
 // met says whether share reaches target.

@@ -292,12 +292,19 @@ func rewritePDF(in, out, pattern string, write func(in io.ReaderAt, size int64, 
 	if err != nil {
 		return err
 	}
+	return replaceFile(out, pattern, func(w io.Writer) error { return write(f, fi.Size(), w) })
+}
+
+// replaceFile runs write to a temporary file (named by pattern) beside
+// out, and renames it to out once write has succeeded, so that out is
+// never half-written.
+func replaceFile(out, pattern string, write func(io.Writer) error) error {
 	tmp, err := os.CreateTemp(filepath.Dir(out), pattern)
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	if err := write(f, fi.Size(), tmp); err != nil {
+	if err := write(tmp); err != nil {
 		tmp.Close()
 		return err
 	}

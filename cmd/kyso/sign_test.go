@@ -33,14 +33,7 @@ func TestSignPDF(t *testing.T) {
 	data := filepath.Join(dir, "data")
 	t.Setenv("KYSO_DATA", data)
 	t.Setenv("KYSO_KEYSTORE", "")
-	ok := func(args ...string) string {
-		t.Helper()
-		out, errOut, code := kyso(t, args...)
-		if code != 0 {
-			t.Fatalf("kyso %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
-		}
-		return out
-	}
+	ok := func(args ...string) string { t.Helper(); return kysoOK(t, args...) }
 	ok("ca", "init")
 	chain := filepath.Join(dir, "chain.pem")
 	os.WriteFile(chain, []byte(ok("ca", "chain")), 0o644)

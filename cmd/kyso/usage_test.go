@@ -72,6 +72,34 @@ func TestUsageCommand(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "per portal:") || !strings.Contains(out, com+"  commercial  0     1") || strings.Contains(out, pub) {
 		t.Errorf("usage --client: %d\n%s", code, out)
 	}
+	// The commercial app becomes a public service: its next signature is
+	// free, the one before stays metered.
+	if out, stderr, code := kyso(t, "client", "set-category", com, "--data", dir, "--category", "public-service"); code != 0 || !strings.Contains(out, "public-service") {
+		t.Fatalf("client set-category: %d %s%s", code, out, stderr)
+	}
+	if _, stderr, code := kyso(t, "client", "set-category", com, "--data", dir, "--category", "public-service"); code != 0 {
+		t.Errorf("the same category again: %d %s, want no error", code, stderr)
+	}
+	signOnce(t, svc, com, en, "hop-dong-2", now.Add(30*time.Second))
+	out, _, _ = kyso(t, "usage", "--data", dir, "--from", today, "--to", today, "--cccd", "079203004444", "--output", "json")
+	if json.Unmarshal([]byte(out), &u) != nil || u.Citizens[0].ByCategory[store.CategoryPublicService] != (signing.UsageCount{Free: 2}) ||
+		u.Citizens[0].ByCategory[store.CategoryCommercial] != (signing.UsageCount{Metered: 1}) {
+		t.Errorf("after the move: %s, want 2 free and the earlier 1 metered", out)
+	}
+	for _, c := range []struct {
+		args []string
+		code int
+		says string
+	}{
+		{[]string{"nobody", "--category", "commercial"}, 1, "no such client"},
+		{[]string{com, "--category", "free"}, 2, "public-service or commercial"},
+		{[]string{com}, 2, "--category is required"},
+		{[]string{"--category", "commercial"}, 2, "client ID"},
+	} {
+		if _, stderr, code := kyso(t, append([]string{"client", "set-category", "--data", dir}, c.args...)...); code != c.code || !strings.Contains(stderr, c.says) {
+			t.Errorf("client set-category %v: %d %q, want %d and %q", c.args, code, stderr, c.code, c.says)
+		}
+	}
 	for _, c := range []struct {
 		args []string
 		code int

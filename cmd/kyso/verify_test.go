@@ -44,14 +44,7 @@ func TestVerifyPDF(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(data, datadir.ConfigFile), cfg, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ok := func(args ...string) string {
-		t.Helper()
-		out, errOut, code := kyso(t, args...)
-		if code != 0 {
-			t.Fatalf("kyso %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
-		}
-		return out
-	}
+	ok := func(args ...string) string { t.Helper(); return kysoOK(t, args...) }
 	ok("ca", "init")
 	chain := filepath.Join(dir, "chain.pem")
 	os.WriteFile(chain, []byte(ok("ca", "chain")), 0o644)

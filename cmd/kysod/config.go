@@ -59,6 +59,12 @@ type config struct {
 	Audit auditConfig `yaml:"audit"`
 	// Campaign holds the free campaign's terms.
 	Campaign campaignConfig `yaml:"campaign"`
+	// Registry configures the shared campaign registry kysod serves with
+	// --registry (pkg/campaignreg).
+	Registry registryConfig `yaml:"registry"`
+	// ServeRegistry is --registry: serve the shared campaign registry at
+	// /registry/v1/ from this database, beside being a provider.
+	ServeRegistry bool `yaml:"serve_registry"`
 	// OCSP tunes the OCSP responder.
 	OCSP ocspConfig `yaml:"ocsp"`
 }
@@ -71,12 +77,30 @@ type ocspConfig struct {
 	CacheBytes int64 `yaml:"cache_bytes"`
 }
 
+// registryConfig is the served campaign registry's.
+type registryConfig struct {
+	// MembersFile lists the providers the registry accepts (YAML,
+	// `members:`, each entry as `kyso registry member` prints it); it is
+	// read again whenever it changes. Required with --registry.
+	MembersFile string `yaml:"members_file"`
+}
+
 // campaignConfig holds the free campaign's terms.
 type campaignConfig struct {
 	// FreeMonths is the citizen's free period: public-service signing is
 	// free for this many months from the campaign certificate's issuance
 	// (0: signing.DefaultFreeMonths, 12).
 	FreeMonths int `yaml:"free_months"`
+	// PopulationFile is the adult population table (CSV:
+	// province,adults,source) the officers' campaign report sets its
+	// counts against; empty: the report counts without shares.
+	PopulationFile string `yaml:"population_file"`
+	// Provider is the provider's name the campaign report's PDF prints.
+	Provider string `yaml:"provider"`
+	// RegistrySync is how often kysod asks the campaign registry which
+	// of its citizens moved to another provider, to revoke their
+	// campaign certificates (superseded); default 1m.
+	RegistrySync time.Duration `yaml:"registry_sync"`
 }
 
 // auditConfig tunes the audit chain's checkpoints.
@@ -289,6 +313,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 	}
 	configFile := fs.String("config", "", "YAML configuration file (env KYSO_CONFIG); flags and KYSO_… variables override it")
 	showVersion := fs.Bool("version", false, "print the version and exit")
+	serveRegistry := fs.Bool("registry", false, "also serve the shared campaign registry at /registry/v1/ (env KYSO_REGISTRY=true; registry.members_file lists the providers)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, true, nil
@@ -321,6 +346,17 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 		case *s.dst == "":
 			*s.dst = s.def
 		}
+	}
+	if set["registry"] {
+		c.ServeRegistry = *serveRegistry
+	} else if v := getenv("KYSO_REGISTRY"); v != "" {
+		c.ServeRegistry = v == "true" || v == "1"
+	}
+	if c.ServeRegistry && c.Registry.MembersFile == "" {
+		return nil, false, fmt.Errorf("config: --registry needs registry.members_file, the providers it accepts")
+	}
+	if c.Campaign.RegistrySync < 0 {
+		return nil, false, fmt.Errorf("config: campaign.registry_sync must not be negative")
 	}
 	if c.ShutdownTimeout <= 0 {
 		c.ShutdownTimeout = 30 * time.Second

@@ -118,10 +118,55 @@ func TestConfigCampaign(t *testing.T) {
 	if c, err := load("campaign: {free_months: 18}\n"); err != nil || c.Campaign.FreeMonths != 18 {
 		t.Errorf("free_months 18: %+v %v", c, err)
 	}
-	for _, bad := range []string{"campaign: {free_months: -1}", "campaign: {free_months: 1000}", "campaign: {free: 12}"} {
+	for _, bad := range []string{"campaign: {free_months: -1}", "campaign: {free_months: 1000}", "campaign: {free: 12}",
+		"campaign: {registry_sync: -1s}", "serve_registry: true", "registry: {members: x}"} {
 		if _, err := load(bad + "\n"); err == nil {
 			t.Errorf("%s: accepted", bad)
 		}
+	}
+	if c, err := load("serve_registry: true\nregistry: {members_file: /etc/kyso/members.yaml}\ncampaign: {registry_sync: 30s}\n"); err != nil ||
+		!c.ServeRegistry || c.Registry.MembersFile != "/etc/kyso/members.yaml" || c.Campaign.RegistrySync != 30*time.Second {
+		t.Errorf("serving the registry: %+v %v", c, err)
+	}
+	// --registry and KYSO_REGISTRY, each needing the members file.
+	for _, args := range [][]string{{"--registry"}, {}} {
+		env := func(k string) string {
+			if k == "KYSO_REGISTRY" {
+				return "true"
+			}
+			return ""
+		}
+		if _, _, err := loadConfig(args, env, io.Discard); err == nil || !strings.Contains(err.Error(), "members_file") {
+			t.Errorf("%v without a members file: %v", args, err)
+		}
+	}
+}
+
+// TestConfigPopulation: campaign.population_file is read whole at start;
+// a missing, malformed or oversized table stops kysod with its path and
+// what is wrong.
+func TestConfigPopulation(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "adults.csv")
+	os.WriteFile(good, []byte("province,adults,source\nHuế,900000,Cục Thống kê 2025\n"), 0o600)
+	if p, err := readPopulation(good); err != nil || p["Huế"].Adults != 900000 {
+		t.Errorf("a good table: %v %v", p, err)
+	}
+	if p, err := readPopulation(""); err != nil || p != nil {
+		t.Errorf("none: %v %v", p, err)
+	}
+	bad := filepath.Join(dir, "bad.csv")
+	for _, c := range []struct{ name, body, says string }{
+		{"no header", "Huế,1,x\n", "header"},
+		{"oversized", "province,adults,source\n" + strings.Repeat("x", 2<<20), "bytes"},
+	} {
+		os.WriteFile(bad, []byte(c.body), 0o600)
+		if _, err := readPopulation(bad); err == nil || !strings.Contains(err.Error(), c.says) || !strings.Contains(err.Error(), "population_file") {
+			t.Errorf("%s: %v", c.name, err)
+		}
+	}
+	if _, err := readPopulation(filepath.Join(dir, "missing.csv")); err == nil || !strings.Contains(err.Error(), "population_file") {
+		t.Errorf("a missing table: %v", err)
 	}
 }
 

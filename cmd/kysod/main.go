@@ -34,6 +34,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -45,7 +46,9 @@ import (
 	"github.com/kyso-pki/kyso/pkg/app"
 	"github.com/kyso-pki/kyso/pkg/audit"
 	"github.com/kyso-pki/kyso/pkg/ca"
+	"github.com/kyso-pki/kyso/pkg/campaignreg"
 	"github.com/kyso-pki/kyso/pkg/csc"
+	"github.com/kyso-pki/kyso/pkg/display"
 	"github.com/kyso-pki/kyso/pkg/httpedge"
 	"github.com/kyso-pki/kyso/pkg/owner"
 	"github.com/kyso-pki/kyso/pkg/pades"
@@ -149,6 +152,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	defer opened.Close()
 	ks := opened.Keys
 	ksURI, _ := hsm.ParseURI(dir.Config.Keystore)
+	installFaults(ctx, ks, log)
 	if _, err := opened.CA.Hierarchy(ctx); errors.Is(err, ca.ErrNoHierarchy) {
 		if !development {
 			return fmt.Errorf("no CA hierarchy in %s: run `kyso ca init --data %s` first", dir.Path, dir.Path)
@@ -231,6 +235,17 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	fetcher := &revocation.Fetcher{Client: local}
+	// The campaign registry (one campaign signature per citizen across
+	// providers): a shared one when kyso.json names its URL, else the
+	// embedded one in this database, which --registry also serves.
+	campaignReg, err := opened.CampaignRegistry(ctx, dir, log)
+	if err != nil {
+		return err
+	}
+	if cfg.ServeRegistry && dir.Config.CampaignRegistry != nil && dir.Config.CampaignRegistry.URL != "" {
+		return fmt.Errorf("--registry serves the campaign registry from this database, so this provider uses it directly: remove campaign_registry.url from %s", filepath.Join(dir.Path, datadir.ConfigFile))
+	}
+	printRegistry(stderr, cfg, dir, campaignReg)
 	svc, err := opened.SigningWith(dir, signing.Config{Logger: log, PINAttempts: cfg.Signing.PINAttempts, PINLockout: cfg.Signing.PINLockout,
 		SADLifetime: cfg.Signing.SADLifetime, TransactionLifetime: cfg.Signing.TransactionLifetime, TokenLifetime: cfg.Signing.TokenLifetime,
 		ApprovalLease:     cfg.Signing.ApprovalLease,
@@ -243,9 +258,10 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		SignerCheck:       &signercheck.Config{Anchors: anchors.Pool, Revocation: fetcher},
 		// Webhooks speak the SmartCA dialect, the one with asynchronous
 		// transactions.
-		Notification:   smartca.EncodeNotification,
-		OperatorClient: cfg.Signing.OperatorClient,
-		FreeMonths:     cfg.Campaign.FreeMonths})
+		Notification:     smartca.EncodeNotification,
+		OperatorClient:   cfg.Signing.OperatorClient,
+		FreeMonths:       cfg.Campaign.FreeMonths,
+		CampaignRegistry: campaignReg})
 	if err != nil {
 		return err
 	}
@@ -286,7 +302,31 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	mux.Handle("/csc/v2/", httpedge.Measure("csc", "other", csc.NewHandler(svc, &csc.Options{TSA: pki.TSA(), Logger: log, Limits: limits, ConsentURL: consent})))
 	mux.Handle("/smartca/v1/", httpedge.Measure("smartca", "other", smartca.NewHandler(svc, &smartca.Options{Logger: log, Limits: limits})))
 	mux.Handle("/owner/v1/", httpedge.Measure("owner", "other", owner.NewHandler(svc, &owner.Options{Logger: log, Limits: limits})))
-	mux.Handle("/admin/v1/", httpedge.Measure("admin", "other", admin.NewHandler(svc, log).WithStaff(staffSvc)))
+	population, err := readPopulation(cfg.Campaign.PopulationFile)
+	if err != nil {
+		return err
+	}
+	mux.Handle("/admin/v1/", httpedge.Measure("admin", "other", admin.NewHandler(svc, log).WithStaff(staffSvc).WithCampaign(cfg.Campaign.Provider, population)))
+	if cfg.ServeRegistry {
+		// The shared campaign registry: members authenticate by their
+		// pinned TLS client key and sign every request (pkg/campaignreg).
+		regHandler, err := campaignreg.NewHandler(&campaignreg.HandlerOptions{
+			Book: campaignreg.NewBook(opened.Store, nil, log), MembersFile: cfg.Registry.MembersFile, Logger: log})
+		if err != nil {
+			return err
+		}
+		// Per source address, before anything is read or audited: a
+		// stranger's refused requests cannot flood the registry's log.
+		mux.Handle(campaignreg.Path, httpedge.Measure("registry", "other", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !limits.AllowSource(w, r) {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusTooManyRequests)
+				io.WriteString(w, `{"error":"rate_limited","message":"too many requests from this address; retry after the Retry-After seconds"}`+"\n")
+				return
+			}
+			regHandler.ServeHTTP(w, r)
+		})))
+	}
 	// Public: anyone holding a signed PDF may validate it. Trust anchors:
 	// the trust store (`kyso trust`), read for each validation, so an
 	// anchor added while kysod runs counts at once. Revocation data is
@@ -332,6 +372,10 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	dispatcher := &signing.Dispatcher{Service: svc, Store: opened.Store, Logger: log,
 		Interval: cfg.Webhooks.Interval, Timeout: cfg.Webhooks.Timeout, Batch: cfg.Webhooks.Batch}
 	go dispatcher.Run(ctx)
+	// Citizens who moved to another provider: their campaign
+	// certificates here are revoked, superseded (at least once: the
+	// registry keeps a release until it is acknowledged).
+	go syncRegistry(ctx, svc, cfg.Campaign.RegistrySync, log)
 	mux.Handle("GET /openapi.json", server.OpenAPIHandler())
 	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -341,10 +385,18 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		cctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 		defer cancel()
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if _, err := ks.PublicKey(cctx, &hsm.PublicKeyRequest{Label: tlsLabel}); err != nil {
-			log.Error("readiness: key store unreachable", "err", err)
+		// The key store answers and still holds kysod's own TLS key, the
+		// one its certificate names: a token re-initialised, or restored
+		// from another copy, holds no such key even when a key of that
+		// label was made again.
+		pub, err := ks.PublicKey(cctx, &hsm.PublicKeyRequest{Label: tlsLabel})
+		if err == nil && !hsm.SamePublicKey(pub, tlsLeaf.PublicKey) {
+			err = fmt.Errorf("%w: the key labelled %q is not the key of kysod's TLS certificate", hsm.ErrKeyNotFound, tlsLabel)
+		}
+		if err != nil {
+			log.Error("readiness: key store unreachable, or its keys are gone", "err", err)
 			w.WriteHeader(http.StatusServiceUnavailable)
-			io.WriteString(w, "key store unreachable\n")
+			io.WriteString(w, "key store unreachable, or its keys are gone\n")
 			return
 		}
 		if err := opened.Store.Ping(cctx); err != nil {
@@ -428,6 +480,44 @@ func printDefaults(w io.Writer, cfg *config, dir *datadir.Dir, ks *hsm.URI, deve
 	if development {
 		fmt.Fprintln(w, "  WARNING: embedded development defaults — software keys protected by a generated passphrase")
 		fmt.Fprintln(w, "           stored beside them. Use --keystore pkcs11:… or vault:… in production.")
+	}
+}
+
+// printRegistry prints which campaign registry kysod consults, and
+// whether it serves one.
+func printRegistry(w io.Writer, cfg *config, dir *datadir.Dir, reg campaignreg.Registry) {
+	p := reg.Provider()
+	where := "embedded (this database)"
+	if c := dir.Config.CampaignRegistry; c != nil && c.URL != "" {
+		where = c.URL + " (mutual TLS, signed requests)"
+	}
+	fmt.Fprintf(w, "  campaign        one signature per citizen: registry %s, as provider %s (%s)\n", where, p.ID, display.Escape(p.Name))
+	if cfg.ServeRegistry {
+		fmt.Fprintf(w, "  registry        https://%s%s for the providers in %s\n", cfg.Listen, campaignreg.Path, cfg.Registry.MembersFile)
+	}
+}
+
+// syncRegistry runs signing.Service.SyncCampaignRegistry at start and
+// every interval (default 1m) until ctx ends.
+func syncRegistry(ctx context.Context, svc *signing.Service, every time.Duration, log *slog.Logger) {
+	if every <= 0 {
+		every = time.Minute
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		n, err := svc.SyncCampaignRegistry(ctx)
+		if err != nil && ctx.Err() == nil {
+			log.Error("campaign registry sync", "err", err)
+		}
+		if n > 0 {
+			log.Info("campaign registry sync: certificates superseded by a switch of provider", "holdings", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
 	}
 }
 
@@ -534,4 +624,26 @@ func certKeyURI(ctx context.Context, a *ca.Authority, c *x509.Certificate) strin
 		return ""
 	}
 	return rec.KeyURI
+}
+
+// readPopulation reads campaign.population_file, the adult population
+// table; none when path is empty.
+func readPopulation(path string) (signing.Population, error) {
+	if path == "" {
+		return nil, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: campaign.population_file: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, signing.MaxPopulationFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("config: campaign.population_file: %w", err)
+	}
+	p, err := signing.ParsePopulation(b)
+	if err != nil {
+		return nil, fmt.Errorf("config: campaign.population_file %s: %w", path, err)
+	}
+	return p, nil
 }

@@ -31,6 +31,8 @@
 // is never used by an old signer. A recovery caused by objects vanishing
 // also logs out and in again: a token re-initialised underneath leaves the
 // process logged in to the old token for as long as any session is open.
+// A failure recovery cannot mend (the token gone, the operation failing
+// again) wraps hsm.ErrUnavailable.
 //
 // Found with SoftHSM 2.6.1 and worked around or documented here:
 // C_GenerateKeyPair on the file object store fails with CKR_GENERAL_ERROR
@@ -64,11 +66,15 @@
 // the process no power it lacks: any session of the store can unwrap any
 // blob under the master key at any time, so whether a key may sign is
 // decided by the caller (pkg/signing's unlock), never by whether its object
-// exists. Objects made before a recovery are forgotten, not destroyed. The
-// signatures an object makes are verified under the blob's public key until
-// one has verified; after that the object is known to be that key. A
-// cached object is looked up by a hash of the whole blob, so a blob that
-// differs in any byte is unwrapped, and checked, afresh.
+// exists. A cached object signs only while the master key that unwrapped it
+// is on the token (its handle is read again when MasterRecheck has passed):
+// SoftHSM keeps a process's sessions, and the objects in them, through
+// another process's re-initialisation of the token. Objects made before a recovery are
+// forgotten, not destroyed. The signatures an object makes are verified
+// under the blob's public key until one has verified; after that the object
+// is known to be that key. A cached object is looked up by a hash of the
+// whole blob, so a blob that differs in any byte is unwrapped, and checked,
+// afresh.
 //
 // What SoftHSM 2.6.1 does, found by trying, and the design that follows:
 //

@@ -395,7 +395,8 @@ func (s *Store) recover(gen uint64, cause error) error {
 
 // do runs fn on a pooled session. If fn fails with an error that calls for
 // recovery, the store recovers and fn runs once more, on a session of the
-// new generation.
+// new generation. When recovery fails, or the operation fails so again,
+// the error wraps hsm.ErrUnavailable: the token is not usable now.
 func (s *Store) do(ctx context.Context, fn func(session) error) error {
 	for attempt := 0; ; attempt++ {
 		ss, err := s.acquire(ctx)
@@ -403,11 +404,14 @@ func (s *Store) do(ctx context.Context, fn func(session) error) error {
 			err = fn(ss)
 			s.release(ss, err)
 		}
-		if err == nil || attempt > 0 || !(needsRecovery(err)) {
+		if err == nil || !needsRecovery(err) {
 			return err
 		}
+		if attempt > 0 {
+			return fmt.Errorf("pkcs11: %w: token %q still fails after its sessions were recovered: %w", hsm.ErrUnavailable, s.token, err)
+		}
 		if rerr := s.recover(ss.gen, err); rerr != nil {
-			return fmt.Errorf("%w (and recovery failed: %v)", err, rerr)
+			return fmt.Errorf("pkcs11: %w: %w (and recovery failed: %w)", hsm.ErrUnavailable, err, rerr)
 		}
 	}
 }

@@ -245,26 +245,47 @@ func TestRecoveryReinitIdle(t *testing.T) {
 	}
 }
 
-// quiesce runs fn while no goroutine of s is inside the module: it takes
-// every session of the pool and the lock recovery holds. Signers keep
-// looping; they wait in acquire.
-//
-// SoftHSM 2.6.1 is not safe against C_CloseAllSessions on one thread while
-// another is inside C_Sign on a session it closes: the process dies with
-// SIGSEGV in C_Sign (the session is freed under it). So the test kills the
-// sessions between operations, which is what a module or HSM restart looks
-// like to a client of a network HSM, and what a PKCS#11 module that honours
-// CKF_OS_LOCKING_OK must survive anyway.
-func (s *Store) quiesce(fn func()) {
-	for i := 0; i < s.poolSize; i++ {
-		s.sem <- struct{}{}
+// TestRecoveryReinitCachedWrappedKey re-initialises the token while a
+// wrapped key is unwrapped in the key cache, then makes a master key with
+// the label and CKA_ID of the one that wrapped it. SoftHSM leaves the
+// process's sessions, and the unwrapped object in them, alive; the signer
+// must still stop: the cached key signs only while its master key is on
+// the token, and the impostor fails RFC 5649's integrity check.
+func TestRecoveryReinitCachedWrappedKey(t *testing.T) {
+	s, sh := openStore(t)
+	ctx := context.Background()
+	if err := s.CreateMasterKey(ctx, ""); err != nil {
+		t.Fatal(err)
 	}
-	defer func() {
-		for i := 0; i < s.poolSize; i++ {
-			<-s.sem
+	wk, err := s.CreateWrappedKey(ctx, &hsm.CreateWrappedKeyRequest{Algorithm: hsm.ECDSAP256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := s.WrappedSigner(ctx, &hsm.WrappedSignerRequest{Blob: wk.Blob})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := sha256.Sum256([]byte("cached"))
+	if _, err := signer.Sign(rand.Reader, d[:], crypto.SHA256); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.cachedKeys(); n != 1 {
+		t.Fatalf("%d keys cached, want 1", n)
+	}
+	s.quiesce(func() { sh.Reinit(t) })
+	b, err := parseBlob(wk.Blob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.createMaster(ctx, s.master, b.masterID); err != nil {
+		t.Fatalf("making the impostor master key: %v", err)
+	}
+	// The cached master key handle is read again after MasterRecheck.
+	time.Sleep(MasterRecheck)
+	for i := range 2 {
+		sig, err := signer.Sign(rand.Reader, d[:], crypto.SHA256)
+		if !errors.Is(err, hsm.ErrInvalidWrappedKey) || sig != nil {
+			t.Fatalf("signature %d after the re-initialisation: %x, err = %v; want ErrInvalidWrappedKey", i+1, sig, err)
 		}
-	}()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	fn()
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"time"
 
 	"github.com/miekg/pkcs11"
 
@@ -25,11 +26,19 @@ import (
 const masterKeyIDLen = 16
 
 // masterRef is a cached master key handle, valid for one recovery
-// generation.
+// generation, and when it was last found on the token.
 type masterRef struct {
-	gen uint64
-	h   pkcs11.ObjectHandle
+	gen     uint64
+	h       pkcs11.ObjectHandle
+	checked time.Time
 }
+
+// MasterRecheck is how long a cached master key handle is used without
+// reading it again. Keys unwrapped under a master key (the key cache's
+// session objects) stop signing at most this long after the master key
+// leaves the token. Reading it at every signature would cost SoftHSM a
+// file check each time, about as much as an ECDSA signature.
+const MasterRecheck = 500 * time.Millisecond
 
 // kwp is CKM_AES_KEY_WRAP_PAD, AES key wrap with padding (RFC 5649).
 func kwp() []*pkcs11.Mechanism {
@@ -56,6 +65,11 @@ func (s *Store) CreateMasterKey(ctx context.Context, label string) error {
 	}
 	id := make([]byte, masterKeyIDLen)
 	rand.Read(id)
+	return s.createMaster(ctx, label, id)
+}
+
+// createMaster makes the master key labelled label with CKA_ID id.
+func (s *Store) createMaster(ctx context.Context, label string, id []byte) error {
 	s.labelMu.Lock()
 	defer s.labelMu.Unlock()
 	return s.do(ctx, func(ss session) error {
@@ -150,13 +164,35 @@ func (s *Store) masterByLabel(ss session, label string) (*masterKey, error) {
 }
 
 // masterByID finds the master key a blob names, through a cache valid for
-// one recovery generation.
+// one recovery generation. A cached handle is read again (its CKA_ID) when
+// it was last found more than MasterRecheck ago: keys unwrapped under the
+// master key (the key cache's session objects) sign only while it is
+// still on the token. A token re-initialised by another process leaves
+// this process's sessions, and the objects unwrapped in them, alive
+// (SoftHSM does); the read fails with CKR_OBJECT_HANDLE_INVALID, the store
+// recovers, the cache of the old generation is forgotten, and the blob is
+// unwrapped again — or refused.
 func (s *Store) masterByID(ss session, id []byte) (pkcs11.ObjectHandle, error) {
 	s.masterMu.Lock()
 	r, ok := s.masterCache[string(id)]
 	s.masterMu.Unlock()
 	if ok && r.gen == ss.gen {
-		return r.h, nil
+		if time.Since(r.checked) < MasterRecheck {
+			return r.h, nil
+		}
+		attrs, err := s.p.GetAttributeValue(ss.h, r.h, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_ID, nil)})
+		if err != nil {
+			return 0, fmt.Errorf("pkcs11: reading master key %x on token %q: %w", id, s.token, err)
+		}
+		if bytes.Equal(attrs[0].Value, id) {
+			r.checked = time.Now()
+			s.masterMu.Lock()
+			if cur, ok := s.masterCache[string(id)]; ok && cur.gen == r.gen && cur.h == r.h {
+				s.masterCache[string(id)] = r
+			}
+			s.masterMu.Unlock()
+			return r.h, nil
+		}
 	}
 	objs, err := s.find(ss, []*pkcs11.Attribute{
 		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_SECRET_KEY),
@@ -173,7 +209,7 @@ func (s *Store) masterByID(ss session, id []byte) (pkcs11.ObjectHandle, error) {
 		return 0, err
 	}
 	s.masterMu.Lock()
-	s.masterCache[string(id)] = masterRef{gen: ss.gen, h: objs[0]}
+	s.masterCache[string(id)] = masterRef{gen: ss.gen, h: objs[0], checked: time.Now()}
 	s.masterMu.Unlock()
 	return objs[0], nil
 }

@@ -27,14 +27,14 @@ var rank = map[string]int{
 	// Formats, key stores, stores and their checks.
 	"pkg/cms": 1, "pkg/stamp": 1, "pkg/revocation": 1, "pkg/tsa": 1, "pkg/ocsp": 1, "pkg/trust": 1,
 	"hsm/softkey": 1, "hsm/pkcs11": 1, "hsm/vault": 1, "hsm/keystore": 2,
-	"pkg/store/sqlite": 1, "pkg/store/postgres": 1, "pkg/store/storeopen": 2, "pkg/audit": 1, "pkg/staff": 1,
+	"pkg/store/sqlite": 1, "pkg/store/postgres": 1, "pkg/store/storeopen": 2, "pkg/audit": 1, "pkg/staff": 1, "pkg/campaignreg": 1,
 	// What the signing core uses.
 	"pkg/signercheck": 2, "pkg/verify": 2, "pkg/ca": 2,
 	"pkg/pades": 3, "pkg/verify/report": 3,
 	// The core.
 	"pkg/signing": 4,
 	// The HTTP edge and the API dialects.
-	"pkg/httpedge": 5, "pkg/server": 5,
+	"pkg/httpedge": 5, "pkg/server": 5, "pkg/campaign": 5,
 	"pkg/csc": 6, "pkg/smartca": 6, "pkg/owner": 6, "pkg/admin": 6, "pkg/verifyapi": 6, "pkg/app": 6,
 }
 

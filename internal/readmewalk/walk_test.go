@@ -382,8 +382,13 @@ func TestWalk(t *testing.T) {
 		if filepath.Base(p) == "form.pdf" {
 			continue
 		}
-		checked++
 		testenv.CheckQpdf(t, p)
+		// The campaign report kyso writes is the input of its seal:
+		// qpdf judges it, pdfsig the sealed one.
+		if filepath.Base(p) == "campaign-2026.pdf" {
+			continue
+		}
+		checked++
 		o, stderr, _ := testenv.Run(exec.Command(pdfsig, "-nocert", "-no-ocsp", p))
 		// pdfsig validates CAdES signatures; it cannot validate document
 		// time-stamps (ETSI.RFC3161, "unknown" to it), which kyso verify

@@ -29,6 +29,23 @@ const inputmodeNote = "The “inputmode” attribute is not supported in all bro
 // does find the errors of a broken control page checked in the same run.
 func CheckHTML(t testing.TB, files ...string) {
 	t.Helper()
+	checkVNU(t, "control.html", "<!DOCTYPE html>\n<html><head><title>x</title><style>p { colour: red }</style></head><body><p><div>x</p></body></html>\n",
+		[]string{"--also-check-css"}, files)
+}
+
+// CheckSVG runs the Nu HTML Checker on the SVG images in files and
+// asserts it reports nothing on them, while it does find the error of a
+// broken control image checked in the same run.
+func CheckSVG(t testing.TB, files ...string) {
+	t.Helper()
+	checkVNU(t, "control.svg", `<svg xmlns="http://www.w3.org/2000/svg"><rect width="1" height="1" colour="red"/><p>x</p></svg>`+"\n",
+		[]string{"--svg"}, files)
+}
+
+// checkVNU runs vnu with opts on files and a broken control file, and
+// asserts it reports nothing on files and something on the control.
+func checkVNU(t testing.TB, controlName, controlBody string, opts, files []string) {
+	t.Helper()
 	// vnu reports nothing at all on a file that is not there: each must
 	// be, or its silence would pass a page never checked.
 	for _, f := range files {
@@ -38,13 +55,13 @@ func CheckHTML(t testing.TB, files ...string) {
 	}
 	java := LookPath(t, "java", "apt-get install openjdk-17-jre-headless")
 	jar := VNU(t)
-	control := filepath.Join(t.TempDir(), "control.html")
-	if err := os.WriteFile(control, []byte("<!DOCTYPE html>\n<html><head><title>x</title><style>p { colour: red }</style></head><body><p><div>x</p></body></html>\n"), 0o600); err != nil {
+	control := filepath.Join(t.TempDir(), controlName)
+	if err := os.WriteFile(control, []byte(controlBody), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	// --stdout: the report on stdout, where nothing else (a JVM warning)
 	// is written.
-	args := append([]string{"-jar", jar, "--format", "json", "--stdout", "--also-check-css", control}, files...)
+	args := append(append(append([]string{"-jar", jar, "--format", "json", "--stdout"}, opts...), control), files...)
 	out, errOut, err := Run(Command(t, java, args...))
 	var res struct {
 		Messages []struct {
@@ -57,7 +74,7 @@ func CheckHTML(t testing.TB, files ...string) {
 	}
 	onControl := 0
 	for _, m := range res.Messages {
-		if strings.HasSuffix(m.URL, "/control.html") {
+		if strings.HasSuffix(m.URL, "/"+controlName) {
 			onControl++
 			continue
 		}

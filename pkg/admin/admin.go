@@ -17,6 +17,7 @@ import (
 
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/pkg/ca"
+	"github.com/kyso-pki/kyso/pkg/campaignreg"
 	"github.com/kyso-pki/kyso/pkg/httpedge"
 	"github.com/kyso-pki/kyso/pkg/signing"
 	"github.com/kyso-pki/kyso/pkg/staff"
@@ -47,6 +48,12 @@ type EnrolRequest struct {
 	EvidenceKind string    `json:"evidence_kind,omitempty"`
 	EvidenceRef  string    `json:"evidence_ref,omitempty"`
 	ConsentAt    time.Time `json:"consent_at,omitzero"`
+	// SwitchProvider: the citizen asks to move their campaign signature
+	// from the provider holding it to this one; evidence_kind and
+	// evidence_ref (required) are then also the record of their consent.
+	// Without it, a citizen another provider holds is refused, 409,
+	// naming that provider.
+	SwitchProvider bool `json:"switch_provider,omitempty"`
 }
 
 // Enrolment answers it. The otpauth URI and its QR code are shown to the
@@ -60,6 +67,12 @@ type Enrolment struct {
 	OTPAuthURI   string `json:"otpauth_uri"`
 	// QRPNG is the otpauth URI as a QR code, PNG, base64.
 	QRPNG string `json:"qr_png"`
+	// SwitchedFrom names the provider a switch moved the campaign
+	// signature from, MonthsUsed the whole months used there and
+	// FreeMonths those free here.
+	SwitchedFrom string `json:"switched_from,omitempty"`
+	MonthsUsed   int    `json:"months_used,omitempty"`
+	FreeMonths   int    `json:"free_months,omitempty"`
 }
 
 // Error is the body of an error response: error, error_description and
@@ -75,6 +88,10 @@ type Handler struct {
 	edge *httpedge.Dialect
 	// staff is the staff registry, when WithStaff serves it.
 	staff *staff.Service
+	// provider and population are the provider's name and the adult
+	// population table the campaign report uses (WithCampaign).
+	provider   string
+	population signing.Population
 }
 
 // NewHandler returns the handler; log may be nil.
@@ -88,6 +105,8 @@ func NewHandler(svc *signing.Service, log *slog.Logger) *Handler {
 	h.mux.HandleFunc("/admin/v1/enrolments", h.notAllowed(http.MethodPost))
 	h.mux.HandleFunc("GET /admin/v1/usage", h.usage)
 	h.mux.HandleFunc("/admin/v1/usage", h.notAllowed(http.MethodGet))
+	h.mux.HandleFunc("GET /admin/v1/reports/campaign", h.campaignReport)
+	h.mux.HandleFunc("/admin/v1/reports/campaign", h.notAllowed(http.MethodGet))
 	h.mux.HandleFunc("/admin/v1/", func(w http.ResponseWriter, r *http.Request) {
 		h.edge.Refuse(w, r, signing.KindNotFound, "no such method: "+r.Method+" "+r.URL.Path)
 	})
@@ -149,10 +168,21 @@ func (h *Handler) enrol(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	var consent *campaignreg.Consent
+	if req.SwitchProvider {
+		if req.EvidenceKind == "" || req.EvidenceRef == "" {
+			h.edge.Refuse(w, r, signing.KindInvalid, "switch_provider needs evidence_kind and evidence_ref: the record of the citizen's consent")
+			return
+		}
+		consent = &campaignreg.Consent{Kind: req.EvidenceKind, Ref: req.EvidenceRef, At: req.ConsentAt}
+		if consent.At.IsZero() {
+			consent.At = time.Now()
+		}
+	}
 	en, err := h.svc.Enrol(r.Context(), &signing.EnrolRequest{CCCD: req.CCCD, Name: req.Name, Province: req.Province,
 		Phone: req.Phone, Email: req.Email, PIN: req.PIN, Algorithm: hsm.Algorithm(req.Algorithm), Actor: "officer:" + p.ID,
 		Channel: req.Channel, StaffID: req.StaffID, Ward: req.Ward, EvidenceKind: req.EvidenceKind, EvidenceRef: req.EvidenceRef,
-		ConsentAt: req.ConsentAt})
+		ConsentAt: req.ConsentAt, Switch: consent})
 	if err != nil {
 		h.edge.Fail(w, r, fmt.Errorf("admin: enrolment by officer %s: %w", p.ID, err))
 		return
@@ -166,5 +196,5 @@ func (h *Handler) enrol(w http.ResponseWriter, r *http.Request) {
 	pem.Encode(&cert, &pem.Block{Type: "CERTIFICATE", Bytes: en.Certificate.Raw})
 	httpedge.WriteJSON(w, http.StatusCreated, Enrolment{OwnerID: en.OwnerID, CredentialID: en.CredentialID, NationalID: en.NationalID,
 		Serial: ca.FormatSerialInt(en.Certificate.SerialNumber), Certificate: cert.String(), OTPAuthURI: en.TOTPURI,
-		QRPNG: base64.StdEncoding.EncodeToString(code.PNG())})
+		QRPNG: base64.StdEncoding.EncodeToString(code.PNG()), SwitchedFrom: en.SwitchedFrom, MonthsUsed: en.MonthsUsed, FreeMonths: en.FreeMonths})
 }

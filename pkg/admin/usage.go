@@ -20,16 +20,9 @@ func (h *Handler) usage(w http.ResponseWriter, r *http.Request) {
 	if p == nil {
 		return
 	}
-	q := r.URL.Query()
-	for k, v := range q {
-		switch {
-		case !usageParams[k]:
-			h.edge.Refuse(w, r, signing.KindInvalid, fmt.Sprintf("unknown parameter %.40q: from, to, cccd and client are known", k))
-			return
-		case len(v) > 1:
-			h.edge.Refuse(w, r, signing.KindInvalid, fmt.Sprintf("parameter %s given %d times", k, len(v)))
-			return
-		}
+	q, ok := h.query(w, r, usageParams)
+	if !ok {
+		return
 	}
 	u, err := h.svc.Usage(r.Context(), &signing.UsageQuery{From: q.Get("from"), To: q.Get("to"), CCCD: q.Get("cccd"),
 		ClientID: q.Get("client"), Actor: "officer:" + p.ID})

@@ -36,14 +36,7 @@ func TestUsageAPI(t *testing.T) {
 	officer2, _ := svc.CreateClient(ctx, "Bộ phận một cửa Huế", "", "test", signing.AsOfficer())
 	pub, _ := svc.CreateClient(ctx, "Cổng dịch vụ công", "", "test", signing.InCategory(store.CategoryPublicService))
 	com, _ := svc.CreateClient(ctx, "Ứng dụng hợp đồng", "", "test")
-	tok := func(id, secret string) string {
-		tk, _, err := svc.ClientToken(ctx, id, secret, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tk
-	}
-	otok, otok2, ptok := tok(officer.ID, officer.Secret), tok(officer2.ID, officer2.Secret), tok(pub.ID, pub.Secret)
+	otok, otok2, ptok := clientToken(t, svc, officer), clientToken(t, svc, officer2), clientToken(t, svc, pub)
 	en, err := svc.Enrol(ctx, &signing.EnrolRequest{CCCD: "079203006666", Name: "Đặng Thùy Trâm", Province: "Quảng Ngãi", PIN: "246802",
 		Algorithm: hsm.ECDSAP256, Actor: "test"})
 	if err != nil {
@@ -122,4 +115,14 @@ func TestUsageAPI(t *testing.T) {
 	if st, raw := get(otok, q); st != http.StatusUnauthorized {
 		t.Errorf("an expired token: %d %s", st, raw)
 	}
+}
+
+// clientToken is an access token of client c's.
+func clientToken(t *testing.T, svc *signing.Service, c *signing.ClientCredentials) string {
+	t.Helper()
+	tk, _, err := svc.ClientToken(context.Background(), c.ID, c.Secret, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tk
 }

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/kyso-pki/kyso/pkg/signing"
-	"github.com/kyso-pki/kyso/pkg/store"
 )
 
 // RequestIDHeader carries a request's ID, in the request (a caller's or
@@ -120,10 +119,11 @@ func (d *Dialect) Fail(w http.ResponseWriter, r *http.Request, err error) {
 			wire = Wire{Status: http.StatusInternalServerError, Code: "server_error"}
 		}
 	}
-	if errors.Is(err, store.ErrUnavailable) {
+	if signing.Outage(err) {
 		// The operators must hear of it: every write fails until space
-		// returns or the database answers again.
-		d.log().Error(d.Name+": the database cannot take requests (disk full, or unreachable)", "path", r.URL.Path, "request_id", RequestID(r), "error", err)
+		// returns or the database answers again, every signature until
+		// the key store does.
+		d.log().Error(d.Name+": the database or the key store cannot take requests (disk full, unreachable, keys gone)", "path", r.URL.Path, "request_id", RequestID(r), "error", err)
 	}
 	if wire.Status >= 500 && kind != signing.KindBusy {
 		d.log().Error(d.Name+": internal error", "path", r.URL.Path, "request_id", RequestID(r), "kind", kind.String(), "error", err)

@@ -116,6 +116,41 @@ func (s *Service) CreateClient(ctx context.Context, name, webhookURL, actor stri
 	return &ClientCredentials{ID: id, Secret: secret, WebhookKey: whKey}, nil
 }
 
+// SetClientCategory moves a portal to category (public-service or
+// commercial): the signatures counted from now on are free or metered by
+// it, those counted before keep theirs. Moving a portal to the category
+// it has changes nothing and is no error. Audited as client.category,
+// with the category before and after.
+func (s *Service) SetClientCategory(ctx context.Context, id, category, actor string) error {
+	if err := CheckCategory(category); err != nil {
+		return err
+	}
+	if category == "" {
+		return fail(KindInvalid, "a category is public-service or commercial")
+	}
+	if !validID(id) {
+		return fail(KindNotFound, "no such client")
+	}
+	c, err := s.st.GetClient(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return fail(KindNotFound, "no such client %s", id)
+	}
+	if err != nil {
+		return err
+	}
+	if c.Role == store.RoleOfficer {
+		return fail(KindInvalid, "client %s is a registration officer's system: it signs nothing to count", id)
+	}
+	err = s.st.SetClientCategory(ctx, id, category)
+	if errors.Is(err, store.ErrConflict) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("signing: setting the category of client %s: %w", id, err)
+	}
+	return s.audit(ctx, actor, "client.category", id, "ok", map[string]any{"from": c.Category, "to": category})
+}
+
 func checkWebhookURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {

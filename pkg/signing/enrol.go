@@ -14,6 +14,7 @@ import (
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/internal/crashpoint"
 	"github.com/kyso-pki/kyso/pkg/ca"
+	"github.com/kyso-pki/kyso/pkg/campaignreg"
 	"github.com/kyso-pki/kyso/pkg/store"
 )
 
@@ -41,6 +42,12 @@ type EnrolRequest struct {
 	Channel, StaffID, Ward    string
 	EvidenceKind, EvidenceRef string
 	ConsentAt                 time.Time
+	// Switch, when set, is the citizen's consent to move their campaign
+	// signature from the provider holding it to this one: the registry
+	// releases the old holding (whose provider then revokes its
+	// certificate, superseded) and the free period here is
+	// Config.FreeMonths less the whole months used there.
+	Switch *campaignreg.Consent
 }
 
 // EnrolmentRecord returns how the credential was enrolled; KindNotFound
@@ -64,25 +71,33 @@ const MaxReportPeriod = 5 * 366 * 24 * time.Hour
 // the authorities (issue 18). The period must start before it ends and
 // span at most MaxReportPeriod.
 func (s *Service) CountEnrolments(ctx context.Context, f *store.EnrolmentFilter) ([]*store.EnrolmentCount, error) {
-	if f == nil || f.From.IsZero() || f.To.IsZero() || !f.From.Before(f.To) {
-		return nil, fail(KindInvalid, "a report's period needs a start before its end")
-	}
-	if f.To.Sub(f.From) > MaxReportPeriod {
-		return nil, fail(KindInvalid, "a report's period spans at most five years")
-	}
-	for _, v := range []struct{ name, s string }{{"province", f.Province}, {"ward", f.Ward}} {
-		if len(v.s) > 128 {
-			return nil, fail(KindInvalid, "the %s is longer than 128 bytes", v.name)
-		}
-		if err := shown(v.name, v.s); err != nil {
-			return nil, err
-		}
+	if err := checkReportFilter(f); err != nil {
+		return nil, err
 	}
 	g := *f
 	if g.At.IsZero() {
 		g.At = s.now()
 	}
 	return s.st.CountEnrolments(ctx, &g)
+}
+
+// checkReportFilter checks a report's period and area.
+func checkReportFilter(f *store.EnrolmentFilter) error {
+	if f == nil || f.From.IsZero() || f.To.IsZero() || !f.From.Before(f.To) {
+		return fail(KindInvalid, "a report's period needs a start before its end")
+	}
+	if f.To.Sub(f.From) > MaxReportPeriod {
+		return fail(KindInvalid, "a report's period spans at most five years")
+	}
+	for _, v := range []struct{ name, s string }{{"province", f.Province}, {"ward", f.Ward}} {
+		if len(v.s) > 128 {
+			return fail(KindInvalid, "the %s is longer than 128 bytes", v.name)
+		}
+		if err := shown(v.name, v.s); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Kinds of identity evidence an enrolment names.
@@ -153,6 +168,11 @@ type Enrolment struct {
 	// key, which lives in the database, never on the token. The key signs
 	// only through Sign, with its owner's approval.
 	KeyLabel, KeyURI string
+	// SwitchedFrom names the provider the citizen's campaign signature
+	// moved from (EnrolRequest.Switch), with the whole months used there
+	// and the free months left here; empty without a switch.
+	SwitchedFrom           string
+	MonthsUsed, FreeMonths int
 }
 
 // ErrNoMasterKey: Enrol found no master wrapping key in a key store that
@@ -200,6 +220,32 @@ func (s *Service) Enrol(ctx context.Context, req *EnrolRequest) (*Enrolment, err
 	if err := s.retireOrphans(ctx, nationalID, req.Actor); err != nil {
 		return nil, err
 	}
+	// The campaign registry first: a citizen held at another provider is
+	// refused before a key is made. What the CA would refuse of the
+	// subject is refused before the registry is asked.
+	for _, check := range []func() error{
+		func() error { _, err := ca.ValidateProvince(req.Province); return err },
+		func() error { _, err := ca.NormalizeName("name", req.Name, ca.MaxNameLength); return err },
+	} {
+		if err := check(); err != nil {
+			return nil, &Error{Kind: KindInvalid, Description: strings.TrimPrefix(err.Error(), "ca: "), Err: err}
+		}
+	}
+	hold, err := s.holdCampaign(ctx, nationalID, req.Switch, req.Actor)
+	if err != nil {
+		return nil, err
+	}
+	en, err := s.enrol(ctx, req, cccd, nationalID, alg, hold)
+	if err != nil {
+		hold.abandon(ctx)
+		return nil, err
+	}
+	return en, nil
+}
+
+// enrol makes the key and certificate and records the enrolment, once the
+// campaign registry holds the citizen here (hold, nil without a registry).
+func (s *Service) enrol(ctx context.Context, req *EnrolRequest, cccd, nationalID string, alg hsm.Algorithm, hold *campaignHold) (*Enrolment, error) {
 	ownerID, err := randomID(s.cfg.Rand, 10)
 	if err != nil {
 		return nil, err
@@ -231,6 +277,10 @@ func (s *Service) Enrol(ctx context.Context, req *EnrolRequest) (*Enrolment, err
 		return nil, &Error{Kind: KindInvalid, Description: "issuing the certificate: " + strings.TrimPrefix(err.Error(), "ca: "), Err: err}
 	}
 	crashpoint.Reach(crashpoint.Issued)
+	hold.issued(ctx, ca.FormatSerialInt(cert.SerialNumber))
+	if err := hold.terms(ctx, credID); err != nil {
+		return nil, err
+	}
 	province := req.Province
 	if len(cert.Subject.Province) > 0 {
 		province = cert.Subject.Province[0] // as the CA wrote it
@@ -259,6 +309,10 @@ func (s *Service) Enrol(ctx context.Context, req *EnrolRequest) (*Enrolment, err
 	}
 	en := &Enrolment{OwnerID: ownerID, CredentialID: credID, NationalID: nationalID, Certificate: cert,
 		TOTPURI: otpauthURI(s.cfg.TOTPIssuer, nationalID, secret)}
+	if hold != nil && hold.switched != nil {
+		en.SwitchedFrom, en.MonthsUsed = hold.switched.ProviderName, hold.switched.MonthsUsed
+		en.FreeMonths = FreeMonthsAfter(s.cfg.FreeMonths, en.MonthsUsed)
+	}
 	if blob == nil {
 		en.KeyLabel, en.KeyURI = label, label
 		if rec, err := s.ca.Certificate(ctx, cert.SerialNumber.Bytes()); err == nil && rec.KeyURI != "" {

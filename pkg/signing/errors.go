@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/pkg/store"
 )
 
@@ -122,10 +123,13 @@ func fail(kind Kind, format string, args ...any) *Error {
 	return &Error{Kind: kind, Description: fmt.Sprintf(format, args...)}
 }
 
-// storeKinds maps the store's sentinel errors to kinds, with the
-// description a caller is shown when one reaches the edge unwrapped by the
-// service: the one place they are classified.
-var storeKinds = []struct {
+// sentinelKinds maps the store's and the key store's sentinel errors to
+// kinds, with the description a caller is shown when one reaches the edge
+// unwrapped by the service: the one place they are classified. A key
+// store that cannot be reached, or no longer holds a credential's key (an
+// HSM restarting, a token re-initialised or lost), is the service's
+// trouble, not the caller's, and says so: 503, nothing signed.
+var sentinelKinds = []struct {
 	err  error
 	kind Kind
 	desc string
@@ -136,11 +140,29 @@ var storeKinds = []struct {
 	{store.ErrReplay, KindConflict, "already used"},
 	{store.ErrExists, KindConflict, "already exists"},
 	{store.ErrUnavailable, KindBusy, "the service cannot reach its storage now (its storage is full or unreachable); nothing was changed; try again later"},
+	{hsm.ErrUnavailable, KindBusy, keyStoreDown},
+	{hsm.ErrKeyNotFound, KindBusy, keyStoreDown},
+	{hsm.ErrInvalidWrappedKey, KindBusy, keyStoreDown},
+}
+
+// keyStoreDown is what a caller is told when the key store fails.
+const keyStoreDown = "the key store (HSM) cannot sign with this key now: it is unreachable, or no longer holds the key; nothing was signed; the operators are told; try again later"
+
+// Outage reports whether err is the database's or the key store's
+// failure (unreachable, full, a key gone), which the operators must hear
+// of: every request of its kind fails until it is mended.
+func Outage(err error) bool {
+	for _, e := range []error{store.ErrUnavailable, hsm.ErrUnavailable, hsm.ErrKeyNotFound, hsm.ErrInvalidWrappedKey} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // Public classifies err for an answer: its Kind and the description the
-// caller may be shown. A *Error gives its own; a store sentinel (wrapped
-// or not) its kind and a fixed text; anything else — a database or HSM
+// caller may be shown. A *Error gives its own; a store or key store
+// sentinel (wrapped or not) its kind and a fixed text; anything else — a database or HSM
 // failure, a context cancelled — is KindInternal with "internal error",
 // its detail kept for the log.
 func Public(err error) (Kind, string) {
@@ -148,7 +170,7 @@ func Public(err error) (Kind, string) {
 	if errors.As(err, &se) {
 		return se.Kind, se.Description
 	}
-	for _, s := range storeKinds {
+	for _, s := range sentinelKinds {
 		if errors.Is(err, s.err) {
 			return s.kind, s.desc
 		}

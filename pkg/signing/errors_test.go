@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/pkg/signing"
 	"github.com/kyso-pki/kyso/pkg/store"
 )
@@ -26,6 +27,9 @@ func TestPublic(t *testing.T) {
 		{store.ErrConflict, signing.KindConflict},
 		{store.ErrReplay, signing.KindConflict},
 		{store.ErrExists, signing.KindConflict},
+		{fmt.Errorf("pkcs11: %w: token gone", hsm.ErrUnavailable), signing.KindBusy},
+		{fmt.Errorf("signing with credential c: %w", hsm.ErrKeyNotFound), signing.KindBusy},
+		{fmt.Errorf("pkcs11: %w: made under a master key the token does not hold", hsm.ErrInvalidWrappedKey), signing.KindBusy},
 		{context.DeadlineExceeded, signing.KindInternal},
 		{errors.New("pq: connection refused"), signing.KindInternal},
 	} {
@@ -35,6 +39,17 @@ func TestPublic(t *testing.T) {
 		}
 		if kind == signing.KindInternal && desc != "internal error" {
 			t.Errorf("%v: an internal error shows %q", c.err, desc)
+		}
+	}
+	// The outages the operators must hear of: the database's and the key
+	// store's, not a caller's mistakes nor a bug.
+	for err, want := range map[error]bool{
+		fmt.Errorf("x: %w", store.ErrUnavailable): true, fmt.Errorf("x: %w", hsm.ErrUnavailable): true,
+		fmt.Errorf("x: %w", hsm.ErrKeyNotFound): true, fmt.Errorf("x: %w", hsm.ErrInvalidWrappedKey): true,
+		store.ErrNotFound: false, errors.New("bug"): false, &signing.Error{Kind: signing.KindBusy, Description: "busy"}: false,
+	} {
+		if got := signing.Outage(err); got != want {
+			t.Errorf("Outage(%v) = %v, want %v", err, got, want)
 		}
 	}
 	err := fmt.Errorf("x: %w", &signing.Error{Kind: signing.KindBusy, Description: "busy"})

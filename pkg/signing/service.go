@@ -23,6 +23,7 @@ import (
 
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/pkg/ca"
+	"github.com/kyso-pki/kyso/pkg/campaignreg"
 	"github.com/kyso-pki/kyso/pkg/metrics"
 	"github.com/kyso-pki/kyso/pkg/pades"
 	"github.com/kyso-pki/kyso/pkg/signercheck"
@@ -37,6 +38,8 @@ import (
 type Store interface {
 	store.Signing
 
+	PutCampaignTerms(ctx context.Context, t *store.CampaignTerms) error
+	GetCampaignTerms(ctx context.Context, credentialID string) (*store.CampaignTerms, error)
 	GetCertificate(ctx context.Context, issuer string, serial []byte) (*store.Certificate, error)
 	GetRevocation(ctx context.Context, issuer string, serial []byte) (*store.Revocation, error)
 
@@ -141,6 +144,12 @@ type Config struct {
 	// many months from its issuance (NotBefore); every other signature is
 	// metered (usage.go). Zero means DefaultFreeMonths.
 	FreeMonths int
+	// CampaignRegistry, when set, is consulted before every enrolment
+	// (one campaign signature per citizen across providers, issue 18):
+	// campaignreg.Local for one provider's database, campaignreg.Client
+	// for a shared registry. Nil: only this provider's own rule (pkg/ca,
+	// one active campaign certificate per national ID).
+	CampaignRegistry campaignreg.Registry
 	// Now is the clock; nil means time.Now. Rand is the randomness; nil
 	// means crypto/rand. Logger receives operational messages, never a
 	// secret; nil discards them.

@@ -45,7 +45,14 @@ func (s *Service) usage(ctx context.Context, clientID string, cred *store.Creden
 	if err != nil {
 		return nil, fmt.Errorf("signing: the certificate of credential %s: %w", cred.ID, err)
 	}
-	u.Free = cert.Campaign && at.Before(cert.NotBefore.AddDate(0, s.cfg.FreeMonths, 0))
+	if !cert.Campaign {
+		return u, nil
+	}
+	months, err := s.freeMonths(ctx, cred.ID)
+	if err != nil {
+		return nil, fmt.Errorf("signing: the free period of credential %s: %w", cred.ID, err)
+	}
+	u.Free = at.Before(cert.NotBefore.AddDate(0, months, 0))
 	return u, nil
 }
 
@@ -102,16 +109,7 @@ type Usage struct {
 }
 
 // ParseUsageDay reads a usage period's day: YYYY-MM-DD, UTC.
-func ParseUsageDay(field, v string) (time.Time, error) {
-	d, err := time.Parse(time.DateOnly, v)
-	if err != nil || len(v) != len(time.DateOnly) {
-		if len(v) > 40 {
-			v = v[:40] + "…"
-		}
-		return time.Time{}, fail(KindInvalid, "%s %q is not a date YYYY-MM-DD", field, v)
-	}
-	return d, nil
-}
+func ParseUsageDay(field, v string) (time.Time, error) { return parseDay(field, v, time.UTC) }
 
 // Usage returns the signature counts q asks for. Bad dates, a period
 // reversed or longer than MaxUsageDays and a malformed CCCD are

@@ -3,13 +3,18 @@ package signing_test
 import (
 	"context"
 	"crypto"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/kyso-pki/kyso/hsm"
+	"github.com/kyso-pki/kyso/internal/testenv"
 	"github.com/kyso-pki/kyso/pkg/ca"
 	"github.com/kyso-pki/kyso/pkg/signing"
+	"github.com/kyso-pki/kyso/pkg/signing/signingtest"
 	"github.com/kyso-pki/kyso/pkg/store"
+	"github.com/kyso-pki/kyso/pkg/store/postgres"
 )
 
 // TestUsage: signatures through a public-service portal are free in the
@@ -164,5 +169,76 @@ func TestUsage(t *testing.T) {
 		if _, err := e.svc.Usage(ctx, &q); !isCode(err, signing.KindNotFound) {
 			t.Errorf("Usage with %s: %v, want not found", name, err)
 		}
+	}
+}
+
+// TestSetClientCategory: a portal moves between the categories, each move
+// audited with the category before and after; a move to the category it
+// has is no error and no event; an officer's system, an unknown client
+// and an unknown category are refused.
+func TestSetClientCategory(t *testing.T) {
+	ctx := context.Background()
+	se := signingtest.New(t, nil)
+	svc := se.Service
+	portal, _ := svc.CreateClient(ctx, "Ứng dụng hợp đồng", "", "test")
+	officer, _ := svc.CreateClient(ctx, "Bộ phận một cửa", "", "test", signing.AsOfficer())
+	if err := svc.SetClientCategory(ctx, portal.ID, store.CategoryPublicService, "operator:test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.SetClientCategory(ctx, portal.ID, store.CategoryPublicService, "operator:test"); err != nil {
+		t.Errorf("the same category again: %v", err)
+	}
+	if c, err := se.PKI.Store.GetClient(ctx, portal.ID); err != nil || c.Category != store.CategoryPublicService {
+		t.Errorf("after the move: %+v %v", c, err)
+	}
+	evs, err := se.PKI.Store.ListAudit(ctx, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var moves []string
+	for _, ev := range evs {
+		if ev.Action == "client.category" && ev.Subject == portal.ID {
+			moves = append(moves, ev.Actor+" "+string(ev.Details))
+		}
+	}
+	if len(moves) != 1 || !strings.Contains(moves[0], `"from":"commercial"`) || !strings.Contains(moves[0], `"to":"public-service"`) || !strings.HasPrefix(moves[0], "operator:test") {
+		t.Errorf("audit: %q, want one client.category event from commercial to public-service", moves)
+	}
+	for _, c := range []struct{ id, category, says string }{
+		{officer.ID, store.CategoryCommercial, "registration officer"},
+		{"nobody", store.CategoryCommercial, "no such client"},
+		{portal.ID, "free", "not public-service or commercial"},
+		{portal.ID, "", "public-service or commercial"},
+	} {
+		if err := svc.SetClientCategory(ctx, c.id, c.category, "operator:test"); err == nil || !strings.Contains(err.Error(), c.says) {
+			t.Errorf("%s → %q: %v, want an error saying %q", c.id, c.category, err, c.says)
+		}
+	}
+}
+
+// TestSetClientCategoryPostgres: the conditional update on PostgreSQL:
+// a move, the same move again (ErrConflict, which the service takes as
+// no change), an unknown client.
+func TestSetClientCategoryPostgres(t *testing.T) {
+	ctx := context.Background()
+	st, err := postgres.Open(ctx, testenv.NewPostgres(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.PutClient(ctx, &store.Client{ID: "portal-1", Name: "Cổng", SecretHash: "x", CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetClientCategory(ctx, "portal-1", store.CategoryPublicService); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetClientCategory(ctx, "portal-1", store.CategoryPublicService); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("the same again: %v, want ErrConflict", err)
+	}
+	if c, _ := st.GetClient(ctx, "portal-1"); c == nil || c.Category != store.CategoryPublicService {
+		t.Errorf("after: %+v", c)
+	}
+	if err := st.SetClientCategory(ctx, "nobody", store.CategoryCommercial); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("an unknown client: %v, want ErrNotFound", err)
 	}
 }

@@ -37,6 +37,11 @@ type Font struct {
 // DejaVuSans returns the embedded DejaVu Sans.
 func DejaVuSans() (*Font, error) { return ParseFont(dejaVuSans) }
 
+// DejaVuSansTTF returns the embedded DejaVu Sans font program, for other
+// writers of Vietnamese text (charts, reports). The bytes are shared:
+// callers must not modify them.
+func DejaVuSansTTF() []byte { return dejaVuSans }
+
 // ParseFont reads a TrueType font (glyf outlines) for stamps.
 func ParseFont(data []byte) (*Font, error) {
 	t, err := sfntTables(data)

@@ -35,6 +35,11 @@ type Signing interface {
 	// secret at once change it once); ErrConflict when it is not,
 	// ErrNotFound when there is no such client.
 	SetClientSecretHash(ctx context.Context, id, oldHash, newHash string) error
+	// SetClientCategory moves the client to category (CategoryPublicService
+	// or CategoryCommercial) for the signatures counted from now on;
+	// ErrConflict when it is in that category already, ErrNotFound when
+	// there is no such client.
+	SetClientCategory(ctx context.Context, id, category string) error
 	// Usage returns the signature counts f selects, one row per owner,
 	// client and category, ordered by owner then client.
 	Usage(ctx context.Context, f *UsageFilter) ([]*UsageRow, error)

@@ -54,6 +54,8 @@ type Store interface {
 	Signing
 	// StaffRegistry keeps the registration officers and field staff.
 	StaffRegistry
+	// CampaignRegistry keeps who holds each citizen's campaign signature.
+	CampaignRegistry
 
 	// PutCA records a CA (root, issuing, or imported subordinate). The name
 	// is unique: ErrExists otherwise.

@@ -66,6 +66,11 @@ type Config struct {
 	// base64. Empty means DIR/secrets.key, generated on first use. Every
 	// replica sharing a database needs the same key.
 	SecretsKey string `json:"secrets_key,omitempty"`
+	// CampaignRegistry says who this provider is in the campaign registry
+	// and, with a URL, which shared registry it uses (issue 18: one
+	// campaign signature per citizen across providers). Absent or without
+	// a URL: the embedded registry in this provider's database.
+	CampaignRegistry *RegistryConfig `json:"campaign_registry,omitempty"`
 }
 
 // Dir is an opened data directory.

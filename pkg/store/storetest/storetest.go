@@ -51,6 +51,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Transition", testTransition},
 		{"Receipts", testReceipts},
 		{"Staff", testStaff},
+		{"CampaignRegistry", testCampaignRegistry},
 		{"Bounds", testBounds},
 		{"Times", testTimes},
 		{"ConcurrentIssue", testConcurrentIssue},

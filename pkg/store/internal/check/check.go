@@ -321,3 +321,22 @@ func Category(c string) error {
 	}
 	return nil
 }
+
+// Holding checks a campaign holding: a national ID, a provider's ID and
+// name, and bounded serial and evidence.
+func Holding(h *store.Holding) error {
+	if h == nil {
+		return Invalid("no holding")
+	}
+	for _, f := range []struct {
+		name, s  string
+		max      int
+		required bool
+	}{{"national ID", h.NationalID, MaxNationalID, true}, {"provider ID", h.ProviderID, 128, true},
+		{"provider name", h.ProviderName, 256, true}, {"serial", h.Serial, 64, false}, {"evidence", h.Evidence, 256, false}} {
+		if err := String(f.name, f.s, f.max, f.required); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -92,6 +92,19 @@ func (s *Store) SetClientSecretHash(ctx context.Context, id, oldHash, newHash st
 		`UPDATE clients SET secret_hash = $1 WHERE id = $2 AND secret_hash = $3`, newHash, id, oldHash)
 }
 
+// SetClientCategory moves the client to category, in one conditional
+// UPDATE.
+func (s *Store) SetClientCategory(ctx context.Context, id, cat string) error {
+	if err := check.ID("client ID", id); err != nil {
+		return s.invalid("setting client category", err)
+	}
+	if cat != store.CategoryPublicService && cat != store.CategoryCommercial {
+		return s.invalid("setting client category", fmt.Errorf("category %q is not %s or %s", cat, store.CategoryPublicService, store.CategoryCommercial))
+	}
+	return s.writeIf(ctx, fmt.Sprintf("setting the category of client %q", id), "clients", id, store.ErrConflict,
+		`UPDATE clients SET category = $1 WHERE id = $2 AND category <> $1`, cat, id)
+}
+
 // writeIf runs a conditional UPDATE of the row of table with this id
 // (compare and set); when it changes nothing, it gives ErrNotFound if there
 // is no such row and refused if there is.

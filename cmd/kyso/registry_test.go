@@ -1,0 +1,63 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kyso-pki/kyso/pkg/campaignreg"
+)
+
+// TestRegistryMemberAndFailClosed: `kyso registry member` needs the
+// provider named in kyso.json and prints an entry the registry's members
+// file accepts; enrolling with a shared registry that does not answer
+// fails, issuing nothing; a malformed --switch-consent is a usage error.
+func TestRegistryMemberAndFailClosed(t *testing.T) {
+	dir, data, run := initData(t)
+	if _, errOut := run(1, "registry", "member", "--data", data); !strings.Contains(errOut, "provider_id") {
+		t.Fatalf("registry member without a provider: %s", errOut)
+	}
+	setRegistry := func(reg map[string]string) {
+		t.Helper()
+		path := filepath.Join(data, "kyso.json")
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var c map[string]any
+		if err := json.Unmarshal(b, &c); err != nil {
+			t.Fatal(err)
+		}
+		c["campaign_registry"] = reg
+		b, _ = json.Marshal(c)
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setRegistry(map[string]string{"provider_id": "prov-b", "provider_name": "Nhà cung cấp B"})
+	out, _ := run(0, "registry", "member", "--data", data)
+	ms, err := campaignreg.ParseMembers([]byte(out))
+	if err != nil || len(ms) != 1 || ms[0].ID != "prov-b" || ms[0].Name != "Nhà cung cấp B" {
+		t.Fatalf("the entry %q does not parse as one member: %v", out, err)
+	}
+	again, _ := run(0, "registry", "member", "--data", data)
+	if again != out {
+		t.Fatalf("the keys changed between two runs:\n%s\n%s", out, again)
+	}
+
+	pin := filepath.Join(dir, "pin")
+	os.WriteFile(pin, []byte("135790\n"), 0o600)
+	enrol := []string{"enroll", "--data", data, "--cccd", "079203008181", "--name", "Trần Thị Bình", "--province", "Đà Nẵng", "--pin-source", "file:" + pin}
+	if _, errOut := run(2, append(enrol, "--switch-consent", "no-reference")...); !strings.Contains(errOut, "KIND:REFERENCE") {
+		t.Fatalf("a malformed --switch-consent: %s", errOut)
+	}
+	setRegistry(map[string]string{"provider_id": "prov-b", "provider_name": "Nhà cung cấp B", "url": "https://127.0.0.1:1"})
+	if _, errOut := run(1, enrol...); !strings.Contains(errOut, "campaign registry") {
+		t.Fatalf("enrolling with an unreachable registry: %s", errOut)
+	}
+	if out, _ := run(0, "cert", "list", "--data", data, "--cccd", "079203008181", "--output", "json"); strings.Contains(out, "serial") {
+		t.Fatalf("a certificate was issued though the registry did not answer: %s", out)
+	}
+}

@@ -1,0 +1,172 @@
+package signing_test
+
+import (
+	"context"
+	"crypto"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kyso-pki/kyso/pkg/ca"
+	"github.com/kyso-pki/kyso/pkg/campaignreg"
+	"github.com/kyso-pki/kyso/pkg/signing"
+	"github.com/kyso-pki/kyso/pkg/store"
+	"github.com/kyso-pki/kyso/pkg/store/sqlite"
+)
+
+// TestFreeMonthsAfter: the campaign's deduction, and its edges.
+func TestFreeMonthsAfter(t *testing.T) {
+	for _, c := range []struct{ free, used, want int }{{12, 3, 9}, {12, 0, 12}, {12, 12, 0}, {12, 15, 0}, {12, -1, 12}, {24, 3, 21}} {
+		if got := signing.FreeMonthsAfter(c.free, c.used); got != c.want {
+			t.Errorf("FreeMonthsAfter(%d, %d) = %d, want %d", c.free, c.used, got, c.want)
+		}
+	}
+}
+
+// TestCampaignAcrossProviders: two providers (two services, each its own
+// CA and database) share one registry: the second refuses a citizen the
+// first holds, naming it; a switch with the citizen's consent moves the
+// holding, the first revokes its certificate superseded when it syncs,
+// and the second's free period is 12 less the 3 whole months used.
+func TestCampaignAcrossProviders(t *testing.T) {
+	ctx := context.Background()
+	regStore, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "registry.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { regStore.Close() })
+	var a, b *env
+	book := campaignreg.NewBook(regStore, func() time.Time { return a.clock.Now() }, nil)
+	local := func(id, name string) campaignreg.Registry {
+		l, err := campaignreg.NewLocal(book, campaignreg.Provider{ID: id, Name: name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	regA, regB := local("prov-a", "Nhà cung cấp A"), local("prov-b", "Nhà cung cấp B")
+	a = newEnvWith(t, func(c *signing.Config) { c.CampaignRegistry = regA })
+	b = newEnvWith(t, func(c *signing.Config) { c.CampaignRegistry = regB })
+	start := a.clock.Now()
+	b.clock.Set(start)
+
+	const cccd = "079203004242"
+	nid := "CCCD:" + cccd
+	req := func() *signing.EnrolRequest {
+		return &signing.EnrolRequest{CCCD: cccd, Name: "Trần Thị Bích", Province: "Hồ Chí Minh", PIN: "271828", Actor: "officer"}
+	}
+	// A crash at A between registering and issuing: A registers again.
+	if _, err := regA.Register(ctx, nid, ""); err != nil {
+		t.Fatal(err)
+	}
+	atA, err := a.svc.Enrol(ctx, req())
+	if err != nil {
+		t.Fatalf("A enrols after its own interrupted registration: %v", err)
+	}
+	if h, _ := regA.Lookup(ctx, nid); h == nil || h.Serial != ca.FormatSerialInt(atA.Certificate.SerialNumber) {
+		t.Fatalf("the registry's holding %+v lacks A's serial", h)
+	}
+	_, err = b.svc.Enrol(ctx, req())
+	var se *signing.Error
+	if !errors.As(err, &se) || se.Kind != signing.KindConflict || !strings.Contains(se.Description, "Nhà cung cấp A") {
+		t.Fatalf("B enrols a citizen A holds: %v, want a conflict naming Nhà cung cấp A", err)
+	}
+	// A failed enrolment at B releases the holding it took.
+	other := req()
+	other.CCCD, other.Name = "079203004243", "Nguyễn Văn 3"
+	if _, err := b.svc.Enrol(ctx, other); err == nil {
+		t.Fatal("a name with a digit enrolled")
+	}
+	if !hasEvent(t, b, "campaign.release") {
+		t.Fatal("B's failed enrolment released nothing")
+	}
+	if _, err := regA.Lookup(ctx, "CCCD:079203004243"); !errors.Is(err, campaignreg.ErrNotHeld) {
+		t.Fatalf("B's failed enrolment still holds the citizen: %v", err)
+	}
+
+	// Three months and some days later the citizen moves to B.
+	later := start.AddDate(0, 3, 4)
+	a.clock.Set(later)
+	b.clock.Set(later)
+	sw := req()
+	sw.Switch = &campaignreg.Consent{Kind: "cccd-chip", Ref: "NFC-" + cccd, At: later}
+	atB, err := b.svc.Enrol(ctx, sw)
+	if err != nil {
+		t.Fatalf("B enrols with a switch: %v", err)
+	}
+	if n, err := a.svc.SyncCampaignRegistry(ctx); err != nil || n != 1 {
+		t.Fatalf("A syncs: %d, %v", n, err)
+	}
+	rev, err := a.p.Store.GetRevocation(ctx, ca.IssuingName, atA.Certificate.SerialNumber.Bytes())
+	if err != nil || rev.Reason != store.ReasonSuperseded {
+		t.Fatalf("A's certificate after the switch: %+v, %v; want revoked superseded", rev, err)
+	}
+	if n, err := a.svc.SyncCampaignRegistry(ctx); err != nil || n != 0 {
+		t.Fatalf("A syncs again: %d, %v (acknowledged releases come back)", n, err)
+	}
+	if n, err := b.svc.SyncCampaignRegistry(ctx); err != nil || n != 0 {
+		t.Fatalf("B syncs: %d, %v", n, err)
+	}
+	for _, w := range []struct {
+		e      *env
+		action string
+	}{{a, "campaign.register"}, {b, "campaign.refuse"}, {b, "campaign.switch"}, {a, "campaign.superseded"}} {
+		if !hasEvent(t, w.e, w.action) {
+			t.Errorf("no %s event", w.action)
+		}
+	}
+
+	// B's free period: 9 months from its certificate.
+	pub, err := b.svc.CreateClient(ctx, "Cổng dịch vụ công", "", "test", signing.InCategory(store.CategoryPublicService))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := b.p.Store.GetCertificate(ctx, ca.IssuingName, atB.Certificate.SerialNumber.Bytes())
+	sign := func(at time.Time) signing.UsageCount {
+		t.Helper()
+		b.clock.Set(at)
+		hs := [][]byte{digest(at.String())}
+		sad, _, err := b.svc.Authorize(ctx, &signing.AuthorizeRequest{ClientID: pub.ID, CredentialID: atB.CredentialID, NumSignatures: 1, Hashes: hs,
+			HashAlgorithm: crypto.SHA256, PIN: "271828", OTP: b.next(t, atB), Actor: pub.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.svc.SignHash(ctx, &signing.SignHashRequest{ClientID: pub.ID, CredentialID: atB.CredentialID, SAD: sad, Hashes: hs,
+			HashAlgorithm: crypto.SHA256, Actor: pub.ID}); err != nil {
+			t.Fatal(err)
+		}
+		day := at.UTC().Format(time.DateOnly)
+		u, err := b.svc.Usage(ctx, &signing.UsageQuery{From: day, To: day, CCCD: cccd})
+		if err != nil || len(u.Lines) != 1 {
+			t.Fatalf("usage: %v %+v", err, u)
+		}
+		return u.Lines[0].UsageCount
+	}
+	if got := sign(cert.NotBefore.AddDate(0, 9, -2)); got != (signing.UsageCount{Free: 1}) {
+		t.Errorf("B, 9 months less 2 days after issuance: %+v, want free", got)
+	}
+	if got := sign(cert.NotBefore.AddDate(0, 9, 2)); got != (signing.UsageCount{Metered: 1}) {
+		t.Errorf("B, 9 months and 2 days after issuance: %+v, want metered (3 months used at A)", got)
+	}
+}
+
+func hasEvent(t *testing.T, e *env, action string) bool {
+	t.Helper()
+	es, err := e.p.Store.ListAudit(context.Background(), 0, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range es {
+		if ev.Action == action {
+			var d map[string]any
+			if json.Unmarshal(ev.Details, &d) != nil {
+				t.Errorf("%s details %s", action, ev.Details)
+			}
+			return true
+		}
+	}
+	return false
+}
