@@ -83,6 +83,9 @@ func (s *Store) HotQueries() []HotQuery {
 			SQLite: "webhooks_due", Postgres: "webhooks_due", Partial: true},
 		{Name: "CountUndelivered", Query: sqlCountUndelivered,
 			SQLite: "webhooks_due", Postgres: "webhooks_due", Partial: true},
+		// The campaign registry's sync (every campaign.registry_sync).
+		{Name: "ListReleased (registry sync)", Query: sqlListReleased, Args: []any{"provider-1", 1000},
+			SQLite: "campaign_holdings_unacked", Postgres: "campaign_holdings_unacked", Partial: true},
 		// The audit log: its head (every audited write, kysod's start and
 		// each checkpoint), the tail after an ID (the PKI tick), an owner's
 		// signatures (KeyHistory).
