@@ -68,6 +68,16 @@ type config struct {
 	// ServeRegistry is --registry: serve the shared campaign registry at
 	// /registry/v1/ from this database, beside being a provider.
 	ServeRegistry bool `yaml:"serve_registry"`
+	// OCSP tunes the OCSP responder.
+	OCSP ocspConfig `yaml:"ocsp"`
+}
+
+// ocspConfig tunes the OCSP responder.
+type ocspConfig struct {
+	// CacheBytes bounds the memory of the signed responses kept for
+	// reuse (default ocsp.DefaultCacheBytes, 64 MiB); the least recently
+	// used are dropped first and signed again when asked.
+	CacheBytes int64 `yaml:"cache_bytes"`
 }
 
 // registryConfig is the served campaign registry's.
@@ -360,6 +370,9 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 	}
 	if c.Signing.ApprovalLease < 0 || c.Webhooks.Interval < 0 || c.Webhooks.Timeout < 0 || c.Webhooks.Batch < 0 {
 		return nil, false, fmt.Errorf("config: signing.approval_lease and the webhooks settings must not be negative")
+	}
+	if c.OCSP.CacheBytes < 0 {
+		return nil, false, fmt.Errorf("config: ocsp.cache_bytes must not be negative")
 	}
 	if c.Audit.CheckpointInterval < 0 {
 		return nil, false, fmt.Errorf("config: audit.checkpoint_interval must not be negative")

@@ -42,12 +42,7 @@ func TestConfigPrecedence(t *testing.T) {
 // TestConfigRateLimits: rate_limits in the YAML file, their defaults, a
 // negative rate turning a limit off, and what a limit cannot be.
 func TestConfigRateLimits(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "kysod.yaml")
-	load := func(yaml string) (*config, error) {
-		os.WriteFile(file, []byte(yaml), 0o600)
-		c, _, err := loadConfig([]string{"--config", file}, func(string) string { return "" }, io.Discard)
-		return c, err
-	}
+	load := yamlLoader(t)
 	c, err := load("rate_limits:\n  per_source: {rate: 5, burst: 7}\n  per_client: {rate: -1}\n  hold: 250ms\nsigning: {argon2_concurrency: 3, argon2_wait: 500ms}\n")
 	if err != nil {
 		t.Fatal(err)
@@ -77,12 +72,7 @@ func TestConfigRateLimits(t *testing.T) {
 
 // TestConfigApp: the app section in the YAML file, and what it cannot be.
 func TestConfigApp(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "kysod.yaml")
-	load := func(yaml string) (*config, error) {
-		os.WriteFile(file, []byte(yaml), 0o600)
-		c, _, err := loadConfig([]string{"--config", file}, func(string) string { return "" }, io.Discard)
-		return c, err
-	}
+	load := yamlLoader(t)
 	c, err := load("app:\n  idle_timeout: 5m\n  session_lifetime: 30m\n  render_workers: 1\n")
 	if err != nil {
 		t.Fatal(err)
@@ -106,12 +96,7 @@ func TestConfigApp(t *testing.T) {
 // TestConfigRecovery: the approval lease and the dispatcher's settings in
 // the YAML file; negative ones refused.
 func TestConfigRecovery(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "kysod.yaml")
-	load := func(yaml string) (*config, error) {
-		os.WriteFile(file, []byte(yaml), 0o600)
-		c, _, err := loadConfig([]string{"--config", file}, func(string) string { return "" }, io.Discard)
-		return c, err
-	}
+	load := yamlLoader(t)
 	c, err := load("signing: {approval_lease: 90s}\nwebhooks: {interval: 2s, timeout: 3s, batch: 7}\n")
 	if err != nil {
 		t.Fatal(err)
@@ -129,12 +114,7 @@ func TestConfigRecovery(t *testing.T) {
 // TestConfigCampaign: campaign.free_months in the YAML file; a negative or
 // an absurd one refused.
 func TestConfigCampaign(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "kysod.yaml")
-	load := func(yaml string) (*config, error) {
-		os.WriteFile(file, []byte(yaml), 0o600)
-		c, _, err := loadConfig([]string{"--config", file}, func(string) string { return "" }, io.Discard)
-		return c, err
-	}
+	load := yamlLoader(t)
 	if c, err := load("campaign: {free_months: 18}\n"); err != nil || c.Campaign.FreeMonths != 18 {
 		t.Errorf("free_months 18: %+v %v", c, err)
 	}
@@ -236,5 +216,31 @@ func TestConfigTracing(t *testing.T) {
 	}
 	if _, err := settings("tracing: {endpoint: 'http://10.0.0.9:4318'}\n", map[string]string{"OTEL_TRACES_SAMPLER_ARG": "all"}); err == nil {
 		t.Error("accepted OTEL_TRACES_SAMPLER_ARG=all")
+	}
+}
+
+// TestConfigOCSP: ocsp.cache_bytes in the YAML file; a negative one
+// refused.
+func TestConfigOCSP(t *testing.T) {
+	load := yamlLoader(t)
+	if c, err := load("ocsp: {cache_bytes: 16777216}\n"); err != nil || c.OCSP.CacheBytes != 16<<20 {
+		t.Errorf("cache_bytes 16 MiB: %+v %v", c, err)
+	}
+	for _, bad := range []string{"ocsp: {cache_bytes: -1}", "ocsp: {cache_bytes: 64MiB}", "ocsp: {cache_size: 1000}"} {
+		if _, err := load(bad + "\n"); err == nil {
+			t.Errorf("%s: accepted", bad)
+		}
+	}
+}
+
+// yamlLoader returns a function that loads a configuration from the YAML
+// text it is given, written to a file of t's, with no flags and no
+// environment.
+func yamlLoader(t *testing.T) func(yaml string) (*config, error) {
+	file := filepath.Join(t.TempDir(), "kysod.yaml")
+	return func(yaml string) (*config, error) {
+		os.WriteFile(file, []byte(yaml), 0o600)
+		c, _, err := loadConfig([]string{"--config", file}, func(string) string { return "" }, io.Discard)
+		return c, err
 	}
 }

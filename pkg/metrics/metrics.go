@@ -102,6 +102,12 @@ var (
 		Name: "kyso_ocsp_cache_oldest_seconds",
 		Help: "Age of the oldest pre-signed OCSP response in the cache.",
 	})
+	// OCSPCacheBytes is the memory the OCSP response cache is counted at
+	// (ocsp.Config.CacheBytes bounds it), as of the last PKI tick.
+	OCSPCacheBytes = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "kyso_ocsp_cache_bytes",
+		Help: "Bytes the cached OCSP responses are counted at (bounded by ocsp.cache_bytes).",
+	})
 	// Certificates counts the issued certificates by status (good,
 	// revoked, hold), as of the last count.
 	Certificates = prometheus.NewGaugeVec(prometheus.GaugeOpts{
@@ -125,7 +131,7 @@ var (
 func init() {
 	Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		Signatures, SignatureRefusals, KeyOperations, KeyErrors, Argon2Waiting, Argon2Running, DBCommits, HTTPRequests,
-		OCSPResponses, OCSPCacheOldest, Certificates, WebhookDeliveries, WebhookBacklog)
+		OCSPResponses, OCSPCacheOldest, OCSPCacheBytes, Certificates, WebhookDeliveries, WebhookBacklog)
 }
 
 // Since observes on o the seconds since start.

@@ -3,11 +3,13 @@ package ocsp
 import (
 	"context"
 	"crypto"
+	"math/big"
 	"net/http/httptest"
 	"runtime"
 	"testing"
 	"time"
 
+	"github.com/kyso-pki/kyso/pkg/algid"
 	"github.com/kyso-pki/kyso/pkg/ocsp/ocspbench"
 )
 
@@ -86,6 +88,41 @@ func BenchmarkVsOpenSSL(b *testing.B) {
 			b.ReportMetric(res.PerSecond(), "responses/s")
 			b.ReportMetric(float64(res.Errors), "errors")
 			b.Logf("%s: %d responses, %d errors in %v (%.0f/s); first error %v", tc.name, res.Responses, res.Errors, res.Elapsed, res.PerSecond(), res.FirstError)
+		})
+	}
+}
+
+// BenchmarkCacheMemory asks for 100,000 distinct serials once each and
+// reports the heap the responder keeps afterwards (after a GC), the
+// responses cached and their counted bytes: bounded by count as before
+// issue 19 (100,000 entries, the old default) and by bytes (the default,
+// DefaultCacheBytes). Run it with -benchtime 1x.
+func BenchmarkCacheMemory(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		mod  func(*Config)
+	}{
+		{"100k-entries", func(c *Config) { c.CacheSize, c.CacheBytes = 100_000, 1<<40 }},
+		{"default-bytes", nil},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			for b.Loop() {
+				var before, after runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				f := newFixture(b, tc.mod)
+				ih := f.r.issuerHashes[crypto.SHA1]
+				for i := range 100_000 {
+					post(b, f.r, buildRequest(algid.SHA1, ih[0], ih[1], big.NewInt(int64(1_000_000+i))))
+				}
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				n, bytes := f.r.CacheUse()
+				b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(1<<20), "heap-MiB")
+				b.ReportMetric(float64(bytes)/(1<<20), "counted-MiB")
+				b.ReportMetric(float64(n), "entries")
+				runtime.KeepAlive(f)
+			}
 		})
 	}
 }

@@ -28,16 +28,30 @@ type entry struct {
 	refreshAt time.Time
 }
 
-// lru is a bounded map of responses that drops the least recently used. It
-// is not safe for concurrent use; Responder.mu guards it.
-type lru struct {
-	max int
-	ll  *list.List
-	m   map[cacheKey]*list.Element
+// entryOverhead is what an entry costs besides its bytes (the DER, the
+// ETag, the serial in its key): the entry struct, its list element and
+// its map slot, rounded up. lru counts it so that its byte bound holds
+// for many small responses as for few large ones.
+const entryOverhead = 320
+
+// cost is the memory an entry of key k is counted at.
+func cost(k cacheKey, e *entry) int64 {
+	return int64(len(e.der)+len(e.etag)+len(k.serial)) + entryOverhead
 }
 
-func newLRU(max int) *lru {
-	return &lru{max: max, ll: list.New(), m: make(map[cacheKey]*list.Element)}
+// lru is a map of responses bounded in bytes (and, if maxEntries > 0, in
+// entries) that drops the least recently used. It is not safe for
+// concurrent use; Responder.mu guards it.
+type lru struct {
+	maxEntries int
+	maxBytes   int64
+	bytes      int64
+	ll         *list.List
+	m          map[cacheKey]*list.Element
+}
+
+func newLRU(maxEntries int, maxBytes int64) *lru {
+	return &lru{maxEntries: maxEntries, maxBytes: maxBytes, ll: list.New(), m: make(map[cacheKey]*list.Element)}
 }
 
 func (c *lru) get(k cacheKey) *entry {
@@ -50,33 +64,41 @@ func (c *lru) get(k cacheKey) *entry {
 }
 
 func (c *lru) put(k cacheKey, e *entry) {
-	if c.max <= 0 {
+	if c.maxBytes <= 0 || cost(k, e) > c.maxBytes {
 		return
 	}
 	e.key = k
 	if el, ok := c.m[k]; ok {
+		c.bytes += cost(k, e) - cost(k, el.Value.(*entry))
 		el.Value = e
 		c.ll.MoveToFront(el)
-		return
+	} else {
+		c.m[k] = c.ll.PushFront(e)
+		c.bytes += cost(k, e)
 	}
-	c.m[k] = c.ll.PushFront(e)
-	for c.ll.Len() > c.max {
-		old := c.ll.Back()
-		c.ll.Remove(old)
-		delete(c.m, old.Value.(*entry).key)
+	for c.bytes > c.maxBytes || (c.maxEntries > 0 && c.ll.Len() > c.maxEntries) {
+		c.drop(c.ll.Back())
 	}
+}
+
+// drop removes el.
+func (c *lru) drop(el *list.Element) {
+	e := el.Value.(*entry)
+	c.ll.Remove(el)
+	delete(c.m, e.key)
+	c.bytes -= cost(e.key, e)
 }
 
 func (c *lru) remove(k cacheKey) {
 	if el, ok := c.m[k]; ok {
-		c.ll.Remove(el)
-		delete(c.m, k)
+		c.drop(el)
 	}
 }
 
 func (c *lru) clear() {
 	c.ll.Init()
 	clear(c.m)
+	c.bytes = 0
 }
 
 func (c *lru) len() int { return c.ll.Len() }

@@ -5,7 +5,8 @@
 // Source for a certificate's status, signs the answer with a crypto.Signer —
 // normally a delegated responder key whose certificate carries
 // id-kp-OCSPSigning (RFC 6960 section 4.2.2.2) — and keeps the signed
-// response in a bounded cache until half its validity has passed. An RSA key
+// response in a cache bounded in bytes (Config.CacheBytes) until half its
+// validity has passed, or until it is the least recently used. An RSA key
 // signs with RSASSA-PSS (Circular 15/2025 Annex I) unless
 // Config.RSAPKCS1v15 asks for PKCS#1 v1.5. Requests
 // with a nonce (RFC 6960 section 4.4.1, RFC 8954) get a freshly signed
@@ -79,8 +80,9 @@ const (
 	MaxValidity = 7 * 24 * time.Hour
 	// DefaultMaxRequestBytes is Config.MaxRequestBytes when it is 0.
 	DefaultMaxRequestBytes = 10 << 10
-	// DefaultCacheSize is Config.CacheSize when it is 0.
-	DefaultCacheSize = 100_000
+	// DefaultCacheBytes is Config.CacheBytes when it is 0: about 60,000
+	// responses of an ECDSA responder that includes its certificate.
+	DefaultCacheBytes = 64 << 20
 	// DefaultLookupTimeout is Config.LookupTimeout when it is 0.
 	DefaultLookupTimeout = 5 * time.Second
 )
@@ -112,9 +114,14 @@ type Config struct {
 	// MaxRequestBytes bounds a request's DER size. 0 means
 	// DefaultMaxRequestBytes.
 	MaxRequestBytes int64
-	// CacheSize bounds how many signed responses are kept; the least
-	// recently used is dropped first. 0 means DefaultCacheSize; negative
+	// CacheBytes bounds the memory the signed responses kept take: each
+	// is counted at its DER, its ETag and serial, and a fixed overhead;
+	// the least recently used is dropped first, and asked for again is
+	// looked up and signed again. 0 means DefaultCacheBytes; negative
 	// disables caching (every request is looked up and signed).
+	CacheBytes int64
+	// CacheSize, when positive, also bounds how many responses are kept.
+	// 0 means no bound but CacheBytes'; negative disables caching.
 	CacheSize int
 	// LookupTimeout bounds one Source lookup and signature. The lookup is
 	// shared by every request waiting for that serial, so it does not end
@@ -191,11 +198,14 @@ func New(cfg Config) (*Responder, error) {
 	if r.lookupTimeout <= 0 {
 		r.lookupTimeout = DefaultLookupTimeout
 	}
-	size := cfg.CacheSize
-	if size == 0 {
-		size = DefaultCacheSize
+	maxBytes := cfg.CacheBytes
+	switch {
+	case cfg.CacheSize < 0:
+		maxBytes = 0
+	case maxBytes == 0:
+		maxBytes = DefaultCacheBytes
 	}
-	r.cache = newLRU(size)
+	r.cache = newLRU(cfg.CacheSize, maxBytes)
 
 	// CertID hashes of the issuer (RFC 6960 section 4.1.1): of its subject
 	// DN and of its subjectPublicKey BIT STRING contents.
@@ -353,6 +363,14 @@ func (r *Responder) Oldest() (time.Time, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.cache.oldest()
+}
+
+// CacheUse returns how many responses the cache holds and the bytes they
+// are counted at (Config.CacheBytes bounds them).
+func (r *Responder) CacheUse() (entries int, bytes int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.cache.len(), r.cache.bytes
 }
 
 // sourceError marks errors from the Source.

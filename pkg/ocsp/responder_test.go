@@ -625,6 +625,67 @@ func TestCacheBound(t *testing.T) {
 	}
 }
 
+// TestCacheBytesBound: 100,000 distinct serials, each asked once, keep
+// the cache within its bound in bytes (nearly full, the most recent
+// kept); an answer evicted meanwhile is looked up and signed again when
+// asked, and x/crypto/ocsp verifies it and reads the right status.
+func TestCacheBytesBound(t *testing.T) {
+	const bound = 1 << 20
+	f := newFixture(t, func(c *Config) { c.CacheBytes = bound })
+	f.src.set(f.pki.revoked.SerialNumber, Status{Known: true, Revoked: true, RevokedAt: time.Now().Add(-time.Hour), Reason: 1})
+	good := reqFor(t, f.pki.good, f.pki.root, crypto.SHA256)
+	revoked := reqFor(t, f.pki.revoked, f.pki.root, crypto.SHA256)
+	f.parsed(t, post(t, f.r, good), f.pki.good)
+	f.parsed(t, post(t, f.r, revoked), f.pki.revoked)
+	ih := f.r.issuerHashes[crypto.SHA1]
+	unknown := func(i int) []byte { return buildRequest(algid.SHA1, ih[0], ih[1], big.NewInt(int64(1_000_000+i))) }
+	const serials = 100_000
+	for i := range serials {
+		if w := post(t, f.r, unknown(i)); w.Code != http.StatusOK {
+			t.Fatalf("serial %d: HTTP %d", i, w.Code)
+		}
+		if i%997 == 0 {
+			if _, b := f.r.CacheUse(); b > bound {
+				t.Fatalf("after %d serials the cache holds %d bytes, over its bound %d", i+1, b, bound)
+			}
+		}
+	}
+	n, b := f.r.CacheUse()
+	t.Logf("after %d serials: %d responses, %d bytes (bound %d)", serials, n, b, bound)
+	if b > bound || b < bound*9/10 || n < 500 || n >= serials {
+		t.Fatalf("cache holds %d responses in %d bytes; want it nearly full within %d", n, b, bound)
+	}
+	// The most recent answer is still served from the cache.
+	signs := f.signer.n.Load()
+	post(t, f.r, unknown(serials-1))
+	if f.signer.n.Load() != signs {
+		t.Error("the most recently used answer was evicted")
+	}
+	// Evicted answers are signed again, and right.
+	for _, tc := range []struct {
+		der    []byte
+		cert   *x509.Certificate
+		status int
+	}{{good, f.pki.good, ocsp.Good}, {revoked, f.pki.revoked, ocsp.Revoked}} {
+		signs := f.signer.n.Load()
+		r := f.parsed(t, post(t, f.r, tc.der), tc.cert)
+		if r.Status != tc.status || r.SerialNumber.Cmp(tc.cert.SerialNumber) != 0 {
+			t.Errorf("evicted answer for %v: status %d serial %v, want %d", tc.cert.SerialNumber, r.Status, r.SerialNumber, tc.status)
+		}
+		if f.signer.n.Load() != signs+1 {
+			t.Errorf("evicted answer for %v served without being signed again", tc.cert.SerialNumber)
+		}
+	}
+	w := post(t, f.r, unknown(0))
+	r, err := ocsp.ParseResponse(w.Body.Bytes(), f.pki.root)
+	if err != nil || r.Status != ocsp.Unknown || r.SerialNumber.Int64() != 1_000_000 {
+		t.Errorf("evicted unknown serial: %v, %+v", err, r)
+	}
+	if _, b := f.r.CacheUse(); b > bound {
+		t.Errorf("cache holds %d bytes, over its bound %d", b, bound)
+	}
+}
+
 func TestSingleflight(t *testing.T) {
 	f := newFixture(t, nil)
 	gate := make(chan struct{})

@@ -74,6 +74,9 @@ type PKIOptions struct {
 	// instead of RSASSA-PSS (tsa.Config.RSAPKCS1v15). WARNING: for legacy
 	// relying parties only.
 	TSARSAPKCS1v15 bool
+	// OCSPCacheBytes bounds the memory of the cached OCSP responses
+	// (ocsp.Config.CacheBytes); zero means ocsp.DefaultCacheBytes.
+	OCSPCacheBytes int64
 	// OCSPRSAPKCS1v15 makes an RSA OCSP signing key sign responses with
 	// PKCS#1 v1.5 instead of RSASSA-PSS (ocsp.Config.RSAPKCS1v15).
 	// WARNING: for legacy relying parties only.
@@ -90,6 +93,7 @@ type Store interface {
 	LatestCRL(ctx context.Context, issuer string) (*store.CRL, error)
 	NextSequence(ctx context.Context, name string) (int64, error)
 	ListAudit(ctx context.Context, after int64, limit int) ([]*store.AuditEvent, error)
+	AuditHead(ctx context.Context) (int64, []byte, error)
 	CountCertificates(ctx context.Context) (map[string]int64, error)
 	PruneCRLs(ctx context.Context, issuer string, keep int) (int64, error)
 }
@@ -142,7 +146,7 @@ func NewPKI(ctx context.Context, a *ca.Authority, st Store, opts *PKIOptions) (*
 	p.ocsp, err = ocsp.New(ocsp.Config{
 		Issuer: h.Issuing, Signer: ocspKey, SignerCert: ocspCert,
 		Source: &caSource{a: a}, Logger: p.log, Now: p.now, Validity: opts.OCSPValidity,
-		RSAPKCS1v15: opts.OCSPRSAPKCS1v15,
+		RSAPKCS1v15: opts.OCSPRSAPKCS1v15, CacheBytes: opts.OCSPCacheBytes,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
@@ -166,16 +170,10 @@ func NewPKI(ctx context.Context, a *ca.Authority, st Store, opts *PKIOptions) (*
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	// Revocations made before this process started are in the store; start
-	// tailing the audit trail from its end.
-	for {
-		evs, err := st.ListAudit(ctx, p.audit, 1000)
-		if err != nil {
-			return nil, fmt.Errorf("server: reading the audit trail: %w", err)
-		}
-		if len(evs) == 0 {
-			break
-		}
-		p.audit = evs[len(evs)-1].ID
+	// tailing the audit trail from its end, found by one read of the
+	// chain's head, however long the trail (issue 19).
+	if p.audit, _, err = st.AuditHead(ctx); err != nil {
+		return nil, fmt.Errorf("server: reading the audit trail's head: %w", err)
 	}
 	p.mux.HandleFunc("GET /ca/{file}", p.caCert)
 	p.mux.HandleFunc("GET /crl/{file}", p.crl)
@@ -328,6 +326,8 @@ func (p *PKI) Tick(ctx context.Context) error {
 			p.log.Info("renewed the OCSP responder certificate", "serial", ca.FormatSerialInt(cert.SerialNumber), "not_after", cert.NotAfter)
 		}
 	}
+	_, cached := p.ocsp.CacheUse()
+	metrics.OCSPCacheBytes.Set(float64(cached))
 	if t, ok := p.ocsp.Oldest(); ok {
 		metrics.OCSPCacheOldest.Set(p.now().Sub(t).Seconds())
 	} else {

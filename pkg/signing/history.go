@@ -59,9 +59,9 @@ const historyPage = 1000
 // hash signed under activation data, recorded before the key signs) or
 // ok (a PDF's signature, recorded after it). An intent whose signature
 // then failed is listed too: the record errs towards showing the owner
-// more. It reads the whole log, so it costs in proportion to it.
-// TODO(#19): an index of audit events by owner, for providers whose log
-// is long.
+// more. It reads the owner's signature events only, through an index
+// (store.ListOwnerSignatures), so it costs what the owner's history does,
+// however long the log.
 func (s *Service) KeyHistory(ctx context.Context, ownerID string) ([]Use, error) {
 	var out []Use
 	type txDocs struct {
@@ -72,7 +72,7 @@ func (s *Service) KeyHistory(ctx context.Context, ownerID string) ([]Use, error)
 	txs := map[string]*txDocs{}
 	intents, oks := map[string]int{}, map[string]int{}
 	for after := int64(0); ; {
-		events, err := s.st.ListAudit(ctx, after, historyPage)
+		events, err := s.st.ListOwnerSignatures(ctx, ownerID, after, historyPage)
 		if err != nil {
 			return nil, err
 		}

@@ -44,7 +44,7 @@ type Store interface {
 	GetRevocation(ctx context.Context, issuer string, serial []byte) (*store.Revocation, error)
 
 	AppendAudit(ctx context.Context, es ...*store.AuditEvent) error
-	ListAudit(ctx context.Context, after int64, limit int) ([]*store.AuditEvent, error)
+	ListOwnerSignatures(ctx context.Context, ownerID string, after int64, limit int) ([]*store.AuditEvent, error)
 }
 
 var _ Store = store.Store(nil)

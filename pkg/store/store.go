@@ -159,6 +159,11 @@ type Store interface {
 	// ListAudit returns audit events in the order they were appended,
 	// starting after ID after, at most limit of them (limit ≤ 0: 1000).
 	ListAudit(ctx context.Context, after int64, limit int) ([]*AuditEvent, error)
+	// ListOwnerSignatures returns the signature.create events whose
+	// details name the owner ownerID ("owner"), in the order they were
+	// appended, after ID after, at most limit (≤ 0: 1000), through an
+	// index: it costs what the owner's part of the log does.
+	ListOwnerSignatures(ctx context.Context, ownerID string, after int64, limit int) ([]*AuditEvent, error)
 
 	// Ping checks the database answers.
 	Ping(ctx context.Context) error

@@ -234,6 +234,7 @@ var dialect = sqlstore.Dialect{
 	Hashes:       func(hs [][]byte) (any, error) { return hs, nil },
 	ScanHashes:   func(hs *[][]byte) any { return hs },
 	Seq:          "seq",
+	DetailsOwner: `kyso_audit_owner(details)`,
 	RowLocks:     true,
 	AuditLock:    fmt.Sprintf(`SELECT pg_advisory_xact_lock(%d)`, int64(lockAudit)),
 	MapErr:       mapErr,

@@ -439,6 +439,7 @@ var dialect = sqlstore.Dialect{
 	},
 	ScanHashes:   func(hs *[][]byte) any { return jsonHashes{hs} },
 	Seq:          "rowid",
+	DetailsOwner: `json_extract(details, '$.owner')`,
 	MapErr:       mapErr,
 	IsForeignKey: isForeignKey,
 }

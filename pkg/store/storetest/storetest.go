@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -46,6 +47,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"TrustAnchors", testTrustAnchors},
 		{"Audit", testAudit},
 		{"AuditBatch", testAuditBatch},
+		{"OwnerSignatures", testOwnerSignatures},
 		{"Transition", testTransition},
 		{"Receipts", testReceipts},
 		{"Staff", testStaff},
@@ -158,6 +160,28 @@ func testCountCertificates(t *testing.T, s store.Store) {
 		t.Fatal(err)
 	}
 	count(map[string]int64{store.StatusGood: 2, store.StatusRevoked: 1, store.StatusHold: 1})
+	// The counts follow a release, a held certificate revoked, refused
+	// changes (none), a refused issuance (none) and concurrent issuances.
+	noErr(t, "ReleaseHold", s.ReleaseHold(ctx, "issuing", cs[1].Serial))
+	count(map[string]int64{store.StatusGood: 3, store.StatusRevoked: 1})
+	noErr(t, "Revoke", s.Revoke(ctx, &store.Revocation{Issuer: "issuing", Serial: cs[2].Serial, Reason: store.ReasonCertificateHold, RevokedAt: now}))
+	noErr(t, "Revoke", s.Revoke(ctx, &store.Revocation{Issuer: "issuing", Serial: cs[2].Serial, Reason: store.ReasonKeyCompromise, RevokedAt: now}))
+	wantErr(t, "Revoke again", s.Revoke(ctx, &store.Revocation{Issuer: "issuing", Serial: cs[2].Serial, Reason: store.ReasonKeyCompromise, RevokedAt: now}), store.ErrAlreadyRevoked)
+	wantErr(t, "ReleaseHold of a good one", s.ReleaseHold(ctx, "issuing", cs[3].Serial), store.ErrNotOnHold)
+	dup := NewCertificate(t, "issuing")
+	dup.PublicKeySHA256 = cs[3].PublicKeySHA256
+	wantErr(t, "a key certified twice", issue(ctx, s, dup), store.ErrDuplicatePublicKey)
+	count(map[string]int64{store.StatusGood: 2, store.StatusRevoked: 2})
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			if err := issue(ctx, s, NewCertificate(t, "issuing")); err != nil {
+				t.Errorf("issuing: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	count(map[string]int64{store.StatusGood: 22, store.StatusRevoked: 2})
 }
 
 func mustIssue(t testing.TB, s store.Store, c *store.Certificate) {
@@ -748,6 +772,64 @@ func testAudit(t *testing.T, s store.Store) {
 	}
 	if evs, _ := s.ListAudit(ctx, 0, 0); len(evs) != 6 {
 		t.Errorf("refused events were stored: %d events", len(evs))
+	}
+}
+
+// testOwnerSignatures: ListOwnerSignatures gives the signature.create
+// events naming the owner, in order and paged, and nothing else: not
+// another owner's, not the owner's other events, not an owner named in
+// another field or spelled like SQL.
+func testOwnerSignatures(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	sig := func(owner, outcome string) *store.AuditEvent {
+		return &store.AuditEvent{Actor: "client:portal", Action: "signature.create", Subject: "cred-" + owner, Outcome: outcome,
+			Details: []byte(fmt.Sprintf(`{"owner":%q,"activation":"a","digest":"AAAA","hash":"SHA-256"}`, owner))}
+	}
+	var want []int64
+	for i := range 7 {
+		mine := sig("own-a", "intent")
+		if i%3 == 2 {
+			mine = sig("own-a", "ok")
+		}
+		noErr(t, "AppendAudit", s.AppendAudit(ctx, mine,
+			sig("own-b", "intent"),
+			&store.AuditEvent{Actor: "owner:own-a", Action: "owner.disown", Subject: "cred-own-a", Outcome: "intent", Details: []byte(`{"owner":"own-a"}`)},
+			&store.AuditEvent{Actor: "client:portal", Action: "signature.create", Subject: "cred-c", Outcome: "intent", Details: []byte(`{"owner":"own-c","client":"own-a"}`)},
+			&store.AuditEvent{Actor: "client:portal", Action: "signature.create", Subject: "cred-d", Outcome: "intent", Details: []byte(`{"digest":"AAAA"}`)}))
+		want = append(want, mine.ID)
+	}
+	var got []int64
+	for after := int64(0); ; {
+		es, err := s.ListOwnerSignatures(ctx, "own-a", after, 3)
+		noErr(t, "ListOwnerSignatures", err)
+		for _, e := range es {
+			if e.Action != "signature.create" || e.Subject != "cred-own-a" || len(e.Hash) == 0 {
+				t.Errorf("ListOwnerSignatures(own-a) gave %+v", e)
+			}
+			got = append(got, e.ID)
+		}
+		if len(es) < 3 {
+			break
+		}
+		after = es[len(es)-1].ID
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("ListOwnerSignatures(own-a) paged by 3 = %v, want %v", got, want)
+	}
+	// Details escaping a NUL (json.Marshal writes \u0000) are stored and
+	// indexed like any other: PostgreSQL's ->> refuses to give such a
+	// string as text, and the index must not make the write fail.
+	for _, d := range []string{`{"owner":"own-e","doc":"a\u0000b"}`, `{"owner":"own-\u0000"}`} {
+		e := &store.AuditEvent{Actor: "client:portal", Action: "signature.create", Subject: "cred-e", Outcome: "intent", Details: []byte(d)}
+		noErr(t, "AppendAudit "+d, s.AppendAudit(ctx, e))
+	}
+	if es, err := s.ListOwnerSignatures(ctx, "own-e", 0, 0); err != nil || len(es) != 1 {
+		t.Errorf("ListOwnerSignatures(own-e) = %d events, %v; want 1", len(es), err)
+	}
+	for _, owner := range []string{"", "own-", "OWN-A", "own-a' OR '1'='1", "nobody"} {
+		if es, err := s.ListOwnerSignatures(ctx, owner, 0, 0); err != nil || len(es) != 0 {
+			t.Errorf("ListOwnerSignatures(%q) = %d events, %v; want none", owner, len(es), err)
+		}
 	}
 }
 

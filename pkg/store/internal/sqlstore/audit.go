@@ -10,8 +10,12 @@ import (
 
 // Statements of the audit chain.
 const (
-	sqlAuditHead   = `SELECT id, hash FROM audit_events ORDER BY id DESC LIMIT 1`
+	// sqlAuditHead reads the last event by the maximum ID, which both
+	// databases find at the end of the primary key (SQLite plans ORDER BY
+	// id DESC LIMIT 1 as a scan, though it reads one row).
+	sqlAuditHead   = `SELECT id, hash FROM audit_events WHERE id = (SELECT max(id) FROM audit_events)`
 	sqlAuditEvents = `SELECT id, time, actor, action, subject, outcome, details, prev_hash, hash FROM audit_events`
+	sqlListAudit   = sqlAuditEvents + ` WHERE id > $1 ORDER BY id LIMIT $2`
 )
 
 // AppendAudit records es in one transaction and sets their IDs and chain
@@ -165,10 +169,29 @@ func scanAudit(row Row) (*store.AuditEvent, error) {
 // ListAudit returns the events after ID after, in order, at most limit
 // (≤ 0: 1000; at most 10000), with their chain fields.
 func (s *Store) ListAudit(ctx context.Context, after int64, limit int) ([]*store.AuditEvent, error) {
-	rows, err := s.r.Query(ctx, sqlAuditEvents+` WHERE id > $1 ORDER BY id LIMIT $2`, after, check.Limit(limit))
+	rows, err := s.r.Query(ctx, sqlListAudit, after, check.Limit(limit))
 	out, err := collect(rows, err, scanAudit)
 	if err != nil {
 		return nil, s.fail("listing audit events", err)
+	}
+	return out, nil
+}
+
+// sqlOwnerSignatures is ListOwnerSignatures' statement: the partial index
+// audit_events_signatures holds exactly its rows, by owner and ID.
+func (s *Store) sqlOwnerSignatures() string {
+	return sqlAuditEvents + ` WHERE action = 'signature.create' AND ` + s.d.DetailsOwner + ` = $1 AND id > $2 ORDER BY id LIMIT $3`
+}
+
+// ListOwnerSignatures returns the signature.create events whose details
+// name owner ownerID ("owner"), after ID after, in order, at most limit
+// (≤ 0: 1000; at most 10000): one owner's part of the log, read through
+// an index however long the log.
+func (s *Store) ListOwnerSignatures(ctx context.Context, ownerID string, after int64, limit int) ([]*store.AuditEvent, error) {
+	rows, err := s.r.Query(ctx, s.sqlOwnerSignatures(), ownerID, after, check.Limit(limit))
+	out, err := collect(rows, err, scanAudit)
+	if err != nil {
+		return nil, s.fail(fmt.Sprintf("listing owner %q's signatures", ownerID), err)
 	}
 	return out, nil
 }

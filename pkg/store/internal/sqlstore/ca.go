@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/kyso-pki/kyso/pkg/store"
@@ -154,6 +155,9 @@ func (s *Store) PutCertificate(ctx context.Context, c *store.Certificate) error 
 		if err := inserted(n, err, errCertStored); err != nil {
 			return err
 		}
+		if err := s.countStatus(ctx, tx, status, 1); err != nil {
+			return err
+		}
 		n, err = tx.Exec(ctx, `INSERT INTO certified_keys (spki_sha256, issuer, serial) VALUES ($1, $2, $3)
 			ON CONFLICT (spki_sha256) DO NOTHING`, c.PublicKeySHA256, c.Issuer, c.Serial)
 		if err != nil {
@@ -201,20 +205,46 @@ func scanCert(row Row) (*store.Certificate, error) {
 		&c.KeyURI, Time{&c.NotBefore}, Time{&c.NotAfter}, &c.Status, &c.Campaign, &c.AllowKeyReuse, Time{&c.Created})
 }
 
+// sqlGetCertificate is GetCertificate's statement, on UNIQUE (issuer,
+// serial).
+const sqlGetCertificate = `SELECT ` + certColumns + ` FROM certificates WHERE issuer = $1 AND serial = $2`
+
 // GetCertificate returns the certificate issuer issued with serial, or
 // ErrNotFound.
 func (s *Store) GetCertificate(ctx context.Context, issuer string, serial []byte) (*store.Certificate, error) {
-	c, err := scanCert(s.r.QueryRow(ctx, `SELECT `+certColumns+` FROM certificates WHERE issuer = $1 AND serial = $2`, issuer, serial))
+	c, err := scanCert(s.r.QueryRow(ctx, sqlGetCertificate, issuer, serial))
 	if err != nil {
 		return nil, s.fail(fmt.Sprintf("reading certificate %x from %q", serial, issuer), s.notFound(err))
 	}
 	return c, nil
 }
 
+// countShards is how many rows of certificate_counts each status is
+// spread over, so that concurrent issuances seldom wait for one row's
+// lock.
+const countShards = 16
+
+// countStatus adds n to the count of certificates in status
+// (certificate_counts), in the write c runs, on a shard chosen at random.
+func (s *Store) countStatus(ctx context.Context, c Conn, status string, n int) error {
+	_, err := c.Exec(ctx, `INSERT INTO certificate_counts AS k (status, shard, n) VALUES ($1, $2, $3)
+		ON CONFLICT (status, shard) DO UPDATE SET n = k.n + excluded.n`, status, rand.IntN(countShards), n)
+	return err
+}
+
+// moveCount counts a certificate moved from status from to status to.
+func (s *Store) moveCount(ctx context.Context, c Conn, from, to string) error {
+	if err := s.countStatus(ctx, c, from, -1); err != nil {
+		return err
+	}
+	return s.countStatus(ctx, c, to, 1)
+}
+
 // CountCertificates returns how many certificates there are of each
-// status.
+// status, from the counts the writes keep (certificate_counts, at most
+// countShards rows a status), not by reading the certificates.
 func (s *Store) CountCertificates(ctx context.Context) (map[string]int64, error) {
-	rows, err := s.r.Query(ctx, `SELECT status, count(*) FROM certificates GROUP BY status`)
+	rows, err := s.r.Query(ctx, `SELECT status, CAST(sum(n) AS BIGINT) FROM certificate_counts GROUP BY status`)
 	if err != nil {
 		return nil, s.fail("counting certificates", err)
 	}
@@ -240,6 +270,19 @@ func (s *Store) ListCertificates(ctx context.Context, f *store.CertificateFilter
 	if err := check.Filter(f); err != nil {
 		return nil, s.invalid("listing certificates", err)
 	}
+	q, args := certListQuery(f)
+	rows, err := s.r.Query(ctx, q, args...)
+	out, err := collect(rows, err, scanCert)
+	if err != nil {
+		return nil, s.fail("listing certificates", err)
+	}
+	return out, nil
+}
+
+// certListQuery is ListCertificates' statement for f and its arguments.
+// Each filter it is given on a hot path has an index that yields rows in
+// its order (HotQueries).
+func certListQuery(f *store.CertificateFilter) (string, []any) {
 	if f == nil {
 		f = &store.CertificateFilter{}
 	}
@@ -247,12 +290,7 @@ func (s *Store) ListCertificates(ctx context.Context, f *store.CertificateFilter
 		"issuer", f.Issuer, "national_id", f.NationalID, "profile", f.Profile, "status", f.Status)
 	args = append(args, check.Limit(f.Limit))
 	q += fmt.Sprintf(` ORDER BY created DESC, id DESC LIMIT $%d`, len(args))
-	rows, err := s.r.Query(ctx, q, args...)
-	out, err := collect(rows, err, scanCert)
-	if err != nil {
-		return nil, s.fail("listing certificates", err)
-	}
-	return out, nil
+	return q, args
 }
 
 // where appends to q a WHERE clause matching each column of colValues
@@ -294,6 +332,9 @@ func (s *Store) Revoke(ctx context.Context, r *store.Revocation) error {
 		if _, err := tx.Exec(ctx, `UPDATE certificates SET status = $1 WHERE issuer = $2 AND serial = $3`, next, r.Issuer, r.Serial); err != nil {
 			return err
 		}
+		if err := s.moveCount(ctx, tx, status, next); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `INSERT INTO revocations (issuer, serial, reason, revoked_at) VALUES ($1, $2, $3, $4)
 			ON CONFLICT (issuer, serial) DO UPDATE SET reason = excluded.reason, revoked_at = excluded.revoked_at`,
 			r.Issuer, r.Serial, r.Reason, at); err != nil {
@@ -325,6 +366,9 @@ func (s *Store) ReleaseHold(ctx context.Context, issuer string, serial []byte) e
 			return err
 		}
 		if _, err := tx.Exec(ctx, `UPDATE certificates SET status = $1 WHERE issuer = $2 AND serial = $3`, store.StatusGood, issuer, serial); err != nil {
+			return err
+		}
+		if err := s.moveCount(ctx, tx, status, store.StatusGood); err != nil {
 			return err
 		}
 		_, err = tx.Exec(ctx, `DELETE FROM revocations WHERE issuer = $1 AND serial = $2`, issuer, serial)
@@ -463,11 +507,14 @@ func (s *Store) PutCRL(ctx context.Context, crl *store.CRL) error {
 	})
 }
 
+// sqlLatestCRL is LatestCRL's statement, on the primary key (issuer,
+// number) read backwards.
+const sqlLatestCRL = `SELECT number, der, this_update, next_update FROM crls WHERE issuer = $1 ORDER BY number DESC LIMIT 1`
+
 // LatestCRL returns issuer's CRL with the highest number, or ErrNotFound.
 func (s *Store) LatestCRL(ctx context.Context, issuer string) (*store.CRL, error) {
 	c := &store.CRL{Issuer: issuer}
-	err := s.r.QueryRow(ctx, `SELECT number, der, this_update, next_update FROM crls WHERE issuer = $1
-		ORDER BY number DESC LIMIT 1`, issuer).Scan(&c.Number, &c.DER, Time{&c.ThisUpdate}, Time{&c.NextUpdate})
+	err := s.r.QueryRow(ctx, sqlLatestCRL, issuer).Scan(&c.Number, &c.DER, Time{&c.ThisUpdate}, Time{&c.NextUpdate})
 	if err != nil {
 		return nil, s.fail(fmt.Sprintf("reading latest CRL for %q", issuer), s.notFound(err))
 	}

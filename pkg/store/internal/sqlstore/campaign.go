@@ -145,14 +145,18 @@ func (s *Store) ReleaseHolding(ctx context.Context, nationalID, providerID, reas
 	})
 }
 
+// sqlListReleased is ListReleased's statement (HotQueries: each
+// registry sync).
+const sqlListReleased = `SELECT ` + holdingColumns + ` FROM campaign_holdings
+	WHERE provider_id = $1 AND release_reason = 'switch' AND acked_at IS NULL ORDER BY id LIMIT $2`
+
 // ListReleased returns providerID's holdings switched away and not yet
 // acknowledged, through the index campaign_holdings_unacked.
 func (s *Store) ListReleased(ctx context.Context, providerID string, limit int) ([]*store.Holding, error) {
 	if limit <= 0 || limit > 1000 {
 		limit = 1000
 	}
-	rows, err := s.r.Query(ctx, `SELECT `+holdingColumns+` FROM campaign_holdings
-		WHERE provider_id = $1 AND release_reason = 'switch' AND acked_at IS NULL ORDER BY id LIMIT $2`, providerID, limit)
+	rows, err := s.r.Query(ctx, sqlListReleased, providerID, limit)
 	out, err := collect(rows, err, scanHolding)
 	if err != nil {
 		return nil, s.fail(fmt.Sprintf("listing the released holdings of %q", providerID), err)

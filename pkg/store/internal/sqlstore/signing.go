@@ -246,10 +246,14 @@ func (s *Store) GetOwner(ctx context.Context, id string) (*store.Owner, error) {
 	return o, nil
 }
 
+// sqlOwnerByNationalID is GetOwnerByNationalID's statement, on the
+// UNIQUE national_id.
+const sqlOwnerByNationalID = `SELECT ` + ownerColumns + ` FROM owners WHERE national_id = $1`
+
 // GetOwnerByNationalID returns the owner with this national ID, or
 // ErrNotFound.
 func (s *Store) GetOwnerByNationalID(ctx context.Context, nationalID string) (*store.Owner, error) {
-	o, err := scanOwner(s.r.QueryRow(ctx, `SELECT `+ownerColumns+` FROM owners WHERE national_id = $1`, nationalID))
+	o, err := scanOwner(s.r.QueryRow(ctx, sqlOwnerByNationalID, nationalID))
 	if err != nil {
 		return nil, s.fail(fmt.Sprintf("reading owner with national ID %q", nationalID), s.notFound(err))
 	}
@@ -379,10 +383,15 @@ func (s *Store) GetCredential(ctx context.Context, id string) (*store.Credential
 	return c, nil
 }
 
+// sqlListCredentials is ListCredentials' statement, on the index of
+// UNIQUE (owner_id, id).
+func (s *Store) sqlListCredentials() string {
+	return `SELECT ` + credentialColumns + ` FROM credentials WHERE owner_id = $1 ORDER BY created_at, ` + s.d.Seq
+}
+
 // ListCredentials returns the owner's credentials, oldest first.
 func (s *Store) ListCredentials(ctx context.Context, ownerID string) ([]*store.Credential, error) {
-	rows, err := s.r.Query(ctx, `SELECT `+credentialColumns+` FROM credentials WHERE owner_id = $1
-		ORDER BY created_at, `+s.d.Seq, ownerID)
+	rows, err := s.r.Query(ctx, s.sqlListCredentials(), ownerID)
 	out, err := collect(rows, err, scanCredential)
 	if err != nil {
 		return nil, s.fail(fmt.Sprintf("listing credentials of owner %q", ownerID), err)
@@ -469,14 +478,18 @@ func (s *Store) GetTransactionByRef(ctx context.Context, clientID, clientRef str
 	return t, nil
 }
 
+// sqlOverdue is ListOverdue's statement, on the partial index
+// transactions_overdue.
+const sqlOverdue = `SELECT ` + txColumns + ` FROM transactions WHERE status = 'pending' AND expires_at <= $1
+	ORDER BY expires_at, id LIMIT $2`
+
 // ListOverdue returns pending transactions past their expiry, the longest
 // overdue first, through the (status, expires_at) index.
 func (s *Store) ListOverdue(ctx context.Context, now time.Time, limit int) ([]*store.Transaction, error) {
 	if limit < 1 || limit > 1000 {
 		return nil, fmt.Errorf("%s: listing overdue transactions: %w: limit %d is not 1 to 1000", s.d.Name, store.ErrInvalid, limit)
 	}
-	rows, err := s.r.Query(ctx, `SELECT `+txColumns+` FROM transactions WHERE status = 'pending' AND expires_at <= $1
-		ORDER BY expires_at, id LIMIT $2`, s.time(now), limit)
+	rows, err := s.r.Query(ctx, sqlOverdue, s.time(now), limit)
 	out, err := collect(rows, err, scanTx)
 	if err != nil {
 		return nil, s.fail("listing overdue transactions", err)
@@ -493,6 +506,18 @@ func (s *Store) ListTransactions(ctx context.Context, f *store.TransactionFilter
 	if err != nil {
 		return nil, s.invalid("listing transactions", err)
 	}
+	q, args := s.txListQuery(f, limit)
+	rows, err := s.r.Query(ctx, q, args...)
+	out, err := collect(rows, err, scanTx)
+	if err != nil {
+		return nil, s.fail("listing transactions", err)
+	}
+	return out, nil
+}
+
+// txListQuery is ListTransactions' statement for f and limit, and its
+// arguments.
+func (s *Store) txListQuery(f *store.TransactionFilter, limit int) (string, []any) {
 	if f == nil {
 		f = &store.TransactionFilter{}
 	}
@@ -500,12 +525,7 @@ func (s *Store) ListTransactions(ctx context.Context, f *store.TransactionFilter
 		"client_id", f.ClientID, "owner_id", f.OwnerID, "status", string(f.Status))
 	args = append(args, limit)
 	q += fmt.Sprintf(` ORDER BY created_at DESC, %s DESC LIMIT $%d`, s.d.Seq, len(args))
-	rows, err := s.r.Query(ctx, q, args...)
-	out, err := collect(rows, err, scanTx)
-	if err != nil {
-		return nil, s.fail("listing transactions", err)
-	}
-	return out, nil
+	return q, args
 }
 
 // UpdateTransaction is TransitionTransaction with no webhook and no audit
@@ -611,10 +631,7 @@ func (s *Store) ClaimApproved(ctx context.Context, now time.Time, owner string, 
 	now = s.clock(now)
 	var out []*store.Transaction
 	err := s.write(ctx, "claiming approved transactions", true, func(c Conn) error {
-		rows, err := c.Query(ctx, `UPDATE transactions SET lease_owner = $1, lease_until = $2 WHERE id IN (
-			SELECT id FROM transactions WHERE status = 'approved' AND (lease_until IS NULL OR lease_until <= $3)
-			ORDER BY lease_until, id LIMIT $4`+s.skipLocked()+`)
-			RETURNING `+txColumns, owner, s.time(now.Add(lease)), s.time(now), limit)
+		rows, err := c.Query(ctx, s.sqlClaimApproved(), owner, s.time(now.Add(lease)), s.time(now), limit)
 		out, err = collect(rows, err, scanTx)
 		return err
 	})
@@ -623,6 +640,15 @@ func (s *Store) ClaimApproved(ctx context.Context, now time.Time, owner string, 
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
+}
+
+// sqlClaimApproved is ClaimApproved's statement, on the partial index
+// transactions_leased (approved rows by lease end).
+func (s *Store) sqlClaimApproved() string {
+	return `UPDATE transactions SET lease_owner = $1, lease_until = $2 WHERE id IN (
+		SELECT id FROM transactions WHERE status = 'approved' AND (lease_until IS NULL OR lease_until <= $3)
+		ORDER BY lease_until, id LIMIT $4` + s.skipLocked() + `)
+		RETURNING ` + txColumns
 }
 
 // PutActivation records activation data; ErrExists when its SAD hash is
@@ -912,10 +938,7 @@ func (s *Store) ClaimWebhooks(ctx context.Context, now time.Time, lease time.Dur
 	now = s.clock(now)
 	var out []*store.Webhook
 	err := s.write(ctx, "claiming webhooks", true, func(c Conn) error {
-		rows, err := c.Query(ctx, `UPDATE webhooks SET next_attempt = $1 WHERE id IN (
-			SELECT id FROM webhooks WHERE delivered_at IS NULL AND next_attempt <= $2
-			ORDER BY next_attempt, id LIMIT $3`+s.skipLocked()+`)
-			RETURNING id, client_id, url, body, idempotency_key, attempts, next_attempt, last_error`, s.time(now.Add(lease)), s.time(now), limit)
+		rows, err := c.Query(ctx, s.sqlClaimWebhooks(), s.time(now.Add(lease)), s.time(now), limit)
 		out, err = collect(rows, err, func(row Row) (*store.Webhook, error) {
 			w := &store.Webhook{}
 			return w, row.Scan(&w.ID, &w.ClientID, &w.URL, &w.Body, &w.IdempotencyKey, &w.Attempts, Time{&w.NextAttempt}, &w.LastError)
@@ -929,11 +952,23 @@ func (s *Store) ClaimWebhooks(ctx context.Context, now time.Time, lease time.Dur
 	return out, nil
 }
 
+// sqlClaimWebhooks is ClaimWebhooks' statement, on the partial index
+// webhooks_due (undelivered rows by when they are due).
+func (s *Store) sqlClaimWebhooks() string {
+	return `UPDATE webhooks SET next_attempt = $1 WHERE id IN (
+		SELECT id FROM webhooks WHERE delivered_at IS NULL AND next_attempt <= $2
+		ORDER BY next_attempt, id LIMIT $3` + s.skipLocked() + `)
+		RETURNING id, client_id, url, body, idempotency_key, attempts, next_attempt, last_error`
+}
+
+// sqlCountUndelivered is CountUndelivered's statement.
+const sqlCountUndelivered = `SELECT count(*) FROM webhooks WHERE delivered_at IS NULL AND next_attempt IS NOT NULL`
+
 // CountUndelivered returns how many webhooks are neither delivered nor
 // given up, through the partial index webhooks_due.
 func (s *Store) CountUndelivered(ctx context.Context) (int64, error) {
 	var n int64
-	if err := s.r.QueryRow(ctx, `SELECT count(*) FROM webhooks WHERE delivered_at IS NULL AND next_attempt IS NOT NULL`).Scan(&n); err != nil {
+	if err := s.r.QueryRow(ctx, sqlCountUndelivered).Scan(&n); err != nil {
 		return 0, s.fail("counting undelivered webhooks", err)
 	}
 	return n, nil

@@ -84,6 +84,11 @@ type Dialect struct {
 	// because other transactions write beside this one. A database whose
 	// writes are serialised by one lock needs none.
 	RowLocks bool
+	// DetailsOwner is the expression of an audit event's details that
+	// names its owner ("owner"), as the index audit_events_signatures
+	// (migration 0019) is written: an owner's signatures are found through
+	// it.
+	DetailsOwner string
 	// AuditLock, when set, is run in a write before the audit chain's head
 	// is read and events are inserted, so that the chain is one sequence in
 	// commit order.
