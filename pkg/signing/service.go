@@ -141,6 +141,12 @@ type Config struct {
 	// many months from its issuance (NotBefore); every other signature is
 	// metered (usage.go). Zero means DefaultFreeMonths.
 	FreeMonths int
+	// RenewalPolicy is the provider's policy for the campaign's
+	// renewals: RenewalFree (empty means it) or RenewalMetered, charged
+	// and counted so (renew.go). A renewal's signatures keep the free
+	// period of the credential's first campaign certificate whatever it
+	// is.
+	RenewalPolicy string
 	// Now is the clock; nil means time.Now. Rand is the randomness; nil
 	// means crypto/rand. Logger receives operational messages, never a
 	// secret; nil discards them.
@@ -228,6 +234,13 @@ func New(st Store, keys hsm.KeyStore, authority *ca.Authority, cfg Config) (*Ser
 	}
 	if cfg.FreeMonths <= 0 {
 		cfg.FreeMonths = DefaultFreeMonths
+	}
+	switch cfg.RenewalPolicy {
+	case "":
+		cfg.RenewalPolicy = RenewalFree
+	case RenewalFree, RenewalMetered:
+	default:
+		return nil, fmt.Errorf("signing: renewal policy %q is neither %q nor %q", cfg.RenewalPolicy, RenewalFree, RenewalMetered)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
