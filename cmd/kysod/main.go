@@ -244,7 +244,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		// transactions.
 		Notification:   smartca.EncodeNotification,
 		OperatorClient: cfg.Signing.OperatorClient,
-		FreeMonths:     cfg.Campaign.FreeMonths})
+		FreeMonths:     cfg.Campaign.FreeMonths,
+		RenewalPolicy:  cfg.Campaign.Renewal})
 	if err != nil {
 		return err
 	}

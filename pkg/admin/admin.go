@@ -88,6 +88,7 @@ func NewHandler(svc *signing.Service, log *slog.Logger) *Handler {
 	h.mux.HandleFunc("/admin/v1/enrolments", h.notAllowed(http.MethodPost))
 	h.mux.HandleFunc("GET /admin/v1/usage", h.usage)
 	h.mux.HandleFunc("/admin/v1/usage", h.notAllowed(http.MethodGet))
+	h.renewRoutes()
 	h.mux.HandleFunc("/admin/v1/", func(w http.ResponseWriter, r *http.Request) {
 		h.edge.Refuse(w, r, signing.KindNotFound, "no such method: "+r.Method+" "+r.URL.Path)
 	})

@@ -356,3 +356,52 @@ func TestNotifyExpiring(t *testing.T) {
 		}
 	}
 }
+
+// TestRenewPasskey: a passkey's answer to the renewal's challenge renews
+// the credential; an answer made for a transaction cannot renew it, nor
+// the renewal's answer approve the transaction (unbound), and each such
+// attempt is counted.
+func TestRenewPasskey(t *testing.T) {
+	p := newPasskeyEnv(t)
+	ctx := context.Background()
+	tx := p.submit(t, p.en, "renew-passkey")
+	forTx := p.assertion(t, p.en, p.auth, tx)
+	renew := func(answer []byte) error {
+		_, err := p.svc.Renew(ctx, &signing.RenewRequest{OwnerID: p.en.OwnerID, CredentialID: p.en.CredentialID, Factors: &signing.Factors{Passkey: answer}})
+		return err
+	}
+	if err := renew(forTx); !isCode(err, signing.KindDenied) {
+		t.Errorf("renewing with a transaction's passkey answer: %v", err)
+	}
+	opts, err := p.svc.RenewalPasskeyOptions(ctx, p.en.OwnerID, p.en.CredentialID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forRenewal, err := p.auth.Get(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.svc.ApproveWith(ctx, p.en.OwnerID, tx, &signing.Factors{Passkey: forRenewal}); !isCode(err, signing.KindDenied) {
+		t.Errorf("approving a transaction with the renewal's passkey answer: %v", err)
+	}
+	if got := strings.Join(p.passkeyVerdicts(t, p.en.OwnerID), " "); got != "unbound unbound" {
+		t.Errorf("passkey verdicts %q, want two unbound", got)
+	}
+	opts, err = p.svc.RenewalPasskeyOptions(ctx, p.en.OwnerID, p.en.CredentialID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer, err := p.auth.Get(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := renew(answer); err != nil {
+		t.Fatalf("renewing with the passkey: %v", err)
+	}
+	if _, err := p.svc.RenewalPasskeyOptions(ctx, p.neighbourOf(t), p.en.CredentialID); !isCode(err, signing.KindNotFound) {
+		t.Errorf("another owner's renewal challenge: %v", err)
+	}
+}
+
+// neighbourOf enrols another owner and returns their ID.
+func (p *passkeyEnv) neighbourOf(t *testing.T) string { return p.enrol(t, hsm.ECDSAP256).OwnerID }
