@@ -3,6 +3,7 @@ package signing_test
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"encoding/json"
 	"strings"
@@ -405,3 +406,39 @@ func TestRenewPasskey(t *testing.T) {
 
 // neighbourOf enrols another owner and returns their ID.
 func (p *passkeyEnv) neighbourOf(t *testing.T) string { return p.enrol(t, hsm.ECDSAP256).OwnerID }
+
+// TestRenewSpendsActivations: activation data approved before a renewal
+// (a portal's hashes built over the old certificate) cannot be spent
+// after it: the portal asks again, and the new key signs then.
+func TestRenewSpendsActivations(t *testing.T) {
+	e := newRenewEnv(t, nil)
+	ctx := context.Background()
+	en := e.enrol(t, hsm.ECDSAP256)
+	portal, err := e.svc.CreateClient(ctx, "Cổng dịch vụ công", "", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := [][]byte{digest("before")}
+	sad, _, err := e.svc.Authorize(ctx, &signing.AuthorizeRequest{ClientID: portal.ID, CredentialID: en.CredentialID, NumSignatures: 1,
+		Hashes: h, HashAlgorithm: crypto.SHA256, PIN: "271828", OTP: e.next(t, en)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := e.renew(t, en, "271828", e.next(t, en), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.SignHash(ctx, &signing.SignHashRequest{ClientID: portal.ID, CredentialID: en.CredentialID, SAD: sad, Hashes: h,
+		HashAlgorithm: crypto.SHA256}); err == nil {
+		t.Fatal("activation data approved before the renewal signed after it")
+	}
+	sad, _, err = e.svc.Authorize(ctx, &signing.AuthorizeRequest{ClientID: portal.ID, CredentialID: en.CredentialID, NumSignatures: 1,
+		Hashes: h, HashAlgorithm: crypto.SHA256, PIN: "271828", OTP: e.next(t, en)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sigs, err := e.svc.SignHash(ctx, &signing.SignHashRequest{ClientID: portal.ID, CredentialID: en.CredentialID, SAD: sad, Hashes: h, HashAlgorithm: crypto.SHA256})
+	if err != nil || !ecdsa.VerifyASN1(r.New.PublicKey.(*ecdsa.PublicKey), h[0], sigs[0]) {
+		t.Fatalf("signHash after renewal: %v", err)
+	}
+}

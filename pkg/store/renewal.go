@@ -19,9 +19,10 @@ type Renewals interface {
 	ClaimRenewal(ctx context.Context, r *Renewal, now time.Time) error
 	// FinishRenewal records a claimed renewal done: the credential cred
 	// takes its new key and certificate (only if it still names
-	// r.FromSerial), the row is done with r.NewSerial and r.Metered, and
-	// the audit events, in one write. ErrConflict when the credential or
-	// the row moved on.
+	// r.FromSerial), the row is done with r.NewSerial and r.Metered, the
+	// credential's unspent activation data is used up (approved for the
+	// old certificate), and the audit events, in one write. ErrConflict
+	// when the credential or the row moved on.
 	FinishRenewal(ctx context.Context, r *Renewal, cred *Credential, audit ...*AuditEvent) error
 	// GetRenewal returns the renewal row of a credential's certificate,
 	// or ErrNotFound.

@@ -86,7 +86,13 @@ func (s *Store) FinishRenewal(ctx context.Context, r *store.Renewal, cred *store
 		n, err = c.Exec(ctx, `UPDATE credentials SET key_uri = $1, wrapped_key = $2, algorithm = $3, cert_issuer = $4, cert_serial = $5
 			WHERE id = $6 AND owner_id = $7 AND cert_serial = $8 AND status = 'active'`,
 			cred.KeyURI, nullBytes(cred.WrappedKey), cred.Algorithm, cred.CertIssuer, cred.CertSerial, cred.ID, r.OwnerID, r.FromSerial)
-		return inserted(n, err, errRenewalTaken)
+		if err = inserted(n, err, errRenewalTaken); err != nil {
+			return err
+		}
+		// Activation data approved before: a portal built what it signs
+		// over the old certificate, and must ask again.
+		_, err = c.Exec(ctx, `UPDATE activations SET remaining = 0 WHERE credential_id = $1 AND remaining > 0`, cred.ID)
+		return err
 	})
 }
 
