@@ -28,9 +28,10 @@ const (
 // renewal whose replica died is open again after it.
 const RenewalClaim = 2 * time.Minute
 
-// Expiry notices: the days before a certificate's end when its owner and
-// the portals holding it are told (NotifyExpiring).
-var NoticeDays = []int{7, 30}
+// noticeDays are the days before a certificate's end when the portals
+// holding its credential are told (NotifyExpiring), nearest first; the
+// owner's app shows a banner from the last of them.
+var noticeDays = []int{7, 30}
 
 // RenewalState is what the owner's app shows of a credential's
 // certificate and its renewal.
@@ -369,7 +370,7 @@ func (s *Service) NotifyExpiring(ctx context.Context) (int, error) {
 	now := s.now()
 	sent := 0
 	from := now
-	for _, days := range NoticeDays {
+	for _, days := range noticeDays {
 		to := now.Add(time.Duration(days) * 24 * time.Hour)
 		list, err := s.st.ListExpiring(ctx, from, to, days, 1000)
 		if err != nil {
