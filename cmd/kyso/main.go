@@ -50,6 +50,7 @@ func commands() []command {
 		{"cert", "revoke", "revoke a certificate by serial (hex) and regenerate the CRL", certRevoke},
 		{"cert", "suspend", "suspend a certificate (certificateHold) by serial (hex) and regenerate the CRL", certSuspend},
 		{"cert", "resume", "lift a certificate's suspension by serial (hex) and regenerate the CRL", certResume},
+		{"cert", "renew", "ask a credential's owner to renew its certificate: they approve it in the app with their factors", certRenew},
 		{"crl", "generate", "sign fresh CRLs", crlGenerate},
 		{"trust", "list", "list the trust anchors (the provider's root and the CAs added) with SHA-256 fingerprints", trustList},
 		{"trust", "add", "add root or intermediate CA certificates (PEM or DER files, e.g. NEAC's national root) to the trust store", trustAdd},

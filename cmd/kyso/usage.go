@@ -69,6 +69,15 @@ func usageCmd(ctx context.Context, e *env, args []string) error {
 	if len(u.Lines) == 0 {
 		fmt.Fprintln(e.stdout, "\nno signatures counted")
 	}
+	if len(u.Renewals) > 0 {
+		fmt.Fprintln(e.stdout, "\ncertificates renewed, per citizen:")
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  ID	FREE	METERED")
+		for _, r := range u.Renewals {
+			fmt.Fprintf(tw, "  %s\t%d\t%d\n", r.NationalID, r.Free, r.Metered)
+		}
+		tw.Flush()
+	}
 	if u.Truncated {
 		fmt.Fprintf(e.stderr, "only the first %d lines: narrow the query with --cccd, --client or a shorter period\n", signing.MaxUsageRows)
 	}

@@ -15,6 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/kyso-pki/kyso/pkg/httpedge"
+	"github.com/kyso-pki/kyso/pkg/signing"
 )
 
 // config is kysod's configuration. Each setting comes from, in order of
@@ -102,6 +103,10 @@ type campaignConfig struct {
 	// of its citizens moved to another provider, to revoke their
 	// campaign certificates (superseded); default 1m.
 	RegistrySync time.Duration `yaml:"registry_sync"`
+	// Renewal is the provider's renewal policy for the campaign's
+	// certificates: free (the default) or metered, counted so in `kyso
+	// usage` (signing.Config.RenewalPolicy).
+	Renewal string `yaml:"renewal"`
 }
 
 // auditConfig tunes the audit chain's checkpoints.
@@ -382,6 +387,9 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 	}
 	if c.Campaign.FreeMonths < 0 || c.Campaign.FreeMonths > 120 {
 		return nil, false, fmt.Errorf("config: campaign.free_months %d must be between 0 (12) and 120", c.Campaign.FreeMonths)
+	}
+	if r := c.Campaign.Renewal; r != "" && r != signing.RenewalFree && r != signing.RenewalMetered {
+		return nil, false, fmt.Errorf("config: campaign.renewal %q must be %s or %s", r, signing.RenewalFree, signing.RenewalMetered)
 	}
 	if c.CRLBatch < 0 || c.CRLBatch > time.Hour {
 		return nil, false, fmt.Errorf("config: crl_batch %v must be between 0 (1m) and 1h", c.CRLBatch)

@@ -278,6 +278,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		Notification:     smartca.EncodeNotification,
 		OperatorClient:   cfg.Signing.OperatorClient,
 		FreeMonths:       cfg.Campaign.FreeMonths,
+		RenewalPolicy:    cfg.Campaign.Renewal,
 		CampaignRegistry: campaignReg})
 	if err != nil {
 		return err

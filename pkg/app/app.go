@@ -185,6 +185,7 @@ func New(svc *signing.Service, opts *Options) (*Handler, error) {
 	h.mux.HandleFunc("GET /app/receipts/{id}", h.authed(h.receipt))
 	h.mux.HandleFunc("POST /app/disown", h.post(true, h.disown))
 	h.passkeyRoutes()
+	h.renewRoutes()
 	h.badgeRoutes()
 	if o.Checker != nil {
 		h.mux.HandleFunc("GET /app/check", h.checkPage)

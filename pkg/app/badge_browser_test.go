@@ -2,7 +2,6 @@ package app_test
 
 import (
 	"context"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -20,9 +19,7 @@ import (
 // same-origin requests, no overflow and the Nu checker.
 func TestBadgeInBrowser(t *testing.T) {
 	b := newBadgeEnv(t)
-	srv := httptest.NewServer(b.app)
-	defer srv.Close()
-	srv.URL = strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
+	srv := serveLocal(t, b.app)
 	br := testenv.StartBrowser(t)
 	var html []string
 	for _, vp := range []testenv.Viewport{testenv.Phone, testenv.Desktop} {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"mime/multipart"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -41,6 +42,16 @@ func flowTab(t *testing.T, p *testenv.Page, name string) {
 	for _, o := range p.Overflows() {
 		t.Errorf("%s: text overflows: %v", name, o)
 	}
+}
+
+// serveLocal serves h over plain HTTP on localhost until t ends:
+// Chromium counts it a secure context and keeps the app's Secure
+// (__Host-) cookies, and trusts no test certificate.
+func serveLocal(t *testing.T, h http.Handler) *httptest.Server {
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	srv.URL = strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
+	return srv
 }
 
 // signedPDF is the PDF the approved transaction tx signed, after
@@ -102,9 +113,7 @@ func TestAppInBrowser(t *testing.T) {
 	e := newEnv(t)
 	// Plain HTTP on localhost: Chromium counts it a secure context and
 	// keeps its Secure (__Host-) cookies, and trusts no test certificate.
-	srv := httptest.NewServer(e.app)
-	defer srv.Close()
-	srv.URL = strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
+	srv := serveLocal(t, e.app)
 	b := testenv.StartBrowser(t)
 	var html []string
 	for _, c := range e.sizes() {

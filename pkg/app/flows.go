@@ -123,7 +123,14 @@ func (h *Handler) requests(w http.ResponseWriter, r *http.Request) {
 		out = append(out, summary{ID: t.ID, Portal: names.of(t.ClientID), Description: shown(t.Description),
 			Created: when(t.CreatedAt), Expires: when(t.ExpiresAt), Documents: len(t.Documents)})
 	}
-	h.show(w, r, http.StatusOK, "requests", "requestsTitle", out, "", false)
+	h.show(w, r, http.StatusOK, "requests", "requestsTitle", &requestsView{Requests: out, Banners: h.banners(w, r)}, "", false)
+}
+
+// requestsView is the requests page's data: the pending requests, and
+// the notices of certificates to renew (renew.go).
+type requestsView struct {
+	Requests []summary
+	Banners  []bannerView
 }
 
 // portalNames looks up portals' registered names, once each.
@@ -302,12 +309,7 @@ type doneView struct{ What, Back, Receipt, Download string }
 // (signing.Service.ApproveWith: the one signing path, the same attempt
 // counter and lock as the login). Another owner's request is not found.
 func (h *Handler) approve(w http.ResponseWriter, r *http.Request) {
-	s := sessionOf(r)
-	if !h.o.Limits.AllowSource(w, r) || !h.o.Limits.AllowClient(w, r, "owner:"+s.ownerID) {
-		h.problem(w, r, http.StatusTooManyRequests, "busy")
-		return
-	}
-	f, ok := h.factors(w, r)
+	s, f, ok := h.ownerFactors(w, r)
 	if !ok {
 		return
 	}

@@ -36,9 +36,7 @@ func TestOAuth2CodeInBrowser(t *testing.T) {
 	mux.Handle("/csc/v2/", csc.NewHandler(e.svc, &csc.Options{ConsentURL: app.ConsentPath}))
 	mux.Handle(app.Path, e.app)
 	// Plain HTTP on localhost, as TestAppInBrowser explains.
-	srv := httptest.NewServer(mux)
-	defer srv.Close()
-	srv.URL = strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
+	srv := serveLocal(t, mux)
 	portal, callback := e.portal(t, srv.URL, srv.Client())
 	// info names the oauth2 server, as oauth2code requires: here, where
 	// it was asked.

@@ -8,7 +8,6 @@ import (
 	"image"
 	"image/png"
 	"math"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -54,9 +53,7 @@ func turnedPage2() []byte {
 // is checked (screenshot, axe-core, same-origin, no overflow, Nu).
 func TestOwnDocumentInBrowser(t *testing.T) {
 	e := newEnv(t)
-	srv := httptest.NewServer(e.app)
-	defer srv.Close()
-	srv.URL = strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
+	srv := serveLocal(t, e.app)
 	b := testenv.StartBrowser(t)
 	rd, err := render.New(context.Background(), &render.Options{Workers: 1})
 	if err != nil {

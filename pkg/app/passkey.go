@@ -270,10 +270,26 @@ var passkeyMessages = map[string]map[string]string{
 	},
 }
 
-func init() {
-	for l, m := range passkeyMessages {
+func init() { mergeMessages(passkeyMessages) }
+
+// mergeMessages adds a page's words to messages, by language.
+func mergeMessages(more map[string]map[string]string) {
+	for l, m := range more {
 		for k, v := range m {
 			messages[l][k] = v
 		}
 	}
+}
+
+// ownerFactors begins a POST approving with the owner's factors: within
+// the source's and the owner's rates, PIN and code or a passkey read from
+// the form. It answers itself when it returns false.
+func (h *Handler) ownerFactors(w http.ResponseWriter, r *http.Request) (*who, *signing.Factors, bool) {
+	s := sessionOf(r)
+	if !h.o.Limits.AllowSource(w, r) || !h.o.Limits.AllowClient(w, r, "owner:"+s.ownerID) {
+		h.problem(w, r, http.StatusTooManyRequests, "busy")
+		return s, nil, false
+	}
+	f, ok := h.factors(w, r)
+	return s, f, ok
 }

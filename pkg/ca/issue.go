@@ -83,6 +83,13 @@ type CitizenRequest struct {
 	Key KeySource
 	// Actor is recorded in the audit trail; empty means Options.Actor.
 	Actor string
+	// Renews is the serial of the issuing CA's certificate this one
+	// renews for the same credential (signing.Service.Renew): it must be
+	// the same national ID's, good and unexpired. Under the campaign rule
+	// the new certificate takes its place as the holder instead of being
+	// refused as a second one, and keeps its free period's start
+	// (store.Certificate.CampaignFrom).
+	Renews []byte
 }
 
 // OrganisationRequest asks for an organisation's e-seal certificate.
@@ -133,12 +140,40 @@ func (a *Authority) IssueCitizen(ctx context.Context, req *CitizenRequest) (*x50
 		return nil, err
 	}
 	campaign := !a.opts.DisableCampaign
-	if campaign {
-		if err := a.checkCampaign(ctx, nationalID); err != nil {
+	var pred *store.Certificate
+	if len(req.Renews) > 0 {
+		if pred, err = a.renewable(ctx, nationalID, req.Renews); err != nil {
 			return nil, err
 		}
 	}
-	return a.issueSubscriber(ctx, ProfileCitizen, subject, nationalID, email, validity, &req.Key, campaign, req.Actor)
+	if campaign {
+		if err := a.checkCampaign(ctx, nationalID, req.Renews); err != nil {
+			return nil, err
+		}
+	}
+	return a.issueSubscriber(ctx, ProfileCitizen, subject, nationalID, email, validity, &req.Key, campaign, req.Actor, pred)
+}
+
+// renewable returns the certificate serial that a renewal for nationalID
+// renews, when it may: the issuing CA's, that national ID's citizen
+// certificate, good and unexpired.
+func (a *Authority) renewable(ctx context.Context, nationalID string, serial []byte) (*store.Certificate, error) {
+	c, err := a.st.GetCertificate(ctx, IssuingName, serial)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, invalid("the certificate %s to renew is not the issuing CA's", FormatSerial(serial))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ca: reading the certificate to renew: %w", err)
+	}
+	switch {
+	case c.NationalID != nationalID || c.Profile != ProfileCitizen:
+		return nil, invalid("the certificate %s to renew is not %s's citizen certificate", FormatSerial(serial), nationalID)
+	case c.Status != store.StatusGood:
+		return nil, invalid("the certificate %s to renew is %s", FormatSerial(serial), c.Status)
+	case !a.now().Before(c.NotAfter):
+		return nil, invalid("the certificate %s to renew has expired", FormatSerial(serial))
+	}
+	return c, nil
 }
 
 // IssueOrganisation issues an organisation's e-seal certificate, subject
@@ -165,7 +200,7 @@ func (a *Authority) IssueOrganisation(ctx context.Context, req *OrganisationRequ
 	if err != nil {
 		return nil, err
 	}
-	return a.issueSubscriber(ctx, ProfileOrganisation, subject, nationalID, email, validity, &req.Key, false, req.Actor)
+	return a.issueSubscriber(ctx, ProfileOrganisation, subject, nationalID, email, validity, &req.Key, false, req.Actor, nil)
 }
 
 func (a *Authority) commonFields(province, locality, email string, validity time.Duration) (string, string, string, time.Duration, error) {
@@ -198,14 +233,15 @@ func (a *Authority) commonFields(province, locality, email string, validity time
 // checkCampaign refuses early, before a serial is spent, when nationalID
 // already holds an active campaign certificate. The store enforces the rule
 // again, atomically, when the certificate is recorded.
-func (a *Authority) checkCampaign(ctx context.Context, nationalID string) error {
+func (a *Authority) checkCampaign(ctx context.Context, nationalID string, renews []byte) error {
 	certs, err := a.st.ListCertificates(ctx, &store.CertificateFilter{NationalID: nationalID, Profile: ProfileCitizen})
 	if err != nil {
 		return fmt.Errorf("ca: looking up %s's certificates: %w", nationalID, err)
 	}
 	now := a.now()
 	for _, c := range certs {
-		if c.Campaign && c.Status != store.StatusRevoked && now.Before(c.NotAfter) {
+		if c.Campaign && c.Status != store.StatusRevoked && now.Before(c.NotAfter) &&
+			!(len(renews) > 0 && c.Issuer == IssuingName && bytes.Equal(c.Serial, renews)) {
 			return fmt.Errorf("ca: %w: %s holds campaign certificate %s (valid until %s); revoke it first",
 				ErrCampaignHolder, nationalID, FormatSerial(c.Serial), c.NotAfter.Format(time.DateOnly))
 		}
@@ -261,7 +297,7 @@ func (a *Authority) keyURI(ctx context.Context, label string) string {
 	return label
 }
 
-func (a *Authority) issueSubscriber(ctx context.Context, profile string, subject []byte, nationalID, email string, validity time.Duration, src *KeySource, campaign bool, actor string) (*x509.Certificate, error) {
+func (a *Authority) issueSubscriber(ctx context.Context, profile string, subject []byte, nationalID, email string, validity time.Duration, src *KeySource, campaign bool, actor string, renews *store.Certificate) (*x509.Certificate, error) {
 	is, err := a.loadIssuer(ctx, IssuingName)
 	if err != nil {
 		return nil, err
@@ -280,7 +316,7 @@ func (a *Authority) issueSubscriber(ctx context.Context, profile string, subject
 	}
 	return a.issue(ctx, &issueParams{
 		issuer: is, profile: profile, tmpl: tmpl, pub: pub, nationalID: nationalID,
-		keyURI: keyURI, campaign: campaign, actor: actor,
+		keyURI: keyURI, campaign: campaign, actor: actor, renews: renews,
 	})
 }
 
@@ -298,6 +334,8 @@ type issueParams struct {
 	campaign   bool
 	allowReuse bool
 	actor      string
+	// renews is the certificate a renewal replaces, or nil.
+	renews *store.Certificate
 }
 
 // issue runs STYLE.md rule 13 for one certificate: refuse a public key
@@ -381,6 +419,9 @@ func (a *Authority) issue(ctx context.Context, p *issueParams) (cert *x509.Certi
 	if p.keyURI != "" {
 		details["key_uri"] = p.keyURI
 	}
+	if p.renews != nil {
+		details["renews"] = FormatSerial(p.renews.Serial)
+	}
 	fail := func(stage string, e error) error {
 		d := map[string]any{}
 		for k, v := range details {
@@ -435,6 +476,12 @@ func (a *Authority) issue(ctx context.Context, p *issueParams) (cert *x509.Certi
 		NationalID: p.nationalID, PublicKeySHA256: keyHash[:], KeyURI: p.keyURI,
 		NotBefore: cert.NotBefore, NotAfter: cert.NotAfter, Status: store.StatusGood,
 		Campaign: p.campaign, AllowKeyReuse: p.allowReuse, Created: a.now().UTC(),
+	}
+	if p.renews != nil {
+		rec.Renews = p.renews.Serial
+		if p.campaign && p.renews.Campaign {
+			rec.CampaignFrom = p.renews.PeriodStart()
+		}
 	}
 	if err := a.st.PutCertificate(ctx, rec); err != nil {
 		switch {

@@ -1,7 +1,9 @@
 package csc_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"strings"
@@ -11,6 +13,7 @@ import (
 	"github.com/kyso-pki/kyso/pkg/csc"
 	"github.com/kyso-pki/kyso/pkg/display"
 	"github.com/kyso-pki/kyso/pkg/httpedge/httpedgetest"
+	"github.com/kyso-pki/kyso/pkg/signing"
 )
 
 // TestCredentialInfoCert: credentials/info's certInfo shows the serial as
@@ -122,5 +125,32 @@ func TestCredentialsList(t *testing.T) {
 	var ae *csc.APIError
 	if err := e.client.Call(ctx, "credentials/list", &csc.ListRequest{UserID: "001198009999"}, &csc.ListResponse{}); !errors.As(err, &ae) || ae.Body.Error != "invalid_request" {
 		t.Errorf("an unknown userID: %v, want invalid_request", err)
+	}
+}
+
+// TestCredentialInfoAfterRenewal: after the owner renews, the same
+// credential ID's credentials/info gives the new certificate, first of
+// its chain.
+func TestCredentialInfoAfterRenewal(t *testing.T) {
+	e := newEnv(t, hsm.ECDSAP256, false)
+	ctx := context.Background()
+	pin, code, err := e.factors(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := e.svc.Renew(ctx, &signing.RenewRequest{OwnerID: e.cred.OwnerID, CredentialID: e.cred.CredentialID, Factors: signing.PINAndCode(pin, code)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := e.client.CredentialInfo(ctx, e.cred.CredentialID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Cert.SerialNumber != display.FormatSerialInt(r.New.SerialNumber) || len(info.Cert.Certificates) == 0 {
+		t.Fatalf("credentials/info after renewal names %s, want %s", info.Cert.SerialNumber, display.FormatSerialInt(r.New.SerialNumber))
+	}
+	der, err := base64.StdEncoding.DecodeString(info.Cert.Certificates[0])
+	if err != nil || !bytes.Equal(der, r.New.Raw) {
+		t.Errorf("credentials/info's first certificate is not the renewed one: %v", err)
 	}
 }

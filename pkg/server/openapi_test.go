@@ -31,6 +31,7 @@ var routeSources = []string{
 	"../owner/handler.go",
 	"../admin/admin.go",
 	"../admin/staff.go",
+	"../admin/renew.go",
 	"pki.go",
 }
 

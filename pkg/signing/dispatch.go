@@ -110,7 +110,8 @@ func (d *Dispatcher) batch() int {
 // Run sends webhooks until ctx ends, then returns nil. Each round first
 // expires overdue transactions (Service.ExpireOverdue), so their
 // notifications go out though nobody polls, and fails the transactions
-// abandoned while being signed (Service.Recover). The first round runs at
+// abandoned while being signed (Service.Recover), and sends the expiry
+// notices due (Service.NotifyExpiring). The first round runs at
 // once: a replica starting after a crash recovers what is due.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	interval := orDuration(d.Interval, 5*time.Second)
@@ -139,6 +140,9 @@ func (d *Dispatcher) Once(ctx context.Context) (int, error) {
 	}
 	if _, err := d.Service.Recover(ctx); err != nil {
 		d.log().Error("signing: recovering abandoned transactions", "error", err)
+	}
+	if _, err := d.Service.NotifyExpiring(ctx); err != nil {
+		d.log().Error("signing: sending expiry notices", "error", err)
 	}
 	timeout := orDuration(d.Timeout, 10*time.Second)
 	// The lease outlasts the batch sent one by one, with one timeout to

@@ -396,6 +396,7 @@ func (s *Service) retireOrphans(ctx context.Context, nationalID, actor string) e
 			}
 			credID = strings.TrimPrefix(label, CredentialKeyPrefix)
 		}
+		credID = credentialOfKey(credID) // a renewal's key: "<ID>.<suffix>"
 		if _, err := s.st.GetCredential(ctx, credID); !errors.Is(err, store.ErrNotFound) {
 			if err != nil {
 				return err

@@ -150,6 +150,12 @@ type Config struct {
 	// for a shared registry. Nil: only this provider's own rule (pkg/ca,
 	// one active campaign certificate per national ID).
 	CampaignRegistry campaignreg.Registry
+	// RenewalPolicy is the provider's policy for the campaign's
+	// renewals: RenewalFree (empty means it) or RenewalMetered, charged
+	// and counted so (renew.go). A renewal's signatures keep the free
+	// period of the credential's first campaign certificate whatever it
+	// is.
+	RenewalPolicy string
 	// Now is the clock; nil means time.Now. Rand is the randomness; nil
 	// means crypto/rand. Logger receives operational messages, never a
 	// secret; nil discards them.
@@ -237,6 +243,13 @@ func New(st Store, keys hsm.KeyStore, authority *ca.Authority, cfg Config) (*Ser
 	}
 	if cfg.FreeMonths <= 0 {
 		cfg.FreeMonths = DefaultFreeMonths
+	}
+	switch cfg.RenewalPolicy {
+	case "":
+		cfg.RenewalPolicy = RenewalFree
+	case RenewalFree, RenewalMetered:
+	default:
+		return nil, fmt.Errorf("signing: renewal policy %q is neither %q nor %q", cfg.RenewalPolicy, RenewalFree, RenewalMetered)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

@@ -19,7 +19,9 @@ const DefaultFreeMonths = 12
 // usage is what a signature with cred through client clientID at counts
 // as: its client's category, and free when the client is public-service
 // and cred's certificate is a campaign certificate issued less than
-// Config.FreeMonths before at; metered otherwise. The signature's audit
+// Config.FreeMonths before at (from the first certificate of its
+// credential when it was renewed: store.Certificate.PeriodStart);
+// metered otherwise. The signature's audit
 // event carries it, so the store counts it in the write that records the
 // event (store.AuditEvent.Usage).
 //
@@ -52,7 +54,7 @@ func (s *Service) usage(ctx context.Context, clientID string, cred *store.Creden
 	if err != nil {
 		return nil, fmt.Errorf("signing: the free period of credential %s: %w", cred.ID, err)
 	}
-	u.Free = at.Before(cert.NotBefore.AddDate(0, months, 0))
+	u.Free = at.Before(cert.PeriodStart().AddDate(0, months, 0))
 	return u, nil
 }
 
@@ -100,12 +102,16 @@ type UsageTotal struct {
 // Usage is the answer to a UsageQuery: the lines, and their totals per
 // citizen (by national ID) and per portal (by client ID).
 type Usage struct {
-	From      string        `json:"from"`
-	To        string        `json:"to"`
-	Lines     []*UsageLine  `json:"lines"`
-	Citizens  []*UsageTotal `json:"citizens"`
-	Portals   []*UsageTotal `json:"portals"`
-	Truncated bool          `json:"truncated"`
+	From     string        `json:"from"`
+	To       string        `json:"to"`
+	Lines    []*UsageLine  `json:"lines"`
+	Citizens []*UsageTotal `json:"citizens"`
+	Portals  []*UsageTotal `json:"portals"`
+	// Renewals are the certificates renewed in the period per citizen,
+	// free or metered by the provider's renewal policy (renew.go); none
+	// when the query names a portal.
+	Renewals  []*RenewalCount `json:"renewals"`
+	Truncated bool            `json:"truncated"`
 }
 
 // ParseUsageDay reads a usage period's day: YYYY-MM-DD, UTC.
@@ -159,6 +165,16 @@ func (s *Service) Usage(ctx context.Context, q *UsageQuery) (*Usage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("signing: reading usage: %w", err)
 	}
+	renewals := []*RenewalCount{}
+	if f.ClientID == "" {
+		rs, err := s.st.CountRenewals(ctx, from, to.AddDate(0, 0, 1), f.OwnerID)
+		if err != nil {
+			return nil, fmt.Errorf("signing: counting renewals: %w", err)
+		}
+		for _, r := range rs[:min(len(rs), MaxUsageRows)] {
+			renewals = append(renewals, &RenewalCount{OwnerID: r.OwnerID, NationalID: r.NationalID, UsageCount: UsageCount{Free: r.Free, Metered: r.Metered}})
+		}
+	}
 	// Who read whose counts: a citizen's signing activity is personal data.
 	d := map[string]any{"from": q.From, "to": q.To, "lines": min(len(rows), MaxUsageRows)}
 	if f.OwnerID != "" {
@@ -170,7 +186,7 @@ func (s *Service) Usage(ctx context.Context, q *UsageQuery) (*Usage, error) {
 	if err := s.audit(ctx, q.Actor, "usage.read", "", "ok", d); err != nil {
 		return nil, err
 	}
-	u := &Usage{From: q.From, To: q.To, Lines: []*UsageLine{}}
+	u := &Usage{From: q.From, To: q.To, Lines: []*UsageLine{}, Renewals: renewals}
 	if len(rows) > MaxUsageRows {
 		rows, u.Truncated = rows[:MaxUsageRows], true
 	}

@@ -23,6 +23,9 @@ var (
 // as often as approved, one transaction per relying-party reference, a
 // transaction changing state once — is enforced by the database.
 type Signing interface {
+	// Renewals keeps renewals and expiry notices.
+	Renewals
+
 	// PutClient records a relying party; ErrExists when the ID is taken.
 	PutClient(ctx context.Context, c *Client) error
 	// GetClient returns the client with this ID, or ErrNotFound.

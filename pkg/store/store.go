@@ -234,12 +234,29 @@ type Certificate struct {
 	// Campaign marks a certificate issued under the free campaign, subject
 	// to the one-per-national-ID rule.
 	Campaign bool
+	// Renews is the serial of the certificate (same issuer) this one
+	// renews for the same credential: the campaign rule passes the holder
+	// on from it instead of refusing a second campaign certificate.
+	Renews []byte
+	// CampaignFrom is when the free period of a renewed campaign
+	// certificate began (its first predecessor's NotBefore); zero for a
+	// certificate that renews nothing, whose period begins at NotBefore.
+	CampaignFrom time.Time
 	// AllowKeyReuse lets PutCertificate certify a public key that another
 	// certificate already carries. WARNING: only for re-issuing a CA's own
 	// certificate; never for subscribers.
 	AllowKeyReuse bool
 	// Created is when it was stored.
 	Created time.Time
+}
+
+// PeriodStart is when c's campaign free period began: CampaignFrom for
+// a renewal, else NotBefore.
+func (c *Certificate) PeriodStart() time.Time {
+	if !c.CampaignFrom.IsZero() {
+		return c.CampaignFrom
+	}
+	return c.NotBefore
 }
 
 // CertificateFilter selects certificates. Zero fields match everything.

@@ -43,6 +43,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ReleaseHold", testReleaseHold},
 		{"PublicKeyCertified", testPublicKeyCertified},
 		{"Campaign", testCampaign},
+		{"Renewal", testRenewal},
 		{"CRL", testCRL},
 		{"TrustAnchors", testTrustAnchors},
 		{"Audit", testAudit},

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -148,10 +149,11 @@ func (s *Store) PutCertificate(ctx context.Context, c *store.Certificate) error 
 			return err
 		}
 		n, err := tx.Exec(ctx, `INSERT INTO certificates (issuer, serial, der, profile, subject,
-			national_id, spki_sha256, key_uri, not_before, not_after, status, campaign, key_reuse, created)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (issuer, serial) DO NOTHING`,
+			national_id, spki_sha256, key_uri, not_before, not_after, status, campaign, key_reuse, created, renews, campaign_from)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) ON CONFLICT (issuer, serial) DO NOTHING`,
 			c.Issuer, c.Serial, c.DER, c.Profile, c.Subject, c.NationalID, c.PublicKeySHA256, c.KeyURI,
-			s.time(nb), s.time(c.NotAfter), status, c.Campaign, c.AllowKeyReuse, s.time(s.clock(c.Created)))
+			s.time(nb), s.time(c.NotAfter), status, c.Campaign, c.AllowKeyReuse, s.time(s.clock(c.Created)),
+			nullBytes(c.Renews), s.nullTime(c.CampaignFrom))
 		if err := inserted(n, err, errCertStored); err != nil {
 			return err
 		}
@@ -169,11 +171,12 @@ func (s *Store) PutCertificate(ctx context.Context, c *store.Certificate) error 
 		if !c.Campaign || status == store.StatusRevoked {
 			return nil
 		}
-		var holderStatus string
+		var holderStatus, holderIssuer string
+		var holderSerial []byte
 		var holderNotAfter time.Time
-		err = tx.QueryRow(ctx, `SELECT c.status, c.not_after FROM campaign_holders h
+		err = tx.QueryRow(ctx, `SELECT c.status, c.not_after, h.issuer, h.serial FROM campaign_holders h
 			JOIN certificates c ON c.issuer = h.issuer AND c.serial = h.serial
-			WHERE h.national_id = $1`+s.lock("h"), c.NationalID).Scan(&holderStatus, Time{&holderNotAfter})
+			WHERE h.national_id = $1`+s.lock("h"), c.NationalID).Scan(&holderStatus, Time{&holderNotAfter}, &holderIssuer, &holderSerial)
 		switch {
 		case s.noRows(err):
 			n, err := tx.Exec(ctx, `INSERT INTO campaign_holders (national_id, issuer, serial) VALUES ($1, $2, $3)
@@ -182,8 +185,12 @@ func (s *Store) PutCertificate(ctx context.Context, c *store.Certificate) error 
 		case err != nil:
 			return err
 		}
-		// RFC 5280 section 4.1.2.5: notAfter is inclusive.
-		if holderStatus != store.StatusRevoked && !holderNotAfter.Before(nb) {
+		// A renewal of the holder's credential takes the holder's place
+		// (the old certificate is left to expire: one credential, not a
+		// second campaign signature). RFC 5280 section 4.1.2.5: notAfter
+		// is inclusive.
+		renewal := len(c.Renews) > 0 && holderIssuer == c.Issuer && bytes.Equal(holderSerial, c.Renews)
+		if !renewal && holderStatus != store.StatusRevoked && !holderNotAfter.Before(nb) {
 			return store.ErrCampaignHolder
 		}
 		_, err = tx.Exec(ctx, `UPDATE campaign_holders SET issuer = $1, serial = $2 WHERE national_id = $3`,
@@ -197,12 +204,13 @@ func (s *Store) PutCertificate(ctx context.Context, c *store.Certificate) error 
 var errCertStored = fmt.Errorf("a certificate with this serial is stored already: %w", store.ErrExists)
 
 const certColumns = `issuer, serial, der, profile, subject, national_id, spki_sha256, key_uri,
-	not_before, not_after, status, campaign, key_reuse, created`
+	not_before, not_after, status, campaign, key_reuse, created, renews, campaign_from`
 
 func scanCert(row Row) (*store.Certificate, error) {
 	c := &store.Certificate{}
 	return c, row.Scan(&c.Issuer, &c.Serial, &c.DER, &c.Profile, &c.Subject, &c.NationalID, &c.PublicKeySHA256,
-		&c.KeyURI, Time{&c.NotBefore}, Time{&c.NotAfter}, &c.Status, &c.Campaign, &c.AllowKeyReuse, Time{&c.Created})
+		&c.KeyURI, Time{&c.NotBefore}, Time{&c.NotAfter}, &c.Status, &c.Campaign, &c.AllowKeyReuse, Time{&c.Created},
+		&c.Renews, Time{&c.CampaignFrom})
 }
 
 // sqlGetCertificate is GetCertificate's statement, on UNIQUE (issuer,
