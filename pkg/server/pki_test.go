@@ -246,7 +246,7 @@ func TestTickListsRevocationsWithoutCRL(t *testing.T) {
 	if err := p.Tick(ctx); err != nil {
 		t.Fatal(err)
 	}
-	before, err := st.LatestCRL(ctx, ca.IssuingName)
+	before, err := st.LatestCRL(ctx, ca.IssuingName, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +263,7 @@ func TestTickListsRevocationsWithoutCRL(t *testing.T) {
 	if err := p.Tick(ctx); err != nil {
 		t.Fatal(err)
 	}
-	after, err := st.LatestCRL(ctx, ca.IssuingName)
+	after, err := st.LatestCRL(ctx, ca.IssuingName, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,7 +285,7 @@ func TestTickListsRevocationsWithoutCRL(t *testing.T) {
 	if err := p.Tick(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if again, _ := st.LatestCRL(ctx, ca.IssuingName); again.Number != after.Number {
+	if again, _ := st.LatestCRL(ctx, ca.IssuingName, 0); again.Number != after.Number {
 		t.Errorf("a Tick with nothing new made CRL %d after %d", again.Number, after.Number)
 	}
 }
@@ -314,7 +314,7 @@ func TestCRLBatch(t *testing.T) {
 	}
 	latest := func() *store.CRL {
 		t.Helper()
-		c, err := st.LatestCRL(ctx, ca.IssuingName)
+		c, err := st.LatestCRL(ctx, ca.IssuingName, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -379,7 +379,7 @@ func TestCRLBatch(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n, err := st.PruneCRLs(ctx, ca.IssuingName, CRLHistory); err != nil || n != 0 {
+	if n, err := st.PruneCRLs(ctx, ca.IssuingName, 0, CRLHistory); err != nil || n != 0 {
 		t.Errorf("after the ticks, PruneCRLs found %d more to prune (%v): the ticks keep only %d", n, err, CRLHistory)
 	}
 }
