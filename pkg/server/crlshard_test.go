@@ -15,6 +15,30 @@ import (
 	"github.com/kyso-pki/kyso/pkg/revocation"
 )
 
+// clockedPKI is a catest hierarchy with an Authority of opts (BaseURL
+// http://ca.kyso.test) and its PKI routes, both on the clock *now.
+func clockedPKI(t *testing.T, now *time.Time, opts *ca.Options) (*catest.PKI, *ca.Authority, *PKI) {
+	t.Helper()
+	ctx := context.Background()
+	p0, err := catest.New(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p0.Close() })
+	clock := func() time.Time { return *now }
+	o := *opts
+	o.BaseURL, o.Now = "http://ca.kyso.test", clock
+	a, err := ca.New(p0.Store, p0.Keys, &o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewPKI(ctx, a, p0.Store, &PKIOptions{Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p0, a, p
+}
+
 // TestCRLShardRoutes: each shard's CRL is served at the URL its
 // certificates name, a shard no certificate names is not found (requests
 // cannot make CRLs), kyso's fetcher judges a certificate by its shard's
@@ -22,22 +46,10 @@ import (
 // and no other.
 func TestCRLShardRoutes(t *testing.T) {
 	ctx := context.Background()
-	p0, err := catest.New(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p0.Close() })
 	now := time.Now()
 	clock := func() time.Time { return now }
-	a, err := ca.New(p0.Store, p0.Keys, &ca.Options{BaseURL: "http://ca.kyso.test", CRLBatch: time.Minute, CRLShards: 3, Now: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p0, a, p := clockedPKI(t, &now, &ca.Options{CRLBatch: time.Minute, CRLShards: 3})
 	st := p0.Store
-	p, err := NewPKI(ctx, a, st, &PKIOptions{Now: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
 	srv := httptest.NewServer(p)
 	t.Cleanup(srv.Close)
 	var d net.Dialer

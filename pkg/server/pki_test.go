@@ -296,22 +296,9 @@ func TestTickListsRevocationsWithoutCRL(t *testing.T) {
 // prunes the CA's history to CRLHistory.
 func TestCRLBatch(t *testing.T) {
 	ctx := context.Background()
-	p0, err := catest.New(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p0.Close() })
 	now := time.Now()
-	clock := func() time.Time { return now }
-	a, err := ca.New(p0.Store, p0.Keys, &ca.Options{BaseURL: "http://ca.kyso.test", CRLBatch: time.Minute, Now: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := p0.Store
-	p, err := NewPKI(ctx, a, st, &PKIOptions{Now: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, a, p := clockedPKI(t, &now, &ca.Options{CRLBatch: time.Minute})
+	st := p.st
 	latest := func() *store.CRL {
 		t.Helper()
 		c, err := st.LatestCRL(ctx, ca.IssuingName, 0)
