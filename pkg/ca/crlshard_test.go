@@ -269,3 +269,59 @@ func TestCRLShards(t *testing.T) {
 		}
 	})
 }
+
+// shardLookupFails is a store whose certificate lookups fail once told:
+// the database answering the revocation and not the read after it.
+type shardLookupFails struct {
+	store.Store
+	fail bool
+}
+
+func (s *shardLookupFails) GetCertificate(ctx context.Context, issuer string, serial []byte) (*store.Certificate, error) {
+	if s.fail {
+		return nil, errors.New("the database went away")
+	}
+	return s.Store.GetCertificate(ctx, issuer, serial)
+}
+
+// TestRevokeShardUnknown: when the revoked certificate's shard cannot be
+// read after the revocation, the revocation is still audited and, batch
+// or not, every CRL of the issuing CA is made at once, so the certificate
+// is listed in its shard's.
+func TestRevokeShardUnknown(t *testing.T) {
+	ctx := context.Background()
+	st := &shardLookupFails{Store: newSQLite(t)}
+	f := newFixture(t, st, &Options{CRLShards: 2, CRLBatch: time.Hour})
+	c, err := f.a.IssueCitizen(ctx, citizen("079203001501", newCSR(t, p256(t))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.fail = true
+	if err := f.a.Revoke(ctx, c.SerialNumber.Bytes(), store.ReasonSuperseded, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	st.fail = false
+	rec, err := st.GetCertificate(ctx, IssuingName, c.SerialNumber.Bytes())
+	if err != nil || rec.CRLShard == 0 {
+		t.Fatalf("certificate %+v, %v: want one in a shard", rec, err)
+	}
+	crl, err := st.LatestCRL(ctx, IssuingName, rec.CRLShard)
+	if err != nil {
+		t.Fatalf("no CRL in the certificate's shard: %v", err)
+	}
+	res, err := revocation.ParseCRL(crl.DER, c, f.h.Issuing)
+	if err != nil || res.Status != revocation.Revoked {
+		t.Errorf("the shard's CRL says %v, %v; want revoked", res, err)
+	}
+	evs, err := st.ListAudit(ctx, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	audited := false
+	for _, e := range evs {
+		audited = audited || e.Action == ActionRevoke && e.Outcome == "ok" && strings.HasSuffix(e.Subject, FormatSerial(c.SerialNumber.Bytes()))
+	}
+	if !audited {
+		t.Error("the revocation was not audited")
+	}
+}

@@ -134,20 +134,17 @@ func (a *Authority) revoke(ctx context.Context, serial []byte, reason int, at ti
 		details["error"] = err.Error()
 		return errors.Join(err, a.audit(ctx, "", action, subject, "error", details))
 	}
-	shard, err := a.certCRLShard(ctx, serial)
-	if err != nil {
-		return fmt.Errorf("ca: %s is %s, but %w", FormatSerial(serial), done, err)
-	}
+	shard, shardErr := a.certCRLShard(ctx, serial)
 	if shard > 0 {
 		details["crl_shard"] = shard
 	}
 	if err := a.audit(ctx, "", action, subject, "ok", details); err != nil {
 		return err
 	}
-	if a.opts.CRLBatch > 0 && reason != store.ReasonKeyCompromise && reason != store.ReasonCACompromise {
+	if shardErr == nil && a.opts.CRLBatch > 0 && reason != store.ReasonKeyCompromise && reason != store.ReasonCACompromise {
 		return nil // the next scheduled CRL lists it (Options.CRLBatch)
 	}
-	if _, err := a.generateCRL(ctx, IssuingName, shard); err != nil {
+	if err := a.crlsAfterChange(ctx, shard, shardErr); err != nil {
 		return fmt.Errorf("ca: %s is %s, but the new CRL failed: %w", FormatSerial(serial), done, err)
 	}
 	return nil
@@ -184,20 +181,17 @@ func (a *Authority) Resume(ctx context.Context, serial []byte) error {
 		details["error"] = err.Error()
 		return errors.Join(err, a.audit(ctx, "", ActionResume, subject, "error", details))
 	}
-	shard, err := a.certCRLShard(ctx, serial)
-	if err != nil {
-		return fmt.Errorf("ca: %s is resumed, but %w", FormatSerial(serial), err)
-	}
+	shard, shardErr := a.certCRLShard(ctx, serial)
 	if shard > 0 {
 		details["crl_shard"] = shard
 	}
 	if err := a.audit(ctx, "", ActionResume, subject, "ok", details); err != nil {
 		return err
 	}
-	if a.opts.CRLBatch > 0 {
+	if shardErr == nil && a.opts.CRLBatch > 0 {
 		return nil // the next scheduled CRL leaves it out (Options.CRLBatch)
 	}
-	if _, err := a.generateCRL(ctx, IssuingName, shard); err != nil {
+	if err := a.crlsAfterChange(ctx, shard, shardErr); err != nil {
 		return fmt.Errorf("ca: %s is resumed, but the new CRL failed: %w", FormatSerial(serial), err)
 	}
 	return nil
@@ -226,6 +220,37 @@ func (a *Authority) certCRLShard(ctx context.Context, serial []byte) (int, error
 	return c.CRLShard, nil
 }
 
+// crlsAfterChange makes the issuing CA's CRL of shard, after a change of
+// status there; when the shard could not be read (shardErr: the status
+// changed, the lookup after it failed), every CRL of the issuing CA, at
+// once, so that the change is not left to a shard nobody marked.
+func (a *Authority) crlsAfterChange(ctx context.Context, shard int, shardErr error) error {
+	if shardErr == nil {
+		_, err := a.generateCRL(ctx, IssuingName, shard)
+		return err
+	}
+	a.log.WarnContext(ctx, "ca: the changed certificate's CRL shard is unknown; making every CRL of the issuing CA", "err", shardErr)
+	_, err := a.generateScopes(ctx, IssuingName)
+	return err
+}
+
+// generateScopes makes every CRL of the CA named name (CRLScopes).
+func (a *Authority) generateScopes(ctx context.Context, name string) ([]*store.CRL, error) {
+	scopes, err := a.CRLScopes(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	var out []*store.CRL
+	for _, shard := range scopes {
+		crl, err := a.generateCRL(ctx, name, shard)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, crl)
+	}
+	return out, nil
+}
+
 // GenerateCRL signs a fresh CRL for every CA the Authority holds (the root,
 // when it is ours, and the issuing CA) and every CRL shard of each
 // (CRLScopes), records them and returns them. Each is a version 2 CRL (RFC
@@ -241,16 +266,10 @@ func (a *Authority) GenerateCRL(ctx context.Context) ([]*store.CRL, error) {
 	}
 	var out []*store.CRL
 	for _, c := range cas {
-		scopes, err := a.CRLScopes(ctx, c.Name)
+		crls, err := a.generateScopes(ctx, c.Name)
+		out = append(out, crls...)
 		if err != nil {
 			return out, err
-		}
-		for _, shard := range scopes {
-			crl, err := a.generateCRL(ctx, c.Name, shard)
-			if err != nil {
-				return out, err
-			}
-			out = append(out, crl)
 		}
 	}
 	return out, nil
