@@ -186,7 +186,7 @@ func certToJSON(c *x509.Certificate, rec *store.Certificate) certJSON {
 }
 
 func caInit(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "ca init", "ca init [--data DIR] [--keystore URI] [--db DSN] [--name NAME] [--base-url URL] [--policy-oid OID] [--tsa-policy-oid OID] [--ca-alg ALG] [--alg ALG] [--rsa-pkcs1v15] [--output json]")
+	fs := newFlags(e, "ca init", "ca init [--data DIR] [--keystore URI] [--db DSN] [--name NAME] [--base-url URL] [--policy-oid OID] [--tsa-policy-oid OID] [--ca-alg ALG] [--alg ALG] [--rsa-pkcs1v15] [--crl-shards N] [--output json]")
 	d := addDataFlags(fs)
 	name := fs.String("name", "", `provider name, written as O and in the CAs' CN (default "Kyso Development")`)
 	baseURL := fs.String("base-url", "", "plain-HTTP base of the OCSP, CRL and CA certificate URLs written into certificates (default "+ca.DefaultBaseURL+")")
@@ -195,12 +195,16 @@ func caInit(ctx context.Context, e *env, args []string) error {
 	caAlg := fs.String("ca-alg", "ecdsa-p384", "key algorithm of the root and issuing CAs")
 	svcAlg := fs.String("alg", "ecdsa-p256", "key algorithm of the OCSP responder and the time-stamping authority")
 	legacyRSA := fs.Bool("rsa-pkcs1v15", false, "RSA keys sign certificates, CRLs, OCSP responses and time-stamps with PKCS#1 v1.5, not RSASSA-PSS (legacy relying parties only; kept in kyso.json)")
+	crlShards := fs.Int("crl-shards", 0, fmt.Sprintf("partition the issuing CA's CRL into this many shards, each certificate naming its own (0 or 1: one CRL; at most %d; kept in kyso.json)", store.MaxCRLShards))
 	out := outputFlag(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if err := checkOutput(*out); err != nil {
 		return err
+	}
+	if *crlShards < 0 || *crlShards > store.MaxCRLShards {
+		return usagef("--crl-shards %d is outside [0, %d]", *crlShards, store.MaxCRLShards)
 	}
 	alg, err := hsm.ParseAlgorithm(*caAlg)
 	if err != nil {
@@ -244,6 +248,9 @@ func caInit(ctx context.Context, e *env, args []string) error {
 	}
 	if *legacyRSA {
 		dir.Config.RSAPKCS1v15 = true
+	}
+	if *crlShards > 1 {
+		dir.Config.CRLShards = *crlShards
 	}
 	o, err := dir.Open(ctx, &datadir.Options{Actor: actor()})
 	if err != nil {
@@ -697,8 +704,12 @@ func crlGenerate(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	for _, c := range crls {
-		fmt.Fprintf(e.stdout, "%s\tCRL number %d\tnext update %s\n", c.Issuer, c.Number, c.NextUpdate.UTC().Format(time.RFC3339))
-		if *outFile != "" && c.Issuer == ca.IssuingName {
+		name := c.Issuer // a shard by its URL's file name (ca.ShardURL)
+		if c.Shard > 0 {
+			name = fmt.Sprintf("%s-%d", c.Issuer, c.Shard)
+		}
+		fmt.Fprintf(e.stdout, "%s\tCRL number %d\tnext update %s\n", name, c.Number, c.NextUpdate.UTC().Format(time.RFC3339))
+		if *outFile != "" && c.Issuer == ca.IssuingName && c.Shard == 0 {
 			if err := os.WriteFile(*outFile, c.DER, 0o644); err != nil {
 				return err
 			}

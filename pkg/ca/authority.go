@@ -151,6 +151,18 @@ type Options struct {
 	// since the last — but for a key or CA compromise, which makes one at
 	// once. Zero makes a CRL at every change, as a lone command must.
 	CRLBatch time.Duration
+	// CRLShards partitions the issuing CA's CRL (RFC 5280 section 5.2.5)
+	// when above 1: each end-entity certificate issued from then on names,
+	// in its CRL distribution point, the CRL of shard (serial mod
+	// CRLShards) + 1 (ShardURL), recorded with the certificate so that a
+	// later change of CRLShards never moves it, and each shard's CRL lists
+	// only that shard's revocations under a critical
+	// issuingDistributionPoint naming its URL. Certificates issued before
+	// keep the issuer's original CRL, which then carries an
+	// issuingDistributionPoint too. Zero or 1: one CRL, as before
+	// sharding. At most store.MaxCRLShards. See docs/OPERATING.md for
+	// choosing it.
+	CRLShards int
 
 	// RSAPKCS1v15 makes an RSA CA sign certificates and CRLs with PKCS#1
 	// v1.5 (sha256WithRSAEncryption). False, the default, signs them with
@@ -243,6 +255,9 @@ func New(st Store, ks hsm.KeyStore, opts *Options) (*Authority, error) {
 		return nil, fmt.Errorf("ca: OCSPValidity %v is outside [1h, %v]", o.OCSPValidity, MaxOCSPValidity)
 	case o.CRLValidity < time.Hour || o.CRLValidity > MaxCRLValidity:
 		return nil, fmt.Errorf("ca: CRLValidity %v is outside [1h, %v]", o.CRLValidity, MaxCRLValidity)
+	}
+	if o.CRLShards < 0 || o.CRLShards > store.MaxCRLShards {
+		return nil, fmt.Errorf("ca: CRLShards %d is outside [0, %d]", o.CRLShards, store.MaxCRLShards)
 	}
 	reg, err := newLintRegistry()
 	if err != nil {

@@ -434,6 +434,10 @@ func (a *Authority) issue(ctx context.Context, p *issueParams) (cert *x509.Certi
 		return e
 	}
 
+	crlShard := a.crlShard(issuerName, p.tmpl, serial)
+	if crlShard > 0 {
+		details["crl_shard"] = crlShard
+	}
 	p.tmpl.SignatureAlgorithm = a.signatureAlgorithm(signer.Public())
 	// Lint a copy signed by the throwaway key.
 	lintDER, err := x509.CreateCertificate(a.rand, p.tmpl, lintParent, p.pub, lintKey)
@@ -475,7 +479,7 @@ func (a *Authority) issue(ctx context.Context, p *issueParams) (cert *x509.Certi
 		Issuer: issuerName, Serial: serial, DER: der, Profile: p.profile, Subject: subjectText,
 		NationalID: p.nationalID, PublicKeySHA256: keyHash[:], KeyURI: p.keyURI,
 		NotBefore: cert.NotBefore, NotAfter: cert.NotAfter, Status: store.StatusGood,
-		Campaign: p.campaign, AllowKeyReuse: p.allowReuse, Created: a.now().UTC(),
+		Campaign: p.campaign, AllowKeyReuse: p.allowReuse, Created: a.now().UTC(), CRLShard: crlShard,
 	}
 	if p.renews != nil {
 		rec.Renews = p.renews.Serial

@@ -58,7 +58,7 @@ func TestRevocationCRLAndOCSPStatus(t *testing.T) {
 		}
 	}
 
-	crl, err := f.st.LatestCRL(ctx, IssuingName)
+	crl, err := f.st.LatestCRL(ctx, IssuingName, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,11 +17,11 @@ type noListStore struct {
 	off atomic.Bool
 }
 
-func (s *noListStore) ListRevoked(ctx context.Context, issuer string, expiredBefore time.Time) ([]*store.Revocation, error) {
+func (s *noListStore) ListRevoked(ctx context.Context, issuer string, shard int, expiredBefore time.Time) ([]*store.Revocation, error) {
 	if s.off.Load() {
 		return nil, errors.New("ListRevoked called: O(revocations) on the OCSP path")
 	}
-	return s.Store.ListRevoked(ctx, issuer, expiredBefore)
+	return s.Store.ListRevoked(ctx, issuer, shard, expiredBefore)
 }
 
 // TestOCSPStatusLooksUpOneRevocation checks OCSPStatus reads the one

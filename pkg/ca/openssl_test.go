@@ -122,7 +122,7 @@ func TestOpenSSL(t *testing.T) {
 	if err := f.a.Revoke(ctx, cit.SerialNumber.Bytes(), store.ReasonKeyCompromise, f.a.now().Add(-3600e9)); err != nil {
 		t.Fatal(err)
 	}
-	crl, err := f.st.LatestCRL(ctx, IssuingName)
+	crl, err := f.st.LatestCRL(ctx, IssuingName, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,7 +53,7 @@ func TestPostgresLifecycle(t *testing.T) {
 	if _, err := f.a.IssueCitizen(ctx, citizen("079203001234", newCSR(t, p256(t)))); err != nil {
 		t.Fatalf("campaign certificate after revocation: %v", err)
 	}
-	crl, err := st.LatestCRL(ctx, IssuingName)
+	crl, err := st.LatestCRL(ctx, IssuingName, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

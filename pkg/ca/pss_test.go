@@ -52,7 +52,7 @@ func TestRSAPSS(t *testing.T) {
 			if err := a.Revoke(ctx, leaf.SerialNumber.Bytes(), store.ReasonKeyCompromise, a.now().Add(-1e9)); err != nil {
 				t.Fatal(err)
 			}
-			crl, err := st.LatestCRL(ctx, IssuingName)
+			crl, err := st.LatestCRL(ctx, IssuingName, 0)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"fmt"
 	"math/big"
@@ -133,13 +134,17 @@ func (a *Authority) revoke(ctx context.Context, serial []byte, reason int, at ti
 		details["error"] = err.Error()
 		return errors.Join(err, a.audit(ctx, "", action, subject, "error", details))
 	}
+	shard, shardErr := a.certCRLShard(ctx, serial)
+	if shard > 0 {
+		details["crl_shard"] = shard
+	}
 	if err := a.audit(ctx, "", action, subject, "ok", details); err != nil {
 		return err
 	}
-	if a.opts.CRLBatch > 0 && reason != store.ReasonKeyCompromise && reason != store.ReasonCACompromise {
+	if shardErr == nil && a.opts.CRLBatch > 0 && reason != store.ReasonKeyCompromise && reason != store.ReasonCACompromise {
 		return nil // the next scheduled CRL lists it (Options.CRLBatch)
 	}
-	if _, err := a.generateCRL(ctx, IssuingName); err != nil {
+	if err := a.crlsAfterChange(ctx, shard, shardErr); err != nil {
 		return fmt.Errorf("ca: %s is %s, but the new CRL failed: %w", FormatSerial(serial), done, err)
 	}
 	return nil
@@ -176,13 +181,17 @@ func (a *Authority) Resume(ctx context.Context, serial []byte) error {
 		details["error"] = err.Error()
 		return errors.Join(err, a.audit(ctx, "", ActionResume, subject, "error", details))
 	}
+	shard, shardErr := a.certCRLShard(ctx, serial)
+	if shard > 0 {
+		details["crl_shard"] = shard
+	}
 	if err := a.audit(ctx, "", ActionResume, subject, "ok", details); err != nil {
 		return err
 	}
-	if a.opts.CRLBatch > 0 {
+	if shardErr == nil && a.opts.CRLBatch > 0 {
 		return nil // the next scheduled CRL leaves it out (Options.CRLBatch)
 	}
-	if _, err := a.generateCRL(ctx, IssuingName); err != nil {
+	if err := a.crlsAfterChange(ctx, shard, shardErr); err != nil {
 		return fmt.Errorf("ca: %s is resumed, but the new CRL failed: %w", FormatSerial(serial), err)
 	}
 	return nil
@@ -201,20 +210,39 @@ func (a *Authority) statusNote(ctx context.Context, serial []byte) string {
 	return FormatSerial(serial) + " is revoked"
 }
 
-// GenerateCRL signs a fresh CRL for every CA the Authority holds (the root,
-// when it is ours, and the issuing CA), records them and returns them. Each
-// is a version 2 CRL (RFC 5280 section 5) with a CRL number (5.2.3) from the
-// store, the authority key identifier (5.2.1), nextUpdate at most 7 days
-// after thisUpdate, and the reason code of each entry (5.3.1). Each is
-// linted with zlint in a throwaway-signed copy first.
-func (a *Authority) GenerateCRL(ctx context.Context) ([]*store.CRL, error) {
-	cas, err := a.st.ListCAs(ctx)
+// certCRLShard returns the CRL shard of the issuing CA's certificate with
+// serial, whose CRL a change of its status changes.
+func (a *Authority) certCRLShard(ctx context.Context, serial []byte) (int, error) {
+	c, err := a.st.GetCertificate(ctx, IssuingName, serial)
 	if err != nil {
-		return nil, fmt.Errorf("ca: listing CAs: %w", err)
+		return 0, fmt.Errorf("reading its CRL shard failed: %w", err)
+	}
+	return c.CRLShard, nil
+}
+
+// crlsAfterChange makes the issuing CA's CRL of shard, after a change of
+// status there; when the shard could not be read (shardErr: the status
+// changed, the lookup after it failed), every CRL of the issuing CA, at
+// once, so that the change is not left to a shard nobody marked.
+func (a *Authority) crlsAfterChange(ctx context.Context, shard int, shardErr error) error {
+	if shardErr == nil {
+		_, err := a.generateCRL(ctx, IssuingName, shard)
+		return err
+	}
+	a.log.WarnContext(ctx, "ca: the changed certificate's CRL shard is unknown; making every CRL of the issuing CA", "err", shardErr)
+	_, err := a.generateScopes(ctx, IssuingName)
+	return err
+}
+
+// generateScopes makes every CRL of the CA named name (CRLScopes).
+func (a *Authority) generateScopes(ctx context.Context, name string) ([]*store.CRL, error) {
+	scopes, err := a.CRLScopes(ctx, name)
+	if err != nil {
+		return nil, err
 	}
 	var out []*store.CRL
-	for _, c := range cas {
-		crl, err := a.generateCRL(ctx, c.Name)
+	for _, shard := range scopes {
+		crl, err := a.generateCRL(ctx, name, shard)
 		if err != nil {
 			return out, err
 		}
@@ -223,22 +251,60 @@ func (a *Authority) GenerateCRL(ctx context.Context) ([]*store.CRL, error) {
 	return out, nil
 }
 
-func (a *Authority) generateCRL(ctx context.Context, name string) (*store.CRL, error) {
+// GenerateCRL signs a fresh CRL for every CA the Authority holds (the root,
+// when it is ours, and the issuing CA) and every CRL shard of each
+// (CRLScopes), records them and returns them. Each is a version 2 CRL (RFC
+// 5280 section 5) with a CRL number (5.2.3) from the store, the authority
+// key identifier (5.2.1), nextUpdate at most 7 days after thisUpdate, the
+// reason code of each entry (5.3.1) and, when the CA's CRL is partitioned,
+// its issuing distribution point (5.2.5). Each is linted with zlint in a
+// throwaway-signed copy first.
+func (a *Authority) GenerateCRL(ctx context.Context) ([]*store.CRL, error) {
+	cas, err := a.st.ListCAs(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("ca: listing CAs: %w", err)
+	}
+	var out []*store.CRL
+	for _, c := range cas {
+		crls, err := a.generateScopes(ctx, c.Name)
+		out = append(out, crls...)
+		if err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// GenerateShardCRL signs, records and returns a fresh CRL of the CA named
+// name for one CRL shard (0: its original CRL), as GenerateCRL makes each.
+func (a *Authority) GenerateShardCRL(ctx context.Context, name string, shard int) (*store.CRL, error) {
+	if shard < 0 || shard > store.MaxCRLShards {
+		return nil, invalid("CRL shard %d is outside [0, %d]", shard, store.MaxCRLShards)
+	}
+	return a.generateCRL(ctx, name, shard)
+}
+
+func (a *Authority) generateCRL(ctx context.Context, name string, shard int) (*store.CRL, error) {
 	is, err := a.loadIssuer(ctx, name)
 	if err != nil {
 		return nil, err
 	}
+	scope, err := a.crlScopeExtension(ctx, name, shard)
+	if err != nil {
+		return nil, err
+	}
+
 	// RFC 5280 section 3.3: an entry may leave the CRL once it was on one
 	// issued after its certificate expired. The latest CRL was: every
 	// certificate that expired before it was made was still listed there
 	// (it left out only those expired before the one before it).
 	var expiredBefore time.Time
-	if prev, err := a.st.LatestCRL(ctx, name); err == nil {
+	if prev, err := a.st.LatestCRL(ctx, name, shard); err == nil {
 		expiredBefore = prev.ThisUpdate
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("ca: reading %s's latest CRL: %w", name, err)
 	}
-	revs, err := a.st.ListRevoked(ctx, name, expiredBefore)
+	revs, err := a.st.ListRevoked(ctx, name, shard, expiredBefore)
 	if err != nil {
 		return nil, fmt.Errorf("ca: listing %s's revocations: %w", name, err)
 	}
@@ -256,6 +322,9 @@ func (a *Authority) generateCRL(ctx context.Context, name string) (*store.CRL, e
 		NextUpdate: this.Add(a.opts.CRLValidity),
 		// RSASSA-PSS for an RSA CA (Circular 15/2025 Annex I).
 		SignatureAlgorithm: a.signatureAlgorithm(is.signer.Public()),
+	}
+	if scope != nil {
+		tmpl.ExtraExtensions = []pkix.Extension{*scope}
 	}
 	if tmpl.NextUpdate.After(is.cert.NotAfter) {
 		tmpl.NextUpdate = is.cert.NotAfter
@@ -290,11 +359,15 @@ func (a *Authority) generateCRL(ctx context.Context, name string) (*store.CRL, e
 	if err := parsed.CheckSignatureFrom(is.cert); err != nil {
 		return nil, fmt.Errorf("ca: %s's CRL %d does not verify: %w", name, number, err)
 	}
-	rec := &store.CRL{Issuer: name, Number: number, DER: der, ThisUpdate: tmpl.ThisUpdate, NextUpdate: tmpl.NextUpdate}
+	rec := &store.CRL{Issuer: name, Shard: shard, Number: number, DER: der, ThisUpdate: tmpl.ThisUpdate, NextUpdate: tmpl.NextUpdate}
 	if err := a.st.PutCRL(ctx, rec); err != nil {
 		return nil, fmt.Errorf("ca: recording %s's CRL %d: %w", name, number, err)
 	}
-	if err := a.audit(ctx, "", ActionCRL, name, "ok", map[string]any{"number": number, "entries": len(revs), "next_update": tmpl.NextUpdate}); err != nil {
+	details := map[string]any{"number": number, "entries": len(revs), "next_update": tmpl.NextUpdate}
+	if shard > 0 {
+		details["shard"] = shard
+	}
+	if err := a.audit(ctx, "", ActionCRL, name, "ok", details); err != nil {
 		return nil, err
 	}
 	return rec, nil

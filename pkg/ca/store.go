@@ -25,12 +25,13 @@ type Store interface {
 
 	Revoke(ctx context.Context, r *store.Revocation) error
 	ReleaseHold(ctx context.Context, issuer string, serial []byte) error
-	ListRevoked(ctx context.Context, issuer string, expiredBefore time.Time) ([]*store.Revocation, error)
+	ListRevoked(ctx context.Context, issuer string, shard int, expiredBefore time.Time) ([]*store.Revocation, error)
 	GetRevocation(ctx context.Context, issuer string, serial []byte) (*store.Revocation, error)
 
 	NextCRLNumber(ctx context.Context, issuer string) (int64, error)
 	PutCRL(ctx context.Context, crl *store.CRL) error
-	LatestCRL(ctx context.Context, issuer string) (*store.CRL, error)
+	LatestCRL(ctx context.Context, issuer string, shard int) (*store.CRL, error)
+	CRLShards(ctx context.Context, issuer string) ([]int, error)
 
 	AppendAudit(ctx context.Context, es ...*store.AuditEvent) error
 	ListAudit(ctx context.Context, after int64, limit int) ([]*store.AuditEvent, error)

@@ -33,7 +33,7 @@ func TestSuspendResume(t *testing.T) {
 	hex := FormatSerial(serial)
 	crlText := func() string {
 		t.Helper()
-		crl, err := f.st.LatestCRL(ctx, IssuingName)
+		crl, err := f.st.LatestCRL(ctx, IssuingName, 0)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -97,10 +97,12 @@ func (f *Fetcher) crlFrom(ctx context.Context, u *url.URL, cert, issuer *x509.Ce
 // ParseCRL parses the DER CRL der and verifies, without looking at any
 // clock, that issuer issued and signed it (RFC 5280 section 6.3.3 (f) and
 // (g): the issuer name matches and the signature verifies with issuer's
-// key, which must be allowed to sign CRLs) and that it is a complete CRL —
-// not a delta CRL, not one whose issuing distribution point limits its
-// scope, which kyso does not interpret — then looks cert's serial number
-// up. Errors wrap ErrInvalid.
+// key, which must be allowed to sign CRLs) and that it is a complete CRL
+// for cert — not a delta CRL, and, when it has an issuing distribution
+// point (a partitioned CRL, RFC 5280 section 5.2.5), one whose scope
+// covers cert (IssuingDistributionPoint.Covers: a CRL of another partition
+// proves nothing of cert; the error wraps ErrOutOfScope) — then looks
+// cert's serial number up. Errors wrap ErrInvalid.
 func ParseCRL(der []byte, cert, issuer *x509.Certificate) (*CRLResult, error) {
 	if err := needCerts(cert, issuer); err != nil {
 		return nil, err
@@ -120,7 +122,13 @@ func ParseCRL(der []byte, cert, issuer *x509.Certificate) (*CRLResult, error) {
 		case e.Id.Equal(oidDeltaCRLIndicator):
 			return nil, fmt.Errorf("%w: a delta CRL is not a complete list", ErrInvalid)
 		case e.Id.Equal(oidIssuingDistributionPoint):
-			return nil, fmt.Errorf("%w: the CRL has an issuing distribution point, which kyso does not interpret", ErrInvalid)
+			idp, err := ParseIssuingDistributionPoint(e.Value)
+			if err != nil {
+				return nil, err
+			}
+			if err := idp.Covers(cert); err != nil {
+				return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+			}
 		case e.Critical:
 			return nil, fmt.Errorf("%w: unknown critical CRL extension %v", ErrInvalid, e.Id)
 		}

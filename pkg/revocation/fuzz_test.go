@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"math/big"
+	"reflect"
 	"testing"
 	"time"
 
@@ -78,6 +79,7 @@ func FuzzParse(f *testing.F) {
 		f.Fatalf("seed CRL: %v, %v", r, err)
 	}
 	f.Add(crl)
+	f.Add([]byte{0x30, 0x17, 0xa0, 0x12, 0xa0, 0x10, 0x86, 0x0e, 'h', 't', 't', 'p', ':', '/', '/', 'x', '/', 'a', '.', 'c', 'r', 'l', 0x81, 0x01, 0xff})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if r, err := revocation.ParseOCSP(b, leaf, issuer); err == nil {
 			if r.Response == nil || r.Responder == nil || r.Response.SerialNumber.Cmp(leaf.SerialNumber) != 0 {
@@ -87,6 +89,16 @@ func FuzzParse(f *testing.F) {
 		if r, err := revocation.ParseCRL(b, leaf, issuer); err == nil {
 			if r.List == nil || (r.Status == revocation.Revoked) != (r.Entry != nil) {
 				t.Fatalf("ParseCRL accepted an incomplete answer: %+v", r)
+			}
+		}
+		// An issuing distribution point that parses and re-encodes reads
+		// back the same.
+		if p, err := revocation.ParseIssuingDistributionPoint(b); err == nil {
+			if again, err := p.Marshal(); err == nil {
+				q, err := revocation.ParseIssuingDistributionPoint(again)
+				if err != nil || !reflect.DeepEqual(q, p) {
+					t.Fatalf("issuing distribution point %+v re-encodes to one read as %+v, %v", p, q, err)
+				}
 			}
 		}
 	})

@@ -9,11 +9,14 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/asn1"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/big"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -29,6 +32,7 @@ import (
 //
 //	GET  /ca/{name}.crt      the CA certificate, DER (RFC 2585 application/pkix-cert)
 //	GET  /crl/{name}.crl     the CA's latest CRL, DER (RFC 2585 application/pkix-crl)
+//	GET  /crl/{name}-{n}.crl the latest CRL of the CA's shard n (ca.ShardURL), DER
 //	GET  /ocsp/{request}     OCSP, RFC 6960 appendix A.1
 //	POST /ocsp               OCSP
 //	POST /tsa                RFC 3161 time-stamping (application/timestamp-query)
@@ -46,8 +50,9 @@ type PKI struct {
 	audit int64 // last audit event seen by Maintain
 	// revocationEvent and crlEvent are the IDs of the latest revocation
 	// (suspension, release) and CRL events Maintain has seen in the audit
-	// log: a revocation after the latest CRL is not in any CRL yet.
-	revocationEvent, crlEvent int64
+	// log, by CRL shard: a revocation after its shard's latest CRL is not
+	// in any CRL yet.
+	revocationEvent, crlEvent map[crlScope]int64
 	// counted is when Tick last counted the certificates (the metric
 	// kyso_certificates), at most once a CountInterval.
 	counted time.Time
@@ -90,15 +95,16 @@ type PKIOptions struct {
 type Store interface {
 	GetCA(ctx context.Context, name string) (*store.CA, error)
 	ListCAs(ctx context.Context) ([]*store.CA, error)
-	LatestCRL(ctx context.Context, issuer string) (*store.CRL, error)
+	LatestCRL(ctx context.Context, issuer string, shard int) (*store.CRL, error)
+	CRLShards(ctx context.Context, issuer string) ([]int, error)
 	NextSequence(ctx context.Context, name string) (int64, error)
 	ListAudit(ctx context.Context, after int64, limit int) ([]*store.AuditEvent, error)
 	AuditHead(ctx context.Context) (int64, []byte, error)
 	CountCertificates(ctx context.Context) (map[string]int64, error)
-	PruneCRLs(ctx context.Context, issuer string, keep int) (int64, error)
+	PruneCRLs(ctx context.Context, issuer string, shard, keep int) (int64, error)
 }
 
-// CRLHistory is how many CRLs of each CA the store keeps: the newest, and
+// CRLHistory is how many CRLs of each CA's CRL shard the store keeps: the newest, and
 // a few before it for whoever must show what was published when. The rest
 // are pruned when a new one is made, so the table does not grow with the
 // revocations.
@@ -128,7 +134,8 @@ func NewPKI(ctx context.Context, a *ca.Authority, st Store, opts *PKIOptions) (*
 	if opts == nil {
 		opts = &PKIOptions{}
 	}
-	p := &PKI{ca: a, st: st, log: opts.Logger, now: opts.Now, mux: http.NewServeMux()}
+	p := &PKI{ca: a, st: st, log: opts.Logger, now: opts.Now, mux: http.NewServeMux(),
+		revocationEvent: map[crlScope]int64{}, crlEvent: map[crlScope]int64{}}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}
@@ -218,21 +225,20 @@ func (p *PKI) caCert(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *PKI) crl(w http.ResponseWriter, r *http.Request) {
-	name, ok := strings.CutSuffix(r.PathValue("file"), ".crl")
-	if !ok {
+	sc, err := p.crlFile(r.Context(), r.PathValue("file"))
+	if errors.Is(err, store.ErrNotFound) {
 		http.NotFound(w, r)
 		return
 	}
-	if _, err := p.st.GetCA(r.Context(), name); errors.Is(err, store.ErrNotFound) {
-		http.NotFound(w, r)
-		return
+	var c *store.CRL
+	if err == nil {
+		c, err = p.st.LatestCRL(r.Context(), sc.issuer, sc.shard)
 	}
-	c, err := p.st.LatestCRL(r.Context(), name)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && !p.now().Before(c.NextUpdate)) {
-		c, err = p.regenerate(r.Context(), name)
+		c, err = p.regenerate(r.Context(), sc)
 	}
 	if err != nil {
-		p.log.Error("serving a CRL", "ca", name, "err", err)
+		p.log.Error("serving a CRL", "ca", sc.issuer, "shard", sc.shard, "err", err)
 		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
 		return
 	}
@@ -243,23 +249,56 @@ func (p *PKI) crl(w http.ResponseWriter, r *http.Request) {
 	w.Write(c.DER)
 }
 
-// regenerate signs new CRLs and returns the one for name.
-func (p *PKI) regenerate(ctx context.Context, name string) (*store.CRL, error) {
-	crls, err := p.ca.GenerateCRL(ctx)
+// crlScope names one CRL: a CA's original CRL (shard 0) or one of its
+// shards (ca.Options.CRLShards).
+type crlScope struct {
+	issuer string
+	shard  int
+}
+
+// crlFile reads the CRL a /crl/ file name asks for: "<ca>.crl", or
+// "<ca>-<n>.crl" for a shard the CA's certificates were issued into
+// (ca.ShardURL). A shard no certificate names is not found
+// (store.ErrNotFound), so that requests cannot make CRLs for shards that
+// do not exist.
+func (p *PKI) crlFile(ctx context.Context, file string) (crlScope, error) {
+	base, ok := strings.CutSuffix(file, ".crl")
+	if !ok {
+		return crlScope{}, store.ErrNotFound
+	}
+	_, err := p.st.GetCA(ctx, base)
+	if !errors.Is(err, store.ErrNotFound) {
+		return crlScope{issuer: base}, err
+	}
+	i := strings.LastIndexByte(base, '-')
+	if i < 1 {
+		return crlScope{}, store.ErrNotFound
+	}
+	name, num := base[:i], base[i+1:]
+	shard, err := strconv.Atoi(num)
+	if err != nil || shard < 1 || num != strconv.Itoa(shard) {
+		return crlScope{}, store.ErrNotFound
+	}
+	shards, err := p.st.CRLShards(ctx, name)
+	if err != nil {
+		return crlScope{}, err
+	}
+	if !slices.Contains(shards, shard) {
+		return crlScope{}, store.ErrNotFound
+	}
+	return crlScope{issuer: name, shard: shard}, nil
+}
+
+// regenerate signs a new CRL for sc, prunes sc's old ones and returns it.
+func (p *PKI) regenerate(ctx context.Context, sc crlScope) (*store.CRL, error) {
+	c, err := p.ca.GenerateShardCRL(ctx, sc.issuer, sc.shard)
 	if err != nil {
 		return nil, err
 	}
-	for _, c := range crls {
-		if _, err := p.st.PruneCRLs(ctx, c.Issuer, CRLHistory); err != nil {
-			p.log.ErrorContext(ctx, "pruning old CRLs", "issuer", c.Issuer, "err", err)
-		}
+	if _, err := p.st.PruneCRLs(ctx, c.Issuer, c.Shard, CRLHistory); err != nil {
+		p.log.ErrorContext(ctx, "pruning old CRLs", "issuer", c.Issuer, "shard", c.Shard, "err", err)
 	}
-	for _, c := range crls {
-		if c.Issuer == name {
-			return c, nil
-		}
-	}
-	return nil, fmt.Errorf("server: no CRL generated for %q", name)
+	return c, nil
 }
 
 // Maintain runs until ctx ends: every interval it drops cached OCSP
@@ -300,13 +339,13 @@ func (p *PKI) Tick(ctx context.Context) error {
 		for _, e := range evs {
 			p.audit = e.ID
 			if e.Action == ca.ActionCRL && e.Outcome == "ok" {
-				p.crlEvent = e.ID
+				p.crlEvent[crlScope{e.Subject, eventShard(e)}] = e.ID
 			}
 			if (e.Action != ca.ActionRevoke && e.Action != ca.ActionSuspend && e.Action != ca.ActionResume) || e.Outcome != "ok" {
 				continue
 			}
-			p.revocationEvent = e.ID
-			_, hex, _ := strings.Cut(e.Subject, "/")
+			issuer, hex, _ := strings.Cut(e.Subject, "/")
+			p.revocationEvent[crlScope{issuer, eventShard(e)}] = e.ID
 			if serial, err := ca.ParseSerial(hex); err == nil {
 				p.ocsp.Invalidate(new(big.Int).SetBytes(serial))
 			}
@@ -355,29 +394,55 @@ func (p *PKI) Tick(ctx context.Context) error {
 		return errors.Join(append(errs, err)...)
 	}
 	for _, c := range cas {
-		latest, err := p.st.LatestCRL(ctx, c.Name)
-		if err == nil {
-			// Half its life left and nothing revoked since it was made:
-			// it stands. A revocation whose CRL was never stored (the
-			// process making it stopped) is listed at the next Tick.
-			// A revocation after the latest CRL waits for the batch
-			// (ca.Options.CRLBatch; none: the next tick).
-			half := latest.ThisUpdate.Add(latest.NextUpdate.Sub(latest.ThisUpdate) / 2)
-			pending := p.revocationEvent > 0 && p.revocationEvent > p.crlEvent
-			batchDue := pending && !p.now().Before(latest.ThisUpdate.Add(p.ca.CRLBatch()))
-			if p.now().Before(half) && !batchDue {
-				continue
-			}
-		} else if !errors.Is(err, store.ErrNotFound) {
+		scopes, err := p.ca.CRLScopes(ctx, c.Name)
+		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		if _, err := p.regenerate(ctx, c.Name); err != nil {
-			errs = append(errs, err)
+		for _, shard := range scopes {
+			if err := p.tickCRL(ctx, crlScope{c.Name, shard}); err != nil {
+				errs = append(errs, err)
+			}
 		}
-		break // GenerateCRL made every CA's CRL
 	}
 	return errors.Join(errs...)
+}
+
+// tickCRL regenerates sc's CRL when it is missing, past half its life, or
+// older than a revocation in sc by ca.Options.CRLBatch: only the shards
+// whose revocations changed are signed again.
+func (p *PKI) tickCRL(ctx context.Context, sc crlScope) error {
+	latest, err := p.st.LatestCRL(ctx, sc.issuer, sc.shard)
+	if err == nil {
+		// Half its life left and nothing revoked since it was made:
+		// it stands. A revocation whose CRL was never stored (the
+		// process making it stopped) is listed at the next Tick.
+		// A revocation after the latest CRL waits for the batch
+		// (ca.Options.CRLBatch; none: the next tick).
+		half := latest.ThisUpdate.Add(latest.NextUpdate.Sub(latest.ThisUpdate) / 2)
+		pending := p.revocationEvent[sc] > 0 && p.revocationEvent[sc] > p.crlEvent[sc]
+		batchDue := pending && !p.now().Before(latest.ThisUpdate.Add(p.ca.CRLBatch()))
+		if p.now().Before(half) && !batchDue {
+			return nil
+		}
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	_, err = p.regenerate(ctx, sc)
+	return err
+}
+
+// eventShard is the CRL shard an audit event of a revocation or a CRL
+// names in its details ("crl_shard", "shard"; absent: 0).
+func eventShard(e *store.AuditEvent) int {
+	var d struct {
+		CRLShard int `json:"crl_shard"`
+		Shard    int `json:"shard"`
+	}
+	if json.Unmarshal(e.Details, &d) != nil {
+		return 0
+	}
+	return max(d.CRLShard, d.Shard)
 }
 
 // caSource adapts the CA's certificate records to the OCSP responder.

@@ -252,7 +252,7 @@ func TestTickListsRevocationsWithoutCRL(t *testing.T) {
 	if err := p.Tick(ctx); err != nil {
 		t.Fatal(err)
 	}
-	before, err := st.LatestCRL(ctx, ca.IssuingName)
+	before, err := st.LatestCRL(ctx, ca.IssuingName, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,7 +269,7 @@ func TestTickListsRevocationsWithoutCRL(t *testing.T) {
 	if err := p.Tick(ctx); err != nil {
 		t.Fatal(err)
 	}
-	after, err := st.LatestCRL(ctx, ca.IssuingName)
+	after, err := st.LatestCRL(ctx, ca.IssuingName, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,7 +291,7 @@ func TestTickListsRevocationsWithoutCRL(t *testing.T) {
 	if err := p.Tick(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if again, _ := st.LatestCRL(ctx, ca.IssuingName); again.Number != after.Number {
+	if again, _ := st.LatestCRL(ctx, ca.IssuingName, 0); again.Number != after.Number {
 		t.Errorf("a Tick with nothing new made CRL %d after %d", again.Number, after.Number)
 	}
 }
@@ -302,25 +302,12 @@ func TestTickListsRevocationsWithoutCRL(t *testing.T) {
 // prunes the CA's history to CRLHistory.
 func TestCRLBatch(t *testing.T) {
 	ctx := context.Background()
-	p0, err := catest.New(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p0.Close() })
 	now := time.Now()
-	clock := func() time.Time { return now }
-	a, err := ca.New(p0.Store, p0.Keys, &ca.Options{BaseURL: "http://ca.kyso.test", CRLBatch: time.Minute, Now: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := p0.Store
-	p, err := NewPKI(ctx, a, st, &PKIOptions{Now: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, a, p := clockedPKI(t, &now, &ca.Options{CRLBatch: time.Minute})
+	st := p.st
 	latest := func() *store.CRL {
 		t.Helper()
-		c, err := st.LatestCRL(ctx, ca.IssuingName)
+		c, err := st.LatestCRL(ctx, ca.IssuingName, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -385,7 +372,7 @@ func TestCRLBatch(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n, err := st.PruneCRLs(ctx, ca.IssuingName, CRLHistory); err != nil || n != 0 {
+	if n, err := st.PruneCRLs(ctx, ca.IssuingName, 0, CRLHistory); err != nil || n != 0 {
 		t.Errorf("after the ticks, PruneCRLs found %d more to prune (%v): the ticks keep only %d", n, err, CRLHistory)
 	}
 }

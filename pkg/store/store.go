@@ -98,10 +98,11 @@ type Store interface {
 	// for one revoked for good (that is final), ErrNotOnHold for a good
 	// one.
 	ReleaseHold(ctx context.Context, issuer string, serial []byte) error
-	// ListRevoked returns the revocations of issuer's certificates, for the
-	// CRL, ordered by serial, but for certificates that expired before
-	// expiredBefore (zero: none left out).
-	ListRevoked(ctx context.Context, issuer string, expiredBefore time.Time) ([]*Revocation, error)
+	// ListRevoked returns the revocations of issuer's certificates in CRL
+	// shard shard (Certificate.CRLShard; 0 is the issuer's original CRL),
+	// for that CRL, ordered by serial, but for certificates that expired
+	// before expiredBefore (zero: none left out).
+	ListRevoked(ctx context.Context, issuer string, shard int, expiredBefore time.Time) ([]*Revocation, error)
 	// GetRevocation returns the revocation (or hold) of the certificate
 	// issuer issued with serial, or ErrNotFound when there is none. It is
 	// one lookup by primary key, whatever the number of issuer's
@@ -121,11 +122,17 @@ type Store interface {
 	NextCRLNumber(ctx context.Context, issuer string) (int64, error)
 	// PutCRL stores a signed CRL.
 	PutCRL(ctx context.Context, crl *CRL) error
-	// LatestCRL returns issuer's CRL with the highest number, or ErrNotFound.
-	LatestCRL(ctx context.Context, issuer string) (*CRL, error)
-	// PruneCRLs deletes issuer's CRLs but the keep with the highest
-	// numbers, and returns how many it deleted.
-	PruneCRLs(ctx context.Context, issuer string, keep int) (int64, error)
+	// LatestCRL returns the CRL with the highest number of issuer's shard
+	// (CRL.Shard), or ErrNotFound.
+	LatestCRL(ctx context.Context, issuer string, shard int) (*CRL, error)
+	// PruneCRLs deletes the CRLs of issuer's shard but the keep with the
+	// highest numbers, and returns how many it deleted.
+	PruneCRLs(ctx context.Context, issuer string, shard, keep int) (int64, error)
+	// CRLShards returns, in order, the CRL shards above 0 that issuer's
+	// stored certificates were issued into (Certificate.CRLShard): the
+	// CRLs to make besides shard 0. It reads a small table, not the
+	// certificates.
+	CRLShards(ctx context.Context, issuer string) ([]int, error)
 
 	// PutTrustAnchor adds a trust anchor (a root or intermediate CA
 	// certificate an operator trusts). ErrExists when one with the same
@@ -231,6 +238,10 @@ type Certificate struct {
 	NotBefore, NotAfter time.Time
 	// Status is StatusGood, StatusRevoked or StatusHold.
 	Status string
+	// CRLShard is the CRL shard whose distribution point the certificate
+	// names (RFC 5280 section 5.2.5): 0 for the issuer's original CRL,
+	// 1…N for partitioned CRLs. Fixed at issuance.
+	CRLShard int
 	// Campaign marks a certificate issued under the free campaign, subject
 	// to the one-per-national-ID rule.
 	Campaign bool
@@ -293,12 +304,19 @@ type Revocation struct {
 	RevokedAt time.Time
 }
 
+// MaxCRLShards bounds the number of CRL shards of one issuer
+// (Certificate.CRLShard and CRL.Shard are at most this).
+const MaxCRLShards = 4096
+
 // CRL is a signed certificate revocation list.
 type CRL struct {
 	// Issuer is the CA's Name.
 	Issuer string
-	// Number is the CRL number.
+	// Number is the CRL number, from the issuer's one sequence.
 	Number int64
+	// Shard is the CRL shard it covers (Certificate.CRLShard): 0 for the
+	// issuer's original CRL.
+	Shard int
 	// DER is the signed CRL.
 	DER []byte
 	// ThisUpdate and NextUpdate are the CRL's times.

@@ -61,6 +61,12 @@ type Config struct {
 	// ocsp.Config.RSAPKCS1v15, tsa.Config.RSAPKCS1v15). WARNING: for legacy relying parties only;
 	// Circular 15/2025 Annex I asks for RSASSA-PSS.
 	RSAPKCS1v15 bool `json:"rsa_pkcs1v15,omitempty"`
+	// CRLShards partitions the issuing CA's CRL into this many shards
+	// (ca.Options.CRLShards): certificates issued from then on name their
+	// shard's CRL. Empty, 0 or 1: one CRL. Every process sharing the
+	// database must use the same value; a change applies to certificates
+	// issued after it and moves none issued before.
+	CRLShards int `json:"crl_shards,omitempty"`
 	// SecretsKey is where the 32-byte key sealing TOTP and webhook secrets
 	// in the database comes from: "file:PATH" or "env:NAME", holding it
 	// base64. Empty means DIR/secrets.key, generated on first use. Every
@@ -230,7 +236,7 @@ func (d *Dir) Open(ctx context.Context, opts *Options) (*Opened, error) {
 		ks.Close()
 		return nil, err
 	}
-	caOpts := &ca.Options{Logger: log, BaseURL: d.Config.BaseURL, Actor: opts.Actor, RSAPKCS1v15: d.Config.RSAPKCS1v15, CRLBatch: opts.CRLBatch}
+	caOpts := &ca.Options{Logger: log, BaseURL: d.Config.BaseURL, Actor: opts.Actor, RSAPKCS1v15: d.Config.RSAPKCS1v15, CRLBatch: opts.CRLBatch, CRLShards: d.Config.CRLShards}
 	if d.Config.PolicyOID != "" {
 		oid, err := ParseOID(d.Config.PolicyOID)
 		if err != nil {

@@ -230,7 +230,7 @@ func testConcurrentRevoke(t *testing.T, s store.Store) {
 	if len(cs) > 1 {
 		t.Fatalf("%d good campaign certificates for one national ID", len(cs))
 	}
-	revs, err := s.ListRevoked(ctx, "issuing", time.Time{})
+	revs, err := s.ListRevoked(ctx, "issuing", 0, time.Time{})
 	noErr(t, "ListRevoked", err)
 	if len(revs) != 1 || !bytes.Equal(revs[0].Serial, holder.Serial) {
 		t.Fatalf("revocations = %+v, want the holder's alone", revs)

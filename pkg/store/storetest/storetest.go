@@ -45,6 +45,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Campaign", testCampaign},
 		{"Renewal", testRenewal},
 		{"CRL", testCRL},
+		{"CRLShards", testCRLShards},
 		{"TrustAnchors", testTrustAnchors},
 		{"Audit", testAudit},
 		{"AuditBatch", testAuditBatch},
@@ -439,7 +440,7 @@ func testRevoke(t *testing.T, s store.Store) {
 		t.Errorf("untouched certificate status = %q", st)
 	}
 
-	revs, err := s.ListRevoked(ctx, "i", time.Time{})
+	revs, err := s.ListRevoked(ctx, "i", 0, time.Time{})
 	noErr(t, "ListRevoked", err)
 	var got []string
 	for _, r := range revs {
@@ -454,7 +455,7 @@ func testRevoke(t *testing.T, s store.Store) {
 	if !revs[2].RevokedAt.Equal(at.Truncate(time.Microsecond)) {
 		t.Errorf("RevokedAt = %v, want %v", revs[2].RevokedAt, at)
 	}
-	if revs, err := s.ListRevoked(ctx, "other", time.Time{}); err != nil || len(revs) != 0 {
+	if revs, err := s.ListRevoked(ctx, "other", 0, time.Time{}); err != nil || len(revs) != 0 {
 		t.Errorf("ListRevoked(other) = %v, %v", revs, err)
 	}
 }
@@ -547,7 +548,7 @@ func testReleaseHold(t *testing.T, s store.Store) {
 	}
 	_, err := s.GetRevocation(ctx, "i", held.Serial)
 	wantErr(t, "GetRevocation after release", err, store.ErrNotFound)
-	revs, err := s.ListRevoked(ctx, "i", time.Time{})
+	revs, err := s.ListRevoked(ctx, "i", 0, time.Time{})
 	noErr(t, "ListRevoked", err)
 	if len(revs) != 1 || !bytes.Equal(revs[0].Serial, revoked.Serial) {
 		t.Errorf("ListRevoked after release: %d entries, want only the revoked certificate", len(revs))
@@ -677,7 +678,7 @@ func testCampaign(t *testing.T, s store.Store) {
 
 func testCRL(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	_, err := s.LatestCRL(ctx, "i")
+	_, err := s.LatestCRL(ctx, "i", 0)
 	wantErr(t, "LatestCRL of none", err, store.ErrNotFound)
 	for want := int64(1); want <= 3; want++ {
 		n, err := s.NextCRLNumber(ctx, "i")
@@ -695,29 +696,89 @@ func testCRL(t *testing.T, s store.Store) {
 	}
 	wantErr(t, "PutCRL again", s.PutCRL(ctx, &store.CRL{Issuer: "i", Number: 3, DER: []byte{1}, ThisUpdate: tu}), store.ErrExists)
 	wantErr(t, "PutCRL number 0", s.PutCRL(ctx, &store.CRL{Issuer: "i", Number: 0, DER: []byte{1}, ThisUpdate: tu}), store.ErrInvalid)
-	got, err := s.LatestCRL(ctx, "i")
+	got, err := s.LatestCRL(ctx, "i", 0)
 	noErr(t, "LatestCRL", err)
 	if got.Number != 10 || !bytes.Equal(got.DER, []byte{0x30, 10}) || !got.ThisUpdate.Equal(tu) || !got.NextUpdate.Equal(tu.Add(24*time.Hour)) || got.Issuer != "i" {
 		t.Errorf("LatestCRL = %+v", got)
 	}
-	_, err = s.LatestCRL(ctx, "j")
+	_, err = s.LatestCRL(ctx, "j", 0)
 	wantErr(t, "LatestCRL other issuer", err, store.ErrNotFound)
 	// Pruning keeps the newest by number, and only the issuer's.
 	noErr(t, "PutCRL j", s.PutCRL(ctx, &store.CRL{Issuer: "j", Number: 1, DER: []byte{1}, ThisUpdate: tu, NextUpdate: tu.Add(time.Hour)}))
-	if n, err := s.PruneCRLs(ctx, "i", 2); err != nil || n != 1 {
+	if n, err := s.PruneCRLs(ctx, "i", 0, 2); err != nil || n != 1 {
 		t.Fatalf("PruneCRLs(i, 2) = %d, %v; want 1 deleted (number 2)", n, err)
 	}
-	if got, err := s.LatestCRL(ctx, "i"); err != nil || got.Number != 10 {
+	if got, err := s.LatestCRL(ctx, "i", 0); err != nil || got.Number != 10 {
 		t.Errorf("LatestCRL after pruning = %+v, %v", got, err)
 	}
-	if n, err := s.PruneCRLs(ctx, "i", 2); err != nil || n != 0 {
+	if n, err := s.PruneCRLs(ctx, "i", 0, 2); err != nil || n != 0 {
 		t.Errorf("PruneCRLs again = %d, %v; want none", n, err)
 	}
-	if _, err := s.LatestCRL(ctx, "j"); err != nil {
+	if _, err := s.LatestCRL(ctx, "j", 0); err != nil {
 		t.Errorf("pruning i touched j: %v", err)
 	}
-	_, err = s.PruneCRLs(ctx, "i", 0)
+	_, err = s.PruneCRLs(ctx, "i", 0, 0)
 	wantErr(t, "PruneCRLs keeping none", err, store.ErrInvalid)
+}
+
+// testCRLShards: a certificate keeps the CRL shard it was stored with;
+// revocations, latest CRLs and pruning are per shard; the shards in use
+// are listed.
+func testCRLShards(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	if got, err := s.CRLShards(ctx, "i"); err != nil || len(got) != 0 {
+		t.Fatalf("CRLShards before any = %v, %v", got, err)
+	}
+	byShard := map[int]*store.Certificate{}
+	for _, shard := range []int{0, 7, 3, 7} {
+		c := NewCertificate(t, "i")
+		c.CRLShard = shard
+		mustIssue(t, s, c)
+		byShard[shard] = c
+		noErr(t, "Revoke", s.Revoke(ctx, &store.Revocation{Issuer: "i", Serial: c.Serial, Reason: store.ReasonSuperseded}))
+	}
+	bad := NewCertificate(t, "i")
+	bad.CRLShard = -1
+	wantErr(t, "negative shard", issue(ctx, s, bad), store.ErrInvalid)
+	if got, err := s.CRLShards(ctx, "i"); err != nil || fmt.Sprint(got) != "[3 7]" {
+		t.Errorf("CRLShards = %v, %v; want [3 7]", got, err)
+	}
+	if got, err := s.CRLShards(ctx, "other"); err != nil || len(got) != 0 {
+		t.Errorf("CRLShards(other) = %v, %v", got, err)
+	}
+	if got, err := s.GetCertificate(ctx, "i", byShard[3].Serial); err != nil || got.CRLShard != 3 {
+		t.Errorf("GetCertificate CRLShard = %+v, %v; want 3", got, err)
+	}
+	for shard, want := range map[int]int{0: 1, 3: 1, 7: 2, 5: 0} {
+		revs, err := s.ListRevoked(ctx, "i", shard, time.Time{})
+		noErr(t, "ListRevoked", err)
+		if len(revs) != want {
+			t.Errorf("ListRevoked(shard %d) has %d, want %d", shard, len(revs), want)
+		}
+		for _, r := range revs {
+			if got, _ := s.GetCertificate(ctx, "i", r.Serial); got == nil || got.CRLShard != shard {
+				t.Errorf("ListRevoked(shard %d) lists %x of another shard", shard, r.Serial)
+			}
+		}
+	}
+	tu := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	for i, shard := range []int{0, 3, 3, 3, 0} {
+		noErr(t, "PutCRL", s.PutCRL(ctx, &store.CRL{Issuer: "i", Shard: shard, Number: int64(i + 1), DER: []byte{0x30, byte(i)}, ThisUpdate: tu, NextUpdate: tu.Add(time.Hour)}))
+	}
+	wantErr(t, "PutCRL shard -1", s.PutCRL(ctx, &store.CRL{Issuer: "i", Shard: -1, Number: 9, DER: []byte{1}, ThisUpdate: tu}), store.ErrInvalid)
+	for shard, want := range map[int]int64{0: 5, 3: 4} {
+		if got, err := s.LatestCRL(ctx, "i", shard); err != nil || got.Number != want || got.Shard != shard {
+			t.Errorf("LatestCRL(shard %d) = %+v, %v; want number %d", shard, got, err, want)
+		}
+	}
+	_, err := s.LatestCRL(ctx, "i", 7)
+	wantErr(t, "LatestCRL of a shard without one", err, store.ErrNotFound)
+	if n, err := s.PruneCRLs(ctx, "i", 3, 1); err != nil || n != 2 {
+		t.Errorf("PruneCRLs(shard 3, keep 1) = %d, %v; want 2", n, err)
+	}
+	if n, err := s.PruneCRLs(ctx, "i", 0, 2); err != nil || n != 0 {
+		t.Errorf("PruneCRLs(shard 0, keep 2) = %d, %v; want 0: shard 3's pruning left shard 0 alone", n, err)
+	}
 }
 
 func testAudit(t *testing.T, s store.Store) {

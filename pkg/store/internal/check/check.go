@@ -165,6 +165,9 @@ func Reservation(r *store.SerialReservation) error {
 // Certificate checks a certificate record. An empty Status means
 // store.StatusGood.
 func Certificate(c *store.Certificate) error {
+	if c != nil && (c.CRLShard < 0 || c.CRLShard > store.MaxCRLShards) {
+		return Invalid("CRL shard %d is outside [0, %d]", c.CRLShard, store.MaxCRLShards)
+	}
 	if c == nil {
 		return Invalid("certificate is nil")
 	}
@@ -252,6 +255,9 @@ func CRL(c *store.CRL) error {
 	}
 	if c.Number < 1 {
 		return Invalid("CRL number %d is not positive", c.Number)
+	}
+	if c.Shard < 0 || c.Shard > store.MaxCRLShards {
+		return Invalid("CRL shard %d is outside [0, %d]", c.Shard, store.MaxCRLShards)
 	}
 	if err := Bytes("CRL DER", c.DER, MaxCRL); err != nil {
 		return err

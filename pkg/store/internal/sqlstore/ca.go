@@ -149,16 +149,22 @@ func (s *Store) PutCertificate(ctx context.Context, c *store.Certificate) error 
 			return err
 		}
 		n, err := tx.Exec(ctx, `INSERT INTO certificates (issuer, serial, der, profile, subject,
-			national_id, spki_sha256, key_uri, not_before, not_after, status, campaign, key_reuse, created, renews, campaign_from)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) ON CONFLICT (issuer, serial) DO NOTHING`,
+			national_id, spki_sha256, key_uri, not_before, not_after, status, campaign, key_reuse, created, renews, campaign_from, crl_shard)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) ON CONFLICT (issuer, serial) DO NOTHING`,
 			c.Issuer, c.Serial, c.DER, c.Profile, c.Subject, c.NationalID, c.PublicKeySHA256, c.KeyURI,
 			s.time(nb), s.time(c.NotAfter), status, c.Campaign, c.AllowKeyReuse, s.time(s.clock(c.Created)),
-			nullBytes(c.Renews), s.nullTime(c.CampaignFrom))
+			nullBytes(c.Renews), s.nullTime(c.CampaignFrom), c.CRLShard)
 		if err := inserted(n, err, errCertStored); err != nil {
 			return err
 		}
 		if err := s.countStatus(ctx, tx, status, 1); err != nil {
 			return err
+		}
+		if c.CRLShard > 0 {
+			if _, err := tx.Exec(ctx, `INSERT INTO crl_shards (issuer, shard) VALUES ($1, $2)
+				ON CONFLICT (issuer, shard) DO NOTHING`, c.Issuer, c.CRLShard); err != nil {
+				return err
+			}
 		}
 		n, err = tx.Exec(ctx, `INSERT INTO certified_keys (spki_sha256, issuer, serial) VALUES ($1, $2, $3)
 			ON CONFLICT (spki_sha256) DO NOTHING`, c.PublicKeySHA256, c.Issuer, c.Serial)
@@ -204,13 +210,13 @@ func (s *Store) PutCertificate(ctx context.Context, c *store.Certificate) error 
 var errCertStored = fmt.Errorf("a certificate with this serial is stored already: %w", store.ErrExists)
 
 const certColumns = `issuer, serial, der, profile, subject, national_id, spki_sha256, key_uri,
-	not_before, not_after, status, campaign, key_reuse, created, renews, campaign_from`
+	not_before, not_after, status, campaign, key_reuse, created, renews, campaign_from, crl_shard`
 
 func scanCert(row Row) (*store.Certificate, error) {
 	c := &store.Certificate{}
 	return c, row.Scan(&c.Issuer, &c.Serial, &c.DER, &c.Profile, &c.Subject, &c.NationalID, &c.PublicKeySHA256,
 		&c.KeyURI, Time{&c.NotBefore}, Time{&c.NotAfter}, &c.Status, &c.Campaign, &c.AllowKeyReuse, Time{&c.Created},
-		&c.Renews, Time{&c.CampaignFrom})
+		&c.Renews, Time{&c.CampaignFrom}, &c.CRLShard)
 }
 
 // sqlGetCertificate is GetCertificate's statement, on UNIQUE (issuer,
@@ -420,7 +426,7 @@ func nextStatus(status string, reason int) (string, error) {
 
 // ListRevoked returns issuer's revocations (including holds) in serial
 // number order.
-func (s *Store) ListRevoked(ctx context.Context, issuer string, expiredBefore time.Time) ([]*store.Revocation, error) {
+func (s *Store) ListRevoked(ctx context.Context, issuer string, shard int, expiredBefore time.Time) ([]*store.Revocation, error) {
 	if expiredBefore.IsZero() {
 		expiredBefore = time.Unix(0, 0)
 	}
@@ -428,7 +434,7 @@ func (s *Store) ListRevoked(ctx context.Context, issuer string, expiredBefore ti
 	// first, then bytewise.
 	rows, err := s.r.Query(ctx, `SELECT r.serial, r.reason, r.revoked_at FROM revocations r
 		JOIN certificates c ON c.issuer = r.issuer AND c.serial = r.serial
-		WHERE r.issuer = $1 AND c.not_after >= $2 ORDER BY length(r.serial), r.serial`, issuer, s.time(expiredBefore))
+		WHERE r.issuer = $1 AND c.not_after >= $2 AND c.crl_shard = $3 ORDER BY length(r.serial), r.serial`, issuer, s.time(expiredBefore), shard)
 	out, err := collect(rows, err, func(row Row) (*store.Revocation, error) {
 		r := &store.Revocation{Issuer: issuer}
 		return r, row.Scan(&r.Serial, &r.Reason, Time{&r.RevokedAt})
@@ -509,37 +515,53 @@ func (s *Store) PutCRL(ctx context.Context, crl *store.CRL) error {
 		return s.invalid("storing CRL", err)
 	}
 	return s.write(ctx, fmt.Sprintf("storing CRL %d for %q", crl.Number, crl.Issuer), true, func(c Conn) error {
-		n, err := c.Exec(ctx, `INSERT INTO crls (issuer, number, der, this_update, next_update) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (issuer, number) DO NOTHING`, crl.Issuer, crl.Number, crl.DER, s.time(crl.ThisUpdate), s.time(crl.NextUpdate))
+		n, err := c.Exec(ctx, `INSERT INTO crls (issuer, number, der, this_update, next_update, shard) VALUES ($1, $2, $3, $4, $5, $6)
+			ON CONFLICT (issuer, number) DO NOTHING`, crl.Issuer, crl.Number, crl.DER, s.time(crl.ThisUpdate), s.time(crl.NextUpdate), crl.Shard)
 		return inserted(n, err, store.ErrExists)
 	})
 }
 
-// sqlLatestCRL is LatestCRL's statement, on the primary key (issuer,
+// sqlLatestCRL is LatestCRL's statement, on crls_shard (issuer, shard,
 // number) read backwards.
-const sqlLatestCRL = `SELECT number, der, this_update, next_update FROM crls WHERE issuer = $1 ORDER BY number DESC LIMIT 1`
+const sqlLatestCRL = `SELECT number, der, this_update, next_update FROM crls WHERE issuer = $1 AND shard = $2 ORDER BY number DESC LIMIT 1`
 
-// LatestCRL returns issuer's CRL with the highest number, or ErrNotFound.
-func (s *Store) LatestCRL(ctx context.Context, issuer string) (*store.CRL, error) {
-	c := &store.CRL{Issuer: issuer}
-	err := s.r.QueryRow(ctx, sqlLatestCRL, issuer).Scan(&c.Number, &c.DER, Time{&c.ThisUpdate}, Time{&c.NextUpdate})
+// LatestCRL returns the CRL with the highest number of issuer's shard, or
+// ErrNotFound.
+func (s *Store) LatestCRL(ctx context.Context, issuer string, shard int) (*store.CRL, error) {
+	c := &store.CRL{Issuer: issuer, Shard: shard}
+	err := s.r.QueryRow(ctx, sqlLatestCRL, issuer, shard).Scan(&c.Number, &c.DER, Time{&c.ThisUpdate}, Time{&c.NextUpdate})
 	if err != nil {
-		return nil, s.fail(fmt.Sprintf("reading latest CRL for %q", issuer), s.notFound(err))
+		return nil, s.fail(fmt.Sprintf("reading latest CRL for %q shard %d", issuer, shard), s.notFound(err))
 	}
 	return c, nil
 }
 
-// PruneCRLs deletes issuer's CRLs but the keep with the highest numbers.
-func (s *Store) PruneCRLs(ctx context.Context, issuer string, keep int) (int64, error) {
+// PruneCRLs deletes the CRLs of issuer's shard but the keep with the
+// highest numbers.
+func (s *Store) PruneCRLs(ctx context.Context, issuer string, shard, keep int) (int64, error) {
 	if keep < 1 {
 		return 0, s.invalid("pruning CRLs", check.Invalid("keep %d CRLs: at least the latest must stay", keep))
 	}
 	var n int64
-	err := s.write(ctx, fmt.Sprintf("pruning %q's CRLs", issuer), true, func(c Conn) error {
+	err := s.write(ctx, fmt.Sprintf("pruning %q's CRLs of shard %d", issuer, shard), true, func(c Conn) error {
 		var err error
-		n, err = c.Exec(ctx, `DELETE FROM crls WHERE issuer = $1 AND number < (
-			SELECT min(number) FROM (SELECT number FROM crls WHERE issuer = $1 ORDER BY number DESC LIMIT $2) AS newest)`, issuer, keep)
+		n, err = c.Exec(ctx, `DELETE FROM crls WHERE issuer = $1 AND shard = $2 AND number < (
+			SELECT min(number) FROM (SELECT number FROM crls WHERE issuer = $1 AND shard = $2 ORDER BY number DESC LIMIT $3) AS newest)`, issuer, shard, keep)
 		return err
 	})
 	return n, err
+}
+
+// CRLShards returns the CRL shards above 0 issuer's certificates were
+// issued into, in order.
+func (s *Store) CRLShards(ctx context.Context, issuer string) ([]int, error) {
+	rows, err := s.r.Query(ctx, `SELECT shard FROM crl_shards WHERE issuer = $1 ORDER BY shard`, issuer)
+	out, err := collect(rows, err, func(row Row) (int, error) {
+		var n int
+		return n, row.Scan(&n)
+	})
+	if err != nil {
+		return nil, s.fail(fmt.Sprintf("listing %q's CRL shards", issuer), err)
+	}
+	return out, nil
 }

@@ -63,8 +63,8 @@ func (s *Store) HotQueries() []HotQuery {
 			SQLite: "SEARCH revocations USING PRIMARY KEY", Postgres: "revocations_pkey"},
 		{Name: "PublicKeyCertified", Query: QueryKeyCertified, Args: []any{make([]byte, 32)},
 			SQLite: "certificates_spki_sha256", Postgres: "certificates_spki_sha256"},
-		{Name: "LatestCRL", Query: sqlLatestCRL, Args: []any{"issuing"},
-			SQLite: "sqlite_autoindex_crls_1", Postgres: "crls_pkey"},
+		{Name: "LatestCRL (a shard's)", Query: sqlLatestCRL, Args: []any{"issuing", 0},
+			SQLite: "crls_shard", Postgres: "crls_shard"},
 		// Owners and their credentials.
 		{Name: "GetOwnerByNationalID", Query: sqlOwnerByNationalID, Args: []any{"CCCD:079203001234"},
 			SQLite: "sqlite_autoindex_owners_2", Postgres: "owners_national_id_key"},
