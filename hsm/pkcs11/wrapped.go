@@ -33,13 +33,6 @@ type masterRef struct {
 	checked time.Time
 }
 
-// MasterRecheck is how long a cached master key handle is used without
-// reading it again. Keys unwrapped under a master key (the key cache's
-// session objects) stop signing at most this long after the master key
-// leaves the token. Reading it at every signature would cost SoftHSM a
-// file check each time, about as much as an ECDSA signature.
-const MasterRecheck = 500 * time.Millisecond
-
 // kwp is CKM_AES_KEY_WRAP_PAD, AES key wrap with padding (RFC 5649).
 func kwp() []*pkcs11.Mechanism {
 	return []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_AES_KEY_WRAP_PAD, nil)}
