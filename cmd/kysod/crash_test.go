@@ -377,6 +377,19 @@ func (h *crashHarness) run(t *testing.T, point string, hooked bool, after, i int
 	exited := make(chan struct{})
 	go func() { d.cmd.Wait(); close(exited) }()
 
+	// early reports whether kysod has already reached the crash point:
+	// at "delivered", the delivery of an earlier run's webhook (a
+	// transaction it left pending, expired or failed now) may come first.
+	// The run then stops driving kysod and goes on to the restart, judged
+	// on what it submitted.
+	early := func() bool {
+		select {
+		case <-exited:
+			return true
+		default:
+			return false
+		}
+	}
 	// Submit one transaction per owner.
 	codes := make([]string, len(h.owners))
 	for k, o := range h.owners {
@@ -394,47 +407,15 @@ func (h *crashHarness) run(t *testing.T, point string, hooked bool, after, i int
 		st, err := h.post(base+"/smartca/v1/signatures/sign", "", map[string]any{"sp_id": h.clientID, "sp_password": h.secret,
 			"user_id": o.nationalID, "transaction_id": prefix + strconv.Itoa(k), "sign_files": files}, &ans)
 		if err != nil || st != 200 || ans.Data.TranCode == "" {
+			if early() {
+				break
+			}
 			t.Fatalf("run %s: signatures/sign: %d %v", prefix, st, err)
 		}
 		codes[k] = ans.Data.TranCode
 	}
-	// Every owner logs in, then all approve at once: the login spends the
-	// code of the step now, the approval the next step's, which the
-	// service takes within its window of one step either way, even when
-	// a step ends between making a code and checking it (a code of the
-	// step before now would then be two steps old, and refused).
-	tokens := make([]string, len(h.owners))
-	for k, o := range h.owners {
-		otp, err := signing.TOTPCode(o.otpauth, time.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		var login struct {
-			AccessToken string `json:"access_token"`
-		}
-		st, err := h.post(base+"/owner/v1/login", "", map[string]string{"national_id": "CCCD:" + o.nationalID, "pin": o.pin, "otp": otp}, &login)
-		if err != nil || login.AccessToken == "" {
-			t.Fatalf("run %s: owner login: %d %v", prefix, st, err)
-		}
-		tokens[k] = login.AccessToken
-	}
-	answered := make(chan int, len(h.owners))
-	for k, o := range h.owners {
-		go func() {
-			otp, _ := signing.TOTPCode(o.otpauth, time.Now().Add(30*time.Second))
-			st, _ := h.post(base+"/owner/v1/transactions/"+codes[k]+"/approve", tokens[k], map[string]string{"pin": o.pin, "otp": otp}, nil)
-			answered <- st
-		}()
-	}
-	if !hooked {
-		// Observed progress: the first approval answered, the others
-		// in flight.
-		select {
-		case <-answered:
-		case <-time.After(60 * time.Second):
-			t.Fatalf("run %s: no approval answered within 60s", prefix)
-		}
-		d.cmd.Process.Signal(syscall.SIGKILL)
+	if !early() {
+		h.approveAll(t, base, prefix, codes, hooked, d, early)
 	}
 	select {
 	case <-exited:
@@ -459,6 +440,55 @@ func (h *crashHarness) run(t *testing.T, point string, hooked bool, after, i int
 		t.Logf("run %s: %s", prefix, c)
 	}
 	return c
+}
+
+// approveAll has every owner of a run log in and then approve their
+// transaction (codes) at once; unless hooked, it kills kysod once the
+// first approval is answered (the point "responses"). A login refused
+// because kysod already died at its crash point ends it early.
+func (h *crashHarness) approveAll(t *testing.T, base, prefix string, codes []string, hooked bool, d *daemon, early func() bool) {
+	t.Helper()
+	// Every owner logs in, then all approve at once: the login spends the
+	// code of the step now, the approval the next step's, which the
+	// service takes within its window of one step either way, even when
+	// a step ends between making a code and checking it (a code of the
+	// step before now would then be two steps old, and refused).
+	tokens := make([]string, len(h.owners))
+	for k, o := range h.owners {
+		otp, err := signing.TOTPCode(o.otpauth, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var login struct {
+			AccessToken string `json:"access_token"`
+		}
+		st, err := h.post(base+"/owner/v1/login", "", map[string]string{"national_id": "CCCD:" + o.nationalID, "pin": o.pin, "otp": otp}, &login)
+		if err != nil || login.AccessToken == "" {
+			if early() {
+				return
+			}
+			t.Fatalf("run %s: owner login: %d %v", prefix, st, err)
+		}
+		tokens[k] = login.AccessToken
+	}
+	answered := make(chan int, len(h.owners))
+	for k, o := range h.owners {
+		go func() {
+			otp, _ := signing.TOTPCode(o.otpauth, time.Now().Add(30*time.Second))
+			st, _ := h.post(base+"/owner/v1/transactions/"+codes[k]+"/approve", tokens[k], map[string]string{"pin": o.pin, "otp": otp}, nil)
+			answered <- st
+		}()
+	}
+	if !hooked {
+		// Observed progress: the first approval answered, the others
+		// in flight.
+		select {
+		case <-answered:
+		case <-time.After(60 * time.Second):
+			t.Fatalf("run %s: no approval answered within 60s", prefix)
+		}
+		d.cmd.Process.Signal(syscall.SIGKILL)
+	}
 }
 
 // judge counts the findings of the run whose transaction IDs start with
