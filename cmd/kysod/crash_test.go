@@ -382,11 +382,18 @@ func (h *crashHarness) run(t *testing.T, point string, hooked bool, after, i int
 	// transaction it left pending, expired or failed now) may come first.
 	// The run then stops driving kysod and goes on to the restart, judged
 	// on what it submitted.
-	early := func() bool {
+	// A request that failed waits a moment for the exit to be seen: the
+	// connection breaks before Wait returns.
+	early := func(wait time.Duration) bool {
 		select {
 		case <-exited:
 			return true
 		default:
+		}
+		select {
+		case <-exited:
+			return true
+		case <-time.After(wait):
 			return false
 		}
 	}
@@ -407,14 +414,14 @@ func (h *crashHarness) run(t *testing.T, point string, hooked bool, after, i int
 		st, err := h.post(base+"/smartca/v1/signatures/sign", "", map[string]any{"sp_id": h.clientID, "sp_password": h.secret,
 			"user_id": o.nationalID, "transaction_id": prefix + strconv.Itoa(k), "sign_files": files}, &ans)
 		if err != nil || st != 200 || ans.Data.TranCode == "" {
-			if early() {
+			if early(5 * time.Second) {
 				break
 			}
 			t.Fatalf("run %s: signatures/sign: %d %v", prefix, st, err)
 		}
 		codes[k] = ans.Data.TranCode
 	}
-	if !early() {
+	if !early(0) {
 		h.approveAll(t, base, prefix, codes, hooked, d, early)
 	}
 	select {
@@ -446,7 +453,7 @@ func (h *crashHarness) run(t *testing.T, point string, hooked bool, after, i int
 // transaction (codes) at once; unless hooked, it kills kysod once the
 // first approval is answered (the point "responses"). A login refused
 // because kysod already died at its crash point ends it early.
-func (h *crashHarness) approveAll(t *testing.T, base, prefix string, codes []string, hooked bool, d *daemon, early func() bool) {
+func (h *crashHarness) approveAll(t *testing.T, base, prefix string, codes []string, hooked bool, d *daemon, early func(time.Duration) bool) {
 	t.Helper()
 	// Every owner logs in, then all approve at once: the login spends the
 	// code of the step now, the approval the next step's, which the
@@ -464,7 +471,7 @@ func (h *crashHarness) approveAll(t *testing.T, base, prefix string, codes []str
 		}
 		st, err := h.post(base+"/owner/v1/login", "", map[string]string{"national_id": "CCCD:" + o.nationalID, "pin": o.pin, "otp": otp}, &login)
 		if err != nil || login.AccessToken == "" {
-			if early() {
+			if early(5 * time.Second) {
 				return
 			}
 			t.Fatalf("run %s: owner login: %d %v", prefix, st, err)
