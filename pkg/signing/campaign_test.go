@@ -151,6 +151,53 @@ func TestCampaignAcrossProviders(t *testing.T) {
 	if got := sign(cert.NotBefore.AddDate(0, 9, 2)); got != (signing.UsageCount{Metered: 1}) {
 		t.Errorf("B, 9 months and 2 days after issuance: %+v, want metered (3 months used at A)", got)
 	}
+
+	// And back to A. A still keeps the citizen's owner record, with a
+	// session from before; the switch back enrols them again under the
+	// same owner, with a new credential and new factors, and ends the
+	// old session.
+	a.clock.Set(b.clock.Now())
+	oldSession, _, err := a.svc.OwnerLogin(ctx, nid, "271828", a.next(t, atA))
+	if err != nil {
+		t.Fatalf("the citizen logs in at A before switching back: %v", err)
+	}
+	if _, err := a.svc.Enrol(ctx, req()); !isCode(err, signing.KindConflict) {
+		t.Fatalf("A enrols again without the citizen's consent to switch: %v, want a conflict (B holds them)", err)
+	}
+	home := req()
+	home.PIN = "864209"
+	home.Switch = &campaignreg.Consent{Kind: "cccd-chip", Ref: "NFC-back-" + cccd, At: a.clock.Now()}
+	again, err := a.svc.Enrol(ctx, home)
+	if err != nil {
+		t.Fatalf("A enrols the citizen switching back: %v", err)
+	}
+	if again.OwnerID != atA.OwnerID || again.CredentialID == atA.CredentialID || again.TOTPURI == "" || again.TOTPURI == atA.TOTPURI {
+		t.Fatalf("switching back: owner %s (was %s), credential %s (was %s), new TOTP %t; want the same owner, a new credential and new factors",
+			again.OwnerID, atA.OwnerID, again.CredentialID, atA.CredentialID, again.TOTPURI != atA.TOTPURI)
+	}
+	if again.SwitchedFrom != "Nhà cung cấp B" {
+		t.Errorf("switching back: from %q, want Nhà cung cấp B", again.SwitchedFrom)
+	}
+	if _, err := a.svc.Authenticate(ctx, oldSession, nil); err == nil {
+		t.Error("the session from before the re-enrolment still works")
+	}
+	if _, _, err := a.svc.OwnerLogin(ctx, nid, "271828", a.next(t, atA)); err == nil {
+		t.Error("the old PIN and authenticator still log in after the re-enrolment")
+	}
+	if _, _, err := a.svc.OwnerLogin(ctx, nid, "864209", a.next(t, again)); err != nil {
+		t.Errorf("the new PIN and authenticator: %v", err)
+	}
+	if n, err := b.svc.SyncCampaignRegistry(ctx); err != nil || n != 1 {
+		t.Fatalf("B syncs after the switch back: %d, %v", n, err)
+	}
+	if rev, err := b.p.Store.GetRevocation(ctx, ca.IssuingName, atB.Certificate.SerialNumber.Bytes()); err != nil || rev.Reason != store.ReasonSuperseded {
+		t.Fatalf("B's certificate after the switch back: %+v, %v; want revoked superseded", rev, err)
+	}
+	// Holding a certificate in force, the citizen is not enrolled a
+	// third time at A: they renew.
+	if _, err := a.svc.Enrol(ctx, req()); !isCode(err, signing.KindConflict) || !strings.Contains(err.Error(), again.CredentialID) {
+		t.Fatalf("A enrols a citizen holding credential %s: %v, want a conflict naming it", again.CredentialID, err)
+	}
 }
 
 func hasEvent(t *testing.T, e *env, action string) bool {

@@ -193,8 +193,13 @@ const CredentialKeyPrefix = "cred-"
 // (CredentialKeyPrefix), which only the approval path may sign with.
 func IsCredentialKey(label string) bool { return strings.HasPrefix(label, CredentialKeyPrefix) }
 
-// Enrol enrols a citizen, or adds a credential to one already enrolled
-// (with a new certificate; the PIN and TOTP stay).
+// Enrol enrols a citizen. A citizen enrolled before whose every
+// certificate here has ended (revoked or expired — back from another
+// provider, whose switch superseded the certificate here) is enrolled
+// again under the same owner: a new credential, key and certificate, and
+// new factors (the request's PIN, a new TOTP secret), with their old
+// sessions ended. One still holding a certificate is refused
+// (KindConflict): they renew it instead.
 func (s *Service) Enrol(ctx context.Context, req *EnrolRequest) (*Enrolment, error) {
 	cccd, err := ca.ValidateCCCD(req.CCCD)
 	if err != nil {
@@ -215,9 +220,8 @@ func (s *Service) Enrol(ctx context.Context, req *EnrolRequest) (*Enrolment, err
 		alg = hsm.ECDSAP256
 	}
 	nationalID := "CCCD:" + cccd
-	if _, err := s.st.GetOwnerByNationalID(ctx, nationalID); err == nil {
-		return nil, fail(KindConflict, "%s is already enrolled", nationalID)
-	} else if !errors.Is(err, store.ErrNotFound) {
+	returning, err := s.returningOwner(ctx, nationalID)
+	if err != nil {
 		return nil, err
 	}
 	if err := s.retireOrphans(ctx, nationalID, req.Actor); err != nil {
@@ -238,7 +242,7 @@ func (s *Service) Enrol(ctx context.Context, req *EnrolRequest) (*Enrolment, err
 	if err != nil {
 		return nil, err
 	}
-	en, err := s.enrol(ctx, req, cccd, nationalID, alg, hold)
+	en, err := s.enrol(ctx, req, cccd, nationalID, alg, hold, returning)
 	if err != nil {
 		hold.abandon(ctx)
 		return nil, err
@@ -246,12 +250,58 @@ func (s *Service) Enrol(ctx context.Context, req *EnrolRequest) (*Enrolment, err
 	return en, nil
 }
 
+// returningOwner returns the owner enrolled before under nationalID whose
+// every certificate has ended (revoked or expired: a citizen back from
+// another provider, whose certificate here was superseded), or nil when
+// nationalID was never enrolled. An owner holding a certificate that has
+// not ended is refused (KindConflict): they renew it, or it is revoked
+// first; enrolling again would otherwise hand their credentials to new
+// factors.
+func (s *Service) returningOwner(ctx context.Context, nationalID string) (*store.Owner, error) {
+	o, err := s.st.GetOwnerByNationalID(ctx, nationalID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	creds, err := s.st.ListCredentials(ctx, o.ID)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	for _, cred := range creds {
+		rec, err := s.st.GetCertificate(ctx, cred.CertIssuer, cred.CertSerial)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if rec.Status != store.StatusRevoked && rec.NotAfter.After(now) {
+			what := "holds"
+			if rec.Status == store.StatusHold {
+				what = "holds the suspended"
+			}
+			return nil, fail(KindConflict, "%s is already enrolled: credential %s %s certificate %s, valid until %s; renew it, or revoke it before enrolling again",
+				nationalID, cred.ID, what, ca.FormatSerial(rec.Serial), rec.NotAfter.UTC().Format(time.DateOnly))
+		}
+	}
+	return o, nil
+}
+
 // enrol makes the key and certificate and records the enrolment, once the
 // campaign registry holds the citizen here (hold, nil without a registry).
-func (s *Service) enrol(ctx context.Context, req *EnrolRequest, cccd, nationalID string, alg hsm.Algorithm, hold *campaignHold) (*Enrolment, error) {
+// A returning owner (returningOwner) keeps their owner ID and gets new
+// factors, as at a first enrolment: the officer has checked their
+// identity again, and their old factors may be long gone.
+func (s *Service) enrol(ctx context.Context, req *EnrolRequest, cccd, nationalID string, alg hsm.Algorithm, hold *campaignHold, returning *store.Owner) (*Enrolment, error) {
 	ownerID, err := randomID(s.cfg.Rand, 10)
 	if err != nil {
 		return nil, err
+	}
+	if returning != nil {
+		ownerID = returning.ID
 	}
 	credID, err := randomID(s.cfg.Rand, 10)
 	if err != nil {
@@ -297,17 +347,26 @@ func (s *Service) enrol(ctx context.Context, req *EnrolRequest, cccd, nationalID
 		Phone: req.Phone, Email: req.Email, PINHash: pinHash, TOTPSecret: sealed, CreatedAt: now}
 	cred := &store.Credential{ID: credID, OwnerID: ownerID, KeyURI: label, WrappedKey: blob, Algorithm: string(alg),
 		CertIssuer: ca.IssuingName, CertSerial: cert.SerialNumber.Bytes(), Status: "active", CreatedAt: now}
-	e, err := s.auditEvent(req.Actor, "owner.enrol", nationalID, "ok", map[string]any{
+	details := map[string]any{
 		"owner": ownerID, "credential": credID, "serial": ca.FormatSerialInt(cert.SerialNumber), "algorithm": alg,
 		"channel": rec.Channel, "staff": rec.StaffID, "ward": rec.Ward, "evidence": rec.EvidenceKind,
-	})
+	}
+	put := s.st.PutEnrolment
+	if returning != nil {
+		details["returning"] = true
+		put = s.st.PutReEnrolment
+	}
+	e, err := s.auditEvent(req.Actor, "owner.enrol", nationalID, "ok", details)
 	if err != nil {
 		return nil, err
 	}
 	// The owner, the credential and the event in one write: a crash
 	// leaves the enrolment whole or absent (and its certificate, issued
 	// before, an orphan the next attempt retires).
-	if err := s.st.PutEnrolment(ctx, owner, cred, rec, e); err != nil {
+	if err := put(ctx, owner, cred, rec, e); err != nil {
+		if returning != nil && errors.Is(err, store.ErrNotFound) {
+			return nil, fail(KindConflict, "%s's owner record changed during the enrolment; try again", nationalID)
+		}
 		return nil, fmt.Errorf("signing: recording the enrolment: %w", err)
 	}
 	en := &Enrolment{OwnerID: ownerID, CredentialID: credID, NationalID: nationalID, Certificate: cert,
@@ -375,13 +434,14 @@ func (s *Service) newKey(ctx context.Context, credID string, alg hsm.Algorithm) 
 
 // retireOrphans revokes (superseded) the certificates an interrupted
 // enrolment of nationalID left behind: issued, then the process stopped
-// before the owner and credential were recorded (PutEnrolment). Such a
-// certificate names the key of a credential that does not exist —
+// before the credential was recorded (PutEnrolment, PutReEnrolment).
+// Such a certificate names the key of a credential that does not exist —
 // "cred-<ID>" in the key store, or "wrapped:<ID>" — and nothing can sign
 // with it; left good, the one-campaign-certificate rule would refuse the
 // citizen's every later enrolment. Enrol calls it once it knows the
-// national ID has no owner, so no credential can name such a key; it
-// audits each (owner.enrol.retire) and deletes a labelled key it can.
+// national ID holds no certificate in force through a credential; it
+// retires only certificates whose credential does not exist, audits each
+// (owner.enrol.retire) and deletes a labelled key it can.
 func (s *Service) retireOrphans(ctx context.Context, nationalID, actor string) error {
 	recs, err := s.ca.List(ctx, &store.CertificateFilter{NationalID: nationalID, Status: store.StatusGood})
 	if err != nil {

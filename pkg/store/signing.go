@@ -81,6 +81,13 @@ type Signing interface {
 	// enrolled (rec, for that credential) and the audit events of the
 	// enrolment in one write: whole or not at all.
 	PutEnrolment(ctx context.Context, o *Owner, c *Credential, rec *EnrolmentRecord, audit ...*AuditEvent) error
+	// PutReEnrolment records the enrolment of an owner enrolled before
+	// (whose every certificate ended: a citizen back from another
+	// provider): o's details and factors replace the stored ones, the
+	// owner's sessions end, and the credential, its record and the audit
+	// events are added, in one write. ErrNotFound when no owner has o's
+	// ID and national ID.
+	PutReEnrolment(ctx context.Context, o *Owner, c *Credential, rec *EnrolmentRecord, audit ...*AuditEvent) error
 	// GetEnrolmentRecord returns how the credential was enrolled, or
 	// ErrNotFound (one enrolled before records were kept).
 	GetEnrolmentRecord(ctx context.Context, credentialID string) (*EnrolmentRecord, error)

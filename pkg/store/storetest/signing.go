@@ -202,6 +202,60 @@ func testEnrolment(t *testing.T, s store.Signing) {
 	wantErr(t, "PutEnrolment with a credential ID taken", s.PutEnrolment(ctx, o3, c3, rec(c3)), store.ErrExists)
 	_, err = s.GetOwner(ctx, o3.ID)
 	wantErr(t, "the owner of a refused enrolment", err, store.ErrNotFound)
+	testReEnrolment(t, s, o, rec)
+}
+
+// testReEnrolment: PutReEnrolment replaces the owner's details and
+// factors, ends the owner's sessions and the tokens of portals acting for
+// them (and no one else's), and adds the credential; for an unknown owner
+// it records nothing.
+func testReEnrolment(t *testing.T, s store.Signing, o *store.Owner, rec func(*store.Credential) *store.EnrolmentRecord) {
+	ctx := context.Background()
+	now := time.Now()
+	_, err := s.ReserveAttempt(ctx, o.ID, 1, time.Hour, now)
+	noErr(t, "ReserveAttempt", err)
+	noErr(t, "UseTOTPStep", s.UseTOTPStep(ctx, o.ID, 99))
+	tok := func(kind, subject, owner string) *store.Token {
+		tk := &store.Token{Hash: randomBytes(t, 32), Kind: kind, Subject: subject, Scope: "service", ExpiresAt: now.Add(time.Hour), OwnerID: owner}
+		noErr(t, "PutToken", s.PutToken(ctx, tk))
+		return tk
+	}
+	session, consent := tok("owner", o.ID, ""), tok("client", "portal", o.ID)
+	someoneElse := tok("owner", "owner-other", "")
+	back := *o
+	back.Name, back.Phone, back.PINHash, back.TOTPSecret = "Nguyễn Thị Bích Ngọc", "+84907654321", "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$bmV3", randomBytes(t, 48)
+	c := newCredential(t, o.ID)
+	e := &store.AuditEvent{Time: now, Actor: "test", Action: "owner.enrol", Subject: o.NationalID, Outcome: "ok", Details: []byte(`{"returning":true}`)}
+	noErr(t, "PutReEnrolment", s.PutReEnrolment(ctx, &back, c, rec(c), e))
+	got, err := s.GetOwner(ctx, o.ID)
+	noErr(t, "GetOwner after PutReEnrolment", err)
+	if got.Name != back.Name || got.Phone != back.Phone || got.PINHash != back.PINHash || !bytes.Equal(got.TOTPSecret, back.TOTPSecret) ||
+		got.PINFailures != 0 || !got.LockedUntil.IsZero() || got.TOTPLastStep != 0 {
+		t.Errorf("the owner after PutReEnrolment: %+v; want %+v with failures, lock and TOTP step reset", got, back)
+	}
+	if cr, err := s.GetCredential(ctx, c.ID); err != nil || cr.OwnerID != o.ID {
+		t.Errorf("the added credential: %+v, %v", cr, err)
+	}
+	if _, err := s.GetEnrolmentRecord(ctx, c.ID); err != nil {
+		t.Errorf("the added credential's record: %v", err)
+	}
+	for _, gone := range []*store.Token{session, consent} {
+		_, err := s.GetToken(ctx, gone.Hash, now)
+		wantErr(t, "a token of the re-enrolled owner", err, store.ErrNotFound)
+	}
+	if _, err := s.GetToken(ctx, someoneElse.Hash, now); err != nil {
+		t.Errorf("another owner's session after the re-enrolment: %v", err)
+	}
+	if e.ID < 1 {
+		t.Errorf("the re-enrolment's audit event got ID %d", e.ID)
+	}
+	stranger := newOwner(t)
+	sc := newCredential(t, stranger.ID)
+	wantErr(t, "PutReEnrolment of an owner never enrolled", s.PutReEnrolment(ctx, stranger, sc, rec(sc)), store.ErrNotFound)
+	_, err = s.GetCredential(ctx, sc.ID)
+	wantErr(t, "the credential of a refused re-enrolment", err, store.ErrNotFound)
+	other := newCredential(t, "owner-other")
+	wantErr(t, "PutReEnrolment with another owner's credential", s.PutReEnrolment(ctx, &back, other, rec(other)), store.ErrInvalid)
 }
 
 // signer is a client, an owner and the owner's credential.

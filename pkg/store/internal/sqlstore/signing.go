@@ -161,6 +161,48 @@ func (s *Store) insertOwner(ctx context.Context, c Conn, o *store.Owner) error {
 // audit events of the enrolment in one write: an enrolment is recorded
 // whole or not at all. ErrExists as PutOwner and PutCredential say.
 func (s *Store) PutEnrolment(ctx context.Context, o *store.Owner, cred *store.Credential, rec *store.EnrolmentRecord, audit ...*store.AuditEvent) error {
+	if err := s.checkEnrolment(o, cred, rec); err != nil {
+		return err
+	}
+	return s.writeAudited(ctx, fmt.Sprintf("storing the enrolment of owner %q", o.ID), audit, func(c Conn) error {
+		if err := s.insertOwner(ctx, c, o); err != nil {
+			return err
+		}
+		return s.insertEnrolled(ctx, c, cred, rec)
+	})
+}
+
+// PutReEnrolment records the enrolment of an owner enrolled before: o's
+// details and factors replace the stored ones (name, province, phone,
+// email, PIN hash and TOTP secret; failures, lock and the last TOTP step
+// start again), the owner's sessions end (their access tokens are
+// deleted, and those of portals acting for them by their consent), and
+// the credential, its record and the audit events are
+// added — in one write. ErrNotFound when no owner has o's ID and
+// national ID.
+func (s *Store) PutReEnrolment(ctx context.Context, o *store.Owner, cred *store.Credential, rec *store.EnrolmentRecord, audit ...*store.AuditEvent) error {
+	if err := s.checkEnrolment(o, cred, rec); err != nil {
+		return err
+	}
+	return s.writeAudited(ctx, fmt.Sprintf("storing the re-enrolment of owner %q", o.ID), audit, func(c Conn) error {
+		n, err := c.Exec(ctx, `UPDATE owners SET name = $3, province = $4, phone = $5, email = $6, pin_hash = $7,
+			pin_failures = 0, locked_until = NULL, totp_secret = $8, totp_last_step = 0 WHERE id = $1 AND national_id = $2`,
+			o.ID, o.NationalID, o.Name, o.Province, o.Phone, o.Email, o.PINHash, nullBytes(o.TOTPSecret))
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("no owner %q with national ID %q: %w", o.ID, o.NationalID, store.ErrNotFound)
+		}
+		if _, err := c.Exec(ctx, `DELETE FROM tokens WHERE (kind = 'owner' AND subject = $1) OR owner_id = $1`, o.ID); err != nil {
+			return err
+		}
+		return s.insertEnrolled(ctx, c, cred, rec)
+	})
+}
+
+// checkEnrolment checks what PutEnrolment and PutReEnrolment record.
+func (s *Store) checkEnrolment(o *store.Owner, cred *store.Credential, rec *store.EnrolmentRecord) error {
 	if err := check.Owner(o); err != nil {
 		return s.invalid("storing owner", err)
 	}
@@ -173,18 +215,21 @@ func (s *Store) PutEnrolment(ctx context.Context, o *store.Owner, cred *store.Cr
 	if rec.CredentialID != cred.ID {
 		return s.invalid("storing enrolment record", check.Invalid("the record names credential %q, not %q", rec.CredentialID, cred.ID))
 	}
-	return s.writeAudited(ctx, fmt.Sprintf("storing the enrolment of owner %q", o.ID), audit, func(c Conn) error {
-		if err := s.insertOwner(ctx, c, o); err != nil {
-			return err
-		}
-		if err := s.insertCredential(ctx, c, cred); err != nil {
-			return err
-		}
-		_, err := c.Exec(ctx, `INSERT INTO enrolment_records (credential_id, channel, staff_id, province, ward, evidence_kind,
-			evidence_ref, consent_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, rec.CredentialID, rec.Channel,
-			rec.StaffID, rec.Province, rec.Ward, rec.EvidenceKind, rec.EvidenceRef, s.time(rec.ConsentAt), s.time(s.clock(rec.CreatedAt)))
+	if cred.OwnerID != o.ID {
+		return s.invalid("storing credential", check.Invalid("the credential names owner %q, not %q", cred.OwnerID, o.ID))
+	}
+	return nil
+}
+
+// insertEnrolled inserts an enrolment's credential and its record.
+func (s *Store) insertEnrolled(ctx context.Context, c Conn, cred *store.Credential, rec *store.EnrolmentRecord) error {
+	if err := s.insertCredential(ctx, c, cred); err != nil {
 		return err
-	})
+	}
+	_, err := c.Exec(ctx, `INSERT INTO enrolment_records (credential_id, channel, staff_id, province, ward, evidence_kind,
+		evidence_ref, consent_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, rec.CredentialID, rec.Channel,
+		rec.StaffID, rec.Province, rec.Ward, rec.EvidenceKind, rec.EvidenceRef, s.time(rec.ConsentAt), s.time(s.clock(rec.CreatedAt)))
+	return err
 }
 
 // GetEnrolmentRecord returns how the credential was enrolled, or
