@@ -40,6 +40,13 @@ type renewPageView struct {
 	List    []renewView
 	Form    *renewView
 	Passkey string
+	// RevokeOld is what the form does with the old certificate
+	// (?revoke_old=1: revoke it; else it expires). The choice is the
+	// page's, not a box in the form, because a passkey's answer is bound
+	// to it (signing.Service.RenewalPasskeyOptions) before the owner
+	// answers; Toggle opens the page with the other choice.
+	RevokeOld bool
+	Toggle    string
 }
 
 // bannerView is the requests page's notice of a certificate to renew.
@@ -69,7 +76,13 @@ func (h *Handler) renewStates(r *http.Request) (*renewPageView, error) {
 	}
 	if pv.Form != nil {
 		id := pv.Form.ID
-		pv.Passkey = h.passkeyOptions(r, func() ([]byte, error) { return h.svc.RenewalPasskeyOptions(r.Context(), s.ownerID, id) })
+		pv.RevokeOld = r.URL.Query().Get("revoke_old") == "1"
+		toggle := url.Values{"credential": {id}}
+		if !pv.RevokeOld {
+			toggle.Set("revoke_old", "1")
+		}
+		pv.Toggle = "/app/renew?" + toggle.Encode()
+		pv.Passkey = h.passkeyOptions(r, func() ([]byte, error) { return h.svc.RenewalPasskeyOptions(r.Context(), s.ownerID, id, pv.RevokeOld) })
 	}
 	return pv, nil
 }
@@ -144,7 +157,10 @@ var renewMessages = map[string]map[string]string{
 		"status_hold":      "Đang tạm dừng",
 		"status_revoked":   "Đã thu hồi",
 		"status_expired":   "Đã hết hạn",
-		"renewRevokeOld":   "Thu hồi chứng thư cũ ngay (nếu không, chứng thư cũ tự hết hạn)",
+		"renewWillKeep":    "Chứng thư cũ giữ nguyên đến khi tự hết hạn.",
+		"renewWillRevoke":  "Chứng thư cũ sẽ bị thu hồi ngay khi gia hạn xong.",
+		"renewRevokeOld":   "Thu hồi chứng thư cũ ngay",
+		"renewKeepOld":     "Để chứng thư cũ tự hết hạn",
 		"renewApprove":     "Duyệt gia hạn",
 		"renewButton":      "Gia hạn",
 		"renewPasskey":     "Gia hạn bằng khóa truy cập (passkey)",
@@ -172,7 +188,10 @@ var renewMessages = map[string]map[string]string{
 		"status_hold":      "Suspended",
 		"status_revoked":   "Revoked",
 		"status_expired":   "Expired",
-		"renewRevokeOld":   "Revoke the old certificate now (otherwise it simply expires)",
+		"renewWillKeep":    "The old certificate stays until it expires.",
+		"renewWillRevoke":  "The old certificate will be revoked as soon as it is renewed.",
+		"renewRevokeOld":   "Revoke the old certificate now",
+		"renewKeepOld":     "Let the old certificate expire",
 		"renewApprove":     "Approve the renewal",
 		"renewButton":      "Renew",
 		"renewPasskey":     "Renew with a passkey",

@@ -37,14 +37,22 @@ func TestRenewInBrowser(t *testing.T) {
 			}
 			html = append(html, b.Open(t, c.vp, srv.URL+"/app/", nil).Check("renew-banner"))
 			html = append(html, b.Open(t, c.vp, srv.URL+"/app/renew?lang=en", nil).Check("renew-en"))
+			html = append(html, b.Open(t, c.vp, srv.URL+"/app/renew?lang=vi&revoke_old=1", nil).Check("renew-revoke"))
 			rp := b.Open(t, c.vp, srv.URL+"/app/renew?lang=vi", nil)
 			if got := text(rp, ".cost"); got != "Miễn phí" {
 				t.Errorf("the renewal fee shows %q", got)
 			}
 			html = append(html, rp.Check("renew"))
+			if got := text(rp, "#old-choice"); !strings.Contains(got, "tự hết hạn") {
+				t.Errorf("the old certificate's fate before choosing: %q", got)
+			}
+			testenv.Act(rp, chromedp.Click("#toggle-old"))
+			testenv.Act(rp, chromedp.WaitReady(`#renew-form input[name=revoke_old]`))
+			if got := text(rp, "#old-choice"); !strings.Contains(got, "thu hồi ngay") {
+				t.Errorf("the old certificate's fate after choosing to revoke it: %q", got)
+			}
 			testenv.Act(rp, chromedp.SendKeys("#pin", pin))
 			testenv.Act(rp, chromedp.SendKeys("#otp", e.otp(t, c.en)))
-			testenv.Act(rp, chromedp.Click("#revoke-old"))
 			testenv.Act(rp, chromedp.Click("#renew"))
 			testenv.Act(rp, chromedp.WaitVisible("#outcome"))
 			if got := text(rp, "#outcome"); !strings.Contains(got, "đã được gia hạn") {
@@ -53,7 +61,7 @@ func TestRenewInBrowser(t *testing.T) {
 			flowTab(t, rp, "renewed")
 			rec, err := e.st.GetCertificate(t.Context(), "issuing", c.en.Certificate.SerialNumber.Bytes())
 			if err != nil || rec.Status != "revoked" {
-				t.Errorf("the old certificate after renewing with the box ticked: %+v %v", rec, err)
+				t.Errorf("the old certificate after renewing with its revocation chosen: %+v %v", rec, err)
 			}
 			testenv.Act(rp, chromedp.Click(".logout button"))
 			testenv.Act(rp, chromedp.WaitVisible("#cccd"))

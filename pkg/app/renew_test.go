@@ -48,6 +48,13 @@ func TestRenewPage(t *testing.T) {
 	if strings.Contains(page, "<img src=x") || !strings.Contains(page, "&lt;img src=x onerror=alert(1)&gt;") {
 		t.Errorf("the operator's name is not escaped:\n%s", page)
 	}
+	if strings.Contains(page, `name="revoke_old"`) || !strings.Contains(page, `href="/app/renew?credential=`+cred+`&amp;revoke_old=1"`) {
+		t.Errorf("the renewal page's default: the old certificate should expire, with a link to revoke it instead:\n%s", page)
+	}
+	if _, p := b.get("/app/renew?credential=" + cred + "&revoke_old=1"); strings.Count(p, `<input type="hidden" name="revoke_old" value="1">`) != 1 ||
+		!strings.Contains(p, "thu hồi ngay") {
+		t.Errorf("the renewal page choosing to revoke the old certificate: the form does not carry it:\n%s", p)
+	}
 	token := b.csrf()
 	serialNow := func() []byte {
 		t.Helper()

@@ -229,7 +229,7 @@ func (s *Service) Renew(ctx context.Context, req *RenewRequest) (*Renewed, error
 	if err != nil {
 		return nil, err
 	}
-	use := renewUse(o.ID, cred)
+	use := renewUse(o.ID, cred, req.RevokeOld)
 	factors, err := s.checkFactors(ctx, o, req.Factors, &use)
 	if err != nil {
 		return nil, err
@@ -324,14 +324,20 @@ func credentialOfKey(name string) string {
 }
 
 // renewUse binds a passkey's answer to the renewal of the credential's
-// present certificate.
-func renewUse(ownerID string, cred *store.Credential) passkeyUse {
-	return passkeyUse{purposeApprove, ownerID, binding(purposeApprove, []byte("renewal"), []byte(cred.ID), cred.CertSerial)}
+// present certificate, and to what becomes of it (revokeOld): an answer
+// made to let the old certificate expire cannot revoke it.
+func renewUse(ownerID string, cred *store.Credential, revokeOld bool) passkeyUse {
+	old := []byte("keep-old")
+	if revokeOld {
+		old = []byte("revoke-old")
+	}
+	return passkeyUse{purposeApprove, ownerID, binding(purposeApprove, []byte("renewal"), []byte(cred.ID), cred.CertSerial, old)}
 }
 
 // RenewalPasskeyOptions issues a passkey challenge bound to the renewal
-// of the owner's credential's present certificate.
-func (s *Service) RenewalPasskeyOptions(ctx context.Context, ownerID, credentialID string) ([]byte, error) {
+// of the owner's credential's present certificate, revoking it or
+// letting it expire as revokeOld says (RenewRequest.RevokeOld).
+func (s *Service) RenewalPasskeyOptions(ctx context.Context, ownerID, credentialID string, revokeOld bool) ([]byte, error) {
 	if s.rp == nil {
 		return nil, s.passkeysOff()
 	}
@@ -343,7 +349,7 @@ func (s *Service) RenewalPasskeyOptions(ctx context.Context, ownerID, credential
 	if err != nil {
 		return nil, err
 	}
-	return s.ownerPasskeyOptions(ctx, o, renewUse(ownerID, cred))
+	return s.ownerPasskeyOptions(ctx, o, renewUse(ownerID, cred, revokeOld))
 }
 
 // Expiring is the body of the credential.expiring webhook: the

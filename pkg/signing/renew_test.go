@@ -360,8 +360,9 @@ func TestNotifyExpiring(t *testing.T) {
 
 // TestRenewPasskey: a passkey's answer to the renewal's challenge renews
 // the credential; an answer made for a transaction cannot renew it, nor
-// the renewal's answer approve the transaction (unbound), and each such
-// attempt is counted.
+// the renewal's answer approve the transaction (unbound), nor an answer
+// made to let the old certificate expire revoke it; each such attempt is
+// counted.
 func TestRenewPasskey(t *testing.T) {
 	p := newPasskeyEnv(t)
 	ctx := context.Background()
@@ -374,7 +375,7 @@ func TestRenewPasskey(t *testing.T) {
 	if err := renew(forTx); !isCode(err, signing.KindDenied) {
 		t.Errorf("renewing with a transaction's passkey answer: %v", err)
 	}
-	opts, err := p.svc.RenewalPasskeyOptions(ctx, p.en.OwnerID, p.en.CredentialID)
+	opts, err := p.svc.RenewalPasskeyOptions(ctx, p.en.OwnerID, p.en.CredentialID, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -388,7 +389,22 @@ func TestRenewPasskey(t *testing.T) {
 	if got := strings.Join(p.passkeyVerdicts(t, p.en.OwnerID), " "); got != "unbound unbound" {
 		t.Errorf("passkey verdicts %q, want two unbound", got)
 	}
-	opts, err = p.svc.RenewalPasskeyOptions(ctx, p.en.OwnerID, p.en.CredentialID)
+	// An answer made to let the old certificate expire does not revoke
+	// it: the choice is bound too.
+	opts, err = p.svc.RenewalPasskeyOptions(ctx, p.en.OwnerID, p.en.CredentialID, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keepOld, err := p.auth.Get(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.svc.Renew(ctx, &signing.RenewRequest{OwnerID: p.en.OwnerID, CredentialID: p.en.CredentialID,
+		Factors: &signing.Factors{Passkey: keepOld}, RevokeOld: true})
+	if !isCode(err, signing.KindDenied) {
+		t.Errorf("renewing and revoking with an answer made to keep the old certificate: %v", err)
+	}
+	opts, err = p.svc.RenewalPasskeyOptions(ctx, p.en.OwnerID, p.en.CredentialID, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -396,10 +412,15 @@ func TestRenewPasskey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := renew(answer); err != nil {
-		t.Fatalf("renewing with the passkey: %v", err)
+	_, err = p.svc.Renew(ctx, &signing.RenewRequest{OwnerID: p.en.OwnerID, CredentialID: p.en.CredentialID,
+		Factors: &signing.Factors{Passkey: answer}, RevokeOld: true})
+	if err != nil {
+		t.Fatalf("renewing with the passkey, revoking the old certificate: %v", err)
 	}
-	if _, err := p.svc.RenewalPasskeyOptions(ctx, p.neighbourOf(t), p.en.CredentialID); !isCode(err, signing.KindNotFound) {
+	if rec, err := p.p.Store.GetCertificate(ctx, "issuing", p.en.Certificate.SerialNumber.Bytes()); err != nil || rec.Status != store.StatusRevoked {
+		t.Errorf("the old certificate after a renewal that revokes it: %+v, %v", rec, err)
+	}
+	if _, err := p.svc.RenewalPasskeyOptions(ctx, p.neighbourOf(t), p.en.CredentialID, false); !isCode(err, signing.KindNotFound) {
 		t.Errorf("another owner's renewal challenge: %v", err)
 	}
 }
