@@ -150,6 +150,11 @@ func (s *Service) signDocuments(ctx context.Context, x *Transaction, sad, actor 
 	if err != nil {
 		return nil, err
 	}
+	// The key unlock holds is the one to judge by: a renewal after the
+	// approval's own check (staleHashes) is caught here.
+	if refusal := staleHashes(x, u.cred); refusal != nil {
+		return nil, refusal
+	}
 	res := make([]Signature, len(x.Documents))
 	for i, d := range x.Documents {
 		if i == len(x.Documents)/2 {

@@ -24,9 +24,13 @@ const (
 )
 
 // RenewalClaim is how long an owner's approved renewal holds the
-// certificate's renewal while the key and certificate are made; a
-// renewal whose replica died is open again after it.
-const RenewalClaim = 2 * time.Minute
+// certificate's renewal while the key and certificate are made (well
+// under a second, or a few on a loaded HSM); a renewal whose replica
+// died is open again after it. It only saves work: were a slow renewal
+// to outlive its claim and another start, the credential still moves
+// once (store.FinishRenewal moves it only from the serial it names), and
+// the loser's certificate is revoked at once.
+const RenewalClaim = 30 * time.Second
 
 // noticeDays are the days before a certificate's end when the portals
 // holding its credential are told (NotifyExpiring), nearest first; the
@@ -240,7 +244,7 @@ func (s *Service) Renew(ctx context.Context, req *RenewRequest) (*Renewed, error
 		RequestedAt: now, ClaimedUntil: now.Add(RenewalClaim)}
 	if err := s.st.ClaimRenewal(ctx, claim, now); errors.Is(err, store.ErrConflict) {
 		_ = s.audit(ctx, actor, "credential.renew", cred.ID, "refused", map[string]any{"credential": cred.ID, "reason": "under way or done"})
-		return nil, fail(KindConflict, "credential %s's certificate is being renewed, or was renewed already", cred.ID)
+		return nil, fail(KindConflict, "credential %s's certificate is being renewed (if that renewal stopped, try again in %v), or was renewed already", cred.ID, RenewalClaim)
 	} else if err != nil {
 		return nil, err
 	}
@@ -280,6 +284,12 @@ func (s *Service) Renew(ctx context.Context, req *RenewRequest) (*Renewed, error
 		cr.Email = old.EmailAddresses[0]
 	}
 	cert, err := s.ca.IssueCitizen(ctx, cr)
+	if errors.Is(err, ca.ErrCampaignHolder) {
+		// Renewed already: the certificate the last renewal replaced is
+		// still in force, and a campaign signature has at most those two.
+		return failed(&Error{Kind: KindConflict, Err: err, Description: "credential " + cred.ID +
+			" was renewed recently and the certificate it replaced is still in force: renew again once it has expired or been revoked"})
+	}
 	if err != nil {
 		return failed(&Error{Kind: KindInternal, Description: "issuing the renewed certificate", Err: err})
 	}
@@ -299,6 +309,7 @@ func (s *Service) Renew(ctx context.Context, req *RenewRequest) (*Renewed, error
 		}
 		return failed(fmt.Errorf("signing: recording the renewal of credential %s: %w", cred.ID, err))
 	}
+	s.failStaleAfterRenewal(ctx, &next)
 	if req.RevokeOld {
 		err := s.ca.Revoke(ctx, rec.Serial, store.ReasonSuperseded, time.Time{})
 		if err != nil && !errors.Is(err, ca.ErrAlreadyRevoked) {
@@ -310,6 +321,31 @@ func (s *Service) Renew(ctx context.Context, req *RenewRequest) (*Renewed, error
 		}
 	}
 	return &Renewed{CredentialID: cred.ID, Old: old, New: cert, Metered: metered}, nil
+}
+
+// failStaleAfterRenewal fails the credential's pending transactions whose
+// hashes were computed for the certificate just replaced (staleHashes),
+// so their portals hear of it now, by webhook, rather than when the
+// owner tries to approve. The approval checks again; a failure here is
+// logged, not the renewal's.
+func (s *Service) failStaleAfterRenewal(ctx context.Context, cred *store.Credential) {
+	pending, err := s.st.ListTransactions(ctx, &store.TransactionFilter{OwnerID: cred.OwnerID, Status: store.TxPending, Limit: 1000})
+	if err != nil {
+		s.log.ErrorContext(ctx, "signing: listing the transactions a renewal made stale", "credential", cred.ID, "err", err)
+		return
+	}
+	for _, t := range pending {
+		if t.CredentialID != cred.ID {
+			continue
+		}
+		x, err := s.decode(t)
+		if err == nil {
+			err = s.failStale(ctx, t, x, cred, "kysod")
+		}
+		if refusal := (*Error)(nil); err != nil && !errors.As(err, &refusal) {
+			s.log.ErrorContext(ctx, "signing: failing a transaction a renewal made stale", "transaction", t.ID, "err", err)
+		}
+	}
 }
 
 // keyRenewalSep separates a credential's ID from the suffix of a renewed

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
+	"encoding/hex"
 	"encoding/json"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/kyso-pki/kyso/hsm"
+	"github.com/kyso-pki/kyso/internal/testpdf"
 	"github.com/kyso-pki/kyso/pkg/ca"
 	"github.com/kyso-pki/kyso/pkg/ca/catest"
 	"github.com/kyso-pki/kyso/pkg/signing"
@@ -461,5 +463,124 @@ func TestRenewSpendsActivations(t *testing.T) {
 	sigs, err := e.svc.SignHash(ctx, &signing.SignHashRequest{ClientID: portal.ID, CredentialID: en.CredentialID, SAD: sad, Hashes: h, HashAlgorithm: crypto.SHA256})
 	if err != nil || !ecdsa.VerifyASN1(r.New.PublicKey.(*ecdsa.PublicKey), h[0], sigs[0]) {
 		t.Fatalf("signHash after renewal: %v", err)
+	}
+}
+
+// TestRenewFailsStaleHashes: a SmartCA-style transaction of hashes
+// submitted before a renewal was computed for the old certificate: the
+// renewal fails it (its portal told by webhook) and its approval is
+// refused before the owner's factors are asked; a whole PDF submitted
+// before the renewal is signed with the new certificate. A transaction
+// recorded under another certificate than the credential's (the renewal
+// not swept) is refused at approval too, and spends no attempt.
+func TestRenewFailsStaleHashes(t *testing.T) {
+	e := newRenewEnv(t, func(c *signing.Config) {
+		c.Notification = func(x *signing.Transaction) ([]byte, error) { return []byte(string(x.Status) + " " + x.Error), nil }
+	})
+	ctx := context.Background()
+	en := e.enrol(t, hsm.ECDSAP256)
+	portal, err := e.svc.CreateClient(ctx, "Cổng dịch vụ công", "https://portal.example/hook", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	submit := func(ref string, d signing.Document) *signing.Transaction {
+		t.Helper()
+		tx, _, err := e.svc.Submit(ctx, &signing.SubmitRequest{ClientID: portal.ID, ClientRef: ref, CredentialID: en.CredentialID,
+			Description: "Tờ khai", Documents: []signing.Document{d}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tx
+	}
+	hashTx := submit("hash-1", signing.Document{DocID: "a", Hash: digest("a")})
+	pdfTx := submit("pdf-1", signing.Document{DocID: "b.pdf", PDF: testpdf.Minimal("B")})
+	r, err := e.renew(t, en, "271828", e.next(t, en), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.svc.ClientTransaction(ctx, portal.ID, hashTx.ID)
+	if err != nil || got.Status != store.TxFailed || !strings.Contains(got.Error, "renewed") {
+		t.Fatalf("the hash transaction after the renewal: %+v, %v; want failed, saying why", got, err)
+	}
+	hooks, err := e.p.Store.ClaimWebhooks(ctx, e.clock.Now().Add(time.Minute), time.Minute, 10)
+	if err != nil || len(hooks) != 1 || !strings.Contains(string(hooks[0].Body), "failed") || hooks[0].IdempotencyKey != hashTx.ID+":failed" {
+		t.Fatalf("the portal's webhooks after the renewal: %d, %v", len(hooks), err)
+	}
+	if _, err := e.svc.Approve(ctx, en.OwnerID, hashTx.ID, "271828", e.next(t, en)); err == nil {
+		t.Fatal("a failed transaction approved")
+	}
+	done, err := e.svc.Approve(ctx, en.OwnerID, pdfTx.ID, "271828", e.next(t, en))
+	if err != nil || done.Status != store.TxSigned {
+		t.Fatalf("the PDF submitted before the renewal: %v", err)
+	}
+	// The signature's CMS (hex in /Contents) carries the signer's
+	// certificate: the new one, not the old.
+	signed := strings.ToLower(string(done.Signatures[0].SignedPDF))
+	if !strings.Contains(signed, hex.EncodeToString(r.New.Raw)) || strings.Contains(signed, hex.EncodeToString(r.Old.Raw)) {
+		t.Fatal("the PDF submitted before the renewal was not signed with the new certificate")
+	}
+
+	// A transaction recorded under the old certificate that no sweep
+	// failed (as one written by a replica mid-renewal would be).
+	old := submit("hash-2", signing.Document{DocID: "c", Hash: digest("c")})
+	raw, err := e.p.Store.GetTransaction(ctx, old.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := *raw
+	stale.ID, stale.ClientRef = raw.ID+"x", "hash-3"
+	stale.Documents = []byte(strings.Replace(string(raw.Documents), hex.EncodeToString(r.New.SerialNumber.Bytes()),
+		hex.EncodeToString(r.Old.SerialNumber.Bytes()), 1))
+	if _, _, err := e.p.Store.CreateTransaction(ctx, &stale); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := e.p.Store.GetOwner(ctx, en.OwnerID)
+	_, err = e.svc.Approve(ctx, en.OwnerID, stale.ID, "000000", e.next(t, en))
+	if !isCode(err, signing.KindConflict) || !strings.Contains(err.Error(), "renewed") {
+		t.Fatalf("approving hashes made for the old certificate: %v, want a conflict saying the credential was renewed", err)
+	}
+	if after, _ := e.p.Store.GetOwner(ctx, en.OwnerID); after.PINFailures != before.PINFailures {
+		t.Errorf("the refused approval counted an attempt: %d → %d", before.PINFailures, after.PINFailures)
+	}
+	if got, err := e.svc.ClientTransaction(ctx, portal.ID, stale.ID); err != nil || got.Status != store.TxFailed {
+		t.Errorf("the stale transaction after its refused approval: %+v, %v; want failed", got, err)
+	}
+	// Submitting hash-2 again is the same request, not a conflict.
+	if again, created, err := e.svc.Submit(ctx, &signing.SubmitRequest{ClientID: portal.ID, ClientRef: "hash-2", CredentialID: en.CredentialID,
+		Description: "Tờ khai", Documents: []signing.Document{{DocID: "c", Hash: digest("c")}}}); err != nil || created || again.ID != old.ID {
+		t.Errorf("the same submission again: %v, created %t", err, created)
+	}
+	if done, err := e.svc.Approve(ctx, en.OwnerID, old.ID, "271828", e.next(t, en)); err != nil || done.Status != store.TxSigned ||
+		!ecdsa.VerifyASN1(r.New.PublicKey.(*ecdsa.PublicKey), digest("c"), done.Signatures[0].Signature) {
+		t.Fatalf("hashes submitted after the renewal: %v", err)
+	}
+}
+
+// TestRenewAfterDeadClaim: a renewal claimed by a replica that died
+// before finishing blocks the owner's renewal for RenewalClaim only (a
+// conflict that says when to try again); then it renews, once.
+func TestRenewAfterDeadClaim(t *testing.T) {
+	e := newRenewEnv(t, nil)
+	ctx := context.Background()
+	en := e.enrol(t, hsm.ECDSAP256)
+	now := e.clock.Now()
+	if err := e.p.Store.ClaimRenewal(ctx, &store.Renewal{CredentialID: en.CredentialID, FromSerial: en.Certificate.SerialNumber.Bytes(),
+		OwnerID: en.OwnerID, RequestedBy: "owner:" + en.OwnerID, RequestedAt: now, ClaimedUntil: now.Add(signing.RenewalClaim)}, now); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.renew(t, en, "271828", e.next(t, en), false)
+	if !isCode(err, signing.KindConflict) || !strings.Contains(err.Error(), "try again in 30s") {
+		t.Fatalf("renewing under a dead replica's claim: %v, want a conflict saying when to try again", err)
+	}
+	e.clock.Advance(signing.RenewalClaim)
+	r, err := e.renew(t, en, "271828", e.next(t, en), false)
+	if err != nil {
+		t.Fatalf("renewing once the dead claim ended: %v", err)
+	}
+	if _, err := e.renew(t, en, "271828", e.next(t, en), false); !isCode(err, signing.KindConflict) {
+		t.Fatalf("renewing the renewed certificate again: %v", err)
+	}
+	if cur, err := e.svc.Credential(ctx, en.CredentialID); err != nil || string(cur.CertSerial) != string(r.New.SerialNumber.Bytes()) {
+		t.Fatalf("the credential after the renewal: %v", err)
 	}
 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -48,6 +50,12 @@ type storedDocument struct {
 	Document
 	HashAlgorithm string `json:"hash_algorithm"`
 	SignAlgo      string `json:"sign_algo,omitempty"`
+	// CertSerial is the serial of the credential's certificate when the
+	// transaction was submitted (hex): a portal computes a hash to sign
+	// over signed attributes naming that certificate, so after a renewal
+	// the hash is no longer the credential's to sign (staleHashes).
+	// Empty in transactions stored before it was recorded.
+	CertSerial string `json:"cert_serial,omitempty"`
 }
 
 // SubmitRequest asks an owner to approve signing documents with one of
@@ -83,7 +91,11 @@ type Transaction struct {
 	*store.Transaction
 	HashAlgorithm crypto.Hash
 	SignAlgo      string
-	Documents     []Document
+	// CertSerial is the serial of the credential's certificate when the
+	// transaction was submitted (hex; empty for one stored before it was
+	// recorded).
+	CertSerial string
+	Documents  []Document
 	Signatures    []Signature
 	// ReceiptID names the consent receipt of the owner's approval; set by
 	// Approve.
@@ -118,7 +130,7 @@ func (s *Service) decode(t *store.Transaction) (*Transaction, error) {
 		return nil, fmt.Errorf("signing: transaction %s: unreadable documents: %v", t.ID, err)
 	}
 	h, _ := hashByOID(docs[0].HashAlgorithm)
-	out := &Transaction{Transaction: t, HashAlgorithm: h, SignAlgo: docs[0].SignAlgo}
+	out := &Transaction{Transaction: t, HashAlgorithm: h, SignAlgo: docs[0].SignAlgo, CertSerial: docs[0].CertSerial}
 	for _, d := range docs {
 		out.Documents = append(out.Documents, d.Document)
 	}
@@ -198,7 +210,7 @@ func (s *Service) submit(ctx context.Context, req *SubmitRequest, actor string) 
 	}
 	stored := make([]storedDocument, len(req.Documents))
 	for i, d := range req.Documents {
-		stored[i] = storedDocument{Document: d, HashAlgorithm: hashOID(h), SignAlgo: req.SignAlgo}
+		stored[i] = storedDocument{Document: d, HashAlgorithm: hashOID(h), SignAlgo: req.SignAlgo, CertSerial: hex.EncodeToString(cred.CertSerial)}
 	}
 	docs, err := json.Marshal(stored)
 	if err != nil {
@@ -222,11 +234,69 @@ func (s *Service) submit(ctx context.Context, req *SubmitRequest, actor string) 
 		}); err != nil {
 			return nil, false, err
 		}
-	} else if got.CredentialID != cred.ID || string(got.Documents) != string(docs) {
+	} else if got.CredentialID != cred.ID || !sameDocuments(got.Documents, stored) {
 		return nil, false, fail(KindConflict, "transaction ID %q was already used for another request", req.ClientRef)
 	}
 	out, err := s.decode(got)
 	return out, created, err
+}
+
+// sameDocuments reports whether a transaction's stored documents are
+// docs, whatever certificate each named at its submission: a submission
+// retried across a renewal is the same request (and its hashes are then
+// refused as stale at approval, staleHashes).
+func sameDocuments(stored []byte, docs []storedDocument) bool {
+	var was []storedDocument
+	if json.Unmarshal(stored, &was) != nil || len(was) != len(docs) {
+		return false
+	}
+	again := slices.Clone(docs)
+	for i := range again {
+		again[i].CertSerial = was[i].CertSerial
+	}
+	b, err := json.Marshal(again)
+	return err == nil && string(b) == string(stored)
+}
+
+// staleHashes refuses a transaction with hashes to sign (not whole PDFs,
+// which are signed with the credential's certificate of the moment) once
+// the credential's certificate is no longer the one it was submitted
+// under: the credential was renewed meanwhile, and a portal computes such
+// a hash over signed attributes naming the old certificate, so a
+// signature with the new key would not verify under the certificate the
+// document names. Transactions stored before CertSerial was recorded
+// are not judged.
+func staleHashes(x *Transaction, cred *store.Credential) *Error {
+	if x.CertSerial == "" || x.CertSerial == hex.EncodeToString(cred.CertSerial) {
+		return nil
+	}
+	for _, d := range x.Documents {
+		if d.PDF == nil {
+			return fail(KindConflict, "the credential's certificate was renewed after this request was made: its hashes were computed for the old certificate, and the portal must send the request again")
+		}
+	}
+	return nil
+}
+
+// failStale fails the pending transaction t when its hashes are stale
+// (staleHashes), telling its portal by webhook; it returns the refusal,
+// or nil when t is not stale.
+func (s *Service) failStale(ctx context.Context, t *store.Transaction, x *Transaction, cred *store.Credential, actor string) error {
+	refusal := staleHashes(x, cred)
+	if refusal == nil {
+		return nil
+	}
+	u := *t
+	u.Status, u.UpdatedAt, u.Error = store.TxFailed, s.now(), "the credential was renewed; send the request again"
+	e, err := s.auditEvent(actor, "transaction.fail", t.ID, "error", map[string]any{"credential": cred.ID, "reason": "renewed",
+		"submitted_serial": x.CertSerial, "serial": hex.EncodeToString(cred.CertSerial)})
+	if err != nil {
+		return err
+	}
+	if err := s.transition(ctx, &u, store.TxPending, e); err != nil && !errors.Is(err, store.ErrConflict) {
+		return err
+	}
+	return refusal
 }
 
 // shown refuses text the owner is shown that would look other than what
@@ -406,6 +476,15 @@ func (s *Service) ApproveWith(ctx context.Context, ownerID, txID string, f *Fact
 	if err != nil {
 		return nil, err
 	}
+	cred, err := s.st.GetCredential(ctx, t.CredentialID)
+	if err != nil {
+		return nil, fmt.Errorf("signing: credential %s: %w", t.CredentialID, err)
+	}
+	// Before the factors are asked: a request the credential can no
+	// longer sign spends none of the owner's attempts.
+	if err := s.failStale(ctx, t, x, cred, "kysod"); err != nil {
+		return nil, err
+	}
 	hashes := x.hashes()
 	factors, err := s.checkFactors(ctx, o, f, ptr(txUse(ownerID, t.ID, x.HashAlgorithm, hashes)))
 	if err != nil {
@@ -421,10 +500,6 @@ func (s *Service) ApproveWith(ctx context.Context, ownerID, txID string, f *Fact
 	sad, activation, err := s.newActivation(ctx, t.ClientID, t.CredentialID, t.ID, receiptID, "", x.HashAlgorithm, hashes)
 	if err != nil {
 		return nil, err
-	}
-	cred, err := s.st.GetCredential(ctx, t.CredentialID)
-	if err != nil {
-		return nil, fmt.Errorf("signing: credential %s: %w", t.CredentialID, err)
 	}
 	now := s.now()
 	// The consent receipt: what the owner was shown and approved, signed
