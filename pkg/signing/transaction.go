@@ -96,7 +96,7 @@ type Transaction struct {
 	// recorded).
 	CertSerial string
 	Documents  []Document
-	Signatures    []Signature
+	Signatures []Signature
 	// ReceiptID names the consent receipt of the owner's approval; set by
 	// Approve.
 	ReceiptID string
