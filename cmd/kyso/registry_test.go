@@ -11,8 +11,8 @@ import (
 )
 
 // TestRegistryMemberAndFailClosed: `kyso registry member` needs the
-// provider named in kyso.json and prints an entry the registry's members
-// file accepts; enrolling with a shared registry that does not answer
+// provider's ID in kyso.json and prints an entry the registry's members
+// file accepts, named as kyso.json says or else as the CA's organisation; enrolling with a shared registry that does not answer
 // fails, issuing nothing; a malformed --switch-consent is a usage error.
 func TestRegistryMemberAndFailClosed(t *testing.T) {
 	dir, data, run := initData(t)
@@ -35,6 +35,11 @@ func TestRegistryMemberAndFailClosed(t *testing.T) {
 		if err := os.WriteFile(path, b, 0o600); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// Without a provider_name, the name is the CA's organisation.
+	setRegistry(map[string]string{"provider_id": "prov-b"})
+	if out, _ := run(0, "registry", "member", "--data", data); !strings.Contains(out, "Kyso Development") {
+		t.Fatalf("the entry of a provider named by its CA: %s", out)
 	}
 	setRegistry(map[string]string{"provider_id": "prov-b", "provider_name": "Nhà cung cấp B"})
 	out, _ := run(0, "registry", "member", "--data", data)

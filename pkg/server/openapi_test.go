@@ -37,8 +37,10 @@ var routeSources = []string{
 
 // unmuxedRoutes are served without a mux pattern: PKI.ServeHTTP hands
 // /ocsp and /ocsp/… to the OCSP responder itself, which takes GET with
-// the request in the path and POST at any path.
-var unmuxedRoutes = []string{"GET /ocsp", "POST /ocsp", "GET /ocsp/{}", "POST /ocsp/{}"}
+// the request in the path and POST at any path; kysod --registry hands
+// /registry/v1/… to campaignreg.Handler, which takes POST /registry/v1/
+// and the operation.
+var unmuxedRoutes = []string{"GET /ocsp", "POST /ocsp", "GET /ocsp/{}", "POST /ocsp/{}", "POST /registry/v1/{}"}
 
 // normPath turns a path into a comparable shape: every segment holding a
 // wildcard becomes "{}", so the mux's "/ca/{file}" and the document's

@@ -18,9 +18,11 @@ import (
 type RegistryConfig struct {
 	// ProviderID and ProviderName are this provider as the registry's
 	// members name it; the name is what another provider's citizen is
-	// shown when refused.
+	// shown when refused. An empty name is the issuing CA's organisation
+	// (its O, `kyso ca init --name`), the name the provider signs with;
+	// name it here when the public name differs from the legal one.
 	ProviderID   string `json:"provider_id"`
-	ProviderName string `json:"provider_name"`
+	ProviderName string `json:"provider_name,omitempty"`
 	// URL is the shared registry's HTTPS base ("https://host:8443");
 	// empty: the embedded registry.
 	URL string `json:"url,omitempty"`
@@ -30,17 +32,26 @@ type RegistryConfig struct {
 	CAFile string `json:"ca_file,omitempty"`
 }
 
-// DefaultProvider is this provider when kyso.json names none: enough for
-// the embedded registry, where no other provider is ever shown.
+// DefaultProvider is this provider when kyso.json names none and the CA
+// names no organisation: enough for the embedded registry, where no
+// other provider is ever shown.
 var DefaultProvider = campaignreg.Provider{ID: "local", Name: "kyso"}
 
-// Provider is this provider as kyso.json names it, or DefaultProvider.
-func (d *Dir) Provider() campaignreg.Provider {
-	c := d.Config.CampaignRegistry
-	if c == nil || c.ProviderID == "" {
-		return DefaultProvider
+// Provider is this provider as kyso.json names it: its ID (else
+// DefaultProvider's) and its name, else the issuing CA's organisation
+// (ProviderName), else DefaultProvider's.
+func (o *Opened) Provider(ctx context.Context, d *Dir) campaignreg.Provider {
+	p := campaignreg.Provider{ID: DefaultProvider.ID}
+	if c := d.Config.CampaignRegistry; c != nil && c.ProviderID != "" {
+		p = campaignreg.Provider{ID: c.ProviderID, Name: c.ProviderName}
 	}
-	return campaignreg.Provider{ID: c.ProviderID, Name: c.ProviderName}
+	if p.Name == "" {
+		p.Name = o.ProviderName(ctx)
+	}
+	if p.Name == "" {
+		p.Name = DefaultProvider.Name
+	}
+	return p
 }
 
 // CampaignRegistry returns the campaign registry kyso.json configures:
@@ -50,9 +61,9 @@ func (d *Dir) Provider() campaignreg.Provider {
 func (o *Opened) CampaignRegistry(ctx context.Context, d *Dir, log *slog.Logger) (campaignreg.Registry, error) {
 	c := d.Config.CampaignRegistry
 	if c != nil && c.URL != "" && c.ProviderID == "" {
-		return nil, fmt.Errorf("datadir: %s: campaign_registry names a registry URL but not this provider's provider_id and provider_name", ConfigFile)
+		return nil, fmt.Errorf("datadir: %s: campaign_registry names a registry URL but not this provider's provider_id", ConfigFile)
 	}
-	p := d.Provider()
+	p := o.Provider(ctx, d)
 	if c == nil || c.URL == "" {
 		return campaignreg.NewLocal(campaignreg.NewBook(o.Store, nil, log), p)
 	}
@@ -86,10 +97,10 @@ func (o *Opened) CampaignRegistry(ctx context.Context, d *Dir, log *slog.Logger)
 // members file: its ID and name, the SHA-256 of its TLS client key and
 // its signing key (PEM), making the keys in the key store on first use.
 func (o *Opened) RegistryMember(ctx context.Context, d *Dir) (*campaignreg.MemberEntry, error) {
-	p := d.Provider()
-	if p == DefaultProvider {
-		return nil, fmt.Errorf("datadir: %s names no campaign_registry provider_id and provider_name: set them first", ConfigFile)
+	if c := d.Config.CampaignRegistry; c == nil || c.ProviderID == "" {
+		return nil, fmt.Errorf("datadir: %s names no campaign_registry provider_id: set it first (and provider_name, when the name citizens know differs from the CA's organisation)", ConfigFile)
 	}
+	p := o.Provider(ctx, d)
 	sign, tlsKey, err := campaignreg.OpenKeys(ctx, o.Keys)
 	if err != nil {
 		return nil, err
