@@ -71,6 +71,7 @@ func commands() []command {
 		{"staff", "revoke", "revoke a staff member's authorisation: their badges are refused at once", staffRevoke},
 		{"staff", "badge", "make a staff badge: a QR code (PNG) of the public check page's URL with a signed token", staffBadge},
 		{"registry", "member", "print this provider's entry for a shared campaign registry's members file (its TLS client key's SHA-256 and its signing key), making the keys on first use", registryMember},
+		{"registry", "backfill", "register this provider's campaign certificates in force with the campaign registry kyso.json names (once, on joining a shared one); citizens another provider holds are listed", registryBackfill},
 		{"client", "create", "register a relying party (portal) and print its client_id and client_secret", clientCreate},
 		{"client", "set-category", "move a portal to public-service or commercial for the signatures counted from now on", clientSetCategory},
 		{"usage", "", "count signatures per citizen and per portal in a period, by category (public-service, commercial), free and metered", usageCmd},

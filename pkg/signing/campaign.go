@@ -211,3 +211,103 @@ func (s *Service) supersede(ctx context.Context, h *campaignreg.Holding) error {
 		"holding": h.ID, "to": h.ReleasedTo, "months_used": h.MonthsUsed, "revoked": revoked, "reason": "superseded",
 	})
 }
+
+// Backfill is what BackfillCampaignRegistry found and did.
+type Backfill struct {
+	// Registered: holdings registered now; Held: already this provider's
+	// in the registry; HeldElsewhere: citizens another provider holds
+	// too, whom the operator settles (one of the two certificates is
+	// revoked, or the citizen switches), the first thousand of them in
+	// Elsewhere.
+	Registered    int                    `json:"registered"`
+	Held          int                    `json:"held"`
+	HeldElsewhere int                    `json:"held_elsewhere"`
+	Elsewhere     []*campaignreg.Holding `json:"elsewhere"`
+	// DryRun: nothing was registered; Registered counts what would be.
+	DryRun bool `json:"dry_run"`
+}
+
+// maxBackfillElsewhere bounds the conflicts a Backfill lists (and its
+// audit event names); the count goes on past it.
+const maxBackfillElsewhere = 1000
+
+func (b *Backfill) elsewhere(h *campaignreg.Holding) {
+	b.HeldElsewhere++
+	if len(b.Elsewhere) < maxBackfillElsewhere {
+		b.Elsewhere = append(b.Elsewhere, h)
+	}
+}
+
+// BackfillCampaignRegistry registers in the campaign registry every
+// campaign certificate this provider holds in force (store
+// ListCampaignHolders): what a provider that issued before joining a
+// shared registry does once, so the registry knows its citizens. It is
+// idempotent (Register is), so it may be run again after a failure; a
+// citizen another provider holds is listed, not changed. dryRun only
+// looks. Audited: campaign.backfill with the counts and the conflicts.
+func (s *Service) BackfillCampaignRegistry(ctx context.Context, actor string, dryRun bool) (*Backfill, error) {
+	reg := s.cfg.CampaignRegistry
+	if reg == nil {
+		return nil, fail(KindInvalid, "no campaign registry is configured")
+	}
+	me := reg.Provider().ID
+	out := &Backfill{DryRun: dryRun, Elsewhere: []*campaignreg.Holding{}}
+	var walkErr error
+	for after := ""; ; {
+		hs, err := s.st.ListCampaignHolders(ctx, after, s.now(), 500)
+		if err != nil {
+			walkErr = err
+			break
+		}
+		for _, h := range hs {
+			after = h.NationalID
+			serial := ca.FormatSerial(h.Serial)
+			got, err := reg.Lookup(ctx, h.NationalID)
+			switch {
+			case err == nil && got.ProviderID == me:
+				out.Held++
+				continue
+			case err == nil:
+				out.elsewhere(got)
+				continue
+			case !errors.Is(err, campaignreg.ErrNotHeld):
+				walkErr = fmt.Errorf("signing: looking up %s in the campaign registry: %w", h.NationalID, err)
+			case dryRun:
+				out.Registered++
+				continue
+			}
+			if walkErr != nil {
+				break
+			}
+			if _, err := reg.Register(ctx, h.NationalID, serial); err != nil {
+				var held *campaignreg.HeldError
+				if errors.As(err, &held) { // taken meanwhile
+					out.elsewhere(held.Holding)
+					continue
+				}
+				walkErr = fmt.Errorf("signing: registering %s in the campaign registry: %w", h.NationalID, err)
+				break
+			}
+			out.Registered++
+		}
+		if walkErr != nil || len(hs) < 500 {
+			break
+		}
+	}
+	conflicts := make([]map[string]any, len(out.Elsewhere))
+	for i, h := range out.Elsewhere {
+		conflicts[i] = map[string]any{"national_id": h.NationalID, "provider": h.ProviderID, "since": h.Since}
+	}
+	outcome := "ok"
+	details := map[string]any{"registered": out.Registered, "held": out.Held, "elsewhere": out.HeldElsewhere, "conflicts": conflicts, "dry_run": dryRun}
+	if walkErr != nil {
+		outcome, details["error"] = "error", walkErr.Error()
+	}
+	if err := s.audit(ctx, actor, "campaign.backfill", reg.Provider().ID, outcome, details); err != nil {
+		return nil, errors.Join(walkErr, err)
+	}
+	if walkErr != nil {
+		return out, walkErr
+	}
+	return out, nil
+}

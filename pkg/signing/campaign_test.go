@@ -10,9 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/pkg/ca"
 	"github.com/kyso-pki/kyso/pkg/campaignreg"
 	"github.com/kyso-pki/kyso/pkg/signing"
+	"github.com/kyso-pki/kyso/pkg/signing/signingtest"
 	"github.com/kyso-pki/kyso/pkg/store"
 	"github.com/kyso-pki/kyso/pkg/store/sqlite"
 )
@@ -26,6 +28,25 @@ func TestFreeMonthsAfter(t *testing.T) {
 	}
 }
 
+// sharedRegistry is a registry book in a database of its own, as the
+// authority's, and returns how a provider joins it.
+func sharedRegistry(t *testing.T, now func() time.Time) func(id, name string) campaignreg.Registry {
+	t.Helper()
+	regStore, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "registry.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { regStore.Close() })
+	book := campaignreg.NewBook(regStore, now, nil)
+	return func(id, name string) campaignreg.Registry {
+		l, err := campaignreg.NewLocal(book, campaignreg.Provider{ID: id, Name: name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+}
+
 // TestCampaignAcrossProviders: two providers (two services, each its own
 // CA and database) share one registry: the second refuses a citizen the
 // first holds, naming it; a switch with the citizen's consent moves the
@@ -33,20 +54,8 @@ func TestFreeMonthsAfter(t *testing.T) {
 // and the second's free period is 12 less the 3 whole months used.
 func TestCampaignAcrossProviders(t *testing.T) {
 	ctx := context.Background()
-	regStore, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "registry.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { regStore.Close() })
 	var a, b *env
-	book := campaignreg.NewBook(regStore, func() time.Time { return a.clock.Now() }, nil)
-	local := func(id, name string) campaignreg.Registry {
-		l, err := campaignreg.NewLocal(book, campaignreg.Provider{ID: id, Name: name})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return l
-	}
+	local := sharedRegistry(t, func() time.Time { return a.clock.Now() })
 	regA, regB := local("prov-a", "Nhà cung cấp A"), local("prov-b", "Nhà cung cấp B")
 	a = newEnvWith(t, func(c *signing.Config) { c.CampaignRegistry = regA })
 	b = newEnvWith(t, func(c *signing.Config) { c.CampaignRegistry = regB })
@@ -216,4 +225,61 @@ func hasEvent(t *testing.T, e *env, action string) bool {
 		}
 	}
 	return false
+}
+
+// TestBackfillCampaignRegistry: a provider that issued before joining a
+// shared registry registers its campaign certificates in force — not a
+// revoked one — once; a citizen another provider holds is listed, not
+// taken; a dry run registers nothing; a second run finds them held.
+func TestBackfillCampaignRegistry(t *testing.T) {
+	ctx := context.Background()
+	a := newEnvWith(t, nil) // no registry yet
+	local := sharedRegistry(t, a.clock.Now)
+	var ens []*signing.Enrolment
+	for range 4 {
+		ens = append(ens, a.enrol(t, hsm.ECDSAP256))
+	}
+	if err := a.p.CA.Revoke(ctx, ens[3].Certificate.SerialNumber.Bytes(), store.ReasonCessationOfOperation, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	// B, already in the registry, holds the second citizen too.
+	regB := local("prov-b", "Nhà cung cấp B")
+	if _, err := regB.Register(ctx, ens[1].NationalID, ""); err != nil {
+		t.Fatal(err)
+	}
+	cfg := signingtest.Config(a.clock)
+	cfg.CampaignRegistry = local("prov-a", "Nhà cung cấp A")
+	joined := signingtest.NewService(t, a.p, cfg)
+
+	dry, err := joined.BackfillCampaignRegistry(ctx, "operator", true)
+	if err != nil || dry.Registered != 2 || dry.Held != 0 || dry.HeldElsewhere != 1 || !dry.DryRun {
+		t.Fatalf("dry run: %+v, %v; want 2 to register, 1 elsewhere", dry, err)
+	}
+	if _, err := cfg.CampaignRegistry.Lookup(ctx, ens[0].NationalID); !errors.Is(err, campaignreg.ErrNotHeld) {
+		t.Fatalf("the dry run registered %s: %v", ens[0].NationalID, err)
+	}
+	got, err := joined.BackfillCampaignRegistry(ctx, "operator", false)
+	if err != nil || got.Registered != 2 || got.Held != 0 || len(got.Elsewhere) != 1 ||
+		got.Elsewhere[0].ProviderID != "prov-b" || got.Elsewhere[0].NationalID != ens[1].NationalID {
+		t.Fatalf("backfill: %+v, %v; want 2 registered and %s elsewhere (prov-b)", got, err, ens[1].NationalID)
+	}
+	for _, i := range []int{0, 2} {
+		h, err := cfg.CampaignRegistry.Lookup(ctx, ens[i].NationalID)
+		if err != nil || h.ProviderID != "prov-a" || h.Serial != ca.FormatSerialInt(ens[i].Certificate.SerialNumber) {
+			t.Errorf("after the backfill %s is held as %+v, %v", ens[i].NationalID, h, err)
+		}
+	}
+	if _, err := cfg.CampaignRegistry.Lookup(ctx, ens[3].NationalID); !errors.Is(err, campaignreg.ErrNotHeld) {
+		t.Errorf("the revoked certificate's citizen was registered: %v", err)
+	}
+	again, err := joined.BackfillCampaignRegistry(ctx, "operator", false)
+	if err != nil || again.Registered != 0 || again.Held != 2 || len(again.Elsewhere) != 1 {
+		t.Fatalf("backfill again: %+v, %v; want 2 held", again, err)
+	}
+	if !hasEvent(t, a, "campaign.backfill") {
+		t.Error("the backfill was not audited")
+	}
+	if _, err := a.svc.BackfillCampaignRegistry(ctx, "operator", false); !isCode(err, signing.KindInvalid) {
+		t.Errorf("a backfill without a registry: %v", err)
+	}
 }

@@ -42,6 +42,7 @@ type Store interface {
 	GetCampaignTerms(ctx context.Context, credentialID string) (*store.CampaignTerms, error)
 	GetCertificate(ctx context.Context, issuer string, serial []byte) (*store.Certificate, error)
 	GetRevocation(ctx context.Context, issuer string, serial []byte) (*store.Revocation, error)
+	ListCampaignHolders(ctx context.Context, after string, now time.Time, limit int) ([]*store.CampaignHolder, error)
 
 	AppendAudit(ctx context.Context, es ...*store.AuditEvent) error
 	ListOwnerSignatures(ctx context.Context, ownerID string, after int64, limit int) ([]*store.AuditEvent, error)

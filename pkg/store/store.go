@@ -80,6 +80,11 @@ type Store interface {
 	// GetCertificate returns the certificate with this issuer and serial, or
 	// ErrNotFound.
 	GetCertificate(ctx context.Context, issuer string, serial []byte) (*Certificate, error)
+	// ListCampaignHolders returns the campaign certificates in force at
+	// now (good, notAfter not before now), one per national ID, in the
+	// order of the national IDs after after, at most limit (≤ 0: 1000):
+	// what a provider registers with a shared campaign registry it joins.
+	ListCampaignHolders(ctx context.Context, after string, now time.Time, limit int) ([]*CampaignHolder, error)
 	// ListCertificates returns the certificates matching f, newest first.
 	ListCertificates(ctx context.Context, f *CertificateFilter) ([]*Certificate, error)
 	// CountCertificates returns how many certificates there are of each
@@ -213,6 +218,13 @@ const (
 	StatusRevoked = "revoked"
 	StatusHold    = "hold" // certificateHold: suspended, may be released
 )
+
+// CampaignHolder is the campaign certificate a national ID holds.
+type CampaignHolder struct {
+	NationalID, Issuer string
+	Serial             []byte
+	NotAfter           time.Time
+}
 
 // Certificate is an issued certificate with the fields kyso searches by.
 type Certificate struct {

@@ -11,6 +11,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -42,6 +43,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"GetRevocation", testGetRevocation},
 		{"ReleaseHold", testReleaseHold},
 		{"PublicKeyCertified", testPublicKeyCertified},
+		{"CampaignHolders", testCampaignHolders},
 		{"Campaign", testCampaign},
 		{"Renewal", testRenewal},
 		{"CRL", testCRL},
@@ -568,6 +570,45 @@ func testReleaseHold(t *testing.T, s store.Store) {
 	}
 	noErr(t, "revoke", s.Revoke(ctx, &store.Revocation{Issuer: "i", Serial: held.Serial, Reason: store.ReasonSuperseded}))
 	wantErr(t, "release after revoke", s.ReleaseHold(ctx, "i", held.Serial), store.ErrAlreadyRevoked)
+}
+
+// testCampaignHolders: ListCampaignHolders walks the campaign
+// certificates in force, by national ID — not a revoked or an expired
+// one, nor a certificate outside the campaign — in pages after a
+// national ID.
+func testCampaignHolders(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	now := time.Now()
+	prefix := fmt.Sprintf("CCCD:9%05d", time.Now().UnixNano()%100000)
+	mk := func(n int, campaign bool, notAfter time.Time) *store.Certificate {
+		c := NewCertificate(t, "i")
+		c.Campaign, c.NationalID = campaign, fmt.Sprintf("%s%06d", prefix, n)
+		c.NotBefore, c.NotAfter = notAfter.Add(-365*24*time.Hour), notAfter
+		mustIssue(t, s, c)
+		return c
+	}
+	good1, revoked, expired, good2 := mk(1, true, now.Add(time.Hour)), mk(2, true, now.Add(time.Hour)), mk(3, true, now.Add(-time.Hour)), mk(4, true, now.Add(time.Hour))
+	mk(5, false, now.Add(time.Hour))
+	noErr(t, "Revoke", s.Revoke(ctx, &store.Revocation{Issuer: "i", Serial: revoked.Serial, Reason: store.ReasonSuperseded, RevokedAt: now}))
+	mine := func(after string, limit int) []string {
+		t.Helper()
+		hs, err := s.ListCampaignHolders(ctx, after, now, limit)
+		noErr(t, "ListCampaignHolders", err)
+		var out []string
+		for _, h := range hs {
+			if strings.HasPrefix(h.NationalID, prefix) {
+				out = append(out, h.NationalID)
+			}
+		}
+		return out
+	}
+	if got := mine(prefix, 100); !slices.Equal(got, []string{good1.NationalID, good2.NationalID}) {
+		t.Errorf("ListCampaignHolders: %v, want %s and %s (not revoked %s, expired %s)", got, good1.NationalID, good2.NationalID,
+			revoked.NationalID, expired.NationalID)
+	}
+	if got := mine(good1.NationalID, 1); !slices.Equal(got, []string{good2.NationalID}) {
+		t.Errorf("ListCampaignHolders after %s, one: %v, want %s", good1.NationalID, got, good2.NationalID)
+	}
 }
 
 // testPublicKeyCertified checks the pre-signing question against what

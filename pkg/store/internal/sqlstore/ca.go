@@ -233,6 +233,24 @@ func (s *Store) GetCertificate(ctx context.Context, issuer string, serial []byte
 	return c, nil
 }
 
+// ListCampaignHolders returns the campaign certificates in force at now,
+// one per national ID, in national ID order after after: a walk of
+// campaign_holders by its primary key.
+func (s *Store) ListCampaignHolders(ctx context.Context, after string, now time.Time, limit int) ([]*store.CampaignHolder, error) {
+	rows, err := s.r.Query(ctx, `SELECT h.national_id, h.issuer, h.serial, c.not_after FROM campaign_holders h
+		JOIN certificates c ON c.issuer = h.issuer AND c.serial = h.serial
+		WHERE h.national_id > $1 AND c.status = $2 AND c.not_after >= $3
+		ORDER BY h.national_id LIMIT $4`, after, store.StatusGood, s.time(s.clock(now)), check.Limit(limit))
+	out, err := collect(rows, err, func(r Row) (*store.CampaignHolder, error) {
+		h := &store.CampaignHolder{}
+		return h, r.Scan(&h.NationalID, &h.Issuer, &h.Serial, Time{&h.NotAfter})
+	})
+	if err != nil {
+		return nil, s.fail("listing the campaign's holders", err)
+	}
+	return out, nil
+}
+
 // countShards is how many rows of certificate_counts each status is
 // spread over, so that concurrent issuances seldom wait for one row's
 // lock.
