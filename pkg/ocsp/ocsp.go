@@ -36,6 +36,7 @@ import (
 
 	"golang.org/x/crypto/cryptobyte"
 
+	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/pkg/display"
 	"github.com/kyso-pki/kyso/pkg/metrics"
 )
@@ -333,10 +334,12 @@ func (r *Responder) respond(ctx context.Context, der []byte) *reply {
 }
 
 // failure logs err and picks the response status: tryLater when the Source
-// failed (RFC 6960 section 2.3: "try again later"), internalError otherwise.
+// failed or the key store cannot sign now — unreachable, or the key gone
+// while a token is re-initialised (RFC 6960 section 2.3: "try again
+// later") — internalError otherwise.
 func (r *Responder) failure(ctx context.Context, req *request, err error) *reply {
 	r.log.ErrorContext(ctx, "ocsp: cannot answer", "serial", display.FormatSerialInt(req.serial), "err", err)
-	if _, ok := errors.AsType[*sourceError](err); ok {
+	if _, ok := errors.AsType[*sourceError](err); ok || errors.Is(err, hsm.ErrUnavailable) || errors.Is(err, hsm.ErrKeyNotFound) {
 		metrics.OCSPResponses.WithLabelValues("try_later").Inc()
 		return &reply{der: errorResponse(statusTryLater)}
 	}

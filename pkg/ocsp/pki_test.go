@@ -188,10 +188,15 @@ var errDatabaseDown = errors.New("database is down")
 type countingSigner struct {
 	crypto.Signer
 	n atomic.Int64
+	// err, when set, is every signature's failure.
+	err atomic.Pointer[error]
 }
 
 func (c *countingSigner) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
 	c.n.Add(1)
+	if err := c.err.Load(); err != nil {
+		return nil, *err
+	}
 	return c.Signer.Sign(r, digest, opts)
 }
 

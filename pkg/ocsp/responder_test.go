@@ -9,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"math/big"
 	"net/http"
@@ -19,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/pkg/algid"
 	"golang.org/x/crypto/cryptobyte"
 	casn1 "golang.org/x/crypto/cryptobyte/asn1"
@@ -504,6 +506,30 @@ func TestSourceFailures(t *testing.T) {
 	if got := ocspStatus(t, post(t, f.r, reqFor(t, f.pki.revoked, f.pki.root, crypto.SHA1)).Body.Bytes()); got != int(statusInternalError) {
 		t.Errorf("reason 7: OCSP status %d, want internalError", got)
 	}
+}
+
+// TestSignerFailures: a key store that cannot sign now (down, or the key
+// gone while a token is re-initialised) is tryLater, so relying parties
+// ask again; any other signing failure is internalError. Neither is
+// cached.
+func TestSignerFailures(t *testing.T) {
+	f := newFixture(t, nil)
+	der := reqFor(t, f.pki.good, f.pki.root, crypto.SHA1)
+	for _, c := range []struct {
+		err  error
+		want responseStatus
+	}{
+		{fmt.Errorf("pkcs11: %w: CKR_SESSION_HANDLE_INVALID", hsm.ErrUnavailable), statusTryLater},
+		{fmt.Errorf("pkcs11: %w: no object labelled ocsp-1", hsm.ErrKeyNotFound), statusTryLater},
+		{errors.New("pkcs11: CKR_FUNCTION_FAILED"), statusInternalError},
+	} {
+		f.signer.err.Store(&c.err)
+		if got := ocspStatus(t, post(t, f.r, der).Body.Bytes()); got != int(c.want) {
+			t.Errorf("signer failing with %v: OCSP status %d, want %d", c.err, got, c.want)
+		}
+	}
+	f.signer.err.Store(nil)
+	f.parsed(t, post(t, f.r, der), f.pki.good)
 }
 
 type panicSource struct{}
