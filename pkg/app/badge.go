@@ -60,6 +60,9 @@ func (h *Handler) badgePage(w http.ResponseWriter, r *http.Request) {
 		h.problem(w, r, http.StatusServiceUnavailable, "serverError")
 		return
 	}
+	if err := h.o.Staff.Checked(r.Context(), v, ward); err != nil {
+		h.log.Error("app: auditing a badge check", "request_id", httpedge.RequestID(r), "err", err)
+	}
 	bv := &badgeView{OK: v.Status == staff.Valid, Reason: "badge_" + string(v.Status), Staff: v.Staff, Token: token, Ward: ward, Report: h.o.BadgeReport}
 	if v.Staff != nil {
 		bv.PhotoURL = BadgePath + "/photo?" + url.Values{"t": {token}}.Encode()

@@ -335,6 +335,27 @@ func (s *Service) Check(ctx context.Context, token, ward string) (*Verdict, erro
 	return &Verdict{Status: st, Staff: m}, nil
 }
 
+// Checked audits a check of a genuine badge (v.Staff set) on the public
+// check page: staff.badge.check, outcome ok when the person may enrol
+// there and error otherwise, with their ID, the verdict and the ward
+// asked about, so the provider learns that a revoked or expired badge, or
+// one outside its wards, is still being shown. A forged or unknown token
+// names no one and is not audited: anyone can make one, and the page's
+// rate limit is its bound.
+func (s *Service) Checked(ctx context.Context, v *Verdict, ward string) error {
+	if v == nil || v.Staff == nil {
+		return nil
+	}
+	e, err := s.event("public", "staff.badge.check", v.Staff.ID, map[string]any{"status": v.Status, "ward": ward})
+	if err != nil {
+		return err
+	}
+	if v.Status != Valid {
+		e.Outcome = "error"
+	}
+	return s.cfg.Store.AppendAudit(ctx, e)
+}
+
 // Authorised is the registry's verdict, now, on the staff member id
 // enrolling in ward (empty: any of theirs): Valid, or why not (Unknown
 // for an ID the registry does not hold).

@@ -245,3 +245,40 @@ func TestAddRefuses(t *testing.T) {
 		t.Fatalf("Add with markup in the name: %v", err)
 	}
 }
+
+// TestCheckedAudited: a genuine badge's check is audited with its verdict
+// (error for one outside its wards); a forged token's is not.
+func TestCheckedAudited(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	m := e.add(t, "26734")
+	b, err := e.svc.Badge(ctx, "officer-1", m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		token, ward string
+	}{{b.Token, "26734"}, {b.Token, "26737"}, {"forged.token.here", ""}} {
+		v, err := e.svc.Check(ctx, c.token, c.ward)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.svc.Checked(ctx, v, c.ward); err != nil {
+			t.Fatal(err)
+		}
+	}
+	events, err := e.st.ListAudit(ctx, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, ev := range events {
+		if ev.Action == "staff.badge.check" {
+			got = append(got, ev.Subject+" "+ev.Outcome+" "+string(ev.Details))
+		}
+	}
+	if len(got) != 2 || !strings.Contains(got[0], m.ID+" ok ") || !strings.Contains(got[1], m.ID+" error ") ||
+		!strings.Contains(got[1], "26737") {
+		t.Fatalf("badge checks audited: %q; want the two checks of the genuine badge, the second refused", got)
+	}
+}
