@@ -25,9 +25,11 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"embed"
 	"errors"
+	"fmt"
 	"html/template"
 	"io"
 	"io/fs"
@@ -86,7 +88,8 @@ type Options struct {
 	// Checker runs the check page; nil leaves the page out.
 	Checker Checker
 	// MaxOwnPDF bounds a PDF uploaded to sign ("Ký tài liệu của tôi");
-	// zero means DefaultMaxOwnPDF. MaxOwnPages bounds its pages; zero
+	// zero means DefaultMaxOwnPDF; above the renderer's MaxPDFBytes, New
+	// refuses it (the owner must see what they sign). MaxOwnPages bounds its pages; zero
 	// means DefaultMaxOwnPages.
 	MaxOwnPDF, MaxOwnPages int
 	// Render bounds the PDF renderer (nil: render's defaults, with two
@@ -157,6 +160,11 @@ func New(svc *signing.Service, opts *Options) (*Handler, error) {
 	ro := render.Options{Workers: 2}
 	if o.Render != nil {
 		ro = *o.Render
+	}
+	// The owner sees every page of what they sign: a document the
+	// renderer refuses could not be shown, so none is accepted.
+	if limit := cmp.Or(ro.MaxPDFBytes, render.DefaultMaxPDFBytes); h.o.MaxOwnPDF > limit {
+		return nil, fmt.Errorf("app: Options.MaxOwnPDF (%d bytes) is over the renderer's MaxPDFBytes (%d): an uploaded document could not be shown", h.o.MaxOwnPDF, limit)
 	}
 	h.render = newLazyRenderer(ro)
 	if h.pages, err = parsePages(); err != nil {

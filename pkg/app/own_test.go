@@ -13,6 +13,7 @@ import (
 
 	"github.com/kyso-pki/kyso/internal/testpdf"
 	"github.com/kyso-pki/kyso/pkg/app"
+	"github.com/kyso-pki/kyso/pkg/render"
 	"github.com/kyso-pki/kyso/pkg/signing"
 )
 
@@ -45,6 +46,25 @@ func manyPages(n int) []byte {
 // TestOwnDocumentBounded: the upload refuses, each with its reason, a
 // file that is not a PDF, one over the size limit and one of too many
 // pages, and needs its CSRF token and a session.
+// TestOwnLimitWithinRenderer: an upload limit over the renderer's is
+// refused when the app is made — an owner could upload what they could
+// not be shown — and one within it is taken.
+func TestOwnLimitWithinRenderer(t *testing.T) {
+	e := newEnv(t)
+	for _, c := range []struct {
+		own, render int
+		ok          bool
+	}{{64 << 20, 0, false}, {8 << 20, 4 << 20, false}, {4 << 20, 4 << 20, true}, {0, 0, true}} {
+		h, err := app.New(e.svc, &app.Options{SecretsKey: bytes.Repeat([]byte{9}, 32), MaxOwnPDF: c.own, Render: &render.Options{Workers: 1, MaxPDFBytes: c.render}})
+		if (err == nil) != c.ok || (err != nil && !strings.Contains(err.Error(), "MaxOwnPDF")) {
+			t.Errorf("MaxOwnPDF %d with the renderer's %d: %v, want ok=%t", c.own, c.render, err, c.ok)
+		}
+		if h != nil {
+			h.Close()
+		}
+	}
+}
+
 func TestOwnDocumentBounded(t *testing.T) {
 	e := newEnvWith(t, func(o *app.Options) { o.MaxOwnPDF, o.MaxOwnPages = 64<<10, 3 })
 	b := e.browser(t)
