@@ -547,6 +547,35 @@ func hasOCSPNoCheck(c *x509.Certificate) bool {
 	return false
 }
 
+// prefetch gathers, before anything is signed, the validation data of
+// the signer's chain that extend will embed (kept in the cache it reads):
+// a B-LT signature whose signer's validation data cannot be had now is
+// refused before the key is used, rather than made and then lost.
+func (l *ltv) prefetch(ctx context.Context, cert *x509.Certificate, chain []*x509.Certificate) error {
+	inter := x509.NewCertPool()
+	for _, c := range chain {
+		inter.AddCert(c)
+	}
+	full, err := l.chain(endCert{cert: cert, at: l.o.Now()}, inter)
+	if err != nil {
+		return fmt.Errorf("pades: before signing: %w", err)
+	}
+	none := &dss{}
+	for i, c := range full {
+		if i == len(full)-1 || hasOCSPNoCheck(c) {
+			continue
+		}
+		rv, err := l.revocation(ctx, c, full[i+1], none)
+		if err != nil {
+			return fmt.Errorf("pades: before signing, the validation data the level needs: %w; nothing was signed", err)
+		}
+		if rv.status == revocation.Revoked {
+			return fmt.Errorf("%w: %s is revoked; nothing was signed", ErrRevoked, c.Subject)
+		}
+	}
+	return nil
+}
+
 // revocation returns fresh revocation data for cert: an OCSP response
 // that knows it, or else a CRL. When neither can be had and the DSS
 // already holds data for cert, it returns nil and no error.

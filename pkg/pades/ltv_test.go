@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +18,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -737,6 +739,20 @@ func TestSignLTLTA(t *testing.T) {
 			cases = append(cases, dssCase{f.checkLTV(t, dir, signed, string(c.level)+".pdf", 1, c.docTS), c.dssLvl, c.docTS})
 		})
 	}
+	t.Run("no validation data", func(t *testing.T) {
+		// The signer's status cannot be had: the key is never used.
+		k := f.keys["p256"]
+		counted := &countingSigner{Signer: k.signer}
+		lo := f.extendOptions().LTVOptions
+		lo.Revocation = &downSource{}
+		in := minimalPDF("1.7", 0)
+		var out bytes.Buffer
+		err := Sign(context.Background(), bytes.NewReader(in), int64(len(in)), &out, counted, k.cert, f.chain,
+			skipCheck(&SignOptions{Level: LevelBLT, TSA: f.tsa, LTV: &lo}))
+		if err == nil || !strings.Contains(err.Error(), "nothing was signed") || counted.n.Load() != 0 || out.Len() != 0 {
+			t.Fatalf("Sign at B-LT without validation data: %v, %d signatures, %d bytes; want a refusal before signing", err, counted.n.Load(), out.Len())
+		}
+	})
 	t.Run("refused", func(t *testing.T) {
 		k := f.keys["p256"]
 		in := minimalPDF("1.7", 0)
@@ -751,4 +767,26 @@ func TestSignLTLTA(t *testing.T) {
 		}
 	})
 	f.assertDSS(t, cases...)
+}
+
+// downSource is a revocation source whose responders are all down.
+type downSource struct{}
+
+func (downSource) OCSP(context.Context, *x509.Certificate, *x509.Certificate) (*revocation.OCSPResult, error) {
+	return nil, errors.New("dial tcp: connection refused")
+}
+
+func (downSource) CRL(context.Context, *x509.Certificate, *x509.Certificate) (*revocation.CRLResult, error) {
+	return nil, errors.New("dial tcp: connection refused")
+}
+
+// countingSigner counts the signatures a key made.
+type countingSigner struct {
+	crypto.Signer
+	n atomic.Int32
+}
+
+func (c *countingSigner) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	c.n.Add(1)
+	return c.Signer.Sign(r, digest, opts)
 }

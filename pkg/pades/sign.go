@@ -102,7 +102,9 @@ type SignOptions struct {
 // Before anything else — before r is read or w written — the signer's
 // certificate is checked (opts.Check, see pkg/signercheck): a refused
 // certificate gives an error wrapping *signercheck.Error, in Vietnamese
-// and English, and nothing is signed. Without Check, Checked or
+// and English, and nothing is signed. At B-LT and B-LTA the validation
+// data of the signer's chain is gathered then too: when it cannot be had,
+// nothing is signed either. Without Check, Checked or
 // SkipSignerCheck, Sign refuses with ErrNoSignerCheck.
 //
 // Sign reads r once: the original is written to w as it is hashed, before
@@ -151,6 +153,9 @@ func Sign(ctx context.Context, r io.ReaderAt, size int64, w io.Writer, signer cr
 		var err error
 		if l, err = newLTV(&lo); err != nil {
 			return fmt.Errorf("%w for level %s", err, o.Level)
+		}
+		if err := l.prefetch(ctx, cert, chain); err != nil {
+			return err
 		}
 	default:
 		return fmt.Errorf("pades: level %q is not B-B, B-T, B-LT or B-LTA: %w", o.Level, ErrUnsupported)
