@@ -6,6 +6,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/asn1"
@@ -352,17 +353,25 @@ func (p *PKI) Tick(ctx context.Context) error {
 
 		}
 	}
+	// The current responder certificate: renewed here, or by another
+	// replica sharing the database, which this one takes up at its next
+	// tick; otherwise it would sign with the old one to its end, and
+	// past it fail every request.
 	if cert, renewed, err := p.ca.RenewOCSP(ctx); err != nil {
 		errs = append(errs, err)
-	} else if renewed {
-		_, key, err := p.ca.OCSPSigner(ctx)
+	} else if renewed || !bytes.Equal(p.ocsp.SignerCertificate(), cert.Raw) {
+		// The pair as the database holds it now (a replica may have
+		// renewed again meanwhile).
+		cert, key, err := p.ca.OCSPSigner(ctx)
 		if err == nil {
 			err = p.ocsp.SetSigner(key, cert)
 		}
 		if err != nil {
 			errs = append(errs, err)
-		} else {
+		} else if renewed {
 			p.log.Info("renewed the OCSP responder certificate", "serial", ca.FormatSerialInt(cert.SerialNumber), "not_after", cert.NotAfter)
+		} else {
+			p.log.Info("signing OCSP responses with the responder certificate another replica renewed", "serial", ca.FormatSerialInt(cert.SerialNumber), "not_after", cert.NotAfter)
 		}
 	}
 	_, cached := p.ocsp.CacheUse()
