@@ -64,6 +64,7 @@ func commands() []command {
 		{"bench", "pdf", "measure signing a 1-page, 10 MB and 100 MB PDF (time, peak RSS) against the floor, pyHanko and pdfsig", benchPDF},
 		{"bench", "verify", "measure validating a 1- and a 5-signature PDF with embedded LTV data, offline, against pdfsig and pyHanko", benchVerify},
 		{"bench", "csc", "measure CSC signHash over HTTPS (1 and 20 hashes, 1 and N clients) and the authorize+signHash round trip against the bare PKCS#11 loop and the floor (HTTPS, one durable commit, C_Sign)", benchCSC},
+		{"bench", "replicas", "run N kysod on one PostgreSQL behind one address under a mixed load (enrol, authorize+signHash, SmartCA with webhooks, OCSP), one killed and restarted mid-run: throughput against one kysod, and nothing lost or done twice", benchReplicas},
 		{"enroll", "", "enrol a citizen: a key, a citizen certificate, a PIN and a TOTP second factor", enrol},
 		{"staff", "add", "register a registration officer or field staff member (photo, name, birth year, position, provider, wards, authorised period)", staffAdd},
 		{"staff", "list", "list the registered staff", staffList},

@@ -10,7 +10,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -26,6 +25,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite"
 
+	"github.com/kyso-pki/kyso/cmd/internal/txcheck"
 	"github.com/kyso-pki/kyso/internal/crashpoint"
 	"github.com/kyso-pki/kyso/internal/testenv"
 	"github.com/kyso-pki/kyso/pkg/algid"
@@ -176,9 +176,9 @@ func TestCrashRecovery(t *testing.T) {
 				var total crashCounts
 				for i := range runs {
 					if p.csc {
-						total.add(h.runCSC(t, p.name, p.after, i))
+						total.Add(h.runCSC(t, p.name, p.after, i))
 					} else {
-						total.add(h.run(t, p.name, p.hooked, p.after, i))
+						total.Add(h.run(t, p.name, p.hooked, p.after, i))
 					}
 					if (i+1)%10 == 0 && i+1 < runs {
 						t.Logf("%s on %s: %d runs so far: %s", p.name, db, i+1, total)
@@ -187,7 +187,7 @@ func TestCrashRecovery(t *testing.T) {
 				row := fmt.Sprintf("| %-10s | %-8s | %4d | %s |", p.name, db, runs, total)
 				table = append(table, row)
 				t.Log(row)
-				if total.violations() > 0 {
+				if total.Violations() > 0 {
 					t.Errorf("%s on %s: %s", p.name, db, total)
 				}
 			}
@@ -196,47 +196,15 @@ func TestCrashRecovery(t *testing.T) {
 	t.Logf("crash harness:\n| point      | database | runs | violations: stuck, lost webhooks, wrong idempotency keys, unaudited signatures, false claims, double signatures, integrity | seen: signed, failed, pending, duplicate deliveries |\n%s", strings.Join(table, "\n"))
 }
 
-// crashCounts are a run's findings: violations first, then what happened.
-// For a CSC run, signed counts signHash calls answered with signatures and
-// failed the SADs spent with nothing delivered (a CSC client authorises
-// again).
-type crashCounts struct {
-	stuck, lost, keys, unaudited, falseClaims, doubles, integrity int
-	signed, failed, pending, duplicates                           int
-}
-
-func (c *crashCounts) add(o crashCounts) {
-	c.stuck += o.stuck
-	c.lost += o.lost
-	c.keys += o.keys
-	c.unaudited += o.unaudited
-	c.falseClaims += o.falseClaims
-	c.doubles += o.doubles
-	c.integrity += o.integrity
-	c.signed += o.signed
-	c.failed += o.failed
-	c.pending += o.pending
-	c.duplicates += o.duplicates
-}
-
-func (c crashCounts) violations() int {
-	return c.stuck + c.lost + c.keys + c.unaudited + c.falseClaims + c.doubles + c.integrity
-}
-
-func (c crashCounts) String() string {
-	return fmt.Sprintf("%d %d %d %d %d %d %d | %d %d %d %d", c.stuck, c.lost, c.keys, c.unaudited, c.falseClaims, c.doubles, c.integrity,
-		c.signed, c.failed, c.pending, c.duplicates)
-}
+// crashCounts are a run's findings (txcheck's): violations first, then
+// what happened. For a CSC run, signed counts signHash calls answered with
+// signatures and failed the SADs spent with nothing delivered (a CSC
+// client authorises again).
+type crashCounts = txcheck.Counts
 
 // crashOwner is an enrolled owner.
 type crashOwner struct {
 	nationalID, pin, otpauth, credentialID string
-}
-
-// crashDelivery is a webhook the portal received.
-type crashDelivery struct {
-	tranCode, status, key string
-	signatures            []string
 }
 
 type crashHarness struct {
@@ -247,9 +215,8 @@ type crashHarness struct {
 	owners                []crashOwner
 	clientID, secret      string
 	hc                    *http.Client
-
-	mu         sync.Mutex
-	deliveries []crashDelivery
+	// portal receives the webhooks.
+	portal txcheck.Receiver
 }
 
 func newCrashHarness(t *testing.T, db string) *crashHarness {
@@ -269,7 +236,7 @@ func newCrashHarness(t *testing.T, db string) *crashHarness {
 		h.dbArgs = []string{"--db", h.dsn}
 		driver = "pgx"
 	}
-	receiver := httptest.NewServer(http.HandlerFunc(h.receive))
+	receiver := httptest.NewServer(&h.portal)
 	t.Cleanup(receiver.Close)
 
 	d := startKysod(t, kysod, h.data, h.env...)
@@ -308,37 +275,6 @@ func newCrashHarness(t *testing.T, db string) *crashHarness {
 	h.hc.Timeout = 120 * time.Second
 	d.stop(t)
 	return h
-}
-
-// receive is the portal's webhook endpoint: it keeps every delivery and
-// answers 200.
-func (h *crashHarness) receive(w http.ResponseWriter, r *http.Request) {
-	b, _ := io.ReadAll(r.Body)
-	var n struct {
-		Data struct {
-			TranCode       string `json:"tran_code"`
-			Status         string `json:"status"`
-			IdempotencyKey string `json:"idempotency_key"`
-			Signatures     []struct {
-				DocID string `json:"doc_id"`
-				Value string `json:"signature_value"`
-			} `json:"signatures"`
-		} `json:"data"`
-	}
-	if err := json.Unmarshal(b, &n); err != nil {
-		http.Error(w, "not JSON", http.StatusBadRequest)
-		return
-	}
-	d := crashDelivery{tranCode: n.Data.TranCode, status: n.Data.Status, key: r.Header.Get("Idempotency-Key")}
-	if n.Data.IdempotencyKey != d.key {
-		d.key = "body and header differ: " + n.Data.IdempotencyKey + " " + d.key
-	}
-	for _, s := range n.Data.Signatures {
-		d.signatures = append(d.signatures, s.DocID)
-	}
-	h.mu.Lock()
-	h.deliveries = append(h.deliveries, d)
-	h.mu.Unlock()
 }
 
 // post sends a JSON request and decodes the answer into out (when not nil).
@@ -438,12 +374,12 @@ func (h *crashHarness) run(t *testing.T, point string, hooked bool, after, i int
 	deadline := time.Now().Add(crashRecoveryBound)
 	for {
 		c = h.judge(t, prefix)
-		if c.stuck+c.lost == 0 || time.Now().After(deadline) {
+		if c.Stuck+c.Lost == 0 || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
-	if c.violations() > 0 {
+	if c.Violations() > 0 {
 		t.Logf("run %s: %s", prefix, c)
 	}
 	return c
@@ -502,93 +438,14 @@ func (h *crashHarness) approveAll(t *testing.T, base, prefix string, codes []str
 // prefix, from the database and the portal's deliveries.
 func (h *crashHarness) judge(t *testing.T, prefix string) crashCounts {
 	t.Helper()
-	var c crashCounts
-	status := map[string]string{} // kyso's ID → status
-	rows, err := h.sql.Query(`SELECT id, status FROM transactions WHERE client_ref LIKE '` + prefix + `%'`)
+	c, n, err := txcheck.Transactions(context.Background(), h.sql, prefix, h.portal.Deliveries())
 	if err != nil {
-		t.Fatalf("reading transactions: %v", err)
+		t.Fatal(err)
 	}
-	for rows.Next() {
-		var id, st string
-		if err := rows.Scan(&id, &st); err != nil {
-			t.Fatal(err)
-		}
-		status[id] = st
+	if n != crashOwners {
+		t.Fatalf("run %s: %d transactions recorded, want %d", prefix, n, crashOwners)
 	}
-	rows.Close()
-	if len(status) != crashOwners {
-		t.Fatalf("run %s: %d transactions recorded, want %d", prefix, len(status), crashOwners)
-	}
-	h.mu.Lock()
-	delivered := map[string]map[string]int{} // ID → status → deliveries
-	signatures := map[string]int{}
-	for _, d := range h.deliveries {
-		if _, ok := status[d.tranCode]; !ok {
-			continue
-		}
-		if delivered[d.tranCode] == nil {
-			delivered[d.tranCode] = map[string]int{}
-		}
-		delivered[d.tranCode][d.status]++
-		if d.key != d.tranCode+":"+d.status {
-			c.keys++
-		}
-		if d.status == "signed" {
-			signatures[d.tranCode] = len(d.signatures)
-		}
-	}
-	h.mu.Unlock()
-	// signature.create events by transaction and outcome.
-	events := map[string]map[string]int{}
-	rows, err = h.sql.Query(`SELECT outcome, details FROM audit_events WHERE action = 'signature.create'`)
-	if err != nil {
-		t.Fatalf("reading the audit log: %v", err)
-	}
-	for rows.Next() {
-		var outcome string
-		var details []byte
-		if err := rows.Scan(&outcome, &details); err != nil {
-			t.Fatal(err)
-		}
-		var d struct {
-			Transaction string `json:"transaction"`
-		}
-		json.Unmarshal(details, &d)
-		if _, ok := status[d.Transaction]; !ok {
-			continue
-		}
-		if events[d.Transaction] == nil {
-			events[d.Transaction] = map[string]int{}
-		}
-		events[d.Transaction][outcome]++
-	}
-	rows.Close()
-	for id, st := range status {
-		switch st {
-		case "approved":
-			c.stuck++
-		case "pending":
-			c.pending++
-		case "signed":
-			c.signed++
-		case "failed":
-			c.failed++
-		}
-		final := st == "signed" || st == "failed" || st == "rejected" || st == "expired"
-		if final && delivered[id][st] == 0 {
-			c.lost++
-		}
-		if n := delivered[id][st]; n > 1 {
-			c.duplicates += n - 1
-		}
-		if st == "signed" && max(events[id]["intent"], events[id]["ok"]) < signatures[id] {
-			c.unaudited++
-		}
-		if st != "signed" && events[id]["ok"] > 0 {
-			c.falseClaims++
-		}
-	}
-	c.integrity = h.integrity(t)
+	c.Integrity = h.integrity(t)
 	return c
 }
 
@@ -596,23 +453,13 @@ func (h *crashHarness) judge(t *testing.T, prefix string) crashCounts {
 // find wrong (PostgreSQL has no such check to run on a live database).
 func (h *crashHarness) integrity(t *testing.T) int {
 	t.Helper()
-	if h.db != "sqlite" {
-		return 0
-	}
-	n := 0
-	var ok string
-	if err := h.sql.QueryRow(`PRAGMA integrity_check`).Scan(&ok); err != nil || ok != "ok" {
-		t.Logf("integrity_check: %q %v", ok, err)
-		n++
-	}
-	rows, err := h.sql.Query(`PRAGMA foreign_key_check`)
+	n, first, err := txcheck.Integrity(context.Background(), h.sql, h.db)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rows.Next() {
-		n++
+	if first != "" {
+		t.Log(first)
 	}
-	rows.Close()
 	return n
 }
 
@@ -700,37 +547,24 @@ func (h *crashHarness) runCSC(t *testing.T, point string, after, i int) crashCou
 	for _, a := range auths {
 		switch a.got {
 		case 0:
-			n.failed++
+			n.Failed++
 		case 1:
-			n.signed++
+			n.Signed++
 		default:
-			n.doubles++
+			n.Doubles++
 		}
 	}
-	intents := map[string]bool{}
-	rows, err := h.sql.Query(`SELECT details FROM audit_events WHERE action = 'signature.create' AND outcome = 'intent'`)
+	intents, err := txcheck.Intents(ctx, h.sql)
 	if err != nil {
-		t.Fatalf("reading the audit log: %v", err)
+		t.Fatal(err)
 	}
-	for rows.Next() {
-		var details []byte
-		if err := rows.Scan(&details); err != nil {
-			t.Fatal(err)
-		}
-		var dt struct {
-			Digest string `json:"digest"`
-		}
-		json.Unmarshal(details, &dt)
-		intents[dt.Digest] = true
-	}
-	rows.Close()
 	for dg := range received {
 		if !intents[dg] {
-			n.unaudited++
+			n.Unaudited++
 		}
 	}
-	n.integrity = h.integrity(t)
-	if n.violations() > 0 {
+	n.Integrity = h.integrity(t)
+	if n.Violations() > 0 {
 		t.Logf("CSC run %d: %s", i, n)
 	}
 	return n

@@ -251,6 +251,14 @@ func (r *Responder) SetSigner(signer crypto.Signer, cert *x509.Certificate) erro
 	return nil
 }
 
+// SignerCertificate returns the DER of the delegated responder certificate
+// responses are signed with now, nil when the CA signs them itself.
+func (r *Responder) SignerCertificate() []byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.signer.certDER
+}
+
 // Invalidate drops the cached responses for serial, so the next request asks
 // the Source again — call it right after revoking, holding or releasing a
 // certificate. A lookup already under way for serial is not cached either.

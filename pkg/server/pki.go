@@ -6,7 +6,9 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/x509"
 	"encoding/asn1"
 	"encoding/json"
@@ -56,6 +58,10 @@ type PKI struct {
 	// counted is when Tick last counted the certificates (the metric
 	// kyso_certificates), at most once a CountInterval.
 	counted time.Time
+	// holder names this PKI in the upkeep lease; lease is how long a
+	// claim lasts.
+	holder string
+	lease  time.Duration
 }
 
 // CountInterval is how often Tick counts the certificates by status for
@@ -86,7 +92,21 @@ type PKIOptions struct {
 	// PKCS#1 v1.5 instead of RSASSA-PSS (ocsp.Config.RSAPKCS1v15).
 	// WARNING: for legacy relying parties only.
 	OCSPRSAPKCS1v15 bool
+	// UpkeepLease is how long a Tick's claim on the upkeep lasts (CRLs,
+	// the renewal of the OCSP and consent-receipt certificates), which
+	// one replica of those sharing the database does for all, extending
+	// its lease at each tick; another takes over once it ends. Zero
+	// means DefaultUpkeepLease; keep it a few Maintain intervals long.
+	UpkeepLease time.Duration
 }
+
+// DefaultUpkeepLease is PKIOptions.UpkeepLease's default: six of kysod's
+// 5-second ticks, so a replica that dies leaves the CRLs to another
+// within half a minute.
+const DefaultUpkeepLease = 30 * time.Second
+
+// upkeepLease names the PKI's lease in store.Upkeep.
+const upkeepLease = "pki"
 
 // Store is what the PKI routes read from the database: CA records and
 // their latest CRLs, the time-stamp serial counter, and the audit log
@@ -97,6 +117,7 @@ type Store interface {
 	ListCAs(ctx context.Context) ([]*store.CA, error)
 	LatestCRL(ctx context.Context, issuer string, shard int) (*store.CRL, error)
 	CRLShards(ctx context.Context, issuer string) ([]int, error)
+	ClaimUpkeep(ctx context.Context, name, holder string, now, until time.Time) (bool, error)
 	NextSequence(ctx context.Context, name string) (int64, error)
 	ListAudit(ctx context.Context, after int64, limit int) ([]*store.AuditEvent, error)
 	AuditHead(ctx context.Context) (int64, []byte, error)
@@ -135,7 +156,10 @@ func NewPKI(ctx context.Context, a *ca.Authority, st Store, opts *PKIOptions) (*
 		opts = &PKIOptions{}
 	}
 	p := &PKI{ca: a, st: st, log: opts.Logger, now: opts.Now, mux: http.NewServeMux(),
-		revocationEvent: map[crlScope]int64{}, crlEvent: map[crlScope]int64{}}
+		revocationEvent: map[crlScope]int64{}, crlEvent: map[crlScope]int64{}, holder: rand.Text(), lease: opts.UpkeepLease}
+	if p.lease <= 0 {
+		p.lease = DefaultUpkeepLease
+	}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}
@@ -352,18 +376,20 @@ func (p *PKI) Tick(ctx context.Context) error {
 
 		}
 	}
-	if cert, renewed, err := p.ca.RenewOCSP(ctx); err != nil {
+	// The upkeep — renewing the service certificates, signing CRLs — is
+	// one replica's, whichever holds the lease: replicas ticking at the
+	// same moment would each sign the same CRL and renew the same
+	// certificate.
+	upkeep, err := p.st.ClaimUpkeep(ctx, upkeepLease, p.holder, p.now(), p.now().Add(p.lease))
+	if err != nil {
 		errs = append(errs, err)
-	} else if renewed {
-		_, key, err := p.ca.OCSPSigner(ctx)
-		if err == nil {
-			err = p.ocsp.SetSigner(key, cert)
-		}
-		if err != nil {
-			errs = append(errs, err)
-		} else {
-			p.log.Info("renewed the OCSP responder certificate", "serial", ca.FormatSerialInt(cert.SerialNumber), "not_after", cert.NotAfter)
-		}
+	}
+	// The current responder certificate: renewed here, or by another
+	// replica sharing the database, which this one takes up at its next
+	// tick; otherwise it would sign with the old one to its end, and
+	// past it fail every request.
+	if err := p.takeUpOCSP(ctx, upkeep); err != nil {
+		errs = append(errs, err)
 	}
 	_, cached := p.ocsp.CacheUse()
 	metrics.OCSPCacheBytes.Set(float64(cached))
@@ -381,6 +407,9 @@ func (p *PKI) Tick(ctx context.Context) error {
 				metrics.Certificates.WithLabelValues(st).Set(float64(n[st]))
 			}
 		}
+	}
+	if !upkeep {
+		return errors.Join(errs...)
 	}
 	// The consent receipts' certificate (pkg/signing signs with it),
 	// made and renewed as the OCSP responder's is.
@@ -406,6 +435,33 @@ func (p *PKI) Tick(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// takeUpOCSP has the responder sign with the current OCSP responder
+// certificate, renewing it first when upkeep is this replica's.
+func (p *PKI) takeUpOCSP(ctx context.Context, upkeep bool) error {
+	var renewed bool
+	if upkeep {
+		var err error
+		if _, renewed, err = p.ca.RenewOCSP(ctx); err != nil {
+			return err
+		}
+	}
+	// The pair as the database holds it now (a replica may have
+	// renewed meanwhile).
+	cert, key, err := p.ca.OCSPSigner(ctx)
+	if err != nil || bytes.Equal(p.ocsp.SignerCertificate(), cert.Raw) {
+		return err
+	}
+	if err := p.ocsp.SetSigner(key, cert); err != nil {
+		return err
+	}
+	if renewed {
+		p.log.Info("renewed the OCSP responder certificate", "serial", ca.FormatSerialInt(cert.SerialNumber), "not_after", cert.NotAfter)
+	} else {
+		p.log.Info("signing OCSP responses with the responder certificate another replica renewed", "serial", ca.FormatSerialInt(cert.SerialNumber), "not_after", cert.NotAfter)
+	}
+	return nil
 }
 
 // tickCRL regenerates sc's CRL when it is missing, past half its life, or

@@ -56,6 +56,8 @@ type Store interface {
 	StaffRegistry
 	// CampaignRegistry keeps who holds each citizen's campaign signature.
 	CampaignRegistry
+	// Upkeep leases the upkeep one replica does for all.
+	Upkeep
 
 	// PutCA records a CA (root, issuing, or imported subordinate). The name
 	// is unique: ErrExists otherwise.

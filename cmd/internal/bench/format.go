@@ -6,9 +6,23 @@ package bench
 
 import (
 	"fmt"
+	"math"
+	"slices"
 	"sort"
 	"strings"
+	"time"
 )
+
+// Percentile returns the p-th percentile (0 to 100, nearest rank) of d in
+// seconds, sorting d; 0 when d is empty.
+func Percentile(d []time.Duration, p float64) float64 {
+	if len(d) == 0 {
+		return 0
+	}
+	slices.Sort(d)
+	i := int(math.Ceil(p/100*float64(len(d)))) - 1
+	return d[min(max(i, 0), len(d)-1)].Seconds()
+}
 
 // Seconds formats a duration in seconds as µs, ms or s.
 func Seconds(s float64) string {

@@ -46,6 +46,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"CampaignHolders", testCampaignHolders},
 		{"Campaign", testCampaign},
 		{"Renewal", testRenewal},
+		{"Upkeep", testUpkeep},
 		{"CRL", testCRL},
 		{"CRLShards", testCRLShards},
 		{"TrustAnchors", testTrustAnchors},

@@ -30,9 +30,10 @@ import (
 // Kysod is a kysod process on embedded defaults in a data directory of its
 // own, serving on free loopback ports.
 type Kysod struct {
-	// URL is its HTTPS base URL; Roots hold its development root.
-	URL   string
-	Roots *x509.CertPool
+	// URL is its HTTPS base URL, PKI the plain-HTTP one of its PKI
+	// routes; Roots hold its development root.
+	URL, PKI string
+	Roots    *x509.CertPool
 	// Data is its data directory.
 	Data string
 	cmd  *exec.Cmd
@@ -42,12 +43,14 @@ type Kysod struct {
 }
 
 // StartKysod starts the kysod binary bin on the data directory data (made
-// on first start) and waits until it serves, at most a minute.
-func StartKysod(ctx context.Context, bin, data string) (*Kysod, error) {
+// on first start) and waits until it serves, at most a minute. env is
+// added to its environment after the blank KYSO_DB and KYSO_CONFIG, so it
+// may name a database and a configuration file.
+func StartKysod(ctx context.Context, bin, data string, env ...string) (*Kysod, error) {
 	k := &Kysod{Data: data, done: make(chan struct{})}
 	k.cmd = exec.Command(bin, "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0")
 	// Its own data, embedded defaults: no operator's settings leak in.
-	k.cmd.Env = append(os.Environ(), "KYSO_DATA="+data, "KYSO_KEYSTORE=", "KYSO_DB=", "KYSO_CONFIG=", "KYSO_LOG_LEVEL=info")
+	k.cmd.Env = append(append(os.Environ(), "KYSO_DATA="+data, "KYSO_KEYSTORE=", "KYSO_DB=", "KYSO_CONFIG=", "KYSO_LOG_LEVEL=info"), env...)
 	stderr, err := k.cmd.StderrPipe()
 	if err != nil {
 		return nil, err
@@ -87,7 +90,7 @@ func StartKysod(ctx context.Context, bin, data string) (*Kysod, error) {
 		k.Close()
 		return nil, ctx.Err()
 	}
-	k.URL = addrs[0]
+	k.URL, k.PKI = addrs[0], addrs[1]
 	resp, err := http.Get(addrs[1] + "/ca/root.crt")
 	if err != nil {
 		k.Close()
@@ -112,6 +115,13 @@ func (k *Kysod) output() string {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	return strings.Join(k.tail, "\n")
+}
+
+// Kill ends kysod at once (SIGKILL), as a crash or an OOM killer does,
+// and waits for it to exit.
+func (k *Kysod) Kill() {
+	k.cmd.Process.Kill()
+	<-k.done
 }
 
 // Close stops kysod: SIGTERM, then a kill after 30 seconds.

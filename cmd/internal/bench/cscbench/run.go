@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -125,14 +124,7 @@ func measure(ctx context.Context, workers int, d time.Duration, do op) (timing, 
 
 // percentile returns the p-th percentile of d in seconds (nearest rank),
 // 0 for none. It sorts d.
-func percentile(d []time.Duration, p float64) float64 {
-	if len(d) == 0 {
-		return 0
-	}
-	slices.Sort(d)
-	i := int(math.Ceil(p/100*float64(len(d)))) - 1
-	return d[min(max(i, 0), len(d)-1)].Seconds()
-}
+func percentile(d []time.Duration, p float64) float64 { return bench.Percentile(d, p) }
 
 // fill sets r's figures from t.
 func (r *Result) fill(t timing) {

@@ -1,0 +1,9 @@
+-- Leases of the upkeep one replica does for all sharing the database
+-- (issue 19): the PKI's CRLs and the renewal of its service certificates.
+-- A replica holds a lease until `until`, extending it at each tick; another
+-- takes it only once it has ended. One row per kind of upkeep.
+CREATE TABLE upkeep_leases (
+	name   text        PRIMARY KEY,
+	holder text        NOT NULL,
+	until  timestamptz NOT NULL
+);
