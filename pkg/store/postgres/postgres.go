@@ -7,7 +7,9 @@
 // transaction and then reports the conflict, so no check in Go can be
 // raced. Transactions run at READ COMMITTED with explicit row locks where a
 // row is read and then changed; a serialization failure or deadlock is
-// retried a few times before it is returned.
+// retried a few times before it is returned. The signing path's writes
+// (spending activation data, appending audit events) that arrive together
+// share one transaction and one commit (batch.go).
 package postgres
 
 import (
@@ -73,7 +75,10 @@ type Store struct {
 	*core
 	pool *pgxpool.Pool
 	host string // for messages; never the password
+	b    batcher
 }
+
+var _ sqlstore.SharedWriter = driver{}
 
 // Open connects to the database dsn names ("postgres://user@host/db?..."
 // or a key=value string) and applies any migrations not yet recorded in
@@ -285,8 +290,7 @@ func (d driver) Write(ctx context.Context, alone bool, fn func(sqlstore.Conn) er
 		if err == nil {
 			return nil
 		}
-		var pe *pgconn.PgError
-		if !errors.As(err, &pe) || (pe.Code != "40001" && pe.Code != "40P01") || ctx.Err() != nil {
+		if !retryable(err) || ctx.Err() != nil {
 			break
 		}
 		time.Sleep(time.Duration(attempt) * 5 * time.Millisecond)

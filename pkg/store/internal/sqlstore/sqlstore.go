@@ -63,6 +63,19 @@ type DB interface {
 	Write(ctx context.Context, alone bool, fn func(Conn) error) error
 }
 
+// SharedWriter is a DB whose writes from concurrent callers may share one
+// transaction and one durable commit (PostgreSQL's commit batcher; SQLite's
+// Write groups every write already). WriteShared runs fn like Write, but
+// possibly in a transaction that carries other callers' writes too, each
+// undone alone when it fails; it returns after the commit that made fn's
+// changes durable, and when that commit fails every write it carried
+// fails. fn must not lock rows another write of the same transaction could
+// hold in another order, and must use the Conn it is given with any
+// context: the Conn runs its statements under the batch's.
+type SharedWriter interface {
+	WriteShared(ctx context.Context, alone bool, fn func(Conn) error) error
+}
+
 // Dialect is what differs between the databases, beyond how a write runs.
 type Dialect struct {
 	// Name begins every error message ("sqlite", "postgres").
@@ -135,6 +148,19 @@ var HotWrites = []string{sqlInsertAudit, sqlAuditHead, sqlUseActivation}
 // "name: what: ".
 func (s *Store) write(ctx context.Context, what string, alone bool, fn func(Conn) error) error {
 	if err := s.db.Write(ctx, alone, fn); err != nil {
+		return s.fail(what, err)
+	}
+	return nil
+}
+
+// writeShared is write, through the driver's WriteShared when it has one:
+// for the writes of the signing path, which many requests make at once.
+func (s *Store) writeShared(ctx context.Context, what string, alone bool, fn func(Conn) error) error {
+	sw, ok := s.db.(SharedWriter)
+	if !ok {
+		return s.write(ctx, what, alone, fn)
+	}
+	if err := sw.WriteShared(ctx, alone, fn); err != nil {
 		return s.fail(what, err)
 	}
 	return nil
