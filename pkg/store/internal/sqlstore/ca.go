@@ -90,6 +90,19 @@ func (s *Store) listCAs(ctx context.Context, name string) ([]*store.CA, error) {
 	return cas, err
 }
 
+// The statements of issuance (ReserveSerial, PutCertificate), which a
+// driver may prepare ahead (HotWrites).
+const (
+	sqlReserved       = `SELECT 1 FROM serials WHERE issuer = $1 AND serial = $2`
+	sqlPutCertificate = `INSERT INTO certificates (issuer, serial, der, profile, subject,
+		national_id, spki_sha256, key_uri, not_before, not_after, status, campaign, key_reuse, created, renews, campaign_from, crl_shard)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) ON CONFLICT (issuer, serial) DO NOTHING`
+	sqlCertifyKey = `INSERT INTO certified_keys (spki_sha256, issuer, serial) VALUES ($1, $2, $3)
+		ON CONFLICT (spki_sha256) DO NOTHING`
+	sqlCountStatus = `INSERT INTO certificate_counts AS k (status, shard, n) VALUES ($1, $2, $3)
+		ON CONFLICT (status, shard) DO UPDATE SET n = k.n + excluded.n`
+)
+
 // sqlReserve reserves one serial.
 const sqlReserve = `INSERT INTO serials (issuer, serial, reserved_at) VALUES ($1, $2, $3)
 	ON CONFLICT (issuer, serial) DO NOTHING`
@@ -130,8 +143,8 @@ func (s *Store) ReserveSerials(ctx context.Context, rs []*store.SerialReservatio
 // PutCertificate stores c after checking, in the same transaction, that its
 // serial is reserved, its public key not yet certified (unless
 // AllowKeyReuse), and, for a campaign certificate, that its national ID has
-// no active holder.
-func (s *Store) PutCertificate(ctx context.Context, c *store.Certificate) error {
+// no active holder, and appends audit in that transaction.
+func (s *Store) PutCertificate(ctx context.Context, c *store.Certificate, audit ...*store.AuditEvent) error {
 	if err := check.Certificate(c); err != nil {
 		return s.invalid("storing certificate", err)
 	}
@@ -140,17 +153,15 @@ func (s *Store) PutCertificate(ctx context.Context, c *store.Certificate) error 
 		status = store.StatusGood
 	}
 	nb := check.Time(c.NotBefore)
-	return s.write(ctx, fmt.Sprintf("storing certificate %x from %q", c.Serial, c.Issuer), false, func(tx Conn) error {
+	return s.writeAudited(ctx, fmt.Sprintf("storing certificate %x from %q", c.Serial, c.Issuer), audit, func(tx Conn) error {
 		var one int
-		err := tx.QueryRow(ctx, `SELECT 1 FROM serials WHERE issuer = $1 AND serial = $2`, c.Issuer, c.Serial).Scan(&one)
+		err := tx.QueryRow(ctx, sqlReserved, c.Issuer, c.Serial).Scan(&one)
 		if s.noRows(err) {
 			return store.ErrNotReserved
 		} else if err != nil {
 			return err
 		}
-		n, err := tx.Exec(ctx, `INSERT INTO certificates (issuer, serial, der, profile, subject,
-			national_id, spki_sha256, key_uri, not_before, not_after, status, campaign, key_reuse, created, renews, campaign_from, crl_shard)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) ON CONFLICT (issuer, serial) DO NOTHING`,
+		n, err := tx.Exec(ctx, sqlPutCertificate,
 			c.Issuer, c.Serial, c.DER, c.Profile, c.Subject, c.NationalID, c.PublicKeySHA256, c.KeyURI,
 			s.time(nb), s.time(c.NotAfter), status, c.Campaign, c.AllowKeyReuse, s.time(s.clock(c.Created)),
 			nullBytes(c.Renews), s.nullTime(c.CampaignFrom), c.CRLShard)
@@ -166,8 +177,7 @@ func (s *Store) PutCertificate(ctx context.Context, c *store.Certificate) error 
 				return err
 			}
 		}
-		n, err = tx.Exec(ctx, `INSERT INTO certified_keys (spki_sha256, issuer, serial) VALUES ($1, $2, $3)
-			ON CONFLICT (spki_sha256) DO NOTHING`, c.PublicKeySHA256, c.Issuer, c.Serial)
+		n, err = tx.Exec(ctx, sqlCertifyKey, c.PublicKeySHA256, c.Issuer, c.Serial)
 		if err != nil {
 			return err
 		}
@@ -241,8 +251,7 @@ const countShards = 16
 // countStatus adds n to the count of certificates in status
 // (certificate_counts), in the write c runs, on a shard chosen at random.
 func (s *Store) countStatus(ctx context.Context, c Conn, status string, n int) error {
-	_, err := c.Exec(ctx, `INSERT INTO certificate_counts AS k (status, shard, n) VALUES ($1, $2, $3)
-		ON CONFLICT (status, shard) DO UPDATE SET n = k.n + excluded.n`, status, rand.IntN(countShards), n)
+	_, err := c.Exec(ctx, sqlCountStatus, status, rand.IntN(countShards), n)
 	return err
 }
 

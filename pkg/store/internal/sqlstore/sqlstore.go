@@ -133,7 +133,7 @@ func New(db DB, d Dialect, now func() time.Time) *Store {
 
 // Hot statements, which a driver may prepare when it opens: they are on
 // the signing path (UseActivation and its audit events, chained to the
-// head).
+// head) and on issuance's (ca.go).
 const (
 	sqlInsertAudit = `INSERT INTO audit_events (id, time, actor, action, subject, outcome, details, prev_hash, hash)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
@@ -142,7 +142,8 @@ const (
 )
 
 // HotWrites are the write statements worth preparing ahead.
-var HotWrites = []string{sqlInsertAudit, sqlAuditHead, sqlUseActivation}
+var HotWrites = []string{sqlInsertAudit, sqlAuditHead, sqlUseActivation,
+	sqlReserve, sqlReserved, sqlPutCertificate, sqlCertifyKey, sqlCountStatus}
 
 // write runs fn through the driver's Write and wraps its error
 // "name: what: ".
