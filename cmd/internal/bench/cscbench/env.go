@@ -51,12 +51,12 @@ type Options struct {
 	Clients int
 }
 
-// Env is a signing service on SQLite and the given key store, with a CA
-// whose keys are in that key store, served over HTTPS with the CSC API v2,
-// one relying party, and for each client and algorithm two enrolled
-// owners: one whose PIN hash uses cheap argon2id parameters, so that
-// thousands of SADs can be made ahead (signhash rows), and one with
-// kysod's default parameters (roundtrip rows).
+// Env is a signing service on SQLite (or Options.DSN's database) and the
+// given key store, with a CA whose keys are in that key store, served over
+// HTTPS with the CSC API v2, one relying party, and for each client and
+// algorithm two enrolled owners: one whose PIN hash uses cheap argon2id
+// parameters, so that thousands of SADs can be made ahead (signhash rows),
+// and one with kysod's default parameters (roundtrip rows).
 //
 // Open also makes, for the bare loop, a key of each algorithm resident on
 // the key store (label "bench-ALG"): on PKCS#11 a credential's key is a
