@@ -76,6 +76,8 @@ func (d driver) WriteShared(ctx context.Context, alone bool, fn func(sqlstore.Co
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	ctx, span := tracing.Child(ctx, "db.write", dbSystem)
+	defer func() { tracing.End(span, err) }()
 	s := d.s
 	w := &sharedWrite{ctx: ctx, alone: alone, fn: fn, done: make(chan struct{})}
 	s.b.mu.Lock()
@@ -129,7 +131,7 @@ func (s *Store) commitBatch(batch []*sharedWrite) {
 		return
 	case 1:
 		w := live[0]
-		w.err = driver{s}.Write(w.ctx, w.alone, w.fn)
+		w.err = s.write(w.ctx, w.alone, w.fn)
 		return
 	}
 	s.b.batches.Add(1)
@@ -151,7 +153,7 @@ func (s *Store) commitBatch(batch []*sharedWrite) {
 	// nothing.
 	for _, w := range live {
 		if retryable(w.err) && w.ctx.Err() == nil {
-			w.err = driver{s}.Write(w.ctx, false, w.fn)
+			w.err = s.write(w.ctx, false, w.fn)
 		}
 		trace.SpanFromContext(w.ctx).SetAttributes(attribute.Int("kyso.db.group", len(live)))
 	}
@@ -173,8 +175,6 @@ func (s *Store) runBatch(ctx context.Context, live []*sharedWrite, savepoints bo
 		}
 		return err
 	}
-	ctx, span := tracing.Child(ctx, "db.batch", dbSystem)
-	defer span.End()
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return failAll("beginning", err)

@@ -27,6 +27,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/kyso-pki/kyso/internal/tracing"
 	"github.com/kyso-pki/kyso/pkg/metrics"
@@ -273,19 +274,26 @@ func (d driver) Read(ctx context.Context, fn func(sqlstore.Conn) error) (err err
 // tried again, up to maxAttempts times. Within a traced request it is the
 // span db.write, which names the attempts made (kyso.db.attempts).
 func (d driver) Write(ctx context.Context, alone bool, fn func(sqlstore.Conn) error) (err error) {
+	ctx, span := tracing.Child(ctx, "db.write", dbSystem)
+	defer func() { tracing.End(span, err) }()
+	return d.s.write(ctx, alone, fn)
+}
+
+// write is Write without its span: the transaction, tried again on a
+// serialization failure or deadlock, timed, its attempts named on the
+// span of ctx.
+func (s *Store) write(ctx context.Context, alone bool, fn func(sqlstore.Conn) error) (err error) {
 	start := time.Now()
 	defer func() { metrics.Since(commits, start) }()
-	ctx, span := tracing.Child(ctx, "db.write", dbSystem)
 	attempt := 1
 	defer func() {
-		span.SetAttributes(attribute.Int("kyso.db.attempts", min(attempt, maxAttempts)))
-		tracing.End(span, err)
+		trace.SpanFromContext(ctx).SetAttributes(attribute.Int("kyso.db.attempts", min(attempt, maxAttempts)))
 	}()
 	for ; attempt <= maxAttempts; attempt++ {
 		if alone {
-			err = fn(conn{d.s.pool})
+			err = fn(conn{s.pool})
 		} else {
-			err = pgx.BeginFunc(ctx, d.s.pool, func(tx pgx.Tx) error { return fn(conn{tx}) })
+			err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return fn(conn{tx}) })
 		}
 		if err == nil {
 			return nil
