@@ -5,7 +5,8 @@
 // are stored, row locks, error codes. The drivers (pkg/store/sqlite,
 // pkg/store/postgres) open the database, migrate it and decide how a
 // write runs: SQLite's group-commit writer, PostgreSQL's retried
-// transactions.
+// transactions and, for the signing path's writes, its commit batcher
+// (SharedWriter).
 //
 // Statements are written with PostgreSQL's numbered placeholders ($1, $2);
 // a driver whose database numbers them differently rewrites them (Rebind).
