@@ -14,6 +14,7 @@ import (
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/hsm/pkcs11"
 	"github.com/kyso-pki/kyso/hsm/pkcs11/pkcs11bench"
+	"github.com/kyso-pki/kyso/pkg/store/storeopen"
 )
 
 // benchCSC measures remote signing through the CSC API: signatures/signHash
@@ -22,12 +23,13 @@ import (
 // C_Sign loop with the same key on the same throwaway SoftHSM token, in the
 // same run, with the ratios (issue "Speed (benchmark)": signHash at least
 // 85% of the bare loop). The service, its CA and the credentials' keys are
-// all on that token; the database is SQLite in a temporary directory.
+// all on that token; the database is SQLite in a temporary directory, or
+// --db's.
 // Last, the flood row (issue 13) runs a real kysod and floods its
 // oauth2/token with unauthenticated requests while a client signs:
 // kysod's peak resident memory and signHash's p99, flooded and quiet.
 func benchCSC(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "bench csc", "bench csc [--duration 2s] [--clients N] [--alg ecdsa-p256,rsa-2048] [--hashes 1,20] [--no-roundtrip] [--flood 500] [--flood-sources 1] [--flood-samples 100] [--kysod PATH] [--module PATH] [--dir DIR] [--output json]")
+	fs := newFlags(e, "bench csc", "bench csc [--duration 2s] [--clients N] [--alg ecdsa-p256,rsa-2048] [--hashes 1,20] [--no-roundtrip] [--flood 500] [--flood-sources 1] [--flood-samples 100] [--kysod PATH] [--module PATH] [--dir DIR] [--db DSN] [--output json]")
 	dur := fs.Duration("duration", 2*time.Second, "how long to measure each row")
 	n := fs.Int("clients", 2*runtime.NumCPU(), "the N of the 1 and N client rows: concurrent HTTPS clients, and goroutines of the bare loop")
 	algs := fs.String("alg", "ecdsa-p256,rsa-2048", "credential key algorithms, comma-separated")
@@ -39,6 +41,7 @@ func benchCSC(ctx context.Context, e *env, args []string) error {
 	kysodBin := fs.String("kysod", "", "the kysod binary of the flood row; default: kysod beside this kyso, else in PATH")
 	module := fs.String("module", "/usr/lib/softhsm/libsofthsm2.so", "SoftHSM PKCS#11 module; a throwaway token is made in a temporary directory")
 	dir := fs.String("dir", "", "where the temporary directory holding the SQLite database is made (its disk's fsync latency matters); empty means the system's temporary directory")
+	dsn := fs.String("db", "", "the database instead of SQLite in --dir (postgres://…). WARNING: give an empty, throwaway database: the bench creates kyso's tables and a CA in it and leaves them behind")
 	out := outputFlag(fs)
 	if err := parse(fs, args); err != nil {
 		return err
@@ -93,8 +96,12 @@ func benchCSC(ctx context.Context, e *env, args []string) error {
 	}
 	defer bare.Close()
 
-	fmt.Fprintf(e.stderr, "kyso bench csc: throwaway SoftHSM token in %s, database in %s; enrolling %d owners…\n", tok.dir, tmp, 2**n*len(alglist))
-	env, err := cscbench.Open(ctx, &cscbench.Options{Keys: p11, Dir: tmp, Algorithms: alglist, Clients: *n})
+	database := "SQLite (WAL, synchronous=FULL) in " + tmp
+	if *dsn != "" {
+		database = storeopen.Redact(*dsn)
+	}
+	fmt.Fprintf(e.stderr, "kyso bench csc: throwaway SoftHSM token in %s, database %s; enrolling %d owners…\n", tok.dir, database, 2**n*len(alglist))
+	env, err := cscbench.Open(ctx, &cscbench.Options{Keys: p11, Dir: tmp, DSN: *dsn, Algorithms: alglist, Clients: *n})
 	if err != nil {
 		return fmt.Errorf("bench csc: %w", err)
 	}
@@ -107,7 +114,7 @@ func benchCSC(ctx context.Context, e *env, args []string) error {
 	rep := cscbench.Run(ctx, env, cscbench.RunOptions{
 		Clients: *n, Duration: *dur, Hashes: hashes, RoundTrip: !*noRT,
 		Bare:     bare.SignFunc,
-		Database: "SQLite (WAL, synchronous=FULL) in " + tmp,
+		Database: database,
 		Progress: func(r cscbench.Result) { benchCSCProgress(e, r) },
 		Flood:    floodRow,
 	})

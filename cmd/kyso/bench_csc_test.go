@@ -171,3 +171,36 @@ func TestBenchCSCFlood(t *testing.T) {
 		t.Errorf("bench csc with a missing kysod: exit %d, want 0 and the flood row failed saying so:\n%s\n%s", code, text, errOut)
 	}
 }
+
+// TestBenchCSCPostgres: --db runs the rows on PostgreSQL (the commit
+// batcher's figures), every signature checked, the report naming the
+// database without its password.
+func TestBenchCSCPostgres(t *testing.T) {
+	bin, _ := binaries(t)
+	testenv.LookPath(t, "softhsm2-util", "apt-get install softhsm2")
+	dsn := testenv.NewPostgres(t)
+	out, errOut, code := runBin(t, bin, nil, "bench", "csc", "--duration", "100ms", "--clients", "4", "--flood", "0",
+		"--alg", "ecdsa-p256", "--hashes", "1", "--no-roundtrip", "--db", dsn, "--output", "json")
+	if code != 0 {
+		t.Fatalf("bench csc --db: %d\n%s\n%s", code, out, errOut)
+	}
+	var rep cscbench.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("bench csc --output json: %v\n%s", err, out)
+	}
+	if !strings.HasPrefix(rep.Database, "postgres") || strings.Contains(rep.Database, "SQLite") {
+		t.Errorf("report's database %q, want the PostgreSQL DSN", rep.Database)
+	}
+	signhash := 0
+	for _, r := range rep.Rows {
+		if r.Err != "" || r.Requests == 0 || r.PerSecond <= 0 {
+			t.Errorf("row %s/%d did not measure: %+v", r.Row, r.Clients, r)
+		}
+		if r.Row == cscbench.RowSignHash {
+			signhash++
+		}
+	}
+	if signhash != 2 {
+		t.Errorf("%d signhash rows, want 2 (1 and 4 clients)", signhash)
+	}
+}

@@ -391,16 +391,25 @@ func KeyLabel(uri string) string {
 // audit appends an audit event; a failure to audit is returned, because an
 // unaudited issuance must not happen.
 func (a *Authority) audit(ctx context.Context, actor, action, subject, outcome string, details map[string]any) error {
+	e, err := a.auditEvent(actor, action, subject, outcome, details)
+	if err != nil {
+		return err
+	}
+	if err := a.st.AppendAudit(ctx, e); err != nil {
+		return fmt.Errorf("ca: writing audit event %s/%s: %w", action, outcome, err)
+	}
+	return nil
+}
+
+// auditEvent is the event audit appends, for a write that appends it
+// with its change (PutCertificate).
+func (a *Authority) auditEvent(actor, action, subject, outcome string, details map[string]any) (*store.AuditEvent, error) {
 	if actor == "" {
 		actor = a.opts.Actor
 	}
 	d, err := json.Marshal(details)
 	if err != nil {
-		return fmt.Errorf("ca: encoding audit details: %w", err)
+		return nil, fmt.Errorf("ca: encoding audit details: %w", err)
 	}
-	e := &store.AuditEvent{Time: a.now().UTC(), Actor: actor, Action: action, Subject: subject, Outcome: outcome, Details: d}
-	if err := a.st.AppendAudit(ctx, e); err != nil {
-		return fmt.Errorf("ca: writing audit event %s/%s: %w", action, outcome, err)
-	}
-	return nil
+	return &store.AuditEvent{Time: a.now().UTC(), Actor: actor, Action: action, Subject: subject, Outcome: outcome, Details: d}, nil
 }

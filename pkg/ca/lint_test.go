@@ -2,13 +2,22 @@ package ca
 
 import (
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"errors"
 	"sort"
 	"testing"
+	"time"
 
 	zx509 "github.com/zmap/zcrypto/x509"
 	"github.com/zmap/zlint/v3"
 	"github.com/zmap/zlint/v3/lint"
+
+	"github.com/kyso-pki/kyso/pkg/store"
 )
 
 // TestZlintEverySource runs every zlint lint, the excluded sources too, over
@@ -107,4 +116,121 @@ func TestLintRefusesIssuance(t *testing.T) {
 	if certs, _ := f.a.List(ctx, nil); len(certs) != 2 {
 		t.Errorf("%d certificates under issuing; want only OCSP and TSA", len(certs))
 	}
+}
+
+// TestLintCopyLintsAsIssued: a lint copy is signed by a throwaway P-256
+// key whatever the issuer's curve (newLintKey), and every lint kyso runs
+// (lintSources) gives the same result, status and details, on a copy of
+// each profile's certificate and of a CRL re-signed so as on a copy signed
+// on the issuer's curve and on what the issuer's P-384 key signed. (Two
+// lints of sources kyso does not run, Mozilla's and the CA/Browser
+// Forum's ECDSA signature encoding, do tell the curves apart: they guess
+// the signer's curve from the signature's length; TestZlintEverySource
+// runs them on the certificates issued.)
+func TestLintCopyLintsAsIssued(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, newSQLite(t), nil)
+	if k, ok := f.h.Issuing.PublicKey.(*ecdsa.PublicKey); !ok || k.Curve != elliptic.P384() {
+		t.Fatalf("the issuing key is %T, want ECDSA P-384 (the case this test is about)", f.h.Issuing.PublicKey)
+	}
+	cit, err := f.a.IssueCitizen(ctx, citizen("079203001234", newCSR(t, p256(t))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.a.Revoke(ctx, cit.SerialNumber.Bytes(), store.ReasonKeyCompromise, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	crls, err := f.a.GenerateCRL(ctx)
+	if err != nil || len(crls) == 0 {
+		t.Fatalf("GenerateCRL: %d, %v", len(crls), err)
+	}
+	key, err := newLintKey(f.h.Issuing.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p384, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	results := func(der []byte, crl bool) map[string]string {
+		out := map[string]string{}
+		reg := f.a.reg
+		if crl {
+			zc, err := zx509.ParseRevocationList(der)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, l := range reg.RevocationListLints().Lints() {
+				r := l.Execute(zc, reg.GetConfiguration())
+				out[l.Name] = r.Status.String() + " " + r.Details
+			}
+			return out
+		}
+		zc, err := zx509.ParseCertificate(der)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for n, r := range zlint.LintCertificateEx(zc, reg).Results {
+			out[n] = r.Status.String() + " " + r.Details
+		}
+		return out
+	}
+	for name, real := range map[string]struct {
+		der []byte
+		crl bool
+	}{
+		"root": {der: f.h.Root.Raw}, "issuing": {der: f.h.Issuing.Raw}, "ocsp": {der: f.h.OCSP.Raw},
+		"tsa": {der: f.h.TSA.Raw}, "citizen": {der: cit.Raw}, "crl": {der: crls[0].DER, crl: true},
+	} {
+		got := results(resign(t, real.der, key), real.crl)
+		if min := map[bool]int{false: 50, true: 10}[real.crl]; len(got) < min {
+			t.Errorf("%s: only %d lints ran", name, len(got))
+		}
+		same := func(what string, want map[string]string) {
+			for n, w := range want {
+				if got[n] != w {
+					t.Errorf("%s: %s is %q on %s, %q on the P-256 copy", name, n, w, what, got[n])
+				}
+			}
+		}
+		// A copy signed on the issuer's curve, as lint copies were.
+		same("a P-384 copy", results(resign(t, real.der, p384), real.crl))
+		// A self-signed certificate's copies are not self-signed to
+		// zlint, whatever the curve (a self-signed certificate is
+		// checked after signing, not linted as such).
+		if name != "root" {
+			same("the issued one", results(real.der, real.crl))
+		}
+	}
+}
+
+// resign returns der (a certificate or CRL: a signed SEQUENCE of the
+// to-be-signed bytes, the algorithm, the signature) with the same
+// to-be-signed bytes and algorithm, signed by key.
+func resign(t *testing.T, der []byte, key crypto.Signer) []byte {
+	t.Helper()
+	var signed struct {
+		TBS asn1.RawValue
+		Alg pkix.AlgorithmIdentifier
+		Sig asn1.BitString
+	}
+	if rest, err := asn1.Unmarshal(der, &signed); err != nil || len(rest) > 0 {
+		t.Fatalf("not a signed structure: %v", err)
+	}
+	h := crypto.SHA384
+	if !signed.Alg.Algorithm.Equal(asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 3}) {
+		t.Fatalf("signed with %v, want ecdsa-with-SHA384", signed.Alg.Algorithm)
+	}
+	d := h.New()
+	d.Write(signed.TBS.FullBytes)
+	sig, err := key.Sign(rand.Reader, d.Sum(nil), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed.Sig = asn1.BitString{Bytes: sig, BitLength: 8 * len(sig)}
+	out, err := asn1.Marshal(signed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

@@ -139,9 +139,21 @@ func (a *Authority) checkRequestedValidity(what, profile string, d time.Duration
 
 // signatureAlgorithm is what a CA whose key is pub signs with: for RSA,
 // RSASSA-PSS with SHA-256 (Circular 15/2025 Annex I) unless the
-// Authority is configured for PKCS#1 v1.5; for other keys 0, letting Go's
-// x509 choose (ECDSA with the curve's hash).
+// Authority is configured for PKCS#1 v1.5; for ECDSA the curve's hash, as
+// Go's x509 would choose, but named, so that a lint copy signed by a
+// throwaway key on another curve (newLintKey) names the same; for other
+// keys 0, letting Go's x509 choose.
 func (a *Authority) signatureAlgorithm(pub crypto.PublicKey) x509.SignatureAlgorithm {
+	if k, ok := pub.(*ecdsa.PublicKey); ok {
+		switch k.Curve {
+		case elliptic.P256():
+			return x509.ECDSAWithSHA256
+		case elliptic.P384():
+			return x509.ECDSAWithSHA384
+		case elliptic.P521():
+			return x509.ECDSAWithSHA512
+		}
+	}
 	if _, ok := pub.(*rsa.PublicKey); !ok {
 		return x509.UnknownSignatureAlgorithm
 	}

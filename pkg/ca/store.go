@@ -18,7 +18,7 @@ type Store interface {
 	ListCAs(ctx context.Context) ([]*store.CA, error)
 
 	ReserveSerial(ctx context.Context, r *store.SerialReservation) error
-	PutCertificate(ctx context.Context, c *store.Certificate) error
+	PutCertificate(ctx context.Context, c *store.Certificate, audit ...*store.AuditEvent) error
 	GetCertificate(ctx context.Context, issuer string, serial []byte) (*store.Certificate, error)
 	ListCertificates(ctx context.Context, f *store.CertificateFilter) ([]*store.Certificate, error)
 	PublicKeyCertified(ctx context.Context, spkiSHA256 []byte) (bool, error)

@@ -76,9 +76,9 @@ type Store interface {
 	// another certificate (ErrDuplicatePublicKey) unless AllowKeyReuse is set.
 	// When Campaign is set, the national ID must not hold another active
 	// campaign certificate (ErrCampaignHolder): one that is neither revoked
-	// nor expired at NotBefore. All checks and the insert are one
-	// transaction.
-	PutCertificate(ctx context.Context, c *Certificate) error
+	// nor expired at NotBefore. All checks, the insert and the audit
+	// events (issuance's outcome), appended after it, are one transaction.
+	PutCertificate(ctx context.Context, c *Certificate, audit ...*AuditEvent) error
 	// GetCertificate returns the certificate with this issuer and serial, or
 	// ErrNotFound.
 	GetCertificate(ctx context.Context, issuer string, serial []byte) (*Certificate, error)

@@ -7,7 +7,9 @@
 // transaction and then reports the conflict, so no check in Go can be
 // raced. Transactions run at READ COMMITTED with explicit row locks where a
 // row is read and then changed; a serialization failure or deadlock is
-// retried a few times before it is returned.
+// retried a few times before it is returned. The signing path's writes
+// (spending activation data, appending audit events) that arrive together
+// share one transaction and one commit (batch.go).
 package postgres
 
 import (
@@ -25,6 +27,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/kyso-pki/kyso/internal/tracing"
 	"github.com/kyso-pki/kyso/pkg/metrics"
@@ -73,7 +76,10 @@ type Store struct {
 	*core
 	pool *pgxpool.Pool
 	host string // for messages; never the password
+	b    batcher
 }
+
+var _ sqlstore.SharedWriter = driver{}
 
 // Open connects to the database dsn names ("postgres://user@host/db?..."
 // or a key=value string) and applies any migrations not yet recorded in
@@ -268,25 +274,31 @@ func (d driver) Read(ctx context.Context, fn func(sqlstore.Conn) error) (err err
 // tried again, up to maxAttempts times. Within a traced request it is the
 // span db.write, which names the attempts made (kyso.db.attempts).
 func (d driver) Write(ctx context.Context, alone bool, fn func(sqlstore.Conn) error) (err error) {
+	ctx, span := tracing.Child(ctx, "db.write", dbSystem)
+	defer func() { tracing.End(span, err) }()
+	return d.s.write(ctx, alone, fn)
+}
+
+// write is Write without its span: the transaction, tried again on a
+// serialization failure or deadlock, timed, its attempts named on the
+// span of ctx.
+func (s *Store) write(ctx context.Context, alone bool, fn func(sqlstore.Conn) error) (err error) {
 	start := time.Now()
 	defer func() { metrics.Since(commits, start) }()
-	ctx, span := tracing.Child(ctx, "db.write", dbSystem)
 	attempt := 1
 	defer func() {
-		span.SetAttributes(attribute.Int("kyso.db.attempts", min(attempt, maxAttempts)))
-		tracing.End(span, err)
+		trace.SpanFromContext(ctx).SetAttributes(attribute.Int("kyso.db.attempts", min(attempt, maxAttempts)))
 	}()
 	for ; attempt <= maxAttempts; attempt++ {
 		if alone {
-			err = fn(conn{d.s.pool})
+			err = fn(conn{s.pool})
 		} else {
-			err = pgx.BeginFunc(ctx, d.s.pool, func(tx pgx.Tx) error { return fn(conn{tx}) })
+			err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return fn(conn{tx}) })
 		}
 		if err == nil {
 			return nil
 		}
-		var pe *pgconn.PgError
-		if !errors.As(err, &pe) || (pe.Code != "40001" && pe.Code != "40P01") || ctx.Err() != nil {
+		if !retryable(err) || ctx.Err() != nil {
 			break
 		}
 		time.Sleep(time.Duration(attempt) * 5 * time.Millisecond)

@@ -303,6 +303,22 @@ func testCertificate(t *testing.T, s store.Store) {
 	noErr(t, "GetCertificate", err)
 	equalCert(t, got, c)
 	wantErr(t, "PutCertificate again", s.PutCertificate(ctx, c), store.ErrExists)
+	// With the issuance's audit event: both stored, or neither.
+	a := NewCertificate(t, "issuing")
+	noErr(t, "ReserveSerial", s.ReserveSerial(ctx, &store.SerialReservation{Issuer: a.Issuer, Serial: a.Serial}))
+	stored := &store.AuditEvent{Actor: "ca", Action: "cert.issue", Subject: "stored", Outcome: "ok", Details: []byte("{}")}
+	noErr(t, "PutCertificate with an audit event", s.PutCertificate(ctx, a, stored))
+	refused := &store.AuditEvent{Actor: "ca", Action: "cert.issue", Subject: "refused", Outcome: "ok", Details: []byte("{}")}
+	wantErr(t, "PutCertificate again with an audit event", s.PutCertificate(ctx, a, refused), store.ErrExists)
+	evs, err := s.ListAudit(ctx, 0, 1000)
+	noErr(t, "ListAudit", err)
+	subjects := map[string]int{}
+	for _, ev := range evs {
+		subjects[ev.Subject]++
+	}
+	if stored.ID == 0 || subjects["stored"] != 1 || subjects["refused"] != 0 || refused.ID != 0 {
+		t.Fatalf("audit events of PutCertificate: %v (IDs %d, %d); want the stored one's alone", subjects, stored.ID, refused.ID)
+	}
 	_, err = s.GetCertificate(ctx, c.Issuer, NewSerial(t))
 	wantErr(t, "GetCertificate unknown", err, store.ErrNotFound)
 	_, err = s.GetCertificate(ctx, "other", c.Serial)

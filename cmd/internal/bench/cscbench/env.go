@@ -27,6 +27,7 @@ import (
 	"github.com/kyso-pki/kyso/pkg/signing"
 	"github.com/kyso-pki/kyso/pkg/store"
 	"github.com/kyso-pki/kyso/pkg/store/sqlite"
+	"github.com/kyso-pki/kyso/pkg/store/storeopen"
 )
 
 // Options configure Open.
@@ -37,6 +38,11 @@ type Options struct {
 	Keys hsm.KeyStore
 	// Dir holds the SQLite database. Required; the caller removes it.
 	Dir string
+	// DSN, when set, is the database instead of SQLite in Dir: a
+	// storeopen DSN (postgres://…). WARNING: it must be an empty,
+	// throwaway database; Open creates kyso's tables and a CA in it and
+	// leaves them behind.
+	DSN string
 	// Algorithms are the credentials' key algorithms; empty means ECDSA
 	// P-256 (what kyso enrols by default).
 	Algorithms []hsm.Algorithm
@@ -45,12 +51,12 @@ type Options struct {
 	Clients int
 }
 
-// Env is a signing service on SQLite and the given key store, with a CA
-// whose keys are in that key store, served over HTTPS with the CSC API v2,
-// one relying party, and for each client and algorithm two enrolled
-// owners: one whose PIN hash uses cheap argon2id parameters, so that
-// thousands of SADs can be made ahead (signhash rows), and one with
-// kysod's default parameters (roundtrip rows).
+// Env is a signing service on SQLite (or Options.DSN's database) and the
+// given key store, with a CA whose keys are in that key store, served over
+// HTTPS with the CSC API v2, one relying party, and for each client and
+// algorithm two enrolled owners: one whose PIN hash uses cheap argon2id
+// parameters, so that thousands of SADs can be made ahead (signhash rows),
+// and one with kysod's default parameters (roundtrip rows).
 //
 // Open also makes, for the bare loop, a key of each algorithm resident on
 // the key store (label "bench-ALG"): on PKCS#11 a credential's key is a
@@ -123,7 +129,12 @@ func Open(ctx context.Context, o *Options) (_ *Env, err error) {
 	if len(algs) == 0 {
 		algs = []hsm.Algorithm{hsm.ECDSAP256}
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(o.Dir, "kyso.db"), nil)
+	var st store.Store
+	if o.DSN != "" {
+		st, err = storeopen.Open(ctx, o.DSN)
+	} else {
+		st, err = sqlite.Open(ctx, filepath.Join(o.Dir, "kyso.db"), nil)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("cscbench: %w", err)
 	}

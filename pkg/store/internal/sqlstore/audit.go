@@ -18,8 +18,9 @@ const (
 	sqlListAudit   = sqlAuditEvents + ` WHERE id > $1 ORDER BY id LIMIT $2`
 )
 
-// AppendAudit records es in one transaction and sets their IDs and chain
-// hashes (see appendAudit); the table refuses UPDATE and DELETE.
+// AppendAudit records es in one transaction, which may carry other
+// callers' writes too (SharedWriter), and sets their IDs and chain hashes
+// (see appendAudit); the table refuses UPDATE and DELETE.
 func (s *Store) AppendAudit(ctx context.Context, es ...*store.AuditEvent) error {
 	details, err := s.auditDetails(es)
 	if err != nil {
@@ -29,7 +30,7 @@ func (s *Store) AppendAudit(ctx context.Context, es ...*store.AuditEvent) error 
 		return nil
 	}
 	rows := make([]store.AuditEvent, len(es))
-	err = s.write(ctx, fmt.Sprintf("appending %d audit event(s) %q", len(es), es[0].Action), false, func(c Conn) error {
+	err = s.writeShared(ctx, fmt.Sprintf("appending %d audit event(s) %q", len(es), es[0].Action), false, func(c Conn) error {
 		return s.appendAudit(ctx, c, es, details, rows)
 	})
 	if err != nil {

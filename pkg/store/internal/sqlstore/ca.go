@@ -90,6 +90,19 @@ func (s *Store) listCAs(ctx context.Context, name string) ([]*store.CA, error) {
 	return cas, err
 }
 
+// The statements of issuance (ReserveSerial, PutCertificate), which a
+// driver may prepare ahead (HotWrites).
+const (
+	sqlReserved       = `SELECT 1 FROM serials WHERE issuer = $1 AND serial = $2`
+	sqlPutCertificate = `INSERT INTO certificates (issuer, serial, der, profile, subject,
+		national_id, spki_sha256, key_uri, not_before, not_after, status, campaign, key_reuse, created, renews, campaign_from, crl_shard)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) ON CONFLICT (issuer, serial) DO NOTHING`
+	sqlCertifyKey = `INSERT INTO certified_keys (spki_sha256, issuer, serial) VALUES ($1, $2, $3)
+		ON CONFLICT (spki_sha256) DO NOTHING`
+	sqlCountStatus = `INSERT INTO certificate_counts AS k (status, shard, n) VALUES ($1, $2, $3)
+		ON CONFLICT (status, shard) DO UPDATE SET n = k.n + excluded.n`
+)
+
 // sqlReserve reserves one serial.
 const sqlReserve = `INSERT INTO serials (issuer, serial, reserved_at) VALUES ($1, $2, $3)
 	ON CONFLICT (issuer, serial) DO NOTHING`
@@ -130,8 +143,8 @@ func (s *Store) ReserveSerials(ctx context.Context, rs []*store.SerialReservatio
 // PutCertificate stores c after checking, in the same transaction, that its
 // serial is reserved, its public key not yet certified (unless
 // AllowKeyReuse), and, for a campaign certificate, that its national ID has
-// no active holder.
-func (s *Store) PutCertificate(ctx context.Context, c *store.Certificate) error {
+// no active holder, and appends audit in that transaction.
+func (s *Store) PutCertificate(ctx context.Context, c *store.Certificate, audit ...*store.AuditEvent) error {
 	if err := check.Certificate(c); err != nil {
 		return s.invalid("storing certificate", err)
 	}
@@ -140,17 +153,15 @@ func (s *Store) PutCertificate(ctx context.Context, c *store.Certificate) error 
 		status = store.StatusGood
 	}
 	nb := check.Time(c.NotBefore)
-	return s.write(ctx, fmt.Sprintf("storing certificate %x from %q", c.Serial, c.Issuer), false, func(tx Conn) error {
+	return s.writeAudited(ctx, fmt.Sprintf("storing certificate %x from %q", c.Serial, c.Issuer), audit, func(tx Conn) error {
 		var one int
-		err := tx.QueryRow(ctx, `SELECT 1 FROM serials WHERE issuer = $1 AND serial = $2`, c.Issuer, c.Serial).Scan(&one)
+		err := tx.QueryRow(ctx, sqlReserved, c.Issuer, c.Serial).Scan(&one)
 		if s.noRows(err) {
 			return store.ErrNotReserved
 		} else if err != nil {
 			return err
 		}
-		n, err := tx.Exec(ctx, `INSERT INTO certificates (issuer, serial, der, profile, subject,
-			national_id, spki_sha256, key_uri, not_before, not_after, status, campaign, key_reuse, created, renews, campaign_from, crl_shard)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) ON CONFLICT (issuer, serial) DO NOTHING`,
+		n, err := tx.Exec(ctx, sqlPutCertificate,
 			c.Issuer, c.Serial, c.DER, c.Profile, c.Subject, c.NationalID, c.PublicKeySHA256, c.KeyURI,
 			s.time(nb), s.time(c.NotAfter), status, c.Campaign, c.AllowKeyReuse, s.time(s.clock(c.Created)),
 			nullBytes(c.Renews), s.nullTime(c.CampaignFrom), c.CRLShard)
@@ -166,8 +177,7 @@ func (s *Store) PutCertificate(ctx context.Context, c *store.Certificate) error 
 				return err
 			}
 		}
-		n, err = tx.Exec(ctx, `INSERT INTO certified_keys (spki_sha256, issuer, serial) VALUES ($1, $2, $3)
-			ON CONFLICT (spki_sha256) DO NOTHING`, c.PublicKeySHA256, c.Issuer, c.Serial)
+		n, err = tx.Exec(ctx, sqlCertifyKey, c.PublicKeySHA256, c.Issuer, c.Serial)
 		if err != nil {
 			return err
 		}
@@ -259,8 +269,7 @@ const countShards = 16
 // countStatus adds n to the count of certificates in status
 // (certificate_counts), in the write c runs, on a shard chosen at random.
 func (s *Store) countStatus(ctx context.Context, c Conn, status string, n int) error {
-	_, err := c.Exec(ctx, `INSERT INTO certificate_counts AS k (status, shard, n) VALUES ($1, $2, $3)
-		ON CONFLICT (status, shard) DO UPDATE SET n = k.n + excluded.n`, status, rand.IntN(countShards), n)
+	_, err := c.Exec(ctx, sqlCountStatus, status, rand.IntN(countShards), n)
 	return err
 }
 
@@ -352,8 +361,9 @@ func (s *Store) Revoke(ctx context.Context, r *store.Revocation) error {
 	return s.write(ctx, fmt.Sprintf("revoking certificate %x from %q", r.Serial, r.Issuer), false, func(tx Conn) error {
 		var status, nationalID string
 		var campaign bool
-		err := tx.QueryRow(ctx, `SELECT status, campaign, national_id FROM certificates
-			WHERE issuer = $1 AND serial = $2`+s.lock(""), r.Issuer, r.Serial).Scan(&status, &campaign, &nationalID)
+		var shard int
+		err := tx.QueryRow(ctx, `SELECT status, campaign, national_id, crl_shard FROM certificates
+			WHERE issuer = $1 AND serial = $2`+s.lock(""), r.Issuer, r.Serial).Scan(&status, &campaign, &nationalID, &shard)
 		if err != nil {
 			return s.notFound(err)
 		}
@@ -367,9 +377,9 @@ func (s *Store) Revoke(ctx context.Context, r *store.Revocation) error {
 		if err := s.moveCount(ctx, tx, status, next); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO revocations (issuer, serial, reason, revoked_at) VALUES ($1, $2, $3, $4)
+		if _, err := tx.Exec(ctx, `INSERT INTO revocations (issuer, serial, reason, revoked_at, shard) VALUES ($1, $2, $3, $4, $5)
 			ON CONFLICT (issuer, serial) DO UPDATE SET reason = excluded.reason, revoked_at = excluded.revoked_at`,
-			r.Issuer, r.Serial, r.Reason, at); err != nil {
+			r.Issuer, r.Serial, r.Reason, at, shard); err != nil {
 			return err
 		}
 		if next == store.StatusRevoked && campaign {
@@ -442,17 +452,21 @@ func nextStatus(status string, reason int) (string, error) {
 	return store.StatusRevoked, nil
 }
 
-// ListRevoked returns issuer's revocations (including holds) in serial
-// number order.
+// sqlListRevoked is ListRevoked's statement: one shard's revocations, on
+// revocations_shard (migration 0025), each joined to its certificate by
+// its key for the expiry. Serials have no leading zero bytes, so numeric
+// order is shorter first, then bytewise.
+const sqlListRevoked = `SELECT r.serial, r.reason, r.revoked_at FROM revocations r
+	JOIN certificates c ON c.issuer = r.issuer AND c.serial = r.serial
+	WHERE r.issuer = $1 AND r.shard = $3 AND c.not_after >= $2 ORDER BY length(r.serial), r.serial`
+
+// ListRevoked returns the revocations (including holds) of issuer's CRL
+// shard in serial number order, reading that shard's alone.
 func (s *Store) ListRevoked(ctx context.Context, issuer string, shard int, expiredBefore time.Time) ([]*store.Revocation, error) {
 	if expiredBefore.IsZero() {
 		expiredBefore = time.Unix(0, 0)
 	}
-	// Serials have no leading zero bytes, so numeric order is shorter
-	// first, then bytewise.
-	rows, err := s.r.Query(ctx, `SELECT r.serial, r.reason, r.revoked_at FROM revocations r
-		JOIN certificates c ON c.issuer = r.issuer AND c.serial = r.serial
-		WHERE r.issuer = $1 AND c.not_after >= $2 AND c.crl_shard = $3 ORDER BY length(r.serial), r.serial`, issuer, s.time(expiredBefore), shard)
+	rows, err := s.r.Query(ctx, sqlListRevoked, issuer, s.time(expiredBefore), shard)
 	out, err := collect(rows, err, func(row Row) (*store.Revocation, error) {
 		r := &store.Revocation{Issuer: issuer}
 		return r, row.Scan(&r.Serial, &r.Reason, Time{&r.RevokedAt})
@@ -554,6 +568,10 @@ func (s *Store) LatestCRL(ctx context.Context, issuer string, shard int) (*store
 	return c, nil
 }
 
+// sqlPruneCRLs is PruneCRLs' statement, on crls_shard.
+const sqlPruneCRLs = `DELETE FROM crls WHERE issuer = $1 AND shard = $2 AND number < (
+	SELECT min(number) FROM (SELECT number FROM crls WHERE issuer = $1 AND shard = $2 ORDER BY number DESC LIMIT $3) AS newest)`
+
 // PruneCRLs deletes the CRLs of issuer's shard but the keep with the
 // highest numbers.
 func (s *Store) PruneCRLs(ctx context.Context, issuer string, shard, keep int) (int64, error) {
@@ -563,17 +581,19 @@ func (s *Store) PruneCRLs(ctx context.Context, issuer string, shard, keep int) (
 	var n int64
 	err := s.write(ctx, fmt.Sprintf("pruning %q's CRLs of shard %d", issuer, shard), true, func(c Conn) error {
 		var err error
-		n, err = c.Exec(ctx, `DELETE FROM crls WHERE issuer = $1 AND shard = $2 AND number < (
-			SELECT min(number) FROM (SELECT number FROM crls WHERE issuer = $1 AND shard = $2 ORDER BY number DESC LIMIT $3) AS newest)`, issuer, shard, keep)
+		n, err = c.Exec(ctx, sqlPruneCRLs, issuer, shard, keep)
 		return err
 	})
 	return n, err
 }
 
+// sqlCRLShards is CRLShards' statement, on crl_shards' key.
+const sqlCRLShards = `SELECT shard FROM crl_shards WHERE issuer = $1 ORDER BY shard`
+
 // CRLShards returns the CRL shards above 0 issuer's certificates were
 // issued into, in order.
 func (s *Store) CRLShards(ctx context.Context, issuer string) ([]int, error) {
-	rows, err := s.r.Query(ctx, `SELECT shard FROM crl_shards WHERE issuer = $1 ORDER BY shard`, issuer)
+	rows, err := s.r.Query(ctx, sqlCRLShards, issuer)
 	out, err := collect(rows, err, func(row Row) (int, error) {
 		var n int
 		return n, row.Scan(&n)

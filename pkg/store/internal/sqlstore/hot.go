@@ -65,6 +65,12 @@ func (s *Store) HotQueries() []HotQuery {
 			SQLite: "certificates_spki_sha256", Postgres: "certificates_spki_sha256"},
 		{Name: "LatestCRL (a shard's)", Query: sqlLatestCRL, Args: []any{"issuing", 0},
 			SQLite: "crls_shard", Postgres: "crls_shard"},
+		{Name: "PruneCRLs (a shard's)", Query: sqlPruneCRLs, Args: []any{"issuing", 3, 10},
+			SQLite: "crls_shard", Postgres: "crls_shard"},
+		{Name: "CRLShards (the PKI tick)", Query: sqlCRLShards, Args: []any{"issuing"},
+			SQLite: "SEARCH crl_shards USING PRIMARY KEY", Postgres: "crl_shards_pkey"},
+		{Name: "ListRevoked (a shard's CRL)", Query: sqlListRevoked, Args: []any{"issuing", now, 3},
+			SQLite: "revocations_shard", Postgres: "revocations_shard", Sorts: "one shard's revocations, in serial order"},
 		// Owners and their credentials.
 		{Name: "GetOwnerByNationalID", Query: sqlOwnerByNationalID, Args: []any{"CCCD:079203001234"},
 			SQLite: "sqlite_autoindex_owners_2", Postgres: "owners_national_id_key"},

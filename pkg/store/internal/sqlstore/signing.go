@@ -744,7 +744,10 @@ func (s *Store) GetActivation(ctx context.Context, sadHash []byte) (*store.Activ
 // UseActivation takes n uses in one conditional UPDATE (remaining >= n and
 // not expired at now), so concurrent callers never take more uses than
 // were approved, and appends the audit events in the same write when it
-// took them (with no events the UPDATE stands alone). When nothing
+// took them (with no events the UPDATE stands alone). The write may share
+// its commit with other requests' (SharedWriter); a second use of the
+// same activation in that transaction sees the first's UPDATE, so a SAD
+// replayed within one commit is spent once. When nothing
 // changes, a read after the write tells ErrReplay (uses exhausted) from
 // ErrNotFound (absent or expired): uses only go down and the expiry never
 // changes, so the read cannot mislead, and it holds no write lock.
@@ -763,7 +766,7 @@ func (s *Store) UseActivation(ctx context.Context, sadHash []byte, n int, now ti
 	rows := make([]store.AuditEvent, len(audit))
 	at := s.orNow(now)
 	used := false
-	err = s.write(ctx, what, len(audit) == 0, func(c Conn) error {
+	err = s.writeShared(ctx, what, len(audit) == 0, func(c Conn) error {
 		changed, err := c.Exec(ctx, sqlUseActivation, n, sadHash, s.time(at))
 		used = err == nil && changed > 0
 		if !used || len(audit) == 0 {

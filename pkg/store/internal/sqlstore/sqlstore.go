@@ -5,7 +5,8 @@
 // are stored, row locks, error codes. The drivers (pkg/store/sqlite,
 // pkg/store/postgres) open the database, migrate it and decide how a
 // write runs: SQLite's group-commit writer, PostgreSQL's retried
-// transactions.
+// transactions and, for the signing path's writes, its commit batcher
+// (SharedWriter).
 //
 // Statements are written with PostgreSQL's numbered placeholders ($1, $2);
 // a driver whose database numbers them differently rewrites them (Rebind).
@@ -61,6 +62,19 @@ type DB interface {
 	// statement, which the database may commit by itself, without a
 	// transaction around it. fn may be run more than once.
 	Write(ctx context.Context, alone bool, fn func(Conn) error) error
+}
+
+// SharedWriter is a DB whose writes from concurrent callers may share one
+// transaction and one durable commit (PostgreSQL's commit batcher; SQLite's
+// Write groups every write already). WriteShared runs fn like Write, but
+// possibly in a transaction that carries other callers' writes too, each
+// undone alone when it fails; it returns after the commit that made fn's
+// changes durable, and when that commit fails every write it carried
+// fails. fn must not lock rows another write of the same transaction could
+// hold in another order, and must use the Conn it is given with any
+// context: the Conn runs its statements under the batch's.
+type SharedWriter interface {
+	WriteShared(ctx context.Context, alone bool, fn func(Conn) error) error
 }
 
 // Dialect is what differs between the databases, beyond how a write runs.
@@ -120,7 +134,7 @@ func New(db DB, d Dialect, now func() time.Time) *Store {
 
 // Hot statements, which a driver may prepare when it opens: they are on
 // the signing path (UseActivation and its audit events, chained to the
-// head).
+// head) and on issuance's (ca.go).
 const (
 	sqlInsertAudit = `INSERT INTO audit_events (id, time, actor, action, subject, outcome, details, prev_hash, hash)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
@@ -129,12 +143,26 @@ const (
 )
 
 // HotWrites are the write statements worth preparing ahead.
-var HotWrites = []string{sqlInsertAudit, sqlAuditHead, sqlUseActivation}
+var HotWrites = []string{sqlInsertAudit, sqlAuditHead, sqlUseActivation,
+	sqlReserve, sqlReserved, sqlPutCertificate, sqlCertifyKey, sqlCountStatus}
 
 // write runs fn through the driver's Write and wraps its error
 // "name: what: ".
 func (s *Store) write(ctx context.Context, what string, alone bool, fn func(Conn) error) error {
 	if err := s.db.Write(ctx, alone, fn); err != nil {
+		return s.fail(what, err)
+	}
+	return nil
+}
+
+// writeShared is write, through the driver's WriteShared when it has one:
+// for the writes of the signing path, which many requests make at once.
+func (s *Store) writeShared(ctx context.Context, what string, alone bool, fn func(Conn) error) error {
+	sw, ok := s.db.(SharedWriter)
+	if !ok {
+		return s.write(ctx, what, alone, fn)
+	}
+	if err := sw.WriteShared(ctx, alone, fn); err != nil {
 		return s.fail(what, err)
 	}
 	return nil
