@@ -25,6 +25,8 @@ var (
 type Signing interface {
 	// Renewals keeps renewals and expiry notices.
 	Renewals
+	// Registrations keeps citizens' online self-registrations.
+	Registrations
 
 	// PutClient records a relying party; ErrExists when the ID is taken.
 	PutClient(ctx context.Context, c *Client) error

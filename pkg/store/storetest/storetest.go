@@ -44,6 +44,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"PublicKeyCertified", testPublicKeyCertified},
 		{"Campaign", testCampaign},
 		{"Renewal", testRenewal},
+		{"Registration", testRegistration},
 		{"CRL", testCRL},
 		{"CRLShards", testCRLShards},
 		{"TrustAnchors", testTrustAnchors},
