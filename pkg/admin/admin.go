@@ -108,6 +108,7 @@ func NewHandler(svc *signing.Service, log *slog.Logger) *Handler {
 	h.mux.HandleFunc("GET /admin/v1/reports/campaign", h.campaignReport)
 	h.mux.HandleFunc("/admin/v1/reports/campaign", h.notAllowed(http.MethodGet))
 	h.renewRoutes()
+	h.registrationRoutes()
 	h.mux.HandleFunc("/admin/v1/", func(w http.ResponseWriter, r *http.Request) {
 		h.edge.Refuse(w, r, signing.KindNotFound, "no such method: "+r.Method+" "+r.URL.Path)
 	})

@@ -1,0 +1,154 @@
+package admin
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/kyso-pki/kyso/pkg/httpedge"
+	"github.com/kyso-pki/kyso/pkg/signing"
+	"github.com/kyso-pki/kyso/pkg/store"
+)
+
+// Registration is a citizen's online self-registration as the officers'
+// API (and `kyso registration --output json`) shows it: what the citizen
+// entered, the consent they agreed to and when, and the decision. Text
+// the citizen typed is data: JSON escapes it, and the CLI's text output
+// writes hidden characters visibly.
+type Registration struct {
+	ID           string    `json:"id"`
+	NationalID   string    `json:"national_id"`
+	Name         string    `json:"name"`
+	Province     string    `json:"province"`
+	Ward         string    `json:"ward,omitempty"`
+	Phone        string    `json:"phone,omitempty"`
+	Email        string    `json:"email,omitempty"`
+	Status       string    `json:"status"`
+	ConsentText  string    `json:"consent_text"`
+	ConsentAt    time.Time `json:"consent_at"`
+	CreatedAt    time.Time `json:"created_at"`
+	ExpiresAt    time.Time `json:"expires_at"`
+	DecidedBy    string    `json:"decided_by,omitempty"`
+	DecidedAt    time.Time `json:"decided_at,omitzero"`
+	EvidenceKind string    `json:"evidence_kind,omitempty"`
+	EvidenceRef  string    `json:"evidence_ref,omitempty"`
+	Reason       string    `json:"reason,omitempty"`
+	OwnerID      string    `json:"owner_id,omitempty"`
+	CredentialID string    `json:"credential_id,omitempty"`
+	ClaimedAt    time.Time `json:"claimed_at,omitzero"`
+}
+
+// NewRegistration is r as the API shows it (never its PIN or claim
+// hash).
+func NewRegistration(r *store.Registration) *Registration {
+	return &Registration{ID: r.ID, NationalID: r.NationalID, Name: r.Name, Province: r.Province, Ward: r.Ward, Phone: r.Phone,
+		Email: r.Email, Status: r.Status, ConsentText: r.ConsentText, ConsentAt: r.ConsentAt, CreatedAt: r.CreatedAt,
+		ExpiresAt: r.ExpiresAt, DecidedBy: r.DecidedBy, DecidedAt: r.DecidedAt, EvidenceKind: r.EvidenceKind, EvidenceRef: r.EvidenceRef,
+		Reason: r.Reason, OwnerID: r.OwnerID, CredentialID: r.CredentialID, ClaimedAt: r.ClaimedAt}
+}
+
+// ApproveRegistrationRequest is POST /admin/v1/registrations/{id}/approve:
+// how the officer checked the citizen's identity (at a desk or by video
+// call) — evidence_kind cccd-chip, vneid-level2, cccd-card or passport,
+// and a reference, never the document's image.
+type ApproveRegistrationRequest struct {
+	EvidenceKind string `json:"evidence_kind"`
+	EvidenceRef  string `json:"evidence_ref,omitempty"`
+}
+
+// RefuseRegistrationRequest is POST /admin/v1/registrations/{id}/refuse:
+// the reason the citizen is shown.
+type RefuseRegistrationRequest struct {
+	Reason string `json:"reason"`
+}
+
+// registrationRoutes serves the online self-registrations to officers.
+func (h *Handler) registrationRoutes() {
+	h.mux.HandleFunc("GET /admin/v1/registrations", h.registrationList)
+	h.mux.HandleFunc("/admin/v1/registrations", h.notAllowed(http.MethodGet))
+	h.mux.HandleFunc("GET /admin/v1/registrations/{id}", h.registrationShow)
+	h.mux.HandleFunc("/admin/v1/registrations/{id}", h.notAllowed(http.MethodGet))
+	h.mux.HandleFunc("POST /admin/v1/registrations/{id}/approve", h.registrationApprove)
+	h.mux.HandleFunc("/admin/v1/registrations/{id}/approve", h.notAllowed(http.MethodPost))
+	h.mux.HandleFunc("POST /admin/v1/registrations/{id}/refuse", h.registrationRefuse)
+	h.mux.HandleFunc("/admin/v1/registrations/{id}/refuse", h.notAllowed(http.MethodPost))
+}
+
+// registrationList lists registrations by ?status= (default pending),
+// oldest first, at most ?limit= (default 100, at most 1000).
+func (h *Handler) registrationList(w http.ResponseWriter, r *http.Request) {
+	if h.officer(w, r) == nil {
+		return
+	}
+	limit := 100
+	if s := r.URL.Query().Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 1000 {
+			h.edge.Refuse(w, r, signing.KindInvalid, "limit is a number from 1 to 1000")
+			return
+		}
+		limit = n
+	}
+	list, err := h.svc.Registrations(r.Context(), r.URL.Query().Get("status"), limit)
+	if err != nil {
+		h.edge.Fail(w, r, err)
+		return
+	}
+	out := make([]*Registration, len(list))
+	for i, reg := range list {
+		out[i] = NewRegistration(reg)
+	}
+	httpedge.WriteJSON(w, http.StatusOK, map[string]any{"registrations": out})
+}
+
+func (h *Handler) registrationShow(w http.ResponseWriter, r *http.Request) {
+	if h.officer(w, r) == nil {
+		return
+	}
+	reg, err := h.svc.Registration(r.Context(), r.PathValue("id"))
+	if err != nil {
+		h.edge.Fail(w, r, err)
+		return
+	}
+	httpedge.WriteJSON(w, http.StatusOK, NewRegistration(reg))
+}
+
+// registrationApprove enrols the registration's citizen
+// (signing.Service.ApproveRegistration): 409 when another officer decided
+// it or is deciding it, or Enrol refuses the citizen (enrolled already,
+// or holding a campaign signature at another provider). The answer never
+// carries the second factor: the citizen claims it in the app.
+func (h *Handler) registrationApprove(w http.ResponseWriter, r *http.Request) {
+	p := h.officer(w, r)
+	if p == nil {
+		return
+	}
+	var req ApproveRegistrationRequest
+	if !h.edge.Decode(w, r, &req, httpedge.BodyOptions{Max: maxBody, DisallowUnknownFields: true}) {
+		return
+	}
+	reg, err := h.svc.ApproveRegistration(r.Context(), &signing.ApproveRegistrationRequest{ID: r.PathValue("id"), Actor: "officer:" + p.ID,
+		EvidenceKind: req.EvidenceKind, EvidenceRef: req.EvidenceRef})
+	if err != nil {
+		h.edge.Fail(w, r, err)
+		return
+	}
+	httpedge.WriteJSON(w, http.StatusOK, NewRegistration(reg))
+}
+
+func (h *Handler) registrationRefuse(w http.ResponseWriter, r *http.Request) {
+	p := h.officer(w, r)
+	if p == nil {
+		return
+	}
+	var req RefuseRegistrationRequest
+	if !h.edge.Decode(w, r, &req, httpedge.BodyOptions{Max: maxBody, DisallowUnknownFields: true}) {
+		return
+	}
+	reg, err := h.svc.RefuseRegistration(r.Context(), r.PathValue("id"), "officer:"+p.ID, req.Reason)
+	if err != nil {
+		h.edge.Fail(w, r, err)
+		return
+	}
+	httpedge.WriteJSON(w, http.StatusOK, NewRegistration(reg))
+}
