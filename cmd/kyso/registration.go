@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"time"
 
@@ -74,11 +75,16 @@ func registrationList(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-// registrationShow shows one registration.
-func registrationShow(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "registration show", "registration show ID [--data DIR] [--output json]")
+// registrationCommand runs a command on one registration: it parses
+// args with the flags flags adds (which returns the check of their
+// values), opens the data directory's service and prints what do
+// returns.
+func registrationCommand(ctx context.Context, e *env, args []string, name, usage string, flags func(*flag.FlagSet) func() error,
+	do func(svc *signing.Service, id string) (*store.Registration, error)) error {
+	fs := newFlags(e, "registration "+name, "registration "+name+" ID "+usage+"[--data DIR] [--output json]")
 	d := addDataFlags(fs)
 	out := outputFlag(fs)
+	check := flags(fs)
 	pos, err := parseArgs(fs, args, 1, "ID")
 	if err != nil {
 		return err
@@ -86,16 +92,25 @@ func registrationShow(ctx context.Context, e *env, args []string) error {
 	if err := checkOutput(*out); err != nil {
 		return err
 	}
+	if err := check(); err != nil {
+		return err
+	}
 	svc, o, err := d.signing(ctx)
 	if err != nil {
 		return err
 	}
 	defer o.Close()
-	r, err := svc.Registration(ctx, pos[0])
+	r, err := do(svc, pos[0])
 	if err != nil {
 		return err
 	}
 	return printRegistration(e, *out, r)
+}
+
+// registrationShow shows one registration.
+func registrationShow(ctx context.Context, e *env, args []string) error {
+	return registrationCommand(ctx, e, args, "show", "", func(*flag.FlagSet) func() error { return func() error { return nil } },
+		func(svc *signing.Service, id string) (*store.Registration, error) { return svc.Registration(ctx, id) })
 }
 
 // registrationApprove approves a registration once the officer has
@@ -103,58 +118,38 @@ func registrationShow(ctx context.Context, e *env, args []string) error {
 // issued (channel online); the citizen claims the second factor in the
 // app.
 func registrationApprove(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "registration approve", "registration approve ID --evidence-kind cccd-chip|vneid-level2|cccd-card|passport [--evidence-ref REF] [--data DIR] [--output json]")
-	d := addDataFlags(fs)
-	out := outputFlag(fs)
-	kind := fs.String("evidence-kind", "", "how the identity was checked: cccd-chip, vneid-level2, cccd-card or passport (required)")
-	ref := fs.String("evidence-ref", "", "its reference (the chip read, the video call), never the document's image")
-	pos, err := parseArgs(fs, args, 1, "ID")
-	if err != nil {
-		return err
-	}
-	if err := checkOutput(*out); err != nil {
-		return err
-	}
-	if *kind == "" {
-		return usagef("registration approve needs --evidence-kind")
-	}
-	svc, o, err := d.signing(ctx)
-	if err != nil {
-		return err
-	}
-	defer o.Close()
-	r, err := svc.ApproveRegistration(ctx, &signing.ApproveRegistrationRequest{ID: pos[0], Actor: actor(), EvidenceKind: *kind, EvidenceRef: *ref})
-	if err != nil {
-		return err
-	}
-	return printRegistration(e, *out, r)
+	var kind, ref *string
+	return registrationCommand(ctx, e, args, "approve", "--evidence-kind cccd-chip|vneid-level2|cccd-card|passport [--evidence-ref REF] ",
+		func(fs *flag.FlagSet) func() error {
+			kind = fs.String("evidence-kind", "", "how the identity was checked: cccd-chip, vneid-level2, cccd-card or passport (required)")
+			ref = fs.String("evidence-ref", "", "its reference (the chip read, the video call), never the document's image")
+			return func() error {
+				if *kind == "" {
+					return usagef("registration approve needs --evidence-kind")
+				}
+				return nil
+			}
+		},
+		func(svc *signing.Service, id string) (*store.Registration, error) {
+			return svc.ApproveRegistration(ctx, &signing.ApproveRegistrationRequest{ID: id, Actor: actor(), EvidenceKind: *kind, EvidenceRef: *ref})
+		})
 }
 
 // registrationRefuse refuses a registration with the reason the citizen
 // is shown.
 func registrationRefuse(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "registration refuse", "registration refuse ID --reason TEXT [--data DIR] [--output json]")
-	d := addDataFlags(fs)
-	out := outputFlag(fs)
-	reason := fs.String("reason", "", "why, as the citizen is shown it (required)")
-	pos, err := parseArgs(fs, args, 1, "ID")
-	if err != nil {
-		return err
-	}
-	if err := checkOutput(*out); err != nil {
-		return err
-	}
-	if *reason == "" {
-		return usagef("registration refuse needs --reason")
-	}
-	svc, o, err := d.signing(ctx)
-	if err != nil {
-		return err
-	}
-	defer o.Close()
-	r, err := svc.RefuseRegistration(ctx, pos[0], actor(), *reason)
-	if err != nil {
-		return err
-	}
-	return printRegistration(e, *out, r)
+	var reason *string
+	return registrationCommand(ctx, e, args, "refuse", "--reason TEXT ",
+		func(fs *flag.FlagSet) func() error {
+			reason = fs.String("reason", "", "why, as the citizen is shown it (required)")
+			return func() error {
+				if *reason == "" {
+					return usagef("registration refuse needs --reason")
+				}
+				return nil
+			}
+		},
+		func(svc *signing.Service, id string) (*store.Registration, error) {
+			return svc.RefuseRegistration(ctx, id, actor(), *reason)
+		})
 }

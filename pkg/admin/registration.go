@@ -119,33 +119,31 @@ func (h *Handler) registrationShow(w http.ResponseWriter, r *http.Request) {
 // or holding a campaign signature at another provider). The answer never
 // carries the second factor: the citizen claims it in the app.
 func (h *Handler) registrationApprove(w http.ResponseWriter, r *http.Request) {
-	p := h.officer(w, r)
-	if p == nil {
-		return
-	}
 	var req ApproveRegistrationRequest
-	if !h.edge.Decode(w, r, &req, httpedge.BodyOptions{Max: maxBody, DisallowUnknownFields: true}) {
-		return
-	}
-	reg, err := h.svc.ApproveRegistration(r.Context(), &signing.ApproveRegistrationRequest{ID: r.PathValue("id"), Actor: "officer:" + p.ID,
-		EvidenceKind: req.EvidenceKind, EvidenceRef: req.EvidenceRef})
-	if err != nil {
-		h.edge.Fail(w, r, err)
-		return
-	}
-	httpedge.WriteJSON(w, http.StatusOK, NewRegistration(reg))
+	h.decide(w, r, &req, func(actor string) (*store.Registration, error) {
+		return h.svc.ApproveRegistration(r.Context(), &signing.ApproveRegistrationRequest{ID: r.PathValue("id"), Actor: actor,
+			EvidenceKind: req.EvidenceKind, EvidenceRef: req.EvidenceRef})
+	})
 }
 
 func (h *Handler) registrationRefuse(w http.ResponseWriter, r *http.Request) {
+	var req RefuseRegistrationRequest
+	h.decide(w, r, &req, func(actor string) (*store.Registration, error) {
+		return h.svc.RefuseRegistration(r.Context(), r.PathValue("id"), actor, req.Reason)
+	})
+}
+
+// decide authenticates an officer, decodes the body into req, and
+// answers the registration do returns for the officer's actor name.
+func (h *Handler) decide(w http.ResponseWriter, r *http.Request, req any, do func(actor string) (*store.Registration, error)) {
 	p := h.officer(w, r)
 	if p == nil {
 		return
 	}
-	var req RefuseRegistrationRequest
-	if !h.edge.Decode(w, r, &req, httpedge.BodyOptions{Max: maxBody, DisallowUnknownFields: true}) {
+	if !h.edge.Decode(w, r, req, httpedge.BodyOptions{Max: maxBody, DisallowUnknownFields: true}) {
 		return
 	}
-	reg, err := h.svc.RefuseRegistration(r.Context(), r.PathValue("id"), "officer:"+p.ID, req.Reason)
+	reg, err := do("officer:" + p.ID)
 	if err != nil {
 		h.edge.Fail(w, r, err)
 		return

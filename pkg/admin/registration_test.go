@@ -29,16 +29,7 @@ func TestRegistrationAPI(t *testing.T) {
 	svc := signingtest.New(t, nil).Service
 	ts := httptest.NewServer(admin.NewHandler(svc, nil))
 	t.Cleanup(ts.Close)
-	officer, _ := svc.CreateClient(ctx, "Bộ phận một cửa", "", "test", signing.AsOfficer())
-	portal, _ := svc.CreateClient(ctx, "Cổng dịch vụ công", "", "test")
-	tok := func(id, secret string) string {
-		tk, _, err := svc.ClientToken(ctx, id, secret, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tk
-	}
-	otok, ptok := tok(officer.ID, officer.Secret), tok(portal.ID, portal.Secret)
+	otok, ptok, officerID := officerAndPortal(t, svc)
 	hostile := `<img src=x onerror=alert(1)>"'&`
 	a, err := svc.Register(ctx, &signing.RegisterRequest{CCCD: "079203008881", Name: "Phạm Thị Hoa", Province: "Hà Nội",
 		Ward: hostile, Email: "hoa@example.vn", PIN: "246802", Consent: "Tôi đồng ý", Actor: "app:test"})
@@ -125,7 +116,7 @@ func TestRegistrationAPI(t *testing.T) {
 	st, body = call(http.MethodGet, otok, "/"+a.ID, "")
 	var got admin.Registration
 	if err := json.Unmarshal(body, &got); st != http.StatusOK || err != nil || got.Status != store.RegistrationApproved ||
-		got.CredentialID == "" || got.EvidenceRef != "video 12" || strings.Contains(string(body), "otpauth") {
+		got.CredentialID == "" || got.EvidenceRef != "video 12" || got.DecidedBy != "officer:"+officerID || strings.Contains(string(body), "otpauth") {
 		t.Fatalf("approved registration: %d %s", st, body)
 	}
 	if rec, err := svc.EnrolmentRecord(ctx, got.CredentialID); err != nil || rec.Channel != store.ChannelOnline || rec.StaffID != "" {
