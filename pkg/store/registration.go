@@ -11,9 +11,11 @@ import (
 // one conditional write with its audit events, so of two officers
 // deciding at once one moves it and the other gets ErrConflict.
 type Registrations interface {
-	// PutRegistration records a new pending registration with its audit
-	// events; ErrConflict when its national ID has an open one (pending
-	// or approving) already.
+	// PutRegistration records a new registration with its audit events:
+	// pending, or approved already (a household visit's enrolment, whose
+	// second factor waits for its claim; Status RegistrationApproved with
+	// the owner and credential, no PIN hash); ErrConflict when a pending
+	// one's national ID has an open one (pending or approving) already.
 	PutRegistration(ctx context.Context, r *Registration, audit ...*AuditEvent) error
 	// GetRegistration returns the registration with this ID, or
 	// ErrNotFound.

@@ -244,6 +244,10 @@ type Client struct {
 	// commercial): whether its signatures are free in the owner's free
 	// period or metered.
 	Category string
+	// StaffID binds an officer's client to a staff member of the registry
+	// (a field staff member's phone): its enrolments are theirs, channel
+	// household. Empty: not bound.
+	StaffID string
 }
 
 // Client categories.

@@ -86,6 +86,25 @@ func testRegistration(t *testing.T, s store.Store) {
 	if got.Status != store.RegistrationRefused || got.Reason != "<b>ảnh không khớp</b>" || got.PINHash != "" {
 		t.Fatalf("refused registration = %+v", got)
 	}
+	// A household visit's: approved at once, its second factor waiting
+	// for the claim; one kept pending needs its PIN hash.
+	visit := reg("reg-visit", "CCCD:001200000002")
+	visit.Status, visit.PINHash, visit.OwnerID, visit.CredentialID, visit.DecidedBy = store.RegistrationApproved, "", "own-2", "cred-2", "officer:field"
+	noErr(t, "PutRegistration approved", s.PutRegistration(ctx, visit))
+	noErr(t, "claiming a visit's", s.MoveRegistration(ctx, &store.RegistrationMove{ID: "reg-visit", From: store.RegistrationApproved,
+		To: store.RegistrationClaimed, At: now, ClaimHash: claim[:]}))
+	nopin := reg("reg-nopin", "CCCD:001200000003")
+	nopin.PINHash = ""
+	wantErr(t, "a pending registration without a PIN hash", s.PutRegistration(ctx, nopin), store.ErrInvalid)
+
+	// An officer's client bound to a staff member.
+	c := &store.Client{ID: "field-1", Name: "Điện thoại cán bộ", Role: store.RoleOfficer, StaffID: "staff-7"}
+	noErr(t, "PutClient bound to staff", s.PutClient(ctx, c))
+	if got, err := s.GetClient(ctx, "field-1"); err != nil || got.StaffID != "staff-7" {
+		t.Errorf("client bound to staff = %+v, %v", got, err)
+	}
+	wantErr(t, "a portal bound to staff", s.PutClient(ctx, &store.Client{ID: "portal-x", Name: "x", StaffID: "staff-7"}), store.ErrInvalid)
+
 	if n := countActions(t, s, "registration.approve"); n != 2 {
 		t.Errorf("%d registration.approve events, want the 2 leases taken", n)
 	}

@@ -22,12 +22,21 @@ func Registration(r *store.Registration) error {
 		{"registration ward", r.Ward, MaxText, false},
 		{"registration phone", r.Phone, MaxText, false},
 		{"registration email", r.Email, MaxText, false},
-		{"registration PIN hash", r.PINHash, MaxText, true},
+		{"registration PIN hash", r.PINHash, MaxText, r.Status == "" || r.Status == store.RegistrationPending},
 		{"registration consent", r.ConsentText, MaxConsent, true},
 	} {
 		if err := String(f.field, f.v, f.max, f.required); err != nil {
 			return err
 		}
+	}
+	switch r.Status {
+	case "", store.RegistrationPending:
+	case store.RegistrationApproved:
+		if r.OwnerID == "" || r.CredentialID == "" || r.PINHash != "" {
+			return Invalid("an approved registration names its owner and credential, and keeps no PIN hash")
+		}
+	default:
+		return Invalid("a registration is stored pending or approved, not %q", r.Status)
 	}
 	switch {
 	case len(r.ClaimHash) != 32:

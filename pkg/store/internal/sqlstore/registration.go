@@ -29,11 +29,16 @@ func (s *Store) PutRegistration(ctx context.Context, r *store.Registration, audi
 		return s.invalid("storing a registration", err)
 	}
 	return s.writeAudited(ctx, fmt.Sprintf("storing registration %q", r.ID), audit, func(c Conn) error {
+		status := r.Status
+		if status == "" {
+			status = store.RegistrationPending
+		}
 		n, err := c.Exec(ctx, `INSERT INTO registrations (id, national_id, name, province, ward, phone, email, pin_hash, claim_hash,
-			consent_text, consent_at, status, created_at, expires_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'pending', $12, $13) ON CONFLICT DO NOTHING`,
+			consent_text, consent_at, status, created_at, expires_at, decided_by, decided_at, evidence_kind, evidence_ref, owner_id, credential_id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) ON CONFLICT DO NOTHING`,
 			r.ID, r.NationalID, r.Name, r.Province, r.Ward, r.Phone, r.Email, r.PINHash, r.ClaimHash, r.ConsentText,
-			s.time(r.ConsentAt), s.time(s.clock(r.CreatedAt)), s.time(r.ExpiresAt))
+			s.time(r.ConsentAt), status, s.time(s.clock(r.CreatedAt)), s.time(r.ExpiresAt), r.DecidedBy, s.nullTime(r.DecidedAt),
+			r.EvidenceKind, r.EvidenceRef, r.OwnerID, r.CredentialID)
 		return inserted(n, err, errRegistrationOpen)
 	})
 }

@@ -33,3 +33,10 @@ CREATE TABLE registrations (
 );
 CREATE UNIQUE INDEX registrations_open ON registrations (national_id) WHERE status IN ('pending', 'approving');
 CREATE INDEX registrations_status ON registrations (status, created_at, id);
+
+-- A household visit (issue 18): an officer's client may be bound to a
+-- staff member (kyso client create --officer --staff ID); its enrolments
+-- are that staff member's, channel household, checked against the staff
+-- registry at each one. The citizen's second factor waits for them as an
+-- approved registration with a claim secret of its own.
+ALTER TABLE clients ADD COLUMN staff_id text NOT NULL DEFAULT '';
