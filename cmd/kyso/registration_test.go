@@ -3,12 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kyso-pki/kyso/pkg/admin"
 	"github.com/kyso-pki/kyso/pkg/signing"
+	"github.com/kyso-pki/kyso/pkg/staff/stafftest"
 	"github.com/kyso-pki/kyso/pkg/store"
 )
 
@@ -69,5 +72,37 @@ func TestRegistrationCommands(t *testing.T) {
 	defer o.Close()
 	if rec, err := svc.EnrolmentRecord(ctx, r.CredentialID); err != nil || rec.Channel != store.ChannelOnline || rec.EvidenceRef != "nfc 7" {
 		t.Errorf("enrolment record %+v, %v", rec, err)
+	}
+}
+
+// TestClientBoundToStaff: `kyso client create --officer --staff ID` binds
+// an officer's client to a staff member the registry holds; --staff
+// without --officer, and an unknown staff member, are refused.
+func TestClientBoundToStaff(t *testing.T) {
+	dir, data, run := initData(t)
+	photo := filepath.Join(dir, "anh.jpg")
+	if err := os.WriteFile(photo, stafftest.Photo(t, "jpeg"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := run(0, "staff", "add", "--data", data, "--name", "Võ Thị Sáu", "--birth-year", "1991", "--position", "Nhân viên thực địa",
+		"--provider", "Kyso Việt Nam", "--photo", photo, "--ward", "26734", "--until", time.Now().AddDate(0, 3, 0).UTC().Format(time.DateOnly), "--output", "json")
+	var m admin.Staff
+	if err := json.Unmarshal([]byte(out), &m); err != nil {
+		t.Fatal(err)
+	}
+	run(2, "client", "create", "--data", data, "--name", "Điện thoại", "--staff", m.ID)
+	if _, stderr := run(1, "client", "create", "--data", data, "--name", "Điện thoại", "--officer", "--staff", "staff-none"); !strings.Contains(stderr, "not found") {
+		t.Errorf("an unknown staff member: %s", stderr)
+	}
+	out, _ = run(0, "client", "create", "--data", data, "--name", "Điện thoại của Sáu", "--officer", "--staff", m.ID, "--output", "json")
+	var cl map[string]string
+	if err := json.Unmarshal([]byte(out), &cl); err != nil {
+		t.Fatal(err)
+	}
+	svc, o := openService(t, data)
+	defer o.Close()
+	c, err := svc.Client(context.Background(), cl["client_id"])
+	if err != nil || c.StaffID != m.ID || c.Role != store.RoleOfficer {
+		t.Errorf("the client: %+v %v", c, err)
 	}
 }

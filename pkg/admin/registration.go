@@ -1,12 +1,22 @@
 package admin
 
 import (
+	"bytes"
+	"encoding/base64"
+	"encoding/pem"
+	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
+	"rsc.io/qr"
+
+	"github.com/kyso-pki/kyso/pkg/ca"
 	"github.com/kyso-pki/kyso/pkg/httpedge"
 	"github.com/kyso-pki/kyso/pkg/signing"
+	"github.com/kyso-pki/kyso/pkg/staff"
 	"github.com/kyso-pki/kyso/pkg/store"
 )
 
@@ -149,4 +159,94 @@ func (h *Handler) decide(w http.ResponseWriter, r *http.Request, req any, do fun
 		return
 	}
 	httpedge.WriteJSON(w, http.StatusOK, NewRegistration(reg))
+}
+
+// boundStaff returns the staff member the officer's client p is bound to
+// (empty: none). A bound client is refused at once, 403, when the
+// registry does not serve here or no longer authorises its staff member
+// (revoked, expired, not yet): a field staff member's phone works only
+// while they may enrol.
+func (h *Handler) boundStaff(w http.ResponseWriter, r *http.Request, p *signing.Principal) (string, bool) {
+	c, err := h.svc.Client(r.Context(), p.ID)
+	if err != nil {
+		h.edge.Fail(w, r, err)
+		return "", false
+	}
+	if c.StaffID == "" {
+		return "", true
+	}
+	if h.staff == nil {
+		h.edge.Refuse(w, r, signing.KindDenied, "a staff member's client needs the staff registry, which this server does not serve")
+		return "", false
+	}
+	st, err := h.staff.Authorised(r.Context(), c.StaffID, "")
+	if err != nil {
+		h.edge.Fail(w, r, err)
+		return "", false
+	}
+	if st != staff.Valid {
+		h.edge.Refuse(w, r, signing.KindDenied, fmt.Sprintf("staff member %q may not enrol: %s", c.StaffID, st))
+		return "", false
+	}
+	return c.StaffID, true
+}
+
+// queueClaim answers a household visit's enrolment: the citizen's second
+// factor is queued for their own phone (signing.Service.QueueClaim) and
+// the answer carries the single-use claim link, never the TOTP secret.
+func (h *Handler) queueClaim(w http.ResponseWriter, r *http.Request, en *signing.Enrolment, req *signing.EnrolRequest) {
+	reg, err := h.svc.QueueClaim(r.Context(), en, req)
+	if err != nil {
+		h.edge.Fail(w, r, err)
+		return
+	}
+	link := strings.TrimSuffix(h.staff.AppURL(), "/") + "/app/register/claim?" + url.Values{"ref": {reg.ID}}.Encode() + "#" + reg.ClaimSecret
+	code, err := qr.Encode(link, qr.M)
+	if err != nil {
+		h.edge.Fail(w, r, fmt.Errorf("admin: QR code: %w", err))
+		return
+	}
+	var cert bytes.Buffer
+	pem.Encode(&cert, &pem.Block{Type: "CERTIFICATE", Bytes: en.Certificate.Raw})
+	httpedge.WriteJSON(w, http.StatusCreated, Enrolment{OwnerID: en.OwnerID, CredentialID: en.CredentialID, NationalID: en.NationalID,
+		Serial: ca.FormatSerialInt(en.Certificate.SerialNumber), Certificate: cert.String(), ClaimURL: link,
+		ClaimQRPNG: base64.StdEncoding.EncodeToString(code.PNG())})
+}
+
+// EnrolmentRecord is GET /admin/v1/enrolments/{credential}: how the
+// credential was enrolled.
+type EnrolmentRecord struct {
+	CredentialID string    `json:"credential_id"`
+	Channel      string    `json:"channel"`
+	StaffID      string    `json:"staff_id,omitempty"`
+	Province     string    `json:"province"`
+	Ward         string    `json:"ward,omitempty"`
+	EvidenceKind string    `json:"evidence_kind,omitempty"`
+	EvidenceRef  string    `json:"evidence_ref,omitempty"`
+	ConsentAt    time.Time `json:"consent_at"`
+	CreatedAt    time.Time `json:"created_at"`
+}
+
+// enrolment shows an enrolment's record; a staff member's client sees
+// only their own (another's is not found, as an unknown one).
+func (h *Handler) enrolment(w http.ResponseWriter, r *http.Request) {
+	p := h.officer(w, r)
+	if p == nil {
+		return
+	}
+	bound, ok := h.boundStaff(w, r, p)
+	if !ok {
+		return
+	}
+	rec, err := h.svc.EnrolmentRecord(r.Context(), r.PathValue("credential"))
+	if err == nil && bound != "" && rec.StaffID != bound {
+		err = &signing.Error{Kind: signing.KindNotFound, Description: "no such enrolment"}
+	}
+	if err != nil {
+		h.edge.Fail(w, r, err)
+		return
+	}
+	httpedge.WriteJSON(w, http.StatusOK, &EnrolmentRecord{CredentialID: rec.CredentialID, Channel: rec.Channel, StaffID: rec.StaffID,
+		Province: rec.Province, Ward: rec.Ward, EvidenceKind: rec.EvidenceKind, EvidenceRef: rec.EvidenceRef, ConsentAt: rec.ConsentAt,
+		CreatedAt: rec.CreatedAt})
 }

@@ -387,3 +387,40 @@ func (s *Service) ClaimRegistration(ctx context.Context, id, secret, actor strin
 	return &Claimed{OwnerID: o.ID, CredentialID: r.CredentialID, NationalID: o.NationalID,
 		TOTPURI: otpauthURI(s.cfg.TOTPIssuer, o.NationalID, totp)}, nil
 }
+
+// QueueClaim queues the second factor of en, enrolled at a household
+// visit, for the citizen's own phone: an approved registration with a
+// claim secret of its own (shown once, as a link the citizen scans), which
+// ClaimRegistration hands over once. The enrolment's answer then need
+// not show the TOTP secret on the staff member's phone.
+func (s *Service) QueueClaim(ctx context.Context, en *Enrolment, req *EnrolRequest) (*Registered, error) {
+	id, err := randomID(s.cfg.Rand, 10)
+	if err != nil {
+		return nil, err
+	}
+	secret, err := randomID(s.cfg.Rand, 16)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	h := claimHash(secret)
+	consentAt := req.ConsentAt.UTC()
+	if consentAt.IsZero() {
+		consentAt = now
+	}
+	r := &store.Registration{ID: id, NationalID: en.NationalID, Name: en.Certificate.Subject.CommonName, Province: req.Province,
+		Ward: strings.TrimSpace(req.Ward), Phone: req.Phone, Email: req.Email, ClaimHash: h[:],
+		ConsentText: "consent given to " + req.Actor + " at a household visit (" + req.EvidenceKind + ")", ConsentAt: consentAt,
+		Status: store.RegistrationApproved, CreatedAt: now, ExpiresAt: now.Add(s.cfg.RegistrationLifetime), DecidedBy: req.Actor,
+		DecidedAt: now, EvidenceKind: req.EvidenceKind, EvidenceRef: strings.TrimSpace(req.EvidenceRef), OwnerID: en.OwnerID,
+		CredentialID: en.CredentialID}
+	e, err := s.auditEvent(req.Actor, "registration.queue", en.NationalID, "ok", map[string]any{"registration": id,
+		"credential": en.CredentialID, "staff": req.StaffID})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.st.PutRegistration(ctx, r, e); err != nil {
+		return nil, fmt.Errorf("signing: queueing the second factor of credential %s: %w", en.CredentialID, err)
+	}
+	return &Registered{ID: id, ClaimSecret: secret, ExpiresAt: r.ExpiresAt}, nil
+}

@@ -335,6 +335,10 @@ func (s *Service) Check(ctx context.Context, token, ward string) (*Verdict, erro
 	return &Verdict{Status: st, Staff: m}, nil
 }
 
+// AppURL is the citizen app's public base URL (Config.AppURL), which
+// the links handed to citizens start with.
+func (s *Service) AppURL() string { return s.cfg.AppURL }
+
 // Authorised is the registry's verdict, now, on the staff member id
 // enrolling in ward (empty: any of theirs): Valid, or why not (Unknown
 // for an ID the registry does not hold).
