@@ -103,6 +103,10 @@ type Options struct {
 	// Behind a proxy every citizen shares its address: give a rate for
 	// all of them.
 	RegisterLimit *httpedge.Limiter
+	// Admin is the officers' API (pkg/admin's handler, with the staff
+	// registry) the household-visit page (FieldPath, field.go) enrols
+	// through; nil leaves the page out.
+	Admin http.Handler
 	// Staff checks staff badges at BadgePath; nil leaves the page out.
 	// BadgeReport is how the page tells a citizen to report a refused
 	// badge.
@@ -195,6 +199,7 @@ func New(svc *signing.Service, opts *Options) (*Handler, error) {
 	h.renewRoutes()
 	h.badgeRoutes()
 	h.registerRoutes()
+	h.fieldRoutes()
 	if o.Checker != nil {
 		h.mux.HandleFunc("GET /app/check", h.checkPage)
 		h.mux.HandleFunc("POST /app/check", h.check)

@@ -16,7 +16,7 @@ import (
 )
 
 // pageNames are the templates under templates/, each with layout.html.
-var pageNames = []string{"login", "requests", "request", "done", "history", "check", "report", "problem", "consent", "passkeys", "passkey-create", "own", "badge", "renew", "register", "registered", "claim"}
+var pageNames = []string{"login", "requests", "request", "done", "history", "check", "report", "problem", "consent", "passkeys", "passkey-create", "own", "badge", "renew", "register", "registered", "claim", "field"}
 
 func parsePages() (map[string]*template.Template, error) {
 	out := map[string]*template.Template{}

@@ -189,9 +189,23 @@ func (h *Handler) claim(w http.ResponseWriter, r *http.Request) {
 
 // factor fills in the second factor's forms from its otpauth URI.
 func (v *claimView) factor(uri string) error {
-	code, err := qr.Encode(uri, qr.M)
+	if err := v.qr(uri); err != nil {
+		return err
+	}
+	u, err := url.Parse(uri)
 	if err != nil {
-		return fmt.Errorf("app: the QR code of a second factor: %w", err)
+		return err
+	}
+	v.Link, v.Secret = template.URL(uri), groups(u.Query().Get("secret"))
+	return nil
+}
+
+// qr sets QRSize and QRPath to text's QR code drawn as one SVG path (its
+// dark modules, within a quiet zone of four).
+func (v *claimView) qr(text string) error {
+	code, err := qr.Encode(text, qr.M)
+	if err != nil {
+		return fmt.Errorf("app: a QR code: %w", err)
 	}
 	const quiet = 4
 	var path strings.Builder
@@ -202,11 +216,7 @@ func (v *claimView) factor(uri string) error {
 			}
 		}
 	}
-	u, err := url.Parse(uri)
-	if err != nil {
-		return err
-	}
-	v.QRSize, v.QRPath, v.Link, v.Secret = code.Size+2*quiet, path.String(), template.URL(uri), groups(u.Query().Get("secret"))
+	v.QRSize, v.QRPath = code.Size+2*quiet, path.String()
 	return nil
 }
 
