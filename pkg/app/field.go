@@ -44,12 +44,11 @@ func (h *Handler) fieldRoutes() {
 // fieldView is the page's data: the sign-in form, the enrolment form, or
 // an enrolment made with its claim link's QR code.
 type fieldView struct {
-	SignedIn      bool
-	Provinces     []string
+	SignedIn bool
+	details
 	EvidenceKinds []string
-	// The form as sent back with an error (never the PIN).
-	CCCD, Name, Province, Ward, Phone, EvidenceKind, EvidenceRef string
-	Detail                                                       string
+	// The evidence as sent back with an error.
+	EvidenceKind, EvidenceRef string
 	// Done: the enrolment made and its claim link, as a QR code and a
 	// link.
 	Done       bool
@@ -83,7 +82,7 @@ func (h *Handler) fieldSession(w http.ResponseWriter, r *http.Request) string {
 }
 
 func (h *Handler) fieldPage(w http.ResponseWriter, r *http.Request) {
-	v := &fieldView{SignedIn: h.fieldSession(w, r) != "", Provinces: ca.Provinces, EvidenceKinds: evidenceKinds}
+	v := &fieldView{SignedIn: h.fieldSession(w, r) != "", details: details{Provinces: ca.Provinces}, EvidenceKinds: evidenceKinds}
 	h.show(w, r, http.StatusOK, "field", "fieldTitle", v, "", false)
 }
 
@@ -139,18 +138,14 @@ func (h *Handler) fieldEnrol(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := r.PostForm
-	v := &fieldView{SignedIn: true, Provinces: ca.Provinces, EvidenceKinds: evidenceKinds, CCCD: f.Get("cccd"), Name: f.Get("name"), Province: f.Get("province"),
-		Ward: f.Get("ward"), Phone: f.Get("phone"), EvidenceKind: f.Get("evidence_kind"), EvidenceRef: f.Get("evidence_ref")}
+	v := &fieldView{SignedIn: true, details: readDetails(f, false), EvidenceKinds: evidenceKinds, EvidenceKind: f.Get("evidence_kind"),
+		EvidenceRef: f.Get("evidence_ref")}
 	again := func(status int, message, detail string) {
 		v.Detail = detail
 		h.show(w, r, status, "field", "fieldTitle", v, message, true)
 	}
-	switch {
-	case f.Get("consent") != "1":
-		again(http.StatusBadRequest, "fieldNoConsent", "")
-		return
-	case f.Get("pin") != f.Get("pin2"):
-		again(http.StatusBadRequest, "registerPINMismatch", "")
+	if m := formRefusal(f, "fieldNoConsent"); m != "" {
+		again(http.StatusBadRequest, m, "")
 		return
 	}
 	body, _ := json.Marshal(map[string]any{"cccd": v.CCCD, "name": v.Name, "province": v.Province, "ward": v.Ward, "phone": v.Phone,

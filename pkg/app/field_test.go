@@ -183,15 +183,7 @@ func TestFieldInBrowser(t *testing.T) {
 			testenv.Act(cp, chromedp.WaitVisible("#qr"))
 			flowTab(t, cp, "field-claim")
 			uri := testenv.Act(cp, chromedp.Evaluate[string](`document.querySelector("#otpauth").getAttribute("href")`))
-			en := &signing.Enrolment{NationalID: "CCCD:" + cccd, TOTPURI: uri}
-			lp := br.Open(t, vp, f.srv+"/app/login", nil)
-			testenv.Act(lp, chromedp.SendKeys("#cccd", cccd))
-			testenv.Act(lp, chromedp.SendKeys("#pin", "482915"))
-			testenv.Act(lp, chromedp.SendKeys("#otp", f.otp(t, en)))
-			testenv.Act(lp, chromedp.Click("#login"))
-			testenv.Act(lp, chromedp.WaitVisible(`a[href="/app/renew"]`))
-			testenv.Act(lp, chromedp.Click(".logout button"))
-			testenv.Act(lp, chromedp.WaitVisible("#cccd"))
+			f.loginWithFactor(t, br, vp, f.srv, cccd, uri)
 		})
 	}
 	// The page after the enrolment, as the server sent it, for the Nu

@@ -26,7 +26,7 @@ func parsePages() (map[string]*template.Template, error) {
 			// A word missing from messages (.T.key) stops the page with
 			// an error, never renders a blank where a word should be.
 			Option("missingkey=error").
-			ParseFS(templateFS, "templates/layout.html", "templates/factors.html", "templates/passkey.html", "templates/"+n+".html")
+			ParseFS(templateFS, "templates/layout.html", "templates/factors.html", "templates/passkey.html", "templates/details.html", "templates/"+n+".html")
 		if err != nil {
 			return nil, err
 		}

@@ -40,15 +40,44 @@ func (h *Handler) registerRoutes() {
 // registerView is the registration form's data: the provinces, and what
 // was entered (but the PIN) when the form comes back with an error.
 type registerView struct {
-	Provinces                                []string
-	CCCD, Name, Province, Ward, Phone, Email string
-	Detail                                   string
+	details
+	Email                                    string
 	ID, Secret, Expires, ClaimURL, ShownName string
 	Registered                               bool
 }
 
+// details are the citizen's details a form sends back with an error
+// (never the PIN), and the provinces to choose from: the registration's
+// and the household visit's forms (templates/details.html). Own: the
+// citizen fills it in on their own device (autofill welcome).
+type details struct {
+	Provinces                         []string
+	Own                               bool
+	CCCD, Name, Province, Ward, Phone string
+	// Detail is why the service refused the form, in its words.
+	Detail string
+}
+
+// readDetails reads the citizen's details from the form f.
+func readDetails(f url.Values, own bool) details {
+	return details{Provinces: ca.Provinces, Own: own, CCCD: f.Get("cccd"), Name: f.Get("name"), Province: f.Get("province"),
+		Ward: f.Get("ward"), Phone: f.Get("phone")}
+}
+
+// formRefusal is the message key of a form without the citizen's consent
+// (noConsent) or with two different PINs; empty when neither.
+func formRefusal(f url.Values, noConsent string) string {
+	switch {
+	case f.Get("consent") != "1":
+		return noConsent
+	case f.Get("pin") != f.Get("pin2"):
+		return "registerPINMismatch"
+	}
+	return ""
+}
+
 func (h *Handler) registerPage(w http.ResponseWriter, r *http.Request) {
-	h.show(w, r, http.StatusOK, "register", "registerTitle", &registerView{Provinces: ca.Provinces}, "", false)
+	h.show(w, r, http.StatusOK, "register", "registerTitle", &registerView{details: details{Provinces: ca.Provinces, Own: true}}, "", false)
 }
 
 // allowRegister takes a token of the per-source registration limit for
@@ -70,18 +99,13 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := r.PostForm
-	v := &registerView{Provinces: ca.Provinces, CCCD: f.Get("cccd"), Name: f.Get("name"), Province: f.Get("province"),
-		Ward: f.Get("ward"), Phone: f.Get("phone"), Email: f.Get("email")}
+	v := &registerView{details: readDetails(f, true), Email: f.Get("email")}
 	again := func(status int, message, detail string) {
 		v.Detail = detail
 		h.show(w, r, status, "register", "registerTitle", v, message, true)
 	}
-	switch {
-	case f.Get("consent") != "1":
-		again(http.StatusBadRequest, "registerNoConsent", "")
-		return
-	case f.Get("pin") != f.Get("pin2"):
-		again(http.StatusBadRequest, "registerPINMismatch", "")
+	if m := formRefusal(f, "registerNoConsent"); m != "" {
+		again(http.StatusBadRequest, m, "")
 		return
 	}
 	t := messages[lang(w, r)]

@@ -66,15 +66,7 @@ func TestRegisterInBrowser(t *testing.T) {
 			if got := stafftest.DecodeQR(t, shot); got != link || !strings.HasPrefix(link, "otpauth://totp/") {
 				t.Errorf("the QR code reads %q, the link is %q", got, link)
 			}
-			en := &signing.Enrolment{NationalID: "CCCD:" + cccd, TOTPURI: link}
-			lp = br.Open(t, vp, srv.URL+"/app/login", nil)
-			testenv.Act(lp, chromedp.SendKeys("#cccd", cccd))
-			testenv.Act(lp, chromedp.SendKeys("#pin", "482915"))
-			testenv.Act(lp, chromedp.SendKeys("#otp", e.otp(t, en)))
-			testenv.Act(lp, chromedp.Click("#login"))
-			testenv.Act(lp, chromedp.WaitVisible(`a[href="/app/renew"]`))
-			testenv.Act(lp, chromedp.Click(".logout button"))
-			testenv.Act(lp, chromedp.WaitVisible("#cccd"))
+			e.loginWithFactor(t, br, vp, srv.URL, cccd, link)
 		})
 	}
 	// The pages after a POST, as the server sends them, for the Nu
@@ -97,6 +89,22 @@ func TestRegisterInBrowser(t *testing.T) {
 		html = append(html, save(t, dir, "claim-claimed-"+l, b.last))
 	}
 	testenv.CheckHTML(t, html...)
+}
+
+// loginWithFactor logs in at base as the citizen with CCCD cccd, the PIN
+// the tests choose and a code from the claimed factor's otpauth URI, then
+// logs out.
+func (e *env) loginWithFactor(t *testing.T, br *testenv.Browser, vp testenv.Viewport, base, cccd, uri string) {
+	t.Helper()
+	en := &signing.Enrolment{NationalID: "CCCD:" + cccd, TOTPURI: uri}
+	lp := br.Open(t, vp, base+"/app/login", nil)
+	testenv.Act(lp, chromedp.SendKeys("#cccd", cccd))
+	testenv.Act(lp, chromedp.SendKeys("#pin", "482915"))
+	testenv.Act(lp, chromedp.SendKeys("#otp", e.otp(t, en)))
+	testenv.Act(lp, chromedp.Click("#login"))
+	testenv.Act(lp, chromedp.WaitVisible(`a[href="/app/renew"]`))
+	testenv.Act(lp, chromedp.Click(".logout button"))
+	testenv.Act(lp, chromedp.WaitVisible("#cccd"))
 }
 
 // save writes a page to dir and returns its path.
