@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -14,7 +13,7 @@ import (
 
 	"github.com/kyso-pki/kyso/pkg/admin"
 	"github.com/kyso-pki/kyso/pkg/signing"
-	"github.com/kyso-pki/kyso/pkg/signing/signingtest"
+
 	"github.com/kyso-pki/kyso/pkg/staff"
 	"github.com/kyso-pki/kyso/pkg/staff/stafftest"
 	"github.com/kyso-pki/kyso/pkg/store"
@@ -31,10 +30,7 @@ import (
 // only (another's is not found); an unbound officer reads every one.
 func TestHouseholdVisit(t *testing.T) {
 	ctx := context.Background()
-	svc := signingtest.NewService(t, signingtest.NewPKI(t), signingtest.Config(nil))
-	se := stafftest.New(t, "https://app.kyso.test", time.Now)
-	ts := httptest.NewServer(admin.NewHandler(svc, nil).WithStaff(se.Svc))
-	t.Cleanup(ts.Close)
+	svc, se, ts := newStaffAPI(t)
 	add := func(name string) *store.Staff {
 		m, err := se.Svc.Add(ctx, "test", &staff.AddRequest{FullName: name, BirthYear: 1990, Position: "Cán bộ thu thập", Provider: "Kyso Việt Nam",
 			Wards: []string{"26734"}, Photo: stafftest.Photo(t, "png"), Until: time.Now().Add(24 * time.Hour)})
