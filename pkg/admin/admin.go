@@ -187,6 +187,10 @@ func (h *Handler) enrol(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if st != staff.Valid {
+			if err := h.staff.AuditRefusal(r.Context(), "officer:"+p.ID, req.StaffID, req.Ward, st); err != nil {
+				h.edge.Fail(w, r, err)
+				return
+			}
 			h.edge.Refuse(w, r, signing.KindDenied, fmt.Sprintf("staff member %q may not enrol here: %s", req.StaffID, st))
 			return
 		}

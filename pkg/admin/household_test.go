@@ -126,6 +126,20 @@ func TestHouseholdVisit(t *testing.T) {
 	if st, raw := get(lanTok, en.CredentialID); st != http.StatusForbidden {
 		t.Errorf("reading after the revocation: %d %s", st, raw)
 	}
+	// Each refusal of the staff member is audited in the registry.
+	events, err := se.Store.ListAudit(ctx, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refusals := map[string]int{}
+	for _, ev := range events {
+		if ev.Action == "staff.refuse" && ev.Outcome == "error" {
+			refusals[ev.Subject]++
+		}
+	}
+	if refusals[lan.ID] != 3 { // another ward, then the two after the revocation
+		t.Errorf("staff.refuse events: %v, want 3 of %s", refusals, lan.ID)
+	}
 }
 
 // decodeB64 decodes standard base64 or fails the test.

@@ -185,6 +185,10 @@ func (h *Handler) boundStaff(w http.ResponseWriter, r *http.Request, p *signing.
 		return "", false
 	}
 	if st != staff.Valid {
+		if err := h.staff.AuditRefusal(r.Context(), "officer:"+p.ID, c.StaffID, "", st); err != nil {
+			h.edge.Fail(w, r, err)
+			return "", false
+		}
 		h.edge.Refuse(w, r, signing.KindDenied, fmt.Sprintf("staff member %q may not enrol: %s", c.StaffID, st))
 		return "", false
 	}

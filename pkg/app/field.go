@@ -11,6 +11,7 @@ import (
 	"github.com/kyso-pki/kyso/pkg/ca"
 	"github.com/kyso-pki/kyso/pkg/httpedge"
 	"github.com/kyso-pki/kyso/pkg/signing"
+	"github.com/kyso-pki/kyso/pkg/staff"
 )
 
 // The household-visit page (issue 18): a field staff member signs in on
@@ -104,6 +105,14 @@ func (h *Handler) fieldLogin(w http.ResponseWriter, r *http.Request) {
 	if err != nil || c.StaffID == "" {
 		refuse()
 		return
+	}
+	// A staff member the registry no longer authorises signs in no more
+	// (the officers' API refuses each of their requests too).
+	if h.o.Staff != nil {
+		if st, err := h.o.Staff.Authorised(r.Context(), c.StaffID, ""); err != nil || st != staff.Valid {
+			refuse()
+			return
+		}
 	}
 	tok, _, err := h.svc.ClientToken(r.Context(), id, secret, signing.ScopeEnrol)
 	if err != nil {

@@ -30,16 +30,23 @@ type fieldEnv struct {
 // newFieldEnv serves the app on localhost over HTTP (tls: over the env's
 // TLS server instead) with the officers' API behind its field page.
 func newFieldEnv(t *testing.T, tls bool) *fieldEnv {
-	var adm http.Handler
+	// The staff registry's links start at the app's URL, known before the
+	// app is made when it is served on localhost.
+	var appH, adm http.Handler
+	base := "https://app.kyso.test"
+	if !tls {
+		base = serveLocal(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { appH.ServeHTTP(w, r) })).URL
+	}
+	se := stafftest.New(t, base, time.Now)
 	e := newEnvWith(t, func(o *app.Options) {
+		o.Staff = se.Svc
 		o.Admin = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { adm.ServeHTTP(w, r) })
 	})
-	f := &fieldEnv{env: e, srv: e.srv.URL}
-	if !tls {
-		f.srv = serveLocal(t, e.app).URL
+	appH, adm = e.app, admin.NewHandler(e.svc, nil).WithStaff(se.Svc)
+	f := &fieldEnv{env: e, staff: se, srv: base}
+	if tls {
+		f.srv = e.srv.URL
 	}
-	f.staff = stafftest.New(t, f.srv, time.Now)
-	adm = admin.NewHandler(e.svc, nil).WithStaff(f.staff.Svc)
 	return f
 }
 
@@ -127,6 +134,9 @@ func TestFieldPage(t *testing.T) {
 	}
 	if status, _, _ := b.post("/app/field/enrol", fieldForm(csrf, "001198008004", "26734")); status != http.StatusUnauthorized {
 		t.Errorf("an enrolment after signing out: HTTP %d", status)
+	}
+	if status, _, _ := b.post("/app/field/login", url.Values{"csrf": {csrf}, "client_id": {c.ID}, "client_secret": {c.Secret}}); status != http.StatusForbidden {
+		t.Errorf("a revoked staff member signing in: HTTP %d", status)
 	}
 }
 
