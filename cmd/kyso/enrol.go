@@ -139,11 +139,12 @@ func readPIN(pin, source string) (string, error) {
 
 // clientCreate registers a relying party and prints its credentials once.
 func clientCreate(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "client create", "client create --name NAME [--webhook https://…] [--cert CLIENT.pem] [--redirect-uri https://… …] [--category public-service|commercial] [--officer] [--data DIR] [--output json]")
+	fs := newFlags(e, "client create", "client create --name NAME [--webhook https://…] [--cert CLIENT.pem] [--redirect-uri https://… …] [--category public-service|commercial] [--officer [--staff ID]] [--data DIR] [--output json]")
 	d := addDataFlags(fs)
 	name := fs.String("name", "", "the relying party's name, e.g. \"Cổng Dịch vụ công quốc gia\"")
 	webhook := fs.String("webhook", "", "URL that receives transaction results (https; http only to loopback)")
 	officer := fs.Bool("officer", false, "a registration officer's system: its tokens may enrol citizens at /admin/v1/enrolments, and nothing else")
+	staffID := fs.String("staff", "", "with --officer: bind the client to this staff member of the registry (a field staff member's phone): its enrolments are theirs, channel household, refused at once when the registry no longer authorises them")
 	certFile := fs.String("cert", "", "the portal's TLS client certificate (PEM or DER): it may then get tokens by mutual TLS instead of its secret (RFC 8705)")
 	category := fs.String("category", store.CategoryCommercial, "public-service (an e-government portal: signing is free in the citizen's free period) or commercial (metered)")
 	var redirects multiFlag
@@ -166,13 +167,22 @@ func clientCreate(ctx context.Context, e *env, args []string) error {
 	if *name == "" {
 		return usagef("--name is required")
 	}
+	if *staffID != "" && !*officer {
+		return usagef("--staff binds an officer's client: add --officer")
+	}
 	svc, o, err := d.signing(ctx)
 	if err != nil {
 		return err
 	}
 	defer o.Close()
 	opts := []signing.ClientOption{signing.InCategory(*category)}
-	if *officer {
+	switch {
+	case *staffID != "":
+		if _, err := o.Store.GetStaff(ctx, *staffID); err != nil {
+			return fmt.Errorf("--staff %s: %w", *staffID, err)
+		}
+		opts = append(opts, signing.AsStaffOfficer(*staffID))
+	case *officer:
 		opts = append(opts, signing.AsOfficer())
 	}
 	if *certFile != "" {

@@ -324,7 +324,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	mux.Handle("/admin/v1/", httpedge.Measure("admin", "other", admin.NewHandler(svc, log).WithStaff(staffSvc).WithCampaign(opened.ProviderName(ctx), population)))
+	officers := admin.NewHandler(svc, log).WithStaff(staffSvc).WithCampaign(opened.ProviderName(ctx), population)
+	mux.Handle("/admin/v1/", httpedge.Measure("admin", "other", officers))
 	if cfg.ServeRegistry {
 		// The shared campaign registry: members authenticate by their
 		// pinned TLS client key and sign every request (pkg/campaignreg).
@@ -373,7 +374,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 		citizenApp, err := app.New(svc, &app.Options{SecretsKey: secrets, IdleTimeout: cfg.App.IdleTimeout, SessionLifetime: cfg.App.SessionLifetime,
 			Checker: verifyAPI, Render: &render.Options{Workers: workers}, Limits: limits, Logger: log,
-			Staff: staffSvc, BadgeReport: app.BadgeReport{Phone: cfg.App.BadgeReportPhone, URL: cfg.App.BadgeReportURL}})
+			Staff: staffSvc, BadgeReport: app.BadgeReport{Phone: cfg.App.BadgeReportPhone, URL: cfg.App.BadgeReportURL}, Admin: officers})
 		if err != nil {
 			return err
 		}

@@ -67,6 +67,13 @@ type Enrolment struct {
 	OTPAuthURI   string `json:"otpauth_uri"`
 	// QRPNG is the otpauth URI as a QR code, PNG, base64.
 	QRPNG string `json:"qr_png"`
+	// ClaimURL, for an enrolment by a field staff member's client (bound
+	// to them: a household visit), replaces the otpauth URI, which is
+	// then empty: a single-use link to the app's claim page the citizen
+	// scans (ClaimQRPNG, PNG, base64) with their own phone, to take the
+	// second factor there.
+	ClaimURL   string `json:"claim_url,omitempty"`
+	ClaimQRPNG string `json:"claim_qr_png,omitempty"`
 	// SwitchedFrom names the provider a switch moved the campaign
 	// signature from, MonthsUsed the whole months used there and
 	// FreeMonths those free here.
@@ -103,11 +110,14 @@ func NewHandler(svc *signing.Service, log *slog.Logger) *Handler {
 		edge: &httpedge.Dialect{Name: "admin", Table: httpedge.Own, Body: httpedge.OAuthBody, Log: log}}
 	h.mux.HandleFunc("POST /admin/v1/enrolments", h.enrol)
 	h.mux.HandleFunc("/admin/v1/enrolments", h.notAllowed(http.MethodPost))
+	h.mux.HandleFunc("GET /admin/v1/enrolments/{credential}", h.enrolment)
+	h.mux.HandleFunc("/admin/v1/enrolments/{credential}", h.notAllowed(http.MethodGet))
 	h.mux.HandleFunc("GET /admin/v1/usage", h.usage)
 	h.mux.HandleFunc("/admin/v1/usage", h.notAllowed(http.MethodGet))
 	h.mux.HandleFunc("GET /admin/v1/reports/campaign", h.campaignReport)
 	h.mux.HandleFunc("/admin/v1/reports/campaign", h.notAllowed(http.MethodGet))
 	h.renewRoutes()
+	h.registrationRoutes()
 	h.mux.HandleFunc("/admin/v1/", func(w http.ResponseWriter, r *http.Request) {
 		h.edge.Refuse(w, r, signing.KindNotFound, "no such method: "+r.Method+" "+r.URL.Path)
 	})
@@ -156,6 +166,18 @@ func (h *Handler) enrol(w http.ResponseWriter, r *http.Request) {
 		h.edge.Refuse(w, r, signing.KindInvalid, "channel operator is the provider's own (kyso enroll), not an officer's system's")
 		return
 	}
+	bound, ok := h.boundStaff(w, r, p)
+	if !ok {
+		return
+	}
+	if bound != "" {
+		// A field staff member's client: their enrolment, at a household.
+		if (req.StaffID != "" && req.StaffID != bound) || (req.Channel != store.ChannelDesk && req.Channel != store.ChannelHousehold) {
+			h.edge.Refuse(w, r, signing.KindDenied, fmt.Sprintf("this client enrols as staff member %q, at a household", bound))
+			return
+		}
+		req.StaffID, req.Channel = bound, store.ChannelHousehold
+	}
 	// A staff member named must be one the registry authorises now, for
 	// the ward (when kysod serves the registry).
 	if req.StaffID != "" && h.staff != nil {
@@ -165,6 +187,10 @@ func (h *Handler) enrol(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if st != staff.Valid {
+			if err := h.staff.AuditRefusal(r.Context(), "officer:"+p.ID, req.StaffID, req.Ward, st); err != nil {
+				h.edge.Fail(w, r, err)
+				return
+			}
 			h.edge.Refuse(w, r, signing.KindDenied, fmt.Sprintf("staff member %q may not enrol here: %s", req.StaffID, st))
 			return
 		}
@@ -180,12 +206,17 @@ func (h *Handler) enrol(w http.ResponseWriter, r *http.Request) {
 			consent.At = time.Now()
 		}
 	}
-	en, err := h.svc.Enrol(r.Context(), &signing.EnrolRequest{CCCD: req.CCCD, Name: req.Name, Province: req.Province,
+	ereq := &signing.EnrolRequest{CCCD: req.CCCD, Name: req.Name, Province: req.Province,
 		Phone: req.Phone, Email: req.Email, PIN: req.PIN, Algorithm: hsm.Algorithm(req.Algorithm), Actor: "officer:" + p.ID,
 		Channel: req.Channel, StaffID: req.StaffID, Ward: req.Ward, EvidenceKind: req.EvidenceKind, EvidenceRef: req.EvidenceRef,
-		ConsentAt: req.ConsentAt, Switch: consent})
+		ConsentAt: req.ConsentAt, Switch: consent}
+	en, err := h.svc.Enrol(r.Context(), ereq)
 	if err != nil {
 		h.edge.Fail(w, r, fmt.Errorf("admin: enrolment by officer %s: %w", p.ID, err))
+		return
+	}
+	if bound != "" {
+		h.queueClaim(w, r, en, ereq)
 		return
 	}
 	code, err := qr.Encode(en.TOTPURI, qr.M)

@@ -18,6 +18,26 @@ import (
 	"github.com/kyso-pki/kyso/pkg/store"
 )
 
+// officerAndPortal registers an officer's client and a portal and
+// returns a token of each, and the officer's client ID.
+func officerAndPortal(t *testing.T, svc *signing.Service) (officer, portal, officerID string) {
+	t.Helper()
+	tok := func(opts ...signing.ClientOption) (string, string) {
+		c, err := svc.CreateClient(t.Context(), "Bộ phận một cửa", "", "test", opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tk, _, err := svc.ClientToken(t.Context(), c.ID, c.Secret, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tk, c.ID
+	}
+	officer, officerID = tok(signing.AsOfficer())
+	portal, _ = tok()
+	return officer, portal, officerID
+}
+
 // TestRenewalAPI: an officer asks the owner to renew a credential, once;
 // nothing is issued before the owner approves; a portal's token, no
 // token, an unknown credential, a body, another method and a revoked
@@ -28,16 +48,7 @@ func TestRenewalAPI(t *testing.T) {
 	svc := se.Service
 	ts := httptest.NewServer(admin.NewHandler(svc, nil))
 	t.Cleanup(ts.Close)
-	officer, _ := svc.CreateClient(ctx, "Bộ phận một cửa", "", "test", signing.AsOfficer())
-	portal, _ := svc.CreateClient(ctx, "Cổng dịch vụ công", "", "test")
-	tok := func(id, secret string) string {
-		tk, _, err := svc.ClientToken(ctx, id, secret, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tk
-	}
-	otok, ptok := tok(officer.ID, officer.Secret), tok(portal.ID, portal.Secret)
+	otok, ptok, officerID := officerAndPortal(t, svc)
 	en, err := svc.Enrol(ctx, &signing.EnrolRequest{CCCD: "079203007777", Name: "Lê Văn Tám", Province: "Hà Nội", PIN: "246802",
 		Algorithm: hsm.ECDSAP256, Actor: "test"})
 	if err != nil {
@@ -68,7 +79,7 @@ func TestRenewalAPI(t *testing.T) {
 	st, raw := post(http.MethodPost, otok, en.CredentialID, "")
 	var r admin.Renewal
 	if st != http.StatusCreated || json.Unmarshal(raw, &r) != nil || r.CredentialID != en.CredentialID || !r.Metered ||
-		r.RequestedBy != "officer:"+officer.ID || r.Serial != ca.FormatSerialInt(en.Certificate.SerialNumber) {
+		r.RequestedBy != "officer:"+officerID || r.Serial != ca.FormatSerialInt(en.Certificate.SerialNumber) {
 		t.Fatalf("request: HTTP %d %s", st, raw)
 	}
 	if st, raw := post(http.MethodPost, otok, en.CredentialID, ""); st != http.StatusConflict {

@@ -28,10 +28,7 @@ import (
 // officer's client.
 func TestStaffAPI(t *testing.T) {
 	ctx := context.Background()
-	svc := signingtest.NewService(t, signingtest.NewPKI(t), signingtest.Config(nil))
-	se := stafftest.New(t, "https://app.kyso.test", time.Now)
-	ts := httptest.NewServer(admin.NewHandler(svc, nil).WithStaff(se.Svc))
-	t.Cleanup(ts.Close)
+	svc, se, ts := newStaffAPI(t)
 	officer, _ := svc.CreateClient(ctx, "Bộ phận một cửa", "", "test", signing.AsOfficer())
 	portal, _ := svc.CreateClient(ctx, "Cổng", "", "test")
 	otok, _, err := svc.ClientToken(ctx, officer.ID, officer.Secret, "")
@@ -139,15 +136,23 @@ func TestStaffAPI(t *testing.T) {
 	}
 }
 
+// newStaffAPI serves the officers' API with a staff registry whose links
+// start at https://app.kyso.test.
+func newStaffAPI(t *testing.T) (*signing.Service, *stafftest.Env, *httptest.Server) {
+	t.Helper()
+	svc := signingtest.NewService(t, signingtest.NewPKI(t), signingtest.Config(nil))
+	se := stafftest.New(t, "https://app.kyso.test", time.Now)
+	ts := httptest.NewServer(admin.NewHandler(svc, nil).WithStaff(se.Svc))
+	t.Cleanup(ts.Close)
+	return svc, se, ts
+}
+
 // TestEnrolChecksStaff: with the registry served, an enrolment naming a
 // staff member goes through only while the registry authorises them for
 // the ward: not for another ward, not an unknown ID, not once revoked.
 func TestEnrolChecksStaff(t *testing.T) {
 	ctx := context.Background()
-	svc := signingtest.NewService(t, signingtest.NewPKI(t), signingtest.Config(nil))
-	se := stafftest.New(t, "https://app.kyso.test", time.Now)
-	ts := httptest.NewServer(admin.NewHandler(svc, nil).WithStaff(se.Svc))
-	t.Cleanup(ts.Close)
+	svc, se, ts := newStaffAPI(t)
 	officer, _ := svc.CreateClient(ctx, "Bộ phận một cửa", "", "test", signing.AsOfficer())
 	otok, _, err := svc.ClientToken(ctx, officer.ID, officer.Secret, "")
 	if err != nil {

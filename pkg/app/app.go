@@ -100,6 +100,16 @@ type Options struct {
 	// suspend, check and each page image drawn; per national ID on login;
 	// per owner on approve (as the owners' API). nil means none.
 	Limits *httpedge.Limits
+	// RegisterLimit bounds, per source address, the online
+	// self-registrations and the claims of their second factor
+	// (register.go), each apart; nil means one at DefaultRegisterRate.
+	// Behind a proxy every citizen shares its address: give a rate for
+	// all of them.
+	RegisterLimit *httpedge.Limiter
+	// Admin is the officers' API (pkg/admin's handler, with the staff
+	// registry) the household-visit page (FieldPath, field.go) enrols
+	// through; nil leaves the page out.
+	Admin http.Handler
 	// Staff checks staff badges at BadgePath; nil leaves the page out.
 	// BadgeReport is how the page tells a citizen to report a refused
 	// badge.
@@ -147,6 +157,7 @@ func New(svc *signing.Service, opts *Options) (*Handler, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	o.RegisterLimit = registerLimiter(&o)
 	if o.MaxOwnPDF <= 0 {
 		o.MaxOwnPDF = DefaultMaxOwnPDF
 	}
@@ -195,6 +206,8 @@ func New(svc *signing.Service, opts *Options) (*Handler, error) {
 	h.passkeyRoutes()
 	h.renewRoutes()
 	h.badgeRoutes()
+	h.registerRoutes()
+	h.fieldRoutes()
 	if o.Checker != nil {
 		h.mux.HandleFunc("GET /app/check", h.checkPage)
 		h.mux.HandleFunc("POST /app/check", h.check)

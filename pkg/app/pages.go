@@ -16,7 +16,7 @@ import (
 )
 
 // pageNames are the templates under templates/, each with layout.html.
-var pageNames = []string{"login", "requests", "request", "done", "history", "check", "report", "problem", "consent", "passkeys", "passkey-create", "own", "badge", "renew"}
+var pageNames = []string{"login", "requests", "request", "done", "history", "check", "report", "problem", "consent", "passkeys", "passkey-create", "own", "badge", "renew", "register", "registered", "claim", "field"}
 
 func parsePages() (map[string]*template.Template, error) {
 	out := map[string]*template.Template{}
@@ -26,7 +26,7 @@ func parsePages() (map[string]*template.Template, error) {
 			// A word missing from messages (.T.key) stops the page with
 			// an error, never renders a blank where a word should be.
 			Option("missingkey=error").
-			ParseFS(templateFS, "templates/layout.html", "templates/factors.html", "templates/passkey.html", "templates/"+n+".html")
+			ParseFS(templateFS, "templates/layout.html", "templates/factors.html", "templates/passkey.html", "templates/details.html", "templates/"+n+".html")
 		if err != nil {
 			return nil, err
 		}

@@ -32,6 +32,7 @@ var routeSources = []string{
 	"../admin/admin.go",
 	"../admin/staff.go",
 	"../admin/renew.go",
+	"../admin/registration.go",
 	"pki.go",
 }
 

@@ -32,6 +32,14 @@ func AsOfficer() ClientOption {
 	return func(c *store.Client) { c.Role = store.RoleOfficer }
 }
 
+// AsStaffOfficer makes the client an officer's system bound to staff
+// member staffID (a field staff member's phone): its enrolments are that
+// staff member's, channel household, each checked against the staff
+// registry (pkg/admin).
+func AsStaffOfficer(staffID string) ClientOption {
+	return func(c *store.Client) { c.Role, c.StaffID = store.RoleOfficer, staffID }
+}
+
 // WithCertificate lets the client authenticate with this TLS client
 // certificate (DER) instead of its secret: mutual TLS (RFC 8705), bound
 // by the certificate's SHA-256.

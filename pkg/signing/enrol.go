@@ -51,6 +51,10 @@ type EnrolRequest struct {
 	// certificate, superseded) and the free period here is
 	// Config.FreeMonths less the whole months used there.
 	Switch *campaignreg.Consent
+
+	// pinHash, set by an approved self-registration (register.go), is the
+	// PIN the citizen chose, hashed when they chose it; PIN is then empty.
+	pinHash string
 }
 
 // EnrolmentRecord returns how the credential was enrolled; KindNotFound
@@ -205,8 +209,10 @@ func (s *Service) Enrol(ctx context.Context, req *EnrolRequest) (*Enrolment, err
 	if err != nil {
 		return nil, &Error{Kind: KindInvalid, Description: err.Error(), Err: err}
 	}
-	if err := checkPIN(req.PIN, cccd); err != nil {
-		return nil, err
+	if req.pinHash == "" {
+		if err := checkPIN(req.PIN, cccd); err != nil {
+			return nil, err
+		}
 	}
 	if err := checkPhone(req.Phone); err != nil {
 		return nil, err
@@ -307,9 +313,11 @@ func (s *Service) enrol(ctx context.Context, req *EnrolRequest, cccd, nationalID
 	if err != nil {
 		return nil, err
 	}
-	pinHash, err := s.hashPassword(ctx, req.PIN)
-	if err != nil {
-		return nil, err
+	pinHash := req.pinHash
+	if pinHash == "" {
+		if pinHash, err = s.hashPassword(ctx, req.PIN); err != nil {
+			return nil, err
+		}
 	}
 	secret := make([]byte, 20) // RFC 4226 section 4: 160 bits
 	if _, err := io.ReadFull(s.cfg.Rand, secret); err != nil {

@@ -157,6 +157,10 @@ type Config struct {
 	// period of the credential's first campaign certificate whatever it
 	// is.
 	RenewalPolicy string
+	// RegistrationLifetime is how long an online self-registration waits
+	// for an officer before it expires (register.go); zero means
+	// DefaultRegistrationLifetime.
+	RegistrationLifetime time.Duration
 	// Now is the clock; nil means time.Now. Rand is the randomness; nil
 	// means crypto/rand. Logger receives operational messages, never a
 	// secret; nil discards them.
@@ -241,6 +245,9 @@ func New(st Store, keys hsm.KeyStore, authority *ca.Authority, cfg Config) (*Ser
 	}
 	if cfg.TOTPIssuer == "" {
 		cfg.TOTPIssuer = "kyso"
+	}
+	if cfg.RegistrationLifetime <= 0 {
+		cfg.RegistrationLifetime = DefaultRegistrationLifetime
 	}
 	if cfg.FreeMonths <= 0 {
 		cfg.FreeMonths = DefaultFreeMonths

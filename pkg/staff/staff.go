@@ -356,6 +356,25 @@ func (s *Service) Checked(ctx context.Context, v *Verdict, ward string) error {
 	return s.cfg.Store.AppendAudit(ctx, e)
 }
 
+// AuditRefusal records that actor's request on behalf of staff member id
+// (an enrolment in ward) was refused for st (staff.refuse, outcome
+// error): the registry's every refusal of a staff member is audited.
+func (s *Service) AuditRefusal(ctx context.Context, actor, id, ward string, st Status) error {
+	ev, err := s.event(actor, "staff.refuse", id, map[string]any{"status": string(st), "ward": ward})
+	if err != nil {
+		return err
+	}
+	ev.Outcome = "error"
+	if err := s.cfg.Store.AppendAudit(ctx, ev); err != nil {
+		return fmt.Errorf("staff: auditing a refusal: %w", err)
+	}
+	return nil
+}
+
+// AppURL is the citizen app's public base URL (Config.AppURL), which
+// the links handed to citizens start with.
+func (s *Service) AppURL() string { return s.cfg.AppURL }
+
 // Authorised is the registry's verdict, now, on the staff member id
 // enrolling in ward (empty: any of theirs): Valid, or why not (Unknown
 // for an ID the registry does not hold).

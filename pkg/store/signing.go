@@ -25,6 +25,8 @@ var (
 type Signing interface {
 	// Renewals keeps renewals and expiry notices.
 	Renewals
+	// Registrations keeps citizens' online self-registrations.
+	Registrations
 
 	// PutClient records a relying party; ErrExists when the ID is taken.
 	PutClient(ctx context.Context, c *Client) error
@@ -249,6 +251,10 @@ type Client struct {
 	// commercial): whether its signatures are free in the owner's free
 	// period or metered.
 	Category string
+	// StaffID binds an officer's client to a staff member of the registry
+	// (a field staff member's phone): its enrolments are theirs, channel
+	// household. Empty: not bound.
+	StaffID string
 }
 
 // Client categories.

@@ -123,3 +123,13 @@ if (window.PublicKeyCredential && navigator.credentials) {
 		form.elements.y.value = "";
 	});
 })();
+
+// A household visit's claim link (/app/register/claim?ref=…#SECRET)
+// carries its secret after "#", which the browser never sends to the
+// server: fill the claim form's secret with it, and drop it from the
+// address bar and the history.
+const claimSecret = document.querySelector("#claim-form #secret");
+if (claimSecret && location.hash.length > 1) {
+	claimSecret.value = decodeURIComponent(location.hash.slice(1));
+	history.replaceState(null, "", location.pathname + location.search);
+}

@@ -54,6 +54,7 @@ func Client(c *store.Client) error {
 		{"client name", c.Name, MaxText, true},
 		{"client secret hash", c.SecretHash, MaxPHC, false},
 		{"client webhook URL", c.WebhookURL, MaxURI, false},
+		{"client staff ID", c.StaffID, MaxID, false},
 	} {
 		if err := String(f.field, f.v, f.max, f.required); err != nil {
 			return err
@@ -66,6 +67,9 @@ func Client(c *store.Client) error {
 		if err := Category(c.Category); err != nil {
 			return err
 		}
+	}
+	if c.StaffID != "" && c.Role != store.RoleOfficer {
+		return Invalid("only an officer's client is bound to a staff member")
 	}
 	if c.Role != "" && c.Role != store.RoleRelyingParty && c.Role != store.RoleOfficer {
 		return Invalid("client role %q is not %s or %s", c.Role, store.RoleRelyingParty, store.RoleOfficer)

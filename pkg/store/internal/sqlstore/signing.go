@@ -26,9 +26,9 @@ func (s *Store) PutClient(ctx context.Context, c *store.Client) error {
 	}
 	return s.write(ctx, fmt.Sprintf("storing client %q", c.ID), true, func(tx Conn) error {
 		n, err := tx.Exec(ctx, `INSERT INTO clients (id, name, secret_hash, webhook_url, webhook_secret,
-			disabled, created_at, cert_sha256, role, redirect_uris, category) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING`,
+			disabled, created_at, cert_sha256, role, redirect_uris, category, staff_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING`,
 			c.ID, c.Name, c.SecretHash, c.WebhookURL, nullBytes(c.WebhookSecret), c.Disabled, s.time(s.clock(c.CreatedAt)),
-			nullBytes(c.CertSHA256), role(c.Role), strings.Join(c.RedirectURIs, "\n"), category(c.Category))
+			nullBytes(c.CertSHA256), role(c.Role), strings.Join(c.RedirectURIs, "\n"), category(c.Category), c.StaffID)
 		return inserted(n, err, store.ErrExists)
 	})
 }
@@ -68,8 +68,8 @@ func (s *Store) getClient(ctx context.Context, col string, v any) (*store.Client
 	c := &store.Client{}
 	var uris string
 	err := s.r.QueryRow(ctx, `SELECT id, name, secret_hash, webhook_url, webhook_secret, disabled, created_at, cert_sha256, role,
-		redirect_uris, category FROM clients WHERE `+col+` = $1`, v).Scan(&c.ID, &c.Name, &c.SecretHash, &c.WebhookURL, &c.WebhookSecret, &c.Disabled,
-		Time{&c.CreatedAt}, &c.CertSHA256, &c.Role, &uris, &c.Category)
+		redirect_uris, category, staff_id FROM clients WHERE `+col+` = $1`, v).Scan(&c.ID, &c.Name, &c.SecretHash, &c.WebhookURL, &c.WebhookSecret, &c.Disabled,
+		Time{&c.CreatedAt}, &c.CertSHA256, &c.Role, &uris, &c.Category, &c.StaffID)
 	if err != nil {
 		return nil, s.fail("reading client by "+col, s.notFound(err))
 	}
