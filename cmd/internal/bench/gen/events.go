@@ -172,6 +172,11 @@ func (g *generator) rows(plans []*plan, last bool) ([]*table, error) {
 		recs.rows = append(recs.rows, []any{p.credID, p.channel, p.staff, p.p.province, p.p.ward, p.evidence, fmt.Sprintf("ref-%s", id(5)),
 			sk.time(p.at.Add(-time.Duration(g.r.IntN(600)) * time.Second)), sk.time(p.at)})
 		sum.Enrolments++
+		if len(sum.Sample) < SampleSize {
+			sum.Sample = append(sum.Sample, c.serial)
+		} else if k := g.r.IntN(sum.Enrolments); k < SampleSize {
+			sum.Sample[k] = c.serial
+		}
 		sum.ByChannel[p.channel]++
 		sum.ByProvince[p.p.province]++
 		switch p.fate {

@@ -35,6 +35,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -75,6 +76,9 @@ const (
 	SigningShare = 0.6
 )
 
+// SampleSize bounds Summary.Sample.
+const SampleSize = 1024
+
 // Summary is what was generated, for checking the reports against.
 type Summary struct {
 	Enrolments int
@@ -92,6 +96,9 @@ type Summary struct {
 	// RevokedSerial, SuspendedSerial and GoodSerial are one of each, when
 	// there is one.
 	RevokedSerial, SuspendedSerial, GoodSerial []byte
+	// Sample is up to SampleSize serials drawn uniformly from those
+	// generated (reservoir sampling), for lookups at random.
+	Sample [][]byte
 	// goodUntil are the good certificates' ends, sorted.
 	goodUntil []time.Time
 	Elapsed   time.Duration
@@ -141,7 +148,7 @@ func Generate(ctx context.Context, dsn string, is *Issuer, o *Options) (*Summary
 	if err != nil {
 		return nil, err
 	}
-	sk, err := openSink(ctx, dsn)
+	sk, err := openSink(ctx, dsnOf(dsn))
 	if err != nil {
 		return nil, err
 	}
@@ -154,6 +161,19 @@ func Generate(ctx context.Context, dsn string, is *Issuer, o *Options) (*Summary
 	}
 	if err := sk.queryRow(ctx, `SELECT id, hash FROM audit_events ORDER BY id DESC LIMIT 1`).Scan(&g.lastID, &g.prev); err != nil {
 		return nil, fmt.Errorf("gen: reading the audit chain's head: %w", err)
+	}
+	// Citizens generated before keep their numbers: each CCCD prefix
+	// numbers on after the highest it holds.
+	rows, err := sk.query(ctx, `SELECT substr(national_id, 6, 6), max(substr(national_id, 12, 6)) FROM owners
+		WHERE national_id LIKE 'CCCD:%' GROUP BY substr(national_id, 6, 6)`)
+	if err != nil {
+		return nil, fmt.Errorf("gen: reading the CCCDs in use: %w", err)
+	}
+	for _, r := range rows {
+		var n int
+		if _, err := fmt.Sscanf(r[1], "%d", &n); err == nil {
+			g.people.next[r[0]] = n + 1
+		}
 	}
 	start := time.Now()
 	if err := g.run(ctx); err != nil {
@@ -265,4 +285,37 @@ func (g *generator) run(ctx context.Context) error {
 // pace), so F(x) = (x + x²)/2 and x = (√(1+8u) − 1)/2.
 func rising(u float64) float64 {
 	return (math.Sqrt(1+8*u) - 1) / 2
+}
+
+// Count is how many enrolments the database dsn records.
+func Count(ctx context.Context, dsn string) (int, error) {
+	sk, err := openSink(ctx, dsnOf(dsn))
+	if err != nil {
+		return 0, err
+	}
+	defer sk.close()
+	var n int
+	if err := sk.queryRow(ctx, `SELECT count(*) FROM enrolment_records`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("gen: counting enrolments: %w", err)
+	}
+	return n, nil
+}
+
+// SampleSerials draws up to n serials of citizens' certificates from the
+// database dsn at random, for lookups.
+func SampleSerials(ctx context.Context, dsn string, n int) ([][]byte, error) {
+	sk, err := openSink(ctx, dsnOf(dsn))
+	if err != nil {
+		return nil, err
+	}
+	defer sk.close()
+	return sk.serials(ctx, n)
+}
+
+// dsnOf is dsn with a bare path taken as SQLite's.
+func dsnOf(dsn string) string {
+	if !strings.Contains(dsn, ":") {
+		return "sqlite:" + dsn
+	}
+	return dsn
 }

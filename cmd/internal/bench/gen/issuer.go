@@ -23,6 +23,30 @@ const (
 	templateProvince = "Cà Mau"
 )
 
+// BenchPrefix opens the CCCDs of the citizens the benches enrol and
+// certify themselves (Cà Mau's code, sex and century digit 3, born in
+// '99), which Generate never draws; the template is its last number.
+const BenchPrefix = "096399"
+
+// BenchNumber is the highest number after BenchPrefix a certificate in
+// the database dsn names, but the template's: a bench numbers its
+// citizens on from there.
+func BenchNumber(ctx context.Context, dsn string) (int, error) {
+	sk, err := openSink(ctx, dsnOf(dsn))
+	if err != nil {
+		return 0, err
+	}
+	defer sk.close()
+	rows, err := sk.query(ctx, `SELECT 'max', coalesce(max(substr(national_id, 12, 6)), '0') FROM certificates
+		WHERE national_id LIKE $1 AND national_id <> $2`, "CCCD:"+BenchPrefix+"%", "CCCD:"+templateCCCD)
+	if err != nil || len(rows) != 1 {
+		return 0, fmt.Errorf("gen: reading the benches' CCCDs: %v", err)
+	}
+	var n int
+	fmt.Sscanf(rows[0][1], "%d", &n)
+	return n, nil
+}
+
 // NewIssuer issues the template certificate through a's real path
 // (ca.Authority.IssueCitizen, from a CSR of a key held in memory) and
 // opens the issuing CA's key in ks, for Generate.

@@ -30,6 +30,11 @@ type sink interface {
 	exec(ctx context.Context, q string, args ...any) error
 	// queryRow runs one query written with $N placeholders.
 	queryRow(ctx context.Context, q string, args ...any) row
+	// query runs a query of two text columns written with $N
+	// placeholders and returns its rows.
+	query(ctx context.Context, q string, args ...any) ([][2]string, error)
+	// serials draws up to n citizens' certificate serials at random.
+	serials(ctx context.Context, n int) ([][]byte, error)
 	// time and bool are a value as the database stores it.
 	time(t time.Time) any
 	bool(b bool) any
@@ -93,6 +98,31 @@ func (s *pgSink) queryRow(ctx context.Context, q string, args ...any) row {
 	return s.c.QueryRow(ctx, q, args...)
 }
 
+func (s *pgSink) query(ctx context.Context, q string, args ...any) ([][2]string, error) {
+	rows, err := s.c.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	var out [][2]string
+	for rows.Next() {
+		var r [2]string
+		if err := rows.Scan(&r[0], &r[1]); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+func (s *pgSink) serials(ctx context.Context, n int) ([][]byte, error) {
+	rows, err := s.c.Query(ctx, `SELECT serial FROM certificates TABLESAMPLE SYSTEM (1) WHERE profile = 'citizen' LIMIT $1`, n)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[[]byte])
+}
+
 func (s *pgSink) time(t time.Time) any { return t.UTC() }
 func (s *pgSink) bool(b bool) any      { return b }
 func (s *pgSink) close()               { s.c.Close(context.Background()) }
@@ -136,6 +166,40 @@ func (s *liteSink) exec(ctx context.Context, q string, args ...any) error {
 
 func (s *liteSink) queryRow(ctx context.Context, q string, args ...any) row {
 	return s.db.QueryRowContext(ctx, strings.ReplaceAll(q, "$", "?"), args...)
+}
+
+func (s *liteSink) query(ctx context.Context, q string, args ...any) ([][2]string, error) {
+	rows, err := s.db.QueryContext(ctx, strings.ReplaceAll(q, "$", "?"), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out [][2]string
+	for rows.Next() {
+		var r [2]string
+		if err := rows.Scan(&r[0], &r[1]); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+func (s *liteSink) serials(ctx context.Context, n int) ([][]byte, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT serial FROM certificates WHERE profile = 'citizen' ORDER BY random() LIMIT ?`, n)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out [][]byte
+	for rows.Next() {
+		var b []byte
+		if err := rows.Scan(&b); err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
 }
 
 func (s *liteSink) time(t time.Time) any { return t.UnixMicro() }

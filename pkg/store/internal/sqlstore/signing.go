@@ -237,6 +237,55 @@ func (s *Store) CountEnrolments(ctx context.Context, f *store.EnrolmentFilter) (
 	return out, nil
 }
 
+// CountEnrolmentSeries counts enrolments by channel in each period
+// bounds cuts f's into, in one grouped pass over enrolment_records (the
+// records alone: no certificate's state is read).
+func (s *Store) CountEnrolmentSeries(ctx context.Context, f *store.EnrolmentFilter, bounds []time.Time) ([]*store.SeriesCount, error) {
+	if f == nil || f.From.IsZero() || f.To.IsZero() || !f.From.Before(f.To) {
+		return nil, s.invalid("counting enrolments", check.Invalid("the period needs a start before its end"))
+	}
+	if len(bounds) > store.MaxSeriesBounds {
+		return nil, s.invalid("counting enrolments", check.Invalid("%d cuts of a series, more than %d", len(bounds), store.MaxSeriesBounds))
+	}
+	prev := f.From
+	for _, b := range bounds {
+		if !b.After(prev) || !b.Before(f.To) {
+			return nil, s.invalid("counting enrolments", check.Invalid("a series' cuts must rise inside its period"))
+		}
+		prev = b
+	}
+	args := []any{s.time(f.From), s.time(f.To), f.Province, f.Ward}
+	period := "0"
+	if len(bounds) > 0 {
+		var b strings.Builder
+		b.WriteString("CASE")
+		for i, t := range bounds {
+			args = append(args, s.time(t))
+			fmt.Fprintf(&b, " WHEN created_at < $%d THEN %d", len(args), i)
+		}
+		fmt.Fprintf(&b, " ELSE %d END", len(bounds))
+		period = b.String()
+	}
+	rows, err := s.r.Query(ctx, sqlSeriesHead+period+sqlSeriesTail, args...)
+	out, err := collect(rows, err, func(row Row) (*store.SeriesCount, error) {
+		c := &store.SeriesCount{}
+		return c, row.Scan(&c.Period, &c.Channel, &c.Enrolments)
+	})
+	if err != nil {
+		return nil, s.fail("counting enrolments by period", err)
+	}
+	return out, nil
+}
+
+// sqlSeriesHead and sqlSeriesTail are CountEnrolmentSeries' statement
+// around its period's CASE.
+const (
+	sqlSeriesHead = `SELECT p, channel, count(*) FROM (SELECT channel, `
+	sqlSeriesTail = ` AS p FROM enrolment_records
+		WHERE created_at >= $1 AND created_at < $2 AND ($3 = '' OR province = $3) AND ($4 = '' OR ward = $4)) AS e
+		GROUP BY p, channel ORDER BY p, channel`
+)
+
 // GetOwner returns the owner with this ID, or ErrNotFound.
 func (s *Store) GetOwner(ctx context.Context, id string) (*store.Owner, error) {
 	o, err := scanOwner(s.r.QueryRow(ctx, `SELECT `+ownerColumns+` FROM owners WHERE id = $1`, id))
