@@ -276,8 +276,7 @@ func (g *generator) run(ctx context.Context) error {
 			return fmt.Errorf("gen: counting certificates: %w", err)
 		}
 	}
-	// Statistics for the planners, as autovacuum would gather them.
-	return g.sk.exec(ctx, `ANALYZE`)
+	return g.sk.settle(ctx)
 }
 
 // rising maps a uniform u in [0, 1) to the campaign's time fraction:

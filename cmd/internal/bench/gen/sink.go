@@ -33,6 +33,11 @@ type sink interface {
 	// query runs a query of two text columns written with $N
 	// placeholders and returns its rows.
 	query(ctx context.Context, q string, args ...any) ([][2]string, error)
+	// settle leaves the database as it would be some minutes after
+	// such a load: on PostgreSQL vacuumed and analysed, as autovacuum
+	// does after many inserts (the visibility map lets index-only scans
+	// skip the heap); SQLite as it is (kysod never runs ANALYZE).
+	settle(ctx context.Context) error
 	// serials draws up to n citizens' certificate serials at random.
 	serials(ctx context.Context, n int) ([][]byte, error)
 	// time and bool are a value as the database stores it.
@@ -115,6 +120,11 @@ func (s *pgSink) query(ctx context.Context, q string, args ...any) ([][2]string,
 	return out, rows.Err()
 }
 
+func (s *pgSink) settle(ctx context.Context) error {
+	_, err := s.c.Exec(ctx, `VACUUM (ANALYZE)`)
+	return err
+}
+
 func (s *pgSink) serials(ctx context.Context, n int) ([][]byte, error) {
 	rows, err := s.c.Query(ctx, `SELECT serial FROM certificates TABLESAMPLE SYSTEM (1) WHERE profile = 'citizen' LIMIT $1`, n)
 	if err != nil {
@@ -184,6 +194,8 @@ func (s *liteSink) query(ctx context.Context, q string, args ...any) ([][2]strin
 	}
 	return out, rows.Err()
 }
+
+func (s *liteSink) settle(context.Context) error { return nil }
 
 func (s *liteSink) serials(ctx context.Context, n int) ([][]byte, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT serial FROM certificates WHERE profile = 'citizen' ORDER BY random() LIMIT ?`, n)
