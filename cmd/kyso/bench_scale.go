@@ -398,8 +398,10 @@ func (b *scaleBench) print(w io.Writer) error {
 			a, z := b.Sizes[n-2], b.Sizes[n-1]
 			ra, rz := a.Rows[i], z.Rows[i]
 			if ra.Err == "" && rz.Err == "" {
-				fmt.Fprintf(tw, "%s\t10⁷ (projected)\t%s\t%s\t-\t\n", op, bench.Seconds(max(0, project(a.Enrolments, z.Enrolments, ra.P50, rz.P50))),
-					bench.Seconds(max(0, project(a.Enrolments, z.Enrolments, ra.P99, rz.P99))))
+				// A slope down is noise, not speed gained with size: the
+				// projection is then the last size's.
+				fmt.Fprintf(tw, "%s\t10⁷ (projected)\t%s\t%s\t-\t\n", op, bench.Seconds(max(rz.P50, project(a.Enrolments, z.Enrolments, ra.P50, rz.P50))),
+					bench.Seconds(max(rz.P99, project(a.Enrolments, z.Enrolments, ra.P99, rz.P99))))
 			}
 		}
 	}
@@ -434,9 +436,9 @@ func (b *scaleBench) print(w io.Writer) error {
 			per = bench.Bytes((t.Table + t.Indexes) * 1000000 / t.Rows)
 		}
 		proj := "-"
-		if p, ok := before[t.Name]; ok && n >= 2 {
+		if p, ok := before[t.Name]; ok && n >= 2 && t.Rows > 0 {
 			grow := float64(t.Table+t.Indexes-p.Table-p.Indexes) / float64(last.Enrolments-b.Sizes[n-2].Enrolments)
-			proj = bench.Bytes(t.Table + t.Indexes + int64(grow*float64(10000000-last.Enrolments)))
+			proj = bench.Bytes(t.Table + t.Indexes + int64(max(0, grow)*float64(10000000-last.Enrolments)))
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t\n", t.Name, t.Rows, bench.Bytes(t.Table), bench.Bytes(t.Indexes), per, proj)
 	}
