@@ -432,7 +432,7 @@ func (b *scaleBench) print(w io.Writer) error {
 	fmt.Fprintf(tw, "TABLE\tROWS\tTABLE\tINDEXES\tPER 10⁶ ROWS\tAT 10⁷ ENROLMENTS\t\n")
 	for _, t := range last.Tables {
 		per := "-"
-		if t.Rows > 0 {
+		if t.Rows >= 1000 { // a few rows' pages say nothing of a million
 			per = bench.Bytes((t.Table + t.Indexes) * 1000000 / t.Rows)
 		}
 		proj := "-"
