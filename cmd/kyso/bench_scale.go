@@ -28,6 +28,7 @@ import (
 	"golang.org/x/crypto/ocsp"
 
 	"github.com/kyso-pki/kyso/cmd/internal/bench"
+	"github.com/kyso-pki/kyso/cmd/internal/bench/cscbench"
 	"github.com/kyso-pki/kyso/cmd/internal/bench/gen"
 	"github.com/kyso-pki/kyso/pkg/ca"
 	"github.com/kyso-pki/kyso/pkg/server"
@@ -72,6 +73,17 @@ type scaleSize struct {
 	Tables     []scaleTable `json:"tables,omitempty"`
 	FileBytes  int64        `json:"file_bytes,omitempty"`
 	Rows       []scaleRow   `json:"rows"`
+	// Kysod is kysod's start on this database.
+	Kysod kysodStart `json:"kysod"`
+}
+
+// kysodStart is how long kysod took from its start to serving on the
+// database, and its resident memory then and --settle later.
+type kysodStart struct {
+	Seconds    float64 `json:"start_s"`
+	RSS        int64   `json:"rss_bytes"`
+	RSSSettled int64   `json:"rss_5s_bytes"`
+	Err        string  `json:"error,omitempty"`
 }
 
 // scaleBench is what `kyso bench scale` prints.
@@ -94,6 +106,8 @@ func benchScale(ctx context.Context, e *env, args []string) error {
 	sizesFlag := fs.String("sizes", "1000,100000,1000000", "the enrolments to grow the database to, rising, comma-separated. WARNING: a fresh, throwaway database: the generator needs it to itself")
 	ops := fs.Int("ops", 50, "requests measured per path and size (each enrolment makes a key and a certificate)")
 	seed := fs.Uint64("seed", 1, "the generator's seed")
+	kysodBin := fs.String("kysod", "", "the kysod binary whose start-up and memory are measured at each size; default: kysod beside this kyso, else in PATH")
+	settle := fs.Duration("settle", 5*time.Second, "how long after kysod serves its memory is read again")
 	after := fs.String("after", "", "a JSON result (--output json) of an earlier run on another database, whose sizes come first in the table and the projection")
 	out := outputFlag(fs)
 	if err := parse(fs, args); err != nil {
@@ -182,6 +196,13 @@ func benchScale(ctx context.Context, e *env, args []string) error {
 				continue
 			}
 			fmt.Fprintf(e.stderr, "  %-9s at %d: p50 %s p99 %s, %.0f/s\n", op, size, bench.Seconds(r.P50), bench.Seconds(r.P99), r.PerSecond)
+		}
+		sz.Kysod = startKysod(ctx, findKysod(*kysodBin), dir.Path, dir.Config.DB, *settle)
+		if sz.Kysod.Err != "" {
+			fmt.Fprintf(e.stderr, "  kysod at %d: %.200s\n", sz.Enrolments, sz.Kysod.Err)
+		} else {
+			fmt.Fprintf(e.stderr, "  kysod at %d: serving after %s, %s resident (%s settled)\n", sz.Enrolments, bench.Seconds(sz.Kysod.Seconds),
+				bench.Bytes(sz.Kysod.RSS), bench.Bytes(sz.Kysod.RSSSettled))
 		}
 		if sz.Tables, sz.FileBytes, err = tableSizes(ctx, dir.Config.DB); err != nil {
 			fmt.Fprintf(e.stderr, "  table sizes: %v\n", err)
@@ -328,6 +349,41 @@ func (m *scaleMeter) measure(ctx context.Context, op string) scaleRow {
 	return stats(op, ds)
 }
 
+// startKysod starts kysod on the data directory and its database, times
+// it to serving, reads its resident memory then and settle later (Linux:
+// /proc), and stops it.
+func startKysod(ctx context.Context, bin, data, db string, settle time.Duration) kysodStart {
+	if bin == "" {
+		return kysodStart{Err: "no kysod binary (--kysod PATH)"}
+	}
+	start := time.Now()
+	k, err := cscbench.StartKysod(ctx, bin, data, "KYSO_DB="+db)
+	if err != nil {
+		return kysodStart{Err: err.Error()}
+	}
+	defer k.Close()
+	r := kysodStart{Seconds: time.Since(start).Seconds(), RSS: rss(k.PID())}
+	time.Sleep(settle)
+	r.RSSSettled = rss(k.PID())
+	return r
+}
+
+// rss is a process's resident memory (VmRSS), or 0 where /proc does not
+// say.
+func rss(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return n << 10
+		}
+	}
+	return 0
+}
+
 // digest is the i-th hash a relying party asks to sign.
 func digest(i int) []byte {
 	h := sha256.Sum256([]byte(fmt.Sprintf("kyso bench scale %d", i)))
@@ -410,6 +466,19 @@ func (b *scaleBench) print(w io.Writer) error {
 	}
 	if n == 0 {
 		return nil
+	}
+	fmt.Fprintf(w, "\nkysod on the database\n")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "ENROLMENTS\tSERVING AFTER\tRSS\tRSS SETTLED\t\n")
+	for _, s := range b.Sizes {
+		if s.Kysod.Err != "" {
+			fmt.Fprintf(tw, "%d\tfailed: %.60s\t\t\t\n", s.Enrolments, s.Kysod.Err)
+			continue
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t\n", s.Enrolments, bench.Seconds(s.Kysod.Seconds), bench.Bytes(s.Kysod.RSS), bench.Bytes(s.Kysod.RSSSettled))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
 	}
 	last := b.Sizes[n-1]
 	if last.FileBytes > 0 {

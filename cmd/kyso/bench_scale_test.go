@@ -39,7 +39,7 @@ func TestBenchReport(t *testing.T) {
 }
 
 // TestBenchScale grows a database to two small sizes and checks that
-// every path ran at each, and that a second run on the same database
+// every path ran at each, and kysod started on it, and that a second run on the same database
 // measures the size it holds without generating again.
 func TestBenchScale(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
@@ -48,7 +48,7 @@ func TestBenchScale(t *testing.T) {
 	}
 	run := func(args ...string) scaleBench {
 		t.Helper()
-		out, stderr, code := kyso(t, append([]string{"bench", "scale", "--data", dir, "--ops", "3", "--output", "json"}, args...)...)
+		out, stderr, code := kyso(t, append([]string{"bench", "scale", "--data", dir, "--ops", "3", "--kysod", kysodBinary(t), "--settle", "100ms", "--output", "json"}, args...)...)
 		if code != 0 {
 			t.Fatalf("bench scale %v: exit %d\n%s", args, code, stderr)
 		}
@@ -69,6 +69,9 @@ func TestBenchScale(t *testing.T) {
 	for _, s := range append(res.Sizes, again.Sizes...) {
 		if len(s.Rows) != 5 || s.FileBytes <= 0 {
 			t.Errorf("size %d: %d rows, file %d bytes", s.Enrolments, len(s.Rows), s.FileBytes)
+		}
+		if k := s.Kysod; k.Err != "" || k.Seconds <= 0 || k.RSS <= 0 || k.RSSSettled <= 0 {
+			t.Errorf("size %d: kysod's start %+v", s.Enrolments, k)
 		}
 		for _, r := range s.Rows {
 			if r.Err != "" || r.N != 3 || r.P50 <= 0 || r.P99 < r.P50 {

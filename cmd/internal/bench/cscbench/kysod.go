@@ -42,12 +42,13 @@ type Kysod struct {
 }
 
 // StartKysod starts the kysod binary bin on the data directory data (made
-// on first start) and waits until it serves, at most a minute.
-func StartKysod(ctx context.Context, bin, data string) (*Kysod, error) {
+// on first start) and waits until it serves, at most a minute. env, such
+// as KYSO_DB=…, is set after the defaults it overrides.
+func StartKysod(ctx context.Context, bin, data string, env ...string) (*Kysod, error) {
 	k := &Kysod{Data: data, done: make(chan struct{})}
 	k.cmd = exec.Command(bin, "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0")
 	// Its own data, embedded defaults: no operator's settings leak in.
-	k.cmd.Env = append(os.Environ(), "KYSO_DATA="+data, "KYSO_KEYSTORE=", "KYSO_DB=", "KYSO_CONFIG=", "KYSO_LOG_LEVEL=info")
+	k.cmd.Env = append(append(os.Environ(), "KYSO_DATA="+data, "KYSO_KEYSTORE=", "KYSO_DB=", "KYSO_CONFIG=", "KYSO_LOG_LEVEL=info"), env...)
 	stderr, err := k.cmd.StderrPipe()
 	if err != nil {
 		return nil, err
