@@ -70,16 +70,22 @@ func (d *dataFlags) open(ctx context.Context) (*datadir.Dir, *datadir.Opened, er
 // signing opens the data directory with the signing service over it; the
 // caller closes the Opened.
 func (d *dataFlags) signing(ctx context.Context) (*signing.Service, *datadir.Opened, error) {
+	_, o, svc, err := d.openSigning(ctx)
+	return svc, o, err
+}
+
+// openSigning is signing with the data directory too.
+func (d *dataFlags) openSigning(ctx context.Context) (*datadir.Dir, *datadir.Opened, *signing.Service, error) {
 	dir, o, err := d.open(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	svc, err := o.Signing(dir, nil)
 	if err != nil {
 		o.Close()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return svc, o, nil
+	return dir, o, svc, nil
 }
 
 // enrolling is signing with the campaign registry kyso.json configures

@@ -63,6 +63,8 @@ func commands() []command {
 		{"bench", "ca", "measure certificates per second (SQLite, PostgreSQL) and OCSP responses per second against openssl ocsp", benchCA},
 		{"bench", "pdf", "measure signing a 1-page, 10 MB and 100 MB PDF (time, peak RSS) against the floor, pyHanko and pdfsig", benchPDF},
 		{"bench", "verify", "measure validating a 1- and a 5-signature PDF with embedded LTV data, offline, against pdfsig and pyHanko", benchVerify},
+		{"bench", "report", "time the campaign reports (the count, each format) on the database, optionally filled first with a generated campaign (--generate N)", benchReport},
+		{"bench", "scale", "grow the database with a generated campaign to each size (10³, 10⁵, 10⁶) and measure enrolment, issuance, OCSP, authorize and signHash there, with the tables' sizes and 10⁷ projected", benchScale},
 		{"bench", "csc", "measure CSC signHash over HTTPS (1 and 20 hashes, 1 and N clients) and the authorize+signHash round trip against the bare PKCS#11 loop and the floor (HTTPS, one durable commit, C_Sign)", benchCSC},
 		{"bench", "replicas", "run N kysod on one PostgreSQL behind one address under a mixed load (enrol, authorize+signHash, SmartCA with webhooks, OCSP), one killed and restarted mid-run: throughput against one kysod, and nothing lost or done twice", benchReplicas},
 		{"enroll", "", "enrol a citizen: a key, a citizen certificate, a PIN and a TOTP second factor", enrol},

@@ -62,15 +62,11 @@ func reportCampaign(ctx context.Context, e *env, args []string) error {
 			return usagef("--population %s: %v", *population, err)
 		}
 	}
-	dir, o, err := d.open(ctx)
+	svc, o, err := d.signing(ctx)
 	if err != nil {
 		return err
 	}
 	defer o.Close()
-	svc, err := o.Signing(dir, nil)
-	if err != nil {
-		return err
-	}
 	if *provider == "" {
 		*provider = o.ProviderName(ctx)
 	}

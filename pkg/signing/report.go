@@ -123,8 +123,8 @@ type ProvinceShare struct {
 	Source   string  `json:"source"`
 }
 
-// CampaignReport counts q's period (CountEnrolments, month by month) and
-// sums it. Bad days, zones and areas, and periods CountEnrolments
+// CampaignReport counts q's period: its rows (CountEnrolments) and
+// their sum, and its months (CountEnrolmentSeries). Bad days, zones and areas, and periods CountEnrolments
 // refuses, are invalid_request.
 func (s *Service) CampaignReport(ctx context.Context, q *ReportQuery) (*CampaignReport, error) {
 	zone, err := display.LoadZone(q.Zone)
@@ -145,37 +145,41 @@ func (s *Service) CampaignReport(ctx context.Context, q *ReportQuery) (*Campaign
 		return nil, err
 	}
 	r := &CampaignReport{From: q.From, To: q.To, Zone: zone.String(), At: s.now(), Counts: []*store.EnrolmentCount{}, Months: []MonthCount{}}
-	// One count per calendar month of the period (in zone): the months
-	// make the series, and their sum the period's rows, so the whole
-	// report reads each enrolment once.
-	rows := map[[3]string]*store.EnrolmentCount{}
-	var cumulative int64
-	for start := first; start.Before(end); {
+	// Two reads, each one pass over the period's enrolments: the rows by
+	// area and channel with their certificates' state, and the monthly
+	// series (in zone) by channel from the records alone.
+	f := &store.EnrolmentFilter{From: first, To: end, Province: province, Ward: ward, At: r.At}
+	counts, err := s.CountEnrolments(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range counts {
+		r.Counts = append(r.Counts, c)
+		add(&r.Total, c)
+	}
+	var bounds []time.Time
+	for start := first; ; {
 		next := time.Date(start.Year(), start.Month()+1, 1, 0, 0, 0, 0, zone)
-		stop := next
-		if end.Before(next) {
-			stop = end
+		r.Months = append(r.Months, MonthCount{Month: start.Format("2006-01"), ByChannel: map[string]int64{}})
+		if !next.Before(end) {
+			break
 		}
-		counts, err := s.CountEnrolments(ctx, &store.EnrolmentFilter{From: start, To: stop, Province: province, Ward: ward, At: r.At})
-		if err != nil {
-			return nil, err
-		}
-		m := MonthCount{Month: start.Format("2006-01"), ByChannel: map[string]int64{}}
-		for _, c := range counts {
-			m.Enrolments += c.Enrolments
-			m.ByChannel[c.Channel] += c.Enrolments
-			k := [3]string{c.Province, c.Ward, c.Channel}
-			if rows[k] == nil {
-				rows[k] = &store.EnrolmentCount{Province: c.Province, Ward: c.Ward, Channel: c.Channel}
-				r.Counts = append(r.Counts, rows[k])
-			}
-			add(rows[k], c)
-			add(&r.Total, c)
-		}
-		cumulative += m.Enrolments
-		m.Cumulative = cumulative
-		r.Months = append(r.Months, m)
-		start = stop
+		bounds = append(bounds, next)
+		start = next
+	}
+	series, err := s.st.CountEnrolmentSeries(ctx, f, bounds)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range series {
+		m := &r.Months[c.Period]
+		m.Enrolments += c.Enrolments
+		m.ByChannel[c.Channel] += c.Enrolments
+	}
+	var cumulative int64
+	for i := range r.Months {
+		cumulative += r.Months[i].Enrolments
+		r.Months[i].Cumulative = cumulative
 	}
 	sort.Slice(r.Counts, func(i, j int) bool {
 		a, b := r.Counts[i], r.Counts[j]

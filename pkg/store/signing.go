@@ -97,6 +97,11 @@ type Signing interface {
 	// province, ward and channel, with the state of their certificates
 	// at f.At.
 	CountEnrolments(ctx context.Context, f *EnrolmentFilter) ([]*EnrolmentCount, error)
+	// CountEnrolmentSeries counts the enrolments recorded in f's period,
+	// in f's area, by channel in each of the periods bounds cuts it into
+	// (SeriesCount.Period: 0 before bounds[0], i after bounds[i-1]): the
+	// campaign's monthly series, from the records alone, in one pass.
+	CountEnrolmentSeries(ctx context.Context, f *EnrolmentFilter, bounds []time.Time) ([]*SeriesCount, error)
 	// GetCredential returns the credential with this ID, or ErrNotFound.
 	GetCredential(ctx context.Context, id string) (*Credential, error)
 	// ListCredentials returns the owner's credentials, oldest first.
@@ -339,6 +344,18 @@ type EnrolmentCount struct {
 	Revoked   int64 `json:"revoked"`
 	Suspended int64 `json:"suspended"`
 }
+
+// SeriesCount is one row of CountEnrolmentSeries: a period of the series
+// (its index), a channel and how many enrolments.
+type SeriesCount struct {
+	Period     int
+	Channel    string
+	Enrolments int64
+}
+
+// MaxSeriesBounds bounds the cuts of one CountEnrolmentSeries: five
+// years of months.
+const MaxSeriesBounds = 61
 
 // Enrolment channels.
 const (

@@ -36,9 +36,11 @@ func Seconds(s float64) string {
 	}
 }
 
-// Bytes formats a size as B, KiB or MiB.
+// Bytes formats a size as B, KiB, MiB or GiB.
 func Bytes(n int64) string {
 	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
 	case n >= 1<<20:
 		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
 	case n >= 1<<10:

@@ -178,6 +178,24 @@ func testEnrolment(t *testing.T, s store.Signing) {
 	}
 	_, err = s.CountEnrolments(ctx, &store.EnrolmentFilter{From: to, To: from})
 	wantErr(t, "CountEnrolments over a period ending before it starts", err, store.ErrInvalid)
+	// The series counts the record alone, in the period its time falls in.
+	cut := []time.Time{from.Add(30 * time.Minute), to.Add(-30 * time.Minute)}
+	if series, err := s.CountEnrolmentSeries(ctx, &store.EnrolmentFilter{From: from, To: to, Province: "Huế", Ward: "Phường Thuận Hóa"}, cut); err != nil ||
+		len(series) != 1 || *series[0] != (store.SeriesCount{Period: 1, Channel: store.ChannelDesk, Enrolments: 1}) {
+		t.Errorf("CountEnrolmentSeries = %v, %v; want one desk enrolment in period 1", series, err)
+	}
+	if series, err := s.CountEnrolmentSeries(ctx, &store.EnrolmentFilter{From: from, To: to, Province: "Huế", Ward: "Xã Khác"}, cut); err != nil || len(series) != 0 {
+		t.Errorf("CountEnrolmentSeries of another ward = %v, %v; want none", series, err)
+	}
+	for _, bad := range [][]time.Time{{to}, {from}, {cut[1], cut[0]}, make([]time.Time, store.MaxSeriesBounds+1)} {
+		if bad[0].IsZero() {
+			for i := range bad {
+				bad[i] = from.Add(time.Duration(i+1) * time.Second)
+			}
+		}
+		_, err = s.CountEnrolmentSeries(ctx, &store.EnrolmentFilter{From: from, To: to}, bad)
+		wantErr(t, fmt.Sprintf("CountEnrolmentSeries cut at %d times out of order, outside or too many", len(bad)), err, store.ErrInvalid)
+	}
 	if e.ID < 1 {
 		t.Errorf("the audit event got ID %d", e.ID)
 	}

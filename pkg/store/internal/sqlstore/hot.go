@@ -30,6 +30,10 @@ type HotQuery struct {
 	Sorts string
 }
 
+// reportGroups is why a report's plan may sort: it sorts its groups, at
+// most provinces × wards × channels (× months), never its rows.
+const reportGroups = "a report's groups (provinces × wards × channels), not its enrolments"
+
 // HotQueries returns the hot statements (see HotQuery).
 func (s *Store) HotQueries() []HotQuery {
 	now := s.time(time.Unix(1700000000, 0))
@@ -45,6 +49,20 @@ func (s *Store) HotQueries() []HotQuery {
 		q, args := s.txListQuery(f, 100)
 		return HotQuery{Name: name, Query: q, Args: args, SQLite: sqlite, Postgres: postgres}
 	}
+	// The reports' periods end today: a month, and a campaign of five
+	// years, cut into years for the series (the drivers' grown stores
+	// hold enrolments of the last months).
+	today := time.Now().UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
+	report := func(name string, years int, province, ward, sqlite, postgres string) HotQuery {
+		from := today.AddDate(0, -1, 0)
+		if years > 0 {
+			from = today.AddDate(-years, 0, 0)
+		}
+		q, args := s.countQuery(&store.EnrolmentFilter{From: from, To: today, Province: province, Ward: ward}, today)
+		return HotQuery{Name: name, Query: q, Args: args, SQLite: sqlite, Postgres: postgres, Sorts: reportGroups}
+	}
+	series, seriesArgs := s.seriesQuery(&store.EnrolmentFilter{From: today.AddDate(0, -1, 0), To: today},
+		[]time.Time{today.AddDate(0, 0, -21), today.AddDate(0, 0, -14), today.AddDate(0, 0, -7)})
 	return []HotQuery{
 		// The CA and the PKI listener.
 		certs("cert list", &store.CertificateFilter{Issuer: "issuing", Limit: 1000},
@@ -58,7 +76,7 @@ func (s *Store) HotQueries() []HotQuery {
 		sorted(certs("an owner's campaign certificates", &store.CertificateFilter{NationalID: "CCCD:079203001234", Profile: "citizen"},
 			"certificates_national_id", "certificates_national_id"), ownCerts),
 		{Name: "GetCertificate (OCSP, pre-signing check)", Query: sqlGetCertificate, Args: []any{"issuing", serial},
-			SQLite: "sqlite_autoindex_certificates_1", Postgres: "certificates_pkey"},
+			SQLite: "sqlite_autoindex_certificates_1", Postgres: "certificates_pkey|certificates_state"},
 		{Name: "GetRevocation", Query: QueryRevocation, Args: []any{"issuing", serial},
 			SQLite: "SEARCH revocations USING PRIMARY KEY", Postgres: "revocations_pkey"},
 		{Name: "PublicKeyCertified", Query: QueryKeyCertified, Args: []any{make([]byte, 32)},
@@ -99,6 +117,13 @@ func (s *Store) HotQueries() []HotQuery {
 			SQLite: "SEARCH audit_events USING INTEGER PRIMARY KEY", Postgres: "audit_events_pkey"},
 		{Name: "ListAudit (tail after an ID)", Query: sqlListAudit, Args: []any{int64(1000), 1000},
 			SQLite: "SEARCH audit_events USING INTEGER PRIMARY KEY", Postgres: "audit_events_pkey"},
+		// The campaign's reports (an officer's request, kyso report
+		// campaign): a period, a province, a ward, and the monthly series.
+		report("campaign report: a month's enrolments and their certificates' state", 0, "", "", "enrolment_records_created", "enrolment_records_created"),
+		report("campaign report: one province, five years", 5, "Hồ Chí Minh", "", "enrolment_records_area", "enrolment_records_area"),
+		report("campaign report: one ward, five years", 5, "Hồ Chí Minh", "Phường 7", "enrolment_records_area", "enrolment_records_area"),
+		{Name: "campaign report: the monthly series", Query: series, Args: seriesArgs,
+			SQLite: "enrolment_records_created", Postgres: "enrolment_records_created|enrolment_records_channel", Sorts: reportGroups},
 		{Name: "ListOwnerSignatures (KeyHistory)", Query: s.sqlOwnerSignatures(), Args: []any{"owner-1", int64(0), 1000},
 			SQLite: "audit_events_signatures", Postgres: "audit_events_signatures", Sorts: "one owner's signatures"},
 	}

@@ -245,8 +245,44 @@ func (s *Store) GetEnrolmentRecord(ctx context.Context, credentialID string) (*s
 	return r, nil
 }
 
-// CountEnrolments counts enrolments by province, ward and channel, through
-// the index enrolment_records_area, with their certificates' state.
+// enrolmentsWhere is the condition on enrolment_records e of f's period
+// and area, with its arguments from $1: only the filters set, so that
+// both databases search enrolment_records_area for an area and
+// enrolment_records_created (migration 0024) for a period alone.
+func (s *Store) enrolmentsWhere(f *store.EnrolmentFilter) (string, []any) {
+	where, args := `e.created_at >= $1 AND e.created_at < $2`, []any{s.time(f.From), s.time(f.To)}
+	if f.Province != "" {
+		args = append(args, f.Province)
+		where += fmt.Sprintf(` AND e.province = $%d`, len(args))
+	}
+	if f.Ward != "" {
+		args = append(args, f.Ward)
+		where += fmt.Sprintf(` AND e.ward = $%d`, len(args))
+	}
+	return where, args
+}
+
+// countQuery is CountEnrolments' statement (HotQueries: the campaign's
+// reports): the period's enrolments joined to their certificates' state
+// at at, grouped by area and channel.
+func (s *Store) countQuery(f *store.EnrolmentFilter, at time.Time) (string, []any) {
+	where, args := s.enrolmentsWhere(f)
+	args = append(args, s.time(at))
+	n := len(args)
+	return fmt.Sprintf(`SELECT e.province, e.ward, e.channel, count(*),
+		CAST(sum(CASE WHEN c.status = 'good' AND c.not_after > $%d THEN 1 ELSE 0 END) AS bigint),
+		CAST(sum(CASE WHEN c.status = 'good' AND c.not_after <= $%d THEN 1 ELSE 0 END) AS bigint),
+		CAST(sum(CASE WHEN c.status = 'revoked' THEN 1 ELSE 0 END) AS bigint),
+		CAST(sum(CASE WHEN c.status = 'hold' THEN 1 ELSE 0 END) AS bigint)
+		FROM enrolment_records e
+		JOIN credentials cr ON cr.id = e.credential_id
+		JOIN certificates c ON c.issuer = cr.cert_issuer AND c.serial = cr.cert_serial
+		WHERE %s
+		GROUP BY e.province, e.ward, e.channel ORDER BY e.province, e.ward, e.channel`, n, n, where), args
+}
+
+// CountEnrolments counts enrolments by province, ward and channel, with
+// their certificates' state (countQuery).
 func (s *Store) CountEnrolments(ctx context.Context, f *store.EnrolmentFilter) ([]*store.EnrolmentCount, error) {
 	if f == nil || f.From.IsZero() || f.To.IsZero() || !f.From.Before(f.To) {
 		return nil, s.invalid("counting enrolments", check.Invalid("the period needs a start before its end"))
@@ -261,17 +297,8 @@ func (s *Store) CountEnrolments(ctx context.Context, f *store.EnrolmentFilter) (
 	if at.IsZero() {
 		at = s.clock(time.Time{})
 	}
-	rows, err := s.r.Query(ctx, `SELECT e.province, e.ward, e.channel, count(*),
-		CAST(sum(CASE WHEN c.status = 'good' AND c.not_after > $5 THEN 1 ELSE 0 END) AS bigint),
-		CAST(sum(CASE WHEN c.status = 'good' AND c.not_after <= $5 THEN 1 ELSE 0 END) AS bigint),
-		CAST(sum(CASE WHEN c.status = 'revoked' THEN 1 ELSE 0 END) AS bigint),
-		CAST(sum(CASE WHEN c.status = 'hold' THEN 1 ELSE 0 END) AS bigint)
-		FROM enrolment_records e
-		JOIN credentials cr ON cr.id = e.credential_id
-		JOIN certificates c ON c.issuer = cr.cert_issuer AND c.serial = cr.cert_serial
-		WHERE e.created_at >= $1 AND e.created_at < $2 AND ($3 = '' OR e.province = $3) AND ($4 = '' OR e.ward = $4)
-		GROUP BY e.province, e.ward, e.channel ORDER BY e.province, e.ward, e.channel`,
-		s.time(f.From), s.time(f.To), f.Province, f.Ward, s.time(at))
+	q, args := s.countQuery(f, at)
+	rows, err := s.r.Query(ctx, q, args...)
 	out, err := collect(rows, err, func(row Row) (*store.EnrolmentCount, error) {
 		c := &store.EnrolmentCount{}
 		return c, row.Scan(&c.Province, &c.Ward, &c.Channel, &c.Enrolments, &c.Active, &c.Expired, &c.Revoked, &c.Suspended)
@@ -280,6 +307,59 @@ func (s *Store) CountEnrolments(ctx context.Context, f *store.EnrolmentFilter) (
 		return nil, s.fail("counting enrolments", err)
 	}
 	return out, nil
+}
+
+// CountEnrolmentSeries counts enrolments by channel in each period
+// bounds cuts f's into, in one grouped pass over enrolment_records (the
+// records alone: no certificate's state is read).
+func (s *Store) CountEnrolmentSeries(ctx context.Context, f *store.EnrolmentFilter, bounds []time.Time) ([]*store.SeriesCount, error) {
+	if f == nil || f.From.IsZero() || f.To.IsZero() || !f.From.Before(f.To) {
+		return nil, s.invalid("counting enrolments", check.Invalid("the period needs a start before its end"))
+	}
+	for _, v := range []struct{ name, s string }{{"province", f.Province}, {"ward", f.Ward}} {
+		if err := check.String(v.name, v.s, 128, false); err != nil {
+			return nil, s.invalid("counting enrolments", err)
+		}
+	}
+	if len(bounds) > store.MaxSeriesBounds {
+		return nil, s.invalid("counting enrolments", check.Invalid("%d cuts of a series, more than %d", len(bounds), store.MaxSeriesBounds))
+	}
+	prev := f.From
+	for _, b := range bounds {
+		if !b.After(prev) || !b.Before(f.To) {
+			return nil, s.invalid("counting enrolments", check.Invalid("a series' cuts must rise inside its period"))
+		}
+		prev = b
+	}
+	q, args := s.seriesQuery(f, bounds)
+	rows, err := s.r.Query(ctx, q, args...)
+	out, err := collect(rows, err, func(row Row) (*store.SeriesCount, error) {
+		c := &store.SeriesCount{}
+		return c, row.Scan(&c.Period, &c.Channel, &c.Enrolments)
+	})
+	if err != nil {
+		return nil, s.fail("counting enrolments by period", err)
+	}
+	return out, nil
+}
+
+// seriesQuery is CountEnrolmentSeries' statement and arguments: the
+// period of each record is a CASE over the bounds.
+func (s *Store) seriesQuery(f *store.EnrolmentFilter, bounds []time.Time) (string, []any) {
+	where, args := s.enrolmentsWhere(f)
+	period := "0"
+	if len(bounds) > 0 {
+		var b strings.Builder
+		b.WriteString("CASE")
+		for i, t := range bounds {
+			args = append(args, s.time(t))
+			fmt.Fprintf(&b, " WHEN e.created_at < $%d THEN %d", len(args), i)
+		}
+		fmt.Fprintf(&b, " ELSE %d END", len(bounds))
+		period = b.String()
+	}
+	return `SELECT p, channel, count(*) FROM (SELECT e.channel, ` + period + ` AS p FROM enrolment_records e WHERE ` + where + `) AS x
+		GROUP BY p, channel ORDER BY p, channel`, args
 }
 
 // GetOwner returns the owner with this ID, or ErrNotFound.
