@@ -1,9 +1,12 @@
 package ocsp
 
 import (
+	"bytes"
 	"context"
 	"crypto"
+	"io"
 	"math/big"
+	"net/http"
 	"net/http/httptest"
 	"runtime"
 	"testing"
@@ -46,6 +49,54 @@ func BenchmarkRespond(b *testing.B) {
 			}
 		})
 	})
+}
+
+// BenchmarkServeHTTP measures ServeHTTP alone on a cached answer, as
+// net/http's server calls it: a fresh header map per answer, the body read
+// from the connection, the writer discarding what it is given. The test
+// harness's costs (httptest.NewRequest, ResponseRecorder) are left out, so
+// allocations and time are the responder's own.
+func BenchmarkServeHTTP(b *testing.B) {
+	f := newFixture(b, func(c *Config) { c.Now = nil })
+	der := reqFor(b, f.pki.good, f.pki.root, crypto.SHA1)
+	post(b, f.r, der)
+	req := httptest.NewRequest(http.MethodPost, "/ocsp", nil)
+	req.Header.Set("Content-Type", "application/ocsp-request")
+	req.ContentLength = int64(len(der))
+	body := bytes.NewReader(der)
+	req.Body = io.NopCloser(body)
+	w := &discardWriter{}
+	b.ReportAllocs()
+	for b.Loop() {
+		body.Reset(der)
+		w.h, w.code, w.n = make(http.Header), 0, 0
+		f.r.ServeHTTP(w, req)
+		if w.code != http.StatusOK || w.n == 0 {
+			b.Fatal(w.code, w.n)
+		}
+	}
+}
+
+// discardWriter is an http.ResponseWriter that keeps only the status and
+// the number of bytes written.
+type discardWriter struct {
+	h    http.Header
+	code int
+	n    int
+}
+
+func (w *discardWriter) Header() http.Header { return w.h }
+func (w *discardWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+}
+func (w *discardWriter) Write(p []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	w.n += len(p)
+	return len(p), nil
 }
 
 // BenchmarkVsOpenSSL runs kyso's responder and `openssl ocsp` as a responder
