@@ -1,13 +1,20 @@
 package ocsp
 
 import (
+	"bytes"
 	"context"
 	"crypto"
+	"io"
 	"math/big"
+	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/cryptobyte"
 
 	"github.com/kyso-pki/kyso/pkg/algid"
 	"github.com/kyso-pki/kyso/pkg/ocsp/ocspbench"
@@ -46,6 +53,54 @@ func BenchmarkRespond(b *testing.B) {
 			}
 		})
 	})
+}
+
+// BenchmarkServeHTTP measures ServeHTTP alone on a cached answer, as
+// net/http's server calls it: a fresh header map per answer, the body read
+// from the connection, the writer discarding what it is given. The test
+// harness's costs (httptest.NewRequest, ResponseRecorder) are left out, so
+// allocations and time are the responder's own.
+func BenchmarkServeHTTP(b *testing.B) {
+	f := newFixture(b, func(c *Config) { c.Now = nil })
+	der := reqFor(b, f.pki.good, f.pki.root, crypto.SHA1)
+	post(b, f.r, der)
+	req := httptest.NewRequest(http.MethodPost, "/ocsp", nil)
+	req.Header.Set("Content-Type", "application/ocsp-request")
+	req.ContentLength = int64(len(der))
+	body := bytes.NewReader(der)
+	req.Body = io.NopCloser(body)
+	w := &discardWriter{}
+	b.ReportAllocs()
+	for b.Loop() {
+		body.Reset(der)
+		w.h, w.code, w.n = make(http.Header), 0, 0
+		f.r.ServeHTTP(w, req)
+		if w.code != http.StatusOK || w.n == 0 {
+			b.Fatal(w.code, w.n)
+		}
+	}
+}
+
+// discardWriter is an http.ResponseWriter that keeps only the status and
+// the number of bytes written.
+type discardWriter struct {
+	h    http.Header
+	code int
+	n    int
+}
+
+func (w *discardWriter) Header() http.Header { return w.h }
+func (w *discardWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+}
+func (w *discardWriter) Write(p []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	w.n += len(p)
+	return len(p), nil
 }
 
 // BenchmarkVsOpenSSL runs kyso's responder and `openssl ocsp` as a responder
@@ -124,5 +179,45 @@ func BenchmarkCacheMemory(b *testing.B) {
 				runtime.KeepAlive(f)
 			}
 		})
+	}
+}
+
+// BenchmarkPresign signs answers for 10⁵ distinct serials (one in twenty
+// revoked) with the responder's own signing path, from GOMAXPROCS
+// goroutines, as a pre-signer would before any request (issue 19): the
+// P-256 responder key in memory, statuses given, nothing stored. It
+// reports answers per second and the seconds 10⁶ would take at that rate.
+// Run it with -benchtime 1x.
+func BenchmarkPresign(b *testing.B) {
+	f := newFixture(b, func(c *Config) { c.Now = nil })
+	st := f.r.signer
+	ih := f.r.issuerHashes[crypto.SHA1]
+	const n = 100_000
+	revokedAt := time.Now().Add(-time.Hour).Truncate(time.Second)
+	for b.Loop() {
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		start := time.Now()
+		for range runtime.GOMAXPROCS(0) {
+			wg.Go(func() {
+				for i := next.Add(1); i <= n; i = next.Add(1) {
+					var sb cryptobyte.Builder
+					sb.AddASN1BigInt(big.NewInt(1_000_000 + i))
+					req := &request{hash: crypto.SHA1, nameHash: ih[0], keyHash: ih[1], serialDER: sb.BytesOrPanic()}
+					status := Status{Known: true}
+					if i%20 == 0 {
+						status = Status{Known: true, Revoked: true, RevokedAt: revokedAt, Reason: 1}
+					}
+					if _, err := f.r.signOne(st, req, status, time.Now()); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		elapsed := time.Since(start)
+		b.ReportMetric(n/elapsed.Seconds(), "answers/s")
+		b.ReportMetric(elapsed.Seconds()*10, "s-per-1e6")
 	}
 }

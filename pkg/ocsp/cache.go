@@ -6,19 +6,32 @@ import (
 	"time"
 )
 
-// cacheKey names one cached response: the CertID hash algorithm the client
-// used (the response's CertID must match the request's, RFC 6960 section
-// 4.2.2.3) and the DER INTEGER of the serial number.
-type cacheKey struct {
-	hash   crypto.Hash
-	serial string
+// cacheKey names one cached response: one octet, the CertID hash
+// algorithm the client used (the response's CertID must match the
+// request's, RFC 6960 section 4.2.2.3), then the DER INTEGER of the serial
+// number. It is a string so that a request's key, built in a buffer of its
+// own, finds its entry without being copied to the heap.
+type cacheKey string
+
+// maxKeyLen is the longest cacheKey: the hash's octet and a serial
+// INTEGER's tag, length and at most maxSerialLen+2 further octets.
+const maxKeyLen = 1 + maxSerialLen + 4
+
+// appendKey appends the cacheKey of the serial INTEGER serialDER asked
+// about with CertID hash h to dst.
+func appendKey(dst []byte, h crypto.Hash, serialDER []byte) []byte {
+	return append(append(dst, byte(h)), serialDER...)
 }
 
 // entry is a signed response and when it stops being served.
 type entry struct {
-	key        cacheKey
-	der        []byte
-	etag       string
+	key  cacheKey
+	der  []byte
+	etag string
+	// hdr holds the HTTP header values every answer with der carries
+	// (RFC 5019 section 6.2), formatted once: Last-Modified, Expires,
+	// ETag and Content-Length.
+	hdr        [4]string
 	status     Status
 	signer     *signerState
 	thisUpdate time.Time
@@ -29,14 +42,16 @@ type entry struct {
 }
 
 // entryOverhead is what an entry costs besides its bytes (the DER, the
-// ETag, the serial in its key): the entry struct, its list element and
+// ETag, the serial in its key): the entry struct with its header values
+// (two HTTP dates and a length, about 140 octets), its list element and
 // its map slot, rounded up. lru counts it so that its byte bound holds
-// for many small responses as for few large ones.
-const entryOverhead = 320
+// for many small responses as for few large ones (BenchmarkCacheMemory:
+// the heap kept is about the bytes counted).
+const entryOverhead = 448
 
 // cost is the memory an entry of key k is counted at.
 func cost(k cacheKey, e *entry) int64 {
-	return int64(len(e.der)+len(e.etag)+len(k.serial)) + entryOverhead
+	return int64(len(e.der)+len(e.etag)+len(k)) + entryOverhead
 }
 
 // lru is a map of responses bounded in bytes (and, if maxEntries > 0, in
@@ -54,8 +69,10 @@ func newLRU(maxEntries int, maxBytes int64) *lru {
 	return &lru{maxEntries: maxEntries, maxBytes: maxBytes, ll: list.New(), m: make(map[cacheKey]*list.Element)}
 }
 
-func (c *lru) get(k cacheKey) *entry {
-	el, ok := c.m[k]
+// get returns the entry of the key kb (a cacheKey's octets) and makes it
+// the most recently used.
+func (c *lru) get(kb []byte) *entry {
+	el, ok := c.m[cacheKey(kb)]
 	if !ok {
 		return nil
 	}

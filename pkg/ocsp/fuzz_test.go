@@ -32,8 +32,8 @@ func TestParseSeeds(t *testing.T) {
 		if err != nil {
 			continue
 		}
-		if req.serial.Int64() != 0x1001 {
-			t.Errorf("%s: serial %x", name, req.serial)
+		if req.serial().Int64() != 0x1001 {
+			t.Errorf("%s: serial %x", name, req.serial())
 		}
 		if (name == "openssl-no-nonce.der") != (req.nonce == nil) {
 			t.Errorf("%s: nonce %x", name, req.nonce)
@@ -78,9 +78,9 @@ func FuzzParseRequest(f *testing.F) {
 			t.Fatalf("accepted nonce %x", req.nonce)
 		}
 		var b cryptobyte.Builder
-		b.AddASN1BigInt(req.serial)
+		b.AddASN1BigInt(req.serial())
 		if !bytes.Equal(b.BytesOrPanic(), req.serialDER) {
-			t.Fatalf("serial %x re-encodes differently from %x", req.serial, req.serialDER)
+			t.Fatalf("serial %x re-encodes differently from %x", req.serial(), req.serialDER)
 		}
 		if req.hash == 0 {
 			t.Fatal("accepted without a hash algorithm")

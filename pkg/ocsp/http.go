@@ -1,6 +1,7 @@
 package ocsp
 
 import (
+	"bytes"
 	"encoding/base64"
 	"errors"
 	"io"
@@ -37,7 +38,7 @@ func (r *Responder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	case http.MethodGet:
 		der = r.decodeGET(req.URL.Path)
 	case http.MethodPost:
-		body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, r.maxReq))
+		body, err := r.readBody(w, req)
 		if err != nil {
 			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 				writeOCSP(w, http.StatusRequestEntityTooLarge, errorResponse(statusMalformedRequest), "no-store")
@@ -58,22 +59,55 @@ func (r *Responder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 
 	rep := r.respond(req.Context(), der)
-	if !rep.cacheable {
+	e := rep.cached
+	if e == nil {
 		writeOCSP(w, http.StatusOK, rep.der, "no-store")
 		return
 	}
+	// The header values were formatted when the answer was signed; the
+	// keys are canonical already, so they are set without Header.Set's
+	// canonicalisation. Each slice's capacity is its length: a later
+	// Add copies instead of writing into the entry.
 	h := w.Header()
-	h.Set("Last-Modified", rep.thisUpdate.UTC().Format(http.TimeFormat))
-	h.Set("Expires", rep.nextUpdate.UTC().Format(http.TimeFormat))
-	h.Set("ETag", rep.etag)
-	maxAge := max(int64(rep.refreshAt.Sub(r.now())/time.Second), 0)
-	cc := "max-age=" + strconv.FormatInt(maxAge, 10) + ", public, no-transform, must-revalidate"
-	if req.Method == http.MethodGet && etagMatch(req.Header.Get("If-None-Match"), rep.etag) {
-		h.Set("Cache-Control", cc)
+	h["Last-Modified"] = e.hdr[0:1:1]
+	h["Expires"] = e.hdr[1:2:2]
+	h["Etag"] = e.hdr[2:3:3]
+	maxAge := max(int64(e.refreshAt.Sub(r.now())/time.Second), 0)
+	var buf [80]byte
+	cc := append(strconv.AppendInt(append(buf[:0], "max-age="...), maxAge, 10), ", public, no-transform, must-revalidate"...)
+	h["Cache-Control"] = []string{string(cc)}
+	if req.Method == http.MethodGet && etagMatch(req.Header.Get("If-None-Match"), e.etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	writeOCSP(w, http.StatusOK, rep.der, cc)
+	h["Content-Type"] = contentType
+	h["Content-Length"] = e.hdr[3:4:4]
+	w.WriteHeader(http.StatusOK)
+	w.Write(e.der)
+}
+
+// contentType is the Content-Type of every answer (RFC 6960 appendix A.1).
+// Its capacity is its length: a later Add copies it.
+var contentType = []string{"application/ocsp-response"}[:1:1]
+
+// readBody reads a POST request's body, at most r.maxReq octets: when the
+// client sent Content-Length, into one buffer of that size.
+func (r *Responder) readBody(w http.ResponseWriter, req *http.Request) ([]byte, error) {
+	n := req.ContentLength
+	if n < 0 || n > r.maxReq {
+		return io.ReadAll(http.MaxBytesReader(w, req.Body, r.maxReq))
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(req.Body, body); err != nil {
+		return nil, err
+	}
+	// net/http's server ends the body at Content-Length; another
+	// http.Handler's caller might not.
+	var one [1]byte
+	if m, _ := req.Body.Read(one[:]); m != 0 {
+		return io.ReadAll(http.MaxBytesReader(w, io.NopCloser(io.MultiReader(bytes.NewReader(append(body, one[0])), req.Body)), r.maxReq))
+	}
+	return body, nil
 }
 
 func writeOCSP(w http.ResponseWriter, code int, der []byte, cacheControl string) {

@@ -31,6 +31,7 @@ import (
 	"log/slog"
 	"math/big"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -81,7 +82,7 @@ const (
 	MaxValidity = 7 * 24 * time.Hour
 	// DefaultMaxRequestBytes is Config.MaxRequestBytes when it is 0.
 	DefaultMaxRequestBytes = 10 << 10
-	// DefaultCacheBytes is Config.CacheBytes when it is 0: about 60,000
+	// DefaultCacheBytes is Config.CacheBytes when it is 0: about 53,000
 	// responses of an ECDSA responder that includes its certificate.
 	DefaultCacheBytes = 64 << 20
 	// DefaultLookupTimeout is Config.LookupTimeout when it is 0.
@@ -151,6 +152,10 @@ type Responder struct {
 	lookupTimeout time.Duration
 	rsaPKCS1v15   bool
 
+	// answered counts answers by statusLabels, resolved once from
+	// metrics.OCSPResponses.
+	answered [len(statusLabels)]interface{ Inc() }
+
 	mu       sync.Mutex
 	signer   *signerState
 	cache    *lru
@@ -207,6 +212,9 @@ func New(cfg Config) (*Responder, error) {
 		maxBytes = DefaultCacheBytes
 	}
 	r.cache = newLRU(cfg.CacheSize, maxBytes)
+	for i, l := range statusLabels {
+		r.answered[i] = metrics.OCSPResponses.WithLabelValues(l)
+	}
 
 	// CertID hashes of the issuer (RFC 6960 section 4.1.1): of its subject
 	// DN and of its subjectPublicKey BIT STRING contents.
@@ -265,11 +273,11 @@ func (r *Responder) SignerCertificate() []byte {
 func (r *Responder) Invalidate(serial *big.Int) {
 	var b cryptobyte.Builder
 	b.AddASN1BigInt(serial)
-	der := string(b.BytesOrPanic())
+	der := b.BytesOrPanic()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for h := range r.issuerHashes {
-		k := cacheKey{hash: h, serial: der}
+		k := cacheKey(appendKey(nil, h, der))
 		r.cache.remove(k)
 		delete(r.inflight, k)
 	}
@@ -279,39 +287,36 @@ func (r *Responder) Invalidate(serial *big.Int) {
 // about it.
 type reply struct {
 	der []byte
-	// cacheable is set for successful responses that HTTP caches may keep
-	// (RFC 5019 section 6.2), i.e. those without a nonce.
-	cacheable  bool
-	thisUpdate time.Time
-	nextUpdate time.Time
-	refreshAt  time.Time
-	etag       string
+	// cached is set for successful responses that HTTP caches may keep
+	// (RFC 5019 section 6.2), i.e. those without a nonce: the entry
+	// whose der is served, with its header values.
+	cached *entry
 }
 
 // respond answers one DER OCSPRequest (RFC 6960 section 4.1.1). It never
 // fails: problems become unsuccessful OCSPResponseStatus values.
-func (r *Responder) respond(ctx context.Context, der []byte) *reply {
+func (r *Responder) respond(ctx context.Context, der []byte) reply {
 	req, err := parseRequest(der)
 	if err != nil {
 		r.log.DebugContext(ctx, "ocsp: refusing request", "err", err)
-		metrics.OCSPResponses.WithLabelValues("malformed").Inc()
-		return &reply{der: errorResponse(statusMalformedRequest)}
+		r.count("malformed")
+		return reply{der: errorResponse(statusMalformedRequest)}
 	}
 	ih := r.issuerHashes[req.hash]
 	if string(ih[0]) != string(req.nameHash) || string(ih[1]) != string(req.keyHash) {
-		metrics.OCSPResponses.WithLabelValues("unauthorized").Inc()
-		return &reply{der: errorResponse(statusUnauthorized)}
+		r.count("unauthorized")
+		return reply{der: errorResponse(statusUnauthorized)}
 	}
-	key := cacheKey{hash: req.hash, serial: string(req.serialDER)}
+	var kb [maxKeyLen]byte
+	key := appendKey(kb[:0], req.hash, req.serialDER)
 
 	if req.nonce == nil {
 		e, err := r.cached(ctx, key, req)
 		if err != nil {
 			return r.failure(ctx, req, err)
 		}
-		metrics.OCSPResponses.WithLabelValues(e.status.label()).Inc()
-		return &reply{der: e.der, cacheable: true, thisUpdate: e.thisUpdate,
-			nextUpdate: e.nextUpdate, refreshAt: e.refreshAt, etag: e.etag}
+		r.count(e.status.label())
+		return reply{der: e.der, cached: e}
 	}
 
 	// A nonce asks for a response made now (RFC 6960 section 4.4.1). The
@@ -327,7 +332,7 @@ func (r *Responder) respond(ctx context.Context, der []byte) *reply {
 		status = e.status
 	} else {
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.lookupTimeout)
-		status, err = r.source.Status(lctx, req.serial)
+		status, err = r.source.Status(lctx, req.serial())
 		cancel()
 		if err != nil {
 			return r.failure(ctx, req, &sourceError{err})
@@ -337,22 +342,36 @@ func (r *Responder) respond(ctx context.Context, der []byte) *reply {
 	if err != nil {
 		return r.failure(ctx, req, err)
 	}
-	metrics.OCSPResponses.WithLabelValues(status.label()).Inc()
-	return &reply{der: out.der, thisUpdate: out.thisUpdate, nextUpdate: out.nextUpdate}
+	r.count(status.label())
+	return reply{der: out.der}
 }
 
 // failure logs err and picks the response status: tryLater when the Source
 // failed or the key store cannot sign now — unreachable, or the key gone
 // while a token is re-initialised (RFC 6960 section 2.3: "try again
 // later") — internalError otherwise.
-func (r *Responder) failure(ctx context.Context, req *request, err error) *reply {
-	r.log.ErrorContext(ctx, "ocsp: cannot answer", "serial", display.FormatSerialInt(req.serial), "err", err)
+func (r *Responder) failure(ctx context.Context, req *request, err error) reply {
+	r.log.ErrorContext(ctx, "ocsp: cannot answer", "serial", display.FormatSerialInt(req.serial()), "err", err)
 	if _, ok := errors.AsType[*sourceError](err); ok || errors.Is(err, hsm.ErrUnavailable) || errors.Is(err, hsm.ErrKeyNotFound) {
-		metrics.OCSPResponses.WithLabelValues("try_later").Inc()
-		return &reply{der: errorResponse(statusTryLater)}
+		r.count("try_later")
+		return reply{der: errorResponse(statusTryLater)}
 	}
-	metrics.OCSPResponses.WithLabelValues("internal_error").Inc()
-	return &reply{der: errorResponse(statusInternalError)}
+	r.count("internal_error")
+	return reply{der: errorResponse(statusInternalError)}
+}
+
+// statusLabels are the values of kyso_ocsp_responses_total's label.
+var statusLabels = [...]string{"good", "revoked", "hold", "unknown", "malformed", "unauthorized", "try_later", "internal_error"}
+
+// count adds one answer labelled label (one of statusLabels) to
+// kyso_ocsp_responses_total.
+func (r *Responder) count(label string) {
+	for i, l := range statusLabels {
+		if l == label {
+			r.answered[i].Inc()
+			return
+		}
+	}
 }
 
 // label is the status as the metric kyso_ocsp_responses_total names it.
@@ -411,24 +430,29 @@ func (r *Responder) signOne(st *signerState, req *request, status Status, now ti
 		return nil, err
 	}
 	sum := sha256.Sum256(der)
-	return &entry{
+	e := &entry{
 		der: der, status: status, signer: st,
 		thisUpdate: now, nextUpdate: next, refreshAt: now.Add(next.Sub(now) / 2),
 		etag: `"` + hex.EncodeToString(sum[:16]) + `"`,
-	}, nil
+	}
+	if req.nonce == nil {
+		e.hdr = [4]string{now.Format(http.TimeFormat), next.Format(http.TimeFormat), e.etag, strconv.Itoa(len(der))}
+	}
+	return e, nil
 }
 
 // cached returns the response for key from the cache while it is younger
 // than half its validity, and otherwise looks the status up and signs it —
 // once, however many requests for key arrive meanwhile.
-func (r *Responder) cached(ctx context.Context, key cacheKey, req *request) (_ *entry, err error) {
+func (r *Responder) cached(ctx context.Context, kb []byte, req *request) (_ *entry, err error) {
 	now := r.now()
 	r.mu.Lock()
 	st := r.signer
-	if e := r.cache.get(key); e != nil && e.signer == st && now.Before(e.refreshAt) {
+	if e := r.cache.get(kb); e != nil && e.signer == st && now.Before(e.refreshAt) {
 		r.mu.Unlock()
 		return e, nil
 	}
+	key := cacheKey(kb)
 	if c, ok := r.inflight[key]; ok {
 		c.waiters++
 		r.mu.Unlock()
@@ -461,7 +485,7 @@ func (r *Responder) cached(ctx context.Context, key cacheKey, req *request) (_ *
 
 	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.lookupTimeout)
 	defer cancel()
-	status, err := r.source.Status(lctx, req.serial)
+	status, err := r.source.Status(lctx, req.serial())
 	if err != nil {
 		c.err = &sourceError{err}
 		return nil, nil // err is set from c.err on the way out

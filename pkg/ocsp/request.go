@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"slices"
 
 	"github.com/kyso-pki/kyso/pkg/algid"
 	"golang.org/x/crypto/cryptobyte"
@@ -51,13 +50,51 @@ type request struct {
 	nameHash []byte
 	keyHash  []byte
 	// serialDER is the complete DER INTEGER of the serial number, used as
-	// cache key and copied into the response's CertID.
+	// cache key and copied into the response's CertID; serial returns its
+	// value.
 	serialDER []byte
-	serial    *big.Int
 	// nonce is the extnValue of the id-pkix-ocsp-nonce extension, verbatim
 	// (RFC 6960 section 4.4.1), or nil if the request has none.
 	nonce []byte
 }
+
+// serial returns the serial number asked about. It is read from serialDER
+// when needed (a Source lookup, a log line), not for every request: an
+// answer from the cache needs only the DER.
+func (req *request) serial() *big.Int {
+	n := new(big.Int)
+	s := cryptobyte.String(req.serialDER)
+	s.ReadASN1Integer(n) // parseRequest checked it
+	return n
+}
+
+// derInteger reports whether the DER element el is an INTEGER
+// cryptobyte's ReadASN1Integer accepts: contents present and minimally
+// encoded (X.690 section 8.3.2).
+func derInteger(el cryptobyte.String) bool {
+	var tag asn1.Tag
+	var c cryptobyte.String
+	if !el.ReadAnyASN1(&c, &tag) || len(c) == 0 {
+		return false
+	}
+	return len(c) == 1 || !(c[0] == 0 && c[1]&0x80 == 0 || c[0] == 0xff && c[1]&0x80 == 0x80)
+}
+
+// certIDOIDs are the DER OBJECT IDENTIFIERs of certIDHashes, so that a
+// request's algorithm is recognised by comparing octets.
+var certIDOIDs = func() map[string]crypto.Hash {
+	m := make(map[string]crypto.Hash, len(certIDHashes))
+	for _, h := range certIDHashes {
+		var b cryptobyte.Builder
+		b.AddASN1ObjectIdentifier(algid.HashOID(h))
+		m[string(b.BytesOrPanic())] = h
+	}
+	return m
+}()
+
+// certIDHash returns the hash of certIDHashes whose DER OBJECT IDENTIFIER
+// is oid, or 0.
+func certIDHash(oid []byte) crypto.Hash { return certIDOIDs[string(oid)] }
 
 // parseRequest parses a DER OCSPRequest (RFC 6960 section 4.1.1) strictly and
 // without reflection. It accepts exactly one Request in requestList (RFC 5019
@@ -104,9 +141,8 @@ func parseRequest(der []byte) (*request, error) {
 	}
 
 	req := new(request)
-	var algID cryptobyte.String
-	var oid encasn1.ObjectIdentifier
-	if !certID.ReadASN1(&algID, asn1.SEQUENCE) || !algID.ReadASN1ObjectIdentifier(&oid) {
+	var algID, rawOID cryptobyte.String
+	if !certID.ReadASN1(&algID, asn1.SEQUENCE) || !algID.ReadASN1Element(&rawOID, asn1.OBJECT_IDENTIFIER) {
 		return nil, errMalformed
 	}
 	if !algID.Empty() {
@@ -117,8 +153,13 @@ func parseRequest(der []byte) (*request, error) {
 			return nil, errMalformed
 		}
 	}
-	if h := algid.Hash(oid); slices.Contains(certIDHashes, h) {
-		req.hash = h
+	if req.hash = certIDHash(rawOID); req.hash == 0 {
+		// Not one of certIDHashes: a well-formed identifier of another
+		// algorithm, or none at all.
+		var oid encasn1.ObjectIdentifier
+		if !rawOID.ReadASN1ObjectIdentifier(&oid) {
+			return nil, errMalformed
+		}
 	}
 	var serial cryptobyte.String
 	if !certID.ReadASN1Bytes(&req.nameHash, asn1.OCTET_STRING) ||
@@ -127,14 +168,10 @@ func parseRequest(der []byte) (*request, error) {
 		!certID.Empty() {
 		return nil, errMalformed
 	}
-	if len(serial) > maxSerialLen+4 {
+	if len(serial) > maxSerialLen+4 || !derInteger(serial) {
 		return nil, errMalformed
 	}
 	req.serialDER = serial
-	req.serial = new(big.Int)
-	if !serial.ReadASN1Integer(req.serial) {
-		return nil, errMalformed
-	}
 	if req.hash == 0 {
 		return nil, errUnknownHash
 	}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/kyso-pki/kyso/hsm"
 	"github.com/kyso-pki/kyso/pkg/ca"
+	"github.com/kyso-pki/kyso/pkg/httpedge"
 	"github.com/kyso-pki/kyso/pkg/ocsp"
 	"github.com/kyso-pki/kyso/pkg/ocsp/ocspbench"
 	"github.com/kyso-pki/kyso/pkg/store"
@@ -59,7 +60,7 @@ type OCSPOptions struct {
 
 // Notes of the OCSP rows.
 const (
-	noteKyso       = "kyso answers requests without a nonce from its cache of pre-signed responses (RFC 5019); openssl signs every response. Both sign with the same in-memory P-256 delegated responder key (openssl reads it from a file; kysod would use the key store's); the load generator runs in kyso's process"
+	noteKyso       = "kyso answers requests without a nonce from its cache of pre-signed responses (RFC 5019), behind kysod's request metrics and body bound (httpedge.Measure, http.MaxBytesHandler) as kysod serves /ocsp; openssl signs every response. Both sign with the same in-memory P-256 delegated responder key (openssl reads it from a file; kysod would use the key store's); the load generator runs in kyso's process: one keep-alive HTTP/1.1 connection per goroutine, each request's octets encoded once (pkg/ocsp/ocspbench), for every row"
 	noteKysoNonce  = "every kyso-nonce request carries a nonce, so kyso signs each response, as openssl does: the like-for-like comparison"
 	noteOpenSSL    = "openssl ocsp -index index.txt -port PORT -rsigner ocsp.pem -rkey ocsp.key -CA issuing.pem -ndays 1, one process, same certificates, same requests"
 	noteOpenSSLMul = "the same openssl responder with -multi, one process per CPU"
@@ -67,10 +68,10 @@ const (
 
 // CompareOCSP issues o.Certificates certificates and revokes some, gives
 // kyso's responder (ocsp.New over the Authority's records, as kysod wires
-// it, on a loopback port) and `openssl ocsp` the same issuer and the same
-// delegated responder certificate and P-256 key (made here, in memory, and
-// signed with the issuing CA's key, so openssl can read the key from a
-// file), checks every answer of each once, then loads each for o.Duration
+// it, behind kysod's request metrics and body bound, on a loopback port)
+// and `openssl ocsp` the same issuer and the same delegated responder
+// certificate and P-256 key (made here, in memory, and signed with the
+// issuing CA's key, so openssl can read the key from a file), checks every answer of each once, then loads each for o.Duration
 // with the same SHA-1 CertID requests from o.Goroutines clients, one after
 // the other. It returns the rows OCSPKyso, OCSPKysoNonce, OCSPOpenSSL and,
 // with OpenSSLWorkers > 1, OCSPOpenSSLMulti; a row that could not be
@@ -116,7 +117,8 @@ func CompareOCSP(ctx context.Context, o OCSPOptions) []Result {
 	if err != nil {
 		return fail(fmt.Errorf("cabench: kyso's OCSP responder: %w", err))
 	}
-	kysoURL, stop, err := serve(r)
+	// kysod serves the PKI routes through the same two layers.
+	kysoURL, stop, err := serve(httpedge.Measure("pki", "pki", http.MaxBytesHandler(r, 64<<10)))
 	if err != nil {
 		return fail(err)
 	}
