@@ -3,6 +3,8 @@ package signing_test
 import (
 	"context"
 	"crypto"
+	"errors"
+	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -89,5 +91,45 @@ func TestSignHashLeavesCAKeyClosed(t *testing.T) {
 	}
 	if n := keys.opened(rec.KeyURI); n != 1 {
 		t.Errorf("loading the issuer opened the issuing CA's key %d times; the log should have seen it once", n)
+	}
+}
+
+// failingKeys is a key store whose signers fail as a module does with a
+// code no recovery knows (CKR_GENERAL_ERROR during a re-initialisation).
+type failingKeys struct{ hsm.KeyStore }
+
+func (k failingKeys) Signer(ctx context.Context, req *hsm.SignerRequest) (crypto.Signer, error) {
+	s, err := k.KeyStore.Signer(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return failingSigner{s}, nil
+}
+
+type failingSigner struct{ crypto.Signer }
+
+func (failingSigner) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) {
+	return nil, errors.New("pkcs11: CKR_GENERAL_ERROR")
+}
+
+// TestKeyStoreFailureIsOutage: a key store failing to sign with an error
+// of its own is a 503 (KindBusy) with the key store's message, nothing
+// signed — the key store's trouble, not an internal error.
+func TestKeyStoreFailureIsOutage(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	en := e.enrol(t, hsm.ECDSAP256)
+	svc, err := signing.New(e.p.Store, failingKeys{e.p.Keys}, e.p.CA, signingtest.Config(e.clock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := [][]byte{digest("refused by the module")}
+	sad, _, err := svc.Authorize(ctx, &signing.AuthorizeRequest{CredentialID: en.CredentialID, NumSignatures: 1, Hashes: h, HashAlgorithm: crypto.SHA256, PIN: "271828", OTP: e.otp(t, en)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = svc.SignHash(ctx, &signing.SignHashRequest{CredentialID: en.CredentialID, SAD: sad, Hashes: h, HashAlgorithm: crypto.SHA256})
+	if kind, desc := signing.Public(err); kind != signing.KindBusy || !strings.Contains(desc, "key store") || !signing.Outage(err) {
+		t.Fatalf("signHash with a failing key store: %v (%v %q), want KindBusy naming the key store", err, kind, desc)
 	}
 }

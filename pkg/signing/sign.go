@@ -164,7 +164,7 @@ func (u *unlocked) signAll(ms hsm.MultiSigner, digests [][]byte, opts crypto.Sig
 	done(err)
 	if err != nil {
 		_ = u.s.audit(u.ctx, u.actor, "signature.create", u.cred.ID, "error", map[string]any{"error": err.Error()})
-		return nil, fmt.Errorf("signing: signing with credential %s: %w", u.cred.ID, err)
+		return nil, u.keyStoreFault(err)
 	}
 	if u.mode != auditEach {
 		return sigs, nil
@@ -490,7 +490,7 @@ func (u *unlocked) Sign(rnd io.Reader, digest []byte, opts crypto.SignerOpts) ([
 	done(err)
 	if err != nil {
 		_ = u.s.audit(u.ctx, u.actor, "signature.create", u.cred.ID, "error", map[string]any{"error": err.Error()})
-		return nil, fmt.Errorf("signing: signing with credential %s: %w", u.cred.ID, err)
+		return nil, u.keyStoreFault(err)
 	}
 	if u.mode != auditEach {
 		return sig, nil
@@ -503,6 +503,18 @@ func (u *unlocked) Sign(rnd io.Reader, digest []byte, opts crypto.SignerOpts) ([
 		return nil, fmt.Errorf("signing: auditing signature.create: %w", err)
 	}
 	return sig, nil
+}
+
+// keyStoreFault is the error of a signature the key store failed to
+// make. The digests and options were checked before the key was asked,
+// so whatever the key store answers now (a PKCS#11 code no recovery
+// knows, during a token's re-initialisation, say) is the key store's
+// failure: a 503 the operators hear of (Outage), never a 500.
+func (u *unlocked) keyStoreFault(err error) error {
+	if !Outage(err) {
+		err = fmt.Errorf("%w: %w", hsm.ErrUnavailable, err)
+	}
+	return fmt.Errorf("signing: signing with credential %s: %w", u.cred.ID, err)
 }
 
 // measure times one operation on the key store making n signatures and,
