@@ -195,6 +195,9 @@ type Authority struct {
 	// chains holds each CA's public certificates (its own, then those
 	// above it), read from its stored record without opening its key.
 	chains map[string][]*x509.Certificate
+	// holder names this Authority in the store's upkeep leases (the
+	// service certificates' renewal).
+	holder string
 }
 
 // issuer is a CA this Authority signs with.
@@ -266,6 +269,7 @@ func New(st Store, ks hsm.KeyStore, opts *Options) (*Authority, error) {
 	return &Authority{
 		st: st, ks: ks, now: o.Now, rand: o.Rand, log: o.Logger, opts: o, reg: reg,
 		issuers: map[string]*issuer{}, chains: map[string][]*x509.Certificate{},
+		holder: rand.Text(),
 	}, nil
 }
 

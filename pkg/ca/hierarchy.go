@@ -401,6 +401,19 @@ func (a *Authority) renew(ctx context.Context, sc *serviceCert) (*x509.Certifica
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return nil, false, err
 	}
+	// One process renews: replicas sharing the database (and a signing
+	// service making the receipt certificate on first use while the
+	// upkeep renews it) would otherwise each make a key and certificate.
+	// The others keep the current certificate, still valid, or wait for
+	// the first to be made.
+	now := a.now()
+	ok, err := a.st.ClaimUpkeep(ctx, renewLeasePrefix+sc.profile, a.holder, now, now.Add(RenewLease))
+	if err != nil {
+		return nil, false, fmt.Errorf("ca: claiming the %s renewal: %w", sc.profile, err)
+	}
+	if !ok {
+		return a.renewedElsewhere(ctx, sc, rec)
+	}
 	var alg hsm.Algorithm
 	if rec != nil {
 		if old, err := x509.ParseCertificate(rec.DER); err == nil {
@@ -409,9 +422,48 @@ func (a *Authority) renew(ctx context.Context, sc *serviceCert) (*x509.Certifica
 	}
 	c, err := a.newServiceCert(ctx, sc, "", alg, "")
 	if err != nil {
+		// Let another process try at once rather than after the lease.
+		t := a.now()
+		if _, rerr := a.st.ClaimUpkeep(context.WithoutCancel(ctx), renewLeasePrefix+sc.profile, a.holder, t, t.Add(time.Millisecond)); rerr != nil {
+			a.log.Warn("ca: releasing the renewal lease", "profile", sc.profile, "err", rerr)
+		}
 		return nil, false, err
 	}
 	return c, true, nil
+}
+
+// RenewLease is how long one process's claim on renewing a service
+// certificate (OCSP, consent receipts) keeps the others from renewing it
+// too: longer than making a key and a certificate takes.
+const RenewLease = time.Minute
+
+// renewLeasePrefix names a service certificate's renewal lease in the
+// store's upkeep leases, followed by its profile.
+const renewLeasePrefix = "ca-renew-"
+
+// renewedElsewhere is renew's answer while another process holds the
+// renewal's lease: the current certificate (rec) when there is one, still
+// valid; otherwise the one the other process is making, waited for.
+func (a *Authority) renewedElsewhere(ctx context.Context, sc *serviceCert, rec *store.Certificate) (*x509.Certificate, bool, error) {
+	for range 50 {
+		if rec != nil {
+			c, err := x509.ParseCertificate(rec.DER)
+			if err != nil {
+				return nil, false, fmt.Errorf("ca: parsing the %s certificate: %w", sc.profile, err)
+			}
+			return c, false, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, false, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+		var err error
+		if rec, err = a.currentCert(ctx, sc.profile); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, false, err
+		}
+	}
+	return nil, false, fmt.Errorf("ca: another process has been making the %s certificate for 10 s; try again", sc.profile)
 }
 
 // OCSPSigner returns the current OCSP responder certificate and its key, for

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"math/big"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -160,6 +161,81 @@ func TestRenewReceipt(t *testing.T) {
 	cert, signer, err := f.a.ReceiptSigner(ctx)
 	if err != nil || !cert.Equal(c2) || !hsm.SamePublicKey(signer.Public(), c2.PublicKey) {
 		t.Errorf("ReceiptSigner does not return the new certificate and key: %v", err)
+	}
+}
+
+// TestRenewReceiptOnce: processes sharing the database (replicas, or a
+// signing service beside the upkeep) renewing the receipt certificate at
+// the same moment make one new certificate between them, whether none
+// exists yet or the current one is past half its life; the others go on
+// with the certificate that one made, or the current one.
+func TestRenewReceiptOnce(t *testing.T) {
+	ctx := context.Background()
+	var now atomic.Int64
+	now.Store(time.Now().UnixNano())
+	clock := func() time.Time { return time.Unix(0, now.Load()) }
+	f := newFixture(t, newSQLite(t), &Options{Now: clock})
+	const n = 6
+	as := []*Authority{f.a}
+	for range n - 1 {
+		a, err := New(f.st, f.ks, &Options{Now: clock, BaseURL: "http://ca.kyso.test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		as = append(as, a)
+	}
+	race := func() (made int, certs []*x509.Certificate) {
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		for _, a := range as {
+			wg.Go(func() {
+				c, renewed, err := a.RenewReceipt(ctx)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					t.Errorf("RenewReceipt: %v", err)
+					return
+				}
+				if renewed {
+					made++
+				}
+				certs = append(certs, c)
+			})
+		}
+		wg.Wait()
+		return made, certs
+	}
+	count := func() int {
+		cs, err := f.st.ListCertificates(ctx, &store.CertificateFilter{Issuer: IssuingName, Profile: ProfileReceipt})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(cs)
+	}
+	made, certs := race()
+	if made != 1 || count() != 1 {
+		t.Fatalf("first receipt certificate: %d made, %d stored; want 1 and 1", made, count())
+	}
+	for _, c := range certs {
+		if !c.Equal(certs[0]) {
+			t.Errorf("the racers were handed different certificates")
+		}
+	}
+	first := certs[0]
+	now.Add(int64(DefaultReceiptValidity/2 + time.Hour))
+	made, certs = race()
+	if made != 1 || count() != 2 {
+		t.Fatalf("renewal past half life: %d made, %d stored; want 1 and 2", made, count())
+	}
+	for _, c := range certs {
+		if !c.Equal(first) && hsm.SamePublicKey(c.PublicKey, first.PublicKey) {
+			t.Errorf("a renewed certificate reuses the old key")
+		}
+	}
+	// Once the winner's certificate is stored, every process takes it up.
+	cur, _, err := as[n-1].ReceiptSigner(ctx)
+	if err != nil || cur.Equal(first) {
+		t.Fatalf("ReceiptSigner after the renewal: still the first certificate (%v)", err)
 	}
 }
 

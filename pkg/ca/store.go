@@ -35,6 +35,8 @@ type Store interface {
 
 	AppendAudit(ctx context.Context, es ...*store.AuditEvent) error
 	ListAudit(ctx context.Context, after int64, limit int) ([]*store.AuditEvent, error)
+
+	ClaimUpkeep(ctx context.Context, name, holder string, now, until time.Time) (bool, error)
 }
 
 var _ Store = store.Store(nil)
