@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -29,7 +31,7 @@ import (
 // oauth2/token with unauthenticated requests while a client signs:
 // kysod's peak resident memory and signHash's p99, flooded and quiet.
 func benchCSC(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "bench csc", "bench csc [--duration 2s] [--clients N] [--alg ecdsa-p256,rsa-2048] [--hashes 1,20] [--no-roundtrip] [--flood 500] [--flood-sources 1] [--flood-samples 100] [--kysod PATH] [--module PATH] [--dir DIR] [--db DSN] [--output json]")
+	fs := newFlags(e, "bench csc", "bench csc [--duration 2s] [--clients N] [--alg ecdsa-p256,rsa-2048] [--hashes 1,20] [--no-roundtrip] [--flood 500] [--flood-sources 1] [--flood-samples 100] [--kysod PATH] [--module PATH] [--dir DIR] [--db DSN] [--cpuprofile FILE] [--output json]")
 	dur := fs.Duration("duration", 2*time.Second, "how long to measure each row")
 	n := fs.Int("clients", 2*runtime.NumCPU(), "the N of the 1 and N client rows: concurrent HTTPS clients, and goroutines of the bare loop")
 	algs := fs.String("alg", "ecdsa-p256,rsa-2048", "credential key algorithms, comma-separated")
@@ -42,6 +44,7 @@ func benchCSC(ctx context.Context, e *env, args []string) error {
 	module := fs.String("module", "/usr/lib/softhsm/libsofthsm2.so", "SoftHSM PKCS#11 module; a throwaway token is made in a temporary directory")
 	dir := fs.String("dir", "", "where the temporary directory holding the SQLite database is made (its disk's fsync latency matters); empty means the system's temporary directory")
 	dsn := fs.String("db", "", "the database instead of SQLite in --dir (postgres://…). WARNING: give an empty, throwaway database: the bench creates kyso's tables and a CA in it and leaves them behind")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (pprof) of the first N-client signhash row to FILE: the clients' samples labelled side=client, the service's side=server (go tool pprof -tagfocus side=server)")
 	out := outputFlag(fs)
 	if err := parse(fs, args); err != nil {
 		return err
@@ -101,7 +104,11 @@ func benchCSC(ctx context.Context, e *env, args []string) error {
 		database = storeopen.Redact(*dsn)
 	}
 	fmt.Fprintf(e.stderr, "kyso bench csc: throwaway SoftHSM token in %s, database %s; enrolling %d owners…\n", tok.dir, database, 2**n*len(alglist))
-	env, err := cscbench.Open(ctx, &cscbench.Options{Keys: p11, Dir: tmp, DSN: *dsn, Algorithms: alglist, Clients: *n})
+	var env *cscbench.Env
+	// Everything the service starts carries the server's profiler labels.
+	pprof.Do(ctx, cscbench.ServerLabels, func(ctx context.Context) {
+		env, err = cscbench.Open(ctx, &cscbench.Options{Keys: p11, Dir: tmp, DSN: *dsn, Algorithms: alglist, Clients: *n})
+	})
 	if err != nil {
 		return fmt.Errorf("bench csc: %w", err)
 	}
@@ -111,8 +118,18 @@ func benchCSC(ctx context.Context, e *env, args []string) error {
 	if *flood > 0 {
 		floodRow = &cscbench.FloodRowOptions{Kysod: findKysod(*kysodBin), Dir: tmp, Concurrency: *flood, Sources: *floodSources, Samples: *floodSamples, Log: e.stderr}
 	}
+	var profile io.Writer
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("bench csc: %w", err)
+		}
+		defer f.Close()
+		profile = f
+	}
 	rep := cscbench.Run(ctx, env, cscbench.RunOptions{
-		Clients: *n, Duration: *dur, Hashes: hashes, RoundTrip: !*noRT,
+		CPUProfile: profile,
+		Clients:    *n, Duration: *dur, Hashes: hashes, RoundTrip: !*noRT,
 		Bare:     bare.SignFunc,
 		Database: database,
 		Progress: func(r cscbench.Result) { benchCSCProgress(e, r) },

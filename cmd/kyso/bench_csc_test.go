@@ -21,15 +21,27 @@ import (
 func TestBenchCSC(t *testing.T) {
 	bin, _ := binaries(t)
 	testenv.LookPath(t, "softhsm2-util", "apt-get install softhsm2")
-	out, errOut, code := runBin(t, bin, nil, "bench", "csc", "--duration", "100ms", "--clients", "2", "--flood", "0", "--output", "json")
+	prof := filepath.Join(t.TempDir(), "csc.pprof")
+	out, errOut, code := runBin(t, bin, nil, "bench", "csc", "--duration", "300ms", "--clients", "2", "--flood", "0", "--cpuprofile", prof, "--output", "json")
 	if code != 0 {
 		t.Fatalf("bench csc: %d\n%s\n%s", code, out, errOut)
+	}
+	// The profile of the 2-client signhash row tells the clients' CPU
+	// from the service's, as pprof reads it.
+	tags, err := exec.Command("go", "tool", "pprof", "-tags", prof).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go tool pprof -tags: %v\n%s", err, tags)
+	}
+	for _, side := range []string{"client", "server"} {
+		if !strings.Contains(string(tags), side) {
+			t.Errorf("the CPU profile has no samples labelled side=%s:\n%s", side, tags)
+		}
 	}
 	var rep cscbench.Report
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("bench csc --output json: %v\n%s", err, out)
 	}
-	if rep.Machine.CPUs < 1 || rep.Clients != 2 || rep.Seconds != 0.1 || !strings.Contains(rep.Database, "SQLite") {
+	if rep.Machine.CPUs < 1 || rep.Clients != 2 || rep.Seconds != 0.3 || !strings.Contains(rep.Database, "SQLite") {
 		t.Errorf("report header: %+v %d clients, %v s, %q", rep.Machine, rep.Clients, rep.Seconds, rep.Database)
 	}
 	rows := map[string]cscbench.Result{}

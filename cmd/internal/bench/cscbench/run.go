@@ -6,7 +6,9 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"math"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,6 +29,9 @@ type RowOptions struct {
 	Clients int
 	// Duration is how long to measure; zero means one second.
 	Duration time.Duration
+	// cpuProfile, when set, receives a CPU profile of the row's timed
+	// part (signhash only; RunOptions.CPUProfile).
+	cpuProfile io.Writer
 }
 
 func (o *RowOptions) defaults() {
@@ -69,7 +74,7 @@ func measure(ctx context.Context, workers int, d time.Duration, do op) (timing, 
 	start := time.Now()
 	for w := range workers {
 		wg.Add(1)
-		go func() {
+		go pprof.Do(ctx, clientLabels, func(ctx context.Context) {
 			defer wg.Done()
 			l := make([]time.Duration, 0, 1024)
 			defer func() { lat[w] = l }()
@@ -98,7 +103,7 @@ func measure(ctx context.Context, workers int, d time.Duration, do op) (timing, 
 				reqs.Add(1)
 				sigs.Add(int64(n))
 			}
-		}()
+		})
 	}
 	timer := time.NewTimer(d)
 	select {
@@ -216,10 +221,12 @@ func parallel(n int, f func(i int) error) error {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Add(1)
-		go func() {
+		// The clients' connections are dialled here: their goroutines
+		// inherit the label.
+		go pprof.Do(context.Background(), clientLabels, func(context.Context) {
 			defer wg.Done()
 			errs[i] = f(i)
-		}()
+		})
 	}
 	wg.Wait()
 	return errors.Join(errs...)
@@ -283,6 +290,12 @@ func (e *Env) SignHash(ctx context.Context, o RowOptions) Result {
 	}
 	next := make([]int, len(cs))
 	last := make([][][]byte, len(cs))
+	if o.cpuProfile != nil {
+		if err := pprof.StartCPUProfile(o.cpuProfile); err != nil {
+			r.Err = "the CPU profile: " + err.Error()
+			return r
+		}
+	}
 	t, err := measure(ctx, len(cs), o.Duration, func(ctx context.Context, w int) (int, error) {
 		if next[w] == len(queues[w]) {
 			return 0, errExhausted
@@ -296,6 +309,9 @@ func (e *Env) SignHash(ctx context.Context, o RowOptions) Result {
 		last[w] = sigs
 		return len(sigs), nil
 	})
+	if o.cpuProfile != nil {
+		pprof.StopCPUProfile()
+	}
 	r.fill(t)
 	if err != nil {
 		r.Err = err.Error()
@@ -389,7 +405,22 @@ type RunOptions struct {
 	Progress func(Result)
 	// Flood, when set, adds the flood row (FloodRow) last.
 	Flood *FloodRowOptions
+	// CPUProfile, when set, receives a CPU profile (pprof) of the timed
+	// part of the first N-client signhash row alone (the first algorithm
+	// and hash count; not the SADs made ahead, nor the warm-up). The clients' goroutines carry the label side=client;
+	// goroutines started under ServerLabels (the server, its store's
+	// writers) carry side=server; the rest (the runtime's, the garbage
+	// collector's) none.
+	CPUProfile io.Writer
 }
+
+// ServerLabels are the profiler labels (runtime/pprof) of what runs the
+// service in a profiled bench: start it inside pprof.Do with them, and
+// every goroutine it starts carries them.
+var ServerLabels = pprof.Labels("side", "server")
+
+// clientLabels are the labels of the bench's client goroutines.
+var clientLabels = pprof.Labels("side", "client")
 
 // Run measures every row for each algorithm of e: the bare loop, signhash
 // at each hash count, then roundtrip, with 1 and then N clients; it fills
@@ -417,6 +448,7 @@ func Run(ctx context.Context, e *Env, o RunOptions) *Report {
 		}
 		rep.Rows = append(rep.Rows, r)
 	}
+	profiled := false
 	for _, alg := range e.Algorithms() {
 		var sign keybench.SignFunc
 		var bareErr error
@@ -441,7 +473,12 @@ func Run(ctx context.Context, e *Env, o RunOptions) *Report {
 			for _, h := range hashes {
 				ro.Hashes = h
 				add(e.Floor(ctx, ro))
-				add(e.SignHash(ctx, ro))
+				pro := ro
+				if o.CPUProfile != nil && c == n && n > 1 && !profiled {
+					profiled = true
+					pro.cpuProfile = o.CPUProfile
+				}
+				add(e.SignHash(ctx, pro))
 			}
 			if o.RoundTrip {
 				for _, h := range hashes {
