@@ -335,6 +335,7 @@ func (s *Service) enrol(ctx context.Context, req *EnrolRequest, cccd, nationalID
 		Name: req.Name, CCCD: cccd, Province: req.Province, Email: req.Email, Key: src, Actor: req.Actor,
 	})
 	if err != nil {
+		s.dropKey(ctx, src.KeyLabel, "a refused enrolment")
 		return nil, &Error{Kind: KindInvalid, Description: "issuing the certificate: " + strings.TrimPrefix(err.Error(), "ca: "), Err: err}
 	}
 	crashpoint.Reach(crashpoint.Issued)
@@ -440,6 +441,21 @@ func (s *Service) newKey(ctx context.Context, credID string, alg hsm.Algorithm) 
 	return "wrapped:" + credID, ca.KeySource{CSR: csr, Ref: "wrapped:" + credID}, wk.Blob, nil
 }
 
+// dropKey deletes the labelled key (label "" is none, as for a wrapped
+// key, which lives only in the database) that newKey named for a
+// certificate that did not come to be or was retired: a fresh label no
+// credential holds. A key store that cannot delete keeps it; a failure is
+// logged, not returned, as the request's own error matters more.
+func (s *Service) dropKey(ctx context.Context, label, why string) {
+	d, ok := s.keys.(hsm.KeyDeleter)
+	if !ok || label == "" || !IsCredentialKey(label) {
+		return
+	}
+	if err := d.DeleteKey(context.WithoutCancel(ctx), &hsm.DeleteKeyRequest{Label: label}); err != nil && !errors.Is(err, hsm.ErrKeyNotFound) {
+		s.log.WarnContext(ctx, "signing: deleting the key of "+why, "label", label, "err", err)
+	}
+}
+
 // retireOrphans revokes (superseded) the certificates an interrupted
 // enrolment of nationalID left behind: issued, then the process stopped
 // before the credential was recorded (PutEnrolment, PutReEnrolment).
@@ -475,11 +491,7 @@ func (s *Service) retireOrphans(ctx context.Context, nationalID, actor string) e
 		if err := s.ca.Revoke(ctx, rec.Serial, store.ReasonSuperseded, time.Time{}); err != nil && !errors.Is(err, ca.ErrAlreadyRevoked) {
 			return fmt.Errorf("signing: retiring the certificate %s of an interrupted enrolment: %w", serial, err)
 		}
-		if d, ok := s.keys.(hsm.KeyDeleter); ok && label != "" {
-			if err := d.DeleteKey(ctx, &hsm.DeleteKeyRequest{Label: label}); err != nil && !errors.Is(err, hsm.ErrKeyNotFound) {
-				s.log.WarnContext(ctx, "signing: deleting the key of an interrupted enrolment", "label", label, "err", err)
-			}
-		}
+		s.dropKey(ctx, label, "an interrupted enrolment")
 		s.log.WarnContext(ctx, "signing: retired the certificate of an interrupted enrolment", "national_id", nationalID, "serial", serial)
 		if err := s.audit(ctx, actor, "owner.enrol.retire", nationalID, "ok", map[string]any{
 			"serial": serial, "credential": credID, "reason": "an earlier enrolment stopped after issuing, before recording the owner",

@@ -284,6 +284,9 @@ func (s *Service) Renew(ctx context.Context, req *RenewRequest) (*Renewed, error
 		cr.Email = old.EmailAddresses[0]
 	}
 	cert, err := s.ca.IssueCitizen(ctx, cr)
+	if err != nil {
+		s.dropKey(ctx, src.KeyLabel, "a refused renewal")
+	}
 	if errors.Is(err, ca.ErrCampaignHolder) {
 		// Renewed already: the certificate the last renewal replaced is
 		// still in force, and a campaign signature has at most those two.
@@ -306,6 +309,8 @@ func (s *Service) Renew(ctx context.Context, req *RenewRequest) (*Renewed, error
 		// The new certificate names a key no credential holds: retire it.
 		if rerr := s.ca.Revoke(ctx, next.CertSerial, store.ReasonSuperseded, time.Time{}); rerr != nil {
 			s.log.ErrorContext(ctx, "signing: revoking the certificate of an unfinished renewal", "credential", cred.ID, "serial", details["new_serial"], "err", rerr)
+		} else {
+			s.dropKey(ctx, src.KeyLabel, "an unfinished renewal")
 		}
 		return failed(fmt.Errorf("signing: recording the renewal of credential %s: %w", cred.ID, err))
 	}

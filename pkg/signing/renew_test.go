@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -577,10 +578,62 @@ func TestRenewAfterDeadClaim(t *testing.T) {
 	if err != nil {
 		t.Fatalf("renewing once the dead claim ended: %v", err)
 	}
-	if _, err := e.renew(t, en, "271828", e.next(t, en), false); !isCode(err, signing.KindConflict) {
-		t.Fatalf("renewing the renewed certificate again: %v", err)
+	keys := func() int {
+		ks, err := e.p.Keys.ListKeys(ctx, &hsm.ListKeysRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ks)
+	}
+	before := keys()
+	if _, err := e.renew(t, en, "271828", e.next(t, en), false); !isCode(err, signing.KindConflict) || !strings.Contains(err.Error(), "still in force") {
+		t.Fatalf("renewing the renewed certificate again: %v, want a conflict naming the replaced certificate in force", err)
+	}
+	// The refused issuance's key, made for it, is gone.
+	if after := keys(); after != before {
+		t.Errorf("the refused renewal left a key behind: %d keys before, %d after", before, after)
 	}
 	if cur, err := e.svc.Credential(ctx, en.CredentialID); err != nil || string(cur.CertSerial) != string(r.New.SerialNumber.Bytes()) {
 		t.Fatalf("the credential after the renewal: %v", err)
+	}
+}
+
+// TestRefusedIssuanceLeavesNoKey: enrolments of one citizen racing past
+// the early checks are refused at the certificate's insert (one campaign
+// certificate each); the key each loser's issuance made in the key store
+// is deleted, so the store holds one credential key, the winner's.
+func TestRefusedIssuanceLeavesNoKey(t *testing.T) {
+	e := newRenewEnv(t, nil)
+	ctx := context.Background()
+	credKeys := func() (n int) {
+		ks, err := e.p.Keys.ListKeys(ctx, &hsm.ListKeysRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range ks {
+			if signing.IsCredentialKey(k.Label) {
+				n++
+			}
+		}
+		return n
+	}
+	before := credKeys()
+	var wg sync.WaitGroup
+	var won atomic.Int32
+	for range 6 {
+		wg.Go(func() {
+			_, err := e.svc.Enrol(ctx, &signing.EnrolRequest{CCCD: "079203099991", Name: "Trần Thị Hoa", Province: "Hồ Chí Minh",
+				PIN: "271828", Algorithm: hsm.ECDSAP256, Actor: "test"})
+			if err == nil {
+				won.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if won.Load() != 1 {
+		t.Fatalf("%d of 6 racing enrolments of one citizen succeeded, want 1", won.Load())
+	}
+	if got := credKeys() - before; got != 1 {
+		t.Errorf("%d credential keys after the race, want 1 (the refused issuances' keys left behind)", got)
 	}
 }
