@@ -202,8 +202,19 @@ func (s *Store) loadOrCreateMeta(pass []byte, kdf KDFParams) (*storeMeta, error)
 	}
 	// No store yet: create one, but never inside a directory that holds
 	// something else.
-	if entries, err := os.ReadDir(s.dir); err == nil && len(entries) > 0 {
-		return nil, fmt.Errorf("softkey: %s is not empty and holds no %s: refusing to make a key store there", s.dir, metaFile)
+	if entries, err := os.ReadDir(s.dir); err == nil {
+		for _, e := range entries {
+			// Another process opening the same new directory may be
+			// writing its description: its temporary file is not
+			// something else, and one of the two descriptions wins;
+			// once it is there, it is this store's.
+			if e.Name() == metaFile {
+				return s.loadOrCreateMeta(pass, kdf)
+			}
+			if !strings.HasPrefix(e.Name(), ".tmp-"+metaFile+"-") {
+				return nil, fmt.Errorf("softkey: %s is not empty and holds no %s: refusing to make a key store there", s.dir, metaFile)
+			}
+		}
 	}
 	if err := os.MkdirAll(s.dir, 0o700); err != nil {
 		return nil, fmt.Errorf("softkey: creating %s: %w", s.dir, err)

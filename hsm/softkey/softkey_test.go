@@ -101,6 +101,38 @@ func TestRefusesForeignDirectory(t *testing.T) {
 	}
 }
 
+// TestConcurrentFirstOpen: processes opening the same new directory at
+// once (kysod and kyso, or replicas, on a first start) all open the one
+// key store that wins; none refuses the directory for the other's
+// half-written description, and a key made through one opens in another.
+func TestConcurrentFirstOpen(t *testing.T) {
+	for round := range 20 {
+		dir := filepath.Join(t.TempDir(), "keys")
+		const n = 8
+		stores := make([]*Store, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() { stores[i], errs[i] = open(t, dir, "correct horse battery") })
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("round %d: opener %d of %d: %v", round, i, n, err)
+			}
+		}
+		ctx := context.Background()
+		if _, err := stores[0].CreateKey(ctx, &hsm.CreateKeyRequest{Label: "k", Algorithm: hsm.ECDSAP256}); err != nil {
+			t.Fatal(err)
+		}
+		for i, s := range stores {
+			if _, err := s.Signer(ctx, &hsm.SignerRequest{Label: "k"}); err != nil {
+				t.Fatalf("round %d: opener %d cannot open the key another made: %v", round, i, err)
+			}
+		}
+	}
+}
+
 func TestTamperedKeyFile(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "keys")
 	s, err := open(t, dir, "correct horse battery")
