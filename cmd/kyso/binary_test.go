@@ -56,6 +56,7 @@ func (b *buildError) Error() string {
 func TestMain(m *testing.M) {
 	code := m.Run()
 	testenv.StopPostgres()
+	testenv.StopSoftHSM()
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}

@@ -65,6 +65,7 @@ func (b *buildError) Error() string { return "go build " + b.pkg + ": " + b.err.
 func TestMain(m *testing.M) {
 	code := m.Run()
 	testenv.StopPostgres()
+	testenv.StopSoftHSM()
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}

@@ -100,6 +100,16 @@ func (p *softHSMPool) softhsmUtil(args ...string) error {
 	return nil
 }
 
+// StopSoftHSM removes the token directory NewSoftHSM made, if any. Call
+// it from TestMain after m.Run: the module uses the directory until the
+// test binary ends, so no test's cleanup can.
+func StopSoftHSM() {
+	p := &softHSMShared
+	if p.dir != "" {
+		os.RemoveAll(filepath.Dir(p.dir))
+	}
+}
+
 // NewSoftHSM returns a token nobody else in the test binary has used. All
 // tokens live in one token directory made on first use (see softHSMTokens
 // for why), configured with directories.tokendir, objectstore.backend = file

@@ -27,6 +27,7 @@ import (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	testenv.StopPostgres()
+	testenv.StopSoftHSM()
 	os.Exit(code)
 }
 
