@@ -521,8 +521,25 @@ func TestTracingToJaeger(t *testing.T) {
 		}
 		return del
 	}
-	traceOf(hook, "200", 2)
+	good := traceOf(hook, "200", 2)
 	bad := traceOf(failed, "503", 1)
+	// Each attempt's span, the root of its own trace, links back to a
+	// span of the owner's approval that queued the notification.
+	for _, del := range []*jaegerSpan{good, bad} {
+		linked := false
+		for _, r := range del.References {
+			if r.RefType != "FOLLOWS_FROM" || r.TraceID != approve.TraceID {
+				continue
+			}
+			for _, s := range txTrace.Spans {
+				linked = linked || s.SpanID == r.SpanID
+			}
+		}
+		if !linked || del.parent() != "" {
+			t.Errorf("webhook.deliver %s (attempt %s): references %+v, want a root linked (FOLLOWS_FROM) to a span of the approval's trace %s",
+				del.SpanID, del.tag("kyso.webhook.attempt"), del.References, approve.TraceID)
+		}
+	}
 	if bad.tag("otel.status_code") != "ERROR" || bad.tag("error.type") == "" || bad.tag("otel.status_description") != "" {
 		t.Errorf("the failed delivery's span: tags %v, want status ERROR, error.type and no message", bad.Tags)
 	}

@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -55,4 +56,24 @@ func End(span trace.Span, err error) {
 		span.SetStatus(codes.Error, "")
 	}
 	span.End()
+}
+
+// Traceparent is the W3C traceparent of the span ctx carries, to be kept
+// with work queued for later (a webhook); "" when ctx carries none.
+func Traceparent(ctx context.Context) string {
+	c := propagation.MapCarrier{}
+	propagation.TraceContext{}.Inject(ctx, c)
+	return c["traceparent"]
+}
+
+// LinkTo is a link to the span a Traceparent named, for the span of the
+// work done later to point back at the request that queued it; false
+// when tp names no valid span.
+func LinkTo(tp string) (trace.Link, bool) {
+	if tp == "" {
+		return trace.Link{}, false
+	}
+	ctx := propagation.TraceContext{}.Extract(context.Background(), propagation.MapCarrier{"traceparent": tp})
+	sc := trace.SpanContextFromContext(ctx)
+	return trace.Link{SpanContext: sc}, sc.IsValid()
 }

@@ -209,8 +209,8 @@ func (d *Dispatcher) retryAt(n int) time.Time {
 var errGiveUp = errors.New("not retried")
 
 // sendTraced is send as a span of its own, webhook.deliver (a client
-// span, the root of its trace: the outbox keeps no trace of the request
-// that queued the notification), whose context the request carries to
+// span, the root of its trace, linked to the span of the request that
+// queued the notification when the outbox kept its traceparent), whose context the request carries to
 // the receiver in a W3C traceparent header when a propagator is installed.
 // The span names the delivery, the client and the attempt, and the
 // receiver's host and status: never the URL's path or query, the body or
@@ -222,7 +222,11 @@ func (d *Dispatcher) sendTraced(ctx context.Context, wh *store.Webhook, timeout 
 	if u, err := url.Parse(wh.URL); err == nil {
 		attrs = append(attrs, attribute.String("server.address", u.Hostname()))
 	}
-	ctx, span := tracing.Tracer().Start(ctx, "webhook.deliver", trace.WithNewRoot(), trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
+	opts := []trace.SpanStartOption{trace.WithNewRoot(), trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...)}
+	if link, ok := tracing.LinkTo(wh.Trace); ok {
+		opts = append(opts, trace.WithLinks(link))
+	}
+	ctx, span := tracing.Tracer().Start(ctx, "webhook.deliver", opts...)
 	err := d.send(ctx, wh, timeout)
 	tracing.End(span, err)
 	return ctx, err

@@ -227,8 +227,7 @@ func (s *Service) tellOperators(ctx context.Context, cred *store.Credential, dis
 			Serial: ca.FormatSerial(cred.CertSerial), DisputedEvent: disputed, AuditEvent: intent.ID, Time: intent.Time})
 	}
 	if err == nil {
-		err = s.st.EnqueueWebhook(ctx, &store.Webhook{ClientID: c.ID, URL: c.WebhookURL, Body: body,
-			IdempotencyKey: fmt.Sprintf("owner.disown:%d", intent.ID), NextAttempt: s.now()})
+		err = s.st.EnqueueWebhook(ctx, s.newWebhook(ctx, c, body, fmt.Sprintf("owner.disown:%d", intent.ID)))
 	}
 	if err != nil {
 		s.log.ErrorContext(ctx, "signing: the operators were not told of an owner's dispute (Config.OperatorClient): read the log and the audit trail",

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/kyso-pki/kyso/internal/tracing"
 	"github.com/kyso-pki/kyso/pkg/store"
 )
 
@@ -89,7 +90,15 @@ func (s *Service) webhookFor(ctx context.Context, t *store.Transaction) (*store.
 			return nil, fmt.Errorf("signing: encoding the notification: %w", err)
 		}
 	}
-	return &store.Webhook{ClientID: c.ID, URL: c.WebhookURL, Body: body, IdempotencyKey: x.IdempotencyKey(), NextAttempt: s.now()}, nil
+	return s.newWebhook(ctx, c, body, x.IdempotencyKey()), nil
+}
+
+// newWebhook is an outbox row sending body to c's webhook URL, due now,
+// under the idempotency key every retry keeps, with the traceparent of
+// the span queueing it (its deliveries' spans link to it).
+func (s *Service) newWebhook(ctx context.Context, c *store.Client, body []byte, key string) *store.Webhook {
+	return &store.Webhook{ClientID: c.ID, URL: c.WebhookURL, Body: body, IdempotencyKey: key, NextAttempt: s.now(),
+		Trace: tracing.Traceparent(ctx)}
 }
 
 // ExpireOverdue marks pending transactions past their expiry as expired,

@@ -461,8 +461,7 @@ func (s *Service) notifyExpiring(ctx context.Context, e *store.Expiring, days in
 			continue
 		}
 		portals = append(portals, c.ID)
-		hooks = append(hooks, &store.Webhook{ClientID: c.ID, URL: c.WebhookURL, Body: body, NextAttempt: s.now(),
-			IdempotencyKey: fmt.Sprintf("credential.expiring:%s:%s:%d", e.CredentialID, hex.EncodeToString(e.Serial), days)})
+		hooks = append(hooks, s.newWebhook(ctx, c, body, fmt.Sprintf("credential.expiring:%s:%s:%d", e.CredentialID, hex.EncodeToString(e.Serial), days)))
 	}
 	ev, err := s.auditEvent("kyso", "credential.expiring", e.CredentialID, "ok", map[string]any{
 		"credential": e.CredentialID, "owner": e.OwnerID, "serial": serial, "not_after": e.NotAfter, "days": days, "portals": portals})

@@ -625,4 +625,7 @@ type Webhook struct {
 	NextAttempt    time.Time
 	DeliveredAt    time.Time
 	LastError      string
+	// Trace is the W3C traceparent of the span that queued the webhook,
+	// for its deliveries' spans to link to; empty when none.
+	Trace string
 }

@@ -1129,7 +1129,8 @@ func testWebhook(t *testing.T, s store.Signing) {
 	c := putClient(t, s)
 	enqueue := func(next time.Time) *store.Webhook {
 		t.Helper()
-		w := &store.Webhook{ClientID: c.ID, URL: c.WebhookURL, Body: []byte(`{"transaction":"` + newID(t, "tx") + `","status":"signed"}`), NextAttempt: next}
+		w := &store.Webhook{ClientID: c.ID, URL: c.WebhookURL, Body: []byte(`{"transaction":"` + newID(t, "tx") + `","status":"signed"}`), NextAttempt: next,
+			Trace: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
 		noErr(t, "EnqueueWebhook", s.EnqueueWebhook(ctx, w))
 		if w.ID < 1 {
 			t.Fatalf("EnqueueWebhook set ID %d", w.ID)
@@ -1152,7 +1153,7 @@ func testWebhook(t *testing.T, s store.Signing) {
 	if got != ids(w0) {
 		t.Fatalf("claimed %s, want %s", got, ids(w0))
 	}
-	if w := ws[0]; w.ClientID != c.ID || w.URL != c.WebhookURL || !bytes.Equal(w.Body, w0.Body) || w.Attempts != 0 || w.LastError != "" {
+	if w := ws[0]; w.ClientID != c.ID || w.URL != c.WebhookURL || !bytes.Equal(w.Body, w0.Body) || w.Attempts != 0 || w.LastError != "" || w.Trace != w0.Trace {
 		t.Fatalf("claimed %+v, want %+v", w, w0)
 	}
 	noErr(t, "FinishWebhook delivered", s.FinishWebhook(ctx, w0.ID, true, time.Time{}, ""))
@@ -1214,6 +1215,8 @@ func testWebhook(t *testing.T, s store.Signing) {
 	wantErr(t, "FinishWebhook unknown", s.FinishWebhook(ctx, more[3].ID+1000, true, time.Time{}, ""), store.ErrNotFound)
 	wantErr(t, "FinishWebhook ID 0", s.FinishWebhook(ctx, 0, true, time.Time{}, ""), store.ErrInvalid)
 	wantErr(t, "FinishWebhook long error", s.FinishWebhook(ctx, w2.ID, false, t0, strings.Repeat("e", 4097)), store.ErrInvalid)
+	wantErr(t, "EnqueueWebhook with a trace over 128 bytes", s.EnqueueWebhook(ctx, &store.Webhook{ClientID: c.ID, URL: "https://x.example/", Body: []byte("{}"),
+		Trace: strings.Repeat("0", 129)}), store.ErrInvalid)
 	wantErr(t, "EnqueueWebhook unknown client", s.EnqueueWebhook(ctx, &store.Webhook{ClientID: "nobody", URL: "https://x.example/", Body: []byte("{}")}), store.ErrNotFound)
 	for _, tc := range []struct {
 		name  string

@@ -429,6 +429,10 @@ func Token(t *store.Token) error {
 	return nil
 }
 
+// MaxTraceparent bounds a stored W3C traceparent: 55 characters in its
+// version 00, with room for a later version's fields.
+const MaxTraceparent = 128
+
 // Webhook checks a delivery for the outbox.
 func Webhook(w *store.Webhook) error {
 	if w == nil {
@@ -448,6 +452,9 @@ func Webhook(w *store.Webhook) error {
 	}
 	if w.Attempts < 0 {
 		return Invalid("webhook attempts %d is negative", w.Attempts)
+	}
+	if err := String("webhook trace", w.Trace, MaxTraceparent, false); err != nil {
+		return err
 	}
 	return String("webhook error", w.LastError, MaxError, false)
 }

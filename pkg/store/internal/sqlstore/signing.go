@@ -1044,9 +1044,9 @@ func (s *Store) EnqueueWebhook(ctx context.Context, w *store.Webhook) error {
 // insertWebhook inserts w, checked, in a write and returns its ID.
 func (s *Store) insertWebhook(ctx context.Context, c Conn, w *store.Webhook) (int64, error) {
 	var id int64
-	err := c.QueryRow(ctx, `INSERT INTO webhooks (client_id, url, body, idempotency_key, attempts, next_attempt, last_error)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`, w.ClientID, w.URL, w.Body, w.IdempotencyKey, w.Attempts,
-		s.time(s.clock(w.NextAttempt)), w.LastError).Scan(&id)
+	err := c.QueryRow(ctx, `INSERT INTO webhooks (client_id, url, body, idempotency_key, attempts, next_attempt, last_error, trace)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`, w.ClientID, w.URL, w.Body, w.IdempotencyKey, w.Attempts,
+		s.time(s.clock(w.NextAttempt)), w.LastError, w.Trace).Scan(&id)
 	return id, s.missingParent(err, fmt.Sprintf("client %q", w.ClientID))
 }
 
@@ -1069,7 +1069,7 @@ func (s *Store) ClaimWebhooks(ctx context.Context, now time.Time, lease time.Dur
 		rows, err := c.Query(ctx, s.sqlClaimWebhooks(), s.time(now.Add(lease)), s.time(now), limit)
 		out, err = collect(rows, err, func(row Row) (*store.Webhook, error) {
 			w := &store.Webhook{}
-			return w, row.Scan(&w.ID, &w.ClientID, &w.URL, &w.Body, &w.IdempotencyKey, &w.Attempts, Time{&w.NextAttempt}, &w.LastError)
+			return w, row.Scan(&w.ID, &w.ClientID, &w.URL, &w.Body, &w.IdempotencyKey, &w.Attempts, Time{&w.NextAttempt}, &w.LastError, &w.Trace)
 		})
 		return err
 	})
@@ -1086,7 +1086,7 @@ func (s *Store) sqlClaimWebhooks() string {
 	return `UPDATE webhooks SET next_attempt = $1 WHERE id IN (
 		SELECT id FROM webhooks WHERE delivered_at IS NULL AND next_attempt <= $2
 		ORDER BY next_attempt, id LIMIT $3` + s.skipLocked() + `)
-		RETURNING id, client_id, url, body, idempotency_key, attempts, next_attempt, last_error`
+		RETURNING id, client_id, url, body, idempotency_key, attempts, next_attempt, last_error, trace`
 }
 
 // sqlCountUndelivered is CountUndelivered's statement.
