@@ -260,6 +260,30 @@ func BenchmarkIssueCitizen(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "certs/s")
 }
 
+// BenchmarkIssueCitizenParallel is BenchmarkIssueCitizen from
+// concurrent goroutines (b.RunParallel: GOMAXPROCS, times -cpu's
+// multiplier via SetParallelism 8), as kysod's requests arrive: their
+// durable commits may share an fsync (the SQLite store's group commit).
+func BenchmarkIssueCitizenParallel(b *testing.B) {
+	ctx := context.Background()
+	f := newFixture(b, newSQLite(b), &Options{DisableCampaign: true})
+	csrs := make(chan []byte, b.N)
+	for range b.N {
+		csrs <- newCSR(b, p256(b))
+	}
+	b.SetParallelism(8)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := f.a.IssueCitizen(ctx, citizen("079203001234", <-csrs)); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "certs/s")
+}
+
 // BenchmarkIssueCitizenKeyStore is the key-made-in-the-key-store path.
 func BenchmarkIssueCitizenKeyStore(b *testing.B) {
 	ctx := context.Background()
