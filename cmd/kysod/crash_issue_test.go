@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/x509"
 	"database/sql"
 	"encoding/json"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kyso-pki/kyso/cmd/internal/txcheck"
 	"github.com/kyso-pki/kyso/internal/crashpoint"
 	"github.com/kyso-pki/kyso/internal/testenv"
 )
@@ -26,8 +28,11 @@ import (
 // the same enrolment again, as the officer's system would. Then, on SQLite
 // and PostgreSQL, it counts as violations: the retried enrolment refused;
 // a national ID with other than one good certificate, or whose good one
-// no credential names; an owner without a credential; a serial twice; and
-// (SQLite) integrity_check not clean. Then `kyso cert revoke` is killed
+// no credential names; an owner without a credential; a serial twice; a
+// certificate without its reservation or its intent, an intent without
+// its reservation (txcheck.JudgeIssuance); a crash at reserved that left
+// no intent orphaned (its serial reserved, never issued); and (SQLite)
+// integrity_check not clean. Then `kyso cert revoke` is killed
 // while it makes the CRL: the running kysod must serve a CRL listing the
 // revocation within crashRecoveryBound.
 func TestCrashIssuance(t *testing.T) {
@@ -152,6 +157,7 @@ func (h *issueHarness) enrolRun(t *testing.T, point string, i int) int {
 	t.Helper()
 	h.cccd++
 	cccd := fmt.Sprintf("0792030%05d", h.cccd)
+	before := h.judge(t)
 	d := startKysod(t, h.crash, h.data, append(append([]string(nil), h.env...), "KYSO_CRASH_AT="+point, "KYSO_CRASH_AFTER=1")...)
 	exited := make(chan struct{})
 	go func() { d.cmd.Wait(); close(exited) }()
@@ -202,6 +208,23 @@ func (h *issueHarness) enrolRun(t *testing.T, point string, i int) int {
 		t.Logf("run %s-%d: %d owners without a credential, %d serials twice", point, i, bare, doubles)
 		v += bare + doubles
 	}
+	// Every certificate reserved and audited (intent before ok), every
+	// intent's serial reserved in the same commit; a crash at reserved
+	// leaves one intent without a certificate or outcome, its serial
+	// reserved and never issued, and the retry issued under another.
+	after := h.judge(t)
+	if after.Violations() > 0 {
+		t.Logf("run %s-%d: issuance judged (unreserved unaudited doubles split | certificates orphans): %s", point, i, after)
+		v += after.Violations()
+	}
+	wantOrphans := 0
+	if point == crashpoint.Reserved {
+		wantOrphans = 1
+	}
+	if n := after.Orphans - before.Orphans; n != wantOrphans {
+		t.Logf("run %s-%d: the crash left %d intents without a certificate or outcome, want %d", point, i, n, wantOrphans)
+		v++
+	}
 	if h.db == "sqlite" {
 		var ok string
 		if err := h.sql.QueryRow(`PRAGMA integrity_check`).Scan(&ok); err != nil || ok != "ok" {
@@ -210,6 +233,16 @@ func (h *issueHarness) enrolRun(t *testing.T, point string, i int) int {
 		}
 	}
 	return v
+}
+
+// judge is txcheck's judgement of issuance over the harness's database.
+func (h *issueHarness) judge(t *testing.T) txcheck.Issuance {
+	t.Helper()
+	j, err := txcheck.JudgeIssuance(context.Background(), h.sql)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j
 }
 
 // crlRun enrols a citizen, kills `kyso cert revoke` of their certificate

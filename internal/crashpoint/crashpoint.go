@@ -22,7 +22,8 @@ const (
 	// Spent: CSC signHash spent its activation data (with the audit
 	// intents), nothing signed yet.
 	Spent = "spent"
-	// Reserved: a certificate's serial is reserved, nothing signed yet.
+	// Reserved: a certificate's serial is reserved with its audit intent
+	// (one commit), nothing signed yet.
 	Reserved = "reserved"
 	// Issued: an enrolment's certificate is signed and recorded, its owner
 	// and credential not yet.

@@ -339,11 +339,12 @@ type issueParams struct {
 }
 
 // issue runs STYLE.md rule 13 for one certificate: refuse a public key
-// already certified (unless allowReuse), reserve the serial, sign a copy
-// with the issuer's throwaway lint key and zlint it, audit the intent, sign
-// for real over the same TBSCertificate, check the result, record it with
-// the outcome's audit event (one transaction). Failures after the
-// reservation are audited.
+// already certified (unless allowReuse), draw the serial, sign a copy
+// with the issuer's throwaway lint key and zlint it, reserve the serial
+// with the audit intent (one commit: both durable before the key signs),
+// sign for real over the same TBSCertificate, check the result, record it
+// with the outcome's audit event (one transaction). A lint refusal and
+// every failure after the reservation are audited.
 func (a *Authority) issue(ctx context.Context, p *issueParams) (cert *x509.Certificate, err error) {
 	issuerName, parent, signer, lintParent, lintKey := p.selfName, p.tmpl, p.self, p.tmpl, crypto.Signer(nil)
 	if p.issuer != nil {
@@ -395,36 +396,21 @@ func (a *Authority) issue(ctx context.Context, p *issueParams) (cert *x509.Certi
 		}
 	}
 
-	// Reserve a serial before anything is signed.
-	var serial []byte
-	for attempt := 1; ; attempt++ {
-		if serial, err = newSerial(a.rand); err != nil {
-			return nil, err
-		}
-		err = a.st.ReserveSerial(ctx, &store.SerialReservation{Issuer: issuerName, Serial: serial, Reserved: a.now().UTC()})
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, store.ErrDuplicateSerial) || attempt == maxSerialAttempts {
-			return nil, fmt.Errorf("ca: reserving a serial number under %q: %w", issuerName, err)
-		}
-		a.log.WarnContext(ctx, "ca: serial number collision; drawing another", "issuer", issuerName, "serial", FormatSerial(serial))
-	}
-	crashpoint.Reach(crashpoint.Reserved)
-	p.tmpl.SerialNumber = newInt(serial)
-	auditSubject := issuerName + "/" + FormatSerial(serial)
-	details := map[string]any{
-		"profile": p.profile, "issuer": issuerName, "serial": FormatSerial(serial), "subject": subjectText,
-		"national_id": p.nationalID, "public_key_sha256": fmt.Sprintf("%x", keyHash), "not_before": p.tmpl.NotBefore, "not_after": p.tmpl.NotAfter,
-	}
-	if p.keyURI != "" {
-		details["key_uri"] = p.keyURI
-	}
-	if p.renews != nil {
-		details["renews"] = FormatSerial(p.renews.Serial)
-	}
+	// Draw a serial, lint a copy signed by the throwaway key, then reserve
+	// the serial with the audit intent in one commit, before the issuer's
+	// key signs. A lint refusal reserves nothing; a serial taken at the
+	// commit is drawn again, and its copy signed and linted again (the
+	// serial is in the TBSCertificate).
+	p.tmpl.SignatureAlgorithm = a.signatureAlgorithm(signer.Public())
+	crlDPs := p.tmpl.CRLDistributionPoints
+	var (
+		serial, lintTBS []byte
+		details         map[string]any
+		auditSubject    string
+		crlShard        int
+	)
 	fail := func(stage string, e error) error {
-		d := map[string]any{}
+		d := make(map[string]any, len(details)+2)
 		for k, v := range details {
 			d[k] = v
 		}
@@ -434,28 +420,48 @@ func (a *Authority) issue(ctx context.Context, p *issueParams) (cert *x509.Certi
 		}
 		return e
 	}
-
-	crlShard := a.crlShard(issuerName, p.tmpl, serial)
-	if crlShard > 0 {
-		details["crl_shard"] = crlShard
+	for attempt := 1; ; attempt++ {
+		if serial, err = newSerial(a.rand); err != nil {
+			return nil, err
+		}
+		p.tmpl.SerialNumber = newInt(serial)
+		p.tmpl.CRLDistributionPoints = crlDPs
+		crlShard = a.crlShard(issuerName, p.tmpl, serial)
+		auditSubject = issuerName + "/" + FormatSerial(serial)
+		details = map[string]any{
+			"profile": p.profile, "issuer": issuerName, "serial": FormatSerial(serial), "subject": subjectText,
+			"national_id": p.nationalID, "public_key_sha256": fmt.Sprintf("%x", keyHash), "not_before": p.tmpl.NotBefore, "not_after": p.tmpl.NotAfter,
+		}
+		if p.keyURI != "" {
+			details["key_uri"] = p.keyURI
+		}
+		if p.renews != nil {
+			details["renews"] = FormatSerial(p.renews.Serial)
+		}
+		if crlShard > 0 {
+			details["crl_shard"] = crlShard
+		}
+		lintDER, err := x509.CreateCertificate(a.rand, p.tmpl, lintParent, p.pub, lintKey)
+		if err != nil {
+			return nil, fail("lint", fmt.Errorf("ca: signing the lint copy: %w", err))
+		}
+		if lintTBS, err = lintCertificate(a.reg, lintDER); err != nil {
+			return nil, fail("lint", fmt.Errorf("ca: refusing to issue %s: %w", p.profile, err))
+		}
+		intent, err := a.auditEvent(p.actor, "cert.issue", auditSubject, "intent", details)
+		if err != nil {
+			return nil, err
+		}
+		err = a.st.ReserveSerial(ctx, &store.SerialReservation{Issuer: issuerName, Serial: serial, Reserved: a.now().UTC()}, intent)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, store.ErrDuplicateSerial) || attempt == maxSerialAttempts {
+			return nil, fmt.Errorf("ca: reserving a serial number under %q with the audit intent: %w", issuerName, err)
+		}
+		a.log.WarnContext(ctx, "ca: serial number collision; drawing another", "issuer", issuerName, "serial", FormatSerial(serial))
 	}
-	p.tmpl.SignatureAlgorithm = a.signatureAlgorithm(signer.Public())
-	// Lint a copy signed by the throwaway key.
-	lintDER, err := x509.CreateCertificate(a.rand, p.tmpl, lintParent, p.pub, lintKey)
-	if err != nil {
-		return nil, fail("lint", fmt.Errorf("ca: signing the lint copy: %w", err))
-	}
-	if err := lintCertificateDER(a.reg, lintDER); err != nil {
-		return nil, fail("lint", fmt.Errorf("ca: refusing to issue %s: %w", p.profile, err))
-	}
-	lintCert, err := x509.ParseCertificate(lintDER)
-	if err != nil {
-		return nil, fail("lint", fmt.Errorf("ca: parsing the lint copy: %w", err))
-	}
-
-	if err := a.audit(ctx, p.actor, "cert.issue", auditSubject, "intent", details); err != nil {
-		return nil, err
-	}
+	crashpoint.Reach(crashpoint.Reserved)
 
 	der, err := x509.CreateCertificate(a.rand, p.tmpl, parent, p.pub, signer)
 	if err != nil {
@@ -465,7 +471,7 @@ func (a *Authority) issue(ctx context.Context, p *issueParams) (cert *x509.Certi
 	if err != nil {
 		return nil, fail("check", fmt.Errorf("ca: the signed certificate does not parse: %w", err))
 	}
-	if !bytes.Equal(cert.RawTBSCertificate, lintCert.RawTBSCertificate) {
+	if !bytes.Equal(cert.RawTBSCertificate, lintTBS) {
 		return nil, fail("check", errors.New("ca: the signed TBSCertificate differs from the linted one"))
 	}
 	// CreateCertificate refuses a signer whose public key is not the

@@ -22,9 +22,9 @@ type keyStore struct {
 	stale    atomic.Bool
 }
 
-func (s *keyStore) ReserveSerial(ctx context.Context, r *store.SerialReservation) error {
+func (s *keyStore) ReserveSerial(ctx context.Context, r *store.SerialReservation, audit ...*store.AuditEvent) error {
 	s.reserves.Add(1)
-	return s.Store.ReserveSerial(ctx, r)
+	return s.Store.ReserveSerial(ctx, r, audit...)
 }
 
 func (s *keyStore) PublicKeyCertified(ctx context.Context, spkiSHA256 []byte) (bool, error) {

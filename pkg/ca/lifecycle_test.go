@@ -11,7 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/kyso-pki/kyso/hsm"
+	"github.com/kyso-pki/kyso/pkg/metrics"
 	"github.com/kyso-pki/kyso/pkg/store"
 )
 
@@ -327,6 +331,7 @@ func BenchmarkIssueCitizen(b *testing.B) {
 	for i := range csrs {
 		csrs[i] = newCSR(b, p256(b))
 	}
+	commits := sqliteCommits(b)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if _, err := f.a.IssueCitizen(ctx, citizen("079203001234", csrs[i])); err != nil {
@@ -334,6 +339,54 @@ func BenchmarkIssueCitizen(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "certs/s")
+	commits()
+}
+
+// sqliteCommits returns a func that reports the SQLite commits (a group
+// commit counts once) since the call, per certificate, and their mean
+// time from begin to durable commit (kyso_db_commit_duration_seconds).
+func sqliteCommits(b *testing.B) func() {
+	read := func() (uint64, float64) {
+		var m dto.Metric
+		if err := metrics.DBCommits.WithLabelValues("sqlite").(prometheus.Histogram).Write(&m); err != nil {
+			b.Fatal(err)
+		}
+		return m.GetHistogram().GetSampleCount(), m.GetHistogram().GetSampleSum()
+	}
+	n0, s0 := read()
+	return func() {
+		n, s := read()
+		b.ReportMetric(float64(n-n0)/float64(b.N), "commits/cert")
+		if n > n0 {
+			b.ReportMetric((s-s0)/float64(n-n0)*1000, "ms/commit")
+		}
+	}
+}
+
+// BenchmarkIssueCitizenParallel is BenchmarkIssueCitizen from
+// concurrent goroutines (b.RunParallel: GOMAXPROCS, times -cpu's
+// multiplier via SetParallelism 8), as kysod's requests arrive: their
+// durable commits may share an fsync (the SQLite store's group commit).
+func BenchmarkIssueCitizenParallel(b *testing.B) {
+	ctx := context.Background()
+	f := newFixture(b, newSQLite(b), &Options{DisableCampaign: true})
+	csrs := make(chan []byte, b.N)
+	for range b.N {
+		csrs <- newCSR(b, p256(b))
+	}
+	b.SetParallelism(8)
+	commits := sqliteCommits(b)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := f.a.IssueCitizen(ctx, citizen("079203001234", <-csrs)); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "certs/s")
+	commits()
 }
 
 // BenchmarkIssueCitizenKeyStore is the key-made-in-the-key-store path.

@@ -109,9 +109,17 @@ func lintError(f []string) error {
 // lintCertificateDER runs zlint over a DER certificate and returns a
 // *LintError for any error, warning or fatal finding.
 func lintCertificateDER(reg lint.Registry, der []byte) error {
+	_, err := lintCertificate(reg, der)
+	return err
+}
+
+// lintCertificate is lintCertificateDER that also returns the
+// TBSCertificate zlint parsed, which issuance compares with the one the
+// issuer signs, so the lint copy is parsed once.
+func lintCertificate(reg lint.Registry, der []byte) ([]byte, error) {
 	zc, err := zx509.ParseCertificate(der)
 	if err != nil {
-		return fmt.Errorf("ca: zlint cannot parse the certificate: %w", err)
+		return nil, fmt.Errorf("ca: zlint cannot parse the certificate: %w", err)
 	}
 	// Each lint runs as zlint.LintCertificateEx runs it.
 	var f []string
@@ -119,7 +127,7 @@ func lintCertificateDER(reg lint.Registry, der []byte) error {
 	for _, l := range reg.CertificateLints().Lints() {
 		f = finding(f, l.Name, l.Execute(zc, conf))
 	}
-	return lintError(f)
+	return zc.RawTBSCertificate, lintError(f)
 }
 
 // lintCRLDER runs zlint over a DER CRL.

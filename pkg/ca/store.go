@@ -17,7 +17,7 @@ type Store interface {
 	GetCA(ctx context.Context, name string) (*store.CA, error)
 	ListCAs(ctx context.Context) ([]*store.CA, error)
 
-	ReserveSerial(ctx context.Context, r *store.SerialReservation) error
+	ReserveSerial(ctx context.Context, r *store.SerialReservation, audit ...*store.AuditEvent) error
 	PutCertificate(ctx context.Context, c *store.Certificate, audit ...*store.AuditEvent) error
 	GetCertificate(ctx context.Context, issuer string, serial []byte) (*store.Certificate, error)
 	ListCertificates(ctx context.Context, f *store.CertificateFilter) ([]*store.Certificate, error)

@@ -67,10 +67,12 @@ type Store interface {
 	// ListCAs returns every CA, oldest first.
 	ListCAs(ctx context.Context) ([]*CA, error)
 
-	// ReserveSerial claims serial for issuer before anything is signed.
-	// A serial already reserved (or issued) under that issuer gives
-	// ErrDuplicateSerial.
-	ReserveSerial(ctx context.Context, r *SerialReservation) error
+	// ReserveSerial claims serial for issuer before anything is signed,
+	// and appends audit (issuance's intent) in the same transaction, so
+	// the serial and the intent are durable together or not at all. A
+	// serial already reserved (or issued) under that issuer gives
+	// ErrDuplicateSerial and appends nothing.
+	ReserveSerial(ctx context.Context, r *SerialReservation, audit ...*AuditEvent) error
 	// PutCertificate stores an issued certificate. Its serial must have been
 	// reserved for its issuer (ErrNotReserved). Its public key must not be in
 	// another certificate (ErrDuplicatePublicKey) unless AllowKeyReuse is set.

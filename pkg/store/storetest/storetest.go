@@ -276,6 +276,25 @@ func testSerial(t *testing.T, s store.Store) {
 	}
 	wantErr(t, "no issuer", s.ReserveSerial(ctx, &store.SerialReservation{Serial: []byte{5}}), store.ErrInvalid)
 	wantErr(t, "nil", s.ReserveSerial(ctx, nil), store.ErrInvalid)
+
+	// With the issuance's intent: the serial and the event together, and
+	// a taken serial appends nothing.
+	fresh := NewSerial(t)
+	intent := &store.AuditEvent{Actor: "ca", Action: "cert.issue", Subject: "reserved", Outcome: "intent", Details: []byte("{}")}
+	noErr(t, "ReserveSerial with an intent", s.ReserveSerial(ctx, &store.SerialReservation{Issuer: "a", Serial: fresh}, intent))
+	refused := &store.AuditEvent{Actor: "ca", Action: "cert.issue", Subject: "taken", Outcome: "intent", Details: []byte("{}")}
+	wantErr(t, "ReserveSerial taken, with an intent", s.ReserveSerial(ctx, &store.SerialReservation{Issuer: "a", Serial: fresh}, refused), store.ErrDuplicateSerial)
+	bad := &store.AuditEvent{Action: "cert.issue", Outcome: "intent", Details: []byte("not json")}
+	wantErr(t, "ReserveSerial with a bad intent", s.ReserveSerial(ctx, &store.SerialReservation{Issuer: "a", Serial: NewSerial(t)}, bad), store.ErrInvalid)
+	evs, err := s.ListAudit(ctx, 0, 1000)
+	noErr(t, "ListAudit", err)
+	subjects := map[string]int{}
+	for _, ev := range evs {
+		subjects[ev.Subject]++
+	}
+	if intent.ID == 0 || len(intent.Hash) == 0 || subjects["reserved"] != 1 || subjects["taken"] != 0 || refused.ID != 0 || len(evs) != 1 {
+		t.Fatalf("audit events of ReserveSerial: %v (IDs %d, %d); want the reserved one's alone", subjects, intent.ID, refused.ID)
+	}
 }
 
 func equalCert(t testing.TB, got, want *store.Certificate) {

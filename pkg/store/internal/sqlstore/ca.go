@@ -107,17 +107,32 @@ const (
 const sqlReserve = `INSERT INTO serials (issuer, serial, reserved_at) VALUES ($1, $2, $3)
 	ON CONFLICT (issuer, serial) DO NOTHING`
 
-// ReserveSerial claims r.Serial for r.Issuer; ErrDuplicateSerial when it is
-// taken.
-func (s *Store) ReserveSerial(ctx context.Context, r *store.SerialReservation) error {
+// ReserveSerial claims r.Serial for r.Issuer and appends audit (the
+// issuance's intent) in the same transaction; ErrDuplicateSerial, and
+// nothing appended, when the serial is taken. The write may share its
+// commit with concurrent callers' (writeShared: issuances, signatures):
+// it returns once the serial and the intent are durable.
+func (s *Store) ReserveSerial(ctx context.Context, r *store.SerialReservation, audit ...*store.AuditEvent) error {
 	if err := check.Reservation(r); err != nil {
 		return s.invalid("reserving serial", err)
 	}
+	details, err := s.auditDetails(audit)
+	if err != nil {
+		return err
+	}
 	at := s.time(s.clock(r.Reserved))
-	return s.write(ctx, fmt.Sprintf("reserving serial %x for %q", r.Serial, r.Issuer), true, func(c Conn) error {
+	rows := make([]store.AuditEvent, len(audit))
+	err = s.writeShared(ctx, fmt.Sprintf("reserving serial %x for %q", r.Serial, r.Issuer), len(audit) == 0, func(c Conn) error {
 		n, err := c.Exec(ctx, sqlReserve, r.Issuer, r.Serial, at)
-		return inserted(n, err, store.ErrDuplicateSerial)
+		if err := inserted(n, err, store.ErrDuplicateSerial); err != nil {
+			return err
+		}
+		return s.appendAudit(ctx, c, audit, details, rows)
 	})
+	if err == nil {
+		setChained(audit, rows)
+	}
+	return err
 }
 
 // ReserveSerials claims every serial in rs in one transaction: all or none.
