@@ -5,8 +5,11 @@ import (
 	"crypto"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -288,5 +291,86 @@ func TestOneAnswer(t *testing.T) {
 	}
 	if err := authorize("271828", e.next(t, en)); !isCode(err, signing.KindLocked) {
 		t.Fatalf("sixth attempt: %v, want the lock", err)
+	}
+}
+
+// TestLoginDoesNotTellWhoIsEnrolled: a login naming a national ID no
+// owner holds is answered as a known owner's wrong factors are — the same
+// errors, the lock after the same number of tries, the same audited
+// events (without the ID tried) — and sixteen guesses at once at one
+// unknown ID are five evaluations, as they would be for an owner.
+func TestLoginDoesNotTellWhoIsEnrolled(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	en := e.enrol(t, hsm.ECDSAP256)
+	const unknown = "CCCD:079203077777"
+	answers := func(nationalID string) []string {
+		var out []string
+		for range 6 {
+			_, _, err := e.svc.OwnerLogin(ctx, nationalID, "999999", "000000")
+			var se *signing.Error
+			if !errors.As(err, &se) {
+				t.Fatalf("login of %s: %v", nationalID, err)
+			}
+			// The lock's end differs by the time between the two runs.
+			out = append(out, fmt.Sprint(se.Kind)+": "+regexp.MustCompile(`locked until .*`).ReplaceAllString(se.Error(), "locked until …"))
+		}
+		return out
+	}
+	events := func(after int64) []string {
+		evs, err := e.p.Store.ListAudit(ctx, after, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, ev := range evs {
+			if strings.HasPrefix(ev.Action, "owner.") {
+				out = append(out, ev.Action+" "+ev.Outcome)
+			}
+			if strings.Contains(ev.Subject+string(ev.Details), "079203077777") {
+				t.Errorf("audit event %d names the unknown national ID tried: %s %s", ev.ID, ev.Subject, ev.Details)
+			}
+		}
+		return out
+	}
+	head := func() int64 {
+		id, _, err := e.p.Store.AuditHead(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	h0 := head()
+	known := answers(en.NationalID)
+	h1 := head()
+	stranger := answers(unknown)
+	if strings.Join(known, "\n") != strings.Join(stranger, "\n") {
+		t.Errorf("a known owner's wrong logins and an unknown ID's differ:\nknown:\n%s\nunknown:\n%s", strings.Join(known, "\n"), strings.Join(stranger, "\n"))
+	}
+	if !strings.Contains(known[5], "locked") {
+		t.Errorf("the sixth wrong login of an owner: %q, want locked", known[5])
+	}
+	if k, u := events(h0)[:len(events(h0))-len(events(h1))], events(h1); strings.Join(k, ",") != strings.Join(u, ",") {
+		t.Errorf("audited: known %v, unknown %v", k, u)
+	}
+	// Sixteen at once at another unknown ID: five evaluated, eleven locked.
+	var denied, locked atomic.Int32
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			_, _, err := e.svc.OwnerLogin(ctx, "CCCD:079203066666", "999999", "000000")
+			switch {
+			case isCode(err, signing.KindDenied):
+				denied.Add(1)
+			case isCode(err, signing.KindLocked):
+				locked.Add(1)
+			default:
+				t.Errorf("a guess at once: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if denied.Load() != 5 || locked.Load() != 11 {
+		t.Errorf("16 guesses at once at an unknown ID: %d denied, %d locked; want 5 and 11", denied.Load(), locked.Load())
 	}
 }

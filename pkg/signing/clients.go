@@ -411,8 +411,8 @@ func (s *Service) OwnerLogin(ctx context.Context, nationalID, pin, otp string) (
 	}
 	o, err := s.st.GetOwnerByNationalID(ctx, nationalID)
 	if errors.Is(err, store.ErrNotFound) {
-		if _, err := s.checkPassword(ctx, decoyHash, pin); err != nil {
-			return "", 0, err
+		if err := s.loginMiss(ctx, nationalID, pin); err != nil && !errors.Is(err, &Error{Kind: KindDenied}) {
+			return "", 0, err // locked, as a known owner would be
 		}
 		return "", 0, denied
 	}

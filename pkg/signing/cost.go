@@ -14,6 +14,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -77,6 +78,17 @@ func (g *hashGate) enterTraced(ctx context.Context) error {
 func (g *hashGate) leave() {
 	<-g.slots
 	metrics.Argon2Running.Dec()
+}
+
+// hold is enterTraced returning its leave, safe to call more than once:
+// a caller leaves as soon as its evaluation is done and defers the same
+// call for the paths that return before it.
+func (g *hashGate) hold(ctx context.Context) (leave func(), err error) {
+	if err := g.enterTraced(ctx); err != nil {
+		return nil, err
+	}
+	var once sync.Once
+	return func() { once.Do(g.leave) }, nil
 }
 
 // checkPassword reports whether secret matches the argon2id PHC string

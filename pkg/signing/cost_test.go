@@ -3,6 +3,7 @@ package signing_test
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"runtime"
 	"strings"
 	"sync"
@@ -34,9 +35,10 @@ func kysodEnv(t *testing.T, concurrency int, wait time.Duration) *env {
 	})
 }
 
-// loginsAtOnce sends n owner logins for an unknown national ID at once (each
-// checks the decoy hash at kysod's parameters: a full argon2id evaluation)
-// and returns their errors.
+// loginsAtOnce sends n owner logins for unknown national IDs at once, one
+// ID each (each checks the decoy hash at kysod's parameters: a full
+// argon2id evaluation; one ID tried n times would be locked after five,
+// as an owner is, and evaluate no more), and returns their errors.
 func loginsAtOnce(e *env, n int) []error {
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -44,7 +46,7 @@ func loginsAtOnce(e *env, n int) []error {
 	for i := range n {
 		wg.Go(func() {
 			<-start
-			_, _, errs[i] = e.svc.OwnerLogin(context.Background(), "CCCD:079203999999", "135790", "000000")
+			_, _, errs[i] = e.svc.OwnerLogin(context.Background(), fmt.Sprintf("CCCD:0792038%05d", i), "135790", "000000")
 		})
 	}
 	close(start)

@@ -77,6 +77,9 @@ type Dispatcher struct {
 	// attempt, HTTP status or network error) — never a body, a key or a
 	// URL; nil discards them.
 	Logger *slog.Logger
+
+	// pruned is when this dispatcher last pruned the login misses.
+	pruned time.Time
 }
 
 func orDuration(d, def time.Duration) time.Duration {
@@ -143,6 +146,13 @@ func (d *Dispatcher) Once(ctx context.Context) (int, error) {
 	}
 	if _, err := d.Service.NotifyExpiring(ctx); err != nil {
 		d.log().Error("signing: sending expiry notices", "error", err)
+	}
+	if now := d.now(); now.Sub(d.pruned) >= time.Hour {
+		if _, err := d.Service.PruneLoginMisses(ctx); err != nil {
+			d.log().Error("signing: pruning login misses", "error", err)
+		} else {
+			d.pruned = now
+		}
 	}
 	timeout := orDuration(d.Timeout, 10*time.Second)
 	// The lease outlasts the batch sent one by one, with one timeout to

@@ -2,6 +2,7 @@ package signing
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -77,15 +78,9 @@ func (s *Service) checkFactors(ctx context.Context, o *store.Owner, f *Factors, 
 // reserved: a check refused as busy (KindBusy) spends none of the owner's
 // attempts.
 func (s *Service) twoFactors(ctx context.Context, o *store.Owner, pin, otp string) error {
-	if err := s.gate.enterTraced(ctx); err != nil {
+	leave, err := s.gate.hold(ctx)
+	if err != nil {
 		return err
-	}
-	inGate := true
-	leave := func() {
-		if inGate {
-			s.gate.leave()
-			inGate = false
-		}
 	}
 	defer leave()
 	return s.attempt(ctx, o, leave, func(now time.Time, details map[string]any) (bool, *Error, error) {
@@ -117,8 +112,29 @@ func (s *Service) twoFactors(ctx context.Context, o *store.Owner, pin, otp strin
 // releases the count only when eval passed. eval's refusal is the answer
 // to a failed attempt.
 func (s *Service) attempt(ctx context.Context, o *store.Owner, locked func(), eval func(now time.Time, details map[string]any) (bool, *Error, error)) error {
+	return s.counted(ctx, &attempts{
+		actor: "owner:" + o.ID, subject: o.NationalID,
+		reserve: func(now time.Time) (*store.Attempt, error) {
+			return s.st.ReserveAttempt(ctx, o.ID, s.cfg.PINAttempts, s.cfg.PINLockout, now)
+		},
+		release: func() error { return s.st.ReleaseAttempts(ctx, o.ID) },
+	}, locked, eval)
+}
+
+// attempts is whose attempts counted counts: an owner's (attempt), or the
+// logins naming a national ID no owner holds (loginMiss), audited as
+// actor on subject.
+type attempts struct {
+	actor, subject string
+	reserve        func(now time.Time) (*store.Attempt, error)
+	release        func() error
+}
+
+// counted is attempt's rule over any attempts: reserve, evaluate unless
+// locked, audit owner.factors (or owner.locked), release on a pass.
+func (s *Service) counted(ctx context.Context, c *attempts, locked func(), eval func(now time.Time, details map[string]any) (bool, *Error, error)) error {
 	now := s.now()
-	a, err := s.st.ReserveAttempt(ctx, o.ID, s.cfg.PINAttempts, s.cfg.PINLockout, now)
+	a, err := c.reserve(now)
 	if err != nil {
 		return err
 	}
@@ -126,7 +142,7 @@ func (s *Service) attempt(ctx context.Context, o *store.Owner, locked func(), ev
 		if locked != nil {
 			locked()
 		}
-		if err := s.audit(ctx, "owner:"+o.ID, "owner.locked", o.NationalID, "error", map[string]any{"attempts": a.Count, "locked_until": a.LockedUntil}); err != nil {
+		if err := s.audit(ctx, c.actor, "owner.locked", c.subject, "error", map[string]any{"attempts": a.Count, "locked_until": a.LockedUntil}); err != nil {
 			return err
 		}
 		return lockedError(a.LockedUntil, now)
@@ -142,14 +158,64 @@ func (s *Service) attempt(ctx context.Context, o *store.Owner, locked func(), ev
 	} else if !a.LockedUntil.IsZero() {
 		details["locked_until"] = a.LockedUntil
 	}
-	if err := s.audit(ctx, "owner:"+o.ID, "owner.factors", o.NationalID, outcome, details); err != nil {
+	if err := s.audit(ctx, c.actor, "owner.factors", c.subject, outcome, details); err != nil {
 		return err
 	}
 	if !passed {
 		return refusal
 	}
-	return s.st.ReleaseAttempts(ctx, o.ID)
+	return c.release()
 }
+
+// loginMiss answers a login naming a national ID no owner holds as a
+// known owner's wrong factors are answered (twoFactors), so that neither
+// the answer, nor its time, nor the lock tells who is enrolled: behind
+// the same argon2id gate, the miss is counted (store.ReserveMiss, under an
+// HMAC of the ID with the service's secret key, never the ID), the decoy
+// hash checked, owner.factors audited (subject "unknown:" and the HMAC's
+// first 8 bytes in hex), and after Config.PINAttempts misses the ID is
+// locked for Config.PINLockout as an owner would be.
+func (s *Service) loginMiss(ctx context.Context, nationalID, pin string) error {
+	leave, err := s.gate.hold(ctx)
+	if err != nil {
+		return err
+	}
+	defer leave()
+	key := s.clientMAC(loginMissMAC, nationalID)
+	return s.counted(ctx, &attempts{
+		actor: "owner:unknown", subject: "unknown:" + hex.EncodeToString(key[:8]),
+		reserve: func(now time.Time) (*store.Attempt, error) {
+			return s.st.ReserveMiss(ctx, key, s.cfg.PINAttempts, s.cfg.PINLockout, now)
+		},
+		release: func() error { return nil },
+	}, leave, func(now time.Time, details map[string]any) (bool, *Error, error) {
+		_, span := tracing.Child(ctx, "argon2.evaluate", attribute.String("kyso.argon2.op", "check"))
+		argon2Check(decoyHash, pin)
+		span.End()
+		leave()
+		details["factor"], details["pin"], details["otp"], details["owner"] = "pin+otp", factorWrong, factorWrong, "none"
+		return false, factorsDenied(), nil
+	})
+}
+
+// LoginMissRetention is how long a national ID's login misses are kept
+// after the last one (PruneLoginMisses). An owner's failed attempts are
+// kept until a success or a lock ends; misses cannot be kept forever, as
+// anyone may try any ID, so an ID tried, left for this long and tried
+// again starts afresh where an owner would not: an oracle of 90 days.
+const LoginMissRetention = 90 * 24 * time.Hour
+
+// PruneLoginMisses deletes the login misses of national IDs last tried
+// over LoginMissRetention ago whose lock has ended; the webhook
+// dispatcher runs it hourly.
+func (s *Service) PruneLoginMisses(ctx context.Context) (int64, error) {
+	now := s.now()
+	return s.st.PruneMisses(ctx, now.Add(-LoginMissRetention), now)
+}
+
+// loginMissMAC is the first input of a login miss's HMAC (clientMAC),
+// apart from every client ID (which never holds a space).
+const loginMissMAC = "owner login miss"
 
 // spendOTP checks a TOTP code and, when it matches a time step, spends
 // that step so a code is accepted once (RFC 6238 section 5.2). The step is

@@ -67,6 +67,14 @@ type Signing interface {
 	// attempt. So at most limit attempts are granted per lock period,
 	// however many are asked for at once. ErrNotFound for an unknown owner.
 	ReserveAttempt(ctx context.Context, ownerID string, limit int, lockFor time.Duration, now time.Time) (*Attempt, error)
+	// ReserveMiss is ReserveAttempt for a login naming no owner, counted
+	// by key (an HMAC of the national ID tried, never the ID), so that
+	// an unknown ID is answered with the same writes and the same lock
+	// as a known one with wrong factors.
+	ReserveMiss(ctx context.Context, key []byte, limit int, lockFor time.Duration, now time.Time) (*Attempt, error)
+	// PruneMisses deletes the misses last counted before before whose
+	// lock, if any, has ended by now, and returns how many.
+	PruneMisses(ctx context.Context, before, now time.Time) (int64, error)
 	// ReleaseAttempts is the answer to an attempt whose every factor
 	// passed: the count goes to zero and the lock, if any, is lifted.
 	ReleaseAttempts(ctx context.Context, ownerID string) error

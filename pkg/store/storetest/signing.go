@@ -30,6 +30,7 @@ func RunSigning(t *testing.T, newStore func(t *testing.T) store.Signing) {
 		{"Usage", testUsage},
 		{"Owner", testOwner},
 		{"Attempts", testAttempts},
+		{"LoginMisses", testLoginMisses},
 		{"TOTPStep", testTOTPStep},
 		{"Credential", testCredential},
 		{"Enrolment", testEnrolment},
@@ -444,6 +445,81 @@ func testOwner(t *testing.T, s store.Signing) {
 // testAttempts: attempts are reserved before they are evaluated; the one
 // that reaches the limit locks; a lock refuses and never resets the count;
 // a success releases; an expired lock gives a fresh budget.
+// testLoginMisses: the misses of a national ID no owner holds are
+// counted and locked as an owner's attempts are (testAttempts), under
+// concurrency too, and pruned only once old and unlocked.
+func testLoginMisses(t *testing.T, s store.Signing) {
+	ctx := context.Background()
+	now := time.Date(2026, 4, 5, 6, 7, 8, 0, time.UTC)
+	const lockFor = 15 * time.Minute
+	key := func(b byte) []byte { return bytes.Repeat([]byte{b}, 32) }
+	reserve := func(k []byte, limit int, at time.Time) *store.Attempt {
+		t.Helper()
+		a, err := s.ReserveMiss(ctx, k, limit, lockFor, at)
+		noErr(t, "ReserveMiss", err)
+		return a
+	}
+	k := key(1)
+	for want := 1; want <= 2; want++ {
+		if a := reserve(k, 3, now); !a.Granted || a.Count != want || !a.LockedUntil.IsZero() {
+			t.Fatalf("miss %d: %+v, want granted, count %d, no lock", want, a, want)
+		}
+	}
+	a := reserve(k, 3, now)
+	if !a.Granted || a.Count != 3 {
+		t.Fatalf("third miss: %+v, want granted with count 3", a)
+	}
+	sameTime(t, "LockedUntil", a.LockedUntil, now.Add(lockFor))
+	for _, at := range []time.Time{now, now.Add(lockFor - time.Microsecond)} {
+		if r := reserve(k, 3, at); r.Granted || r.Count != 3 || !r.LockedUntil.Equal(a.LockedUntil) {
+			t.Fatalf("miss while locked, at %v: %+v, want refused with count 3 and the lock", at, r)
+		}
+	}
+	if r := reserve(k, 3, now.Add(lockFor)); !r.Granted || r.Count != 1 || !r.LockedUntil.IsZero() {
+		t.Fatalf("miss after the lock: %+v, want granted, count 1, no lock", r)
+	}
+	if r := reserve(key(2), 1, now); !r.Granted || r.Count != 1 || r.LockedUntil.IsZero() {
+		t.Fatalf("limit 1: %+v, want granted and locking", r)
+	}
+	// Sixteen misses of one ID at once: five granted, whatever the race.
+	k3 := key(3)
+	var granted atomic.Int32
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			a, err := s.ReserveMiss(ctx, k3, 5, lockFor, now)
+			if err != nil {
+				t.Errorf("ReserveMiss at once: %v", err)
+				return
+			}
+			if a.Granted {
+				granted.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if granted.Load() != 5 {
+		t.Fatalf("16 misses at once with a limit of 5: %d granted", granted.Load())
+	}
+	wantErr(t, "ReserveMiss with a short key", func() error { _, err := s.ReserveMiss(ctx, key(4)[:16], 5, lockFor, now); return err }(), store.ErrInvalid)
+	wantErr(t, "ReserveMiss with limit 0", func() error { _, err := s.ReserveMiss(ctx, key(4), 0, lockFor, now); return err }(), store.ErrInvalid)
+	// Pruning: key 1 (unlocked since now+lockFor) and key 3 (locked until
+	// now+lockFor) were last counted at or before now+lockFor.
+	n, err := s.PruneMisses(ctx, now.Add(lockFor+time.Second), now.Add(time.Minute))
+	noErr(t, "PruneMisses", err)
+	if n != 1 {
+		t.Fatalf("PruneMisses while keys 2 and 3 are locked: %d pruned, want 1 (key 1)", n)
+	}
+	if r := reserve(k, 3, now.Add(lockFor)); r.Count != 1 {
+		t.Fatalf("a pruned key's next miss: %+v, want count 1", r)
+	}
+	n, err = s.PruneMisses(ctx, now.Add(lockFor+time.Second), now.Add(lockFor))
+	noErr(t, "PruneMisses after the locks", err)
+	if n != 3 {
+		t.Fatalf("PruneMisses after the locks ended: %d pruned, want 3", n)
+	}
+}
+
 func testAttempts(t *testing.T, s store.Signing) {
 	ctx := context.Background()
 	o := putOwner(t, s)

@@ -129,6 +129,20 @@ func Attempt(ownerID string, limit int, lockFor time.Duration) error {
 	if err := ID("owner ID", ownerID); err != nil {
 		return err
 	}
+	return lockRule(limit, lockFor)
+}
+
+// Miss checks the arguments of a login miss's reservation: a 32-byte
+// key (an HMAC-SHA-256) and the lock rule.
+func Miss(key []byte, limit int, lockFor time.Duration) error {
+	if len(key) != 32 {
+		return Invalid("a login miss's key is %d bytes, want 32 (HMAC-SHA-256)", len(key))
+	}
+	return lockRule(limit, lockFor)
+}
+
+// lockRule checks a lock after limit attempts for lockFor.
+func lockRule(limit int, lockFor time.Duration) error {
 	if limit < 1 || limit > MaxPINFailures {
 		return Invalid("lock after %d attempts: want 1 to %d", limit, MaxPINFailures)
 	}

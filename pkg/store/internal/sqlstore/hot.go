@@ -107,6 +107,8 @@ func (s *Store) HotQueries() []HotQuery {
 			SQLite: "webhooks_due", Postgres: "webhooks_due", Partial: true},
 		{Name: "CountUndelivered", Query: sqlCountUndelivered,
 			SQLite: "webhooks_due", Postgres: "webhooks_due", Partial: true},
+		{Name: "PruneMisses (login misses, hourly)", Query: sqlPruneMisses, Args: []any{now, now},
+			SQLite: "login_misses_last", Postgres: "login_misses_last"},
 		// The campaign registry's sync (every campaign.registry_sync).
 		{Name: "ListReleased (registry sync)", Query: sqlListReleased, Args: []any{"provider-1", 1000},
 			SQLite: "campaign_holdings_unacked", Postgres: "campaign_holdings_unacked", Partial: true},

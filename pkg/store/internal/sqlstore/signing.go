@@ -399,15 +399,27 @@ func (s *Store) ReserveAttempt(ctx context.Context, ownerID string, limit int, l
 	what := fmt.Sprintf("reserving a factor attempt of owner %q", ownerID)
 	until := s.time(s.clock(now).Add(lockFor))
 	now = s.orNow(now)
+	return s.reserveCounted(ctx, what, now, func(c Conn) Row {
+		return c.QueryRow(ctx, `UPDATE owners SET
+			pin_failures = CASE WHEN locked_until <= $1 THEN 1 ELSE pin_failures + 1 END,
+			locked_until = CASE WHEN (CASE WHEN locked_until <= $1 THEN 1 ELSE pin_failures + 1 END) >= $2
+				THEN CAST($3 AS `+s.d.TimeType+`) ELSE NULL END
+			WHERE id = $4 AND (locked_until IS NULL OR locked_until <= $1)
+			RETURNING pin_failures, locked_until`, s.time(now), limit, until, ownerID)
+	}, func() Row {
+		return s.r.QueryRow(ctx, `SELECT pin_failures, locked_until FROM owners WHERE id = $1`, ownerID)
+	})
+}
+
+// reserveCounted runs reserve, a counting statement returning the count
+// and the lock when it grants an attempt and no row when a lock refuses
+// it; then read gives the count and the lock that refused it. A lock that
+// ended between the two is tried again, at most twice.
+func (s *Store) reserveCounted(ctx context.Context, what string, now time.Time, reserve func(Conn) Row, read func() Row) (*store.Attempt, error) {
 	for try := 0; ; try++ {
 		a := &store.Attempt{}
 		err := s.write(ctx, what, true, func(c Conn) error {
-			err := c.QueryRow(ctx, `UPDATE owners SET
-				pin_failures = CASE WHEN locked_until <= $1 THEN 1 ELSE pin_failures + 1 END,
-				locked_until = CASE WHEN (CASE WHEN locked_until <= $1 THEN 1 ELSE pin_failures + 1 END) >= $2
-					THEN CAST($3 AS `+s.d.TimeType+`) ELSE NULL END
-				WHERE id = $4 AND (locked_until IS NULL OR locked_until <= $1)
-				RETURNING pin_failures, locked_until`, s.time(now), limit, until, ownerID).Scan(&a.Count, Time{&a.LockedUntil})
+			err := reserve(c).Scan(&a.Count, Time{&a.LockedUntil})
 			a.Granted = err == nil
 			if s.noRows(err) {
 				return nil
@@ -418,8 +430,7 @@ func (s *Store) ReserveAttempt(ctx context.Context, ownerID string, limit int, l
 			return nil, err
 		}
 		if !a.Granted {
-			err := s.r.QueryRow(ctx, `SELECT pin_failures, locked_until FROM owners WHERE id = $1`, ownerID).Scan(&a.Count, Time{&a.LockedUntil})
-			if err != nil {
+			if err := read().Scan(&a.Count, Time{&a.LockedUntil}); err != nil {
 				return nil, s.fail(what, s.notFound(err))
 			}
 		}
@@ -427,6 +438,49 @@ func (s *Store) ReserveAttempt(ctx context.Context, ownerID string, limit int, l
 			return a, nil
 		}
 	}
+}
+
+// ReserveMiss counts a login naming no owner under key, as
+// ReserveAttempt counts an owner's: one upsert that, while the key's lock
+// is in force, changes nothing (Granted false, with the lock).
+func (s *Store) ReserveMiss(ctx context.Context, key []byte, limit int, lockFor time.Duration, now time.Time) (*store.Attempt, error) {
+	if err := check.Miss(key, limit, lockFor); err != nil {
+		return nil, s.invalid("counting a login miss", err)
+	}
+	const what = "counting a login miss"
+	now = s.orNow(now)
+	until := s.time(s.clock(now).Add(lockFor))
+	first := any(nil)
+	if limit <= 1 {
+		first = until
+	}
+	return s.reserveCounted(ctx, what, now, func(c Conn) Row {
+		return c.QueryRow(ctx, `INSERT INTO login_misses (key, failures, locked_until, last_at) VALUES ($1, 1, $2, $3)
+			ON CONFLICT (key) DO UPDATE SET
+				failures = CASE WHEN login_misses.locked_until <= $3 THEN 1 ELSE login_misses.failures + 1 END,
+				locked_until = CASE WHEN (CASE WHEN login_misses.locked_until <= $3 THEN 1 ELSE login_misses.failures + 1 END) >= $4
+					THEN CAST($5 AS `+s.d.TimeType+`) ELSE NULL END,
+				last_at = $3
+			WHERE login_misses.locked_until IS NULL OR login_misses.locked_until <= $3
+			RETURNING failures, locked_until`, key, first, s.time(now), limit, until)
+	}, func() Row {
+		return s.r.QueryRow(ctx, `SELECT failures, locked_until FROM login_misses WHERE key = $1`, key)
+	})
+}
+
+// sqlPruneMisses is PruneMisses' statement, on login_misses_last.
+const sqlPruneMisses = `DELETE FROM login_misses WHERE last_at < $1 AND (locked_until IS NULL OR locked_until <= $2)`
+
+// PruneMisses deletes the login misses last counted before before whose
+// lock, if any, has ended by now, through login_misses_last.
+func (s *Store) PruneMisses(ctx context.Context, before, now time.Time) (int64, error) {
+	var n int64
+	err := s.write(ctx, "pruning login misses", true, func(c Conn) error {
+		var err error
+		n, err = c.Exec(ctx, sqlPruneMisses, s.time(s.clock(before)), s.time(s.clock(now)))
+		return err
+	})
+	return n, err
 }
 
 // ReleaseAttempts sets the owner's attempt count to zero and lifts the
