@@ -128,7 +128,7 @@ func (p *PKI) PresignPass(ctx context.Context) (*PresignResult, error) {
 	if err != nil || !res.Leased {
 		return res, err
 	}
-	if res.New+res.Refreshed+res.Retired+res.Skipped+res.Failed > 0 {
+	if res.New+res.Refreshed+res.Retired+res.Skipped+res.Failed > 0 || time.Since(start) > time.Second {
 		logProgress(true)
 	}
 	return res, nil

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/x509"
+	"database/sql"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	xocsp "golang.org/x/crypto/ocsp"
 
 	"github.com/kyso-pki/kyso/hsm"
@@ -41,6 +43,8 @@ type presignEnv struct {
 	h    *ca.Hierarchy
 	now  *time.Time
 	dir  string
+	// sql runs a statement on the database behind the store's back.
+	sql func(q string, args ...any) error
 	// responder is ca.Options.OCSPValidity.
 	responder time.Duration
 }
@@ -68,9 +72,29 @@ func newPresignEnvAt(t *testing.T, driver string, start time.Time, responder tim
 	}
 	switch driver {
 	case "sqlite":
-		e.st, err = sqlite.Open(ctx, filepath.Join(dir, "kyso.db"), nil)
+		path := filepath.Join(dir, "kyso.db")
+		e.st, err = sqlite.Open(ctx, path, nil)
+		e.sql = func(q string, args ...any) error {
+			db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			_, err = db.Exec(q, args...)
+			return err
+		}
 	case "postgres":
-		e.st, err = postgres.Open(ctx, testenv.NewPostgres(t), nil)
+		dsn := testenv.NewPostgres(t)
+		e.st, err = postgres.Open(ctx, dsn, nil)
+		e.sql = func(q string, args ...any) error {
+			db, err := pgx.Connect(ctx, dsn)
+			if err != nil {
+				return err
+			}
+			defer db.Close(ctx)
+			_, err = db.Exec(ctx, strings.ReplaceAll(q, "?", "$1"), args...)
+			return err
+		}
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -363,6 +387,33 @@ func TestPresignRevokedWhileSigning(t *testing.T) {
 				if _, err := e.st.PutOCSPAnswers(ctx, ca.IssuingName, batch); err == nil {
 					t.Errorf("%s: stored", name)
 				}
+			}
+		})
+	}
+}
+
+// TestPresignStatusChangedElsewhere: a status changed by a writer other
+// than this store's Revoke — an older kysod or kyso during a rolling
+// upgrade, an operator's SQL — makes the stored answer stale all the
+// same (migration 0028's trigger): it is not served, and it is the first
+// the next pass signs again, with the new status.
+func TestPresignStatusChangedElsewhere(t *testing.T) {
+	for _, driver := range []string{"sqlite", "postgres"} {
+		t.Run(driver, func(t *testing.T) {
+			e := newPresignEnv(t, driver)
+			leaf := issue(t, e.a, "079203001234")
+			e.pass(t, e.p)
+			if a := e.stored(t, leaf); a == nil || a.Status != store.StatusGood {
+				t.Fatalf("stored answer %+v, want good", a)
+			}
+			if err := e.sql(`UPDATE certificates SET status = 'hold' WHERE serial = ?`, leaf.SerialNumber.Bytes()); err != nil {
+				t.Fatal(err)
+			}
+			if a := e.stored(t, leaf); a != nil {
+				t.Fatalf("after a status change in SQL the stored %s answer is still current", a.Status)
+			}
+			if rows, err := e.st.OCSPStale(context.Background(), ca.IssuingName, *e.now, *e.now, time.Unix(-1, 0), nil, 10); err != nil || len(rows) != 1 || rows[0].Status != store.StatusHold {
+				t.Fatalf("the next pass would sign %v (%v), want the held certificate", rows, err)
 			}
 		})
 	}

@@ -374,9 +374,6 @@ func (s *Store) Revoke(ctx context.Context, r *store.Revocation) error {
 		if _, err := tx.Exec(ctx, sqlSetStatus, next, r.Issuer, r.Serial); err != nil {
 			return err
 		}
-		if err := s.staleOCSP(ctx, tx, r.Issuer, r.Serial); err != nil {
-			return err
-		}
 		if err := s.moveCount(ctx, tx, status, next); err != nil {
 			return err
 		}
@@ -411,9 +408,6 @@ func (s *Store) ReleaseHold(ctx context.Context, issuer string, serial []byte) e
 			return err
 		}
 		if _, err := tx.Exec(ctx, sqlSetStatus, store.StatusGood, issuer, serial); err != nil {
-			return err
-		}
-		if err := s.staleOCSP(ctx, tx, issuer, serial); err != nil {
 			return err
 		}
 		if err := s.moveCount(ctx, tx, status, store.StatusGood); err != nil {

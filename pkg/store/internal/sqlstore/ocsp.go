@@ -251,14 +251,9 @@ func (s *Store) RetireOCSPResponder(ctx context.Context, issuer string, responde
 // in the pass's order.
 var ocspStale = time.Unix(0, 0).UTC()
 
-// sqlSetStatus changes a certificate's status and raises its status
-// version (ocsp_version): a pre-signed answer for the version before is
-// neither served nor stored any more.
-const sqlSetStatus = `UPDATE certificates SET status = $1, ocsp_version = ocsp_version + 1 WHERE issuer = $2 AND serial = $3`
-
-// staleOCSP makes the certificate's stored answer due at once, in the
-// transaction that changes its status (sqlSetStatus).
-func (s *Store) staleOCSP(ctx context.Context, tx Conn, issuer string, serial []byte) error {
-	_, err := tx.Exec(ctx, `UPDATE ocsp_answers SET refresh_at = $3 WHERE issuer = $1 AND serial = $2`, issuer, serial, s.time(ocspStale))
-	return err
-}
+// sqlSetStatus changes a certificate's status. The trigger
+// certificates_ocsp_stale (migration 0028) raises its status version
+// (ocsp_version) and makes its pre-signed answer due at once, in this
+// transaction: an answer for the version before is neither served nor
+// stored any more.
+const sqlSetStatus = `UPDATE certificates SET status = $1 WHERE issuer = $2 AND serial = $3`

@@ -5,10 +5,12 @@
 -- certificate (outside the signature; added when served), responder the
 -- SHA-256 of the certificate that signed it (an answer by a replaced
 -- responder is not served), version the certificate's ocsp_version it was
--- signed for: every change of a certificate's status (Revoke, ReleaseHold)
--- raises ocsp_version and makes the stored answer due (refresh_at) in its
--- own transaction, and an answer whose version is not the certificate's is
--- never served nor stored over a newer one. refresh_at is half the
+-- signed for: every change of a certificate's status raises ocsp_version
+-- and makes the stored answer due (refresh_at at the epoch) in its own
+-- transaction — a trigger, so that no writer (an older kysod or kyso during
+-- a rolling upgrade, an operator's SQL) can change a status and leave a
+-- stale answer current — and an answer whose version is not the
+-- certificate's is never served nor stored over a newer one. refresh_at is half the
 -- answer's validity (or the epoch, for one made stale), on
 -- ocsp_answers_due: the pass finds what to sign again without a scan.
 ALTER TABLE certificates ADD COLUMN ocsp_version INTEGER NOT NULL DEFAULT 0;
@@ -25,3 +27,9 @@ CREATE TABLE ocsp_answers (
 	PRIMARY KEY (issuer, serial)
 ) WITHOUT ROWID;
 CREATE INDEX ocsp_answers_due ON ocsp_answers (issuer, refresh_at, serial);
+CREATE TRIGGER certificates_ocsp_stale AFTER UPDATE OF status ON certificates
+	WHEN OLD.status IS NOT NEW.status
+BEGIN
+	UPDATE certificates SET ocsp_version = ocsp_version + 1 WHERE id = NEW.id;
+	UPDATE ocsp_answers SET refresh_at = 0 WHERE issuer = NEW.issuer AND serial = NEW.serial;
+END;
