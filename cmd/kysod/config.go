@@ -15,6 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/kyso-pki/kyso/pkg/httpedge"
+	"github.com/kyso-pki/kyso/pkg/ocsp"
 	"github.com/kyso-pki/kyso/pkg/signing"
 )
 
@@ -79,6 +80,20 @@ type ocspConfig struct {
 	// reuse (default ocsp.DefaultCacheBytes, 64 MiB); the least recently
 	// used are dropped first and signed again when asked.
 	CacheBytes int64 `yaml:"cache_bytes"`
+	// Validity is an answer's nextUpdate − thisUpdate (default
+	// ocsp.DefaultValidity, 24h; at most 7 days); answers are signed
+	// again at half of it.
+	Validity time.Duration `yaml:"validity"`
+	// Presign signs every valid certificate's answer ahead and keeps it
+	// in the database (the replica holding the PKI's upkeep does it),
+	// served on a cache miss instead of signing; false, the default,
+	// signs an answer when first asked.
+	Presign bool `yaml:"presign"`
+	// PresignInterval is how often a pre-signing pass runs (default
+	// server.DefaultPresignInterval, 1m): each signs the certificates
+	// issued, revoked, held or released since the last, and the answers
+	// due before the next.
+	PresignInterval time.Duration `yaml:"presign_interval"`
 }
 
 // registryConfig is the served campaign registry's.
@@ -376,8 +391,11 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 	if c.Signing.ApprovalLease < 0 || c.Webhooks.Interval < 0 || c.Webhooks.Timeout < 0 || c.Webhooks.Batch < 0 {
 		return nil, false, fmt.Errorf("config: signing.approval_lease and the webhooks settings must not be negative")
 	}
-	if c.OCSP.CacheBytes < 0 {
-		return nil, false, fmt.Errorf("config: ocsp.cache_bytes must not be negative")
+	if c.OCSP.CacheBytes < 0 || c.OCSP.Validity < 0 || c.OCSP.PresignInterval < 0 {
+		return nil, false, fmt.Errorf("config: ocsp.cache_bytes, ocsp.validity and ocsp.presign_interval must not be negative")
+	}
+	if c.OCSP.Validity != 0 && (c.OCSP.Validity < time.Minute || c.OCSP.Validity > ocsp.MaxValidity) {
+		return nil, false, fmt.Errorf("config: ocsp.validity %v must be between 1m and %v", c.OCSP.Validity, ocsp.MaxValidity)
 	}
 	if c.Audit.CheckpointInterval < 0 {
 		return nil, false, fmt.Errorf("config: audit.checkpoint_interval must not be negative")

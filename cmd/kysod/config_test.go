@@ -219,14 +219,19 @@ func TestConfigTracing(t *testing.T) {
 	}
 }
 
-// TestConfigOCSP: ocsp.cache_bytes in the YAML file; a negative one
-// refused.
+// TestConfigOCSP: ocsp.cache_bytes and the pre-signing settings in the
+// YAML file, zero when absent; negative ones, and a validity outside 1m to
+// 168h, refused.
 func TestConfigOCSP(t *testing.T) {
 	load := yamlLoader(t)
-	if c, err := load("ocsp: {cache_bytes: 16777216}\n"); err != nil || c.OCSP.CacheBytes != 16<<20 {
+	if c, err := load("ocsp: {cache_bytes: 16777216}\n"); err != nil || c.OCSP.CacheBytes != 16<<20 || c.OCSP.Presign || c.OCSP.Validity != 0 || c.OCSP.PresignInterval != 0 {
 		t.Errorf("cache_bytes 16 MiB: %+v %v", c, err)
 	}
-	for _, bad := range []string{"ocsp: {cache_bytes: -1}", "ocsp: {cache_bytes: 64MiB}", "ocsp: {cache_size: 1000}"} {
+	if c, err := load("ocsp: {presign: true, validity: 12h, presign_interval: 5m}\n"); err != nil || !c.OCSP.Presign || c.OCSP.Validity != 12*time.Hour || c.OCSP.PresignInterval != 5*time.Minute {
+		t.Errorf("presign, validity 12h, interval 5m: %+v %v", c, err)
+	}
+	for _, bad := range []string{"ocsp: {cache_bytes: -1}", "ocsp: {cache_bytes: 64MiB}", "ocsp: {cache_size: 1000}",
+		"ocsp: {validity: -1h}", "ocsp: {validity: 30s}", "ocsp: {validity: 169h}", "ocsp: {presign_interval: -1m}", "ocsp: {presign: sometimes}"} {
 		if _, err := load(bad + "\n"); err == nil {
 			t.Errorf("%s: accepted", bad)
 		}

@@ -108,6 +108,13 @@ var (
 		Name: "kyso_ocsp_cache_bytes",
 		Help: "Bytes the cached OCSP responses are counted at (bounded by ocsp.cache_bytes).",
 	})
+	// OCSPPresigned counts the OCSP answers signed ahead and stored, by
+	// kind: new (a certificate without one), refreshed (past half its
+	// validity, its status changed, or its responder replaced).
+	OCSPPresigned = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "kyso_ocsp_presigned_total",
+		Help: "OCSP answers signed ahead and stored, by kind (new, refreshed).",
+	}, []string{"kind"})
 	// Certificates counts the issued certificates by status (good,
 	// revoked, hold), as of the last count.
 	Certificates = prometheus.NewGaugeVec(prometheus.GaugeOpts{
@@ -131,7 +138,7 @@ var (
 func init() {
 	Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		Signatures, SignatureRefusals, KeyOperations, KeyErrors, Argon2Waiting, Argon2Running, DBCommits, HTTPRequests,
-		OCSPResponses, OCSPCacheOldest, OCSPCacheBytes, Certificates, WebhookDeliveries, WebhookBacklog)
+		OCSPResponses, OCSPCacheOldest, OCSPCacheBytes, OCSPPresigned, Certificates, WebhookDeliveries, WebhookBacklog)
 }
 
 // Since observes on o the seconds since start.

@@ -22,16 +22,13 @@ package ocsp
 import (
 	"context"
 	"crypto"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/asn1"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/big"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
@@ -137,6 +134,12 @@ type Config struct {
 	// ECDSA or Ed25519 keys. WARNING: for legacy relying parties that
 	// cannot verify RSASSA-PSS only; it departs from Annex I.
 	RSAPKCS1v15 bool
+	// Presigned, when set, is asked on a cache miss for an answer signed
+	// ahead (Presign) before the Source is asked and a response signed:
+	// one stored for the request's serial (SHA-1 CertIDs), signed with
+	// the current key and certificate and younger than half its
+	// validity, is served and cached. nil signs every miss.
+	Presigned Presigned
 }
 
 // Responder is an OCSP responder for one issuer, an http.Handler that serves
@@ -151,6 +154,7 @@ type Responder struct {
 	maxReq        int64
 	lookupTimeout time.Duration
 	rsaPKCS1v15   bool
+	presigned     Presigned
 
 	// answered counts answers by statusLabels, resolved once from
 	// metrics.OCSPResponses.
@@ -184,6 +188,7 @@ func New(cfg Config) (*Responder, error) {
 		maxReq:        cfg.MaxRequestBytes,
 		lookupTimeout: cfg.LookupTimeout,
 		rsaPKCS1v15:   cfg.RSAPKCS1v15,
+		presigned:     cfg.Presigned,
 		inflight:      make(map[cacheKey]*call),
 	}
 	switch {
@@ -429,16 +434,7 @@ func (r *Responder) signOne(st *signerState, req *request, status Status, now ti
 	if err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256(der)
-	e := &entry{
-		der: der, status: status, signer: st,
-		thisUpdate: now, nextUpdate: next, refreshAt: now.Add(next.Sub(now) / 2),
-		etag: `"` + hex.EncodeToString(sum[:16]) + `"`,
-	}
-	if req.nonce == nil {
-		e.hdr = [4]string{now.Format(http.TimeFormat), next.Format(http.TimeFormat), e.etag, strconv.Itoa(len(der))}
-	}
-	return e, nil
+	return newEntry(der, status, st, now, next, now.Add(next.Sub(now)/2), req.nonce == nil), nil
 }
 
 // cached returns the response for key from the cache while it is younger
@@ -485,6 +481,9 @@ func (r *Responder) cached(ctx context.Context, kb []byte, req *request) (_ *ent
 
 	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.lookupTimeout)
 	defer cancel()
+	if c.e = r.fromStore(lctx, st, req, now); c.e != nil {
+		return c.e, nil
+	}
 	status, err := r.source.Status(lctx, req.serial())
 	if err != nil {
 		c.err = &sourceError{err}

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha1"
+	"crypto/sha256"
 	"crypto/x509"
 	encasn1 "encoding/asn1"
 	"errors"
@@ -63,6 +64,9 @@ type signerState struct {
 	// notAfter is the responder certificate's expiry; nextUpdate never
 	// goes beyond it.
 	notAfter time.Time
+	// id is the SHA-256 of the responder's certificate (the issuer's
+	// when the CA signs): Responder.ResponderID.
+	id []byte
 }
 
 // newSignerState checks that signer and cert belong together and that cert
@@ -83,7 +87,8 @@ func newSignerState(issuer *x509.Certificate, signer crypto.Signer, cert *x509.C
 		}
 		return nil, errors.New("ocsp: signer's public key does not match the responder certificate")
 	}
-	st := &signerState{signer: signer, notAfter: responder.NotAfter}
+	id := sha256.Sum256(responder.Raw)
+	st := &signerState{signer: signer, notAfter: responder.NotAfter, id: id[:]}
 	if cert != nil {
 		if err := cert.CheckSignatureFrom(issuer); err != nil {
 			return nil, fmt.Errorf("ocsp: responder certificate not issued by the issuer: %w", err)
@@ -262,6 +267,16 @@ func (st *signerState) sign(s *single) ([]byte, error) {
 		return nil, fmt.Errorf("ocsp: signing response: %w", err)
 	}
 
+	var sb cryptobyte.Builder
+	sb.AddASN1BitString(sig)
+	return encodeResponse(tbs, st.sigAlg, sb.BytesOrPanic(), st.certDER)
+}
+
+// encodeResponse encodes a successful OCSPResponse carrying one
+// BasicOCSPResponse (RFC 6960 section 4.2.1) of the DER elements tbs
+// (ResponseData), sigAlg and sig (the signature's BIT STRING), with
+// certDER in certs unless it is nil.
+func encodeResponse(tbs, sigAlg, sig, certDER []byte) ([]byte, error) {
 	var bb cryptobyte.Builder
 	bb.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
 		b.AddASN1Enum(int64(statusSuccessful))
@@ -271,12 +286,12 @@ func (st *signerState) sign(s *single) ([]byte, error) {
 				b.AddASN1(asn1.OCTET_STRING, func(b *cryptobyte.Builder) {
 					b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
 						b.AddBytes(tbs)
-						b.AddBytes(st.sigAlg)
-						b.AddASN1BitString(sig)
-						if st.certDER != nil {
+						b.AddBytes(sigAlg)
+						b.AddBytes(sig)
+						if certDER != nil {
 							b.AddASN1(asn1.Tag(0).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
 								b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
-									b.AddBytes(st.certDER)
+									b.AddBytes(certDER)
 								})
 							})
 						}

@@ -7,6 +7,7 @@ package server
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/x509"
@@ -62,6 +63,8 @@ type PKI struct {
 	// claim lasts.
 	holder string
 	lease  time.Duration
+	// presign is the OCSP pre-signing's state; nil when it is off.
+	presign *presigner
 }
 
 // CountInterval is how often Tick counts the certificates by status for
@@ -98,6 +101,16 @@ type PKIOptions struct {
 	// its lease at each tick; another takes over once it ends. Zero
 	// means DefaultUpkeepLease; keep it a few Maintain intervals long.
 	UpkeepLease time.Duration
+	// OCSPPresign turns on OCSP pre-signing (issue 19): the replica
+	// holding the upkeep lease signs every valid certificate's answer
+	// ahead and keeps it in the database (PresignPass), and the
+	// responder serves a stored answer on a cache miss before signing
+	// one. False, the zero value, signs answers when first asked.
+	OCSPPresign bool
+	// OCSPPresignInterval is how often a pre-signing pass runs; zero
+	// means DefaultPresignInterval. Answers due before the next pass
+	// (half their validity, OCSPValidity) are signed again in this one.
+	OCSPPresignInterval time.Duration
 }
 
 // DefaultUpkeepLease is PKIOptions.UpkeepLease's default: six of kysod's
@@ -123,6 +136,7 @@ type Store interface {
 	AuditHead(ctx context.Context) (int64, []byte, error)
 	CountCertificates(ctx context.Context) (map[string]int64, error)
 	PruneCRLs(ctx context.Context, issuer string, shard, keep int) (int64, error)
+	store.OCSPAnswers
 }
 
 // CRLHistory is how many CRLs of each CA's CRL shard the store keeps: the newest, and
@@ -174,11 +188,19 @@ func NewPKI(ctx context.Context, a *ca.Authority, st Store, opts *PKIOptions) (*
 	if err != nil {
 		return nil, fmt.Errorf("server: loading the OCSP signer: %w", err)
 	}
-	p.ocsp, err = ocsp.New(ocsp.Config{
+	cfg := ocsp.Config{
 		Issuer: h.Issuing, Signer: ocspKey, SignerCert: ocspCert,
 		Source: &caSource{a: a}, Logger: p.log, Now: p.now, Validity: opts.OCSPValidity,
 		RSAPKCS1v15: opts.OCSPRSAPKCS1v15, CacheBytes: opts.OCSPCacheBytes,
-	})
+	}
+	if opts.OCSPPresign {
+		if opts.OCSPPresignInterval < 0 {
+			return nil, errors.New("server: a negative OCSP pre-signing interval")
+		}
+		p.presign = &presigner{interval: cmp.Or(opts.OCSPPresignInterval, DefaultPresignInterval)}
+		cfg.Presigned = storedAnswers{st}
+	}
+	p.ocsp, err = ocsp.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
@@ -332,6 +354,9 @@ func (p *PKI) regenerate(ctx context.Context, sc crlScope) (*store.CRL, error) {
 // validity or, once ca.Options.CRLBatch has passed, when a revocation is
 // newer than the latest; it keeps CRLHistory CRLs of each CA.
 func (p *PKI) Maintain(ctx context.Context, interval time.Duration) {
+	if p.presign != nil {
+		go p.presignLoop(ctx)
+	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {

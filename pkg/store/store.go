@@ -58,6 +58,8 @@ type Store interface {
 	CampaignRegistry
 	// Upkeep leases the upkeep one replica does for all.
 	Upkeep
+	// OCSPAnswers keeps the pre-signed OCSP answers.
+	OCSPAnswers
 
 	// PutCA records a CA (root, issuing, or imported subordinate). The name
 	// is unique: ErrExists otherwise.

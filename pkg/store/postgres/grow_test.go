@@ -33,6 +33,9 @@ func Grow(ctx context.Context, dsn string, owners int) error {
 			` + at + `, ` + at + ` + interval '365 days', CASE WHEN i % 20 = 0 THEN 'revoked' ELSE 'good' END, false, false, ` + at + ` FROM ` + series,
 		`INSERT INTO certificate_counts (status, shard, n) SELECT status, 0, count(*) FROM certificates WHERE $1::int > 0 AND $2::timestamptz IS NOT NULL GROUP BY status`,
 		`INSERT INTO revocations (issuer, serial, reason, revoked_at) SELECT 'issuing', ` + serial + `, 1, ` + at + ` FROM ` + series + ` WHERE i % 20 = 0`,
+		`INSERT INTO ocsp_answers (issuer, serial, der, status, version, responder, this_update, next_update, refresh_at)
+			SELECT 'issuing', ` + serial + `, decode(repeat(md5(i::text), 14), 'hex'), CASE WHEN i % 20 = 0 THEN 'revoked' ELSE 'good' END, 0,
+			sha256('\x01'::bytea), ` + at + `, ` + at + ` + interval '24 hours', ` + at + ` + interval '12 hours' FROM ` + series + ` WHERE i % 10 <> 1`,
 		`INSERT INTO owners (id, national_id, name, province, phone, email, pin_hash, pin_failures, totp_last_step, created_at)
 			SELECT 'own-' || i, 'CCCD:' || lpad(i::text, 12, '0'), 'Scale ' || i, '79', '', '', 'x', 0, 0, ` + at + ` FROM ` + series,
 		`INSERT INTO credentials (id, owner_id, key_uri, wrapped_key, algorithm, cert_issuer, cert_serial, status, created_at)

@@ -386,7 +386,7 @@ func (s *Store) Revoke(ctx context.Context, r *store.Revocation) error {
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE certificates SET status = $1 WHERE issuer = $2 AND serial = $3`, next, r.Issuer, r.Serial); err != nil {
+		if _, err := tx.Exec(ctx, sqlSetStatus, next, r.Issuer, r.Serial); err != nil {
 			return err
 		}
 		if err := s.moveCount(ctx, tx, status, next); err != nil {
@@ -422,7 +422,7 @@ func (s *Store) ReleaseHold(ctx context.Context, issuer string, serial []byte) e
 		if err := releasable(status); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE certificates SET status = $1 WHERE issuer = $2 AND serial = $3`, store.StatusGood, issuer, serial); err != nil {
+		if _, err := tx.Exec(ctx, sqlSetStatus, store.StatusGood, issuer, serial); err != nil {
 			return err
 		}
 		if err := s.moveCount(ctx, tx, status, store.StatusGood); err != nil {
