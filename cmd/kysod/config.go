@@ -107,6 +107,13 @@ type campaignConfig struct {
 	// certificates: free (the default) or metered, counted so in `kyso
 	// usage` (signing.Config.RenewalPolicy).
 	Renewal string `yaml:"renewal"`
+	// ClaimLifetime is how long the claim link of an approved online
+	// self-registration lasts (0: signing.DefaultClaimLifetime, 30
+	// days); VisitClaimLifetime a household visit's (0:
+	// signing.DefaultVisitClaimLifetime, 7 days). An officer reissues an
+	// expired or lost one (kyso registration reissue).
+	ClaimLifetime      time.Duration `yaml:"claim_lifetime"`
+	VisitClaimLifetime time.Duration `yaml:"visit_claim_lifetime"`
 }
 
 // auditConfig tunes the audit chain's checkpoints.
@@ -360,6 +367,9 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 	}
 	if c.ServeRegistry && c.Registry.MembersFile == "" {
 		return nil, false, fmt.Errorf("config: --registry needs registry.members_file, the providers it accepts")
+	}
+	if c.Campaign.ClaimLifetime < 0 || c.Campaign.VisitClaimLifetime < 0 {
+		return nil, false, fmt.Errorf("config: campaign.claim_lifetime and campaign.visit_claim_lifetime must not be negative (0: 30 days and 7 days)")
 	}
 	if c.Campaign.RegistrySync < 0 {
 		return nil, false, fmt.Errorf("config: campaign.registry_sync must not be negative")

@@ -275,11 +275,13 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		SignerCheck:       &signercheck.Config{Anchors: anchors.Pool, Revocation: fetcher},
 		// Webhooks speak the SmartCA dialect, the one with asynchronous
 		// transactions.
-		Notification:     smartca.EncodeNotification,
-		OperatorClient:   cfg.Signing.OperatorClient,
-		FreeMonths:       cfg.Campaign.FreeMonths,
-		RenewalPolicy:    cfg.Campaign.Renewal,
-		CampaignRegistry: campaignReg})
+		Notification:       smartca.EncodeNotification,
+		OperatorClient:     cfg.Signing.OperatorClient,
+		FreeMonths:         cfg.Campaign.FreeMonths,
+		RenewalPolicy:      cfg.Campaign.Renewal,
+		ClaimLifetime:      cfg.Campaign.ClaimLifetime,
+		VisitClaimLifetime: cfg.Campaign.VisitClaimLifetime,
+		CampaignRegistry:   campaignReg})
 	if err != nil {
 		return err
 	}
