@@ -47,6 +47,7 @@ import (
 	"github.com/kyso-pki/kyso/pkg/audit"
 	"github.com/kyso-pki/kyso/pkg/ca"
 	"github.com/kyso-pki/kyso/pkg/campaignreg"
+	"github.com/kyso-pki/kyso/pkg/clientaddr"
 	"github.com/kyso-pki/kyso/pkg/csc"
 	"github.com/kyso-pki/kyso/pkg/display"
 	"github.com/kyso-pki/kyso/pkg/httpedge"
@@ -428,9 +429,13 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 		io.WriteString(w, "ok\n")
 	})
+	proxies, err := clientaddr.Parse(cfg.TrustedProxies)
+	if err != nil {
+		return err
+	}
 	srv := &http.Server{
 		Addr:              cfg.Listen,
-		Handler:           mux,
+		Handler:           proxies.Handler(mux),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
