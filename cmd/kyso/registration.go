@@ -30,6 +30,9 @@ func printRegistration(e *env, output string, r *store.Registration) error {
 		if r.Reason != "" {
 			fmt.Fprintf(e.stdout, ", reason %s", x(r.Reason))
 		}
+		if !r.ClaimUntil.IsZero() && r.Status == store.RegistrationApproved {
+			fmt.Fprintf(e.stdout, ", claim link until %s", r.ClaimUntil.Format(time.RFC3339))
+		}
 		fmt.Fprintln(e.stdout)
 	}
 	return nil
