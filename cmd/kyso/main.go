@@ -77,6 +77,7 @@ func commands() []command {
 		{"registration", "show", "show a self-registration", registrationShow},
 		{"registration", "approve", "approve a self-registration once the citizen's identity is verified: the key and certificate are made (channel online); the citizen claims the second factor in the app", registrationApprove},
 		{"registration", "refuse", "refuse a self-registration, with the reason the citizen is shown", registrationRefuse},
+		{"registration", "reissue", "replace a registration's lost or expired claim link: a new secret, shown once; the old one claims nothing", registrationReissue},
 		{"registry", "member", "print this provider's entry for a shared campaign registry's members file (its TLS client key's SHA-256 and its signing key), making the keys on first use", registryMember},
 		{"registry", "backfill", "register this provider's campaign certificates in force with the campaign registry kyso.json names (once, on joining a shared one); citizens another provider holds are listed", registryBackfill},
 		{"client", "create", "register a relying party (portal) and print its client_id and client_secret", clientCreate},

@@ -30,6 +30,9 @@ func printRegistration(e *env, output string, r *store.Registration) error {
 		if r.Reason != "" {
 			fmt.Fprintf(e.stdout, ", reason %s", x(r.Reason))
 		}
+		if !r.ClaimUntil.IsZero() && r.Status == store.RegistrationApproved {
+			fmt.Fprintf(e.stdout, ", claim link until %s", r.ClaimUntil.Format(time.RFC3339))
+		}
 		fmt.Fprintln(e.stdout)
 	}
 	return nil
@@ -152,4 +155,42 @@ func registrationRefuse(ctx context.Context, e *env, args []string) error {
 		func(svc *signing.Service, id string) (*store.Registration, error) {
 			return svc.RefuseRegistration(ctx, id, actor(), *reason)
 		})
+}
+
+// registrationReissue replaces a registration's claim link (lost, or
+// expired): a new secret, shown this once; the old one claims nothing.
+func registrationReissue(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "registration reissue", "registration reissue ID [--app-url URL] [--data DIR] [--output json]")
+	d := addDataFlags(fs)
+	out := outputFlag(fs)
+	appURL := fs.String("app-url", "", "the citizen app's public URL (kysod's app.public_url): prints the claim link too")
+	pos, err := parseArgs(fs, args, 1, "ID")
+	if err != nil {
+		return err
+	}
+	if err := checkOutput(*out); err != nil {
+		return err
+	}
+	svc, o, err := d.signing(ctx)
+	if err != nil {
+		return err
+	}
+	defer o.Close()
+	reg, err := svc.ReissueClaim(ctx, &signing.ReissueClaimRequest{ID: pos[0], Actor: actor()})
+	if err != nil {
+		return err
+	}
+	r, err := admin.NewReissued(reg, *appURL)
+	if err != nil {
+		return err
+	}
+	if *out == "json" {
+		return writeJSON(e.stdout, r)
+	}
+	fmt.Fprintf(e.stdout, "registration %s: new claim secret %s, claims until %s; the old link claims nothing\n", r.ID, r.ClaimSecret,
+		r.ExpiresAt.Format(time.RFC3339))
+	if r.ClaimURL != "" {
+		fmt.Fprintf(e.stdout, "claim link: %s\n", r.ClaimURL)
+	}
+	return nil
 }

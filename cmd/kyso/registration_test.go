@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,7 +20,8 @@ import (
 // on a data directory: the pending list (hidden characters the citizen
 // typed written visibly), an approval with evidence that enrols (channel
 // online) and refuses a second approval, a refusal with its reason, and
-// clear errors for a missing flag or an unknown registration.
+// clear errors for a missing flag or an unknown registration; a reissue
+// of the claim link (the old secret claims nothing, the new one does).
 func TestRegistrationCommands(t *testing.T) {
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "data")
@@ -68,10 +70,26 @@ func TestRegistrationCommands(t *testing.T) {
 	if _, stderr, code := kyso(t, "registration", "show", "no-such", "--data", dir); code == 0 || !strings.Contains(stderr, "no such registration") {
 		t.Errorf("an unknown registration: %d %s", code, stderr)
 	}
+	// The citizen lost the claim link: a new one, the old dead.
+	out, stderr, code = kyso(t, "registration", "reissue", a.ID, "--app-url", "https://app.kyso.test", "--data", dir, "--output", "json")
+	var re admin.Reissued
+	if code != 0 || json.Unmarshal([]byte(out), &re) != nil || re.ClaimSecret == "" || re.ClaimSecret == a.ClaimSecret ||
+		re.ClaimURL != "https://app.kyso.test/app/register/claim?ref="+a.ID+"#"+re.ClaimSecret {
+		t.Fatalf("registration reissue: %d %s%s", code, out, stderr)
+	}
+	if out, stderr, code := kyso(t, "registration", "reissue", b.ID, "--data", dir); code == 0 || !strings.Contains(stderr, "refused") {
+		t.Errorf("reissuing a refused registration's link: %d %s%s", code, out, stderr)
+	}
 	svc, o = openService(t, dir)
 	defer o.Close()
 	if rec, err := svc.EnrolmentRecord(ctx, r.CredentialID); err != nil || rec.Channel != store.ChannelOnline || rec.EvidenceRef != "nfc 7" {
 		t.Errorf("enrolment record %+v, %v", rec, err)
+	}
+	if _, err := svc.ClaimRegistration(ctx, a.ID, a.ClaimSecret, "app:x"); !errors.Is(err, signing.ErrClaimReplaced) {
+		t.Errorf("a claim with the replaced secret: %v", err)
+	}
+	if _, err := svc.ClaimRegistration(ctx, a.ID, re.ClaimSecret, "app:x"); err != nil {
+		t.Errorf("a claim with the reissued secret: %v", err)
 	}
 }
 

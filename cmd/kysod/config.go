@@ -14,6 +14,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/kyso-pki/kyso/pkg/clientaddr"
 	"github.com/kyso-pki/kyso/pkg/httpedge"
 	"github.com/kyso-pki/kyso/pkg/ocsp"
 	"github.com/kyso-pki/kyso/pkg/signing"
@@ -72,6 +73,16 @@ type config struct {
 	ServeRegistry bool `yaml:"serve_registry"`
 	// OCSP tunes the OCSP responder.
 	OCSP ocspConfig `yaml:"ocsp"`
+	// TrustedProxies are the load balancers and proxies in front of the
+	// HTTPS listener (CIDR prefixes or single addresses). Only a request
+	// whose TCP peer is one of them has its client address taken from
+	// X-Forwarded-For — the rightmost entry not itself a trusted proxy —
+	// for every per-source rate limit, audit record and consent receipt
+	// (pkg/clientaddr); from any other peer the header is ignored. Empty
+	// (the default): every address is the TCP peer's. WARNING: trust only
+	// proxies that set or append X-Forwarded-For themselves; a prefix
+	// that also holds clients lets them choose their own address.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 // ocspConfig tunes the OCSP responder.
@@ -122,6 +133,13 @@ type campaignConfig struct {
 	// certificates: free (the default) or metered, counted so in `kyso
 	// usage` (signing.Config.RenewalPolicy).
 	Renewal string `yaml:"renewal"`
+	// ClaimLifetime is how long the claim link of an approved online
+	// self-registration lasts (0: signing.DefaultClaimLifetime, 30
+	// days); VisitClaimLifetime a household visit's (0:
+	// signing.DefaultVisitClaimLifetime, 7 days). An officer reissues an
+	// expired or lost one (kyso registration reissue).
+	ClaimLifetime      time.Duration `yaml:"claim_lifetime"`
+	VisitClaimLifetime time.Duration `yaml:"visit_claim_lifetime"`
 }
 
 // auditConfig tunes the audit chain's checkpoints.
@@ -192,8 +210,8 @@ type webhooksConfig struct {
 
 // rateLimitsConfig are kysod's rate limits. Each replica counts on its
 // own (httpedge.Limiter): N replicas let N times the rate through. The
-// source address is the TCP peer's: behind a proxy or load balancer every
-// request has the proxy's, so raise per_source there or turn it off.
+// source address is the TCP peer's, or behind a proxy listed in
+// trusted_proxies the client it names (pkg/clientaddr).
 type rateLimitsConfig struct {
 	// PerSource applies to each source address (an IPv6 /64 as one),
 	// over all the limited requests together; zero values mean
@@ -375,6 +393,12 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 	}
 	if c.ServeRegistry && c.Registry.MembersFile == "" {
 		return nil, false, fmt.Errorf("config: --registry needs registry.members_file, the providers it accepts")
+	}
+	if _, err := clientaddr.Parse(c.TrustedProxies); err != nil {
+		return nil, false, fmt.Errorf("config: trusted_proxies: %w", err)
+	}
+	if c.Campaign.ClaimLifetime < 0 || c.Campaign.VisitClaimLifetime < 0 {
+		return nil, false, fmt.Errorf("config: campaign.claim_lifetime and campaign.visit_claim_lifetime must not be negative (0: 30 days and 7 days)")
 	}
 	if c.Campaign.RegistrySync < 0 {
 		return nil, false, fmt.Errorf("config: campaign.registry_sync must not be negative")

@@ -4,6 +4,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -23,7 +24,7 @@ func TestConfigPrecedence(t *testing.T) {
 	}
 	want := config{Data: "/from/file", Listen: "10.0.0.2:8443", HTTP: "10.0.0.3:8080", LogLevel: "warn", ShutdownTimeout: 45 * time.Second}
 	want.Signing.PINAttempts, want.Signing.SADLifetime, want.Signing.SignerCheckMaxAge = 3, 2*time.Minute, -time.Second
-	if *c != want {
+	if !reflect.DeepEqual(*c, want) {
 		t.Errorf("config %+v\nwant   %+v", *c, want)
 	}
 	c, _, err = loadConfig(nil, func(string) string { return "" }, io.Discard)
@@ -247,5 +248,21 @@ func yamlLoader(t *testing.T) func(yaml string) (*config, error) {
 		os.WriteFile(file, []byte(yaml), 0o600)
 		c, _, err := loadConfig([]string{"--config", file}, func(string) string { return "" }, io.Discard)
 		return c, err
+	}
+}
+
+// TestConfigTrustedProxies: trusted_proxies takes CIDR prefixes and single
+// addresses; anything else is refused at start, named; so are negative
+// claim link lifetimes.
+func TestConfigTrustedProxies(t *testing.T) {
+	load := yamlLoader(t)
+	c, err := load("trusted_proxies: [10.0.0.0/8, 192.0.2.7, \"2001:db8::/32\"]\ncampaign: {claim_lifetime: 240h, visit_claim_lifetime: 48h}\n")
+	if err != nil || len(c.TrustedProxies) != 3 || c.Campaign.ClaimLifetime != 240*time.Hour || c.Campaign.VisitClaimLifetime != 48*time.Hour {
+		t.Fatalf("config %+v, %v", c, err)
+	}
+	for _, bad := range []string{"trusted_proxies: [lb.example.vn]\n", "trusted_proxies: [10.0.0.0/40]\n", "campaign: {claim_lifetime: -1h}\n"} {
+		if _, err := load(bad); err == nil || !strings.Contains(err.Error(), strings.SplitN(strings.TrimPrefix(bad, "campaign: {"), ":", 2)[0]) {
+			t.Errorf("%q: %v", bad, err)
+		}
 	}
 }

@@ -47,6 +47,7 @@ import (
 	"github.com/kyso-pki/kyso/pkg/audit"
 	"github.com/kyso-pki/kyso/pkg/ca"
 	"github.com/kyso-pki/kyso/pkg/campaignreg"
+	"github.com/kyso-pki/kyso/pkg/clientaddr"
 	"github.com/kyso-pki/kyso/pkg/csc"
 	"github.com/kyso-pki/kyso/pkg/display"
 	"github.com/kyso-pki/kyso/pkg/httpedge"
@@ -276,11 +277,13 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		SignerCheck:       &signercheck.Config{Anchors: anchors.Pool, Revocation: fetcher},
 		// Webhooks speak the SmartCA dialect, the one with asynchronous
 		// transactions.
-		Notification:     smartca.EncodeNotification,
-		OperatorClient:   cfg.Signing.OperatorClient,
-		FreeMonths:       cfg.Campaign.FreeMonths,
-		RenewalPolicy:    cfg.Campaign.Renewal,
-		CampaignRegistry: campaignReg})
+		Notification:       smartca.EncodeNotification,
+		OperatorClient:     cfg.Signing.OperatorClient,
+		FreeMonths:         cfg.Campaign.FreeMonths,
+		RenewalPolicy:      cfg.Campaign.Renewal,
+		ClaimLifetime:      cfg.Campaign.ClaimLifetime,
+		VisitClaimLifetime: cfg.Campaign.VisitClaimLifetime,
+		CampaignRegistry:   campaignReg})
 	if err != nil {
 		return err
 	}
@@ -427,9 +430,13 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 		io.WriteString(w, "ok\n")
 	})
+	proxies, err := clientaddr.Parse(cfg.TrustedProxies)
+	if err != nil {
+		return err
+	}
 	srv := &http.Server{
 		Addr:              cfg.Listen,
-		Handler:           mux,
+		Handler:           proxies.Handler(mux),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,

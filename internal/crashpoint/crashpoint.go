@@ -31,4 +31,10 @@ const (
 	// CRLNumbered: a CRL's number is drawn, the CRL not yet signed nor
 	// stored.
 	CRLNumbered = "crl-numbered"
+	// RegistrationLeased: an officer's approval holds the registration
+	// (approving), nothing enrolled yet.
+	RegistrationLeased = "registration-leased"
+	// RegistrationEnrolled: an approval's enrolment is recorded, the
+	// registration not yet approved.
+	RegistrationEnrolled = "registration-enrolled"
 )

@@ -22,7 +22,7 @@ const module = "github.com/kyso-pki/kyso/"
 // listed. A new package gets its rank here, with its line in DESIGN.md.
 var rank = map[string]int{
 	// Leaves: interfaces, encodings and the PDF reader.
-	"hsm": 0, "pkg/store": 0, "pkg/algid": 0, "pkg/metrics": 0, "pkg/display": 0, "pkg/pdf": 0, "pkg/render": 0, "testvectors": 0,
+	"hsm": 0, "pkg/store": 0, "pkg/algid": 0, "pkg/metrics": 0, "pkg/display": 0, "pkg/clientaddr": 0, "pkg/pdf": 0, "pkg/render": 0, "testvectors": 0,
 	"internal/tlsmin": 0, "internal/version": 0, "internal/crashpoint": 0, "internal/tracing": 0, "pkg/ocsp/ocspbench": 0,
 	// Formats, key stores, stores and their checks.
 	"pkg/cms": 1, "pkg/stamp": 1, "pkg/revocation": 1, "pkg/tsa": 1, "pkg/ocsp": 1, "pkg/trust": 1,

@@ -46,6 +46,7 @@ type Registration struct {
 	OwnerID      string    `json:"owner_id,omitempty"`
 	CredentialID string    `json:"credential_id,omitempty"`
 	ClaimedAt    time.Time `json:"claimed_at,omitzero"`
+	ClaimUntil   time.Time `json:"claim_until,omitzero"`
 }
 
 // NewRegistration is r as the API shows it (never its PIN or claim
@@ -54,7 +55,7 @@ func NewRegistration(r *store.Registration) *Registration {
 	return &Registration{ID: r.ID, NationalID: r.NationalID, Name: r.Name, Province: r.Province, Ward: r.Ward, Phone: r.Phone,
 		Email: r.Email, Status: r.Status, ConsentText: r.ConsentText, ConsentAt: r.ConsentAt, CreatedAt: r.CreatedAt,
 		ExpiresAt: r.ExpiresAt, DecidedBy: r.DecidedBy, DecidedAt: r.DecidedAt, EvidenceKind: r.EvidenceKind, EvidenceRef: r.EvidenceRef,
-		Reason: r.Reason, OwnerID: r.OwnerID, CredentialID: r.CredentialID, ClaimedAt: r.ClaimedAt}
+		Reason: r.Reason, OwnerID: r.OwnerID, CredentialID: r.CredentialID, ClaimedAt: r.ClaimedAt, ClaimUntil: r.ClaimUntil}
 }
 
 // ApproveRegistrationRequest is POST /admin/v1/registrations/{id}/approve:
@@ -82,6 +83,75 @@ func (h *Handler) registrationRoutes() {
 	h.mux.HandleFunc("/admin/v1/registrations/{id}/approve", h.notAllowed(http.MethodPost))
 	h.mux.HandleFunc("POST /admin/v1/registrations/{id}/refuse", h.registrationRefuse)
 	h.mux.HandleFunc("/admin/v1/registrations/{id}/refuse", h.notAllowed(http.MethodPost))
+	h.mux.HandleFunc("POST /admin/v1/registrations/{id}/reissue", h.registrationReissue)
+	h.mux.HandleFunc("/admin/v1/registrations/{id}/reissue", h.notAllowed(http.MethodPost))
+}
+
+// Reissued is POST /admin/v1/registrations/{id}/reissue's answer: the new
+// claim secret, shown this once (the old one is dead), until when it
+// claims, and — when the server knows the app's public URL (the staff
+// registry's) — the claim link and its QR code (PNG, base64) for the
+// citizen's own phone.
+type Reissued struct {
+	ID          string    `json:"id"`
+	ClaimSecret string    `json:"claim_secret"`
+	ExpiresAt   time.Time `json:"expires_at"`
+	ClaimURL    string    `json:"claim_url,omitempty"`
+	ClaimQRPNG  string    `json:"claim_qr_png,omitempty"`
+}
+
+// registrationReissue replaces a registration's claim link
+// (signing.Service.ReissueClaim): the citizen lost it, or it expired. A
+// field staff member's client reissues only the links of their own
+// household visits (another's is not found).
+func (h *Handler) registrationReissue(w http.ResponseWriter, r *http.Request) {
+	p, bound, ok := h.boundOfficer(w, r)
+	if !ok {
+		return
+	}
+	var req struct{}
+	if r.ContentLength != 0 && !h.edge.Decode(w, r, &req, httpedge.BodyOptions{Max: maxBody, DisallowUnknownFields: true}) {
+		return
+	}
+	reg, err := h.svc.ReissueClaim(r.Context(), &signing.ReissueClaimRequest{ID: r.PathValue("id"), Actor: "officer:" + p.ID, StaffID: bound})
+	if err != nil {
+		h.edge.Fail(w, r, err)
+		return
+	}
+	appURL := ""
+	if h.staff != nil {
+		appURL = h.staff.AppURL()
+	}
+	out, err := NewReissued(reg, appURL)
+	if err != nil {
+		h.edge.Fail(w, r, err)
+		return
+	}
+	httpedge.WriteJSON(w, http.StatusOK, out)
+}
+
+// NewReissued is a reissue's answer; appURL (the citizen app's public
+// URL; empty: unknown) adds the claim link and its QR code.
+func NewReissued(reg *signing.Registered, appURL string) (*Reissued, error) {
+	out := &Reissued{ID: reg.ID, ClaimSecret: reg.ClaimSecret, ExpiresAt: reg.ExpiresAt}
+	if appURL == "" {
+		return out, nil
+	}
+	var err error
+	out.ClaimURL, out.ClaimQRPNG, err = ClaimLink(appURL, reg)
+	return out, err
+}
+
+// ClaimLink is reg's claim link — the claim page of the app at appURL
+// with the reference, the secret in the fragment (which no browser sends
+// to a server) — and its QR code, PNG, base64.
+func ClaimLink(appURL string, reg *signing.Registered) (string, string, error) {
+	link := strings.TrimSuffix(appURL, "/") + "/app/register/claim?" + url.Values{"ref": {reg.ID}}.Encode() + "#" + reg.ClaimSecret
+	code, err := qr.Encode(link, qr.M)
+	if err != nil {
+		return "", "", fmt.Errorf("admin: QR code: %w", err)
+	}
+	return link, base64.StdEncoding.EncodeToString(code.PNG()), nil
 }
 
 // registrationList lists registrations by ?status= (default pending),
@@ -161,6 +231,18 @@ func (h *Handler) decide(w http.ResponseWriter, r *http.Request, req any, do fun
 	httpedge.WriteJSON(w, http.StatusOK, NewRegistration(reg))
 }
 
+// boundOfficer authenticates an officer (h.officer) and returns them with
+// the staff member their client is bound to (h.boundStaff), or answers
+// the refusal and returns false.
+func (h *Handler) boundOfficer(w http.ResponseWriter, r *http.Request) (*signing.Principal, string, bool) {
+	p := h.officer(w, r)
+	if p == nil {
+		return nil, "", false
+	}
+	bound, ok := h.boundStaff(w, r, p)
+	return p, bound, ok
+}
+
 // boundStaff returns the staff member the officer's client p is bound to
 // (empty: none). A bound client is refused at once, 403, when the
 // registry does not serve here or no longer authorises its staff member
@@ -204,17 +286,15 @@ func (h *Handler) queueClaim(w http.ResponseWriter, r *http.Request, en *signing
 		h.edge.Fail(w, r, err)
 		return
 	}
-	link := strings.TrimSuffix(h.staff.AppURL(), "/") + "/app/register/claim?" + url.Values{"ref": {reg.ID}}.Encode() + "#" + reg.ClaimSecret
-	code, err := qr.Encode(link, qr.M)
+	link, png, err := ClaimLink(h.staff.AppURL(), reg)
 	if err != nil {
-		h.edge.Fail(w, r, fmt.Errorf("admin: QR code: %w", err))
+		h.edge.Fail(w, r, err)
 		return
 	}
 	var cert bytes.Buffer
 	pem.Encode(&cert, &pem.Block{Type: "CERTIFICATE", Bytes: en.Certificate.Raw})
 	httpedge.WriteJSON(w, http.StatusCreated, Enrolment{OwnerID: en.OwnerID, CredentialID: en.CredentialID, NationalID: en.NationalID,
-		Serial: ca.FormatSerialInt(en.Certificate.SerialNumber), Certificate: cert.String(), ClaimURL: link,
-		ClaimQRPNG: base64.StdEncoding.EncodeToString(code.PNG())})
+		Serial: ca.FormatSerialInt(en.Certificate.SerialNumber), Certificate: cert.String(), ClaimURL: link, ClaimQRPNG: png})
 }
 
 // EnrolmentRecord is GET /admin/v1/enrolments/{credential}: how the
@@ -234,11 +314,7 @@ type EnrolmentRecord struct {
 // enrolment shows an enrolment's record; a staff member's client sees
 // only their own (another's is not found, as an unknown one).
 func (h *Handler) enrolment(w http.ResponseWriter, r *http.Request) {
-	p := h.officer(w, r)
-	if p == nil {
-		return
-	}
-	bound, ok := h.boundStaff(w, r, p)
+	_, bound, ok := h.boundOfficer(w, r)
 	if !ok {
 		return
 	}

@@ -173,7 +173,7 @@ func TestAppInBrowser(t *testing.T) {
 			// browser downloads it, and openssl verifies what it got.
 			receiptURL := testenv.Act(rp, chromedp.Evaluate[string](`document.querySelector("a#receipt").href`))
 			r, _ := signingtest.OpenReceipt(t, e.root, fetchBytes(t, rp, receiptURL))
-			if r.TransactionID != pdfTx || !strings.Contains(r.Device.UserAgent, "Chrome") || !strings.HasPrefix(r.Device.Address, "127.0.0.1:") ||
+			if r.TransactionID != pdfTx || !strings.Contains(r.Device.UserAgent, "Chrome") || r.Device.Address != "127.0.0.1" ||
 				len(r.Documents) != 1 || r.Documents[0].Shown != "pages" || r.Documents[0].Name != "hop-dong-lao-dong.pdf" {
 				t.Errorf("the receipt downloaded in the browser: %+v", r)
 			}

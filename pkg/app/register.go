@@ -1,6 +1,7 @@
 package app
 
 import (
+	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -184,6 +185,9 @@ func (h *Handler) claim(w http.ResponseWriter, r *http.Request) {
 		h.show(w, r, http.StatusNotFound, "claim", "claimTitle", &claimView{Ref: ref}, "claimUnknown", true)
 		return
 	}
+	if h.deadLink(w, r, ref, err) {
+		return
+	}
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -194,6 +198,9 @@ func (h *Handler) claim(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c, err := h.svc.ClaimRegistration(r.Context(), ref, secret, "app:"+httpedge.Source(r))
+	if h.deadLink(w, r, ref, err) {
+		return
+	}
 	if err != nil {
 		if k, _ := kindOf(err); k == signing.KindConflict {
 			v.Status = store.RegistrationClaimed
@@ -209,6 +216,23 @@ func (h *Handler) claim(w http.ResponseWriter, r *http.Request) {
 	}
 	v.Status, v.Account = "factor", strings.TrimPrefix(c.NationalID, "CCCD:")
 	h.show(w, r, http.StatusOK, "claim", "claimTitle", v, "", false)
+}
+
+// deadLink answers a claim link that no longer claims — replaced by an
+// officer's reissue, or expired — with a page saying so and what to do
+// (410), and reports whether it did.
+func (h *Handler) deadLink(w http.ResponseWriter, r *http.Request, ref string, err error) bool {
+	status := ""
+	switch {
+	case errors.Is(err, signing.ErrClaimReplaced):
+		status = "replaced"
+	case errors.Is(err, signing.ErrClaimExpired):
+		status = "linkexpired"
+	default:
+		return false
+	}
+	h.show(w, r, http.StatusGone, "claim", "claimTitle", &claimView{Ref: ref, Status: status}, "", false)
+	return true
 }
 
 // factor fills in the second factor's forms from its otpauth URI.
@@ -295,6 +319,8 @@ var registerMessages = map[string]map[string]string{
 		"claim_refused":          "Đăng ký của bạn không được duyệt. Lý do:",
 		"claim_expired":          "Đăng ký của bạn đã hết hạn mà chưa được duyệt. Bạn có thể đăng ký lại.",
 		"claim_claimed":          "Mã xác thực của đăng ký này đã được nhận. Nếu không phải bạn nhận, hãy báo ngay cho nhà cung cấp.",
+		"claim_replaced":         "Đường dẫn (mã bí mật) này đã được thay bằng một đường dẫn mới và không còn dùng được. Hãy dùng đường dẫn mới nhất cán bộ gửi cho bạn. Nếu bạn không yêu cầu cấp lại, hãy báo ngay cho nhà cung cấp.",
+		"claim_linkexpired":      "Đường dẫn (mã bí mật) này đã hết hạn. Chữ ký số của bạn vẫn được giữ: hãy liên hệ cán bộ hoặc nhà cung cấp, mang theo căn cước công dân, để được cấp lại đường dẫn mới.",
 		"claimFactorTitle":       "Chữ ký số của bạn đã được cấp",
 		"claimFactorIntro":       "Thêm mã xác thực vào ứng dụng xác thực (như Google Authenticator, Microsoft Authenticator) trên điện thoại của bạn. Mã này chỉ hiển thị một lần.",
 		"claimFactorLink":        "Mở trong ứng dụng xác thực trên điện thoại này",
@@ -345,6 +371,8 @@ var registerMessages = map[string]map[string]string{
 		"claim_refused":          "Your registration was not approved. The reason:",
 		"claim_expired":          "Your registration expired before it was approved. You may register again.",
 		"claim_claimed":          "The authenticator code of this registration was taken already. If it was not you, tell the provider at once.",
+		"claim_replaced":         "This link (secret) was replaced by a new one and no longer works. Use the newest link the officer gave you. If you did not ask for a new one, tell the provider at once.",
+		"claim_linkexpired":      "This link (secret) has expired. Your signature is kept: contact an officer or the provider, with your identity card, to have a new link issued.",
 		"claimFactorTitle":       "Your digital signature is issued",
 		"claimFactorIntro":       "Add the code to an authenticator app (such as Google Authenticator or Microsoft Authenticator) on your phone. It is shown only once.",
 		"claimFactorLink":        "Open in the authenticator app on this phone",

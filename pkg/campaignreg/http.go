@@ -19,6 +19,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/kyso-pki/kyso/pkg/clientaddr"
 	"github.com/kyso-pki/kyso/pkg/display"
 	"github.com/kyso-pki/kyso/pkg/store"
 )
@@ -167,9 +168,9 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, m *Member, f *r
 	if m != nil {
 		actor = "registry:" + m.ID
 	}
-	d, _ := json.Marshal(map[string]any{"op": strings.TrimPrefix(r.URL.Path, Path), "why": f.code, "peer": r.RemoteAddr})
+	d, _ := json.Marshal(map[string]any{"op": strings.TrimPrefix(r.URL.Path, Path), "why": f.code, "peer": clientaddr.Of(r)})
 	h.book.audit(r.Context(), &store.AuditEvent{Time: h.book.now(), Actor: actor, Action: "registry.deny", Subject: "", Outcome: "error", Details: d})
-	h.log.Warn("campaign registry: request refused", "actor", actor, "why", f.code, "peer", r.RemoteAddr)
+	h.log.Warn("campaign registry: request refused", "actor", actor, "why", f.code, "peer", clientaddr.Of(r))
 	writeAnswer(w, f.status, &answer{Error: f.code, Message: f.msg})
 }
 

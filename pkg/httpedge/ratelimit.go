@@ -4,13 +4,14 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/kyso-pki/kyso/pkg/clientaddr"
 )
 
 // Rate is a token bucket's refill rate and size: Burst requests at once,
@@ -183,15 +184,12 @@ func (l *Limiter) Len() int {
 	return len(l.buckets)
 }
 
-// Source is the key of r's source address for a per-source limit: the
-// TCP peer's IP address, an IPv6 one cut to its /64 (what one subscriber
-// is usually given), an IPv4-mapped one as IPv4. Behind a proxy or load
-// balancer the peer is the proxy, and every request shares its key.
+// Source is the key of r's source address for a per-source limit: its
+// client address (clientaddr.Of: the TCP peer's, or behind a trusted
+// proxy the client it names), an IPv6 one cut to its /64 (what one
+// subscriber is usually given), an IPv4-mapped one as IPv4.
 func Source(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
+	host := clientaddr.Of(r)
 	ip, err := netip.ParseAddr(host)
 	if err != nil {
 		return host

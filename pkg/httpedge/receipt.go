@@ -5,16 +5,17 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/kyso-pki/kyso/pkg/clientaddr"
 	"github.com/kyso-pki/kyso/pkg/signing"
 )
 
 // ApprovalContext is r's context carrying the approval's origin for its
 // consent receipt (signing.WithApprovalOrigin): the request's User-Agent
-// and its source address as kysod sees it (r.RemoteAddr: behind a proxy,
-// the proxy's); pagesShown says the front end showed the owner the pages
+// and its source address (clientaddr.Of: behind a trusted proxy, the
+// client it names); pagesShown says the front end showed the owner the pages
 // of the request's PDFs. signing bounds both texts.
 func ApprovalContext(r *http.Request, pagesShown bool) context.Context {
-	return signing.WithApprovalOrigin(r.Context(), signing.ApprovalOrigin{UserAgent: r.UserAgent(), Address: r.RemoteAddr, PagesShown: pagesShown})
+	return signing.WithApprovalOrigin(r.Context(), signing.ApprovalOrigin{UserAgent: r.UserAgent(), Address: clientaddr.Of(r), PagesShown: pagesShown})
 }
 
 // WriteReceipt answers with a consent receipt to download: the DER CMS

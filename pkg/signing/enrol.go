@@ -55,6 +55,10 @@ type EnrolRequest struct {
 	// pinHash, set by an approved self-registration (register.go), is the
 	// PIN the citizen chose, hashed when they chose it; PIN is then empty.
 	pinHash string
+	// registrationID, set by the same approval, names the registration
+	// in the enrolment's record (in its one write), so an approval that
+	// stopped after enrolling finds the enrolment.
+	registrationID string
 }
 
 // EnrolmentRecord returns how the credential was enrolled; KindNotFound
@@ -120,7 +124,7 @@ const (
 func (s *Service) enrolmentRecord(req *EnrolRequest, credID, province string) (*store.EnrolmentRecord, error) {
 	r := &store.EnrolmentRecord{CredentialID: credID, Channel: req.Channel, StaffID: strings.TrimSpace(req.StaffID),
 		Province: province, Ward: strings.TrimSpace(req.Ward), EvidenceKind: req.EvidenceKind, EvidenceRef: strings.TrimSpace(req.EvidenceRef),
-		ConsentAt: req.ConsentAt.UTC(), CreatedAt: s.now()}
+		ConsentAt: req.ConsentAt.UTC(), CreatedAt: s.now(), RegistrationID: req.registrationID}
 	if r.Channel == "" {
 		r.Channel = store.ChannelOperator
 	}

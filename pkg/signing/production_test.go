@@ -35,6 +35,19 @@ func TestMain(m *testing.M) {
 // token (SoftHSM) and the given database.
 func productionEnv(t *testing.T, st store.Store) (*env, *testenv.SoftHSM) {
 	t.Helper()
+	ks, a, tok := productionParts(t, st)
+	c := signingtest.NewClock(time.Now())
+	svc, err := signing.New(st, ks, a, signingtest.Config(c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{svc: svc, clock: c}, tok
+}
+
+// productionParts is a SoftHSM token's key store with a master key, and a
+// CA initialised on it and st.
+func productionParts(t *testing.T, st store.Store) (hsm.KeyStore, *ca.Authority, *testenv.SoftHSM) {
+	t.Helper()
 	ctx := context.Background()
 	tok := testenv.NewSoftHSM(t)
 	ks, err := pkcs11.Open(ctx, tok.URI(), nil)
@@ -52,12 +65,7 @@ func productionEnv(t *testing.T, st store.Store) (*env, *testenv.SoftHSM) {
 	if _, err := a.Init(ctx, &ca.InitRequest{Name: "Kyso PKCS11 Thử Nghiệm"}); err != nil {
 		t.Fatal(err)
 	}
-	c := signingtest.NewClock(time.Now())
-	svc, err := signing.New(st, ks, a, signingtest.Config(c))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &env{svc: svc, clock: c}, tok
+	return ks, a, tok
 }
 
 // TestWrappedKeysOnSoftHSM: with a PKCS#11 key store, a citizen's key is

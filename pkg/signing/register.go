@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kyso-pki/kyso/internal/crashpoint"
 	"github.com/kyso-pki/kyso/pkg/ca"
 	"github.com/kyso-pki/kyso/pkg/store"
 )
@@ -25,6 +26,14 @@ import (
 // DefaultRegistrationLifetime is how long a registration waits for an
 // officer when Config.RegistrationLifetime is zero.
 const DefaultRegistrationLifetime = 30 * 24 * time.Hour
+
+// DefaultClaimLifetime and DefaultVisitClaimLifetime are how long a claim
+// link lasts (an approved self-registration's, a household visit's) when
+// Config.ClaimLifetime and Config.VisitClaimLifetime are zero.
+const (
+	DefaultClaimLifetime      = 30 * 24 * time.Hour
+	DefaultVisitClaimLifetime = 7 * 24 * time.Hour
+)
 
 // registrationLease is how long an approval may take to enrol before
 // another officer may take the registration over (its approver died).
@@ -185,7 +194,7 @@ func (s *Service) Registration(ctx context.Context, id string) (*store.Registrat
 // hideSecrets drops the hashes an officer has no need of.
 func hideSecrets(r *store.Registration) *store.Registration {
 	c := *r
-	c.PINHash, c.ClaimHash = "", nil
+	c.PINHash, c.ClaimHash, c.ReplacedClaimHash = "", nil, nil
 	return &c
 }
 
@@ -245,6 +254,14 @@ func notOpen(r *store.Registration) error {
 // refused here with Enrol's words, and the registration waits again for
 // the officer to refuse it. The TOTP secret is not handed to the officer:
 // the citizen claims it (ClaimRegistration).
+//
+// An approval is recoverable: the enrolment names the registration in
+// its one write, so an approval that stopped (its process died) leaves a
+// registration approving whose lease, once ended, any officer's approval
+// takes over — completing it with the enrolment found (audited
+// "resumed", with that enrolment's evidence) when the first approval had
+// enrolled, enrolling when it had not. A registration is enrolled at most
+// once.
 func (s *Service) ApproveRegistration(ctx context.Context, req *ApproveRegistrationRequest) (*store.Registration, error) {
 	if req.EvidenceKind == "" {
 		return nil, fail(KindInvalid, "an approval says how the identity was checked: evidence kind %s, %s, %s or %s, and its reference",
@@ -259,7 +276,7 @@ func (s *Service) ApproveRegistration(ctx context.Context, req *ApproveRegistrat
 		return nil, notOpen(r)
 	}
 	begin, err := s.auditEvent(req.Actor, "registration.approve", r.NationalID, "intent", map[string]any{"registration": r.ID,
-		"evidence": req.EvidenceKind})
+		"evidence": req.EvidenceKind, "resumed": r.Status == store.RegistrationApproving})
 	if err != nil {
 		return nil, err
 	}
@@ -271,30 +288,77 @@ func (s *Service) ApproveRegistration(ctx context.Context, req *ApproveRegistrat
 	if err != nil {
 		return nil, err
 	}
-	en, err := s.Enrol(ctx, &EnrolRequest{CCCD: strings.TrimPrefix(r.NationalID, "CCCD:"), Name: r.Name, Province: r.Province,
-		Phone: r.Phone, Email: r.Email, pinHash: r.PINHash, Actor: req.Actor, Channel: store.ChannelOnline, Ward: r.Ward,
-		EvidenceKind: req.EvidenceKind, EvidenceRef: req.EvidenceRef, ConsentAt: r.ConsentAt})
+	crashpoint.Reach(crashpoint.RegistrationLeased)
+	m := &store.RegistrationMove{ID: r.ID, From: store.RegistrationApproving, To: store.RegistrationApproved, By: req.Actor,
+		EvidenceKind: req.EvidenceKind, EvidenceRef: strings.TrimSpace(req.EvidenceRef)}
+	resumed, err := s.enrolRegistration(ctx, r, req, m)
 	if err != nil {
-		e, aerr := s.auditEvent(req.Actor, "registration.approve", r.NationalID, "error", map[string]any{"registration": r.ID, "error": err.Error()})
-		if aerr != nil {
-			return nil, errors.Join(err, aerr)
-		}
-		if merr := s.st.MoveRegistration(ctx, &store.RegistrationMove{ID: r.ID, From: store.RegistrationApproving, To: store.RegistrationPending, At: s.now()}, e); merr != nil {
-			s.log.WarnContext(ctx, "signing: releasing a registration after a refused enrolment", "registration", r.ID, "err", merr)
-		}
 		return nil, err
 	}
+	crashpoint.Reach(crashpoint.RegistrationEnrolled)
 	done, err := s.auditEvent(req.Actor, "registration.approve", r.NationalID, "ok", map[string]any{"registration": r.ID,
-		"owner": en.OwnerID, "credential": en.CredentialID, "evidence": req.EvidenceKind})
+		"owner": m.OwnerID, "credential": m.CredentialID, "evidence": m.EvidenceKind, "resumed": resumed})
 	if err != nil {
 		return nil, err
 	}
-	m := &store.RegistrationMove{ID: r.ID, From: store.RegistrationApproving, To: store.RegistrationApproved, At: s.now(), By: req.Actor,
-		EvidenceKind: req.EvidenceKind, EvidenceRef: strings.TrimSpace(req.EvidenceRef), OwnerID: en.OwnerID, CredentialID: en.CredentialID}
+	m.At = s.now()
+	m.ClaimUntil = m.At.Add(s.cfg.ClaimLifetime)
 	if err := s.st.MoveRegistration(ctx, m, done); err != nil {
-		return nil, fmt.Errorf("signing: recording the approval of registration %s (credential %s enrolled): %w", r.ID, en.CredentialID, err)
+		// A slow approver outliving its lease and the one that took it
+		// over both complete the one enrolment; one of them records it.
+		if got, gerr := s.st.GetRegistration(ctx, r.ID); gerr == nil && got.Status == store.RegistrationApproved && got.CredentialID == m.CredentialID {
+			return hideSecrets(got), nil
+		}
+		return nil, fmt.Errorf("signing: recording the approval of registration %s (credential %s enrolled): %w", r.ID, m.CredentialID, err)
 	}
 	return s.Registration(ctx, r.ID)
+}
+
+// enrolRegistration enrols the citizen of registration r, held
+// approving, or finds the enrolment an approval that stopped made of it
+// (resumed), and fills m with the owner, credential and evidence
+// recorded. What Enrol refuses returns the registration to pending.
+func (s *Service) enrolRegistration(ctx context.Context, r *store.Registration, req *ApproveRegistrationRequest, m *store.RegistrationMove) (resumed bool, err error) {
+	if s.enrolled(ctx, r.ID, m) {
+		return true, nil
+	}
+	en, err := s.Enrol(ctx, &EnrolRequest{CCCD: strings.TrimPrefix(r.NationalID, "CCCD:"), Name: r.Name, Province: r.Province,
+		Phone: r.Phone, Email: r.Email, pinHash: r.PINHash, Actor: req.Actor, Channel: store.ChannelOnline, Ward: r.Ward,
+		EvidenceKind: req.EvidenceKind, EvidenceRef: req.EvidenceRef, ConsentAt: r.ConsentAt, registrationID: r.ID})
+	if err == nil {
+		m.OwnerID, m.CredentialID = en.OwnerID, en.CredentialID
+		return false, nil
+	}
+	if s.enrolled(ctx, r.ID, m) { // a slow approver's enrolment, made meanwhile
+		return true, nil
+	}
+	e, aerr := s.auditEvent(req.Actor, "registration.approve", r.NationalID, "error", map[string]any{"registration": r.ID, "error": err.Error()})
+	if aerr != nil {
+		return false, errors.Join(err, aerr)
+	}
+	if merr := s.st.MoveRegistration(ctx, &store.RegistrationMove{ID: r.ID, From: store.RegistrationApproving, To: store.RegistrationPending, At: s.now()}, e); merr != nil {
+		s.log.WarnContext(ctx, "signing: releasing a registration after a refused enrolment", "registration", r.ID, "err", merr)
+	}
+	return false, err
+}
+
+// enrolled reports whether registration id has an enrolment, filling m
+// with its owner, credential and evidence when it has.
+func (s *Service) enrolled(ctx context.Context, id string, m *store.RegistrationMove) bool {
+	rec, err := s.st.RegistrationEnrolment(ctx, id)
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			s.log.WarnContext(ctx, "signing: looking for a registration's enrolment", "registration", id, "err", err)
+		}
+		return false
+	}
+	cred, err := s.st.GetCredential(ctx, rec.CredentialID)
+	if err != nil {
+		s.log.WarnContext(ctx, "signing: reading a registration's credential", "registration", id, "err", err)
+		return false
+	}
+	m.OwnerID, m.CredentialID, m.EvidenceKind, m.EvidenceRef = cred.OwnerID, cred.ID, rec.EvidenceKind, rec.EvidenceRef
+	return true
 }
 
 // RefuseRegistration refuses a pending registration, with the reason the
@@ -329,9 +393,20 @@ func (s *Service) RefuseRegistration(ctx context.Context, id, actor, reason stri
 	return s.Registration(ctx, r.ID)
 }
 
+// ErrClaimReplaced and ErrClaimExpired say why a claim link no longer
+// claims anything (KindExpired): an officer reissued it, or its time
+// ended (Config.ClaimLifetime, VisitClaimLifetime). Either way the
+// citizen asks an officer to reissue it.
+var (
+	ErrClaimReplaced = errors.New("signing: this claim link was replaced by a new one")
+	ErrClaimExpired  = errors.New("signing: this claim link has expired")
+)
+
 // RegistrationStatus returns the registration whose reference and claim
 // secret these are, for its citizen; KindNotFound when either is wrong,
-// the same answer for both.
+// the same answer for both. The secret an officer's reissue replaced last
+// is KindExpired (ErrClaimReplaced), so its holder learns to ask for the
+// new link; it opens nothing.
 func (s *Service) RegistrationStatus(ctx context.Context, id, secret string) (*store.Registration, error) {
 	r, err := s.registration(ctx, id)
 	if err != nil {
@@ -339,9 +414,24 @@ func (s *Service) RegistrationStatus(ctx context.Context, id, secret string) (*s
 	}
 	h := claimHash(secret)
 	if subtle.ConstantTimeCompare(h[:], r.ClaimHash) != 1 {
+		if len(r.ReplacedClaimHash) == len(h) && subtle.ConstantTimeCompare(h[:], r.ReplacedClaimHash) == 1 {
+			return nil, &Error{Kind: KindExpired, Description: "this claim link was replaced by a new one; use the newest link, or ask an officer", Err: ErrClaimReplaced}
+		}
 		return nil, fail(KindNotFound, "no such registration")
 	}
-	return hideSecrets(r), nil
+	c := hideSecrets(r)
+	c.ClaimUntil = s.claimUntil(r)
+	return c, nil
+}
+
+// claimUntil is when r's claim link ends: its own end, or for one
+// approved before links ended, its approval's time and
+// Config.ClaimLifetime.
+func (s *Service) claimUntil(r *store.Registration) time.Time {
+	if !r.ClaimUntil.IsZero() || r.Status != store.RegistrationApproved {
+		return r.ClaimUntil
+	}
+	return r.DecidedAt.Add(s.cfg.ClaimLifetime)
 }
 
 // ClaimRegistration hands the citizen of an approved registration their
@@ -353,8 +443,12 @@ func (s *Service) RegistrationStatus(ctx context.Context, id, secret string) (*s
 func (s *Service) ClaimRegistration(ctx context.Context, id, secret, actor string) (*Claimed, error) {
 	r, err := s.RegistrationStatus(ctx, id, secret)
 	if err != nil {
-		if KindOf(err) == KindNotFound && validID(id) {
-			if aerr := s.audit(ctx, actor, "registration.claim", "", "error", map[string]any{"registration": id, "error": "wrong reference or claim secret"}); aerr != nil {
+		if k := KindOf(err); (k == KindNotFound || k == KindExpired) && validID(id) {
+			what := "wrong reference or claim secret"
+			if k == KindExpired {
+				what = "a replaced claim link"
+			}
+			if aerr := s.audit(ctx, actor, "registration.claim", "", "error", map[string]any{"registration": id, "error": what}); aerr != nil {
 				return nil, aerr
 			}
 		}
@@ -362,6 +456,12 @@ func (s *Service) ClaimRegistration(ctx context.Context, id, secret, actor strin
 	}
 	if r.Status != store.RegistrationApproved {
 		return nil, fail(KindConflict, "registration %s is %s, not approved and unclaimed", r.ID, r.Status)
+	}
+	if !s.now().Before(r.ClaimUntil) {
+		if aerr := s.audit(ctx, actor, "registration.claim", r.NationalID, "error", map[string]any{"registration": id, "error": "claim link expired"}); aerr != nil {
+			return nil, aerr
+		}
+		return nil, &Error{Kind: KindExpired, Description: "this claim link has expired; ask an officer for a new one", Err: ErrClaimExpired}
 	}
 	o, err := s.st.GetOwner(ctx, r.OwnerID)
 	if err != nil {
@@ -379,7 +479,7 @@ func (s *Service) ClaimRegistration(ctx context.Context, id, secret, actor strin
 	err = s.st.MoveRegistration(ctx, &store.RegistrationMove{ID: r.ID, From: store.RegistrationApproved, To: store.RegistrationClaimed,
 		At: s.now(), ClaimHash: h[:]}, e)
 	if errors.Is(err, store.ErrConflict) {
-		return nil, fail(KindConflict, "registration %s was claimed already", r.ID)
+		return nil, fail(KindConflict, "registration %s was claimed already, or its link replaced or expired", r.ID)
 	}
 	if err != nil {
 		return nil, err
@@ -413,7 +513,7 @@ func (s *Service) QueueClaim(ctx context.Context, en *Enrolment, req *EnrolReque
 		ConsentText: "consent given to " + req.Actor + " at a household visit (" + req.EvidenceKind + ")", ConsentAt: consentAt,
 		Status: store.RegistrationApproved, CreatedAt: now, ExpiresAt: now.Add(s.cfg.RegistrationLifetime), DecidedBy: req.Actor,
 		DecidedAt: now, EvidenceKind: req.EvidenceKind, EvidenceRef: strings.TrimSpace(req.EvidenceRef), OwnerID: en.OwnerID,
-		CredentialID: en.CredentialID}
+		CredentialID: en.CredentialID, ClaimUntil: now.Add(s.cfg.VisitClaimLifetime)}
 	e, err := s.auditEvent(req.Actor, "registration.queue", en.NationalID, "ok", map[string]any{"registration": id,
 		"credential": en.CredentialID, "staff": req.StaffID})
 	if err != nil {
@@ -422,5 +522,69 @@ func (s *Service) QueueClaim(ctx context.Context, en *Enrolment, req *EnrolReque
 	if err := s.st.PutRegistration(ctx, r, e); err != nil {
 		return nil, fmt.Errorf("signing: queueing the second factor of credential %s: %w", en.CredentialID, err)
 	}
-	return &Registered{ID: id, ClaimSecret: secret, ExpiresAt: r.ExpiresAt}, nil
+	return &Registered{ID: id, ClaimSecret: secret, ExpiresAt: r.ClaimUntil}, nil
+}
+
+// ReissueClaimRequest is an officer's reissue of a registration's claim
+// link: the citizen lost it, or it expired. StaffID, when set, is the
+// staff member the officer's client is bound to, who may reissue only
+// the links of their own household visits.
+type ReissueClaimRequest struct {
+	ID, Actor, StaffID string
+}
+
+// ReissueClaim makes a new claim secret for a pending or approved,
+// unclaimed registration and kills the old one in the same write (the old
+// link then answers ErrClaimReplaced and claims nothing); an approved
+// registration's link lasts again Config.ClaimLifetime, or
+// VisitClaimLifetime for a household visit's. Audited
+// (registration.reissue). A registration a bound staff member did not
+// enrol is not found to them; one claimed, refused, expired or being
+// approved is a conflict.
+func (s *Service) ReissueClaim(ctx context.Context, req *ReissueClaimRequest) (*Registered, error) {
+	r, err := s.registration(ctx, req.ID)
+	if err != nil {
+		return nil, err
+	}
+	var rec *store.EnrolmentRecord
+	if r.CredentialID != "" {
+		if rec, err = s.st.GetEnrolmentRecord(ctx, r.CredentialID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+	}
+	if req.StaffID != "" && (rec == nil || rec.StaffID != req.StaffID) {
+		return nil, fail(KindNotFound, "no such registration")
+	}
+	if r.Status != store.RegistrationPending && r.Status != store.RegistrationApproved {
+		if r.Status == store.RegistrationExpired {
+			return nil, notOpen(r)
+		}
+		return nil, fail(KindConflict, "registration %s is %s: its claim link cannot be reissued", r.ID, r.Status)
+	}
+	secret, err := randomID(s.cfg.Rand, 16)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	h := claimHash(secret)
+	m := &store.RegistrationMove{ID: r.ID, From: r.Status, To: r.Status, At: now, NewClaimHash: h[:]}
+	until := r.ExpiresAt
+	if r.Status == store.RegistrationApproved {
+		life := s.cfg.ClaimLifetime
+		if rec != nil && rec.Channel == store.ChannelHousehold {
+			life = s.cfg.VisitClaimLifetime
+		}
+		m.ClaimUntil, until = now.Add(life), now.Add(life)
+	}
+	e, err := s.auditEvent(req.Actor, "registration.reissue", r.NationalID, "ok", map[string]any{"registration": r.ID,
+		"status": r.Status, "staff": req.StaffID, "until": until.UTC().Format(time.RFC3339)})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.st.MoveRegistration(ctx, m, e); errors.Is(err, store.ErrConflict) {
+		return nil, fail(KindConflict, "registration %s changed meanwhile; try again", r.ID)
+	} else if err != nil {
+		return nil, err
+	}
+	return &Registered{ID: r.ID, ClaimSecret: secret, ExpiresAt: until}, nil
 }

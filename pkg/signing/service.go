@@ -161,6 +161,13 @@ type Config struct {
 	// for an officer before it expires (register.go); zero means
 	// DefaultRegistrationLifetime.
 	RegistrationLifetime time.Duration
+	// ClaimLifetime is how long the claim link of an approved online
+	// self-registration lasts, from the approval or an officer's reissue;
+	// zero means DefaultClaimLifetime (30 days). VisitClaimLifetime is
+	// the same for a household visit's link, from the enrolment or a
+	// reissue; zero means DefaultVisitClaimLifetime (7 days). An expired
+	// link claims nothing; an officer reissues it.
+	ClaimLifetime, VisitClaimLifetime time.Duration
 	// Now is the clock; nil means time.Now. Rand is the randomness; nil
 	// means crypto/rand. Logger receives operational messages, never a
 	// secret; nil discards them.
@@ -248,6 +255,12 @@ func New(st Store, keys hsm.KeyStore, authority *ca.Authority, cfg Config) (*Ser
 	}
 	if cfg.RegistrationLifetime <= 0 {
 		cfg.RegistrationLifetime = DefaultRegistrationLifetime
+	}
+	if cfg.ClaimLifetime <= 0 {
+		cfg.ClaimLifetime = DefaultClaimLifetime
+	}
+	if cfg.VisitClaimLifetime <= 0 {
+		cfg.VisitClaimLifetime = DefaultVisitClaimLifetime
 	}
 	if cfg.FreeMonths <= 0 {
 		cfg.FreeMonths = DefaultFreeMonths

@@ -31,6 +31,11 @@ type Registrations interface {
 	// ErrNotFound when there is none. Leaving the open states clears the
 	// PIN hash.
 	MoveRegistration(ctx context.Context, m *RegistrationMove, audit ...*AuditEvent) error
+	// RegistrationEnrolment returns the enrolment record naming
+	// registration id (EnrolmentRecord.RegistrationID: written in the
+	// approval's enrolment), or ErrNotFound: how an approval that
+	// stopped after enrolling is found and completed.
+	RegistrationEnrolment(ctx context.Context, id string) (*EnrolmentRecord, error)
 }
 
 // Registration states.
@@ -73,6 +78,14 @@ type Registration struct {
 	// OwnerID and CredentialID are the enrolment's (approved, claimed).
 	OwnerID, CredentialID string
 	ClaimedAt             time.Time
+	// ClaimUntil ends the claim link of an approved registration; zero
+	// for one approved before claim links ended (migration 0029), whose
+	// end the service reckons from DecidedAt.
+	ClaimUntil time.Time
+	// ReplacedClaimHash is the SHA-256 of the claim secret an officer's
+	// reissue replaced last (nil: none), kept only to tell its holder the
+	// link was replaced; it claims nothing.
+	ReplacedClaimHash []byte
 }
 
 // RegistrationMove is a move of a registration's state.
@@ -88,4 +101,12 @@ type RegistrationMove struct {
 	OwnerID, CredentialID                 string
 	// ClaimHash must be the registration's (To RegistrationClaimed).
 	ClaimHash []byte
+	// ClaimUntil ends the claim link: set by an approval (To
+	// RegistrationApproved) and a reissue.
+	ClaimUntil time.Time
+	// NewClaimHash is a reissue's new claim hash: a move from pending or
+	// approved to the same state replaces the claim hash with it (the old
+	// one kept as ReplacedClaimHash) and, approved, the link's end with
+	// ClaimUntil.
+	NewClaimHash []byte
 }

@@ -326,6 +326,10 @@ type EnrolmentRecord struct {
 	// transaction): never the document's image.
 	EvidenceKind, EvidenceRef string
 	ConsentAt, CreatedAt      time.Time
+	// RegistrationID names the online self-registration this enrolment
+	// approves (channel online; empty otherwise): at most one enrolment
+	// names a registration.
+	RegistrationID string
 }
 
 // EnrolmentFilter selects the enrolments CountEnrolments counts: those

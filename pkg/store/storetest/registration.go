@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -108,6 +109,65 @@ func testRegistration(t *testing.T, s store.Store) {
 	if n := countActions(t, s, "registration.approve"); n != 2 {
 		t.Errorf("%d registration.approve events, want the 2 leases taken", n)
 	}
+}
+
+// testRegistrationRecovery: an enrolment names the registration it
+// approves, found by RegistrationEnrolment; of eight enrolments naming
+// one registration at once, one is stored. A reissue replaces the claim
+// hash (the old one kept as replaced, claiming nothing) and, approved,
+// the link's end; a claim after that end is refused.
+func testRegistrationRecovery(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	_, err := s.RegistrationEnrolment(ctx, "reg-none")
+	wantErr(t, "RegistrationEnrolment of none", err, store.ErrNotFound)
+	_, err = s.RegistrationEnrolment(ctx, "")
+	wantErr(t, "RegistrationEnrolment of no registration", err, store.ErrNotFound)
+	var mu sync.Mutex
+	var stored string
+	if won := winners(t, 8, store.ErrExists, func() error {
+		o := newOwner(t)
+		c := newCredential(t, o.ID)
+		err := s.PutEnrolment(ctx, o, c, &store.EnrolmentRecord{CredentialID: c.ID, Channel: store.ChannelOnline, Province: "Huế",
+			EvidenceKind: "cccd-chip", EvidenceRef: "chip", ConsentAt: now, RegistrationID: "reg-rec"})
+		if err == nil {
+			mu.Lock()
+			stored = c.ID
+			mu.Unlock()
+		}
+		return err
+	}); won != 1 {
+		t.Fatalf("%d of 8 enrolments naming one registration stored, want 1", won)
+	}
+	if rec, err := s.RegistrationEnrolment(ctx, "reg-rec"); err != nil || rec.CredentialID != stored || rec.RegistrationID != "reg-rec" {
+		t.Fatalf("RegistrationEnrolment = %+v, %v; want credential %s", rec, err, stored)
+	}
+
+	first, second := sha256.Sum256([]byte("first")), sha256.Sum256([]byte("second"))
+	r := &store.Registration{ID: "reg-link", NationalID: "CCCD:001200000009", Name: "Nguyễn Văn B", Province: "Hà Nội",
+		ClaimHash: first[:], ConsentText: "x", ConsentAt: now, CreatedAt: now, ExpiresAt: now.Add(time.Hour), Status: store.RegistrationApproved,
+		OwnerID: "own-9", CredentialID: "cred-9", ClaimUntil: now.Add(time.Hour)}
+	noErr(t, "PutRegistration with a claim link's end", s.PutRegistration(ctx, r))
+	reissue := func(h []byte, until time.Time) error {
+		return s.MoveRegistration(ctx, &store.RegistrationMove{ID: r.ID, From: store.RegistrationApproved, To: store.RegistrationApproved,
+			At: now, NewClaimHash: h, ClaimUntil: until})
+	}
+	wantErr(t, "a reissue without a hash", reissue(nil, now), store.ErrInvalid)
+	wantErr(t, "a reissue of a pending registration that is approved", s.MoveRegistration(ctx, &store.RegistrationMove{ID: r.ID,
+		From: store.RegistrationPending, To: store.RegistrationPending, At: now, NewClaimHash: second[:]}), store.ErrConflict)
+	noErr(t, "reissuing", reissue(second[:], now.Add(2*time.Hour)))
+	got, err := s.GetRegistration(ctx, r.ID)
+	noErr(t, "GetRegistration", err)
+	if !bytes.Equal(got.ClaimHash, second[:]) || !bytes.Equal(got.ReplacedClaimHash, first[:]) || !got.ClaimUntil.Equal(now.Add(2*time.Hour)) {
+		t.Fatalf("reissued registration = %+v", got)
+	}
+	claim := func(h []byte, at time.Time) error {
+		return s.MoveRegistration(ctx, &store.RegistrationMove{ID: r.ID, From: store.RegistrationApproved, To: store.RegistrationClaimed, At: at, ClaimHash: h})
+	}
+	wantErr(t, "a claim with the replaced hash", claim(first[:], now), store.ErrConflict)
+	wantErr(t, "a claim after the link's end", claim(second[:], now.Add(3*time.Hour)), store.ErrConflict)
+	noErr(t, "a claim within the link's time", claim(second[:], now.Add(time.Hour)))
+	wantErr(t, "a reissue of a claimed registration", reissue(first[:], now), store.ErrConflict)
 }
 
 // countActions counts the audit events of an action.

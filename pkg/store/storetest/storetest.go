@@ -48,6 +48,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Renewal", testRenewal},
 		{"Upkeep", testUpkeep},
 		{"Registration", testRegistration},
+		{"RegistrationRecovery", testRegistrationRecovery},
 		{"CRL", testCRL},
 		{"CRLShards", testCRLShards},
 		{"TrustAnchors", testTrustAnchors},

@@ -134,6 +134,8 @@ func (s *Store) HotQueries() []HotQuery {
 		report("campaign report: one ward, five years", 5, "Hồ Chí Minh", "Phường 7", "enrolment_records_area", "enrolment_records_area"),
 		{Name: "campaign report: the monthly series", Query: series, Args: seriesArgs,
 			SQLite: "enrolment_records_created", Postgres: "enrolment_records_created|enrolment_records_channel", Sorts: reportGroups},
+		{Name: "RegistrationEnrolment (each approval of a self-registration)", Query: sqlRegistrationEnrolment, Args: []any{"reg-1"},
+			SQLite: "enrolment_records_registration", Postgres: "enrolment_records_registration", Partial: true},
 		{Name: "ListOwnerSignatures (KeyHistory)", Query: s.sqlOwnerSignatures(), Args: []any{"owner-1", int64(0), 1000},
 			SQLite: "audit_events_signatures", Postgres: "audit_events_signatures", Sorts: "one owner's signatures"},
 	}

@@ -227,18 +227,25 @@ func (s *Store) insertEnrolled(ctx context.Context, c Conn, cred *store.Credenti
 		return err
 	}
 	_, err := c.Exec(ctx, `INSERT INTO enrolment_records (credential_id, channel, staff_id, province, ward, evidence_kind,
-		evidence_ref, consent_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, rec.CredentialID, rec.Channel,
-		rec.StaffID, rec.Province, rec.Ward, rec.EvidenceKind, rec.EvidenceRef, s.time(rec.ConsentAt), s.time(s.clock(rec.CreatedAt)))
+		evidence_ref, consent_at, created_at, registration_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, rec.CredentialID, rec.Channel,
+		rec.StaffID, rec.Province, rec.Ward, rec.EvidenceKind, rec.EvidenceRef, s.time(rec.ConsentAt), s.time(s.clock(rec.CreatedAt)),
+		rec.RegistrationID)
 	return err
+}
+
+// enrolmentRecordColumns are what scanEnrolmentRecord reads.
+const enrolmentRecordColumns = `credential_id, channel, staff_id, province, ward, evidence_kind, evidence_ref, consent_at, created_at, registration_id`
+
+func scanEnrolmentRecord(row Row) (*store.EnrolmentRecord, error) {
+	r := &store.EnrolmentRecord{}
+	return r, row.Scan(&r.CredentialID, &r.Channel, &r.StaffID, &r.Province, &r.Ward, &r.EvidenceKind, &r.EvidenceRef,
+		Time{&r.ConsentAt}, Time{&r.CreatedAt}, &r.RegistrationID)
 }
 
 // GetEnrolmentRecord returns how the credential was enrolled, or
 // ErrNotFound.
 func (s *Store) GetEnrolmentRecord(ctx context.Context, credentialID string) (*store.EnrolmentRecord, error) {
-	r := &store.EnrolmentRecord{}
-	err := s.r.QueryRow(ctx, `SELECT credential_id, channel, staff_id, province, ward, evidence_kind, evidence_ref, consent_at, created_at
-		FROM enrolment_records WHERE credential_id = $1`, credentialID).Scan(&r.CredentialID, &r.Channel, &r.StaffID, &r.Province, &r.Ward,
-		&r.EvidenceKind, &r.EvidenceRef, Time{&r.ConsentAt}, Time{&r.CreatedAt})
+	r, err := scanEnrolmentRecord(s.r.QueryRow(ctx, `SELECT `+enrolmentRecordColumns+` FROM enrolment_records WHERE credential_id = $1`, credentialID))
 	if err != nil {
 		return nil, s.fail(fmt.Sprintf("reading the enrolment record of credential %q", credentialID), s.notFound(err))
 	}
