@@ -271,9 +271,12 @@ func (s *Store) lockCertificate(ctx context.Context, c Conn, issuer string, seri
 // columns, so a record a renewal moved to another certificate meanwhile
 // is left alone.
 func (s *Store) setRecordState(ctx context.Context, c Conn, issuer string, serial []byte, status string) error {
-	_, err := c.Exec(ctx, `UPDATE enrolment_records SET cert_status = $1 WHERE cert_serial = $2 AND cert_issuer = $3`, status, serial, issuer)
+	_, err := c.Exec(ctx, sqlRecordState, status, serial, issuer)
 	return err
 }
+
+// sqlRecordState is setRecordState's statement (HotQueries).
+const sqlRecordState = `UPDATE enrolment_records SET cert_status = $1 WHERE cert_serial = $2 AND cert_issuer = $3`
 
 // moveRecord gives the enrolment record of credentialID the certificate
 // the credential names after its renewal, and that certificate's state,
