@@ -9,20 +9,25 @@
 -- such a record is not counted, as the join the report was did not.
 -- The covering indexes hold every column a report reads, so a report is
 -- one index-only scan, grouped; enrolment_records_certificate finds a
--- certificate's record when it is revoked or held.
+-- certificate's record when it is revoked or held. 0024's
+-- credentials_certificate served only the report's join: dropped.
+-- (certificates_state stays: a certificate's lookup may use it.)
 ALTER TABLE enrolment_records
 	ADD COLUMN cert_issuer text,
 	ADD COLUMN cert_serial bytea,
 	ADD COLUMN cert_status text CHECK (cert_status IN ('good', 'revoked', 'hold')),
 	ADD COLUMN cert_not_after timestamptz;
+-- The indexes are dropped before the backfill and made after it: one
+-- sorted build each, not an entry per updated row.
+DROP INDEX enrolment_records_created;
+DROP INDEX enrolment_records_area;
+DROP INDEX credentials_certificate;
 UPDATE enrolment_records e SET cert_issuer = cr.cert_issuer, cert_serial = cr.cert_serial,
 	cert_status = c.status, cert_not_after = c.not_after
 	FROM credentials cr LEFT JOIN certificates c ON c.issuer = cr.cert_issuer AND c.serial = cr.cert_serial
 	WHERE cr.id = e.credential_id;
 CREATE INDEX enrolment_records_certificate ON enrolment_records (cert_serial);
-DROP INDEX enrolment_records_created;
 CREATE INDEX enrolment_records_created ON enrolment_records (created_at)
 	INCLUDE (province, ward, channel, cert_status, cert_not_after);
-DROP INDEX enrolment_records_area;
 CREATE INDEX enrolment_records_area ON enrolment_records (province, ward, created_at)
 	INCLUDE (channel, cert_status, cert_not_after);

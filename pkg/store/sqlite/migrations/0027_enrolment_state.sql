@@ -8,6 +8,8 @@ ALTER TABLE enrolment_records ADD COLUMN cert_issuer TEXT;
 ALTER TABLE enrolment_records ADD COLUMN cert_serial BLOB;
 ALTER TABLE enrolment_records ADD COLUMN cert_status TEXT CHECK (cert_status IN ('good', 'revoked', 'hold'));
 ALTER TABLE enrolment_records ADD COLUMN cert_not_after INTEGER;
+DROP INDEX enrolment_records_created;
+DROP INDEX enrolment_records_area;
 UPDATE enrolment_records SET
 	cert_issuer = (SELECT cr.cert_issuer FROM credentials cr WHERE cr.id = enrolment_records.credential_id),
 	cert_serial = (SELECT cr.cert_serial FROM credentials cr WHERE cr.id = enrolment_records.credential_id);
@@ -15,7 +17,5 @@ UPDATE enrolment_records SET
 	cert_status = (SELECT c.status FROM certificates c WHERE c.issuer = enrolment_records.cert_issuer AND c.serial = enrolment_records.cert_serial),
 	cert_not_after = (SELECT c.not_after FROM certificates c WHERE c.issuer = enrolment_records.cert_issuer AND c.serial = enrolment_records.cert_serial);
 CREATE INDEX enrolment_records_certificate ON enrolment_records (cert_serial);
-DROP INDEX enrolment_records_created;
 CREATE INDEX enrolment_records_created ON enrolment_records (created_at, province, ward, channel, cert_status, cert_not_after);
-DROP INDEX enrolment_records_area;
 CREATE INDEX enrolment_records_area ON enrolment_records (province, ward, created_at, channel, cert_status, cert_not_after);
