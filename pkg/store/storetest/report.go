@@ -169,6 +169,38 @@ func testReportState(t *testing.T, s store.Store) {
 		}
 	}
 	check("as enrolled")
+	// The series: each record in the period its time falls in, a record
+	// at a cut in the period the cut begins.
+	from, to := now.Add(-30*24*time.Hour), now.Add(time.Hour)
+	cuts := []time.Time{now.Add(-20 * 24 * time.Hour), now.Add(-10 * 24 * time.Hour), now.Add(-5 * 24 * time.Hour)} // es[4], es[14] and es[19] at a cut
+	for _, f := range []store.EnrolmentFilter{{From: from, To: to}, {From: from, To: to, Province: "Huế"}, {From: from, To: to, Province: "Huế", Ward: "Xã Phú Vang"}} {
+		want := map[store.SeriesCount]bool{}
+		n := map[[2]any]int64{}
+		for _, e := range es {
+			if f.Province != "" && e.rec.Province != f.Province || f.Ward != "" && e.rec.Ward != f.Ward {
+				continue
+			}
+			p := 0
+			for _, c := range cuts {
+				if !e.rec.CreatedAt.Before(c) {
+					p++
+				}
+			}
+			n[[2]any{p, e.rec.Channel}]++
+		}
+		for k, v := range n {
+			want[store.SeriesCount{Period: k[0].(int), Channel: k[1].(string), Enrolments: v}] = true
+		}
+		got, err := s.CountEnrolmentSeries(ctx, &f, cuts)
+		noErr(t, "CountEnrolmentSeries", err)
+		gotm := map[store.SeriesCount]bool{}
+		for _, c := range got {
+			gotm[*c] = true
+		}
+		if !maps.Equal(gotm, want) {
+			t.Errorf("CountEnrolmentSeries(%s %s) = %v, the recount %v", f.Province, f.Ward, gotm, want)
+		}
+	}
 
 	revoke(es[0], store.ReasonKeyCompromise)
 	revoke(es[1], store.ReasonSuperseded) // switched to another provider
