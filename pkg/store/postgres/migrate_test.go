@@ -9,8 +9,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/kyso-pki/kyso/internal/testenv"
-	"github.com/kyso-pki/kyso/pkg/store"
 	"github.com/kyso-pki/kyso/pkg/store/internal/migrate"
+	"github.com/kyso-pki/kyso/pkg/store/storetest"
 )
 
 // TestEnrolmentStateBackfilled: migration 0027 gives the enrolment
@@ -44,23 +44,15 @@ func TestEnrolmentStateBackfilled(t *testing.T) {
 		exec(m.SQL)
 		exec(`INSERT INTO schema_migrations (version, name, applied) VALUES ($1, $2, $3)`, m.Version, m.Name, now)
 	}
-	// Certificates 1 to 5: good, expired, revoked, held, and 5 the
-	// renewal of 6 (revoked superseded); credential 7 names serial 7,
-	// never stored.
-	certs := []struct {
-		status   string
-		notAfter time.Time
-	}{{"good", now.Add(time.Hour)}, {"good", now.Add(-time.Hour)}, {"revoked", now.Add(time.Hour)},
-		{"hold", now.Add(time.Hour)}, {"good", now.Add(time.Hour)}, {"revoked", now.Add(time.Hour)}}
-	for i, c := range certs {
+	for i, c := range storetest.BackfillCertificates(now) {
 		serial := []byte{1, byte(i + 1)}
 		exec(`INSERT INTO serials (issuer, serial, reserved_at) VALUES ('issuing', $1, $2)`, serial, now)
 		exec(`INSERT INTO certificates (issuer, serial, der, profile, subject, national_id, spki_sha256, key_uri,
 			not_before, not_after, status, campaign, key_reuse, created)
 			VALUES ('issuing', $1, '\x3000', 'citizen', 'CN=x', '', $2, '', $3, $4, $5, false, false, $6)`,
-			serial, []byte{byte(i), 31: 0}, now.Add(-48*time.Hour), c.notAfter, c.status, now)
+			serial, []byte{byte(i), 31: 0}, now.Add(-48*time.Hour), c.NotAfter, c.Status, now)
 	}
-	for _, n := range []byte{1, 2, 3, 4, 5, 7} {
+	for _, n := range storetest.BackfillCredentials {
 		id := fmt.Sprintf("cred-%d", n)
 		exec(`INSERT INTO owners (id, national_id, name, province, phone, email, pin_hash, pin_failures, totp_last_step, created_at)
 			VALUES ($1, $2, 'x', 'Huế', '', '', 'x', 0, 0, $3)`, "own-"+id, "CCCD:"+id, now)
@@ -75,12 +67,5 @@ func TestEnrolmentStateBackfilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	got, err := s.CountEnrolments(ctx, &store.EnrolmentFilter{From: now.Add(-24 * time.Hour), To: now, At: now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := store.EnrolmentCount{Province: "Huế", Ward: "Xã Phú Vang", Channel: "desk", Enrolments: 5, Active: 2, Expired: 1, Revoked: 1, Suspended: 1}
-	if len(got) != 1 || *got[0] != want {
-		t.Errorf("CountEnrolments after migration 0027 = %v, want %+v", got, want)
-	}
+	storetest.CheckBackfilled(t, s, now)
 }

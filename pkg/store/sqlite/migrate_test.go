@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kyso-pki/kyso/pkg/store"
 	"github.com/kyso-pki/kyso/pkg/store/internal/migrate"
+	"github.com/kyso-pki/kyso/pkg/store/storetest"
 )
 
 // TestRevocationShardsBackfilled: migration 0025 gives the revocations
@@ -18,29 +18,8 @@ import (
 func TestRevocationShardsBackfilled(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "kyso.db")
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ms, err := migrate.List(migrations, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, exec := migratedBefore(t, path, 25)
 	now := time.Now().UnixMicro()
-	exec := func(q string, args ...any) {
-		t.Helper()
-		if _, err := db.ExecContext(ctx, q, args...); err != nil {
-			t.Fatalf("%v\n%s", err, q)
-		}
-	}
-	exec(`CREATE TABLE schema_migrations (version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied INTEGER NOT NULL)`)
-	for _, m := range ms {
-		if m.Version >= 25 {
-			break
-		}
-		exec(m.SQL)
-		exec(`INSERT INTO schema_migrations (version, name, applied) VALUES (?, ?, ?)`, m.Version, m.Name, now)
-	}
 	// Shard 3's revoked certificate and shard 0's, as 0022 left them.
 	for i, shard := range []int{3, 0} {
 		serial := []byte{1, byte(i)}
@@ -76,47 +55,18 @@ func TestRevocationShardsBackfilled(t *testing.T) {
 func TestEnrolmentStateBackfilled(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "kyso.db")
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ms, err := migrate.List(migrations, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, exec := migratedBefore(t, path, 27)
 	now := time.Now()
 	us := func(t time.Time) int64 { return t.UnixMicro() }
-	exec := func(q string, args ...any) {
-		t.Helper()
-		if _, err := db.ExecContext(ctx, q, args...); err != nil {
-			t.Fatalf("%v\n%s", err, q)
-		}
-	}
-	exec(`CREATE TABLE schema_migrations (version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied INTEGER NOT NULL)`)
-	for _, m := range ms {
-		if m.Version >= 27 {
-			break
-		}
-		exec(m.SQL)
-		exec(`INSERT INTO schema_migrations (version, name, applied) VALUES (?, ?, ?)`, m.Version, m.Name, us(now))
-	}
-	// Certificates 1 to 5: good, expired, revoked, held, and 5 the
-	// renewal of 6 (revoked superseded); credential 7 names serial 7,
-	// never stored.
-	certs := []struct {
-		status   string
-		notAfter time.Time
-	}{{"good", now.Add(time.Hour)}, {"good", now.Add(-time.Hour)}, {"revoked", now.Add(time.Hour)},
-		{"hold", now.Add(time.Hour)}, {"good", now.Add(time.Hour)}, {"revoked", now.Add(time.Hour)}}
-	for i, c := range certs {
+	for i, c := range storetest.BackfillCertificates(now) {
 		serial := []byte{1, byte(i + 1)}
 		exec(`INSERT INTO serials (issuer, serial, reserved_at) VALUES ('issuing', ?, ?)`, serial, us(now))
 		exec(`INSERT INTO certificates (issuer, serial, der, profile, subject, national_id, spki_sha256, key_uri,
 			not_before, not_after, status, campaign, key_reuse, created)
 			VALUES ('issuing', ?, x'3000', 'citizen', 'CN=x', '', ?, '', ?, ?, ?, 0, 0, ?)`,
-			serial, []byte{byte(i), 31: 0}, us(now.Add(-48*time.Hour)), us(c.notAfter), c.status, us(now))
+			serial, []byte{byte(i), 31: 0}, us(now.Add(-48*time.Hour)), us(c.NotAfter), c.Status, us(now))
 	}
-	for _, n := range []byte{1, 2, 3, 4, 5, 7} {
+	for _, n := range storetest.BackfillCredentials {
 		id := fmt.Sprintf("cred-%d", n)
 		exec(`INSERT INTO owners (id, national_id, name, province, phone, email, pin_hash, pin_failures, totp_last_step, created_at)
 			VALUES (?, ?, 'x', 'Huế', '', '', 'x', 0, 0, ?)`, "own-"+id, "CCCD:"+id, us(now))
@@ -131,12 +81,35 @@ func TestEnrolmentStateBackfilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	got, err := s.CountEnrolments(ctx, &store.EnrolmentFilter{From: now.Add(-24 * time.Hour), To: now, At: now})
+	storetest.CheckBackfilled(t, s, now)
+}
+
+// migratedBefore makes the database at path as kyso left it before
+// migration version, and returns it with a function running a statement
+// on it (failing t).
+func migratedBefore(t *testing.T, path string, version int64) (*sql.DB, func(q string, args ...any)) {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := store.EnrolmentCount{Province: "Huế", Ward: "Xã Phú Vang", Channel: "desk", Enrolments: 5, Active: 2, Expired: 1, Revoked: 1, Suspended: 1}
-	if len(got) != 1 || *got[0] != want {
-		t.Errorf("CountEnrolments after migration 0027 = %v, want %+v", got, want)
+	ms, err := migrate.List(migrations, "migrations")
+	if err != nil {
+		t.Fatal(err)
 	}
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := db.ExecContext(context.Background(), q, args...); err != nil {
+			t.Fatalf("%v\n%s", err, q)
+		}
+	}
+	exec(`CREATE TABLE schema_migrations (version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied INTEGER NOT NULL)`)
+	for _, m := range ms {
+		if m.Version >= version {
+			break
+		}
+		exec(m.SQL)
+		exec(`INSERT INTO schema_migrations (version, name, applied) VALUES (?, ?, ?)`, m.Version, m.Name, time.Now().UnixMicro())
+	}
+	return db, exec
 }

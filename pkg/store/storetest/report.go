@@ -329,3 +329,37 @@ func testConcurrentReportState(t *testing.T, s store.Store) {
 		sameCounts(t, s, es, store.EnrolmentFilter{From: now.Add(-24 * time.Hour), To: now.Add(time.Hour), At: at}, "after the races")
 	}
 }
+
+// BackfillCertificate is a certificate the drivers' tests of migration
+// 0027 store before it (serial {1, i+1} for the i-th): its status and
+// notAfter.
+type BackfillCertificate struct {
+	Status   string
+	NotAfter time.Time
+}
+
+// BackfillCertificates are those certificates at now: good, expired,
+// revoked, held, and 5 the renewal of 6 (revoked superseded).
+// BackfillCredentials name serials {1, n}: 7 was never stored.
+func BackfillCertificates(now time.Time) []BackfillCertificate {
+	return []BackfillCertificate{{"good", now.Add(time.Hour)}, {"good", now.Add(-time.Hour)}, {"revoked", now.Add(time.Hour)},
+		{"hold", now.Add(time.Hour)}, {"good", now.Add(time.Hour)}, {"revoked", now.Add(time.Hour)}}
+}
+
+// BackfillCredentials are the last octets of the serials the migration
+// tests' credentials name, each enrolled at a desk in Xã Phú Vang an
+// hour before now.
+var BackfillCredentials = []byte{1, 2, 3, 4, 5, 7}
+
+// CheckBackfilled fails t unless the report of the migrated store counts
+// the backfill tests' enrolments as the join did: five with a stored
+// certificate, 1 and 5 active, 2 expired, 3 revoked, 4 held.
+func CheckBackfilled(t testing.TB, s store.Signing, now time.Time) {
+	t.Helper()
+	got, err := s.CountEnrolments(context.Background(), &store.EnrolmentFilter{From: now.Add(-24 * time.Hour), To: now, At: now})
+	noErr(t, "CountEnrolments", err)
+	want := store.EnrolmentCount{Province: "Huế", Ward: "Xã Phú Vang", Channel: "desk", Enrolments: 5, Active: 2, Expired: 1, Revoked: 1, Suspended: 1}
+	if len(got) != 1 || *got[0] != want {
+		t.Errorf("CountEnrolments after migration 0027 = %v, want %+v", got, want)
+	}
+}
