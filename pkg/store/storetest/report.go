@@ -259,7 +259,8 @@ func testReportState(t *testing.T, s store.Store) {
 }
 
 // testConcurrentReportState: revocations, holds and their release race
-// renewals of the same credentials, new enrolments and reports; every
+// renewals of the same credentials (of the certificate renewed, and of
+// the renewal's new one), new enrolments and reports; every
 // report succeeds, and when all is done the report equals the recount —
 // no record is left with a state its certificate no longer has.
 func testConcurrentReportState(t *testing.T, s store.Store) {
@@ -298,6 +299,29 @@ func testConcurrentReportState(t *testing.T, s store.Store) {
 				}
 			})
 		}
+	}
+	// A renewal's new certificate revoked while the renewal moves the
+	// credential (and its record) onto it.
+	for i := range 8 {
+		e := enrolWith(t, s, i, now.Add(-time.Duration(i)*time.Minute), year, false)
+		es = append(es, e)
+		next := NewCertificate(t, "issuing")
+		mustIssue(t, s, next)
+		r := &store.Renewal{CredentialID: e.cred.ID, FromSerial: e.cred.CertSerial, OwnerID: e.owner.ID, RequestedBy: "owner:" + e.owner.ID,
+			RequestedAt: now, ClaimedUntil: now.Add(time.Minute), NewSerial: next.Serial, DoneAt: now}
+		noErr(t, "ClaimRenewal", s.ClaimRenewal(ctx, r, now))
+		moved := *e.cred
+		moved.CertSerial = next.Serial
+		wg.Go(func() {
+			if err := s.FinishRenewal(ctx, r, &moved); err != nil {
+				errs <- fmt.Errorf("finishing a renewal: %w", err)
+			}
+		})
+		wg.Go(func() {
+			if err := s.Revoke(ctx, &store.Revocation{Issuer: "issuing", Serial: next.Serial, Reason: store.ReasonKeyCompromise, RevokedAt: now}); err != nil {
+				errs <- fmt.Errorf("revoking a renewal's certificate: %w", err)
+			}
+		})
 	}
 	// New enrolments, each revoked at once, and reports throughout.
 	for i := range 4 {
