@@ -40,10 +40,12 @@ func Grow(ctx context.Context, dsn string, owners int) error {
 			SELECT 'own-' || i, 'CCCD:' || lpad(i::text, 12, '0'), 'Scale ' || i, '79', '', '', 'x', 0, 0, ` + at + ` FROM ` + series,
 		`INSERT INTO credentials (id, owner_id, key_uri, wrapped_key, algorithm, cert_issuer, cert_serial, status, created_at)
 			SELECT 'cred-' || i, 'own-' || i, 'wrapped:cred-' || i, decode(repeat(md5(i::text), 8), 'hex'), 'ECDSA-P256', 'issuing', ` + serial + `, 'active', ` + at + ` FROM ` + series,
-		`INSERT INTO enrolment_records (credential_id, channel, staff_id, province, ward, evidence_kind, evidence_ref, consent_at, created_at)
+		`INSERT INTO enrolment_records (credential_id, channel, staff_id, province, ward, evidence_kind, evidence_ref, consent_at, created_at,
+			cert_issuer, cert_serial, cert_status, cert_not_after)
 			SELECT 'cred-' || i, (ARRAY['desk', 'event', 'household', 'online'])[i % 4 + 1], CASE WHEN i % 4 = 3 THEN '' ELSE 'staff-' || i % 40 END,
 			(ARRAY['Hồ Chí Minh', 'Hà Nội', 'Huế', 'Cần Thơ'])[i % 4 + 1], 'Phường ' || i % 97, 'cccd-chip', '',
-			$2::timestamptz - i * interval '10 minutes', $2::timestamptz - i * interval '10 minutes' FROM ` + series,
+			$2::timestamptz - i * interval '10 minutes', $2::timestamptz - i * interval '10 minutes',
+			'issuing', ` + serial + `, CASE WHEN i % 20 = 0 THEN 'revoked' ELSE 'good' END, ` + at + ` + interval '365 days' FROM ` + series,
 		`INSERT INTO clients (id, name, secret_hash, webhook_url, disabled, created_at, category)
 			SELECT 'portal-' || i, 'Scale portal ' || i, 'x', 'https://portal.example/hook', false, ` + at + `, 'public-service'
 			FROM generate_series(0, 49) AS i WHERE $1::int > 0`,

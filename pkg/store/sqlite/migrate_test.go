@@ -3,11 +3,13 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/kyso-pki/kyso/pkg/store/internal/migrate"
+	"github.com/kyso-pki/kyso/pkg/store/storetest"
 )
 
 // TestRevocationShardsBackfilled: migration 0025 gives the revocations
@@ -16,29 +18,8 @@ import (
 func TestRevocationShardsBackfilled(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "kyso.db")
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ms, err := migrate.List(migrations, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, exec := migratedBefore(t, path, 25)
 	now := time.Now().UnixMicro()
-	exec := func(q string, args ...any) {
-		t.Helper()
-		if _, err := db.ExecContext(ctx, q, args...); err != nil {
-			t.Fatalf("%v\n%s", err, q)
-		}
-	}
-	exec(`CREATE TABLE schema_migrations (version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied INTEGER NOT NULL)`)
-	for _, m := range ms {
-		if m.Version >= 25 {
-			break
-		}
-		exec(m.SQL)
-		exec(`INSERT INTO schema_migrations (version, name, applied) VALUES (?, ?, ?)`, m.Version, m.Name, now)
-	}
 	// Shard 3's revoked certificate and shard 0's, as 0022 left them.
 	for i, shard := range []int{3, 0} {
 		serial := []byte{1, byte(i)}
@@ -64,4 +45,71 @@ func TestRevocationShardsBackfilled(t *testing.T) {
 			t.Errorf("shard %d lists %d revocations (%v) after migration 0025, want serial 01%02x alone", shard, len(revs), revs, want)
 		}
 	}
+}
+
+// TestEnrolmentStateBackfilled: migration 0027 gives the enrolment
+// records made before it their credential's certificate and its state, so
+// a report, which reads the records alone after it, counts them as the
+// join did: good, expired, revoked, held, a renewed credential by its new
+// certificate, and a credential naming no stored certificate not at all.
+func TestEnrolmentStateBackfilled(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "kyso.db")
+	db, exec := migratedBefore(t, path, 27)
+	now := time.Now()
+	us := func(t time.Time) int64 { return t.UnixMicro() }
+	for i, c := range storetest.BackfillCertificates(now) {
+		serial := []byte{1, byte(i + 1)}
+		exec(`INSERT INTO serials (issuer, serial, reserved_at) VALUES ('issuing', ?, ?)`, serial, us(now))
+		exec(`INSERT INTO certificates (issuer, serial, der, profile, subject, national_id, spki_sha256, key_uri,
+			not_before, not_after, status, campaign, key_reuse, created)
+			VALUES ('issuing', ?, x'3000', 'citizen', 'CN=x', '', ?, '', ?, ?, ?, 0, 0, ?)`,
+			serial, []byte{byte(i), 31: 0}, us(now.Add(-48*time.Hour)), us(c.NotAfter), c.Status, us(now))
+	}
+	for _, n := range storetest.BackfillCredentials {
+		id := fmt.Sprintf("cred-%d", n)
+		exec(`INSERT INTO owners (id, national_id, name, province, phone, email, pin_hash, pin_failures, totp_last_step, created_at)
+			VALUES (?, ?, 'x', 'Huế', '', '', 'x', 0, 0, ?)`, "own-"+id, "CCCD:"+id, us(now))
+		exec(`INSERT INTO credentials (id, owner_id, key_uri, algorithm, cert_issuer, cert_serial, status, created_at)
+			VALUES (?, ?, '', 'ECDSA-P256', 'issuing', ?, 'active', ?)`, id, "own-"+id, []byte{1, n}, us(now))
+		exec(`INSERT INTO enrolment_records (credential_id, channel, staff_id, province, ward, evidence_kind, evidence_ref, consent_at, created_at)
+			VALUES (?, 'desk', 'staff-1', 'Huế', 'Xã Phú Vang', 'cccd-chip', '', ?, ?)`, id, us(now), us(now.Add(-time.Hour)))
+	}
+	db.Close()
+	s, err := Open(ctx, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	storetest.CheckBackfilled(t, s, now)
+}
+
+// migratedBefore makes the database at path as kyso left it before
+// migration version, and returns it with a function running a statement
+// on it (failing t).
+func migratedBefore(t *testing.T, path string, version int64) (*sql.DB, func(q string, args ...any)) {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := migrate.List(migrations, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := db.ExecContext(context.Background(), q, args...); err != nil {
+			t.Fatalf("%v\n%s", err, q)
+		}
+	}
+	exec(`CREATE TABLE schema_migrations (version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied INTEGER NOT NULL)`)
+	for _, m := range ms {
+		if m.Version >= version {
+			break
+		}
+		exec(m.SQL)
+		exec(`INSERT INTO schema_migrations (version, name, applied) VALUES (?, ?, ?)`, m.Version, m.Name, time.Now().UnixMicro())
+	}
+	return db, exec
 }

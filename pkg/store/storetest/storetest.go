@@ -66,6 +66,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ConcurrentSameKey", testConcurrentSameKey},
 		{"ConcurrentCampaign", testConcurrentCampaign},
 		{"ConcurrentRevoke", testConcurrentRevoke},
+		{"ReportState", testReportState},
+		{"ConcurrentReportState", testConcurrentReportState},
 		{"ConcurrentCRLNumber", testConcurrentCRLNumber},
 		{"ConcurrentSequence", testConcurrentSequence},
 		{"ConcurrentAudit", testConcurrentAudit},

@@ -131,7 +131,7 @@ func (g *generator) rows(plans []*plan, last bool) ([]*table, error) {
 	creds := &table{name: "credentials", cols: []string{"id", "owner_id", "key_uri", "wrapped_key", "algorithm", "cert_issuer", "cert_serial",
 		"status", "created_at"}}
 	recs := &table{name: "enrolment_records", cols: []string{"credential_id", "channel", "staff_id", "province", "ward", "evidence_kind",
-		"evidence_ref", "consent_at", "created_at"}}
+		"evidence_ref", "consent_at", "created_at", "cert_issuer", "cert_serial", "cert_status", "cert_not_after"}}
 	audit := &table{name: "audit_events", cols: []string{"id", "time", "actor", "action", "subject", "outcome", "details", "prev_hash", "hash"}}
 	sum := g.sum
 	for _, p := range plans {
@@ -170,7 +170,8 @@ func (g *generator) rows(plans []*plan, last bool) ([]*table, error) {
 		rand.Read(wrapped)
 		creds.rows = append(creds.rows, []any{p.credID, p.ownerID, keyURI, wrapped, "ecdsa-p256", is.Name, c.serial, "active", sk.time(p.at)})
 		recs.rows = append(recs.rows, []any{p.credID, p.channel, p.staff, p.p.province, p.p.ward, p.evidence, fmt.Sprintf("ref-%s", id(5)),
-			sk.time(p.at.Add(-time.Duration(g.r.IntN(600)) * time.Second)), sk.time(p.at)})
+			sk.time(p.at.Add(-time.Duration(g.r.IntN(600)) * time.Second)), sk.time(p.at),
+			is.Name, c.serial, p.fate, sk.time(c.notAfter)})
 		sum.Enrolments++
 		if len(sum.Sample) < SampleSize {
 			sum.Sample = append(sum.Sample, c.serial)

@@ -392,6 +392,9 @@ func (s *Store) Revoke(ctx context.Context, r *store.Revocation) error {
 		if err := s.moveCount(ctx, tx, status, next); err != nil {
 			return err
 		}
+		if err := s.setRecordState(ctx, tx, r.Issuer, r.Serial, next); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `INSERT INTO revocations (issuer, serial, reason, revoked_at, shard) VALUES ($1, $2, $3, $4, $5)
 			ON CONFLICT (issuer, serial) DO UPDATE SET reason = excluded.reason, revoked_at = excluded.revoked_at`,
 			r.Issuer, r.Serial, r.Reason, at, shard); err != nil {
@@ -426,6 +429,9 @@ func (s *Store) ReleaseHold(ctx context.Context, issuer string, serial []byte) e
 			return err
 		}
 		if err := s.moveCount(ctx, tx, status, store.StatusGood); err != nil {
+			return err
+		}
+		if err := s.setRecordState(ctx, tx, issuer, serial, store.StatusGood); err != nil {
 			return err
 		}
 		_, err = tx.Exec(ctx, `DELETE FROM revocations WHERE issuer = $1 AND serial = $2`, issuer, serial)

@@ -132,6 +132,8 @@ func (s *Store) HotQueries() []HotQuery {
 		report("campaign report: a month's enrolments and their certificates' state", 0, "", "", "enrolment_records_created", "enrolment_records_created"),
 		report("campaign report: one province, five years", 5, "Hồ Chí Minh", "", "enrolment_records_area", "enrolment_records_area"),
 		report("campaign report: one ward, five years", 5, "Hồ Chí Minh", "Phường 7", "enrolment_records_area", "enrolment_records_area"),
+		{Name: "an enrolment record's certificate state (Revoke, ReleaseHold)", Query: sqlRecordState, Args: []any{store.StatusRevoked, serial, "issuing"},
+			SQLite: "enrolment_records_certificate", Postgres: "enrolment_records_certificate"},
 		{Name: "campaign report: the monthly series", Query: series, Args: seriesArgs,
 			SQLite: "enrolment_records_created", Postgres: "enrolment_records_created|enrolment_records_channel", Sorts: reportGroups},
 		{Name: "RegistrationEnrolment (each approval of a self-registration)", Query: sqlRegistrationEnrolment, Args: []any{"reg-1"},

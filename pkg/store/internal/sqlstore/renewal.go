@@ -89,6 +89,9 @@ func (s *Store) FinishRenewal(ctx context.Context, r *store.Renewal, cred *store
 		if err = inserted(n, err, errRenewalTaken); err != nil {
 			return err
 		}
+		if err := s.moveRecord(ctx, c, cred.ID, cred.CertIssuer, cred.CertSerial); err != nil {
+			return err
+		}
 		// Activation data approved before: a portal built what it signs
 		// over the old certificate, and must ask again.
 		_, err = c.Exec(ctx, `UPDATE activations SET remaining = 0 WHERE credential_id = $1 AND remaining > 0`, cred.ID)
