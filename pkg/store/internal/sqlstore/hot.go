@@ -89,6 +89,8 @@ func (s *Store) HotQueries() []HotQuery {
 			SQLite: "SEARCH crl_shards USING PRIMARY KEY", Postgres: "crl_shards_pkey"},
 		{Name: "ListRevoked (a shard's CRL)", Query: sqlListRevoked, Args: []any{"issuing", now, 3},
 			SQLite: "revocations_shard", Postgres: "revocations_shard", Sorts: "one shard's revocations, in serial order"},
+		{Name: "OpenReservations (the settlement, every PKI tick)", Query: sqlOpenReservations, Args: []any{now, 100},
+			SQLite: "serials_reserved", Postgres: "serials_reserved", Partial: true},
 		// Owners and their credentials.
 		{Name: "GetOwnerByNationalID", Query: sqlOwnerByNationalID, Args: []any{"CCCD:079203001234"},
 			SQLite: "sqlite_autoindex_owners_2", Postgres: "owners_national_id_key"},
