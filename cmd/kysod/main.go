@@ -211,7 +211,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		<-auditDone
 	}()
 	pkiOpts := &server.PKIOptions{Logger: log, TSARSAPKCS1v15: dir.Config.RSAPKCS1v15, OCSPRSAPKCS1v15: dir.Config.RSAPKCS1v15,
-		OCSPCacheBytes: cfg.OCSP.CacheBytes}
+		OCSPCacheBytes: cfg.OCSP.CacheBytes, SettleAfter: cfg.SettleAfter}
 	if dir.Config.TSAPolicyOID != "" {
 		if pkiOpts.TSAPolicy, err = datadir.ParseOID(dir.Config.TSAPolicyOID); err != nil {
 			return fmt.Errorf("kyso.json tsa_policy_oid: %w", err)

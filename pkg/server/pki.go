@@ -62,6 +62,8 @@ type PKI struct {
 	// claim lasts.
 	holder string
 	lease  time.Duration
+	// settleAfter is PKIOptions.SettleAfter.
+	settleAfter time.Duration
 }
 
 // CountInterval is how often Tick counts the certificates by status for
@@ -98,6 +100,12 @@ type PKIOptions struct {
 	// its lease at each tick; another takes over once it ends. Zero
 	// means DefaultUpkeepLease; keep it a few Maintain intervals long.
 	UpkeepLease time.Duration
+	// SettleAfter is how old a serial reservation that no certificate
+	// followed must be before the upkeep settles it as abandoned
+	// (ca.Authority.SettleReservations); zero means ca.DefaultSettleAfter.
+	// Keep it longer than any issuance can take: an issuance that
+	// outlasts it is refused its certificate.
+	SettleAfter time.Duration
 }
 
 // DefaultUpkeepLease is PKIOptions.UpkeepLease's default: six of kysod's
@@ -159,6 +167,9 @@ func NewPKI(ctx context.Context, a *ca.Authority, st Store, opts *PKIOptions) (*
 		revocationEvent: map[crlScope]int64{}, crlEvent: map[crlScope]int64{}, holder: rand.Text(), lease: opts.UpkeepLease}
 	if p.lease <= 0 {
 		p.lease = DefaultUpkeepLease
+	}
+	if p.settleAfter = opts.SettleAfter; p.settleAfter <= 0 {
+		p.settleAfter = ca.DefaultSettleAfter
 	}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
@@ -417,6 +428,13 @@ func (p *PKI) Tick(ctx context.Context) error {
 		errs = append(errs, err)
 	} else if renewed {
 		p.log.Info("made the consent-receipt certificate", "serial", ca.FormatSerialInt(cert.SerialNumber), "not_after", cert.NotAfter)
+	}
+	// Issuances a crash cut short: their reservations settled as
+	// abandoned, a batch a tick.
+	if n, err := p.ca.SettleReservations(ctx, p.now().Add(-p.settleAfter)); err != nil {
+		errs = append(errs, err)
+	} else if n > 0 {
+		metrics.IssuancesAbandoned.Add(float64(n))
 	}
 	cas, err := p.st.ListCAs(ctx)
 	if err != nil {
