@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kyso-pki/kyso/pkg/store"
 	"github.com/kyso-pki/kyso/pkg/store/internal/migrate"
 )
 
@@ -63,5 +64,73 @@ func TestRevocationShardsBackfilled(t *testing.T) {
 		if len(revs) != 1 || len(revs[0].Serial) != 2 || revs[0].Serial[1] != want {
 			t.Errorf("shard %d lists %d revocations (%v) after migration 0025, want serial 01%02x alone", shard, len(revs), revs, want)
 		}
+	}
+}
+
+// TestSerialsSettlementMigrated: migration 0032 leaves a serial with its
+// certificate certified and one without reserved, so the settlement
+// finds only the open one; a reservation left open under a stored
+// certificate (a replica of an older version writing it) is closed as
+// certified by the settlement, with no abandoned event.
+func TestSerialsSettlementMigrated(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "kyso.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := migrate.List(migrations, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UnixMicro()
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := db.ExecContext(ctx, q, args...); err != nil {
+			t.Fatalf("%v\n%s", err, q)
+		}
+	}
+	exec(`CREATE TABLE schema_migrations (version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied INTEGER NOT NULL)`)
+	for _, m := range ms {
+		if m.Version >= 32 {
+			break
+		}
+		exec(m.SQL)
+		exec(`INSERT INTO schema_migrations (version, name, applied) VALUES (?, ?, ?)`, m.Version, m.Name, now)
+	}
+	certified, open := []byte{1, 1}, []byte{1, 2}
+	insertCert := func(db *sql.DB, serial []byte) {
+		t.Helper()
+		if _, err := db.ExecContext(ctx, `INSERT INTO certificates (issuer, serial, der, profile, subject, national_id, spki_sha256,
+			key_uri, not_before, not_after, status, campaign, key_reuse, created, crl_shard)
+			VALUES ('issuing', ?, x'3000', 'citizen', 'CN=x', '', ?, '', ?, ?, 'good', 0, 0, ?, 0)`,
+			serial, append(make([]byte, 31), serial[1]), now, now+int64(time.Hour/time.Microsecond), now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, serial := range [][]byte{certified, open} {
+		exec(`INSERT INTO serials (issuer, serial, reserved_at) VALUES ('issuing', ?, ?)`, serial, now)
+	}
+	insertCert(db, certified)
+	db.Close()
+	s, err := Open(ctx, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	later := time.Now().Add(time.Hour)
+	rs, err := s.OpenReservations(ctx, later, 0)
+	if err != nil || len(rs) != 1 || string(rs[0].Serial) != string(open) {
+		t.Fatalf("open reservations after 0032: %+v, %v; want the serial without a certificate", rs, err)
+	}
+	// An older replica stores a certificate under the open serial without
+	// closing it.
+	insertCert(s.w, open)
+	e := &store.AuditEvent{Actor: "kysod", Action: "cert.issue", Outcome: "abandoned", Details: []byte(`{}`)}
+	if ok, err := s.SettleReservation(ctx, rs[0], time.Now(), e); ok || err != nil || e.ID != 0 {
+		t.Fatalf("settling a reservation under a stored certificate: %v, %v, event %d; want it closed as certified, nothing appended", ok, err, e.ID)
+	}
+	if rs, err := s.OpenReservations(ctx, later, 0); err != nil || len(rs) != 0 {
+		t.Fatalf("open reservations after the repair: %+v, %v", rs, err)
 	}
 }

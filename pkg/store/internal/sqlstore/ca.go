@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"time"
@@ -265,6 +264,11 @@ const (
 		WHERE status = 'reserved' AND reserved_at < $1 ORDER BY reserved_at LIMIT $2`
 	sqlSettleSerial = `UPDATE serials SET status = 'abandoned', settled_at = $3
 		WHERE issuer = $1 AND serial = $2 AND status = 'reserved'`
+	// sqlRepairSerial closes as certified a reservation whose certificate
+	// was stored without closing it: by a replica of a version before
+	// migration 0032 still running, or a bulk load.
+	sqlRepairSerial = `UPDATE serials SET status = 'certified' WHERE issuer = $1 AND serial = $2 AND status = 'reserved'
+		AND EXISTS (SELECT 1 FROM certificates c WHERE c.issuer = $1 AND c.serial = $2)`
 )
 
 // OpenReservations returns the open reservations made before before,
@@ -287,31 +291,38 @@ func (s *Store) OpenReservations(ctx context.Context, before time.Time, limit in
 // SettleReservation marks r's serial abandoned and appends audit in one
 // transaction, if the reservation is still open; the update's condition
 // is what makes concurrent settlements, and a PutCertificate racing one,
-// change the row once.
+// change the row once. A reservation found open under a stored
+// certificate is closed as certified instead, appending nothing.
 func (s *Store) SettleReservation(ctx context.Context, r *store.SerialReservation, at time.Time, audit ...*store.AuditEvent) (bool, error) {
 	if err := check.Reservation(r); err != nil {
 		return false, s.invalid("settling a serial reservation", err)
 	}
+	details, err := s.auditDetails(audit)
+	if err != nil {
+		return false, err
+	}
+	rows := make([]store.AuditEvent, len(audit))
 	settled := false
-	err := s.writeAudited(ctx, fmt.Sprintf("settling serial %x of %q", r.Serial, r.Issuer), audit, func(c Conn) error {
-		n, err := c.Exec(ctx, sqlSettleSerial, r.Issuer, r.Serial, s.time(s.clock(at)))
-		if err != nil {
+	err = s.write(ctx, fmt.Sprintf("settling serial %x of %q", r.Serial, r.Issuer), false, func(c Conn) error {
+		settled = false
+		n, err := c.Exec(ctx, sqlRepairSerial, r.Issuer, r.Serial)
+		if err != nil || n == 1 {
 			return err
 		}
-		if settled = n == 1; !settled {
-			return errNotOpen
+		if n, err = c.Exec(ctx, sqlSettleSerial, r.Issuer, r.Serial, s.time(s.clock(at))); err != nil || n == 0 {
+			return err
 		}
-		return nil
+		settled = true
+		return s.appendAudit(ctx, c, audit, details, rows)
 	})
-	if errors.Is(err, errNotOpen) {
-		return false, nil
+	if err != nil {
+		return false, err
 	}
-	return settled, err
+	if settled {
+		setChained(audit, rows)
+	}
+	return settled, nil
 }
-
-// errNotOpen ends a settlement's transaction, appending nothing, when the
-// reservation was closed meanwhile.
-var errNotOpen = errors.New("the reservation is not open")
 
 // errCertStored: the serial was reserved, and a certificate is stored
 // under it already.
