@@ -16,30 +16,7 @@ import (
 // lists them once it reads revocations by shard.
 func TestRevocationShardsBackfilled(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "kyso.db")
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ms, err := migrate.List(migrations, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now().UnixMicro()
-	exec := func(q string, args ...any) {
-		t.Helper()
-		if _, err := db.ExecContext(ctx, q, args...); err != nil {
-			t.Fatalf("%v\n%s", err, q)
-		}
-	}
-	exec(`CREATE TABLE schema_migrations (version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied INTEGER NOT NULL)`)
-	for _, m := range ms {
-		if m.Version >= 25 {
-			break
-		}
-		exec(m.SQL)
-		exec(`INSERT INTO schema_migrations (version, name, applied) VALUES (?, ?, ?)`, m.Version, m.Name, now)
-	}
+	path, db, exec, now := migratedTo(t, 25)
 	// Shard 3's revoked certificate and shard 0's, as 0022 left them.
 	for i, shard := range []int{3, 0} {
 		serial := []byte{1, byte(i)}
@@ -74,30 +51,7 @@ func TestRevocationShardsBackfilled(t *testing.T) {
 // certified by the settlement, with no abandoned event.
 func TestSerialsSettlementMigrated(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "kyso.db")
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ms, err := migrate.List(migrations, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now().UnixMicro()
-	exec := func(q string, args ...any) {
-		t.Helper()
-		if _, err := db.ExecContext(ctx, q, args...); err != nil {
-			t.Fatalf("%v\n%s", err, q)
-		}
-	}
-	exec(`CREATE TABLE schema_migrations (version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied INTEGER NOT NULL)`)
-	for _, m := range ms {
-		if m.Version >= 32 {
-			break
-		}
-		exec(m.SQL)
-		exec(`INSERT INTO schema_migrations (version, name, applied) VALUES (?, ?, ?)`, m.Version, m.Name, now)
-	}
+	path, db, exec, now := migratedTo(t, 32)
 	certified, open := []byte{1, 1}, []byte{1, 2}
 	insertCert := func(db *sql.DB, serial []byte) {
 		t.Helper()
@@ -133,4 +87,36 @@ func TestSerialsSettlementMigrated(t *testing.T) {
 	if rs, err := s.OpenReservations(ctx, later, 0); err != nil || len(rs) != 0 {
 		t.Fatalf("open reservations after the repair: %+v, %v", rs, err)
 	}
+}
+
+// migratedTo makes a SQLite database migrated up to, not including,
+// version, and returns its path, the open database, a statement runner
+// and the time it was made (microseconds).
+func migratedTo(t *testing.T, version int64) (string, *sql.DB, func(string, ...any), int64) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "kyso.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := migrate.List(migrations, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UnixMicro()
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := db.ExecContext(context.Background(), q, args...); err != nil {
+			t.Fatalf("%v\n%s", err, q)
+		}
+	}
+	exec(`CREATE TABLE schema_migrations (version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied INTEGER NOT NULL)`)
+	for _, m := range ms {
+		if m.Version >= version {
+			break
+		}
+		exec(m.SQL)
+		exec(`INSERT INTO schema_migrations (version, name, applied) VALUES (?, ?, ?)`, m.Version, m.Name, now)
+	}
+	return path, db, exec, now
 }
