@@ -34,6 +34,11 @@ type config struct {
 	// next CRL (default 1m; key and CA compromises make one at once; OCSP
 	// answers every change at once).
 	CRLBatch time.Duration `yaml:"crl_batch"`
+	// SettleAfter is how old a serial reservation that no certificate
+	// followed (an issuance a crash cut short) must be before the PKI's
+	// upkeep settles it as abandoned (default 10m: far longer than any
+	// issuance takes; one that outlasts it is refused its certificate).
+	SettleAfter time.Duration `yaml:"settle_after"`
 	// Metrics is the address of the Prometheus listener (/metrics, plain
 	// HTTP, no authentication: keep it off the public network); empty:
 	// none.
@@ -432,6 +437,9 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 	}
 	if r := c.Campaign.Renewal; r != "" && r != signing.RenewalFree && r != signing.RenewalMetered {
 		return nil, false, fmt.Errorf("config: campaign.renewal %q must be %s or %s", r, signing.RenewalFree, signing.RenewalMetered)
+	}
+	if c.SettleAfter < 0 || c.SettleAfter > 24*time.Hour {
+		return nil, false, fmt.Errorf("config: settle_after %v must be between 0 (10m) and 24h", c.SettleAfter)
 	}
 	if c.CRLBatch < 0 || c.CRLBatch > time.Hour {
 		return nil, false, fmt.Errorf("config: crl_batch %v must be between 0 (1m) and 1h", c.CRLBatch)

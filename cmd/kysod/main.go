@@ -213,7 +213,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}()
 	pkiOpts := &server.PKIOptions{Logger: log, TSARSAPKCS1v15: dir.Config.RSAPKCS1v15, OCSPRSAPKCS1v15: dir.Config.RSAPKCS1v15,
 		OCSPCacheBytes: cfg.OCSP.CacheBytes, OCSPValidity: cfg.OCSP.Validity,
-		OCSPPresign: cfg.OCSP.Presign, OCSPPresignInterval: cfg.OCSP.PresignInterval}
+		OCSPPresign: cfg.OCSP.Presign, OCSPPresignInterval: cfg.OCSP.PresignInterval, SettleAfter: cfg.SettleAfter}
 	if dir.Config.TSAPolicyOID != "" {
 		if pkiOpts.TSAPolicy, err = datadir.ParseOID(dir.Config.TSAPolicyOID); err != nil {
 			return fmt.Errorf("kyso.json tsa_policy_oid: %w", err)

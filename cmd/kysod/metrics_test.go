@@ -31,8 +31,8 @@ import (
 var metricFamilies = []string{
 	"kyso_signatures_total", "kyso_signature_refusals_total", "kyso_key_operation_duration_seconds", "kyso_key_operation_errors_total",
 	"kyso_argon2_waiting", "kyso_argon2_running", "kyso_db_commit_duration_seconds", "kyso_http_request_duration_seconds",
-	"kyso_ocsp_responses_total", "kyso_ocsp_cache_oldest_seconds", "kyso_ocsp_cache_bytes", "kyso_certificates", "kyso_webhook_deliveries_total",
-	"kyso_webhook_backlog", "go_goroutines", "process_resident_memory_bytes",
+	"kyso_ocsp_responses_total", "kyso_ocsp_cache_oldest_seconds", "kyso_ocsp_cache_bytes", "kyso_certificates", "kyso_issuances_abandoned_total",
+	"kyso_webhook_deliveries_total", "kyso_webhook_backlog", "go_goroutines", "process_resident_memory_bytes",
 }
 
 // scrape reads kysod's /metrics and returns the sum of the samples of
@@ -113,7 +113,7 @@ func TestMetrics(t *testing.T) {
 	// Gauges are there from the start; a family with labels appears
 	// with its first series.
 	for _, f := range []string{"kyso_argon2_waiting", "kyso_argon2_running", "kyso_ocsp_cache_oldest_seconds", "kyso_ocsp_cache_bytes", "kyso_webhook_backlog",
-		"kyso_certificates", "kyso_key_operation_errors_total", "go_goroutines", "process_resident_memory_bytes"} {
+		"kyso_certificates", "kyso_issuances_abandoned_total", "kyso_key_operation_errors_total", "go_goroutines", "process_resident_memory_bytes"} {
 		if _, ok := before[f]; !ok {
 			t.Errorf("family %s is missing at start", f)
 		}

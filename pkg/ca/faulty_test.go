@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/kyso-pki/kyso/hsm"
+	"github.com/kyso-pki/kyso/pkg/store"
 )
 
 // TestFaultySignerRefused: a key store whose signature does not verify
@@ -24,19 +25,7 @@ import (
 // returned); this holds Go to it.
 func TestFaultySignerRefused(t *testing.T) {
 	ctx := context.Background()
-	other, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys := &faultyKeys{KeyStore: newKeyStore(t), other: other}
-	st := newSQLite(t)
-	a, err := New(st, keys, &Options{BaseURL: "http://ca.kyso.test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := a.Init(ctx, &InitRequest{Name: "Kyso Thử Nghiệm"}); err != nil {
-		t.Fatal(err)
-	}
+	a, keys, st := newFaultyAuthority(t)
 	for _, fault := range []int32{faultOtherKey, faultDamaged} {
 		keys.fault.Store(fault)
 		key := p256(t)
@@ -102,4 +91,24 @@ func (f faultySigner) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) (
 		return sig, err
 	}
 	return f.Signer.Sign(r, digest, opts)
+}
+
+// newFaultyAuthority is an Authority on SQLite whose key store signs with
+// the fault its keys are set to (none at first).
+func newFaultyAuthority(t *testing.T) (*Authority, *faultyKeys, store.Store) {
+	t.Helper()
+	other, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := &faultyKeys{KeyStore: newKeyStore(t), other: other}
+	st := newSQLite(t)
+	a, err := New(st, keys, &Options{BaseURL: "http://ca.kyso.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Init(context.Background(), &InitRequest{Name: "Kyso Thử Nghiệm"}); err != nil {
+		t.Fatal(err)
+	}
+	return a, keys, st
 }

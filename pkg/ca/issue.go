@@ -409,14 +409,26 @@ func (a *Authority) issue(ctx context.Context, p *issueParams) (cert *x509.Certi
 		auditSubject    string
 		crlShard        int
 	)
+	// reservation is the serial's, once committed: a failure after it
+	// closes it with its error event (settleFailed), so the settlement
+	// never adds an abandoned outcome to an issuance that audited its own.
+	var reservation *store.SerialReservation
 	fail := func(stage string, e error) error {
 		d := make(map[string]any, len(details)+2)
 		for k, v := range details {
 			d[k] = v
 		}
 		d["stage"], d["error"] = stage, e.Error()
-		if aerr := a.audit(ctx, p.actor, "cert.issue", auditSubject, "error", d); aerr != nil {
-			return errors.Join(e, aerr)
+		ev, aerr := a.auditEvent(p.actor, ActionIssue, auditSubject, "error", d)
+		if aerr == nil {
+			if reservation != nil {
+				aerr = a.settleFailed(ctx, reservation, ev)
+			} else {
+				aerr = a.st.AppendAudit(ctx, ev)
+			}
+		}
+		if aerr != nil {
+			return errors.Join(e, fmt.Errorf("ca: writing audit event %s/error: %w", ActionIssue, aerr))
 		}
 		return e
 	}
@@ -448,12 +460,14 @@ func (a *Authority) issue(ctx context.Context, p *issueParams) (cert *x509.Certi
 		if lintTBS, err = lintCertificate(a.reg, lintDER); err != nil {
 			return nil, fail("lint", fmt.Errorf("ca: refusing to issue %s: %w", p.profile, err))
 		}
-		intent, err := a.auditEvent(p.actor, "cert.issue", auditSubject, "intent", details)
+		intent, err := a.auditEvent(p.actor, ActionIssue, auditSubject, "intent", details)
 		if err != nil {
 			return nil, err
 		}
-		err = a.st.ReserveSerial(ctx, &store.SerialReservation{Issuer: issuerName, Serial: serial, Reserved: a.now().UTC()}, intent)
+		r := &store.SerialReservation{Issuer: issuerName, Serial: serial, Reserved: a.now().UTC()}
+		err = a.st.ReserveSerial(ctx, r, intent)
 		if err == nil {
+			reservation = r
 			break
 		}
 		if !errors.Is(err, store.ErrDuplicateSerial) || attempt == maxSerialAttempts {
@@ -501,7 +515,7 @@ func (a *Authority) issue(ctx context.Context, p *issueParams) (cert *x509.Certi
 	}
 	// The outcome is audited in the transaction that stores the
 	// certificate: one commit, and no stored certificate without it.
-	ok, err := a.auditEvent(p.actor, "cert.issue", auditSubject, "ok", details)
+	ok, err := a.auditEvent(p.actor, ActionIssue, auditSubject, "ok", details)
 	if err != nil {
 		return nil, fail("record", err)
 	}
@@ -511,6 +525,11 @@ func (a *Authority) issue(ctx context.Context, p *issueParams) (cert *x509.Certi
 			err = errKeyCertified()
 		case errors.Is(err, store.ErrCampaignHolder):
 			err = fmt.Errorf("ca: %w: %s; revoke the existing campaign certificate first", ErrCampaignHolder, p.nationalID)
+		case errors.Is(err, store.ErrSerialSettled):
+			// Slower than the settlement's bound: the reservation was
+			// settled as abandoned meanwhile, and the certificate is
+			// not recorded, so it is delivered to no one.
+			err = fmt.Errorf("ca: recording certificate %s: the issuance outlasted the settlement of its reservation; nothing was issued: %w", FormatSerial(serial), err)
 		default:
 			err = fmt.Errorf("ca: recording certificate %s: %w", FormatSerial(serial), err)
 		}

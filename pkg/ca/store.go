@@ -18,6 +18,8 @@ type Store interface {
 	ListCAs(ctx context.Context) ([]*store.CA, error)
 
 	ReserveSerial(ctx context.Context, r *store.SerialReservation, audit ...*store.AuditEvent) error
+	OpenReservations(ctx context.Context, before time.Time, limit int) ([]*store.SerialReservation, error)
+	SettleReservation(ctx context.Context, r *store.SerialReservation, at time.Time, audit ...*store.AuditEvent) (bool, error)
 	PutCertificate(ctx context.Context, c *store.Certificate, audit ...*store.AuditEvent) error
 	GetCertificate(ctx context.Context, issuer string, serial []byte) (*store.Certificate, error)
 	ListCertificates(ctx context.Context, f *store.CertificateFilter) ([]*store.Certificate, error)

@@ -121,6 +121,14 @@ var (
 		Name: "kyso_certificates",
 		Help: "Issued certificates by status (good, revoked, hold), counted periodically.",
 	}, []string{"status"})
+	// IssuancesAbandoned counts the issuances this process's PKI upkeep
+	// settled as abandoned: reservations that no certificate followed (a
+	// process killed between the two commits), each with its cert.issue
+	// abandoned event.
+	IssuancesAbandoned = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "kyso_issuances_abandoned_total",
+		Help: "Serial reservations settled as abandoned (no certificate recorded), by this process's PKI upkeep.",
+	})
 	// WebhookDeliveries counts webhook attempts by outcome (delivered,
 	// retry, gave_up).
 	WebhookDeliveries = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -138,7 +146,7 @@ var (
 func init() {
 	Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		Signatures, SignatureRefusals, KeyOperations, KeyErrors, Argon2Waiting, Argon2Running, DBCommits, HTTPRequests,
-		OCSPResponses, OCSPCacheOldest, OCSPCacheBytes, OCSPPresigned, Certificates, WebhookDeliveries, WebhookBacklog)
+		OCSPResponses, OCSPCacheOldest, OCSPCacheBytes, OCSPPresigned, Certificates, IssuancesAbandoned, WebhookDeliveries, WebhookBacklog)
 }
 
 // Since observes on o the seconds since start.

@@ -65,6 +65,8 @@ type PKI struct {
 	lease  time.Duration
 	// presign is the OCSP pre-signing's state; nil when it is off.
 	presign *presigner
+	// settleAfter is PKIOptions.SettleAfter.
+	settleAfter time.Duration
 }
 
 // CountInterval is how often Tick counts the certificates by status for
@@ -111,6 +113,12 @@ type PKIOptions struct {
 	// means DefaultPresignInterval. Answers due before the next pass
 	// (half their validity, OCSPValidity) are signed again in this one.
 	OCSPPresignInterval time.Duration
+	// SettleAfter is how old a serial reservation that no certificate
+	// followed must be before the upkeep settles it as abandoned
+	// (ca.Authority.SettleReservations); zero means ca.DefaultSettleAfter.
+	// Keep it longer than any issuance can take: an issuance that
+	// outlasts it is refused its certificate.
+	SettleAfter time.Duration
 }
 
 // DefaultUpkeepLease is PKIOptions.UpkeepLease's default: six of kysod's
@@ -173,6 +181,9 @@ func NewPKI(ctx context.Context, a *ca.Authority, st Store, opts *PKIOptions) (*
 		revocationEvent: map[crlScope]int64{}, crlEvent: map[crlScope]int64{}, holder: rand.Text(), lease: opts.UpkeepLease}
 	if p.lease <= 0 {
 		p.lease = DefaultUpkeepLease
+	}
+	if p.settleAfter = opts.SettleAfter; p.settleAfter <= 0 {
+		p.settleAfter = ca.DefaultSettleAfter
 	}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
@@ -442,6 +453,13 @@ func (p *PKI) Tick(ctx context.Context) error {
 		errs = append(errs, err)
 	} else if renewed {
 		p.log.Info("made the consent-receipt certificate", "serial", ca.FormatSerialInt(cert.SerialNumber), "not_after", cert.NotAfter)
+	}
+	// Issuances a crash cut short: their reservations settled as
+	// abandoned, a batch a tick.
+	if n, err := p.ca.SettleReservations(ctx, p.now().Add(-p.settleAfter)); err != nil {
+		errs = append(errs, err)
+	} else if n > 0 {
+		metrics.IssuancesAbandoned.Add(float64(n))
 	}
 	cas, err := p.st.ListCAs(ctx)
 	if err != nil {

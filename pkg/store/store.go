@@ -35,6 +35,10 @@ var (
 	// ErrNotReserved: a certificate was stored under a serial that was not
 	// reserved first, or was reserved for another issuer.
 	ErrNotReserved = errors.New("serial number not reserved")
+	// ErrSerialSettled: a certificate was stored under a serial whose
+	// reservation was settled as abandoned (SettleReservation): the
+	// audit log says no certificate was recorded under it, and none is.
+	ErrSerialSettled = errors.New("serial number's reservation settled as abandoned")
 	// ErrAlreadyRevoked: the certificate is already revoked.
 	ErrAlreadyRevoked = errors.New("certificate already revoked")
 	// ErrNotOnHold: a hold was to be released from a certificate that is
@@ -80,9 +84,22 @@ type Store interface {
 	// another certificate (ErrDuplicatePublicKey) unless AllowKeyReuse is set.
 	// When Campaign is set, the national ID must not hold another active
 	// campaign certificate (ErrCampaignHolder): one that is neither revoked
-	// nor expired at NotBefore. All checks, the insert and the audit
-	// events (issuance's outcome), appended after it, are one transaction.
+	// nor expired at NotBefore. A serial whose reservation was settled
+	// as abandoned gives ErrSerialSettled. All checks, the insert and the
+	// audit events (issuance's outcome), appended after it, are one
+	// transaction.
 	PutCertificate(ctx context.Context, c *Certificate, audit ...*AuditEvent) error
+	// OpenReservations returns the reservations made before before that
+	// no certificate followed and that were not settled, oldest first,
+	// at most limit (≤ 0: 100), by an index holding only the open ones.
+	OpenReservations(ctx context.Context, before time.Time, limit int) ([]*SerialReservation, error)
+	// SettleReservation marks r's serial abandoned at at, and appends
+	// audit in the same transaction, if it is still open: neither
+	// certified nor settled. It reports whether it did; of concurrent
+	// settlements one does, and a PutCertificate racing it either
+	// certifies first (nothing settled) or finds it settled
+	// (ErrSerialSettled).
+	SettleReservation(ctx context.Context, r *SerialReservation, at time.Time, audit ...*AuditEvent) (bool, error)
 	// GetCertificate returns the certificate with this issuer and serial, or
 	// ErrNotFound.
 	GetCertificate(ctx context.Context, issuer string, serial []byte) (*Certificate, error)
@@ -373,7 +390,9 @@ type AuditEvent struct {
 	Action string
 	// Subject names what it was done to ("issuing/5f3a…", a national ID).
 	Subject string
-	// Outcome is "ok", "intent" or "error".
+	// Outcome is "ok", "intent", "error", or "abandoned": an intent
+	// settled long after, no outcome having been recorded (a crash; see
+	// SettleReservation).
 	Outcome string
 	// Details is a JSON object with more, never secrets.
 	Details []byte

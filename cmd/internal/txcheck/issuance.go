@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/kyso-pki/kyso/pkg/display"
 )
@@ -19,33 +20,66 @@ type Issuance struct {
 	// whose serial is not reserved (the serial and the intent are one
 	// commit, STYLE.md rule 13 as kyso keeps it).
 	Unreserved, Unaudited, Doubles, Split int
+	// Unsettled: reservations made before the judgement's settlement
+	// time with neither a certificate nor a settlement (a crash the
+	// PKI's upkeep should have settled by then). Contradicted:
+	// certificates whose serial is marked abandoned or has an abandoned
+	// event (the log would deny a certificate that exists). Mismarked:
+	// an abandoned event whose serial is not marked abandoned, or a
+	// serial marked abandoned with no abandoned or error event after its
+	// intent.
+	Unsettled, Contradicted, Mismarked int
 	// Certificates counts the certificates; Orphans the intents with
-	// neither a certificate nor an outcome (ok or error): what a crash
-	// between the reservation's commit and the signature leaves, its
-	// serial reserved and never issued.
-	Certificates, Orphans int
+	// neither a certificate nor an outcome (ok, error, abandoned): what
+	// a crash between the reservation's commit and the signature leaves
+	// until the upkeep settles it; Abandoned the intents settled so.
+	Certificates, Orphans, Abandoned int
 }
 
 // Violations is the number of violations counted.
-func (c Issuance) Violations() int { return c.Unreserved + c.Unaudited + c.Doubles + c.Split }
+func (c Issuance) Violations() int {
+	return c.Unreserved + c.Unaudited + c.Doubles + c.Split + c.Unsettled + c.Contradicted + c.Mismarked
+}
 
 // String is the violations, then "|", then what was seen.
 func (c Issuance) String() string {
-	return fmt.Sprintf("%d %d %d %d | %d %d", c.Unreserved, c.Unaudited, c.Doubles, c.Split, c.Certificates, c.Orphans)
+	return fmt.Sprintf("%d %d %d %d %d %d %d | %d %d %d", c.Unreserved, c.Unaudited, c.Doubles, c.Split,
+		c.Unsettled, c.Contradicted, c.Mismarked, c.Certificates, c.Orphans, c.Abandoned)
 }
 
+// IssuanceColumns names String's columns.
+const IssuanceColumns = "unreserved unaudited doubles split unsettled contradicted mismarked | certificates orphans abandoned"
+
 // JudgeIssuance judges every certificate and cert.issue event in db
-// against the serials reserved.
-func JudgeIssuance(ctx context.Context, db *sql.DB) (Issuance, error) {
+// against the serials reserved. A reservation made before settled that
+// is still open (no certificate, not settled) is a violation; the zero
+// time requires no settlement.
+func JudgeIssuance(ctx context.Context, db *sql.DB, settled time.Time) (Issuance, error) {
 	var c Issuance
 	key := func(issuer string, serial []byte) string { return issuer + "/" + display.FormatSerial(serial) }
-	reserved := map[string]bool{}
-	if err := each(ctx, db, `SELECT issuer, serial FROM serials`, func(rows *sql.Rows) error {
-		var issuer string
+	type reservation struct {
+		status string
+		at     time.Time
+	}
+	reserved := map[string]reservation{}
+	if err := each(ctx, db, `SELECT issuer, serial, status, reserved_at FROM serials`, func(rows *sql.Rows) error {
+		var issuer, status string
 		var serial []byte
-		err := rows.Scan(&issuer, &serial)
-		reserved[key(issuer, serial)] = true
-		return err
+		var at any
+		if err := rows.Scan(&issuer, &serial, &status, &at); err != nil {
+			return err
+		}
+		r := reservation{status: status}
+		switch v := at.(type) {
+		case int64: // SQLite: microseconds
+			r.at = time.UnixMicro(v)
+		case time.Time:
+			r.at = v
+		default:
+			return fmt.Errorf("txcheck: a reservation's time is %T", at)
+		}
+		reserved[key(issuer, serial)] = r
+		return nil
 	}); err != nil {
 		return c, err
 	}
@@ -60,8 +94,8 @@ func JudgeIssuance(ctx context.Context, db *sql.DB) (Issuance, error) {
 		return c, err
 	}
 	// Each serial's events in the log's order: its first intent, and
-	// whether an ok or an error came after it.
-	type events struct{ intent, ok, errored bool }
+	// whether an ok, an error or an abandoned came after it.
+	type events struct{ intent, ok, errored, abandoned bool }
 	byKey := map[string]*events{}
 	if err := each(ctx, db, `SELECT outcome, details FROM audit_events WHERE action = 'cert.issue' ORDER BY id`, func(rows *sql.Rows) error {
 		var outcome string
@@ -89,7 +123,9 @@ func JudgeIssuance(ctx context.Context, db *sql.DB) (Issuance, error) {
 		case "ok":
 			e.ok = e.ok || e.intent
 		case "error":
-			e.errored = true
+			e.errored = e.errored || e.intent
+		case "abandoned":
+			e.abandoned = true
 		}
 		return nil
 	}); err != nil {
@@ -100,21 +136,42 @@ func JudgeIssuance(ctx context.Context, db *sql.DB) (Issuance, error) {
 		if n > 1 {
 			c.Doubles += n - 1
 		}
-		if !reserved[k] {
+		r, ok := reserved[k]
+		if !ok {
 			c.Unreserved++
 		}
-		if e := byKey[k]; e == nil || !e.ok {
+		e := byKey[k]
+		if e == nil || !e.ok {
 			c.Unaudited++
+		}
+		if r.status == "abandoned" || (e != nil && e.abandoned) {
+			c.Contradicted++
+		}
+	}
+	for k, r := range reserved {
+		e := byKey[k]
+		switch {
+		case r.status == "reserved" && certs[k] == 0 && r.at.Before(settled):
+			c.Unsettled++
+		case r.status == "abandoned" && (e == nil || !e.intent || (!e.abandoned && !e.errored)):
+			c.Mismarked++
 		}
 	}
 	for k, e := range byKey {
+		if e.abandoned && reserved[k].status != "abandoned" {
+			c.Mismarked++
+		}
 		if !e.intent {
 			continue
 		}
-		if !reserved[k] {
+		if _, ok := reserved[k]; !ok {
 			c.Split++
 		}
-		if certs[k] == 0 && !e.ok && !e.errored {
+		switch {
+		case certs[k] > 0 || e.ok || e.errored:
+		case e.abandoned:
+			c.Abandoned++
+		default:
 			c.Orphans++
 		}
 	}

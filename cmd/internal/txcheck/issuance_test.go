@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/kyso-pki/kyso/pkg/display"
 	"github.com/kyso-pki/kyso/pkg/store"
@@ -45,16 +46,17 @@ func TestJudgeIssuance(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	judge := func(step string, want Issuance) {
+	judgeAt := func(step string, settled time.Time, want Issuance) {
 		t.Helper()
-		got, err := JudgeIssuance(ctx, db)
+		got, err := JudgeIssuance(ctx, db, settled)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got != want {
-			t.Errorf("%s: judged %s, want %s", step, got, want)
+			t.Errorf("%s: judged %s, want %s (%s)", step, got, want, IssuanceColumns)
 		}
 	}
+	judge := func(step string, want Issuance) { t.Helper(); judgeAt(step, time.Time{}, want) }
 	good := storetest.NewCertificate(t, "issuing")
 	reserve(good, event(good, "intent"))
 	put(good, event(good, "ok"))
@@ -91,4 +93,38 @@ func TestJudgeIssuance(t *testing.T) {
 		t.Fatal(err)
 	}
 	judge("a certificate without its reservation", Issuance{Unreserved: 1, Unaudited: 1, Split: 2, Certificates: 3, Orphans: 2})
+	before := Issuance{Unreserved: 1, Unaudited: 1, Split: 2, Certificates: 3, Orphans: 2}
+
+	// The crashed and the failed issuance's reservations are open: a
+	// judgement requiring them settled counts them.
+	later := time.Now().Add(time.Hour)
+	want := before
+	want.Unsettled = 2
+	judgeAt("open reservations past the settlement's time", later, want)
+	settle := func(c *store.Certificate, e *store.AuditEvent) {
+		t.Helper()
+		if ok, err := st.SettleReservation(ctx, &store.SerialReservation{Issuer: c.Issuer, Serial: c.Serial}, time.Now(), e); err != nil || !ok {
+			t.Fatalf("settling: %v %v", ok, err)
+		}
+	}
+	settle(crashed, event(crashed, "abandoned"))
+	settle(failed, event(failed, "error"))
+	want = before
+	want.Orphans, want.Abandoned = 1, 1
+	judgeAt("the crash settled as abandoned, the failure closed with its error", later, want)
+
+	// An abandoned event for a serial still open, and a certificate whose
+	// serial is marked abandoned.
+	open := storetest.NewCertificate(t, "issuing")
+	reserve(open, event(open, "intent"))
+	if err := st.AppendAudit(ctx, event(open, "abandoned")); err != nil {
+		t.Fatal(err)
+	}
+	want.Mismarked, want.Abandoned = 1, 2
+	judge("an abandoned event for an open reservation", want)
+	if _, err := db.Exec(`UPDATE serials SET status = 'abandoned' WHERE serial = ?`, good.Serial); err != nil {
+		t.Fatal(err)
+	}
+	want.Contradicted, want.Mismarked = 1, 2
+	judge("a certificate under a serial marked abandoned", want)
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kyso-pki/kyso/pkg/store"
 	"github.com/kyso-pki/kyso/pkg/store/internal/migrate"
 	"github.com/kyso-pki/kyso/pkg/store/storetest"
 )
@@ -17,9 +18,7 @@ import (
 // lists them once it reads revocations by shard.
 func TestRevocationShardsBackfilled(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "kyso.db")
-	db, exec := migratedBefore(t, path, 25)
-	now := time.Now().UnixMicro()
+	path, db, exec, now := migratedTo(t, 25)
 	// Shard 3's revoked certificate and shard 0's, as 0022 left them.
 	for i, shard := range []int{3, 0} {
 		serial := []byte{1, byte(i)}
@@ -47,6 +46,51 @@ func TestRevocationShardsBackfilled(t *testing.T) {
 	}
 }
 
+// TestSerialsSettlementMigrated: migration 0032 leaves a serial with its
+// certificate certified and one without reserved, so the settlement
+// finds only the open one; a reservation left open under a stored
+// certificate (a replica of an older version writing it) is closed as
+// certified by the settlement, with no abandoned event.
+func TestSerialsSettlementMigrated(t *testing.T) {
+	ctx := context.Background()
+	path, db, exec, now := migratedTo(t, 32)
+	certified, open := []byte{1, 1}, []byte{1, 2}
+	insertCert := func(db *sql.DB, serial []byte) {
+		t.Helper()
+		if _, err := db.ExecContext(ctx, `INSERT INTO certificates (issuer, serial, der, profile, subject, national_id, spki_sha256,
+			key_uri, not_before, not_after, status, campaign, key_reuse, created, crl_shard)
+			VALUES ('issuing', ?, x'3000', 'citizen', 'CN=x', '', ?, '', ?, ?, 'good', 0, 0, ?, 0)`,
+			serial, append(make([]byte, 31), serial[1]), now, now+int64(time.Hour/time.Microsecond), now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, serial := range [][]byte{certified, open} {
+		exec(`INSERT INTO serials (issuer, serial, reserved_at) VALUES ('issuing', ?, ?)`, serial, now)
+	}
+	insertCert(db, certified)
+	db.Close()
+	s, err := Open(ctx, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	later := time.Now().Add(time.Hour)
+	rs, err := s.OpenReservations(ctx, later, 0)
+	if err != nil || len(rs) != 1 || string(rs[0].Serial) != string(open) {
+		t.Fatalf("open reservations after 0032: %+v, %v; want the serial without a certificate", rs, err)
+	}
+	// An older replica stores a certificate under the open serial without
+	// closing it.
+	insertCert(s.w, open)
+	e := &store.AuditEvent{Actor: "kysod", Action: "cert.issue", Outcome: "abandoned", Details: []byte(`{}`)}
+	if ok, err := s.SettleReservation(ctx, rs[0], time.Now(), e); ok || err != nil || e.ID != 0 {
+		t.Fatalf("settling a reservation under a stored certificate: %v, %v, event %d; want it closed as certified, nothing appended", ok, err, e.ID)
+	}
+	if rs, err := s.OpenReservations(ctx, later, 0); err != nil || len(rs) != 0 {
+		t.Fatalf("open reservations after the repair: %+v, %v", rs, err)
+	}
+}
+
 // TestEnrolmentStateBackfilled: migration 0027 gives the enrolment
 // records made before it their credential's certificate and its state, so
 // a report, which reads the records alone after it, counts them as the
@@ -54,8 +98,7 @@ func TestRevocationShardsBackfilled(t *testing.T) {
 // certificate, and a credential naming no stored certificate not at all.
 func TestEnrolmentStateBackfilled(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "kyso.db")
-	db, exec := migratedBefore(t, path, 27)
+	path, db, exec, _ := migratedTo(t, 27)
 	now := time.Now()
 	us := func(t time.Time) int64 { return t.UnixMicro() }
 	for i, c := range storetest.BackfillCertificates(now) {
@@ -84,11 +127,12 @@ func TestEnrolmentStateBackfilled(t *testing.T) {
 	storetest.CheckBackfilled(t, s, now)
 }
 
-// migratedBefore makes the database at path as kyso left it before
-// migration version, and returns it with a function running a statement
-// on it (failing t).
-func migratedBefore(t *testing.T, path string, version int64) (*sql.DB, func(q string, args ...any)) {
+// migratedTo makes a SQLite database migrated up to, not including,
+// version, and returns its path, the open database, a statement runner
+// and the time it was made (microseconds).
+func migratedTo(t *testing.T, version int64) (string, *sql.DB, func(string, ...any), int64) {
 	t.Helper()
+	path := filepath.Join(t.TempDir(), "kyso.db")
 	db, err := sql.Open("sqlite", path)
 	if err != nil {
 		t.Fatal(err)
@@ -97,6 +141,7 @@ func migratedBefore(t *testing.T, path string, version int64) (*sql.DB, func(q s
 	if err != nil {
 		t.Fatal(err)
 	}
+	now := time.Now().UnixMicro()
 	exec := func(q string, args ...any) {
 		t.Helper()
 		if _, err := db.ExecContext(context.Background(), q, args...); err != nil {
@@ -109,7 +154,7 @@ func migratedBefore(t *testing.T, path string, version int64) (*sql.DB, func(q s
 			break
 		}
 		exec(m.SQL)
-		exec(`INSERT INTO schema_migrations (version, name, applied) VALUES (?, ?, ?)`, m.Version, m.Name, time.Now().UnixMicro())
+		exec(`INSERT INTO schema_migrations (version, name, applied) VALUES (?, ?, ?)`, m.Version, m.Name, now)
 	}
-	return db, exec
+	return path, db, exec, now
 }

@@ -47,6 +47,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Campaign", testCampaign},
 		{"Renewal", testRenewal},
 		{"Upkeep", testUpkeep},
+		{"Settle", testSettle},
 		{"Registration", testRegistration},
 		{"RegistrationRecovery", testRegistrationRecovery},
 		{"CRL", testCRL},

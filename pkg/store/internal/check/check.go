@@ -284,9 +284,9 @@ func Audit(e *store.AuditEvent) ([]byte, error) {
 		return nil, err
 	}
 	switch e.Outcome {
-	case "ok", "intent", "error":
+	case "ok", "intent", "error", "abandoned":
 	default:
-		return nil, Invalid("audit outcome %q is not ok, intent or error", e.Outcome)
+		return nil, Invalid("audit outcome %q is not ok, intent, error or abandoned", e.Outcome)
 	}
 	if u := e.Usage; u != nil {
 		if err := ID("usage owner ID", u.OwnerID); err != nil {

@@ -93,7 +93,10 @@ func (s *Store) listCAs(ctx context.Context, name string) ([]*store.CA, error) {
 // The statements of issuance (ReserveSerial, PutCertificate), which a
 // driver may prepare ahead (HotWrites).
 const (
-	sqlReserved       = `SELECT 1 FROM serials WHERE issuer = $1 AND serial = $2`
+	sqlReserved = `SELECT status FROM serials WHERE issuer = $1 AND serial = $2`
+	// sqlCertifySerial closes an open reservation for its certificate:
+	// the same row the settlement changes, so one of the two wins.
+	sqlCertifySerial  = `UPDATE serials SET status = 'certified' WHERE issuer = $1 AND serial = $2 AND status = 'reserved'`
 	sqlPutCertificate = `INSERT INTO certificates (issuer, serial, der, profile, subject,
 		national_id, spki_sha256, key_uri, not_before, not_after, status, campaign, key_reuse, created, renews, campaign_from, crl_shard)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) ON CONFLICT (issuer, serial) DO NOTHING`
@@ -104,7 +107,7 @@ const (
 )
 
 // sqlReserve reserves one serial.
-const sqlReserve = `INSERT INTO serials (issuer, serial, reserved_at) VALUES ($1, $2, $3)
+const sqlReserve = `INSERT INTO serials (issuer, serial, reserved_at, status) VALUES ($1, $2, $3, 'reserved')
 	ON CONFLICT (issuer, serial) DO NOTHING`
 
 // ReserveSerial claims r.Serial for r.Issuer and appends audit (the
@@ -169,11 +172,7 @@ func (s *Store) PutCertificate(ctx context.Context, c *store.Certificate, audit 
 	}
 	nb := check.Time(c.NotBefore)
 	return s.writeAudited(ctx, fmt.Sprintf("storing certificate %x from %q", c.Serial, c.Issuer), audit, func(tx Conn) error {
-		var one int
-		err := tx.QueryRow(ctx, sqlReserved, c.Issuer, c.Serial).Scan(&one)
-		if s.noRows(err) {
-			return store.ErrNotReserved
-		} else if err != nil {
+		if err := s.certifySerial(ctx, tx, c.Issuer, c.Serial); err != nil {
 			return err
 		}
 		n, err := tx.Exec(ctx, sqlPutCertificate,
@@ -228,6 +227,101 @@ func (s *Store) PutCertificate(ctx context.Context, c *store.Certificate, audit 
 			c.Issuer, c.Serial, c.NationalID)
 		return err
 	})
+}
+
+// certifySerial closes the open reservation of serial for its
+// certificate, in PutCertificate's transaction: ErrNotReserved when there
+// is none, ErrSerialSettled when it was settled as abandoned, and
+// errCertStored when a certificate closed it already.
+func (s *Store) certifySerial(ctx context.Context, tx Conn, issuer string, serial []byte) error {
+	n, err := tx.Exec(ctx, sqlCertifySerial, issuer, serial)
+	if err != nil || n == 1 {
+		return err
+	}
+	var status string
+	err = tx.QueryRow(ctx, sqlReserved, issuer, serial).Scan(&status)
+	switch {
+	case s.noRows(err):
+		return store.ErrNotReserved
+	case err != nil:
+		return err
+	case status == serialAbandoned:
+		return store.ErrSerialSettled
+	}
+	return errCertStored
+}
+
+// The statuses of a serial (migration 0032).
+const (
+	serialAbandoned = "abandoned"
+)
+
+// Statements of the settlement: the open reservations before a time,
+// oldest first, by the partial index serials_reserved; and the
+// conditional update that settles one.
+const (
+	sqlOpenReservations = `SELECT issuer, serial, reserved_at FROM serials
+		WHERE status = 'reserved' AND reserved_at < $1 ORDER BY reserved_at LIMIT $2`
+	sqlSettleSerial = `UPDATE serials SET status = 'abandoned', settled_at = $3
+		WHERE issuer = $1 AND serial = $2 AND status = 'reserved'`
+	// sqlRepairSerial closes as certified a reservation whose certificate
+	// was stored without closing it: by a replica of a version before
+	// migration 0032 still running, or a bulk load.
+	sqlRepairSerial = `UPDATE serials SET status = 'certified' WHERE issuer = $1 AND serial = $2 AND status = 'reserved'
+		AND EXISTS (SELECT 1 FROM certificates c WHERE c.issuer = $1 AND c.serial = $2)`
+)
+
+// OpenReservations returns the open reservations made before before,
+// oldest first, at most limit (≤ 0: 100).
+func (s *Store) OpenReservations(ctx context.Context, before time.Time, limit int) ([]*store.SerialReservation, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	rows, err := s.r.Query(ctx, sqlOpenReservations, s.time(before), limit)
+	rs, err := collect(rows, err, func(row Row) (*store.SerialReservation, error) {
+		r := &store.SerialReservation{}
+		return r, row.Scan(&r.Issuer, &r.Serial, Time{&r.Reserved})
+	})
+	if err != nil {
+		return nil, s.fail("listing open serial reservations", err)
+	}
+	return rs, nil
+}
+
+// SettleReservation marks r's serial abandoned and appends audit in one
+// transaction, if the reservation is still open; the update's condition
+// is what makes concurrent settlements, and a PutCertificate racing one,
+// change the row once. A reservation found open under a stored
+// certificate is closed as certified instead, appending nothing.
+func (s *Store) SettleReservation(ctx context.Context, r *store.SerialReservation, at time.Time, audit ...*store.AuditEvent) (bool, error) {
+	if err := check.Reservation(r); err != nil {
+		return false, s.invalid("settling a serial reservation", err)
+	}
+	details, err := s.auditDetails(audit)
+	if err != nil {
+		return false, err
+	}
+	rows := make([]store.AuditEvent, len(audit))
+	settled := false
+	err = s.write(ctx, fmt.Sprintf("settling serial %x of %q", r.Serial, r.Issuer), false, func(c Conn) error {
+		settled = false
+		n, err := c.Exec(ctx, sqlRepairSerial, r.Issuer, r.Serial)
+		if err != nil || n == 1 {
+			return err
+		}
+		if n, err = c.Exec(ctx, sqlSettleSerial, r.Issuer, r.Serial, s.time(s.clock(at))); err != nil || n == 0 {
+			return err
+		}
+		settled = true
+		return s.appendAudit(ctx, c, audit, details, rows)
+	})
+	if err != nil {
+		return false, err
+	}
+	if settled {
+		setChained(audit, rows)
+	}
+	return settled, nil
 }
 
 // errCertStored: the serial was reserved, and a certificate is stored

@@ -97,6 +97,8 @@ func (s *Store) HotQueries() []HotQuery {
 		{Name: "OCSPUnanswered (pre-signing: certificates without an answer)", Query: QueryOCSPUnanswered,
 			Args:   []any{"issuing", int64(0), now, 1000},
 			SQLite: "SEARCH c USING INTEGER PRIMARY KEY", Postgres: "certificates_id_key"},
+		{Name: "OpenReservations (the settlement, every PKI tick)", Query: sqlOpenReservations, Args: []any{now, 100},
+			SQLite: "serials_reserved", Postgres: "serials_reserved", Partial: true},
 		// Owners and their credentials.
 		{Name: "GetOwnerByNationalID", Query: sqlOwnerByNationalID, Args: []any{"CCCD:079203001234"},
 			SQLite: "sqlite_autoindex_owners_2", Postgres: "owners_national_id_key"},

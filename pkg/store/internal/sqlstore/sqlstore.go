@@ -144,7 +144,7 @@ const (
 
 // HotWrites are the write statements worth preparing ahead.
 var HotWrites = []string{sqlInsertAudit, sqlAuditHead, sqlUseActivation,
-	sqlReserve, sqlReserved, sqlPutCertificate, sqlCertifyKey, sqlCountStatus}
+	sqlReserve, sqlCertifySerial, sqlPutCertificate, sqlCertifyKey, sqlCountStatus}
 
 // write runs fn through the driver's Write and wraps its error
 // "name: what: ".
